@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "ph-ice-config.h"
+#include "ph-path.h"
+
+G_BEGIN_DECLS
+
+/* One chat: signalling through the rendezvous server, ICE, the secure
+ * channel, and the messages on it. Front ends (the app, pinhole-cli) only
+ * talk to this object. */
+
+typedef enum
+{
+  PH_CONVERSATION_STATE_IDLE,
+  PH_CONVERSATION_STATE_WAITING_FOR_PEER,  /* host: the code is shown */
+  PH_CONVERSATION_STATE_CONNECTING,        /* PAKE, descriptions, ICE, TLS */
+  PH_CONVERSATION_STATE_CONNECTED,
+  PH_CONVERSATION_STATE_CLOSED,            /* ended cleanly or the peer is gone */
+  PH_CONVERSATION_STATE_FAILED,            /* see ph_conversation_get_error() */
+} PhConversationState;
+
+/* Time spent in each step of setting up the channel, in milliseconds. */
+typedef struct
+{
+  double rendezvous_ms;  /* code in → peer's sealed description opened */
+  double ice_ms;         /* → ICE selected a pair and the stream is ready */
+  double tls_ms;         /* → TLS handshake done and the peer's hello read */
+  double total_ms;
+} PhSetupTimes;
+
+#define PH_TYPE_CONVERSATION (ph_conversation_get_type ())
+G_DECLARE_FINAL_TYPE (PhConversation, ph_conversation, PH, CONVERSATION, GObject)
+
+/* Properties: "state", "code", "peer-name", "path".
+ * Signals:
+ *  "message-received" (const char *id, gint64 time_ms, const char *text)
+ *  "message-delivered" (const char *id): the peer's app acknowledged it
+ *  "peer-typing" (gboolean active)
+ *  "path-changed" (const PhPath *path)
+ *  "closed" (const char *reason): "peer-left", "peer-lost", "left"
+ *  "failed" (const GError *error) */
+
+PhConversation     *ph_conversation_new             (const char        *rendezvous_url,
+                                                     const char        *own_name,
+                                                     const PhIceConfig *ice_config);
+/* Ask the rendezvous server's /v1/turn for STUN/TURN servers before ICE. */
+void                ph_conversation_set_use_server_turn (PhConversation *self,
+                                                         gboolean        use_server_turn);
+void                ph_conversation_host            (PhConversation    *self);
+/* Fails at once (FALSE, PH_ERROR_INVALID_CODE) when @code is malformed. */
+gboolean            ph_conversation_join            (PhConversation    *self,
+                                                     const char        *code,
+                                                     GError           **error);
+/* Queues a message and returns its id; it goes out as soon as the channel
+ * is open. PH_ERROR_TOO_LARGE over PH_FRAME_MAX_TEXT_SIZE. */
+char               *ph_conversation_send_message    (PhConversation    *self,
+                                                     const char        *text,
+                                                     GError           **error);
+void                ph_conversation_set_typing      (PhConversation    *self,
+                                                     gboolean           typing);
+/* Says goodbye once every queued message is written, then closes. */
+void                ph_conversation_leave           (PhConversation    *self);
+
+PhConversationState ph_conversation_get_state       (PhConversation    *self);
+const char         *ph_conversation_get_code        (PhConversation    *self);
+const char         *ph_conversation_get_peer_name   (PhConversation    *self);
+const PhPath       *ph_conversation_get_path        (PhConversation    *self);
+const GError       *ph_conversation_get_error       (PhConversation    *self);
+const PhSetupTimes *ph_conversation_get_setup_times (PhConversation    *self);
+/* Messages sent and not yet acknowledged. */
+guint               ph_conversation_get_unacknowledged (PhConversation *self);
+
+G_END_DECLS

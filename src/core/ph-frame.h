@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* Frames on the secure channel: a 4-byte big-endian length, then one UTF-8
+ * JSON object with a "type" member. */
+
+#define PH_FRAME_PROTOCOL_VERSION 1
+#define PH_FRAME_MAX_TEXT_SIZE    (64 * 1024)   /* bytes of UTF-8 in a message */
+#define PH_FRAME_MAX_SIZE         (512 * 1024)  /* JSON bytes after the length */
+#define PH_FRAME_MAX_NAME_LENGTH  64
+#define PH_FRAME_MAX_ID_LENGTH    64
+
+typedef enum
+{
+  PH_FRAME_HELLO,   /* version, name, features */
+  PH_FRAME_MSG,     /* id, time (ms since the epoch), text */
+  PH_FRAME_ACK,     /* id */
+  PH_FRAME_TYPING,  /* active */
+  PH_FRAME_BYE,     /* reason (optional) */
+  PH_FRAME_PING,    /* liveness while idle */
+  PH_FRAME_UNKNOWN, /* a type from a newer peer: ignored */
+} PhFrameType;
+
+typedef struct
+{
+  PhFrameType type;
+  guint       version;     /* hello */
+  char       *name;        /* hello */
+  GStrv       features;    /* hello, may be NULL */
+  char       *id;          /* msg, ack */
+  gint64      time_ms;     /* msg */
+  char       *text;        /* msg */
+  gboolean    active;      /* typing */
+  char       *reason;      /* bye, may be NULL */
+} PhFrame;
+
+PhFrame *ph_frame_new_hello  (const char         *name,
+                              const char * const *features);
+PhFrame *ph_frame_new_msg    (const char         *id,
+                              gint64              time_ms,
+                              const char         *text);
+PhFrame *ph_frame_new_ack    (const char         *id);
+PhFrame *ph_frame_new_typing (gboolean            active);
+PhFrame *ph_frame_new_bye    (const char         *reason);
+PhFrame *ph_frame_new_ping   (void);
+void     ph_frame_free       (PhFrame            *frame);
+
+/* The whole frame, length prefix included. PH_ERROR_TOO_LARGE when a text
+ * or the encoded frame is over its limit. */
+GBytes  *ph_frame_encode     (const PhFrame      *frame,
+                              GError            **error);
+
+/* Parses the JSON part of one frame. PH_ERROR_INVALID_FRAME for invalid
+ * UTF-8 or JSON, a missing or mistyped member, an over-long field. */
+PhFrame *ph_frame_parse      (const char         *json,
+                              gsize               length,
+                              GError            **error);
+
+/* Splits a byte stream into frames. */
+typedef struct _PhFrameDecoder PhFrameDecoder;
+
+PhFrameDecoder *ph_frame_decoder_new  (void);
+void            ph_frame_decoder_free (PhFrameDecoder *self);
+/* Appends bytes. PH_ERROR_INVALID_FRAME when a length prefix is 0 or over
+ * PH_FRAME_MAX_SIZE; the decoder is then unusable. */
+gboolean        ph_frame_decoder_push (PhFrameDecoder *self,
+                                       const guint8   *data,
+                                       gsize           length,
+                                       GError        **error);
+/* The next whole frame, or NULL with no error when more bytes are needed,
+ * or NULL with an error when the frame is malformed. */
+PhFrame        *ph_frame_decoder_pop  (PhFrameDecoder *self,
+                                       GError        **error);
+/* Bytes held that do not yet form a whole frame. */
+gsize           ph_frame_decoder_get_pending (PhFrameDecoder *self);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PhFrame, ph_frame_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PhFrameDecoder, ph_frame_decoder_free)
+
+G_END_DECLS
