@@ -1,8 +1,346 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "pinhole-cli"
+
 #include "config.h"
 
-int
-main (int argc, char **argv)
+#include <locale.h>
+#include <stdio.h>
+
+#include <gio/gio.h>
+#include <gio/gunixinputstream.h>
+#include <glib-unix.h>
+
+#include "ph-cli-output.h"
+#include "ph-code.h"
+#include "ph-conversation.h"
+#include "ph-error.h"
+#include "ph-frame.h"
+
+#define EXIT_USAGE 2
+
+typedef struct
 {
-  return 1;
+  GMainLoop        *loop;
+  PhConversation   *conversation;
+  PhCliOutput      *output;
+  GDataInputStream *input;
+  GCancellable     *cancellable;
+  gboolean          input_ended;
+  gboolean          interrupted;
+  int               exit_status;
+} Cli;
+
+static void read_next_line (Cli *cli);
+
+static void
+leave_when_connected (Cli *cli)
+{
+  PhConversationState state = ph_conversation_get_state (cli->conversation);
+
+  /* Input that ends before the peer arrives is still delivered first. */
+  if (state == PH_CONVERSATION_STATE_CONNECTED)
+    ph_conversation_leave (cli->conversation);
+}
+
+static void
+send_line (Cli        *cli,
+           const char *line)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *id = NULL;
+
+  id = ph_conversation_send_message (cli->conversation, line, &error);
+  if (id == NULL)
+    {
+      ph_cli_output_error (cli->output, error);
+      return;
+    }
+  ph_cli_output_sent (cli->output, id, line);
+}
+
+static void
+line_read_cb (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  Cli *cli = user_data;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *line = NULL;
+  gsize length;
+
+  line = g_data_input_stream_read_line_finish_utf8 (G_DATA_INPUT_STREAM (source), result, &length,
+                                                    &error);
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+
+  if (error != NULL)
+    {
+      g_autoptr (GError) input_error =
+        g_error_new (PH_ERROR, PH_ERROR_FAILED, "A line of input was skipped: %s", error->message);
+
+      ph_cli_output_error (cli->output, input_error);
+      read_next_line (cli);
+      return;
+    }
+
+  if (line == NULL)
+    {
+      cli->input_ended = TRUE;
+      leave_when_connected (cli);
+      return;
+    }
+
+  if (length > 0 && line[length - 1] == '\r')
+    line[length - 1] = '\0';
+  send_line (cli, line);
+  read_next_line (cli);
+}
+
+static void
+read_next_line (Cli *cli)
+{
+  g_data_input_stream_read_line_async (cli->input, G_PRIORITY_DEFAULT, cli->cancellable,
+                                       line_read_cb, cli);
+}
+
+static void
+conversation_state_cb (PhConversation *conversation,
+                       GParamSpec     *pspec,
+                       Cli            *cli)
+{
+  switch (ph_conversation_get_state (conversation))
+    {
+    case PH_CONVERSATION_STATE_WAITING_FOR_PEER:
+      ph_cli_output_code (cli->output, ph_conversation_get_code (conversation));
+      break;
+
+    case PH_CONVERSATION_STATE_CONNECTED:
+      ph_cli_output_connected (cli->output, ph_conversation_get_peer_name (conversation),
+                               ph_conversation_get_setup_times (conversation),
+                               ph_conversation_get_path (conversation));
+      if (cli->input_ended)
+        ph_conversation_leave (conversation);
+      break;
+
+    case PH_CONVERSATION_STATE_IDLE:
+    case PH_CONVERSATION_STATE_CONNECTING:
+    case PH_CONVERSATION_STATE_CLOSED:
+    case PH_CONVERSATION_STATE_FAILED:
+    default:
+      break;
+    }
+}
+
+static void
+message_received_cb (PhConversation *conversation,
+                     const char     *id,
+                     gint64          time_ms,
+                     const char     *text,
+                     Cli            *cli)
+{
+  ph_cli_output_message (cli->output, id, ph_conversation_get_peer_name (conversation), text);
+}
+
+static void
+message_delivered_cb (PhConversation *conversation,
+                      const char     *id,
+                      Cli            *cli)
+{
+  ph_cli_output_delivered (cli->output, id);
+}
+
+static void
+path_changed_cb (PhConversation *conversation,
+                 const PhPath   *path,
+                 Cli            *cli)
+{
+  ph_cli_output_path (cli->output, path);
+}
+
+static void
+closed_cb (PhConversation *conversation,
+           const char     *reason,
+           Cli            *cli)
+{
+  ph_cli_output_closed (cli->output, reason);
+  cli->exit_status = 0;
+  g_main_loop_quit (cli->loop);
+}
+
+static void
+failed_cb (PhConversation *conversation,
+           const GError   *error,
+           Cli            *cli)
+{
+  ph_cli_output_error (cli->output, error);
+  cli->exit_status = 1;
+  g_main_loop_quit (cli->loop);
+}
+
+/* The first Ctrl+C leaves politely; a second one does not wait. */
+static gboolean
+interrupt_cb (gpointer user_data)
+{
+  Cli *cli = user_data;
+
+  if (cli->interrupted)
+    {
+      cli->exit_status = 1;
+      g_main_loop_quit (cli->loop);
+      return G_SOURCE_CONTINUE;
+    }
+
+  cli->interrupted = TRUE;
+  g_cancellable_cancel (cli->cancellable);
+  ph_conversation_leave (cli->conversation);
+  return G_SOURCE_CONTINUE;
+}
+
+static char *
+default_name (void)
+{
+  const char *real_name = g_get_real_name ();
+
+  if (real_name != NULL && *real_name != '\0' && !g_str_equal (real_name, "Unknown"))
+    return g_utf8_substring (real_name, 0, MIN (g_utf8_strlen (real_name, -1), PH_FRAME_MAX_NAME_LENGTH));
+  return g_strdup (g_get_user_name ());
+}
+
+static int
+usage_error (GOptionContext *context,
+             const char     *message)
+{
+  g_autofree char *help = g_option_context_get_help (context, TRUE, NULL);
+
+  fprintf (stderr, "pinhole-cli: %s\n\n%s", message, help);
+  return EXIT_USAGE;
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_autoptr (GOptionContext) context = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PhIceConfig) ice_config = ph_ice_config_new ();
+  g_autoptr (PhCliOutput) output = NULL;
+  g_autoptr (GInputStream) stdin_stream = NULL;
+  g_autofree char *rendezvous = NULL;
+  g_autofree char *stun = NULL;
+  g_autofree char *turn_user = NULL;
+  g_autofree char *turn_pass = NULL;
+  g_autofree char *name = NULL;
+  g_auto (GStrv) turn_uris = NULL;
+  gboolean relay_only = FALSE;
+  gboolean json = FALSE;
+  gboolean no_server_ice = FALSE;
+  gboolean upnp = FALSE;
+  gboolean show_version = FALSE;
+  Cli cli = { 0 };
+  const GOptionEntry entries[] = {
+    { "rendezvous", 0, 0, G_OPTION_ARG_STRING, &rendezvous,
+      "Rendezvous server (default: $PINHOLE_RENDEZVOUS, then " PH_DEFAULT_RENDEZVOUS ")", "URL" },
+    { "stun", 0, 0, G_OPTION_ARG_STRING, &stun, "STUN server", "HOST[:PORT]" },
+    { "turn", 0, 0, G_OPTION_ARG_STRING_ARRAY, &turn_uris, "TURN server (repeatable)",
+      "turn:HOST[:PORT][?transport=udp|tcp]" },
+    { "turn-user", 0, 0, G_OPTION_ARG_STRING, &turn_user, "TURN user name", "USER" },
+    { "turn-pass", 0, 0, G_OPTION_ARG_STRING, &turn_pass, "TURN password", "PASSWORD" },
+    { "relay-only", 0, 0, G_OPTION_ARG_NONE, &relay_only, "Connect only through a TURN relay", NULL },
+    { "no-server-ice", 0, 0, G_OPTION_ARG_NONE, &no_server_ice,
+      "Do not ask the rendezvous server for STUN/TURN servers", NULL },
+    { "upnp", 0, 0, G_OPTION_ARG_NONE, &upnp, "Ask the router for a port mapping (slower)", NULL },
+    { "name", 0, 0, G_OPTION_ARG_STRING, &name, "Your name as your peer sees it", "NAME" },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print one JSON event per line", NULL },
+    { "version", 0, 0, G_OPTION_ARG_NONE, &show_version, "Print the version and exit", NULL },
+    { NULL }
+  };
+
+  setlocale (LC_ALL, "");
+
+  context = g_option_context_new ("host | join CODE");
+  g_option_context_set_summary (context,
+                                "Chat directly and privately with a peer, even behind NATs.\n"
+                                "Lines on standard input are sent as messages; the end of input "
+                                "says goodbye.");
+  g_option_context_add_main_entries (context, entries, NULL);
+  if (!g_option_context_parse (context, &argc, &argv, &error))
+    return usage_error (context, error->message);
+
+  if (show_version)
+    {
+      printf ("pinhole-cli %s\n", PACKAGE_VERSION);
+      return 0;
+    }
+
+  if (argc < 2 || (!g_str_equal (argv[1], "host") && !g_str_equal (argv[1], "join")))
+    return usage_error (context, "Say “host” to start a chat or “join CODE” to join one.");
+  if (g_str_equal (argv[1], "host") && argc != 2)
+    return usage_error (context, "“host” takes no code.");
+  if (g_str_equal (argv[1], "join") && argc != 3)
+    return usage_error (context, "“join” takes the code your peer gave you, like 7-orbit-velvet.");
+
+  if (stun != NULL && !ph_ice_config_set_stun (ice_config, stun, &error))
+    return usage_error (context, error->message);
+  for (guint i = 0; turn_uris != NULL && turn_uris[i] != NULL; i++)
+    {
+      if (turn_user == NULL || turn_pass == NULL)
+        return usage_error (context, "--turn needs --turn-user and --turn-pass.");
+      if (!ph_ice_config_add_turn (ice_config, turn_uris[i], turn_user, turn_pass, &error))
+        return usage_error (context, error->message);
+    }
+  ice_config->relay_only = relay_only;
+  ice_config->upnp = upnp;
+
+  if (name == NULL)
+    name = default_name ();
+  else if (!g_utf8_validate (name, -1, NULL) || g_utf8_strlen (name, -1) > PH_FRAME_MAX_NAME_LENGTH)
+    return usage_error (context, "--name must be valid UTF-8 and at most 64 characters.");
+
+  if (rendezvous == NULL)
+    rendezvous = g_strdup (g_getenv ("PINHOLE_RENDEZVOUS"));
+  if (rendezvous == NULL || *rendezvous == '\0')
+    {
+      g_free (rendezvous);
+      rendezvous = g_strdup (PH_DEFAULT_RENDEZVOUS);
+    }
+
+  output = ph_cli_output_new (json);
+  cli.output = output;
+  cli.loop = g_main_loop_new (NULL, FALSE);
+  cli.cancellable = g_cancellable_new ();
+  cli.conversation = ph_conversation_new (rendezvous, name, ice_config);
+  ph_conversation_set_use_server_turn (cli.conversation,
+                                       !no_server_ice && stun == NULL && turn_uris == NULL);
+
+  g_signal_connect (cli.conversation, "notify::state", G_CALLBACK (conversation_state_cb), &cli);
+  g_signal_connect (cli.conversation, "message-received", G_CALLBACK (message_received_cb), &cli);
+  g_signal_connect (cli.conversation, "message-delivered", G_CALLBACK (message_delivered_cb), &cli);
+  g_signal_connect (cli.conversation, "path-changed", G_CALLBACK (path_changed_cb), &cli);
+  g_signal_connect (cli.conversation, "closed", G_CALLBACK (closed_cb), &cli);
+  g_signal_connect (cli.conversation, "failed", G_CALLBACK (failed_cb), &cli);
+  g_unix_signal_add (SIGINT, interrupt_cb, &cli);
+  g_unix_signal_add (SIGTERM, interrupt_cb, &cli);
+
+  if (g_str_equal (argv[1], "host"))
+    ph_conversation_host (cli.conversation);
+  else if (!ph_conversation_join (cli.conversation, argv[2], &error))
+    {
+      ph_cli_output_error (output, error);
+      cli.exit_status = 1;
+      goto out;
+    }
+
+  stdin_stream = g_unix_input_stream_new (STDIN_FILENO, FALSE);
+  cli.input = g_data_input_stream_new (stdin_stream);
+  read_next_line (&cli);
+
+  g_main_loop_run (cli.loop);
+
+out:
+  g_cancellable_cancel (cli.cancellable);
+  g_clear_object (&cli.input);
+  g_clear_object (&cli.conversation);
+  g_clear_object (&cli.cancellable);
+  g_main_loop_unref (cli.loop);
+  return cli.exit_status;
 }

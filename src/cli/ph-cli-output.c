@@ -2,3 +2,253 @@
 #define G_LOG_DOMAIN "ph-cli-output"
 
 #include "config.h"
+
+#include <stdio.h>
+
+#include <json-glib/json-glib.h>
+
+#include "ph-cli-output.h"
+#include "ph-error.h"
+
+struct _PhCliOutput
+{
+  gboolean json;
+};
+
+PhCliOutput *
+ph_cli_output_new (gboolean json)
+{
+  PhCliOutput *self = g_new0 (PhCliOutput, 1);
+
+  self->json = json;
+  return self;
+}
+
+void
+ph_cli_output_free (PhCliOutput *self)
+{
+  g_free (self);
+}
+
+/* Each event is flushed at once: scripts read the stream line by line. */
+static void
+print_event (JsonBuilder *builder)
+{
+  g_autoptr (JsonNode) root = NULL;
+  g_autofree char *line = NULL;
+
+  json_builder_end_object (builder);
+  root = json_builder_get_root (builder);
+  line = json_to_string (root, FALSE);
+  fprintf (stdout, "%s\n", line);
+  fflush (stdout);
+}
+
+static JsonBuilder *
+begin_event (const char *event)
+{
+  JsonBuilder *builder = json_builder_new ();
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "event");
+  json_builder_add_string_value (builder, event);
+  return builder;
+}
+
+static void
+add_string (JsonBuilder *builder,
+            const char  *name,
+            const char  *value)
+{
+  json_builder_set_member_name (builder, name);
+  if (value != NULL)
+    json_builder_add_string_value (builder, value);
+  else
+    json_builder_add_null_value (builder);
+}
+
+static void
+say (const char *format,
+     ...) G_GNUC_PRINTF (1, 2);
+
+static void
+say (const char *format,
+     ...)
+{
+  va_list args;
+
+  va_start (args, format);
+  vfprintf (stdout, format, args);
+  va_end (args);
+  fputc ('\n', stdout);
+  fflush (stdout);
+}
+
+void
+ph_cli_output_code (PhCliOutput *self,
+                    const char  *code)
+{
+  g_autoptr (JsonBuilder) builder = NULL;
+
+  if (!self->json)
+    {
+      say ("Your code is %s", code);
+      say ("Your peer runs: pinhole-cli join %s", code);
+      say ("Waiting for your peer…");
+      return;
+    }
+
+  builder = begin_event ("code");
+  add_string (builder, "code", code);
+  print_event (builder);
+}
+
+void
+ph_cli_output_connected (PhCliOutput        *self,
+                         const char         *peer,
+                         const PhSetupTimes *times,
+                         const PhPath       *path)
+{
+  g_autoptr (JsonBuilder) builder = NULL;
+
+  if (!self->json)
+    {
+      g_autofree char *description = path != NULL ? ph_path_describe (path) : g_strdup ("unknown");
+
+      say ("Connected to %s in %.1f ms: %s", peer, times->total_ms, description);
+      say ("Type a message and press Enter; Ctrl+D leaves.");
+      return;
+    }
+
+  builder = begin_event ("connected");
+  add_string (builder, "peer", peer);
+  json_builder_set_member_name (builder, "setup_ms");
+  json_builder_add_double_value (builder, times->total_ms);
+  json_builder_set_member_name (builder, "setup");
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "rendezvous_ms");
+  json_builder_add_double_value (builder, times->rendezvous_ms);
+  json_builder_set_member_name (builder, "ice_ms");
+  json_builder_add_double_value (builder, times->ice_ms);
+  json_builder_set_member_name (builder, "tls_ms");
+  json_builder_add_double_value (builder, times->tls_ms);
+  json_builder_end_object (builder);
+  json_builder_set_member_name (builder, "path");
+  if (path != NULL)
+    json_builder_add_value (builder, ph_path_to_json (path));
+  else
+    json_builder_add_null_value (builder);
+  print_event (builder);
+}
+
+void
+ph_cli_output_sent (PhCliOutput *self,
+                    const char  *id,
+                    const char  *text)
+{
+  g_autoptr (JsonBuilder) builder = NULL;
+
+  /* A person sees their own line as they typed it. */
+  if (!self->json)
+    return;
+
+  builder = begin_event ("sent");
+  add_string (builder, "id", id);
+  add_string (builder, "text", text);
+  print_event (builder);
+}
+
+void
+ph_cli_output_message (PhCliOutput *self,
+                       const char  *id,
+                       const char  *from,
+                       const char  *text)
+{
+  g_autoptr (JsonBuilder) builder = NULL;
+
+  if (!self->json)
+    {
+      say ("%s: %s", from, text);
+      return;
+    }
+
+  builder = begin_event ("message");
+  add_string (builder, "id", id);
+  add_string (builder, "from", from);
+  add_string (builder, "text", text);
+  print_event (builder);
+}
+
+void
+ph_cli_output_delivered (PhCliOutput *self,
+                         const char  *id)
+{
+  g_autoptr (JsonBuilder) builder = NULL;
+
+  if (!self->json)
+    return;
+
+  builder = begin_event ("delivered");
+  add_string (builder, "id", id);
+  print_event (builder);
+}
+
+void
+ph_cli_output_path (PhCliOutput  *self,
+                    const PhPath *path)
+{
+  g_autoptr (JsonBuilder) builder = NULL;
+
+  if (!self->json)
+    {
+      g_autofree char *description = ph_path_describe (path);
+
+      say ("The path changed: %s", description);
+      return;
+    }
+
+  builder = begin_event ("path-changed");
+  json_builder_set_member_name (builder, "path");
+  json_builder_add_value (builder, ph_path_to_json (path));
+  print_event (builder);
+}
+
+void
+ph_cli_output_closed (PhCliOutput *self,
+                      const char  *reason)
+{
+  g_autoptr (JsonBuilder) builder = NULL;
+
+  if (!self->json)
+    {
+      if (g_str_equal (reason, "peer-left"))
+        say ("Your peer left the conversation.");
+      else if (g_str_equal (reason, "peer-lost"))
+        say ("The connection to your peer was lost.");
+      else
+        say ("You left the conversation.");
+      return;
+    }
+
+  builder = begin_event ("closed");
+  add_string (builder, "reason", reason);
+  print_event (builder);
+}
+
+void
+ph_cli_output_error (PhCliOutput  *self,
+                     const GError *error)
+{
+  g_autoptr (JsonBuilder) builder = NULL;
+
+  if (!self->json)
+    {
+      fprintf (stderr, "pinhole-cli: %s\n", error->message);
+      return;
+    }
+
+  builder = begin_event ("error");
+  add_string (builder, "code", ph_error_code_name (error));
+  add_string (builder, "message", error->message);
+  print_event (builder);
+}

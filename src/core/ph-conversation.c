@@ -2,3 +2,1153 @@
 #define G_LOG_DOMAIN "ph-conversation"
 
 #include "config.h"
+
+#include <sodium.h>
+
+#include "ph-certificate.h"
+#include "ph-code.h"
+#include "ph-conversation.h"
+#include "ph-error.h"
+#include "ph-frame.h"
+#include "ph-ice-transport.h"
+#include "ph-rendezvous-client.h"
+#include "ph-secure-channel.h"
+#include "ph-session-description.h"
+#include "ph-signaling.h"
+
+/* ICE gets this long after the descriptions are exchanged; libnice itself
+ * gives up sooner when every pair has failed. */
+#define CONNECT_TIMEOUT_SECONDS 30
+/* Pings keep NAT mappings open and tell a dead peer from a quiet one. */
+#define PING_INTERVAL_SECONDS 2
+#define PEER_SILENCE_LIMIT_SECONDS 10
+/* How long leaving waits for the peer to acknowledge what was sent. */
+#define LEAVE_ACK_TIMEOUT_SECONDS 10
+
+typedef struct
+{
+  char   *id;
+  gint64  time_ms;
+  char   *text;
+} OutgoingMessage;
+
+struct _PhConversation
+{
+  GObject               parent_instance;
+
+  char                 *rendezvous_url;
+  char                 *own_name;
+  PhIceConfig          *ice_config;
+  gboolean              use_server_turn;
+  gboolean              is_host;
+
+  PhConversationState   state;
+  PhRendezvousClient   *client;
+  PhSignaling          *signaling;
+  PhIceTransport       *ice;
+  PhSecureChannel      *channel;
+  GTlsCertificate      *certificate;
+  char                 *fingerprint;
+
+  gboolean              paired;
+  gboolean              description_sent;
+  gboolean              local_gathering_done;
+  GPtrArray            *local_candidates;
+  PhSessionDescription *peer_description;
+  GPtrArray            *remote_candidates;
+  guint                 remote_candidates_added;
+  gboolean              remote_gathering_done;
+
+  char                 *peer_name;
+  PhPath               *path;
+  GError               *error;
+
+  GQueue                outbox;        /* OutgoingMessage not yet written */
+  GHashTable           *unacknowledged; /* id → OutgoingMessage */
+
+  gint64                time_begin;
+  gint64                time_description;
+  gint64                time_ice;
+  PhSetupTimes          times;
+
+  guint                 connect_timeout_id;
+  guint                 ping_id;
+  guint                 leave_timeout_id;
+  gint64                last_heard;
+  gboolean              leaving;
+  gboolean              peer_said_bye;
+  gboolean              tearing_down;
+  guint                 teardown_pending;
+  char                 *close_reason;
+};
+
+G_DEFINE_FINAL_TYPE (PhConversation, ph_conversation, G_TYPE_OBJECT)
+
+enum
+{
+  PROP_0,
+  PROP_STATE,
+  PROP_CODE,
+  PROP_PEER_NAME,
+  PROP_PATH,
+  N_PROPS
+};
+
+enum
+{
+  SIGNAL_MESSAGE_RECEIVED,
+  SIGNAL_MESSAGE_DELIVERED,
+  SIGNAL_PEER_TYPING,
+  SIGNAL_PATH_CHANGED,
+  SIGNAL_CLOSED,
+  SIGNAL_FAILED,
+  N_SIGNALS
+};
+
+static GParamSpec *properties[N_PROPS];
+static guint signals[N_SIGNALS];
+
+static void teardown (PhConversation *self);
+
+static void
+outgoing_message_free (OutgoingMessage *message)
+{
+  g_free (message->id);
+  g_free (message->text);
+  g_free (message);
+}
+
+static double
+elapsed_ms (gint64 from,
+            gint64 to)
+{
+  return (to - from) / 1000.0;
+}
+
+static void
+set_state (PhConversation      *self,
+           PhConversationState  state)
+{
+  if (self->state == state)
+    return;
+  self->state = state;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STATE]);
+}
+
+/* Everything that ends a conversation before or after it connected comes
+ * through here: once the mailbox is left and ICE closed, the front end hears
+ * either "failed" or "closed". */
+static void
+fail (PhConversation *self,
+      const GError   *error)
+{
+  if (self->tearing_down)
+    return;
+
+  g_debug ("Conversation failed: %s", error->message);
+  self->error = g_error_copy (error);
+  teardown (self);
+}
+
+static void
+fail_literal (PhConversation *self,
+              PhError         code,
+              const char     *message)
+{
+  g_autoptr (GError) error = g_error_new_literal (PH_ERROR, code, message);
+
+  fail (self, error);
+}
+
+static void
+close_with_reason (PhConversation *self,
+                   const char     *reason)
+{
+  if (self->tearing_down)
+    return;
+
+  self->close_reason = g_strdup (reason);
+  teardown (self);
+}
+
+static void
+teardown_step_done (PhConversation *self)
+{
+  g_assert (self->teardown_pending > 0);
+
+  if (--self->teardown_pending > 0)
+    return;
+
+  if (self->error != NULL)
+    {
+      set_state (self, PH_CONVERSATION_STATE_FAILED);
+      g_signal_emit (self, signals[SIGNAL_FAILED], 0, self->error);
+    }
+  else
+    {
+      set_state (self, PH_CONVERSATION_STATE_CLOSED);
+      g_signal_emit (self, signals[SIGNAL_CLOSED], 0, self->close_reason);
+    }
+  g_object_unref (self);
+}
+
+static void
+signaling_left_cb (GObject      *source,
+                   GAsyncResult *result,
+                   gpointer      user_data)
+{
+  ph_signaling_leave_finish (PH_SIGNALING (source), result);
+  teardown_step_done (user_data);
+}
+
+static void
+ice_closed_cb (GObject      *source,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  ph_ice_transport_close_finish (PH_ICE_TRANSPORT (source), result);
+  teardown_step_done (user_data);
+}
+
+static void
+channel_closed_for_teardown_cb (GObject      *source,
+                                GAsyncResult *result,
+                                gpointer      user_data)
+{
+  PhConversation *self = user_data;
+
+  ph_secure_channel_close_finish (PH_SECURE_CHANNEL (source), result, NULL);
+  /* The ICE stream goes only after TLS has said close_notify on it. */
+  if (self->ice != NULL)
+    {
+      self->teardown_pending++;
+      ph_ice_transport_close_async (self->ice, ice_closed_cb, self);
+    }
+  teardown_step_done (self);
+}
+
+static void
+teardown (PhConversation *self)
+{
+  g_assert (!self->tearing_down);
+
+  self->tearing_down = TRUE;
+  g_clear_handle_id (&self->connect_timeout_id, g_source_remove);
+  g_clear_handle_id (&self->ping_id, g_source_remove);
+  g_clear_handle_id (&self->leave_timeout_id, g_source_remove);
+
+  /* Held until the last step reports. */
+  g_object_ref (self);
+  self->teardown_pending = 1;
+
+  if (self->signaling != NULL)
+    {
+      g_signal_handlers_disconnect_by_data (self->signaling, self);
+      self->teardown_pending++;
+      ph_signaling_leave_async (self->signaling, signaling_left_cb, self);
+    }
+
+  if (self->ice != NULL)
+    g_signal_handlers_disconnect_by_data (self->ice, self);
+
+  if (self->channel != NULL)
+    {
+      g_signal_handlers_disconnect_by_data (self->channel, self);
+      self->teardown_pending++;
+      ph_secure_channel_close_async (self->channel, channel_closed_for_teardown_cb, self);
+    }
+  else if (self->ice != NULL)
+    {
+      self->teardown_pending++;
+      ph_ice_transport_close_async (self->ice, ice_closed_cb, self);
+    }
+
+  teardown_step_done (self);
+}
+
+static gboolean
+send_frame (PhConversation *self,
+            const PhFrame  *frame)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (ph_secure_channel_send (self->channel, frame, &error))
+    return TRUE;
+
+  fail (self, error);
+  return FALSE;
+}
+
+static void
+send_message_frame (PhConversation        *self,
+                    const OutgoingMessage *message)
+{
+  g_autoptr (PhFrame) frame = ph_frame_new_msg (message->id, message->time_ms, message->text);
+
+  send_frame (self, frame);
+}
+
+static void
+flush_outbox (PhConversation *self)
+{
+  OutgoingMessage *message;
+
+  while (!self->tearing_down && (message = g_queue_pop_head (&self->outbox)) != NULL)
+    {
+      g_hash_table_insert (self->unacknowledged, message->id, message);
+      send_message_frame (self, message);
+    }
+}
+
+static void
+say_goodbye (PhConversation *self)
+{
+  g_autoptr (PhFrame) bye = ph_frame_new_bye ("left");
+
+  if (send_frame (self, bye))
+    close_with_reason (self, "left");
+}
+
+static gboolean
+leave_timeout_cb (gpointer user_data)
+{
+  PhConversation *self = user_data;
+
+  self->leave_timeout_id = 0;
+  g_debug ("Leaving with %u unacknowledged messages", g_hash_table_size (self->unacknowledged));
+  say_goodbye (self);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+maybe_finish_leaving (PhConversation *self)
+{
+  if (self->leaving && g_queue_is_empty (&self->outbox)
+      && g_hash_table_size (self->unacknowledged) == 0)
+    {
+      g_clear_handle_id (&self->leave_timeout_id, g_source_remove);
+      say_goodbye (self);
+    }
+}
+
+static gboolean
+ping_cb (gpointer user_data)
+{
+  PhConversation *self = user_data;
+  g_autoptr (PhFrame) ping = NULL;
+
+  if (g_get_monotonic_time () - self->last_heard > PEER_SILENCE_LIMIT_SECONDS * G_USEC_PER_SEC)
+    {
+      self->ping_id = 0;
+      close_with_reason (self, "peer-lost");
+      return G_SOURCE_REMOVE;
+    }
+
+  ping = ph_frame_new_ping ();
+  send_frame (self, ping);
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+handle_hello (PhConversation *self,
+              const PhFrame  *frame)
+{
+  gint64 now = g_get_monotonic_time ();
+
+  if (self->state == PH_CONVERSATION_STATE_CONNECTED)
+    return;
+
+  g_free (self->peer_name);
+  self->peer_name = g_strdup (frame->name);
+
+  self->times.rendezvous_ms = elapsed_ms (self->time_begin, self->time_description);
+  self->times.ice_ms = elapsed_ms (self->time_description, self->time_ice);
+  self->times.tls_ms = elapsed_ms (self->time_ice, now);
+  self->times.total_ms = elapsed_ms (self->time_begin, now);
+
+  g_clear_handle_id (&self->connect_timeout_id, g_source_remove);
+  self->ping_id = g_timeout_add_seconds (PING_INTERVAL_SECONDS, ping_cb, self);
+
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PEER_NAME]);
+  set_state (self, PH_CONVERSATION_STATE_CONNECTED);
+
+  /* The mailbox has done its job; leaving frees the nameplate for others. */
+  if (self->signaling != NULL)
+    {
+      g_signal_handlers_disconnect_by_data (self->signaling, self);
+      ph_signaling_leave_async (self->signaling, NULL, NULL);
+      g_clear_object (&self->signaling);
+    }
+
+  flush_outbox (self);
+  maybe_finish_leaving (self);
+}
+
+static void
+channel_frame_received_cb (PhSecureChannel *channel,
+                           const PhFrame   *frame,
+                           PhConversation  *self)
+{
+  self->last_heard = g_get_monotonic_time ();
+
+  if (frame->type != PH_FRAME_HELLO && self->state != PH_CONVERSATION_STATE_CONNECTED)
+    {
+      fail_literal (self, PH_ERROR_PROTOCOL, "The peer sent a message before saying hello.");
+      return;
+    }
+
+  switch (frame->type)
+    {
+    case PH_FRAME_HELLO:
+      handle_hello (self, frame);
+      break;
+
+    case PH_FRAME_MSG:
+      {
+        g_autoptr (PhFrame) ack = ph_frame_new_ack (frame->id);
+
+        if (send_frame (self, ack))
+          g_signal_emit (self, signals[SIGNAL_MESSAGE_RECEIVED], 0, frame->id, frame->time_ms,
+                         frame->text);
+      }
+      break;
+
+    case PH_FRAME_ACK:
+      if (g_hash_table_remove (self->unacknowledged, frame->id))
+        {
+          g_signal_emit (self, signals[SIGNAL_MESSAGE_DELIVERED], 0, frame->id);
+          maybe_finish_leaving (self);
+        }
+      break;
+
+    case PH_FRAME_TYPING:
+      g_signal_emit (self, signals[SIGNAL_PEER_TYPING], 0, frame->active);
+      break;
+
+    case PH_FRAME_BYE:
+      self->peer_said_bye = TRUE;
+      close_with_reason (self, "peer-left");
+      break;
+
+    case PH_FRAME_PING:
+    case PH_FRAME_UNKNOWN:
+    default:
+      break;
+    }
+}
+
+static void
+channel_closed_cb (PhSecureChannel *channel,
+                   const GError    *error,
+                   PhConversation  *self)
+{
+  if (error != NULL && self->state != PH_CONVERSATION_STATE_CONNECTED)
+    {
+      fail (self, error);
+      return;
+    }
+  if (error != NULL)
+    g_debug ("Channel closed: %s", error->message);
+  close_with_reason (self, self->peer_said_bye ? "peer-left" : "peer-lost");
+}
+
+static void
+channel_opened_cb (GObject      *source,
+                   GAsyncResult *result,
+                   gpointer      user_data)
+{
+  g_autoptr (PhConversation) self = user_data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PhFrame) hello = NULL;
+  const char *features[] = { NULL };
+
+  if (!ph_secure_channel_open_finish (PH_SECURE_CHANNEL (source), result, &error))
+    {
+      if (!self->tearing_down)
+        fail (self, error);
+      return;
+    }
+  if (self->tearing_down)
+    return;
+
+  hello = ph_frame_new_hello (self->own_name, features);
+  send_frame (self, hello);
+}
+
+static void
+open_channel (PhConversation *self)
+{
+  GIOStream *stream;
+
+  if (self->channel != NULL)
+    return;
+
+  self->time_ice = g_get_monotonic_time ();
+  stream = ph_ice_transport_get_stream (self->ice);
+  self->channel = ph_secure_channel_new (stream, self->is_host, self->certificate,
+                                         self->peer_description->fingerprint);
+  g_signal_connect (self->channel, "frame-received", G_CALLBACK (channel_frame_received_cb), self);
+  g_signal_connect (self->channel, "closed", G_CALLBACK (channel_closed_cb), self);
+  self->last_heard = g_get_monotonic_time ();
+  ph_secure_channel_open_async (self->channel, NULL, channel_opened_cb, g_object_ref (self));
+}
+
+static void
+ice_state_changed_cb (PhIceTransport *ice,
+                      PhIceState      state,
+                      PhConversation *self)
+{
+  g_debug ("ICE is %s", ph_ice_state_to_string (state));
+
+  if (state == PH_ICE_STATE_READY && self->peer_description != NULL)
+    open_channel (self);
+  else if (state == PH_ICE_STATE_FAILED)
+    {
+      if (self->state == PH_CONVERSATION_STATE_CONNECTED)
+        close_with_reason (self, "peer-lost");
+      else
+        fail_literal (self, PH_ERROR_ICE_FAILED,
+                      "No network path to your peer was found. If one of you is behind a strict "
+                      "NAT or firewall, a TURN relay is needed.");
+    }
+}
+
+static void
+ice_path_changed_cb (PhIceTransport *ice,
+                     const PhPath   *path,
+                     PhConversation *self)
+{
+  if (self->path != NULL && ph_path_equal (self->path, path))
+    return;
+
+  g_clear_pointer (&self->path, ph_path_free);
+  self->path = ph_path_copy (path);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PATH]);
+  if (self->state == PH_CONVERSATION_STATE_CONNECTED)
+    g_signal_emit (self, signals[SIGNAL_PATH_CHANGED], 0, self->path);
+}
+
+static void
+maybe_send_description (PhConversation *self)
+{
+  g_autoptr (PhSessionDescription) description = NULL;
+
+  if (self->description_sent || !self->paired || self->ice == NULL)
+    return;
+
+  description = ph_session_description_new ();
+  randombytes_buf (&description->session_id, sizeof description->session_id);
+  description->session_id &= G_MAXINT64 >> 1;
+  description->session_version = 1;
+  description->name = g_strdup (self->own_name);
+  description->fingerprint = g_strdup (self->fingerprint);
+  description->setup = g_strdup (self->is_host ? "passive" : "active");
+  description->ice_ufrag = g_strdup (ph_ice_transport_get_ufrag (self->ice));
+  description->ice_pwd = g_strdup (ph_ice_transport_get_pwd (self->ice));
+  for (guint i = 0; i < self->local_candidates->len; i++)
+    g_ptr_array_add (description->candidates, g_strdup (g_ptr_array_index (self->local_candidates, i)));
+  description->end_of_candidates = self->local_gathering_done;
+
+  ph_signaling_send_description (self->signaling, description);
+  self->description_sent = TRUE;
+}
+
+static void
+ice_local_candidate_cb (PhIceTransport *ice,
+                        const char     *candidate,
+                        PhConversation *self)
+{
+  if (self->description_sent)
+    ph_signaling_send_candidate (self->signaling, candidate);
+  else
+    g_ptr_array_add (self->local_candidates, g_strdup (candidate));
+}
+
+static void
+ice_gathering_done_cb (PhIceTransport *ice,
+                       PhConversation *self)
+{
+  self->local_gathering_done = TRUE;
+  if (self->description_sent)
+    ph_signaling_send_end_of_candidates (self->signaling);
+}
+
+/* Remote candidates wait here until both ICE and the peer's credentials
+ * exist; then each goes to libnice once. */
+static void
+feed_remote_candidates (PhConversation *self)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (self->ice == NULL || self->peer_description == NULL)
+    return;
+
+  for (; self->remote_candidates_added < self->remote_candidates->len;
+       self->remote_candidates_added++)
+    {
+      const char *candidate = g_ptr_array_index (self->remote_candidates,
+                                                 self->remote_candidates_added);
+
+      if (!ph_ice_transport_add_remote_candidate (self->ice, candidate, &error))
+        {
+          fail (self, error);
+          return;
+        }
+    }
+
+  if (self->remote_gathering_done)
+    ph_ice_transport_remote_gathering_done (self->ice);
+}
+
+static gboolean
+connect_timeout_cb (gpointer user_data)
+{
+  PhConversation *self = user_data;
+
+  self->connect_timeout_id = 0;
+  fail_literal (self, PH_ERROR_ICE_FAILED,
+                "Your peer could not be reached within 30 seconds. If one of you is behind a "
+                "strict NAT or firewall, a TURN relay is needed.");
+  return G_SOURCE_REMOVE;
+}
+
+static void
+apply_peer_description (PhConversation *self)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (self->ice == NULL || self->peer_description == NULL)
+    return;
+
+  if (!ph_ice_transport_set_remote_credentials (self->ice, self->peer_description->ice_ufrag,
+                                                self->peer_description->ice_pwd, &error))
+    {
+      fail (self, error);
+      return;
+    }
+  feed_remote_candidates (self);
+}
+
+static void
+signaling_description_cb (PhSignaling                *signaling,
+                          const PhSessionDescription *description,
+                          PhConversation             *self)
+{
+  const char *expected_setup = self->is_host ? "active" : "passive";
+
+  if (self->peer_description != NULL)
+    {
+      fail_literal (self, PH_ERROR_PROTOCOL, "The peer sent its session description twice.");
+      return;
+    }
+  if (!g_str_equal (description->setup, expected_setup))
+    {
+      fail_literal (self, PH_ERROR_PROTOCOL,
+                    "The peer’s session description asks for the wrong TLS role.");
+      return;
+    }
+
+  self->time_description = g_get_monotonic_time ();
+  self->peer_description = ph_session_description_copy (description);
+  for (guint i = 0; i < description->candidates->len; i++)
+    g_ptr_array_add (self->remote_candidates, g_strdup (g_ptr_array_index (description->candidates, i)));
+  self->remote_gathering_done = description->end_of_candidates;
+
+  self->connect_timeout_id = g_timeout_add_seconds (CONNECT_TIMEOUT_SECONDS, connect_timeout_cb, self);
+  apply_peer_description (self);
+}
+
+static void
+signaling_candidate_cb (PhSignaling    *signaling,
+                        const char     *candidate,
+                        PhConversation *self)
+{
+  if (g_ptr_array_find_with_equal_func (self->remote_candidates, candidate, g_str_equal, NULL))
+    return;
+  g_ptr_array_add (self->remote_candidates, g_strdup (candidate));
+  feed_remote_candidates (self);
+}
+
+static void
+signaling_end_of_candidates_cb (PhSignaling    *signaling,
+                                PhConversation *self)
+{
+  self->remote_gathering_done = TRUE;
+  feed_remote_candidates (self);
+}
+
+static void
+signaling_code_ready_cb (PhSignaling    *signaling,
+                         const char     *code,
+                         PhConversation *self)
+{
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CODE]);
+  set_state (self, PH_CONVERSATION_STATE_WAITING_FOR_PEER);
+}
+
+static void
+signaling_paired_cb (PhSignaling    *signaling,
+                     PhConversation *self)
+{
+  if (self->is_host)
+    self->time_begin = g_get_monotonic_time ();
+  self->paired = TRUE;
+  set_state (self, PH_CONVERSATION_STATE_CONNECTING);
+  maybe_send_description (self);
+}
+
+static void
+signaling_peer_left_cb (PhSignaling    *signaling,
+                        PhConversation *self)
+{
+  fail_literal (self, PH_ERROR_PEER_LEFT, "Your peer left before the connection was made.");
+}
+
+static void
+signaling_failed_cb (PhSignaling    *signaling,
+                     const GError   *error,
+                     PhConversation *self)
+{
+  fail (self, error);
+}
+
+static void
+start_ice (PhConversation *self)
+{
+  self->ice = ph_ice_transport_new (self->ice_config, self->is_host);
+  g_signal_connect (self->ice, "local-candidate", G_CALLBACK (ice_local_candidate_cb), self);
+  g_signal_connect (self->ice, "gathering-done", G_CALLBACK (ice_gathering_done_cb), self);
+  g_signal_connect (self->ice, "state-changed", G_CALLBACK (ice_state_changed_cb), self);
+  g_signal_connect (self->ice, "path-changed", G_CALLBACK (ice_path_changed_cb), self);
+  ph_ice_transport_start (self->ice);
+
+  maybe_send_description (self);
+  apply_peer_description (self);
+}
+
+/* Servers the person named win over what the rendezvous server suggests. */
+static void
+merge_server_turn (PhConversation   *self,
+                   const PhTurnInfo *info)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (self->ice_config->stun_host == NULL && info->stun_uris != NULL && info->stun_uris[0] != NULL
+      && !ph_ice_config_set_stun (self->ice_config, info->stun_uris[0], &error))
+    {
+      g_debug ("Ignoring the server’s STUN URI: %s", error->message);
+      g_clear_error (&error);
+    }
+
+  if (self->ice_config->turn_servers->len > 0 || info->turn_uris == NULL)
+    return;
+
+  for (guint i = 0; info->turn_uris[i] != NULL; i++)
+    {
+      if (!ph_ice_config_add_turn (self->ice_config, info->turn_uris[i], info->username,
+                                   info->credential, &error))
+        {
+          g_debug ("Ignoring the server’s TURN URI: %s", error->message);
+          g_clear_error (&error);
+        }
+    }
+}
+
+static void
+get_turn_cb (GObject      *source,
+             GAsyncResult *result,
+             gpointer      user_data)
+{
+  g_autoptr (PhConversation) self = user_data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PhTurnInfo) info = NULL;
+
+  info = ph_rendezvous_client_get_turn_finish (PH_RENDEZVOUS_CLIENT (source), result, &error);
+  if (self->tearing_down)
+    return;
+  /* A server without STUN or TURN to offer is fine: host candidates and
+   * peer-reflexive ones still connect many networks. */
+  if (info != NULL)
+    merge_server_turn (self, info);
+  else
+    g_debug ("No STUN/TURN from the rendezvous server: %s", error->message);
+
+  start_ice (self);
+}
+
+static gboolean
+start (PhConversation *self,
+       GError        **error)
+{
+  self->client = ph_rendezvous_client_new (self->rendezvous_url, error);
+  if (self->client == NULL)
+    return FALSE;
+
+  self->certificate = ph_certificate_generate ("pinhole", error);
+  if (self->certificate == NULL)
+    return FALSE;
+  self->fingerprint = ph_certificate_get_fingerprint (self->certificate);
+
+  /* Lets the test suite play a machine in the middle: promise one
+   * certificate in the sealed description and present another. */
+  if (g_getenv ("PINHOLE_TEST_ADVERTISE_WRONG_FINGERPRINT") != NULL)
+    {
+      g_autoptr (GTlsCertificate) decoy = ph_certificate_generate ("pinhole", error);
+
+      if (decoy == NULL)
+        return FALSE;
+      g_free (self->fingerprint);
+      self->fingerprint = ph_certificate_get_fingerprint (decoy);
+    }
+
+  self->signaling = ph_signaling_new (self->client);
+  g_signal_connect (self->signaling, "code-ready", G_CALLBACK (signaling_code_ready_cb), self);
+  g_signal_connect (self->signaling, "paired", G_CALLBACK (signaling_paired_cb), self);
+  g_signal_connect (self->signaling, "description", G_CALLBACK (signaling_description_cb), self);
+  g_signal_connect (self->signaling, "candidate", G_CALLBACK (signaling_candidate_cb), self);
+  g_signal_connect (self->signaling, "end-of-candidates",
+                    G_CALLBACK (signaling_end_of_candidates_cb), self);
+  g_signal_connect (self->signaling, "peer-left", G_CALLBACK (signaling_peer_left_cb), self);
+  g_signal_connect (self->signaling, "failed", G_CALLBACK (signaling_failed_cb), self);
+
+  if (self->use_server_turn)
+    ph_rendezvous_client_get_turn_async (self->client, NULL, get_turn_cb, g_object_ref (self));
+  else
+    start_ice (self);
+
+  return TRUE;
+}
+
+void
+ph_conversation_host (PhConversation *self)
+{
+  g_autoptr (GError) error = NULL;
+
+  g_return_if_fail (PH_IS_CONVERSATION (self));
+  g_return_if_fail (self->state == PH_CONVERSATION_STATE_IDLE && self->client == NULL);
+
+  self->is_host = TRUE;
+  if (!start (self, &error))
+    {
+      fail (self, error);
+      return;
+    }
+  ph_signaling_host (self->signaling);
+}
+
+gboolean
+ph_conversation_join (PhConversation *self,
+                      const char     *code,
+                      GError        **error)
+{
+  g_autofree char *canonical = NULL;
+
+  g_return_val_if_fail (PH_IS_CONVERSATION (self), FALSE);
+  g_return_val_if_fail (self->state == PH_CONVERSATION_STATE_IDLE && self->client == NULL, FALSE);
+  g_return_val_if_fail (code != NULL, FALSE);
+
+  if (!ph_code_parse (code, NULL, &canonical, error))
+    return FALSE;
+
+  self->time_begin = g_get_monotonic_time ();
+  self->is_host = FALSE;
+  if (!start (self, error))
+    return FALSE;
+
+  set_state (self, PH_CONVERSATION_STATE_CONNECTING);
+  ph_signaling_join (self->signaling, canonical);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CODE]);
+  return TRUE;
+}
+
+char *
+ph_conversation_send_message (PhConversation *self,
+                              const char     *text,
+                              GError        **error)
+{
+  OutgoingMessage *message;
+
+  g_return_val_if_fail (PH_IS_CONVERSATION (self), NULL);
+  g_return_val_if_fail (text != NULL, NULL);
+
+  if (self->tearing_down || self->leaving)
+    {
+      g_set_error_literal (error, PH_ERROR, PH_ERROR_NOT_CONNECTED,
+                           "This conversation has ended; the message was not sent.");
+      return NULL;
+    }
+  if (strlen (text) > PH_FRAME_MAX_TEXT_SIZE)
+    {
+      g_set_error (error, PH_ERROR, PH_ERROR_TOO_LARGE,
+                   "The message is %zu bytes long; at most %d bytes fit in one message.",
+                   strlen (text), PH_FRAME_MAX_TEXT_SIZE);
+      return NULL;
+    }
+  if (!g_utf8_validate (text, -1, NULL))
+    {
+      g_set_error_literal (error, PH_ERROR, PH_ERROR_FAILED, "The message is not valid UTF-8.");
+      return NULL;
+    }
+
+  message = g_new0 (OutgoingMessage, 1);
+  message->id = g_uuid_string_random ();
+  message->time_ms = g_get_real_time () / 1000;
+  message->text = g_strdup (text);
+  g_queue_push_tail (&self->outbox, message);
+
+  if (self->state == PH_CONVERSATION_STATE_CONNECTED)
+    flush_outbox (self);
+
+  return g_strdup (message->id);
+}
+
+void
+ph_conversation_set_typing (PhConversation *self,
+                            gboolean        typing)
+{
+  g_autoptr (PhFrame) frame = NULL;
+
+  g_return_if_fail (PH_IS_CONVERSATION (self));
+
+  if (self->state != PH_CONVERSATION_STATE_CONNECTED || self->tearing_down)
+    return;
+
+  frame = ph_frame_new_typing (typing);
+  send_frame (self, frame);
+}
+
+void
+ph_conversation_leave (PhConversation *self)
+{
+  g_return_if_fail (PH_IS_CONVERSATION (self));
+
+  if (self->tearing_down || self->leaving)
+    return;
+
+  if (self->state != PH_CONVERSATION_STATE_CONNECTED)
+    {
+      close_with_reason (self, "left");
+      return;
+    }
+
+  self->leaving = TRUE;
+  self->leave_timeout_id = g_timeout_add_seconds (LEAVE_ACK_TIMEOUT_SECONDS, leave_timeout_cb, self);
+  maybe_finish_leaving (self);
+}
+
+PhConversationState
+ph_conversation_get_state (PhConversation *self)
+{
+  g_return_val_if_fail (PH_IS_CONVERSATION (self), PH_CONVERSATION_STATE_IDLE);
+
+  return self->state;
+}
+
+const char *
+ph_conversation_get_code (PhConversation *self)
+{
+  g_return_val_if_fail (PH_IS_CONVERSATION (self), NULL);
+
+  return self->signaling != NULL ? ph_signaling_get_code (self->signaling) : NULL;
+}
+
+const char *
+ph_conversation_get_peer_name (PhConversation *self)
+{
+  g_return_val_if_fail (PH_IS_CONVERSATION (self), NULL);
+
+  return self->peer_name;
+}
+
+const PhPath *
+ph_conversation_get_path (PhConversation *self)
+{
+  g_return_val_if_fail (PH_IS_CONVERSATION (self), NULL);
+
+  return self->path;
+}
+
+const GError *
+ph_conversation_get_error (PhConversation *self)
+{
+  g_return_val_if_fail (PH_IS_CONVERSATION (self), NULL);
+
+  return self->error;
+}
+
+const PhSetupTimes *
+ph_conversation_get_setup_times (PhConversation *self)
+{
+  g_return_val_if_fail (PH_IS_CONVERSATION (self), NULL);
+
+  return &self->times;
+}
+
+guint
+ph_conversation_get_unacknowledged (PhConversation *self)
+{
+  g_return_val_if_fail (PH_IS_CONVERSATION (self), 0);
+
+  return g_queue_get_length (&self->outbox) + g_hash_table_size (self->unacknowledged);
+}
+
+void
+ph_conversation_set_use_server_turn (PhConversation *self,
+                                     gboolean        use_server_turn)
+{
+  g_return_if_fail (PH_IS_CONVERSATION (self));
+
+  self->use_server_turn = use_server_turn;
+}
+
+static void
+ph_conversation_dispose (GObject *object)
+{
+  PhConversation *self = PH_CONVERSATION (object);
+
+  g_clear_handle_id (&self->connect_timeout_id, g_source_remove);
+  g_clear_handle_id (&self->ping_id, g_source_remove);
+  g_clear_handle_id (&self->leave_timeout_id, g_source_remove);
+
+  if (self->signaling != NULL)
+    g_signal_handlers_disconnect_by_data (self->signaling, self);
+  if (self->ice != NULL)
+    g_signal_handlers_disconnect_by_data (self->ice, self);
+  if (self->channel != NULL)
+    g_signal_handlers_disconnect_by_data (self->channel, self);
+
+  g_clear_object (&self->channel);
+  g_clear_object (&self->ice);
+  g_clear_object (&self->signaling);
+  g_clear_object (&self->client);
+  g_clear_object (&self->certificate);
+
+  G_OBJECT_CLASS (ph_conversation_parent_class)->dispose (object);
+}
+
+static void
+ph_conversation_finalize (GObject *object)
+{
+  PhConversation *self = PH_CONVERSATION (object);
+
+  g_queue_clear_full (&self->outbox, (GDestroyNotify) outgoing_message_free);
+  g_hash_table_unref (self->unacknowledged);
+  g_ptr_array_unref (self->local_candidates);
+  g_ptr_array_unref (self->remote_candidates);
+  g_clear_pointer (&self->peer_description, ph_session_description_free);
+  g_clear_pointer (&self->ice_config, ph_ice_config_free);
+  g_clear_pointer (&self->path, ph_path_free);
+  g_clear_error (&self->error);
+  g_free (self->rendezvous_url);
+  g_free (self->own_name);
+  g_free (self->fingerprint);
+  g_free (self->peer_name);
+  g_free (self->close_reason);
+
+  G_OBJECT_CLASS (ph_conversation_parent_class)->finalize (object);
+}
+
+static void
+ph_conversation_get_property (GObject    *object,
+                              guint       prop_id,
+                              GValue     *value,
+                              GParamSpec *pspec)
+{
+  PhConversation *self = PH_CONVERSATION (object);
+
+  switch (prop_id)
+    {
+    case PROP_STATE:
+      g_value_set_int (value, self->state);
+      break;
+
+    case PROP_CODE:
+      g_value_set_string (value, ph_conversation_get_code (self));
+      break;
+
+    case PROP_PEER_NAME:
+      g_value_set_string (value, self->peer_name);
+      break;
+
+    case PROP_PATH:
+      g_value_set_boxed (value, self->path);
+      break;
+
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+ph_conversation_class_init (PhConversationClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = ph_conversation_dispose;
+  object_class->finalize = ph_conversation_finalize;
+  object_class->get_property = ph_conversation_get_property;
+
+  properties[PROP_STATE] =
+    g_param_spec_int ("state", NULL, NULL, PH_CONVERSATION_STATE_IDLE,
+                      PH_CONVERSATION_STATE_FAILED, PH_CONVERSATION_STATE_IDLE,
+                      G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  properties[PROP_CODE] =
+    g_param_spec_string ("code", NULL, NULL, NULL,
+                         G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  properties[PROP_PEER_NAME] =
+    g_param_spec_string ("peer-name", NULL, NULL, NULL,
+                         G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  properties[PROP_PATH] =
+    g_param_spec_boxed ("path", NULL, NULL, PH_TYPE_PATH,
+                        G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  signals[SIGNAL_MESSAGE_RECEIVED] =
+    g_signal_new ("message-received", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
+                  NULL, NULL, G_TYPE_NONE, 3, G_TYPE_STRING, G_TYPE_INT64, G_TYPE_STRING);
+  signals[SIGNAL_MESSAGE_DELIVERED] =
+    g_signal_new ("message-delivered", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
+                  NULL, NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
+  signals[SIGNAL_PEER_TYPING] =
+    g_signal_new ("peer-typing", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                  NULL, G_TYPE_NONE, 1, G_TYPE_BOOLEAN);
+  signals[SIGNAL_PATH_CHANGED] =
+    g_signal_new ("path-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                  NULL, G_TYPE_NONE, 1, PH_TYPE_PATH | G_SIGNAL_TYPE_STATIC_SCOPE);
+  signals[SIGNAL_CLOSED] =
+    g_signal_new ("closed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 1, G_TYPE_STRING);
+  signals[SIGNAL_FAILED] =
+    g_signal_new ("failed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 1, G_TYPE_ERROR | G_SIGNAL_TYPE_STATIC_SCOPE);
+}
+
+static void
+ph_conversation_init (PhConversation *self)
+{
+  if (sodium_init () < 0)
+    g_error ("libsodium could not be initialised");
+
+  g_queue_init (&self->outbox);
+  self->unacknowledged = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
+                                                (GDestroyNotify) outgoing_message_free);
+  self->local_candidates = g_ptr_array_new_with_free_func (g_free);
+  self->remote_candidates = g_ptr_array_new_with_free_func (g_free);
+}
+
+PhConversation *
+ph_conversation_new (const char        *rendezvous_url,
+                     const char        *own_name,
+                     const PhIceConfig *ice_config)
+{
+  PhConversation *self;
+
+  g_return_val_if_fail (rendezvous_url != NULL, NULL);
+  g_return_val_if_fail (own_name != NULL, NULL);
+
+  self = g_object_new (PH_TYPE_CONVERSATION, NULL);
+  self->rendezvous_url = g_strdup (rendezvous_url);
+  self->own_name = g_strdup (own_name);
+  self->ice_config = ice_config != NULL ? ph_ice_config_copy (ice_config) : ph_ice_config_new ();
+  return self;
+}

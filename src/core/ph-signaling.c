@@ -2,3 +2,559 @@
 #define G_LOG_DOMAIN "ph-signaling"
 
 #include "config.h"
+
+#include <sodium.h>
+
+#include "ph-code.h"
+#include "ph-error.h"
+#include "ph-pake.h"
+#include "ph-signaling.h"
+
+/* Long-polls stay under the server's hold limit and the HTTP timeouts. */
+#define POLL_WAIT_SECONDS 25
+
+#define END_OF_CANDIDATES "end-of-candidates"
+
+typedef struct
+{
+  char   *phase;
+  GBytes *body;     /* plaintext; sealed just before posting */
+  gboolean sealed;
+} OutgoingMessage;
+
+struct _PhSignaling
+{
+  GObject             parent_instance;
+
+  PhRendezvousClient *client;
+  GCancellable       *cancellable;
+
+  char               *side;
+  char               *nameplate;
+  char               *code;
+  char               *peer_side;
+  PhPake             *pake;
+  PhSealer           *sealer;
+
+  GQueue              outgoing;        /* of OutgoingMessage */
+  gboolean            posting;
+  guint64             last_index;
+
+  gboolean            peer_confirmed;
+  gboolean            joined;          /* our side is in the mailbox */
+  gboolean            finished;        /* failed or left: no more signals */
+};
+
+G_DEFINE_FINAL_TYPE (PhSignaling, ph_signaling, G_TYPE_OBJECT)
+
+enum
+{
+  SIGNAL_CODE_READY,
+  SIGNAL_PAIRED,
+  SIGNAL_DESCRIPTION,
+  SIGNAL_CANDIDATE,
+  SIGNAL_END_OF_CANDIDATES,
+  SIGNAL_PEER_LEFT,
+  SIGNAL_FAILED,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
+static void post_next (PhSignaling *self);
+static void poll_mailbox (PhSignaling *self);
+
+static void
+outgoing_message_free (OutgoingMessage *message)
+{
+  g_free (message->phase);
+  g_bytes_unref (message->body);
+  g_free (message);
+}
+
+static void
+fail (PhSignaling  *self,
+      const GError *error)
+{
+  if (self->finished)
+    return;
+
+  self->finished = TRUE;
+  g_cancellable_cancel (self->cancellable);
+  g_signal_emit (self, signals[SIGNAL_FAILED], 0, error);
+}
+
+static void
+enqueue (PhSignaling *self,
+         const char  *phase,
+         GBytes      *body,
+         gboolean     sealed)
+{
+  OutgoingMessage *message = g_new0 (OutgoingMessage, 1);
+
+  message->phase = g_strdup (phase);
+  message->body = g_bytes_ref (body);
+  message->sealed = sealed;
+  g_queue_push_tail (&self->outgoing, message);
+  post_next (self);
+}
+
+static void
+enqueue_sealed_text (PhSignaling *self,
+                     const char  *phase,
+                     const char  *text)
+{
+  g_autoptr (GBytes) body = g_bytes_new (text, strlen (text));
+
+  enqueue (self, phase, body, TRUE);
+}
+
+static void
+post_cb (GObject      *source,
+         GAsyncResult *result,
+         gpointer      user_data)
+{
+  g_autoptr (PhSignaling) self = user_data;
+  g_autoptr (GError) error = NULL;
+
+  self->posting = FALSE;
+  if (!ph_rendezvous_client_post_finish (PH_RENDEZVOUS_CLIENT (source), result, NULL, &error))
+    {
+      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        fail (self, error);
+      return;
+    }
+
+  if (!self->joined)
+    {
+      /* Our first post puts us into the mailbox; only then may we read it
+       * without racing a third party for the second seat. */
+      self->joined = TRUE;
+      poll_mailbox (self);
+    }
+  post_next (self);
+}
+
+/* Sealed messages wait in the queue until the PAKE has given us a sealer,
+ * and are sealed only when posted, so counters follow posting order. */
+static void
+post_next (PhSignaling *self)
+{
+  OutgoingMessage *message;
+  g_autoptr (GBytes) body = NULL;
+
+  if (self->posting || self->finished)
+    return;
+
+  message = g_queue_peek_head (&self->outgoing);
+  if (message == NULL || (message->sealed && self->sealer == NULL))
+    return;
+
+  g_queue_pop_head (&self->outgoing);
+  if (message->sealed)
+    body = ph_sealer_seal (self->sealer, message->phase, message->body);
+  else
+    body = g_bytes_ref (message->body);
+
+  self->posting = TRUE;
+  ph_rendezvous_client_post_async (self->client, self->nameplate, self->side, message->phase,
+                                   body, self->cancellable, post_cb, g_object_ref (self));
+  outgoing_message_free (message);
+}
+
+static gboolean
+handle_pake (PhSignaling            *self,
+             const PhMailboxMessage *message,
+             GError                **error)
+{
+  g_autoptr (GBytes) confirmation = NULL;
+
+  if (self->sealer != NULL)
+    {
+      g_set_error_literal (error, PH_ERROR, PH_ERROR_PROTOCOL,
+                           "The peer started the key exchange twice.");
+      return FALSE;
+    }
+
+  if (!ph_pake_finish (self->pake, message->side, message->body, error))
+    return FALSE;
+
+  self->sealer = ph_pake_create_sealer (self->pake);
+  confirmation = ph_pake_get_confirmation (self->pake);
+  /* The confirmation goes ahead of anything already queued. */
+  {
+    OutgoingMessage *confirm = g_new0 (OutgoingMessage, 1);
+
+    confirm->phase = g_strdup ("confirm");
+    confirm->body = g_bytes_ref (confirmation);
+    g_queue_push_head (&self->outgoing, confirm);
+  }
+  g_signal_emit (self, signals[SIGNAL_PAIRED], 0);
+  post_next (self);
+  return TRUE;
+}
+
+static gboolean
+handle_sealed (PhSignaling            *self,
+               const PhMailboxMessage *message,
+               GError                **error)
+{
+  g_autoptr (GBytes) plaintext = NULL;
+  gsize length;
+  const char *data;
+
+  if (!self->peer_confirmed)
+    {
+      g_set_error (error, PH_ERROR, PH_ERROR_PROTOCOL,
+                   "The peer sent “%s” before proving it knows the code.", message->phase);
+      return FALSE;
+    }
+
+  plaintext = ph_sealer_open (self->sealer, message->phase, message->body, error);
+  if (plaintext == NULL)
+    return FALSE;
+
+  data = g_bytes_get_data (plaintext, &length);
+
+  if (g_str_equal (message->phase, "desc"))
+    {
+      g_autoptr (PhSessionDescription) description = NULL;
+
+      description = ph_session_description_parse (data, length, error);
+      if (description == NULL)
+        return FALSE;
+      g_signal_emit (self, signals[SIGNAL_DESCRIPTION], 0, description);
+    }
+  else
+    {
+      g_autofree char *line = g_strndup (data, length);
+
+      if (strlen (line) != length)
+        {
+          g_set_error_literal (error, PH_ERROR, PH_ERROR_PROTOCOL,
+                               "The peer sent a candidate with a NUL byte in it.");
+          return FALSE;
+        }
+      if (g_str_equal (line, END_OF_CANDIDATES))
+        g_signal_emit (self, signals[SIGNAL_END_OF_CANDIDATES], 0);
+      else
+        g_signal_emit (self, signals[SIGNAL_CANDIDATE], 0, line);
+    }
+
+  return TRUE;
+}
+
+static gboolean
+handle_message (PhSignaling            *self,
+                const PhMailboxMessage *message,
+                GError                **error)
+{
+  if (g_str_equal (message->side, self->side))
+    return TRUE;
+
+  /* The server admits two sides per mailbox; anything else is a bug. */
+  if (self->peer_side == NULL)
+    self->peer_side = g_strdup (message->side);
+  else if (!g_str_equal (self->peer_side, message->side))
+    return TRUE;
+
+  if (g_str_equal (message->phase, "pake"))
+    return handle_pake (self, message, error);
+
+  if (self->sealer == NULL)
+    {
+      g_set_error (error, PH_ERROR, PH_ERROR_PROTOCOL,
+                   "The peer sent “%s” before starting the key exchange.", message->phase);
+      return FALSE;
+    }
+
+  if (g_str_equal (message->phase, "confirm"))
+    {
+      if (!ph_pake_verify_confirmation (self->pake, message->body, error))
+        return FALSE;
+      self->peer_confirmed = TRUE;
+      return TRUE;
+    }
+
+  if (g_str_equal (message->phase, "desc") || g_str_equal (message->phase, "cand"))
+    return handle_sealed (self, message, error);
+
+  if (g_str_equal (message->phase, "bye"))
+    {
+      g_signal_emit (self, signals[SIGNAL_PEER_LEFT], 0);
+      return TRUE;
+    }
+
+  g_debug ("Ignoring mailbox message in unknown phase “%s”", message->phase);
+  return TRUE;
+}
+
+static void
+fetch_cb (GObject      *source,
+          GAsyncResult *result,
+          gpointer      user_data)
+{
+  g_autoptr (PhSignaling) self = user_data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) messages = NULL;
+
+  messages = ph_rendezvous_client_fetch_finish (PH_RENDEZVOUS_CLIENT (source), result, &error);
+  if (self->finished)
+    return;
+  if (messages == NULL)
+    {
+      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        fail (self, error);
+      return;
+    }
+
+  for (guint i = 0; i < messages->len && !self->finished; i++)
+    {
+      const PhMailboxMessage *message = g_ptr_array_index (messages, i);
+
+      if (message->index <= self->last_index)
+        continue;
+      self->last_index = message->index;
+      if (!handle_message (self, message, &error))
+        {
+          fail (self, error);
+          return;
+        }
+    }
+
+  if (!self->finished)
+    poll_mailbox (self);
+}
+
+static void
+poll_mailbox (PhSignaling *self)
+{
+  ph_rendezvous_client_fetch_async (self->client, self->nameplate, self->last_index,
+                                    POLL_WAIT_SECONDS, self->cancellable, fetch_cb,
+                                    g_object_ref (self));
+}
+
+static void
+start_pake (PhSignaling *self)
+{
+  g_autoptr (GBytes) message = NULL;
+
+  self->pake = ph_pake_new (self->code, self->nameplate, self->side);
+  message = ph_pake_get_message (self->pake);
+  enqueue (self, "pake", message, FALSE);
+}
+
+static void
+allocate_cb (GObject      *source,
+             GAsyncResult *result,
+             gpointer      user_data)
+{
+  g_autoptr (PhSignaling) self = user_data;
+  g_autoptr (GError) error = NULL;
+
+  self->nameplate = ph_rendezvous_client_allocate_finish (PH_RENDEZVOUS_CLIENT (source), result,
+                                                          NULL, &error);
+  if (self->finished)
+    return;
+  if (self->nameplate == NULL)
+    {
+      fail (self, error);
+      return;
+    }
+
+  self->code = ph_code_generate (self->nameplate);
+  start_pake (self);
+  g_signal_emit (self, signals[SIGNAL_CODE_READY], 0, self->code);
+}
+
+void
+ph_signaling_host (PhSignaling *self)
+{
+  g_return_if_fail (PH_IS_SIGNALING (self));
+  g_return_if_fail (self->nameplate == NULL);
+
+  ph_rendezvous_client_allocate_async (self->client, self->cancellable, allocate_cb,
+                                       g_object_ref (self));
+}
+
+void
+ph_signaling_join (PhSignaling *self,
+                   const char  *code)
+{
+  g_autoptr (GError) error = NULL;
+
+  g_return_if_fail (PH_IS_SIGNALING (self));
+  g_return_if_fail (self->nameplate == NULL);
+
+  if (!ph_code_parse (code, &self->nameplate, &self->code, &error))
+    {
+      fail (self, error);
+      return;
+    }
+  start_pake (self);
+}
+
+const char *
+ph_signaling_get_code (PhSignaling *self)
+{
+  g_return_val_if_fail (PH_IS_SIGNALING (self), NULL);
+
+  return self->code;
+}
+
+void
+ph_signaling_send_description (PhSignaling                *self,
+                               const PhSessionDescription *description)
+{
+  g_autofree char *text = NULL;
+
+  g_return_if_fail (PH_IS_SIGNALING (self));
+  g_return_if_fail (description != NULL);
+
+  text = ph_session_description_to_string (description);
+  enqueue_sealed_text (self, "desc", text);
+}
+
+void
+ph_signaling_send_candidate (PhSignaling *self,
+                             const char  *candidate)
+{
+  g_return_if_fail (PH_IS_SIGNALING (self));
+  g_return_if_fail (candidate != NULL);
+
+  enqueue_sealed_text (self, "cand", candidate);
+}
+
+void
+ph_signaling_send_end_of_candidates (PhSignaling *self)
+{
+  g_return_if_fail (PH_IS_SIGNALING (self));
+
+  enqueue_sealed_text (self, "cand", END_OF_CANDIDATES);
+}
+
+static void
+leave_cb (GObject      *source,
+          GAsyncResult *result,
+          gpointer      user_data)
+{
+  g_autoptr (GTask) task = user_data;
+  g_autoptr (GError) error = NULL;
+
+  /* The server frees an abandoned mailbox when its time runs out; a failed
+   * DELETE is worth a debug line, not an error for the person. */
+  if (!ph_rendezvous_client_leave_finish (PH_RENDEZVOUS_CLIENT (source), result, &error))
+    g_debug ("Could not leave the mailbox: %s", error->message);
+  g_task_return_boolean (task, TRUE);
+}
+
+void
+ph_signaling_leave_async (PhSignaling        *self,
+                          GAsyncReadyCallback callback,
+                          gpointer            user_data)
+{
+  g_autoptr (GTask) task = NULL;
+
+  g_return_if_fail (PH_IS_SIGNALING (self));
+
+  task = g_task_new (self, NULL, callback, user_data);
+  g_task_set_source_tag (task, ph_signaling_leave_async);
+
+  self->finished = TRUE;
+  g_cancellable_cancel (self->cancellable);
+  g_queue_clear_full (&self->outgoing, (GDestroyNotify) outgoing_message_free);
+
+  if (self->nameplate == NULL || !self->joined)
+    {
+      g_task_return_boolean (task, TRUE);
+      return;
+    }
+
+  ph_rendezvous_client_leave_async (self->client, self->nameplate, self->side, NULL, leave_cb,
+                                    g_steal_pointer (&task));
+}
+
+void
+ph_signaling_leave_finish (PhSignaling  *self,
+                           GAsyncResult *result)
+{
+  g_return_if_fail (g_task_is_valid (result, self));
+
+  g_task_propagate_boolean (G_TASK (result), NULL);
+}
+
+static void
+ph_signaling_finalize (GObject *object)
+{
+  PhSignaling *self = PH_SIGNALING (object);
+
+  g_queue_clear_full (&self->outgoing, (GDestroyNotify) outgoing_message_free);
+  g_clear_object (&self->cancellable);
+  g_clear_object (&self->client);
+  g_clear_object (&self->pake);
+  g_clear_object (&self->sealer);
+  g_free (self->side);
+  g_free (self->nameplate);
+  g_free (self->code);
+  g_free (self->peer_side);
+
+  G_OBJECT_CLASS (ph_signaling_parent_class)->finalize (object);
+}
+
+static void
+ph_signaling_class_init (PhSignalingClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->finalize = ph_signaling_finalize;
+
+  signals[SIGNAL_CODE_READY] =
+    g_signal_new ("code-ready", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 1, G_TYPE_STRING);
+  signals[SIGNAL_PAIRED] =
+    g_signal_new ("paired", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 0);
+  signals[SIGNAL_DESCRIPTION] =
+    g_signal_new ("description", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                  NULL, G_TYPE_NONE, 1, G_TYPE_POINTER);
+  signals[SIGNAL_CANDIDATE] =
+    g_signal_new ("candidate", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 1, G_TYPE_STRING);
+  signals[SIGNAL_END_OF_CANDIDATES] =
+    g_signal_new ("end-of-candidates", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
+                  NULL, NULL, G_TYPE_NONE, 0);
+  signals[SIGNAL_PEER_LEFT] =
+    g_signal_new ("peer-left", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 0);
+  signals[SIGNAL_FAILED] =
+    g_signal_new ("failed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 1, G_TYPE_ERROR);
+}
+
+static void
+ph_signaling_init (PhSignaling *self)
+{
+  guint8 side[8];
+
+  if (sodium_init () < 0)
+    g_error ("libsodium could not be initialised");
+
+  g_queue_init (&self->outgoing);
+  self->cancellable = g_cancellable_new ();
+
+  randombytes_buf (side, sizeof side);
+  self->side = g_malloc (sizeof side * 2 + 1);
+  sodium_bin2hex (self->side, sizeof side * 2 + 1, side, sizeof side);
+}
+
+PhSignaling *
+ph_signaling_new (PhRendezvousClient *client)
+{
+  PhSignaling *self;
+
+  g_return_val_if_fail (PH_IS_RENDEZVOUS_CLIENT (client), NULL);
+
+  self = g_object_new (PH_TYPE_SIGNALING, NULL);
+  self->client = g_object_ref (client);
+  return self;
+}

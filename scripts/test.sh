@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds with warnings as errors, and runs every
+# test suite: the plain build, then AddressSanitizer+UBSan, then valgrind.
+# Ends with one line "N passed, N failed" and fails when any test failed.
+set -uo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+
+"$top/scripts/install-deps.sh" || exit 1
+
+passed=0
+failed=0
+status=0
+
+# Runs `meson test` with the given arguments and adds its counts up.
+run_suites() {
+  local build=$1 label=$2
+  shift 2
+  local log
+  log=$(mktemp)
+  echo "== $label"
+  meson test -C "$build" --print-errorlogs --num-processes 2 "$@" 2>&1 | tee "$log"
+  local rc=${PIPESTATUS[0]}
+  local ok fail
+  ok=$(sed -nE 's/^Ok:[[:space:]]+([0-9]+).*/\1/p' "$log" | tail -n1)
+  fail=$(awk '/^(Fail|Unexpected Pass|Timeout):/ { sum += $NF } END { print sum + 0 }' "$log")
+  rm -f "$log"
+  passed=$((passed + ${ok:-0}))
+  failed=$((failed + ${fail:-0}))
+  if ((rc != 0)); then
+    status=1
+    ((${fail:-0} > 0)) || failed=$((failed + 1))
+  fi
+}
+
+build_dir() {
+  local build=$1
+  shift
+  if ! PINHOLE_BUILD_DIR=$build "$top/scripts/build.sh" "$@"; then
+    echo "test: the build in $build failed" >&2
+    failed=$((failed + 1))
+    status=1
+    return 1
+  fi
+}
+
+if build_dir "$top/_build" -Dwerror=true; then
+  run_suites "$top/_build" "all suites"
+fi
+
+# Sanitizers and valgrind cover the suites that run our own code in-process.
+if build_dir "$top/_build-asan" -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false \
+     -Dbuildtype=debug -Dgui=disabled; then
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+    run_suites "$top/_build-asan" "AddressSanitizer + UBSan" --suite core --suite server --suite cli
+fi
+
+if [[ -f $top/_build/build.ninja ]]; then
+  run_suites "$top/_build" "valgrind" --setup valgrind --suite core --suite server --suite cli
+fi
+
+echo
+echo "$passed passed, $failed failed"
+exit $status

@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "ph-rendezvous-client.h"
+#include "ph-session-description.h"
+
+G_BEGIN_DECLS
+
+/* The mailbox side of a conversation: allocate or join a nameplate, run the
+ * PAKE on the code, then exchange sealed session descriptions and trickled
+ * candidates. Posts go out one at a time, in order, because each sealed
+ * message carries a counter the peer checks. */
+
+#define PH_TYPE_SIGNALING (ph_signaling_get_type ())
+G_DECLARE_FINAL_TYPE (PhSignaling, ph_signaling, PH, SIGNALING, GObject)
+
+/* Signals:
+ *  "code-ready" (const char *code): host only, the code to read out;
+ *  "paired" (): the PAKE finished (the peer's confirmation is still to come);
+ *  "description" (const PhSessionDescription *description): opened and parsed;
+ *  "candidate" (const char *candidate): a trickled remote candidate;
+ *  "end-of-candidates" ();
+ *  "peer-left" ();
+ *  "failed" (const GError *error): emitted once; the mailbox is left. */
+
+PhSignaling *ph_signaling_new                   (PhRendezvousClient         *client);
+void         ph_signaling_host                  (PhSignaling                *self);
+/* @code must have been checked with ph_code_parse. */
+void         ph_signaling_join                  (PhSignaling                *self,
+                                                 const char                 *code);
+const char  *ph_signaling_get_code              (PhSignaling                *self);
+/* Queued until the PAKE has finished. */
+void         ph_signaling_send_description      (PhSignaling                *self,
+                                                 const PhSessionDescription *description);
+void         ph_signaling_send_candidate        (PhSignaling                *self,
+                                                 const char                 *candidate);
+void         ph_signaling_send_end_of_candidates (PhSignaling               *self);
+/* Stops polling and leaves the mailbox, so its nameplate is free again. */
+void         ph_signaling_leave_async           (PhSignaling                *self,
+                                                 GAsyncReadyCallback         callback,
+                                                 gpointer                    user_data);
+void         ph_signaling_leave_finish          (PhSignaling                *self,
+                                                 GAsyncResult               *result);
+
+G_END_DECLS

@@ -1,0 +1,367 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "test-cli"
+
+#include "config.h"
+
+#include <signal.h>
+
+#include "ph-code.h"
+#include "ph-test-process.h"
+
+/* Real processes on loopback: a rendezvous server and two pinhole-cli peers
+ * talking through it, checked by the JSON events a script would read. */
+
+#define CONNECT_TIMEOUT_MS 20000
+#define EVENT_TIMEOUT_MS 10000
+
+typedef struct
+{
+  PhTestProcess *server;
+  char          *url;
+} Fixture;
+
+static void
+fixture_set_up (Fixture       *fixture,
+                gconstpointer  data)
+{
+  fixture->server = ph_test_start_rendezvous (NULL, &fixture->url);
+}
+
+static void
+fixture_tear_down (Fixture       *fixture,
+                   gconstpointer  data)
+{
+  ph_test_process_kill (fixture->server, SIGTERM);
+  g_assert_cmpint (ph_test_process_wait_exit (fixture->server, 5000), ==, 0);
+  g_clear_pointer (&fixture->server, ph_test_process_free);
+  g_free (fixture->url);
+}
+
+static PhTestProcess *
+spawn_cli (const char         *url,
+           const char         *name,
+           const char * const *args,
+           const char * const *envp)
+{
+  g_autoptr (GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
+
+  g_ptr_array_add (argv, g_strdup (g_getenv ("PINHOLE_CLI_BIN")));
+  g_ptr_array_add (argv, g_strdup ("--json"));
+  g_ptr_array_add (argv, g_strdup_printf ("--rendezvous=%s", url));
+  g_ptr_array_add (argv, g_strdup_printf ("--name=%s", name));
+  for (guint i = 0; args[i] != NULL; i++)
+    g_ptr_array_add (argv, g_strdup (args[i]));
+  g_ptr_array_add (argv, NULL);
+
+  return ph_test_process_spawn ((const char * const *) argv->pdata, envp);
+}
+
+static char *
+host_and_get_code (const char     *url,
+                   PhTestProcess **out_host)
+{
+  const char *args[] = { "host", NULL };
+  g_autoptr (JsonObject) event = NULL;
+
+  *out_host = spawn_cli (url, "Alice", args, NULL);
+  event = ph_test_process_wait_event (*out_host, "code", EVENT_TIMEOUT_MS);
+  return g_strdup (json_object_get_string_member (event, "code"));
+}
+
+static PhTestProcess *
+join (const char         *url,
+      const char         *code,
+      const char * const *envp)
+{
+  const char *args[] = { "join", code, NULL };
+
+  return spawn_cli (url, "Bob", args, envp);
+}
+
+static void
+assert_connected (PhTestProcess *peer,
+                  const char    *expected_peer_name)
+{
+  g_autoptr (JsonObject) event = ph_test_process_wait_event (peer, "connected", CONNECT_TIMEOUT_MS);
+  JsonObject *path = json_object_get_object_member (event, "path");
+
+  g_assert_cmpstr (json_object_get_string_member (event, "peer"), ==, expected_peer_name);
+  g_assert_cmpfloat (json_object_get_double_member (event, "setup_ms"), >, 0.0);
+  g_assert_nonnull (path);
+  /* Both peers are on this machine: ICE must find a direct path. */
+  g_assert_false (json_object_get_boolean_member (path, "relayed"));
+  g_assert_cmpstr (json_object_get_string_member (json_object_get_object_member (path, "local"),
+                                                  "transport"), ==, "udp");
+}
+
+/* Sends @text from @sender and checks @receiver shows exactly it and
+ * @sender then reports it delivered. */
+static void
+assert_message_goes_through (PhTestProcess *sender,
+                             PhTestProcess *receiver,
+                             const char    *sender_name,
+                             const char    *text)
+{
+  g_autoptr (JsonObject) sent = NULL;
+  g_autoptr (JsonObject) received = NULL;
+  g_autoptr (JsonObject) delivered = NULL;
+
+  ph_test_process_write_line (sender, text);
+  sent = ph_test_process_wait_event (sender, "sent", EVENT_TIMEOUT_MS);
+  g_assert_cmpstr (json_object_get_string_member (sent, "text"), ==, text);
+
+  received = ph_test_process_wait_event (receiver, "message", EVENT_TIMEOUT_MS);
+  g_assert_cmpstr (json_object_get_string_member (received, "text"), ==, text);
+  g_assert_cmpstr (json_object_get_string_member (received, "from"), ==, sender_name);
+  g_assert_cmpstr (json_object_get_string_member (received, "id"), ==,
+                   json_object_get_string_member (sent, "id"));
+
+  delivered = ph_test_process_wait_event (sender, "delivered", EVENT_TIMEOUT_MS);
+  g_assert_cmpstr (json_object_get_string_member (delivered, "id"), ==,
+                   json_object_get_string_member (sent, "id"));
+}
+
+static void
+test_chat_both_ways (Fixture       *fixture,
+                     gconstpointer  data)
+{
+  g_autoptr (PhTestProcess) host = NULL;
+  g_autoptr (PhTestProcess) joiner = NULL;
+  g_autoptr (JsonObject) host_closed = NULL;
+  g_autoptr (JsonObject) joiner_closed = NULL;
+  g_autoptr (GString) long_text = g_string_new (NULL);
+  g_autofree char *code = host_and_get_code (fixture->url, &host);
+
+  g_assert_true (ph_code_parse (code, NULL, NULL, NULL));
+  joiner = join (fixture->url, code, NULL);
+  assert_connected (host, "Bob");
+  assert_connected (joiner, "Alice");
+
+  assert_message_goes_through (host, joiner, "Alice", "hello from Alice");
+  assert_message_goes_through (joiner, host, "Bob", "Grüße 👋 你好, ça va?");
+
+  /* 60 KiB of mixed one-, two- and four-byte characters. */
+  while (long_text->len < 60 * 1024 - 8)
+    g_string_append (long_text, "pinhole ü 🕳 ");
+  assert_message_goes_through (host, joiner, "Alice", long_text->str);
+
+  /* The end of input says goodbye to both. */
+  ph_test_process_close_stdin (host);
+  host_closed = ph_test_process_wait_event (host, "closed", EVENT_TIMEOUT_MS);
+  g_assert_cmpstr (json_object_get_string_member (host_closed, "reason"), ==, "left");
+  joiner_closed = ph_test_process_wait_event (joiner, "closed", EVENT_TIMEOUT_MS);
+  g_assert_cmpstr (json_object_get_string_member (joiner_closed, "reason"), ==, "peer-left");
+  g_assert_cmpint (ph_test_process_wait_exit (host, EVENT_TIMEOUT_MS), ==, 0);
+  g_assert_cmpint (ph_test_process_wait_exit (joiner, EVENT_TIMEOUT_MS), ==, 0);
+}
+
+static void
+test_lines_before_connect_are_delivered (Fixture       *fixture,
+                                         gconstpointer  data)
+{
+  g_autoptr (PhTestProcess) host = NULL;
+  g_autoptr (PhTestProcess) joiner = NULL;
+  g_autoptr (JsonObject) first = NULL;
+  g_autoptr (JsonObject) second = NULL;
+  g_autofree char *code = host_and_get_code (fixture->url, &host);
+
+  /* Typed while the peer was still on its way, then the input ends. */
+  ph_test_process_write_line (host, "first");
+  ph_test_process_write_line (host, "second");
+  ph_test_process_close_stdin (host);
+
+  joiner = join (fixture->url, code, NULL);
+  first = ph_test_process_wait_event (joiner, "message", CONNECT_TIMEOUT_MS);
+  second = ph_test_process_wait_event (joiner, "message", EVENT_TIMEOUT_MS);
+  g_assert_cmpstr (json_object_get_string_member (first, "text"), ==, "first");
+  g_assert_cmpstr (json_object_get_string_member (second, "text"), ==, "second");
+  g_clear_pointer (&first, json_object_unref);
+  first = ph_test_process_wait_event (host, "delivered", EVENT_TIMEOUT_MS);
+  g_clear_pointer (&second, json_object_unref);
+  second = ph_test_process_wait_event (host, "delivered", EVENT_TIMEOUT_MS);
+  g_assert_cmpint (ph_test_process_wait_exit (host, EVENT_TIMEOUT_MS), ==, 0);
+}
+
+static char *
+code_with_other_first_word (const char *code)
+{
+  g_auto (GStrv) parts = g_strsplit (code, "-", 3);
+  const char * const *words = ph_code_get_first_words ();
+  const char *other = g_str_equal (parts[1], words[0]) ? words[1] : words[0];
+
+  return g_strdup_printf ("%s-%s-%s", parts[0], other, parts[2]);
+}
+
+static void
+assert_error_and_exit (PhTestProcess *peer,
+                       const char    *expected_code)
+{
+  g_autoptr (JsonObject) error = ph_test_process_wait_event (peer, "error", CONNECT_TIMEOUT_MS);
+
+  g_assert_cmpstr (json_object_get_string_member (error, "code"), ==, expected_code);
+  g_assert_cmpstr (json_object_get_string_member (error, "message"), !=, "");
+  g_assert_cmpint (ph_test_process_wait_exit (peer, EVENT_TIMEOUT_MS), ==, 1);
+}
+
+static void
+test_wrong_code (Fixture       *fixture,
+                 gconstpointer  data)
+{
+  g_autoptr (PhTestProcess) host = NULL;
+  g_autoptr (PhTestProcess) joiner = NULL;
+  g_autoptr (PhTestProcess) retry = NULL;
+  g_autofree char *code = host_and_get_code (fixture->url, &host);
+  g_autofree char *wrong = code_with_other_first_word (code);
+
+  joiner = join (fixture->url, wrong, NULL);
+  assert_error_and_exit (joiner, "wrong-code");
+  assert_error_and_exit (host, "wrong-code");
+
+  /* The mailbox is gone: a second guess at the same nameplate finds nothing. */
+  retry = join (fixture->url, code, NULL);
+  assert_error_and_exit (retry, "unknown-code");
+}
+
+static void
+test_unknown_code (Fixture       *fixture,
+                   gconstpointer  data)
+{
+  const char * const *first = ph_code_get_first_words ();
+  const char * const *second = ph_code_get_second_words ();
+  g_autofree char *code = g_strdup_printf ("4321-%s-%s", first[3], second[7]);
+  g_autoptr (PhTestProcess) joiner = join (fixture->url, code, NULL);
+
+  assert_error_and_exit (joiner, "unknown-code");
+}
+
+static void
+test_malformed_code (Fixture       *fixture,
+                     gconstpointer  data)
+{
+  g_autoptr (PhTestProcess) joiner = join (fixture->url, "hello-world", NULL);
+
+  assert_error_and_exit (joiner, "invalid-code");
+}
+
+static guint
+unused_port (void)
+{
+  g_autoptr (GSocket) socket = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
+                                             G_SOCKET_PROTOCOL_TCP, NULL);
+  g_autoptr (GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr (GSocketAddress) address = g_inet_socket_address_new (loopback, 0);
+  g_autoptr (GSocketAddress) bound = NULL;
+
+  g_assert_true (g_socket_bind (socket, address, FALSE, NULL));
+  bound = g_socket_get_local_address (socket, NULL);
+  return g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
+}
+
+static void
+test_rendezvous_unreachable (void)
+{
+  g_autofree char *url = g_strdup_printf ("http://127.0.0.1:%u", unused_port ());
+  const char *host_args[] = { "host", NULL };
+  g_autoptr (PhTestProcess) host = spawn_cli (url, "Alice", host_args, NULL);
+  const char * const *first = ph_code_get_first_words ();
+  const char * const *second = ph_code_get_second_words ();
+  g_autofree char *code = g_strdup_printf ("7-%s-%s", first[0], second[0]);
+  g_autoptr (PhTestProcess) joiner = join (url, code, NULL);
+
+  assert_error_and_exit (host, "rendezvous-unreachable");
+  assert_error_and_exit (joiner, "rendezvous-unreachable");
+}
+
+static void
+test_peer_killed (Fixture       *fixture,
+                  gconstpointer  data)
+{
+  g_autoptr (PhTestProcess) host = NULL;
+  g_autoptr (PhTestProcess) joiner = NULL;
+  g_autoptr (JsonObject) closed = NULL;
+  g_autofree char *code = host_and_get_code (fixture->url, &host);
+  gint64 killed_at;
+
+  joiner = join (fixture->url, code, NULL);
+  assert_connected (host, "Bob");
+  assert_connected (joiner, "Alice");
+
+  ph_test_process_kill (joiner, SIGKILL);
+  g_assert_cmpint (ph_test_process_wait_exit (joiner, EVENT_TIMEOUT_MS), ==, 128 + SIGKILL);
+  killed_at = g_get_monotonic_time ();
+
+  closed = ph_test_process_wait_event (host, "closed", 20000);
+  g_assert_cmpstr (json_object_get_string_member (closed, "reason"), ==, "peer-lost");
+  g_test_message ("The host noticed after %.1f s",
+                  (g_get_monotonic_time () - killed_at) / (double) G_USEC_PER_SEC);
+  g_assert_cmpint (ph_test_process_wait_exit (host, EVENT_TIMEOUT_MS), ==, 0);
+}
+
+static void
+test_fingerprint_mismatch (Fixture       *fixture,
+                           gconstpointer  data)
+{
+  g_autoptr (PhTestProcess) host = NULL;
+  g_autoptr (PhTestProcess) joiner = NULL;
+  g_autofree char *code = host_and_get_code (fixture->url, &host);
+  /* The joiner promises one certificate and presents another, as a
+   * machine in the middle would have to. */
+  const char *envp[] = { "PINHOLE_TEST_ADVERTISE_WRONG_FINGERPRINT=1", NULL };
+  g_autoptr (JsonObject) error = NULL;
+
+  joiner = join (fixture->url, code, envp);
+  error = ph_test_process_wait_event (host, "error", CONNECT_TIMEOUT_MS);
+  g_assert_cmpstr (json_object_get_string_member (error, "code"), ==, "security");
+  g_assert_cmpint (ph_test_process_wait_exit (host, EVENT_TIMEOUT_MS), ==, 1);
+  g_assert_cmpint (ph_test_process_wait_exit (joiner, CONNECT_TIMEOUT_MS), ==, 1);
+
+  for (guint i = 0; i < ph_test_process_get_events (host)->len; i++)
+    {
+      JsonObject *event = g_ptr_array_index (ph_test_process_get_events (host), i);
+
+      g_assert_cmpstr (json_object_get_string_member (event, "event"), !=, "connected");
+    }
+}
+
+static void
+test_usage_errors (void)
+{
+  const char *cli = g_getenv ("PINHOLE_CLI_BIN");
+  const char *no_command[] = { cli, NULL };
+  const char *join_without_code[] = { cli, "join", NULL };
+  const char *bad_option[] = { cli, "--no-such-option", "host", NULL };
+  const char * const *cases[] = { no_command, join_without_code, bad_option };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr (PhTestProcess) process = ph_test_process_spawn (cases[i], NULL);
+
+      g_assert_cmpint (ph_test_process_wait_exit (process, EVENT_TIMEOUT_MS), ==, 2);
+    }
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add ("/cli/chat-both-ways", Fixture, NULL, fixture_set_up, test_chat_both_ways,
+              fixture_tear_down);
+  g_test_add ("/cli/lines-before-connect-are-delivered", Fixture, NULL, fixture_set_up,
+              test_lines_before_connect_are_delivered, fixture_tear_down);
+  g_test_add ("/cli/wrong-code", Fixture, NULL, fixture_set_up, test_wrong_code,
+              fixture_tear_down);
+  g_test_add ("/cli/unknown-code", Fixture, NULL, fixture_set_up, test_unknown_code,
+              fixture_tear_down);
+  g_test_add ("/cli/malformed-code", Fixture, NULL, fixture_set_up, test_malformed_code,
+              fixture_tear_down);
+  g_test_add_func ("/cli/rendezvous-unreachable", test_rendezvous_unreachable);
+  g_test_add ("/cli/peer-killed", Fixture, NULL, fixture_set_up, test_peer_killed,
+              fixture_tear_down);
+  g_test_add ("/cli/fingerprint-mismatch", Fixture, NULL, fixture_set_up,
+              test_fingerprint_mismatch, fixture_tear_down);
+  g_test_add_func ("/cli/usage-errors", test_usage_errors);
+
+  return g_test_run ();
+}
