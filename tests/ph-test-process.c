@@ -275,3 +275,19 @@ ph_test_wait_for_flag (gboolean *flag,
     g_source_remove (timeout_id);
   return *flag;
 }
+
+gboolean
+ph_test_wait_until (gboolean (*check) (gpointer data),
+                    gpointer data,
+                    guint    timeout_ms)
+{
+  gboolean timed_out = FALSE;
+  guint timeout_id = g_timeout_add (timeout_ms, timeout_cb, &timed_out);
+
+  while (!check (data) && !timed_out)
+    g_main_context_iteration (NULL, TRUE);
+
+  if (!timed_out)
+    g_source_remove (timeout_id);
+  return check (data);
+}

@@ -46,6 +46,12 @@ PhTestProcess *ph_test_start_rendezvous      (const char * const *extra_args,
 gboolean       ph_test_wait_for_flag         (gboolean           *flag,
                                               guint               timeout_ms);
 
+/* Iterates the default main context until @check returns TRUE or
+ * @timeout_ms passes; returns the last answer of @check. */
+gboolean       ph_test_wait_until            (gboolean          (*check) (gpointer data),
+                                              gpointer            data,
+                                              guint               timeout_ms);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PhTestProcess, ph_test_process_free)
 
 G_END_DECLS

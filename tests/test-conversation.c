@@ -1,0 +1,307 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "test-conversation"
+
+#include "config.h"
+
+#include <signal.h>
+
+#include "ph-code.h"
+#include "ph-conversation.h"
+#include "ph-error.h"
+#include "ph-test-process.h"
+
+/* Two PhConversations in this process (so sanitizers and valgrind see all of
+ * the peer's code) meeting through a real pinhole-rendezvous. */
+
+#define TIMEOUT_MS 20000
+
+typedef struct
+{
+  PhConversation *conversation;
+  GPtrArray      *received;     /* texts */
+  GPtrArray      *delivered;    /* ids */
+  char           *closed_reason;
+  GError         *error;
+  gboolean        connected;
+  gboolean        ended;
+} Peer;
+
+typedef struct
+{
+  PhTestProcess *server;
+  char          *url;
+  Peer           host;
+  Peer           joiner;
+} Fixture;
+
+static void
+state_cb (PhConversation *conversation,
+          GParamSpec     *pspec,
+          Peer           *peer)
+{
+  if (ph_conversation_get_state (conversation) == PH_CONVERSATION_STATE_CONNECTED)
+    peer->connected = TRUE;
+}
+
+static void
+received_cb (PhConversation *conversation,
+             const char     *id,
+             gint64          time_ms,
+             const char     *text,
+             Peer           *peer)
+{
+  g_ptr_array_add (peer->received, g_strdup (text));
+}
+
+static void
+delivered_cb (PhConversation *conversation,
+              const char     *id,
+              Peer           *peer)
+{
+  g_ptr_array_add (peer->delivered, g_strdup (id));
+}
+
+static void
+closed_cb (PhConversation *conversation,
+           const char     *reason,
+           Peer           *peer)
+{
+  peer->closed_reason = g_strdup (reason);
+  peer->ended = TRUE;
+}
+
+static void
+failed_cb (PhConversation *conversation,
+           const GError   *error,
+           Peer           *peer)
+{
+  peer->error = g_error_copy (error);
+  peer->ended = TRUE;
+}
+
+static void
+peer_init (Peer       *peer,
+           const char *url,
+           const char *name)
+{
+  peer->conversation = ph_conversation_new (url, name, NULL);
+  peer->received = g_ptr_array_new_with_free_func (g_free);
+  peer->delivered = g_ptr_array_new_with_free_func (g_free);
+  g_signal_connect (peer->conversation, "notify::state", G_CALLBACK (state_cb), peer);
+  g_signal_connect (peer->conversation, "message-received", G_CALLBACK (received_cb), peer);
+  g_signal_connect (peer->conversation, "message-delivered", G_CALLBACK (delivered_cb), peer);
+  g_signal_connect (peer->conversation, "closed", G_CALLBACK (closed_cb), peer);
+  g_signal_connect (peer->conversation, "failed", G_CALLBACK (failed_cb), peer);
+}
+
+static void
+peer_clear (Peer *peer)
+{
+  if (!peer->ended && ph_conversation_get_state (peer->conversation) != PH_CONVERSATION_STATE_IDLE)
+    {
+      ph_conversation_leave (peer->conversation);
+      ph_test_wait_for_flag (&peer->ended, TIMEOUT_MS);
+    }
+  g_assert_finalize_object (peer->conversation);
+  g_ptr_array_unref (peer->received);
+  g_ptr_array_unref (peer->delivered);
+  g_free (peer->closed_reason);
+  g_clear_error (&peer->error);
+}
+
+static void
+fixture_set_up (Fixture       *fixture,
+                gconstpointer  data)
+{
+  fixture->server = ph_test_start_rendezvous (NULL, &fixture->url);
+  peer_init (&fixture->host, fixture->url, "Alice");
+  peer_init (&fixture->joiner, fixture->url, "Bob");
+}
+
+static void
+fixture_tear_down (Fixture       *fixture,
+                   gconstpointer  data)
+{
+  peer_clear (&fixture->host);
+  peer_clear (&fixture->joiner);
+  ph_test_process_kill (fixture->server, SIGTERM);
+  g_assert_cmpint (ph_test_process_wait_exit (fixture->server, 5000), ==, 0);
+  g_clear_pointer (&fixture->server, ph_test_process_free);
+  g_free (fixture->url);
+}
+
+static gboolean
+code_ready_or_ended (gpointer data)
+{
+  Peer *host = data;
+
+  return ph_conversation_get_code (host->conversation) != NULL || host->ended;
+}
+
+static void
+wait_for_code (Peer *host)
+{
+  g_assert_true (ph_test_wait_until (code_ready_or_ended, host, TIMEOUT_MS));
+  g_assert_no_error (host->error);
+  g_assert_nonnull (ph_conversation_get_code (host->conversation));
+}
+
+typedef struct
+{
+  Peer  *peer;
+  guint  count;
+} DeliveredCount;
+
+static gboolean
+delivered_or_ended (gpointer data)
+{
+  DeliveredCount *wanted = data;
+
+  return wanted->peer->delivered->len >= wanted->count || wanted->peer->ended;
+}
+
+static void
+wait_for_delivered (Peer  *peer,
+                    guint  count)
+{
+  DeliveredCount wanted = { peer, count };
+
+  g_assert_true (ph_test_wait_until (delivered_or_ended, &wanted, TIMEOUT_MS));
+  g_assert_no_error (peer->error);
+  g_assert_cmpuint (peer->delivered->len, ==, count);
+}
+
+static void
+connect_peers (Fixture *fixture)
+{
+  g_autoptr (GError) error = NULL;
+
+  ph_conversation_host (fixture->host.conversation);
+  wait_for_code (&fixture->host);
+  g_assert_cmpint (ph_conversation_get_state (fixture->host.conversation), ==,
+                   PH_CONVERSATION_STATE_WAITING_FOR_PEER);
+
+  g_assert_true (ph_conversation_join (fixture->joiner.conversation,
+                                       ph_conversation_get_code (fixture->host.conversation),
+                                       &error));
+  g_assert_no_error (error);
+  g_assert_true (ph_test_wait_for_flag (&fixture->host.connected, TIMEOUT_MS));
+  g_assert_true (ph_test_wait_for_flag (&fixture->joiner.connected, TIMEOUT_MS));
+}
+
+static void
+test_connect_and_chat (Fixture       *fixture,
+                       gconstpointer  data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *id = NULL;
+  const PhSetupTimes *times;
+  const PhPath *path;
+
+  connect_peers (fixture);
+
+  g_assert_cmpstr (ph_conversation_get_peer_name (fixture->host.conversation), ==, "Bob");
+  g_assert_cmpstr (ph_conversation_get_peer_name (fixture->joiner.conversation), ==, "Alice");
+  path = ph_conversation_get_path (fixture->joiner.conversation);
+  g_assert_nonnull (path);
+  g_assert_false (path->relayed);
+  times = ph_conversation_get_setup_times (fixture->joiner.conversation);
+  g_assert_cmpfloat (times->total_ms, >, 0);
+  g_assert_cmpfloat_with_epsilon (times->total_ms,
+                                  times->rendezvous_ms + times->ice_ms + times->tls_ms, 0.01);
+
+  id = ph_conversation_send_message (fixture->host.conversation, "ciao 🌍", &error);
+  g_assert_no_error (error);
+  wait_for_delivered (&fixture->host, 1);
+  g_assert_cmpuint (fixture->joiner.received->len, ==, 1);
+  g_assert_cmpstr (g_ptr_array_index (fixture->joiner.received, 0), ==, "ciao 🌍");
+  g_assert_cmpstr (g_ptr_array_index (fixture->host.delivered, 0), ==, id);
+  g_assert_cmpuint (ph_conversation_get_unacknowledged (fixture->host.conversation), ==, 0);
+
+  ph_conversation_leave (fixture->joiner.conversation);
+  g_assert_true (ph_test_wait_for_flag (&fixture->host.ended, TIMEOUT_MS));
+  g_assert_cmpstr (fixture->host.closed_reason, ==, "peer-left");
+  g_assert_true (ph_test_wait_for_flag (&fixture->joiner.ended, TIMEOUT_MS));
+  g_assert_cmpstr (fixture->joiner.closed_reason, ==, "left");
+}
+
+static void
+test_many_messages_in_order (Fixture       *fixture,
+                             gconstpointer  data)
+{
+  const guint count = 500;
+
+  connect_peers (fixture);
+  for (guint i = 0; i < count; i++)
+    {
+      g_autofree char *text = g_strdup_printf ("message %u", i);
+      g_autofree char *id = ph_conversation_send_message (fixture->joiner.conversation, text, NULL);
+
+      g_assert_nonnull (id);
+    }
+
+  wait_for_delivered (&fixture->joiner, count);
+  g_assert_cmpuint (fixture->host.received->len, ==, count);
+  for (guint i = 0; i < count; i++)
+    {
+      g_autofree char *expected = g_strdup_printf ("message %u", i);
+
+      g_assert_cmpstr (g_ptr_array_index (fixture->host.received, i), ==, expected);
+    }
+}
+
+static void
+test_wrong_code (Fixture       *fixture,
+                 gconstpointer  data)
+{
+  g_autoptr (GError) error = NULL;
+  g_auto (GStrv) parts = NULL;
+  g_autofree char *wrong = NULL;
+  const char * const *second = ph_code_get_second_words ();
+
+  ph_conversation_host (fixture->host.conversation);
+  wait_for_code (&fixture->host);
+  parts = g_strsplit (ph_conversation_get_code (fixture->host.conversation), "-", 3);
+  wrong = g_strdup_printf ("%s-%s-%s", parts[0], parts[1],
+                           g_str_equal (parts[2], second[0]) ? second[1] : second[0]);
+
+  g_assert_true (ph_conversation_join (fixture->joiner.conversation, wrong, &error));
+  g_assert_true (ph_test_wait_for_flag (&fixture->joiner.ended, TIMEOUT_MS));
+  g_assert_true (ph_test_wait_for_flag (&fixture->host.ended, TIMEOUT_MS));
+  g_assert_error (fixture->joiner.error, PH_ERROR, PH_ERROR_WRONG_CODE);
+  g_assert_error (fixture->host.error, PH_ERROR, PH_ERROR_WRONG_CODE);
+  g_assert_cmpint (ph_conversation_get_state (fixture->host.conversation), ==,
+                   PH_CONVERSATION_STATE_FAILED);
+}
+
+static void
+test_message_too_large (Fixture       *fixture,
+                        gconstpointer  data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *huge = g_strnfill (64 * 1024 + 1, 'x');
+  g_autofree char *id = NULL;
+
+  id = ph_conversation_send_message (fixture->host.conversation, huge, &error);
+  g_assert_null (id);
+  g_assert_error (error, PH_ERROR, PH_ERROR_TOO_LARGE);
+  g_assert_cmpuint (ph_conversation_get_unacknowledged (fixture->host.conversation), ==, 0);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add ("/conversation/connect-and-chat", Fixture, NULL, fixture_set_up,
+              test_connect_and_chat, fixture_tear_down);
+  g_test_add ("/conversation/many-messages-in-order", Fixture, NULL, fixture_set_up,
+              test_many_messages_in_order, fixture_tear_down);
+  g_test_add ("/conversation/wrong-code", Fixture, NULL, fixture_set_up, test_wrong_code,
+              fixture_tear_down);
+  g_test_add ("/conversation/message-too-large", Fixture, NULL, fixture_set_up,
+              test_message_too_large, fixture_tear_down);
+
+  return g_test_run ();
+}
