@@ -37,8 +37,9 @@
  *                     sealed message is sent, by both sides.
  *   session key       derive("session").
  *
- * A peer message equal to our own is refused: it is our message reflected,
- * and accepting it would let a relay talk to us with our own key. */
+ * A peer message equal to our own can only be ours sent back by whoever
+ * relays the messages; it is refused outright rather than left for the
+ * confirmation tags to catch. */
 
 #define CPACE_DSI "CPaceRistretto255"
 #define ISK_DSI "CPaceRistretto255_ISK"
@@ -278,8 +279,8 @@ ph_pake_finish (PhPake *self, const char *peer_side, GBytes *peer_message, GErro
   if (strcmp (peer_side, self->side) == 0)
     {
       g_set_error (error, PH_ERROR, PH_ERROR_PROTOCOL,
-                   "The other side claims this side's own id; the rendezvous is not to be "
-                   "trusted.");
+                   "The other side uses this side's own id: someone between you is "
+                   "interfering. Start again with a new code.");
       return FALSE;
     }
 
@@ -296,8 +297,8 @@ ph_pake_finish (PhPake *self, const char *peer_side, GBytes *peer_message, GErro
   if (sodium_memcmp (data, self->message, PH_PAKE_MESSAGE_SIZE) == 0)
     {
       g_set_error (error, PH_ERROR, PH_ERROR_PROTOCOL,
-                   "The other side's key exchange message is this side's own, sent back; the "
-                   "rendezvous is not to be trusted.");
+                   "This side's own key exchange message came back as the other side's: someone "
+                   "between you is interfering. Start again with a new code.");
       return FALSE;
     }
 
