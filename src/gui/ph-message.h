@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include <glib-object.h>
+
+G_BEGIN_DECLS
+
+/* Where a message is on its way. Only outgoing messages move: a received
+ * message is always PH_MESSAGE_STATE_RECEIVED. */
+typedef enum
+{
+  PH_MESSAGE_STATE_SENDING,   /* queued; the peer has not acknowledged it yet */
+  PH_MESSAGE_STATE_DELIVERED, /* the peer's app acknowledged it */
+  PH_MESSAGE_STATE_FAILED,    /* the chat ended before the peer acknowledged it */
+  PH_MESSAGE_STATE_RECEIVED,
+} PhMessageState;
+
+#define PH_TYPE_MESSAGE_STATE (ph_message_state_get_type ())
+GType ph_message_state_get_type (void) G_GNUC_CONST;
+
+#define PH_TYPE_MESSAGE (ph_message_get_type ())
+G_DECLARE_FINAL_TYPE (PhMessage, ph_message, PH, MESSAGE, GObject)
+
+PhMessage *ph_message_new (const char *id, const char *text, gint64 time_ms, gboolean outgoing);
+const char *ph_message_get_id (PhMessage *self);
+const char *ph_message_get_text (PhMessage *self);
+gint64 ph_message_get_time (PhMessage *self);
+gboolean ph_message_get_outgoing (PhMessage *self);
+PhMessageState ph_message_get_state (PhMessage *self);
+void ph_message_set_state (PhMessage *self, PhMessageState state);
+
+G_END_DECLS

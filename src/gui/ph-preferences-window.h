@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include <adwaita.h>
+
+#include "ph-application.h"
+
+G_BEGIN_DECLS
+
+/* The settings a person can change: their name, notifications, the
+ * rendezvous server, STUN/TURN servers and the relay policy. Server
+ * entries are checked before they are saved. */
+
+#define PH_TYPE_PREFERENCES_WINDOW (ph_preferences_window_get_type ())
+G_DECLARE_FINAL_TYPE (PhPreferencesWindow, ph_preferences_window, PH, PREFERENCES_WINDOW,
+                      AdwPreferencesWindow)
+
+GtkWidget *ph_preferences_window_new (PhApplication *application);
+
+G_END_DECLS

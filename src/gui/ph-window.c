@@ -1,0 +1,540 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "ph-window"
+
+#include "config.h"
+
+#include <glib/gi18n.h>
+
+#include "ph-chat-view.h"
+#include "ph-conversation-row.h"
+#include "ph-error-text.h"
+#include "ph-inspector.h"
+#include "ph-join-page.h"
+#include "ph-window.h"
+
+#define NOTIFICATION_ID "new-message"
+
+struct _PhWindow
+{
+  AdwApplicationWindow parent_instance;
+
+  AdwToastOverlay *toast_overlay;
+  AdwLeaflet *leaflet;
+  GtkWidget *sidebar_box;
+  GtkStack *sidebar_stack;
+  GtkListView *sidebar_list;
+  GtkWidget *content_box;
+  AdwWindowTitle *content_title;
+  AdwFlap *flap;
+  GtkStack *content_stack;
+  PhJoinPage *join_page;
+  PhChatView *chat_view;
+  PhInspector *inspector;
+
+  GListStore *chats;
+  GtkSingleSelection *selection;
+};
+
+G_DEFINE_FINAL_TYPE (PhWindow, ph_window, ADW_TYPE_APPLICATION_WINDOW)
+
+static PhApplication *
+get_application (PhWindow *self)
+{
+  return PH_APPLICATION (gtk_window_get_application (GTK_WINDOW (self)));
+}
+
+static PhChat *
+current_chat (PhWindow *self)
+{
+  if (!g_str_equal (gtk_stack_get_visible_child_name (self->content_stack), "chat"))
+    return NULL;
+  return ph_chat_view_get_chat (self->chat_view);
+}
+
+static void
+show_toast (PhWindow *self, const char *text)
+{
+  AdwToast *toast = adw_toast_new (text);
+
+  adw_toast_set_timeout (toast, 4);
+  adw_toast_overlay_add_toast (self->toast_overlay, toast);
+}
+
+static const char *
+describe_state (PhChat *chat)
+{
+  PhConversation *conversation = ph_chat_get_conversation (chat);
+  const PhPath *path = ph_conversation_get_path (conversation);
+
+  switch (ph_conversation_get_state (conversation))
+    {
+    case PH_CONVERSATION_STATE_WAITING_FOR_PEER:
+      return _ ("Waiting for your peer");
+    case PH_CONVERSATION_STATE_CONNECTED:
+      if (path == NULL)
+        return _ ("Connected");
+      return path->relayed ? _ ("Connected through a relay") : _ ("Connected directly");
+    case PH_CONVERSATION_STATE_CLOSED:
+      return _ ("Chat ended");
+    case PH_CONVERSATION_STATE_FAILED:
+      return _ ("Failed");
+    case PH_CONVERSATION_STATE_IDLE:
+    case PH_CONVERSATION_STATE_CONNECTING:
+    default:
+      return _ ("Connecting…");
+    }
+}
+
+static void
+update_content_title (PhWindow *self)
+{
+  const char *page = gtk_stack_get_visible_child_name (self->content_stack);
+  PhChat *chat = current_chat (self);
+
+  if (chat != NULL)
+    {
+      adw_window_title_set_title (self->content_title, ph_chat_get_title (chat));
+      adw_window_title_set_subtitle (self->content_title, describe_state (chat));
+    }
+  else
+    {
+      adw_window_title_set_title (self->content_title,
+                                  g_str_equal (page, "join") ? _ ("Join a Chat") : "");
+      adw_window_title_set_subtitle (self->content_title, "");
+    }
+}
+
+static void
+set_content_page (PhWindow *self, const char *page, PhChat *chat)
+{
+  PhChat *previous = current_chat (self);
+
+  if (previous != NULL && previous != chat)
+    {
+      g_signal_handlers_disconnect_by_func (previous, update_content_title, self);
+      g_signal_handlers_disconnect_by_func (ph_chat_get_conversation (previous),
+                                            update_content_title, self);
+    }
+
+  ph_chat_view_set_chat (self->chat_view, chat);
+  ph_inspector_set_chat (self->inspector, chat);
+  gtk_stack_set_visible_child_name (self->content_stack, page);
+
+  if (chat != NULL && chat != previous)
+    {
+      g_signal_connect_swapped (chat, "notify::title", G_CALLBACK (update_content_title), self);
+      g_signal_connect_swapped (ph_chat_get_conversation (chat), "notify::state",
+                                G_CALLBACK (update_content_title), self);
+      g_signal_connect_swapped (ph_chat_get_conversation (chat), "notify::path",
+                                G_CALLBACK (update_content_title), self);
+    }
+
+  if (chat == NULL)
+    gtk_selection_model_unselect_all (GTK_SELECTION_MODEL (self->selection));
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.close-chat", chat != NULL);
+  update_content_title (self);
+}
+
+static void
+update_sidebar (PhWindow *self)
+{
+  gboolean empty = g_list_model_get_n_items (G_LIST_MODEL (self->chats)) == 0;
+
+  gtk_stack_set_visible_child_name (self->sidebar_stack, empty ? "empty" : "list");
+}
+
+static void
+chat_message_received_cb (PhWindow *self, PhMessage *message, PhChat *chat)
+{
+  GSettings *settings = ph_application_get_settings (get_application (self));
+  g_autoptr (GNotification) notification = NULL;
+
+  if (gtk_window_is_active (GTK_WINDOW (self))
+      || !g_settings_get_boolean (settings, "notifications"))
+    return;
+
+  notification = g_notification_new (ph_chat_get_title (chat));
+  g_notification_set_body (notification, ph_message_get_text (message));
+  g_application_send_notification (G_APPLICATION (get_application (self)), NOTIFICATION_ID,
+                                   notification);
+}
+
+static void
+chat_failed_cb (PhWindow *self, const GError *error, PhConversation *conversation)
+{
+  g_autofree char *text = NULL;
+  const char *title;
+
+  /* The chat on screen shows its own failure. */
+  if (current_chat (self) != NULL && ph_chat_get_conversation (current_chat (self)) == conversation)
+    return;
+
+  ph_error_text_get (error, &title, NULL);
+  text = g_strdup_printf (_ ("A chat ended: %s"), title);
+  show_toast (self, text);
+}
+
+static void
+add_chat (PhWindow *self, PhChat *chat)
+{
+  g_signal_connect_object (chat, "message-received", G_CALLBACK (chat_message_received_cb), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (ph_chat_get_conversation (chat), "failed", G_CALLBACK (chat_failed_cb),
+                           self, G_CONNECT_SWAPPED);
+  g_list_store_insert (self->chats, 0, chat);
+  update_sidebar (self);
+  ph_window_show_chat (self, chat);
+}
+
+static PhChat *
+new_chat (PhWindow *self)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PhConversation) conversation = NULL;
+
+  conversation = ph_application_new_conversation (get_application (self), &error);
+  if (conversation == NULL)
+    {
+      g_autofree char *text
+          = g_strdup_printf (_ ("Check the servers in Preferences: %s"), error->message);
+
+      show_toast (self, text);
+      return NULL;
+    }
+  return ph_chat_new (conversation);
+}
+
+static void
+close_chat (PhWindow *self, PhChat *chat)
+{
+  guint position;
+
+  ph_application_leave_conversation (get_application (self), ph_chat_get_conversation (chat));
+  if (current_chat (self) == chat)
+    set_content_page (self, "welcome", NULL);
+  if (g_list_store_find (self->chats, chat, &position))
+    g_list_store_remove (self->chats, position);
+  update_sidebar (self);
+}
+
+static void
+sidebar_activate_cb (PhWindow *self, guint position)
+{
+  g_autoptr (PhChat) chat = g_list_model_get_item (G_LIST_MODEL (self->chats), position);
+
+  ph_window_show_chat (self, chat);
+}
+
+static void
+join_cb (PhWindow *self, const char *code)
+{
+  ph_window_join_chat (self, code);
+}
+
+static void
+sidebar_setup_cb (GtkSignalListItemFactory *factory, GtkListItem *item)
+{
+  gtk_list_item_set_child (item, ph_conversation_row_new ());
+}
+
+static void
+sidebar_bind_cb (GtkSignalListItemFactory *factory, GtkListItem *item)
+{
+  ph_conversation_row_set_chat (PH_CONVERSATION_ROW (gtk_list_item_get_child (item)),
+                                gtk_list_item_get_item (item));
+}
+
+static void
+sidebar_unbind_cb (GtkSignalListItemFactory *factory, GtkListItem *item)
+{
+  ph_conversation_row_set_chat (PH_CONVERSATION_ROW (gtk_list_item_get_child (item)), NULL);
+}
+
+static void
+start_chat_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  g_autoptr (PhChat) chat = ph_window_start_chat (PH_WINDOW (widget));
+}
+
+static void
+join_chat_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  ph_window_show_join_page (PH_WINDOW (widget));
+}
+
+static void
+close_chat_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  PhWindow *self = PH_WINDOW (widget);
+  PhChat *chat = current_chat (self);
+
+  if (chat != NULL)
+    close_chat (self, chat);
+}
+
+static void
+toggle_inspector_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  PhWindow *self = PH_WINDOW (widget);
+
+  ph_window_set_inspector_visible (self, !adw_flap_get_reveal_flap (self->flap));
+}
+
+static void
+show_toast_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  show_toast (PH_WINDOW (widget), g_variant_get_string (parameter, NULL));
+}
+
+static void
+go_back_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  PhWindow *self = PH_WINDOW (widget);
+
+  adw_leaflet_set_visible_child (self->leaflet, self->sidebar_box);
+}
+
+static void
+is_active_cb (PhWindow *self)
+{
+  if (gtk_window_is_active (GTK_WINDOW (self)))
+    g_application_withdraw_notification (G_APPLICATION (get_application (self)), NOTIFICATION_ID);
+}
+
+static gboolean
+ph_window_close_request (GtkWindow *window)
+{
+  PhWindow *self = PH_WINDOW (window);
+  GSettings *settings = ph_application_get_settings (get_application (self));
+  int width, height;
+
+  gtk_window_get_default_size (window, &width, &height);
+  g_settings_set_int (settings, "window-width", width);
+  g_settings_set_int (settings, "window-height", height);
+  g_settings_set_boolean (settings, "window-maximized", gtk_window_is_maximized (window));
+
+  /* Peers hear goodbye instead of waiting for a timeout. */
+  for (guint i = 0; i < g_list_model_get_n_items (G_LIST_MODEL (self->chats)); i++)
+    {
+      g_autoptr (PhChat) chat = g_list_model_get_item (G_LIST_MODEL (self->chats), i);
+
+      ph_application_leave_conversation (get_application (self), ph_chat_get_conversation (chat));
+    }
+
+  return GTK_WINDOW_CLASS (ph_window_parent_class)->close_request (window);
+}
+
+static void
+ph_window_constructed (GObject *object)
+{
+  PhWindow *self = PH_WINDOW (object);
+  GSettings *settings = ph_application_get_settings (get_application (self));
+
+  G_OBJECT_CLASS (ph_window_parent_class)->constructed (object);
+
+  gtk_window_set_default_size (GTK_WINDOW (self), g_settings_get_int (settings, "window-width"),
+                               g_settings_get_int (settings, "window-height"));
+  if (g_settings_get_boolean (settings, "window-maximized"))
+    gtk_window_maximize (GTK_WINDOW (self));
+}
+
+static void
+ph_window_dispose (GObject *object)
+{
+  PhWindow *self = PH_WINDOW (object);
+
+  if (self->chat_view != NULL)
+    set_content_page (self, "welcome", NULL);
+  gtk_widget_dispose_template (GTK_WIDGET (self), PH_TYPE_WINDOW);
+  g_clear_object (&self->selection);
+  g_clear_object (&self->chats);
+
+  G_OBJECT_CLASS (ph_window_parent_class)->dispose (object);
+}
+
+static void
+ph_window_class_init (PhWindowClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+  GtkWindowClass *window_class = GTK_WINDOW_CLASS (klass);
+
+  object_class->constructed = ph_window_constructed;
+  object_class->dispose = ph_window_dispose;
+  window_class->close_request = ph_window_close_request;
+
+  g_type_ensure (PH_TYPE_CHAT_VIEW);
+  g_type_ensure (PH_TYPE_INSPECTOR);
+  g_type_ensure (PH_TYPE_JOIN_PAGE);
+
+  gtk_widget_class_set_template_from_resource (widget_class,
+                                               "/io/github/pinhole/Pinhole/ph-window.ui");
+  gtk_widget_class_bind_template_child (widget_class, PhWindow, toast_overlay);
+  gtk_widget_class_bind_template_child (widget_class, PhWindow, leaflet);
+  gtk_widget_class_bind_template_child (widget_class, PhWindow, sidebar_box);
+  gtk_widget_class_bind_template_child (widget_class, PhWindow, sidebar_stack);
+  gtk_widget_class_bind_template_child (widget_class, PhWindow, sidebar_list);
+  gtk_widget_class_bind_template_child (widget_class, PhWindow, content_box);
+  gtk_widget_class_bind_template_child (widget_class, PhWindow, content_title);
+  gtk_widget_class_bind_template_child (widget_class, PhWindow, flap);
+  gtk_widget_class_bind_template_child (widget_class, PhWindow, content_stack);
+  gtk_widget_class_bind_template_child (widget_class, PhWindow, join_page);
+  gtk_widget_class_bind_template_child (widget_class, PhWindow, chat_view);
+  gtk_widget_class_bind_template_child (widget_class, PhWindow, inspector);
+  gtk_widget_class_bind_template_callback (widget_class, sidebar_activate_cb);
+  gtk_widget_class_bind_template_callback (widget_class, join_cb);
+
+  gtk_widget_class_install_action (widget_class, "win.start-chat", NULL, start_chat_action);
+  gtk_widget_class_install_action (widget_class, "win.join-chat", NULL, join_chat_action);
+  gtk_widget_class_install_action (widget_class, "win.close-chat", NULL, close_chat_action);
+  gtk_widget_class_install_action (widget_class, "win.toggle-inspector", NULL,
+                                   toggle_inspector_action);
+  gtk_widget_class_install_action (widget_class, "win.show-toast", "s", show_toast_action);
+  gtk_widget_class_install_action (widget_class, "win.go-back", NULL, go_back_action);
+}
+
+static void
+ph_window_init (PhWindow *self)
+{
+  GtkListItemFactory *factory;
+
+  gtk_widget_init_template (GTK_WIDGET (self));
+
+  self->chats = g_list_store_new (PH_TYPE_CHAT);
+  self->selection = gtk_single_selection_new (g_object_ref (G_LIST_MODEL (self->chats)));
+  gtk_single_selection_set_autoselect (self->selection, FALSE);
+  gtk_single_selection_set_can_unselect (self->selection, TRUE);
+  gtk_list_view_set_model (self->sidebar_list, GTK_SELECTION_MODEL (self->selection));
+
+  factory = gtk_signal_list_item_factory_new ();
+  g_signal_connect (factory, "setup", G_CALLBACK (sidebar_setup_cb), NULL);
+  g_signal_connect (factory, "bind", G_CALLBACK (sidebar_bind_cb), NULL);
+  g_signal_connect (factory, "unbind", G_CALLBACK (sidebar_unbind_cb), NULL);
+  gtk_list_view_set_factory (self->sidebar_list, factory);
+  g_object_unref (factory);
+
+  g_signal_connect (self, "notify::is-active", G_CALLBACK (is_active_cb), NULL);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.close-chat", FALSE);
+  update_sidebar (self);
+  update_content_title (self);
+}
+
+PhWindow *
+ph_window_new (PhApplication *application)
+{
+  return g_object_new (PH_TYPE_WINDOW, "application", application, NULL);
+}
+
+PhChat *
+ph_window_start_chat (PhWindow *self)
+{
+  g_autoptr (PhChat) chat = NULL;
+
+  g_return_val_if_fail (PH_IS_WINDOW (self), NULL);
+
+  chat = new_chat (self);
+  if (chat == NULL)
+    return NULL;
+
+  ph_conversation_host (ph_chat_get_conversation (chat));
+  add_chat (self, chat);
+  return g_steal_pointer (&chat);
+}
+
+PhChat *
+ph_window_join_chat (PhWindow *self, const char *code)
+{
+  g_autoptr (PhChat) chat = NULL;
+  g_autoptr (GError) error = NULL;
+
+  g_return_val_if_fail (PH_IS_WINDOW (self), NULL);
+  g_return_val_if_fail (code != NULL, NULL);
+
+  chat = new_chat (self);
+  if (chat == NULL)
+    return NULL;
+
+  if (!ph_conversation_join (ph_chat_get_conversation (chat), code, &error))
+    {
+      ph_window_show_join_page (self);
+      gtk_editable_set_text (ph_join_page_get_entry (self->join_page), code);
+      return NULL;
+    }
+
+  ph_join_page_reset (self->join_page);
+  add_chat (self, chat);
+  return g_steal_pointer (&chat);
+}
+
+void
+ph_window_show_join_page (PhWindow *self)
+{
+  g_return_if_fail (PH_IS_WINDOW (self));
+
+  ph_join_page_reset (self->join_page);
+  set_content_page (self, "join", NULL);
+  adw_leaflet_set_visible_child (self->leaflet, self->content_box);
+  gtk_widget_grab_focus (GTK_WIDGET (self->join_page));
+}
+
+void
+ph_window_show_chat (PhWindow *self, PhChat *chat)
+{
+  guint position;
+
+  g_return_if_fail (PH_IS_WINDOW (self));
+  g_return_if_fail (PH_IS_CHAT (chat));
+
+  set_content_page (self, "chat", chat);
+  if (g_list_store_find (self->chats, chat, &position))
+    gtk_single_selection_set_selected (self->selection, position);
+  adw_leaflet_set_visible_child (self->leaflet, self->content_box);
+}
+
+GListModel *
+ph_window_get_chats (PhWindow *self)
+{
+  g_return_val_if_fail (PH_IS_WINDOW (self), NULL);
+
+  return G_LIST_MODEL (self->chats);
+}
+
+GtkWidget *
+ph_window_get_chat_view (PhWindow *self)
+{
+  g_return_val_if_fail (PH_IS_WINDOW (self), NULL);
+
+  return GTK_WIDGET (self->chat_view);
+}
+
+GtkWidget *
+ph_window_get_join_page (PhWindow *self)
+{
+  g_return_val_if_fail (PH_IS_WINDOW (self), NULL);
+
+  return GTK_WIDGET (self->join_page);
+}
+
+GtkWidget *
+ph_window_get_inspector (PhWindow *self)
+{
+  g_return_val_if_fail (PH_IS_WINDOW (self), NULL);
+
+  return GTK_WIDGET (self->inspector);
+}
+
+const char *
+ph_window_get_visible_page (PhWindow *self)
+{
+  g_return_val_if_fail (PH_IS_WINDOW (self), NULL);
+
+  return gtk_stack_get_visible_child_name (self->content_stack);
+}
+
+void
+ph_window_set_inspector_visible (PhWindow *self, gboolean visible)
+{
+  g_return_if_fail (PH_IS_WINDOW (self));
+
+  adw_flap_set_reveal_flap (self->flap, visible);
+}
