@@ -330,6 +330,9 @@ candidate_problem (const char *candidate)
       const char *name = fields[i];
       const char **slot;
 
+      /* libnice reads "typ" wherever it appears: a second one would win. */
+      if (strcmp (name, "typ") == 0)
+        return g_strdup ("“typ” appears twice");
       if (strcmp (name, "raddr") == 0)
         slot = &raddr;
       else if (strcmp (name, "rport") == 0)
