@@ -191,10 +191,16 @@ test_encode_invalid (void)
 {
   g_autofree char *long_id = g_strnfill (PH_FRAME_MAX_ID_LENGTH + 1, 'x');
   PhFrame *frames[] = {
-    ph_frame_new_msg ("m", 1, "bad \xff UTF-8"), ph_frame_new_msg ("", 1, "empty id"),
-    ph_frame_new_msg (long_id, 1, "long id"),    ph_frame_new_ack ("has space"),
-    ph_frame_new_hello ("new\nline", NULL),      ph_frame_new_bye ("\xc3"),
+    ph_frame_new_msg ("m", 1, "bad \xff UTF-8"), /* not UTF-8 */
+    ph_frame_new_msg ("", 1, "empty id"),        /* empty id */
+    ph_frame_new_msg (long_id, 1, "long id"),    /* id over the limit */
+    ph_frame_new_ack ("has space"),              /* id not plain ASCII */
+    ph_frame_new_hello ("new\nline", NULL),      /* control character in the name */
+    ph_frame_new_bye ("\xc3"),                   /* truncated UTF-8 */
+    ph_frame_new_hello ("version 0", NULL),      /* version set to 0 below */
   };
+
+  frames[G_N_ELEMENTS (frames) - 1]->version = 0;
 
   for (gsize i = 0; i < G_N_ELEMENTS (frames); i++)
     {
@@ -334,8 +340,10 @@ test_parse_invalid (void)
     {
       g_autoptr (GError) error = NULL;
       g_autoptr (PhFrame) frame = NULL;
+      g_autofree char *shown = g_strndup (cases[i].json, 80);
+      g_autofree char *escaped = g_strescape (shown, NULL);
 
-      g_test_message ("%.80s", cases[i].json);
+      g_test_message ("%s", escaped);
       frame = parse_string (cases[i].json, &error);
       g_assert_null (frame);
       g_assert_error (error, PH_ERROR, PH_ERROR_INVALID_FRAME);
@@ -730,7 +738,8 @@ test_fuzz (void)
       for (gsize offset = 0; offset < b->len && !broken;)
         {
           g_autoptr (GError) error = NULL;
-          gsize n = MIN (b->len - offset, (gsize)g_rand_int_range (rand, 1, 200));
+          gsize chunk = g_rand_int_range (rand, 1, 200);
+          gsize n = MIN (b->len - offset, chunk);
           PhFrame *frame;
 
           if (!ph_frame_decoder_push (decoder, (const guint8 *)b->str + offset, n, &error))

@@ -173,6 +173,12 @@ check_outgoing (const PhFrame *frame, GError **error)
   switch (frame->type)
     {
     case PH_FRAME_HELLO:
+      if (frame->version == 0)
+        {
+          g_set_error (error, PH_ERROR, PH_ERROR_INVALID_FRAME,
+                       "The protocol version must be a positive integer");
+          return FALSE;
+        }
       if (frame->name == NULL || !g_utf8_validate (frame->name, -1, NULL)
           || has_control_character (frame->name))
         {
@@ -643,6 +649,8 @@ ph_frame_parse (const char *json, gsize length, GError **error)
                    "The frame is %zu bytes long; the limit is %d bytes", length, PH_FRAME_MAX_SIZE);
       return NULL;
     }
+  if (length == 0)
+    json = "";
   if (!g_utf8_validate_len (json, length, NULL))
     {
       g_set_error (error, PH_ERROR, PH_ERROR_INVALID_FRAME, "The frame is not valid UTF-8 text");
