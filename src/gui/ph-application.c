@@ -3,6 +3,8 @@
 
 #include "config.h"
 
+#include <glib-unix.h>
+#include <signal.h>
 #include <glib/gi18n.h>
 
 #include "ph-application.h"
@@ -16,6 +18,8 @@ struct _PhApplication
 
   GSettings *settings;
   char *turn_password;
+  guint sigint_id;
+  guint sigterm_id;
 };
 
 G_DEFINE_FINAL_TYPE (PhApplication, ph_application, ADW_TYPE_APPLICATION)
@@ -49,6 +53,14 @@ turn_password_looked_up_cb (GObject *source, GAsyncResult *result, gpointer user
     self->turn_password = g_steal_pointer (&password);
 }
 
+/* Ctrl+C in a terminal quits like Ctrl+Q, so peers hear goodbye. */
+static gboolean
+quit_signal_cb (gpointer user_data)
+{
+  g_action_group_activate_action (G_ACTION_GROUP (user_data), "quit", NULL);
+  return G_SOURCE_CONTINUE;
+}
+
 static void
 ph_application_startup (GApplication *application)
 {
@@ -56,6 +68,9 @@ ph_application_startup (GApplication *application)
   g_auto (GStrv) turn_servers = NULL;
 
   G_APPLICATION_CLASS (ph_application_parent_class)->startup (application);
+
+  self->sigint_id = g_unix_signal_add (SIGINT, quit_signal_cb, self);
+  self->sigterm_id = g_unix_signal_add (SIGTERM, quit_signal_cb, self);
 
   self->settings = ph_settings_new ();
   gtk_window_set_default_icon_name (APP_ID);
@@ -74,6 +89,8 @@ ph_application_shutdown (GApplication *application)
 
   G_APPLICATION_CLASS (ph_application_parent_class)->shutdown (application);
 
+  g_clear_handle_id (&self->sigint_id, g_source_remove);
+  g_clear_handle_id (&self->sigterm_id, g_source_remove);
   g_clear_object (&self->settings);
 }
 

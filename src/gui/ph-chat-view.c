@@ -36,6 +36,7 @@ struct _PhChatView
   PhChat *chat;
   GtkNoSelection *selection;
   guint typing_timeout_id;
+  guint scroll_id;
   gboolean stick_to_bottom;
 };
 
@@ -141,13 +142,27 @@ peer_typing_cb (PhChatView *self)
   gtk_revealer_set_reveal_child (self->typing_revealer, typing);
 }
 
+static gboolean
+scroll_to_newest_cb (gpointer user_data)
+{
+  PhChatView *self = user_data;
+  guint n_messages;
+
+  self->scroll_id = 0;
+  n_messages = g_list_model_get_n_items (ph_chat_get_messages (self->chat));
+  if (n_messages > 0)
+    gtk_widget_activate_action (GTK_WIDGET (self->message_list), "list.scroll-to-item", "u",
+                                n_messages - 1);
+  return G_SOURCE_REMOVE;
+}
+
+/* Once the list has taken in the new rows; the list view scrolls by item,
+ * which stays right where pixel offsets of unmeasured rows are guesses. */
 static void
 scroll_to_bottom (PhChatView *self)
 {
-  GtkAdjustment *adjustment = gtk_scrolled_window_get_vadjustment (self->scroller);
-
-  gtk_adjustment_set_value (adjustment, gtk_adjustment_get_upper (adjustment)
-                                            - gtk_adjustment_get_page_size (adjustment));
+  if (self->scroll_id == 0)
+    self->scroll_id = g_idle_add (scroll_to_newest_cb, self);
 }
 
 static void
@@ -158,13 +173,12 @@ adjustment_value_changed_cb (PhChatView *self, GtkAdjustment *adjustment)
         >= gtk_adjustment_get_upper (adjustment) - BOTTOM_SLACK;
 }
 
-/* The list grew or the window changed size: follow the newest message only
- * when the person was already reading it, never pull them away from
- * history they scrolled back to. */
+/* Follow the newest message only when the person was already reading it,
+ * never pull them away from history they scrolled back to. */
 static void
-adjustment_changed_cb (PhChatView *self)
+messages_changed_cb (PhChatView *self, guint position, guint removed, guint added)
 {
-  if (self->stick_to_bottom)
+  if (added > 0 && self->stick_to_bottom)
     scroll_to_bottom (self);
 }
 
@@ -333,7 +347,6 @@ ph_chat_view_init (PhChatView *self)
   adjustment = gtk_scrolled_window_get_vadjustment (self->scroller);
   g_signal_connect_swapped (adjustment, "value-changed", G_CALLBACK (adjustment_value_changed_cb),
                             self);
-  g_signal_connect_swapped (adjustment, "changed", G_CALLBACK (adjustment_changed_cb), self);
 }
 
 GtkWidget *
@@ -352,8 +365,10 @@ ph_chat_view_set_chat (PhChatView *self, PhChat *chat)
     return;
 
   g_clear_handle_id (&self->typing_timeout_id, g_source_remove);
+  g_clear_handle_id (&self->scroll_id, g_source_remove);
   if (self->chat != NULL)
     {
+      g_signal_handlers_disconnect_by_data (ph_chat_get_messages (self->chat), self);
       ph_chat_set_typing (self->chat, FALSE);
       g_signal_handlers_disconnect_by_data (ph_chat_get_conversation (self->chat), self);
       g_signal_handlers_disconnect_by_data (self->chat, self);
@@ -378,6 +393,8 @@ ph_chat_view_set_chat (PhChatView *self, PhChat *chat)
   g_signal_connect_swapped (ph_chat_get_conversation (chat), "closed", G_CALLBACK (update_banner),
                             self);
   g_signal_connect_swapped (chat, "notify::peer-typing", G_CALLBACK (peer_typing_cb), self);
+  g_signal_connect_swapped (ph_chat_get_messages (chat), "items-changed",
+                            G_CALLBACK (messages_changed_cb), self);
 
   self->stick_to_bottom = TRUE;
   update_state (self);

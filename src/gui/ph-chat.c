@@ -29,6 +29,7 @@ enum
   PROP_0,
   PROP_CONVERSATION,
   PROP_TITLE,
+  PROP_PEER_NAME,
   PROP_SUBTITLE,
   PROP_PEER_TYPING,
   N_PROPS
@@ -122,6 +123,12 @@ conversation_changed_cb (PhChat *self)
 }
 
 static void
+peer_name_cb (PhChat *self)
+{
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PEER_NAME]);
+}
+
+static void
 message_received_cb (PhChat *self, const char *id, gint64 time_ms, const char *text,
                      PhConversation *conversation)
 {
@@ -188,6 +195,8 @@ ph_chat_constructed (GObject *object)
                            G_CALLBACK (conversation_changed_cb), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (self->conversation, "notify::peer-name",
                            G_CALLBACK (conversation_changed_cb), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->conversation, "notify::peer-name", G_CALLBACK (peer_name_cb), self,
+                           G_CONNECT_SWAPPED);
   g_signal_connect_object (self->conversation, "notify::code", G_CALLBACK (conversation_changed_cb),
                            self, G_CONNECT_SWAPPED);
   g_signal_connect_object (self->conversation, "message-received", G_CALLBACK (message_received_cb),
@@ -240,6 +249,9 @@ ph_chat_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec 
     case PROP_TITLE:
       g_value_set_string (value, self->title);
       break;
+    case PROP_PEER_NAME:
+      g_value_set_string (value, ph_conversation_get_peer_name (self->conversation));
+      break;
     case PROP_SUBTITLE:
       g_value_set_string (value, self->subtitle);
       break;
@@ -282,6 +294,9 @@ ph_chat_class_init (PhChatClass *klass)
                              G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
   properties[PROP_TITLE]
       = g_param_spec_string ("title", NULL, NULL, NULL,
+                             G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  properties[PROP_PEER_NAME]
+      = g_param_spec_string ("peer-name", NULL, NULL, NULL,
                              G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
   properties[PROP_SUBTITLE]
       = g_param_spec_string ("subtitle", NULL, NULL, NULL,

@@ -25,9 +25,13 @@ static void
 ph_conversation_row_dispose (GObject *object)
 {
   PhConversationRow *self = PH_CONVERSATION_ROW (object);
+  GtkWidget *child;
 
   ph_conversation_row_set_chat (self, NULL);
   gtk_widget_dispose_template (GTK_WIDGET (self), PH_TYPE_CONVERSATION_ROW);
+  /* The template's top widget has no id, so it is unparented by hand. */
+  while ((child = gtk_widget_get_first_child (GTK_WIDGET (object))) != NULL)
+    gtk_widget_unparent (child);
 
   G_OBJECT_CLASS (ph_conversation_row_parent_class)->dispose (object);
 }

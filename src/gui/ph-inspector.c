@@ -17,12 +17,10 @@ struct _PhInspector
   GtkLabel *route_label;
   PhPathDiagram *diagram;
   GtkLabel *route_explanation;
-  AdwActionRow *local_type_row;
+  AdwActionRow *local_row;
   GtkLabel *local_type_label;
-  GtkLabel *local_address_label;
-  AdwActionRow *remote_type_row;
+  AdwActionRow *remote_row;
   GtkLabel *remote_type_label;
-  GtkLabel *remote_address_label;
   GtkLabel *rendezvous_label;
   GtkLabel *ice_label;
   GtkLabel *tls_label;
@@ -37,13 +35,13 @@ const char *
 ph_inspector_explain_type (const char *candidate_type)
 {
   if (g_strcmp0 (candidate_type, "host") == 0)
-    return _ ("host: the computer’s own address");
+    return _ ("The computer’s own address");
   if (g_strcmp0 (candidate_type, "srflx") == 0)
-    return _ ("srflx: the address the internet sees, learnt from a STUN server");
+    return _ ("The address the internet sees, learnt from a STUN server");
   if (g_strcmp0 (candidate_type, "prflx") == 0)
-    return _ ("prflx: an address learnt from the other side’s connectivity checks");
+    return _ ("An address learnt from the other side’s connectivity checks");
   if (g_strcmp0 (candidate_type, "relay") == 0)
-    return _ ("relay: an address on a TURN server that forwards the traffic");
+    return _ ("An address on a TURN server that forwards the traffic");
   return _ ("unknown candidate type");
 }
 
@@ -53,8 +51,8 @@ format_address (const char *address, guint port, const char *transport)
   g_autofree char *upper = g_ascii_strup (transport != NULL ? transport : "", -1);
 
   if (address != NULL && strchr (address, ':') != NULL)
-    return g_strdup_printf ("[%s]:%u %s", address, port, upper);
-  return g_strdup_printf ("%s:%u %s", address != NULL ? address : "?", port, upper);
+    return g_strdup_printf ("[%s]:%u · %s", address, port, upper);
+  return g_strdup_printf ("%s:%u · %s", address != NULL ? address : "?", port, upper);
 }
 
 static char *
@@ -111,16 +109,17 @@ update (PhInspector *self)
                           _ ("Your messages go straight to your peer: no server is in between."));
     }
 
-  gtk_label_set_text (self->local_type_label, path->local_type);
-  adw_action_row_set_subtitle (self->local_type_row, ph_inspector_explain_type (path->local_type));
   local_address = format_address (path->local_address, path->local_port, path->local_transport);
-  gtk_label_set_text (self->local_address_label, local_address);
+  gtk_label_set_text (self->local_type_label, path->local_type);
+  adw_preferences_row_set_title (ADW_PREFERENCES_ROW (self->local_row),
+                                 ph_inspector_explain_type (path->local_type));
+  adw_action_row_set_subtitle (self->local_row, local_address);
 
-  gtk_label_set_text (self->remote_type_label, path->remote_type);
-  adw_action_row_set_subtitle (self->remote_type_row,
-                               ph_inspector_explain_type (path->remote_type));
   remote_address = format_address (path->remote_address, path->remote_port, path->remote_transport);
-  gtk_label_set_text (self->remote_address_label, remote_address);
+  gtk_label_set_text (self->remote_type_label, path->remote_type);
+  adw_preferences_row_set_title (ADW_PREFERENCES_ROW (self->remote_row),
+                                 ph_inspector_explain_type (path->remote_type));
+  adw_action_row_set_subtitle (self->remote_row, remote_address);
 
   times = ph_conversation_get_setup_times (conversation);
   known = has_setup_times (conversation);
@@ -168,12 +167,10 @@ ph_inspector_class_init (PhInspectorClass *klass)
   gtk_widget_class_bind_template_child (widget_class, PhInspector, route_label);
   gtk_widget_class_bind_template_child (widget_class, PhInspector, diagram);
   gtk_widget_class_bind_template_child (widget_class, PhInspector, route_explanation);
-  gtk_widget_class_bind_template_child (widget_class, PhInspector, local_type_row);
+  gtk_widget_class_bind_template_child (widget_class, PhInspector, local_row);
   gtk_widget_class_bind_template_child (widget_class, PhInspector, local_type_label);
-  gtk_widget_class_bind_template_child (widget_class, PhInspector, local_address_label);
-  gtk_widget_class_bind_template_child (widget_class, PhInspector, remote_type_row);
+  gtk_widget_class_bind_template_child (widget_class, PhInspector, remote_row);
   gtk_widget_class_bind_template_child (widget_class, PhInspector, remote_type_label);
-  gtk_widget_class_bind_template_child (widget_class, PhInspector, remote_address_label);
   gtk_widget_class_bind_template_child (widget_class, PhInspector, rendezvous_label);
   gtk_widget_class_bind_template_child (widget_class, PhInspector, ice_label);
   gtk_widget_class_bind_template_child (widget_class, PhInspector, tls_label);

@@ -78,6 +78,29 @@ could_become_valid (GStrv parts)
   return TRUE;
 }
 
+/* A half-typed code that can no longer become valid fails ph_code_parse
+ * for being short, which is not the news: parse it with the missing words
+ * filled in to learn what is wrong with what was typed. */
+static GError *
+explain_dead_end (GStrv parts)
+{
+  const char *filler[] = { "1", ph_code_get_first_words ()[0], ph_code_get_second_words ()[0] };
+  g_autoptr (GStrvBuilder) builder = g_strv_builder_new ();
+  g_auto (GStrv) probe_parts = NULL;
+  g_autofree char *probe = NULL;
+  GError *error = NULL;
+  guint n_parts = g_strv_length (parts);
+
+  if (n_parts >= 3)
+    return NULL;
+  for (guint i = 0; i < 3; i++)
+    g_strv_builder_add (builder, i < n_parts && parts[i][0] != '\0' ? parts[i] : filler[i]);
+  probe_parts = g_strv_builder_end (builder);
+  probe = g_strjoinv ("-", probe_parts);
+  ph_code_parse (probe, NULL, NULL, &error);
+  return error;
+}
+
 static void
 show_error (PhJoinPage *self, const char *message)
 {
@@ -171,7 +194,11 @@ code_changed_cb (PhJoinPage *self)
   else if (could_become_valid (parts))
     show_error (self, NULL);
   else
-    show_error (self, error->message);
+    {
+      g_autoptr (GError) specific = explain_dead_end (parts);
+
+      show_error (self, specific != NULL ? specific->message : error->message);
+    }
 
   gtk_widget_set_sensitive (self->join_button, self->canonical != NULL);
 }
@@ -210,7 +237,12 @@ ph_join_page_grab_focus (GtkWidget *widget)
 static void
 ph_join_page_dispose (GObject *object)
 {
+  GtkWidget *child;
+
   gtk_widget_dispose_template (GTK_WIDGET (object), PH_TYPE_JOIN_PAGE);
+  /* The template's top widget has no id, so it is unparented by hand. */
+  while ((child = gtk_widget_get_first_child (GTK_WIDGET (object))) != NULL)
+    gtk_widget_unparent (child);
 
   G_OBJECT_CLASS (ph_join_page_parent_class)->dispose (object);
 }

@@ -151,15 +151,8 @@ show_servers (AdwEntryRow *row, GSettings *settings, const char *key)
 }
 
 static void
-ph_preferences_window_constructed (GObject *object)
+bind_settings (PhPreferencesWindow *self)
 {
-  PhPreferencesWindow *self = PH_PREFERENCES_WINDOW (object);
-
-  G_OBJECT_CLASS (ph_preferences_window_parent_class)->constructed (object);
-
-  self->settings = g_object_ref (ph_application_get_settings (
-      PH_APPLICATION (gtk_window_get_application (GTK_WINDOW (self)))));
-
   g_settings_bind (self->settings, "display-name", self->display_name_row, "text",
                    G_SETTINGS_BIND_DEFAULT);
   g_settings_bind (self->settings, "notifications", self->notifications_switch, "active",
@@ -195,7 +188,6 @@ ph_preferences_window_class_init (PhPreferencesWindowClass *klass)
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
   GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
 
-  object_class->constructed = ph_preferences_window_constructed;
   object_class->dispose = ph_preferences_window_dispose;
 
   gtk_widget_class_set_template_from_resource (
@@ -224,7 +216,12 @@ ph_preferences_window_init (PhPreferencesWindow *self)
 GtkWidget *
 ph_preferences_window_new (PhApplication *application)
 {
+  PhPreferencesWindow *self;
+
   g_return_val_if_fail (PH_IS_APPLICATION (application), NULL);
 
-  return g_object_new (PH_TYPE_PREFERENCES_WINDOW, "application", application, NULL);
+  self = g_object_new (PH_TYPE_PREFERENCES_WINDOW, "application", application, NULL);
+  self->settings = g_object_ref (ph_application_get_settings (application));
+  bind_settings (self);
+  return GTK_WIDGET (self);
 }

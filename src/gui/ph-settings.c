@@ -51,9 +51,17 @@ ph_settings_dup_display_name (GSettings *settings)
 char *
 ph_settings_dup_rendezvous_url (GSettings *settings)
 {
+  g_autoptr (GVariant) user_value = NULL;
   g_autofree char *url = NULL;
+  const char *from_environment = g_getenv ("PINHOLE_RENDEZVOUS");
 
   g_return_val_if_fail (G_IS_SETTINGS (settings), NULL);
+
+  /* As pinhole-cli: $PINHOLE_RENDEZVOUS stands in for the built-in default,
+   * so scripts and demos can point both at a local server. */
+  user_value = g_settings_get_user_value (settings, "rendezvous-url");
+  if (user_value == NULL && from_environment != NULL && from_environment[0] != '\0')
+    return g_strdup (from_environment);
 
   url = g_strstrip (g_settings_get_string (settings, "rendezvous-url"));
   if (url[0] == '\0')

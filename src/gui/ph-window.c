@@ -25,6 +25,7 @@ struct _PhWindow
   GtkListView *sidebar_list;
   GtkWidget *content_box;
   AdwWindowTitle *content_title;
+  GtkWidget *inspector_button;
   AdwFlap *flap;
   GtkStack *content_stack;
   PhJoinPage *join_page;
@@ -129,9 +130,16 @@ set_content_page (PhWindow *self, const char *page, PhChat *chat)
                                 G_CALLBACK (update_content_title), self);
     }
 
+  /* The inspector explains a chat's connection; without a chat it has
+   * nothing to say. */
+  gtk_widget_set_visible (self->inspector_button, chat != NULL);
   if (chat == NULL)
-    gtk_selection_model_unselect_all (GTK_SELECTION_MODEL (self->selection));
+    {
+      adw_flap_set_reveal_flap (self->flap, FALSE);
+      gtk_selection_model_unselect_all (GTK_SELECTION_MODEL (self->selection));
+    }
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.close-chat", chat != NULL);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.toggle-inspector", chat != NULL);
   update_content_title (self);
 }
 
@@ -325,20 +333,6 @@ ph_window_close_request (GtkWindow *window)
 }
 
 static void
-ph_window_constructed (GObject *object)
-{
-  PhWindow *self = PH_WINDOW (object);
-  GSettings *settings = ph_application_get_settings (get_application (self));
-
-  G_OBJECT_CLASS (ph_window_parent_class)->constructed (object);
-
-  gtk_window_set_default_size (GTK_WINDOW (self), g_settings_get_int (settings, "window-width"),
-                               g_settings_get_int (settings, "window-height"));
-  if (g_settings_get_boolean (settings, "window-maximized"))
-    gtk_window_maximize (GTK_WINDOW (self));
-}
-
-static void
 ph_window_dispose (GObject *object)
 {
   PhWindow *self = PH_WINDOW (object);
@@ -359,7 +353,6 @@ ph_window_class_init (PhWindowClass *klass)
   GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
   GtkWindowClass *window_class = GTK_WINDOW_CLASS (klass);
 
-  object_class->constructed = ph_window_constructed;
   object_class->dispose = ph_window_dispose;
   window_class->close_request = ph_window_close_request;
 
@@ -376,6 +369,7 @@ ph_window_class_init (PhWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, PhWindow, sidebar_list);
   gtk_widget_class_bind_template_child (widget_class, PhWindow, content_box);
   gtk_widget_class_bind_template_child (widget_class, PhWindow, content_title);
+  gtk_widget_class_bind_template_child (widget_class, PhWindow, inspector_button);
   gtk_widget_class_bind_template_child (widget_class, PhWindow, flap);
   gtk_widget_class_bind_template_child (widget_class, PhWindow, content_stack);
   gtk_widget_class_bind_template_child (widget_class, PhWindow, join_page);
@@ -414,7 +408,7 @@ ph_window_init (PhWindow *self)
   g_object_unref (factory);
 
   g_signal_connect (self, "notify::is-active", G_CALLBACK (is_active_cb), NULL);
-  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.close-chat", FALSE);
+  set_content_page (self, "welcome", NULL);
   update_sidebar (self);
   update_content_title (self);
 }
@@ -422,7 +416,18 @@ ph_window_init (PhWindow *self)
 PhWindow *
 ph_window_new (PhApplication *application)
 {
-  return g_object_new (PH_TYPE_WINDOW, "application", application, NULL);
+  GSettings *settings;
+  PhWindow *self;
+
+  g_return_val_if_fail (PH_IS_APPLICATION (application), NULL);
+
+  self = g_object_new (PH_TYPE_WINDOW, "application", application, NULL);
+  settings = ph_application_get_settings (application);
+  gtk_window_set_default_size (GTK_WINDOW (self), g_settings_get_int (settings, "window-width"),
+                               g_settings_get_int (settings, "window-height"));
+  if (g_settings_get_boolean (settings, "window-maximized"))
+    gtk_window_maximize (GTK_WINDOW (self));
+  return self;
 }
 
 PhChat *
