@@ -187,6 +187,58 @@ close_current_chat (void)
   g_assert_cmpstr (ph_window_get_visible_page (window), ==, "welcome");
 }
 
+/* A notification server on the private session bus, so the test sees
+ * what the desktop would show. */
+
+static GPtrArray *notifications; /* "summary: body" strings */
+
+static const char notifications_xml[]
+    = "<node><interface name='org.freedesktop.Notifications'>"
+      "<method name='Notify'><arg type='s' direction='in'/><arg type='u' direction='in'/>"
+      "<arg type='s' direction='in'/><arg type='s' direction='in'/><arg type='s' direction='in'/>"
+      "<arg type='as' direction='in'/><arg type='a{sv}' direction='in'/>"
+      "<arg type='i' direction='in'/><arg type='u' direction='out'/></method>"
+      "<method name='CloseNotification'><arg type='u' direction='in'/></method>"
+      "<method name='GetCapabilities'><arg type='as' direction='out'/></method>"
+      "</interface></node>";
+
+static void
+notifications_method_cb (GDBusConnection *connection, const char *sender, const char *object_path,
+                         const char *interface_name, const char *method_name, GVariant *parameters,
+                         GDBusMethodInvocation *invocation, gpointer user_data)
+{
+  if (g_str_equal (method_name, "Notify"))
+    {
+      const char *summary, *body;
+
+      g_variant_get_child (parameters, 3, "&s", &summary);
+      g_variant_get_child (parameters, 4, "&s", &body);
+      g_ptr_array_add (notifications, g_strdup_printf ("%s: %s", summary, body));
+      g_dbus_method_invocation_return_value (invocation, g_variant_new ("(u)", notifications->len));
+    }
+  else if (g_str_equal (method_name, "GetCapabilities"))
+    g_dbus_method_invocation_return_value (invocation, g_variant_new_parsed ("(@as [],)"));
+  else
+    g_dbus_method_invocation_return_value (invocation, NULL);
+}
+
+static void
+start_notification_server (void)
+{
+  static const GDBusInterfaceVTable vtable = { notifications_method_cb };
+  GDBusConnection *connection = g_application_get_dbus_connection (G_APPLICATION (application));
+  g_autoptr (GDBusNodeInfo) info = g_dbus_node_info_new_for_xml (notifications_xml, NULL);
+  g_autoptr (GError) error = NULL;
+
+  g_assert_nonnull (connection);
+  notifications = g_ptr_array_new_with_free_func (g_free);
+  g_dbus_connection_register_object (connection, "/org/freedesktop/Notifications",
+                                     info->interfaces[0], &vtable, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_bus_own_name_on_connection (connection, "org.freedesktop.Notifications",
+                                G_BUS_NAME_OWNER_FLAGS_NONE, NULL, NULL, NULL, NULL);
+}
+
 /* Peers */
 
 static PhTestProcess *
@@ -214,6 +266,43 @@ valid_code (const char *nameplate)
 }
 
 /* Tests */
+
+static void
+test_window_actions (void)
+{
+  struct
+  {
+    const char *action;
+    const char *accel;
+  } shortcuts[] = {
+    { "win.start-chat", "<Control>n" },
+    { "win.join-chat", "<Control>j" },
+    { "win.toggle-inspector", "<Control>i" },
+    { "app.preferences", "<Control>comma" },
+    { "app.quit", "<Control>q" },
+    { "window.close", "<Control>w" },
+  };
+  GtkWidget *preferences;
+
+  for (guint i = 0; i < G_N_ELEMENTS (shortcuts); i++)
+    {
+      g_auto (GStrv) accels = gtk_application_get_accels_for_action (GTK_APPLICATION (application),
+                                                                     shortcuts[i].action);
+
+      g_assert_nonnull (accels[0]);
+      g_assert_cmpstr (accels[0], ==, shortcuts[i].accel);
+    }
+
+  /* The shortcuts window comes from gtk/help-overlay.ui in the resources. */
+  g_assert_true (g_action_group_has_action (G_ACTION_GROUP (window), "show-help-overlay"));
+  g_assert_nonnull (gtk_application_window_get_help_overlay (GTK_APPLICATION_WINDOW (window)));
+
+  /* Preferences open from the menu and show the settings. */
+  g_action_group_activate_action (G_ACTION_GROUP (application), "preferences", NULL);
+  preferences = GTK_WIDGET (gtk_application_get_active_window (GTK_APPLICATION (application)));
+  g_assert_true (ADW_IS_PREFERENCES_WINDOW (preferences));
+  gtk_window_destroy (GTK_WINDOW (preferences));
+}
 
 static void
 test_join_validation (void)
@@ -483,6 +572,51 @@ test_screenshots_of_a_chat (void)
   close_current_chat ();
 }
 
+static gboolean
+window_is_inactive (gpointer data)
+{
+  return !gtk_window_is_active (GTK_WINDOW (window));
+}
+
+static gboolean
+notification_is_shown (gpointer data)
+{
+  return g_ptr_array_find_with_equal_func (notifications, data, g_str_equal, NULL);
+}
+
+/* A message that arrives while the window is in the background shows a
+ * notification with the peer's name and the text. */
+static void
+test_notification_in_background (void)
+{
+  GSettings *settings = ph_application_get_settings (application);
+  g_autoptr (PhChat) chat = ph_window_start_chat (window);
+  g_autoptr (PhTestProcess) bob = NULL;
+  const char *join_args[3] = { "join", NULL, NULL };
+  GtkWindow *other;
+
+  wait_for_chat_page ("waiting", EVENT_TIMEOUT_MS);
+  join_args[1] = ph_conversation_get_code (ph_chat_get_conversation (chat));
+  bob = spawn_cli ("Bob", join_args);
+  wait_for_chat_page ("chat", CONNECT_TIMEOUT_MS);
+
+  g_settings_set_boolean (settings, "notifications", TRUE);
+  other = GTK_WINDOW (gtk_window_new ());
+  gtk_window_present (other);
+  if (!ph_test_wait_until (window_is_inactive, NULL, EVENT_TIMEOUT_MS))
+    g_error ("the main window stayed active behind another window");
+
+  ph_test_process_write_line (bob, "Are you there?");
+  if (!ph_test_wait_until (notification_is_shown, "Bob: Are you there?", EVENT_TIMEOUT_MS))
+    g_error ("no notification for a message that arrived in the background");
+
+  gtk_window_destroy (other);
+  g_settings_set_boolean (settings, "notifications", FALSE);
+  ph_test_process_close_stdin (bob);
+  g_assert_cmpint (ph_test_process_wait_exit (bob, EVENT_TIMEOUT_MS), ==, 0);
+  close_current_chat ();
+}
+
 /* The real `pinhole` binary, started with --join, chats with a CLI host:
  * the host sees it connect under its display name and acknowledge a
  * message, which only the app's conversation does once it shows it. */
@@ -540,24 +674,31 @@ main (int argc, char **argv)
   g_settings_set_string (settings, "rendezvous-url", server_url);
   g_settings_set_string (settings, "display-name", "Alice");
   g_settings_set_boolean (settings, "use-server-turn", FALSE);
+  /* Only the notification test wants them; the window's focus under Xvfb
+   * without a window manager is not for the other tests to depend on. */
+  g_settings_set_boolean (settings, "notifications", FALSE);
   g_settings_set_int (settings, "window-width", 1100);
   g_settings_set_int (settings, "window-height", 720);
 
+  start_notification_server ();
   window = ph_window_new (application);
   gtk_window_present (GTK_WINDOW (window));
   wait_for_paint ();
 
+  g_test_add_func ("/gui/window/actions", test_window_actions);
   g_test_add_func ("/gui/join/validation", test_join_validation);
   g_test_add_func ("/gui/join/unknown-code", test_join_unknown_code);
   g_test_add_func ("/gui/join/unreachable-server", test_join_unreachable_server);
   g_test_add_func ("/gui/start/shows-code", test_start_shows_code);
   g_test_add_func ("/gui/chat/with-cli-peer", test_chat_with_cli_peer);
   g_test_add_func ("/gui/chat/screenshots", test_screenshots_of_a_chat);
+  g_test_add_func ("/gui/chat/notification", test_notification_in_background);
   g_test_add_func ("/gui/app/joins-cli-host", test_app_binary_joins);
   status = g_test_run ();
 
   gtk_window_destroy (GTK_WINDOW (window));
   g_clear_object (&application);
+  g_ptr_array_unref (notifications);
   ph_test_process_kill (server, SIGTERM);
   ph_test_process_wait_exit (server, 5000);
   ph_test_process_free (server);

@@ -201,10 +201,10 @@ static void
 preferences_activated (GSimpleAction *action, GVariant *parameter, gpointer user_data)
 {
   PhApplication *self = user_data;
+  GtkWindow *parent = gtk_application_get_active_window (GTK_APPLICATION (self));
   GtkWidget *preferences = ph_preferences_window_new (self);
 
-  gtk_window_set_transient_for (GTK_WINDOW (preferences),
-                                gtk_application_get_active_window (GTK_APPLICATION (self)));
+  gtk_window_set_transient_for (GTK_WINDOW (preferences), parent);
   gtk_window_present (GTK_WINDOW (preferences));
 }
 
