@@ -50,7 +50,8 @@ ph_rate_limiter_finalize (GObject *object)
 {
   PhRateLimiter *self = PH_RATE_LIMITER (object);
 
-  g_queue_clear (&self->recent);
+  /* The queue's links live inside the buckets, which the table frees. */
+  g_queue_init (&self->recent);
   g_clear_pointer (&self->buckets, g_hash_table_unref);
 
   G_OBJECT_CLASS (ph_rate_limiter_parent_class)->finalize (object);
