@@ -7,6 +7,7 @@
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <string.h>
 
 #include "ph-mailbox-store.h"
@@ -978,6 +979,25 @@ wait_check_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 }
 
 static void
+die_with_parent (gpointer user_data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+}
+
+static void
+wait_for_line (char **line)
+{
+  gboolean expired = FALSE;
+  guint id = g_timeout_add_seconds (DEADLINE_SECONDS, deadline_cb, &expired);
+
+  while (*line == NULL && !expired)
+    g_main_context_iteration (NULL, TRUE);
+
+  g_assert_false (expired);
+  g_source_remove (id);
+}
+
+static void
 test_program (void)
 {
   const char *binary = g_getenv ("PINHOLE_RENDEZVOUS_BIN");
@@ -987,6 +1007,7 @@ test_program (void)
   g_autofree char *line = NULL;
   g_autofree char *expected_line = NULL;
   g_autofree char *url = NULL;
+  g_autoptr (GSubprocessLauncher) launcher = NULL;
   g_autoptr (GSubprocess) process = NULL;
   g_autoptr (GDataInputStream) output = NULL;
   g_autoptr (SoupSession) session = soup_session_new ();
@@ -1004,13 +1025,16 @@ test_program (void)
   g_assert_no_error (error);
   port_file = g_build_filename (dir, "port", NULL);
 
-  process = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error, binary, "--port", "0",
-                              "--port-file", port_file, NULL);
+  /* If this test dies, the server must not outlive it. */
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE
+                                        | G_SUBPROCESS_FLAGS_STDERR_SILENCE);
+  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
+  process = g_subprocess_launcher_spawn (launcher, &error, binary, "--port", "0", "--port-file",
+                                         port_file, NULL);
   g_assert_no_error (error);
   output = g_data_input_stream_new (g_subprocess_get_stdout_pipe (process));
   g_data_input_stream_read_line_async (output, G_PRIORITY_DEFAULT, NULL, read_line_cb, &line);
-  while (line == NULL)
-    g_main_context_iteration (NULL, TRUE);
+  wait_for_line (&line);
 
   g_assert_true (g_file_get_contents (port_file, &port_text, NULL, &error));
   g_strchomp (port_text);

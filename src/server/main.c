@@ -273,10 +273,7 @@ main (int argc, char **argv)
       return EXIT_FAILURE;
     }
 
-  url = ph_rendezvous_server_get_url (server);
-  g_print ("pinhole-rendezvous listening on %s\n", url);
-  fflush (stdout);
-
+  /* The port file is complete before the line that says we listen. */
   if (port_file != NULL)
     {
       g_autofree char *text = g_strdup_printf ("%u\n", ph_rendezvous_server_get_port (server));
@@ -287,6 +284,10 @@ main (int argc, char **argv)
           return EXIT_FAILURE;
         }
     }
+
+  url = ph_rendezvous_server_get_url (server);
+  g_print ("pinhole-rendezvous listening on %s\n", url);
+  fflush (stdout);
 
   loop = g_main_loop_new (NULL, FALSE);
   sigint_id = g_unix_signal_add (SIGINT, quit_cb, loop);
