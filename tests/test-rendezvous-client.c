@@ -455,6 +455,8 @@ test_malformed_answers (void)
     { "turn", "{\"stun\":[1]}" },
     { "turn", "{\"stun\":[],\"turn\":[\"turn:x\"],\"username\":\"u\"}" },
   };
+  g_autoptr (GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr (GSocketAddress) address = g_inet_socket_address_new (loopback, 0);
 
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
     {
@@ -462,16 +464,19 @@ test_malformed_answers (void)
       g_autoptr (PhRendezvousClient) client = NULL;
       g_autoptr (GAsyncResult) result = NULL;
       g_autoptr (GError) error = NULL;
+      g_autoptr (GSocketAddress) bound = NULL;
       g_autofree char *url = NULL;
-      GSList *uris;
+      GSList *listeners;
       gboolean ok;
 
       g_test_message ("%s: %s", cases[i].operation, cases[i].body);
       soup_server_add_handler (server, NULL, canned_cb, (gpointer)cases[i].body, NULL);
-      g_assert_true (soup_server_listen_local (server, 0, SOUP_SERVER_LISTEN_IPV4_ONLY, &error));
-      uris = soup_server_get_uris (server);
-      url = g_strdup_printf ("http://127.0.0.1:%d", g_uri_get_port (uris->data));
-      g_slist_free_full (uris, (GDestroyNotify)g_uri_unref);
+      g_assert_true (soup_server_listen (server, address, 0, &error));
+      listeners = soup_server_get_listeners (server);
+      bound = g_socket_get_local_address (listeners->data, &error);
+      g_slist_free (listeners);
+      url = g_strdup_printf ("http://127.0.0.1:%u",
+                             g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound)));
       client = ph_rendezvous_client_new (url, &error);
 
       if (strcmp (cases[i].operation, "allocate") == 0)

@@ -530,11 +530,10 @@ start_request (PhRendezvousClient *self, GTask *task, const char *method, const 
 
   if (payload != NULL)
     {
-      g_autofree char *text = json_to_string (payload, FALSE);
-      gsize length = strlen (text);
+      char *text = json_to_string (payload, FALSE);
+      g_autoptr (GBytes) bytes = g_bytes_new_take (text, strlen (text));
 
-      soup_message_set_request_body_from_bytes (request->msg, "application/json",
-                                                g_bytes_new_take (g_steal_pointer (&text), length));
+      soup_message_set_request_body_from_bytes (request->msg, "application/json", bytes);
     }
 
   if (cancellable != NULL)

@@ -1211,8 +1211,9 @@ ph_rendezvous_server_listen (PhRendezvousServer *self, GInetAddress *address, gu
                              GError **error)
 {
   g_autoptr (GSocketAddress) socket_address = NULL;
+  g_autoptr (GSocketAddress) bound = NULL;
   g_autofree char *host = NULL;
-  GSList *uris;
+  GSList *listeners;
 
   g_return_val_if_fail (PH_IS_RENDEZVOUS_SERVER (self), FALSE);
   g_return_val_if_fail (G_IS_INET_ADDRESS (address), FALSE);
@@ -1224,9 +1225,13 @@ ph_rendezvous_server_listen (PhRendezvousServer *self, GInetAddress *address, gu
                            self->tls_certificate != NULL ? SOUP_SERVER_LISTEN_HTTPS : 0, error))
     return FALSE;
 
-  uris = soup_server_get_uris (self->soup);
-  self->port = g_uri_get_port (uris->data);
-  g_slist_free_full (uris, (GDestroyNotify)g_uri_unref);
+  /* The socket, not soup_server_get_uris (), which leaks in libsoup 3.2. */
+  listeners = soup_server_get_listeners (self->soup);
+  bound = g_socket_get_local_address (listeners->data, error);
+  g_slist_free (listeners);
+  if (bound == NULL)
+    return FALSE;
+  self->port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
 
   host = g_inet_address_to_string (address);
   self->url = g_strdup_printf (
