@@ -92,10 +92,10 @@ is_host_name (const char *host)
 }
 
 /* Splits "HOST", "HOST:PORT", "[V6]", "[V6]:PORT" or a bare IPv6 address.
- * @what names the server in error messages. */
+ * @what and @shown (the whole input) make error messages. */
 static gboolean
-parse_host_port (const char *text, const char *what, char **host_out, guint *port_out,
-                 GError **error)
+parse_host_port (const char *text, const char *what, const char *shown, char **host_out,
+                 guint *port_out, GError **error)
 {
   g_autofree char *host = NULL;
   const char *port_text = NULL;
@@ -109,7 +109,7 @@ parse_host_port (const char *text, const char *what, char **host_out, guint *por
       if (end == NULL)
         {
           g_set_error (error, PH_ERROR, PH_ERROR_FAILED,
-                       "The %s address “%s” has a “[” without a closing “]”.", what, text);
+                       "The %s address “%s” has a “[” without a closing “]”.", what, shown);
           return FALSE;
         }
       host = g_strndup (text + 1, end - text - 1);
@@ -117,7 +117,7 @@ parse_host_port (const char *text, const char *what, char **host_out, guint *por
       if (address == NULL || g_inet_address_get_family (address) != G_SOCKET_FAMILY_IPV6)
         {
           g_set_error (error, PH_ERROR, PH_ERROR_FAILED,
-                       "The %s address “%s” has no valid IPv6 address inside “[ ]”.", what, text);
+                       "The %s address “%s” has no valid IPv6 address inside “[ ]”.", what, shown);
           return FALSE;
         }
       if (end[1] == ':')
@@ -125,7 +125,7 @@ parse_host_port (const char *text, const char *what, char **host_out, guint *por
       else if (end[1] != '\0')
         {
           g_set_error (error, PH_ERROR, PH_ERROR_FAILED,
-                       "The %s address “%s” has unexpected text after “]”.", what, text);
+                       "The %s address “%s” has unexpected text after “]”.", what, shown);
           return FALSE;
         }
     }
@@ -143,7 +143,7 @@ parse_host_port (const char *text, const char *what, char **host_out, guint *por
               g_set_error (error, PH_ERROR, PH_ERROR_FAILED,
                            "The %s address “%s” is not valid; write an IPv6 address with a port "
                            "as [ADDRESS]:PORT.",
-                           what, text);
+                           what, shown);
               return FALSE;
             }
           host = g_strdup (text);
@@ -156,10 +156,11 @@ parse_host_port (const char *text, const char *what, char **host_out, guint *por
       else
         host = g_strdup (text);
 
-      if (!is_host_name (host))
+      /* A bare IPv6 address was checked above. */
+      if (strchr (host, ':') == NULL && !is_host_name (host))
         {
           g_set_error (error, PH_ERROR, PH_ERROR_FAILED,
-                       "The %s address “%s” does not start with a valid host name.", what, text);
+                       "The %s address “%s” does not start with a valid host name.", what, shown);
           return FALSE;
         }
     }
@@ -170,7 +171,7 @@ parse_host_port (const char *text, const char *what, char **host_out, guint *por
     {
       g_set_error (error, PH_ERROR, PH_ERROR_FAILED,
                    "The %s address “%s” has an invalid port; use a number from 1 to 65535.", what,
-                   text);
+                   shown);
       return FALSE;
     }
 
@@ -204,7 +205,7 @@ ph_ice_config_set_stun (PhIceConfig *self, const char *server, GError **error)
                    "The STUN server “%s” must be written as HOST or HOST:PORT.", server);
       return FALSE;
     }
-  if (!parse_host_port (rest, "STUN server", &host, &port, error))
+  if (!parse_host_port (rest, "STUN server", server, &host, &port, error))
     return FALSE;
 
   g_free (self->stun_host);
@@ -276,7 +277,7 @@ ph_ice_config_add_turn (PhIceConfig *self, const char *uri, const char *username
         }
     }
 
-  if (!parse_host_port (authority, "TURN server", &host, &port, error))
+  if (!parse_host_port (authority, "TURN server", uri, &host, &port, error))
     return FALSE;
 
   server = g_new0 (PhTurnServer, 1);
