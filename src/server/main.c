@@ -285,13 +285,16 @@ main (int argc, char **argv)
         }
     }
 
+  /* Signals are handled before anyone learns we listen, so a supervisor
+   * that stops us at once still gets a clean exit. */
+  loop = g_main_loop_new (NULL, FALSE);
+  sigint_id = g_unix_signal_add (SIGINT, quit_cb, loop);
+  sigterm_id = g_unix_signal_add (SIGTERM, quit_cb, loop);
+
   url = ph_rendezvous_server_get_url (server);
   g_print ("pinhole-rendezvous listening on %s\n", url);
   fflush (stdout);
 
-  loop = g_main_loop_new (NULL, FALSE);
-  sigint_id = g_unix_signal_add (SIGINT, quit_cb, loop);
-  sigterm_id = g_unix_signal_add (SIGTERM, quit_cb, loop);
   g_main_loop_run (loop);
   g_source_remove (sigint_id);
   g_source_remove (sigterm_id);
