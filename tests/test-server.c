@@ -801,6 +801,7 @@ test_vanished_poller (void)
 
   metrics = get_metrics (&fixture);
   g_assert_nonnull (strstr (metrics, "\npinhole_polls_waiting 0\n"));
+  g_assert_nonnull (strstr (metrics, "\npinhole_requests_total{status=\"aborted\"} 1\n"));
 
   fixture_stop (&fixture);
 }
