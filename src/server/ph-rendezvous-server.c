@@ -528,14 +528,6 @@ handle_post_message (PhRendezvousServer *self, SoupServerMessage *msg, guint nam
 
   request = soup_message_body_flatten (soup_server_message_get_request_body (msg));
   data = g_bytes_get_data (request, &size);
-  if (size > self->max_body_bytes)
-    {
-      respond_error (self, msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, "too-large",
-                     "The request body has %" G_GSIZE_FORMAT " bytes; the limit is %u.", size,
-                     self->max_body_bytes);
-      return;
-    }
-
   if (size == 0 || !json_parser_load_from_data (parser, data, size, &error))
     {
       respond_error (self, msg, SOUP_STATUS_BAD_REQUEST, "malformed",
