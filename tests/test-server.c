@@ -143,6 +143,24 @@ call_run (Fixture *fixture, const char *method, const char *path, const char *bo
   return call;
 }
 
+/* Sends @body with chunked encoding: no Content-Length announces its size. */
+static Call *
+call_run_chunked (Fixture *fixture, const char *path, const char *body)
+{
+  g_autofree char *url = g_strconcat (fixture->url, path, NULL);
+  g_autoptr (GInputStream) stream = g_memory_input_stream_new_from_data (body, -1, NULL);
+  Call *call = g_new0 (Call, 1);
+
+  call->msg = soup_message_new ("POST", url);
+  soup_message_set_request_body (call->msg, "application/json", stream, -1);
+  call->started_us = g_get_monotonic_time ();
+  soup_session_send_and_read_async (fixture->session, call->msg, G_PRIORITY_DEFAULT, NULL,
+                                    call_done_cb, call);
+  wait_for (&call->done);
+  g_assert_no_error (call->error);
+  return call;
+}
+
 static guint
 call_status (Call *call)
 {
@@ -584,7 +602,9 @@ test_too_large (void)
   Fixture fixture = { 0 };
   g_autofree char *nameplate = NULL;
   g_autofree char *big_text = g_strnfill (2000, 'x');
+  g_autofree char *big_json = message_json (SIDE_A, "desc", big_text);
   g_autoptr (Call) big = NULL;
+  g_autoptr (Call) big_chunked = NULL;
   g_autoptr (Call) over_count = NULL;
   g_autoptr (Call) still_fine = NULL;
 
@@ -593,6 +613,15 @@ test_too_large (void)
 
   big = post (&fixture, nameplate, SIDE_A, "desc", big_text);
   assert_error (big, 413, "too-large");
+  g_assert_cmpstr (
+      soup_message_headers_get_one (soup_message_get_request_headers (big->msg), "Content-Length"),
+      !=, NULL);
+
+  big_chunked = call_run_chunked (&fixture, "/v1/mailboxes/1/messages", big_json);
+  g_assert_cmpint (
+      soup_message_headers_get_encoding (soup_message_get_request_headers (big_chunked->msg)), ==,
+      SOUP_ENCODING_CHUNKED);
+  assert_error (big_chunked, 413, "too-large");
 
   post_ok (&fixture, nameplate, SIDE_A, "1");
   post_ok (&fixture, nameplate, SIDE_B, "2");
@@ -801,6 +830,7 @@ test_vanished_poller (void)
 
   metrics = get_metrics (&fixture);
   g_assert_nonnull (strstr (metrics, "\npinhole_polls_waiting 0\n"));
+  g_assert_nonnull (strstr (metrics, "\npinhole_requests_total{status=\"aborted\"} 1\n"));
 
   fixture_stop (&fixture);
 }

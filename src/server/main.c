@@ -5,6 +5,7 @@
 
 #include <glib-unix.h>
 #include <gio/gio.h>
+#include <locale.h>
 #include <signal.h>
 #include <stdio.h>
 
@@ -200,6 +201,7 @@ main (int argc, char **argv)
   guint sigint_id;
   guint sigterm_id;
 
+  setlocale (LC_ALL, "");
   g_array_set_clear_func (values, (GDestroyNotify)g_value_unset);
 
   context = g_option_context_new (NULL);

@@ -67,6 +67,7 @@ struct _PhRendezvousServer
   guint64 mailboxes_allocated;
   guint64 messages_posted;
   guint64 rate_limited;
+  guint64 requests_aborted;
   GHashTable *requests_by_status; /* status → count */
   GHashTable *errors_by_code;     /* static code string → count */
 };
@@ -527,14 +528,6 @@ handle_post_message (PhRendezvousServer *self, SoupServerMessage *msg, guint nam
 
   request = soup_message_body_flatten (soup_server_message_get_request_body (msg));
   data = g_bytes_get_data (request, &size);
-  if (size > self->max_body_bytes)
-    {
-      respond_error (self, msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, "too-large",
-                     "The request body has %" G_GSIZE_FORMAT " bytes; the limit is %u.", size,
-                     self->max_body_bytes);
-      return;
-    }
-
   if (size == 0 || !json_parser_load_from_data (parser, data, size, &error))
     {
       respond_error (self, msg, SOUP_STATUS_BAD_REQUEST, "malformed",
@@ -763,7 +756,8 @@ handle_metrics (PhRendezvousServer *self, SoupServerMessage *msg)
   g_string_append_printf (text, "pinhole_rate_limited_total %" G_GUINT64_FORMAT "\n",
                           self->rate_limited);
 
-  append_metric (text, "pinhole_requests_total", "counter", "Requests answered, by status.");
+  append_metric (text, "pinhole_requests_total", "counter",
+                 "Requests, by the status answered or \"aborted\" when the client hung up.");
   keys = g_list_sort (g_hash_table_get_keys (self->requests_by_status), compare_uints);
   for (GList *l = keys; l != NULL; l = l->next)
     {
@@ -775,6 +769,9 @@ handle_metrics (PhRendezvousServer *self, SoupServerMessage *msg)
           GPOINTER_TO_SIZE (g_hash_table_lookup (self->requests_by_status, key)));
     }
   g_list_free (keys);
+  g_string_append_printf (text,
+                          "pinhole_requests_total{status=\"aborted\"} %" G_GUINT64_FORMAT "\n",
+                          self->requests_aborted);
 
   append_metric (text, "pinhole_errors_total", "counter", "Error responses, by error code.");
   keys = g_list_sort (g_hash_table_get_keys (self->errors_by_code), (GCompareFunc)strcmp);
@@ -951,9 +948,17 @@ request_started_cb (SoupServer *server, SoupServerMessage *msg, PhRendezvousServ
 }
 
 static void
-request_done_cb (SoupServer *server, SoupServerMessage *msg, PhRendezvousServer *self)
+request_finished_cb (SoupServer *server, SoupServerMessage *msg, PhRendezvousServer *self)
 {
   count (self->requests_by_status, GUINT_TO_POINTER (soup_server_message_get_status (msg)));
+}
+
+/* libsoup reports a request whose client hung up as status 500, which
+ * would read as a server fault: such requests get a label of their own. */
+static void
+request_aborted_cb (SoupServer *server, SoupServerMessage *msg, PhRendezvousServer *self)
+{
+  self->requests_aborted++;
 }
 
 static void
@@ -975,8 +980,9 @@ ph_rendezvous_server_constructed (GObject *object)
   soup_server_add_early_handler (self->soup, NULL, server_early_cb, self, NULL);
   soup_server_add_handler (self->soup, NULL, server_request_cb, self, NULL);
   g_signal_connect_object (self->soup, "request-started", G_CALLBACK (request_started_cb), self, 0);
-  g_signal_connect_object (self->soup, "request-finished", G_CALLBACK (request_done_cb), self, 0);
-  g_signal_connect_object (self->soup, "request-aborted", G_CALLBACK (request_done_cb), self, 0);
+  g_signal_connect_object (self->soup, "request-finished", G_CALLBACK (request_finished_cb), self,
+                           0);
+  g_signal_connect_object (self->soup, "request-aborted", G_CALLBACK (request_aborted_cb), self, 0);
 }
 
 static void
