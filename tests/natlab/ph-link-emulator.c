@@ -44,19 +44,19 @@
 
 typedef struct
 {
-  int64_t  due_ns;
-  size_t   length;
+  int64_t due_ns;
+  size_t length;
   uint8_t *data;
 } Frame;
 
 typedef struct
 {
-  int      in_fd;
-  int      out_fd;
-  Frame    frames[QUEUE_MAX];
-  size_t   head;
-  size_t   count;
-  int64_t  last_due_ns;
+  int in_fd;
+  int out_fd;
+  Frame frames[QUEUE_MAX];
+  size_t head;
+  size_t count;
+  int64_t last_due_ns;
   uint64_t dropped;
 } Direction;
 
@@ -145,9 +145,7 @@ random_jitter_ns (int64_t jitter_ns)
 
 /* Reads every frame waiting on the direction's input and queues it. */
 static int
-receive_frames (Direction *dir,
-                int64_t    delay_ns,
-                int64_t    jitter_ns)
+receive_frames (Direction *dir, int64_t delay_ns, int64_t jitter_ns)
 {
   static uint8_t buffer[FRAME_MAX];
 
@@ -193,8 +191,7 @@ receive_frames (Direction *dir,
 
 /* Writes out every queued frame whose time has come. */
 static void
-send_due_frames (Direction *dir,
-                 int64_t    now)
+send_due_frames (Direction *dir, int64_t now)
 {
   while (dir->count > 0 && dir->frames[dir->head].due_ns <= now)
     {
@@ -211,8 +208,7 @@ send_due_frames (Direction *dir,
 }
 
 static int
-parse_ms (const char *text,
-          int64_t    *out_ns)
+parse_ms (const char *text, int64_t *out_ns)
 {
   char *end = NULL;
   double ms = strtod (text, &end);
@@ -230,8 +226,7 @@ usage (void)
 }
 
 int
-main (int   argc,
-      char *argv[])
+main (int argc, char *argv[])
 {
   static const struct option options[] = {
     { "a", required_argument, NULL, 'a' },
