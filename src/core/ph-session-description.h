@@ -42,7 +42,7 @@ PhSessionDescription *ph_session_description_parse     (const char  *text,
 
 /* Validates one ICE candidate attribute value ("candidate:1 1 UDP 2015363327
  * 10.1.0.2 39989 typ host …") before libnice sees it: foundation, component 1,
- * UDP/TCP, priority 1..2^31-1, a numeric IPv4/IPv6 address, port 1..65535,
+ * UDP/TCP, priority 1..2^32-1, a numeric IPv4/IPv6 address, port 1..65535,
  * type host/srflx/prflx/relay, raddr/rport where the type needs them, tcptype
  * on TCP candidates. */
 gboolean              ph_candidate_validate            (const char  *candidate,
