@@ -299,7 +299,7 @@ check_path (const char *who, JsonObject *connected, Expectation expect)
     default:
       break;
     }
-  g_test_fail_printf ("%s: unexpected path %s ↔ %s (relayed: %s)", who, local, remote,
+  g_test_fail_printf ("%s: unexpected path %s <-> %s (relayed: %s)", who, local, remote,
                       relayed ? "yes" : "no");
   return FALSE;
 }
@@ -315,7 +315,7 @@ exchange_message (PhTestProcess *from, PhTestProcess *to, const char *text)
   if (received == NULL
       || g_strcmp0 (json_object_get_string_member_with_default (received, "text", ""), text) != 0)
     {
-      g_test_fail_printf ("“%s” did not arrive within %d ms", text, MESSAGE_TIMEOUT_MS);
+      g_test_fail_printf ("'%s' did not arrive within %d ms", text, MESSAGE_TIMEOUT_MS);
       return FALSE;
     }
   return TRUE;
@@ -370,7 +370,7 @@ run_cell (Lab *lab, const char *label, const char *ice_args_a, const char *ice_a
       const char *host_code = json_object_get_string_member_with_default (host_outcome, "code", "");
 
       outcome = g_strdup_printf (
-          "failed as expected: %s after %" G_GINT64_FORMAT " ms — %s", join_code, elapsed_ms,
+          "failed as expected: %s after %" G_GINT64_FORMAT " ms: %s", join_code, elapsed_ms,
           json_object_get_string_member_with_default (join_outcome, "message", ""));
       if (!g_str_equal (json_object_get_string_member (join_outcome, "event"), "error")
           || !g_str_equal (join_code, "ice-failed") || !g_str_equal (host_code, "ice-failed"))
@@ -397,7 +397,7 @@ run_cell (Lab *lab, const char *label, const char *ice_args_a, const char *ice_a
     }
 
   g_string_append_printf (
-      summary, "%-52s %s %s↔%s (join %" G_GINT64_FORMAT " ms, setup_ms %" G_GINT64_FORMAT ")\n",
+      summary, "%-52s %s %s<->%s (join %" G_GINT64_FORMAT " ms, setup_ms %" G_GINT64_FORMAT ")\n",
       label, path_relayed (join_outcome) ? "relayed" : "direct ",
       path_end_type (join_outcome, "local"), path_end_type (join_outcome, "remote"), elapsed_ms,
       json_object_get_int_member_with_default (join_outcome, "setup_ms", -1));
@@ -442,7 +442,7 @@ static void
 test_cell (gconstpointer data)
 {
   const Cell *cell = data;
-  g_autofree char *label = g_strdup_printf ("%s %s → %s", cell->config, cell->nat_a, cell->nat_b);
+  g_autofree char *label = g_strdup_printf ("%s %s -> %s", cell->config, cell->nat_a, cell->nat_b);
   gboolean relay = needs_relay (cell->nat_a, cell->nat_b);
   const char *ice_args = "";
   Expectation expect;
@@ -522,7 +522,7 @@ test_nat_check (gconstpointer data)
     }
   public_address = c->nat != NULL ? lab_get (lab, "NATLAB_RA_WAN") : lab_get (lab, "NATLAB_A_IP");
   g_string_append_printf (
-      summary, "nat-check behind %-20s → %s, mapping %s, filtering %s, %s\n",
+      summary, "nat-check behind %-20s -> %s, mapping %s, filtering %s, %s\n",
       c->nat != NULL ? c->nat : "no NAT",
       json_object_get_string_member_with_default (result, "type", "?"),
       json_object_get_string_member_with_default (result, "mapping", "?"),
@@ -567,7 +567,7 @@ test_public_to_symmetric_with_delay (void)
   Lab *lab = get_lab (PUBLIC_LAB);
 
   if (lab != NULL)
-    run_cell (lab, "stun-only none → symmetric, 40 ms round trip", "STUN", "STUN", EXPECT_DIRECT);
+    run_cell (lab, "stun-only none -> symmetric, 40 ms round trip", "STUN", "STUN", EXPECT_DIRECT);
 }
 
 /* Both peers behind one NAT find each other on their LAN. */
