@@ -638,8 +638,9 @@ main (int argc, char *argv[])
 
   g_test_add_func ("/natlab/public/nat-check", test_public_nat_check);
   g_test_add_func ("/natlab/public/symmetric-with-delay", test_public_to_symmetric_with_delay);
-  g_test_add_func ("/natlab/hairpin", test_hairpin);
-  g_test_add_func ("/natlab/summary", test_print_summary);
+  g_test_add_func ("/natlab/hairpin/port-restricted", test_hairpin);
+  /* Last: a suite's own cases run before its sub-suites. */
+  g_test_add_func ("/natlab/summary/print", test_print_summary);
 
   status = g_test_run ();
   g_clear_pointer (&current_lab, lab_free);
