@@ -16,8 +16,8 @@
 #include "ph-session-description.h"
 #include "ph-signaling.h"
 
-/* ICE gets this long after the descriptions are exchanged; libnice itself
- * gives up sooner when every pair has failed. */
+/* From the moment both sides hold the key to an open channel; libnice
+ * itself gives up sooner when every candidate pair has failed. */
 #define CONNECT_TIMEOUT_SECONDS 30
 /* Pings keep NAT mappings open and tell a dead peer from a quiet one. */
 #define PING_INTERVAL_SECONDS 2
@@ -606,9 +606,13 @@ connect_timeout_cb (gpointer user_data)
   PhConversation *self = user_data;
 
   self->connect_timeout_id = 0;
-  fail_literal (self, PH_ERROR_ICE_FAILED,
-                "Your peer could not be reached within 30 seconds. If one of you is behind a "
-                "strict NAT or firewall, a TURN relay is needed.");
+  if (self->peer_description == NULL)
+    fail_literal (self, PH_ERROR_TIMEOUT,
+                  "Your peer stopped answering before the connection was set up.");
+  else
+    fail_literal (self, PH_ERROR_ICE_FAILED,
+                  "Your peer could not be reached within 30 seconds. If one of you is behind a "
+                  "strict NAT or firewall, a TURN relay is needed.");
   return G_SOURCE_REMOVE;
 }
 
@@ -654,7 +658,6 @@ signaling_description_cb (PhSignaling                *signaling,
     g_ptr_array_add (self->remote_candidates, g_strdup (g_ptr_array_index (description->candidates, i)));
   self->remote_gathering_done = description->end_of_candidates;
 
-  self->connect_timeout_id = g_timeout_add_seconds (CONNECT_TIMEOUT_SECONDS, connect_timeout_cb, self);
   apply_peer_description (self);
 }
 
@@ -693,6 +696,7 @@ signaling_paired_cb (PhSignaling    *signaling,
   if (self->is_host)
     self->time_begin = g_get_monotonic_time ();
   self->paired = TRUE;
+  self->connect_timeout_id = g_timeout_add_seconds (CONNECT_TIMEOUT_SECONDS, connect_timeout_cb, self);
   set_state (self, PH_CONVERSATION_STATE_CONNECTING);
   maybe_send_description (self);
 }
