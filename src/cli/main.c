@@ -15,6 +15,8 @@
 #include "ph-conversation.h"
 #include "ph-error.h"
 #include "ph-frame.h"
+#include "ph-nat-check.h"
+#include "ph-rendezvous-client.h"
 
 #define EXIT_USAGE 2
 
@@ -206,6 +208,122 @@ default_name (void)
   return g_strdup (g_get_user_name ());
 }
 
+/* Waits on a nested main loop for one async call; nothing else runs in
+ * pinhole-cli meanwhile. */
+typedef struct
+{
+  GMainLoop    *loop;
+  GAsyncResult *result;
+} NatCheckWait;
+
+static void
+nat_check_wait_cb (GObject      *source,
+                   GAsyncResult *result,
+                   gpointer      user_data)
+{
+  NatCheckWait *wait = user_data;
+
+  wait->result = g_object_ref (result);
+  g_main_loop_quit (wait->loop);
+}
+
+/* `pinhole-cli nat-check`: what NAT this machine is behind, tested
+ * against --stun or else the rendezvous server's STUN server. */
+static int
+run_nat_check (const char *stun,
+               const char *rendezvous,
+               gboolean    json)
+{
+  g_autoptr (PhCliOutput) output = ph_cli_output_new (json);
+  g_autoptr (PhIceConfig) config = ph_ice_config_new ();
+  g_autoptr (PhNatCheck) check = NULL;
+  g_autoptr (PhNatCheckResult) result = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *server = g_strdup (stun);
+  NatCheckWait wait = { g_main_loop_new (NULL, FALSE), NULL };
+
+  if (server == NULL)
+    {
+      g_autoptr (PhRendezvousClient) client = ph_rendezvous_client_new (rendezvous, &error);
+      g_autoptr (PhTurnInfo) info = NULL;
+
+      if (client != NULL)
+        {
+          ph_rendezvous_client_get_turn_async (client, NULL, nat_check_wait_cb, &wait);
+          g_main_loop_run (wait.loop);
+          info = ph_rendezvous_client_get_turn_finish (client, wait.result, &error);
+          g_clear_object (&wait.result);
+        }
+      if (info != NULL && (info->stun_uris == NULL || info->stun_uris[0] == NULL))
+        error = g_error_new (PH_ERROR, PH_ERROR_FAILED,
+                             "The rendezvous server %s names no STUN server; give one with --stun.",
+                             rendezvous);
+      else if (info != NULL)
+        server = g_strdup (info->stun_uris[0]);
+    }
+
+  if (server != NULL && ph_ice_config_set_stun (config, server, &error))
+    {
+      check = ph_nat_check_new (config->stun_host, config->stun_port);
+      ph_nat_check_run_async (check, NULL, nat_check_wait_cb, &wait);
+      g_main_loop_run (wait.loop);
+      result = ph_nat_check_run_finish (check, wait.result, &error);
+      g_clear_object (&wait.result);
+    }
+  g_main_loop_unref (wait.loop);
+
+  if (result == NULL)
+    {
+      ph_cli_output_error (output, error);
+      return 1;
+    }
+
+  if (json)
+    {
+      g_autoptr (JsonBuilder) builder = json_builder_new ();
+      g_autoptr (JsonNode) root = NULL;
+      g_autofree char *line = NULL;
+
+      json_builder_begin_object (builder);
+      json_builder_set_member_name (builder, "event");
+      json_builder_add_string_value (builder, "nat");
+      json_builder_set_member_name (builder, "type");
+      json_builder_add_string_value (builder, ph_nat_type_to_string (result->type));
+      json_builder_set_member_name (builder, "mapping");
+      json_builder_add_string_value (builder, ph_nat_behaviour_to_string (result->mapping));
+      json_builder_set_member_name (builder, "filtering");
+      json_builder_add_string_value (builder, ph_nat_behaviour_to_string (result->filtering));
+      json_builder_set_member_name (builder, "public_address");
+      if (result->public_address != NULL)
+        json_builder_add_string_value (builder, result->public_address);
+      else
+        json_builder_add_null_value (builder);
+      json_builder_set_member_name (builder, "udp_blocked");
+      json_builder_add_boolean_value (builder, result->udp_blocked);
+      if (result->note != NULL)
+        {
+          json_builder_set_member_name (builder, "note");
+          json_builder_add_string_value (builder, result->note);
+        }
+      json_builder_end_object (builder);
+      root = json_builder_get_root (builder);
+      line = json_to_string (root, FALSE);
+      printf ("%s\n", line);
+    }
+  else
+    {
+      printf ("NAT type: %s (mapping %s, filtering %s)\n", ph_nat_type_to_string (result->type),
+              ph_nat_behaviour_to_string (result->mapping),
+              ph_nat_behaviour_to_string (result->filtering));
+      if (result->public_address != NULL)
+        printf ("Public address: %s\n", result->public_address);
+      if (result->note != NULL)
+        printf ("%s\n", result->note);
+    }
+  fflush (stdout);
+  return 0;
+}
+
 static int
 usage_error (GOptionContext *context,
              const char     *message)
@@ -257,7 +375,7 @@ main (int   argc,
 
   setlocale (LC_ALL, "");
 
-  context = g_option_context_new ("host | join CODE");
+  context = g_option_context_new ("host | join CODE | nat-check");
   g_option_context_set_summary (context,
                                 "Chat directly and privately with a peer, even behind NATs.\n"
                                 "Lines on standard input are sent as messages; the end of input "
@@ -270,6 +388,15 @@ main (int   argc,
     {
       printf ("pinhole-cli %s\n", PACKAGE_VERSION);
       return 0;
+    }
+
+  if (argc == 2 && g_str_equal (argv[1], "nat-check"))
+    {
+      if (rendezvous == NULL)
+        rendezvous = g_strdup (g_getenv ("PINHOLE_RENDEZVOUS"));
+      return run_nat_check (stun, rendezvous != NULL && *rendezvous != '\0' ? rendezvous
+                                                                             : PH_DEFAULT_RENDEZVOUS,
+                            json);
     }
 
   if (argc < 2 || (!g_str_equal (argv[1], "host") && !g_str_equal (argv[1], "join")))

@@ -10,14 +10,15 @@
 #include "ph-conversation.h"
 #include "ph-error.h"
 #include "ph-frame.h"
+#include "ph-ice-diagnosis.h"
 #include "ph-ice-transport.h"
 #include "ph-rendezvous-client.h"
 #include "ph-secure-channel.h"
 #include "ph-session-description.h"
 #include "ph-signaling.h"
 
-/* ICE gets this long after the descriptions are exchanged; libnice itself
- * gives up sooner when every pair has failed. */
+/* From the moment both sides hold the key to an open channel; libnice
+ * itself gives up sooner when every candidate pair has failed. */
 #define CONNECT_TIMEOUT_SECONDS 30
 /* Pings keep NAT mappings open and tell a dead peer from a quiet one. */
 #define PING_INTERVAL_SECONDS 2
@@ -53,7 +54,9 @@ struct _PhConversation
   gboolean              paired;
   gboolean              description_sent;
   gboolean              local_gathering_done;
-  GPtrArray            *local_candidates;
+  GPtrArray            *local_candidates;  /* gathered before the description went */
+  guint                 local_srflx;
+  guint                 local_relay;
   PhSessionDescription *peer_description;
   GPtrArray            *remote_candidates;
   guint                 remote_candidates_added;
@@ -493,6 +496,50 @@ open_channel (PhConversation *self)
   ph_secure_channel_open_async (self->channel, NULL, channel_opened_cb, g_object_ref (self));
 }
 
+/* The "typ" of a validated "candidate:…" line. */
+static gboolean
+candidate_has_type (const char *candidate,
+                    const char *type)
+{
+  g_autofree char *needle = g_strdup_printf (" typ %s", type);
+  const char *found = strstr (candidate, needle);
+
+  return found != NULL && (found[strlen (needle)] == ' ' || found[strlen (needle)] == '\0');
+}
+
+static guint
+count_remote_candidates (PhConversation *self,
+                         const char     *type)
+{
+  guint count = 0;
+
+  for (guint i = 0; i < self->remote_candidates->len; i++)
+    count += candidate_has_type (g_ptr_array_index (self->remote_candidates, i), type);
+  return count;
+}
+
+/* Says why no path was found, from what this side knows. */
+static void
+fail_ice (PhConversation *self)
+{
+  g_autofree char *message = NULL;
+  PhIceDiagnosisInput input = {
+    .local_nat = PH_NAT_TYPE_UNKNOWN,
+    .remote_nat = PH_NAT_TYPE_UNKNOWN,
+    .stun_configured = self->ice_config->stun_host != NULL,
+    .turn_configured = self->ice_config->turn_servers->len > 0,
+    .relay_only = self->ice_config->relay_only,
+    .local_srflx = self->local_srflx,
+    .local_relay = self->local_relay,
+    .remote_host = count_remote_candidates (self, "host"),
+    .remote_srflx = count_remote_candidates (self, "srflx"),
+    .remote_relay = count_remote_candidates (self, "relay"),
+  };
+
+  ph_ice_diagnose (&input, &message);
+  fail_literal (self, PH_ERROR_ICE_FAILED, message);
+}
+
 static void
 ice_state_changed_cb (PhIceTransport *ice,
                       PhIceState      state,
@@ -500,16 +547,17 @@ ice_state_changed_cb (PhIceTransport *ice,
 {
   g_debug ("ICE is %s", ph_ice_state_to_string (state));
 
-  if (state == PH_ICE_STATE_READY && self->peer_description != NULL)
+  /* TLS starts on the first working pair: waiting for READY would also
+   * wait for every better pair to fail, seconds behind a NAT. */
+  if ((state == PH_ICE_STATE_CONNECTED || state == PH_ICE_STATE_READY)
+      && self->peer_description != NULL)
     open_channel (self);
   else if (state == PH_ICE_STATE_FAILED)
     {
       if (self->state == PH_CONVERSATION_STATE_CONNECTED)
         close_with_reason (self, "peer-lost");
       else
-        fail_literal (self, PH_ERROR_ICE_FAILED,
-                      "No network path to your peer was found. If one of you is behind a strict "
-                      "NAT or firewall, a TURN relay is needed.");
+        fail_ice (self);
     }
 }
 
@@ -558,6 +606,8 @@ ice_local_candidate_cb (PhIceTransport *ice,
                         const char     *candidate,
                         PhConversation *self)
 {
+  self->local_srflx += candidate_has_type (candidate, "srflx");
+  self->local_relay += candidate_has_type (candidate, "relay");
   if (self->description_sent)
     ph_signaling_send_candidate (self->signaling, candidate);
   else
@@ -606,9 +656,11 @@ connect_timeout_cb (gpointer user_data)
   PhConversation *self = user_data;
 
   self->connect_timeout_id = 0;
-  fail_literal (self, PH_ERROR_ICE_FAILED,
-                "Your peer could not be reached within 30 seconds. If one of you is behind a "
-                "strict NAT or firewall, a TURN relay is needed.");
+  if (self->peer_description == NULL)
+    fail_literal (self, PH_ERROR_TIMEOUT,
+                  "Your peer stopped answering before the connection was set up.");
+  else
+    fail_ice (self);
   return G_SOURCE_REMOVE;
 }
 
@@ -654,7 +706,6 @@ signaling_description_cb (PhSignaling                *signaling,
     g_ptr_array_add (self->remote_candidates, g_strdup (g_ptr_array_index (description->candidates, i)));
   self->remote_gathering_done = description->end_of_candidates;
 
-  self->connect_timeout_id = g_timeout_add_seconds (CONNECT_TIMEOUT_SECONDS, connect_timeout_cb, self);
   apply_peer_description (self);
 }
 
@@ -693,6 +744,7 @@ signaling_paired_cb (PhSignaling    *signaling,
   if (self->is_host)
     self->time_begin = g_get_monotonic_time ();
   self->paired = TRUE;
+  self->connect_timeout_id = g_timeout_add_seconds (CONNECT_TIMEOUT_SECONDS, connect_timeout_cb, self);
   set_state (self, PH_CONVERSATION_STATE_CONNECTING);
   maybe_send_description (self);
 }

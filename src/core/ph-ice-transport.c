@@ -2,3 +2,678 @@
 #define G_LOG_DOMAIN "ph-ice-transport"
 
 #include "config.h"
+
+#include <string.h>
+
+#include <nice.h>
+
+#include "ph-error.h"
+#include "ph-ice-transport-private.h"
+#include "ph-nice-stream.h"
+#include "ph-session-description.h"
+
+#define COMPONENT_ID 1
+/* Trickle lets a peer send candidates without end; a real peer has a few. */
+#define MAX_REMOTE_CANDIDATES 64
+
+struct _PhIceTransport
+{
+  GObject parent_instance;
+
+  PhIceConfig *config;
+  gboolean controlling;
+  GMainContext *context;
+  NiceAgent *agent;
+  guint stream_id;
+  char *ufrag;
+  char *pwd;
+  PhNiceStream *stream;
+  PhIceState state;
+  PhPath *path;
+
+  GCancellable *cancellable;
+  guint pending_lookups;
+  char *stun_address;
+  GPtrArray *turn_addresses; /* char *, one per config->turn_servers, NULL if unresolved */
+  guint n_local_candidates;
+  guint n_remote_candidates;
+  gboolean started;
+  gboolean closed;
+};
+
+enum
+{
+  SIGNAL_LOCAL_CANDIDATE,
+  SIGNAL_GATHERING_DONE,
+  SIGNAL_STATE_CHANGED,
+  SIGNAL_PATH_CHANGED,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
+G_DEFINE_FINAL_TYPE (PhIceTransport, ph_ice_transport, G_TYPE_OBJECT)
+
+const char *
+ph_ice_state_to_string (PhIceState state)
+{
+  switch (state)
+    {
+    case PH_ICE_STATE_NEW:
+      return "new";
+    case PH_ICE_STATE_GATHERING:
+      return "gathering";
+    case PH_ICE_STATE_CONNECTING:
+      return "connecting";
+    case PH_ICE_STATE_CONNECTED:
+      return "connected";
+    case PH_ICE_STATE_READY:
+      return "ready";
+    case PH_ICE_STATE_FAILED:
+      return "failed";
+    case PH_ICE_STATE_CLOSED:
+      return "closed";
+    default:
+      return "unknown";
+    }
+}
+
+static void
+set_state (PhIceTransport *self, PhIceState state)
+{
+  if (self->state == state || self->state == PH_ICE_STATE_CLOSED)
+    return;
+  g_debug ("ICE state %s → %s", ph_ice_state_to_string (self->state),
+           ph_ice_state_to_string (state));
+  self->state = state;
+  g_signal_emit (self, signals[SIGNAL_STATE_CHANGED], 0, (int)state);
+}
+
+static const char *
+candidate_type_name (NiceCandidateType type)
+{
+  switch (type)
+    {
+    case NICE_CANDIDATE_TYPE_HOST:
+      return "host";
+    case NICE_CANDIDATE_TYPE_SERVER_REFLEXIVE:
+      return "srflx";
+    case NICE_CANDIDATE_TYPE_PEER_REFLEXIVE:
+      return "prflx";
+    case NICE_CANDIDATE_TYPE_RELAYED:
+      return "relay";
+    default:
+      return "unknown";
+    }
+}
+
+static PhPath *
+path_from_pair (const NiceCandidate *local, const NiceCandidate *remote)
+{
+  PhPath *path = g_new0 (PhPath, 1);
+  char address[NICE_ADDRESS_STRING_LEN];
+
+  path->local_type = g_strdup (candidate_type_name (local->type));
+  path->local_transport
+      = g_strdup (local->transport == NICE_CANDIDATE_TRANSPORT_UDP ? "udp" : "tcp");
+  nice_address_to_string (&local->addr, address);
+  path->local_address = g_strdup (address);
+  path->local_port = nice_address_get_port (&local->addr);
+
+  path->remote_type = g_strdup (candidate_type_name (remote->type));
+  path->remote_transport
+      = g_strdup (remote->transport == NICE_CANDIDATE_TRANSPORT_UDP ? "udp" : "tcp");
+  nice_address_to_string (&remote->addr, address);
+  path->remote_address = g_strdup (address);
+  path->remote_port = nice_address_get_port (&remote->addr);
+
+  path->relayed
+      = local->type == NICE_CANDIDATE_TYPE_RELAYED || remote->type == NICE_CANDIDATE_TYPE_RELAYED;
+  return path;
+}
+
+static void
+new_candidate_full_cb (NiceAgent *agent, NiceCandidate *candidate, PhIceTransport *self)
+{
+  g_autofree char *sdp = NULL;
+  const char *line;
+
+  if (candidate->stream_id != self->stream_id || candidate->component_id != COMPONENT_ID)
+    return;
+
+  sdp = nice_agent_generate_local_candidate_sdp (agent, candidate);
+  if (sdp == NULL)
+    return;
+  g_strchomp (sdp);
+  line = g_str_has_prefix (sdp, "a=") ? sdp + 2 : sdp;
+
+  self->n_local_candidates++;
+  g_signal_emit (self, signals[SIGNAL_LOCAL_CANDIDATE], 0, line);
+}
+
+static void
+candidate_gathering_done_cb (NiceAgent *agent, guint stream_id, PhIceTransport *self)
+{
+  if (stream_id != self->stream_id)
+    return;
+
+  g_signal_emit (self, signals[SIGNAL_GATHERING_DONE], 0);
+  /* Without a single local candidate no check can ever be sent; libnice
+   * would wait forever (relay-only with no usable TURN server). */
+  if (self->n_local_candidates == 0)
+    set_state (self, PH_ICE_STATE_FAILED);
+}
+
+static void
+component_state_changed_cb (NiceAgent *agent, guint stream_id, guint component_id, guint state,
+                            PhIceTransport *self)
+{
+  if (stream_id != self->stream_id || component_id != COMPONENT_ID)
+    return;
+
+  switch ((NiceComponentState)state)
+    {
+    case NICE_COMPONENT_STATE_GATHERING:
+      set_state (self, PH_ICE_STATE_GATHERING);
+      break;
+    case NICE_COMPONENT_STATE_CONNECTING:
+      set_state (self, PH_ICE_STATE_CONNECTING);
+      break;
+    case NICE_COMPONENT_STATE_CONNECTED:
+      set_state (self, PH_ICE_STATE_CONNECTED);
+      break;
+    case NICE_COMPONENT_STATE_READY:
+      set_state (self, PH_ICE_STATE_READY);
+      break;
+    case NICE_COMPONENT_STATE_FAILED:
+      set_state (self, PH_ICE_STATE_FAILED);
+      break;
+    case NICE_COMPONENT_STATE_DISCONNECTED:
+    case NICE_COMPONENT_STATE_LAST:
+    default:
+      /* Before gathering, or transient during a restart: nothing a person
+       * needs to see. */
+      break;
+    }
+}
+
+static void
+new_selected_pair_full_cb (NiceAgent *agent, guint stream_id, guint component_id,
+                           NiceCandidate *local, NiceCandidate *remote, PhIceTransport *self)
+{
+  g_autoptr (PhPath) path = NULL;
+
+  if (stream_id != self->stream_id || component_id != COMPONENT_ID)
+    return;
+
+  path = path_from_pair (local, remote);
+  if (ph_path_equal (path, self->path))
+    return;
+
+  g_clear_pointer (&self->path, ph_path_free);
+  self->path = g_steal_pointer (&path);
+  g_signal_emit (self, signals[SIGNAL_PATH_CHANGED], 0, self->path);
+}
+
+static void
+ph_ice_transport_dispose (GObject *object)
+{
+  PhIceTransport *self = PH_ICE_TRANSPORT (object);
+
+  g_cancellable_cancel (self->cancellable);
+
+  if (self->agent != NULL)
+    {
+      g_signal_handlers_disconnect_by_data (self->agent, self);
+      /* Drop the stream first: it detaches its receive callback from the
+       * agent stream it wraps. */
+      g_clear_object (&self->stream);
+      if (!self->closed)
+        nice_agent_remove_stream (self->agent, self->stream_id);
+      self->closed = TRUE;
+      g_clear_object (&self->agent);
+    }
+
+  G_OBJECT_CLASS (ph_ice_transport_parent_class)->dispose (object);
+}
+
+static void
+ph_ice_transport_finalize (GObject *object)
+{
+  PhIceTransport *self = PH_ICE_TRANSPORT (object);
+
+  g_clear_pointer (&self->config, ph_ice_config_free);
+  g_clear_pointer (&self->context, g_main_context_unref);
+  g_clear_pointer (&self->path, ph_path_free);
+  g_clear_pointer (&self->turn_addresses, g_ptr_array_unref);
+  g_clear_object (&self->cancellable);
+  g_free (self->stun_address);
+  g_free (self->ufrag);
+  g_free (self->pwd);
+
+  G_OBJECT_CLASS (ph_ice_transport_parent_class)->finalize (object);
+}
+
+static void
+ph_ice_transport_class_init (PhIceTransportClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = ph_ice_transport_dispose;
+  object_class->finalize = ph_ice_transport_finalize;
+
+  signals[SIGNAL_LOCAL_CANDIDATE]
+      = g_signal_new ("local-candidate", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
+                      NULL, NULL, G_TYPE_NONE, 1, G_TYPE_STRING | G_SIGNAL_TYPE_STATIC_SCOPE);
+  signals[SIGNAL_GATHERING_DONE]
+      = g_signal_new ("gathering-done", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                      NULL, G_TYPE_NONE, 0);
+  signals[SIGNAL_STATE_CHANGED]
+      = g_signal_new ("state-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                      NULL, G_TYPE_NONE, 1, G_TYPE_INT);
+  signals[SIGNAL_PATH_CHANGED]
+      = g_signal_new ("path-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                      NULL, G_TYPE_NONE, 1, PH_TYPE_PATH | G_SIGNAL_TYPE_STATIC_SCOPE);
+}
+
+static void
+ph_ice_transport_init (PhIceTransport *self)
+{
+  self->cancellable = g_cancellable_new ();
+  self->turn_addresses = g_ptr_array_new_with_free_func (g_free);
+}
+
+PhIceTransport *
+ph_ice_transport_new (const PhIceConfig *config, gboolean controlling)
+{
+  g_autoptr (PhIceConfig) default_config = NULL;
+  PhIceTransport *self;
+
+  if (config == NULL)
+    config = default_config = ph_ice_config_new ();
+
+  self = g_object_new (PH_TYPE_ICE_TRANSPORT, NULL);
+  self->config = ph_ice_config_copy (config);
+  self->controlling = controlling;
+  self->context = g_main_context_ref_thread_default ();
+
+  /* Reliable: pseudo-TCP gives the TLS layer an ordered byte stream.
+   * Trickle: candidates go out as they are found, so setup does not wait
+   * for the slowest STUN/TURN server. Aggressive nomination (the default,
+   * no REGULAR_NOMINATION) selects the first working pair at once instead of
+   * waiting for every check; a better pair found later still replaces it
+   * and is reported by "path-changed". No CONSENT_FRESHNESS: in 0.1.21 one
+   * late response can fail the component; keepalive-conncheck below gives
+   * liveness instead. */
+  self->agent = nice_agent_new_full (self->context, NICE_COMPATIBILITY_RFC5245,
+                                     NICE_AGENT_OPTION_RELIABLE | NICE_AGENT_OPTION_ICE_TRICKLE);
+  /* UDP only: ICE-TCP pairs need BYTESTREAM_TCP framing and add
+   * candidates that rarely help behind NATs; TURN over TCP still works
+   * because the relay candidate itself is UDP towards the peer. UPnP
+   * discovery adds ~200 ms to every setup, so it is opt-in. */
+  g_object_set (self->agent, "controlling-mode", controlling, "upnp", config->upnp, "ice-tcp",
+                FALSE, "keepalive-conncheck", TRUE, "force-relay", config->relay_only, NULL);
+
+  self->stream_id = nice_agent_add_stream (self->agent, 1);
+  nice_agent_get_local_credentials (self->agent, self->stream_id, &self->ufrag, &self->pwd);
+
+  g_signal_connect (self->agent, "new-candidate-full", G_CALLBACK (new_candidate_full_cb), self);
+  g_signal_connect (self->agent, "candidate-gathering-done",
+                    G_CALLBACK (candidate_gathering_done_cb), self);
+  g_signal_connect (self->agent, "component-state-changed", G_CALLBACK (component_state_changed_cb),
+                    self);
+  g_signal_connect (self->agent, "new-selected-pair-full", G_CALLBACK (new_selected_pair_full_cb),
+                    self);
+
+  /* Attached from the start so that STUN responses are read while
+   * gathering, long before anyone reads the stream. */
+  self->stream = ph_nice_stream_new (self->agent, self->stream_id, COMPONENT_ID, self->context);
+
+  return self;
+}
+
+static void
+configure_and_gather (PhIceTransport *self)
+{
+  if (self->stun_address != NULL)
+    g_object_set (self->agent, "stun-server", self->stun_address, "stun-server-port",
+                  self->config->stun_port, NULL);
+
+  for (guint i = 0; i < self->config->turn_servers->len; i++)
+    {
+      const PhTurnServer *server = g_ptr_array_index (self->config->turn_servers, i);
+      const char *address = g_ptr_array_index (self->turn_addresses, i);
+
+      if (address == NULL)
+        continue;
+      nice_agent_set_relay_info (self->agent, self->stream_id, COMPONENT_ID, address, server->port,
+                                 server->username, server->password,
+                                 server->transport == PH_TURN_TRANSPORT_TCP
+                                     ? NICE_RELAY_TYPE_TURN_TCP
+                                     : NICE_RELAY_TYPE_TURN_UDP);
+    }
+
+  if (!nice_agent_gather_candidates (self->agent, self->stream_id))
+    {
+      g_warning ("Could not gather ICE candidates: no usable local network address");
+      set_state (self, PH_ICE_STATE_FAILED);
+    }
+}
+
+typedef struct
+{
+  PhIceTransport *self;
+  int index; /* into turn_servers, or -1 for STUN */
+} Lookup;
+
+/* A name with both an IPv6 and an IPv4 address gave no relay candidate in
+ * testing (see NOTES), so IPv4 wins when there is one. */
+static char *
+pick_address (GList *addresses)
+{
+  for (GList *l = addresses; l != NULL; l = l->next)
+    if (g_inet_address_get_family (l->data) == G_SOCKET_FAMILY_IPV4)
+      return g_inet_address_to_string (l->data);
+  return addresses != NULL ? g_inet_address_to_string (addresses->data) : NULL;
+}
+
+static void
+lookup_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Lookup *lookup = user_data;
+  g_autoptr (PhIceTransport) self = lookup->self;
+  g_autoptr (GError) error = NULL;
+  GList *addresses;
+  int index = lookup->index;
+
+  g_free (lookup);
+
+  addresses = g_resolver_lookup_by_name_finish (G_RESOLVER (source), result, &error);
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) || self->closed)
+    {
+      g_resolver_free_addresses (addresses);
+      return;
+    }
+
+  if (addresses == NULL)
+    {
+      const char *host
+          = index < 0
+                ? self->config->stun_host
+                : ((PhTurnServer *)g_ptr_array_index (self->config->turn_servers, index))->host;
+      g_warning ("Could not resolve the %s server %s (%s); gathering without it",
+                 index < 0 ? "STUN" : "TURN", host, error->message);
+    }
+  else if (index < 0)
+    self->stun_address = pick_address (addresses);
+  else
+    {
+      g_free (g_ptr_array_index (self->turn_addresses, index));
+      g_ptr_array_index (self->turn_addresses, index) = pick_address (addresses);
+    }
+  g_resolver_free_addresses (addresses);
+
+  if (--self->pending_lookups == 0)
+    configure_and_gather (self);
+}
+
+/* Returns TRUE when @host needs an asynchronous lookup; otherwise stores
+ * the literal address in @address. */
+static gboolean
+resolve (PhIceTransport *self, const char *host, int index, char **address)
+{
+  g_autoptr (GResolver) resolver = NULL;
+  Lookup *lookup;
+
+  if (g_hostname_is_ip_address (host))
+    {
+      *address = g_strdup (host);
+      return FALSE;
+    }
+
+  lookup = g_new0 (Lookup, 1);
+  lookup->self = g_object_ref (self);
+  lookup->index = index;
+  resolver = g_resolver_get_default ();
+  g_resolver_lookup_by_name_async (resolver, host, self->cancellable, lookup_cb, lookup);
+  return TRUE;
+}
+
+void
+ph_ice_transport_start (PhIceTransport *self)
+{
+  g_return_if_fail (PH_IS_ICE_TRANSPORT (self));
+  g_return_if_fail (!self->started);
+
+  self->started = TRUE;
+  if (self->closed)
+    return;
+  set_state (self, PH_ICE_STATE_GATHERING);
+
+  g_ptr_array_set_size (self->turn_addresses, self->config->turn_servers->len);
+
+  /* Count every lookup before starting any, so that one finishing early
+   * cannot start gathering before the others are known. */
+  self->pending_lookups = 1;
+  if (self->config->stun_host != NULL
+      && resolve (self, self->config->stun_host, -1, &self->stun_address))
+    self->pending_lookups++;
+  for (guint i = 0; i < self->config->turn_servers->len; i++)
+    {
+      const PhTurnServer *server = g_ptr_array_index (self->config->turn_servers, i);
+
+      if (resolve (self, server->host, (int)i,
+                   (char **)&g_ptr_array_index (self->turn_addresses, i)))
+        self->pending_lookups++;
+    }
+  if (--self->pending_lookups == 0)
+    configure_and_gather (self);
+}
+
+gboolean
+ph_ice_transport_set_local_addresses (PhIceTransport *self, const char *const *addresses,
+                                      GError **error)
+{
+  g_return_val_if_fail (PH_IS_ICE_TRANSPORT (self), FALSE);
+  g_return_val_if_fail (addresses != NULL, FALSE);
+  g_return_val_if_fail (!self->started, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  for (guint i = 0; addresses[i] != NULL; i++)
+    {
+      NiceAddress address;
+
+      nice_address_init (&address);
+      if (!nice_address_set_from_string (&address, addresses[i]))
+        {
+          g_set_error (error, PH_ERROR, PH_ERROR_FAILED,
+                       "“%s” is not a numeric IP address to gather on.", addresses[i]);
+          return FALSE;
+        }
+      nice_agent_add_local_address (self->agent, &address);
+    }
+  return TRUE;
+}
+
+const char *
+ph_ice_transport_get_ufrag (PhIceTransport *self)
+{
+  g_return_val_if_fail (PH_IS_ICE_TRANSPORT (self), NULL);
+  return self->ufrag;
+}
+
+const char *
+ph_ice_transport_get_pwd (PhIceTransport *self)
+{
+  g_return_val_if_fail (PH_IS_ICE_TRANSPORT (self), NULL);
+  return self->pwd;
+}
+
+PhIceState
+ph_ice_transport_get_state (PhIceTransport *self)
+{
+  g_return_val_if_fail (PH_IS_ICE_TRANSPORT (self), PH_ICE_STATE_CLOSED);
+  return self->state;
+}
+
+/* RFC 8839: ice-char is ALPHA / DIGIT / "+" / "/". */
+static gboolean
+is_ice_string (const char *text, gsize min_length, gsize max_length)
+{
+  gsize len = strlen (text);
+
+  if (len < min_length || len > max_length)
+    return FALSE;
+  for (const char *p = text; *p != '\0'; p++)
+    if (!g_ascii_isalnum (*p) && *p != '+' && *p != '/')
+      return FALSE;
+  return TRUE;
+}
+
+gboolean
+ph_ice_transport_set_remote_credentials (PhIceTransport *self, const char *ufrag, const char *pwd,
+                                         GError **error)
+{
+  g_return_val_if_fail (PH_IS_ICE_TRANSPORT (self), FALSE);
+  g_return_val_if_fail (ufrag != NULL && pwd != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (self->closed)
+    {
+      g_set_error_literal (error, PH_ERROR, PH_ERROR_NOT_CONNECTED,
+                           "The connection is already closed.");
+      return FALSE;
+    }
+  if (!is_ice_string (ufrag, 4, 256) || !is_ice_string (pwd, 22, 256))
+    {
+      g_set_error_literal (error, PH_ERROR, PH_ERROR_INVALID_DESCRIPTION,
+                           "The peer’s ICE user fragment or password is malformed.");
+      return FALSE;
+    }
+  if (!nice_agent_set_remote_credentials (self->agent, self->stream_id, ufrag, pwd))
+    {
+      g_set_error_literal (error, PH_ERROR, PH_ERROR_FAILED,
+                           "The peer’s ICE credentials could not be set.");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+ph_ice_transport_add_remote_candidate (PhIceTransport *self, const char *candidate, GError **error)
+{
+  g_autofree char *line = NULL;
+  NiceCandidate *parsed;
+  GSList *list;
+  int added;
+
+  g_return_val_if_fail (PH_IS_ICE_TRANSPORT (self), FALSE);
+  g_return_val_if_fail (candidate != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (self->closed)
+    {
+      g_set_error_literal (error, PH_ERROR, PH_ERROR_NOT_CONNECTED,
+                           "The connection is already closed.");
+      return FALSE;
+    }
+  if (!ph_candidate_validate (candidate, error))
+    return FALSE;
+  if (self->n_remote_candidates >= MAX_REMOTE_CANDIDATES)
+    {
+      g_set_error (error, PH_ERROR, PH_ERROR_PROTOCOL,
+                   "The peer sent more than %u network candidates.", MAX_REMOTE_CANDIDATES);
+      return FALSE;
+    }
+
+  /* libnice only reads the attribute with its "a=" prefix. */
+  line = g_strconcat ("a=", candidate, NULL);
+  parsed = nice_agent_parse_remote_candidate_sdp (self->agent, self->stream_id, line);
+  if (parsed == NULL)
+    {
+      g_set_error (error, PH_ERROR, PH_ERROR_INVALID_DESCRIPTION,
+                   "The peer’s network candidate “%s” could not be read.", candidate);
+      return FALSE;
+    }
+
+  list = g_slist_append (NULL, parsed);
+  added = nice_agent_set_remote_candidates (self->agent, self->stream_id, COMPONENT_ID, list);
+  g_slist_free_full (list, (GDestroyNotify)nice_candidate_free);
+  if (added < 0)
+    {
+      g_set_error (error, PH_ERROR, PH_ERROR_FAILED,
+                   "The peer’s network candidate “%s” could not be used.", candidate);
+      return FALSE;
+    }
+  self->n_remote_candidates++;
+  return TRUE;
+}
+
+void
+ph_ice_transport_remote_gathering_done (PhIceTransport *self)
+{
+  g_return_if_fail (PH_IS_ICE_TRANSPORT (self));
+
+  if (!self->closed)
+    nice_agent_peer_candidate_gathering_done (self->agent, self->stream_id);
+}
+
+PhPath *
+ph_ice_transport_get_path (PhIceTransport *self)
+{
+  g_return_val_if_fail (PH_IS_ICE_TRANSPORT (self), NULL);
+
+  return self->path != NULL ? ph_path_copy (self->path) : NULL;
+}
+
+GIOStream *
+ph_ice_transport_get_stream (PhIceTransport *self)
+{
+  g_return_val_if_fail (PH_IS_ICE_TRANSPORT (self), NULL);
+
+  return G_IO_STREAM (self->stream);
+}
+
+static void
+agent_closed_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GTask) task = user_data;
+
+  g_task_return_boolean (task, TRUE);
+}
+
+void
+ph_ice_transport_close_async (PhIceTransport *self, GAsyncReadyCallback callback,
+                              gpointer user_data)
+{
+  g_autoptr (GTask) task = NULL;
+
+  g_return_if_fail (PH_IS_ICE_TRANSPORT (self));
+
+  task = g_task_new (self, NULL, callback, user_data);
+  g_task_set_source_tag (task, ph_ice_transport_close_async);
+
+  if (self->closed)
+    {
+      g_task_return_boolean (task, TRUE);
+      return;
+    }
+
+  self->closed = TRUE;
+  g_cancellable_cancel (self->cancellable);
+  set_state (self, PH_ICE_STATE_CLOSED);
+
+  /* The order NOTES.md gives: the stream, then the agent stream, then the
+   * agent's sockets and TURN allocations. */
+  g_io_stream_close (G_IO_STREAM (self->stream), NULL, NULL);
+  nice_agent_remove_stream (self->agent, self->stream_id);
+  nice_agent_close_async (self->agent, agent_closed_cb, g_steal_pointer (&task));
+}
+
+void
+ph_ice_transport_close_finish (PhIceTransport *self, GAsyncResult *result)
+{
+  g_return_if_fail (g_task_is_valid (result, self));
+
+  g_task_propagate_boolean (G_TASK (result), NULL);
+}

@@ -2,3 +2,767 @@
 #define G_LOG_DOMAIN "ph-nice-stream"
 
 #include "config.h"
+
+#include <string.h>
+
+#include "ph-nice-stream.h"
+
+/* With nice_agent_attach_recv() pseudo-TCP opens its receive window as soon
+ * as it hands us bytes, so its flow control never pushes back on the peer;
+ * the buffer is drained by whoever reads (the secure channel keeps a read
+ * pending all the time, on the same main context, so it stays near one
+ * window in practice). A peer that keeps sending while nobody reads would
+ * grow it without end, so past this bound the stream fails instead. */
+#define MAX_BUFFERED (16 * 1024 * 1024)
+
+/* State shared by the GIOStream, its two halves and the agent callbacks,
+ * which can run on different threads. Everything below the mutex is
+ * guarded by it. */
+typedef struct
+{
+  NiceAgent *agent;
+  guint stream_id;
+  guint component_id;
+
+  GMutex mutex;
+  GCond cond;
+  GByteArray *buffer;
+  gsize offset;  /* bytes of @buffer already read */
+  gboolean eof;  /* the peer ended pseudo-TCP */
+  GError *error; /* the component failed or the stream went away */
+  gboolean input_closed;
+  gboolean output_closed;
+  gboolean may_write; /* false after pseudo-TCP's send buffer filled */
+  guint64 writable_serial;
+  /* Cancelled to wake pollable sources that wait for a change; replaced
+   * lazily so that an idle stream costs nothing. */
+  GCancellable *input_wakeup;
+  GCancellable *output_wakeup;
+} Shared;
+
+static Shared *
+shared_ref (Shared *shared)
+{
+  return g_atomic_rc_box_acquire (shared);
+}
+
+static void
+shared_clear (Shared *shared)
+{
+  g_clear_object (&shared->agent);
+  g_mutex_clear (&shared->mutex);
+  g_cond_clear (&shared->cond);
+  g_clear_pointer (&shared->buffer, g_byte_array_unref);
+  g_clear_error (&shared->error);
+  g_clear_object (&shared->input_wakeup);
+  g_clear_object (&shared->output_wakeup);
+}
+
+static void
+shared_unref (Shared *shared)
+{
+  g_atomic_rc_box_release_full (shared, (GDestroyNotify)shared_clear);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Shared, shared_unref)
+
+/* Wakeups are taken out under the mutex and fired after unlocking, since
+ * cancel handlers take main-context locks. */
+static void
+fire_wakeup (GCancellable *wakeup)
+{
+  if (wakeup == NULL)
+    return;
+  g_cancellable_cancel (wakeup);
+  g_object_unref (wakeup);
+}
+
+static GSource *
+wakeup_source_locked (GCancellable **wakeup, gboolean ready)
+{
+  if (ready)
+    return g_timeout_source_new (0);
+  if (*wakeup == NULL)
+    *wakeup = g_cancellable_new ();
+  return g_cancellable_source_new (*wakeup);
+}
+
+static void
+cancelled_cb (GCancellable *cancellable, Shared *shared)
+{
+  g_mutex_lock (&shared->mutex);
+  g_cond_broadcast (&shared->cond);
+  g_mutex_unlock (&shared->mutex);
+}
+
+/* Input half */
+
+#define PH_TYPE_NICE_INPUT_STREAM (ph_nice_input_stream_get_type ())
+G_DECLARE_FINAL_TYPE (PhNiceInputStream, ph_nice_input_stream, PH, NICE_INPUT_STREAM, GInputStream)
+
+struct _PhNiceInputStream
+{
+  GInputStream parent_instance;
+  Shared *shared;
+};
+
+static void ph_nice_input_stream_pollable_init (GPollableInputStreamInterface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (PhNiceInputStream, ph_nice_input_stream, G_TYPE_INPUT_STREAM,
+                               G_IMPLEMENT_INTERFACE (G_TYPE_POLLABLE_INPUT_STREAM,
+                                                      ph_nice_input_stream_pollable_init))
+
+static gboolean
+input_ready_locked (Shared *shared)
+{
+  return shared->buffer->len > shared->offset || shared->eof || shared->error != NULL
+         || shared->input_closed;
+}
+
+/* Reads what is buffered: bytes first, then EOF or the error. Returns -2
+ * when the caller would have to wait. Called with the mutex held. */
+static gssize
+read_locked (Shared *shared, void *buffer, gsize count, GError **error)
+{
+  gsize available = shared->buffer->len - shared->offset;
+
+  if (shared->input_closed)
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_CLOSED, "Stream is already closed");
+      return -1;
+    }
+  if (available > 0)
+    {
+      gsize n = MIN (available, count);
+
+      memcpy (buffer, shared->buffer->data + shared->offset, n);
+      shared->offset += n;
+      if (shared->offset == shared->buffer->len)
+        {
+          g_byte_array_set_size (shared->buffer, 0);
+          shared->offset = 0;
+        }
+      return (gssize)n;
+    }
+  if (shared->error != NULL)
+    {
+      g_propagate_error (error, g_error_copy (shared->error));
+      return -1;
+    }
+  if (shared->eof)
+    return 0;
+  return -2;
+}
+
+static gssize
+ph_nice_input_stream_read (GInputStream *stream, void *buffer, gsize count,
+                           GCancellable *cancellable, GError **error)
+{
+  Shared *shared = PH_NICE_INPUT_STREAM (stream)->shared;
+  gulong handler = 0;
+  gssize ret;
+
+  if (cancellable != NULL)
+    handler = g_cancellable_connect (cancellable, G_CALLBACK (cancelled_cb), shared, NULL);
+
+  g_mutex_lock (&shared->mutex);
+  while ((ret = read_locked (shared, buffer, count, error)) == -2)
+    {
+      if (g_cancellable_set_error_if_cancelled (cancellable, error))
+        {
+          ret = -1;
+          break;
+        }
+      g_cond_wait (&shared->cond, &shared->mutex);
+    }
+  g_mutex_unlock (&shared->mutex);
+
+  if (handler != 0)
+    g_cancellable_disconnect (cancellable, handler);
+  return ret;
+}
+
+static gssize
+ph_nice_input_stream_read_nonblocking (GPollableInputStream *stream, void *buffer, gsize count,
+                                       GError **error)
+{
+  Shared *shared = PH_NICE_INPUT_STREAM (stream)->shared;
+  gssize ret;
+
+  g_mutex_lock (&shared->mutex);
+  ret = read_locked (shared, buffer, count, error);
+  g_mutex_unlock (&shared->mutex);
+
+  if (ret == -2)
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK, "No data from the peer yet");
+      return -1;
+    }
+  return ret;
+}
+
+static gboolean
+ph_nice_input_stream_is_readable (GPollableInputStream *stream)
+{
+  Shared *shared = PH_NICE_INPUT_STREAM (stream)->shared;
+  gboolean ready;
+
+  g_mutex_lock (&shared->mutex);
+  ready = input_ready_locked (shared);
+  g_mutex_unlock (&shared->mutex);
+  return ready;
+}
+
+static GSource *
+ph_nice_input_stream_create_source (GPollableInputStream *stream, GCancellable *cancellable)
+{
+  Shared *shared = PH_NICE_INPUT_STREAM (stream)->shared;
+  g_autoptr (GSource) child = NULL;
+
+  g_mutex_lock (&shared->mutex);
+  child = wakeup_source_locked (&shared->input_wakeup, input_ready_locked (shared));
+  g_mutex_unlock (&shared->mutex);
+
+  return g_pollable_source_new_full (stream, child, cancellable);
+}
+
+static gboolean
+ph_nice_input_stream_close (GInputStream *stream, GCancellable *cancellable, GError **error)
+{
+  Shared *shared = PH_NICE_INPUT_STREAM (stream)->shared;
+  GCancellable *wakeup;
+
+  g_mutex_lock (&shared->mutex);
+  shared->input_closed = TRUE;
+  g_cond_broadcast (&shared->cond);
+  wakeup = g_steal_pointer (&shared->input_wakeup);
+  g_mutex_unlock (&shared->mutex);
+
+  fire_wakeup (wakeup);
+  return TRUE;
+}
+
+static void
+ph_nice_input_stream_finalize (GObject *object)
+{
+  PhNiceInputStream *self = PH_NICE_INPUT_STREAM (object);
+
+  g_clear_pointer (&self->shared, shared_unref);
+
+  G_OBJECT_CLASS (ph_nice_input_stream_parent_class)->finalize (object);
+}
+
+static gboolean
+ph_nice_input_stream_can_poll (GPollableInputStream *stream)
+{
+  return TRUE;
+}
+
+static void
+ph_nice_input_stream_pollable_init (GPollableInputStreamInterface *iface)
+{
+  iface->can_poll = ph_nice_input_stream_can_poll;
+  iface->is_readable = ph_nice_input_stream_is_readable;
+  iface->create_source = ph_nice_input_stream_create_source;
+  iface->read_nonblocking = ph_nice_input_stream_read_nonblocking;
+}
+
+static void
+ph_nice_input_stream_class_init (PhNiceInputStreamClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GInputStreamClass *input_class = G_INPUT_STREAM_CLASS (klass);
+
+  object_class->finalize = ph_nice_input_stream_finalize;
+  input_class->read_fn = ph_nice_input_stream_read;
+  input_class->close_fn = ph_nice_input_stream_close;
+}
+
+static void
+ph_nice_input_stream_init (PhNiceInputStream *self)
+{
+}
+
+/* Output half */
+
+#define PH_TYPE_NICE_OUTPUT_STREAM (ph_nice_output_stream_get_type ())
+G_DECLARE_FINAL_TYPE (PhNiceOutputStream, ph_nice_output_stream, PH, NICE_OUTPUT_STREAM,
+                      GOutputStream)
+
+struct _PhNiceOutputStream
+{
+  GOutputStream parent_instance;
+  Shared *shared;
+};
+
+static void ph_nice_output_stream_pollable_init (GPollableOutputStreamInterface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (PhNiceOutputStream, ph_nice_output_stream, G_TYPE_OUTPUT_STREAM,
+                               G_IMPLEMENT_INTERFACE (G_TYPE_POLLABLE_OUTPUT_STREAM,
+                                                      ph_nice_output_stream_pollable_init))
+
+static gboolean
+output_ready_locked (Shared *shared)
+{
+  return shared->may_write || shared->error != NULL || shared->output_closed;
+}
+
+/* Fails when writing can never succeed again. Called with the mutex held. */
+static gboolean
+check_writable_locked (Shared *shared, GError **error)
+{
+  if (shared->output_closed)
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_CLOSED, "Stream is already closed");
+      return FALSE;
+    }
+  if (shared->error != NULL)
+    {
+      g_propagate_error (error, g_error_copy (shared->error));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* One attempt: bytes accepted, 0 when pseudo-TCP's send buffer is full
+ * (may_write is then cleared unless it became writable meanwhile), or -1. */
+static gssize
+try_send (Shared *shared, const void *buffer, gsize count, GError **error)
+{
+  guint64 serial;
+  gint sent;
+
+  g_mutex_lock (&shared->mutex);
+  if (!check_writable_locked (shared, error))
+    {
+      g_mutex_unlock (&shared->mutex);
+      return -1;
+    }
+  serial = shared->writable_serial;
+  g_mutex_unlock (&shared->mutex);
+
+  /* Never under our mutex: the agent's lock comes first in its own
+   * callbacks, which then take ours. */
+  sent = nice_agent_send (shared->agent, shared->stream_id, shared->component_id,
+                          (guint)MIN (count, G_MAXINT), buffer);
+
+  if (sent < (gint)MIN (count, G_MAXINT))
+    {
+      g_mutex_lock (&shared->mutex);
+      if (shared->writable_serial == serial)
+        shared->may_write = FALSE;
+      g_mutex_unlock (&shared->mutex);
+    }
+  return MAX (sent, 0);
+}
+
+static gssize
+ph_nice_output_stream_write (GOutputStream *stream, const void *buffer, gsize count,
+                             GCancellable *cancellable, GError **error)
+{
+  Shared *shared = PH_NICE_OUTPUT_STREAM (stream)->shared;
+  gulong handler = 0;
+  gssize ret;
+
+  if (count == 0)
+    return 0;
+  if (cancellable != NULL)
+    handler = g_cancellable_connect (cancellable, G_CALLBACK (cancelled_cb), shared, NULL);
+
+  while ((ret = try_send (shared, buffer, count, error)) == 0)
+    {
+      g_mutex_lock (&shared->mutex);
+      while (!output_ready_locked (shared) && !g_cancellable_is_cancelled (cancellable))
+        g_cond_wait (&shared->cond, &shared->mutex);
+      g_mutex_unlock (&shared->mutex);
+
+      if (g_cancellable_set_error_if_cancelled (cancellable, error))
+        {
+          ret = -1;
+          break;
+        }
+    }
+
+  if (handler != 0)
+    g_cancellable_disconnect (cancellable, handler);
+  return ret;
+}
+
+static gssize
+ph_nice_output_stream_write_nonblocking (GPollableOutputStream *stream, const void *buffer,
+                                         gsize count, GError **error)
+{
+  Shared *shared = PH_NICE_OUTPUT_STREAM (stream)->shared;
+  gssize ret;
+
+  if (count == 0)
+    return 0;
+  ret = try_send (shared, buffer, count, error);
+  if (ret == 0)
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK, "The send buffer is full");
+      return -1;
+    }
+  return ret;
+}
+
+static gboolean
+ph_nice_output_stream_is_writable (GPollableOutputStream *stream)
+{
+  Shared *shared = PH_NICE_OUTPUT_STREAM (stream)->shared;
+  gboolean ready;
+
+  g_mutex_lock (&shared->mutex);
+  ready = output_ready_locked (shared);
+  g_mutex_unlock (&shared->mutex);
+  return ready;
+}
+
+static GSource *
+ph_nice_output_stream_create_source (GPollableOutputStream *stream, GCancellable *cancellable)
+{
+  Shared *shared = PH_NICE_OUTPUT_STREAM (stream)->shared;
+  g_autoptr (GSource) child = NULL;
+
+  g_mutex_lock (&shared->mutex);
+  child = wakeup_source_locked (&shared->output_wakeup, output_ready_locked (shared));
+  g_mutex_unlock (&shared->mutex);
+
+  return g_pollable_source_new_full (stream, child, cancellable);
+}
+
+static gboolean
+ph_nice_output_stream_close (GOutputStream *stream, GCancellable *cancellable, GError **error)
+{
+  Shared *shared = PH_NICE_OUTPUT_STREAM (stream)->shared;
+  GCancellable *wakeup;
+
+  g_mutex_lock (&shared->mutex);
+  shared->output_closed = TRUE;
+  g_cond_broadcast (&shared->cond);
+  wakeup = g_steal_pointer (&shared->output_wakeup);
+  g_mutex_unlock (&shared->mutex);
+
+  fire_wakeup (wakeup);
+  return TRUE;
+}
+
+static void
+ph_nice_output_stream_finalize (GObject *object)
+{
+  PhNiceOutputStream *self = PH_NICE_OUTPUT_STREAM (object);
+
+  g_clear_pointer (&self->shared, shared_unref);
+
+  G_OBJECT_CLASS (ph_nice_output_stream_parent_class)->finalize (object);
+}
+
+static gboolean
+ph_nice_output_stream_can_poll (GPollableOutputStream *stream)
+{
+  return TRUE;
+}
+
+static void
+ph_nice_output_stream_pollable_init (GPollableOutputStreamInterface *iface)
+{
+  iface->can_poll = ph_nice_output_stream_can_poll;
+  iface->is_writable = ph_nice_output_stream_is_writable;
+  iface->create_source = ph_nice_output_stream_create_source;
+  iface->write_nonblocking = ph_nice_output_stream_write_nonblocking;
+}
+
+static void
+ph_nice_output_stream_class_init (PhNiceOutputStreamClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GOutputStreamClass *output_class = G_OUTPUT_STREAM_CLASS (klass);
+
+  object_class->finalize = ph_nice_output_stream_finalize;
+  output_class->write_fn = ph_nice_output_stream_write;
+  output_class->close_fn = ph_nice_output_stream_close;
+}
+
+static void
+ph_nice_output_stream_init (PhNiceOutputStream *self)
+{
+}
+
+/* The stream */
+
+struct _PhNiceStream
+{
+  GIOStream parent_instance;
+
+  Shared *shared;
+  PhNiceInputStream *input;
+  PhNiceOutputStream *output;
+  gulong state_handler;
+  gulong writable_handler;
+  gulong removed_handler;
+  gboolean attached;
+};
+
+G_DEFINE_FINAL_TYPE (PhNiceStream, ph_nice_stream, G_TYPE_IO_STREAM)
+
+/* Wakes everyone after a change of state; takes and drops the mutex. */
+static void
+wake_all_unlock (Shared *shared)
+{
+  GCancellable *input_wakeup = g_steal_pointer (&shared->input_wakeup);
+  GCancellable *output_wakeup = g_steal_pointer (&shared->output_wakeup);
+
+  g_cond_broadcast (&shared->cond);
+  g_mutex_unlock (&shared->mutex);
+
+  fire_wakeup (input_wakeup);
+  fire_wakeup (output_wakeup);
+}
+
+static void
+fail_with (Shared *shared, GIOErrorEnum code, const char *message)
+{
+  g_mutex_lock (&shared->mutex);
+  if (shared->error == NULL)
+    shared->error = g_error_new_literal (G_IO_ERROR, code, message);
+  wake_all_unlock (shared);
+}
+
+static void
+recv_cb (NiceAgent *agent, guint stream_id, guint component_id, guint len, gchar *buf,
+         gpointer user_data)
+{
+  Shared *shared = user_data;
+  GCancellable *wakeup;
+
+  g_mutex_lock (&shared->mutex);
+  if (shared->input_closed || shared->error != NULL)
+    {
+      g_mutex_unlock (&shared->mutex);
+      return;
+    }
+  if (len == 0)
+    shared->eof = TRUE;
+  else if (shared->buffer->len - shared->offset + len > MAX_BUFFERED)
+    shared->error = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_NO_SPACE,
+                                         "The peer sent more data than can be held unread");
+  else
+    {
+      /* Compact before growing so a reader that keeps up never makes the
+       * buffer move more than it holds. */
+      if (shared->offset > 0 && shared->offset >= shared->buffer->len / 2)
+        {
+          g_byte_array_remove_range (shared->buffer, 0, shared->offset);
+          shared->offset = 0;
+        }
+      g_byte_array_append (shared->buffer, (const guint8 *)buf, len);
+    }
+  wakeup = g_steal_pointer (&shared->input_wakeup);
+  g_cond_broadcast (&shared->cond);
+  g_mutex_unlock (&shared->mutex);
+
+  fire_wakeup (wakeup);
+}
+
+static void
+component_state_changed_cb (NiceAgent *agent, guint stream_id, guint component_id, guint state,
+                            gpointer user_data)
+{
+  PhNiceStream *self = user_data;
+  Shared *shared = self->shared;
+
+  if (stream_id != shared->stream_id || component_id != shared->component_id)
+    return;
+
+  if (state == NICE_COMPONENT_STATE_FAILED)
+    fail_with (shared, G_IO_ERROR_BROKEN_PIPE, "The connection to the peer was lost");
+  else if (state == NICE_COMPONENT_STATE_READY || state == NICE_COMPONENT_STATE_CONNECTED)
+    {
+      g_mutex_lock (&shared->mutex);
+      shared->writable_serial++;
+      shared->may_write = TRUE;
+      wake_all_unlock (shared);
+    }
+}
+
+static void
+reliable_transport_writable_cb (NiceAgent *agent, guint stream_id, guint component_id,
+                                gpointer user_data)
+{
+  PhNiceStream *self = user_data;
+  Shared *shared = self->shared;
+  GCancellable *wakeup;
+
+  if (stream_id != shared->stream_id || component_id != shared->component_id)
+    return;
+
+  g_mutex_lock (&shared->mutex);
+  shared->writable_serial++;
+  shared->may_write = TRUE;
+  wakeup = g_steal_pointer (&shared->output_wakeup);
+  g_cond_broadcast (&shared->cond);
+  g_mutex_unlock (&shared->mutex);
+
+  fire_wakeup (wakeup);
+}
+
+static void
+streams_removed_cb (NiceAgent *agent, guint *stream_ids, gpointer user_data)
+{
+  PhNiceStream *self = user_data;
+
+  for (guint i = 0; stream_ids[i] != 0; i++)
+    if (stream_ids[i] == self->shared->stream_id)
+      {
+        /* libnice dropped the recv callback, and its reference, with the
+         * stream. */
+        if (self->attached)
+          shared_unref (self->shared);
+        self->attached = FALSE;
+        fail_with (self->shared, G_IO_ERROR_CONNECTION_CLOSED, "The connection was closed");
+      }
+}
+
+static GInputStream *
+ph_nice_stream_get_input_stream (GIOStream *stream)
+{
+  return G_INPUT_STREAM (PH_NICE_STREAM (stream)->input);
+}
+
+static GOutputStream *
+ph_nice_stream_get_output_stream (GIOStream *stream)
+{
+  return G_OUTPUT_STREAM (PH_NICE_STREAM (stream)->output);
+}
+
+/* Closing only marks both halves closed: the agent stream belongs to the
+ * transport, which removes it (and so ends pseudo-TCP) when it closes. */
+static gboolean
+ph_nice_stream_close (GIOStream *stream, GCancellable *cancellable, GError **error)
+{
+  Shared *shared = PH_NICE_STREAM (stream)->shared;
+
+  g_mutex_lock (&shared->mutex);
+  shared->input_closed = TRUE;
+  shared->output_closed = TRUE;
+  wake_all_unlock (shared);
+  return TRUE;
+}
+
+/* Closing never blocks, so there is no need for the default thread. */
+static void
+ph_nice_stream_close_async (GIOStream *stream, int io_priority, GCancellable *cancellable,
+                            GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_autoptr (GTask) task = g_task_new (stream, cancellable, callback, user_data);
+
+  g_task_set_source_tag (task, ph_nice_stream_close_async);
+  ph_nice_stream_close (stream, cancellable, NULL);
+  g_task_return_boolean (task, TRUE);
+}
+
+static gboolean
+ph_nice_stream_close_finish (GIOStream *stream, GAsyncResult *result, GError **error)
+{
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+static void
+ph_nice_stream_dispose (GObject *object)
+{
+  PhNiceStream *self = PH_NICE_STREAM (object);
+  Shared *shared = self->shared;
+
+  if (shared != NULL && shared->agent != NULL)
+    {
+      g_clear_signal_handler (&self->state_handler, shared->agent);
+      g_clear_signal_handler (&self->writable_handler, shared->agent);
+      g_clear_signal_handler (&self->removed_handler, shared->agent);
+      if (self->attached)
+        {
+          nice_agent_attach_recv (shared->agent, shared->stream_id, shared->component_id, NULL,
+                                  NULL, NULL);
+          self->attached = FALSE;
+          /* The reference the recv callback held. */
+          shared_unref (shared);
+        }
+      ph_nice_stream_close (G_IO_STREAM (self), NULL, NULL);
+    }
+
+  G_OBJECT_CLASS (ph_nice_stream_parent_class)->dispose (object);
+}
+
+static void
+ph_nice_stream_finalize (GObject *object)
+{
+  PhNiceStream *self = PH_NICE_STREAM (object);
+
+  g_clear_object (&self->input);
+  g_clear_object (&self->output);
+  g_clear_pointer (&self->shared, shared_unref);
+
+  G_OBJECT_CLASS (ph_nice_stream_parent_class)->finalize (object);
+}
+
+static void
+ph_nice_stream_class_init (PhNiceStreamClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GIOStreamClass *stream_class = G_IO_STREAM_CLASS (klass);
+
+  object_class->dispose = ph_nice_stream_dispose;
+  object_class->finalize = ph_nice_stream_finalize;
+  stream_class->get_input_stream = ph_nice_stream_get_input_stream;
+  stream_class->get_output_stream = ph_nice_stream_get_output_stream;
+  stream_class->close_fn = ph_nice_stream_close;
+  stream_class->close_async = ph_nice_stream_close_async;
+  stream_class->close_finish = ph_nice_stream_close_finish;
+}
+
+static void
+ph_nice_stream_init (PhNiceStream *self)
+{
+}
+
+PhNiceStream *
+ph_nice_stream_new (NiceAgent *agent, guint stream_id, guint component_id, GMainContext *context)
+{
+  PhNiceStream *self;
+  Shared *shared;
+
+  g_return_val_if_fail (NICE_IS_AGENT (agent), NULL);
+  g_return_val_if_fail (stream_id > 0 && component_id > 0, NULL);
+
+  self = g_object_new (PH_TYPE_NICE_STREAM, NULL);
+
+  shared = g_atomic_rc_box_new0 (Shared);
+  shared->agent = g_object_ref (agent);
+  shared->stream_id = stream_id;
+  shared->component_id = component_id;
+  g_mutex_init (&shared->mutex);
+  g_cond_init (&shared->cond);
+  shared->buffer = g_byte_array_new ();
+  self->shared = shared;
+
+  self->input = g_object_new (PH_TYPE_NICE_INPUT_STREAM, NULL);
+  self->input->shared = shared_ref (shared);
+  self->output = g_object_new (PH_TYPE_NICE_OUTPUT_STREAM, NULL);
+  self->output->shared = shared_ref (shared);
+
+  self->state_handler = g_signal_connect (agent, "component-state-changed",
+                                          G_CALLBACK (component_state_changed_cb), self);
+  self->writable_handler = g_signal_connect (agent, "reliable-transport-writable",
+                                             G_CALLBACK (reliable_transport_writable_cb), self);
+  self->removed_handler
+      = g_signal_connect (agent, "streams-removed", G_CALLBACK (streams_removed_cb), self);
+
+  self->attached = nice_agent_attach_recv (agent, stream_id, component_id, context, recv_cb,
+                                           shared_ref (shared));
+  if (!self->attached)
+    {
+      shared_unref (shared);
+      fail_with (shared, G_IO_ERROR_NOT_CONNECTED, "The connection does not exist");
+    }
+
+  return self;
+}

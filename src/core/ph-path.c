@@ -2,3 +2,102 @@
 #define G_LOG_DOMAIN "ph-path"
 
 #include "config.h"
+
+#include "ph-path.h"
+
+G_DEFINE_BOXED_TYPE (PhPath, ph_path, ph_path_copy, ph_path_free)
+
+PhPath *
+ph_path_copy (const PhPath *path)
+{
+  PhPath *copy;
+
+  g_return_val_if_fail (path != NULL, NULL);
+
+  copy = g_new0 (PhPath, 1);
+  copy->local_type = g_strdup (path->local_type);
+  copy->local_transport = g_strdup (path->local_transport);
+  copy->local_address = g_strdup (path->local_address);
+  copy->local_port = path->local_port;
+  copy->remote_type = g_strdup (path->remote_type);
+  copy->remote_transport = g_strdup (path->remote_transport);
+  copy->remote_address = g_strdup (path->remote_address);
+  copy->remote_port = path->remote_port;
+  copy->relayed = path->relayed;
+  return copy;
+}
+
+void
+ph_path_free (PhPath *path)
+{
+  if (path == NULL)
+    return;
+  g_free (path->local_type);
+  g_free (path->local_transport);
+  g_free (path->local_address);
+  g_free (path->remote_type);
+  g_free (path->remote_transport);
+  g_free (path->remote_address);
+  g_free (path);
+}
+
+gboolean
+ph_path_equal (const PhPath *a, const PhPath *b)
+{
+  if (a == b)
+    return TRUE;
+  if (a == NULL || b == NULL)
+    return FALSE;
+  return g_strcmp0 (a->local_type, b->local_type) == 0
+         && g_strcmp0 (a->local_transport, b->local_transport) == 0
+         && g_strcmp0 (a->local_address, b->local_address) == 0 && a->local_port == b->local_port
+         && g_strcmp0 (a->remote_type, b->remote_type) == 0
+         && g_strcmp0 (a->remote_transport, b->remote_transport) == 0
+         && g_strcmp0 (a->remote_address, b->remote_address) == 0
+         && a->remote_port == b->remote_port && !a->relayed == !b->relayed;
+}
+
+static void
+add_end (JsonBuilder *builder, const char *name, const char *type, const char *transport,
+         const char *address, guint port)
+{
+  json_builder_set_member_name (builder, name);
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "type");
+  json_builder_add_string_value (builder, type != NULL ? type : "");
+  json_builder_set_member_name (builder, "transport");
+  json_builder_add_string_value (builder, transport != NULL ? transport : "");
+  json_builder_set_member_name (builder, "address");
+  json_builder_add_string_value (builder, address != NULL ? address : "");
+  json_builder_set_member_name (builder, "port");
+  json_builder_add_int_value (builder, port);
+  json_builder_end_object (builder);
+}
+
+JsonNode *
+ph_path_to_json (const PhPath *path)
+{
+  g_autoptr (JsonBuilder) builder = NULL;
+
+  g_return_val_if_fail (path != NULL, NULL);
+
+  builder = json_builder_new ();
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "relayed");
+  json_builder_add_boolean_value (builder, path->relayed);
+  add_end (builder, "local", path->local_type, path->local_transport, path->local_address,
+           path->local_port);
+  add_end (builder, "remote", path->remote_type, path->remote_transport, path->remote_address,
+           path->remote_port);
+  json_builder_end_object (builder);
+  return json_builder_get_root (builder);
+}
+
+char *
+ph_path_describe (const PhPath *path)
+{
+  g_return_val_if_fail (path != NULL, NULL);
+
+  return g_strdup_printf ("%s (%s ↔ %s, %s)", path->relayed ? "relayed" : "direct",
+                          path->local_type, path->remote_type, path->local_transport);
+}

@@ -27,7 +27,8 @@ struct _PhSignaling
   GObject             parent_instance;
 
   PhRendezvousClient *client;
-  GCancellable       *cancellable;
+  GCancellable       *cancellable;     /* polls and allocation */
+  GTask              *leave_task;
 
   char               *side;
   char               *nameplate;
@@ -62,6 +63,7 @@ enum
 static guint signals[N_SIGNALS];
 
 static void post_next (PhSignaling *self);
+static void delete_mailbox (PhSignaling *self);
 static void poll_mailbox (PhSignaling *self);
 
 static void
@@ -72,6 +74,30 @@ outgoing_message_free (OutgoingMessage *message)
   g_free (message);
 }
 
+static gboolean
+is_sealed (gconstpointer message,
+           gconstpointer unused)
+{
+  return ((const OutgoingMessage *) message)->sealed;
+}
+
+/* Stops reading the mailbox and drops what is still to be sealed, but lets
+ * the key confirmation go out: without it a peer with a wrong code would
+ * wait for ours until the mailbox expires instead of learning at once. */
+static void
+stop (PhSignaling *self)
+{
+  GList *link;
+
+  self->finished = TRUE;
+  g_cancellable_cancel (self->cancellable);
+  while ((link = g_queue_find_custom (&self->outgoing, NULL, (GCompareFunc) is_sealed)) != NULL)
+    {
+      outgoing_message_free (link->data);
+      g_queue_delete_link (&self->outgoing, link);
+    }
+}
+
 static void
 fail (PhSignaling  *self,
       const GError *error)
@@ -79,8 +105,7 @@ fail (PhSignaling  *self,
   if (self->finished)
     return;
 
-  self->finished = TRUE;
-  g_cancellable_cancel (self->cancellable);
+  stop (self);
   g_signal_emit (self, signals[SIGNAL_FAILED], 0, error);
 }
 
@@ -120,8 +145,12 @@ post_cb (GObject      *source,
   self->posting = FALSE;
   if (!ph_rendezvous_client_post_finish (PH_RENDEZVOUS_CLIENT (source), result, NULL, &error))
     {
-      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+      if (self->finished)
+        g_debug ("A last mailbox message was not posted: %s", error->message);
+      else
         fail (self, error);
+      g_queue_clear_full (&self->outgoing, (GDestroyNotify) outgoing_message_free);
+      post_next (self);
       return;
     }
 
@@ -130,7 +159,8 @@ post_cb (GObject      *source,
       /* Our first post puts us into the mailbox; only then may we read it
        * without racing a third party for the second seat. */
       self->joined = TRUE;
-      poll_mailbox (self);
+      if (!self->finished)
+        poll_mailbox (self);
     }
   post_next (self);
 }
@@ -143,11 +173,17 @@ post_next (PhSignaling *self)
   OutgoingMessage *message;
   g_autoptr (GBytes) body = NULL;
 
-  if (self->posting || self->finished)
+  if (self->posting)
     return;
 
   message = g_queue_peek_head (&self->outgoing);
-  if (message == NULL || (message->sealed && self->sealer == NULL))
+  if (message == NULL)
+    {
+      if (self->leave_task != NULL)
+        delete_mailbox (self);
+      return;
+    }
+  if (message->sealed && self->sealer == NULL)
     return;
 
   g_queue_pop_head (&self->outgoing);
@@ -158,7 +194,7 @@ post_next (PhSignaling *self)
 
   self->posting = TRUE;
   ph_rendezvous_client_post_async (self->client, self->nameplate, self->side, message->phase,
-                                   body, self->cancellable, post_cb, g_object_ref (self));
+                                   body, NULL, post_cb, g_object_ref (self));
   outgoing_message_free (message);
 }
 
@@ -438,7 +474,8 @@ leave_cb (GObject      *source,
           GAsyncResult *result,
           gpointer      user_data)
 {
-  g_autoptr (GTask) task = user_data;
+  g_autoptr (PhSignaling) self = user_data;
+  g_autoptr (GTask) task = g_steal_pointer (&self->leave_task);
   g_autoptr (GError) error = NULL;
 
   /* The server frees an abandoned mailbox when its time runs out; a failed
@@ -448,30 +485,34 @@ leave_cb (GObject      *source,
   g_task_return_boolean (task, TRUE);
 }
 
-void
-ph_signaling_leave_async (PhSignaling        *self,
-                          GAsyncReadyCallback callback,
-                          gpointer            user_data)
+static void
+delete_mailbox (PhSignaling *self)
 {
-  g_autoptr (GTask) task = NULL;
-
-  g_return_if_fail (PH_IS_SIGNALING (self));
-
-  task = g_task_new (self, NULL, callback, user_data);
-  g_task_set_source_tag (task, ph_signaling_leave_async);
-
-  self->finished = TRUE;
-  g_cancellable_cancel (self->cancellable);
-  g_queue_clear_full (&self->outgoing, (GDestroyNotify) outgoing_message_free);
-
   if (self->nameplate == NULL || !self->joined)
     {
+      g_autoptr (GTask) task = g_steal_pointer (&self->leave_task);
+
       g_task_return_boolean (task, TRUE);
       return;
     }
 
   ph_rendezvous_client_leave_async (self->client, self->nameplate, self->side, NULL, leave_cb,
-                                    g_steal_pointer (&task));
+                                    g_object_ref (self));
+}
+
+void
+ph_signaling_leave_async (PhSignaling        *self,
+                          GAsyncReadyCallback callback,
+                          gpointer            user_data)
+{
+  g_return_if_fail (PH_IS_SIGNALING (self));
+  g_return_if_fail (self->leave_task == NULL);
+
+  self->leave_task = g_task_new (self, NULL, callback, user_data);
+  g_task_set_source_tag (self->leave_task, ph_signaling_leave_async);
+
+  stop (self);
+  post_next (self);
 }
 
 void
@@ -489,6 +530,7 @@ ph_signaling_finalize (GObject *object)
   PhSignaling *self = PH_SIGNALING (object);
 
   g_queue_clear_full (&self->outgoing, (GDestroyNotify) outgoing_message_free);
+  g_clear_object (&self->leave_task);
   g_clear_object (&self->cancellable);
   g_clear_object (&self->client);
   g_clear_object (&self->pake);

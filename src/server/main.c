@@ -1,8 +1,305 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "pinhole-rendezvous"
+
 #include "config.h"
+
+#include <glib-unix.h>
+#include <gio/gio.h>
+#include <locale.h>
+#include <signal.h>
+#include <stdio.h>
+
+#include "ph-rendezvous-server.h"
+
+#define EXIT_USAGE 2
+
+typedef struct
+{
+  const char *option;
+  const char *property;
+  gint64 value; /* -1 when not given */
+} LimitOption;
+
+enum
+{
+  MAX_BODY_BYTES,
+  MAX_MAILBOXES,
+  MAX_MESSAGES,
+  MAX_MAILBOX_BYTES,
+  MAX_WAITING_POLLS,
+  RATE,
+  BURST,
+  MAX_HOLD,
+  MAILBOX_LIFETIME,
+  TURN_TTL,
+  N_LIMITS
+};
+
+static LimitOption limits[N_LIMITS] = {
+  [MAX_BODY_BYTES] = { "--max-body-bytes", "max-body-bytes", -1 },
+  [MAX_MAILBOXES] = { "--max-mailboxes", "max-mailboxes", -1 },
+  [MAX_MESSAGES] = { "--max-messages", "max-messages", -1 },
+  [MAX_MAILBOX_BYTES] = { "--max-mailbox-bytes", "max-mailbox-bytes", -1 },
+  [MAX_WAITING_POLLS] = { "--max-waiting-polls", "max-waiting-polls", -1 },
+  [RATE] = { "--rate", "rate", -1 },
+  [BURST] = { "--burst", "burst", -1 },
+  [MAX_HOLD] = { "--max-hold", "max-hold", -1 },
+  [MAILBOX_LIFETIME] = { "--mailbox-lifetime", "mailbox-lifetime", -1 },
+  [TURN_TTL] = { "--turn-ttl", "turn-ttl", -1 },
+};
+
+static gboolean
+quit_cb (gpointer user_data)
+{
+  g_main_loop_quit (user_data);
+  return G_SOURCE_CONTINUE;
+}
+
+static int usage_error (const char *format, ...) G_GNUC_PRINTF (1, 2);
+
+static int
+usage_error (const char *format, ...)
+{
+  g_autofree char *message = NULL;
+  va_list args;
+
+  va_start (args, format);
+  message = g_strdup_vprintf (format, args);
+  va_end (args);
+
+  g_printerr ("pinhole-rendezvous: %s\nRun “pinhole-rendezvous --help” to see the options.\n",
+              message);
+  return EXIT_USAGE;
+}
+
+/* Checks a limit against the range its property accepts and adds it to
+ * the construct properties. */
+static gboolean
+add_limit (GObjectClass *server_class, LimitOption *limit, GPtrArray *names, GArray *values,
+           char **out_message)
+{
+  GParamSpec *pspec = g_object_class_find_property (server_class, limit->property);
+  guint64 minimum;
+  guint64 maximum;
+  GValue value = G_VALUE_INIT;
+
+  if (limit->value < 0)
+    return TRUE;
+
+  if (G_IS_PARAM_SPEC_UINT64 (pspec))
+    {
+      minimum = G_PARAM_SPEC_UINT64 (pspec)->minimum;
+      maximum = G_PARAM_SPEC_UINT64 (pspec)->maximum;
+    }
+  else
+    {
+      minimum = G_PARAM_SPEC_UINT (pspec)->minimum;
+      maximum = G_PARAM_SPEC_UINT (pspec)->maximum;
+    }
+
+  if ((guint64)limit->value < minimum || (guint64)limit->value > maximum)
+    {
+      *out_message
+          = g_strdup_printf ("%s must be between %" G_GUINT64_FORMAT " and %" G_GUINT64_FORMAT ".",
+                             limit->option, minimum, maximum);
+      return FALSE;
+    }
+
+  g_value_init (&value, G_PARAM_SPEC_VALUE_TYPE (pspec));
+  if (G_IS_PARAM_SPEC_UINT64 (pspec))
+    g_value_set_uint64 (&value, (guint64)limit->value);
+  else
+    g_value_set_uint (&value, (guint)limit->value);
+  g_ptr_array_add (names, (gpointer)limit->property);
+  g_array_append_val (values, value);
+  return TRUE;
+}
+
+/* Copies @data (an object, string or string array) into a construct property. */
+static void
+add_property (GPtrArray *names, GArray *values, const char *name, GType type, gconstpointer data)
+{
+  GValue value = G_VALUE_INIT;
+
+  g_value_init (&value, type);
+  if (type == G_TYPE_STRING)
+    g_value_set_string (&value, data);
+  else if (g_type_is_a (type, G_TYPE_OBJECT))
+    g_value_set_object (&value, (gpointer)data);
+  else
+    g_value_set_boxed (&value, data);
+  g_ptr_array_add (names, (gpointer)name);
+  g_array_append_val (values, value);
+}
+
+static gboolean
+all_have_prefix (char *const *uris, const char *first, const char *second)
+{
+  for (guint i = 0; uris != NULL && uris[i] != NULL; i++)
+    if (!g_str_has_prefix (uris[i], first) && !g_str_has_prefix (uris[i], second))
+      return FALSE;
+  return TRUE;
+}
 
 int
 main (int argc, char **argv)
 {
-  return 1;
+  g_autofree char *listen = NULL;
+  gint64 port = 8470;
+  g_autofree char *tls_cert = NULL;
+  g_autofree char *tls_key = NULL;
+  g_autofree char *turn_secret = NULL;
+  g_auto (GStrv) turn_uris = NULL;
+  g_auto (GStrv) stun_uris = NULL;
+  g_autofree char *port_file = NULL;
+  GOptionEntry entries[] = {
+    { "listen", 0, 0, G_OPTION_ARG_STRING, &listen, "Address to listen on (127.0.0.1)", "ADDR" },
+    { "port", 0, 0, G_OPTION_ARG_INT64, &port, "Port to listen on; 0 picks a free one (8470)",
+      "N" },
+    { "tls-cert", 0, 0, G_OPTION_ARG_FILENAME, &tls_cert, "Serve HTTPS with this PEM certificate",
+      "FILE" },
+    { "tls-key", 0, 0, G_OPTION_ARG_FILENAME, &tls_key, "The certificate's PEM private key",
+      "FILE" },
+    { "turn-secret", 0, 0, G_OPTION_ARG_STRING, &turn_secret,
+      "coturn static-auth-secret for TURN credentials (or $PINHOLE_TURN_SECRET)", "S" },
+    { "turn-uri", 0, 0, G_OPTION_ARG_STRING_ARRAY, &turn_uris, "A TURN server, repeatable", "URI" },
+    { "stun-uri", 0, 0, G_OPTION_ARG_STRING_ARRAY, &stun_uris, "A STUN server, repeatable", "URI" },
+    { "turn-ttl", 0, 0, G_OPTION_ARG_INT64, &limits[TURN_TTL].value,
+      "Lifetime of TURN credentials (86400)", "SECONDS" },
+    { "max-body-bytes", 0, 0, G_OPTION_ARG_INT64, &limits[MAX_BODY_BYTES].value,
+      "Largest request body (65536)", "N" },
+    { "max-mailboxes", 0, 0, G_OPTION_ARG_INT64, &limits[MAX_MAILBOXES].value,
+      "Mailboxes open at once (10000)", "N" },
+    { "max-messages", 0, 0, G_OPTION_ARG_INT64, &limits[MAX_MESSAGES].value,
+      "Messages per mailbox (256)", "N" },
+    { "max-mailbox-bytes", 0, 0, G_OPTION_ARG_INT64, &limits[MAX_MAILBOX_BYTES].value,
+      "Message bytes per mailbox (1048576)", "N" },
+    { "max-waiting-polls", 0, 0, G_OPTION_ARG_INT64, &limits[MAX_WAITING_POLLS].value,
+      "Long-polls held at once (20000)", "N" },
+    { "rate", 0, 0, G_OPTION_ARG_INT64, &limits[RATE].value, "Requests per second per client (20)",
+      "N" },
+    { "burst", 0, 0, G_OPTION_ARG_INT64, &limits[BURST].value, "Request burst per client (60)",
+      "N" },
+    { "max-hold", 0, 0, G_OPTION_ARG_INT64, &limits[MAX_HOLD].value, "Longest long-poll hold (30)",
+      "S" },
+    { "mailbox-lifetime", 0, 0, G_OPTION_ARG_INT64, &limits[MAILBOX_LIFETIME].value,
+      "Seconds a mailbox lives (600)", "S" },
+    { "port-file", 0, 0, G_OPTION_ARG_FILENAME, &port_file, "Write the port to FILE once listening",
+      "FILE" },
+    { NULL }
+  };
+  g_autoptr (GOptionContext) context = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GInetAddress) address = NULL;
+  g_autoptr (GTlsCertificate) certificate = NULL;
+  g_autoptr (GPtrArray) names = g_ptr_array_new ();
+  g_autoptr (GArray) values = g_array_new (FALSE, TRUE, sizeof (GValue));
+  g_autoptr (PhRendezvousServer) server = NULL;
+  g_autoptr (GMainLoop) loop = NULL;
+  g_autofree char *url = NULL;
+  GObjectClass *server_class;
+  guint sigint_id;
+  guint sigterm_id;
+
+  setlocale (LC_ALL, "");
+  g_array_set_clear_func (values, (GDestroyNotify)g_value_unset);
+
+  context = g_option_context_new (NULL);
+  g_option_context_set_summary (context,
+                                "The Pinhole rendezvous server: mailboxes where two peers meet, "
+                                "and STUN/TURN settings for them.");
+  g_option_context_add_main_entries (context, entries, NULL);
+  if (!g_option_context_parse (context, &argc, &argv, &error))
+    return usage_error ("%s", error->message);
+  if (argc > 1)
+    return usage_error ("unexpected argument “%s”.", argv[1]);
+
+  address = g_inet_address_new_from_string (listen != NULL ? listen : "127.0.0.1");
+  if (address == NULL)
+    return usage_error ("--listen needs an IP address such as 127.0.0.1 or ::, not “%s”.", listen);
+  if (port < 0 || port > G_MAXUINT16)
+    return usage_error ("--port must be between 0 and 65535.");
+  if ((tls_cert == NULL) != (tls_key == NULL))
+    return usage_error ("--tls-cert and --tls-key go together.");
+
+  if (turn_secret == NULL && g_getenv ("PINHOLE_TURN_SECRET") != NULL)
+    turn_secret = g_strdup (g_getenv ("PINHOLE_TURN_SECRET"));
+  if (turn_secret != NULL && *turn_secret == '\0')
+    return usage_error ("the TURN secret is empty.");
+  if ((turn_secret == NULL) != (turn_uris == NULL))
+    return usage_error ("--turn-secret and --turn-uri go together.");
+  if (!all_have_prefix (turn_uris, "turn:", "turns:"))
+    return usage_error ("--turn-uri takes turn: or turns: URIs, such as turn:192.0.2.1:3478.");
+  if (!all_have_prefix (stun_uris, "stun:", "stuns:"))
+    return usage_error ("--stun-uri takes stun: URIs, such as stun:192.0.2.1:3478.");
+
+  server_class = g_type_class_ref (PH_TYPE_RENDEZVOUS_SERVER);
+  for (guint i = 0; i < G_N_ELEMENTS (limits); i++)
+    {
+      g_autofree char *message = NULL;
+
+      if (!add_limit (server_class, &limits[i], names, values, &message))
+        {
+          g_type_class_unref (server_class);
+          return usage_error ("%s", message);
+        }
+    }
+  g_type_class_unref (server_class);
+
+  if (tls_cert != NULL)
+    {
+      certificate = g_tls_certificate_new_from_files (tls_cert, tls_key, &error);
+      if (certificate == NULL)
+        {
+          g_printerr ("pinhole-rendezvous: could not load the TLS certificate: %s\n",
+                      error->message);
+          return EXIT_FAILURE;
+        }
+      add_property (names, values, "tls-certificate", G_TYPE_TLS_CERTIFICATE, certificate);
+    }
+  if (turn_secret != NULL)
+    {
+      add_property (names, values, "turn-secret", G_TYPE_STRING, turn_secret);
+      add_property (names, values, "turn-uris", G_TYPE_STRV, turn_uris);
+    }
+  if (stun_uris != NULL)
+    add_property (names, values, "stun-uris", G_TYPE_STRV, stun_uris);
+
+  server = PH_RENDEZVOUS_SERVER (g_object_new_with_properties (
+      PH_TYPE_RENDEZVOUS_SERVER, names->len, (const char **)names->pdata, (GValue *)values->data));
+
+  if (!ph_rendezvous_server_listen (server, address, (guint)port, &error))
+    {
+      g_printerr ("pinhole-rendezvous: could not listen on port %" G_GINT64_FORMAT ": %s\n", port,
+                  error->message);
+      return EXIT_FAILURE;
+    }
+
+  /* The port file is complete before the line that says we listen. */
+  if (port_file != NULL)
+    {
+      g_autofree char *text = g_strdup_printf ("%u\n", ph_rendezvous_server_get_port (server));
+
+      if (!g_file_set_contents (port_file, text, -1, &error))
+        {
+          g_printerr ("pinhole-rendezvous: could not write the port file: %s\n", error->message);
+          return EXIT_FAILURE;
+        }
+    }
+
+  /* Signals are handled before anyone learns we listen, so a supervisor
+   * that stops us at once still gets a clean exit. */
+  loop = g_main_loop_new (NULL, FALSE);
+  sigint_id = g_unix_signal_add (SIGINT, quit_cb, loop);
+  sigterm_id = g_unix_signal_add (SIGTERM, quit_cb, loop);
+
+  url = ph_rendezvous_server_get_url (server);
+  g_print ("pinhole-rendezvous listening on %s\n", url);
+  fflush (stdout);
+
+  g_main_loop_run (loop);
+  g_source_remove (sigint_id);
+  g_source_remove (sigterm_id);
+
+  return EXIT_SUCCESS;
 }

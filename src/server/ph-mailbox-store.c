@@ -2,3 +2,435 @@
 #define G_LOG_DOMAIN "ph-mailbox-store"
 
 #include "config.h"
+
+#include <string.h>
+
+#include "ph-mailbox-store.h"
+
+G_DEFINE_QUARK (ph - mailbox - store - error - quark, ph_mailbox_store_error)
+
+typedef struct
+{
+  PhMailboxStore *store;
+  guint nameplate;
+  char *sides[2];
+  gboolean left[2];
+  GPtrArray *messages; /* PhStoredMessage, index i + 1 at i */
+  gsize bytes;
+  guint expiry_id;
+} Mailbox;
+
+struct _PhMailboxStore
+{
+  GObject parent_instance;
+
+  guint max_mailboxes;
+  guint max_messages;
+  gsize max_mailbox_bytes;
+  guint lifetime;
+
+  GHashTable *mailboxes; /* nameplate → Mailbox */
+  GTree *free_numbers;   /* freed nameplates below high_water */
+  guint high_water;      /* every nameplate above it is unused */
+};
+
+G_DEFINE_FINAL_TYPE (PhMailboxStore, ph_mailbox_store, G_TYPE_OBJECT)
+
+enum
+{
+  PROP_0,
+  PROP_MAX_MAILBOXES,
+  PROP_MAX_MESSAGES,
+  PROP_MAX_MAILBOX_BYTES,
+  PROP_LIFETIME,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
+enum
+{
+  MESSAGE_ADDED,
+  MAILBOX_CLOSED,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
+static void
+stored_message_clear (PhStoredMessage *message)
+{
+  g_free (message->side);
+  g_free (message->phase);
+  g_bytes_unref (message->body);
+}
+
+PhStoredMessage *
+ph_stored_message_ref (PhStoredMessage *message)
+{
+  return g_rc_box_acquire (message);
+}
+
+void
+ph_stored_message_unref (PhStoredMessage *message)
+{
+  g_rc_box_release_full (message, (GDestroyNotify)stored_message_clear);
+}
+
+static void
+mailbox_free (Mailbox *mailbox)
+{
+  g_clear_handle_id (&mailbox->expiry_id, g_source_remove);
+  g_free (mailbox->sides[0]);
+  g_free (mailbox->sides[1]);
+  g_ptr_array_unref (mailbox->messages);
+  g_free (mailbox);
+}
+
+static int
+compare_numbers (gconstpointer a, gconstpointer b)
+{
+  guint x = GPOINTER_TO_UINT (a);
+  guint y = GPOINTER_TO_UINT (b);
+
+  return x < y ? -1 : x > y;
+}
+
+static void
+close_mailbox (PhMailboxStore *self, guint nameplate)
+{
+  g_hash_table_remove (self->mailboxes, GUINT_TO_POINTER (nameplate));
+  g_tree_insert (self->free_numbers, GUINT_TO_POINTER (nameplate), GUINT_TO_POINTER (nameplate));
+  g_signal_emit (self, signals[MAILBOX_CLOSED], 0, nameplate);
+}
+
+static gboolean
+mailbox_expired_cb (gpointer user_data)
+{
+  Mailbox *mailbox = user_data;
+
+  mailbox->expiry_id = 0;
+  close_mailbox (mailbox->store, mailbox->nameplate);
+
+  return G_SOURCE_REMOVE;
+}
+
+static void
+ph_mailbox_store_dispose (GObject *object)
+{
+  PhMailboxStore *self = PH_MAILBOX_STORE (object);
+
+  g_hash_table_remove_all (self->mailboxes);
+
+  G_OBJECT_CLASS (ph_mailbox_store_parent_class)->dispose (object);
+}
+
+static void
+ph_mailbox_store_finalize (GObject *object)
+{
+  PhMailboxStore *self = PH_MAILBOX_STORE (object);
+
+  g_clear_pointer (&self->mailboxes, g_hash_table_unref);
+  g_clear_pointer (&self->free_numbers, g_tree_unref);
+
+  G_OBJECT_CLASS (ph_mailbox_store_parent_class)->finalize (object);
+}
+
+static void
+ph_mailbox_store_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
+{
+  PhMailboxStore *self = PH_MAILBOX_STORE (object);
+
+  switch (prop_id)
+    {
+    case PROP_MAX_MAILBOXES:
+      g_value_set_uint (value, self->max_mailboxes);
+      break;
+    case PROP_MAX_MESSAGES:
+      g_value_set_uint (value, self->max_messages);
+      break;
+    case PROP_MAX_MAILBOX_BYTES:
+      g_value_set_uint64 (value, self->max_mailbox_bytes);
+      break;
+    case PROP_LIFETIME:
+      g_value_set_uint (value, self->lifetime);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+ph_mailbox_store_set_property (GObject *object, guint prop_id, const GValue *value,
+                               GParamSpec *pspec)
+{
+  PhMailboxStore *self = PH_MAILBOX_STORE (object);
+
+  switch (prop_id)
+    {
+    case PROP_MAX_MAILBOXES:
+      self->max_mailboxes = g_value_get_uint (value);
+      break;
+    case PROP_MAX_MESSAGES:
+      self->max_messages = g_value_get_uint (value);
+      break;
+    case PROP_MAX_MAILBOX_BYTES:
+      self->max_mailbox_bytes = g_value_get_uint64 (value);
+      break;
+    case PROP_LIFETIME:
+      self->lifetime = g_value_get_uint (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+ph_mailbox_store_class_init (PhMailboxStoreClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = ph_mailbox_store_dispose;
+  object_class->finalize = ph_mailbox_store_finalize;
+  object_class->get_property = ph_mailbox_store_get_property;
+  object_class->set_property = ph_mailbox_store_set_property;
+
+  /* Nameplates stay below a billion so they always fit in nine digits. */
+  properties[PROP_MAX_MAILBOXES]
+      = g_param_spec_uint ("max-mailboxes", NULL, NULL, 1, 999999999, 10000,
+                           G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS
+                               | G_PARAM_EXPLICIT_NOTIFY);
+  properties[PROP_MAX_MESSAGES]
+      = g_param_spec_uint ("max-messages", NULL, NULL, 1, 1000000, 256,
+                           G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS
+                               | G_PARAM_EXPLICIT_NOTIFY);
+  properties[PROP_MAX_MAILBOX_BYTES]
+      = g_param_spec_uint64 ("max-mailbox-bytes", NULL, NULL, 1, G_MAXSIZE, 1024 * 1024,
+                             G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS
+                                 | G_PARAM_EXPLICIT_NOTIFY);
+  properties[PROP_LIFETIME]
+      = g_param_spec_uint ("lifetime", NULL, NULL, 1, 7 * 24 * 3600, 600,
+                           G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS
+                               | G_PARAM_EXPLICIT_NOTIFY);
+
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  signals[MESSAGE_ADDED]
+      = g_signal_new ("message-added", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                      NULL, G_TYPE_NONE, 2, G_TYPE_UINT, G_TYPE_UINT64);
+  signals[MAILBOX_CLOSED]
+      = g_signal_new ("mailbox-closed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                      NULL, G_TYPE_NONE, 1, G_TYPE_UINT);
+}
+
+static void
+ph_mailbox_store_init (PhMailboxStore *self)
+{
+  self->mailboxes = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify)mailbox_free);
+  self->free_numbers = g_tree_new (compare_numbers);
+}
+
+PhMailboxStore *
+ph_mailbox_store_new (guint max_mailboxes, guint max_messages, gsize max_mailbox_bytes,
+                      guint lifetime_seconds)
+{
+  return g_object_new (PH_TYPE_MAILBOX_STORE, "max-mailboxes", max_mailboxes, "max-messages",
+                       max_messages, "max-mailbox-bytes", (guint64)max_mailbox_bytes, "lifetime",
+                       lifetime_seconds, NULL);
+}
+
+gboolean
+ph_mailbox_store_allocate (PhMailboxStore *self, guint *out_nameplate, GError **error)
+{
+  Mailbox *mailbox;
+  GTreeNode *lowest_free;
+  guint nameplate;
+
+  g_return_val_if_fail (PH_IS_MAILBOX_STORE (self), FALSE);
+  g_return_val_if_fail (out_nameplate != NULL, FALSE);
+
+  if (g_hash_table_size (self->mailboxes) >= self->max_mailboxes)
+    {
+      g_set_error (error, PH_MAILBOX_STORE_ERROR, PH_MAILBOX_STORE_ERROR_NO_FREE_MAILBOX,
+                   "All %u mailboxes are in use; try again in a few minutes.", self->max_mailboxes);
+      return FALSE;
+    }
+
+  lowest_free = g_tree_node_first (self->free_numbers);
+  if (lowest_free != NULL)
+    {
+      nameplate = GPOINTER_TO_UINT (g_tree_node_key (lowest_free));
+      g_tree_remove (self->free_numbers, GUINT_TO_POINTER (nameplate));
+    }
+  else
+    {
+      nameplate = ++self->high_water;
+    }
+
+  mailbox = g_new0 (Mailbox, 1);
+  mailbox->store = self;
+  mailbox->nameplate = nameplate;
+  mailbox->messages = g_ptr_array_new_with_free_func ((GDestroyNotify)ph_stored_message_unref);
+  mailbox->expiry_id = g_timeout_add (self->lifetime * 1000, mailbox_expired_cb, mailbox);
+  g_hash_table_insert (self->mailboxes, GUINT_TO_POINTER (nameplate), mailbox);
+
+  *out_nameplate = nameplate;
+  return TRUE;
+}
+
+static Mailbox *
+lookup_mailbox (PhMailboxStore *self, guint nameplate, GError **error)
+{
+  Mailbox *mailbox = g_hash_table_lookup (self->mailboxes, GUINT_TO_POINTER (nameplate));
+
+  if (mailbox == NULL)
+    g_set_error (error, PH_MAILBOX_STORE_ERROR, PH_MAILBOX_STORE_ERROR_NO_SUCH_MAILBOX,
+                 "There is no mailbox %u; it may have expired or been closed.", nameplate);
+  return mailbox;
+}
+
+/* Returns the slot of @side in @mailbox, giving it a free slot when it is
+ * new, or -1 when two other sides already hold both. */
+static int
+join_side (Mailbox *mailbox, const char *side)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (mailbox->sides); i++)
+    {
+      if (mailbox->sides[i] == NULL)
+        {
+          mailbox->sides[i] = g_strdup (side);
+          return i;
+        }
+      if (strcmp (mailbox->sides[i], side) == 0)
+        return i;
+    }
+  return -1;
+}
+
+static gboolean
+join_side_or_fail (Mailbox *mailbox, const char *side, int *out_slot, GError **error)
+{
+  *out_slot = join_side (mailbox, side);
+  if (*out_slot < 0)
+    {
+      g_set_error (error, PH_MAILBOX_STORE_ERROR, PH_MAILBOX_STORE_ERROR_THIRD_SIDE,
+                   "Mailbox %u already has two sides; a code works for two people only.",
+                   mailbox->nameplate);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+ph_mailbox_store_add_message (PhMailboxStore *self, guint nameplate, const char *side,
+                              const char *phase, GBytes *body, guint64 *out_index, GError **error)
+{
+  PhStoredMessage *message;
+  Mailbox *mailbox;
+  gsize size;
+  int slot;
+
+  g_return_val_if_fail (PH_IS_MAILBOX_STORE (self), FALSE);
+  g_return_val_if_fail (side != NULL, FALSE);
+  g_return_val_if_fail (phase != NULL, FALSE);
+  g_return_val_if_fail (body != NULL, FALSE);
+
+  mailbox = lookup_mailbox (self, nameplate, error);
+  if (mailbox == NULL)
+    return FALSE;
+
+  if (!join_side_or_fail (mailbox, side, &slot, error))
+    return FALSE;
+
+  size = g_bytes_get_size (body);
+  if (mailbox->messages->len >= self->max_messages
+      || size > self->max_mailbox_bytes - mailbox->bytes)
+    {
+      g_set_error (error, PH_MAILBOX_STORE_ERROR, PH_MAILBOX_STORE_ERROR_MAILBOX_LIMIT,
+                   "Mailbox %u is full: it holds at most %u messages and %" G_GSIZE_FORMAT
+                   " bytes.",
+                   nameplate, self->max_messages, self->max_mailbox_bytes);
+      return FALSE;
+    }
+
+  message = g_rc_box_new0 (PhStoredMessage);
+  message->index = mailbox->messages->len + 1;
+  message->side = g_strdup (side);
+  message->phase = g_strdup (phase);
+  message->body = g_bytes_ref (body);
+  g_ptr_array_add (mailbox->messages, message);
+  mailbox->bytes += size;
+
+  if (out_index != NULL)
+    *out_index = message->index;
+
+  g_signal_emit (self, signals[MESSAGE_ADDED], 0, nameplate, message->index);
+  return TRUE;
+}
+
+/* Returns the messages with an index above @after, oldest first. */
+GPtrArray *
+ph_mailbox_store_get_messages (PhMailboxStore *self, guint nameplate, guint64 after, GError **error)
+{
+  GPtrArray *messages;
+  Mailbox *mailbox;
+
+  g_return_val_if_fail (PH_IS_MAILBOX_STORE (self), NULL);
+
+  mailbox = lookup_mailbox (self, nameplate, error);
+  if (mailbox == NULL)
+    return NULL;
+
+  messages = g_ptr_array_new_with_free_func ((GDestroyNotify)ph_stored_message_unref);
+  for (guint64 i = after; i < mailbox->messages->len; i++)
+    g_ptr_array_add (messages, ph_stored_message_ref (g_ptr_array_index (mailbox->messages, i)));
+
+  return messages;
+}
+
+gboolean
+ph_mailbox_store_leave (PhMailboxStore *self, guint nameplate, const char *side, GError **error)
+{
+  Mailbox *mailbox;
+  int slot;
+
+  g_return_val_if_fail (PH_IS_MAILBOX_STORE (self), FALSE);
+  g_return_val_if_fail (side != NULL, FALSE);
+
+  mailbox = lookup_mailbox (self, nameplate, error);
+  if (mailbox == NULL || !join_side_or_fail (mailbox, side, &slot, error))
+    return FALSE;
+
+  mailbox->left[slot] = TRUE;
+
+  for (guint i = 0; i < G_N_ELEMENTS (mailbox->sides); i++)
+    if (mailbox->sides[i] != NULL && !mailbox->left[i])
+      return TRUE;
+
+  close_mailbox (self, nameplate);
+  return TRUE;
+}
+
+gboolean
+ph_mailbox_store_contains (PhMailboxStore *self, guint nameplate)
+{
+  g_return_val_if_fail (PH_IS_MAILBOX_STORE (self), FALSE);
+
+  return g_hash_table_contains (self->mailboxes, GUINT_TO_POINTER (nameplate));
+}
+
+guint
+ph_mailbox_store_get_n_open (PhMailboxStore *self)
+{
+  g_return_val_if_fail (PH_IS_MAILBOX_STORE (self), 0);
+
+  return g_hash_table_size (self->mailboxes);
+}
+
+guint
+ph_mailbox_store_get_lifetime (PhMailboxStore *self)
+{
+  g_return_val_if_fail (PH_IS_MAILBOX_STORE (self), 0);
+
+  return self->lifetime;
+}

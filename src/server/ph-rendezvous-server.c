@@ -2,3 +2,1271 @@
 #define G_LOG_DOMAIN "ph-rendezvous-server"
 
 #include "config.h"
+
+#include <json-glib/json-glib.h>
+#include <libsoup/soup.h>
+#include <string.h>
+
+#include "ph-mailbox-store.h"
+#include "ph-rate-limiter.h"
+#include "ph-rendezvous-server.h"
+#include "ph-turn-credentials.h"
+
+/* Long-polls are answered within the hold, so a client whose HTTP session
+ * times out after 60 s never sees a poll outlive it. */
+#define MAX_WAIT_SECONDS 60
+#define SIDE_LENGTH 16
+#define MAX_NAMEPLATE_DIGITS 9
+#define RATE_LIMITER_MAX_CLIENTS 65536
+/* libsoup 3.2 has no name, nor a reason phrase, for it. */
+#define STATUS_TOO_MANY_REQUESTS 429
+
+static const char *const phases[] = { "pake", "confirm", "desc", "cand", "bye" };
+
+typedef struct
+{
+  PhRendezvousServer *server;
+  SoupServerMessage *msg;
+  guint nameplate;
+  guint64 after;
+  gboolean waiting;
+  guint hold_id;
+  GSource *hangup_source;
+  gulong finished_id;
+  GList link; /* in its nameplate's queue while waiting, then in answered */
+} Poll;
+
+struct _PhRendezvousServer
+{
+  GObject parent_instance;
+
+  guint max_body_bytes;
+  guint max_mailboxes;
+  guint max_messages;
+  guint64 max_mailbox_bytes;
+  guint max_waiting_polls;
+  guint rate;
+  guint burst;
+  guint max_hold;
+  guint mailbox_lifetime;
+  char *turn_secret;
+  GStrv turn_uris;
+  GStrv stun_uris;
+  guint turn_ttl;
+  GTlsCertificate *tls_certificate;
+
+  SoupServer *soup;
+  PhMailboxStore *store;
+  PhRateLimiter *limiter;
+  GHashTable *polls; /* nameplate → GQueue of waiting Poll */
+  GQueue answered;   /* Poll answered, its response not yet written */
+  guint waiting_polls;
+  guint port;
+  char *url;
+
+  guint64 mailboxes_allocated;
+  guint64 messages_posted;
+  guint64 rate_limited;
+  guint64 requests_aborted;
+  GHashTable *requests_by_status; /* status → count */
+  GHashTable *errors_by_code;     /* static code string → count */
+};
+
+G_DEFINE_FINAL_TYPE (PhRendezvousServer, ph_rendezvous_server, G_TYPE_OBJECT)
+
+enum
+{
+  PROP_0,
+  PROP_MAX_BODY_BYTES,
+  PROP_MAX_MAILBOXES,
+  PROP_MAX_MESSAGES,
+  PROP_MAX_MAILBOX_BYTES,
+  PROP_MAX_WAITING_POLLS,
+  PROP_RATE,
+  PROP_BURST,
+  PROP_MAX_HOLD,
+  PROP_MAILBOX_LIFETIME,
+  PROP_TURN_SECRET,
+  PROP_TURN_URIS,
+  PROP_STUN_URIS,
+  PROP_TURN_TTL,
+  PROP_TLS_CERTIFICATE,
+  PROP_WAITING_POLLS,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
+static void
+count (GHashTable *table, gconstpointer key)
+{
+  gsize n = GPOINTER_TO_SIZE (g_hash_table_lookup (table, key));
+
+  g_hash_table_insert (table, (gpointer)key, GSIZE_TO_POINTER (n + 1));
+}
+
+static void
+respond_json (SoupServerMessage *msg, guint status, JsonNode *root)
+{
+  char *text = json_to_string (root, FALSE);
+  gsize length = strlen (text);
+
+  soup_server_message_set_status (msg, status,
+                                  status == STATUS_TOO_MANY_REQUESTS ? "Too Many Requests" : NULL);
+  soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_TAKE, text, length);
+}
+
+/* @code is a static string: it names the error in the JSON body and in
+ * pinhole_errors_total, whose set of labels must stay small. */
+G_GNUC_PRINTF (5, 6)
+static void
+respond_error (PhRendezvousServer *self, SoupServerMessage *msg, guint status, const char *code,
+               const char *format, ...)
+{
+  g_autoptr (JsonBuilder) builder = json_builder_new ();
+  g_autoptr (JsonNode) root = NULL;
+  g_autofree char *message = NULL;
+  va_list args;
+
+  va_start (args, format);
+  message = g_strdup_vprintf (format, args);
+  va_end (args);
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "error");
+  json_builder_add_string_value (builder, code);
+  json_builder_set_member_name (builder, "message");
+  json_builder_add_string_value (builder, message);
+  json_builder_end_object (builder);
+  root = json_builder_get_root (builder);
+
+  count (self->errors_by_code, code);
+  respond_json (msg, status, root);
+}
+
+static void
+respond_store_error (PhRendezvousServer *self, SoupServerMessage *msg, const GError *error)
+{
+  SoupMessageHeaders *headers = soup_server_message_get_response_headers (msg);
+
+  g_assert (error->domain == PH_MAILBOX_STORE_ERROR);
+
+  switch ((PhMailboxStoreError)error->code)
+    {
+    case PH_MAILBOX_STORE_ERROR_NO_SUCH_MAILBOX:
+      respond_error (self, msg, SOUP_STATUS_NOT_FOUND, "unknown-mailbox", "%s", error->message);
+      break;
+    case PH_MAILBOX_STORE_ERROR_NO_FREE_MAILBOX:
+      soup_message_headers_replace (headers, "Retry-After", "30");
+      respond_error (self, msg, SOUP_STATUS_SERVICE_UNAVAILABLE, "no-free-mailbox", "%s",
+                     error->message);
+      break;
+    case PH_MAILBOX_STORE_ERROR_THIRD_SIDE:
+      respond_error (self, msg, SOUP_STATUS_CONFLICT, "mailbox-full", "%s", error->message);
+      break;
+    case PH_MAILBOX_STORE_ERROR_MAILBOX_LIMIT:
+      respond_error (self, msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, "mailbox-limit", "%s",
+                     error->message);
+      break;
+    default:
+      g_assert_not_reached ();
+    }
+}
+
+static JsonNode *
+messages_to_json (GPtrArray *messages)
+{
+  g_autoptr (JsonBuilder) builder = json_builder_new ();
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "messages");
+  json_builder_begin_array (builder);
+  for (guint i = 0; i < messages->len; i++)
+    {
+      PhStoredMessage *message = g_ptr_array_index (messages, i);
+      gsize size;
+      const guchar *data = g_bytes_get_data (message->body, &size);
+      g_autofree char *body = g_base64_encode (data, size);
+
+      json_builder_begin_object (builder);
+      json_builder_set_member_name (builder, "index");
+      json_builder_add_int_value (builder, (gint64)message->index);
+      json_builder_set_member_name (builder, "side");
+      json_builder_add_string_value (builder, message->side);
+      json_builder_set_member_name (builder, "phase");
+      json_builder_add_string_value (builder, message->phase);
+      json_builder_set_member_name (builder, "body");
+      json_builder_add_string_value (builder, body);
+      json_builder_end_object (builder);
+    }
+  json_builder_end_array (builder);
+  json_builder_end_object (builder);
+
+  return json_builder_get_root (builder);
+}
+
+static void
+respond_messages (PhRendezvousServer *self, SoupServerMessage *msg, GPtrArray *messages)
+{
+  g_autoptr (JsonNode) root = messages_to_json (messages);
+
+  respond_json (msg, SOUP_STATUS_OK, root);
+}
+
+static void
+set_waiting_polls (PhRendezvousServer *self, guint waiting_polls)
+{
+  self->waiting_polls = waiting_polls;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_WAITING_POLLS]);
+}
+
+static void
+poll_stop_waiting (Poll *poll)
+{
+  PhRendezvousServer *self = poll->server;
+  GQueue *queue;
+
+  g_assert (poll->waiting);
+
+  queue = g_hash_table_lookup (self->polls, GUINT_TO_POINTER (poll->nameplate));
+  g_queue_unlink (queue, &poll->link);
+  if (g_queue_is_empty (queue))
+    g_hash_table_remove (self->polls, GUINT_TO_POINTER (poll->nameplate));
+
+  g_clear_handle_id (&poll->hold_id, g_source_remove);
+  if (poll->hangup_source != NULL)
+    {
+      g_source_destroy (poll->hangup_source);
+      g_clear_pointer (&poll->hangup_source, g_source_unref);
+    }
+  poll->waiting = FALSE;
+  set_waiting_polls (self, self->waiting_polls - 1);
+}
+
+static void
+poll_free (Poll *poll)
+{
+  g_clear_signal_handler (&poll->finished_id, poll->msg);
+  g_object_unref (poll->msg);
+  g_free (poll);
+}
+
+/* Answers a waiting poll with its messages, or 404 when its mailbox has
+ * gone. The poll lives on until libsoup has written (or failed to write)
+ * the response. */
+static void
+poll_answer (Poll *poll)
+{
+  PhRendezvousServer *self = poll->server;
+  g_autoptr (GPtrArray) messages = NULL;
+  g_autoptr (GError) error = NULL;
+
+  poll_stop_waiting (poll);
+  g_queue_push_tail_link (&self->answered, &poll->link);
+
+  messages = ph_mailbox_store_get_messages (self->store, poll->nameplate, poll->after, &error);
+  if (messages == NULL)
+    respond_error (self, poll->msg, SOUP_STATUS_NOT_FOUND, "unknown-mailbox",
+                   "Mailbox %u was closed while waiting for messages.", poll->nameplate);
+  else
+    respond_messages (self, poll->msg, messages);
+
+  soup_server_message_unpause (poll->msg);
+}
+
+static void
+poll_finished_cb (SoupServerMessage *msg, Poll *poll)
+{
+  PhRendezvousServer *self = poll->server;
+
+  if (poll->waiting)
+    poll_stop_waiting (poll);
+  else
+    g_queue_unlink (&self->answered, &poll->link);
+
+  poll_free (poll);
+}
+
+static gboolean
+poll_hold_expired_cb (gpointer user_data)
+{
+  Poll *poll = user_data;
+
+  poll->hold_id = 0;
+  poll_answer (poll);
+
+  return G_SOURCE_REMOVE;
+}
+
+/* libsoup does not read a connection while its response is paused, so a
+ * client that hangs up mid-poll would only be noticed when the hold ends.
+ * Peeking at the socket notices it at once and frees the poll. */
+static gboolean
+poll_socket_ready_cb (GSocket *socket, GIOCondition condition, gpointer user_data)
+{
+  Poll *poll = user_data;
+  GInputVector vector;
+  char byte;
+  int flags = G_SOCKET_MSG_PEEK;
+  gssize received;
+  g_autoptr (GError) error = NULL;
+
+  vector.buffer = &byte;
+  vector.size = 1;
+  received = g_socket_receive_message (socket, NULL, &vector, 1, NULL, NULL, &flags, NULL, &error);
+
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+    return G_SOURCE_CONTINUE;
+
+  /* Data here is a pipelined request or a TLS record, for libsoup to read
+   * after the response; the hold still bounds the wait. */
+  g_clear_pointer (&poll->hangup_source, g_source_unref);
+  if (received == 0 || error != NULL)
+    poll_answer (poll);
+
+  return G_SOURCE_REMOVE;
+}
+
+static void
+poll_start (PhRendezvousServer *self, SoupServerMessage *msg, guint nameplate, guint64 after,
+            guint hold_seconds)
+{
+  Poll *poll = g_new0 (Poll, 1);
+  GSocket *socket;
+  GQueue *queue;
+
+  poll->server = self;
+  poll->msg = g_object_ref (msg);
+  poll->nameplate = nameplate;
+  poll->after = after;
+  poll->waiting = TRUE;
+  poll->link.data = poll;
+
+  queue = g_hash_table_lookup (self->polls, GUINT_TO_POINTER (nameplate));
+  if (queue == NULL)
+    {
+      queue = g_queue_new ();
+      g_hash_table_insert (self->polls, GUINT_TO_POINTER (nameplate), queue);
+    }
+  g_queue_push_tail_link (queue, &poll->link);
+
+  poll->finished_id = g_signal_connect (msg, "finished", G_CALLBACK (poll_finished_cb), poll);
+  poll->hold_id = g_timeout_add (hold_seconds * 1000, poll_hold_expired_cb, poll);
+
+  socket = soup_server_message_get_socket (msg);
+  if (socket != NULL)
+    {
+      poll->hangup_source = g_socket_create_source (socket, G_IO_IN | G_IO_HUP | G_IO_ERR, NULL);
+      g_source_set_callback (poll->hangup_source, G_SOURCE_FUNC (poll_socket_ready_cb), poll, NULL);
+      g_source_attach (poll->hangup_source, g_main_context_get_thread_default ());
+    }
+
+  set_waiting_polls (self, self->waiting_polls + 1);
+  soup_server_message_pause (msg);
+}
+
+static void
+message_added_cb (PhMailboxStore *store, guint nameplate, guint64 index, PhRendezvousServer *self)
+{
+  GQueue *queue = g_hash_table_lookup (self->polls, GUINT_TO_POINTER (nameplate));
+  GList *link;
+
+  if (queue == NULL)
+    return;
+
+  /* Answering unlinks the poll and may free the queue: find the next one first. */
+  link = queue->head;
+  while (link != NULL)
+    {
+      Poll *poll = link->data;
+
+      link = link->next;
+      if (poll->after < index)
+        poll_answer (poll);
+    }
+}
+
+static void
+mailbox_closed_cb (PhMailboxStore *store, guint nameplate, PhRendezvousServer *self)
+{
+  GQueue *queue;
+
+  while ((queue = g_hash_table_lookup (self->polls, GUINT_TO_POINTER (nameplate))) != NULL)
+    poll_answer (g_queue_peek_head (queue));
+}
+
+/* Nameplates are written in canonical decimal: no sign, no leading zero. */
+static gboolean
+parse_nameplate (const char *text, gsize length, guint *out_nameplate)
+{
+  guint value = 0;
+
+  if (length == 0 || length > MAX_NAMEPLATE_DIGITS || text[0] == '0')
+    return FALSE;
+
+  for (gsize i = 0; i < length; i++)
+    {
+      if (!g_ascii_isdigit (text[i]))
+        return FALSE;
+      value = value * 10 + (text[i] - '0');
+    }
+
+  *out_nameplate = value;
+  return TRUE;
+}
+
+static char *
+parse_side (const char *text)
+{
+  if (text == NULL || strlen (text) != SIDE_LENGTH)
+    return NULL;
+
+  for (guint i = 0; i < SIDE_LENGTH; i++)
+    if (!g_ascii_isxdigit (text[i]))
+      return NULL;
+
+  return g_ascii_strdown (text, -1);
+}
+
+static gboolean
+is_known_phase (const char *phase)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (phases); i++)
+    if (g_strcmp0 (phase, phases[i]) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+/* Only canonical base64 is accepted: decoding then encoding must give the
+ * text back, which rejects stray characters, bad padding and junk bits. */
+static GBytes *
+decode_base64 (const char *text)
+{
+  g_autofree guchar *data = NULL;
+  g_autofree char *again = NULL;
+  gsize length;
+
+  if (*text == '\0')
+    return g_bytes_new (NULL, 0);
+
+  data = g_base64_decode (text, &length);
+  again = g_base64_encode (data, length);
+  if (strcmp (again, text) != 0)
+    return NULL;
+
+  return g_bytes_new_take (g_steal_pointer (&data), length);
+}
+
+static const char *
+get_string_member (JsonObject *object, const char *name)
+{
+  JsonNode *node = json_object_get_member (object, name);
+
+  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node)
+      || json_node_get_value_type (node) != G_TYPE_STRING)
+    return NULL;
+  return json_node_get_string (node);
+}
+
+static gboolean
+parse_uint_param (GHashTable *query, const char *name, guint64 max, guint64 *out_value)
+{
+  const char *text = query != NULL ? g_hash_table_lookup (query, name) : NULL;
+
+  *out_value = 0;
+  if (text == NULL)
+    return TRUE;
+
+  return g_ascii_string_to_unsigned (text, 10, 0, max, out_value, NULL);
+}
+
+static void
+handle_allocate (PhRendezvousServer *self, SoupServerMessage *msg)
+{
+  g_autoptr (JsonBuilder) builder = json_builder_new ();
+  g_autoptr (JsonNode) root = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *nameplate_text = NULL;
+  guint nameplate;
+
+  if (!ph_mailbox_store_allocate (self->store, &nameplate, &error))
+    {
+      respond_store_error (self, msg, error);
+      return;
+    }
+  self->mailboxes_allocated++;
+
+  nameplate_text = g_strdup_printf ("%u", nameplate);
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "nameplate");
+  json_builder_add_string_value (builder, nameplate_text);
+  json_builder_set_member_name (builder, "expires_in");
+  json_builder_add_int_value (builder, ph_mailbox_store_get_lifetime (self->store));
+  json_builder_end_object (builder);
+  root = json_builder_get_root (builder);
+
+  respond_json (msg, SOUP_STATUS_CREATED, root);
+}
+
+static void
+handle_post_message (PhRendezvousServer *self, SoupServerMessage *msg, guint nameplate)
+{
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_autoptr (JsonBuilder) builder = json_builder_new ();
+  g_autoptr (JsonNode) reply = NULL;
+  g_autoptr (GBytes) request = NULL;
+  g_autoptr (GBytes) body = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *side = NULL;
+  JsonObject *object;
+  JsonNode *root;
+  const char *phase;
+  const char *body_text;
+  const char *data;
+  gsize size;
+  guint64 index;
+
+  request = soup_message_body_flatten (soup_server_message_get_request_body (msg));
+  data = g_bytes_get_data (request, &size);
+  if (size == 0 || !json_parser_load_from_data (parser, data, size, &error))
+    {
+      respond_error (self, msg, SOUP_STATUS_BAD_REQUEST, "malformed",
+                     "The request body is not valid JSON.");
+      return;
+    }
+
+  root = json_parser_get_root (parser);
+  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+    {
+      respond_error (self, msg, SOUP_STATUS_BAD_REQUEST, "malformed",
+                     "The request body must be a JSON object.");
+      return;
+    }
+  object = json_node_get_object (root);
+
+  side = parse_side (get_string_member (object, "side"));
+  if (side == NULL)
+    {
+      respond_error (self, msg, SOUP_STATUS_BAD_REQUEST, "malformed",
+                     "\"side\" must be a string of 16 hexadecimal digits.");
+      return;
+    }
+
+  phase = get_string_member (object, "phase");
+  if (!is_known_phase (phase))
+    {
+      respond_error (self, msg, SOUP_STATUS_BAD_REQUEST, "malformed",
+                     "\"phase\" must be one of pake, confirm, desc, cand or bye.");
+      return;
+    }
+
+  body_text = get_string_member (object, "body");
+  if (body_text == NULL || (body = decode_base64 (body_text)) == NULL)
+    {
+      respond_error (self, msg, SOUP_STATUS_BAD_REQUEST, "malformed",
+                     "\"body\" must be a base64 string.");
+      return;
+    }
+
+  if (!ph_mailbox_store_add_message (self->store, nameplate, side, phase, body, &index, &error))
+    {
+      respond_store_error (self, msg, error);
+      return;
+    }
+  self->messages_posted++;
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "index");
+  json_builder_add_int_value (builder, (gint64)index);
+  json_builder_end_object (builder);
+  reply = json_builder_get_root (builder);
+
+  respond_json (msg, SOUP_STATUS_CREATED, reply);
+}
+
+static void
+handle_get_messages (PhRendezvousServer *self, SoupServerMessage *msg, guint nameplate,
+                     GHashTable *query)
+{
+  g_autoptr (GPtrArray) messages = NULL;
+  g_autoptr (GError) error = NULL;
+  guint64 after;
+  guint64 wait;
+
+  if (!parse_uint_param (query, "after", G_MAXINT64, &after)
+      || !parse_uint_param (query, "wait", MAX_WAIT_SECONDS, &wait))
+    {
+      respond_error (self, msg, SOUP_STATUS_BAD_REQUEST, "malformed",
+                     "\"after\" must be a message index and \"wait\" a number of seconds from 0 "
+                     "to %u.",
+                     MAX_WAIT_SECONDS);
+      return;
+    }
+
+  messages = ph_mailbox_store_get_messages (self->store, nameplate, after, &error);
+  if (messages == NULL)
+    {
+      respond_store_error (self, msg, error);
+      return;
+    }
+
+  if (messages->len > 0 || wait == 0)
+    {
+      respond_messages (self, msg, messages);
+      return;
+    }
+
+  if (self->waiting_polls >= self->max_waiting_polls)
+    {
+      soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Retry-After",
+                                    "1");
+      respond_error (self, msg, SOUP_STATUS_SERVICE_UNAVAILABLE, "too-many-polls",
+                     "The server is holding too many waiting requests; try again shortly.");
+      return;
+    }
+
+  poll_start (self, msg, nameplate, after, MIN ((guint)wait, self->max_hold));
+}
+
+static void
+handle_leave (PhRendezvousServer *self, SoupServerMessage *msg, guint nameplate, GHashTable *query)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *side = NULL;
+
+  side = parse_side (query != NULL ? g_hash_table_lookup (query, "side") : NULL);
+  if (side == NULL)
+    {
+      respond_error (self, msg, SOUP_STATUS_BAD_REQUEST, "malformed",
+                     "\"side\" must be a string of 16 hexadecimal digits.");
+      return;
+    }
+
+  if (!ph_mailbox_store_leave (self->store, nameplate, side, &error))
+    {
+      respond_store_error (self, msg, error);
+      return;
+    }
+
+  soup_server_message_set_status (msg, SOUP_STATUS_NO_CONTENT, NULL);
+}
+
+static void
+add_string_array (JsonBuilder *builder, const char *name, const char *const *strings)
+{
+  json_builder_set_member_name (builder, name);
+  json_builder_begin_array (builder);
+  for (guint i = 0; strings != NULL && strings[i] != NULL; i++)
+    json_builder_add_string_value (builder, strings[i]);
+  json_builder_end_array (builder);
+}
+
+static void
+handle_turn (PhRendezvousServer *self, SoupServerMessage *msg)
+{
+  g_autoptr (JsonBuilder) builder = json_builder_new ();
+  g_autoptr (JsonNode) root = NULL;
+  gboolean has_stun = self->stun_uris != NULL && self->stun_uris[0] != NULL;
+  gboolean has_turn
+      = self->turn_secret != NULL && self->turn_uris != NULL && self->turn_uris[0] != NULL;
+
+  if (!has_stun && !has_turn)
+    {
+      respond_error (self, msg, SOUP_STATUS_NOT_FOUND, "turn-not-configured",
+                     "This rendezvous server offers no STUN or TURN servers.");
+      return;
+    }
+
+  json_builder_begin_object (builder);
+  add_string_array (builder, "stun", (const char *const *)self->stun_uris);
+  if (has_turn)
+    {
+      g_autofree char *id = g_strdup_printf ("%08x", g_random_int ());
+      gint64 expires_at = g_get_real_time () / G_USEC_PER_SEC + self->turn_ttl;
+      g_autofree char *username = ph_turn_credentials_make_username (expires_at, id);
+      g_autofree char *credential
+          = ph_turn_credentials_make_credential (self->turn_secret, username);
+
+      add_string_array (builder, "turn", (const char *const *)self->turn_uris);
+      json_builder_set_member_name (builder, "username");
+      json_builder_add_string_value (builder, username);
+      json_builder_set_member_name (builder, "credential");
+      json_builder_add_string_value (builder, credential);
+      json_builder_set_member_name (builder, "ttl");
+      json_builder_add_int_value (builder, self->turn_ttl);
+    }
+  json_builder_end_object (builder);
+  root = json_builder_get_root (builder);
+
+  respond_json (msg, SOUP_STATUS_OK, root);
+}
+
+static void
+handle_health (PhRendezvousServer *self, SoupServerMessage *msg)
+{
+  g_autoptr (JsonBuilder) builder = json_builder_new ();
+  g_autoptr (JsonNode) root = NULL;
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "status");
+  json_builder_add_string_value (builder, "ok");
+  json_builder_set_member_name (builder, "version");
+  json_builder_add_string_value (builder, PACKAGE_VERSION);
+  json_builder_end_object (builder);
+  root = json_builder_get_root (builder);
+
+  respond_json (msg, SOUP_STATUS_OK, root);
+}
+
+static void
+append_metric (GString *text, const char *name, const char *type, const char *help)
+{
+  g_string_append_printf (text, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static int
+compare_uints (gconstpointer a, gconstpointer b)
+{
+  guint x = GPOINTER_TO_UINT (a);
+  guint y = GPOINTER_TO_UINT (b);
+
+  return x < y ? -1 : x > y;
+}
+
+static void
+handle_metrics (PhRendezvousServer *self, SoupServerMessage *msg)
+{
+  g_autoptr (GString) text = g_string_new (NULL);
+  GList *keys;
+  gsize length;
+
+  append_metric (text, "pinhole_mailboxes_open", "gauge", "Mailboxes open now.");
+  g_string_append_printf (text, "pinhole_mailboxes_open %u\n",
+                          ph_mailbox_store_get_n_open (self->store));
+  append_metric (text, "pinhole_mailboxes_allocated_total", "counter", "Mailboxes allocated.");
+  g_string_append_printf (text, "pinhole_mailboxes_allocated_total %" G_GUINT64_FORMAT "\n",
+                          self->mailboxes_allocated);
+  append_metric (text, "pinhole_messages_total", "counter", "Messages posted to mailboxes.");
+  g_string_append_printf (text, "pinhole_messages_total %" G_GUINT64_FORMAT "\n",
+                          self->messages_posted);
+  append_metric (text, "pinhole_polls_waiting", "gauge", "Long-polls waiting for a message.");
+  g_string_append_printf (text, "pinhole_polls_waiting %u\n", self->waiting_polls);
+  append_metric (text, "pinhole_rate_limited_total", "counter",
+                 "Requests refused by the rate limit.");
+  g_string_append_printf (text, "pinhole_rate_limited_total %" G_GUINT64_FORMAT "\n",
+                          self->rate_limited);
+
+  append_metric (text, "pinhole_requests_total", "counter",
+                 "Requests, by the status answered or \"aborted\" when the client hung up.");
+  keys = g_list_sort (g_hash_table_get_keys (self->requests_by_status), compare_uints);
+  for (GList *l = keys; l != NULL; l = l->next)
+    {
+      gpointer key = l->data;
+
+      g_string_append_printf (
+          text, "pinhole_requests_total{status=\"%u\"} %" G_GSIZE_FORMAT "\n",
+          GPOINTER_TO_UINT (key),
+          GPOINTER_TO_SIZE (g_hash_table_lookup (self->requests_by_status, key)));
+    }
+  g_list_free (keys);
+  g_string_append_printf (text,
+                          "pinhole_requests_total{status=\"aborted\"} %" G_GUINT64_FORMAT "\n",
+                          self->requests_aborted);
+
+  append_metric (text, "pinhole_errors_total", "counter", "Error responses, by error code.");
+  keys = g_list_sort (g_hash_table_get_keys (self->errors_by_code), (GCompareFunc)strcmp);
+  for (GList *l = keys; l != NULL; l = l->next)
+    {
+      const char *code = l->data;
+
+      g_string_append_printf (text, "pinhole_errors_total{code=\"%s\"} %" G_GSIZE_FORMAT "\n", code,
+                              GPOINTER_TO_SIZE (g_hash_table_lookup (self->errors_by_code, code)));
+    }
+  g_list_free (keys);
+
+  soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
+  length = text->len;
+  soup_server_message_set_response (msg, "text/plain; version=0.0.4; charset=utf-8",
+                                    SOUP_MEMORY_TAKE,
+                                    g_string_free (g_steal_pointer (&text), FALSE), length);
+}
+
+/* @allowed lists the methods as the Allow header does: "GET, POST". */
+static gboolean
+check_method (PhRendezvousServer *self, SoupServerMessage *msg, const char *allowed)
+{
+  const char *method = soup_server_message_get_method (msg);
+  g_auto (GStrv) methods = g_strsplit (allowed, ", ", -1);
+
+  if (g_strv_contains ((const char *const *)methods, method))
+    return TRUE;
+
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Allow", allowed);
+  respond_error (self, msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "method-not-allowed",
+                 "%s is not allowed here; use %s.", method, allowed);
+  return FALSE;
+}
+
+static void
+route_mailbox (PhRendezvousServer *self, SoupServerMessage *msg, const char *rest,
+               GHashTable *query)
+{
+  const char *slash = strchr (rest, '/');
+  gsize digits = slash != NULL ? (gsize)(slash - rest) : strlen (rest);
+  const char *method = soup_server_message_get_method (msg);
+  guint nameplate;
+
+  if (slash != NULL && strcmp (slash, "/messages") != 0)
+    {
+      respond_error (self, msg, SOUP_STATUS_NOT_FOUND, "not-found", "There is nothing at %s.",
+                     g_uri_get_path (soup_server_message_get_uri (msg)));
+      return;
+    }
+
+  if (!parse_nameplate (rest, digits, &nameplate))
+    {
+      respond_error (self, msg, SOUP_STATUS_NOT_FOUND, "unknown-mailbox",
+                     "There is no mailbox with that nameplate.");
+      return;
+    }
+
+  if (slash == NULL)
+    {
+      if (check_method (self, msg, "DELETE"))
+        handle_leave (self, msg, nameplate, query);
+    }
+  else if (check_method (self, msg, "GET, POST"))
+    {
+      if (strcmp (method, SOUP_METHOD_POST) == 0)
+        handle_post_message (self, msg, nameplate);
+      else
+        handle_get_messages (self, msg, nameplate, query);
+    }
+}
+
+static void
+server_request_cb (SoupServer *server, SoupServerMessage *msg, const char *path, GHashTable *query,
+                   gpointer user_data)
+{
+  PhRendezvousServer *self = user_data;
+
+  if (strcmp (path, "/v1/mailboxes") == 0)
+    {
+      if (check_method (self, msg, "POST"))
+        handle_allocate (self, msg);
+    }
+  else if (g_str_has_prefix (path, "/v1/mailboxes/"))
+    {
+      route_mailbox (self, msg, path + strlen ("/v1/mailboxes/"), query);
+    }
+  else if (strcmp (path, "/v1/turn") == 0)
+    {
+      if (check_method (self, msg, "GET"))
+        handle_turn (self, msg);
+    }
+  else if (strcmp (path, "/v1/health") == 0)
+    {
+      if (check_method (self, msg, "GET"))
+        handle_health (self, msg);
+    }
+  else if (strcmp (path, "/metrics") == 0)
+    {
+      if (check_method (self, msg, "GET"))
+        handle_metrics (self, msg);
+    }
+  else
+    {
+      respond_error (self, msg, SOUP_STATUS_NOT_FOUND, "not-found", "There is nothing at %s.",
+                     path);
+    }
+}
+
+/* Past the limit the body is still read off the connection, but no longer
+ * kept, so a client cannot grow the server's memory by sending more. */
+static void
+refuse_large_body (PhRendezvousServer *self, SoupServerMessage *msg)
+{
+  SoupMessageBody *body = soup_server_message_get_request_body (msg);
+
+  soup_message_body_set_accumulate (body, FALSE);
+  soup_message_body_truncate (body);
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Connection",
+                                "close");
+  respond_error (self, msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, "too-large",
+                 "The request body is over the limit of %u bytes.", self->max_body_bytes);
+}
+
+static void
+request_got_chunk_cb (SoupServerMessage *msg, GBytes *chunk, PhRendezvousServer *self)
+{
+  SoupMessageBody *body = soup_server_message_get_request_body (msg);
+
+  if (soup_server_message_get_status (msg) == 0 && body->length > (goffset)self->max_body_bytes)
+    refuse_large_body (self, msg);
+}
+
+/* Runs once the headers are in, before the body is read: refuses what is
+ * rate-limited or announced as too large without storing the body. */
+static void
+server_early_cb (SoupServer *server, SoupServerMessage *msg, const char *path, GHashTable *query,
+                 gpointer user_data)
+{
+  PhRendezvousServer *self = user_data;
+  SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
+  const char *client = soup_server_message_get_remote_host (msg);
+  guint retry_after;
+
+  if (!ph_rate_limiter_check (self->limiter, client != NULL ? client : "", &retry_after))
+    {
+      g_autofree char *seconds = g_strdup_printf ("%u", retry_after);
+
+      self->rate_limited++;
+      soup_message_body_set_accumulate (soup_server_message_get_request_body (msg), FALSE);
+      soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Retry-After",
+                                    seconds);
+      respond_error (self, msg, STATUS_TOO_MANY_REQUESTS, "rate-limited",
+                     "Too many requests from %s; try again in %u seconds.",
+                     client != NULL ? client : "this address", retry_after);
+      return;
+    }
+
+  if (soup_message_headers_get_encoding (headers) == SOUP_ENCODING_CONTENT_LENGTH
+      && soup_message_headers_get_content_length (headers) > (goffset)self->max_body_bytes)
+    {
+      refuse_large_body (self, msg);
+      return;
+    }
+
+  g_signal_connect_object (msg, "got-chunk", G_CALLBACK (request_got_chunk_cb), self, 0);
+}
+
+static void
+request_started_cb (SoupServer *server, SoupServerMessage *msg, PhRendezvousServer *self)
+{
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Cache-Control",
+                                "no-store");
+}
+
+static void
+request_finished_cb (SoupServer *server, SoupServerMessage *msg, PhRendezvousServer *self)
+{
+  count (self->requests_by_status, GUINT_TO_POINTER (soup_server_message_get_status (msg)));
+}
+
+/* libsoup reports a request whose client hung up as status 500, which
+ * would read as a server fault: such requests get a label of their own. */
+static void
+request_aborted_cb (SoupServer *server, SoupServerMessage *msg, PhRendezvousServer *self)
+{
+  self->requests_aborted++;
+}
+
+static void
+ph_rendezvous_server_constructed (GObject *object)
+{
+  PhRendezvousServer *self = PH_RENDEZVOUS_SERVER (object);
+
+  G_OBJECT_CLASS (ph_rendezvous_server_parent_class)->constructed (object);
+
+  self->store = ph_mailbox_store_new (self->max_mailboxes, self->max_messages,
+                                      self->max_mailbox_bytes, self->mailbox_lifetime);
+  g_signal_connect_object (self->store, "message-added", G_CALLBACK (message_added_cb), self, 0);
+  g_signal_connect_object (self->store, "mailbox-closed", G_CALLBACK (mailbox_closed_cb), self, 0);
+
+  self->limiter = ph_rate_limiter_new (self->rate, self->burst, RATE_LIMITER_MAX_CLIENTS);
+
+  self->soup = soup_server_new ("server-header", "pinhole-rendezvous/" PACKAGE_VERSION " ",
+                                "tls-certificate", self->tls_certificate, NULL);
+  soup_server_add_early_handler (self->soup, NULL, server_early_cb, self, NULL);
+  soup_server_add_handler (self->soup, NULL, server_request_cb, self, NULL);
+  g_signal_connect_object (self->soup, "request-started", G_CALLBACK (request_started_cb), self, 0);
+  g_signal_connect_object (self->soup, "request-finished", G_CALLBACK (request_finished_cb), self,
+                           0);
+  g_signal_connect_object (self->soup, "request-aborted", G_CALLBACK (request_aborted_cb), self, 0);
+}
+
+static void
+ph_rendezvous_server_dispose (GObject *object)
+{
+  PhRendezvousServer *self = PH_RENDEZVOUS_SERVER (object);
+  GHashTableIter iter;
+  GQueue *queue;
+  Poll *poll;
+
+  /* Disconnecting the server drops its connections without finishing the
+   * paused messages, so the polls are freed here. */
+  if (self->polls != NULL)
+    {
+      g_hash_table_iter_init (&iter, self->polls);
+      while (g_hash_table_iter_next (&iter, NULL, (gpointer *)&queue))
+        {
+          while ((poll = g_queue_peek_head (queue)) != NULL)
+            {
+              g_queue_unlink (queue, &poll->link);
+              g_clear_handle_id (&poll->hold_id, g_source_remove);
+              if (poll->hangup_source != NULL)
+                g_source_destroy (poll->hangup_source);
+              g_clear_pointer (&poll->hangup_source, g_source_unref);
+              poll_free (poll);
+            }
+          g_hash_table_iter_remove (&iter);
+        }
+    }
+  while ((poll = g_queue_pop_head (&self->answered)) != NULL)
+    poll_free (poll);
+  self->waiting_polls = 0;
+
+  if (self->soup != NULL)
+    soup_server_disconnect (self->soup);
+  g_clear_object (&self->soup);
+  g_clear_object (&self->store);
+  g_clear_object (&self->limiter);
+  g_clear_object (&self->tls_certificate);
+
+  G_OBJECT_CLASS (ph_rendezvous_server_parent_class)->dispose (object);
+}
+
+static void
+ph_rendezvous_server_finalize (GObject *object)
+{
+  PhRendezvousServer *self = PH_RENDEZVOUS_SERVER (object);
+
+  g_clear_pointer (&self->polls, g_hash_table_unref);
+  g_clear_pointer (&self->requests_by_status, g_hash_table_unref);
+  g_clear_pointer (&self->errors_by_code, g_hash_table_unref);
+  g_clear_pointer (&self->turn_secret, g_free);
+  g_clear_pointer (&self->turn_uris, g_strfreev);
+  g_clear_pointer (&self->stun_uris, g_strfreev);
+  g_clear_pointer (&self->url, g_free);
+
+  G_OBJECT_CLASS (ph_rendezvous_server_parent_class)->finalize (object);
+}
+
+static void
+ph_rendezvous_server_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
+{
+  PhRendezvousServer *self = PH_RENDEZVOUS_SERVER (object);
+
+  switch (prop_id)
+    {
+    case PROP_MAX_BODY_BYTES:
+      g_value_set_uint (value, self->max_body_bytes);
+      break;
+    case PROP_MAX_MAILBOXES:
+      g_value_set_uint (value, self->max_mailboxes);
+      break;
+    case PROP_MAX_MESSAGES:
+      g_value_set_uint (value, self->max_messages);
+      break;
+    case PROP_MAX_MAILBOX_BYTES:
+      g_value_set_uint64 (value, self->max_mailbox_bytes);
+      break;
+    case PROP_MAX_WAITING_POLLS:
+      g_value_set_uint (value, self->max_waiting_polls);
+      break;
+    case PROP_RATE:
+      g_value_set_uint (value, self->rate);
+      break;
+    case PROP_BURST:
+      g_value_set_uint (value, self->burst);
+      break;
+    case PROP_MAX_HOLD:
+      g_value_set_uint (value, self->max_hold);
+      break;
+    case PROP_MAILBOX_LIFETIME:
+      g_value_set_uint (value, self->mailbox_lifetime);
+      break;
+    case PROP_TURN_SECRET:
+      g_value_set_string (value, self->turn_secret);
+      break;
+    case PROP_TURN_URIS:
+      g_value_set_boxed (value, self->turn_uris);
+      break;
+    case PROP_STUN_URIS:
+      g_value_set_boxed (value, self->stun_uris);
+      break;
+    case PROP_TURN_TTL:
+      g_value_set_uint (value, self->turn_ttl);
+      break;
+    case PROP_TLS_CERTIFICATE:
+      g_value_set_object (value, self->tls_certificate);
+      break;
+    case PROP_WAITING_POLLS:
+      g_value_set_uint (value, self->waiting_polls);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+ph_rendezvous_server_set_property (GObject *object, guint prop_id, const GValue *value,
+                                   GParamSpec *pspec)
+{
+  PhRendezvousServer *self = PH_RENDEZVOUS_SERVER (object);
+
+  switch (prop_id)
+    {
+    case PROP_MAX_BODY_BYTES:
+      self->max_body_bytes = g_value_get_uint (value);
+      break;
+    case PROP_MAX_MAILBOXES:
+      self->max_mailboxes = g_value_get_uint (value);
+      break;
+    case PROP_MAX_MESSAGES:
+      self->max_messages = g_value_get_uint (value);
+      break;
+    case PROP_MAX_MAILBOX_BYTES:
+      self->max_mailbox_bytes = g_value_get_uint64 (value);
+      break;
+    case PROP_MAX_WAITING_POLLS:
+      self->max_waiting_polls = g_value_get_uint (value);
+      break;
+    case PROP_RATE:
+      self->rate = g_value_get_uint (value);
+      break;
+    case PROP_BURST:
+      self->burst = g_value_get_uint (value);
+      break;
+    case PROP_MAX_HOLD:
+      self->max_hold = g_value_get_uint (value);
+      break;
+    case PROP_MAILBOX_LIFETIME:
+      self->mailbox_lifetime = g_value_get_uint (value);
+      break;
+    case PROP_TURN_SECRET:
+      self->turn_secret = g_value_dup_string (value);
+      break;
+    case PROP_TURN_URIS:
+      self->turn_uris = g_value_dup_boxed (value);
+      break;
+    case PROP_STUN_URIS:
+      self->stun_uris = g_value_dup_boxed (value);
+      break;
+    case PROP_TURN_TTL:
+      self->turn_ttl = g_value_get_uint (value);
+      break;
+    case PROP_TLS_CERTIFICATE:
+      self->tls_certificate = g_value_dup_object (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static GParamSpec *
+limit_param (const char *name, guint minimum, guint maximum, guint default_value)
+{
+  return g_param_spec_uint (name, NULL, NULL, minimum, maximum, default_value,
+                            G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS
+                                | G_PARAM_EXPLICIT_NOTIFY);
+}
+
+static void
+ph_rendezvous_server_class_init (PhRendezvousServerClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GParamFlags flags = G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS
+                      | G_PARAM_EXPLICIT_NOTIFY;
+
+  object_class->constructed = ph_rendezvous_server_constructed;
+  object_class->dispose = ph_rendezvous_server_dispose;
+  object_class->finalize = ph_rendezvous_server_finalize;
+  object_class->get_property = ph_rendezvous_server_get_property;
+  object_class->set_property = ph_rendezvous_server_set_property;
+
+  properties[PROP_MAX_BODY_BYTES] = limit_param ("max-body-bytes", 256, 16 * 1024 * 1024, 65536);
+  properties[PROP_MAX_MAILBOXES] = limit_param ("max-mailboxes", 1, 999999999, 10000);
+  properties[PROP_MAX_MESSAGES] = limit_param ("max-messages", 1, 1000000, 256);
+  properties[PROP_MAX_MAILBOX_BYTES]
+      = g_param_spec_uint64 ("max-mailbox-bytes", NULL, NULL, 1, G_MAXSIZE, 1024 * 1024, flags);
+  properties[PROP_MAX_WAITING_POLLS] = limit_param ("max-waiting-polls", 1, 10000000, 20000);
+  properties[PROP_RATE] = limit_param ("rate", 1, 1000000, 20);
+  properties[PROP_BURST] = limit_param ("burst", 1, 1000000, 60);
+  properties[PROP_MAX_HOLD] = limit_param ("max-hold", 1, MAX_WAIT_SECONDS, 30);
+  properties[PROP_MAILBOX_LIFETIME] = limit_param ("mailbox-lifetime", 1, 7 * 24 * 3600, 600);
+  properties[PROP_TURN_SECRET] = g_param_spec_string ("turn-secret", NULL, NULL, NULL, flags);
+  properties[PROP_TURN_URIS] = g_param_spec_boxed ("turn-uris", NULL, NULL, G_TYPE_STRV, flags);
+  properties[PROP_STUN_URIS] = g_param_spec_boxed ("stun-uris", NULL, NULL, G_TYPE_STRV, flags);
+  properties[PROP_TURN_TTL] = limit_param ("turn-ttl", 60, 7 * 24 * 3600, 86400);
+  properties[PROP_TLS_CERTIFICATE]
+      = g_param_spec_object ("tls-certificate", NULL, NULL, G_TYPE_TLS_CERTIFICATE, flags);
+  properties[PROP_WAITING_POLLS]
+      = g_param_spec_uint ("waiting-polls", NULL, NULL, 0, G_MAXUINT, 0,
+                           G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+}
+
+static void
+ph_rendezvous_server_init (PhRendezvousServer *self)
+{
+  self->polls = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify)g_queue_free);
+  self->requests_by_status = g_hash_table_new (NULL, NULL);
+  self->errors_by_code = g_hash_table_new (g_str_hash, g_str_equal);
+}
+
+PhRendezvousServer *
+ph_rendezvous_server_new (void)
+{
+  return g_object_new (PH_TYPE_RENDEZVOUS_SERVER, NULL);
+}
+
+gboolean
+ph_rendezvous_server_listen (PhRendezvousServer *self, GInetAddress *address, guint port,
+                             GError **error)
+{
+  g_autoptr (GSocketAddress) socket_address = NULL;
+  g_autoptr (GSocketAddress) bound = NULL;
+  g_autofree char *host = NULL;
+  GSList *listeners;
+
+  g_return_val_if_fail (PH_IS_RENDEZVOUS_SERVER (self), FALSE);
+  g_return_val_if_fail (G_IS_INET_ADDRESS (address), FALSE);
+  g_return_val_if_fail (port <= G_MAXUINT16, FALSE);
+  g_return_val_if_fail (self->url == NULL, FALSE);
+
+  socket_address = g_inet_socket_address_new (address, port);
+  if (!soup_server_listen (self->soup, socket_address,
+                           self->tls_certificate != NULL ? SOUP_SERVER_LISTEN_HTTPS : 0, error))
+    return FALSE;
+
+  /* The socket, not soup_server_get_uris (), which leaks in libsoup 3.2. */
+  listeners = soup_server_get_listeners (self->soup);
+  bound = g_socket_get_local_address (listeners->data, error);
+  g_slist_free (listeners);
+  if (bound == NULL)
+    return FALSE;
+  self->port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
+
+  host = g_inet_address_to_string (address);
+  self->url = g_strdup_printf (
+      g_inet_address_get_family (address) == G_SOCKET_FAMILY_IPV6 ? "%s://[%s]:%u" : "%s://%s:%u",
+      self->tls_certificate != NULL ? "https" : "http", host, self->port);
+  return TRUE;
+}
+
+guint
+ph_rendezvous_server_get_port (PhRendezvousServer *self)
+{
+  g_return_val_if_fail (PH_IS_RENDEZVOUS_SERVER (self), 0);
+
+  return self->port;
+}
+
+/* The base URL clients use, such as http://127.0.0.1:8470, once listening. */
+char *
+ph_rendezvous_server_get_url (PhRendezvousServer *self)
+{
+  g_return_val_if_fail (PH_IS_RENDEZVOUS_SERVER (self), NULL);
+
+  return g_strdup (self->url);
+}
+
+guint
+ph_rendezvous_server_get_waiting_polls (PhRendezvousServer *self)
+{
+  g_return_val_if_fail (PH_IS_RENDEZVOUS_SERVER (self), 0);
+
+  return self->waiting_polls;
+}

@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "ph-ice-diagnosis"
+
+#include "config.h"
+
+#include "ph-ice-diagnosis.h"
+
+#define ADD_TURN                                                                                   \
+  "Set up a TURN relay server on either side (pinhole-cli --turn, or a rendezvous server that "    \
+  "hands one out)."
+
+static gboolean
+is_strict (PhNatType type)
+{
+  return type == PH_NAT_TYPE_PORT_RESTRICTED || type == PH_NAT_TYPE_SYMMETRIC;
+}
+
+/* "You and your peer are both …" / "You are …" / "Your peer is …" for a
+ * symmetric NAT on either side; both NAT types are known to be strict or
+ * unknown here. */
+static char *
+describe_symmetric (PhNatType local, PhNatType remote)
+{
+  gboolean local_symmetric = local == PH_NAT_TYPE_SYMMETRIC;
+  gboolean remote_symmetric = remote == PH_NAT_TYPE_SYMMETRIC;
+
+  if (local_symmetric && remote_symmetric)
+    return g_strdup (
+        "You and your peer are both behind symmetric NATs, which use a new port for "
+        "every destination, so a direct path is impossible without a TURN relay. " ADD_TURN);
+  if (local_symmetric && remote == PH_NAT_TYPE_UNKNOWN)
+    return g_strdup (
+        "You are behind a symmetric NAT, which uses a new port for every destination; "
+        "unless your peer's NAT is open or a full or address-restricted cone, a direct "
+        "path is impossible without a TURN relay. " ADD_TURN);
+  if (local_symmetric)
+    return g_strdup_printf ("You are behind a symmetric NAT, which uses a new port for every "
+                            "destination, and your peer's %s NAT only lets in answers from the "
+                            "exact addresses it contacted, so a direct path is impossible without "
+                            "a TURN relay. " ADD_TURN,
+                            ph_nat_type_to_string (remote));
+  return g_strdup_printf (
+      "Your peer is behind a symmetric NAT, which uses a new port for every "
+      "destination%s, so a direct path is impossible without a TURN relay. " ADD_TURN,
+      is_strict (local) ? ", and your own NAT only lets in answers from the "
+                          "exact addresses you contacted"
+                        : "");
+}
+
+PhIceFailureCause
+ph_ice_diagnose (const PhIceDiagnosisInput *input, char **out_message)
+{
+  guint remote_total;
+
+  g_return_val_if_fail (input != NULL, PH_ICE_FAILURE_NEEDS_RELAY);
+  g_return_val_if_fail (out_message != NULL, PH_ICE_FAILURE_NEEDS_RELAY);
+
+  remote_total = input->remote_host + input->remote_srflx + input->remote_relay;
+  if (remote_total == 0)
+    {
+      *out_message = g_strdup ("Your peer sent no network addresses, so there was nothing to try. "
+                               "Their network may be down or allow only web traffic; ask them to "
+                               "try another network.");
+      return PH_ICE_FAILURE_NO_REMOTE_CANDIDATES;
+    }
+
+  if (input->relay_only && !input->turn_configured)
+    {
+      *out_message = g_strdup ("You asked to connect only through a relay, but no TURN server is "
+                               "configured. Add one, or allow direct connections.");
+      return PH_ICE_FAILURE_RELAY_UNAVAILABLE;
+    }
+  if (input->turn_configured && input->local_relay == 0)
+    {
+      *out_message = g_strdup ("The TURN server gave you no relay address: it is unreachable or "
+                               "refused your user name and password. Check the TURN server's "
+                               "address and credentials.");
+      return PH_ICE_FAILURE_RELAY_UNAVAILABLE;
+    }
+
+  if (input->local_relay > 0 || input->remote_relay > 0)
+    {
+      *out_message = g_strdup ("Even the TURN relay could not connect you: the relay may refuse to "
+                               "forward between you, or a firewall drops its traffic. Try another "
+                               "TURN server, or TURN over TCP (turn:HOST?transport=tcp).");
+      return PH_ICE_FAILURE_RELAY_FAILED;
+    }
+
+  if (input->local_nat == PH_NAT_TYPE_UDP_BLOCKED)
+    {
+      *out_message = g_strdup ("Your network blocks UDP (the STUN server never answered), so no "
+                               "direct path can be made. A TURN relay over TCP "
+                               "(turn:HOST?transport=tcp) would get through.");
+      return PH_ICE_FAILURE_UDP_BLOCKED;
+    }
+  if (input->stun_configured && input->local_srflx == 0 && input->local_nat == PH_NAT_TYPE_UNKNOWN)
+    {
+      *out_message = g_strdup ("The STUN server told you no public address: UDP may be blocked on "
+                               "your network. " ADD_TURN);
+      return PH_ICE_FAILURE_UDP_BLOCKED;
+    }
+
+  if (input->remote_srflx == 0 && input->remote_nat != PH_NAT_TYPE_OPEN)
+    {
+      *out_message = g_strdup ("Your peer sent only addresses on its own network: it learnt no "
+                               "public address (no STUN server, or UDP is blocked there). Your "
+                               "peer needs a STUN server, or either of you a TURN relay.");
+      return PH_ICE_FAILURE_PEER_UDP_BLOCKED;
+    }
+
+  /* Symmetric meets strict (or unknown, which is likely strict): the
+   * port the peer learns is not the one the next packet comes from. */
+  if ((input->local_nat == PH_NAT_TYPE_SYMMETRIC
+       && (is_strict (input->remote_nat) || input->remote_nat == PH_NAT_TYPE_UNKNOWN))
+      || (input->remote_nat == PH_NAT_TYPE_SYMMETRIC
+          && (is_strict (input->local_nat) || input->local_nat == PH_NAT_TYPE_UNKNOWN)))
+    {
+      *out_message = describe_symmetric (input->local_nat, input->remote_nat);
+      return PH_ICE_FAILURE_SYMMETRIC_NAT;
+    }
+
+  if (is_strict (input->local_nat) || input->local_nat == PH_NAT_TYPE_ADDRESS_RESTRICTED)
+    *out_message
+        = g_strdup_printf ("No direct path to your peer was found: your %s NAT and your "
+                           "peer's NAT or firewall let in only answers from addresses "
+                           "they contacted, and the holes they punched did not meet. " ADD_TURN,
+                           ph_nat_type_to_string (input->local_nat));
+  else
+    *out_message = g_strdup ("No direct path to your peer was found: a NAT or firewall on one "
+                             "side lets in only answers from addresses it contacted, and the "
+                             "holes punched did not meet. " ADD_TURN);
+  return PH_ICE_FAILURE_NEEDS_RELAY;
+}

@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+/* What kind of NAT stands between this machine and the internet, found
+ * with RFC 5780 behaviour discovery against a STUN server that has two
+ * addresses (coturn started with two --listening-ip does). Against a server
+ * with one address only the public address is learnt and the type stays
+ * unknown. The check sends STUN Binding requests itself over UDP/IPv4 and
+ * takes about 2 s (the filtering tests must wait for answers that a
+ * restrictive NAT never lets in). */
+
+typedef enum
+{
+  PH_NAT_TYPE_UNKNOWN,
+  PH_NAT_TYPE_OPEN, /* no NAT, no filtering */
+  PH_NAT_TYPE_FULL_CONE,
+  PH_NAT_TYPE_ADDRESS_RESTRICTED,
+  PH_NAT_TYPE_PORT_RESTRICTED,
+  PH_NAT_TYPE_SYMMETRIC,
+  PH_NAT_TYPE_UDP_BLOCKED,
+} PhNatType;
+
+/* RFC 4787 mapping and filtering behaviours. */
+typedef enum
+{
+  PH_NAT_BEHAVIOUR_UNKNOWN,
+  PH_NAT_BEHAVIOUR_ENDPOINT_INDEPENDENT,
+  PH_NAT_BEHAVIOUR_ADDRESS_DEPENDENT,
+  PH_NAT_BEHAVIOUR_ADDRESS_AND_PORT_DEPENDENT,
+} PhNatBehaviour;
+
+typedef struct
+{
+  PhNatType type;
+  PhNatBehaviour mapping;
+  PhNatBehaviour filtering;
+  char *public_address; /* NULL when no server answered */
+  guint public_port;
+  gboolean udp_blocked;
+  gboolean behind_nat; /* the public address is not one of ours */
+  char *note;          /* why something is unknown, or NULL */
+} PhNatCheckResult;
+
+/* "open", "full-cone", "address-restricted", "port-restricted",
+ * "symmetric", "udp-blocked", "unknown" */
+const char *ph_nat_type_to_string (PhNatType type);
+/* "endpoint-independent", "address-dependent",
+ * "address-and-port-dependent", "unknown" */
+const char *ph_nat_behaviour_to_string (PhNatBehaviour behaviour);
+void ph_nat_check_result_free (PhNatCheckResult *result);
+
+#define PH_TYPE_NAT_CHECK (ph_nat_check_get_type ())
+
+G_DECLARE_FINAL_TYPE (PhNatCheck, ph_nat_check, PH, NAT_CHECK, GObject)
+
+/* @host is a name or an IPv4 address; @port usually 3478. */
+PhNatCheck *ph_nat_check_new (const char *host, guint port);
+/* How long one test waits for an answer (retransmitting meanwhile);
+ * 1200 ms by default. Tests against loopback lower it. */
+void ph_nat_check_set_timeout (PhNatCheck *self, guint timeout_ms);
+/* Runs the check once. Fails with PH_ERROR_FAILED when the server's name
+ * does not resolve or no socket can be opened; a server that does not
+ * answer is a result (udp_blocked), not an error. */
+void ph_nat_check_run_async (PhNatCheck *self, GCancellable *cancellable,
+                             GAsyncReadyCallback callback, gpointer user_data);
+PhNatCheckResult *ph_nat_check_run_finish (PhNatCheck *self, GAsyncResult *result, GError **error);
+
+/* STUN codec, exposed for the unit tests. The parser takes network bytes
+ * and checks every length before it reads. */
+
+#define PH_STUN_HEADER_SIZE 20
+#define PH_STUN_CHANGE_IP 0x04
+#define PH_STUN_CHANGE_PORT 0x02
+
+typedef struct
+{
+  gboolean present;
+  GSocketFamily family;
+  guint8 address[16];
+  guint16 port;
+} PhStunAddress;
+
+typedef struct
+{
+  gboolean success;     /* Binding success response (else error response) */
+  guint error_code;     /* for error responses, 0 when absent */
+  PhStunAddress mapped; /* XOR-MAPPED-ADDRESS, else MAPPED-ADDRESS */
+  PhStunAddress other;  /* OTHER-ADDRESS, else CHANGED-ADDRESS */
+  PhStunAddress origin; /* RESPONSE-ORIGIN, else SOURCE-ADDRESS */
+} PhStunResponse;
+
+/* Writes a Binding request (with CHANGE-REQUEST when @change_flags is not
+ * 0) into @buffer, which must hold 28 bytes; returns its size. */
+gsize ph_stun_build_binding_request (guint8 *buffer, const guint8 transaction_id[12],
+                                     guint change_flags);
+/* Parses a Binding response to the request with @transaction_id. FALSE
+ * with PH_ERROR_PROTOCOL for anything malformed, for another transaction
+ * or with a comprehension-required attribute it does not know. */
+gboolean ph_stun_parse_response (const guint8 *data, gsize length, const guint8 transaction_id[12],
+                                 PhStunResponse *response, GError **error);
+GSocketAddress *ph_stun_address_to_socket_address (const PhStunAddress *address);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PhNatCheckResult, ph_nat_check_result_free)
+
+G_END_DECLS

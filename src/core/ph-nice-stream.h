@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include <gio/gio.h>
+#include <nice.h>
+
+G_BEGIN_DECLS
+
+/* A pollable byte stream over one component of a reliable (pseudo-TCP)
+ * NiceAgent stream. Unlike nice_agent_get_io_stream(), the agent's sockets
+ * are read from @context all the time (nice_agent_attach_recv), not only
+ * while a read is pending, so STUN keepalives are answered even when nobody
+ * reads. Blocking reads and writes work from other threads (GTlsConnection
+ * runs its handshake in one) and fail instead of hanging once the stream is
+ * closed or the component fails. Dispose it on @context's thread. */
+
+#define PH_TYPE_NICE_STREAM (ph_nice_stream_get_type ())
+G_DECLARE_FINAL_TYPE (PhNiceStream, ph_nice_stream, PH, NICE_STREAM, GIOStream)
+
+PhNiceStream *ph_nice_stream_new (NiceAgent *agent, guint stream_id, guint component_id,
+                                  GMainContext *context);
+
+G_END_DECLS

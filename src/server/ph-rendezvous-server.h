@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+/* The rendezvous server: the v1 HTTP API (docs/ARCHITECTURE.md) on a
+ * SoupServer, over a PhMailboxStore. Every limit is a construct-only
+ * property with a sane default. */
+
+#define PH_TYPE_RENDEZVOUS_SERVER (ph_rendezvous_server_get_type ())
+G_DECLARE_FINAL_TYPE (PhRendezvousServer, ph_rendezvous_server, PH, RENDEZVOUS_SERVER, GObject)
+
+PhRendezvousServer *ph_rendezvous_server_new (void);
+gboolean ph_rendezvous_server_listen (PhRendezvousServer *self, GInetAddress *address, guint port,
+                                      GError **error);
+guint ph_rendezvous_server_get_port (PhRendezvousServer *self);
+char *ph_rendezvous_server_get_url (PhRendezvousServer *self);
+guint ph_rendezvous_server_get_waiting_polls (PhRendezvousServer *self);
+
+G_END_DECLS

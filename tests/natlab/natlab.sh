@@ -1,0 +1,441 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# natlab.sh: a small simulated internet on one machine, to watch Pinhole
+# (or anything else) cross real NATs. Needs root, iproute2, nftables,
+# conntrack and coturn. Field notes this follows: shared/NOTES.md,
+# "coturn and the NAT lab".
+#
+#   natlab.sh up [--id ID] [--nat-a TYPE] [--nat-b TYPE] [--hairpin]
+#                [--delay MS] [--jitter MS] [--loss PCT] [--hold]
+#       Builds a lab and prints its env file (NAME=VALUE lines, also kept
+#       in /run/natlab/ID/env). TYPE: none, full-cone, address-restricted,
+#       port-restricted, symmetric. --delay/--jitter are one-way, per access
+#       link (each router's WAN cable), so two peers see a round trip of
+#       4 × delay and a peer sees the servers at 2 × delay. --loss drops
+#       that percentage of packets crossing each router, both directions.
+#       --hairpin puts both peers on router A's LAN. With --hold the lab
+#       lives until standard input ends (or INT/TERM) and is then torn down;
+#       tests use this so a crashed test never leaks a lab.
+#   natlab.sh nat ID a|b TYPE      switch a router's NAT type, forgetting
+#                                  every mapping it had
+#   natlab.sh exec ID a|b|srv|inet|ra|rb CMD…   run CMD in that namespace
+#   natlab.sh down ID              tear the lab down
+#   natlab.sh list                 labs that exist
+#
+# Topology (addresses from the documentation ranges only; 10.x and
+# 192.168.x exist only on the private LANs, inside the lab's namespaces):
+#
+#   a 10.0.1.2 ── ra (NAT A, wan 198.51.100.2) ──[link A]──┐
+#                                                         inet (bridge, 203.0.113.1, 198.51.100.1)
+#   b 192.168.1.2 ── rb (NAT B, wan 198.51.100.3) ──[link B]──┤
+#                                                         srv 203.0.113.10 + .11: coturn, pinhole-rendezvous
+#
+# With --nat-X none the peer is a public host (198.51.100.18 / .34).
+# A link with delay or jitter is two veth cables joined by ph-link-emulator.
+set -euo pipefail
+
+STATE_ROOT=/run/natlab
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+
+SRV_IP=203.0.113.10
+SRV_ALT_IP=203.0.113.11
+INET_SRV_IP=203.0.113.1
+INET_WAN_IP=198.51.100.1
+STUN_PORT=3478
+RENDEZVOUS_PORT=8470
+TURN_REALM=natlab
+
+die() {
+  echo "natlab: $*" >&2
+  exit 1
+}
+
+usage() {
+  sed -n '4,24p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+  exit 2
+}
+
+ns() { echo "ph$1-$2"; }
+in_ns() {
+  local name=$1
+  shift
+  ip netns exec "$name" "$@"
+}
+
+# Finds a built program: $VAR if set, else in the build tree, else on PATH.
+find_program() {
+  local var=$1 name=$2 sub=$3 dir
+  if [[ -n ${!var:-} ]]; then
+    echo "${!var}"
+    return
+  fi
+  for dir in "${PINHOLE_BUILD_DIR:-}" "$TOP/_build"; do
+    if [[ -n $dir && -x $dir/$sub/$name ]]; then
+      echo "$dir/$sub/$name"
+      return
+    fi
+  done
+  command -v "$name" || die "cannot find $name; build the project or set $var"
+}
+
+check_tools() {
+  ((EUID == 0)) || die "the NAT lab needs root (network namespaces, nftables); run it with sudo"
+  local tool
+  for tool in ip nft conntrack turnserver openssl ss; do
+    command -v "$tool" >/dev/null || die "$tool is missing; install the packages in scripts/debian-packages.txt"
+  done
+}
+
+# Creates a namespace with loopback up, IPv6 off (the lab is IPv4 only, and
+# link-local candidates would only add noise) and forwarding as asked.
+make_ns() {
+  local name=$1 forward=$2
+  ip netns add "$name"
+  in_ns "$name" ip link set dev lo up
+  in_ns "$name" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+  in_ns "$name" sysctl -qw net.ipv4.ip_forward="$forward"
+}
+
+# veth cable: ends named $2 in namespace $1 and $4 in namespace $3.
+cable() {
+  ip link add name "$2" netns "$1" type veth peer name "$4" netns "$3"
+  in_ns "$1" ip link set dev "$2" up
+  in_ns "$3" ip link set dev "$4" up
+}
+
+start_daemon() {
+  # Starts "$@" in the background and records its pid under $name.pid.
+  local name=$1
+  shift
+  "$@" >"$STATE/$name.log" 2>&1 &
+  echo $! >"$STATE/$name.pid"
+}
+
+wait_listening() {
+  local name=$1 proto=$2 address=$3 tries=0
+  until in_ns "$name" ss -Hln"$proto" "src $address" | grep -q .; do
+    ((++tries < 100)) || die "nothing listens on $address in $name; see $STATE/*.log"
+    sleep 0.05
+  done
+}
+
+# --- NAT types (NOTES: "NAT types with nftables in a router namespace") ---
+#
+# Every router has an input chain that drops what arrives on wan unasked,
+# so unsolicited packets vanish silently as on consumer routers (an ICMP
+# reply would change ICE's behaviour), and a forward chain for --loss
+# (nft numgen; there is no netem on this kernel).
+
+nat_rules_none() { :; }
+
+# Linux keeps a plain snat endpoint-independent and filters on the remote
+# address and port: a port-restricted cone.
+nat_rules_port_restricted() {
+  echo "add rule ip natlab post oifname \"wan\" snat to $1"
+}
+
+nat_rules_symmetric() {
+  echo "add rule ip natlab post oifname \"wan\" meta l4proto { tcp, udp } snat to $1:20000-60000 fully-random"
+  echo "add rule ip natlab post oifname \"wan\" snat to $1"
+}
+
+# Full cone: the same mapping, and anything sent to the WAN address goes
+# to the host, whoever sent it.
+nat_rules_full_cone() {
+  nat_rules_port_restricted "$1"
+  echo "add rule ip natlab pre iifname \"wan\" ip daddr $1 dnat to $2"
+}
+
+# Address-restricted: remember every address the host sent to, and let in
+# only packets from those addresses (to any mapped port).
+nat_rules_address_restricted() {
+  nat_rules_port_restricted "$1"
+  echo "add set ip natlab contacted { type ipv4_addr; flags dynamic, timeout; timeout 5m; }"
+  echo "add rule ip natlab forward oifname \"wan\" update @contacted { ip daddr }"
+  echo "add rule ip natlab pre iifname \"wan\" ip daddr $1 ip saddr @contacted dnat to $2"
+}
+
+# Writes a router's ruleset: $1 router namespace, $2 NAT type, $3 WAN
+# address, $4 the LAN host full-cone and address-restricted forward to.
+apply_nat() {
+  local router=$1 type=$2 wan=$3 host=$4 fn
+  case $type in
+    none | full-cone | address-restricted | port-restricted | symmetric) ;;
+    *) die "unknown NAT type “$type”: use none, full-cone, address-restricted, port-restricted or symmetric" ;;
+  esac
+  fn=nat_rules_${type//-/_}
+  {
+    echo "table ip natlab"
+    echo "delete table ip natlab"
+    echo "add table ip natlab"
+    echo "add chain ip natlab pre { type nat hook prerouting priority dstnat; }"
+    echo "add chain ip natlab post { type nat hook postrouting priority srcnat; }"
+    echo "add chain ip natlab forward { type filter hook forward priority filter; }"
+    echo "add chain ip natlab input { type filter hook input priority filter; }"
+    if ((LOSS > 0)); then
+      echo "add rule ip natlab forward numgen random mod 100 < $LOSS drop"
+    fi
+    if [[ $type != none ]]; then
+      echo "add rule ip natlab input iifname \"wan\" ct state established,related accept"
+      echo "add rule ip natlab input iifname \"wan\" drop"
+    fi
+    "$fn" "$wan" "$host"
+  } | in_ns "$router" nft -f -
+  # A new NAT type starts with no mappings at all.
+  in_ns "$router" conntrack -F >/dev/null 2>&1 || true
+  echo "$type" >"$STATE/nat-$router"
+}
+
+# One access link: router's wan cable to the internet bridge, through the
+# link emulator when there is delay or jitter.
+make_link() {
+  local router=$1 port=$2
+  if [[ $DELAY == 0 && $JITTER == 0 ]]; then
+    cable "$router" wan "$INET" "$port"
+  else
+    cable "$router" wan "$INET" "${port}e0"
+    cable "$INET" "${port}e1" "$INET" "$port"
+    start_daemon "emu-$port" ip netns exec "$INET" "$EMULATOR" --a "${port}e0" --b "${port}e1" \
+      --delay "$DELAY" --jitter "$JITTER"
+  fi
+  in_ns "$INET" ip link set dev "$port" master br
+}
+
+# A router with its LAN. $1 side (a|b), $2 NAT type, $3 WAN address,
+# $4 public LAN prefix (for "none"), $5 private LAN prefix (first three bytes).
+make_router() {
+  local side=$1 type=$2 wan=$3 public_net=$4 private_net=$5
+  local router lan_router lan_host prefix_len
+  router=$(ns "$ID" "r$side")
+  make_ns "$router" 1
+  make_link "$router" "p$side"
+  in_ns "$router" ip addr add "$wan/28" dev wan
+  in_ns "$router" ip route add default via "$INET_WAN_IP"
+
+  if [[ $type == none ]]; then
+    lan_router=${public_net%.*}.$(( ${public_net##*.} + 1 ))
+    lan_host=${public_net%.*}.$(( ${public_net##*.} + 2 ))
+    prefix_len=28
+    in_ns "$INET" ip route add "$public_net/28" via "$wan"
+  else
+    lan_router=$private_net.1
+    lan_host=$private_net.2
+    prefix_len=24
+  fi
+  in_ns "$router" ip link add name lan type bridge
+  in_ns "$router" ip link set dev lan up
+  in_ns "$router" ip addr add "$lan_router/$prefix_len" dev lan
+
+  attach_host "$side" "$router" "$lan_host" "$prefix_len" "$lan_router"
+  apply_nat "$router" "$type" "$wan" "$lan_host"
+  echo "NATLAB_R${side^^}_WAN=$wan" >>"$STATE/env"
+  echo "NATLAB_NAT_${side^^}=$type" >>"$STATE/env"
+}
+
+# A peer namespace on a router's LAN bridge.
+attach_host() {
+  local side=$1 router=$2 address=$3 prefix_len=$4 gateway=$5 host
+  host=$(ns "$ID" "$side")
+  make_ns "$host" 0
+  cable "$host" eth0 "$router" "h$side"
+  in_ns "$router" ip link set dev "h$side" master lan
+  in_ns "$host" ip addr add "$address/$prefix_len" dev eth0
+  in_ns "$host" ip route add default via "$gateway"
+  {
+    echo "NATLAB_NS_${side^^}=$host"
+    echo "NATLAB_${side^^}_IP=$address"
+  } >>"$STATE/env"
+}
+
+# A time-limited TURN credential in coturn's --use-auth-secret scheme
+# (the same one pinhole-rendezvous's /v1/turn hands out), valid a day.
+turn_credential() {
+  TURN_USER="$(($(date +%s) + 86400)):natlab"
+  TURN_PASS=$(printf %s "$TURN_USER" | openssl dgst -sha1 -hmac "$TURN_SECRET" -binary | base64)
+}
+
+make_servers() {
+  SRV=$(ns "$ID" srv)
+  make_ns "$SRV" 0
+  cable "$SRV" eth0 "$INET" s
+  in_ns "$INET" ip link set dev s master br
+  in_ns "$SRV" ip addr add "$SRV_IP/28" dev eth0
+  in_ns "$SRV" ip addr add "$SRV_ALT_IP/28" dev eth0
+  in_ns "$SRV" ip route add 198.51.100.0/24 via "$INET_SRV_IP"
+  # NOTES: without a default route, relaying towards a peer's private host
+  # candidate fails at sendto and coturn drops the whole allocation. A
+  # cable to nowhere swallows those packets silently instead: no ARP on
+  # it, and its far end has no address (this kernel has no dummy driver).
+  cable "$SRV" sink "$SRV" sinkhole
+  in_ns "$SRV" ip link set dev sink arp off
+  in_ns "$SRV" ip route add default dev sink
+
+  # Two listening addresses: coturn then answers RFC 5780 CHANGE-REQUESTs.
+  # Private peers are denied, as any public TURN server should.
+  start_daemon coturn ip netns exec "$SRV" turnserver -n --no-tls --no-dtls --no-cli \
+    --listening-ip="$SRV_IP" --listening-ip="$SRV_ALT_IP" --relay-ip="$SRV_IP" \
+    --listening-port="$STUN_PORT" --min-port=49152 --max-port=65535 \
+    --realm="$TURN_REALM" --fingerprint --use-auth-secret --static-auth-secret="$TURN_SECRET" \
+    --denied-peer-ip=10.0.0.0-10.255.255.255 --denied-peer-ip=172.16.0.0-172.31.255.255 \
+    --denied-peer-ip=192.168.0.0-192.168.255.255 --no-software-attribute \
+    --log-file=stdout --simple-log --pidfile="$STATE/turnserver.pidfile"
+
+  start_daemon rendezvous ip netns exec "$SRV" "$RENDEZVOUS_BIN" --listen "$SRV_IP" --port "$RENDEZVOUS_PORT" \
+    --turn-secret "$TURN_SECRET" --turn-uri "turn:$SRV_IP:$STUN_PORT?transport=udp" \
+    --stun-uri "stun:$SRV_IP:$STUN_PORT"
+
+  wait_listening "$SRV" u "$SRV_IP"
+  wait_listening "$SRV" u "$SRV_ALT_IP"
+  wait_listening "$SRV" t "$SRV_IP:$RENDEZVOUS_PORT"
+
+  turn_credential
+  cat >>"$STATE/env" <<EOF
+NATLAB_NS_SRV=$SRV
+NATLAB_NS_INET=$INET
+NATLAB_RENDEZVOUS=http://$SRV_IP:$RENDEZVOUS_PORT
+NATLAB_STUN=$SRV_IP:$STUN_PORT
+NATLAB_STUN_ALT=$SRV_ALT_IP:$STUN_PORT
+NATLAB_TURN=turn:$SRV_IP:$STUN_PORT?transport=udp
+NATLAB_TURN_USER=$TURN_USER
+NATLAB_TURN_PASS=$TURN_PASS
+NATLAB_TURN_SECRET=$TURN_SECRET
+EOF
+}
+
+# Tears down everything of lab $1: its processes (by the pids it recorded,
+# then whatever still runs in its namespaces), then the namespaces.
+down() {
+  local id=$1 state=$STATE_ROOT/$1 pidfile name pid names busy
+  for pidfile in "$state"/*.pid; do
+    [[ -f $pidfile ]] || continue
+    pid=$(<"$pidfile")
+    kill "$pid" 2>/dev/null || true
+  done
+  names=$(ip netns list | awk -v p="ph$id-" 'index($1, p) == 1 { print $1 }')
+  for name in $names; do
+    for pid in $(ip netns pids "$name" 2>/dev/null); do
+      kill "$pid" 2>/dev/null || true
+    done
+  done
+  # Whatever has not left after a second did not listen to TERM.
+  for _ in $(seq 20); do
+    busy=0
+    for name in $names; do
+      [[ -z $(ip netns pids "$name" 2>/dev/null) ]] || busy=1
+    done
+    ((busy)) || break
+    sleep 0.05
+  done
+  for name in $names; do
+    for pid in $(ip netns pids "$name" 2>/dev/null); do
+      kill -KILL "$pid" 2>/dev/null || true
+    done
+    ip netns delete "$name" 2>/dev/null || true
+  done
+  rm -rf "$state"
+}
+
+cmd_up() {
+  ID=$(head -c3 /dev/urandom | od -An -tx1 | tr -d ' \n')
+  local nat_a=port-restricted nat_b=port-restricted hairpin=0 hold=0
+  DELAY=0 JITTER=0 LOSS=0
+  while (($#)); do
+    case $1 in
+      --id) ID=$2; shift ;;
+      --nat-a) nat_a=$2; shift ;;
+      --nat-b) nat_b=$2; shift ;;
+      --delay) DELAY=$2; shift ;;
+      --jitter) JITTER=$2; shift ;;
+      --loss) LOSS=$2; shift ;;
+      --hairpin) hairpin=1 ;;
+      --hold) hold=1 ;;
+      *) usage ;;
+    esac
+    shift
+  done
+  [[ $ID =~ ^[a-z0-9]{1,8}$ ]] || die "--id takes 1 to 8 lowercase letters or digits (it names interfaces)"
+  [[ $LOSS =~ ^[0-9]+$ ]] && ((LOSS <= 100)) || die "--loss takes a whole percentage, 0 to 100"
+  [[ $DELAY =~ ^[0-9]+(\.[0-9]+)?$ && $JITTER =~ ^[0-9]+(\.[0-9]+)?$ ]] ||
+    die "--delay and --jitter take milliseconds"
+  ! ((hairpin)) || [[ $nat_a != none ]] || die "--hairpin puts both peers behind NAT A; give --nat-a a NAT type"
+  check_tools
+  STATE=$STATE_ROOT/$ID
+  [[ ! -e $STATE ]] || die "a lab with id $ID exists; take it down with: natlab.sh down $ID"
+  RENDEZVOUS_BIN=$(find_program PINHOLE_RENDEZVOUS_BIN pinhole-rendezvous src/server)
+  if [[ $DELAY != 0 || $JITTER != 0 ]]; then
+    EMULATOR=$(find_program PH_LINK_EMULATOR_BIN ph-link-emulator tests)
+  fi
+  TURN_SECRET=$(head -c12 /dev/urandom | base64 | tr -d '/+=')
+
+  mkdir -p "$STATE"
+  # Every exit path before the lab is handed over takes it down again.
+  trap 'down "$ID"' EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+  echo "NATLAB_ID=$ID" >"$STATE/env"
+
+  INET=$(ns "$ID" inet)
+  make_ns "$INET" 1
+  in_ns "$INET" ip link add name br type bridge
+  in_ns "$INET" ip link set dev br up
+  in_ns "$INET" ip addr add "$INET_SRV_IP/28" dev br
+  in_ns "$INET" ip addr add "$INET_WAN_IP/28" dev br
+
+  make_servers
+  make_router a "$nat_a" 198.51.100.2 198.51.100.16 10.0.1
+  if ((hairpin)); then
+    attach_host b "$(ns "$ID" ra)" 10.0.1.3 24 10.0.1.1
+    echo "NATLAB_HAIRPIN=1" >>"$STATE/env"
+  else
+    make_router b "$nat_b" 198.51.100.3 198.51.100.32 192.168.1
+  fi
+  echo "NATLAB_DELAY_MS=$DELAY" >>"$STATE/env"
+  echo "NATLAB_LOSS=$LOSS" >>"$STATE/env"
+  echo "NATLAB_READY=1" >>"$STATE/env"
+  cat "$STATE/env"
+
+  if ((hold)); then
+    echo $$ >"$STATE/holder"
+    # Lives until our standard input ends; the EXIT trap then cleans up.
+    while read -r _; do :; done
+    exit 0
+  fi
+  trap - EXIT INT TERM
+}
+
+cmd_nat() {
+  (($# == 3)) || usage
+  ID=$1
+  STATE=$STATE_ROOT/$ID
+  [[ -f $STATE/env ]] || die "no lab $ID"
+  LOSS=0
+  local side=$2 type=$3 wan host
+  [[ $side == a || $side == b ]] || usage
+  ! grep -q '^NATLAB_HAIRPIN=1' "$STATE/env" || [[ $side == a ]] || die "a hairpin lab has one router, a"
+  wan=$(sed -n "s/^NATLAB_R${side^^}_WAN=//p" "$STATE/env")
+  host=$(sed -n "s/^NATLAB_${side^^}_IP=//p" "$STATE/env")
+  [[ $host == 198.51.100.* ]] && [[ $type != none ]] && die "side $side was built as a public host; build a new lab"
+  [[ $host != 198.51.100.* ]] && [[ $type == none ]] && die "side $side has a private LAN; build a new lab for none"
+  LOSS=$(sed -n 's/^NATLAB_LOSS=//p' "$STATE/env")
+  LOSS=${LOSS:-0}
+  apply_nat "$(ns "$ID" "r$side")" "$type" "$wan" "$host"
+  sed -i "s/^NATLAB_NAT_${side^^}=.*/NATLAB_NAT_${side^^}=$type/" "$STATE/env"
+}
+
+cmd_exec() {
+  (($# >= 3)) || usage
+  local id=$1 role=$2
+  shift 2
+  ip netns list | grep -q "^$(ns "$id" "$role")\b" || die "no namespace $role in lab $id"
+  exec ip netns exec "$(ns "$id" "$role")" "$@"
+}
+
+case ${1:-} in
+  up) shift; cmd_up "$@" ;;
+  nat) shift; cmd_nat "$@" ;;
+  exec) shift; cmd_exec "$@" ;;
+  down) (($# == 2)) || usage; check_tools; down "$2" ;;
+  list) ls "$STATE_ROOT" 2>/dev/null || true ;;
+  *) usage ;;
+esac

@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "test-path"
+
+#include "config.h"
+
+#include "ph-path.h"
+
+static PhPath *
+make_path (void)
+{
+  PhPath *path = g_new0 (PhPath, 1);
+
+  path->local_type = g_strdup ("srflx");
+  path->local_transport = g_strdup ("udp");
+  path->local_address = g_strdup ("203.0.113.1");
+  path->local_port = 40000;
+  path->remote_type = g_strdup ("prflx");
+  path->remote_transport = g_strdup ("udp");
+  path->remote_address = g_strdup ("2001:db8::2");
+  path->remote_port = 51234;
+  return path;
+}
+
+static void
+test_json (void)
+{
+  g_autoptr (PhPath) path = make_path ();
+  g_autoptr (JsonNode) node = ph_path_to_json (path);
+  g_autofree char *text = json_to_string (node, FALSE);
+
+  g_assert_cmpstr (text, ==,
+                   "{\"relayed\":false,"
+                   "\"local\":{\"type\":\"srflx\",\"transport\":\"udp\","
+                   "\"address\":\"203.0.113.1\",\"port\":40000},"
+                   "\"remote\":{\"type\":\"prflx\",\"transport\":\"udp\","
+                   "\"address\":\"2001:db8::2\",\"port\":51234}}");
+}
+
+static void
+test_describe (void)
+{
+  g_autoptr (PhPath) path = make_path ();
+  g_autofree char *direct = ph_path_describe (path);
+  g_autofree char *relayed = NULL;
+
+  g_assert_cmpstr (direct, ==, "direct (srflx ↔ prflx, udp)");
+
+  g_free (path->local_type);
+  path->local_type = g_strdup ("relay");
+  g_free (path->remote_type);
+  path->remote_type = g_strdup ("host");
+  path->relayed = TRUE;
+  relayed = ph_path_describe (path);
+  g_assert_cmpstr (relayed, ==, "relayed (relay ↔ host, udp)");
+}
+
+static void
+test_copy_equal (void)
+{
+  g_autoptr (PhPath) path = make_path ();
+  g_autoptr (PhPath) copy = ph_path_copy (path);
+  g_autoptr (PhPath) boxed = g_boxed_copy (PH_TYPE_PATH, path);
+
+  g_assert_true (ph_path_equal (path, copy));
+  g_assert_true (ph_path_equal (path, boxed));
+  g_assert_true (copy->local_address != path->local_address);
+  g_assert_false (ph_path_equal (path, NULL));
+  g_assert_true (ph_path_equal (NULL, NULL));
+
+  copy->remote_port++;
+  g_assert_false (ph_path_equal (path, copy));
+  copy->remote_port--;
+  copy->relayed = TRUE;
+  g_assert_false (ph_path_equal (path, copy));
+  copy->relayed = FALSE;
+  g_free (copy->local_address);
+  copy->local_address = g_strdup ("203.0.113.9");
+  g_assert_false (ph_path_equal (path, copy));
+}
+
+int
+main (int argc, char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/path/json", test_json);
+  g_test_add_func ("/path/describe", test_describe);
+  g_test_add_func ("/path/copy-equal", test_copy_equal);
+
+  return g_test_run ();
+}

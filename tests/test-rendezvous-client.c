@@ -1,0 +1,538 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "test-rendezvous-client"
+
+#include "config.h"
+
+#include <libsoup/soup.h>
+#include <string.h>
+
+#include "ph-error.h"
+#include "ph-rendezvous-client.h"
+#include "ph-rendezvous-server.h"
+
+/* Anything that takes longer than this has hung: the test fails. */
+#define DEADLINE_SECONDS 15
+
+#define SIDE_A "0123456789abcdef"
+#define SIDE_B "fedcba9876543210"
+#define SIDE_C "00000000000000cc"
+
+typedef struct
+{
+  PhRendezvousServer *server;
+  PhRendezvousClient *client;
+} Fixture;
+
+static gboolean
+deadline_cb (gpointer user_data)
+{
+  gboolean *expired = user_data;
+
+  *expired = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+static void
+result_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  GAsyncResult **out_result = user_data;
+
+  *out_result = g_object_ref (result);
+}
+
+/* Runs the main loop until the operation started with result_cb and
+ * @out_result completes; fails the test on a hang. */
+static GAsyncResult *
+wait_result (GAsyncResult **out_result)
+{
+  gboolean expired = FALSE;
+  guint id = g_timeout_add_seconds (DEADLINE_SECONDS, deadline_cb, &expired);
+
+  while (*out_result == NULL && !expired)
+    g_main_context_iteration (NULL, TRUE);
+
+  g_assert_false (expired);
+  g_source_remove (id);
+  return *out_result;
+}
+
+static void
+fixture_start (Fixture *fixture, const char *first_property, ...)
+{
+  g_autoptr (GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr (GError) error = NULL;
+  g_autofree char *url = NULL;
+  va_list args;
+
+  va_start (args, first_property);
+  fixture->server = PH_RENDEZVOUS_SERVER (
+      g_object_new_valist (PH_TYPE_RENDEZVOUS_SERVER, first_property, args));
+  va_end (args);
+  g_assert_true (ph_rendezvous_server_listen (fixture->server, loopback, 0, &error));
+
+  url = ph_rendezvous_server_get_url (fixture->server);
+  fixture->client = ph_rendezvous_client_new (url, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (ph_rendezvous_client_get_base_url (fixture->client), ==, url);
+}
+
+static void
+fixture_stop (Fixture *fixture)
+{
+  g_assert_finalize_object (fixture->client);
+  g_assert_finalize_object (fixture->server);
+}
+
+static char *
+allocate (PhRendezvousClient *client, guint *out_expires_in, GError **error)
+{
+  g_autoptr (GAsyncResult) result = NULL;
+
+  ph_rendezvous_client_allocate_async (client, NULL, result_cb, &result);
+  return ph_rendezvous_client_allocate_finish (client, wait_result (&result), out_expires_in,
+                                               error);
+}
+
+static gboolean
+post (PhRendezvousClient *client, const char *nameplate, const char *side, const char *text,
+      guint64 *out_index, GError **error)
+{
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (GBytes) body = g_bytes_new (text, strlen (text));
+
+  ph_rendezvous_client_post_async (client, nameplate, side, "pake", body, NULL, result_cb, &result);
+  return ph_rendezvous_client_post_finish (client, wait_result (&result), out_index, error);
+}
+
+static GPtrArray *
+fetch (PhRendezvousClient *client, const char *nameplate, guint64 after, GError **error)
+{
+  g_autoptr (GAsyncResult) result = NULL;
+
+  ph_rendezvous_client_fetch_async (client, nameplate, after, 0, NULL, result_cb, &result);
+  return ph_rendezvous_client_fetch_finish (client, wait_result (&result), error);
+}
+
+static gboolean
+leave (PhRendezvousClient *client, const char *nameplate, const char *side, GError **error)
+{
+  g_autoptr (GAsyncResult) result = NULL;
+
+  ph_rendezvous_client_leave_async (client, nameplate, side, NULL, result_cb, &result);
+  return ph_rendezvous_client_leave_finish (client, wait_result (&result), error);
+}
+
+static void
+assert_message (PhMailboxMessage *message, guint64 index, const char *side, const char *text)
+{
+  gsize size;
+  const char *data = g_bytes_get_data (message->body, &size);
+
+  g_assert_cmpuint (message->index, ==, index);
+  g_assert_cmpstr (message->side, ==, side);
+  g_assert_cmpstr (message->phase, ==, "pake");
+  g_assert_cmpmem (data, size, text, strlen (text));
+}
+
+static void
+test_mailbox_round_trip (void)
+{
+  Fixture fixture = { 0 };
+  g_autoptr (GError) error = NULL;
+  g_autofree char *nameplate = NULL;
+  g_autofree char *second = NULL;
+  g_autoptr (GPtrArray) messages = NULL;
+  g_autoptr (GPtrArray) newer = NULL;
+  g_autoptr (GPtrArray) gone = NULL;
+  guint expires_in = 0;
+  guint64 index = 0;
+
+  fixture_start (&fixture, NULL);
+
+  nameplate = allocate (fixture.client, &expires_in, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (nameplate, ==, "1");
+  g_assert_cmpuint (expires_in, ==, 600);
+  second = allocate (fixture.client, NULL, &error);
+  g_assert_cmpstr (second, ==, "2");
+
+  g_assert_true (post (fixture.client, nameplate, SIDE_A, "hello", &index, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (index, ==, 1);
+  g_assert_true (post (fixture.client, nameplate, SIDE_B, "", &index, &error));
+  g_assert_cmpuint (index, ==, 2);
+
+  messages = fetch (fixture.client, nameplate, 0, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (messages->len, ==, 2);
+  assert_message (messages->pdata[0], 1, SIDE_A, "hello");
+  assert_message (messages->pdata[1], 2, SIDE_B, "");
+
+  newer = fetch (fixture.client, nameplate, 2, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (newer->len, ==, 0);
+
+  g_assert_true (leave (fixture.client, nameplate, SIDE_A, &error));
+  g_assert_true (leave (fixture.client, nameplate, SIDE_B, &error));
+  g_assert_no_error (error);
+
+  /* Both sides left: the code no longer leads anywhere. */
+  gone = fetch (fixture.client, nameplate, 0, &error);
+  g_assert_null (gone);
+  g_assert_error (error, PH_ERROR, PH_ERROR_UNKNOWN_CODE);
+  g_assert_nonnull (strstr (error->message, nameplate));
+
+  fixture_stop (&fixture);
+}
+
+static void
+test_fetch_waits_for_post (void)
+{
+  Fixture fixture = { 0 };
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *nameplate = NULL;
+  g_autoptr (GPtrArray) messages = NULL;
+  gint64 started;
+
+  fixture_start (&fixture, NULL);
+  nameplate = allocate (fixture.client, NULL, &error);
+
+  /* The same client keeps a long-poll open and posts at the same time. */
+  started = g_get_monotonic_time ();
+  ph_rendezvous_client_fetch_async (fixture.client, nameplate, 0, 20, NULL, result_cb, &result);
+  g_assert_true (post (fixture.client, nameplate, SIDE_A, "one", NULL, &error));
+  g_assert_no_error (error);
+
+  messages = ph_rendezvous_client_fetch_finish (fixture.client, wait_result (&result), &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (messages->len, ==, 1);
+  assert_message (messages->pdata[0], 1, SIDE_A, "one");
+  g_assert_cmpint (g_get_monotonic_time () - started, <, 2 * G_USEC_PER_SEC);
+
+  g_clear_object (&result);
+  fixture_stop (&fixture);
+}
+
+static void
+test_cancel_fetch (void)
+{
+  Fixture fixture = { 0 };
+  g_autoptr (GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *nameplate = NULL;
+  g_autoptr (GPtrArray) messages = NULL;
+
+  fixture_start (&fixture, NULL);
+  nameplate = allocate (fixture.client, NULL, &error);
+
+  ph_rendezvous_client_fetch_async (fixture.client, nameplate, 0, 30, cancellable, result_cb,
+                                    &result);
+  g_cancellable_cancel (cancellable);
+  messages = ph_rendezvous_client_fetch_finish (fixture.client, wait_result (&result), &error);
+  g_assert_null (messages);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+
+  g_clear_object (&result);
+  fixture_stop (&fixture);
+}
+
+static void
+test_refusals (void)
+{
+  Fixture fixture = { 0 };
+  g_autoptr (GError) error = NULL;
+  g_autofree char *nameplate = NULL;
+  g_autoptr (GPtrArray) messages = NULL;
+
+  fixture_start (&fixture, NULL);
+
+  g_assert_false (post (fixture.client, "77", SIDE_A, "x", NULL, &error));
+  g_assert_error (error, PH_ERROR, PH_ERROR_UNKNOWN_CODE);
+  g_clear_error (&error);
+
+  g_assert_false (leave (fixture.client, "77", SIDE_A, &error));
+  g_assert_error (error, PH_ERROR, PH_ERROR_UNKNOWN_CODE);
+  g_clear_error (&error);
+
+  messages = fetch (fixture.client, "abc", 0, &error);
+  g_assert_null (messages);
+  g_assert_error (error, PH_ERROR, PH_ERROR_UNKNOWN_CODE);
+  g_clear_error (&error);
+
+  /* A nameplate is escaped into the path, so it cannot reach another route. */
+  messages = fetch (fixture.client, "../turn", 0, &error);
+  g_assert_null (messages);
+  g_assert_error (error, PH_ERROR, PH_ERROR_RENDEZVOUS);
+  g_clear_error (&error);
+
+  nameplate = allocate (fixture.client, NULL, &error);
+  g_assert_true (post (fixture.client, nameplate, SIDE_A, "a", NULL, &error));
+  g_assert_true (post (fixture.client, nameplate, SIDE_B, "b", NULL, &error));
+  g_assert_false (post (fixture.client, nameplate, SIDE_C, "c", NULL, &error));
+  g_assert_error (error, PH_ERROR, PH_ERROR_MAILBOX_FULL);
+  g_clear_error (&error);
+
+  /* Any other refusal carries the server's own sentence. */
+  g_assert_false (post (fixture.client, nameplate, "not-a-side", "c", NULL, &error));
+  g_assert_error (error, PH_ERROR, PH_ERROR_RENDEZVOUS);
+  g_assert_nonnull (strstr (error->message, "16 hexadecimal digits"));
+
+  fixture_stop (&fixture);
+}
+
+static char *
+base64_to_hex (const char *text)
+{
+  gsize length;
+  g_autofree guchar *data = g_base64_decode (text, &length);
+  GString *hex = g_string_new (NULL);
+
+  for (gsize i = 0; i < length; i++)
+    g_string_append_printf (hex, "%02x", data[i]);
+  return g_string_free (hex, FALSE);
+}
+
+static void
+test_turn (void)
+{
+  const char *const turn_uris[] = { "turn:192.0.2.1:3478", "turns:192.0.2.1:5349", NULL };
+  const char *const stun_uris[] = { "stun:192.0.2.1:3478", NULL };
+  Fixture fixture = { 0 };
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PhTurnInfo) info = NULL;
+  g_autofree char *expected = NULL;
+  g_autofree char *credential_hex = NULL;
+
+  fixture_start (&fixture, "turn-secret", "s3cret", "turn-uris", turn_uris, "stun-uris", stun_uris,
+                 "turn-ttl", 600, NULL);
+
+  ph_rendezvous_client_get_turn_async (fixture.client, NULL, result_cb, &result);
+  info = ph_rendezvous_client_get_turn_finish (fixture.client, wait_result (&result), &error);
+  g_assert_no_error (error);
+
+  g_assert_true (g_strv_equal ((const char *const *)info->stun_uris, stun_uris));
+  g_assert_true (g_strv_equal ((const char *const *)info->turn_uris, turn_uris));
+  g_assert_cmpuint (info->ttl, ==, 600);
+
+  /* GLib's one-shot HMAC, not the server's code path. */
+  expected = g_compute_hmac_for_string (G_CHECKSUM_SHA1, (const guchar *)"s3cret", 6,
+                                        info->username, -1);
+  credential_hex = base64_to_hex (info->credential);
+  g_assert_cmpstr (credential_hex, ==, expected);
+
+  g_clear_object (&result);
+  fixture_stop (&fixture);
+}
+
+static void
+test_turn_not_configured (void)
+{
+  Fixture fixture = { 0 };
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PhTurnInfo) info = NULL;
+
+  fixture_start (&fixture, NULL);
+
+  ph_rendezvous_client_get_turn_async (fixture.client, NULL, result_cb, &result);
+  info = ph_rendezvous_client_get_turn_finish (fixture.client, wait_result (&result), &error);
+  g_assert_null (info);
+  g_assert_error (error, PH_ERROR, PH_ERROR_RENDEZVOUS);
+
+  g_clear_object (&result);
+  fixture_stop (&fixture);
+}
+
+static void
+test_unreachable (void)
+{
+  g_autoptr (GSocket) socket = NULL;
+  g_autoptr (GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr (GSocketAddress) address = g_inet_socket_address_new (loopback, 0);
+  g_autoptr (GSocketAddress) bound = NULL;
+  g_autoptr (PhRendezvousClient) client = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *url = NULL;
+  g_autofree char *nameplate = NULL;
+
+  /* A port that was just free and has nothing listening on it. */
+  socket = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, &error);
+  g_assert_true (g_socket_bind (socket, address, FALSE, &error));
+  bound = g_socket_get_local_address (socket, &error);
+  url = g_strdup_printf ("http://127.0.0.1:%u",
+                         g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound)));
+  g_socket_close (socket, &error);
+  g_assert_no_error (error);
+
+  client = ph_rendezvous_client_new (url, &error);
+  g_assert_no_error (error);
+  nameplate = allocate (client, NULL, &error);
+  g_assert_null (nameplate);
+  g_assert_error (error, PH_ERROR, PH_ERROR_RENDEZVOUS_UNREACHABLE);
+  g_assert_true (g_str_has_prefix (error->message, "Could not reach the rendezvous server at "));
+  g_assert_nonnull (strstr (error->message, url));
+}
+
+static void
+test_bad_base_url (void)
+{
+  const char *bad[] = {
+    "",
+    "127.0.0.1:8470",
+    "ftp://example.org",
+    "http://",
+    "http:///path",
+    "http://host/?q=1",
+    "http://user@host",
+    "not a url",
+  };
+  const char *good[] = { "http://127.0.0.1:8470", "https://rendezvous.example.org/pinhole/" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autoptr (PhRendezvousClient) client = ph_rendezvous_client_new (bad[i], &error);
+
+      g_test_message ("%s", bad[i]);
+      g_assert_null (client);
+      g_assert_error (error, PH_ERROR, PH_ERROR_RENDEZVOUS_UNREACHABLE);
+    }
+
+  for (guint i = 0; i < G_N_ELEMENTS (good); i++)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autoptr (PhRendezvousClient) client = ph_rendezvous_client_new (good[i], &error);
+
+      g_assert_no_error (error);
+      g_assert_false (g_str_has_suffix (ph_rendezvous_client_get_base_url (client), "/"));
+    }
+}
+
+/* A server that answers every request with the same canned body. */
+static void
+canned_cb (SoupServer *server, SoupServerMessage *msg, const char *path, GHashTable *query,
+           gpointer user_data)
+{
+  const char *body = user_data;
+  guint status = strcmp (soup_server_message_get_method (msg), "GET") == 0 ? 200 : 201;
+
+  soup_server_message_set_status (msg, status, NULL);
+  soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_COPY, body, strlen (body));
+}
+
+static void
+test_malformed_answers (void)
+{
+  const struct
+  {
+    const char *operation;
+    const char *body;
+  } cases[] = {
+    { "allocate", "not json" },
+    { "allocate", "[]" },
+    { "allocate", "{\"nameplate\":42,\"expires_in\":600}" },
+    { "allocate", "{\"nameplate\":\"042\",\"expires_in\":600}" },
+    { "allocate", "{\"nameplate\":\"4x\",\"expires_in\":600}" },
+    { "allocate", "{\"nameplate\":\"42\",\"expires_in\":-1}" },
+    { "allocate", "{\"nameplate\":\"42\",\"expires_in\":1.5}" },
+    { "post", "{\"index\":0}" },
+    { "post", "{\"index\":\"1\"}" },
+    { "fetch", "{}" },
+    { "fetch", "{\"messages\":{}}" },
+    { "fetch", "{\"messages\":[1]}" },
+    { "fetch", "{\"messages\":[{\"index\":1,\"side\":\"" SIDE_A "\",\"phase\":\"pake\","
+               "\"body\":\"a\"}]}" },
+    { "fetch", "{\"messages\":[{\"index\":1,\"side\":\"short\",\"phase\":\"pake\","
+               "\"body\":\"\"}]}" },
+    { "fetch", "{\"messages\":[{\"index\":2,\"side\":\"" SIDE_A "\",\"phase\":\"pake\","
+               "\"body\":\"\"},{\"index\":2,\"side\":\"" SIDE_A "\",\"phase\":\"pake\","
+               "\"body\":\"\"}]}" },
+    { "fetch", "{\"messages\":[{\"index\":1,\"side\":\"" SIDE_A "\",\"body\":\"\"}]}" },
+    { "turn", "{\"turn\":[\"turn:x\"]}" },
+    { "turn", "{\"stun\":[1]}" },
+    { "turn", "{\"stun\":[],\"turn\":[\"turn:x\"],\"username\":\"u\"}" },
+  };
+  g_autoptr (GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr (GSocketAddress) address = g_inet_socket_address_new (loopback, 0);
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr (SoupServer) server = soup_server_new (NULL, NULL);
+      g_autoptr (PhRendezvousClient) client = NULL;
+      g_autoptr (GAsyncResult) result = NULL;
+      g_autoptr (GError) error = NULL;
+      g_autoptr (GSocketAddress) bound = NULL;
+      g_autofree char *url = NULL;
+      GSList *listeners;
+      gboolean ok;
+
+      g_test_message ("%s: %s", cases[i].operation, cases[i].body);
+      soup_server_add_handler (server, NULL, canned_cb, (gpointer)cases[i].body, NULL);
+      g_assert_true (soup_server_listen (server, address, 0, &error));
+      listeners = soup_server_get_listeners (server);
+      bound = g_socket_get_local_address (listeners->data, &error);
+      g_slist_free (listeners);
+      url = g_strdup_printf ("http://127.0.0.1:%u",
+                             g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound)));
+      client = ph_rendezvous_client_new (url, &error);
+
+      if (strcmp (cases[i].operation, "allocate") == 0)
+        {
+          g_autofree char *nameplate = NULL;
+
+          ph_rendezvous_client_allocate_async (client, NULL, result_cb, &result);
+          nameplate
+              = ph_rendezvous_client_allocate_finish (client, wait_result (&result), NULL, &error);
+          ok = nameplate != NULL;
+        }
+      else if (strcmp (cases[i].operation, "post") == 0)
+        {
+          g_autoptr (GBytes) body = g_bytes_new_static ("x", 1);
+
+          ph_rendezvous_client_post_async (client, "1", SIDE_A, "pake", body, NULL, result_cb,
+                                           &result);
+          ok = ph_rendezvous_client_post_finish (client, wait_result (&result), NULL, &error);
+        }
+      else if (strcmp (cases[i].operation, "fetch") == 0)
+        {
+          g_autoptr (GPtrArray) messages = NULL;
+
+          ph_rendezvous_client_fetch_async (client, "1", 0, 0, NULL, result_cb, &result);
+          messages = ph_rendezvous_client_fetch_finish (client, wait_result (&result), &error);
+          ok = messages != NULL;
+        }
+      else
+        {
+          g_autoptr (PhTurnInfo) info = NULL;
+
+          ph_rendezvous_client_get_turn_async (client, NULL, result_cb, &result);
+          info = ph_rendezvous_client_get_turn_finish (client, wait_result (&result), &error);
+          ok = info != NULL;
+        }
+
+      g_assert_false (ok);
+      g_assert_error (error, PH_ERROR, PH_ERROR_RENDEZVOUS);
+      g_assert_nonnull (strstr (error->message, url));
+    }
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/rendezvous-client/mailbox-round-trip", test_mailbox_round_trip);
+  g_test_add_func ("/rendezvous-client/fetch-waits-for-post", test_fetch_waits_for_post);
+  g_test_add_func ("/rendezvous-client/cancel-fetch", test_cancel_fetch);
+  g_test_add_func ("/rendezvous-client/refusals", test_refusals);
+  g_test_add_func ("/rendezvous-client/turn", test_turn);
+  g_test_add_func ("/rendezvous-client/turn-not-configured", test_turn_not_configured);
+  g_test_add_func ("/rendezvous-client/unreachable", test_unreachable);
+  g_test_add_func ("/rendezvous-client/bad-base-url", test_bad_base_url);
+  g_test_add_func ("/rendezvous-client/malformed-answers", test_malformed_answers);
+
+  return g_test_run ();
+}

@@ -1,0 +1,1156 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "test-server"
+
+#include "config.h"
+
+#include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
+#include <libsoup/soup.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <string.h>
+
+#include "ph-mailbox-store.h"
+#include "ph-rate-limiter.h"
+#include "ph-rendezvous-server.h"
+#include "ph-turn-credentials.h"
+
+/* Anything that takes longer than this has hung: the test fails. */
+#define DEADLINE_SECONDS 15
+
+#define SIDE_A "0123456789abcdef"
+#define SIDE_B "fedcba9876543210"
+#define SIDE_C "00000000000000cc"
+
+typedef struct
+{
+  PhRendezvousServer *server;
+  SoupSession *session;
+  char *url;
+} Fixture;
+
+typedef struct
+{
+  SoupMessage *msg;
+  GBytes *body;
+  GError *error;
+  gboolean done;
+  gint64 started_us;
+  gint64 finished_us;
+} Call;
+
+static gboolean
+deadline_cb (gpointer user_data)
+{
+  gboolean *expired = user_data;
+
+  *expired = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+/* Runs the main loop until *@done turns TRUE; fails the test on a hang. */
+static void
+wait_for (gboolean *done)
+{
+  gboolean expired = FALSE;
+  guint id = g_timeout_add_seconds (DEADLINE_SECONDS, deadline_cb, &expired);
+
+  while (!*done && !expired)
+    g_main_context_iteration (NULL, TRUE);
+
+  g_assert_false (expired);
+  g_source_remove (id);
+}
+
+static void
+fixture_start (Fixture *fixture, const char *first_property, ...)
+{
+  g_autoptr (GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr (GError) error = NULL;
+  va_list args;
+
+  va_start (args, first_property);
+  fixture->server = PH_RENDEZVOUS_SERVER (
+      g_object_new_valist (PH_TYPE_RENDEZVOUS_SERVER, first_property, args));
+  va_end (args);
+
+  g_assert_true (ph_rendezvous_server_listen (fixture->server, loopback, 0, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (ph_rendezvous_server_get_port (fixture->server), >, 0);
+
+  fixture->url = ph_rendezvous_server_get_url (fixture->server);
+  fixture->session = soup_session_new_with_options ("max-conns-per-host", 8, "timeout", 0, NULL);
+}
+
+static void
+fixture_stop (Fixture *fixture)
+{
+  g_clear_object (&fixture->session);
+  g_clear_pointer (&fixture->url, g_free);
+  g_assert_finalize_object (fixture->server);
+}
+
+static void
+call_free (Call *call)
+{
+  g_clear_object (&call->msg);
+  g_clear_pointer (&call->body, g_bytes_unref);
+  g_clear_error (&call->error);
+  g_free (call);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Call, call_free)
+
+static void
+call_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Call *call = user_data;
+
+  call->body = soup_session_send_and_read_finish (SOUP_SESSION (source), result, &call->error);
+  call->finished_us = g_get_monotonic_time ();
+  call->done = TRUE;
+}
+
+static Call *
+call_start (SoupSession *session, const char *base_url, const char *method, const char *path,
+            const char *body, GCancellable *cancellable)
+{
+  g_autofree char *url = g_strconcat (base_url, path, NULL);
+  Call *call = g_new0 (Call, 1);
+
+  call->msg = soup_message_new (method, url);
+  g_assert_nonnull (call->msg);
+  if (body != NULL)
+    {
+      g_autoptr (GBytes) bytes = g_bytes_new (body, strlen (body));
+
+      soup_message_set_request_body_from_bytes (call->msg, "application/json", bytes);
+    }
+
+  call->started_us = g_get_monotonic_time ();
+  soup_session_send_and_read_async (session, call->msg, G_PRIORITY_DEFAULT, cancellable,
+                                    call_done_cb, call);
+  return call;
+}
+
+static Call *
+call_run (Fixture *fixture, const char *method, const char *path, const char *body)
+{
+  Call *call = call_start (fixture->session, fixture->url, method, path, body, NULL);
+
+  wait_for (&call->done);
+  g_assert_no_error (call->error);
+  return call;
+}
+
+/* Sends @body with chunked encoding: no Content-Length announces its size. */
+static Call *
+call_run_chunked (Fixture *fixture, const char *path, const char *body)
+{
+  g_autofree char *url = g_strconcat (fixture->url, path, NULL);
+  g_autoptr (GInputStream) stream = g_memory_input_stream_new_from_data (body, -1, NULL);
+  Call *call = g_new0 (Call, 1);
+
+  call->msg = soup_message_new ("POST", url);
+  soup_message_set_request_body (call->msg, "application/json", stream, -1);
+  call->started_us = g_get_monotonic_time ();
+  soup_session_send_and_read_async (fixture->session, call->msg, G_PRIORITY_DEFAULT, NULL,
+                                    call_done_cb, call);
+  wait_for (&call->done);
+  g_assert_no_error (call->error);
+  return call;
+}
+
+static guint
+call_status (Call *call)
+{
+  return soup_message_get_status (call->msg);
+}
+
+static const char *
+response_header (Call *call, const char *name)
+{
+  return soup_message_headers_get_one (soup_message_get_response_headers (call->msg), name);
+}
+
+/* Parses the answer, which must be a JSON object. */
+static JsonObject *
+call_json (Call *call)
+{
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_autoptr (GError) error = NULL;
+  gsize size;
+  const char *data = g_bytes_get_data (call->body, &size);
+  JsonNode *root;
+
+  g_assert_cmpstr (response_header (call, "Content-Type"), ==, "application/json");
+  g_assert_true (json_parser_load_from_data (parser, data, size, &error));
+  g_assert_no_error (error);
+  root = json_parser_get_root (parser);
+  g_assert_true (JSON_NODE_HOLDS_OBJECT (root));
+
+  return json_object_ref (json_node_get_object (root));
+}
+
+/* Asserts that @call was refused with @status and an error body naming @code. */
+static void
+assert_error (Call *call, guint status, const char *code)
+{
+  g_autoptr (JsonObject) object = NULL;
+  const char *message;
+
+  g_assert_cmpuint (call_status (call), ==, status);
+  object = call_json (call);
+  g_assert_cmpstr (json_object_get_string_member (object, "error"), ==, code);
+  message = json_object_get_string_member (object, "message");
+  g_assert_nonnull (message);
+  g_assert_cmpuint (strlen (message), >, 10);
+  g_assert_cmpstr (response_header (call, "Cache-Control"), ==, "no-store");
+}
+
+static char *
+allocate (Fixture *fixture)
+{
+  g_autoptr (Call) call = call_run (fixture, "POST", "/v1/mailboxes", NULL);
+  g_autoptr (JsonObject) object = NULL;
+
+  g_assert_cmpuint (call_status (call), ==, 201);
+  object = call_json (call);
+  return g_strdup (json_object_get_string_member (object, "nameplate"));
+}
+
+static char *
+message_json (const char *side, const char *phase, const char *text)
+{
+  g_autofree char *body = g_base64_encode ((const guchar *)text, strlen (text));
+
+  return g_strdup_printf ("{\"side\":\"%s\",\"phase\":\"%s\",\"body\":\"%s\"}", side, phase, body);
+}
+
+static Call *
+post (Fixture *fixture, const char *nameplate, const char *side, const char *phase,
+      const char *text)
+{
+  g_autofree char *path = g_strdup_printf ("/v1/mailboxes/%s/messages", nameplate);
+  g_autofree char *body = message_json (side, phase, text);
+
+  return call_run (fixture, "POST", path, body);
+}
+
+static guint64
+post_ok (Fixture *fixture, const char *nameplate, const char *side, const char *text)
+{
+  g_autoptr (Call) call = post (fixture, nameplate, side, "pake", text);
+  g_autoptr (JsonObject) object = NULL;
+
+  g_assert_cmpuint (call_status (call), ==, 201);
+  object = call_json (call);
+  return json_object_get_int_member (object, "index");
+}
+
+static JsonArray *
+messages_of (Call *call)
+{
+  g_autoptr (JsonObject) object = NULL;
+
+  g_assert_cmpuint (call_status (call), ==, 200);
+  object = call_json (call);
+  return json_array_ref (json_object_get_array_member (object, "messages"));
+}
+
+static char *
+message_text (JsonArray *messages, guint i)
+{
+  JsonObject *message = json_array_get_object_element (messages, i);
+  gsize length;
+  guchar *data = g_base64_decode (json_object_get_string_member (message, "body"), &length);
+  char *text = g_strndup ((const char *)data, length);
+
+  g_free (data);
+  return text;
+}
+
+static char *
+get_metrics (Fixture *fixture)
+{
+  g_autoptr (Call) call = call_run (fixture, "GET", "/metrics", NULL);
+
+  g_assert_cmpuint (call_status (call), ==, 200);
+  return g_strndup (g_bytes_get_data (call->body, NULL), g_bytes_get_size (call->body));
+}
+
+static void
+wait_for_waiting_polls (Fixture *fixture, guint count)
+{
+  gboolean expired = FALSE;
+  guint id = g_timeout_add_seconds (DEADLINE_SECONDS, deadline_cb, &expired);
+
+  while (ph_rendezvous_server_get_waiting_polls (fixture->server) != count && !expired)
+    g_main_context_iteration (NULL, TRUE);
+
+  g_assert_false (expired);
+  g_source_remove (id);
+}
+
+/* --- pure units --- */
+
+static void
+closed_cb (PhMailboxStore *store, guint nameplate, guint *out_closed)
+{
+  *out_closed = nameplate;
+}
+
+static void
+test_store_lifecycle (void)
+{
+  g_autoptr (PhMailboxStore) store = ph_mailbox_store_new (3, 2, 10, 600);
+  g_autoptr (GBytes) body = g_bytes_new_static ("hello", 5);
+  g_autoptr (GPtrArray) messages = NULL;
+  g_autoptr (GError) error = NULL;
+  guint closed = 0;
+  guint nameplate;
+  guint64 index;
+
+  g_signal_connect (store, "mailbox-closed", G_CALLBACK (closed_cb), &closed);
+
+  for (guint expected = 1; expected <= 3; expected++)
+    {
+      g_assert_true (ph_mailbox_store_allocate (store, &nameplate, &error));
+      g_assert_cmpuint (nameplate, ==, expected);
+    }
+  g_assert_false (ph_mailbox_store_allocate (store, &nameplate, &error));
+  g_assert_error (error, PH_MAILBOX_STORE_ERROR, PH_MAILBOX_STORE_ERROR_NO_FREE_MAILBOX);
+  g_clear_error (&error);
+
+  g_assert_true (ph_mailbox_store_add_message (store, 2, SIDE_A, "pake", body, &index, &error));
+  g_assert_cmpuint (index, ==, 1);
+  g_assert_true (ph_mailbox_store_add_message (store, 2, SIDE_B, "pake", body, &index, &error));
+  g_assert_cmpuint (index, ==, 2);
+  g_assert_false (ph_mailbox_store_add_message (store, 2, SIDE_C, "pake", body, NULL, &error));
+  g_assert_error (error, PH_MAILBOX_STORE_ERROR, PH_MAILBOX_STORE_ERROR_THIRD_SIDE);
+  g_clear_error (&error);
+
+  /* Two messages of five bytes reach both the count and the byte cap. */
+  g_assert_false (ph_mailbox_store_add_message (store, 2, SIDE_A, "desc", body, NULL, &error));
+  g_assert_error (error, PH_MAILBOX_STORE_ERROR, PH_MAILBOX_STORE_ERROR_MAILBOX_LIMIT);
+  g_clear_error (&error);
+
+  messages = ph_mailbox_store_get_messages (store, 2, 1, &error);
+  g_assert_cmpuint (messages->len, ==, 1);
+  g_assert_cmpstr (((PhStoredMessage *)messages->pdata[0])->side, ==, SIDE_B);
+
+  g_assert_true (ph_mailbox_store_leave (store, 2, SIDE_A, &error));
+  g_assert_true (ph_mailbox_store_contains (store, 2));
+  g_assert_cmpuint (closed, ==, 0);
+  g_assert_true (ph_mailbox_store_leave (store, 2, SIDE_B, &error));
+  g_assert_false (ph_mailbox_store_contains (store, 2));
+  g_assert_cmpuint (closed, ==, 2);
+  g_assert_cmpuint (ph_mailbox_store_get_n_open (store), ==, 2);
+
+  /* Messages already handed out outlive their mailbox. */
+  g_assert_cmpuint (((PhStoredMessage *)messages->pdata[0])->index, ==, 2);
+
+  g_assert_false (ph_mailbox_store_add_message (store, 2, SIDE_A, "pake", body, NULL, &error));
+  g_assert_error (error, PH_MAILBOX_STORE_ERROR, PH_MAILBOX_STORE_ERROR_NO_SUCH_MAILBOX);
+  g_clear_error (&error);
+
+  g_assert_true (ph_mailbox_store_allocate (store, &nameplate, &error));
+  g_assert_cmpuint (nameplate, ==, 2);
+  g_assert_finalize_object (g_steal_pointer (&store));
+}
+
+static void
+test_store_expiry (void)
+{
+  g_autoptr (PhMailboxStore) store = ph_mailbox_store_new (10, 10, 1000, 1);
+  g_autoptr (GError) error = NULL;
+  guint closed = 0;
+  guint nameplate;
+  gboolean expired = FALSE;
+  guint id;
+
+  g_signal_connect (store, "mailbox-closed", G_CALLBACK (closed_cb), &closed);
+  g_assert_true (ph_mailbox_store_allocate (store, &nameplate, &error));
+
+  id = g_timeout_add_seconds (DEADLINE_SECONDS, deadline_cb, &expired);
+  while (closed == 0 && !expired)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_false (expired);
+  g_source_remove (id);
+
+  g_assert_cmpuint (closed, ==, 1);
+  g_assert_cmpuint (ph_mailbox_store_get_n_open (store), ==, 0);
+  g_assert_finalize_object (g_steal_pointer (&store));
+}
+
+static void
+test_rate_limiter (void)
+{
+  g_autoptr (PhRateLimiter) limiter = ph_rate_limiter_new (2, 3, 2);
+  gint64 now = 1000 * G_USEC_PER_SEC;
+  guint retry_after = 99;
+
+  for (guint i = 0; i < 3; i++)
+    g_assert_true (ph_rate_limiter_check_at (limiter, "192.0.2.1", now, &retry_after));
+  g_assert_false (ph_rate_limiter_check_at (limiter, "192.0.2.1", now, &retry_after));
+  g_assert_cmpuint (retry_after, ==, 1);
+
+  /* Another client has its own bucket. */
+  g_assert_true (ph_rate_limiter_check_at (limiter, "192.0.2.2", now, NULL));
+
+  /* Half a second at two per second buys one request. */
+  now += G_USEC_PER_SEC / 2;
+  g_assert_true (ph_rate_limiter_check_at (limiter, "192.0.2.1", now, NULL));
+  g_assert_false (ph_rate_limiter_check_at (limiter, "192.0.2.1", now, NULL));
+
+  /* The table holds two clients: a third evicts the least recently seen. */
+  g_assert_true (ph_rate_limiter_check_at (limiter, "192.0.2.3", now, NULL));
+  g_assert_cmpuint (ph_rate_limiter_get_n_clients (limiter), ==, 2);
+  g_assert_false (ph_rate_limiter_check_at (limiter, "192.0.2.1", now, NULL));
+  g_assert_cmpuint (ph_rate_limiter_get_n_clients (limiter), ==, 2);
+}
+
+static void
+test_turn_credentials_vector (void)
+{
+  g_autofree char *username = ph_turn_credentials_make_username (1700000000, "pinhole");
+  g_autofree char *credential = NULL;
+
+  g_assert_cmpstr (username, ==, "1700000000:pinhole");
+
+  /* printf %s 1700000000:pinhole | openssl dgst -sha1 -hmac s3cret -binary | base64 */
+  credential = ph_turn_credentials_make_credential ("s3cret", username);
+  g_assert_cmpstr (credential, ==, "va+4DmeuOEyUZa3dytyrtHriuAs=");
+}
+
+/* --- the HTTP API --- */
+
+static void
+test_allocate_lowest_free (void)
+{
+  Fixture fixture = { 0 };
+  g_autofree char *first = NULL;
+  g_autofree char *second = NULL;
+  g_autofree char *again = NULL;
+  g_autoptr (Call) allocated = NULL;
+  g_autoptr (Call) left = NULL;
+  g_autoptr (JsonObject) object = NULL;
+
+  fixture_start (&fixture, NULL);
+
+  allocated = call_run (&fixture, "POST", "/v1/mailboxes", NULL);
+  g_assert_cmpuint (call_status (allocated), ==, 201);
+  g_assert_cmpstr (response_header (allocated, "Cache-Control"), ==, "no-store");
+  object = call_json (allocated);
+  first = g_strdup (json_object_get_string_member (object, "nameplate"));
+  g_assert_cmpstr (first, ==, "1");
+  g_assert_cmpint (json_object_get_int_member (object, "expires_in"), ==, 600);
+
+  second = allocate (&fixture);
+  g_assert_cmpstr (second, ==, "2");
+
+  /* The only side that joined leaves: the mailbox closes and 1 is free. */
+  g_assert_cmpuint (post_ok (&fixture, "1", SIDE_A, "hi"), ==, 1);
+  left = call_run (&fixture, "DELETE", "/v1/mailboxes/1?side=" SIDE_A, NULL);
+  g_assert_cmpuint (call_status (left), ==, 204);
+  g_assert_cmpuint (g_bytes_get_size (left->body), ==, 0);
+
+  again = allocate (&fixture);
+  g_assert_cmpstr (again, ==, "1");
+
+  fixture_stop (&fixture);
+}
+
+static void
+test_post_and_fetch_order (void)
+{
+  Fixture fixture = { 0 };
+  g_autofree char *nameplate = NULL;
+  g_autoptr (Call) all = NULL;
+  g_autoptr (Call) later = NULL;
+  g_autoptr (Call) none = NULL;
+  g_autoptr (JsonArray) messages = NULL;
+  g_autoptr (JsonArray) newer = NULL;
+  g_autoptr (JsonArray) empty = NULL;
+  g_autofree char *text = NULL;
+  JsonObject *first;
+
+  fixture_start (&fixture, NULL);
+  nameplate = allocate (&fixture);
+
+  g_assert_cmpuint (post_ok (&fixture, nameplate, SIDE_A, "one"), ==, 1);
+  g_assert_cmpuint (post_ok (&fixture, nameplate, SIDE_B, "two"), ==, 2);
+  g_assert_cmpuint (post_ok (&fixture, nameplate, SIDE_A, "three"), ==, 3);
+
+  all = call_run (&fixture, "GET", "/v1/mailboxes/1/messages?after=0", NULL);
+  messages = messages_of (all);
+  g_assert_cmpuint (json_array_get_length (messages), ==, 3);
+  first = json_array_get_object_element (messages, 0);
+  g_assert_cmpint (json_object_get_int_member (first, "index"), ==, 1);
+  g_assert_cmpstr (json_object_get_string_member (first, "side"), ==, SIDE_A);
+  g_assert_cmpstr (json_object_get_string_member (first, "phase"), ==, "pake");
+  for (guint i = 0; i < 3; i++)
+    {
+      g_autofree char *message = message_text (messages, i);
+      const char *expected[] = { "one", "two", "three" };
+
+      g_assert_cmpstr (message, ==, expected[i]);
+      g_assert_cmpint (
+          json_object_get_int_member (json_array_get_object_element (messages, i), "index"), ==,
+          i + 1);
+    }
+
+  later = call_run (&fixture, "GET", "/v1/mailboxes/1/messages?after=2", NULL);
+  newer = messages_of (later);
+  g_assert_cmpuint (json_array_get_length (newer), ==, 1);
+  text = message_text (newer, 0);
+  g_assert_cmpstr (text, ==, "three");
+
+  none = call_run (&fixture, "GET", "/v1/mailboxes/1/messages?after=3&wait=0", NULL);
+  empty = messages_of (none);
+  g_assert_cmpuint (json_array_get_length (empty), ==, 0);
+
+  fixture_stop (&fixture);
+}
+
+static void
+test_long_poll_wakes (void)
+{
+  Fixture fixture = { 0 };
+  g_autoptr (SoupSession) other = soup_session_new ();
+  g_autofree char *nameplate = NULL;
+  g_autoptr (Call) poll = NULL;
+  g_autoptr (Call) posted = NULL;
+  g_autoptr (JsonArray) messages = NULL;
+  g_autofree char *body = message_json (SIDE_B, "desc", "wake up");
+  g_autofree char *text = NULL;
+
+  fixture_start (&fixture, NULL);
+  nameplate = allocate (&fixture);
+
+  poll = call_start (fixture.session, fixture.url, "GET",
+                     "/v1/mailboxes/1/messages?after=0&wait=20", NULL, NULL);
+  wait_for_waiting_polls (&fixture, 1);
+  g_assert_false (poll->done);
+
+  posted = call_start (other, fixture.url, "POST", "/v1/mailboxes/1/messages", body, NULL);
+  wait_for (&poll->done);
+  wait_for (&posted->done);
+  g_assert_no_error (poll->error);
+  g_assert_cmpuint (call_status (posted), ==, 201);
+
+  /* The poll is answered as the message arrives, not when the hold ends. */
+  g_assert_cmpint (poll->finished_us - posted->started_us, <, 500 * 1000);
+  messages = messages_of (poll);
+  g_assert_cmpuint (json_array_get_length (messages), ==, 1);
+  text = message_text (messages, 0);
+  g_assert_cmpstr (text, ==, "wake up");
+  g_assert_cmpuint (ph_rendezvous_server_get_waiting_polls (fixture.server), ==, 0);
+
+  fixture_stop (&fixture);
+}
+
+static void
+test_hold_timeout (void)
+{
+  Fixture fixture = { 0 };
+  g_autofree char *nameplate = NULL;
+  g_autoptr (Call) poll = NULL;
+  g_autoptr (JsonArray) messages = NULL;
+  gint64 elapsed;
+
+  fixture_start (&fixture, "max-hold", 1, NULL);
+  nameplate = allocate (&fixture);
+
+  /* The client asks for 30 s; the server holds it for its limit of 1 s. */
+  poll = call_run (&fixture, "GET", "/v1/mailboxes/1/messages?after=0&wait=30", NULL);
+  elapsed = poll->finished_us - poll->started_us;
+  messages = messages_of (poll);
+  g_assert_cmpuint (json_array_get_length (messages), ==, 0);
+  g_assert_cmpint (elapsed, >=, 950 * 1000);
+  g_assert_cmpint (elapsed, <, 3 * G_USEC_PER_SEC);
+
+  fixture_stop (&fixture);
+}
+
+static void
+test_third_side (void)
+{
+  Fixture fixture = { 0 };
+  g_autofree char *nameplate = NULL;
+  g_autoptr (Call) third = NULL;
+  g_autoptr (Call) third_leaves = NULL;
+
+  fixture_start (&fixture, NULL);
+  nameplate = allocate (&fixture);
+  post_ok (&fixture, nameplate, SIDE_A, "a");
+  post_ok (&fixture, nameplate, SIDE_B, "b");
+  post_ok (&fixture, nameplate, SIDE_A, "a again");
+
+  third = post (&fixture, nameplate, SIDE_C, "pake", "c");
+  assert_error (third, 409, "mailbox-full");
+
+  third_leaves = call_run (&fixture, "DELETE", "/v1/mailboxes/1?side=" SIDE_C, NULL);
+  assert_error (third_leaves, 409, "mailbox-full");
+
+  fixture_stop (&fixture);
+}
+
+static void
+test_too_large (void)
+{
+  Fixture fixture = { 0 };
+  g_autofree char *nameplate = NULL;
+  g_autofree char *big_text = g_strnfill (2000, 'x');
+  g_autofree char *big_json = message_json (SIDE_A, "desc", big_text);
+  g_autoptr (Call) big = NULL;
+  g_autoptr (Call) big_chunked = NULL;
+  g_autoptr (Call) over_count = NULL;
+  g_autoptr (Call) still_fine = NULL;
+
+  fixture_start (&fixture, "max-body-bytes", 1024, "max-messages", 2, NULL);
+  nameplate = allocate (&fixture);
+
+  big = post (&fixture, nameplate, SIDE_A, "desc", big_text);
+  assert_error (big, 413, "too-large");
+  g_assert_cmpstr (
+      soup_message_headers_get_one (soup_message_get_request_headers (big->msg), "Content-Length"),
+      !=, NULL);
+
+  big_chunked = call_run_chunked (&fixture, "/v1/mailboxes/1/messages", big_json);
+  g_assert_cmpint (
+      soup_message_headers_get_encoding (soup_message_get_request_headers (big_chunked->msg)), ==,
+      SOUP_ENCODING_CHUNKED);
+  assert_error (big_chunked, 413, "too-large");
+
+  post_ok (&fixture, nameplate, SIDE_A, "1");
+  post_ok (&fixture, nameplate, SIDE_B, "2");
+  over_count = post (&fixture, nameplate, SIDE_A, "cand", "3");
+  assert_error (over_count, 413, "mailbox-limit");
+
+  /* The refusals closed nothing: the mailbox still answers. */
+  still_fine = call_run (&fixture, "GET", "/v1/mailboxes/1/messages", NULL);
+  g_assert_cmpuint (call_status (still_fine), ==, 200);
+
+  fixture_stop (&fixture);
+}
+
+static void
+test_rate_limited (void)
+{
+  Fixture fixture = { 0 };
+  g_autoptr (Call) refused = NULL;
+  guint64 retry_after = 0;
+
+  fixture_start (&fixture, "rate", 1, "burst", 3, NULL);
+
+  for (guint i = 0; i < 3; i++)
+    {
+      g_autoptr (Call) call = call_run (&fixture, "GET", "/v1/health", NULL);
+
+      g_assert_cmpuint (call_status (call), ==, 200);
+    }
+
+  refused = call_run (&fixture, "GET", "/v1/health", NULL);
+  assert_error (refused, 429, "rate-limited");
+  g_assert_nonnull (response_header (refused, "Retry-After"));
+  g_assert_true (g_ascii_string_to_unsigned (response_header (refused, "Retry-After"), 10, 1, 60,
+                                             &retry_after, NULL));
+
+  fixture_stop (&fixture);
+}
+
+static void
+test_server_full (void)
+{
+  Fixture fixture = { 0 };
+  g_autofree char *first = NULL;
+  g_autofree char *second = NULL;
+  g_autoptr (Call) third = NULL;
+
+  fixture_start (&fixture, "max-mailboxes", 2, NULL);
+  first = allocate (&fixture);
+  second = allocate (&fixture);
+
+  third = call_run (&fixture, "POST", "/v1/mailboxes", NULL);
+  assert_error (third, 503, "no-free-mailbox");
+
+  fixture_stop (&fixture);
+}
+
+static void
+test_too_many_polls (void)
+{
+  Fixture fixture = { 0 };
+  g_autofree char *nameplate = NULL;
+  g_autoptr (Call) waiting = NULL;
+  g_autoptr (Call) refused = NULL;
+  g_autoptr (Call) left = NULL;
+
+  fixture_start (&fixture, "max-waiting-polls", 1, NULL);
+  nameplate = allocate (&fixture);
+  post_ok (&fixture, nameplate, SIDE_A, "a");
+
+  waiting = call_start (fixture.session, fixture.url, "GET",
+                        "/v1/mailboxes/1/messages?after=1&wait=20", NULL, NULL);
+  wait_for_waiting_polls (&fixture, 1);
+
+  refused = call_run (&fixture, "GET", "/v1/mailboxes/1/messages?after=1&wait=20", NULL);
+  assert_error (refused, 503, "too-many-polls");
+
+  /* Closing the mailbox answers the waiting poll with 404. */
+  left = call_run (&fixture, "DELETE", "/v1/mailboxes/1?side=" SIDE_A, NULL);
+  g_assert_cmpuint (call_status (left), ==, 204);
+  wait_for (&waiting->done);
+  g_assert_no_error (waiting->error);
+  assert_error (waiting, 404, "unknown-mailbox");
+
+  fixture_stop (&fixture);
+}
+
+static void
+test_expiry (void)
+{
+  Fixture fixture = { 0 };
+  g_autofree char *nameplate = NULL;
+  g_autofree char *again = NULL;
+  g_autoptr (Call) poll = NULL;
+  gint64 elapsed;
+
+  fixture_start (&fixture, "mailbox-lifetime", 1, NULL);
+  nameplate = allocate (&fixture);
+
+  poll = call_run (&fixture, "GET", "/v1/mailboxes/1/messages?after=0&wait=20", NULL);
+  elapsed = poll->finished_us - poll->started_us;
+  assert_error (poll, 404, "unknown-mailbox");
+  g_assert_cmpint (elapsed, <, 3 * G_USEC_PER_SEC);
+
+  again = allocate (&fixture);
+  g_assert_cmpstr (again, ==, "1");
+
+  fixture_stop (&fixture);
+}
+
+static void
+test_malformed (void)
+{
+  const struct
+  {
+    const char *method;
+    const char *path;
+    const char *body;
+    guint status;
+    const char *code;
+  } cases[] = {
+    { "POST", "/v1/mailboxes/1/messages", "{\"side\":", 400, "malformed" },
+    { "POST", "/v1/mailboxes/1/messages", "", 400, "malformed" },
+    { "POST", "/v1/mailboxes/1/messages", "[1,2]", 400, "malformed" },
+    { "POST", "/v1/mailboxes/1/messages", "{\"side\":\"xyz\",\"phase\":\"pake\",\"body\":\"\"}",
+      400, "malformed" },
+    { "POST", "/v1/mailboxes/1/messages",
+      "{\"side\":\"0123456789abcdeg\",\"phase\":\"pake\",\"body\":\"\"}", 400, "malformed" },
+    { "POST", "/v1/mailboxes/1/messages",
+      "{\"side\":12345678901234567,\"phase\":\"pake\",\"body\":\"\"}", 400, "malformed" },
+    { "POST", "/v1/mailboxes/1/messages",
+      "{\"side\":\"" SIDE_A "\",\"phase\":\"hello\",\"body\":\"\"}", 400, "malformed" },
+    { "POST", "/v1/mailboxes/1/messages", "{\"side\":\"" SIDE_A "\",\"phase\":\"pake\"}", 400,
+      "malformed" },
+    { "POST", "/v1/mailboxes/1/messages",
+      "{\"side\":\"" SIDE_A "\",\"phase\":\"pake\",\"body\":\"a\"}", 400, "malformed" },
+    { "POST", "/v1/mailboxes/1/messages",
+      "{\"side\":\"" SIDE_A "\",\"phase\":\"pake\",\"body\":\"@@@@\"}", 400, "malformed" },
+    { "POST", "/v1/mailboxes/1/messages",
+      "{\"side\":\"" SIDE_A "\",\"phase\":\"pake\",\"body\":\"aGk=aGk=\"}", 400, "malformed" },
+    { "GET", "/v1/mailboxes/1/messages?after=abc", NULL, 400, "malformed" },
+    { "GET", "/v1/mailboxes/1/messages?after=-1", NULL, 400, "malformed" },
+    { "GET", "/v1/mailboxes/1/messages?wait=61", NULL, 400, "malformed" },
+    { "DELETE", "/v1/mailboxes/1", NULL, 400, "malformed" },
+    { "DELETE", "/v1/mailboxes/1?side=short", NULL, 400, "malformed" },
+    { "GET", "/v1/nothing", NULL, 404, "not-found" },
+    { "GET", "/v1/mailboxes/1/other", NULL, 404, "not-found" },
+    { "GET", "/", NULL, 404, "not-found" },
+    { "GET", "/v1/mailboxes/01/messages", NULL, 404, "unknown-mailbox" },
+    { "GET", "/v1/mailboxes/abc/messages", NULL, 404, "unknown-mailbox" },
+    { "GET", "/v1/mailboxes/99999999999999999999/messages", NULL, 404, "unknown-mailbox" },
+    { "POST", "/v1/mailboxes/42/messages",
+      "{\"side\":\"" SIDE_A "\",\"phase\":\"pake\",\"body\":\"aGk=\"}", 404, "unknown-mailbox" },
+    { "GET", "/v1/mailboxes", NULL, 405, "method-not-allowed" },
+    { "PUT", "/v1/mailboxes/1/messages", NULL, 405, "method-not-allowed" },
+    { "POST", "/v1/health", NULL, 405, "method-not-allowed" },
+  };
+  Fixture fixture = { 0 };
+  g_autofree char *nameplate = NULL;
+
+  fixture_start (&fixture, "burst", 1000, NULL);
+  nameplate = allocate (&fixture);
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr (Call) call = NULL;
+
+      g_test_message ("%s %s %s", cases[i].method, cases[i].path,
+                      cases[i].body != NULL ? cases[i].body : "");
+      call = call_run (&fixture, cases[i].method, cases[i].path, cases[i].body);
+      assert_error (call, cases[i].status, cases[i].code);
+    }
+
+  /* None of it disturbed the mailbox. */
+  g_assert_cmpuint (post_ok (&fixture, nameplate, SIDE_A, "still here"), ==, 1);
+
+  fixture_stop (&fixture);
+}
+
+static void
+test_vanished_poller (void)
+{
+  Fixture fixture = { 0 };
+  g_autoptr (SoupSession) vanishing = soup_session_new ();
+  g_autoptr (GCancellable) cancellable = g_cancellable_new ();
+  g_autofree char *nameplate = NULL;
+  g_autofree char *metrics = NULL;
+  g_autoptr (Call) poll = NULL;
+  gint64 cancelled_us;
+
+  fixture_start (&fixture, NULL);
+  nameplate = allocate (&fixture);
+
+  poll = call_start (vanishing, fixture.url, "GET", "/v1/mailboxes/1/messages?after=0&wait=30",
+                     NULL, cancellable);
+  wait_for_waiting_polls (&fixture, 1);
+
+  cancelled_us = g_get_monotonic_time ();
+  g_cancellable_cancel (cancellable);
+  wait_for (&poll->done);
+  g_assert_error (poll->error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_object (&vanishing);
+
+  /* The server notices the hang-up well before its 30 s hold runs out. */
+  wait_for_waiting_polls (&fixture, 0);
+  g_assert_cmpint (g_get_monotonic_time () - cancelled_us, <, 5 * G_USEC_PER_SEC);
+
+  metrics = get_metrics (&fixture);
+  g_assert_nonnull (strstr (metrics, "\npinhole_polls_waiting 0\n"));
+  g_assert_nonnull (strstr (metrics, "\npinhole_requests_total{status=\"aborted\"} 1\n"));
+
+  fixture_stop (&fixture);
+}
+
+static void
+test_turn (void)
+{
+  const char *const turn_uris[] = { "turn:192.0.2.1:3478?transport=udp", NULL };
+  const char *const stun_uris[] = { "stun:192.0.2.1:3478", NULL };
+  Fixture fixture = { 0 };
+  g_autoptr (Call) call = NULL;
+  g_autoptr (JsonObject) object = NULL;
+  g_autofree char *expected = NULL;
+  g_auto (GStrv) parts = NULL;
+  const char *username;
+  gint64 expiry;
+  gint64 now = g_get_real_time () / G_USEC_PER_SEC;
+  guchar digest[20];
+  gsize digest_len = sizeof digest;
+  g_autoptr (GHmac) hmac = NULL;
+
+  fixture_start (&fixture, "turn-secret", "s3cret", "turn-uris", turn_uris, "stun-uris", stun_uris,
+                 "turn-ttl", 3600, NULL);
+  call = call_run (&fixture, "GET", "/v1/turn", NULL);
+  g_assert_cmpuint (call_status (call), ==, 200);
+  object = call_json (call);
+
+  g_assert_cmpstr (json_array_get_string_element (json_object_get_array_member (object, "stun"), 0),
+                   ==, stun_uris[0]);
+  g_assert_cmpstr (json_array_get_string_element (json_object_get_array_member (object, "turn"), 0),
+                   ==, turn_uris[0]);
+  g_assert_cmpint (json_object_get_int_member (object, "ttl"), ==, 3600);
+
+  /* coturn's check: "<expiry>:<id>", expiry = now + ttl, and the
+   * password is base64 (HMAC-SHA1 (secret, username)). */
+  username = json_object_get_string_member (object, "username");
+  parts = g_strsplit (username, ":", 2);
+  g_assert_cmpuint (g_strv_length (parts), ==, 2);
+  g_assert_cmpuint (strlen (parts[1]), >, 0);
+  expiry = g_ascii_strtoll (parts[0], NULL, 10);
+  g_assert_cmpint (expiry, >=, now + 3600 - 5);
+  g_assert_cmpint (expiry, <=, now + 3600 + 5);
+
+  hmac = g_hmac_new (G_CHECKSUM_SHA1, (const guchar *)"s3cret", 6);
+  g_hmac_update (hmac, (const guchar *)username, strlen (username));
+  g_hmac_get_digest (hmac, digest, &digest_len);
+  expected = g_base64_encode (digest, digest_len);
+  g_assert_cmpstr (json_object_get_string_member (object, "credential"), ==, expected);
+
+  fixture_stop (&fixture);
+}
+
+static void
+test_turn_not_configured (void)
+{
+  const char *const stun_uris[] = { "stun:192.0.2.1:3478", NULL };
+  Fixture fixture = { 0 };
+  g_autoptr (Call) missing = NULL;
+  g_autoptr (Call) stun_only = NULL;
+  g_autoptr (JsonObject) object = NULL;
+
+  fixture_start (&fixture, NULL);
+  missing = call_run (&fixture, "GET", "/v1/turn", NULL);
+  assert_error (missing, 404, "turn-not-configured");
+  fixture_stop (&fixture);
+
+  fixture_start (&fixture, "stun-uris", stun_uris, NULL);
+  stun_only = call_run (&fixture, "GET", "/v1/turn", NULL);
+  g_assert_cmpuint (call_status (stun_only), ==, 200);
+  object = call_json (stun_only);
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (object, "stun")), ==, 1);
+  g_assert_false (json_object_has_member (object, "turn"));
+  g_assert_false (json_object_has_member (object, "credential"));
+  fixture_stop (&fixture);
+}
+
+static void
+test_metrics (void)
+{
+  static const char *const names[] = {
+    "pinhole_mailboxes_open", "pinhole_mailboxes_allocated_total",
+    "pinhole_messages_total", "pinhole_polls_waiting",
+    "pinhole_requests_total", "pinhole_rate_limited_total",
+    "pinhole_errors_total",
+  };
+  Fixture fixture = { 0 };
+  g_autofree char *nameplate = NULL;
+  g_autofree char *metrics = NULL;
+  g_autoptr (Call) missing = NULL;
+  g_autoptr (Call) call = NULL;
+  g_autoptr (GRegex) sample = NULL;
+  g_autoptr (GRegex) comment = NULL;
+  g_auto (GStrv) lines = NULL;
+
+  fixture_start (&fixture, NULL);
+  nameplate = allocate (&fixture);
+  post_ok (&fixture, nameplate, SIDE_A, "x");
+  missing = call_run (&fixture, "GET", "/v1/mailboxes/7/messages", NULL);
+
+  call = call_run (&fixture, "GET", "/metrics", NULL);
+  g_assert_cmpuint (call_status (call), ==, 200);
+  g_assert_true (g_str_has_prefix (response_header (call, "Content-Type"), "text/plain"));
+  metrics = g_strndup (g_bytes_get_data (call->body, NULL), g_bytes_get_size (call->body));
+
+  /* The Prometheus text format, line by line. */
+  sample = g_regex_new ("^[a-zA-Z_:][a-zA-Z0-9_:]*"
+                        "(\\{[a-zA-Z_][a-zA-Z0-9_]*=\"[^\"\\\\\\n]*\""
+                        "(,[a-zA-Z_][a-zA-Z0-9_]*=\"[^\"\\\\\\n]*\")*\\})?"
+                        " [0-9]+(\\.[0-9]+)?$",
+                        0, 0, NULL);
+  comment = g_regex_new ("^# (HELP [a-zA-Z_:][a-zA-Z0-9_:]* .+|TYPE [a-zA-Z_:][a-zA-Z0-9_:]* "
+                         "(counter|gauge))$",
+                         0, 0, NULL);
+  g_assert_true (g_str_has_suffix (metrics, "\n"));
+  lines = g_strsplit (metrics, "\n", -1);
+  for (guint i = 0; lines[i + 1] != NULL; i++)
+    {
+      g_test_message ("%s", lines[i]);
+      g_assert_true (g_regex_match (sample, lines[i], 0, NULL)
+                     || g_regex_match (comment, lines[i], 0, NULL));
+    }
+
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+    {
+      g_autofree char *type_line = g_strdup_printf ("\n# TYPE %s ", names[i]);
+
+      g_assert_nonnull (strstr (metrics, type_line));
+    }
+  g_assert_nonnull (strstr (metrics, "\npinhole_mailboxes_open 1\n"));
+  g_assert_nonnull (strstr (metrics, "\npinhole_mailboxes_allocated_total 1\n"));
+  g_assert_nonnull (strstr (metrics, "\npinhole_messages_total 1\n"));
+  g_assert_nonnull (strstr (metrics, "\npinhole_requests_total{status=\"201\"} 2\n"));
+  g_assert_nonnull (strstr (metrics, "\npinhole_requests_total{status=\"404\"} 1\n"));
+  g_assert_nonnull (strstr (metrics, "\npinhole_errors_total{code=\"unknown-mailbox\"} 1\n"));
+
+  fixture_stop (&fixture);
+}
+
+static void
+test_health (void)
+{
+  Fixture fixture = { 0 };
+  g_autoptr (Call) call = NULL;
+  g_autoptr (JsonObject) object = NULL;
+
+  fixture_start (&fixture, NULL);
+  call = call_run (&fixture, "GET", "/v1/health", NULL);
+  g_assert_cmpuint (call_status (call), ==, 200);
+  g_assert_cmpstr (response_header (call, "Cache-Control"), ==, "no-store");
+  object = call_json (call);
+  g_assert_cmpstr (json_object_get_string_member (object, "status"), ==, "ok");
+  g_assert_cmpstr (json_object_get_string_member (object, "version"), ==, PACKAGE_VERSION);
+  fixture_stop (&fixture);
+}
+
+/* --- the pinhole-rendezvous program --- */
+
+static void
+read_line_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  char **line = user_data;
+
+  *line = g_data_input_stream_read_line_finish_utf8 (G_DATA_INPUT_STREAM (source), result, NULL,
+                                                     NULL);
+  if (*line == NULL)
+    *line = g_strdup ("");
+}
+
+static void
+wait_check_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  gboolean *done = user_data;
+
+  g_subprocess_wait_finish (G_SUBPROCESS (source), result, NULL);
+  *done = TRUE;
+}
+
+static void
+die_with_parent (gpointer user_data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+}
+
+static void
+wait_for_line (char **line)
+{
+  gboolean expired = FALSE;
+  guint id = g_timeout_add_seconds (DEADLINE_SECONDS, deadline_cb, &expired);
+
+  while (*line == NULL && !expired)
+    g_main_context_iteration (NULL, TRUE);
+
+  g_assert_false (expired);
+  g_source_remove (id);
+}
+
+static void
+test_program (void)
+{
+  const char *binary = g_getenv ("PINHOLE_RENDEZVOUS_BIN");
+  g_autofree char *dir = NULL;
+  g_autofree char *port_file = NULL;
+  g_autofree char *port_text = NULL;
+  g_autofree char *line = NULL;
+  g_autofree char *expected_line = NULL;
+  g_autofree char *url = NULL;
+  g_autoptr (GSubprocessLauncher) launcher = NULL;
+  g_autoptr (GSubprocess) process = NULL;
+  g_autoptr (GDataInputStream) output = NULL;
+  g_autoptr (SoupSession) session = soup_session_new ();
+  g_autoptr (Call) health = NULL;
+  g_autoptr (GError) error = NULL;
+  gboolean exited = FALSE;
+
+  if (binary == NULL)
+    {
+      g_test_skip ("PINHOLE_RENDEZVOUS_BIN is not set");
+      return;
+    }
+
+  dir = g_dir_make_tmp ("pinhole-rendezvous-XXXXXX", &error);
+  g_assert_no_error (error);
+  port_file = g_build_filename (dir, "port", NULL);
+
+  /* If this test dies, the server must not outlive it. */
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE
+                                        | G_SUBPROCESS_FLAGS_STDERR_SILENCE);
+  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
+  process = g_subprocess_launcher_spawn (launcher, &error, binary, "--port", "0", "--port-file",
+                                         port_file, NULL);
+  g_assert_no_error (error);
+  output = g_data_input_stream_new (g_subprocess_get_stdout_pipe (process));
+  g_data_input_stream_read_line_async (output, G_PRIORITY_DEFAULT, NULL, read_line_cb, &line);
+  wait_for_line (&line);
+
+  g_assert_true (g_file_get_contents (port_file, &port_text, NULL, &error));
+  g_strchomp (port_text);
+  url = g_strdup_printf ("http://127.0.0.1:%s", port_text);
+  expected_line = g_strdup_printf ("pinhole-rendezvous listening on %s", url);
+  g_assert_cmpstr (line, ==, expected_line);
+
+  health = call_start (session, url, "GET", "/v1/health", NULL, NULL);
+  wait_for (&health->done);
+  g_assert_no_error (health->error);
+  g_assert_cmpuint (call_status (health), ==, 200);
+
+  g_subprocess_send_signal (process, SIGTERM);
+  g_subprocess_wait_async (process, NULL, wait_check_cb, &exited);
+  wait_for (&exited);
+  g_assert_true (g_subprocess_get_if_exited (process));
+  g_assert_cmpint (g_subprocess_get_exit_status (process), ==, 0);
+
+  g_unlink (port_file);
+  g_rmdir (dir);
+}
+
+static void
+test_program_usage (void)
+{
+  const char *binary = g_getenv ("PINHOLE_RENDEZVOUS_BIN");
+  const char *bad[][3] = {
+    { "--port", "70000", NULL },
+    { "--listen", "example.org", NULL },
+    { "--tls-cert", "/nonexistent", NULL },
+    { "--turn-secret", "s3cret", NULL },
+    { "--max-hold", "0", NULL },
+    { "--rate", "abc", NULL },
+    { "extra", NULL, NULL },
+  };
+
+  if (binary == NULL)
+    {
+      g_test_skip ("PINHOLE_RENDEZVOUS_BIN is not set");
+      return;
+    }
+
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autoptr (GSubprocess) process = NULL;
+      g_autoptr (GError) error = NULL;
+      g_autofree char *err = NULL;
+
+      process
+          = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_PIPE,
+                              &error, binary, bad[i][0], bad[i][1], NULL);
+      g_assert_no_error (error);
+      g_assert_true (g_subprocess_communicate_utf8 (process, NULL, NULL, NULL, &err, &error));
+      g_assert_no_error (error);
+      g_assert_cmpint (g_subprocess_get_exit_status (process), ==, 2);
+      g_assert_true (g_str_has_prefix (err, "pinhole-rendezvous: "));
+    }
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/server/store/lifecycle", test_store_lifecycle);
+  g_test_add_func ("/server/store/expiry", test_store_expiry);
+  g_test_add_func ("/server/rate-limiter", test_rate_limiter);
+  g_test_add_func ("/server/turn-credentials/vector", test_turn_credentials_vector);
+  g_test_add_func ("/server/http/allocate-lowest-free", test_allocate_lowest_free);
+  g_test_add_func ("/server/http/post-and-fetch-order", test_post_and_fetch_order);
+  g_test_add_func ("/server/http/long-poll-wakes", test_long_poll_wakes);
+  g_test_add_func ("/server/http/hold-timeout", test_hold_timeout);
+  g_test_add_func ("/server/http/third-side", test_third_side);
+  g_test_add_func ("/server/http/too-large", test_too_large);
+  g_test_add_func ("/server/http/rate-limited", test_rate_limited);
+  g_test_add_func ("/server/http/server-full", test_server_full);
+  g_test_add_func ("/server/http/too-many-polls", test_too_many_polls);
+  g_test_add_func ("/server/http/expiry", test_expiry);
+  g_test_add_func ("/server/http/malformed", test_malformed);
+  g_test_add_func ("/server/http/vanished-poller", test_vanished_poller);
+  g_test_add_func ("/server/http/turn", test_turn);
+  g_test_add_func ("/server/http/turn-not-configured", test_turn_not_configured);
+  g_test_add_func ("/server/http/metrics", test_metrics);
+  g_test_add_func ("/server/http/health", test_health);
+  g_test_add_func ("/server/program/listen-and-stop", test_program);
+  g_test_add_func ("/server/program/usage-errors", test_program_usage);
+
+  return g_test_run ();
+}
