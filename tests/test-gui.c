@@ -522,6 +522,15 @@ test_chat_with_cli_peer (void)
   close_current_chat ();
 }
 
+static gboolean
+window_is_narrow (gpointer data)
+{
+  GtkWidget *leaflet = gtk_widget_get_ancestor (ph_window_get_chat_view (window), ADW_TYPE_LEAFLET);
+
+  return gtk_widget_get_width (GTK_WIDGET (window)) <= 400
+         && adw_leaflet_get_folded (ADW_LEAFLET (leaflet));
+}
+
 /* A conversation as a person would have it, saved as chat.png and, with
  * the inspector open, inspector.png. */
 static void
@@ -565,6 +574,18 @@ test_screenshots_of_a_chat (void)
   ph_window_set_inspector_visible (window, TRUE);
   save_screenshot ("inspector.png");
   ph_window_set_inspector_visible (window, FALSE);
+
+  adw_style_manager_set_color_scheme (adw_style_manager_get_default (),
+                                      ADW_COLOR_SCHEME_FORCE_DARK);
+  save_screenshot ("chat-dark.png");
+  adw_style_manager_set_color_scheme (adw_style_manager_get_default (), ADW_COLOR_SCHEME_DEFAULT);
+
+  /* Phone-sized, the sidebar folds away and the chat has the window. */
+  gtk_window_set_default_size (GTK_WINDOW (window), 360, 720);
+  if (!ph_test_wait_until (window_is_narrow, NULL, EVENT_TIMEOUT_MS))
+    g_error ("the window did not fold to a phone-sized layout");
+  save_screenshot ("chat-narrow.png");
+  gtk_window_set_default_size (GTK_WINDOW (window), 1100, 720);
   type_into_composer ("");
 
   ph_test_process_close_stdin (bob);
