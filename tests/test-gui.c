@@ -531,6 +531,83 @@ window_is_narrow (gpointer data)
          && adw_leaflet_get_folded (ADW_LEAFLET (leaflet));
 }
 
+typedef struct
+{
+  gboolean heard;
+  gboolean active;
+} TypingNews;
+
+static void
+peer_typing_cb (PhConversation *conversation, gboolean active, gpointer user_data)
+{
+  TypingNews *news = user_data;
+
+  news->heard = TRUE;
+  news->active = active;
+}
+
+static gboolean
+typing_is_shown (gpointer data)
+{
+  PhChatView *view = PH_CHAT_VIEW (ph_window_get_chat_view (window));
+
+  return g_strcmp0 (ph_chat_view_get_label_text (view, "typing"), data) == 0;
+}
+
+static gboolean
+conversation_ended (gpointer data)
+{
+  PhConversationState state = ph_conversation_get_state (data);
+
+  return state == PH_CONVERSATION_STATE_CLOSED || state == PH_CONVERSATION_STATE_FAILED;
+}
+
+/* Typing goes both ways: the peer hears when this person composes, and
+ * "Bob is typing…" shows while Bob does, until his message arrives. The
+ * peer is a conversation in this process. */
+static void
+test_typing_indicator (void)
+{
+  g_autoptr (PhChat) chat = ph_window_start_chat (window);
+  g_autoptr (PhIceConfig) ice_config = ph_ice_config_new ();
+  g_autoptr (PhConversation) bob = ph_conversation_new (server_url, "Bob", ice_config);
+  g_autoptr (GError) error = NULL;
+  g_autofree char *id = NULL;
+  RowQuery from_bob = { "Here it comes", NULL };
+  TypingNews alice = { FALSE, FALSE };
+
+  wait_for_chat_page ("waiting", EVENT_TIMEOUT_MS);
+  g_signal_connect (bob, "peer-typing", G_CALLBACK (peer_typing_cb), &alice);
+  g_assert_true (ph_conversation_join (
+      bob, ph_conversation_get_code (ph_chat_get_conversation (chat)), &error));
+  g_assert_no_error (error);
+  wait_for_chat_page ("chat", CONNECT_TIMEOUT_MS);
+
+  type_into_composer ("Hel");
+  if (!ph_test_wait_for_flag (&alice.heard, EVENT_TIMEOUT_MS) || !alice.active)
+    g_error ("the peer did not hear that Alice is typing");
+  alice.heard = FALSE;
+  type_into_composer ("");
+  if (!ph_test_wait_for_flag (&alice.heard, EVENT_TIMEOUT_MS) || alice.active)
+    g_error ("the peer did not hear that Alice stopped typing");
+
+  ph_conversation_set_typing (bob, TRUE);
+  if (!ph_test_wait_until (typing_is_shown, "Bob is typing…", EVENT_TIMEOUT_MS))
+    g_error ("“Bob is typing…” is not shown");
+
+  id = ph_conversation_send_message (bob, from_bob.text, &error);
+  g_assert_no_error (error);
+  if (!ph_test_wait_until (row_is_shown, &from_bob, EVENT_TIMEOUT_MS))
+    g_error ("Bob’s message is not shown");
+  g_assert_null (
+      ph_chat_view_get_label_text (PH_CHAT_VIEW (ph_window_get_chat_view (window)), "typing"));
+
+  ph_conversation_leave (bob);
+  if (!ph_test_wait_until (conversation_ended, bob, EVENT_TIMEOUT_MS))
+    g_error ("Bob’s conversation did not end");
+  close_current_chat ();
+}
+
 /* A conversation as a person would have it, saved as chat.png and, with
  * the inspector open, inspector.png. */
 static void
@@ -712,6 +789,7 @@ main (int argc, char **argv)
   g_test_add_func ("/gui/join/unreachable-server", test_join_unreachable_server);
   g_test_add_func ("/gui/start/shows-code", test_start_shows_code);
   g_test_add_func ("/gui/chat/with-cli-peer", test_chat_with_cli_peer);
+  g_test_add_func ("/gui/chat/typing", test_typing_indicator);
   g_test_add_func ("/gui/chat/screenshots", test_screenshots_of_a_chat);
   g_test_add_func ("/gui/chat/notification", test_notification_in_background);
   g_test_add_func ("/gui/app/joins-cli-host", test_app_binary_joins);

@@ -132,7 +132,8 @@ static void
 message_received_cb (PhChat *self, const char *id, gint64 time_ms, const char *text,
                      PhConversation *conversation)
 {
-  /* A message ends the typing that led to it. */
+  /* A message ends the typing that led to it, whether or not the peer's
+   * app says so. */
   set_peer_typing (self, FALSE);
   ph_chat_add_received (self, id, time_ms, text);
 }
@@ -387,7 +388,6 @@ ph_chat_send (PhChat *self, const char *text, GError **error)
   if (id == NULL)
     return NULL;
 
-  self->typing = FALSE;
   message = ph_message_new (id, text, g_get_real_time () / 1000, TRUE);
   g_hash_table_insert (self->unacknowledged, g_strdup (id), g_object_ref (message));
   g_list_store_append (self->messages, message);
