@@ -284,6 +284,9 @@ test_window_actions (void)
   };
   GtkWidget *preferences;
 
+  g_assert_cmpstr (ph_window_get_visible_page (window), ==, "welcome");
+  save_screenshot ("welcome.png");
+
   for (guint i = 0; i < G_N_ELEMENTS (shortcuts); i++)
     {
       g_auto (GStrv) accels = gtk_application_get_accels_for_action (GTK_APPLICATION (application),
@@ -351,6 +354,7 @@ test_join_unknown_code (void)
   wait_for_chat_page ("failed", CONNECT_TIMEOUT_MS);
   g_assert_cmpstr (ph_chat_view_get_label_text (view, "error-title"), ==,
                    "Unknown or Expired Code");
+  save_screenshot ("failed.png");
   close_current_chat ();
 }
 
@@ -779,6 +783,9 @@ main (int argc, char **argv)
   g_settings_set_int (settings, "window-height", 720);
 
   start_notification_server ();
+  /* The app's icon, as it will be installed. */
+  gtk_icon_theme_add_search_path (gtk_icon_theme_get_for_display (gdk_display_get_default ()),
+                                  PH_TEST_ICONS_DIR);
   window = ph_window_new (application);
   gtk_window_present (GTK_WINDOW (window));
   wait_for_paint ();

@@ -61,7 +61,7 @@ update_banner (PhChatView *self)
     {
       const char *title, *advice;
 
-      ph_error_text_get (ph_conversation_get_error (conversation), &title, &advice);
+      ph_error_text_get (ph_conversation_get_error (conversation), &title, &advice, NULL);
       text = g_strdup_printf ("%s. %s", title, advice);
     }
   else if (g_strcmp0 (reason, "peer-left") == 0)
@@ -101,9 +101,10 @@ update_state (PhChatView *self)
       /* A failure after the chat began keeps the messages on screen. */
       if (!has_messages && ph_conversation_get_path (conversation) == NULL)
         {
-          const char *title, *advice;
+          const char *title, *advice, *icon_name;
 
-          ph_error_text_get (ph_conversation_get_error (conversation), &title, &advice);
+          ph_error_text_get (ph_conversation_get_error (conversation), &title, &advice, &icon_name);
+          adw_status_page_set_icon_name (self->failed_page, icon_name);
           adw_status_page_set_title (self->failed_page, title);
           adw_status_page_set_description (self->failed_page, advice);
           page = "failed";
@@ -225,7 +226,7 @@ send_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
     {
       const char *title;
 
-      ph_error_text_get (error, &title, NULL);
+      ph_error_text_get (error, &title, NULL, NULL);
       gtk_widget_activate_action (widget, "win.show-toast", "s", title);
       return;
     }

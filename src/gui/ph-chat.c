@@ -66,7 +66,7 @@ update_subtitle (PhChat *self)
     {
       const char *title;
 
-      ph_error_text_get (ph_conversation_get_error (self->conversation), &title, NULL);
+      ph_error_text_get (ph_conversation_get_error (self->conversation), &title, NULL, NULL);
       subtitle = g_strdup (title);
     }
   else if (state == PH_CONVERSATION_STATE_CLOSED)

@@ -82,8 +82,9 @@ ph_conversation_row_set_chat (PhConversationRow *self, PhChat *chat)
   self->chat = g_object_ref (chat);
   self->bindings[0]
       = g_object_bind_property (chat, "title", self->title_label, "label", G_BINDING_SYNC_CREATE);
+  /* No initials before the peer is known: a code's digits are not a face. */
   self->bindings[1]
-      = g_object_bind_property (chat, "title", self->avatar, "text", G_BINDING_SYNC_CREATE);
+      = g_object_bind_property (chat, "peer-name", self->avatar, "text", G_BINDING_SYNC_CREATE);
   self->bindings[2] = g_object_bind_property (chat, "subtitle", self->subtitle_label, "label",
                                               G_BINDING_SYNC_CREATE);
 }

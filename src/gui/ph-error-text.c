@@ -9,10 +9,12 @@
 #include "ph-error.h"
 
 void
-ph_error_text_get (const GError *error, const char **out_title, const char **out_advice)
+ph_error_text_get (const GError *error, const char **out_title, const char **out_advice,
+                   const char **out_icon_name)
 {
   const char *title = _ ("The Chat Failed");
   const char *advice = _ ("Something went wrong. Start a new chat and try again.");
+  const char *icon_name = "dialog-error-symbolic";
 
   g_return_if_fail (error != NULL);
 
@@ -23,25 +25,30 @@ ph_error_text_get (const GError *error, const char **out_title, const char **out
         title = _ ("That Is Not a Code");
         advice
             = _ ("A code looks like 7-orbit-velvet. Check it with the person who gave it to you.");
+        icon_name = "dialog-password-symbolic";
         break;
       case PH_ERROR_WRONG_CODE:
         title = _ ("Wrong Code");
         advice = _ ("The code did not match. Ask the other person to start a new chat and read "
                     "you the new code carefully.");
+        icon_name = "dialog-password-symbolic";
         break;
       case PH_ERROR_UNKNOWN_CODE:
         title = _ ("Unknown or Expired Code");
         advice = _ ("No chat is waiting with this code. Codes work once and expire after ten "
                     "minutes: ask for a new one.");
+        icon_name = "dialog-password-symbolic";
         break;
       case PH_ERROR_MAILBOX_FULL:
         title = _ ("Code Already Used");
         advice = _ ("Two people are already using this code. Ask for a new one.");
+        icon_name = "dialog-password-symbolic";
         break;
       case PH_ERROR_RENDEZVOUS_UNREACHABLE:
         title = _ ("Cannot Reach the Rendezvous Server");
         advice = _ ("Check your internet connection, or the server address in Preferences, then "
                     "try again.");
+        icon_name = "network-offline-symbolic";
         break;
       case PH_ERROR_RENDEZVOUS:
         title = _ ("The Rendezvous Server Refused");
@@ -51,10 +58,12 @@ ph_error_text_get (const GError *error, const char **out_title, const char **out
         title = _ ("No Path to Your Peer");
         advice = _ ("Your networks block a direct connection. Add a TURN relay server in "
                     "Preferences and try again.");
+        icon_name = "network-error-symbolic";
         break;
       case PH_ERROR_TIMEOUT:
         title = _ ("Your Peer Did Not Answer in Time");
         advice = _ ("Check that both of you are online and start a new chat.");
+        icon_name = "network-error-symbolic";
         break;
       case PH_ERROR_SECURITY:
       case PH_ERROR_TAMPERED:
@@ -62,6 +71,7 @@ ph_error_text_get (const GError *error, const char **out_title, const char **out
         title = _ ("The Connection Is Not Safe");
         advice = _ ("Someone may be interfering with the connection. Start a new chat, ideally "
                     "from another network.");
+        icon_name = "dialog-warning-symbolic";
         break;
       case PH_ERROR_PEER_LEFT:
         title = _ ("Your Peer Left");
@@ -90,4 +100,6 @@ ph_error_text_get (const GError *error, const char **out_title, const char **out
     *out_title = title;
   if (out_advice != NULL)
     *out_advice = advice;
+  if (out_icon_name != NULL)
+    *out_icon_name = icon_name;
 }

@@ -177,7 +177,7 @@ chat_failed_cb (PhWindow *self, const GError *error, PhConversation *conversatio
   if (current_chat (self) != NULL && ph_chat_get_conversation (current_chat (self)) == conversation)
     return;
 
-  ph_error_text_get (error, &title, NULL);
+  ph_error_text_get (error, &title, NULL, NULL);
   text = g_strdup_printf (_ ("A chat ended: %s"), title);
   show_toast (self, text);
 }
