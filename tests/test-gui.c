@@ -56,22 +56,27 @@ frame_painted_cb (GdkFrameClock *clock, gpointer user_data)
 /* Lets the window lay out and paint what changed, so what a test checks
  * or saves is what a person would see. */
 static void
-wait_for_paint (void)
+wait_for_widget_paint (GtkWidget *widget)
 {
-  GdkFrameClock *clock = gtk_widget_get_frame_clock (GTK_WIDGET (window));
+  GdkFrameClock *clock = gtk_widget_get_frame_clock (widget);
   gboolean painted = FALSE;
   gulong handler = g_signal_connect (clock, "after-paint", G_CALLBACK (frame_painted_cb), &painted);
 
-  gtk_widget_queue_draw (GTK_WIDGET (window));
+  gtk_widget_queue_draw (widget);
   if (!ph_test_wait_for_flag (&painted, 5000))
     g_error ("the window was not painted within 5 s");
   g_signal_handler_disconnect (clock, handler);
 }
 
 static void
-save_screenshot (const char *name)
+wait_for_paint (void)
 {
-  GtkWidget *widget = GTK_WIDGET (window);
+  wait_for_widget_paint (GTK_WIDGET (window));
+}
+
+static void
+save_widget_screenshot (GtkWidget *widget, const char *name)
+{
   g_autoptr (GdkPaintable) paintable = NULL;
   g_autoptr (GtkSnapshot) snapshot = gtk_snapshot_new ();
   g_autoptr (GskRenderNode) node = NULL;
@@ -80,7 +85,7 @@ save_screenshot (const char *name)
   g_autofree char *path = NULL;
   int width, height;
 
-  wait_for_paint ();
+  wait_for_widget_paint (widget);
   width = gtk_widget_get_width (widget);
   height = gtk_widget_get_height (widget);
   paintable = gtk_widget_paintable_new (widget);
@@ -94,6 +99,12 @@ save_screenshot (const char *name)
   path = g_build_filename (directory, name, NULL);
   g_assert_true (gdk_texture_save_to_png (texture, path));
   g_test_message ("screenshot: %s", path);
+}
+
+static void
+save_screenshot (const char *name)
+{
+  save_widget_screenshot (GTK_WIDGET (window), name);
 }
 
 /* Widgets */
@@ -612,6 +623,48 @@ test_typing_indicator (void)
   close_current_chat ();
 }
 
+/* The drawing for a path a test on one machine cannot produce: through
+ * this side's NAT to the peer's TURN relay. */
+static void
+test_diagram_of_a_relayed_path (void)
+{
+  PhPath path = {
+    .local_type = (char *)"srflx",
+    .local_transport = (char *)"udp",
+    .local_address = (char *)"203.0.113.7",
+    .local_port = 40000,
+    .remote_type = (char *)"relay",
+    .remote_transport = (char *)"udp",
+    .remote_address = (char *)"198.51.100.9",
+    .remote_port = 50123,
+    .relayed = TRUE,
+  };
+  const char *expected[]
+      = { "You", "Your NAT (203.0.113.7:40000)", "Their relay (198.51.100.9:50123)", "Bob", NULL };
+  GtkWidget *diagram = ph_path_diagram_new ();
+  GtkWindow *other = GTK_WINDOW (gtk_window_new ());
+  GtkWidget *card = gtk_box_new (GTK_ORIENTATION_VERTICAL, 0);
+  g_auto (GStrv) hops = NULL;
+
+  ph_path_diagram_set_path (PH_PATH_DIAGRAM (diagram), &path, "Bob");
+  hops = ph_path_diagram_dup_hops (PH_PATH_DIAGRAM (diagram));
+  g_assert_cmpstrv (hops, expected);
+
+  gtk_widget_add_css_class (card, "card");
+  gtk_widget_add_css_class (card, "path-card");
+  gtk_box_append (GTK_BOX (card), diagram);
+  gtk_widget_set_margin_top (card, 18);
+  gtk_widget_set_margin_bottom (card, 18);
+  gtk_widget_set_margin_start (card, 18);
+  gtk_widget_set_margin_end (card, 18);
+  gtk_window_set_child (other, card);
+  gtk_window_set_default_size (other, 560, -1);
+  gtk_window_set_decorated (other, FALSE);
+  gtk_window_present (other);
+  save_widget_screenshot (GTK_WIDGET (other), "path-relayed.png");
+  gtk_window_destroy (other);
+}
+
 /* A conversation as a person would have it, saved as chat.png and, with
  * the inspector open, inspector.png. */
 static void
@@ -796,6 +849,7 @@ main (int argc, char **argv)
   g_test_add_func ("/gui/join/unreachable-server", test_join_unreachable_server);
   g_test_add_func ("/gui/start/shows-code", test_start_shows_code);
   g_test_add_func ("/gui/chat/with-cli-peer", test_chat_with_cli_peer);
+  g_test_add_func ("/gui/inspector/relayed-path", test_diagram_of_a_relayed_path);
   g_test_add_func ("/gui/chat/typing", test_typing_indicator);
   g_test_add_func ("/gui/chat/screenshots", test_screenshots_of_a_chat);
   g_test_add_func ("/gui/chat/notification", test_notification_in_background);

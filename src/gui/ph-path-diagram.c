@@ -134,9 +134,17 @@ create_label_layout (PhPathDiagram *self, const Hop *hop, int width)
   g_autofree char *markup = NULL;
 
   if (hop->address != NULL)
-    markup = g_markup_printf_escaped ("<b>%s</b>\n<span font_family=\"monospace\" size=\"small\">"
-                                      "%s</span>",
-                                      hop->title, hop->address);
+    {
+      /* The port on a line of its own, so a narrow hop breaks there. */
+      const char *colon = strrchr (hop->address, ':');
+      g_autofree char *host = g_strndup (hop->address, colon - hop->address);
+      /* Translators: the port number under an address in the path drawing */
+      g_autofree char *port = g_strdup_printf (_ ("port %s"), colon + 1);
+
+      markup = g_markup_printf_escaped ("<b>%s</b>\n<span font_family=\"monospace\" size=\"small\">"
+                                        "%s\n%s</span>",
+                                        hop->title, host, port);
+    }
   else
     markup = g_markup_printf_escaped ("<b>%s</b>", hop->title);
 
