@@ -418,7 +418,6 @@ test_secure_channel (void)
 
       send_msg (&host, id, id);
     }
-  g_assert_cmpuint (ph_secure_channel_get_queued (host.channel), >, 0);
   WAIT_FOR (joiner.frames->len == 1000);
   for (guint i = 0; i < 1000; i++)
     {
