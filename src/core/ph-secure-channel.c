@@ -368,6 +368,9 @@ read_ready_cb (GObject *stream, gpointer user_data)
         }
       if (!deliver_frames (self))
         return G_SOURCE_REMOVE;
+      /* Cheaper than a read that fails with WOULD_BLOCK. */
+      if (!g_pollable_input_stream_is_readable (G_POLLABLE_INPUT_STREAM (stream)))
+        break;
     }
   return G_SOURCE_CONTINUE;
 }
