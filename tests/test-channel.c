@@ -493,6 +493,97 @@ test_wrong_pin_client (void)
   check_wrong_pin (FALSE);
 }
 
+static gboolean
+accept_any_cb (GTlsConnection *connection, GTlsCertificate *certificate,
+               GTlsCertificateFlags errors, gpointer user_data)
+{
+  return TRUE;
+}
+
+static void
+raw_handshake_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GError) error = NULL;
+
+  g_tls_connection_handshake_finish (G_TLS_CONNECTION (source), result, &error);
+  g_assert_no_error (error);
+  *(gboolean *)user_data = TRUE;
+}
+
+static void
+raw_written_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GError) error = NULL;
+
+  g_output_stream_write_all_finish (G_OUTPUT_STREAM (source), result, NULL, &error);
+  g_assert_no_error (error);
+  *(gboolean *)user_data = TRUE;
+}
+
+/* Writes one length-prefixed frame body as the peer's TLS layer would. */
+static void
+raw_send (GIOStream *tls, const char *json)
+{
+  gsize length = strlen (json);
+  g_autofree guint8 *frame = g_malloc (length + 4);
+  gboolean written = FALSE;
+
+  frame[0] = length >> 24;
+  frame[1] = length >> 16;
+  frame[2] = length >> 8;
+  frame[3] = length;
+  memcpy (frame + 4, json, length);
+  g_output_stream_write_all_async (g_io_stream_get_output_stream (tls), frame, length + 4,
+                                   G_PRIORITY_DEFAULT, NULL, raw_written_cb, &written);
+  WAIT_FOR (written);
+}
+
+/* A peer that speaks TLS but not the frame protocol: frames of unknown
+ * types are skipped, a malformed one ends the channel with an error. */
+static void
+test_peer_frames (void)
+{
+  Peer host, joiner;
+  g_autofree char *host_pin = NULL;
+  g_autoptr (GIOStream) raw_tls = NULL;
+  g_autoptr (GError) error = NULL;
+  gboolean handshaken = FALSE;
+
+  connect_pair (&host, &joiner);
+  make_certificate (&host, "Alice");
+  make_certificate (&joiner, "Bob");
+  host_pin = ph_certificate_get_fingerprint (joiner.certificate);
+  start_channel (&host, TRUE, host_pin);
+
+  raw_tls = g_initable_new (g_tls_backend_get_client_connection_type (g_tls_backend_get_default ()),
+                            NULL, &error, "base-io-stream",
+                            ph_ice_transport_get_stream (joiner.transport), "certificate",
+                            joiner.certificate, "database", NULL, NULL);
+  g_assert_no_error (error);
+  g_signal_connect (raw_tls, "accept-certificate", G_CALLBACK (accept_any_cb), NULL);
+  g_tls_connection_handshake_async (G_TLS_CONNECTION (raw_tls), G_PRIORITY_DEFAULT, NULL,
+                                    raw_handshake_cb, &handshaken);
+  WAIT_FOR (handshaken && host.open_done);
+  g_assert_no_error (host.open_error);
+
+  raw_send (raw_tls, "{\"type\":\"x-future\",\"colour\":\"blue\"}");
+  raw_send (raw_tls, "{\"type\":\"msg\",\"id\":\"a1\",\"time\":5,\"text\":\"after\"}");
+  WAIT_FOR (host.frames->len == 1);
+  g_assert_cmpstr (((PhFrame *)host.frames->pdata[0])->id, ==, "a1");
+  g_assert_cmpstr (((PhFrame *)host.frames->pdata[0])->text, ==, "after");
+  g_assert_false (host.closed);
+
+  raw_send (raw_tls, "{not json");
+  WAIT_FOR (host.closed);
+  g_assert_error (host.closed_error, PH_ERROR, PH_ERROR_INVALID_FRAME);
+  g_assert_cmpuint (host.frames->len, ==, 1);
+  g_assert_cmpuint (host.n_closed, ==, 1);
+
+  g_clear_object (&raw_tls);
+  peer_clear (&host);
+  peer_clear (&joiner);
+}
+
 /* With no TURN server there is no relay candidate, so a relay-only peer
  * can never connect and must say so instead of waiting forever. */
 static void
@@ -530,6 +621,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/channel/secure-channel", test_secure_channel);
   g_test_add_func ("/channel/wrong-pin-server", test_wrong_pin_server);
   g_test_add_func ("/channel/wrong-pin-client", test_wrong_pin_client);
+  g_test_add_func ("/channel/peer-frames", test_peer_frames);
   g_test_add_func ("/channel/relay-only-without-turn", test_relay_only_without_turn);
 
   return g_test_run ();

@@ -58,6 +58,7 @@ struct _PhSecureChannel
   GSource *write_source; /* waits for TLS to be writable, or for the flush */
 
   GTask *close_task;
+  gboolean tls_closing;
   gboolean closed_emitted;
 };
 
@@ -144,13 +145,21 @@ stop_io (PhSecureChannel *self)
     }
 }
 
-/* The end, whatever caused it: emits "closed" once and closes TLS (which
- * closes the base stream) unless our own close is already doing so. */
+/* Sends close_notify (or, after a failed handshake, whatever alert TLS
+ * still owes the peer) and closes the base stream, once. */
+static void
+close_tls (PhSecureChannel *self)
+{
+  if (self->tls == NULL || self->tls_closing)
+    return;
+  self->tls_closing = TRUE;
+  g_io_stream_close_async (self->tls, G_PRIORITY_DEFAULT, NULL, tls_closed_cb, g_object_ref (self));
+}
+
+/* The end, whatever caused it: emits "closed" once and closes TLS. */
 static void
 finish (PhSecureChannel *self, const GError *error)
 {
-  gboolean was_closing = self->state == CHANNEL_CLOSING;
-
   if (self->closed_emitted)
     return;
   self->closed_emitted = TRUE;
@@ -162,9 +171,7 @@ finish (PhSecureChannel *self, const GError *error)
 
   g_object_ref (self);
   g_signal_emit (self, signals[SIGNAL_CLOSED], 0, error);
-  if (!was_closing && self->tls != NULL)
-    g_io_stream_close_async (self->tls, G_PRIORITY_DEFAULT, NULL, tls_closed_cb,
-                             g_object_ref (self));
+  close_tls (self);
   g_object_unref (self);
 }
 
@@ -174,15 +181,6 @@ finish_with_code (PhSecureChannel *self, PhError code, const char *message)
   g_autoptr (GError) error = g_error_new_literal (PH_ERROR, code, message);
 
   finish (self, error);
-}
-
-/* Our own close, once everything queued has gone to TLS. */
-static void
-close_tls (PhSecureChannel *self)
-{
-  stop_io (self);
-  g_io_stream_close_async (self->tls, G_PRIORITY_DEFAULT, NULL, tls_closed_cb, g_object_ref (self));
-  finish (self, NULL);
 }
 
 /* The next buffer to write: a large frame alone, small ones together. */
@@ -268,8 +266,9 @@ flush (PhSecureChannel *self)
         {
           if (g_queue_is_empty (&self->send_queue))
             {
+              /* Our own close, once everything queued has gone to TLS. */
               if (self->state == CHANNEL_CLOSING)
-                close_tls (self);
+                finish (self, NULL);
               return;
             }
           self->writing = take_batch (self);
@@ -483,6 +482,7 @@ handshake_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   if (!g_tls_connection_handshake_finish (G_TLS_CONNECTION (source), result, &error))
     {
       self->state = CHANNEL_CLOSED;
+      close_tls (self);
       if (g_atomic_int_get (&self->pin_mismatch))
         g_task_return_new_error (task, PH_ERROR, PH_ERROR_SECURITY, PIN_MISMATCH_MESSAGE);
       else
@@ -496,8 +496,7 @@ handshake_cb (GObject *source, GAsyncResult *result, gpointer user_data)
                                 g_tls_connection_get_peer_certificate (G_TLS_CONNECTION (source))))
     {
       self->state = CHANNEL_CLOSED;
-      g_io_stream_close_async (self->tls, G_PRIORITY_DEFAULT, NULL, tls_closed_cb,
-                               g_object_ref (self));
+      close_tls (self);
       g_task_return_new_error (task, PH_ERROR, PH_ERROR_SECURITY, PIN_MISMATCH_MESSAGE);
       return;
     }
