@@ -8,6 +8,7 @@
 #include "ph-certificate.h"
 #include "ph-error.h"
 #include "ph-ice-transport-private.h"
+#include "ph-nice-stream.h"
 #include "ph-secure-channel.h"
 
 #define TIMEOUT_MS 10000
@@ -276,6 +277,80 @@ test_blocking_read_ends_on_close (void)
   g_assert_no_error (error);
   g_thread_join (thread);
   g_object_unref (stream);
+
+  peer_clear (&host);
+  peer_clear (&joiner);
+}
+
+typedef struct
+{
+  GPollableOutputStream *output;
+  gsize left;
+  guint8 chunk[64 * 1024];
+} Flood;
+
+static gboolean
+flood_cb (GObject *stream, gpointer user_data)
+{
+  Flood *flood = user_data;
+
+  while (flood->left > 0)
+    {
+      g_autoptr (GError) error = NULL;
+      gssize n = g_pollable_output_stream_write_nonblocking (
+          flood->output, flood->chunk, MIN (flood->left, sizeof flood->chunk), NULL, &error);
+
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+        return G_SOURCE_CONTINUE;
+      g_assert_no_error (error);
+      flood->left -= n;
+    }
+  return G_SOURCE_REMOVE;
+}
+
+/* A peer that sends while nobody reads must not grow memory without end:
+ * the reader gets at most the bound, then an error. */
+static void
+test_receive_buffer_bound (void)
+{
+  Peer host, joiner;
+  Flood flood = { 0 };
+  GSource *source;
+  GInputStream *input;
+  g_autofree guint8 *buffer = g_malloc (1024 * 1024);
+  g_autoptr (GError) error = NULL;
+  gsize received = 0;
+  gssize n;
+
+  connect_pair (&host, &joiner);
+  flood.output = G_POLLABLE_OUTPUT_STREAM (
+      g_io_stream_get_output_stream (ph_ice_transport_get_stream (host.transport)));
+  flood.left = PH_NICE_STREAM_MAX_BUFFERED + 1024 * 1024;
+  source = g_pollable_output_stream_create_source (flood.output, NULL);
+  g_source_set_callback (source, G_SOURCE_FUNC (flood_cb), &flood, NULL);
+  g_source_attach (source, NULL);
+  WAIT_FOR (flood.left == 0);
+  g_source_destroy (source);
+  g_source_unref (source);
+
+  input = g_io_stream_get_input_stream (ph_ice_transport_get_stream (joiner.transport));
+  for (;;)
+    {
+      n = g_pollable_input_stream_read_nonblocking (G_POLLABLE_INPUT_STREAM (input), buffer,
+                                                    1024 * 1024, NULL, &error);
+      if (n > 0)
+        received += n;
+      else if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+        {
+          g_clear_error (&error);
+          WAIT_FOR (g_pollable_input_stream_is_readable (G_POLLABLE_INPUT_STREAM (input)));
+        }
+      else
+        break;
+    }
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE);
+  g_assert_cmpuint (received, <=, PH_NICE_STREAM_MAX_BUFFERED);
+  g_assert_cmpuint (received, >, 0);
 
   peer_clear (&host);
   peer_clear (&joiner);
@@ -618,6 +693,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/channel/ice-connect", test_ice_connect);
   g_test_add_func ("/channel/bad-remote-input", test_bad_remote_input);
   g_test_add_func ("/channel/blocking-read-ends-on-close", test_blocking_read_ends_on_close);
+  g_test_add_func ("/channel/receive-buffer-bound", test_receive_buffer_bound);
   g_test_add_func ("/channel/secure-channel", test_secure_channel);
   g_test_add_func ("/channel/wrong-pin-server", test_wrong_pin_server);
   g_test_add_func ("/channel/wrong-pin-client", test_wrong_pin_client);

@@ -10,10 +10,11 @@
 /* With nice_agent_attach_recv() pseudo-TCP opens its receive window as soon
  * as it hands us bytes, so its flow control never pushes back on the peer;
  * the buffer is drained by whoever reads (the secure channel keeps a read
- * pending all the time, on the same main context, so it stays near one
- * window in practice). A peer that keeps sending while nobody reads would
- * grow it without end, so past this bound the stream fails instead. */
-#define MAX_BUFFERED (16 * 1024 * 1024)
+ * source attached all the time, on the same main context, so it stays near
+ * one window in practice). A peer that keeps sending while nobody reads
+ * would grow it without end, so past this bound the stream fails instead:
+ * the reader gets what was buffered, then G_IO_ERROR_NO_SPACE. */
+#define MAX_BUFFERED PH_NICE_STREAM_MAX_BUFFERED
 
 /* State shared by the GIOStream, its two halves and the agent callbacks,
  * which can run on different threads. Everything below the mutex is
@@ -64,8 +65,6 @@ shared_unref (Shared *shared)
 {
   g_atomic_rc_box_release_full (shared, (GDestroyNotify)shared_clear);
 }
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (Shared, shared_unref)
 
 static gboolean input_ready_locked (Shared *shared);
 static gboolean output_ready_locked (Shared *shared);
