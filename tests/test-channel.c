@@ -8,6 +8,7 @@
 #include "ph-certificate.h"
 #include "ph-error.h"
 #include "ph-ice-transport-private.h"
+#include "ph-nice-stream.h"
 #include "ph-secure-channel.h"
 
 #define TIMEOUT_MS 10000
@@ -281,6 +282,80 @@ test_blocking_read_ends_on_close (void)
   peer_clear (&joiner);
 }
 
+typedef struct
+{
+  GPollableOutputStream *output;
+  gsize left;
+  guint8 chunk[64 * 1024];
+} Flood;
+
+static gboolean
+flood_cb (GObject *stream, gpointer user_data)
+{
+  Flood *flood = user_data;
+
+  while (flood->left > 0)
+    {
+      g_autoptr (GError) error = NULL;
+      gssize n = g_pollable_output_stream_write_nonblocking (
+          flood->output, flood->chunk, MIN (flood->left, sizeof flood->chunk), NULL, &error);
+
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+        return G_SOURCE_CONTINUE;
+      g_assert_no_error (error);
+      flood->left -= n;
+    }
+  return G_SOURCE_REMOVE;
+}
+
+/* A peer that sends while nobody reads must not grow memory without end:
+ * the reader gets at most the bound, then an error. */
+static void
+test_receive_buffer_bound (void)
+{
+  Peer host, joiner;
+  Flood flood = { 0 };
+  GSource *source;
+  GInputStream *input;
+  g_autofree guint8 *buffer = g_malloc (1024 * 1024);
+  g_autoptr (GError) error = NULL;
+  gsize received = 0;
+  gssize n;
+
+  connect_pair (&host, &joiner);
+  flood.output = G_POLLABLE_OUTPUT_STREAM (
+      g_io_stream_get_output_stream (ph_ice_transport_get_stream (host.transport)));
+  flood.left = PH_NICE_STREAM_MAX_BUFFERED + 1024 * 1024;
+  source = g_pollable_output_stream_create_source (flood.output, NULL);
+  g_source_set_callback (source, G_SOURCE_FUNC (flood_cb), &flood, NULL);
+  g_source_attach (source, NULL);
+  WAIT_FOR (flood.left == 0);
+  g_source_destroy (source);
+  g_source_unref (source);
+
+  input = g_io_stream_get_input_stream (ph_ice_transport_get_stream (joiner.transport));
+  for (;;)
+    {
+      n = g_pollable_input_stream_read_nonblocking (G_POLLABLE_INPUT_STREAM (input), buffer,
+                                                    1024 * 1024, NULL, &error);
+      if (n > 0)
+        received += n;
+      else if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+        {
+          g_clear_error (&error);
+          WAIT_FOR (g_pollable_input_stream_is_readable (G_POLLABLE_INPUT_STREAM (input)));
+        }
+      else
+        break;
+    }
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE);
+  g_assert_cmpuint (received, <=, PH_NICE_STREAM_MAX_BUFFERED);
+  g_assert_cmpuint (received, >, 0);
+
+  peer_clear (&host);
+  peer_clear (&joiner);
+}
+
 static void
 frame_received_cb (PhSecureChannel *channel, const PhFrame *frame, Peer *peer)
 {
@@ -418,7 +493,6 @@ test_secure_channel (void)
 
       send_msg (&host, id, id);
     }
-  g_assert_cmpuint (ph_secure_channel_get_queued (host.channel), >, 0);
   WAIT_FOR (joiner.frames->len == 1000);
   for (guint i = 0; i < 1000; i++)
     {
@@ -494,6 +568,97 @@ test_wrong_pin_client (void)
   check_wrong_pin (FALSE);
 }
 
+static gboolean
+accept_any_cb (GTlsConnection *connection, GTlsCertificate *certificate,
+               GTlsCertificateFlags errors, gpointer user_data)
+{
+  return TRUE;
+}
+
+static void
+raw_handshake_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GError) error = NULL;
+
+  g_tls_connection_handshake_finish (G_TLS_CONNECTION (source), result, &error);
+  g_assert_no_error (error);
+  *(gboolean *)user_data = TRUE;
+}
+
+static void
+raw_written_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GError) error = NULL;
+
+  g_output_stream_write_all_finish (G_OUTPUT_STREAM (source), result, NULL, &error);
+  g_assert_no_error (error);
+  *(gboolean *)user_data = TRUE;
+}
+
+/* Writes one length-prefixed frame body as the peer's TLS layer would. */
+static void
+raw_send (GIOStream *tls, const char *json)
+{
+  gsize length = strlen (json);
+  g_autofree guint8 *frame = g_malloc (length + 4);
+  gboolean written = FALSE;
+
+  frame[0] = length >> 24;
+  frame[1] = length >> 16;
+  frame[2] = length >> 8;
+  frame[3] = length;
+  memcpy (frame + 4, json, length);
+  g_output_stream_write_all_async (g_io_stream_get_output_stream (tls), frame, length + 4,
+                                   G_PRIORITY_DEFAULT, NULL, raw_written_cb, &written);
+  WAIT_FOR (written);
+}
+
+/* A peer that speaks TLS but not the frame protocol: frames of unknown
+ * types are skipped, a malformed one ends the channel with an error. */
+static void
+test_peer_frames (void)
+{
+  Peer host, joiner;
+  g_autofree char *host_pin = NULL;
+  g_autoptr (GIOStream) raw_tls = NULL;
+  g_autoptr (GError) error = NULL;
+  gboolean handshaken = FALSE;
+
+  connect_pair (&host, &joiner);
+  make_certificate (&host, "Alice");
+  make_certificate (&joiner, "Bob");
+  host_pin = ph_certificate_get_fingerprint (joiner.certificate);
+  start_channel (&host, TRUE, host_pin);
+
+  raw_tls = g_initable_new (g_tls_backend_get_client_connection_type (g_tls_backend_get_default ()),
+                            NULL, &error, "base-io-stream",
+                            ph_ice_transport_get_stream (joiner.transport), "certificate",
+                            joiner.certificate, "database", NULL, NULL);
+  g_assert_no_error (error);
+  g_signal_connect (raw_tls, "accept-certificate", G_CALLBACK (accept_any_cb), NULL);
+  g_tls_connection_handshake_async (G_TLS_CONNECTION (raw_tls), G_PRIORITY_DEFAULT, NULL,
+                                    raw_handshake_cb, &handshaken);
+  WAIT_FOR (handshaken && host.open_done);
+  g_assert_no_error (host.open_error);
+
+  raw_send (raw_tls, "{\"type\":\"x-future\",\"colour\":\"blue\"}");
+  raw_send (raw_tls, "{\"type\":\"msg\",\"id\":\"a1\",\"time\":5,\"text\":\"after\"}");
+  WAIT_FOR (host.frames->len == 1);
+  g_assert_cmpstr (((PhFrame *)host.frames->pdata[0])->id, ==, "a1");
+  g_assert_cmpstr (((PhFrame *)host.frames->pdata[0])->text, ==, "after");
+  g_assert_false (host.closed);
+
+  raw_send (raw_tls, "{not json");
+  WAIT_FOR (host.closed);
+  g_assert_error (host.closed_error, PH_ERROR, PH_ERROR_INVALID_FRAME);
+  g_assert_cmpuint (host.frames->len, ==, 1);
+  g_assert_cmpuint (host.n_closed, ==, 1);
+
+  g_clear_object (&raw_tls);
+  peer_clear (&host);
+  peer_clear (&joiner);
+}
+
 /* With no TURN server there is no relay candidate, so a relay-only peer
  * can never connect and must say so instead of waiting forever. */
 static void
@@ -528,9 +693,11 @@ main (int argc, char *argv[])
   g_test_add_func ("/channel/ice-connect", test_ice_connect);
   g_test_add_func ("/channel/bad-remote-input", test_bad_remote_input);
   g_test_add_func ("/channel/blocking-read-ends-on-close", test_blocking_read_ends_on_close);
+  g_test_add_func ("/channel/receive-buffer-bound", test_receive_buffer_bound);
   g_test_add_func ("/channel/secure-channel", test_secure_channel);
   g_test_add_func ("/channel/wrong-pin-server", test_wrong_pin_server);
   g_test_add_func ("/channel/wrong-pin-client", test_wrong_pin_client);
+  g_test_add_func ("/channel/peer-frames", test_peer_frames);
   g_test_add_func ("/channel/relay-only-without-turn", test_relay_only_without_turn);
 
   return g_test_run ();

@@ -519,6 +519,29 @@ test_malformed_answers (void)
     }
 }
 
+/* A client over its rate limit waits as the server says and then gets
+ * through, instead of failing the person's chat. */
+static void
+test_busy_server_is_retried (void)
+{
+  Fixture fixture = { 0 };
+  gint64 start;
+
+  fixture_start (&fixture, "rate", 1, "burst", 2, NULL);
+  start = g_get_monotonic_time ();
+  for (guint i = 0; i < 4; i++)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autofree char *nameplate = allocate (fixture.client, NULL, &error);
+
+      g_assert_no_error (error);
+      g_assert_nonnull (nameplate);
+    }
+  /* Two requests fit the burst; the other two waited for Retry-After. */
+  g_assert_cmpint (g_get_monotonic_time () - start, >=, G_USEC_PER_SEC);
+  fixture_stop (&fixture);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -531,6 +554,7 @@ main (int argc, char **argv)
   g_test_add_func ("/rendezvous-client/turn", test_turn);
   g_test_add_func ("/rendezvous-client/turn-not-configured", test_turn_not_configured);
   g_test_add_func ("/rendezvous-client/unreachable", test_unreachable);
+  g_test_add_func ("/rendezvous-client/busy-server-is-retried", test_busy_server_is_retried);
   g_test_add_func ("/rendezvous-client/bad-base-url", test_bad_base_url);
   g_test_add_func ("/rendezvous-client/malformed-answers", test_malformed_answers);
 

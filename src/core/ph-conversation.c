@@ -25,6 +25,9 @@
 #define PEER_SILENCE_LIMIT_SECONDS 10
 /* How long leaving waits for the peer to acknowledge what was sent. */
 #define LEAVE_ACK_TIMEOUT_SECONDS 10
+/* Descriptions hold at most PH_SESSION_DESCRIPTION_MAX_CANDIDATES; trickle
+ * may add as many again. */
+#define MAX_REMOTE_CANDIDATES (2 * PH_SESSION_DESCRIPTION_MAX_CANDIDATES)
 
 typedef struct
 {
@@ -716,6 +719,11 @@ signaling_candidate_cb (PhSignaling    *signaling,
 {
   if (g_ptr_array_find_with_equal_func (self->remote_candidates, candidate, g_str_equal, NULL))
     return;
+  if (self->remote_candidates->len >= MAX_REMOTE_CANDIDATES)
+    {
+      fail_literal (self, PH_ERROR_PROTOCOL, "The peer sent more candidates than any network has.");
+      return;
+    }
   g_ptr_array_add (self->remote_candidates, g_strdup (candidate));
   feed_remote_candidates (self);
 }

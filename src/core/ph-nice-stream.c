@@ -10,10 +10,11 @@
 /* With nice_agent_attach_recv() pseudo-TCP opens its receive window as soon
  * as it hands us bytes, so its flow control never pushes back on the peer;
  * the buffer is drained by whoever reads (the secure channel keeps a read
- * pending all the time, on the same main context, so it stays near one
- * window in practice). A peer that keeps sending while nobody reads would
- * grow it without end, so past this bound the stream fails instead. */
-#define MAX_BUFFERED (16 * 1024 * 1024)
+ * source attached all the time, on the same main context, so it stays near
+ * one window in practice). A peer that keeps sending while nobody reads
+ * would grow it without end, so past this bound the stream fails instead:
+ * the reader gets what was buffered, then G_IO_ERROR_NO_SPACE. */
+#define MAX_BUFFERED PH_NICE_STREAM_MAX_BUFFERED
 
 /* State shared by the GIOStream, its two halves and the agent callbacks,
  * which can run on different threads. Everything below the mutex is
@@ -34,10 +35,11 @@ typedef struct
   gboolean output_closed;
   gboolean may_write; /* false after pseudo-TCP's send buffer filled */
   guint64 writable_serial;
-  /* Cancelled to wake pollable sources that wait for a change; replaced
-   * lazily so that an idle stream costs nothing. */
-  GCancellable *input_wakeup;
-  GCancellable *output_wakeup;
+  guint n_waiters; /* threads blocked on @cond */
+  /* Contexts whose pollable sources may wait on this stream; replaced, never
+   * changed, so that a notifier can use it after unlocking. */
+  GPtrArray *contexts;
+  GMainContext *agent_context;
 } Shared;
 
 static Shared *
@@ -54,8 +56,8 @@ shared_clear (Shared *shared)
   g_cond_clear (&shared->cond);
   g_clear_pointer (&shared->buffer, g_byte_array_unref);
   g_clear_error (&shared->error);
-  g_clear_object (&shared->input_wakeup);
-  g_clear_object (&shared->output_wakeup);
+  g_clear_pointer (&shared->contexts, g_ptr_array_unref);
+  g_clear_pointer (&shared->agent_context, g_main_context_unref);
 }
 
 static void
@@ -64,27 +66,126 @@ shared_unref (Shared *shared)
   g_atomic_rc_box_release_full (shared, (GDestroyNotify)shared_clear);
 }
 
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (Shared, shared_unref)
+static gboolean input_ready_locked (Shared *shared);
+static gboolean output_ready_locked (Shared *shared);
 
-/* Wakeups are taken out under the mutex and fired after unlocking, since
- * cancel handlers take main-context locks. */
+/* Tells everyone waiting that something changed, and unlocks. Blocked
+ * threads wake through @cond; pollable sources are level-triggered (their
+ * prepare and check look at the state), so their contexts only need to be
+ * woken from poll(). The context the agent calls us from is about to
+ * prepare its sources anyway and is skipped when @from_agent_context. */
 static void
-fire_wakeup (GCancellable *wakeup)
+notify_unlock (Shared *shared, gboolean from_agent_context)
 {
-  if (wakeup == NULL)
-    return;
-  g_cancellable_cancel (wakeup);
-  g_object_unref (wakeup);
+  GPtrArray *contexts = g_ptr_array_ref (shared->contexts);
+
+  if (shared->n_waiters > 0)
+    g_cond_broadcast (&shared->cond);
+  g_mutex_unlock (&shared->mutex);
+
+  for (guint i = 0; i < contexts->len; i++)
+    if (!from_agent_context || contexts->pdata[i] != shared->agent_context)
+      g_main_context_wakeup (contexts->pdata[i]);
+  g_ptr_array_unref (contexts);
 }
 
-static GSource *
-wakeup_source_locked (GCancellable **wakeup, gboolean ready)
+static void
+wait_locked (Shared *shared)
 {
-  if (ready)
-    return g_timeout_source_new (0);
-  if (*wakeup == NULL)
-    *wakeup = g_cancellable_new ();
-  return g_cancellable_source_new (*wakeup);
+  shared->n_waiters++;
+  g_cond_wait (&shared->cond, &shared->mutex);
+  shared->n_waiters--;
+}
+
+typedef struct
+{
+  GSource source;
+  Shared *shared;
+  gboolean output;
+} WaitSource;
+
+static gpointer
+copy_context (gconstpointer context, gpointer user_data)
+{
+  return g_main_context_ref ((GMainContext *)context);
+}
+
+static gboolean
+wait_source_ready (GSource *source)
+{
+  WaitSource *self = (WaitSource *)source;
+  Shared *shared = self->shared;
+  GMainContext *context = g_source_get_context (source);
+  gboolean ready;
+
+  g_mutex_lock (&shared->mutex);
+  ready = self->output ? output_ready_locked (shared) : input_ready_locked (shared);
+  if (!ready && context != NULL && !g_ptr_array_find (shared->contexts, context, NULL))
+    {
+      GPtrArray *contexts = g_ptr_array_copy (shared->contexts, copy_context, NULL);
+
+      g_ptr_array_add (contexts, g_main_context_ref (context));
+      g_ptr_array_unref (shared->contexts);
+      shared->contexts = contexts;
+    }
+  g_mutex_unlock (&shared->mutex);
+  return ready;
+}
+
+static gboolean
+wait_source_prepare (GSource *source, gint *timeout)
+{
+  *timeout = -1;
+  return wait_source_ready (source);
+}
+
+static gboolean
+wait_source_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
+{
+  return callback != NULL ? callback (user_data) : G_SOURCE_CONTINUE;
+}
+
+static void
+wait_source_finalize (GSource *source)
+{
+  g_clear_pointer (&((WaitSource *)source)->shared, shared_unref);
+}
+
+/* g_pollable_source_new_full() gives its child a dummy closure. */
+static gboolean
+wait_source_closure_callback (gpointer data)
+{
+  GClosure *closure = data;
+  GValue result = G_VALUE_INIT;
+  gboolean ret;
+
+  g_value_init (&result, G_TYPE_BOOLEAN);
+  g_closure_invoke (closure, &result, 0, NULL, NULL);
+  ret = g_value_get_boolean (&result);
+  g_value_unset (&result);
+  return ret;
+}
+
+static GSourceFuncs wait_source_funcs = {
+  .prepare = wait_source_prepare,
+  .check = wait_source_ready,
+  .dispatch = wait_source_dispatch,
+  .finalize = wait_source_finalize,
+  .closure_callback = wait_source_closure_callback,
+};
+
+/* The child of a pollable source: ready while the stream is readable
+ * (or writable), like a file descriptor's POLLIN (or POLLOUT). */
+static GSource *
+wait_source_new (Shared *shared, gboolean output)
+{
+  GSource *source = g_source_new (&wait_source_funcs, sizeof (WaitSource));
+  WaitSource *self = (WaitSource *)source;
+
+  g_source_set_static_name (source, output ? "PhNiceStream writable" : "PhNiceStream readable");
+  self->shared = shared_ref (shared);
+  self->output = output;
+  return source;
 }
 
 static void
@@ -173,7 +274,7 @@ ph_nice_input_stream_read (GInputStream *stream, void *buffer, gsize count,
           ret = -1;
           break;
         }
-      g_cond_wait (&shared->cond, &shared->mutex);
+      wait_locked (shared);
     }
   g_mutex_unlock (&shared->mutex);
 
@@ -216,12 +317,7 @@ ph_nice_input_stream_is_readable (GPollableInputStream *stream)
 static GSource *
 ph_nice_input_stream_create_source (GPollableInputStream *stream, GCancellable *cancellable)
 {
-  Shared *shared = PH_NICE_INPUT_STREAM (stream)->shared;
-  g_autoptr (GSource) child = NULL;
-
-  g_mutex_lock (&shared->mutex);
-  child = wakeup_source_locked (&shared->input_wakeup, input_ready_locked (shared));
-  g_mutex_unlock (&shared->mutex);
+  g_autoptr (GSource) child = wait_source_new (PH_NICE_INPUT_STREAM (stream)->shared, FALSE);
 
   return g_pollable_source_new_full (stream, child, cancellable);
 }
@@ -230,15 +326,10 @@ static gboolean
 ph_nice_input_stream_close (GInputStream *stream, GCancellable *cancellable, GError **error)
 {
   Shared *shared = PH_NICE_INPUT_STREAM (stream)->shared;
-  GCancellable *wakeup;
 
   g_mutex_lock (&shared->mutex);
   shared->input_closed = TRUE;
-  g_cond_broadcast (&shared->cond);
-  wakeup = g_steal_pointer (&shared->input_wakeup);
-  g_mutex_unlock (&shared->mutex);
-
-  fire_wakeup (wakeup);
+  notify_unlock (shared, FALSE);
   return TRUE;
 }
 
@@ -373,7 +464,7 @@ ph_nice_output_stream_write (GOutputStream *stream, const void *buffer, gsize co
     {
       g_mutex_lock (&shared->mutex);
       while (!output_ready_locked (shared) && !g_cancellable_is_cancelled (cancellable))
-        g_cond_wait (&shared->cond, &shared->mutex);
+        wait_locked (shared);
       g_mutex_unlock (&shared->mutex);
 
       if (g_cancellable_set_error_if_cancelled (cancellable, error))
@@ -421,12 +512,7 @@ ph_nice_output_stream_is_writable (GPollableOutputStream *stream)
 static GSource *
 ph_nice_output_stream_create_source (GPollableOutputStream *stream, GCancellable *cancellable)
 {
-  Shared *shared = PH_NICE_OUTPUT_STREAM (stream)->shared;
-  g_autoptr (GSource) child = NULL;
-
-  g_mutex_lock (&shared->mutex);
-  child = wakeup_source_locked (&shared->output_wakeup, output_ready_locked (shared));
-  g_mutex_unlock (&shared->mutex);
+  g_autoptr (GSource) child = wait_source_new (PH_NICE_OUTPUT_STREAM (stream)->shared, TRUE);
 
   return g_pollable_source_new_full (stream, child, cancellable);
 }
@@ -435,15 +521,10 @@ static gboolean
 ph_nice_output_stream_close (GOutputStream *stream, GCancellable *cancellable, GError **error)
 {
   Shared *shared = PH_NICE_OUTPUT_STREAM (stream)->shared;
-  GCancellable *wakeup;
 
   g_mutex_lock (&shared->mutex);
   shared->output_closed = TRUE;
-  g_cond_broadcast (&shared->cond);
-  wakeup = g_steal_pointer (&shared->output_wakeup);
-  g_mutex_unlock (&shared->mutex);
-
-  fire_wakeup (wakeup);
+  notify_unlock (shared, FALSE);
   return TRUE;
 }
 
@@ -505,27 +586,13 @@ struct _PhNiceStream
 
 G_DEFINE_FINAL_TYPE (PhNiceStream, ph_nice_stream, G_TYPE_IO_STREAM)
 
-/* Wakes everyone after a change of state; takes and drops the mutex. */
-static void
-wake_all_unlock (Shared *shared)
-{
-  GCancellable *input_wakeup = g_steal_pointer (&shared->input_wakeup);
-  GCancellable *output_wakeup = g_steal_pointer (&shared->output_wakeup);
-
-  g_cond_broadcast (&shared->cond);
-  g_mutex_unlock (&shared->mutex);
-
-  fire_wakeup (input_wakeup);
-  fire_wakeup (output_wakeup);
-}
-
 static void
 fail_with (Shared *shared, GIOErrorEnum code, const char *message)
 {
   g_mutex_lock (&shared->mutex);
   if (shared->error == NULL)
     shared->error = g_error_new_literal (G_IO_ERROR, code, message);
-  wake_all_unlock (shared);
+  notify_unlock (shared, FALSE);
 }
 
 static void
@@ -533,7 +600,6 @@ recv_cb (NiceAgent *agent, guint stream_id, guint component_id, guint len, gchar
          gpointer user_data)
 {
   Shared *shared = user_data;
-  GCancellable *wakeup;
 
   g_mutex_lock (&shared->mutex);
   if (shared->input_closed || shared->error != NULL)
@@ -557,11 +623,7 @@ recv_cb (NiceAgent *agent, guint stream_id, guint component_id, guint len, gchar
         }
       g_byte_array_append (shared->buffer, (const guint8 *)buf, len);
     }
-  wakeup = g_steal_pointer (&shared->input_wakeup);
-  g_cond_broadcast (&shared->cond);
-  g_mutex_unlock (&shared->mutex);
-
-  fire_wakeup (wakeup);
+  notify_unlock (shared, TRUE);
 }
 
 static void
@@ -581,7 +643,7 @@ component_state_changed_cb (NiceAgent *agent, guint stream_id, guint component_i
       g_mutex_lock (&shared->mutex);
       shared->writable_serial++;
       shared->may_write = TRUE;
-      wake_all_unlock (shared);
+      notify_unlock (shared, FALSE);
     }
 }
 
@@ -591,7 +653,6 @@ reliable_transport_writable_cb (NiceAgent *agent, guint stream_id, guint compone
 {
   PhNiceStream *self = user_data;
   Shared *shared = self->shared;
-  GCancellable *wakeup;
 
   if (stream_id != shared->stream_id || component_id != shared->component_id)
     return;
@@ -599,11 +660,7 @@ reliable_transport_writable_cb (NiceAgent *agent, guint stream_id, guint compone
   g_mutex_lock (&shared->mutex);
   shared->writable_serial++;
   shared->may_write = TRUE;
-  wakeup = g_steal_pointer (&shared->output_wakeup);
-  g_cond_broadcast (&shared->cond);
-  g_mutex_unlock (&shared->mutex);
-
-  fire_wakeup (wakeup);
+  notify_unlock (shared, FALSE);
 }
 
 static void
@@ -645,7 +702,7 @@ ph_nice_stream_close (GIOStream *stream, GCancellable *cancellable, GError **err
   g_mutex_lock (&shared->mutex);
   shared->input_closed = TRUE;
   shared->output_closed = TRUE;
-  wake_all_unlock (shared);
+  notify_unlock (shared, FALSE);
   return TRUE;
 }
 
@@ -742,6 +799,9 @@ ph_nice_stream_new (NiceAgent *agent, guint stream_id, guint component_id, GMain
   g_mutex_init (&shared->mutex);
   g_cond_init (&shared->cond);
   shared->buffer = g_byte_array_new ();
+  shared->contexts = g_ptr_array_new_with_free_func ((GDestroyNotify)g_main_context_unref);
+  shared->agent_context = context != NULL ? g_main_context_ref (context)
+                                          : g_main_context_ref (g_main_context_default ());
   self->shared = shared;
 
   self->input = g_object_new (PH_TYPE_NICE_INPUT_STREAM, NULL);

@@ -14,6 +14,9 @@ G_BEGIN_DECLS
  * runs its handshake in one) and fail instead of hanging once the stream is
  * closed or the component fails. Dispose it on @context's thread. */
 
+/* Bytes received but not yet read that the stream holds before failing. */
+#define PH_NICE_STREAM_MAX_BUFFERED (16 * 1024 * 1024)
+
 #define PH_TYPE_NICE_STREAM (ph_nice_stream_get_type ())
 G_DECLARE_FINAL_TYPE (PhNiceStream, ph_nice_stream, PH, NICE_STREAM, GIOStream)
 

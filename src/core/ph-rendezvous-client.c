@@ -24,6 +24,11 @@
 #define MAX_NAMEPLATE_DIGITS 9
 #define SIDE_LENGTH 16
 #define MAX_SERVER_SENTENCE 512
+/* A busy server (429, 503) says when to come back; we do, a few times,
+ * as long as it asks for a short wait. */
+#define MAX_RETRIES 4
+#define HTTP_TOO_MANY_REQUESTS 429 /* not named in libsoup 3.2 */
+#define MAX_RETRY_AFTER_SECONDS 10
 
 struct _PhRendezvousClient
 {
@@ -57,6 +62,11 @@ typedef struct
   gulong caller_cancelled_id;
   GSource *timeout_source;
   GByteArray *body;
+  char *method;
+  char *url;
+  GBytes *payload;
+  guint retries;
+  guint retry_id;
 } Request;
 
 void
@@ -96,6 +106,10 @@ request_free (Request *request)
   g_clear_object (&request->cancellable);
   g_clear_object (&request->msg);
   g_clear_pointer (&request->body, g_byte_array_unref);
+  g_clear_handle_id (&request->retry_id, g_source_remove);
+  g_clear_pointer (&request->payload, g_bytes_unref);
+  g_free (request->method);
+  g_free (request->url);
   g_free (request->nameplate);
   g_free (request);
 }
@@ -385,6 +399,47 @@ return_transport_error (GTask *task, GError *error)
                              error->message);
 }
 
+static void send_request (GTask *task);
+
+static gboolean
+retry_cb (gpointer user_data)
+{
+  GTask *task = user_data;
+  Request *request = g_task_get_task_data (task);
+
+  request->retry_id = 0;
+  send_request (task);
+  return G_SOURCE_REMOVE;
+}
+
+/* Schedules the request again when the server asked us to wait a little;
+ * takes over @task then. */
+static gboolean
+retry_later (GTask *task)
+{
+  Request *request = g_task_get_task_data (task);
+  guint status = soup_message_get_status (request->msg);
+  const char *retry_after;
+  guint64 seconds = 1;
+
+  if ((status != HTTP_TOO_MANY_REQUESTS && status != SOUP_STATUS_SERVICE_UNAVAILABLE)
+      || request->retries >= MAX_RETRIES || g_cancellable_is_cancelled (request->cancellable))
+    return FALSE;
+
+  retry_after = soup_message_headers_get_one (soup_message_get_response_headers (request->msg),
+                                              "Retry-After");
+  if (retry_after != NULL
+      && (!g_ascii_string_to_unsigned (retry_after, 10, 0, MAX_RETRY_AFTER_SECONDS, &seconds, NULL)))
+    return FALSE;
+
+  request->retries++;
+  g_debug ("%s %s: HTTP %u, trying again in %" G_GUINT64_FORMAT " s", request->method,
+           request->url, status, seconds);
+  request->retry_id = g_timeout_add_seconds_full (G_PRIORITY_DEFAULT, MAX (seconds, 1), retry_cb,
+                                                  g_object_ref (task), g_object_unref);
+  return TRUE;
+}
+
 static void
 response_complete (GTask *task)
 {
@@ -392,6 +447,9 @@ response_complete (GTask *task)
   Request *request = g_task_get_task_data (task);
   guint status = soup_message_get_status (request->msg);
   JsonNode *root;
+
+  if (retry_later (task))
+    return;
 
   if (status != request->expected_status)
     {
@@ -502,12 +560,35 @@ caller_cancelled_cb (GCancellable *caller_cancellable, GCancellable *cancellable
  * names the mailbox the request is about, for 404 and 409; @after is the
  * index a fetch asks to read past. */
 static void
+send_request (GTask *task)
+{
+  PhRendezvousClient *self = g_task_get_source_object (task);
+  Request *request = g_task_get_task_data (task);
+
+  g_clear_object (&request->msg);
+  g_byte_array_set_size (request->body, 0);
+  request->msg = soup_message_new (request->method, request->url);
+  if (request->payload != NULL)
+    soup_message_set_request_body_from_bytes (request->msg, "application/json", request->payload);
+
+  if (request->timeout_source != NULL)
+    g_source_destroy (request->timeout_source);
+  g_clear_pointer (&request->timeout_source, g_source_unref);
+  request->timeout_source = g_timeout_source_new_seconds (request->timeout_seconds);
+  g_source_set_callback (request->timeout_source, request_timed_out_cb, request, NULL);
+  g_source_attach (request->timeout_source, g_main_context_get_thread_default ());
+
+  soup_session_send_async (self->session, request->msg, G_PRIORITY_DEFAULT, request->cancellable,
+                           send_cb, g_object_ref (task));
+}
+
+static void
 start_request (PhRendezvousClient *self, GTask *task, const char *method, const char *path,
                JsonNode *payload, const char *nameplate, guint64 after, guint expected_status,
                guint timeout_seconds, GCancellable *cancellable)
 {
-  g_autofree char *url = g_strconcat (self->base_url, path, NULL);
   Request *request = g_new0 (Request, 1);
+  g_autoptr (GUri) uri = NULL;
   GError *error = NULL;
 
   g_task_set_task_data (task, request, (GDestroyNotify)request_free);
@@ -517,9 +598,11 @@ start_request (PhRendezvousClient *self, GTask *task, const char *method, const 
   request->timeout_seconds = timeout_seconds;
   request->body = g_byte_array_new ();
   request->cancellable = g_cancellable_new ();
+  request->method = g_strdup (method);
+  request->url = g_strconcat (self->base_url, path, NULL);
 
-  request->msg = soup_message_new (method, url);
-  if (request->msg == NULL)
+  uri = g_uri_parse (request->url, SOUP_HTTP_URI_FLAGS, NULL);
+  if (uri == NULL)
     {
       g_set_error (&error, PH_ERROR, PH_ERROR_RENDEZVOUS_UNREACHABLE,
                    "Could not make a request to the rendezvous server at %s.", self->base_url);
@@ -531,9 +614,8 @@ start_request (PhRendezvousClient *self, GTask *task, const char *method, const 
   if (payload != NULL)
     {
       char *text = json_to_string (payload, FALSE);
-      g_autoptr (GBytes) bytes = g_bytes_new_take (text, strlen (text));
 
-      soup_message_set_request_body_from_bytes (request->msg, "application/json", bytes);
+      request->payload = g_bytes_new_take (text, strlen (text));
     }
 
   if (cancellable != NULL)
@@ -543,12 +625,8 @@ start_request (PhRendezvousClient *self, GTask *task, const char *method, const 
           cancellable, G_CALLBACK (caller_cancelled_cb), request->cancellable, NULL);
     }
 
-  request->timeout_source = g_timeout_source_new_seconds (timeout_seconds);
-  g_source_set_callback (request->timeout_source, request_timed_out_cb, request, NULL);
-  g_source_attach (request->timeout_source, g_main_context_get_thread_default ());
-
-  soup_session_send_async (self->session, request->msg, G_PRIORITY_DEFAULT, request->cancellable,
-                           send_cb, task);
+  send_request (task);
+  g_object_unref (task);
 }
 
 static char *

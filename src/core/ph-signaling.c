@@ -129,8 +129,24 @@ enqueue_sealed_text (PhSignaling *self,
                      const char  *phase,
                      const char  *text)
 {
-  g_autoptr (GBytes) body = g_bytes_new (text, strlen (text));
+  OutgoingMessage *tail = g_queue_peek_tail (&self->outgoing);
+  g_autoptr (GBytes) body = NULL;
 
+  /* Candidates gathered while a post is in flight travel together, one per
+   * line: fewer requests, and the peer gets them sooner. */
+  if (tail != NULL && tail->sealed && g_str_equal (phase, "cand") && g_str_equal (tail->phase, "cand")
+      && g_bytes_get_size (tail->body) + strlen (text) + 1 < PH_SEALER_MAX_PLAINTEXT)
+    {
+      gsize length;
+      const char *data = g_bytes_get_data (tail->body, &length);
+      g_autofree char *joined = g_strdup_printf ("%.*s\n%s", (int) length, data, text);
+
+      g_bytes_unref (tail->body);
+      tail->body = g_bytes_new_take (g_steal_pointer (&joined), length + 1 + strlen (text));
+      return;
+    }
+
+  body = g_bytes_new (text, strlen (text));
   enqueue (self, phase, body, TRUE);
 }
 
@@ -263,18 +279,23 @@ handle_sealed (PhSignaling            *self,
     }
   else
     {
-      g_autofree char *line = g_strndup (data, length);
+      g_autofree char *text = g_strndup (data, length);
+      g_auto (GStrv) lines = NULL;
 
-      if (strlen (line) != length)
+      if (strlen (text) != length)
         {
           g_set_error_literal (error, PH_ERROR, PH_ERROR_PROTOCOL,
                                "The peer sent a candidate with a NUL byte in it.");
           return FALSE;
         }
-      if (g_str_equal (line, END_OF_CANDIDATES))
-        g_signal_emit (self, signals[SIGNAL_END_OF_CANDIDATES], 0);
-      else
-        g_signal_emit (self, signals[SIGNAL_CANDIDATE], 0, line);
+      lines = g_strsplit (text, "\n", PH_SESSION_DESCRIPTION_MAX_CANDIDATES + 2);
+      for (guint i = 0; lines[i] != NULL && !self->finished; i++)
+        {
+          if (g_str_equal (lines[i], END_OF_CANDIDATES))
+            g_signal_emit (self, signals[SIGNAL_END_OF_CANDIDATES], 0);
+          else
+            g_signal_emit (self, signals[SIGNAL_CANDIDATE], 0, lines[i]);
+        }
     }
 
   return TRUE;
