@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <signal.h>
+#include <sys/prctl.h>
 
 #include "ph-test-process.h"
 
@@ -64,6 +65,13 @@ exited_cb (GObject      *source,
   *exited = TRUE;
 }
 
+/* A test that aborts must not leave its servers and peers behind. */
+static void
+die_with_parent (gpointer user_data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGTERM);
+}
+
 PhTestProcess *
 ph_test_process_spawn (const char * const *argv,
                        const char * const *envp)
@@ -74,6 +82,7 @@ ph_test_process_spawn (const char * const *argv,
 
   launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE
                                         | G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
   for (guint i = 0; envp != NULL && envp[i] != NULL; i++)
     {
       g_auto (GStrv) pair = g_strsplit (envp[i], "=", 2);

@@ -497,20 +497,8 @@ test_chat_with_cli_peer (void)
   g_assert_cmpint (ph_test_process_wait_exit (bob, EVENT_TIMEOUT_MS), ==, 0);
   if (!ph_test_wait_until (banner_is_shown, NULL, EVENT_TIMEOUT_MS))
     g_error ("no banner after the peer left");
-  /* Core may report a peer that leaves right after talking as lost rather
-   * than gone (the goodbye races the ICE teardown; reported to the lead):
-   * the banner must say whichever happened. */
-  if (g_strcmp0 (ph_chat_get_close_reason (chat), "peer-lost") == 0)
-    {
-      g_test_message ("core reported peer-lost for a peer that said goodbye");
-      g_assert_true (g_str_has_prefix (ph_chat_view_get_label_text (view, "banner"),
-                                       "The connection to Bob was lost"));
-    }
-  else
-    {
-      g_assert_cmpstr (ph_chat_get_close_reason (chat), ==, "peer-left");
-      g_assert_cmpstr (ph_chat_view_get_label_text (view, "banner"), ==, "Bob left the chat.");
-    }
+  g_assert_cmpstr (ph_chat_get_close_reason (chat), ==, "peer-left");
+  g_assert_cmpstr (ph_chat_view_get_label_text (view, "banner"), ==, "Bob left the chat.");
   g_assert_false (gtk_widget_is_sensitive (GTK_WIDGET (ph_chat_view_get_composer (view))));
   g_assert_true (has_n_messages (GUINT_TO_POINTER (2)));
 

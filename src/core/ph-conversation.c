@@ -25,6 +25,8 @@
 #define PEER_SILENCE_LIMIT_SECONDS 10
 /* How long leaving waits for the peer to acknowledge what was sent. */
 #define LEAVE_ACK_TIMEOUT_SECONDS 10
+/* After our bye, how long we wait for the peer to close its side. */
+#define GOODBYE_TIMEOUT_SECONDS 3
 /* Descriptions hold at most PH_SESSION_DESCRIPTION_MAX_CANDIDATES; trickle
  * may add as many again. */
 #define MAX_REMOTE_CANDIDATES (2 * PH_SESSION_DESCRIPTION_MAX_CANDIDATES)
@@ -83,6 +85,8 @@ struct _PhConversation
   gint64                last_heard;
   gboolean              leaving;
   gboolean              peer_said_bye;
+  gboolean              we_said_bye;
+  guint                 goodbye_timeout_id;
   gboolean              tearing_down;
   guint                 teardown_pending;
   char                 *close_reason;
@@ -242,6 +246,7 @@ teardown (PhConversation *self)
   g_clear_handle_id (&self->connect_timeout_id, g_source_remove);
   g_clear_handle_id (&self->ping_id, g_source_remove);
   g_clear_handle_id (&self->leave_timeout_id, g_source_remove);
+  g_clear_handle_id (&self->goodbye_timeout_id, g_source_remove);
 
   /* Held until the last step reports. */
   g_object_ref (self);
@@ -306,13 +311,29 @@ flush_outbox (PhConversation *self)
     }
 }
 
+static gboolean
+goodbye_timeout_cb (gpointer user_data)
+{
+  PhConversation *self = user_data;
+
+  self->goodbye_timeout_id = 0;
+  close_with_reason (self, "left");
+  return G_SOURCE_REMOVE;
+}
+
+/* Closing our end right after the bye could drop it still unsent inside
+ * pseudo-TCP, and the peer would see us as lost. So the peer closes first:
+ * its close_notify ends our channel, or we give up waiting after a while. */
 static void
 say_goodbye (PhConversation *self)
 {
   g_autoptr (PhFrame) bye = ph_frame_new_bye ("left");
 
-  if (send_frame (self, bye))
-    close_with_reason (self, "left");
+  if (self->we_said_bye || !send_frame (self, bye))
+    return;
+  self->we_said_bye = TRUE;
+  self->goodbye_timeout_id =
+    g_timeout_add_seconds (GOODBYE_TIMEOUT_SECONDS, goodbye_timeout_cb, self);
 }
 
 static gboolean
@@ -433,7 +454,7 @@ channel_frame_received_cb (PhSecureChannel *channel,
 
     case PH_FRAME_BYE:
       self->peer_said_bye = TRUE;
-      close_with_reason (self, "peer-left");
+      close_with_reason (self, self->we_said_bye ? "left" : "peer-left");
       break;
 
     case PH_FRAME_PING:
@@ -455,7 +476,10 @@ channel_closed_cb (PhSecureChannel *channel,
     }
   if (error != NULL)
     g_debug ("Channel closed: %s", error->message);
-  close_with_reason (self, self->peer_said_bye ? "peer-left" : "peer-lost");
+  if (self->we_said_bye)
+    close_with_reason (self, "left");
+  else
+    close_with_reason (self, self->peer_said_bye ? "peer-left" : "peer-lost");
 }
 
 static void
@@ -558,7 +582,7 @@ ice_state_changed_cb (PhIceTransport *ice,
   else if (state == PH_ICE_STATE_FAILED)
     {
       if (self->state == PH_CONVERSATION_STATE_CONNECTED)
-        close_with_reason (self, "peer-lost");
+        close_with_reason (self, self->we_said_bye ? "left" : "peer-lost");
       else
         fail_ice (self);
     }
@@ -1069,6 +1093,7 @@ ph_conversation_dispose (GObject *object)
   g_clear_handle_id (&self->connect_timeout_id, g_source_remove);
   g_clear_handle_id (&self->ping_id, g_source_remove);
   g_clear_handle_id (&self->leave_timeout_id, g_source_remove);
+  g_clear_handle_id (&self->goodbye_timeout_id, g_source_remove);
 
   if (self->signaling != NULL)
     g_signal_handlers_disconnect_by_data (self->signaling, self);
