@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, starts a local rendezvous server on
-# 127.0.0.1:8470 (unless one already answers there) and starts a chat:
-#   scripts/run.sh            host a chat and print its code
-#   scripts/run.sh join CODE  join the chat with that code (in a second terminal)
+# 127.0.0.1:8470 (unless one already answers there) and starts Pinhole:
+#   scripts/run.sh                  the app (pinhole-cli host without a display)
+#   scripts/run.sh --profile NAME   a second app window with its own identity,
+#                                   to chat with yourself
+#   scripts/run.sh host             pinhole-cli: host a chat and print its code
+#   scripts/run.sh join CODE        pinhole-cli: join the chat with that code
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${PINHOLE_BUILD_DIR:-$top/_build}
@@ -29,9 +32,21 @@ if ! curl -fsS "$url/v1/health" >/dev/null 2>&1; then
 fi
 
 export PINHOLE_RENDEZVOUS=$url
-if (($# == 0)); then
-  echo "Starting a chat. In a second terminal, join it with: scripts/run.sh join CODE"
-  "$build/src/cli/pinhole-cli" host
-else
+# The app's settings schema is compiled into the build tree.
+export GSETTINGS_SCHEMA_DIR=$build/data
+
+has_display() { [[ -n ${WAYLAND_DISPLAY:-} || -n ${DISPLAY:-} ]]; }
+
+if [[ ${1:-} == host || ${1:-} == join ]]; then
   "$build/src/cli/pinhole-cli" "$@"
+elif [[ -x $build/src/gui/pinhole ]] && has_display; then
+  if (($# == 0)); then
+    echo "Pinhole is starting. To chat with yourself, open a second window in another"
+    echo "terminal with: scripts/run.sh --profile second"
+  fi
+  "$build/src/gui/pinhole" "$@"
+else
+  echo "No display: starting a chat in the terminal. Join it from a second terminal"
+  echo "with: scripts/run.sh join CODE"
+  "$build/src/cli/pinhole-cli" host
 fi
