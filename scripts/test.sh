@@ -52,11 +52,11 @@ fi
 if build_dir "$top/_build-asan" -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false \
      -Dbuildtype=debug -Dgui=disabled; then
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-    run_suites "$top/_build-asan" "AddressSanitizer + UBSan" --suite core --suite server --suite cli
+    run_suites "$top/_build-asan" "AddressSanitizer + UBSan" --suite core --suite server --suite cli --suite security
 fi
 
 if [[ -f $top/_build/build.ninja ]]; then
-  run_suites "$top/_build" "valgrind" --setup valgrind --suite core --suite server --suite cli
+  run_suites "$top/_build" "valgrind" --setup valgrind --suite core --suite server --suite cli --suite security
 fi
 
 echo

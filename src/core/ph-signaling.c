@@ -533,6 +533,14 @@ ph_signaling_leave_async (PhSignaling        *self,
   g_task_set_source_tag (self->leave_task, ph_signaling_leave_async);
 
   stop (self);
+  /* A peer still setting up learns at once that we are gone, instead of
+   * waiting for a description that will not come. */
+  if (self->joined && self->peer_side != NULL)
+    {
+      g_autoptr (GBytes) empty = g_bytes_new (NULL, 0);
+
+      enqueue (self, "bye", empty, FALSE);
+    }
   post_next (self);
 }
 
