@@ -83,18 +83,24 @@ EOF
   exit 0
 fi
 
-# Each window gets its own profile (its own app id and settings), its own
-# session bus (an abstract-socket bus from the host would not be reachable
-# from a network namespace) and in-memory settings, so your own Pinhole
-# settings are untouched. STUN and TURN come from the lab's rendezvous.
+# Each window gets its own profile (its own app id), its own session bus
+# (an abstract-socket bus from the host would not be reachable from a
+# network namespace) and its own settings in a scratch keyfile, named after
+# its side and NAT, so your own Pinhole settings are untouched. STUN and
+# TURN come from the lab's rendezvous.
 run_window() {
-  local side=$1 profile=$2
+  local side=$1 profile=$2 name=$3
+  local config=$workdir/config-$side
+  mkdir -p "$config/glib-2.0/settings"
+  printf "[io/github/pinhole/Pinhole]\ndisplay-name='%s'\n" "$name" \
+    >"$config/glib-2.0/settings/keyfile"
   "$natlab" exec "$id" "$side" env PINHOLE_RENDEZVOUS="$NATLAB_RENDEZVOUS" \
-    GSETTINGS_BACKEND=memory DISPLAY="${DISPLAY:-}" WAYLAND_DISPLAY="${WAYLAND_DISPLAY:-}" \
+    GSETTINGS_BACKEND=keyfile XDG_CONFIG_HOME="$config" GSETTINGS_SCHEMA_DIR="$build/data" \
+    DISPLAY="${DISPLAY:-}" WAYLAND_DISPLAY="${WAYLAND_DISPLAY:-}" \
     XAUTHORITY="${XAUTHORITY:-}" XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-$workdir}" \
     dbus-run-session -- "$gui" --profile "$profile" &
 }
-run_window a natlab_a
-run_window b natlab_b
-echo "Two windows are open: host in one, join with its code in the other. Close both to end."
+run_window a natlab_a Alice
+run_window b natlab_b Bob
+echo "Two windows are open: Alice behind a $nat_a NAT, Bob behind a $nat_b NAT. Start a chat in one, join it with its code in the other. Close both to end."
 wait
