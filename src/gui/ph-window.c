@@ -130,9 +130,9 @@ set_content_page (PhWindow *self, const char *page, PhChat *chat)
                                 G_CALLBACK (update_content_title), self);
     }
 
-  /* The inspector explains a chat's connection; without a chat it has
-   * nothing to say. */
-  gtk_widget_set_visible (self->inspector_button, chat != NULL);
+  /* The inspector explains a chat's connection; without a chat, or for a
+   * chat from an earlier run, it has nothing to say. */
+  gtk_widget_set_visible (self->inspector_button, chat != NULL && !ph_chat_is_archived (chat));
   if (chat == NULL)
     {
       adw_flap_set_reveal_flap (self->flap, FALSE);
@@ -140,7 +140,8 @@ set_content_page (PhWindow *self, const char *page, PhChat *chat)
     }
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.close-chat", chat != NULL);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.delete-chat", chat != NULL);
-  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.toggle-inspector", chat != NULL);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.toggle-inspector",
+                                 chat != NULL && !ph_chat_is_archived (chat));
   update_content_title (self);
 }
 
