@@ -5,6 +5,8 @@
 
 #include <signal.h>
 
+#include <glib/gstdio.h>
+
 #include "ph-application.h"
 #include "ph-chat-view.h"
 #include "ph-code.h"
@@ -27,6 +29,7 @@ static PhApplication *application;
 static PhWindow *window;
 static PhTestProcess *server;
 static char *server_url;
+static char *history_dir;
 
 /* Waiting */
 
@@ -798,6 +801,162 @@ test_app_binary_joins (void)
   g_assert_cmpint (ph_test_process_wait_exit (host, EVENT_TIMEOUT_MS), ==, 0);
 }
 
+static PhChat *
+find_chat (GListModel *chats, const char *title)
+{
+  for (guint i = 0; i < g_list_model_get_n_items (chats); i++)
+    {
+      g_autoptr (PhChat) chat = g_list_model_get_item (chats, i);
+
+      if (g_strcmp0 (ph_chat_get_title (chat), title) == 0)
+        return g_steal_pointer (&chat);
+    }
+  return NULL;
+}
+
+static PhMessage *
+find_message (PhChat *chat, const char *text)
+{
+  GListModel *messages = ph_chat_get_messages (chat);
+
+  for (guint i = 0; i < g_list_model_get_n_items (messages); i++)
+    {
+      g_autoptr (PhMessage) message = g_list_model_get_item (messages, i);
+
+      if (g_strcmp0 (ph_message_get_text (message), text) == 0)
+        return g_steal_pointer (&message);
+    }
+  return NULL;
+}
+
+static gboolean
+outbox_has (PhHistory *history, const char *text)
+{
+  g_autoptr (GPtrArray) outbox = ph_history_list_outbox (history, NULL);
+
+  for (guint i = 0; outbox != NULL && i < outbox->len; i++)
+    if (g_strcmp0 (((PhHistoryMessage *)outbox->pdata[i])->text, text) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+/* A chat, then the app dies without a goodbye while a message is on its
+ * way; the app started again lists the chat as ended with every message in
+ * its state, the undelivered one failed; "Delete Chat" removes it for good. */
+static void
+test_history_after_restart (void)
+{
+  const char *delivered_text = "This one Dave will get.";
+  const char *pending_text = "Are you still there?";
+  RowQuery delivered = { delivered_text, "emblem-ok-symbolic" };
+  RowQuery received = { "Noted, Alice.", NULL };
+  RowQuery failed = { pending_text, "dialog-error-symbolic" };
+  RowQuery sending = { pending_text, "content-loading-symbolic" };
+  const char *join_args[3] = { "join", NULL, NULL };
+  g_autoptr (PhTestProcess) dave = NULL;
+  g_autoptr (JsonObject) event = NULL;
+  g_autoptr (PhChat) chat = NULL;
+  g_autoptr (PhMessage) message = NULL;
+  g_autoptr (GPtrArray) conversations = NULL;
+  g_autofree char *chat_id = NULL;
+  PhApplication *restarted;
+  PhChatView *view;
+
+  chat = ph_window_start_chat (window);
+  g_assert_nonnull (chat);
+  wait_for_chat_page ("waiting", EVENT_TIMEOUT_MS);
+  join_args[1] = ph_conversation_get_code (ph_chat_get_conversation (chat));
+  dave = spawn_cli ("Dave", join_args);
+  event = ph_test_process_wait_event (dave, "connected", CONNECT_TIMEOUT_MS);
+  g_clear_pointer (&event, json_object_unref);
+  wait_for_chat_page ("chat", CONNECT_TIMEOUT_MS);
+
+  view = PH_CHAT_VIEW (ph_window_get_chat_view (window));
+  type_into_composer (delivered_text);
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (view), "chat.send", NULL));
+  if (!ph_test_wait_until (row_is_shown, &delivered, EVENT_TIMEOUT_MS))
+    g_error ("the first message is not shown as delivered");
+  ph_test_process_write_line (dave, received.text);
+  if (!ph_test_wait_until (row_is_shown, &received, EVENT_TIMEOUT_MS))
+    g_error ("Dave’s message is not shown");
+
+  /* Dave stops answering; what is "sending" on screen is already stored. */
+  ph_test_process_kill (dave, SIGSTOP);
+  type_into_composer (pending_text);
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (view), "chat.send", NULL));
+  if (!ph_test_wait_until (row_is_shown, &sending, EVENT_TIMEOUT_MS))
+    g_error ("the second message is not shown as sending");
+  g_assert_true (outbox_has (ph_application_get_history (application), pending_text));
+
+  /* The crash: the window goes with no goodbye, and an app starts afresh. */
+  chat_id = g_strdup (ph_chat_get_history_id (chat));
+  g_clear_object (&chat);
+  gtk_window_destroy (GTK_WINDOW (window));
+  restarted = ph_application_new ();
+  g_application_set_flags (G_APPLICATION (restarted), G_APPLICATION_NON_UNIQUE);
+  /* Its own id, as the first app still holds the object path on the bus. */
+  g_application_set_application_id (G_APPLICATION (restarted), APP_ID ".Restarted");
+  g_assert_true (g_application_register (G_APPLICATION (restarted), NULL, NULL));
+  g_assert_nonnull (ph_application_get_history (restarted));
+  window = ph_window_new (restarted);
+  gtk_window_present (GTK_WINDOW (window));
+
+  chat = find_chat (ph_window_get_chats (window), "Dave");
+  g_assert_nonnull (chat);
+  g_assert_true (ph_chat_is_archived (chat));
+  g_assert_cmpstr (ph_chat_get_history_id (chat), ==, chat_id);
+  g_assert_cmpstr (ph_chat_get_subtitle (chat), ==, "Chat ended");
+  ph_window_show_chat (window, chat);
+  wait_for_chat_page ("chat", EVENT_TIMEOUT_MS);
+  view = PH_CHAT_VIEW (ph_window_get_chat_view (window));
+  g_assert_cmpuint (g_list_model_get_n_items (ph_chat_get_messages (chat)), ==, 3);
+  if (!ph_test_wait_until (row_is_shown, &delivered, EVENT_TIMEOUT_MS))
+    g_error ("the delivered message is not shown as delivered after the restart");
+  if (!ph_test_wait_until (row_is_shown, &received, EVENT_TIMEOUT_MS))
+    g_error ("Dave’s message is not shown after the restart");
+  if (!ph_test_wait_until (row_is_shown, &failed, EVENT_TIMEOUT_MS))
+    g_error ("the undelivered message is not shown as failed after the restart");
+  message = find_message (chat, pending_text);
+  g_assert_cmpstr (ph_message_get_failure_reason (message), ==,
+                   "not delivered before Pinhole closed");
+  g_assert_false (outbox_has (ph_application_get_history (restarted), pending_text));
+  g_assert_nonnull (strstr (ph_chat_view_get_label_text (view, "banner"), "This chat has ended"));
+  g_assert_false (gtk_widget_is_sensitive (GTK_WIDGET (ph_chat_view_get_composer (view))));
+  save_screenshot ("history.png");
+
+  /* Deleting takes it off the list and out of the history. */
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.delete-chat", NULL));
+  g_assert_cmpstr (ph_window_get_visible_page (window), ==, "welcome");
+  g_clear_object (&chat);
+  chat = find_chat (ph_window_get_chats (window), "Dave");
+  g_assert_null (chat);
+  conversations = ph_history_list_conversations (ph_application_get_history (restarted), NULL);
+  for (guint i = 0; i < conversations->len; i++)
+    g_assert_cmpstr (((PhHistoryConversation *)conversations->pdata[i])->id, !=, chat_id);
+
+  gtk_window_destroy (GTK_WINDOW (window));
+  g_object_unref (restarted);
+  window = ph_window_new (application);
+  gtk_window_present (GTK_WINDOW (window));
+  ph_test_process_kill (dave, SIGKILL);
+  ph_test_process_wait_exit (dave, EVENT_TIMEOUT_MS);
+}
+
+static void
+remove_history (void)
+{
+  g_autoptr (GDir) dir = g_dir_open (history_dir, 0, NULL);
+  const char *name;
+
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *path = g_build_filename (history_dir, name, NULL);
+
+      g_remove (path);
+    }
+  g_rmdir (history_dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -807,6 +966,10 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
 
   server = ph_test_start_rendezvous (NULL, &server_url);
+  /* The app and the pinhole binary it starts keep their history here. */
+  history_dir = g_dir_make_tmp ("pinhole-history-XXXXXX", NULL);
+  g_assert_nonnull (history_dir);
+  g_setenv ("PINHOLE_HISTORY_DIR", history_dir, TRUE);
 
   application = ph_application_new ();
   g_application_set_flags (G_APPLICATION (application), G_APPLICATION_NON_UNIQUE);
@@ -842,6 +1005,7 @@ main (int argc, char **argv)
   g_test_add_func ("/gui/chat/screenshots", test_screenshots_of_a_chat);
   g_test_add_func ("/gui/chat/notification", test_notification_in_background);
   g_test_add_func ("/gui/app/joins-cli-host", test_app_binary_joins);
+  g_test_add_func ("/gui/history/after-restart", test_history_after_restart);
   status = g_test_run ();
 
   gtk_window_destroy (GTK_WINDOW (window));
@@ -851,5 +1015,7 @@ main (int argc, char **argv)
   ph_test_process_wait_exit (server, 5000);
   ph_test_process_free (server);
   g_free (server_url);
+  remove_history ();
+  g_free (history_dir);
   return status;
 }

@@ -18,6 +18,9 @@ struct _PhApplication
 
   GSettings *settings;
   char *turn_password;
+  char *profile;
+  PhHistory *history;
+  GError *history_error;
   guint sigint_id;
   guint sigterm_id;
 };
@@ -61,6 +64,73 @@ quit_signal_cb (gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
+/* $PINHOLE_HISTORY_DIR (for tests), else the user's data folder; each
+ * profile keeps its own file, as it is a separate person. */
+static char *
+history_path (PhApplication *self)
+{
+  const char *directory = g_getenv ("PINHOLE_HISTORY_DIR");
+  g_autofree char *name = NULL;
+
+  name = self->profile != NULL ? g_strdup_printf ("history-%s.db", self->profile)
+                               : g_strdup ("history.db");
+  if (directory != NULL && directory[0] != '\0')
+    return g_build_filename (directory, name, NULL);
+  return g_build_filename (g_get_user_data_dir (), "pinhole", name, NULL);
+}
+
+/* No chat survives the process that ran it: whatever was still going on
+ * when Pinhole last stopped (a crash included) has ended, and what was
+ * still on its way was not delivered. */
+static gboolean
+close_unfinished (PhHistory *history, GError **error)
+{
+  g_autoptr (GPtrArray) outbox = ph_history_list_outbox (history, error);
+  g_autoptr (GPtrArray) conversations = NULL;
+
+  if (outbox == NULL)
+    return FALSE;
+  for (guint i = 0; i < outbox->len; i++)
+    {
+      PhHistoryMessage *message = outbox->pdata[i];
+
+      if (!ph_history_set_message_state (history, message->conversation_id, message->id,
+                                         PH_HISTORY_MESSAGE_FAILED, "app-closed", error))
+        return FALSE;
+    }
+
+  conversations = ph_history_list_conversations (history, error);
+  if (conversations == NULL)
+    return FALSE;
+  for (guint i = 0; i < conversations->len; i++)
+    {
+      PhHistoryConversation *conversation = conversations->pdata[i];
+
+      if (conversation->state == PH_CONVERSATION_STATE_CLOSED
+          || conversation->state == PH_CONVERSATION_STATE_FAILED)
+        continue;
+      conversation->state = PH_CONVERSATION_STATE_CLOSED;
+      if (conversation->close_reason == NULL)
+        conversation->close_reason = g_strdup ("app-closed");
+      if (!ph_history_update_conversation (history, conversation, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+open_history (PhApplication *self)
+{
+  g_autofree char *path = history_path (self);
+
+  self->history = ph_history_open (path, &self->history_error);
+  if (self->history != NULL && !close_unfinished (self->history, &self->history_error))
+    g_clear_object (&self->history);
+  /* The app works without a history; the window says why it is off. */
+  if (self->history_error != NULL)
+    g_warning ("Chats will not be kept: %s", self->history_error->message);
+}
+
 static void
 ph_application_startup (GApplication *application)
 {
@@ -74,6 +144,7 @@ ph_application_startup (GApplication *application)
 
   self->settings = ph_settings_new ();
   gtk_window_set_default_icon_name (APP_ID);
+  open_history (self);
 
   /* Only people who set up their own TURN server have a password stored;
    * everyone else never touches the keyring. */
@@ -92,6 +163,7 @@ ph_application_shutdown (GApplication *application)
   g_clear_handle_id (&self->sigint_id, g_source_remove);
   g_clear_handle_id (&self->sigterm_id, g_source_remove);
   g_clear_object (&self->settings);
+  g_clear_object (&self->history);
 }
 
 static int
@@ -113,6 +185,8 @@ ph_application_handle_local_options (GApplication *application, GVariantDict *op
           return 2;
         }
       g_application_set_application_id (application, id);
+      g_free (PH_APPLICATION (application)->profile);
+      PH_APPLICATION (application)->profile = g_strdup (profile);
     }
 
   if (g_variant_dict_contains (options, "version"))
@@ -145,7 +219,10 @@ ph_application_finalize (GObject *object)
   PhApplication *self = PH_APPLICATION (object);
 
   g_clear_object (&self->settings);
+  g_clear_object (&self->history);
+  g_clear_error (&self->history_error);
   g_free (self->turn_password);
+  g_free (self->profile);
 
   G_OBJECT_CLASS (ph_application_parent_class)->finalize (object);
 }
@@ -358,4 +435,20 @@ ph_application_set_turn_password (PhApplication *self, const char *password)
 
   g_free (self->turn_password);
   self->turn_password = g_strdup (password);
+}
+
+PhHistory *
+ph_application_get_history (PhApplication *self)
+{
+  g_return_val_if_fail (PH_IS_APPLICATION (self), NULL);
+
+  return self->history;
+}
+
+const GError *
+ph_application_get_history_error (PhApplication *self)
+{
+  g_return_val_if_fail (PH_IS_APPLICATION (self), NULL);
+
+  return self->history_error;
 }

@@ -4,6 +4,7 @@
 #include <adwaita.h>
 
 #include "ph-conversation.h"
+#include "ph-history.h"
 
 G_BEGIN_DECLS
 
@@ -23,5 +24,9 @@ PhConversation *ph_application_new_conversation (PhApplication *self, GError **e
 void ph_application_leave_conversation (PhApplication *self, PhConversation *conversation);
 /* The TURN password from the keyring, kept for new conversations. */
 void ph_application_set_turn_password (PhApplication *self, const char *password);
+/* The chat history, opened at startup; NULL, with the reason in
+ * ph_application_get_history_error (), when it could not be. */
+PhHistory *ph_application_get_history (PhApplication *self);
+const GError *ph_application_get_history_error (PhApplication *self);
 
 G_END_DECLS

@@ -45,7 +45,7 @@ G_DEFINE_FINAL_TYPE (PhChatView, ph_chat_view, GTK_TYPE_WIDGET)
 static const char *
 peer_name (PhChatView *self)
 {
-  const char *name = ph_conversation_get_peer_name (ph_chat_get_conversation (self->chat));
+  const char *name = ph_chat_get_peer_name (self->chat);
 
   return name != NULL && name[0] != '\0' ? name : _ ("Your peer");
 }
@@ -57,7 +57,11 @@ update_banner (PhChatView *self)
   const char *reason = ph_chat_get_close_reason (self->chat);
   g_autofree char *text = NULL;
 
-  if (ph_conversation_get_state (conversation) == PH_CONVERSATION_STATE_FAILED)
+  if (ph_chat_is_archived (self->chat))
+    /* Translators: a chat from before Pinhole was last started */
+    text = g_strdup (_ ("This chat has ended. Codes work only once, so it cannot go on: start a "
+                        "new chat to talk again."));
+  else if (ph_chat_get_state (self->chat) == PH_CONVERSATION_STATE_FAILED)
     {
       const char *title, *advice;
 
@@ -81,10 +85,10 @@ static void
 update_state (PhChatView *self)
 {
   PhConversation *conversation = ph_chat_get_conversation (self->chat);
-  PhConversationState state = ph_conversation_get_state (conversation);
+  PhConversationState state = ph_chat_get_state (self->chat);
   gboolean has_messages = g_list_model_get_n_items (ph_chat_get_messages (self->chat)) > 0;
   const char *page = "chat";
-  const char *code = ph_conversation_get_code (conversation);
+  const char *code = ph_chat_get_code (self->chat);
 
   gtk_label_set_text (self->code_label, code != NULL ? code : "");
 

@@ -7,6 +7,7 @@
 
 #include "ph-chat.h"
 #include "ph-error-text.h"
+#include "ph-error.h"
 
 struct _PhChat
 {
@@ -20,6 +21,11 @@ struct _PhChat
   char *close_reason;
   gboolean peer_typing;
   gboolean typing;
+
+  PhHistory *history; /* NULL: nothing is stored */
+  PhHistoryConversation *record;
+  gboolean archived;
+  gboolean messages_loaded;
 };
 
 G_DEFINE_FINAL_TYPE (PhChat, ph_chat, G_TYPE_OBJECT)
@@ -38,11 +44,103 @@ enum
 enum
 {
   SIGNAL_MESSAGE_RECEIVED,
+  SIGNAL_HISTORY_FAILED,
   N_SIGNALS
 };
 
 static GParamSpec *properties[N_PROPS];
 static guint signals[N_SIGNALS];
+
+/* Failure reasons stored with a message, shown by its row. */
+#define FAILED_CHAT_ENDED "chat-ended"
+#define FAILED_APP_CLOSED "app-closed"
+
+static const char *
+describe_failure (const char *reason)
+{
+  if (g_strcmp0 (reason, FAILED_APP_CLOSED) == 0)
+    return _ ("not delivered before Pinhole closed");
+  return NULL;
+}
+
+static void
+report_history_error (PhChat *self, const GError *error)
+{
+  g_signal_emit (self, signals[SIGNAL_HISTORY_FAILED], 0, error);
+}
+
+static void
+store_record (PhChat *self)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (self->history == NULL || self->archived)
+    return;
+  if (!ph_history_update_conversation (self->history, self->record, &error))
+    report_history_error (self, error);
+}
+
+static gboolean
+set_field (char **field, const char *value)
+{
+  if (value == NULL || g_strcmp0 (*field, value) == 0)
+    return FALSE;
+  g_free (*field);
+  *field = g_strdup (value);
+  return TRUE;
+}
+
+/* Keeps the stored chat in step with the conversation. The last path
+ * stays once the chat has ended, to say how it went. */
+static void
+record_conversation (PhChat *self)
+{
+  PhConversation *conversation = self->conversation;
+  const PhPath *path = ph_conversation_get_path (conversation);
+  g_autofree char *path_summary = path != NULL ? ph_path_describe (path) : NULL;
+  gboolean changed = FALSE;
+
+  if (self->archived)
+    return;
+  changed |= set_field (&self->record->peer_name, ph_conversation_get_peer_name (conversation));
+  changed |= set_field (&self->record->code, ph_conversation_get_code (conversation));
+  changed |= set_field (&self->record->path_summary, path_summary);
+  if (self->record->state != ph_conversation_get_state (conversation))
+    {
+      self->record->state = ph_conversation_get_state (conversation);
+      changed = TRUE;
+    }
+  if (changed)
+    store_record (self);
+}
+
+static void
+store_message (PhChat *self, PhMessage *message)
+{
+  g_autoptr (PhHistoryMessage) stored = NULL;
+  g_autoptr (GError) error = NULL;
+
+  if (self->history == NULL)
+    return;
+  stored = ph_history_message_new (self->record->id, ph_message_get_id (message),
+                                   ph_message_get_outgoing (message), ph_message_get_time (message),
+                                   ph_message_get_text (message));
+  if (!ph_history_add_message (self->history, stored, &error))
+    report_history_error (self, error);
+}
+
+static void
+store_message_state (PhChat *self, PhMessage *message, PhHistoryMessageState state,
+                     const char *reason)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (self->history == NULL)
+    return;
+  if (!ph_history_set_message_state (self->history, self->record->id, ph_message_get_id (message),
+                                     state, reason, &error))
+    report_history_error (self, error);
+}
 
 static void
 set_string_property (PhChat *self, char **field, const char *value, GParamSpec *pspec)
@@ -58,7 +156,7 @@ set_string_property (PhChat *self, char **field, const char *value, GParamSpec *
 static void
 update_subtitle (PhChat *self)
 {
-  PhConversationState state = ph_conversation_get_state (self->conversation);
+  PhConversationState state = ph_chat_get_state (self);
   guint n_messages = g_list_model_get_n_items (G_LIST_MODEL (self->messages));
   g_autofree char *subtitle = NULL;
 
@@ -95,8 +193,8 @@ update_subtitle (PhChat *self)
 static void
 update_title (PhChat *self)
 {
-  const char *peer_name = ph_conversation_get_peer_name (self->conversation);
-  const char *code = ph_conversation_get_code (self->conversation);
+  const char *peer_name = ph_chat_get_peer_name (self);
+  const char *code = ph_chat_get_code (self);
 
   if (peer_name != NULL && peer_name[0] != '\0')
     set_string_property (self, &self->title, peer_name, properties[PROP_TITLE]);
@@ -120,6 +218,7 @@ conversation_changed_cb (PhChat *self)
 {
   update_title (self);
   update_subtitle (self);
+  record_conversation (self);
 }
 
 static void
@@ -145,6 +244,7 @@ message_delivered_cb (PhChat *self, const char *id, PhConversation *conversation
 
   if (message == NULL)
     return;
+  store_message_state (self, message, PH_HISTORY_MESSAGE_DELIVERED, NULL);
   ph_message_set_state (message, PH_MESSAGE_STATE_DELIVERED);
   g_hash_table_remove (self->unacknowledged, id);
 }
@@ -163,7 +263,10 @@ mark_unacknowledged_failed (PhChat *self)
 
   g_hash_table_iter_init (&iter, self->unacknowledged);
   while (g_hash_table_iter_next (&iter, NULL, (gpointer *)&message))
-    ph_message_set_state (message, PH_MESSAGE_STATE_FAILED);
+    {
+      store_message_state (self, message, PH_HISTORY_MESSAGE_FAILED, FAILED_CHAT_ENDED);
+      ph_message_set_state (message, PH_MESSAGE_STATE_FAILED);
+    }
   g_hash_table_remove_all (self->unacknowledged);
 }
 
@@ -172,6 +275,8 @@ closed_cb (PhChat *self, const char *reason, PhConversation *conversation)
 {
   g_free (self->close_reason);
   self->close_reason = g_strdup (reason);
+  if (set_field (&self->record->close_reason, reason))
+    store_record (self);
   set_peer_typing (self, FALSE);
   mark_unacknowledged_failed (self);
   update_subtitle (self);
@@ -180,6 +285,8 @@ closed_cb (PhChat *self, const char *reason, PhConversation *conversation)
 static void
 failed_cb (PhChat *self, const GError *error, PhConversation *conversation)
 {
+  if (set_field (&self->record->close_reason, ph_error_code_name (error)))
+    store_record (self);
   set_peer_typing (self, FALSE);
   mark_unacknowledged_failed (self);
   update_subtitle (self);
@@ -199,6 +306,8 @@ ph_chat_constructed (GObject *object)
   g_signal_connect_object (self->conversation, "notify::peer-name", G_CALLBACK (peer_name_cb), self,
                            G_CONNECT_SWAPPED);
   g_signal_connect_object (self->conversation, "notify::code", G_CALLBACK (conversation_changed_cb),
+                           self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->conversation, "notify::path", G_CALLBACK (conversation_changed_cb),
                            self, G_CONNECT_SWAPPED);
   g_signal_connect_object (self->conversation, "message-received", G_CALLBACK (message_received_cb),
                            self, G_CONNECT_SWAPPED);
@@ -221,6 +330,7 @@ ph_chat_dispose (GObject *object)
   g_clear_pointer (&self->unacknowledged, g_hash_table_unref);
   g_clear_object (&self->messages);
   g_clear_object (&self->conversation);
+  g_clear_object (&self->history);
 
   G_OBJECT_CLASS (ph_chat_parent_class)->dispose (object);
 }
@@ -233,6 +343,7 @@ ph_chat_finalize (GObject *object)
   g_free (self->title);
   g_free (self->subtitle);
   g_free (self->close_reason);
+  ph_history_conversation_free (self->record);
 
   G_OBJECT_CLASS (ph_chat_parent_class)->finalize (object);
 }
@@ -251,7 +362,7 @@ ph_chat_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec 
       g_value_set_string (value, self->title);
       break;
     case PROP_PEER_NAME:
-      g_value_set_string (value, ph_conversation_get_peer_name (self->conversation));
+      g_value_set_string (value, ph_chat_get_peer_name (self));
       break;
     case PROP_SUBTITLE:
       g_value_set_string (value, self->subtitle);
@@ -310,6 +421,9 @@ ph_chat_class_init (PhChatClass *klass)
   signals[SIGNAL_MESSAGE_RECEIVED]
       = g_signal_new ("message-received", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
                       NULL, NULL, G_TYPE_NONE, 1, PH_TYPE_MESSAGE);
+  signals[SIGNAL_HISTORY_FAILED]
+      = g_signal_new ("history-failed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                      NULL, G_TYPE_NONE, 1, G_TYPE_ERROR);
 }
 
 static void
@@ -317,14 +431,157 @@ ph_chat_init (PhChat *self)
 {
   self->messages = g_list_store_new (PH_TYPE_MESSAGE);
   self->unacknowledged = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
+  self->record = ph_history_conversation_new ();
 }
 
 PhChat *
-ph_chat_new (PhConversation *conversation)
+ph_chat_new (PhConversation *conversation, PhHistory *history)
 {
-  g_return_val_if_fail (PH_IS_CONVERSATION (conversation), NULL);
+  g_autoptr (PhChat) self = NULL;
+  g_autoptr (GError) error = NULL;
 
-  return g_object_new (PH_TYPE_CHAT, "conversation", conversation, NULL);
+  g_return_val_if_fail (PH_IS_CONVERSATION (conversation), NULL);
+  g_return_val_if_fail (history == NULL || PH_IS_HISTORY (history), NULL);
+
+  self = g_object_new (PH_TYPE_CHAT, "conversation", conversation, NULL);
+  if (history != NULL)
+    {
+      if (ph_history_add_conversation (history, self->record, &error))
+        self->history = g_object_ref (history);
+      else
+        g_warning ("This chat will not be kept: %s", error->message);
+    }
+  return g_steal_pointer (&self);
+}
+
+PhChat *
+ph_chat_new_from_history (PhHistory *history, const PhHistoryConversation *record)
+{
+  g_autoptr (PhConversation) idle = NULL;
+  PhChat *self;
+
+  g_return_val_if_fail (PH_IS_HISTORY (history), NULL);
+  g_return_val_if_fail (record != NULL, NULL);
+
+  /* A conversation that never starts: an ended chat cannot resume, as its
+   * code worked once. */
+  idle = ph_conversation_new ("", "", NULL);
+  self = g_object_new (PH_TYPE_CHAT, "conversation", idle, NULL);
+  self->archived = TRUE;
+  self->history = g_object_ref (history);
+  ph_history_conversation_free (self->record);
+  self->record = ph_history_conversation_copy (record);
+  self->close_reason = g_strdup (record->close_reason);
+  update_title (self);
+  update_subtitle (self);
+  return self;
+}
+
+gboolean
+ph_chat_is_archived (PhChat *self)
+{
+  g_return_val_if_fail (PH_IS_CHAT (self), FALSE);
+
+  return self->archived;
+}
+
+PhConversationState
+ph_chat_get_state (PhChat *self)
+{
+  g_return_val_if_fail (PH_IS_CHAT (self), PH_CONVERSATION_STATE_IDLE);
+
+  if (self->archived)
+    return PH_CONVERSATION_STATE_CLOSED;
+  return ph_conversation_get_state (self->conversation);
+}
+
+const char *
+ph_chat_get_peer_name (PhChat *self)
+{
+  g_return_val_if_fail (PH_IS_CHAT (self), NULL);
+
+  if (self->archived)
+    return self->record->peer_name;
+  return ph_conversation_get_peer_name (self->conversation);
+}
+
+const char *
+ph_chat_get_code (PhChat *self)
+{
+  g_return_val_if_fail (PH_IS_CHAT (self), NULL);
+
+  if (self->archived)
+    return self->record->code;
+  return ph_conversation_get_code (self->conversation);
+}
+
+const char *
+ph_chat_get_history_id (PhChat *self)
+{
+  g_return_val_if_fail (PH_IS_CHAT (self), NULL);
+
+  return self->record->id;
+}
+
+gboolean
+ph_chat_delete_from_history (PhChat *self, GError **error)
+{
+  g_return_val_if_fail (PH_IS_CHAT (self), FALSE);
+
+  if (self->history == NULL)
+    return TRUE;
+  return ph_history_delete_conversation (self->history, self->record->id, error);
+}
+
+static PhMessageState
+message_state_from_history (const PhHistoryMessage *stored)
+{
+  if (!stored->outgoing)
+    return PH_MESSAGE_STATE_RECEIVED;
+  switch (stored->state)
+    {
+    case PH_HISTORY_MESSAGE_DELIVERED:
+      return PH_MESSAGE_STATE_DELIVERED;
+    case PH_HISTORY_MESSAGE_FAILED:
+      return PH_MESSAGE_STATE_FAILED;
+    case PH_HISTORY_MESSAGE_SENDING:
+    case PH_HISTORY_MESSAGE_SENT:
+    default:
+      return PH_MESSAGE_STATE_SENDING;
+    }
+}
+
+/* All at once: 10,000 messages read in about 10 ms (tests/test-history.c),
+ * and the list view only makes rows for the screenful shown. */
+static void
+load_messages (PhChat *self)
+{
+  g_autoptr (GPtrArray) stored = NULL;
+  g_autoptr (GPtrArray) messages = NULL;
+  g_autoptr (GError) error = NULL;
+
+  if (!self->archived || self->messages_loaded)
+    return;
+  self->messages_loaded = TRUE;
+
+  stored = ph_history_list_messages_before (self->history, self->record->id, 0, 0, &error);
+  if (stored == NULL)
+    {
+      report_history_error (self, error);
+      return;
+    }
+  messages = g_ptr_array_new_full (stored->len, g_object_unref);
+  for (guint i = 0; i < stored->len; i++)
+    {
+      const PhHistoryMessage *record = stored->pdata[i];
+      PhMessage *message
+          = ph_message_new (record->id, record->text, record->time_ms, record->outgoing);
+
+      ph_message_set_failure_reason (message, describe_failure (record->failure_reason));
+      ph_message_set_state (message, message_state_from_history (record));
+      g_ptr_array_add (messages, message);
+    }
+  g_list_store_splice (self->messages, 0, 0, messages->pdata, messages->len);
 }
 
 PhConversation *
@@ -340,6 +597,7 @@ ph_chat_get_messages (PhChat *self)
 {
   g_return_val_if_fail (PH_IS_CHAT (self), NULL);
 
+  load_messages (self);
   return G_LIST_MODEL (self->messages);
 }
 
@@ -389,6 +647,9 @@ ph_chat_send (PhChat *self, const char *text, GError **error)
     return NULL;
 
   message = ph_message_new (id, text, g_get_real_time () / 1000, TRUE);
+  /* The conversation only queued it: nothing goes out before the main
+   * loop runs again, so the outbox has it before anyone sees "sending". */
+  store_message (self, message);
   g_hash_table_insert (self->unacknowledged, g_strdup (id), g_object_ref (message));
   g_list_store_append (self->messages, message);
   update_subtitle (self);
@@ -414,6 +675,7 @@ ph_chat_add_received (PhChat *self, const char *id, gint64 time_ms, const char *
   g_return_val_if_fail (PH_IS_CHAT (self), NULL);
 
   message = ph_message_new (id, text, time_ms, FALSE);
+  store_message (self, message);
   g_list_store_append (self->messages, message);
   update_subtitle (self);
   g_signal_emit (self, signals[SIGNAL_MESSAGE_RECEIVED], 0, message);

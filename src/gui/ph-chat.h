@@ -4,18 +4,36 @@
 #include <gio/gio.h>
 
 #include "ph-conversation.h"
+#include "ph-history.h"
 #include "ph-message.h"
 
 G_BEGIN_DECLS
 
 /* One chat as the app shows it: the conversation, its messages as a
- * GListModel of PhMessage, and what the sidebar says about it.
- * Signals: "message-received" (PhMessage *message). */
+ * GListModel of PhMessage, and what the sidebar says about it. With a
+ * history, the chat and every message it shows are stored as they
+ * happen; an outgoing message is stored before it is shown as sending.
+ * A chat read back from the history is "archived": it has ended and its
+ * conversation never starts.
+ * Signals: "message-received" (PhMessage *message),
+ * "history-failed" (GError *error): the history could not be written. */
 
 #define PH_TYPE_CHAT (ph_chat_get_type ())
 G_DECLARE_FINAL_TYPE (PhChat, ph_chat, PH, CHAT, GObject)
 
-PhChat *ph_chat_new (PhConversation *conversation);
+/* @history may be NULL: then nothing is stored. */
+PhChat *ph_chat_new (PhConversation *conversation, PhHistory *history);
+/* A chat from an earlier run; its messages are read when first asked for. */
+PhChat *ph_chat_new_from_history (PhHistory *history, const PhHistoryConversation *record);
+gboolean ph_chat_is_archived (PhChat *self);
+/* The conversation's, or the stored ones for an archived chat (CLOSED). */
+PhConversationState ph_chat_get_state (PhChat *self);
+const char *ph_chat_get_peer_name (PhChat *self);
+const char *ph_chat_get_code (PhChat *self);
+/* The chat's id in the history. */
+const char *ph_chat_get_history_id (PhChat *self);
+/* Removes the chat and its messages from the history. */
+gboolean ph_chat_delete_from_history (PhChat *self, GError **error);
 PhConversation *ph_chat_get_conversation (PhChat *self);
 GListModel *ph_chat_get_messages (PhChat *self);
 const char *ph_chat_get_title (PhChat *self);

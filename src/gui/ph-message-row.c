@@ -65,6 +65,7 @@ update_state (PhMessageRow *self)
 {
   const char *icon = NULL;
   const char *tooltip = NULL;
+  g_autofree char *failure = NULL;
   PhMessageState state = ph_message_get_state (self->message);
 
   gtk_widget_remove_css_class (GTK_WIDGET (self->state_image), "error");
@@ -80,7 +81,11 @@ update_state (PhMessageRow *self)
       break;
     case PH_MESSAGE_STATE_FAILED:
       icon = "dialog-error-symbolic";
-      tooltip = _ ("Not delivered: the chat ended before your peer received it");
+      if (ph_message_get_failure_reason (self->message) != NULL)
+        tooltip = failure = g_strdup_printf (_ ("Not delivered: %s"),
+                                             ph_message_get_failure_reason (self->message));
+      else
+        tooltip = _ ("Not delivered: the chat ended before your peer received it");
       gtk_widget_add_css_class (GTK_WIDGET (self->state_image), "error");
       break;
     case PH_MESSAGE_STATE_RECEIVED:

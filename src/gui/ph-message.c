@@ -14,6 +14,7 @@ struct _PhMessage
   gint64 time_ms;
   gboolean outgoing;
   PhMessageState state;
+  char *failure_reason;
 };
 
 G_DEFINE_FINAL_TYPE (PhMessage, ph_message, G_TYPE_OBJECT)
@@ -59,6 +60,7 @@ ph_message_finalize (GObject *object)
 
   g_free (self->id);
   g_free (self->text);
+  g_free (self->failure_reason);
 
   G_OBJECT_CLASS (ph_message_parent_class)->finalize (object);
 }
@@ -183,4 +185,21 @@ ph_message_set_state (PhMessage *self, PhMessageState state)
     return;
   self->state = state;
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STATE]);
+}
+
+const char *
+ph_message_get_failure_reason (PhMessage *self)
+{
+  g_return_val_if_fail (PH_IS_MESSAGE (self), NULL);
+
+  return self->failure_reason;
+}
+
+void
+ph_message_set_failure_reason (PhMessage *self, const char *reason)
+{
+  g_return_if_fail (PH_IS_MESSAGE (self));
+
+  g_free (self->failure_reason);
+  self->failure_reason = g_strdup (reason);
 }

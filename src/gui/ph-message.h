@@ -28,5 +28,9 @@ gint64 ph_message_get_time (PhMessage *self);
 gboolean ph_message_get_outgoing (PhMessage *self);
 PhMessageState ph_message_get_state (PhMessage *self);
 void ph_message_set_state (PhMessage *self, PhMessageState state);
+/* Why a failed message failed, as a person reads it, or NULL for the usual
+ * reason (the chat ended first). Set it before the state. */
+const char *ph_message_get_failure_reason (PhMessage *self);
+void ph_message_set_failure_reason (PhMessage *self, const char *reason);
 
 G_END_DECLS

@@ -67,7 +67,7 @@ describe_state (PhChat *chat)
   PhConversation *conversation = ph_chat_get_conversation (chat);
   const PhPath *path = ph_conversation_get_path (conversation);
 
-  switch (ph_conversation_get_state (conversation))
+  switch (ph_chat_get_state (chat))
     {
     case PH_CONVERSATION_STATE_WAITING_FOR_PEER:
       return _ ("Waiting for your peer");
@@ -130,16 +130,18 @@ set_content_page (PhWindow *self, const char *page, PhChat *chat)
                                 G_CALLBACK (update_content_title), self);
     }
 
-  /* The inspector explains a chat's connection; without a chat it has
-   * nothing to say. */
-  gtk_widget_set_visible (self->inspector_button, chat != NULL);
+  /* The inspector explains a chat's connection; without a chat, or for a
+   * chat from an earlier run, it has nothing to say. */
+  gtk_widget_set_visible (self->inspector_button, chat != NULL && !ph_chat_is_archived (chat));
   if (chat == NULL)
     {
       adw_flap_set_reveal_flap (self->flap, FALSE);
       gtk_selection_model_unselect_all (GTK_SELECTION_MODEL (self->selection));
     }
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.close-chat", chat != NULL);
-  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.toggle-inspector", chat != NULL);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.delete-chat", chat != NULL);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.toggle-inspector",
+                                 chat != NULL && !ph_chat_is_archived (chat));
   update_content_title (self);
 }
 
@@ -183,15 +185,64 @@ chat_failed_cb (PhWindow *self, const GError *error, PhConversation *conversatio
 }
 
 static void
-add_chat (PhWindow *self, PhChat *chat)
+chat_history_failed_cb (PhWindow *self, const GError *error, PhChat *chat)
+{
+  show_toast (self, error->message);
+}
+
+static void
+track_chat (PhWindow *self, PhChat *chat)
 {
   g_signal_connect_object (chat, "message-received", G_CALLBACK (chat_message_received_cb), self,
                            G_CONNECT_SWAPPED);
+  g_signal_connect_object (chat, "history-failed", G_CALLBACK (chat_history_failed_cb), self,
+                           G_CONNECT_SWAPPED);
   g_signal_connect_object (ph_chat_get_conversation (chat), "failed", G_CALLBACK (chat_failed_cb),
                            self, G_CONNECT_SWAPPED);
+}
+
+static void
+add_chat (PhWindow *self, PhChat *chat)
+{
+  track_chat (self, chat);
   g_list_store_insert (self->chats, 0, chat);
   update_sidebar (self);
   ph_window_show_chat (self, chat);
+}
+
+/* Earlier chats in the sidebar, newest first; their messages are read
+ * when a chat is opened. */
+static void
+restore_chats (PhWindow *self)
+{
+  PhApplication *application = get_application (self);
+  PhHistory *history = ph_application_get_history (application);
+  const GError *history_error = ph_application_get_history_error (application);
+  g_autoptr (GPtrArray) conversations = NULL;
+  g_autoptr (GError) error = NULL;
+
+  if (history_error != NULL)
+    {
+      show_toast (self, history_error->message);
+      return;
+    }
+  if (history == NULL)
+    return;
+
+  conversations = ph_history_list_conversations (history, &error);
+  if (conversations == NULL)
+    {
+      show_toast (self, error->message);
+      return;
+    }
+  for (guint i = 0; i < conversations->len; i++)
+    {
+      g_autoptr (PhChat) chat = ph_chat_new_from_history (history, conversations->pdata[i]);
+
+      track_chat (self, chat);
+      g_list_store_append (self->chats, chat);
+    }
+  update_sidebar (self);
 }
 
 static PhChat *
@@ -209,20 +260,43 @@ new_chat (PhWindow *self)
       show_toast (self, text);
       return NULL;
     }
-  return ph_chat_new (conversation);
+  return ph_chat_new (conversation, ph_application_get_history (get_application (self)));
 }
 
 static void
-close_chat (PhWindow *self, PhChat *chat)
+remove_chat (PhWindow *self, PhChat *chat)
 {
   guint position;
 
-  ph_application_leave_conversation (get_application (self), ph_chat_get_conversation (chat));
+  if (!ph_chat_is_archived (chat))
+    ph_application_leave_conversation (get_application (self), ph_chat_get_conversation (chat));
   if (current_chat (self) == chat)
     set_content_page (self, "welcome", NULL);
   if (g_list_store_find (self->chats, chat, &position))
     g_list_store_remove (self->chats, position);
   update_sidebar (self);
+}
+
+static void
+delete_chat (PhWindow *self, PhChat *chat)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (!ph_chat_delete_from_history (chat, &error))
+    show_toast (self, error->message);
+  remove_chat (self, chat);
+}
+
+/* Closing takes the chat off the list; one with messages stays in the
+ * history and is listed again next time, one without (a code never used)
+ * has nothing worth keeping. */
+static void
+close_chat (PhWindow *self, PhChat *chat)
+{
+  if (g_list_model_get_n_items (ph_chat_get_messages (chat)) == 0)
+    delete_chat (self, chat);
+  else
+    remove_chat (self, chat);
 }
 
 static void
@@ -281,6 +355,16 @@ close_chat_action (GtkWidget *widget, const char *action_name, GVariant *paramet
 }
 
 static void
+delete_chat_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  PhWindow *self = PH_WINDOW (widget);
+  PhChat *chat = current_chat (self);
+
+  if (chat != NULL)
+    delete_chat (self, chat);
+}
+
+static void
 toggle_inspector_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
 {
   PhWindow *self = PH_WINDOW (widget);
@@ -326,7 +410,8 @@ ph_window_close_request (GtkWindow *window)
     {
       g_autoptr (PhChat) chat = g_list_model_get_item (G_LIST_MODEL (self->chats), i);
 
-      ph_application_leave_conversation (get_application (self), ph_chat_get_conversation (chat));
+      if (!ph_chat_is_archived (chat))
+        ph_application_leave_conversation (get_application (self), ph_chat_get_conversation (chat));
     }
 
   return GTK_WINDOW_CLASS (ph_window_parent_class)->close_request (window);
@@ -381,6 +466,7 @@ ph_window_class_init (PhWindowClass *klass)
   gtk_widget_class_install_action (widget_class, "win.start-chat", NULL, start_chat_action);
   gtk_widget_class_install_action (widget_class, "win.join-chat", NULL, join_chat_action);
   gtk_widget_class_install_action (widget_class, "win.close-chat", NULL, close_chat_action);
+  gtk_widget_class_install_action (widget_class, "win.delete-chat", NULL, delete_chat_action);
   gtk_widget_class_install_action (widget_class, "win.toggle-inspector", NULL,
                                    toggle_inspector_action);
   gtk_widget_class_install_action (widget_class, "win.show-toast", "s", show_toast_action);
@@ -427,6 +513,7 @@ ph_window_new (PhApplication *application)
                                g_settings_get_int (settings, "window-height"));
   if (g_settings_get_boolean (settings, "window-maximized"))
     gtk_window_maximize (GTK_WINDOW (self));
+  restore_chats (self);
   return self;
 }
 
