@@ -249,14 +249,14 @@ deadline_cb (gpointer user_data)
   self->deadline_id = 0;
   while ((client = g_queue_peek_head (&self->deadlines)) != NULL && client->deadline_us <= now)
     {
-      g_queue_unlink (&self->deadlines, &client->link);
-      client->armed = FALSE;
-
       /* Shutting the socket down, rather than closing it, lets libsoup
-       * read end-of-file and drop the connection the usual way. */
+       * read end-of-file and drop the connection the usual way. The entry
+       * goes either way: libsoup 3.2 never frees an accepted socket, so
+       * its weak reference cannot be relied on to clear the table. */
       if (!g_socket_is_closed (client->socket)
           && g_socket_shutdown (client->socket, TRUE, TRUE, NULL))
         self->clients_timed_out++;
+      g_hash_table_remove (self->clients, client->socket);
     }
   schedule_deadline (self);
 
@@ -868,6 +868,21 @@ compare_uints (gconstpointer a, gconstpointer b)
   return x < y ? -1 : x > y;
 }
 
+/* A closed connection stays in the table until its deadline. */
+static guint
+count_open_clients (PhRendezvousServer *self)
+{
+  GHashTableIter iter;
+  GSocket *socket;
+  guint n = 0;
+
+  g_hash_table_iter_init (&iter, self->clients);
+  while (g_hash_table_iter_next (&iter, (gpointer *)&socket, NULL))
+    if (!g_socket_is_closed (socket))
+      n++;
+  return n;
+}
+
 static void
 handle_metrics (PhRendezvousServer *self, SoupServerMessage *msg)
 {
@@ -887,7 +902,7 @@ handle_metrics (PhRendezvousServer *self, SoupServerMessage *msg)
   append_metric (text, "pinhole_polls_waiting", "gauge", "Long-polls waiting for a message.");
   g_string_append_printf (text, "pinhole_polls_waiting %u\n", self->waiting_polls);
   append_metric (text, "pinhole_connections_open", "gauge", "Client connections open now.");
-  g_string_append_printf (text, "pinhole_connections_open %u\n", g_hash_table_size (self->clients));
+  g_string_append_printf (text, "pinhole_connections_open %u\n", count_open_clients (self));
   append_metric (text, "pinhole_connections_timed_out_total", "counter",
                  "Connections closed because the client was too slow or idle too long.");
   g_string_append_printf (text, "pinhole_connections_timed_out_total %" G_GUINT64_FORMAT "\n",
