@@ -783,6 +783,12 @@ handle_leave (PhRendezvousServer *self, SoupServerMessage *msg, guint nameplate,
       return;
     }
 
+  /* libsoup 3.2 drops the connection after a 204 (it strips the
+   * Content-Length, then takes the bodiless answer for one that ends at
+   * end-of-file) without saying so, and the client's next request on it
+   * would fail: say so. */
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Connection",
+                                "close");
   soup_server_message_set_status (msg, SOUP_STATUS_NO_CONTENT, NULL);
 }
 
