@@ -31,6 +31,7 @@ enum
   BURST,
   MAX_HOLD,
   MAILBOX_LIFETIME,
+  CLIENT_TIMEOUT,
   TURN_TTL,
   N_LIMITS
 };
@@ -45,6 +46,7 @@ static LimitOption limits[N_LIMITS] = {
   [BURST] = { "--burst", "burst", -1 },
   [MAX_HOLD] = { "--max-hold", "max-hold", -1 },
   [MAILBOX_LIFETIME] = { "--mailbox-lifetime", "mailbox-lifetime", -1 },
+  [CLIENT_TIMEOUT] = { "--client-timeout", "client-timeout", -1 },
   [TURN_TTL] = { "--turn-ttl", "turn-ttl", -1 },
 };
 
@@ -184,6 +186,8 @@ main (int argc, char **argv)
       "S" },
     { "mailbox-lifetime", 0, 0, G_OPTION_ARG_INT64, &limits[MAILBOX_LIFETIME].value,
       "Seconds a mailbox lives (600)", "S" },
+    { "client-timeout", 0, 0, G_OPTION_ARG_INT64, &limits[CLIENT_TIMEOUT].value,
+      "Seconds a client may take to send a request or read a response, or stay idle (30)", "S" },
     { "port-file", 0, 0, G_OPTION_ARG_FILENAME, &port_file, "Write the port to FILE once listening",
       "FILE" },
     { NULL }

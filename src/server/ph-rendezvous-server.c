@@ -5,6 +5,7 @@
 
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
+#include <netinet/in.h>
 #include <string.h>
 
 #include "ph-mailbox-store.h"
@@ -18,6 +19,9 @@
 #define SIDE_LENGTH 16
 #define MAX_NAMEPLATE_DIGITS 9
 #define RATE_LIMITER_MAX_CLIENTS 65536
+/* GSocket's default of 10 drops connections when a few thousand clients
+ * arrive at once; the kernel caps it at net.core.somaxconn. */
+#define LISTEN_BACKLOG 4096
 /* libsoup 3.2 has no name, nor a reason phrase, for it. */
 #define STATUS_TOO_MANY_REQUESTS 429
 
@@ -36,6 +40,18 @@ typedef struct
   GList link; /* in its nameplate's queue while waiting, then in answered */
 } Poll;
 
+/* A client connection, known by its socket from its first request on. It
+ * has a deadline whenever the server waits for it: to send a request, to
+ * read a response. Only a held long-poll has none; its hold bounds it. */
+typedef struct
+{
+  PhRendezvousServer *server;
+  GSocket *socket; /* weak: the entry goes when libsoup drops the socket */
+  gint64 deadline_us;
+  gboolean armed;
+  GList link; /* in PhRendezvousServer.deadlines while armed */
+} Client;
+
 struct _PhRendezvousServer
 {
   GObject parent_instance;
@@ -49,6 +65,7 @@ struct _PhRendezvousServer
   guint burst;
   guint max_hold;
   guint mailbox_lifetime;
+  guint client_timeout;
   char *turn_secret;
   GStrv turn_uris;
   GStrv stun_uris;
@@ -61,6 +78,9 @@ struct _PhRendezvousServer
   GHashTable *polls; /* nameplate → GQueue of waiting Poll */
   GQueue answered;   /* Poll answered, its response not yet written */
   guint waiting_polls;
+  GHashTable *clients; /* GSocket → Client */
+  GQueue deadlines;    /* armed Client, earliest deadline first */
+  guint deadline_id;
   guint port;
   char *url;
 
@@ -68,6 +88,7 @@ struct _PhRendezvousServer
   guint64 messages_posted;
   guint64 rate_limited;
   guint64 requests_aborted;
+  guint64 clients_timed_out;
   GHashTable *requests_by_status; /* status → count */
   GHashTable *errors_by_code;     /* static code string → count */
 };
@@ -86,6 +107,7 @@ enum
   PROP_BURST,
   PROP_MAX_HOLD,
   PROP_MAILBOX_LIFETIME,
+  PROP_CLIENT_TIMEOUT,
   PROP_TURN_SECRET,
   PROP_TURN_URIS,
   PROP_STUN_URIS,
@@ -213,6 +235,113 @@ respond_messages (PhRendezvousServer *self, SoupServerMessage *msg, GPtrArray *m
   respond_json (msg, SOUP_STATUS_OK, root);
 }
 
+static void schedule_deadline (PhRendezvousServer *self);
+
+/* Every deadline is the same time from now, so the queue stays in order
+ * by appending, and one timer for its head serves every client. */
+static gboolean
+deadline_cb (gpointer user_data)
+{
+  PhRendezvousServer *self = user_data;
+  gint64 now = g_get_monotonic_time ();
+  Client *client;
+
+  self->deadline_id = 0;
+  while ((client = g_queue_peek_head (&self->deadlines)) != NULL && client->deadline_us <= now)
+    {
+      /* Shutting the socket down, rather than closing it, lets libsoup
+       * read end-of-file and drop the connection the usual way. The entry
+       * goes either way: libsoup 3.2 never frees an accepted socket, so
+       * its weak reference cannot be relied on to clear the table. */
+      if (!g_socket_is_closed (client->socket)
+          && g_socket_shutdown (client->socket, TRUE, TRUE, NULL))
+        self->clients_timed_out++;
+      g_hash_table_remove (self->clients, client->socket);
+    }
+  schedule_deadline (self);
+
+  return G_SOURCE_REMOVE;
+}
+
+static void
+schedule_deadline (PhRendezvousServer *self)
+{
+  Client *head = g_queue_peek_head (&self->deadlines);
+  gint64 delay_us;
+
+  if (head == NULL || self->deadline_id != 0)
+    return;
+
+  delay_us = MAX (head->deadline_us - g_get_monotonic_time (), 0);
+  self->deadline_id = g_timeout_add ((guint)((delay_us + 999) / 1000), deadline_cb, self);
+}
+
+static void
+client_disarm (Client *client)
+{
+  if (!client->armed)
+    return;
+  g_queue_unlink (&client->server->deadlines, &client->link);
+  client->armed = FALSE;
+}
+
+static void
+client_socket_gone_cb (gpointer user_data, GObject *where_the_socket_was)
+{
+  Client *client = user_data;
+
+  /* Stolen, not removed: the weak reference is already gone. */
+  client_disarm (client);
+  g_hash_table_steal (client->server->clients, where_the_socket_was);
+  g_free (client);
+}
+
+static void
+client_free (Client *client)
+{
+  client_disarm (client);
+  g_object_weak_unref (G_OBJECT (client->socket), client_socket_gone_cb, client);
+  g_free (client);
+}
+
+static Client *
+lookup_client (PhRendezvousServer *self, SoupServerMessage *msg)
+{
+  GSocket *socket = soup_server_message_get_socket (msg);
+  Client *client;
+
+  if (socket == NULL)
+    return NULL;
+
+  client = g_hash_table_lookup (self->clients, socket);
+  if (client == NULL)
+    {
+      client = g_new0 (Client, 1);
+      client->server = self;
+      client->socket = socket;
+      client->link.data = client;
+      g_object_weak_ref (G_OBJECT (socket), client_socket_gone_cb, client);
+      g_hash_table_insert (self->clients, socket, client);
+    }
+  return client;
+}
+
+/* Gives the client of @msg client-timeout seconds from now. */
+static void
+client_arm (PhRendezvousServer *self, SoupServerMessage *msg)
+{
+  Client *client = lookup_client (self, msg);
+
+  if (client == NULL)
+    return;
+
+  client_disarm (client);
+  client->deadline_us = g_get_monotonic_time () + (gint64)self->client_timeout * G_USEC_PER_SEC;
+  client->armed = TRUE;
+  g_queue_push_tail_link (&self->deadlines, &client->link);
+  schedule_deadline (self);
+}
+
 static void
 set_waiting_polls (PhRendezvousServer *self, guint waiting_polls)
 {
@@ -271,6 +400,7 @@ poll_answer (Poll *poll)
   else
     respond_messages (self, poll->msg, messages);
 
+  client_arm (self, poll->msg);
   soup_server_message_unpause (poll->msg);
 }
 
@@ -334,6 +464,7 @@ poll_start (PhRendezvousServer *self, SoupServerMessage *msg, guint nameplate, g
   Poll *poll = g_new0 (Poll, 1);
   GSocket *socket;
   GQueue *queue;
+  Client *client;
 
   poll->server = self;
   poll->msg = g_object_ref (msg);
@@ -360,6 +491,10 @@ poll_start (PhRendezvousServer *self, SoupServerMessage *msg, guint nameplate, g
       g_source_set_callback (poll->hangup_source, G_SOURCE_FUNC (poll_socket_ready_cb), poll, NULL);
       g_source_attach (poll->hangup_source, g_main_context_get_thread_default ());
     }
+
+  client = lookup_client (self, msg);
+  if (client != NULL)
+    client_disarm (client);
 
   set_waiting_polls (self, self->waiting_polls + 1);
   soup_server_message_pause (msg);
@@ -648,6 +783,12 @@ handle_leave (PhRendezvousServer *self, SoupServerMessage *msg, guint nameplate,
       return;
     }
 
+  /* libsoup 3.2 drops the connection after a 204 (it strips the
+   * Content-Length, then takes the bodiless answer for one that ends at
+   * end-of-file) without saying so, and the client's next request on it
+   * would fail: say so. */
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Connection",
+                                "close");
   soup_server_message_set_status (msg, SOUP_STATUS_NO_CONTENT, NULL);
 }
 
@@ -733,6 +874,21 @@ compare_uints (gconstpointer a, gconstpointer b)
   return x < y ? -1 : x > y;
 }
 
+/* A closed connection stays in the table until its deadline. */
+static guint
+count_open_clients (PhRendezvousServer *self)
+{
+  GHashTableIter iter;
+  GSocket *socket;
+  guint n = 0;
+
+  g_hash_table_iter_init (&iter, self->clients);
+  while (g_hash_table_iter_next (&iter, (gpointer *)&socket, NULL))
+    if (!g_socket_is_closed (socket))
+      n++;
+  return n;
+}
+
 static void
 handle_metrics (PhRendezvousServer *self, SoupServerMessage *msg)
 {
@@ -751,6 +907,12 @@ handle_metrics (PhRendezvousServer *self, SoupServerMessage *msg)
                           self->messages_posted);
   append_metric (text, "pinhole_polls_waiting", "gauge", "Long-polls waiting for a message.");
   g_string_append_printf (text, "pinhole_polls_waiting %u\n", self->waiting_polls);
+  append_metric (text, "pinhole_connections_open", "gauge", "Client connections open now.");
+  g_string_append_printf (text, "pinhole_connections_open %u\n", count_open_clients (self));
+  append_metric (text, "pinhole_connections_timed_out_total", "counter",
+                 "Connections closed because the client was too slow or idle too long.");
+  g_string_append_printf (text, "pinhole_connections_timed_out_total %" G_GUINT64_FORMAT "\n",
+                          self->clients_timed_out);
   append_metric (text, "pinhole_rate_limited_total", "counter",
                  "Requests refused by the rate limit.");
   g_string_append_printf (text, "pinhole_rate_limited_total %" G_GUINT64_FORMAT "\n",
@@ -850,6 +1012,9 @@ server_request_cb (SoupServer *server, SoupServerMessage *msg, const char *path,
 {
   PhRendezvousServer *self = user_data;
 
+  /* The request is in; the response must go out in time. */
+  client_arm (self, msg);
+
   if (strcmp (path, "/v1/mailboxes") == 0)
     {
       if (check_method (self, msg, "POST"))
@@ -940,9 +1105,13 @@ server_early_cb (SoupServer *server, SoupServerMessage *msg, const char *path, G
   g_signal_connect_object (msg, "got-chunk", G_CALLBACK (request_got_chunk_cb), self, 0);
 }
 
+/* libsoup starts a request when a connection is accepted and, on a kept-alive
+ * connection, at the first byte of the next one: from then on the client
+ * has client-timeout seconds to send it all, however slowly it trickles. */
 static void
 request_started_cb (SoupServer *server, SoupServerMessage *msg, PhRendezvousServer *self)
 {
+  client_arm (self, msg);
   soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Cache-Control",
                                 "no-store");
 }
@@ -950,6 +1119,8 @@ request_started_cb (SoupServer *server, SoupServerMessage *msg, PhRendezvousServ
 static void
 request_finished_cb (SoupServer *server, SoupServerMessage *msg, PhRendezvousServer *self)
 {
+  /* A kept-alive connection idles until its next request, within bounds. */
+  client_arm (self, msg);
   count (self->requests_by_status, GUINT_TO_POINTER (soup_server_message_get_status (msg)));
 }
 
@@ -958,6 +1129,7 @@ request_finished_cb (SoupServer *server, SoupServerMessage *msg, PhRendezvousSer
 static void
 request_aborted_cb (SoupServer *server, SoupServerMessage *msg, PhRendezvousServer *self)
 {
+  client_arm (self, msg);
   self->requests_aborted++;
 }
 
@@ -1016,6 +1188,11 @@ ph_rendezvous_server_dispose (GObject *object)
     poll_free (poll);
   self->waiting_polls = 0;
 
+  /* Before the disconnect, which would finalize the sockets under us. */
+  if (self->clients != NULL)
+    g_hash_table_remove_all (self->clients);
+  g_clear_handle_id (&self->deadline_id, g_source_remove);
+
   if (self->soup != NULL)
     soup_server_disconnect (self->soup);
   g_clear_object (&self->soup);
@@ -1032,6 +1209,7 @@ ph_rendezvous_server_finalize (GObject *object)
   PhRendezvousServer *self = PH_RENDEZVOUS_SERVER (object);
 
   g_clear_pointer (&self->polls, g_hash_table_unref);
+  g_clear_pointer (&self->clients, g_hash_table_unref);
   g_clear_pointer (&self->requests_by_status, g_hash_table_unref);
   g_clear_pointer (&self->errors_by_code, g_hash_table_unref);
   g_clear_pointer (&self->turn_secret, g_free);
@@ -1075,6 +1253,9 @@ ph_rendezvous_server_get_property (GObject *object, guint prop_id, GValue *value
       break;
     case PROP_MAILBOX_LIFETIME:
       g_value_set_uint (value, self->mailbox_lifetime);
+      break;
+    case PROP_CLIENT_TIMEOUT:
+      g_value_set_uint (value, self->client_timeout);
       break;
     case PROP_TURN_SECRET:
       g_value_set_string (value, self->turn_secret);
@@ -1134,6 +1315,9 @@ ph_rendezvous_server_set_property (GObject *object, guint prop_id, const GValue 
     case PROP_MAILBOX_LIFETIME:
       self->mailbox_lifetime = g_value_get_uint (value);
       break;
+    case PROP_CLIENT_TIMEOUT:
+      self->client_timeout = g_value_get_uint (value);
+      break;
     case PROP_TURN_SECRET:
       self->turn_secret = g_value_dup_string (value);
       break;
@@ -1185,6 +1369,7 @@ ph_rendezvous_server_class_init (PhRendezvousServerClass *klass)
   properties[PROP_BURST] = limit_param ("burst", 1, 1000000, 60);
   properties[PROP_MAX_HOLD] = limit_param ("max-hold", 1, MAX_WAIT_SECONDS, 30);
   properties[PROP_MAILBOX_LIFETIME] = limit_param ("mailbox-lifetime", 1, 7 * 24 * 3600, 600);
+  properties[PROP_CLIENT_TIMEOUT] = limit_param ("client-timeout", 1, 3600, 30);
   properties[PROP_TURN_SECRET] = g_param_spec_string ("turn-secret", NULL, NULL, NULL, flags);
   properties[PROP_TURN_URIS] = g_param_spec_boxed ("turn-uris", NULL, NULL, G_TYPE_STRV, flags);
   properties[PROP_STUN_URIS] = g_param_spec_boxed ("stun-uris", NULL, NULL, G_TYPE_STRV, flags);
@@ -1202,6 +1387,7 @@ static void
 ph_rendezvous_server_init (PhRendezvousServer *self)
 {
   self->polls = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify)g_queue_free);
+  self->clients = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify)client_free);
   self->requests_by_status = g_hash_table_new (NULL, NULL);
   self->errors_by_code = g_hash_table_new (g_str_hash, g_str_equal);
 }
@@ -1216,8 +1402,10 @@ gboolean
 ph_rendezvous_server_listen (PhRendezvousServer *self, GInetAddress *address, guint port,
                              GError **error)
 {
+  g_autoptr (GSocket) socket = NULL;
   g_autoptr (GSocketAddress) socket_address = NULL;
   g_autoptr (GSocketAddress) bound = NULL;
+  GSocketFamily family;
   g_autofree char *host = NULL;
   GSList *listeners;
 
@@ -1226,9 +1414,19 @@ ph_rendezvous_server_listen (PhRendezvousServer *self, GInetAddress *address, gu
   g_return_val_if_fail (port <= G_MAXUINT16, FALSE);
   g_return_val_if_fail (self->url == NULL, FALSE);
 
+  family = g_inet_address_get_family (address);
+  socket = g_socket_new (family, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_DEFAULT, error);
+  if (socket == NULL)
+    return FALSE;
+  /* As soup_server_listen () does: "::" means IPv6 only. */
+  if (family == G_SOCKET_FAMILY_IPV6)
+    g_socket_set_option (socket, IPPROTO_IPV6, IPV6_V6ONLY, TRUE, NULL);
+  g_socket_set_listen_backlog (socket, LISTEN_BACKLOG);
+
   socket_address = g_inet_socket_address_new (address, port);
-  if (!soup_server_listen (self->soup, socket_address,
-                           self->tls_certificate != NULL ? SOUP_SERVER_LISTEN_HTTPS : 0, error))
+  if (!g_socket_bind (socket, socket_address, TRUE, error) || !g_socket_listen (socket, error)
+      || !soup_server_listen_socket (
+          self->soup, socket, self->tls_certificate != NULL ? SOUP_SERVER_LISTEN_HTTPS : 0, error))
     return FALSE;
 
   /* The socket, not soup_server_get_uris (), which leaks in libsoup 3.2. */

@@ -1,0 +1,564 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "bench-rendezvous"
+
+#include "config.h"
+
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <gio/gio.h>
+#include <glib-unix.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* pinhole-rendezvous under load, pinned to one core, driven by a minimal
+ * HTTP/1.1 keep-alive client on raw non-blocking sockets and epoll:
+ *   1. GET /v1/health requests/s: the server's HTTP floor;
+ *   2. mailbox round trips/s: allocate, post A, post B, poll after=0,
+ *      poll after=1, leave A, leave B;
+ *   3. 10,000 held long-polls: the server's RSS, then the time until a
+ *      message in every mailbox has answered them all.
+ * Prints numbers; never fails on time. */
+
+#define SERVER_CPU 0
+#define DEFAULT_WORKERS 64
+#define PHASE_SECONDS 5
+#define DEFAULT_POLLS 10000
+#define WAKERS 32
+#define SIDE_A "0123456789abcdef"
+#define SIDE_B "fedcba9876543210"
+/* base64 of "hello": every posted body. */
+#define MESSAGE_BODY "aGVsbG8="
+
+typedef enum
+{
+  WORK_HEALTH,
+  WORK_ROUND_TRIP,
+  WORK_POLL,
+  WORK_WAKE,
+} Work;
+
+typedef struct
+{
+  int fd;
+  Work work;
+  guint step;
+  guint nameplate;
+  GByteArray *in;
+  guint64 responses;
+  gboolean answered;
+  gboolean closing; /* the server said Connection: close */
+  guint generation; /* of the socket, which may reuse the last one's number */
+} Connection;
+
+typedef struct
+{
+  int epoll_fd;
+  guint16 port;
+  gboolean running;
+  guint64 requests;
+  guint64 round_trips;
+  guint64 failures;
+  Connection *control; /* for set-up steps, one request at a time */
+  GArray *wake;        /* nameplates to post to, one each */
+  guint wake_next;
+} Load;
+
+static void
+pin_to_cpu (pid_t pid, int cpu)
+{
+  cpu_set_t set;
+
+  CPU_ZERO (&set);
+  CPU_SET (cpu, &set);
+  if (sched_setaffinity (pid, sizeof set, &set) != 0)
+    g_printerr ("could not pin process %d to CPU %d: %s\n", (int)pid, cpu, g_strerror (errno));
+}
+
+static void
+server_child_setup (gpointer user_data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGTERM);
+  pin_to_cpu (0, SERVER_CPU);
+}
+
+static GSubprocess *
+start_server (guint16 *out_port)
+{
+  g_autoptr (GSubprocessLauncher) launcher
+      = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+  g_autoptr (GSubprocess) server = NULL;
+  g_autoptr (GDataInputStream) output = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *line = NULL;
+  const char *prefix = "pinhole-rendezvous listening on http://127.0.0.1:";
+  const char *binary = g_getenv ("PINHOLE_RENDEZVOUS_BIN");
+
+  g_subprocess_launcher_set_child_setup (launcher, server_child_setup, NULL, NULL);
+  /* Every request comes from 127.0.0.1: lift the per-client limits. */
+  server = g_subprocess_launcher_spawn (
+      launcher, &error, binary != NULL ? binary : PH_BENCH_RENDEZVOUS_BIN, "--port", "0", "--rate",
+      "1000000", "--burst", "1000000", "--max-mailboxes", "1000000", "--max-waiting-polls",
+      "100000", "--mailbox-lifetime", "3600", "--client-timeout", "300", NULL);
+  if (server == NULL)
+    g_error ("could not start pinhole-rendezvous: %s", error->message);
+
+  /* The server is another process: blocking here holds up nothing. */
+  output = g_data_input_stream_new (g_subprocess_get_stdout_pipe (server));
+  line = g_data_input_stream_read_line (output, NULL, NULL, &error);
+  if (line == NULL || !g_str_has_prefix (line, prefix))
+    g_error ("pinhole-rendezvous did not start: %s", line != NULL ? line : "no output");
+
+  *out_port = (guint16)g_ascii_strtoull (line + strlen (prefix), NULL, 10);
+  return g_steal_pointer (&server);
+}
+
+static int
+connect_to (guint16 port)
+{
+  struct sockaddr_in address = { 0 };
+  int fd = socket (AF_INET, SOCK_STREAM, 0);
+  int one = 1;
+
+  if (fd < 0)
+    g_error ("socket: %s", g_strerror (errno));
+  address.sin_family = AF_INET;
+  address.sin_port = htons (port);
+  address.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+  if (connect (fd, (struct sockaddr *)&address, sizeof address) != 0)
+    g_error ("connect: %s", g_strerror (errno));
+  setsockopt (fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  return fd;
+}
+
+/* Requests are a few hundred bytes on a connection with nothing else in
+ * flight, so the socket buffer always takes them whole. */
+static void
+send_request (Load *load, Connection *connection, const char *method, const char *path,
+              const char *body)
+{
+  char text[512];
+  int length = g_snprintf (
+      text, sizeof text, "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: %zu\r\n%s\r\n%s",
+      method, path, body != NULL ? strlen (body) : 0,
+      body != NULL ? "Content-Type: application/json\r\n" : "", body != NULL ? body : "");
+
+  if (write (connection->fd, text, (size_t)length) != length)
+    g_error ("short write: %s", g_strerror (errno));
+  load->requests++;
+}
+
+static void connection_reconnect (Load *load, Connection *connection);
+
+static void
+send_next (Load *load, Connection *connection)
+{
+  char path[128];
+  char body[128];
+
+  if (connection->closing)
+    connection_reconnect (load, connection);
+
+  if (connection->work == WORK_WAKE)
+    {
+      g_snprintf (path, sizeof path, "/v1/mailboxes/%u/messages",
+                  g_array_index (load->wake, guint, load->wake_next++));
+      send_request (load, connection, "POST", path,
+                    "{\"side\":\"" SIDE_A "\",\"phase\":\"pake\",\"body\":\"" MESSAGE_BODY "\"}");
+      return;
+    }
+  if (connection->work == WORK_HEALTH)
+    {
+      send_request (load, connection, "GET", "/v1/health", NULL);
+      return;
+    }
+
+  switch (connection->step)
+    {
+    case 0:
+      send_request (load, connection, "POST", "/v1/mailboxes", NULL);
+      break;
+    case 1:
+    case 2:
+      g_snprintf (path, sizeof path, "/v1/mailboxes/%u/messages", connection->nameplate);
+      g_snprintf (body, sizeof body,
+                  "{\"side\":\"%s\",\"phase\":\"pake\",\"body\":\"" MESSAGE_BODY "\"}",
+                  connection->step == 1 ? SIDE_A : SIDE_B);
+      send_request (load, connection, "POST", path, body);
+      break;
+    case 3:
+    case 4:
+      g_snprintf (path, sizeof path, "/v1/mailboxes/%u/messages?after=%u", connection->nameplate,
+                  connection->step - 3);
+      send_request (load, connection, "GET", path, NULL);
+      break;
+    case 5:
+    case 6:
+      g_snprintf (path, sizeof path, "/v1/mailboxes/%u?side=%s", connection->nameplate,
+                  connection->step == 5 ? SIDE_A : SIDE_B);
+      send_request (load, connection, "DELETE", path, NULL);
+      break;
+    default:
+      g_assert_not_reached ();
+    }
+}
+
+static void
+on_response (Load *load, Connection *connection, guint status, const char *body, gsize length)
+{
+  static const guint expected[] = { 201, 201, 201, 200, 200, 204, 204 };
+
+  connection->responses++;
+  if (connection->work == WORK_WAKE)
+    {
+      if (status != 201)
+        load->failures++;
+      if (load->wake_next < load->wake->len)
+        send_next (load, connection);
+      return;
+    }
+  if (connection->work == WORK_POLL)
+    {
+      connection->answered = TRUE;
+      if (status != 200)
+        load->failures++;
+      return;
+    }
+  if (connection->work == WORK_ROUND_TRIP)
+    {
+      if (status != expected[connection->step])
+        {
+          if (load->failures++ == 0)
+            printf ("  step %u answered %u: %.*s\n", connection->step, status, (int)length, body);
+          connection->step = 0;
+        }
+      else if (connection->step == 0)
+        {
+          const char *nameplate = g_strstr_len (body, (gssize)length, "\"nameplate\":\"");
+
+          connection->nameplate
+              = nameplate != NULL ? (guint)g_ascii_strtoull (nameplate + 13, NULL, 10) : 0;
+          connection->step = 1;
+        }
+      else if (++connection->step == G_N_ELEMENTS (expected))
+        {
+          connection->step = 0;
+          load->round_trips++;
+        }
+    }
+  else if (status != 200)
+    {
+      load->failures++;
+    }
+
+  if (load->running)
+    send_next (load, connection);
+}
+
+/* Takes every whole response out of the connection's buffer. */
+static void
+parse_responses (Load *load, Connection *connection)
+{
+  GByteArray *in = connection->in;
+
+  for (;;)
+    {
+      const char *data = (const char *)in->data;
+      const char *end = g_strstr_len (data, in->len, "\r\n\r\n");
+      const char *length_header;
+      gsize header_length;
+      gsize body_length = 0;
+      guint status;
+
+      if (end == NULL)
+        return;
+      header_length = (gsize)(end - data) + 4;
+      length_header = g_strstr_len (data, (gssize)header_length, "\r\nContent-Length: ");
+      if (length_header != NULL)
+        body_length = g_ascii_strtoull (length_header + 18, NULL, 10);
+      if (in->len < header_length + body_length)
+        return;
+
+      status = (guint)g_ascii_strtoull (data + strlen ("HTTP/1.1 "), NULL, 10);
+      connection->closing
+          = g_strstr_len (data, (gssize)header_length, "\r\nConnection: close\r\n") != NULL;
+      on_response (load, connection, status, data + header_length, body_length);
+      g_byte_array_remove_range (in, 0, (guint)(header_length + body_length));
+    }
+}
+
+static void
+connection_open (Load *load, Connection *connection)
+{
+  struct epoll_event event = { .events = EPOLLIN, .data.ptr = connection };
+
+  connection->fd = connect_to (load->port);
+  connection->closing = FALSE;
+  connection->generation++;
+  g_unix_set_fd_nonblocking (connection->fd, TRUE, NULL);
+  epoll_ctl (load->epoll_fd, EPOLL_CTL_ADD, connection->fd, &event);
+}
+
+/* Closing the descriptor also takes it out of the epoll set. The server
+ * hung up after its answer, so nothing is left to read. */
+static void
+connection_reconnect (Load *load, Connection *connection)
+{
+  close (connection->fd);
+  connection_open (load, connection);
+}
+
+static Connection *
+connection_new (Load *load, Work work)
+{
+  Connection *connection = g_new0 (Connection, 1);
+
+  connection->work = work;
+  connection->in = g_byte_array_sized_new (4096);
+  connection_open (load, connection);
+  return connection;
+}
+
+static void
+connection_free (Connection *connection)
+{
+  close (connection->fd);
+  g_byte_array_unref (connection->in);
+  g_free (connection);
+}
+
+/* Reads whatever is ready, for at most @timeout_ms. */
+static void
+pump (Load *load, int timeout_ms)
+{
+  struct epoll_event events[256];
+  int n = epoll_wait (load->epoll_fd, events, G_N_ELEMENTS (events), timeout_ms);
+
+  for (int i = 0; i < n; i++)
+    {
+      Connection *connection = events[i].data.ptr;
+      char buffer[16384];
+      ssize_t received;
+      int fd = connection->fd;
+      guint generation = connection->generation;
+
+      while ((received = read (fd, buffer, sizeof buffer)) > 0)
+        g_byte_array_append (connection->in, (const guint8 *)buffer, (guint)received);
+      parse_responses (load, connection);
+
+      /* An end announced by Connection: close has been dealt with. */
+      if ((received == 0 || errno != EAGAIN) && connection->generation == generation
+          && !connection->closing)
+        {
+          epoll_ctl (load->epoll_fd, EPOLL_CTL_DEL, fd, NULL);
+          load->failures++;
+        }
+    }
+}
+
+static double
+now_seconds (void)
+{
+  return (double)g_get_monotonic_time () / G_USEC_PER_SEC;
+}
+
+/* Runs @n_workers connections doing @work for PHASE_SECONDS, then lets
+ * the requests in flight finish; returns requests and round trips per s. */
+static void
+run_phase (Load *load, Work work, guint n_workers, double *out_requests_per_s,
+           double *out_round_trips_per_s)
+{
+  g_autoptr (GPtrArray) workers = g_ptr_array_new_with_free_func ((GDestroyNotify)connection_free);
+  double started;
+  double elapsed;
+  guint64 outstanding;
+
+  for (guint i = 0; i < n_workers; i++)
+    g_ptr_array_add (workers, connection_new (load, work));
+
+  load->requests = load->round_trips = load->failures = 0;
+  load->running = TRUE;
+  started = now_seconds ();
+  for (guint i = 0; i < workers->len; i++)
+    send_next (load, g_ptr_array_index (workers, i));
+  while (now_seconds () - started < PHASE_SECONDS)
+    pump (load, 100);
+  elapsed = now_seconds () - started;
+  load->running = FALSE;
+
+  /* Counted when answered: the answers still in flight are not. */
+  outstanding = n_workers;
+  *out_requests_per_s = (double)(load->requests - outstanding) / elapsed;
+  *out_round_trips_per_s = (double)load->round_trips / elapsed;
+  for (guint i = 0; i < 50; i++)
+    pump (load, 20);
+  if (load->failures > 0)
+    printf ("  (%" G_GUINT64_FORMAT " unexpected answers)\n", load->failures);
+}
+
+static void
+read_rss (GPid pid, guint64 *out_rss_kib, guint64 *out_hwm_kib)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/status", (int)pid);
+  g_autofree char *status = NULL;
+  const char *line;
+
+  *out_rss_kib = *out_hwm_kib = 0;
+  if (!g_file_get_contents (path, &status, NULL, NULL))
+    return;
+  if ((line = strstr (status, "VmRSS:")) != NULL)
+    *out_rss_kib = g_ascii_strtoull (line + 6, NULL, 10);
+  if ((line = strstr (status, "VmHWM:")) != NULL)
+    *out_hwm_kib = g_ascii_strtoull (line + 6, NULL, 10);
+}
+
+/* One request on the control connection, waited for: for set-up steps.
+ * Returns the nameplate an allocation answers with. */
+static guint
+request_once (Load *load, const char *method, const char *path, const char *body)
+{
+  Connection *control = load->control;
+  guint64 responses = control->responses;
+
+  load->running = FALSE;
+  control->step = 0;
+  send_request (load, control, method, path, body);
+  while (control->responses == responses)
+    pump (load, 100);
+  return control->nameplate;
+}
+
+static guint
+count_answered (GPtrArray *polls)
+{
+  guint n = 0;
+
+  for (guint i = 0; i < polls->len; i++)
+    n += ((Connection *)g_ptr_array_index (polls, i))->answered;
+  return n;
+}
+
+static void
+run_long_polls (Load *load, GPid pid, guint n_polls)
+{
+  g_autoptr (GPtrArray) polls = g_ptr_array_new_with_free_func ((GDestroyNotify)connection_free);
+  g_autoptr (GArray) nameplates = g_array_new (FALSE, FALSE, sizeof (guint));
+  g_autoptr (GPtrArray) wakers = g_ptr_array_new_with_free_func ((GDestroyNotify)connection_free);
+  guint n_mailboxes = (n_polls + 1) / 2;
+  guint64 rss_before, hwm_before, rss_during, hwm_during, rss_after, hwm_after;
+  double started;
+  double woken;
+  guint answered = 0;
+
+  for (guint i = 0; i < n_mailboxes; i++)
+    {
+      guint nameplate = request_once (load, "POST", "/v1/mailboxes", NULL);
+
+      g_array_append_val (nameplates, nameplate);
+    }
+  read_rss (pid, &rss_before, &hwm_before);
+
+  started = now_seconds ();
+  for (guint i = 0; i < n_polls; i++)
+    {
+      Connection *connection = connection_new (load, WORK_POLL);
+      char path[128];
+
+      g_snprintf (path, sizeof path, "/v1/mailboxes/%u/messages?after=0&wait=30",
+                  g_array_index (nameplates, guint, i / 2));
+      send_request (load, connection, "GET", path, NULL);
+      g_ptr_array_add (polls, connection);
+      /* Let the server accept before its backlog overflows. */
+      if (i % 1000 == 999)
+        pump (load, 200);
+    }
+  /* Held polls answer nothing: give the server time to take them all. */
+  for (guint i = 0; i < 20; i++)
+    pump (load, 100);
+  read_rss (pid, &rss_during, &hwm_during);
+  printf ("%u long-polls on %u connections, %u mailboxes (opened in %.2f s):\n", n_polls, n_polls,
+          n_mailboxes, now_seconds () - started);
+  printf ("  server RSS before %.1f MB, while held %.1f MB (peak %.1f MB): %.0f bytes per poll\n",
+          rss_before / 1024.0, rss_during / 1024.0, hwm_during / 1024.0,
+          (double)(rss_during - rss_before) * 1024.0 / n_polls);
+
+  /* Wake them all: one message per mailbox, from a few connections. */
+  load->wake = nameplates;
+  load->wake_next = 0;
+  started = now_seconds ();
+  for (guint i = 0; i < MIN (WAKERS, n_mailboxes); i++)
+    {
+      Connection *waker = connection_new (load, WORK_WAKE);
+
+      g_ptr_array_add (wakers, waker);
+      send_next (load, waker);
+    }
+  while ((answered = count_answered (polls)) < n_polls && now_seconds () - started < 60)
+    pump (load, 100);
+  woken = now_seconds () - started;
+  read_rss (pid, &rss_after, &hwm_after);
+  printf ("  posting %u messages answered %u of %u polls in %.2f s (%.0f answers/s)\n", n_mailboxes,
+          answered, n_polls, woken, answered / woken);
+  printf ("  server RSS after %.1f MB, peak %.1f MB\n", rss_after / 1024.0, hwm_after / 1024.0);
+  printf ("summary: polls=%u rss_held_mb=%.1f bytes_per_poll=%.0f wake_all_s=%.2f\n", n_polls,
+          rss_during / 1024.0, (double)(rss_during - rss_before) * 1024.0 / n_polls, woken);
+}
+
+int
+main (int argc, char *argv[])
+{
+  g_autoptr (GSubprocess) server = NULL;
+  guint n_workers = argc > 1 ? (guint)g_ascii_strtoull (argv[1], NULL, 10) : DEFAULT_WORKERS;
+  guint n_polls = argc > 2 ? (guint)g_ascii_strtoull (argv[2], NULL, 10) : DEFAULT_POLLS;
+  struct rlimit files;
+  Load load = { 0 };
+  double health_rps, unused, round_trip_rps, round_trips;
+  GPid pid;
+
+  /* Both ends need a descriptor per connection; the server inherits this. */
+  getrlimit (RLIMIT_NOFILE, &files);
+  files.rlim_cur = files.rlim_max;
+  setrlimit (RLIMIT_NOFILE, &files);
+  if (files.rlim_cur < n_polls + 100)
+    {
+      n_polls = (guint)files.rlim_cur - 100;
+      printf ("the open-files limit is %lu: %u long-polls only\n", (unsigned long)files.rlim_cur,
+              n_polls);
+    }
+
+  server = start_server (&load.port);
+  pid = (GPid)g_ascii_strtoll (g_subprocess_get_identifier (server), NULL, 10);
+  /* The load generator keeps off the server's core when it can. */
+  if (g_get_num_processors () > 1)
+    pin_to_cpu (0, SERVER_CPU + 1);
+  load.epoll_fd = epoll_create1 (EPOLL_CLOEXEC);
+  load.control = connection_new (&load, WORK_ROUND_TRIP);
+
+  printf ("pinhole-rendezvous pinned to CPU %d, %u keep-alive connections, %d s per phase\n",
+          SERVER_CPU, n_workers, PHASE_SECONDS);
+  run_phase (&load, WORK_HEALTH, n_workers, &health_rps, &unused);
+  printf ("GET /v1/health: %.0f requests/s (the server's HTTP floor)\n", health_rps);
+  run_phase (&load, WORK_ROUND_TRIP, n_workers, &round_trip_rps, &round_trips);
+  printf ("mailbox round trips (allocate, 2 posts, 2 polls, 2 leaves): %.0f round trips/s, "
+          "%.0f requests/s = %.0f%% of the health rate\n",
+          round_trips, round_trip_rps, 100.0 * round_trip_rps / health_rps);
+  printf ("summary: health_rps=%.0f round_trips_per_s=%.0f round_trip_requests_per_s=%.0f\n",
+          health_rps, round_trips, round_trip_rps);
+
+  run_long_polls (&load, pid, n_polls);
+
+  g_subprocess_send_signal (server, SIGTERM);
+  g_subprocess_wait (server, NULL, NULL);
+  connection_free (load.control);
+  close (load.epoll_fd);
+  return 0;
+}
