@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds with warnings as errors, and runs every
-# test suite: the plain build, then AddressSanitizer+UBSan, then valgrind.
+# test suite: the plain build, then AddressSanitizer+UBSan, then valgrind,
+# then the fuzz targets built with clang.
 # Ends with one line "N passed, N failed" and fails when any test failed.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -57,6 +58,18 @@ fi
 
 if [[ -f $top/_build/build.ninja ]]; then
   run_suites "$top/_build" "valgrind" --setup valgrind --suite core --suite server --suite cli --suite security
+fi
+
+# libFuzzer targets (fuzz/): each runs 30 s from its checked-in corpus; a
+# crash, sanitizer report or leak fails it. clang is one of the project's
+# packages, so its absence is a failure, not a skip.
+if ! command -v clang >/dev/null; then
+  echo "test: clang is missing; scripts/install-deps.sh should have installed it" >&2
+  failed=$((failed + 1))
+  status=1
+elif CC=clang build_dir "$top/_build-fuzz" -Dwerror=true -Dfuzzing=true \
+       -Db_sanitize=address,undefined -Db_lundef=false -Dgui=disabled -Dtests=false; then
+  run_suites "$top/_build-fuzz" "libFuzzer" --suite fuzz
 fi
 
 echo

@@ -1,0 +1,138 @@
+#!/usr/bin/env python3
+# Writes the seed corpora under fuzz/corpus/: a few valid and borderline
+# inputs per target. Run it again after changing a wire format; the files
+# are checked in so a fuzz run starts from them without this script.
+import json
+import os
+import struct
+
+top = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus")
+
+
+def write(target, name, data):
+    os.makedirs(os.path.join(top, target), exist_ok=True)
+    if isinstance(data, str):
+        data = data.encode()
+    with open(os.path.join(top, target, name), "wb") as f:
+        f.write(data)
+
+
+# Session descriptions
+FP = ("3A:9C:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:01:23:45:67:89:AB:"
+      "CD:EF:10:32:54:76:98:F0")
+lines = [
+    "v=0",
+    "o=- 4611731400430051336 1 IN IP4 0.0.0.0",
+    "s=pinhole",
+    "t=0 0",
+    "a=ice-options:trickle",
+    "a=fingerprint:sha-256 " + FP,
+    "a=setup:actpass",
+    "a=x-pinhole-name:Alice",
+    "m=application 9 UDP/TLS/PINHOLE text",
+    "c=IN IP4 0.0.0.0",
+    "a=mid:0",
+    "a=ice-ufrag:6Dh2",
+    "a=ice-pwd:Zp3QxYk8mN2bV7cL1rT9wE4s",
+    "a=candidate:1 1 UDP 2015363327 10.1.0.2 39989 typ host",
+    "a=candidate:3 1 UDP 1679819007 203.0.113.1 39989 typ srflx raddr 10.1.0.2 rport 39989",
+    "a=end-of-candidates",
+]
+write("session-description", "full-crlf", "\r\n".join(lines) + "\r\n")
+write("session-description", "full-lf", "\n".join(lines) + "\n")
+more = lines[:13] + [
+    "a=candidate:2 1 TCP 1015363327 fd00::2 9 typ host tcptype active",
+    "a=candidate:4 1 UDP 16777215 198.51.100.7 3478 typ relay raddr 203.0.113.1 rport 39989",
+    "a=candidate:5 1 TCP 1518280447 2001:db8::5 443 typ prflx raddr fd00::2 rport 9 tcptype so",
+    "a=candidate:a+/Z 1 UDP 4294967295 10.1.0.2 1 typ host generation 0 network-id 1",
+]
+more[1] = "o=- 1 2 IN IP6 ::"
+more[6] = "a=setup:passive"
+more[7] = "a=x-pinhole-name:Zo\u00eb \U0001F642"
+write("session-description", "ipv6-tcp-relay", "\r\n".join(more) + "\r\n")
+write("session-description", "no-candidates",
+      "\r\n".join(lines[:7] + ["a=x-future:whatever", "a=recvonly"] + lines[8:13]) + "\r\n")
+
+# Frames: bare JSON for ph_frame_parse, and streams for the decoder (first
+# byte: chunk size - 1, then length-prefixed frames).
+frames = [
+    {"type": "hello", "version": 1, "name": "Bob", "features": ["typing"]},
+    {"type": "msg", "id": "a1", "time": 1700000000123, "text": "hi \U0001F642"},
+    {"type": "ack", "id": "a1"},
+    {"type": "typing", "active": True},
+    {"type": "bye", "reason": "done"},
+    {"type": "ping"},
+    {"type": "future-thing", "x": [1, {"y": None}]},
+]
+stream = b""
+for frame in frames:
+    text = json.dumps(frame, ensure_ascii=False, separators=(",", ":")).encode()
+    write("frame", "json-" + frame["type"], text)
+    stream += struct.pack(">I", len(text)) + text
+write("frame", "stream-whole", b"\xff" + stream)
+write("frame", "stream-bytewise", b"\x00" + stream)
+write("frame", "stream-split-7", b"\x06" + stream)
+write("frame", "stream-zero-length", b"\x10" + stream[:20] + b"\x00\x00\x00\x00")
+write("frame", "stream-too-long", b"\x10\x00\x08\x00\x01{}")
+
+# Sealer: first byte % 3 picks open (0), PAKE (1) or a sealed sequence (2).
+write("sealer", "open-short", b"\x00" + bytes(47))
+write("sealer", "open-noise", b"\x00" + bytes(range(100)))
+# The ristretto255 base point: a valid group element as Bob's message.
+base = bytes.fromhex("e2f2ae0a6abc4e71a884a961c500515f58e30b6aa582dd8db6a65945e08d2d76")
+write("sealer", "pake-base-point", b"\x01\x20" + base + bytes(32))
+write("sealer", "pake-short", b"\x01\x1f" + base[:31])
+write("sealer", "pake-identity", b"\x01\x20" + bytes(32) + bytes(32))
+# flags: bits 0-1 seal phase, 2-3 open phase, 4 tamper, 5 replay.
+seq = (b"\x00\x05hello" + b"\x0a\x03abc" + b"\x20\x00" + b"\x1a\x04desc"
+       + b"\x05\x00" + b"\x3f\x02hi" + b"\x0f\x01x")
+write("sealer", "sequence", b"\x02" + seq)
+
+# Codes
+for i, code in enumerate(["42-orbit-velvet", " 42 Orbit  VELVET \n", "999999-acorn-zipper",
+                          "42-orbt-velvet", "42-velvet-orbit", "042-orbit-velvet",
+                          "1-acorn-acorn"]):
+    write("code", "code-%d" % i, code)
+
+
+# Rendezvous requests, as raw HTTP/1.1.
+def request(method, path, body=None, headers=()):
+    head = "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\n" % (method, path)
+    for header in headers:
+        head += header + "\r\n"
+    if body is not None:
+        head += "Content-Type: application/json\r\nContent-Length: %d\r\n" % len(body)
+    return (head + "\r\n").encode() + (body.encode() if body else b"")
+
+
+side_a = "0123456789abcdef"
+side_b = "FEDCBA9876543210"
+post_a = json.dumps({"side": side_a, "phase": "pake", "body": "AAECAw=="})
+post_b = json.dumps({"side": side_b, "phase": "desc", "body": ""})
+write("rendezvous-request", "allocate", request("POST", "/v1/mailboxes", ""))
+write("rendezvous-request", "health", request("GET", "/v1/health"))
+write("rendezvous-request", "metrics", request("GET", "/metrics"))
+write("rendezvous-request", "turn", request("GET", "/v1/turn"))
+write("rendezvous-request", "wrong-method", request("PUT", "/v1/turn"))
+write("rendezvous-request", "not-found", request("GET", "/v1/nothing%20here?x=1"))
+write("rendezvous-request", "conversation",
+      request("POST", "/v1/mailboxes", "")
+      + request("POST", "/v1/mailboxes/1/messages", post_a)
+      + request("POST", "/v1/mailboxes/1/messages", post_b)
+      + request("GET", "/v1/mailboxes/1/messages?after=1&wait=0")
+      + request("DELETE", "/v1/mailboxes/1?side=" + side_a)
+      + request("DELETE", "/v1/mailboxes/1?side=" + side_b))
+write("rendezvous-request", "long-poll",
+      request("POST", "/v1/mailboxes", "")
+      + request("GET", "/v1/mailboxes/1/messages?after=0&wait=1"))
+write("rendezvous-request", "post-unknown",
+      request("POST", "/v1/mailboxes/7/messages", post_a))
+write("rendezvous-request", "post-bad-json",
+      request("POST", "/v1/mailboxes", "")
+      + request("POST", "/v1/mailboxes/1/messages", '{"side":1,"phase":[],"body":"=="}'))
+write("rendezvous-request", "chunked",
+      b"POST /v1/mailboxes/1/messages HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+      b"5\r\n{\"a\":\r\n2\r\n1}\r\n0\r\n\r\n")
+write("rendezvous-request", "too-large",
+      request("POST", "/v1/mailboxes/1/messages", None, ["Content-Length: 999999"]) + b"{}")
+write("rendezvous-request", "http10", b"GET /v1/health HTTP/1.0\r\n\r\n")
