@@ -9,6 +9,7 @@
 #include <gio/gio.h>
 #include <gio/gunixinputstream.h>
 #include <glib-unix.h>
+#include <glib/gi18n.h>
 
 #include "ph-cli-output.h"
 #include "ph-code.h"
@@ -374,6 +375,8 @@ main (int   argc,
   };
 
   setlocale (LC_ALL, "");
+  bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
+  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
 
   context = g_option_context_new ("host | join CODE | nat-check");
   g_option_context_set_summary (context,

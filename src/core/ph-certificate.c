@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <glib/gi18n-lib.h>
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
@@ -24,8 +25,10 @@ G_DEFINE_AUTO_CLEANUP_FREE_FUNC (gnutls_x509_crt_t, gnutls_x509_crt_deinit, NULL
 static GTlsCertificate *
 fail_with_gnutls_error (GError **error, const char *what, int ret)
 {
-  g_set_error (error, PH_ERROR, PH_ERROR_FAILED, "Could not create a certificate (%s: %s).", what,
-               gnutls_strerror (ret));
+  /* Translators: the first %s is the failed step as an English technical
+   * term, such as “key generation”, the second GnuTLS's reason. */
+  g_set_error (error, PH_ERROR, PH_ERROR_FAILED, _ ("Could not create a certificate (%s: %s)."),
+               what, gnutls_strerror (ret));
   return NULL;
 }
 

@@ -5,6 +5,7 @@
 
 #include <string.h>
 
+#include <glib/gi18n-lib.h>
 #include <sodium.h>
 
 #include "ph-code.h"
@@ -127,7 +128,8 @@ check_characters (const char *text, GError **error)
   if (!g_utf8_validate (text, -1, NULL))
     {
       g_set_error (error, PH_ERROR, PH_ERROR_INVALID_CODE,
-                   "A code has only letters, digits and dashes, like %s.", EXAMPLE_CODE);
+                   /* Translators: %s is an example code such as 42-orbit-velvet. */
+                   _ ("A code has only letters, digits and dashes, like %s."), EXAMPLE_CODE);
       return FALSE;
     }
 
@@ -139,8 +141,10 @@ check_characters (const char *text, GError **error)
 
           g_unichar_to_utf8 (g_utf8_get_char (p), character);
           g_set_error (error, PH_ERROR, PH_ERROR_INVALID_CODE,
-                       "“%s” cannot be part of a code. A code has only letters, digits and "
-                       "dashes, like %s.",
+                       /* Translators: the first %s is the character that was typed, the second an
+                        * example code such as 42-orbit-velvet. */
+                       _ ("“%s” cannot be part of a code. A code has only letters, digits and "
+                          "dashes, like %s."),
                        character, EXAMPLE_CODE);
           return FALSE;
         }
@@ -159,8 +163,10 @@ check_nameplate (const char *nameplate, GError **error)
       if (!g_ascii_isdigit (nameplate[i]))
         {
           g_set_error (error, PH_ERROR, PH_ERROR_INVALID_CODE,
-                       "A code starts with a number, like the 42 in %s, not “%s”.", EXAMPLE_CODE,
-                       nameplate);
+                       /* Translators: the first %s is the example code 42-orbit-velvet, the second
+                        * what was typed where the number belongs. */
+                       _ ("A code starts with a number, like the 42 in %s, not “%s”."),
+                       EXAMPLE_CODE, nameplate);
           return FALSE;
         }
     }
@@ -168,7 +174,8 @@ check_nameplate (const char *nameplate, GError **error)
   if (nameplate[0] == '0')
     {
       g_set_error (error, PH_ERROR, PH_ERROR_INVALID_CODE,
-                   "The number “%s” cannot start with 0. Type the code as it was shown.",
+                   /* Translators: %s is the number at the start of a code, such as 042. */
+                   _ ("The number “%s” cannot start with 0. Type the code as it was shown."),
                    nameplate);
       return FALSE;
     }
@@ -176,8 +183,12 @@ check_nameplate (const char *nameplate, GError **error)
   if (length > PH_CODE_MAX_NAMEPLATE_DIGITS)
     {
       g_set_error (error, PH_ERROR, PH_ERROR_INVALID_CODE,
-                   "The number “%s” is too long for a code: it has at most %d digits.", nameplate,
-                   PH_CODE_MAX_NAMEPLATE_DIGITS);
+                   g_dngettext (GETTEXT_PACKAGE,
+                                /* Translators: %s is the number at the start of a code as typed. */
+                                "The number “%s” is too long for a code: it has at most %d digit.",
+                                "The number “%s” is too long for a code: it has at most %d digits.",
+                                PH_CODE_MAX_NAMEPLATE_DIGITS),
+                   nameplate, PH_CODE_MAX_NAMEPLATE_DIGITS);
       return FALSE;
     }
 
@@ -197,22 +208,33 @@ lookup_word (guint position, const char *typed, GError **error)
 
   if (find_word (get_words (1 - position), typed) != NULL)
     {
-      g_set_error (error, PH_ERROR, PH_ERROR_INVALID_CODE,
-                   position == 0 ? "“%s” belongs at the end of a code, not in the middle. A code "
-                                   "looks like %s."
-                                 : "“%s” belongs in the middle of a code, not at the end. A code "
-                                   "looks like %s.",
-                   typed, EXAMPLE_CODE);
+      if (position == 0)
+        g_set_error (error, PH_ERROR, PH_ERROR_INVALID_CODE,
+                     /* Translators: the first %s is a word of a code as typed, the second an
+                      * example code such as 42-orbit-velvet. */
+                     _ ("“%s” belongs at the end of a code, not in the middle. A code looks like "
+                        "%s."),
+                     typed, EXAMPLE_CODE);
+      else
+        g_set_error (error, PH_ERROR, PH_ERROR_INVALID_CODE,
+                     /* Translators: the first %s is a word of a code as typed, the second an
+                      * example code such as 42-orbit-velvet. */
+                     _ ("“%s” belongs in the middle of a code, not at the end. A code looks like "
+                        "%s."),
+                     typed, EXAMPLE_CODE);
       return NULL;
     }
 
   suggestion = suggest_word (get_words (position), typed);
   if (suggestion != NULL)
     g_set_error (error, PH_ERROR, PH_ERROR_INVALID_CODE,
-                 "“%s” is not a word Pinhole uses. Did you mean “%s”?", typed, suggestion);
+                 /* Translators: the first %s is a word as typed, the second the word of a code it
+                  * most likely was meant to be. */
+                 _ ("“%s” is not a word Pinhole uses. Did you mean “%s”?"), typed, suggestion);
   else
     g_set_error (error, PH_ERROR, PH_ERROR_INVALID_CODE,
-                 "“%s” is not a word Pinhole uses. Check the code with the person who made it.",
+                 /* Translators: %s is a word of a code as typed. */
+                 _ ("“%s” is not a word Pinhole uses. Check the code with the person who made it."),
                  typed);
   return NULL;
 }
@@ -263,7 +285,8 @@ ph_code_parse (const char *text, char **out_nameplate, char **out_canonical, GEr
       if (n_parts == G_N_ELEMENTS (parts))
         {
           g_set_error (error, PH_ERROR, PH_ERROR_INVALID_CODE,
-                       "This code has too many parts. A code has three parts, like %s.",
+                       /* Translators: %s is an example code such as 42-orbit-velvet. */
+                       _ ("This code has too many parts. A code has three parts, like %s."),
                        EXAMPLE_CODE);
           return FALSE;
         }
@@ -276,14 +299,17 @@ ph_code_parse (const char *text, char **out_nameplate, char **out_canonical, GEr
   if (n_parts == 0)
     {
       g_set_error (error, PH_ERROR, PH_ERROR_INVALID_CODE,
-                   "The code is empty. Type the code you were given, like %s.", EXAMPLE_CODE);
+                   /* Translators: %s is an example code such as 42-orbit-velvet. */
+                   _ ("The code is empty. Type the code you were given, like %s."), EXAMPLE_CODE);
       return FALSE;
     }
 
   if (n_parts < G_N_ELEMENTS (parts))
     {
       g_set_error (error, PH_ERROR, PH_ERROR_INVALID_CODE,
-                   "This code is missing a part. A code has three parts, like %s.", EXAMPLE_CODE);
+                   /* Translators: %s is an example code such as 42-orbit-velvet. */
+                   _ ("This code is missing a part. A code has three parts, like %s."),
+                   EXAMPLE_CODE);
       return FALSE;
     }
 
@@ -295,8 +321,10 @@ ph_code_parse (const char *text, char **out_nameplate, char **out_canonical, GEr
       && find_word (ph_code_get_first_words (), parts[2]) != NULL)
     {
       g_set_error (error, PH_ERROR, PH_ERROR_INVALID_CODE,
-                   "The words are in the wrong order. Did you mean “%s-%s-%s”?", parts[0], parts[2],
-                   parts[1]);
+                   /* Translators: the three %s make up the code with its words swapped back, such
+                    * as 42-orbit-velvet. */
+                   _ ("The words are in the wrong order. Did you mean “%s-%s-%s”?"), parts[0],
+                   parts[2], parts[1]);
       return FALSE;
     }
 

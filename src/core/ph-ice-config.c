@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include <gio/gio.h>
+#include <glib/gi18n-lib.h>
 
 #include "ph-error.h"
 #include "ph-ice-config.h"
@@ -92,9 +93,10 @@ is_host_name (const char *host)
 }
 
 /* Splits "HOST", "HOST:PORT", "[V6]", "[V6]:PORT" or a bare IPv6 address.
- * @what and @shown (the whole input) make error messages. */
+ * @protocol ("STUN" or "TURN") and @shown (the whole input) make error
+ * messages. */
 static gboolean
-parse_host_port (const char *text, const char *what, const char *shown, char **host_out,
+parse_host_port (const char *text, const char *protocol, const char *shown, char **host_out,
                  guint *port_out, GError **error)
 {
   g_autofree char *host = NULL;
@@ -109,7 +111,10 @@ parse_host_port (const char *text, const char *what, const char *shown, char **h
       if (end == NULL)
         {
           g_set_error (error, PH_ERROR, PH_ERROR_FAILED,
-                       "The %s address “%s” has a “[” without a closing “]”.", what, shown);
+                       /* Translators: the first %s is STUN or TURN, the second the server's address
+                          as given. */
+                       _ ("The %s server address “%s” has a “[” without a closing “]”."), protocol,
+                       shown);
           return FALSE;
         }
       host = g_strndup (text + 1, end - text - 1);
@@ -117,7 +122,10 @@ parse_host_port (const char *text, const char *what, const char *shown, char **h
       if (address == NULL || g_inet_address_get_family (address) != G_SOCKET_FAMILY_IPV6)
         {
           g_set_error (error, PH_ERROR, PH_ERROR_FAILED,
-                       "The %s address “%s” has no valid IPv6 address inside “[ ]”.", what, shown);
+                       /* Translators: the first %s is STUN or TURN, the second the server's address
+                          as given. */
+                       _ ("The %s server address “%s” has no valid IPv6 address inside “[ ]”."),
+                       protocol, shown);
           return FALSE;
         }
       if (end[1] == ':')
@@ -125,7 +133,10 @@ parse_host_port (const char *text, const char *what, const char *shown, char **h
       else if (end[1] != '\0')
         {
           g_set_error (error, PH_ERROR, PH_ERROR_FAILED,
-                       "The %s address “%s” has unexpected text after “]”.", what, shown);
+                       /* Translators: the first %s is STUN or TURN, the second the server's address
+                          as given. */
+                       _ ("The %s server address “%s” has unexpected text after “]”."), protocol,
+                       shown);
           return FALSE;
         }
     }
@@ -141,9 +152,11 @@ parse_host_port (const char *text, const char *what, const char *shown, char **h
           if (address == NULL)
             {
               g_set_error (error, PH_ERROR, PH_ERROR_FAILED,
-                           "The %s address “%s” is not valid; write an IPv6 address with a port "
-                           "as [ADDRESS]:PORT.",
-                           what, shown);
+                           /* Translators: the first %s is STUN or TURN, the second the server's
+                            * address as given; keep [ADDRESS]:PORT. */
+                           _ ("The %s server address “%s” is not valid; write an IPv6 address "
+                              "with a port as [ADDRESS]:PORT."),
+                           protocol, shown);
               return FALSE;
             }
           host = g_strdup (text);
@@ -160,7 +173,10 @@ parse_host_port (const char *text, const char *what, const char *shown, char **h
       if (strchr (host, ':') == NULL && !is_host_name (host))
         {
           g_set_error (error, PH_ERROR, PH_ERROR_FAILED,
-                       "The %s address “%s” does not start with a valid host name.", what, shown);
+                       /* Translators: the first %s is STUN or TURN, the second the server's address
+                          as given. */
+                       _ ("The %s server address “%s” does not start with a valid host name."),
+                       protocol, shown);
           return FALSE;
         }
     }
@@ -169,9 +185,12 @@ parse_host_port (const char *text, const char *what, const char *shown, char **h
       && (!g_ascii_string_to_unsigned (port_text, 10, 1, 65535, &port, NULL)
           || !g_ascii_isdigit (port_text[0])))
     {
-      g_set_error (error, PH_ERROR, PH_ERROR_FAILED,
-                   "The %s address “%s” has an invalid port; use a number from 1 to 65535.", what,
-                   shown);
+      g_set_error (
+          error, PH_ERROR, PH_ERROR_FAILED,
+          /* Translators: the first %s is STUN or TURN, the second the server's address as given. */
+          _ ("The %s server address “%s” has an invalid port; use a number from 1 to "
+             "65535."),
+          protocol, shown);
       return FALSE;
     }
 
@@ -194,7 +213,8 @@ ph_ice_config_set_stun (PhIceConfig *self, const char *server, GError **error)
   if (g_ascii_strncasecmp (server, "stuns:", 6) == 0)
     {
       g_set_error (error, PH_ERROR, PH_ERROR_FAILED,
-                   "STUN over TLS (“%s”) is not supported; use a stun: address.", server);
+                   /* Translators: %s is the STUN server's address as given; keep stun:. */
+                   _ ("STUN over TLS (“%s”) is not supported; use a stun: address."), server);
       return FALSE;
     }
   if (g_ascii_strncasecmp (server, "stun:", 5) == 0)
@@ -202,10 +222,11 @@ ph_ice_config_set_stun (PhIceConfig *self, const char *server, GError **error)
   if (strchr (rest, '?') != NULL || strchr (rest, '/') != NULL || strchr (rest, '@') != NULL)
     {
       g_set_error (error, PH_ERROR, PH_ERROR_FAILED,
-                   "The STUN server “%s” must be written as HOST or HOST:PORT.", server);
+                   /* Translators: %s is the STUN server's address as given. */
+                   _ ("The STUN server “%s” must be written as HOST or HOST:PORT."), server);
       return FALSE;
     }
-  if (!parse_host_port (rest, "STUN server", server, &host, &port, error))
+  if (!parse_host_port (rest, "STUN", server, &host, &port, error))
     return FALSE;
 
   g_free (self->stun_host);
@@ -234,19 +255,23 @@ ph_ice_config_add_turn (PhIceConfig *self, const char *uri, const char *username
       /* libnice's "TLS" relay type opens plain TCP, so it would silently
        * not be what the URI promises. */
       g_set_error (error, PH_ERROR, PH_ERROR_FAILED,
-                   "TURN over TLS (“%s”) is not supported; use turn:HOST?transport=tcp.", uri);
+                   /* Translators: %s is the TURN server's URI as given; keep “?transport=tcp”. */
+                   _ ("TURN over TLS (“%s”) is not supported; use turn:HOST?transport=tcp."), uri);
       return FALSE;
     }
   if (g_ascii_strncasecmp (uri, "turn:", 5) != 0)
     {
       g_set_error (error, PH_ERROR, PH_ERROR_FAILED,
-                   "The TURN server “%s” must be a URI like turn:HOST:PORT?transport=udp.", uri);
+                   /* Translators: %s is the TURN server's URI as given; keep “?transport=udp”. */
+                   _ ("The TURN server “%s” must be a URI like turn:HOST:PORT?transport=udp."),
+                   uri);
       return FALSE;
     }
   if (username == NULL || *username == '\0' || password == NULL)
     {
       g_set_error (error, PH_ERROR, PH_ERROR_FAILED,
-                   "The TURN server “%s” needs a user name and a password.", uri);
+                   /* Translators: %s is the TURN server's URI as given. */
+                   _ ("The TURN server “%s” needs a user name and a password."), uri);
       return FALSE;
     }
 
@@ -255,8 +280,9 @@ ph_ice_config_add_turn (PhIceConfig *self, const char *uri, const char *username
   if (strchr (authority, '/') != NULL || strchr (authority, '@') != NULL)
     {
       g_set_error (error, PH_ERROR, PH_ERROR_FAILED,
-                   "The TURN server “%s” must be a URI like turn:HOST:PORT?transport=udp; give "
-                   "the user name and password separately.",
+                   /* Translators: %s is the TURN server's URI as given; keep “?transport=udp”. */
+                   _ ("The TURN server “%s” must be a URI like turn:HOST:PORT?transport=udp; "
+                      "give the user name and password separately."),
                    uri);
       return FALSE;
     }
@@ -270,14 +296,16 @@ ph_ice_config_add_turn (PhIceConfig *self, const char *uri, const char *username
       else
         {
           g_set_error (error, PH_ERROR, PH_ERROR_FAILED,
-                       "The TURN server “%s” has an unknown option “%s”; only transport=udp or "
-                       "transport=tcp are understood.",
+                       /* Translators: the first %s is the TURN server's URI as given, the second
+                        * the option after “?”; keep transport=udp and transport=tcp. */
+                       _ ("The TURN server “%s” has an unknown option “%s”; only transport=udp or "
+                          "transport=tcp are understood."),
                        uri, query + 1);
           return FALSE;
         }
     }
 
-  if (!parse_host_port (authority, "TURN server", uri, &host, &port, error))
+  if (!parse_host_port (authority, "TURN", uri, &host, &port, error))
     return FALSE;
 
   server = g_new0 (PhTurnServer, 1);

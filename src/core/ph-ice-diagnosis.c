@@ -3,11 +3,18 @@
 
 #include "config.h"
 
+#include <glib/gi18n-lib.h>
+
 #include "ph-ice-diagnosis.h"
 
-#define ADD_TURN                                                                                   \
-  "Set up a TURN relay server on either side (pinhole-cli --turn, or a rendezvous server that "    \
-  "hands one out)."
+/* Most diagnoses end in the same advice, translated once. */
+static char *
+advise_turn (const char *diagnosis)
+{
+  return g_strdup_printf ("%s %s", diagnosis,
+                          _ ("Set up a TURN relay server on either side (pinhole-cli --turn, or a "
+                             "rendezvous server that hands one out)."));
+}
 
 static gboolean
 is_strict (PhNatType type)
@@ -23,28 +30,35 @@ describe_symmetric (PhNatType local, PhNatType remote)
 {
   gboolean local_symmetric = local == PH_NAT_TYPE_SYMMETRIC;
   gboolean remote_symmetric = remote == PH_NAT_TYPE_SYMMETRIC;
+  g_autofree char *diagnosis = NULL;
 
   if (local_symmetric && remote_symmetric)
-    return g_strdup (
-        "You and your peer are both behind symmetric NATs, which use a new port for "
-        "every destination, so a direct path is impossible without a TURN relay. " ADD_TURN);
+    return advise_turn (_ ("You and your peer are both behind symmetric NATs, which use a new port "
+                           "for every destination, so a direct path is impossible without a TURN "
+                           "relay."));
   if (local_symmetric && remote == PH_NAT_TYPE_UNKNOWN)
-    return g_strdup (
-        "You are behind a symmetric NAT, which uses a new port for every destination; "
-        "unless your peer's NAT is open or a full or address-restricted cone, a direct "
-        "path is impossible without a TURN relay. " ADD_TURN);
+    return advise_turn (_ ("You are behind a symmetric NAT, which uses a new port for every "
+                           "destination; unless your peer's NAT is open or a full or "
+                           "address-restricted cone, a direct path is impossible without a TURN "
+                           "relay."));
   if (local_symmetric)
-    return g_strdup_printf ("You are behind a symmetric NAT, which uses a new port for every "
-                            "destination, and your peer's %s NAT only lets in answers from the "
-                            "exact addresses it contacted, so a direct path is impossible without "
-                            "a TURN relay. " ADD_TURN,
-                            ph_nat_type_to_string (remote));
-  return g_strdup_printf (
-      "Your peer is behind a symmetric NAT, which uses a new port for every "
-      "destination%s, so a direct path is impossible without a TURN relay. " ADD_TURN,
-      is_strict (local) ? ", and your own NAT only lets in answers from the "
-                          "exact addresses you contacted"
-                        : "");
+    {
+      /* Translators: %s is the peer's NAT type as a fixed English term,
+       * “port-restricted” or “symmetric”. */
+      diagnosis = g_strdup_printf (_ ("You are behind a symmetric NAT, which uses a new port for "
+                                      "every destination, and your peer's %s NAT only lets in "
+                                      "answers from the exact addresses it contacted, so a direct "
+                                      "path is impossible without a TURN relay."),
+                                   ph_nat_type_to_string (remote));
+      return advise_turn (diagnosis);
+    }
+  if (is_strict (local))
+    return advise_turn (_ ("Your peer is behind a symmetric NAT, which uses a new port for every "
+                           "destination, and your own NAT only lets in answers from the exact "
+                           "addresses you contacted, so a direct path is impossible without a TURN "
+                           "relay."));
+  return advise_turn (_ ("Your peer is behind a symmetric NAT, which uses a new port for every "
+                         "destination, so a direct path is impossible without a TURN relay."));
 }
 
 PhIceFailureCause
@@ -58,53 +72,56 @@ ph_ice_diagnose (const PhIceDiagnosisInput *input, char **out_message)
   remote_total = input->remote_host + input->remote_srflx + input->remote_relay;
   if (remote_total == 0)
     {
-      *out_message = g_strdup ("Your peer sent no network addresses, so there was nothing to try. "
-                               "Their network may be down or allow only web traffic; ask them to "
-                               "try another network.");
+      *out_message
+          = g_strdup (_ ("Your peer sent no network addresses, so there was nothing to try. "
+                         "Their network may be down or allow only web traffic; ask them to "
+                         "try another network."));
       return PH_ICE_FAILURE_NO_REMOTE_CANDIDATES;
     }
 
   if (input->relay_only && !input->turn_configured)
     {
-      *out_message = g_strdup ("You asked to connect only through a relay, but no TURN server is "
-                               "configured. Add one, or allow direct connections.");
+      *out_message
+          = g_strdup (_ ("You asked to connect only through a relay, but no TURN server is "
+                         "configured. Add one, or allow direct connections."));
       return PH_ICE_FAILURE_RELAY_UNAVAILABLE;
     }
   if (input->turn_configured && input->local_relay == 0)
     {
-      *out_message = g_strdup ("The TURN server gave you no relay address: it is unreachable or "
-                               "refused your user name and password. Check the TURN server's "
-                               "address and credentials.");
+      *out_message = g_strdup (_ ("The TURN server gave you no relay address: it is unreachable or "
+                                  "refused your user name and password. Check the TURN server's "
+                                  "address and credentials."));
       return PH_ICE_FAILURE_RELAY_UNAVAILABLE;
     }
 
   if (input->local_relay > 0 || input->remote_relay > 0)
     {
-      *out_message = g_strdup ("Even the TURN relay could not connect you: the relay may refuse to "
-                               "forward between you, or a firewall drops its traffic. Try another "
-                               "TURN server, or TURN over TCP (turn:HOST?transport=tcp).");
+      *out_message
+          = g_strdup (_ ("Even the TURN relay could not connect you: the relay may refuse to "
+                         "forward between you, or a firewall drops its traffic. Try another "
+                         "TURN server, or TURN over TCP (turn:HOST?transport=tcp)."));
       return PH_ICE_FAILURE_RELAY_FAILED;
     }
 
   if (input->local_nat == PH_NAT_TYPE_UDP_BLOCKED)
     {
-      *out_message = g_strdup ("Your network blocks UDP (the STUN server never answered), so no "
-                               "direct path can be made. A TURN relay over TCP "
-                               "(turn:HOST?transport=tcp) would get through.");
+      *out_message = g_strdup (_ ("Your network blocks UDP (the STUN server never answered), so no "
+                                  "direct path can be made. A TURN relay over TCP "
+                                  "(turn:HOST?transport=tcp) would get through."));
       return PH_ICE_FAILURE_UDP_BLOCKED;
     }
   if (input->stun_configured && input->local_srflx == 0 && input->local_nat == PH_NAT_TYPE_UNKNOWN)
     {
-      *out_message = g_strdup ("The STUN server told you no public address: UDP may be blocked on "
-                               "your network. " ADD_TURN);
+      *out_message = advise_turn (_ ("The STUN server told you no public address: UDP may be "
+                                     "blocked on your network."));
       return PH_ICE_FAILURE_UDP_BLOCKED;
     }
 
   if (input->remote_srflx == 0 && input->remote_nat != PH_NAT_TYPE_OPEN)
     {
-      *out_message = g_strdup ("Your peer sent only addresses on its own network: it learnt no "
-                               "public address (no STUN server, or UDP is blocked there). Your "
-                               "peer needs a STUN server, or either of you a TURN relay.");
+      *out_message = g_strdup (_ ("Your peer sent only addresses on its own network: it learnt no "
+                                  "public address (no STUN server, or UDP is blocked there). Your "
+                                  "peer needs a STUN server, or either of you a TURN relay."));
       return PH_ICE_FAILURE_PEER_UDP_BLOCKED;
     }
 
@@ -120,14 +137,21 @@ ph_ice_diagnose (const PhIceDiagnosisInput *input, char **out_message)
     }
 
   if (is_strict (input->local_nat) || input->local_nat == PH_NAT_TYPE_ADDRESS_RESTRICTED)
-    *out_message
-        = g_strdup_printf ("No direct path to your peer was found: your %s NAT and your "
-                           "peer's NAT or firewall let in only answers from addresses "
-                           "they contacted, and the holes they punched did not meet. " ADD_TURN,
-                           ph_nat_type_to_string (input->local_nat));
+    {
+      g_autofree char *diagnosis = NULL;
+
+      /* Translators: %s is your NAT type as a fixed English term,
+       * “address-restricted”, “port-restricted” or “symmetric”. */
+      diagnosis = g_strdup_printf (_ ("No direct path to your peer was found: your %s NAT and your "
+                                      "peer's NAT or firewall let in only answers from addresses "
+                                      "they contacted, and the holes they punched did not meet."),
+                                   ph_nat_type_to_string (input->local_nat));
+
+      *out_message = advise_turn (diagnosis);
+    }
   else
-    *out_message = g_strdup ("No direct path to your peer was found: a NAT or firewall on one "
-                             "side lets in only answers from addresses it contacted, and the "
-                             "holes punched did not meet. " ADD_TURN);
+    *out_message = advise_turn (_ ("No direct path to your peer was found: a NAT or firewall on "
+                                   "one side lets in only answers from addresses it contacted, and "
+                                   "the holes punched did not meet."));
   return PH_ICE_FAILURE_NEEDS_RELAY;
 }

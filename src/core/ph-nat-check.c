@@ -3,6 +3,7 @@
 
 #include "config.h"
 
+#include <glib/gi18n-lib.h>
 #include <sodium.h>
 #include <string.h>
 
@@ -554,8 +555,8 @@ mapping_third_done (PhNatCheck *self, const PhStunResponse *response, GInetSocke
 {
   if (response == NULL || !stun_address_is_ipv4 (&response->mapped))
     {
-      self->result->note = g_strdup ("The STUN server's second address stopped answering, so "
-                                     "the NAT's mapping behaviour is unknown.");
+      self->result->note = g_strdup (_ ("The STUN server's second address stopped answering, so "
+                                        "the NAT's mapping behaviour is unknown."));
       finish_classified (self);
       return;
     }
@@ -573,8 +574,8 @@ mapping_second_done (PhNatCheck *self, const PhStunResponse *response, GInetSock
 
   if (response == NULL || !stun_address_is_ipv4 (&response->mapped))
     {
-      self->result->note = g_strdup ("The STUN server's second address did not answer, so the "
-                                     "NAT's mapping behaviour is unknown.");
+      self->result->note = g_strdup (_ ("The STUN server's second address did not answer, so the "
+                                        "NAT's mapping behaviour is unknown."));
       finish_classified (self);
       return;
     }
@@ -657,16 +658,17 @@ first_done (PhNatCheck *self, const PhStunResponse *response, GInetSocketAddress
     {
       self->result->udp_blocked = TRUE;
       self->result->type = PH_NAT_TYPE_UDP_BLOCKED;
-      self->result->note = g_strdup_printf ("The STUN server %s did not answer over UDP: UDP is "
-                                            "blocked on this network, or the server is down.",
+      /* Translators: %s is the STUN server's host name or address. */
+      self->result->note = g_strdup_printf (_ ("The STUN server %s did not answer over UDP: UDP is "
+                                               "blocked on this network, or the server is down."),
                                             self->host);
       finish (self);
       return;
     }
   if (!stun_address_is_ipv4 (&response->mapped))
     {
-      self->result->note = g_strdup ("The STUN server answered without telling the public "
-                                     "address.");
+      self->result->note
+          = g_strdup (_ ("The STUN server answered without telling the public address."));
       finish (self);
       return;
     }
@@ -680,9 +682,9 @@ first_done (PhNatCheck *self, const PhStunResponse *response, GInetSocketAddress
 
   if (!stun_address_is_ipv4 (&response->other))
     {
-      self->result->note = g_strdup ("The STUN server has only one address, so it cannot tell "
-                                     "how the NAT behaves (RFC 5780); only the public address "
-                                     "is known.");
+      self->result->note = g_strdup (_ ("The STUN server has only one address, so it cannot tell "
+                                        "how the NAT behaves (RFC 5780); only the public address "
+                                        "is known."));
       if (!self->result->behind_nat)
         self->result->mapping = PH_NAT_BEHAVIOUR_ENDPOINT_INDEPENDENT;
       finish (self);
@@ -695,8 +697,8 @@ first_done (PhNatCheck *self, const PhStunResponse *response, GInetSocketAddress
       || g_inet_socket_address_get_port (other_inet)
              == g_inet_socket_address_get_port (self->server))
     {
-      self->result->note = g_strdup ("The STUN server's other address is not different enough "
-                                     "from its first one to test the NAT.");
+      self->result->note = g_strdup (_ ("The STUN server's other address is not different enough "
+                                        "from its first one to test the NAT."));
       finish (self);
       return;
     }
@@ -815,7 +817,8 @@ start_with_address (PhNatCheck *self, GInetAddress *address)
     {
       GError *wrapped
           = g_error_new (PH_ERROR, PH_ERROR_FAILED,
-                         "Could not open a UDP socket to test the NAT: %s", error->message);
+                         /* Translators: %s is the system's reason. */
+                         _ ("Could not open a UDP socket to test the NAT: %s"), error->message);
       g_error_free (error);
       fail (self, wrapped);
       return;
@@ -851,8 +854,11 @@ resolved_cb (GObject *source, GAsyncResult *result, gpointer user_data)
         return;
       }
   g_resolver_free_addresses (addresses);
-  fail (self, g_error_new (PH_ERROR, PH_ERROR_FAILED, "Could not find the STUN server “%s”: %s",
-                           self->host, error != NULL ? error->message : "it has no IPv4 address"));
+  fail (self, g_error_new (PH_ERROR, PH_ERROR_FAILED,
+                           /* Translators: the first %s is the STUN server's host name, the
+                            * second the reason, such as “it has no IPv4 address”. */
+                           _ ("Could not find the STUN server “%s”: %s"), self->host,
+                           error != NULL ? error->message : _ ("it has no IPv4 address")));
 }
 
 void
@@ -886,7 +892,8 @@ ph_nat_check_run_async (PhNatCheck *self, GCancellable *cancellable, GAsyncReady
         {
           fail (self,
                 g_error_new (PH_ERROR, PH_ERROR_FAILED,
-                             "The NAT check needs an IPv4 STUN server, not “%s”.", self->host));
+                             /* Translators: %s is the STUN server's address as given. */
+                             _ ("The NAT check needs an IPv4 STUN server, not “%s”."), self->host));
           return;
         }
       start_with_address (self, address);

@@ -3,6 +3,8 @@
 
 #include "config.h"
 
+#include <glib/gi18n-lib.h>
+
 #include "ph-path.h"
 
 G_DEFINE_BOXED_TYPE (PhPath, ph_path, ph_path_copy, ph_path_free)
@@ -98,6 +100,15 @@ ph_path_describe (const PhPath *path)
 {
   g_return_val_if_fail (path != NULL, NULL);
 
-  return g_strdup_printf ("%s (%s ↔ %s, %s)", path->relayed ? "relayed" : "direct",
-                          path->local_type, path->remote_type, path->local_transport);
+  if (path->relayed)
+    /* Translators: the first two %s are ICE candidate types (host, srflx,
+     * prflx or relay) of your end and your peer's, the last the transport
+     * (udp or tcp); keep them as they are. */
+    return g_strdup_printf (_ ("relayed (%s ↔ %s, %s)"), path->local_type, path->remote_type,
+                            path->local_transport);
+  /* Translators: the first two %s are ICE candidate types (host, srflx,
+   * prflx or relay) of your end and your peer's, the last the transport
+   * (udp or tcp); keep them as they are. */
+  return g_strdup_printf (_ ("direct (%s ↔ %s, %s)"), path->local_type, path->remote_type,
+                          path->local_transport);
 }

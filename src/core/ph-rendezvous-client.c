@@ -3,6 +3,7 @@
 
 #include "config.h"
 
+#include <glib/gi18n-lib.h>
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
 #include <string.h>
@@ -202,8 +203,9 @@ ph_rendezvous_client_new (const char *base_url, GError **error)
       || g_uri_get_userinfo (uri) != NULL)
     {
       g_set_error (error, PH_ERROR, PH_ERROR_RENDEZVOUS_UNREACHABLE,
-                   "“%s” is not a rendezvous server address; use an http:// or https:// URL "
-                   "such as http://127.0.0.1:8470.",
+                   /* Translators: %s is the server address as typed. */
+                   _ ("“%s” is not a rendezvous server address; use an http:// or https:// URL "
+                      "such as http://127.0.0.1:8470."),
                    base_url);
       return NULL;
     }
@@ -320,8 +322,10 @@ static void
 set_malformed_error (PhRendezvousClient *self, GError **error, const char *what)
 {
   g_set_error (error, PH_ERROR, PH_ERROR_RENDEZVOUS,
-               "The rendezvous server at %s sent a malformed answer (%s); it may not be a "
-               "Pinhole rendezvous server, or a different version.",
+               /* Translators: the first %s is the server's URL, the second a short phrase that says
+                * what was wrong, such as “no valid nameplate”. */
+               _ ("The rendezvous server at %s sent a malformed answer (%s); it may not be a "
+                  "Pinhole rendezvous server, or a different version."),
                self->base_url, what);
 }
 
@@ -365,19 +369,22 @@ return_http_error (GTask *task)
 
   if (status == SOUP_STATUS_NOT_FOUND && request->nameplate != NULL)
     g_task_return_new_error (task, PH_ERROR, PH_ERROR_UNKNOWN_CODE,
-                             "No one is waiting with the code that starts with %s: it may be "
-                             "mistyped, or it has expired.",
+                             /* Translators: %s is the number at the start of a code, such as 42. */
+                             _ ("No one is waiting with the code that starts with %s: it may be "
+                                "mistyped, or it has expired."),
                              request->nameplate);
   else if (status == SOUP_STATUS_CONFLICT && request->nameplate != NULL)
     g_task_return_new_error (task, PH_ERROR, PH_ERROR_MAILBOX_FULL,
-                             "Two people are already using the code that starts with %s; ask "
-                             "for a new code.",
+                             /* Translators: %s is the number at the start of a code, such as 42. */
+                             _ ("Two people are already using the code that starts with %s; ask "
+                                "for a new code."),
                              request->nameplate);
   else if (sentence != NULL)
     g_task_return_new_error (task, PH_ERROR, PH_ERROR_RENDEZVOUS, "%s", sentence);
   else
     g_task_return_new_error (task, PH_ERROR, PH_ERROR_RENDEZVOUS,
-                             "The rendezvous server at %s refused the request (HTTP %u).",
+                             /* Translators: %s is the server's URL, %u an HTTP status code. */
+                             _ ("The rendezvous server at %s refused the request (HTTP %u)."),
                              self->base_url, status);
 }
 
@@ -389,13 +396,21 @@ return_transport_error (GTask *task, GError *error)
 
   if (request->timed_out)
     g_task_return_new_error (task, PH_ERROR, PH_ERROR_RENDEZVOUS_UNREACHABLE,
-                             "The rendezvous server at %s did not answer within %u seconds.",
+                             g_dngettext (GETTEXT_PACKAGE,
+                                          /* Translators: %s is the server's URL. */
+                                          "The rendezvous server at %s did not answer within %u "
+                                          "second.",
+                                          "The rendezvous server at %s did not answer within %u "
+                                          "seconds.",
+                                          request->timeout_seconds),
                              self->base_url, request->timeout_seconds);
   else if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     g_task_return_error (task, g_error_copy (error));
   else
     g_task_return_new_error (task, PH_ERROR, PH_ERROR_RENDEZVOUS_UNREACHABLE,
-                             "Could not reach the rendezvous server at %s: %s", self->base_url,
+                             /* Translators: the first %s is the server's URL, the second the
+                              * system's reason, such as “Connection refused”. */
+                             _ ("Could not reach the rendezvous server at %s: %s"), self->base_url,
                              error->message);
 }
 
@@ -429,12 +444,13 @@ retry_later (GTask *task)
   retry_after = soup_message_headers_get_one (soup_message_get_response_headers (request->msg),
                                               "Retry-After");
   if (retry_after != NULL
-      && (!g_ascii_string_to_unsigned (retry_after, 10, 0, MAX_RETRY_AFTER_SECONDS, &seconds, NULL)))
+      && (!g_ascii_string_to_unsigned (retry_after, 10, 0, MAX_RETRY_AFTER_SECONDS, &seconds,
+                                       NULL)))
     return FALSE;
 
   request->retries++;
-  g_debug ("%s %s: HTTP %u, trying again in %" G_GUINT64_FORMAT " s", request->method,
-           request->url, status, seconds);
+  g_debug ("%s %s: HTTP %u, trying again in %" G_GUINT64_FORMAT " s", request->method, request->url,
+           status, seconds);
   request->retry_id = g_timeout_add_seconds_full (G_PRIORITY_DEFAULT, MAX (seconds, 1), retry_cb,
                                                   g_object_ref (task), g_object_unref);
   return TRUE;
@@ -454,10 +470,12 @@ response_complete (GTask *task)
   if (status != request->expected_status)
     {
       if (SOUP_STATUS_IS_SUCCESSFUL (status))
-        g_task_return_new_error (task, PH_ERROR, PH_ERROR_RENDEZVOUS,
-                                 "The rendezvous server at %s answered with HTTP %u where %u "
-                                 "was expected.",
-                                 self->base_url, status, request->expected_status);
+        g_task_return_new_error (
+            task, PH_ERROR, PH_ERROR_RENDEZVOUS,
+            /* Translators: %s is the server's URL, the two %u HTTP status codes. */
+            _ ("The rendezvous server at %s answered with HTTP %u where %u "
+               "was expected."),
+            self->base_url, status, request->expected_status);
       else
         return_http_error (task);
       return;
@@ -475,7 +493,7 @@ response_complete (GTask *task)
       GError *error = NULL;
 
       g_clear_pointer (&root, json_node_unref);
-      set_malformed_error (self, &error, "not a JSON object");
+      set_malformed_error (self, &error, C_ ("malformed rendezvous answer", "not a JSON object"));
       g_task_return_error (task, error);
       return;
     }
@@ -508,7 +526,13 @@ read_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   if (g_bytes_get_size (chunk) > MAX_RESPONSE_BYTES - request->body->len)
     {
       g_task_return_new_error (task, PH_ERROR, PH_ERROR_RENDEZVOUS,
-                               "The rendezvous server at %s sent an answer over %u bytes.",
+                               g_dngettext (GETTEXT_PACKAGE,
+                                            /* Translators: %s is the server's URL. */
+                                            "The rendezvous server at %s sent an answer over %u "
+                                            "byte.",
+                                            "The rendezvous server at %s sent an answer over %u "
+                                            "bytes.",
+                                            MAX_RESPONSE_BYTES),
                                self->base_url, MAX_RESPONSE_BYTES);
       return;
     }
@@ -605,7 +629,8 @@ start_request (PhRendezvousClient *self, GTask *task, const char *method, const 
   if (uri == NULL)
     {
       g_set_error (&error, PH_ERROR, PH_ERROR_RENDEZVOUS_UNREACHABLE,
-                   "Could not make a request to the rendezvous server at %s.", self->base_url);
+                   /* Translators: %s is the server's URL. */
+                   _ ("Could not make a request to the rendezvous server at %s."), self->base_url);
       g_task_return_error (task, error);
       g_object_unref (task);
       return;
@@ -672,7 +697,7 @@ ph_rendezvous_client_allocate_finish (PhRendezvousClient *self, GAsyncResult *re
   if (nameplate == NULL || !is_canonical_nameplate (nameplate)
       || !get_uint (object, "expires_in", 0, G_MAXUINT, &expires_in))
     {
-      set_malformed_error (self, error, "no valid nameplate");
+      set_malformed_error (self, error, C_ ("malformed rendezvous answer", "no valid nameplate"));
       return NULL;
     }
 
@@ -736,7 +761,8 @@ ph_rendezvous_client_post_finish (PhRendezvousClient *self, GAsyncResult *result
 
   if (!get_uint (json_node_get_object (root), "index", 1, G_MAXINT64, &index))
     {
-      set_malformed_error (self, error, "no valid message index");
+      set_malformed_error (self, error,
+                           C_ ("malformed rendezvous answer", "no valid message index"));
       return FALSE;
     }
 
@@ -815,7 +841,7 @@ ph_rendezvous_client_fetch_finish (PhRendezvousClient *self, GAsyncResult *resul
   member = json_object_get_member (json_node_get_object (root), "messages");
   if (member == NULL || !JSON_NODE_HOLDS_ARRAY (member))
     {
-      set_malformed_error (self, error, "no list of messages");
+      set_malformed_error (self, error, C_ ("malformed rendezvous answer", "no list of messages"));
       return NULL;
     }
 
@@ -830,7 +856,9 @@ ph_rendezvous_client_fetch_finish (PhRendezvousClient *self, GAsyncResult *resul
 
       if (message == NULL)
         {
-          set_malformed_error (self, error, "a message is malformed or out of order");
+          set_malformed_error (
+              self, error,
+              C_ ("malformed rendezvous answer", "a message is malformed or out of order"));
           return NULL;
         }
       last = message->index;
@@ -913,7 +941,8 @@ ph_rendezvous_client_get_turn_finish (PhRendezvousClient *self, GAsyncResult *re
   info->stun_uris = get_string_array (object, "stun");
   if (info->stun_uris == NULL)
     {
-      set_malformed_error (self, error, "no list of STUN servers");
+      set_malformed_error (self, error,
+                           C_ ("malformed rendezvous answer", "no list of STUN servers"));
       return NULL;
     }
 
@@ -929,7 +958,8 @@ ph_rendezvous_client_get_turn_finish (PhRendezvousClient *self, GAsyncResult *re
   if (info->turn_uris == NULL || username == NULL || credential == NULL
       || !get_uint (object, "ttl", 0, G_MAXUINT, &ttl))
     {
-      set_malformed_error (self, error, "incomplete TURN credentials");
+      set_malformed_error (self, error,
+                           C_ ("malformed rendezvous answer", "incomplete TURN credentials"));
       return NULL;
     }
 

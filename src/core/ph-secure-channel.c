@@ -5,6 +5,8 @@
 
 #include <string.h>
 
+#include <glib/gi18n-lib.h>
+
 #include "ph-certificate.h"
 #include "ph-error.h"
 #include "ph-secure-channel.h"
@@ -18,8 +20,8 @@
 #define READS_PER_DISPATCH 8
 
 #define PIN_MISMATCH_MESSAGE                                                                       \
-  "The peer’s certificate does not match the one in its sealed session description — someone " \
-  "may be intercepting the connection"
+  N_ ("The peer’s certificate does not match the one in its sealed session description — "     \
+      "someone may be intercepting the connection")
 
 typedef enum
 {
@@ -315,7 +317,7 @@ deliver_frames (PhSecureChannel *self)
         {
           g_debug ("Malformed frame: %s", error->message);
           finish_with_code (self, PH_ERROR_INVALID_FRAME,
-                            "The peer sent a malformed message; the connection was closed");
+                            _ ("The peer sent a malformed message; the connection was closed"));
           return FALSE;
         }
       if (frame == NULL)
@@ -353,7 +355,7 @@ read_ready_cb (GObject *stream, gpointer user_data)
         {
           if (ph_frame_decoder_get_pending (self->decoder) > 0)
             finish_with_code (self, PH_ERROR_INVALID_FRAME,
-                              "The connection ended in the middle of a message");
+                              _ ("The connection ended in the middle of a message"));
           else
             finish (self, NULL);
           return G_SOURCE_REMOVE;
@@ -362,7 +364,7 @@ read_ready_cb (GObject *stream, gpointer user_data)
         {
           g_debug ("Malformed frame: %s", error->message);
           finish_with_code (self, PH_ERROR_INVALID_FRAME,
-                            "The peer sent a malformed message; the connection was closed");
+                            _ ("The peer sent a malformed message; the connection was closed"));
           return G_SOURCE_REMOVE;
         }
       if (!deliver_frames (self))
@@ -484,7 +486,7 @@ handshake_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       self->state = CHANNEL_CLOSED;
       close_tls (self);
       if (g_atomic_int_get (&self->pin_mismatch))
-        g_task_return_new_error (task, PH_ERROR, PH_ERROR_SECURITY, PIN_MISMATCH_MESSAGE);
+        g_task_return_new_error (task, PH_ERROR, PH_ERROR_SECURITY, "%s", _ (PIN_MISMATCH_MESSAGE));
       else
         g_task_return_error (task, g_steal_pointer (&error));
       return;
@@ -497,14 +499,14 @@ handshake_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     {
       self->state = CHANNEL_CLOSED;
       close_tls (self);
-      g_task_return_new_error (task, PH_ERROR, PH_ERROR_SECURITY, PIN_MISMATCH_MESSAGE);
+      g_task_return_new_error (task, PH_ERROR, PH_ERROR_SECURITY, "%s", _ (PIN_MISMATCH_MESSAGE));
       return;
     }
 
   if (self->state != CHANNEL_OPENING)
     {
-      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CANCELLED,
-                               "The connection was closed during the handshake");
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CANCELLED, "%s",
+                               _ ("The connection was closed during the handshake"));
       return;
     }
 
@@ -545,7 +547,8 @@ ph_secure_channel_open_async (PhSecureChannel *self, GCancellable *cancellable,
     {
       self->state = CHANNEL_CLOSED;
       g_task_return_new_error (task, PH_ERROR, PH_ERROR_FAILED,
-                               "TLS is not available (%s); install glib-networking.",
+                               /* Translators: %s is the system's reason. */
+                               _ ("TLS is not available (%s); install glib-networking."),
                                error->message);
       return;
     }
@@ -582,7 +585,7 @@ ph_secure_channel_send (PhSecureChannel *self, const PhFrame *frame, GError **er
   if (self->state != CHANNEL_OPEN)
     {
       g_set_error_literal (error, PH_ERROR, PH_ERROR_NOT_CONNECTED,
-                           "The connection to the peer is not open.");
+                           _ ("The connection to the peer is not open."));
       return FALSE;
     }
 
