@@ -263,8 +263,10 @@ run_attack (Attack  attack,
   g_autoptr (PhTestProcess) server = NULL;
   g_autoptr (GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
   g_autoptr (GError) error = NULL;
+  g_autoptr (GSocketAddress) address = g_inet_socket_address_new (loopback, 0);
+  g_autoptr (GSocketAddress) listening = NULL;
+  GSList *listeners;
   g_autofree char *proxy_url = NULL;
-  GSList *uris;
   Proxy proxy = { .attack = attack };
   Peer peers[2] = { { 0 } };
 
@@ -272,15 +274,15 @@ run_attack (Attack  attack,
   proxy.session = soup_session_new_with_options ("max-conns-per-host", 16, NULL);
   proxy.proxy = soup_server_new (NULL, NULL);
   soup_server_add_handler (proxy.proxy, NULL, proxy_handler_cb, &proxy, NULL);
-  g_assert_true (soup_server_listen (proxy.proxy,
-                                     G_SOCKET_ADDRESS (g_inet_socket_address_new (loopback, 0)),
-                                     0, &error));
+  g_assert_true (soup_server_listen (proxy.proxy, address, 0, &error));
   g_assert_no_error (error);
-  uris = soup_server_get_uris (proxy.proxy);
-  proxy_url = g_uri_to_string (uris->data);
-  g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
-  if (g_str_has_suffix (proxy_url, "/"))
-    proxy_url[strlen (proxy_url) - 1] = '\0';
+  /* The port from the listening socket: soup_server_get_uris() leaks in 3.2. */
+  listeners = soup_server_get_listeners (proxy.proxy);
+  listening = g_socket_get_local_address (listeners->data, &error);
+  g_assert_no_error (error);
+  g_slist_free (listeners);
+  proxy_url = g_strdup_printf ("http://127.0.0.1:%u",
+                               g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (listening)));
 
   for (guint i = 0; i < 2; i++)
     {

@@ -520,7 +520,7 @@ test_oversized_bodies (void)
   g_autoptr (Raw) allocated = NULL;
   g_autofree char *metrics = NULL;
   GBytes *bodies[] = { with_length, chunked };
-  gint64 peak_before = peak_rss_kib ();
+  G_GNUC_UNUSED gint64 peak_before = peak_rss_kib ();
 
   fixture_start (&fixture, "client-timeout", CLIENT_TIMEOUT_SECONDS, "rate", 1000, "burst", 1000,
                  NULL);
@@ -538,8 +538,12 @@ test_oversized_bodies (void)
     }
 
   /* The bodies went through the server without being kept: one kept
-   * body alone would be 32 MiB (and twice that under valgrind). */
+   * body alone would be 32 MiB (and twice that under valgrind).
+   * AddressSanitizer keeps freed memory in quarantine, so its peak says
+   * nothing about what was kept; the plain and valgrind runs check it. */
+#ifndef __SANITIZE_ADDRESS__
   g_assert_cmpint (peak_rss_kib () - peak_before, <, (under_valgrind () ? 32 : 8) * 1024);
+#endif
 
   /* A body announced and never sent costs the client its connection. */
   never_sent = raw_connect (&fixture);

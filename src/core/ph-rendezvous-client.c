@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "ph-error.h"
+#include "ph-mailbox-format.h"
 #include "ph-rendezvous-client.h"
 
 /* A long-poll must be able to wait while the same peer posts: libsoup's
@@ -22,8 +23,6 @@
  * a full mailbox of the largest messages fits well below it. */
 #define MAX_RESPONSE_BYTES (32 * 1024 * 1024)
 #define READ_CHUNK_BYTES 16384
-#define MAX_NAMEPLATE_DIGITS 9
-#define SIDE_LENGTH 16
 #define MAX_SERVER_SENTENCE 512
 /* A busy server (429, 503) says when to come back; we do, a few times,
  * as long as it asks for a short wait. */
@@ -219,49 +218,6 @@ ph_rendezvous_client_get_base_url (PhRendezvousClient *self)
   g_return_val_if_fail (PH_IS_RENDEZVOUS_CLIENT (self), NULL);
 
   return self->base_url;
-}
-
-static gboolean
-is_canonical_nameplate (const char *text)
-{
-  gsize length = strlen (text);
-
-  if (length == 0 || length > MAX_NAMEPLATE_DIGITS || text[0] == '0')
-    return FALSE;
-  for (gsize i = 0; i < length; i++)
-    if (!g_ascii_isdigit (text[i]))
-      return FALSE;
-  return TRUE;
-}
-
-static gboolean
-is_side (const char *text)
-{
-  if (strlen (text) != SIDE_LENGTH)
-    return FALSE;
-  for (guint i = 0; i < SIDE_LENGTH; i++)
-    if (!g_ascii_isxdigit (text[i]))
-      return FALSE;
-  return TRUE;
-}
-
-/* Only canonical base64: decoding then encoding must give the text back. */
-static GBytes *
-decode_base64 (const char *text)
-{
-  g_autofree guchar *data = NULL;
-  g_autofree char *again = NULL;
-  gsize length;
-
-  if (*text == '\0')
-    return g_bytes_new (NULL, 0);
-
-  data = g_base64_decode (text, &length);
-  again = g_base64_encode (data, length);
-  if (strcmp (again, text) != 0)
-    return NULL;
-
-  return g_bytes_new_take (g_steal_pointer (&data), length);
 }
 
 static const char *
@@ -694,7 +650,7 @@ ph_rendezvous_client_allocate_finish (PhRendezvousClient *self, GAsyncResult *re
 
   object = json_node_get_object (root);
   nameplate = get_string (object, "nameplate");
-  if (nameplate == NULL || !is_canonical_nameplate (nameplate)
+  if (nameplate == NULL || !ph_mailbox_parse_nameplate (nameplate, strlen (nameplate), NULL)
       || !get_uint (object, "expires_in", 0, G_MAXUINT, &expires_in))
     {
       set_malformed_error (self, error, C_ ("malformed rendezvous answer", "no valid nameplate"));
@@ -810,10 +766,10 @@ parse_message (JsonNode *node, guint64 after)
   phase = get_string (object, "phase");
   body = get_string (object, "body");
   if (!get_uint (object, "index", after + 1, G_MAXINT64, &message->index) || side == NULL
-      || !is_side (side) || phase == NULL || *phase == '\0' || body == NULL)
+      || !ph_mailbox_side_is_valid (side) || phase == NULL || *phase == '\0' || body == NULL)
     return NULL;
 
-  message->body = decode_base64 (body);
+  message->body = ph_mailbox_decode_body (body);
   if (message->body == NULL)
     return NULL;
   message->side = g_strdup (side);

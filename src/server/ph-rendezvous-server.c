@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <string.h>
 
+#include "ph-mailbox-format.h"
 #include "ph-mailbox-store.h"
 #include "ph-rate-limiter.h"
 #include "ph-rendezvous-server.h"
@@ -16,8 +17,6 @@
 /* Long-polls are answered within the hold, so a client whose HTTP session
  * times out after 60 s never sees a poll outlive it. */
 #define MAX_WAIT_SECONDS 60
-#define SIDE_LENGTH 16
-#define MAX_NAMEPLATE_DIGITS 9
 #define RATE_LIMITER_MAX_CLIENTS 65536
 /* GSocket's default of 10 drops connections when a few thousand clients
  * arrive at once; the kernel caps it at net.core.somaxconn. */
@@ -530,37 +529,10 @@ mailbox_closed_cb (PhMailboxStore *store, guint nameplate, PhRendezvousServer *s
     poll_answer (g_queue_peek_head (queue));
 }
 
-/* Nameplates are written in canonical decimal: no sign, no leading zero. */
-static gboolean
-parse_nameplate (const char *text, gsize length, guint *out_nameplate)
-{
-  guint value = 0;
-
-  if (length == 0 || length > MAX_NAMEPLATE_DIGITS || text[0] == '0')
-    return FALSE;
-
-  for (gsize i = 0; i < length; i++)
-    {
-      if (!g_ascii_isdigit (text[i]))
-        return FALSE;
-      value = value * 10 + (text[i] - '0');
-    }
-
-  *out_nameplate = value;
-  return TRUE;
-}
-
 static char *
 parse_side (const char *text)
 {
-  if (text == NULL || strlen (text) != SIDE_LENGTH)
-    return NULL;
-
-  for (guint i = 0; i < SIDE_LENGTH; i++)
-    if (!g_ascii_isxdigit (text[i]))
-      return NULL;
-
-  return g_ascii_strdown (text, -1);
+  return ph_mailbox_side_is_valid (text) ? g_ascii_strdown (text, -1) : NULL;
 }
 
 static gboolean
@@ -570,26 +542,6 @@ is_known_phase (const char *phase)
     if (g_strcmp0 (phase, phases[i]) == 0)
       return TRUE;
   return FALSE;
-}
-
-/* Only canonical base64 is accepted: decoding then encoding must give the
- * text back, which rejects stray characters, bad padding and junk bits. */
-static GBytes *
-decode_base64 (const char *text)
-{
-  g_autofree guchar *data = NULL;
-  g_autofree char *again = NULL;
-  gsize length;
-
-  if (*text == '\0')
-    return g_bytes_new (NULL, 0);
-
-  data = g_base64_decode (text, &length);
-  again = g_base64_encode (data, length);
-  if (strcmp (again, text) != 0)
-    return NULL;
-
-  return g_bytes_new_take (g_steal_pointer (&data), length);
 }
 
 static const char *
@@ -696,7 +648,7 @@ handle_post_message (PhRendezvousServer *self, SoupServerMessage *msg, guint nam
     }
 
   body_text = get_string_member (object, "body");
-  if (body_text == NULL || (body = decode_base64 (body_text)) == NULL)
+  if (body_text == NULL || (body = ph_mailbox_decode_body (body_text)) == NULL)
     {
       respond_error (self, msg, SOUP_STATUS_BAD_REQUEST, "malformed",
                      "\"body\" must be a base64 string.");
@@ -985,7 +937,7 @@ route_mailbox (PhRendezvousServer *self, SoupServerMessage *msg, const char *res
       return;
     }
 
-  if (!parse_nameplate (rest, digits, &nameplate))
+  if (!ph_mailbox_parse_nameplate (rest, digits, &nameplate))
     {
       respond_error (self, msg, SOUP_STATUS_NOT_FOUND, "unknown-mailbox",
                      "There is no mailbox with that nameplate.");
