@@ -22,9 +22,7 @@ typedef struct
 } PeerState;
 
 static void
-state_cb (PhConversation *conversation,
-          GParamSpec     *pspec,
-          PeerState      *state)
+state_cb (PhConversation *conversation, GParamSpec *pspec, PeerState *state)
 {
   switch (ph_conversation_get_state (conversation))
     {
@@ -63,29 +61,25 @@ both_ended (gpointer data)
 }
 
 static int
-compare_doubles (gconstpointer a,
-                 gconstpointer b)
+compare_doubles (gconstpointer a, gconstpointer b)
 {
-  double x = *(const double *) a, y = *(const double *) b;
+  double x = *(const double *)a, y = *(const double *)b;
 
   return (x > y) - (x < y);
 }
 
 static void
-print_stats (const char *label,
-             GArray     *samples)
+print_stats (const char *label, GArray *samples)
 {
   g_array_sort (samples, compare_doubles);
   printf ("  %-22s median %7.2f ms   p90 %7.2f ms   min %7.2f ms   max %7.2f ms\n", label,
           g_array_index (samples, double, samples->len / 2),
           g_array_index (samples, double, (samples->len * 9) / 10),
-          g_array_index (samples, double, 0),
-          g_array_index (samples, double, samples->len - 1));
+          g_array_index (samples, double, 0), g_array_index (samples, double, samples->len - 1));
 }
 
 int
-main (int   argc,
-      char *argv[])
+main (int argc, char *argv[])
 {
   g_autoptr (PhTestProcess) server = NULL;
   g_autofree char *url = NULL;
@@ -93,12 +87,12 @@ main (int   argc,
   g_autoptr (GArray) rendezvous = g_array_new (FALSE, FALSE, sizeof (double));
   g_autoptr (GArray) ice = g_array_new (FALSE, FALSE, sizeof (double));
   g_autoptr (GArray) tls = g_array_new (FALSE, FALSE, sizeof (double));
-  guint runs = argc > 1 ? (guint) g_ascii_strtoull (argv[1], NULL, 10) : DEFAULT_RUNS;
+  guint runs = argc > 1 ? (guint)g_ascii_strtoull (argv[1], NULL, 10) : DEFAULT_RUNS;
 
   if (g_getenv ("PINHOLE_RENDEZVOUS_BIN") == NULL)
     g_setenv ("PINHOLE_RENDEZVOUS_BIN", PH_BENCH_RENDEZVOUS_BIN, TRUE);
   /* Every run comes from 127.0.0.1: lift the per-client rate limit. */
-  server = ph_test_start_rendezvous ((const char *[]) { "--rate=100000", "--burst=100000", NULL },
+  server = ph_test_start_rendezvous ((const char *[]){ "--rate=100000", "--burst=100000", NULL },
                                      &url);
 
   for (guint run = 0; run < MAX (runs, 1); run++)
@@ -115,8 +109,8 @@ main (int   argc,
         g_error ("no code after 10 s");
       if (!ph_conversation_join (joiner, ph_conversation_get_code (host), NULL))
         g_error ("the host's code was refused");
-      if (!ph_test_wait_until (both_connected_or_one_ended, states, 30000)
-          || !states[0].connected || !states[1].connected)
+      if (!ph_test_wait_until (both_connected_or_one_ended, states, 30000) || !states[0].connected
+          || !states[1].connected)
         {
           const GError *error = ph_conversation_get_error (states[0].ended ? host : joiner);
 

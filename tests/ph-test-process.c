@@ -10,23 +10,21 @@
 
 struct _PhTestProcess
 {
-  GSubprocess      *process;
+  GSubprocess *process;
   GDataInputStream *stdout_lines;
-  GOutputStream    *stdin_pipe;
-  GCancellable     *cancellable;
-  GQueue            lines;
-  GPtrArray        *events;      /* of JsonObject */
-  gboolean          stdout_ended;
-  gboolean          exited;
-  char             *name;
+  GOutputStream *stdin_pipe;
+  GCancellable *cancellable;
+  GQueue lines;
+  GPtrArray *events; /* of JsonObject */
+  gboolean stdout_ended;
+  gboolean exited;
+  char *name;
 };
 
 static void read_next_line (PhTestProcess *self);
 
 static void
-line_read_cb (GObject      *source,
-              GAsyncResult *result,
-              gpointer      user_data)
+line_read_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   PhTestProcess *self = user_data;
   g_autoptr (GError) error = NULL;
@@ -55,9 +53,7 @@ read_next_line (PhTestProcess *self)
 }
 
 static void
-exited_cb (GObject      *source,
-           GAsyncResult *result,
-           gpointer      user_data)
+exited_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   gboolean *exited = user_data;
 
@@ -73,15 +69,14 @@ die_with_parent (gpointer user_data)
 }
 
 PhTestProcess *
-ph_test_process_spawn (const char * const *argv,
-                       const char * const *envp)
+ph_test_process_spawn (const char *const *argv, const char *const *envp)
 {
   g_autoptr (GSubprocessLauncher) launcher = NULL;
   g_autoptr (GError) error = NULL;
   PhTestProcess *self = g_new0 (PhTestProcess, 1);
 
-  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE
-                                        | G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+  launcher
+      = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE);
   g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
   for (guint i = 0; envp != NULL && envp[i] != NULL; i++)
     {
@@ -95,7 +90,7 @@ ph_test_process_spawn (const char * const *argv,
 
   self->name = g_path_get_basename (argv[0]);
   self->cancellable = g_cancellable_new ();
-  self->events = g_ptr_array_new_with_free_func ((GDestroyNotify) json_object_unref);
+  self->events = g_ptr_array_new_with_free_func ((GDestroyNotify)json_object_unref);
   g_queue_init (&self->lines);
   self->stdin_pipe = g_object_ref (g_subprocess_get_stdin_pipe (self->process));
   self->stdout_lines = g_data_input_stream_new (g_subprocess_get_stdout_pipe (self->process));
@@ -114,8 +109,7 @@ timeout_cb (gpointer user_data)
 }
 
 char *
-ph_test_process_read_line (PhTestProcess *self,
-                           guint          timeout_ms)
+ph_test_process_read_line (PhTestProcess *self, guint timeout_ms)
 {
   gboolean timed_out = FALSE;
   guint timeout_id = g_timeout_add (timeout_ms, timeout_cb, &timed_out);
@@ -129,11 +123,9 @@ ph_test_process_read_line (PhTestProcess *self,
 }
 
 JsonObject *
-ph_test_process_wait_event (PhTestProcess *self,
-                            const char    *event,
-                            guint          timeout_ms)
+ph_test_process_wait_event (PhTestProcess *self, const char *event, guint timeout_ms)
 {
-  gint64 deadline = g_get_monotonic_time () + timeout_ms * (gint64) 1000;
+  gint64 deadline = g_get_monotonic_time () + timeout_ms * (gint64)1000;
 
   for (;;)
     {
@@ -172,9 +164,7 @@ ph_test_process_get_events (PhTestProcess *self)
 }
 
 static void
-written_cb (GObject      *source,
-            GAsyncResult *result,
-            gpointer      user_data)
+written_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   gboolean *written = user_data;
   g_autoptr (GError) error = NULL;
@@ -185,8 +175,7 @@ written_cb (GObject      *source,
 }
 
 void
-ph_test_process_write_line (PhTestProcess *self,
-                            const char    *line)
+ph_test_process_write_line (PhTestProcess *self, const char *line)
 {
   g_autofree char *with_newline = g_strconcat (line, "\n", NULL);
   gboolean written = FALSE;
@@ -206,15 +195,13 @@ ph_test_process_close_stdin (PhTestProcess *self)
 }
 
 void
-ph_test_process_kill (PhTestProcess *self,
-                      int            signum)
+ph_test_process_kill (PhTestProcess *self, int signum)
 {
   g_subprocess_send_signal (self->process, signum);
 }
 
 int
-ph_test_process_wait_exit (PhTestProcess *self,
-                           guint          timeout_ms)
+ph_test_process_wait_exit (PhTestProcess *self, guint timeout_ms)
 {
   if (!ph_test_wait_for_flag (&self->exited, timeout_ms))
     g_error ("%s did not exit within %u ms", self->name, timeout_ms);
@@ -247,22 +234,21 @@ ph_test_process_free (PhTestProcess *self)
 }
 
 PhTestProcess *
-ph_test_start_rendezvous (const char * const *extra_args,
-                          char              **out_url)
+ph_test_start_rendezvous (const char *const *extra_args, char **out_url)
 {
   g_autoptr (GPtrArray) argv = g_ptr_array_new ();
   g_autofree char *line = NULL;
   const char *prefix = "pinhole-rendezvous listening on ";
   PhTestProcess *server;
 
-  g_ptr_array_add (argv, (gpointer) g_getenv ("PINHOLE_RENDEZVOUS_BIN"));
+  g_ptr_array_add (argv, (gpointer)g_getenv ("PINHOLE_RENDEZVOUS_BIN"));
   g_ptr_array_add (argv, (gpointer) "--port=0");
   for (guint i = 0; extra_args != NULL && extra_args[i] != NULL; i++)
-    g_ptr_array_add (argv, (gpointer) extra_args[i]);
+    g_ptr_array_add (argv, (gpointer)extra_args[i]);
   g_ptr_array_add (argv, NULL);
 
   g_assert_nonnull (g_ptr_array_index (argv, 0));
-  server = ph_test_process_spawn ((const char * const *) argv->pdata, NULL);
+  server = ph_test_process_spawn ((const char *const *)argv->pdata, NULL);
   line = ph_test_process_read_line (server, 10000);
   g_assert_nonnull (line);
   g_assert_true (g_str_has_prefix (line, prefix));
@@ -271,8 +257,7 @@ ph_test_start_rendezvous (const char * const *extra_args,
 }
 
 gboolean
-ph_test_wait_for_flag (gboolean *flag,
-                       guint     timeout_ms)
+ph_test_wait_for_flag (gboolean *flag, guint timeout_ms)
 {
   gboolean timed_out = FALSE;
   guint timeout_id = g_timeout_add (timeout_ms, timeout_cb, &timed_out);
@@ -286,9 +271,7 @@ ph_test_wait_for_flag (gboolean *flag,
 }
 
 gboolean
-ph_test_wait_until (gboolean (*check) (gpointer data),
-                    gpointer data,
-                    guint    timeout_ms)
+ph_test_wait_until (gboolean (*check) (gpointer data), gpointer data, guint timeout_ms)
 {
   gboolean timed_out = FALSE;
   guint timeout_id = g_timeout_add (timeout_ms, timeout_cb, &timed_out);

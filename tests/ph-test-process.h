@@ -14,43 +14,32 @@ typedef struct _PhTestProcess PhTestProcess;
 
 /* Spawns @argv with piped stdin/stdout; stderr goes to the test's stderr.
  * @envp adds to the environment (NULL-terminated "NAME=VALUE" list). */
-PhTestProcess *ph_test_process_spawn         (const char * const *argv,
-                                              const char * const *envp);
+PhTestProcess *ph_test_process_spawn (const char *const *argv, const char *const *envp);
 /* Waits up to @timeout_ms for the next stdout line. */
-char          *ph_test_process_read_line     (PhTestProcess      *self,
-                                              guint               timeout_ms);
+char *ph_test_process_read_line (PhTestProcess *self, guint timeout_ms);
 /* Waits up to @timeout_ms for a JSON event line whose "event" is @event,
  * skipping others (kept in ph_test_process_get_events). Fails the test on
  * timeout or when the process exits first. */
-JsonObject    *ph_test_process_wait_event    (PhTestProcess      *self,
-                                              const char         *event,
-                                              guint               timeout_ms);
+JsonObject *ph_test_process_wait_event (PhTestProcess *self, const char *event, guint timeout_ms);
 /* Every JSON event read so far, in order. */
-GPtrArray     *ph_test_process_get_events    (PhTestProcess      *self);
-void           ph_test_process_write_line    (PhTestProcess      *self,
-                                              const char         *line);
-void           ph_test_process_close_stdin   (PhTestProcess      *self);
-void           ph_test_process_kill          (PhTestProcess      *self,
-                                              int                 signum);
+GPtrArray *ph_test_process_get_events (PhTestProcess *self);
+void ph_test_process_write_line (PhTestProcess *self, const char *line);
+void ph_test_process_close_stdin (PhTestProcess *self);
+void ph_test_process_kill (PhTestProcess *self, int signum);
 /* Waits up to @timeout_ms for the exit; returns the exit status (or 128 +
  * signal number). Fails the test on timeout. */
-int            ph_test_process_wait_exit     (PhTestProcess      *self,
-                                              guint               timeout_ms);
-void           ph_test_process_free          (PhTestProcess      *self);
+int ph_test_process_wait_exit (PhTestProcess *self, guint timeout_ms);
+void ph_test_process_free (PhTestProcess *self);
 
 /* Starts pinhole-rendezvous on an ephemeral loopback port; returns its URL. */
-PhTestProcess *ph_test_start_rendezvous      (const char * const *extra_args,
-                                              char              **out_url);
+PhTestProcess *ph_test_start_rendezvous (const char *const *extra_args, char **out_url);
 /* Iterates the default main context until *@flag is TRUE or @timeout_ms
  * passes; returns *@flag. */
-gboolean       ph_test_wait_for_flag         (gboolean           *flag,
-                                              guint               timeout_ms);
+gboolean ph_test_wait_for_flag (gboolean *flag, guint timeout_ms);
 
 /* Iterates the default main context until @check returns TRUE or
  * @timeout_ms passes; returns the last answer of @check. */
-gboolean       ph_test_wait_until            (gboolean          (*check) (gpointer data),
-                                              gpointer            data,
-                                              guint               timeout_ms);
+gboolean ph_test_wait_until (gboolean (*check) (gpointer data), gpointer data, guint timeout_ms);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PhTestProcess, ph_test_process_free)
 

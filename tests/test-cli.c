@@ -17,19 +17,17 @@
 typedef struct
 {
   PhTestProcess *server;
-  char          *url;
+  char *url;
 } Fixture;
 
 static void
-fixture_set_up (Fixture       *fixture,
-                gconstpointer  data)
+fixture_set_up (Fixture *fixture, gconstpointer data)
 {
   fixture->server = ph_test_start_rendezvous (NULL, &fixture->url);
 }
 
 static void
-fixture_tear_down (Fixture       *fixture,
-                   gconstpointer  data)
+fixture_tear_down (Fixture *fixture, gconstpointer data)
 {
   ph_test_process_kill (fixture->server, SIGTERM);
   g_assert_cmpint (ph_test_process_wait_exit (fixture->server, 5000), ==, 0);
@@ -38,10 +36,7 @@ fixture_tear_down (Fixture       *fixture,
 }
 
 static PhTestProcess *
-spawn_cli (const char         *url,
-           const char         *name,
-           const char * const *args,
-           const char * const *envp)
+spawn_cli (const char *url, const char *name, const char *const *args, const char *const *envp)
 {
   g_autoptr (GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
 
@@ -53,12 +48,11 @@ spawn_cli (const char         *url,
     g_ptr_array_add (argv, g_strdup (args[i]));
   g_ptr_array_add (argv, NULL);
 
-  return ph_test_process_spawn ((const char * const *) argv->pdata, envp);
+  return ph_test_process_spawn ((const char *const *)argv->pdata, envp);
 }
 
 static char *
-host_and_get_code (const char     *url,
-                   PhTestProcess **out_host)
+host_and_get_code (const char *url, PhTestProcess **out_host)
 {
   const char *args[] = { "host", NULL };
   g_autoptr (JsonObject) event = NULL;
@@ -69,9 +63,7 @@ host_and_get_code (const char     *url,
 }
 
 static PhTestProcess *
-join (const char         *url,
-      const char         *code,
-      const char * const *envp)
+join (const char *url, const char *code, const char *const *envp)
 {
   const char *args[] = { "join", code, NULL };
 
@@ -79,8 +71,7 @@ join (const char         *url,
 }
 
 static void
-assert_connected (PhTestProcess *peer,
-                  const char    *expected_peer_name)
+assert_connected (PhTestProcess *peer, const char *expected_peer_name)
 {
   g_autoptr (JsonObject) event = ph_test_process_wait_event (peer, "connected", CONNECT_TIMEOUT_MS);
   JsonObject *path = json_object_get_object_member (event, "path");
@@ -90,17 +81,16 @@ assert_connected (PhTestProcess *peer,
   g_assert_nonnull (path);
   /* Both peers are on this machine: ICE must find a direct path. */
   g_assert_false (json_object_get_boolean_member (path, "relayed"));
-  g_assert_cmpstr (json_object_get_string_member (json_object_get_object_member (path, "local"),
-                                                  "transport"), ==, "udp");
+  g_assert_cmpstr (
+      json_object_get_string_member (json_object_get_object_member (path, "local"), "transport"),
+      ==, "udp");
 }
 
 /* Sends @text from @sender and checks @receiver shows exactly it and
  * @sender then reports it delivered. */
 static void
-assert_message_goes_through (PhTestProcess *sender,
-                             PhTestProcess *receiver,
-                             const char    *sender_name,
-                             const char    *text)
+assert_message_goes_through (PhTestProcess *sender, PhTestProcess *receiver,
+                             const char *sender_name, const char *text)
 {
   g_autoptr (JsonObject) sent = NULL;
   g_autoptr (JsonObject) received = NULL;
@@ -122,8 +112,7 @@ assert_message_goes_through (PhTestProcess *sender,
 }
 
 static void
-test_chat_both_ways (Fixture       *fixture,
-                     gconstpointer  data)
+test_chat_both_ways (Fixture *fixture, gconstpointer data)
 {
   g_autoptr (PhTestProcess) host = NULL;
   g_autoptr (PhTestProcess) joiner = NULL;
@@ -156,8 +145,7 @@ test_chat_both_ways (Fixture       *fixture,
 }
 
 static void
-test_lines_before_connect_are_delivered (Fixture       *fixture,
-                                         gconstpointer  data)
+test_lines_before_connect_are_delivered (Fixture *fixture, gconstpointer data)
 {
   g_autoptr (PhTestProcess) host = NULL;
   g_autoptr (PhTestProcess) joiner = NULL;
@@ -186,15 +174,14 @@ static char *
 code_with_other_first_word (const char *code)
 {
   g_auto (GStrv) parts = g_strsplit (code, "-", 3);
-  const char * const *words = ph_code_get_first_words ();
+  const char *const *words = ph_code_get_first_words ();
   const char *other = g_str_equal (parts[1], words[0]) ? words[1] : words[0];
 
   return g_strdup_printf ("%s-%s-%s", parts[0], other, parts[2]);
 }
 
 static void
-assert_error_and_exit (PhTestProcess *peer,
-                       const char    *expected_code)
+assert_error_and_exit (PhTestProcess *peer, const char *expected_code)
 {
   g_autoptr (JsonObject) error = ph_test_process_wait_event (peer, "error", CONNECT_TIMEOUT_MS);
 
@@ -204,8 +191,7 @@ assert_error_and_exit (PhTestProcess *peer,
 }
 
 static void
-test_wrong_code (Fixture       *fixture,
-                 gconstpointer  data)
+test_wrong_code (Fixture *fixture, gconstpointer data)
 {
   g_autoptr (PhTestProcess) host = NULL;
   g_autoptr (PhTestProcess) joiner = NULL;
@@ -223,11 +209,10 @@ test_wrong_code (Fixture       *fixture,
 }
 
 static void
-test_unknown_code (Fixture       *fixture,
-                   gconstpointer  data)
+test_unknown_code (Fixture *fixture, gconstpointer data)
 {
-  const char * const *first = ph_code_get_first_words ();
-  const char * const *second = ph_code_get_second_words ();
+  const char *const *first = ph_code_get_first_words ();
+  const char *const *second = ph_code_get_second_words ();
   g_autofree char *code = g_strdup_printf ("4321-%s-%s", first[3], second[7]);
   g_autoptr (PhTestProcess) joiner = join (fixture->url, code, NULL);
 
@@ -235,8 +220,7 @@ test_unknown_code (Fixture       *fixture,
 }
 
 static void
-test_malformed_code (Fixture       *fixture,
-                     gconstpointer  data)
+test_malformed_code (Fixture *fixture, gconstpointer data)
 {
   g_autoptr (PhTestProcess) joiner = join (fixture->url, "hello-world", NULL);
 
@@ -246,8 +230,8 @@ test_malformed_code (Fixture       *fixture,
 static guint
 unused_port (void)
 {
-  g_autoptr (GSocket) socket = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
-                                             G_SOCKET_PROTOCOL_TCP, NULL);
+  g_autoptr (GSocket) socket
+      = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, NULL);
   g_autoptr (GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
   g_autoptr (GSocketAddress) address = g_inet_socket_address_new (loopback, 0);
   g_autoptr (GSocketAddress) bound = NULL;
@@ -263,8 +247,8 @@ test_rendezvous_unreachable (void)
   g_autofree char *url = g_strdup_printf ("http://127.0.0.1:%u", unused_port ());
   const char *host_args[] = { "host", NULL };
   g_autoptr (PhTestProcess) host = spawn_cli (url, "Alice", host_args, NULL);
-  const char * const *first = ph_code_get_first_words ();
-  const char * const *second = ph_code_get_second_words ();
+  const char *const *first = ph_code_get_first_words ();
+  const char *const *second = ph_code_get_second_words ();
   g_autofree char *code = g_strdup_printf ("7-%s-%s", first[0], second[0]);
   g_autoptr (PhTestProcess) joiner = join (url, code, NULL);
 
@@ -273,8 +257,7 @@ test_rendezvous_unreachable (void)
 }
 
 static void
-test_peer_killed (Fixture       *fixture,
-                  gconstpointer  data)
+test_peer_killed (Fixture *fixture, gconstpointer data)
 {
   g_autoptr (PhTestProcess) host = NULL;
   g_autoptr (PhTestProcess) joiner = NULL;
@@ -293,13 +276,12 @@ test_peer_killed (Fixture       *fixture,
   closed = ph_test_process_wait_event (host, "closed", 20000);
   g_assert_cmpstr (json_object_get_string_member (closed, "reason"), ==, "peer-lost");
   g_test_message ("The host noticed after %.1f s",
-                  (g_get_monotonic_time () - killed_at) / (double) G_USEC_PER_SEC);
+                  (g_get_monotonic_time () - killed_at) / (double)G_USEC_PER_SEC);
   g_assert_cmpint (ph_test_process_wait_exit (host, EVENT_TIMEOUT_MS), ==, 0);
 }
 
 static void
-test_fingerprint_mismatch (Fixture       *fixture,
-                           gconstpointer  data)
+test_fingerprint_mismatch (Fixture *fixture, gconstpointer data)
 {
   g_autoptr (PhTestProcess) host = NULL;
   g_autoptr (PhTestProcess) joiner = NULL;
@@ -330,7 +312,7 @@ test_usage_errors (void)
   const char *no_command[] = { cli, NULL };
   const char *join_without_code[] = { cli, "join", NULL };
   const char *bad_option[] = { cli, "--no-such-option", "host", NULL };
-  const char * const *cases[] = { no_command, join_without_code, bad_option };
+  const char *const *cases[] = { no_command, join_without_code, bad_option };
 
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
     {
@@ -341,8 +323,7 @@ test_usage_errors (void)
 }
 
 int
-main (int   argc,
-      char *argv[])
+main (int argc, char *argv[])
 {
   g_test_init (&argc, &argv, NULL);
 
@@ -350,8 +331,7 @@ main (int   argc,
               fixture_tear_down);
   g_test_add ("/cli/lines-before-connect-are-delivered", Fixture, NULL, fixture_set_up,
               test_lines_before_connect_are_delivered, fixture_tear_down);
-  g_test_add ("/cli/wrong-code", Fixture, NULL, fixture_set_up, test_wrong_code,
-              fixture_tear_down);
+  g_test_add ("/cli/wrong-code", Fixture, NULL, fixture_set_up, test_wrong_code, fixture_tear_down);
   g_test_add ("/cli/unknown-code", Fixture, NULL, fixture_set_up, test_unknown_code,
               fixture_tear_down);
   g_test_add ("/cli/malformed-code", Fixture, NULL, fixture_set_up, test_malformed_code,
@@ -359,8 +339,8 @@ main (int   argc,
   g_test_add_func ("/cli/rendezvous-unreachable", test_rendezvous_unreachable);
   g_test_add ("/cli/peer-killed", Fixture, NULL, fixture_set_up, test_peer_killed,
               fixture_tear_down);
-  g_test_add ("/cli/fingerprint-mismatch", Fixture, NULL, fixture_set_up,
-              test_fingerprint_mismatch, fixture_tear_down);
+  g_test_add ("/cli/fingerprint-mismatch", Fixture, NULL, fixture_set_up, test_fingerprint_mismatch,
+              fixture_tear_down);
   g_test_add_func ("/cli/usage-errors", test_usage_errors);
 
   return g_test_run ();

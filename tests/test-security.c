@@ -23,44 +23,42 @@
 
 typedef enum
 {
-  ATTACK_FLIP_DESCRIPTION_BIT,  /* change one bit of a sealed description */
-  ATTACK_REPLAY_DESCRIPTION,    /* post a sealed description a second time */
-  ATTACK_OWN_PAKE,              /* answer the host's PAKE with the attacker's guess */
+  ATTACK_FLIP_DESCRIPTION_BIT, /* change one bit of a sealed description */
+  ATTACK_REPLAY_DESCRIPTION,   /* post a sealed description a second time */
+  ATTACK_OWN_PAKE,             /* answer the host's PAKE with the attacker's guess */
 } Attack;
 
 typedef struct
 {
-  Attack       attack;
-  SoupServer  *proxy;
+  Attack attack;
+  SoupServer *proxy;
   SoupSession *session;
-  char        *upstream;
-  guint        pake_messages;
-  gboolean     attacked;
+  char *upstream;
+  guint pake_messages;
+  gboolean attacked;
 } Proxy;
 
 typedef struct
 {
   SoupServerMessage *message;
-  Proxy             *proxy;
+  Proxy *proxy;
 } Forward;
 
 typedef struct
 {
   PhConversation *conversation;
-  gboolean        connected;
-  gboolean        ended;
+  gboolean connected;
+  gboolean ended;
 } Peer;
 
 static void
-relay_answer_cb (GObject      *source,
-                 GAsyncResult *result,
-                 gpointer      user_data)
+relay_answer_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   Forward *forward = user_data;
   SoupMessage *upstream = soup_session_get_async_result_message (SOUP_SESSION (source), result);
   g_autoptr (GError) error = NULL;
-  g_autoptr (GBytes) body = soup_session_send_and_read_finish (SOUP_SESSION (source), result,
-                                                                &error);
+  g_autoptr (GBytes) body
+      = soup_session_send_and_read_finish (SOUP_SESSION (source), result, &error);
 
   if (body == NULL)
     soup_server_message_set_status (forward->message, SOUP_STATUS_BAD_GATEWAY, NULL);
@@ -79,11 +77,8 @@ relay_answer_cb (GObject      *source,
 }
 
 static void
-relay (Proxy             *proxy,
-       SoupServerMessage *message,
-       const char        *method,
-       const char        *path_and_query,
-       GBytes            *body)
+relay (Proxy *proxy, SoupServerMessage *message, const char *method, const char *path_and_query,
+       GBytes *body)
 {
   g_autofree char *url = g_strconcat (proxy->upstream, path_and_query, NULL);
   g_autoptr (SoupMessage) upstream = soup_message_new (method, url);
@@ -100,12 +95,11 @@ relay (Proxy             *proxy,
 
 /* Rewrites the "body" member of a posted mailbox message. */
 static GBytes *
-with_body (JsonObject *posted,
-           GBytes     *new_body)
+with_body (JsonObject *posted, GBytes *new_body)
 {
   g_autoptr (JsonNode) root = json_node_new (JSON_NODE_OBJECT);
-  g_autofree char *encoded = g_base64_encode (g_bytes_get_data (new_body, NULL),
-                                              g_bytes_get_size (new_body));
+  g_autofree char *encoded
+      = g_base64_encode (g_bytes_get_data (new_body, NULL), g_bytes_get_size (new_body));
   char *text;
 
   json_object_set_string_member (posted, "body", encoded);
@@ -115,9 +109,7 @@ with_body (JsonObject *posted,
 }
 
 static GBytes *
-attacked_body (Proxy      *proxy,
-               const char *path,
-               GBytes     *body)
+attacked_body (Proxy *proxy, const char *path, GBytes *body)
 {
   g_autoptr (JsonParser) parser = json_parser_new ();
   JsonObject *posted;
@@ -154,11 +146,11 @@ attacked_body (Proxy      *proxy,
        * one the attacker made from a guessed code. */
       if (g_str_equal (phase, "pake") && ++proxy->pake_messages == 2)
         {
-          const char * const *first = ph_code_get_first_words ();
-          const char * const *second = ph_code_get_second_words ();
+          const char *const *first = ph_code_get_first_words ();
+          const char *const *second = ph_code_get_second_words ();
           g_autofree char *guess = g_strdup_printf ("1-%s-%s", first[0], second[0]);
-          g_autoptr (PhPake) attacker = ph_pake_new (guess, "1",
-                                                     json_object_get_string_member (posted, "side"));
+          g_autoptr (PhPake) attacker
+              = ph_pake_new (guess, "1", json_object_get_string_member (posted, "side"));
           g_autoptr (GBytes) message = ph_pake_get_message (attacker);
 
           proxy->attacked = TRUE;
@@ -175,20 +167,15 @@ attacked_body (Proxy      *proxy,
 }
 
 static void
-replay_posted_cb (GObject      *source,
-                  GAsyncResult *result,
-                  gpointer      user_data)
+replay_posted_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  g_autoptr (GBytes) answer = soup_session_send_and_read_finish (SOUP_SESSION (source), result,
-                                                                  NULL);
+  g_autoptr (GBytes) answer
+      = soup_session_send_and_read_finish (SOUP_SESSION (source), result, NULL);
 }
 
 static void
-proxy_handler_cb (SoupServer        *server,
-                  SoupServerMessage *message,
-                  const char        *path,
-                  GHashTable        *query,
-                  gpointer           user_data)
+proxy_handler_cb (SoupServer *server, SoupServerMessage *message, const char *path,
+                  GHashTable *query, gpointer user_data)
 {
   Proxy *proxy = user_data;
   GUri *uri = soup_server_message_get_uri (message);
@@ -197,14 +184,15 @@ proxy_handler_cb (SoupServer        *server,
   g_autoptr (GBytes) forwarded = NULL;
 
   path_and_query = g_uri_get_query (uri) != NULL
-                     ? g_strconcat (g_uri_get_path (uri), "?", g_uri_get_query (uri), NULL)
-                     : g_strdup (g_uri_get_path (uri));
+                       ? g_strconcat (g_uri_get_path (uri), "?", g_uri_get_query (uri), NULL)
+                       : g_strdup (g_uri_get_path (uri));
   body = soup_message_body_flatten (soup_server_message_get_request_body (message));
   forwarded = attacked_body (proxy, path, body);
 
   if (proxy->attack == ATTACK_REPLAY_DESCRIPTION && !proxy->attacked
       && strstr (g_bytes_get_data (body, NULL) != NULL ? g_bytes_get_data (body, NULL) : "",
-                 "\"phase\":\"desc\"") != NULL)
+                 "\"phase\":\"desc\"")
+             != NULL)
     {
       g_autofree char *url = g_strconcat (proxy->upstream, path_and_query, NULL);
       g_autoptr (SoupMessage) again = soup_message_new ("POST", url);
@@ -221,9 +209,7 @@ proxy_handler_cb (SoupServer        *server,
 }
 
 static void
-state_cb (PhConversation *conversation,
-          GParamSpec     *pspec,
-          Peer           *peer)
+state_cb (PhConversation *conversation, GParamSpec *pspec, Peer *peer)
 {
   switch (ph_conversation_get_state (conversation))
     {
@@ -256,9 +242,7 @@ has_code (gpointer data)
 /* @expected_a and @expected_b are the errors the two peers must end with,
  * in either order: which peer's description is attacked first is a race. */
 static void
-run_attack (Attack  attack,
-            PhError expected_a,
-            PhError expected_b)
+run_attack (Attack attack, PhError expected_a, PhError expected_b)
 {
   g_autoptr (PhTestProcess) server = NULL;
   g_autoptr (GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
@@ -313,8 +297,8 @@ run_attack (Attack  attack,
       if (i == 1)
         g_error ("the peers ended with %s and %s, not %s and %s", ph_error_code_name (other_error),
                  ph_error_code_name (peer_error),
-                 ph_error_code_name (&(GError) { PH_ERROR, expected_a, NULL }),
-                 ph_error_code_name (&(GError) { PH_ERROR, expected_b, NULL }));
+                 ph_error_code_name (&(GError){ PH_ERROR, expected_a, NULL }),
+                 ph_error_code_name (&(GError){ PH_ERROR, expected_b, NULL }));
     }
 
   for (guint i = 0; i < 2; i++)
@@ -348,8 +332,7 @@ test_attacker_runs_its_own_pake (void)
 }
 
 int
-main (int   argc,
-      char *argv[])
+main (int argc, char *argv[])
 {
   g_test_init (&argc, &argv, NULL);
 

@@ -402,7 +402,8 @@ test_slowloris (void)
 
       g_assert_cmpuint (raw->in->len, ==, 0);
       g_assert_cmpint (lived_us, >=, (CLIENT_TIMEOUT_SECONDS * 1000 - 100) * 1000);
-      g_assert_cmpint (lived_us, <=, CLIENT_TIMEOUT_SECONDS * G_USEC_PER_SEC + scaled_us (2000 * 1000));
+      g_assert_cmpint (lived_us, <=,
+                       CLIENT_TIMEOUT_SECONDS * G_USEC_PER_SEC + scaled_us (2000 * 1000));
     }
 
   metrics = fetch_metrics (&fixture);
@@ -537,10 +538,10 @@ test_oversized_bodies (void)
       g_assert_nonnull (strstr (raw_response (raw), "\"too-large\""));
     }
 
-  /* The bodies went through the server without being kept: one kept
-   * body alone would be 32 MiB (and twice that under valgrind).
-   * AddressSanitizer keeps freed memory in quarantine, so its peak says
-   * nothing about what was kept; the plain and valgrind runs check it. */
+    /* The bodies went through the server without being kept: one kept
+     * body alone would be 32 MiB (and twice that under valgrind).
+     * AddressSanitizer keeps freed memory in quarantine, so its peak says
+     * nothing about what was kept; the plain and valgrind runs check it. */
 #ifndef __SANITIZE_ADDRESS__
   g_assert_cmpint (peak_rss_kib () - peak_before, <, (under_valgrind () ? 32 : 8) * 1024);
 #endif

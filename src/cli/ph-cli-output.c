@@ -56,9 +56,7 @@ begin_event (const char *event)
 }
 
 static void
-add_string (JsonBuilder *builder,
-            const char  *name,
-            const char  *value)
+add_string (JsonBuilder *builder, const char *name, const char *value)
 {
   json_builder_set_member_name (builder, name);
   if (value != NULL)
@@ -67,13 +65,10 @@ add_string (JsonBuilder *builder,
     json_builder_add_null_value (builder);
 }
 
-static void
-say (const char *format,
-     ...) G_GNUC_PRINTF (1, 2);
+static void say (const char *format, ...) G_GNUC_PRINTF (1, 2);
 
 static void
-say (const char *format,
-     ...)
+say (const char *format, ...)
 {
   va_list args;
 
@@ -85,8 +80,7 @@ say (const char *format,
 }
 
 void
-ph_cli_output_code (PhCliOutput *self,
-                    const char  *code)
+ph_cli_output_code (PhCliOutput *self, const char *code)
 {
   g_autoptr (JsonBuilder) builder = NULL;
 
@@ -104,10 +98,8 @@ ph_cli_output_code (PhCliOutput *self,
 }
 
 void
-ph_cli_output_connected (PhCliOutput        *self,
-                         const char         *peer,
-                         const PhSetupTimes *times,
-                         const PhPath       *path)
+ph_cli_output_connected (PhCliOutput *self, const char *peer, const PhSetupTimes *times,
+                         const PhPath *path)
 {
   g_autoptr (JsonBuilder) builder = NULL;
 
@@ -142,9 +134,7 @@ ph_cli_output_connected (PhCliOutput        *self,
 }
 
 void
-ph_cli_output_sent (PhCliOutput *self,
-                    const char  *id,
-                    const char  *text)
+ph_cli_output_sent (PhCliOutput *self, const char *id, const char *text)
 {
   g_autoptr (JsonBuilder) builder = NULL;
 
@@ -159,10 +149,7 @@ ph_cli_output_sent (PhCliOutput *self,
 }
 
 void
-ph_cli_output_message (PhCliOutput *self,
-                       const char  *id,
-                       const char  *from,
-                       const char  *text)
+ph_cli_output_message (PhCliOutput *self, const char *id, const char *from, const char *text)
 {
   g_autoptr (JsonBuilder) builder = NULL;
 
@@ -180,8 +167,7 @@ ph_cli_output_message (PhCliOutput *self,
 }
 
 void
-ph_cli_output_delivered (PhCliOutput *self,
-                         const char  *id)
+ph_cli_output_delivered (PhCliOutput *self, const char *id)
 {
   g_autoptr (JsonBuilder) builder = NULL;
 
@@ -194,8 +180,7 @@ ph_cli_output_delivered (PhCliOutput *self,
 }
 
 void
-ph_cli_output_path (PhCliOutput  *self,
-                    const PhPath *path)
+ph_cli_output_path (PhCliOutput *self, const PhPath *path)
 {
   g_autoptr (JsonBuilder) builder = NULL;
 
@@ -214,8 +199,7 @@ ph_cli_output_path (PhCliOutput  *self,
 }
 
 void
-ph_cli_output_closed (PhCliOutput *self,
-                      const char  *reason)
+ph_cli_output_closed (PhCliOutput *self, const char *reason)
 {
   g_autoptr (JsonBuilder) builder = NULL;
 
@@ -236,8 +220,7 @@ ph_cli_output_closed (PhCliOutput *self,
 }
 
 void
-ph_cli_output_error (PhCliOutput  *self,
-                     const GError *error)
+ph_cli_output_error (PhCliOutput *self, const GError *error)
 {
   g_autoptr (JsonBuilder) builder = NULL;
 

@@ -13,30 +13,18 @@ G_BEGIN_DECLS
 
 typedef struct _PhCliOutput PhCliOutput;
 
-PhCliOutput *ph_cli_output_new       (gboolean            json);
-void         ph_cli_output_free      (PhCliOutput        *self);
+PhCliOutput *ph_cli_output_new (gboolean json);
+void ph_cli_output_free (PhCliOutput *self);
 
-void         ph_cli_output_code      (PhCliOutput        *self,
-                                      const char         *code);
-void         ph_cli_output_connected (PhCliOutput        *self,
-                                      const char         *peer,
-                                      const PhSetupTimes *times,
-                                      const PhPath       *path);
-void         ph_cli_output_sent      (PhCliOutput        *self,
-                                      const char         *id,
-                                      const char         *text);
-void         ph_cli_output_message   (PhCliOutput        *self,
-                                      const char         *id,
-                                      const char         *from,
-                                      const char         *text);
-void         ph_cli_output_delivered (PhCliOutput        *self,
-                                      const char         *id);
-void         ph_cli_output_path      (PhCliOutput        *self,
-                                      const PhPath       *path);
-void         ph_cli_output_closed    (PhCliOutput        *self,
-                                      const char         *reason);
-void         ph_cli_output_error     (PhCliOutput        *self,
-                                      const GError       *error);
+void ph_cli_output_code (PhCliOutput *self, const char *code);
+void ph_cli_output_connected (PhCliOutput *self, const char *peer, const PhSetupTimes *times,
+                              const PhPath *path);
+void ph_cli_output_sent (PhCliOutput *self, const char *id, const char *text);
+void ph_cli_output_message (PhCliOutput *self, const char *id, const char *from, const char *text);
+void ph_cli_output_delivered (PhCliOutput *self, const char *id);
+void ph_cli_output_path (PhCliOutput *self, const PhPath *path);
+void ph_cli_output_closed (PhCliOutput *self, const char *reason);
+void ph_cli_output_error (PhCliOutput *self, const GError *error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PhCliOutput, ph_cli_output_free)
 

@@ -12,24 +12,21 @@ G_BEGIN_DECLS
 #define PH_CODE_WORDS_PER_LIST 256
 #define PH_CODE_MAX_NAMEPLATE_DIGITS 6
 
-const char * const *ph_code_get_first_words  (void);
-const char * const *ph_code_get_second_words (void);
+const char *const *ph_code_get_first_words (void);
+const char *const *ph_code_get_second_words (void);
 
 /* A fresh code for @nameplate with two random words. */
-char     *ph_code_generate (const char *nameplate);
+char *ph_code_generate (const char *nameplate);
 
 /* Parses what a person typed: surrounding space, upper case and spaces
  * between the parts are forgiven. On success sets the canonical form
  * ("42-orbit-velvet") and the nameplate ("42"). A misspelt word gives
  * PH_ERROR_INVALID_CODE with a suggestion ("Did you mean “orbit”?"). */
-gboolean  ph_code_parse    (const char  *text,
-                            char       **out_nameplate,
-                            char       **out_canonical,
-                            GError     **error);
+gboolean ph_code_parse (const char *text, char **out_nameplate, char **out_canonical,
+                        GError **error);
 
 /* Words from the list a code's word at @position (0 or 1) comes from that
  * start with @prefix (case-insensitive), in list order; for completion. */
-GStrv     ph_code_complete (guint        position,
-                            const char  *prefix);
+GStrv ph_code_complete (guint position, const char *prefix);
 
 G_END_DECLS

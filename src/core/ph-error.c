@@ -7,9 +7,9 @@
 
 #include "ph-error.h"
 
-G_DEFINE_QUARK (ph-error-quark, ph_error)
+G_DEFINE_QUARK (ph - error - quark, ph_error)
 
-static const char * const code_names[] = {
+static const char *const code_names[] = {
   [PH_ERROR_FAILED] = "failed",
   [PH_ERROR_INVALID_CODE] = "invalid-code",
   [PH_ERROR_WRONG_CODE] = "wrong-code",
@@ -37,7 +37,7 @@ ph_error_code_name (const GError *error)
 {
   g_return_val_if_fail (error != NULL, "failed");
 
-  if (error->domain == PH_ERROR && error->code >= 0 && error->code < (int) G_N_ELEMENTS (code_names))
+  if (error->domain == PH_ERROR && error->code >= 0 && error->code < (int)G_N_ELEMENTS (code_names))
     return code_names[error->code];
   if (error->domain == G_TLS_ERROR)
     return "security";

@@ -16,39 +16,34 @@ typedef enum
 
 typedef struct
 {
-  char            *host;      /* as given; resolved before gathering */
-  guint            port;
-  char            *username;
-  char            *password;
-  PhTurnTransport  transport;
+  char *host; /* as given; resolved before gathering */
+  guint port;
+  char *username;
+  char *password;
+  PhTurnTransport transport;
 } PhTurnServer;
 
 typedef struct
 {
-  char      *stun_host;      /* NULL: no STUN */
-  guint      stun_port;
-  GPtrArray *turn_servers;   /* of PhTurnServer */
-  gboolean   relay_only;
-  gboolean   upnp;
+  char *stun_host; /* NULL: no STUN */
+  guint stun_port;
+  GPtrArray *turn_servers; /* of PhTurnServer */
+  gboolean relay_only;
+  gboolean upnp;
 } PhIceConfig;
 
-PhIceConfig *ph_ice_config_new            (void);
-PhIceConfig *ph_ice_config_copy           (const PhIceConfig *self);
-void         ph_ice_config_free           (PhIceConfig       *self);
+PhIceConfig *ph_ice_config_new (void);
+PhIceConfig *ph_ice_config_copy (const PhIceConfig *self);
+void ph_ice_config_free (PhIceConfig *self);
 
 /* "HOST", "HOST:PORT", "stun:HOST[:PORT]", "[V6]:PORT". Default port 3478.
  * PH_ERROR_FAILED with a sentence saying what is wrong. */
-gboolean     ph_ice_config_set_stun       (PhIceConfig       *self,
-                                           const char        *server,
-                                           GError           **error);
+gboolean ph_ice_config_set_stun (PhIceConfig *self, const char *server, GError **error);
 /* "turn:HOST[:PORT][?transport=udp|tcp]" (RFC 7065). */
-gboolean     ph_ice_config_add_turn       (PhIceConfig       *self,
-                                           const char        *uri,
-                                           const char        *username,
-                                           const char        *password,
-                                           GError           **error);
+gboolean ph_ice_config_add_turn (PhIceConfig *self, const char *uri, const char *username,
+                                 const char *password, GError **error);
 
-void         ph_turn_server_free          (PhTurnServer      *server);
+void ph_turn_server_free (PhTurnServer *server);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PhIceConfig, ph_ice_config_free)
 

@@ -33,33 +33,27 @@ G_DECLARE_FINAL_TYPE (PhIceTransport, ph_ice_transport, PH, ICE_TRANSPORT, GObje
  *  "path-changed" (const PhPath *path): the selected pair, first when it is
  *     chosen and again whenever it changes. */
 
-PhIceTransport *ph_ice_transport_new                     (const PhIceConfig  *config,
-                                                          gboolean            controlling);
+PhIceTransport *ph_ice_transport_new (const PhIceConfig *config, gboolean controlling);
 /* Resolves server names, then gathers; candidates arrive as signals. */
-void            ph_ice_transport_start                   (PhIceTransport     *self);
-const char     *ph_ice_transport_get_ufrag               (PhIceTransport     *self);
-const char     *ph_ice_transport_get_pwd                 (PhIceTransport     *self);
-PhIceState      ph_ice_transport_get_state               (PhIceTransport     *self);
-gboolean        ph_ice_transport_set_remote_credentials  (PhIceTransport     *self,
-                                                          const char         *ufrag,
-                                                          const char         *pwd,
-                                                          GError            **error);
+void ph_ice_transport_start (PhIceTransport *self);
+const char *ph_ice_transport_get_ufrag (PhIceTransport *self);
+const char *ph_ice_transport_get_pwd (PhIceTransport *self);
+PhIceState ph_ice_transport_get_state (PhIceTransport *self);
+gboolean ph_ice_transport_set_remote_credentials (PhIceTransport *self, const char *ufrag,
+                                                  const char *pwd, GError **error);
 /* Validates the line (ph_candidate_validate) before libnice sees it. */
-gboolean        ph_ice_transport_add_remote_candidate    (PhIceTransport     *self,
-                                                          const char         *candidate,
-                                                          GError            **error);
-void            ph_ice_transport_remote_gathering_done   (PhIceTransport     *self);
+gboolean ph_ice_transport_add_remote_candidate (PhIceTransport *self, const char *candidate,
+                                                GError **error);
+void ph_ice_transport_remote_gathering_done (PhIceTransport *self);
 /* The selected pair, or NULL before one is chosen. */
-PhPath         *ph_ice_transport_get_path                (PhIceTransport     *self);
+PhPath *ph_ice_transport_get_path (PhIceTransport *self);
 /* The reliable byte stream, pollable; usable once the state is READY. */
-GIOStream      *ph_ice_transport_get_stream              (PhIceTransport     *self);
+GIOStream *ph_ice_transport_get_stream (PhIceTransport *self);
 /* Releases TURN allocations and sockets. */
-void            ph_ice_transport_close_async             (PhIceTransport     *self,
-                                                          GAsyncReadyCallback callback,
-                                                          gpointer            user_data);
-void            ph_ice_transport_close_finish            (PhIceTransport     *self,
-                                                          GAsyncResult       *result);
+void ph_ice_transport_close_async (PhIceTransport *self, GAsyncReadyCallback callback,
+                                   gpointer user_data);
+void ph_ice_transport_close_finish (PhIceTransport *self, GAsyncResult *result);
 
-const char     *ph_ice_state_to_string                   (PhIceState          state);
+const char *ph_ice_state_to_string (PhIceState state);
 
 G_END_DECLS

@@ -8,9 +8,7 @@
 #include "ph-mailbox-format.h"
 
 gboolean
-ph_mailbox_parse_nameplate (const char *text,
-                            gsize       length,
-                            guint      *out_nameplate)
+ph_mailbox_parse_nameplate (const char *text, gsize length, guint *out_nameplate)
 {
   guint value = 0;
 

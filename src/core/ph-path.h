@@ -11,28 +11,27 @@ G_BEGIN_DECLS
  * transports "udp" or "tcp". */
 typedef struct
 {
-  char     *local_type;
-  char     *local_transport;
-  char     *local_address;
-  guint     local_port;
-  char     *remote_type;
-  char     *remote_transport;
-  char     *remote_address;
-  guint     remote_port;
-  gboolean  relayed;   /* either end is a relay candidate */
+  char *local_type;
+  char *local_transport;
+  char *local_address;
+  guint local_port;
+  char *remote_type;
+  char *remote_transport;
+  char *remote_address;
+  guint remote_port;
+  gboolean relayed; /* either end is a relay candidate */
 } PhPath;
 
 #define PH_TYPE_PATH (ph_path_get_type ())
 
-GType     ph_path_get_type (void) G_GNUC_CONST;
-PhPath   *ph_path_copy     (const PhPath *path);
-void      ph_path_free     (PhPath       *path);
-gboolean  ph_path_equal    (const PhPath *a,
-                            const PhPath *b);
+GType ph_path_get_type (void) G_GNUC_CONST;
+PhPath *ph_path_copy (const PhPath *path);
+void ph_path_free (PhPath *path);
+gboolean ph_path_equal (const PhPath *a, const PhPath *b);
 /* {"relayed":…,"local":{"type","transport","address","port"},"remote":{…}} */
-JsonNode *ph_path_to_json  (const PhPath *path);
+JsonNode *ph_path_to_json (const PhPath *path);
 /* "direct (srflx ↔ prflx, udp)" or "relayed (relay ↔ host, udp)" */
-char     *ph_path_describe (const PhPath *path);
+char *ph_path_describe (const PhPath *path);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PhPath, ph_path_free)
 

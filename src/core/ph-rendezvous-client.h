@@ -9,10 +9,10 @@ G_BEGIN_DECLS
 
 typedef struct
 {
-  guint64  index;
-  char    *side;
-  char    *phase;
-  GBytes  *body;     /* decoded from base64 */
+  guint64 index;
+  char *side;
+  char *phase;
+  GBytes *body; /* decoded from base64 */
 } PhMailboxMessage;
 
 void ph_mailbox_message_free (PhMailboxMessage *message);
@@ -22,11 +22,11 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (PhMailboxMessage, ph_mailbox_message_free)
  * TURN credentials, a short-lived user name and password for them. */
 typedef struct
 {
-  GStrv  stun_uris;
-  GStrv  turn_uris;
-  char  *username;
-  char  *credential;
-  guint  ttl;
+  GStrv stun_uris;
+  GStrv turn_uris;
+  char *username;
+  char *credential;
+  guint ttl;
 } PhTurnInfo;
 
 void ph_turn_info_free (PhTurnInfo *info);
@@ -40,62 +40,39 @@ G_DECLARE_FINAL_TYPE (PhRendezvousClient, ph_rendezvous_client, PH, RENDEZVOUS_C
  * PH_ERROR_MAILBOX_FULL on 409, PH_ERROR_RENDEZVOUS with the server's own
  * sentence for any other refusal. */
 
-PhRendezvousClient *ph_rendezvous_client_new          (const char          *base_url,
-                                                       GError             **error);
-const char         *ph_rendezvous_client_get_base_url (PhRendezvousClient  *self);
+PhRendezvousClient *ph_rendezvous_client_new (const char *base_url, GError **error);
+const char *ph_rendezvous_client_get_base_url (PhRendezvousClient *self);
 
-void       ph_rendezvous_client_allocate_async (PhRendezvousClient  *self,
-                                                GCancellable        *cancellable,
-                                                GAsyncReadyCallback  callback,
-                                                gpointer             user_data);
+void ph_rendezvous_client_allocate_async (PhRendezvousClient *self, GCancellable *cancellable,
+                                          GAsyncReadyCallback callback, gpointer user_data);
 /* Returns the nameplate. */
-char      *ph_rendezvous_client_allocate_finish (PhRendezvousClient *self,
-                                                 GAsyncResult       *result,
-                                                 guint              *out_expires_in,
-                                                 GError            **error);
+char *ph_rendezvous_client_allocate_finish (PhRendezvousClient *self, GAsyncResult *result,
+                                            guint *out_expires_in, GError **error);
 
-void       ph_rendezvous_client_post_async   (PhRendezvousClient  *self,
-                                              const char          *nameplate,
-                                              const char          *side,
-                                              const char          *phase,
-                                              GBytes              *body,
-                                              GCancellable        *cancellable,
-                                              GAsyncReadyCallback  callback,
-                                              gpointer             user_data);
-gboolean   ph_rendezvous_client_post_finish  (PhRendezvousClient  *self,
-                                              GAsyncResult        *result,
-                                              guint64             *out_index,
-                                              GError             **error);
+void ph_rendezvous_client_post_async (PhRendezvousClient *self, const char *nameplate,
+                                      const char *side, const char *phase, GBytes *body,
+                                      GCancellable *cancellable, GAsyncReadyCallback callback,
+                                      gpointer user_data);
+gboolean ph_rendezvous_client_post_finish (PhRendezvousClient *self, GAsyncResult *result,
+                                           guint64 *out_index, GError **error);
 
 /* Long-polls for messages with an index above @after, waiting up to
  * @wait_seconds. Returns a GPtrArray of PhMailboxMessage, maybe empty. */
-void       ph_rendezvous_client_fetch_async  (PhRendezvousClient  *self,
-                                              const char          *nameplate,
-                                              guint64              after,
-                                              guint                wait_seconds,
-                                              GCancellable        *cancellable,
-                                              GAsyncReadyCallback  callback,
-                                              gpointer             user_data);
-GPtrArray *ph_rendezvous_client_fetch_finish (PhRendezvousClient  *self,
-                                              GAsyncResult        *result,
-                                              GError             **error);
+void ph_rendezvous_client_fetch_async (PhRendezvousClient *self, const char *nameplate,
+                                       guint64 after, guint wait_seconds, GCancellable *cancellable,
+                                       GAsyncReadyCallback callback, gpointer user_data);
+GPtrArray *ph_rendezvous_client_fetch_finish (PhRendezvousClient *self, GAsyncResult *result,
+                                              GError **error);
 
-void       ph_rendezvous_client_leave_async  (PhRendezvousClient  *self,
-                                              const char          *nameplate,
-                                              const char          *side,
-                                              GCancellable        *cancellable,
-                                              GAsyncReadyCallback  callback,
-                                              gpointer             user_data);
-gboolean   ph_rendezvous_client_leave_finish (PhRendezvousClient  *self,
-                                              GAsyncResult        *result,
-                                              GError             **error);
+void ph_rendezvous_client_leave_async (PhRendezvousClient *self, const char *nameplate,
+                                       const char *side, GCancellable *cancellable,
+                                       GAsyncReadyCallback callback, gpointer user_data);
+gboolean ph_rendezvous_client_leave_finish (PhRendezvousClient *self, GAsyncResult *result,
+                                            GError **error);
 
-void        ph_rendezvous_client_get_turn_async  (PhRendezvousClient  *self,
-                                                  GCancellable        *cancellable,
-                                                  GAsyncReadyCallback  callback,
-                                                  gpointer             user_data);
-PhTurnInfo *ph_rendezvous_client_get_turn_finish (PhRendezvousClient  *self,
-                                                  GAsyncResult        *result,
-                                                  GError             **error);
+void ph_rendezvous_client_get_turn_async (PhRendezvousClient *self, GCancellable *cancellable,
+                                          GAsyncReadyCallback callback, gpointer user_data);
+PhTurnInfo *ph_rendezvous_client_get_turn_finish (PhRendezvousClient *self, GAsyncResult *result,
+                                                  GError **error);
 
 G_END_DECLS

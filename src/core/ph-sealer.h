@@ -19,17 +19,10 @@ G_BEGIN_DECLS
 #define PH_TYPE_SEALER (ph_sealer_get_type ())
 G_DECLARE_FINAL_TYPE (PhSealer, ph_sealer, PH, SEALER, GObject)
 
-PhSealer *ph_sealer_new  (GBytes     *session_key,
-                          const char *own_side,
-                          const char *peer_side);
-GBytes   *ph_sealer_seal (PhSealer   *self,
-                          const char *phase,
-                          GBytes     *plaintext);
+PhSealer *ph_sealer_new (GBytes *session_key, const char *own_side, const char *peer_side);
+GBytes *ph_sealer_seal (PhSealer *self, const char *phase, GBytes *plaintext);
 /* PH_ERROR_TAMPERED when authentication fails (wrong key, changed bytes,
  * wrong phase, truncated), PH_ERROR_REPLAYED when the counter did not grow. */
-GBytes   *ph_sealer_open (PhSealer   *self,
-                          const char *phase,
-                          GBytes     *sealed,
-                          GError    **error);
+GBytes *ph_sealer_open (PhSealer *self, const char *phase, GBytes *sealed, GError **error);
 
 G_END_DECLS
