@@ -412,8 +412,7 @@ leave_timeout_cb (gpointer user_data)
 static void
 maybe_finish_leaving (PhConversation *self)
 {
-  if (self->leaving && self->state == PH_CONVERSATION_STATE_CONNECTED
-      && g_queue_is_empty (&self->outbox))
+  if (self->leaving && g_queue_is_empty (&self->outbox))
     {
       g_clear_handle_id (&self->leave_timeout_id, g_source_remove);
       say_goodbye (self);
@@ -851,16 +850,18 @@ reconnect_deadline_cb (gpointer user_data)
 static void
 drop_transport (PhConversation *self)
 {
-  if (self->channel != NULL)
-    {
-      g_signal_handlers_disconnect_by_data (self->channel, self);
-      g_clear_object (&self->channel);
-    }
+  /* The ICE stream closes first: a TLS session dropped over an open stream
+   * would say goodbye with a blocking write into a path that is gone. */
   if (self->ice != NULL)
     {
       g_signal_handlers_disconnect_by_data (self->ice, self);
       ph_ice_transport_close_async (self->ice, NULL, NULL);
       g_clear_object (&self->ice);
+    }
+  if (self->channel != NULL)
+    {
+      g_signal_handlers_disconnect_by_data (self->channel, self);
+      g_clear_object (&self->channel);
     }
 }
 
