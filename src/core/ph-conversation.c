@@ -871,6 +871,11 @@ begin_attempt (PhConversation *self,
 {
   if (self->tearing_down)
     return;
+  if (self->signaling == NULL)
+    {
+      close_with_reason (self, "peer-lost");
+      return;
+    }
 
   g_debug ("Reconnecting: attempt %" G_GUINT64_FORMAT, attempt);
   drop_transport (self);
@@ -888,6 +893,9 @@ begin_attempt (PhConversation *self,
   g_clear_handle_id (&self->attempt_timeout_id, g_source_remove);
   self->attempt_timeout_id =
     g_timeout_add_seconds (ATTEMPT_TIMEOUT_SECONDS, attempt_timeout_cb, self);
+  /* The poll in flight may be stuck on a connection the same fault broke
+   * (a NAT that forgot its mappings drops the server's answer). */
+  ph_signaling_poll_now (self->signaling);
   start_ice (self);
 }
 

@@ -29,7 +29,10 @@ struct _PhSignaling
   GObject parent_instance;
 
   PhRendezvousClient *client;
-  GCancellable *cancellable; /* polls and allocation */
+  GCancellable *cancellable;      /* polls and allocation */
+  GCancellable *poll_cancellable; /* the poll in flight, child of cancellable */
+  gulong poll_cancel_id;
+  guint poll_generation; /* an answer to an older poll is dropped */
   GTask *leave_task;
 
   char *side;
@@ -409,15 +412,24 @@ poll_retry_cb (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+typedef struct
+{
+  PhSignaling *self;
+  guint generation;
+} Poll;
+
 static void
 fetch_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  g_autoptr (PhSignaling) self = user_data;
+  Poll *poll = user_data;
+  g_autoptr (PhSignaling) self = poll->self;
+  gboolean current = poll->generation == self->poll_generation;
   g_autoptr (GError) error = NULL;
   g_autoptr (GPtrArray) messages = NULL;
 
+  g_free (poll);
   messages = ph_rendezvous_client_fetch_finish (PH_RENDEZVOUS_CLIENT (source), result, &error);
-  if (self->finished)
+  if (self->finished || !current)
     return;
   if (messages == NULL && is_retryable (self, error))
     {
@@ -452,11 +464,31 @@ fetch_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 }
 
 static void
+cancel_poll_cb (GCancellable *cancellable, gpointer user_data)
+{
+  g_cancellable_cancel (user_data);
+}
+
+static void
 poll_mailbox (PhSignaling *self)
 {
+  Poll *poll = g_new0 (Poll, 1);
+
+  poll->self = g_object_ref (self);
+  poll->generation = ++self->poll_generation;
+  /* Its own cancellable, so ph_signaling_poll_now can drop just this poll. */
+  if (self->poll_cancellable == NULL || g_cancellable_is_cancelled (self->poll_cancellable))
+    {
+      if (self->poll_cancellable != NULL)
+        g_cancellable_disconnect (self->cancellable, self->poll_cancel_id);
+      g_clear_object (&self->poll_cancellable);
+      self->poll_cancellable = g_cancellable_new ();
+      self->poll_cancel_id = g_cancellable_connect (self->cancellable, G_CALLBACK (cancel_poll_cb),
+                                                    self->poll_cancellable, NULL);
+    }
+
   ph_rendezvous_client_fetch_async (self->client, self->nameplate, self->last_index,
-                                    POLL_WAIT_SECONDS, self->cancellable, fetch_cb,
-                                    g_object_ref (self));
+                                    POLL_WAIT_SECONDS, self->poll_cancellable, fetch_cb, poll);
 }
 
 static void
@@ -546,6 +578,18 @@ ph_signaling_send_candidate (PhSignaling *self, const char *candidate)
 }
 
 void
+ph_signaling_poll_now (PhSignaling *self)
+{
+  g_return_if_fail (PH_IS_SIGNALING (self));
+
+  if (self->finished || !self->joined || self->poll_cancellable == NULL)
+    return;
+  g_clear_handle_id (&self->poll_retry_id, g_source_remove);
+  g_cancellable_cancel (self->poll_cancellable);
+  poll_mailbox (self);
+}
+
+void
 ph_signaling_set_resilient (PhSignaling *self)
 {
   g_return_if_fail (PH_IS_SIGNALING (self));
@@ -622,6 +666,9 @@ ph_signaling_finalize (GObject *object)
   g_free (self->posting_phase);
   g_clear_pointer (&self->posting_body, g_bytes_unref);
   g_clear_object (&self->leave_task);
+  if (self->poll_cancellable != NULL)
+    g_cancellable_disconnect (self->cancellable, self->poll_cancel_id);
+  g_clear_object (&self->poll_cancellable);
   g_clear_object (&self->cancellable);
   g_clear_object (&self->client);
   g_clear_object (&self->pake);

@@ -39,6 +39,9 @@ void ph_signaling_send_end_of_candidates (PhSignaling *self);
  * a lost answer) are dropped: a connected conversation keeps the mailbox to
  * reconnect through. Only a mailbox that is gone still fails. */
 void ph_signaling_set_resilient (PhSignaling *self);
+/* Drops the poll in flight and asks again at once: after the network
+ * changed, its connection may be dead without either end knowing. */
+void ph_signaling_poll_now (PhSignaling *self);
 /* Stops polling and leaves the mailbox, so its nameplate is free again. */
 void ph_signaling_leave_async (PhSignaling *self, GAsyncReadyCallback callback, gpointer user_data);
 void ph_signaling_leave_finish (PhSignaling *self, GAsyncResult *result);
