@@ -152,7 +152,8 @@ static void
 fixture_set_up (Fixture       *fixture,
                 gconstpointer  data)
 {
-  fixture->server = ph_test_start_rendezvous (NULL, &fixture->url);
+  /* @data: extra options for the server, or NULL. */
+  fixture->server = ph_test_start_rendezvous (data, &fixture->url);
   peer_init (&fixture->host, fixture->url, "Alice");
   peer_init (&fixture->joiner, fixture->url, "Bob");
 }
@@ -423,6 +424,47 @@ test_undelivered_reported (Fixture       *fixture,
   g_assert_cmpstr (g_ptr_array_index (fixture->host.failed, 0), ==, id);
 }
 
+static gboolean
+mailboxes_gone (gpointer data)
+{
+  Fixture *fixture = data;
+
+  return (ph_conversation_get_code (fixture->host.conversation) == NULL
+          && ph_conversation_get_code (fixture->joiner.conversation) == NULL)
+         || fixture->host.ended || fixture->joiner.ended;
+}
+
+static const char * const short_mailbox_lifetime[] = { "--mailbox-lifetime=2", NULL };
+
+/* The server's mailbox outlives a connection only so long: the chat goes on
+ * without it, and a broken path then ends the chat at once, with what was
+ * not acknowledged reported as not delivered. */
+static void
+test_mailbox_expired (Fixture       *fixture,
+                      gconstpointer  data)
+{
+  g_autofree char *still = NULL;
+  g_autofree char *lost = NULL;
+
+  connect_peers (fixture);
+  g_assert_true (ph_test_wait_until (mailboxes_gone, fixture, TIMEOUT_MS));
+  g_assert_false (fixture->host.ended);
+  g_assert_false (fixture->joiner.ended);
+
+  still = ph_conversation_send_message (fixture->host.conversation, "still chatting", NULL);
+  wait_for_delivered (&fixture->host, 1);
+
+  lost = ph_conversation_send_message (fixture->host.conversation, "unconfirmed", NULL);
+  ph_ice_transport_force_fail (ph_conversation_get_ice_transport (fixture->host.conversation));
+  g_assert_true (ph_test_wait_for_flag (&fixture->host.ended, TIMEOUT_MS));
+  g_assert_cmpstr (fixture->host.closed_reason, ==, "peer-lost");
+  g_assert_cmpuint (fixture->host.reconnections, ==, 0);
+  g_assert_cmpuint (fixture->host.failed->len, ==, 1);
+  g_assert_cmpstr (g_ptr_array_index (fixture->host.failed, 0), ==, lost);
+  g_assert_true (ph_test_wait_for_flag (&fixture->joiner.ended, TIMEOUT_MS));
+  g_assert_cmpstr (fixture->joiner.closed_reason, ==, "peer-lost");
+}
+
 static void
 test_wrong_code (Fixture       *fixture,
                  gconstpointer  data)
@@ -477,6 +519,8 @@ main (int   argc,
               test_duplicates_and_gaps, fixture_tear_down);
   g_test_add ("/conversation/reconnect-after-ice-failure", Fixture, NULL, fixture_set_up,
               test_reconnect_after_ice_failure, fixture_tear_down);
+  g_test_add ("/conversation/mailbox-expired", Fixture, short_mailbox_lifetime, fixture_set_up,
+              test_mailbox_expired, fixture_tear_down);
   g_test_add ("/conversation/undelivered-reported", Fixture, NULL, fixture_set_up,
               test_undelivered_reported, fixture_tear_down);
   g_test_add ("/conversation/message-too-large", Fixture, NULL, fixture_set_up,

@@ -840,13 +840,14 @@ reconnect_deadline_cb (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
-/* The old agent goes with its TLS session: after a broken path neither
- * pseudo-TCP's state (sequence numbers, a retransmission timer backed off
- * for as long as the path was down) nor TLS's can be trusted to resume.
- * libnice 0.1.21 keeps the pseudo-TCP socket across
- * nice_agent_restart_stream(), so a restarted stream would carry the stale
- * connection on; a fresh agent and a fresh handshake are simpler and
- * always start clean. The certificate stays pinned as before. */
+/* Each attempt gets a new agent and a new TLS session instead of
+ * nice_agent_restart_stream(): in libnice 0.1.21 a restart keeps the
+ * component's pseudo-TCP socket (nice_component_restart leaves it alone),
+ * and pseudo-TCP aborts a connection that has been retransmitting with
+ * nothing received for 15 s (pseudotcp.c), so after a longer outage the
+ * restarted stream would carry a dead connection. A fresh agent and a
+ * fresh handshake always start clean; the peer's certificate stays pinned
+ * as before. */
 static void
 drop_transport (PhConversation *self)
 {
