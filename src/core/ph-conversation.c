@@ -101,6 +101,8 @@ struct _PhConversation
   guint                 attempt_timeout_id;
   GNetworkMonitor      *network_monitor;
   gint64                network_changed_at;
+  GDBusConnection      *system_bus;    /* for logind's PrepareForSleep */
+  guint                 sleep_subscription;
 
   gint64                time_begin;
   gint64                time_description;
@@ -149,6 +151,7 @@ static GParamSpec *properties[N_PROPS];
 static guint signals[N_SIGNALS];
 
 static void teardown (PhConversation *self);
+static void stop_watching_system (PhConversation *self);
 static void start_reconnect (PhConversation *self);
 static void begin_attempt (PhConversation *self,
                            guint64         attempt);
@@ -295,8 +298,7 @@ teardown (PhConversation *self)
   g_clear_handle_id (&self->goodbye_timeout_id, g_source_remove);
   g_clear_handle_id (&self->reconnect_deadline_id, g_source_remove);
   g_clear_handle_id (&self->attempt_timeout_id, g_source_remove);
-  if (self->network_monitor != NULL)
-    g_signal_handlers_disconnect_by_data (self->network_monitor, self);
+  stop_watching_system (self);
 
   /* Held until the last step reports. */
   g_object_ref (self);
@@ -931,22 +933,90 @@ start_reconnect (PhConversation *self)
     begin_attempt (self, MAX (self->attempt, self->peer_version) + 1);
 }
 
+/* Often nothing that matters to this path changed: ask the peer, and
+ * reconnect only if it does not answer soon (ping_cb). */
 static void
-network_changed_cb (GNetworkMonitor *monitor,
-                    gboolean         available,
-                    PhConversation  *self)
+check_path (PhConversation *self,
+            const char     *why)
 {
   g_autoptr (PhFrame) ping = NULL;
 
   if (self->state != PH_CONVERSATION_STATE_CONNECTED || self->tearing_down)
     return;
 
-  /* Often nothing that matters to this path changed: ask the peer, and
-   * reconnect only if it does not answer soon (ping_cb). */
-  g_debug ("The network changed; checking the path");
+  g_debug ("%s; checking the path", why);
   self->network_changed_at = g_get_monotonic_time ();
   ping = ph_frame_new_ping ();
   send_frame (self, ping);
+}
+
+static void
+network_changed_cb (GNetworkMonitor *monitor,
+                    gboolean         available,
+                    PhConversation  *self)
+{
+  check_path (self, "The network changed");
+}
+
+static void
+prepare_for_sleep_cb (GDBusConnection *connection,
+                      const char      *sender_name,
+                      const char      *object_path,
+                      const char      *interface_name,
+                      const char      *signal_name,
+                      GVariant        *parameters,
+                      gpointer         user_data)
+{
+  gboolean going_to_sleep;
+
+  if (!g_variant_is_of_type (parameters, G_VARIANT_TYPE ("(b)")))
+    return;
+  g_variant_get (parameters, "(b)", &going_to_sleep);
+  if (!going_to_sleep)
+    check_path (user_data, "The machine woke up");
+}
+
+/* A weak reference: a conversation that ends before the bus answers must
+ * not be kept alive by it. */
+static void
+system_bus_cb (GObject      *source,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  GWeakRef *weak = user_data;
+  g_autoptr (PhConversation) self = g_weak_ref_get (weak);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GDBusConnection) bus = g_bus_get_finish (result, &error);
+
+  g_weak_ref_clear (weak);
+  g_free (weak);
+  if (self == NULL || self->tearing_down)
+    return;
+  if (bus == NULL)
+    {
+      g_debug ("No system bus, so a resume from suspend goes unnoticed: %s", error->message);
+      return;
+    }
+
+  self->system_bus = g_steal_pointer (&bus);
+  self->sleep_subscription =
+    g_dbus_connection_signal_subscribe (self->system_bus, "org.freedesktop.login1",
+                                        "org.freedesktop.login1.Manager", "PrepareForSleep",
+                                        "/org/freedesktop/login1", NULL,
+                                        G_DBUS_SIGNAL_FLAGS_NONE, prepare_for_sleep_cb, self,
+                                        NULL);
+}
+
+static void
+stop_watching_system (PhConversation *self)
+{
+  if (self->network_monitor != NULL)
+    g_signal_handlers_disconnect_by_data (self->network_monitor, self);
+  g_clear_object (&self->network_monitor);
+  if (self->sleep_subscription != 0)
+    g_dbus_connection_signal_unsubscribe (self->system_bus, self->sleep_subscription);
+  self->sleep_subscription = 0;
+  g_clear_object (&self->system_bus);
 }
 
 static gboolean
@@ -1214,6 +1284,12 @@ start (PhConversation *self,
   self->network_monitor = g_object_ref (g_network_monitor_get_default ());
   g_signal_connect (self->network_monitor, "network-changed", G_CALLBACK (network_changed_cb),
                     self);
+  {
+    GWeakRef *weak = g_new0 (GWeakRef, 1);
+
+    g_weak_ref_init (weak, self);
+    g_bus_get (G_BUS_TYPE_SYSTEM, NULL, system_bus_cb, weak);
+  }
 
   self->signaling = ph_signaling_new (self->client);
   g_signal_connect (self->signaling, "code-ready", G_CALLBACK (signaling_code_ready_cb), self);
@@ -1454,9 +1530,7 @@ ph_conversation_dispose (GObject *object)
   g_clear_handle_id (&self->reconnect_deadline_id, g_source_remove);
   g_clear_handle_id (&self->attempt_timeout_id, g_source_remove);
 
-  if (self->network_monitor != NULL)
-    g_signal_handlers_disconnect_by_data (self->network_monitor, self);
-  g_clear_object (&self->network_monitor);
+  stop_watching_system (self);
   if (self->signaling != NULL)
     g_signal_handlers_disconnect_by_data (self->signaling, self);
   if (self->ice != NULL)
