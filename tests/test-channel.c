@@ -642,7 +642,7 @@ test_peer_frames (void)
   g_assert_no_error (host.open_error);
 
   raw_send (raw_tls, "{\"type\":\"x-future\",\"colour\":\"blue\"}");
-  raw_send (raw_tls, "{\"type\":\"msg\",\"id\":\"a1\",\"time\":5,\"text\":\"after\"}");
+  raw_send (raw_tls, "{\"type\":\"msg\",\"id\":\"a1\",\"seq\":1,\"time\":5,\"text\":\"after\"}");
   WAIT_FOR (host.frames->len == 1);
   g_assert_cmpstr (((PhFrame *)host.frames->pdata[0])->id, ==, "a1");
   g_assert_cmpstr (((PhFrame *)host.frames->pdata[0])->text, ==, "after");

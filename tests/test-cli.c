@@ -256,26 +256,45 @@ test_rendezvous_unreachable (void)
   assert_error_and_exit (joiner, "rendezvous-unreachable");
 }
 
+/* A peer killed with SIGKILL says no goodbye: the other side notices the
+ * silence, tries to reconnect through the mailbox for a bounded time, then
+ * reports the peer lost and what it could not deliver. */
 static void
 test_peer_killed (Fixture *fixture, gconstpointer data)
 {
+  const char *args[] = { "host", NULL };
+  const char *envp[] = { "PINHOLE_TEST_RECONNECT_SECONDS=5", NULL };
   g_autoptr (PhTestProcess) host = NULL;
   g_autoptr (PhTestProcess) joiner = NULL;
+  g_autoptr (JsonObject) code = NULL;
+  g_autoptr (JsonObject) sent = NULL;
+  g_autoptr (JsonObject) reconnecting = NULL;
+  g_autoptr (JsonObject) failed = NULL;
   g_autoptr (JsonObject) closed = NULL;
-  g_autofree char *code = host_and_get_code (fixture->url, &host);
   gint64 killed_at;
 
-  joiner = join (fixture->url, code, NULL);
+  host = spawn_cli (fixture->url, "Alice", args, envp);
+  code = ph_test_process_wait_event (host, "code", EVENT_TIMEOUT_MS);
+  joiner = join (fixture->url, json_object_get_string_member (code, "code"), NULL);
   assert_connected (host, "Bob");
   assert_connected (joiner, "Alice");
 
   ph_test_process_kill (joiner, SIGKILL);
   g_assert_cmpint (ph_test_process_wait_exit (joiner, EVENT_TIMEOUT_MS), ==, 128 + SIGKILL);
   killed_at = g_get_monotonic_time ();
+  ph_test_process_write_line (host, "into the void");
+  sent = ph_test_process_wait_event (host, "sent", EVENT_TIMEOUT_MS);
 
-  closed = ph_test_process_wait_event (host, "closed", 20000);
+  reconnecting = ph_test_process_wait_event (host, "reconnecting", 15000);
+  g_test_message ("The host started reconnecting after %.1f s",
+                  (g_get_monotonic_time () - killed_at) / (double)G_USEC_PER_SEC);
+  failed = ph_test_process_wait_event (host, "failed", 15000);
+  g_assert_cmpstr (json_object_get_string_member (failed, "id"), ==,
+                   json_object_get_string_member (sent, "id"));
+  g_assert_cmpstr (json_object_get_string_member (failed, "reason"), ==, "not delivered");
+  closed = ph_test_process_wait_event (host, "closed", EVENT_TIMEOUT_MS);
   g_assert_cmpstr (json_object_get_string_member (closed, "reason"), ==, "peer-lost");
-  g_test_message ("The host noticed after %.1f s",
+  g_test_message ("The host gave up after %.1f s",
                   (g_get_monotonic_time () - killed_at) / (double)G_USEC_PER_SEC);
   g_assert_cmpint (ph_test_process_wait_exit (host, EVENT_TIMEOUT_MS), ==, 0);
 }

@@ -6,8 +6,9 @@
 #include <signal.h>
 
 #include "ph-code.h"
-#include "ph-conversation.h"
+#include "ph-conversation-private.h"
 #include "ph-error.h"
+#include "ph-ice-transport-private.h"
 #include "ph-test-process.h"
 
 /* Two PhConversations in this process (so sanitizers and valgrind see all of
@@ -20,6 +21,10 @@ typedef struct
   PhConversation *conversation;
   GPtrArray      *received;     /* texts */
   GPtrArray      *delivered;    /* ids */
+  GPtrArray      *sent;         /* ids, each time written */
+  GPtrArray      *failed;       /* ids */
+  guint           connections;  /* times it became connected */
+  guint           reconnections; /* times it started reconnecting */
   char           *closed_reason;
   GError         *error;
   gboolean        connected;
@@ -39,8 +44,36 @@ state_cb (PhConversation *conversation,
           GParamSpec     *pspec,
           Peer           *peer)
 {
-  if (ph_conversation_get_state (conversation) == PH_CONVERSATION_STATE_CONNECTED)
-    peer->connected = TRUE;
+  switch (ph_conversation_get_state (conversation))
+    {
+    case PH_CONVERSATION_STATE_CONNECTED:
+      peer->connected = TRUE;
+      peer->connections++;
+      break;
+    case PH_CONVERSATION_STATE_RECONNECTING:
+      peer->reconnections++;
+      break;
+    default:
+      break;
+    }
+}
+
+static void
+sent_cb (PhConversation *conversation,
+         const char     *id,
+         Peer           *peer)
+{
+  g_ptr_array_add (peer->sent, g_strdup (id));
+}
+
+static void
+message_failed_cb (PhConversation *conversation,
+                   const char     *id,
+                   const char     *reason,
+                   Peer           *peer)
+{
+  g_assert_cmpstr (reason, ==, "not delivered");
+  g_ptr_array_add (peer->failed, g_strdup (id));
 }
 
 static void
@@ -87,6 +120,10 @@ peer_init (Peer       *peer,
   peer->conversation = ph_conversation_new (url, name, NULL);
   peer->received = g_ptr_array_new_with_free_func (g_free);
   peer->delivered = g_ptr_array_new_with_free_func (g_free);
+  peer->sent = g_ptr_array_new_with_free_func (g_free);
+  peer->failed = g_ptr_array_new_with_free_func (g_free);
+  g_signal_connect (peer->conversation, "message-sent", G_CALLBACK (sent_cb), peer);
+  g_signal_connect (peer->conversation, "message-failed", G_CALLBACK (message_failed_cb), peer);
   g_signal_connect (peer->conversation, "notify::state", G_CALLBACK (state_cb), peer);
   g_signal_connect (peer->conversation, "message-received", G_CALLBACK (received_cb), peer);
   g_signal_connect (peer->conversation, "message-delivered", G_CALLBACK (delivered_cb), peer);
@@ -105,6 +142,8 @@ peer_clear (Peer *peer)
   g_assert_finalize_object (peer->conversation);
   g_ptr_array_unref (peer->received);
   g_ptr_array_unref (peer->delivered);
+  g_ptr_array_unref (peer->sent);
+  g_ptr_array_unref (peer->failed);
   g_free (peer->closed_reason);
   g_clear_error (&peer->error);
 }
@@ -113,7 +152,8 @@ static void
 fixture_set_up (Fixture       *fixture,
                 gconstpointer  data)
 {
-  fixture->server = ph_test_start_rendezvous (NULL, &fixture->url);
+  /* @data: extra options for the server, or NULL. */
+  fixture->server = ph_test_start_rendezvous (data, &fixture->url);
   peer_init (&fixture->host, fixture->url, "Alice");
   peer_init (&fixture->joiner, fixture->url, "Bob");
 }
@@ -250,6 +290,181 @@ test_many_messages_in_order (Fixture       *fixture,
     }
 }
 
+typedef struct
+{
+  Peer  *peer;
+  guint  count;
+} ReceivedCount;
+
+static gboolean
+received_or_ended (gpointer data)
+{
+  ReceivedCount *wanted = data;
+
+  return wanted->peer->received->len >= wanted->count || wanted->peer->ended;
+}
+
+static gboolean
+connections_or_ended (gpointer data)
+{
+  ReceivedCount *wanted = data;
+
+  return wanted->peer->connections >= wanted->count || wanted->peer->ended;
+}
+
+static void
+send_raw_message (Peer       *peer,
+                  const char *id,
+                  guint64     seq,
+                  const char *text)
+{
+  g_autoptr (PhFrame) frame = ph_frame_new_msg (id, 1700000000000, text);
+  g_autoptr (GError) error = NULL;
+
+  frame->seq = seq;
+  g_assert_true (ph_conversation_send_raw_frame (peer->conversation, frame, &error));
+  g_assert_no_error (error);
+}
+
+/* A message whose number was already delivered is a copy (sent again after
+ * a reconnection); a number that skips ahead breaks the protocol. */
+static void
+test_duplicates_and_gaps (Fixture       *fixture,
+                          gconstpointer  data)
+{
+  ReceivedCount two = { &fixture->joiner, 2 };
+
+  connect_peers (fixture);
+
+  send_raw_message (&fixture->host, "r1", 1, "one");
+  send_raw_message (&fixture->host, "r1", 1, "one");
+  send_raw_message (&fixture->host, "r2", 2, "two");
+  send_raw_message (&fixture->host, "r1", 1, "one");
+  g_assert_true (ph_test_wait_until (received_or_ended, &two, TIMEOUT_MS));
+  g_assert_false (fixture->joiner.ended);
+
+  send_raw_message (&fixture->host, "r5", 5, "five");
+  g_assert_true (ph_test_wait_for_flag (&fixture->joiner.ended, TIMEOUT_MS));
+  g_assert_error (fixture->joiner.error, PH_ERROR, PH_ERROR_PROTOCOL);
+  g_assert_cmpuint (fixture->joiner.received->len, ==, 2);
+  g_assert_cmpstr (g_ptr_array_index (fixture->joiner.received, 0), ==, "one");
+  g_assert_cmpstr (g_ptr_array_index (fixture->joiner.received, 1), ==, "two");
+}
+
+/* The host's ICE fails in the middle of a burst: both sides restart ICE
+ * through the mailbox, the channel comes back, and every message arrives
+ * exactly once, in order, including those sent while reconnecting. */
+static void
+test_reconnect_after_ice_failure (Fixture       *fixture,
+                                  gconstpointer  data)
+{
+  const guint before = 50;
+  const guint during = 5;
+  ReceivedCount reconnected = { &fixture->host, 2 };
+  ReceivedCount joiner_reconnected = { &fixture->joiner, 2 };
+  g_autoptr (GPtrArray) ids = g_ptr_array_new_with_free_func (g_free);
+
+  connect_peers (fixture);
+  for (guint i = 0; i < before + during; i++)
+    {
+      g_autofree char *text = g_strdup_printf ("message %u", i);
+
+      if (i == before)
+        {
+          /* Whatever was written and not yet acknowledged goes again. */
+          ph_ice_transport_force_fail (ph_conversation_get_ice_transport (fixture->host.conversation));
+          g_assert_cmpint (ph_conversation_get_state (fixture->host.conversation), ==,
+                           PH_CONVERSATION_STATE_RECONNECTING);
+        }
+      g_ptr_array_add (ids, ph_conversation_send_message (fixture->host.conversation, text, NULL));
+    }
+
+  g_assert_true (ph_test_wait_until (connections_or_ended, &reconnected, TIMEOUT_MS));
+  g_assert_true (ph_test_wait_until (connections_or_ended, &joiner_reconnected, TIMEOUT_MS));
+  g_assert_cmpuint (fixture->host.reconnections, ==, 1);
+  g_assert_cmpuint (fixture->joiner.reconnections, ==, 1);
+
+  wait_for_delivered (&fixture->host, before + during);
+  g_assert_cmpuint (fixture->joiner.received->len, ==, before + during);
+  for (guint i = 0; i < before + during; i++)
+    {
+      g_autofree char *expected = g_strdup_printf ("message %u", i);
+
+      g_assert_cmpstr (g_ptr_array_index (fixture->joiner.received, i), ==, expected);
+      g_assert_true (g_ptr_array_find_with_equal_func (fixture->host.delivered,
+                                                       g_ptr_array_index (ids, i), g_str_equal,
+                                                       NULL));
+    }
+  /* Each was written at least once; none failed. */
+  g_assert_cmpuint (fixture->host.sent->len, >=, before + during);
+  g_assert_cmpuint (fixture->host.failed->len, ==, 0);
+
+  /* The chat goes on both ways on the new path. */
+  g_ptr_array_add (ids, ph_conversation_send_message (fixture->joiner.conversation, "still here", NULL));
+  wait_for_delivered (&fixture->joiner, 1);
+  g_assert_cmpstr (g_ptr_array_index (fixture->host.received, 0), ==, "still here");
+}
+
+/* Messages the peer never acknowledged are reported as not delivered when
+ * the conversation ends. */
+static void
+test_undelivered_reported (Fixture       *fixture,
+                           gconstpointer  data)
+{
+  g_autofree char *id = NULL;
+
+  ph_conversation_host (fixture->host.conversation);
+  wait_for_code (&fixture->host);
+  id = ph_conversation_send_message (fixture->host.conversation, "nobody came", NULL);
+  g_assert_nonnull (id);
+  ph_conversation_leave (fixture->host.conversation);
+  g_assert_true (ph_test_wait_for_flag (&fixture->host.ended, TIMEOUT_MS));
+  g_assert_cmpuint (fixture->host.sent->len, ==, 0);
+  g_assert_cmpuint (fixture->host.failed->len, ==, 1);
+  g_assert_cmpstr (g_ptr_array_index (fixture->host.failed, 0), ==, id);
+}
+
+static gboolean
+mailboxes_gone (gpointer data)
+{
+  Fixture *fixture = data;
+
+  return (ph_conversation_get_code (fixture->host.conversation) == NULL
+          && ph_conversation_get_code (fixture->joiner.conversation) == NULL)
+         || fixture->host.ended || fixture->joiner.ended;
+}
+
+static const char * const short_mailbox_lifetime[] = { "--mailbox-lifetime=2", NULL };
+
+/* The server's mailbox outlives a connection only so long: the chat goes on
+ * without it, and a broken path then ends the chat at once, with what was
+ * not acknowledged reported as not delivered. */
+static void
+test_mailbox_expired (Fixture       *fixture,
+                      gconstpointer  data)
+{
+  g_autofree char *still = NULL;
+  g_autofree char *lost = NULL;
+
+  connect_peers (fixture);
+  g_assert_true (ph_test_wait_until (mailboxes_gone, fixture, TIMEOUT_MS));
+  g_assert_false (fixture->host.ended);
+  g_assert_false (fixture->joiner.ended);
+
+  still = ph_conversation_send_message (fixture->host.conversation, "still chatting", NULL);
+  wait_for_delivered (&fixture->host, 1);
+
+  lost = ph_conversation_send_message (fixture->host.conversation, "unconfirmed", NULL);
+  ph_ice_transport_force_fail (ph_conversation_get_ice_transport (fixture->host.conversation));
+  g_assert_true (ph_test_wait_for_flag (&fixture->host.ended, TIMEOUT_MS));
+  g_assert_cmpstr (fixture->host.closed_reason, ==, "peer-lost");
+  g_assert_cmpuint (fixture->host.reconnections, ==, 0);
+  g_assert_cmpuint (fixture->host.failed->len, ==, 1);
+  g_assert_cmpstr (g_ptr_array_index (fixture->host.failed, 0), ==, lost);
+  g_assert_true (ph_test_wait_for_flag (&fixture->joiner.ended, TIMEOUT_MS));
+  g_assert_cmpstr (fixture->joiner.closed_reason, ==, "peer-lost");
+}
+
 static void
 test_wrong_code (Fixture       *fixture,
                  gconstpointer  data)
@@ -300,6 +515,14 @@ main (int   argc,
               test_many_messages_in_order, fixture_tear_down);
   g_test_add ("/conversation/wrong-code", Fixture, NULL, fixture_set_up, test_wrong_code,
               fixture_tear_down);
+  g_test_add ("/conversation/duplicates-and-gaps", Fixture, NULL, fixture_set_up,
+              test_duplicates_and_gaps, fixture_tear_down);
+  g_test_add ("/conversation/reconnect-after-ice-failure", Fixture, NULL, fixture_set_up,
+              test_reconnect_after_ice_failure, fixture_tear_down);
+  g_test_add ("/conversation/mailbox-expired", Fixture, short_mailbox_lifetime, fixture_set_up,
+              test_mailbox_expired, fixture_tear_down);
+  g_test_add ("/conversation/undelivered-reported", Fixture, NULL, fixture_set_up,
+              test_undelivered_reported, fixture_tear_down);
   g_test_add ("/conversation/message-too-large", Fixture, NULL, fixture_set_up,
               test_message_too_large, fixture_tear_down);
 

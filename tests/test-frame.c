@@ -18,6 +18,7 @@ assert_frames_equal (const PhFrame *a, const PhFrame *b)
   g_assert_cmpuint (a->version, ==, b->version);
   g_assert_cmpstr (a->name, ==, b->name);
   g_assert_cmpstr (a->id, ==, b->id);
+  g_assert_cmpuint (a->seq, ==, b->seq);
   g_assert_cmpint (a->time_ms, ==, b->time_ms);
   g_assert_cmpstr (a->text, ==, b->text);
   g_assert_cmpint (a->active, ==, b->active);
@@ -65,6 +66,9 @@ make_frames (void)
   g_ptr_array_add (frames, ph_frame_new_msg ("m-3", 1700000000999, long_text));
   g_ptr_array_add (frames, ph_frame_new_msg ("m-4", 1, "quotes \" \\ and\nnew lines\t\x01"));
   g_ptr_array_add (frames, ph_frame_new_msg ("m-5", 2, ""));
+  /* The largest sequence number a peer may send survives the round trip. */
+  g_ptr_array_add (frames, ph_frame_new_msg ("m-6", 3, "last"));
+  ((PhFrame *)g_ptr_array_index (frames, frames->len - 1))->seq = PH_FRAME_MAX_SEQ;
   g_ptr_array_add (frames, ph_frame_new_ack ("m-1"));
   g_ptr_array_add (frames, ph_frame_new_typing (TRUE));
   g_ptr_array_add (frames, ph_frame_new_typing (FALSE));
@@ -128,7 +132,7 @@ test_encoding_exact (void)
     { ph_frame_new_hello (NULL, NULL),
       "{\"type\":\"hello\",\"version\":1,\"name\":\"\",\"features\":[]}" },
     { ph_frame_new_msg ("a1", 1700000000123, "hi 🙂"),
-      "{\"type\":\"msg\",\"id\":\"a1\",\"time\":1700000000123,\"text\":\"hi 🙂\"}" },
+      "{\"type\":\"msg\",\"id\":\"a1\",\"seq\":1,\"time\":1700000000123,\"text\":\"hi 🙂\"}" },
     { ph_frame_new_ack ("a1"), "{\"type\":\"ack\",\"id\":\"a1\"}" },
     { ph_frame_new_typing (TRUE), "{\"type\":\"typing\",\"active\":true}" },
     { ph_frame_new_bye ("done"), "{\"type\":\"bye\",\"reason\":\"done\"}" },
@@ -197,9 +201,11 @@ test_encode_invalid (void)
     ph_frame_new_ack ("has space"),              /* id not plain ASCII */
     ph_frame_new_hello ("new\nline", NULL),      /* control character in the name */
     ph_frame_new_bye ("\xc3"),                   /* truncated UTF-8 */
+    ph_frame_new_msg ("seq 0", 1, "no number"),  /* seq set to 0 below */
     ph_frame_new_hello ("version 0", NULL),      /* version set to 0 below */
   };
 
+  frames[G_N_ELEMENTS (frames) - 2]->seq = 0;
   frames[G_N_ELEMENTS (frames) - 1]->version = 0;
 
   for (gsize i = 0; i < G_N_ELEMENTS (frames); i++)
@@ -239,7 +245,7 @@ test_parse_valid_variants (void)
   g_assert_null (hello->features);
 
   /* Escapes decode to the characters they stand for. */
-  msg = parse_string ("{\"type\":\"msg\",\"id\":\"x\",\"time\":5,"
+  msg = parse_string ("{\"type\":\"msg\",\"id\":\"x\",\"seq\":1,\"time\":5,"
                       "\"text\":\"\\u00e9\\ud83d\\ude42\\n\"}",
                       &error);
   g_assert_no_error (error);
@@ -249,8 +255,8 @@ test_parse_valid_variants (void)
   g_assert_no_error (error);
   g_assert_null (bye->reason);
 
-  max_text_json
-      = g_strdup_printf ("{\"type\":\"msg\",\"id\":\"x\",\"time\":5,\"text\":\"%s\"}", max_text);
+  max_text_json = g_strdup_printf (
+      "{\"type\":\"msg\",\"id\":\"x\",\"seq\":1,\"time\":5,\"text\":\"%s\"}", max_text);
   g_clear_pointer (&msg, ph_frame_free);
   msg = parse_string (max_text_json, &error);
   g_assert_no_error (error);
@@ -261,8 +267,8 @@ static void
 test_parse_invalid (void)
 {
   g_autofree char *long_text = make_text (PH_FRAME_MAX_TEXT_SIZE + 1);
-  g_autofree char *long_text_json
-      = g_strdup_printf ("{\"type\":\"msg\",\"id\":\"x\",\"time\":1,\"text\":\"%s\"}", long_text);
+  g_autofree char *long_text_json = g_strdup_printf (
+      "{\"type\":\"msg\",\"id\":\"x\",\"seq\":1,\"time\":1,\"text\":\"%s\"}", long_text);
   g_autofree char *long_id = g_strnfill (PH_FRAME_MAX_ID_LENGTH + 1, 'i');
   g_autofree char *long_id_json = g_strdup_printf ("{\"type\":\"ack\",\"id\":\"%s\"}", long_id);
   g_autofree char *max_id = g_strnfill (PH_FRAME_MAX_ID_LENGTH, 'i');
@@ -289,18 +295,29 @@ test_parse_invalid (void)
     { "{\"type\":5}", "“type” must be a string" },
     { "{\"type\":null}", "“type” must be a string" },
     { "{\"type\":[\"msg\"]}", "“type” must be a string" },
-    { "{\"type\":\"msg\",\"id\":5,\"time\":1,\"text\":\"t\"}",
+    { "{\"type\":\"msg\",\"id\":5,\"seq\":1,\"time\":1,\"text\":\"t\"}",
       "“msg” frame’s “id” must be a string" },
-    { "{\"type\":\"msg\",\"id\":\"x\",\"time\":\"x\",\"text\":\"t\"}",
+    { "{\"type\":\"msg\",\"id\":\"x\",\"seq\":1,\"time\":\"x\",\"text\":\"t\"}",
       "“time” must be an integer" },
-    { "{\"type\":\"msg\",\"id\":\"x\",\"time\":1.5,\"text\":\"t\"}", "“time” must be an integer" },
-    { "{\"type\":\"msg\",\"id\":\"x\",\"time\":-1,\"text\":\"t\"}", "“time” is negative" },
-    { "{\"type\":\"msg\",\"id\":\"x\",\"time\":1,\"text\":null}", "“text” must be a string" },
-    { "{\"type\":\"msg\",\"id\":\"x\",\"time\":1,\"text\":{}}", "“text” must be a string" },
-    { "{\"type\":\"msg\",\"id\":\"x\",\"time\":1}", "“text” is missing" },
-    { "{\"type\":\"msg\",\"time\":1,\"text\":\"t\"}", "“id” is missing" },
-    { "{\"type\":\"msg\",\"id\":\"x\",\"text\":\"t\"}", "“time” is missing" },
-    { "{\"type\":\"msg\",\"id\":\"\",\"time\":1,\"text\":\"t\"}", "“id” must be 1 to 64" },
+    { "{\"type\":\"msg\",\"id\":\"x\",\"seq\":1,\"time\":1.5,\"text\":\"t\"}",
+      "“time” must be an integer" },
+    { "{\"type\":\"msg\",\"id\":\"x\",\"seq\":1,\"time\":-1,\"text\":\"t\"}",
+      "“time” is negative" },
+    { "{\"type\":\"msg\",\"id\":\"x\",\"seq\":1,\"time\":1,\"text\":null}",
+      "“text” must be a string" },
+    { "{\"type\":\"msg\",\"id\":\"x\",\"seq\":1,\"time\":1,\"text\":{}}",
+      "“text” must be a string" },
+    { "{\"type\":\"msg\",\"id\":\"x\",\"seq\":1,\"time\":1}", "“text” is missing" },
+    { "{\"type\":\"msg\",\"seq\":1,\"time\":1,\"text\":\"t\"}", "“id” is missing" },
+    { "{\"type\":\"msg\",\"id\":\"x\",\"seq\":1,\"text\":\"t\"}", "“time” is missing" },
+    { "{\"type\":\"msg\",\"id\":\"x\",\"time\":1,\"text\":\"t\"}", "“seq” is missing" },
+    { "{\"type\":\"msg\",\"id\":\"x\",\"seq\":0,\"time\":1,\"text\":\"t\"}", "“seq” must be 1 to" },
+    { "{\"type\":\"msg\",\"id\":\"x\",\"seq\":9007199254740992,\"time\":1,\"text\":\"t\"}",
+      "“seq” must be 1 to" },
+    { "{\"type\":\"msg\",\"id\":\"x\",\"seq\":\"1\",\"time\":1,\"text\":\"t\"}",
+      "“seq” must be an integer" },
+    { "{\"type\":\"msg\",\"id\":\"\",\"seq\":1,\"time\":1,\"text\":\"t\"}",
+      "“id” must be 1 to 64" },
     { "{\"type\":\"ack\",\"id\":\"a b\"}", "“id” must be 1 to 64" },
     { long_id_json, "“ack” frame’s “id” must be 1 to 64" },
     { "{\"type\":\"ack\"}", "“ack” frame’s “id” is missing" },
@@ -327,11 +344,13 @@ test_parse_invalid (void)
       "“features” must be an array of strings" },
     { "{\"type\":\"hello\",\"version\":1,\"name\":\"A\",\"features\":[\"a\",1]}",
       "“features” must be an array of strings" },
-    { "{\"type\":\"msg\",\"id\":\"x\",\"time\":1,\"text\":\"a\\u0000b\"}", "NUL character" },
-    { "{\"type\":\"msg\",\"id\":\"x\",\"time\":1,\"text\":\"a\\ud800b\"}",
+    { "{\"type\":\"msg\",\"id\":\"x\",\"seq\":1,\"time\":1,\"text\":\"a\\u0000b\"}",
+      "NUL character" },
+    { "{\"type\":\"msg\",\"id\":\"x\",\"seq\":1,\"time\":1,\"text\":\"a\\ud800b\"}",
       "“text” is not valid UTF-8" },
-    { "{\"type\":\"msg\",\"id\":\"x\",\"time\":1,\"text\":\"bad \xff byte\"}", "not valid UTF-8" },
-    { "{\"type\":\"msg\",\"id\":\"x\",\"time\":1,\"text\":\"overlong \xc0\xaf\"}",
+    { "{\"type\":\"msg\",\"id\":\"x\",\"seq\":1,\"time\":1,\"text\":\"bad \xff byte\"}",
+      "not valid UTF-8" },
+    { "{\"type\":\"msg\",\"id\":\"x\",\"seq\":1,\"time\":1,\"text\":\"overlong \xc0\xaf\"}",
       "not valid UTF-8" },
     { deep, "more than 16 levels deep" },
   };

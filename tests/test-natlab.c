@@ -3,6 +3,7 @@
 
 #include "config.h"
 
+#include <signal.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -169,7 +170,8 @@ lab_set_nat (Lab *lab, const char *side, const char *type)
 /* pinhole-cli in the namespace of @side. @ice_args are its STUN/TURN
  * options; "TURN" in them stands for the lab's TURN options. */
 static PhTestProcess *
-spawn_cli (Lab *lab, const char *side, const char *ice_args, const char *command, const char *code)
+spawn_cli_env (Lab *lab, const char *side, const char *ice_args, const char *command,
+               const char *code, const char *const *envp)
 {
   g_autoptr (GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
   g_auto (GStrv) options = g_strsplit (ice_args, " ", -1);
@@ -204,7 +206,13 @@ spawn_cli (Lab *lab, const char *side, const char *ice_args, const char *command
   if (code != NULL)
     g_ptr_array_add (argv, g_strdup (code));
   g_ptr_array_add (argv, NULL);
-  return ph_test_process_spawn ((const char *const *)argv->pdata, NULL);
+  return ph_test_process_spawn ((const char *const *)argv->pdata, envp);
+}
+
+static PhTestProcess *
+spawn_cli (Lab *lab, const char *side, const char *ice_args, const char *command, const char *code)
+{
+  return spawn_cli_env (lab, side, ice_args, command, code, NULL);
 }
 
 /* The next event whose name is one of @names, or NULL when none comes
@@ -440,6 +448,534 @@ run_cell (Lab *lab, const char *label, const char *ice_args_a, const char *ice_a
   g_assert_cmpint (ph_test_process_wait_exit (join, EXIT_TIMEOUT_MS), ==, 0);
 }
 
+/* --- faults: a conversation that has to outlive its network --- */
+
+#define FAULT_TIMEOUT_MS 90000
+/* How long a peer tries to reconnect before it reports the other lost, in
+ * the peer-killed test (the default is 60 s). */
+#define KILL_RECONNECT_SECONDS 8
+
+static gboolean
+lab_command (Lab *lab, const char *command, const char *side, const char *argument)
+{
+  const char *argv[]
+      = { g_getenv ("PH_NATLAB_SH"), command, lab_get (lab, "NATLAB_ID"), side, argument, NULL };
+  g_autoptr (GError) error = NULL;
+  int status = 0;
+
+  if (!g_spawn_sync (NULL, (char **)argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, NULL, NULL, &status,
+                     &error)
+      || !g_spawn_check_wait_status (status, &error))
+    {
+      g_test_fail_printf ("natlab.sh %s %s %s failed: %s", command, side,
+                          argument != NULL ? argument : "", error->message);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* What one pinhole-cli has printed so far. */
+typedef struct
+{
+  const char *who;
+  PhTestProcess *process;
+  GPtrArray *messages;   /* texts, in the order printed */
+  GHashTable *sent;      /* id → text */
+  GHashTable *delivered; /* id → text */
+  GHashTable *failed;    /* id → reason */
+  guint connected;
+  guint reconnecting;
+  char *closed; /* reason */
+  char *error;  /* code */
+} Tally;
+
+static void
+tally_init (Tally *tally, const char *who, PhTestProcess *process)
+{
+  *tally = (Tally){ .who = who, .process = process };
+  tally->messages = g_ptr_array_new_with_free_func (g_free);
+  tally->sent = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  tally->delivered = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  tally->failed = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+}
+
+static void
+tally_clear (Tally *tally)
+{
+  g_clear_pointer (&tally->process, ph_test_process_free);
+  g_ptr_array_unref (tally->messages);
+  g_hash_table_unref (tally->sent);
+  g_hash_table_unref (tally->delivered);
+  g_hash_table_unref (tally->failed);
+  g_free (tally->closed);
+  g_free (tally->error);
+}
+
+static void
+tally_line (Tally *tally, const char *line)
+{
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  JsonObject *object;
+  const char *event;
+  const char *id;
+
+  if (!json_parser_load_from_data (parser, line, -1, NULL)
+      || !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
+    return;
+  object = json_node_get_object (json_parser_get_root (parser));
+  event = json_object_get_string_member_with_default (object, "event", "");
+  id = json_object_get_string_member_with_default (object, "id", "");
+
+  if (g_str_equal (event, "message"))
+    g_ptr_array_add (tally->messages,
+                     g_strdup (json_object_get_string_member_with_default (object, "text", "")));
+  else if (g_str_equal (event, "sent"))
+    g_hash_table_insert (
+        tally->sent, g_strdup (id),
+        g_strdup (json_object_get_string_member_with_default (object, "text", "")));
+  else if (g_str_equal (event, "delivered"))
+    {
+      if (g_hash_table_contains (tally->delivered, id))
+        g_test_fail_printf ("%s: %s was reported delivered twice", tally->who, id);
+      g_hash_table_insert (tally->delivered, g_strdup (id),
+                           g_strdup (g_hash_table_lookup (tally->sent, id)));
+    }
+  else if (g_str_equal (event, "failed"))
+    g_hash_table_insert (
+        tally->failed, g_strdup (id),
+        g_strdup (json_object_get_string_member_with_default (object, "reason", "")));
+  else if (g_str_equal (event, "connected"))
+    tally->connected++;
+  else if (g_str_equal (event, "reconnecting"))
+    tally->reconnecting++;
+  else if (g_str_equal (event, "closed"))
+    tally->closed = g_strdup (json_object_get_string_member_with_default (object, "reason", ""));
+  else if (g_str_equal (event, "error"))
+    {
+      tally->error = g_strdup (json_object_get_string_member_with_default (object, "code", "?"));
+      g_test_message ("%s: error %s: %s", tally->who, tally->error,
+                      json_object_get_string_member_with_default (object, "message", ""));
+    }
+}
+
+typedef gboolean (*TallyCheck) (Tally *a, Tally *b, gpointer data);
+
+/* Reads both peers' events until @check holds (TRUE) or @timeout_ms
+ * passes (FALSE). A NULL @check just reads for @timeout_ms. */
+static gboolean
+pump (Tally *a, Tally *b, TallyCheck check, gpointer data, guint timeout_ms)
+{
+  gint64 deadline = g_get_monotonic_time () + timeout_ms * (gint64)1000;
+
+  while (g_get_monotonic_time () < deadline)
+    {
+      Tally *tallies[] = { a, b };
+
+      if (check != NULL && check (a, b, data))
+        return TRUE;
+      for (guint i = 0; i < G_N_ELEMENTS (tallies); i++)
+        {
+          g_autofree char *line = NULL;
+
+          if (tallies[i] == NULL || tallies[i]->process == NULL)
+            continue;
+          line = ph_test_process_read_line (tallies[i]->process, 20);
+          while (line != NULL)
+            {
+              tally_line (tallies[i], line);
+              g_free (line);
+              line = ph_test_process_read_line (tallies[i]->process, 0);
+            }
+        }
+    }
+  return check != NULL && check (a, b, data);
+}
+
+static gboolean
+both_connected (Tally *a, Tally *b, gpointer data)
+{
+  guint wanted = GPOINTER_TO_UINT (data);
+
+  return (a->connected >= wanted && b->connected >= wanted) || a->error != NULL || b->error != NULL
+         || a->closed != NULL || b->closed != NULL;
+}
+
+typedef struct
+{
+  guint messages;  /* each side has received this many */
+  guint delivered; /* each side has had this many acknowledged */
+} Counts;
+
+static gboolean
+counts_reached (Tally *a, Tally *b, gpointer data)
+{
+  const Counts *counts = data;
+
+  if (a->error != NULL || b->error != NULL || a->closed != NULL || b->closed != NULL)
+    return TRUE;
+  return a->messages->len >= counts->messages && b->messages->len >= counts->messages
+         && g_hash_table_size (a->delivered) >= counts->delivered
+         && g_hash_table_size (b->delivered) >= counts->delivered;
+}
+
+static gboolean
+both_closed (Tally *a, Tally *b, gpointer data)
+{
+  return a->closed != NULL && b->closed != NULL;
+}
+
+/* Host on A, join on B; TRUE once both are connected. */
+static gboolean
+start_chat (Lab *lab, const char *ice_args, const char *const *envp, Tally *a, Tally *b)
+{
+  const char *const code_event[] = { "code", "error", NULL };
+  g_autoptr (JsonObject) code = NULL;
+  PhTestProcess *host = spawn_cli_env (lab, "A", ice_args, "host", NULL, envp);
+  PhTestProcess *join;
+
+  tally_init (a, "A", host);
+  code = next_event (host, code_event, CODE_TIMEOUT_MS);
+  if (code == NULL || !json_object_has_member (code, "code"))
+    {
+      tally_init (b, "B", NULL);
+      g_test_fail_printf ("the host printed no code within %d ms", CODE_TIMEOUT_MS);
+      return FALSE;
+    }
+  join = spawn_cli_env (lab, "B", ice_args, "join", json_object_get_string_member (code, "code"),
+                        envp);
+  tally_init (b, "B", join);
+  if (!pump (a, b, both_connected, GUINT_TO_POINTER (1), CONNECT_TIMEOUT_MS) || a->connected < 1
+      || b->connected < 1)
+    {
+      g_test_fail_printf ("the peers did not connect (errors: %s / %s)", a->error, b->error);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* Every line each side wrote arrived on the other, once and in order, and
+ * every one of them was acknowledged. */
+static gboolean
+check_received (Tally *from, Tally *to, const char *prefix, guint count)
+{
+  if (to->messages->len != count)
+    {
+      g_test_fail_printf ("%s received %u messages from %s, not %u", to->who, to->messages->len,
+                          from->who, count);
+      return FALSE;
+    }
+  for (guint i = 0; i < count; i++)
+    {
+      g_autofree char *expected = g_strdup_printf ("%s %u", prefix, i);
+
+      if (!g_str_equal (g_ptr_array_index (to->messages, i), expected))
+        {
+          g_test_fail_printf ("%s's message %u is '%s', not '%s'", to->who, i,
+                              (char *)g_ptr_array_index (to->messages, i), expected);
+          return FALSE;
+        }
+    }
+  if (g_hash_table_size (from->delivered) != count)
+    {
+      g_test_fail_printf ("%s had %u of %u messages acknowledged", from->who,
+                          g_hash_table_size (from->delivered), count);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+write_lines (Tally *tally, const char *prefix, guint from, guint to)
+{
+  for (guint i = from; i < to; i++)
+    {
+      g_autofree char *line = g_strdup_printf ("%s %u", prefix, i);
+
+      ph_test_process_write_line (tally->process, line);
+    }
+}
+
+/* Both leave; both report it and exit cleanly. */
+static void
+end_chat (Tally *a, Tally *b)
+{
+  ph_test_process_close_stdin (a->process);
+  ph_test_process_close_stdin (b->process);
+  if (!pump (a, b, both_closed, NULL, EXIT_TIMEOUT_MS))
+    g_test_fail_printf ("the peers did not report the end of the chat");
+  g_assert_cmpint (ph_test_process_wait_exit (a->process, EXIT_TIMEOUT_MS), ==, 0);
+  g_assert_cmpint (ph_test_process_wait_exit (b->process, EXIT_TIMEOUT_MS), ==, 0);
+}
+
+/* @count messages each way at once; returns the seconds until every one
+ * was acknowledged, or -1 after failing the test. */
+static double
+run_bulk (Lab *lab, guint count)
+{
+  Tally a, b;
+  Counts all = { count, count };
+  gint64 start;
+  double seconds = -1;
+
+  if (start_chat (lab, "STUN", NULL, &a, &b))
+    {
+      start = g_get_monotonic_time ();
+      write_lines (&a, "from A", 0, count);
+      write_lines (&b, "from B", 0, count);
+      pump (&a, &b, counts_reached, &all, FAULT_TIMEOUT_MS);
+      seconds = (g_get_monotonic_time () - start) / (double)G_USEC_PER_SEC;
+      end_chat (&a, &b);
+      /* Checked after the end, so a late duplicate would be counted too. */
+      if (!check_received (&a, &b, "from A", count) || !check_received (&b, &a, "from B", count))
+        seconds = -1;
+    }
+  tally_clear (&a);
+  tally_clear (&b);
+  return seconds;
+}
+
+static double lossless_bulk_seconds = -1;
+
+static void
+test_bulk_lossless (void)
+{
+  Lab *lab = get_lab ("");
+
+  if (lab == NULL || !lab_set_nat (lab, "a", "port-restricted")
+      || !lab_set_nat (lab, "b", "port-restricted"))
+    return;
+  lossless_bulk_seconds = run_bulk (lab, 1000);
+  g_test_message ("1,000 messages each way without loss: %.2f s", lossless_bulk_seconds);
+  g_string_append_printf (summary, "%-52s %.2f s\n", "fault: 1,000 each way, no loss",
+                          lossless_bulk_seconds);
+}
+
+/* Each router drops 5% of what it forwards, both ways (so about 10% of
+ * the packets between the peers): pseudo-TCP retransmits, and every
+ * message still arrives once and in order. */
+static void
+test_bulk_with_loss (void)
+{
+  Lab *lab = get_lab ("--loss 5");
+  double seconds;
+
+  if (lab == NULL)
+    return;
+  seconds = run_bulk (lab, 1000);
+  g_test_message ("1,000 messages each way with 5%% loss per router: %.2f s (%.2f s without loss)",
+                  seconds, lossless_bulk_seconds);
+  g_string_append_printf (summary, "%-52s %.2f s (no loss: %.2f s)\n",
+                          "fault: 1,000 each way, 5% loss per router", seconds,
+                          lossless_bulk_seconds);
+}
+
+/* Both uplinks go dead for 15 s in the middle of a chat, while both sides
+ * keep typing: they notice, reconnect once the lines are back, and deliver
+ * everything. */
+static void
+test_path_cut (void)
+{
+  Lab *lab = get_lab ("");
+  Tally a, b;
+  Counts first = { 1, 1 };
+  Counts all = { 6, 6 };
+  gint64 restored;
+  double seconds;
+
+  if (lab == NULL || !lab_set_nat (lab, "a", "port-restricted")
+      || !lab_set_nat (lab, "b", "port-restricted"))
+    return;
+  if (start_chat (lab, "STUN", NULL, &a, &b))
+    {
+      write_lines (&a, "from A", 0, 1);
+      write_lines (&b, "from B", 0, 1);
+      g_assert_true (pump (&a, &b, counts_reached, &first, MESSAGE_TIMEOUT_MS));
+
+      if (lab_command (lab, "cut", "a", "on") && lab_command (lab, "cut", "b", "on"))
+        {
+          write_lines (&a, "from A", 1, 6);
+          write_lines (&b, "from B", 1, 6);
+          pump (&a, &b, NULL, NULL, 15000);
+          lab_command (lab, "cut", "a", "off");
+          lab_command (lab, "cut", "b", "off");
+          restored = g_get_monotonic_time ();
+
+          pump (&a, &b, both_connected, GUINT_TO_POINTER (2), FAULT_TIMEOUT_MS);
+          pump (&a, &b, counts_reached, &all, FAULT_TIMEOUT_MS);
+          seconds = (g_get_monotonic_time () - restored) / (double)G_USEC_PER_SEC;
+          g_test_message ("path cut for 15 s: reconnecting seen %u/%u times, everything "
+                          "delivered %.1f s after the lines came back",
+                          a.reconnecting, b.reconnecting, seconds);
+          g_string_append_printf (summary, "%-52s reconnected, all delivered %.1f s after\n",
+                                  "fault: both uplinks cut for 15 s", seconds);
+          g_assert_cmpuint (a.reconnecting, >=, 1);
+          g_assert_cmpuint (b.reconnecting, >=, 1);
+          g_assert_cmpuint (a.connected, >=, 2);
+          g_assert_cmpuint (b.connected, >=, 2);
+          end_chat (&a, &b);
+          check_received (&a, &b, "from A", 6);
+          check_received (&b, &a, "from B", 6);
+        }
+      lab_command (lab, "cut", "a", "off");
+      lab_command (lab, "cut", "b", "off");
+    }
+  tally_clear (&a);
+  tally_clear (&b);
+}
+
+/* Both routers forget every mapping mid-chat. Behind symmetric NATs over
+ * TURN that moves each peer to a new port, which its TURN allocation does
+ * not know: the chat has to recover (by reconnecting) and lose nothing. */
+static void
+test_nat_flush (void)
+{
+  Lab *lab = get_lab ("");
+  Tally a, b;
+  Counts first = { 1, 1 };
+  Counts all = { 4, 4 };
+  gint64 flushed;
+  double seconds;
+
+  if (lab == NULL || !lab_set_nat (lab, "a", "symmetric") || !lab_set_nat (lab, "b", "symmetric"))
+    return;
+  if (start_chat (lab, "STUN TURN", NULL, &a, &b))
+    {
+      write_lines (&a, "from A", 0, 1);
+      write_lines (&b, "from B", 0, 1);
+      g_assert_true (pump (&a, &b, counts_reached, &first, MESSAGE_TIMEOUT_MS));
+
+      if (lab_command (lab, "flush", "a", NULL) && lab_command (lab, "flush", "b", NULL))
+        {
+          flushed = g_get_monotonic_time ();
+          write_lines (&a, "from A", 1, 4);
+          write_lines (&b, "from B", 1, 4);
+          pump (&a, &b, counts_reached, &all, FAULT_TIMEOUT_MS);
+          seconds = (g_get_monotonic_time () - flushed) / (double)G_USEC_PER_SEC;
+          g_test_message ("NAT mappings flushed: reconnecting seen %u/%u times, everything "
+                          "delivered after %.1f s",
+                          a.reconnecting, b.reconnecting, seconds);
+          g_string_append_printf (
+              summary, "%-52s %s, all delivered after %.1f s\n",
+              "fault: NAT mappings flushed (symmetric, TURN)",
+              a.reconnecting + b.reconnecting > 0 ? "reconnected" : "kept the path", seconds);
+          if (a.reconnecting > 0)
+            g_assert_cmpuint (a.connected, >=, 2);
+          if (b.reconnecting > 0)
+            g_assert_cmpuint (b.connected, >=, 2);
+          end_chat (&a, &b);
+          check_received (&a, &b, "from A", 4);
+          check_received (&b, &a, "from B", 4);
+        }
+    }
+  tally_clear (&a);
+  tally_clear (&b);
+}
+
+static gboolean
+a_closed (Tally *a, Tally *b, gpointer data)
+{
+  return a->closed != NULL;
+}
+
+static gboolean
+a_delivered (Tally *a, Tally *b, gpointer data)
+{
+  return g_hash_table_size (a->delivered) >= GPOINTER_TO_UINT (data);
+}
+
+/* The lines a process printed before it ended. */
+static void
+drain (Tally *tally)
+{
+  char *line;
+
+  while ((line = ph_test_process_read_line (tally->process, 100)) != NULL)
+    {
+      tally_line (tally, line);
+      g_free (line);
+    }
+}
+
+/* B is killed with SIGKILL mid-burst, A keeps typing, and B is started
+ * again. A reports B lost within a bound, everything A had acknowledged was
+ * shown on B before it died, and everything else A reports as not
+ * delivered. */
+static void
+test_peer_killed (void)
+{
+  g_autofree char *reconnect
+      = g_strdup_printf ("PINHOLE_TEST_RECONNECT_SECONDS=%d", KILL_RECONNECT_SECONDS);
+  const char *envp[] = { reconnect, NULL };
+  Lab *lab = get_lab ("");
+  Tally a, b, a2, b2;
+  gint64 killed;
+  double seconds;
+  GHashTableIter iter;
+  gpointer id, text;
+
+  if (lab == NULL || !lab_set_nat (lab, "a", "port-restricted")
+      || !lab_set_nat (lab, "b", "port-restricted"))
+    return;
+  if (start_chat (lab, "STUN", envp, &a, &b))
+    {
+      /* B sends nothing: this waits for A's 20 acknowledgements only. */
+      write_lines (&a, "from A", 0, 20);
+      g_assert_true (pump (&a, &b, a_delivered, GUINT_TO_POINTER (20), MESSAGE_TIMEOUT_MS));
+
+      write_lines (&a, "from A", 20, 40);
+      pump (&a, &b, NULL, NULL, 5);
+      ph_test_process_kill (b.process, SIGKILL);
+      killed = g_get_monotonic_time ();
+      g_assert_cmpint (ph_test_process_wait_exit (b.process, EXIT_TIMEOUT_MS), ==, 128 + SIGKILL);
+      drain (&b);
+      g_clear_pointer (&b.process, ph_test_process_free);
+      /* Written into a path with no one at the other end. */
+      write_lines (&a, "from A", 40, 45);
+
+      pump (&a, NULL, a_closed, NULL, FAULT_TIMEOUT_MS);
+      seconds = (g_get_monotonic_time () - killed) / (double)G_USEC_PER_SEC;
+      g_test_message ("A reported B %s %.1f s after the kill (%u acknowledged, %u not delivered)",
+                      a.closed, seconds, g_hash_table_size (a.delivered),
+                      g_hash_table_size (a.failed));
+      g_string_append_printf (summary, "%-52s %s after %.1f s, %u acked, %u not delivered\n",
+                              "fault: B killed with SIGKILL", a.closed, seconds,
+                              g_hash_table_size (a.delivered), g_hash_table_size (a.failed));
+      g_assert_cmpstr (a.closed, ==, "peer-lost");
+      /* Silence limit + reconnection window + the last attempt's slack. */
+      g_assert_cmpfloat (seconds, <, 10 + KILL_RECONNECT_SECONDS + 10);
+      g_assert_cmpint (ph_test_process_wait_exit (a.process, EXIT_TIMEOUT_MS), ==, 0);
+
+      /* Nothing acknowledged is lost; nothing sent is unaccounted for. */
+      g_assert_cmpuint (g_hash_table_size (a.sent), ==, 45);
+      g_assert_cmpuint (g_hash_table_size (a.delivered) + g_hash_table_size (a.failed), ==, 45);
+      g_assert_cmpuint (g_hash_table_size (a.failed), >=, 5);
+      g_hash_table_iter_init (&iter, a.delivered);
+      while (g_hash_table_iter_next (&iter, &id, &text))
+        {
+          g_assert_false (g_hash_table_contains (a.failed, id));
+          g_assert_true (g_ptr_array_find_with_equal_func (b.messages, text, g_str_equal, NULL));
+        }
+      g_hash_table_iter_init (&iter, a.failed);
+      while (g_hash_table_iter_next (&iter, &id, &text))
+        g_assert_cmpstr (text, ==, "not delivered");
+
+      /* B, started again, chats as before. */
+      if (start_chat (lab, "STUN", NULL, &a2, &b2))
+        {
+          Counts one = { 1, 1 };
+
+          write_lines (&a2, "from A", 0, 1);
+          write_lines (&b2, "from B", 0, 1);
+          g_assert_true (pump (&a2, &b2, counts_reached, &one, MESSAGE_TIMEOUT_MS));
+          end_chat (&a2, &b2);
+        }
+      tally_clear (&a2);
+      tally_clear (&b2);
+    }
+  tally_clear (&a);
+  tally_clear (&b);
+}
+
 /* --- the matrix --- */
 
 typedef struct
@@ -660,6 +1196,11 @@ main (int argc, char *argv[])
   g_test_add_func ("/natlab/public/nat-check", test_public_nat_check);
   g_test_add_func ("/natlab/public/symmetric-with-delay", test_public_to_symmetric_with_delay);
   g_test_add_func ("/natlab/hairpin/port-restricted", test_hairpin);
+  g_test_add_func ("/natlab/fault/bulk-lossless", test_bulk_lossless);
+  g_test_add_func ("/natlab/fault/path-cut", test_path_cut);
+  g_test_add_func ("/natlab/fault/nat-flush", test_nat_flush);
+  g_test_add_func ("/natlab/fault/peer-killed", test_peer_killed);
+  g_test_add_func ("/natlab/fault/bulk-with-loss", test_bulk_with_loss);
   /* Last: a suite's own cases run before its sub-suites. */
   g_test_add_func ("/natlab/summary/print", test_print_summary);
 

@@ -125,6 +125,10 @@ conversation_state_cb (PhConversation *conversation,
         ph_conversation_leave (conversation);
       break;
 
+    case PH_CONVERSATION_STATE_RECONNECTING:
+      ph_cli_output_reconnecting (cli->output);
+      break;
+
     case PH_CONVERSATION_STATE_IDLE:
     case PH_CONVERSATION_STATE_CONNECTING:
     case PH_CONVERSATION_STATE_CLOSED:
@@ -150,6 +154,15 @@ message_delivered_cb (PhConversation *conversation,
                       Cli            *cli)
 {
   ph_cli_output_delivered (cli->output, id);
+}
+
+static void
+message_failed_cb (PhConversation *conversation,
+                   const char     *id,
+                   const char     *reason,
+                   Cli            *cli)
+{
+  ph_cli_output_not_delivered (cli->output, id, reason);
 }
 
 static void
@@ -445,6 +458,7 @@ main (int   argc,
   g_signal_connect (cli.conversation, "notify::state", G_CALLBACK (conversation_state_cb), &cli);
   g_signal_connect (cli.conversation, "message-received", G_CALLBACK (message_received_cb), &cli);
   g_signal_connect (cli.conversation, "message-delivered", G_CALLBACK (message_delivered_cb), &cli);
+  g_signal_connect (cli.conversation, "message-failed", G_CALLBACK (message_failed_cb), &cli);
   g_signal_connect (cli.conversation, "path-changed", G_CALLBACK (path_changed_cb), &cli);
   g_signal_connect (cli.conversation, "closed", G_CALLBACK (closed_cb), &cli);
   g_signal_connect (cli.conversation, "failed", G_CALLBACK (failed_cb), &cli);

@@ -180,6 +180,38 @@ ph_cli_output_delivered (PhCliOutput *self, const char *id)
 }
 
 void
+ph_cli_output_not_delivered (PhCliOutput *self, const char *id, const char *reason)
+{
+  g_autoptr (JsonBuilder) builder = NULL;
+
+  if (!self->json)
+    {
+      say ("A message was %s.", reason);
+      return;
+    }
+
+  builder = begin_event ("failed");
+  add_string (builder, "id", id);
+  add_string (builder, "reason", reason);
+  print_event (builder);
+}
+
+void
+ph_cli_output_reconnecting (PhCliOutput *self)
+{
+  g_autoptr (JsonBuilder) builder = NULL;
+
+  if (!self->json)
+    {
+      say ("The connection broke; reconnecting…");
+      return;
+    }
+
+  builder = begin_event ("reconnecting");
+  print_event (builder);
+}
+
+void
 ph_cli_output_path (PhCliOutput *self, const PhPath *path)
 {
   g_autoptr (JsonBuilder) builder = NULL;

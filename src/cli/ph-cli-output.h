@@ -22,6 +22,9 @@ void ph_cli_output_connected (PhCliOutput *self, const char *peer, const PhSetup
 void ph_cli_output_sent (PhCliOutput *self, const char *id, const char *text);
 void ph_cli_output_message (PhCliOutput *self, const char *id, const char *from, const char *text);
 void ph_cli_output_delivered (PhCliOutput *self, const char *id);
+/* The conversation ended before the peer acknowledged message @id. */
+void ph_cli_output_not_delivered (PhCliOutput *self, const char *id, const char *reason);
+void ph_cli_output_reconnecting (PhCliOutput *self);
 void ph_cli_output_path (PhCliOutput *self, const PhPath *path);
 void ph_cli_output_closed (PhCliOutput *self, const char *reason);
 void ph_cli_output_error (PhCliOutput *self, const GError *error);

@@ -7,11 +7,11 @@
 
 #include "ph-certificate.h"
 #include "ph-code.h"
-#include "ph-conversation.h"
+#include "ph-conversation-private.h"
 #include "ph-error.h"
 #include "ph-frame.h"
 #include "ph-ice-diagnosis.h"
-#include "ph-ice-transport.h"
+#include "ph-ice-transport-private.h"
 #include "ph-rendezvous-client.h"
 #include "ph-secure-channel.h"
 #include "ph-session-description.h"
@@ -27,15 +27,25 @@
 #define LEAVE_ACK_TIMEOUT_SECONDS 10
 /* After our bye, how long we wait for the peer to close its side. */
 #define GOODBYE_TIMEOUT_SECONDS 3
+/* A broken path is restarted through the mailbox for this long before the
+ * peer is given up as lost; each attempt gets a fresh ICE agent and TLS
+ * session (see begin_attempt). */
+#define RECONNECT_TIMEOUT_SECONDS 60
+#define ATTEMPT_TIMEOUT_SECONDS 20
+#define ATTEMPT_RETRY_SECONDS 2
+/* After the network changed, a peer not heard from for this long is
+ * reconnected to at once instead of after PEER_SILENCE_LIMIT_SECONDS. */
+#define NETWORK_PROBE_SECONDS 4
 /* Descriptions hold at most PH_SESSION_DESCRIPTION_MAX_CANDIDATES; trickle
  * may add as many again. */
 #define MAX_REMOTE_CANDIDATES (2 * PH_SESSION_DESCRIPTION_MAX_CANDIDATES)
 
 typedef struct
 {
-  char   *id;
-  gint64  time_ms;
-  char   *text;
+  char    *id;
+  guint64  seq;
+  gint64   time_ms;
+  char    *text;
 } OutgoingMessage;
 
 struct _PhConversation
@@ -71,8 +81,28 @@ struct _PhConversation
   PhPath               *path;
   GError               *error;
 
-  GQueue                outbox;        /* OutgoingMessage not yet written */
-  GHashTable           *unacknowledged; /* id → OutgoingMessage */
+  /* Delivery: every message stays in the outbox, in seq order, until the
+   * peer acknowledges it, and is written again on each new channel. */
+  GQueue                outbox;        /* of OutgoingMessage */
+  GHashTable           *outbox_index;  /* id → its GList link in outbox */
+  GList                *unwritten;     /* first not yet written on this channel */
+  guint64               last_seq;
+  guint64               highest_delivered; /* the peer's */
+
+  /* Reconnection: attempt N runs ICE agent N; descriptions carry N as
+   * their session version. */
+  guint64               session_id;
+  guint64               attempt;
+  guint64               peer_version;
+  char                 *peer_fingerprint;
+  gboolean              ever_connected;
+  guint                 reconnect_timeout_seconds;
+  guint                 reconnect_deadline_id;
+  guint                 attempt_timeout_id;
+  GNetworkMonitor      *network_monitor;
+  gint64                network_changed_at;
+  GDBusConnection      *system_bus;    /* for logind's PrepareForSleep */
+  guint                 sleep_subscription;
 
   gint64                time_begin;
   gint64                time_description;
@@ -107,7 +137,9 @@ enum
 enum
 {
   SIGNAL_MESSAGE_RECEIVED,
+  SIGNAL_MESSAGE_SENT,
   SIGNAL_MESSAGE_DELIVERED,
+  SIGNAL_MESSAGE_FAILED,
   SIGNAL_PEER_TYPING,
   SIGNAL_PATH_CHANGED,
   SIGNAL_CLOSED,
@@ -119,6 +151,12 @@ static GParamSpec *properties[N_PROPS];
 static guint signals[N_SIGNALS];
 
 static void teardown (PhConversation *self);
+static void stop_watching_system (PhConversation *self);
+static void start_reconnect (PhConversation *self);
+static void begin_attempt (PhConversation *self,
+                           guint64         attempt);
+static void start_ice (PhConversation *self);
+static gboolean attempt_timeout_cb (gpointer user_data);
 
 static void
 outgoing_message_free (OutgoingMessage *message)
@@ -184,10 +222,21 @@ close_with_reason (PhConversation *self,
 static void
 teardown_step_done (PhConversation *self)
 {
+  OutgoingMessage *message;
+
   g_assert (self->teardown_pending > 0);
 
   if (--self->teardown_pending > 0)
     return;
+
+  /* Kept by the front end (history) as not delivered. */
+  while ((message = g_queue_pop_head (&self->outbox)) != NULL)
+    {
+      g_hash_table_remove (self->outbox_index, message->id);
+      g_signal_emit (self, signals[SIGNAL_MESSAGE_FAILED], 0, message->id, "not delivered");
+      outgoing_message_free (message);
+    }
+  self->unwritten = NULL;
 
   if (self->error != NULL)
     {
@@ -247,6 +296,9 @@ teardown (PhConversation *self)
   g_clear_handle_id (&self->ping_id, g_source_remove);
   g_clear_handle_id (&self->leave_timeout_id, g_source_remove);
   g_clear_handle_id (&self->goodbye_timeout_id, g_source_remove);
+  g_clear_handle_id (&self->reconnect_deadline_id, g_source_remove);
+  g_clear_handle_id (&self->attempt_timeout_id, g_source_remove);
+  stop_watching_system (self);
 
   /* Held until the last step reports. */
   g_object_ref (self);
@@ -277,37 +329,42 @@ teardown (PhConversation *self)
   teardown_step_done (self);
 }
 
+/* A channel that stopped taking frames after the chat began is a broken
+ * path, not the end of the conversation. */
 static gboolean
 send_frame (PhConversation *self,
             const PhFrame  *frame)
 {
   g_autoptr (GError) error = NULL;
 
+  if (self->channel == NULL)
+    return FALSE;
   if (ph_secure_channel_send (self->channel, frame, &error))
     return TRUE;
 
-  fail (self, error);
+  if (self->ever_connected && g_error_matches (error, PH_ERROR, PH_ERROR_NOT_CONNECTED))
+    start_reconnect (self);
+  else
+    fail (self, error);
   return FALSE;
-}
-
-static void
-send_message_frame (PhConversation        *self,
-                    const OutgoingMessage *message)
-{
-  g_autoptr (PhFrame) frame = ph_frame_new_msg (message->id, message->time_ms, message->text);
-
-  send_frame (self, frame);
 }
 
 static void
 flush_outbox (PhConversation *self)
 {
-  OutgoingMessage *message;
-
-  while (!self->tearing_down && (message = g_queue_pop_head (&self->outbox)) != NULL)
+  while (!self->tearing_down && self->state == PH_CONVERSATION_STATE_CONNECTED
+         && self->unwritten != NULL)
     {
-      g_hash_table_insert (self->unacknowledged, message->id, message);
-      send_message_frame (self, message);
+      OutgoingMessage *message = self->unwritten->data;
+      g_autoptr (PhFrame) frame = ph_frame_new_msg (message->id, message->time_ms, message->text);
+      g_autofree char *id = g_strdup (message->id);
+
+      frame->seq = message->seq;
+      self->unwritten = self->unwritten->next;
+      if (!send_frame (self, frame))
+        return;
+      /* The channel writes its queue in order within this dispatch. */
+      g_signal_emit (self, signals[SIGNAL_MESSAGE_SENT], 0, id);
     }
 }
 
@@ -329,7 +386,14 @@ say_goodbye (PhConversation *self)
 {
   g_autoptr (PhFrame) bye = ph_frame_new_bye ("left");
 
-  if (self->we_said_bye || !send_frame (self, bye))
+  if (self->we_said_bye)
+    return;
+  if (self->state != PH_CONVERSATION_STATE_CONNECTED)
+    {
+      close_with_reason (self, "left");
+      return;
+    }
+  if (!send_frame (self, bye))
     return;
   self->we_said_bye = TRUE;
   self->goodbye_timeout_id =
@@ -342,7 +406,7 @@ leave_timeout_cb (gpointer user_data)
   PhConversation *self = user_data;
 
   self->leave_timeout_id = 0;
-  g_debug ("Leaving with %u unacknowledged messages", g_hash_table_size (self->unacknowledged));
+  g_debug ("Leaving with %u unacknowledged messages", g_queue_get_length (&self->outbox));
   say_goodbye (self);
   return G_SOURCE_REMOVE;
 }
@@ -350,8 +414,7 @@ leave_timeout_cb (gpointer user_data)
 static void
 maybe_finish_leaving (PhConversation *self)
 {
-  if (self->leaving && g_queue_is_empty (&self->outbox)
-      && g_hash_table_size (self->unacknowledged) == 0)
+  if (self->leaving && g_queue_is_empty (&self->outbox))
     {
       g_clear_handle_id (&self->leave_timeout_id, g_source_remove);
       say_goodbye (self);
@@ -364,10 +427,20 @@ ping_cb (gpointer user_data)
   PhConversation *self = user_data;
   g_autoptr (PhFrame) ping = NULL;
 
-  if (g_get_monotonic_time () - self->last_heard > PEER_SILENCE_LIMIT_SECONDS * G_USEC_PER_SEC)
+  gint64 now = g_get_monotonic_time ();
+  gboolean silent = now - self->last_heard > PEER_SILENCE_LIMIT_SECONDS * G_USEC_PER_SEC;
+  gboolean unanswered_after_change =
+    self->network_changed_at > self->last_heard
+    && now - self->network_changed_at > NETWORK_PROBE_SECONDS * G_USEC_PER_SEC;
+
+  if (silent || unanswered_after_change)
     {
+      g_debug ("The peer has been silent for %.1f s", (now - self->last_heard) / 1e6);
       self->ping_id = 0;
-      close_with_reason (self, "peer-lost");
+      if (self->we_said_bye)
+        close_with_reason (self, "left");
+      else
+        start_reconnect (self);
       return G_SOURCE_REMOVE;
     }
 
@@ -385,28 +458,38 @@ handle_hello (PhConversation *self,
   if (self->state == PH_CONVERSATION_STATE_CONNECTED)
     return;
 
-  g_free (self->peer_name);
-  self->peer_name = g_strdup (frame->name);
+  if (!self->ever_connected)
+    {
+      g_free (self->peer_name);
+      self->peer_name = g_strdup (frame->name);
 
-  self->times.rendezvous_ms = elapsed_ms (self->time_begin, self->time_description);
-  self->times.ice_ms = elapsed_ms (self->time_description, self->time_ice);
-  self->times.tls_ms = elapsed_ms (self->time_ice, now);
-  self->times.total_ms = elapsed_ms (self->time_begin, now);
+      self->times.rendezvous_ms = elapsed_ms (self->time_begin, self->time_description);
+      self->times.ice_ms = elapsed_ms (self->time_description, self->time_ice);
+      self->times.tls_ms = elapsed_ms (self->time_ice, now);
+      self->times.total_ms = elapsed_ms (self->time_begin, now);
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PEER_NAME]);
 
+      /* The mailbox stays for as long as the chat does: a broken path is
+       * restarted through it. */
+      if (self->signaling != NULL)
+        ph_signaling_set_resilient (self->signaling);
+    }
+  else
+    g_debug ("Reconnected (attempt %" G_GUINT64_FORMAT ")", self->attempt);
+
+  self->ever_connected = TRUE;
   g_clear_handle_id (&self->connect_timeout_id, g_source_remove);
+  g_clear_handle_id (&self->reconnect_deadline_id, g_source_remove);
+  g_clear_handle_id (&self->attempt_timeout_id, g_source_remove);
+  g_clear_handle_id (&self->ping_id, g_source_remove);
   self->ping_id = g_timeout_add_seconds (PING_INTERVAL_SECONDS, ping_cb, self);
+  self->network_changed_at = 0;
 
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PEER_NAME]);
   set_state (self, PH_CONVERSATION_STATE_CONNECTED);
 
-  /* The mailbox has done its job; leaving frees the nameplate for others. */
-  if (self->signaling != NULL)
-    {
-      g_signal_handlers_disconnect_by_data (self->signaling, self);
-      ph_signaling_leave_async (self->signaling, NULL, NULL);
-      g_clear_object (&self->signaling);
-    }
-
+  /* Whatever the peer has not acknowledged may have been lost with the old
+   * channel; the peer drops what it already has. */
+  self->unwritten = self->outbox.head;
   flush_outbox (self);
   maybe_finish_leaving (self);
 }
@@ -418,6 +501,7 @@ channel_frame_received_cb (PhSecureChannel *channel,
 {
   self->last_heard = g_get_monotonic_time ();
 
+  /* Also after a reconnection: hello comes first on every channel. */
   if (frame->type != PH_FRAME_HELLO && self->state != PH_CONVERSATION_STATE_CONNECTED)
     {
       fail_literal (self, PH_ERROR_PROTOCOL, "The peer sent a message before saying hello.");
@@ -434,18 +518,48 @@ channel_frame_received_cb (PhSecureChannel *channel,
       {
         g_autoptr (PhFrame) ack = ph_frame_new_ack (frame->id);
 
-        if (send_frame (self, ack))
-          g_signal_emit (self, signals[SIGNAL_MESSAGE_RECEIVED], 0, frame->id, frame->time_ms,
-                         frame->text);
+        /* The channel is ordered and the peer writes everything it has not
+         * had acknowledged again, in order, on each new channel: a number
+         * already seen is a copy (acknowledged again, since our first
+         * acknowledgement may have been lost), and a gap can only be a
+         * broken peer. So nothing needs buffering. */
+        if (frame->seq > self->highest_delivered + 1)
+          {
+            g_autofree char *message =
+              g_strdup_printf ("The peer skipped messages (got number %" G_GUINT64_FORMAT
+                               " after %" G_GUINT64_FORMAT ").",
+                               frame->seq, self->highest_delivered);
+
+            fail_literal (self, PH_ERROR_PROTOCOL, message);
+            return;
+          }
+        if (frame->seq == self->highest_delivered + 1)
+          {
+            self->highest_delivered = frame->seq;
+            g_signal_emit (self, signals[SIGNAL_MESSAGE_RECEIVED], 0, frame->id, frame->time_ms,
+                           frame->text);
+          }
+        if (!self->tearing_down)
+          send_frame (self, ack);
       }
       break;
 
     case PH_FRAME_ACK:
-      if (g_hash_table_remove (self->unacknowledged, frame->id))
-        {
-          g_signal_emit (self, signals[SIGNAL_MESSAGE_DELIVERED], 0, frame->id);
-          maybe_finish_leaving (self);
-        }
+      {
+        GList *link = g_hash_table_lookup (self->outbox_index, frame->id);
+        OutgoingMessage *message;
+
+        if (link == NULL)
+          break;
+        message = link->data;
+        if (self->unwritten == link)
+          self->unwritten = link->next;
+        g_hash_table_remove (self->outbox_index, frame->id);
+        g_queue_delete_link (&self->outbox, link);
+        g_signal_emit (self, signals[SIGNAL_MESSAGE_DELIVERED], 0, message->id);
+        outgoing_message_free (message);
+        maybe_finish_leaving (self);
+      }
       break;
 
     case PH_FRAME_TYPING:
@@ -469,7 +583,9 @@ channel_closed_cb (PhSecureChannel *channel,
                    const GError    *error,
                    PhConversation  *self)
 {
-  if (error != NULL && self->state != PH_CONVERSATION_STATE_CONNECTED)
+  if (error != NULL
+      && (!self->ever_connected || g_error_matches (error, PH_ERROR, PH_ERROR_INVALID_FRAME)
+          || g_error_matches (error, PH_ERROR, PH_ERROR_SECURITY)))
     {
       fail (self, error);
       return;
@@ -478,8 +594,12 @@ channel_closed_cb (PhSecureChannel *channel,
     g_debug ("Channel closed: %s", error->message);
   if (self->we_said_bye)
     close_with_reason (self, "left");
+  else if (self->peer_said_bye)
+    close_with_reason (self, "peer-left");
+  else if (self->state == PH_CONVERSATION_STATE_RECONNECTING)
+    begin_attempt (self, MAX (self->attempt, self->peer_version) + 1);
   else
-    close_with_reason (self, self->peer_said_bye ? "peer-left" : "peer-lost");
+    start_reconnect (self);
 }
 
 static void
@@ -492,10 +612,19 @@ channel_opened_cb (GObject      *source,
   g_autoptr (PhFrame) hello = NULL;
   const char *features[] = { NULL };
 
+  /* A channel of an attempt given up meanwhile is no longer ours. */
+  if (PH_SECURE_CHANNEL (source) != self->channel)
+    return;
   if (!ph_secure_channel_open_finish (PH_SECURE_CHANNEL (source), result, &error))
     {
-      if (!self->tearing_down)
-        fail (self, error);
+      if (self->tearing_down)
+        return;
+      if (self->ever_connected && !g_error_matches (error, PH_ERROR, PH_ERROR_SECURITY))
+        {
+          g_debug ("No TLS on attempt %" G_GUINT64_FORMAT ": %s", self->attempt, error->message);
+          return;
+        }
+      fail (self, error);
       return;
     }
   if (self->tearing_down)
@@ -513,7 +642,8 @@ open_channel (PhConversation *self)
   if (self->channel != NULL)
     return;
 
-  self->time_ice = g_get_monotonic_time ();
+  if (!self->ever_connected)
+    self->time_ice = g_get_monotonic_time ();
   stream = ph_ice_transport_get_stream (self->ice);
   self->channel = ph_secure_channel_new (stream, self->is_host, self->certificate,
                                          self->peer_description->fingerprint);
@@ -581,8 +711,17 @@ ice_state_changed_cb (PhIceTransport *ice,
     open_channel (self);
   else if (state == PH_ICE_STATE_FAILED)
     {
-      if (self->state == PH_CONVERSATION_STATE_CONNECTED)
-        close_with_reason (self, self->we_said_bye ? "left" : "peer-lost");
+      if (self->we_said_bye)
+        close_with_reason (self, "left");
+      else if (self->state == PH_CONVERSATION_STATE_RECONNECTING)
+        {
+          /* This attempt found no path; the next one gathers afresh. */
+          g_clear_handle_id (&self->attempt_timeout_id, g_source_remove);
+          self->attempt_timeout_id =
+            g_timeout_add_seconds (ATTEMPT_RETRY_SECONDS, attempt_timeout_cb, self);
+        }
+      else if (self->ever_connected)
+        start_reconnect (self);
       else
         fail_ice (self);
     }
@@ -610,17 +749,20 @@ maybe_send_description (PhConversation *self)
 
   if (self->description_sent || !self->paired || self->ice == NULL)
     return;
+  /* A restart goes as one whole description: trickled "cand" messages
+   * carry no attempt number, so they serve the first attempt only. */
+  if (self->attempt > 1 && !self->local_gathering_done)
+    return;
 
   description = ph_session_description_new ();
-  randombytes_buf (&description->session_id, sizeof description->session_id);
-  description->session_id &= G_MAXINT64 >> 1;
-  description->session_version = 1;
+  description->session_id = self->session_id;
+  description->session_version = self->attempt;
   description->name = g_strdup (self->own_name);
   description->fingerprint = g_strdup (self->fingerprint);
   description->setup = g_strdup (self->is_host ? "passive" : "active");
   description->ice_ufrag = g_strdup (ph_ice_transport_get_ufrag (self->ice));
   description->ice_pwd = g_strdup (ph_ice_transport_get_pwd (self->ice));
-  for (guint i = 0; i < self->local_candidates->len; i++)
+  for (guint i = 0; i < self->local_candidates->len && i < PH_SESSION_DESCRIPTION_MAX_CANDIDATES; i++)
     g_ptr_array_add (description->candidates, g_strdup (g_ptr_array_index (self->local_candidates, i)));
   description->end_of_candidates = self->local_gathering_done;
 
@@ -635,10 +777,10 @@ ice_local_candidate_cb (PhIceTransport *ice,
 {
   self->local_srflx += candidate_has_type (candidate, "srflx");
   self->local_relay += candidate_has_type (candidate, "relay");
-  if (self->description_sent)
-    ph_signaling_send_candidate (self->signaling, candidate);
-  else
+  if (!self->description_sent)
     g_ptr_array_add (self->local_candidates, g_strdup (candidate));
+  else if (self->attempt == 1)
+    ph_signaling_send_candidate (self->signaling, candidate);
 }
 
 static void
@@ -646,8 +788,10 @@ ice_gathering_done_cb (PhIceTransport *ice,
                        PhConversation *self)
 {
   self->local_gathering_done = TRUE;
-  if (self->description_sent)
+  if (self->description_sent && self->attempt == 1)
     ph_signaling_send_end_of_candidates (self->signaling);
+  else
+    maybe_send_description (self);
 }
 
 /* Remote candidates wait here until both ICE and the peer's credentials
@@ -675,6 +819,204 @@ feed_remote_candidates (PhConversation *self)
 
   if (self->remote_gathering_done)
     ph_ice_transport_remote_gathering_done (self->ice);
+}
+
+static gboolean
+attempt_timeout_cb (gpointer user_data)
+{
+  PhConversation *self = user_data;
+
+  self->attempt_timeout_id = 0;
+  begin_attempt (self, MAX (self->attempt, self->peer_version) + 1);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+reconnect_deadline_cb (gpointer user_data)
+{
+  PhConversation *self = user_data;
+
+  self->reconnect_deadline_id = 0;
+  g_debug ("No path to the peer for %u s; giving up", self->reconnect_timeout_seconds);
+  close_with_reason (self, "peer-lost");
+  return G_SOURCE_REMOVE;
+}
+
+/* Each attempt gets a new agent and a new TLS session instead of
+ * nice_agent_restart_stream(): in libnice 0.1.21 a restart keeps the
+ * component's pseudo-TCP socket (nice_component_restart leaves it alone),
+ * and pseudo-TCP aborts a connection that has been retransmitting with
+ * nothing received for 15 s (pseudotcp.c), so after a longer outage the
+ * restarted stream would carry a dead connection. A fresh agent and a
+ * fresh handshake always start clean; the peer's certificate stays pinned
+ * as before. */
+static void
+drop_transport (PhConversation *self)
+{
+  /* The ICE stream closes first: a TLS session dropped over an open stream
+   * would say goodbye with a blocking write into a path that is gone. */
+  if (self->ice != NULL)
+    {
+      g_signal_handlers_disconnect_by_data (self->ice, self);
+      ph_ice_transport_close_async (self->ice, NULL, NULL);
+      g_clear_object (&self->ice);
+    }
+  if (self->channel != NULL)
+    {
+      g_signal_handlers_disconnect_by_data (self->channel, self);
+      g_clear_object (&self->channel);
+    }
+}
+
+static void
+begin_attempt (PhConversation *self,
+               guint64         attempt)
+{
+  if (self->tearing_down)
+    return;
+  if (self->signaling == NULL)
+    {
+      close_with_reason (self, "peer-lost");
+      return;
+    }
+
+  g_debug ("Reconnecting: attempt %" G_GUINT64_FORMAT, attempt);
+  drop_transport (self);
+  self->attempt = attempt;
+  self->description_sent = FALSE;
+  self->local_gathering_done = FALSE;
+  self->local_srflx = 0;
+  self->local_relay = 0;
+  g_ptr_array_set_size (self->local_candidates, 0);
+  g_clear_pointer (&self->peer_description, ph_session_description_free);
+  g_ptr_array_set_size (self->remote_candidates, 0);
+  self->remote_candidates_added = 0;
+  self->remote_gathering_done = FALSE;
+
+  g_clear_handle_id (&self->attempt_timeout_id, g_source_remove);
+  self->attempt_timeout_id =
+    g_timeout_add_seconds (ATTEMPT_TIMEOUT_SECONDS, attempt_timeout_cb, self);
+  /* The poll in flight may be stuck on a connection the same fault broke
+   * (a NAT that forgot its mappings drops the server's answer). */
+  ph_signaling_poll_now (self->signaling);
+  start_ice (self);
+}
+
+/* The path broke (ICE failed, the peer fell silent, the channel ended
+ * without a goodbye): restart ICE through the mailbox, which the
+ * conversation keeps for this, until the deadline. */
+static gboolean
+enter_reconnecting (PhConversation *self)
+{
+  if (self->tearing_down)
+    return FALSE;
+  if (self->signaling == NULL)
+    {
+      g_debug ("The mailbox is gone; no way to reconnect");
+      close_with_reason (self, "peer-lost");
+      return FALSE;
+    }
+  g_clear_handle_id (&self->ping_id, g_source_remove);
+  if (self->reconnect_deadline_id == 0)
+    self->reconnect_deadline_id = g_timeout_add_seconds (self->reconnect_timeout_seconds,
+                                                         reconnect_deadline_cb, self);
+  set_state (self, PH_CONVERSATION_STATE_RECONNECTING);
+  return TRUE;
+}
+
+static void
+start_reconnect (PhConversation *self)
+{
+  if (self->state == PH_CONVERSATION_STATE_RECONNECTING)
+    return;
+  if (enter_reconnecting (self))
+    begin_attempt (self, MAX (self->attempt, self->peer_version) + 1);
+}
+
+/* Often nothing that matters to this path changed: ask the peer, and
+ * reconnect only if it does not answer soon (ping_cb). */
+static void
+check_path (PhConversation *self,
+            const char     *why)
+{
+  g_autoptr (PhFrame) ping = NULL;
+
+  if (self->state != PH_CONVERSATION_STATE_CONNECTED || self->tearing_down)
+    return;
+
+  g_debug ("%s; checking the path", why);
+  self->network_changed_at = g_get_monotonic_time ();
+  ping = ph_frame_new_ping ();
+  send_frame (self, ping);
+}
+
+static void
+network_changed_cb (GNetworkMonitor *monitor,
+                    gboolean         available,
+                    PhConversation  *self)
+{
+  check_path (self, "The network changed");
+}
+
+static void
+prepare_for_sleep_cb (GDBusConnection *connection,
+                      const char      *sender_name,
+                      const char      *object_path,
+                      const char      *interface_name,
+                      const char      *signal_name,
+                      GVariant        *parameters,
+                      gpointer         user_data)
+{
+  gboolean going_to_sleep;
+
+  if (!g_variant_is_of_type (parameters, G_VARIANT_TYPE ("(b)")))
+    return;
+  g_variant_get (parameters, "(b)", &going_to_sleep);
+  if (!going_to_sleep)
+    check_path (user_data, "The machine woke up");
+}
+
+/* A weak reference: a conversation that ends before the bus answers must
+ * not be kept alive by it. */
+static void
+system_bus_cb (GObject      *source,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  GWeakRef *weak = user_data;
+  g_autoptr (PhConversation) self = g_weak_ref_get (weak);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GDBusConnection) bus = g_bus_get_finish (result, &error);
+
+  g_weak_ref_clear (weak);
+  g_free (weak);
+  if (self == NULL || self->tearing_down)
+    return;
+  if (bus == NULL)
+    {
+      g_debug ("No system bus, so a resume from suspend goes unnoticed: %s", error->message);
+      return;
+    }
+
+  self->system_bus = g_steal_pointer (&bus);
+  self->sleep_subscription =
+    g_dbus_connection_signal_subscribe (self->system_bus, "org.freedesktop.login1",
+                                        "org.freedesktop.login1.Manager", "PrepareForSleep",
+                                        "/org/freedesktop/login1", NULL,
+                                        G_DBUS_SIGNAL_FLAGS_NONE, prepare_for_sleep_cb, self,
+                                        NULL);
+}
+
+static void
+stop_watching_system (PhConversation *self)
+{
+  if (self->network_monitor != NULL)
+    g_signal_handlers_disconnect_by_data (self->network_monitor, self);
+  g_clear_object (&self->network_monitor);
+  if (self->sleep_subscription != 0)
+    g_dbus_connection_signal_unsubscribe (self->system_bus, self->sleep_subscription);
+  self->sleep_subscription = 0;
+  g_clear_object (&self->system_bus);
 }
 
 static gboolean
@@ -714,10 +1056,11 @@ signaling_description_cb (PhSignaling                *signaling,
                           PhConversation             *self)
 {
   const char *expected_setup = self->is_host ? "active" : "passive";
+  guint64 version = description->session_version;
 
-  if (self->peer_description != NULL)
+  if (version <= self->peer_version)
     {
-      fail_literal (self, PH_ERROR_PROTOCOL, "The peer sent its session description twice.");
+      g_debug ("Ignoring an old session description (version %" G_GUINT64_FORMAT ")", version);
       return;
     }
   if (!g_str_equal (description->setup, expected_setup))
@@ -726,8 +1069,39 @@ signaling_description_cb (PhSignaling                *signaling,
                     "The peer’s session description asks for the wrong TLS role.");
       return;
     }
+  if (self->peer_version == 0 && version != 1)
+    {
+      fail_literal (self, PH_ERROR_PROTOCOL,
+                    "The peer restarted a connection that was never set up.");
+      return;
+    }
+  /* Reconnecting must not open a door to anyone but the same peer. */
+  if (self->peer_fingerprint != NULL && !g_str_equal (self->peer_fingerprint, description->fingerprint))
+    {
+      fail_literal (self, PH_ERROR_SECURITY,
+                    "The peer presented a different certificate while reconnecting.");
+      return;
+    }
+  self->peer_version = version;
 
-  self->time_description = g_get_monotonic_time ();
+  if (version < self->attempt)
+    {
+      g_debug ("The peer is behind (attempt %" G_GUINT64_FORMAT "); it will follow ours", version);
+      return;
+    }
+  if (version > self->attempt)
+    {
+      /* The peer restarted first: follow it. */
+      if (!enter_reconnecting (self))
+        return;
+      begin_attempt (self, version);
+    }
+
+  if (version == 1)
+    {
+      self->time_description = g_get_monotonic_time ();
+      self->peer_fingerprint = g_strdup (description->fingerprint);
+    }
   self->peer_description = ph_session_description_copy (description);
   for (guint i = 0; i < description->candidates->len; i++)
     g_ptr_array_add (self->remote_candidates, g_strdup (g_ptr_array_index (description->candidates, i)));
@@ -741,6 +1115,8 @@ signaling_candidate_cb (PhSignaling    *signaling,
                         const char     *candidate,
                         PhConversation *self)
 {
+  if (self->attempt != 1)
+    return;
   if (g_ptr_array_find_with_equal_func (self->remote_candidates, candidate, g_str_equal, NULL))
     return;
   if (self->remote_candidates->len >= MAX_REMOTE_CANDIDATES)
@@ -756,6 +1132,8 @@ static void
 signaling_end_of_candidates_cb (PhSignaling    *signaling,
                                 PhConversation *self)
 {
+  if (self->attempt != 1)
+    return;
   self->remote_gathering_done = TRUE;
   feed_remote_candidates (self);
 }
@@ -785,7 +1163,10 @@ static void
 signaling_peer_left_cb (PhSignaling    *signaling,
                         PhConversation *self)
 {
-  fail_literal (self, PH_ERROR_PEER_LEFT, "Your peer left before the connection was made.");
+  if (self->state == PH_CONVERSATION_STATE_RECONNECTING)
+    close_with_reason (self, "peer-left");
+  else if (!self->ever_connected)
+    fail_literal (self, PH_ERROR_PEER_LEFT, "Your peer left before the connection was made.");
 }
 
 static void
@@ -793,7 +1174,19 @@ signaling_failed_cb (PhSignaling    *signaling,
                      const GError   *error,
                      PhConversation *self)
 {
-  fail (self, error);
+  if (!self->ever_connected)
+    {
+      fail (self, error);
+      return;
+    }
+
+  /* Most likely the mailbox's lifetime ran out: the chat goes on, but a
+   * broken path can no longer be mended. */
+  g_debug ("Lost the mailbox: %s", error->message);
+  g_signal_handlers_disconnect_by_data (self->signaling, self);
+  g_clear_object (&self->signaling);
+  if (self->state == PH_CONVERSATION_STATE_RECONNECTING)
+    close_with_reason (self, "peer-lost");
 }
 
 static void
@@ -884,6 +1277,19 @@ start (PhConversation *self,
       g_free (self->fingerprint);
       self->fingerprint = ph_certificate_get_fingerprint (decoy);
     }
+
+  randombytes_buf (&self->session_id, sizeof self->session_id);
+  self->session_id &= G_MAXINT64 >> 1;
+
+  self->network_monitor = g_object_ref (g_network_monitor_get_default ());
+  g_signal_connect (self->network_monitor, "network-changed", G_CALLBACK (network_changed_cb),
+                    self);
+  {
+    GWeakRef *weak = g_new0 (GWeakRef, 1);
+
+    g_weak_ref_init (weak, self);
+    g_bus_get (G_BUS_TYPE_SYSTEM, NULL, system_bus_cb, weak);
+  }
 
   self->signaling = ph_signaling_new (self->client);
   g_signal_connect (self->signaling, "code-ready", G_CALLBACK (signaling_code_ready_cb), self);
@@ -976,12 +1382,15 @@ ph_conversation_send_message (PhConversation *self,
 
   message = g_new0 (OutgoingMessage, 1);
   message->id = g_uuid_string_random ();
+  message->seq = ++self->last_seq;
   message->time_ms = g_get_real_time () / 1000;
   message->text = g_strdup (text);
   g_queue_push_tail (&self->outbox, message);
+  g_hash_table_insert (self->outbox_index, message->id, self->outbox.tail);
+  if (self->unwritten == NULL)
+    self->unwritten = self->outbox.tail;
 
-  if (self->state == PH_CONVERSATION_STATE_CONNECTED)
-    flush_outbox (self);
+  flush_outbox (self);
 
   return g_strdup (message->id);
 }
@@ -1009,7 +1418,8 @@ ph_conversation_leave (PhConversation *self)
   if (self->tearing_down || self->leaving)
     return;
 
-  if (self->state != PH_CONVERSATION_STATE_CONNECTED)
+  if (self->state != PH_CONVERSATION_STATE_CONNECTED
+      && self->state != PH_CONVERSATION_STATE_RECONNECTING)
     {
       close_with_reason (self, "left");
       return;
@@ -1073,7 +1483,30 @@ ph_conversation_get_unacknowledged (PhConversation *self)
 {
   g_return_val_if_fail (PH_IS_CONVERSATION (self), 0);
 
-  return g_queue_get_length (&self->outbox) + g_hash_table_size (self->unacknowledged);
+  return g_queue_get_length (&self->outbox);
+}
+
+PhIceTransport *
+ph_conversation_get_ice_transport (PhConversation *self)
+{
+  g_return_val_if_fail (PH_IS_CONVERSATION (self), NULL);
+
+  return self->ice;
+}
+
+gboolean
+ph_conversation_send_raw_frame (PhConversation *self,
+                                const PhFrame  *frame,
+                                GError        **error)
+{
+  g_return_val_if_fail (PH_IS_CONVERSATION (self), FALSE);
+
+  if (self->channel == NULL)
+    {
+      g_set_error_literal (error, PH_ERROR, PH_ERROR_NOT_CONNECTED, "No channel is open.");
+      return FALSE;
+    }
+  return ph_secure_channel_send (self->channel, frame, error);
 }
 
 void
@@ -1094,7 +1527,10 @@ ph_conversation_dispose (GObject *object)
   g_clear_handle_id (&self->ping_id, g_source_remove);
   g_clear_handle_id (&self->leave_timeout_id, g_source_remove);
   g_clear_handle_id (&self->goodbye_timeout_id, g_source_remove);
+  g_clear_handle_id (&self->reconnect_deadline_id, g_source_remove);
+  g_clear_handle_id (&self->attempt_timeout_id, g_source_remove);
 
+  stop_watching_system (self);
   if (self->signaling != NULL)
     g_signal_handlers_disconnect_by_data (self->signaling, self);
   if (self->ice != NULL)
@@ -1117,7 +1553,8 @@ ph_conversation_finalize (GObject *object)
   PhConversation *self = PH_CONVERSATION (object);
 
   g_queue_clear_full (&self->outbox, (GDestroyNotify) outgoing_message_free);
-  g_hash_table_unref (self->unacknowledged);
+  g_hash_table_unref (self->outbox_index);
+  g_free (self->peer_fingerprint);
   g_ptr_array_unref (self->local_candidates);
   g_ptr_array_unref (self->remote_candidates);
   g_clear_pointer (&self->peer_description, ph_session_description_free);
@@ -1191,9 +1628,15 @@ ph_conversation_class_init (PhConversationClass *klass)
   signals[SIGNAL_MESSAGE_RECEIVED] =
     g_signal_new ("message-received", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
                   NULL, NULL, G_TYPE_NONE, 3, G_TYPE_STRING, G_TYPE_INT64, G_TYPE_STRING);
+  signals[SIGNAL_MESSAGE_SENT] =
+    g_signal_new ("message-sent", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
+                  NULL, NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
   signals[SIGNAL_MESSAGE_DELIVERED] =
     g_signal_new ("message-delivered", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
                   NULL, NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
+  signals[SIGNAL_MESSAGE_FAILED] =
+    g_signal_new ("message-failed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
+                  NULL, NULL, G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_STRING);
   signals[SIGNAL_PEER_TYPING] =
     g_signal_new ("peer-typing", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
                   NULL, G_TYPE_NONE, 1, G_TYPE_BOOLEAN);
@@ -1215,8 +1658,14 @@ ph_conversation_init (PhConversation *self)
     g_error ("libsodium could not be initialised");
 
   g_queue_init (&self->outbox);
-  self->unacknowledged = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
-                                                (GDestroyNotify) outgoing_message_free);
+  self->outbox_index = g_hash_table_new (g_str_hash, g_str_equal);
+  self->attempt = 1;
+  self->reconnect_timeout_seconds = RECONNECT_TIMEOUT_SECONDS;
+  /* Lets the test suites see a lost peer given up without waiting a minute. */
+  if (g_getenv ("PINHOLE_TEST_RECONNECT_SECONDS") != NULL)
+    self->reconnect_timeout_seconds =
+      CLAMP (g_ascii_strtoull (g_getenv ("PINHOLE_TEST_RECONNECT_SECONDS"), NULL, 10), 1,
+             RECONNECT_TIMEOUT_SECONDS);
   self->local_candidates = g_ptr_array_new_with_free_func (g_free);
   self->remote_candidates = g_ptr_array_new_with_free_func (g_free);
 }

@@ -18,6 +18,7 @@ typedef enum
   PH_CONVERSATION_STATE_WAITING_FOR_PEER,  /* host: the code is shown */
   PH_CONVERSATION_STATE_CONNECTING,        /* PAKE, descriptions, ICE, TLS */
   PH_CONVERSATION_STATE_CONNECTED,
+  PH_CONVERSATION_STATE_RECONNECTING,      /* the path broke: ICE again through the mailbox */
   PH_CONVERSATION_STATE_CLOSED,            /* ended cleanly or the peer is gone */
   PH_CONVERSATION_STATE_FAILED,            /* see ph_conversation_get_error() */
 } PhConversationState;
@@ -36,8 +37,13 @@ G_DECLARE_FINAL_TYPE (PhConversation, ph_conversation, PH, CONVERSATION, GObject
 
 /* Properties: "state", "code", "peer-name", "path".
  * Signals:
- *  "message-received" (const char *id, gint64 time_ms, const char *text)
+ *  "message-received" (const char *id, gint64 time_ms, const char *text):
+ *     each message once, in the order it was sent
+ *  "message-sent" (const char *id): handed to the open channel (again after
+ *     a reconnection)
  *  "message-delivered" (const char *id): the peer's app acknowledged it
+ *  "message-failed" (const char *id, const char *reason): the conversation
+ *     ended before the peer acknowledged it; reason "not delivered"
  *  "peer-typing" (gboolean active)
  *  "path-changed" (const PhPath *path)
  *  "closed" (const char *reason): "peer-left", "peer-lost", "left"
@@ -55,7 +61,7 @@ gboolean            ph_conversation_join            (PhConversation    *self,
                                                      const char        *code,
                                                      GError           **error);
 /* Queues a message and returns its id; it goes out as soon as the channel
- * is open. PH_ERROR_TOO_LARGE over PH_FRAME_MAX_TEXT_SIZE. */
+ * is open, and again after a reconnection until the peer acknowledges it. PH_ERROR_TOO_LARGE over PH_FRAME_MAX_TEXT_SIZE. */
 char               *ph_conversation_send_message    (PhConversation    *self,
                                                      const char        *text,
                                                      GError           **error);

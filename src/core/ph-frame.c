@@ -58,6 +58,7 @@ ph_frame_new_msg (const char *id, gint64 time_ms, const char *text)
 
   frame = frame_new (PH_FRAME_MSG);
   frame->id = g_strdup (id);
+  frame->seq = 1;
   frame->time_ms = time_ms;
   frame->text = g_strdup (text);
   return frame;
@@ -217,6 +218,12 @@ check_outgoing (const PhFrame *frame, GError **error)
                        PH_FRAME_MAX_TEXT_SIZE);
           return FALSE;
         }
+      if (frame->seq < 1 || frame->seq > PH_FRAME_MAX_SEQ)
+        {
+          g_set_error (error, PH_ERROR, PH_ERROR_INVALID_FRAME,
+                       "A message sequence number must be 1 to 2⁵³−1");
+          return FALSE;
+        }
       G_GNUC_FALLTHROUGH;
 
     case PH_FRAME_ACK:
@@ -288,6 +295,8 @@ ph_frame_encode (const PhFrame *frame, GError **error)
     case PH_FRAME_MSG:
       json_builder_set_member_name (builder, "id");
       json_builder_add_string_value (builder, frame->id);
+      json_builder_set_member_name (builder, "seq");
+      json_builder_add_int_value (builder, (gint64)frame->seq);
       json_builder_set_member_name (builder, "time");
       json_builder_add_int_value (builder, frame->time_ms);
       json_builder_set_member_name (builder, "text");
@@ -551,6 +560,14 @@ parse_msg (JsonObject *object, PhFrame *frame, GError **error)
 
   if (!get_id (object, "msg", &frame->id, error))
     return FALSE;
+
+  node = get_member (object, "msg", "seq", G_TYPE_INT64, "an integer (the message's number)", TRUE,
+                     error);
+  if (node == NULL)
+    return FALSE;
+  if (json_node_get_int (node) < 1 || (guint64)json_node_get_int (node) > PH_FRAME_MAX_SEQ)
+    return member_error ("msg", "seq", "must be 1 to 2⁵³−1", error);
+  frame->seq = json_node_get_int (node);
 
   node = get_member (object, "msg", "time", G_TYPE_INT64, "an integer (milliseconds since 1970)",
                      TRUE, error);

@@ -13,11 +13,13 @@ G_BEGIN_DECLS
 #define PH_FRAME_MAX_SIZE         (512 * 1024)  /* JSON bytes after the length */
 #define PH_FRAME_MAX_NAME_LENGTH  64
 #define PH_FRAME_MAX_ID_LENGTH    64
+/* Sequence numbers stay exact in every JSON implementation. */
+#define PH_FRAME_MAX_SEQ          ((G_GUINT64_CONSTANT (1) << 53) - 1)
 
 typedef enum
 {
   PH_FRAME_HELLO,   /* version, name, features */
-  PH_FRAME_MSG,     /* id, time (ms since the epoch), text */
+  PH_FRAME_MSG,     /* id, seq, time (ms since the epoch), text */
   PH_FRAME_ACK,     /* id */
   PH_FRAME_TYPING,  /* active */
   PH_FRAME_BYE,     /* reason (optional) */
@@ -32,6 +34,7 @@ typedef struct
   char       *name;        /* hello */
   GStrv       features;    /* hello, may be NULL */
   char       *id;          /* msg, ack */
+  guint64     seq;         /* msg: 1, 2, 3… per conversation and direction */
   gint64      time_ms;     /* msg */
   char       *text;        /* msg */
   gboolean    active;      /* typing */
@@ -40,6 +43,7 @@ typedef struct
 
 PhFrame *ph_frame_new_hello  (const char         *name,
                               const char * const *features);
+/* The frame's seq is 1; set frame->seq for every later message. */
 PhFrame *ph_frame_new_msg    (const char         *id,
                               gint64              time_ms,
                               const char         *text);

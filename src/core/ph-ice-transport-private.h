@@ -11,4 +11,8 @@ G_BEGIN_DECLS
 gboolean ph_ice_transport_set_local_addresses (PhIceTransport *self, const char *const *addresses,
                                                GError **error);
 
+/* Reports the component as failed, as libnice does when every pair has
+ * stopped answering: tests use it to make a conversation reconnect. */
+void ph_ice_transport_force_fail (PhIceTransport *self);
+
 G_END_DECLS

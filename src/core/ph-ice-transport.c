@@ -499,6 +499,14 @@ ph_ice_transport_set_local_addresses (PhIceTransport *self, const char *const *a
   return TRUE;
 }
 
+void
+ph_ice_transport_force_fail (PhIceTransport *self)
+{
+  g_return_if_fail (PH_IS_ICE_TRANSPORT (self));
+
+  set_state (self, PH_ICE_STATE_FAILED);
+}
+
 const char *
 ph_ice_transport_get_ufrag (PhIceTransport *self)
 {

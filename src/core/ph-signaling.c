@@ -14,36 +14,46 @@
 #define POLL_WAIT_SECONDS 25
 
 #define END_OF_CANDIDATES "end-of-candidates"
+/* Once resilient, how long to wait before asking an unreachable server again. */
+#define RETRY_SECONDS 2
 
 typedef struct
 {
-  char   *phase;
-  GBytes *body;     /* plaintext; sealed just before posting */
+  char *phase;
+  GBytes *body; /* plaintext; sealed just before posting */
   gboolean sealed;
 } OutgoingMessage;
 
 struct _PhSignaling
 {
-  GObject             parent_instance;
+  GObject parent_instance;
 
   PhRendezvousClient *client;
-  GCancellable       *cancellable;     /* polls and allocation */
-  GTask              *leave_task;
+  GCancellable *cancellable;      /* polls and allocation */
+  GCancellable *poll_cancellable; /* the poll in flight, child of cancellable */
+  gulong poll_cancel_id;
+  guint poll_generation; /* an answer to an older poll is dropped */
+  GTask *leave_task;
 
-  char               *side;
-  char               *nameplate;
-  char               *code;
-  char               *peer_side;
-  PhPake             *pake;
-  PhSealer           *sealer;
+  char *side;
+  char *nameplate;
+  char *code;
+  char *peer_side;
+  PhPake *pake;
+  PhSealer *sealer;
 
-  GQueue              outgoing;        /* of OutgoingMessage */
-  gboolean            posting;
-  guint64             last_index;
+  GQueue outgoing; /* of OutgoingMessage */
+  gboolean posting;
+  char *posting_phase; /* what is in flight, kept to post again */
+  GBytes *posting_body;
+  guint post_retry_id;
+  guint poll_retry_id;
+  gboolean resilient;
+  guint64 last_index;
 
-  gboolean            peer_confirmed;
-  gboolean            joined;          /* our side is in the mailbox */
-  gboolean            finished;        /* failed or left: no more signals */
+  gboolean peer_confirmed;
+  gboolean joined;   /* our side is in the mailbox */
+  gboolean finished; /* failed or left: no more signals */
 };
 
 G_DEFINE_FINAL_TYPE (PhSignaling, ph_signaling, G_TYPE_OBJECT)
@@ -65,6 +75,7 @@ static guint signals[N_SIGNALS];
 static void post_next (PhSignaling *self);
 static void delete_mailbox (PhSignaling *self);
 static void poll_mailbox (PhSignaling *self);
+static void post_current (PhSignaling *self);
 
 static void
 outgoing_message_free (OutgoingMessage *message)
@@ -75,10 +86,9 @@ outgoing_message_free (OutgoingMessage *message)
 }
 
 static gboolean
-is_sealed (gconstpointer message,
-           gconstpointer unused)
+is_sealed (gconstpointer message, gconstpointer unused)
 {
-  return ((const OutgoingMessage *) message)->sealed;
+  return ((const OutgoingMessage *)message)->sealed;
 }
 
 /* Stops reading the mailbox and drops what is still to be sealed, but lets
@@ -91,7 +101,16 @@ stop (PhSignaling *self)
 
   self->finished = TRUE;
   g_cancellable_cancel (self->cancellable);
-  while ((link = g_queue_find_custom (&self->outgoing, NULL, (GCompareFunc) is_sealed)) != NULL)
+  g_clear_handle_id (&self->poll_retry_id, g_source_remove);
+  if (self->post_retry_id != 0)
+    {
+      /* Leaving does not wait for a server that is not answering. */
+      g_clear_handle_id (&self->post_retry_id, g_source_remove);
+      self->posting = FALSE;
+      g_clear_pointer (&self->posting_phase, g_free);
+      g_clear_pointer (&self->posting_body, g_bytes_unref);
+    }
+  while ((link = g_queue_find_custom (&self->outgoing, NULL, (GCompareFunc)is_sealed)) != NULL)
     {
       outgoing_message_free (link->data);
       g_queue_delete_link (&self->outgoing, link);
@@ -99,8 +118,7 @@ stop (PhSignaling *self)
 }
 
 static void
-fail (PhSignaling  *self,
-      const GError *error)
+fail (PhSignaling *self, const GError *error)
 {
   if (self->finished)
     return;
@@ -110,10 +128,7 @@ fail (PhSignaling  *self,
 }
 
 static void
-enqueue (PhSignaling *self,
-         const char  *phase,
-         GBytes      *body,
-         gboolean     sealed)
+enqueue (PhSignaling *self, const char *phase, GBytes *body, gboolean sealed)
 {
   OutgoingMessage *message = g_new0 (OutgoingMessage, 1);
 
@@ -125,21 +140,20 @@ enqueue (PhSignaling *self,
 }
 
 static void
-enqueue_sealed_text (PhSignaling *self,
-                     const char  *phase,
-                     const char  *text)
+enqueue_sealed_text (PhSignaling *self, const char *phase, const char *text)
 {
   OutgoingMessage *tail = g_queue_peek_tail (&self->outgoing);
   g_autoptr (GBytes) body = NULL;
 
   /* Candidates gathered while a post is in flight travel together, one per
    * line: fewer requests, and the peer gets them sooner. */
-  if (tail != NULL && tail->sealed && g_str_equal (phase, "cand") && g_str_equal (tail->phase, "cand")
+  if (tail != NULL && tail->sealed && g_str_equal (phase, "cand")
+      && g_str_equal (tail->phase, "cand")
       && g_bytes_get_size (tail->body) + strlen (text) + 1 < PH_SEALER_MAX_PLAINTEXT)
     {
       gsize length;
       const char *data = g_bytes_get_data (tail->body, &length);
-      g_autofree char *joined = g_strdup_printf ("%.*s\n%s", (int) length, data, text);
+      g_autofree char *joined = g_strdup_printf ("%.*s\n%s", (int)length, data, text);
 
       g_bytes_unref (tail->body);
       tail->body = g_bytes_new_take (g_steal_pointer (&joined), length + 1 + strlen (text));
@@ -150,22 +164,52 @@ enqueue_sealed_text (PhSignaling *self,
   enqueue (self, phase, body, TRUE);
 }
 
+/* A resilient conversation outlives short outages of the server or of the
+ * network in between; a mailbox that is gone (404) is still an error. */
+static gboolean
+is_retryable (PhSignaling *self, const GError *error)
+{
+  return self->resilient && !self->finished
+         && g_error_matches (error, PH_ERROR, PH_ERROR_RENDEZVOUS_UNREACHABLE);
+}
+
+static gboolean
+post_retry_cb (gpointer user_data)
+{
+  PhSignaling *self = user_data;
+
+  self->post_retry_id = 0;
+  post_current (self);
+  return G_SOURCE_REMOVE;
+}
+
 static void
-post_cb (GObject      *source,
-         GAsyncResult *result,
-         gpointer      user_data)
+post_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr (PhSignaling) self = user_data;
   g_autoptr (GError) error = NULL;
 
+  if (!ph_rendezvous_client_post_finish (PH_RENDEZVOUS_CLIENT (source), result, NULL, &error)
+      && is_retryable (self, error))
+    {
+      /* The same sealed bytes go again: if the first post did arrive, the
+       * peer drops the copy as a replay. */
+      g_debug ("Posting again in %d s: %s", RETRY_SECONDS, error->message);
+      self->post_retry_id = g_timeout_add_seconds_full (
+          G_PRIORITY_DEFAULT, RETRY_SECONDS, post_retry_cb, g_object_ref (self), g_object_unref);
+      return;
+    }
+
   self->posting = FALSE;
-  if (!ph_rendezvous_client_post_finish (PH_RENDEZVOUS_CLIENT (source), result, NULL, &error))
+  g_clear_pointer (&self->posting_phase, g_free);
+  g_clear_pointer (&self->posting_body, g_bytes_unref);
+  if (error != NULL)
     {
       if (self->finished)
         g_debug ("A last mailbox message was not posted: %s", error->message);
       else
         fail (self, error);
-      g_queue_clear_full (&self->outgoing, (GDestroyNotify) outgoing_message_free);
+      g_queue_clear_full (&self->outgoing, (GDestroyNotify)outgoing_message_free);
       post_next (self);
       return;
     }
@@ -209,15 +253,21 @@ post_next (PhSignaling *self)
     body = g_bytes_ref (message->body);
 
   self->posting = TRUE;
-  ph_rendezvous_client_post_async (self->client, self->nameplate, self->side, message->phase,
-                                   body, NULL, post_cb, g_object_ref (self));
+  self->posting_phase = g_strdup (message->phase);
+  self->posting_body = g_steal_pointer (&body);
   outgoing_message_free (message);
+  post_current (self);
+}
+
+static void
+post_current (PhSignaling *self)
+{
+  ph_rendezvous_client_post_async (self->client, self->nameplate, self->side, self->posting_phase,
+                                   self->posting_body, NULL, post_cb, g_object_ref (self));
 }
 
 static gboolean
-handle_pake (PhSignaling            *self,
-             const PhMailboxMessage *message,
-             GError                **error)
+handle_pake (PhSignaling *self, const PhMailboxMessage *message, GError **error)
 {
   g_autoptr (GBytes) confirmation = NULL;
 
@@ -247,11 +297,10 @@ handle_pake (PhSignaling            *self,
 }
 
 static gboolean
-handle_sealed (PhSignaling            *self,
-               const PhMailboxMessage *message,
-               GError                **error)
+handle_sealed (PhSignaling *self, const PhMailboxMessage *message, GError **error)
 {
   g_autoptr (GBytes) plaintext = NULL;
+  GError *local_error = NULL;
   gsize length;
   const char *data;
 
@@ -262,9 +311,18 @@ handle_sealed (PhSignaling            *self,
       return FALSE;
     }
 
-  plaintext = ph_sealer_open (self->sealer, message->phase, message->body, error);
+  plaintext = ph_sealer_open (self->sealer, message->phase, message->body, &local_error);
+  if (plaintext == NULL && self->resilient
+      && g_error_matches (local_error, PH_ERROR, PH_ERROR_REPLAYED))
+    {
+      g_debug ("Dropping a copy of an earlier mailbox message");
+      return TRUE;
+    }
   if (plaintext == NULL)
-    return FALSE;
+    {
+      g_propagate_error (error, local_error);
+      return FALSE;
+    }
 
   data = g_bytes_get_data (plaintext, &length);
 
@@ -302,9 +360,7 @@ handle_sealed (PhSignaling            *self,
 }
 
 static gboolean
-handle_message (PhSignaling            *self,
-                const PhMailboxMessage *message,
-                GError                **error)
+handle_message (PhSignaling *self, const PhMailboxMessage *message, GError **error)
 {
   if (g_str_equal (message->side, self->side))
     return TRUE;
@@ -346,18 +402,42 @@ handle_message (PhSignaling            *self,
   return TRUE;
 }
 
-static void
-fetch_cb (GObject      *source,
-          GAsyncResult *result,
-          gpointer      user_data)
+static gboolean
+poll_retry_cb (gpointer user_data)
 {
-  g_autoptr (PhSignaling) self = user_data;
+  PhSignaling *self = user_data;
+
+  self->poll_retry_id = 0;
+  poll_mailbox (self);
+  return G_SOURCE_REMOVE;
+}
+
+typedef struct
+{
+  PhSignaling *self;
+  guint generation;
+} Poll;
+
+static void
+fetch_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Poll *poll = user_data;
+  g_autoptr (PhSignaling) self = poll->self;
+  gboolean current = poll->generation == self->poll_generation;
   g_autoptr (GError) error = NULL;
   g_autoptr (GPtrArray) messages = NULL;
 
+  g_free (poll);
   messages = ph_rendezvous_client_fetch_finish (PH_RENDEZVOUS_CLIENT (source), result, &error);
-  if (self->finished)
+  if (self->finished || !current)
     return;
+  if (messages == NULL && is_retryable (self, error))
+    {
+      g_debug ("Polling again in %d s: %s", RETRY_SECONDS, error->message);
+      self->poll_retry_id = g_timeout_add_seconds_full (
+          G_PRIORITY_DEFAULT, RETRY_SECONDS, poll_retry_cb, g_object_ref (self), g_object_unref);
+      return;
+    }
   if (messages == NULL)
     {
       if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
@@ -384,11 +464,31 @@ fetch_cb (GObject      *source,
 }
 
 static void
+cancel_poll_cb (GCancellable *cancellable, gpointer user_data)
+{
+  g_cancellable_cancel (user_data);
+}
+
+static void
 poll_mailbox (PhSignaling *self)
 {
+  Poll *poll = g_new0 (Poll, 1);
+
+  poll->self = g_object_ref (self);
+  poll->generation = ++self->poll_generation;
+  /* Its own cancellable, so ph_signaling_poll_now can drop just this poll. */
+  if (self->poll_cancellable == NULL || g_cancellable_is_cancelled (self->poll_cancellable))
+    {
+      if (self->poll_cancellable != NULL)
+        g_cancellable_disconnect (self->cancellable, self->poll_cancel_id);
+      g_clear_object (&self->poll_cancellable);
+      self->poll_cancellable = g_cancellable_new ();
+      self->poll_cancel_id = g_cancellable_connect (self->cancellable, G_CALLBACK (cancel_poll_cb),
+                                                    self->poll_cancellable, NULL);
+    }
+
   ph_rendezvous_client_fetch_async (self->client, self->nameplate, self->last_index,
-                                    POLL_WAIT_SECONDS, self->cancellable, fetch_cb,
-                                    g_object_ref (self));
+                                    POLL_WAIT_SECONDS, self->poll_cancellable, fetch_cb, poll);
 }
 
 static void
@@ -402,15 +502,13 @@ start_pake (PhSignaling *self)
 }
 
 static void
-allocate_cb (GObject      *source,
-             GAsyncResult *result,
-             gpointer      user_data)
+allocate_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr (PhSignaling) self = user_data;
   g_autoptr (GError) error = NULL;
 
-  self->nameplate = ph_rendezvous_client_allocate_finish (PH_RENDEZVOUS_CLIENT (source), result,
-                                                          NULL, &error);
+  self->nameplate
+      = ph_rendezvous_client_allocate_finish (PH_RENDEZVOUS_CLIENT (source), result, NULL, &error);
   if (self->finished)
     return;
   if (self->nameplate == NULL)
@@ -435,8 +533,7 @@ ph_signaling_host (PhSignaling *self)
 }
 
 void
-ph_signaling_join (PhSignaling *self,
-                   const char  *code)
+ph_signaling_join (PhSignaling *self, const char *code)
 {
   g_autoptr (GError) error = NULL;
 
@@ -460,8 +557,7 @@ ph_signaling_get_code (PhSignaling *self)
 }
 
 void
-ph_signaling_send_description (PhSignaling                *self,
-                               const PhSessionDescription *description)
+ph_signaling_send_description (PhSignaling *self, const PhSessionDescription *description)
 {
   g_autofree char *text = NULL;
 
@@ -473,13 +569,32 @@ ph_signaling_send_description (PhSignaling                *self,
 }
 
 void
-ph_signaling_send_candidate (PhSignaling *self,
-                             const char  *candidate)
+ph_signaling_send_candidate (PhSignaling *self, const char *candidate)
 {
   g_return_if_fail (PH_IS_SIGNALING (self));
   g_return_if_fail (candidate != NULL);
 
   enqueue_sealed_text (self, "cand", candidate);
+}
+
+void
+ph_signaling_poll_now (PhSignaling *self)
+{
+  g_return_if_fail (PH_IS_SIGNALING (self));
+
+  if (self->finished || !self->joined || self->poll_cancellable == NULL)
+    return;
+  g_clear_handle_id (&self->poll_retry_id, g_source_remove);
+  g_cancellable_cancel (self->poll_cancellable);
+  poll_mailbox (self);
+}
+
+void
+ph_signaling_set_resilient (PhSignaling *self)
+{
+  g_return_if_fail (PH_IS_SIGNALING (self));
+
+  self->resilient = TRUE;
 }
 
 void
@@ -491,9 +606,7 @@ ph_signaling_send_end_of_candidates (PhSignaling *self)
 }
 
 static void
-leave_cb (GObject      *source,
-          GAsyncResult *result,
-          gpointer      user_data)
+leave_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr (PhSignaling) self = user_data;
   g_autoptr (GTask) task = g_steal_pointer (&self->leave_task);
@@ -522,9 +635,7 @@ delete_mailbox (PhSignaling *self)
 }
 
 void
-ph_signaling_leave_async (PhSignaling        *self,
-                          GAsyncReadyCallback callback,
-                          gpointer            user_data)
+ph_signaling_leave_async (PhSignaling *self, GAsyncReadyCallback callback, gpointer user_data)
 {
   g_return_if_fail (PH_IS_SIGNALING (self));
   g_return_if_fail (self->leave_task == NULL);
@@ -545,8 +656,7 @@ ph_signaling_leave_async (PhSignaling        *self,
 }
 
 void
-ph_signaling_leave_finish (PhSignaling  *self,
-                           GAsyncResult *result)
+ph_signaling_leave_finish (PhSignaling *self, GAsyncResult *result)
 {
   g_return_if_fail (g_task_is_valid (result, self));
 
@@ -558,8 +668,15 @@ ph_signaling_finalize (GObject *object)
 {
   PhSignaling *self = PH_SIGNALING (object);
 
-  g_queue_clear_full (&self->outgoing, (GDestroyNotify) outgoing_message_free);
+  g_queue_clear_full (&self->outgoing, (GDestroyNotify)outgoing_message_free);
+  g_clear_handle_id (&self->post_retry_id, g_source_remove);
+  g_clear_handle_id (&self->poll_retry_id, g_source_remove);
+  g_free (self->posting_phase);
+  g_clear_pointer (&self->posting_body, g_bytes_unref);
   g_clear_object (&self->leave_task);
+  if (self->poll_cancellable != NULL)
+    g_cancellable_disconnect (self->cancellable, self->poll_cancel_id);
+  g_clear_object (&self->poll_cancellable);
   g_clear_object (&self->cancellable);
   g_clear_object (&self->client);
   g_clear_object (&self->pake);
@@ -579,27 +696,24 @@ ph_signaling_class_init (PhSignalingClass *klass)
 
   object_class->finalize = ph_signaling_finalize;
 
-  signals[SIGNAL_CODE_READY] =
-    g_signal_new ("code-ready", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
-                  G_TYPE_NONE, 1, G_TYPE_STRING);
-  signals[SIGNAL_PAIRED] =
-    g_signal_new ("paired", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
-                  G_TYPE_NONE, 0);
-  signals[SIGNAL_DESCRIPTION] =
-    g_signal_new ("description", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
-                  NULL, G_TYPE_NONE, 1, G_TYPE_POINTER);
-  signals[SIGNAL_CANDIDATE] =
-    g_signal_new ("candidate", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
-                  G_TYPE_NONE, 1, G_TYPE_STRING);
-  signals[SIGNAL_END_OF_CANDIDATES] =
-    g_signal_new ("end-of-candidates", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
-                  NULL, NULL, G_TYPE_NONE, 0);
-  signals[SIGNAL_PEER_LEFT] =
-    g_signal_new ("peer-left", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
-                  G_TYPE_NONE, 0);
-  signals[SIGNAL_FAILED] =
-    g_signal_new ("failed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
-                  G_TYPE_NONE, 1, G_TYPE_ERROR);
+  signals[SIGNAL_CODE_READY]
+      = g_signal_new ("code-ready", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                      NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
+  signals[SIGNAL_PAIRED] = g_signal_new ("paired", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                                         NULL, NULL, NULL, G_TYPE_NONE, 0);
+  signals[SIGNAL_DESCRIPTION]
+      = g_signal_new ("description", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                      NULL, G_TYPE_NONE, 1, G_TYPE_POINTER);
+  signals[SIGNAL_CANDIDATE]
+      = g_signal_new ("candidate", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                      NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
+  signals[SIGNAL_END_OF_CANDIDATES]
+      = g_signal_new ("end-of-candidates", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
+                      NULL, NULL, G_TYPE_NONE, 0);
+  signals[SIGNAL_PEER_LEFT] = g_signal_new ("peer-left", G_TYPE_FROM_CLASS (klass),
+                                            G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 0);
+  signals[SIGNAL_FAILED] = g_signal_new ("failed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                                         NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_ERROR);
 }
 
 static void

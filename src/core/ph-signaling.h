@@ -25,23 +25,25 @@ G_DECLARE_FINAL_TYPE (PhSignaling, ph_signaling, PH, SIGNALING, GObject)
  *  "peer-left" ();
  *  "failed" (const GError *error): emitted once; the mailbox is left. */
 
-PhSignaling *ph_signaling_new                   (PhRendezvousClient         *client);
-void         ph_signaling_host                  (PhSignaling                *self);
+PhSignaling *ph_signaling_new (PhRendezvousClient *client);
+void ph_signaling_host (PhSignaling *self);
 /* @code must have been checked with ph_code_parse. */
-void         ph_signaling_join                  (PhSignaling                *self,
-                                                 const char                 *code);
-const char  *ph_signaling_get_code              (PhSignaling                *self);
+void ph_signaling_join (PhSignaling *self, const char *code);
+const char *ph_signaling_get_code (PhSignaling *self);
 /* Queued until the PAKE has finished. */
-void         ph_signaling_send_description      (PhSignaling                *self,
-                                                 const PhSessionDescription *description);
-void         ph_signaling_send_candidate        (PhSignaling                *self,
-                                                 const char                 *candidate);
-void         ph_signaling_send_end_of_candidates (PhSignaling               *self);
+void ph_signaling_send_description (PhSignaling *self, const PhSessionDescription *description);
+void ph_signaling_send_candidate (PhSignaling *self, const char *candidate);
+void ph_signaling_send_end_of_candidates (PhSignaling *self);
+/* From now on an unreachable server is asked again every few seconds
+ * instead of failing, and copies of earlier messages (a post repeated after
+ * a lost answer) are dropped: a connected conversation keeps the mailbox to
+ * reconnect through. Only a mailbox that is gone still fails. */
+void ph_signaling_set_resilient (PhSignaling *self);
+/* Drops the poll in flight and asks again at once: after the network
+ * changed, its connection may be dead without either end knowing. */
+void ph_signaling_poll_now (PhSignaling *self);
 /* Stops polling and leaves the mailbox, so its nameplate is free again. */
-void         ph_signaling_leave_async           (PhSignaling                *self,
-                                                 GAsyncReadyCallback         callback,
-                                                 gpointer                    user_data);
-void         ph_signaling_leave_finish          (PhSignaling                *self,
-                                                 GAsyncResult               *result);
+void ph_signaling_leave_async (PhSignaling *self, GAsyncReadyCallback callback, gpointer user_data);
+void ph_signaling_leave_finish (PhSignaling *self, GAsyncResult *result);
 
 G_END_DECLS

@@ -19,6 +19,10 @@
 #       tests use this so a crashed test never leaks a lab.
 #   natlab.sh nat ID a|b TYPE      switch a router's NAT type, forgetting
 #                                  every mapping it had
+#   natlab.sh cut ID a|b on|off    on: the router's uplink drops every packet
+#                                  both ways (a dead access line); off: back
+#   natlab.sh flush ID a|b         the router forgets every NAT mapping
+#                                  (conntrack -F), as after a router reboot
 #   natlab.sh exec ID a|b|srv|inet|ra|rb CMD…   run CMD in that namespace
 #   natlab.sh down ID              tear the lab down
 #   natlab.sh list                 labs that exist
@@ -52,7 +56,7 @@ die() {
 }
 
 usage() {
-  sed -n '4,24p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+  sed -n '4,28p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 
@@ -423,6 +427,46 @@ cmd_nat() {
   sed -i "s/^NATLAB_NAT_${side^^}=.*/NATLAB_NAT_${side^^}=$type/" "$STATE/env"
 }
 
+lab_router() {
+  local id=$1 side=$2
+  [[ -f $STATE_ROOT/$id/env ]] || die "no lab $id"
+  [[ $side == a || $side == b ]] || usage
+  ip netns list | grep -q "^$(ns "$id" "r$side")\b" || die "lab $id has no router $side"
+  ns "$id" "r$side"
+}
+
+# A table of its own, so cutting and restoring never touch the NAT rules.
+cmd_cut() {
+  (($# == 3)) || usage
+  local router
+  router=$(lab_router "$1" "$2")
+  case $3 in
+    on)
+      in_ns "$router" nft -f - <<EOF
+table ip natlab_cut
+delete table ip natlab_cut
+add table ip natlab_cut
+add chain ip natlab_cut forward { type filter hook forward priority filter - 10; }
+add chain ip natlab_cut input { type filter hook input priority filter - 10; }
+add chain ip natlab_cut output { type filter hook output priority filter - 10; }
+add rule ip natlab_cut forward iifname "wan" drop
+add rule ip natlab_cut forward oifname "wan" drop
+add rule ip natlab_cut input iifname "wan" drop
+add rule ip natlab_cut output oifname "wan" drop
+EOF
+      ;;
+    off) in_ns "$router" nft delete table ip natlab_cut 2>/dev/null || true ;;
+    *) usage ;;
+  esac
+}
+
+cmd_flush() {
+  (($# == 2)) || usage
+  local router
+  router=$(lab_router "$1" "$2")
+  in_ns "$router" conntrack -F >/dev/null 2>&1
+}
+
 cmd_exec() {
   (($# >= 3)) || usage
   local id=$1 role=$2
@@ -435,6 +479,8 @@ case ${1:-} in
   up) shift; cmd_up "$@" ;;
   nat) shift; cmd_nat "$@" ;;
   exec) shift; cmd_exec "$@" ;;
+  cut) shift; cmd_cut "$@" ;;
+  flush) shift; cmd_flush "$@" ;;
   down) (($# == 2)) || usage; check_tools; down "$2" ;;
   list) ls "$STATE_ROOT" 2>/dev/null || true ;;
   *) usage ;;
