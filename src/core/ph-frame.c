@@ -257,15 +257,44 @@ check_outgoing (const PhFrame *frame, GError **error)
     }
 }
 
+/* A JSON string literal for valid UTF-8 @text, escaped as json-glib's
+ * generator escapes it: quotes, backslashes and control characters. */
+static void
+append_json_string (GString *out, const char *text)
+{
+  const char *run = text;
+
+  g_string_append_c (out, '"');
+  for (const char *p = text; *p != '\0'; p++)
+    {
+      guchar c = *p;
+
+      if (c >= 0x20 && c != '"' && c != '\\')
+        continue;
+
+      g_string_append_len (out, run, p - run);
+      switch (c)
+        {
+        case '"': g_string_append (out, "\\\""); break;
+        case '\\': g_string_append (out, "\\\\"); break;
+        case '\b': g_string_append (out, "\\b"); break;
+        case '\f': g_string_append (out, "\\f"); break;
+        case '\n': g_string_append (out, "\\n"); break;
+        case '\r': g_string_append (out, "\\r"); break;
+        case '\t': g_string_append (out, "\\t"); break;
+        default: g_string_append_printf (out, "\\u%04x", c); break;
+        }
+      run = p + 1;
+    }
+  g_string_append (out, run);
+  g_string_append_c (out, '"');
+}
+
 GBytes *
 ph_frame_encode (const PhFrame *frame, GError **error)
 {
-  g_autoptr (JsonBuilder) builder = NULL;
-  g_autoptr (JsonGenerator) generator = NULL;
-  g_autoptr (JsonNode) root = NULL;
-  g_autofree char *json = NULL;
+  GString *out;
   gsize json_length;
-  guint8 *data;
 
   g_return_val_if_fail (frame != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
@@ -273,51 +302,53 @@ ph_frame_encode (const PhFrame *frame, GError **error)
   if (!check_outgoing (frame, error))
     return NULL;
 
-  builder = json_builder_new ();
-  json_builder_begin_object (builder);
-  json_builder_set_member_name (builder, "type");
-  json_builder_add_string_value (builder, type_name (frame->type));
+  /* Written by hand rather than through JsonBuilder and JsonGenerator:
+   * encoding is on every message's path and this is several times faster
+   * (bench/bench-channel). The output is what JsonGenerator would write. */
+  out = g_string_sized_new (LENGTH_PREFIX_SIZE + 64
+                            + (frame->text != NULL ? strlen (frame->text) + 16 : 0));
+  g_string_append_len (out, "\0\0\0\0", LENGTH_PREFIX_SIZE);
+  g_string_append (out, "{\"type\":");
+  append_json_string (out, type_name (frame->type));
 
   switch (frame->type)
     {
     case PH_FRAME_HELLO:
-      json_builder_set_member_name (builder, "version");
-      json_builder_add_int_value (builder, frame->version);
-      json_builder_set_member_name (builder, "name");
-      json_builder_add_string_value (builder, frame->name);
-      json_builder_set_member_name (builder, "features");
-      json_builder_begin_array (builder);
+      g_string_append_printf (out, ",\"version\":%u,\"name\":", frame->version);
+      append_json_string (out, frame->name);
+      g_string_append (out, ",\"features\":[");
       for (guint i = 0; frame->features != NULL && frame->features[i] != NULL; i++)
-        json_builder_add_string_value (builder, frame->features[i]);
-      json_builder_end_array (builder);
+        {
+          if (i > 0)
+            g_string_append_c (out, ',');
+          append_json_string (out, frame->features[i]);
+        }
+      g_string_append_c (out, ']');
       break;
 
     case PH_FRAME_MSG:
-      json_builder_set_member_name (builder, "id");
-      json_builder_add_string_value (builder, frame->id);
-      json_builder_set_member_name (builder, "seq");
-      json_builder_add_int_value (builder, (gint64)frame->seq);
-      json_builder_set_member_name (builder, "time");
-      json_builder_add_int_value (builder, frame->time_ms);
-      json_builder_set_member_name (builder, "text");
-      json_builder_add_string_value (builder, frame->text);
+      g_string_append (out, ",\"id\":");
+      append_json_string (out, frame->id);
+      g_string_append_printf (out, ",\"seq\":%" G_GINT64_FORMAT ",\"time\":%" G_GINT64_FORMAT
+                              ",\"text\":",
+                              (gint64)frame->seq, frame->time_ms);
+      append_json_string (out, frame->text);
       break;
 
     case PH_FRAME_ACK:
-      json_builder_set_member_name (builder, "id");
-      json_builder_add_string_value (builder, frame->id);
+      g_string_append (out, ",\"id\":");
+      append_json_string (out, frame->id);
       break;
 
     case PH_FRAME_TYPING:
-      json_builder_set_member_name (builder, "active");
-      json_builder_add_boolean_value (builder, frame->active);
+      g_string_append (out, frame->active ? ",\"active\":true" : ",\"active\":false");
       break;
 
     case PH_FRAME_BYE:
       if (frame->reason != NULL)
         {
-          json_builder_set_member_name (builder, "reason");
-          json_builder_add_string_value (builder, frame->reason);
+          g_string_append (out, ",\"reason\":");
+          append_json_string (out, frame->reason);
         }
       break;
 
@@ -326,30 +357,24 @@ ph_frame_encode (const PhFrame *frame, GError **error)
     default:
       break;
     }
+  g_string_append_c (out, '}');
 
-  json_builder_end_object (builder);
-  root = json_builder_get_root (builder);
-
-  generator = json_generator_new ();
-  json_generator_set_root (generator, root);
-  json = json_generator_to_data (generator, &json_length);
-
+  json_length = out->len - LENGTH_PREFIX_SIZE;
   if (json_length > PH_FRAME_MAX_SIZE)
     {
+      g_string_free (out, TRUE);
       g_set_error (error, PH_ERROR, PH_ERROR_TOO_LARGE,
                    "The frame is %zu bytes long; the limit is %d bytes", json_length,
                    PH_FRAME_MAX_SIZE);
       return NULL;
     }
 
-  data = g_malloc (LENGTH_PREFIX_SIZE + json_length);
-  data[0] = (json_length >> 24) & 0xff;
-  data[1] = (json_length >> 16) & 0xff;
-  data[2] = (json_length >> 8) & 0xff;
-  data[3] = json_length & 0xff;
-  memcpy (data + LENGTH_PREFIX_SIZE, json, json_length);
-
-  return g_bytes_new_take (data, LENGTH_PREFIX_SIZE + json_length);
+  out->str[0] = (json_length >> 24) & 0xff;
+  out->str[1] = (json_length >> 16) & 0xff;
+  out->str[2] = (json_length >> 8) & 0xff;
+  out->str[3] = json_length & 0xff;
+  json_length = out->len;
+  return g_bytes_new_take (g_string_free (out, FALSE), json_length);
 }
 
 static gboolean
