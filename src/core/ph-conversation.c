@@ -308,7 +308,9 @@ teardown (PhConversation *self)
     {
       g_signal_handlers_disconnect_by_data (self->signaling, self);
       self->teardown_pending++;
-      ph_signaling_leave_async (self->signaling, signaling_left_cb, self);
+      ph_signaling_leave_async (self->signaling,
+                                self->error != NULL ? ph_error_code_name (self->error) : NULL,
+                                signaling_left_cb, self);
     }
 
   if (self->ice != NULL)
@@ -1161,11 +1163,17 @@ signaling_paired_cb (PhSignaling    *signaling,
 
 static void
 signaling_peer_left_cb (PhSignaling    *signaling,
+                        const char     *reason,
                         PhConversation *self)
 {
   if (self->state == PH_CONVERSATION_STATE_RECONNECTING)
     close_with_reason (self, "peer-left");
-  else if (!self->ever_connected)
+  else if (self->ever_connected)
+    return;
+  /* The peer found no path either: say why from what we know, as it did. */
+  else if (g_str_equal (reason, "ice-failed") && self->peer_description != NULL)
+    fail_ice (self);
+  else
     fail_literal (self, PH_ERROR_PEER_LEFT, "Your peer left before the connection was made.");
 }
 

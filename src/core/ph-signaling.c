@@ -14,6 +14,9 @@
 #define POLL_WAIT_SECONDS 25
 
 #define END_OF_CANDIDATES "end-of-candidates"
+
+/* A bye carries an error code name such as "ice-failed". */
+#define MAX_BYE_REASON_LENGTH 64
 /* Once resilient, how long to wait before asking an unreachable server again. */
 #define RETRY_SECONDS 2
 
@@ -394,7 +397,18 @@ handle_message (PhSignaling *self, const PhMailboxMessage *message, GError **err
 
   if (g_str_equal (message->phase, "bye"))
     {
-      g_signal_emit (self, signals[SIGNAL_PEER_LEFT], 0);
+      g_autofree char *reason = NULL;
+      gsize length;
+      const char *data = g_bytes_get_data (message->body, &length);
+
+      /* Unsealed (a peer may leave before it has a key): only ever shown
+       * as the reason of an ending that the server could cause anyway. */
+      if (length <= MAX_BYE_REASON_LENGTH && memchr (data, '\0', length) == NULL
+          && g_utf8_validate_len (data, length, NULL))
+        reason = g_strndup (data, length);
+      else
+        reason = g_strdup ("");
+      g_signal_emit (self, signals[SIGNAL_PEER_LEFT], 0, reason);
       return TRUE;
     }
 
@@ -635,7 +649,8 @@ delete_mailbox (PhSignaling *self)
 }
 
 void
-ph_signaling_leave_async (PhSignaling *self, GAsyncReadyCallback callback, gpointer user_data)
+ph_signaling_leave_async (PhSignaling *self, const char *reason, GAsyncReadyCallback callback,
+                          gpointer user_data)
 {
   g_return_if_fail (PH_IS_SIGNALING (self));
   g_return_if_fail (self->leave_task == NULL);
@@ -648,9 +663,9 @@ ph_signaling_leave_async (PhSignaling *self, GAsyncReadyCallback callback, gpoin
    * waiting for a description that will not come. */
   if (self->joined && self->peer_side != NULL)
     {
-      g_autoptr (GBytes) empty = g_bytes_new (NULL, 0);
+      g_autoptr (GBytes) body = g_bytes_new (reason, reason != NULL ? strlen (reason) : 0);
 
-      enqueue (self, "bye", empty, FALSE);
+      enqueue (self, "bye", body, FALSE);
     }
   post_next (self);
 }
@@ -710,8 +725,9 @@ ph_signaling_class_init (PhSignalingClass *klass)
   signals[SIGNAL_END_OF_CANDIDATES]
       = g_signal_new ("end-of-candidates", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
                       NULL, NULL, G_TYPE_NONE, 0);
-  signals[SIGNAL_PEER_LEFT] = g_signal_new ("peer-left", G_TYPE_FROM_CLASS (klass),
-                                            G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 0);
+  signals[SIGNAL_PEER_LEFT]
+      = g_signal_new ("peer-left", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                      NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
   signals[SIGNAL_FAILED] = g_signal_new ("failed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
                                          NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_ERROR);
 }

@@ -22,7 +22,7 @@ G_DECLARE_FINAL_TYPE (PhSignaling, ph_signaling, PH, SIGNALING, GObject)
  *  "description" (const PhSessionDescription *description): opened and parsed;
  *  "candidate" (const char *candidate): a trickled remote candidate;
  *  "end-of-candidates" ();
- *  "peer-left" ();
+ *  "peer-left" (const char *reason): reason as the peer gave it, "" if none;
  *  "failed" (const GError *error): emitted once; the mailbox is left. */
 
 PhSignaling *ph_signaling_new (PhRendezvousClient *client);
@@ -43,7 +43,10 @@ void ph_signaling_set_resilient (PhSignaling *self);
  * changed, its connection may be dead without either end knowing. */
 void ph_signaling_poll_now (PhSignaling *self);
 /* Stops polling and leaves the mailbox, so its nameplate is free again. */
-void ph_signaling_leave_async (PhSignaling *self, GAsyncReadyCallback callback, gpointer user_data);
+/* @reason (an error code name such as "ice-failed", or NULL) travels in
+ * the bye, so a peer still setting up can tell why we gave up. */
+void ph_signaling_leave_async (PhSignaling *self, const char *reason, GAsyncReadyCallback callback,
+                               gpointer user_data);
 void ph_signaling_leave_finish (PhSignaling *self, GAsyncResult *result);
 
 G_END_DECLS

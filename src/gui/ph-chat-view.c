@@ -68,6 +68,10 @@ update_banner (PhChatView *self)
       ph_error_text_get (ph_conversation_get_error (conversation), &title, &advice, NULL);
       text = g_strdup_printf ("%s. %s", title, advice);
     }
+  else if (ph_chat_get_state (self->chat) == PH_CONVERSATION_STATE_RECONNECTING)
+    text = g_strdup_printf (_ ("Reconnecting to %s… Messages you write now are sent once the "
+                               "connection is back."),
+                            peer_name (self));
   else if (g_strcmp0 (reason, "peer-left") == 0)
     text = g_strdup_printf (_ ("%s left the chat."), peer_name (self));
   else if (g_strcmp0 (reason, "peer-lost") == 0)
@@ -115,6 +119,7 @@ update_state (PhChatView *self)
         }
       break;
     case PH_CONVERSATION_STATE_CONNECTED:
+    case PH_CONVERSATION_STATE_RECONNECTING:
     case PH_CONVERSATION_STATE_CLOSED:
     default:
       break;
@@ -124,9 +129,12 @@ update_state (PhChatView *self)
   gtk_spinner_set_spinning (self->connecting_spinner, g_str_equal (page, "connecting"));
   gtk_stack_set_visible_child_name (self->stack, page);
 
-  gtk_widget_set_sensitive (self->composer_box, state == PH_CONVERSATION_STATE_CONNECTED);
+  /* While reconnecting, messages wait in the outbox and go out after. */
+  gtk_widget_set_sensitive (self->composer_box, state == PH_CONVERSATION_STATE_CONNECTED
+                                                    || state == PH_CONVERSATION_STATE_RECONNECTING);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "chat.send",
-                                 state == PH_CONVERSATION_STATE_CONNECTED);
+                                 state == PH_CONVERSATION_STATE_CONNECTED
+                                     || state == PH_CONVERSATION_STATE_RECONNECTING);
   update_banner (self);
 
   if (g_str_equal (page, "chat") && state == PH_CONVERSATION_STATE_CONNECTED)

@@ -184,6 +184,8 @@ update_subtitle (PhChat *self)
     subtitle = g_strdup (_ ("Connecting…"));
   else if (state == PH_CONVERSATION_STATE_CONNECTED)
     subtitle = g_strdup (_ ("Connected"));
+  else if (state == PH_CONVERSATION_STATE_RECONNECTING)
+    subtitle = g_strdup (_ ("Reconnecting…"));
   else
     subtitle = g_strdup ("");
 
@@ -250,6 +252,18 @@ message_delivered_cb (PhChat *self, const char *id, PhConversation *conversation
 }
 
 static void
+message_sent_cb (PhChat *self, const char *id, PhConversation *conversation)
+{
+  PhMessage *message = g_hash_table_lookup (self->unacknowledged, id);
+
+  /* Sent again after a reconnection: still only "sent" until acknowledged. */
+  if (message == NULL || ph_message_get_state (message) == PH_MESSAGE_STATE_SENT)
+    return;
+  store_message_state (self, message, PH_HISTORY_MESSAGE_SENT, NULL);
+  ph_message_set_state (message, PH_MESSAGE_STATE_SENT);
+}
+
+static void
 peer_typing_cb (PhChat *self, gboolean active, PhConversation *conversation)
 {
   set_peer_typing (self, active);
@@ -311,6 +325,8 @@ ph_chat_constructed (GObject *object)
                            self, G_CONNECT_SWAPPED);
   g_signal_connect_object (self->conversation, "message-received", G_CALLBACK (message_received_cb),
                            self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->conversation, "message-sent", G_CALLBACK (message_sent_cb), self,
+                           G_CONNECT_SWAPPED);
   g_signal_connect_object (self->conversation, "message-delivered",
                            G_CALLBACK (message_delivered_cb), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (self->conversation, "peer-typing", G_CALLBACK (peer_typing_cb), self,
@@ -544,8 +560,9 @@ message_state_from_history (const PhHistoryMessage *stored)
       return PH_MESSAGE_STATE_DELIVERED;
     case PH_HISTORY_MESSAGE_FAILED:
       return PH_MESSAGE_STATE_FAILED;
-    case PH_HISTORY_MESSAGE_SENDING:
     case PH_HISTORY_MESSAGE_SENT:
+      return PH_MESSAGE_STATE_SENT;
+    case PH_HISTORY_MESSAGE_SENDING:
     default:
       return PH_MESSAGE_STATE_SENDING;
     }

@@ -73,7 +73,11 @@ update_state (PhMessageRow *self)
     {
     case PH_MESSAGE_STATE_SENDING:
       icon = "content-loading-symbolic";
-      tooltip = _ ("Sending: your peer has not received it yet");
+      tooltip = _ ("Sending: waiting for the connection to your peer");
+      break;
+    case PH_MESSAGE_STATE_SENT:
+      icon = "mail-send-symbolic";
+      tooltip = _ ("Sent: your peer’s app has not confirmed it yet");
       break;
     case PH_MESSAGE_STATE_DELIVERED:
       icon = "emblem-ok-symbolic";

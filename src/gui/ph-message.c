@@ -41,6 +41,7 @@ ph_message_state_get_type (void)
     {
       static const GEnumValue values[] = {
         { PH_MESSAGE_STATE_SENDING, "PH_MESSAGE_STATE_SENDING", "sending" },
+        { PH_MESSAGE_STATE_SENT, "PH_MESSAGE_STATE_SENT", "sent" },
         { PH_MESSAGE_STATE_DELIVERED, "PH_MESSAGE_STATE_DELIVERED", "delivered" },
         { PH_MESSAGE_STATE_FAILED, "PH_MESSAGE_STATE_FAILED", "failed" },
         { PH_MESSAGE_STATE_RECEIVED, "PH_MESSAGE_STATE_RECEIVED", "received" },

@@ -9,7 +9,8 @@ G_BEGIN_DECLS
  * message is always PH_MESSAGE_STATE_RECEIVED. */
 typedef enum
 {
-  PH_MESSAGE_STATE_SENDING,   /* queued; the peer has not acknowledged it yet */
+  PH_MESSAGE_STATE_SENDING,   /* queued until the channel is open */
+  PH_MESSAGE_STATE_SENT,      /* on the channel; the peer has not acknowledged it yet */
   PH_MESSAGE_STATE_DELIVERED, /* the peer's app acknowledged it */
   PH_MESSAGE_STATE_FAILED,    /* the chat ended before the peer acknowledged it */
   PH_MESSAGE_STATE_RECEIVED,
