@@ -265,6 +265,65 @@ test_connect_and_chat (Fixture       *fixture,
   g_assert_cmpstr (fixture->joiner.closed_reason, ==, "left");
 }
 
+static gboolean
+has_host_candidate (GStrv candidates)
+{
+  for (guint i = 0; candidates[i] != NULL; i++)
+    if (strstr (candidates[i], " typ host") != NULL)
+      return TRUE;
+  return FALSE;
+}
+
+/* What the connection inspector shows: the candidates both ways and the
+ * ICE states in the order they came. */
+static void
+check_details (Peer *peer)
+{
+  g_auto (GStrv) local = ph_conversation_dup_local_candidates (peer->conversation);
+  g_auto (GStrv) remote = ph_conversation_dup_remote_candidates (peer->conversation);
+  GArray *timeline = ph_conversation_get_timeline (peer->conversation);
+  PhIceState wanted[] = { PH_ICE_STATE_GATHERING, PH_ICE_STATE_CONNECTING, PH_ICE_STATE_CONNECTED };
+  guint next = 0;
+  double last_ms = 0;
+
+  g_assert_true (g_str_has_prefix (local[0], "candidate:"));
+  g_assert_true (has_host_candidate (local));
+  g_assert_true (g_str_has_prefix (remote[0], "candidate:"));
+  g_assert_true (has_host_candidate (remote));
+
+  for (guint i = 0; i < timeline->len; i++)
+    {
+      const PhTimelineEntry *entry = &g_array_index (timeline, PhTimelineEntry, i);
+      PhIceState state = entry->state == PH_ICE_STATE_READY ? PH_ICE_STATE_CONNECTED : entry->state;
+
+      g_assert_cmpfloat (entry->ms, >=, last_ms);
+      last_ms = entry->ms;
+      if (next < G_N_ELEMENTS (wanted) && state == wanted[next])
+        next++;
+    }
+  g_assert_cmpuint (next, ==, G_N_ELEMENTS (wanted));
+}
+
+static void
+details_changed_cb (PhConversation *conversation, guint *count)
+{
+  (*count)++;
+}
+
+static void
+test_connection_details (Fixture *fixture, gconstpointer data)
+{
+  guint changes = 0;
+
+  g_signal_connect (fixture->joiner.conversation, "details-changed",
+                    G_CALLBACK (details_changed_cb), &changes);
+  connect_peers (fixture);
+
+  check_details (&fixture->host);
+  check_details (&fixture->joiner);
+  g_assert_cmpuint (changes, >, 0);
+}
+
 static void
 test_many_messages_in_order (Fixture       *fixture,
                              gconstpointer  data)
@@ -511,6 +570,8 @@ main (int   argc,
 
   g_test_add ("/conversation/connect-and-chat", Fixture, NULL, fixture_set_up,
               test_connect_and_chat, fixture_tear_down);
+  g_test_add ("/conversation/connection-details", Fixture, NULL, fixture_set_up,
+              test_connection_details, fixture_tear_down);
   g_test_add ("/conversation/many-messages-in-order", Fixture, NULL, fixture_set_up,
               test_many_messages_in_order, fixture_tear_down);
   g_test_add ("/conversation/wrong-code", Fixture, NULL, fixture_set_up, test_wrong_code,

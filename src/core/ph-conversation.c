@@ -39,6 +39,9 @@
 /* Descriptions hold at most PH_SESSION_DESCRIPTION_MAX_CANDIDATES; trickle
  * may add as many again. */
 #define MAX_REMOTE_CANDIDATES (2 * PH_SESSION_DESCRIPTION_MAX_CANDIDATES)
+#define MAX_LOCAL_CANDIDATES MAX_REMOTE_CANDIDATES
+/* Each reconnection attempt adds a handful of ICE states. */
+#define MAX_TIMELINE_ENTRIES 256
 
 typedef struct
 {
@@ -69,7 +72,7 @@ struct _PhConversation
   gboolean              paired;
   gboolean              description_sent;
   gboolean              local_gathering_done;
-  GPtrArray            *local_candidates;  /* gathered before the description went */
+  GPtrArray            *local_candidates;  /* gathered in this attempt */
   guint                 local_srflx;
   guint                 local_relay;
   PhSessionDescription *peer_description;
@@ -104,6 +107,8 @@ struct _PhConversation
   GDBusConnection      *system_bus;    /* for logind's PrepareForSleep */
   guint                 sleep_subscription;
 
+  gint64                time_started;
+  GArray               *timeline;      /* of PhTimelineEntry */
   gint64                time_begin;
   gint64                time_description;
   gint64                time_ice;
@@ -144,6 +149,7 @@ enum
   SIGNAL_PATH_CHANGED,
   SIGNAL_CLOSED,
   SIGNAL_FAILED,
+  SIGNAL_DETAILS_CHANGED,
   N_SIGNALS
 };
 
@@ -171,6 +177,12 @@ elapsed_ms (gint64 from,
             gint64 to)
 {
   return (to - from) / 1000.0;
+}
+
+static void
+details_changed (PhConversation *self)
+{
+  g_signal_emit (self, signals[SIGNAL_DETAILS_CHANGED], 0);
 }
 
 static void
@@ -705,6 +717,13 @@ ice_state_changed_cb (PhIceTransport *ice,
                       PhConversation *self)
 {
   g_debug ("ICE is %s", ph_ice_state_to_string (state));
+  if (self->timeline->len < MAX_TIMELINE_ENTRIES)
+    {
+      PhTimelineEntry entry = { elapsed_ms (self->time_started, g_get_monotonic_time ()), state };
+
+      g_array_append_val (self->timeline, entry);
+      details_changed (self);
+    }
 
   /* TLS starts on the first working pair: waiting for READY would also
    * wait for every better pair to fail, seconds behind a NAT. */
@@ -779,9 +798,13 @@ ice_local_candidate_cb (PhIceTransport *ice,
 {
   self->local_srflx += candidate_has_type (candidate, "srflx");
   self->local_relay += candidate_has_type (candidate, "relay");
-  if (!self->description_sent)
-    g_ptr_array_add (self->local_candidates, g_strdup (candidate));
-  else if (self->attempt == 1)
+  /* Once the description went, the list only feeds the inspector. */
+  if (self->local_candidates->len < MAX_LOCAL_CANDIDATES)
+    {
+      g_ptr_array_add (self->local_candidates, g_strdup (candidate));
+      details_changed (self);
+    }
+  if (self->description_sent && self->attempt == 1)
     ph_signaling_send_candidate (self->signaling, candidate);
 }
 
@@ -894,6 +917,7 @@ begin_attempt (PhConversation *self,
   g_ptr_array_set_size (self->remote_candidates, 0);
   self->remote_candidates_added = 0;
   self->remote_gathering_done = FALSE;
+  details_changed (self);
 
   g_clear_handle_id (&self->attempt_timeout_id, g_source_remove);
   self->attempt_timeout_id =
@@ -1108,6 +1132,7 @@ signaling_description_cb (PhSignaling                *signaling,
   for (guint i = 0; i < description->candidates->len; i++)
     g_ptr_array_add (self->remote_candidates, g_strdup (g_ptr_array_index (description->candidates, i)));
   self->remote_gathering_done = description->end_of_candidates;
+  details_changed (self);
 
   apply_peer_description (self);
 }
@@ -1127,6 +1152,7 @@ signaling_candidate_cb (PhSignaling    *signaling,
       return;
     }
   g_ptr_array_add (self->remote_candidates, g_strdup (candidate));
+  details_changed (self);
   feed_remote_candidates (self);
 }
 
@@ -1265,6 +1291,7 @@ static gboolean
 start (PhConversation *self,
        GError        **error)
 {
+  self->time_started = g_get_monotonic_time ();
   self->client = ph_rendezvous_client_new (self->rendezvous_url, error);
   if (self->client == NULL)
     return FALSE;
@@ -1494,6 +1521,40 @@ ph_conversation_get_unacknowledged (PhConversation *self)
   return g_queue_get_length (&self->outbox);
 }
 
+static GStrv
+dup_candidates (GPtrArray *candidates)
+{
+  GStrv copy = g_new0 (char *, candidates->len + 1);
+
+  for (guint i = 0; i < candidates->len; i++)
+    copy[i] = g_strdup (g_ptr_array_index (candidates, i));
+  return copy;
+}
+
+GStrv
+ph_conversation_dup_local_candidates (PhConversation *self)
+{
+  g_return_val_if_fail (PH_IS_CONVERSATION (self), NULL);
+
+  return dup_candidates (self->local_candidates);
+}
+
+GStrv
+ph_conversation_dup_remote_candidates (PhConversation *self)
+{
+  g_return_val_if_fail (PH_IS_CONVERSATION (self), NULL);
+
+  return dup_candidates (self->remote_candidates);
+}
+
+GArray *
+ph_conversation_get_timeline (PhConversation *self)
+{
+  g_return_val_if_fail (PH_IS_CONVERSATION (self), NULL);
+
+  return self->timeline;
+}
+
 PhIceTransport *
 ph_conversation_get_ice_transport (PhConversation *self)
 {
@@ -1565,6 +1626,7 @@ ph_conversation_finalize (GObject *object)
   g_free (self->peer_fingerprint);
   g_ptr_array_unref (self->local_candidates);
   g_ptr_array_unref (self->remote_candidates);
+  g_array_unref (self->timeline);
   g_clear_pointer (&self->peer_description, ph_session_description_free);
   g_clear_pointer (&self->ice_config, ph_ice_config_free);
   g_clear_pointer (&self->path, ph_path_free);
@@ -1657,6 +1719,9 @@ ph_conversation_class_init (PhConversationClass *klass)
   signals[SIGNAL_FAILED] =
     g_signal_new ("failed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
                   G_TYPE_NONE, 1, G_TYPE_ERROR | G_SIGNAL_TYPE_STATIC_SCOPE);
+  signals[SIGNAL_DETAILS_CHANGED] =
+    g_signal_new ("details-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
+                  NULL, NULL, G_TYPE_NONE, 0);
 }
 
 static void
@@ -1676,6 +1741,7 @@ ph_conversation_init (PhConversation *self)
              RECONNECT_TIMEOUT_SECONDS);
   self->local_candidates = g_ptr_array_new_with_free_func (g_free);
   self->remote_candidates = g_ptr_array_new_with_free_func (g_free);
+  self->timeline = g_array_new (FALSE, FALSE, sizeof (PhTimelineEntry));
 }
 
 PhConversation *

@@ -4,6 +4,8 @@
 #include <gio/gio.h>
 
 #include "ph-ice-config.h"
+#include "ph-ice-transport.h"
+#include "ph-nat-check.h"
 #include "ph-path.h"
 
 G_BEGIN_DECLS
@@ -32,6 +34,14 @@ typedef struct
   double total_ms;
 } PhSetupTimes;
 
+/* One change of the ICE state, in milliseconds since the conversation
+ * started (hosting or joining). */
+typedef struct
+{
+  double     ms;
+  PhIceState state;
+} PhTimelineEntry;
+
 #define PH_TYPE_CONVERSATION (ph_conversation_get_type ())
 G_DECLARE_FINAL_TYPE (PhConversation, ph_conversation, PH, CONVERSATION, GObject)
 
@@ -47,7 +57,9 @@ G_DECLARE_FINAL_TYPE (PhConversation, ph_conversation, PH, CONVERSATION, GObject
  *  "peer-typing" (gboolean active)
  *  "path-changed" (const PhPath *path)
  *  "closed" (const char *reason): "peer-left", "peer-lost", "left"
- *  "failed" (const GError *error) */
+ *  "failed" (const GError *error)
+ *  "details-changed": a candidate, the ICE timeline, the round-trip time or
+ *     the NAT type changed (for the connection inspector) */
 
 PhConversation     *ph_conversation_new             (const char        *rendezvous_url,
                                                      const char        *own_name,
@@ -78,5 +90,11 @@ const GError       *ph_conversation_get_error       (PhConversation    *self);
 const PhSetupTimes *ph_conversation_get_setup_times (PhConversation    *self);
 /* Messages sent and not yet acknowledged. */
 guint               ph_conversation_get_unacknowledged (PhConversation *self);
+/* The "candidate:…" lines this side gathered and the peer sent, in order,
+ * for the current connection attempt. */
+GStrv               ph_conversation_dup_local_candidates  (PhConversation *self);
+GStrv               ph_conversation_dup_remote_candidates (PhConversation *self);
+/* Of PhTimelineEntry, every ICE state change, across reconnections. */
+GArray             *ph_conversation_get_timeline    (PhConversation    *self);
 
 G_END_DECLS
