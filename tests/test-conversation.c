@@ -310,6 +310,14 @@ details_changed_cb (PhConversation *conversation, guint *count)
   (*count)++;
 }
 
+static gboolean
+round_trip_measured (gpointer data)
+{
+  Peer *peer = data;
+
+  return ph_conversation_get_round_trip_ms (peer->conversation) >= 0 || peer->ended;
+}
+
 static void
 test_connection_details (Fixture *fixture, gconstpointer data)
 {
@@ -322,6 +330,12 @@ test_connection_details (Fixture *fixture, gconstpointer data)
   check_details (&fixture->host);
   check_details (&fixture->joiner);
   g_assert_cmpuint (changes, >, 0);
+
+  /* The first ping goes out one interval after connecting. */
+  g_assert_true (ph_test_wait_until (round_trip_measured, &fixture->joiner, TIMEOUT_MS));
+  g_assert_no_error (fixture->joiner.error);
+  g_assert_cmpfloat (ph_conversation_get_round_trip_ms (fixture->joiner.conversation), >=, 0);
+  g_assert_cmpfloat (ph_conversation_get_round_trip_ms (fixture->joiner.conversation), <, 1000);
 }
 
 static void

@@ -23,6 +23,7 @@ assert_frames_equal (const PhFrame *a, const PhFrame *b)
   g_assert_cmpstr (a->text, ==, b->text);
   g_assert_cmpint (a->active, ==, b->active);
   g_assert_cmpstr (a->reason, ==, b->reason);
+  g_assert_cmpuint (a->ping_id, ==, b->ping_id);
   if (a->features == NULL || b->features == NULL)
     g_assert_cmpuint (a->features ? g_strv_length (a->features) : 0, ==,
                       b->features ? g_strv_length (b->features) : 0);
@@ -73,6 +74,9 @@ make_frames (void)
   g_ptr_array_add (frames, ph_frame_new_typing (TRUE));
   g_ptr_array_add (frames, ph_frame_new_typing (FALSE));
   g_ptr_array_add (frames, ph_frame_new_ping ());
+  g_ptr_array_add (frames, ph_frame_new_ping ());
+  ((PhFrame *)g_ptr_array_index (frames, frames->len - 1))->ping_id = 7;
+  g_ptr_array_add (frames, ph_frame_new_pong (PH_FRAME_MAX_SEQ));
   g_ptr_array_add (frames, ph_frame_new_bye (NULL));
   g_ptr_array_add (frames, ph_frame_new_bye ("user-quit"));
 
@@ -138,6 +142,7 @@ test_encoding_exact (void)
     { ph_frame_new_bye ("done"), "{\"type\":\"bye\",\"reason\":\"done\"}" },
     { ph_frame_new_bye (NULL), "{\"type\":\"bye\"}" },
     { ph_frame_new_ping (), "{\"type\":\"ping\"}" },
+    { ph_frame_new_pong (42), "{\"type\":\"pong\",\"id\":42}" },
   };
 
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
@@ -201,6 +206,7 @@ test_encode_invalid (void)
     ph_frame_new_ack ("has space"),              /* id not plain ASCII */
     ph_frame_new_hello ("new\nline", NULL),      /* control character in the name */
     ph_frame_new_bye ("\xc3"),                   /* truncated UTF-8 */
+    ph_frame_new_pong (0),                       /* a pong answers a numbered ping */
     ph_frame_new_msg ("seq 0", 1, "no number"),  /* seq set to 0 below */
     ph_frame_new_hello ("version 0", NULL),      /* version set to 0 below */
   };
@@ -327,6 +333,10 @@ test_parse_invalid (void)
     { "{\"type\":\"typing\",\"active\":1}", "“active” must be true or false" },
     { "{\"type\":\"typing\",\"active\":\"true\"}", "“active” must be true or false" },
     { "{\"type\":\"bye\",\"reason\":7}", "“reason” must be a string" },
+    { "{\"type\":\"pong\"}", "“pong” frame’s “id” is missing" },
+    { "{\"type\":\"pong\",\"id\":0}", "“id” must be 1 to 2⁵³−1" },
+    { "{\"type\":\"ping\",\"id\":\"1\"}", "“id” must be an integer" },
+    { "{\"type\":\"ping\",\"id\":9007199254740992}", "“id” must be 1 to 2⁵³−1" },
     { "{\"type\":\"bye\",\"reason\":null}", "“reason” must be a string" },
     { "{\"type\":\"hello\",\"name\":\"A\"}", "“version” is missing" },
     { "{\"type\":\"hello\",\"version\":0,\"name\":\"A\"}", "“version” must be a positive integer" },

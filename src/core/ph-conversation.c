@@ -116,6 +116,9 @@ struct _PhConversation
 
   guint                 connect_timeout_id;
   guint                 ping_id;
+  guint64               last_ping_number;
+  gint64                last_ping_sent;
+  double                round_trip_ms;
   guint                 leave_timeout_id;
   gint64                last_heard;
   gboolean              leaving;
@@ -459,6 +462,8 @@ ping_cb (gpointer user_data)
     }
 
   ping = ph_frame_new_ping ();
+  ping->ping_id = ++self->last_ping_number;
+  self->last_ping_sent = now;
   send_frame (self, ping);
   return G_SOURCE_CONTINUE;
 }
@@ -586,6 +591,23 @@ channel_frame_received_cb (PhSecureChannel *channel,
       break;
 
     case PH_FRAME_PING:
+      if (frame->ping_id != 0)
+        {
+          g_autoptr (PhFrame) pong = ph_frame_new_pong (frame->ping_id);
+
+          send_frame (self, pong);
+        }
+      break;
+
+    case PH_FRAME_PONG:
+      /* Only the latest ping counts: an older one's answer came late. */
+      if (frame->ping_id == self->last_ping_number)
+        {
+          self->round_trip_ms = elapsed_ms (self->last_ping_sent, self->last_heard);
+          details_changed (self);
+        }
+      break;
+
     case PH_FRAME_UNKNOWN:
     default:
       break;
@@ -1555,6 +1577,14 @@ ph_conversation_get_timeline (PhConversation *self)
   return self->timeline;
 }
 
+double
+ph_conversation_get_round_trip_ms (PhConversation *self)
+{
+  g_return_val_if_fail (PH_IS_CONVERSATION (self), -1);
+
+  return self->round_trip_ms;
+}
+
 PhIceTransport *
 ph_conversation_get_ice_transport (PhConversation *self)
 {
@@ -1733,6 +1763,7 @@ ph_conversation_init (PhConversation *self)
   g_queue_init (&self->outbox);
   self->outbox_index = g_hash_table_new (g_str_hash, g_str_equal);
   self->attempt = 1;
+  self->round_trip_ms = -1;
   self->reconnect_timeout_seconds = RECONNECT_TIMEOUT_SECONDS;
   /* Lets the test suites see a lost peer given up without waiting a minute. */
   if (g_getenv ("PINHOLE_TEST_RECONNECT_SECONDS") != NULL)

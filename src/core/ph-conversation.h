@@ -96,5 +96,8 @@ GStrv               ph_conversation_dup_local_candidates  (PhConversation *self)
 GStrv               ph_conversation_dup_remote_candidates (PhConversation *self);
 /* Of PhTimelineEntry, every ICE state change, across reconnections. */
 GArray             *ph_conversation_get_timeline    (PhConversation    *self);
+/* The latest ping's round trip through the channel in milliseconds, -1
+ * before the first answer. */
+double              ph_conversation_get_round_trip_ms (PhConversation *self);
 
 G_END_DECLS

@@ -100,6 +100,15 @@ ph_frame_new_ping (void)
   return frame_new (PH_FRAME_PING);
 }
 
+PhFrame *
+ph_frame_new_pong (guint64 ping_id)
+{
+  PhFrame *frame = frame_new (PH_FRAME_PONG);
+
+  frame->ping_id = ping_id;
+  return frame;
+}
+
 void
 ph_frame_free (PhFrame *frame)
 {
@@ -131,6 +140,8 @@ type_name (PhFrameType type)
       return "bye";
     case PH_FRAME_PING:
       return "ping";
+    case PH_FRAME_PONG:
+      return "pong";
     case PH_FRAME_UNKNOWN:
     default:
       return NULL;
@@ -246,7 +257,16 @@ check_outgoing (const PhFrame *frame, GError **error)
       return TRUE;
 
     case PH_FRAME_TYPING:
+      return TRUE;
+
     case PH_FRAME_PING:
+    case PH_FRAME_PONG:
+      if (frame->ping_id > PH_FRAME_MAX_SEQ || (frame->type == PH_FRAME_PONG && frame->ping_id == 0))
+        {
+          g_set_error (error, PH_ERROR, PH_ERROR_INVALID_FRAME,
+                       "A ping id must be 1 to 2⁵³−1");
+          return FALSE;
+        }
       return TRUE;
 
     case PH_FRAME_UNKNOWN:
@@ -353,6 +373,11 @@ ph_frame_encode (const PhFrame *frame, GError **error)
       break;
 
     case PH_FRAME_PING:
+    case PH_FRAME_PONG:
+      if (frame->ping_id != 0)
+        g_string_append_printf (out, ",\"id\":%" G_GINT64_FORMAT, (gint64)frame->ping_id);
+      break;
+
     case PH_FRAME_UNKNOWN:
     default:
       break;
@@ -614,6 +639,27 @@ parse_msg (JsonObject *object, PhFrame *frame, GError **error)
   return TRUE;
 }
 
+static gboolean
+parse_ping_id (JsonObject *object, const char *type, gboolean required, PhFrame *frame,
+               GError **error)
+{
+  GError *local_error = NULL;
+  JsonNode *node = get_member (object, type, "id", G_TYPE_INT64, "an integer (the ping's number)",
+                               required, &local_error);
+
+  if (node == NULL)
+    {
+      if (local_error == NULL)
+        return TRUE;
+      g_propagate_error (error, local_error);
+      return FALSE;
+    }
+  if (json_node_get_int (node) < 1 || (guint64)json_node_get_int (node) > PH_FRAME_MAX_SEQ)
+    return member_error (type, "id", "must be 1 to 2⁵³−1", error);
+  frame->ping_id = json_node_get_int (node);
+  return TRUE;
+}
+
 static PhFrame *
 parse_object (JsonObject *object, GError **error)
 {
@@ -665,7 +711,15 @@ parse_object (JsonObject *object, GError **error)
       ok = get_string (object, "bye", "reason", FALSE, &frame->reason, error);
     }
   else if (strcmp (type, "ping") == 0)
-    frame = frame_new (PH_FRAME_PING);
+    {
+      frame = frame_new (PH_FRAME_PING);
+      ok = parse_ping_id (object, "ping", FALSE, frame, error);
+    }
+  else if (strcmp (type, "pong") == 0)
+    {
+      frame = frame_new (PH_FRAME_PONG);
+      ok = parse_ping_id (object, "pong", TRUE, frame, error);
+    }
   else
     frame = frame_new (PH_FRAME_UNKNOWN); /* from a newer peer: ignored, not an error */
 

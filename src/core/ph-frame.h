@@ -23,7 +23,8 @@ typedef enum
   PH_FRAME_ACK,     /* id */
   PH_FRAME_TYPING,  /* active */
   PH_FRAME_BYE,     /* reason (optional) */
-  PH_FRAME_PING,    /* liveness while idle */
+  PH_FRAME_PING,    /* liveness while idle; id (optional) asks for a pong */
+  PH_FRAME_PONG,    /* id: the answer to a ping, for the round-trip time */
   PH_FRAME_UNKNOWN, /* a type from a newer peer: ignored */
 } PhFrameType;
 
@@ -39,6 +40,7 @@ typedef struct
   char       *text;        /* msg */
   gboolean    active;      /* typing */
   char       *reason;      /* bye, may be NULL */
+  guint64     ping_id;     /* ping (0: no pong wanted), pong: 1 to PH_FRAME_MAX_SEQ */
 } PhFrame;
 
 PhFrame *ph_frame_new_hello  (const char         *name,
@@ -50,7 +52,9 @@ PhFrame *ph_frame_new_msg    (const char         *id,
 PhFrame *ph_frame_new_ack    (const char         *id);
 PhFrame *ph_frame_new_typing (gboolean            active);
 PhFrame *ph_frame_new_bye    (const char         *reason);
+/* Set frame->ping_id to ask for a pong. */
 PhFrame *ph_frame_new_ping   (void);
+PhFrame *ph_frame_new_pong   (guint64             ping_id);
 void     ph_frame_free       (PhFrame            *frame);
 
 /* The whole frame, length prefix included. PH_ERROR_TOO_LARGE when a text
