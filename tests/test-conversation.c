@@ -330,6 +330,9 @@ test_connection_details (Fixture *fixture, gconstpointer data)
   check_details (&fixture->host);
   check_details (&fixture->joiner);
   g_assert_cmpuint (changes, >, 0);
+  /* Without a STUN server there is nobody to ask. */
+  g_assert_cmpint (ph_conversation_get_nat_type (fixture->joiner.conversation), ==,
+                   PH_NAT_TYPE_UNKNOWN);
 
   /* The first ping goes out one interval after connecting. */
   g_assert_true (ph_test_wait_until (round_trip_measured, &fixture->joiner, TIMEOUT_MS));

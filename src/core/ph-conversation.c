@@ -12,6 +12,7 @@
 #include "ph-frame.h"
 #include "ph-ice-diagnosis.h"
 #include "ph-ice-transport-private.h"
+#include "ph-nat-check.h"
 #include "ph-rendezvous-client.h"
 #include "ph-secure-channel.h"
 #include "ph-session-description.h"
@@ -119,6 +120,9 @@ struct _PhConversation
   guint64               last_ping_number;
   gint64                last_ping_sent;
   double                round_trip_ms;
+  PhNatCheck           *nat_check;
+  GCancellable         *nat_cancellable;
+  PhNatType             nat_type;
   guint                 leave_timeout_id;
   gint64                last_heard;
   gboolean              leaving;
@@ -314,6 +318,7 @@ teardown (PhConversation *self)
   g_clear_handle_id (&self->reconnect_deadline_id, g_source_remove);
   g_clear_handle_id (&self->attempt_timeout_id, g_source_remove);
   stop_watching_system (self);
+  g_cancellable_cancel (self->nat_cancellable);
 
   /* Held until the last step reports. */
   g_object_ref (self);
@@ -717,7 +722,7 @@ fail_ice (PhConversation *self)
 {
   g_autofree char *message = NULL;
   PhIceDiagnosisInput input = {
-    .local_nat = PH_NAT_TYPE_UNKNOWN,
+    .local_nat = self->nat_type,
     .remote_nat = PH_NAT_TYPE_UNKNOWN,
     .stun_configured = self->ice_config->stun_host != NULL,
     .turn_configured = self->ice_config->turn_servers->len > 0,
@@ -1245,9 +1250,47 @@ signaling_failed_cb (PhSignaling    *signaling,
     close_with_reason (self, "peer-lost");
 }
 
+/* Cancelled before the conversation goes, so @user_data is alive unless
+ * the check was cancelled. */
+static void
+nat_check_done_cb (GObject      *source,
+                   GAsyncResult *result,
+                   gpointer      user_data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PhNatCheckResult) nat = ph_nat_check_run_finish (PH_NAT_CHECK (source), result,
+                                                              &error);
+  PhConversation *self;
+
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+  self = user_data;
+  if (nat == NULL)
+    {
+      g_debug ("No NAT type: %s", error->message);
+      return;
+    }
+  self->nat_type = nat->udp_blocked ? PH_NAT_TYPE_UDP_BLOCKED : nat->type;
+  g_debug ("Behind NAT type %s", ph_nat_type_to_string (self->nat_type));
+  details_changed (self);
+}
+
+/* Runs beside ICE, which does not wait for it: it only explains. */
+static void
+start_nat_check (PhConversation *self)
+{
+  if (self->nat_check != NULL || self->ice_config->stun_host == NULL)
+    return;
+
+  self->nat_check = ph_nat_check_new (self->ice_config->stun_host, self->ice_config->stun_port);
+  self->nat_cancellable = g_cancellable_new ();
+  ph_nat_check_run_async (self->nat_check, self->nat_cancellable, nat_check_done_cb, self);
+}
+
 static void
 start_ice (PhConversation *self)
 {
+  start_nat_check (self);
   self->ice = ph_ice_transport_new (self->ice_config, self->is_host);
   g_signal_connect (self->ice, "local-candidate", G_CALLBACK (ice_local_candidate_cb), self);
   g_signal_connect (self->ice, "gathering-done", G_CALLBACK (ice_gathering_done_cb), self);
@@ -1585,6 +1628,14 @@ ph_conversation_get_round_trip_ms (PhConversation *self)
   return self->round_trip_ms;
 }
 
+PhNatType
+ph_conversation_get_nat_type (PhConversation *self)
+{
+  g_return_val_if_fail (PH_IS_CONVERSATION (self), PH_NAT_TYPE_UNKNOWN);
+
+  return self->nat_type;
+}
+
 PhIceTransport *
 ph_conversation_get_ice_transport (PhConversation *self)
 {
@@ -1630,6 +1681,9 @@ ph_conversation_dispose (GObject *object)
   g_clear_handle_id (&self->attempt_timeout_id, g_source_remove);
 
   stop_watching_system (self);
+  g_cancellable_cancel (self->nat_cancellable);
+  g_clear_object (&self->nat_cancellable);
+  g_clear_object (&self->nat_check);
   if (self->signaling != NULL)
     g_signal_handlers_disconnect_by_data (self->signaling, self);
   if (self->ice != NULL)

@@ -99,5 +99,10 @@ GArray             *ph_conversation_get_timeline    (PhConversation    *self);
 /* The latest ping's round trip through the channel in milliseconds, -1
  * before the first answer. */
 double              ph_conversation_get_round_trip_ms (PhConversation *self);
+/* What NAT this side is behind, tested against the STUN server in the
+ * background when the conversation starts; PH_NAT_TYPE_UNKNOWN without a
+ * STUN server or until the test is done, PH_NAT_TYPE_UDP_BLOCKED when the
+ * server did not answer. */
+PhNatType           ph_conversation_get_nat_type    (PhConversation    *self);
 
 G_END_DECLS
