@@ -113,6 +113,52 @@ save_screenshot (const char *name)
 /* Widgets */
 
 static void
+expand_all (GtkWidget *widget)
+{
+  if (ADW_IS_EXPANDER_ROW (widget))
+    adw_expander_row_set_expanded (ADW_EXPANDER_ROW (widget), TRUE);
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    expand_all (child);
+}
+
+static GtkScrolledWindow *
+find_scrolled_window (GtkWidget *widget)
+{
+  if (GTK_IS_SCROLLED_WINDOW (widget) && gtk_widget_get_mapped (widget))
+    return GTK_SCROLLED_WINDOW (widget);
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    {
+      GtkScrolledWindow *found = find_scrolled_window (child);
+
+      if (found != NULL)
+        return found;
+    }
+  return NULL;
+}
+
+/* What the inspector shows further down, scrolled @fraction of the way. */
+static void
+save_scrolled_screenshot (GtkWidget *widget, double fraction, const char *name)
+{
+  GtkScrolledWindow *scrolled = find_scrolled_window (widget);
+  GtkAdjustment *adjustment;
+
+  g_assert_nonnull (scrolled);
+  adjustment = gtk_scrolled_window_get_vadjustment (scrolled);
+  gtk_adjustment_set_value (adjustment, fraction * (gtk_adjustment_get_upper (adjustment)
+                                                    - gtk_adjustment_get_page_size (adjustment)));
+  save_screenshot (name);
+}
+
+static gboolean
+round_trip_measured (gpointer data)
+{
+  return ph_conversation_get_round_trip_ms (data) >= 0;
+}
+
+static void
 collect_message_rows (GtkWidget *widget, GPtrArray *rows)
 {
   if (PH_IS_MESSAGE_ROW (widget))
@@ -493,6 +539,27 @@ test_chat_with_cli_peer (void)
   g_assert_nonnull (strstr (report, "Your candidate: host"));
   g_assert_nonnull (strstr (report, "Peer’s candidate: host"));
   g_assert_nonnull (strstr (report, "Setup: rendezvous"));
+  g_clear_pointer (&report, g_free);
+
+  /* Every candidate both ways, the ICE states, and the round trip once the
+   * first ping came back. */
+  if (!ph_test_wait_until (round_trip_measured, ph_chat_get_conversation (chat), EVENT_TIMEOUT_MS))
+    g_error ("no round-trip time");
+  g_assert_cmpuint (ph_inspector_get_n_candidates (inspector, FALSE), >, 0);
+  g_assert_cmpuint (ph_inspector_get_n_candidates (inspector, TRUE), >, 0);
+  report = ph_inspector_dup_report (inspector);
+  g_assert_nonnull (strstr (report, "Your network: Unknown"));
+  g_assert_nonnull (strstr (report, "Round trip: "));
+  g_assert_null (strstr (report, "not measured"));
+  g_assert_nonnull (strstr (report, "Candidates gathered here:\n  host "));
+  g_assert_nonnull (strstr (report, "Candidates received from your peer:\n  host "));
+  g_assert_nonnull (strstr (report, "Timeline:\n"));
+  g_assert_nonnull (strstr (report, " connecting\n"));
+  save_screenshot ("inspector.png");
+  expand_all (GTK_WIDGET (inspector));
+  wait_for_paint ();
+  save_scrolled_screenshot (GTK_WIDGET (inspector), 0.5, "inspector-middle.png");
+  save_scrolled_screenshot (GTK_WIDGET (inspector), 1.0, "inspector-end.png");
   ph_window_set_inspector_visible (window, FALSE);
 
   /* Bob leaves: a banner says so and the composer is off. */

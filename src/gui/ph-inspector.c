@@ -25,6 +25,18 @@ struct _PhInspector
   GtkLabel *ice_label;
   GtkLabel *tls_label;
   GtkLabel *total_label;
+  AdwActionRow *nat_row;
+  GtkLabel *round_trip_label;
+  AdwExpanderRow *local_candidates_row;
+  AdwExpanderRow *remote_candidates_row;
+  AdwPreferencesGroup *timeline_group;
+
+  /* Rows added to the expanders and the timeline, to remove on update. */
+  GPtrArray *local_candidate_rows;
+  GPtrArray *remote_candidate_rows;
+  GPtrArray *timeline_rows;
+  GStrv shown_local;
+  GStrv shown_remote;
 
   PhChat *chat;
 };
@@ -43,6 +55,107 @@ ph_inspector_explain_type (const char *candidate_type)
   if (g_strcmp0 (candidate_type, "relay") == 0)
     return _ ("An address on a TURN server that forwards the traffic");
   return _ ("unknown candidate type");
+}
+
+/* The parts of a "candidate:foundation component transport priority
+ * address port typ type …" line that a person can read. */
+typedef struct
+{
+  char *type;
+  char *address;
+  char *transport;
+} CandidateParts;
+
+static void
+candidate_parts_clear (CandidateParts *parts)
+{
+  g_free (parts->type);
+  g_free (parts->address);
+  g_free (parts->transport);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (CandidateParts, candidate_parts_clear)
+
+static char *format_address (const char *address, guint port, const char *transport);
+
+static void
+parse_candidate (const char *candidate, CandidateParts *parts)
+{
+  g_auto (GStrv) fields = g_strsplit (candidate, " ", 0);
+
+  if (g_strv_length (fields) < 8 || !g_str_equal (fields[6], "typ"))
+    {
+      parts->type = g_strdup ("?");
+      parts->address = g_strdup (candidate);
+      parts->transport = g_strdup ("");
+      return;
+    }
+  parts->type = g_strdup (fields[7]);
+  parts->transport = g_ascii_strup (fields[2], -1);
+  parts->address = format_address (fields[4], g_ascii_strtoull (fields[5], NULL, 10), fields[2]);
+}
+
+/* Plain words for what the NAT does: a short title and what it means. */
+static void
+explain_nat (PhNatType type, const char **title, const char **explanation)
+{
+  switch (type)
+    {
+    case PH_NAT_TYPE_OPEN:
+      *title = _ ("Open: no NAT");
+      *explanation = _ ("This computer has a public address and nothing filters what reaches it.");
+      break;
+    case PH_NAT_TYPE_FULL_CONE:
+      *title = _ ("Full-cone NAT");
+      *explanation = _ ("Once you have written out, anyone can answer on the same public port.");
+      break;
+    case PH_NAT_TYPE_ADDRESS_RESTRICTED:
+      *title = _ ("Address-restricted NAT");
+      *explanation = _ ("Answers come in only from addresses you wrote to.");
+      break;
+    case PH_NAT_TYPE_PORT_RESTRICTED:
+      *title = _ ("Port-restricted NAT");
+      *explanation = _ ("Answers come in only from the exact address and port you wrote to.");
+      break;
+    case PH_NAT_TYPE_SYMMETRIC:
+      *title = _ ("Symmetric NAT");
+      *explanation = _ ("Every peer sees a different public port, so direct paths often fail "
+                        "and a TURN relay is needed.");
+      break;
+    case PH_NAT_TYPE_UDP_BLOCKED:
+      *title = _ ("UDP blocked");
+      *explanation = _ ("The STUN server did not answer: only a TURN relay can connect you.");
+      break;
+    case PH_NAT_TYPE_UNKNOWN:
+    default:
+      *title = _ ("Unknown");
+      *explanation = _ ("No STUN server to ask, or it could not tell (that needs a server with "
+                        "two addresses).");
+      break;
+    }
+}
+
+static const char *
+describe_ice_state (PhIceState state)
+{
+  switch (state)
+    {
+    case PH_ICE_STATE_NEW:
+      return C_ ("ICE state", "new");
+    case PH_ICE_STATE_GATHERING:
+      return C_ ("ICE state", "gathering");
+    case PH_ICE_STATE_CONNECTING:
+      return C_ ("ICE state", "connecting");
+    case PH_ICE_STATE_CONNECTED:
+      return C_ ("ICE state", "connected");
+    case PH_ICE_STATE_READY:
+      return C_ ("ICE state", "ready");
+    case PH_ICE_STATE_FAILED:
+      return C_ ("ICE state", "failed");
+    case PH_ICE_STATE_CLOSED:
+    default:
+      return C_ ("ICE state", "closed");
+    }
 }
 
 static char *
@@ -75,6 +188,106 @@ set_ms_label (GtkLabel *label, double ms, gboolean known)
   g_autofree char *text = known ? format_ms (ms) : g_strdup ("—");
 
   gtk_label_set_text (label, text);
+}
+
+static GtkWidget *
+new_badge (const char *text)
+{
+  GtkWidget *badge = gtk_label_new (text);
+
+  gtk_widget_set_valign (badge, GTK_ALIGN_CENTER);
+  gtk_label_set_width_chars (GTK_LABEL (badge), 5);
+  gtk_widget_add_css_class (badge, "monospace");
+  gtk_widget_add_css_class (badge, "candidate-type");
+  return badge;
+}
+
+/* Rebuilt only when they changed: a pong every 2 s must not reset the
+ * rows someone is looking at. */
+static void
+fill_candidates (AdwExpanderRow *expander, GPtrArray *rows, GStrv *shown, GStrv candidates)
+{
+  guint n = g_strv_length (candidates);
+  g_autofree char *count = NULL;
+
+  if (*shown != NULL && g_strv_equal ((const char *const *)*shown,
+                                      (const char *const *)candidates))
+    return;
+  g_strfreev (*shown);
+  *shown = g_strdupv (candidates);
+
+  for (guint i = 0; i < rows->len; i++)
+    adw_expander_row_remove (expander, g_ptr_array_index (rows, i));
+  g_ptr_array_set_size (rows, 0);
+
+  for (guint i = 0; i < n; i++)
+    {
+      g_auto (CandidateParts) parts = { NULL };
+      GtkWidget *row = adw_action_row_new ();
+
+      parse_candidate (candidates[i], &parts);
+      adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), parts.address);
+      adw_action_row_set_subtitle (ADW_ACTION_ROW (row), ph_inspector_explain_type (parts.type));
+      adw_action_row_add_prefix (ADW_ACTION_ROW (row), new_badge (parts.type));
+      adw_expander_row_add_row (expander, row);
+      g_ptr_array_add (rows, row);
+    }
+
+  count = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%u candidate", "%u candidates", n), n);
+  adw_expander_row_set_subtitle (expander, count);
+}
+
+static void
+clear_timeline (PhInspector *self)
+{
+  for (guint i = 0; i < self->timeline_rows->len; i++)
+    adw_preferences_group_remove (self->timeline_group,
+                                  g_ptr_array_index (self->timeline_rows, i));
+  g_ptr_array_set_size (self->timeline_rows, 0);
+}
+
+/* A conversation's timeline only grows. */
+static void
+fill_timeline (PhInspector *self, GArray *timeline)
+{
+  if (timeline->len == self->timeline_rows->len)
+    return;
+  clear_timeline (self);
+
+  for (guint i = 0; i < timeline->len; i++)
+    {
+      const PhTimelineEntry *entry = &g_array_index (timeline, PhTimelineEntry, i);
+      g_autofree char *ms = format_ms (entry->ms);
+      GtkWidget *row = adw_action_row_new ();
+      GtkWidget *label = gtk_label_new (ms);
+
+      gtk_widget_add_css_class (label, "numeric");
+      adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), describe_ice_state (entry->state));
+      adw_action_row_add_suffix (ADW_ACTION_ROW (row), label);
+      adw_preferences_group_add (self->timeline_group, row);
+      g_ptr_array_add (self->timeline_rows, row);
+    }
+}
+
+static void
+update_details (PhInspector *self, PhConversation *conversation)
+{
+  g_auto (GStrv) local = ph_conversation_dup_local_candidates (conversation);
+  g_auto (GStrv) remote = ph_conversation_dup_remote_candidates (conversation);
+  double round_trip_ms = ph_conversation_get_round_trip_ms (conversation);
+  const char *nat_title;
+  const char *nat_explanation;
+
+  explain_nat (ph_conversation_get_nat_type (conversation), &nat_title, &nat_explanation);
+  adw_preferences_row_set_title (ADW_PREFERENCES_ROW (self->nat_row), nat_title);
+  adw_action_row_set_subtitle (self->nat_row, nat_explanation);
+
+  set_ms_label (self->round_trip_label, round_trip_ms, round_trip_ms >= 0);
+  fill_candidates (self->local_candidates_row, self->local_candidate_rows, &self->shown_local,
+                   local);
+  fill_candidates (self->remote_candidates_row, self->remote_candidate_rows, &self->shown_remote,
+                   remote);
+  fill_timeline (self, ph_conversation_get_timeline (conversation));
 }
 
 static void
@@ -128,6 +341,8 @@ update (PhInspector *self)
   set_ms_label (self->tls_label, known ? times->tls_ms : 0, known);
   set_ms_label (self->total_label, known ? times->total_ms : 0, known);
 
+  update_details (self, conversation);
+
   gtk_stack_set_visible_child_name (self->stack, "path");
 }
 
@@ -148,6 +363,11 @@ ph_inspector_dispose (GObject *object)
 
   ph_inspector_set_chat (self, NULL);
   gtk_widget_dispose_template (GTK_WIDGET (self), PH_TYPE_INSPECTOR);
+  g_clear_pointer (&self->local_candidate_rows, g_ptr_array_unref);
+  g_clear_pointer (&self->remote_candidate_rows, g_ptr_array_unref);
+  g_clear_pointer (&self->timeline_rows, g_ptr_array_unref);
+  g_clear_pointer (&self->shown_local, g_strfreev);
+  g_clear_pointer (&self->shown_remote, g_strfreev);
 
   G_OBJECT_CLASS (ph_inspector_parent_class)->dispose (object);
 }
@@ -175,6 +395,11 @@ ph_inspector_class_init (PhInspectorClass *klass)
   gtk_widget_class_bind_template_child (widget_class, PhInspector, ice_label);
   gtk_widget_class_bind_template_child (widget_class, PhInspector, tls_label);
   gtk_widget_class_bind_template_child (widget_class, PhInspector, total_label);
+  gtk_widget_class_bind_template_child (widget_class, PhInspector, nat_row);
+  gtk_widget_class_bind_template_child (widget_class, PhInspector, round_trip_label);
+  gtk_widget_class_bind_template_child (widget_class, PhInspector, local_candidates_row);
+  gtk_widget_class_bind_template_child (widget_class, PhInspector, remote_candidates_row);
+  gtk_widget_class_bind_template_child (widget_class, PhInspector, timeline_group);
   gtk_widget_class_bind_template_callback (widget_class, copy_report_cb);
   gtk_widget_class_set_layout_manager_type (widget_class, GTK_TYPE_BIN_LAYOUT);
   gtk_widget_class_set_css_name (widget_class, "inspector");
@@ -184,6 +409,9 @@ static void
 ph_inspector_init (PhInspector *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
+  self->local_candidate_rows = g_ptr_array_new ();
+  self->remote_candidate_rows = g_ptr_array_new ();
+  self->timeline_rows = g_ptr_array_new ();
 }
 
 GtkWidget *
@@ -204,6 +432,9 @@ ph_inspector_set_chat (PhInspector *self, PhChat *chat)
   if (self->chat != NULL)
     g_signal_handlers_disconnect_by_data (ph_chat_get_conversation (self->chat), self);
   g_set_object (&self->chat, chat);
+  g_clear_pointer (&self->shown_local, g_strfreev);
+  g_clear_pointer (&self->shown_remote, g_strfreev);
+  clear_timeline (self);
   if (chat != NULL)
     {
       PhConversation *conversation = ph_chat_get_conversation (chat);
@@ -211,8 +442,57 @@ ph_inspector_set_chat (PhInspector *self, PhChat *chat)
       g_signal_connect_swapped (conversation, "notify::path", G_CALLBACK (update), self);
       g_signal_connect_swapped (conversation, "notify::state", G_CALLBACK (update), self);
       g_signal_connect_swapped (conversation, "notify::peer-name", G_CALLBACK (update), self);
+      g_signal_connect_swapped (conversation, "details-changed", G_CALLBACK (update), self);
     }
   update (self);
+}
+
+static void
+append_candidates (GString *report, const char *heading, GStrv candidates)
+{
+  g_string_append (report, heading);
+  g_string_append_c (report, '\n');
+  for (guint i = 0; candidates[i] != NULL; i++)
+    {
+      g_auto (CandidateParts) parts = { NULL };
+
+      parse_candidate (candidates[i], &parts);
+      g_string_append_printf (report, "  %s %s\n", parts.type, parts.address);
+    }
+}
+
+static void
+append_details (GString *report, PhConversation *conversation)
+{
+  g_auto (GStrv) local = ph_conversation_dup_local_candidates (conversation);
+  g_auto (GStrv) remote = ph_conversation_dup_remote_candidates (conversation);
+  GArray *timeline = ph_conversation_get_timeline (conversation);
+  double round_trip_ms = ph_conversation_get_round_trip_ms (conversation);
+  const char *nat_title;
+  const char *nat_explanation;
+
+  explain_nat (ph_conversation_get_nat_type (conversation), &nat_title, &nat_explanation);
+  g_string_append_printf (report, _ ("Your network: %s (%s)"), nat_title, nat_explanation);
+  g_string_append_c (report, '\n');
+
+  if (round_trip_ms >= 0)
+    g_string_append_printf (report, _ ("Round trip: %.1f ms"), round_trip_ms);
+  else
+    g_string_append (report, _ ("Round trip: not measured yet"));
+  g_string_append_c (report, '\n');
+
+  append_candidates (report, _ ("Candidates gathered here:"), local);
+  append_candidates (report, _ ("Candidates received from your peer:"), remote);
+
+  g_string_append (report, _ ("Timeline:"));
+  g_string_append_c (report, '\n');
+  for (guint i = 0; i < timeline->len; i++)
+    {
+      const PhTimelineEntry *entry = &g_array_index (timeline, PhTimelineEntry, i);
+      g_autofree char *ms = format_ms (entry->ms);
+
+      g_string_append_printf (report, "  %s %s\n", ms, describe_ice_state (entry->state));
+    }
 }
 
 char *
@@ -263,7 +543,16 @@ ph_inspector_dup_report (PhInspector *self)
           times->rendezvous_ms, times->ice_ms, times->tls_ms, times->total_ms);
       g_string_append_c (report, '\n');
     }
+  append_details (report, conversation);
   return g_string_free (g_steal_pointer (&report), FALSE);
+}
+
+guint
+ph_inspector_get_n_candidates (PhInspector *self, gboolean remote)
+{
+  g_return_val_if_fail (PH_IS_INSPECTOR (self), 0);
+
+  return remote ? self->remote_candidate_rows->len : self->local_candidate_rows->len;
 }
 
 GtkWidget *

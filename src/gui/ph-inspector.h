@@ -8,7 +8,8 @@
 G_BEGIN_DECLS
 
 /* The connection inspector: the path ICE selected, drawn and explained,
- * and how long each step of the setup took. */
+ * how long each step of the setup took, the NAT, the round-trip time, every
+ * candidate and the ICE states in order. */
 
 #define PH_TYPE_INSPECTOR (ph_inspector_get_type ())
 G_DECLARE_FINAL_TYPE (PhInspector, ph_inspector, PH, INSPECTOR, GtkWidget)
@@ -18,6 +19,8 @@ void ph_inspector_set_chat (PhInspector *self, PhChat *chat);
 /* The facts shown, as plain text; what "Copy Connection Report" copies. */
 char *ph_inspector_dup_report (PhInspector *self);
 GtkWidget *ph_inspector_get_diagram (PhInspector *self);
+/* Rows in the candidate list this side gathered, or received (@remote). */
+guint ph_inspector_get_n_candidates (PhInspector *self, gboolean remote);
 /* Plain words for a candidate type ("host", "srflx", "prflx", "relay"). */
 const char *ph_inspector_explain_type (const char *candidate_type);
 
