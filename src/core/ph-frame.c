@@ -938,12 +938,13 @@ ph_frame_parse (const char *json, gsize length, GError **error)
       g_set_error (error, PH_ERROR, PH_ERROR_INVALID_FRAME, "The frame is not valid UTF-8 text");
       return NULL;
     }
-  if (!check_json_shape (json, length, error))
-    return NULL;
-
+  /* The simple reader refuses nesting, \u escapes and trailing data by
+   * itself, so only what it hands on needs the shape check. */
   simple = read_simple_object (json, length);
   if (simple != NULL)
     return parse_object (simple, error);
+  if (!check_json_shape (json, length, error))
+    return NULL;
 
   parser = json_parser_new_immutable ();
   if (!json_parser_load_from_data (parser, json, length, &json_error))
