@@ -19,30 +19,28 @@
 typedef struct
 {
   PhConversation *conversation;
-  GPtrArray      *received;     /* texts */
-  GPtrArray      *delivered;    /* ids */
-  GPtrArray      *sent;         /* ids, each time written */
-  GPtrArray      *failed;       /* ids */
-  guint           connections;  /* times it became connected */
-  guint           reconnections; /* times it started reconnecting */
-  char           *closed_reason;
-  GError         *error;
-  gboolean        connected;
-  gboolean        ended;
+  GPtrArray *received;  /* texts */
+  GPtrArray *delivered; /* ids */
+  GPtrArray *sent;      /* ids, each time written */
+  GPtrArray *failed;    /* ids */
+  guint connections;    /* times it became connected */
+  guint reconnections;  /* times it started reconnecting */
+  char *closed_reason;
+  GError *error;
+  gboolean connected;
+  gboolean ended;
 } Peer;
 
 typedef struct
 {
   PhTestProcess *server;
-  char          *url;
-  Peer           host;
-  Peer           joiner;
+  char *url;
+  Peer host;
+  Peer joiner;
 } Fixture;
 
 static void
-state_cb (PhConversation *conversation,
-          GParamSpec     *pspec,
-          Peer           *peer)
+state_cb (PhConversation *conversation, GParamSpec *pspec, Peer *peer)
 {
   switch (ph_conversation_get_state (conversation))
     {
@@ -59,63 +57,47 @@ state_cb (PhConversation *conversation,
 }
 
 static void
-sent_cb (PhConversation *conversation,
-         const char     *id,
-         Peer           *peer)
+sent_cb (PhConversation *conversation, const char *id, Peer *peer)
 {
   g_ptr_array_add (peer->sent, g_strdup (id));
 }
 
 static void
-message_failed_cb (PhConversation *conversation,
-                   const char     *id,
-                   const char     *reason,
-                   Peer           *peer)
+message_failed_cb (PhConversation *conversation, const char *id, const char *reason, Peer *peer)
 {
   g_assert_cmpstr (reason, ==, "not delivered");
   g_ptr_array_add (peer->failed, g_strdup (id));
 }
 
 static void
-received_cb (PhConversation *conversation,
-             const char     *id,
-             gint64          time_ms,
-             const char     *text,
-             Peer           *peer)
+received_cb (PhConversation *conversation, const char *id, gint64 time_ms, const char *text,
+             Peer *peer)
 {
   g_ptr_array_add (peer->received, g_strdup (text));
 }
 
 static void
-delivered_cb (PhConversation *conversation,
-              const char     *id,
-              Peer           *peer)
+delivered_cb (PhConversation *conversation, const char *id, Peer *peer)
 {
   g_ptr_array_add (peer->delivered, g_strdup (id));
 }
 
 static void
-closed_cb (PhConversation *conversation,
-           const char     *reason,
-           Peer           *peer)
+closed_cb (PhConversation *conversation, const char *reason, Peer *peer)
 {
   peer->closed_reason = g_strdup (reason);
   peer->ended = TRUE;
 }
 
 static void
-failed_cb (PhConversation *conversation,
-           const GError   *error,
-           Peer           *peer)
+failed_cb (PhConversation *conversation, const GError *error, Peer *peer)
 {
   peer->error = g_error_copy (error);
   peer->ended = TRUE;
 }
 
 static void
-peer_init (Peer       *peer,
-           const char *url,
-           const char *name)
+peer_init (Peer *peer, const char *url, const char *name)
 {
   peer->conversation = ph_conversation_new (url, name, NULL);
   peer->received = g_ptr_array_new_with_free_func (g_free);
@@ -149,8 +131,7 @@ peer_clear (Peer *peer)
 }
 
 static void
-fixture_set_up (Fixture       *fixture,
-                gconstpointer  data)
+fixture_set_up (Fixture *fixture, gconstpointer data)
 {
   /* @data: extra options for the server, or NULL. */
   fixture->server = ph_test_start_rendezvous (data, &fixture->url);
@@ -159,8 +140,7 @@ fixture_set_up (Fixture       *fixture,
 }
 
 static void
-fixture_tear_down (Fixture       *fixture,
-                   gconstpointer  data)
+fixture_tear_down (Fixture *fixture, gconstpointer data)
 {
   peer_clear (&fixture->host);
   peer_clear (&fixture->joiner);
@@ -188,8 +168,8 @@ wait_for_code (Peer *host)
 
 typedef struct
 {
-  Peer  *peer;
-  guint  count;
+  Peer *peer;
+  guint count;
 } DeliveredCount;
 
 static gboolean
@@ -201,8 +181,7 @@ delivered_or_ended (gpointer data)
 }
 
 static void
-wait_for_delivered (Peer  *peer,
-                    guint  count)
+wait_for_delivered (Peer *peer, guint count)
 {
   DeliveredCount wanted = { peer, count };
 
@@ -221,17 +200,15 @@ connect_peers (Fixture *fixture)
   g_assert_cmpint (ph_conversation_get_state (fixture->host.conversation), ==,
                    PH_CONVERSATION_STATE_WAITING_FOR_PEER);
 
-  g_assert_true (ph_conversation_join (fixture->joiner.conversation,
-                                       ph_conversation_get_code (fixture->host.conversation),
-                                       &error));
+  g_assert_true (ph_conversation_join (
+      fixture->joiner.conversation, ph_conversation_get_code (fixture->host.conversation), &error));
   g_assert_no_error (error);
   g_assert_true (ph_test_wait_for_flag (&fixture->host.connected, TIMEOUT_MS));
   g_assert_true (ph_test_wait_for_flag (&fixture->joiner.connected, TIMEOUT_MS));
 }
 
 static void
-test_connect_and_chat (Fixture       *fixture,
-                       gconstpointer  data)
+test_connect_and_chat (Fixture *fixture, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   g_autofree char *id = NULL;
@@ -342,8 +319,7 @@ test_connection_details (Fixture *fixture, gconstpointer data)
 }
 
 static void
-test_many_messages_in_order (Fixture       *fixture,
-                             gconstpointer  data)
+test_many_messages_in_order (Fixture *fixture, gconstpointer data)
 {
   const guint count = 500;
 
@@ -368,8 +344,8 @@ test_many_messages_in_order (Fixture       *fixture,
 
 typedef struct
 {
-  Peer  *peer;
-  guint  count;
+  Peer *peer;
+  guint count;
 } ReceivedCount;
 
 static gboolean
@@ -389,10 +365,7 @@ connections_or_ended (gpointer data)
 }
 
 static void
-send_raw_message (Peer       *peer,
-                  const char *id,
-                  guint64     seq,
-                  const char *text)
+send_raw_message (Peer *peer, const char *id, guint64 seq, const char *text)
 {
   g_autoptr (PhFrame) frame = ph_frame_new_msg (id, 1700000000000, text);
   g_autoptr (GError) error = NULL;
@@ -405,8 +378,7 @@ send_raw_message (Peer       *peer,
 /* A message whose number was already delivered is a copy (sent again after
  * a reconnection); a number that skips ahead breaks the protocol. */
 static void
-test_duplicates_and_gaps (Fixture       *fixture,
-                          gconstpointer  data)
+test_duplicates_and_gaps (Fixture *fixture, gconstpointer data)
 {
   ReceivedCount two = { &fixture->joiner, 2 };
 
@@ -431,8 +403,7 @@ test_duplicates_and_gaps (Fixture       *fixture,
  * through the mailbox, the channel comes back, and every message arrives
  * exactly once, in order, including those sent while reconnecting. */
 static void
-test_reconnect_after_ice_failure (Fixture       *fixture,
-                                  gconstpointer  data)
+test_reconnect_after_ice_failure (Fixture *fixture, gconstpointer data)
 {
   const guint before = 50;
   const guint during = 5;
@@ -448,7 +419,8 @@ test_reconnect_after_ice_failure (Fixture       *fixture,
       if (i == before)
         {
           /* Whatever was written and not yet acknowledged goes again. */
-          ph_ice_transport_force_fail (ph_conversation_get_ice_transport (fixture->host.conversation));
+          ph_ice_transport_force_fail (
+              ph_conversation_get_ice_transport (fixture->host.conversation));
           g_assert_cmpint (ph_conversation_get_state (fixture->host.conversation), ==,
                            PH_CONVERSATION_STATE_RECONNECTING);
         }
@@ -467,16 +439,16 @@ test_reconnect_after_ice_failure (Fixture       *fixture,
       g_autofree char *expected = g_strdup_printf ("message %u", i);
 
       g_assert_cmpstr (g_ptr_array_index (fixture->joiner.received, i), ==, expected);
-      g_assert_true (g_ptr_array_find_with_equal_func (fixture->host.delivered,
-                                                       g_ptr_array_index (ids, i), g_str_equal,
-                                                       NULL));
+      g_assert_true (g_ptr_array_find_with_equal_func (
+          fixture->host.delivered, g_ptr_array_index (ids, i), g_str_equal, NULL));
     }
   /* Each was written at least once; none failed. */
   g_assert_cmpuint (fixture->host.sent->len, >=, before + during);
   g_assert_cmpuint (fixture->host.failed->len, ==, 0);
 
   /* The chat goes on both ways on the new path. */
-  g_ptr_array_add (ids, ph_conversation_send_message (fixture->joiner.conversation, "still here", NULL));
+  g_ptr_array_add (ids,
+                   ph_conversation_send_message (fixture->joiner.conversation, "still here", NULL));
   wait_for_delivered (&fixture->joiner, 1);
   g_assert_cmpstr (g_ptr_array_index (fixture->host.received, 0), ==, "still here");
 }
@@ -484,8 +456,7 @@ test_reconnect_after_ice_failure (Fixture       *fixture,
 /* Messages the peer never acknowledged are reported as not delivered when
  * the conversation ends. */
 static void
-test_undelivered_reported (Fixture       *fixture,
-                           gconstpointer  data)
+test_undelivered_reported (Fixture *fixture, gconstpointer data)
 {
   g_autofree char *id = NULL;
 
@@ -510,14 +481,13 @@ mailboxes_gone (gpointer data)
          || fixture->host.ended || fixture->joiner.ended;
 }
 
-static const char * const short_mailbox_lifetime[] = { "--mailbox-lifetime=2", NULL };
+static const char *const short_mailbox_lifetime[] = { "--mailbox-lifetime=2", NULL };
 
 /* The server's mailbox outlives a connection only so long: the chat goes on
  * without it, and a broken path then ends the chat at once, with what was
  * not acknowledged reported as not delivered. */
 static void
-test_mailbox_expired (Fixture       *fixture,
-                      gconstpointer  data)
+test_mailbox_expired (Fixture *fixture, gconstpointer data)
 {
   g_autofree char *still = NULL;
   g_autofree char *lost = NULL;
@@ -542,13 +512,12 @@ test_mailbox_expired (Fixture       *fixture,
 }
 
 static void
-test_wrong_code (Fixture       *fixture,
-                 gconstpointer  data)
+test_wrong_code (Fixture *fixture, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   g_auto (GStrv) parts = NULL;
   g_autofree char *wrong = NULL;
-  const char * const *second = ph_code_get_second_words ();
+  const char *const *second = ph_code_get_second_words ();
 
   ph_conversation_host (fixture->host.conversation);
   wait_for_code (&fixture->host);
@@ -566,8 +535,7 @@ test_wrong_code (Fixture       *fixture,
 }
 
 static void
-test_message_too_large (Fixture       *fixture,
-                        gconstpointer  data)
+test_message_too_large (Fixture *fixture, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   g_autofree char *huge = g_strnfill (64 * 1024 + 1, 'x');
@@ -580,8 +548,7 @@ test_message_too_large (Fixture       *fixture,
 }
 
 int
-main (int   argc,
-      char *argv[])
+main (int argc, char *argv[])
 {
   g_test_init (&argc, &argv, NULL);
 

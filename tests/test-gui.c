@@ -147,8 +147,9 @@ save_scrolled_screenshot (GtkWidget *widget, double fraction, const char *name)
 
   g_assert_nonnull (scrolled);
   adjustment = gtk_scrolled_window_get_vadjustment (scrolled);
-  gtk_adjustment_set_value (adjustment, fraction * (gtk_adjustment_get_upper (adjustment)
-                                                    - gtk_adjustment_get_page_size (adjustment)));
+  gtk_adjustment_set_value (adjustment, fraction
+                                            * (gtk_adjustment_get_upper (adjustment)
+                                               - gtk_adjustment_get_page_size (adjustment)));
   save_screenshot (name);
 }
 

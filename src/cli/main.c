@@ -23,14 +23,14 @@
 
 typedef struct
 {
-  GMainLoop        *loop;
-  PhConversation   *conversation;
-  PhCliOutput      *output;
+  GMainLoop *loop;
+  PhConversation *conversation;
+  PhCliOutput *output;
   GDataInputStream *input;
-  GCancellable     *cancellable;
-  gboolean          input_ended;
-  gboolean          interrupted;
-  int               exit_status;
+  GCancellable *cancellable;
+  gboolean input_ended;
+  gboolean interrupted;
+  int exit_status;
 } Cli;
 
 static void read_next_line (Cli *cli);
@@ -46,8 +46,7 @@ leave_when_connected (Cli *cli)
 }
 
 static void
-send_line (Cli        *cli,
-           const char *line)
+send_line (Cli *cli, const char *line)
 {
   g_autoptr (GError) error = NULL;
   g_autofree char *id = NULL;
@@ -62,9 +61,7 @@ send_line (Cli        *cli,
 }
 
 static void
-line_read_cb (GObject      *source,
-              GAsyncResult *result,
-              gpointer      user_data)
+line_read_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   Cli *cli = user_data;
   g_autoptr (GError) error = NULL;
@@ -78,8 +75,8 @@ line_read_cb (GObject      *source,
 
   if (error != NULL)
     {
-      g_autoptr (GError) input_error =
-        g_error_new (PH_ERROR, PH_ERROR_FAILED, "A line of input was skipped: %s", error->message);
+      g_autoptr (GError) input_error = g_error_new (
+          PH_ERROR, PH_ERROR_FAILED, "A line of input was skipped: %s", error->message);
 
       ph_cli_output_error (cli->output, input_error);
       read_next_line (cli);
@@ -107,9 +104,7 @@ read_next_line (Cli *cli)
 }
 
 static void
-conversation_state_cb (PhConversation *conversation,
-                       GParamSpec     *pspec,
-                       Cli            *cli)
+conversation_state_cb (PhConversation *conversation, GParamSpec *pspec, Cli *cli)
 {
   switch (ph_conversation_get_state (conversation))
     {
@@ -139,44 +134,32 @@ conversation_state_cb (PhConversation *conversation,
 }
 
 static void
-message_received_cb (PhConversation *conversation,
-                     const char     *id,
-                     gint64          time_ms,
-                     const char     *text,
-                     Cli            *cli)
+message_received_cb (PhConversation *conversation, const char *id, gint64 time_ms, const char *text,
+                     Cli *cli)
 {
   ph_cli_output_message (cli->output, id, ph_conversation_get_peer_name (conversation), text);
 }
 
 static void
-message_delivered_cb (PhConversation *conversation,
-                      const char     *id,
-                      Cli            *cli)
+message_delivered_cb (PhConversation *conversation, const char *id, Cli *cli)
 {
   ph_cli_output_delivered (cli->output, id);
 }
 
 static void
-message_failed_cb (PhConversation *conversation,
-                   const char     *id,
-                   const char     *reason,
-                   Cli            *cli)
+message_failed_cb (PhConversation *conversation, const char *id, const char *reason, Cli *cli)
 {
   ph_cli_output_not_delivered (cli->output, id, reason);
 }
 
 static void
-path_changed_cb (PhConversation *conversation,
-                 const PhPath   *path,
-                 Cli            *cli)
+path_changed_cb (PhConversation *conversation, const PhPath *path, Cli *cli)
 {
   ph_cli_output_path (cli->output, path);
 }
 
 static void
-closed_cb (PhConversation *conversation,
-           const char     *reason,
-           Cli            *cli)
+closed_cb (PhConversation *conversation, const char *reason, Cli *cli)
 {
   ph_cli_output_closed (cli->output, reason);
   cli->exit_status = 0;
@@ -184,9 +167,7 @@ closed_cb (PhConversation *conversation,
 }
 
 static void
-failed_cb (PhConversation *conversation,
-           const GError   *error,
-           Cli            *cli)
+failed_cb (PhConversation *conversation, const GError *error, Cli *cli)
 {
   ph_cli_output_error (cli->output, error);
   cli->exit_status = 1;
@@ -218,7 +199,8 @@ default_name (void)
   const char *real_name = g_get_real_name ();
 
   if (real_name != NULL && *real_name != '\0' && !g_str_equal (real_name, "Unknown"))
-    return g_utf8_substring (real_name, 0, MIN (g_utf8_strlen (real_name, -1), PH_FRAME_MAX_NAME_LENGTH));
+    return g_utf8_substring (real_name, 0,
+                             MIN (g_utf8_strlen (real_name, -1), PH_FRAME_MAX_NAME_LENGTH));
   return g_strdup (g_get_user_name ());
 }
 
@@ -226,14 +208,12 @@ default_name (void)
  * pinhole-cli meanwhile. */
 typedef struct
 {
-  GMainLoop    *loop;
+  GMainLoop *loop;
   GAsyncResult *result;
 } NatCheckWait;
 
 static void
-nat_check_wait_cb (GObject      *source,
-                   GAsyncResult *result,
-                   gpointer      user_data)
+nat_check_wait_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   NatCheckWait *wait = user_data;
 
@@ -244,9 +224,7 @@ nat_check_wait_cb (GObject      *source,
 /* `pinhole-cli nat-check`: what NAT this machine is behind, tested
  * against --stun or else the rendezvous server's STUN server. */
 static int
-run_nat_check (const char *stun,
-               const char *rendezvous,
-               gboolean    json)
+run_nat_check (const char *stun, const char *rendezvous, gboolean json)
 {
   g_autoptr (PhCliOutput) output = ph_cli_output_new (json);
   g_autoptr (PhIceConfig) config = ph_ice_config_new ();
@@ -339,8 +317,7 @@ run_nat_check (const char *stun,
 }
 
 static int
-usage_error (GOptionContext *context,
-             const char     *message)
+usage_error (GOptionContext *context, const char *message)
 {
   g_autofree char *help = g_option_context_get_help (context, TRUE, NULL);
 
@@ -349,8 +326,7 @@ usage_error (GOptionContext *context,
 }
 
 int
-main (int   argc,
-      char *argv[])
+main (int argc, char *argv[])
 {
   g_autoptr (GOptionContext) context = NULL;
   g_autoptr (GError) error = NULL;
@@ -377,7 +353,8 @@ main (int   argc,
       "turn:HOST[:PORT][?transport=udp|tcp]" },
     { "turn-user", 0, 0, G_OPTION_ARG_STRING, &turn_user, "TURN user name", "USER" },
     { "turn-pass", 0, 0, G_OPTION_ARG_STRING, &turn_pass, "TURN password", "PASSWORD" },
-    { "relay-only", 0, 0, G_OPTION_ARG_NONE, &relay_only, "Connect only through a TURN relay", NULL },
+    { "relay-only", 0, 0, G_OPTION_ARG_NONE, &relay_only, "Connect only through a TURN relay",
+      NULL },
     { "no-server-ice", 0, 0, G_OPTION_ARG_NONE, &no_server_ice,
       "Do not ask the rendezvous server for STUN/TURN servers", NULL },
     { "upnp", 0, 0, G_OPTION_ARG_NONE, &upnp, "Ask the router for a port mapping (slower)", NULL },
@@ -410,9 +387,9 @@ main (int   argc,
     {
       if (rendezvous == NULL)
         rendezvous = g_strdup (g_getenv ("PINHOLE_RENDEZVOUS"));
-      return run_nat_check (stun, rendezvous != NULL && *rendezvous != '\0' ? rendezvous
-                                                                             : PH_DEFAULT_RENDEZVOUS,
-                            json);
+      return run_nat_check (
+          stun, rendezvous != NULL && *rendezvous != '\0' ? rendezvous : PH_DEFAULT_RENDEZVOUS,
+          json);
     }
 
   if (argc < 2 || (!g_str_equal (argv[1], "host") && !g_str_equal (argv[1], "join")))

@@ -46,92 +46,92 @@
 
 typedef struct
 {
-  char    *id;
-  guint64  seq;
-  gint64   time_ms;
-  char    *text;
+  char *id;
+  guint64 seq;
+  gint64 time_ms;
+  char *text;
 } OutgoingMessage;
 
 struct _PhConversation
 {
-  GObject               parent_instance;
+  GObject parent_instance;
 
-  char                 *rendezvous_url;
-  char                 *own_name;
-  PhIceConfig          *ice_config;
-  gboolean              use_server_turn;
-  gboolean              is_host;
+  char *rendezvous_url;
+  char *own_name;
+  PhIceConfig *ice_config;
+  gboolean use_server_turn;
+  gboolean is_host;
 
-  PhConversationState   state;
-  PhRendezvousClient   *client;
-  PhSignaling          *signaling;
-  PhIceTransport       *ice;
-  PhSecureChannel      *channel;
-  GTlsCertificate      *certificate;
-  char                 *fingerprint;
+  PhConversationState state;
+  PhRendezvousClient *client;
+  PhSignaling *signaling;
+  PhIceTransport *ice;
+  PhSecureChannel *channel;
+  GTlsCertificate *certificate;
+  char *fingerprint;
 
-  gboolean              paired;
-  gboolean              description_sent;
-  gboolean              local_gathering_done;
-  GPtrArray            *local_candidates;  /* gathered in this attempt */
-  guint                 local_srflx;
-  guint                 local_relay;
+  gboolean paired;
+  gboolean description_sent;
+  gboolean local_gathering_done;
+  GPtrArray *local_candidates; /* gathered in this attempt */
+  guint local_srflx;
+  guint local_relay;
   PhSessionDescription *peer_description;
-  GPtrArray            *remote_candidates;
-  guint                 remote_candidates_added;
-  gboolean              remote_gathering_done;
+  GPtrArray *remote_candidates;
+  guint remote_candidates_added;
+  gboolean remote_gathering_done;
 
-  char                 *peer_name;
-  PhPath               *path;
-  GError               *error;
+  char *peer_name;
+  PhPath *path;
+  GError *error;
 
   /* Delivery: every message stays in the outbox, in seq order, until the
    * peer acknowledges it, and is written again on each new channel. */
-  GQueue                outbox;        /* of OutgoingMessage */
-  GHashTable           *outbox_index;  /* id → its GList link in outbox */
-  GList                *unwritten;     /* first not yet written on this channel */
-  guint64               last_seq;
-  guint64               highest_delivered; /* the peer's */
+  GQueue outbox;            /* of OutgoingMessage */
+  GHashTable *outbox_index; /* id → its GList link in outbox */
+  GList *unwritten;         /* first not yet written on this channel */
+  guint64 last_seq;
+  guint64 highest_delivered; /* the peer's */
 
   /* Reconnection: attempt N runs ICE agent N; descriptions carry N as
    * their session version. */
-  guint64               session_id;
-  guint64               attempt;
-  guint64               peer_version;
-  char                 *peer_fingerprint;
-  gboolean              ever_connected;
-  guint                 reconnect_timeout_seconds;
-  guint                 reconnect_deadline_id;
-  guint                 attempt_timeout_id;
-  GNetworkMonitor      *network_monitor;
-  gint64                network_changed_at;
-  GDBusConnection      *system_bus;    /* for logind's PrepareForSleep */
-  guint                 sleep_subscription;
+  guint64 session_id;
+  guint64 attempt;
+  guint64 peer_version;
+  char *peer_fingerprint;
+  gboolean ever_connected;
+  guint reconnect_timeout_seconds;
+  guint reconnect_deadline_id;
+  guint attempt_timeout_id;
+  GNetworkMonitor *network_monitor;
+  gint64 network_changed_at;
+  GDBusConnection *system_bus; /* for logind's PrepareForSleep */
+  guint sleep_subscription;
 
-  gint64                time_started;
-  GArray               *timeline;      /* of PhTimelineEntry */
-  gint64                time_begin;
-  gint64                time_description;
-  gint64                time_ice;
-  PhSetupTimes          times;
+  gint64 time_started;
+  GArray *timeline; /* of PhTimelineEntry */
+  gint64 time_begin;
+  gint64 time_description;
+  gint64 time_ice;
+  PhSetupTimes times;
 
-  guint                 connect_timeout_id;
-  guint                 ping_id;
-  guint64               last_ping_number;
-  gint64                last_ping_sent;
-  double                round_trip_ms;
-  PhNatCheck           *nat_check;
-  GCancellable         *nat_cancellable;
-  PhNatType             nat_type;
-  guint                 leave_timeout_id;
-  gint64                last_heard;
-  gboolean              leaving;
-  gboolean              peer_said_bye;
-  gboolean              we_said_bye;
-  guint                 goodbye_timeout_id;
-  gboolean              tearing_down;
-  guint                 teardown_pending;
-  char                 *close_reason;
+  guint connect_timeout_id;
+  guint ping_id;
+  guint64 last_ping_number;
+  gint64 last_ping_sent;
+  double round_trip_ms;
+  PhNatCheck *nat_check;
+  GCancellable *nat_cancellable;
+  PhNatType nat_type;
+  guint leave_timeout_id;
+  gint64 last_heard;
+  gboolean leaving;
+  gboolean peer_said_bye;
+  gboolean we_said_bye;
+  guint goodbye_timeout_id;
+  gboolean tearing_down;
+  guint teardown_pending;
+  char *close_reason;
 };
 
 G_DEFINE_FINAL_TYPE (PhConversation, ph_conversation, G_TYPE_OBJECT)
@@ -166,8 +166,7 @@ static guint signals[N_SIGNALS];
 static void teardown (PhConversation *self);
 static void stop_watching_system (PhConversation *self);
 static void start_reconnect (PhConversation *self);
-static void begin_attempt (PhConversation *self,
-                           guint64         attempt);
+static void begin_attempt (PhConversation *self, guint64 attempt);
 static void start_ice (PhConversation *self);
 static gboolean attempt_timeout_cb (gpointer user_data);
 
@@ -180,8 +179,7 @@ outgoing_message_free (OutgoingMessage *message)
 }
 
 static double
-elapsed_ms (gint64 from,
-            gint64 to)
+elapsed_ms (gint64 from, gint64 to)
 {
   return (to - from) / 1000.0;
 }
@@ -193,8 +191,7 @@ details_changed (PhConversation *self)
 }
 
 static void
-set_state (PhConversation      *self,
-           PhConversationState  state)
+set_state (PhConversation *self, PhConversationState state)
 {
   if (self->state == state)
     return;
@@ -206,8 +203,7 @@ set_state (PhConversation      *self,
  * through here: once the mailbox is left and ICE closed, the front end hears
  * either "failed" or "closed". */
 static void
-fail (PhConversation *self,
-      const GError   *error)
+fail (PhConversation *self, const GError *error)
 {
   if (self->tearing_down)
     return;
@@ -218,9 +214,7 @@ fail (PhConversation *self,
 }
 
 static void
-fail_literal (PhConversation *self,
-              PhError         code,
-              const char     *message)
+fail_literal (PhConversation *self, PhError code, const char *message)
 {
   g_autoptr (GError) error = g_error_new_literal (PH_ERROR, code, message);
 
@@ -228,8 +222,7 @@ fail_literal (PhConversation *self,
 }
 
 static void
-close_with_reason (PhConversation *self,
-                   const char     *reason)
+close_with_reason (PhConversation *self, const char *reason)
 {
   if (self->tearing_down)
     return;
@@ -271,27 +264,21 @@ teardown_step_done (PhConversation *self)
 }
 
 static void
-signaling_left_cb (GObject      *source,
-                   GAsyncResult *result,
-                   gpointer      user_data)
+signaling_left_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   ph_signaling_leave_finish (PH_SIGNALING (source), result);
   teardown_step_done (user_data);
 }
 
 static void
-ice_closed_cb (GObject      *source,
-               GAsyncResult *result,
-               gpointer      user_data)
+ice_closed_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   ph_ice_transport_close_finish (PH_ICE_TRANSPORT (source), result);
   teardown_step_done (user_data);
 }
 
 static void
-channel_closed_for_teardown_cb (GObject      *source,
-                                GAsyncResult *result,
-                                gpointer      user_data)
+channel_closed_for_teardown_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   PhConversation *self = user_data;
 
@@ -354,8 +341,7 @@ teardown (PhConversation *self)
 /* A channel that stopped taking frames after the chat began is a broken
  * path, not the end of the conversation. */
 static gboolean
-send_frame (PhConversation *self,
-            const PhFrame  *frame)
+send_frame (PhConversation *self, const PhFrame *frame)
 {
   g_autoptr (GError) error = NULL;
 
@@ -418,8 +404,8 @@ say_goodbye (PhConversation *self)
   if (!send_frame (self, bye))
     return;
   self->we_said_bye = TRUE;
-  self->goodbye_timeout_id =
-    g_timeout_add_seconds (GOODBYE_TIMEOUT_SECONDS, goodbye_timeout_cb, self);
+  self->goodbye_timeout_id
+      = g_timeout_add_seconds (GOODBYE_TIMEOUT_SECONDS, goodbye_timeout_cb, self);
 }
 
 static gboolean
@@ -451,9 +437,9 @@ ping_cb (gpointer user_data)
 
   gint64 now = g_get_monotonic_time ();
   gboolean silent = now - self->last_heard > PEER_SILENCE_LIMIT_SECONDS * G_USEC_PER_SEC;
-  gboolean unanswered_after_change =
-    self->network_changed_at > self->last_heard
-    && now - self->network_changed_at > NETWORK_PROBE_SECONDS * G_USEC_PER_SEC;
+  gboolean unanswered_after_change
+      = self->network_changed_at > self->last_heard
+        && now - self->network_changed_at > NETWORK_PROBE_SECONDS * G_USEC_PER_SEC;
 
   if (silent || unanswered_after_change)
     {
@@ -474,8 +460,7 @@ ping_cb (gpointer user_data)
 }
 
 static void
-handle_hello (PhConversation *self,
-              const PhFrame  *frame)
+handle_hello (PhConversation *self, const PhFrame *frame)
 {
   gint64 now = g_get_monotonic_time ();
 
@@ -519,9 +504,7 @@ handle_hello (PhConversation *self,
 }
 
 static void
-channel_frame_received_cb (PhSecureChannel *channel,
-                           const PhFrame   *frame,
-                           PhConversation  *self)
+channel_frame_received_cb (PhSecureChannel *channel, const PhFrame *frame, PhConversation *self)
 {
   self->last_heard = g_get_monotonic_time ();
 
@@ -549,10 +532,10 @@ channel_frame_received_cb (PhSecureChannel *channel,
          * broken peer. So nothing needs buffering. */
         if (frame->seq > self->highest_delivered + 1)
           {
-            g_autofree char *message =
-              g_strdup_printf ("The peer skipped messages (got number %" G_GUINT64_FORMAT
-                               " after %" G_GUINT64_FORMAT ").",
-                               frame->seq, self->highest_delivered);
+            g_autofree char *message
+                = g_strdup_printf ("The peer skipped messages (got number %" G_GUINT64_FORMAT
+                                   " after %" G_GUINT64_FORMAT ").",
+                                   frame->seq, self->highest_delivered);
 
             fail_literal (self, PH_ERROR_PROTOCOL, message);
             return;
@@ -620,9 +603,7 @@ channel_frame_received_cb (PhSecureChannel *channel,
 }
 
 static void
-channel_closed_cb (PhSecureChannel *channel,
-                   const GError    *error,
-                   PhConversation  *self)
+channel_closed_cb (PhSecureChannel *channel, const GError *error, PhConversation *self)
 {
   if (error != NULL
       && (!self->ever_connected || g_error_matches (error, PH_ERROR, PH_ERROR_INVALID_FRAME)
@@ -644,9 +625,7 @@ channel_closed_cb (PhSecureChannel *channel,
 }
 
 static void
-channel_opened_cb (GObject      *source,
-                   GAsyncResult *result,
-                   gpointer      user_data)
+channel_opened_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr (PhConversation) self = user_data;
   g_autoptr (GError) error = NULL;
@@ -696,8 +675,7 @@ open_channel (PhConversation *self)
 
 /* The "typ" of a validated "candidate:…" line. */
 static gboolean
-candidate_has_type (const char *candidate,
-                    const char *type)
+candidate_has_type (const char *candidate, const char *type)
 {
   g_autofree char *needle = g_strdup_printf (" typ %s", type);
   const char *found = strstr (candidate, needle);
@@ -706,8 +684,7 @@ candidate_has_type (const char *candidate,
 }
 
 static guint
-count_remote_candidates (PhConversation *self,
-                         const char     *type)
+count_remote_candidates (PhConversation *self, const char *type)
 {
   guint count = 0;
 
@@ -739,9 +716,7 @@ fail_ice (PhConversation *self)
 }
 
 static void
-ice_state_changed_cb (PhIceTransport *ice,
-                      PhIceState      state,
-                      PhConversation *self)
+ice_state_changed_cb (PhIceTransport *ice, PhIceState state, PhConversation *self)
 {
   g_debug ("ICE is %s", ph_ice_state_to_string (state));
   if (self->timeline->len < MAX_TIMELINE_ENTRIES)
@@ -765,8 +740,8 @@ ice_state_changed_cb (PhIceTransport *ice,
         {
           /* This attempt found no path; the next one gathers afresh. */
           g_clear_handle_id (&self->attempt_timeout_id, g_source_remove);
-          self->attempt_timeout_id =
-            g_timeout_add_seconds (ATTEMPT_RETRY_SECONDS, attempt_timeout_cb, self);
+          self->attempt_timeout_id
+              = g_timeout_add_seconds (ATTEMPT_RETRY_SECONDS, attempt_timeout_cb, self);
         }
       else if (self->ever_connected)
         start_reconnect (self);
@@ -776,9 +751,7 @@ ice_state_changed_cb (PhIceTransport *ice,
 }
 
 static void
-ice_path_changed_cb (PhIceTransport *ice,
-                     const PhPath   *path,
-                     PhConversation *self)
+ice_path_changed_cb (PhIceTransport *ice, const PhPath *path, PhConversation *self)
 {
   if (self->path != NULL && ph_path_equal (self->path, path))
     return;
@@ -810,8 +783,10 @@ maybe_send_description (PhConversation *self)
   description->setup = g_strdup (self->is_host ? "passive" : "active");
   description->ice_ufrag = g_strdup (ph_ice_transport_get_ufrag (self->ice));
   description->ice_pwd = g_strdup (ph_ice_transport_get_pwd (self->ice));
-  for (guint i = 0; i < self->local_candidates->len && i < PH_SESSION_DESCRIPTION_MAX_CANDIDATES; i++)
-    g_ptr_array_add (description->candidates, g_strdup (g_ptr_array_index (self->local_candidates, i)));
+  for (guint i = 0; i < self->local_candidates->len && i < PH_SESSION_DESCRIPTION_MAX_CANDIDATES;
+       i++)
+    g_ptr_array_add (description->candidates,
+                     g_strdup (g_ptr_array_index (self->local_candidates, i)));
   description->end_of_candidates = self->local_gathering_done;
 
   ph_signaling_send_description (self->signaling, description);
@@ -819,9 +794,7 @@ maybe_send_description (PhConversation *self)
 }
 
 static void
-ice_local_candidate_cb (PhIceTransport *ice,
-                        const char     *candidate,
-                        PhConversation *self)
+ice_local_candidate_cb (PhIceTransport *ice, const char *candidate, PhConversation *self)
 {
   self->local_srflx += candidate_has_type (candidate, "srflx");
   self->local_relay += candidate_has_type (candidate, "relay");
@@ -836,8 +809,7 @@ ice_local_candidate_cb (PhIceTransport *ice,
 }
 
 static void
-ice_gathering_done_cb (PhIceTransport *ice,
-                       PhConversation *self)
+ice_gathering_done_cb (PhIceTransport *ice, PhConversation *self)
 {
   self->local_gathering_done = TRUE;
   if (self->description_sent && self->attempt == 1)
@@ -859,8 +831,8 @@ feed_remote_candidates (PhConversation *self)
   for (; self->remote_candidates_added < self->remote_candidates->len;
        self->remote_candidates_added++)
     {
-      const char *candidate = g_ptr_array_index (self->remote_candidates,
-                                                 self->remote_candidates_added);
+      const char *candidate
+          = g_ptr_array_index (self->remote_candidates, self->remote_candidates_added);
 
       if (!ph_ice_transport_add_remote_candidate (self->ice, candidate, &error))
         {
@@ -921,8 +893,7 @@ drop_transport (PhConversation *self)
 }
 
 static void
-begin_attempt (PhConversation *self,
-               guint64         attempt)
+begin_attempt (PhConversation *self, guint64 attempt)
 {
   if (self->tearing_down)
     return;
@@ -947,8 +918,8 @@ begin_attempt (PhConversation *self,
   details_changed (self);
 
   g_clear_handle_id (&self->attempt_timeout_id, g_source_remove);
-  self->attempt_timeout_id =
-    g_timeout_add_seconds (ATTEMPT_TIMEOUT_SECONDS, attempt_timeout_cb, self);
+  self->attempt_timeout_id
+      = g_timeout_add_seconds (ATTEMPT_TIMEOUT_SECONDS, attempt_timeout_cb, self);
   /* The poll in flight may be stuck on a connection the same fault broke
    * (a NAT that forgot its mappings drops the server's answer). */
   ph_signaling_poll_now (self->signaling);
@@ -971,8 +942,8 @@ enter_reconnecting (PhConversation *self)
     }
   g_clear_handle_id (&self->ping_id, g_source_remove);
   if (self->reconnect_deadline_id == 0)
-    self->reconnect_deadline_id = g_timeout_add_seconds (self->reconnect_timeout_seconds,
-                                                         reconnect_deadline_cb, self);
+    self->reconnect_deadline_id
+        = g_timeout_add_seconds (self->reconnect_timeout_seconds, reconnect_deadline_cb, self);
   set_state (self, PH_CONVERSATION_STATE_RECONNECTING);
   return TRUE;
 }
@@ -989,8 +960,7 @@ start_reconnect (PhConversation *self)
 /* Often nothing that matters to this path changed: ask the peer, and
  * reconnect only if it does not answer soon (ping_cb). */
 static void
-check_path (PhConversation *self,
-            const char     *why)
+check_path (PhConversation *self, const char *why)
 {
   g_autoptr (PhFrame) ping = NULL;
 
@@ -1004,21 +974,15 @@ check_path (PhConversation *self,
 }
 
 static void
-network_changed_cb (GNetworkMonitor *monitor,
-                    gboolean         available,
-                    PhConversation  *self)
+network_changed_cb (GNetworkMonitor *monitor, gboolean available, PhConversation *self)
 {
   check_path (self, "The network changed");
 }
 
 static void
-prepare_for_sleep_cb (GDBusConnection *connection,
-                      const char      *sender_name,
-                      const char      *object_path,
-                      const char      *interface_name,
-                      const char      *signal_name,
-                      GVariant        *parameters,
-                      gpointer         user_data)
+prepare_for_sleep_cb (GDBusConnection *connection, const char *sender_name, const char *object_path,
+                      const char *interface_name, const char *signal_name, GVariant *parameters,
+                      gpointer user_data)
 {
   gboolean going_to_sleep;
 
@@ -1032,9 +996,7 @@ prepare_for_sleep_cb (GDBusConnection *connection,
 /* A weak reference: a conversation that ends before the bus answers must
  * not be kept alive by it. */
 static void
-system_bus_cb (GObject      *source,
-               GAsyncResult *result,
-               gpointer      user_data)
+system_bus_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   GWeakRef *weak = user_data;
   g_autoptr (PhConversation) self = g_weak_ref_get (weak);
@@ -1052,12 +1014,10 @@ system_bus_cb (GObject      *source,
     }
 
   self->system_bus = g_steal_pointer (&bus);
-  self->sleep_subscription =
-    g_dbus_connection_signal_subscribe (self->system_bus, "org.freedesktop.login1",
-                                        "org.freedesktop.login1.Manager", "PrepareForSleep",
-                                        "/org/freedesktop/login1", NULL,
-                                        G_DBUS_SIGNAL_FLAGS_NONE, prepare_for_sleep_cb, self,
-                                        NULL);
+  self->sleep_subscription = g_dbus_connection_signal_subscribe (
+      self->system_bus, "org.freedesktop.login1", "org.freedesktop.login1.Manager",
+      "PrepareForSleep", "/org/freedesktop/login1", NULL, G_DBUS_SIGNAL_FLAGS_NONE,
+      prepare_for_sleep_cb, self, NULL);
 }
 
 static void
@@ -1104,9 +1064,8 @@ apply_peer_description (PhConversation *self)
 }
 
 static void
-signaling_description_cb (PhSignaling                *signaling,
-                          const PhSessionDescription *description,
-                          PhConversation             *self)
+signaling_description_cb (PhSignaling *signaling, const PhSessionDescription *description,
+                          PhConversation *self)
 {
   const char *expected_setup = self->is_host ? "active" : "passive";
   guint64 version = description->session_version;
@@ -1129,7 +1088,8 @@ signaling_description_cb (PhSignaling                *signaling,
       return;
     }
   /* Reconnecting must not open a door to anyone but the same peer. */
-  if (self->peer_fingerprint != NULL && !g_str_equal (self->peer_fingerprint, description->fingerprint))
+  if (self->peer_fingerprint != NULL
+      && !g_str_equal (self->peer_fingerprint, description->fingerprint))
     {
       fail_literal (self, PH_ERROR_SECURITY,
                     "The peer presented a different certificate while reconnecting.");
@@ -1157,7 +1117,8 @@ signaling_description_cb (PhSignaling                *signaling,
     }
   self->peer_description = ph_session_description_copy (description);
   for (guint i = 0; i < description->candidates->len; i++)
-    g_ptr_array_add (self->remote_candidates, g_strdup (g_ptr_array_index (description->candidates, i)));
+    g_ptr_array_add (self->remote_candidates,
+                     g_strdup (g_ptr_array_index (description->candidates, i)));
   self->remote_gathering_done = description->end_of_candidates;
   details_changed (self);
 
@@ -1165,9 +1126,7 @@ signaling_description_cb (PhSignaling                *signaling,
 }
 
 static void
-signaling_candidate_cb (PhSignaling    *signaling,
-                        const char     *candidate,
-                        PhConversation *self)
+signaling_candidate_cb (PhSignaling *signaling, const char *candidate, PhConversation *self)
 {
   if (self->attempt != 1)
     return;
@@ -1184,8 +1143,7 @@ signaling_candidate_cb (PhSignaling    *signaling,
 }
 
 static void
-signaling_end_of_candidates_cb (PhSignaling    *signaling,
-                                PhConversation *self)
+signaling_end_of_candidates_cb (PhSignaling *signaling, PhConversation *self)
 {
   if (self->attempt != 1)
     return;
@@ -1194,30 +1152,26 @@ signaling_end_of_candidates_cb (PhSignaling    *signaling,
 }
 
 static void
-signaling_code_ready_cb (PhSignaling    *signaling,
-                         const char     *code,
-                         PhConversation *self)
+signaling_code_ready_cb (PhSignaling *signaling, const char *code, PhConversation *self)
 {
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CODE]);
   set_state (self, PH_CONVERSATION_STATE_WAITING_FOR_PEER);
 }
 
 static void
-signaling_paired_cb (PhSignaling    *signaling,
-                     PhConversation *self)
+signaling_paired_cb (PhSignaling *signaling, PhConversation *self)
 {
   if (self->is_host)
     self->time_begin = g_get_monotonic_time ();
   self->paired = TRUE;
-  self->connect_timeout_id = g_timeout_add_seconds (CONNECT_TIMEOUT_SECONDS, connect_timeout_cb, self);
+  self->connect_timeout_id
+      = g_timeout_add_seconds (CONNECT_TIMEOUT_SECONDS, connect_timeout_cb, self);
   set_state (self, PH_CONVERSATION_STATE_CONNECTING);
   maybe_send_description (self);
 }
 
 static void
-signaling_peer_left_cb (PhSignaling    *signaling,
-                        const char     *reason,
-                        PhConversation *self)
+signaling_peer_left_cb (PhSignaling *signaling, const char *reason, PhConversation *self)
 {
   if (self->state == PH_CONVERSATION_STATE_RECONNECTING)
     close_with_reason (self, "peer-left");
@@ -1231,9 +1185,7 @@ signaling_peer_left_cb (PhSignaling    *signaling,
 }
 
 static void
-signaling_failed_cb (PhSignaling    *signaling,
-                     const GError   *error,
-                     PhConversation *self)
+signaling_failed_cb (PhSignaling *signaling, const GError *error, PhConversation *self)
 {
   if (!self->ever_connected)
     {
@@ -1253,13 +1205,11 @@ signaling_failed_cb (PhSignaling    *signaling,
 /* Cancelled before the conversation goes, so @user_data is alive unless
  * the check was cancelled. */
 static void
-nat_check_done_cb (GObject      *source,
-                   GAsyncResult *result,
-                   gpointer      user_data)
+nat_check_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (PhNatCheckResult) nat = ph_nat_check_run_finish (PH_NAT_CHECK (source), result,
-                                                              &error);
+  g_autoptr (PhNatCheckResult) nat
+      = ph_nat_check_run_finish (PH_NAT_CHECK (source), result, &error);
   PhConversation *self;
 
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
@@ -1304,8 +1254,7 @@ start_ice (PhConversation *self)
 
 /* Servers the person named win over what the rendezvous server suggests. */
 static void
-merge_server_turn (PhConversation   *self,
-                   const PhTurnInfo *info)
+merge_server_turn (PhConversation *self, const PhTurnInfo *info)
 {
   g_autoptr (GError) error = NULL;
 
@@ -1331,9 +1280,7 @@ merge_server_turn (PhConversation   *self,
 }
 
 static void
-get_turn_cb (GObject      *source,
-             GAsyncResult *result,
-             gpointer      user_data)
+get_turn_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr (PhConversation) self = user_data;
   g_autoptr (GError) error = NULL;
@@ -1353,8 +1300,7 @@ get_turn_cb (GObject      *source,
 }
 
 static gboolean
-start (PhConversation *self,
-       GError        **error)
+start (PhConversation *self, GError **error)
 {
   self->time_started = g_get_monotonic_time ();
   self->client = ph_rendezvous_client_new (self->rendezvous_url, error);
@@ -1427,9 +1373,7 @@ ph_conversation_host (PhConversation *self)
 }
 
 gboolean
-ph_conversation_join (PhConversation *self,
-                      const char     *code,
-                      GError        **error)
+ph_conversation_join (PhConversation *self, const char *code, GError **error)
 {
   g_autofree char *canonical = NULL;
 
@@ -1452,9 +1396,7 @@ ph_conversation_join (PhConversation *self,
 }
 
 char *
-ph_conversation_send_message (PhConversation *self,
-                              const char     *text,
-                              GError        **error)
+ph_conversation_send_message (PhConversation *self, const char *text, GError **error)
 {
   OutgoingMessage *message;
 
@@ -1496,8 +1438,7 @@ ph_conversation_send_message (PhConversation *self,
 }
 
 void
-ph_conversation_set_typing (PhConversation *self,
-                            gboolean        typing)
+ph_conversation_set_typing (PhConversation *self, gboolean typing)
 {
   g_autoptr (PhFrame) frame = NULL;
 
@@ -1526,7 +1467,8 @@ ph_conversation_leave (PhConversation *self)
     }
 
   self->leaving = TRUE;
-  self->leave_timeout_id = g_timeout_add_seconds (LEAVE_ACK_TIMEOUT_SECONDS, leave_timeout_cb, self);
+  self->leave_timeout_id
+      = g_timeout_add_seconds (LEAVE_ACK_TIMEOUT_SECONDS, leave_timeout_cb, self);
   maybe_finish_leaving (self);
 }
 
@@ -1645,9 +1587,7 @@ ph_conversation_get_ice_transport (PhConversation *self)
 }
 
 gboolean
-ph_conversation_send_raw_frame (PhConversation *self,
-                                const PhFrame  *frame,
-                                GError        **error)
+ph_conversation_send_raw_frame (PhConversation *self, const PhFrame *frame, GError **error)
 {
   g_return_val_if_fail (PH_IS_CONVERSATION (self), FALSE);
 
@@ -1660,8 +1600,7 @@ ph_conversation_send_raw_frame (PhConversation *self,
 }
 
 void
-ph_conversation_set_use_server_turn (PhConversation *self,
-                                     gboolean        use_server_turn)
+ph_conversation_set_use_server_turn (PhConversation *self, gboolean use_server_turn)
 {
   g_return_if_fail (PH_IS_CONVERSATION (self));
 
@@ -1705,7 +1644,7 @@ ph_conversation_finalize (GObject *object)
 {
   PhConversation *self = PH_CONVERSATION (object);
 
-  g_queue_clear_full (&self->outbox, (GDestroyNotify) outgoing_message_free);
+  g_queue_clear_full (&self->outbox, (GDestroyNotify)outgoing_message_free);
   g_hash_table_unref (self->outbox_index);
   g_free (self->peer_fingerprint);
   g_ptr_array_unref (self->local_candidates);
@@ -1725,10 +1664,7 @@ ph_conversation_finalize (GObject *object)
 }
 
 static void
-ph_conversation_get_property (GObject    *object,
-                              guint       prop_id,
-                              GValue     *value,
-                              GParamSpec *pspec)
+ph_conversation_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
 {
   PhConversation *self = PH_CONVERSATION (object);
 
@@ -1764,48 +1700,47 @@ ph_conversation_class_init (PhConversationClass *klass)
   object_class->finalize = ph_conversation_finalize;
   object_class->get_property = ph_conversation_get_property;
 
-  properties[PROP_STATE] =
-    g_param_spec_int ("state", NULL, NULL, PH_CONVERSATION_STATE_IDLE,
-                      PH_CONVERSATION_STATE_FAILED, PH_CONVERSATION_STATE_IDLE,
-                      G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
-  properties[PROP_CODE] =
-    g_param_spec_string ("code", NULL, NULL, NULL,
-                         G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
-  properties[PROP_PEER_NAME] =
-    g_param_spec_string ("peer-name", NULL, NULL, NULL,
-                         G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
-  properties[PROP_PATH] =
-    g_param_spec_boxed ("path", NULL, NULL, PH_TYPE_PATH,
-                        G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  properties[PROP_STATE]
+      = g_param_spec_int ("state", NULL, NULL, PH_CONVERSATION_STATE_IDLE,
+                          PH_CONVERSATION_STATE_FAILED, PH_CONVERSATION_STATE_IDLE,
+                          G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  properties[PROP_CODE]
+      = g_param_spec_string ("code", NULL, NULL, NULL,
+                             G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  properties[PROP_PEER_NAME]
+      = g_param_spec_string ("peer-name", NULL, NULL, NULL,
+                             G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  properties[PROP_PATH]
+      = g_param_spec_boxed ("path", NULL, NULL, PH_TYPE_PATH,
+                            G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
-  signals[SIGNAL_MESSAGE_RECEIVED] =
-    g_signal_new ("message-received", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
-                  NULL, NULL, G_TYPE_NONE, 3, G_TYPE_STRING, G_TYPE_INT64, G_TYPE_STRING);
-  signals[SIGNAL_MESSAGE_SENT] =
-    g_signal_new ("message-sent", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
-                  NULL, NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
-  signals[SIGNAL_MESSAGE_DELIVERED] =
-    g_signal_new ("message-delivered", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
-                  NULL, NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
-  signals[SIGNAL_MESSAGE_FAILED] =
-    g_signal_new ("message-failed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
-                  NULL, NULL, G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_STRING);
-  signals[SIGNAL_PEER_TYPING] =
-    g_signal_new ("peer-typing", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
-                  NULL, G_TYPE_NONE, 1, G_TYPE_BOOLEAN);
-  signals[SIGNAL_PATH_CHANGED] =
-    g_signal_new ("path-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
-                  NULL, G_TYPE_NONE, 1, PH_TYPE_PATH | G_SIGNAL_TYPE_STATIC_SCOPE);
-  signals[SIGNAL_CLOSED] =
-    g_signal_new ("closed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
-                  G_TYPE_NONE, 1, G_TYPE_STRING);
-  signals[SIGNAL_FAILED] =
-    g_signal_new ("failed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
-                  G_TYPE_NONE, 1, G_TYPE_ERROR | G_SIGNAL_TYPE_STATIC_SCOPE);
-  signals[SIGNAL_DETAILS_CHANGED] =
-    g_signal_new ("details-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
-                  NULL, NULL, G_TYPE_NONE, 0);
+  signals[SIGNAL_MESSAGE_RECEIVED]
+      = g_signal_new ("message-received", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
+                      NULL, NULL, G_TYPE_NONE, 3, G_TYPE_STRING, G_TYPE_INT64, G_TYPE_STRING);
+  signals[SIGNAL_MESSAGE_SENT]
+      = g_signal_new ("message-sent", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                      NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
+  signals[SIGNAL_MESSAGE_DELIVERED]
+      = g_signal_new ("message-delivered", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
+                      NULL, NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
+  signals[SIGNAL_MESSAGE_FAILED]
+      = g_signal_new ("message-failed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                      NULL, G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_STRING);
+  signals[SIGNAL_PEER_TYPING]
+      = g_signal_new ("peer-typing", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                      NULL, G_TYPE_NONE, 1, G_TYPE_BOOLEAN);
+  signals[SIGNAL_PATH_CHANGED]
+      = g_signal_new ("path-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                      NULL, G_TYPE_NONE, 1, PH_TYPE_PATH | G_SIGNAL_TYPE_STATIC_SCOPE);
+  signals[SIGNAL_CLOSED] = g_signal_new ("closed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                                         NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
+  signals[SIGNAL_FAILED]
+      = g_signal_new ("failed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                      G_TYPE_NONE, 1, G_TYPE_ERROR | G_SIGNAL_TYPE_STATIC_SCOPE);
+  signals[SIGNAL_DETAILS_CHANGED]
+      = g_signal_new ("details-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
+                      NULL, NULL, G_TYPE_NONE, 0);
 }
 
 static void
@@ -1821,17 +1756,16 @@ ph_conversation_init (PhConversation *self)
   self->reconnect_timeout_seconds = RECONNECT_TIMEOUT_SECONDS;
   /* Lets the test suites see a lost peer given up without waiting a minute. */
   if (g_getenv ("PINHOLE_TEST_RECONNECT_SECONDS") != NULL)
-    self->reconnect_timeout_seconds =
-      CLAMP (g_ascii_strtoull (g_getenv ("PINHOLE_TEST_RECONNECT_SECONDS"), NULL, 10), 1,
-             RECONNECT_TIMEOUT_SECONDS);
+    self->reconnect_timeout_seconds
+        = CLAMP (g_ascii_strtoull (g_getenv ("PINHOLE_TEST_RECONNECT_SECONDS"), NULL, 10), 1,
+                 RECONNECT_TIMEOUT_SECONDS);
   self->local_candidates = g_ptr_array_new_with_free_func (g_free);
   self->remote_candidates = g_ptr_array_new_with_free_func (g_free);
   self->timeline = g_array_new (FALSE, FALSE, sizeof (PhTimelineEntry));
 }
 
 PhConversation *
-ph_conversation_new (const char        *rendezvous_url,
-                     const char        *own_name,
+ph_conversation_new (const char *rendezvous_url, const char *own_name,
                      const PhIceConfig *ice_config)
 {
   PhConversation *self;

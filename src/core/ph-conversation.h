@@ -17,20 +17,20 @@ G_BEGIN_DECLS
 typedef enum
 {
   PH_CONVERSATION_STATE_IDLE,
-  PH_CONVERSATION_STATE_WAITING_FOR_PEER,  /* host: the code is shown */
-  PH_CONVERSATION_STATE_CONNECTING,        /* PAKE, descriptions, ICE, TLS */
+  PH_CONVERSATION_STATE_WAITING_FOR_PEER, /* host: the code is shown */
+  PH_CONVERSATION_STATE_CONNECTING,       /* PAKE, descriptions, ICE, TLS */
   PH_CONVERSATION_STATE_CONNECTED,
-  PH_CONVERSATION_STATE_RECONNECTING,      /* the path broke: ICE again through the mailbox */
-  PH_CONVERSATION_STATE_CLOSED,            /* ended cleanly or the peer is gone */
-  PH_CONVERSATION_STATE_FAILED,            /* see ph_conversation_get_error() */
+  PH_CONVERSATION_STATE_RECONNECTING, /* the path broke: ICE again through the mailbox */
+  PH_CONVERSATION_STATE_CLOSED,       /* ended cleanly or the peer is gone */
+  PH_CONVERSATION_STATE_FAILED,       /* see ph_conversation_get_error() */
 } PhConversationState;
 
 /* Time spent in each step of setting up the channel, in milliseconds. */
 typedef struct
 {
-  double rendezvous_ms;  /* code in → peer's sealed description opened */
-  double ice_ms;         /* → ICE selected a pair and the stream is ready */
-  double tls_ms;         /* → TLS handshake done and the peer's hello read */
+  double rendezvous_ms; /* code in → peer's sealed description opened */
+  double ice_ms;        /* → ICE selected a pair and the stream is ready */
+  double tls_ms;        /* → TLS handshake done and the peer's hello read */
   double total_ms;
 } PhSetupTimes;
 
@@ -38,7 +38,7 @@ typedef struct
  * started (hosting or joining). */
 typedef struct
 {
-  double     ms;
+  double ms;
   PhIceState state;
 } PhTimelineEntry;
 
@@ -61,48 +61,42 @@ G_DECLARE_FINAL_TYPE (PhConversation, ph_conversation, PH, CONVERSATION, GObject
  *  "details-changed": a candidate, the ICE timeline, the round-trip time or
  *     the NAT type changed (for the connection inspector) */
 
-PhConversation     *ph_conversation_new             (const char        *rendezvous_url,
-                                                     const char        *own_name,
-                                                     const PhIceConfig *ice_config);
+PhConversation *ph_conversation_new (const char *rendezvous_url, const char *own_name,
+                                     const PhIceConfig *ice_config);
 /* Ask the rendezvous server's /v1/turn for STUN/TURN servers before ICE. */
-void                ph_conversation_set_use_server_turn (PhConversation *self,
-                                                         gboolean        use_server_turn);
-void                ph_conversation_host            (PhConversation    *self);
+void ph_conversation_set_use_server_turn (PhConversation *self, gboolean use_server_turn);
+void ph_conversation_host (PhConversation *self);
 /* Fails at once (FALSE, PH_ERROR_INVALID_CODE) when @code is malformed. */
-gboolean            ph_conversation_join            (PhConversation    *self,
-                                                     const char        *code,
-                                                     GError           **error);
+gboolean ph_conversation_join (PhConversation *self, const char *code, GError **error);
 /* Queues a message and returns its id; it goes out as soon as the channel
- * is open, and again after a reconnection until the peer acknowledges it. PH_ERROR_TOO_LARGE over PH_FRAME_MAX_TEXT_SIZE. */
-char               *ph_conversation_send_message    (PhConversation    *self,
-                                                     const char        *text,
-                                                     GError           **error);
-void                ph_conversation_set_typing      (PhConversation    *self,
-                                                     gboolean           typing);
+ * is open, and again after a reconnection until the peer acknowledges it. PH_ERROR_TOO_LARGE over
+ * PH_FRAME_MAX_TEXT_SIZE. */
+char *ph_conversation_send_message (PhConversation *self, const char *text, GError **error);
+void ph_conversation_set_typing (PhConversation *self, gboolean typing);
 /* Says goodbye once every queued message is written, then closes. */
-void                ph_conversation_leave           (PhConversation    *self);
+void ph_conversation_leave (PhConversation *self);
 
-PhConversationState ph_conversation_get_state       (PhConversation    *self);
-const char         *ph_conversation_get_code        (PhConversation    *self);
-const char         *ph_conversation_get_peer_name   (PhConversation    *self);
-const PhPath       *ph_conversation_get_path        (PhConversation    *self);
-const GError       *ph_conversation_get_error       (PhConversation    *self);
-const PhSetupTimes *ph_conversation_get_setup_times (PhConversation    *self);
+PhConversationState ph_conversation_get_state (PhConversation *self);
+const char *ph_conversation_get_code (PhConversation *self);
+const char *ph_conversation_get_peer_name (PhConversation *self);
+const PhPath *ph_conversation_get_path (PhConversation *self);
+const GError *ph_conversation_get_error (PhConversation *self);
+const PhSetupTimes *ph_conversation_get_setup_times (PhConversation *self);
 /* Messages sent and not yet acknowledged. */
-guint               ph_conversation_get_unacknowledged (PhConversation *self);
+guint ph_conversation_get_unacknowledged (PhConversation *self);
 /* The "candidate:…" lines this side gathered and the peer sent, in order,
  * for the current connection attempt. */
-GStrv               ph_conversation_dup_local_candidates  (PhConversation *self);
-GStrv               ph_conversation_dup_remote_candidates (PhConversation *self);
+GStrv ph_conversation_dup_local_candidates (PhConversation *self);
+GStrv ph_conversation_dup_remote_candidates (PhConversation *self);
 /* Of PhTimelineEntry, every ICE state change, across reconnections. */
-GArray             *ph_conversation_get_timeline    (PhConversation    *self);
+GArray *ph_conversation_get_timeline (PhConversation *self);
 /* The latest ping's round trip through the channel in milliseconds, -1
  * before the first answer. */
-double              ph_conversation_get_round_trip_ms (PhConversation *self);
+double ph_conversation_get_round_trip_ms (PhConversation *self);
 /* What NAT this side is behind, tested against the STUN server in the
  * background when the conversation starts; PH_NAT_TYPE_UNKNOWN without a
  * STUN server or until the test is done, PH_NAT_TYPE_UDP_BLOCKED when the
  * server did not answer. */
-PhNatType           ph_conversation_get_nat_type    (PhConversation    *self);
+PhNatType ph_conversation_get_nat_type (PhConversation *self);
 
 G_END_DECLS

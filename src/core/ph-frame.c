@@ -261,10 +261,10 @@ check_outgoing (const PhFrame *frame, GError **error)
 
     case PH_FRAME_PING:
     case PH_FRAME_PONG:
-      if (frame->ping_id > PH_FRAME_MAX_SEQ || (frame->type == PH_FRAME_PONG && frame->ping_id == 0))
+      if (frame->ping_id > PH_FRAME_MAX_SEQ
+          || (frame->type == PH_FRAME_PONG && frame->ping_id == 0))
         {
-          g_set_error (error, PH_ERROR, PH_ERROR_INVALID_FRAME,
-                       "A ping id must be 1 to 2⁵³−1");
+          g_set_error (error, PH_ERROR, PH_ERROR_INVALID_FRAME, "A ping id must be 1 to 2⁵³−1");
           return FALSE;
         }
       return TRUE;
@@ -295,14 +295,30 @@ append_json_string (GString *out, const char *text)
       g_string_append_len (out, run, p - run);
       switch (c)
         {
-        case '"': g_string_append (out, "\\\""); break;
-        case '\\': g_string_append (out, "\\\\"); break;
-        case '\b': g_string_append (out, "\\b"); break;
-        case '\f': g_string_append (out, "\\f"); break;
-        case '\n': g_string_append (out, "\\n"); break;
-        case '\r': g_string_append (out, "\\r"); break;
-        case '\t': g_string_append (out, "\\t"); break;
-        default: g_string_append_printf (out, "\\u%04x", c); break;
+        case '"':
+          g_string_append (out, "\\\"");
+          break;
+        case '\\':
+          g_string_append (out, "\\\\");
+          break;
+        case '\b':
+          g_string_append (out, "\\b");
+          break;
+        case '\f':
+          g_string_append (out, "\\f");
+          break;
+        case '\n':
+          g_string_append (out, "\\n");
+          break;
+        case '\r':
+          g_string_append (out, "\\r");
+          break;
+        case '\t':
+          g_string_append (out, "\\t");
+          break;
+        default:
+          g_string_append_printf (out, "\\u%04x", c);
+          break;
         }
       run = p + 1;
     }
@@ -349,9 +365,9 @@ ph_frame_encode (const PhFrame *frame, GError **error)
     case PH_FRAME_MSG:
       g_string_append (out, ",\"id\":");
       append_json_string (out, frame->id);
-      g_string_append_printf (out, ",\"seq\":%" G_GINT64_FORMAT ",\"time\":%" G_GINT64_FORMAT
-                              ",\"text\":",
-                              (gint64)frame->seq, frame->time_ms);
+      g_string_append_printf (
+          out, ",\"seq\":%" G_GINT64_FORMAT ",\"time\":%" G_GINT64_FORMAT ",\"text\":",
+          (gint64)frame->seq, frame->time_ms);
       append_json_string (out, frame->text);
       break;
 
@@ -780,15 +796,33 @@ read_simple_string (Reader *r)
             break;
           switch (r->p[1])
             {
-            case '"': escaped = '"'; break;
-            case '\\': escaped = '\\'; break;
-            case '/': escaped = '/'; break;
-            case 'b': escaped = '\b'; break;
-            case 'f': escaped = '\f'; break;
-            case 'n': escaped = '\n'; break;
-            case 'r': escaped = '\r'; break;
-            case 't': escaped = '\t'; break;
-            default: escaped = '\0'; break; /* \u and anything else: json-glib */
+            case '"':
+              escaped = '"';
+              break;
+            case '\\':
+              escaped = '\\';
+              break;
+            case '/':
+              escaped = '/';
+              break;
+            case 'b':
+              escaped = '\b';
+              break;
+            case 'f':
+              escaped = '\f';
+              break;
+            case 'n':
+              escaped = '\n';
+              break;
+            case 'r':
+              escaped = '\r';
+              break;
+            case 't':
+              escaped = '\t';
+              break;
+            default:
+              escaped = '\0';
+              break; /* \u and anything else: json-glib */
             }
           if (escaped == '\0')
             break;
@@ -832,13 +866,13 @@ read_simple_value (Reader *r)
         r->p++;
       /* No leading zeros, at most 15 digits: exact in an int64 and in a
        * double, as json-glib would read it. */
-      if (r->p >= r->end || !g_ascii_isdigit (*r->p) || (*r->p == '0' && r->p + 1 < r->end
-                                                         && g_ascii_isdigit (r->p[1])))
+      if (r->p >= r->end || !g_ascii_isdigit (*r->p)
+          || (*r->p == '0' && r->p + 1 < r->end && g_ascii_isdigit (r->p[1])))
         return NULL;
       while (r->p < r->end && g_ascii_isdigit (*r->p) && r->p - start < 16)
         value = value * 10 + (*r->p++ - '0');
-      if (r->p < r->end && (g_ascii_isdigit (*r->p) || *r->p == '.' || *r->p == 'e'
-                            || *r->p == 'E'))
+      if (r->p < r->end
+          && (g_ascii_isdigit (*r->p) || *r->p == '.' || *r->p == 'e' || *r->p == 'E'))
         return NULL;
       node = json_node_new (JSON_NODE_VALUE);
       json_node_set_int (node, negative ? -value : value);

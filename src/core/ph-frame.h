@@ -9,12 +9,12 @@ G_BEGIN_DECLS
  * JSON object with a "type" member. */
 
 #define PH_FRAME_PROTOCOL_VERSION 1
-#define PH_FRAME_MAX_TEXT_SIZE    (64 * 1024)   /* bytes of UTF-8 in a message */
-#define PH_FRAME_MAX_SIZE         (512 * 1024)  /* JSON bytes after the length */
-#define PH_FRAME_MAX_NAME_LENGTH  64
-#define PH_FRAME_MAX_ID_LENGTH    64
+#define PH_FRAME_MAX_TEXT_SIZE (64 * 1024) /* bytes of UTF-8 in a message */
+#define PH_FRAME_MAX_SIZE (512 * 1024)     /* JSON bytes after the length */
+#define PH_FRAME_MAX_NAME_LENGTH 64
+#define PH_FRAME_MAX_ID_LENGTH 64
 /* Sequence numbers stay exact in every JSON implementation. */
-#define PH_FRAME_MAX_SEQ          ((G_GUINT64_CONSTANT (1) << 53) - 1)
+#define PH_FRAME_MAX_SEQ ((G_GUINT64_CONSTANT (1) << 53) - 1)
 
 typedef enum
 {
@@ -31,60 +31,51 @@ typedef enum
 typedef struct
 {
   PhFrameType type;
-  guint       version;     /* hello */
-  char       *name;        /* hello */
-  GStrv       features;    /* hello, may be NULL */
-  char       *id;          /* msg, ack */
-  guint64     seq;         /* msg: 1, 2, 3… per conversation and direction */
-  gint64      time_ms;     /* msg */
-  char       *text;        /* msg */
-  gboolean    active;      /* typing */
-  char       *reason;      /* bye, may be NULL */
-  guint64     ping_id;     /* ping (0: no pong wanted), pong: 1 to PH_FRAME_MAX_SEQ */
+  guint version;   /* hello */
+  char *name;      /* hello */
+  GStrv features;  /* hello, may be NULL */
+  char *id;        /* msg, ack */
+  guint64 seq;     /* msg: 1, 2, 3… per conversation and direction */
+  gint64 time_ms;  /* msg */
+  char *text;      /* msg */
+  gboolean active; /* typing */
+  char *reason;    /* bye, may be NULL */
+  guint64 ping_id; /* ping (0: no pong wanted), pong: 1 to PH_FRAME_MAX_SEQ */
 } PhFrame;
 
-PhFrame *ph_frame_new_hello  (const char         *name,
-                              const char * const *features);
+PhFrame *ph_frame_new_hello (const char *name, const char *const *features);
 /* The frame's seq is 1; set frame->seq for every later message. */
-PhFrame *ph_frame_new_msg    (const char         *id,
-                              gint64              time_ms,
-                              const char         *text);
-PhFrame *ph_frame_new_ack    (const char         *id);
-PhFrame *ph_frame_new_typing (gboolean            active);
-PhFrame *ph_frame_new_bye    (const char         *reason);
+PhFrame *ph_frame_new_msg (const char *id, gint64 time_ms, const char *text);
+PhFrame *ph_frame_new_ack (const char *id);
+PhFrame *ph_frame_new_typing (gboolean active);
+PhFrame *ph_frame_new_bye (const char *reason);
 /* Set frame->ping_id to ask for a pong. */
-PhFrame *ph_frame_new_ping   (void);
-PhFrame *ph_frame_new_pong   (guint64             ping_id);
-void     ph_frame_free       (PhFrame            *frame);
+PhFrame *ph_frame_new_ping (void);
+PhFrame *ph_frame_new_pong (guint64 ping_id);
+void ph_frame_free (PhFrame *frame);
 
 /* The whole frame, length prefix included. PH_ERROR_TOO_LARGE when a text
  * or the encoded frame is over its limit. */
-GBytes  *ph_frame_encode     (const PhFrame      *frame,
-                              GError            **error);
+GBytes *ph_frame_encode (const PhFrame *frame, GError **error);
 
 /* Parses the JSON part of one frame. PH_ERROR_INVALID_FRAME for invalid
  * UTF-8 or JSON, a missing or mistyped member, an over-long field. */
-PhFrame *ph_frame_parse      (const char         *json,
-                              gsize               length,
-                              GError            **error);
+PhFrame *ph_frame_parse (const char *json, gsize length, GError **error);
 
 /* Splits a byte stream into frames. */
 typedef struct _PhFrameDecoder PhFrameDecoder;
 
-PhFrameDecoder *ph_frame_decoder_new  (void);
-void            ph_frame_decoder_free (PhFrameDecoder *self);
+PhFrameDecoder *ph_frame_decoder_new (void);
+void ph_frame_decoder_free (PhFrameDecoder *self);
 /* Appends bytes. PH_ERROR_INVALID_FRAME when a length prefix is 0 or over
  * PH_FRAME_MAX_SIZE; the decoder is then unusable. */
-gboolean        ph_frame_decoder_push (PhFrameDecoder *self,
-                                       const guint8   *data,
-                                       gsize           length,
-                                       GError        **error);
+gboolean ph_frame_decoder_push (PhFrameDecoder *self, const guint8 *data, gsize length,
+                                GError **error);
 /* The next whole frame, or NULL with no error when more bytes are needed,
  * or NULL with an error when the frame is malformed. */
-PhFrame        *ph_frame_decoder_pop  (PhFrameDecoder *self,
-                                       GError        **error);
+PhFrame *ph_frame_decoder_pop (PhFrameDecoder *self, GError **error);
 /* Bytes held that do not yet form a whole frame. */
-gsize           ph_frame_decoder_get_pending (PhFrameDecoder *self);
+gsize ph_frame_decoder_get_pending (PhFrameDecoder *self);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PhFrame, ph_frame_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PhFrameDecoder, ph_frame_decoder_free)

@@ -210,8 +210,7 @@ fill_candidates (AdwExpanderRow *expander, GPtrArray *rows, GStrv *shown, GStrv 
   guint n = g_strv_length (candidates);
   g_autofree char *count = NULL;
 
-  if (*shown != NULL && g_strv_equal ((const char *const *)*shown,
-                                      (const char *const *)candidates))
+  if (*shown != NULL && g_strv_equal ((const char *const *)*shown, (const char *const *)candidates))
     return;
   g_strfreev (*shown);
   *shown = g_strdupv (candidates);
@@ -241,8 +240,7 @@ static void
 clear_timeline (PhInspector *self)
 {
   for (guint i = 0; i < self->timeline_rows->len; i++)
-    adw_preferences_group_remove (self->timeline_group,
-                                  g_ptr_array_index (self->timeline_rows, i));
+    adw_preferences_group_remove (self->timeline_group, g_ptr_array_index (self->timeline_rows, i));
   g_ptr_array_set_size (self->timeline_rows, 0);
 }
 
