@@ -359,6 +359,91 @@ test_store_lifecycle (void)
   g_assert_finalize_object (g_steal_pointer (&store));
 }
 
+static gboolean
+quit_cb (gpointer user_data)
+{
+  gboolean *done = user_data;
+
+  *done = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+/* Lets @milliseconds of the mailbox's clock pass. */
+static void
+let_time_pass (guint milliseconds)
+{
+  gboolean done = FALSE;
+
+  g_timeout_add (milliseconds, quit_cb, &done);
+  while (!done)
+    g_main_context_iteration (NULL, TRUE);
+}
+
+/* A chat keeps its mailbox to reconnect through: while both sides poll it
+ * outlives its lifetime; once they stop it expires like any other. */
+static void
+test_store_paired_mailbox_lives_while_used (void)
+{
+  g_autoptr (PhMailboxStore) store = ph_mailbox_store_new (10, 100, 100000, 1);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GBytes) body = g_bytes_new_static ("x", 1);
+  guint closed = 0;
+  guint nameplate;
+  gint64 last_used;
+
+  g_signal_connect (store, "mailbox-closed", G_CALLBACK (closed_cb), &closed);
+  g_assert_true (ph_mailbox_store_allocate (store, &nameplate, &error));
+  g_assert_true (ph_mailbox_store_add_message (store, nameplate, "aaaaaaaaaaaaaaaa", "pake", body,
+                                               NULL, &error));
+  g_assert_true (ph_mailbox_store_add_message (store, nameplate, "bbbbbbbbbbbbbbbb", "pake", body,
+                                               NULL, &error));
+
+  for (guint i = 0; i < 6; i++)
+    {
+      g_autoptr (GPtrArray) messages = NULL;
+
+      let_time_pass (500);
+      messages = ph_mailbox_store_get_messages (store, nameplate, 0, &error);
+      g_assert_no_error (error);
+      g_assert_cmpuint (messages->len, ==, 2);
+    }
+  g_assert_cmpuint (closed, ==, 0);
+
+  last_used = g_get_monotonic_time ();
+  while (closed == 0 && g_get_monotonic_time () - last_used < DEADLINE_SECONDS * G_USEC_PER_SEC)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_cmpuint (closed, ==, 1);
+  g_assert_cmpint (g_get_monotonic_time () - last_used, >=, G_USEC_PER_SEC - 50000);
+  g_assert_finalize_object (g_steal_pointer (&store));
+}
+
+/* Polling a code nobody joined does not keep it: it expires on time. */
+static void
+test_store_unjoined_code_expires_on_time (void)
+{
+  g_autoptr (PhMailboxStore) store = ph_mailbox_store_new (10, 100, 100000, 1);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GBytes) body = g_bytes_new_static ("x", 1);
+  guint closed = 0;
+  guint nameplate;
+  gint64 allocated;
+
+  g_signal_connect (store, "mailbox-closed", G_CALLBACK (closed_cb), &closed);
+  g_assert_true (ph_mailbox_store_allocate (store, &nameplate, &error));
+  allocated = g_get_monotonic_time ();
+  g_assert_true (ph_mailbox_store_add_message (store, nameplate, "aaaaaaaaaaaaaaaa", "pake", body,
+                                               NULL, &error));
+  while (closed == 0 && g_get_monotonic_time () - allocated < DEADLINE_SECONDS * G_USEC_PER_SEC)
+    {
+      g_autoptr (GPtrArray) messages = ph_mailbox_store_get_messages (store, nameplate, 0, NULL);
+
+      g_main_context_iteration (NULL, TRUE);
+    }
+  g_assert_cmpuint (closed, ==, 1);
+  g_assert_cmpint (g_get_monotonic_time () - allocated, <, 2 * G_USEC_PER_SEC);
+  g_assert_finalize_object (g_steal_pointer (&store));
+}
+
 static void
 test_store_expiry (void)
 {
@@ -1131,6 +1216,10 @@ main (int argc, char **argv)
 
   g_test_add_func ("/server/store/lifecycle", test_store_lifecycle);
   g_test_add_func ("/server/store/expiry", test_store_expiry);
+  g_test_add_func ("/server/store/paired-mailbox-lives-while-used",
+                   test_store_paired_mailbox_lives_while_used);
+  g_test_add_func ("/server/store/unjoined-code-expires-on-time",
+                   test_store_unjoined_code_expires_on_time);
   g_test_add_func ("/server/rate-limiter", test_rate_limiter);
   g_test_add_func ("/server/turn-credentials/vector", test_turn_credentials_vector);
   g_test_add_func ("/server/http/allocate-lowest-free", test_allocate_lowest_free);

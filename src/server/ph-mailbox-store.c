@@ -278,6 +278,18 @@ ph_mailbox_store_allocate (PhMailboxStore *self, guint *out_nameplate, GError **
   return TRUE;
 }
 
+/* A mailbox both sides joined stays open while they use it: the chat
+ * keeps it to reconnect through, so its lifetime counts from the last
+ * message or poll. A code nobody has joined yet still expires on time. */
+static void
+renew_if_paired (PhMailboxStore *self, Mailbox *mailbox)
+{
+  if (mailbox->sides[1] == NULL)
+    return;
+  g_clear_handle_id (&mailbox->expiry_id, g_source_remove);
+  mailbox->expiry_id = g_timeout_add (self->lifetime * 1000, mailbox_expired_cb, mailbox);
+}
+
 static Mailbox *
 lookup_mailbox (PhMailboxStore *self, guint nameplate, GError **error)
 {
@@ -364,6 +376,7 @@ ph_mailbox_store_add_message (PhMailboxStore *self, guint nameplate, const char 
   if (out_index != NULL)
     *out_index = message->index;
 
+  renew_if_paired (self, mailbox);
   g_signal_emit (self, signals[MESSAGE_ADDED], 0, nameplate, message->index);
   return TRUE;
 }
@@ -381,6 +394,7 @@ ph_mailbox_store_get_messages (PhMailboxStore *self, guint nameplate, guint64 af
   if (mailbox == NULL)
     return NULL;
 
+  renew_if_paired (self, mailbox);
   messages = g_ptr_array_new_with_free_func ((GDestroyNotify)ph_stored_message_unref);
   for (guint64 i = after; i < mailbox->messages->len; i++)
     g_ptr_array_add (messages, ph_stored_message_ref (g_ptr_array_index (mailbox->messages, i)));
