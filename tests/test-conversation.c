@@ -534,6 +534,26 @@ test_wrong_code (Fixture *fixture, gconstpointer data)
                    PH_CONVERSATION_STATE_FAILED);
 }
 
+/* A peer that leaves right after typing the code says so through the
+ * mailbox, with an empty reason: the host learns at once instead of waiting
+ * for a description that will never come. */
+static void
+test_peer_leaves_during_setup (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+
+  ph_conversation_host (fixture->host.conversation);
+  wait_for_code (&fixture->host);
+  g_assert_true (ph_conversation_join (
+      fixture->joiner.conversation, ph_conversation_get_code (fixture->host.conversation), &error));
+  g_assert_no_error (error);
+  ph_conversation_leave (fixture->joiner.conversation);
+
+  g_assert_true (ph_test_wait_for_flag (&fixture->host.ended, TIMEOUT_MS));
+  g_assert_false (fixture->host.connected);
+  g_assert_error (fixture->host.error, PH_ERROR, PH_ERROR_PEER_LEFT);
+}
+
 static void
 test_message_too_large (Fixture *fixture, gconstpointer data)
 {
@@ -568,6 +588,8 @@ main (int argc, char *argv[])
               test_mailbox_expired, fixture_tear_down);
   g_test_add ("/conversation/undelivered-reported", Fixture, NULL, fixture_set_up,
               test_undelivered_reported, fixture_tear_down);
+  g_test_add ("/conversation/peer-leaves-during-setup", Fixture, NULL, fixture_set_up,
+              test_peer_leaves_during_setup, fixture_tear_down);
   g_test_add ("/conversation/message-too-large", Fixture, NULL, fixture_set_up,
               test_message_too_large, fixture_tear_down);
 

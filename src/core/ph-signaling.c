@@ -402,9 +402,12 @@ handle_message (PhSignaling *self, const PhMailboxMessage *message, GError **err
       const char *data = g_bytes_get_data (message->body, &length);
 
       /* Unsealed (a peer may leave before it has a key): only ever shown
-       * as the reason of an ending that the server could cause anyway. */
-      if (length <= MAX_BYE_REASON_LENGTH && memchr (data, '\0', length) == NULL
-          && g_utf8_validate_len (data, length, NULL))
+       * as the reason of an ending that the server could cause anyway.
+       * An empty body has no data pointer at all, and memchr wants one. */
+      if (length == 0)
+        reason = g_strdup ("");
+      else if (length <= MAX_BYE_REASON_LENGTH && memchr (data, '\0', length) == NULL
+               && g_utf8_validate_len (data, length, NULL))
         reason = g_strndup (data, length);
       else
         reason = g_strdup ("");
@@ -660,8 +663,9 @@ ph_signaling_leave_async (PhSignaling *self, const char *reason, GAsyncReadyCall
 
   stop (self);
   /* A peer still setting up learns at once that we are gone, instead of
-   * waiting for a description that will not come. */
-  if (self->joined && self->peer_side != NULL)
+   * waiting for a description that will not come. A post in flight is our
+   * first one at the latest, so the bye follows us into the mailbox. */
+  if (self->joined || self->posting)
     {
       g_autoptr (GBytes) body = g_bytes_new (reason, reason != NULL ? strlen (reason) : 0);
 
