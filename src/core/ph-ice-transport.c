@@ -297,16 +297,16 @@ ph_ice_transport_new (const PhIceConfig *config, gboolean controlling)
   self->controlling = controlling;
   self->context = g_main_context_ref_thread_default ();
 
-  /* Reliable: pseudo-TCP gives the TLS layer an ordered byte stream.
-   * Trickle: candidates go out as they are found, so setup does not wait
-   * for the slowest STUN/TURN server. Aggressive nomination (the default,
-   * no REGULAR_NOMINATION) selects the first working pair at once instead of
-   * waiting for every check; a better pair found later still replaces it
-   * and is reported by "path-changed". No CONSENT_FRESHNESS: in 0.1.21 one
-   * late response can fail the component; keepalive-conncheck below gives
-   * liveness instead. */
+  /* Not libnice's reliable mode: its pseudo-TCP recovers a lost packet
+   * only after a second or more, so datagrams go to our own link
+   * (ph-reliable-link.c, through PhNiceStream) instead. Trickle: candidates go out as they are
+   * found, so setup does not wait for the slowest STUN/TURN server. Aggressive nomination (the
+   * default, no REGULAR_NOMINATION) selects the first working pair at once instead of waiting for
+   * every check; a better pair found later still replaces it and is reported by "path-changed". No
+   * CONSENT_FRESHNESS: in 0.1.21 one late response can fail the component; keepalive-conncheck
+   * below gives liveness instead. */
   self->agent = nice_agent_new_full (self->context, NICE_COMPATIBILITY_RFC5245,
-                                     NICE_AGENT_OPTION_RELIABLE | NICE_AGENT_OPTION_ICE_TRICKLE);
+                                     NICE_AGENT_OPTION_ICE_TRICKLE);
   /* UDP only: ICE-TCP pairs need BYTESTREAM_TCP framing and add
    * candidates that rarely help behind NATs; TURN over TCP still works
    * because the relay candidate itself is UDP towards the peer. UPnP

@@ -6,14 +6,15 @@
 #include <string.h>
 
 #include "ph-nice-stream.h"
+#include "ph-reliable-link.h"
 
-/* With nice_agent_attach_recv() pseudo-TCP opens its receive window as soon
- * as it hands us bytes, so its flow control never pushes back on the peer;
- * the buffer is drained by whoever reads (the secure channel keeps a read
- * source attached all the time, on the same main context, so it stays near
- * one window in practice). A peer that keeps sending while nobody reads
- * would grow it without end, so past this bound the stream fails instead:
- * the reader gets what was buffered, then G_IO_ERROR_NO_SPACE. */
+/* The link hands over in-order bytes as soon as they arrive, so its window
+ * never pushes back on the peer; the buffer is drained by whoever reads
+ * (the secure channel keeps a read source attached all the time, on the
+ * same main context, so it stays near one window in practice). A peer that
+ * keeps sending while nobody reads would grow it without end, so past this
+ * bound the stream fails instead: the reader gets what was buffered, then
+ * G_IO_ERROR_NO_SPACE. */
 #define MAX_BUFFERED PH_NICE_STREAM_MAX_BUFFERED
 
 /* State shared by the GIOStream, its two halves and the agent callbacks,
@@ -25,17 +26,19 @@ typedef struct
   guint stream_id;
   guint component_id;
 
+  GSource *timer; /* the link's deadline, on the agent's context */
+
   GMutex mutex;
   GCond cond;
+  PhReliableLink *link;
   GByteArray *buffer;
   gsize offset;  /* bytes of @buffer already read */
-  gboolean eof;  /* the peer ended pseudo-TCP */
+  gboolean eof;  /* the peer ended the link */
   GError *error; /* the component failed or the stream went away */
   gboolean input_closed;
   gboolean output_closed;
-  gboolean may_write; /* false after pseudo-TCP's send buffer filled */
-  guint64 writable_serial;
-  guint n_waiters; /* threads blocked on @cond */
+  gboolean connected; /* ICE has a pair to send on */
+  guint n_waiters;    /* threads blocked on @cond */
   /* Contexts whose pollable sources may wait on this stream; replaced, never
    * changed, so that a notifier can use it after unlocking. */
   GPtrArray *contexts;
@@ -52,6 +55,8 @@ static void
 shared_clear (Shared *shared)
 {
   g_clear_object (&shared->agent);
+  g_clear_pointer (&shared->timer, g_source_unref);
+  g_clear_pointer (&shared->link, ph_reliable_link_free);
   g_mutex_clear (&shared->mutex);
   g_cond_clear (&shared->cond);
   g_clear_pointer (&shared->buffer, g_byte_array_unref);
@@ -68,6 +73,37 @@ shared_unref (Shared *shared)
 
 static gboolean input_ready_locked (Shared *shared);
 static gboolean output_ready_locked (Shared *shared);
+
+/* Takes the packets the link wants sent, and sets its timer. Called with
+ * the mutex held; send them with send_packets() after unlocking. */
+static void
+take_packets_locked (Shared *shared, GQueue *packets)
+{
+  GBytes *packet;
+
+  while ((packet = ph_reliable_link_pop_packet (shared->link)) != NULL)
+    g_queue_push_tail (packets, packet);
+  g_source_set_ready_time (shared->timer, ph_reliable_link_get_deadline (shared->link));
+}
+
+/* Never under our mutex: the agent's lock comes first in its own
+ * callbacks, which then take ours. A datagram the agent cannot send now
+ * (no pair yet, socket full) is a lost packet the link sends again. */
+static void
+send_packets (Shared *shared, GQueue *packets)
+{
+  GBytes *packet;
+
+  while ((packet = g_queue_pop_head (packets)) != NULL)
+    {
+      gsize length;
+      const guint8 *data = g_bytes_get_data (packet, &length);
+
+      nice_agent_send (shared->agent, shared->stream_id, shared->component_id, (guint)length,
+                       (const gchar *)data);
+      g_bytes_unref (packet);
+    }
+}
 
 /* Tells everyone waiting that something changed, and unlocks. Blocked
  * threads wake through @cond; pollable sources are level-triggered (their
@@ -395,7 +431,8 @@ G_DEFINE_FINAL_TYPE_WITH_CODE (PhNiceOutputStream, ph_nice_output_stream, G_TYPE
 static gboolean
 output_ready_locked (Shared *shared)
 {
-  return shared->may_write || shared->error != NULL || shared->output_closed;
+  return (shared->connected && ph_reliable_link_get_send_space (shared->link) > 0)
+         || shared->error != NULL || shared->output_closed;
 }
 
 /* Fails when writing can never succeed again. Called with the mutex held. */
@@ -415,13 +452,13 @@ check_writable_locked (Shared *shared, GError **error)
   return TRUE;
 }
 
-/* One attempt: bytes accepted, 0 when pseudo-TCP's send buffer is full
- * (may_write is then cleared unless it became writable meanwhile), or -1. */
+/* One attempt: bytes accepted, 0 when the link's send buffer is full or
+ * ICE has no pair yet, or -1. */
 static gssize
 try_send (Shared *shared, const void *buffer, gsize count, GError **error)
 {
-  guint64 serial;
-  gint sent;
+  GQueue packets = G_QUEUE_INIT;
+  gsize taken = 0;
 
   g_mutex_lock (&shared->mutex);
   if (!check_writable_locked (shared, error))
@@ -429,22 +466,13 @@ try_send (Shared *shared, const void *buffer, gsize count, GError **error)
       g_mutex_unlock (&shared->mutex);
       return -1;
     }
-  serial = shared->writable_serial;
+  if (shared->connected)
+    taken = ph_reliable_link_write (shared->link, buffer, count, g_get_monotonic_time ());
+  take_packets_locked (shared, &packets);
   g_mutex_unlock (&shared->mutex);
 
-  /* Never under our mutex: the agent's lock comes first in its own
-   * callbacks, which then take ours. */
-  sent = nice_agent_send (shared->agent, shared->stream_id, shared->component_id,
-                          (guint)MIN (count, G_MAXINT), buffer);
-
-  if (sent < (gint)MIN (count, G_MAXINT))
-    {
-      g_mutex_lock (&shared->mutex);
-      if (shared->writable_serial == serial)
-        shared->may_write = FALSE;
-      g_mutex_unlock (&shared->mutex);
-    }
-  return MAX (sent, 0);
+  send_packets (shared, &packets);
+  return (gssize)MIN (taken, G_MAXSSIZE);
 }
 
 static gssize
@@ -517,14 +545,26 @@ ph_nice_output_stream_create_source (GPollableOutputStream *stream, GCancellable
   return g_pollable_source_new_full (stream, child, cancellable);
 }
 
+/* Ends our side of the link after what was written; called with the mutex
+ * held. */
+static void
+finish_locked (Shared *shared, GQueue *packets)
+{
+  shared->output_closed = TRUE;
+  ph_reliable_link_finish (shared->link, g_get_monotonic_time ());
+  take_packets_locked (shared, packets);
+}
+
 static gboolean
 ph_nice_output_stream_close (GOutputStream *stream, GCancellable *cancellable, GError **error)
 {
   Shared *shared = PH_NICE_OUTPUT_STREAM (stream)->shared;
+  GQueue packets = G_QUEUE_INIT;
 
   g_mutex_lock (&shared->mutex);
-  shared->output_closed = TRUE;
+  finish_locked (shared, &packets);
   notify_unlock (shared, FALSE);
+  send_packets (shared, &packets);
   return TRUE;
 }
 
@@ -579,7 +619,6 @@ struct _PhNiceStream
   PhNiceInputStream *input;
   PhNiceOutputStream *output;
   gulong state_handler;
-  gulong writable_handler;
   gulong removed_handler;
   gboolean attached;
 };
@@ -600,31 +639,65 @@ recv_cb (NiceAgent *agent, guint stream_id, guint component_id, guint len, gchar
          gpointer user_data)
 {
   Shared *shared = user_data;
+  GQueue packets = G_QUEUE_INIT;
+  g_autoptr (GError) error = NULL;
+  gsize before;
 
   g_mutex_lock (&shared->mutex);
+  /* Compact before growing so a reader that keeps up never makes the
+   * buffer move more than it holds. */
+  if (shared->offset > 0 && shared->offset >= shared->buffer->len / 2)
+    {
+      g_byte_array_remove_range (shared->buffer, 0, shared->offset);
+      shared->offset = 0;
+    }
+  before = shared->buffer->len;
+  /* Anyone who can reach our port can send junk; the link drops it, and
+   * TLS above catches whatever gets past. */
+  if (!ph_reliable_link_receive (shared->link, (const guint8 *)buf, len, g_get_monotonic_time (),
+                                 shared->buffer, &error))
+    g_debug ("Dropped a packet: %s", error->message);
+  /* Still acknowledged after we stopped reading (or failed), so the peer's
+   * end goes through; the bytes go nowhere. */
   if (shared->input_closed || shared->error != NULL)
-    {
-      g_mutex_unlock (&shared->mutex);
-      return;
-    }
-  if (len == 0)
+    g_byte_array_set_size (shared->buffer, before);
+  if (ph_reliable_link_peer_finished (shared->link))
     shared->eof = TRUE;
-  else if (shared->buffer->len - shared->offset + len > MAX_BUFFERED)
-    shared->error = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_NO_SPACE,
-                                         "The peer sent more data than can be held unread");
-  else
+  if (shared->error == NULL && shared->buffer->len - shared->offset > MAX_BUFFERED)
     {
-      /* Compact before growing so a reader that keeps up never makes the
-       * buffer move more than it holds. */
-      if (shared->offset > 0 && shared->offset >= shared->buffer->len / 2)
-        {
-          g_byte_array_remove_range (shared->buffer, 0, shared->offset);
-          shared->offset = 0;
-        }
-      g_byte_array_append (shared->buffer, (const guint8 *)buf, len);
+      g_byte_array_set_size (shared->buffer, shared->offset + MAX_BUFFERED);
+      shared->error = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_NO_SPACE,
+                                           "The peer sent more data than can be held unread");
     }
+  take_packets_locked (shared, &packets);
   notify_unlock (shared, TRUE);
+  send_packets (shared, &packets);
 }
+
+static gboolean
+timer_cb (gpointer user_data)
+{
+  Shared *shared = user_data;
+  GQueue packets = G_QUEUE_INIT;
+
+  g_mutex_lock (&shared->mutex);
+  ph_reliable_link_tick (shared->link, g_get_monotonic_time ());
+  take_packets_locked (shared, &packets);
+  notify_unlock (shared, TRUE);
+  send_packets (shared, &packets);
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+timer_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
+{
+  g_source_set_ready_time (source, -1);
+  return callback (user_data);
+}
+
+static GSourceFuncs timer_funcs = {
+  .dispatch = timer_dispatch,
+};
 
 static void
 component_state_changed_cb (NiceAgent *agent, guint stream_id, guint component_id, guint state,
@@ -641,26 +714,9 @@ component_state_changed_cb (NiceAgent *agent, guint stream_id, guint component_i
   else if (state == NICE_COMPONENT_STATE_READY || state == NICE_COMPONENT_STATE_CONNECTED)
     {
       g_mutex_lock (&shared->mutex);
-      shared->writable_serial++;
-      shared->may_write = TRUE;
+      shared->connected = TRUE;
       notify_unlock (shared, FALSE);
     }
-}
-
-static void
-reliable_transport_writable_cb (NiceAgent *agent, guint stream_id, guint component_id,
-                                gpointer user_data)
-{
-  PhNiceStream *self = user_data;
-  Shared *shared = self->shared;
-
-  if (stream_id != shared->stream_id || component_id != shared->component_id)
-    return;
-
-  g_mutex_lock (&shared->mutex);
-  shared->writable_serial++;
-  shared->may_write = TRUE;
-  notify_unlock (shared, FALSE);
 }
 
 static void
@@ -692,17 +748,20 @@ ph_nice_stream_get_output_stream (GIOStream *stream)
   return G_OUTPUT_STREAM (PH_NICE_STREAM (stream)->output);
 }
 
-/* Closing only marks both halves closed: the agent stream belongs to the
- * transport, which removes it (and so ends pseudo-TCP) when it closes. */
+/* Closing ends our side of the link and marks both halves closed; the
+ * agent stream belongs to the transport, which removes it when it closes. */
 static gboolean
 ph_nice_stream_close (GIOStream *stream, GCancellable *cancellable, GError **error)
 {
   Shared *shared = PH_NICE_STREAM (stream)->shared;
+  GQueue packets = G_QUEUE_INIT;
 
   g_mutex_lock (&shared->mutex);
   shared->input_closed = TRUE;
-  shared->output_closed = TRUE;
+  if (!shared->output_closed)
+    finish_locked (shared, &packets);
   notify_unlock (shared, FALSE);
+  send_packets (shared, &packets);
   return TRUE;
 }
 
@@ -733,7 +792,6 @@ ph_nice_stream_dispose (GObject *object)
   if (shared != NULL && shared->agent != NULL)
     {
       g_clear_signal_handler (&self->state_handler, shared->agent);
-      g_clear_signal_handler (&self->writable_handler, shared->agent);
       g_clear_signal_handler (&self->removed_handler, shared->agent);
       if (self->attached)
         {
@@ -744,6 +802,7 @@ ph_nice_stream_dispose (GObject *object)
           shared_unref (shared);
         }
       ph_nice_stream_close (G_IO_STREAM (self), NULL, NULL);
+      g_source_destroy (shared->timer);
     }
 
   G_OBJECT_CLASS (ph_nice_stream_parent_class)->dispose (object);
@@ -799,10 +858,17 @@ ph_nice_stream_new (NiceAgent *agent, guint stream_id, guint component_id, GMain
   g_mutex_init (&shared->mutex);
   g_cond_init (&shared->cond);
   shared->buffer = g_byte_array_new ();
+  shared->link = ph_reliable_link_new ();
   shared->contexts = g_ptr_array_new_with_free_func ((GDestroyNotify)g_main_context_unref);
   shared->agent_context = context != NULL ? g_main_context_ref (context)
                                           : g_main_context_ref (g_main_context_default ());
   self->shared = shared;
+  shared->timer = g_source_new (&timer_funcs, sizeof (GSource));
+  g_source_set_static_name (shared->timer, "PhNiceStream link timer");
+  g_source_set_priority (shared->timer, G_PRIORITY_DEFAULT);
+  g_source_set_callback (shared->timer, timer_cb, shared_ref (shared),
+                         (GDestroyNotify)shared_unref);
+  g_source_attach (shared->timer, shared->agent_context);
 
   self->input = g_object_new (PH_TYPE_NICE_INPUT_STREAM, NULL);
   self->input->shared = shared_ref (shared);
@@ -811,8 +877,6 @@ ph_nice_stream_new (NiceAgent *agent, guint stream_id, guint component_id, GMain
 
   self->state_handler = g_signal_connect (agent, "component-state-changed",
                                           G_CALLBACK (component_state_changed_cb), self);
-  self->writable_handler = g_signal_connect (agent, "reliable-transport-writable",
-                                             G_CALLBACK (reliable_transport_writable_cb), self);
   self->removed_handler
       = g_signal_connect (agent, "streams-removed", G_CALLBACK (streams_removed_cb), self);
 

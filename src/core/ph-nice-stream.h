@@ -6,11 +6,11 @@
 
 G_BEGIN_DECLS
 
-/* A pollable byte stream over one component of a reliable (pseudo-TCP)
- * NiceAgent stream. Unlike nice_agent_get_io_stream(), the agent's sockets
- * are read from @context all the time (nice_agent_attach_recv), not only
- * while a read is pending, so STUN keepalives are answered even when nobody
- * reads. Blocking reads and writes work from other threads (GTlsConnection
+/* A pollable byte stream over one component of a NiceAgent stream: the
+ * component's datagrams carry a PhReliableLink, which makes them an ordered,
+ * reliable byte stream. The agent's sockets are read from @context all the
+ * time (nice_agent_attach_recv), so STUN keepalives and the link's
+ * acknowledgements flow even when nobody reads. Blocking reads and writes work from other threads (GTlsConnection
  * runs its handshake in one) and fail instead of hanging once the stream is
  * closed or the component fails. Dispose it on @context's thread. */
 

@@ -13,7 +13,9 @@
 #       port-restricted, symmetric. --delay/--jitter are one-way, per access
 #       link (each router's WAN cable), so two peers see a round trip of
 #       4 × delay and a peer sees the servers at 2 × delay. --loss drops
-#       that percentage of packets crossing each router, both directions.
+#       that percentage (one decimal allowed) of packets crossing each
+#       router, both directions: two peers behind routers lose about twice
+#       as much between them.
 #       --hairpin puts both peers on router A's LAN. With --hold the lab
 #       lives until standard input ends (or INT/TERM) and is then torn down;
 #       tests use this so a crashed test never leaks a lab.
@@ -160,6 +162,14 @@ nat_rules_address_restricted() {
   echo "add rule ip natlab pre iifname \"wan\" ip daddr $1 ip saddr @contacted dnat to $2"
 }
 
+# Sets LOSS_PER_MILLE from LOSS, a percentage such as 5 or 2.5 (nft's
+# numgen draws whole numbers).
+parse_loss() {
+  [[ $LOSS =~ ^([0-9]+)(\.([0-9]))?$ ]] || return 1
+  LOSS_PER_MILLE=$((10#${BASH_REMATCH[1]} * 10 + 10#${BASH_REMATCH[3]:-0}))
+  ((LOSS_PER_MILLE <= 1000))
+}
+
 # Writes a router's ruleset: $1 router namespace, $2 NAT type, $3 WAN
 # address, $4 the LAN host full-cone and address-restricted forward to.
 apply_nat() {
@@ -177,8 +187,8 @@ apply_nat() {
     echo "add chain ip natlab post { type nat hook postrouting priority srcnat; }"
     echo "add chain ip natlab forward { type filter hook forward priority filter; }"
     echo "add chain ip natlab input { type filter hook input priority filter; }"
-    if ((LOSS > 0)); then
-      echo "add rule ip natlab forward numgen random mod 100 < $LOSS drop"
+    if ((LOSS_PER_MILLE > 0)); then
+      echo "add rule ip natlab forward numgen random mod 1000 < $LOSS_PER_MILLE drop"
     fi
     if [[ $type != none ]]; then
       echo "add rule ip natlab input iifname \"wan\" ct state established,related accept"
@@ -343,7 +353,7 @@ down() {
 cmd_up() {
   ID=$(head -c3 /dev/urandom | od -An -tx1 | tr -d ' \n')
   local nat_a=port-restricted nat_b=port-restricted hairpin=0 hold=0
-  DELAY=0 JITTER=0 LOSS=0
+  DELAY=0 JITTER=0 LOSS=0 LOSS_PER_MILLE=0
   while (($#)); do
     case $1 in
       --id) ID=$2; shift ;;
@@ -359,7 +369,7 @@ cmd_up() {
     shift
   done
   [[ $ID =~ ^[a-z0-9]{1,8}$ ]] || die "--id takes 1 to 8 lowercase letters or digits (it names interfaces)"
-  [[ $LOSS =~ ^[0-9]+$ ]] && ((LOSS <= 100)) || die "--loss takes a whole percentage, 0 to 100"
+  parse_loss || die "--loss takes a percentage with at most one decimal, 0 to 100"
   [[ $DELAY =~ ^[0-9]+(\.[0-9]+)?$ && $JITTER =~ ^[0-9]+(\.[0-9]+)?$ ]] ||
     die "--delay and --jitter take milliseconds"
   ! ((hairpin)) || [[ $nat_a != none ]] || die "--hairpin puts both peers behind NAT A; give --nat-a a NAT type"
@@ -423,6 +433,7 @@ cmd_nat() {
   [[ $host != 198.51.100.* ]] && [[ $type == none ]] && die "side $side has a private LAN; build a new lab for none"
   LOSS=$(sed -n 's/^NATLAB_LOSS=//p' "$STATE/env")
   LOSS=${LOSS:-0}
+  parse_loss || die "bad NATLAB_LOSS in $STATE/env"
   apply_nat "$(ns "$ID" "r$side")" "$type" "$wan" "$host"
   sed -i "s/^NATLAB_NAT_${side^^}=.*/NATLAB_NAT_${side^^}=$type/" "$STATE/env"
 }
