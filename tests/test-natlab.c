@@ -751,7 +751,7 @@ test_bulk_lossless (void)
 }
 
 /* Each router drops 5% of what it forwards, both ways (so about 10% of
- * the packets between the peers): pseudo-TCP retransmits, and every
+ * the packets between the peers): the link resends, and every
  * message still arrives once and in order. */
 static void
 test_bulk_with_loss (void)

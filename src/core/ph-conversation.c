@@ -387,7 +387,7 @@ goodbye_timeout_cb (gpointer user_data)
 }
 
 /* Closing our end right after the bye could drop it still unsent inside
- * pseudo-TCP, and the peer would see us as lost. So the peer closes first:
+ * the link, and the peer would see us as lost. So the peer closes first:
  * its close_notify ends our channel, or we give up waiting after a while. */
 static void
 say_goodbye (PhConversation *self)
@@ -866,14 +866,10 @@ reconnect_deadline_cb (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
-/* Each attempt gets a new agent and a new TLS session instead of
- * nice_agent_restart_stream(): in libnice 0.1.21 a restart keeps the
- * component's pseudo-TCP socket (nice_component_restart leaves it alone),
- * and pseudo-TCP aborts a connection that has been retransmitting with
- * nothing received for 15 s (pseudotcp.c), so after a longer outage the
- * restarted stream would carry a dead connection. A fresh agent and a
- * fresh handshake always start clean; the peer's certificate stays pinned
- * as before. */
+/* Each attempt gets a new agent, link and TLS session instead of
+ * nice_agent_restart_stream(): a fresh agent and a fresh handshake always
+ * start clean, and a late packet of the old path cannot reach the new
+ * sockets; the peer's certificate stays pinned as before. */
 static void
 drop_transport (PhConversation *self)
 {

@@ -8,8 +8,9 @@
 
 G_BEGIN_DECLS
 
-/* One reliable (pseudo-TCP) libnice stream with trickle ICE, running on the
- * thread-default main context it was made on. */
+/* One libnice stream with trickle ICE, carrying a PhReliableLink (through
+ * PhNiceStream), running on the thread-default main context it was made
+ * on. */
 
 typedef enum
 {

@@ -11,11 +11,11 @@
 #include "ph-error.h"
 #include "ph-secure-channel.h"
 
-/* Large reads let one read take several TLS records; pseudo-TCP's window
- * is 60-90 KiB, so more would rarely fill. */
+/* Large reads let one read take several TLS records; the link's window is
+ * about 75 KB, so more would rarely fill. */
 #define READ_SIZE (64 * 1024)
-/* Small frames queued together go out in one TLS write (one record, one
- * pseudo-TCP send) instead of one each. */
+/* Small frames queued together go out in one TLS write (one record, full
+ * link packets) instead of one each. */
 #define COALESCE_SIZE (64 * 1024)
 #define READS_PER_DISPATCH 8
 
@@ -223,8 +223,7 @@ flush_cb (gpointer user_data)
 
 /* Frames sent during one main-loop dispatch after the first go out together
  * in the next: a burst of small frames becomes a few large TLS records
- * instead of a flood of tiny pseudo-TCP segments, which loopback's socket
- * buffers drop and pseudo-TCP then retransmits only after its 1 s timeout. */
+ * filling whole link packets instead of a flood of tiny ones. */
 static void
 schedule_flush (PhSecureChannel *self)
 {
@@ -250,7 +249,7 @@ write_ready_cb (GObject *stream, gpointer user_data)
 /* Writes without waiting until the queue is empty or TLS would block, and
  * then waits for the stream to become writable. Writing straight away,
  * rather than through write_async, keeps a message's round trip to the
- * cost of TLS and pseudo-TCP. */
+ * cost of TLS and the link. */
 static void
 flush (PhSecureChannel *self)
 {
