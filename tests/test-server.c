@@ -1071,6 +1071,118 @@ test_health (void)
   fixture_stop (&fixture);
 }
 
+typedef struct
+{
+  GString *in;
+  gboolean closed;
+} RawReply;
+
+static gboolean
+raw_readable_cb (GSocket *socket, GIOCondition condition, gpointer user_data)
+{
+  RawReply *reply = user_data;
+  char buffer[4096];
+  gssize received = g_socket_receive (socket, buffer, sizeof buffer, NULL, NULL);
+
+  if (received > 0)
+    g_string_append_len (reply->in, buffer, received);
+  else if (received == 0)
+    reply->closed = TRUE;
+  return G_SOURCE_CONTINUE;
+}
+
+/* The length of the first whole response in @in, or 0. */
+static gsize
+raw_response_length (GString *in)
+{
+  const char *end = strstr (in->str, "\r\n\r\n");
+  const char *length;
+  gsize header_length;
+  gsize body_length = 0;
+
+  if (end == NULL)
+    return 0;
+  header_length = (gsize)(end - in->str) + 4;
+  length = g_strstr_len (in->str, (gssize)header_length, "\r\nContent-Length: ");
+  if (length != NULL)
+    body_length = g_ascii_strtoull (length + strlen ("\r\nContent-Length: "), NULL, 10);
+  return in->len >= header_length + body_length ? header_length + body_length : 0;
+}
+
+/* Sends @request on @socket and returns the one response to it, as text;
+ * fails the test if the server closes the connection first. */
+static char *
+raw_exchange (GSocket *socket, const char *request)
+{
+  g_autoptr (GSource) source = g_socket_create_source (socket, G_IO_IN, NULL);
+  g_autoptr (GError) error = NULL;
+  RawReply reply = { g_string_new (NULL), FALSE };
+  gboolean expired = FALSE;
+  guint id = g_timeout_add_seconds (DEADLINE_SECONDS, deadline_cb, &expired);
+  gsize length;
+
+  /* A few hundred bytes: the socket buffer takes them at once. */
+  g_assert_cmpint (g_socket_send (socket, request, strlen (request), NULL, &error), ==,
+                   (gssize)strlen (request));
+  g_assert_no_error (error);
+
+  g_source_set_callback (source, G_SOURCE_FUNC (raw_readable_cb), &reply, NULL);
+  g_source_attach (source, NULL);
+  while ((length = raw_response_length (reply.in)) == 0 && !reply.closed && !expired)
+    g_main_context_iteration (NULL, TRUE);
+  g_source_destroy (source);
+  g_source_remove (id);
+
+  g_assert_false (expired);
+  g_assert_false (reply.closed);
+  g_assert_cmpuint (length, ==, reply.in->len);
+  return g_string_free (reply.in, FALSE);
+}
+
+/* A leave is answered 204 on a connection that stays open, so a client
+ * does not have to connect again for its next request. (libsoup's own
+ * client, unlike the server, closes its side after any 204.) */
+static void
+test_leave_keeps_connection (void)
+{
+  Fixture fixture = { 0 };
+  g_autoptr (GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr (GSocketAddress) address = NULL;
+  g_autoptr (GSocket) socket = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *nameplate = NULL;
+  g_autofree char *left = NULL;
+  g_autofree char *next = NULL;
+  g_autofree char *gone = NULL;
+
+  fixture_start (&fixture, NULL);
+  nameplate = allocate (&fixture);
+  post_ok (&fixture, nameplate, SIDE_A, "a");
+  post_ok (&fixture, nameplate, SIDE_B, "b");
+
+  address = g_inet_socket_address_new (loopback, ph_rendezvous_server_get_port (fixture.server));
+  socket = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, &error);
+  g_assert_no_error (error);
+  /* On loopback the kernel completes the handshake before the server accepts. */
+  g_assert_true (g_socket_connect (socket, address, NULL, &error));
+  g_assert_no_error (error);
+  g_socket_set_blocking (socket, FALSE);
+
+  left = raw_exchange (socket, "DELETE /v1/mailboxes/1?side=" SIDE_A " HTTP/1.1\r\n"
+                               "Host: 127.0.0.1\r\n\r\n");
+  g_assert_true (g_str_has_prefix (left, "HTTP/1.1 204 "));
+  g_assert_null (strstr (left, "\r\nConnection:"));
+  next = raw_exchange (socket, "DELETE /v1/mailboxes/1?side=" SIDE_B " HTTP/1.1\r\n"
+                               "Host: 127.0.0.1\r\n\r\n");
+  g_assert_true (g_str_has_prefix (next, "HTTP/1.1 204 "));
+  gone = raw_exchange (socket, "GET /v1/mailboxes/1/messages HTTP/1.1\r\n"
+                               "Host: 127.0.0.1\r\n\r\n");
+  g_assert_true (g_str_has_prefix (gone, "HTTP/1.1 404 "));
+
+  g_socket_close (socket, NULL);
+  fixture_stop (&fixture);
+}
+
 /* --- the pinhole-rendezvous program --- */
 
 static void
@@ -1238,6 +1350,7 @@ main (int argc, char **argv)
   g_test_add_func ("/server/http/turn-not-configured", test_turn_not_configured);
   g_test_add_func ("/server/http/metrics", test_metrics);
   g_test_add_func ("/server/http/health", test_health);
+  g_test_add_func ("/server/http/leave-keeps-connection", test_leave_keeps_connection);
   g_test_add_func ("/server/program/listen-and-stop", test_program);
   g_test_add_func ("/server/program/usage-errors", test_program_usage);
 

@@ -735,12 +735,6 @@ handle_leave (PhRendezvousServer *self, SoupServerMessage *msg, guint nameplate,
       return;
     }
 
-  /* libsoup 3.2 drops the connection after a 204 (it strips the
-   * Content-Length, then takes the bodiless answer for one that ends at
-   * end-of-file) without saying so, and the client's next request on it
-   * would fail: say so. */
-  soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Connection",
-                                "close");
   soup_server_message_set_status (msg, SOUP_STATUS_NO_CONTENT, NULL);
 }
 
@@ -1071,6 +1065,18 @@ request_started_cb (SoupServer *server, SoupServerMessage *msg, PhRendezvousServ
 static void
 request_finished_cb (SoupServer *server, SoupServerMessage *msg, PhRendezvousServer *self)
 {
+  /* libsoup 3.2 strips a 204's Content-Length as it writes the headers
+   * (write_headers () in soup-server-message-io-http1.c), which leaves the
+   * response headers without an encoding; soup_message_headers_get_encoding ()
+   * then calls the response one that ends at end-of-file, and
+   * soup_server_message_is_keepalive () closes the connection when
+   * request_finished () in soup-server.c asks it, right after this signal.
+   * A 204 has no body: saying so keeps the connection, so a client that
+   * leaves a mailbox does not have to connect again. */
+  if (soup_server_message_get_status (msg) == SOUP_STATUS_NO_CONTENT)
+    soup_message_headers_set_encoding (soup_server_message_get_response_headers (msg),
+                                       SOUP_ENCODING_NONE);
+
   /* A kept-alive connection idles until its next request, within bounds. */
   client_arm (self, msg);
   count (self->requests_by_status, GUINT_TO_POINTER (soup_server_message_get_status (msg)));
