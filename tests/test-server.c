@@ -658,6 +658,73 @@ test_hold_timeout (void)
   fixture_stop (&fixture);
 }
 
+/* Holds of different lengths share one timer: each poll is answered when
+ * its own hold ends, in order, and one answered early leaves the others'
+ * holds as they were. */
+static void
+test_holds_in_order (void)
+{
+  const struct
+  {
+    const char *path;
+    guint hold_ms;
+  } polls[] = {
+    { "/v1/mailboxes/1/messages?after=0&wait=3", 3000 },
+    { "/v1/mailboxes/1/messages?after=0&wait=1", 1000 },
+    { "/v1/mailboxes/1/messages?after=0&wait=2", 2000 },
+    { "/v1/mailboxes/2/messages?after=0&wait=2", 0 },    /* answered by a message */
+    { "/v1/mailboxes/1/messages?after=0&wait=1", 1000 }, /* starts later */
+  };
+  Fixture fixture = { 0 };
+  g_autoptr (GPtrArray) calls = g_ptr_array_new_with_free_func ((GDestroyNotify)call_free);
+  g_autofree char *first = NULL;
+  g_autofree char *second = NULL;
+  g_autoptr (JsonArray) early = NULL;
+  guint order[] = { 1, 4, 2, 0 };
+
+  fixture_start (&fixture, NULL);
+  first = allocate (&fixture);
+  second = allocate (&fixture);
+
+  for (guint i = 0; i < G_N_ELEMENTS (polls); i++)
+    {
+      if (i == G_N_ELEMENTS (polls) - 1)
+        let_time_pass (300);
+      g_ptr_array_add (calls,
+                       call_start (fixture.session, fixture.url, "GET", polls[i].path, NULL, NULL));
+      wait_for_waiting_polls (&fixture, i + 1);
+    }
+
+  post_ok (&fixture, second, SIDE_A, "early");
+  wait_for (&((Call *)g_ptr_array_index (calls, 3))->done);
+  early = messages_of (g_ptr_array_index (calls, 3));
+  g_assert_cmpuint (json_array_get_length (early), ==, 1);
+
+  for (guint i = 0; i < G_N_ELEMENTS (polls); i++)
+    {
+      Call *call = g_ptr_array_index (calls, i);
+      gint64 elapsed_ms;
+      g_autoptr (JsonArray) messages = NULL;
+
+      wait_for (&call->done);
+      g_assert_no_error (call->error);
+      if (polls[i].hold_ms == 0)
+        continue;
+      elapsed_ms = (call->finished_us - call->started_us) / 1000;
+      g_test_message ("%s: answered after %" G_GINT64_FORMAT " ms", polls[i].path, elapsed_ms);
+      messages = messages_of (call);
+      g_assert_cmpuint (json_array_get_length (messages), ==, 0);
+      g_assert_cmpint (elapsed_ms, >=, polls[i].hold_ms - 50);
+      g_assert_cmpint (elapsed_ms, <, polls[i].hold_ms + 900);
+    }
+  for (guint i = 1; i < G_N_ELEMENTS (order); i++)
+    g_assert_cmpint (((Call *)g_ptr_array_index (calls, order[i - 1]))->finished_us, <,
+                     ((Call *)g_ptr_array_index (calls, order[i]))->finished_us);
+  g_assert_cmpuint (ph_rendezvous_server_get_waiting_polls (fixture.server), ==, 0);
+
+  fixture_stop (&fixture);
+}
+
 static void
 test_third_side (void)
 {
@@ -1338,6 +1405,7 @@ main (int argc, char **argv)
   g_test_add_func ("/server/http/post-and-fetch-order", test_post_and_fetch_order);
   g_test_add_func ("/server/http/long-poll-wakes", test_long_poll_wakes);
   g_test_add_func ("/server/http/hold-timeout", test_hold_timeout);
+  g_test_add_func ("/server/http/holds-in-order", test_holds_in_order);
   g_test_add_func ("/server/http/third-side", test_third_side);
   g_test_add_func ("/server/http/too-large", test_too_large);
   g_test_add_func ("/server/http/rate-limited", test_rate_limited);

@@ -3,10 +3,14 @@
 
 #include "config.h"
 
+#include <errno.h>
+#include <glib-unix.h>
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
 #include <netinet/in.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
 
 #include "ph-mailbox-format.h"
 #include "ph-mailbox-store.h"
@@ -26,6 +30,9 @@
 
 static const char *const phases[] = { "pake", "confirm", "desc", "cand", "bye" };
 
+/* How many hang-ups one wake of the hang-up watch takes in. */
+#define HANGUP_BATCH 64
+
 typedef struct
 {
   PhRendezvousServer *server;
@@ -33,8 +40,10 @@ typedef struct
   guint nameplate;
   guint64 after;
   gboolean waiting;
-  guint hold_id;
-  GSource *hangup_source;
+  guint hold_seconds;
+  gint64 deadline_us;
+  GList hold_link;  /* in holds[hold_seconds] while waiting */
+  GSocket *watched; /* in the hang-up watch, or NULL */
   gulong finished_id;
   GList link; /* in its nameplate's queue while waiting, then in answered */
 } Poll;
@@ -77,6 +86,12 @@ struct _PhRendezvousServer
   GHashTable *polls; /* nameplate → GQueue of waiting Poll */
   GQueue answered;   /* Poll answered, its response not yet written */
   guint waiting_polls;
+  /* Waiting polls by hold in seconds: each queue is in deadline order. */
+  GQueue holds[MAX_WAIT_SECONDS + 1];
+  guint hold_id;
+  gint64 hold_due_us;
+  int hangup_fd; /* epoll set of the waiting polls' sockets */
+  guint hangup_id;
   GHashTable *clients; /* GSocket → Client */
   GQueue deadlines;    /* armed Client, earliest deadline first */
   guint deadline_id;
@@ -348,6 +363,140 @@ set_waiting_polls (PhRendezvousServer *self, guint waiting_polls)
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_WAITING_POLLS]);
 }
 
+/* Waiting polls that the main loop watches one by one (a GSource per
+ * timer or socket) make every iteration of the loop cost time in
+ * proportion to the number held: at 10,000 the server answered a few
+ * hundred requests a second. So the polls share one timer and one epoll
+ * set, and an iteration costs the same however many wait. */
+
+static void poll_answer (Poll *poll);
+
+/* The waiting poll whose hold ends first, or NULL. Polls with the same
+ * hold start in order, so each queue is in deadline order and the
+ * earliest is one of the heads. */
+static Poll *
+earliest_hold (PhRendezvousServer *self)
+{
+  Poll *earliest = NULL;
+
+  for (guint i = 1; i < G_N_ELEMENTS (self->holds); i++)
+    {
+      Poll *head = g_queue_peek_head (&self->holds[i]);
+
+      if (head != NULL && (earliest == NULL || head->deadline_us < earliest->deadline_us))
+        earliest = head;
+    }
+  return earliest;
+}
+
+static void schedule_holds (PhRendezvousServer *self);
+
+static gboolean
+holds_due_cb (gpointer user_data)
+{
+  PhRendezvousServer *self = user_data;
+  gint64 now = g_get_monotonic_time ();
+  Poll *poll;
+
+  self->hold_id = 0;
+  while ((poll = earliest_hold (self)) != NULL && poll->deadline_us <= now)
+    poll_answer (poll);
+  schedule_holds (self);
+
+  return G_SOURCE_REMOVE;
+}
+
+/* Sets the timer for the earliest hold. One that would fire earlier is
+ * left alone: it finds nothing due and sets itself again. */
+static void
+schedule_holds (PhRendezvousServer *self)
+{
+  Poll *earliest = earliest_hold (self);
+  gint64 delay_us;
+
+  if (earliest == NULL || (self->hold_id != 0 && self->hold_due_us <= earliest->deadline_us))
+    return;
+
+  g_clear_handle_id (&self->hold_id, g_source_remove);
+  delay_us = MAX (earliest->deadline_us - g_get_monotonic_time (), 0);
+  self->hold_due_us = earliest->deadline_us;
+  self->hold_id = g_timeout_add ((guint)((delay_us + 999) / 1000), holds_due_cb, self);
+}
+
+/* The socket stays watched through our reference even once libsoup has
+ * dropped its own, and a closed one is out of the epoll set already:
+ * removing its number could remove a newer socket that reuses it. */
+static void
+poll_unwatch (Poll *poll)
+{
+  if (poll->watched == NULL)
+    return;
+  if (!g_socket_is_closed (poll->watched))
+    epoll_ctl (poll->server->hangup_fd, EPOLL_CTL_DEL, g_socket_get_fd (poll->watched), NULL);
+  g_clear_object (&poll->watched);
+}
+
+/* libsoup does not read a connection while its response is paused, so a
+ * client that hangs up mid-poll would only be noticed when the hold ends.
+ * Watching the socket notices it at once and frees the poll. */
+static void
+poll_watch (Poll *poll)
+{
+  GSocket *socket = soup_server_message_get_socket (poll->msg);
+  struct epoll_event event = { .events = EPOLLIN | EPOLLRDHUP, .data.ptr = poll };
+
+  if (socket == NULL || poll->server->hangup_fd < 0)
+    return;
+  if (epoll_ctl (poll->server->hangup_fd, EPOLL_CTL_ADD, g_socket_get_fd (socket), &event) == 0)
+    poll->watched = g_object_ref (socket);
+}
+
+/* Peeks at the socket of a poll the watch woke for. */
+static void
+poll_check_hangup (Poll *poll)
+{
+  GInputVector vector;
+  char byte;
+  int flags = G_SOCKET_MSG_PEEK;
+  gssize received;
+  g_autoptr (GError) error = NULL;
+
+  vector.buffer = &byte;
+  vector.size = 1;
+  received = g_socket_receive_message (poll->watched, NULL, &vector, 1, NULL, NULL, &flags, NULL,
+                                       &error);
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+    return;
+
+  /* Data here is a pipelined request or a TLS record, for libsoup to read
+   * after the response; the hold still bounds the wait. */
+  poll_unwatch (poll);
+  if (received == 0 || error != NULL)
+    poll_answer (poll);
+}
+
+static gboolean
+hangup_ready_cb (int fd, GIOCondition condition, gpointer user_data)
+{
+  struct epoll_event events[HANGUP_BATCH];
+  int n = epoll_wait (fd, events, G_N_ELEMENTS (events), 0);
+
+  /* Answering a poll never frees one (libsoup does, when it has written
+   * the answer, from the main loop), so every pointer here is live; an
+   * event for a poll that stopped waiting in this batch is skipped. */
+  for (int i = 0; i < n; i++)
+    {
+      Poll *poll = events[i].data.ptr;
+
+      if (poll->watched != NULL)
+        poll_check_hangup (poll);
+    }
+  if (n < 0 && errno != EINTR)
+    g_warning ("Could not watch waiting polls for hang-ups: %s", g_strerror (errno));
+
+  return G_SOURCE_CONTINUE;
+}
+
 static void
 poll_stop_waiting (Poll *poll)
 {
@@ -361,12 +510,9 @@ poll_stop_waiting (Poll *poll)
   if (g_queue_is_empty (queue))
     g_hash_table_remove (self->polls, GUINT_TO_POINTER (poll->nameplate));
 
-  g_clear_handle_id (&poll->hold_id, g_source_remove);
-  if (poll->hangup_source != NULL)
-    {
-      g_source_destroy (poll->hangup_source);
-      g_clear_pointer (&poll->hangup_source, g_source_unref);
-    }
+  /* The timer may now fire early, find nothing due and set itself again. */
+  g_queue_unlink (&self->holds[poll->hold_seconds], &poll->hold_link);
+  poll_unwatch (poll);
   poll->waiting = FALSE;
   set_waiting_polls (self, self->waiting_polls - 1);
 }
@@ -416,54 +562,15 @@ poll_finished_cb (SoupServerMessage *msg, Poll *poll)
   poll_free (poll);
 }
 
-static gboolean
-poll_hold_expired_cb (gpointer user_data)
-{
-  Poll *poll = user_data;
-
-  poll->hold_id = 0;
-  poll_answer (poll);
-
-  return G_SOURCE_REMOVE;
-}
-
-/* libsoup does not read a connection while its response is paused, so a
- * client that hangs up mid-poll would only be noticed when the hold ends.
- * Peeking at the socket notices it at once and frees the poll. */
-static gboolean
-poll_socket_ready_cb (GSocket *socket, GIOCondition condition, gpointer user_data)
-{
-  Poll *poll = user_data;
-  GInputVector vector;
-  char byte;
-  int flags = G_SOCKET_MSG_PEEK;
-  gssize received;
-  g_autoptr (GError) error = NULL;
-
-  vector.buffer = &byte;
-  vector.size = 1;
-  received = g_socket_receive_message (socket, NULL, &vector, 1, NULL, NULL, &flags, NULL, &error);
-
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
-    return G_SOURCE_CONTINUE;
-
-  /* Data here is a pipelined request or a TLS record, for libsoup to read
-   * after the response; the hold still bounds the wait. */
-  g_clear_pointer (&poll->hangup_source, g_source_unref);
-  if (received == 0 || error != NULL)
-    poll_answer (poll);
-
-  return G_SOURCE_REMOVE;
-}
-
 static void
 poll_start (PhRendezvousServer *self, SoupServerMessage *msg, guint nameplate, guint64 after,
             guint hold_seconds)
 {
   Poll *poll = g_new0 (Poll, 1);
-  GSocket *socket;
   GQueue *queue;
   Client *client;
+
+  g_assert (hold_seconds >= 1 && hold_seconds < G_N_ELEMENTS (self->holds));
 
   poll->server = self;
   poll->msg = g_object_ref (msg);
@@ -471,6 +578,7 @@ poll_start (PhRendezvousServer *self, SoupServerMessage *msg, guint nameplate, g
   poll->after = after;
   poll->waiting = TRUE;
   poll->link.data = poll;
+  poll->hold_link.data = poll;
 
   queue = g_hash_table_lookup (self->polls, GUINT_TO_POINTER (nameplate));
   if (queue == NULL)
@@ -481,15 +589,13 @@ poll_start (PhRendezvousServer *self, SoupServerMessage *msg, guint nameplate, g
   g_queue_push_tail_link (queue, &poll->link);
 
   poll->finished_id = g_signal_connect (msg, "finished", G_CALLBACK (poll_finished_cb), poll);
-  poll->hold_id = g_timeout_add (hold_seconds * 1000, poll_hold_expired_cb, poll);
 
-  socket = soup_server_message_get_socket (msg);
-  if (socket != NULL)
-    {
-      poll->hangup_source = g_socket_create_source (socket, G_IO_IN | G_IO_HUP | G_IO_ERR, NULL);
-      g_source_set_callback (poll->hangup_source, G_SOURCE_FUNC (poll_socket_ready_cb), poll, NULL);
-      g_source_attach (poll->hangup_source, g_main_context_get_thread_default ());
-    }
+  poll->hold_seconds = hold_seconds;
+  poll->deadline_us = g_get_monotonic_time () + (gint64)hold_seconds * G_USEC_PER_SEC;
+  g_queue_push_tail_link (&self->holds[hold_seconds], &poll->hold_link);
+  schedule_holds (self);
+
+  poll_watch (poll);
 
   client = lookup_client (self, msg);
   if (client != NULL)
@@ -1105,6 +1211,14 @@ ph_rendezvous_server_constructed (GObject *object)
 
   self->limiter = ph_rate_limiter_new (self->rate, self->burst, RATE_LIMITER_MAX_CLIENTS);
 
+  /* Without the watch (out of descriptors), a poll whose client hangs up
+   * is only freed when its hold ends. */
+  self->hangup_fd = epoll_create1 (EPOLL_CLOEXEC);
+  if (self->hangup_fd >= 0)
+    self->hangup_id = g_unix_fd_add (self->hangup_fd, G_IO_IN, hangup_ready_cb, NULL);
+  else
+    g_warning ("Could not watch waiting polls for hang-ups: %s", g_strerror (errno));
+
   self->soup = soup_server_new ("server-header", "pinhole-rendezvous/" PACKAGE_VERSION " ",
                                 "tls-certificate", self->tls_certificate, NULL);
   soup_server_add_early_handler (self->soup, NULL, server_early_cb, self, NULL);
@@ -1133,10 +1247,8 @@ ph_rendezvous_server_dispose (GObject *object)
           while ((poll = g_queue_peek_head (queue)) != NULL)
             {
               g_queue_unlink (queue, &poll->link);
-              g_clear_handle_id (&poll->hold_id, g_source_remove);
-              if (poll->hangup_source != NULL)
-                g_source_destroy (poll->hangup_source);
-              g_clear_pointer (&poll->hangup_source, g_source_unref);
+              g_queue_unlink (&self->holds[poll->hold_seconds], &poll->hold_link);
+              poll_unwatch (poll);
               poll_free (poll);
             }
           g_hash_table_iter_remove (&iter);
@@ -1145,6 +1257,13 @@ ph_rendezvous_server_dispose (GObject *object)
   while ((poll = g_queue_pop_head (&self->answered)) != NULL)
     poll_free (poll);
   self->waiting_polls = 0;
+  g_clear_handle_id (&self->hold_id, g_source_remove);
+  g_clear_handle_id (&self->hangup_id, g_source_remove);
+  if (self->hangup_fd >= 0)
+    {
+      close (self->hangup_fd);
+      self->hangup_fd = -1;
+    }
 
   /* Before the disconnect, which would finalize the sockets under us. */
   if (self->clients != NULL)
@@ -1345,6 +1464,7 @@ static void
 ph_rendezvous_server_init (PhRendezvousServer *self)
 {
   self->polls = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify)g_queue_free);
+  self->hangup_fd = -1;
   self->clients = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify)client_free);
   self->requests_by_status = g_hash_table_new (NULL, NULL);
   self->errors_by_code = g_hash_table_new (g_str_hash, g_str_equal);
