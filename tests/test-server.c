@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "ph-mailbox-store.h"
+#include "ph-post-reader.h"
 #include "ph-rate-limiter.h"
 #include "ph-rendezvous-server.h"
 #include "ph-turn-credentials.h"
@@ -466,6 +467,99 @@ test_store_expiry (void)
   g_assert_cmpuint (closed, ==, 1);
   g_assert_cmpuint (ph_mailbox_store_get_n_open (store), ==, 0);
   g_assert_finalize_object (g_steal_pointer (&store));
+}
+
+/* What the server read from a post before it had a reader of its own. */
+static gboolean
+read_post_with_json_glib (const char *json, gsize length, PhPost *post)
+{
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  const char *const names[] = { "side", "phase", "body" };
+  char **slots[] = { &post->side, &post->phase, &post->body };
+  JsonObject *object;
+  JsonNode *root;
+
+  memset (post, 0, sizeof *post);
+  if (length == 0 || !json_parser_load_from_data (parser, json, (gssize)length, NULL))
+    return FALSE;
+  root = json_parser_get_root (parser);
+  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+    return FALSE;
+  object = json_node_get_object (root);
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+    {
+      JsonNode *node = json_object_get_member (object, names[i]);
+
+      if (node != NULL && JSON_NODE_HOLDS_VALUE (node)
+          && json_node_get_value_type (node) == G_TYPE_STRING)
+        *slots[i] = g_strdup (json_node_get_string (node));
+    }
+  return TRUE;
+}
+
+/* The post reader's own fast path and its json-glib fallback read every
+ * body as json-glib alone did. */
+static void
+test_post_reader (void)
+{
+  static const char *const bodies[] = {
+    "{\"side\":\"0123456789abcdef\",\"phase\":\"pake\",\"body\":\"aGk=\"}",
+    " \r\n\t{ \"side\" : \"0123456789ABCDEF\" ,\n\"phase\":\"desc\",\"body\":\"a/b+\" } \n",
+    "{\"body\":\"a\\/b\\\\c\\\"d\\n\\t\\r\\b\\f\",\"phase\":\"cand\"}",
+    "{\"side\":\"\\u0030123456789abcdef\",\"phase\":\"pake\",\"body\":\"\"}",
+    "{\"side\":\"a\",\"side\":\"b\"}",
+    "{\"phase\":\"pake\",\"phase\":\"bye\",\"body\":\"x\"}",
+    "{\"side\":\"0123456789abcdef\",\"extra\":{\"nested\":[1,2]},\"body\":\"aGk=\"}",
+    "{\"side\":12345678901234567,\"phase\":null,\"body\":true}",
+    "{\"side\":\"caf\xc3\xa9\",\"phase\":\"pake\"}",
+    "{\"side\":\"\xff\xfe\",\"phase\":\"pake\"}",
+    "{\"side\":\"tab\there\"}",
+    "{\"other\":\"x\",\"body\":\"y\",}",
+    "{\"side\":\"x\"} trailing",
+    "{\"side\":\"x\"}}",
+    "{}",
+    "[1,2]",
+    "\"side\"",
+    "null",
+    "{\"side\":",
+    "{\"side\":\"unterminated",
+    "{\"side\" \"missing colon\"}",
+    "\xef\xbb\xbf{\"side\":\"bom\"}",
+    "",
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (bodies); i++)
+    {
+      g_auto (PhPost) expected = { 0 };
+      g_auto (PhPost) post = { 0 };
+      g_autoptr (GError) error = NULL;
+      gsize length = strlen (bodies[i]);
+      gboolean ok;
+
+      g_test_message ("%s", bodies[i]);
+      ok = read_post_with_json_glib (bodies[i], length, &expected);
+      g_assert_cmpint (ph_post_read (bodies[i], length, &post, &error), ==, ok);
+      if (!ok)
+        {
+          g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
+          continue;
+        }
+      g_assert_no_error (error);
+      g_assert_cmpstr (post.side, ==, expected.side);
+      g_assert_cmpstr (post.phase, ==, expected.phase);
+      g_assert_cmpstr (post.body, ==, expected.body);
+    }
+
+  /* A NUL byte, which C strings above cannot hold, is read as json-glib reads it. */
+  {
+    static const char with_nul[] = "{\"side\":\"a\0b\"}";
+    g_auto (PhPost) expected = { 0 };
+    g_auto (PhPost) post = { 0 };
+    gboolean ok = read_post_with_json_glib (with_nul, sizeof with_nul - 1, &expected);
+
+    g_assert_cmpint (ph_post_read (with_nul, sizeof with_nul - 1, &post, NULL), ==, ok);
+    g_assert_cmpstr (post.side, ==, expected.side);
+  }
 }
 
 static void
@@ -1400,6 +1494,7 @@ main (int argc, char **argv)
   g_test_add_func ("/server/store/unjoined-code-expires-on-time",
                    test_store_unjoined_code_expires_on_time);
   g_test_add_func ("/server/rate-limiter", test_rate_limiter);
+  g_test_add_func ("/server/post-reader", test_post_reader);
   g_test_add_func ("/server/turn-credentials/vector", test_turn_credentials_vector);
   g_test_add_func ("/server/http/allocate-lowest-free", test_allocate_lowest_free);
   g_test_add_func ("/server/http/post-and-fetch-order", test_post_and_fetch_order);
