@@ -38,6 +38,7 @@
 #define SERVER_CPU 0
 #define DEFAULT_WORKERS 64
 #define PHASE_SECONDS 5
+#define HELD_PHASE_SECONDS 3
 #define DEFAULT_POLLS 10000
 #define WAKERS 32
 /* What one round trip is in this benchmark, and the reliability target. */
@@ -102,7 +103,7 @@ server_child_setup (gpointer user_data)
 }
 
 static GSubprocess *
-start_server (guint16 *out_port)
+start_server (const char *binary, guint16 *out_port)
 {
   g_autoptr (GSubprocessLauncher) launcher
       = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
@@ -111,18 +112,17 @@ start_server (guint16 *out_port)
   g_autoptr (GError) error = NULL;
   g_autofree char *line = NULL;
   const char *prefix = "pinhole-rendezvous listening on http://127.0.0.1:";
-  const char *binary = g_getenv ("PINHOLE_RENDEZVOUS_BIN");
 
   g_subprocess_launcher_set_child_setup (launcher, server_child_setup, NULL, NULL);
   /* Every request comes from 127.0.0.1: lift the per-client limits. Polls
    * are held for the longest hold, so none runs out while the others are
    * opened or woken. */
   server = g_subprocess_launcher_spawn (
-      launcher, &error, binary != NULL ? binary : PH_BENCH_RENDEZVOUS_BIN, "--port", "0", "--rate",
-      "1000000", "--burst", "1000000", "--max-mailboxes", "1000000", "--max-waiting-polls",
-      "100000", "--mailbox-lifetime", "3600", "--client-timeout", "300", "--max-hold", "60", NULL);
+      launcher, &error, binary, "--port", "0", "--rate", "1000000", "--burst", "1000000",
+      "--max-mailboxes", "1000000", "--max-waiting-polls", "100000", "--mailbox-lifetime", "3600",
+      "--client-timeout", "300", "--max-hold", "60", NULL);
   if (server == NULL)
-    g_error ("could not start pinhole-rendezvous: %s", error->message);
+    g_error ("could not start %s: %s", binary, error->message);
 
   /* The server is another process: blocking here holds up nothing. */
   output = g_data_input_stream_new (g_subprocess_get_stdout_pipe (server));
@@ -418,10 +418,10 @@ typedef struct
   double client_busy; /* share of a core the load generator used */
 } PhaseResult;
 
-/* Runs @n_workers connections doing @work for PHASE_SECONDS, then lets
- * the requests in flight finish. */
+/* Runs @n_workers connections doing @work for @seconds, then lets the
+ * requests in flight finish. */
 static void
-run_phase (Load *load, GPid pid, Work work, guint n_workers, PhaseResult *result)
+run_phase (Load *load, GPid pid, Work work, guint n_workers, double seconds, PhaseResult *result)
 {
   g_autoptr (GPtrArray) workers = g_ptr_array_new_with_free_func ((GDestroyNotify)connection_free);
   double started;
@@ -440,7 +440,7 @@ run_phase (Load *load, GPid pid, Work work, guint n_workers, PhaseResult *result
   started = now_seconds ();
   for (guint i = 0; i < workers->len; i++)
     send_next (load, g_ptr_array_index (workers, i));
-  while (now_seconds () - started < PHASE_SECONDS)
+  while (now_seconds () - started < seconds)
     pump (load, 100);
   elapsed = now_seconds () - started;
   server_ns = cpu_time_ns (pid) - server_ns;
@@ -528,7 +528,16 @@ wait_for_waiting (Load *load, guint n)
 }
 
 static void
-run_long_polls (Load *load, GPid pid, guint n_polls)
+print_phase (const char *name, const PhaseResult *result)
+{
+  printf ("  %-24s %6.0f requests/s; server %5.1f us CPU per request, %3.0f%% of its core busy; "
+          "client %3.0f%% of a core\n",
+          name, result->requests_per_s, result->server_us, 100 * result->server_busy,
+          100 * result->client_busy);
+}
+
+static void
+run_long_polls (Load *load, GPid pid, guint n_workers, guint n_polls)
 {
   g_autoptr (GPtrArray) polls = g_ptr_array_new_with_free_func ((GDestroyNotify)connection_free);
   g_autoptr (GArray) nameplates = g_array_new (FALSE, FALSE, sizeof (guint));
@@ -536,6 +545,8 @@ run_long_polls (Load *load, GPid pid, guint n_polls)
   guint n_mailboxes = (n_polls + 1) / 2;
   guint64 rss_before, hwm_before, rss_during, hwm_during, rss_after, hwm_after;
   guint64 server_ns;
+  guint64 failures;
+  PhaseResult health_held;
   double started;
   double opened;
   double woken;
@@ -574,8 +585,13 @@ run_long_polls (Load *load, GPid pid, guint n_polls)
   open_cpu_s = (cpu_time_ns (pid) - server_ns) / 1e9;
   read_rss (pid, &rss_during, &hwm_during);
   per_poll = (double)(rss_during - rss_before) * 1024.0 / n_polls;
+  failures = load->failures;
+
+  /* What every other request pays for the held polls. */
+  run_phase (load, pid, WORK_HEALTH, n_workers, HELD_PHASE_SECONDS, &health_held);
 
   /* Wake them all: one message per mailbox, from a few connections. */
+  load->failures = failures;
   load->wake = nameplates;
   load->wake_next = 0;
   started = now_seconds ();
@@ -600,6 +616,7 @@ run_long_polls (Load *load, GPid pid, guint n_polls)
           rss_before / 1024.0, rss_during / 1024.0, per_poll, per_poll / 1024);
   printf ("  target: %u held polls in <= 100 MB RSS: %s (%.1f MB)\n", n_polls,
           rss_during <= 100 * 1024 ? "met" : "NOT met", rss_during / 1024.0);
+  print_phase ("GET /v1/health, held", &health_held);
   printf ("  %u messages (1 per mailbox, %d connections) answered %u of %u polls in %.2f s: "
           "%.0f answers/s, server CPU %.0f us per answer\n",
           n_mailboxes, MIN (WAKERS, n_mailboxes), answered, n_polls, woken, answered / woken,
@@ -608,17 +625,16 @@ run_long_polls (Load *load, GPid pid, guint n_polls)
   if (load->failures > 0)
     printf ("  (%" G_GUINT64_FORMAT " unexpected answers: errors or holds that ran out)\n",
             load->failures);
-  printf ("summary: polls=%u held_s=%.2f rss_held_mb=%.1f bytes_per_poll=%.0f wake_all_s=%.2f\n",
-          n_polls, opened, rss_during / 1024.0, per_poll, woken);
+  printf ("summary: polls=%u held_s=%.2f rss_held_mb=%.1f bytes_per_poll=%.0f held_health_us=%.1f "
+          "wake_all_s=%.2f\n",
+          n_polls, opened, rss_during / 1024.0, per_poll, health_held.server_us, woken);
 }
 
 static void
-print_phase (const char *name, const PhaseResult *result)
+stop_server (GSubprocess *server)
 {
-  printf ("  %-16s %6.0f requests/s; server %5.1f us CPU per request, %3.0f%% of its core busy; "
-          "client %3.0f%% of a core\n",
-          name, result->requests_per_s, result->server_us, 100 * result->server_busy,
-          100 * result->client_busy);
+  g_subprocess_send_signal (server, SIGTERM);
+  g_subprocess_wait (server, NULL, NULL);
 }
 
 int
@@ -627,8 +643,11 @@ main (int argc, char *argv[])
   g_autoptr (GSubprocess) server = NULL;
   guint n_workers = argc > 1 ? (guint)g_ascii_strtoull (argv[1], NULL, 10) : DEFAULT_WORKERS;
   guint n_polls = argc > 2 ? (guint)g_ascii_strtoull (argv[2], NULL, 10) : DEFAULT_POLLS;
+  const char *binary = g_getenv ("PINHOLE_RENDEZVOUS_BIN");
+  const char *floor_binary = g_getenv ("PINHOLE_SOUP_FLOOR_BIN");
   struct rlimit files;
   Load load = { 0 };
+  PhaseResult bare;
   PhaseResult health;
   PhaseResult round_trip;
   double floor_round_trips;
@@ -644,22 +663,30 @@ main (int argc, char *argv[])
       printf ("the open-files limit is %lu: %u long-polls only\n", (unsigned long)files.rlim_cur,
               n_polls);
     }
-
-  server = start_server (&load.port);
-  pid = (GPid)g_ascii_strtoll (g_subprocess_get_identifier (server), NULL, 10);
   /* The load generator keeps off the server's core when it can. */
   if (g_get_num_processors () > 1)
     pin_to_cpu (0, SERVER_CPU + 1);
   load.epoll_fd = epoll_create1 (EPOLL_CLOEXEC);
-  load.control = connection_new (&load, WORK_ROUND_TRIP);
   load.control_body = g_string_new (NULL);
 
-  printf ("pinhole-rendezvous pinned to CPU %d, %u keep-alive connections, %d s per phase\n",
-          SERVER_CPU, n_workers, PHASE_SECONDS);
-  run_phase (&load, pid, WORK_HEALTH, n_workers, &health);
+  printf ("servers pinned to CPU %d, %u keep-alive connections, %d s per phase\n", SERVER_CPU,
+          n_workers, PHASE_SECONDS);
+
+  /* libsoup alone, answering as /v1/health does: its own cost. */
+  server = start_server (floor_binary != NULL ? floor_binary : PH_BENCH_SOUP_FLOOR_BIN, &load.port);
+  pid = (GPid)g_ascii_strtoll (g_subprocess_get_identifier (server), NULL, 10);
+  run_phase (&load, pid, WORK_HEALTH, n_workers, PHASE_SECONDS, &bare);
+  print_phase ("bare libsoup handler", &bare);
+  stop_server (server);
+  g_clear_object (&server);
+
+  server = start_server (binary != NULL ? binary : PH_BENCH_RENDEZVOUS_BIN, &load.port);
+  pid = (GPid)g_ascii_strtoll (g_subprocess_get_identifier (server), NULL, 10);
+  load.control = connection_new (&load, WORK_ROUND_TRIP);
+  run_phase (&load, pid, WORK_HEALTH, n_workers, PHASE_SECONDS, &health);
   print_phase ("GET /v1/health", &health);
-  run_phase (&load, pid, WORK_ROUND_TRIP, n_workers, &round_trip);
-  print_phase ("round trips", &round_trip);
+  run_phase (&load, pid, WORK_ROUND_TRIP, n_workers, PHASE_SECONDS, &round_trip);
+  print_phase ("round-trip requests", &round_trip);
 
   /* Seven requests a round trip: at the health rate, that many round trips. */
   floor_round_trips = health.requests_per_s / ROUND_TRIP_REQUESTS;
@@ -667,21 +694,25 @@ main (int argc, char *argv[])
           "%.0f round trips/s\n",
           ROUND_TRIP_REQUESTS, round_trip.round_trips_per_s);
   printf ("  the health floor allows %.0f round trips/s: this is %.0f%% of it "
-          "(requests cost %.2fx a health check)\n",
+          "(a round-trip request costs %.2fx a health check)\n",
           floor_round_trips, 100 * round_trip.round_trips_per_s / floor_round_trips,
           round_trip.server_us / health.server_us);
+  printf ("  bare libsoup would allow %.0f round trips/s (%.1f us per request; Pinhole adds "
+          "%.1f us to a health check, %.1f us to a round-trip request)\n",
+          bare.requests_per_s / ROUND_TRIP_REQUESTS, bare.server_us,
+          health.server_us - bare.server_us, round_trip.server_us - bare.server_us);
   printf ("  target: >= %d round trips/s: %s\n", TARGET_ROUND_TRIPS,
           round_trip.round_trips_per_s >= TARGET_ROUND_TRIPS ? "met" : "NOT met");
-  printf ("summary: health_rps=%.0f health_us=%.1f round_trips_per_s=%.0f "
-          "round_trip_requests_per_s=%.0f round_trip_us=%.1f floor_share=%.2f\n",
-          health.requests_per_s, health.server_us, round_trip.round_trips_per_s,
-          round_trip.requests_per_s, round_trip.server_us,
+  printf ("summary: bare_rps=%.0f bare_us=%.1f health_rps=%.0f health_us=%.1f "
+          "round_trips_per_s=%.0f round_trip_requests_per_s=%.0f round_trip_us=%.1f "
+          "floor_share=%.2f\n",
+          bare.requests_per_s, bare.server_us, health.requests_per_s, health.server_us,
+          round_trip.round_trips_per_s, round_trip.requests_per_s, round_trip.server_us,
           round_trip.round_trips_per_s / floor_round_trips);
 
-  run_long_polls (&load, pid, n_polls);
+  run_long_polls (&load, pid, n_workers, n_polls);
 
-  g_subprocess_send_signal (server, SIGTERM);
-  g_subprocess_wait (server, NULL, NULL);
+  stop_server (server);
   connection_free (load.control);
   g_string_free (load.control_body, TRUE);
   close (load.epoll_fd);
