@@ -420,6 +420,62 @@ test_store_paired_mailbox_lives_while_used (void)
 
 /* Polling a code nobody joined does not keep it: it expires on time. */
 static void
+record_closed_cb (PhMailboxStore *store, guint nameplate, GArray *closed)
+{
+  gint64 record[] = { nameplate, g_get_monotonic_time () };
+
+  g_array_append_vals (closed, record, G_N_ELEMENTS (record));
+}
+
+/* Mailboxes share one expiry timer: each closes when its own lifetime
+ * ends, counted from its last renewal, in that order. */
+static void
+test_store_expiry_order (void)
+{
+  g_autoptr (PhMailboxStore) store = ph_mailbox_store_new (10, 100, 100000, 1);
+  g_autoptr (GArray) closed = g_array_new (FALSE, FALSE, sizeof (gint64));
+  g_autoptr (GBytes) body = g_bytes_new_static ("x", 1);
+  g_autoptr (GPtrArray) messages = NULL;
+  guint nameplates[3];
+  gint64 started = g_get_monotonic_time ();
+  gint64 renewed;
+  /* The first and last close a lifetime after they were made, then the
+   * middle one a lifetime after its renewal. */
+  const guint expected[] = { 0, 2, 1 };
+
+  g_signal_connect (store, "mailbox-closed", G_CALLBACK (record_closed_cb), closed);
+  for (guint i = 0; i < G_N_ELEMENTS (nameplates); i++)
+    g_assert_true (ph_mailbox_store_allocate (store, &nameplates[i], NULL));
+  g_assert_true (
+      ph_mailbox_store_add_message (store, nameplates[1], SIDE_A, "pake", body, NULL, NULL));
+  g_assert_true (
+      ph_mailbox_store_add_message (store, nameplates[1], SIDE_B, "pake", body, NULL, NULL));
+
+  /* The middle one, paired, is renewed by a poll after 600 ms. */
+  let_time_pass (600);
+  messages = ph_mailbox_store_get_messages (store, nameplates[1], 0, NULL);
+  renewed = g_get_monotonic_time ();
+
+  while (closed->len < 2 * G_N_ELEMENTS (expected)
+         && g_get_monotonic_time () - started < DEADLINE_SECONDS * G_USEC_PER_SEC)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_cmpuint (closed->len, ==, 2 * G_N_ELEMENTS (expected));
+
+  for (guint i = 0; i < G_N_ELEMENTS (expected); i++)
+    {
+      guint nameplate = (guint)g_array_index (closed, gint64, 2 * i);
+      gint64 at = g_array_index (closed, gint64, 2 * i + 1);
+      gint64 from = expected[i] == 1 ? renewed : started;
+
+      g_assert_cmpuint (nameplate, ==, nameplates[expected[i]]);
+      g_assert_cmpint (at - from, >=, G_USEC_PER_SEC - 50000);
+      g_assert_cmpint (at - from, <, G_USEC_PER_SEC + 900000);
+    }
+  g_assert_cmpuint (ph_mailbox_store_get_n_open (store), ==, 0);
+  g_assert_finalize_object (g_steal_pointer (&store));
+}
+
+static void
 test_store_unjoined_code_expires_on_time (void)
 {
   g_autoptr (PhMailboxStore) store = ph_mailbox_store_new (10, 100, 100000, 1);
@@ -1489,6 +1545,7 @@ main (int argc, char **argv)
 
   g_test_add_func ("/server/store/lifecycle", test_store_lifecycle);
   g_test_add_func ("/server/store/expiry", test_store_expiry);
+  g_test_add_func ("/server/store/expiry-order", test_store_expiry_order);
   g_test_add_func ("/server/store/paired-mailbox-lives-while-used",
                    test_store_paired_mailbox_lives_while_used);
   g_test_add_func ("/server/store/unjoined-code-expires-on-time",
