@@ -8,22 +8,52 @@
 #include <stdio.h>
 #include <string.h>
 
-/* libsoup with nothing of Pinhole's: one handler that answers every request
- * with /v1/health's body. bench-rendezvous measures it beside
- * pinhole-rendezvous, so what libsoup itself costs a request on this machine
- * is known, and what the server adds to it. It takes (and ignores) the
- * server's options, and prints the same first line. */
+/* libsoup with nothing of Pinhole's: one handler that gives every request
+ * of bench-rendezvous a canned answer of the same status, shape and size as
+ * pinhole-rendezvous gives it, without looking at anything else. The bench
+ * runs the same loads against both, so what libsoup itself costs each
+ * request on this machine is known, and what the server adds to it. It
+ * takes (and ignores) the server's options, and prints the same first
+ * line. */
 
-#define BODY "{\"status\":\"ok\",\"version\":\"" PACKAGE_VERSION "\"}"
 #define LISTEN_BACKLOG 4096
+
+static void
+respond (SoupServerMessage *msg, guint status, const char *body)
+{
+  soup_server_message_set_status (msg, status, NULL);
+  soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_STATIC, body,
+                                    strlen (body));
+}
 
 static void
 handle_cb (SoupServer *server, SoupServerMessage *msg, const char *path, GHashTable *query,
            gpointer user_data)
 {
-  soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
-  soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_STATIC, BODY,
-                                    strlen (BODY));
+  const char *method = soup_server_message_get_method (msg);
+
+  if (strcmp (path, "/v1/health") == 0)
+    respond (msg, SOUP_STATUS_OK, "{\"status\":\"ok\",\"version\":\"" PACKAGE_VERSION "\"}");
+  else if (strcmp (path, "/v1/mailboxes") == 0)
+    respond (msg, SOUP_STATUS_CREATED, "{\"nameplate\":\"1\",\"expires_in\":3600}");
+  else if (method == SOUP_METHOD_POST)
+    respond (msg, SOUP_STATUS_CREATED, "{\"index\":1}");
+  else if (method == SOUP_METHOD_GET)
+    respond (msg, SOUP_STATUS_OK,
+             "{\"messages\":[{\"index\":1,\"side\":\"0123456789abcdef\",\"phase\":\"pake\","
+             "\"body\":\"aGVsbG8=\"}]}");
+  else
+    soup_server_message_set_status (msg, SOUP_STATUS_NO_CONTENT, NULL);
+}
+
+/* As pinhole-rendezvous does, and for the same reason (see
+ * request_finished_cb () there): a 204 keeps its connection. */
+static void
+request_finished_cb (SoupServer *server, SoupServerMessage *msg, gpointer user_data)
+{
+  if (soup_server_message_get_status (msg) == SOUP_STATUS_NO_CONTENT)
+    soup_message_headers_set_encoding (soup_server_message_get_response_headers (msg),
+                                       SOUP_ENCODING_NONE);
 }
 
 int
@@ -38,6 +68,7 @@ main (int argc, char *argv[])
   g_autoptr (GError) error = NULL;
 
   soup_server_add_handler (server, NULL, handle_cb, NULL, NULL);
+  g_signal_connect (server, "request-finished", G_CALLBACK (request_finished_cb), NULL);
   socket = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_DEFAULT,
                          &error);
   if (socket != NULL)
