@@ -373,11 +373,12 @@ set_waiting_polls (PhRendezvousServer *self, guint waiting_polls)
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_WAITING_POLLS]);
 }
 
-/* Waiting polls that the main loop watches one by one (a GSource per
- * timer or socket) make every iteration of the loop cost time in
- * proportion to the number held: at 10,000 the server answered a few
- * hundred requests a second. So the polls share one timer and one epoll
- * set, and an iteration costs the same however many wait. */
+/* GLib walks every source of the main context on every iteration, so a
+ * GSource per waiting poll (a timer, a socket watch) makes every request
+ * cost time in proportion to the polls held: at 10,000 the server
+ * answered a few hundred requests a second. The polls share one timer and
+ * one epoll set instead; what is left per poll is the source libsoup keeps
+ * for a paused message (docs/ARCHITECTURE.md has the numbers). */
 
 static void poll_answer (Poll *poll);
 
