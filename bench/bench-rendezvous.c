@@ -24,16 +24,26 @@
  * HTTP/1.1 keep-alive client on raw non-blocking sockets and epoll:
  *   1. GET /v1/health requests/s: the server's HTTP floor;
  *   2. mailbox round trips/s: allocate, post A, post B, poll after=0,
- *      poll after=1, leave A, leave B;
- *   3. 10,000 held long-polls: the server's RSS, then the time until a
- *      message in every mailbox has answered them all.
- * Prints numbers; never fails on time. */
+ *      poll after=1, leave A, leave B, set against the floor (the health
+ *      rate divided by the 7 requests) and the target of 5,000/s;
+ *   3. 10,000 held long-polls: how fast the server takes them, its RSS
+ *      per held poll against the target of 10,000 in 100 MB, then the
+ *      time until a message in every mailbox has answered them all.
+ * Each phase also gives the server's CPU time per request and how busy
+ * both ends were, from /proc/PID/schedstat: a server below 100% busy was
+ * waiting for the client (or sharing its core with something else), and
+ * its CPU time per request is the number to compare across runs on a
+ * machine that others use too. Prints numbers; never fails on time. */
 
 #define SERVER_CPU 0
 #define DEFAULT_WORKERS 64
 #define PHASE_SECONDS 5
+#define HELD_PHASE_SECONDS 3
 #define DEFAULT_POLLS 10000
 #define WAKERS 32
+/* What one round trip is in this benchmark, and the reliability target. */
+#define ROUND_TRIP_REQUESTS 7
+#define TARGET_ROUND_TRIPS 5000
 #define SIDE_A "0123456789abcdef"
 #define SIDE_B "fedcba9876543210"
 /* base64 of "hello": every posted body. */
@@ -55,9 +65,9 @@ typedef struct
   guint nameplate;
   GByteArray *in;
   guint64 responses;
-  gboolean answered;
-  gboolean closing; /* the server said Connection: close */
-  guint generation; /* of the socket, which may reuse the last one's number */
+  gboolean answered; /* a held poll, by its message */
+  gboolean closing;  /* the server said Connection: close */
+  guint generation;  /* of the socket, which may reuse the last one's number */
 } Connection;
 
 typedef struct
@@ -68,8 +78,9 @@ typedef struct
   guint64 requests;
   guint64 round_trips;
   guint64 failures;
-  Connection *control; /* for set-up steps, one request at a time */
-  GArray *wake;        /* nameplates to post to, one each */
+  Connection *control;   /* for set-up steps, one request at a time */
+  GString *control_body; /* its last answer */
+  GArray *wake;          /* nameplates to post to, one each */
   guint wake_next;
 } Load;
 
@@ -92,7 +103,7 @@ server_child_setup (gpointer user_data)
 }
 
 static GSubprocess *
-start_server (guint16 *out_port)
+start_server (const char *binary, guint16 *out_port)
 {
   g_autoptr (GSubprocessLauncher) launcher
       = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
@@ -101,16 +112,17 @@ start_server (guint16 *out_port)
   g_autoptr (GError) error = NULL;
   g_autofree char *line = NULL;
   const char *prefix = "pinhole-rendezvous listening on http://127.0.0.1:";
-  const char *binary = g_getenv ("PINHOLE_RENDEZVOUS_BIN");
 
   g_subprocess_launcher_set_child_setup (launcher, server_child_setup, NULL, NULL);
-  /* Every request comes from 127.0.0.1: lift the per-client limits. */
+  /* Every request comes from 127.0.0.1: lift the per-client limits. Polls
+   * are held for the longest hold, so none runs out while the others are
+   * opened or woken. */
   server = g_subprocess_launcher_spawn (
-      launcher, &error, binary != NULL ? binary : PH_BENCH_RENDEZVOUS_BIN, "--port", "0", "--rate",
-      "1000000", "--burst", "1000000", "--max-mailboxes", "1000000", "--max-waiting-polls",
-      "100000", "--mailbox-lifetime", "3600", "--client-timeout", "300", NULL);
+      launcher, &error, binary, "--port", "0", "--rate", "1000000", "--burst", "1000000",
+      "--max-mailboxes", "1000000", "--max-waiting-polls", "100000", "--mailbox-lifetime", "3600",
+      "--client-timeout", "300", "--max-hold", "60", NULL);
   if (server == NULL)
-    g_error ("could not start pinhole-rendezvous: %s", error->message);
+    g_error ("could not start %s: %s", binary, error->message);
 
   /* The server is another process: blocking here holds up nothing. */
   output = g_data_input_stream_new (g_subprocess_get_stdout_pipe (server));
@@ -218,6 +230,18 @@ on_response (Load *load, Connection *connection, guint status, const char *body,
   static const guint expected[] = { 201, 201, 201, 200, 200, 204, 204 };
 
   connection->responses++;
+  if (connection == load->control)
+    {
+      const char *nameplate = g_strstr_len (body, (gssize)length, "\"nameplate\":\"");
+
+      g_string_truncate (load->control_body, 0);
+      g_string_append_len (load->control_body, body, (gssize)length);
+      connection->nameplate
+          = nameplate != NULL ? (guint)g_ascii_strtoull (nameplate + 13, NULL, 10) : 0;
+      if (status >= 300)
+        load->failures++;
+      return;
+    }
   if (connection->work == WORK_WAKE)
     {
       if (status != 201)
@@ -228,8 +252,9 @@ on_response (Load *load, Connection *connection, guint status, const char *body,
     }
   if (connection->work == WORK_POLL)
     {
+      /* An empty list means the hold ran out before the message came. */
       connection->answered = TRUE;
-      if (status != 200)
+      if (status != 200 || g_strstr_len (body, (gssize)length, "\"index\"") == NULL)
         load->failures++;
       return;
     }
@@ -371,34 +396,64 @@ now_seconds (void)
   return (double)g_get_monotonic_time () / G_USEC_PER_SEC;
 }
 
-/* Runs @n_workers connections doing @work for PHASE_SECONDS, then lets
- * the requests in flight finish; returns requests and round trips per s. */
+/* Nanoseconds @pid has run on a CPU, from the scheduler's own count: exact,
+ * and unaffected by whatever else runs on the machine. */
+static guint64
+cpu_time_ns (GPid pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/schedstat", (int)pid);
+  g_autofree char *text = NULL;
+
+  if (!g_file_get_contents (path, &text, NULL, NULL))
+    return 0;
+  return g_ascii_strtoull (text, NULL, 10);
+}
+
+typedef struct
+{
+  double requests_per_s;
+  double round_trips_per_s;
+  double server_busy; /* share of its core the server used */
+  double server_us;   /* server CPU time per request */
+  double client_busy; /* share of a core the load generator used */
+} PhaseResult;
+
+/* Runs @n_workers connections doing @work for @seconds, then lets the
+ * requests in flight finish. */
 static void
-run_phase (Load *load, Work work, guint n_workers, double *out_requests_per_s,
-           double *out_round_trips_per_s)
+run_phase (Load *load, GPid pid, Work work, guint n_workers, double seconds, PhaseResult *result)
 {
   g_autoptr (GPtrArray) workers = g_ptr_array_new_with_free_func ((GDestroyNotify)connection_free);
   double started;
   double elapsed;
   guint64 outstanding;
+  guint64 server_ns;
+  guint64 client_ns;
 
   for (guint i = 0; i < n_workers; i++)
     g_ptr_array_add (workers, connection_new (load, work));
 
   load->requests = load->round_trips = load->failures = 0;
   load->running = TRUE;
+  server_ns = cpu_time_ns (pid);
+  client_ns = cpu_time_ns (getpid ());
   started = now_seconds ();
   for (guint i = 0; i < workers->len; i++)
     send_next (load, g_ptr_array_index (workers, i));
-  while (now_seconds () - started < PHASE_SECONDS)
+  while (now_seconds () - started < seconds)
     pump (load, 100);
   elapsed = now_seconds () - started;
+  server_ns = cpu_time_ns (pid) - server_ns;
+  client_ns = cpu_time_ns (getpid ()) - client_ns;
   load->running = FALSE;
 
   /* Counted when answered: the answers still in flight are not. */
   outstanding = n_workers;
-  *out_requests_per_s = (double)(load->requests - outstanding) / elapsed;
-  *out_round_trips_per_s = (double)load->round_trips / elapsed;
+  result->requests_per_s = (double)(load->requests - outstanding) / elapsed;
+  result->round_trips_per_s = (double)load->round_trips / elapsed;
+  result->server_busy = server_ns / 1e9 / elapsed;
+  result->client_busy = client_ns / 1e9 / elapsed;
+  result->server_us = server_ns / 1e3 / (double)(load->requests - outstanding);
   for (guint i = 0; i < 50; i++)
     pump (load, 20);
   if (load->failures > 0)
@@ -430,7 +485,6 @@ request_once (Load *load, const char *method, const char *path, const char *body
   guint64 responses = control->responses;
 
   load->running = FALSE;
-  control->step = 0;
   send_request (load, control, method, path, body);
   while (control->responses == responses)
     pump (load, 100);
@@ -447,17 +501,60 @@ count_answered (GPtrArray *polls)
   return n;
 }
 
+/* The server's own count of held polls, from /metrics. */
+static guint
+count_waiting (Load *load)
+{
+  const char *line;
+
+  request_once (load, "GET", "/metrics", NULL);
+  line = strstr (load->control_body->str, "\npinhole_polls_waiting ");
+  return line != NULL ? (guint)g_ascii_strtoull (line + 23, NULL, 10) : 0;
+}
+
+/* Waits until the server holds @n polls, or 60 s. */
+static gboolean
+wait_for_waiting (Load *load, guint n)
+{
+  double started = now_seconds ();
+
+  while (count_waiting (load) < n)
+    {
+      if (now_seconds () - started > 60)
+        return FALSE;
+      pump (load, 10);
+    }
+  return TRUE;
+}
+
 static void
-run_long_polls (Load *load, GPid pid, guint n_polls)
+print_phase (const char *name, const PhaseResult *result)
+{
+  printf ("  %-24s %6.0f requests/s; server %5.1f us CPU per request, %3.0f%% of its core busy; "
+          "client %3.0f%% of a core\n",
+          name, result->requests_per_s, result->server_us, 100 * result->server_busy,
+          100 * result->client_busy);
+}
+
+static void
+run_long_polls (Load *load, GPid pid, guint n_workers, guint n_polls)
 {
   g_autoptr (GPtrArray) polls = g_ptr_array_new_with_free_func ((GDestroyNotify)connection_free);
   g_autoptr (GArray) nameplates = g_array_new (FALSE, FALSE, sizeof (guint));
   g_autoptr (GPtrArray) wakers = g_ptr_array_new_with_free_func ((GDestroyNotify)connection_free);
   guint n_mailboxes = (n_polls + 1) / 2;
   guint64 rss_before, hwm_before, rss_during, hwm_during, rss_after, hwm_after;
+  guint64 server_ns;
+  guint64 failures;
+  PhaseResult health_held;
   double started;
+  double opened;
   double woken;
+  double open_cpu_s;
+  double wake_cpu_s;
+  double per_poll;
   guint answered = 0;
+  gboolean all_held;
 
   for (guint i = 0; i < n_mailboxes; i++)
     {
@@ -467,34 +564,38 @@ run_long_polls (Load *load, GPid pid, guint n_polls)
     }
   read_rss (pid, &rss_before, &hwm_before);
 
+  load->failures = 0;
   started = now_seconds ();
+  server_ns = cpu_time_ns (pid);
   for (guint i = 0; i < n_polls; i++)
     {
       Connection *connection = connection_new (load, WORK_POLL);
       char path[128];
 
-      g_snprintf (path, sizeof path, "/v1/mailboxes/%u/messages?after=0&wait=30",
+      g_snprintf (path, sizeof path, "/v1/mailboxes/%u/messages?after=0&wait=60",
                   g_array_index (nameplates, guint, i / 2));
       send_request (load, connection, "GET", path, NULL);
       g_ptr_array_add (polls, connection);
-      /* Let the server accept before its backlog overflows. */
+      /* Let the server take each thousand before its backlog overflows. */
       if (i % 1000 == 999)
-        pump (load, 200);
+        wait_for_waiting (load, i + 1);
     }
-  /* Held polls answer nothing: give the server time to take them all. */
-  for (guint i = 0; i < 20; i++)
-    pump (load, 100);
+  all_held = wait_for_waiting (load, n_polls);
+  opened = now_seconds () - started;
+  open_cpu_s = (cpu_time_ns (pid) - server_ns) / 1e9;
   read_rss (pid, &rss_during, &hwm_during);
-  printf ("%u long-polls on %u connections, %u mailboxes (opened in %.2f s):\n", n_polls, n_polls,
-          n_mailboxes, now_seconds () - started);
-  printf ("  server RSS before %.1f MB, while held %.1f MB (peak %.1f MB): %.0f bytes per poll\n",
-          rss_before / 1024.0, rss_during / 1024.0, hwm_during / 1024.0,
-          (double)(rss_during - rss_before) * 1024.0 / n_polls);
+  per_poll = (double)(rss_during - rss_before) * 1024.0 / n_polls;
+  failures = load->failures;
+
+  /* What every other request pays for the held polls. */
+  run_phase (load, pid, WORK_HEALTH, n_workers, HELD_PHASE_SECONDS, &health_held);
 
   /* Wake them all: one message per mailbox, from a few connections. */
+  load->failures = failures;
   load->wake = nameplates;
   load->wake_next = 0;
   started = now_seconds ();
+  server_ns = cpu_time_ns (pid);
   for (guint i = 0; i < MIN (WAKERS, n_mailboxes); i++)
     {
       Connection *waker = connection_new (load, WORK_WAKE);
@@ -505,12 +606,35 @@ run_long_polls (Load *load, GPid pid, guint n_polls)
   while ((answered = count_answered (polls)) < n_polls && now_seconds () - started < 60)
     pump (load, 100);
   woken = now_seconds () - started;
+  wake_cpu_s = (cpu_time_ns (pid) - server_ns) / 1e9;
   read_rss (pid, &rss_after, &hwm_after);
-  printf ("  posting %u messages answered %u of %u polls in %.2f s (%.0f answers/s)\n", n_mailboxes,
-          answered, n_polls, woken, answered / woken);
+
+  printf ("\n%u long-polls (wait=60) on %u connections, 2 per mailbox:\n", n_polls, n_polls);
+  printf ("  all held after %.2f s%s: %.0f polls/s, server CPU %.0f us per poll taken\n", opened,
+          all_held ? "" : " (NOT all: gave up)", n_polls / opened, open_cpu_s * 1e6 / n_polls);
+  printf ("  server RSS %.1f MB before, %.1f MB while held: %.0f bytes (%.1f KiB) per held poll\n",
+          rss_before / 1024.0, rss_during / 1024.0, per_poll, per_poll / 1024);
+  printf ("  target: %u held polls in <= 100 MB RSS: %s (%.1f MB)\n", n_polls,
+          rss_during <= 100 * 1024 ? "met" : "NOT met", rss_during / 1024.0);
+  print_phase ("GET /v1/health, held", &health_held);
+  printf ("  %u messages (1 per mailbox, %d connections) answered %u of %u polls in %.2f s: "
+          "%.0f answers/s, server CPU %.0f us per answer\n",
+          n_mailboxes, MIN (WAKERS, n_mailboxes), answered, n_polls, woken, answered / woken,
+          wake_cpu_s * 1e6 / MAX (answered, 1));
   printf ("  server RSS after %.1f MB, peak %.1f MB\n", rss_after / 1024.0, hwm_after / 1024.0);
-  printf ("summary: polls=%u rss_held_mb=%.1f bytes_per_poll=%.0f wake_all_s=%.2f\n", n_polls,
-          rss_during / 1024.0, (double)(rss_during - rss_before) * 1024.0 / n_polls, woken);
+  if (load->failures > 0)
+    printf ("  (%" G_GUINT64_FORMAT " unexpected answers: errors or holds that ran out)\n",
+            load->failures);
+  printf ("summary: polls=%u held_s=%.2f rss_held_mb=%.1f bytes_per_poll=%.0f held_health_us=%.1f "
+          "wake_all_s=%.2f\n",
+          n_polls, opened, rss_during / 1024.0, per_poll, health_held.server_us, woken);
+}
+
+static void
+stop_server (GSubprocess *server)
+{
+  g_subprocess_send_signal (server, SIGTERM);
+  g_subprocess_wait (server, NULL, NULL);
 }
 
 int
@@ -519,9 +643,15 @@ main (int argc, char *argv[])
   g_autoptr (GSubprocess) server = NULL;
   guint n_workers = argc > 1 ? (guint)g_ascii_strtoull (argv[1], NULL, 10) : DEFAULT_WORKERS;
   guint n_polls = argc > 2 ? (guint)g_ascii_strtoull (argv[2], NULL, 10) : DEFAULT_POLLS;
+  const char *binary = g_getenv ("PINHOLE_RENDEZVOUS_BIN");
+  const char *floor_binary = g_getenv ("PINHOLE_SOUP_FLOOR_BIN");
   struct rlimit files;
   Load load = { 0 };
-  double health_rps, unused, round_trip_rps, round_trips;
+  PhaseResult bare;
+  PhaseResult bare_round_trip;
+  PhaseResult health;
+  PhaseResult round_trip;
+  double floor_round_trips;
   GPid pid;
 
   /* Both ends need a descriptor per connection; the server inherits this. */
@@ -534,31 +664,63 @@ main (int argc, char *argv[])
       printf ("the open-files limit is %lu: %u long-polls only\n", (unsigned long)files.rlim_cur,
               n_polls);
     }
-
-  server = start_server (&load.port);
-  pid = (GPid)g_ascii_strtoll (g_subprocess_get_identifier (server), NULL, 10);
   /* The load generator keeps off the server's core when it can. */
   if (g_get_num_processors () > 1)
     pin_to_cpu (0, SERVER_CPU + 1);
   load.epoll_fd = epoll_create1 (EPOLL_CLOEXEC);
+  load.control_body = g_string_new (NULL);
+
+  printf ("servers pinned to CPU %d, %u keep-alive connections, %d s per phase\n", SERVER_CPU,
+          n_workers, PHASE_SECONDS);
+
+  /* libsoup alone, with canned answers to the same loads: its own cost. */
+  server = start_server (floor_binary != NULL ? floor_binary : PH_BENCH_SOUP_FLOOR_BIN, &load.port);
+  pid = (GPid)g_ascii_strtoll (g_subprocess_get_identifier (server), NULL, 10);
+  run_phase (&load, pid, WORK_HEALTH, n_workers, PHASE_SECONDS, &bare);
+  print_phase ("bare libsoup, health", &bare);
+  run_phase (&load, pid, WORK_ROUND_TRIP, n_workers, PHASE_SECONDS, &bare_round_trip);
+  print_phase ("bare libsoup, round trips", &bare_round_trip);
+  stop_server (server);
+  g_clear_object (&server);
+
+  server = start_server (binary != NULL ? binary : PH_BENCH_RENDEZVOUS_BIN, &load.port);
+  pid = (GPid)g_ascii_strtoll (g_subprocess_get_identifier (server), NULL, 10);
   load.control = connection_new (&load, WORK_ROUND_TRIP);
+  run_phase (&load, pid, WORK_HEALTH, n_workers, PHASE_SECONDS, &health);
+  print_phase ("GET /v1/health", &health);
+  run_phase (&load, pid, WORK_ROUND_TRIP, n_workers, PHASE_SECONDS, &round_trip);
+  print_phase ("round-trip requests", &round_trip);
 
-  printf ("pinhole-rendezvous pinned to CPU %d, %u keep-alive connections, %d s per phase\n",
-          SERVER_CPU, n_workers, PHASE_SECONDS);
-  run_phase (&load, WORK_HEALTH, n_workers, &health_rps, &unused);
-  printf ("GET /v1/health: %.0f requests/s (the server's HTTP floor)\n", health_rps);
-  run_phase (&load, WORK_ROUND_TRIP, n_workers, &round_trip_rps, &round_trips);
-  printf ("mailbox round trips (allocate, 2 posts, 2 polls, 2 leaves): %.0f round trips/s, "
-          "%.0f requests/s = %.0f%% of the health rate\n",
-          round_trips, round_trip_rps, 100.0 * round_trip_rps / health_rps);
-  printf ("summary: health_rps=%.0f round_trips_per_s=%.0f round_trip_requests_per_s=%.0f\n",
-          health_rps, round_trips, round_trip_rps);
+  /* Seven requests a round trip: at the health rate, that many round trips. */
+  floor_round_trips = health.requests_per_s / ROUND_TRIP_REQUESTS;
+  printf ("mailbox round trips (allocate, 2 posts, 2 polls, 2 leaves = %d requests): "
+          "%.0f round trips/s\n",
+          ROUND_TRIP_REQUESTS, round_trip.round_trips_per_s);
+  printf ("  the health floor allows %.0f round trips/s: this is %.0f%% of it "
+          "(a round-trip request costs %.2fx a health check)\n",
+          floor_round_trips, 100 * round_trip.round_trips_per_s / floor_round_trips,
+          round_trip.server_us / health.server_us);
+  printf ("  bare libsoup with canned answers makes %.0f round trips/s (%.1f us per request): "
+          "Pinhole adds %.1f us (%.0f%%) to a round-trip request, %.1f us to a health check\n",
+          bare_round_trip.round_trips_per_s, bare_round_trip.server_us,
+          round_trip.server_us - bare_round_trip.server_us,
+          100 * (round_trip.server_us - bare_round_trip.server_us) / bare_round_trip.server_us,
+          health.server_us - bare.server_us);
+  printf ("  target: >= %d round trips/s: %s\n", TARGET_ROUND_TRIPS,
+          round_trip.round_trips_per_s >= TARGET_ROUND_TRIPS ? "met" : "NOT met");
+  printf ("summary: bare_rps=%.0f bare_us=%.1f bare_round_trips_per_s=%.0f bare_round_trip_us=%.1f "
+          "health_rps=%.0f health_us=%.1f round_trips_per_s=%.0f round_trip_requests_per_s=%.0f "
+          "round_trip_us=%.1f floor_share=%.2f\n",
+          bare.requests_per_s, bare.server_us, bare_round_trip.round_trips_per_s,
+          bare_round_trip.server_us, health.requests_per_s, health.server_us,
+          round_trip.round_trips_per_s, round_trip.requests_per_s, round_trip.server_us,
+          round_trip.round_trips_per_s / floor_round_trips);
 
-  run_long_polls (&load, pid, n_polls);
+  run_long_polls (&load, pid, n_workers, n_polls);
 
-  g_subprocess_send_signal (server, SIGTERM);
-  g_subprocess_wait (server, NULL, NULL);
+  stop_server (server);
   connection_free (load.control);
+  g_string_free (load.control_body, TRUE);
   close (load.epoll_fd);
   return 0;
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "ph-mailbox-store.h"
+#include "ph-post-reader.h"
 #include "ph-rate-limiter.h"
 #include "ph-rendezvous-server.h"
 #include "ph-turn-credentials.h"
@@ -419,6 +420,62 @@ test_store_paired_mailbox_lives_while_used (void)
 
 /* Polling a code nobody joined does not keep it: it expires on time. */
 static void
+record_closed_cb (PhMailboxStore *store, guint nameplate, GArray *closed)
+{
+  gint64 record[] = { nameplate, g_get_monotonic_time () };
+
+  g_array_append_vals (closed, record, G_N_ELEMENTS (record));
+}
+
+/* Mailboxes share one expiry timer: each closes when its own lifetime
+ * ends, counted from its last renewal, in that order. */
+static void
+test_store_expiry_order (void)
+{
+  g_autoptr (PhMailboxStore) store = ph_mailbox_store_new (10, 100, 100000, 1);
+  g_autoptr (GArray) closed = g_array_new (FALSE, FALSE, sizeof (gint64));
+  g_autoptr (GBytes) body = g_bytes_new_static ("x", 1);
+  g_autoptr (GPtrArray) messages = NULL;
+  guint nameplates[3];
+  gint64 started = g_get_monotonic_time ();
+  gint64 renewed;
+  /* The first and last close a lifetime after they were made, then the
+   * middle one a lifetime after its renewal. */
+  const guint expected[] = { 0, 2, 1 };
+
+  g_signal_connect (store, "mailbox-closed", G_CALLBACK (record_closed_cb), closed);
+  for (guint i = 0; i < G_N_ELEMENTS (nameplates); i++)
+    g_assert_true (ph_mailbox_store_allocate (store, &nameplates[i], NULL));
+  g_assert_true (
+      ph_mailbox_store_add_message (store, nameplates[1], SIDE_A, "pake", body, NULL, NULL));
+  g_assert_true (
+      ph_mailbox_store_add_message (store, nameplates[1], SIDE_B, "pake", body, NULL, NULL));
+
+  /* The middle one, paired, is renewed by a poll after 600 ms. */
+  let_time_pass (600);
+  messages = ph_mailbox_store_get_messages (store, nameplates[1], 0, NULL);
+  renewed = g_get_monotonic_time ();
+
+  while (closed->len < 2 * G_N_ELEMENTS (expected)
+         && g_get_monotonic_time () - started < DEADLINE_SECONDS * G_USEC_PER_SEC)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_cmpuint (closed->len, ==, 2 * G_N_ELEMENTS (expected));
+
+  for (guint i = 0; i < G_N_ELEMENTS (expected); i++)
+    {
+      guint nameplate = (guint)g_array_index (closed, gint64, 2 * i);
+      gint64 at = g_array_index (closed, gint64, 2 * i + 1);
+      gint64 from = expected[i] == 1 ? renewed : started;
+
+      g_assert_cmpuint (nameplate, ==, nameplates[expected[i]]);
+      g_assert_cmpint (at - from, >=, G_USEC_PER_SEC - 50000);
+      g_assert_cmpint (at - from, <, G_USEC_PER_SEC + 900000);
+    }
+  g_assert_cmpuint (ph_mailbox_store_get_n_open (store), ==, 0);
+  g_assert_finalize_object (g_steal_pointer (&store));
+}
+
+static void
 test_store_unjoined_code_expires_on_time (void)
 {
   g_autoptr (PhMailboxStore) store = ph_mailbox_store_new (10, 100, 100000, 1);
@@ -466,6 +523,99 @@ test_store_expiry (void)
   g_assert_cmpuint (closed, ==, 1);
   g_assert_cmpuint (ph_mailbox_store_get_n_open (store), ==, 0);
   g_assert_finalize_object (g_steal_pointer (&store));
+}
+
+/* What the server read from a post before it had a reader of its own. */
+static gboolean
+read_post_with_json_glib (const char *json, gsize length, PhPost *post)
+{
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  const char *const names[] = { "side", "phase", "body" };
+  char **slots[] = { &post->side, &post->phase, &post->body };
+  JsonObject *object;
+  JsonNode *root;
+
+  memset (post, 0, sizeof *post);
+  if (length == 0 || !json_parser_load_from_data (parser, json, (gssize)length, NULL))
+    return FALSE;
+  root = json_parser_get_root (parser);
+  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+    return FALSE;
+  object = json_node_get_object (root);
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+    {
+      JsonNode *node = json_object_get_member (object, names[i]);
+
+      if (node != NULL && JSON_NODE_HOLDS_VALUE (node)
+          && json_node_get_value_type (node) == G_TYPE_STRING)
+        *slots[i] = g_strdup (json_node_get_string (node));
+    }
+  return TRUE;
+}
+
+/* The post reader's own fast path and its json-glib fallback read every
+ * body as json-glib alone did. */
+static void
+test_post_reader (void)
+{
+  static const char *const bodies[] = {
+    "{\"side\":\"0123456789abcdef\",\"phase\":\"pake\",\"body\":\"aGk=\"}",
+    " \r\n\t{ \"side\" : \"0123456789ABCDEF\" ,\n\"phase\":\"desc\",\"body\":\"a/b+\" } \n",
+    "{\"body\":\"a\\/b\\\\c\\\"d\\n\\t\\r\\b\\f\",\"phase\":\"cand\"}",
+    "{\"side\":\"\\u0030123456789abcdef\",\"phase\":\"pake\",\"body\":\"\"}",
+    "{\"side\":\"a\",\"side\":\"b\"}",
+    "{\"phase\":\"pake\",\"phase\":\"bye\",\"body\":\"x\"}",
+    "{\"side\":\"0123456789abcdef\",\"extra\":{\"nested\":[1,2]},\"body\":\"aGk=\"}",
+    "{\"side\":12345678901234567,\"phase\":null,\"body\":true}",
+    "{\"side\":\"caf\xc3\xa9\",\"phase\":\"pake\"}",
+    "{\"side\":\"\xff\xfe\",\"phase\":\"pake\"}",
+    "{\"side\":\"tab\there\"}",
+    "{\"other\":\"x\",\"body\":\"y\",}",
+    "{\"side\":\"x\"} trailing",
+    "{\"side\":\"x\"}}",
+    "{}",
+    "[1,2]",
+    "\"side\"",
+    "null",
+    "{\"side\":",
+    "{\"side\":\"unterminated",
+    "{\"side\" \"missing colon\"}",
+    "\xef\xbb\xbf{\"side\":\"bom\"}",
+    "",
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (bodies); i++)
+    {
+      g_auto (PhPost) expected = { 0 };
+      g_auto (PhPost) post = { 0 };
+      g_autoptr (GError) error = NULL;
+      gsize length = strlen (bodies[i]);
+      gboolean ok;
+
+      g_test_message ("%s", bodies[i]);
+      ok = read_post_with_json_glib (bodies[i], length, &expected);
+      g_assert_cmpint (ph_post_read (bodies[i], length, &post, &error), ==, ok);
+      if (!ok)
+        {
+          g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
+          continue;
+        }
+      g_assert_no_error (error);
+      g_assert_cmpstr (post.side, ==, expected.side);
+      g_assert_cmpstr (post.phase, ==, expected.phase);
+      g_assert_cmpstr (post.body, ==, expected.body);
+    }
+
+  /* A NUL byte, which C strings above cannot hold, is read as json-glib reads it. */
+  {
+    static const char with_nul[] = "{\"side\":\"a\0b\"}";
+    g_auto (PhPost) expected = { 0 };
+    g_auto (PhPost) post = { 0 };
+    gboolean ok = read_post_with_json_glib (with_nul, sizeof with_nul - 1, &expected);
+
+    g_assert_cmpint (ph_post_read (with_nul, sizeof with_nul - 1, &post, NULL), ==, ok);
+    g_assert_cmpstr (post.side, ==, expected.side);
+  }
 }
 
 static void
@@ -654,6 +804,73 @@ test_hold_timeout (void)
   g_assert_cmpuint (json_array_get_length (messages), ==, 0);
   g_assert_cmpint (elapsed, >=, 950 * 1000);
   g_assert_cmpint (elapsed, <, 3 * G_USEC_PER_SEC);
+
+  fixture_stop (&fixture);
+}
+
+/* Holds of different lengths share one timer: each poll is answered when
+ * its own hold ends, in order, and one answered early leaves the others'
+ * holds as they were. */
+static void
+test_holds_in_order (void)
+{
+  const struct
+  {
+    const char *path;
+    guint hold_ms;
+  } polls[] = {
+    { "/v1/mailboxes/1/messages?after=0&wait=3", 3000 },
+    { "/v1/mailboxes/1/messages?after=0&wait=1", 1000 },
+    { "/v1/mailboxes/1/messages?after=0&wait=2", 2000 },
+    { "/v1/mailboxes/2/messages?after=0&wait=2", 0 },    /* answered by a message */
+    { "/v1/mailboxes/1/messages?after=0&wait=1", 1000 }, /* starts later */
+  };
+  Fixture fixture = { 0 };
+  g_autoptr (GPtrArray) calls = g_ptr_array_new_with_free_func ((GDestroyNotify)call_free);
+  g_autofree char *first = NULL;
+  g_autofree char *second = NULL;
+  g_autoptr (JsonArray) early = NULL;
+  guint order[] = { 1, 4, 2, 0 };
+
+  fixture_start (&fixture, NULL);
+  first = allocate (&fixture);
+  second = allocate (&fixture);
+
+  for (guint i = 0; i < G_N_ELEMENTS (polls); i++)
+    {
+      if (i == G_N_ELEMENTS (polls) - 1)
+        let_time_pass (300);
+      g_ptr_array_add (calls,
+                       call_start (fixture.session, fixture.url, "GET", polls[i].path, NULL, NULL));
+      wait_for_waiting_polls (&fixture, i + 1);
+    }
+
+  post_ok (&fixture, second, SIDE_A, "early");
+  wait_for (&((Call *)g_ptr_array_index (calls, 3))->done);
+  early = messages_of (g_ptr_array_index (calls, 3));
+  g_assert_cmpuint (json_array_get_length (early), ==, 1);
+
+  for (guint i = 0; i < G_N_ELEMENTS (polls); i++)
+    {
+      Call *call = g_ptr_array_index (calls, i);
+      gint64 elapsed_ms;
+      g_autoptr (JsonArray) messages = NULL;
+
+      wait_for (&call->done);
+      g_assert_no_error (call->error);
+      if (polls[i].hold_ms == 0)
+        continue;
+      elapsed_ms = (call->finished_us - call->started_us) / 1000;
+      g_test_message ("%s: answered after %" G_GINT64_FORMAT " ms", polls[i].path, elapsed_ms);
+      messages = messages_of (call);
+      g_assert_cmpuint (json_array_get_length (messages), ==, 0);
+      g_assert_cmpint (elapsed_ms, >=, polls[i].hold_ms - 50);
+      g_assert_cmpint (elapsed_ms, <, polls[i].hold_ms + 900);
+    }
+  for (guint i = 1; i < G_N_ELEMENTS (order); i++)
+    g_assert_cmpint (((Call *)g_ptr_array_index (calls, order[i - 1]))->finished_us, <,
+                     ((Call *)g_ptr_array_index (calls, order[i]))->finished_us);
+  g_assert_cmpuint (ph_rendezvous_server_get_waiting_polls (fixture.server), ==, 0);
 
   fixture_stop (&fixture);
 }
@@ -1071,6 +1288,118 @@ test_health (void)
   fixture_stop (&fixture);
 }
 
+typedef struct
+{
+  GString *in;
+  gboolean closed;
+} RawReply;
+
+static gboolean
+raw_readable_cb (GSocket *socket, GIOCondition condition, gpointer user_data)
+{
+  RawReply *reply = user_data;
+  char buffer[4096];
+  gssize received = g_socket_receive (socket, buffer, sizeof buffer, NULL, NULL);
+
+  if (received > 0)
+    g_string_append_len (reply->in, buffer, received);
+  else if (received == 0)
+    reply->closed = TRUE;
+  return G_SOURCE_CONTINUE;
+}
+
+/* The length of the first whole response in @in, or 0. */
+static gsize
+raw_response_length (GString *in)
+{
+  const char *end = strstr (in->str, "\r\n\r\n");
+  const char *length;
+  gsize header_length;
+  gsize body_length = 0;
+
+  if (end == NULL)
+    return 0;
+  header_length = (gsize)(end - in->str) + 4;
+  length = g_strstr_len (in->str, (gssize)header_length, "\r\nContent-Length: ");
+  if (length != NULL)
+    body_length = g_ascii_strtoull (length + strlen ("\r\nContent-Length: "), NULL, 10);
+  return in->len >= header_length + body_length ? header_length + body_length : 0;
+}
+
+/* Sends @request on @socket and returns the one response to it, as text;
+ * fails the test if the server closes the connection first. */
+static char *
+raw_exchange (GSocket *socket, const char *request)
+{
+  g_autoptr (GSource) source = g_socket_create_source (socket, G_IO_IN, NULL);
+  g_autoptr (GError) error = NULL;
+  RawReply reply = { g_string_new (NULL), FALSE };
+  gboolean expired = FALSE;
+  guint id = g_timeout_add_seconds (DEADLINE_SECONDS, deadline_cb, &expired);
+  gsize length;
+
+  /* A few hundred bytes: the socket buffer takes them at once. */
+  g_assert_cmpint (g_socket_send (socket, request, strlen (request), NULL, &error), ==,
+                   (gssize)strlen (request));
+  g_assert_no_error (error);
+
+  g_source_set_callback (source, G_SOURCE_FUNC (raw_readable_cb), &reply, NULL);
+  g_source_attach (source, NULL);
+  while ((length = raw_response_length (reply.in)) == 0 && !reply.closed && !expired)
+    g_main_context_iteration (NULL, TRUE);
+  g_source_destroy (source);
+  g_source_remove (id);
+
+  g_assert_false (expired);
+  g_assert_false (reply.closed);
+  g_assert_cmpuint (length, ==, reply.in->len);
+  return g_string_free (reply.in, FALSE);
+}
+
+/* A leave is answered 204 on a connection that stays open, so a client
+ * does not have to connect again for its next request. (libsoup's own
+ * client, unlike the server, closes its side after any 204.) */
+static void
+test_leave_keeps_connection (void)
+{
+  Fixture fixture = { 0 };
+  g_autoptr (GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr (GSocketAddress) address = NULL;
+  g_autoptr (GSocket) socket = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *nameplate = NULL;
+  g_autofree char *left = NULL;
+  g_autofree char *next = NULL;
+  g_autofree char *gone = NULL;
+
+  fixture_start (&fixture, NULL);
+  nameplate = allocate (&fixture);
+  post_ok (&fixture, nameplate, SIDE_A, "a");
+  post_ok (&fixture, nameplate, SIDE_B, "b");
+
+  address = g_inet_socket_address_new (loopback, ph_rendezvous_server_get_port (fixture.server));
+  socket = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, &error);
+  g_assert_no_error (error);
+  /* On loopback the kernel completes the handshake before the server accepts. */
+  g_assert_true (g_socket_connect (socket, address, NULL, &error));
+  g_assert_no_error (error);
+  g_socket_set_blocking (socket, FALSE);
+
+  left = raw_exchange (socket, "DELETE /v1/mailboxes/1?side=" SIDE_A " HTTP/1.1\r\n"
+                               "Host: 127.0.0.1\r\n\r\n");
+  g_assert_true (g_str_has_prefix (left, "HTTP/1.1 204 "));
+  g_assert_null (strstr (left, "\r\nConnection:"));
+  next = raw_exchange (socket, "DELETE /v1/mailboxes/1?side=" SIDE_B " HTTP/1.1\r\n"
+                               "Host: 127.0.0.1\r\n\r\n");
+  g_assert_true (g_str_has_prefix (next, "HTTP/1.1 204 "));
+  gone = raw_exchange (socket, "GET /v1/mailboxes/1/messages HTTP/1.1\r\n"
+                               "Host: 127.0.0.1\r\n\r\n");
+  g_assert_true (g_str_has_prefix (gone, "HTTP/1.1 404 "));
+
+  g_socket_close (socket, NULL);
+  fixture_stop (&fixture);
+}
+
 /* --- the pinhole-rendezvous program --- */
 
 static void
@@ -1216,16 +1545,19 @@ main (int argc, char **argv)
 
   g_test_add_func ("/server/store/lifecycle", test_store_lifecycle);
   g_test_add_func ("/server/store/expiry", test_store_expiry);
+  g_test_add_func ("/server/store/expiry-order", test_store_expiry_order);
   g_test_add_func ("/server/store/paired-mailbox-lives-while-used",
                    test_store_paired_mailbox_lives_while_used);
   g_test_add_func ("/server/store/unjoined-code-expires-on-time",
                    test_store_unjoined_code_expires_on_time);
   g_test_add_func ("/server/rate-limiter", test_rate_limiter);
+  g_test_add_func ("/server/post-reader", test_post_reader);
   g_test_add_func ("/server/turn-credentials/vector", test_turn_credentials_vector);
   g_test_add_func ("/server/http/allocate-lowest-free", test_allocate_lowest_free);
   g_test_add_func ("/server/http/post-and-fetch-order", test_post_and_fetch_order);
   g_test_add_func ("/server/http/long-poll-wakes", test_long_poll_wakes);
   g_test_add_func ("/server/http/hold-timeout", test_hold_timeout);
+  g_test_add_func ("/server/http/holds-in-order", test_holds_in_order);
   g_test_add_func ("/server/http/third-side", test_third_side);
   g_test_add_func ("/server/http/too-large", test_too_large);
   g_test_add_func ("/server/http/rate-limited", test_rate_limited);
@@ -1238,6 +1570,7 @@ main (int argc, char **argv)
   g_test_add_func ("/server/http/turn-not-configured", test_turn_not_configured);
   g_test_add_func ("/server/http/metrics", test_metrics);
   g_test_add_func ("/server/http/health", test_health);
+  g_test_add_func ("/server/http/leave-keeps-connection", test_leave_keeps_connection);
   g_test_add_func ("/server/program/listen-and-stop", test_program);
   g_test_add_func ("/server/program/usage-errors", test_program_usage);
 

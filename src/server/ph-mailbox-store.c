@@ -17,7 +17,8 @@ typedef struct
   gboolean left[2];
   GPtrArray *messages; /* PhStoredMessage, index i + 1 at i */
   gsize bytes;
-  guint expiry_id;
+  gint64 expires_us;
+  GList link; /* in PhMailboxStore.expiring */
 } Mailbox;
 
 struct _PhMailboxStore
@@ -32,6 +33,12 @@ struct _PhMailboxStore
   GHashTable *mailboxes; /* nameplate → Mailbox */
   GTree *free_numbers;   /* freed nameplates below high_water */
   guint high_water;      /* every nameplate above it is unused */
+  /* Every mailbox has the same lifetime from its last renewal, so moving a
+   * renewed one to the tail keeps them in order of expiry, and one timer
+   * for the head serves them all: a GSource per mailbox would make every
+   * iteration of the main loop cost time in proportion to them. */
+  GQueue expiring;
+  guint expiry_id;
 };
 
 G_DEFINE_FINAL_TYPE (PhMailboxStore, ph_mailbox_store, G_TYPE_OBJECT)
@@ -80,7 +87,7 @@ ph_stored_message_unref (PhStoredMessage *message)
 static void
 mailbox_free (Mailbox *mailbox)
 {
-  g_clear_handle_id (&mailbox->expiry_id, g_source_remove);
+  g_queue_unlink (&mailbox->store->expiring, &mailbox->link);
   g_free (mailbox->sides[0]);
   g_free (mailbox->sides[1]);
   g_ptr_array_unref (mailbox->messages);
@@ -104,15 +111,48 @@ close_mailbox (PhMailboxStore *self, guint nameplate)
   g_signal_emit (self, signals[MAILBOX_CLOSED], 0, nameplate);
 }
 
-static gboolean
-mailbox_expired_cb (gpointer user_data)
-{
-  Mailbox *mailbox = user_data;
+static void schedule_expiry (PhMailboxStore *self);
 
-  mailbox->expiry_id = 0;
-  close_mailbox (mailbox->store, mailbox->nameplate);
+static gboolean
+expiry_cb (gpointer user_data)
+{
+  PhMailboxStore *self = user_data;
+  gint64 now = g_get_monotonic_time ();
+  Mailbox *mailbox;
+
+  self->expiry_id = 0;
+  while ((mailbox = g_queue_peek_head (&self->expiring)) != NULL && mailbox->expires_us <= now)
+    close_mailbox (self, mailbox->nameplate);
+  schedule_expiry (self);
 
   return G_SOURCE_REMOVE;
+}
+
+/* A timer already set is due no later than the head: it finds nothing
+ * due, or the head, and sets itself again. */
+static void
+schedule_expiry (PhMailboxStore *self)
+{
+  Mailbox *head = g_queue_peek_head (&self->expiring);
+  gint64 delay_us;
+
+  if (head == NULL || self->expiry_id != 0)
+    return;
+
+  delay_us = MAX (head->expires_us - g_get_monotonic_time (), 0);
+  self->expiry_id = g_timeout_add ((guint)((delay_us + 999) / 1000), expiry_cb, self);
+}
+
+/* Gives @mailbox its whole lifetime from now. */
+static void
+start_lifetime (PhMailboxStore *self, Mailbox *mailbox)
+{
+  if (mailbox->link.data != NULL)
+    g_queue_unlink (&self->expiring, &mailbox->link);
+  mailbox->link.data = mailbox;
+  mailbox->expires_us = g_get_monotonic_time () + (gint64)self->lifetime * G_USEC_PER_SEC;
+  g_queue_push_tail_link (&self->expiring, &mailbox->link);
+  schedule_expiry (self);
 }
 
 static void
@@ -121,6 +161,7 @@ ph_mailbox_store_dispose (GObject *object)
   PhMailboxStore *self = PH_MAILBOX_STORE (object);
 
   g_hash_table_remove_all (self->mailboxes);
+  g_clear_handle_id (&self->expiry_id, g_source_remove);
 
   G_OBJECT_CLASS (ph_mailbox_store_parent_class)->dispose (object);
 }
@@ -271,8 +312,8 @@ ph_mailbox_store_allocate (PhMailboxStore *self, guint *out_nameplate, GError **
   mailbox->store = self;
   mailbox->nameplate = nameplate;
   mailbox->messages = g_ptr_array_new_with_free_func ((GDestroyNotify)ph_stored_message_unref);
-  mailbox->expiry_id = g_timeout_add (self->lifetime * 1000, mailbox_expired_cb, mailbox);
   g_hash_table_insert (self->mailboxes, GUINT_TO_POINTER (nameplate), mailbox);
+  start_lifetime (self, mailbox);
 
   *out_nameplate = nameplate;
   return TRUE;
@@ -286,8 +327,7 @@ renew_if_paired (PhMailboxStore *self, Mailbox *mailbox)
 {
   if (mailbox->sides[1] == NULL)
     return;
-  g_clear_handle_id (&mailbox->expiry_id, g_source_remove);
-  mailbox->expiry_id = g_timeout_add (self->lifetime * 1000, mailbox_expired_cb, mailbox);
+  start_lifetime (self, mailbox);
 }
 
 static Mailbox *
