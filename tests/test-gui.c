@@ -552,6 +552,8 @@ test_chat_with_cli_peer (void)
   g_assert_nonnull (strstr (report, "Your network: Unknown"));
   g_assert_nonnull (strstr (report, "Round trip: "));
   g_assert_null (strstr (report, "not measured"));
+  g_assert_true (g_regex_match_simple ("^Packets resent: [0-9]+ of [1-9][0-9]* \\([0-9.]+%\\)$",
+                                       report, G_REGEX_MULTILINE, 0));
   g_assert_nonnull (strstr (report, "Candidates gathered here:\n  host "));
   g_assert_nonnull (strstr (report, "Candidates received from your peer:\n  host "));
   g_assert_nonnull (strstr (report, "Timeline:\n"));

@@ -13,6 +13,7 @@
 #include "ph-ice-diagnosis.h"
 #include "ph-ice-transport-private.h"
 #include "ph-nat-check.h"
+#include "ph-nice-stream.h"
 #include "ph-rendezvous-client.h"
 #include "ph-secure-channel.h"
 #include "ph-session-description.h"
@@ -1564,6 +1565,18 @@ ph_conversation_get_round_trip_ms (PhConversation *self)
   g_return_val_if_fail (PH_IS_CONVERSATION (self), -1);
 
   return self->round_trip_ms;
+}
+
+gboolean
+ph_conversation_get_packet_counts (PhConversation *self, guint64 *sent, guint64 *resent)
+{
+  g_return_val_if_fail (PH_IS_CONVERSATION (self), FALSE);
+
+  if (self->ice == NULL || self->state != PH_CONVERSATION_STATE_CONNECTED)
+    return FALSE;
+  ph_nice_stream_get_packet_counts (PH_NICE_STREAM (ph_ice_transport_get_stream (self->ice)), sent,
+                                    resent);
+  return TRUE;
 }
 
 PhNatType

@@ -890,3 +890,19 @@ ph_nice_stream_new (NiceAgent *agent, guint stream_id, guint component_id, GMain
 
   return self;
 }
+
+/* Data packets sent on this path, and how many of those were sent again
+ * because the first copy was lost (or late): what the inspector shows. */
+void
+ph_nice_stream_get_packet_counts (PhNiceStream *self, guint64 *sent, guint64 *resent)
+{
+  Shared *shared;
+
+  g_return_if_fail (PH_IS_NICE_STREAM (self));
+
+  shared = self->shared;
+  g_mutex_lock (&shared->mutex);
+  *sent = ph_reliable_link_get_transmissions (shared->link);
+  *resent = ph_reliable_link_get_retransmissions (shared->link);
+  g_mutex_unlock (&shared->mutex);
+}

@@ -10,9 +10,9 @@ G_BEGIN_DECLS
  * component's datagrams carry a PhReliableLink, which makes them an ordered,
  * reliable byte stream. The agent's sockets are read from @context all the
  * time (nice_agent_attach_recv), so STUN keepalives and the link's
- * acknowledgements flow even when nobody reads. Blocking reads and writes work from other threads (GTlsConnection
- * runs its handshake in one) and fail instead of hanging once the stream is
- * closed or the component fails. Dispose it on @context's thread. */
+ * acknowledgements flow even when nobody reads. Blocking reads and writes work from other threads
+ * (GTlsConnection runs its handshake in one) and fail instead of hanging once the stream is closed
+ * or the component fails. Dispose it on @context's thread. */
 
 /* Bytes received but not yet read that the stream holds before failing. */
 #define PH_NICE_STREAM_MAX_BUFFERED (16 * 1024 * 1024)
@@ -22,5 +22,6 @@ G_DECLARE_FINAL_TYPE (PhNiceStream, ph_nice_stream, PH, NICE_STREAM, GIOStream)
 
 PhNiceStream *ph_nice_stream_new (NiceAgent *agent, guint stream_id, guint component_id,
                                   GMainContext *context);
+void ph_nice_stream_get_packet_counts (PhNiceStream *self, guint64 *sent, guint64 *resent);
 
 G_END_DECLS

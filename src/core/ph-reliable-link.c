@@ -110,6 +110,7 @@ struct _PhReliableLink
   double loss_rate; /* moving average over about the last 64 packets */
   guint backoff;
   guint peer_window;
+  guint64 transmissions; /* data and FIN packets, first copies and again */
   guint64 retransmissions;
 
   /* Receiving: packets [rcv_next, rcv_next + WINDOW) in @held. */
@@ -210,6 +211,7 @@ transmit (PhReliableLink *self, guint32 seq, gint64 now)
   g_queue_push_tail (&self->wire, g_bytes_new_take (packet, HEADER_SIZE + out->length));
   out->sent_at = self->last_sent_at = now;
   out->order = self->next_order++;
+  self->transmissions++;
   self->in_flight++;
 }
 
@@ -600,6 +602,12 @@ ph_reliable_link_tick (PhReliableLink *self, gint64 now)
       self->cwnd = MIN_CWND;
     }
   flush (self, now);
+}
+
+guint64
+ph_reliable_link_get_transmissions (PhReliableLink *self)
+{
+  return self->transmissions;
 }
 
 guint64

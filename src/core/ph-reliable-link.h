@@ -37,6 +37,7 @@ GBytes *ph_reliable_link_pop_packet (PhReliableLink *self);
 gint64 ph_reliable_link_get_deadline (PhReliableLink *self);
 void ph_reliable_link_tick (PhReliableLink *self, gint64 now);
 
+guint64 ph_reliable_link_get_transmissions (PhReliableLink *self);
 guint64 ph_reliable_link_get_retransmissions (PhReliableLink *self);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PhReliableLink, ph_reliable_link_free)

@@ -27,6 +27,7 @@ struct _PhInspector
   GtkLabel *total_label;
   AdwActionRow *nat_row;
   GtkLabel *round_trip_label;
+  GtkLabel *resent_label;
   AdwExpanderRow *local_candidates_row;
   AdwExpanderRow *remote_candidates_row;
   AdwPreferencesGroup *timeline_group;
@@ -190,6 +191,25 @@ set_ms_label (GtkLabel *label, double ms, gboolean known)
   gtk_label_set_text (label, text);
 }
 
+/* "3 of 1,204 (0.2%)": how lossy the path is, as the link saw it. */
+static char *
+format_resent (PhConversation *conversation)
+{
+  guint64 sent, resent;
+  g_autofree char *sent_text = NULL;
+  g_autofree char *resent_text = NULL;
+
+  if (!ph_conversation_get_packet_counts (conversation, &sent, &resent))
+    return NULL;
+  /* %' groups digits as the locale does. */
+  sent_text = g_strdup_printf ("%'" G_GUINT64_FORMAT, sent);
+  resent_text = g_strdup_printf ("%'" G_GUINT64_FORMAT, resent);
+  /* Translators: packets sent again, packets sent, then the share of
+   * them in percent. */
+  return g_strdup_printf (_ ("%s of %s (%.1f%%)"), resent_text, sent_text,
+                          sent > 0 ? 100.0 * resent / sent : 0.0);
+}
+
 static GtkWidget *
 new_badge (const char *text)
 {
@@ -273,6 +293,7 @@ update_details (PhInspector *self, PhConversation *conversation)
   g_auto (GStrv) local = ph_conversation_dup_local_candidates (conversation);
   g_auto (GStrv) remote = ph_conversation_dup_remote_candidates (conversation);
   double round_trip_ms = ph_conversation_get_round_trip_ms (conversation);
+  g_autofree char *resent = format_resent (conversation);
   const char *nat_title;
   const char *nat_explanation;
 
@@ -281,6 +302,7 @@ update_details (PhInspector *self, PhConversation *conversation)
   adw_action_row_set_subtitle (self->nat_row, nat_explanation);
 
   set_ms_label (self->round_trip_label, round_trip_ms, round_trip_ms >= 0);
+  gtk_label_set_text (self->resent_label, resent != NULL ? resent : "—");
   fill_candidates (self->local_candidates_row, self->local_candidate_rows, &self->shown_local,
                    local);
   fill_candidates (self->remote_candidates_row, self->remote_candidate_rows, &self->shown_remote,
@@ -395,6 +417,7 @@ ph_inspector_class_init (PhInspectorClass *klass)
   gtk_widget_class_bind_template_child (widget_class, PhInspector, total_label);
   gtk_widget_class_bind_template_child (widget_class, PhInspector, nat_row);
   gtk_widget_class_bind_template_child (widget_class, PhInspector, round_trip_label);
+  gtk_widget_class_bind_template_child (widget_class, PhInspector, resent_label);
   gtk_widget_class_bind_template_child (widget_class, PhInspector, local_candidates_row);
   gtk_widget_class_bind_template_child (widget_class, PhInspector, remote_candidates_row);
   gtk_widget_class_bind_template_child (widget_class, PhInspector, timeline_group);
@@ -466,6 +489,7 @@ append_details (GString *report, PhConversation *conversation)
   g_auto (GStrv) remote = ph_conversation_dup_remote_candidates (conversation);
   GArray *timeline = ph_conversation_get_timeline (conversation);
   double round_trip_ms = ph_conversation_get_round_trip_ms (conversation);
+  g_autofree char *resent = format_resent (conversation);
   const char *nat_title;
   const char *nat_explanation;
 
@@ -478,6 +502,11 @@ append_details (GString *report, PhConversation *conversation)
   else
     g_string_append (report, _ ("Round trip: not measured yet"));
   g_string_append_c (report, '\n');
+  if (resent != NULL)
+    {
+      g_string_append_printf (report, _ ("Packets resent: %s"), resent);
+      g_string_append_c (report, '\n');
+    }
 
   append_candidates (report, _ ("Candidates gathered here:"), local);
   append_candidates (report, _ ("Candidates received from your peer:"), remote);
