@@ -10,6 +10,7 @@
 #include <sys/prctl.h>
 #include <string.h>
 
+#include "ph-certificate.h"
 #include "ph-mailbox-store.h"
 #include "ph-post-reader.h"
 #include "ph-rate-limiter.h"
@@ -1400,6 +1401,362 @@ test_leave_keeps_connection (void)
   fixture_stop (&fixture);
 }
 
+/* --- held polls on connections taken from libsoup --- */
+
+static GSocket *
+raw_connect (Fixture *fixture)
+{
+  g_autoptr (GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr (GSocketAddress) address
+      = g_inet_socket_address_new (loopback, ph_rendezvous_server_get_port (fixture->server));
+  g_autoptr (GError) error = NULL;
+  GSocket *socket
+      = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, &error);
+
+  g_assert_no_error (error);
+  g_assert_true (g_socket_connect (socket, address, NULL, &error));
+  g_assert_no_error (error);
+  g_socket_set_blocking (socket, FALSE);
+  return socket;
+}
+
+static void
+raw_send (GSocket *socket, const char *request)
+{
+  g_autoptr (GError) error = NULL;
+
+  g_assert_cmpint (g_socket_send (socket, request, strlen (request), NULL, &error), ==,
+                   (gssize)strlen (request));
+  g_assert_no_error (error);
+}
+
+/* Everything the server sends on @socket until it closes the connection. */
+static char *
+raw_read_until_closed (GSocket *socket)
+{
+  g_autoptr (GSource) source = g_socket_create_source (socket, G_IO_IN, NULL);
+  RawReply reply = { g_string_new (NULL), FALSE };
+  gboolean expired = FALSE;
+  guint id = g_timeout_add_seconds (DEADLINE_SECONDS, deadline_cb, &expired);
+
+  g_source_set_callback (source, G_SOURCE_FUNC (raw_readable_cb), &reply, NULL);
+  g_source_attach (source, NULL);
+  while (!reply.closed && !expired)
+    g_main_context_iteration (NULL, TRUE);
+  g_source_destroy (source);
+  g_source_remove (id);
+
+  g_assert_false (expired);
+  return g_string_free (reply.in, FALSE);
+}
+
+/* The status line and headers of @response, less Date and Connection,
+ * which may differ between two answers to the same request; and its body,
+ * which must be as long as its Content-Length says. */
+static GStrv
+response_parts (const char *response, char **out_body)
+{
+  const char *end = strstr (response, "\r\n\r\n");
+  g_autofree char *head = NULL;
+  g_auto (GStrv) lines = NULL;
+  g_autoptr (GStrvBuilder) kept = g_strv_builder_new ();
+  guint64 length = 0;
+
+  g_assert_nonnull (end);
+  head = g_strndup (response, (gsize)(end - response));
+  lines = g_strsplit (head, "\r\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      if (g_str_has_prefix (lines[i], "Content-Length: "))
+        length = g_ascii_strtoull (lines[i] + strlen ("Content-Length: "), NULL, 10);
+      if (!g_str_has_prefix (lines[i], "Date: ") && !g_str_has_prefix (lines[i], "Connection: "))
+        g_strv_builder_add (kept, lines[i]);
+    }
+  *out_body = g_strdup (end + 4);
+  g_assert_cmpuint (strlen (*out_body), ==, length);
+  return g_strv_builder_end (kept);
+}
+
+/* Asserts that @held, a held poll's answer, is what the server answers at
+ * once to the same request on a kept-alive connection, apart from saying
+ * Connection: close (and the Date). */
+static void
+assert_same_answer (Fixture *fixture, const char *held, const char *request)
+{
+  g_autoptr (GSocket) socket = raw_connect (fixture);
+  g_autofree char *now = raw_exchange (socket, request);
+  g_autofree char *held_body = NULL;
+  g_autofree char *now_body = NULL;
+  g_auto (GStrv) held_head = response_parts (held, &held_body);
+  g_auto (GStrv) now_head = response_parts (now, &now_body);
+
+  g_assert_nonnull (strstr (held, "\r\nConnection: close\r\n"));
+  g_assert_nonnull (strstr (held, "\r\nDate: "));
+  g_assert_null (strstr (now, "\r\nConnection: "));
+  g_assert_cmpstrv (held_head, now_head);
+  g_assert_cmpstr (held_body, ==, now_body);
+  g_socket_close (socket, NULL);
+}
+
+/* A held poll answered by a post, and one whose hold ends, get the
+ * answer they always got, on a connection the server then closes. */
+static void
+test_held_poll_answers (void)
+{
+  Fixture fixture = { 0 };
+  g_autoptr (GSocket) woken = NULL;
+  g_autoptr (GSocket) timed_out = NULL;
+  g_autofree char *nameplate = NULL;
+  g_autofree char *woken_answer = NULL;
+  g_autofree char *timed_out_answer = NULL;
+  g_autofree char *metrics = NULL;
+
+  fixture_start (&fixture, "max-hold", 1, NULL);
+  nameplate = allocate (&fixture);
+
+  woken = raw_connect (&fixture);
+  raw_send (woken, "GET /v1/mailboxes/1/messages?after=0&wait=30 HTTP/1.1\r\n"
+                   "Host: 127.0.0.1\r\n\r\n");
+  wait_for_waiting_polls (&fixture, 1);
+  post_ok (&fixture, nameplate, SIDE_A, "hello");
+  woken_answer = raw_read_until_closed (woken);
+  g_assert_true (g_str_has_prefix (woken_answer, "HTTP/1.1 200 OK\r\n"));
+  assert_same_answer (&fixture, woken_answer,
+                      "GET /v1/mailboxes/1/messages?after=0 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+
+  timed_out = raw_connect (&fixture);
+  raw_send (timed_out, "GET /v1/mailboxes/1/messages?after=1&wait=30 HTTP/1.1\r\n"
+                       "Host: 127.0.0.1\r\n\r\n");
+  wait_for_waiting_polls (&fixture, 1);
+  timed_out_answer = raw_read_until_closed (timed_out);
+  g_assert_true (g_str_has_suffix (timed_out_answer, "\r\n\r\n{\"messages\":[]}"));
+  assert_same_answer (&fixture, timed_out_answer,
+                      "GET /v1/mailboxes/1/messages?after=1 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+
+  /* Counted as libsoup counts the requests it answers; the clients are
+   * forgotten with their connections. */
+  metrics = get_metrics (&fixture);
+  g_assert_nonnull (strstr (metrics, "\npinhole_polls_waiting 0\n"));
+  g_assert_nonnull (strstr (metrics, "\npinhole_requests_total{status=\"200\"} 4\n"));
+  g_assert_nonnull (strstr (metrics, "\npinhole_requests_total{status=\"aborted\"} 0\n"));
+
+  g_socket_close (woken, NULL);
+  g_socket_close (timed_out, NULL);
+  fixture_stop (&fixture);
+}
+
+/* A client that hangs up while its poll is held is forgotten at once. */
+static void
+test_held_poll_hang_up (void)
+{
+  Fixture fixture = { 0 };
+  g_autofree char *nameplate = NULL;
+  g_autofree char *metrics = NULL;
+  GSocket *sockets[3];
+
+  fixture_start (&fixture, NULL);
+  nameplate = allocate (&fixture);
+
+  for (guint i = 0; i < G_N_ELEMENTS (sockets); i++)
+    {
+      sockets[i] = raw_connect (&fixture);
+      raw_send (sockets[i], "GET /v1/mailboxes/1/messages?after=0&wait=30 HTTP/1.1\r\n"
+                            "Host: 127.0.0.1\r\n\r\n");
+      wait_for_waiting_polls (&fixture, i + 1);
+    }
+
+  g_socket_close (sockets[1], NULL);
+  wait_for_waiting_polls (&fixture, 2);
+  g_socket_close (sockets[0], NULL);
+  g_socket_close (sockets[2], NULL);
+  wait_for_waiting_polls (&fixture, 0);
+
+  metrics = get_metrics (&fixture);
+  g_assert_nonnull (strstr (metrics, "\npinhole_requests_total{status=\"aborted\"} 3\n"));
+  /* The metrics request's own connection, and the allocation's. */
+  g_assert_null (strstr (metrics, "\npinhole_connections_open 3"));
+  g_assert_null (strstr (metrics, "\npinhole_connections_open 4"));
+  g_assert_null (strstr (metrics, "\npinhole_connections_open 5"));
+
+  /* The mailbox is still there: a post finds no poll to answer. */
+  g_assert_cmpuint (post_ok (&fixture, nameplate, SIDE_A, "late"), ==, 1);
+
+  for (guint i = 0; i < G_N_ELEMENTS (sockets); i++)
+    g_object_unref (sockets[i]);
+  fixture_stop (&fixture);
+}
+
+#define MANY_POLLS 40
+
+/* Every poll held on one mailbox is answered by its message, and all of
+ * them by a 404 when it closes. */
+static void
+test_many_held_polls (void)
+{
+  Fixture fixture = { 0 };
+  g_autoptr (SoupSession) pollers = soup_session_new_with_options (
+      "max-conns", MANY_POLLS, "max-conns-per-host", MANY_POLLS, "timeout", 0, NULL);
+  g_autoptr (GPtrArray) woken = g_ptr_array_new_with_free_func ((GDestroyNotify)call_free);
+  g_autoptr (GPtrArray) closed = g_ptr_array_new_with_free_func ((GDestroyNotify)call_free);
+  g_autofree char *nameplate = NULL;
+  g_autofree char *metrics = NULL;
+  g_autoptr (Call) left_a = NULL;
+  g_autoptr (Call) left_b = NULL;
+
+  fixture_start (&fixture, "rate", 1000, "burst", 1000, NULL);
+  nameplate = allocate (&fixture);
+
+  for (guint i = 0; i < MANY_POLLS; i++)
+    g_ptr_array_add (woken, call_start (pollers, fixture.url, "GET",
+                                        "/v1/mailboxes/1/messages?after=0&wait=30", NULL, NULL));
+  wait_for_waiting_polls (&fixture, MANY_POLLS);
+  post_ok (&fixture, nameplate, SIDE_A, "for all");
+  for (guint i = 0; i < MANY_POLLS; i++)
+    {
+      Call *call = g_ptr_array_index (woken, i);
+      g_autoptr (JsonArray) messages = NULL;
+      g_autofree char *text = NULL;
+
+      wait_for (&call->done);
+      g_assert_no_error (call->error);
+      messages = messages_of (call);
+      g_assert_cmpuint (json_array_get_length (messages), ==, 1);
+      text = message_text (messages, 0);
+      g_assert_cmpstr (text, ==, "for all");
+      g_assert_cmpstr (response_header (call, "Connection"), ==, "close");
+      g_assert_cmpstr (response_header (call, "Cache-Control"), ==, "no-store");
+    }
+
+  post_ok (&fixture, nameplate, SIDE_B, "joined");
+  for (guint i = 0; i < MANY_POLLS; i++)
+    g_ptr_array_add (closed, call_start (pollers, fixture.url, "GET",
+                                         "/v1/mailboxes/1/messages?after=2&wait=30", NULL, NULL));
+  wait_for_waiting_polls (&fixture, MANY_POLLS);
+  left_a = call_run (&fixture, "DELETE", "/v1/mailboxes/1?side=" SIDE_A, NULL);
+  left_b = call_run (&fixture, "DELETE", "/v1/mailboxes/1?side=" SIDE_B, NULL);
+  g_assert_cmpuint (call_status (left_b), ==, 204);
+  for (guint i = 0; i < MANY_POLLS; i++)
+    {
+      Call *call = g_ptr_array_index (closed, i);
+
+      wait_for (&call->done);
+      g_assert_no_error (call->error);
+      assert_error (call, 404, "unknown-mailbox");
+    }
+
+  metrics = get_metrics (&fixture);
+  g_assert_nonnull (strstr (metrics, "\npinhole_polls_waiting 0\n"));
+  g_assert_nonnull (strstr (metrics, "\npinhole_errors_total{code=\"unknown-mailbox\"} 40\n"));
+
+  fixture_stop (&fixture);
+}
+
+/* An answer larger than the socket takes at once is written as the client
+ * reads it. */
+static void
+test_large_held_answer (void)
+{
+  Fixture fixture = { 0 };
+  g_autoptr (SoupSession) other = soup_session_new ();
+  g_autofree char *nameplate = NULL;
+  g_autofree char *large = g_strnfill (6 * 1024 * 1024, 'x');
+  g_autofree char *body = message_json (SIDE_B, "desc", large);
+  g_autoptr (Call) poll = NULL;
+  g_autoptr (Call) posted = NULL;
+  g_autoptr (JsonArray) messages = NULL;
+  g_autofree char *text = NULL;
+
+  fixture_start (&fixture, "max-body-bytes", 16 * 1024 * 1024, "max-mailbox-bytes",
+                 (guint64)64 * 1024 * 1024, NULL);
+  nameplate = allocate (&fixture);
+
+  poll = call_start (fixture.session, fixture.url, "GET",
+                     "/v1/mailboxes/1/messages?after=0&wait=30", NULL, NULL);
+  wait_for_waiting_polls (&fixture, 1);
+  posted = call_start (other, fixture.url, "POST", "/v1/mailboxes/1/messages", body, NULL);
+  wait_for (&posted->done);
+  g_assert_cmpuint (call_status (posted), ==, 201);
+  wait_for (&poll->done);
+  g_assert_no_error (poll->error);
+
+  messages = messages_of (poll);
+  g_assert_cmpuint (json_array_get_length (messages), ==, 1);
+  text = message_text (messages, 0);
+  g_assert_true (strcmp (text, large) == 0);
+
+  fixture_stop (&fixture);
+}
+
+static gboolean
+accept_any_certificate_cb (SoupMessage *msg, GTlsCertificate *certificate,
+                           GTlsCertificateFlags errors, gpointer user_data)
+{
+  return TRUE;
+}
+
+static Call *
+tls_call_start (SoupSession *session, const char *base_url, const char *method, const char *path,
+                const char *body)
+{
+  g_autofree char *url = g_strconcat (base_url, path, NULL);
+  Call *call = g_new0 (Call, 1);
+
+  call->msg = soup_message_new (method, url);
+  g_signal_connect (call->msg, "accept-certificate", G_CALLBACK (accept_any_certificate_cb), NULL);
+  if (body != NULL)
+    {
+      g_autoptr (GBytes) bytes = g_bytes_new (body, strlen (body));
+
+      soup_message_set_request_body_from_bytes (call->msg, "application/json", bytes);
+    }
+  call->started_us = g_get_monotonic_time ();
+  soup_session_send_and_read_async (session, call->msg, G_PRIORITY_DEFAULT, NULL, call_done_cb,
+                                    call);
+  return call;
+}
+
+/* On a TLS server a held poll stays a libsoup message, and is answered on
+ * a connection that stays open. */
+static void
+test_tls_held_poll (void)
+{
+  Fixture fixture = { 0 };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GTlsCertificate) certificate = ph_certificate_generate ("localhost", &error);
+  g_autofree char *body = message_json (SIDE_A, "pake", "over tls");
+  g_autoptr (Call) allocated = NULL;
+  g_autoptr (Call) poll = NULL;
+  g_autoptr (Call) posted = NULL;
+  g_autoptr (JsonArray) messages = NULL;
+  g_autofree char *text = NULL;
+
+  g_assert_no_error (error);
+  fixture_start (&fixture, "tls-certificate", certificate, NULL);
+  g_assert_true (g_str_has_prefix (fixture.url, "https://"));
+
+  allocated = tls_call_start (fixture.session, fixture.url, "POST", "/v1/mailboxes", NULL);
+  wait_for (&allocated->done);
+  g_assert_no_error (allocated->error);
+  g_assert_cmpuint (call_status (allocated), ==, 201);
+
+  poll = tls_call_start (fixture.session, fixture.url, "GET",
+                         "/v1/mailboxes/1/messages?after=0&wait=30", NULL);
+  wait_for_waiting_polls (&fixture, 1);
+  posted = tls_call_start (fixture.session, fixture.url, "POST", "/v1/mailboxes/1/messages", body);
+  wait_for (&posted->done);
+  g_assert_cmpuint (call_status (posted), ==, 201);
+  wait_for (&poll->done);
+  g_assert_no_error (poll->error);
+
+  messages = messages_of (poll);
+  text = message_text (messages, 0);
+  g_assert_cmpstr (text, ==, "over tls");
+  g_assert_null (response_header (poll, "Connection"));
+  g_assert_cmpuint (ph_rendezvous_server_get_waiting_polls (fixture.server), ==, 0);
+
+  fixture_stop (&fixture);
+}
+
 /* --- the pinhole-rendezvous program --- */
 
 static void
@@ -1571,6 +1928,11 @@ main (int argc, char **argv)
   g_test_add_func ("/server/http/metrics", test_metrics);
   g_test_add_func ("/server/http/health", test_health);
   g_test_add_func ("/server/http/leave-keeps-connection", test_leave_keeps_connection);
+  g_test_add_func ("/server/http/held-poll-answers", test_held_poll_answers);
+  g_test_add_func ("/server/http/held-poll-hang-up", test_held_poll_hang_up);
+  g_test_add_func ("/server/http/many-held-polls", test_many_held_polls);
+  g_test_add_func ("/server/http/large-held-answer", test_large_held_answer);
+  g_test_add_func ("/server/http/tls-held-poll", test_tls_held_poll);
   g_test_add_func ("/server/program/listen-and-stop", test_program);
   g_test_add_func ("/server/program/usage-errors", test_program_usage);
 

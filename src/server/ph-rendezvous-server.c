@@ -36,18 +36,26 @@ static const char *const phases[] = { "pake", "confirm", "desc", "cand", "bye" }
 /* How many hang-ups one wake of the hang-up watch takes in. */
 #define HANGUP_BATCH 64
 
+/* A long-poll. One that has to wait takes its connection from libsoup
+ * (see poll_take_connection ()) and keeps only the stream; on a TLS
+ * server it stays a paused libsoup message instead. */
 typedef struct
 {
   PhRendezvousServer *server;
-  SoupServerMessage *msg;
+  SoupServerMessage *msg; /* paused, or NULL once the connection is taken */
+  GIOStream *stream;      /* the connection taken from libsoup, or NULL */
+  GSocket *socket;        /* the connection's socket */
+  gboolean watched;       /* the socket is in the hang-up watch */
+  SoupHTTPVersion http_version;
   guint nameplate;
   guint64 after;
   gboolean waiting;
   guint hold_seconds;
   gint64 deadline_us;
-  GList hold_link;  /* in holds[hold_seconds] while waiting */
-  GSocket *watched; /* in the hang-up watch, or NULL */
+  GList hold_link; /* in holds[hold_seconds] while waiting */
   gulong finished_id;
+  GString *answer; /* what is left to write of the answer, on a taken connection */
+  guint status;
   GList link; /* in its nameplate's queue while waiting, then in answered */
 } Poll;
 
@@ -89,6 +97,7 @@ struct _PhRendezvousServer
   PhRateLimiter *limiter;
   GHashTable *polls; /* nameplate → GQueue of waiting Poll */
   GQueue answered;   /* Poll answered, its response not yet written */
+  char *server_header;
   guint waiting_polls;
   /* Waiting polls by hold in seconds: each queue is in deadline order. */
   GQueue holds[MAX_WAIT_SECONDS + 1];
@@ -145,32 +154,23 @@ count (GHashTable *table, gconstpointer key)
   g_hash_table_insert (table, (gpointer)key, GSIZE_TO_POINTER (n + 1));
 }
 
+/* Answers @text (taken), a JSON object. */
 static void
-respond_json (SoupServerMessage *msg, guint status, JsonNode *root)
+respond_text (SoupServerMessage *msg, guint status, char *text)
 {
-  char *text = json_to_string (root, FALSE);
-  gsize length = strlen (text);
-
   soup_server_message_set_status (msg, status,
                                   status == STATUS_TOO_MANY_REQUESTS ? "Too Many Requests" : NULL);
-  soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_TAKE, text, length);
+  soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_TAKE, text, strlen (text));
 }
 
-/* @code is a static string: it names the error in the JSON body and in
- * pinhole_errors_total, whose set of labels must stay small. */
-G_GNUC_PRINTF (5, 6)
-static void
-respond_error (PhRendezvousServer *self, SoupServerMessage *msg, guint status, const char *code,
-               const char *format, ...)
+/* {"error":"@code","message":"@message"}. @code is a static string: it
+ * names the error in the JSON body and in pinhole_errors_total, whose set
+ * of labels must stay small. */
+static char *
+error_json (PhRendezvousServer *self, const char *code, const char *message)
 {
   g_autoptr (JsonBuilder) builder = json_builder_new ();
   g_autoptr (JsonNode) root = NULL;
-  g_autofree char *message = NULL;
-  va_list args;
-
-  va_start (args, format);
-  message = g_strdup_vprintf (format, args);
-  va_end (args);
 
   json_builder_begin_object (builder);
   json_builder_set_member_name (builder, "error");
@@ -181,7 +181,22 @@ respond_error (PhRendezvousServer *self, SoupServerMessage *msg, guint status, c
   root = json_builder_get_root (builder);
 
   count (self->errors_by_code, code);
-  respond_json (msg, status, root);
+  return json_to_string (root, FALSE);
+}
+
+G_GNUC_PRINTF (5, 6)
+static void
+respond_error (PhRendezvousServer *self, SoupServerMessage *msg, guint status, const char *code,
+               const char *format, ...)
+{
+  g_autofree char *message = NULL;
+  va_list args;
+
+  va_start (args, format);
+  message = g_strdup_vprintf (format, args);
+  va_end (args);
+
+  respond_text (msg, status, error_json (self, code, message));
 }
 
 static void
@@ -213,20 +228,12 @@ respond_store_error (PhRendezvousServer *self, SoupServerMessage *msg, const GEr
     }
 }
 
-/* Answers @text (taken), a JSON object written by hand. */
-static void
-respond_text (SoupServerMessage *msg, guint status, char *text)
-{
-  soup_server_message_set_status (msg, status, NULL);
-  soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_TAKE, text, strlen (text));
-}
-
 /* {"messages":[{"index":1,"side":"…","phase":"…","body":"…"},…]}, as
  * json-glib wrote it, without building a tree of nodes for it. No string
  * needs escaping: sides are hex digits, phases are from a fixed list, and
  * bodies are written here in base64. */
-static void
-respond_messages (PhRendezvousServer *self, SoupServerMessage *msg, GPtrArray *messages)
+static char *
+messages_json (GPtrArray *messages)
 {
   GString *out = g_string_sized_new (64);
 
@@ -254,7 +261,7 @@ respond_messages (PhRendezvousServer *self, SoupServerMessage *msg, GPtrArray *m
     }
   g_string_append (out, "]}");
 
-  respond_text (msg, SOUP_STATUS_OK, g_string_free (out, FALSE));
+  return g_string_free (out, FALSE);
 }
 
 static void schedule_deadline (PhRendezvousServer *self);
@@ -329,9 +336,8 @@ client_free (Client *client)
 }
 
 static Client *
-lookup_client (PhRendezvousServer *self, SoupServerMessage *msg)
+lookup_client (PhRendezvousServer *self, GSocket *socket)
 {
-  GSocket *socket = soup_server_message_get_socket (msg);
   Client *client;
 
   if (socket == NULL)
@@ -350,11 +356,11 @@ lookup_client (PhRendezvousServer *self, SoupServerMessage *msg)
   return client;
 }
 
-/* Gives the client of @msg client-timeout seconds from now. */
+/* Gives the client on @socket client-timeout seconds from now. */
 static void
-client_arm (PhRendezvousServer *self, SoupServerMessage *msg)
+client_arm (PhRendezvousServer *self, GSocket *socket)
 {
-  Client *client = lookup_client (self, msg);
+  Client *client = lookup_client (self, socket);
 
   if (client == NULL)
     return;
@@ -377,8 +383,8 @@ set_waiting_polls (PhRendezvousServer *self, guint waiting_polls)
  * GSource per waiting poll (a timer, a socket watch) makes every request
  * cost time in proportion to the polls held: at 10,000 the server
  * answered a few hundred requests a second. The polls share one timer and
- * one epoll set instead; what is left per poll is the source libsoup keeps
- * for a paused message (docs/ARCHITECTURE.md has the numbers). */
+ * one epoll set instead, and a waiting poll is no libsoup message, which
+ * would keep a source of its own (docs/ARCHITECTURE.md has the numbers). */
 
 static void poll_answer (Poll *poll);
 
@@ -434,35 +440,114 @@ schedule_holds (PhRendezvousServer *self)
   self->hold_id = g_timeout_add ((guint)((delay_us + 999) / 1000), holds_due_cb, self);
 }
 
-/* The socket stays watched through our reference even once libsoup has
- * dropped its own, and a closed one is out of the epoll set already:
- * removing its number could remove a newer socket that reuses it. */
+/* A closed socket is out of the epoll set already: removing its number
+ * could remove a newer socket that reuses it. */
 static void
 poll_unwatch (Poll *poll)
 {
-  if (poll->watched == NULL)
+  if (!poll->watched)
     return;
-  if (!g_socket_is_closed (poll->watched))
-    epoll_ctl (poll->server->hangup_fd, EPOLL_CTL_DEL, g_socket_get_fd (poll->watched), NULL);
-  g_clear_object (&poll->watched);
+  if (!g_socket_is_closed (poll->socket))
+    epoll_ctl (poll->server->hangup_fd, EPOLL_CTL_DEL, g_socket_get_fd (poll->socket), NULL);
+  poll->watched = FALSE;
 }
 
-/* libsoup does not read a connection while its response is paused, so a
- * client that hangs up mid-poll would only be noticed when the hold ends.
- * Watching the socket notices it at once and frees the poll. */
+/* Neither libsoup nor anyone else reads a connection while its poll
+ * waits, so a client that hangs up mid-poll would only be noticed when
+ * the hold ends. Watching the socket notices it at once and frees the
+ * poll. The same set tells when an answer too long for the socket's
+ * buffer can go on (@events EPOLLOUT). */
 static void
-poll_watch (Poll *poll)
+poll_watch (Poll *poll, guint32 events)
 {
-  GSocket *socket = soup_server_message_get_socket (poll->msg);
-  struct epoll_event event = { .events = EPOLLIN | EPOLLRDHUP, .data.ptr = poll };
+  struct epoll_event event = { .events = events, .data.ptr = poll };
+  int op = poll->watched ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
 
-  if (socket == NULL || poll->server->hangup_fd < 0)
+  if (poll->socket == NULL || poll->server->hangup_fd < 0)
     return;
-  if (epoll_ctl (poll->server->hangup_fd, EPOLL_CTL_ADD, g_socket_get_fd (socket), &event) == 0)
-    poll->watched = g_object_ref (socket);
+  if (epoll_ctl (poll->server->hangup_fd, op, g_socket_get_fd (poll->socket), &event) == 0)
+    poll->watched = TRUE;
 }
 
-/* Peeks at the socket of a poll the watch woke for. */
+static void
+poll_free (Poll *poll)
+{
+  if (poll->msg != NULL)
+    {
+      g_clear_signal_handler (&poll->finished_id, poll->msg);
+      g_object_unref (poll->msg);
+    }
+  if (poll->stream != NULL)
+    {
+      g_io_stream_close (poll->stream, NULL, NULL);
+      g_object_unref (poll->stream);
+    }
+  g_clear_object (&poll->socket);
+  if (poll->answer != NULL)
+    g_string_free (poll->answer, TRUE);
+  g_free (poll);
+}
+
+/* Ends a taken connection that is no longer waiting: the client's record
+ * goes with it, as libsoup's would. */
+static void
+poll_close (Poll *poll)
+{
+  PhRendezvousServer *self = poll->server;
+  char drain[512];
+
+  g_assert (!poll->waiting && poll->stream != NULL);
+
+  poll_unwatch (poll);
+  if (poll->answer != NULL)
+    g_queue_unlink (&self->answered, &poll->link);
+
+  /* Closing a socket with unread bytes makes the kernel reset the
+   * connection, which can lose the answer on its way: say we are done,
+   * then read away what the client sent (a pipelined request, which
+   * Connection: close leaves unanswered) before closing. */
+  g_socket_shutdown (poll->socket, FALSE, TRUE, NULL);
+  while (g_socket_receive_with_blocking (poll->socket, drain, sizeof drain, FALSE, NULL, NULL) > 0)
+    ;
+  g_hash_table_remove (self->clients, poll->socket);
+  poll_free (poll);
+}
+
+/* Writes what is left of the answer on a taken connection; what the
+ * socket does not take now waits for the hang-up watch to say it can
+ * go on, within the client's deadline. */
+static void
+poll_write_answer (Poll *poll)
+{
+  PhRendezvousServer *self = poll->server;
+
+  while (poll->answer->len > 0)
+    {
+      g_autoptr (GError) error = NULL;
+      gssize sent = g_socket_send_with_blocking (poll->socket, poll->answer->str, poll->answer->len,
+                                                 FALSE, NULL, &error);
+
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+        {
+          poll_watch (poll, EPOLLOUT);
+          return;
+        }
+      if (sent < 0)
+        {
+          self->requests_aborted++;
+          poll_close (poll);
+          return;
+        }
+      g_string_erase (poll->answer, 0, sent);
+    }
+
+  count (self->requests_by_status, GUINT_TO_POINTER (poll->status));
+  poll_close (poll);
+}
+
+static void poll_stop_waiting (Poll *poll);
+
+/* Peeks at the socket of a waiting poll the watch woke for. */
 static void
 poll_check_hangup (Poll *poll)
 {
@@ -474,16 +559,26 @@ poll_check_hangup (Poll *poll)
 
   vector.buffer = &byte;
   vector.size = 1;
-  received = g_socket_receive_message (poll->watched, NULL, &vector, 1, NULL, NULL, &flags, NULL,
-                                       &error);
+  received
+      = g_socket_receive_message (poll->socket, NULL, &vector, 1, NULL, NULL, &flags, NULL, &error);
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
     return;
 
-  /* Data here is a pipelined request or a TLS record, for libsoup to read
-   * after the response; the hold still bounds the wait. */
+  /* Data here is a pipelined request or a TLS record, left for after
+   * the answer; the hold still bounds the wait. */
   poll_unwatch (poll);
-  if (received == 0 || error != NULL)
-    poll_answer (poll);
+  if (received > 0)
+    return;
+
+  if (poll->msg != NULL)
+    {
+      /* libsoup finds out as it writes the answer. */
+      poll_answer (poll);
+      return;
+    }
+  poll_stop_waiting (poll);
+  poll->server->requests_aborted++;
+  poll_close (poll);
 }
 
 static gboolean
@@ -492,15 +587,18 @@ hangup_ready_cb (int fd, GIOCondition condition, gpointer user_data)
   struct epoll_event events[HANGUP_BATCH];
   int n = epoll_wait (fd, events, G_N_ELEMENTS (events), 0);
 
-  /* Answering a poll never frees one (libsoup does, when it has written
-   * the answer, from the main loop), so every pointer here is live; an
-   * event for a poll that stopped waiting in this batch is skipped. */
+  /* Each event is for a different poll, and handling one frees no
+   * other: every pointer here is live when its turn comes. */
   for (int i = 0; i < n; i++)
     {
       Poll *poll = events[i].data.ptr;
 
-      if (poll->watched != NULL)
+      if (!poll->watched)
+        continue;
+      if (poll->waiting)
         poll_check_hangup (poll);
+      else
+        poll_write_answer (poll);
     }
   if (n < 0 && errno != EINTR)
     g_warning ("Could not watch waiting polls for hang-ups: %s", g_strerror (errno));
@@ -528,36 +626,74 @@ poll_stop_waiting (Poll *poll)
   set_waiting_polls (self, self->waiting_polls - 1);
 }
 
-static void
-poll_free (Poll *poll)
+/* The whole HTTP/1.x response libsoup would have written for @body
+ * (taken), closing the connection: what it wrote for a paused message,
+ * with the Date of the answer rather than of the request. */
+static GString *
+http_answer (PhRendezvousServer *self, SoupHTTPVersion http_version, guint status, char *body)
 {
-  g_clear_signal_handler (&poll->finished_id, poll->msg);
-  g_object_unref (poll->msg);
-  g_free (poll);
+  g_autoptr (GDateTime) now = g_date_time_new_now_utc ();
+  g_autofree char *date = soup_date_time_to_string (now, SOUP_DATE_HTTP);
+  gsize length = strlen (body);
+  GString *out = g_string_sized_new (256 + length);
+
+  g_string_append_printf (out,
+                          "HTTP/1.%c %u %s\r\n"
+                          "Server: %s\r\n"
+                          "Cache-Control: no-store\r\n"
+                          "Date: %s\r\n"
+                          "Content-Type: application/json\r\n"
+                          "Content-Length: %" G_GSIZE_FORMAT "\r\n"
+                          "Connection: close\r\n"
+                          "\r\n",
+                          http_version == SOUP_HTTP_1_0 ? '0' : '1', status,
+                          soup_status_get_phrase (status), self->server_header, date, length);
+  g_string_append_len (out, body, (gssize)length);
+  g_free (body);
+  return out;
 }
 
 /* Answers a waiting poll with its messages, or 404 when its mailbox has
- * gone. The poll lives on until libsoup has written (or failed to write)
- * the response. */
+ * gone. A paused message lives on until libsoup has written (or failed
+ * to write) the response; a taken connection until the answer is out. */
 static void
 poll_answer (Poll *poll)
 {
   PhRendezvousServer *self = poll->server;
   g_autoptr (GPtrArray) messages = NULL;
   g_autoptr (GError) error = NULL;
+  guint status = SOUP_STATUS_OK;
+  char *body;
 
   poll_stop_waiting (poll);
   g_queue_push_tail_link (&self->answered, &poll->link);
 
   messages = ph_mailbox_store_get_messages (self->store, poll->nameplate, poll->after, &error);
   if (messages == NULL)
-    respond_error (self, poll->msg, SOUP_STATUS_NOT_FOUND, "unknown-mailbox",
-                   "Mailbox %u was closed while waiting for messages.", poll->nameplate);
-  else
-    respond_messages (self, poll->msg, messages);
+    {
+      g_autofree char *message
+          = g_strdup_printf ("Mailbox %u was closed while waiting for messages.", poll->nameplate);
 
-  client_arm (self, poll->msg);
-  soup_server_message_unpause (poll->msg);
+      status = SOUP_STATUS_NOT_FOUND;
+      body = error_json (self, "unknown-mailbox", message);
+    }
+  else
+    {
+      body = messages_json (messages);
+    }
+
+  /* The answer must go out within the client's deadline. */
+  client_arm (self, poll->socket);
+
+  if (poll->msg != NULL)
+    {
+      respond_text (poll->msg, status, body);
+      soup_server_message_unpause (poll->msg);
+      return;
+    }
+  poll->status = status;
+  poll->answer = http_answer (self, poll->http_version, status, body);
+  poll_write_answer (poll);
 }
 
 static void
@@ -573,6 +709,57 @@ poll_finished_cb (SoupServerMessage *msg, Poll *poll)
   poll_free (poll);
 }
 
+/* The stream libsoup 3.2 hands over is its own SoupIOStream: a buffered
+ * input stream (with whatever it read past the request: a pipelined
+ * request, dropped, as Connection: close allows) over the connection.
+ * Keeping only the connection drops the buffer; dropping the wrapper
+ * leaves the connection open only if it was made not to close it. */
+static GIOStream *
+unwrap_stream (GIOStream *stream)
+{
+  GObjectClass *klass = G_OBJECT_GET_CLASS (stream);
+  GParamSpec *base_spec = g_object_class_find_property (klass, "base-iostream");
+  GParamSpec *close_spec = g_object_class_find_property (klass, "close-on-dispose");
+  g_autoptr (GIOStream) base = NULL;
+  gboolean close_on_dispose = TRUE;
+
+  if (base_spec == NULL || base_spec->value_type != G_TYPE_IO_STREAM || close_spec == NULL
+      || close_spec->value_type != G_TYPE_BOOLEAN)
+    return stream;
+
+  g_object_get (stream, "base-iostream", &base, "close-on-dispose", &close_on_dispose, NULL);
+  if (base == NULL || close_on_dispose)
+    return stream;
+
+  g_object_unref (stream);
+  return g_steal_pointer (&base);
+}
+
+/* What libsoup keeps for a paused message is most of a held poll's
+ * memory (a 16 KiB header buffer, its message and I/O objects) and one
+ * main-loop source each, which every request then pays for; what a
+ * waiting poll needs is its socket. So the poll takes the connection and
+ * writes its one answer itself. Not on a TLS server: the stream would be
+ * a TLS connection (and possibly HTTP/2, several requests on one). */
+static gboolean
+poll_take_connection (Poll *poll)
+{
+  PhRendezvousServer *self = poll->server;
+  GIOStream *stream;
+
+  if (self->tls_certificate != NULL || poll->http_version > SOUP_HTTP_1_1 || poll->socket == NULL)
+    return FALSE;
+
+  /* libsoup frees the message's I/O at once; the request's handler (the
+   * caller) is still running, which libsoup's own WebSocket upgrade does
+   * too, and its I/O loop stops for a message it no longer runs. */
+  stream = soup_server_message_steal_connection (poll->msg);
+  g_clear_object (&poll->msg);
+  if (stream != NULL)
+    poll->stream = unwrap_stream (stream);
+  return TRUE;
+}
+
 static void
 poll_start (PhRendezvousServer *self, SoupServerMessage *msg, guint nameplate, guint64 after,
             guint hold_seconds)
@@ -585,11 +772,34 @@ poll_start (PhRendezvousServer *self, SoupServerMessage *msg, guint nameplate, g
 
   poll->server = self;
   poll->msg = g_object_ref (msg);
+  poll->socket = soup_server_message_get_socket (msg);
+  if (poll->socket != NULL)
+    g_object_ref (poll->socket);
+  poll->http_version = soup_server_message_get_http_version (msg);
   poll->nameplate = nameplate;
   poll->after = after;
-  poll->waiting = TRUE;
   poll->link.data = poll;
   poll->hold_link.data = poll;
+
+  client = lookup_client (self, poll->socket);
+  if (client != NULL)
+    client_disarm (client);
+
+  if (poll_take_connection (poll))
+    {
+      if (poll->stream == NULL)
+        {
+          /* The client was gone already. */
+          self->requests_aborted++;
+          poll_free (poll);
+          return;
+        }
+    }
+  else
+    {
+      poll->finished_id = g_signal_connect (msg, "finished", G_CALLBACK (poll_finished_cb), poll);
+      soup_server_message_pause (msg);
+    }
 
   queue = g_hash_table_lookup (self->polls, GUINT_TO_POINTER (nameplate));
   if (queue == NULL)
@@ -599,21 +809,15 @@ poll_start (PhRendezvousServer *self, SoupServerMessage *msg, guint nameplate, g
     }
   g_queue_push_tail_link (queue, &poll->link);
 
-  poll->finished_id = g_signal_connect (msg, "finished", G_CALLBACK (poll_finished_cb), poll);
-
+  poll->waiting = TRUE;
   poll->hold_seconds = hold_seconds;
   poll->deadline_us = g_get_monotonic_time () + (gint64)hold_seconds * G_USEC_PER_SEC;
   g_queue_push_tail_link (&self->holds[hold_seconds], &poll->hold_link);
   schedule_holds (self);
 
-  poll_watch (poll);
-
-  client = lookup_client (self, msg);
-  if (client != NULL)
-    client_disarm (client);
+  poll_watch (poll, EPOLLIN | EPOLLRDHUP);
 
   set_waiting_polls (self, self->waiting_polls + 1);
-  soup_server_message_pause (msg);
 }
 
 static void
@@ -773,7 +977,7 @@ handle_get_messages (PhRendezvousServer *self, SoupServerMessage *msg, guint nam
 
   if (messages->len > 0 || wait == 0)
     {
-      respond_messages (self, msg, messages);
+      respond_text (msg, SOUP_STATUS_OK, messages_json (messages));
       return;
     }
 
@@ -859,7 +1063,7 @@ handle_turn (PhRendezvousServer *self, SoupServerMessage *msg)
   json_builder_end_object (builder);
   root = json_builder_get_root (builder);
 
-  respond_json (msg, SOUP_STATUS_OK, root);
+  respond_text (msg, SOUP_STATUS_OK, json_to_string (root, FALSE));
 }
 
 static void
@@ -1025,7 +1229,7 @@ server_request_cb (SoupServer *server, SoupServerMessage *msg, const char *path,
   PhRendezvousServer *self = user_data;
 
   /* The request is in; the response must go out in time. */
-  client_arm (self, msg);
+  client_arm (self, soup_server_message_get_socket (msg));
 
   if (strcmp (path, "/v1/mailboxes") == 0)
     {
@@ -1087,7 +1291,7 @@ request_got_chunk_cb (SoupServerMessage *msg, GBytes *chunk, PhRendezvousServer 
 static const char *
 remote_host (PhRendezvousServer *self, SoupServerMessage *msg)
 {
-  Client *client = lookup_client (self, msg);
+  Client *client = lookup_client (self, soup_server_message_get_socket (msg));
 
   if (client == NULL)
     return soup_server_message_get_remote_host (msg);
@@ -1144,7 +1348,7 @@ server_early_cb (SoupServer *server, SoupServerMessage *msg, const char *path, G
 static void
 request_started_cb (SoupServer *server, SoupServerMessage *msg, PhRendezvousServer *self)
 {
-  client_arm (self, msg);
+  client_arm (self, soup_server_message_get_socket (msg));
   soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Cache-Control",
                                 "no-store");
 }
@@ -1165,7 +1369,7 @@ request_finished_cb (SoupServer *server, SoupServerMessage *msg, PhRendezvousSer
                                        SOUP_ENCODING_NONE);
 
   /* A kept-alive connection idles until its next request, within bounds. */
-  client_arm (self, msg);
+  client_arm (self, soup_server_message_get_socket (msg));
   count (self->requests_by_status, GUINT_TO_POINTER (soup_server_message_get_status (msg)));
 }
 
@@ -1174,7 +1378,7 @@ request_finished_cb (SoupServer *server, SoupServerMessage *msg, PhRendezvousSer
 static void
 request_aborted_cb (SoupServer *server, SoupServerMessage *msg, PhRendezvousServer *self)
 {
-  client_arm (self, msg);
+  client_arm (self, soup_server_message_get_socket (msg));
   self->requests_aborted++;
 }
 
@@ -1202,6 +1406,9 @@ ph_rendezvous_server_constructed (GObject *object)
 
   self->soup = soup_server_new ("server-header", "pinhole-rendezvous/" PACKAGE_VERSION " ",
                                 "tls-certificate", self->tls_certificate, NULL);
+  /* As libsoup completes it ("… libsoup/3.2.3"), for the answers it
+   * does not write. */
+  g_object_get (self->soup, "server-header", &self->server_header, NULL);
   soup_server_add_early_handler (self->soup, NULL, server_early_cb, self, NULL);
   soup_server_add_handler (self->soup, NULL, server_request_cb, self, NULL);
   g_signal_connect_object (self->soup, "request-started", G_CALLBACK (request_started_cb), self, 0);
@@ -1219,7 +1426,8 @@ ph_rendezvous_server_dispose (GObject *object)
   Poll *poll;
 
   /* Disconnecting the server drops its connections without finishing the
-   * paused messages, so the polls are freed here. */
+   * paused messages, and the taken connections are ours: the polls are
+   * freed here. */
   if (self->polls != NULL)
     {
       g_hash_table_iter_init (&iter, self->polls);
@@ -1274,6 +1482,7 @@ ph_rendezvous_server_finalize (GObject *object)
   g_clear_pointer (&self->turn_uris, g_strfreev);
   g_clear_pointer (&self->stun_uris, g_strfreev);
   g_clear_pointer (&self->url, g_free);
+  g_clear_pointer (&self->server_header, g_free);
 
   G_OBJECT_CLASS (ph_rendezvous_server_parent_class)->finalize (object);
 }
