@@ -592,8 +592,10 @@ test_post_reader (void)
       g_autoptr (GError) error = NULL;
       gsize length = strlen (bodies[i]);
       gboolean ok;
+      g_autofree char *shown = g_strescape (bodies[i], NULL);
 
-      g_test_message ("%s", bodies[i]);
+      /* Escaped: raw invalid UTF-8 would break the TAP stream. */
+      g_test_message ("%s", shown);
       ok = read_post_with_json_glib (bodies[i], length, &expected);
       g_assert_cmpint (ph_post_read (bodies[i], length, &post, &error), ==, ok);
       if (!ok)
