@@ -25,6 +25,10 @@
 #                                  both ways (a dead access line); off: back
 #   natlab.sh flush ID a|b         the router forgets every NAT mapping
 #                                  (conntrack -F), as after a router reboot
+#   natlab.sh loss ID a|b PCT      from now on the router drops PCT% (one
+#                                  decimal allowed) of what it forwards,
+#                                  both ways, on top of --loss (0: stop);
+#                                  its mappings are kept
 #   natlab.sh exec ID a|b|srv|inet|ra|rb CMD…   run CMD in that namespace
 #   natlab.sh down ID              tear the lab down
 #   natlab.sh list                 labs that exist
@@ -58,7 +62,7 @@ die() {
 }
 
 usage() {
-  sed -n '4,28p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+  sed -n '4,34p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 
@@ -478,6 +482,27 @@ cmd_flush() {
   in_ns "$router" conntrack -F >/dev/null 2>&1
 }
 
+# Like --loss, in a table of its own so that the NAT rules and their
+# mappings stay: an established path keeps working, only lossier.
+cmd_loss() {
+  (($# == 3)) || usage
+  local router
+  router=$(lab_router "$1" "$2")
+  LOSS=$3
+  parse_loss || die "loss takes a percentage with at most one decimal, 0 to 100"
+  if ((LOSS_PER_MILLE == 0)); then
+    in_ns "$router" nft delete table ip natlab_loss 2>/dev/null || true
+    return
+  fi
+  in_ns "$router" nft -f - <<EOF
+table ip natlab_loss
+delete table ip natlab_loss
+add table ip natlab_loss
+add chain ip natlab_loss forward { type filter hook forward priority filter - 5; }
+add rule ip natlab_loss forward numgen random mod 100 < $percent drop
+EOF
+}
+
 cmd_exec() {
   (($# >= 3)) || usage
   local id=$1 role=$2
@@ -492,6 +517,7 @@ case ${1:-} in
   exec) shift; cmd_exec "$@" ;;
   cut) shift; cmd_cut "$@" ;;
   flush) shift; cmd_flush "$@" ;;
+  loss) shift; cmd_loss "$@" ;;
   down) (($# == 2)) || usage; check_tools; down "$2" ;;
   list) ls "$STATE_ROOT" 2>/dev/null || true ;;
   *) usage ;;
