@@ -88,10 +88,11 @@ outgoing_message_free (OutgoingMessage *message)
   g_free (message);
 }
 
-static gboolean
-is_sealed (gconstpointer message, gconstpointer unused)
+/* For g_queue_find_custom, which looks for 0: a message still to be sealed. */
+static int
+compare_unsealed (gconstpointer message, gconstpointer unused)
 {
-  return ((const OutgoingMessage *)message)->sealed;
+  return ((const OutgoingMessage *)message)->sealed ? 0 : 1;
 }
 
 /* Stops reading the mailbox and drops what is still to be sealed, but lets
@@ -113,7 +114,7 @@ stop (PhSignaling *self)
       g_clear_pointer (&self->posting_phase, g_free);
       g_clear_pointer (&self->posting_body, g_bytes_unref);
     }
-  while ((link = g_queue_find_custom (&self->outgoing, NULL, (GCompareFunc)is_sealed)) != NULL)
+  while ((link = g_queue_find_custom (&self->outgoing, NULL, compare_unsealed)) != NULL)
     {
       outgoing_message_free (link->data);
       g_queue_delete_link (&self->outgoing, link);
