@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -485,8 +486,9 @@ typedef struct
   GHashTable *failed;    /* id → reason */
   guint connected;
   guint reconnecting;
-  char *closed; /* reason */
-  char *error;  /* code */
+  gboolean relayed; /* the path of the last connected or path-changed */
+  char *closed;     /* reason */
+  char *error;      /* code */
 } Tally;
 
 static void
@@ -544,8 +546,11 @@ tally_line (Tally *tally, const char *line)
     g_hash_table_insert (
         tally->failed, g_strdup (id),
         g_strdup (json_object_get_string_member_with_default (object, "reason", "")));
-  else if (g_str_equal (event, "connected"))
-    tally->connected++;
+  else if (g_str_equal (event, "connected") || g_str_equal (event, "path-changed"))
+    {
+      tally->connected += g_str_equal (event, "connected");
+      tally->relayed = path_relayed (object);
+    }
   else if (g_str_equal (event, "reconnecting"))
     tally->reconnecting++;
   else if (g_str_equal (event, "closed"))
@@ -922,6 +927,189 @@ test_nat_flush (void)
   tally_clear (&b);
 }
 
+/* Reads @tally's lines (keeping its events) until one contains @text. */
+static gboolean
+wait_for_line (Tally *tally, const char *text, guint timeout_ms)
+{
+  gint64 deadline = g_get_monotonic_time () + timeout_ms * (gint64)1000;
+
+  while (g_get_monotonic_time () < deadline)
+    {
+      g_autofree char *line = ph_test_process_read_line (
+          tally->process, (guint)MAX (1, (deadline - g_get_monotonic_time ()) / 1000));
+
+      if (line == NULL)
+        break;
+      tally_line (tally, line);
+      if (strstr (line, text) != NULL)
+        return TRUE;
+    }
+  g_test_fail_printf ("%s printed no line with '%s' within %u ms", tally->who, text, timeout_ms);
+  return FALSE;
+}
+
+/* How many long-polls the lab's rendezvous server holds, from its /metrics
+ * (read from inside the server's namespace), or -1. */
+static int
+waiting_polls (Lab *lab)
+{
+  g_autoptr (GUri) uri = g_uri_parse (lab_get (lab, "NATLAB_RENDEZVOUS"), G_URI_FLAGS_NONE, NULL);
+  g_autofree char *script = g_strdup_printf (
+      "exec 3<>/dev/tcp/%s/%d && printf 'GET /metrics HTTP/1.0\\r\\n\\r\\n' >&3 && cat <&3",
+      g_uri_get_host (uri), g_uri_get_port (uri));
+  const char *argv[] = {
+    g_getenv ("PH_NATLAB_SH"), "exec", lab_get (lab, "NATLAB_ID"), "srv", "bash", "-c", script, NULL
+  };
+  g_autofree char *out = NULL;
+  const char *found;
+  int status = 0;
+
+  if (!g_spawn_sync (NULL, (char **)argv, NULL, G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL, &out, NULL,
+                     &status, NULL)
+      || !g_spawn_check_wait_status (status, NULL)
+      || (found = strstr (out, "\npinhole_polls_waiting ")) == NULL)
+    return -1;
+  return atoi (found + strlen ("\npinhole_polls_waiting "));
+}
+
+static gboolean
+host_polls (Lab *lab, guint timeout_ms)
+{
+  gint64 deadline = g_get_monotonic_time () + timeout_ms * (gint64)1000;
+
+  while (g_get_monotonic_time () < deadline)
+    if (waiting_polls (lab) >= 1)
+      return TRUE;
+  g_test_fail_printf ("the rendezvous server held no poll within %u ms", timeout_ms);
+  return FALSE;
+}
+
+/* The rendezvous server (a real process) goes away while the host waits
+ * with its code shown, the joiner types the code while it is away, and a
+ * new server process starts on the same address with none of the old
+ * one's mailboxes. The host claims its number again, the joiner keeps
+ * asking, and they connect with the code that was read out. */
+static void
+test_rendezvous_restarted_during_setup (void)
+{
+  /* Debug lines (on standard output with GLib 2.74) show each side notice
+   * the server gone, so the restart comes after that, not by a guess. */
+  const char *const debug[] = { "G_MESSAGES_DEBUG=ph-signaling", NULL };
+  const char *const code_event[] = { "code", "error", NULL };
+  Lab *lab = get_lab ("");
+  g_autoptr (JsonObject) code = NULL;
+  Counts all = { 3, 3 };
+  Tally a, b;
+  gint64 restarted;
+  double seconds;
+
+  if (lab == NULL || !lab_set_nat (lab, "a", "port-restricted")
+      || !lab_set_nat (lab, "b", "port-restricted"))
+    return;
+  tally_init (&a, "A", spawn_cli_env (lab, "A", "STUN", "host", NULL, debug));
+  tally_init (&b, "B", NULL);
+  code = next_event (a.process, code_event, CODE_TIMEOUT_MS);
+  if (code == NULL || !json_object_has_member (code, "code"))
+    g_test_fail_printf ("the host printed no code within %d ms", CODE_TIMEOUT_MS);
+  else if (host_polls (lab, CODE_TIMEOUT_MS) && lab_command (lab, "service", "rendezvous", "stop"))
+    {
+      b.process = spawn_cli_env (lab, "B", "STUN", "join",
+                                 json_object_get_string_member (code, "code"), debug);
+      if (wait_for_line (&a, "Could not reach the rendezvous server", MESSAGE_TIMEOUT_MS)
+          && wait_for_line (&b, "Could not reach the rendezvous server", MESSAGE_TIMEOUT_MS)
+          && lab_command (lab, "service", "rendezvous", "start"))
+        {
+          restarted = g_get_monotonic_time ();
+          pump (&a, &b, both_connected, GUINT_TO_POINTER (1), CONNECT_TIMEOUT_MS);
+          seconds = (g_get_monotonic_time () - restarted) / (double)G_USEC_PER_SEC;
+          g_test_message ("rendezvous server restarted during setup: connected %.1f s after it "
+                          "was back (errors: %s / %s)",
+                          seconds, a.error, b.error);
+          g_string_append_printf (summary, "%-52s connected %.1f s after it was back\n",
+                                  "fault: rendezvous restarted during setup", seconds);
+          g_assert_null (a.error);
+          g_assert_null (b.error);
+          g_assert_cmpuint (a.connected, ==, 1);
+          g_assert_cmpuint (b.connected, ==, 1);
+
+          write_lines (&a, "from A", 0, 3);
+          write_lines (&b, "from B", 0, 3);
+          g_assert_true (pump (&a, &b, counts_reached, &all, MESSAGE_TIMEOUT_MS));
+          end_chat (&a, &b);
+          check_received (&a, &b, "from A", 3);
+          check_received (&b, &a, "from B", 3);
+        }
+    }
+  /* Whatever happened, the lab has its server for the tests after. */
+  if (waiting_polls (lab) < 0)
+    lab_command (lab, "service", "rendezvous", "start");
+  tally_clear (&a);
+  tally_clear (&b);
+}
+
+/* Two peers behind symmetric NATs talk through the TURN relay, and coturn
+ * (a real process) restarts: every allocation is gone, so the relayed path
+ * is dead. The chat must notice, reconnect through the mailbox with new
+ * allocations, and deliver what was written before, during and after,
+ * once each and in order. */
+static void
+test_turn_restarted_while_relayed (void)
+{
+  Lab *lab = get_lab ("");
+  Tally a, b;
+  Counts first = { 2, 2 };
+  Counts during = { 5, 5 };
+  Counts all = { 8, 8 };
+  gint64 restarted;
+  double reconnected_after = -1;
+  double delivered_after;
+
+  if (lab == NULL || !lab_set_nat (lab, "a", "symmetric") || !lab_set_nat (lab, "b", "symmetric"))
+    return;
+  if (start_chat (lab, "STUN TURN", NULL, &a, &b))
+    {
+      g_assert_true (a.relayed);
+      g_assert_true (b.relayed);
+      write_lines (&a, "from A", 0, 2);
+      write_lines (&b, "from B", 0, 2);
+      g_assert_true (pump (&a, &b, counts_reached, &first, MESSAGE_TIMEOUT_MS));
+
+      if (lab_command (lab, "service", "turn", "restart"))
+        {
+          restarted = g_get_monotonic_time ();
+          write_lines (&a, "from A", 2, 5);
+          write_lines (&b, "from B", 2, 5);
+          if (pump (&a, &b, both_connected, GUINT_TO_POINTER (2), FAULT_TIMEOUT_MS))
+            reconnected_after = (g_get_monotonic_time () - restarted) / (double)G_USEC_PER_SEC;
+          pump (&a, &b, counts_reached, &during, FAULT_TIMEOUT_MS);
+          write_lines (&a, "from A", 5, 8);
+          write_lines (&b, "from B", 5, 8);
+          pump (&a, &b, counts_reached, &all, FAULT_TIMEOUT_MS);
+          delivered_after = (g_get_monotonic_time () - restarted) / (double)G_USEC_PER_SEC;
+          g_test_message ("coturn restarted under a relayed chat: reconnecting seen %u/%u times, "
+                          "connected again after %.1f s, everything delivered after %.1f s",
+                          a.reconnecting, b.reconnecting, reconnected_after, delivered_after);
+          g_string_append_printf (summary, "%-52s reconnected after %.1f s, all delivered %.1f s\n",
+                                  "fault: TURN restarted (symmetric, relayed)", reconnected_after,
+                                  delivered_after);
+          g_assert_null (a.error);
+          g_assert_null (b.error);
+          g_assert_cmpuint (a.reconnecting, >=, 1);
+          g_assert_cmpuint (b.reconnecting, >=, 1);
+          g_assert_cmpuint (a.connected, >=, 2);
+          g_assert_cmpuint (b.connected, >=, 2);
+          /* Still no direct path: through new allocations on the new coturn. */
+          g_assert_true (a.relayed);
+          g_assert_true (b.relayed);
+          end_chat (&a, &b);
+          check_received (&a, &b, "from A", 8);
+          check_received (&b, &a, "from B", 8);
+        }
+    }
+  tally_clear (&a);
+  tally_clear (&b);
+}
+
 static gboolean
 a_closed (Tally *a, Tally *b, gpointer data)
 {
@@ -1251,6 +1439,9 @@ main (int argc, char *argv[])
   g_test_add_func ("/natlab/fault/path-cut", test_path_cut);
   g_test_add_func ("/natlab/fault/nat-flush", test_nat_flush);
   g_test_add_func ("/natlab/fault/peer-killed", test_peer_killed);
+  g_test_add_func ("/natlab/fault/rendezvous-restarted-during-setup",
+                   test_rendezvous_restarted_during_setup);
+  g_test_add_func ("/natlab/fault/turn-restarted-while-relayed", test_turn_restarted_while_relayed);
   /* Each of these builds a lab of its own. */
   g_test_add_func ("/natlab/fault/bulk-with-loss", test_bulk_with_loss);
   g_test_add_func ("/natlab/fault/bulk-with-heavy-loss", test_bulk_with_heavy_loss);
