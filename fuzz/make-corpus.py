@@ -136,3 +136,8 @@ write("rendezvous-request", "chunked",
 write("rendezvous-request", "too-large",
       request("POST", "/v1/mailboxes/1/messages", None, ["Content-Length: 999999"]) + b"{}")
 write("rendezvous-request", "http10", b"GET /v1/health HTTP/1.0\r\n\r\n")
+write("rendezvous-request", "claim-and-if-match",
+      request("PUT", "/v1/mailboxes/3", json.dumps({"side": side_a}))
+      + request("POST", "/v1/mailboxes/3/messages", post_a, ['If-Match: "0123456789abcdef"'])
+      + request("GET", "/v1/mailboxes/3/messages?after=0&wait=0", None, ["If-Match: *"])
+      + request("PUT", "/v1/mailboxes/3", json.dumps({"side": side_b})))

@@ -41,6 +41,17 @@ gboolean ph_test_wait_for_flag (gboolean *flag, guint timeout_ms);
  * @timeout_ms passes; returns the last answer of @check. */
 gboolean ph_test_wait_until (gboolean (*check) (gpointer data), gpointer data, guint timeout_ms);
 
+/* Holds a port while its server is away: takes each connection and drops
+ * it unanswered, as a server on its way down or up does, and counts them,
+ * so a test can wait until the clients have found the server gone. */
+typedef struct _PhTestDeadPort PhTestDeadPort;
+
+PhTestDeadPort *ph_test_dead_port_new (guint16 port);
+/* Waits up to @timeout_ms until @count connections came; returns whether. */
+gboolean ph_test_dead_port_wait (PhTestDeadPort *self, guint count, guint timeout_ms);
+/* Closes the port, free for a server again. */
+void ph_test_dead_port_free (PhTestDeadPort *self);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PhTestProcess, ph_test_process_free)
 
 G_END_DECLS

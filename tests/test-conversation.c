@@ -3,6 +3,7 @@
 
 #include "config.h"
 
+#include <libsoup/soup.h>
 #include <signal.h>
 
 #include "ph-code.h"
@@ -519,6 +520,90 @@ test_mailbox_expired (Fixture *fixture, gconstpointer data)
 }
 
 static void
+metrics_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  GBytes **out_body = user_data;
+
+  *out_body = soup_session_send_and_read_finish (SOUP_SESSION (source), result, NULL);
+  if (*out_body == NULL)
+    *out_body = g_bytes_new (NULL, 0);
+}
+
+static gboolean
+has_bytes (gpointer data)
+{
+  return *(GBytes **)data != NULL;
+}
+
+/* Asks the server's /metrics until a long-poll is waiting there. */
+static gboolean
+wait_for_waiting_poll (const char *url)
+{
+  g_autoptr (SoupSession) session = soup_session_new ();
+  g_autofree char *metrics = g_strconcat (url, "/metrics", NULL);
+  gint64 deadline = g_get_monotonic_time () + TIMEOUT_MS * (gint64)1000;
+
+  while (g_get_monotonic_time () < deadline)
+    {
+      g_autoptr (SoupMessage) msg = soup_message_new ("GET", metrics);
+      g_autoptr (GBytes) body = NULL;
+      g_autofree char *text = NULL;
+
+      soup_session_send_and_read_async (session, msg, G_PRIORITY_DEFAULT, NULL, metrics_cb, &body);
+      g_assert_true (ph_test_wait_until (has_bytes, &body, TIMEOUT_MS));
+      text = g_strndup (g_bytes_get_data (body, NULL), g_bytes_get_size (body));
+      if (strstr (text, "\npinhole_polls_waiting 0\n") == NULL
+          && strstr (text, "\npinhole_polls_waiting ") != NULL)
+        return TRUE;
+    }
+  return FALSE;
+}
+
+/* The rendezvous server crashes while the host waits with its code shown,
+ * and the joiner types the code while it is away; a new server process
+ * then starts on the same address, with none of the old one's mailboxes.
+ * The host claims its number again, the joiner keeps asking, and they
+ * connect with the code that was read out. */
+static void
+test_rendezvous_restarted_while_waiting (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (GUri) uri = g_uri_parse (fixture->url, G_URI_FLAGS_NONE, NULL);
+  g_autofree char *port = g_strdup_printf ("--port=%d", g_uri_get_port (uri));
+  const char *const same_port[] = { port, NULL };
+  g_autofree char *code = NULL;
+  g_autofree char *url = NULL;
+  g_autoptr (GError) error = NULL;
+  PhTestDeadPort *outage;
+
+  ph_conversation_host (fixture->host.conversation);
+  wait_for_code (&fixture->host);
+  code = g_strdup (ph_conversation_get_code (fixture->host.conversation));
+  g_assert_true (wait_for_waiting_poll (fixture->url));
+
+  ph_test_process_kill (fixture->server, SIGKILL);
+  g_assert_cmpint (ph_test_process_wait_exit (fixture->server, 5000), ==, 128 + SIGKILL);
+  g_clear_pointer (&fixture->server, ph_test_process_free);
+  outage = ph_test_dead_port_new ((guint16)g_uri_get_port (uri));
+  g_assert_true (ph_conversation_join (fixture->joiner.conversation, code, &error));
+  g_assert_no_error (error);
+  /* The host's poll and the joiner's first post find it gone. */
+  g_assert_true (ph_test_dead_port_wait (outage, 2, TIMEOUT_MS));
+  ph_test_dead_port_free (outage);
+  fixture->server = ph_test_start_rendezvous (same_port, &url);
+  g_assert_cmpstr (url, ==, fixture->url);
+
+  g_assert_true (ph_test_wait_for_flag (&fixture->host.connected, TIMEOUT_MS));
+  g_assert_true (ph_test_wait_for_flag (&fixture->joiner.connected, TIMEOUT_MS));
+  g_assert_no_error (fixture->host.error);
+  g_assert_no_error (fixture->joiner.error);
+  g_assert_cmpstr (ph_conversation_get_code (fixture->host.conversation), ==, code);
+
+  g_free (ph_conversation_send_message (fixture->host.conversation, "after the restart", NULL));
+  wait_for_delivered (&fixture->host, 1);
+  g_assert_cmpstr (g_ptr_array_index (fixture->joiner.received, 0), ==, "after the restart");
+}
+
+static void
 test_wrong_code (Fixture *fixture, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
@@ -587,6 +672,8 @@ main (int argc, char *argv[])
               test_many_messages_in_order, fixture_tear_down);
   g_test_add ("/conversation/wrong-code", Fixture, NULL, fixture_set_up, test_wrong_code,
               fixture_tear_down);
+  g_test_add ("/conversation/rendezvous-restarted-while-waiting", Fixture, NULL, fixture_set_up,
+              test_rendezvous_restarted_while_waiting, fixture_tear_down);
   g_test_add ("/conversation/duplicates-and-gaps", Fixture, NULL, fixture_set_up,
               test_duplicates_and_gaps, fixture_tear_down);
   g_test_add ("/conversation/reconnect-after-ice-failure", Fixture, NULL, fixture_set_up,

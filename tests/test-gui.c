@@ -441,7 +441,10 @@ test_join_unreachable_server (void)
   g_socket_listener_close (listener);
 
   g_settings_set_string (settings, "rendezvous-url", url);
+  /* The app keeps asking for a while (the server may be restarting). */
+  g_setenv ("PINHOLE_TEST_RENDEZVOUS_PATIENCE_SECONDS", "2", TRUE);
   g_assert_nonnull (ph_window_join_chat (window, code));
+  g_unsetenv ("PINHOLE_TEST_RENDEZVOUS_PATIENCE_SECONDS");
   wait_for_chat_page ("failed", CONNECT_TIMEOUT_MS);
   g_assert_cmpstr (ph_chat_view_get_label_text (view, "error-title"), ==,
                    "Cannot Reach the Rendezvous Server");

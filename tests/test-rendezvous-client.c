@@ -542,6 +542,93 @@ test_busy_server_is_retried (void)
   fixture_stop (&fixture);
 }
 
+static gboolean
+claim (PhRendezvousClient *client, const char *nameplate, const char *side, GError **error)
+{
+  g_autoptr (GAsyncResult) result = NULL;
+
+  ph_rendezvous_client_claim_async (client, nameplate, side, NULL, result_cb, &result);
+  return ph_rendezvous_client_claim_finish (client, wait_result (&result), error);
+}
+
+/* A new server on the fixture's port, as after a restart: no mailboxes. */
+static void
+restart_server (Fixture *fixture)
+{
+  g_autoptr (GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr (GError) error = NULL;
+  guint port = ph_rendezvous_server_get_port (fixture->server);
+
+  g_assert_finalize_object (g_steal_pointer (&fixture->server));
+  fixture->server = ph_rendezvous_server_new ();
+  g_assert_true (ph_rendezvous_server_listen (fixture->server, loopback, port, &error));
+  g_assert_no_error (error);
+}
+
+/* After a restart the client's mailbox is gone (404); it claims the
+ * number back. After another restart someone else has the number: the
+ * client's requests, which name its own mailbox, are refused (412) rather
+ * than reaching the stranger's, and so is its claim. */
+static void
+test_claim_after_restart (void)
+{
+  Fixture fixture = { 0 };
+  g_autoptr (PhRendezvousClient) stranger = NULL;
+  g_autoptr (GPtrArray) messages = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *nameplate = NULL;
+  g_autofree char *strangers = NULL;
+
+  fixture_start (&fixture, NULL);
+  nameplate = allocate (fixture.client, NULL, &error);
+  g_assert_true (post (fixture.client, nameplate, SIDE_A, "one", NULL, &error));
+
+  restart_server (&fixture);
+  g_assert_null (fetch (fixture.client, nameplate, 0, &error));
+  g_assert_error (error, PH_ERROR, PH_ERROR_UNKNOWN_CODE);
+  g_clear_error (&error);
+  g_assert_true (claim (fixture.client, nameplate, SIDE_A, &error));
+  g_assert_no_error (error);
+  /* Claimed twice by the same side (a lost answer): still ours. */
+  g_assert_true (claim (fixture.client, nameplate, SIDE_A, &error));
+  g_assert_true (post (fixture.client, nameplate, SIDE_A, "two", NULL, &error));
+  messages = fetch (fixture.client, nameplate, 0, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (messages->len, ==, 1);
+  assert_message (g_ptr_array_index (messages, 0), 1, SIDE_A, "two");
+  g_clear_pointer (&messages, g_ptr_array_unref);
+
+  restart_server (&fixture);
+  stranger = ph_rendezvous_client_new (ph_rendezvous_client_get_base_url (fixture.client), NULL);
+  strangers = allocate (stranger, NULL, &error);
+  g_assert_cmpstr (strangers, ==, nameplate);
+  g_assert_true (post (stranger, strangers, SIDE_C, "not yours", NULL, &error));
+
+  g_assert_null (fetch (fixture.client, nameplate, 0, &error));
+  g_assert_error (error, PH_ERROR, PH_ERROR_UNKNOWN_CODE);
+  g_assert_nonnull (strstr (error->message, "no longer has"));
+  g_clear_error (&error);
+  g_assert_false (post (fixture.client, nameplate, SIDE_A, "three", NULL, &error));
+  g_assert_error (error, PH_ERROR, PH_ERROR_UNKNOWN_CODE);
+  g_clear_error (&error);
+  g_assert_false (leave (fixture.client, nameplate, SIDE_A, &error));
+  g_assert_error (error, PH_ERROR, PH_ERROR_UNKNOWN_CODE);
+  g_clear_error (&error);
+  g_assert_false (claim (fixture.client, nameplate, SIDE_A, &error));
+  g_assert_error (error, PH_ERROR, PH_ERROR_MAILBOX_FULL);
+  g_clear_error (&error);
+
+  /* Forgotten, the number is just a number again. */
+  ph_rendezvous_client_forget_mailbox (fixture.client, nameplate);
+  messages = fetch (fixture.client, nameplate, 0, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (messages->len, ==, 1);
+  assert_message (g_ptr_array_index (messages, 0), 1, SIDE_C, "not yours");
+
+  g_assert_finalize_object (g_steal_pointer (&stranger));
+  fixture_stop (&fixture);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -555,6 +642,7 @@ main (int argc, char **argv)
   g_test_add_func ("/rendezvous-client/turn-not-configured", test_turn_not_configured);
   g_test_add_func ("/rendezvous-client/unreachable", test_unreachable);
   g_test_add_func ("/rendezvous-client/busy-server-is-retried", test_busy_server_is_retried);
+  g_test_add_func ("/rendezvous-client/claim-after-restart", test_claim_after_restart);
   g_test_add_func ("/rendezvous-client/bad-base-url", test_bad_base_url);
   g_test_add_func ("/rendezvous-client/malformed-answers", test_malformed_answers);
 

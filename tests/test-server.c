@@ -361,6 +361,84 @@ test_store_lifecycle (void)
   g_assert_finalize_object (g_steal_pointer (&store));
 }
 
+/* A host whose mailbox a restarted server forgot claims its number
+ * again; allocation goes on giving out the lowest free number around the
+ * claimed ones, and a claim never takes a number someone else holds. */
+static void
+test_store_claim (void)
+{
+  g_autoptr (PhMailboxStore) store = ph_mailbox_store_new (10, 10, 1000, 600);
+  g_autoptr (GBytes) body = g_bytes_new_static ("hello", 5);
+  g_autoptr (GError) error = NULL;
+  g_autofree char *first_tag = NULL;
+  gboolean created = FALSE;
+  guint nameplate;
+
+  /* Above the high water: allocation steps over it. */
+  g_assert_true (ph_mailbox_store_claim (store, 3, SIDE_A, &created, &error));
+  g_assert_true (created);
+  g_assert_true (ph_mailbox_store_claim (store, 5, SIDE_A, &created, &error));
+  for (guint expected = 1; expected <= 6; expected++)
+    {
+      if (expected == 3 || expected == 5)
+        continue;
+      g_assert_true (ph_mailbox_store_allocate (store, &nameplate, &error));
+      g_assert_cmpuint (nameplate, ==, expected);
+    }
+
+  /* The claimer is in the mailbox, and may claim it again (a lost answer). */
+  g_assert_true (ph_mailbox_store_add_message (store, 3, SIDE_B, "pake", body, NULL, &error));
+  g_assert_false (ph_mailbox_store_add_message (store, 3, SIDE_C, "pake", body, NULL, &error));
+  g_assert_error (error, PH_MAILBOX_STORE_ERROR, PH_MAILBOX_STORE_ERROR_THIRD_SIDE);
+  g_clear_error (&error);
+  g_assert_true (ph_mailbox_store_claim (store, 3, SIDE_A, &created, &error));
+  g_assert_false (created);
+
+  /* Open for someone else, or outside the server's numbers: refused. */
+  g_assert_false (ph_mailbox_store_claim (store, 4, SIDE_C, NULL, &error));
+  g_assert_error (error, PH_MAILBOX_STORE_ERROR, PH_MAILBOX_STORE_ERROR_NAMEPLATE_UNAVAILABLE);
+  g_clear_error (&error);
+  g_assert_false (ph_mailbox_store_claim (store, 11, SIDE_C, NULL, &error));
+  g_assert_error (error, PH_MAILBOX_STORE_ERROR, PH_MAILBOX_STORE_ERROR_NAMEPLATE_UNAVAILABLE);
+  g_clear_error (&error);
+  g_assert_false (ph_mailbox_store_claim (store, 0, SIDE_C, NULL, &error));
+  g_assert_error (error, PH_MAILBOX_STORE_ERROR, PH_MAILBOX_STORE_ERROR_NAMEPLATE_UNAVAILABLE);
+  g_clear_error (&error);
+
+  /* A claimed number above the high water that closes is simply free. */
+  g_assert_true (ph_mailbox_store_claim (store, 9, SIDE_A, NULL, &error));
+  g_assert_true (ph_mailbox_store_leave (store, 9, SIDE_A, &error));
+  g_assert_false (ph_mailbox_store_contains (store, 9));
+
+  /* A freed number below it can be claimed, under a new tag. */
+  first_tag = g_strdup (ph_mailbox_store_get_tag (store, 2));
+  g_assert_cmpuint (strlen (first_tag), ==, 16);
+  g_assert_true (ph_mailbox_store_leave (store, 2, SIDE_B, &error));
+  g_assert_null (ph_mailbox_store_get_tag (store, 2));
+  g_assert_true (ph_mailbox_store_claim (store, 2, SIDE_B, &created, &error));
+  g_assert_true (created);
+  g_assert_cmpstr (ph_mailbox_store_get_tag (store, 2), !=, first_tag);
+
+  /* 1 to 6 are open, 3 and 5 by claim, 2 claimed back; 9 closed again. */
+  g_assert_cmpuint (ph_mailbox_store_get_n_open (store), ==, 6);
+  g_assert_true (ph_mailbox_store_allocate (store, &nameplate, &error));
+  g_assert_cmpuint (nameplate, ==, 7);
+  g_assert_true (ph_mailbox_store_allocate (store, &nameplate, &error));
+  g_assert_cmpuint (nameplate, ==, 8);
+  g_assert_true (ph_mailbox_store_allocate (store, &nameplate, &error));
+  g_assert_cmpuint (nameplate, ==, 9);
+  g_assert_true (ph_mailbox_store_allocate (store, &nameplate, &error));
+  g_assert_cmpuint (nameplate, ==, 10);
+  g_assert_false (ph_mailbox_store_claim (store, 11, SIDE_C, NULL, &error));
+  g_assert_error (error, PH_MAILBOX_STORE_ERROR, PH_MAILBOX_STORE_ERROR_NAMEPLATE_UNAVAILABLE);
+  g_clear_error (&error);
+  g_assert_true (ph_mailbox_store_leave (store, 10, SIDE_C, &error));
+  g_assert_true (ph_mailbox_store_claim (store, 10, SIDE_C, NULL, &error));
+  g_assert_false (ph_mailbox_store_allocate (store, &nameplate, &error));
+  g_assert_error (error, PH_MAILBOX_STORE_ERROR, PH_MAILBOX_STORE_ERROR_NO_FREE_MAILBOX);
+  g_assert_finalize_object (g_steal_pointer (&store));
+}
+
 static gboolean
 quit_cb (gpointer user_data)
 {
@@ -1070,6 +1148,8 @@ test_malformed (void)
     { "GET", "/v1/mailboxes/1/messages?after=-1", NULL, 400, "malformed" },
     { "GET", "/v1/mailboxes/1/messages?wait=61", NULL, 400, "malformed" },
     { "DELETE", "/v1/mailboxes/1", NULL, 400, "malformed" },
+    { "PUT", "/v1/mailboxes/7", NULL, 400, "malformed" },
+    { "PUT", "/v1/mailboxes/7", "{\"side\":\"short\"}", 400, "malformed" },
     { "DELETE", "/v1/mailboxes/1?side=short", NULL, 400, "malformed" },
     { "GET", "/v1/nothing", NULL, 404, "not-found" },
     { "GET", "/v1/mailboxes/1/other", NULL, 404, "not-found" },
@@ -1102,6 +1182,101 @@ test_malformed (void)
   /* None of it disturbed the mailbox. */
   g_assert_cmpuint (post_ok (&fixture, nameplate, SIDE_A, "still here"), ==, 1);
 
+  fixture_stop (&fixture);
+}
+
+static Call *
+call_run_if_match (Fixture *fixture, const char *method, const char *path, const char *body,
+                   const char *if_match)
+{
+  g_autofree char *url = g_strconcat (fixture->url, path, NULL);
+  Call *call = g_new0 (Call, 1);
+
+  call->msg = soup_message_new (method, url);
+  if (body != NULL)
+    {
+      g_autoptr (GBytes) bytes = g_bytes_new (body, strlen (body));
+
+      soup_message_set_request_body_from_bytes (call->msg, "application/json", bytes);
+    }
+  soup_message_headers_replace (soup_message_get_request_headers (call->msg), "If-Match", if_match);
+  soup_session_send_and_read_async (fixture->session, call->msg, G_PRIORITY_DEFAULT, NULL,
+                                    call_done_cb, call);
+  wait_for (&call->done);
+  g_assert_no_error (call->error);
+  return call;
+}
+
+/* Every answer about a mailbox names it with a tag; a request that sends
+ * the tag back (If-Match) is refused once the number is open under another
+ * one, as after a restart and a claim, so it never lands in a stranger's
+ * mailbox. A claim opens a given free number. */
+static void
+test_claim_and_tags (void)
+{
+  Fixture fixture = { 0 };
+  g_autoptr (Call) allocated = NULL;
+  g_autoptr (Call) posted = NULL;
+  g_autoptr (Call) fetched = NULL;
+  g_autoptr (Call) left = NULL;
+  g_autoptr (Call) claimed = NULL;
+  g_autoptr (Call) again = NULL;
+  g_autoptr (Call) taken = NULL;
+  g_autoptr (Call) stale = NULL;
+  g_autoptr (Call) stale_leave = NULL;
+  g_autoptr (Call) current = NULL;
+  g_autoptr (JsonObject) object = NULL;
+  g_autofree char *old_tag = NULL;
+  g_autofree char *new_tag = NULL;
+  g_autofree char *metrics = NULL;
+
+  fixture_start (&fixture, NULL);
+  allocated = call_run (&fixture, "POST", "/v1/mailboxes", NULL);
+  g_assert_cmpuint (call_status (allocated), ==, 201);
+  old_tag = g_strdup (response_header (allocated, "ETag"));
+  g_assert_nonnull (old_tag);
+  g_assert_cmpuint (strlen (old_tag), ==, 18);
+  g_assert_true (old_tag[0] == '"' && old_tag[17] == '"');
+
+  posted = call_run_if_match (&fixture, "POST", "/v1/mailboxes/1/messages",
+                              "{\"side\":\"" SIDE_A "\",\"phase\":\"pake\",\"body\":\"aGk=\"}",
+                              old_tag);
+  g_assert_cmpuint (call_status (posted), ==, 201);
+  g_assert_cmpstr (response_header (posted, "ETag"), ==, old_tag);
+  fetched = call_run_if_match (&fixture, "GET", "/v1/mailboxes/1/messages", NULL, old_tag);
+  g_assert_cmpuint (call_status (fetched), ==, 200);
+  g_assert_cmpstr (response_header (fetched, "ETag"), ==, old_tag);
+
+  /* Closed, then claimed back: the same number, another mailbox. */
+  left = call_run (&fixture, "DELETE", "/v1/mailboxes/1?side=" SIDE_A, NULL);
+  g_assert_cmpuint (call_status (left), ==, 204);
+  claimed = call_run (&fixture, "PUT", "/v1/mailboxes/1", "{\"side\":\"" SIDE_A "\"}");
+  g_assert_cmpuint (call_status (claimed), ==, 201);
+  object = call_json (claimed);
+  g_assert_cmpstr (json_object_get_string_member (object, "nameplate"), ==, "1");
+  g_assert_cmpint (json_object_get_int_member (object, "expires_in"), ==, 600);
+  new_tag = g_strdup (response_header (claimed, "ETag"));
+  g_assert_nonnull (new_tag);
+  g_assert_cmpstr (new_tag, !=, old_tag);
+
+  /* The claimer again (its answer lost): the same mailbox, 200. */
+  again = call_run (&fixture, "PUT", "/v1/mailboxes/1", "{\"side\":\"" SIDE_A "\"}");
+  g_assert_cmpuint (call_status (again), ==, 200);
+  g_assert_cmpstr (response_header (again, "ETag"), ==, new_tag);
+  taken = call_run (&fixture, "PUT", "/v1/mailboxes/1", "{\"side\":\"" SIDE_C "\"}");
+  assert_error (taken, 409, "nameplate-unavailable");
+
+  stale = call_run_if_match (&fixture, "GET", "/v1/mailboxes/1/messages", NULL, old_tag);
+  assert_error (stale, 412, "mailbox-replaced");
+  stale_leave
+      = call_run_if_match (&fixture, "DELETE", "/v1/mailboxes/1?side=" SIDE_B, NULL, old_tag);
+  assert_error (stale_leave, 412, "mailbox-replaced");
+  current = call_run_if_match (&fixture, "GET", "/v1/mailboxes/1/messages", NULL, new_tag);
+  g_assert_cmpuint (call_status (current), ==, 200);
+
+  metrics = get_metrics (&fixture);
+  g_assert_nonnull (strstr (metrics, "\npinhole_mailboxes_claimed_total 1\n"));
+  g_assert_nonnull (strstr (metrics, "pinhole_errors_total{code=\"mailbox-replaced\"} 2\n"));
   fixture_stop (&fixture);
 }
 
@@ -1216,10 +1391,10 @@ static void
 test_metrics (void)
 {
   static const char *const names[] = {
-    "pinhole_mailboxes_open", "pinhole_mailboxes_allocated_total",
-    "pinhole_messages_total", "pinhole_polls_waiting",
-    "pinhole_requests_total", "pinhole_rate_limited_total",
-    "pinhole_errors_total",
+    "pinhole_mailboxes_open",          "pinhole_mailboxes_allocated_total",
+    "pinhole_mailboxes_claimed_total", "pinhole_messages_total",
+    "pinhole_polls_waiting",           "pinhole_requests_total",
+    "pinhole_rate_limited_total",      "pinhole_errors_total",
   };
   Fixture fixture = { 0 };
   g_autofree char *nameplate = NULL;
@@ -1903,6 +2078,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/server/store/lifecycle", test_store_lifecycle);
+  g_test_add_func ("/server/store/claim", test_store_claim);
   g_test_add_func ("/server/store/expiry", test_store_expiry);
   g_test_add_func ("/server/store/expiry-order", test_store_expiry_order);
   g_test_add_func ("/server/store/paired-mailbox-lives-while-used",
@@ -1924,6 +2100,7 @@ main (int argc, char **argv)
   g_test_add_func ("/server/http/too-many-polls", test_too_many_polls);
   g_test_add_func ("/server/http/expiry", test_expiry);
   g_test_add_func ("/server/http/malformed", test_malformed);
+  g_test_add_func ("/server/http/claim-and-tags", test_claim_and_tags);
   g_test_add_func ("/server/http/vanished-poller", test_vanished_poller);
   g_test_add_func ("/server/http/turn", test_turn);
   g_test_add_func ("/server/http/turn-not-configured", test_turn_not_configured);

@@ -29,6 +29,8 @@
 #define MAX_RETRIES 4
 #define HTTP_TOO_MANY_REQUESTS 429 /* not named in libsoup 3.2 */
 #define MAX_RETRY_AFTER_SECONDS 10
+/* Ours are 18 bytes with the quotes; anything much longer is not a tag. */
+#define MAX_TAG_LENGTH 64
 
 struct _PhRendezvousClient
 {
@@ -36,6 +38,7 @@ struct _PhRendezvousClient
 
   char *base_url; /* without a trailing slash */
   SoupSession *session;
+  GHashTable *tags; /* nameplate → ETag of the mailbox it named */
 };
 
 G_DEFINE_FINAL_TYPE (PhRendezvousClient, ph_rendezvous_client, G_TYPE_OBJECT)
@@ -51,7 +54,8 @@ static GParamSpec *properties[N_PROPS];
 
 typedef struct
 {
-  char *nameplate; /* NULL unless the request is about a mailbox */
+  char *nameplate;      /* NULL unless the request is about a mailbox */
+  gboolean conditional; /* sends the mailbox's tag, if known */
   guint expected_status;
   guint64 after; /* for fetches: every message must be newer */
   guint timeout_seconds;
@@ -121,6 +125,7 @@ ph_rendezvous_client_finalize (GObject *object)
 
   g_clear_object (&self->session);
   g_clear_pointer (&self->base_url, g_free);
+  g_clear_pointer (&self->tags, g_hash_table_unref);
 
   G_OBJECT_CLASS (ph_rendezvous_client_parent_class)->finalize (object);
 }
@@ -183,6 +188,7 @@ ph_rendezvous_client_init (PhRendezvousClient *self)
   self->session
       = soup_session_new_with_options ("max-conns-per-host", MAX_CONNS_PER_HOST, "timeout", 0,
                                        "user-agent", "pinhole/" PACKAGE_VERSION, NULL);
+  self->tags = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
 }
 
 PhRendezvousClient *
@@ -323,7 +329,20 @@ return_http_error (GTask *task)
   guint status = soup_message_get_status (request->msg);
   g_autofree char *sentence = server_sentence (request->body);
 
-  if (status == SOUP_STATUS_NOT_FOUND && request->nameplate != NULL)
+  if (status == SOUP_STATUS_PRECONDITION_FAILED && request->nameplate != NULL)
+    g_task_return_new_error (task, PH_ERROR, PH_ERROR_UNKNOWN_CODE,
+                             /* Translators: %s is the number at the start of a code, such as 42. */
+                             _ ("The rendezvous server no longer has the mailbox for the code that "
+                                "starts with %s: it restarted, or the mailbox expired."),
+                             request->nameplate);
+  else if (status == SOUP_STATUS_CONFLICT && request->nameplate != NULL
+           && g_str_equal (request->method, SOUP_METHOD_PUT))
+    g_task_return_new_error (task, PH_ERROR, PH_ERROR_MAILBOX_FULL,
+                             /* Translators: %s is the number at the start of a code, such as 42. */
+                             _ ("The rendezvous server restarted and has given the number %s to "
+                                "another chat; start a new chat for a new code."),
+                             request->nameplate);
+  else if (status == SOUP_STATUS_NOT_FOUND && request->nameplate != NULL)
     g_task_return_new_error (task, PH_ERROR, PH_ERROR_UNKNOWN_CODE,
                              /* Translators: %s is the number at the start of a code, such as 42. */
                              _ ("No one is waiting with the code that starts with %s: it may be "
@@ -413,6 +432,16 @@ retry_later (GTask *task)
 }
 
 static void
+remember_tag (PhRendezvousClient *self, const char *nameplate, SoupMessage *msg)
+{
+  const char *etag = soup_message_headers_get_one (soup_message_get_response_headers (msg), "ETag");
+
+  /* An old server sends none: requests then go unconditionally, as before. */
+  if (nameplate != NULL && etag != NULL && *etag != '\0' && strlen (etag) <= MAX_TAG_LENGTH)
+    g_hash_table_replace (self->tags, g_strdup (nameplate), g_strdup (etag));
+}
+
+static void
 response_complete (GTask *task)
 {
   PhRendezvousClient *self = g_task_get_source_object (task);
@@ -423,7 +452,9 @@ response_complete (GTask *task)
   if (retry_later (task))
     return;
 
-  if (status != request->expected_status)
+  /* A claim repeated after its answer was lost finds the mailbox open: 200. */
+  if (status != request->expected_status
+      && !(status == SOUP_STATUS_OK && g_str_equal (request->method, SOUP_METHOD_PUT)))
     {
       if (SOUP_STATUS_IS_SUCCESSFUL (status))
         g_task_return_new_error (
@@ -436,6 +467,8 @@ response_complete (GTask *task)
         return_http_error (task);
       return;
     }
+
+  remember_tag (self, request->nameplate, request->msg);
 
   if (status == SOUP_STATUS_NO_CONTENT)
     {
@@ -544,12 +577,16 @@ send_request (GTask *task)
 {
   PhRendezvousClient *self = g_task_get_source_object (task);
   Request *request = g_task_get_task_data (task);
+  const char *tag;
 
   g_clear_object (&request->msg);
   g_byte_array_set_size (request->body, 0);
   request->msg = soup_message_new (request->method, request->url);
   if (request->payload != NULL)
     soup_message_set_request_body_from_bytes (request->msg, "application/json", request->payload);
+  /* Looked up on each try, so a retry carries the tag as it is now. */
+  if (request->conditional && (tag = g_hash_table_lookup (self->tags, request->nameplate)) != NULL)
+    soup_message_headers_replace (soup_message_get_request_headers (request->msg), "If-Match", tag);
 
   if (request->timeout_source != NULL)
     g_source_destroy (request->timeout_source);
@@ -573,6 +610,8 @@ start_request (PhRendezvousClient *self, GTask *task, const char *method, const 
 
   g_task_set_task_data (task, request, (GDestroyNotify)request_free);
   request->nameplate = g_strdup (nameplate);
+  /* A claim is about whatever is open under the number now. */
+  request->conditional = nameplate != NULL && strcmp (method, SOUP_METHOD_PUT) != 0;
   request->after = after;
   request->expected_status = expected_status;
   request->timeout_seconds = timeout_seconds;
@@ -657,9 +696,71 @@ ph_rendezvous_client_allocate_finish (PhRendezvousClient *self, GAsyncResult *re
       return NULL;
     }
 
+  remember_tag (self, nameplate, ((Request *)g_task_get_task_data (G_TASK (result)))->msg);
   if (out_expires_in != NULL)
     *out_expires_in = (guint)expires_in;
   return g_strdup (nameplate);
+}
+
+void
+ph_rendezvous_client_claim_async (PhRendezvousClient *self, const char *nameplate, const char *side,
+                                  GCancellable *cancellable, GAsyncReadyCallback callback,
+                                  gpointer user_data)
+{
+  g_autoptr (JsonBuilder) builder = json_builder_new ();
+  g_autoptr (JsonNode) payload = NULL;
+  g_autofree char *path = NULL;
+  GTask *task;
+
+  g_return_if_fail (PH_IS_RENDEZVOUS_CLIENT (self));
+  g_return_if_fail (nameplate != NULL);
+  g_return_if_fail (side != NULL);
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "side");
+  json_builder_add_string_value (builder, side);
+  json_builder_end_object (builder);
+  payload = json_builder_get_root (builder);
+
+  /* Whatever we knew about the number is about a mailbox that is gone. */
+  g_hash_table_remove (self->tags, nameplate);
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, ph_rendezvous_client_claim_async);
+  path = mailbox_path (nameplate, "");
+  start_request (self, task, SOUP_METHOD_PUT, path, payload, nameplate, 0, SOUP_STATUS_CREATED,
+                 REQUEST_TIMEOUT_SECONDS, cancellable);
+}
+
+gboolean
+ph_rendezvous_client_claim_finish (PhRendezvousClient *self, GAsyncResult *result, GError **error)
+{
+  g_autoptr (JsonNode) root = NULL;
+  const char *nameplate;
+
+  g_return_val_if_fail (PH_IS_RENDEZVOUS_CLIENT (self), FALSE);
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+
+  root = g_task_propagate_pointer (G_TASK (result), error);
+  if (root == NULL)
+    return FALSE;
+
+  nameplate = get_string (json_node_get_object (root), "nameplate");
+  if (g_strcmp0 (nameplate, ((Request *)g_task_get_task_data (G_TASK (result)))->nameplate) != 0)
+    {
+      set_malformed_error (self, error,
+                           C_ ("malformed rendezvous answer", "another nameplate than claimed"));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+void
+ph_rendezvous_client_forget_mailbox (PhRendezvousClient *self, const char *nameplate)
+{
+  g_return_if_fail (PH_IS_RENDEZVOUS_CLIENT (self));
+  g_return_if_fail (nameplate != NULL);
+
+  g_hash_table_remove (self->tags, nameplate);
 }
 
 void

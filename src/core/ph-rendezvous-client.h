@@ -36,9 +36,15 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (PhTurnInfo, ph_turn_info_free)
 G_DECLARE_FINAL_TYPE (PhRendezvousClient, ph_rendezvous_client, PH, RENDEZVOUS_CLIENT, GObject)
 
 /* Errors: PH_ERROR_RENDEZVOUS_UNREACHABLE when the server cannot be reached
- * (the message names the URL and the reason), PH_ERROR_UNKNOWN_CODE on 404,
- * PH_ERROR_MAILBOX_FULL on 409, PH_ERROR_RENDEZVOUS with the server's own
- * sentence for any other refusal. */
+ * (the message names the URL and the reason), PH_ERROR_UNKNOWN_CODE on 404
+ * and on 412 (the mailbox this client used is gone, though its number may
+ * be open again), PH_ERROR_MAILBOX_FULL on 409, PH_ERROR_RENDEZVOUS with the
+ * server's own sentence for any other refusal.
+ *
+ * The client remembers the tag (ETag) of every mailbox it has had an answer
+ * about and sends it with each later request about that nameplate
+ * (If-Match), so a request never lands in another mailbox that a restarted
+ * server opened under the same number. */
 
 PhRendezvousClient *ph_rendezvous_client_new (const char *base_url, GError **error);
 const char *ph_rendezvous_client_get_base_url (PhRendezvousClient *self);
@@ -48,6 +54,18 @@ void ph_rendezvous_client_allocate_async (PhRendezvousClient *self, GCancellable
 /* Returns the nameplate. */
 char *ph_rendezvous_client_allocate_finish (PhRendezvousClient *self, GAsyncResult *result,
                                             guint *out_expires_in, GError **error);
+
+/* Opens @nameplate again, with @side in it, after the server lost it (see
+ * PUT in docs/ARCHITECTURE.md). Fails with PH_ERROR_MAILBOX_FULL when the
+ * number is open for someone else. */
+void ph_rendezvous_client_claim_async (PhRendezvousClient *self, const char *nameplate,
+                                       const char *side, GCancellable *cancellable,
+                                       GAsyncReadyCallback callback, gpointer user_data);
+gboolean ph_rendezvous_client_claim_finish (PhRendezvousClient *self, GAsyncResult *result,
+                                            GError **error);
+/* Forgets @nameplate's tag: the next request about it is about whatever
+ * mailbox is open under that number then. */
+void ph_rendezvous_client_forget_mailbox (PhRendezvousClient *self, const char *nameplate);
 
 void ph_rendezvous_client_post_async (PhRendezvousClient *self, const char *nameplate,
                                       const char *side, const char *phase, GBytes *body,

@@ -3,6 +3,7 @@
 
 #include "config.h"
 
+#include <glib/gi18n-lib.h>
 #include <sodium.h>
 
 #include "ph-code.h"
@@ -19,6 +20,12 @@
 #define MAX_BYE_REASON_LENGTH 64
 /* Once resilient, how long to wait before asking an unreachable server again. */
 #define RETRY_SECONDS 2
+/* Before that, a server that is unreachable, or that lost our mailbox, is
+ * asked again after 0.25 s, 0.5 s, 1 s, then every 2 s, for this long in
+ * a row: about what restarting a server takes. */
+#define SETUP_PATIENCE_SECONDS 20
+#define FIRST_BACKOFF_MS 250
+#define MAX_BACKOFF_MS 2000
 
 typedef struct
 {
@@ -49,10 +56,25 @@ struct _PhSignaling
   gboolean posting;
   char *posting_phase; /* what is in flight, kept to post again */
   GBytes *posting_body;
+  guint post_generation; /* an answer to an older post is dropped */
   guint post_retry_id;
   guint poll_retry_id;
   gboolean resilient;
   guint64 last_index;
+
+  /* Until the chat connects, everything posted, as posted, so that it can
+   * go again into the mailbox a restarted server opens anew. */
+  GPtrArray *posted; /* of OutgoingMessage */
+  GBytes *peer_pake;
+  gboolean is_host;
+  gboolean reentering; /* our mailbox is gone: claiming it (host) or finding it again */
+  gboolean reentered;  /* copies of what already arrived may come again */
+  guint reenter_id;
+  guint allocate_retry_id;
+  gboolean server_was_unreachable;
+  gint64 trouble_since; /* the first failure in a row, or 0 */
+  guint backoff_ms;
+  guint patience_seconds;
 
   gboolean peer_confirmed;
   gboolean joined;   /* our side is in the mailbox */
@@ -79,6 +101,9 @@ static void post_next (PhSignaling *self);
 static void delete_mailbox (PhSignaling *self);
 static void poll_mailbox (PhSignaling *self);
 static void post_current (PhSignaling *self);
+static void allocate (PhSignaling *self);
+static void lose_mailbox (PhSignaling *self);
+static gboolean reenter_cb (gpointer user_data);
 
 static void
 outgoing_message_free (OutgoingMessage *message)
@@ -88,10 +113,11 @@ outgoing_message_free (OutgoingMessage *message)
   g_free (message);
 }
 
-static gboolean
-is_sealed (gconstpointer message, gconstpointer unused)
+/* For g_queue_find_custom, which looks for 0: a message still to be sealed. */
+static int
+compare_unsealed (gconstpointer message, gconstpointer unused)
 {
-  return ((const OutgoingMessage *)message)->sealed;
+  return ((const OutgoingMessage *)message)->sealed ? 0 : 1;
 }
 
 /* Stops reading the mailbox and drops what is still to be sealed, but lets
@@ -105,6 +131,11 @@ stop (PhSignaling *self)
   self->finished = TRUE;
   g_cancellable_cancel (self->cancellable);
   g_clear_handle_id (&self->poll_retry_id, g_source_remove);
+  g_clear_handle_id (&self->reenter_id, g_source_remove);
+  g_clear_handle_id (&self->allocate_retry_id, g_source_remove);
+  /* Without a mailbox nothing waiting can go, nor needs to. */
+  if (self->reentering)
+    g_queue_clear_full (&self->outgoing, (GDestroyNotify)outgoing_message_free);
   if (self->post_retry_id != 0)
     {
       /* Leaving does not wait for a server that is not answering. */
@@ -113,7 +144,7 @@ stop (PhSignaling *self)
       g_clear_pointer (&self->posting_phase, g_free);
       g_clear_pointer (&self->posting_body, g_bytes_unref);
     }
-  while ((link = g_queue_find_custom (&self->outgoing, NULL, (GCompareFunc)is_sealed)) != NULL)
+  while ((link = g_queue_find_custom (&self->outgoing, NULL, compare_unsealed)) != NULL)
     {
       outgoing_message_free (link->data);
       g_queue_delete_link (&self->outgoing, link);
@@ -167,13 +198,80 @@ enqueue_sealed_text (PhSignaling *self, const char *phase, const char *text)
   enqueue (self, phase, body, TRUE);
 }
 
-/* A resilient conversation outlives short outages of the server or of the
- * network in between; a mailbox that is gone (404) is still an error. */
 static gboolean
-is_retryable (PhSignaling *self, const GError *error)
+patience_left (PhSignaling *self)
 {
-  return self->resilient && !self->finished
-         && g_error_matches (error, PH_ERROR, PH_ERROR_RENDEZVOUS_UNREACHABLE);
+  return self->trouble_since == 0
+         || g_get_monotonic_time () - self->trouble_since < self->patience_seconds * G_USEC_PER_SEC;
+}
+
+/* Failures in a row are retried with a growing pause: for as long as the
+ * chat lasts once it is resilient (connected: a short outage must not end
+ * it), and for SETUP_PATIENCE_SECONDS before that (a server restarting
+ * should not fail a chat being set up, a server that is down for good
+ * should not keep a person waiting). Returns the pause in milliseconds, or
+ * 0 when it is time to give up. */
+static guint
+next_retry_ms (PhSignaling *self)
+{
+  gint64 now = g_get_monotonic_time ();
+
+  if (self->finished)
+    return 0;
+  if (self->resilient && !self->reentering)
+    return RETRY_SECONDS * 1000;
+  if (!patience_left (self))
+    return 0;
+  if (self->trouble_since == 0)
+    self->trouble_since = now;
+  self->backoff_ms
+      = self->backoff_ms == 0 ? FIRST_BACKOFF_MS : MIN (2 * self->backoff_ms, MAX_BACKOFF_MS);
+  return self->backoff_ms;
+}
+
+static void
+trouble_over (PhSignaling *self)
+{
+  self->trouble_since = 0;
+  self->backoff_ms = 0;
+}
+
+static gboolean
+is_unreachable (const GError *error)
+{
+  return g_error_matches (error, PH_ERROR, PH_ERROR_RENDEZVOUS_UNREACHABLE);
+}
+
+/* 404, or 412 when the number is open again under another tag. */
+static gboolean
+is_mailbox_gone (const GError *error)
+{
+  return g_error_matches (error, PH_ERROR, PH_ERROR_UNKNOWN_CODE);
+}
+
+/* The host's mailbox is its own from allocation on; the joiner's from its
+ * first post. Only until the chat connects is a lost one reopened: after
+ * that the chat goes on without it (see docs/ARCHITECTURE.md). */
+static gboolean
+can_reenter (PhSignaling *self)
+{
+  return !self->resilient && !self->finished && (self->is_host || self->joined);
+}
+
+typedef struct
+{
+  PhSignaling *self;
+  guint generation;
+} Request;
+
+static Request *
+request_new (PhSignaling *self, guint generation)
+{
+  Request *request = g_new0 (Request, 1);
+
+  request->self = g_object_ref (self);
+  request->generation = generation;
+  return request;
 }
 
 static gboolean
@@ -189,25 +287,50 @@ post_retry_cb (gpointer user_data)
 static void
 post_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  g_autoptr (PhSignaling) self = user_data;
+  Request *request = user_data;
+  g_autoptr (PhSignaling) self = request->self;
+  gboolean current = request->generation == self->post_generation;
   g_autoptr (GError) error = NULL;
+  guint retry_ms = 0;
 
-  if (!ph_rendezvous_client_post_finish (PH_RENDEZVOUS_CLIENT (source), result, NULL, &error)
-      && is_retryable (self, error))
+  g_free (request);
+  ph_rendezvous_client_post_finish (PH_RENDEZVOUS_CLIENT (source), result, NULL, &error);
+  /* About a mailbox given up meanwhile: whatever it was goes again. */
+  if (!current)
+    return;
+
+  if (error != NULL && is_unreachable (error))
+    {
+      self->server_was_unreachable = TRUE;
+      retry_ms = next_retry_ms (self);
+    }
+  else if (error != NULL && is_mailbox_gone (error) && can_reenter (self))
+    {
+      lose_mailbox (self);
+      return;
+    }
+  else if (error != NULL && is_mailbox_gone (error) && !self->finished && !self->joined
+           && self->server_was_unreachable)
+    {
+      /* The joiner's first post, to a server that was just unreachable: it
+       * may have restarted, and the host will claim the number again. */
+      retry_ms = next_retry_ms (self);
+    }
+  if (retry_ms > 0)
     {
       /* The same sealed bytes go again: if the first post did arrive, the
        * peer drops the copy as a replay. */
-      g_debug ("Posting again in %d s: %s", RETRY_SECONDS, error->message);
-      self->post_retry_id = g_timeout_add_seconds_full (
-          G_PRIORITY_DEFAULT, RETRY_SECONDS, post_retry_cb, g_object_ref (self), g_object_unref);
+      g_debug ("Posting again in %u ms: %s", retry_ms, error->message);
+      self->post_retry_id = g_timeout_add_full (G_PRIORITY_DEFAULT, retry_ms, post_retry_cb,
+                                                g_object_ref (self), g_object_unref);
       return;
     }
 
   self->posting = FALSE;
-  g_clear_pointer (&self->posting_phase, g_free);
-  g_clear_pointer (&self->posting_body, g_bytes_unref);
   if (error != NULL)
     {
+      g_clear_pointer (&self->posting_phase, g_free);
+      g_clear_pointer (&self->posting_body, g_bytes_unref);
       if (self->finished)
         g_debug ("A last mailbox message was not posted: %s", error->message);
       else
@@ -216,6 +339,18 @@ post_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       post_next (self);
       return;
     }
+
+  trouble_over (self);
+  if (self->posted != NULL)
+    {
+      OutgoingMessage *posted = g_new0 (OutgoingMessage, 1);
+
+      posted->phase = g_steal_pointer (&self->posting_phase);
+      posted->body = g_steal_pointer (&self->posting_body);
+      g_ptr_array_add (self->posted, posted);
+    }
+  g_clear_pointer (&self->posting_phase, g_free);
+  g_clear_pointer (&self->posting_body, g_bytes_unref);
 
   if (!self->joined)
     {
@@ -236,7 +371,7 @@ post_next (PhSignaling *self)
   OutgoingMessage *message;
   g_autoptr (GBytes) body = NULL;
 
-  if (self->posting)
+  if (self->posting || (self->reentering && !self->finished))
     return;
 
   message = g_queue_peek_head (&self->outgoing);
@@ -266,7 +401,8 @@ static void
 post_current (PhSignaling *self)
 {
   ph_rendezvous_client_post_async (self->client, self->nameplate, self->side, self->posting_phase,
-                                   self->posting_body, NULL, post_cb, g_object_ref (self));
+                                   self->posting_body, NULL, post_cb,
+                                   request_new (self, self->post_generation));
 }
 
 static gboolean
@@ -274,6 +410,8 @@ handle_pake (PhSignaling *self, const PhMailboxMessage *message, GError **error)
 {
   g_autoptr (GBytes) confirmation = NULL;
 
+  if (self->sealer != NULL && self->reentered && g_bytes_equal (message->body, self->peer_pake))
+    return TRUE;
   if (self->sealer != NULL)
     {
       g_set_error_literal (error, PH_ERROR, PH_ERROR_PROTOCOL,
@@ -284,15 +422,21 @@ handle_pake (PhSignaling *self, const PhMailboxMessage *message, GError **error)
   if (!ph_pake_finish (self->pake, message->side, message->body, error))
     return FALSE;
 
+  self->peer_pake = g_bytes_ref (message->body);
   self->sealer = ph_pake_create_sealer (self->pake);
   confirmation = ph_pake_get_confirmation (self->pake);
-  /* The confirmation goes ahead of anything already queued. */
+  /* The confirmation goes ahead of everything still to be sealed, and
+   * after what is ready to go again into a reopened mailbox. */
   {
     OutgoingMessage *confirm = g_new0 (OutgoingMessage, 1);
+    GList *first_sealed = g_queue_find_custom (&self->outgoing, NULL, compare_unsealed);
 
     confirm->phase = g_strdup ("confirm");
     confirm->body = g_bytes_ref (confirmation);
-    g_queue_push_head (&self->outgoing, confirm);
+    if (first_sealed != NULL)
+      g_queue_insert_before (&self->outgoing, first_sealed, confirm);
+    else
+      g_queue_push_tail (&self->outgoing, confirm);
   }
   g_signal_emit (self, signals[SIGNAL_PAIRED], 0);
   post_next (self);
@@ -315,7 +459,7 @@ handle_sealed (PhSignaling *self, const PhMailboxMessage *message, GError **erro
     }
 
   plaintext = ph_sealer_open (self->sealer, message->phase, message->body, &local_error);
-  if (plaintext == NULL && self->resilient
+  if (plaintext == NULL && (self->resilient || self->reentered)
       && g_error_matches (local_error, PH_ERROR, PH_ERROR_REPLAYED))
     {
       g_debug ("Dropping a copy of an earlier mailbox message");
@@ -429,38 +573,121 @@ poll_retry_cb (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
-typedef struct
+static void
+retry_poll (PhSignaling *self, guint retry_ms, const GError *error)
 {
-  PhSignaling *self;
-  guint generation;
-} Poll;
+  g_debug ("Polling again in %u ms: %s", retry_ms, error->message);
+  self->poll_retry_id = g_timeout_add_full (G_PRIORITY_DEFAULT, retry_ms, poll_retry_cb,
+                                            g_object_ref (self), g_object_unref);
+}
+
+static void
+fail_mailbox_lost (PhSignaling *self)
+{
+  g_autoptr (GError) error
+      = g_error_new (PH_ERROR, PH_ERROR_RENDEZVOUS,
+                     /* Translators: %s is the number at the start of a code, such as 42. */
+                     _ ("The rendezvous server lost the mailbox for the code that starts with %s "
+                        "and did not get it back; start a new chat."),
+                     self->nameplate);
+
+  fail (self, error);
+}
+
+/* A joiner finding its mailbox again: it must hold the host's key exchange
+ * as we read it before, or the number now belongs to another chat, which
+ * our posts must not disturb. */
+static gboolean
+is_our_mailbox (PhSignaling *self, GPtrArray *messages, GError **error)
+{
+  const PhMailboxMessage *first = g_ptr_array_index (messages, 0);
+
+  if (self->peer_pake == NULL
+      || (first->index == 1 && g_str_equal (first->phase, "pake")
+          && g_strcmp0 (first->side, self->peer_side) == 0
+          && g_bytes_equal (first->body, self->peer_pake)))
+    return TRUE;
+
+  g_set_error (error, PH_ERROR, PH_ERROR_RENDEZVOUS,
+               /* Translators: %s is the number at the start of a code, such as 42. */
+               _ ("The rendezvous server restarted and has given the number %s to another chat; "
+                  "ask for a new code."),
+               self->nameplate);
+  return FALSE;
+}
 
 static void
 fetch_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  Poll *poll = user_data;
+  Request *poll = user_data;
   g_autoptr (PhSignaling) self = poll->self;
   gboolean current = poll->generation == self->poll_generation;
   g_autoptr (GError) error = NULL;
   g_autoptr (GPtrArray) messages = NULL;
+  guint retry_ms;
 
   g_free (poll);
   messages = ph_rendezvous_client_fetch_finish (PH_RENDEZVOUS_CLIENT (source), result, &error);
   if (self->finished || !current)
     return;
-  if (messages == NULL && is_retryable (self, error))
+  if (messages == NULL && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+  if (messages == NULL && is_unreachable (error))
     {
-      g_debug ("Polling again in %d s: %s", RETRY_SECONDS, error->message);
-      self->poll_retry_id = g_timeout_add_seconds_full (
-          G_PRIORITY_DEFAULT, RETRY_SECONDS, poll_retry_cb, g_object_ref (self), g_object_unref);
+      self->server_was_unreachable = TRUE;
+      if ((retry_ms = next_retry_ms (self)) > 0)
+        {
+          retry_poll (self, retry_ms, error);
+          return;
+        }
+    }
+  else if (messages == NULL && is_mailbox_gone (error) && self->reentering)
+    {
+      /* Not claimed again yet: the host is still waiting for the server. */
+      if ((retry_ms = next_retry_ms (self)) > 0)
+        {
+          retry_poll (self, retry_ms, error);
+          return;
+        }
+    }
+  else if (messages == NULL && is_mailbox_gone (error) && can_reenter (self))
+    {
+      lose_mailbox (self);
       return;
     }
   if (messages == NULL)
     {
-      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-        fail (self, error);
+      fail (self, error);
       return;
     }
+
+  if (self->reentering)
+    {
+      /* Open but empty: claimed, and the host's key exchange is on its
+       * way; it should not take longer than the server took to return. */
+      if (messages->len == 0 && patience_left (self))
+        {
+          poll_mailbox (self);
+          return;
+        }
+      if (messages->len == 0)
+        {
+          fail_mailbox_lost (self);
+          return;
+        }
+      if (!is_our_mailbox (self, messages, &error))
+        {
+          fail (self, error);
+          return;
+        }
+      g_debug ("Found mailbox %s again; posting everything again", self->nameplate);
+      trouble_over (self);
+      self->reentering = FALSE;
+      self->joined = TRUE;
+      post_next (self);
+    }
+  else
+    trouble_over (self);
 
   for (guint i = 0; i < messages->len && !self->finished; i++)
     {
@@ -489,10 +716,8 @@ cancel_poll_cb (GCancellable *cancellable, gpointer user_data)
 static void
 poll_mailbox (PhSignaling *self)
 {
-  Poll *poll = g_new0 (Poll, 1);
+  Request *poll = request_new (self, ++self->poll_generation);
 
-  poll->self = g_object_ref (self);
-  poll->generation = ++self->poll_generation;
   /* Its own cancellable, so ph_signaling_poll_now can drop just this poll. */
   if (self->poll_cancellable == NULL || g_cancellable_is_cancelled (self->poll_cancellable))
     {
@@ -518,25 +743,51 @@ start_pake (PhSignaling *self)
   enqueue (self, "pake", message, FALSE);
 }
 
+static gboolean
+allocate_retry_cb (gpointer user_data)
+{
+  PhSignaling *self = user_data;
+
+  self->allocate_retry_id = 0;
+  allocate (self);
+  return G_SOURCE_REMOVE;
+}
+
 static void
 allocate_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr (PhSignaling) self = user_data;
   g_autoptr (GError) error = NULL;
+  guint retry_ms;
 
   self->nameplate
       = ph_rendezvous_client_allocate_finish (PH_RENDEZVOUS_CLIENT (source), result, NULL, &error);
   if (self->finished)
     return;
+  if (self->nameplate == NULL && is_unreachable (error) && (retry_ms = next_retry_ms (self)) > 0)
+    {
+      g_debug ("Allocating again in %u ms: %s", retry_ms, error->message);
+      self->allocate_retry_id = g_timeout_add_full (G_PRIORITY_DEFAULT, retry_ms, allocate_retry_cb,
+                                                    g_object_ref (self), g_object_unref);
+      return;
+    }
   if (self->nameplate == NULL)
     {
       fail (self, error);
       return;
     }
 
+  trouble_over (self);
   self->code = ph_code_generate (self->nameplate);
   start_pake (self);
   g_signal_emit (self, signals[SIGNAL_CODE_READY], 0, self->code);
+}
+
+static void
+allocate (PhSignaling *self)
+{
+  ph_rendezvous_client_allocate_async (self->client, self->cancellable, allocate_cb,
+                                       g_object_ref (self));
 }
 
 void
@@ -545,8 +796,108 @@ ph_signaling_host (PhSignaling *self)
   g_return_if_fail (PH_IS_SIGNALING (self));
   g_return_if_fail (self->nameplate == NULL);
 
-  ph_rendezvous_client_allocate_async (self->client, self->cancellable, allocate_cb,
-                                       g_object_ref (self));
+  self->is_host = TRUE;
+  allocate (self);
+}
+
+static void
+claim_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (PhSignaling) self = user_data;
+  g_autoptr (GError) error = NULL;
+  guint retry_ms;
+
+  if (!ph_rendezvous_client_claim_finish (PH_RENDEZVOUS_CLIENT (source), result, &error))
+    {
+      if (self->finished)
+        return;
+      if (is_unreachable (error) && (retry_ms = next_retry_ms (self)) > 0)
+        {
+          g_debug ("Claiming again in %u ms: %s", retry_ms, error->message);
+          self->reenter_id = g_timeout_add_full (G_PRIORITY_DEFAULT, retry_ms, reenter_cb,
+                                                 g_object_ref (self), g_object_unref);
+          return;
+        }
+      fail (self, error);
+      return;
+    }
+  if (self->finished)
+    return;
+
+  /* The claim put our side into the mailbox: read it from the start, and
+   * post everything again. */
+  g_debug ("Claimed mailbox %s again; posting everything again", self->nameplate);
+  self->reentering = FALSE;
+  self->joined = TRUE;
+  poll_mailbox (self);
+  post_next (self);
+}
+
+/* The host claims its number again; the joiner reads it (without the old
+ * tag, which a reopened mailbox no longer has) until the host has. */
+static gboolean
+reenter_cb (gpointer user_data)
+{
+  PhSignaling *self = user_data;
+
+  self->reenter_id = 0;
+  if (self->is_host)
+    ph_rendezvous_client_claim_async (self->client, self->nameplate, self->side, self->cancellable,
+                                      claim_cb, g_object_ref (self));
+  else
+    {
+      ph_rendezvous_client_forget_mailbox (self->client, self->nameplate);
+      poll_mailbox (self);
+    }
+  return G_SOURCE_REMOVE;
+}
+
+/* The server lost our mailbox (it restarted: 404; or the number is open
+ * again under another tag: 412) before the chat connected. Both sides get
+ * back into a mailbox under the same number and post everything they had
+ * posted, in order, so the code already read out stays good: the host
+ * claims the number, the joiner waits until it holds the host's key
+ * exchange again. Each side drops the copies of what it already had. */
+static void
+lose_mailbox (PhSignaling *self)
+{
+  guint retry_ms = next_retry_ms (self);
+
+  if (retry_ms == 0)
+    {
+      fail_mailbox_lost (self);
+      return;
+    }
+  g_debug ("Mailbox %s is gone; entering it again in %u ms", self->nameplate, retry_ms);
+  g_assert (self->posted != NULL);
+
+  /* Whatever was posted goes again, then what was in flight, then the rest. */
+  if (self->posting)
+    {
+      OutgoingMessage *in_flight = g_new0 (OutgoingMessage, 1);
+
+      in_flight->phase = g_steal_pointer (&self->posting_phase);
+      in_flight->body = g_steal_pointer (&self->posting_body);
+      g_queue_push_head (&self->outgoing, in_flight);
+      self->posting = FALSE;
+    }
+  for (guint i = self->posted->len; i > 0; i--)
+    g_queue_push_head (&self->outgoing, g_ptr_array_steal_index (self->posted, i - 1));
+  self->post_generation++;
+  g_clear_handle_id (&self->post_retry_id, g_source_remove);
+
+  self->poll_generation++;
+  g_clear_handle_id (&self->poll_retry_id, g_source_remove);
+  if (self->poll_cancellable != NULL)
+    g_cancellable_cancel (self->poll_cancellable);
+
+  self->joined = FALSE;
+  self->last_index = 0;
+  self->reentering = TRUE;
+  self->reentered = TRUE;
+  g_clear_handle_id (&self->reenter_id, g_source_remove);
+  self->reenter_id = g_timeout_add_full (G_PRIORITY_DEFAULT, retry_ms, reenter_cb,
+                                         g_object_ref (self), g_object_unref);
 }
 
 void
@@ -612,6 +963,9 @@ ph_signaling_set_resilient (PhSignaling *self)
   g_return_if_fail (PH_IS_SIGNALING (self));
 
   self->resilient = TRUE;
+  trouble_over (self);
+  /* A connected chat does not reopen a lost mailbox: no more to keep. */
+  g_clear_pointer (&self->posted, g_ptr_array_unref);
 }
 
 void
@@ -690,6 +1044,10 @@ ph_signaling_finalize (GObject *object)
   g_queue_clear_full (&self->outgoing, (GDestroyNotify)outgoing_message_free);
   g_clear_handle_id (&self->post_retry_id, g_source_remove);
   g_clear_handle_id (&self->poll_retry_id, g_source_remove);
+  g_clear_handle_id (&self->reenter_id, g_source_remove);
+  g_clear_handle_id (&self->allocate_retry_id, g_source_remove);
+  g_clear_pointer (&self->posted, g_ptr_array_unref);
+  g_clear_pointer (&self->peer_pake, g_bytes_unref);
   g_free (self->posting_phase);
   g_clear_pointer (&self->posting_body, g_bytes_unref);
   g_clear_object (&self->leave_task);
@@ -746,6 +1104,12 @@ ph_signaling_init (PhSignaling *self)
 
   g_queue_init (&self->outgoing);
   self->cancellable = g_cancellable_new ();
+  self->posted = g_ptr_array_new_with_free_func ((GDestroyNotify)outgoing_message_free);
+  self->patience_seconds = SETUP_PATIENCE_SECONDS;
+  if (g_getenv ("PINHOLE_TEST_RENDEZVOUS_PATIENCE_SECONDS") != NULL)
+    self->patience_seconds
+        = CLAMP (g_ascii_strtoull (g_getenv ("PINHOLE_TEST_RENDEZVOUS_PATIENCE_SECONDS"), NULL, 10),
+                 1, SETUP_PATIENCE_SECONDS);
 
   randombytes_buf (side, sizeof side);
   self->side = g_malloc (sizeof side * 2 + 1);

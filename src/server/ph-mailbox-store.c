@@ -19,6 +19,7 @@ typedef struct
   gsize bytes;
   gint64 expires_us;
   GList link; /* in PhMailboxStore.expiring */
+  char tag[17];
 } Mailbox;
 
 struct _PhMailboxStore
@@ -32,7 +33,8 @@ struct _PhMailboxStore
 
   GHashTable *mailboxes; /* nameplate → Mailbox */
   GTree *free_numbers;   /* freed nameplates below high_water */
-  guint high_water;      /* every nameplate above it is unused */
+  guint high_water;      /* every nameplate above it is free, but those claimed */
+  GTree *claimed_above;  /* open nameplates above high_water, all claimed */
   /* Every mailbox has the same lifetime from its last renewal, so moving a
    * renewed one to the tail keeps them in order of expiry, and one timer
    * for the head serves them all: a GSource per mailbox would make every
@@ -107,7 +109,10 @@ static void
 close_mailbox (PhMailboxStore *self, guint nameplate)
 {
   g_hash_table_remove (self->mailboxes, GUINT_TO_POINTER (nameplate));
-  g_tree_insert (self->free_numbers, GUINT_TO_POINTER (nameplate), GUINT_TO_POINTER (nameplate));
+  if (nameplate > self->high_water)
+    g_tree_remove (self->claimed_above, GUINT_TO_POINTER (nameplate));
+  else
+    g_tree_insert (self->free_numbers, GUINT_TO_POINTER (nameplate), GUINT_TO_POINTER (nameplate));
   g_signal_emit (self, signals[MAILBOX_CLOSED], 0, nameplate);
 }
 
@@ -173,6 +178,7 @@ ph_mailbox_store_finalize (GObject *object)
 
   g_clear_pointer (&self->mailboxes, g_hash_table_unref);
   g_clear_pointer (&self->free_numbers, g_tree_unref);
+  g_clear_pointer (&self->claimed_above, g_tree_unref);
 
   G_OBJECT_CLASS (ph_mailbox_store_parent_class)->finalize (object);
 }
@@ -269,6 +275,7 @@ ph_mailbox_store_init (PhMailboxStore *self)
 {
   self->mailboxes = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify)mailbox_free);
   self->free_numbers = g_tree_new (compare_numbers);
+  self->claimed_above = g_tree_new (compare_numbers);
 }
 
 PhMailboxStore *
@@ -280,22 +287,42 @@ ph_mailbox_store_new (guint max_mailboxes, guint max_messages, gsize max_mailbox
                        lifetime_seconds, NULL);
 }
 
+static void
+open_mailbox (PhMailboxStore *self, guint nameplate)
+{
+  Mailbox *mailbox = g_new0 (Mailbox, 1);
+  guint32 tag[2] = { g_random_int (), g_random_int () };
+
+  mailbox->store = self;
+  mailbox->nameplate = nameplate;
+  mailbox->messages = g_ptr_array_new_with_free_func ((GDestroyNotify)ph_stored_message_unref);
+  g_snprintf (mailbox->tag, sizeof mailbox->tag, "%08x%08x", tag[0], tag[1]);
+  g_hash_table_insert (self->mailboxes, GUINT_TO_POINTER (nameplate), mailbox);
+  start_lifetime (self, mailbox);
+}
+
+static gboolean
+check_capacity (PhMailboxStore *self, GError **error)
+{
+  if (g_hash_table_size (self->mailboxes) < self->max_mailboxes)
+    return TRUE;
+
+  g_set_error (error, PH_MAILBOX_STORE_ERROR, PH_MAILBOX_STORE_ERROR_NO_FREE_MAILBOX,
+               "All %u mailboxes are in use; try again in a few minutes.", self->max_mailboxes);
+  return FALSE;
+}
+
 gboolean
 ph_mailbox_store_allocate (PhMailboxStore *self, guint *out_nameplate, GError **error)
 {
-  Mailbox *mailbox;
   GTreeNode *lowest_free;
   guint nameplate;
 
   g_return_val_if_fail (PH_IS_MAILBOX_STORE (self), FALSE);
   g_return_val_if_fail (out_nameplate != NULL, FALSE);
 
-  if (g_hash_table_size (self->mailboxes) >= self->max_mailboxes)
-    {
-      g_set_error (error, PH_MAILBOX_STORE_ERROR, PH_MAILBOX_STORE_ERROR_NO_FREE_MAILBOX,
-                   "All %u mailboxes are in use; try again in a few minutes.", self->max_mailboxes);
-      return FALSE;
-    }
+  if (!check_capacity (self, error))
+    return FALSE;
 
   lowest_free = g_tree_node_first (self->free_numbers);
   if (lowest_free != NULL)
@@ -305,18 +332,75 @@ ph_mailbox_store_allocate (PhMailboxStore *self, guint *out_nameplate, GError **
     }
   else
     {
+      /* Claimed numbers the high water passes are open: step over them. */
       nameplate = ++self->high_water;
+      while (g_tree_remove (self->claimed_above, GUINT_TO_POINTER (nameplate)))
+        nameplate = ++self->high_water;
     }
 
-  mailbox = g_new0 (Mailbox, 1);
-  mailbox->store = self;
-  mailbox->nameplate = nameplate;
-  mailbox->messages = g_ptr_array_new_with_free_func ((GDestroyNotify)ph_stored_message_unref);
-  g_hash_table_insert (self->mailboxes, GUINT_TO_POINTER (nameplate), mailbox);
-  start_lifetime (self, mailbox);
-
+  open_mailbox (self, nameplate);
   *out_nameplate = nameplate;
   return TRUE;
+}
+
+/* Numbers above the high water stay implicit (no list of every free one
+ * below a large claimed number): a claim there is only remembered until
+ * the high water passes it or it closes. */
+gboolean
+ph_mailbox_store_claim (PhMailboxStore *self, guint nameplate, const char *side,
+                        gboolean *out_created, GError **error)
+{
+  Mailbox *mailbox;
+
+  g_return_val_if_fail (PH_IS_MAILBOX_STORE (self), FALSE);
+  g_return_val_if_fail (side != NULL, FALSE);
+
+  mailbox = g_hash_table_lookup (self->mailboxes, GUINT_TO_POINTER (nameplate));
+  if (mailbox != NULL)
+    {
+      for (guint i = 0; i < G_N_ELEMENTS (mailbox->sides); i++)
+        if (g_strcmp0 (mailbox->sides[i], side) == 0)
+          {
+            if (out_created != NULL)
+              *out_created = FALSE;
+            return TRUE;
+          }
+      g_set_error (error, PH_MAILBOX_STORE_ERROR, PH_MAILBOX_STORE_ERROR_NAMEPLATE_UNAVAILABLE,
+                   "Mailbox %u is already open for another chat.", nameplate);
+      return FALSE;
+    }
+
+  if (nameplate == 0 || nameplate > self->max_mailboxes)
+    {
+      g_set_error (error, PH_MAILBOX_STORE_ERROR, PH_MAILBOX_STORE_ERROR_NAMEPLATE_UNAVAILABLE,
+                   "Nameplates here run from 1 to %u.", self->max_mailboxes);
+      return FALSE;
+    }
+  if (!check_capacity (self, error))
+    return FALSE;
+
+  if (nameplate > self->high_water)
+    g_tree_insert (self->claimed_above, GUINT_TO_POINTER (nameplate), GUINT_TO_POINTER (nameplate));
+  else
+    g_tree_remove (self->free_numbers, GUINT_TO_POINTER (nameplate));
+
+  open_mailbox (self, nameplate);
+  mailbox = g_hash_table_lookup (self->mailboxes, GUINT_TO_POINTER (nameplate));
+  mailbox->sides[0] = g_strdup (side);
+  if (out_created != NULL)
+    *out_created = TRUE;
+  return TRUE;
+}
+
+const char *
+ph_mailbox_store_get_tag (PhMailboxStore *self, guint nameplate)
+{
+  Mailbox *mailbox;
+
+  g_return_val_if_fail (PH_IS_MAILBOX_STORE (self), NULL);
+
+  mailbox = g_hash_table_lookup (self->mailboxes, GUINT_TO_POINTER (nameplate));
+  return mailbox != NULL ? mailbox->tag : NULL;
 }
 
 /* A mailbox both sides joined stays open while they use it: the chat

@@ -12,7 +12,13 @@ G_BEGIN_DECLS
  * message (or by leaving). Messages are numbered from 1 in arrival order.
  * A mailbox closes when every side that joined has left or its lifetime
  * runs out; either way its nameplate is free again and "mailbox-closed" is
- * emitted so that waiting readers can be told. */
+ * emitted so that waiting readers can be told.
+ *
+ * Each mailbox has a tag, random and new each time a nameplate is opened,
+ * so that a client can tell the mailbox it used from a later one under the
+ * same number. A nameplate can also be claimed by number: a host whose
+ * mailbox a restarted server forgot opens it again, so that the code it
+ * showed stays good. */
 
 #define PH_MAILBOX_STORE_ERROR (ph_mailbox_store_error_quark ())
 
@@ -22,6 +28,7 @@ typedef enum
   PH_MAILBOX_STORE_ERROR_NO_FREE_MAILBOX,
   PH_MAILBOX_STORE_ERROR_THIRD_SIDE,
   PH_MAILBOX_STORE_ERROR_MAILBOX_LIMIT,
+  PH_MAILBOX_STORE_ERROR_NAMEPLATE_UNAVAILABLE,
 } PhMailboxStoreError;
 
 GQuark ph_mailbox_store_error_quark (void);
@@ -44,6 +51,13 @@ G_DECLARE_FINAL_TYPE (PhMailboxStore, ph_mailbox_store, PH, MAILBOX_STORE, GObje
 PhMailboxStore *ph_mailbox_store_new (guint max_mailboxes, guint max_messages,
                                       gsize max_mailbox_bytes, guint lifetime_seconds);
 gboolean ph_mailbox_store_allocate (PhMailboxStore *self, guint *out_nameplate, GError **error);
+/* Opens @nameplate with @side as its first side. Claiming a mailbox that
+ * @side already holds succeeds again (a claim whose answer was lost is
+ * repeated); @out_created says which it was. */
+gboolean ph_mailbox_store_claim (PhMailboxStore *self, guint nameplate, const char *side,
+                                 gboolean *out_created, GError **error);
+/* The open mailbox's tag (16 hexadecimal digits), or NULL. */
+const char *ph_mailbox_store_get_tag (PhMailboxStore *self, guint nameplate);
 gboolean ph_mailbox_store_add_message (PhMailboxStore *self, guint nameplate, const char *side,
                                        const char *phase, GBytes *body, guint64 *out_index,
                                        GError **error);

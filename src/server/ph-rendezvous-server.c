@@ -112,6 +112,7 @@ struct _PhRendezvousServer
   char *url;
 
   guint64 mailboxes_allocated;
+  guint64 mailboxes_claimed;
   guint64 messages_posted;
   guint64 rate_limited;
   guint64 requests_aborted;
@@ -223,9 +224,34 @@ respond_store_error (PhRendezvousServer *self, SoupServerMessage *msg, const GEr
       respond_error (self, msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, "mailbox-limit", "%s",
                      error->message);
       break;
+    case PH_MAILBOX_STORE_ERROR_NAMEPLATE_UNAVAILABLE:
+      respond_error (self, msg, SOUP_STATUS_CONFLICT, "nameplate-unavailable", "%s",
+                     error->message);
+      break;
     default:
       g_assert_not_reached ();
     }
+}
+
+/* The ETag naming the mailbox open under @nameplate, or NULL. A client
+ * sends it back in If-Match and learns from a 412 that its mailbox is gone
+ * even when the number is open again (a restarted server, a host that
+ * claimed it back). */
+static char *
+mailbox_etag (PhRendezvousServer *self, guint nameplate)
+{
+  const char *tag = ph_mailbox_store_get_tag (self->store, nameplate);
+
+  return tag != NULL ? g_strdup_printf ("\"%s\"", tag) : NULL;
+}
+
+static void
+set_etag (PhRendezvousServer *self, SoupServerMessage *msg, guint nameplate)
+{
+  g_autofree char *etag = mailbox_etag (self, nameplate);
+
+  if (etag != NULL)
+    soup_message_headers_replace (soup_server_message_get_response_headers (msg), "ETag", etag);
 }
 
 /* {"messages":[{"index":1,"side":"…","phase":"…","body":"…"},…]}, as
@@ -628,9 +654,11 @@ poll_stop_waiting (Poll *poll)
 
 /* The whole HTTP/1.x response libsoup would have written for @body
  * (taken), closing the connection: what it wrote for a paused message,
- * with the Date of the answer rather than of the request. */
+ * with the Date of the answer rather than of the request. @etag, if not
+ * NULL, names the mailbox. */
 static GString *
-http_answer (PhRendezvousServer *self, SoupHTTPVersion http_version, guint status, char *body)
+http_answer (PhRendezvousServer *self, SoupHTTPVersion http_version, guint status, char *body,
+             const char *etag)
 {
   g_autoptr (GDateTime) now = g_date_time_new_now_utc ();
   g_autofree char *date = soup_date_time_to_string (now, SOUP_DATE_HTTP);
@@ -641,13 +669,17 @@ http_answer (PhRendezvousServer *self, SoupHTTPVersion http_version, guint statu
                           "HTTP/1.%c %u %s\r\n"
                           "Server: %s\r\n"
                           "Cache-Control: no-store\r\n"
-                          "Date: %s\r\n"
+                          "Date: %s\r\n",
+                          http_version == SOUP_HTTP_1_0 ? '0' : '1', status,
+                          soup_status_get_phrase (status), self->server_header, date);
+  if (etag != NULL)
+    g_string_append_printf (out, "ETag: %s\r\n", etag);
+  g_string_append_printf (out,
                           "Content-Type: application/json\r\n"
                           "Content-Length: %" G_GSIZE_FORMAT "\r\n"
                           "Connection: close\r\n"
                           "\r\n",
-                          http_version == SOUP_HTTP_1_0 ? '0' : '1', status,
-                          soup_status_get_phrase (status), self->server_header, date, length);
+                          length);
   g_string_append_len (out, body, (gssize)length);
   g_free (body);
   return out;
@@ -662,6 +694,7 @@ poll_answer (Poll *poll)
   PhRendezvousServer *self = poll->server;
   g_autoptr (GPtrArray) messages = NULL;
   g_autoptr (GError) error = NULL;
+  g_autofree char *etag = NULL;
   guint status = SOUP_STATUS_OK;
   char *body;
 
@@ -680,6 +713,7 @@ poll_answer (Poll *poll)
   else
     {
       body = messages_json (messages);
+      etag = mailbox_etag (self, poll->nameplate);
     }
 
   /* The answer must go out within the client's deadline. */
@@ -687,12 +721,15 @@ poll_answer (Poll *poll)
 
   if (poll->msg != NULL)
     {
+      if (etag != NULL)
+        soup_message_headers_replace (soup_server_message_get_response_headers (poll->msg), "ETag",
+                                      etag);
       respond_text (poll->msg, status, body);
       soup_server_message_unpause (poll->msg);
       return;
     }
   poll->status = status;
-  poll->answer = http_answer (self, poll->http_version, status, body);
+  poll->answer = http_answer (self, poll->http_version, status, body, etag);
   poll_write_answer (poll);
 }
 
@@ -878,6 +915,15 @@ parse_uint_param (GHashTable *query, const char *name, guint64 max, guint64 *out
 }
 
 static void
+respond_nameplate (PhRendezvousServer *self, SoupServerMessage *msg, guint status, guint nameplate)
+{
+  set_etag (self, msg, nameplate);
+  respond_text (msg, status,
+                g_strdup_printf ("{\"nameplate\":\"%u\",\"expires_in\":%u}", nameplate,
+                                 ph_mailbox_store_get_lifetime (self->store)));
+}
+
+static void
 handle_allocate (PhRendezvousServer *self, SoupServerMessage *msg)
 {
   g_autoptr (GError) error = NULL;
@@ -889,10 +935,49 @@ handle_allocate (PhRendezvousServer *self, SoupServerMessage *msg)
       return;
     }
   self->mailboxes_allocated++;
+  respond_nameplate (self, msg, SOUP_STATUS_CREATED, nameplate);
+}
 
-  respond_text (msg, SOUP_STATUS_CREATED,
-                g_strdup_printf ("{\"nameplate\":\"%u\",\"expires_in\":%u}", nameplate,
-                                 ph_mailbox_store_get_lifetime (self->store)));
+/* PUT /v1/mailboxes/N {"side": …}: a host whose mailbox this server lost
+ * (it restarted) opens the same number again, so the code it showed stays
+ * good. Anyone may claim a free number, as anyone may allocate the lowest
+ * one; the PAKE keeps a claimer who is not the host from learning or
+ * forging anything. */
+static void
+handle_claim (PhRendezvousServer *self, SoupServerMessage *msg, guint nameplate)
+{
+  g_auto (PhPost) claim = { 0 };
+  g_autoptr (GBytes) request = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *side = NULL;
+  gboolean created;
+  const char *data;
+  gsize size;
+
+  request = soup_message_body_flatten (soup_server_message_get_request_body (msg));
+  data = g_bytes_get_data (request, &size);
+  if (!ph_post_read (data, size, &claim, &error))
+    {
+      respond_error (self, msg, SOUP_STATUS_BAD_REQUEST, "malformed", "%s", error->message);
+      return;
+    }
+
+  side = parse_side (claim.side);
+  if (side == NULL)
+    {
+      respond_error (self, msg, SOUP_STATUS_BAD_REQUEST, "malformed",
+                     "\"side\" must be a string of 16 hexadecimal digits.");
+      return;
+    }
+
+  if (!ph_mailbox_store_claim (self->store, nameplate, side, &created, &error))
+    {
+      respond_store_error (self, msg, error);
+      return;
+    }
+  if (created)
+    self->mailboxes_claimed++;
+  respond_nameplate (self, msg, created ? SOUP_STATUS_CREATED : SOUP_STATUS_OK, nameplate);
 }
 
 static void
@@ -945,6 +1030,7 @@ handle_post_message (PhRendezvousServer *self, SoupServerMessage *msg, guint nam
     }
   self->messages_posted++;
 
+  set_etag (self, msg, nameplate);
   respond_text (msg, SOUP_STATUS_CREATED,
                 g_strdup_printf ("{\"index\":%" G_GUINT64_FORMAT "}", index));
 }
@@ -977,6 +1063,7 @@ handle_get_messages (PhRendezvousServer *self, SoupServerMessage *msg, guint nam
 
   if (messages->len > 0 || wait == 0)
     {
+      set_etag (self, msg, nameplate);
       respond_text (msg, SOUP_STATUS_OK, messages_json (messages));
       return;
     }
@@ -1117,6 +1204,10 @@ handle_metrics (PhRendezvousServer *self, SoupServerMessage *msg)
   append_metric (text, "pinhole_mailboxes_allocated_total", "counter", "Mailboxes allocated.");
   g_string_append_printf (text, "pinhole_mailboxes_allocated_total %" G_GUINT64_FORMAT "\n",
                           self->mailboxes_allocated);
+  append_metric (text, "pinhole_mailboxes_claimed_total", "counter",
+                 "Mailboxes opened again by number, after this server lost them.");
+  g_string_append_printf (text, "pinhole_mailboxes_claimed_total %" G_GUINT64_FORMAT "\n",
+                          self->mailboxes_claimed);
   append_metric (text, "pinhole_messages_total", "counter", "Messages posted to mailboxes.");
   g_string_append_printf (text, "pinhole_messages_total %" G_GUINT64_FORMAT "\n",
                           self->messages_posted);
@@ -1185,6 +1276,30 @@ check_method (PhRendezvousServer *self, SoupServerMessage *msg, const char *allo
   return FALSE;
 }
 
+/* A request with If-Match is about the mailbox that tag names: when the
+ * number is open under another tag, the client's mailbox is gone (412).
+ * When nothing is open there the handler answers 404 as it would anyway. */
+static gboolean
+check_if_match (PhRendezvousServer *self, SoupServerMessage *msg, guint nameplate)
+{
+  const char *if_match
+      = soup_message_headers_get_one (soup_server_message_get_request_headers (msg), "If-Match");
+  g_autofree char *etag = NULL;
+  g_autofree char *wanted = NULL;
+
+  if (if_match == NULL || (etag = mailbox_etag (self, nameplate)) == NULL)
+    return TRUE;
+  wanted = g_strstrip (g_strdup (if_match));
+  if (strcmp (wanted, etag) == 0)
+    return TRUE;
+
+  respond_error (self, msg, SOUP_STATUS_PRECONDITION_FAILED, "mailbox-replaced",
+                 "Mailbox %u is not the one you used: this server has restarted, or the mailbox "
+                 "expired, and the number was opened again.",
+                 nameplate);
+  return FALSE;
+}
+
 static void
 route_mailbox (PhRendezvousServer *self, SoupServerMessage *msg, const char *rest,
                GHashTable *query)
@@ -1210,10 +1325,14 @@ route_mailbox (PhRendezvousServer *self, SoupServerMessage *msg, const char *res
 
   if (slash == NULL)
     {
-      if (check_method (self, msg, "DELETE"))
+      if (!check_method (self, msg, "PUT, DELETE") || !check_if_match (self, msg, nameplate))
+        return;
+      if (strcmp (method, SOUP_METHOD_PUT) == 0)
+        handle_claim (self, msg, nameplate);
+      else
         handle_leave (self, msg, nameplate, query);
     }
-  else if (check_method (self, msg, "GET, POST"))
+  else if (check_method (self, msg, "GET, POST") && check_if_match (self, msg, nameplate))
     {
       if (strcmp (method, SOUP_METHOD_POST) == 0)
         handle_post_message (self, msg, nameplate);

@@ -25,6 +25,16 @@
 #                                  both ways (a dead access line); off: back
 #   natlab.sh flush ID a|b         the router forgets every NAT mapping
 #                                  (conntrack -F), as after a router reboot
+#   natlab.sh loss ID a|b PCT      from now on the router drops PCT% (one
+#                                  decimal allowed) of what it forwards,
+#                                  both ways, on top of --loss (0: stop);
+#                                  its mappings are kept
+#   natlab.sh service ID rendezvous|turn stop|start|restart
+#                                  stop: the server process is terminated
+#                                  (and gone, its ports closed, on return);
+#                                  start: a new one on the same addresses,
+#                                  listening on return; it has none of the
+#                                  old one's state (mailboxes, allocations)
 #   natlab.sh exec ID a|b|srv|inet|ra|rb CMD…   run CMD in that namespace
 #   natlab.sh down ID              tear the lab down
 #   natlab.sh list                 labs that exist
@@ -58,7 +68,7 @@ die() {
 }
 
 usage() {
-  sed -n '4,28p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+  sed -n '4,40p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 
@@ -269,6 +279,30 @@ turn_credential() {
   TURN_PASS=$(printf %s "$TURN_USER" | openssl dgst -sha1 -hmac "$TURN_SECRET" -binary | base64)
 }
 
+# Two listening addresses: coturn then answers RFC 5780 CHANGE-REQUESTs.
+# Private peers are denied, as any public TURN server should. The log goes
+# on across restarts.
+start_coturn() {
+  ip netns exec "$SRV" turnserver -n --no-tls --no-dtls --no-cli \
+    --listening-ip="$SRV_IP" --listening-ip="$SRV_ALT_IP" --relay-ip="$SRV_IP" \
+    --listening-port="$STUN_PORT" --min-port=49152 --max-port=65535 \
+    --realm="$TURN_REALM" --fingerprint --use-auth-secret --static-auth-secret="$TURN_SECRET" \
+    --denied-peer-ip=10.0.0.0-10.255.255.255 --denied-peer-ip=172.16.0.0-172.31.255.255 \
+    --denied-peer-ip=192.168.0.0-192.168.255.255 --no-software-attribute \
+    --log-file=stdout --simple-log --pidfile="$STATE/turnserver.pidfile" >>"$STATE/coturn.log" 2>&1 &
+  echo $! >"$STATE/coturn.pid"
+  wait_listening "$SRV" u "$SRV_IP:$STUN_PORT"
+  wait_listening "$SRV" u "$SRV_ALT_IP:$STUN_PORT"
+}
+
+start_rendezvous() {
+  ip netns exec "$SRV" "$(<"$STATE/rendezvous.bin")" --listen "$SRV_IP" --port "$RENDEZVOUS_PORT" \
+    --turn-secret "$TURN_SECRET" --turn-uri "turn:$SRV_IP:$STUN_PORT?transport=udp" \
+    --stun-uri "stun:$SRV_IP:$STUN_PORT" >>"$STATE/rendezvous.log" 2>&1 &
+  echo $! >"$STATE/rendezvous.pid"
+  wait_listening "$SRV" t "$SRV_IP:$RENDEZVOUS_PORT"
+}
+
 make_servers() {
   SRV=$(ns "$ID" srv)
   make_ns "$SRV" 0
@@ -285,24 +319,9 @@ make_servers() {
   in_ns "$SRV" ip link set dev sink arp off
   in_ns "$SRV" ip route add default dev sink
 
-  # Two listening addresses: coturn then answers RFC 5780 CHANGE-REQUESTs.
-  # Private peers are denied, as any public TURN server should.
-  start_daemon coturn ip netns exec "$SRV" turnserver -n --no-tls --no-dtls --no-cli \
-    --listening-ip="$SRV_IP" --listening-ip="$SRV_ALT_IP" --relay-ip="$SRV_IP" \
-    --listening-port="$STUN_PORT" --min-port=49152 --max-port=65535 \
-    --realm="$TURN_REALM" --fingerprint --use-auth-secret --static-auth-secret="$TURN_SECRET" \
-    --denied-peer-ip=10.0.0.0-10.255.255.255 --denied-peer-ip=172.16.0.0-172.31.255.255 \
-    --denied-peer-ip=192.168.0.0-192.168.255.255 --no-software-attribute \
-    --log-file=stdout --simple-log --pidfile="$STATE/turnserver.pidfile"
-
-  start_daemon rendezvous ip netns exec "$SRV" "$RENDEZVOUS_BIN" --listen "$SRV_IP" --port "$RENDEZVOUS_PORT" \
-    --turn-secret "$TURN_SECRET" --turn-uri "turn:$SRV_IP:$STUN_PORT?transport=udp" \
-    --stun-uri "stun:$SRV_IP:$STUN_PORT"
-
-  wait_listening "$SRV" u "$SRV_IP"
-  wait_listening "$SRV" u "$SRV_ALT_IP"
-  wait_listening "$SRV" t "$SRV_IP:$RENDEZVOUS_PORT"
-
+  echo "$RENDEZVOUS_BIN" >"$STATE/rendezvous.bin"
+  start_coturn
+  start_rendezvous
   turn_credential
   cat >>"$STATE/env" <<EOF
 NATLAB_NS_SRV=$SRV
@@ -478,6 +497,75 @@ cmd_flush() {
   in_ns "$router" conntrack -F >/dev/null 2>&1
 }
 
+# Like --loss, in a table of its own so that the NAT rules and their
+# mappings stay: an established path keeps working, only lossier.
+cmd_loss() {
+  (($# == 3)) || usage
+  local router
+  router=$(lab_router "$1" "$2")
+  LOSS=$3
+  parse_loss || die "loss takes a percentage with at most one decimal, 0 to 100"
+  if ((LOSS_PER_MILLE == 0)); then
+    in_ns "$router" nft delete table ip natlab_loss 2>/dev/null || true
+    return
+  fi
+  in_ns "$router" nft -f - <<EOF
+table ip natlab_loss
+delete table ip natlab_loss
+add table ip natlab_loss
+add chain ip natlab_loss forward { type filter hook forward priority filter - 5; }
+add rule ip natlab_loss forward numgen random mod 1000 < $LOSS_PER_MILLE drop
+EOF
+}
+
+# Whether process $1 runs. A zombie does not: a daemon restarted by an
+# earlier command has init for a parent, which may take its time to reap.
+running() {
+  local state
+  state=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) || return 1
+  [[ -n $state && $state != Z ]]
+}
+
+# Ends a server process by the pid it recorded (TERM, then KILL after a
+# second) and waits until nothing of it listens any more.
+stop_service() {
+  local name=$1 proto=$2 address=$3 pid tries=0
+  pid=$(<"$STATE/$name.pid")
+  kill "$pid" 2>/dev/null || true
+  while running "$pid"; do
+    ((++tries != 20)) || kill -KILL "$pid" 2>/dev/null || true
+    ((tries < 100)) || die "$name (pid $pid) did not end"
+    sleep 0.05
+  done
+  tries=0
+  while in_ns "$SRV" ss -Hln"$proto" "src $address" | grep -q .; do
+    ((++tries < 100)) || die "something still listens on $address in $SRV"
+    sleep 0.05
+  done
+}
+
+cmd_service() {
+  (($# == 3)) || usage
+  ID=$1
+  STATE=$STATE_ROOT/$ID
+  [[ -f $STATE/env ]] || die "no lab $ID"
+  SRV=$(ns "$ID" srv)
+  TURN_SECRET=$(sed -n 's/^NATLAB_TURN_SECRET=//p' "$STATE/env")
+  local service=$2 action=$3
+  [[ $service == rendezvous || $service == turn ]] || usage
+  [[ $action == stop || $action == start || $action == restart ]] || usage
+  if [[ $action != start ]]; then
+    if [[ $service == rendezvous ]]; then
+      stop_service rendezvous t "$SRV_IP:$RENDEZVOUS_PORT"
+    else
+      stop_service coturn u "$SRV_IP:$STUN_PORT"
+    fi
+  fi
+  if [[ $action != stop ]]; then
+    if [[ $service == rendezvous ]]; then start_rendezvous; else start_coturn; fi
+  fi
+}
+
 cmd_exec() {
   (($# >= 3)) || usage
   local id=$1 role=$2
@@ -492,6 +580,8 @@ case ${1:-} in
   exec) shift; cmd_exec "$@" ;;
   cut) shift; cmd_cut "$@" ;;
   flush) shift; cmd_flush "$@" ;;
+  loss) shift; cmd_loss "$@" ;;
+  service) shift; cmd_service "$@" ;;
   down) (($# == 2)) || usage; check_tools; down "$2" ;;
   list) ls "$STATE_ROOT" 2>/dev/null || true ;;
   *) usage ;;
