@@ -256,6 +256,15 @@ test_rendezvous_unreachable (void)
   g_autofree char *code = g_strdup_printf ("7-%s-%s", first[0], second[0]);
   g_autoptr (PhTestProcess) joiner = join (url, code, short_patience);
 
+  g_autoptr (JsonObject) host_trouble = NULL;
+  g_autoptr (JsonObject) joiner_trouble = NULL;
+
+  /* Said before giving up, so a person knows why nothing happens yet. */
+  host_trouble = ph_test_process_wait_event (host, "rendezvous", EVENT_TIMEOUT_MS);
+  g_assert_false (json_object_get_boolean_member (host_trouble, "reachable"));
+  joiner_trouble = ph_test_process_wait_event (joiner, "rendezvous", EVENT_TIMEOUT_MS);
+  g_assert_false (json_object_get_boolean_member (joiner_trouble, "reachable"));
+
   assert_error_and_exit (host, "rendezvous-unreachable");
   assert_error_and_exit (joiner, "rendezvous-unreachable");
   g_assert_cmpint (g_get_monotonic_time () - start, >=, 2 * G_USEC_PER_SEC);

@@ -419,6 +419,14 @@ test_join_unknown_code (void)
   close_current_chat ();
 }
 
+static gboolean
+connecting_says_retrying (gpointer view)
+{
+  const char *text = ph_chat_view_get_label_text (view, "connecting-description");
+
+  return text != NULL && strstr (text, "does not answer") != NULL;
+}
+
 static void
 test_join_unreachable_server (void)
 {
@@ -445,6 +453,10 @@ test_join_unreachable_server (void)
   g_setenv ("PINHOLE_TEST_RENDEZVOUS_PATIENCE_SECONDS", "2", TRUE);
   g_assert_nonnull (ph_window_join_chat (window, code));
   g_unsetenv ("PINHOLE_TEST_RENDEZVOUS_PATIENCE_SECONDS");
+  /* Meanwhile the page says why nothing happens yet. */
+  if (!ph_test_wait_until (connecting_says_retrying, view, CONNECT_TIMEOUT_MS))
+    g_error ("the connecting page never said the server does not answer");
+  g_assert_cmpstr (ph_chat_view_get_visible_page (view), ==, "connecting");
   wait_for_chat_page ("failed", CONNECT_TIMEOUT_MS);
   g_assert_cmpstr (ph_chat_view_get_label_text (view, "error-title"), ==,
                    "Cannot Reach the Rendezvous Server");

@@ -104,6 +104,12 @@ read_next_line (Cli *cli)
 }
 
 static void
+retrying_rendezvous_cb (PhConversation *conversation, GParamSpec *pspec, Cli *cli)
+{
+  ph_cli_output_rendezvous (cli->output, !ph_conversation_get_retrying_rendezvous (conversation));
+}
+
+static void
 conversation_state_cb (PhConversation *conversation, GParamSpec *pspec, Cli *cli)
 {
   switch (ph_conversation_get_state (conversation))
@@ -433,6 +439,8 @@ main (int argc, char *argv[])
                                        !no_server_ice && stun == NULL && turn_uris == NULL);
 
   g_signal_connect (cli.conversation, "notify::state", G_CALLBACK (conversation_state_cb), &cli);
+  g_signal_connect (cli.conversation, "notify::retrying-rendezvous",
+                    G_CALLBACK (retrying_rendezvous_cb), &cli);
   g_signal_connect (cli.conversation, "message-received", G_CALLBACK (message_received_cb), &cli);
   g_signal_connect (cli.conversation, "message-delivered", G_CALLBACK (message_delivered_cb), &cli);
   g_signal_connect (cli.conversation, "message-failed", G_CALLBACK (message_failed_cb), &cli);

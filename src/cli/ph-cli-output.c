@@ -212,6 +212,24 @@ ph_cli_output_reconnecting (PhCliOutput *self)
 }
 
 void
+ph_cli_output_rendezvous (PhCliOutput *self, gboolean reachable)
+{
+  g_autoptr (JsonBuilder) builder = NULL;
+
+  if (!self->json)
+    {
+      say (reachable ? "The rendezvous server answers again."
+                     : "The rendezvous server does not answer; trying again…");
+      return;
+    }
+
+  builder = begin_event ("rendezvous");
+  json_builder_set_member_name (builder, "reachable");
+  json_builder_add_boolean_value (builder, reachable);
+  print_event (builder);
+}
+
+void
 ph_cli_output_path (PhCliOutput *self, const PhPath *path)
 {
   g_autoptr (JsonBuilder) builder = NULL;

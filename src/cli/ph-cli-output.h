@@ -25,6 +25,7 @@ void ph_cli_output_delivered (PhCliOutput *self, const char *id);
 /* The conversation ended before the peer acknowledged message @id. */
 void ph_cli_output_not_delivered (PhCliOutput *self, const char *id, const char *reason);
 void ph_cli_output_reconnecting (PhCliOutput *self);
+void ph_cli_output_rendezvous (PhCliOutput *self, gboolean reachable);
 void ph_cli_output_path (PhCliOutput *self, const PhPath *path);
 void ph_cli_output_closed (PhCliOutput *self, const char *reason);
 void ph_cli_output_error (PhCliOutput *self, const GError *error);

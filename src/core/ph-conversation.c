@@ -121,6 +121,7 @@ struct _PhConversation
   guint64 last_ping_number;
   gint64 last_ping_sent;
   double round_trip_ms;
+  gboolean retrying_rendezvous; /* see ph_conversation_get_retrying_rendezvous */
   PhNatCheck *nat_check;
   GCancellable *nat_cancellable;
   PhNatType nat_type;
@@ -144,6 +145,7 @@ enum
   PROP_CODE,
   PROP_PEER_NAME,
   PROP_PATH,
+  PROP_RETRYING_RENDEZVOUS,
   N_PROPS
 };
 
@@ -1168,6 +1170,13 @@ signaling_paired_cb (PhSignaling *signaling, PhConversation *self)
 }
 
 static void
+signaling_server_trouble_cb (PhSignaling *signaling, gboolean trouble, PhConversation *self)
+{
+  self->retrying_rendezvous = trouble;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_RETRYING_RENDEZVOUS]);
+}
+
+static void
 signaling_peer_left_cb (PhSignaling *signaling, const char *reason, PhConversation *self)
 {
   if (self->state == PH_CONVERSATION_STATE_RECONNECTING)
@@ -1343,6 +1352,8 @@ start (PhConversation *self, GError **error)
                     G_CALLBACK (signaling_end_of_candidates_cb), self);
   g_signal_connect (self->signaling, "peer-left", G_CALLBACK (signaling_peer_left_cb), self);
   g_signal_connect (self->signaling, "failed", G_CALLBACK (signaling_failed_cb), self);
+  g_signal_connect (self->signaling, "server-trouble", G_CALLBACK (signaling_server_trouble_cb),
+                    self);
 
   if (self->use_server_turn)
     ph_rendezvous_client_get_turn_async (self->client, NULL, get_turn_cb, g_object_ref (self));
@@ -1568,6 +1579,14 @@ ph_conversation_get_round_trip_ms (PhConversation *self)
 }
 
 gboolean
+ph_conversation_get_retrying_rendezvous (PhConversation *self)
+{
+  g_return_val_if_fail (PH_IS_CONVERSATION (self), FALSE);
+
+  return self->retrying_rendezvous;
+}
+
+gboolean
 ph_conversation_get_packet_counts (PhConversation *self, guint64 *sent, guint64 *resent)
 {
   g_return_val_if_fail (PH_IS_CONVERSATION (self), FALSE);
@@ -1695,6 +1714,10 @@ ph_conversation_get_property (GObject *object, guint prop_id, GValue *value, GPa
       g_value_set_boxed (value, self->path);
       break;
 
+    case PROP_RETRYING_RENDEZVOUS:
+      g_value_set_boolean (value, self->retrying_rendezvous);
+      break;
+
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -1722,6 +1745,9 @@ ph_conversation_class_init (PhConversationClass *klass)
   properties[PROP_PATH]
       = g_param_spec_boxed ("path", NULL, NULL, PH_TYPE_PATH,
                             G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  properties[PROP_RETRYING_RENDEZVOUS]
+      = g_param_spec_boolean ("retrying-rendezvous", NULL, NULL, FALSE,
+                              G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   signals[SIGNAL_MESSAGE_RECEIVED]

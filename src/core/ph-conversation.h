@@ -93,6 +93,9 @@ GArray *ph_conversation_get_timeline (PhConversation *self);
 /* The latest ping's round trip through the channel in milliseconds, -1
  * before the first answer. */
 double ph_conversation_get_round_trip_ms (PhConversation *self);
+/* TRUE while setting up and the rendezvous server does not answer (or
+ * lost the mailbox): it is being asked again, for a while. */
+gboolean ph_conversation_get_retrying_rendezvous (PhConversation *self);
 /* Data packets sent on the current path and how many went again because
  * the first copy was lost; FALSE while there is no path. */
 gboolean ph_conversation_get_packet_counts (PhConversation *self, guint64 *sent, guint64 *resent);

@@ -72,7 +72,8 @@ struct _PhSignaling
   guint reenter_id;
   guint allocate_retry_id;
   gboolean server_was_unreachable;
-  gint64 trouble_since; /* the first failure in a row, or 0 */
+  gint64 trouble_since;   /* the first failure in a row, or 0 */
+  gboolean trouble_shown; /* "server-trouble" said TRUE last */
   guint backoff_ms;
   guint patience_seconds;
 
@@ -92,6 +93,7 @@ enum
   SIGNAL_END_OF_CANDIDATES,
   SIGNAL_PEER_LEFT,
   SIGNAL_FAILED,
+  SIGNAL_SERVER_TROUBLE,
   N_SIGNALS
 };
 
@@ -224,6 +226,12 @@ next_retry_ms (PhSignaling *self)
     return 0;
   if (self->trouble_since == 0)
     self->trouble_since = now;
+  if (!self->trouble_shown)
+    {
+      /* So the person sees why nothing happens yet, and that it will. */
+      self->trouble_shown = TRUE;
+      g_signal_emit (self, signals[SIGNAL_SERVER_TROUBLE], 0, TRUE);
+    }
   self->backoff_ms
       = self->backoff_ms == 0 ? FIRST_BACKOFF_MS : MIN (2 * self->backoff_ms, MAX_BACKOFF_MS);
   return self->backoff_ms;
@@ -234,6 +242,11 @@ trouble_over (PhSignaling *self)
 {
   self->trouble_since = 0;
   self->backoff_ms = 0;
+  if (self->trouble_shown)
+    {
+      self->trouble_shown = FALSE;
+      g_signal_emit (self, signals[SIGNAL_SERVER_TROUBLE], 0, FALSE);
+    }
 }
 
 static gboolean
@@ -1092,6 +1105,11 @@ ph_signaling_class_init (PhSignalingClass *klass)
                       NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
   signals[SIGNAL_FAILED] = g_signal_new ("failed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
                                          NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_ERROR);
+  /* TRUE: during setup the server stopped answering (or lost our
+   * mailbox) and is being asked again; FALSE: it answers again. */
+  signals[SIGNAL_SERVER_TROUBLE]
+      = g_signal_new ("server-trouble", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                      NULL, G_TYPE_NONE, 1, G_TYPE_BOOLEAN);
 }
 
 static void

@@ -22,6 +22,8 @@ struct _PhChatView
   GtkStack *stack;
   GtkLabel *code_label;
   GtkSpinner *waiting_spinner;
+  AdwStatusPage *waiting_page;
+  AdwStatusPage *connecting_page;
   GtkSpinner *connecting_spinner;
   AdwStatusPage *failed_page;
   GtkScrolledWindow *scroller;
@@ -85,6 +87,26 @@ update_banner (PhChatView *self)
   gtk_revealer_set_reveal_child (self->banner_revealer, text != NULL);
 }
 
+/* While setting up, what the status pages say underneath, or why nothing
+ * happens yet: the rendezvous server is not answering and is asked again. */
+static void
+update_setup_descriptions (PhChatView *self)
+{
+  PhConversation *conversation = ph_chat_get_conversation (self->chat);
+  gboolean retrying = ph_conversation_get_retrying_rendezvous (conversation);
+  const char *retrying_text
+      = _ ("The rendezvous server does not answer. Pinhole keeps trying for a little while.");
+
+  adw_status_page_set_description (
+      self->waiting_page, retrying ? retrying_text
+                                   : _ ("Give this code to the person you want to chat with. It "
+                                        "works once and expires after ten minutes."));
+  adw_status_page_set_description (
+      self->connecting_page,
+      retrying ? retrying_text
+               : _ ("Agreeing on a key with your peer and finding a path through both networks."));
+}
+
 static void
 update_state (PhChatView *self)
 {
@@ -95,6 +117,7 @@ update_state (PhChatView *self)
   const char *code = ph_chat_get_code (self->chat);
 
   gtk_label_set_text (self->code_label, code != NULL ? code : "");
+  update_setup_descriptions (self);
 
   switch (state)
     {
@@ -316,6 +339,8 @@ ph_chat_view_class_init (PhChatViewClass *klass)
   gtk_widget_class_bind_template_child (widget_class, PhChatView, stack);
   gtk_widget_class_bind_template_child (widget_class, PhChatView, code_label);
   gtk_widget_class_bind_template_child (widget_class, PhChatView, waiting_spinner);
+  gtk_widget_class_bind_template_child (widget_class, PhChatView, waiting_page);
+  gtk_widget_class_bind_template_child (widget_class, PhChatView, connecting_page);
   gtk_widget_class_bind_template_child (widget_class, PhChatView, connecting_spinner);
   gtk_widget_class_bind_template_child (widget_class, PhChatView, failed_page);
   gtk_widget_class_bind_template_child (widget_class, PhChatView, scroller);
@@ -403,6 +428,8 @@ ph_chat_view_set_chat (PhChatView *self, PhChat *chat)
                             G_CALLBACK (update_state), self);
   g_signal_connect_swapped (ph_chat_get_conversation (chat), "notify::code",
                             G_CALLBACK (update_state), self);
+  g_signal_connect_swapped (ph_chat_get_conversation (chat), "notify::retrying-rendezvous",
+                            G_CALLBACK (update_setup_descriptions), self);
   g_signal_connect_swapped (ph_chat_get_conversation (chat), "closed", G_CALLBACK (update_banner),
                             self);
   g_signal_connect_swapped (chat, "notify::peer-typing", G_CALLBACK (peer_typing_cb), self);
@@ -456,6 +483,8 @@ ph_chat_view_get_label_text (PhChatView *self, const char *name)
     return gtk_label_get_text (self->code_label);
   if (g_strcmp0 (name, "error-title") == 0)
     return adw_status_page_get_title (self->failed_page);
+  if (g_strcmp0 (name, "connecting-description") == 0)
+    return adw_status_page_get_description (self->connecting_page);
   if (g_strcmp0 (name, "banner") == 0)
     return gtk_revealer_get_reveal_child (self->banner_revealer)
                ? gtk_label_get_text (self->banner_label)

@@ -21,8 +21,8 @@ PhChat *ph_chat_view_get_chat (PhChatView *self);
 const char *ph_chat_view_get_visible_page (PhChatView *self);
 GtkTextView *ph_chat_view_get_composer (PhChatView *self);
 GtkListView *ph_chat_view_get_message_list (PhChatView *self);
-/* The text of the code, status or banner label named @name
- * ("code", "error-title", "banner", "typing"), for tests. */
+/* The text of the code, status or banner label named @name ("code",
+ * "error-title", "connecting-description", "banner", "typing"), for tests. */
 const char *ph_chat_view_get_label_text (PhChatView *self, const char *name);
 
 G_END_DECLS
