@@ -9,6 +9,7 @@
 
 #include "ph-error.h"
 #include "ph-frame.h"
+#include "ph-json-escape.h"
 
 #define LENGTH_PREFIX_SIZE 4
 /* json-glib parses nested values recursively: a frame of a few hundred
@@ -794,36 +795,7 @@ read_simple_string (Reader *r)
           g_string_append_len (out, start, r->p - start);
           if (r->end - r->p < 2)
             break;
-          switch (r->p[1])
-            {
-            case '"':
-              escaped = '"';
-              break;
-            case '\\':
-              escaped = '\\';
-              break;
-            case '/':
-              escaped = '/';
-              break;
-            case 'b':
-              escaped = '\b';
-              break;
-            case 'f':
-              escaped = '\f';
-              break;
-            case 'n':
-              escaped = '\n';
-              break;
-            case 'r':
-              escaped = '\r';
-              break;
-            case 't':
-              escaped = '\t';
-              break;
-            default:
-              escaped = '\0';
-              break; /* \u and anything else: json-glib */
-            }
+          escaped = ph_json_unescape_short (r->p[1]);
           if (escaped == '\0')
             break;
           g_string_append_c (out, escaped);

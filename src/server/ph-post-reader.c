@@ -7,6 +7,7 @@
 #include <json-glib/json-glib.h>
 #include <string.h>
 
+#include "ph-json-escape.h"
 #include "ph-post-reader.h"
 
 /* Every post is a small flat object of ASCII strings, and json-glib's
@@ -69,31 +70,9 @@ read_simple_string (Reader *r, GString *out)
 
       if (r->end - r->p < 2)
         return FALSE;
-      switch (r->p[1])
-        {
-        case '"':
-        case '\\':
-        case '/':
-          escaped = r->p[1];
-          break;
-        case 'b':
-          escaped = '\b';
-          break;
-        case 'f':
-          escaped = '\f';
-          break;
-        case 'n':
-          escaped = '\n';
-          break;
-        case 'r':
-          escaped = '\r';
-          break;
-        case 't':
-          escaped = '\t';
-          break;
-        default:
-          return FALSE; /* \u and anything else: json-glib */
-        }
+      escaped = ph_json_unescape_short (r->p[1]);
+      if (escaped == '\0')
+        return FALSE; /* \u and anything else: json-glib */
       g_string_append_len (out, run, r->p - run);
       g_string_append_c (out, escaped);
       r->p += 2;
