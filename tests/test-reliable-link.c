@@ -384,6 +384,41 @@ nothing_left (Wire *wire, gpointer data)
   return ph_reliable_link_all_acknowledged (wire->link[0]);
 }
 
+static gboolean
+peer_heard_of_it (Wire *wire, gpointer data)
+{
+  return ph_reliable_link_peer_vanished (wire->link[1])
+         || ph_reliable_link_peer_finished (wire->link[1]);
+}
+
+/* A sender torn down with packets still missing at the peer: told that
+ * nothing more will come, the peer stops waiting at once, and only then. */
+static void
+test_abandoned (void)
+{
+  Wire wire;
+  g_autoptr (GBytes) data = pattern (20 * 1024, 3);
+  const guint8 *bytes = g_bytes_get_data (data, NULL);
+
+  wire_init (&wire, 40, 0, 0, 9);
+  ph_reliable_link_write (wire.link[0], bytes, 1000, wire.now);
+  run_until (&wire, nothing_left, NULL);
+  g_assert_false (ph_reliable_link_peer_vanished (wire.link[1]));
+
+  /* The next packets are lost, and the sender goes before resending. */
+  wire.loss = 1.0;
+  ph_reliable_link_write (wire.link[0], bytes + 1000, 5000, wire.now);
+  ph_reliable_link_finish (wire.link[0], wire.now);
+  collect (&wire);
+  wire.loss = 0;
+  ph_reliable_link_abandon (wire.link[0]);
+  run_until (&wire, peer_heard_of_it, NULL);
+  g_assert_true (ph_reliable_link_peer_vanished (wire.link[1]));
+  g_assert_false (ph_reliable_link_peer_finished (wire.link[1]));
+  g_assert_cmpuint (wire.received[1]->len, ==, 1000);
+  wire_clear (&wire);
+}
+
 /* A dead path: the sender backs off instead of flooding, and once the
  * path is back everything goes through. */
 static void
@@ -511,6 +546,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/reliable-link/finish", test_finish);
   g_test_add_func ("/reliable-link/backs-off-while-the-path-is-dead",
                    test_backs_off_while_the_path_is_dead);
+  g_test_add_func ("/reliable-link/abandoned", test_abandoned);
   g_test_add_func ("/reliable-link/send-buffer-is-bounded", test_send_buffer_is_bounded);
   g_test_add_func ("/reliable-link/malformed-packets", test_malformed_packets);
   g_test_add_func ("/reliable-link/random-packets", test_random_packets);

@@ -677,7 +677,7 @@ ph_ice_transport_close_async (PhIceTransport *self, GAsyncReadyCallback callback
 
   /* The order NOTES.md gives: the stream, then the agent stream, then the
    * agent's sockets and TURN allocations. */
-  g_io_stream_close (G_IO_STREAM (self->stream), NULL, NULL);
+  ph_nice_stream_abandon (self->stream);
   nice_agent_remove_stream (self->agent, self->stream_id);
   nice_agent_close_async (self->agent, agent_closed_cb, g_steal_pointer (&task));
 }

@@ -663,6 +663,9 @@ recv_cb (NiceAgent *agent, guint stream_id, guint component_id, guint len, gchar
     g_byte_array_set_size (shared->buffer, before);
   if (ph_reliable_link_peer_finished (shared->link))
     shared->eof = TRUE;
+  else if (ph_reliable_link_peer_vanished (shared->link) && shared->error == NULL)
+    shared->error = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
+                                         "The peer closed the connection");
   if (shared->error == NULL && shared->buffer->len - shared->offset > MAX_BUFFERED)
     {
       g_byte_array_set_size (shared->buffer, shared->offset + MAX_BUFFERED);
@@ -905,4 +908,25 @@ ph_nice_stream_get_packet_counts (PhNiceStream *self, guint64 *sent, guint64 *re
   *sent = ph_reliable_link_get_transmissions (shared->link);
   *resent = ph_reliable_link_get_retransmissions (shared->link);
   g_mutex_unlock (&shared->mutex);
+}
+
+/* Closes the stream and tells the peer that nothing more will come, not
+ * even a packet sent again: for the transport, just before it removes the
+ * agent stream. Without it a peer missing our last packets (the FIN, or
+ * one before it) would wait for resends that never come. */
+void
+ph_nice_stream_abandon (PhNiceStream *self)
+{
+  Shared *shared;
+  GQueue packets = G_QUEUE_INIT;
+
+  g_return_if_fail (PH_IS_NICE_STREAM (self));
+
+  g_io_stream_close (G_IO_STREAM (self), NULL, NULL);
+  shared = self->shared;
+  g_mutex_lock (&shared->mutex);
+  ph_reliable_link_abandon (shared->link);
+  take_packets_locked (shared, &packets);
+  g_mutex_unlock (&shared->mutex);
+  send_packets (shared, &packets);
 }

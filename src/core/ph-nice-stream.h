@@ -22,6 +22,7 @@ G_DECLARE_FINAL_TYPE (PhNiceStream, ph_nice_stream, PH, NICE_STREAM, GIOStream)
 
 PhNiceStream *ph_nice_stream_new (NiceAgent *agent, guint stream_id, guint component_id,
                                   GMainContext *context);
+void ph_nice_stream_abandon (PhNiceStream *self);
 void ph_nice_stream_get_packet_counts (PhNiceStream *self, guint64 *sent, guint64 *resent);
 
 G_END_DECLS

@@ -60,6 +60,7 @@ enum
   KIND_DATA = 0xd1,
   KIND_ACK = 0xd2,
   KIND_FIN = 0xd3,
+  KIND_GONE = 0xd4, /* nothing more will come, not even resent: seq is the count sent */
 };
 
 typedef struct
@@ -117,6 +118,8 @@ struct _PhReliableLink
   Held held[WINDOW];
   guint32 rcv_next;
   gboolean peer_finished;
+  gboolean peer_gone;   /* it said KIND_GONE */
+  guint32 peer_sent;    /* how many packets it had sent then */
   guint held_count;     /* packets in @held, waiting for a gap to fill */
   gboolean ack_due;     /* send an acknowledgement now */
   guint unacknowledged; /* in-order packets since our last acknowledgement */
@@ -494,8 +497,9 @@ ph_reliable_link_receive (PhReliableLink *self, const guint8 *packet, gsize leng
     }
   kind = packet[0];
   payload_length = length - HEADER_SIZE;
-  if ((kind != KIND_DATA && kind != KIND_ACK && kind != KIND_FIN) || packet[1] != 0
-      || (kind != KIND_DATA && payload_length > 0) || (kind == KIND_DATA && payload_length == 0))
+  if ((kind != KIND_DATA && kind != KIND_ACK && kind != KIND_FIN && kind != KIND_GONE)
+      || packet[1] != 0 || (kind != KIND_DATA && payload_length > 0)
+      || (kind == KIND_DATA && payload_length == 0))
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
                    "A link packet of kind 0x%02x with %" G_GSIZE_FORMAT " payload bytes", kind,
@@ -517,10 +521,36 @@ ph_reliable_link_receive (PhReliableLink *self, const guint8 *packet, gsize leng
 
   self->peer_window = MAX ((guint)(packet[2] << 8 | packet[3]), 1u);
   take_acknowledgements (self, ack, sack, now);
+  if (kind == KIND_GONE)
+    {
+      self->peer_gone = TRUE;
+      self->peer_sent = seq;
+      return TRUE;
+    }
   if (kind != KIND_ACK)
     hold (self, seq, packet + HEADER_SIZE, payload_length, kind == KIND_FIN, now, delivered);
   flush (self, now);
   return TRUE;
+}
+
+/* Ends the link at once: the peer hears that nothing more will come, not
+ * even what would have been sent again. For a stream torn down with its
+ * agent, whose FIN (or a packet before it) could otherwise be lost with
+ * no one left to resend it. */
+void
+ph_reliable_link_abandon (PhReliableLink *self)
+{
+  guint8 *packet = g_malloc (HEADER_SIZE);
+
+  put_header (self, packet, KIND_GONE, self->snd_next);
+  g_queue_push_tail (&self->wire, g_bytes_new_take (packet, HEADER_SIZE));
+}
+
+/* The peer abandoned the link before everything it sent arrived. */
+gboolean
+ph_reliable_link_peer_vanished (PhReliableLink *self)
+{
+  return self->peer_gone && !self->peer_finished && seq_before (self->rcv_next, self->peer_sent);
 }
 
 gboolean

@@ -31,6 +31,8 @@ void ph_reliable_link_finish (PhReliableLink *self, gint64 now);
 gboolean ph_reliable_link_receive (PhReliableLink *self, const guint8 *packet, gsize length,
                                    gint64 now, GByteArray *delivered, GError **error);
 gboolean ph_reliable_link_peer_finished (PhReliableLink *self);
+void ph_reliable_link_abandon (PhReliableLink *self);
+gboolean ph_reliable_link_peer_vanished (PhReliableLink *self);
 gboolean ph_reliable_link_all_acknowledged (PhReliableLink *self);
 
 GBytes *ph_reliable_link_pop_packet (PhReliableLink *self);
