@@ -12,12 +12,25 @@ cd "$top"
 passed=0
 failed=0
 status=0
+# What failed, with the end of its output, printed again last: CI keeps
+# only the tail of a long run.
+digest=$(mktemp)
+trap 'rm -f "$digest"' EXIT
+
+# Appends what did not pass in the run just made to $digest.
+digest_failures() {
+  local json=$1 label=$2 build=$3
+  [[ -f $json ]] || return 0
+  python3 "$top/scripts/failure-digest.py" "$json" "$label" "$build/tests/natlab-logs" >>"$digest"
+}
 
 # Runs `meson test` with the given arguments and adds its counts up.
 run_suites() {
   local build=$1 label=$2
   shift 2
-  local log
+  local log json=$build/meson-logs/testlog.json
+  [[ " $* " == *" --setup valgrind "* ]] && json=$build/meson-logs/testlog-valgrind.json
+  rm -f "$json"
   log=$(mktemp)
   echo "== $label"
   meson test -C "$build" --print-errorlogs --num-processes 2 "$@" 2>&1 | tee "$log"
@@ -26,6 +39,7 @@ run_suites() {
   ok=$(sed -nE 's/^Ok:[[:space:]]+([0-9]+).*/\1/p' "$log" | tail -n1)
   fail=$(awk '/^(Fail|Unexpected Pass|Timeout):/ { sum += $NF } END { print sum + 0 }' "$log")
   rm -f "$log"
+  digest_failures "$json" "$label" "$build"
   passed=$((passed + ${ok:-0}))
   failed=$((failed + ${fail:-0}))
   if ((rc != 0)); then
@@ -39,6 +53,7 @@ build_dir() {
   shift
   if ! PINHOLE_BUILD_DIR=$build "$top/scripts/build.sh" "$@"; then
     echo "test: the build in $build failed" >&2
+    echo "--- the build in $build failed (its errors are above)" >>"$digest"
     failed=$((failed + 1))
     status=1
     return 1
@@ -72,6 +87,11 @@ elif CC=clang build_dir "$top/_build-fuzz" -Dwerror=true -Dfuzzing=true \
   run_suites "$top/_build-fuzz" "libFuzzer" --suite fuzz
 fi
 
+if [[ -s $digest ]]; then
+  echo
+  echo "== what failed"
+  cat "$digest"
+fi
 echo
 echo "$passed passed, $failed failed"
 exit $status
