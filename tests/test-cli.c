@@ -144,6 +144,27 @@ test_chat_both_ways (Fixture *fixture, gconstpointer data)
   g_assert_cmpint (ph_test_process_wait_exit (joiner, EVENT_TIMEOUT_MS), ==, 0);
 }
 
+/* Scripts read standard output as events only: with every debug message
+ * turned on, each line there must still be one JSON event (the helpers
+ * fail on any other line), and the logs go to standard error. */
+static void
+test_debug_logs_stay_off_stdout (Fixture *fixture, gconstpointer data)
+{
+  const char *const debug_env[] = { "G_MESSAGES_DEBUG=all", NULL };
+  g_autoptr (PhTestProcess) host = NULL;
+  g_autoptr (PhTestProcess) joiner = NULL;
+  g_autoptr (JsonObject) closed = NULL;
+  g_autofree char *code = host_and_get_code (fixture->url, &host);
+
+  joiner = join (fixture->url, code, debug_env);
+  assert_connected (joiner, "Alice");
+  assert_connected (host, "Bob");
+  assert_message_goes_through (joiner, host, "Bob", "logs go elsewhere");
+  ph_test_process_close_stdin (joiner);
+  closed = ph_test_process_wait_event (joiner, "closed", EVENT_TIMEOUT_MS);
+  g_assert_cmpint (ph_test_process_wait_exit (joiner, EVENT_TIMEOUT_MS), ==, 0);
+}
+
 static void
 test_lines_before_connect_are_delivered (Fixture *fixture, gconstpointer data)
 {
@@ -364,6 +385,8 @@ main (int argc, char *argv[])
               fixture_tear_down);
   g_test_add ("/cli/lines-before-connect-are-delivered", Fixture, NULL, fixture_set_up,
               test_lines_before_connect_are_delivered, fixture_tear_down);
+  g_test_add ("/cli/debug-logs-stay-off-stdout", Fixture, NULL, fixture_set_up,
+              test_debug_logs_stay_off_stdout, fixture_tear_down);
   g_test_add ("/cli/wrong-code", Fixture, NULL, fixture_set_up, test_wrong_code, fixture_tear_down);
   g_test_add ("/cli/unknown-code", Fixture, NULL, fixture_set_up, test_unknown_code,
               fixture_tear_down);

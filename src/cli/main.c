@@ -370,6 +370,9 @@ main (int argc, char *argv[])
     { NULL }
   };
 
+  /* Standard output carries only events (one JSON object per line with
+   * --json); GLib would print debug and info messages there too. */
+  g_log_writer_default_set_use_stderr (TRUE);
   setlocale (LC_ALL, "");
   bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
   bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
