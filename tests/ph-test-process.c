@@ -6,6 +6,8 @@
 #include <signal.h>
 #include <sys/prctl.h>
 
+#include <glib/gstdio.h>
+
 #include "ph-test-process.h"
 
 struct _PhTestProcess
@@ -71,6 +73,13 @@ die_with_parent (gpointer user_data)
 PhTestProcess *
 ph_test_process_spawn (const char *const *argv, const char *const *envp)
 {
+  return ph_test_process_spawn_logged (argv, envp, NULL);
+}
+
+PhTestProcess *
+ph_test_process_spawn_logged (const char *const *argv, const char *const *envp,
+                              const char *stderr_path)
+{
   g_autoptr (GSubprocessLauncher) launcher = NULL;
   g_autoptr (GError) error = NULL;
   PhTestProcess *self = g_new0 (PhTestProcess, 1);
@@ -78,6 +87,8 @@ ph_test_process_spawn (const char *const *argv, const char *const *envp)
   launcher
       = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE);
   g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
+  if (stderr_path != NULL)
+    g_subprocess_launcher_set_stderr_file_path (launcher, stderr_path);
   for (guint i = 0; envp != NULL && envp[i] != NULL; i++)
     {
       g_auto (GStrv) pair = g_strsplit (envp[i], "=", 2);
@@ -338,4 +349,24 @@ ph_test_dead_port_free (PhTestDeadPort *self)
   g_socket_listener_close (G_SOCKET_LISTENER (self->service));
   g_object_unref (self->service);
   g_free (self);
+}
+
+void
+ph_test_remove_tree (const char *path)
+{
+  g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
+  const char *name;
+
+  if (dir == NULL)
+    {
+      g_remove (path);
+      return;
+    }
+  while ((name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *child = g_build_filename (path, name, NULL);
+
+      ph_test_remove_tree (child);
+    }
+  g_rmdir (path);
 }

@@ -15,6 +15,9 @@ typedef struct _PhTestProcess PhTestProcess;
 /* Spawns @argv with piped stdin/stdout; stderr goes to the test's stderr.
  * @envp adds to the environment (NULL-terminated "NAME=VALUE" list). */
 PhTestProcess *ph_test_process_spawn (const char *const *argv, const char *const *envp);
+/* The same, with stderr written to the file @stderr_path. */
+PhTestProcess *ph_test_process_spawn_logged (const char *const *argv, const char *const *envp,
+                                             const char *stderr_path);
 /* Waits up to @timeout_ms for the next stdout line. */
 char *ph_test_process_read_line (PhTestProcess *self, guint timeout_ms);
 /* Waits up to @timeout_ms for a JSON event line whose "event" is @event,
@@ -40,6 +43,9 @@ gboolean ph_test_wait_for_flag (gboolean *flag, guint timeout_ms);
 /* Iterates the default main context until @check returns TRUE or
  * @timeout_ms passes; returns the last answer of @check. */
 gboolean ph_test_wait_until (gboolean (*check) (gpointer data), gpointer data, guint timeout_ms);
+
+/* Removes @path and, when it is a directory, everything in it. */
+void ph_test_remove_tree (const char *path);
 
 /* Holds a port while its server is away: takes each connection and drops
  * it unanswered, as a server on its way down or up does, and counts them,

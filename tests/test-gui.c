@@ -1027,21 +1027,6 @@ test_history_after_restart (void)
   ph_test_process_wait_exit (dave, EVENT_TIMEOUT_MS);
 }
 
-static void
-remove_history (void)
-{
-  g_autoptr (GDir) dir = g_dir_open (history_dir, 0, NULL);
-  const char *name;
-
-  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
-    {
-      g_autofree char *path = g_build_filename (history_dir, name, NULL);
-
-      g_remove (path);
-    }
-  g_rmdir (history_dir);
-}
-
 int
 main (int argc, char **argv)
 {
@@ -1100,7 +1085,7 @@ main (int argc, char **argv)
   ph_test_process_wait_exit (server, 5000);
   ph_test_process_free (server);
   g_free (server_url);
-  remove_history ();
+  ph_test_remove_tree (history_dir);
   g_free (history_dir);
   return status;
 }

@@ -9,6 +9,7 @@
 #include <sqlite3.h>
 
 #include "ph-history.h"
+#include "ph-test-process.h"
 
 /* The chat history as a person relies on it: what was shown comes back,
  * in order, with the right states, after a restart or a crash; the files
@@ -35,31 +36,11 @@ fixture_set_up (Fixture *fixture, gconstpointer data)
 }
 
 static void
-remove_tree (const char *path)
-{
-  g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
-  const char *name;
-
-  if (dir == NULL)
-    {
-      g_remove (path);
-      return;
-    }
-  while ((name = g_dir_read_name (dir)) != NULL)
-    {
-      g_autofree char *child = g_build_filename (path, name, NULL);
-
-      remove_tree (child);
-    }
-  g_rmdir (path);
-}
-
-static void
 fixture_tear_down (Fixture *fixture, gconstpointer data)
 {
   if (fixture->history != NULL)
     g_assert_finalize_object (fixture->history);
-  remove_tree (fixture->directory);
+  ph_test_remove_tree (fixture->directory);
   g_free (fixture->directory);
   g_free (fixture->path);
 }

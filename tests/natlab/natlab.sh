@@ -402,8 +402,10 @@ cmd_up() {
   TURN_SECRET=$(head -c12 /dev/urandom | base64 | tr -d '/+=')
 
   mkdir -p "$STATE"
-  # Every exit path before the lab is handed over takes it down again.
-  trap 'down "$ID"' EXIT
+  # Every exit path before the lab is handed over takes it down again,
+  # without being cut short: a dying test sends the parent-death TERM once
+  # for each of its threads.
+  trap 'trap "" INT TERM; down "$ID"' EXIT
   trap 'exit 130' INT
   trap 'exit 143' TERM
   echo "NATLAB_ID=$ID" >"$STATE/env"
