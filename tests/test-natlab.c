@@ -34,6 +34,10 @@ typedef struct
 static Lab *current_lab;
 static char *lab_error;
 static GString *summary;
+/* Each peer's debug log (GLib, libnice and Pinhole's own) goes to
+ * natlab-logs/TEST/SIDE-N.log in the build directory; scripts/test.sh
+ * prints the ends of a failed test's logs. */
+static char *peer_log_root;
 
 static const char *const nat_types[] = {
   "full-cone",
@@ -168,6 +172,35 @@ lab_set_nat (Lab *lab, const char *side, const char *type)
 
 /* --- peers --- */
 
+/* A new log file for a peer on @side in the directory of the running test. */
+static char *
+new_peer_log_path (const char *side)
+{
+  static guint count;
+  g_autofree char *test_dir = g_strdup (g_test_get_path () + strlen ("/natlab/"));
+  g_autofree char *dir = g_build_filename (peer_log_root, g_strdelimit (test_dir, "/", '_'), NULL);
+  g_autofree char *name = g_strdup_printf ("%s-%u.log", side, ++count);
+
+  g_assert_cmpint (g_mkdir_with_parents (dir, 0755), ==, 0);
+  return g_build_filename (dir, name, NULL);
+}
+
+/* Spawns @argv (pinhole-cli in a namespace) with every debug message on,
+ * written to a new log of @side. */
+static PhTestProcess *
+spawn_peer (const char *side, const char *const *argv, const char *const *envp)
+{
+  g_autoptr (GStrvBuilder) environment = g_strv_builder_new ();
+  g_auto (GStrv) full_envp = NULL;
+  g_autofree char *log_path = new_peer_log_path (side);
+
+  g_strv_builder_add (environment, "G_MESSAGES_DEBUG=all");
+  if (envp != NULL)
+    g_strv_builder_addv (environment, (const char **)envp);
+  full_envp = g_strv_builder_end (environment);
+  return ph_test_process_spawn_logged (argv, (const char *const *)full_envp, log_path);
+}
+
 /* pinhole-cli in the namespace of @side. @ice_args are its STUN/TURN
  * options; "TURN" in them stands for the lab's TURN options. */
 static PhTestProcess *
@@ -207,7 +240,7 @@ spawn_cli_env (Lab *lab, const char *side, const char *ice_args, const char *com
   if (code != NULL)
     g_ptr_array_add (argv, g_strdup (code));
   g_ptr_array_add (argv, NULL);
-  return ph_test_process_spawn ((const char *const *)argv->pdata, envp);
+  return spawn_peer (side, (const char *const *)argv->pdata, envp);
 }
 
 static PhTestProcess *
@@ -346,11 +379,11 @@ exchange_message (PhTestProcess *from, PhTestProcess *to, const char *text)
   return TRUE;
 }
 
-/* One cell: host on side A, join on side B, and what must happen. Adds a
- * line to the summary. */
+/* One cell: host on side A (with @host_envp added to its environment),
+ * join on side B, and what must happen. Adds a line to the summary. */
 static void
-run_cell (Lab *lab, const char *label, const char *ice_args_a, const char *ice_args_b,
-          Expectation expect)
+run_cell_full (Lab *lab, const char *label, const char *ice_args_a, const char *ice_args_b,
+               Expectation expect, const char *const *host_envp)
 {
   const char *const code_event[] = { "code", "error", NULL };
   const char *const outcome_events[] = { "connected", "error", NULL };
@@ -366,7 +399,7 @@ run_cell (Lab *lab, const char *label, const char *ice_args_a, const char *ice_a
   gint64 start;
   gint64 elapsed_ms;
 
-  host = spawn_cli (lab, "A", ice_args_a, "host", NULL);
+  host = spawn_cli_env (lab, "A", ice_args_a, "host", NULL, host_envp);
   code = next_event (host, code_event, CODE_TIMEOUT_MS);
   if (code == NULL || !json_object_has_member (code, "code"))
     {
@@ -447,6 +480,13 @@ run_cell (Lab *lab, const char *label, const char *ice_args_a, const char *ice_a
     g_test_fail_printf ("%s: the peers did not report the end of the chat", label);
   g_assert_cmpint (ph_test_process_wait_exit (host, EXIT_TIMEOUT_MS), ==, 0);
   g_assert_cmpint (ph_test_process_wait_exit (join, EXIT_TIMEOUT_MS), ==, 0);
+}
+
+static void
+run_cell (Lab *lab, const char *label, const char *ice_args_a, const char *ice_args_b,
+          Expectation expect)
+{
+  run_cell_full (lab, label, ice_args_a, ice_args_b, expect, NULL);
 }
 
 /* --- faults: a conversation that has to outlive its network --- */
@@ -823,6 +863,26 @@ test_bulk_with_heavy_loss (void)
   g_string_append_printf (summary, "%-52s %.2f s, %u reconnections\n",
                           "fault: 1,000 each way, 20.1% loss, 100+/-100 ms", seconds,
                           reconnections);
+}
+
+/* The rendezvous answers the host 2.5 s late (a busy or rate-limiting
+ * server). The joiner, behind a symmetric NAT, checks the host's
+ * address-restricted NAT as soon as it has the host's candidates, but
+ * that NAT lets nothing in until the host, having heard the joiner at
+ * last, sends to it: the joiner's checks must still be going then. */
+static void
+test_slow_rendezvous (void)
+{
+  Lab *lab = get_lab ("");
+
+  if (lab != NULL && lab_set_nat (lab, "a", "address-restricted")
+      && lab_set_nat (lab, "b", "symmetric"))
+    {
+      const char *const slow_server[] = { "PINHOLE_TEST_POLL_DELAY_MS=2500", NULL };
+
+      run_cell_full (lab, "fault: the host hears the rendezvous 2.5 s late", "STUN", "STUN",
+                     EXPECT_DIRECT, slow_server);
+    }
 }
 
 /* Both uplinks go dead for 15 s in the middle of a chat, while both sides
@@ -1308,7 +1368,7 @@ test_nat_check (gconstpointer data)
                            "nat-check",
                            NULL };
 
-    check = ph_test_process_spawn (argv, NULL);
+    check = spawn_peer ("A", argv, NULL);
   }
   result = next_event (check, nat_event, 10000);
   if (result == NULL)
@@ -1393,6 +1453,8 @@ main (int argc, char *argv[])
 
   g_test_init (&argc, &argv, NULL);
   summary = g_string_new (NULL);
+  peer_log_root = g_test_build_filename (G_TEST_BUILT, "natlab-logs", NULL);
+  ph_test_remove_tree (peer_log_root);
 
   for (guint i = 0; i < G_N_ELEMENTS (nat_check_cases); i++)
     {
@@ -1436,6 +1498,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/natlab/public/symmetric-with-delay", test_public_to_symmetric_with_delay);
   g_test_add_func ("/natlab/hairpin/port-restricted", test_hairpin);
   g_test_add_func ("/natlab/fault/bulk-lossless", test_bulk_lossless);
+  g_test_add_func ("/natlab/fault/slow-rendezvous", test_slow_rendezvous);
   g_test_add_func ("/natlab/fault/path-cut", test_path_cut);
   g_test_add_func ("/natlab/fault/nat-flush", test_nat_flush);
   g_test_add_func ("/natlab/fault/peer-killed", test_peer_killed);

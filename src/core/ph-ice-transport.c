@@ -16,6 +16,19 @@
 /* Trickle lets a peer send candidates without end; a real peer has a few. */
 #define MAX_REMOTE_CANDIDATES 64
 
+/* libnice gives up on a STUN request after three retransmissions (2 s).
+ * While pairs are checked, five (9.5 s): behind an address-restricted
+ * NAT the peer's checks get in only once this side has sent to the
+ * peer's address, which it can do only after the rendezvous has brought
+ * the peer's candidates; when that took over 2 s (a busy or rate-limiting
+ * server), the peer had given up on a pair that would have worked
+ * (tests/test-natlab.c, /natlab/fault/slow-rendezvous). Gathering before
+ * and, once connected, TURN refreshes and the deallocation on close keep
+ * three: a server silent for 2 s is away, and waiting longer would only
+ * hold up a reconnection's gathering or a closing peer. */
+#define CHECKING_STUN_RETRANSMISSIONS 5
+#define OTHER_STUN_RETRANSMISSIONS 3
+
 struct _PhIceTransport
 {
   GObject parent_instance;
@@ -86,6 +99,8 @@ set_state (PhIceTransport *self, PhIceState state)
   g_debug ("ICE state %s → %s", ph_ice_state_to_string (self->state),
            ph_ice_state_to_string (state));
   self->state = state;
+  if (state == PH_ICE_STATE_CONNECTED)
+    g_object_set (self->agent, "stun-max-retransmissions", OTHER_STUN_RETRANSMISSIONS, NULL);
   g_signal_emit (self, signals[SIGNAL_STATE_CHANGED], 0, (int)state);
 }
 
@@ -316,7 +331,8 @@ ph_ice_transport_new (const PhIceConfig *config, gboolean controlling)
    * ~21 ms to ~6 ms. */
   g_object_set (self->agent, "controlling-mode", controlling, "upnp", config->upnp, "ice-tcp",
                 FALSE, "keepalive-conncheck", TRUE, "force-relay", config->relay_only,
-                "stun-pacing-timer", 5, NULL);
+                "stun-pacing-timer", 5, "stun-max-retransmissions", OTHER_STUN_RETRANSMISSIONS,
+                NULL);
 
   self->stream_id = nice_agent_add_stream (self->agent, 1);
   nice_agent_get_local_credentials (self->agent, self->stream_id, &self->ufrag, &self->pwd);
@@ -568,6 +584,9 @@ ph_ice_transport_set_remote_credentials (PhIceTransport *self, const char *ufrag
                            "The peer’s ICE credentials could not be set.");
       return FALSE;
     }
+  /* Checks can start now. */
+  if (self->state != PH_ICE_STATE_CONNECTED && self->state != PH_ICE_STATE_READY)
+    g_object_set (self->agent, "stun-max-retransmissions", CHECKING_STUN_RETRANSMISSIONS, NULL);
   return TRUE;
 }
 

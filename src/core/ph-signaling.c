@@ -76,6 +76,11 @@ struct _PhSignaling
   gboolean trouble_shown; /* "server-trouble" said TRUE last */
   guint backoff_ms;
   guint patience_seconds;
+  /* Tests stand in for a server slow to bring the peer's answer: once our
+   * description is sent, every poll goes out this much later
+   * (PINHOLE_TEST_POLL_DELAY_MS). */
+  guint test_poll_delay_ms;
+  gboolean description_sent;
 
   gboolean peer_confirmed;
   gboolean joined;   /* our side is in the mailbox */
@@ -522,6 +527,8 @@ handle_sealed (PhSignaling *self, const PhMailboxMessage *message, GError **erro
 static gboolean
 handle_message (PhSignaling *self, const PhMailboxMessage *message, GError **error)
 {
+  g_debug ("Mailbox message %" G_GUINT64_FORMAT ": %s from %s", message->index, message->phase,
+           g_str_equal (message->side, self->side) ? "us" : "the peer");
   if (g_str_equal (message->side, self->side))
     return TRUE;
 
@@ -727,7 +734,7 @@ cancel_poll_cb (GCancellable *cancellable, gpointer user_data)
 }
 
 static void
-poll_mailbox (PhSignaling *self)
+fetch_messages (PhSignaling *self)
 {
   Request *poll = request_new (self, ++self->poll_generation);
 
@@ -744,6 +751,29 @@ poll_mailbox (PhSignaling *self)
 
   ph_rendezvous_client_fetch_async (self->client, self->nameplate, self->last_index,
                                     POLL_WAIT_SECONDS, self->poll_cancellable, fetch_cb, poll);
+}
+
+static gboolean
+delayed_fetch_cb (gpointer user_data)
+{
+  PhSignaling *self = user_data;
+
+  self->poll_retry_id = 0;
+  fetch_messages (self);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+poll_mailbox (PhSignaling *self)
+{
+  if (self->test_poll_delay_ms == 0 || !self->description_sent)
+    {
+      fetch_messages (self);
+      return;
+    }
+  g_clear_handle_id (&self->poll_retry_id, g_source_remove);
+  self->poll_retry_id = g_timeout_add_full (G_PRIORITY_DEFAULT, self->test_poll_delay_ms,
+                                            delayed_fetch_cb, g_object_ref (self), g_object_unref);
 }
 
 static void
@@ -947,6 +977,7 @@ ph_signaling_send_description (PhSignaling *self, const PhSessionDescription *de
 
   text = ph_session_description_to_string (description);
   enqueue_sealed_text (self, "desc", text);
+  self->description_sent = TRUE;
 }
 
 void
@@ -1128,6 +1159,9 @@ ph_signaling_init (PhSignaling *self)
     self->patience_seconds
         = CLAMP (g_ascii_strtoull (g_getenv ("PINHOLE_TEST_RENDEZVOUS_PATIENCE_SECONDS"), NULL, 10),
                  1, SETUP_PATIENCE_SECONDS);
+  if (g_getenv ("PINHOLE_TEST_POLL_DELAY_MS") != NULL)
+    self->test_poll_delay_ms
+        = MIN (g_ascii_strtoull (g_getenv ("PINHOLE_TEST_POLL_DELAY_MS"), NULL, 10), 10000);
 
   randombytes_buf (side, sizeof side);
   self->side = g_malloc (sizeof side * 2 + 1);
