@@ -669,7 +669,9 @@ static void
 agent_closed_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr (GTask) task = user_data;
+  PhIceTransport *self = g_task_get_source_object (task);
 
+  nice_agent_remove_stream (self->agent, self->stream_id);
   g_task_return_boolean (task, TRUE);
 }
 
@@ -694,10 +696,12 @@ ph_ice_transport_close_async (PhIceTransport *self, GAsyncReadyCallback callback
   g_cancellable_cancel (self->cancellable);
   set_state (self, PH_ICE_STATE_CLOSED);
 
-  /* The order NOTES.md gives: the stream, then the agent stream, then the
-   * agent's sockets and TURN allocations. */
+  /* The stream first, then the TURN allocations, then the agent stream.
+   * NOTES.md removes the agent stream before the allocations, but then
+   * nothing reads the sockets any more: the server's answers to the
+   * deallocations go unread, and the close waits for libnice to give up
+   * on them (2 s). */
   ph_nice_stream_abandon (self->stream);
-  nice_agent_remove_stream (self->agent, self->stream_id);
   nice_agent_close_async (self->agent, agent_closed_cb, g_steal_pointer (&task));
 }
 
