@@ -54,6 +54,12 @@
 #define MIN_RTO (10 * G_TIME_SPAN_MILLISECOND)
 #define MAX_RTO (2 * G_TIME_SPAN_SECOND)
 #define ACK_DELAY G_TIME_SPAN_MILLISECOND /* for a lone packet in order */
+/* How late an acknowledgement may come on top of the round trip before
+ * the probe timer fires: the peer acknowledges from its main loop, which in
+ * the desktop app can be busy drawing for tens of milliseconds (QUIC's
+ * max_ack_delay, RFC 9002 6.2.1). Without it, a loopback chat with the app
+ * resent one packet in ten for nothing. */
+#define PEER_ACK_DELAY (25 * G_TIME_SPAN_MILLISECOND)
 
 enum
 {
@@ -168,7 +174,8 @@ static gint64
 rto (PhReliableLink *self)
 {
   gint64 base = self->srtt == 0 ? INITIAL_RTO
-                                : self->srtt + MAX (4 * self->rttvar, 10 * G_TIME_SPAN_MILLISECOND);
+                                : self->srtt + MAX (4 * self->rttvar, 10 * G_TIME_SPAN_MILLISECOND)
+                                      + PEER_ACK_DELAY;
 
   base = CLAMP (base, MIN_RTO, MAX_RTO);
   return MIN (base << MIN (self->backoff, 6u), MAX_RTO);
@@ -377,6 +384,8 @@ detect_losses (PhReliableLink *self, gint64 now)
             self->loss_deadline = out->sent_at + wait;
           continue;
         }
+      g_debug ("Packet %u lost: a later one arrived %" G_GINT64_FORMAT " µs after it was sent",
+               seq, now - out->sent_at);
       out->lost = TRUE;
       self->lost++;
       self->in_flight--;
@@ -620,6 +629,7 @@ ph_reliable_link_tick (PhReliableLink *self, gint64 now)
     }
   /* in_flight > 0 means there is one. */
   g_assert (oldest != NULL);
+  g_debug ("No acknowledgement within %" G_GINT64_FORMAT " µs: probing", rto (self));
   oldest->lost = TRUE;
   self->lost++;
   self->in_flight--;
