@@ -572,7 +572,7 @@ test_chat_with_cli_peer (void)
   g_assert_nonnull (strstr (report, "Candidates gathered here:\n  host "));
   g_assert_nonnull (strstr (report, "Candidates received from your peer:\n  host "));
   g_assert_nonnull (strstr (report, "Timeline:\n"));
-  g_assert_nonnull (strstr (report, " connecting\n"));
+  g_assert_nonnull (strstr (report, " Checking paths (connecting)\n"));
   save_screenshot ("inspector.png");
   expand_all (GTK_WIDGET (inspector));
   wait_for_paint ();

@@ -142,20 +142,20 @@ describe_ice_state (PhIceState state)
   switch (state)
     {
     case PH_ICE_STATE_NEW:
-      return C_ ("ICE state", "new");
+      return C_ ("ICE state", "Starting");
     case PH_ICE_STATE_GATHERING:
-      return C_ ("ICE state", "gathering");
+      return C_ ("ICE state", "Gathering addresses");
     case PH_ICE_STATE_CONNECTING:
-      return C_ ("ICE state", "connecting");
+      return C_ ("ICE state", "Checking paths");
     case PH_ICE_STATE_CONNECTED:
-      return C_ ("ICE state", "connected");
+      return C_ ("ICE state", "A path works");
     case PH_ICE_STATE_READY:
-      return C_ ("ICE state", "ready");
+      return C_ ("ICE state", "All paths checked");
     case PH_ICE_STATE_FAILED:
-      return C_ ("ICE state", "failed");
+      return C_ ("ICE state", "No path found");
     case PH_ICE_STATE_CLOSED:
     default:
-      return C_ ("ICE state", "closed");
+      return C_ ("ICE state", "Closed");
     }
 }
 
@@ -518,7 +518,9 @@ append_details (GString *report, PhConversation *conversation)
       const PhTimelineEntry *entry = &g_array_index (timeline, PhTimelineEntry, i);
       g_autofree char *ms = format_ms (entry->ms);
 
-      g_string_append_printf (report, "  %s %s\n", ms, describe_ice_state (entry->state));
+      /* With ICE's own name of the state, for whoever reads the report. */
+      g_string_append_printf (report, "  %s %s (%s)\n", ms, describe_ice_state (entry->state),
+                              ph_ice_state_to_string (entry->state));
     }
 }
 
