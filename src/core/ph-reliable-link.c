@@ -384,8 +384,8 @@ detect_losses (PhReliableLink *self, gint64 now)
             self->loss_deadline = out->sent_at + wait;
           continue;
         }
-      g_debug ("Packet %u lost: a later one arrived %" G_GINT64_FORMAT " µs after it was sent",
-               seq, now - out->sent_at);
+      g_debug ("Packet %u lost: a later one arrived %" G_GINT64_FORMAT " µs after it was sent", seq,
+               now - out->sent_at);
       out->lost = TRUE;
       self->lost++;
       self->in_flight--;
