@@ -57,10 +57,20 @@ description_cb (PhSignaling *signaling, const PhSessionDescription *description,
   g_ptr_array_add (side->descriptions, g_strdup (description->name));
 }
 
+/* Candidates of the first attempt are kept as they came, later ones as
+ * "N candidate", and the ends as "N end". */
 static void
-candidate_cb (PhSignaling *signaling, const char *candidate, Side *side)
+candidate_cb (PhSignaling *signaling, guint64 attempt, const char *candidate, Side *side)
 {
-  g_ptr_array_add (side->candidates, g_strdup (candidate));
+  g_ptr_array_add (side->candidates,
+                   attempt == 1 ? g_strdup (candidate)
+                                : g_strdup_printf ("%" G_GUINT64_FORMAT " %s", attempt, candidate));
+}
+
+static void
+end_of_candidates_cb (PhSignaling *signaling, guint64 attempt, Side *side)
+{
+  g_ptr_array_add (side->candidates, g_strdup_printf ("%" G_GUINT64_FORMAT " end", attempt));
 }
 
 static void
@@ -82,6 +92,7 @@ side_init (Side *side, const char *url)
   g_signal_connect (side->signaling, "paired", G_CALLBACK (paired_cb), side);
   g_signal_connect (side->signaling, "description", G_CALLBACK (description_cb), side);
   g_signal_connect (side->signaling, "candidate", G_CALLBACK (candidate_cb), side);
+  g_signal_connect (side->signaling, "end-of-candidates", G_CALLBACK (end_of_candidates_cb), side);
   g_signal_connect (side->signaling, "failed", G_CALLBACK (failed_cb), side);
 }
 
@@ -244,7 +255,7 @@ exchange_and_check (Fixture *fixture)
   g_assert_no_error (fixture->joiner.error);
 
   send_description (&fixture->joiner, "Bob", FALSE);
-  ph_signaling_send_candidate (fixture->joiner.signaling, "candidate:b");
+  ph_signaling_send_candidate (fixture->joiner.signaling, 1, "candidate:b");
   g_assert_true (ph_test_wait_until (received_or_error, &host_wants, TIMEOUT_MS));
   g_assert_true (ph_test_wait_until (received_or_error, &joiner_wants, TIMEOUT_MS));
   g_assert_no_error (fixture->host.error);
@@ -269,9 +280,42 @@ test_meet (Fixture *fixture, gconstpointer data)
   wait_for_code (fixture);
   ph_signaling_join (fixture->joiner.signaling, fixture->host.code);
   send_description (&fixture->host, "Alice", TRUE);
-  ph_signaling_send_candidate (fixture->host.signaling, "candidate:a1");
-  ph_signaling_send_candidate (fixture->host.signaling, "candidate:a2");
+  ph_signaling_send_candidate (fixture->host.signaling, 1, "candidate:a1");
+  ph_signaling_send_candidate (fixture->host.signaling, 1, "candidate:a2");
   exchange_and_check (fixture);
+}
+
+/* A reconnection trickles its candidates too: each says which attempt it
+ * belongs to, also when candidates of two attempts are queued together. */
+static void
+test_candidates_carry_their_attempt (Fixture *fixture, gconstpointer data)
+{
+  Wanted joiner_wants = { &fixture->joiner, 1, 4 };
+  GPtrArray *received = fixture->joiner.candidates;
+
+  wait_for_code (fixture);
+  ph_signaling_join (fixture->joiner.signaling, fixture->host.code);
+  send_description (&fixture->host, "Alice", TRUE);
+  ph_signaling_send_candidate (fixture->host.signaling, 1, "candidate:a1");
+  ph_signaling_send_candidate (fixture->host.signaling, 2, "candidate:c2");
+  ph_signaling_send_end_of_candidates (fixture->host.signaling, 2);
+  ph_signaling_send_candidate (fixture->host.signaling, 1, "candidate:a2");
+
+  g_assert_true (ph_test_wait_until (received_or_error, &joiner_wants, TIMEOUT_MS));
+  g_assert_no_error (fixture->joiner.error);
+  g_assert_cmpuint (received->len, ==, 4);
+  g_assert_cmpstr (g_ptr_array_index (received, 0), ==, "candidate:a1");
+  g_assert_cmpstr (g_ptr_array_index (received, 1), ==, "2 candidate:c2");
+  g_assert_cmpstr (g_ptr_array_index (received, 2), ==, "2 end");
+  g_assert_cmpstr (g_ptr_array_index (received, 3), ==, "candidate:a2");
+
+  /* One more once everything before it has been posted, as a late STUN or
+   * TURN answer would come. */
+  joiner_wants.candidates = 5;
+  ph_signaling_send_candidate (fixture->host.signaling, 2, "candidate:c2-late");
+  g_assert_true (ph_test_wait_until (received_or_error, &joiner_wants, TIMEOUT_MS));
+  g_assert_no_error (fixture->joiner.error);
+  g_assert_cmpstr (g_ptr_array_index (received, 4), ==, "2 candidate:c2-late");
 }
 
 /* The server restarts while the host waits with its code shown, and the
@@ -286,8 +330,8 @@ test_restart_while_host_waits (Fixture *fixture, gconstpointer data)
   wait_for_code (fixture);
   code = g_strdup (fixture->host.code);
   send_description (&fixture->host, "Alice", TRUE);
-  ph_signaling_send_candidate (fixture->host.signaling, "candidate:a1");
-  ph_signaling_send_candidate (fixture->host.signaling, "candidate:a2");
+  ph_signaling_send_candidate (fixture->host.signaling, 1, "candidate:a1");
+  ph_signaling_send_candidate (fixture->host.signaling, 1, "candidate:a2");
 
   outage = outage_begin (fixture);
   ph_signaling_join (fixture->joiner.signaling, code);
@@ -310,9 +354,9 @@ test_restart_after_pairing (Fixture *fixture, gconstpointer data)
 
   outage = outage_begin (fixture);
   send_description (&fixture->host, "Alice", TRUE);
-  ph_signaling_send_candidate (fixture->host.signaling, "candidate:a1");
+  ph_signaling_send_candidate (fixture->host.signaling, 1, "candidate:a1");
   outage_end (fixture, outage);
-  ph_signaling_send_candidate (fixture->host.signaling, "candidate:a2");
+  ph_signaling_send_candidate (fixture->host.signaling, 1, "candidate:a2");
   exchange_and_check (fixture);
 }
 
@@ -378,6 +422,8 @@ main (int argc, char *argv[])
   g_test_init (&argc, &argv, NULL);
 
   g_test_add ("/signaling/meet", Fixture, NULL, fixture_set_up, test_meet, fixture_tear_down);
+  g_test_add ("/signaling/candidates-carry-their-attempt", Fixture, NULL, fixture_set_up,
+              test_candidates_carry_their_attempt, fixture_tear_down);
   g_test_add ("/signaling/restart-while-host-waits", Fixture, NULL, fixture_set_up,
               test_restart_while_host_waits, fixture_tear_down);
   g_test_add ("/signaling/restart-after-pairing", Fixture, NULL, fixture_set_up,

@@ -773,10 +773,6 @@ maybe_send_description (PhConversation *self)
 
   if (self->description_sent || !self->paired || self->ice == NULL)
     return;
-  /* A restart goes as one whole description: trickled "cand" messages
-   * carry no attempt number, so they serve the first attempt only. */
-  if (self->attempt > 1 && !self->local_gathering_done)
-    return;
 
   description = ph_session_description_new ();
   description->session_id = self->session_id;
@@ -807,16 +803,16 @@ ice_local_candidate_cb (PhIceTransport *ice, const char *candidate, PhConversati
       g_ptr_array_add (self->local_candidates, g_strdup (candidate));
       details_changed (self);
     }
-  if (self->description_sent && self->attempt == 1)
-    ph_signaling_send_candidate (self->signaling, candidate);
+  if (self->description_sent)
+    ph_signaling_send_candidate (self->signaling, self->attempt, candidate);
 }
 
 static void
 ice_gathering_done_cb (PhIceTransport *ice, PhConversation *self)
 {
   self->local_gathering_done = TRUE;
-  if (self->description_sent && self->attempt == 1)
-    ph_signaling_send_end_of_candidates (self->signaling);
+  if (self->description_sent)
+    ph_signaling_send_end_of_candidates (self->signaling, self->attempt);
   else
     maybe_send_description (self);
 }
@@ -1125,9 +1121,12 @@ signaling_description_cb (PhSignaling *signaling, const PhSessionDescription *de
 }
 
 static void
-signaling_candidate_cb (PhSignaling *signaling, const char *candidate, PhConversation *self)
+signaling_candidate_cb (PhSignaling *signaling, guint64 attempt, const char *candidate,
+                        PhConversation *self)
 {
-  if (self->attempt != 1)
+  /* An attempt's candidates come after its description, which made it
+   * ours; those of an attempt given up are late. */
+  if (attempt != self->attempt)
     return;
   if (g_ptr_array_find_with_equal_func (self->remote_candidates, candidate, g_str_equal, NULL))
     return;
@@ -1142,9 +1141,9 @@ signaling_candidate_cb (PhSignaling *signaling, const char *candidate, PhConvers
 }
 
 static void
-signaling_end_of_candidates_cb (PhSignaling *signaling, PhConversation *self)
+signaling_end_of_candidates_cb (PhSignaling *signaling, guint64 attempt, PhConversation *self)
 {
-  if (self->attempt != 1)
+  if (attempt != self->attempt)
     return;
   self->remote_gathering_done = TRUE;
   feed_remote_candidates (self);

@@ -15,6 +15,7 @@
 #define POLL_WAIT_SECONDS 25
 
 #define END_OF_CANDIDATES "end-of-candidates"
+#define ATTEMPT_PREFIX "attempt "
 
 /* A bye carries an error code name such as "ice-failed". */
 #define MAX_BYE_REASON_LENGTH 64
@@ -32,6 +33,7 @@ typedef struct
   char *phase;
   GBytes *body; /* plaintext; sealed just before posting */
   gboolean sealed;
+  guint64 attempt; /* of the candidates in a "cand" message */
 } OutgoingMessage;
 
 struct _PhSignaling
@@ -169,40 +171,61 @@ fail (PhSignaling *self, const GError *error)
 }
 
 static void
-enqueue (PhSignaling *self, const char *phase, GBytes *body, gboolean sealed)
+enqueue_message (PhSignaling *self, const char *phase, GBytes *body, gboolean sealed,
+                 guint64 attempt)
 {
   OutgoingMessage *message = g_new0 (OutgoingMessage, 1);
 
   message->phase = g_strdup (phase);
   message->body = g_bytes_ref (body);
   message->sealed = sealed;
+  message->attempt = attempt;
   g_queue_push_tail (&self->outgoing, message);
   post_next (self);
 }
 
 static void
+enqueue (PhSignaling *self, const char *phase, GBytes *body, gboolean sealed)
+{
+  enqueue_message (self, phase, body, sealed, 0);
+}
+
+static void
 enqueue_sealed_text (PhSignaling *self, const char *phase, const char *text)
+{
+  g_autoptr (GBytes) body = g_bytes_new (text, strlen (text));
+
+  enqueue (self, phase, body, TRUE);
+}
+
+/* A "cand" message is one candidate (or END_OF_CANDIDATES) per line, after
+ * a first line "attempt N" for the candidates of reconnection attempt N;
+ * without it they belong to the first connection. */
+static void
+enqueue_candidate_line (PhSignaling *self, guint64 attempt, const char *line)
 {
   OutgoingMessage *tail = g_queue_peek_tail (&self->outgoing);
   g_autoptr (GBytes) body = NULL;
+  char *text;
 
-  /* Candidates gathered while a post is in flight travel together, one per
-   * line: fewer requests, and the peer gets them sooner. */
-  if (tail != NULL && tail->sealed && g_str_equal (phase, "cand")
-      && g_str_equal (tail->phase, "cand")
-      && g_bytes_get_size (tail->body) + strlen (text) + 1 < PH_SEALER_MAX_PLAINTEXT)
+  /* Candidates gathered while a post is in flight travel together: fewer
+   * requests, and the peer gets them sooner. */
+  if (tail != NULL && g_str_equal (tail->phase, "cand") && tail->attempt == attempt
+      && g_bytes_get_size (tail->body) + strlen (line) + 1 < PH_SEALER_MAX_PLAINTEXT)
     {
       gsize length;
       const char *data = g_bytes_get_data (tail->body, &length);
-      g_autofree char *joined = g_strdup_printf ("%.*s\n%s", (int)length, data, text);
+      g_autofree char *joined = g_strdup_printf ("%.*s\n%s", (int)length, data, line);
 
       g_bytes_unref (tail->body);
-      tail->body = g_bytes_new_take (g_steal_pointer (&joined), length + 1 + strlen (text));
+      tail->body = g_bytes_new_take (g_steal_pointer (&joined), length + 1 + strlen (line));
       return;
     }
 
-  body = g_bytes_new (text, strlen (text));
-  enqueue (self, phase, body, TRUE);
+  text = attempt > 1 ? g_strdup_printf (ATTEMPT_PREFIX "%" G_GUINT64_FORMAT "\n%s", attempt, line)
+                     : g_strdup (line);
+  body = g_bytes_new_take (text, strlen (text));
+  enqueue_message (self, "cand", body, TRUE, attempt);
 }
 
 static gboolean
@@ -504,6 +527,8 @@ handle_sealed (PhSignaling *self, const PhMailboxMessage *message, GError **erro
     {
       g_autofree char *text = g_strndup (data, length);
       g_auto (GStrv) lines = NULL;
+      guint64 attempt = 1;
+      guint first = 0;
 
       if (strlen (text) != length)
         {
@@ -511,13 +536,24 @@ handle_sealed (PhSignaling *self, const PhMailboxMessage *message, GError **erro
                                "The peer sent a candidate with a NUL byte in it.");
           return FALSE;
         }
-      lines = g_strsplit (text, "\n", PH_SESSION_DESCRIPTION_MAX_CANDIDATES + 2);
-      for (guint i = 0; lines[i] != NULL && !self->finished; i++)
+      lines = g_strsplit (text, "\n", PH_SESSION_DESCRIPTION_MAX_CANDIDATES + 3);
+      if (lines[0] != NULL && g_str_has_prefix (lines[0], ATTEMPT_PREFIX))
+        {
+          if (!g_ascii_string_to_unsigned (lines[0] + strlen (ATTEMPT_PREFIX), 10, 2, G_MAXUINT32,
+                                           &attempt, NULL))
+            {
+              g_set_error_literal (error, PH_ERROR, PH_ERROR_PROTOCOL,
+                                   "The peer sent candidates for a malformed attempt number.");
+              return FALSE;
+            }
+          first = 1;
+        }
+      for (guint i = first; lines[i] != NULL && !self->finished; i++)
         {
           if (g_str_equal (lines[i], END_OF_CANDIDATES))
-            g_signal_emit (self, signals[SIGNAL_END_OF_CANDIDATES], 0);
+            g_signal_emit (self, signals[SIGNAL_END_OF_CANDIDATES], 0, attempt);
           else
-            g_signal_emit (self, signals[SIGNAL_CANDIDATE], 0, lines[i]);
+            g_signal_emit (self, signals[SIGNAL_CANDIDATE], 0, attempt, lines[i]);
         }
     }
 
@@ -981,12 +1017,13 @@ ph_signaling_send_description (PhSignaling *self, const PhSessionDescription *de
 }
 
 void
-ph_signaling_send_candidate (PhSignaling *self, const char *candidate)
+ph_signaling_send_candidate (PhSignaling *self, guint64 attempt, const char *candidate)
 {
   g_return_if_fail (PH_IS_SIGNALING (self));
+  g_return_if_fail (attempt >= 1);
   g_return_if_fail (candidate != NULL);
 
-  enqueue_sealed_text (self, "cand", candidate);
+  enqueue_candidate_line (self, attempt, candidate);
 }
 
 void
@@ -1013,11 +1050,12 @@ ph_signaling_set_resilient (PhSignaling *self)
 }
 
 void
-ph_signaling_send_end_of_candidates (PhSignaling *self)
+ph_signaling_send_end_of_candidates (PhSignaling *self, guint64 attempt)
 {
   g_return_if_fail (PH_IS_SIGNALING (self));
+  g_return_if_fail (attempt >= 1);
 
-  enqueue_sealed_text (self, "cand", END_OF_CANDIDATES);
+  enqueue_candidate_line (self, attempt, END_OF_CANDIDATES);
 }
 
 static void
@@ -1127,10 +1165,10 @@ ph_signaling_class_init (PhSignalingClass *klass)
                       NULL, G_TYPE_NONE, 1, G_TYPE_POINTER);
   signals[SIGNAL_CANDIDATE]
       = g_signal_new ("candidate", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
-                      NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
+                      NULL, G_TYPE_NONE, 2, G_TYPE_UINT64, G_TYPE_STRING);
   signals[SIGNAL_END_OF_CANDIDATES]
       = g_signal_new ("end-of-candidates", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
-                      NULL, NULL, G_TYPE_NONE, 0);
+                      NULL, NULL, G_TYPE_NONE, 1, G_TYPE_UINT64);
   signals[SIGNAL_PEER_LEFT]
       = g_signal_new ("peer-left", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
                       NULL, G_TYPE_NONE, 1, G_TYPE_STRING);

@@ -20,8 +20,9 @@ G_DECLARE_FINAL_TYPE (PhSignaling, ph_signaling, PH, SIGNALING, GObject)
  *  "code-ready" (const char *code): host only, the code to read out;
  *  "paired" (): the PAKE finished (the peer's confirmation is still to come);
  *  "description" (const PhSessionDescription *description): opened and parsed;
- *  "candidate" (const char *candidate): a trickled remote candidate;
- *  "end-of-candidates" ();
+ *  "candidate" (guint64 attempt, const char *candidate): a trickled remote
+ *    candidate for connection attempt @attempt (1: the first connection);
+ *  "end-of-candidates" (guint64 attempt);
  *  "peer-left" (const char *reason): reason as the peer gave it, "" if none;
  *  "failed" (const GError *error): emitted once; the mailbox is left. */
 
@@ -32,8 +33,10 @@ void ph_signaling_join (PhSignaling *self, const char *code);
 const char *ph_signaling_get_code (PhSignaling *self);
 /* Queued until the PAKE has finished. */
 void ph_signaling_send_description (PhSignaling *self, const PhSessionDescription *description);
-void ph_signaling_send_candidate (PhSignaling *self, const char *candidate);
-void ph_signaling_send_end_of_candidates (PhSignaling *self);
+/* Candidates trickle for every connection attempt, numbered as the
+ * description's session version. */
+void ph_signaling_send_candidate (PhSignaling *self, guint64 attempt, const char *candidate);
+void ph_signaling_send_end_of_candidates (PhSignaling *self, guint64 attempt);
 /* From now on an unreachable server is asked again every few seconds
  * instead of failing, and copies of earlier messages (a post repeated after
  * a lost answer) are dropped: a connected conversation keeps the mailbox to
