@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "ph-mailbox-store.h"
+#include "ph-rate-limiter.h"
 #include "ph-rendezvous-server.h"
 
 /* Past this the exchange is cut short: each long-poll is held for at most
@@ -156,13 +158,17 @@ start_server (guint16 *out_port)
   const char *turn_uris[] = { "turn:turn.example.org:3478?transport=udp", NULL };
   g_autoptr (GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
   g_autoptr (GError) error = NULL;
+  g_autoptr (PhMailboxStore) store = NULL;
+  g_autoptr (PhRateLimiter) limiter = NULL;
   PhRendezvousServer *server;
 
   /* Small limits, so that a short input reaches them too. */
+  store = g_object_new (PH_TYPE_MAILBOX_STORE, "max-mailboxes", 4, "max-messages", 8,
+                        "max-mailbox-bytes", (guint64)4096, NULL);
+  limiter = g_object_new (PH_TYPE_RATE_LIMITER, "burst", 16, NULL);
   server = g_object_new (PH_TYPE_RENDEZVOUS_SERVER, "max-hold", 1, "max-body-bytes", 1024,
-                         "max-mailboxes", 4, "max-messages", 8, "max-mailbox-bytes", (guint64)4096,
-                         "max-waiting-polls", 2, "burst", 16, "stun-uris", stun_uris, "turn-uris",
-                         turn_uris, "turn-secret", "fuzz", NULL);
+                         "max-waiting-polls", 2, "store", store, "limiter", limiter, "stun-uris",
+                         stun_uris, "turn-uris", turn_uris, "turn-secret", "fuzz", NULL);
   if (!ph_rendezvous_server_listen (server, loopback, 0, &error))
     g_error ("The server could not listen on loopback: %s", error->message);
   *out_port = ph_rendezvous_server_get_port (server);

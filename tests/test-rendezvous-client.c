@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "ph-error.h"
+#include "ph-mailbox-store.h"
+#include "ph-rate-limiter.h"
 #include "ph-rendezvous-client.h"
 #include "ph-rendezvous-server.h"
 
@@ -526,8 +528,10 @@ test_busy_server_is_retried (void)
 {
   Fixture fixture = { 0 };
   gint64 start;
+  g_autoptr (PhRateLimiter) limiter
+      = g_object_new (PH_TYPE_RATE_LIMITER, "rate", 1, "burst", 2, NULL);
 
-  fixture_start (&fixture, "rate", 1, "burst", 2, NULL);
+  fixture_start (&fixture, "limiter", limiter, NULL);
   start = g_get_monotonic_time ();
   for (guint i = 0; i < 4; i++)
     {

@@ -6,6 +6,8 @@
 #include <gio/gio.h>
 #include <string.h>
 
+#include "ph-mailbox-store.h"
+#include "ph-rate-limiter.h"
 #include "ph-rendezvous-server.h"
 
 /* The rendezvous server against clients that misbehave: slow, idle,
@@ -372,9 +374,10 @@ test_slowloris (void)
   g_autofree char *metrics = NULL;
   gint64 started_us;
   guint trickle_id;
+  g_autoptr (PhRateLimiter) limiter
+      = g_object_new (PH_TYPE_RATE_LIMITER, "rate", 1000, "burst", 1000, NULL);
 
-  fixture_start (&fixture, "client-timeout", CLIENT_TIMEOUT_SECONDS, "rate", 1000, "burst", 1000,
-                 NULL);
+  fixture_start (&fixture, "client-timeout", CLIENT_TIMEOUT_SECONDS, "limiter", limiter, NULL);
 
   for (guint i = 0; i < N_SLOW_CLIENTS; i++)
     g_ptr_array_add (slow, raw_connect (&fixture));
@@ -452,8 +455,10 @@ test_oversized_headers (void)
   g_autofree char *long_line = NULL;
   const char *attacks[2];
   g_autoptr (Raw) normal = NULL;
+  g_autoptr (PhRateLimiter) limiter
+      = g_object_new (PH_TYPE_RATE_LIMITER, "rate", 1000, "burst", 1000, NULL);
 
-  fixture_start (&fixture, "rate", 1000, "burst", 1000, NULL);
+  fixture_start (&fixture, "limiter", limiter, NULL);
 
   long_line = g_strdup_printf ("GET /v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Long: %s\r\n\r\n",
                                filler);
@@ -522,9 +527,10 @@ test_oversized_bodies (void)
   g_autofree char *metrics = NULL;
   GBytes *bodies[] = { with_length, chunked };
   G_GNUC_UNUSED gint64 peak_before = peak_rss_kib ();
+  g_autoptr (PhRateLimiter) limiter
+      = g_object_new (PH_TYPE_RATE_LIMITER, "rate", 1000, "burst", 1000, NULL);
 
-  fixture_start (&fixture, "client-timeout", CLIENT_TIMEOUT_SECONDS, "rate", 1000, "burst", 1000,
-                 NULL);
+  fixture_start (&fixture, "client-timeout", CLIENT_TIMEOUT_SECONDS, "limiter", limiter, NULL);
   allocated = request (&fixture, "POST", "/v1/mailboxes", NULL);
   g_assert_cmpuint (response_status (raw_response (allocated)), ==, 201);
 
@@ -570,8 +576,12 @@ test_allocation_flood (void)
   guint created = 0;
   guint limited = 0;
   guint full = 0;
+  g_autoptr (PhRateLimiter) limiter
+      = g_object_new (PH_TYPE_RATE_LIMITER, "rate", 10, "burst", 40, NULL);
+  g_autoptr (PhMailboxStore) store
+      = g_object_new (PH_TYPE_MAILBOX_STORE, "max-mailboxes", 25, NULL);
 
-  fixture_start (&fixture, "rate", 10, "burst", 40, "max-mailboxes", 25, NULL);
+  fixture_start (&fixture, "limiter", limiter, "store", store, NULL);
 
   for (guint i = 0; i < 300; i++)
     {
@@ -651,8 +661,10 @@ test_many_polls (void)
   g_autoptr (GPtrArray) answered = g_ptr_array_new ();
   g_autoptr (Raw) allocated = NULL;
   g_autoptr (Raw) posted = NULL;
+  g_autoptr (PhRateLimiter) limiter
+      = g_object_new (PH_TYPE_RATE_LIMITER, "rate", 10000, "burst", 10000, NULL);
 
-  fixture_start (&fixture, "rate", 10000, "burst", 10000, "client-timeout", 1, NULL);
+  fixture_start (&fixture, "limiter", limiter, "client-timeout", 1, NULL);
   allocated = request (&fixture, "POST", "/v1/mailboxes", NULL);
   g_assert_cmpuint (response_status (raw_response (allocated)), ==, 201);
 

@@ -990,8 +990,9 @@ test_too_large (void)
   g_autoptr (Call) big_chunked = NULL;
   g_autoptr (Call) over_count = NULL;
   g_autoptr (Call) still_fine = NULL;
+  g_autoptr (PhMailboxStore) store = g_object_new (PH_TYPE_MAILBOX_STORE, "max-messages", 2, NULL);
 
-  fixture_start (&fixture, "max-body-bytes", 1024, "max-messages", 2, NULL);
+  fixture_start (&fixture, "max-body-bytes", 1024, "store", store, NULL);
   nameplate = allocate (&fixture);
 
   big = post (&fixture, nameplate, SIDE_A, "desc", big_text);
@@ -1024,8 +1025,10 @@ test_rate_limited (void)
   Fixture fixture = { 0 };
   g_autoptr (Call) refused = NULL;
   guint64 retry_after = 0;
+  g_autoptr (PhRateLimiter) limiter
+      = g_object_new (PH_TYPE_RATE_LIMITER, "rate", 1, "burst", 3, NULL);
 
-  fixture_start (&fixture, "rate", 1, "burst", 3, NULL);
+  fixture_start (&fixture, "limiter", limiter, NULL);
 
   for (guint i = 0; i < 3; i++)
     {
@@ -1050,8 +1053,9 @@ test_server_full (void)
   g_autofree char *first = NULL;
   g_autofree char *second = NULL;
   g_autoptr (Call) third = NULL;
+  g_autoptr (PhMailboxStore) store = g_object_new (PH_TYPE_MAILBOX_STORE, "max-mailboxes", 2, NULL);
 
-  fixture_start (&fixture, "max-mailboxes", 2, NULL);
+  fixture_start (&fixture, "store", store, NULL);
   first = allocate (&fixture);
   second = allocate (&fixture);
 
@@ -1099,8 +1103,9 @@ test_expiry (void)
   g_autofree char *again = NULL;
   g_autoptr (Call) poll = NULL;
   gint64 elapsed;
+  g_autoptr (PhMailboxStore) store = g_object_new (PH_TYPE_MAILBOX_STORE, "lifetime", 1, NULL);
 
-  fixture_start (&fixture, "mailbox-lifetime", 1, NULL);
+  fixture_start (&fixture, "store", store, NULL);
   nameplate = allocate (&fixture);
 
   poll = call_run (&fixture, "GET", "/v1/mailboxes/1/messages?after=0&wait=20", NULL);
@@ -1165,8 +1170,9 @@ test_malformed (void)
   };
   Fixture fixture = { 0 };
   g_autofree char *nameplate = NULL;
+  g_autoptr (PhRateLimiter) limiter = g_object_new (PH_TYPE_RATE_LIMITER, "burst", 1000, NULL);
 
-  fixture_start (&fixture, "burst", 1000, NULL);
+  fixture_start (&fixture, "limiter", limiter, NULL);
   nameplate = allocate (&fixture);
 
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
@@ -1504,22 +1510,16 @@ raw_response_length (GString *in)
   return in->len >= header_length + body_length ? header_length + body_length : 0;
 }
 
-/* Sends @request on @socket and returns the one response to it, as text;
+/* Returns the one response the server sends next on @socket, as text;
  * fails the test if the server closes the connection first. */
 static char *
-raw_exchange (GSocket *socket, const char *request)
+raw_read_response (GSocket *socket)
 {
   g_autoptr (GSource) source = g_socket_create_source (socket, G_IO_IN, NULL);
-  g_autoptr (GError) error = NULL;
   RawReply reply = { g_string_new (NULL), FALSE };
   gboolean expired = FALSE;
   guint id = g_timeout_add_seconds (DEADLINE_SECONDS, deadline_cb, &expired);
   gsize length;
-
-  /* A few hundred bytes: the socket buffer takes them at once. */
-  g_assert_cmpint (g_socket_send (socket, request, strlen (request), NULL, &error), ==,
-                   (gssize)strlen (request));
-  g_assert_no_error (error);
 
   g_source_set_callback (source, G_SOURCE_FUNC (raw_readable_cb), &reply, NULL);
   g_source_attach (source, NULL);
@@ -1532,6 +1532,19 @@ raw_exchange (GSocket *socket, const char *request)
   g_assert_false (reply.closed);
   g_assert_cmpuint (length, ==, reply.in->len);
   return g_string_free (reply.in, FALSE);
+}
+
+/* Sends @request on @socket and returns the one response to it. */
+static char *
+raw_exchange (GSocket *socket, const char *request)
+{
+  g_autoptr (GError) error = NULL;
+
+  /* A few hundred bytes: the socket buffer takes them at once. */
+  g_assert_cmpint (g_socket_send (socket, request, strlen (request), NULL, &error), ==,
+                   (gssize)strlen (request));
+  g_assert_no_error (error);
+  return raw_read_response (socket);
 }
 
 /* A leave is answered 204 on a connection that stays open, so a client
@@ -1779,8 +1792,10 @@ test_many_held_polls (void)
   g_autofree char *metrics = NULL;
   g_autoptr (Call) left_a = NULL;
   g_autoptr (Call) left_b = NULL;
+  g_autoptr (PhRateLimiter) limiter
+      = g_object_new (PH_TYPE_RATE_LIMITER, "rate", 1000, "burst", 1000, NULL);
 
-  fixture_start (&fixture, "rate", 1000, "burst", 1000, NULL);
+  fixture_start (&fixture, "limiter", limiter, NULL);
   nameplate = allocate (&fixture);
 
   for (guint i = 0; i < MANY_POLLS; i++)
@@ -1842,9 +1857,10 @@ test_large_held_answer (void)
   g_autoptr (Call) posted = NULL;
   g_autoptr (JsonArray) messages = NULL;
   g_autofree char *text = NULL;
+  g_autoptr (PhMailboxStore) store
+      = g_object_new (PH_TYPE_MAILBOX_STORE, "max-mailbox-bytes", (guint64)64 * 1024 * 1024, NULL);
 
-  fixture_start (&fixture, "max-body-bytes", 16 * 1024 * 1024, "max-mailbox-bytes",
-                 (guint64)64 * 1024 * 1024, NULL);
+  fixture_start (&fixture, "max-body-bytes", 16 * 1024 * 1024, "store", store, NULL);
   nameplate = allocate (&fixture);
 
   poll = call_start (fixture.session, fixture.url, "GET",
@@ -1931,6 +1947,77 @@ test_tls_held_poll (void)
   g_assert_null (response_header (poll, "Connection"));
   g_assert_cmpuint (ph_rendezvous_server_get_waiting_polls (fixture.server), ==, 0);
 
+  fixture_stop (&fixture);
+}
+
+/* Where a waiting poll may not take its connection from libsoup (another
+ * libsoup than ph-taken-connection.c was checked against), it stays a
+ * paused libsoup message, and long-polls work as before: woken by a post,
+ * answered when the hold ends or the mailbox closes, forgotten when the
+ * client hangs up; libsoup writes the answers and keeps the connection. */
+static void
+test_paused_held_polls (void)
+{
+  Fixture fixture = { 0 };
+  g_autoptr (GSocket) socket = NULL;
+  g_autoptr (GSocket) gone = NULL;
+  g_autoptr (Call) left = NULL;
+  g_autofree char *nameplate = NULL;
+  g_autofree char *woken = NULL;
+  g_autofree char *woken_body = NULL;
+  g_autofree char *timed_out = NULL;
+  g_autofree char *closed = NULL;
+  g_autofree char *metrics = NULL;
+  g_auto (GStrv) woken_head = NULL;
+  gint64 started;
+  gboolean take = TRUE;
+
+  fixture_start (&fixture, "take-connections", FALSE, "max-hold", 1, NULL);
+  g_object_get (fixture.server, "take-connections", &take, NULL);
+  g_assert_false (take);
+  nameplate = allocate (&fixture);
+
+  socket = raw_connect (&fixture);
+  raw_send (socket, "GET /v1/mailboxes/1/messages?after=0&wait=30 HTTP/1.1\r\n"
+                    "Host: 127.0.0.1\r\n\r\n");
+  wait_for_waiting_polls (&fixture, 1);
+  post_ok (&fixture, nameplate, SIDE_A, "hello");
+  woken = raw_read_response (socket);
+  g_assert_true (g_str_has_prefix (woken, "HTTP/1.1 200 OK\r\n"));
+  g_assert_null (strstr (woken, "\r\nConnection: close\r\n"));
+  woken_head = response_parts (woken, &woken_body);
+  g_assert_true (g_str_has_prefix (woken_body, "{\"messages\":[{\"index\":1,\"side\":\"" SIDE_A));
+
+  /* The same connection carries the next poll, answered when its hold ends. */
+  started = g_get_monotonic_time ();
+  timed_out = raw_exchange (socket, "GET /v1/mailboxes/1/messages?after=1&wait=30 HTTP/1.1\r\n"
+                                    "Host: 127.0.0.1\r\n\r\n");
+  g_assert_true (g_str_has_suffix (timed_out, "\r\n\r\n{\"messages\":[]}"));
+  g_assert_cmpint (g_get_monotonic_time () - started, >=, 950 * 1000);
+
+  /* A client that hangs up mid-poll is forgotten at once. */
+  gone = raw_connect (&fixture);
+  raw_send (gone, "GET /v1/mailboxes/1/messages?after=1&wait=30 HTTP/1.1\r\n"
+                  "Host: 127.0.0.1\r\n\r\n");
+  wait_for_waiting_polls (&fixture, 1);
+  g_socket_close (gone, NULL);
+  wait_for_waiting_polls (&fixture, 0);
+
+  /* A poll on a mailbox that closes is told so. */
+  raw_send (socket, "GET /v1/mailboxes/1/messages?after=1&wait=30 HTTP/1.1\r\n"
+                    "Host: 127.0.0.1\r\n\r\n");
+  wait_for_waiting_polls (&fixture, 1);
+  left = call_run (&fixture, "DELETE", "/v1/mailboxes/1?side=" SIDE_A, NULL);
+  g_assert_cmpuint (call_status (left), ==, 204);
+  closed = raw_read_response (socket);
+  g_assert_true (g_str_has_prefix (closed, "HTTP/1.1 404 "));
+  g_assert_nonnull (strstr (closed, "\"error\":\"unknown-mailbox\""));
+
+  metrics = get_metrics (&fixture);
+  g_assert_nonnull (strstr (metrics, "\npinhole_polls_waiting 0\n"));
+  g_assert_nonnull (strstr (metrics, "\npinhole_requests_total{status=\"aborted\"} 1\n"));
+
+  g_socket_close (socket, NULL);
   fixture_stop (&fixture);
 }
 
@@ -2112,6 +2199,7 @@ main (int argc, char **argv)
   g_test_add_func ("/server/http/many-held-polls", test_many_held_polls);
   g_test_add_func ("/server/http/large-held-answer", test_large_held_answer);
   g_test_add_func ("/server/http/tls-held-poll", test_tls_held_poll);
+  g_test_add_func ("/server/http/paused-held-polls", test_paused_held_polls);
   g_test_add_func ("/server/program/listen-and-stop", test_program);
   g_test_add_func ("/server/program/usage-errors", test_program_usage);
 

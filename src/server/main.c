@@ -9,16 +9,36 @@
 #include <signal.h>
 #include <stdio.h>
 
+#include "ph-mailbox-store.h"
+#include "ph-rate-limiter.h"
 #include "ph-rendezvous-server.h"
 
 #define EXIT_USAGE 2
 
+/* The objects the options configure: each limit is a construct property
+ * of the one whose job it is. */
+enum
+{
+  SERVER,
+  STORE,
+  LIMITER,
+  N_OBJECTS
+};
+
 typedef struct
 {
   const char *option;
+  guint object;
   const char *property;
   gint64 value; /* -1 when not given */
 } LimitOption;
+
+/* The construct properties of one of the objects. */
+typedef struct
+{
+  GPtrArray *names;
+  GArray *values;
+} Properties;
 
 enum
 {
@@ -37,17 +57,17 @@ enum
 };
 
 static LimitOption limits[N_LIMITS] = {
-  [MAX_BODY_BYTES] = { "--max-body-bytes", "max-body-bytes", -1 },
-  [MAX_MAILBOXES] = { "--max-mailboxes", "max-mailboxes", -1 },
-  [MAX_MESSAGES] = { "--max-messages", "max-messages", -1 },
-  [MAX_MAILBOX_BYTES] = { "--max-mailbox-bytes", "max-mailbox-bytes", -1 },
-  [MAX_WAITING_POLLS] = { "--max-waiting-polls", "max-waiting-polls", -1 },
-  [RATE] = { "--rate", "rate", -1 },
-  [BURST] = { "--burst", "burst", -1 },
-  [MAX_HOLD] = { "--max-hold", "max-hold", -1 },
-  [MAILBOX_LIFETIME] = { "--mailbox-lifetime", "mailbox-lifetime", -1 },
-  [CLIENT_TIMEOUT] = { "--client-timeout", "client-timeout", -1 },
-  [TURN_TTL] = { "--turn-ttl", "turn-ttl", -1 },
+  [MAX_BODY_BYTES] = { "--max-body-bytes", SERVER, "max-body-bytes", -1 },
+  [MAX_MAILBOXES] = { "--max-mailboxes", STORE, "max-mailboxes", -1 },
+  [MAX_MESSAGES] = { "--max-messages", STORE, "max-messages", -1 },
+  [MAX_MAILBOX_BYTES] = { "--max-mailbox-bytes", STORE, "max-mailbox-bytes", -1 },
+  [MAX_WAITING_POLLS] = { "--max-waiting-polls", SERVER, "max-waiting-polls", -1 },
+  [RATE] = { "--rate", LIMITER, "rate", -1 },
+  [BURST] = { "--burst", LIMITER, "burst", -1 },
+  [MAX_HOLD] = { "--max-hold", SERVER, "max-hold", -1 },
+  [MAILBOX_LIFETIME] = { "--mailbox-lifetime", STORE, "lifetime", -1 },
+  [CLIENT_TIMEOUT] = { "--client-timeout", SERVER, "client-timeout", -1 },
+  [TURN_TTL] = { "--turn-ttl", SERVER, "turn-ttl", -1 },
 };
 
 static gboolean
@@ -77,10 +97,10 @@ usage_error (const char *format, ...)
 /* Checks a limit against the range its property accepts and adds it to
  * the construct properties. */
 static gboolean
-add_limit (GObjectClass *server_class, LimitOption *limit, GPtrArray *names, GArray *values,
+add_limit (GObjectClass *klass, LimitOption *limit, GPtrArray *names, GArray *values,
            char **out_message)
 {
-  GParamSpec *pspec = g_object_class_find_property (server_class, limit->property);
+  GParamSpec *pspec = g_object_class_find_property (klass, limit->property);
   guint64 minimum;
   guint64 maximum;
   GValue value = G_VALUE_INIT;
@@ -132,6 +152,24 @@ add_property (GPtrArray *names, GArray *values, const char *name, GType type, gc
     g_value_set_boxed (&value, data);
   g_ptr_array_add (names, (gpointer)name);
   g_array_append_val (values, value);
+}
+
+static GObject *
+new_with_properties (GType type, Properties *properties)
+{
+  return g_object_new_with_properties (type, properties->names->len,
+                                       (const char **)properties->names->pdata,
+                                       (GValue *)properties->values->data);
+}
+
+static void
+clear_objects (Properties *objects)
+{
+  for (guint i = 0; i < N_OBJECTS; i++)
+    {
+      g_ptr_array_unref (objects[i].names);
+      g_array_unref (objects[i].values);
+    }
 }
 
 static gboolean
@@ -196,17 +234,20 @@ main (int argc, char **argv)
   g_autoptr (GError) error = NULL;
   g_autoptr (GInetAddress) address = NULL;
   g_autoptr (GTlsCertificate) certificate = NULL;
-  g_autoptr (GPtrArray) names = g_ptr_array_new ();
-  g_autoptr (GArray) values = g_array_new (FALSE, TRUE, sizeof (GValue));
+  const GType types[N_OBJECTS]
+      = { PH_TYPE_RENDEZVOUS_SERVER, PH_TYPE_MAILBOX_STORE, PH_TYPE_RATE_LIMITER };
+  Properties objects[N_OBJECTS];
+  g_autoptr (GObject) store = NULL;
+  g_autoptr (GObject) limiter = NULL;
+  GPtrArray *names;
+  GArray *values;
   g_autoptr (PhRendezvousServer) server = NULL;
   g_autoptr (GMainLoop) loop = NULL;
   g_autofree char *url = NULL;
-  GObjectClass *server_class;
   guint sigint_id;
   guint sigterm_id;
 
   setlocale (LC_ALL, "");
-  g_array_set_clear_func (values, (GDestroyNotify)g_value_unset);
 
   context = g_option_context_new (NULL);
   g_option_context_set_summary (context,
@@ -237,18 +278,33 @@ main (int argc, char **argv)
   if (!all_have_prefix (stun_uris, "stun:", "stuns:"))
     return usage_error ("--stun-uri takes stun: URIs, such as stun:192.0.2.1:3478.");
 
-  server_class = g_type_class_ref (PH_TYPE_RENDEZVOUS_SERVER);
+  for (guint i = 0; i < N_OBJECTS; i++)
+    {
+      objects[i].names = g_ptr_array_new ();
+      objects[i].values = g_array_new (FALSE, TRUE, sizeof (GValue));
+      g_array_set_clear_func (objects[i].values, (GDestroyNotify)g_value_unset);
+    }
   for (guint i = 0; i < G_N_ELEMENTS (limits); i++)
     {
+      Properties *target = &objects[limits[i].object];
+      GObjectClass *klass = g_type_class_ref (types[limits[i].object]);
       g_autofree char *message = NULL;
+      gboolean ok = add_limit (klass, &limits[i], target->names, target->values, &message);
 
-      if (!add_limit (server_class, &limits[i], names, values, &message))
+      g_type_class_unref (klass);
+      if (!ok)
         {
-          g_type_class_unref (server_class);
+          clear_objects (objects);
           return usage_error ("%s", message);
         }
     }
-  g_type_class_unref (server_class);
+
+  store = new_with_properties (types[STORE], &objects[STORE]);
+  limiter = new_with_properties (types[LIMITER], &objects[LIMITER]);
+  names = objects[SERVER].names;
+  values = objects[SERVER].values;
+  add_property (names, values, "store", PH_TYPE_MAILBOX_STORE, store);
+  add_property (names, values, "limiter", PH_TYPE_RATE_LIMITER, limiter);
 
   if (tls_cert != NULL)
     {
@@ -257,6 +313,7 @@ main (int argc, char **argv)
         {
           g_printerr ("pinhole-rendezvous: could not load the TLS certificate: %s\n",
                       error->message);
+          clear_objects (objects);
           return EXIT_FAILURE;
         }
       add_property (names, values, "tls-certificate", G_TYPE_TLS_CERTIFICATE, certificate);
@@ -269,8 +326,8 @@ main (int argc, char **argv)
   if (stun_uris != NULL)
     add_property (names, values, "stun-uris", G_TYPE_STRV, stun_uris);
 
-  server = PH_RENDEZVOUS_SERVER (g_object_new_with_properties (
-      PH_TYPE_RENDEZVOUS_SERVER, names->len, (const char **)names->pdata, (GValue *)values->data));
+  server = PH_RENDEZVOUS_SERVER (new_with_properties (types[SERVER], &objects[SERVER]));
+  clear_objects (objects);
 
   if (!ph_rendezvous_server_listen (server, address, (guint)port, &error))
     {

@@ -6,8 +6,12 @@
 G_BEGIN_DECLS
 
 /* The rendezvous server: the v1 HTTP API (docs/ARCHITECTURE.md) on a
- * SoupServer, over a PhMailboxStore. Every limit is a construct-only
- * property with a sane default. */
+ * SoupServer. Its mailboxes and rate limit are objects of their own
+ * (PhMailboxStore, PhRateLimiter) given as the "store" and "limiter"
+ * construct properties, each configured on its own; without them the
+ * server makes them with their defaults. The server's own limits (body
+ * size, holds, waiting polls, client timeout) are construct-only
+ * properties with sane defaults. */
 
 #define PH_TYPE_RENDEZVOUS_SERVER (ph_rendezvous_server_get_type ())
 G_DECLARE_FINAL_TYPE (PhRendezvousServer, ph_rendezvous_server, PH, RENDEZVOUS_SERVER, GObject)

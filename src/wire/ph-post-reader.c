@@ -18,7 +18,7 @@
  * Anything else (other values, nesting, \u escapes, other bytes, repeated
  * members, odd input) goes to json-glib, which decides as before, so both
  * read every body the same way: tests/test-server.c checks them against
- * each other. */
+ * each other, and fuzz/fuzz-post-reader.c on whatever the fuzzer makes. */
 
 typedef struct
 {

@@ -1,0 +1,402 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "ph-held-polls"
+
+#include "config.h"
+
+#include <errno.h>
+#include <glib-unix.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "ph-rendezvous-server-private.h"
+
+/* How many hang-ups one wake of the hang-up watch takes in. */
+#define HANGUP_BATCH 64
+
+/* GLib walks every source of the main context on every iteration, so a
+ * GSource per waiting poll (a timer, a socket watch) makes every request
+ * cost time in proportion to the polls held: at 10,000 the server
+ * answered a few hundred requests a second. The polls share one timer and
+ * one epoll set instead, and a waiting poll is no libsoup message, which
+ * would keep a source of its own (docs/ARCHITECTURE.md has the numbers). */
+
+static void poll_answer (PhHeldPoll *poll);
+static void poll_stop_waiting (PhHeldPoll *poll);
+
+/* The waiting poll whose hold ends first, or NULL. Polls with the same
+ * hold start in order, so each queue is in deadline order and the
+ * earliest is one of the heads. */
+static PhHeldPoll *
+earliest_hold (PhRendezvousServer *self)
+{
+  PhHeldPoll *earliest = NULL;
+
+  for (guint i = 1; i < G_N_ELEMENTS (self->holds); i++)
+    {
+      PhHeldPoll *head = g_queue_peek_head (&self->holds[i]);
+
+      if (head != NULL && (earliest == NULL || head->deadline_us < earliest->deadline_us))
+        earliest = head;
+    }
+  return earliest;
+}
+
+static void schedule_holds (PhRendezvousServer *self);
+
+static gboolean
+holds_due_cb (gpointer user_data)
+{
+  PhRendezvousServer *self = user_data;
+  gint64 now = g_get_monotonic_time ();
+  PhHeldPoll *poll;
+
+  self->hold_id = 0;
+  while ((poll = earliest_hold (self)) != NULL && poll->deadline_us <= now)
+    poll_answer (poll);
+  schedule_holds (self);
+
+  return G_SOURCE_REMOVE;
+}
+
+/* Sets the timer for the earliest hold. One that would fire earlier is
+ * left alone: it finds nothing due and sets itself again. */
+static void
+schedule_holds (PhRendezvousServer *self)
+{
+  PhHeldPoll *earliest = earliest_hold (self);
+  gint64 delay_us;
+
+  if (earliest == NULL || (self->hold_id != 0 && self->hold_due_us <= earliest->deadline_us))
+    return;
+
+  g_clear_handle_id (&self->hold_id, g_source_remove);
+  delay_us = MAX (earliest->deadline_us - g_get_monotonic_time (), 0);
+  self->hold_due_us = earliest->deadline_us;
+  self->hold_id = g_timeout_add ((guint)((delay_us + 999) / 1000), holds_due_cb, self);
+}
+
+/* A closed socket is out of the epoll set already: removing its number
+ * could remove a newer socket that reuses it. */
+void
+ph_held_poll_unwatch (PhHeldPoll *poll)
+{
+  if (!poll->watched)
+    return;
+  if (!g_socket_is_closed (poll->socket))
+    epoll_ctl (poll->server->hangup_fd, EPOLL_CTL_DEL, g_socket_get_fd (poll->socket), NULL);
+  poll->watched = FALSE;
+}
+
+/* Neither libsoup nor anyone else reads a connection while its poll
+ * waits, so a client that hangs up mid-poll would only be noticed when
+ * the hold ends. Watching the socket notices it at once and frees the
+ * poll. The same set tells when an answer too long for the socket's
+ * buffer can go on (@events EPOLLOUT). */
+void
+ph_held_poll_watch (PhHeldPoll *poll, guint32 events)
+{
+  struct epoll_event event = { .events = events, .data.ptr = poll };
+  int op = poll->watched ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+
+  if (poll->socket == NULL || poll->server->hangup_fd < 0)
+    return;
+  if (epoll_ctl (poll->server->hangup_fd, op, g_socket_get_fd (poll->socket), &event) == 0)
+    poll->watched = TRUE;
+}
+
+void
+ph_held_poll_free (PhHeldPoll *poll)
+{
+  if (poll->msg != NULL)
+    {
+      g_clear_signal_handler (&poll->finished_id, poll->msg);
+      g_object_unref (poll->msg);
+    }
+  if (poll->stream != NULL)
+    {
+      g_io_stream_close (poll->stream, NULL, NULL);
+      g_object_unref (poll->stream);
+    }
+  g_clear_object (&poll->socket);
+  if (poll->answer != NULL)
+    g_string_free (poll->answer, TRUE);
+  g_free (poll);
+}
+
+/* Peeks at the socket of a waiting poll the watch woke for. */
+static void
+poll_check_hangup (PhHeldPoll *poll)
+{
+  GInputVector vector;
+  char byte;
+  int flags = G_SOCKET_MSG_PEEK;
+  gssize received;
+  g_autoptr (GError) error = NULL;
+
+  vector.buffer = &byte;
+  vector.size = 1;
+  received
+      = g_socket_receive_message (poll->socket, NULL, &vector, 1, NULL, NULL, &flags, NULL, &error);
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+    return;
+
+  /* Data here is a pipelined request or a TLS record, left for after
+   * the answer; the hold still bounds the wait. */
+  ph_held_poll_unwatch (poll);
+  if (received > 0)
+    return;
+
+  if (poll->msg != NULL)
+    {
+      /* libsoup finds out as it writes the answer. */
+      poll_answer (poll);
+      return;
+    }
+  poll_stop_waiting (poll);
+  poll->server->requests_aborted++;
+  ph_taken_connection_close (poll);
+}
+
+static gboolean
+hangup_ready_cb (int fd, GIOCondition condition, gpointer user_data)
+{
+  struct epoll_event events[HANGUP_BATCH];
+  int n = epoll_wait (fd, events, G_N_ELEMENTS (events), 0);
+
+  /* Each event is for a different poll, and handling one frees no
+   * other: every pointer here is live when its turn comes. */
+  for (int i = 0; i < n; i++)
+    {
+      PhHeldPoll *poll = events[i].data.ptr;
+
+      if (!poll->watched)
+        continue;
+      if (poll->waiting)
+        poll_check_hangup (poll);
+      else
+        ph_taken_connection_write_answer (poll);
+    }
+  if (n < 0 && errno != EINTR)
+    g_warning ("Could not watch waiting polls for hang-ups: %s", g_strerror (errno));
+
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+poll_stop_waiting (PhHeldPoll *poll)
+{
+  PhRendezvousServer *self = poll->server;
+  GQueue *queue;
+
+  g_assert (poll->waiting);
+
+  queue = g_hash_table_lookup (self->polls, GUINT_TO_POINTER (poll->nameplate));
+  g_queue_unlink (queue, &poll->link);
+  if (g_queue_is_empty (queue))
+    g_hash_table_remove (self->polls, GUINT_TO_POINTER (poll->nameplate));
+
+  /* The timer may now fire early, find nothing due and set itself again. */
+  g_queue_unlink (&self->holds[poll->hold_seconds], &poll->hold_link);
+  ph_held_poll_unwatch (poll);
+  poll->waiting = FALSE;
+  ph_rendezvous_server_set_waiting_polls (self, self->waiting_polls - 1);
+}
+
+/* Answers a waiting poll with its messages, or 404 when its mailbox has
+ * gone. A paused message lives on until libsoup has written (or failed
+ * to write) the response; a taken connection until the answer is out. */
+static void
+poll_answer (PhHeldPoll *poll)
+{
+  PhRendezvousServer *self = poll->server;
+  g_autoptr (GPtrArray) messages = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *etag = NULL;
+  guint status = SOUP_STATUS_OK;
+  char *body;
+
+  poll_stop_waiting (poll);
+  g_queue_push_tail_link (&self->answered, &poll->link);
+
+  messages = ph_mailbox_store_get_messages (self->store, poll->nameplate, poll->after, &error);
+  if (messages == NULL)
+    {
+      g_autofree char *message
+          = g_strdup_printf ("Mailbox %u was closed while waiting for messages.", poll->nameplate);
+
+      status = SOUP_STATUS_NOT_FOUND;
+      body = ph_server_error_json (self, "unknown-mailbox", message);
+    }
+  else
+    {
+      body = ph_server_messages_json (messages);
+      etag = ph_server_mailbox_etag (self, poll->nameplate);
+    }
+
+  /* The answer must go out within the client's deadline. */
+  ph_server_client_arm (self, poll->socket);
+
+  if (poll->msg != NULL)
+    {
+      if (etag != NULL)
+        soup_message_headers_replace (soup_server_message_get_response_headers (poll->msg), "ETag",
+                                      etag);
+      ph_server_respond_text (poll->msg, status, body);
+      soup_server_message_unpause (poll->msg);
+      return;
+    }
+  ph_taken_connection_answer (poll, status, body, etag);
+}
+
+static void
+poll_finished_cb (SoupServerMessage *msg, PhHeldPoll *poll)
+{
+  PhRendezvousServer *self = poll->server;
+
+  if (poll->waiting)
+    poll_stop_waiting (poll);
+  else
+    g_queue_unlink (&self->answered, &poll->link);
+
+  ph_held_poll_free (poll);
+}
+
+void
+ph_held_poll_start (PhRendezvousServer *self, SoupServerMessage *msg, guint nameplate,
+                    guint64 after, guint hold_seconds)
+{
+  PhHeldPoll *poll = g_new0 (PhHeldPoll, 1);
+  GQueue *queue;
+  PhServerClient *client;
+
+  g_assert (hold_seconds >= 1 && hold_seconds < G_N_ELEMENTS (self->holds));
+
+  poll->server = self;
+  poll->msg = g_object_ref (msg);
+  poll->socket = soup_server_message_get_socket (msg);
+  if (poll->socket != NULL)
+    g_object_ref (poll->socket);
+  poll->http_version = soup_server_message_get_http_version (msg);
+  poll->nameplate = nameplate;
+  poll->after = after;
+  poll->link.data = poll;
+  poll->hold_link.data = poll;
+
+  client = ph_server_lookup_client (self, poll->socket);
+  if (client != NULL)
+    ph_server_client_disarm (client);
+
+  if (ph_taken_connection_take (poll))
+    {
+      if (poll->stream == NULL)
+        {
+          /* The client was gone already. */
+          self->requests_aborted++;
+          ph_held_poll_free (poll);
+          return;
+        }
+    }
+  else
+    {
+      poll->finished_id = g_signal_connect (msg, "finished", G_CALLBACK (poll_finished_cb), poll);
+      soup_server_message_pause (msg);
+    }
+
+  queue = g_hash_table_lookup (self->polls, GUINT_TO_POINTER (nameplate));
+  if (queue == NULL)
+    {
+      queue = g_queue_new ();
+      g_hash_table_insert (self->polls, GUINT_TO_POINTER (nameplate), queue);
+    }
+  g_queue_push_tail_link (queue, &poll->link);
+
+  poll->waiting = TRUE;
+  poll->hold_seconds = hold_seconds;
+  poll->deadline_us = g_get_monotonic_time () + (gint64)hold_seconds * G_USEC_PER_SEC;
+  g_queue_push_tail_link (&self->holds[hold_seconds], &poll->hold_link);
+  schedule_holds (self);
+
+  ph_held_poll_watch (poll, EPOLLIN | EPOLLRDHUP);
+
+  ph_rendezvous_server_set_waiting_polls (self, self->waiting_polls + 1);
+}
+
+void
+ph_held_polls_message_added_cb (PhMailboxStore *store, guint nameplate, guint64 index,
+                                PhRendezvousServer *self)
+{
+  GQueue *queue = g_hash_table_lookup (self->polls, GUINT_TO_POINTER (nameplate));
+  GList *link;
+
+  if (queue == NULL)
+    return;
+
+  /* Answering unlinks the poll and may free the queue: find the next one first. */
+  link = queue->head;
+  while (link != NULL)
+    {
+      PhHeldPoll *poll = link->data;
+
+      link = link->next;
+      if (poll->after < index)
+        poll_answer (poll);
+    }
+}
+
+void
+ph_held_polls_mailbox_closed_cb (PhMailboxStore *store, guint nameplate, PhRendezvousServer *self)
+{
+  GQueue *queue;
+
+  while ((queue = g_hash_table_lookup (self->polls, GUINT_TO_POINTER (nameplate))) != NULL)
+    poll_answer (g_queue_peek_head (queue));
+}
+
+/* Without the watch (out of descriptors), a poll whose client hangs up is
+ * only freed when its hold ends. */
+void
+ph_held_polls_init (PhRendezvousServer *self)
+{
+  self->hangup_fd = epoll_create1 (EPOLL_CLOEXEC);
+  if (self->hangup_fd >= 0)
+    self->hangup_id = g_unix_fd_add (self->hangup_fd, G_IO_IN, hangup_ready_cb, NULL);
+  else
+    g_warning ("Could not watch waiting polls for hang-ups: %s", g_strerror (errno));
+}
+
+/* On shutdown. Disconnecting the server drops its connections without
+ * finishing the paused messages, and the taken connections are ours: the
+ * polls are freed here. */
+void
+ph_held_polls_clear (PhRendezvousServer *self)
+{
+  GHashTableIter iter;
+  GQueue *queue;
+  PhHeldPoll *poll;
+
+  if (self->polls != NULL)
+    {
+      g_hash_table_iter_init (&iter, self->polls);
+      while (g_hash_table_iter_next (&iter, NULL, (gpointer *)&queue))
+        {
+          while ((poll = g_queue_peek_head (queue)) != NULL)
+            {
+              g_queue_unlink (queue, &poll->link);
+              g_queue_unlink (&self->holds[poll->hold_seconds], &poll->hold_link);
+              ph_held_poll_unwatch (poll);
+              ph_held_poll_free (poll);
+            }
+          g_hash_table_iter_remove (&iter);
+        }
+    }
+  while ((poll = g_queue_pop_head (&self->answered)) != NULL)
+    ph_held_poll_free (poll);
+  self->waiting_polls = 0;
+  g_clear_handle_id (&self->hold_id, g_source_remove);
+  g_clear_handle_id (&self->hangup_id, g_source_remove);
+  if (self->hangup_fd >= 0)
+    {
+      close (self->hangup_fd);
+      self->hangup_fd = -1;
+    }
+}

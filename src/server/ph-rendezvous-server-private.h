@@ -1,0 +1,173 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include <libsoup/soup.h>
+
+#include "ph-mailbox-store.h"
+#include "ph-rate-limiter.h"
+#include "ph-rendezvous-server.h"
+
+G_BEGIN_DECLS
+
+/* What the parts of PhRendezvousServer share. Each part has a file of its
+ * own and touches the fields of its job:
+ *   ph-rendezvous-server.c  the object: properties, the SoupServer, listening;
+ *   ph-server-routing.c     path to handler, methods, the rate-limit gate;
+ *   ph-server-handlers.c    mailboxes, messages, leave, claim, turn, health;
+ *   ph-server-metrics.c     counters and the /metrics text;
+ *   ph-server-clients.c     client connections and their deadlines;
+ *   ph-held-polls.c         long-polls waiting for a message;
+ *   ph-taken-connection.c   the connections a waiting poll takes from libsoup. */
+
+/* Long-polls are answered within the hold, so a client whose HTTP session
+ * times out after 60 s never sees a poll outlive it. */
+#define PH_SERVER_MAX_WAIT_SECONDS 60
+/* libsoup 3.2 has no name, nor a reason phrase, for it. */
+#define PH_SERVER_STATUS_TOO_MANY_REQUESTS 429
+
+/* A long-poll. One that has to wait takes its connection from libsoup
+ * (see ph-taken-connection.c) and keeps only the stream; where it cannot,
+ * it stays a paused libsoup message instead. */
+typedef struct
+{
+  PhRendezvousServer *server;
+  SoupServerMessage *msg; /* paused, or NULL once the connection is taken */
+  GIOStream *stream;      /* the connection taken from libsoup, or NULL */
+  GSocket *socket;        /* the connection's socket */
+  gboolean watched;       /* the socket is in the hang-up watch */
+  SoupHTTPVersion http_version;
+  guint nameplate;
+  guint64 after;
+  gboolean waiting;
+  guint hold_seconds;
+  gint64 deadline_us;
+  GList hold_link; /* in holds[hold_seconds] while waiting */
+  gulong finished_id;
+  GString *answer; /* what is left to write of the answer, on a taken connection */
+  guint status;
+  GList link; /* in its nameplate's queue while waiting, then in answered */
+} PhHeldPoll;
+
+/* A client connection, known by its socket from its first request on. It
+ * has a deadline whenever the server waits for it: to send a request, to
+ * read a response. Only a held long-poll has none; its hold bounds it. */
+typedef struct
+{
+  PhRendezvousServer *server;
+  GSocket *socket; /* weak: the entry goes when libsoup drops the socket */
+  char *host;      /* its address, for the rate limit, once asked for */
+  gint64 deadline_us;
+  gboolean armed;
+  GList link; /* in PhRendezvousServer.deadlines while armed */
+} PhServerClient;
+
+struct _PhRendezvousServer
+{
+  GObject parent_instance;
+
+  guint max_body_bytes;
+  guint max_waiting_polls;
+  guint max_hold;
+  guint client_timeout;
+  char *turn_secret;
+  GStrv turn_uris;
+  GStrv stun_uris;
+  guint turn_ttl;
+  GTlsCertificate *tls_certificate;
+  gboolean take_connections;
+
+  SoupServer *soup;
+  PhMailboxStore *store;
+  PhRateLimiter *limiter;
+  GHashTable *polls; /* nameplate → GQueue of waiting PhHeldPoll */
+  GQueue answered;   /* PhHeldPoll answered, its response not yet written */
+  char *server_header;
+  guint waiting_polls;
+  /* Waiting polls by hold in seconds: each queue is in deadline order. */
+  GQueue holds[PH_SERVER_MAX_WAIT_SECONDS + 1];
+  guint hold_id;
+  gint64 hold_due_us;
+  int hangup_fd; /* epoll set of the waiting polls' sockets */
+  guint hangup_id;
+  GHashTable *clients; /* GSocket → PhServerClient */
+  GQueue deadlines;    /* armed PhServerClient, earliest deadline first */
+  guint deadline_id;
+  guint port;
+  char *url;
+
+  guint64 mailboxes_allocated;
+  guint64 mailboxes_claimed;
+  guint64 messages_posted;
+  guint64 rate_limited;
+  guint64 requests_aborted;
+  guint64 clients_timed_out;
+  GHashTable *requests_by_status; /* status → count */
+  GHashTable *errors_by_code;     /* static code string → count */
+};
+
+/* ph-rendezvous-server.c */
+void ph_rendezvous_server_set_waiting_polls (PhRendezvousServer *self, guint waiting_polls);
+
+/* ph-server-routing.c */
+void ph_server_early_cb (SoupServer *server, SoupServerMessage *msg, const char *path,
+                         GHashTable *query, gpointer user_data);
+void ph_server_request_cb (SoupServer *server, SoupServerMessage *msg, const char *path,
+                           GHashTable *query, gpointer user_data);
+
+/* ph-server-handlers.c */
+void ph_server_respond_text (SoupServerMessage *msg, guint status, char *text);
+char *ph_server_error_json (PhRendezvousServer *self, const char *code, const char *message);
+void ph_server_respond_error (PhRendezvousServer *self, SoupServerMessage *msg, guint status,
+                              const char *code, const char *format, ...) G_GNUC_PRINTF (5, 6);
+char *ph_server_mailbox_etag (PhRendezvousServer *self, guint nameplate);
+char *ph_server_messages_json (GPtrArray *messages);
+void ph_server_handle_allocate (PhRendezvousServer *self, SoupServerMessage *msg);
+void ph_server_handle_claim (PhRendezvousServer *self, SoupServerMessage *msg, guint nameplate);
+void ph_server_handle_post_message (PhRendezvousServer *self, SoupServerMessage *msg,
+                                    guint nameplate);
+void ph_server_handle_get_messages (PhRendezvousServer *self, SoupServerMessage *msg,
+                                    guint nameplate, GHashTable *query);
+void ph_server_handle_leave (PhRendezvousServer *self, SoupServerMessage *msg, guint nameplate,
+                             GHashTable *query);
+void ph_server_handle_turn (PhRendezvousServer *self, SoupServerMessage *msg);
+void ph_server_handle_health (PhRendezvousServer *self, SoupServerMessage *msg);
+
+/* ph-server-metrics.c */
+void ph_server_count (GHashTable *table, gconstpointer key);
+void ph_server_handle_metrics (PhRendezvousServer *self, SoupServerMessage *msg);
+
+/* ph-server-clients.c */
+PhServerClient *ph_server_lookup_client (PhRendezvousServer *self, GSocket *socket);
+void ph_server_client_arm (PhRendezvousServer *self, GSocket *socket);
+void ph_server_client_disarm (PhServerClient *client);
+void ph_server_client_free (PhServerClient *client);
+guint ph_server_count_open_clients (PhRendezvousServer *self);
+const char *ph_server_remote_host (PhRendezvousServer *self, SoupServerMessage *msg);
+void ph_server_request_started_cb (SoupServer *server, SoupServerMessage *msg,
+                                   PhRendezvousServer *self);
+void ph_server_request_finished_cb (SoupServer *server, SoupServerMessage *msg,
+                                    PhRendezvousServer *self);
+void ph_server_request_aborted_cb (SoupServer *server, SoupServerMessage *msg,
+                                   PhRendezvousServer *self);
+
+/* ph-held-polls.c */
+void ph_held_polls_init (PhRendezvousServer *self);
+void ph_held_polls_clear (PhRendezvousServer *self);
+void ph_held_poll_start (PhRendezvousServer *self, SoupServerMessage *msg, guint nameplate,
+                         guint64 after, guint hold_seconds);
+void ph_held_poll_watch (PhHeldPoll *poll, guint32 events);
+void ph_held_poll_unwatch (PhHeldPoll *poll);
+void ph_held_poll_free (PhHeldPoll *poll);
+void ph_held_polls_message_added_cb (PhMailboxStore *store, guint nameplate, guint64 index,
+                                     PhRendezvousServer *self);
+void ph_held_polls_mailbox_closed_cb (PhMailboxStore *store, guint nameplate,
+                                      PhRendezvousServer *self);
+
+/* ph-taken-connection.c */
+gboolean ph_taken_connection_supported (void);
+gboolean ph_taken_connection_take (PhHeldPoll *poll);
+void ph_taken_connection_answer (PhHeldPoll *poll, guint status, char *body, const char *etag);
+void ph_taken_connection_write_answer (PhHeldPoll *poll);
+void ph_taken_connection_close (PhHeldPoll *poll);
+
+G_END_DECLS
