@@ -3,6 +3,7 @@
 
 #include "config.h"
 
+#include <string.h>
 #include <sys/stat.h>
 
 #include <glib/gstdio.h>
@@ -297,6 +298,41 @@ test_outbox_and_states (Fixture *fixture, gconstpointer data)
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
 }
 
+static gboolean
+file_contains (const char *path, const char *needle)
+{
+  g_autofree char *contents = NULL;
+  gsize length = 0;
+
+  gsize needle_length = strlen (needle);
+
+  if (!g_file_get_contents (path, &contents, &length, NULL))
+    return FALSE;
+  for (gsize i = 0; i + needle_length <= length; i++)
+    if (memcmp (contents + i, needle, needle_length) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+/* Someone who copies the history file after a chat was deleted finds
+ * nothing of it: not in the database's free pages, not in its WAL. */
+static void
+test_delete_leaves_no_trace (Fixture *fixture, gconstpointer data)
+{
+  const char *secret = "the-safe-combination-is-4-8-15-16";
+  g_autoptr (PhHistoryConversation) gone = add_conversation (fixture->history, "Gone", 1);
+  g_autoptr (PhHistoryMessage) message
+      = add_message (fixture->history, gone->id, "m", TRUE, 2, secret);
+  g_autofree char *wal = g_strconcat (fixture->path, "-wal", NULL);
+  g_autoptr (GError) error = NULL;
+
+  g_assert_true (file_contains (fixture->path, secret) || file_contains (wal, secret));
+  g_assert_true (ph_history_delete_conversation (fixture->history, gone->id, &error));
+  g_assert_no_error (error);
+  g_assert_false (file_contains (fixture->path, secret));
+  g_assert_false (file_contains (wal, secret));
+}
+
 static void
 test_delete (Fixture *fixture, gconstpointer data)
 {
@@ -553,6 +589,7 @@ main (int argc, char **argv)
   ADD ("paging", test_paging);
   ADD ("outbox-and-states", test_outbox_and_states);
   ADD ("delete", test_delete);
+  ADD ("delete-leaves-no-trace", test_delete_leaves_no_trace);
   ADD ("file-modes", test_file_modes);
   ADD ("reopen-after-crash", test_reopen_after_crash);
   ADD ("newer-schema", test_newer_schema);

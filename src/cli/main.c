@@ -4,7 +4,9 @@
 #include "config.h"
 
 #include <locale.h>
+#include <sodium.h>
 #include <stdio.h>
+#include <string.h>
 
 #include <gio/gio.h>
 #include <gio/gunixinputstream.h>
@@ -18,6 +20,7 @@
 #include "ph-frame.h"
 #include "ph-nat-check.h"
 #include "ph-rendezvous-client.h"
+#include "ph-untrusted-text.h"
 
 #define EXIT_USAGE 2
 
@@ -331,6 +334,54 @@ usage_error (GOptionContext *context, const char *message)
   return EXIT_USAGE;
 }
 
+/* Frees a secret (a password, a code) after wiping it. */
+static void
+secret_free (char *secret)
+{
+  if (secret != NULL)
+    sodium_memzero (secret, strlen (secret));
+  g_free (secret);
+}
+
+typedef char SecretString;
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (SecretString, secret_free)
+
+/* The first line of @path, without its newline: a password kept in a
+ * file stays out of `ps`, which shows every argument. */
+static char *
+read_secret_file (const char *path, GError **error)
+{
+  g_autoptr (SecretString) contents = NULL;
+  gsize length;
+
+  if (!g_file_get_contents (path, &contents, &length, error))
+    return NULL;
+  contents[strcspn (contents, "\r\n")] = '\0';
+  if (*contents == '\0')
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "%s is empty", path);
+      return NULL;
+    }
+  return g_strdup (contents);
+}
+
+/* `join -`: the code is the first line of standard input, so it never
+ * shows in `ps`; later lines are messages, as usual. */
+static char *
+read_code_line (GDataInputStream *input, GError **error)
+{
+  g_autoptr (SecretString) line = g_data_input_stream_read_line_utf8 (input, NULL, NULL, error);
+
+  if (line == NULL)
+    {
+      if (error != NULL && *error == NULL)
+        g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "%s",
+                     "“join -” reads the code from standard input, which ended first.");
+      return NULL;
+    }
+  return g_strdup (g_strstrip (line));
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -342,7 +393,10 @@ main (int argc, char *argv[])
   g_autofree char *rendezvous = NULL;
   g_autofree char *stun = NULL;
   g_autofree char *turn_user = NULL;
-  g_autofree char *turn_pass = NULL;
+  g_autoptr (SecretString) turn_pass = NULL;
+  g_autofree char *turn_pass_file = NULL;
+  g_autoptr (SecretString) code_from_stdin = NULL;
+  const char *code = NULL;
   g_autofree char *name = NULL;
   g_auto (GStrv) turn_uris = NULL;
   gboolean relay_only = FALSE;
@@ -358,7 +412,11 @@ main (int argc, char *argv[])
     { "turn", 0, 0, G_OPTION_ARG_STRING_ARRAY, &turn_uris, "TURN server (repeatable)",
       "turn:HOST[:PORT][?transport=udp|tcp]" },
     { "turn-user", 0, 0, G_OPTION_ARG_STRING, &turn_user, "TURN user name", "USER" },
-    { "turn-pass", 0, 0, G_OPTION_ARG_STRING, &turn_pass, "TURN password", "PASSWORD" },
+    { "turn-pass", 0, 0, G_OPTION_ARG_STRING, &turn_pass,
+      "TURN password (visible to other users in ps: prefer --turn-pass-file or $PINHOLE_TURN_PASS)",
+      "PASSWORD" },
+    { "turn-pass-file", 0, 0, G_OPTION_ARG_FILENAME, &turn_pass_file,
+      "Read the TURN password from the first line of FILE", "FILE" },
     { "relay-only", 0, 0, G_OPTION_ARG_NONE, &relay_only, "Connect only through a TURN relay",
       NULL },
     { "no-server-ice", 0, 0, G_OPTION_ARG_NONE, &no_server_ice,
@@ -377,7 +435,7 @@ main (int argc, char *argv[])
   bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
   bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
 
-  context = g_option_context_new ("host | join CODE | nat-check");
+  context = g_option_context_new ("host | join CODE | join - | nat-check");
   g_option_context_set_summary (context,
                                 "Chat directly and privately with a peer, even behind NATs.\n"
                                 "Lines on standard input are sent as messages; the end of input "
@@ -406,14 +464,27 @@ main (int argc, char *argv[])
   if (g_str_equal (argv[1], "host") && argc != 2)
     return usage_error (context, "“host” takes no code.");
   if (g_str_equal (argv[1], "join") && argc != 3)
-    return usage_error (context, "“join” takes the code your peer gave you, like 7-orbit-velvet.");
+    return usage_error (context, "“join” takes the code your peer gave you, like 7-orbit-velvet, "
+                                 "or “-” to read it from standard input.");
+
+  if (turn_pass != NULL && turn_pass_file != NULL)
+    return usage_error (context, "Give --turn-pass or --turn-pass-file, not both.");
+  if (turn_pass_file != NULL)
+    {
+      turn_pass = read_secret_file (turn_pass_file, &error);
+      if (turn_pass == NULL)
+        return usage_error (context, error->message);
+    }
+  if (turn_pass == NULL && g_getenv ("PINHOLE_TURN_PASS") != NULL)
+    turn_pass = g_strdup (g_getenv ("PINHOLE_TURN_PASS"));
 
   if (stun != NULL && !ph_ice_config_set_stun (ice_config, stun, &error))
     return usage_error (context, error->message);
   for (guint i = 0; turn_uris != NULL && turn_uris[i] != NULL; i++)
     {
       if (turn_user == NULL || turn_pass == NULL)
-        return usage_error (context, "--turn needs --turn-user and --turn-pass.");
+        return usage_error (context, "--turn needs --turn-user and a password "
+                                     "(--turn-pass-file, $PINHOLE_TURN_PASS or --turn-pass).");
       if (!ph_ice_config_add_turn (ice_config, turn_uris[i], turn_user, turn_pass, &error))
         return usage_error (context, error->message);
     }
@@ -422,8 +493,10 @@ main (int argc, char *argv[])
 
   if (name == NULL)
     name = default_name ();
-  else if (!g_utf8_validate (name, -1, NULL) || g_utf8_strlen (name, -1) > PH_FRAME_MAX_NAME_LENGTH)
-    return usage_error (context, "--name must be valid UTF-8 and at most 64 characters.");
+  else if (!ph_untrusted_text_check_name (name, &error))
+    return usage_error (context, error->message);
+  else if (g_utf8_strlen (name, -1) > PH_FRAME_MAX_NAME_LENGTH)
+    return usage_error (context, "--name must be at most 64 characters.");
 
   if (rendezvous == NULL)
     rendezvous = g_strdup (g_getenv ("PINHOLE_RENDEZVOUS"));
@@ -453,17 +526,24 @@ main (int argc, char *argv[])
   g_unix_signal_add (SIGINT, interrupt_cb, &cli);
   g_unix_signal_add (SIGTERM, interrupt_cb, &cli);
 
+  stdin_stream = g_unix_input_stream_new (STDIN_FILENO, FALSE);
+  cli.input = g_data_input_stream_new (stdin_stream);
+
+  if (g_str_equal (argv[1], "join"))
+    {
+      code = argv[2];
+      if (g_str_equal (code, "-"))
+        code = code_from_stdin = read_code_line (cli.input, &error);
+    }
   if (g_str_equal (argv[1], "host"))
     ph_conversation_host (cli.conversation);
-  else if (!ph_conversation_join (cli.conversation, argv[2], &error))
+  else if (code == NULL || !ph_conversation_join (cli.conversation, code, &error))
     {
       ph_cli_output_error (output, error);
       cli.exit_status = 1;
       goto out;
     }
 
-  stdin_stream = g_unix_input_stream_new (STDIN_FILENO, FALSE);
-  cli.input = g_data_input_stream_new (stdin_stream);
   read_next_line (&cli);
 
   g_main_loop_run (cli.loop);

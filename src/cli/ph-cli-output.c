@@ -9,6 +9,7 @@
 
 #include "ph-cli-output.h"
 #include "ph-error.h"
+#include "ph-untrusted-text.h"
 
 struct _PhCliOutput
 {
@@ -107,7 +108,9 @@ ph_cli_output_connected (PhCliOutput *self, const char *peer, const PhSetupTimes
     {
       g_autofree char *description = path != NULL ? ph_path_describe (path) : g_strdup ("unknown");
 
-      say ("Connected to %s in %.1f ms: %s", peer, times->total_ms, description);
+      g_autofree char *shown_peer = ph_untrusted_text_for_terminal (peer);
+
+      say ("Connected to %s in %.1f ms: %s", shown_peer, times->total_ms, description);
       say ("Type a message and press Enter; Ctrl+D leaves.");
       return;
     }
@@ -155,7 +158,10 @@ ph_cli_output_message (PhCliOutput *self, const char *id, const char *from, cons
 
   if (!self->json)
     {
-      say ("%s: %s", from, text);
+      g_autofree char *shown_from = ph_untrusted_text_for_terminal (from);
+      g_autofree char *shown_text = ph_untrusted_text_for_terminal (text);
+
+      say ("%s: %s", shown_from, shown_text);
       return;
     }
 
@@ -276,7 +282,10 @@ ph_cli_output_error (PhCliOutput *self, const GError *error)
 
   if (!self->json)
     {
-      fprintf (stderr, "pinhole-cli: %s\n", error->message);
+      /* Messages can carry a server's own sentence. */
+      g_autofree char *shown = ph_untrusted_text_for_terminal (error->message);
+
+      fprintf (stderr, "pinhole-cli: %s\n", shown);
       return;
     }
 

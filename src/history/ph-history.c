@@ -404,7 +404,10 @@ open_database (PhHistory *self, GError **error)
    * fails here. */
   if (!exec (self, "PRAGMA journal_mode = WAL", error)
       || !exec (self, "PRAGMA synchronous = NORMAL", error)
-      || !exec (self, "PRAGMA foreign_keys = ON", error) || !migrate (self, error))
+      || !exec (self, "PRAGMA foreign_keys = ON", error)
+      /* A deleted chat is overwritten with zeros, not left in free pages
+       * for whoever reads the file later. */
+      || !exec (self, "PRAGMA secure_delete = ON", error) || !migrate (self, error))
     return FALSE;
 
   for (guint i = 0; i < N_STMTS; i++)
@@ -608,7 +611,12 @@ ph_history_delete_conversation (PhHistory *self, const char *conversation_id, GE
 
   stmt = statement (self, STMT_DELETE_CONVERSATION);
   bind_text (stmt, 1, conversation_id);
-  return run (self, stmt, error);
+  if (!run (self, stmt, error))
+    return FALSE;
+  /* The WAL still holds the pages as they were before the delete: fold it
+   * into the (zeroed) database and empty it, so the text is gone now, not
+   * at the next automatic checkpoint. */
+  return exec (self, "PRAGMA wal_checkpoint(TRUNCATE)", error);
 }
 
 GPtrArray *

@@ -502,6 +502,19 @@ handshake_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       return;
     }
 
+  /* GIO lets the TLS library negotiate down to 1.2; the design promises
+   * 1.3 (no renegotiation, encrypted certificates), so a peer that cannot
+   * speak it is refused before any frame goes out. */
+  if (g_tls_connection_get_protocol_version (G_TLS_CONNECTION (source))
+      != G_TLS_PROTOCOL_VERSION_TLS_1_3)
+    {
+      self->state = CHANNEL_CLOSED;
+      close_tls (self);
+      g_task_return_new_error (task, PH_ERROR, PH_ERROR_SECURITY, "%s",
+                               _ ("The peer does not speak TLS 1.3; the connection was refused"));
+      return;
+    }
+
   if (self->state != CHANNEL_OPENING)
     {
       g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CANCELLED, "%s",

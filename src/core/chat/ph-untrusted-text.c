@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "ph-untrusted-text"
+
+#include "config.h"
+
+#include <gio/gio.h>
+#include <glib/gi18n-lib.h>
+#include <string.h>
+
+#include "ph-untrusted-text.h"
+
+/* Characters that change how the text around them is laid out or hide
+ * themselves: the "Trojan Source" set (CVE-2021-42574) plus zero-width
+ * joiners, spaces and the byte-order mark. */
+static gboolean
+is_invisible_or_bidi (gunichar c)
+{
+  return c == 0x061C                     /* arabic letter mark */
+         || (c >= 0x200B && c <= 0x200F) /* zero-width space … right-to-left mark */
+         || (c >= 0x202A && c <= 0x202E) /* embeddings and overrides */
+         || (c >= 0x2060 && c <= 0x2064) /* word joiner, invisible operators */
+         || (c >= 0x2066 && c <= 0x2069) /* isolates */
+         || c == 0xFEFF;                 /* zero-width no-break space */
+}
+
+static gboolean
+is_control (gunichar c)
+{
+  return c < 0x20 || (c >= 0x7F && c <= 0x9F);
+}
+
+static void
+append_escape (GString *out, gunichar c)
+{
+  switch (c)
+    {
+    case '\n':
+      g_string_append (out, "\\n");
+      break;
+    case '\r':
+      g_string_append (out, "\\r");
+      break;
+    case '\t':
+      g_string_append (out, "\\t");
+      break;
+    case 0x1B:
+      g_string_append (out, "\\e");
+      break;
+    default:
+      g_string_append_printf (out, "\\u{%X}", c);
+    }
+}
+
+char *
+ph_untrusted_text_for_terminal (const char *text)
+{
+  g_autofree char *valid = NULL;
+  GString *out;
+
+  g_return_val_if_fail (text != NULL, NULL);
+
+  valid = g_utf8_make_valid (text, -1);
+  out = g_string_sized_new (strlen (valid));
+  for (const char *p = valid; *p != '\0'; p = g_utf8_next_char (p))
+    {
+      gunichar c = g_utf8_get_char (p);
+
+      if (is_control (c) || is_invisible_or_bidi (c))
+        append_escape (out, c);
+      else
+        g_string_append_unichar (out, c);
+    }
+  return g_string_free (out, FALSE);
+}
+
+gboolean
+ph_untrusted_text_check_name (const char *name, GError **error)
+{
+  g_return_val_if_fail (name != NULL, FALSE);
+
+  if (!g_utf8_validate (name, -1, NULL))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "%s",
+                   _ ("A name must be valid UTF-8."));
+      return FALSE;
+    }
+  for (const char *p = name; *p != '\0'; p = g_utf8_next_char (p))
+    {
+      gunichar c = g_utf8_get_char (p);
+
+      if (is_control (c))
+        {
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "%s",
+                       _ ("A name cannot contain control characters."));
+          return FALSE;
+        }
+      if (is_invisible_or_bidi (c))
+        {
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                       /* Translators: %04X is a Unicode code point such as 202E. */
+                       _ ("A name cannot contain invisible or text-direction characters "
+                          "(U+%04X)."),
+                       c);
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
+char *
+ph_untrusted_text_clean_name (const char *name)
+{
+  g_autofree char *valid = NULL;
+  GString *out;
+
+  g_return_val_if_fail (name != NULL, NULL);
+
+  valid = g_utf8_make_valid (name, -1);
+  out = g_string_sized_new (strlen (valid));
+  for (const char *p = valid; *p != '\0'; p = g_utf8_next_char (p))
+    {
+      gunichar c = g_utf8_get_char (p);
+
+      if (!is_control (c) && !is_invisible_or_bidi (c))
+        g_string_append_unichar (out, c);
+    }
+  return g_string_free (out, FALSE);
+}
