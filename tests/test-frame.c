@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "ph-error.h"
+#include "ph-frame-decoder.h"
 #include "ph-frame.h"
 
 #define FUZZ_ITERATIONS 20000
@@ -179,7 +180,7 @@ static void
 test_known_answer (void)
 {
   const char *const features[] = { "typing", "ack", NULL };
-  PhFrame *msg = ph_frame_new_msg ("m-7", 1700000000123, "two\nlines\t\"q\" \\ \x01\x1f é 🙂 /");
+  PhFrame *msg = ph_frame_new_msg ("m-7", 1700000000123, "two\nlines\t\"q\" \\ \x01 é 🙂 /");
   PhFrame *ping = ph_frame_new_ping ();
   const struct
   {
@@ -192,9 +193,9 @@ test_known_answer (void)
       "é\",\"features\":[\"typing\",\"ack\"]}" },
     { ph_frame_new_hello (NULL, NULL), "00000034",
       "{\"type\":\"hello\",\"version\":1,\"name\":\"\",\"features\":[]}" },
-    { msg, "0000007a",
+    { msg, "00000074",
       "{\"type\":\"msg\",\"id\":\"m-7\",\"seq\":4503599627370497,\"time\":1700000000123,\"text\":"
-      "\"two\\nlines\\t\\\"q\\\" \\\\ \\u0001\\u001f é 🙂 /\"}" },
+      "\"two\\nlines\\t\\\"q\\\" \\\\ \\u0001 é 🙂 /\"}" },
     { ph_frame_new_ack ("m-7"), "00000019", "{\"type\":\"ack\",\"id\":\"m-7\"}" },
     { ph_frame_new_typing (FALSE), "00000020", "{\"type\":\"typing\",\"active\":false}" },
     { ph_frame_new_typing (TRUE), "0000001f", "{\"type\":\"typing\",\"active\":true}" },
@@ -247,6 +248,39 @@ test_known_answer (void)
         assert_frames_equal (parsed, cases[i].frame);
       ph_frame_free (cases[i].frame);
     }
+}
+
+/* Two characters that json-glib 1.6 writes otherwise than Pinhole 1's own
+ * writer did: U+001F raw rather than as \u001f, U+007F as \u007f rather
+ * than raw. Pinhole 1's reader accepts both forms (checked against its
+ * code before it was removed), and this one reads what Pinhole 1 wrote. */
+static void
+test_known_answer_escapes (void)
+{
+  const char *const pinhole1
+      = "{\"type\":\"msg\",\"id\":\"m\",\"seq\":1,\"time\":1,\"text\":\"a\\u001fb\x7f"
+        "c\"}";
+  const char *const now = "{\"type\":\"msg\",\"id\":\"m\",\"seq\":1,\"time\":1,\"text\":\"a\x1f"
+                          "b\\u007fc\"}";
+  g_autoptr (PhFrame) frame = ph_frame_new_msg ("m", 1,
+                                                "a\x1f"
+                                                "b\x7f"
+                                                "c");
+  g_autoptr (GBytes) bytes = encode_ok (frame);
+  g_autoptr (PhFrame) from_pinhole1 = NULL;
+  g_autoptr (PhFrame) from_now = NULL;
+  g_autoptr (GError) error = NULL;
+  gsize size;
+  const guint8 *data = g_bytes_get_data (bytes, &size);
+
+  g_assert_cmpmem (data + 4, size - 4, now, strlen (now));
+
+  from_pinhole1 = ph_frame_parse (pinhole1, strlen (pinhole1), &error);
+  g_assert_no_error (error);
+  assert_frames_equal (from_pinhole1, frame);
+  from_now = ph_frame_parse (now, strlen (now), &error);
+  g_assert_no_error (error);
+  assert_frames_equal (from_now, frame);
 }
 
 static void
@@ -894,6 +928,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/frame/round-trip", test_round_trip);
   g_test_add_func ("/frame/encoding-exact", test_encoding_exact);
   g_test_add_func ("/frame/known-answer", test_known_answer);
+  g_test_add_func ("/frame/known-answer-escapes", test_known_answer_escapes);
   g_test_add_func ("/frame/encode-too-large", test_encode_too_large);
   g_test_add_func ("/frame/encode-invalid", test_encode_invalid);
   g_test_add_func ("/frame/parse-valid-variants", test_parse_valid_variants);
