@@ -9,6 +9,7 @@
 #include <nice.h>
 
 #include "ph-certificate.h"
+#include "ph-frame-decoder.h"
 #include "ph-ice-transport-private.h"
 #include "ph-secure-channel.h"
 

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "ph-frame-decoder.h"
 #include "ph-frame.h"
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);

@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <signal.h>
+#include <string.h>
 
 #include "ph-code.h"
 #include "ph-test-process.h"
@@ -142,6 +143,46 @@ test_chat_both_ways (Fixture *fixture, gconstpointer data)
   g_assert_cmpstr (json_object_get_string_member (joiner_closed, "reason"), ==, "peer-left");
   g_assert_cmpint (ph_test_process_wait_exit (host, EVENT_TIMEOUT_MS), ==, 0);
   g_assert_cmpint (ph_test_process_wait_exit (joiner, EVENT_TIMEOUT_MS), ==, 0);
+}
+
+/* The raw "connected" line, as a script reads it. */
+static char *
+read_connected_line (PhTestProcess *peer)
+{
+  gint64 deadline = g_get_monotonic_time () + CONNECT_TIMEOUT_MS * (gint64)1000;
+
+  while (g_get_monotonic_time () < deadline)
+    {
+      g_autofree char *line = ph_test_process_read_line (peer, CONNECT_TIMEOUT_MS);
+
+      g_assert_nonnull (line);
+      if (strstr (line, "\"event\":\"connected\"") != NULL)
+        return g_steal_pointer (&line);
+    }
+  g_error ("No “connected” event within %d ms", CONNECT_TIMEOUT_MS);
+}
+
+/* Times are printed to a tenth of a millisecond ("setup_ms":24.4), not
+ * with the 17 digits a double has ("24.399999999999999"). */
+static void
+test_json_times_rounded (Fixture *fixture, gconstpointer data)
+{
+  const char *const members[] = { "setup_ms", "rendezvous_ms", "ice_ms", "tls_ms" };
+  g_autoptr (PhTestProcess) host = NULL;
+  g_autoptr (PhTestProcess) joiner = NULL;
+  g_autofree char *code = host_and_get_code (fixture->url, &host);
+  g_autofree char *line = NULL;
+
+  joiner = join (fixture->url, code, NULL);
+  line = read_connected_line (joiner);
+  for (gsize i = 0; i < G_N_ELEMENTS (members); i++)
+    {
+      g_autofree char *pattern = g_strdup_printf ("\"%s\":[0-9]+\\.[0-9][,}]", members[i]);
+
+      if (!g_regex_match_simple (pattern, line, 0, 0))
+        g_error ("“%s” is not a number with one decimal in: %s", members[i], line);
+    }
+  assert_connected (host, "Bob");
 }
 
 /* Scripts read standard output as events only: with every debug message
@@ -382,6 +423,8 @@ main (int argc, char *argv[])
   g_test_init (&argc, &argv, NULL);
 
   g_test_add ("/cli/chat-both-ways", Fixture, NULL, fixture_set_up, test_chat_both_ways,
+              fixture_tear_down);
+  g_test_add ("/cli/json-times-rounded", Fixture, NULL, fixture_set_up, test_json_times_rounded,
               fixture_tear_down);
   g_test_add ("/cli/lines-before-connect-are-delivered", Fixture, NULL, fixture_set_up,
               test_lines_before_connect_are_delivered, fixture_tear_down);

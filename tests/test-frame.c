@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "ph-error.h"
+#include "ph-frame-decoder.h"
 #include "ph-frame.h"
 
 #define FUZZ_ITERATIONS 20000
@@ -160,6 +161,126 @@ test_encoding_exact (void)
       g_assert_cmpmem (data + 4, size - 4, cases[i].json, json_length);
       ph_frame_free (cases[i].frame);
     }
+}
+
+static char *
+hex_of (const guint8 *data, gsize size)
+{
+  GString *hex = g_string_new (NULL);
+
+  for (gsize i = 0; i < size; i++)
+    g_string_append_printf (hex, "%02x", data[i]);
+  return g_string_free (hex, FALSE);
+}
+
+/* Known answers, computed once with the Pinhole 1 wire format: the exact
+ * bytes of each frame type, escapes included, and those bytes parsed back.
+ * A peer of the previous version writes and reads exactly these. */
+static void
+test_known_answer (void)
+{
+  const char *const features[] = { "typing", "ack", NULL };
+  PhFrame *msg = ph_frame_new_msg ("m-7", 1700000000123, "two\nlines\t\"q\" \\ \x01 é 🙂 /");
+  PhFrame *ping = ph_frame_new_ping ();
+  const struct
+  {
+    PhFrame *frame;
+    const char *prefix_hex;
+    const char *json;
+  } cases[] = {
+    { ph_frame_new_hello ("Ana \"A\" \\ é", features), "00000051",
+      "{\"type\":\"hello\",\"version\":1,\"name\":\"Ana \\\"A\\\" \\\\ "
+      "é\",\"features\":[\"typing\",\"ack\"]}" },
+    { ph_frame_new_hello (NULL, NULL), "00000034",
+      "{\"type\":\"hello\",\"version\":1,\"name\":\"\",\"features\":[]}" },
+    { msg, "00000074",
+      "{\"type\":\"msg\",\"id\":\"m-7\",\"seq\":4503599627370497,\"time\":1700000000123,\"text\":"
+      "\"two\\nlines\\t\\\"q\\\" \\\\ \\u0001 é 🙂 /\"}" },
+    { ph_frame_new_ack ("m-7"), "00000019", "{\"type\":\"ack\",\"id\":\"m-7\"}" },
+    { ph_frame_new_typing (FALSE), "00000020", "{\"type\":\"typing\",\"active\":false}" },
+    { ph_frame_new_typing (TRUE), "0000001f", "{\"type\":\"typing\",\"active\":true}" },
+    { ph_frame_new_bye ("closed\r\n"), "00000024",
+      "{\"type\":\"bye\",\"reason\":\"closed\\r\\n\"}" },
+    { ph_frame_new_bye (NULL), "0000000e", "{\"type\":\"bye\"}" },
+    { ping, "00000017", "{\"type\":\"ping\",\"id\":12}" },
+    { ph_frame_new_ping (), "0000000f", "{\"type\":\"ping\"}" },
+    { ph_frame_new_pong (9007199254740991), "00000025",
+      "{\"type\":\"pong\",\"id\":9007199254740991}" },
+  };
+
+  msg->seq = 4503599627370497;
+  ping->ping_id = 12;
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr (GBytes) bytes = encode_ok (cases[i].frame);
+      g_autoptr (PhFrameDecoder) decoder = ph_frame_decoder_new ();
+      g_autoptr (PhFrame) parsed = NULL;
+      g_autoptr (GError) error = NULL;
+      gsize size;
+      const guint8 *data = g_bytes_get_data (bytes, &size);
+      g_autofree char *prefix_hex = hex_of (data, MIN (size, 4));
+      g_autofree char *vector = NULL;
+      g_autofree char *json = NULL;
+      gsize json_length = strlen (cases[i].json);
+
+      g_assert_cmpstr (prefix_hex, ==, cases[i].prefix_hex);
+      g_assert_cmpuint (size, >=, 4);
+      json = g_strndup ((const char *)data + 4, size - 4);
+      g_assert_cmpstr (json, ==, cases[i].json);
+
+      /* The vector itself, not this build's output, parses back. */
+      vector = g_malloc (4 + json_length);
+      for (guint b = 0; b < 4; b++)
+        vector[b] = (g_ascii_xdigit_value (cases[i].prefix_hex[2 * b]) << 4)
+                    | g_ascii_xdigit_value (cases[i].prefix_hex[2 * b + 1]);
+      memcpy (vector + 4, cases[i].json, json_length);
+      g_assert_true (
+          ph_frame_decoder_push (decoder, (const guint8 *)vector, 4 + json_length, &error));
+      g_assert_no_error (error);
+      parsed = ph_frame_decoder_pop (decoder, &error);
+      g_assert_no_error (error);
+      g_assert_nonnull (parsed);
+      g_assert_cmpuint (ph_frame_decoder_get_pending (decoder), ==, 0);
+      if (cases[i].frame->type == PH_FRAME_HELLO && cases[i].frame->features == NULL)
+        g_assert_cmpuint (g_strv_length (parsed->features), ==, 0);
+      else
+        assert_frames_equal (parsed, cases[i].frame);
+      ph_frame_free (cases[i].frame);
+    }
+}
+
+/* Two characters that json-glib 1.6 writes otherwise than Pinhole 1's own
+ * writer did: U+001F raw rather than as \u001f, U+007F as \u007f rather
+ * than raw. Pinhole 1's reader accepts both forms (checked against its
+ * code before it was removed), and this one reads what Pinhole 1 wrote. */
+static void
+test_known_answer_escapes (void)
+{
+  const char *const pinhole1
+      = "{\"type\":\"msg\",\"id\":\"m\",\"seq\":1,\"time\":1,\"text\":\"a\\u001fb\x7f"
+        "c\"}";
+  const char *const now = "{\"type\":\"msg\",\"id\":\"m\",\"seq\":1,\"time\":1,\"text\":\"a\x1f"
+                          "b\\u007fc\"}";
+  g_autoptr (PhFrame) frame = ph_frame_new_msg ("m", 1,
+                                                "a\x1f"
+                                                "b\x7f"
+                                                "c");
+  g_autoptr (GBytes) bytes = encode_ok (frame);
+  g_autoptr (PhFrame) from_pinhole1 = NULL;
+  g_autoptr (PhFrame) from_now = NULL;
+  g_autoptr (GError) error = NULL;
+  gsize size;
+  const guint8 *data = g_bytes_get_data (bytes, &size);
+
+  g_assert_cmpmem (data + 4, size - 4, now, strlen (now));
+
+  from_pinhole1 = ph_frame_parse (pinhole1, strlen (pinhole1), &error);
+  g_assert_no_error (error);
+  assert_frames_equal (from_pinhole1, frame);
+  from_now = ph_frame_parse (now, strlen (now), &error);
+  g_assert_no_error (error);
+  assert_frames_equal (from_now, frame);
 }
 
 static void
@@ -806,6 +927,8 @@ main (int argc, char *argv[])
 
   g_test_add_func ("/frame/round-trip", test_round_trip);
   g_test_add_func ("/frame/encoding-exact", test_encoding_exact);
+  g_test_add_func ("/frame/known-answer", test_known_answer);
+  g_test_add_func ("/frame/known-answer-escapes", test_known_answer_escapes);
   g_test_add_func ("/frame/encode-too-large", test_encode_too_large);
   g_test_add_func ("/frame/encode-invalid", test_encode_invalid);
   g_test_add_func ("/frame/parse-valid-variants", test_parse_valid_variants);

@@ -14,6 +14,115 @@
 #define ALICE_SIDE "0123456789abcdef"
 #define BOB_SIDE "fedcba9876543210"
 
+/* Known answers, computed once with the Pinhole 1 wire format. */
+#define PAKE_ALICE_MESSAGE "1ae4d8c94813407cd257a475e19a166fb180204071c70fd2a10c95791472a441"
+#define PAKE_BOB_MESSAGE "f462778a9327b4466dae2556b48281bddc5abaf1eb9074a6870a2e7bbc0b3800"
+#define PAKE_ALICE_CONFIRMATION "5c75f78d2ef6a21bfed3c0a66e15593e8a46845e44b52f4aecaea8d823127b74"
+#define PAKE_BOB_CONFIRMATION "ced04492cc1b3d3d83656dd9dce11553355ce74ff835bb85025496dfe817a9f9"
+#define PAKE_SESSION_KEY "21aae8b25d2e6308c4fb64b8a1554df155ac5ed71692547134351cd403a22a5d"
+#define SEALER_SESSION_KEY "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+/* Alice's first and second message in phase "desc": "v=0\r\n" and "". */
+#define SEALER_FIRST                                                                               \
+  "000000000000000156598d2be2dbea44275e8e3c5e23381967dc986aae120360298189eb2f484e42834d8d114e8565" \
+  "03349b421ef0"
+#define SEALER_SECOND                                                                              \
+  "00000000000000027cc063a4811fd45c7e0a0262a7654ddd218ce91ab50d3872fa0b010689f3f3ecfd5d3ae7f52354" \
+  "f4"
+
+/* Known-answer vectors need the same random bytes on every run. libsodium
+ * lets a program choose its random source before sodium_init(), so the
+ * test installs one that replays a fixed stream while a vector is computed
+ * and draws from the system otherwise; nothing of this ships. */
+static gboolean replay_fixed_randomness;
+static guint64 replay_counter;
+
+static void
+test_random_buf (void *buf, const size_t size)
+{
+  static const guint8 seed_key[crypto_generichash_KEYBYTES] = "pinhole known-answer seed";
+  guint8 seed[randombytes_SEEDBYTES];
+  guint8 counter[8];
+
+  if (!replay_fixed_randomness)
+    {
+      randombytes_sysrandom_implementation.buf (buf, size);
+      return;
+    }
+
+  /* Each draw gets its own seed from a counter: the stream is the same on
+   * every run as long as the code draws in the same order. */
+  for (guint i = 0; i < sizeof counter; i++)
+    counter[i] = (replay_counter >> (8 * i)) & 0xff;
+  replay_counter++;
+  crypto_generichash (seed, sizeof seed, counter, sizeof counter, seed_key, sizeof seed_key);
+  randombytes_buf_deterministic (buf, size, seed);
+}
+
+static uint32_t
+test_random (void)
+{
+  uint32_t value;
+
+  test_random_buf (&value, sizeof value);
+  return value;
+}
+
+static const char *
+test_random_name (void)
+{
+  return "pinhole-test";
+}
+
+static void
+test_random_stir (void)
+{
+  randombytes_sysrandom_implementation.stir ();
+}
+
+static struct randombytes_implementation test_randomness = {
+  .implementation_name = test_random_name,
+  .random = test_random,
+  .stir = test_random_stir,
+  .buf = test_random_buf,
+};
+
+static void
+begin_fixed_randomness (void)
+{
+  replay_fixed_randomness = TRUE;
+  replay_counter = 0;
+}
+
+static void
+end_fixed_randomness (void)
+{
+  replay_fixed_randomness = FALSE;
+}
+
+static void
+assert_bytes_hex (GBytes *bytes, const char *expected_hex)
+{
+  gsize size;
+  const guint8 *data = g_bytes_get_data (bytes, &size);
+  g_autoptr (GString) hex = g_string_new (NULL);
+
+  for (gsize i = 0; i < size; i++)
+    g_string_append_printf (hex, "%02x", data[i]);
+  g_assert_cmpstr (hex->str, ==, expected_hex);
+}
+
+static GBytes *
+bytes_from_hex (const char *hex)
+{
+  gsize length = strlen (hex) / 2;
+  guint8 *data = g_malloc (length);
+
+  g_assert_cmpuint (strlen (hex) % 2, ==, 0);
+  for (gsize i = 0; i < length; i++)
+    data[i] = (g_ascii_xdigit_value (hex[2 * i]) << 4) | g_ascii_xdigit_value (hex[2 * i + 1]);
+  return g_bytes_new_take (data, length);
+}
+
 /* Both sides exchange messages; each finish must succeed. */
 static void
 exchange (PhPake *alice, PhPake *bob)
@@ -48,6 +157,43 @@ assert_confirmation (PhPake *verifier, PhPake *sender, int expected_code)
       g_assert_false (ph_pake_verify_confirmation (verifier, confirmation, &error));
       g_assert_error (error, PH_ERROR, expected_code);
     }
+}
+
+/* Fixed scalars in, fixed messages, tags and session key out: a change to
+ * the generator, the transcript or the key derivation fails here before it
+ * fails between two versions of Pinhole. (The scalars come from the fixed
+ * random stream through crypto_core_ristretto255_scalar_random.) */
+static void
+test_known_answer (void)
+{
+  g_autoptr (PhPake) alice = NULL;
+  g_autoptr (PhPake) bob = NULL;
+  g_autoptr (GBytes) alice_message = NULL;
+  g_autoptr (GBytes) bob_message = NULL;
+  g_autoptr (GBytes) alice_confirmation = NULL;
+  g_autoptr (GBytes) bob_confirmation = NULL;
+  g_autoptr (GBytes) alice_key = NULL;
+  g_autoptr (GBytes) bob_key = NULL;
+
+  begin_fixed_randomness ();
+  alice = ph_pake_new ("42-orbit-velvet", "42", ALICE_SIDE);
+  bob = ph_pake_new ("42-orbit-velvet", "42", BOB_SIDE);
+  end_fixed_randomness ();
+
+  alice_message = ph_pake_get_message (alice);
+  bob_message = ph_pake_get_message (bob);
+  assert_bytes_hex (alice_message, PAKE_ALICE_MESSAGE);
+  assert_bytes_hex (bob_message, PAKE_BOB_MESSAGE);
+
+  exchange (alice, bob);
+  alice_confirmation = ph_pake_get_confirmation (alice);
+  bob_confirmation = ph_pake_get_confirmation (bob);
+  alice_key = ph_pake_get_session_key (alice);
+  bob_key = ph_pake_get_session_key (bob);
+  assert_bytes_hex (alice_confirmation, PAKE_ALICE_CONFIRMATION);
+  assert_bytes_hex (bob_confirmation, PAKE_BOB_CONFIRMATION);
+  assert_bytes_hex (alice_key, PAKE_SESSION_KEY);
+  assert_bytes_hex (bob_key, PAKE_SESSION_KEY);
 }
 
 static void
@@ -414,9 +560,38 @@ test_sealer_other_session (SealerFixture *fixture, gconstpointer user_data)
   assert_open_fails (other_bob, "desc", sealed, PH_ERROR_TAMPERED);
 }
 
+/* A fixed key and nonce give fixed bytes; the fixed bytes open to the
+ * plaintext for the other side, whatever this build's randomness. */
+static void
+test_sealer_known_answer (void)
+{
+  g_autoptr (GBytes) session_key = bytes_from_hex (SEALER_SESSION_KEY);
+  g_autoptr (PhSealer) alice = ph_sealer_new (session_key, ALICE_SIDE, BOB_SIDE);
+  g_autoptr (PhSealer) bob = ph_sealer_new (session_key, BOB_SIDE, ALICE_SIDE);
+  g_autoptr (GBytes) first = bytes_from_string ("v=0\r\n");
+  g_autoptr (GBytes) second = g_bytes_new (NULL, 0);
+  g_autoptr (GBytes) sealed_first = NULL;
+  g_autoptr (GBytes) sealed_second = NULL;
+  g_autoptr (GBytes) vector_first = bytes_from_hex (SEALER_FIRST);
+  g_autoptr (GBytes) vector_second = bytes_from_hex (SEALER_SECOND);
+
+  begin_fixed_randomness ();
+  sealed_first = ph_sealer_seal (alice, "desc", first);
+  sealed_second = ph_sealer_seal (alice, "desc", second);
+  end_fixed_randomness ();
+  assert_bytes_hex (sealed_first, SEALER_FIRST);
+  assert_bytes_hex (sealed_second, SEALER_SECOND);
+
+  assert_opens_to (bob, "desc", vector_first, first);
+  assert_opens_to (bob, "desc", vector_second, second);
+}
+
 int
 main (int argc, char *argv[])
 {
+  /* Before anything calls sodium_init(). */
+  if (randombytes_set_implementation (&test_randomness) != 0)
+    g_error ("The test's random source could not be installed");
   g_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/pake/same-code-agrees", test_same_code_agrees);
@@ -425,6 +600,8 @@ main (int argc, char *argv[])
   g_test_add_func ("/pake/different-nameplate", test_different_nameplate);
   g_test_add_func ("/pake/wrong-confirmation-size", test_wrong_confirmation_size);
   g_test_add_func ("/pake/invalid-peer-messages", test_invalid_peer_messages);
+  g_test_add_func ("/pake/known-answer", test_known_answer);
+  g_test_add_func ("/sealer/known-answer", test_sealer_known_answer);
 
 #define ADD_SEALER_TEST(path, func)                                                                \
   g_test_add (path, SealerFixture, NULL, sealer_fixture_set_up, func, sealer_fixture_tear_down)

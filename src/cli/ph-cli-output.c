@@ -31,17 +31,57 @@ ph_cli_output_free (PhCliOutput *self)
   g_free (self);
 }
 
+/* json-glib 1.6 writes every double with 17 significant digits
+ * ("24.399999999999999"), so an event is written member by member: json-glib
+ * writes the names, strings and integers, and times are rounded to a tenth
+ * of a millisecond, as the human output shows them. */
+static void
+append_json (GString *out, JsonNode *node)
+{
+  g_autofree char *text = NULL;
+
+  if (JSON_NODE_HOLDS_OBJECT (node))
+    {
+      g_autoptr (GList) members = json_object_get_members (json_node_get_object (node));
+
+      g_string_append_c (out, '{');
+      for (GList *l = members; l != NULL; l = l->next)
+        {
+          g_autoptr (JsonNode) name = json_node_init_string (json_node_alloc (), l->data);
+
+          if (l != members)
+            g_string_append_c (out, ',');
+          append_json (out, name);
+          g_string_append_c (out, ':');
+          append_json (out, json_object_get_member (json_node_get_object (node), l->data));
+        }
+      g_string_append_c (out, '}');
+    }
+  else if (JSON_NODE_HOLDS_VALUE (node) && json_node_get_value_type (node) == G_TYPE_DOUBLE)
+    {
+      char number[G_ASCII_DTOSTR_BUF_SIZE];
+
+      g_string_append (
+          out, g_ascii_formatd (number, sizeof number, "%.1f", json_node_get_double (node)));
+    }
+  else
+    {
+      text = json_to_string (node, FALSE);
+      g_string_append (out, text);
+    }
+}
+
 /* Each event is flushed at once: scripts read the stream line by line. */
 static void
 print_event (JsonBuilder *builder)
 {
   g_autoptr (JsonNode) root = NULL;
-  g_autofree char *line = NULL;
+  g_autoptr (GString) line = g_string_new (NULL);
 
   json_builder_end_object (builder);
   root = json_builder_get_root (builder);
-  line = json_to_string (root, FALSE);
-  fprintf (stdout, "%s\n", line);
+  append_json (line, root);
+  fprintf (stdout, "%s\n", line->str);
   fflush (stdout);
 }
 

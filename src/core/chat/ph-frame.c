@@ -9,24 +9,10 @@
 
 #include "ph-error.h"
 #include "ph-frame.h"
-#include "ph-json-escape.h"
 
-#define LENGTH_PREFIX_SIZE 4
 /* json-glib parses nested values recursively: a frame of a few hundred
  * thousand "[" would exhaust the stack, so nesting is bounded first. */
 #define MAX_JSON_DEPTH 16
-/* Memory a decoder keeps after a large frame is popped. */
-#define DECODER_KEEP_SIZE (64 * 1024)
-/* Compacting only once this much is consumed keeps small frames cheap. */
-#define DECODER_COMPACT_MIN 4096
-
-struct _PhFrameDecoder
-{
-  GByteArray *buffer;
-  gsize read_offset; /* first byte not yet popped */
-  gsize scan_offset; /* first byte after the frames known to be whole */
-  gboolean failed;
-};
 
 static PhFrame *
 frame_new (PhFrameType type)
@@ -278,58 +264,84 @@ check_outgoing (const PhFrame *frame, GError **error)
     }
 }
 
-/* A JSON string literal for valid UTF-8 @text, escaped as json-glib's
- * generator escapes it: quotes, backslashes and control characters. */
-static void
-append_json_string (GString *out, const char *text)
+static JsonNode *
+build_object (const PhFrame *frame)
 {
-  const char *run = text;
+  /* Mutable: sealing a node hashes its strings, a pass over every text
+   * for nodes that are never shared. */
+  g_autoptr (JsonBuilder) builder = json_builder_new ();
 
-  g_string_append_c (out, '"');
-  for (const char *p = text; *p != '\0'; p++)
+  /* Members in this order, as every earlier version wrote them. */
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "type");
+  json_builder_add_string_value (builder, type_name (frame->type));
+
+  switch (frame->type)
     {
-      guchar c = *p;
+    case PH_FRAME_HELLO:
+      json_builder_set_member_name (builder, "version");
+      json_builder_add_int_value (builder, frame->version);
+      json_builder_set_member_name (builder, "name");
+      json_builder_add_string_value (builder, frame->name);
+      json_builder_set_member_name (builder, "features");
+      json_builder_begin_array (builder);
+      for (guint i = 0; frame->features != NULL && frame->features[i] != NULL; i++)
+        json_builder_add_string_value (builder, frame->features[i]);
+      json_builder_end_array (builder);
+      break;
 
-      if (c >= 0x20 && c != '"' && c != '\\')
-        continue;
+    case PH_FRAME_MSG:
+      json_builder_set_member_name (builder, "id");
+      json_builder_add_string_value (builder, frame->id);
+      json_builder_set_member_name (builder, "seq");
+      json_builder_add_int_value (builder, (gint64)frame->seq);
+      json_builder_set_member_name (builder, "time");
+      json_builder_add_int_value (builder, frame->time_ms);
+      json_builder_set_member_name (builder, "text");
+      json_builder_add_string_value (builder, frame->text);
+      break;
 
-      g_string_append_len (out, run, p - run);
-      switch (c)
+    case PH_FRAME_ACK:
+      json_builder_set_member_name (builder, "id");
+      json_builder_add_string_value (builder, frame->id);
+      break;
+
+    case PH_FRAME_TYPING:
+      json_builder_set_member_name (builder, "active");
+      json_builder_add_boolean_value (builder, frame->active);
+      break;
+
+    case PH_FRAME_BYE:
+      if (frame->reason != NULL)
         {
-        case '"':
-          g_string_append (out, "\\\"");
-          break;
-        case '\\':
-          g_string_append (out, "\\\\");
-          break;
-        case '\b':
-          g_string_append (out, "\\b");
-          break;
-        case '\f':
-          g_string_append (out, "\\f");
-          break;
-        case '\n':
-          g_string_append (out, "\\n");
-          break;
-        case '\r':
-          g_string_append (out, "\\r");
-          break;
-        case '\t':
-          g_string_append (out, "\\t");
-          break;
-        default:
-          g_string_append_printf (out, "\\u%04x", c);
-          break;
+          json_builder_set_member_name (builder, "reason");
+          json_builder_add_string_value (builder, frame->reason);
         }
-      run = p + 1;
+      break;
+
+    case PH_FRAME_PING:
+    case PH_FRAME_PONG:
+      if (frame->ping_id != 0)
+        {
+          json_builder_set_member_name (builder, "id");
+          json_builder_add_int_value (builder, (gint64)frame->ping_id);
+        }
+      break;
+
+    case PH_FRAME_UNKNOWN:
+    default:
+      g_assert_not_reached ();
     }
-  g_string_append (out, run);
-  g_string_append_c (out, '"');
+  json_builder_end_object (builder);
+
+  return json_builder_get_root (builder);
 }
 
 GBytes *
 ph_frame_encode (const PhFrame *frame, GError **error)
 {
+  g_autoptr (JsonGenerator) generator = NULL;
+  g_autoptr (JsonNode) root = NULL;
   GString *out;
   gsize json_length;
 
@@ -339,69 +351,15 @@ ph_frame_encode (const PhFrame *frame, GError **error)
   if (!check_outgoing (frame, error))
     return NULL;
 
-  /* Written by hand rather than through JsonBuilder and JsonGenerator:
-   * encoding is on every message's path and this is several times faster
-   * (bench/bench-channel). The output is what JsonGenerator would write. */
-  out = g_string_sized_new (LENGTH_PREFIX_SIZE + 64
+  root = build_object (frame);
+  generator = json_generator_new ();
+  json_generator_set_root (generator, root);
+  out = g_string_sized_new (PH_FRAME_LENGTH_PREFIX_SIZE + 64
                             + (frame->text != NULL ? strlen (frame->text) + 16 : 0));
-  g_string_append_len (out, "\0\0\0\0", LENGTH_PREFIX_SIZE);
-  g_string_append (out, "{\"type\":");
-  append_json_string (out, type_name (frame->type));
+  g_string_append_len (out, "\0\0\0\0", PH_FRAME_LENGTH_PREFIX_SIZE);
+  json_generator_to_gstring (generator, out);
 
-  switch (frame->type)
-    {
-    case PH_FRAME_HELLO:
-      g_string_append_printf (out, ",\"version\":%u,\"name\":", frame->version);
-      append_json_string (out, frame->name);
-      g_string_append (out, ",\"features\":[");
-      for (guint i = 0; frame->features != NULL && frame->features[i] != NULL; i++)
-        {
-          if (i > 0)
-            g_string_append_c (out, ',');
-          append_json_string (out, frame->features[i]);
-        }
-      g_string_append_c (out, ']');
-      break;
-
-    case PH_FRAME_MSG:
-      g_string_append (out, ",\"id\":");
-      append_json_string (out, frame->id);
-      g_string_append_printf (
-          out, ",\"seq\":%" G_GINT64_FORMAT ",\"time\":%" G_GINT64_FORMAT ",\"text\":",
-          (gint64)frame->seq, frame->time_ms);
-      append_json_string (out, frame->text);
-      break;
-
-    case PH_FRAME_ACK:
-      g_string_append (out, ",\"id\":");
-      append_json_string (out, frame->id);
-      break;
-
-    case PH_FRAME_TYPING:
-      g_string_append (out, frame->active ? ",\"active\":true" : ",\"active\":false");
-      break;
-
-    case PH_FRAME_BYE:
-      if (frame->reason != NULL)
-        {
-          g_string_append (out, ",\"reason\":");
-          append_json_string (out, frame->reason);
-        }
-      break;
-
-    case PH_FRAME_PING:
-    case PH_FRAME_PONG:
-      if (frame->ping_id != 0)
-        g_string_append_printf (out, ",\"id\":%" G_GINT64_FORMAT, (gint64)frame->ping_id);
-      break;
-
-    case PH_FRAME_UNKNOWN:
-    default:
-      break;
-    }
-  g_string_append_c (out, '}');
-
-  json_length = out->len - LENGTH_PREFIX_SIZE;
+  json_length = out->len - PH_FRAME_LENGTH_PREFIX_SIZE;
   if (json_length > PH_FRAME_MAX_SIZE)
     {
       g_string_free (out, TRUE);
@@ -746,184 +704,9 @@ parse_object (JsonObject *object, GError **error)
   return g_steal_pointer (&frame);
 }
 
-/* A fast reader for the frames Pinhole itself writes: one flat object whose
- * members are strings without \u escapes or raw control characters,
- * integers, true, false or null. Anything else (arrays, nesting, fractions,
- * \u escapes, odd input) returns NULL without judging it, and the frame goes
- * to json-glib, which decides. Both build the same JsonObject, so every
- * frame meets the same checks (bench/bench-channel: json-glib's parser was
- * most of the channel's cost per message). */
-typedef struct
-{
-  const char *p;
-  const char *end;
-} Reader;
-
-static void
-skip_space (Reader *r)
-{
-  while (r->p < r->end && is_json_space (*r->p))
-    r->p++;
-}
-
-static char *
-read_simple_string (Reader *r)
-{
-  GString *out;
-  const char *start;
-
-  if (r->p >= r->end || *r->p != '"')
-    return NULL;
-  start = ++r->p;
-  out = g_string_sized_new (r->end - start < 64 ? (gsize)(r->end - start) : 64);
-  while (r->p < r->end)
-    {
-      guchar c = *r->p;
-
-      if (c == '"')
-        {
-          g_string_append_len (out, start, r->p - start);
-          r->p++;
-          return g_string_free (out, FALSE);
-        }
-      if (c < 0x20)
-        break;
-      if (c == '\\')
-        {
-          char escaped;
-
-          g_string_append_len (out, start, r->p - start);
-          if (r->end - r->p < 2)
-            break;
-          escaped = ph_json_unescape_short (r->p[1]);
-          if (escaped == '\0')
-            break;
-          g_string_append_c (out, escaped);
-          r->p += 2;
-          start = r->p;
-          continue;
-        }
-      r->p++;
-    }
-  g_string_free (out, TRUE);
-  return NULL;
-}
-
-static JsonNode *
-read_simple_value (Reader *r)
-{
-  JsonNode *node;
-
-  if (r->p >= r->end)
-    return NULL;
-
-  if (*r->p == '"')
-    {
-      g_autofree char *text = read_simple_string (r);
-
-      if (text == NULL)
-        return NULL;
-      node = json_node_new (JSON_NODE_VALUE);
-      json_node_set_string (node, text);
-      return node;
-    }
-
-  if (*r->p == '-' || g_ascii_isdigit (*r->p))
-    {
-      const char *start = r->p;
-      gint64 value = 0;
-      gboolean negative = *r->p == '-';
-
-      if (negative)
-        r->p++;
-      /* No leading zeros, at most 15 digits: exact in an int64 and in a
-       * double, as json-glib would read it. */
-      if (r->p >= r->end || !g_ascii_isdigit (*r->p)
-          || (*r->p == '0' && r->p + 1 < r->end && g_ascii_isdigit (r->p[1])))
-        return NULL;
-      while (r->p < r->end && g_ascii_isdigit (*r->p) && r->p - start < 16)
-        value = value * 10 + (*r->p++ - '0');
-      if (r->p < r->end
-          && (g_ascii_isdigit (*r->p) || *r->p == '.' || *r->p == 'e' || *r->p == 'E'))
-        return NULL;
-      node = json_node_new (JSON_NODE_VALUE);
-      json_node_set_int (node, negative ? -value : value);
-      return node;
-    }
-
-  if (r->end - r->p >= 4 && memcmp (r->p, "true", 4) == 0)
-    {
-      r->p += 4;
-      node = json_node_new (JSON_NODE_VALUE);
-      json_node_set_boolean (node, TRUE);
-      return node;
-    }
-  if (r->end - r->p >= 5 && memcmp (r->p, "false", 5) == 0)
-    {
-      r->p += 5;
-      node = json_node_new (JSON_NODE_VALUE);
-      json_node_set_boolean (node, FALSE);
-      return node;
-    }
-  if (r->end - r->p >= 4 && memcmp (r->p, "null", 4) == 0)
-    {
-      r->p += 4;
-      return json_node_new (JSON_NODE_NULL);
-    }
-
-  return NULL;
-}
-
-static JsonObject *
-read_simple_object (const char *json, gsize length)
-{
-  g_autoptr (JsonObject) object = json_object_new ();
-  Reader r = { json, json + length };
-
-  skip_space (&r);
-  if (r.p >= r.end || *r.p++ != '{')
-    return NULL;
-  skip_space (&r);
-  if (r.p < r.end && *r.p == '}')
-    r.p++;
-  else
-    for (;;)
-      {
-        g_autofree char *name = NULL;
-        JsonNode *value;
-
-        skip_space (&r);
-        name = read_simple_string (&r);
-        if (name == NULL)
-          return NULL;
-        skip_space (&r);
-        if (r.p >= r.end || *r.p++ != ':')
-          return NULL;
-        skip_space (&r);
-        value = read_simple_value (&r);
-        if (value == NULL)
-          return NULL;
-        json_object_set_member (object, name, value);
-        skip_space (&r);
-        if (r.p >= r.end)
-          return NULL;
-        if (*r.p == '}')
-          {
-            r.p++;
-            break;
-          }
-        if (*r.p++ != ',')
-          return NULL;
-      }
-
-  skip_space (&r);
-  return r.p == r.end ? g_steal_pointer (&object) : NULL;
-}
-
 PhFrame *
 ph_frame_parse (const char *json, gsize length, GError **error)
 {
-  g_autoptr (JsonObject) simple = NULL;
   g_autoptr (JsonParser) parser = NULL;
   g_autoptr (GError) json_error = NULL;
   JsonNode *root;
@@ -944,15 +727,11 @@ ph_frame_parse (const char *json, gsize length, GError **error)
       g_set_error (error, PH_ERROR, PH_ERROR_INVALID_FRAME, "The frame is not valid UTF-8 text");
       return NULL;
     }
-  /* The simple reader refuses nesting, \u escapes and trailing data by
-   * itself, so only what it hands on needs the shape check. */
-  simple = read_simple_object (json, length);
-  if (simple != NULL)
-    return parse_object (simple, error);
   if (!check_json_shape (json, length, error))
     return NULL;
 
-  parser = json_parser_new_immutable ();
+  /* Mutable for the same reason as the builder's. */
+  parser = json_parser_new ();
   if (!json_parser_load_from_data (parser, json, length, &json_error))
     {
       g_set_error (error, PH_ERROR, PH_ERROR_INVALID_FRAME, "The frame is not valid JSON: %s",
@@ -968,149 +747,4 @@ ph_frame_parse (const char *json, gsize length, GError **error)
     }
 
   return parse_object (json_node_get_object (root), error);
-}
-
-PhFrameDecoder *
-ph_frame_decoder_new (void)
-{
-  PhFrameDecoder *self = g_new0 (PhFrameDecoder, 1);
-
-  self->buffer = g_byte_array_new ();
-  return self;
-}
-
-void
-ph_frame_decoder_free (PhFrameDecoder *self)
-{
-  if (self == NULL)
-    return;
-
-  g_byte_array_unref (self->buffer);
-  g_free (self);
-}
-
-static void
-set_broken_error (GError **error)
-{
-  g_set_error (error, PH_ERROR, PH_ERROR_INVALID_FRAME,
-               "The channel already delivered a malformed frame and cannot continue");
-}
-
-/* Drops popped bytes once they are at least half the buffer, so a stream
- * of small frames costs amortised constant work per byte. */
-static void
-compact (PhFrameDecoder *self)
-{
-  if (self->read_offset == self->buffer->len)
-    {
-      if (self->buffer->len > DECODER_KEEP_SIZE)
-        {
-          g_byte_array_unref (self->buffer);
-          self->buffer = g_byte_array_new ();
-        }
-      else
-        g_byte_array_set_size (self->buffer, 0);
-      self->scan_offset = 0;
-      self->read_offset = 0;
-    }
-  else if (self->read_offset >= DECODER_COMPACT_MIN && self->read_offset >= self->buffer->len / 2)
-    {
-      g_byte_array_remove_range (self->buffer, 0, self->read_offset);
-      self->scan_offset -= self->read_offset;
-      self->read_offset = 0;
-    }
-}
-
-gboolean
-ph_frame_decoder_push (PhFrameDecoder *self, const guint8 *data, gsize length, GError **error)
-{
-  gsize held, total, pos;
-
-  g_return_val_if_fail (self != NULL, FALSE);
-  g_return_val_if_fail (data != NULL || length == 0, FALSE);
-  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
-
-  if (self->failed)
-    {
-      set_broken_error (error);
-      return FALSE;
-    }
-
-  compact (self);
-
-  /* Walk the length prefixes across what is held and what arrives before
-   * keeping anything, so a bad prefix never makes the decoder buffer the
-   * body it announces. */
-  held = self->buffer->len;
-  total = held + length;
-  pos = self->scan_offset;
-  while (total - pos >= LENGTH_PREFIX_SIZE)
-    {
-      guint32 frame_length = 0;
-
-      for (gsize i = 0; i < LENGTH_PREFIX_SIZE; i++)
-        {
-          gsize at = pos + i;
-          guint8 byte = at < held ? self->buffer->data[at] : data[at - held];
-
-          frame_length = (frame_length << 8) | byte;
-        }
-
-      if (frame_length == 0 || frame_length > PH_FRAME_MAX_SIZE)
-        {
-          self->failed = TRUE;
-          if (frame_length == 0)
-            g_set_error (error, PH_ERROR, PH_ERROR_INVALID_FRAME,
-                         "The peer sent an empty frame (length 0)");
-          else
-            g_set_error (error, PH_ERROR, PH_ERROR_INVALID_FRAME,
-                         "The peer announced a frame of %u bytes; the limit is %d bytes",
-                         frame_length, PH_FRAME_MAX_SIZE);
-          return FALSE;
-        }
-
-      if (total - pos - LENGTH_PREFIX_SIZE < frame_length)
-        break;
-      pos += LENGTH_PREFIX_SIZE + frame_length;
-    }
-
-  g_byte_array_append (self->buffer, data, length);
-  self->scan_offset = pos;
-  return TRUE;
-}
-
-PhFrame *
-ph_frame_decoder_pop (PhFrameDecoder *self, GError **error)
-{
-  const guint8 *start;
-  guint32 frame_length;
-  PhFrame *frame;
-
-  g_return_val_if_fail (self != NULL, NULL);
-  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
-
-  if (self->failed)
-    {
-      set_broken_error (error);
-      return NULL;
-    }
-  if (self->read_offset == self->scan_offset)
-    return NULL;
-
-  start = self->buffer->data + self->read_offset;
-  frame_length
-      = ((guint32)start[0] << 24) | ((guint32)start[1] << 16) | ((guint32)start[2] << 8) | start[3];
-  frame = ph_frame_parse ((const char *)start + LENGTH_PREFIX_SIZE, frame_length, error);
-  self->read_offset += LENGTH_PREFIX_SIZE + frame_length;
-  compact (self);
-
-  return frame;
-}
-
-gsize
-ph_frame_decoder_get_pending (PhFrameDecoder *self)
-{
-  g_return_val_if_fail (self != NULL, 0);
-
-  return self->buffer->len - self->scan_offset;
 }

@@ -9,6 +9,7 @@ G_BEGIN_DECLS
  * JSON object with a "type" member. */
 
 #define PH_FRAME_PROTOCOL_VERSION 1
+#define PH_FRAME_LENGTH_PREFIX_SIZE 4
 #define PH_FRAME_MAX_TEXT_SIZE (64 * 1024) /* bytes of UTF-8 in a message */
 #define PH_FRAME_MAX_SIZE (512 * 1024)     /* JSON bytes after the length */
 #define PH_FRAME_MAX_NAME_LENGTH 64
@@ -62,22 +63,6 @@ GBytes *ph_frame_encode (const PhFrame *frame, GError **error);
  * UTF-8 or JSON, a missing or mistyped member, an over-long field. */
 PhFrame *ph_frame_parse (const char *json, gsize length, GError **error);
 
-/* Splits a byte stream into frames. */
-typedef struct _PhFrameDecoder PhFrameDecoder;
-
-PhFrameDecoder *ph_frame_decoder_new (void);
-void ph_frame_decoder_free (PhFrameDecoder *self);
-/* Appends bytes. PH_ERROR_INVALID_FRAME when a length prefix is 0 or over
- * PH_FRAME_MAX_SIZE; the decoder is then unusable. */
-gboolean ph_frame_decoder_push (PhFrameDecoder *self, const guint8 *data, gsize length,
-                                GError **error);
-/* The next whole frame, or NULL with no error when more bytes are needed,
- * or NULL with an error when the frame is malformed. */
-PhFrame *ph_frame_decoder_pop (PhFrameDecoder *self, GError **error);
-/* Bytes held that do not yet form a whole frame. */
-gsize ph_frame_decoder_get_pending (PhFrameDecoder *self);
-
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PhFrame, ph_frame_free)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (PhFrameDecoder, ph_frame_decoder_free)
 
 G_END_DECLS

@@ -9,6 +9,7 @@
 
 #include "ph-certificate.h"
 #include "ph-error.h"
+#include "ph-frame-decoder.h"
 #include "ph-secure-channel.h"
 
 /* Large reads let one read take several TLS records; the link's window is
