@@ -29,7 +29,7 @@ test_json (void)
   g_autofree char *text = json_to_string (node, FALSE);
 
   g_assert_cmpstr (text, ==,
-                   "{\"relayed\":false,\"turn_transport\":null,"
+                   "{\"relayed\":false,"
                    "\"local\":{\"type\":\"srflx\",\"transport\":\"udp\","
                    "\"address\":\"203.0.113.1\",\"port\":40000},"
                    "\"remote\":{\"type\":\"prflx\",\"transport\":\"udp\","
@@ -54,29 +54,6 @@ test_describe (void)
   g_assert_cmpstr (relayed, ==, "relayed (relay ↔ host, udp)");
 }
 
-/* A person sees which transport their own TURN leg uses. */
-static void
-test_turn_transport (void)
-{
-  g_autoptr (PhPath) path = make_path ();
-  g_autoptr (JsonNode) node = NULL;
-  g_autofree char *description = NULL;
-  JsonObject *object;
-
-  g_free (path->local_type);
-  path->local_type = g_strdup ("relay");
-  path->relayed = TRUE;
-  path->turn_transport = g_strdup ("tcp");
-
-  description = ph_path_describe (path);
-  g_assert_cmpstr (description, ==, "relayed through TURN over TCP (relay ↔ prflx, udp)");
-
-  node = ph_path_to_json (path);
-  object = json_node_get_object (node);
-  g_assert_true (json_object_get_boolean_member (object, "relayed"));
-  g_assert_cmpstr (json_object_get_string_member (object, "turn_transport"), ==, "tcp");
-}
-
 static void
 test_copy_equal (void)
 {
@@ -96,9 +73,6 @@ test_copy_equal (void)
   copy->relayed = TRUE;
   g_assert_false (ph_path_equal (path, copy));
   copy->relayed = FALSE;
-  copy->turn_transport = g_strdup ("udp");
-  g_assert_false (ph_path_equal (path, copy));
-  g_clear_pointer (&copy->turn_transport, g_free);
   g_free (copy->local_address);
   copy->local_address = g_strdup ("203.0.113.9");
   g_assert_false (ph_path_equal (path, copy));
@@ -111,7 +85,6 @@ main (int argc, char *argv[])
 
   g_test_add_func ("/path/json", test_json);
   g_test_add_func ("/path/describe", test_describe);
-  g_test_add_func ("/path/turn-transport", test_turn_transport);
   g_test_add_func ("/path/copy-equal", test_copy_equal);
 
   return g_test_run ();

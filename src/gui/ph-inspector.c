@@ -328,20 +328,7 @@ update (PhInspector *self)
     }
 
   ph_path_diagram_set_path (self->diagram, path, ph_conversation_get_peer_name (conversation));
-  if (path->relayed && path->turn_transport != NULL)
-    {
-      g_autofree char *turn_transport = g_ascii_strup (path->turn_transport, -1);
-      g_autofree char *explanation = NULL;
-
-      /* Translators: %s is UDP or TCP. */
-      explanation = g_strdup_printf (_ ("No direct path was found, so a TURN server passes your "
-                                        "messages on; you reach it over %s. It only sees "
-                                        "encrypted data."),
-                                     turn_transport);
-      gtk_label_set_text (self->route_label, _ ("Relayed"));
-      gtk_label_set_text (self->route_explanation, explanation);
-    }
-  else if (path->relayed)
+  if (path->relayed)
     {
       gtk_label_set_text (self->route_label, _ ("Relayed"));
       gtk_label_set_text (self->route_explanation,

@@ -125,49 +125,8 @@ candidate_type_name (NiceCandidateType type)
     }
 }
 
-static const char *
-turn_transport_name (PhTurnTransport transport)
-{
-  switch (transport)
-    {
-    case PH_TURN_TRANSPORT_TCP:
-      return "tcp";
-    case PH_TURN_TRANSPORT_UDP:
-    default:
-      return "udp";
-    }
-}
-
-/* libnice keeps which server made a relay candidate to itself, but tells
- * the server's address: the configured server at that address says how
- * the TURN leg runs. */
-static const char *
-find_turn_transport (PhIceTransport *self, const NiceCandidate *local)
-{
-  NiceAddress relay;
-
-  if (local->type != NICE_CANDIDATE_TYPE_RELAYED)
-    return NULL;
-
-  nice_candidate_relay_address (local, &relay);
-  for (guint i = 0; i < self->config->turn_servers->len; i++)
-    {
-      const PhTurnServer *server = g_ptr_array_index (self->config->turn_servers, i);
-      const char *address = g_ptr_array_index (self->turn_addresses, i);
-      NiceAddress candidate_server;
-
-      if (address == NULL || !nice_address_set_from_string (&candidate_server, address))
-        continue;
-      nice_address_set_port (&candidate_server, server->port);
-      if (nice_address_equal (&relay, &candidate_server))
-        return turn_transport_name (server->transport);
-    }
-
-  return NULL;
-}
-
 static PhPath *
-path_from_pair (PhIceTransport *self, const NiceCandidate *local, const NiceCandidate *remote)
+path_from_pair (const NiceCandidate *local, const NiceCandidate *remote)
 {
   PhPath *path = g_new0 (PhPath, 1);
   char address[NICE_ADDRESS_STRING_LEN];
@@ -188,7 +147,6 @@ path_from_pair (PhIceTransport *self, const NiceCandidate *local, const NiceCand
 
   path->relayed
       = local->type == NICE_CANDIDATE_TYPE_RELAYED || remote->type == NICE_CANDIDATE_TYPE_RELAYED;
-  path->turn_transport = g_strdup (find_turn_transport (self, local));
   return path;
 }
 
@@ -266,7 +224,7 @@ new_selected_pair_full_cb (NiceAgent *agent, guint stream_id, guint component_id
   if (stream_id != self->stream_id || component_id != COMPONENT_ID)
     return;
 
-  path = path_from_pair (self, local, remote);
+  path = path_from_pair (local, remote);
   if (ph_path_equal (path, self->path))
     return;
 

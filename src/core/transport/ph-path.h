@@ -20,11 +20,6 @@ typedef struct
   char *remote_address;
   guint remote_port;
   gboolean relayed; /* either end is a relay candidate */
-  /* How this end reaches its TURN server, "udp" or "tcp" (libnice has no
-   * TURN over TLS, so turns: URIs are refused), when its candidate is a
-   * relay; NULL otherwise, or when only the peer's end is a relay (its
-   * TURN leg is the peer's to know). */
-  char *turn_transport;
 } PhPath;
 
 #define PH_TYPE_PATH (ph_path_get_type ())
@@ -33,12 +28,9 @@ GType ph_path_get_type (void) G_GNUC_CONST;
 PhPath *ph_path_copy (const PhPath *path);
 void ph_path_free (PhPath *path);
 gboolean ph_path_equal (const PhPath *a, const PhPath *b);
-/* {"relayed":…,"turn_transport":"udp"|null,
- *  "local":{"type","transport","address","port"},"remote":{…}} */
+/* {"relayed":…,"local":{"type","transport","address","port"},"remote":{…}} */
 JsonNode *ph_path_to_json (const PhPath *path);
-/* "direct (srflx ↔ prflx, udp)", "relayed (host ↔ relay, udp)" or, when
- * this end's TURN leg is known, "relayed through TURN over TCP (relay ↔
- * host, udp)". */
+/* "direct (srflx ↔ prflx, udp)" or "relayed (relay ↔ host, udp)" */
 char *ph_path_describe (const PhPath *path);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PhPath, ph_path_free)
