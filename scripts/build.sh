@@ -8,6 +8,6 @@ build=${PINHOLE_BUILD_DIR:-$top/_build}
 if [[ ! -f $build/build.ninja ]]; then
   meson setup "$build" "$top" "$@"
 elif (($# > 0)); then
-  meson configure "$build" "$@"
+  meson setup --reconfigure "$build" "$top" "$@"
 fi
 ninja -C "$build"

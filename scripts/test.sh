@@ -60,12 +60,12 @@ build_dir() {
   fi
 }
 
-if build_dir "$top/_build" -Dwerror=true; then
+if build_dir "$top/_build" -Dwerror=true -Dtest_hooks=true; then
   run_suites "$top/_build" "all suites"
 fi
 
 # Sanitizers and valgrind cover the suites that run our own code in-process.
-if build_dir "$top/_build-asan" -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false \
+if build_dir "$top/_build-asan" -Dwerror=true -Dtest_hooks=true -Db_sanitize=address,undefined -Db_lundef=false \
      -Dbuildtype=debug -Dgui=disabled; then
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     run_suites "$top/_build-asan" "AddressSanitizer + UBSan" --suite core --suite server --suite cli --suite security
@@ -85,6 +85,16 @@ if ! command -v clang >/dev/null; then
 elif CC=clang build_dir "$top/_build-fuzz" -Dwerror=true -Dfuzzing=true \
        -Db_sanitize=address,undefined -Db_lundef=false -Dgui=disabled -Dtests=false; then
   run_suites "$top/_build-fuzz" "libFuzzer" --suite fuzz
+  # The fuzz build is configured as a user's build is (no -Dtest_hooks):
+  # its binaries must not carry a single PINHOLE_TEST_ name.
+  echo "== shipped binaries carry no test hooks"
+  if "$top/scripts/check-no-test-hooks.sh" "$top/_build-fuzz"; then
+    passed=$((passed + 1))
+  else
+    echo "--- a build without -Dtest_hooks carries PINHOLE_TEST_ names (see above)" >>"$digest"
+    failed=$((failed + 1))
+    status=1
+  fi
 fi
 
 if [[ -s $digest ]]; then

@@ -370,3 +370,9 @@ ph_test_remove_tree (const char *path)
     }
   g_rmdir (path);
 }
+
+void
+ph_test_skip_without_hooks (void)
+{
+  g_test_skip ("needs the test hooks: configure with -Dtest_hooks=true (scripts/test.sh does)");
+}

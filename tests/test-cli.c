@@ -435,10 +435,10 @@ main (int argc, char *argv[])
               fixture_tear_down);
   g_test_add ("/cli/malformed-code", Fixture, NULL, fixture_set_up, test_malformed_code,
               fixture_tear_down);
-  g_test_add_func ("/cli/rendezvous-unreachable", test_rendezvous_unreachable);
-  g_test_add ("/cli/peer-killed", Fixture, NULL, fixture_set_up, test_peer_killed,
+  ph_test_add_func_with_hooks ("/cli/rendezvous-unreachable", test_rendezvous_unreachable);
+  ph_test_add_with_hooks ("/cli/peer-killed", Fixture, NULL, fixture_set_up, test_peer_killed,
               fixture_tear_down);
-  g_test_add ("/cli/fingerprint-mismatch", Fixture, NULL, fixture_set_up, test_fingerprint_mismatch,
+  ph_test_add_with_hooks ("/cli/fingerprint-mismatch", Fixture, NULL, fixture_set_up, test_fingerprint_mismatch,
               fixture_tear_down);
   g_test_add_func ("/cli/usage-errors", test_usage_errors);
 

@@ -1067,7 +1067,7 @@ main (int argc, char **argv)
   g_test_add_func ("/gui/window/actions", test_window_actions);
   g_test_add_func ("/gui/join/validation", test_join_validation);
   g_test_add_func ("/gui/join/unknown-code", test_join_unknown_code);
-  g_test_add_func ("/gui/join/unreachable-server", test_join_unreachable_server);
+  ph_test_add_func_with_hooks ("/gui/join/unreachable-server", test_join_unreachable_server);
   g_test_add_func ("/gui/start/shows-code", test_start_shows_code);
   g_test_add_func ("/gui/chat/with-cli-peer", test_chat_with_cli_peer);
   g_test_add_func ("/gui/inspector/relayed-path", test_diagram_of_a_relayed_path);

@@ -1498,10 +1498,10 @@ main (int argc, char *argv[])
   g_test_add_func ("/natlab/public/symmetric-with-delay", test_public_to_symmetric_with_delay);
   g_test_add_func ("/natlab/hairpin/port-restricted", test_hairpin);
   g_test_add_func ("/natlab/fault/bulk-lossless", test_bulk_lossless);
-  g_test_add_func ("/natlab/fault/slow-rendezvous", test_slow_rendezvous);
+  ph_test_add_func_with_hooks ("/natlab/fault/slow-rendezvous", test_slow_rendezvous);
   g_test_add_func ("/natlab/fault/path-cut", test_path_cut);
   g_test_add_func ("/natlab/fault/nat-flush", test_nat_flush);
-  g_test_add_func ("/natlab/fault/peer-killed", test_peer_killed);
+  ph_test_add_func_with_hooks ("/natlab/fault/peer-killed", test_peer_killed);
   g_test_add_func ("/natlab/fault/rendezvous-restarted-during-setup",
                    test_rendezvous_restarted_during_setup);
   g_test_add_func ("/natlab/fault/turn-restarted-while-relayed", test_turn_restarted_while_relayed);

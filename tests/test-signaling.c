@@ -430,7 +430,7 @@ main (int argc, char *argv[])
               test_restart_after_pairing, fixture_tear_down);
   g_test_add ("/signaling/number-taken-after-restart", Fixture, NULL, fixture_set_up,
               test_number_taken_after_restart, fixture_tear_down);
-  g_test_add ("/signaling/server-stays-down", Fixture, NULL, fixture_set_up, test_server_stays_down,
+  ph_test_add_with_hooks ("/signaling/server-stays-down", Fixture, NULL, fixture_set_up, test_server_stays_down,
               fixture_tear_down);
 
   return g_test_run ();

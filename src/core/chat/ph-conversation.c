@@ -18,6 +18,7 @@
 #include "ph-secure-channel.h"
 #include "ph-session-description.h"
 #include "ph-signaling.h"
+#include "ph-test-hooks.h"
 
 /* From the moment both sides hold the key to an open channel; libnice
  * itself gives up sooner when every candidate pair has failed. */
@@ -1319,7 +1320,7 @@ start (PhConversation *self, GError **error)
 
   /* Lets the test suite play a machine in the middle: promise one
    * certificate in the sealed description and present another. */
-  if (g_getenv ("PINHOLE_TEST_ADVERTISE_WRONG_FINGERPRINT") != NULL)
+  if (ph_test_hook_is_set ("PINHOLE_TEST_ADVERTISE_WRONG_FINGERPRINT"))
     {
       g_autoptr (GTlsCertificate) decoy = ph_certificate_generate ("pinhole", error);
 
@@ -1787,12 +1788,10 @@ ph_conversation_init (PhConversation *self)
   self->outbox_index = g_hash_table_new (g_str_hash, g_str_equal);
   self->attempt = 1;
   self->round_trip_ms = -1;
-  self->reconnect_timeout_seconds = RECONNECT_TIMEOUT_SECONDS;
   /* Lets the test suites see a lost peer given up without waiting a minute. */
-  if (g_getenv ("PINHOLE_TEST_RECONNECT_SECONDS") != NULL)
-    self->reconnect_timeout_seconds
-        = CLAMP (g_ascii_strtoull (g_getenv ("PINHOLE_TEST_RECONNECT_SECONDS"), NULL, 10), 1,
-                 RECONNECT_TIMEOUT_SECONDS);
+  self->reconnect_timeout_seconds = ph_test_hook_uint ("PINHOLE_TEST_RECONNECT_SECONDS",
+                                                       RECONNECT_TIMEOUT_SECONDS, 1,
+                                                       RECONNECT_TIMEOUT_SECONDS);
   self->local_candidates = g_ptr_array_new_with_free_func (g_free);
   self->remote_candidates = g_ptr_array_new_with_free_func (g_free);
   self->timeline = g_array_new (FALSE, FALSE, sizeof (PhTimelineEntry));

@@ -10,6 +10,7 @@
 #include "ph-error.h"
 #include "ph-pake.h"
 #include "ph-signaling.h"
+#include "ph-test-hooks.h"
 
 /* Long-polls stay under the server's hold limit and the HTTP timeouts. */
 #define POLL_WAIT_SECONDS 25
@@ -1192,14 +1193,9 @@ ph_signaling_init (PhSignaling *self)
   g_queue_init (&self->outgoing);
   self->cancellable = g_cancellable_new ();
   self->posted = g_ptr_array_new_with_free_func ((GDestroyNotify)outgoing_message_free);
-  self->patience_seconds = SETUP_PATIENCE_SECONDS;
-  if (g_getenv ("PINHOLE_TEST_RENDEZVOUS_PATIENCE_SECONDS") != NULL)
-    self->patience_seconds
-        = CLAMP (g_ascii_strtoull (g_getenv ("PINHOLE_TEST_RENDEZVOUS_PATIENCE_SECONDS"), NULL, 10),
-                 1, SETUP_PATIENCE_SECONDS);
-  if (g_getenv ("PINHOLE_TEST_POLL_DELAY_MS") != NULL)
-    self->test_poll_delay_ms
-        = MIN (g_ascii_strtoull (g_getenv ("PINHOLE_TEST_POLL_DELAY_MS"), NULL, 10), 10000);
+  self->patience_seconds = ph_test_hook_uint ("PINHOLE_TEST_RENDEZVOUS_PATIENCE_SECONDS",
+                                              SETUP_PATIENCE_SECONDS, 1, SETUP_PATIENCE_SECONDS);
+  self->test_poll_delay_ms = ph_test_hook_uint ("PINHOLE_TEST_POLL_DELAY_MS", 0, 0, 10000);
 
   randombytes_buf (side, sizeof side);
   self->side = g_malloc (sizeof side * 2 + 1);
