@@ -8,6 +8,7 @@
 #include "ph-certificate.h"
 #include "ph-code.h"
 #include "ph-conversation-private.h"
+#include "ph-delivery.h"
 #include "ph-error.h"
 #include "ph-frame.h"
 #include "ph-ice-diagnosis.h"
@@ -46,14 +47,6 @@
 /* Each reconnection attempt adds a handful of ICE states. */
 #define MAX_TIMELINE_ENTRIES 256
 
-typedef struct
-{
-  char *id;
-  guint64 seq;
-  gint64 time_ms;
-  char *text;
-} OutgoingMessage;
-
 struct _PhConversation
 {
   GObject parent_instance;
@@ -87,13 +80,9 @@ struct _PhConversation
   PhPath *path;
   GError *error;
 
-  /* Delivery: every message stays in the outbox, in seq order, until the
-   * peer acknowledges it, and is written again on each new channel. */
-  GQueue outbox;            /* of OutgoingMessage */
-  GHashTable *outbox_index; /* id → its GList link in outbox */
-  GList *unwritten;         /* first not yet written on this channel */
-  guint64 last_seq;
-  guint64 highest_delivered; /* the peer's */
+  /* Every message stays in the outbox until the peer acknowledges it, and
+   * is written again on each new channel. */
+  PhDelivery *delivery;
 
   /* Reconnection: attempt N runs ICE agent N; descriptions carry N as
    * their session version. */
@@ -174,14 +163,6 @@ static void begin_attempt (PhConversation *self, guint64 attempt);
 static void start_ice (PhConversation *self);
 static gboolean attempt_timeout_cb (gpointer user_data);
 
-static void
-outgoing_message_free (OutgoingMessage *message)
-{
-  g_free (message->id);
-  g_free (message->text);
-  g_free (message);
-}
-
 static double
 elapsed_ms (gint64 from, gint64 to)
 {
@@ -238,7 +219,7 @@ close_with_reason (PhConversation *self, const char *reason)
 static void
 teardown_step_done (PhConversation *self)
 {
-  OutgoingMessage *message;
+  g_auto (GStrv) undelivered = NULL;
 
   g_assert (self->teardown_pending > 0);
 
@@ -246,13 +227,9 @@ teardown_step_done (PhConversation *self)
     return;
 
   /* Kept by the front end (history) as not delivered. */
-  while ((message = g_queue_pop_head (&self->outbox)) != NULL)
-    {
-      g_hash_table_remove (self->outbox_index, message->id);
-      g_signal_emit (self, signals[SIGNAL_MESSAGE_FAILED], 0, message->id, "not delivered");
-      outgoing_message_free (message);
-    }
-  self->unwritten = NULL;
+  undelivered = ph_delivery_drain (self->delivery);
+  for (guint i = 0; undelivered[i] != NULL; i++)
+    g_signal_emit (self, signals[SIGNAL_MESSAGE_FAILED], 0, undelivered[i], "not delivered");
 
   if (self->error != NULL)
     {
@@ -364,15 +341,15 @@ send_frame (PhConversation *self, const PhFrame *frame)
 static void
 flush_outbox (PhConversation *self)
 {
+  const PhOutgoingMessage *message;
+
   while (!self->tearing_down && self->state == PH_CONVERSATION_STATE_CONNECTED
-         && self->unwritten != NULL)
+         && (message = ph_delivery_next_unwritten (self->delivery)) != NULL)
     {
-      OutgoingMessage *message = self->unwritten->data;
       g_autoptr (PhFrame) frame = ph_frame_new_msg (message->id, message->time_ms, message->text);
       g_autofree char *id = g_strdup (message->id);
 
       frame->seq = message->seq;
-      self->unwritten = self->unwritten->next;
       if (!send_frame (self, frame))
         return;
       /* The channel writes its queue in order within this dispatch. */
@@ -418,7 +395,8 @@ leave_timeout_cb (gpointer user_data)
   PhConversation *self = user_data;
 
   self->leave_timeout_id = 0;
-  g_debug ("Leaving with %u unacknowledged messages", g_queue_get_length (&self->outbox));
+  g_debug ("Leaving with %u unacknowledged messages",
+           ph_delivery_get_unacknowledged (self->delivery));
   say_goodbye (self);
   return G_SOURCE_REMOVE;
 }
@@ -426,7 +404,7 @@ leave_timeout_cb (gpointer user_data)
 static void
 maybe_finish_leaving (PhConversation *self)
 {
-  if (self->leaving && g_queue_is_empty (&self->outbox))
+  if (self->leaving && ph_delivery_get_unacknowledged (self->delivery) == 0)
     {
       g_clear_handle_id (&self->leave_timeout_id, g_source_remove);
       say_goodbye (self);
@@ -502,7 +480,7 @@ handle_hello (PhConversation *self, const PhFrame *frame)
 
   /* Whatever the peer has not acknowledged may have been lost with the old
    * channel; the peer drops what it already has. */
-  self->unwritten = self->outbox.head;
+  ph_delivery_rewind (self->delivery);
   flush_outbox (self);
   maybe_finish_leaving (self);
 }
@@ -528,27 +506,29 @@ channel_frame_received_cb (PhSecureChannel *channel, const PhFrame *frame, PhCon
     case PH_FRAME_MSG:
       {
         g_autoptr (PhFrame) ack = ph_frame_new_ack (frame->id);
+        guint64 received = ph_delivery_get_received (self->delivery);
 
-        /* The channel is ordered and the peer writes everything it has not
-         * had acknowledged again, in order, on each new channel: a number
-         * already seen is a copy (acknowledged again, since our first
-         * acknowledgement may have been lost), and a gap can only be a
-         * broken peer. So nothing needs buffering. */
-        if (frame->seq > self->highest_delivered + 1)
+        /* A copy is acknowledged again: our first acknowledgement may have
+         * been lost with the old channel. */
+        switch (ph_delivery_receive (self->delivery, frame->seq))
           {
-            g_autofree char *message
-                = g_strdup_printf ("The peer skipped messages (got number %" G_GUINT64_FORMAT
-                                   " after %" G_GUINT64_FORMAT ").",
-                                   frame->seq, self->highest_delivered);
+          case PH_INCOMING_GAP:
+            {
+              g_autofree char *message
+                  = g_strdup_printf ("The peer skipped messages (got number %" G_GUINT64_FORMAT
+                                     " after %" G_GUINT64_FORMAT ").",
+                                     frame->seq, received);
 
-            fail_literal (self, PH_ERROR_PROTOCOL, message);
-            return;
-          }
-        if (frame->seq == self->highest_delivered + 1)
-          {
-            self->highest_delivered = frame->seq;
+              fail_literal (self, PH_ERROR_PROTOCOL, message);
+              return;
+            }
+          case PH_INCOMING_NEW:
             g_signal_emit (self, signals[SIGNAL_MESSAGE_RECEIVED], 0, frame->id, frame->time_ms,
                            frame->text);
+            break;
+          case PH_INCOMING_COPY:
+          default:
+            break;
           }
         if (!self->tearing_down)
           send_frame (self, ack);
@@ -557,18 +537,11 @@ channel_frame_received_cb (PhSecureChannel *channel, const PhFrame *frame, PhCon
 
     case PH_FRAME_ACK:
       {
-        GList *link = g_hash_table_lookup (self->outbox_index, frame->id);
-        OutgoingMessage *message;
+        g_autofree char *id = g_strdup (frame->id);
 
-        if (link == NULL)
+        if (!ph_delivery_acknowledge (self->delivery, frame->id))
           break;
-        message = link->data;
-        if (self->unwritten == link)
-          self->unwritten = link->next;
-        g_hash_table_remove (self->outbox_index, frame->id);
-        g_queue_delete_link (&self->outbox, link);
-        g_signal_emit (self, signals[SIGNAL_MESSAGE_DELIVERED], 0, message->id);
-        outgoing_message_free (message);
+        g_signal_emit (self, signals[SIGNAL_MESSAGE_DELIVERED], 0, id);
         maybe_finish_leaving (self);
       }
       break;
@@ -1406,7 +1379,7 @@ ph_conversation_join (PhConversation *self, const char *code, GError **error)
 char *
 ph_conversation_send_message (PhConversation *self, const char *text, GError **error)
 {
-  OutgoingMessage *message;
+  g_autofree char *id = NULL;
 
   g_return_val_if_fail (PH_IS_CONVERSATION (self), NULL);
   g_return_val_if_fail (text != NULL, NULL);
@@ -1430,19 +1403,10 @@ ph_conversation_send_message (PhConversation *self, const char *text, GError **e
       return NULL;
     }
 
-  message = g_new0 (OutgoingMessage, 1);
-  message->id = g_uuid_string_random ();
-  message->seq = ++self->last_seq;
-  message->time_ms = g_get_real_time () / 1000;
-  message->text = g_strdup (text);
-  g_queue_push_tail (&self->outbox, message);
-  g_hash_table_insert (self->outbox_index, message->id, self->outbox.tail);
-  if (self->unwritten == NULL)
-    self->unwritten = self->outbox.tail;
-
+  /* Copied first: flushing may see it acknowledged and freed. */
+  id = g_strdup (ph_delivery_queue (self->delivery, text, g_get_real_time () / 1000)->id);
   flush_outbox (self);
-
-  return g_strdup (message->id);
+  return g_steal_pointer (&id);
 }
 
 void
@@ -1533,7 +1497,7 @@ ph_conversation_get_unacknowledged (PhConversation *self)
 {
   g_return_val_if_fail (PH_IS_CONVERSATION (self), 0);
 
-  return g_queue_get_length (&self->outbox);
+  return ph_delivery_get_unacknowledged (self->delivery);
 }
 
 static GStrv
@@ -1672,8 +1636,7 @@ ph_conversation_finalize (GObject *object)
 {
   PhConversation *self = PH_CONVERSATION (object);
 
-  g_queue_clear_full (&self->outbox, (GDestroyNotify)outgoing_message_free);
-  g_hash_table_unref (self->outbox_index);
+  g_object_unref (self->delivery);
   g_free (self->peer_fingerprint);
   g_ptr_array_unref (self->local_candidates);
   g_ptr_array_unref (self->remote_candidates);
@@ -1784,8 +1747,7 @@ ph_conversation_init (PhConversation *self)
   if (sodium_init () < 0)
     g_error ("libsodium could not be initialised");
 
-  g_queue_init (&self->outbox);
-  self->outbox_index = g_hash_table_new (g_str_hash, g_str_equal);
+  self->delivery = ph_delivery_new ();
   self->attempt = 1;
   self->round_trip_ms = -1;
   /* Lets the test suites see a lost peer given up without waiting a minute. */
