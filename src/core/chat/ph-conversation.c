@@ -5,6 +5,7 @@
 
 #include <sodium.h>
 
+#include "ph-candidate-ledger.h"
 #include "ph-certificate.h"
 #include "ph-code.h"
 #include "ph-conversation-private.h"
@@ -42,8 +43,7 @@
 #define NETWORK_PROBE_SECONDS 4
 /* Descriptions hold at most PH_SESSION_DESCRIPTION_MAX_CANDIDATES; trickle
  * may add as many again. */
-#define MAX_REMOTE_CANDIDATES (2 * PH_SESSION_DESCRIPTION_MAX_CANDIDATES)
-#define MAX_LOCAL_CANDIDATES MAX_REMOTE_CANDIDATES
+#define MAX_CANDIDATES_PER_SIDE (2 * PH_SESSION_DESCRIPTION_MAX_CANDIDATES)
 /* Each reconnection attempt adds a handful of ICE states. */
 #define MAX_TIMELINE_ENTRIES 256
 
@@ -67,14 +67,8 @@ struct _PhConversation
 
   gboolean paired;
   gboolean description_sent;
-  gboolean local_gathering_done;
-  GPtrArray *local_candidates; /* gathered in this attempt */
-  guint local_srflx;
-  guint local_relay;
   PhSessionDescription *peer_description;
-  GPtrArray *remote_candidates;
-  guint remote_candidates_added;
-  gboolean remote_gathering_done;
+  PhCandidateLedger *candidates; /* of this attempt */
 
   char *peer_name;
   PhPath *path;
@@ -650,26 +644,6 @@ open_channel (PhConversation *self)
   ph_secure_channel_open_async (self->channel, NULL, channel_opened_cb, g_object_ref (self));
 }
 
-/* The "typ" of a validated "candidate:…" line. */
-static gboolean
-candidate_has_type (const char *candidate, const char *type)
-{
-  g_autofree char *needle = g_strdup_printf (" typ %s", type);
-  const char *found = strstr (candidate, needle);
-
-  return found != NULL && (found[strlen (needle)] == ' ' || found[strlen (needle)] == '\0');
-}
-
-static guint
-count_remote_candidates (PhConversation *self, const char *type)
-{
-  guint count = 0;
-
-  for (guint i = 0; i < self->remote_candidates->len; i++)
-    count += candidate_has_type (g_ptr_array_index (self->remote_candidates, i), type);
-  return count;
-}
-
 /* Says why no path was found, from what this side knows. */
 static void
 fail_ice (PhConversation *self)
@@ -681,13 +655,9 @@ fail_ice (PhConversation *self)
     .stun_configured = self->ice_config->stun_host != NULL,
     .turn_configured = self->ice_config->turn_servers->len > 0,
     .relay_only = self->ice_config->relay_only,
-    .local_srflx = self->local_srflx,
-    .local_relay = self->local_relay,
-    .remote_host = count_remote_candidates (self, "host"),
-    .remote_srflx = count_remote_candidates (self, "srflx"),
-    .remote_relay = count_remote_candidates (self, "relay"),
   };
 
+  ph_candidate_ledger_fill_diagnosis (self->candidates, &input);
   ph_ice_diagnose (&input, &message);
   fail_literal (self, PH_ERROR_ICE_FAILED, message);
 }
@@ -744,6 +714,7 @@ static void
 maybe_send_description (PhConversation *self)
 {
   g_autoptr (PhSessionDescription) description = NULL;
+  GPtrArray *local = ph_candidate_ledger_get_local (self->candidates);
 
   if (self->description_sent || !self->paired || self->ice == NULL)
     return;
@@ -756,11 +727,9 @@ maybe_send_description (PhConversation *self)
   description->setup = g_strdup (self->is_host ? "passive" : "active");
   description->ice_ufrag = g_strdup (ph_ice_transport_get_ufrag (self->ice));
   description->ice_pwd = g_strdup (ph_ice_transport_get_pwd (self->ice));
-  for (guint i = 0; i < self->local_candidates->len && i < PH_SESSION_DESCRIPTION_MAX_CANDIDATES;
-       i++)
-    g_ptr_array_add (description->candidates,
-                     g_strdup (g_ptr_array_index (self->local_candidates, i)));
-  description->end_of_candidates = self->local_gathering_done;
+  for (guint i = 0; i < local->len && i < PH_SESSION_DESCRIPTION_MAX_CANDIDATES; i++)
+    g_ptr_array_add (description->candidates, g_strdup (g_ptr_array_index (local, i)));
+  description->end_of_candidates = ph_candidate_ledger_get_local_done (self->candidates);
 
   ph_signaling_send_description (self->signaling, description);
   self->description_sent = TRUE;
@@ -769,14 +738,9 @@ maybe_send_description (PhConversation *self)
 static void
 ice_local_candidate_cb (PhIceTransport *ice, const char *candidate, PhConversation *self)
 {
-  self->local_srflx += candidate_has_type (candidate, "srflx");
-  self->local_relay += candidate_has_type (candidate, "relay");
   /* Once the description went, the list only feeds the inspector. */
-  if (self->local_candidates->len < MAX_LOCAL_CANDIDATES)
-    {
-      g_ptr_array_add (self->local_candidates, g_strdup (candidate));
-      details_changed (self);
-    }
+  if (ph_candidate_ledger_add_local (self->candidates, candidate))
+    details_changed (self);
   if (self->description_sent)
     ph_signaling_send_candidate (self->signaling, self->attempt, candidate);
 }
@@ -784,7 +748,7 @@ ice_local_candidate_cb (PhIceTransport *ice, const char *candidate, PhConversati
 static void
 ice_gathering_done_cb (PhIceTransport *ice, PhConversation *self)
 {
-  self->local_gathering_done = TRUE;
+  ph_candidate_ledger_set_local_done (self->candidates);
   if (self->description_sent)
     ph_signaling_send_end_of_candidates (self->signaling, self->attempt);
   else
@@ -797,16 +761,13 @@ static void
 feed_remote_candidates (PhConversation *self)
 {
   g_autoptr (GError) error = NULL;
+  const char *candidate;
 
   if (self->ice == NULL || self->peer_description == NULL)
     return;
 
-  for (; self->remote_candidates_added < self->remote_candidates->len;
-       self->remote_candidates_added++)
+  while ((candidate = ph_candidate_ledger_next_for_ice (self->candidates)) != NULL)
     {
-      const char *candidate
-          = g_ptr_array_index (self->remote_candidates, self->remote_candidates_added);
-
       if (!ph_ice_transport_add_remote_candidate (self->ice, candidate, &error))
         {
           fail (self, error);
@@ -814,7 +775,7 @@ feed_remote_candidates (PhConversation *self)
         }
     }
 
-  if (self->remote_gathering_done)
+  if (ph_candidate_ledger_get_remote_done (self->candidates))
     ph_ice_transport_remote_gathering_done (self->ice);
 }
 
@@ -876,14 +837,8 @@ begin_attempt (PhConversation *self, guint64 attempt)
   drop_transport (self);
   self->attempt = attempt;
   self->description_sent = FALSE;
-  self->local_gathering_done = FALSE;
-  self->local_srflx = 0;
-  self->local_relay = 0;
-  g_ptr_array_set_size (self->local_candidates, 0);
   g_clear_pointer (&self->peer_description, ph_session_description_free);
-  g_ptr_array_set_size (self->remote_candidates, 0);
-  self->remote_candidates_added = 0;
-  self->remote_gathering_done = FALSE;
+  ph_candidate_ledger_reset (self->candidates);
   details_changed (self);
 
   g_clear_handle_id (&self->attempt_timeout_id, g_source_remove);
@@ -1085,10 +1040,12 @@ signaling_description_cb (PhSignaling *signaling, const PhSessionDescription *de
       self->peer_fingerprint = g_strdup (description->fingerprint);
     }
   self->peer_description = ph_session_description_copy (description);
+  /* A description holds fewer than the ledger takes: no error here. */
   for (guint i = 0; i < description->candidates->len; i++)
-    g_ptr_array_add (self->remote_candidates,
-                     g_strdup (g_ptr_array_index (description->candidates, i)));
-  self->remote_gathering_done = description->end_of_candidates;
+    ph_candidate_ledger_add_remote (self->candidates,
+                                    g_ptr_array_index (description->candidates, i), NULL);
+  if (description->end_of_candidates)
+    ph_candidate_ledger_set_remote_done (self->candidates);
   details_changed (self);
 
   apply_peer_description (self);
@@ -1100,16 +1057,16 @@ signaling_candidate_cb (PhSignaling *signaling, guint64 attempt, const char *can
 {
   /* An attempt's candidates come after its description, which made it
    * ours; those of an attempt given up are late. */
+  g_autoptr (GError) error = NULL;
+
   if (attempt != self->attempt)
     return;
-  if (g_ptr_array_find_with_equal_func (self->remote_candidates, candidate, g_str_equal, NULL))
-    return;
-  if (self->remote_candidates->len >= MAX_REMOTE_CANDIDATES)
+  if (!ph_candidate_ledger_add_remote (self->candidates, candidate, &error))
     {
-      fail_literal (self, PH_ERROR_PROTOCOL, "The peer sent more candidates than any network has.");
+      if (error != NULL)
+        fail (self, error);
       return;
     }
-  g_ptr_array_add (self->remote_candidates, g_strdup (candidate));
   details_changed (self);
   feed_remote_candidates (self);
 }
@@ -1119,7 +1076,7 @@ signaling_end_of_candidates_cb (PhSignaling *signaling, guint64 attempt, PhConve
 {
   if (attempt != self->attempt)
     return;
-  self->remote_gathering_done = TRUE;
+  ph_candidate_ledger_set_remote_done (self->candidates);
   feed_remote_candidates (self);
 }
 
@@ -1500,22 +1457,12 @@ ph_conversation_get_unacknowledged (PhConversation *self)
   return ph_delivery_get_unacknowledged (self->delivery);
 }
 
-static GStrv
-dup_candidates (GPtrArray *candidates)
-{
-  GStrv copy = g_new0 (char *, candidates->len + 1);
-
-  for (guint i = 0; i < candidates->len; i++)
-    copy[i] = g_strdup (g_ptr_array_index (candidates, i));
-  return copy;
-}
-
 GStrv
 ph_conversation_dup_local_candidates (PhConversation *self)
 {
   g_return_val_if_fail (PH_IS_CONVERSATION (self), NULL);
 
-  return dup_candidates (self->local_candidates);
+  return ph_candidate_ledger_dup_local (self->candidates);
 }
 
 GStrv
@@ -1523,7 +1470,7 @@ ph_conversation_dup_remote_candidates (PhConversation *self)
 {
   g_return_val_if_fail (PH_IS_CONVERSATION (self), NULL);
 
-  return dup_candidates (self->remote_candidates);
+  return ph_candidate_ledger_dup_remote (self->candidates);
 }
 
 GArray *
@@ -1638,8 +1585,7 @@ ph_conversation_finalize (GObject *object)
 
   g_object_unref (self->delivery);
   g_free (self->peer_fingerprint);
-  g_ptr_array_unref (self->local_candidates);
-  g_ptr_array_unref (self->remote_candidates);
+  g_object_unref (self->candidates);
   g_array_unref (self->timeline);
   g_clear_pointer (&self->peer_description, ph_session_description_free);
   g_clear_pointer (&self->ice_config, ph_ice_config_free);
@@ -1754,8 +1700,7 @@ ph_conversation_init (PhConversation *self)
   self->reconnect_timeout_seconds = ph_test_hook_uint ("PINHOLE_TEST_RECONNECT_SECONDS",
                                                        RECONNECT_TIMEOUT_SECONDS, 1,
                                                        RECONNECT_TIMEOUT_SECONDS);
-  self->local_candidates = g_ptr_array_new_with_free_func (g_free);
-  self->remote_candidates = g_ptr_array_new_with_free_func (g_free);
+  self->candidates = ph_candidate_ledger_new (MAX_CANDIDATES_PER_SIDE);
   self->timeline = g_array_new (FALSE, FALSE, sizeof (PhTimelineEntry));
 }
 
