@@ -1608,7 +1608,7 @@ ph_conversation_get_property (GObject *object, guint prop_id, GValue *value, GPa
   switch (prop_id)
     {
     case PROP_STATE:
-      g_value_set_int (value, self->state);
+      g_value_set_enum (value, self->state);
       break;
 
     case PROP_CODE:
@@ -1642,9 +1642,9 @@ ph_conversation_class_init (PhConversationClass *klass)
   object_class->get_property = ph_conversation_get_property;
 
   properties[PROP_STATE]
-      = g_param_spec_int ("state", NULL, NULL, PH_CONVERSATION_STATE_IDLE,
-                          PH_CONVERSATION_STATE_FAILED, PH_CONVERSATION_STATE_IDLE,
-                          G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+      = g_param_spec_enum ("state", NULL, NULL, PH_TYPE_CONVERSATION_STATE,
+                           PH_CONVERSATION_STATE_IDLE,
+                           G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
   properties[PROP_CODE]
       = g_param_spec_string ("code", NULL, NULL, NULL,
                              G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);

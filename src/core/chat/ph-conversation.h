@@ -3,6 +3,8 @@
 
 #include <gio/gio.h>
 
+#include "ph-core-enums.h"
+
 #include "ph-ice-config.h"
 #include "ph-ice-transport.h"
 #include "ph-nat-check.h"

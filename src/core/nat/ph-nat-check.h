@@ -3,6 +3,8 @@
 
 #include <gio/gio.h>
 
+#include "ph-core-enums.h"
+
 G_BEGIN_DECLS
 
 /* What kind of NAT stands between this machine and the internet, found

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #pragma once
 
-#include <glib.h>
+#include <glib-object.h>
+
+#include "ph-core-enums.h"
 
 #include "ph-nat-check.h"
 

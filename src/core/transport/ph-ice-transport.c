@@ -288,7 +288,7 @@ ph_ice_transport_class_init (PhIceTransportClass *klass)
                       NULL, G_TYPE_NONE, 0);
   signals[SIGNAL_STATE_CHANGED]
       = g_signal_new ("state-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
-                      NULL, G_TYPE_NONE, 1, G_TYPE_INT);
+                      NULL, G_TYPE_NONE, 1, PH_TYPE_ICE_STATE);
   signals[SIGNAL_PATH_CHANGED]
       = g_signal_new ("path-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
                       NULL, G_TYPE_NONE, 1, PH_TYPE_PATH | G_SIGNAL_TYPE_STATIC_SCOPE);
