@@ -629,12 +629,12 @@ typedef struct
 } TypingNews;
 
 static void
-peer_typing_cb (PhConversation *conversation, gboolean active, gpointer user_data)
+peer_typing_cb (PhConversation *conversation, GParamSpec *pspec, gpointer user_data)
 {
   TypingNews *news = user_data;
 
   news->heard = TRUE;
-  news->active = active;
+  news->active = ph_conversation_get_peer_typing (conversation);
 }
 
 static gboolean
@@ -668,7 +668,7 @@ test_typing_indicator (void)
   TypingNews alice = { FALSE, FALSE };
 
   wait_for_chat_page ("waiting", EVENT_TIMEOUT_MS);
-  g_signal_connect (bob, "peer-typing", G_CALLBACK (peer_typing_cb), &alice);
+  g_signal_connect (bob, "notify::peer-typing", G_CALLBACK (peer_typing_cb), &alice);
   g_assert_true (ph_conversation_join (
       bob, ph_conversation_get_code (ph_chat_get_conversation (chat)), &error));
   g_assert_no_error (error);

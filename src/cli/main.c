@@ -162,9 +162,13 @@ message_failed_cb (PhConversation *conversation, const char *id, const char *rea
 }
 
 static void
-path_changed_cb (PhConversation *conversation, const PhPath *path, Cli *cli)
+path_changed_cb (PhConversation *conversation, GParamSpec *pspec, Cli *cli)
 {
-  ph_cli_output_path (cli->output, path);
+  const PhPath *path = ph_conversation_get_path (conversation);
+
+  /* The path ICE settles on first is part of the "connected" event. */
+  if (path != NULL && ph_conversation_get_state (conversation) == PH_CONVERSATION_STATE_CONNECTED)
+    ph_cli_output_path (cli->output, path);
 }
 
 static void
@@ -520,7 +524,7 @@ main (int argc, char *argv[])
   g_signal_connect (cli.conversation, "message-received", G_CALLBACK (message_received_cb), &cli);
   g_signal_connect (cli.conversation, "message-delivered", G_CALLBACK (message_delivered_cb), &cli);
   g_signal_connect (cli.conversation, "message-failed", G_CALLBACK (message_failed_cb), &cli);
-  g_signal_connect (cli.conversation, "path-changed", G_CALLBACK (path_changed_cb), &cli);
+  g_signal_connect (cli.conversation, "notify::path", G_CALLBACK (path_changed_cb), &cli);
   g_signal_connect (cli.conversation, "closed", G_CALLBACK (closed_cb), &cli);
   g_signal_connect (cli.conversation, "failed", G_CALLBACK (failed_cb), &cli);
   g_unix_signal_add (SIGINT, interrupt_cb, &cli);

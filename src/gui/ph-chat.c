@@ -264,9 +264,9 @@ message_sent_cb (PhChat *self, const char *id, PhConversation *conversation)
 }
 
 static void
-peer_typing_cb (PhChat *self, gboolean active, PhConversation *conversation)
+peer_typing_cb (PhChat *self, GParamSpec *pspec, PhConversation *conversation)
 {
-  set_peer_typing (self, active);
+  set_peer_typing (self, ph_conversation_get_peer_typing (conversation));
 }
 
 static void
@@ -329,7 +329,7 @@ ph_chat_constructed (GObject *object)
                            G_CONNECT_SWAPPED);
   g_signal_connect_object (self->conversation, "message-delivered",
                            G_CALLBACK (message_delivered_cb), self, G_CONNECT_SWAPPED);
-  g_signal_connect_object (self->conversation, "peer-typing", G_CALLBACK (peer_typing_cb), self,
+  g_signal_connect_object (self->conversation, "notify::peer-typing", G_CALLBACK (peer_typing_cb), self,
                            G_CONNECT_SWAPPED);
   g_signal_connect_object (self->conversation, "closed", G_CALLBACK (closed_cb), self,
                            G_CONNECT_SWAPPED);

@@ -106,6 +106,7 @@ struct _PhConversation
   gint64 last_ping_sent;
   double round_trip_ms;
   gboolean retrying_rendezvous; /* see ph_conversation_get_retrying_rendezvous */
+  gboolean peer_typing;
   PhNatCheck *nat_check;
   GCancellable *nat_cancellable;
   PhNatType nat_type;
@@ -130,6 +131,7 @@ enum
   PROP_PEER_NAME,
   PROP_PATH,
   PROP_RETRYING_RENDEZVOUS,
+  PROP_PEER_TYPING,
   N_PROPS
 };
 
@@ -139,8 +141,6 @@ enum
   SIGNAL_MESSAGE_SENT,
   SIGNAL_MESSAGE_DELIVERED,
   SIGNAL_MESSAGE_FAILED,
-  SIGNAL_PEER_TYPING,
-  SIGNAL_PATH_CHANGED,
   SIGNAL_CLOSED,
   SIGNAL_FAILED,
   SIGNAL_DETAILS_CHANGED,
@@ -170,12 +170,24 @@ details_changed (PhConversation *self)
 }
 
 static void
+set_peer_typing (PhConversation *self, gboolean typing)
+{
+  if (self->peer_typing == typing)
+    return;
+  self->peer_typing = typing;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PEER_TYPING]);
+}
+
+static void
 set_state (PhConversation *self, PhConversationState state)
 {
   if (self->state == state)
     return;
   self->state = state;
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STATE]);
+  /* Whoever was typing on a path that broke is not known to be now. */
+  if (state != PH_CONVERSATION_STATE_CONNECTED)
+    set_peer_typing (self, FALSE);
 }
 
 /* Everything that ends a conversation before or after it connected comes
@@ -541,7 +553,7 @@ channel_frame_received_cb (PhSecureChannel *channel, const PhFrame *frame, PhCon
       break;
 
     case PH_FRAME_TYPING:
-      g_signal_emit (self, signals[SIGNAL_PEER_TYPING], 0, frame->active);
+      set_peer_typing (self, frame->active);
       break;
 
     case PH_FRAME_BYE:
@@ -706,8 +718,6 @@ ice_path_changed_cb (PhIceTransport *ice, const PhPath *path, PhConversation *se
   g_clear_pointer (&self->path, ph_path_free);
   self->path = ph_path_copy (path);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PATH]);
-  if (self->state == PH_CONVERSATION_STATE_CONNECTED)
-    g_signal_emit (self, signals[SIGNAL_PATH_CHANGED], 0, self->path);
 }
 
 static void
@@ -1490,6 +1500,14 @@ ph_conversation_get_round_trip_ms (PhConversation *self)
 }
 
 gboolean
+ph_conversation_get_peer_typing (PhConversation *self)
+{
+  g_return_val_if_fail (PH_IS_CONVERSATION (self), FALSE);
+
+  return self->peer_typing;
+}
+
+gboolean
 ph_conversation_get_retrying_rendezvous (PhConversation *self)
 {
   g_return_val_if_fail (PH_IS_CONVERSATION (self), FALSE);
@@ -1627,6 +1645,10 @@ ph_conversation_get_property (GObject *object, guint prop_id, GValue *value, GPa
       g_value_set_boolean (value, self->retrying_rendezvous);
       break;
 
+    case PROP_PEER_TYPING:
+      g_value_set_boolean (value, self->peer_typing);
+      break;
+
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -1657,6 +1679,9 @@ ph_conversation_class_init (PhConversationClass *klass)
   properties[PROP_RETRYING_RENDEZVOUS]
       = g_param_spec_boolean ("retrying-rendezvous", NULL, NULL, FALSE,
                               G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  properties[PROP_PEER_TYPING]
+      = g_param_spec_boolean ("peer-typing", NULL, NULL, FALSE,
+                              G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   signals[SIGNAL_MESSAGE_RECEIVED]
@@ -1671,12 +1696,6 @@ ph_conversation_class_init (PhConversationClass *klass)
   signals[SIGNAL_MESSAGE_FAILED]
       = g_signal_new ("message-failed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
                       NULL, G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_STRING);
-  signals[SIGNAL_PEER_TYPING]
-      = g_signal_new ("peer-typing", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
-                      NULL, G_TYPE_NONE, 1, G_TYPE_BOOLEAN);
-  signals[SIGNAL_PATH_CHANGED]
-      = g_signal_new ("path-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
-                      NULL, G_TYPE_NONE, 1, PH_TYPE_PATH | G_SIGNAL_TYPE_STATIC_SCOPE);
   signals[SIGNAL_CLOSED] = g_signal_new ("closed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
                                          NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
   signals[SIGNAL_FAILED]

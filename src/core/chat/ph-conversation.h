@@ -47,7 +47,8 @@ typedef struct
 #define PH_TYPE_CONVERSATION (ph_conversation_get_type ())
 G_DECLARE_FINAL_TYPE (PhConversation, ph_conversation, PH, CONVERSATION, GObject)
 
-/* Properties: "state", "code", "peer-name", "path".
+/* Properties: "state", "code", "peer-name", "path", "peer-typing",
+ * "retrying-rendezvous".
  * Signals:
  *  "message-received" (const char *id, gint64 time_ms, const char *text):
  *     each message once, in the order it was sent
@@ -56,8 +57,6 @@ G_DECLARE_FINAL_TYPE (PhConversation, ph_conversation, PH, CONVERSATION, GObject
  *  "message-delivered" (const char *id): the peer's app acknowledged it
  *  "message-failed" (const char *id, const char *reason): the conversation
  *     ended before the peer acknowledged it; reason "not delivered"
- *  "peer-typing" (gboolean active)
- *  "path-changed" (const PhPath *path)
  *  "closed" (const char *reason): "peer-left", "peer-lost", "left"
  *  "failed" (const GError *error)
  *  "details-changed": a candidate, the ICE timeline, the round-trip time or
@@ -97,6 +96,7 @@ GArray *ph_conversation_get_timeline (PhConversation *self);
 double ph_conversation_get_round_trip_ms (PhConversation *self);
 /* TRUE while setting up and the rendezvous server does not answer (or
  * lost the mailbox): it is being asked again, for a while. */
+gboolean ph_conversation_get_peer_typing (PhConversation *self);
 gboolean ph_conversation_get_retrying_rendezvous (PhConversation *self);
 /* Data packets sent on the current path and how many went again because
  * the first copy was lost; FALSE while there is no path. */
