@@ -8,7 +8,8 @@ G_BEGIN_DECLS
 
 /* A child process of the test (pinhole-rendezvous, pinhole-cli) whose
  * standard output is read line by line on the main context, so a test can
- * wait for "the next event of this kind" with a bound instead of sleeping. */
+ * wait for "the next event of this kind" with a bound instead of sleeping.
+ * Pass bounds through ph_test_scaled_ms() (ph-test-wait.h). */
 
 typedef struct _PhTestProcess PhTestProcess;
 
@@ -22,8 +23,14 @@ PhTestProcess *ph_test_process_spawn_logged (const char *const *argv, const char
 char *ph_test_process_read_line (PhTestProcess *self, guint timeout_ms);
 /* Waits up to @timeout_ms for a JSON event line whose "event" is @event,
  * skipping others (kept in ph_test_process_get_events). Fails the test on
- * timeout or when the process exits first. */
+ * timeout, on a line that is not a JSON object, or when the process exits
+ * first. */
 JsonObject *ph_test_process_wait_event (PhTestProcess *self, const char *event, guint timeout_ms);
+/* Waits up to @timeout_ms for an event named in @events, skipping other
+ * lines; NULL when none comes in time or the process ends first. Unlike
+ * ph_test_process_wait_event() this does not fail the test. */
+JsonObject *ph_test_process_next_event (PhTestProcess *self, const char *const *events,
+                                        guint timeout_ms);
 /* Every JSON event read so far, in order. */
 GPtrArray *ph_test_process_get_events (PhTestProcess *self);
 void ph_test_process_write_line (PhTestProcess *self, const char *line);
@@ -32,31 +39,14 @@ void ph_test_process_kill (PhTestProcess *self, int signum);
 /* Waits up to @timeout_ms for the exit; returns the exit status (or 128 +
  * signal number). Fails the test on timeout. */
 int ph_test_process_wait_exit (PhTestProcess *self, guint timeout_ms);
+/* Sends SIGTERM, as a service manager does, and waits for the exit;
+ * returns ph_test_process_wait_exit(). */
+int ph_test_process_stop (PhTestProcess *self);
 void ph_test_process_free (PhTestProcess *self);
 
-/* Starts pinhole-rendezvous on an ephemeral loopback port; returns its URL. */
-PhTestProcess *ph_test_start_rendezvous (const char *const *extra_args, char **out_url);
-/* Iterates the default main context until *@flag is TRUE or @timeout_ms
- * passes; returns *@flag. */
-gboolean ph_test_wait_for_flag (gboolean *flag, guint timeout_ms);
-
-/* Iterates the default main context until @check returns TRUE or
- * @timeout_ms passes; returns the last answer of @check. */
-gboolean ph_test_wait_until (gboolean (*check) (gpointer data), gpointer data, guint timeout_ms);
-
-/* Removes @path and, when it is a directory, everything in it. */
-void ph_test_remove_tree (const char *path);
-
-/* Holds a port while its server is away: takes each connection and drops
- * it unanswered, as a server on its way down or up does, and counts them,
- * so a test can wait until the clients have found the server gone. */
-typedef struct _PhTestDeadPort PhTestDeadPort;
-
-PhTestDeadPort *ph_test_dead_port_new (guint16 port);
-/* Waits up to @timeout_ms until @count connections came; returns whether. */
-gboolean ph_test_dead_port_wait (PhTestDeadPort *self, guint count, guint timeout_ms);
-/* Closes the port, free for a server again. */
-void ph_test_dead_port_free (PhTestDeadPort *self);
+/* The JSON object on @line (one event of `pinhole-cli --json`), or NULL
+ * when the line is not one. */
+JsonObject *ph_test_parse_event (const char *line);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PhTestProcess, ph_test_process_free)
 
