@@ -3,11 +3,10 @@
 
 #include "config.h"
 
-#include <signal.h>
-
 #include "ph-application.h"
 #include "ph-chat-view.h"
-#include "ph-test-process.h"
+#include "ph-test-programs.h"
+#include "ph-test-wait.h"
 #include "ph-window.h"
 
 /* Prints, never judges:
@@ -82,7 +81,7 @@ main (int argc, char **argv)
   g_autoptr (PhTestProcess) bob = NULL;
   g_autoptr (PhChat) chat = NULL;
   g_autofree char *url = NULL;
-  g_autofree char *rendezvous_arg = NULL;
+  const char *join_args[] = { "join", NULL, NULL };
   GSettings *settings;
   PhChatView *view;
   double first_frame_ms, times[APPEND_RUNS];
@@ -92,6 +91,7 @@ main (int argc, char **argv)
   g_setenv ("GSETTINGS_BACKEND", "memory", TRUE);
   g_setenv ("GSETTINGS_SCHEMA_DIR", PH_BENCH_SCHEMA_DIR, TRUE);
   g_setenv ("PINHOLE_RENDEZVOUS_BIN", PH_BENCH_RENDEZVOUS_BIN, TRUE);
+  g_setenv ("PINHOLE_CLI_BIN", PH_BENCH_CLI_BIN, TRUE);
 
   application = ph_application_new ();
   g_application_set_flags (G_APPLICATION (application), G_APPLICATION_NON_UNIQUE);
@@ -114,18 +114,9 @@ main (int argc, char **argv)
   view = PH_CHAT_VIEW (ph_window_get_chat_view (window));
   while (ph_conversation_get_code (ph_chat_get_conversation (chat)) == NULL)
     g_main_context_iteration (NULL, TRUE);
-  rendezvous_arg = g_strdup_printf ("--rendezvous=%s", url);
-  {
-    const char *args[] = { PH_BENCH_CLI_BIN,
-                           "--json",
-                           "--no-server-ice",
-                           rendezvous_arg,
-                           "join",
-                           ph_conversation_get_code (ph_chat_get_conversation (chat)),
-                           NULL };
-
-    bob = ph_test_process_spawn (args, NULL);
-  }
+  join_args[1] = ph_conversation_get_code (ph_chat_get_conversation (chat));
+  bob = ph_test_spawn_cli (url, NULL, PH_TEST_CLI_JSON | PH_TEST_CLI_NO_SERVER_ICE, join_args,
+                           NULL);
   if (!ph_test_wait_until (chat_page_is_chat, view, 20000))
     g_error ("the peer did not connect");
   ph_test_process_close_stdin (bob);
@@ -162,7 +153,6 @@ main (int argc, char **argv)
            times[APPEND_RUNS / 2], times[APPEND_RUNS * 95 / 100], times[APPEND_RUNS - 1]);
 
   gtk_window_destroy (GTK_WINDOW (window));
-  ph_test_process_kill (server, SIGTERM);
-  ph_test_process_wait_exit (server, 5000);
+  ph_test_process_stop (server);
   return 0;
 }

@@ -3,11 +3,11 @@
 
 #include "config.h"
 
-#include <signal.h>
 #include <stdio.h>
 
 #include "ph-conversation.h"
-#include "ph-test-process.h"
+#include "ph-test-programs.h"
+#include "ph-test-wait.h"
 
 /* Full setup on loopback, code entered → channel open, split into
  * rendezvous + PAKE / ICE / TLS, over many runs against a real
@@ -138,7 +138,6 @@ main (int argc, char *argv[])
           g_array_index (total, double, total->len / 2),
           g_array_index (total, double, (total->len * 9) / 10));
 
-  ph_test_process_kill (server, SIGTERM);
-  ph_test_process_wait_exit (server, 5000);
+  ph_test_process_stop (server);
   return 0;
 }

@@ -141,3 +141,52 @@ write("rendezvous-request", "claim-and-if-match",
       + request("POST", "/v1/mailboxes/3/messages", post_a, ['If-Match: "0123456789abcdef"'])
       + request("GET", "/v1/mailboxes/3/messages?after=0&wait=0", None, ["If-Match: *"])
       + request("PUT", "/v1/mailboxes/3", json.dumps({"side": side_b})))
+
+
+# STUN answers: the 12-byte transaction id the NAT check waits for, then
+# the datagram. The coturn-* seeds are real answers from coturn 4.6.1
+# (`turnserver --stun-only` on 127.0.0.1 and 127.0.0.2, ports 47478/47479,
+# and on ::1): to a plain request, to CHANGE-REQUEST, from the alternate
+# address, an error answer and one to a request without the magic cookie.
+# tests/test-stun-binding.c checks the same bytes.
+def stun_answer(name, hex_id, hex_datagram):
+    write("stun-answer", name, bytes.fromhex(hex_id + hex_datagram))
+
+
+SOFTWARE = "80220014436f7475726e2d342e362e312027476f72737427"
+stun_answer("coturn-plain", "5043c134935453d5f5d0b6d4",
+            "010100482112a4425043c134935453d5f5d0b6d4"
+            "0020000800019a915e12a443000100080001bb837f000001"
+            "802b00080001b9767f000001802c00080001b9777f000002" + SOFTWARE)
+stun_answer("coturn-change-ip-port", "516492d28ef0efabc4b5f59e",
+            "010100482112a442516492d28ef0efabc4b5f59e"
+            "0020000800019a915e12a443000100080001bb837f000001"
+            "802b00080001b9777f000002802c00080001b9777f000002" + SOFTWARE)
+stun_answer("coturn-alternate", "53e2e31979715b7327af362f",
+            "010100482112a44253e2e31979715b7327af362f"
+            "0020000800019a915e12a443000100080001bb837f000001"
+            "802b00080001b9767f000002802c00080001b9777f000002" + SOFTWARE)
+stun_answer("coturn-unknown-attribute", "544bad1df54f67539784519a",
+            "0111003c2112a442544bad1df54f67539784519a"
+            "0009001800000414556e6b6e6f776e20417474726962757465000000"
+            "000a00027f000000" + SOFTWARE)
+stun_answer("coturn-ipv6", "60d8baf81955c7fd7b9247eb",
+            "010100602112a44260d8baf81955c7fd7b9247eb"
+            "002000140002b1d32112a44260d8baf81955c7fd7b9247ea"
+            "00010014000290c100000000000000000000000000000001"
+            "802b00140002b98000000000000000000000000000000001" + SOFTWARE)
+stun_answer("coturn-rfc3489", "51788656285857613a2e98ed",
+            "010100400102030451788656285857613a2e98ed"
+            "000100080001bb837f000001000400080001b9767f000001"
+            "000500080001b9777f000002"
+            "80220018436f7475726e2d342e362e312027476f7273742700000000")
+# Made here: the RFC 3489 attributes behind a cookie, and a signed and
+# fingerprinted answer (neither is checked, both must be stepped over).
+stun_answer("old-attributes", "0102030405060708090a0b0c",
+            "010100242112a4420102030405060708090a0b0c"
+            "000100080001138cc6336408000500080001d97dcb00710b"
+            "000400080001d97ecb00710a")
+stun_answer("integrity-fingerprint", "0102030405060708090a0b0c",
+            "0101002c2112a4420102030405060708090a0b0c"
+            "0020000800013f9ee7217442"
+            "00080014" + "00" * 20 + "8028000412345678")

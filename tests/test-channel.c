@@ -10,8 +10,9 @@
 #include "ph-ice-transport-private.h"
 #include "ph-nice-stream.h"
 #include "ph-secure-channel.h"
+#include "ph-test-wait.h"
 
-#define TIMEOUT_MS 10000
+#define TIMEOUT_MS ph_test_scaled_ms (10000)
 
 static const char *const loopback[] = { "127.0.0.1", NULL };
 

@@ -3,55 +3,25 @@
 
 #include "config.h"
 
-#include <signal.h>
 #include <string.h>
 
-#include "ph-test-process.h"
+#include "ph-test-files.h"
+#include "ph-test-programs.h"
+#include "ph-test-wait.h"
 
 /* Attacks on what pinhole-cli shows and exposes, each tried against a
  * real chat between two real processes that must still work:
  *  - another user on the machine reads every process's arguments (ps);
  *  - a peer sends terminal escape sequences to take over the screen. */
 
-#define CONNECT_TIMEOUT_MS 20000
-#define EVENT_TIMEOUT_MS 10000
+#define CONNECT_TIMEOUT_MS ph_test_scaled_ms (20000)
+#define EVENT_TIMEOUT_MS ph_test_scaled_ms (10000)
+/* How the peers here run: with or without --json, never asking the
+ * server for ICE servers. */
+#define JSON_PEER (PH_TEST_CLI_JSON | PH_TEST_CLI_NO_SERVER_ICE)
+#define TEXT_PEER PH_TEST_CLI_NO_SERVER_ICE
 
-typedef struct
-{
-  PhTestProcess *server;
-  char *url;
-} Fixture;
-
-static void
-fixture_set_up (Fixture *fixture, gconstpointer data)
-{
-  fixture->server = ph_test_start_rendezvous (NULL, &fixture->url);
-}
-
-static void
-fixture_tear_down (Fixture *fixture, gconstpointer data)
-{
-  ph_test_process_kill (fixture->server, SIGTERM);
-  g_assert_cmpint (ph_test_process_wait_exit (fixture->server, 5000), ==, 0);
-  g_clear_pointer (&fixture->server, ph_test_process_free);
-  g_free (fixture->url);
-}
-
-static PhTestProcess *
-spawn_cli (const char *url, gboolean json, const char *const *args, const char *const *envp)
-{
-  g_autoptr (GStrvBuilder) argv = g_strv_builder_new ();
-  g_auto (GStrv) strv = NULL;
-
-  g_strv_builder_add (argv, g_getenv ("PINHOLE_CLI_BIN"));
-  if (json)
-    g_strv_builder_add (argv, "--json");
-  g_strv_builder_add (argv, "--no-server-ice");
-  g_strv_builder_add_many (argv, "--rendezvous", url, NULL);
-  g_strv_builder_addv (argv, (const char **)args);
-  strv = g_strv_builder_end (argv);
-  return ph_test_process_spawn ((const char *const *)strv, envp);
-}
+typedef PhTestRendezvousFixture Fixture;
 
 /* What `ps` shows: does any process's command line hold @secret? */
 static gboolean
@@ -114,12 +84,13 @@ test_code_stays_out_of_ps (Fixture *fixture, gconstpointer data)
 {
   const char *host_args[] = { "host", NULL };
   const char *join_args[] = { "join", "-", NULL };
-  g_autoptr (PhTestProcess) host = spawn_cli (fixture->url, TRUE, host_args, NULL);
+  g_autoptr (PhTestProcess) host
+      = ph_test_spawn_cli (fixture->url, NULL, JSON_PEER, host_args, NULL);
   g_autoptr (PhTestProcess) joiner = NULL;
   g_autofree char *code = wait_code (host);
   g_autoptr (JsonObject) connected = NULL;
 
-  joiner = spawn_cli (fixture->url, TRUE, join_args, NULL);
+  joiner = ph_test_spawn_cli (fixture->url, NULL, JSON_PEER, join_args, NULL);
   ph_test_process_write_line (joiner, code);
   connected = ph_test_process_wait_event (joiner, "connected", CONNECT_TIMEOUT_MS);
   g_assert_false (some_command_line_contains (code));
@@ -151,10 +122,10 @@ test_turn_password_stays_out_of_ps (Fixture *fixture, gconstpointer data)
       = { "--turn", "turn:127.0.0.1:9", "--turn-user", "bob", "join", NULL, NULL };
 
   g_assert_true (g_file_set_contents (file, line, -1, NULL));
-  host = spawn_cli (fixture->url, TRUE, host_args, host_env);
+  host = ph_test_spawn_cli (fixture->url, NULL, JSON_PEER, host_args, host_env);
   code = wait_code (host);
   join_args[5] = code;
-  joiner = spawn_cli (fixture->url, TRUE, join_args, join_env);
+  joiner = ph_test_spawn_cli (fixture->url, NULL, JSON_PEER, join_args, join_env);
   connected = ph_test_process_wait_event (joiner, "connected", CONNECT_TIMEOUT_MS);
   g_assert_false (some_command_line_contains (password));
   assert_delivered (host, joiner, "relay secret kept");
@@ -171,7 +142,8 @@ test_escape_sequences_are_shown_not_run (Fixture *fixture, gconstpointer data)
   const char *host_args[] = { "host", NULL };
   const char *hostile = "\x1b]0;pwned\x07\x1b[2Jhello\xc2\x9b"
                         "31m";
-  g_autoptr (PhTestProcess) host = spawn_cli (fixture->url, FALSE, host_args, NULL);
+  g_autoptr (PhTestProcess) host
+      = ph_test_spawn_cli (fixture->url, NULL, TEXT_PEER, host_args, NULL);
   g_autoptr (PhTestProcess) joiner = NULL;
   g_autofree char *code = NULL;
   g_autofree char *line = NULL;
@@ -185,7 +157,7 @@ test_escape_sequences_are_shown_not_run (Fixture *fixture, gconstpointer data)
   g_assert_true (g_str_has_prefix (line, "Your code is "));
   code = g_strdup (line + strlen ("Your code is "));
   join_args[3] = code;
-  joiner = spawn_cli (fixture->url, TRUE, join_args, NULL);
+  joiner = ph_test_spawn_cli (fixture->url, NULL, JSON_PEER, join_args, NULL);
   connected = ph_test_process_wait_event (joiner, "connected", CONNECT_TIMEOUT_MS);
   ph_test_process_write_line (joiner, hostile);
   delivered = ph_test_process_wait_event (joiner, "delivered", EVENT_TIMEOUT_MS);
@@ -214,7 +186,8 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
 #define ADD(path, func)                                                                            \
-  g_test_add ("/cli-hardening/" path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
+  g_test_add ("/cli-hardening/" path, Fixture, NULL, ph_test_rendezvous_fixture_set_up, func,      \
+              ph_test_rendezvous_fixture_tear_down)
   ADD ("code-stays-out-of-ps", test_code_stays_out_of_ps);
   ADD ("turn-password-stays-out-of-ps", test_turn_password_stays_out_of_ps);
   ADD ("escape-sequences-are-shown-not-run", test_escape_sequences_are_shown_not_run);

@@ -7,50 +7,17 @@
 #include <string.h>
 
 #include "ph-code.h"
-#include "ph-test-process.h"
+#include "ph-test-needs-hooks.h"
+#include "ph-test-programs.h"
+#include "ph-test-wait.h"
 
 /* Real processes on loopback: a rendezvous server and two pinhole-cli peers
  * talking through it, checked by the JSON events a script would read. */
 
-#define CONNECT_TIMEOUT_MS 20000
-#define EVENT_TIMEOUT_MS 10000
+#define CONNECT_TIMEOUT_MS ph_test_scaled_ms (20000)
+#define EVENT_TIMEOUT_MS ph_test_scaled_ms (10000)
 
-typedef struct
-{
-  PhTestProcess *server;
-  char *url;
-} Fixture;
-
-static void
-fixture_set_up (Fixture *fixture, gconstpointer data)
-{
-  fixture->server = ph_test_start_rendezvous (NULL, &fixture->url);
-}
-
-static void
-fixture_tear_down (Fixture *fixture, gconstpointer data)
-{
-  ph_test_process_kill (fixture->server, SIGTERM);
-  g_assert_cmpint (ph_test_process_wait_exit (fixture->server, 5000), ==, 0);
-  g_clear_pointer (&fixture->server, ph_test_process_free);
-  g_free (fixture->url);
-}
-
-static PhTestProcess *
-spawn_cli (const char *url, const char *name, const char *const *args, const char *const *envp)
-{
-  g_autoptr (GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
-
-  g_ptr_array_add (argv, g_strdup (g_getenv ("PINHOLE_CLI_BIN")));
-  g_ptr_array_add (argv, g_strdup ("--json"));
-  g_ptr_array_add (argv, g_strdup_printf ("--rendezvous=%s", url));
-  g_ptr_array_add (argv, g_strdup_printf ("--name=%s", name));
-  for (guint i = 0; args[i] != NULL; i++)
-    g_ptr_array_add (argv, g_strdup (args[i]));
-  g_ptr_array_add (argv, NULL);
-
-  return ph_test_process_spawn ((const char *const *)argv->pdata, envp);
-}
+typedef PhTestRendezvousFixture Fixture;
 
 static char *
 host_and_get_code (const char *url, PhTestProcess **out_host)
@@ -58,7 +25,7 @@ host_and_get_code (const char *url, PhTestProcess **out_host)
   const char *args[] = { "host", NULL };
   g_autoptr (JsonObject) event = NULL;
 
-  *out_host = spawn_cli (url, "Alice", args, NULL);
+  *out_host = ph_test_spawn_cli (url, "Alice", PH_TEST_CLI_JSON, args, NULL);
   event = ph_test_process_wait_event (*out_host, "code", EVENT_TIMEOUT_MS);
   return g_strdup (json_object_get_string_member (event, "code"));
 }
@@ -68,7 +35,7 @@ join (const char *url, const char *code, const char *const *envp)
 {
   const char *args[] = { "join", code, NULL };
 
-  return spawn_cli (url, "Bob", args, envp);
+  return ph_test_spawn_cli (url, "Bob", PH_TEST_CLI_JSON, args, envp);
 }
 
 static void
@@ -159,7 +126,7 @@ read_connected_line (PhTestProcess *peer)
       if (strstr (line, "\"event\":\"connected\"") != NULL)
         return g_steal_pointer (&line);
     }
-  g_error ("No “connected” event within %d ms", CONNECT_TIMEOUT_MS);
+  g_error ("No “connected” event within %u ms", CONNECT_TIMEOUT_MS);
 }
 
 /* Times are printed to a tenth of a millisecond ("setup_ms":24.4), not
@@ -312,7 +279,8 @@ test_rendezvous_unreachable (void)
   const char *const short_patience[] = { "PINHOLE_TEST_RENDEZVOUS_PATIENCE_SECONDS=2", NULL };
   const char *host_args[] = { "host", NULL };
   gint64 start = g_get_monotonic_time ();
-  g_autoptr (PhTestProcess) host = spawn_cli (url, "Alice", host_args, short_patience);
+  g_autoptr (PhTestProcess) host
+      = ph_test_spawn_cli (url, "Alice", PH_TEST_CLI_JSON, host_args, short_patience);
   const char *const *first = ph_code_get_first_words ();
   const char *const *second = ph_code_get_second_words ();
   g_autofree char *code = g_strdup_printf ("7-%s-%s", first[0], second[0]);
@@ -349,7 +317,7 @@ test_peer_killed (Fixture *fixture, gconstpointer data)
   g_autoptr (JsonObject) closed = NULL;
   gint64 killed_at;
 
-  host = spawn_cli (fixture->url, "Alice", args, envp);
+  host = ph_test_spawn_cli (fixture->url, "Alice", PH_TEST_CLI_JSON, args, envp);
   code = ph_test_process_wait_event (host, "code", EVENT_TIMEOUT_MS);
   joiner = join (fixture->url, json_object_get_string_member (code, "code"), NULL);
   assert_connected (host, "Bob");
@@ -361,10 +329,10 @@ test_peer_killed (Fixture *fixture, gconstpointer data)
   ph_test_process_write_line (host, "into the void");
   sent = ph_test_process_wait_event (host, "sent", EVENT_TIMEOUT_MS);
 
-  reconnecting = ph_test_process_wait_event (host, "reconnecting", 15000);
+  reconnecting = ph_test_process_wait_event (host, "reconnecting", ph_test_scaled_ms (15000));
   g_test_message ("The host started reconnecting after %.1f s",
                   (g_get_monotonic_time () - killed_at) / (double)G_USEC_PER_SEC);
-  failed = ph_test_process_wait_event (host, "failed", 15000);
+  failed = ph_test_process_wait_event (host, "failed", ph_test_scaled_ms (15000));
   g_assert_cmpstr (json_object_get_string_member (failed, "id"), ==,
                    json_object_get_string_member (sent, "id"));
   g_assert_cmpstr (json_object_get_string_member (failed, "reason"), ==, "not delivered");
@@ -422,24 +390,23 @@ main (int argc, char *argv[])
 {
   g_test_init (&argc, &argv, NULL);
 
-  g_test_add ("/cli/chat-both-ways", Fixture, NULL, fixture_set_up, test_chat_both_ways,
-              fixture_tear_down);
-  g_test_add ("/cli/json-times-rounded", Fixture, NULL, fixture_set_up, test_json_times_rounded,
-              fixture_tear_down);
-  g_test_add ("/cli/lines-before-connect-are-delivered", Fixture, NULL, fixture_set_up,
-              test_lines_before_connect_are_delivered, fixture_tear_down);
-  g_test_add ("/cli/debug-logs-stay-off-stdout", Fixture, NULL, fixture_set_up,
-              test_debug_logs_stay_off_stdout, fixture_tear_down);
-  g_test_add ("/cli/wrong-code", Fixture, NULL, fixture_set_up, test_wrong_code, fixture_tear_down);
-  g_test_add ("/cli/unknown-code", Fixture, NULL, fixture_set_up, test_unknown_code,
-              fixture_tear_down);
-  g_test_add ("/cli/malformed-code", Fixture, NULL, fixture_set_up, test_malformed_code,
-              fixture_tear_down);
+#define ADD(path, func)                                                                            \
+  g_test_add ("/cli/" path, Fixture, NULL, ph_test_rendezvous_fixture_set_up, func,                \
+              ph_test_rendezvous_fixture_tear_down)
+  ADD ("chat-both-ways", test_chat_both_ways);
+  ADD ("json-times-rounded", test_json_times_rounded);
+  ADD ("lines-before-connect-are-delivered", test_lines_before_connect_are_delivered);
+  ADD ("debug-logs-stay-off-stdout", test_debug_logs_stay_off_stdout);
+  ADD ("wrong-code", test_wrong_code);
+  ADD ("unknown-code", test_unknown_code);
+  ADD ("malformed-code", test_malformed_code);
+#undef ADD
   ph_test_add_func_with_hooks ("/cli/rendezvous-unreachable", test_rendezvous_unreachable);
-  ph_test_add_with_hooks ("/cli/peer-killed", Fixture, NULL, fixture_set_up, test_peer_killed,
-              fixture_tear_down);
-  ph_test_add_with_hooks ("/cli/fingerprint-mismatch", Fixture, NULL, fixture_set_up, test_fingerprint_mismatch,
-              fixture_tear_down);
+  ph_test_add_with_hooks ("/cli/peer-killed", Fixture, NULL, ph_test_rendezvous_fixture_set_up,
+                          test_peer_killed, ph_test_rendezvous_fixture_tear_down);
+  ph_test_add_with_hooks ("/cli/fingerprint-mismatch", Fixture, NULL,
+                          ph_test_rendezvous_fixture_set_up, test_fingerprint_mismatch,
+                          ph_test_rendezvous_fixture_tear_down);
   g_test_add_func ("/cli/usage-errors", test_usage_errors);
 
   return g_test_run ();

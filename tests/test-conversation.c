@@ -10,12 +10,14 @@
 #include "ph-conversation-private.h"
 #include "ph-error.h"
 #include "ph-ice-transport-private.h"
-#include "ph-test-process.h"
+#include "ph-test-dead-port.h"
+#include "ph-test-programs.h"
+#include "ph-test-wait.h"
 
 /* Two PhConversations in this process (so sanitizers and valgrind see all of
  * the peer's code) meeting through a real pinhole-rendezvous. */
 
-#define TIMEOUT_MS 20000
+#define TIMEOUT_MS ph_test_scaled_ms (20000)
 
 typedef struct
 {
@@ -145,8 +147,7 @@ fixture_tear_down (Fixture *fixture, gconstpointer data)
 {
   peer_clear (&fixture->host);
   peer_clear (&fixture->joiner);
-  ph_test_process_kill (fixture->server, SIGTERM);
-  g_assert_cmpint (ph_test_process_wait_exit (fixture->server, 5000), ==, 0);
+  g_assert_cmpint (ph_test_process_stop (fixture->server), ==, 0);
   g_clear_pointer (&fixture->server, ph_test_process_free);
   g_free (fixture->url);
 }
@@ -323,7 +324,8 @@ test_connection_details (Fixture *fixture, gconstpointer data)
   g_assert_true (ph_test_wait_until (round_trip_measured, &fixture->joiner, TIMEOUT_MS));
   g_assert_no_error (fixture->joiner.error);
   g_assert_cmpfloat (ph_conversation_get_round_trip_ms (fixture->joiner.conversation), >=, 0);
-  g_assert_cmpfloat (ph_conversation_get_round_trip_ms (fixture->joiner.conversation), <, 1000);
+  g_assert_cmpfloat (ph_conversation_get_round_trip_ms (fixture->joiner.conversation), <,
+                     ph_test_scaled_seconds (1) * 1000);
 }
 
 static void
@@ -581,7 +583,8 @@ test_rendezvous_restarted_while_waiting (Fixture *fixture, gconstpointer data)
   g_assert_true (wait_for_waiting_poll (fixture->url));
 
   ph_test_process_kill (fixture->server, SIGKILL);
-  g_assert_cmpint (ph_test_process_wait_exit (fixture->server, 5000), ==, 128 + SIGKILL);
+  g_assert_cmpint (ph_test_process_wait_exit (fixture->server, ph_test_scaled_ms (5000)), ==,
+                   128 + SIGKILL);
   g_clear_pointer (&fixture->server, ph_test_process_free);
   outage = ph_test_dead_port_new ((guint16)g_uri_get_port (uri));
   g_assert_true (ph_conversation_join (fixture->joiner.conversation, code, &error));

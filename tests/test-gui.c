@@ -14,7 +14,10 @@
 #include "ph-join-page.h"
 #include "ph-message-row.h"
 #include "ph-path-diagram.h"
-#include "ph-test-process.h"
+#include "ph-test-files.h"
+#include "ph-test-needs-hooks.h"
+#include "ph-test-programs.h"
+#include "ph-test-wait.h"
 #include "ph-window.h"
 
 /* The app in this process, driven the way a person would: type into the
@@ -22,8 +25,8 @@
  * pinhole-cli through a real rendezvous server on loopback. Each main state
  * is also saved as a PNG under G_TEST_BUILDDIR/screenshots. */
 
-#define CONNECT_TIMEOUT_MS 20000
-#define EVENT_TIMEOUT_MS 10000
+#define CONNECT_TIMEOUT_MS ph_test_scaled_ms (20000)
+#define EVENT_TIMEOUT_MS ph_test_scaled_ms (10000)
 
 static PhApplication *application;
 static PhWindow *window;
@@ -66,7 +69,7 @@ wait_for_widget_paint (GtkWidget *widget)
   gulong handler = g_signal_connect (clock, "after-paint", G_CALLBACK (frame_painted_cb), &painted);
 
   gtk_widget_queue_draw (widget);
-  if (!ph_test_wait_for_flag (&painted, 5000))
+  if (!ph_test_wait_for_flag (&painted, ph_test_scaled_ms (5000)))
     g_error ("the window was not painted within 5 s");
   g_signal_handler_disconnect (clock, handler);
 }
@@ -305,18 +308,8 @@ start_notification_server (void)
 static PhTestProcess *
 spawn_cli (const char *name, const char *const *args)
 {
-  g_autoptr (GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
-
-  g_ptr_array_add (argv, g_strdup (g_getenv ("PINHOLE_CLI_BIN")));
-  g_ptr_array_add (argv, g_strdup ("--json"));
-  g_ptr_array_add (argv, g_strdup_printf ("--rendezvous=%s", server_url));
-  g_ptr_array_add (argv, g_strdup ("--no-server-ice"));
-  g_ptr_array_add (argv, g_strdup_printf ("--name=%s", name));
-  for (guint i = 0; args[i] != NULL; i++)
-    g_ptr_array_add (argv, g_strdup (args[i]));
-  g_ptr_array_add (argv, NULL);
-
-  return ph_test_process_spawn ((const char *const *)argv->pdata, NULL);
+  return ph_test_spawn_cli (server_url, name, PH_TEST_CLI_JSON | PH_TEST_CLI_NO_SERVER_ICE, args,
+                            NULL);
 }
 
 static char *
@@ -1081,8 +1074,7 @@ main (int argc, char **argv)
   gtk_window_destroy (GTK_WINDOW (window));
   g_clear_object (&application);
   g_ptr_array_unref (notifications);
-  ph_test_process_kill (server, SIGTERM);
-  ph_test_process_wait_exit (server, 5000);
+  ph_test_process_stop (server);
   ph_test_process_free (server);
   g_free (server_url);
   ph_test_remove_tree (history_dir);

@@ -10,7 +10,7 @@
 #include <sqlite3.h>
 
 #include "ph-history.h"
-#include "ph-test-process.h"
+#include "ph-test-files.h"
 
 /* The chat history as a person relies on it: what was shown comes back,
  * in order, with the right states, after a restart or a crash; the files
@@ -509,74 +509,6 @@ test_unwritable_folder (void)
   g_assert_true (error->domain == G_IO_ERROR);
 }
 
-#define N_MESSAGES 10000
-
-/* The numbers quoted in ph-history.c: a message written on its own, as
- * the app writes them, and a long chat read back. Printed, not asserted. */
-static void
-test_timing (Fixture *fixture, gconstpointer data)
-{
-  g_autoptr (PhHistoryConversation) conversation = add_conversation (fixture->history, "Bob", 1);
-  g_autoptr (GPtrArray) messages = NULL;
-  g_autoptr (GPtrArray) page = NULL;
-  g_autoptr (GError) error = NULL;
-  g_autofree char *full_path = g_build_filename (fixture->directory, "full.db", NULL);
-  sqlite3 *db;
-  sqlite3_stmt *insert;
-  gint64 start, write_us, read_us, page_us, full_us;
-  const guint n_full = 200;
-
-  start = g_get_monotonic_time ();
-  for (guint i = 0; i < N_MESSAGES; i++)
-    {
-      g_autofree char *id = g_strdup_printf ("%u", i);
-      g_autofree char *text = g_strdup_printf ("Message %u, about as long as a chat line is.", i);
-      g_autoptr (PhHistoryMessage) message
-          = ph_history_message_new (conversation->id, id, i % 2, 1000 + i, text);
-
-      g_assert_true (ph_history_add_message (fixture->history, message, &error));
-    }
-  write_us = g_get_monotonic_time () - start;
-
-  reopen (fixture);
-  start = g_get_monotonic_time ();
-  messages = all_messages (fixture->history, conversation->id);
-  read_us = g_get_monotonic_time () - start;
-  g_assert_cmpuint (messages->len, ==, N_MESSAGES);
-  g_assert_cmpstr (((PhHistoryMessage *)messages->pdata[N_MESSAGES - 1])->id, ==, "9999");
-
-  start = g_get_monotonic_time ();
-  page = ph_history_list_messages_before (fixture->history, conversation->id, 0, 100, &error);
-  page_us = g_get_monotonic_time () - start;
-  g_assert_cmpuint (page->len, ==, 100);
-
-  /* The same inserts with synchronous=FULL, the choice not taken. */
-  g_assert_cmpint (sqlite3_open (full_path, &db), ==, SQLITE_OK);
-  g_assert_cmpint (sqlite3_exec (db,
-                                 "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
-                                 "CREATE TABLE m (seq INTEGER PRIMARY KEY, text TEXT)",
-                                 NULL, NULL, NULL),
-                   ==, SQLITE_OK);
-  g_assert_cmpint (
-      sqlite3_prepare_v2 (db, "INSERT INTO m (text) VALUES ('a chat line')", -1, &insert, NULL), ==,
-      SQLITE_OK);
-  start = g_get_monotonic_time ();
-  for (guint i = 0; i < n_full; i++)
-    {
-      g_assert_cmpint (sqlite3_step (insert), ==, SQLITE_DONE);
-      sqlite3_reset (insert);
-    }
-  full_us = g_get_monotonic_time () - start;
-  sqlite3_finalize (insert);
-  sqlite3_close (db);
-
-  g_test_message ("write one message (synchronous=NORMAL): %.1f µs (%u messages in %.0f ms)",
-                  (double)write_us / N_MESSAGES, N_MESSAGES, write_us / 1000.0);
-  g_test_message ("write one message (synchronous=FULL): %.1f µs", (double)full_us / n_full);
-  g_test_message ("load %u messages: %.1f ms; newest page of 100: %.2f ms", N_MESSAGES,
-                  read_us / 1000.0, page_us / 1000.0);
-}
-
 int
 main (int argc, char **argv)
 {
@@ -593,7 +525,6 @@ main (int argc, char **argv)
   ADD ("file-modes", test_file_modes);
   ADD ("reopen-after-crash", test_reopen_after_crash);
   ADD ("newer-schema", test_newer_schema);
-  ADD ("timing", test_timing);
 #undef ADD
   g_test_add_func ("/history/corrupt-file", test_corrupt_file);
   g_test_add_func ("/history/unwritable-folder", test_unwritable_folder);

@@ -8,7 +8,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ph-test-files.h"
+#include "ph-test-needs-hooks.h"
 #include "ph-test-process.h"
+#include "ph-test-wait.h"
 
 /* The NAT lab suite: pinhole-cli peers behind real (nftables) NATs in
  * network namespaces, built by tests/natlab/natlab.sh. Needs root,
@@ -16,13 +19,13 @@
  * what is missing. One lab serves the whole matrix: between cells the
  * routers switch NAT type and forget every mapping (natlab.sh nat). */
 
-#define LAB_UP_TIMEOUT_MS 30000
-#define CODE_TIMEOUT_MS 15000
-#define CONNECT_TIMEOUT_MS 30000
-#define FAIL_TIMEOUT_MS 30000
-#define PATH_CHANGE_TIMEOUT_MS 10000
-#define MESSAGE_TIMEOUT_MS 10000
-#define EXIT_TIMEOUT_MS 15000
+#define LAB_UP_TIMEOUT_MS ph_test_scaled_ms (30000)
+#define CODE_TIMEOUT_MS ph_test_scaled_ms (15000)
+#define CONNECT_TIMEOUT_MS ph_test_scaled_ms (30000)
+#define FAIL_TIMEOUT_MS ph_test_scaled_ms (30000)
+#define PATH_CHANGE_TIMEOUT_MS ph_test_scaled_ms (10000)
+#define MESSAGE_TIMEOUT_MS ph_test_scaled_ms (10000)
+#define EXIT_TIMEOUT_MS ph_test_scaled_ms (15000)
 
 typedef struct
 {
@@ -64,7 +67,7 @@ lab_free (Lab *lab)
 
   /* The end of its input tells natlab.sh to take the lab down. */
   ph_test_process_close_stdin (lab->holder);
-  status = ph_test_process_wait_exit (lab->holder, 30000);
+  status = ph_test_process_wait_exit (lab->holder, ph_test_scaled_ms (30000));
   if (status != 0)
     g_test_message ("natlab.sh exited with %d while taking lab %s down", status,
                     (char *)g_hash_table_lookup (lab->env, "NATLAB_ID"));
@@ -249,38 +252,6 @@ spawn_cli (Lab *lab, const char *side, const char *ice_args, const char *command
   return spawn_cli_env (lab, side, ice_args, command, code, NULL);
 }
 
-/* The next event whose name is one of @names, or NULL when none comes
- * within @timeout_ms (or the process ends first). Unlike
- * ph_test_process_wait_event this does not abort: one bad cell must not
- * hide the rest of the matrix. */
-static JsonObject *
-next_event (PhTestProcess *process, const char *const *names, guint timeout_ms)
-{
-  gint64 deadline = g_get_monotonic_time () + timeout_ms * (gint64)1000;
-
-  for (;;)
-    {
-      gint64 left_ms = (deadline - g_get_monotonic_time ()) / 1000;
-      g_autofree char *line = NULL;
-      g_autoptr (JsonParser) parser = json_parser_new ();
-      JsonObject *object;
-      const char *event;
-
-      if (left_ms <= 0)
-        return NULL;
-      line = ph_test_process_read_line (process, (guint)left_ms);
-      if (line == NULL)
-        return NULL;
-      if (!json_parser_load_from_data (parser, line, -1, NULL)
-          || !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
-        continue;
-      object = json_node_get_object (json_parser_get_root (parser));
-      event = json_object_get_string_member_with_default (object, "event", "");
-      if (g_strv_contains (names, event))
-        return json_object_ref (object);
-    }
-}
-
 static const char *
 path_end_type (JsonObject *connected, const char *end)
 {
@@ -358,7 +329,7 @@ settled_path (PhTestProcess *peer, JsonObject *connected, Expectation expect)
   if (expect != EXPECT_DIRECT || !path_relayed (connected))
     return json_object_ref (connected);
 
-  changed = next_event (peer, path_changed, PATH_CHANGE_TIMEOUT_MS);
+  changed = ph_test_process_next_event (peer, path_changed, PATH_CHANGE_TIMEOUT_MS);
   return changed != NULL ? changed : json_object_ref (connected);
 }
 
@@ -369,11 +340,11 @@ exchange_message (PhTestProcess *from, PhTestProcess *to, const char *text)
   g_autoptr (JsonObject) received = NULL;
 
   ph_test_process_write_line (from, text);
-  received = next_event (to, message_event, MESSAGE_TIMEOUT_MS);
+  received = ph_test_process_next_event (to, message_event, MESSAGE_TIMEOUT_MS);
   if (received == NULL
       || g_strcmp0 (json_object_get_string_member_with_default (received, "text", ""), text) != 0)
     {
-      g_test_fail_printf ("'%s' did not arrive within %d ms", text, MESSAGE_TIMEOUT_MS);
+      g_test_fail_printf ("'%s' did not arrive within %u ms", text, MESSAGE_TIMEOUT_MS);
       return FALSE;
     }
   return TRUE;
@@ -400,19 +371,19 @@ run_cell_full (Lab *lab, const char *label, const char *ice_args_a, const char *
   gint64 elapsed_ms;
 
   host = spawn_cli_env (lab, "A", ice_args_a, "host", NULL, host_envp);
-  code = next_event (host, code_event, CODE_TIMEOUT_MS);
+  code = ph_test_process_next_event (host, code_event, CODE_TIMEOUT_MS);
   if (code == NULL || !json_object_has_member (code, "code"))
     {
-      g_test_fail_printf ("the host printed no code within %d ms", CODE_TIMEOUT_MS);
+      g_test_fail_printf ("the host printed no code within %u ms", CODE_TIMEOUT_MS);
       g_string_append_printf (summary, "%-52s no code\n", label);
       return;
     }
 
   start = g_get_monotonic_time ();
   join = spawn_cli (lab, "B", ice_args_b, "join", json_object_get_string_member (code, "code"));
-  join_outcome = next_event (join, outcome_events,
-                             expect == EXPECT_FAILURE ? FAIL_TIMEOUT_MS : CONNECT_TIMEOUT_MS);
-  host_outcome = next_event (host, outcome_events, 10000);
+  join_outcome = ph_test_process_next_event (
+      join, outcome_events, expect == EXPECT_FAILURE ? FAIL_TIMEOUT_MS : CONNECT_TIMEOUT_MS);
+  host_outcome = ph_test_process_next_event (host, outcome_events, ph_test_scaled_ms (10000));
   elapsed_ms = (g_get_monotonic_time () - start) / 1000;
 
   if (join_outcome == NULL || host_outcome == NULL)
@@ -474,8 +445,8 @@ run_cell_full (Lab *lab, const char *label, const char *ice_args_a, const char *
   ph_test_process_close_stdin (host);
   ph_test_process_close_stdin (join);
   g_clear_pointer (&host_outcome, json_object_unref);
-  host_outcome = next_event (host, closed_event, EXIT_TIMEOUT_MS);
-  join_outcome = next_event (join, closed_event, EXIT_TIMEOUT_MS);
+  host_outcome = ph_test_process_next_event (host, closed_event, EXIT_TIMEOUT_MS);
+  join_outcome = ph_test_process_next_event (join, closed_event, EXIT_TIMEOUT_MS);
   if (host_outcome == NULL || join_outcome == NULL)
     g_test_fail_printf ("%s: the peers did not report the end of the chat", label);
   g_assert_cmpint (ph_test_process_wait_exit (host, EXIT_TIMEOUT_MS), ==, 0);
@@ -491,7 +462,7 @@ run_cell (Lab *lab, const char *label, const char *ice_args_a, const char *ice_a
 
 /* --- faults: a conversation that has to outlive its network --- */
 
-#define FAULT_TIMEOUT_MS 90000
+#define FAULT_TIMEOUT_MS ph_test_scaled_ms (90000)
 /* How long a peer tries to reconnect before it reports the other lost, in
  * the peer-killed test (the default is 60 s). */
 #define KILL_RECONNECT_SECONDS 8
@@ -556,15 +527,12 @@ tally_clear (Tally *tally)
 static void
 tally_line (Tally *tally, const char *line)
 {
-  g_autoptr (JsonParser) parser = json_parser_new ();
-  JsonObject *object;
+  g_autoptr (JsonObject) object = ph_test_parse_event (line);
   const char *event;
   const char *id;
 
-  if (!json_parser_load_from_data (parser, line, -1, NULL)
-      || !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
+  if (object == NULL)
     return;
-  object = json_node_get_object (json_parser_get_root (parser));
   event = json_object_get_string_member_with_default (object, "event", "");
   id = json_object_get_string_member_with_default (object, "id", "");
 
@@ -679,11 +647,11 @@ start_chat (Lab *lab, const char *ice_args, const char *const *envp, Tally *a, T
   PhTestProcess *join;
 
   tally_init (a, "A", host);
-  code = next_event (host, code_event, CODE_TIMEOUT_MS);
+  code = ph_test_process_next_event (host, code_event, CODE_TIMEOUT_MS);
   if (code == NULL || !json_object_has_member (code, "code"))
     {
       tally_init (b, "B", NULL);
-      g_test_fail_printf ("the host printed no code within %d ms", CODE_TIMEOUT_MS);
+      g_test_fail_printf ("the host printed no code within %u ms", CODE_TIMEOUT_MS);
       return FALSE;
     }
   join = spawn_cli_env (lab, "B", ice_args, "join", json_object_get_string_member (code, "code"),
@@ -845,7 +813,7 @@ test_bulk_with_loss (void)
  * a reconnection or two. */
 #define HEAVY_LOSS_LAB "--delay 50 --jitter 50"
 #define HEAVY_LOSS_PERCENT "10.6"
-#define HEAVY_LOSS_TIMEOUT_MS 120000
+#define HEAVY_LOSS_TIMEOUT_MS ph_test_scaled_ms (120000)
 
 static void
 test_bulk_with_heavy_loss (void)
@@ -1068,9 +1036,9 @@ test_rendezvous_restarted_during_setup (void)
     return;
   tally_init (&a, "A", spawn_cli_env (lab, "A", "STUN", "host", NULL, NULL));
   tally_init (&b, "B", NULL);
-  code = next_event (a.process, code_event, CODE_TIMEOUT_MS);
+  code = ph_test_process_next_event (a.process, code_event, CODE_TIMEOUT_MS);
   if (code == NULL || !json_object_has_member (code, "code"))
-    g_test_fail_printf ("the host printed no code within %d ms", CODE_TIMEOUT_MS);
+    g_test_fail_printf ("the host printed no code within %u ms", CODE_TIMEOUT_MS);
   else if (host_polls (lab, CODE_TIMEOUT_MS) && lab_command (lab, "service", "rendezvous", "stop"))
     {
       b.process = spawn_cli_env (lab, "B", "STUN", "join",
@@ -1241,7 +1209,7 @@ test_peer_killed (void)
                               g_hash_table_size (a.delivered), g_hash_table_size (a.failed));
       g_assert_cmpstr (a.closed, ==, "peer-lost");
       /* Silence limit + reconnection window + the last attempt's slack. */
-      g_assert_cmpfloat (seconds, <, 10 + KILL_RECONNECT_SECONDS + 10);
+      g_assert_cmpfloat (seconds, <, 10 + KILL_RECONNECT_SECONDS + ph_test_scaled_seconds (10));
       g_assert_cmpint (ph_test_process_wait_exit (a.process, EXIT_TIMEOUT_MS), ==, 0);
 
       /* Nothing acknowledged is lost; nothing sent is unaccounted for. */
@@ -1370,7 +1338,7 @@ test_nat_check (gconstpointer data)
 
     check = spawn_peer ("A", argv, NULL);
   }
-  result = next_event (check, nat_event, 10000);
+  result = ph_test_process_next_event (check, nat_event, ph_test_scaled_ms (10000));
   if (result == NULL)
     {
       g_test_fail_printf ("pinhole-cli nat-check printed no result within 10 s");
@@ -1390,7 +1358,7 @@ test_nat_check (gconstpointer data)
   g_assert_cmpstr (json_object_get_string_member (result, "filtering"), ==, c->filtering);
   g_assert_cmpstr (json_object_get_string_member (result, "public_address"), ==, public_address);
   g_assert_false (json_object_get_boolean_member (result, "udp_blocked"));
-  g_assert_cmpint (ph_test_process_wait_exit (check, 5000), ==, 0);
+  g_assert_cmpint (ph_test_process_wait_exit (check, ph_test_scaled_ms (5000)), ==, 0);
 }
 
 #define EIM "endpoint-independent"
@@ -1435,13 +1403,6 @@ test_hairpin (void)
   if (lab != NULL)
     run_cell (lab, "stun-turn both behind one port-restricted NAT", "STUN TURN", "STUN TURN",
               EXPECT_HOST);
-}
-
-static void
-test_print_summary (void)
-{
-  g_clear_pointer (&current_lab, lab_free);
-  g_test_message ("NAT lab results:\n%s", summary->str);
 }
 
 int
@@ -1508,11 +1469,12 @@ main (int argc, char *argv[])
   /* Each of these builds a lab of its own. */
   g_test_add_func ("/natlab/fault/bulk-with-loss", test_bulk_with_loss);
   g_test_add_func ("/natlab/fault/bulk-with-heavy-loss", test_bulk_with_heavy_loss);
-  /* Last: a suite's own cases run before its sub-suites. */
-  g_test_add_func ("/natlab/summary/print", test_print_summary);
 
   status = g_test_run ();
   g_clear_pointer (&current_lab, lab_free);
+  /* The matrix at a glance, after the results it sums up. */
+  if (summary->len > 0)
+    g_test_message ("NAT lab results:\n%s", summary->str);
   g_string_free (summary, TRUE);
   g_free (lab_error);
   return status;

@@ -10,10 +10,11 @@
 #include "ph-mailbox-store.h"
 #include "ph-rate-limiter.h"
 #include "ph-rendezvous-client.h"
-#include "ph-rendezvous-server.h"
+#include "ph-test-server.h"
+#include "ph-test-wait.h"
 
 /* Anything that takes longer than this has hung: the test fails. */
-#define DEADLINE_SECONDS 15
+#define DEADLINE_MS ph_test_scaled_ms (15000)
 
 #define SIDE_A "0123456789abcdef"
 #define SIDE_B "fedcba9876543210"
@@ -25,52 +26,24 @@ typedef struct
   PhRendezvousClient *client;
 } Fixture;
 
-static gboolean
-deadline_cb (gpointer user_data)
-{
-  gboolean *expired = user_data;
-
-  *expired = TRUE;
-  return G_SOURCE_REMOVE;
-}
-
-static void
-result_cb (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  GAsyncResult **out_result = user_data;
-
-  *out_result = g_object_ref (result);
-}
-
-/* Runs the main loop until the operation started with result_cb and
- * @out_result completes; fails the test on a hang. */
+/* The result of the operation started with ph_test_result_cb and
+ * @result; fails the test on a hang. */
 static GAsyncResult *
-wait_result (GAsyncResult **out_result)
+wait_result (GAsyncResult **result)
 {
-  gboolean expired = FALSE;
-  guint id = g_timeout_add_seconds (DEADLINE_SECONDS, deadline_cb, &expired);
-
-  while (*out_result == NULL && !expired)
-    g_main_context_iteration (NULL, TRUE);
-
-  g_assert_false (expired);
-  g_source_remove (id);
-  return *out_result;
+  return ph_test_wait_for_result (result, DEADLINE_MS);
 }
 
 static void
 fixture_start (Fixture *fixture, const char *first_property, ...)
 {
-  g_autoptr (GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
   g_autoptr (GError) error = NULL;
   g_autofree char *url = NULL;
   va_list args;
 
   va_start (args, first_property);
-  fixture->server = PH_RENDEZVOUS_SERVER (
-      g_object_new_valist (PH_TYPE_RENDEZVOUS_SERVER, first_property, args));
+  fixture->server = ph_test_server_start_valist (0, first_property, args);
   va_end (args);
-  g_assert_true (ph_rendezvous_server_listen (fixture->server, loopback, 0, &error));
 
   url = ph_rendezvous_server_get_url (fixture->server);
   fixture->client = ph_rendezvous_client_new (url, &error);
@@ -90,7 +63,7 @@ allocate (PhRendezvousClient *client, guint *out_expires_in, GError **error)
 {
   g_autoptr (GAsyncResult) result = NULL;
 
-  ph_rendezvous_client_allocate_async (client, NULL, result_cb, &result);
+  ph_rendezvous_client_allocate_async (client, NULL, ph_test_result_cb, &result);
   return ph_rendezvous_client_allocate_finish (client, wait_result (&result), out_expires_in,
                                                error);
 }
@@ -102,7 +75,8 @@ post (PhRendezvousClient *client, const char *nameplate, const char *side, const
   g_autoptr (GAsyncResult) result = NULL;
   g_autoptr (GBytes) body = g_bytes_new (text, strlen (text));
 
-  ph_rendezvous_client_post_async (client, nameplate, side, "pake", body, NULL, result_cb, &result);
+  ph_rendezvous_client_post_async (client, nameplate, side, "pake", body, NULL, ph_test_result_cb,
+                                   &result);
   return ph_rendezvous_client_post_finish (client, wait_result (&result), out_index, error);
 }
 
@@ -111,7 +85,7 @@ fetch (PhRendezvousClient *client, const char *nameplate, guint64 after, GError 
 {
   g_autoptr (GAsyncResult) result = NULL;
 
-  ph_rendezvous_client_fetch_async (client, nameplate, after, 0, NULL, result_cb, &result);
+  ph_rendezvous_client_fetch_async (client, nameplate, after, 0, NULL, ph_test_result_cb, &result);
   return ph_rendezvous_client_fetch_finish (client, wait_result (&result), error);
 }
 
@@ -120,7 +94,7 @@ leave (PhRendezvousClient *client, const char *nameplate, const char *side, GErr
 {
   g_autoptr (GAsyncResult) result = NULL;
 
-  ph_rendezvous_client_leave_async (client, nameplate, side, NULL, result_cb, &result);
+  ph_rendezvous_client_leave_async (client, nameplate, side, NULL, ph_test_result_cb, &result);
   return ph_rendezvous_client_leave_finish (client, wait_result (&result), error);
 }
 
@@ -202,7 +176,8 @@ test_fetch_waits_for_post (void)
 
   /* The same client keeps a long-poll open and posts at the same time. */
   started = g_get_monotonic_time ();
-  ph_rendezvous_client_fetch_async (fixture.client, nameplate, 0, 20, NULL, result_cb, &result);
+  ph_rendezvous_client_fetch_async (fixture.client, nameplate, 0, 20, NULL, ph_test_result_cb,
+                                    &result);
   g_assert_true (post (fixture.client, nameplate, SIDE_A, "one", NULL, &error));
   g_assert_no_error (error);
 
@@ -210,7 +185,7 @@ test_fetch_waits_for_post (void)
   g_assert_no_error (error);
   g_assert_cmpuint (messages->len, ==, 1);
   assert_message (messages->pdata[0], 1, SIDE_A, "one");
-  g_assert_cmpint (g_get_monotonic_time () - started, <, 2 * G_USEC_PER_SEC);
+  g_assert_cmpint (g_get_monotonic_time () - started, <, ph_test_scaled_ms (2000) * (gint64)1000);
 
   g_clear_object (&result);
   fixture_stop (&fixture);
@@ -229,8 +204,8 @@ test_cancel_fetch (void)
   fixture_start (&fixture, NULL);
   nameplate = allocate (fixture.client, NULL, &error);
 
-  ph_rendezvous_client_fetch_async (fixture.client, nameplate, 0, 30, cancellable, result_cb,
-                                    &result);
+  ph_rendezvous_client_fetch_async (fixture.client, nameplate, 0, 30, cancellable,
+                                    ph_test_result_cb, &result);
   g_cancellable_cancel (cancellable);
   messages = ph_rendezvous_client_fetch_finish (fixture.client, wait_result (&result), &error);
   g_assert_null (messages);
@@ -311,7 +286,7 @@ test_turn (void)
   fixture_start (&fixture, "turn-secret", "s3cret", "turn-uris", turn_uris, "stun-uris", stun_uris,
                  "turn-ttl", 600, NULL);
 
-  ph_rendezvous_client_get_turn_async (fixture.client, NULL, result_cb, &result);
+  ph_rendezvous_client_get_turn_async (fixture.client, NULL, ph_test_result_cb, &result);
   info = ph_rendezvous_client_get_turn_finish (fixture.client, wait_result (&result), &error);
   g_assert_no_error (error);
 
@@ -339,7 +314,7 @@ test_turn_not_configured (void)
 
   fixture_start (&fixture, NULL);
 
-  ph_rendezvous_client_get_turn_async (fixture.client, NULL, result_cb, &result);
+  ph_rendezvous_client_get_turn_async (fixture.client, NULL, ph_test_result_cb, &result);
   info = ph_rendezvous_client_get_turn_finish (fixture.client, wait_result (&result), &error);
   g_assert_null (info);
   g_assert_error (error, PH_ERROR, PH_ERROR_RENDEZVOUS);
@@ -485,7 +460,7 @@ test_malformed_answers (void)
         {
           g_autofree char *nameplate = NULL;
 
-          ph_rendezvous_client_allocate_async (client, NULL, result_cb, &result);
+          ph_rendezvous_client_allocate_async (client, NULL, ph_test_result_cb, &result);
           nameplate
               = ph_rendezvous_client_allocate_finish (client, wait_result (&result), NULL, &error);
           ok = nameplate != NULL;
@@ -494,15 +469,15 @@ test_malformed_answers (void)
         {
           g_autoptr (GBytes) body = g_bytes_new_static ("x", 1);
 
-          ph_rendezvous_client_post_async (client, "1", SIDE_A, "pake", body, NULL, result_cb,
-                                           &result);
+          ph_rendezvous_client_post_async (client, "1", SIDE_A, "pake", body, NULL,
+                                           ph_test_result_cb, &result);
           ok = ph_rendezvous_client_post_finish (client, wait_result (&result), NULL, &error);
         }
       else if (strcmp (cases[i].operation, "fetch") == 0)
         {
           g_autoptr (GPtrArray) messages = NULL;
 
-          ph_rendezvous_client_fetch_async (client, "1", 0, 0, NULL, result_cb, &result);
+          ph_rendezvous_client_fetch_async (client, "1", 0, 0, NULL, ph_test_result_cb, &result);
           messages = ph_rendezvous_client_fetch_finish (client, wait_result (&result), &error);
           ok = messages != NULL;
         }
@@ -510,7 +485,7 @@ test_malformed_answers (void)
         {
           g_autoptr (PhTurnInfo) info = NULL;
 
-          ph_rendezvous_client_get_turn_async (client, NULL, result_cb, &result);
+          ph_rendezvous_client_get_turn_async (client, NULL, ph_test_result_cb, &result);
           info = ph_rendezvous_client_get_turn_finish (client, wait_result (&result), &error);
           ok = info != NULL;
         }
@@ -551,7 +526,7 @@ claim (PhRendezvousClient *client, const char *nameplate, const char *side, GErr
 {
   g_autoptr (GAsyncResult) result = NULL;
 
-  ph_rendezvous_client_claim_async (client, nameplate, side, NULL, result_cb, &result);
+  ph_rendezvous_client_claim_async (client, nameplate, side, NULL, ph_test_result_cb, &result);
   return ph_rendezvous_client_claim_finish (client, wait_result (&result), error);
 }
 
@@ -559,14 +534,10 @@ claim (PhRendezvousClient *client, const char *nameplate, const char *side, GErr
 static void
 restart_server (Fixture *fixture)
 {
-  g_autoptr (GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-  g_autoptr (GError) error = NULL;
   guint port = ph_rendezvous_server_get_port (fixture->server);
 
   g_assert_finalize_object (g_steal_pointer (&fixture->server));
-  fixture->server = ph_rendezvous_server_new ();
-  g_assert_true (ph_rendezvous_server_listen (fixture->server, loopback, port, &error));
-  g_assert_no_error (error);
+  fixture->server = ph_test_server_start (port, NULL);
 }
 
 /* After a restart the client's mailbox is gone (404); it claims the

@@ -3,8 +3,6 @@
 
 #include "config.h"
 
-#include <signal.h>
-
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
 
@@ -12,14 +10,15 @@
 #include "ph-conversation.h"
 #include "ph-error.h"
 #include "ph-pake.h"
-#include "ph-test-process.h"
+#include "ph-test-programs.h"
+#include "ph-test-wait.h"
 
 /* A rendezvous server in the middle: every request of two real peers goes
  * through this proxy, which tampers with what it relays the way a hostile
  * server could. Whatever it does, the peers must never connect to anyone
  * but each other, and must say why they stopped. */
 
-#define TIMEOUT_MS 20000
+#define TIMEOUT_MS ph_test_scaled_ms (20000)
 
 typedef enum
 {
@@ -306,8 +305,7 @@ run_attack (Attack attack, PhError expected_a, PhError expected_b)
   soup_server_disconnect (proxy.proxy);
   g_clear_object (&proxy.proxy);
   g_clear_object (&proxy.session);
-  ph_test_process_kill (server, SIGTERM);
-  g_assert_cmpint (ph_test_process_wait_exit (server, 5000), ==, 0);
+  g_assert_cmpint (ph_test_process_stop (server), ==, 0);
   g_free (proxy.upstream);
 }
 

@@ -8,31 +8,17 @@
 
 #include "ph-mailbox-store.h"
 #include "ph-rate-limiter.h"
-#include "ph-rendezvous-server.h"
+#include "ph-test-server.h"
+#include "ph-test-wait.h"
 
 /* The rendezvous server against clients that misbehave: slow, idle,
  * oversized or greedy. Every client is a raw socket driven from the main
  * loop, since the server runs in this process on the same loop. */
 
 /* Anything that takes longer than this has hung: the test fails. */
-#define DEADLINE_SECONDS 120
+#define DEADLINE_MS ph_test_scaled_ms (120 * 1000)
 #define N_SLOW_CLIENTS 200
 #define CLIENT_TIMEOUT_SECONDS 2
-
-/* The valgrind test setup sets PINHOLE_TEST_UNDER_VALGRIND: upper bounds
- * on time stretch there (lower bounds, such as "not dropped early", do not),
- * and memory counts valgrind's shadow of every byte too. */
-static gboolean
-under_valgrind (void)
-{
-  return g_getenv ("PINHOLE_TEST_UNDER_VALGRIND") != NULL;
-}
-
-static gint64
-scaled_us (gint64 microseconds)
-{
-  return microseconds * (under_valgrind () ? 20 : 1);
-}
 
 typedef struct
 {
@@ -55,54 +41,21 @@ typedef struct
   gint64 closed_us;
 } Raw;
 
-static gboolean
-deadline_cb (gpointer user_data)
-{
-  gboolean *expired = user_data;
-
-  *expired = TRUE;
-  return G_SOURCE_REMOVE;
-}
-
 /* Iterates the main loop until @check says so; fails the test on a hang. */
 static void
 wait_until (gboolean (*check) (gpointer data), gpointer data)
 {
-  gboolean expired = FALSE;
-  guint id = g_timeout_add_seconds (DEADLINE_SECONDS, deadline_cb, &expired);
-
-  while (!check (data) && !expired)
-    g_main_context_iteration (NULL, TRUE);
-
-  g_assert_false (expired);
-  g_source_remove (id);
-}
-
-/* Runs the main loop for @ms, for clients that must make no progress. */
-static void
-run_for (guint ms)
-{
-  gboolean expired = FALSE;
-
-  g_timeout_add (ms, deadline_cb, &expired);
-  while (!expired)
-    g_main_context_iteration (NULL, TRUE);
+  g_assert_true (ph_test_wait_until (check, data, DEADLINE_MS));
 }
 
 static void
 fixture_start (Fixture *fixture, const char *first_property, ...)
 {
-  g_autoptr (GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-  g_autoptr (GError) error = NULL;
   va_list args;
 
   va_start (args, first_property);
-  fixture->server = PH_RENDEZVOUS_SERVER (
-      g_object_new_valist (PH_TYPE_RENDEZVOUS_SERVER, first_property, args));
+  fixture->server = ph_test_server_start_valist (0, first_property, args);
   va_end (args);
-
-  g_assert_true (ph_rendezvous_server_listen (fixture->server, loopback, 0, &error));
-  g_assert_no_error (error);
   fixture->port = ph_rendezvous_server_get_port (fixture->server);
 }
 
@@ -297,7 +250,7 @@ fetch_metrics (Fixture *fixture)
       if (response_status (response) == 200)
         return g_strdup (strstr (response, "\r\n\r\n") + 4);
       g_assert_cmpuint (response_status (response), ==, 429);
-      run_for (1000);
+      ph_test_run_for (1000);
     }
   g_assert_not_reached ();
 }
@@ -382,7 +335,7 @@ test_slowloris (void)
   for (guint i = 0; i < N_SLOW_CLIENTS; i++)
     g_ptr_array_add (slow, raw_connect (&fixture));
   trickle_id = g_timeout_add (50, trickle_cb, &trickle);
-  run_for (500);
+  ph_test_run_for (500);
 
   /* Two hundred slow clients do not keep a normal one waiting. */
   for (guint i = 0; i < 5; i++)
@@ -392,7 +345,7 @@ test_slowloris (void)
       started_us = g_get_monotonic_time ();
       normal = request (&fixture, "GET", "/v1/health", NULL);
       g_assert_cmpuint (response_status (raw_response (normal)), ==, 200);
-      g_assert_cmpint (normal->closed_us - started_us, <, scaled_us (500 * 1000));
+      g_assert_cmpint (normal->closed_us - started_us, <, ph_test_scaled_ms (500) * (gint64)1000);
     }
 
   /* Each is dropped once its time is up, not before, however it trickles. */
@@ -406,7 +359,8 @@ test_slowloris (void)
       g_assert_cmpuint (raw->in->len, ==, 0);
       g_assert_cmpint (lived_us, >=, (CLIENT_TIMEOUT_SECONDS * 1000 - 100) * 1000);
       g_assert_cmpint (lived_us, <=,
-                       CLIENT_TIMEOUT_SECONDS * G_USEC_PER_SEC + scaled_us (2000 * 1000));
+                       CLIENT_TIMEOUT_SECONDS * G_USEC_PER_SEC
+                           + ph_test_scaled_ms (2000) * (gint64)1000);
     }
 
   metrics = fetch_metrics (&fixture);
@@ -549,7 +503,7 @@ test_oversized_bodies (void)
      * AddressSanitizer keeps freed memory in quarantine, so its peak says
      * nothing about what was kept; the plain and valgrind runs check it. */
 #ifndef __SANITIZE_ADDRESS__
-  g_assert_cmpint (peak_rss_kib () - peak_before, <, (under_valgrind () ? 32 : 8) * 1024);
+  g_assert_cmpint (peak_rss_kib () - peak_before, <, (ph_test_under_valgrind () ? 32 : 8) * 1024);
 #endif
 
   /* A body announced and never sent costs the client its connection. */
@@ -679,7 +633,7 @@ test_many_polls (void)
   wait_until (has_waiting_polls, &fixture);
 
   /* Held polls outlive the client timeout: the hold bounds them instead. */
-  run_for (1500);
+  ph_test_run_for (1500);
   g_assert_cmpuint (ph_rendezvous_server_get_waiting_polls (fixture.server), ==, 200);
 
   for (guint i = 0; i < polls->len; i++)

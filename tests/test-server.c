@@ -6,19 +6,19 @@
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
-#include <signal.h>
-#include <sys/prctl.h>
 #include <string.h>
 
 #include "ph-certificate.h"
 #include "ph-mailbox-store.h"
 #include "ph-post-reader.h"
 #include "ph-rate-limiter.h"
-#include "ph-rendezvous-server.h"
+#include "ph-test-process.h"
+#include "ph-test-server.h"
+#include "ph-test-wait.h"
 #include "ph-turn-credentials.h"
 
 /* Anything that takes longer than this has hung: the test fails. */
-#define DEADLINE_SECONDS 15
+#define DEADLINE_MS ph_test_scaled_ms (15000)
 
 #define SIDE_A "0123456789abcdef"
 #define SIDE_B "fedcba9876543210"
@@ -41,44 +41,21 @@ typedef struct
   gint64 finished_us;
 } Call;
 
-static gboolean
-deadline_cb (gpointer user_data)
-{
-  gboolean *expired = user_data;
-
-  *expired = TRUE;
-  return G_SOURCE_REMOVE;
-}
-
 /* Runs the main loop until *@done turns TRUE; fails the test on a hang. */
 static void
 wait_for (gboolean *done)
 {
-  gboolean expired = FALSE;
-  guint id = g_timeout_add_seconds (DEADLINE_SECONDS, deadline_cb, &expired);
-
-  while (!*done && !expired)
-    g_main_context_iteration (NULL, TRUE);
-
-  g_assert_false (expired);
-  g_source_remove (id);
+  g_assert_true (ph_test_wait_for_flag (done, DEADLINE_MS));
 }
 
 static void
 fixture_start (Fixture *fixture, const char *first_property, ...)
 {
-  g_autoptr (GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-  g_autoptr (GError) error = NULL;
   va_list args;
 
   va_start (args, first_property);
-  fixture->server = PH_RENDEZVOUS_SERVER (
-      g_object_new_valist (PH_TYPE_RENDEZVOUS_SERVER, first_property, args));
+  fixture->server = ph_test_server_start_valist (0, first_property, args);
   va_end (args);
-
-  g_assert_true (ph_rendezvous_server_listen (fixture->server, loopback, 0, &error));
-  g_assert_no_error (error);
-  g_assert_cmpuint (ph_rendezvous_server_get_port (fixture->server), >, 0);
 
   fixture->url = ph_rendezvous_server_get_url (fixture->server);
   fixture->session = soup_session_new_with_options ("max-conns-per-host", 8, "timeout", 0, NULL);
@@ -281,17 +258,26 @@ get_metrics (Fixture *fixture)
   return g_strndup (g_bytes_get_data (call->body, NULL), g_bytes_get_size (call->body));
 }
 
+typedef struct
+{
+  Fixture *fixture;
+  guint count;
+} WaitingPolls;
+
+static gboolean
+has_waiting_polls (gpointer data)
+{
+  WaitingPolls *wanted = data;
+
+  return ph_rendezvous_server_get_waiting_polls (wanted->fixture->server) == wanted->count;
+}
+
 static void
 wait_for_waiting_polls (Fixture *fixture, guint count)
 {
-  gboolean expired = FALSE;
-  guint id = g_timeout_add_seconds (DEADLINE_SECONDS, deadline_cb, &expired);
+  WaitingPolls wanted = { fixture, count };
 
-  while (ph_rendezvous_server_get_waiting_polls (fixture->server) != count && !expired)
-    g_main_context_iteration (NULL, TRUE);
-
-  g_assert_false (expired);
-  g_source_remove (id);
+  g_assert_true (ph_test_wait_until (has_waiting_polls, &wanted, DEADLINE_MS));
 }
 
 /* --- pure units --- */
@@ -439,26 +425,6 @@ test_store_claim (void)
   g_assert_finalize_object (g_steal_pointer (&store));
 }
 
-static gboolean
-quit_cb (gpointer user_data)
-{
-  gboolean *done = user_data;
-
-  *done = TRUE;
-  return G_SOURCE_REMOVE;
-}
-
-/* Lets @milliseconds of the mailbox's clock pass. */
-static void
-let_time_pass (guint milliseconds)
-{
-  gboolean done = FALSE;
-
-  g_timeout_add (milliseconds, quit_cb, &done);
-  while (!done)
-    g_main_context_iteration (NULL, TRUE);
-}
-
 /* A chat keeps its mailbox to reconnect through: while both sides poll it
  * outlives its lifetime; once they stop it expires like any other. */
 static void
@@ -482,7 +448,7 @@ test_store_paired_mailbox_lives_while_used (void)
     {
       g_autoptr (GPtrArray) messages = NULL;
 
-      let_time_pass (500);
+      ph_test_run_for (500);
       messages = ph_mailbox_store_get_messages (store, nameplate, 0, &error);
       g_assert_no_error (error);
       g_assert_cmpuint (messages->len, ==, 2);
@@ -490,7 +456,7 @@ test_store_paired_mailbox_lives_while_used (void)
   g_assert_cmpuint (closed, ==, 0);
 
   last_used = g_get_monotonic_time ();
-  while (closed == 0 && g_get_monotonic_time () - last_used < DEADLINE_SECONDS * G_USEC_PER_SEC)
+  while (closed == 0 && g_get_monotonic_time () - last_used < DEADLINE_MS * (gint64)1000)
     g_main_context_iteration (NULL, TRUE);
   g_assert_cmpuint (closed, ==, 1);
   g_assert_cmpint (g_get_monotonic_time () - last_used, >=, G_USEC_PER_SEC - 50000);
@@ -531,12 +497,12 @@ test_store_expiry_order (void)
       ph_mailbox_store_add_message (store, nameplates[1], SIDE_B, "pake", body, NULL, NULL));
 
   /* The middle one, paired, is renewed by a poll after 600 ms. */
-  let_time_pass (600);
+  ph_test_run_for (600);
   messages = ph_mailbox_store_get_messages (store, nameplates[1], 0, NULL);
   renewed = g_get_monotonic_time ();
 
   while (closed->len < 2 * G_N_ELEMENTS (expected)
-         && g_get_monotonic_time () - started < DEADLINE_SECONDS * G_USEC_PER_SEC)
+         && g_get_monotonic_time () - started < DEADLINE_MS * (gint64)1000)
     g_main_context_iteration (NULL, TRUE);
   g_assert_cmpuint (closed->len, ==, 2 * G_N_ELEMENTS (expected));
 
@@ -548,7 +514,7 @@ test_store_expiry_order (void)
 
       g_assert_cmpuint (nameplate, ==, nameplates[expected[i]]);
       g_assert_cmpint (at - from, >=, G_USEC_PER_SEC - 50000);
-      g_assert_cmpint (at - from, <, G_USEC_PER_SEC + 900000);
+      g_assert_cmpint (at - from, <, G_USEC_PER_SEC + ph_test_scaled_ms (900) * (gint64)1000);
     }
   g_assert_cmpuint (ph_mailbox_store_get_n_open (store), ==, 0);
   g_assert_finalize_object (g_steal_pointer (&store));
@@ -569,15 +535,21 @@ test_store_unjoined_code_expires_on_time (void)
   allocated = g_get_monotonic_time ();
   g_assert_true (ph_mailbox_store_add_message (store, nameplate, "aaaaaaaaaaaaaaaa", "pake", body,
                                                NULL, &error));
-  while (closed == 0 && g_get_monotonic_time () - allocated < DEADLINE_SECONDS * G_USEC_PER_SEC)
+  while (closed == 0 && g_get_monotonic_time () - allocated < DEADLINE_MS * (gint64)1000)
     {
       g_autoptr (GPtrArray) messages = ph_mailbox_store_get_messages (store, nameplate, 0, NULL);
 
       g_main_context_iteration (NULL, TRUE);
     }
   g_assert_cmpuint (closed, ==, 1);
-  g_assert_cmpint (g_get_monotonic_time () - allocated, <, 2 * G_USEC_PER_SEC);
+  g_assert_cmpint (g_get_monotonic_time () - allocated, <, ph_test_scaled_ms (2000) * (gint64)1000);
   g_assert_finalize_object (g_steal_pointer (&store));
+}
+
+static gboolean
+any_closed (gpointer data)
+{
+  return *(guint *)data > 0;
 }
 
 static void
@@ -587,18 +559,11 @@ test_store_expiry (void)
   g_autoptr (GError) error = NULL;
   guint closed = 0;
   guint nameplate;
-  gboolean expired = FALSE;
-  guint id;
 
   g_signal_connect (store, "mailbox-closed", G_CALLBACK (closed_cb), &closed);
   g_assert_true (ph_mailbox_store_allocate (store, &nameplate, &error));
 
-  id = g_timeout_add_seconds (DEADLINE_SECONDS, deadline_cb, &expired);
-  while (closed == 0 && !expired)
-    g_main_context_iteration (NULL, TRUE);
-  g_assert_false (expired);
-  g_source_remove (id);
-
+  g_assert_true (ph_test_wait_until (any_closed, &closed, DEADLINE_MS));
   g_assert_cmpuint (closed, ==, 1);
   g_assert_cmpuint (ph_mailbox_store_get_n_open (store), ==, 0);
   g_assert_finalize_object (g_steal_pointer (&store));
@@ -856,7 +821,8 @@ test_long_poll_wakes (void)
   g_assert_cmpuint (call_status (posted), ==, 201);
 
   /* The poll is answered as the message arrives, not when the hold ends. */
-  g_assert_cmpint (poll->finished_us - posted->started_us, <, 500 * 1000);
+  g_assert_cmpint (poll->finished_us - posted->started_us, <,
+                   ph_test_scaled_ms (500) * (gint64)1000);
   messages = messages_of (poll);
   g_assert_cmpuint (json_array_get_length (messages), ==, 1);
   text = message_text (messages, 0);
@@ -884,7 +850,7 @@ test_hold_timeout (void)
   messages = messages_of (poll);
   g_assert_cmpuint (json_array_get_length (messages), ==, 0);
   g_assert_cmpint (elapsed, >=, 950 * 1000);
-  g_assert_cmpint (elapsed, <, 3 * G_USEC_PER_SEC);
+  g_assert_cmpint (elapsed, <, ph_test_scaled_ms (3000) * (gint64)1000);
 
   fixture_stop (&fixture);
 }
@@ -920,7 +886,7 @@ test_holds_in_order (void)
   for (guint i = 0; i < G_N_ELEMENTS (polls); i++)
     {
       if (i == G_N_ELEMENTS (polls) - 1)
-        let_time_pass (300);
+        ph_test_run_for (300);
       g_ptr_array_add (calls,
                        call_start (fixture.session, fixture.url, "GET", polls[i].path, NULL, NULL));
       wait_for_waiting_polls (&fixture, i + 1);
@@ -946,7 +912,7 @@ test_holds_in_order (void)
       messages = messages_of (call);
       g_assert_cmpuint (json_array_get_length (messages), ==, 0);
       g_assert_cmpint (elapsed_ms, >=, polls[i].hold_ms - 50);
-      g_assert_cmpint (elapsed_ms, <, polls[i].hold_ms + 900);
+      g_assert_cmpint (elapsed_ms, <, polls[i].hold_ms + ph_test_scaled_ms (900));
     }
   for (guint i = 1; i < G_N_ELEMENTS (order); i++)
     g_assert_cmpint (((Call *)g_ptr_array_index (calls, order[i - 1]))->finished_us, <,
@@ -1111,7 +1077,7 @@ test_expiry (void)
   poll = call_run (&fixture, "GET", "/v1/mailboxes/1/messages?after=0&wait=20", NULL);
   elapsed = poll->finished_us - poll->started_us;
   assert_error (poll, 404, "unknown-mailbox");
-  g_assert_cmpint (elapsed, <, 3 * G_USEC_PER_SEC);
+  g_assert_cmpint (elapsed, <, ph_test_scaled_ms (3000) * (gint64)1000);
 
   again = allocate (&fixture);
   g_assert_cmpstr (again, ==, "1");
@@ -1312,7 +1278,8 @@ test_vanished_poller (void)
 
   /* The server notices the hang-up well before its 30 s hold runs out. */
   wait_for_waiting_polls (&fixture, 0);
-  g_assert_cmpint (g_get_monotonic_time () - cancelled_us, <, 5 * G_USEC_PER_SEC);
+  g_assert_cmpint (g_get_monotonic_time () - cancelled_us, <,
+                   ph_test_scaled_ms (5000) * (gint64)1000);
 
   metrics = get_metrics (&fixture);
   g_assert_nonnull (strstr (metrics, "\npinhole_polls_waiting 0\n"));
@@ -1512,25 +1479,29 @@ raw_response_length (GString *in)
 
 /* Returns the one response the server sends next on @socket, as text;
  * fails the test if the server closes the connection first. */
+static gboolean
+raw_has_response_or_closed (gpointer data)
+{
+  RawReply *reply = data;
+
+  return raw_response_length (reply->in) > 0 || reply->closed;
+}
+
 static char *
 raw_read_response (GSocket *socket)
 {
   g_autoptr (GSource) source = g_socket_create_source (socket, G_IO_IN, NULL);
   RawReply reply = { g_string_new (NULL), FALSE };
-  gboolean expired = FALSE;
-  guint id = g_timeout_add_seconds (DEADLINE_SECONDS, deadline_cb, &expired);
-  gsize length;
+  gboolean answered;
 
   g_source_set_callback (source, G_SOURCE_FUNC (raw_readable_cb), &reply, NULL);
   g_source_attach (source, NULL);
-  while ((length = raw_response_length (reply.in)) == 0 && !reply.closed && !expired)
-    g_main_context_iteration (NULL, TRUE);
+  answered = ph_test_wait_until (raw_has_response_or_closed, &reply, DEADLINE_MS);
   g_source_destroy (source);
-  g_source_remove (id);
 
-  g_assert_false (expired);
+  g_assert_true (answered);
   g_assert_false (reply.closed);
-  g_assert_cmpuint (length, ==, reply.in->len);
+  g_assert_cmpuint (raw_response_length (reply.in), ==, reply.in->len);
   return g_string_free (reply.in, FALSE);
 }
 
@@ -1626,17 +1597,14 @@ raw_read_until_closed (GSocket *socket)
 {
   g_autoptr (GSource) source = g_socket_create_source (socket, G_IO_IN, NULL);
   RawReply reply = { g_string_new (NULL), FALSE };
-  gboolean expired = FALSE;
-  guint id = g_timeout_add_seconds (DEADLINE_SECONDS, deadline_cb, &expired);
+  gboolean closed;
 
   g_source_set_callback (source, G_SOURCE_FUNC (raw_readable_cb), &reply, NULL);
   g_source_attach (source, NULL);
-  while (!reply.closed && !expired)
-    g_main_context_iteration (NULL, TRUE);
+  closed = ph_test_wait_for_flag (&reply.closed, DEADLINE_MS);
   g_source_destroy (source);
-  g_source_remove (id);
 
-  g_assert_false (expired);
+  g_assert_true (closed);
   return g_string_free (reply.in, FALSE);
 }
 
@@ -2024,63 +1992,22 @@ test_paused_held_polls (void)
 /* --- the pinhole-rendezvous program --- */
 
 static void
-read_line_cb (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  char **line = user_data;
-
-  *line = g_data_input_stream_read_line_finish_utf8 (G_DATA_INPUT_STREAM (source), result, NULL,
-                                                     NULL);
-  if (*line == NULL)
-    *line = g_strdup ("");
-}
-
-static void
-wait_check_cb (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  gboolean *done = user_data;
-
-  g_subprocess_wait_finish (G_SUBPROCESS (source), result, NULL);
-  *done = TRUE;
-}
-
-static void
-die_with_parent (gpointer user_data)
-{
-  prctl (PR_SET_PDEATHSIG, SIGKILL);
-}
-
-static void
-wait_for_line (char **line)
-{
-  gboolean expired = FALSE;
-  guint id = g_timeout_add_seconds (DEADLINE_SECONDS, deadline_cb, &expired);
-
-  while (*line == NULL && !expired)
-    g_main_context_iteration (NULL, TRUE);
-
-  g_assert_false (expired);
-  g_source_remove (id);
-}
-
-static void
 test_program (void)
 {
-  const char *binary = g_getenv ("PINHOLE_RENDEZVOUS_BIN");
   g_autofree char *dir = NULL;
   g_autofree char *port_file = NULL;
   g_autofree char *port_text = NULL;
   g_autofree char *line = NULL;
   g_autofree char *expected_line = NULL;
   g_autofree char *url = NULL;
-  g_autoptr (GSubprocessLauncher) launcher = NULL;
-  g_autoptr (GSubprocess) process = NULL;
-  g_autoptr (GDataInputStream) output = NULL;
+  g_autoptr (PhTestProcess) process = NULL;
   g_autoptr (SoupSession) session = soup_session_new ();
   g_autoptr (Call) health = NULL;
   g_autoptr (GError) error = NULL;
-  gboolean exited = FALSE;
+  const char *argv[]
+      = { g_getenv ("PINHOLE_RENDEZVOUS_BIN"), "--port", "0", "--port-file", NULL, NULL };
 
-  if (binary == NULL)
+  if (argv[0] == NULL)
     {
       g_test_skip ("PINHOLE_RENDEZVOUS_BIN is not set");
       return;
@@ -2089,17 +2016,11 @@ test_program (void)
   dir = g_dir_make_tmp ("pinhole-rendezvous-XXXXXX", &error);
   g_assert_no_error (error);
   port_file = g_build_filename (dir, "port", NULL);
+  argv[4] = port_file;
 
-  /* If this test dies, the server must not outlive it. */
-  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE
-                                        | G_SUBPROCESS_FLAGS_STDERR_SILENCE);
-  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
-  process = g_subprocess_launcher_spawn (launcher, &error, binary, "--port", "0", "--port-file",
-                                         port_file, NULL);
-  g_assert_no_error (error);
-  output = g_data_input_stream_new (g_subprocess_get_stdout_pipe (process));
-  g_data_input_stream_read_line_async (output, G_PRIORITY_DEFAULT, NULL, read_line_cb, &line);
-  wait_for_line (&line);
+  process = ph_test_process_spawn (argv, NULL);
+  line = ph_test_process_read_line (process, DEADLINE_MS);
+  g_assert_nonnull (line);
 
   g_assert_true (g_file_get_contents (port_file, &port_text, NULL, &error));
   g_strchomp (port_text);
@@ -2112,11 +2033,7 @@ test_program (void)
   g_assert_no_error (health->error);
   g_assert_cmpuint (call_status (health), ==, 200);
 
-  g_subprocess_send_signal (process, SIGTERM);
-  g_subprocess_wait_async (process, NULL, wait_check_cb, &exited);
-  wait_for (&exited);
-  g_assert_true (g_subprocess_get_if_exited (process));
-  g_assert_cmpint (g_subprocess_get_exit_status (process), ==, 0);
+  g_assert_cmpint (ph_test_process_stop (process), ==, 0);
 
   g_unlink (port_file);
   g_rmdir (dir);

@@ -5,15 +5,17 @@
 
 #include "ph-error.h"
 #include "ph-rendezvous-client.h"
-#include "ph-rendezvous-server.h"
 #include "ph-signaling.h"
-#include "ph-test-process.h"
+#include "ph-test-dead-port.h"
+#include "ph-test-needs-hooks.h"
+#include "ph-test-server.h"
+#include "ph-test-wait.h"
 
 /* Two PhSignalings meeting through an in-process rendezvous server that
  * the tests stop and start again on the same port, as a restarted server
  * would be: every connection dropped, every mailbox forgotten. */
 
-#define TIMEOUT_MS 15000
+#define TIMEOUT_MS ph_test_scaled_ms (15000)
 #define FINGERPRINT                                                                                \
   "3A:9C:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:"     \
   "CC:F0"
@@ -119,15 +121,11 @@ side_clear (Side *side)
   g_clear_error (&side->error);
 }
 
+/* On a free port the first time, then on the same one again. */
 static void
 server_start (Fixture *fixture)
 {
-  g_autoptr (GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-  g_autoptr (GError) error = NULL;
-
-  fixture->server = ph_rendezvous_server_new ();
-  g_assert_true (ph_rendezvous_server_listen (fixture->server, loopback, fixture->port, &error));
-  g_assert_no_error (error);
+  fixture->server = ph_test_server_start (fixture->port, NULL);
   fixture->port = ph_rendezvous_server_get_port (fixture->server);
 }
 
@@ -153,18 +151,6 @@ outage_end (Fixture *fixture, PhTestDeadPort *outage)
   g_assert_true (ph_test_dead_port_wait (outage, 2, TIMEOUT_MS));
   ph_test_dead_port_free (outage);
   server_start (fixture);
-}
-
-static void
-result_cb (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  *(GAsyncResult **)user_data = g_object_ref (result);
-}
-
-static gboolean
-has_result (gpointer data)
-{
-  return *(GAsyncResult **)data != NULL;
 }
 
 static void
@@ -383,12 +369,12 @@ test_number_taken_after_restart (Fixture *fixture, gconstpointer data)
   /* The host's poll finds the server gone, and so does the stranger's
    * first try; the stranger's next one is the first the new server gets. */
   stranger = ph_rendezvous_client_new (fixture->url, NULL);
-  ph_rendezvous_client_allocate_async (stranger, NULL, result_cb, &result);
-  g_assert_true (ph_test_wait_until (has_result, &result, TIMEOUT_MS));
+  ph_rendezvous_client_allocate_async (stranger, NULL, ph_test_result_cb, &result);
+  ph_test_wait_for_result (&result, TIMEOUT_MS);
   g_clear_object (&result);
   outage_end (fixture, outage);
-  ph_rendezvous_client_allocate_async (stranger, NULL, result_cb, &result);
-  g_assert_true (ph_test_wait_until (has_result, &result, TIMEOUT_MS));
+  ph_rendezvous_client_allocate_async (stranger, NULL, ph_test_result_cb, &result);
+  ph_test_wait_for_result (&result, TIMEOUT_MS);
   nameplate = ph_rendezvous_client_allocate_finish (stranger, result, NULL, NULL);
   prefix = g_strconcat (nameplate, "-", NULL);
   g_assert_true (g_str_has_prefix (fixture->host.code, prefix));
@@ -411,7 +397,7 @@ test_server_stays_down (Fixture *fixture, gconstpointer data)
   g_assert_error (fixture->host.error, PH_ERROR, PH_ERROR_RENDEZVOUS_UNREACHABLE);
   /* PINHOLE_TEST_RENDEZVOUS_PATIENCE_SECONDS=2 (main), plus one pause. */
   g_assert_cmpint (g_get_monotonic_time () - start, >=, 2 * G_USEC_PER_SEC);
-  g_assert_cmpint (g_get_monotonic_time () - start, <, 6 * G_USEC_PER_SEC);
+  g_assert_cmpint (g_get_monotonic_time () - start, <, ph_test_scaled_seconds (6) * G_USEC_PER_SEC);
 }
 
 int

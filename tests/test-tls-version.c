@@ -9,12 +9,13 @@
 #include "ph-certificate.h"
 #include "ph-error.h"
 #include "ph-secure-channel.h"
+#include "ph-test-wait.h"
 
 /* An attacker who can make one side's TLS library stop at 1.2 (an old
  * build, a downgraded priority string) must not get a channel: the
  * secure channel checks the negotiated version itself. */
 
-#define TIMEOUT_S 10
+#define TIMEOUT_MS ph_test_scaled_ms (10000)
 
 typedef struct
 {
@@ -42,20 +43,21 @@ open_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 }
 
 static gboolean
-timed_out_cb (gpointer user_data)
+both_open_done (gpointer data)
 {
-  g_error ("the handshake did not finish within %d s", TIMEOUT_S);
-  return G_SOURCE_REMOVE;
+  Side **sides = data;
+
+  return sides[0]->open_done && sides[1]->open_done;
 }
 
+/* Fails the test if either handshake hangs. */
 static void
-wait_until (gboolean *a, gboolean *b)
+wait_for_handshakes (Side *host, Side *joiner)
 {
-  guint timeout = g_timeout_add_seconds (TIMEOUT_S, timed_out_cb, NULL);
+  Side *sides[] = { host, joiner };
 
-  while (!*a || (b != NULL && !*b))
-    g_main_context_iteration (NULL, TRUE);
-  g_source_remove (timeout);
+  if (!ph_test_wait_until (both_open_done, sides, TIMEOUT_MS))
+    g_error ("the handshake did not finish within %u ms", TIMEOUT_MS);
 }
 
 static GIOStream *
@@ -118,7 +120,7 @@ test_tls13_connects (void)
   g_autoptr (GError) error = NULL;
 
   open_pair (&host, &joiner);
-  wait_until (&host.open_done, &joiner.open_done);
+  wait_for_handshakes (&host, &joiner);
   g_assert_no_error (host.open_error);
   g_assert_no_error (joiner.open_error);
 
@@ -140,7 +142,7 @@ downgraded_child (void)
   open_pair (&host, &joiner);
   /* Both refuse: the first to finish its handshake closes the link, so
    * the other may instead see the connection end. */
-  wait_until (&host.open_done, &joiner.open_done);
+  wait_for_handshakes (&host, &joiner);
   g_assert_nonnull (host.open_error);
   g_assert_nonnull (joiner.open_error);
   g_assert_true (g_error_matches (host.open_error, PH_ERROR, PH_ERROR_SECURITY)

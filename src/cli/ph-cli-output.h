@@ -9,7 +9,7 @@
 G_BEGIN_DECLS
 
 /* What pinhole-cli prints: one JSON object per line with --json (the
- * contract in docs/ARCHITECTURE.md), or sentences for a person. */
+ * contract in README.md), or sentences for a person. */
 
 typedef struct _PhCliOutput PhCliOutput;
 

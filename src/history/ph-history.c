@@ -18,7 +18,7 @@
  * survives the app crashing or being killed, which is what the outbox is
  * for; only a power cut or kernel crash can roll back the last commits, and
  * never corrupts the file. synchronous=FULL would add an fsync to every
- * message. Measured by tests/test-history.c on this machine (a busy VM,
+ * message. Measured by bench/bench-history.c on this machine (a busy VM,
  * ext4 on virtio, single-row autocommit inserts of a chat line): NORMAL
  * 50–150 µs a message, FULL 150 µs–1.4 ms a message; listing 10,000
  * messages 6–13 ms, the newest 100 of them 0.08 ms. A single write does

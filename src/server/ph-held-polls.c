@@ -18,7 +18,7 @@
  * cost time in proportion to the polls held: at 10,000 the server
  * answered a few hundred requests a second. The polls share one timer and
  * one epoll set instead, and a waiting poll is no libsoup message, which
- * would keep a source of its own (docs/ARCHITECTURE.md has the numbers). */
+ * would keep a source of its own (docs/performance.md has the numbers). */
 
 static void poll_answer (PhHeldPoll *poll);
 static void poll_stop_waiting (PhHeldPoll *poll);

@@ -5,7 +5,7 @@
 
 G_BEGIN_DECLS
 
-/* The rendezvous server: the v1 HTTP API (docs/ARCHITECTURE.md) on a
+/* The rendezvous server: the v1 HTTP API (docs/protocol.md) on a
  * SoupServer. Its mailboxes and rate limit are objects of their own
  * (PhMailboxStore, PhRateLimiter) given as the "store" and "limiter"
  * construct properties, each configured on its own; without them the

@@ -9,28 +9,7 @@
 
 #include "ph-error.h"
 #include "ph-nat-check.h"
-
-#define STUN_MAGIC_COOKIE 0x2112A442u
-#define STUN_BINDING_REQUEST 0x0001
-#define STUN_BINDING_SUCCESS 0x0101
-#define STUN_BINDING_ERROR 0x0111
-
-#define STUN_ATTR_MAPPED_ADDRESS 0x0001
-#define STUN_ATTR_RESPONSE_ADDRESS 0x0002
-#define STUN_ATTR_CHANGE_REQUEST 0x0003
-#define STUN_ATTR_SOURCE_ADDRESS 0x0004
-#define STUN_ATTR_CHANGED_ADDRESS 0x0005
-#define STUN_ATTR_USERNAME 0x0006
-#define STUN_ATTR_MESSAGE_INTEGRITY 0x0008
-#define STUN_ATTR_ERROR_CODE 0x0009
-#define STUN_ATTR_UNKNOWN_ATTRIBUTES 0x000A
-#define STUN_ATTR_REALM 0x0014
-#define STUN_ATTR_NONCE 0x0015
-#define STUN_ATTR_XOR_MAPPED_ADDRESS 0x0020
-#define STUN_ATTR_PADDING 0x0026
-#define STUN_ATTR_RESPONSE_PORT 0x0027
-#define STUN_ATTR_RESPONSE_ORIGIN 0x802B
-#define STUN_ATTR_OTHER_ADDRESS 0x802C
+#include "ph-stun-binding.h"
 
 #define DEFAULT_TIMEOUT_MS 1200
 /* A datagram larger than any STUN response we accept; longer ones are
@@ -86,7 +65,8 @@ struct _Transaction
   PhNatCheck *self;
   guint8 id[12];
   GSocketAddress *destination;
-  guint change_flags;
+  guint8 request[PH_STUN_HEADER_SIZE + 8];
+  gsize request_length;
   gint64 started_us;
   guint interval_ms;
   GSource *timer;
@@ -143,233 +123,7 @@ ph_nat_check_result_free (PhNatCheckResult *result)
   g_free (result);
 }
 
-/* --- STUN codec --- */
-
-static void
-put_u16 (guint8 *p, guint16 value)
-{
-  p[0] = value >> 8;
-  p[1] = value & 0xff;
-}
-
-static void
-put_u32 (guint8 *p, guint32 value)
-{
-  p[0] = value >> 24;
-  p[1] = (value >> 16) & 0xff;
-  p[2] = (value >> 8) & 0xff;
-  p[3] = value & 0xff;
-}
-
-static guint16
-get_u16 (const guint8 *p)
-{
-  return (guint16)(p[0] << 8 | p[1]);
-}
-
-static guint32
-get_u32 (const guint8 *p)
-{
-  return (guint32)p[0] << 24 | (guint32)p[1] << 16 | (guint32)p[2] << 8 | p[3];
-}
-
-gsize
-ph_stun_build_binding_request (guint8 *buffer, const guint8 transaction_id[12], guint change_flags)
-{
-  gsize length = PH_STUN_HEADER_SIZE;
-
-  put_u16 (buffer, STUN_BINDING_REQUEST);
-  put_u32 (buffer + 4, STUN_MAGIC_COOKIE);
-  memcpy (buffer + 8, transaction_id, 12);
-  if (change_flags != 0)
-    {
-      put_u16 (buffer + length, STUN_ATTR_CHANGE_REQUEST);
-      put_u16 (buffer + length + 2, 4);
-      put_u32 (buffer + length + 4, change_flags & (PH_STUN_CHANGE_IP | PH_STUN_CHANGE_PORT));
-      length += 8;
-    }
-  put_u16 (buffer + 2, (guint16)(length - PH_STUN_HEADER_SIZE));
-  return length;
-}
-
-static gboolean
-protocol_error (GError **error, const char *what)
-{
-  g_set_error (error, PH_ERROR, PH_ERROR_PROTOCOL, "The STUN server sent a malformed answer (%s).",
-               what);
-  return FALSE;
-}
-
-/* MAPPED-ADDRESS style value: 0, family, port, address (RFC 5389 §15.1),
- * XORed with the cookie and transaction id for XOR-MAPPED-ADDRESS. */
-static gboolean
-parse_address (const guint8 *value, guint16 length, gboolean xored, const guint8 *header,
-               PhStunAddress *out, GError **error)
-{
-  gsize address_length;
-
-  if (length < 4 || value[0] != 0)
-    return protocol_error (error, "bad address attribute");
-  if (value[1] == 0x01)
-    {
-      out->family = G_SOCKET_FAMILY_IPV4;
-      address_length = 4;
-    }
-  else if (value[1] == 0x02)
-    {
-      out->family = G_SOCKET_FAMILY_IPV6;
-      address_length = 16;
-    }
-  else
-    return protocol_error (error, "unknown address family");
-  if (length != 4 + address_length)
-    return protocol_error (error, "address attribute of the wrong size");
-
-  out->port = get_u16 (value + 2);
-  memcpy (out->address, value + 4, address_length);
-  if (xored)
-    {
-      /* The cookie and transaction id sit right after the type and length. */
-      out->port ^= STUN_MAGIC_COOKIE >> 16;
-      for (gsize i = 0; i < address_length; i++)
-        out->address[i] ^= header[4 + i];
-    }
-  out->present = TRUE;
-  return TRUE;
-}
-
-static gboolean
-is_known_attribute (guint16 type)
-{
-  switch (type)
-    {
-    case STUN_ATTR_MAPPED_ADDRESS:
-    case STUN_ATTR_RESPONSE_ADDRESS:
-    case STUN_ATTR_CHANGE_REQUEST:
-    case STUN_ATTR_SOURCE_ADDRESS:
-    case STUN_ATTR_CHANGED_ADDRESS:
-    case STUN_ATTR_USERNAME:
-    case STUN_ATTR_MESSAGE_INTEGRITY:
-    case STUN_ATTR_ERROR_CODE:
-    case STUN_ATTR_UNKNOWN_ATTRIBUTES:
-    case STUN_ATTR_REALM:
-    case STUN_ATTR_NONCE:
-    case STUN_ATTR_XOR_MAPPED_ADDRESS:
-    case STUN_ATTR_PADDING:
-    case STUN_ATTR_RESPONSE_PORT:
-      return TRUE;
-    default:
-      /* 0x8000 and up are comprehension-optional. */
-      return type >= 0x8000;
-    }
-}
-
-gboolean
-ph_stun_parse_response (const guint8 *data, gsize length, const guint8 transaction_id[12],
-                        PhStunResponse *response, GError **error)
-{
-  PhStunAddress mapped = { 0 };
-  PhStunAddress xor_mapped = { 0 };
-  PhStunAddress other = { 0 };
-  PhStunAddress changed = { 0 };
-  PhStunAddress origin = { 0 };
-  PhStunAddress source = { 0 };
-  guint16 type;
-  gsize body_length;
-  gsize offset;
-
-  g_return_val_if_fail (data != NULL || length == 0, FALSE);
-  g_return_val_if_fail (response != NULL, FALSE);
-
-  memset (response, 0, sizeof *response);
-  if (length < PH_STUN_HEADER_SIZE)
-    return protocol_error (error, "shorter than a STUN header");
-  type = get_u16 (data);
-  body_length = get_u16 (data + 2);
-  if ((type & 0xC000) != 0 || get_u32 (data + 4) != STUN_MAGIC_COOKIE)
-    return protocol_error (error, "not a STUN message");
-  if (body_length % 4 != 0 || PH_STUN_HEADER_SIZE + body_length != length)
-    return protocol_error (error, "length does not match the datagram");
-  if (memcmp (data + 8, transaction_id, 12) != 0)
-    return protocol_error (error, "answer to another request");
-  if (type != STUN_BINDING_SUCCESS && type != STUN_BINDING_ERROR)
-    return protocol_error (error, "not a Binding response");
-  response->success = type == STUN_BINDING_SUCCESS;
-
-  offset = PH_STUN_HEADER_SIZE;
-  while (offset < length)
-    {
-      guint16 attr_type;
-      guint16 attr_length;
-      const guint8 *value;
-      PhStunAddress *slot = NULL;
-      gboolean xored = FALSE;
-
-      if (length - offset < 4)
-        return protocol_error (error, "truncated attribute header");
-      attr_type = get_u16 (data + offset);
-      attr_length = get_u16 (data + offset + 2);
-      value = data + offset + 4;
-      /* The value is padded to a multiple of four bytes. */
-      if (((gsize)attr_length + 3) / 4 * 4 > length - offset - 4)
-        return protocol_error (error, "attribute runs past the end");
-      if (!is_known_attribute (attr_type))
-        return protocol_error (error, "unknown comprehension-required attribute");
-
-      switch (attr_type)
-        {
-        case STUN_ATTR_MAPPED_ADDRESS:
-          slot = &mapped;
-          break;
-        case STUN_ATTR_XOR_MAPPED_ADDRESS:
-          slot = &xor_mapped;
-          xored = TRUE;
-          break;
-        case STUN_ATTR_OTHER_ADDRESS:
-          slot = &other;
-          break;
-        case STUN_ATTR_CHANGED_ADDRESS:
-          slot = &changed;
-          break;
-        case STUN_ATTR_RESPONSE_ORIGIN:
-          slot = &origin;
-          break;
-        case STUN_ATTR_SOURCE_ADDRESS:
-          slot = &source;
-          break;
-        case STUN_ATTR_ERROR_CODE:
-          if (attr_length < 4)
-            return protocol_error (error, "short ERROR-CODE");
-          if (response->error_code == 0)
-            response->error_code = (value[2] & 0x07) * 100 + value[3];
-          break;
-        default:
-          break;
-        }
-
-      /* Only the first of a repeated attribute counts (RFC 5389 §15). */
-      if (slot != NULL && !slot->present
-          && !parse_address (value, attr_length, xored, data, slot, error))
-        return FALSE;
-
-      offset += 4 + ((gsize)attr_length + 3) / 4 * 4;
-    }
-
-  response->mapped = xor_mapped.present ? xor_mapped : mapped;
-  response->other = other.present ? other : changed;
-  response->origin = origin.present ? origin : source;
-  return TRUE;
-}
-
-GSocketAddress *
-ph_stun_address_to_socket_address (const PhStunAddress *address)
-{
-  g_autoptr (GInetAddress) inet = NULL;
-
-  g_return_val_if_fail (address != NULL && address->present, NULL);
-  inet = g_inet_address_new_from_bytes (address->address, address->family);
-  return g_inet_socket_address_new (inet, address->port);
-}
+/* --- addresses --- */
 
 static gboolean
 stun_address_equal (const PhStunAddress *a, const PhStunAddress *b)
@@ -437,13 +191,12 @@ transaction_send (Transaction *tx)
 {
   PhNatCheck *self = tx->self;
   g_autoptr (GError) error = NULL;
-  guint8 request[PH_STUN_HEADER_SIZE + 8];
-  gsize length = ph_stun_build_binding_request (request, tx->id, tx->change_flags);
   gint64 elapsed_ms = (g_get_monotonic_time () - tx->started_us) / 1000;
   guint wait_ms;
 
   /* A refused send (no route, say) is a request that got no answer. */
-  if (g_socket_send_to (self->socket, tx->destination, (const char *)request, length, NULL, &error)
+  if (g_socket_send_to (self->socket, tx->destination, (const char *)tx->request,
+                        tx->request_length, NULL, &error)
       < 0)
     g_debug ("Could not send a STUN request: %s", error->message);
 
@@ -464,7 +217,8 @@ start_transaction (PhNatCheck *self, GSocketAddress *destination, guint change_f
   /* Unpredictable, so an off-path sender cannot forge the answers. */
   randombytes_buf (tx->id, sizeof tx->id);
   tx->destination = g_object_ref (destination);
-  tx->change_flags = change_flags;
+  /* Retransmissions repeat the same bytes (RFC 5389 §7.2.1). */
+  tx->request_length = ph_stun_build_binding_request (tx->request, tx->id, change_flags);
   tx->started_us = g_get_monotonic_time ();
   /* RFC 5389's doubling from its initial RTO, scaled to the time allowed:
    * sends at 0, T/8, 3T/8 and 7T/8. */

@@ -4,6 +4,9 @@
 #include <gio/gio.h>
 
 #include "ph-core-enums.h"
+/* The STUN codec the check uses (PhStunResponse and friends), for the
+ * unit tests that include this header. */
+#include "ph-stun-binding.h"
 
 G_BEGIN_DECLS
 
@@ -70,41 +73,6 @@ void ph_nat_check_set_timeout (PhNatCheck *self, guint timeout_ms);
 void ph_nat_check_run_async (PhNatCheck *self, GCancellable *cancellable,
                              GAsyncReadyCallback callback, gpointer user_data);
 PhNatCheckResult *ph_nat_check_run_finish (PhNatCheck *self, GAsyncResult *result, GError **error);
-
-/* STUN codec, exposed for the unit tests. The parser takes network bytes
- * and checks every length before it reads. */
-
-#define PH_STUN_HEADER_SIZE 20
-#define PH_STUN_CHANGE_IP 0x04
-#define PH_STUN_CHANGE_PORT 0x02
-
-typedef struct
-{
-  gboolean present;
-  GSocketFamily family;
-  guint8 address[16];
-  guint16 port;
-} PhStunAddress;
-
-typedef struct
-{
-  gboolean success;     /* Binding success response (else error response) */
-  guint error_code;     /* for error responses, 0 when absent */
-  PhStunAddress mapped; /* XOR-MAPPED-ADDRESS, else MAPPED-ADDRESS */
-  PhStunAddress other;  /* OTHER-ADDRESS, else CHANGED-ADDRESS */
-  PhStunAddress origin; /* RESPONSE-ORIGIN, else SOURCE-ADDRESS */
-} PhStunResponse;
-
-/* Writes a Binding request (with CHANGE-REQUEST when @change_flags is not
- * 0) into @buffer, which must hold 28 bytes; returns its size. */
-gsize ph_stun_build_binding_request (guint8 *buffer, const guint8 transaction_id[12],
-                                     guint change_flags);
-/* Parses a Binding response to the request with @transaction_id. FALSE
- * with PH_ERROR_PROTOCOL for anything malformed, for another transaction
- * or with a comprehension-required attribute it does not know. */
-gboolean ph_stun_parse_response (const guint8 *data, gsize length, const guint8 transaction_id[12],
-                                 PhStunResponse *response, GError **error);
-GSocketAddress *ph_stun_address_to_socket_address (const PhStunAddress *address);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PhNatCheckResult, ph_nat_check_result_free)
 

@@ -22,7 +22,7 @@
  * timer, set from the measured round trip (RFC 6298) with a 10 ms floor,
  * covers the last packets of a burst. Congestion control is Reno-like on
  * packets: slow start, then a step down per window of losses that look
- * like congestion. docs/ARCHITECTURE.md, "The reliable link", has the
+ * like congestion. docs/protocol.md, "The reliable link", has the
  * numbers and why.
  *
  * Packet: kind (1), reserved (1), window (2), seq (4), ack (4), sack (8),

@@ -7,7 +7,7 @@ G_BEGIN_DECLS
 
 /* An ordered, reliable byte stream over datagrams that may be lost,
  * duplicated or reordered: the transport under the TLS channel, in place
- * of libnice's pseudo-TCP (see docs/ARCHITECTURE.md, "The reliable link").
+ * of libnice's pseudo-TCP (see docs/protocol.md, "The reliable link").
  *
  * It only computes: bytes and packets go in, packets to put on the wire
  * and in-order bytes come out, and the caller keeps time (monotonic

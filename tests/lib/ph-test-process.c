@@ -6,9 +6,8 @@
 #include <signal.h>
 #include <sys/prctl.h>
 
-#include <glib/gstdio.h>
-
 #include "ph-test-process.h"
+#include "ph-test-wait.h"
 
 struct _PhTestProcess
 {
@@ -111,30 +110,25 @@ ph_test_process_spawn_logged (const char *const *argv, const char *const *envp,
 }
 
 static gboolean
-timeout_cb (gpointer user_data)
+has_line_or_ended (gpointer data)
 {
-  gboolean *timed_out = user_data;
+  PhTestProcess *self = data;
 
-  *timed_out = TRUE;
-  return G_SOURCE_REMOVE;
+  return !g_queue_is_empty (&self->lines) || self->stdout_ended;
 }
 
 char *
 ph_test_process_read_line (PhTestProcess *self, guint timeout_ms)
 {
-  gboolean timed_out = FALSE;
-  guint timeout_id = g_timeout_add (timeout_ms, timeout_cb, &timed_out);
-
-  while (g_queue_is_empty (&self->lines) && !self->stdout_ended && !timed_out)
-    g_main_context_iteration (NULL, TRUE);
-
-  if (!timed_out)
-    g_source_remove (timeout_id);
+  ph_test_wait_until (has_line_or_ended, self, timeout_ms);
   return g_queue_pop_head (&self->lines);
 }
 
-JsonObject *
-ph_test_process_wait_event (PhTestProcess *self, const char *event, guint timeout_ms)
+/* Reads lines until one is an event named in @events; NULL when none
+ * comes within @timeout_ms or the output ends. With @strict a line that is
+ * not an event fails the test; otherwise it is skipped. */
+static JsonObject *
+read_event (PhTestProcess *self, const char *const *events, guint timeout_ms, gboolean strict)
 {
   gint64 deadline = g_get_monotonic_time () + timeout_ms * (gint64)1000;
 
@@ -142,30 +136,50 @@ ph_test_process_wait_event (PhTestProcess *self, const char *event, guint timeou
     {
       gint64 left_ms = (deadline - g_get_monotonic_time ()) / 1000;
       g_autofree char *line = NULL;
-      g_autoptr (JsonParser) parser = json_parser_new ();
-      g_autoptr (GError) error = NULL;
-      JsonObject *object;
+      g_autoptr (JsonObject) object = NULL;
 
       if (left_ms <= 0)
-        g_error ("%s: no “%s” event within %u ms", self->name, event, timeout_ms);
-
-      line = ph_test_process_read_line (self, left_ms);
+        return NULL;
+      line = ph_test_process_read_line (self, (guint)left_ms);
       if (line == NULL)
         {
           if (self->stdout_ended)
-            g_error ("%s ended its output before a “%s” event", self->name, event);
+            return NULL;
           continue;
         }
 
-      if (!json_parser_load_from_data (parser, line, -1, &error))
-        g_error ("%s printed a line that is not JSON: %s", self->name, line);
-      g_assert_true (JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)));
-      object = json_node_get_object (json_parser_get_root (parser));
+      object = ph_test_parse_event (line);
+      if (object == NULL)
+        {
+          if (strict)
+            g_error ("%s printed a line that is not a JSON object: %s", self->name, line);
+          continue;
+        }
       g_ptr_array_add (self->events, json_object_ref (object));
 
-      if (g_strcmp0 (json_object_get_string_member_with_default (object, "event", ""), event) == 0)
-        return json_object_ref (object);
+      if (g_strv_contains (events,
+                           json_object_get_string_member_with_default (object, "event", "")))
+        return g_steal_pointer (&object);
     }
+}
+
+JsonObject *
+ph_test_process_wait_event (PhTestProcess *self, const char *event, guint timeout_ms)
+{
+  const char *const events[] = { event, NULL };
+  JsonObject *object = read_event (self, events, timeout_ms, TRUE);
+
+  if (object == NULL && self->stdout_ended)
+    g_error ("%s ended its output before a “%s” event", self->name, event);
+  if (object == NULL)
+    g_error ("%s: no “%s” event within %u ms", self->name, event, timeout_ms);
+  return object;
+}
+
+JsonObject *
+ph_test_process_next_event (PhTestProcess *self, const char *const *events, guint timeout_ms)
+{
+  return read_event (self, events, timeout_ms, FALSE);
 }
 
 GPtrArray *
@@ -195,7 +209,7 @@ ph_test_process_write_line (PhTestProcess *self, const char *line)
    * output must be drained meanwhile or both would wait on a full pipe. */
   g_output_stream_write_all_async (self->stdin_pipe, with_newline, strlen (with_newline),
                                    G_PRIORITY_DEFAULT, NULL, written_cb, &written);
-  if (!ph_test_wait_for_flag (&written, 10000))
+  if (!ph_test_wait_for_flag (&written, ph_test_scaled_ms (10000)))
     g_error ("%s did not read its input within 10 s", self->name);
 }
 
@@ -222,13 +236,20 @@ ph_test_process_wait_exit (PhTestProcess *self, guint timeout_ms)
   return g_subprocess_get_exit_status (self->process);
 }
 
+int
+ph_test_process_stop (PhTestProcess *self)
+{
+  ph_test_process_kill (self, SIGTERM);
+  return ph_test_process_wait_exit (self, ph_test_scaled_ms (5000));
+}
+
 void
 ph_test_process_free (PhTestProcess *self)
 {
   if (!self->exited)
     {
       g_subprocess_force_exit (self->process);
-      ph_test_wait_for_flag (&self->exited, 5000);
+      ph_test_wait_for_flag (&self->exited, ph_test_scaled_ms (5000));
     }
   g_cancellable_cancel (self->cancellable);
   /* Let the cancelled read report before its stream goes away. */
@@ -244,135 +265,16 @@ ph_test_process_free (PhTestProcess *self)
   g_free (self);
 }
 
-PhTestProcess *
-ph_test_start_rendezvous (const char *const *extra_args, char **out_url)
+JsonObject *
+ph_test_parse_event (const char *line)
 {
-  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
-  g_autofree char *line = NULL;
-  const char *prefix = "pinhole-rendezvous listening on ";
-  PhTestProcess *server;
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  JsonNode *root;
 
-  g_ptr_array_add (argv, (gpointer)g_getenv ("PINHOLE_RENDEZVOUS_BIN"));
-  g_ptr_array_add (argv, (gpointer) "--port=0");
-  for (guint i = 0; extra_args != NULL && extra_args[i] != NULL; i++)
-    g_ptr_array_add (argv, (gpointer)extra_args[i]);
-  g_ptr_array_add (argv, NULL);
-
-  g_assert_nonnull (g_ptr_array_index (argv, 0));
-  server = ph_test_process_spawn ((const char *const *)argv->pdata, NULL);
-  line = ph_test_process_read_line (server, 10000);
-  g_assert_nonnull (line);
-  g_assert_true (g_str_has_prefix (line, prefix));
-  *out_url = g_strdup (line + strlen (prefix));
-  return server;
-}
-
-gboolean
-ph_test_wait_for_flag (gboolean *flag, guint timeout_ms)
-{
-  gboolean timed_out = FALSE;
-  guint timeout_id = g_timeout_add (timeout_ms, timeout_cb, &timed_out);
-
-  while (!*flag && !timed_out)
-    g_main_context_iteration (NULL, TRUE);
-
-  if (!timed_out)
-    g_source_remove (timeout_id);
-  return *flag;
-}
-
-gboolean
-ph_test_wait_until (gboolean (*check) (gpointer data), gpointer data, guint timeout_ms)
-{
-  gboolean timed_out = FALSE;
-  guint timeout_id = g_timeout_add (timeout_ms, timeout_cb, &timed_out);
-
-  while (!check (data) && !timed_out)
-    g_main_context_iteration (NULL, TRUE);
-
-  if (!timed_out)
-    g_source_remove (timeout_id);
-  return check (data);
-}
-
-struct _PhTestDeadPort
-{
-  GSocketService *service;
-  guint connections;
-};
-
-static gboolean
-dead_port_incoming_cb (GSocketService *service, GSocketConnection *connection, GObject *source,
-                       PhTestDeadPort *self)
-{
-  self->connections++;
-  g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
-  return TRUE;
-}
-
-PhTestDeadPort *
-ph_test_dead_port_new (guint16 port)
-{
-  PhTestDeadPort *self = g_new0 (PhTestDeadPort, 1);
-  g_autoptr (GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-  g_autoptr (GSocketAddress) address = g_inet_socket_address_new (loopback, port);
-  g_autoptr (GError) error = NULL;
-
-  self->service = g_socket_service_new ();
-  g_signal_connect (self->service, "incoming", G_CALLBACK (dead_port_incoming_cb), self);
-  g_socket_listener_add_address (G_SOCKET_LISTENER (self->service), address, G_SOCKET_TYPE_STREAM,
-                                 G_SOCKET_PROTOCOL_TCP, NULL, NULL, &error);
-  g_assert_no_error (error);
-  return self;
-}
-
-static gboolean
-dead_port_reached (gpointer data)
-{
-  gpointer *wanted = data;
-
-  return ((PhTestDeadPort *)wanted[0])->connections >= GPOINTER_TO_UINT (wanted[1]);
-}
-
-gboolean
-ph_test_dead_port_wait (PhTestDeadPort *self, guint count, guint timeout_ms)
-{
-  gpointer wanted[] = { self, GUINT_TO_POINTER (count) };
-
-  return ph_test_wait_until (dead_port_reached, wanted, timeout_ms);
-}
-
-void
-ph_test_dead_port_free (PhTestDeadPort *self)
-{
-  g_socket_service_stop (self->service);
-  g_socket_listener_close (G_SOCKET_LISTENER (self->service));
-  g_object_unref (self->service);
-  g_free (self);
-}
-
-void
-ph_test_remove_tree (const char *path)
-{
-  g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
-  const char *name;
-
-  if (dir == NULL)
-    {
-      g_remove (path);
-      return;
-    }
-  while ((name = g_dir_read_name (dir)) != NULL)
-    {
-      g_autofree char *child = g_build_filename (path, name, NULL);
-
-      ph_test_remove_tree (child);
-    }
-  g_rmdir (path);
-}
-
-void
-ph_test_skip_without_hooks (void)
-{
-  g_test_skip ("needs the test hooks: configure with -Dtest_hooks=true (scripts/test.sh does)");
+  if (!json_parser_load_from_data (parser, line, -1, NULL))
+    return NULL;
+  root = json_parser_get_root (parser);
+  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+    return NULL;
+  return json_object_ref (json_node_get_object (root));
 }

@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "ph-test-programs"
+
+#include "config.h"
+
+#include <string.h>
+
+#include "ph-test-programs.h"
+#include "ph-test-wait.h"
+
+static const char *
+program (const char *variable)
+{
+  const char *path = g_getenv (variable);
+
+  if (path == NULL)
+    g_error ("%s is not set: run the tests with meson test", variable);
+  return path;
+}
+
+PhTestProcess *
+ph_test_start_rendezvous (const char *const *extra_args, char **out_url)
+{
+  g_autoptr (GStrvBuilder) argv = g_strv_builder_new ();
+  g_auto (GStrv) strv = NULL;
+  g_autofree char *line = NULL;
+  const char *prefix = "pinhole-rendezvous listening on ";
+  PhTestProcess *server;
+
+  g_strv_builder_add (argv, program ("PINHOLE_RENDEZVOUS_BIN"));
+  g_strv_builder_add (argv, "--port=0");
+  if (extra_args != NULL)
+    g_strv_builder_addv (argv, (const char **)extra_args);
+  strv = g_strv_builder_end (argv);
+
+  server = ph_test_process_spawn ((const char *const *)strv, NULL);
+  line = ph_test_process_read_line (server, ph_test_scaled_ms (10000));
+  g_assert_nonnull (line);
+  g_assert_true (g_str_has_prefix (line, prefix));
+  *out_url = g_strdup (line + strlen (prefix));
+  return server;
+}
+
+void
+ph_test_rendezvous_fixture_set_up (PhTestRendezvousFixture *fixture, gconstpointer data)
+{
+  fixture->server = ph_test_start_rendezvous (data, &fixture->url);
+}
+
+void
+ph_test_rendezvous_fixture_tear_down (PhTestRendezvousFixture *fixture, gconstpointer data)
+{
+  g_assert_cmpint (ph_test_process_stop (fixture->server), ==, 0);
+  g_clear_pointer (&fixture->server, ph_test_process_free);
+  g_clear_pointer (&fixture->url, g_free);
+}
+
+PhTestProcess *
+ph_test_spawn_cli (const char *url, const char *name, PhTestCliFlags flags, const char *const *args,
+                   const char *const *envp)
+{
+  g_autoptr (GStrvBuilder) argv = g_strv_builder_new ();
+  g_autofree char *rendezvous_option = g_strdup_printf ("--rendezvous=%s", url);
+  g_autofree char *name_option = name != NULL ? g_strdup_printf ("--name=%s", name) : NULL;
+  g_auto (GStrv) strv = NULL;
+
+  g_strv_builder_add (argv, program ("PINHOLE_CLI_BIN"));
+  if (flags & PH_TEST_CLI_JSON)
+    g_strv_builder_add (argv, "--json");
+  if (flags & PH_TEST_CLI_NO_SERVER_ICE)
+    g_strv_builder_add (argv, "--no-server-ice");
+  g_strv_builder_add (argv, rendezvous_option);
+  if (name_option != NULL)
+    g_strv_builder_add (argv, name_option);
+  g_strv_builder_addv (argv, (const char **)args);
+  strv = g_strv_builder_end (argv);
+
+  return ph_test_process_spawn ((const char *const *)strv, envp);
+}
