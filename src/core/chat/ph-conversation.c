@@ -12,10 +12,12 @@
 #include "ph-delivery.h"
 #include "ph-error.h"
 #include "ph-frame.h"
+#include "ph-keepalive.h"
 #include "ph-ice-diagnosis.h"
 #include "ph-ice-transport-private.h"
 #include "ph-nat-check.h"
 #include "ph-nice-stream.h"
+#include "ph-reconnection.h"
 #include "ph-rendezvous-client.h"
 #include "ph-secure-channel.h"
 #include "ph-session-description.h"
@@ -26,8 +28,8 @@
  * itself gives up sooner when every candidate pair has failed. */
 #define CONNECT_TIMEOUT_SECONDS 30
 /* Pings keep NAT mappings open and tell a dead peer from a quiet one. */
-#define PING_INTERVAL_SECONDS 2
-#define PEER_SILENCE_LIMIT_SECONDS 10
+#define PING_INTERVAL_MS 2000
+#define PEER_SILENCE_LIMIT_MS 10000
 /* How long leaving waits for the peer to acknowledge what was sent. */
 #define LEAVE_ACK_TIMEOUT_SECONDS 10
 /* After our bye, how long we wait for the peer to close its side. */
@@ -36,11 +38,11 @@
  * peer is given up as lost; each attempt gets a fresh ICE agent and TLS
  * session (see begin_attempt). */
 #define RECONNECT_TIMEOUT_SECONDS 60
-#define ATTEMPT_TIMEOUT_SECONDS 20
-#define ATTEMPT_RETRY_SECONDS 2
+#define ATTEMPT_TIMEOUT_MS 20000
+#define ATTEMPT_RETRY_MS 2000
 /* After the network changed, a peer not heard from for this long is
- * reconnected to at once instead of after PEER_SILENCE_LIMIT_SECONDS. */
-#define NETWORK_PROBE_SECONDS 4
+ * reconnected to at once instead of after PEER_SILENCE_LIMIT_MS. */
+#define NETWORK_PROBE_MS 4000
 /* Descriptions hold at most PH_SESSION_DESCRIPTION_MAX_CANDIDATES; trickle
  * may add as many again. */
 #define MAX_CANDIDATES_PER_SIDE (2 * PH_SESSION_DESCRIPTION_MAX_CANDIDATES)
@@ -79,17 +81,13 @@ struct _PhConversation
   PhDelivery *delivery;
 
   /* Reconnection: attempt N runs ICE agent N; descriptions carry N as
-   * their session version. */
+   * their session version. The keepalive tells when the path broke. */
   guint64 session_id;
-  guint64 attempt;
-  guint64 peer_version;
+  PhReconnection *reconnection;
+  PhKeepalive *keepalive;
   char *peer_fingerprint;
   gboolean ever_connected;
-  guint reconnect_timeout_seconds;
-  guint reconnect_deadline_id;
-  guint attempt_timeout_id;
   GNetworkMonitor *network_monitor;
-  gint64 network_changed_at;
   GDBusConnection *system_bus; /* for logind's PrepareForSleep */
   guint sleep_subscription;
 
@@ -101,17 +99,12 @@ struct _PhConversation
   PhSetupTimes times;
 
   guint connect_timeout_id;
-  guint ping_id;
-  guint64 last_ping_number;
-  gint64 last_ping_sent;
-  double round_trip_ms;
   gboolean retrying_rendezvous; /* see ph_conversation_get_retrying_rendezvous */
   gboolean peer_typing;
   PhNatCheck *nat_check;
   GCancellable *nat_cancellable;
   PhNatType nat_type;
   guint leave_timeout_id;
-  gint64 last_heard;
   gboolean leaving;
   gboolean peer_said_bye;
   gboolean we_said_bye;
@@ -155,7 +148,6 @@ static void stop_watching_system (PhConversation *self);
 static void start_reconnect (PhConversation *self);
 static void begin_attempt (PhConversation *self, guint64 attempt);
 static void start_ice (PhConversation *self);
-static gboolean attempt_timeout_cb (gpointer user_data);
 
 static double
 elapsed_ms (gint64 from, gint64 to)
@@ -286,11 +278,10 @@ teardown (PhConversation *self)
 
   self->tearing_down = TRUE;
   g_clear_handle_id (&self->connect_timeout_id, g_source_remove);
-  g_clear_handle_id (&self->ping_id, g_source_remove);
   g_clear_handle_id (&self->leave_timeout_id, g_source_remove);
   g_clear_handle_id (&self->goodbye_timeout_id, g_source_remove);
-  g_clear_handle_id (&self->reconnect_deadline_id, g_source_remove);
-  g_clear_handle_id (&self->attempt_timeout_id, g_source_remove);
+  ph_keepalive_stop (self->keepalive);
+  ph_reconnection_stop (self->reconnection);
   stop_watching_system (self);
   g_cancellable_cancel (self->nat_cancellable);
 
@@ -417,34 +408,35 @@ maybe_finish_leaving (PhConversation *self)
     }
 }
 
-static gboolean
-ping_cb (gpointer user_data)
+static guint64
+current_attempt (PhConversation *self)
 {
-  PhConversation *self = user_data;
-  g_autoptr (PhFrame) ping = NULL;
+  return ph_reconnection_get_attempt (self->reconnection);
+}
 
-  gint64 now = g_get_monotonic_time ();
-  gboolean silent = now - self->last_heard > PEER_SILENCE_LIMIT_SECONDS * G_USEC_PER_SEC;
-  gboolean unanswered_after_change
-      = self->network_changed_at > self->last_heard
-        && now - self->network_changed_at > NETWORK_PROBE_SECONDS * G_USEC_PER_SEC;
+static void
+keepalive_ping_cb (PhKeepalive *keepalive, guint64 ping_id, PhConversation *self)
+{
+  g_autoptr (PhFrame) ping = ph_frame_new_ping ();
 
-  if (silent || unanswered_after_change)
-    {
-      g_debug ("The peer has been silent for %.1f s", (now - self->last_heard) / 1e6);
-      self->ping_id = 0;
-      if (self->we_said_bye)
-        close_with_reason (self, "left");
-      else
-        start_reconnect (self);
-      return G_SOURCE_REMOVE;
-    }
-
-  ping = ph_frame_new_ping ();
-  ping->ping_id = ++self->last_ping_number;
-  self->last_ping_sent = now;
+  ping->ping_id = ping_id;
   send_frame (self, ping);
-  return G_SOURCE_CONTINUE;
+}
+
+static void
+keepalive_peer_silent_cb (PhKeepalive *keepalive, PhConversation *self)
+{
+  g_debug ("The peer has been silent");
+  if (self->we_said_bye)
+    close_with_reason (self, "left");
+  else
+    start_reconnect (self);
+}
+
+static void
+round_trip_changed_cb (PhKeepalive *keepalive, GParamSpec *pspec, PhConversation *self)
+{
+  details_changed (self);
 }
 
 static void
@@ -472,15 +464,12 @@ handle_hello (PhConversation *self, const PhFrame *frame)
         ph_signaling_set_resilient (self->signaling);
     }
   else
-    g_debug ("Reconnected (attempt %" G_GUINT64_FORMAT ")", self->attempt);
+    g_debug ("Reconnected (attempt %" G_GUINT64_FORMAT ")", current_attempt (self));
 
   self->ever_connected = TRUE;
   g_clear_handle_id (&self->connect_timeout_id, g_source_remove);
-  g_clear_handle_id (&self->reconnect_deadline_id, g_source_remove);
-  g_clear_handle_id (&self->attempt_timeout_id, g_source_remove);
-  g_clear_handle_id (&self->ping_id, g_source_remove);
-  self->ping_id = g_timeout_add_seconds (PING_INTERVAL_SECONDS, ping_cb, self);
-  self->network_changed_at = 0;
+  ph_reconnection_connected (self->reconnection);
+  ph_keepalive_start (self->keepalive);
 
   set_state (self, PH_CONVERSATION_STATE_CONNECTED);
 
@@ -494,7 +483,7 @@ handle_hello (PhConversation *self, const PhFrame *frame)
 static void
 channel_frame_received_cb (PhSecureChannel *channel, const PhFrame *frame, PhConversation *self)
 {
-  self->last_heard = g_get_monotonic_time ();
+  ph_keepalive_heard (self->keepalive);
 
   /* Also after a reconnection: hello comes first on every channel. */
   if (frame->type != PH_FRAME_HELLO && self->state != PH_CONVERSATION_STATE_CONNECTED)
@@ -571,12 +560,7 @@ channel_frame_received_cb (PhSecureChannel *channel, const PhFrame *frame, PhCon
       break;
 
     case PH_FRAME_PONG:
-      /* Only the latest ping counts: an older one's answer came late. */
-      if (frame->ping_id == self->last_ping_number)
-        {
-          self->round_trip_ms = elapsed_ms (self->last_ping_sent, self->last_heard);
-          details_changed (self);
-        }
+      ph_keepalive_pong_received (self->keepalive, frame->ping_id);
       break;
 
     case PH_FRAME_UNKNOWN:
@@ -602,7 +586,7 @@ channel_closed_cb (PhSecureChannel *channel, const GError *error, PhConversation
   else if (self->peer_said_bye)
     close_with_reason (self, "peer-left");
   else if (self->state == PH_CONVERSATION_STATE_RECONNECTING)
-    begin_attempt (self, MAX (self->attempt, self->peer_version) + 1);
+    begin_attempt (self, ph_reconnection_next_attempt (self->reconnection));
   else
     start_reconnect (self);
 }
@@ -624,7 +608,8 @@ channel_opened_cb (GObject *source, GAsyncResult *result, gpointer user_data)
         return;
       if (self->ever_connected && !g_error_matches (error, PH_ERROR, PH_ERROR_SECURITY))
         {
-          g_debug ("No TLS on attempt %" G_GUINT64_FORMAT ": %s", self->attempt, error->message);
+          g_debug ("No TLS on attempt %" G_GUINT64_FORMAT ": %s", current_attempt (self),
+                   error->message);
           return;
         }
       fail (self, error);
@@ -652,7 +637,6 @@ open_channel (PhConversation *self)
                                          self->peer_description->fingerprint);
   g_signal_connect (self->channel, "frame-received", G_CALLBACK (channel_frame_received_cb), self);
   g_signal_connect (self->channel, "closed", G_CALLBACK (channel_closed_cb), self);
-  self->last_heard = g_get_monotonic_time ();
   ph_secure_channel_open_async (self->channel, NULL, channel_opened_cb, g_object_ref (self));
 }
 
@@ -698,9 +682,7 @@ ice_state_changed_cb (PhIceTransport *ice, PhIceState state, PhConversation *sel
       else if (self->state == PH_CONVERSATION_STATE_RECONNECTING)
         {
           /* This attempt found no path; the next one gathers afresh. */
-          g_clear_handle_id (&self->attempt_timeout_id, g_source_remove);
-          self->attempt_timeout_id
-              = g_timeout_add_seconds (ATTEMPT_RETRY_SECONDS, attempt_timeout_cb, self);
+          ph_reconnection_retry_soon (self->reconnection);
         }
       else if (self->ever_connected)
         start_reconnect (self);
@@ -731,7 +713,7 @@ maybe_send_description (PhConversation *self)
 
   description = ph_session_description_new ();
   description->session_id = self->session_id;
-  description->session_version = self->attempt;
+  description->session_version = current_attempt (self);
   description->name = g_strdup (self->own_name);
   description->fingerprint = g_strdup (self->fingerprint);
   description->setup = g_strdup (self->is_host ? "passive" : "active");
@@ -752,7 +734,7 @@ ice_local_candidate_cb (PhIceTransport *ice, const char *candidate, PhConversati
   if (ph_candidate_ledger_add_local (self->candidates, candidate))
     details_changed (self);
   if (self->description_sent)
-    ph_signaling_send_candidate (self->signaling, self->attempt, candidate);
+    ph_signaling_send_candidate (self->signaling, current_attempt (self), candidate);
 }
 
 static void
@@ -760,7 +742,7 @@ ice_gathering_done_cb (PhIceTransport *ice, PhConversation *self)
 {
   ph_candidate_ledger_set_local_done (self->candidates);
   if (self->description_sent)
-    ph_signaling_send_end_of_candidates (self->signaling, self->attempt);
+    ph_signaling_send_end_of_candidates (self->signaling, current_attempt (self));
   else
     maybe_send_description (self);
 }
@@ -789,25 +771,18 @@ feed_remote_candidates (PhConversation *self)
     ph_ice_transport_remote_gathering_done (self->ice);
 }
 
-static gboolean
-attempt_timeout_cb (gpointer user_data)
+static void
+attempt_due_cb (PhReconnection *reconnection, guint64 attempt, PhConversation *self)
 {
-  PhConversation *self = user_data;
-
-  self->attempt_timeout_id = 0;
-  begin_attempt (self, MAX (self->attempt, self->peer_version) + 1);
-  return G_SOURCE_REMOVE;
+  begin_attempt (self, attempt);
 }
 
-static gboolean
-reconnect_deadline_cb (gpointer user_data)
+static void
+gave_up_cb (PhReconnection *reconnection, PhConversation *self)
 {
-  PhConversation *self = user_data;
-
-  self->reconnect_deadline_id = 0;
-  g_debug ("No path to the peer for %u s; giving up", self->reconnect_timeout_seconds);
+  g_debug ("No path to the peer for %u ms; giving up",
+           ph_reconnection_get_give_up_ms (reconnection));
   close_with_reason (self, "peer-lost");
-  return G_SOURCE_REMOVE;
 }
 
 /* Each attempt gets a new agent, link and TLS session instead of
@@ -845,15 +820,12 @@ begin_attempt (PhConversation *self, guint64 attempt)
 
   g_debug ("Reconnecting: attempt %" G_GUINT64_FORMAT, attempt);
   drop_transport (self);
-  self->attempt = attempt;
+  ph_reconnection_start_attempt (self->reconnection, attempt);
   self->description_sent = FALSE;
   g_clear_pointer (&self->peer_description, ph_session_description_free);
   ph_candidate_ledger_reset (self->candidates);
   details_changed (self);
 
-  g_clear_handle_id (&self->attempt_timeout_id, g_source_remove);
-  self->attempt_timeout_id
-      = g_timeout_add_seconds (ATTEMPT_TIMEOUT_SECONDS, attempt_timeout_cb, self);
   /* The poll in flight may be stuck on a connection the same fault broke
    * (a NAT that forgot its mappings drops the server's answer). */
   ph_signaling_poll_now (self->signaling);
@@ -874,10 +846,8 @@ enter_reconnecting (PhConversation *self)
       close_with_reason (self, "peer-lost");
       return FALSE;
     }
-  g_clear_handle_id (&self->ping_id, g_source_remove);
-  if (self->reconnect_deadline_id == 0)
-    self->reconnect_deadline_id
-        = g_timeout_add_seconds (self->reconnect_timeout_seconds, reconnect_deadline_cb, self);
+  ph_keepalive_stop (self->keepalive);
+  ph_reconnection_begin (self->reconnection);
   set_state (self, PH_CONVERSATION_STATE_RECONNECTING);
   return TRUE;
 }
@@ -888,23 +858,19 @@ start_reconnect (PhConversation *self)
   if (self->state == PH_CONVERSATION_STATE_RECONNECTING)
     return;
   if (enter_reconnecting (self))
-    begin_attempt (self, MAX (self->attempt, self->peer_version) + 1);
+    begin_attempt (self, ph_reconnection_next_attempt (self->reconnection));
 }
 
 /* Often nothing that matters to this path changed: ask the peer, and
- * reconnect only if it does not answer soon (ping_cb). */
+ * reconnect only if it does not answer soon (keepalive_peer_silent_cb). */
 static void
 check_path (PhConversation *self, const char *why)
 {
-  g_autoptr (PhFrame) ping = NULL;
-
   if (self->state != PH_CONVERSATION_STATE_CONNECTED || self->tearing_down)
     return;
 
   g_debug ("%s; checking the path", why);
-  self->network_changed_at = g_get_monotonic_time ();
-  ping = ph_frame_new_ping ();
-  send_frame (self, ping);
+  ph_keepalive_probe (self->keepalive);
 }
 
 static void
@@ -1003,8 +969,9 @@ signaling_description_cb (PhSignaling *signaling, const PhSessionDescription *de
 {
   const char *expected_setup = self->is_host ? "active" : "passive";
   guint64 version = description->session_version;
+  guint64 attempt = current_attempt (self);
 
-  if (version <= self->peer_version)
+  if (version <= ph_reconnection_get_peer_attempt (self->reconnection))
     {
       g_debug ("Ignoring an old session description (version %" G_GUINT64_FORMAT ")", version);
       return;
@@ -1015,7 +982,7 @@ signaling_description_cb (PhSignaling *signaling, const PhSessionDescription *de
                     "The peer’s session description asks for the wrong TLS role.");
       return;
     }
-  if (self->peer_version == 0 && version != 1)
+  if (ph_reconnection_get_peer_attempt (self->reconnection) == 0 && version != 1)
     {
       fail_literal (self, PH_ERROR_PROTOCOL,
                     "The peer restarted a connection that was never set up.");
@@ -1029,14 +996,14 @@ signaling_description_cb (PhSignaling *signaling, const PhSessionDescription *de
                     "The peer presented a different certificate while reconnecting.");
       return;
     }
-  self->peer_version = version;
+  ph_reconnection_set_peer_attempt (self->reconnection, version);
 
-  if (version < self->attempt)
+  if (version < attempt)
     {
       g_debug ("The peer is behind (attempt %" G_GUINT64_FORMAT "); it will follow ours", version);
       return;
     }
-  if (version > self->attempt)
+  if (version > attempt)
     {
       /* The peer restarted first: follow it. */
       if (!enter_reconnecting (self))
@@ -1069,7 +1036,7 @@ signaling_candidate_cb (PhSignaling *signaling, guint64 attempt, const char *can
    * ours; those of an attempt given up are late. */
   g_autoptr (GError) error = NULL;
 
-  if (attempt != self->attempt)
+  if (attempt != current_attempt (self))
     return;
   if (!ph_candidate_ledger_add_remote (self->candidates, candidate, &error))
     {
@@ -1084,7 +1051,7 @@ signaling_candidate_cb (PhSignaling *signaling, guint64 attempt, const char *can
 static void
 signaling_end_of_candidates_cb (PhSignaling *signaling, guint64 attempt, PhConversation *self)
 {
-  if (attempt != self->attempt)
+  if (attempt != current_attempt (self))
     return;
   ph_candidate_ledger_set_remote_done (self->candidates);
   feed_remote_candidates (self);
@@ -1496,7 +1463,7 @@ ph_conversation_get_round_trip_ms (PhConversation *self)
 {
   g_return_val_if_fail (PH_IS_CONVERSATION (self), -1);
 
-  return self->round_trip_ms;
+  return ph_keepalive_get_round_trip_ms (self->keepalive);
 }
 
 gboolean
@@ -1570,11 +1537,10 @@ ph_conversation_dispose (GObject *object)
   PhConversation *self = PH_CONVERSATION (object);
 
   g_clear_handle_id (&self->connect_timeout_id, g_source_remove);
-  g_clear_handle_id (&self->ping_id, g_source_remove);
   g_clear_handle_id (&self->leave_timeout_id, g_source_remove);
   g_clear_handle_id (&self->goodbye_timeout_id, g_source_remove);
-  g_clear_handle_id (&self->reconnect_deadline_id, g_source_remove);
-  g_clear_handle_id (&self->attempt_timeout_id, g_source_remove);
+  ph_keepalive_stop (self->keepalive);
+  ph_reconnection_stop (self->reconnection);
 
   stop_watching_system (self);
   g_cancellable_cancel (self->nat_cancellable);
@@ -1602,6 +1568,8 @@ ph_conversation_finalize (GObject *object)
   PhConversation *self = PH_CONVERSATION (object);
 
   g_object_unref (self->delivery);
+  g_object_unref (self->reconnection);
+  g_object_unref (self->keepalive);
   g_free (self->peer_fingerprint);
   g_object_unref (self->candidates);
   g_array_unref (self->timeline);
@@ -1713,12 +1681,19 @@ ph_conversation_init (PhConversation *self)
     g_error ("libsodium could not be initialised");
 
   self->delivery = ph_delivery_new ();
-  self->attempt = 1;
-  self->round_trip_ms = -1;
   /* Lets the test suites see a lost peer given up without waiting a minute. */
-  self->reconnect_timeout_seconds = ph_test_hook_uint ("PINHOLE_TEST_RECONNECT_SECONDS",
-                                                       RECONNECT_TIMEOUT_SECONDS, 1,
-                                                       RECONNECT_TIMEOUT_SECONDS);
+  self->reconnection = ph_reconnection_new (
+      ph_test_hook_uint ("PINHOLE_TEST_RECONNECT_SECONDS", RECONNECT_TIMEOUT_SECONDS, 1,
+                         RECONNECT_TIMEOUT_SECONDS)
+          * 1000,
+      ATTEMPT_TIMEOUT_MS, ATTEMPT_RETRY_MS);
+  g_signal_connect (self->reconnection, "attempt-due", G_CALLBACK (attempt_due_cb), self);
+  g_signal_connect (self->reconnection, "gave-up", G_CALLBACK (gave_up_cb), self);
+  self->keepalive = ph_keepalive_new (PING_INTERVAL_MS, PEER_SILENCE_LIMIT_MS, NETWORK_PROBE_MS);
+  g_signal_connect (self->keepalive, "ping", G_CALLBACK (keepalive_ping_cb), self);
+  g_signal_connect (self->keepalive, "peer-silent", G_CALLBACK (keepalive_peer_silent_cb), self);
+  g_signal_connect (self->keepalive, "notify::round-trip-ms", G_CALLBACK (round_trip_changed_cb),
+                    self);
   self->candidates = ph_candidate_ledger_new (MAX_CANDIDATES_PER_SIDE);
   self->timeline = g_array_new (FALSE, FALSE, sizeof (PhTimelineEntry));
 }
