@@ -343,7 +343,8 @@ retry_later (GTask *task, guint status, gboolean has_retry_after, gint64 retry_a
       || exchange->retries >= MAX_RETRIES || g_cancellable_is_cancelled (exchange->cancellable))
     return FALSE;
   /* A wait we cannot read, or one too long for a person to sit through,
-   * makes the answer the server's refusal. Without one: a second. */
+   * makes the answer the server's refusal. Without one, or with 0: a
+   * second, so that a busy server is not asked again at once. */
   if (has_retry_after && (retry_after < 0 || retry_after > MAX_RETRY_AFTER_SECONDS))
     return FALSE;
   seconds = has_retry_after ? MAX ((guint)retry_after, 1) : 1;
