@@ -190,3 +190,65 @@ stun_answer("integrity-fingerprint", "0102030405060708090a0b0c",
             "0101002c2112a4420102030405060708090a0b0c"
             "0020000800013f9ee7217442"
             "00080014" + "00" * 20 + "8028000412345678")
+# Rendezvous answers: byte 0 picks the parser (0 allocate, 1 claim of
+# nameplate 42, 2 post, 3 fetch, 4 turn, 5 refusal), byte 1 is its
+# parameter (a fetch's "after"; for a refusal bits 0-2 the status, 3 PUT,
+# 4 about mailbox 42, 6-7 the Retry-After), then the body as
+# pinhole-rendezvous wrote it.
+def answer(name, parser, parameter, body):
+    write("rendezvous-answer", name, bytes([parser, parameter]) + body.encode())
+
+
+def refusal(name, status, body, put=False, mailbox=True, wait=0):
+    statuses = [400, 404, 409, 412, 413, 429, 500, 503]
+    parameter = statuses.index(status) | (8 if put else 0) | (16 if mailbox else 0) | (wait << 6)
+    answer("refusal-" + name, 5, parameter, body)
+
+
+def compact(value):
+    return json.dumps(value, separators=(",", ":"))
+
+
+messages = [{"index": 1, "side": side_a, "phase": "pake", "body": "AAECAw=="},
+            {"index": 2, "side": "fedcba9876543210", "phase": "desc", "body": ""}]
+answer("allocate", 0, 0, compact({"nameplate": "1", "expires_in": 600}))
+answer("allocate-bad-nameplate", 0, 0, compact({"nameplate": "042", "expires_in": 600}))
+answer("claim", 1, 0, compact({"nameplate": "42", "expires_in": 600}))
+answer("post", 2, 0, compact({"index": 1}))
+answer("fetch", 3, 0, compact({"messages": messages}))
+answer("fetch-empty", 3, 2, compact({"messages": []}))
+answer("fetch-out-of-order", 3, 1, compact({"messages": messages}))
+answer("turn", 4, 0, compact({
+    "stun": ["stun:192.0.2.1:3478"],
+    "turn": ["turn:192.0.2.1:3478", "turns:192.0.2.1:5349?transport=tcp"],
+    "username": "1796276825:d3a0bb15", "credential": "Hi+pFyNxovbZm33D4CQ3VaZMplI=",
+    "ttl": 600}))
+answer("turn-stun-only", 4, 0, compact({"stun": ["stun:192.0.2.1:3478"]}))
+answer("nested", 4, 0, "[" * 40 + "]" * 40)
+refusal("mailbox-full", 409, compact(
+    {"error": "mailbox-full",
+     "message": "Mailbox 1 already has two sides; a code works for two people only."}))
+refusal("malformed", 400, compact(
+    {"error": "malformed", "message": "\"side\" must be a string of 16 hexadecimal digits."}))
+refusal("unknown-mailbox", 404, compact(
+    {"error": "unknown-mailbox",
+     "message": "There is no mailbox 9; it may have expired or been closed."}))
+refusal("nameplate-unavailable", 409, compact(
+    {"error": "nameplate-unavailable", "message": "Mailbox 1 is already open for another chat."}),
+    put=True)
+refusal("mailbox-replaced", 412, compact(
+    {"error": "mailbox-replaced",
+     "message": "Mailbox 1 is not the one you used: this server has restarted, or the mailbox "
+                "expired, and the number was opened again."}))
+refusal("no-free-mailbox", 503, compact(
+    {"error": "no-free-mailbox",
+     "message": "All 2 mailboxes are in use; try again in a few minutes."}),
+    mailbox=False, wait=3)
+refusal("rate-limited", 429, compact(
+    {"error": "rate-limited",
+     "message": "Too many requests from 127.0.0.1; try again in 1 seconds."}),
+    mailbox=False, wait=2)
+refusal("turn-not-configured", 404, compact(
+    {"error": "turn-not-configured",
+     "message": "This rendezvous server offers no STUN or TURN servers."}), mailbox=False)
+refusal("proxy-html", 503, "<html><body>Bad gateway</body></html>", mailbox=False, wait=1)

@@ -1,0 +1,558 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "ph-mailbox-session"
+
+#include "config.h"
+
+#include <sodium.h>
+
+#include "ph-mailbox-session-private.h"
+#include "ph-test-hooks.h"
+
+/* The session object: allocating or joining, the ordered queue of posts,
+ * leaving, and how long to keep asking a server that does not answer.
+ * Polling is in ph-mailbox-session-poll.c, getting back into a lost
+ * mailbox in ph-mailbox-session-reentry.c. */
+
+/* Once resilient, how long to wait before asking an unreachable server again. */
+#define RETRY_SECONDS 2
+/* Before that, a server that is unreachable, or that lost our mailbox, is
+ * asked again after 0.25 s, 0.5 s, 1 s, then every 2 s, for this long in
+ * a row: about what restarting a server takes. */
+#define SETUP_PATIENCE_SECONDS 20
+#define FIRST_BACKOFF_MS 250
+#define MAX_BACKOFF_MS 2000
+
+G_DEFINE_FINAL_TYPE (PhMailboxSession, ph_mailbox_session, G_TYPE_OBJECT)
+
+enum
+{
+  SIGNAL_ALLOCATED,
+  SIGNAL_MESSAGE,
+  SIGNAL_DRAINED,
+  SIGNAL_SERVER_TROUBLE,
+  SIGNAL_FAILED,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
+static void post_current (PhMailboxSession *self);
+static void allocate (PhMailboxSession *self);
+
+PhMailboxPost *
+ph_mailbox_post_new (const char *phase, GBytes *body)
+{
+  PhMailboxPost *post = g_new0 (PhMailboxPost, 1);
+
+  post->phase = g_strdup (phase);
+  post->body = g_bytes_ref (body);
+  return post;
+}
+
+void
+ph_mailbox_post_free (PhMailboxPost *post)
+{
+  g_free (post->phase);
+  g_bytes_unref (post->body);
+  g_free (post);
+}
+
+gboolean
+ph_mailbox_post_equal (const PhMailboxPost *post, const PhMailboxMessage *message)
+{
+  return g_str_equal (post->phase, message->phase) && g_bytes_equal (post->body, message->body);
+}
+
+PhMailboxSession *
+ph_mailbox_session_request_begin (PhMailboxSession *self)
+{
+  self->requests++;
+  return g_object_ref (self);
+}
+
+PhMailboxRequest *
+ph_mailbox_request_new (PhMailboxSession *self, guint generation)
+{
+  PhMailboxRequest *request = g_new0 (PhMailboxRequest, 1);
+
+  request->self = ph_mailbox_session_request_begin (self);
+  request->generation = generation;
+  return request;
+}
+
+void
+ph_mailbox_session_maybe_finish_leave (PhMailboxSession *self)
+{
+  g_autoptr (GTask) task = NULL;
+
+  if (self->leave_task == NULL || !self->deleting || self->requests > 0)
+    return;
+  task = g_steal_pointer (&self->leave_task);
+  g_task_return_boolean (task, TRUE);
+}
+
+void
+ph_mailbox_session_request_answered (PhMailboxSession *self)
+{
+  g_assert (self->requests > 0);
+  self->requests--;
+  ph_mailbox_session_maybe_finish_leave (self);
+}
+
+void
+ph_mailbox_session_stop (PhMailboxSession *self)
+{
+  g_return_if_fail (PH_IS_MAILBOX_SESSION (self));
+
+  self->finished = TRUE;
+  g_cancellable_cancel (self->cancellable);
+  g_clear_handle_id (&self->poll_retry_id, g_source_remove);
+  g_clear_handle_id (&self->reenter_id, g_source_remove);
+  g_clear_handle_id (&self->allocate_retry_id, g_source_remove);
+  /* Without a mailbox nothing waiting can go, nor needs to. */
+  if (self->reentering || self->nameplate == NULL)
+    g_queue_clear_full (&self->outgoing, (GDestroyNotify)ph_mailbox_post_free);
+  if (self->post_retry_id != 0)
+    {
+      /* Stopping does not wait for a server that is not answering. */
+      g_clear_handle_id (&self->post_retry_id, g_source_remove);
+      g_clear_pointer (&self->posting, ph_mailbox_post_free);
+    }
+}
+
+void
+ph_mailbox_session_fail (PhMailboxSession *self, const GError *error)
+{
+  if (self->finished)
+    return;
+
+  ph_mailbox_session_stop (self);
+  g_signal_emit (self, signals[SIGNAL_FAILED], 0, error);
+}
+
+gboolean
+ph_mailbox_session_patience_left (PhMailboxSession *self)
+{
+  return self->trouble_since == 0
+         || g_get_monotonic_time () - self->trouble_since < self->patience_seconds * G_USEC_PER_SEC;
+}
+
+/* Failures in a row are retried with a growing pause: for as long as the
+ * chat lasts once it is resilient (connected: a short outage must not end
+ * it), and for SETUP_PATIENCE_SECONDS before that (a server restarting
+ * should not fail a chat being set up, a server that is down for good
+ * should not keep a person waiting). Returns the pause in milliseconds, or
+ * 0 when it is time to give up. */
+guint
+ph_mailbox_session_next_retry_ms (PhMailboxSession *self)
+{
+  if (self->finished)
+    return 0;
+  if (self->resilient && !self->reentering)
+    return RETRY_SECONDS * 1000;
+  if (!ph_mailbox_session_patience_left (self))
+    return 0;
+  if (self->trouble_since == 0)
+    self->trouble_since = g_get_monotonic_time ();
+  if (!self->trouble_shown)
+    {
+      /* So the person sees why nothing happens yet, and that it will. */
+      self->trouble_shown = TRUE;
+      g_signal_emit (self, signals[SIGNAL_SERVER_TROUBLE], 0, TRUE);
+    }
+  self->backoff_ms
+      = self->backoff_ms == 0 ? FIRST_BACKOFF_MS : MIN (2 * self->backoff_ms, MAX_BACKOFF_MS);
+  return self->backoff_ms;
+}
+
+void
+ph_mailbox_session_trouble_over (PhMailboxSession *self)
+{
+  self->trouble_since = 0;
+  self->backoff_ms = 0;
+  if (self->trouble_shown && !self->finished)
+    {
+      self->trouble_shown = FALSE;
+      g_signal_emit (self, signals[SIGNAL_SERVER_TROUBLE], 0, FALSE);
+    }
+}
+
+void
+ph_mailbox_session_report_message (PhMailboxSession *self, const PhMailboxMessage *message)
+{
+  if (self->delivered != NULL && !self->resilient)
+    g_ptr_array_add (self->delivered, ph_mailbox_post_new (message->phase, message->body));
+  g_signal_emit (self, signals[SIGNAL_MESSAGE], 0, message);
+}
+
+static gboolean
+post_retry_cb (gpointer user_data)
+{
+  PhMailboxSession *self = user_data;
+
+  self->post_retry_id = 0;
+  post_current (self);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+is_idle (PhMailboxSession *self)
+{
+  return self->posting == NULL && g_queue_is_empty (&self->outgoing);
+}
+
+static void
+post_done (PhMailboxSession *self)
+{
+  if (self->posted != NULL)
+    g_ptr_array_add (self->posted, g_steal_pointer (&self->posting));
+  g_clear_pointer (&self->posting, ph_mailbox_post_free);
+
+  if (!self->joined)
+    {
+      /* Our first post puts us into the mailbox; only then may we read it
+       * without racing a third party for the second seat. */
+      self->joined = TRUE;
+      if (!self->finished)
+        ph_mailbox_session_poll (self);
+    }
+  ph_mailbox_session_post_next (self);
+  if (is_idle (self) && !self->finished)
+    g_signal_emit (self, signals[SIGNAL_DRAINED], 0);
+}
+
+static void
+post_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  PhMailboxRequest *request = user_data;
+  g_autoptr (PhMailboxSession) self = request->self;
+  gboolean current = request->generation == self->post_generation;
+  g_autoptr (GError) error = NULL;
+  guint retry_ms = 0;
+
+  g_free (request);
+  ph_rendezvous_client_post_finish (PH_RENDEZVOUS_CLIENT (source), result, NULL, &error);
+  ph_mailbox_session_request_answered (self);
+  /* About a mailbox given up meanwhile: whatever it was goes again. */
+  if (!current)
+    return;
+
+  if (error != NULL && ph_mailbox_session_is_unreachable (error))
+    {
+      self->server_was_unreachable = TRUE;
+      retry_ms = ph_mailbox_session_next_retry_ms (self);
+    }
+  else if (error != NULL && ph_mailbox_session_is_mailbox_gone (error)
+           && ph_mailbox_session_can_reenter (self))
+    {
+      ph_mailbox_session_lose_mailbox (self);
+      return;
+    }
+  else if (error != NULL && ph_mailbox_session_is_mailbox_gone (error) && !self->finished
+           && !self->joined && self->server_was_unreachable)
+    {
+      /* The joiner's first post, to a server that was just unreachable: it
+       * may have restarted, and the host will claim the number again. */
+      retry_ms = ph_mailbox_session_next_retry_ms (self);
+    }
+  if (retry_ms > 0)
+    {
+      /* The same bytes go again: if the first post did arrive, the peer
+       * knows the copy. */
+      g_debug ("Posting again in %u ms: %s", retry_ms, error->message);
+      self->post_retry_id = g_timeout_add_full (G_PRIORITY_DEFAULT, retry_ms, post_retry_cb,
+                                                g_object_ref (self), g_object_unref);
+      return;
+    }
+
+  if (error != NULL)
+    {
+      g_clear_pointer (&self->posting, ph_mailbox_post_free);
+      if (self->finished)
+        g_debug ("A last mailbox message was not posted: %s", error->message);
+      else
+        ph_mailbox_session_fail (self, error);
+      g_queue_clear_full (&self->outgoing, (GDestroyNotify)ph_mailbox_post_free);
+      ph_mailbox_session_post_next (self);
+      return;
+    }
+
+  ph_mailbox_session_trouble_over (self);
+  post_done (self);
+}
+
+static void
+leave_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (PhMailboxSession) self = user_data;
+  g_autoptr (GError) error = NULL;
+
+  /* The server frees an abandoned mailbox when its time runs out; a failed
+   * DELETE is worth a debug line, not an error for the person. */
+  if (!ph_rendezvous_client_leave_finish (PH_RENDEZVOUS_CLIENT (source), result, &error))
+    g_debug ("Could not leave the mailbox: %s", error->message);
+  ph_mailbox_session_request_answered (self);
+}
+
+static void
+delete_mailbox (PhMailboxSession *self)
+{
+  if (self->deleting)
+    return;
+  self->deleting = TRUE;
+  if (self->nameplate == NULL || !self->joined)
+    {
+      ph_mailbox_session_maybe_finish_leave (self);
+      return;
+    }
+
+  ph_rendezvous_client_leave_async (self->client, self->nameplate, self->side, NULL, leave_cb,
+                                    ph_mailbox_session_request_begin (self));
+}
+
+void
+ph_mailbox_session_post_next (PhMailboxSession *self)
+{
+  if (self->posting != NULL || (self->reentering && !self->finished))
+    return;
+
+  /* Without a nameplate yet, posts wait (and stopping dropped them). */
+  if (self->nameplate != NULL)
+    self->posting = g_queue_pop_head (&self->outgoing);
+  if (self->posting == NULL)
+    {
+      if (self->leave_task != NULL)
+        delete_mailbox (self);
+      return;
+    }
+  post_current (self);
+}
+
+static void
+post_current (PhMailboxSession *self)
+{
+  ph_rendezvous_client_post_async (self->client, self->nameplate, self->side, self->posting->phase,
+                                   self->posting->body, NULL, post_cb,
+                                   ph_mailbox_request_new (self, self->post_generation));
+}
+
+static gboolean
+allocate_retry_cb (gpointer user_data)
+{
+  PhMailboxSession *self = user_data;
+
+  self->allocate_retry_id = 0;
+  allocate (self);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+allocate_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (PhMailboxSession) self = user_data;
+  g_autoptr (GError) error = NULL;
+  guint retry_ms;
+
+  self->nameplate
+      = ph_rendezvous_client_allocate_finish (PH_RENDEZVOUS_CLIENT (source), result, NULL, &error);
+  ph_mailbox_session_request_answered (self);
+  if (self->finished)
+    return;
+  if (self->nameplate == NULL && ph_mailbox_session_is_unreachable (error)
+      && (retry_ms = ph_mailbox_session_next_retry_ms (self)) > 0)
+    {
+      g_debug ("Allocating again in %u ms: %s", retry_ms, error->message);
+      self->allocate_retry_id = g_timeout_add_full (G_PRIORITY_DEFAULT, retry_ms, allocate_retry_cb,
+                                                    g_object_ref (self), g_object_unref);
+      return;
+    }
+  if (self->nameplate == NULL)
+    {
+      ph_mailbox_session_fail (self, error);
+      return;
+    }
+
+  ph_mailbox_session_trouble_over (self);
+  g_signal_emit (self, signals[SIGNAL_ALLOCATED], 0, self->nameplate);
+  ph_mailbox_session_post_next (self);
+}
+
+static void
+allocate (PhMailboxSession *self)
+{
+  ph_rendezvous_client_allocate_async (self->client, self->cancellable, allocate_cb,
+                                       ph_mailbox_session_request_begin (self));
+}
+
+void
+ph_mailbox_session_allocate (PhMailboxSession *self)
+{
+  g_return_if_fail (PH_IS_MAILBOX_SESSION (self));
+  g_return_if_fail (self->nameplate == NULL && !self->is_host);
+
+  self->is_host = TRUE;
+  allocate (self);
+}
+
+void
+ph_mailbox_session_join (PhMailboxSession *self, const char *nameplate)
+{
+  g_return_if_fail (PH_IS_MAILBOX_SESSION (self));
+  g_return_if_fail (self->nameplate == NULL && !self->is_host);
+  g_return_if_fail (nameplate != NULL);
+
+  self->nameplate = g_strdup (nameplate);
+  ph_mailbox_session_post_next (self);
+}
+
+const char *
+ph_mailbox_session_get_side (PhMailboxSession *self)
+{
+  g_return_val_if_fail (PH_IS_MAILBOX_SESSION (self), NULL);
+
+  return self->side;
+}
+
+const char *
+ph_mailbox_session_get_nameplate (PhMailboxSession *self)
+{
+  g_return_val_if_fail (PH_IS_MAILBOX_SESSION (self), NULL);
+
+  return self->nameplate;
+}
+
+void
+ph_mailbox_session_post (PhMailboxSession *self, const char *phase, GBytes *body)
+{
+  g_return_if_fail (PH_IS_MAILBOX_SESSION (self));
+  g_return_if_fail (phase != NULL);
+  g_return_if_fail (body != NULL);
+
+  g_queue_push_tail (&self->outgoing, ph_mailbox_post_new (phase, body));
+  ph_mailbox_session_post_next (self);
+}
+
+guint
+ph_mailbox_session_get_pending (PhMailboxSession *self)
+{
+  g_return_val_if_fail (PH_IS_MAILBOX_SESSION (self), 0);
+
+  return g_queue_get_length (&self->outgoing) + (self->posting != NULL ? 1 : 0);
+}
+
+void
+ph_mailbox_session_set_resilient (PhMailboxSession *self)
+{
+  g_return_if_fail (PH_IS_MAILBOX_SESSION (self));
+
+  self->resilient = TRUE;
+  ph_mailbox_session_trouble_over (self);
+  /* A resilient session does not reopen a lost mailbox: no more to keep.
+   * After a reopening, though, copies of what the peer posted before may
+   * still come, and must still be known. */
+  g_clear_pointer (&self->posted, g_ptr_array_unref);
+  if (!self->reentered)
+    g_clear_pointer (&self->delivered, g_ptr_array_unref);
+}
+
+void
+ph_mailbox_session_leave_async (PhMailboxSession *self, const char *last_phase, GBytes *last_body,
+                                GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_return_if_fail (PH_IS_MAILBOX_SESSION (self));
+  g_return_if_fail (self->leave_task == NULL && !self->deleting);
+  g_return_if_fail ((last_phase == NULL) == (last_body == NULL));
+
+  self->leave_task = g_task_new (self, NULL, callback, user_data);
+  g_task_set_source_tag (self->leave_task, ph_mailbox_session_leave_async);
+
+  ph_mailbox_session_stop (self);
+  /* A post in flight is our first one at the latest, so the last word
+   * follows us into the mailbox. */
+  if (last_phase != NULL && (self->joined || self->posting != NULL))
+    g_queue_push_tail (&self->outgoing, ph_mailbox_post_new (last_phase, last_body));
+  ph_mailbox_session_post_next (self);
+}
+
+void
+ph_mailbox_session_leave_finish (PhMailboxSession *self, GAsyncResult *result)
+{
+  g_return_if_fail (g_task_is_valid (result, self));
+
+  g_task_propagate_boolean (G_TASK (result), NULL);
+}
+
+static void
+ph_mailbox_session_finalize (GObject *object)
+{
+  PhMailboxSession *self = PH_MAILBOX_SESSION (object);
+
+  g_queue_clear_full (&self->outgoing, (GDestroyNotify)ph_mailbox_post_free);
+  g_clear_pointer (&self->posting, ph_mailbox_post_free);
+  g_clear_pointer (&self->posted, g_ptr_array_unref);
+  g_clear_pointer (&self->delivered, g_ptr_array_unref);
+  g_clear_object (&self->leave_task);
+  if (self->poll_cancellable != NULL)
+    g_cancellable_disconnect (self->cancellable, self->poll_cancel_id);
+  g_clear_object (&self->poll_cancellable);
+  g_clear_object (&self->cancellable);
+  g_clear_object (&self->client);
+  g_free (self->side);
+  g_free (self->nameplate);
+  g_free (self->peer_side);
+
+  G_OBJECT_CLASS (ph_mailbox_session_parent_class)->finalize (object);
+}
+
+static void
+ph_mailbox_session_class_init (PhMailboxSessionClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->finalize = ph_mailbox_session_finalize;
+
+  signals[SIGNAL_ALLOCATED]
+      = g_signal_new ("allocated", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                      NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
+  signals[SIGNAL_MESSAGE] = g_signal_new ("message", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                                          0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_POINTER);
+  signals[SIGNAL_DRAINED] = g_signal_new ("drained", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                                          0, NULL, NULL, NULL, G_TYPE_NONE, 0);
+  signals[SIGNAL_SERVER_TROUBLE]
+      = g_signal_new ("server-trouble", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                      NULL, G_TYPE_NONE, 1, G_TYPE_BOOLEAN);
+  signals[SIGNAL_FAILED] = g_signal_new ("failed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                                         NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_ERROR);
+}
+
+static void
+ph_mailbox_session_init (PhMailboxSession *self)
+{
+  guint8 side[8];
+
+  if (sodium_init () < 0)
+    g_error ("libsodium could not be initialised");
+
+  g_queue_init (&self->outgoing);
+  self->cancellable = g_cancellable_new ();
+  self->posted = g_ptr_array_new_with_free_func ((GDestroyNotify)ph_mailbox_post_free);
+  self->delivered = g_ptr_array_new_with_free_func ((GDestroyNotify)ph_mailbox_post_free);
+  self->patience_seconds = ph_test_hook_uint ("PINHOLE_TEST_RENDEZVOUS_PATIENCE_SECONDS",
+                                              SETUP_PATIENCE_SECONDS, 1, SETUP_PATIENCE_SECONDS);
+
+  randombytes_buf (side, sizeof side);
+  self->side = g_malloc (sizeof side * 2 + 1);
+  sodium_bin2hex (self->side, sizeof side * 2 + 1, side, sizeof side);
+}
+
+PhMailboxSession *
+ph_mailbox_session_new (PhRendezvousClient *client)
+{
+  PhMailboxSession *self;
+
+  g_return_val_if_fail (PH_IS_RENDEZVOUS_CLIENT (client), NULL);
+
+  self = g_object_new (PH_TYPE_MAILBOX_SESSION, NULL);
+  self->client = g_object_ref (client);
+  return self;
+}

@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "test-rendezvous-answer"
+
+#include "config.h"
+
+#include <string.h>
+
+#include "ph-error.h"
+#include "ph-rendezvous-answer.h"
+
+/* The rendezvous client's readers of answer bodies, on the bytes that
+ * pinhole-rendezvous really sends and on what a hostile server could. */
+
+#define SERVER "http://127.0.0.1:8470"
+
+static void
+test_real_answers (void)
+{
+  const char *allocated = "{\"nameplate\":\"1\",\"expires_in\":600}";
+  const char *fetched = "{\"messages\":[{\"index\":1,\"side\":\"0123456789abcdef\",\"phase\":"
+                        "\"pake\",\"body\":\"AAECAw==\"},{\"index\":2,\"side\":"
+                        "\"fedcba9876543210\",\"phase\":\"desc\",\"body\":\"\"}]}";
+  const char *turn = "{\"stun\":[\"stun:192.0.2.1:3478\"],\"turn\":[\"turn:192.0.2.1:3478\"],"
+                     "\"username\":\"1796276825:d3a0bb15\",\"credential\":"
+                     "\"Hi+pFyNxovbZm33D4CQ3VaZMplI=\",\"ttl\":600}";
+  g_autoptr (GError) error = NULL;
+  g_autofree char *nameplate = NULL;
+  g_autoptr (GPtrArray) messages = NULL;
+  g_autoptr (PhTurnInfo) info = NULL;
+  PhMailboxMessage *message;
+  guint expires_in = 0;
+  guint64 index = 0;
+
+  nameplate = ph_rendezvous_answer_parse_allocate (SERVER, allocated, strlen (allocated),
+                                                   &expires_in, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (nameplate, ==, "1");
+  g_assert_cmpuint (expires_in, ==, 600);
+
+  g_assert_true (
+      ph_rendezvous_answer_parse_claim (SERVER, allocated, strlen (allocated), "1", &error));
+  g_assert_false (
+      ph_rendezvous_answer_parse_claim (SERVER, allocated, strlen (allocated), "2", &error));
+  g_assert_error (error, PH_ERROR, PH_ERROR_RENDEZVOUS);
+  g_clear_error (&error);
+
+  g_assert_true (ph_rendezvous_answer_parse_post (SERVER, "{\"index\":3}", 11, &index, &error));
+  g_assert_cmpuint (index, ==, 3);
+
+  messages = ph_rendezvous_answer_parse_fetch (SERVER, fetched, strlen (fetched), 0, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (messages->len, ==, 2);
+  message = g_ptr_array_index (messages, 0);
+  g_assert_cmpuint (message->index, ==, 1);
+  g_assert_cmpstr (message->side, ==, "0123456789abcdef");
+  g_assert_cmpstr (message->phase, ==, "pake");
+  g_assert_cmpmem (g_bytes_get_data (message->body, NULL), g_bytes_get_size (message->body),
+                   "\0\1\2\3", 4);
+  g_clear_pointer (&messages, g_ptr_array_unref);
+
+  /* Asked for what follows 1, a message 1 is one seen twice. */
+  messages = ph_rendezvous_answer_parse_fetch (SERVER, fetched, strlen (fetched), 1, &error);
+  g_assert_null (messages);
+  g_assert_error (error, PH_ERROR, PH_ERROR_RENDEZVOUS);
+  g_assert_nonnull (strstr (error->message, "out of order"));
+  g_clear_error (&error);
+  messages
+      = ph_rendezvous_answer_parse_fetch (SERVER, fetched, strlen (fetched), G_MAXUINT64, &error);
+  g_assert_null (messages);
+  g_clear_error (&error);
+
+  info = ph_rendezvous_answer_parse_turn (SERVER, turn, strlen (turn), &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (info->stun_uris[0], ==, "stun:192.0.2.1:3478");
+  g_assert_cmpstr (info->turn_uris[0], ==, "turn:192.0.2.1:3478");
+  g_assert_null (info->turn_uris[1]);
+  g_assert_cmpstr (info->username, ==, "1796276825:d3a0bb15");
+  g_assert_cmpuint (info->ttl, ==, 600);
+}
+
+/* json-glib 1.6 recurses once per level and overflows the stack some
+ * 100 000 levels down: such an answer must be refused before it parses,
+ * also when a comment or a quote of json-glib's own would hide the
+ * nesting from a simpler count. */
+static void
+test_deep_nesting_is_refused (void)
+{
+  const char *prefixes[] = { "", "{\"nameplate\":", "[#\"\n", "['\n", "[/*\"*/" };
+  const gsize depth = 1000000;
+
+  for (guint i = 0; i < G_N_ELEMENTS (prefixes); i++)
+    {
+      g_autoptr (GString) body = g_string_new (prefixes[i]);
+      g_autoptr (GError) error = NULL;
+      g_autoptr (GError) refusal_error = NULL;
+      g_autofree char *nameplate = NULL;
+      PhRendezvousRefusal refusal = {
+        .server = SERVER,
+        .method = "GET",
+        .status = 500,
+        .retry_after = -1,
+      };
+
+      for (gsize j = 0; j < depth; j++)
+        g_string_append_c (body, '[');
+      nameplate = ph_rendezvous_answer_parse_allocate (SERVER, body->str, body->len, NULL, &error);
+      g_assert_null (nameplate);
+      g_assert_error (error, PH_ERROR, PH_ERROR_RENDEZVOUS);
+      g_assert_nonnull (strstr (error->message, "not a JSON object"));
+
+      refusal_error = ph_rendezvous_answer_parse_refusal (&refusal, body->str, body->len);
+      g_assert_error (refusal_error, PH_ERROR, PH_ERROR_RENDEZVOUS);
+      g_assert_nonnull (strstr (refusal_error->message, "HTTP 500"));
+    }
+}
+
+/* Nesting within reason, and brackets inside strings, still parse. */
+static void
+test_shallow_nesting_parses (void)
+{
+  g_autoptr (GString) body = g_string_new ("{\"stun\":[\"[[[[{{{{\\\"]]]\"],\"x\":");
+  g_autoptr (PhTurnInfo) info = NULL;
+  g_autoptr (GError) error = NULL;
+
+  for (guint i = 0; i < 30; i++)
+    g_string_append_c (body, '[');
+  for (guint i = 0; i < 30; i++)
+    g_string_append_c (body, ']');
+  g_string_append_c (body, '}');
+
+  info = ph_rendezvous_answer_parse_turn (SERVER, body->str, body->len, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (info->stun_uris[0], ==, "[[[[{{{{\"]]]");
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/rendezvous-answer/real-answers", test_real_answers);
+  g_test_add_func ("/rendezvous-answer/deep-nesting-is-refused", test_deep_nesting_is_refused);
+  g_test_add_func ("/rendezvous-answer/shallow-nesting-parses", test_shallow_nesting_parses);
+
+  return g_test_run ();
+}
