@@ -7,6 +7,7 @@
 
 #include "ph-candidate-ledger.h"
 #include "ph-certificate.h"
+#include "ph-connection-attempt.h"
 #include "ph-code.h"
 #include "ph-conversation-private.h"
 #include "ph-delivery.h"
@@ -62,15 +63,12 @@ struct _PhConversation
   PhConversationState state;
   PhRendezvousClient *client;
   PhSignaling *signaling;
-  PhIceTransport *ice;
-  PhSecureChannel *channel;
   GTlsCertificate *certificate;
   char *fingerprint;
 
   gboolean paired;
   gboolean description_sent;
-  PhSessionDescription *peer_description;
-  PhCandidateLedger *candidates; /* of this attempt */
+  PhConnectionAttempt *attempt; /* the current one: a fresh one per reconnection */
 
   char *peer_name;
   PhPath *path;
@@ -250,25 +248,27 @@ signaling_left_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 }
 
 static void
-ice_closed_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+attempt_closed_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  ph_ice_transport_close_finish (PH_ICE_TRANSPORT (source), result);
+  ph_connection_attempt_close_finish (PH_CONNECTION_ATTEMPT (source), result);
   teardown_step_done (user_data);
 }
 
-static void
-channel_closed_for_teardown_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+static PhSecureChannel *
+current_channel (PhConversation *self)
 {
-  PhConversation *self = user_data;
+  return self->attempt != NULL ? ph_connection_attempt_get_channel (self->attempt) : NULL;
+}
 
-  ph_secure_channel_close_finish (PH_SECURE_CHANNEL (source), result, NULL);
-  /* The ICE stream goes only after TLS has said close_notify on it. */
-  if (self->ice != NULL)
-    {
-      self->teardown_pending++;
-      ph_ice_transport_close_async (self->ice, ice_closed_cb, self);
-    }
-  teardown_step_done (self);
+/* The attempt's signals and its channel's stop reaching us. */
+static void
+disconnect_attempt (PhConversation *self)
+{
+  PhSecureChannel *channel = current_channel (self);
+
+  if (channel != NULL)
+    g_signal_handlers_disconnect_by_data (channel, self);
+  g_signal_handlers_disconnect_by_data (self->attempt, self);
 }
 
 static void
@@ -298,19 +298,11 @@ teardown (PhConversation *self)
                                 signaling_left_cb, self);
     }
 
-  if (self->ice != NULL)
-    g_signal_handlers_disconnect_by_data (self->ice, self);
-
-  if (self->channel != NULL)
+  if (self->attempt != NULL)
     {
-      g_signal_handlers_disconnect_by_data (self->channel, self);
+      disconnect_attempt (self);
       self->teardown_pending++;
-      ph_secure_channel_close_async (self->channel, channel_closed_for_teardown_cb, self);
-    }
-  else if (self->ice != NULL)
-    {
-      self->teardown_pending++;
-      ph_ice_transport_close_async (self->ice, ice_closed_cb, self);
+      ph_connection_attempt_close_async (self->attempt, attempt_closed_cb, self);
     }
 
   teardown_step_done (self);
@@ -322,10 +314,11 @@ static gboolean
 send_frame (PhConversation *self, const PhFrame *frame)
 {
   g_autoptr (GError) error = NULL;
+  PhSecureChannel *channel = current_channel (self);
 
-  if (self->channel == NULL)
+  if (channel == NULL)
     return FALSE;
-  if (ph_secure_channel_send (self->channel, frame, &error))
+  if (ph_secure_channel_send (channel, frame, &error))
     return TRUE;
 
   if (self->ever_connected && g_error_matches (error, PH_ERROR, PH_ERROR_NOT_CONNECTED))
@@ -592,52 +585,37 @@ channel_closed_cb (PhSecureChannel *channel, const GError *error, PhConversation
 }
 
 static void
-channel_opened_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+attempt_channel_created_cb (PhConnectionAttempt *attempt, PhSecureChannel *channel,
+                            PhConversation *self)
 {
-  g_autoptr (PhConversation) self = user_data;
-  g_autoptr (GError) error = NULL;
-  g_autoptr (PhFrame) hello = NULL;
-  const char *features[] = { NULL };
-
-  /* A channel of an attempt given up meanwhile is no longer ours. */
-  if (PH_SECURE_CHANNEL (source) != self->channel)
-    return;
-  if (!ph_secure_channel_open_finish (PH_SECURE_CHANNEL (source), result, &error))
-    {
-      if (self->tearing_down)
-        return;
-      if (self->ever_connected && !g_error_matches (error, PH_ERROR, PH_ERROR_SECURITY))
-        {
-          g_debug ("No TLS on attempt %" G_GUINT64_FORMAT ": %s", current_attempt (self),
-                   error->message);
-          return;
-        }
-      fail (self, error);
-      return;
-    }
-  if (self->tearing_down)
-    return;
-
-  hello = ph_frame_new_hello (self->own_name, features);
-  send_frame (self, hello);
+  if (!self->ever_connected)
+    self->time_ice = g_get_monotonic_time ();
+  g_signal_connect (channel, "frame-received", G_CALLBACK (channel_frame_received_cb), self);
+  g_signal_connect (channel, "closed", G_CALLBACK (channel_closed_cb), self);
 }
 
 static void
-open_channel (PhConversation *self)
+attempt_channel_opened_cb (PhConnectionAttempt *attempt, PhConversation *self)
 {
-  GIOStream *stream;
+  const char *features[] = { NULL };
+  g_autoptr (PhFrame) hello = ph_frame_new_hello (self->own_name, features);
 
-  if (self->channel != NULL)
+  if (!self->tearing_down)
+    send_frame (self, hello);
+}
+
+static void
+attempt_channel_failed_cb (PhConnectionAttempt *attempt, const GError *error, PhConversation *self)
+{
+  if (self->tearing_down)
     return;
-
-  if (!self->ever_connected)
-    self->time_ice = g_get_monotonic_time ();
-  stream = ph_ice_transport_get_stream (self->ice);
-  self->channel = ph_secure_channel_new (stream, self->is_host, self->certificate,
-                                         self->peer_description->fingerprint);
-  g_signal_connect (self->channel, "frame-received", G_CALLBACK (channel_frame_received_cb), self);
-  g_signal_connect (self->channel, "closed", G_CALLBACK (channel_closed_cb), self);
-  ph_secure_channel_open_async (self->channel, NULL, channel_opened_cb, g_object_ref (self));
+  if (self->ever_connected && !g_error_matches (error, PH_ERROR, PH_ERROR_SECURITY))
+    {
+      g_debug ("No TLS on attempt %" G_GUINT64_FORMAT ": %s", current_attempt (self),
+               error->message);
+      return;
+    }
+  fail (self, error);
 }
 
 /* Says why no path was found, from what this side knows. */
@@ -653,13 +631,15 @@ fail_ice (PhConversation *self)
     .relay_only = self->ice_config->relay_only,
   };
 
-  ph_candidate_ledger_fill_diagnosis (self->candidates, &input);
+  ph_candidate_ledger_fill_diagnosis (ph_connection_attempt_get_candidates (self->attempt),
+                                      &input);
   ph_ice_diagnose (&input, &message);
   fail_literal (self, PH_ERROR_ICE_FAILED, message);
 }
 
 static void
-ice_state_changed_cb (PhIceTransport *ice, PhIceState state, PhConversation *self)
+attempt_ice_state_changed_cb (PhConnectionAttempt *attempt, PhIceState state,
+                              PhConversation *self)
 {
   g_debug ("ICE is %s", ph_ice_state_to_string (state));
   if (self->timeline->len < MAX_TIMELINE_ENTRIES)
@@ -670,29 +650,21 @@ ice_state_changed_cb (PhIceTransport *ice, PhIceState state, PhConversation *sel
       details_changed (self);
     }
 
-  /* TLS starts on the first working pair: waiting for READY would also
-   * wait for every better pair to fail, seconds behind a NAT. */
-  if ((state == PH_ICE_STATE_CONNECTED || state == PH_ICE_STATE_READY)
-      && self->peer_description != NULL)
-    open_channel (self);
-  else if (state == PH_ICE_STATE_FAILED)
-    {
-      if (self->we_said_bye)
-        close_with_reason (self, "left");
-      else if (self->state == PH_CONVERSATION_STATE_RECONNECTING)
-        {
-          /* This attempt found no path; the next one gathers afresh. */
-          ph_reconnection_retry_soon (self->reconnection);
-        }
-      else if (self->ever_connected)
-        start_reconnect (self);
-      else
-        fail_ice (self);
-    }
+  if (state != PH_ICE_STATE_FAILED)
+    return;
+  if (self->we_said_bye)
+    close_with_reason (self, "left");
+  else if (self->state == PH_CONVERSATION_STATE_RECONNECTING)
+    /* This attempt found no path; the next one gathers afresh. */
+    ph_reconnection_retry_soon (self->reconnection);
+  else if (self->ever_connected)
+    start_reconnect (self);
+  else
+    fail_ice (self);
 }
 
 static void
-ice_path_changed_cb (PhIceTransport *ice, const PhPath *path, PhConversation *self)
+attempt_path_changed_cb (PhConnectionAttempt *attempt, const PhPath *path, PhConversation *self)
 {
   if (self->path != NULL && ph_path_equal (self->path, path))
     return;
@@ -706,69 +678,37 @@ static void
 maybe_send_description (PhConversation *self)
 {
   g_autoptr (PhSessionDescription) description = NULL;
-  GPtrArray *local = ph_candidate_ledger_get_local (self->candidates);
 
-  if (self->description_sent || !self->paired || self->ice == NULL)
+  if (self->description_sent || !self->paired || !ph_connection_attempt_is_started (self->attempt))
     return;
 
   description = ph_session_description_new ();
   description->session_id = self->session_id;
-  description->session_version = current_attempt (self);
   description->name = g_strdup (self->own_name);
   description->fingerprint = g_strdup (self->fingerprint);
-  description->setup = g_strdup (self->is_host ? "passive" : "active");
-  description->ice_ufrag = g_strdup (ph_ice_transport_get_ufrag (self->ice));
-  description->ice_pwd = g_strdup (ph_ice_transport_get_pwd (self->ice));
-  for (guint i = 0; i < local->len && i < PH_SESSION_DESCRIPTION_MAX_CANDIDATES; i++)
-    g_ptr_array_add (description->candidates, g_strdup (g_ptr_array_index (local, i)));
-  description->end_of_candidates = ph_candidate_ledger_get_local_done (self->candidates);
+  ph_connection_attempt_describe (self->attempt, description);
 
   ph_signaling_send_description (self->signaling, description);
   self->description_sent = TRUE;
 }
 
 static void
-ice_local_candidate_cb (PhIceTransport *ice, const char *candidate, PhConversation *self)
+attempt_local_candidate_cb (PhConnectionAttempt *attempt, const char *candidate,
+                            PhConversation *self)
 {
   /* Once the description went, the list only feeds the inspector. */
-  if (ph_candidate_ledger_add_local (self->candidates, candidate))
-    details_changed (self);
+  details_changed (self);
   if (self->description_sent)
     ph_signaling_send_candidate (self->signaling, current_attempt (self), candidate);
 }
 
 static void
-ice_gathering_done_cb (PhIceTransport *ice, PhConversation *self)
+attempt_gathering_done_cb (PhConnectionAttempt *attempt, PhConversation *self)
 {
-  ph_candidate_ledger_set_local_done (self->candidates);
   if (self->description_sent)
     ph_signaling_send_end_of_candidates (self->signaling, current_attempt (self));
   else
     maybe_send_description (self);
-}
-
-/* Remote candidates wait here until both ICE and the peer's credentials
- * exist; then each goes to libnice once. */
-static void
-feed_remote_candidates (PhConversation *self)
-{
-  g_autoptr (GError) error = NULL;
-  const char *candidate;
-
-  if (self->ice == NULL || self->peer_description == NULL)
-    return;
-
-  while ((candidate = ph_candidate_ledger_next_for_ice (self->candidates)) != NULL)
-    {
-      if (!ph_ice_transport_add_remote_candidate (self->ice, candidate, &error))
-        {
-          fail (self, error);
-          return;
-        }
-    }
-
-  if (ph_candidate_ledger_get_remote_done (self->candidates))
-    ph_ice_transport_remote_gathering_done (self->ice);
 }
 
 static void
@@ -785,26 +725,21 @@ gave_up_cb (PhReconnection *reconnection, PhConversation *self)
   close_with_reason (self, "peer-lost");
 }
 
-/* Each attempt gets a new agent, link and TLS session instead of
- * nice_agent_restart_stream(): a fresh agent and a fresh handshake always
- * start clean, and a late packet of the old path cannot reach the new
- * sockets; the peer's certificate stays pinned as before. */
 static void
-drop_transport (PhConversation *self)
+new_attempt (PhConversation *self, guint64 number)
 {
-  /* The ICE stream closes first: a TLS session dropped over an open stream
-   * would say goodbye with a blocking write into a path that is gone. */
-  if (self->ice != NULL)
-    {
-      g_signal_handlers_disconnect_by_data (self->ice, self);
-      ph_ice_transport_close_async (self->ice, NULL, NULL);
-      g_clear_object (&self->ice);
-    }
-  if (self->channel != NULL)
-    {
-      g_signal_handlers_disconnect_by_data (self->channel, self);
-      g_clear_object (&self->channel);
-    }
+  self->attempt = ph_connection_attempt_new (number, self->is_host, self->certificate,
+                                             MAX_CANDIDATES_PER_SIDE);
+  g_signal_connect (self->attempt, "local-candidate", G_CALLBACK (attempt_local_candidate_cb),
+                    self);
+  g_signal_connect (self->attempt, "gathering-done", G_CALLBACK (attempt_gathering_done_cb), self);
+  g_signal_connect (self->attempt, "ice-state-changed",
+                    G_CALLBACK (attempt_ice_state_changed_cb), self);
+  g_signal_connect (self->attempt, "path-changed", G_CALLBACK (attempt_path_changed_cb), self);
+  g_signal_connect (self->attempt, "channel-created", G_CALLBACK (attempt_channel_created_cb),
+                    self);
+  g_signal_connect (self->attempt, "channel-opened", G_CALLBACK (attempt_channel_opened_cb), self);
+  g_signal_connect (self->attempt, "channel-failed", G_CALLBACK (attempt_channel_failed_cb), self);
 }
 
 static void
@@ -819,11 +754,12 @@ begin_attempt (PhConversation *self, guint64 attempt)
     }
 
   g_debug ("Reconnecting: attempt %" G_GUINT64_FORMAT, attempt);
-  drop_transport (self);
+  disconnect_attempt (self);
+  ph_connection_attempt_drop (self->attempt);
+  g_clear_object (&self->attempt);
   ph_reconnection_start_attempt (self->reconnection, attempt);
   self->description_sent = FALSE;
-  g_clear_pointer (&self->peer_description, ph_session_description_free);
-  ph_candidate_ledger_reset (self->candidates);
+  new_attempt (self, attempt);
   details_changed (self);
 
   /* The poll in flight may be stuck on a connection the same fault broke
@@ -938,7 +874,7 @@ connect_timeout_cb (gpointer user_data)
   PhConversation *self = user_data;
 
   self->connect_timeout_id = 0;
-  if (self->peer_description == NULL)
+  if (!ph_connection_attempt_has_peer_description (self->attempt))
     fail_literal (self, PH_ERROR_TIMEOUT,
                   "Your peer stopped answering before the connection was set up.");
   else
@@ -947,26 +883,10 @@ connect_timeout_cb (gpointer user_data)
 }
 
 static void
-apply_peer_description (PhConversation *self)
-{
-  g_autoptr (GError) error = NULL;
-
-  if (self->ice == NULL || self->peer_description == NULL)
-    return;
-
-  if (!ph_ice_transport_set_remote_credentials (self->ice, self->peer_description->ice_ufrag,
-                                                self->peer_description->ice_pwd, &error))
-    {
-      fail (self, error);
-      return;
-    }
-  feed_remote_candidates (self);
-}
-
-static void
 signaling_description_cb (PhSignaling *signaling, const PhSessionDescription *description,
                           PhConversation *self)
 {
+  g_autoptr (GError) error = NULL;
   const char *expected_setup = self->is_host ? "active" : "passive";
   guint64 version = description->session_version;
   guint64 attempt = current_attempt (self);
@@ -1016,16 +936,9 @@ signaling_description_cb (PhSignaling *signaling, const PhSessionDescription *de
       self->time_description = g_get_monotonic_time ();
       self->peer_fingerprint = g_strdup (description->fingerprint);
     }
-  self->peer_description = ph_session_description_copy (description);
-  /* A description holds fewer than the ledger takes: no error here. */
-  for (guint i = 0; i < description->candidates->len; i++)
-    ph_candidate_ledger_add_remote (self->candidates,
-                                    g_ptr_array_index (description->candidates, i), NULL);
-  if (description->end_of_candidates)
-    ph_candidate_ledger_set_remote_done (self->candidates);
   details_changed (self);
-
-  apply_peer_description (self);
+  if (!ph_connection_attempt_set_peer_description (self->attempt, description, &error))
+    fail (self, error);
 }
 
 static void
@@ -1038,23 +951,21 @@ signaling_candidate_cb (PhSignaling *signaling, guint64 attempt, const char *can
 
   if (attempt != current_attempt (self))
     return;
-  if (!ph_candidate_ledger_add_remote (self->candidates, candidate, &error))
-    {
-      if (error != NULL)
-        fail (self, error);
-      return;
-    }
-  details_changed (self);
-  feed_remote_candidates (self);
+  if (ph_connection_attempt_add_remote_candidate (self->attempt, candidate, &error))
+    details_changed (self);
+  else if (error != NULL)
+    fail (self, error);
 }
 
 static void
 signaling_end_of_candidates_cb (PhSignaling *signaling, guint64 attempt, PhConversation *self)
 {
+  g_autoptr (GError) error = NULL;
+
   if (attempt != current_attempt (self))
     return;
-  ph_candidate_ledger_set_remote_done (self->candidates);
-  feed_remote_candidates (self);
+  if (!ph_connection_attempt_remote_gathering_done (self->attempt, &error))
+    fail (self, error);
 }
 
 static void
@@ -1091,7 +1002,8 @@ signaling_peer_left_cb (PhSignaling *signaling, const char *reason, PhConversati
   else if (self->ever_connected)
     return;
   /* The peer found no path either: say why from what we know, as it did. */
-  else if (g_str_equal (reason, "ice-failed") && self->peer_description != NULL)
+  else if (g_str_equal (reason, "ice-failed")
+           && ph_connection_attempt_has_peer_description (self->attempt))
     fail_ice (self);
   else
     fail_literal (self, PH_ERROR_PEER_LEFT, "Your peer left before the connection was made.");
@@ -1153,16 +1065,15 @@ start_nat_check (PhConversation *self)
 static void
 start_ice (PhConversation *self)
 {
-  start_nat_check (self);
-  self->ice = ph_ice_transport_new (self->ice_config, self->is_host);
-  g_signal_connect (self->ice, "local-candidate", G_CALLBACK (ice_local_candidate_cb), self);
-  g_signal_connect (self->ice, "gathering-done", G_CALLBACK (ice_gathering_done_cb), self);
-  g_signal_connect (self->ice, "state-changed", G_CALLBACK (ice_state_changed_cb), self);
-  g_signal_connect (self->ice, "path-changed", G_CALLBACK (ice_path_changed_cb), self);
-  ph_ice_transport_start (self->ice);
+  g_autoptr (GError) error = NULL;
 
+  start_nat_check (self);
+  if (!ph_connection_attempt_start (self->attempt, self->ice_config, &error))
+    {
+      fail (self, error);
+      return;
+    }
   maybe_send_description (self);
-  apply_peer_description (self);
 }
 
 /* Servers the person named win over what the rendezvous server suggests. */
@@ -1239,6 +1150,9 @@ start (PhConversation *self, GError **error)
 
   randombytes_buf (&self->session_id, sizeof self->session_id);
   self->session_id &= G_MAXINT64 >> 1;
+  /* Made now, so a description that comes while the rendezvous server is
+   * asked for TURN servers has a place to wait. */
+  new_attempt (self, current_attempt (self));
 
   self->network_monitor = g_object_ref (g_network_monitor_get_default ());
   g_signal_connect (self->network_monitor, "network-changed", G_CALLBACK (network_changed_cb),
@@ -1439,7 +1353,9 @@ ph_conversation_dup_local_candidates (PhConversation *self)
 {
   g_return_val_if_fail (PH_IS_CONVERSATION (self), NULL);
 
-  return ph_candidate_ledger_dup_local (self->candidates);
+  if (self->attempt == NULL)
+    return g_new0 (char *, 1);
+  return ph_candidate_ledger_dup_local (ph_connection_attempt_get_candidates (self->attempt));
 }
 
 GStrv
@@ -1447,7 +1363,9 @@ ph_conversation_dup_remote_candidates (PhConversation *self)
 {
   g_return_val_if_fail (PH_IS_CONVERSATION (self), NULL);
 
-  return ph_candidate_ledger_dup_remote (self->candidates);
+  if (self->attempt == NULL)
+    return g_new0 (char *, 1);
+  return ph_candidate_ledger_dup_remote (ph_connection_attempt_get_candidates (self->attempt));
 }
 
 GArray *
@@ -1485,11 +1403,14 @@ ph_conversation_get_retrying_rendezvous (PhConversation *self)
 gboolean
 ph_conversation_get_packet_counts (PhConversation *self, guint64 *sent, guint64 *resent)
 {
+  PhIceTransport *ice;
+
   g_return_val_if_fail (PH_IS_CONVERSATION (self), FALSE);
 
-  if (self->ice == NULL || self->state != PH_CONVERSATION_STATE_CONNECTED)
+  if (self->attempt == NULL || self->state != PH_CONVERSATION_STATE_CONNECTED)
     return FALSE;
-  ph_nice_stream_get_packet_counts (PH_NICE_STREAM (ph_ice_transport_get_stream (self->ice)), sent,
+  ice = ph_connection_attempt_get_ice (self->attempt);
+  ph_nice_stream_get_packet_counts (PH_NICE_STREAM (ph_ice_transport_get_stream (ice)), sent,
                                     resent);
   return TRUE;
 }
@@ -1507,7 +1428,7 @@ ph_conversation_get_ice_transport (PhConversation *self)
 {
   g_return_val_if_fail (PH_IS_CONVERSATION (self), NULL);
 
-  return self->ice;
+  return self->attempt != NULL ? ph_connection_attempt_get_ice (self->attempt) : NULL;
 }
 
 gboolean
@@ -1515,12 +1436,12 @@ ph_conversation_send_raw_frame (PhConversation *self, const PhFrame *frame, GErr
 {
   g_return_val_if_fail (PH_IS_CONVERSATION (self), FALSE);
 
-  if (self->channel == NULL)
+  if (current_channel (self) == NULL)
     {
       g_set_error_literal (error, PH_ERROR, PH_ERROR_NOT_CONNECTED, "No channel is open.");
       return FALSE;
     }
-  return ph_secure_channel_send (self->channel, frame, error);
+  return ph_secure_channel_send (current_channel (self), frame, error);
 }
 
 void
@@ -1548,13 +1469,9 @@ ph_conversation_dispose (GObject *object)
   g_clear_object (&self->nat_check);
   if (self->signaling != NULL)
     g_signal_handlers_disconnect_by_data (self->signaling, self);
-  if (self->ice != NULL)
-    g_signal_handlers_disconnect_by_data (self->ice, self);
-  if (self->channel != NULL)
-    g_signal_handlers_disconnect_by_data (self->channel, self);
-
-  g_clear_object (&self->channel);
-  g_clear_object (&self->ice);
+  if (self->attempt != NULL)
+    disconnect_attempt (self);
+  g_clear_object (&self->attempt);
   g_clear_object (&self->signaling);
   g_clear_object (&self->client);
   g_clear_object (&self->certificate);
@@ -1571,9 +1488,7 @@ ph_conversation_finalize (GObject *object)
   g_object_unref (self->reconnection);
   g_object_unref (self->keepalive);
   g_free (self->peer_fingerprint);
-  g_object_unref (self->candidates);
   g_array_unref (self->timeline);
-  g_clear_pointer (&self->peer_description, ph_session_description_free);
   g_clear_pointer (&self->ice_config, ph_ice_config_free);
   g_clear_pointer (&self->path, ph_path_free);
   g_clear_error (&self->error);
@@ -1694,7 +1609,6 @@ ph_conversation_init (PhConversation *self)
   g_signal_connect (self->keepalive, "peer-silent", G_CALLBACK (keepalive_peer_silent_cb), self);
   g_signal_connect (self->keepalive, "notify::round-trip-ms", G_CALLBACK (round_trip_changed_cb),
                     self);
-  self->candidates = ph_candidate_ledger_new (MAX_CANDIDATES_PER_SIDE);
   self->timeline = g_array_new (FALSE, FALSE, sizeof (PhTimelineEntry));
 }
 

@@ -1,0 +1,404 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "ph-connection-attempt"
+
+#include "config.h"
+
+#include "ph-connection-attempt.h"
+#include "ph-core-enums.h"
+
+struct _PhConnectionAttempt
+{
+  GObject parent_instance;
+
+  guint64 number;
+  gboolean is_host;
+  GTlsCertificate *certificate;
+
+  PhIceTransport *ice;
+  PhCandidateLedger *candidates;
+  PhSessionDescription *peer_description;
+  PhSecureChannel *channel;
+  gboolean finished; /* dropped or closed: silent from then on */
+};
+
+G_DEFINE_FINAL_TYPE (PhConnectionAttempt, ph_connection_attempt, G_TYPE_OBJECT)
+
+enum
+{
+  SIGNAL_LOCAL_CANDIDATE,
+  SIGNAL_GATHERING_DONE,
+  SIGNAL_ICE_STATE_CHANGED,
+  SIGNAL_PATH_CHANGED,
+  SIGNAL_CHANNEL_CREATED,
+  SIGNAL_CHANNEL_OPENED,
+  SIGNAL_CHANNEL_FAILED,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
+/* Remote candidates wait until both ICE and the peer's credentials exist;
+ * then each goes to libnice once. */
+static gboolean
+feed_remote_candidates (PhConnectionAttempt *self, GError **error)
+{
+  const char *candidate;
+
+  if (self->ice == NULL || self->peer_description == NULL)
+    return TRUE;
+
+  while ((candidate = ph_candidate_ledger_next_for_ice (self->candidates)) != NULL)
+    if (!ph_ice_transport_add_remote_candidate (self->ice, candidate, error))
+      return FALSE;
+  if (ph_candidate_ledger_get_remote_done (self->candidates))
+    ph_ice_transport_remote_gathering_done (self->ice);
+  return TRUE;
+}
+
+static gboolean
+apply_peer_description (PhConnectionAttempt *self, GError **error)
+{
+  if (self->ice == NULL || self->peer_description == NULL)
+    return TRUE;
+
+  if (!ph_ice_transport_set_remote_credentials (self->ice, self->peer_description->ice_ufrag,
+                                                self->peer_description->ice_pwd, error))
+    return FALSE;
+  return feed_remote_candidates (self, error);
+}
+
+static void
+channel_opened_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (PhConnectionAttempt) self = user_data;
+  g_autoptr (GError) error = NULL;
+  gboolean opened = ph_secure_channel_open_finish (PH_SECURE_CHANNEL (source), result, &error);
+
+  if (self->finished)
+    return;
+  if (opened)
+    g_signal_emit (self, signals[SIGNAL_CHANNEL_OPENED], 0);
+  else
+    g_signal_emit (self, signals[SIGNAL_CHANNEL_FAILED], 0, error);
+}
+
+static void
+open_channel (PhConnectionAttempt *self)
+{
+  if (self->channel != NULL)
+    return;
+
+  self->channel
+      = ph_secure_channel_new (ph_ice_transport_get_stream (self->ice), self->is_host,
+                               self->certificate, self->peer_description->fingerprint);
+  g_signal_emit (self, signals[SIGNAL_CHANNEL_CREATED], 0, self->channel);
+  if (!self->finished)
+    ph_secure_channel_open_async (self->channel, NULL, channel_opened_cb, g_object_ref (self));
+}
+
+static void
+ice_state_changed_cb (PhIceTransport *ice, PhIceState state, PhConnectionAttempt *self)
+{
+  g_signal_emit (self, signals[SIGNAL_ICE_STATE_CHANGED], 0, state);
+  /* TLS starts on the first working pair: waiting for READY would also
+   * wait for every better pair to fail, seconds behind a NAT. */
+  if (!self->finished && (state == PH_ICE_STATE_CONNECTED || state == PH_ICE_STATE_READY)
+      && self->peer_description != NULL)
+    open_channel (self);
+}
+
+static void
+ice_path_changed_cb (PhIceTransport *ice, const PhPath *path, PhConnectionAttempt *self)
+{
+  g_signal_emit (self, signals[SIGNAL_PATH_CHANGED], 0, path);
+}
+
+static void
+ice_local_candidate_cb (PhIceTransport *ice, const char *candidate, PhConnectionAttempt *self)
+{
+  ph_candidate_ledger_add_local (self->candidates, candidate);
+  g_signal_emit (self, signals[SIGNAL_LOCAL_CANDIDATE], 0, candidate);
+}
+
+static void
+ice_gathering_done_cb (PhIceTransport *ice, PhConnectionAttempt *self)
+{
+  ph_candidate_ledger_set_local_done (self->candidates);
+  g_signal_emit (self, signals[SIGNAL_GATHERING_DONE], 0);
+}
+
+gboolean
+ph_connection_attempt_start (PhConnectionAttempt *self, const PhIceConfig *config, GError **error)
+{
+  g_return_val_if_fail (PH_IS_CONNECTION_ATTEMPT (self), FALSE);
+  g_return_val_if_fail (self->ice == NULL && !self->finished, FALSE);
+
+  self->ice = ph_ice_transport_new (config, self->is_host);
+  g_signal_connect (self->ice, "local-candidate", G_CALLBACK (ice_local_candidate_cb), self);
+  g_signal_connect (self->ice, "gathering-done", G_CALLBACK (ice_gathering_done_cb), self);
+  g_signal_connect (self->ice, "state-changed", G_CALLBACK (ice_state_changed_cb), self);
+  g_signal_connect (self->ice, "path-changed", G_CALLBACK (ice_path_changed_cb), self);
+  ph_ice_transport_start (self->ice);
+  return apply_peer_description (self, error);
+}
+
+guint64
+ph_connection_attempt_get_number (PhConnectionAttempt *self)
+{
+  g_return_val_if_fail (PH_IS_CONNECTION_ATTEMPT (self), 0);
+
+  return self->number;
+}
+
+gboolean
+ph_connection_attempt_is_started (PhConnectionAttempt *self)
+{
+  g_return_val_if_fail (PH_IS_CONNECTION_ATTEMPT (self), FALSE);
+
+  return self->ice != NULL;
+}
+
+void
+ph_connection_attempt_describe (PhConnectionAttempt *self, PhSessionDescription *description)
+{
+  GPtrArray *local;
+
+  g_return_if_fail (PH_IS_CONNECTION_ATTEMPT (self));
+  g_return_if_fail (self->ice != NULL);
+
+  local = ph_candidate_ledger_get_local (self->candidates);
+  description->session_version = self->number;
+  g_free (description->setup);
+  description->setup = g_strdup (self->is_host ? "passive" : "active");
+  g_free (description->ice_ufrag);
+  description->ice_ufrag = g_strdup (ph_ice_transport_get_ufrag (self->ice));
+  g_free (description->ice_pwd);
+  description->ice_pwd = g_strdup (ph_ice_transport_get_pwd (self->ice));
+  for (guint i = 0; i < local->len && i < PH_SESSION_DESCRIPTION_MAX_CANDIDATES; i++)
+    g_ptr_array_add (description->candidates, g_strdup (g_ptr_array_index (local, i)));
+  description->end_of_candidates = ph_candidate_ledger_get_local_done (self->candidates);
+}
+
+gboolean
+ph_connection_attempt_set_peer_description (PhConnectionAttempt *self,
+                                            const PhSessionDescription *description,
+                                            GError **error)
+{
+  g_return_val_if_fail (PH_IS_CONNECTION_ATTEMPT (self), FALSE);
+  g_return_val_if_fail (description != NULL, FALSE);
+  g_return_val_if_fail (self->peer_description == NULL, FALSE);
+
+  self->peer_description = ph_session_description_copy (description);
+  /* A description holds fewer candidates than the ledger takes. */
+  for (guint i = 0; i < description->candidates->len; i++)
+    ph_candidate_ledger_add_remote (self->candidates,
+                                    g_ptr_array_index (description->candidates, i), NULL);
+  if (description->end_of_candidates)
+    ph_candidate_ledger_set_remote_done (self->candidates);
+  return apply_peer_description (self, error);
+}
+
+gboolean
+ph_connection_attempt_has_peer_description (PhConnectionAttempt *self)
+{
+  g_return_val_if_fail (PH_IS_CONNECTION_ATTEMPT (self), FALSE);
+
+  return self->peer_description != NULL;
+}
+
+gboolean
+ph_connection_attempt_add_remote_candidate (PhConnectionAttempt *self, const char *candidate,
+                                            GError **error)
+{
+  g_return_val_if_fail (PH_IS_CONNECTION_ATTEMPT (self), FALSE);
+  g_return_val_if_fail (candidate != NULL, FALSE);
+
+  if (!ph_candidate_ledger_add_remote (self->candidates, candidate, error))
+    return FALSE;
+  return feed_remote_candidates (self, error);
+}
+
+gboolean
+ph_connection_attempt_remote_gathering_done (PhConnectionAttempt *self, GError **error)
+{
+  g_return_val_if_fail (PH_IS_CONNECTION_ATTEMPT (self), FALSE);
+
+  ph_candidate_ledger_set_remote_done (self->candidates);
+  return feed_remote_candidates (self, error);
+}
+
+PhCandidateLedger *
+ph_connection_attempt_get_candidates (PhConnectionAttempt *self)
+{
+  g_return_val_if_fail (PH_IS_CONNECTION_ATTEMPT (self), NULL);
+
+  return self->candidates;
+}
+
+PhIceTransport *
+ph_connection_attempt_get_ice (PhConnectionAttempt *self)
+{
+  g_return_val_if_fail (PH_IS_CONNECTION_ATTEMPT (self), NULL);
+
+  return self->ice;
+}
+
+PhSecureChannel *
+ph_connection_attempt_get_channel (PhConnectionAttempt *self)
+{
+  g_return_val_if_fail (PH_IS_CONNECTION_ATTEMPT (self), NULL);
+
+  return self->channel;
+}
+
+static void
+finish (PhConnectionAttempt *self)
+{
+  self->finished = TRUE;
+  if (self->ice != NULL)
+    g_signal_handlers_disconnect_by_data (self->ice, self);
+}
+
+void
+ph_connection_attempt_drop (PhConnectionAttempt *self)
+{
+  g_return_if_fail (PH_IS_CONNECTION_ATTEMPT (self));
+
+  if (self->finished)
+    return;
+  finish (self);
+  if (self->ice != NULL)
+    ph_ice_transport_close_async (self->ice, NULL, NULL);
+}
+
+static void
+ice_closed_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GTask) task = user_data;
+
+  ph_ice_transport_close_finish (PH_ICE_TRANSPORT (source), result);
+  g_task_return_boolean (task, TRUE);
+}
+
+static void
+close_ice (GTask *task)
+{
+  PhConnectionAttempt *self = g_task_get_source_object (task);
+
+  if (self->ice == NULL)
+    {
+      g_task_return_boolean (task, TRUE);
+      g_object_unref (task);
+      return;
+    }
+  ph_ice_transport_close_async (self->ice, ice_closed_cb, task);
+}
+
+static void
+channel_closed_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  ph_secure_channel_close_finish (PH_SECURE_CHANNEL (source), result, NULL);
+  /* The ICE stream goes only after TLS has said close_notify on it. */
+  close_ice (user_data);
+}
+
+void
+ph_connection_attempt_close_async (PhConnectionAttempt *self, GAsyncReadyCallback callback,
+                                   gpointer user_data)
+{
+  GTask *task;
+
+  g_return_if_fail (PH_IS_CONNECTION_ATTEMPT (self));
+
+  task = g_task_new (self, NULL, callback, user_data);
+  g_task_set_source_tag (task, ph_connection_attempt_close_async);
+  finish (self);
+  if (self->channel != NULL)
+    ph_secure_channel_close_async (self->channel, channel_closed_cb, task);
+  else
+    close_ice (task);
+}
+
+void
+ph_connection_attempt_close_finish (PhConnectionAttempt *self, GAsyncResult *result)
+{
+  g_return_if_fail (g_task_is_valid (result, self));
+
+  g_task_propagate_boolean (G_TASK (result), NULL);
+}
+
+static void
+ph_connection_attempt_dispose (GObject *object)
+{
+  PhConnectionAttempt *self = PH_CONNECTION_ATTEMPT (object);
+
+  finish (self);
+  g_clear_object (&self->channel);
+  g_clear_object (&self->ice);
+
+  G_OBJECT_CLASS (ph_connection_attempt_parent_class)->dispose (object);
+}
+
+static void
+ph_connection_attempt_finalize (GObject *object)
+{
+  PhConnectionAttempt *self = PH_CONNECTION_ATTEMPT (object);
+
+  g_clear_object (&self->certificate);
+  g_clear_object (&self->candidates);
+  g_clear_pointer (&self->peer_description, ph_session_description_free);
+
+  G_OBJECT_CLASS (ph_connection_attempt_parent_class)->finalize (object);
+}
+
+static void
+ph_connection_attempt_class_init (PhConnectionAttemptClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GType type = G_TYPE_FROM_CLASS (klass);
+
+  object_class->dispose = ph_connection_attempt_dispose;
+  object_class->finalize = ph_connection_attempt_finalize;
+
+  signals[SIGNAL_LOCAL_CANDIDATE]
+      = g_signal_new ("local-candidate", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE,
+                      1, G_TYPE_STRING | G_SIGNAL_TYPE_STATIC_SCOPE);
+  signals[SIGNAL_GATHERING_DONE] = g_signal_new ("gathering-done", type, G_SIGNAL_RUN_LAST, 0, NULL,
+                                                 NULL, NULL, G_TYPE_NONE, 0);
+  signals[SIGNAL_ICE_STATE_CHANGED]
+      = g_signal_new ("ice-state-changed", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                      G_TYPE_NONE, 1, PH_TYPE_ICE_STATE);
+  signals[SIGNAL_PATH_CHANGED]
+      = g_signal_new ("path-changed", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 1,
+                      PH_TYPE_PATH | G_SIGNAL_TYPE_STATIC_SCOPE);
+  signals[SIGNAL_CHANNEL_CREATED]
+      = g_signal_new ("channel-created", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE,
+                      1, PH_TYPE_SECURE_CHANNEL);
+  signals[SIGNAL_CHANNEL_OPENED] = g_signal_new ("channel-opened", type, G_SIGNAL_RUN_LAST, 0, NULL,
+                                                 NULL, NULL, G_TYPE_NONE, 0);
+  signals[SIGNAL_CHANNEL_FAILED]
+      = g_signal_new ("channel-failed", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE,
+                      1, G_TYPE_ERROR | G_SIGNAL_TYPE_STATIC_SCOPE);
+}
+
+static void
+ph_connection_attempt_init (PhConnectionAttempt *self)
+{
+}
+
+PhConnectionAttempt *
+ph_connection_attempt_new (guint64 number, gboolean is_host, GTlsCertificate *certificate,
+                           guint max_candidates)
+{
+  PhConnectionAttempt *self;
+
+  g_return_val_if_fail (number > 0, NULL);
+  g_return_val_if_fail (G_IS_TLS_CERTIFICATE (certificate), NULL);
+
+  self = g_object_new (PH_TYPE_CONNECTION_ATTEMPT, NULL);
+  self->number = number;
+  self->is_host = is_host;
+  self->certificate = g_object_ref (certificate);
+  self->candidates = ph_candidate_ledger_new (max_candidates);
+  return self;
+}
