@@ -1,0 +1,273 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "test-connection-attempt"
+
+#include "config.h"
+
+#include "ph-certificate.h"
+#include "ph-connection-attempt.h"
+#include "ph-error.h"
+#include "ph-test-wait.h"
+
+#define TIMEOUT_MS 10000
+
+#define HOST_CANDIDATE "candidate:1 1 UDP 2130706431 192.0.2.1 40000 typ host"
+#define OTHER_CANDIDATE "candidate:2 1 UDP 2130706431 192.0.2.2 40000 typ host"
+#define THIRD_CANDIDATE "candidate:3 1 UDP 2130706431 192.0.2.3 40000 typ host"
+
+/* One side of the test: its attempt and what it heard from it. */
+typedef struct
+{
+  PhConnectionAttempt *attempt;
+  GTlsCertificate *certificate;
+  gboolean gathered;
+  gboolean created;
+  gboolean opened;
+  GError *failed;
+  guint local_candidates;
+  guint signals;
+  gboolean saw_path;
+} Side;
+
+static void
+local_candidate_cb (PhConnectionAttempt *attempt, const char *candidate, Side *side)
+{
+  side->local_candidates++;
+  side->signals++;
+}
+
+static void
+gathering_done_cb (PhConnectionAttempt *attempt, Side *side)
+{
+  side->gathered = TRUE;
+  side->signals++;
+}
+
+static void
+ice_state_changed_cb (PhConnectionAttempt *attempt, PhIceState state, Side *side)
+{
+  side->signals++;
+}
+
+static void
+path_changed_cb (PhConnectionAttempt *attempt, const PhPath *path, Side *side)
+{
+  side->saw_path = path != NULL;
+  side->signals++;
+}
+
+static void
+channel_created_cb (PhConnectionAttempt *attempt, PhSecureChannel *channel, Side *side)
+{
+  g_assert_true (channel == ph_connection_attempt_get_channel (attempt));
+  g_assert_false (side->opened);
+  side->created = TRUE;
+  side->signals++;
+}
+
+static void
+channel_opened_cb (PhConnectionAttempt *attempt, Side *side)
+{
+  g_assert_true (side->created);
+  side->opened = TRUE;
+  side->signals++;
+}
+
+static void
+channel_failed_cb (PhConnectionAttempt *attempt, const GError *error, Side *side)
+{
+  g_clear_error (&side->failed);
+  side->failed = g_error_copy (error);
+  side->signals++;
+}
+
+static void
+side_init (Side *side, gboolean is_host)
+{
+  g_autoptr (GError) error = NULL;
+
+  memset (side, 0, sizeof *side);
+  side->certificate = ph_certificate_generate ("pinhole", &error);
+  g_assert_no_error (error);
+  side->attempt = ph_connection_attempt_new (1, is_host, side->certificate, 64);
+  g_signal_connect (side->attempt, "local-candidate", G_CALLBACK (local_candidate_cb), side);
+  g_signal_connect (side->attempt, "gathering-done", G_CALLBACK (gathering_done_cb), side);
+  g_signal_connect (side->attempt, "ice-state-changed", G_CALLBACK (ice_state_changed_cb), side);
+  g_signal_connect (side->attempt, "path-changed", G_CALLBACK (path_changed_cb), side);
+  g_signal_connect (side->attempt, "channel-created", G_CALLBACK (channel_created_cb), side);
+  g_signal_connect (side->attempt, "channel-opened", G_CALLBACK (channel_opened_cb), side);
+  g_signal_connect (side->attempt, "channel-failed", G_CALLBACK (channel_failed_cb), side);
+}
+
+static void
+closed_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  ph_connection_attempt_close_finish (PH_CONNECTION_ATTEMPT (source), result);
+  *(gboolean *)user_data = TRUE;
+}
+
+static void
+side_clear (Side *side)
+{
+  gboolean closed = FALSE;
+
+  ph_connection_attempt_close_async (side->attempt, closed_cb, &closed);
+  g_assert_true (ph_test_wait_for_flag (&closed, ph_test_scaled_ms (TIMEOUT_MS)));
+  g_assert_finalize_object (side->attempt);
+  g_clear_object (&side->certificate);
+  g_clear_error (&side->failed);
+}
+
+static gboolean
+gathered (gpointer data)
+{
+  return ((Side *)data)->gathered;
+}
+
+static void
+start (Side *side)
+{
+  g_autoptr (PhIceConfig) config = ph_ice_config_new ();
+  g_autoptr (GError) error = NULL;
+
+  g_assert_true (ph_connection_attempt_start (side->attempt, config, &error));
+  g_assert_no_error (error);
+  g_assert_true (ph_test_wait_until (gathered, side, ph_test_scaled_ms (TIMEOUT_MS)));
+}
+
+/* @from's description as @to receives it; the fingerprint is @pinned's. */
+static void
+describe_to (Side *from, Side *to, GTlsCertificate *pinned)
+{
+  g_autoptr (PhSessionDescription) description = ph_session_description_new ();
+  g_autoptr (GError) error = NULL;
+
+  ph_connection_attempt_describe (from->attempt, description);
+  description->fingerprint = ph_certificate_get_fingerprint (pinned);
+  g_assert_cmpuint (description->session_version, ==, 1);
+  g_assert_true (description->end_of_candidates);
+  g_assert_cmpuint (description->candidates->len, >, 0);
+  g_assert_true (ph_connection_attempt_set_peer_description (to->attempt, description, &error));
+  g_assert_no_error (error);
+}
+
+typedef struct
+{
+  Side *a, *b;
+} Pair;
+
+static gboolean
+both_settled (gpointer data)
+{
+  Pair *pair = data;
+
+  return (pair->a->opened || pair->a->failed != NULL) && (pair->b->opened || pair->b->failed != NULL);
+}
+
+/* The joiner takes the host's description before its own ICE agent
+ * exists; it waits in the attempt until the agent starts. */
+static void
+meet (Side *host, Side *joiner, GTlsCertificate *host_pinned_by_joiner)
+{
+  Pair pair = { host, joiner };
+
+  start (host);
+  describe_to (host, joiner, host_pinned_by_joiner);
+  g_assert_true (ph_connection_attempt_has_peer_description (joiner->attempt));
+  start (joiner);
+  describe_to (joiner, host, joiner->certificate);
+  g_assert_true (ph_test_wait_until (both_settled, &pair, ph_test_scaled_ms (TIMEOUT_MS)));
+}
+
+static void
+test_opens_channel (void)
+{
+  Side host, joiner;
+  GStrv local;
+
+  side_init (&host, TRUE);
+  side_init (&joiner, FALSE);
+  meet (&host, &joiner, host.certificate);
+
+  g_assert_no_error (host.failed);
+  g_assert_no_error (joiner.failed);
+  g_assert_true (host.opened && joiner.opened);
+  g_assert_true (host.saw_path && joiner.saw_path);
+  g_assert_nonnull (ph_connection_attempt_get_ice (host.attempt));
+  local = ph_candidate_ledger_dup_local (ph_connection_attempt_get_candidates (host.attempt));
+  g_assert_cmpuint (g_strv_length (local), ==, host.local_candidates);
+  g_strfreev (local);
+
+  side_clear (&host);
+  side_clear (&joiner);
+}
+
+/* A peer that presents another certificate than the sealed description
+ * promised is refused: a machine in the middle cannot open the channel. */
+static void
+test_wrong_certificate (void)
+{
+  Side host, joiner;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GTlsCertificate) other = ph_certificate_generate ("pinhole", &error);
+
+  g_assert_no_error (error);
+  side_init (&host, TRUE);
+  side_init (&joiner, FALSE);
+  meet (&host, &joiner, other);
+
+  g_assert_false (joiner.opened);
+  g_assert_error (joiner.failed, PH_ERROR, PH_ERROR_SECURITY);
+
+  side_clear (&host);
+  side_clear (&joiner);
+}
+
+static void
+test_candidate_flood (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GTlsCertificate) certificate = ph_certificate_generate ("pinhole", &error);
+  g_autoptr (PhConnectionAttempt) attempt = ph_connection_attempt_new (1, TRUE, certificate, 2);
+
+  g_assert_true (ph_connection_attempt_add_remote_candidate (attempt, HOST_CANDIDATE, &error));
+  g_assert_false (ph_connection_attempt_add_remote_candidate (attempt, HOST_CANDIDATE, &error));
+  g_assert_no_error (error);
+  g_assert_true (ph_connection_attempt_add_remote_candidate (attempt, OTHER_CANDIDATE, &error));
+  g_assert_false (ph_connection_attempt_add_remote_candidate (attempt, THIRD_CANDIDATE, &error));
+  g_assert_error (error, PH_ERROR, PH_ERROR_PROTOCOL);
+}
+
+/* A dropped attempt says nothing more, though its ICE agent is still
+ * closing and its peer is still there. */
+static void
+test_dropped_is_silent (void)
+{
+  Side host, joiner;
+  guint signals;
+
+  side_init (&host, TRUE);
+  side_init (&joiner, FALSE);
+  meet (&host, &joiner, host.certificate);
+  g_assert_true (host.opened);
+
+  ph_connection_attempt_drop (host.attempt);
+  signals = host.signals;
+  ph_test_run_for (ph_test_scaled_ms (300));
+  g_assert_cmpuint (host.signals, ==, signals);
+
+  side_clear (&host);
+  side_clear (&joiner);
+}
+
+int
+main (int argc, char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/connection-attempt/opens-channel", test_opens_channel);
+  g_test_add_func ("/connection-attempt/wrong-certificate", test_wrong_certificate);
+  g_test_add_func ("/connection-attempt/candidate-flood", test_candidate_flood);
+  g_test_add_func ("/connection-attempt/dropped-is-silent", test_dropped_is_silent);
+
+  return g_test_run ();
+}
