@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "ph-ice-config.h"
+#include "ph-rendezvous-client.h"
+
+G_BEGIN_DECLS
+
+/* The STUN and TURN servers a rendezvous server offers (GET /v1/turn),
+ * merged into the servers the person configured. */
+
+/* The servers the person named win: the offered STUN server is taken only
+ * when none is configured (the first offered one that parses), the offered
+ * TURN servers only when no TURN server is configured. Offered URIs that do
+ * not parse, or that Pinhole cannot use (turns:), are skipped (g_debug with
+ * the reason). Returns how many servers were taken. */
+guint ph_ice_config_merge_offer (PhIceConfig *config, const PhTurnInfo *offer);
+
+/* Asks @client for the server's offer (ph_rendezvous_client_get_turn_async)
+ * and merges it into @config with ph_ice_config_merge_offer. @config is not
+ * copied: the caller keeps it alive until @callback has run.
+ *
+ * A server without an offer is not an error for the chat: finish returns
+ * FALSE with the reason in @error and @config unchanged, and the chat goes
+ * on with the servers it has. TRUE when the server answered, even if all it
+ * offered was skipped. Cancelled: G_IO_ERROR_CANCELLED, @config unchanged. */
+void ph_ice_server_lookup_async (PhRendezvousClient *client, PhIceConfig *config,
+                                 GCancellable *cancellable, GAsyncReadyCallback callback,
+                                 gpointer user_data);
+gboolean ph_ice_server_lookup_finish (GAsyncResult *result, GError **error);
+
+G_END_DECLS
