@@ -9,11 +9,13 @@
 #include "ph-error.h"
 #include "ph-ice-server-lookup.h"
 #include "ph-test-process.h"
+#include "ph-test-programs.h"
+#include "ph-test-wait.h"
 
 static guint
 deadline_ms (void)
 {
-  return g_getenv ("PINHOLE_TEST_UNDER_VALGRIND") != NULL ? 150000 : 15000;
+  return ph_test_scaled_ms (15000);
 }
 
 /* The whole configuration as one line, so "unchanged" and "as expected"

@@ -6,7 +6,7 @@
 #include <gio/gio.h>
 
 #include "ph-system-watch.h"
-#include "ph-test-process.h"
+#include "ph-test-wait.h"
 
 #define LOGIND_NAME "org.freedesktop.login1"
 #define LOGIND_PATH "/org/freedesktop/login1"
@@ -24,7 +24,7 @@
 static guint
 deadline_ms (void)
 {
-  return g_getenv ("PINHOLE_TEST_UNDER_VALGRIND") != NULL ? 50000 : 5000;
+  return ph_test_scaled_ms (5000);
 }
 
 /* A network monitor of the test's own, so the real one's changes on this

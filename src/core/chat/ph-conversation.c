@@ -13,6 +13,7 @@
 #include "ph-delivery.h"
 #include "ph-error.h"
 #include "ph-frame.h"
+#include "ph-ice-server-lookup.h"
 #include "ph-keepalive.h"
 #include "ph-ice-diagnosis.h"
 #include "ph-ice-transport-private.h"
@@ -23,6 +24,7 @@
 #include "ph-secure-channel.h"
 #include "ph-session-description.h"
 #include "ph-signaling.h"
+#include "ph-system-watch.h"
 #include "ph-test-hooks.h"
 
 /* From the moment both sides hold the key to an open channel; libnice
@@ -85,9 +87,7 @@ struct _PhConversation
   PhKeepalive *keepalive;
   char *peer_fingerprint;
   gboolean ever_connected;
-  GNetworkMonitor *network_monitor;
-  GDBusConnection *system_bus; /* for logind's PrepareForSleep */
-  guint sleep_subscription;
+  PhSystemWatch *system_watch; /* network changes, resume from sleep */
 
   gint64 time_started;
   GArray *timeline; /* of PhTimelineEntry */
@@ -100,7 +100,7 @@ struct _PhConversation
   gboolean retrying_rendezvous; /* see ph_conversation_get_retrying_rendezvous */
   gboolean peer_typing;
   PhNatCheck *nat_check;
-  GCancellable *nat_cancellable;
+  GCancellable *cancellable; /* the NAT check and the ICE server lookup */
   PhNatType nat_type;
   guint leave_timeout_id;
   gboolean leaving;
@@ -283,7 +283,7 @@ teardown (PhConversation *self)
   ph_keepalive_stop (self->keepalive);
   ph_reconnection_stop (self->reconnection);
   stop_watching_system (self);
-  g_cancellable_cancel (self->nat_cancellable);
+  g_cancellable_cancel (self->cancellable);
 
   /* Held until the last step reports. */
   g_object_ref (self);
@@ -810,62 +810,17 @@ check_path (PhConversation *self, const char *why)
 }
 
 static void
-network_changed_cb (GNetworkMonitor *monitor, gboolean available, PhConversation *self)
+system_changed_cb (PhSystemWatch *watch, const char *why, PhConversation *self)
 {
-  check_path (self, "The network changed");
-}
-
-static void
-prepare_for_sleep_cb (GDBusConnection *connection, const char *sender_name, const char *object_path,
-                      const char *interface_name, const char *signal_name, GVariant *parameters,
-                      gpointer user_data)
-{
-  gboolean going_to_sleep;
-
-  if (!g_variant_is_of_type (parameters, G_VARIANT_TYPE ("(b)")))
-    return;
-  g_variant_get (parameters, "(b)", &going_to_sleep);
-  if (!going_to_sleep)
-    check_path (user_data, "The machine woke up");
-}
-
-/* A weak reference: a conversation that ends before the bus answers must
- * not be kept alive by it. */
-static void
-system_bus_cb (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  GWeakRef *weak = user_data;
-  g_autoptr (PhConversation) self = g_weak_ref_get (weak);
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GDBusConnection) bus = g_bus_get_finish (result, &error);
-
-  g_weak_ref_clear (weak);
-  g_free (weak);
-  if (self == NULL || self->tearing_down)
-    return;
-  if (bus == NULL)
-    {
-      g_debug ("No system bus, so a resume from suspend goes unnoticed: %s", error->message);
-      return;
-    }
-
-  self->system_bus = g_steal_pointer (&bus);
-  self->sleep_subscription = g_dbus_connection_signal_subscribe (
-      self->system_bus, "org.freedesktop.login1", "org.freedesktop.login1.Manager",
-      "PrepareForSleep", "/org/freedesktop/login1", NULL, G_DBUS_SIGNAL_FLAGS_NONE,
-      prepare_for_sleep_cb, self, NULL);
+  check_path (self, why);
 }
 
 static void
 stop_watching_system (PhConversation *self)
 {
-  if (self->network_monitor != NULL)
-    g_signal_handlers_disconnect_by_data (self->network_monitor, self);
-  g_clear_object (&self->network_monitor);
-  if (self->sleep_subscription != 0)
-    g_dbus_connection_signal_unsubscribe (self->system_bus, self->sleep_subscription);
-  self->sleep_subscription = 0;
-  g_clear_object (&self->system_bus);
+  if (self->system_watch != NULL)
+    g_signal_handlers_disconnect_by_data (self->system_watch, self);
+  g_clear_object (&self->system_watch);
 }
 
 static gboolean
@@ -1058,8 +1013,7 @@ start_nat_check (PhConversation *self)
     return;
 
   self->nat_check = ph_nat_check_new (self->ice_config->stun_host, self->ice_config->stun_port);
-  self->nat_cancellable = g_cancellable_new ();
-  ph_nat_check_run_async (self->nat_check, self->nat_cancellable, nat_check_done_cb, self);
+  ph_nat_check_run_async (self->nat_check, self->cancellable, nat_check_done_cb, self);
 }
 
 static void
@@ -1076,51 +1030,22 @@ start_ice (PhConversation *self)
   maybe_send_description (self);
 }
 
-/* Servers the person named win over what the rendezvous server suggests. */
 static void
-merge_server_turn (PhConversation *self, const PhTurnInfo *info)
-{
-  g_autoptr (GError) error = NULL;
-
-  if (self->ice_config->stun_host == NULL && info->stun_uris != NULL && info->stun_uris[0] != NULL
-      && !ph_ice_config_set_stun (self->ice_config, info->stun_uris[0], &error))
-    {
-      g_debug ("Ignoring the server’s STUN URI: %s", error->message);
-      g_clear_error (&error);
-    }
-
-  if (self->ice_config->turn_servers->len > 0 || info->turn_uris == NULL)
-    return;
-
-  for (guint i = 0; info->turn_uris[i] != NULL; i++)
-    {
-      if (!ph_ice_config_add_turn (self->ice_config, info->turn_uris[i], info->username,
-                                   info->credential, &error))
-        {
-          g_debug ("Ignoring the server’s TURN URI: %s", error->message);
-          g_clear_error (&error);
-        }
-    }
-}
-
-static void
-get_turn_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+ice_servers_found_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr (PhConversation) self = user_data;
   g_autoptr (GError) error = NULL;
-  g_autoptr (PhTurnInfo) info = NULL;
 
-  info = ph_rendezvous_client_get_turn_finish (PH_RENDEZVOUS_CLIENT (source), result, &error);
-  if (self->tearing_down)
-    return;
   /* A server without STUN or TURN to offer is fine: host candidates and
    * peer-reflexive ones still connect many networks. */
-  if (info != NULL)
-    merge_server_turn (self, info);
-  else
-    g_debug ("No STUN/TURN from the rendezvous server: %s", error->message);
-
-  start_ice (self);
+  if (!ph_ice_server_lookup_finish (result, &error))
+    {
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        return;
+      g_debug ("No STUN/TURN from the rendezvous server: %s", error->message);
+    }
+  if (!self->tearing_down)
+    start_ice (self);
 }
 
 static gboolean
@@ -1154,15 +1079,8 @@ start (PhConversation *self, GError **error)
    * asked for TURN servers has a place to wait. */
   new_attempt (self, current_attempt (self));
 
-  self->network_monitor = g_object_ref (g_network_monitor_get_default ());
-  g_signal_connect (self->network_monitor, "network-changed", G_CALLBACK (network_changed_cb),
-                    self);
-  {
-    GWeakRef *weak = g_new0 (GWeakRef, 1);
-
-    g_weak_ref_init (weak, self);
-    g_bus_get (G_BUS_TYPE_SYSTEM, NULL, system_bus_cb, weak);
-  }
+  self->system_watch = ph_system_watch_new (NULL, NULL);
+  g_signal_connect (self->system_watch, "changed", G_CALLBACK (system_changed_cb), self);
 
   self->signaling = ph_signaling_new (self->client);
   g_signal_connect (self->signaling, "code-ready", G_CALLBACK (signaling_code_ready_cb), self);
@@ -1177,7 +1095,8 @@ start (PhConversation *self, GError **error)
                     self);
 
   if (self->use_server_turn)
-    ph_rendezvous_client_get_turn_async (self->client, NULL, get_turn_cb, g_object_ref (self));
+    ph_ice_server_lookup_async (self->client, self->ice_config, self->cancellable,
+                                ice_servers_found_cb, g_object_ref (self));
   else
     start_ice (self);
 
@@ -1464,8 +1383,8 @@ ph_conversation_dispose (GObject *object)
   ph_reconnection_stop (self->reconnection);
 
   stop_watching_system (self);
-  g_cancellable_cancel (self->nat_cancellable);
-  g_clear_object (&self->nat_cancellable);
+  g_cancellable_cancel (self->cancellable);
+  g_clear_object (&self->cancellable);
   g_clear_object (&self->nat_check);
   if (self->signaling != NULL)
     g_signal_handlers_disconnect_by_data (self->signaling, self);
@@ -1595,6 +1514,7 @@ ph_conversation_init (PhConversation *self)
   if (sodium_init () < 0)
     g_error ("libsodium could not be initialised");
 
+  self->cancellable = g_cancellable_new ();
   self->delivery = ph_delivery_new ();
   /* Lets the test suites see a lost peer given up without waiting a minute. */
   self->reconnection = ph_reconnection_new (
