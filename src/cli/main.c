@@ -17,9 +17,8 @@
 #include "ph-code.h"
 #include "ph-conversation.h"
 #include "ph-error.h"
-#include "ph-frame.h"
+#include "ph-nat-check-server.h"
 #include "ph-nat-check.h"
-#include "ph-rendezvous-client.h"
 #include "ph-untrusted-text.h"
 
 #define EXIT_USAGE 2
@@ -213,7 +212,7 @@ default_name (void)
 
   if (real_name != NULL && *real_name != '\0' && !g_str_equal (real_name, "Unknown"))
     return g_utf8_substring (real_name, 0,
-                             MIN (g_utf8_strlen (real_name, -1), PH_FRAME_MAX_NAME_LENGTH));
+                             MIN (g_utf8_strlen (real_name, -1), PH_CONVERSATION_MAX_NAME_LENGTH));
   return g_strdup (g_get_user_name ());
 }
 
@@ -249,22 +248,10 @@ run_nat_check (const char *stun, const char *rendezvous, gboolean json)
 
   if (server == NULL)
     {
-      g_autoptr (PhRendezvousClient) client = ph_rendezvous_client_new (rendezvous, &error);
-      g_autoptr (PhTurnInfo) info = NULL;
-
-      if (client != NULL)
-        {
-          ph_rendezvous_client_get_turn_async (client, NULL, nat_check_wait_cb, &wait);
-          g_main_loop_run (wait.loop);
-          info = ph_rendezvous_client_get_turn_finish (client, wait.result, &error);
-          g_clear_object (&wait.result);
-        }
-      if (info != NULL && (info->stun_uris == NULL || info->stun_uris[0] == NULL))
-        error = g_error_new (PH_ERROR, PH_ERROR_FAILED,
-                             "The rendezvous server %s names no STUN server; give one with --stun.",
-                             rendezvous);
-      else if (info != NULL)
-        server = g_strdup (info->stun_uris[0]);
+      ph_nat_check_find_server_async (rendezvous, NULL, nat_check_wait_cb, &wait);
+      g_main_loop_run (wait.loop);
+      server = ph_nat_check_find_server_finish (wait.result, &error);
+      g_clear_object (&wait.result);
     }
 
   if (server != NULL && ph_ice_config_set_stun (config, server, &error))
@@ -499,7 +486,7 @@ main (int argc, char *argv[])
     name = default_name ();
   else if (!ph_untrusted_text_check_name (name, &error))
     return usage_error (context, error->message);
-  else if (g_utf8_strlen (name, -1) > PH_FRAME_MAX_NAME_LENGTH)
+  else if (g_utf8_strlen (name, -1) > PH_CONVERSATION_MAX_NAME_LENGTH)
     return usage_error (context, "--name must be at most 64 characters.");
 
   if (rendezvous == NULL)

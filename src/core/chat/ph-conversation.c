@@ -114,6 +114,10 @@ struct _PhConversation
 
 G_DEFINE_FINAL_TYPE (PhConversation, ph_conversation, G_TYPE_OBJECT)
 
+/* The front ends check names against the facade's limit, hello frames
+ * against the codec's. */
+G_STATIC_ASSERT (PH_CONVERSATION_MAX_NAME_LENGTH == PH_FRAME_MAX_NAME_LENGTH);
+
 enum
 {
   PROP_0,

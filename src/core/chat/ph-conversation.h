@@ -12,6 +12,9 @@
 
 G_BEGIN_DECLS
 
+/* The longest name, in characters, a peer may give itself. */
+#define PH_CONVERSATION_MAX_NAME_LENGTH 64
+
 /* One chat: signalling through the rendezvous server, ICE, the secure
  * channel, and the messages on it. Front ends (the app, pinhole-cli) only
  * talk to this object. */
