@@ -27,6 +27,16 @@
 #include "ph-system-watch.h"
 #include "ph-test-hooks.h"
 
+/* The facade the front ends talk to, and the state machine that ties its
+ * parts together: PhDelivery (outbox), PhKeepalive (pings), PhReconnection
+ * (attempts and the deadline), PhSystemWatch (network and sleep), the ICE
+ * server lookup, PhSignaling (the mailbox) and one PhConnectionAttempt per
+ * path. Each part has its own file and test; what stays here is the order
+ * of events between them (which event in which state leads where) and the
+ * GObject face (twenty accessors, properties and signals), which is why
+ * this file is about twice the length of the others: splitting the state
+ * machine further would scatter one table of transitions over files. */
+
 /* From the moment both sides hold the key to an open channel; libnice
  * itself gives up sooner when every candidate pair has failed. */
 #define CONNECT_TIMEOUT_SECONDS 30
