@@ -272,6 +272,23 @@ path_relayed (JsonObject *connected)
   return path != NULL && json_object_get_boolean_member_with_default (path, "relayed", FALSE);
 }
 
+/* The lab's coturn is reached over UDP: a relay end must say so. */
+static gboolean
+turn_leg_named (const char *who, JsonObject *connected)
+{
+  JsonObject *path = json_object_get_object_member (connected, "path");
+  const char *transport
+      = path != NULL ? json_object_get_string_member_with_default (path, "turn_transport", NULL)
+                     : NULL;
+
+  if (!g_str_equal (path_end_type (connected, "local"), "relay")
+      || g_strcmp0 (transport, "udp") == 0)
+    return TRUE;
+  g_test_fail_printf ("%s: a relayed path names its TURN leg \"%s\", not \"udp\"", who,
+                      transport != NULL ? transport : "(none)");
+  return FALSE;
+}
+
 typedef enum
 {
   EXPECT_DIRECT,
@@ -303,11 +320,11 @@ check_path (const char *who, JsonObject *connected, Expectation expect)
       break;
     case EXPECT_RELAYED:
       if (relayed && (g_str_equal (local, "relay") || g_str_equal (remote, "relay")))
-        return TRUE;
+        return turn_leg_named (who, connected);
       break;
     case EXPECT_RELAY_ONLY:
       if (relayed && g_str_equal (local, "relay"))
-        return TRUE;
+        return turn_leg_named (who, connected);
       break;
     case EXPECT_FAILURE:
     default:

@@ -42,6 +42,7 @@ test_describe (void)
   g_autoptr (PhPath) path = make_path ();
   g_autofree char *direct = ph_path_describe (path);
   g_autofree char *relayed = NULL;
+  g_autofree char *through = NULL;
 
   g_assert_cmpstr (direct, ==, "direct (srflx ↔ prflx, udp)");
 
@@ -52,6 +53,26 @@ test_describe (void)
   path->relayed = TRUE;
   relayed = ph_path_describe (path);
   g_assert_cmpstr (relayed, ==, "relayed (relay ↔ host, udp)");
+
+  /* The TURN leg is named when it is known. */
+  path->turn_transport = g_strdup ("tcp");
+  through = ph_path_describe (path);
+  g_assert_cmpstr (through, ==, "relayed through TURN over TCP (relay ↔ host, udp)");
+}
+
+static void
+test_json_turn_transport (void)
+{
+  g_autoptr (PhPath) path = make_path ();
+  g_autoptr (JsonNode) node = NULL;
+  JsonObject *object;
+
+  path->relayed = TRUE;
+  path->turn_transport = g_strdup ("udp");
+  node = ph_path_to_json (path);
+  object = json_node_get_object (node);
+  g_assert_true (json_object_get_boolean_member (object, "relayed"));
+  g_assert_cmpstr (json_object_get_string_member (object, "turn_transport"), ==, "udp");
 }
 
 static void
@@ -76,6 +97,11 @@ test_copy_equal (void)
   g_free (copy->local_address);
   copy->local_address = g_strdup ("203.0.113.9");
   g_assert_false (ph_path_equal (path, copy));
+  g_free (copy->local_address);
+  copy->local_address = g_strdup (path->local_address);
+  g_assert_true (ph_path_equal (path, copy));
+  copy->turn_transport = g_strdup ("tcp");
+  g_assert_false (ph_path_equal (path, copy));
 }
 
 int
@@ -85,6 +111,7 @@ main (int argc, char *argv[])
 
   g_test_add_func ("/path/json", test_json);
   g_test_add_func ("/path/describe", test_describe);
+  g_test_add_func ("/path/json-turn-transport", test_json_turn_transport);
   g_test_add_func ("/path/copy-equal", test_copy_equal);
 
   return g_test_run ();

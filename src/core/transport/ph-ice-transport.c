@@ -125,8 +125,48 @@ candidate_type_name (NiceCandidateType type)
     }
 }
 
+static const char *
+turn_transport_name (PhTurnTransport transport)
+{
+  return transport == PH_TURN_TRANSPORT_TCP ? "tcp" : "udp";
+}
+
+/* How this end reaches the TURN server of its relay candidate @local.
+ * libnice keeps the server of a candidate to itself, but tells its
+ * address; with one transport for all servers the answer needs none. */
+static const char *
+find_turn_transport (PhIceTransport *self, const NiceCandidate *local)
+{
+  GPtrArray *servers = self->config->turn_servers;
+  gboolean one_transport = TRUE;
+  NiceAddress relay;
+
+  if (local->type != NICE_CANDIDATE_TYPE_RELAYED || servers->len == 0)
+    return NULL;
+  for (guint i = 1; i < servers->len; i++)
+    one_transport &= ((PhTurnServer *)g_ptr_array_index (servers, i))->transport
+                     == ((PhTurnServer *)g_ptr_array_index (servers, 0))->transport;
+  if (one_transport)
+    return turn_transport_name (((PhTurnServer *)g_ptr_array_index (servers, 0))->transport);
+
+  nice_candidate_relay_address (local, &relay);
+  for (guint i = 0; i < servers->len && i < self->turn_addresses->len; i++)
+    {
+      const PhTurnServer *server = g_ptr_array_index (servers, i);
+      const char *address = g_ptr_array_index (self->turn_addresses, i);
+      NiceAddress server_address;
+
+      if (address == NULL || !nice_address_set_from_string (&server_address, address))
+        continue;
+      nice_address_set_port (&server_address, server->port);
+      if (nice_address_equal (&relay, &server_address))
+        return turn_transport_name (server->transport);
+    }
+  return NULL;
+}
+
 static PhPath *
-path_from_pair (const NiceCandidate *local, const NiceCandidate *remote)
+path_from_pair (PhIceTransport *self, const NiceCandidate *local, const NiceCandidate *remote)
 {
   PhPath *path = g_new0 (PhPath, 1);
   char address[NICE_ADDRESS_STRING_LEN];
@@ -147,6 +187,7 @@ path_from_pair (const NiceCandidate *local, const NiceCandidate *remote)
 
   path->relayed
       = local->type == NICE_CANDIDATE_TYPE_RELAYED || remote->type == NICE_CANDIDATE_TYPE_RELAYED;
+  path->turn_transport = g_strdup (find_turn_transport (self, local));
   return path;
 }
 
@@ -224,7 +265,7 @@ new_selected_pair_full_cb (NiceAgent *agent, guint stream_id, guint component_id
   if (stream_id != self->stream_id || component_id != COMPONENT_ID)
     return;
 
-  path = path_from_pair (local, remote);
+  path = path_from_pair (self, local, remote);
   if (ph_path_equal (path, self->path))
     return;
 

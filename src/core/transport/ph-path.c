@@ -26,6 +26,7 @@ ph_path_copy (const PhPath *path)
   copy->remote_address = g_strdup (path->remote_address);
   copy->remote_port = path->remote_port;
   copy->relayed = path->relayed;
+  copy->turn_transport = g_strdup (path->turn_transport);
   return copy;
 }
 
@@ -40,6 +41,7 @@ ph_path_free (PhPath *path)
   g_free (path->remote_type);
   g_free (path->remote_transport);
   g_free (path->remote_address);
+  g_free (path->turn_transport);
   g_free (path);
 }
 
@@ -56,7 +58,8 @@ ph_path_equal (const PhPath *a, const PhPath *b)
          && g_strcmp0 (a->remote_type, b->remote_type) == 0
          && g_strcmp0 (a->remote_transport, b->remote_transport) == 0
          && g_strcmp0 (a->remote_address, b->remote_address) == 0
-         && a->remote_port == b->remote_port && !a->relayed == !b->relayed;
+         && a->remote_port == b->remote_port && !a->relayed == !b->relayed
+         && g_strcmp0 (a->turn_transport, b->turn_transport) == 0;
 }
 
 static void
@@ -91,6 +94,11 @@ ph_path_to_json (const PhPath *path)
            path->local_port);
   add_end (builder, "remote", path->remote_type, path->remote_transport, path->remote_address,
            path->remote_port);
+  if (path->turn_transport != NULL)
+    {
+      json_builder_set_member_name (builder, "turn_transport");
+      json_builder_add_string_value (builder, path->turn_transport);
+    }
   json_builder_end_object (builder);
   return json_builder_get_root (builder);
 }
@@ -100,6 +108,17 @@ ph_path_describe (const PhPath *path)
 {
   g_return_val_if_fail (path != NULL, NULL);
 
+  if (path->relayed && path->turn_transport != NULL)
+    {
+      g_autofree char *transport = g_ascii_strup (path->turn_transport, -1);
+
+      /* Translators: the first %s is how this end reaches its TURN server
+       * (UDP or TCP), the next two ICE candidate types (host, srflx, prflx
+       * or relay) of your end and your peer's, the last the transport (udp
+       * or tcp); keep them as they are. */
+      return g_strdup_printf (_ ("relayed through TURN over %s (%s ↔ %s, %s)"), transport,
+                              path->local_type, path->remote_type, path->local_transport);
+    }
   if (path->relayed)
     /* Translators: the first two %s are ICE candidate types (host, srflx,
      * prflx or relay) of your end and your peer's, the last the transport

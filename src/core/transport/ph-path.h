@@ -20,6 +20,9 @@ typedef struct
   char *remote_address;
   guint remote_port;
   gboolean relayed; /* either end is a relay candidate */
+  /* How this end reaches its TURN server when its end is a relay
+   * candidate ("udp" or "tcp"); NULL otherwise or when not known. */
+  char *turn_transport;
 } PhPath;
 
 #define PH_TYPE_PATH (ph_path_get_type ())
@@ -28,9 +31,12 @@ GType ph_path_get_type (void) G_GNUC_CONST;
 PhPath *ph_path_copy (const PhPath *path);
 void ph_path_free (PhPath *path);
 gboolean ph_path_equal (const PhPath *a, const PhPath *b);
-/* {"relayed":…,"local":{"type","transport","address","port"},"remote":{…}} */
+/* {"relayed":…,"local":{"type","transport","address","port"},"remote":{…}},
+ * and "turn_transport" when it is known. */
 JsonNode *ph_path_to_json (const PhPath *path);
-/* "direct (srflx ↔ prflx, udp)" or "relayed (relay ↔ host, udp)" */
+/* "direct (srflx ↔ prflx, udp)", "relayed (relay ↔ host, udp)" or, when
+ * the TURN leg's transport is known, "relayed through TURN over TCP (relay
+ * ↔ host, udp)" */
 char *ph_path_describe (const PhPath *path);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PhPath, ph_path_free)
