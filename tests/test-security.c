@@ -3,6 +3,8 @@
 
 #include "config.h"
 
+#include <string.h>
+
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
 
@@ -10,22 +12,43 @@
 #include "ph-conversation.h"
 #include "ph-error.h"
 #include "ph-pake.h"
+#include "ph-rendezvous-client.h"
+#include "ph-signaling.h"
+#include "ph-test-needs-hooks.h"
 #include "ph-test-programs.h"
+#include "ph-test-server.h"
 #include "ph-test-wait.h"
 
 /* A rendezvous server in the middle: every request of two real peers goes
  * through this proxy, which tampers with what it relays the way a hostile
  * server could. Whatever it does, the peers must never connect to anyone
- * but each other, and must say why they stopped. */
+ * but each other, and must say why they stopped.
+ *
+ * Then a third party with no more than the server's HTTP API: it reads a
+ * mailbox (side ids and all) and posts into it in a side's name, to guess
+ * the code or to end a chat with a forged bye. */
 
 #define TIMEOUT_MS ph_test_scaled_ms (20000)
+/* Well under the 20 s a peer has to confirm the key: an ending this quick
+ * did not come from running out of patience. */
+#define PROMPT_MS ph_test_scaled_ms (8000)
+#define GUESSER_SIDE "a1b2c3d4e5f60718"
 
 typedef enum
 {
-  ATTACK_FLIP_DESCRIPTION_BIT, /* change one bit of a sealed description */
-  ATTACK_REPLAY_DESCRIPTION,   /* post a sealed description a second time */
-  ATTACK_OWN_PAKE,             /* answer the host's PAKE with the attacker's guess */
+  ATTACK_FLIP_DESCRIPTION_BIT,  /* change one bit of a sealed description */
+  ATTACK_REPLAY_DESCRIPTION,    /* post a sealed description a second time */
+  ATTACK_OWN_PAKE,              /* answer the host's PAKE with the attacker's guess */
+  ATTACK_FORGE_BYE,             /* after each side's description, an unsealed bye in its name */
+  ATTACK_HOLD_HOST_DESCRIPTION, /* keep the host's description until the joiner's bye */
 } Attack;
+
+typedef struct
+{
+  SoupServerMessage *message;
+  char *path_and_query;
+  GBytes *body;
+} Held;
 
 typedef struct
 {
@@ -35,12 +58,17 @@ typedef struct
   char *upstream;
   guint pake_messages;
   gboolean attacked;
+  char *host_side;       /* of the first PAKE message */
+  GPtrArray *forged_for; /* sides whose description was followed by a forged bye */
+  Held *held;
 } Proxy;
 
 typedef struct
 {
   SoupServerMessage *message;
   Proxy *proxy;
+  char *forge_url; /* a forged bye goes there before the answer is relayed */
+  GBytes *forge_body;
 } Forward;
 
 typedef struct
@@ -49,6 +77,25 @@ typedef struct
   gboolean connected;
   gboolean ended;
 } Peer;
+
+static void
+forward_free (Forward *forward)
+{
+  soup_server_message_unpause (forward->message);
+  g_object_unref (forward->message);
+  g_free (forward->forge_url);
+  g_clear_pointer (&forward->forge_body, g_bytes_unref);
+  g_free (forward);
+}
+
+static void
+forged_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GBytes) answer
+      = soup_session_send_and_read_finish (SOUP_SESSION (source), result, NULL);
+
+  forward_free (user_data);
+}
 
 static void
 relay_answer_cb (GObject *source, GAsyncResult *result, gpointer user_data)
@@ -70,14 +117,23 @@ relay_answer_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       soup_server_message_set_response (forward->message, "application/json", SOUP_MEMORY_COPY,
                                         data, length);
     }
-  soup_server_message_unpause (forward->message);
-  g_object_unref (forward->message);
-  g_free (forward);
+  if (body != NULL && forward->forge_url != NULL)
+    {
+      g_autoptr (SoupMessage) forged = soup_message_new ("POST", forward->forge_url);
+
+      /* Stored right after the description, before its poster hears back. */
+      soup_message_set_request_body_from_bytes (forged, "application/json", forward->forge_body);
+      soup_session_send_and_read_async (forward->proxy->session, forged, G_PRIORITY_DEFAULT, NULL,
+                                        forged_cb, forward);
+      return;
+    }
+  forward_free (forward);
 }
 
-static void
-relay (Proxy *proxy, SoupServerMessage *message, const char *method, const char *path_and_query,
-       GBytes *body)
+/* Sends a request on upstream for @message, which must be paused. */
+static Forward *
+send_upstream (Proxy *proxy, SoupServerMessage *message, const char *method,
+               const char *path_and_query, GBytes *body)
 {
   g_autofree char *url = g_strconcat (proxy->upstream, path_and_query, NULL);
   g_autoptr (SoupMessage) upstream = soup_message_new (method, url);
@@ -87,9 +143,28 @@ relay (Proxy *proxy, SoupServerMessage *message, const char *method, const char 
     soup_message_set_request_body_from_bytes (upstream, "application/json", body);
   forward->message = g_object_ref (message);
   forward->proxy = proxy;
-  soup_server_message_pause (message);
   soup_session_send_and_read_async (proxy->session, upstream, G_PRIORITY_DEFAULT, NULL,
                                     relay_answer_cb, forward);
+  return forward;
+}
+
+static void
+relay (Proxy *proxy, SoupServerMessage *message, const char *method, const char *path_and_query,
+       GBytes *body)
+{
+  soup_server_message_pause (message);
+  send_upstream (proxy, message, method, path_and_query, body);
+}
+
+/* What a third party posts: a mailbox message in @side's name. */
+static GBytes *
+message_json (const char *side, const char *phase, const char *body)
+{
+  g_autofree char *encoded = g_base64_encode ((const guchar *)body, strlen (body));
+  char *text = g_strdup_printf ("{\"side\":\"%s\",\"phase\":\"%s\",\"body\":\"%s\"}", side, phase,
+                                encoded);
+
+  return g_bytes_new_take (text, strlen (text));
 }
 
 /* Rewrites the "body" member of a posted mailbox message. */
@@ -204,6 +279,63 @@ proxy_handler_cb (SoupServer *server, SoupServerMessage *message, const char *pa
                                         replay_posted_cb, NULL);
     }
 
+  if ((proxy->attack == ATTACK_FORGE_BYE || proxy->attack == ATTACK_HOLD_HOST_DESCRIPTION)
+      && g_str_has_suffix (path, "/messages")
+      && g_str_equal (soup_server_message_get_method (message), "POST"))
+    {
+      g_autoptr (JsonParser) parser = json_parser_new ();
+      JsonObject *posted;
+      const char *phase;
+      const char *side;
+
+      g_assert_true (json_parser_load_from_data (parser, g_bytes_get_data (body, NULL),
+                                                 g_bytes_get_size (body), NULL));
+      posted = json_node_get_object (json_parser_get_root (parser));
+      phase = json_object_get_string_member (posted, "phase");
+      side = json_object_get_string_member (posted, "side");
+      if (proxy->host_side == NULL && g_str_equal (phase, "pake"))
+        proxy->host_side = g_strdup (side);
+
+      if (proxy->attack == ATTACK_FORGE_BYE && g_str_equal (phase, "desc")
+          && !g_ptr_array_find_with_equal_func (proxy->forged_for, side, g_str_equal, NULL))
+        {
+          Forward *forward;
+
+          soup_server_message_pause (message);
+          forward = send_upstream (proxy, message, "POST", path_and_query, forwarded);
+
+          forward->forge_url = g_strconcat (proxy->upstream, path_and_query, NULL);
+          forward->forge_body = message_json (side, "bye", "ice-failed");
+          g_ptr_array_add (proxy->forged_for, g_strdup (side));
+          proxy->attacked = proxy->forged_for->len == 2;
+          return;
+        }
+
+      if (proxy->attack == ATTACK_HOLD_HOST_DESCRIPTION && g_str_equal (phase, "desc")
+          && g_strcmp0 (side, proxy->host_side) == 0 && !proxy->attacked)
+        {
+          proxy->held = g_new0 (Held, 1);
+          proxy->held->message = g_object_ref (message);
+          proxy->held->path_and_query = g_strdup (path_and_query);
+          proxy->held->body = g_bytes_ref (forwarded);
+          proxy->attacked = TRUE;
+          soup_server_message_pause (message);
+          return;
+        }
+
+      /* Let the host post again once the joiner has said goodbye. */
+      if (proxy->held != NULL && g_str_equal (phase, "bye"))
+        {
+          Held *held = g_steal_pointer (&proxy->held);
+
+          send_upstream (proxy, held->message, "POST", held->path_and_query, held->body);
+          g_object_unref (held->message);
+          g_free (held->path_and_query);
+          g_bytes_unref (held->body);
+          g_free (held);
+        }
+    }
+
   relay (proxy, message, soup_server_message_get_method (message), path_and_query, forwarded);
 }
 
@@ -233,9 +365,132 @@ both_ended (gpointer data)
 }
 
 static gboolean
+both_connected_or_one_ended (gpointer data)
+{
+  Peer *peers = data;
+
+  return (peers[0].connected && peers[1].connected) || peers[0].ended || peers[1].ended;
+}
+
+static gboolean
 has_code (gpointer data)
 {
   return ph_conversation_get_code (data) != NULL;
+}
+
+/* Starts a real rendezvous server and the proxy in front of it; returns
+ * the proxy's URL. */
+static char *
+proxy_start (Proxy *proxy, Attack attack, PhTestProcess **out_server)
+{
+  g_autoptr (GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GSocketAddress) address = g_inet_socket_address_new (loopback, 0);
+  g_autoptr (GSocketAddress) listening = NULL;
+  GSList *listeners;
+
+  *proxy = (Proxy){ .attack = attack };
+  proxy->forged_for = g_ptr_array_new_with_free_func (g_free);
+  *out_server = ph_test_start_rendezvous (NULL, &proxy->upstream);
+  proxy->session = soup_session_new_with_options ("max-conns-per-host", 16, NULL);
+  proxy->proxy = soup_server_new (NULL, NULL);
+  soup_server_add_handler (proxy->proxy, NULL, proxy_handler_cb, proxy, NULL);
+  g_assert_true (soup_server_listen (proxy->proxy, address, 0, &error));
+  g_assert_no_error (error);
+  /* The port from the listening socket: soup_server_get_uris() leaks in 3.2. */
+  listeners = soup_server_get_listeners (proxy->proxy);
+  listening = g_socket_get_local_address (listeners->data, &error);
+  g_assert_no_error (error);
+  g_slist_free (listeners);
+  return g_strdup_printf ("http://127.0.0.1:%u",
+                          g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (listening)));
+}
+
+static void
+proxy_stop (Proxy *proxy, PhTestProcess *server)
+{
+  g_assert_null (proxy->held);
+  soup_server_disconnect (proxy->proxy);
+  g_clear_object (&proxy->proxy);
+  g_clear_object (&proxy->session);
+  g_assert_cmpint (ph_test_process_stop (server), ==, 0);
+  g_free (proxy->upstream);
+  g_free (proxy->host_side);
+  g_ptr_array_unref (proxy->forged_for);
+}
+
+static void
+peers_init (Peer peers[2], const char *url)
+{
+  for (guint i = 0; i < 2; i++)
+    {
+      peers[i] = (Peer){ ph_conversation_new (url, i == 0 ? "Alice" : "Bob", NULL) };
+      g_signal_connect (peers[i].conversation, "notify::state", G_CALLBACK (state_cb), &peers[i]);
+    }
+}
+
+static void
+peers_clear (Peer peers[2])
+{
+  for (guint i = 0; i < 2; i++)
+    g_clear_object (&peers[i].conversation);
+}
+
+/* The mailbox as anyone can read it, waiting up to @wait_seconds for a
+ * first message. */
+static GPtrArray *
+read_mailbox (const char *url, const char *nameplate, guint wait_seconds)
+{
+  g_autoptr (PhRendezvousClient) reader = ph_rendezvous_client_new (url, NULL);
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (GError) error = NULL;
+  GPtrArray *messages;
+
+  ph_rendezvous_client_fetch_async (reader, nameplate, 0, wait_seconds, NULL, ph_test_result_cb,
+                                    &result);
+  ph_test_wait_for_result (&result, TIMEOUT_MS);
+  messages = ph_rendezvous_client_fetch_finish (reader, result, &error);
+  g_assert_no_error (error);
+  return messages;
+}
+
+static void
+post (const char *url, const char *nameplate, const char *side, const char *phase, GBytes *body)
+{
+  g_autoptr (PhRendezvousClient) poster = ph_rendezvous_client_new (url, NULL);
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (GError) error = NULL;
+
+  ph_rendezvous_client_post_async (poster, nameplate, side, phase, body, NULL, ph_test_result_cb,
+                                   &result);
+  ph_test_wait_for_result (&result, TIMEOUT_MS);
+  g_assert_true (ph_rendezvous_client_post_finish (poster, result, NULL, &error));
+  g_assert_no_error (error);
+}
+
+static char *
+nameplate_of (const char *code)
+{
+  g_autofree char *nameplate = NULL;
+
+  g_assert_true (ph_code_parse (code, &nameplate, NULL, NULL));
+  return g_steal_pointer (&nameplate);
+}
+
+/* Hosts, and waits until the host's PAKE message is in the mailbox at
+ * @upstream (so the joiner's cannot overtake it); returns the code. */
+static const char *
+host_and_wait_for_pake (Peer *host, const char *upstream)
+{
+  g_autofree char *nameplate = NULL;
+  g_autoptr (GPtrArray) messages = NULL;
+
+  ph_conversation_host (host->conversation);
+  g_assert_true (ph_test_wait_until (has_code, host->conversation, TIMEOUT_MS));
+  nameplate = nameplate_of (ph_conversation_get_code (host->conversation));
+  messages = read_mailbox (upstream, nameplate, 10);
+  g_assert_cmpuint (messages->len, >=, 1);
+  return ph_conversation_get_code (host->conversation);
 }
 
 /* @expected_a and @expected_b are the errors the two peers must end with,
@@ -244,34 +499,13 @@ static void
 run_attack (Attack attack, PhError expected_a, PhError expected_b)
 {
   g_autoptr (PhTestProcess) server = NULL;
-  g_autoptr (GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
   g_autoptr (GError) error = NULL;
-  g_autoptr (GSocketAddress) address = g_inet_socket_address_new (loopback, 0);
-  g_autoptr (GSocketAddress) listening = NULL;
-  GSList *listeners;
   g_autofree char *proxy_url = NULL;
-  Proxy proxy = { .attack = attack };
-  Peer peers[2] = { { 0 } };
+  Proxy proxy;
+  Peer peers[2];
 
-  server = ph_test_start_rendezvous (NULL, &proxy.upstream);
-  proxy.session = soup_session_new_with_options ("max-conns-per-host", 16, NULL);
-  proxy.proxy = soup_server_new (NULL, NULL);
-  soup_server_add_handler (proxy.proxy, NULL, proxy_handler_cb, &proxy, NULL);
-  g_assert_true (soup_server_listen (proxy.proxy, address, 0, &error));
-  g_assert_no_error (error);
-  /* The port from the listening socket: soup_server_get_uris() leaks in 3.2. */
-  listeners = soup_server_get_listeners (proxy.proxy);
-  listening = g_socket_get_local_address (listeners->data, &error);
-  g_assert_no_error (error);
-  g_slist_free (listeners);
-  proxy_url = g_strdup_printf ("http://127.0.0.1:%u",
-                               g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (listening)));
-
-  for (guint i = 0; i < 2; i++)
-    {
-      peers[i].conversation = ph_conversation_new (proxy_url, i == 0 ? "Alice" : "Bob", NULL);
-      g_signal_connect (peers[i].conversation, "notify::state", G_CALLBACK (state_cb), &peers[i]);
-    }
+  proxy_url = proxy_start (&proxy, attack, &server);
+  peers_init (peers, proxy_url);
 
   ph_conversation_host (peers[0].conversation);
   g_assert_true (ph_test_wait_until (has_code, peers[0].conversation, TIMEOUT_MS));
@@ -300,13 +534,8 @@ run_attack (Attack attack, PhError expected_a, PhError expected_b)
                  ph_error_code_name (&(GError){ PH_ERROR, expected_b, NULL }));
     }
 
-  for (guint i = 0; i < 2; i++)
-    g_clear_object (&peers[i].conversation);
-  soup_server_disconnect (proxy.proxy);
-  g_clear_object (&proxy.proxy);
-  g_clear_object (&proxy.session);
-  g_assert_cmpint (ph_test_process_stop (server), ==, 0);
-  g_free (proxy.upstream);
+  peers_clear (peers);
+  proxy_stop (&proxy, server);
 }
 
 static void
@@ -329,6 +558,412 @@ test_attacker_runs_its_own_pake (void)
   run_attack (ATTACK_OWN_PAKE, PH_ERROR_WRONG_CODE, PH_ERROR_WRONG_CODE);
 }
 
+static char *
+code_with_other_second_word (const char *code)
+{
+  g_auto (GStrv) parts = g_strsplit (code, "-", 3);
+  const char *const *second = ph_code_get_second_words ();
+
+  return g_strdup_printf ("%s-%s-%s", parts[0], parts[1],
+                          g_str_equal (parts[2], second[0]) ? second[1] : second[0]);
+}
+
+/* A joiner with a wrong code: both sides say so at once, and the code it
+ * typed is refused from then on, by the app's library and by the CLI. */
+static void
+test_wrong_guess_is_wrong_code_on_both_sides (void)
+{
+  g_autoptr (PhTestProcess) server = NULL;
+  g_autoptr (PhTestProcess) cli = NULL;
+  g_autoptr (PhConversation) again = NULL;
+  g_autoptr (JsonObject) event = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *url = NULL;
+  g_autofree char *wrong = NULL;
+  const char *args[] = { "join", NULL, NULL };
+  Peer peers[2];
+
+  server = ph_test_start_rendezvous (NULL, &url);
+  peers_init (peers, url);
+  ph_conversation_host (peers[0].conversation);
+  g_assert_true (ph_test_wait_until (has_code, peers[0].conversation, TIMEOUT_MS));
+  wrong = code_with_other_second_word (ph_conversation_get_code (peers[0].conversation));
+
+  g_assert_true (ph_conversation_join (peers[1].conversation, wrong, &error));
+  g_assert_true (ph_test_wait_until (both_ended, peers, PROMPT_MS));
+  for (guint i = 0; i < 2; i++)
+    {
+      g_assert_false (peers[i].connected);
+      g_assert_error (ph_conversation_get_error (peers[i].conversation), PH_ERROR,
+                      PH_ERROR_WRONG_CODE);
+    }
+
+  /* Typed again, it is refused before anything reaches the server. */
+  again = ph_conversation_new (url, "Bob", NULL);
+  g_assert_false (ph_conversation_join (again, wrong, &error));
+  g_assert_error (error, PH_ERROR, PH_ERROR_BURNED_CODE);
+  g_assert_cmpint (ph_conversation_get_state (again), ==, PH_CONVERSATION_STATE_IDLE);
+
+  args[1] = wrong;
+  cli = ph_test_spawn_cli (url, "Bob", PH_TEST_CLI_JSON, args, NULL);
+  event = ph_test_process_wait_event (cli, "error", TIMEOUT_MS);
+  g_assert_cmpstr (json_object_get_string_member (event, "code"), ==, "burned-code");
+  g_assert_cmpint (ph_test_process_wait_exit (cli, TIMEOUT_MS), ==, 1);
+
+  peers_clear (peers);
+  g_assert_cmpint (ph_test_process_stop (server), ==, 0);
+}
+
+typedef enum
+{
+  GUESSER_GOES_SILENT,
+  GUESSER_LEAVES,
+} GuesserEnd;
+
+/* Someone who read the host's mailbox runs the PAKE on a guessed code,
+ * then waits to learn from the host whether it was right, or gives up.
+ * The host tells its person, and the guess learns nothing. */
+static void
+run_guesser (GuesserEnd end)
+{
+  g_autoptr (PhTestProcess) server = NULL;
+  g_autoptr (PhPake) guesser = NULL;
+  g_autoptr (GBytes) pake = NULL;
+  g_autoptr (GBytes) bye = g_bytes_new (NULL, 0);
+  g_autoptr (GPtrArray) messages = NULL;
+  g_autofree char *url = NULL;
+  g_autofree char *nameplate = NULL;
+  g_autofree char *guess = NULL;
+  const GError *error;
+  gboolean host_said_bye = FALSE;
+  gint64 start;
+  Peer peers[2];
+
+  server = ph_test_start_rendezvous (NULL, &url);
+  peers_init (peers, url);
+  if (end == GUESSER_GOES_SILENT)
+    g_setenv ("PINHOLE_TEST_CONFIRM_PATIENCE_SECONDS", "2", TRUE);
+  nameplate = nameplate_of (host_and_wait_for_pake (&peers[0], url));
+  g_unsetenv ("PINHOLE_TEST_CONFIRM_PATIENCE_SECONDS");
+  guess = code_with_other_second_word (ph_conversation_get_code (peers[0].conversation));
+
+  guesser = ph_pake_new (guess, nameplate, GUESSER_SIDE);
+  pake = ph_pake_get_message (guesser);
+  start = g_get_monotonic_time ();
+  post (url, nameplate, GUESSER_SIDE, "pake", pake);
+  if (end == GUESSER_LEAVES)
+    post (url, nameplate, GUESSER_SIDE, "bye", bye);
+
+  g_assert_true (ph_test_wait_for_flag (&peers[0].ended, PROMPT_MS));
+  error = ph_conversation_get_error (peers[0].conversation);
+  g_assert_error (error, PH_ERROR, PH_ERROR_POSSIBLE_GUESS);
+  g_assert_nonnull (strstr (error->message, "guess your code"));
+  /* It waited out its patience (2 s, which a seconds timeout may cut by a
+   * quarter of a second) rather than giving up at once. */
+  if (end == GUESSER_GOES_SILENT)
+    g_assert_cmpint (g_get_monotonic_time () - start, >=, 3 * G_USEC_PER_SEC / 2);
+
+  /* Neither the host's confirmation nor anything sealed: nothing that
+   * could tell the guess whether it was right. */
+  messages = read_mailbox (url, nameplate, 0);
+  for (guint i = 0; i < messages->len; i++)
+    {
+      PhMailboxMessage *message = g_ptr_array_index (messages, i);
+
+      if (g_str_equal (message->side, GUESSER_SIDE))
+        continue;
+      g_test_message ("host posted %s", message->phase);
+      g_assert_true (g_str_equal (message->phase, "pake") || g_str_equal (message->phase, "bye"));
+      host_said_bye |= g_str_equal (message->phase, "bye");
+    }
+  g_assert_true (host_said_bye);
+
+  peers_clear (peers);
+  g_assert_cmpint (ph_test_process_stop (server), ==, 0);
+}
+
+static void
+test_guesser_goes_silent (void)
+{
+  run_guesser (GUESSER_GOES_SILENT);
+}
+
+static void
+test_guesser_leaves (void)
+{
+  run_guesser (GUESSER_LEAVES);
+}
+
+/* The PhSignaling side of a chat, as far as these tests look. */
+typedef struct
+{
+  PhSignaling *signaling;
+  char *code;
+  guint descriptions;
+  guint candidates;
+  char *left_reason;
+  gboolean left_sealed;
+  GError *error;
+} Side;
+
+static void
+side_code_ready_cb (PhSignaling *signaling, const char *code, Side *side)
+{
+  side->code = g_strdup (code);
+}
+
+static void
+side_description_cb (PhSignaling *signaling, const PhSessionDescription *description, Side *side)
+{
+  side->descriptions++;
+}
+
+static void
+side_candidate_cb (PhSignaling *signaling, guint64 attempt, const char *candidate, Side *side)
+{
+  side->candidates++;
+}
+
+static void
+side_peer_left_cb (PhSignaling *signaling, const char *reason, gboolean sealed, Side *side)
+{
+  g_assert_null (side->left_reason);
+  side->left_reason = g_strdup (reason);
+  side->left_sealed = sealed;
+}
+
+static void
+side_failed_cb (PhSignaling *signaling, const GError *error, Side *side)
+{
+  g_assert_null (side->error);
+  side->error = g_error_copy (error);
+}
+
+static void
+side_init (Side *side, const char *url)
+{
+  g_autoptr (PhRendezvousClient) client = ph_rendezvous_client_new (url, NULL);
+
+  *side = (Side){ ph_signaling_new (client) };
+  g_signal_connect (side->signaling, "code-ready", G_CALLBACK (side_code_ready_cb), side);
+  g_signal_connect (side->signaling, "description", G_CALLBACK (side_description_cb), side);
+  g_signal_connect (side->signaling, "candidate", G_CALLBACK (side_candidate_cb), side);
+  g_signal_connect (side->signaling, "peer-left", G_CALLBACK (side_peer_left_cb), side);
+  g_signal_connect (side->signaling, "failed", G_CALLBACK (side_failed_cb), side);
+}
+
+static void
+side_left_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  ph_signaling_leave_finish (PH_SIGNALING (source), result);
+  *(gboolean *)user_data = TRUE;
+}
+
+static void
+side_leave (Side *side, const char *reason)
+{
+  gboolean left = FALSE;
+
+  ph_signaling_leave_async (side->signaling, reason, side_left_cb, &left);
+  g_assert_true (ph_test_wait_for_flag (&left, TIMEOUT_MS));
+  g_assert_finalize_object (side->signaling);
+  g_free (side->code);
+  g_free (side->left_reason);
+  g_clear_error (&side->error);
+}
+
+static void
+side_send_description (Side *side, gboolean host)
+{
+  g_autoptr (PhSessionDescription) description = ph_session_description_new ();
+
+  description->session_id = 42;
+  description->session_version = 1;
+  description->fingerprint
+      = g_strdup ("3A:9C:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:"
+                  "77:88:99:AA:BB:CC:F0");
+  description->setup = g_strdup (host ? "passive" : "active");
+  description->ice_ufrag = g_strdup ("6Dh2");
+  description->ice_pwd = g_strdup ("Zp3QxYk8mN2bV7cL1rT9wE4s");
+  ph_signaling_send_description (side->signaling, description);
+}
+
+typedef struct
+{
+  Side *host;
+  Side *joiner;
+  guint host_ignored;
+  guint joiner_ignored;
+} Sides;
+
+static gboolean
+has_code_or_error (gpointer data)
+{
+  Side *side = data;
+
+  return side->code != NULL || side->error != NULL;
+}
+
+static gboolean
+both_have_descriptions (gpointer data)
+{
+  Sides *sides = data;
+
+  return (sides->host->descriptions > 0 && sides->joiner->descriptions > 0)
+         || sides->host->error != NULL || sides->joiner->error != NULL;
+}
+
+static gboolean
+both_ignored (gpointer data)
+{
+  Sides *sides = data;
+
+  return ph_signaling_get_ignored_count (sides->host->signaling) >= sides->host_ignored
+         && ph_signaling_get_ignored_count (sides->joiner->signaling) >= sides->joiner_ignored;
+}
+
+static gboolean
+joiner_has_left (gpointer data)
+{
+  Side *joiner = data;
+
+  return joiner->left_reason != NULL || joiner->error != NULL;
+}
+
+static gboolean
+joiner_heard (gpointer data)
+{
+  Side *joiner = ((Sides *)data)->joiner;
+
+  return joiner->candidates > 0 || joiner->left_reason != NULL || joiner->error != NULL;
+}
+
+/* Once the key is confirmed, byes, PAKE messages and confirmations posted
+ * in a side's name by someone else are ignored and counted; the chat goes
+ * on, and the real peer's sealed bye still ends it, with its reason. */
+static void
+test_forged_control_messages_after_the_key (void)
+{
+  g_autoptr (PhRendezvousServer) server = ph_test_server_start (0, NULL);
+  g_autofree char *url = ph_rendezvous_server_get_url (server);
+  g_autoptr (GBytes) reason = g_bytes_new_static ("ice-failed", 10);
+  g_autoptr (GBytes) garbage = g_bytes_new_static ("0123456789abcdef0123456789abcdef", 32);
+  g_autoptr (GPtrArray) messages = NULL;
+  g_autofree char *nameplate = NULL;
+  g_autofree char *host_side = NULL;
+  g_autofree char *joiner_side = NULL;
+  Side host;
+  Side joiner;
+  Sides sides = { &host, &joiner, 1, 3 };
+
+  side_init (&host, url);
+  side_init (&joiner, url);
+  ph_signaling_host (host.signaling);
+  g_assert_true (ph_test_wait_until (has_code_or_error, &host, TIMEOUT_MS));
+  g_assert_no_error (host.error);
+  nameplate = nameplate_of (host.code);
+  g_ptr_array_unref (read_mailbox (url, nameplate, 10));
+  ph_signaling_join (joiner.signaling, host.code);
+  side_send_description (&host, TRUE);
+  side_send_description (&joiner, FALSE);
+  /* Each side's description came after its confirmation verified. */
+  g_assert_true (ph_test_wait_until (both_have_descriptions, &sides, TIMEOUT_MS));
+  g_assert_no_error (host.error);
+  g_assert_no_error (joiner.error);
+
+  messages = read_mailbox (url, nameplate, 0);
+  host_side = g_strdup (((PhMailboxMessage *)g_ptr_array_index (messages, 0))->side);
+  joiner_side = g_strdup (((PhMailboxMessage *)g_ptr_array_index (messages, 1))->side);
+  g_assert_cmpstr (host_side, !=, joiner_side);
+
+  post (url, nameplate, host_side, "bye", reason);
+  post (url, nameplate, host_side, "pake", garbage);
+  post (url, nameplate, host_side, "confirm", garbage);
+  post (url, nameplate, joiner_side, "bye", reason);
+  g_assert_true (ph_test_wait_until (both_ignored, &sides, TIMEOUT_MS));
+  g_assert_cmpuint (ph_signaling_get_ignored_count (host.signaling), ==, 1);
+  g_assert_cmpuint (ph_signaling_get_ignored_count (joiner.signaling), ==, 3);
+  g_assert_null (host.left_reason);
+  g_assert_null (joiner.left_reason);
+  g_assert_no_error (host.error);
+  g_assert_no_error (joiner.error);
+
+  /* Still talking: a candidate gets through after all that. */
+  ph_signaling_send_candidate (host.signaling, 1, "candidate:late");
+  g_assert_true (ph_test_wait_until (joiner_heard, &sides, TIMEOUT_MS));
+  g_assert_cmpuint (joiner.candidates, ==, 1);
+  g_assert_null (joiner.left_reason);
+
+  side_leave (&host, "ice-failed");
+  g_assert_true (ph_test_wait_until (joiner_has_left, &joiner, TIMEOUT_MS));
+  g_assert_no_error (joiner.error);
+  g_assert_cmpstr (joiner.left_reason, ==, "ice-failed");
+  g_assert_true (joiner.left_sealed);
+  side_leave (&joiner, NULL);
+}
+
+/* An unsealed bye that says "ice-failed", posted in each side's name right
+ * after its description: neither peer takes it for the other's diagnosis,
+ * nor for the other leaving, and they connect. */
+static void
+test_forged_bye_during_setup (void)
+{
+  g_autoptr (PhTestProcess) server = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *proxy_url = NULL;
+  Proxy proxy;
+  Peer peers[2];
+
+  proxy_url = proxy_start (&proxy, ATTACK_FORGE_BYE, &server);
+  peers_init (peers, proxy_url);
+  host_and_wait_for_pake (&peers[0], proxy.upstream);
+  g_assert_true (ph_conversation_join (peers[1].conversation,
+                                       ph_conversation_get_code (peers[0].conversation), &error));
+  g_assert_true (ph_test_wait_until (both_connected_or_one_ended, peers, TIMEOUT_MS));
+  for (guint i = 0; i < 2; i++)
+    {
+      g_assert_no_error (ph_conversation_get_error (peers[i].conversation));
+      g_assert_true (peers[i].connected);
+    }
+  g_assert_true (proxy.attacked);
+
+  for (guint i = 0; i < 2; i++)
+    ph_conversation_leave (peers[i].conversation);
+  g_assert_true (ph_test_wait_until (both_ended, peers, TIMEOUT_MS));
+  for (guint i = 0; i < 2; i++)
+    g_assert_no_error (ph_conversation_get_error (peers[i].conversation));
+  peers_clear (peers);
+  proxy_stop (&proxy, server);
+}
+
+/* The joiner gives up after the key is confirmed but before a path is
+ * found (the host's description is held up on its way): its sealed bye
+ * reaches the host, which stops at once with peer-left. */
+static void
+test_sealed_bye_ends_setup (void)
+{
+  g_autoptr (PhTestProcess) server = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *proxy_url = NULL;
+  Proxy proxy;
+  Peer peers[2];
+
+  proxy_url = proxy_start (&proxy, ATTACK_HOLD_HOST_DESCRIPTION, &server);
+  peers_init (peers, proxy_url);
+  host_and_wait_for_pake (&peers[0], proxy.upstream);
+  g_assert_true (ph_conversation_join (peers[1].conversation,
+                                       ph_conversation_get_code (peers[0].conversation), &error));
+  g_assert_true (ph_test_wait_for_flag (&proxy.attacked, TIMEOUT_MS));
+
+  ph_conversation_leave (peers[1].conversation);
+  g_assert_true (ph_test_wait_until (both_ended, peers, PROMPT_MS));
+  g_assert_false (peers[0].connected);
+  g_assert_false (peers[1].connected);
+  g_assert_error (ph_conversation_get_error (peers[0].conversation), PH_ERROR, PH_ERROR_PEER_LEFT);
+  peers_clear (peers);
+  proxy_stop (&proxy, server);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -337,6 +972,14 @@ main (int argc, char *argv[])
   g_test_add_func ("/security/tampered-description", test_tampered_description);
   g_test_add_func ("/security/replayed-description", test_replayed_description);
   g_test_add_func ("/security/attacker-runs-its-own-pake", test_attacker_runs_its_own_pake);
+  g_test_add_func ("/security/wrong-guess-is-wrong-code-on-both-sides",
+                   test_wrong_guess_is_wrong_code_on_both_sides);
+  ph_test_add_func_with_hooks ("/security/guesser-goes-silent", test_guesser_goes_silent);
+  g_test_add_func ("/security/guesser-leaves", test_guesser_leaves);
+  g_test_add_func ("/security/forged-control-messages-after-the-key",
+                   test_forged_control_messages_after_the_key);
+  g_test_add_func ("/security/forged-bye-during-setup", test_forged_bye_during_setup);
+  g_test_add_func ("/security/sealed-bye-ends-setup", test_sealed_bye_ends_setup);
 
   return g_test_run ();
 }

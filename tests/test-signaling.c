@@ -3,6 +3,10 @@
 
 #include "config.h"
 
+#include <string.h>
+
+#include "ph-burned-codes.h"
+#include "ph-code.h"
 #include "ph-error.h"
 #include "ph-rendezvous-client.h"
 #include "ph-signaling.h"
@@ -27,6 +31,9 @@ typedef struct
   gboolean paired;
   GPtrArray *descriptions; /* names in the descriptions received, in order */
   GPtrArray *candidates;   /* candidates received, in order */
+  char *left_reason;       /* from the peer's bye, or NULL */
+  gboolean left_sealed;
+  gboolean cleared;
   GError *error;
 } Side;
 
@@ -76,6 +83,14 @@ end_of_candidates_cb (PhSignaling *signaling, guint64 attempt, Side *side)
 }
 
 static void
+peer_left_cb (PhSignaling *signaling, const char *reason, gboolean sealed, Side *side)
+{
+  g_assert_null (side->left_reason);
+  side->left_reason = g_strdup (reason);
+  side->left_sealed = sealed;
+}
+
+static void
 failed_cb (PhSignaling *signaling, const GError *error, Side *side)
 {
   g_assert_null (side->error);
@@ -95,6 +110,7 @@ side_init (Side *side, const char *url)
   g_signal_connect (side->signaling, "description", G_CALLBACK (description_cb), side);
   g_signal_connect (side->signaling, "candidate", G_CALLBACK (candidate_cb), side);
   g_signal_connect (side->signaling, "end-of-candidates", G_CALLBACK (end_of_candidates_cb), side);
+  g_signal_connect (side->signaling, "peer-left", G_CALLBACK (peer_left_cb), side);
   g_signal_connect (side->signaling, "failed", G_CALLBACK (failed_cb), side);
 }
 
@@ -107,18 +123,28 @@ left_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   *left = TRUE;
 }
 
+/* Leaves with @reason in the bye, as a conversation that gave up does. */
 static void
-side_clear (Side *side)
+side_leave (Side *side, const char *reason)
 {
   gboolean left = FALSE;
 
-  ph_signaling_leave_async (side->signaling, NULL, left_cb, &left);
+  ph_signaling_leave_async (side->signaling, reason, left_cb, &left);
   g_assert_true (ph_test_wait_for_flag (&left, TIMEOUT_MS));
   g_assert_finalize_object (side->signaling);
   g_ptr_array_unref (side->descriptions);
   g_ptr_array_unref (side->candidates);
   g_free (side->code);
+  g_free (side->left_reason);
   g_clear_error (&side->error);
+  side->cleared = TRUE;
+}
+
+static void
+side_clear (Side *side)
+{
+  if (!side->cleared)
+    side_leave (side, NULL);
 }
 
 /* On a free port the first time, then on the same one again. */
@@ -400,6 +426,179 @@ test_server_stays_down (Fixture *fixture, gconstpointer data)
   g_assert_cmpint (g_get_monotonic_time () - start, <, ph_test_scaled_seconds (6) * G_USEC_PER_SEC);
 }
 
+/* The mailbox as a third party reads it: "phase side" for each message;
+ * waits up to @wait_seconds for a first one. */
+static GPtrArray *
+read_mailbox (Fixture *fixture, const char *nameplate, guint wait_seconds)
+{
+  g_autoptr (PhRendezvousClient) reader = ph_rendezvous_client_new (fixture->url, NULL);
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (GPtrArray) messages = NULL;
+  GPtrArray *read = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GError) error = NULL;
+
+  ph_rendezvous_client_fetch_async (reader, nameplate, 0, wait_seconds, NULL, ph_test_result_cb,
+                                    &result);
+  ph_test_wait_for_result (&result, TIMEOUT_MS);
+  messages = ph_rendezvous_client_fetch_finish (reader, result, &error);
+  g_assert_no_error (error);
+  for (guint i = 0; i < messages->len; i++)
+    {
+      PhMailboxMessage *message = g_ptr_array_index (messages, i);
+
+      g_ptr_array_add (read, g_strdup_printf ("%s %s", message->phase, message->side));
+    }
+  return read;
+}
+
+static char *
+nameplate_of (const char *code)
+{
+  g_autofree char *nameplate = NULL;
+
+  g_assert_true (ph_code_parse (code, &nameplate, NULL, NULL));
+  return g_steal_pointer (&nameplate);
+}
+
+/* The side id of the message at @index in what read_mailbox() read. */
+static const char *
+side_of (GPtrArray *read, guint index)
+{
+  const char *entry = g_ptr_array_index (read, index);
+
+  return strchr (entry, ' ') + 1;
+}
+
+/* The joiner proves first that it knows the code; the host answers only
+ * then, so a guess cannot learn from the host whether it was right. */
+static void
+test_joiner_confirms_first (Fixture *fixture, gconstpointer data)
+{
+  g_autofree char *nameplate = NULL;
+  g_autoptr (GPtrArray) read = NULL;
+  g_autofree char *host_side = NULL;
+  g_autofree char *joiner_side = NULL;
+  g_autofree char *joiner_confirm = NULL;
+  g_autofree char *host_confirm = NULL;
+
+  wait_for_code (fixture);
+  nameplate = nameplate_of (fixture->host.code);
+  /* The joiner's PAKE message may overtake the host's: waiting for the
+   * host's tells the two sides apart. */
+  g_ptr_array_unref (read_mailbox (fixture, nameplate, 5));
+  ph_signaling_join (fixture->joiner.signaling, fixture->host.code);
+  send_description (&fixture->host, "Alice", TRUE);
+  ph_signaling_send_candidate (fixture->host.signaling, 1, "candidate:a1");
+  ph_signaling_send_candidate (fixture->host.signaling, 1, "candidate:a2");
+  exchange_and_check (fixture);
+
+  read = read_mailbox (fixture, nameplate, 0);
+  g_assert_cmpuint (read->len, >=, 4);
+  g_assert_true (g_str_has_prefix (g_ptr_array_index (read, 0), "pake "));
+  g_assert_true (g_str_has_prefix (g_ptr_array_index (read, 1), "pake "));
+  host_side = g_strdup (side_of (read, 0));
+  joiner_side = g_strdup (side_of (read, 1));
+  g_assert_cmpstr (host_side, !=, joiner_side);
+  joiner_confirm = g_strdup_printf ("confirm %s", joiner_side);
+  host_confirm = g_strdup_printf ("confirm %s", host_side);
+  g_assert_cmpstr (g_ptr_array_index (read, 2), ==, joiner_confirm);
+  g_assert_cmpstr (g_ptr_array_index (read, 3), ==, host_confirm);
+}
+
+static gboolean
+both_failed (gpointer data)
+{
+  Fixture *fixture = data;
+
+  return fixture->host.error != NULL && fixture->joiner.error != NULL;
+}
+
+static char *
+code_with_other_second_word (const char *code)
+{
+  g_auto (GStrv) parts = g_strsplit (code, "-", 3);
+  const char *const *second = ph_code_get_second_words ();
+
+  return g_strdup_printf ("%s-%s-%s", parts[0], parts[1],
+                          g_str_equal (parts[2], second[0]) ? second[1] : second[0]);
+}
+
+/* Both sides learn at once that the codes differ, and the joiner will not
+ * try the code it typed again; the host's own code was never typed here. */
+static void
+test_wrong_code_burns_the_typed_code (Fixture *fixture, gconstpointer data)
+{
+  g_autofree char *wrong = NULL;
+  g_autoptr (GError) error = NULL;
+  gint64 now;
+
+  wait_for_code (fixture);
+  wrong = code_with_other_second_word (fixture->host.code);
+  ph_signaling_join (fixture->joiner.signaling, wrong);
+  g_assert_true (ph_test_wait_until (both_failed, fixture, TIMEOUT_MS));
+  g_assert_error (fixture->host.error, PH_ERROR, PH_ERROR_WRONG_CODE);
+  g_assert_error (fixture->joiner.error, PH_ERROR, PH_ERROR_WRONG_CODE);
+  g_assert_false (fixture->host.paired);
+
+  now = g_get_real_time () / G_USEC_PER_SEC;
+  g_assert_false (ph_burned_codes_check (fixture->url, wrong, now, &error));
+  g_assert_error (error, PH_ERROR, PH_ERROR_BURNED_CODE);
+  g_clear_error (&error);
+  g_assert_true (ph_burned_codes_check (fixture->url, fixture->host.code, now, &error));
+  g_assert_no_error (error);
+}
+
+static gboolean
+has_left (gpointer data)
+{
+  return ((Side *)data)->left_reason != NULL || ((Side *)data)->error != NULL;
+}
+
+/* Once the key is confirmed a bye is sealed, and its reason is the peer's
+ * own: a peer that found no path may say so. */
+static void
+test_sealed_bye_carries_its_reason (Fixture *fixture, gconstpointer data)
+{
+  wait_for_code (fixture);
+  ph_signaling_join (fixture->joiner.signaling, fixture->host.code);
+  send_description (&fixture->host, "Alice", TRUE);
+  ph_signaling_send_candidate (fixture->host.signaling, 1, "candidate:a1");
+  ph_signaling_send_candidate (fixture->host.signaling, 1, "candidate:a2");
+  exchange_and_check (fixture);
+
+  side_leave (&fixture->host, "ice-failed");
+  g_assert_true (ph_test_wait_until (has_left, &fixture->joiner, TIMEOUT_MS));
+  g_assert_no_error (fixture->joiner.error);
+  g_assert_cmpstr (fixture->joiner.left_reason, ==, "ice-failed");
+  g_assert_true (fixture->joiner.left_sealed);
+  g_assert_cmpuint (ph_signaling_get_ignored_count (fixture->joiner.signaling), ==, 0);
+}
+
+/* Before the peer's PAKE message nobody has tried the code, and nobody
+ * can tell who posted a bye (here a stranger did): it says only that the
+ * peer left, whatever reason it gives. */
+static void
+test_bye_before_the_key_only_says_left (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (PhRendezvousClient) poster = ph_rendezvous_client_new (fixture->url, NULL);
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (GBytes) reason = g_bytes_new_static ("ice-failed", 10);
+  g_autofree char *nameplate = NULL;
+  g_autoptr (GError) error = NULL;
+
+  wait_for_code (fixture);
+  nameplate = nameplate_of (fixture->host.code);
+  ph_rendezvous_client_post_async (poster, nameplate, "0123456789abcdef", "bye", reason, NULL,
+                                   ph_test_result_cb, &result);
+  ph_test_wait_for_result (&result, TIMEOUT_MS);
+  g_assert_true (ph_rendezvous_client_post_finish (poster, result, NULL, &error));
+  g_assert_no_error (error);
+
+  g_assert_true (ph_test_wait_until (has_left, &fixture->host, TIMEOUT_MS));
+  g_assert_no_error (fixture->host.error);
+  g_assert_false (fixture->host.left_sealed);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -416,8 +615,16 @@ main (int argc, char *argv[])
               test_restart_after_pairing, fixture_tear_down);
   g_test_add ("/signaling/number-taken-after-restart", Fixture, NULL, fixture_set_up,
               test_number_taken_after_restart, fixture_tear_down);
-  ph_test_add_with_hooks ("/signaling/server-stays-down", Fixture, NULL, fixture_set_up, test_server_stays_down,
-              fixture_tear_down);
+  ph_test_add_with_hooks ("/signaling/server-stays-down", Fixture, NULL, fixture_set_up,
+                          test_server_stays_down, fixture_tear_down);
+  g_test_add ("/signaling/joiner-confirms-first", Fixture, NULL, fixture_set_up,
+              test_joiner_confirms_first, fixture_tear_down);
+  g_test_add ("/signaling/wrong-code-burns-the-typed-code", Fixture, NULL, fixture_set_up,
+              test_wrong_code_burns_the_typed_code, fixture_tear_down);
+  g_test_add ("/signaling/sealed-bye-carries-its-reason", Fixture, NULL, fixture_set_up,
+              test_sealed_bye_carries_its_reason, fixture_tear_down);
+  g_test_add ("/signaling/bye-before-the-key-only-says-left", Fixture, NULL, fixture_set_up,
+              test_bye_before_the_key_only_says_left, fixture_tear_down);
 
   return g_test_run ();
 }

@@ -28,6 +28,8 @@ static const char *const code_names[] = {
   [PH_ERROR_PROTOCOL] = "protocol",
   [PH_ERROR_TOO_LARGE] = "too-large",
   [PH_ERROR_NOT_CONNECTED] = "not-connected",
+  [PH_ERROR_POSSIBLE_GUESS] = "possible-guess",
+  [PH_ERROR_BURNED_CODE] = "burned-code",
 };
 
 /* Errors from other domains (GIO, TLS) are named "failed" unless they

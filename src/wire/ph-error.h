@@ -29,6 +29,9 @@ typedef enum
   PH_ERROR_PROTOCOL,               /* "protocol": the peer broke the protocol */
   PH_ERROR_TOO_LARGE,              /* "too-large": a message is over the size limit */
   PH_ERROR_NOT_CONNECTED,          /* "not-connected" */
+  PH_ERROR_POSSIBLE_GUESS,         /* "possible-guess": the peer ran the PAKE, then did not
+                                    * prove it knew the code */
+  PH_ERROR_BURNED_CODE,            /* "burned-code": this code failed once already */
 } PhError;
 
 GQuark ph_error_quark (void);

@@ -5,6 +5,7 @@
 
 #include <sodium.h>
 
+#include "ph-burned-codes.h"
 #include "ph-candidate-ledger.h"
 #include "ph-certificate.h"
 #include "ph-connection-attempt.h"
@@ -963,15 +964,18 @@ signaling_server_trouble_cb (PhSignaling *signaling, gboolean trouble, PhConvers
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_RETRYING_RENDEZVOUS]);
 }
 
+/* Anyone can post an unsealed bye (PhSignaling passes one on only before
+ * the key exists): it never ends a chat that connected, nor gives a cause. */
 static void
-signaling_peer_left_cb (PhSignaling *signaling, const char *reason, PhConversation *self)
+signaling_peer_left_cb (PhSignaling *signaling, const char *reason, gboolean sealed,
+                        PhConversation *self)
 {
-  if (self->state == PH_CONVERSATION_STATE_RECONNECTING)
+  if (self->state == PH_CONVERSATION_STATE_RECONNECTING && sealed)
     close_with_reason (self, "peer-left");
   else if (self->ever_connected)
     return;
   /* The peer found no path either: say why from what we know, as it did. */
-  else if (g_str_equal (reason, "ice-failed")
+  else if (sealed && g_str_equal (reason, "ice-failed")
            && ph_connection_attempt_has_peer_description (self->attempt))
     fail_ice (self);
   else
@@ -1144,6 +1148,11 @@ ph_conversation_join (PhConversation *self, const char *code, GError **error)
   g_return_val_if_fail (code != NULL, FALSE);
 
   if (!ph_code_parse (code, NULL, &canonical, error))
+    return FALSE;
+  /* Refused before anything is posted: a code that failed here may be
+   * someone's guess waiting for another try. */
+  if (!ph_burned_codes_check (self->rendezvous_url, canonical, g_get_real_time () / G_USEC_PER_SEC,
+                              error))
     return FALSE;
 
   self->time_begin = g_get_monotonic_time ();

@@ -5,6 +5,9 @@
 
 #include <string.h>
 
+#include <glib/gi18n-lib.h>
+
+#include "ph-burned-codes.h"
 #include "ph-code.h"
 #include "ph-error.h"
 #include "ph-mailbox-session.h"
@@ -13,15 +16,21 @@
 #include "ph-test-hooks.h"
 
 /* The phases of a conversation on top of a PhMailboxSession, which does
- * everything about the mailbox itself: "pake" and "confirm" in the clear,
- * then "desc" and "cand" sealed, and "bye" in the clear (a peer may leave
- * before it has a key). */
+ * everything about the mailbox itself: "pake" and "confirm" in the clear
+ * (the joiner confirms first), then "desc" and "cand" sealed, and "bye"
+ * sealed once the side has sent its confirmation, in the clear before (a
+ * peer may leave before it has a key). */
 
 #define END_OF_CANDIDATES "end-of-candidates"
 #define ATTEMPT_PREFIX "attempt "
 
 /* A bye carries an error code name such as "ice-failed". */
 #define MAX_BYE_REASON_LENGTH 64
+
+/* How long a peer that sent its PAKE message has to prove it knows the
+ * code, while the server answers; one that takes longer may be a guess
+ * waiting to learn from ours whether it was right. */
+#define CONFIRM_PATIENCE_SECONDS 20
 
 typedef struct
 {
@@ -36,17 +45,28 @@ struct _PhSignaling
 
   PhMailboxSession *session;
   GTask *leave_task;
+  char *server_url;
 
   char *code;
+  gboolean is_host;
   PhPake *pake;
-  PhSealer *sealer;
+  PhSealer *sealer; /* once the peer's PAKE message came */
   /* Messages to seal, in order. Each is sealed and handed to the session
    * only once the session has posted everything before it, so counters
    * follow posting order and candidates gathered meanwhile travel together. */
   GQueue unsealed; /* of OutgoingMessage */
 
   gboolean resilient;
+  /* Our confirmation is with the session: from then on the peer may hold
+   * the key, so whatever we post is sealed. */
+  gboolean confirmation_posted;
   gboolean peer_confirmed;
+  guint confirm_timeout_id;
+  guint confirm_patience_seconds;
+  gboolean server_trouble;
+  /* Messages in the peer's name that it did not send: unsealed or not
+   * opening once the key is confirmed. */
+  guint ignored_count;
   /* Tests stand in for a server slow to bring the peer's answer: once our
    * description is sent, every poll goes out this much later
    * (PINHOLE_TEST_POLL_DELAY_MS). */
@@ -86,8 +106,17 @@ static void
 stop (PhSignaling *self)
 {
   self->finished = TRUE;
+  g_clear_handle_id (&self->confirm_timeout_id, g_source_remove);
   g_queue_clear_full (&self->unsealed, (GDestroyNotify)outgoing_message_free);
   ph_mailbox_session_stop (self->session);
+}
+
+static GError *
+possible_guess_error (void)
+{
+  return g_error_new_literal (
+      PH_ERROR, PH_ERROR_POSSIBLE_GUESS,
+      _ ("Someone may have tried to guess your code. Start a new chat with a new code."));
 }
 
 static void
@@ -95,6 +124,13 @@ fail (PhSignaling *self, const GError *error)
 {
   if (self->finished)
     return;
+
+  /* Typing the code again would give whoever guessed another try. Only
+   * the joiner types a code; the host's is new for every chat. */
+  if (!self->is_host && self->code != NULL
+      && (g_error_matches (error, PH_ERROR, PH_ERROR_WRONG_CODE)
+          || g_error_matches (error, PH_ERROR, PH_ERROR_POSSIBLE_GUESS)))
+    ph_burned_codes_add (self->server_url, self->code, g_get_real_time () / G_USEC_PER_SEC);
 
   stop (self);
   g_signal_emit (self, signals[SIGNAL_FAILED], 0, error);
@@ -107,7 +143,8 @@ post_next_sealed (PhSignaling *self)
   OutgoingMessage *message;
   g_autoptr (GBytes) sealed = NULL;
 
-  if (self->finished || self->sealer == NULL || ph_mailbox_session_get_pending (self->session) > 0)
+  if (self->finished || !self->confirmation_posted
+      || ph_mailbox_session_get_pending (self->session) > 0)
     return;
   message = g_queue_pop_head (&self->unsealed);
   if (message == NULL)
@@ -160,12 +197,57 @@ enqueue_candidate_line (PhSignaling *self, guint64 attempt, const char *line)
   enqueue_sealed (self, "cand", body, attempt);
 }
 
+static void
+ignore (PhSignaling *self, const char *phase, const char *why)
+{
+  self->ignored_count++;
+  g_debug ("Ignoring a “%s” message the peer did not send: %s", phase, why);
+}
+
+static gboolean
+confirm_timeout_cb (gpointer user_data)
+{
+  g_autoptr (PhSignaling) self = g_object_ref (user_data);
+  g_autoptr (GError) error = possible_guess_error ();
+
+  self->confirm_timeout_id = 0;
+  fail (self, error);
+  return G_SOURCE_REMOVE;
+}
+
+/* From the peer's PAKE message to its confirmation; afresh after each
+ * spell of server trouble, which holds everything up. */
+static void
+wait_for_confirmation (PhSignaling *self)
+{
+  g_clear_handle_id (&self->confirm_timeout_id, g_source_remove);
+  if (self->finished || self->sealer == NULL || self->peer_confirmed || self->server_trouble)
+    return;
+  self->confirm_timeout_id
+      = g_timeout_add_seconds (self->confirm_patience_seconds, confirm_timeout_cb, self);
+}
+
+static void
+post_confirmation (PhSignaling *self)
+{
+  g_autoptr (GBytes) confirmation = ph_pake_get_confirmation (self->pake);
+
+  /* Nothing sealed is with the session yet: the confirmation goes ahead of
+   * it all, and after what is to go again into a reopened mailbox. */
+  ph_mailbox_session_post (self->session, "confirm", confirmation);
+  self->confirmation_posted = TRUE;
+}
+
 static gboolean
 handle_pake (PhSignaling *self, const PhMailboxMessage *message, GError **error)
 {
-  g_autoptr (GBytes) confirmation = NULL;
-
-  /* Copies posted again into a reopened mailbox never get here. */
+  /* Copies posted again into a reopened mailbox never get here: this one
+   * is not the peer's. */
+  if (self->peer_confirmed)
+    {
+      ignore (self, message->phase, "the key exchange is over");
+      return TRUE;
+    }
   if (self->sealer != NULL)
     {
       g_set_error_literal (error, PH_ERROR, PH_ERROR_PROTOCOL,
@@ -177,12 +259,48 @@ handle_pake (PhSignaling *self, const PhMailboxMessage *message, GError **error)
     return FALSE;
 
   self->sealer = ph_pake_create_sealer (self->pake);
-  confirmation = ph_pake_get_confirmation (self->pake);
-  /* Nothing sealed is with the session yet: the confirmation goes ahead of
-   * it all, and after what is to go again into a reopened mailbox. */
-  ph_mailbox_session_post (self->session, "confirm", confirmation);
-  g_signal_emit (self, signals[SIGNAL_PAIRED], 0);
-  post_next_sealed (self);
+  wait_for_confirmation (self);
+  /* The joiner proves first that it knows the code; the host answers only
+   * once that proof verified. So a guess gets nothing back that could tell
+   * it whether it was right before the host has seen it. */
+  if (!self->is_host)
+    {
+      post_confirmation (self);
+      g_signal_emit (self, signals[SIGNAL_PAIRED], 0);
+      post_next_sealed (self);
+    }
+  return TRUE;
+}
+
+static gboolean
+handle_confirmation (PhSignaling *self, const PhMailboxMessage *message, GError **error)
+{
+  GError *local_error = NULL;
+
+  if (self->peer_confirmed)
+    {
+      ignore (self, message->phase, "the key is confirmed already");
+      return TRUE;
+    }
+
+  if (!ph_pake_verify_confirmation (self->pake, message->body, &local_error))
+    {
+      /* The guess is spent: the host's own confirmation tells the joiner
+       * nothing more than that it was wrong, and tells it at once. */
+      if (self->is_host && g_error_matches (local_error, PH_ERROR, PH_ERROR_WRONG_CODE))
+        post_confirmation (self);
+      g_propagate_error (error, local_error);
+      return FALSE;
+    }
+
+  self->peer_confirmed = TRUE;
+  g_clear_handle_id (&self->confirm_timeout_id, g_source_remove);
+  if (self->is_host)
+    {
+      post_confirmation (self);
+      g_signal_emit (self, signals[SIGNAL_PAIRED], 0);
+      post_next_sealed (self);
+    }
   return TRUE;
 }
 
@@ -264,21 +382,50 @@ handle_sealed (PhSignaling *self, const PhMailboxMessage *message, GError **erro
 }
 
 static void
-handle_bye (PhSignaling *self, const PhMailboxMessage *message)
+emit_peer_left (PhSignaling *self, GBytes *body, gboolean sealed)
 {
   g_autofree char *reason = NULL;
   gsize length;
-  const char *data = g_bytes_get_data (message->body, &length);
+  const char *data = g_bytes_get_data (body, &length);
 
-  /* Unsealed (a peer may leave before it has a key): only ever shown as
-   * the reason of an ending that the server could cause anyway. An empty
-   * body has no data pointer at all, and memchr wants one. */
+  /* An empty body has no data pointer at all, and memchr wants one. */
   if (length > 0 && length <= MAX_BYE_REASON_LENGTH && memchr (data, '\0', length) == NULL
       && g_utf8_validate_len (data, length, NULL))
     reason = g_strndup (data, length);
   else
     reason = g_strdup ("");
-  g_signal_emit (self, signals[SIGNAL_PEER_LEFT], 0, reason);
+  g_signal_emit (self, signals[SIGNAL_PEER_LEFT], 0, reason, sealed);
+}
+
+static gboolean
+handle_bye (PhSignaling *self, const PhMailboxMessage *message, GError **error)
+{
+  g_autoptr (GBytes) plaintext = NULL;
+  g_autoptr (GError) local_error = NULL;
+
+  /* The peer seals its bye once it has sent its confirmation, which
+   * arrives first: anyone can post an unsealed one in its name. */
+  if (self->peer_confirmed)
+    {
+      plaintext = ph_sealer_open (self->sealer, message->phase, message->body, &local_error);
+      if (plaintext == NULL)
+        ignore (self, message->phase, local_error->message);
+      else
+        emit_peer_left (self, plaintext, TRUE);
+      return TRUE;
+    }
+
+  /* It ran the PAKE on a code and left before proving it knew it. */
+  if (self->sealer != NULL)
+    {
+      g_propagate_error (error, possible_guess_error ());
+      return FALSE;
+    }
+
+  /* Before the key nobody can tell who posted it: it only ever says that
+   * the peer left, never why. */
+  emit_peer_left (self, message->body, FALSE);
+  return TRUE;
 }
 
 static gboolean
@@ -286,6 +433,9 @@ handle_message (PhSignaling *self, const PhMailboxMessage *message, GError **err
 {
   if (g_str_equal (message->phase, "pake"))
     return handle_pake (self, message, error);
+  /* A peer may leave before it has a key. */
+  if (g_str_equal (message->phase, "bye"))
+    return handle_bye (self, message, error);
 
   if (self->sealer == NULL)
     {
@@ -295,21 +445,10 @@ handle_message (PhSignaling *self, const PhMailboxMessage *message, GError **err
     }
 
   if (g_str_equal (message->phase, "confirm"))
-    {
-      if (!ph_pake_verify_confirmation (self->pake, message->body, error))
-        return FALSE;
-      self->peer_confirmed = TRUE;
-      return TRUE;
-    }
+    return handle_confirmation (self, message, error);
 
   if (g_str_equal (message->phase, "desc") || g_str_equal (message->phase, "cand"))
     return handle_sealed (self, message, error);
-
-  if (g_str_equal (message->phase, "bye"))
-    {
-      handle_bye (self, message);
-      return TRUE;
-    }
 
   g_debug ("Ignoring mailbox message in unknown phase “%s”", message->phase);
   return TRUE;
@@ -346,8 +485,21 @@ session_message_cb (PhMailboxSession *session, const PhMailboxMessage *message, 
 
   if (self->finished)
     return;
-  if (!handle_message (self, message, &error))
-    fail (self, error);
+  if (handle_message (self, message, &error))
+    return;
+
+  /* Between the peer's PAKE message and a confirmation that verifies,
+   * whatever goes wrong on its side may be a guess that tries not to be
+   * noticed as one; a confirmation that does not match is plainly one. */
+  if (self->sealer != NULL && !self->peer_confirmed
+      && !g_error_matches (error, PH_ERROR, PH_ERROR_WRONG_CODE)
+      && !g_error_matches (error, PH_ERROR, PH_ERROR_POSSIBLE_GUESS))
+    {
+      g_debug ("Taking this for a possible guess: %s", error->message);
+      g_clear_error (&error);
+      error = possible_guess_error ();
+    }
+  fail (self, error);
 }
 
 static void
@@ -361,8 +513,11 @@ session_server_trouble_cb (PhMailboxSession *session, gboolean trouble, PhSignal
 {
   g_autoptr (PhSignaling) hold = g_object_ref (self);
 
-  if (!self->finished)
-    g_signal_emit (self, signals[SIGNAL_SERVER_TROUBLE], 0, trouble);
+  if (self->finished)
+    return;
+  self->server_trouble = trouble;
+  wait_for_confirmation (self);
+  g_signal_emit (self, signals[SIGNAL_SERVER_TROUBLE], 0, trouble);
 }
 
 static void
@@ -379,6 +534,7 @@ ph_signaling_host (PhSignaling *self)
   g_return_if_fail (PH_IS_SIGNALING (self));
   g_return_if_fail (self->code == NULL);
 
+  self->is_host = TRUE;
   ph_mailbox_session_allocate (self->session);
 }
 
@@ -452,6 +608,14 @@ ph_signaling_poll_now (PhSignaling *self)
     ph_mailbox_session_poll_now (self->session);
 }
 
+guint
+ph_signaling_get_ignored_count (PhSignaling *self)
+{
+  g_return_val_if_fail (PH_IS_SIGNALING (self), 0);
+
+  return self->ignored_count;
+}
+
 void
 ph_signaling_set_resilient (PhSignaling *self)
 {
@@ -485,8 +649,16 @@ ph_signaling_leave_async (PhSignaling *self, const char *reason, GAsyncReadyCall
 
   stop (self);
   /* A peer still setting up learns at once that we are gone, instead of
-   * waiting for a description that will not come. */
+   * waiting for a description that will not come. Once the peer may hold
+   * the key it takes only a sealed bye: stop() left nothing unsealed with
+   * the session, so this one's counter follows everything posted. */
   bye = g_bytes_new (reason, reason != NULL ? strlen (reason) : 0);
+  if (self->confirmation_posted)
+    {
+      g_autoptr (GBytes) plain = g_steal_pointer (&bye);
+
+      bye = ph_sealer_seal (self->sealer, "bye", plain);
+    }
   ph_mailbox_session_leave_async (self->session, "bye", bye, session_left_cb, g_object_ref (self));
 }
 
@@ -504,6 +676,7 @@ ph_signaling_dispose (GObject *object)
   PhSignaling *self = PH_SIGNALING (object);
 
   /* The session may outlive us while its last answers come in. */
+  g_clear_handle_id (&self->confirm_timeout_id, g_source_remove);
   if (self->session != NULL)
     {
       g_signal_handlers_disconnect_by_data (self->session, self);
@@ -524,6 +697,7 @@ ph_signaling_finalize (GObject *object)
   g_clear_object (&self->pake);
   g_clear_object (&self->sealer);
   g_free (self->code);
+  g_free (self->server_url);
 
   G_OBJECT_CLASS (ph_signaling_parent_class)->finalize (object);
 }
@@ -552,7 +726,7 @@ ph_signaling_class_init (PhSignalingClass *klass)
                       NULL, NULL, G_TYPE_NONE, 1, G_TYPE_UINT64);
   signals[SIGNAL_PEER_LEFT]
       = g_signal_new ("peer-left", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
-                      NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
+                      NULL, G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_BOOLEAN);
   signals[SIGNAL_FAILED] = g_signal_new ("failed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
                                          NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_ERROR);
   /* TRUE: during setup the server stopped answering (or lost our
@@ -567,6 +741,9 @@ ph_signaling_init (PhSignaling *self)
 {
   g_queue_init (&self->unsealed);
   self->test_poll_delay_ms = ph_test_hook_uint ("PINHOLE_TEST_POLL_DELAY_MS", 0, 0, 10000);
+  self->confirm_patience_seconds
+      = ph_test_hook_uint ("PINHOLE_TEST_CONFIRM_PATIENCE_SECONDS", CONFIRM_PATIENCE_SECONDS, 1,
+                           CONFIRM_PATIENCE_SECONDS);
 }
 
 PhSignaling *
@@ -577,6 +754,7 @@ ph_signaling_new (PhRendezvousClient *client)
   g_return_val_if_fail (PH_IS_RENDEZVOUS_CLIENT (client), NULL);
 
   self = g_object_new (PH_TYPE_SIGNALING, NULL);
+  self->server_url = g_strdup (ph_rendezvous_client_get_base_url (client));
   self->session = ph_mailbox_session_new (client);
   g_signal_connect (self->session, "allocated", G_CALLBACK (session_allocated_cb), self);
   g_signal_connect (self->session, "message", G_CALLBACK (session_message_cb), self);

@@ -16,14 +16,27 @@ G_BEGIN_DECLS
 #define PH_TYPE_SIGNALING (ph_signaling_get_type ())
 G_DECLARE_FINAL_TYPE (PhSignaling, ph_signaling, PH, SIGNALING, GObject)
 
-/* Signals:
+/* The joiner confirms the key first, and the host answers only once that
+ * confirmation verified. A peer that ran the PAKE and then leaves, stays
+ * silent or breaks the protocol before its confirmation verified is taken
+ * for a possible guess at the code (PH_ERROR_POSSIBLE_GUESS); a wrong
+ * confirmation is PH_ERROR_WRONG_CODE on both sides. Either way a joiner
+ * burns the code (ph-burned-codes.h). Once the key is confirmed, a message
+ * in the peer's name that is unsealed or does not open (a forged bye, a
+ * second PAKE message) is ignored and counted.
+ *
+ * Signals:
  *  "code-ready" (const char *code): host only, the code to read out;
- *  "paired" (): the PAKE finished (the peer's confirmation is still to come);
+ *  "paired" (): joiner: the PAKE finished, its confirmation is on its way
+ *    and the host's still to come; host: the joiner's confirmation
+ *    verified;
  *  "description" (const PhSessionDescription *description): opened and parsed;
  *  "candidate" (guint64 attempt, const char *candidate): a trickled remote
  *    candidate for connection attempt @attempt (1: the first connection);
  *  "end-of-candidates" (guint64 attempt);
- *  "peer-left" (const char *reason): reason as the peer gave it, "" if none;
+ *  "peer-left" (const char *reason, gboolean sealed): reason as the bye
+ *    gave it, "" if none; @sealed FALSE for a bye before the key, which
+ *    anyone could have posted: it says only that the peer left, never why;
  *  "failed" (const GError *error): emitted once; the mailbox is left. */
 
 PhSignaling *ph_signaling_new (PhRendezvousClient *client);
@@ -42,12 +55,16 @@ void ph_signaling_send_end_of_candidates (PhSignaling *self, guint64 attempt);
  * a lost answer) are dropped: a connected conversation keeps the mailbox to
  * reconnect through. Only a mailbox that is gone still fails. */
 void ph_signaling_set_resilient (PhSignaling *self);
+/* How many messages in the peer's name were ignored because the peer did
+ * not send them (see above), for tests and the inspector. */
+guint ph_signaling_get_ignored_count (PhSignaling *self);
 /* Drops the poll in flight and asks again at once: after the network
  * changed, its connection may be dead without either end knowing. */
 void ph_signaling_poll_now (PhSignaling *self);
-/* Stops polling and leaves the mailbox, so its nameplate is free again. */
-/* @reason (an error code name such as "ice-failed", or NULL) travels in
- * the bye, so a peer still setting up can tell why we gave up. */
+/* Stops polling and leaves the mailbox, so its nameplate is free again.
+ * @reason (an error code name such as "ice-failed", or NULL) travels in
+ * the bye, sealed once our confirmation went out, so a peer still setting
+ * up can tell why we gave up. */
 void ph_signaling_leave_async (PhSignaling *self, const char *reason, GAsyncReadyCallback callback,
                                gpointer user_data);
 void ph_signaling_leave_finish (PhSignaling *self, GAsyncResult *result);
