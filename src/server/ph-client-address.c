@@ -12,6 +12,43 @@ struct _PhTrustedProxies
   GPtrArray *masks; /* GInetAddressMask */
 };
 
+/* For "10.0.0.1/8", which GInetAddressMask refuses for its host bits:
+ * "10.0.0.0/8", the block the operator most likely meant. NULL when
+ * @cidr is no address and length at all. */
+static char *
+block_meant (const char *cidr)
+{
+  const char *slash = strchr (cidr, '/');
+  g_autofree char *text = NULL;
+  g_autoptr (GInetAddress) address = NULL;
+  g_autoptr (GInetAddress) network = NULL;
+  g_autofree char *network_text = NULL;
+  guint8 bytes[16];
+  gsize size;
+  guint64 length;
+
+  if (slash == NULL)
+    return NULL;
+  text = g_strndup (cidr, (gsize)(slash - cidr));
+  address = g_inet_address_new_from_string (text);
+  if (address == NULL)
+    return NULL;
+  size = g_inet_address_get_native_size (address);
+  if (!g_ascii_string_to_unsigned (slash + 1, 10, 0, size * 8, &length, NULL))
+    return NULL;
+
+  memcpy (bytes, g_inet_address_to_bytes (address), size);
+  for (gsize i = 0; i < size; i++)
+    {
+      guint kept = (guint)CLAMP ((gint64)length - (gint64)i * 8, 0, 8);
+
+      bytes[i] &= (guint8)(0xff00 >> kept);
+    }
+  network = g_inet_address_new_from_bytes (bytes, g_inet_address_get_family (address));
+  network_text = g_inet_address_to_string (network);
+  return g_strdup_printf ("%s/%" G_GUINT64_FORMAT, network_text, length);
+}
+
 PhTrustedProxies *
 ph_trusted_proxies_new (const char *const *cidrs, GError **error)
 {
@@ -25,9 +62,17 @@ ph_trusted_proxies_new (const char *const *cidrs, GError **error)
 
       if (mask == NULL)
         {
-          g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                       "--trusted-proxy %s is not an address or CIDR block (like 10.0.0.0/8)",
-                       cidrs[i]);
+          g_autofree char *meant = block_meant (cidrs[i]);
+
+          if (meant != NULL)
+            g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                         "--trusted-proxy %s has bits set past its prefix length; write the "
+                         "block as %s",
+                         cidrs[i], meant);
+          else
+            g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                         "--trusted-proxy %s is not an address or CIDR block (like 10.0.0.0/8)",
+                         cidrs[i]);
           return NULL;
         }
       g_ptr_array_add (masks, mask);

@@ -3,6 +3,7 @@
 
 #include <libsoup/soup.h>
 
+#include "ph-client-address.h"
 #include "ph-mailbox-store.h"
 #include "ph-rate-limiter.h"
 #include "ph-rendezvous-server.h"
@@ -55,7 +56,7 @@ typedef struct
 {
   PhRendezvousServer *server;
   GSocket *socket; /* weak: the entry goes when libsoup drops the socket */
-  char *host;      /* its address, for the rate limit, once asked for */
+  char *key;       /* its peer's limit key, once asked for; never a trusted proxy's */
   gint64 deadline_us;
   gboolean armed;
   GList link; /* in PhRendezvousServer.deadlines while armed */
@@ -75,7 +76,9 @@ struct _PhRendezvousServer
   guint turn_ttl;
   GTlsCertificate *tls_certificate;
   gboolean take_connections;
+  GStrv trusted_proxy_cidrs;
 
+  PhTrustedProxies *trusted_proxies;
   SoupServer *soup;
   PhMailboxStore *store;
   PhRateLimiter *limiter;
@@ -142,7 +145,7 @@ void ph_server_client_arm (PhRendezvousServer *self, GSocket *socket);
 void ph_server_client_disarm (PhServerClient *client);
 void ph_server_client_free (PhServerClient *client);
 guint ph_server_count_open_clients (PhRendezvousServer *self);
-const char *ph_server_remote_host (PhRendezvousServer *self, SoupServerMessage *msg);
+const char *ph_server_client_key (PhRendezvousServer *self, SoupServerMessage *msg);
 void ph_server_request_started_cb (SoupServer *server, SoupServerMessage *msg,
                                    PhRendezvousServer *self);
 void ph_server_request_finished_cb (SoupServer *server, SoupServerMessage *msg,

@@ -32,6 +32,7 @@ enum
   PROP_STORE,
   PROP_LIMITER,
   PROP_TAKE_CONNECTIONS,
+  PROP_TRUSTED_PROXIES,
   PROP_WAITING_POLLS,
   N_PROPS
 };
@@ -49,8 +50,20 @@ static void
 ph_rendezvous_server_constructed (GObject *object)
 {
   PhRendezvousServer *self = PH_RENDEZVOUS_SERVER (object);
+  g_autoptr (GError) error = NULL;
 
   G_OBJECT_CLASS (ph_rendezvous_server_parent_class)->constructed (object);
+
+  /* The caller checks the blocks first (pinhole-rendezvous makes a usage
+   * error of a bad one): one that does not parse here is a programming
+   * error, and trusting no one is the safe way on. */
+  self->trusted_proxies
+      = ph_trusted_proxies_new ((const char *const *)self->trusted_proxy_cidrs, &error);
+  if (self->trusted_proxies == NULL)
+    {
+      g_critical ("%s", error->message);
+      self->trusted_proxies = ph_trusted_proxies_new (NULL, NULL);
+    }
 
   /* A server given no store or limiter uses their defaults. */
   if (self->store == NULL)
@@ -111,6 +124,8 @@ ph_rendezvous_server_finalize (GObject *object)
   g_clear_pointer (&self->turn_secret, g_free);
   g_clear_pointer (&self->turn_uris, g_strfreev);
   g_clear_pointer (&self->stun_uris, g_strfreev);
+  g_clear_pointer (&self->trusted_proxy_cidrs, g_strfreev);
+  g_clear_pointer (&self->trusted_proxies, ph_trusted_proxies_free);
   g_clear_pointer (&self->url, g_free);
   g_clear_pointer (&self->server_header, g_free);
 
@@ -159,6 +174,9 @@ ph_rendezvous_server_get_property (GObject *object, guint prop_id, GValue *value
       break;
     case PROP_TAKE_CONNECTIONS:
       g_value_set_boolean (value, self->take_connections);
+      break;
+    case PROP_TRUSTED_PROXIES:
+      g_value_set_boxed (value, self->trusted_proxy_cidrs);
       break;
     case PROP_WAITING_POLLS:
       g_value_set_uint (value, self->waiting_polls);
@@ -212,6 +230,9 @@ ph_rendezvous_server_set_property (GObject *object, guint prop_id, const GValue 
     case PROP_TAKE_CONNECTIONS:
       self->take_connections = g_value_get_boolean (value);
       break;
+    case PROP_TRUSTED_PROXIES:
+      self->trusted_proxy_cidrs = g_value_dup_boxed (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -258,6 +279,11 @@ ph_rendezvous_server_class_init (PhRendezvousServerClass *klass)
    * waiting poll a paused libsoup message. */
   properties[PROP_TAKE_CONNECTIONS]
       = g_param_spec_boolean ("take-connections", NULL, NULL, TRUE, flags);
+  /* Address blocks ("10.0.0.0/8", "::1") of reverse proxies whose
+   * Forwarded or X-Forwarded-For header names the client
+   * (ph-client-address.h); a request from anywhere else is its peer's. */
+  properties[PROP_TRUSTED_PROXIES]
+      = g_param_spec_boxed ("trusted-proxies", NULL, NULL, G_TYPE_STRV, flags);
   properties[PROP_WAITING_POLLS]
       = g_param_spec_uint ("waiting-polls", NULL, NULL, 0, G_MAXUINT, 0,
                            G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
