@@ -564,6 +564,7 @@ test_trusted_proxy_forwards (void)
   g_autoptr (PhRateLimiter) limiter = generous_limiter ();
   g_autoptr (Answer) refused = NULL;
   g_autoptr (Answer) spoofed = NULL;
+  g_autoptr (Answer) junk = NULL;
   g_autoptr (GString) pipelined = g_string_new (NULL);
   const char *clients[] = { "203.0.113.4", "203.0.113.5", "203.0.113.4" };
   const guint expected[] = { 201, 201, 429 };
@@ -579,6 +580,9 @@ test_trusted_proxy_forwards (void)
   /* What the client wrote itself stands left of what the proxy added. */
   spoofed = allocate (&fixture, NULL, "X-Forwarded-For: 198.51.100.9, 203.0.113.1\r\n");
   assert_refused (spoofed, 429, "client-mailbox-limit", "203.0.113.1");
+  /* Junk of its own there does not make it the proxy either. */
+  junk = allocate (&fixture, NULL, "X-Forwarded-For: unknown, 203.0.113.1\r\n");
+  assert_refused (junk, 429, "client-mailbox-limit", "203.0.113.1");
   allocate_ok (&fixture, NULL, "X-Forwarded-For: 203.0.113.2\r\n");
   allocate_ok (&fixture, NULL, "Forwarded: for=203.0.113.3;proto=https\r\n");
   /* Without a header the proxy is the client. */

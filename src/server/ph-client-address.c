@@ -155,9 +155,10 @@ parse_hop (const char *text)
 }
 
 /* The addresses in the "for" parameters of a Forwarded header, or in an
- * X-Forwarded-For list, leftmost first. FALSE when a hop is not an
- * address: what stands left of it cannot be followed. */
-static gboolean
+ * X-Forwarded-For list, leftmost first, from the right of the last hop
+ * that is not an address: what stands left of it cannot be followed, and
+ * a client could write junk there itself to be counted as the proxy. */
+static void
 collect_hops (const char *header, gboolean forwarded, GPtrArray *hops)
 {
   g_auto (GStrv) elements = g_strsplit (header, ",", -1);
@@ -170,25 +171,24 @@ collect_hops (const char *header, gboolean forwarded, GPtrArray *hops)
         {
           g_auto (GStrv) pairs = g_strsplit (elements[i], ";", -1);
 
-          for (guint j = 0; pairs[j] != NULL && address == NULL; j++)
+          for (guint j = 0; pairs[j] != NULL; j++)
             {
               char *pair = g_strstrip (pairs[j]);
 
               if (g_ascii_strncasecmp (pair, "for=", 4) == 0)
                 {
                   address = parse_hop (pair + 4);
-                  if (address == NULL)
-                    return FALSE;
+                  break;
                 }
             }
         }
       else
         address = parse_hop (elements[i]);
       if (address == NULL)
-        return FALSE;
-      g_ptr_array_add (hops, address);
+        g_ptr_array_set_size (hops, 0);
+      else
+        g_ptr_array_add (hops, address);
     }
-  return TRUE;
 }
 
 GInetAddress *
@@ -210,12 +210,9 @@ ph_client_address_resolve (PhTrustedProxies *proxies, GInetAddress *peer,
   forwarded = soup_message_headers_get_list (headers, "Forwarded");
   forwarded_for = soup_message_headers_get_list (headers, "X-Forwarded-For");
   if (forwarded != NULL)
-    {
-      if (!collect_hops (forwarded, TRUE, hops))
-        g_ptr_array_set_size (hops, 0);
-    }
-  else if (forwarded_for != NULL && !collect_hops (forwarded_for, FALSE, hops))
-    g_ptr_array_set_size (hops, 0);
+    collect_hops (forwarded, TRUE, hops);
+  else if (forwarded_for != NULL)
+    collect_hops (forwarded_for, FALSE, hops);
 
   /* From the right: each trusted proxy vouches for the hop before it. */
   for (guint i = hops->len; i > 0; i--)
