@@ -535,7 +535,10 @@ test_allocation_flood (void)
   g_autoptr (PhMailboxStore) store
       = g_object_new (PH_TYPE_MAILBOX_STORE, "max-mailboxes", 25, NULL);
 
-  fixture_start (&fixture, "limiter", limiter, "store", store, NULL);
+  /* Every client here is 127.0.0.1: the global caps are under test, not
+   * the per-client ones (test-server-limits.c). */
+  fixture_start (&fixture, "limiter", limiter, "store", store, "allocations-per-minute", 1000,
+                 "max-mailboxes-per-client", 1000, NULL);
 
   for (guint i = 0; i < 300; i++)
     {
@@ -618,7 +621,8 @@ test_many_polls (void)
   g_autoptr (PhRateLimiter) limiter
       = g_object_new (PH_TYPE_RATE_LIMITER, "rate", 10000, "burst", 10000, NULL);
 
-  fixture_start (&fixture, "limiter", limiter, "client-timeout", 1, NULL);
+  fixture_start (&fixture, "limiter", limiter, "client-timeout", 1, "max-polls-per-client", 1000,
+                 NULL);
   allocated = request (&fixture, "POST", "/v1/mailboxes", NULL);
   g_assert_cmpuint (response_status (raw_response (allocated)), ==, 201);
 

@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdio.h>
 
+#include "ph-client-address.h"
 #include "ph-mailbox-store.h"
 #include "ph-rate-limiter.h"
 #include "ph-rendezvous-server.h"
@@ -47,6 +48,9 @@ enum
   MAX_MESSAGES,
   MAX_MAILBOX_BYTES,
   MAX_WAITING_POLLS,
+  MAX_MAILBOXES_PER_CLIENT,
+  MAX_POLLS_PER_CLIENT,
+  ALLOCATIONS_PER_MINUTE,
   RATE,
   BURST,
   MAX_HOLD,
@@ -62,6 +66,10 @@ static LimitOption limits[N_LIMITS] = {
   [MAX_MESSAGES] = { "--max-messages", STORE, "max-messages", -1 },
   [MAX_MAILBOX_BYTES] = { "--max-mailbox-bytes", STORE, "max-mailbox-bytes", -1 },
   [MAX_WAITING_POLLS] = { "--max-waiting-polls", SERVER, "max-waiting-polls", -1 },
+  [MAX_MAILBOXES_PER_CLIENT]
+  = { "--max-mailboxes-per-client", SERVER, "max-mailboxes-per-client", -1 },
+  [MAX_POLLS_PER_CLIENT] = { "--max-polls-per-client", SERVER, "max-polls-per-client", -1 },
+  [ALLOCATIONS_PER_MINUTE] = { "--allocations-per-minute", SERVER, "allocations-per-minute", -1 },
   [RATE] = { "--rate", LIMITER, "rate", -1 },
   [BURST] = { "--burst", LIMITER, "burst", -1 },
   [MAX_HOLD] = { "--max-hold", SERVER, "max-hold", -1 },
@@ -192,6 +200,7 @@ main (int argc, char **argv)
   g_auto (GStrv) turn_uris = NULL;
   g_auto (GStrv) stun_uris = NULL;
   g_autofree char *port_file = NULL;
+  g_auto (GStrv) trusted_proxies = NULL;
   GOptionEntry entries[] = {
     { "listen", 0, 0, G_OPTION_ARG_STRING, &listen, "Address to listen on (127.0.0.1)", "ADDR" },
     { "port", 0, 0, G_OPTION_ARG_INT64, &port, "Port to listen on; 0 picks a free one (8470)",
@@ -216,6 +225,12 @@ main (int argc, char **argv)
       "Message bytes per mailbox (1048576)", "N" },
     { "max-waiting-polls", 0, 0, G_OPTION_ARG_INT64, &limits[MAX_WAITING_POLLS].value,
       "Long-polls held at once (20000)", "N" },
+    { "max-mailboxes-per-client", 0, 0, G_OPTION_ARG_INT64, &limits[MAX_MAILBOXES_PER_CLIENT].value,
+      "Mailboxes one client (an IPv4 address or an IPv6 /64) may hold open (32)", "N" },
+    { "max-polls-per-client", 0, 0, G_OPTION_ARG_INT64, &limits[MAX_POLLS_PER_CLIENT].value,
+      "Long-polls held at once for one client (64)", "N" },
+    { "allocations-per-minute", 0, 0, G_OPTION_ARG_INT64, &limits[ALLOCATIONS_PER_MINUTE].value,
+      "Mailboxes one client may open a minute (30)", "N" },
     { "rate", 0, 0, G_OPTION_ARG_INT64, &limits[RATE].value, "Requests per second per client (20)",
       "N" },
     { "burst", 0, 0, G_OPTION_ARG_INT64, &limits[BURST].value, "Request burst per client (60)",
@@ -226,6 +241,10 @@ main (int argc, char **argv)
       "Seconds a mailbox lives (600)", "S" },
     { "client-timeout", 0, 0, G_OPTION_ARG_INT64, &limits[CLIENT_TIMEOUT].value,
       "Seconds a client may take to send a request or read a response, or stay idle (30)", "S" },
+    { "trusted-proxy", 0, 0, G_OPTION_ARG_STRING_ARRAY, &trusted_proxies,
+      "A reverse proxy whose X-Forwarded-For or Forwarded header names the client, as an "
+      "address or a block such as 10.0.0.0/8; repeatable (none)",
+      "CIDR" },
     { "port-file", 0, 0, G_OPTION_ARG_FILENAME, &port_file, "Write the port to FILE once listening",
       "FILE" },
     { NULL }
@@ -234,6 +253,7 @@ main (int argc, char **argv)
   g_autoptr (GError) error = NULL;
   g_autoptr (GInetAddress) address = NULL;
   g_autoptr (GTlsCertificate) certificate = NULL;
+  g_autoptr (PhTrustedProxies) proxies = NULL;
   const GType types[N_OBJECTS]
       = { PH_TYPE_RENDEZVOUS_SERVER, PH_TYPE_MAILBOX_STORE, PH_TYPE_RATE_LIMITER };
   Properties objects[N_OBJECTS];
@@ -277,6 +297,9 @@ main (int argc, char **argv)
     return usage_error ("--turn-uri takes turn: or turns: URIs, such as turn:192.0.2.1:3478.");
   if (!all_have_prefix (stun_uris, "stun:", "stuns:"))
     return usage_error ("--stun-uri takes stun: URIs, such as stun:192.0.2.1:3478.");
+  proxies = ph_trusted_proxies_new ((const char *const *)trusted_proxies, &error);
+  if (proxies == NULL)
+    return usage_error ("%s.", error->message);
 
   for (guint i = 0; i < N_OBJECTS; i++)
     {
@@ -325,6 +348,8 @@ main (int argc, char **argv)
     }
   if (stun_uris != NULL)
     add_property (names, values, "stun-uris", G_TYPE_STRV, stun_uris);
+  if (trusted_proxies != NULL)
+    add_property (names, values, "trusted-proxies", G_TYPE_STRV, trusted_proxies);
 
   server = PH_RENDEZVOUS_SERVER (new_with_properties (types[SERVER], &objects[SERVER]));
   clear_objects (objects);

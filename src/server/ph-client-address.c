@@ -12,6 +12,43 @@ struct _PhTrustedProxies
   GPtrArray *masks; /* GInetAddressMask */
 };
 
+/* For "10.0.0.1/8", which GInetAddressMask refuses for its host bits:
+ * "10.0.0.0/8", the block the operator most likely meant. NULL when
+ * @cidr is no address and length at all. */
+static char *
+block_meant (const char *cidr)
+{
+  const char *slash = strchr (cidr, '/');
+  g_autofree char *text = NULL;
+  g_autoptr (GInetAddress) address = NULL;
+  g_autoptr (GInetAddress) network = NULL;
+  g_autofree char *network_text = NULL;
+  guint8 bytes[16];
+  gsize size;
+  guint64 length;
+
+  if (slash == NULL)
+    return NULL;
+  text = g_strndup (cidr, (gsize)(slash - cidr));
+  address = g_inet_address_new_from_string (text);
+  if (address == NULL)
+    return NULL;
+  size = g_inet_address_get_native_size (address);
+  if (!g_ascii_string_to_unsigned (slash + 1, 10, 0, size * 8, &length, NULL))
+    return NULL;
+
+  memcpy (bytes, g_inet_address_to_bytes (address), size);
+  for (gsize i = 0; i < size; i++)
+    {
+      guint kept = (guint)CLAMP ((gint64)length - (gint64)i * 8, 0, 8);
+
+      bytes[i] &= (guint8)(0xff00 >> kept);
+    }
+  network = g_inet_address_new_from_bytes (bytes, g_inet_address_get_family (address));
+  network_text = g_inet_address_to_string (network);
+  return g_strdup_printf ("%s/%" G_GUINT64_FORMAT, network_text, length);
+}
+
 PhTrustedProxies *
 ph_trusted_proxies_new (const char *const *cidrs, GError **error)
 {
@@ -25,9 +62,17 @@ ph_trusted_proxies_new (const char *const *cidrs, GError **error)
 
       if (mask == NULL)
         {
-          g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                       "--trusted-proxy %s is not an address or CIDR block (like 10.0.0.0/8)",
-                       cidrs[i]);
+          g_autofree char *meant = block_meant (cidrs[i]);
+
+          if (meant != NULL)
+            g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                         "--trusted-proxy %s has bits set past its prefix length; write the "
+                         "block as %s",
+                         cidrs[i], meant);
+          else
+            g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                         "--trusted-proxy %s is not an address or CIDR block (like 10.0.0.0/8)",
+                         cidrs[i]);
           return NULL;
         }
       g_ptr_array_add (masks, mask);
@@ -110,9 +155,10 @@ parse_hop (const char *text)
 }
 
 /* The addresses in the "for" parameters of a Forwarded header, or in an
- * X-Forwarded-For list, leftmost first. FALSE when a hop is not an
- * address: what stands left of it cannot be followed. */
-static gboolean
+ * X-Forwarded-For list, leftmost first, from the right of the last hop
+ * that is not an address: what stands left of it cannot be followed, and
+ * a client could write junk there itself to be counted as the proxy. */
+static void
 collect_hops (const char *header, gboolean forwarded, GPtrArray *hops)
 {
   g_auto (GStrv) elements = g_strsplit (header, ",", -1);
@@ -125,25 +171,24 @@ collect_hops (const char *header, gboolean forwarded, GPtrArray *hops)
         {
           g_auto (GStrv) pairs = g_strsplit (elements[i], ";", -1);
 
-          for (guint j = 0; pairs[j] != NULL && address == NULL; j++)
+          for (guint j = 0; pairs[j] != NULL; j++)
             {
               char *pair = g_strstrip (pairs[j]);
 
               if (g_ascii_strncasecmp (pair, "for=", 4) == 0)
                 {
                   address = parse_hop (pair + 4);
-                  if (address == NULL)
-                    return FALSE;
+                  break;
                 }
             }
         }
       else
         address = parse_hop (elements[i]);
       if (address == NULL)
-        return FALSE;
-      g_ptr_array_add (hops, address);
+        g_ptr_array_set_size (hops, 0);
+      else
+        g_ptr_array_add (hops, address);
     }
-  return TRUE;
 }
 
 GInetAddress *
@@ -165,12 +210,9 @@ ph_client_address_resolve (PhTrustedProxies *proxies, GInetAddress *peer,
   forwarded = soup_message_headers_get_list (headers, "Forwarded");
   forwarded_for = soup_message_headers_get_list (headers, "X-Forwarded-For");
   if (forwarded != NULL)
-    {
-      if (!collect_hops (forwarded, TRUE, hops))
-        g_ptr_array_set_size (hops, 0);
-    }
-  else if (forwarded_for != NULL && !collect_hops (forwarded_for, FALSE, hops))
-    g_ptr_array_set_size (hops, 0);
+    collect_hops (forwarded, TRUE, hops);
+  else if (forwarded_for != NULL)
+    collect_hops (forwarded_for, FALSE, hops);
 
   /* From the right: each trusted proxy vouches for the hop before it. */
   for (guint i = hops->len; i > 0; i--)

@@ -199,6 +199,7 @@ poll_stop_waiting (PhHeldPoll *poll)
   g_queue_unlink (&self->holds[poll->hold_seconds], &poll->hold_link);
   ph_held_poll_unwatch (poll);
   poll->waiting = FALSE;
+  ph_server_quota_remove_poll (self, g_steal_pointer (&poll->usage));
   ph_rendezvous_server_set_waiting_polls (self, self->waiting_polls - 1);
 }
 
@@ -281,6 +282,9 @@ ph_held_poll_start (PhRendezvousServer *self, SoupServerMessage *msg, guint name
   poll->after = after;
   poll->link.data = poll;
   poll->hold_link.data = poll;
+  /* Counted now: the message, and the client key it may keep, can go
+   * with the connection it gives up. */
+  poll->usage = ph_server_quota_add_poll (self, msg);
 
   client = ph_server_lookup_client (self, poll->socket);
   if (client != NULL)
@@ -292,6 +296,7 @@ ph_held_poll_start (PhRendezvousServer *self, SoupServerMessage *msg, guint name
         {
           /* The client was gone already. */
           self->requests_aborted++;
+          ph_server_quota_remove_poll (self, g_steal_pointer (&poll->usage));
           ph_held_poll_free (poll);
           return;
         }

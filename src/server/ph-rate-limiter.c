@@ -19,6 +19,7 @@ struct _PhRateLimiter
 
   guint rate;
   guint burst;
+  guint period;
   guint max_clients;
 
   GHashTable *buckets; /* client → Bucket */
@@ -32,6 +33,7 @@ enum
   PROP_0,
   PROP_RATE,
   PROP_BURST,
+  PROP_PERIOD,
   PROP_MAX_CLIENTS,
   N_PROPS
 };
@@ -70,6 +72,9 @@ ph_rate_limiter_get_property (GObject *object, guint prop_id, GValue *value, GPa
     case PROP_BURST:
       g_value_set_uint (value, self->burst);
       break;
+    case PROP_PERIOD:
+      g_value_set_uint (value, self->period);
+      break;
     case PROP_MAX_CLIENTS:
       g_value_set_uint (value, self->max_clients);
       break;
@@ -91,6 +96,9 @@ ph_rate_limiter_set_property (GObject *object, guint prop_id, const GValue *valu
       break;
     case PROP_BURST:
       self->burst = g_value_get_uint (value);
+      break;
+    case PROP_PERIOD:
+      self->period = g_value_get_uint (value);
       break;
     case PROP_MAX_CLIENTS:
       self->max_clients = g_value_get_uint (value);
@@ -115,6 +123,12 @@ ph_rate_limiter_class_init (PhRateLimiterClass *klass)
                                | G_PARAM_EXPLICIT_NOTIFY);
   properties[PROP_BURST]
       = g_param_spec_uint ("burst", NULL, NULL, 1, 1000000, 60,
+                           G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS
+                               | G_PARAM_EXPLICIT_NOTIFY);
+  /* "rate" tokens come every "period" seconds: 30 a minute is rate 30,
+   * period 60. */
+  properties[PROP_PERIOD]
+      = g_param_spec_uint ("period", NULL, NULL, 1, 24 * 3600, 1,
                            G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS
                                | G_PARAM_EXPLICIT_NOTIFY);
   properties[PROP_MAX_CLIENTS]
@@ -177,15 +191,17 @@ ph_rate_limiter_check_at (PhRateLimiter *self, const char *client, gint64 now_us
 {
   Bucket *bucket;
   double elapsed;
+  double per_second;
 
   g_return_val_if_fail (PH_IS_RATE_LIMITER (self), FALSE);
   g_return_val_if_fail (client != NULL, FALSE);
 
   bucket = lookup_bucket (self, client, now_us);
+  per_second = self->rate / (double)self->period;
 
   /* A clock that went backwards must not mint tokens. */
   elapsed = MAX (now_us - bucket->last_us, 0) / (double)G_USEC_PER_SEC;
-  bucket->tokens = MIN (bucket->tokens + elapsed * self->rate, (double)self->burst);
+  bucket->tokens = MIN (bucket->tokens + elapsed * per_second, (double)self->burst);
   bucket->last_us = MAX (now_us, bucket->last_us);
 
   if (bucket->tokens >= 1.0)
@@ -198,7 +214,7 @@ ph_rate_limiter_check_at (PhRateLimiter *self, const char *client, gint64 now_us
 
   if (out_retry_after != NULL)
     {
-      double wait = (1.0 - bucket->tokens) / self->rate;
+      double wait = (1.0 - bucket->tokens) / per_second;
       guint seconds = (guint)wait;
 
       *out_retry_after = MAX (1, seconds < wait ? seconds + 1 : seconds);

@@ -5,8 +5,9 @@
 
 G_BEGIN_DECLS
 
-/* A token bucket per client address. The table of buckets has a fixed
- * maximum size: when it is full the least recently seen client is
+/* A token bucket per client address: "rate" tokens every "period"
+ * seconds (1 unless set), "burst" at most. The table of buckets has a
+ * fixed maximum size: when it is full the least recently seen client is
  * forgotten, which costs that client nothing but a fresh, full bucket. */
 
 #define PH_TYPE_RATE_LIMITER (ph_rate_limiter_get_type ())

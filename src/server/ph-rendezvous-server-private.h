@@ -3,6 +3,7 @@
 
 #include <libsoup/soup.h>
 
+#include "ph-client-address.h"
 #include "ph-mailbox-store.h"
 #include "ph-rate-limiter.h"
 #include "ph-rendezvous-server.h"
@@ -15,7 +16,8 @@ G_BEGIN_DECLS
  *   ph-server-routing.c     path to handler, methods, the rate-limit gate;
  *   ph-server-handlers.c    mailboxes, messages, leave, claim, turn, health;
  *   ph-server-metrics.c     counters and the /metrics text;
- *   ph-server-clients.c     client connections and their deadlines;
+ *   ph-server-clients.c     client connections and their deadlines, client keys;
+ *   ph-server-quotas.c      what one client may hold: mailboxes, polls, allocation rate;
  *   ph-held-polls.c         long-polls waiting for a message;
  *   ph-taken-connection.c   the connections a waiting poll takes from libsoup. */
 
@@ -24,6 +26,15 @@ G_BEGIN_DECLS
 #define PH_SERVER_MAX_WAIT_SECONDS 60
 /* libsoup 3.2 has no name, nor a reason phrase, for it. */
 #define PH_SERVER_STATUS_TOO_MANY_REQUESTS 429
+
+/* What one client key (ph-client-address.h) holds now. An entry lives
+ * while it holds anything, so the table is bounded by the global caps. */
+typedef struct
+{
+  char *key;
+  guint mailboxes; /* open mailboxes it allocated or claimed */
+  guint polls;     /* its polls waiting now */
+} PhClientUsage;
 
 /* A long-poll. One that has to wait takes its connection from libsoup
  * (see ph-taken-connection.c) and keeps only the stream; where it cannot,
@@ -39,6 +50,7 @@ typedef struct
   guint nameplate;
   guint64 after;
   gboolean waiting;
+  PhClientUsage *usage; /* its client's, while waiting */
   guint hold_seconds;
   gint64 deadline_us;
   GList hold_link; /* in holds[hold_seconds] while waiting */
@@ -55,7 +67,7 @@ typedef struct
 {
   PhRendezvousServer *server;
   GSocket *socket; /* weak: the entry goes when libsoup drops the socket */
-  char *host;      /* its address, for the rate limit, once asked for */
+  char *key;       /* its peer's limit key, once asked for; never a trusted proxy's */
   gint64 deadline_us;
   gboolean armed;
   GList link; /* in PhRendezvousServer.deadlines while armed */
@@ -75,12 +87,20 @@ struct _PhRendezvousServer
   guint turn_ttl;
   GTlsCertificate *tls_certificate;
   gboolean take_connections;
+  GStrv trusted_proxy_cidrs;
+  guint max_mailboxes_per_client;
+  guint max_polls_per_client;
+  guint allocations_per_minute;
 
+  PhTrustedProxies *trusted_proxies;
   SoupServer *soup;
   PhMailboxStore *store;
   PhRateLimiter *limiter;
-  GHashTable *polls; /* nameplate → GQueue of waiting PhHeldPoll */
-  GQueue answered;   /* PhHeldPoll answered, its response not yet written */
+  PhRateLimiter *allocation_limiter;
+  GHashTable *usage;          /* client key → PhClientUsage */
+  GHashTable *mailbox_owners; /* nameplate → PhClientUsage of the client that opened it */
+  GHashTable *polls;          /* nameplate → GQueue of waiting PhHeldPoll */
+  GQueue answered;            /* PhHeldPoll answered, its response not yet written */
   char *server_header;
   guint waiting_polls;
   /* Waiting polls by hold in seconds: each queue is in deadline order. */
@@ -142,13 +162,25 @@ void ph_server_client_arm (PhRendezvousServer *self, GSocket *socket);
 void ph_server_client_disarm (PhServerClient *client);
 void ph_server_client_free (PhServerClient *client);
 guint ph_server_count_open_clients (PhRendezvousServer *self);
-const char *ph_server_remote_host (PhRendezvousServer *self, SoupServerMessage *msg);
+const char *ph_server_client_key (PhRendezvousServer *self, SoupServerMessage *msg);
 void ph_server_request_started_cb (SoupServer *server, SoupServerMessage *msg,
                                    PhRendezvousServer *self);
 void ph_server_request_finished_cb (SoupServer *server, SoupServerMessage *msg,
                                     PhRendezvousServer *self);
 void ph_server_request_aborted_cb (SoupServer *server, SoupServerMessage *msg,
                                    PhRendezvousServer *self);
+
+/* ph-server-quotas.c */
+void ph_server_quotas_init (PhRendezvousServer *self);
+void ph_server_quotas_clear (PhRendezvousServer *self);
+gboolean ph_server_quota_allow_mailbox (PhRendezvousServer *self, SoupServerMessage *msg);
+void ph_server_quota_add_mailbox (PhRendezvousServer *self, SoupServerMessage *msg,
+                                  guint nameplate);
+gboolean ph_server_quota_allow_poll (PhRendezvousServer *self, SoupServerMessage *msg);
+PhClientUsage *ph_server_quota_add_poll (PhRendezvousServer *self, SoupServerMessage *msg);
+void ph_server_quota_remove_poll (PhRendezvousServer *self, PhClientUsage *usage);
+void ph_server_quotas_mailbox_closed_cb (PhMailboxStore *store, guint nameplate,
+                                         PhRendezvousServer *self);
 
 /* ph-held-polls.c */
 void ph_held_polls_init (PhRendezvousServer *self);

@@ -22,6 +22,9 @@ enum
   PROP_0,
   PROP_MAX_BODY_BYTES,
   PROP_MAX_WAITING_POLLS,
+  PROP_MAX_MAILBOXES_PER_CLIENT,
+  PROP_MAX_POLLS_PER_CLIENT,
+  PROP_ALLOCATIONS_PER_MINUTE,
   PROP_MAX_HOLD,
   PROP_CLIENT_TIMEOUT,
   PROP_TURN_SECRET,
@@ -32,6 +35,7 @@ enum
   PROP_STORE,
   PROP_LIMITER,
   PROP_TAKE_CONNECTIONS,
+  PROP_TRUSTED_PROXIES,
   PROP_WAITING_POLLS,
   N_PROPS
 };
@@ -49,8 +53,20 @@ static void
 ph_rendezvous_server_constructed (GObject *object)
 {
   PhRendezvousServer *self = PH_RENDEZVOUS_SERVER (object);
+  g_autoptr (GError) error = NULL;
 
   G_OBJECT_CLASS (ph_rendezvous_server_parent_class)->constructed (object);
+
+  /* The caller checks the blocks first (pinhole-rendezvous makes a usage
+   * error of a bad one): one that does not parse here is a programming
+   * error, and trusting no one is the safe way on. */
+  self->trusted_proxies
+      = ph_trusted_proxies_new ((const char *const *)self->trusted_proxy_cidrs, &error);
+  if (self->trusted_proxies == NULL)
+    {
+      g_critical ("%s", error->message);
+      self->trusted_proxies = ph_trusted_proxies_new (NULL, NULL);
+    }
 
   /* A server given no store or limiter uses their defaults. */
   if (self->store == NULL)
@@ -62,6 +78,7 @@ ph_rendezvous_server_constructed (GObject *object)
   g_signal_connect_object (self->store, "mailbox-closed",
                            G_CALLBACK (ph_held_polls_mailbox_closed_cb), self, 0);
   ph_held_polls_init (self);
+  ph_server_quotas_init (self);
 
   self->soup = soup_server_new ("server-header", "pinhole-rendezvous/" PACKAGE_VERSION " ",
                                 "tls-certificate", self->tls_certificate, NULL);
@@ -105,12 +122,15 @@ ph_rendezvous_server_finalize (GObject *object)
   PhRendezvousServer *self = PH_RENDEZVOUS_SERVER (object);
 
   g_clear_pointer (&self->polls, g_hash_table_unref);
+  ph_server_quotas_clear (self);
   g_clear_pointer (&self->clients, g_hash_table_unref);
   g_clear_pointer (&self->requests_by_status, g_hash_table_unref);
   g_clear_pointer (&self->errors_by_code, g_hash_table_unref);
   g_clear_pointer (&self->turn_secret, g_free);
   g_clear_pointer (&self->turn_uris, g_strfreev);
   g_clear_pointer (&self->stun_uris, g_strfreev);
+  g_clear_pointer (&self->trusted_proxy_cidrs, g_strfreev);
+  g_clear_pointer (&self->trusted_proxies, ph_trusted_proxies_free);
   g_clear_pointer (&self->url, g_free);
   g_clear_pointer (&self->server_header, g_free);
 
@@ -129,6 +149,15 @@ ph_rendezvous_server_get_property (GObject *object, guint prop_id, GValue *value
       break;
     case PROP_MAX_WAITING_POLLS:
       g_value_set_uint (value, self->max_waiting_polls);
+      break;
+    case PROP_MAX_MAILBOXES_PER_CLIENT:
+      g_value_set_uint (value, self->max_mailboxes_per_client);
+      break;
+    case PROP_MAX_POLLS_PER_CLIENT:
+      g_value_set_uint (value, self->max_polls_per_client);
+      break;
+    case PROP_ALLOCATIONS_PER_MINUTE:
+      g_value_set_uint (value, self->allocations_per_minute);
       break;
     case PROP_MAX_HOLD:
       g_value_set_uint (value, self->max_hold);
@@ -160,6 +189,9 @@ ph_rendezvous_server_get_property (GObject *object, guint prop_id, GValue *value
     case PROP_TAKE_CONNECTIONS:
       g_value_set_boolean (value, self->take_connections);
       break;
+    case PROP_TRUSTED_PROXIES:
+      g_value_set_boxed (value, self->trusted_proxy_cidrs);
+      break;
     case PROP_WAITING_POLLS:
       g_value_set_uint (value, self->waiting_polls);
       break;
@@ -181,6 +213,15 @@ ph_rendezvous_server_set_property (GObject *object, guint prop_id, const GValue 
       break;
     case PROP_MAX_WAITING_POLLS:
       self->max_waiting_polls = g_value_get_uint (value);
+      break;
+    case PROP_MAX_MAILBOXES_PER_CLIENT:
+      self->max_mailboxes_per_client = g_value_get_uint (value);
+      break;
+    case PROP_MAX_POLLS_PER_CLIENT:
+      self->max_polls_per_client = g_value_get_uint (value);
+      break;
+    case PROP_ALLOCATIONS_PER_MINUTE:
+      self->allocations_per_minute = g_value_get_uint (value);
       break;
     case PROP_MAX_HOLD:
       self->max_hold = g_value_get_uint (value);
@@ -212,6 +253,9 @@ ph_rendezvous_server_set_property (GObject *object, guint prop_id, const GValue 
     case PROP_TAKE_CONNECTIONS:
       self->take_connections = g_value_get_boolean (value);
       break;
+    case PROP_TRUSTED_PROXIES:
+      self->trusted_proxy_cidrs = g_value_dup_boxed (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -240,6 +284,13 @@ ph_rendezvous_server_class_init (PhRendezvousServerClass *klass)
 
   properties[PROP_MAX_BODY_BYTES] = limit_param ("max-body-bytes", 256, 16 * 1024 * 1024, 65536);
   properties[PROP_MAX_WAITING_POLLS] = limit_param ("max-waiting-polls", 1, 10000000, 20000);
+  /* What one client may hold (ph-server-quotas.c): a chat takes one
+   * mailbox and at most two polls, so twice as many polls as mailboxes;
+   * 313 addresses are needed to take all of the global caps' defaults. */
+  properties[PROP_MAX_MAILBOXES_PER_CLIENT]
+      = limit_param ("max-mailboxes-per-client", 1, 999999999, 32);
+  properties[PROP_MAX_POLLS_PER_CLIENT] = limit_param ("max-polls-per-client", 1, 10000000, 64);
+  properties[PROP_ALLOCATIONS_PER_MINUTE] = limit_param ("allocations-per-minute", 1, 1000000, 30);
   properties[PROP_MAX_HOLD] = limit_param ("max-hold", 1, PH_SERVER_MAX_WAIT_SECONDS, 30);
   properties[PROP_CLIENT_TIMEOUT] = limit_param ("client-timeout", 1, 3600, 30);
   properties[PROP_TURN_SECRET] = g_param_spec_string ("turn-secret", NULL, NULL, NULL, flags);
@@ -258,6 +309,11 @@ ph_rendezvous_server_class_init (PhRendezvousServerClass *klass)
    * waiting poll a paused libsoup message. */
   properties[PROP_TAKE_CONNECTIONS]
       = g_param_spec_boolean ("take-connections", NULL, NULL, TRUE, flags);
+  /* Address blocks ("10.0.0.0/8", "::1") of reverse proxies whose
+   * Forwarded or X-Forwarded-For header names the client
+   * (ph-client-address.h); a request from anywhere else is its peer's. */
+  properties[PROP_TRUSTED_PROXIES]
+      = g_param_spec_boxed ("trusted-proxies", NULL, NULL, G_TYPE_STRV, flags);
   properties[PROP_WAITING_POLLS]
       = g_param_spec_uint ("waiting-polls", NULL, NULL, 0, G_MAXUINT, 0,
                            G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);

@@ -7,7 +7,19 @@
 
 /* The client connections libsoup accepted, by socket: each has a deadline
  * whenever the server waits for it, so a slow or idle client cannot keep
- * its connection for ever. */
+ * its connection for ever. And who each request comes from, for the
+ * limits that count per client. */
+
+/* A request's client key, when it is not its connection's. */
+static GQuark
+client_key_quark (void)
+{
+  static GQuark quark;
+
+  if (quark == 0)
+    quark = g_quark_from_static_string ("ph-server-client-key");
+  return quark;
+}
 
 static void schedule_deadline (PhRendezvousServer *self);
 
@@ -67,7 +79,7 @@ client_socket_gone_cb (gpointer user_data, GObject *where_the_socket_was)
   /* Stolen, not removed: the weak reference is already gone. */
   ph_server_client_disarm (client);
   g_hash_table_steal (client->server->clients, where_the_socket_was);
-  g_free (client->host);
+  g_free (client->key);
   g_free (client);
 }
 
@@ -76,7 +88,7 @@ ph_server_client_free (PhServerClient *client)
 {
   ph_server_client_disarm (client);
   g_object_weak_unref (G_OBJECT (client->socket), client_socket_gone_cb, client);
-  g_free (client->host);
+  g_free (client->key);
   g_free (client);
 }
 
@@ -117,18 +129,60 @@ ph_server_client_arm (PhRendezvousServer *self, GSocket *socket)
   schedule_deadline (self);
 }
 
-/* The client's address as text. libsoup formats it anew for every
- * request; the connection keeps it. */
-const char *
-ph_server_remote_host (PhRendezvousServer *self, SoupServerMessage *msg)
+/* The limit key of the message's peer; @out_proxy says whether the peer
+ * is a trusted proxy. A message without an address (none arrives from a
+ * socket without one) counts under "". */
+static char *
+peer_key (PhRendezvousServer *self, SoupServerMessage *msg, gboolean *out_proxy)
 {
-  PhServerClient *client = ph_server_lookup_client (self, soup_server_message_get_socket (msg));
+  GSocketAddress *remote = soup_server_message_get_remote_address (msg);
+  GInetAddress *peer;
 
-  if (client == NULL)
-    return soup_server_message_get_remote_host (msg);
-  if (client->host == NULL)
-    client->host = g_strdup (soup_server_message_get_remote_host (msg));
-  return client->host;
+  *out_proxy = FALSE;
+  if (!G_IS_INET_SOCKET_ADDRESS (remote))
+    return g_strdup ("");
+  peer = g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (remote));
+  *out_proxy = ph_trusted_proxies_contain (self->trusted_proxies, peer);
+  return ph_client_address_limit_key (peer);
+}
+
+/* The key every per-client limit counts the request under
+ * (ph-client-address.h). A connection from anyone but a trusted proxy
+ * keeps its key; behind a proxy one kept-alive connection carries many
+ * clients' requests, so there each request is asked its own, from its
+ * forwarding headers. */
+const char *
+ph_server_client_key (PhRendezvousServer *self, SoupServerMessage *msg)
+{
+  PhServerClient *client;
+  char *key = g_object_get_qdata (G_OBJECT (msg), client_key_quark ());
+  gboolean proxy;
+  g_autoptr (GInetAddress) forwarded = NULL;
+
+  if (key != NULL)
+    return key;
+  client = ph_server_lookup_client (self, soup_server_message_get_socket (msg));
+  if (client != NULL && client->key != NULL)
+    return client->key;
+
+  key = peer_key (self, msg, &proxy);
+  if (!proxy && client != NULL)
+    {
+      client->key = key;
+      return key;
+    }
+  if (proxy)
+    {
+      GInetAddress *peer = g_inet_socket_address_get_address (
+          G_INET_SOCKET_ADDRESS (soup_server_message_get_remote_address (msg)));
+
+      g_free (key);
+      forwarded = ph_client_address_resolve (self->trusted_proxies, peer,
+                                             soup_server_message_get_request_headers (msg));
+      key = ph_client_address_limit_key (forwarded);
+    }
+  g_object_set_qdata_full (G_OBJECT (msg), client_key_quark (), key, g_free);
+  return key;
 }
 
 /* libsoup starts a request when a connection is accepted and, on a kept-alive

@@ -198,11 +198,14 @@ ph_server_handle_allocate (PhRendezvousServer *self, SoupServerMessage *msg)
   g_autoptr (GError) error = NULL;
   guint nameplate;
 
+  if (!ph_server_quota_allow_mailbox (self, msg))
+    return;
   if (!ph_mailbox_store_allocate (self->store, &nameplate, &error))
     {
       respond_store_error (self, msg, error);
       return;
     }
+  ph_server_quota_add_mailbox (self, msg, nameplate);
   self->mailboxes_allocated++;
   respond_nameplate (self, msg, SOUP_STATUS_CREATED, nameplate);
 }
@@ -240,13 +243,21 @@ ph_server_handle_claim (PhRendezvousServer *self, SoupServerMessage *msg, guint 
       return;
     }
 
+  /* A claim that would open a mailbox counts as an allocation; one of a
+   * number already open opens nothing, whatever its answer. */
+  if (!ph_mailbox_store_contains (self->store, nameplate)
+      && !ph_server_quota_allow_mailbox (self, msg))
+    return;
   if (!ph_mailbox_store_claim (self->store, nameplate, side, &created, &error))
     {
       respond_store_error (self, msg, error);
       return;
     }
   if (created)
-    self->mailboxes_claimed++;
+    {
+      ph_server_quota_add_mailbox (self, msg, nameplate);
+      self->mailboxes_claimed++;
+    }
   respond_nameplate (self, msg, created ? SOUP_STATUS_CREATED : SOUP_STATUS_OK, nameplate);
 }
 
@@ -340,6 +351,8 @@ ph_server_handle_get_messages (PhRendezvousServer *self, SoupServerMessage *msg,
       return;
     }
 
+  if (!ph_server_quota_allow_poll (self, msg))
+    return;
   if (self->waiting_polls >= self->max_waiting_polls)
     {
       soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Retry-After",

@@ -77,6 +77,9 @@ ph_server_handle_metrics (PhRendezvousServer *self, SoupServerMessage *msg)
                  "Connections closed because the client was too slow or idle too long.");
   g_string_append_printf (text, "pinhole_connections_timed_out_total %" G_GUINT64_FORMAT "\n",
                           self->clients_timed_out);
+  append_metric (text, "pinhole_clients_holding", "gauge",
+                 "Clients (IPv4 addresses, IPv6 /64s) holding an open mailbox or a waiting poll.");
+  g_string_append_printf (text, "pinhole_clients_holding %u\n", g_hash_table_size (self->usage));
   append_metric (text, "pinhole_rate_limited_total", "counter",
                  "Requests refused by the rate limit.");
   g_string_append_printf (text, "pinhole_rate_limited_total %" G_GUINT64_FORMAT "\n",

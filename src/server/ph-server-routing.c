@@ -167,11 +167,11 @@ ph_server_early_cb (SoupServer *server, SoupServerMessage *msg, const char *path
 {
   PhRendezvousServer *self = user_data;
   SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
-  const char *client = ph_server_remote_host (self, msg);
+  const char *client = ph_server_client_key (self, msg);
   SoupEncoding encoding;
   guint retry_after;
 
-  if (!ph_rate_limiter_check (self->limiter, client != NULL ? client : "", &retry_after))
+  if (!ph_rate_limiter_check (self->limiter, client, &retry_after))
     {
       g_autofree char *seconds = g_strdup_printf ("%u", retry_after);
 
@@ -181,7 +181,7 @@ ph_server_early_cb (SoupServer *server, SoupServerMessage *msg, const char *path
                                     seconds);
       ph_server_respond_error (self, msg, PH_SERVER_STATUS_TOO_MANY_REQUESTS, "rate-limited",
                                "Too many requests from %s; try again in %u seconds.",
-                               client != NULL ? client : "this address", retry_after);
+                               *client != '\0' ? client : "this address", retry_after);
       return;
     }
 
