@@ -8,6 +8,9 @@
 
 #include "ph-json-guard.h"
 
+/* Bytes of a string read one by one before memchr takes over. */
+#define SHORT_RUN 16
+
 typedef enum
 {
   BYTE_FORBIDDEN = 0,
@@ -46,17 +49,32 @@ is_json_space (char c)
   return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
+/* The value of hex digit @c, or -1: inline, as texts may be all \u escapes. */
+static inline int
+hex_digit_value (char c)
+{
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  c |= 0x20; /* lower case */
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  return -1;
+}
+
 static ScanResult
 read_hex4 (const char *p, gsize left, gunichar *out_value)
 {
   *out_value = 0;
   for (guint k = 0; k < 4; k++)
     {
+      int digit;
+
       if (k == left)
         return SCAN_CUT;
-      if (!g_ascii_isxdigit (p[k]))
+      digit = hex_digit_value (p[k]);
+      if (digit < 0)
         return SCAN_INVALID;
-      *out_value = (*out_value << 4) | (gunichar)g_ascii_xdigit_value (p[k]);
+      *out_value = (*out_value << 4) | (gunichar)digit;
     }
   return SCAN_OK;
 }
@@ -78,12 +96,22 @@ check_escape (const char *json, gsize length, gsize *at, gboolean *out_is_nul)
   *out_is_nul = FALSE;
   if (left == 0)
     return SCAN_CUT;
-  if (*p != 'u')
+  switch (*p)
     {
-      if (*p == '\0' || strchr ("\"\\/bfnrt", *p) == NULL)
-        return SCAN_INVALID;
+    case '"':
+    case '\\':
+    case '/':
+    case 'b':
+    case 'f':
+    case 'n':
+    case 'r':
+    case 't':
       *at += 1;
       return SCAN_OK;
+    case 'u':
+      break;
+    default:
+      return SCAN_INVALID;
     }
 
   result = read_hex4 (p + 1, left - 1, &high);
@@ -115,37 +143,57 @@ check_escape (const char *json, gsize length, gsize *at, gboolean *out_is_nul)
   return SCAN_OK;
 }
 
-/* Moves *at from a string's opening quote to its closing one. memchr
- * finds both quotes and backslashes far faster than a loop over bytes,
- * which matters for 64 KiB texts; the next quote is looked for again
- * only when an escape took it, so the scan stays linear. */
+/* Moves *at from a string's opening quote to its closing one. Short runs
+ * between escapes are read byte by byte; a longer one is skipped with
+ * memchr, far faster for 64 KiB texts. The next quote is looked for only
+ * once a run is long, and again only when an escape took it, so the scan
+ * stays linear whatever the mix. */
 static ScanResult
 skip_string (const char *json, gsize length, gsize *at, PhJsonGuardFlags flags, const char *subject,
              GError **error)
 {
   gsize i = *at + 1;
-  const char *quote = memchr (json + i, '"', length - i);
+  gsize quote = 0; /* the next quote from where it was looked for, or length */
+  gboolean quote_known = FALSE;
 
   for (;;)
     {
-      gsize end = quote != NULL ? (gsize)(quote - json) : length;
-      const char *backslash = memchr (json + i, '\\', end - i);
+      gsize run_end = MIN (length, i + SHORT_RUN);
+      gsize escape_at;
       gboolean is_nul;
       ScanResult result;
 
-      if (backslash == NULL)
+      while (i < run_end && json[i] != '"' && json[i] != '\\')
+        i++;
+      if (i == run_end)
         {
-          *at = end;
-          return quote != NULL ? SCAN_OK : SCAN_CUT;
+          const char *backslash;
+
+          if (!quote_known || quote < i)
+            {
+              const char *found = memchr (json + i, '"', length - i);
+
+              quote = found != NULL ? (gsize)(found - json) : length;
+              quote_known = TRUE;
+            }
+          backslash = memchr (json + i, '\\', quote - i);
+          i = backslash != NULL ? (gsize)(backslash - json) : quote;
         }
 
-      i = (gsize)(backslash - json);
+      if (i == length)
+        return SCAN_CUT;
+      if (json[i] == '"')
+        {
+          *at = i;
+          return SCAN_OK;
+        }
+
+      escape_at = i;
       result = check_escape (json, length, &i, &is_nul);
       if (result == SCAN_INVALID)
         {
           g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-                       "%s has an invalid escape in a string at offset %zu", subject,
-                       (gsize)(backslash - json));
+                       "%s has an invalid escape in a string at offset %zu", subject, escape_at);
           return SCAN_INVALID;
         }
       if (result == SCAN_CUT)
@@ -156,10 +204,7 @@ skip_string (const char *json, gsize length, gsize *at, PhJsonGuardFlags flags, 
                        "%s contains a NUL character (\\u0000)", subject);
           return SCAN_INVALID;
         }
-
       i++;
-      if (quote != NULL && i > end)
-        quote = memchr (json + i, '"', length - i);
     }
 }
 
