@@ -100,8 +100,16 @@ test_strings_do_not_count (void)
   g_autofree char *after_escaped_quote
       = g_strdup_printf ("{\"a\":\"\\\"%s\\\"\",\"b\":1}", brackets);
   g_autofree char *after_escaped_backslash = g_strdup_printf ("[\"\\\\\",%s", brackets);
+  g_autofree char *run = g_strnfill (40, '[');
+  g_autofree char *long_runs = g_strdup_printf ("[\"%s\\\"%s\\\"%s\\\\\"]", run, run, run);
+  g_autofree char *long_runs_then_deep = g_strdup_printf ("[\"%s\\\"%s\\\"%s\",[[", run, run, run);
 
   assert_passes (in_string, 1, PH_JSON_GUARD_DEFAULT);
+  /* Long runs, for which the next quote is looked up ahead, with escaped
+   * quotes between them: the string ends at none of those. */
+  assert_passes (long_runs, 1, PH_JSON_GUARD_DEFAULT);
+  assert_refused (long_runs_then_deep, strlen (long_runs_then_deep), 2, PH_JSON_GUARD_DEFAULT,
+                  "more than 2");
   assert_passes (after_escaped_quote, 1, PH_JSON_GUARD_DEFAULT);
   assert_passes ("{\"a\":\"\\u005b\\u007b\"}", 1, PH_JSON_GUARD_DEFAULT);
   /* The quote after "\\" ends the string: the brackets after it count. */
