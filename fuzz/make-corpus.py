@@ -75,6 +75,17 @@ write("frame", "stream-split-7", b"\x06" + stream)
 write("frame", "stream-zero-length", b"\x10" + stream[:20] + b"\x00\x00\x00\x00")
 write("frame", "stream-too-long", b"\x10\x00\x08\x00\x01{}")
 
+# Nesting deep enough (100 000) to overflow the stack in json-glib 1.6,
+# behind what json-glib reads otherwise than strict JSON: a single-quoted
+# string that holds a quote, and "\u1" that takes the quote after it.
+DEEP = 100000
+deep_quote = b'{"type":"msg","x":\'"\',"a":' + b"[" * DEEP
+deep_escape = b'{"type":"msg","x":"\\u1"","a":' + b"[" * DEEP
+write("frame", "json-deep-quote", deep_quote)
+write("frame", "stream-deep-escape",
+      b"\xff" + struct.pack(">I", len(deep_escape)) + deep_escape
+      + struct.pack(">I", len(b'{"type":"ping"}')) + b'{"type":"ping"}')
+
 # Sealer: first byte % 3 picks open (0), PAKE (1) or a sealed sequence (2).
 write("sealer", "open-short", b"\x00" + bytes(47))
 write("sealer", "open-noise", b"\x00" + bytes(range(100)))
@@ -225,6 +236,7 @@ answer("turn", 4, 0, compact({
     "ttl": 600}))
 answer("turn-stun-only", 4, 0, compact({"stun": ["stun:192.0.2.1:3478"]}))
 answer("nested", 4, 0, "[" * 40 + "]" * 40)
+answer("deep-escape", 4, 0, '{"stun":"\\u1"","stun":' + "[" * DEEP)
 refusal("mailbox-full", 409, compact(
     {"error": "mailbox-full",
      "message": "Mailbox 1 already has two sides; a code works for two people only."}))
@@ -252,3 +264,19 @@ refusal("turn-not-configured", 404, compact(
     {"error": "turn-not-configured",
      "message": "This rendezvous server offers no STUN or TURN servers."}), mailbox=False)
 refusal("proxy-html", 503, "<html><body>Bad gateway</body></html>", mailbox=False, wait=1)
+
+
+# Request bodies for the post reader, and one nested too deep for json-glib.
+write("post-reader", "array", '["side","a"]')
+write("post-reader", "empty-name", '{"":"x"}')
+write("post-reader", "empty-object", "{}")
+write("post-reader", "escapes",
+      '{"side":"a\\"b\\\\c\\/d\\n\\t","phase":"cand","body":"x\\u00e9\\u0000y"}')
+write("post-reader", "other-values", '{"side":1,"phase":null,"body":["a"],"more":{"side":"x"}}')
+write("post-reader", "post", '{"side":"0123456789abcdef","phase":"pake","body":"aGVsbG8="}')
+write("post-reader", "repeated", '{"side":"a","side":"b"}')
+write("post-reader", "spaced",
+      ' { "phase" : "desc" , "side":"0123456789ABCDEF",\n"body":"", "extra":"x" } ')
+write("post-reader", "trailing-comma", '{"side":"a",}')
+write("post-reader", "utf8", '{"body":"\u00e9"}')
+write("post-reader", "deep", '{"side":"0123456789abcdef","x":' + "[" * DEEP)

@@ -412,7 +412,10 @@ test_parse_invalid (void)
     { "hello", "not a JSON object" },
     { "{\"type\":", "not valid JSON" },
     { "{\"type\":\"ping\"", "not valid JSON" },
-    { "{type:\"ping\"}", "not valid JSON" },
+    { "{type:\"ping\"}", "has “y” outside a string at offset 2" },
+    { "{\"type\":'ping'}", "has “'” outside a string" },
+    { "{\"type\":\"ping\" /* a comment */}", "has “/” outside a string" },
+    { "{\"type\":\"ping\",\"x\":\"\\q\"}", "invalid escape" },
     { "[{\"type\":\"ping\"}]", "not a JSON object" },
     { "\"ping\"", "not a JSON object" },
     { "{\"type\":\"ping\"}{\"type\":\"ping\"}", "data after its JSON object" },
@@ -478,7 +481,7 @@ test_parse_invalid (void)
     { "{\"type\":\"msg\",\"id\":\"x\",\"seq\":1,\"time\":1,\"text\":\"a\\u0000b\"}",
       "NUL character" },
     { "{\"type\":\"msg\",\"id\":\"x\",\"seq\":1,\"time\":1,\"text\":\"a\\ud800b\"}",
-      "“text” is not valid UTF-8" },
+      "invalid escape" },
     { "{\"type\":\"msg\",\"id\":\"x\",\"seq\":1,\"time\":1,\"text\":\"bad \xff byte\"}",
       "not valid UTF-8" },
     { "{\"type\":\"msg\",\"id\":\"x\",\"seq\":1,\"time\":1,\"text\":\"overlong \xc0\xaf\"}",
@@ -772,6 +775,86 @@ test_decoder_malformed_frame (void)
 }
 
 static void
+append_frame (GByteArray *stream, const char *json, gsize length)
+{
+  guint8 prefix[4] = { length >> 24, (length >> 16) & 0xff, (length >> 8) & 0xff, length & 0xff };
+
+  g_byte_array_append (stream, prefix, sizeof prefix);
+  g_byte_array_append (stream, (const guint8 *)json, length);
+}
+
+/* json-glib 1.6 recurses once per '[' and overflows the stack at some
+ * 100 000. A peer that sends a frame nested as deep as the size limit
+ * allows, also in the shapes json-glib reads differently from strict JSON
+ * (single quotes, comments, a "\u" escape that eats the quote after it),
+ * gets an error the channel closes on, never a crash; and a frame too
+ * large to hold a million levels is refused by its length. */
+static void
+test_decoder_deep_nesting (void)
+{
+  const struct
+  {
+    const char *head;
+    const char *reason;
+  } cases[] = {
+    { "{\"type\":\"msg\",\"x\":", "nests JSON more than 16 levels deep" },
+    { "{\"type\":\"msg\",\"x\":'\"',\"a\":", "has “'” outside a string" },
+    { "{\"type\":\"msg\",\"x\":1 /*\"*/,\"a\":", "has “/” outside a string" },
+    { "{\"type\":\"msg\",\"x\":\"\\u1\"\",\"a\":", "invalid escape" },
+    { "{\"type\":\"msg\",\"x\":\"\\udc00\"\",\"a\":", "invalid escape" },
+  };
+  const char ping[] = "{\"type\":\"ping\"}";
+  const gsize million = 1000000;
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr (PhFrameDecoder) decoder = ph_frame_decoder_new ();
+      g_autoptr (GByteArray) stream = g_byte_array_new ();
+      g_autoptr (GString) json = g_string_new (cases[i].head);
+      g_autoptr (GError) error = NULL;
+      g_autoptr (PhFrame) frame = NULL;
+      g_autoptr (PhFrame) next = NULL;
+
+      while (json->len < PH_FRAME_MAX_SIZE)
+        g_string_append_c (json, '[');
+      append_frame (stream, json->str, json->len);
+      append_frame (stream, ping, strlen (ping));
+
+      g_test_message ("%s", cases[i].head);
+      g_assert_true (ph_frame_decoder_push (decoder, stream->data, stream->len, &error));
+      g_assert_no_error (error);
+      frame = ph_frame_decoder_pop (decoder, &error);
+      g_assert_null (frame);
+      g_assert_error (error, PH_ERROR, PH_ERROR_INVALID_FRAME);
+      if (strstr (error->message, cases[i].reason) == NULL)
+        g_error ("“%s” does not mention “%s”", error->message, cases[i].reason);
+      g_clear_error (&error);
+
+      /* The framing is intact: the frame after it is read. */
+      next = ph_frame_decoder_pop (decoder, &error);
+      g_assert_no_error (error);
+      g_assert_cmpint (next->type, ==, PH_FRAME_PING);
+    }
+
+  {
+    g_autoptr (PhFrameDecoder) decoder = ph_frame_decoder_new ();
+    g_autoptr (GByteArray) stream = g_byte_array_new ();
+    g_autoptr (GError) error = NULL;
+    g_autofree char *brackets = g_strnfill (million, '[');
+    g_autofree char *json = g_strconcat ("{\"type\":\"msg\",\"x\":", brackets, NULL);
+
+    g_assert_null (ph_frame_parse (json, strlen (json), &error));
+    g_assert_error (error, PH_ERROR, PH_ERROR_INVALID_FRAME);
+    g_clear_error (&error);
+
+    append_frame (stream, json, strlen (json));
+    g_assert_false (ph_frame_decoder_push (decoder, stream->data, stream->len, &error));
+    g_assert_error (error, PH_ERROR, PH_ERROR_INVALID_FRAME);
+    g_assert_nonnull (strstr (error->message, "the limit is 524288 bytes"));
+  }
+}
+
+static void
 mutate (GRand *rand, GString *s)
 {
   guint kind = g_rand_int_range (rand, 0, 5);
@@ -939,6 +1022,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/frame/decoder/bad-length", test_decoder_bad_length);
   g_test_add_func ("/frame/decoder/max-frame", test_decoder_max_frame);
   g_test_add_func ("/frame/decoder/malformed-frame", test_decoder_malformed_frame);
+  g_test_add_func ("/frame/decoder/deep-nesting", test_decoder_deep_nesting);
   g_test_add_func ("/frame/fuzz", test_fuzz);
 
   return g_test_run ();

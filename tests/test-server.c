@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "ph-certificate.h"
+#include "ph-json-guard.h"
 #include "ph-mailbox-store.h"
 #include "ph-post-reader.h"
 #include "ph-rate-limiter.h"
@@ -569,7 +570,8 @@ test_store_expiry (void)
   g_assert_finalize_object (g_steal_pointer (&store));
 }
 
-/* What the server read from a post before it had a reader of its own. */
+/* What the server read from a post before it had a reader of its own,
+ * behind the guard that keeps json-glib from what it gets wrong. */
 static gboolean
 read_post_with_json_glib (const char *json, gsize length, PhPost *post)
 {
@@ -580,7 +582,10 @@ read_post_with_json_glib (const char *json, gsize length, PhPost *post)
   JsonNode *root;
 
   memset (post, 0, sizeof *post);
-  if (length == 0 || !json_parser_load_from_data (parser, json, (gssize)length, NULL))
+  if (length == 0
+      || !ph_json_guard_check (json, length, PH_POST_MAX_JSON_DEPTH, PH_JSON_GUARD_DEFAULT,
+                               "A post", NULL)
+      || !json_parser_load_from_data (parser, json, (gssize)length, NULL))
     return FALSE;
   root = json_parser_get_root (parser);
   if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
@@ -625,6 +630,11 @@ test_post_reader (void)
     "{\"side\":\"unterminated",
     "{\"side\" \"missing colon\"}",
     "\xef\xbb\xbf{\"side\":\"bom\"}",
+    /* What json-glib alone took, and the guard refuses. */
+    "{'side':'0123456789abcdef'}",
+    "{\"side\":\"0123456789abcdef\" /* comment */}",
+    "{\"side\":\"\\u1\"\",\"phase\":\"pake\"}",
+    "{\"side\":\"x\",\"x\":0x10}",
     "",
   };
 
@@ -1153,6 +1163,80 @@ test_malformed (void)
 
   /* None of it disturbed the mailbox. */
   g_assert_cmpuint (post_ok (&fixture, nameplate, SIDE_A, "still here"), ==, 1);
+
+  fixture_stop (&fixture);
+}
+
+/* A body of @head, @depth brackets and, when @close, the brackets and
+ * brace that close them. */
+static char *
+nested_body (const char *head, gsize depth, gboolean close)
+{
+  GString *body = g_string_new (head);
+
+  for (gsize i = 0; i < depth; i++)
+    g_string_append_c (body, '[');
+  for (gsize i = 0; close && i < depth; i++)
+    g_string_append_c (body, ']');
+  if (close)
+    g_string_append_c (body, '}');
+  return g_string_free (body, FALSE);
+}
+
+/* json-glib recurses once per level: a body nested deeper than any client
+ * writes is refused with 400 before json-glib sees it, whether json-glib
+ * alone would have read it (30 000 levels, under the default body limit)
+ * or, with the largest body limit an operator may set, it would have
+ * overflowed the server's stack (2 000 000 levels). */
+static void
+test_deep_json (void)
+{
+  const char *head = "{\"side\":\"" SIDE_A "\",\"phase\":\"pake\",\"body\":\"aGk=\",\"x\":";
+  g_autofree char *at_limit = nested_body (head, PH_POST_MAX_JSON_DEPTH - 1, TRUE);
+  g_autofree char *over_limit = nested_body (head, PH_POST_MAX_JSON_DEPTH, TRUE);
+  g_autofree char *deep = nested_body (head, 30000, TRUE);
+  g_autofree char *deep_claim = nested_body ("{\"side\":\"" SIDE_B "\",\"x\":", 30000, TRUE);
+  g_autofree char *very_deep = nested_body (head, 2000000, FALSE);
+  g_autoptr (PhRateLimiter) limiter = g_object_new (PH_TYPE_RATE_LIMITER, "burst", 1000, NULL);
+  const struct
+  {
+    const char *method;
+    const char *path;
+    const char *body;
+  } refused[] = {
+    { "POST", "/v1/mailboxes/1/messages", over_limit },
+    { "POST", "/v1/mailboxes/1/messages", deep },
+    { "PUT", "/v1/mailboxes/7", deep_claim },
+    { "POST", "/v1/mailboxes/1/messages", very_deep },
+  };
+  Fixture fixture = { 0 };
+  g_autofree char *nameplate = NULL;
+  g_autoptr (Call) fits = NULL;
+
+  g_assert_cmpuint (strlen (deep), <, 65536);
+  fixture_start (&fixture, "limiter", limiter, "max-body-bytes", 16 * 1024 * 1024, NULL);
+  nameplate = allocate (&fixture);
+
+  fits = call_run (&fixture, "POST", "/v1/mailboxes/1/messages", at_limit);
+  g_assert_cmpuint (call_status (fits), ==, 201);
+
+  for (guint i = 0; i < G_N_ELEMENTS (refused); i++)
+    {
+      g_autoptr (Call) call = NULL;
+      g_autoptr (JsonObject) object = NULL;
+      g_autofree char *reason
+          = g_strdup_printf ("nests JSON more than %d levels deep", PH_POST_MAX_JSON_DEPTH);
+
+      g_test_message ("%s %s, %zu bytes", refused[i].method, refused[i].path,
+                      strlen (refused[i].body));
+      call = call_run (&fixture, refused[i].method, refused[i].path, refused[i].body);
+      assert_error (call, 400, "malformed");
+      object = call_json (call);
+      g_assert_nonnull (strstr (json_object_get_string_member (object, "message"), reason));
+    }
+
+  /* The server is still there, and the mailbox has only the post that fit. */
+  g_assert_cmpuint (post_ok (&fixture, nameplate, SIDE_B, "after"), ==, 2);
 
   fixture_stop (&fixture);
 }
@@ -2104,6 +2188,7 @@ main (int argc, char **argv)
   g_test_add_func ("/server/http/too-many-polls", test_too_many_polls);
   g_test_add_func ("/server/http/expiry", test_expiry);
   g_test_add_func ("/server/http/malformed", test_malformed);
+  g_test_add_func ("/server/http/deep-json", test_deep_json);
   g_test_add_func ("/server/http/claim-and-tags", test_claim_and_tags);
   g_test_add_func ("/server/http/vanished-poller", test_vanished_poller);
   g_test_add_func ("/server/http/turn", test_turn);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "ph-json-escape.h"
+#include "ph-json-guard.h"
 #include "ph-post-reader.h"
 
 /* Every post is a small flat object of ASCII strings, and json-glib's
@@ -16,7 +17,7 @@
  * exactly that shape: an object whose members are all strings of printable
  * ASCII with no \u escapes, each of side, phase and body at most once.
  * Anything else (other values, nesting, \u escapes, other bytes, repeated
- * members, odd input) goes to json-glib, which decides as before, so both
+ * members, odd input) goes to json-glib behind the JSON guard, so both
  * read every body the same way: tests/test-server.c checks them against
  * each other, and fuzz/fuzz-post-reader.c on whatever the fuzzer makes. */
 
@@ -160,6 +161,7 @@ gboolean
 ph_post_read (const char *json, gsize length, PhPost *out_post, GError **error)
 {
   g_autoptr (JsonParser) parser = NULL;
+  g_autoptr (GError) guard_error = NULL;
   JsonObject *object;
   JsonNode *root;
 
@@ -178,6 +180,15 @@ ph_post_read (const char *json, gsize length, PhPost *out_post, GError **error)
   if (read_simple_post (json, length, out_post))
     return TRUE;
   ph_post_clear (out_post);
+
+  /* The fast path takes nothing nested or lenient, so the guard is paid
+   * only here. */
+  if (!ph_json_guard_check (json, length, PH_POST_MAX_JSON_DEPTH, PH_JSON_GUARD_DEFAULT,
+                            "The request body", &guard_error))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "%s.", guard_error->message);
+      return FALSE;
+    }
 
   parser = json_parser_new_immutable ();
   if (!json_parser_load_from_data (parser, json, (gssize)length, NULL))

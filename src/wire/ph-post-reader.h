@@ -15,8 +15,13 @@ typedef struct
   char *body;
 } PhPost;
 
+/* Deeper bodies are refused before json-glib, which recurses once per
+ * level, sees them. Posts are flat; this leaves room for later clients. */
+#define PH_POST_MAX_JSON_DEPTH 32
+
 /* Reads @json; fails with G_IO_ERROR_INVALID_DATA and a sentence for the
- * client when it is not valid JSON or not an object. */
+ * client when it is not valid JSON or not an object, or not strict JSON
+ * within PH_POST_MAX_JSON_DEPTH levels (ph-json-guard.h). */
 gboolean ph_post_read (const char *json, gsize length, PhPost *out_post, GError **error);
 void ph_post_clear (PhPost *post);
 

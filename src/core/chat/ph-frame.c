@@ -9,9 +9,11 @@
 
 #include "ph-error.h"
 #include "ph-frame.h"
+#include "ph-json-guard.h"
 
 /* json-glib parses nested values recursively: a frame of a few hundred
- * thousand "[" would exhaust the stack, so nesting is bounded first. */
+ * thousand "[" would exhaust the stack, so nesting is bounded first.
+ * Frames are flat (two levels); the rest is room for newer types. */
 #define MAX_JSON_DEPTH 16
 
 static PhFrame *
@@ -378,79 +380,6 @@ ph_frame_encode (const PhFrame *frame, GError **error)
 }
 
 static gboolean
-is_json_space (char c)
-{
-  return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
-/* Checks what json-glib would get wrong or accept silently: nesting that
- * recurses too deep, "\u0000" (which truncates a string), data after the
- * object, and a top level that is not an object. */
-static gboolean
-check_json_shape (const char *json, gsize length, GError **error)
-{
-  guint depth = 0;
-  gboolean in_string = FALSE;
-  gsize i = 0;
-
-  while (i < length && is_json_space (json[i]))
-    i++;
-  if (i == length || json[i] != '{')
-    {
-      g_set_error (error, PH_ERROR, PH_ERROR_INVALID_FRAME, "The frame is not a JSON object");
-      return FALSE;
-    }
-
-  for (; i < length; i++)
-    {
-      char c = json[i];
-
-      if (in_string)
-        {
-          if (c == '"')
-            in_string = FALSE;
-          else if (c == '\\')
-            {
-              if (length - i > 5 && memcmp (json + i + 1, "u0000", 5) == 0)
-                {
-                  g_set_error (error, PH_ERROR, PH_ERROR_INVALID_FRAME,
-                               "The frame contains a NUL character (\\u0000)");
-                  return FALSE;
-                }
-              i++;
-            }
-          continue;
-        }
-
-      if (c == '"')
-        in_string = TRUE;
-      else if (c == '{' || c == '[')
-        {
-          if (++depth > MAX_JSON_DEPTH)
-            {
-              g_set_error (error, PH_ERROR, PH_ERROR_INVALID_FRAME,
-                           "The frame nests JSON more than %d levels deep", MAX_JSON_DEPTH);
-              return FALSE;
-            }
-        }
-      else if ((c == '}' || c == ']') && depth > 0 && --depth == 0)
-        {
-          for (i++; i < length; i++)
-            {
-              if (!is_json_space (json[i]))
-                {
-                  g_set_error (error, PH_ERROR, PH_ERROR_INVALID_FRAME,
-                               "The frame has data after its JSON object");
-                  return FALSE;
-                }
-            }
-        }
-    }
-
-  return TRUE;
-}
-
-static gboolean
 member_error (const char *type, const char *member, const char *problem, GError **error)
 {
   g_set_error (error, PH_ERROR, PH_ERROR_INVALID_FRAME, "The “%s” frame’s “%s” %s", type, member,
@@ -727,8 +656,15 @@ ph_frame_parse (const char *json, gsize length, GError **error)
       g_set_error (error, PH_ERROR, PH_ERROR_INVALID_FRAME, "The frame is not valid UTF-8 text");
       return NULL;
     }
-  if (!check_json_shape (json, length, error))
-    return NULL;
+  /* Also what json-glib would accept silently: "\u0000" (which cuts a
+   * string short) and data after the object. */
+  if (!ph_json_guard_check (json, length, MAX_JSON_DEPTH,
+                            PH_JSON_GUARD_ONE_OBJECT | PH_JSON_GUARD_NO_NUL, "The frame",
+                            &json_error))
+    {
+      g_set_error_literal (error, PH_ERROR, PH_ERROR_INVALID_FRAME, json_error->message);
+      return NULL;
+    }
 
   /* Mutable for the same reason as the builder's. */
   parser = json_parser_new ();

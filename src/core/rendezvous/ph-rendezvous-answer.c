@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "ph-error.h"
+#include "ph-json-guard.h"
 #include "ph-mailbox-format.h"
 #include "ph-rendezvous-answer.h"
 
@@ -57,44 +58,6 @@ set_malformed_error (const char *server, GError **error, const char *what)
                server, what);
 }
 
-/* Whether @data is shaped so that json-glib may safely look at it: outside
- * strings only the bytes strict JSON allows there (so json-glib's scanner
- * finds the strings where this loop does, with no comments or quotes of
- * its own), and arrays and objects nested at most MAX_JSON_DEPTH deep. */
-static gboolean
-json_shape_is_safe (const char *data, gsize length)
-{
-  guint depth = 0;
-  gboolean in_string = FALSE;
-
-  for (gsize i = 0; i < length; i++)
-    {
-      char c = data[i];
-
-      if (in_string)
-        {
-          if (c == '\\')
-            i++;
-          else if (c == '"')
-            in_string = FALSE;
-          continue;
-        }
-
-      if (c == '"')
-        in_string = TRUE;
-      else if (c == '[' || c == '{')
-        {
-          if (++depth > MAX_JSON_DEPTH)
-            return FALSE;
-        }
-      else if (c == ']' || c == '}')
-        depth = depth > 0 ? depth - 1 : 0;
-      else if (strchr (" \t\r\n:,-+.0123456789eEtrufalsn", c) == NULL || c == '\0')
-        return FALSE;
-    }
-  return TRUE;
-}
-
 /* The root of @data when it is a JSON object, or NULL. */
 static JsonNode *
 parse_json_object (const char *data, gsize length)
@@ -102,7 +65,9 @@ parse_json_object (const char *data, gsize length)
   g_autoptr (JsonParser) parser = NULL;
   g_autoptr (JsonNode) root = NULL;
 
-  if (length == 0 || length > G_MAXSSIZE || !json_shape_is_safe (data, length))
+  if (length == 0 || length > G_MAXSSIZE
+      || !ph_json_guard_check (data, length, MAX_JSON_DEPTH, PH_JSON_GUARD_DEFAULT, "The answer",
+                               NULL))
     return NULL;
 
   parser = json_parser_new_immutable ();

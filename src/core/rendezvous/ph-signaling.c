@@ -470,7 +470,7 @@ start_pake (PhSignaling *self, const char *nameplate)
 static void
 session_allocated_cb (PhMailboxSession *session, const char *nameplate, PhSignaling *self)
 {
-  g_autoptr (PhSignaling) hold = g_object_ref (self);
+  G_GNUC_UNUSED g_autoptr (PhSignaling) hold = g_object_ref (self);
 
   self->code = ph_code_generate (nameplate);
   start_pake (self, nameplate);
@@ -480,7 +480,7 @@ session_allocated_cb (PhMailboxSession *session, const char *nameplate, PhSignal
 static void
 session_message_cb (PhMailboxSession *session, const PhMailboxMessage *message, PhSignaling *self)
 {
-  g_autoptr (PhSignaling) hold = g_object_ref (self);
+  G_GNUC_UNUSED g_autoptr (PhSignaling) hold = g_object_ref (self);
   g_autoptr (GError) error = NULL;
 
   if (self->finished)
@@ -511,7 +511,7 @@ session_drained_cb (PhMailboxSession *session, PhSignaling *self)
 static void
 session_server_trouble_cb (PhMailboxSession *session, gboolean trouble, PhSignaling *self)
 {
-  g_autoptr (PhSignaling) hold = g_object_ref (self);
+  G_GNUC_UNUSED g_autoptr (PhSignaling) hold = g_object_ref (self);
 
   if (self->finished)
     return;
@@ -523,7 +523,7 @@ session_server_trouble_cb (PhMailboxSession *session, gboolean trouble, PhSignal
 static void
 session_failed_cb (PhMailboxSession *session, const GError *error, PhSignaling *self)
 {
-  g_autoptr (PhSignaling) hold = g_object_ref (self);
+  G_GNUC_UNUSED g_autoptr (PhSignaling) hold = g_object_ref (self);
 
   fail (self, error);
 }
