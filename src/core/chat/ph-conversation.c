@@ -1141,7 +1141,7 @@ ph_conversation_host (PhConversation *self)
 gboolean
 ph_conversation_join (PhConversation *self, const char *code, GError **error)
 {
-  g_autofree char *canonical = NULL;
+  g_autoptr (PhCodeText) canonical = NULL;
 
   g_return_val_if_fail (PH_IS_CONVERSATION (self), FALSE);
   g_return_val_if_fail (self->state == PH_CONVERSATION_STATE_IDLE && self->client == NULL, FALSE);

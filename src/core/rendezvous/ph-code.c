@@ -366,3 +366,12 @@ ph_code_complete (guint position, const char *prefix)
 
   return g_strv_builder_end (builder);
 }
+
+void
+ph_code_wipe (char *code)
+{
+  if (code == NULL)
+    return;
+  sodium_memzero (code, strlen (code));
+  g_free (code);
+}

@@ -25,6 +25,13 @@ char *ph_code_generate (const char *nameplate);
 gboolean ph_code_parse (const char *text, char **out_nameplate, char **out_canonical,
                         GError **error);
 
+/* Overwrites a code in memory, then frees it: a code stays secret after
+ * its chat (it is all a guesser needs while the mailbox lives). */
+void ph_code_wipe (char *code);
+
+typedef char PhCodeText;
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PhCodeText, ph_code_wipe)
+
 /* Words from the list a code's word at @position (0 or 1) comes from that
  * start with @prefix (case-insensitive), in list order; for completion. */
 GStrv ph_code_complete (guint position, const char *prefix);

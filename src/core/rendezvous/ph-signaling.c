@@ -696,7 +696,7 @@ ph_signaling_finalize (GObject *object)
   g_clear_object (&self->leave_task);
   g_clear_object (&self->pake);
   g_clear_object (&self->sealer);
-  g_free (self->code);
+  ph_code_wipe (self->code);
   g_free (self->server_url);
 
   G_OBJECT_CLASS (ph_signaling_parent_class)->finalize (object);
