@@ -97,7 +97,7 @@ main (int argc, char **argv)
   g_application_set_flags (G_APPLICATION (application), G_APPLICATION_NON_UNIQUE);
   if (!g_application_register (G_APPLICATION (application), NULL, NULL))
     g_error ("the application did not start");
-  window = ph_window_new (application);
+  window = ph_window_new (GTK_APPLICATION (application), ph_application_get_session (application));
   gtk_window_present (GTK_WINDOW (window));
   wait_for_paint ();
   first_frame_ms = (g_get_monotonic_time () - start) / 1000.0;
@@ -107,7 +107,7 @@ main (int argc, char **argv)
   /* A real chat with a pinhole-cli peer, which then leaves: the chat stays
    * on screen, and nothing on the network waits on this main loop. */
   server = ph_test_start_rendezvous (NULL, &url);
-  settings = ph_application_get_settings (application);
+  settings = ph_session_get_settings (ph_application_get_session (application));
   g_settings_set_string (settings, "rendezvous-url", url);
   g_settings_set_boolean (settings, "use-server-turn", FALSE);
   chat = ph_window_start_chat (window);

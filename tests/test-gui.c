@@ -14,6 +14,7 @@
 #include "ph-join-page.h"
 #include "ph-message-row.h"
 #include "ph-path-diagram.h"
+#include "ph-session.h"
 #include "ph-test-process.h"
 #include "ph-window.h"
 
@@ -430,7 +431,7 @@ connecting_says_retrying (gpointer view)
 static void
 test_join_unreachable_server (void)
 {
-  GSettings *settings = ph_application_get_settings (application);
+  GSettings *settings = ph_session_get_settings (ph_application_get_session (application));
   g_autofree char *code = valid_code ("7");
   PhChatView *view = PH_CHAT_VIEW (ph_window_get_chat_view (window));
   g_autoptr (GSocketListener) listener = g_socket_listener_new ();
@@ -820,7 +821,7 @@ notification_is_shown (gpointer data)
 static void
 test_notification_in_background (void)
 {
-  GSettings *settings = ph_application_get_settings (application);
+  GSettings *settings = ph_session_get_settings (ph_application_get_session (application));
   g_autoptr (PhChat) chat = ph_window_start_chat (window);
   g_autoptr (PhTestProcess) bob = NULL;
   const char *join_args[3] = { "join", NULL, NULL };
@@ -944,8 +945,15 @@ test_history_after_restart (void)
   g_autoptr (PhMessage) message = NULL;
   g_autoptr (GPtrArray) conversations = NULL;
   g_autofree char *chat_id = NULL;
-  PhApplication *restarted;
+  PhSession *crashing, *restarted;
+  PhConversation *crashed_conversation;
   PhChatView *view;
+
+  /* A session of its own, so that the crash takes all of it. */
+  gtk_window_destroy (GTK_WINDOW (window));
+  crashing = ph_session_new (NULL);
+  window = ph_window_new (GTK_APPLICATION (application), crashing);
+  gtk_window_present (GTK_WINDOW (window));
 
   chat = ph_window_start_chat (window);
   g_assert_nonnull (chat);
@@ -971,19 +979,20 @@ test_history_after_restart (void)
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (view), "chat.send", NULL));
   if (!ph_test_wait_until (row_is_shown, &sending, EVENT_TIMEOUT_MS))
     g_error ("the second message is not shown as sending");
-  g_assert_true (outbox_has (ph_application_get_history (application), pending_text));
+  g_assert_true (outbox_has (ph_session_get_history (crashing), pending_text));
 
-  /* The crash: the window goes with no goodbye, and an app starts afresh. */
+  /* The crash: the app goes with no goodbye (its conversation with it),
+   * and one starts afresh with the same history. */
   chat_id = g_strdup (ph_chat_get_history_id (chat));
+  crashed_conversation = ph_chat_get_conversation (chat);
+  g_object_add_weak_pointer (G_OBJECT (crashed_conversation), (gpointer *)&crashed_conversation);
   g_clear_object (&chat);
   gtk_window_destroy (GTK_WINDOW (window));
-  restarted = ph_application_new ();
-  g_application_set_flags (G_APPLICATION (restarted), G_APPLICATION_NON_UNIQUE);
-  /* Its own id, as the first app still holds the object path on the bus. */
-  g_application_set_application_id (G_APPLICATION (restarted), APP_ID ".Restarted");
-  g_assert_true (g_application_register (G_APPLICATION (restarted), NULL, NULL));
-  g_assert_nonnull (ph_application_get_history (restarted));
-  window = ph_window_new (restarted);
+  g_assert_finalize_object (crashing);
+  g_assert_null (crashed_conversation);
+  restarted = ph_session_new (NULL);
+  g_assert_nonnull (ph_session_get_history (restarted));
+  window = ph_window_new (GTK_APPLICATION (application), restarted);
   gtk_window_present (GTK_WINDOW (window));
 
   chat = find_chat (ph_window_get_chats (window), "Dave");
@@ -1004,7 +1013,7 @@ test_history_after_restart (void)
   message = find_message (chat, pending_text);
   g_assert_cmpstr (ph_message_get_failure_reason (message), ==,
                    "not delivered before Pinhole closed");
-  g_assert_false (outbox_has (ph_application_get_history (restarted), pending_text));
+  g_assert_false (outbox_has (ph_session_get_history (restarted), pending_text));
   g_assert_nonnull (strstr (ph_chat_view_get_label_text (view, "banner"), "This chat has ended"));
   g_assert_false (gtk_widget_is_sensitive (GTK_WIDGET (ph_chat_view_get_composer (view))));
   save_screenshot ("history.png");
@@ -1015,13 +1024,13 @@ test_history_after_restart (void)
   g_clear_object (&chat);
   chat = find_chat (ph_window_get_chats (window), "Dave");
   g_assert_null (chat);
-  conversations = ph_history_list_conversations (ph_application_get_history (restarted), NULL);
+  conversations = ph_history_list_conversations (ph_session_get_history (restarted), NULL);
   for (guint i = 0; i < conversations->len; i++)
     g_assert_cmpstr (((PhHistoryConversation *)conversations->pdata[i])->id, !=, chat_id);
 
   gtk_window_destroy (GTK_WINDOW (window));
-  g_object_unref (restarted);
-  window = ph_window_new (application);
+  g_assert_finalize_object (restarted);
+  window = ph_window_new (GTK_APPLICATION (application), ph_application_get_session (application));
   gtk_window_present (GTK_WINDOW (window));
   ph_test_process_kill (dave, SIGKILL);
   ph_test_process_wait_exit (dave, EVENT_TIMEOUT_MS);
@@ -1046,7 +1055,7 @@ main (int argc, char **argv)
   g_application_register (G_APPLICATION (application), NULL, NULL);
   g_object_set (gtk_settings_get_default (), "gtk-enable-animations", FALSE, NULL);
 
-  settings = ph_application_get_settings (application);
+  settings = ph_session_get_settings (ph_application_get_session (application));
   g_settings_set_string (settings, "rendezvous-url", server_url);
   g_settings_set_string (settings, "display-name", "Alice");
   g_settings_set_boolean (settings, "use-server-turn", FALSE);
@@ -1060,7 +1069,7 @@ main (int argc, char **argv)
   /* The app's icon, as it will be installed. */
   gtk_icon_theme_add_search_path (gtk_icon_theme_get_for_display (gdk_display_get_default ()),
                                   PH_TEST_ICONS_DIR);
-  window = ph_window_new (application);
+  window = ph_window_new (GTK_APPLICATION (application), ph_application_get_session (application));
   gtk_window_present (GTK_WINDOW (window));
   wait_for_paint ();
 
