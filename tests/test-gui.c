@@ -304,7 +304,7 @@ start_notification_server (void)
 /* Peers */
 
 static PhTestProcess *
-spawn_cli (const char *name, const char *const *args)
+spawn_cli_with_env (const char *name, const char *const *args, const char *const *envp)
 {
   g_autoptr (GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
 
@@ -317,7 +317,13 @@ spawn_cli (const char *name, const char *const *args)
     g_ptr_array_add (argv, g_strdup (args[i]));
   g_ptr_array_add (argv, NULL);
 
-  return ph_test_process_spawn ((const char *const *)argv->pdata, NULL);
+  return ph_test_process_spawn ((const char *const *)argv->pdata, envp);
+}
+
+static PhTestProcess *
+spawn_cli (const char *name, const char *const *args)
+{
+  return spawn_cli_with_env (name, args, NULL);
 }
 
 static char *
@@ -487,6 +493,82 @@ test_start_shows_code (void)
   /* Cancelling leaves the mailbox and takes the chat off the list. */
   close_current_chat ();
   g_assert_cmpuint (g_list_model_get_n_items (ph_window_get_chats (window)), ==, 0);
+}
+
+/* When the conversation started connecting and when the chat view first
+ * said so. */
+typedef struct
+{
+  gint64 conversation_connecting;
+  gint64 conversation_connected;
+  gint64 page_connecting;
+} SetupWatch;
+
+static void
+watched_state_cb (PhConversation *conversation, GParamSpec *pspec, SetupWatch *watch)
+{
+  PhConversationState state = ph_conversation_get_state (conversation);
+
+  if (state == PH_CONVERSATION_STATE_CONNECTING && watch->conversation_connecting == 0)
+    watch->conversation_connecting = g_get_monotonic_time ();
+  if (state == PH_CONVERSATION_STATE_CONNECTED && watch->conversation_connected == 0)
+    watch->conversation_connected = g_get_monotonic_time ();
+}
+
+static gboolean
+chat_page_is_chat_watching (gpointer data)
+{
+  SetupWatch *watch = data;
+  PhChatView *view = PH_CHAT_VIEW (ph_window_get_chat_view (window));
+  const char *page = ph_chat_view_get_visible_page (view);
+
+  if (g_str_equal (page, "connecting") && watch->page_connecting == 0)
+    watch->page_connecting = g_get_monotonic_time ();
+  return g_str_equal (page, "chat");
+}
+
+static void
+host_and_watch (const char *const *envp, SetupWatch *watch)
+{
+  g_autoptr (PhChat) chat = ph_window_start_chat (window);
+  PhConversation *conversation = ph_chat_get_conversation (chat);
+  g_autoptr (PhTestProcess) bob = NULL;
+  const char *join_args[3] = { "join", NULL, NULL };
+  gulong handler;
+
+  wait_for_chat_page ("waiting", EVENT_TIMEOUT_MS);
+  handler = g_signal_connect (conversation, "notify::state", G_CALLBACK (watched_state_cb), watch);
+  join_args[1] = ph_conversation_get_code (conversation);
+  bob = spawn_cli_with_env ("Bob", join_args, envp);
+  if (!ph_test_wait_until (chat_page_is_chat_watching, watch, CONNECT_TIMEOUT_MS))
+    g_error ("the chat with Bob was not shown");
+  g_signal_handler_disconnect (conversation, handler);
+  g_assert_cmpint (watch->conversation_connecting, >, 0);
+  g_assert_cmpint (watch->conversation_connected, >, 0);
+
+  ph_test_process_close_stdin (bob);
+  g_assert_cmpint (ph_test_process_wait_exit (bob, EVENT_TIMEOUT_MS), ==, 0);
+  close_current_chat ();
+}
+
+/* Nothing moves on screen while a quick setup's packets are in flight (a
+ * frame can hold the main loop for tens of milliseconds): the host's chat
+ * goes from the code straight to the chat. A slow one says "Connecting…",
+ * a second after the peer arrived. */
+static void
+test_start_quiet_setup (void)
+{
+  const char *slow_server[] = { "PINHOLE_TEST_POLL_DELAY_MS=2500", NULL };
+  SetupWatch quick = { 0 }, slow = { 0 };
+
+  host_and_watch (NULL, &quick);
+  /* Under valgrind a setup on loopback may take longer than the second. */
+  if (quick.conversation_connected - quick.conversation_connecting < 900 * 1000)
+    g_assert_cmpint (quick.page_connecting, ==, 0);
+
+  host_and_watch (slow_server, &slow);
+  g_assert_cmpint (slow.page_connecting, >, 0);
+  g_assert_cmpint (slow.page_connecting - slow.conversation_connecting, >=, 900 * 1000);
 }
 
 static gboolean
@@ -1078,6 +1160,7 @@ main (int argc, char **argv)
   g_test_add_func ("/gui/join/unknown-code", test_join_unknown_code);
   g_test_add_func ("/gui/join/unreachable-server", test_join_unreachable_server);
   g_test_add_func ("/gui/start/shows-code", test_start_shows_code);
+  g_test_add_func ("/gui/start/quiet-setup", test_start_quiet_setup);
   g_test_add_func ("/gui/chat/with-cli-peer", test_chat_with_cli_peer);
   g_test_add_func ("/gui/inspector/relayed-path", test_diagram_of_a_relayed_path);
   g_test_add_func ("/gui/chat/typing", test_typing_indicator);

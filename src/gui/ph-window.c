@@ -110,6 +110,44 @@ update_content_title (PhWindow *self)
     }
 }
 
+/* The inspector follows the chat only while it is out: a hidden one would
+ * still lay itself out for every candidate and path change, in the middle
+ * of a setup, whenever the flap is mapped (it is, folded). */
+static void
+follow_in_inspector (PhWindow *self, PhChat *chat)
+{
+  gboolean out
+      = adw_flap_get_reveal_flap (self->flap) || adw_flap_get_reveal_progress (self->flap) > 0;
+
+  ph_inspector_set_chat (self->inspector, out ? chat : NULL);
+}
+
+static void
+flap_moved_cb (PhWindow *self)
+{
+  follow_in_inspector (self, current_chat (self));
+}
+
+/* Setting up or reconnecting: every packet counts. */
+static gboolean
+is_on_the_network (PhChat *chat)
+{
+  switch (ph_conversation_get_state (ph_chat_get_conversation (chat)))
+    {
+    case PH_CONVERSATION_STATE_IDLE:
+      return !ph_chat_is_archived (chat);
+    case PH_CONVERSATION_STATE_WAITING_FOR_PEER:
+    case PH_CONVERSATION_STATE_CONNECTING:
+    case PH_CONVERSATION_STATE_RECONNECTING:
+      return TRUE;
+    case PH_CONVERSATION_STATE_CONNECTED:
+    case PH_CONVERSATION_STATE_CLOSED:
+    case PH_CONVERSATION_STATE_FAILED:
+    default:
+      return FALSE;
+    }
+}
+
 static void
 set_content_page (PhWindow *self, const char *page, PhChat *chat)
 {
@@ -123,14 +161,18 @@ set_content_page (PhWindow *self, const char *page, PhChat *chat)
     }
 
   ph_chat_view_set_chat (self->chat_view, chat);
-  ph_inspector_set_chat (self->inspector, chat);
-  gtk_stack_set_visible_child_name (self->content_stack, page);
+  follow_in_inspector (self, chat);
+  /* A chat on its way to connect appears at once: a crossfade is a dozen
+   * frames while its packets are in flight. */
+  gtk_stack_set_visible_child_full (self->content_stack, page,
+                                    chat != NULL && is_on_the_network (chat)
+                                        ? GTK_STACK_TRANSITION_TYPE_NONE
+                                        : gtk_stack_get_transition_type (self->content_stack));
 
   if (chat != NULL && chat != previous)
     {
       g_signal_connect_swapped (chat, "notify::title", G_CALLBACK (update_content_title), self);
-      g_signal_connect_swapped (ph_chat_get_conversation (chat), "notify::state",
-                                G_CALLBACK (update_content_title), self);
+      g_signal_connect_swapped (chat, "notify::state", G_CALLBACK (update_content_title), self);
       g_signal_connect_swapped (ph_chat_get_conversation (chat), "notify::path",
                                 G_CALLBACK (update_content_title), self);
     }
@@ -379,6 +421,8 @@ ph_window_dispose (GObject *object)
 
   if (self->chat_view != NULL)
     set_content_page (self, "welcome", NULL);
+  if (self->flap != NULL)
+    g_signal_handlers_disconnect_by_data (self->flap, self);
   gtk_widget_dispose_template (GTK_WIDGET (self), PH_TYPE_WINDOW);
   g_clear_object (&self->selection);
   self->chats = NULL;
@@ -509,6 +553,9 @@ ph_window_init (PhWindow *self)
   g_object_unref (factory);
 
   g_signal_connect (self, "notify::is-active", G_CALLBACK (is_active_cb), NULL);
+  g_signal_connect_swapped (self->flap, "notify::reveal-flap", G_CALLBACK (flap_moved_cb), self);
+  g_signal_connect_swapped (self->flap, "notify::reveal-progress", G_CALLBACK (flap_moved_cb),
+                            self);
 }
 
 PhWindow *
