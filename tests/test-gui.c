@@ -14,6 +14,7 @@
 #include "ph-join-page.h"
 #include "ph-message-row.h"
 #include "ph-path-diagram.h"
+#include "ph-session.h"
 #include "ph-test-files.h"
 #include "ph-test-needs-hooks.h"
 #include "ph-test-programs.h"
@@ -306,10 +307,16 @@ start_notification_server (void)
 /* Peers */
 
 static PhTestProcess *
-spawn_cli (const char *name, const char *const *args)
+spawn_cli_with_env (const char *name, const char *const *args, const char *const *envp)
 {
   return ph_test_spawn_cli (server_url, name, PH_TEST_CLI_JSON | PH_TEST_CLI_NO_SERVER_ICE, args,
-                            NULL);
+                            envp);
+}
+
+static PhTestProcess *
+spawn_cli (const char *name, const char *const *args)
+{
+  return spawn_cli_with_env (name, args, NULL);
 }
 
 static char *
@@ -423,7 +430,7 @@ connecting_says_retrying (gpointer view)
 static void
 test_join_unreachable_server (void)
 {
-  GSettings *settings = ph_application_get_settings (application);
+  GSettings *settings = ph_session_get_settings (ph_application_get_session (application));
   g_autofree char *code = valid_code ("7");
   PhChatView *view = PH_CHAT_VIEW (ph_window_get_chat_view (window));
   g_autoptr (GSocketListener) listener = g_socket_listener_new ();
@@ -479,6 +486,82 @@ test_start_shows_code (void)
   /* Cancelling leaves the mailbox and takes the chat off the list. */
   close_current_chat ();
   g_assert_cmpuint (g_list_model_get_n_items (ph_window_get_chats (window)), ==, 0);
+}
+
+/* When the conversation started connecting and when the chat view first
+ * said so. */
+typedef struct
+{
+  gint64 conversation_connecting;
+  gint64 conversation_connected;
+  gint64 page_connecting;
+} SetupWatch;
+
+static void
+watched_state_cb (PhConversation *conversation, GParamSpec *pspec, SetupWatch *watch)
+{
+  PhConversationState state = ph_conversation_get_state (conversation);
+
+  if (state == PH_CONVERSATION_STATE_CONNECTING && watch->conversation_connecting == 0)
+    watch->conversation_connecting = g_get_monotonic_time ();
+  if (state == PH_CONVERSATION_STATE_CONNECTED && watch->conversation_connected == 0)
+    watch->conversation_connected = g_get_monotonic_time ();
+}
+
+static gboolean
+chat_page_is_chat_watching (gpointer data)
+{
+  SetupWatch *watch = data;
+  PhChatView *view = PH_CHAT_VIEW (ph_window_get_chat_view (window));
+  const char *page = ph_chat_view_get_visible_page (view);
+
+  if (g_str_equal (page, "connecting") && watch->page_connecting == 0)
+    watch->page_connecting = g_get_monotonic_time ();
+  return g_str_equal (page, "chat");
+}
+
+static void
+host_and_watch (const char *const *envp, SetupWatch *watch)
+{
+  g_autoptr (PhChat) chat = ph_window_start_chat (window);
+  PhConversation *conversation = ph_chat_get_conversation (chat);
+  g_autoptr (PhTestProcess) bob = NULL;
+  const char *join_args[3] = { "join", NULL, NULL };
+  gulong handler;
+
+  wait_for_chat_page ("waiting", EVENT_TIMEOUT_MS);
+  handler = g_signal_connect (conversation, "notify::state", G_CALLBACK (watched_state_cb), watch);
+  join_args[1] = ph_conversation_get_code (conversation);
+  bob = spawn_cli_with_env ("Bob", join_args, envp);
+  if (!ph_test_wait_until (chat_page_is_chat_watching, watch, CONNECT_TIMEOUT_MS))
+    g_error ("the chat with Bob was not shown");
+  g_signal_handler_disconnect (conversation, handler);
+  g_assert_cmpint (watch->conversation_connecting, >, 0);
+  g_assert_cmpint (watch->conversation_connected, >, 0);
+
+  ph_test_process_close_stdin (bob);
+  g_assert_cmpint (ph_test_process_wait_exit (bob, EVENT_TIMEOUT_MS), ==, 0);
+  close_current_chat ();
+}
+
+/* Nothing moves on screen while a quick setup's packets are in flight (a
+ * frame can hold the main loop for tens of milliseconds): the host's chat
+ * goes from the code straight to the chat. A slow one says "Connecting…",
+ * a second after the peer arrived. */
+static void
+test_start_quiet_setup (void)
+{
+  const char *slow_server[] = { "PINHOLE_TEST_POLL_DELAY_MS=2500", NULL };
+  SetupWatch quick = { 0 }, slow = { 0 };
+
+  host_and_watch (NULL, &quick);
+  /* Under valgrind a setup on loopback may take longer than the second. */
+  if (quick.conversation_connected - quick.conversation_connecting < 900 * 1000)
+    g_assert_cmpint (quick.page_connecting, ==, 0);
+
+  host_and_watch (slow_server, &slow);
+  g_assert_cmpint (slow.page_connecting, >, 0);
+  g_assert_cmpint (slow.page_connecting - slow.conversation_connecting, >=, 900 * 1000);
 }
 
 static gboolean
@@ -813,7 +896,7 @@ notification_is_shown (gpointer data)
 static void
 test_notification_in_background (void)
 {
-  GSettings *settings = ph_application_get_settings (application);
+  GSettings *settings = ph_session_get_settings (ph_application_get_session (application));
   g_autoptr (PhChat) chat = ph_window_start_chat (window);
   g_autoptr (PhTestProcess) bob = NULL;
   const char *join_args[3] = { "join", NULL, NULL };
@@ -937,8 +1020,15 @@ test_history_after_restart (void)
   g_autoptr (PhMessage) message = NULL;
   g_autoptr (GPtrArray) conversations = NULL;
   g_autofree char *chat_id = NULL;
-  PhApplication *restarted;
+  PhSession *crashing, *restarted;
+  PhConversation *crashed_conversation;
   PhChatView *view;
+
+  /* A session of its own, so that the crash takes all of it. */
+  gtk_window_destroy (GTK_WINDOW (window));
+  crashing = ph_session_new (NULL);
+  window = ph_window_new (GTK_APPLICATION (application), crashing);
+  gtk_window_present (GTK_WINDOW (window));
 
   chat = ph_window_start_chat (window);
   g_assert_nonnull (chat);
@@ -964,19 +1054,20 @@ test_history_after_restart (void)
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (view), "chat.send", NULL));
   if (!ph_test_wait_until (row_is_shown, &sending, EVENT_TIMEOUT_MS))
     g_error ("the second message is not shown as sending");
-  g_assert_true (outbox_has (ph_application_get_history (application), pending_text));
+  g_assert_true (outbox_has (ph_session_get_history (crashing), pending_text));
 
-  /* The crash: the window goes with no goodbye, and an app starts afresh. */
+  /* The crash: the app goes with no goodbye (its conversation with it),
+   * and one starts afresh with the same history. */
   chat_id = g_strdup (ph_chat_get_history_id (chat));
+  crashed_conversation = ph_chat_get_conversation (chat);
+  g_object_add_weak_pointer (G_OBJECT (crashed_conversation), (gpointer *)&crashed_conversation);
   g_clear_object (&chat);
   gtk_window_destroy (GTK_WINDOW (window));
-  restarted = ph_application_new ();
-  g_application_set_flags (G_APPLICATION (restarted), G_APPLICATION_NON_UNIQUE);
-  /* Its own id, as the first app still holds the object path on the bus. */
-  g_application_set_application_id (G_APPLICATION (restarted), APP_ID ".Restarted");
-  g_assert_true (g_application_register (G_APPLICATION (restarted), NULL, NULL));
-  g_assert_nonnull (ph_application_get_history (restarted));
-  window = ph_window_new (restarted);
+  g_assert_finalize_object (crashing);
+  g_assert_null (crashed_conversation);
+  restarted = ph_session_new (NULL);
+  g_assert_nonnull (ph_session_get_history (restarted));
+  window = ph_window_new (GTK_APPLICATION (application), restarted);
   gtk_window_present (GTK_WINDOW (window));
 
   chat = find_chat (ph_window_get_chats (window), "Dave");
@@ -997,7 +1088,7 @@ test_history_after_restart (void)
   message = find_message (chat, pending_text);
   g_assert_cmpstr (ph_message_get_failure_reason (message), ==,
                    "not delivered before Pinhole closed");
-  g_assert_false (outbox_has (ph_application_get_history (restarted), pending_text));
+  g_assert_false (outbox_has (ph_session_get_history (restarted), pending_text));
   g_assert_nonnull (strstr (ph_chat_view_get_label_text (view, "banner"), "This chat has ended"));
   g_assert_false (gtk_widget_is_sensitive (GTK_WIDGET (ph_chat_view_get_composer (view))));
   save_screenshot ("history.png");
@@ -1008,13 +1099,13 @@ test_history_after_restart (void)
   g_clear_object (&chat);
   chat = find_chat (ph_window_get_chats (window), "Dave");
   g_assert_null (chat);
-  conversations = ph_history_list_conversations (ph_application_get_history (restarted), NULL);
+  conversations = ph_history_list_conversations (ph_session_get_history (restarted), NULL);
   for (guint i = 0; i < conversations->len; i++)
     g_assert_cmpstr (((PhHistoryConversation *)conversations->pdata[i])->id, !=, chat_id);
 
   gtk_window_destroy (GTK_WINDOW (window));
-  g_object_unref (restarted);
-  window = ph_window_new (application);
+  g_assert_finalize_object (restarted);
+  window = ph_window_new (GTK_APPLICATION (application), ph_application_get_session (application));
   gtk_window_present (GTK_WINDOW (window));
   ph_test_process_kill (dave, SIGKILL);
   ph_test_process_wait_exit (dave, EVENT_TIMEOUT_MS);
@@ -1039,7 +1130,7 @@ main (int argc, char **argv)
   g_application_register (G_APPLICATION (application), NULL, NULL);
   g_object_set (gtk_settings_get_default (), "gtk-enable-animations", FALSE, NULL);
 
-  settings = ph_application_get_settings (application);
+  settings = ph_session_get_settings (ph_application_get_session (application));
   g_settings_set_string (settings, "rendezvous-url", server_url);
   g_settings_set_string (settings, "display-name", "Alice");
   g_settings_set_boolean (settings, "use-server-turn", FALSE);
@@ -1053,7 +1144,7 @@ main (int argc, char **argv)
   /* The app's icon, as it will be installed. */
   gtk_icon_theme_add_search_path (gtk_icon_theme_get_for_display (gdk_display_get_default ()),
                                   PH_TEST_ICONS_DIR);
-  window = ph_window_new (application);
+  window = ph_window_new (GTK_APPLICATION (application), ph_application_get_session (application));
   gtk_window_present (GTK_WINDOW (window));
   wait_for_paint ();
 
@@ -1062,6 +1153,7 @@ main (int argc, char **argv)
   g_test_add_func ("/gui/join/unknown-code", test_join_unknown_code);
   ph_test_add_func_with_hooks ("/gui/join/unreachable-server", test_join_unreachable_server);
   g_test_add_func ("/gui/start/shows-code", test_start_shows_code);
+  g_test_add_func ("/gui/start/quiet-setup", test_start_quiet_setup);
   g_test_add_func ("/gui/chat/with-cli-peer", test_chat_with_cli_peer);
   g_test_add_func ("/gui/inspector/relayed-path", test_diagram_of_a_relayed_path);
   g_test_add_func ("/gui/chat/typing", test_typing_indicator);

@@ -9,18 +9,15 @@
 
 #include "ph-application.h"
 #include "ph-preferences-window.h"
-#include "ph-settings.h"
 #include "ph-window.h"
 
 struct _PhApplication
 {
   AdwApplication parent_instance;
 
-  GSettings *settings;
-  char *turn_password;
   char *profile;
-  PhHistory *history;
-  GError *history_error;
+  PhSession *session;
+  gboolean held; /* while the session says goodbye to peers */
   guint sigint_id;
   guint sigterm_id;
 };
@@ -33,7 +30,7 @@ ensure_window (PhApplication *self)
   GtkWindow *window = gtk_application_get_active_window (GTK_APPLICATION (self));
 
   if (window == NULL)
-    window = GTK_WINDOW (ph_window_new (self));
+    window = GTK_WINDOW (ph_window_new (GTK_APPLICATION (self), self->session));
   return PH_WINDOW (window);
 }
 
@@ -41,19 +38,6 @@ static void
 ph_application_activate (GApplication *application)
 {
   gtk_window_present (GTK_WINDOW (ensure_window (PH_APPLICATION (application))));
-}
-
-static void
-turn_password_looked_up_cb (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  g_autoptr (PhApplication) self = user_data;
-  g_autoptr (GError) error = NULL;
-  g_autofree char *password = ph_settings_lookup_turn_password_finish (result, &error);
-
-  if (error != NULL)
-    g_warning ("Could not read the TURN password from the keyring: %s", error->message);
-  else if (self->turn_password == NULL)
-    self->turn_password = g_steal_pointer (&password);
 }
 
 /* Ctrl+C in a terminal quits like Ctrl+Q, so peers hear goodbye. */
@@ -64,93 +48,44 @@ quit_signal_cb (gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
-/* $PINHOLE_HISTORY_DIR (for tests), else the user's data folder; each
- * profile keeps its own file, as it is a separate person. */
-static char *
-history_path (PhApplication *self)
-{
-  const char *directory = g_getenv ("PINHOLE_HISTORY_DIR");
-  g_autofree char *name = NULL;
-
-  name = self->profile != NULL ? g_strdup_printf ("history-%s.db", self->profile)
-                               : g_strdup ("history.db");
-  if (directory != NULL && directory[0] != '\0')
-    return g_build_filename (directory, name, NULL);
-  return g_build_filename (g_get_user_data_dir (), "pinhole", name, NULL);
-}
-
-/* No chat survives the process that ran it: whatever was still going on
- * when Pinhole last stopped (a crash included) has ended, and what was
- * still on its way was not delivered. */
-static gboolean
-close_unfinished (PhHistory *history, GError **error)
-{
-  g_autoptr (GPtrArray) outbox = ph_history_list_outbox (history, error);
-  g_autoptr (GPtrArray) conversations = NULL;
-
-  if (outbox == NULL)
-    return FALSE;
-  for (guint i = 0; i < outbox->len; i++)
-    {
-      PhHistoryMessage *message = outbox->pdata[i];
-
-      if (!ph_history_set_message_state (history, message->conversation_id, message->id,
-                                         PH_HISTORY_MESSAGE_FAILED, "app-closed", error))
-        return FALSE;
-    }
-
-  conversations = ph_history_list_conversations (history, error);
-  if (conversations == NULL)
-    return FALSE;
-  for (guint i = 0; i < conversations->len; i++)
-    {
-      PhHistoryConversation *conversation = conversations->pdata[i];
-
-      if (conversation->state == PH_CONVERSATION_STATE_CLOSED
-          || conversation->state == PH_CONVERSATION_STATE_FAILED)
-        continue;
-      conversation->state = PH_CONVERSATION_STATE_CLOSED;
-      if (conversation->close_reason == NULL)
-        conversation->close_reason = g_strdup ("app-closed");
-      if (!ph_history_update_conversation (history, conversation, error))
-        return FALSE;
-    }
-  return TRUE;
-}
-
+/* Peers hear goodbye even when the last window has gone. */
 static void
-open_history (PhApplication *self)
+session_leaving_cb (PhApplication *self)
 {
-  g_autofree char *path = history_path (self);
+  gboolean leaving = ph_session_get_leaving (self->session);
 
-  self->history = ph_history_open (path, &self->history_error);
-  if (self->history != NULL && !close_unfinished (self->history, &self->history_error))
-    g_clear_object (&self->history);
-  /* The app works without a history; the window says why it is off. */
-  if (self->history_error != NULL)
-    g_warning ("Chats will not be kept: %s", self->history_error->message);
+  if (leaving == self->held)
+    return;
+  self->held = leaving;
+  if (leaving)
+    g_application_hold (G_APPLICATION (self));
+  else
+    g_application_release (G_APPLICATION (self));
 }
 
 static void
 ph_application_startup (GApplication *application)
 {
   PhApplication *self = PH_APPLICATION (application);
-  g_auto (GStrv) turn_servers = NULL;
 
   G_APPLICATION_CLASS (ph_application_parent_class)->startup (application);
 
   self->sigint_id = g_unix_signal_add (SIGINT, quit_signal_cb, self);
   self->sigterm_id = g_unix_signal_add (SIGTERM, quit_signal_cb, self);
 
-  self->settings = ph_settings_new ();
   gtk_window_set_default_icon_name (APP_ID);
-  open_history (self);
+  self->session = ph_session_new (self->profile);
+  g_signal_connect_swapped (self->session, "notify::leaving", G_CALLBACK (session_leaving_cb),
+                            self);
+}
 
-  /* Only people who set up their own TURN server have a password stored;
-   * everyone else never touches the keyring. */
-  turn_servers = g_settings_get_strv (self->settings, "turn-servers");
-  if (turn_servers[0] != NULL)
-    ph_settings_lookup_turn_password_async (NULL, turn_password_looked_up_cb, g_object_ref (self));
+static void
+clear_session (PhApplication *self)
+{
+  if (self->session == NULL)
+    return;
+  g_signal_handlers_disconnect_by_func (self->session, session_leaving_cb, self);
+  g_clear_object (&self->session);
 }
 
 static void
@@ -162,8 +97,7 @@ ph_application_shutdown (GApplication *application)
 
   g_clear_handle_id (&self->sigint_id, g_source_remove);
   g_clear_handle_id (&self->sigterm_id, g_source_remove);
-  g_clear_object (&self->settings);
-  g_clear_object (&self->history);
+  clear_session (self);
 }
 
 static int
@@ -218,10 +152,7 @@ ph_application_finalize (GObject *object)
 {
   PhApplication *self = PH_APPLICATION (object);
 
-  g_clear_object (&self->settings);
-  g_clear_object (&self->history);
-  g_clear_error (&self->history_error);
-  g_free (self->turn_password);
+  clear_session (self);
   g_free (self->profile);
 
   G_OBJECT_CLASS (ph_application_parent_class)->finalize (object);
@@ -279,7 +210,7 @@ preferences_activated (GSimpleAction *action, GVariant *parameter, gpointer user
 {
   PhApplication *self = user_data;
   GtkWindow *parent = gtk_application_get_active_window (GTK_APPLICATION (self));
-  GtkWidget *preferences = ph_preferences_window_new (self);
+  GtkWidget *preferences = ph_preferences_window_new (GTK_APPLICATION (self), self->session);
 
   gtk_window_set_transient_for (GTK_WINDOW (preferences), parent);
   gtk_window_present (GTK_WINDOW (preferences));
@@ -364,91 +295,10 @@ ph_application_new (void)
                        "resource-base-path", "/io/github/pinhole/Pinhole", NULL);
 }
 
-GSettings *
-ph_application_get_settings (PhApplication *self)
+PhSession *
+ph_application_get_session (PhApplication *self)
 {
   g_return_val_if_fail (PH_IS_APPLICATION (self), NULL);
 
-  return self->settings;
-}
-
-PhConversation *
-ph_application_new_conversation (PhApplication *self, GError **error)
-{
-  g_autoptr (PhIceConfig) ice_config = NULL;
-  g_autofree char *url = NULL;
-  g_autofree char *name = NULL;
-  PhConversation *conversation;
-
-  g_return_val_if_fail (PH_IS_APPLICATION (self), NULL);
-  g_return_val_if_fail (self->settings != NULL, NULL);
-
-  ice_config = ph_settings_build_ice_config (self->settings, self->turn_password, error);
-  if (ice_config == NULL)
-    return NULL;
-
-  url = ph_settings_dup_rendezvous_url (self->settings);
-  name = ph_settings_dup_display_name (self->settings);
-  conversation = ph_conversation_new (url, name, ice_config);
-  ph_conversation_set_use_server_turn (conversation,
-                                       g_settings_get_boolean (self->settings, "use-server-turn"));
-  return conversation;
-}
-
-static void
-conversation_ended_cb (PhConversation *conversation, gconstpointer unused, gpointer user_data)
-{
-  GApplication *application = user_data;
-
-  g_signal_handlers_disconnect_by_func (conversation, conversation_ended_cb, user_data);
-  g_application_release (application);
-  g_object_unref (conversation);
-}
-
-void
-ph_application_leave_conversation (PhApplication *self, PhConversation *conversation)
-{
-  PhConversationState state;
-
-  g_return_if_fail (PH_IS_APPLICATION (self));
-  g_return_if_fail (PH_IS_CONVERSATION (conversation));
-
-  state = ph_conversation_get_state (conversation);
-  if (state == PH_CONVERSATION_STATE_CLOSED || state == PH_CONVERSATION_STATE_FAILED)
-    return;
-  if (g_signal_handler_find (conversation, G_SIGNAL_MATCH_FUNC, 0, 0, NULL, conversation_ended_cb,
-                             NULL)
-      != 0)
-    return;
-
-  g_application_hold (G_APPLICATION (self));
-  g_object_ref (conversation);
-  g_signal_connect (conversation, "closed", G_CALLBACK (conversation_ended_cb), self);
-  g_signal_connect (conversation, "failed", G_CALLBACK (conversation_ended_cb), self);
-  ph_conversation_leave (conversation);
-}
-
-void
-ph_application_set_turn_password (PhApplication *self, const char *password)
-{
-  g_return_if_fail (PH_IS_APPLICATION (self));
-
-  g_free (self->turn_password);
-  self->turn_password = g_strdup (password);
-}
-
-PhHistory *
-ph_application_get_history (PhApplication *self)
-{
-  g_return_val_if_fail (PH_IS_APPLICATION (self), NULL);
-
-  return self->history;
-}
-
-const GError *
-ph_application_get_history_error (PhApplication *self)
-{
-  g_return_val_if_fail (PH_IS_APPLICATION (self), NULL);
-
-  return self->history_error;
+  return self->session;
 }

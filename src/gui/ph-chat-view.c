@@ -14,6 +14,12 @@
 #define TYPING_IDLE_SECONDS 5
 /* How close to the end still counts as "at the bottom", in pixels. */
 #define BOTTOM_SLACK 24
+/* A spinner draws a frame each time the screen refreshes, and a frame can
+ * take the main loop, which also runs ICE and TLS, for tens of
+ * milliseconds (GTK's GL renderer on llvmpipe): it starts only once a
+ * setup takes long enough that the person wants to see it is alive. Waiting
+ * for the peer, which may take minutes, shows none. */
+#define SPINNER_DELAY_MS 1000
 
 struct _PhChatView
 {
@@ -21,7 +27,6 @@ struct _PhChatView
 
   GtkStack *stack;
   GtkLabel *code_label;
-  GtkSpinner *waiting_spinner;
   AdwStatusPage *waiting_page;
   AdwStatusPage *connecting_page;
   GtkSpinner *connecting_spinner;
@@ -39,6 +44,7 @@ struct _PhChatView
   GtkNoSelection *selection;
   guint typing_timeout_id;
   guint scroll_id;
+  guint spinner_id;
   gboolean stick_to_bottom;
 };
 
@@ -107,6 +113,28 @@ update_setup_descriptions (PhChatView *self)
                : _ ("Agreeing on a key with your peer and finding a path through both networks."));
 }
 
+static gboolean
+start_spinner_cb (gpointer user_data)
+{
+  PhChatView *self = user_data;
+
+  self->spinner_id = 0;
+  gtk_spinner_start (self->connecting_spinner);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+update_spinner (PhChatView *self, gboolean connecting)
+{
+  if (!connecting)
+    {
+      g_clear_handle_id (&self->spinner_id, g_source_remove);
+      gtk_spinner_stop (self->connecting_spinner);
+    }
+  else if (self->spinner_id == 0 && !gtk_spinner_get_spinning (self->connecting_spinner))
+    self->spinner_id = g_timeout_add (SPINNER_DELAY_MS, start_spinner_cb, self);
+}
+
 static void
 update_state (PhChatView *self)
 {
@@ -148,8 +176,7 @@ update_state (PhChatView *self)
       break;
     }
 
-  gtk_spinner_set_spinning (self->waiting_spinner, g_str_equal (page, "waiting"));
-  gtk_spinner_set_spinning (self->connecting_spinner, g_str_equal (page, "connecting"));
+  update_spinner (self, g_str_equal (page, "connecting"));
   gtk_stack_set_visible_child_name (self->stack, page);
 
   /* While reconnecting, messages wait in the outbox and go out after. */
@@ -338,7 +365,6 @@ ph_chat_view_class_init (PhChatViewClass *klass)
                                                "/io/github/pinhole/Pinhole/ph-chat-view.ui");
   gtk_widget_class_bind_template_child (widget_class, PhChatView, stack);
   gtk_widget_class_bind_template_child (widget_class, PhChatView, code_label);
-  gtk_widget_class_bind_template_child (widget_class, PhChatView, waiting_spinner);
   gtk_widget_class_bind_template_child (widget_class, PhChatView, waiting_page);
   gtk_widget_class_bind_template_child (widget_class, PhChatView, connecting_page);
   gtk_widget_class_bind_template_child (widget_class, PhChatView, connecting_spinner);
@@ -404,6 +430,7 @@ ph_chat_view_set_chat (PhChatView *self, PhChat *chat)
 
   g_clear_handle_id (&self->typing_timeout_id, g_source_remove);
   g_clear_handle_id (&self->scroll_id, g_source_remove);
+  update_spinner (self, FALSE);
   if (self->chat != NULL)
     {
       g_signal_handlers_disconnect_by_data (ph_chat_get_messages (self->chat), self);
@@ -424,8 +451,7 @@ ph_chat_view_set_chat (PhChatView *self, PhChat *chat)
   if (chat == NULL)
     return;
 
-  g_signal_connect_swapped (ph_chat_get_conversation (chat), "notify::state",
-                            G_CALLBACK (update_state), self);
+  g_signal_connect_swapped (chat, "notify::state", G_CALLBACK (update_state), self);
   g_signal_connect_swapped (ph_chat_get_conversation (chat), "notify::code",
                             G_CALLBACK (update_state), self);
   g_signal_connect_swapped (ph_chat_get_conversation (chat), "notify::retrying-rendezvous",

@@ -22,6 +22,10 @@ struct _PhChat
   gboolean peer_typing;
   gboolean typing;
 
+  /* What the chat shows; see ph_chat_get_state (). */
+  PhConversationState shown_state;
+  guint quiet_setup_id;
+
   PhHistory *history; /* NULL: nothing is stored */
   PhHistoryConversation *record;
   gboolean archived;
@@ -34,6 +38,7 @@ enum
 {
   PROP_0,
   PROP_CONVERSATION,
+  PROP_STATE,
   PROP_TITLE,
   PROP_PEER_NAME,
   PROP_SUBTITLE,
@@ -50,6 +55,12 @@ enum
 
 static GParamSpec *properties[N_PROPS];
 static guint signals[N_SIGNALS];
+
+/* How long a peer's arrival still shows as "waiting": a quick setup goes
+ * from the code straight to the chat, with nothing drawn while its packets
+ * are in flight. A frame can take the main loop, which also runs ICE and
+ * TLS, for tens of milliseconds (GTK's GL renderer on llvmpipe). */
+#define QUIET_SETUP_MS 1000
 
 /* Failure reasons stored with a message, shown by its row. */
 #define FAILED_CHAT_ENDED "chat-ended"
@@ -216,8 +227,45 @@ set_peer_typing (PhChat *self, gboolean peer_typing)
 }
 
 static void
+set_shown_state (PhChat *self, PhConversationState state)
+{
+  g_clear_handle_id (&self->quiet_setup_id, g_source_remove);
+  if (self->shown_state == state)
+    return;
+  self->shown_state = state;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STATE]);
+}
+
+static gboolean
+quiet_setup_over_cb (gpointer user_data)
+{
+  PhChat *self = user_data;
+
+  self->quiet_setup_id = 0;
+  set_shown_state (self, ph_conversation_get_state (self->conversation));
+  update_subtitle (self);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+update_shown_state (PhChat *self)
+{
+  PhConversationState state = ph_conversation_get_state (self->conversation);
+
+  if (self->shown_state == PH_CONVERSATION_STATE_WAITING_FOR_PEER
+      && state == PH_CONVERSATION_STATE_CONNECTING)
+    {
+      if (self->quiet_setup_id == 0)
+        self->quiet_setup_id = g_timeout_add (QUIET_SETUP_MS, quiet_setup_over_cb, self);
+      return;
+    }
+  set_shown_state (self, state);
+}
+
+static void
 conversation_changed_cb (PhChat *self)
 {
+  update_shown_state (self);
   update_title (self);
   update_subtitle (self);
   record_conversation (self);
@@ -343,6 +391,7 @@ ph_chat_dispose (GObject *object)
 {
   PhChat *self = PH_CHAT (object);
 
+  g_clear_handle_id (&self->quiet_setup_id, g_source_remove);
   g_clear_pointer (&self->unacknowledged, g_hash_table_unref);
   g_clear_object (&self->messages);
   g_clear_object (&self->conversation);
@@ -373,6 +422,9 @@ ph_chat_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec 
     {
     case PROP_CONVERSATION:
       g_value_set_object (value, self->conversation);
+      break;
+    case PROP_STATE:
+      g_value_set_int (value, ph_chat_get_state (self));
       break;
     case PROP_TITLE:
       g_value_set_string (value, self->title);
@@ -420,6 +472,10 @@ ph_chat_class_init (PhChatClass *klass)
   properties[PROP_CONVERSATION]
       = g_param_spec_object ("conversation", NULL, NULL, PH_TYPE_CONVERSATION,
                              G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_STATE]
+      = g_param_spec_int ("state", NULL, NULL, PH_CONVERSATION_STATE_IDLE,
+                          PH_CONVERSATION_STATE_FAILED, PH_CONVERSATION_STATE_IDLE,
+                          G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
   properties[PROP_TITLE]
       = g_param_spec_string ("title", NULL, NULL, NULL,
                              G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
@@ -508,7 +564,7 @@ ph_chat_get_state (PhChat *self)
 
   if (self->archived)
     return PH_CONVERSATION_STATE_CLOSED;
-  return ph_conversation_get_state (self->conversation);
+  return self->shown_state;
 }
 
 const char *

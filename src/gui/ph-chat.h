@@ -26,7 +26,11 @@ PhChat *ph_chat_new (PhConversation *conversation, PhHistory *history);
 /* A chat from an earlier run; its messages are read when first asked for. */
 PhChat *ph_chat_new_from_history (PhHistory *history, const PhHistoryConversation *record);
 gboolean ph_chat_is_archived (PhChat *self);
-/* The conversation's, or the stored ones for an archived chat (CLOSED). */
+/* The state the chat shows (property "state"): the conversation's, or
+ * CLOSED for an archived chat; but a host's peer that arrived shows as
+ * WAITING_FOR_PEER for up to a second more, so a quick setup goes from the
+ * code straight to the chat and nothing is drawn while its packets are in
+ * flight. */
 PhConversationState ph_chat_get_state (PhChat *self);
 const char *ph_chat_get_peer_name (PhChat *self);
 const char *ph_chat_get_code (PhChat *self);

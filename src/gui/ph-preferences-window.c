@@ -24,10 +24,20 @@ struct _PhPreferencesWindow
   AdwEntryRow *turn_username_row;
   AdwEntryRow *turn_password_row;
 
-  GSettings *settings;
+  PhSession *session;
+  GSettings *settings; /* the session's */
 };
 
 G_DEFINE_FINAL_TYPE (PhPreferencesWindow, ph_preferences_window, ADW_TYPE_PREFERENCES_WINDOW)
+
+enum
+{
+  PROP_0,
+  PROP_SESSION,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
 
 static const char *const relay_policies[] = { "automatic", "relay-only" };
 
@@ -135,8 +145,7 @@ turn_password_apply_cb (PhPreferencesWindow *self)
 {
   const char *password = gtk_editable_get_text (GTK_EDITABLE (self->turn_password_row));
 
-  ph_application_set_turn_password (PH_APPLICATION (gtk_window_get_application (GTK_WINDOW (self))),
-                                    password);
+  ph_session_set_turn_password (self->session, password);
   ph_settings_store_turn_password_async (password, NULL, turn_password_stored_cb,
                                          g_object_ref (self));
 }
@@ -177,9 +186,53 @@ ph_preferences_window_dispose (GObject *object)
   PhPreferencesWindow *self = PH_PREFERENCES_WINDOW (object);
 
   gtk_widget_dispose_template (GTK_WIDGET (self), PH_TYPE_PREFERENCES_WINDOW);
-  g_clear_object (&self->settings);
+  self->settings = NULL;
+  g_clear_object (&self->session);
 
   G_OBJECT_CLASS (ph_preferences_window_parent_class)->dispose (object);
+}
+
+static void
+ph_preferences_window_constructed (GObject *object)
+{
+  PhPreferencesWindow *self = PH_PREFERENCES_WINDOW (object);
+
+  G_OBJECT_CLASS (ph_preferences_window_parent_class)->constructed (object);
+
+  self->settings = ph_session_get_settings (self->session);
+  bind_settings (self);
+}
+
+static void
+ph_preferences_window_get_property (GObject *object, guint prop_id, GValue *value,
+                                    GParamSpec *pspec)
+{
+  PhPreferencesWindow *self = PH_PREFERENCES_WINDOW (object);
+
+  switch (prop_id)
+    {
+    case PROP_SESSION:
+      g_value_set_object (value, self->session);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+ph_preferences_window_set_property (GObject *object, guint prop_id, const GValue *value,
+                                    GParamSpec *pspec)
+{
+  PhPreferencesWindow *self = PH_PREFERENCES_WINDOW (object);
+
+  switch (prop_id)
+    {
+    case PROP_SESSION:
+      self->session = g_value_dup_object (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
 }
 
 static void
@@ -188,7 +241,15 @@ ph_preferences_window_class_init (PhPreferencesWindowClass *klass)
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
   GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
 
+  object_class->constructed = ph_preferences_window_constructed;
   object_class->dispose = ph_preferences_window_dispose;
+  object_class->get_property = ph_preferences_window_get_property;
+  object_class->set_property = ph_preferences_window_set_property;
+
+  properties[PROP_SESSION]
+      = g_param_spec_object ("session", NULL, NULL, PH_TYPE_SESSION,
+                             G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
 
   gtk_widget_class_set_template_from_resource (
       widget_class, "/io/github/pinhole/Pinhole/ph-preferences-window.ui");
@@ -214,14 +275,11 @@ ph_preferences_window_init (PhPreferencesWindow *self)
 }
 
 GtkWidget *
-ph_preferences_window_new (PhApplication *application)
+ph_preferences_window_new (GtkApplication *application, PhSession *session)
 {
-  PhPreferencesWindow *self;
+  g_return_val_if_fail (GTK_IS_APPLICATION (application), NULL);
+  g_return_val_if_fail (PH_IS_SESSION (session), NULL);
 
-  g_return_val_if_fail (PH_IS_APPLICATION (application), NULL);
-
-  self = g_object_new (PH_TYPE_PREFERENCES_WINDOW, "application", application, NULL);
-  self->settings = g_object_ref (ph_application_get_settings (application));
-  bind_settings (self);
-  return GTK_WIDGET (self);
+  return g_object_new (PH_TYPE_PREFERENCES_WINDOW, "application", application, "session", session,
+                       NULL);
 }

@@ -3,18 +3,19 @@
 
 #include <adwaita.h>
 
-#include "ph-application.h"
+#include "ph-session.h"
 
 G_BEGIN_DECLS
 
 /* The settings a person can change: their name, notifications, the
  * rendezvous server, STUN/TURN servers and the relay policy. Server
- * entries are checked before they are saved. */
+ * entries are checked before they are saved. They are the settings of
+ * the window's PhSession (construct-only property "session"). */
 
 #define PH_TYPE_PREFERENCES_WINDOW (ph_preferences_window_get_type ())
 G_DECLARE_FINAL_TYPE (PhPreferencesWindow, ph_preferences_window, PH, PREFERENCES_WINDOW,
                       AdwPreferencesWindow)
 
-GtkWidget *ph_preferences_window_new (PhApplication *application);
+GtkWidget *ph_preferences_window_new (GtkApplication *application, PhSession *session);
 
 G_END_DECLS

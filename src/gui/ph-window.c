@@ -8,6 +8,7 @@
 #include "ph-chat-view.h"
 #include "ph-conversation-row.h"
 #include "ph-error-text.h"
+#include "ph-error.h"
 #include "ph-inspector.h"
 #include "ph-join-page.h"
 #include "ph-window.h"
@@ -32,17 +33,21 @@ struct _PhWindow
   PhChatView *chat_view;
   PhInspector *inspector;
 
-  GListStore *chats;
+  PhSession *session;
+  GListModel *chats; /* the session's */
   GtkSingleSelection *selection;
 };
 
 G_DEFINE_FINAL_TYPE (PhWindow, ph_window, ADW_TYPE_APPLICATION_WINDOW)
 
-static PhApplication *
-get_application (PhWindow *self)
+enum
 {
-  return PH_APPLICATION (gtk_window_get_application (GTK_WINDOW (self)));
-}
+  PROP_0,
+  PROP_SESSION,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
 
 static PhChat *
 current_chat (PhWindow *self)
@@ -105,6 +110,44 @@ update_content_title (PhWindow *self)
     }
 }
 
+/* The inspector follows the chat only while it is out: a hidden one would
+ * still lay itself out for every candidate and path change, in the middle
+ * of a setup, whenever the flap is mapped (it is, folded). */
+static void
+follow_in_inspector (PhWindow *self, PhChat *chat)
+{
+  gboolean out
+      = adw_flap_get_reveal_flap (self->flap) || adw_flap_get_reveal_progress (self->flap) > 0;
+
+  ph_inspector_set_chat (self->inspector, out ? chat : NULL);
+}
+
+static void
+flap_moved_cb (PhWindow *self)
+{
+  follow_in_inspector (self, current_chat (self));
+}
+
+/* Setting up or reconnecting: every packet counts. */
+static gboolean
+is_on_the_network (PhChat *chat)
+{
+  switch (ph_conversation_get_state (ph_chat_get_conversation (chat)))
+    {
+    case PH_CONVERSATION_STATE_IDLE:
+      return !ph_chat_is_archived (chat);
+    case PH_CONVERSATION_STATE_WAITING_FOR_PEER:
+    case PH_CONVERSATION_STATE_CONNECTING:
+    case PH_CONVERSATION_STATE_RECONNECTING:
+      return TRUE;
+    case PH_CONVERSATION_STATE_CONNECTED:
+    case PH_CONVERSATION_STATE_CLOSED:
+    case PH_CONVERSATION_STATE_FAILED:
+    default:
+      return FALSE;
+    }
+}
+
 static void
 set_content_page (PhWindow *self, const char *page, PhChat *chat)
 {
@@ -118,14 +161,18 @@ set_content_page (PhWindow *self, const char *page, PhChat *chat)
     }
 
   ph_chat_view_set_chat (self->chat_view, chat);
-  ph_inspector_set_chat (self->inspector, chat);
-  gtk_stack_set_visible_child_name (self->content_stack, page);
+  follow_in_inspector (self, chat);
+  /* A chat on its way to connect appears at once: a crossfade is a dozen
+   * frames while its packets are in flight. */
+  gtk_stack_set_visible_child_full (self->content_stack, page,
+                                    chat != NULL && is_on_the_network (chat)
+                                        ? GTK_STACK_TRANSITION_TYPE_NONE
+                                        : gtk_stack_get_transition_type (self->content_stack));
 
   if (chat != NULL && chat != previous)
     {
       g_signal_connect_swapped (chat, "notify::title", G_CALLBACK (update_content_title), self);
-      g_signal_connect_swapped (ph_chat_get_conversation (chat), "notify::state",
-                                G_CALLBACK (update_content_title), self);
+      g_signal_connect_swapped (chat, "notify::state", G_CALLBACK (update_content_title), self);
       g_signal_connect_swapped (ph_chat_get_conversation (chat), "notify::path",
                                 G_CALLBACK (update_content_title), self);
     }
@@ -148,7 +195,7 @@ set_content_page (PhWindow *self, const char *page, PhChat *chat)
 static void
 update_sidebar (PhWindow *self)
 {
-  gboolean empty = g_list_model_get_n_items (G_LIST_MODEL (self->chats)) == 0;
+  gboolean empty = g_list_model_get_n_items (self->chats) == 0;
 
   gtk_stack_set_visible_child_name (self->sidebar_stack, empty ? "empty" : "list");
 }
@@ -156,17 +203,17 @@ update_sidebar (PhWindow *self)
 static void
 chat_message_received_cb (PhWindow *self, PhMessage *message, PhChat *chat)
 {
-  GSettings *settings = ph_application_get_settings (get_application (self));
+  GSettings *settings = ph_session_get_settings (self->session);
+  GApplication *application = G_APPLICATION (gtk_window_get_application (GTK_WINDOW (self)));
   g_autoptr (GNotification) notification = NULL;
 
-  if (gtk_window_is_active (GTK_WINDOW (self))
+  if (application == NULL || gtk_window_is_active (GTK_WINDOW (self))
       || !g_settings_get_boolean (settings, "notifications"))
     return;
 
   notification = g_notification_new (ph_chat_get_title (chat));
   g_notification_set_body (notification, ph_message_get_text (message));
-  g_application_send_notification (G_APPLICATION (get_application (self)), NOTIFICATION_ID,
-                                   notification);
+  g_application_send_notification (application, NOTIFICATION_ID, notification);
 }
 
 static void
@@ -201,80 +248,24 @@ track_chat (PhWindow *self, PhChat *chat)
                            self, G_CONNECT_SWAPPED);
 }
 
+/* Every chat the session lists, whichever window made it. */
 static void
-add_chat (PhWindow *self, PhChat *chat)
+chats_changed_cb (PhWindow *self, guint position, guint removed, guint added)
 {
-  track_chat (self, chat);
-  g_list_store_insert (self->chats, 0, chat);
-  update_sidebar (self);
-  ph_window_show_chat (self, chat);
-}
-
-/* Earlier chats in the sidebar, newest first; their messages are read
- * when a chat is opened. */
-static void
-restore_chats (PhWindow *self)
-{
-  PhApplication *application = get_application (self);
-  PhHistory *history = ph_application_get_history (application);
-  const GError *history_error = ph_application_get_history_error (application);
-  g_autoptr (GPtrArray) conversations = NULL;
-  g_autoptr (GError) error = NULL;
-
-  if (history_error != NULL)
+  for (guint i = position; i < position + added; i++)
     {
-      show_toast (self, history_error->message);
-      return;
-    }
-  if (history == NULL)
-    return;
-
-  conversations = ph_history_list_conversations (history, &error);
-  if (conversations == NULL)
-    {
-      show_toast (self, error->message);
-      return;
-    }
-  for (guint i = 0; i < conversations->len; i++)
-    {
-      g_autoptr (PhChat) chat = ph_chat_new_from_history (history, conversations->pdata[i]);
+      g_autoptr (PhChat) chat = g_list_model_get_item (self->chats, i);
 
       track_chat (self, chat);
-      g_list_store_append (self->chats, chat);
     }
   update_sidebar (self);
-}
-
-static PhChat *
-new_chat (PhWindow *self)
-{
-  g_autoptr (GError) error = NULL;
-  g_autoptr (PhConversation) conversation = NULL;
-
-  conversation = ph_application_new_conversation (get_application (self), &error);
-  if (conversation == NULL)
-    {
-      g_autofree char *text
-          = g_strdup_printf (_ ("Check the servers in Preferences: %s"), error->message);
-
-      show_toast (self, text);
-      return NULL;
-    }
-  return ph_chat_new (conversation, ph_application_get_history (get_application (self)));
 }
 
 static void
-remove_chat (PhWindow *self, PhChat *chat)
+leave_page_of (PhWindow *self, PhChat *chat)
 {
-  guint position;
-
-  if (!ph_chat_is_archived (chat))
-    ph_application_leave_conversation (get_application (self), ph_chat_get_conversation (chat));
   if (current_chat (self) == chat)
     set_content_page (self, "welcome", NULL);
-  if (g_list_store_find (self->chats, chat, &position))
-    g_list_store_remove (self->chats, position);
-  update_sidebar (self);
 }
 
 static void
@@ -282,27 +273,34 @@ delete_chat (PhWindow *self, PhChat *chat)
 {
   g_autoptr (GError) error = NULL;
 
-  if (!ph_chat_delete_from_history (chat, &error))
+  leave_page_of (self, chat);
+  if (!ph_session_delete_chat (self->session, chat, &error))
     show_toast (self, error->message);
-  remove_chat (self, chat);
 }
 
-/* Closing takes the chat off the list; one with messages stays in the
- * history and is listed again next time, one without (a code never used)
- * has nothing worth keeping. */
 static void
 close_chat (PhWindow *self, PhChat *chat)
 {
-  if (g_list_model_get_n_items (ph_chat_get_messages (chat)) == 0)
-    delete_chat (self, chat);
-  else
-    remove_chat (self, chat);
+  g_autoptr (GError) error = NULL;
+
+  leave_page_of (self, chat);
+  if (!ph_session_close_chat (self->session, chat, &error))
+    show_toast (self, error->message);
+}
+
+static void
+show_settings_error (PhWindow *self, const GError *error)
+{
+  g_autofree char *text
+      = g_strdup_printf (_ ("Check the servers in Preferences: %s"), error->message);
+
+  show_toast (self, text);
 }
 
 static void
 sidebar_activate_cb (PhWindow *self, guint position)
 {
-  g_autoptr (PhChat) chat = g_list_model_get_item (G_LIST_MODEL (self->chats), position);
+  g_autoptr (PhChat) chat = g_list_model_get_item (self->chats, position);
 
   ph_window_show_chat (self, chat);
 }
@@ -390,14 +388,19 @@ static void
 is_active_cb (PhWindow *self)
 {
   if (gtk_window_is_active (GTK_WINDOW (self)))
-    g_application_withdraw_notification (G_APPLICATION (get_application (self)), NOTIFICATION_ID);
+    {
+      GtkApplication *application = gtk_window_get_application (GTK_WINDOW (self));
+
+      if (application != NULL)
+        g_application_withdraw_notification (G_APPLICATION (application), NOTIFICATION_ID);
+    }
 }
 
 static gboolean
 ph_window_close_request (GtkWindow *window)
 {
   PhWindow *self = PH_WINDOW (window);
-  GSettings *settings = ph_application_get_settings (get_application (self));
+  GSettings *settings = ph_session_get_settings (self->session);
   int width, height;
 
   gtk_window_get_default_size (window, &width, &height);
@@ -406,13 +409,7 @@ ph_window_close_request (GtkWindow *window)
   g_settings_set_boolean (settings, "window-maximized", gtk_window_is_maximized (window));
 
   /* Peers hear goodbye instead of waiting for a timeout. */
-  for (guint i = 0; i < g_list_model_get_n_items (G_LIST_MODEL (self->chats)); i++)
-    {
-      g_autoptr (PhChat) chat = g_list_model_get_item (G_LIST_MODEL (self->chats), i);
-
-      if (!ph_chat_is_archived (chat))
-        ph_application_leave_conversation (get_application (self), ph_chat_get_conversation (chat));
-    }
+  ph_session_leave_all (self->session);
 
   return GTK_WINDOW_CLASS (ph_window_parent_class)->close_request (window);
 }
@@ -424,11 +421,71 @@ ph_window_dispose (GObject *object)
 
   if (self->chat_view != NULL)
     set_content_page (self, "welcome", NULL);
+  if (self->flap != NULL)
+    g_signal_handlers_disconnect_by_data (self->flap, self);
   gtk_widget_dispose_template (GTK_WIDGET (self), PH_TYPE_WINDOW);
   g_clear_object (&self->selection);
-  g_clear_object (&self->chats);
+  self->chats = NULL;
+  g_clear_object (&self->session);
 
   G_OBJECT_CLASS (ph_window_parent_class)->dispose (object);
+}
+
+static void
+ph_window_constructed (GObject *object)
+{
+  PhWindow *self = PH_WINDOW (object);
+  GSettings *settings = ph_session_get_settings (self->session);
+  const GError *history_error = ph_session_get_history_error (self->session);
+
+  G_OBJECT_CLASS (ph_window_parent_class)->constructed (object);
+
+  self->chats = ph_session_get_chats (self->session);
+  self->selection = gtk_single_selection_new (g_object_ref (self->chats));
+  gtk_single_selection_set_autoselect (self->selection, FALSE);
+  gtk_single_selection_set_can_unselect (self->selection, TRUE);
+  gtk_list_view_set_model (self->sidebar_list, GTK_SELECTION_MODEL (self->selection));
+  chats_changed_cb (self, 0, 0, g_list_model_get_n_items (self->chats));
+  g_signal_connect_object (self->chats, "items-changed", G_CALLBACK (chats_changed_cb), self,
+                           G_CONNECT_SWAPPED);
+  set_content_page (self, "welcome", NULL);
+
+  gtk_window_set_default_size (GTK_WINDOW (self), g_settings_get_int (settings, "window-width"),
+                               g_settings_get_int (settings, "window-height"));
+  if (g_settings_get_boolean (settings, "window-maximized"))
+    gtk_window_maximize (GTK_WINDOW (self));
+  if (history_error != NULL)
+    show_toast (self, history_error->message);
+}
+
+static void
+ph_window_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
+{
+  PhWindow *self = PH_WINDOW (object);
+
+  switch (prop_id)
+    {
+    case PROP_SESSION:
+      g_value_set_object (value, self->session);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+ph_window_set_property (GObject *object, guint prop_id, const GValue *value, GParamSpec *pspec)
+{
+  PhWindow *self = PH_WINDOW (object);
+
+  switch (prop_id)
+    {
+    case PROP_SESSION:
+      self->session = g_value_dup_object (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
 }
 
 static void
@@ -438,8 +495,16 @@ ph_window_class_init (PhWindowClass *klass)
   GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
   GtkWindowClass *window_class = GTK_WINDOW_CLASS (klass);
 
+  object_class->constructed = ph_window_constructed;
   object_class->dispose = ph_window_dispose;
+  object_class->get_property = ph_window_get_property;
+  object_class->set_property = ph_window_set_property;
   window_class->close_request = ph_window_close_request;
+
+  properties[PROP_SESSION]
+      = g_param_spec_object ("session", NULL, NULL, PH_TYPE_SESSION,
+                             G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
 
   g_type_ensure (PH_TYPE_CHAT_VIEW);
   g_type_ensure (PH_TYPE_INSPECTOR);
@@ -480,12 +545,6 @@ ph_window_init (PhWindow *self)
 
   gtk_widget_init_template (GTK_WIDGET (self));
 
-  self->chats = g_list_store_new (PH_TYPE_CHAT);
-  self->selection = gtk_single_selection_new (g_object_ref (G_LIST_MODEL (self->chats)));
-  gtk_single_selection_set_autoselect (self->selection, FALSE);
-  gtk_single_selection_set_can_unselect (self->selection, TRUE);
-  gtk_list_view_set_model (self->sidebar_list, GTK_SELECTION_MODEL (self->selection));
-
   factory = gtk_signal_list_item_factory_new ();
   g_signal_connect (factory, "setup", G_CALLBACK (sidebar_setup_cb), NULL);
   g_signal_connect (factory, "bind", G_CALLBACK (sidebar_bind_cb), NULL);
@@ -494,42 +553,35 @@ ph_window_init (PhWindow *self)
   g_object_unref (factory);
 
   g_signal_connect (self, "notify::is-active", G_CALLBACK (is_active_cb), NULL);
-  set_content_page (self, "welcome", NULL);
-  update_sidebar (self);
-  update_content_title (self);
+  g_signal_connect_swapped (self->flap, "notify::reveal-flap", G_CALLBACK (flap_moved_cb), self);
+  g_signal_connect_swapped (self->flap, "notify::reveal-progress", G_CALLBACK (flap_moved_cb),
+                            self);
 }
 
 PhWindow *
-ph_window_new (PhApplication *application)
+ph_window_new (GtkApplication *application, PhSession *session)
 {
-  GSettings *settings;
-  PhWindow *self;
+  g_return_val_if_fail (GTK_IS_APPLICATION (application), NULL);
+  g_return_val_if_fail (PH_IS_SESSION (session), NULL);
 
-  g_return_val_if_fail (PH_IS_APPLICATION (application), NULL);
-
-  self = g_object_new (PH_TYPE_WINDOW, "application", application, NULL);
-  settings = ph_application_get_settings (application);
-  gtk_window_set_default_size (GTK_WINDOW (self), g_settings_get_int (settings, "window-width"),
-                               g_settings_get_int (settings, "window-height"));
-  if (g_settings_get_boolean (settings, "window-maximized"))
-    gtk_window_maximize (GTK_WINDOW (self));
-  restore_chats (self);
-  return self;
+  return g_object_new (PH_TYPE_WINDOW, "application", application, "session", session, NULL);
 }
 
 PhChat *
 ph_window_start_chat (PhWindow *self)
 {
   g_autoptr (PhChat) chat = NULL;
+  g_autoptr (GError) error = NULL;
 
   g_return_val_if_fail (PH_IS_WINDOW (self), NULL);
 
-  chat = new_chat (self);
+  chat = ph_session_host (self->session, &error);
   if (chat == NULL)
-    return NULL;
-
-  ph_conversation_host (ph_chat_get_conversation (chat));
-  add_chat (self, chat);
+    {
+      show_settings_error (self, error);
+      return NULL;
+    }
+  ph_window_show_chat (self, chat);
   return g_steal_pointer (&chat);
 }
 
@@ -542,19 +594,22 @@ ph_window_join_chat (PhWindow *self, const char *code)
   g_return_val_if_fail (PH_IS_WINDOW (self), NULL);
   g_return_val_if_fail (code != NULL, NULL);
 
-  chat = new_chat (self);
-  if (chat == NULL)
-    return NULL;
-
-  if (!ph_conversation_join (ph_chat_get_conversation (chat), code, &error))
+  chat = ph_session_join (self->session, code, &error);
+  if (chat == NULL && g_error_matches (error, PH_ERROR, PH_ERROR_INVALID_CODE))
     {
+      /* The join page says what is wrong with it. */
       ph_window_show_join_page (self);
       gtk_editable_set_text (ph_join_page_get_entry (self->join_page), code);
       return NULL;
     }
+  if (chat == NULL)
+    {
+      show_settings_error (self, error);
+      return NULL;
+    }
 
   ph_join_page_reset (self->join_page);
-  add_chat (self, chat);
+  ph_window_show_chat (self, chat);
   return g_steal_pointer (&chat);
 }
 
@@ -572,14 +627,20 @@ ph_window_show_join_page (PhWindow *self)
 void
 ph_window_show_chat (PhWindow *self, PhChat *chat)
 {
-  guint position;
-
   g_return_if_fail (PH_IS_WINDOW (self));
   g_return_if_fail (PH_IS_CHAT (chat));
 
   set_content_page (self, "chat", chat);
-  if (g_list_store_find (self->chats, chat, &position))
-    gtk_single_selection_set_selected (self->selection, position);
+  for (guint i = 0; i < g_list_model_get_n_items (self->chats); i++)
+    {
+      g_autoptr (PhChat) listed = g_list_model_get_item (self->chats, i);
+
+      if (listed == chat)
+        {
+          gtk_single_selection_set_selected (self->selection, i);
+          break;
+        }
+    }
   adw_leaflet_set_visible_child (self->leaflet, self->content_box);
 }
 
@@ -588,7 +649,7 @@ ph_window_get_chats (PhWindow *self)
 {
   g_return_val_if_fail (PH_IS_WINDOW (self), NULL);
 
-  return G_LIST_MODEL (self->chats);
+  return self->chats;
 }
 
 GtkWidget *

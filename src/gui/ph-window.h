@@ -3,18 +3,19 @@
 
 #include <adwaita.h>
 
-#include "ph-application.h"
 #include "ph-chat.h"
+#include "ph-session.h"
 
 G_BEGIN_DECLS
 
 /* The main window: chats in a sidebar, the selected chat beside them, the
- * connection inspector in a flap; folds down to a phone-sized window. */
+ * connection inspector in a flap; folds down to a phone-sized window.
+ * It shows the chats of its PhSession (construct-only property "session"). */
 
 #define PH_TYPE_WINDOW (ph_window_get_type ())
 G_DECLARE_FINAL_TYPE (PhWindow, ph_window, PH, WINDOW, AdwApplicationWindow)
 
-PhWindow *ph_window_new (PhApplication *application);
+PhWindow *ph_window_new (GtkApplication *application, PhSession *session);
 /* Hosts a new chat and shows its code. */
 PhChat *ph_window_start_chat (PhWindow *self);
 /* Joins the chat with @code; a malformed code shows its error on the join
@@ -22,6 +23,7 @@ PhChat *ph_window_start_chat (PhWindow *self);
 PhChat *ph_window_join_chat (PhWindow *self, const char *code);
 void ph_window_show_join_page (PhWindow *self);
 void ph_window_show_chat (PhWindow *self, PhChat *chat);
+/* The session's chats, as the sidebar lists them. */
 GListModel *ph_window_get_chats (PhWindow *self);
 /* Children for tests and screenshots. */
 GtkWidget *ph_window_get_chat_view (PhWindow *self);
