@@ -85,6 +85,8 @@ channel_opened_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 static void
 open_channel (PhConnectionAttempt *self)
 {
+  G_GNUC_UNUSED g_autoptr (PhConnectionAttempt) hold = g_object_ref (self);
+
   if (self->channel != NULL)
     return;
 
@@ -96,9 +98,13 @@ open_channel (PhConnectionAttempt *self)
     ph_secure_channel_open_async (self->channel, NULL, channel_opened_cb, g_object_ref (self));
 }
 
+/* The owner may drop the attempt from a handler of its signals: those
+ * that still look at the attempt afterwards hold it meanwhile. */
 static void
 ice_state_changed_cb (PhIceTransport *ice, PhIceState state, PhConnectionAttempt *self)
 {
+  G_GNUC_UNUSED g_autoptr (PhConnectionAttempt) hold = g_object_ref (self);
+
   g_signal_emit (self, signals[SIGNAL_ICE_STATE_CHANGED], 0, state);
   /* TLS starts on the first working pair: waiting for READY would also
    * wait for every better pair to fail, seconds behind a NAT. */
