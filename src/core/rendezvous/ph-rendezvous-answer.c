@@ -269,20 +269,20 @@ parse_message (JsonNode *node, guint64 after)
 {
   g_autoptr (PhMailboxMessage) message = NULL;
   JsonObject *object;
-  const char *side;
   const char *phase;
   const char *body;
   guint64 index;
+  guint64 side;
 
   if (!JSON_NODE_HOLDS_OBJECT (node))
     return NULL;
   object = json_node_get_object (node);
 
-  side = get_string (object, "side");
   phase = get_string (object, "phase");
   body = get_string (object, "body");
-  if (!get_uint (object, "index", 1, G_MAXINT64, &index) || index <= after || side == NULL
-      || !ph_mailbox_side_is_valid (side) || phase == NULL || *phase == '\0' || body == NULL)
+  if (!get_uint (object, "index", 1, G_MAXINT64, &index) || index <= after
+      || !get_uint (object, "side", PH_MAILBOX_HOST_SIDE, PH_MAILBOX_JOINER_SIDE, &side)
+      || phase == NULL || *phase == '\0' || body == NULL)
     return NULL;
 
   message = g_new0 (PhMailboxMessage, 1);
@@ -290,7 +290,7 @@ parse_message (JsonNode *node, guint64 after)
   message->body = ph_mailbox_decode_body (body);
   if (message->body == NULL)
     return NULL;
-  message->side = g_strdup (side);
+  message->side = g_strdup_printf ("%u", (guint)side);
   message->phase = g_strdup (phase);
 
   return g_steal_pointer (&message);
