@@ -250,7 +250,7 @@ run_nat_check (const char *stun, const char *rendezvous, gboolean json)
 
       if (client != NULL)
         {
-          ph_rendezvous_client_get_turn_async (client, NULL, nat_check_wait_cb, &wait);
+          ph_rendezvous_client_get_turn_async (client, NULL, NULL, nat_check_wait_cb, &wait);
           g_main_loop_run (wait.loop);
           info = ph_rendezvous_client_get_turn_finish (client, wait.result, &error);
           g_clear_object (&wait.result);

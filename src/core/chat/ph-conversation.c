@@ -1356,7 +1356,8 @@ start (PhConversation *self, GError **error)
                     self);
 
   if (self->use_server_turn)
-    ph_rendezvous_client_get_turn_async (self->client, NULL, get_turn_cb, g_object_ref (self));
+    ph_rendezvous_client_get_turn_async (self->client, NULL, NULL, get_turn_cb,
+                                         g_object_ref (self));
   else
     start_ice (self);
 
