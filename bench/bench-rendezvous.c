@@ -23,9 +23,10 @@
 /* pinhole-rendezvous under load, pinned to one core, driven by a minimal
  * HTTP/1.1 keep-alive client on raw non-blocking sockets and epoll:
  *   1. GET /v1/health requests/s: the server's HTTP floor;
- *   2. mailbox round trips/s: allocate, post A, post B, poll after=0,
- *      poll after=1, leave A, leave B, set against the floor (the health
- *      rate divided by the 7 requests) and the target of 5,000/s;
+ *   2. mailbox round trips/s: allocate, join, post A, post B, poll
+ *      after=0, poll after=1, leave A, leave B, each side with its secret,
+ *      set against the floor (the health rate divided by the 8 requests)
+ *      and the target of 5,000/s;
  *   3. 10,000 held long-polls: how fast the server takes them, its RSS
  *      per held poll against the target of 10,000 in 100 MB, then the
  *      time until a message in every mailbox has answered them all.
@@ -42,10 +43,10 @@
 #define DEFAULT_POLLS 10000
 #define WAKERS 32
 /* What one round trip is in this benchmark, and the reliability target. */
-#define ROUND_TRIP_REQUESTS 7
+#define ROUND_TRIP_REQUESTS 8
 #define TARGET_ROUND_TRIPS 5000
-#define SIDE_A "0123456789abcdef"
-#define SIDE_B "fedcba9876543210"
+/* 64 hex digits, and the terminating NUL. */
+#define SECRET_SIZE 65
 /* base64 of "hello": every posted body. */
 #define MESSAGE_BODY "aGVsbG8="
 
@@ -63,6 +64,7 @@ typedef struct
   Work work;
   guint step;
   guint nameplate;
+  char secrets[2][SECRET_SIZE]; /* of side 1 (or the control's last seat), of side 2 */
   GByteArray *in;
   guint64 responses;
   gboolean answered; /* a held poll, by its message */
@@ -81,6 +83,7 @@ typedef struct
   Connection *control;   /* for set-up steps, one request at a time */
   GString *control_body; /* its last answer */
   GArray *wake;          /* nameplates to post to, one each */
+  GArray *wake_secrets;  /* and the secret of side 1 there */
   guint wake_next;
 } Load;
 
@@ -154,16 +157,19 @@ connect_to (guint16 port)
 }
 
 /* Requests are a few hundred bytes on a connection with nothing else in
- * flight, so the socket buffer always takes them whole. */
+ * flight, so the socket buffer always takes them whole. @secret, unless
+ * NULL, is the side's the request is made as. */
 static void
 send_request (Load *load, Connection *connection, const char *method, const char *path,
-              const char *body)
+              const char *secret, const char *body)
 {
   char text[512];
   int length = g_snprintf (
-      text, sizeof text, "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: %zu\r\n%s\r\n%s",
-      method, path, body != NULL ? strlen (body) : 0,
-      body != NULL ? "Content-Type: application/json\r\n" : "", body != NULL ? body : "");
+      text, sizeof text,
+      "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: %zu\r\n%s%s%s%s\r\n%s", method, path,
+      body != NULL ? strlen (body) : 0, body != NULL ? "Content-Type: application/json\r\n" : "",
+      secret != NULL ? "Authorization: Bearer " : "", secret != NULL ? secret : "",
+      secret != NULL ? "\r\n" : "", body != NULL ? body : "");
 
   if (write (connection->fd, text, (size_t)length) != length)
     g_error ("short write: %s", g_strerror (errno));
@@ -171,6 +177,17 @@ send_request (Load *load, Connection *connection, const char *method, const char
 }
 
 static void connection_reconnect (Load *load, Connection *connection);
+
+/* The secret a seat answer carries, into @out (empty without one). */
+static void
+read_secret (const char *body, gsize length, char out[SECRET_SIZE])
+{
+  const char *secret = g_strstr_len (body, (gssize)length, "\"secret\":\"");
+
+  out[0] = '\0';
+  if (secret != NULL && (gsize)(secret - body) + 10 + SECRET_SIZE - 1 <= length)
+    g_strlcpy (out, secret + 10, SECRET_SIZE);
+}
 
 static void
 send_next (Load *load, Connection *connection)
@@ -183,42 +200,48 @@ send_next (Load *load, Connection *connection)
 
   if (connection->work == WORK_WAKE)
     {
+      guint i = load->wake_next++;
+
       g_snprintf (path, sizeof path, "/v1/mailboxes/%u/messages",
-                  g_array_index (load->wake, guint, load->wake_next++));
-      send_request (load, connection, "POST", path,
-                    "{\"side\":\"" SIDE_A "\",\"phase\":\"pake\",\"body\":\"" MESSAGE_BODY "\"}");
+                  g_array_index (load->wake, guint, i));
+      send_request (load, connection, "POST", path, g_array_index (load->wake_secrets, char *, i),
+                    "{\"phase\":\"pake\",\"body\":\"" MESSAGE_BODY "\"}");
       return;
     }
   if (connection->work == WORK_HEALTH)
     {
-      send_request (load, connection, "GET", "/v1/health", NULL);
+      send_request (load, connection, "GET", "/v1/health", NULL, NULL);
       return;
     }
 
+  /* Steps 2 to 7 alternate between the two sides. */
   switch (connection->step)
     {
     case 0:
-      send_request (load, connection, "POST", "/v1/mailboxes", NULL);
+      send_request (load, connection, "POST", "/v1/mailboxes", NULL, NULL);
       break;
     case 1:
+      g_snprintf (path, sizeof path, "/v1/mailboxes/%u/join", connection->nameplate);
+      send_request (load, connection, "POST", path, NULL, NULL);
+      break;
     case 2:
-      g_snprintf (path, sizeof path, "/v1/mailboxes/%u/messages", connection->nameplate);
-      g_snprintf (body, sizeof body,
-                  "{\"side\":\"%s\",\"phase\":\"pake\",\"body\":\"" MESSAGE_BODY "\"}",
-                  connection->step == 1 ? SIDE_A : SIDE_B);
-      send_request (load, connection, "POST", path, body);
-      break;
     case 3:
-    case 4:
-      g_snprintf (path, sizeof path, "/v1/mailboxes/%u/messages?after=%u", connection->nameplate,
-                  connection->step - 3);
-      send_request (load, connection, "GET", path, NULL);
+      g_snprintf (path, sizeof path, "/v1/mailboxes/%u/messages", connection->nameplate);
+      g_snprintf (body, sizeof body, "{\"phase\":\"pake\",\"body\":\"" MESSAGE_BODY "\"}");
+      send_request (load, connection, "POST", path, connection->secrets[connection->step - 2],
+                    body);
       break;
+    case 4:
     case 5:
+      g_snprintf (path, sizeof path, "/v1/mailboxes/%u/messages?after=%u", connection->nameplate,
+                  connection->step - 4);
+      send_request (load, connection, "GET", path, connection->secrets[connection->step - 4], NULL);
+      break;
     case 6:
-      g_snprintf (path, sizeof path, "/v1/mailboxes/%u?side=%s", connection->nameplate,
-                  connection->step == 5 ? SIDE_A : SIDE_B);
-      send_request (load, connection, "DELETE", path, NULL);
+    case 7:
+      g_snprintf (path, sizeof path, "/v1/mailboxes/%u", connection->nameplate);
+      send_request (load, connection, "DELETE", path, connection->secrets[connection->step - 6],
+                    NULL);
       break;
     default:
       g_assert_not_reached ();
@@ -228,7 +251,7 @@ send_next (Load *load, Connection *connection)
 static void
 on_response (Load *load, Connection *connection, guint status, const char *body, gsize length)
 {
-  static const guint expected[] = { 201, 201, 201, 200, 200, 204, 204 };
+  static const guint expected[] = { 201, 201, 201, 201, 200, 200, 204, 204 };
 
   connection->responses++;
   if (connection == load->control)
@@ -239,6 +262,7 @@ on_response (Load *load, Connection *connection, guint status, const char *body,
       g_string_append_len (load->control_body, body, (gssize)length);
       connection->nameplate
           = nameplate != NULL ? (guint)g_ascii_strtoull (nameplate + 13, NULL, 10) : 0;
+      read_secret (body, length, connection->secrets[0]);
       if (status >= 300)
         load->failures++;
       return;
@@ -273,7 +297,13 @@ on_response (Load *load, Connection *connection, guint status, const char *body,
 
           connection->nameplate
               = nameplate != NULL ? (guint)g_ascii_strtoull (nameplate + 13, NULL, 10) : 0;
+          read_secret (body, length, connection->secrets[0]);
           connection->step = 1;
+        }
+      else if (connection->step == 1)
+        {
+          read_secret (body, length, connection->secrets[1]);
+          connection->step = 2;
         }
       else if (++connection->step == G_N_ELEMENTS (expected))
         {
@@ -486,7 +516,7 @@ request_once (Load *load, const char *method, const char *path, const char *body
   guint64 responses = control->responses;
 
   load->running = FALSE;
-  send_request (load, control, method, path, body);
+  send_request (load, control, method, path, NULL, body);
   while (control->responses == responses)
     pump (load, 100);
   return control->nameplate;
@@ -538,10 +568,17 @@ print_phase (const char *name, const PhaseResult *result)
 }
 
 static void
+clear_secret (gpointer data)
+{
+  g_free (*(char **)data);
+}
+
+static void
 run_long_polls (Load *load, GPid pid, guint n_workers, guint n_polls)
 {
   g_autoptr (GPtrArray) polls = g_ptr_array_new_with_free_func ((GDestroyNotify)connection_free);
   g_autoptr (GArray) nameplates = g_array_new (FALSE, FALSE, sizeof (guint));
+  g_autoptr (GArray) secrets = g_array_new (FALSE, FALSE, sizeof (char *));
   g_autoptr (GPtrArray) wakers = g_ptr_array_new_with_free_func ((GDestroyNotify)connection_free);
   guint n_mailboxes = (n_polls + 1) / 2;
   guint64 rss_before, hwm_before, rss_during, hwm_during, rss_after, hwm_after;
@@ -557,11 +594,14 @@ run_long_polls (Load *load, GPid pid, guint n_workers, guint n_polls)
   guint answered = 0;
   gboolean all_held;
 
+  g_array_set_clear_func (secrets, clear_secret);
   for (guint i = 0; i < n_mailboxes; i++)
     {
       guint nameplate = request_once (load, "POST", "/v1/mailboxes", NULL);
+      char *secret = g_strdup (load->control->secrets[0]);
 
       g_array_append_val (nameplates, nameplate);
+      g_array_append_val (secrets, secret);
     }
   read_rss (pid, &rss_before, &hwm_before);
 
@@ -575,7 +615,7 @@ run_long_polls (Load *load, GPid pid, guint n_workers, guint n_polls)
 
       g_snprintf (path, sizeof path, "/v1/mailboxes/%u/messages?after=0&wait=60",
                   g_array_index (nameplates, guint, i / 2));
-      send_request (load, connection, "GET", path, NULL);
+      send_request (load, connection, "GET", path, g_array_index (secrets, char *, i / 2), NULL);
       g_ptr_array_add (polls, connection);
       /* Let the server take each thousand before its backlog overflows. */
       if (i % 1000 == 999)
@@ -594,6 +634,7 @@ run_long_polls (Load *load, GPid pid, guint n_workers, guint n_polls)
   /* Wake them all: one message per mailbox, from a few connections. */
   load->failures = failures;
   load->wake = nameplates;
+  load->wake_secrets = secrets;
   load->wake_next = 0;
   started = now_seconds ();
   server_ns = cpu_time_ns (pid);
@@ -694,7 +735,7 @@ main (int argc, char *argv[])
 
   /* Seven requests a round trip: at the health rate, that many round trips. */
   floor_round_trips = health.requests_per_s / ROUND_TRIP_REQUESTS;
-  printf ("mailbox round trips (allocate, 2 posts, 2 polls, 2 leaves = %d requests): "
+  printf ("mailbox round trips (allocate, join, 2 posts, 2 polls, 2 leaves = %d requests): "
           "%.0f round trips/s\n",
           ROUND_TRIP_REQUESTS, round_trip.round_trips_per_s);
   printf ("  the health floor allows %.0f round trips/s: this is %.0f%% of it "

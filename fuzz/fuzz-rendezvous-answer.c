@@ -18,7 +18,8 @@ int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
 /* Byte 0 picks the answer, byte 1 is its parameter (the index a fetch
  * reads past, what a refusal was about), the rest is the body as a
- * server sent it. */
+ * server sent it. Allocation, claim and join answers carry a side's
+ * secret; fetched messages name sides by number. */
 enum
 {
   ANSWER_ALLOCATE,
@@ -27,6 +28,7 @@ enum
   ANSWER_FETCH,
   ANSWER_TURN,
   ANSWER_REFUSAL,
+  ANSWER_JOIN,
   N_ANSWERS
 };
 
@@ -65,7 +67,7 @@ check_fetch_round_trip (GPtrArray *messages, guint64 after)
       json_builder_set_member_name (builder, "index");
       json_builder_add_int_value (builder, (gint64)message->index);
       json_builder_set_member_name (builder, "side");
-      json_builder_add_string_value (builder, message->side);
+      json_builder_add_int_value (builder, g_ascii_strtoll (message->side, NULL, 10));
       json_builder_set_member_name (builder, "phase");
       json_builder_add_string_value (builder, message->phase);
       json_builder_set_member_name (builder, "body");
@@ -113,7 +115,7 @@ fuzz_fetch (const char *body, gsize length, guint64 after)
 
       g_assert_cmpuint (message->index, >, last);
       g_assert_cmpuint (message->index, <=, G_MAXINT64);
-      g_assert (ph_mailbox_side_is_valid (message->side));
+      g_assert (g_str_equal (message->side, "1") || g_str_equal (message->side, "2"));
       g_assert (message->phase[0] != '\0');
       g_assert (message->body != NULL);
       last = message->index;
@@ -142,16 +144,26 @@ fuzz_turn (const char *body, gsize length)
     g_assert (info->username != NULL);
 }
 
+/* A secret that parsed: what a server answered for our side, in the
+ * one shape the client sends back. */
+static void
+check_secret (const char *secret)
+{
+  g_assert (ph_mailbox_secret_is_valid (secret));
+}
+
 static void
 fuzz_refusal (const char *body, gsize length, guint8 parameter)
 {
-  static const guint statuses[] = { 400, 404, 409, 412, 413, 429, 500, 503 };
+  /* Bits 0-2 and 5 pick the status. */
+  static const guint statuses[]
+      = { 400, 404, 409, 412, 413, 429, 500, 503, 401, 403, 405, 410, 422, 502, 504, 302 };
   static const gint64 waits[] = { -1, 0, 1, 30 };
   PhRendezvousRefusal refusal = {
     .server = SERVER,
     .method = parameter & 0x08 ? "PUT" : "POST",
     .mailbox = parameter & 0x10 ? NAMEPLATE : NULL,
-    .status = statuses[parameter & 0x07],
+    .status = statuses[(parameter & 0x07) | ((parameter & 0x20) >> 2)],
     .retry_after = waits[parameter >> 6],
   };
   g_autoptr (GError) error = ph_rendezvous_answer_parse_refusal (&refusal, body, length);
@@ -194,18 +206,35 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     case ANSWER_ALLOCATE:
       {
         guint expires_in = 0;
-        g_autofree char *nameplate
-            = ph_rendezvous_answer_parse_allocate (SERVER, body, length, &expires_in, &error);
+        g_autofree char *secret = NULL;
+        g_autofree char *nameplate = ph_rendezvous_answer_parse_allocate (
+            SERVER, body, length, &expires_in, &secret, &error);
 
         if (nameplate == NULL)
-          check_malformed (error);
+          {
+            check_malformed (error);
+            g_assert (secret == NULL);
+          }
         else
-          g_assert (ph_mailbox_parse_nameplate (nameplate, strlen (nameplate), NULL));
+          {
+            g_assert (ph_mailbox_parse_nameplate (nameplate, strlen (nameplate), NULL));
+            check_secret (secret);
+          }
       }
       break;
     case ANSWER_CLAIM:
-      if (!ph_rendezvous_answer_parse_claim (SERVER, body, length, NAMEPLATE, &error))
-        check_malformed (error);
+    case ANSWER_JOIN:
+      {
+        g_autofree char *secret
+            = data[0] % N_ANSWERS == ANSWER_CLAIM
+                  ? ph_rendezvous_answer_parse_claim (SERVER, body, length, NAMEPLATE, &error)
+                  : ph_rendezvous_answer_parse_join (SERVER, body, length, NAMEPLATE, &error);
+
+        if (secret == NULL)
+          check_malformed (error);
+        else
+          check_secret (secret);
+      }
       break;
     case ANSWER_POST:
       {

@@ -116,10 +116,12 @@ def request(method, path, body=None, headers=()):
     return (head + "\r\n").encode() + (body.encode() if body else b"")
 
 
-side_a = "0123456789abcdef"
-side_b = "FEDCBA9876543210"
-post_a = json.dumps({"side": side_a, "phase": "pake", "body": "AAECAw=="})
-post_b = json.dumps({"side": side_b, "phase": "desc", "body": ""})
+# A side's secret has the shape of one, but each run of the server draws
+# its own: these reach the handlers and are refused (401) there.
+secret_a = "0123456789abcdef" * 4
+bearer_a = "Authorization: Bearer " + secret_a
+post_a = json.dumps({"phase": "pake", "body": "AAECAw=="})
+post_b = json.dumps({"phase": "desc", "body": ""})
 write("rendezvous-request", "allocate", request("POST", "/v1/mailboxes", ""))
 write("rendezvous-request", "health", request("GET", "/v1/health"))
 write("rendezvous-request", "metrics", request("GET", "/metrics"))
@@ -128,19 +130,28 @@ write("rendezvous-request", "wrong-method", request("PUT", "/v1/turn"))
 write("rendezvous-request", "not-found", request("GET", "/v1/nothing%20here?x=1"))
 write("rendezvous-request", "conversation",
       request("POST", "/v1/mailboxes", "")
-      + request("POST", "/v1/mailboxes/1/messages", post_a)
-      + request("POST", "/v1/mailboxes/1/messages", post_b)
-      + request("GET", "/v1/mailboxes/1/messages?after=1&wait=0")
-      + request("DELETE", "/v1/mailboxes/1?side=" + side_a)
-      + request("DELETE", "/v1/mailboxes/1?side=" + side_b))
+      + request("POST", "/v1/mailboxes/1/join", "", ["Idempotency-Key: k1"])
+      + request("POST", "/v1/mailboxes/1/messages", post_a, [bearer_a])
+      + request("POST", "/v1/mailboxes/1/messages", post_b, ["Authorization: Bearer x"])
+      + request("GET", "/v1/mailboxes/1/messages?after=1&wait=0", None, [bearer_a])
+      + request("GET", "/v1/mailboxes/1/turn", None, [bearer_a])
+      + request("DELETE", "/v1/mailboxes/1", None, [bearer_a])
+      + request("DELETE", "/v1/mailboxes/1"))
+write("rendezvous-request", "join-again",
+      request("POST", "/v1/mailboxes", "")
+      + request("POST", "/v1/mailboxes/1/join", post_a, ["Idempotency-Key: k"])
+      + request("POST", "/v1/mailboxes/1/join", "", ["Idempotency-Key: k"])
+      + request("POST", "/v1/mailboxes/1/join", '{"phase":"pake"}')
+      + request("POST", "/v1/mailboxes/1/join", None, ["Idempotency-Key: " + "k" * 200]))
 write("rendezvous-request", "long-poll",
       request("POST", "/v1/mailboxes", "")
-      + request("GET", "/v1/mailboxes/1/messages?after=0&wait=1"))
+      + request("GET", "/v1/mailboxes/1/messages?after=0&wait=1", None, [bearer_a]))
 write("rendezvous-request", "post-unknown",
-      request("POST", "/v1/mailboxes/7/messages", post_a))
+      request("POST", "/v1/mailboxes/7/messages", post_a, [bearer_a]))
 write("rendezvous-request", "post-bad-json",
       request("POST", "/v1/mailboxes", "")
-      + request("POST", "/v1/mailboxes/1/messages", '{"side":1,"phase":[],"body":"=="}'))
+      + request("POST", "/v1/mailboxes/1/messages", '{"phase":[],"body":"=="}',
+                ["authorization: bearer " + secret_a]))
 write("rendezvous-request", "chunked",
       b"POST /v1/mailboxes/1/messages HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
       b"5\r\n{\"a\":\r\n2\r\n1}\r\n0\r\n\r\n")
@@ -148,10 +159,12 @@ write("rendezvous-request", "too-large",
       request("POST", "/v1/mailboxes/1/messages", None, ["Content-Length: 999999"]) + b"{}")
 write("rendezvous-request", "http10", b"GET /v1/health HTTP/1.0\r\n\r\n")
 write("rendezvous-request", "claim-and-if-match",
-      request("PUT", "/v1/mailboxes/3", json.dumps({"side": side_a}))
-      + request("POST", "/v1/mailboxes/3/messages", post_a, ['If-Match: "0123456789abcdef"'])
+      request("PUT", "/v1/mailboxes/3", None, ["Idempotency-Key: claim"])
+      + request("PUT", "/v1/mailboxes/3", None, ["Idempotency-Key: claim"])
+      + request("POST", "/v1/mailboxes/3/messages", post_a,
+                ['If-Match: "0123456789abcdef"', bearer_a])
       + request("GET", "/v1/mailboxes/3/messages?after=0&wait=0", None, ["If-Match: *"])
-      + request("PUT", "/v1/mailboxes/3", json.dumps({"side": side_b})))
+      + request("PUT", "/v1/mailboxes/3"))
 
 
 # STUN answers: the 12-byte transaction id the NAT check waits for, then
@@ -202,17 +215,20 @@ stun_answer("integrity-fingerprint", "0102030405060708090a0b0c",
             "0020000800013f9ee7217442"
             "00080014" + "00" * 20 + "8028000412345678")
 # Rendezvous answers: byte 0 picks the parser (0 allocate, 1 claim of
-# nameplate 42, 2 post, 3 fetch, 4 turn, 5 refusal), byte 1 is its
-# parameter (a fetch's "after"; for a refusal bits 0-2 the status, 3 PUT,
-# 4 about mailbox 42, 6-7 the Retry-After), then the body as
-# pinhole-rendezvous wrote it.
+# nameplate 42, 2 post, 3 fetch, 4 turn, 5 refusal, 6 join of nameplate
+# 42), byte 1 is its parameter (a fetch's "after"; for a refusal bits 0-2
+# and 5 the status, 3 PUT, 4 about mailbox 42, 6-7 the Retry-After), then
+# the body as pinhole-rendezvous wrote it.
 def answer(name, parser, parameter, body):
     write("rendezvous-answer", name, bytes([parser, parameter]) + body.encode())
 
 
 def refusal(name, status, body, put=False, mailbox=True, wait=0):
-    statuses = [400, 404, 409, 412, 413, 429, 500, 503]
-    parameter = statuses.index(status) | (8 if put else 0) | (16 if mailbox else 0) | (wait << 6)
+    statuses = [400, 404, 409, 412, 413, 429, 500, 503,
+                401, 403, 405, 410, 422, 502, 504, 302]
+    index = statuses.index(status)
+    parameter = ((index & 7) | ((index & 8) << 2) | (8 if put else 0) | (16 if mailbox else 0)
+                 | (wait << 6))
     answer("refusal-" + name, 5, parameter, body)
 
 
@@ -220,20 +236,34 @@ def compact(value):
     return json.dumps(value, separators=(",", ":"))
 
 
-messages = [{"index": 1, "side": side_a, "phase": "pake", "body": "AAECAw=="},
-            {"index": 2, "side": "fedcba9876543210", "phase": "desc", "body": ""}]
-answer("allocate", 0, 0, compact({"nameplate": "1", "expires_in": 600}))
-answer("allocate-bad-nameplate", 0, 0, compact({"nameplate": "042", "expires_in": 600}))
-answer("claim", 1, 0, compact({"nameplate": "42", "expires_in": 600}))
+def seat(nameplate, side, secret=secret_a):
+    return compact({"nameplate": nameplate, "expires_in": 600, "side": side, "secret": secret})
+
+
+messages = [{"index": 1, "side": 1, "phase": "pake", "body": "AAECAw=="},
+            {"index": 2, "side": 2, "phase": "desc", "body": ""}]
+answer("allocate", 0, 0, seat("1", 1))
+answer("allocate-bad-nameplate", 0, 0, seat("042", 1))
+answer("allocate-no-secret", 0, 0, compact({"nameplate": "1", "expires_in": 600}))
+answer("allocate-upper-case-secret", 0, 0, seat("1", 1, secret_a.upper()))
+answer("claim", 1, 0, seat("42", 1))
+answer("claim-as-joiner", 1, 0, seat("42", 2))
+answer("join", 6, 0, seat("42", 2))
+answer("join-other-nameplate", 6, 0, seat("43", 2))
+answer("join-short-secret", 6, 0, seat("42", 2, "abc"))
 answer("post", 2, 0, compact({"index": 1}))
 answer("fetch", 3, 0, compact({"messages": messages}))
 answer("fetch-empty", 3, 2, compact({"messages": []}))
 answer("fetch-out-of-order", 3, 1, compact({"messages": messages}))
+answer("fetch-old-side-ids", 3, 0, compact({"messages": [
+    {"index": 1, "side": "0123456789abcdef", "phase": "pake", "body": "AAECAw=="}]}))
+answer("fetch-third-side", 3, 0, compact({"messages": [
+    {"index": 1, "side": 3, "phase": "pake", "body": ""}]}))
 answer("turn", 4, 0, compact({
     "stun": ["stun:192.0.2.1:3478"],
     "turn": ["turn:192.0.2.1:3478", "turns:192.0.2.1:5349?transport=tcp"],
     "username": "1796276825:d3a0bb15", "credential": "Hi+pFyNxovbZm33D4CQ3VaZMplI=",
-    "ttl": 600}))
+    "ttl": 3600}))
 answer("turn-stun-only", 4, 0, compact({"stun": ["stun:192.0.2.1:3478"]}))
 answer("nested", 4, 0, "[" * 40 + "]" * 40)
 answer("deep-escape", 4, 0, '{"stun":"\\u1"","stun":' + "[" * DEEP)
@@ -280,3 +310,14 @@ write("post-reader", "spaced",
 write("post-reader", "trailing-comma", '{"side":"a",}')
 write("post-reader", "utf8", '{"body":"\u00e9"}')
 write("post-reader", "deep", '{"side":"0123456789abcdef","x":' + "[" * DEEP)
+refusal("unauthorized", 401, compact(
+    {"error": "unauthorized",
+     "message": "The request does not carry the secret of a side of mailbox 42."}))
+refusal("mailbox-mismatch", 409, compact(
+    {"error": "mailbox-mismatch",
+     "message": "Mailbox 42 holds another chat than the one you were in."}))
+refusal("turn-quota", 429, compact(
+    {"error": "turn-quota",
+     "message": "This side of mailbox 42 has had its 4 sets of TURN credentials for now; try "
+                "again in 3599 seconds."}), wait=3)
+refusal("redirect", 302, "", mailbox=False)

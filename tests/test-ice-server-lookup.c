@@ -174,6 +174,7 @@ typedef struct
   PhRendezvousClient *client;
   PhIceConfig *config;
   GAsyncResult *result;
+  guint ttl;
 } Fixture;
 
 static void
@@ -221,14 +222,33 @@ static gboolean
 wait_for_lookup (Fixture *fixture, GError **error)
 {
   g_assert_true (ph_test_wait_until (lookup_done, fixture, deadline_ms ()));
-  return ph_ice_server_lookup_finish (fixture->result, error);
+  return ph_ice_server_lookup_finish (fixture->result, &fixture->ttl, error);
 }
 
+/* For the mailbox @nameplate, or the public STUN list when NULL. */
 static gboolean
-lookup (Fixture *fixture, GError **error)
+lookup (Fixture *fixture, const char *nameplate, GError **error)
 {
-  ph_ice_server_lookup_async (fixture->client, fixture->config, NULL, lookup_cb, fixture);
+  g_clear_object (&fixture->result);
+  ph_ice_server_lookup_async (fixture->client, nameplate, fixture->config, NULL, lookup_cb,
+                              fixture);
   return wait_for_lookup (fixture, error);
+}
+
+/* A mailbox of our own, so the server hands out TURN credentials. */
+static char *
+allocate (Fixture *fixture)
+{
+  g_autoptr (GError) error = NULL;
+  char *nameplate;
+
+  g_clear_object (&fixture->result);
+  ph_rendezvous_client_allocate_async (fixture->client, NULL, lookup_cb, fixture);
+  g_assert_true (ph_test_wait_until (lookup_done, fixture, deadline_ms ()));
+  nameplate = ph_rendezvous_client_allocate_finish (fixture->client, fixture->result, NULL, &error);
+  g_assert_no_error (error);
+  g_clear_object (&fixture->result);
+  return nameplate;
 }
 
 static const char *const offering[]
@@ -239,11 +259,22 @@ static void
 test_lookup (Fixture *fixture, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
+  g_autofree char *nameplate = NULL;
   const PhTurnServer *server;
 
-  g_assert_true (lookup (fixture, &error));
+  /* Anyone gets the STUN server, and no TURN credentials. */
+  g_assert_true (lookup (fixture, NULL, &error));
   g_assert_no_error (error);
+  g_assert_cmpstr (fixture->config->stun_host, ==, "127.0.0.1");
+  g_assert_cmpuint (fixture->config->turn_servers->len, ==, 0);
+  g_assert_cmpuint (fixture->ttl, ==, 0);
 
+  /* A side of a mailbox gets them, for at most an hour. */
+  nameplate = allocate (fixture);
+  g_assert_true (lookup (fixture, nameplate, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (fixture->ttl, >, 0);
+  g_assert_cmpuint (fixture->ttl, <=, 3600);
   g_assert_cmpstr (fixture->config->stun_host, ==, "127.0.0.1");
   g_assert_cmpuint (fixture->config->stun_port, ==, 3478);
   g_assert_cmpuint (fixture->config->turn_servers->len, ==, 1);
@@ -268,7 +299,7 @@ test_lookup_without_offer (Fixture *fixture, gconstpointer data)
   g_assert_no_error (add_error);
   before = describe (fixture->config);
 
-  g_assert_false (lookup (fixture, &error));
+  g_assert_false (lookup (fixture, NULL, &error));
   g_assert_error (error, PH_ERROR, PH_ERROR_RENDEZVOUS);
   assert_config (fixture->config, before);
 }
@@ -279,7 +310,8 @@ test_lookup_cancelled (Fixture *fixture, gconstpointer data)
   g_autoptr (GCancellable) cancellable = g_cancellable_new ();
   g_autoptr (GError) error = NULL;
 
-  ph_ice_server_lookup_async (fixture->client, fixture->config, cancellable, lookup_cb, fixture);
+  ph_ice_server_lookup_async (fixture->client, NULL, fixture->config, cancellable, lookup_cb,
+                              fixture);
   g_cancellable_cancel (cancellable);
 
   g_assert_false (wait_for_lookup (fixture, &error));

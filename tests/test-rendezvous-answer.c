@@ -12,19 +12,27 @@
  * pinhole-rendezvous really sends and on what a hostile server could. */
 
 #define SERVER "http://127.0.0.1:8470"
+#define SECRET "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
 static void
 test_real_answers (void)
 {
-  const char *allocated = "{\"nameplate\":\"1\",\"expires_in\":600}";
-  const char *fetched = "{\"messages\":[{\"index\":1,\"side\":\"0123456789abcdef\",\"phase\":"
-                        "\"pake\",\"body\":\"AAECAw==\"},{\"index\":2,\"side\":"
-                        "\"fedcba9876543210\",\"phase\":\"desc\",\"body\":\"\"}]}";
+  const char *allocated
+      = "{\"nameplate\":\"1\",\"expires_in\":600,\"side\":1,\"secret\":\"" SECRET "\"}";
+  const char *joined
+      = "{\"nameplate\":\"1\",\"expires_in\":600,\"side\":2,\"secret\":\"" SECRET "\"}";
+  const char *fetched = "{\"messages\":[{\"index\":1,\"side\":1,\"phase\":"
+                        "\"pake\",\"body\":\"AAECAw==\"},{\"index\":2,\"side\":2,"
+                        "\"phase\":\"desc\",\"body\":\"\"}]}";
   const char *turn = "{\"stun\":[\"stun:192.0.2.1:3478\"],\"turn\":[\"turn:192.0.2.1:3478\"],"
                      "\"username\":\"1796276825:d3a0bb15\",\"credential\":"
                      "\"Hi+pFyNxovbZm33D4CQ3VaZMplI=\",\"ttl\":600}";
   g_autoptr (GError) error = NULL;
   g_autofree char *nameplate = NULL;
+  g_autofree char *secret = NULL;
+  g_autofree char *claimed = NULL;
+  g_autofree char *join_secret = NULL;
+  g_autofree char *not_joined = NULL;
   g_autoptr (GPtrArray) messages = NULL;
   g_autoptr (PhTurnInfo) info = NULL;
   PhMailboxMessage *message;
@@ -32,16 +40,26 @@ test_real_answers (void)
   guint64 index = 0;
 
   nameplate = ph_rendezvous_answer_parse_allocate (SERVER, allocated, strlen (allocated),
-                                                   &expires_in, &error);
+                                                   &expires_in, &secret, &error);
   g_assert_no_error (error);
   g_assert_cmpstr (nameplate, ==, "1");
   g_assert_cmpuint (expires_in, ==, 600);
+  g_assert_cmpstr (secret, ==, SECRET);
 
-  g_assert_true (
-      ph_rendezvous_answer_parse_claim (SERVER, allocated, strlen (allocated), "1", &error));
-  g_assert_false (
+  claimed = ph_rendezvous_answer_parse_claim (SERVER, allocated, strlen (allocated), "1", &error);
+  g_assert_cmpstr (claimed, ==, SECRET);
+  g_assert_null (
       ph_rendezvous_answer_parse_claim (SERVER, allocated, strlen (allocated), "2", &error));
   g_assert_error (error, PH_ERROR, PH_ERROR_RENDEZVOUS);
+  g_clear_error (&error);
+
+  /* Each seat answers with its own side: a join is side 2. */
+  join_secret = ph_rendezvous_answer_parse_join (SERVER, joined, strlen (joined), "1", &error);
+  g_assert_cmpstr (join_secret, ==, SECRET);
+  not_joined = ph_rendezvous_answer_parse_join (SERVER, allocated, strlen (allocated), "1", &error);
+  g_assert_null (not_joined);
+  g_assert_error (error, PH_ERROR, PH_ERROR_RENDEZVOUS);
+  g_assert_nonnull (strstr (error->message, "secret"));
   g_clear_error (&error);
 
   g_assert_true (ph_rendezvous_answer_parse_post (SERVER, "{\"index\":3}", 11, &index, &error));
@@ -52,7 +70,8 @@ test_real_answers (void)
   g_assert_cmpuint (messages->len, ==, 2);
   message = g_ptr_array_index (messages, 0);
   g_assert_cmpuint (message->index, ==, 1);
-  g_assert_cmpstr (message->side, ==, "0123456789abcdef");
+  g_assert_cmpstr (message->side, ==, "1");
+  g_assert_cmpstr (((PhMailboxMessage *)g_ptr_array_index (messages, 1))->side, ==, "2");
   g_assert_cmpstr (message->phase, ==, "pake");
   g_assert_cmpmem (g_bytes_get_data (message->body, NULL), g_bytes_get_size (message->body),
                    "\0\1\2\3", 4);
@@ -96,6 +115,7 @@ test_deep_nesting_is_refused (void)
       g_autoptr (GError) error = NULL;
       g_autoptr (GError) refusal_error = NULL;
       g_autofree char *nameplate = NULL;
+      g_autofree char *secret = NULL;
       PhRendezvousRefusal refusal = {
         .server = SERVER,
         .method = "GET",
@@ -105,7 +125,8 @@ test_deep_nesting_is_refused (void)
 
       for (gsize j = 0; j < depth; j++)
         g_string_append_c (body, '[');
-      nameplate = ph_rendezvous_answer_parse_allocate (SERVER, body->str, body->len, NULL, &error);
+      nameplate = ph_rendezvous_answer_parse_allocate (SERVER, body->str, body->len, NULL, &secret,
+                                                       &error);
       g_assert_null (nameplate);
       g_assert_error (error, PH_ERROR, PH_ERROR_RENDEZVOUS);
       g_assert_nonnull (strstr (error->message, "not a JSON object"));

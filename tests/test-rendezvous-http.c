@@ -13,12 +13,15 @@
 
 /* The request engine of the rendezvous client against a SoupServer whose
  * answers each test scripts: what a person notices of a busy, silent or
- * broken server, and that a mailbox's tag goes back to it. */
+ * broken server, and that a mailbox's tag and our side's secret go back
+ * to it, and nowhere else. */
 
 /* Anything slower than this has hung: the test fails. */
 #define DEADLINE_MS 15000
 
 #define HTTP_TOO_MANY_REQUESTS 429
+#define SECRET "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+#define OTHER_SECRET "fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210"
 
 /* One scripted answer; the last one repeats. */
 typedef struct
@@ -26,6 +29,7 @@ typedef struct
   guint status;
   const char *retry_after;
   const char *etag;
+  const char *location;
   const char *body;
   gboolean hold; /* never answer */
 } Answer;
@@ -36,6 +40,8 @@ typedef struct
   char *method;
   char *path;
   char *if_match;
+  char *authorization;
+  char *idempotency_key;
   char *content_type;
   char *body;
   gint64 time;
@@ -65,6 +71,8 @@ seen_free (Seen *seen)
   g_free (seen->method);
   g_free (seen->path);
   g_free (seen->if_match);
+  g_free (seen->authorization);
+  g_free (seen->idempotency_key);
   g_free (seen->content_type);
   g_free (seen->body);
   g_free (seen);
@@ -93,6 +101,9 @@ handler_cb (SoupServer *server, SoupServerMessage *msg, const char *path, GHashT
   seen->method = g_strdup (soup_server_message_get_method (msg));
   seen->path = g_strdup (path);
   seen->if_match = g_strdup (soup_message_headers_get_one (request_headers, "If-Match"));
+  seen->authorization = g_strdup (soup_message_headers_get_one (request_headers, "Authorization"));
+  seen->idempotency_key
+      = g_strdup (soup_message_headers_get_one (request_headers, "Idempotency-Key"));
   seen->content_type = g_strdup (soup_message_headers_get_content_type (request_headers, NULL));
   seen->body = g_strndup (g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes));
   seen->time = g_get_monotonic_time ();
@@ -114,6 +125,8 @@ handler_cb (SoupServer *server, SoupServerMessage *msg, const char *path, GHashT
     soup_message_headers_replace (response_headers, "Retry-After", answer->retry_after);
   if (answer->etag != NULL)
     soup_message_headers_replace (response_headers, "ETag", answer->etag);
+  if (answer->location != NULL)
+    soup_message_headers_replace (response_headers, "Location", answer->location);
   if (answer->body != NULL)
     soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_COPY, answer->body,
                                       strlen (answer->body));
@@ -219,7 +232,7 @@ server_answered_one (gpointer data)
 static void
 test_success (Fixture *fixture, gconstpointer data)
 {
-  g_autoptr (JsonNode) body = json_from_string ("{\"side\":\"0123456789abcdef\"}", NULL);
+  g_autoptr (JsonNode) body = json_from_string ("{\"phase\":\"pake\"}", NULL);
   PhRendezvousRequest request = {
     .method = "PUT",
     .path = "/v1/mailboxes/7",
@@ -244,7 +257,7 @@ test_success (Fixture *fixture, gconstpointer data)
   g_assert_cmpstr (seen->method, ==, "PUT");
   g_assert_cmpstr (seen->path, ==, "/v1/mailboxes/7");
   g_assert_cmpstr (seen->content_type, ==, "application/json");
-  g_assert_cmpstr (seen->body, ==, "{\"side\":\"0123456789abcdef\"}");
+  g_assert_cmpstr (seen->body, ==, "{\"phase\":\"pake\"}");
 }
 
 /* Another success than the one asked for is the server's mistake. */
@@ -497,6 +510,12 @@ test_mailbox_refusals (Fixture *fixture, gconstpointer data)
       "has given the number 5 to another chat" },
     { "PUT", SOUP_STATUS_CONFLICT, NULL, PH_ERROR_MAILBOX_FULL,
       "has given the number 5 to another chat" },
+    { "POST", SOUP_STATUS_CONFLICT, "{\"error\":\"mailbox-mismatch\"}", PH_ERROR_MAILBOX_FULL,
+      "has given the number 5 to another chat; ask for a new code" },
+    { "GET", SOUP_STATUS_UNAUTHORIZED,
+      "{\"error\":\"unauthorized\",\"message\":\"Not a side of mailbox 5.\"}",
+      PH_ERROR_UNKNOWN_CODE,
+      "no longer knows this side of the chat for the code that starts with 5" },
     { "POST", SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE,
       "{\"error\":\"mailbox-limit\",\"message\":\"Mailbox 5 is full.\"}", PH_ERROR_RENDEZVOUS,
       "Mailbox 5 is full." },
@@ -692,6 +711,100 @@ test_etag_round_trip (Fixture *fixture, gconstpointer data)
   g_assert_cmpuint (fixture->seen->len, ==, 8);
 }
 
+static const Seen *
+seen_at (Fixture *fixture, guint index)
+{
+  return g_ptr_array_index (fixture->seen, index);
+}
+
+/* Our side's secret goes with every try of an authenticated request about
+ * its mailbox, and with no other request; a forgotten one is not sent. */
+static void
+test_secret_goes_with_its_mailbox (Fixture *fixture, gconstpointer data)
+{
+  PhRendezvousRequest fetch = {
+    .method = "GET",
+    .path = "/v1/mailboxes/7/messages?after=0&wait=0",
+    .mailbox = "7",
+    .conditional = TRUE,
+    .authenticated = TRUE,
+    .expected_status = SOUP_STATUS_OK,
+  };
+  PhRendezvousRequest other = {
+    .method = "GET",
+    .path = "/v1/mailboxes/8/messages?after=0&wait=0",
+    .mailbox = "8",
+    .authenticated = TRUE,
+    .expected_status = SOUP_STATUS_OK,
+  };
+  PhRendezvousRequest join = {
+    .method = "POST",
+    .path = "/v1/mailboxes/7/join",
+    .mailbox = "7",
+    .idempotency_key = "0123456789abcdef0123456789abcdef",
+    .expected_status = SOUP_STATUS_OK,
+  };
+  PhRendezvousRequest health = {
+    .method = "GET",
+    .path = "/v1/health",
+    .expected_status = SOUP_STATUS_OK,
+  };
+  g_autoptr (GError) error = NULL;
+
+  SCRIPT (fixture, { .status = HTTP_TOO_MANY_REQUESTS, .retry_after = "1" },
+          { .status = SOUP_STATUS_OK, .body = "{\"messages\":[]}" });
+
+  ph_rendezvous_http_remember_secret (fixture->http, "7", SECRET);
+  ph_rendezvous_http_remember_secret (fixture->http, "8", OTHER_SECRET);
+  g_assert_cmpstr (ph_rendezvous_http_get_secret (fixture->http, "7"), ==, SECRET);
+  ph_rendezvous_response_free (send_request (fixture, &fetch, NULL, &error));
+  g_assert_no_error (error);
+  ph_rendezvous_response_free (send_request (fixture, &other, NULL, &error));
+  ph_rendezvous_response_free (send_request (fixture, &join, NULL, &error));
+  ph_rendezvous_response_free (send_request (fixture, &health, NULL, &error));
+  ph_rendezvous_http_forget_secret (fixture->http, "7");
+  g_assert_null (ph_rendezvous_http_get_secret (fixture->http, "7"));
+  ph_rendezvous_response_free (send_request (fixture, &fetch, NULL, &error));
+  g_assert_no_error (error);
+
+  g_assert_cmpuint (fixture->seen->len, ==, 6);
+  /* Refused once as busy, asked again: the secret both times. */
+  g_assert_cmpstr (seen_at (fixture, 0)->authorization, ==, "Bearer " SECRET);
+  g_assert_cmpstr (seen_at (fixture, 1)->authorization, ==, "Bearer " SECRET);
+  g_assert_cmpstr (seen_at (fixture, 2)->authorization, ==, "Bearer " OTHER_SECRET);
+  g_assert_null (seen_at (fixture, 3)->authorization);
+  g_assert_cmpstr (seen_at (fixture, 3)->idempotency_key, ==, "0123456789abcdef0123456789abcdef");
+  g_assert_null (seen_at (fixture, 4)->authorization);
+  g_assert_null (seen_at (fixture, 4)->idempotency_key);
+  g_assert_null (seen_at (fixture, 5)->authorization);
+}
+
+/* Whatever answers with a redirect gets no second request carrying the
+ * secret, nor does the place it names. */
+static void
+test_secret_follows_no_redirect (Fixture *fixture, gconstpointer data)
+{
+  PhRendezvousRequest fetch = {
+    .method = "GET",
+    .path = "/v1/mailboxes/7/messages",
+    .mailbox = "7",
+    .authenticated = TRUE,
+    .expected_status = SOUP_STATUS_OK,
+  };
+  g_autoptr (PhRendezvousResponse) response = NULL;
+  g_autoptr (GError) error = NULL;
+
+  SCRIPT (fixture, { .status = SOUP_STATUS_FOUND, .location = "/elsewhere" },
+          { .status = SOUP_STATUS_OK, .body = "{\"messages\":[]}" });
+
+  ph_rendezvous_http_remember_secret (fixture->http, "7", SECRET);
+  response = send_request (fixture, &fetch, NULL, &error);
+  g_assert_null (response);
+  g_assert_error (error, PH_ERROR, PH_ERROR_RENDEZVOUS);
+  g_assert_nonnull (strstr (error->message, "HTTP 302"));
+  g_assert_cmpuint (fixture->seen->len, ==, 1);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -708,6 +821,8 @@ main (int argc, char **argv)
   ADD ("/rendezvous-http/mailbox-refusals", test_mailbox_refusals);
   ADD ("/rendezvous-http/cancel", test_cancel);
   ADD ("/rendezvous-http/etag-round-trip", test_etag_round_trip);
+  ADD ("/rendezvous-http/secret-goes-with-its-mailbox", test_secret_goes_with_its_mailbox);
+  ADD ("/rendezvous-http/secret-follows-no-redirect", test_secret_follows_no_redirect);
 #undef ADD
   g_test_add_func ("/rendezvous-http/parse-retry-after", test_parse_retry_after);
 

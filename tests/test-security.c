@@ -71,6 +71,24 @@ typedef struct
   GBytes *forge_body;
 } Forward;
 
+/* What a relaying server passes on each way: the side's secret and the
+ * mailbox's tag, and what the server says about waiting. */
+static const char *const request_headers[] = { "Authorization", "If-Match", "Idempotency-Key" };
+static const char *const response_headers[] = { "ETag", "Retry-After", "WWW-Authenticate" };
+
+static void
+copy_headers (SoupMessageHeaders *from, SoupMessageHeaders *to, const char *const *names,
+              guint n_names)
+{
+  for (guint i = 0; i < n_names; i++)
+    {
+      const char *value = soup_message_headers_get_one (from, names[i]);
+
+      if (value != NULL)
+        soup_message_headers_replace (to, names[i], value);
+    }
+}
+
 typedef struct
 {
   PhConversation *conversation;
@@ -114,6 +132,9 @@ relay_answer_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       const char *data = g_bytes_get_data (body, &length);
 
       soup_server_message_set_status (forward->message, soup_message_get_status (upstream), NULL);
+      copy_headers (soup_message_get_response_headers (upstream),
+                    soup_server_message_get_response_headers (forward->message), response_headers,
+                    G_N_ELEMENTS (response_headers));
       soup_server_message_set_response (forward->message, "application/json", SOUP_MEMORY_COPY,
                                         data, length);
     }
@@ -141,6 +162,9 @@ send_upstream (Proxy *proxy, SoupServerMessage *message, const char *method,
 
   if (body != NULL && g_bytes_get_size (body) > 0)
     soup_message_set_request_body_from_bytes (upstream, "application/json", body);
+  copy_headers (soup_server_message_get_request_headers (message),
+                soup_message_get_request_headers (upstream), request_headers,
+                G_N_ELEMENTS (request_headers));
   forward->message = g_object_ref (message);
   forward->proxy = proxy;
   soup_session_send_and_read_async (proxy->session, upstream, G_PRIORITY_DEFAULT, NULL,
@@ -223,8 +247,8 @@ attacked_body (Proxy *proxy, const char *path, GBytes *body)
           const char *const *first = ph_code_get_first_words ();
           const char *const *second = ph_code_get_second_words ();
           g_autofree char *guess = g_strdup_printf ("1-%s-%s", first[0], second[0]);
-          g_autoptr (PhPake) attacker
-              = ph_pake_new (guess, "1", json_object_get_string_member (posted, "side"));
+          /* In the joiner's place: side 2. */
+          g_autoptr (PhPake) attacker = ph_pake_new (guess, "1", "2");
           g_autoptr (GBytes) message = ph_pake_get_message (attacker);
 
           proxy->attacked = TRUE;
@@ -275,6 +299,9 @@ proxy_handler_cb (SoupServer *server, SoupServerMessage *message, const char *pa
        * would post it. */
       proxy->attacked = TRUE;
       soup_message_set_request_body_from_bytes (again, "application/json", body);
+      copy_headers (soup_server_message_get_request_headers (message),
+                    soup_message_get_request_headers (again), request_headers,
+                    G_N_ELEMENTS (request_headers));
       soup_session_send_and_read_async (proxy->session, again, G_PRIORITY_DEFAULT, NULL,
                                         replay_posted_cb, NULL);
     }

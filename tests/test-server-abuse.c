@@ -224,18 +224,40 @@ response_header (const char *response, const char *name)
   return end != NULL ? g_strndup (start, (gsize)(end - start)) : NULL;
 }
 
-/* Sends one request, closing after it, and waits for the whole answer. */
+/* The secret an allocation answered with; the answer's body is ours,
+ * so no JSON parser is needed to find it. */
+static char *
+response_secret (const char *response)
+{
+  const char *start = strstr (response, "\"secret\":\"");
+
+  g_assert_nonnull (start);
+  return g_strndup (start + strlen ("\"secret\":\""), 64);
+}
+
+/* Sends one request (with the Authorization of @secret, unless NULL),
+ * closing after it, and waits for the whole answer. */
 static Raw *
-request (Fixture *fixture, const char *method, const char *path, const char *body)
+request_with (Fixture *fixture, const char *secret, const char *method, const char *path,
+              const char *body)
 {
   Raw *raw = raw_connect (fixture);
+  g_autofree char *authorization
+      = secret != NULL ? g_strdup_printf ("Authorization: Bearer %s\r\n", secret) : g_strdup ("");
   g_autofree char *text = g_strdup_printf (
-      "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: %zu\r\n\r\n%s",
-      method, path, body != NULL ? strlen (body) : 0, body != NULL ? body : "");
+      "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n%s"
+      "Content-Length: %zu\r\n\r\n%s",
+      method, path, authorization, body != NULL ? strlen (body) : 0, body != NULL ? body : "");
 
   raw_send_text (raw, text);
   wait_until (raw_is_closed, raw);
   return raw;
+}
+
+static Raw *
+request (Fixture *fixture, const char *method, const char *path, const char *body)
+{
+  return request_with (fixture, NULL, method, path, body);
 }
 
 /* The server's metrics; waits out the rate limit, which they are under too. */
@@ -509,7 +531,7 @@ test_oversized_bodies (void)
   /* A body announced and never sent costs the client its connection. */
   never_sent = raw_connect (&fixture);
   raw_send_text (never_sent, "POST /v1/mailboxes/1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                             "Content-Length: 1000000000\r\n\r\n{\"side\":");
+                             "Content-Length: 1000000000\r\n\r\n{\"phase\":");
   wait_until (raw_is_closed, never_sent);
   g_assert_cmpint (never_sent->closed_us - never_sent->opened_us, >=,
                    (CLIENT_TIMEOUT_SECONDS * 1000 - 100) * 1000);
@@ -618,6 +640,8 @@ test_many_polls (void)
   g_autoptr (GPtrArray) answered = g_ptr_array_new ();
   g_autoptr (Raw) allocated = NULL;
   g_autoptr (Raw) posted = NULL;
+  g_autofree char *secret = NULL;
+  g_autofree char *poll = NULL;
   g_autoptr (PhRateLimiter) limiter
       = g_object_new (PH_TYPE_RATE_LIMITER, "rate", 10000, "burst", 10000, NULL);
 
@@ -625,13 +649,17 @@ test_many_polls (void)
                  NULL);
   allocated = request (&fixture, "POST", "/v1/mailboxes", NULL);
   g_assert_cmpuint (response_status (raw_response (allocated)), ==, 201);
+  secret = response_secret (raw_response (allocated));
+  poll = g_strdup_printf ("GET /v1/mailboxes/1/messages?after=0&wait=30 HTTP/1.1\r\n"
+                          "Host: 127.0.0.1\r\nConnection: close\r\n"
+                          "Authorization: Bearer %s\r\n\r\n",
+                          secret);
 
   for (guint i = 0; i < 200; i++)
     {
       Raw *raw = raw_connect (&fixture);
 
-      raw_send_text (raw, "GET /v1/mailboxes/1/messages?after=0&wait=30 HTTP/1.1\r\n"
-                          "Host: 127.0.0.1\r\nConnection: close\r\n\r\n");
+      raw_send_text (raw, poll);
       g_ptr_array_add (polls, raw);
     }
   wait_until (has_waiting_polls, &fixture);
@@ -656,8 +684,8 @@ test_many_polls (void)
     }
   wait_until (has_half_the_polls, &fixture);
 
-  posted = request (&fixture, "POST", "/v1/mailboxes/1/messages",
-                    "{\"side\":\"0123456789abcdef\",\"phase\":\"pake\",\"body\":\"aGk=\"}");
+  posted = request_with (&fixture, secret, "POST", "/v1/mailboxes/1/messages",
+                         "{\"phase\":\"pake\",\"body\":\"aGk=\"}");
   g_assert_cmpuint (response_status (raw_response (posted)), ==, 201);
   wait_until (all_closed, answered);
   for (guint i = 0; i < answered->len; i++)

@@ -10,6 +10,7 @@
 
 #include "ph-certificate.h"
 #include "ph-json-guard.h"
+#include "ph-mailbox-format.h"
 #include "ph-mailbox-store.h"
 #include "ph-post-reader.h"
 #include "ph-rate-limiter.h"
@@ -21,9 +22,10 @@
 /* Anything that takes longer than this has hung: the test fails. */
 #define DEADLINE_MS ph_test_scaled_ms (15000)
 
-#define SIDE_A "0123456789abcdef"
-#define SIDE_B "fedcba9876543210"
-#define SIDE_C "00000000000000cc"
+#define HOST PH_MAILBOX_HOST_SIDE
+#define JOINER PH_MAILBOX_JOINER_SIDE
+/* Shaped as a secret is, and no side's. */
+#define WRONG_SECRET "0000000000000000000000000000000000000000000000000000000000000000"
 
 typedef struct
 {
@@ -41,6 +43,22 @@ typedef struct
   gint64 started_us;
   gint64 finished_us;
 } Call;
+
+/* What a side of a mailbox holds: the number and its secret. */
+typedef struct
+{
+  char *nameplate;
+  char *secret;
+} Side;
+
+static void
+side_clear (Side *side)
+{
+  g_clear_pointer (&side->nameplate, g_free);
+  g_clear_pointer (&side->secret, g_free);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Side, side_clear)
 
 /* Runs the main loop until *@done turns TRUE; fails the test on a hang. */
 static void
@@ -91,15 +109,29 @@ call_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   call->done = TRUE;
 }
 
+static void
+set_secret (SoupMessage *msg, const char *secret)
+{
+  g_autofree char *authorization = NULL;
+
+  if (secret == NULL)
+    return;
+  authorization = g_strconcat ("Bearer ", secret, NULL);
+  soup_message_headers_replace (soup_message_get_request_headers (msg), "Authorization",
+                                authorization);
+}
+
+/* @secret, when not NULL, goes in the Authorization header. */
 static Call *
 call_start (SoupSession *session, const char *base_url, const char *method, const char *path,
-            const char *body, GCancellable *cancellable)
+            const char *body, const char *secret, GCancellable *cancellable)
 {
   g_autofree char *url = g_strconcat (base_url, path, NULL);
   Call *call = g_new0 (Call, 1);
 
   call->msg = soup_message_new (method, url);
   g_assert_nonnull (call->msg);
+  set_secret (call->msg, secret);
   if (body != NULL)
     {
       g_autoptr (GBytes) bytes = g_bytes_new (body, strlen (body));
@@ -113,25 +145,43 @@ call_start (SoupSession *session, const char *base_url, const char *method, cons
   return call;
 }
 
+/* A request with @secret (or none, NULL). */
 static Call *
-call_run (Fixture *fixture, const char *method, const char *path, const char *body)
+call_run_with (Fixture *fixture, const char *secret, const char *method, const char *path,
+               const char *body)
 {
-  Call *call = call_start (fixture->session, fixture->url, method, path, body, NULL);
+  Call *call = call_start (fixture->session, fixture->url, method, path, body, secret, NULL);
 
   wait_for (&call->done);
   g_assert_no_error (call->error);
   return call;
 }
 
+/* A request without a secret. */
+static Call *
+call_run (Fixture *fixture, const char *method, const char *path, const char *body)
+{
+  return call_run_with (fixture, NULL, method, path, body);
+}
+
+/* A request of @side. */
+static Call *
+call_run_as (Fixture *fixture, const Side *side, const char *method, const char *path,
+             const char *body)
+{
+  return call_run_with (fixture, side->secret, method, path, body);
+}
+
 /* Sends @body with chunked encoding: no Content-Length announces its size. */
 static Call *
-call_run_chunked (Fixture *fixture, const char *path, const char *body)
+call_run_chunked (Fixture *fixture, const Side *side, const char *path, const char *body)
 {
   g_autofree char *url = g_strconcat (fixture->url, path, NULL);
   g_autoptr (GInputStream) stream = g_memory_input_stream_new_from_data (body, -1, NULL);
   Call *call = g_new0 (Call, 1);
 
   call->msg = soup_message_new ("POST", url);
+  set_secret (call->msg, side->secret);
   soup_message_set_request_body (call->msg, "application/json", stream, -1);
   call->started_us = g_get_monotonic_time ();
   soup_session_send_and_read_async (fixture->session, call->msg, G_PRIORITY_DEFAULT, NULL,
@@ -188,44 +238,97 @@ assert_error (Call *call, guint status, const char *code)
   g_assert_cmpstr (response_header (call, "Cache-Control"), ==, "no-store");
 }
 
-static char *
-allocate (Fixture *fixture)
+/* Reads what a side learns as it takes its seat, answered with @status. */
+static void
+read_seat (Call *call, guint status, guint side, Side *out_side)
 {
-  g_autoptr (Call) call = call_run (fixture, "POST", "/v1/mailboxes", NULL);
   g_autoptr (JsonObject) object = NULL;
 
-  g_assert_cmpuint (call_status (call), ==, 201);
+  g_assert_cmpuint (call_status (call), ==, status);
   object = call_json (call);
-  return g_strdup (json_object_get_string_member (object, "nameplate"));
+  g_assert_cmpint (json_object_get_int_member (object, "side"), ==, side);
+  g_assert_cmpint (json_object_get_int_member (object, "expires_in"), >, 0);
+  g_assert_nonnull (response_header (call, "ETag"));
+  out_side->nameplate = g_strdup (json_object_get_string_member (object, "nameplate"));
+  out_side->secret = g_strdup (json_object_get_string_member (object, "secret"));
+  g_assert_true (ph_mailbox_secret_is_valid (out_side->secret));
 }
 
-static char *
-message_json (const char *side, const char *phase, const char *text)
+static void
+allocate (Fixture *fixture, Side *out_host)
 {
-  g_autofree char *body = g_base64_encode ((const guchar *)text, strlen (text));
+  g_autoptr (Call) call = call_run (fixture, "POST", "/v1/mailboxes", NULL);
 
-  return g_strdup_printf ("{\"side\":\"%s\",\"phase\":\"%s\",\"body\":\"%s\"}", side, phase, body);
+  read_seat (call, 201, HOST, out_host);
 }
 
 static Call *
-post (Fixture *fixture, const char *nameplate, const char *side, const char *phase,
-      const char *text)
+join_call (Fixture *fixture, const char *nameplate)
 {
-  g_autofree char *path = g_strdup_printf ("/v1/mailboxes/%s/messages", nameplate);
-  g_autofree char *body = message_json (side, phase, text);
+  g_autofree char *path = g_strdup_printf ("/v1/mailboxes/%s/join", nameplate);
 
-  return call_run (fixture, "POST", path, body);
+  return call_run (fixture, "POST", path, NULL);
+}
+
+static void
+join (Fixture *fixture, const char *nameplate, Side *out_joiner)
+{
+  g_autoptr (Call) call = join_call (fixture, nameplate);
+
+  read_seat (call, 201, JOINER, out_joiner);
+  g_assert_cmpstr (out_joiner->nameplate, ==, nameplate);
+}
+
+static char *
+message_json (const char *phase, const char *text)
+{
+  g_autofree char *body = g_base64_encode ((const guchar *)text, strlen (text));
+
+  return g_strdup_printf ("{\"phase\":\"%s\",\"body\":\"%s\"}", phase, body);
+}
+
+static char *
+mailbox_path (const Side *side, const char *rest)
+{
+  return g_strdup_printf ("/v1/mailboxes/%s%s", side->nameplate, rest);
+}
+
+static Call *
+post (Fixture *fixture, const Side *side, const char *phase, const char *text)
+{
+  g_autofree char *path = mailbox_path (side, "/messages");
+  g_autofree char *body = message_json (phase, text);
+
+  return call_run_as (fixture, side, "POST", path, body);
 }
 
 static guint64
-post_ok (Fixture *fixture, const char *nameplate, const char *side, const char *text)
+post_ok (Fixture *fixture, const Side *side, const char *text)
 {
-  g_autoptr (Call) call = post (fixture, nameplate, side, "pake", text);
+  g_autoptr (Call) call = post (fixture, side, "pake", text);
   g_autoptr (JsonObject) object = NULL;
 
   g_assert_cmpuint (call_status (call), ==, 201);
   object = call_json (call);
   return json_object_get_int_member (object, "index");
+}
+
+static Call *
+leave (Fixture *fixture, const Side *side)
+{
+  g_autofree char *path = mailbox_path (side, "");
+
+  return call_run_as (fixture, side, "DELETE", path, NULL);
+}
+
+/* GET …/messages@query as @side. */
+static Call *
+fetch (Fixture *fixture, const Side *side, const char *query)
+{
+  g_autofree char *path = mailbox_path (side, "/messages");
+  g_autofree char *path_and_query = g_strconcat (path, query, NULL);
+
+  return call_run_as (fixture, side, "GET", path_and_query, NULL);
 }
 
 static JsonArray *
@@ -296,6 +399,8 @@ test_store_lifecycle (void)
   g_autoptr (GBytes) body = g_bytes_new_static ("hello", 5);
   g_autoptr (GPtrArray) messages = NULL;
   g_autoptr (GError) error = NULL;
+  g_autofree char *joiner = NULL;
+  g_autofree char *third = NULL;
   guint closed = 0;
   guint nameplate;
   guint64 index;
@@ -304,34 +409,41 @@ test_store_lifecycle (void)
 
   for (guint expected = 1; expected <= 3; expected++)
     {
-      g_assert_true (ph_mailbox_store_allocate (store, &nameplate, &error));
+      g_autofree char *secret = NULL;
+
+      g_assert_true (ph_mailbox_store_allocate (store, &nameplate, &secret, &error));
       g_assert_cmpuint (nameplate, ==, expected);
+      g_assert_true (ph_mailbox_secret_is_valid (secret));
+      g_assert_cmpuint (ph_mailbox_store_authenticate (store, nameplate, secret, &error), ==, HOST);
     }
-  g_assert_false (ph_mailbox_store_allocate (store, &nameplate, &error));
+  g_assert_false (ph_mailbox_store_allocate (store, &nameplate, &third, &error));
   g_assert_error (error, PH_MAILBOX_STORE_ERROR, PH_MAILBOX_STORE_ERROR_NO_FREE_MAILBOX);
   g_clear_error (&error);
 
-  g_assert_true (ph_mailbox_store_add_message (store, 2, SIDE_A, "pake", body, &index, &error));
+  g_assert_true (ph_mailbox_store_add_message (store, 2, HOST, "pake", body, &index, &error));
   g_assert_cmpuint (index, ==, 1);
-  g_assert_true (ph_mailbox_store_add_message (store, 2, SIDE_B, "pake", body, &index, &error));
+  g_assert_true (ph_mailbox_store_join (store, 2, NULL, NULL, NULL, &joiner, NULL, &error));
+  g_assert_cmpuint (ph_mailbox_store_authenticate (store, 2, joiner, &error), ==, JOINER);
+  g_assert_true (ph_mailbox_store_add_message (store, 2, JOINER, "pake", body, &index, &error));
   g_assert_cmpuint (index, ==, 2);
-  g_assert_false (ph_mailbox_store_add_message (store, 2, SIDE_C, "pake", body, NULL, &error));
+  g_assert_false (ph_mailbox_store_join (store, 2, NULL, NULL, NULL, &third, NULL, &error));
   g_assert_error (error, PH_MAILBOX_STORE_ERROR, PH_MAILBOX_STORE_ERROR_THIRD_SIDE);
+  g_assert_null (third);
   g_clear_error (&error);
 
   /* Two messages of five bytes reach both the count and the byte cap. */
-  g_assert_false (ph_mailbox_store_add_message (store, 2, SIDE_A, "desc", body, NULL, &error));
+  g_assert_false (ph_mailbox_store_add_message (store, 2, HOST, "desc", body, NULL, &error));
   g_assert_error (error, PH_MAILBOX_STORE_ERROR, PH_MAILBOX_STORE_ERROR_MAILBOX_LIMIT);
   g_clear_error (&error);
 
   messages = ph_mailbox_store_get_messages (store, 2, 1, &error);
   g_assert_cmpuint (messages->len, ==, 1);
-  g_assert_cmpstr (((PhStoredMessage *)messages->pdata[0])->side, ==, SIDE_B);
+  g_assert_cmpuint (((PhStoredMessage *)messages->pdata[0])->side, ==, JOINER);
 
-  g_assert_true (ph_mailbox_store_leave (store, 2, SIDE_A, &error));
+  g_assert_true (ph_mailbox_store_leave (store, 2, HOST, &error));
   g_assert_true (ph_mailbox_store_contains (store, 2));
   g_assert_cmpuint (closed, ==, 0);
-  g_assert_true (ph_mailbox_store_leave (store, 2, SIDE_B, &error));
+  g_assert_true (ph_mailbox_store_leave (store, 2, JOINER, &error));
   g_assert_false (ph_mailbox_store_contains (store, 2));
   g_assert_cmpuint (closed, ==, 2);
   g_assert_cmpuint (ph_mailbox_store_get_n_open (store), ==, 2);
@@ -339,12 +451,146 @@ test_store_lifecycle (void)
   /* Messages already handed out outlive their mailbox. */
   g_assert_cmpuint (((PhStoredMessage *)messages->pdata[0])->index, ==, 2);
 
-  g_assert_false (ph_mailbox_store_add_message (store, 2, SIDE_A, "pake", body, NULL, &error));
+  g_assert_false (ph_mailbox_store_add_message (store, 2, HOST, "pake", body, NULL, &error));
+  g_assert_error (error, PH_MAILBOX_STORE_ERROR, PH_MAILBOX_STORE_ERROR_NO_SUCH_MAILBOX);
+  g_clear_error (&error);
+  g_assert_cmpuint (ph_mailbox_store_authenticate (store, 2, joiner, &error), ==, 0);
   g_assert_error (error, PH_MAILBOX_STORE_ERROR, PH_MAILBOX_STORE_ERROR_NO_SUCH_MAILBOX);
   g_clear_error (&error);
 
-  g_assert_true (ph_mailbox_store_allocate (store, &nameplate, &error));
-  g_assert_cmpuint (nameplate, ==, 2);
+  {
+    g_autofree char *secret = NULL;
+
+    g_assert_true (ph_mailbox_store_allocate (store, &nameplate, &secret, &error));
+    g_assert_cmpuint (nameplate, ==, 2);
+  }
+  g_assert_finalize_object (g_steal_pointer (&store));
+}
+
+/* Only a side's own secret says it is that side; a taken seat stays taken,
+ * even once its side left; a joiner back after a restart enters only the
+ * mailbox whose first message it read. */
+static void
+test_store_sides_and_secrets (void)
+{
+  g_autoptr (PhMailboxStore) store = ph_mailbox_store_new (10, 10, 1000, 600);
+  g_autoptr (GBytes) first = g_bytes_new_static ("first", 5);
+  g_autoptr (GBytes) other = g_bytes_new_static ("other", 5);
+  g_autoptr (GError) error = NULL;
+  g_autofree char *host = NULL;
+  g_autofree char *elsewhere = NULL;
+  g_autofree char *joiner = NULL;
+  g_autofree char *again = NULL;
+  g_autofree char *late = NULL;
+  g_autofree char *upper = NULL;
+  const char *refused[] = { NULL, "", NULL, WRONG_SECRET, NULL, "Bearer" };
+  guint nameplate;
+  guint second;
+  gboolean created = TRUE;
+
+  g_assert_true (ph_mailbox_store_allocate (store, &nameplate, &host, &error));
+  g_assert_true (ph_mailbox_store_allocate (store, &second, &elsewhere, &error));
+  g_assert_cmpstr (host, !=, elsewhere);
+
+  /* No secret, someone else's, one of the wrong shape, or for a closed
+   * mailbox: none of them is a side. */
+  upper = g_ascii_strup (host, -1);
+  refused[2] = elsewhere;
+  refused[4] = upper;
+  for (guint i = 0; i < G_N_ELEMENTS (refused); i++)
+    {
+      g_assert_cmpuint (ph_mailbox_store_authenticate (store, nameplate, refused[i], &error), ==,
+                        0);
+      g_assert_error (error, PH_MAILBOX_STORE_ERROR, PH_MAILBOX_STORE_ERROR_UNAUTHORIZED);
+      g_clear_error (&error);
+    }
+  g_assert_cmpuint (ph_mailbox_store_authenticate (store, 9, host, &error), ==, 0);
+  g_assert_error (error, PH_MAILBOX_STORE_ERROR, PH_MAILBOX_STORE_ERROR_NO_SUCH_MAILBOX);
+  g_clear_error (&error);
+
+  /* A returning joiner asks for the mailbox whose first message it read:
+   * none yet, another one, then the one. */
+  g_assert_false (
+      ph_mailbox_store_join (store, nameplate, NULL, "pake", first, &joiner, NULL, &error));
+  g_assert_error (error, PH_MAILBOX_STORE_ERROR, PH_MAILBOX_STORE_ERROR_NO_SUCH_MAILBOX);
+  g_clear_error (&error);
+  g_assert_true (
+      ph_mailbox_store_add_message (store, nameplate, HOST, "pake", first, NULL, &error));
+  g_assert_false (
+      ph_mailbox_store_join (store, nameplate, NULL, "pake", other, &joiner, NULL, &error));
+  g_assert_error (error, PH_MAILBOX_STORE_ERROR, PH_MAILBOX_STORE_ERROR_OTHER_FIRST_MESSAGE);
+  g_clear_error (&error);
+  g_assert_false (
+      ph_mailbox_store_join (store, nameplate, NULL, "confirm", first, &joiner, NULL, &error));
+  g_assert_error (error, PH_MAILBOX_STORE_ERROR, PH_MAILBOX_STORE_ERROR_OTHER_FIRST_MESSAGE);
+  g_clear_error (&error);
+  g_assert_null (joiner);
+
+  /* Repeated with its request key before it used its secret, a join gets
+   * the seat again under a new secret; after, it is a third side. */
+  g_assert_true (
+      ph_mailbox_store_join (store, nameplate, "key-1", "pake", first, &joiner, &created, &error));
+  g_assert_true (created);
+  g_assert_true (
+      ph_mailbox_store_join (store, nameplate, "key-1", NULL, NULL, &again, &created, &error));
+  g_assert_false (created);
+  g_assert_cmpstr (again, !=, joiner);
+  g_assert_cmpuint (ph_mailbox_store_authenticate (store, nameplate, joiner, &error), ==, 0);
+  g_clear_error (&error);
+  g_assert_cmpuint (ph_mailbox_store_authenticate (store, nameplate, again, &error), ==, JOINER);
+  g_assert_false (
+      ph_mailbox_store_join (store, nameplate, "key-1", NULL, NULL, &late, NULL, &error));
+  g_assert_error (error, PH_MAILBOX_STORE_ERROR, PH_MAILBOX_STORE_ERROR_THIRD_SIDE);
+  g_clear_error (&error);
+  g_assert_false (
+      ph_mailbox_store_join (store, nameplate, "key-2", NULL, NULL, &late, NULL, &error));
+  g_assert_error (error, PH_MAILBOX_STORE_ERROR, PH_MAILBOX_STORE_ERROR_THIRD_SIDE);
+  g_clear_error (&error);
+
+  /* The joiner leaves: its seat is not free for anyone else, and the
+   * host still holds the mailbox, which nobody can claim. */
+  g_assert_true (ph_mailbox_store_leave (store, nameplate, JOINER, &error));
+  g_assert_false (ph_mailbox_store_join (store, nameplate, NULL, NULL, NULL, &late, NULL, &error));
+  g_assert_error (error, PH_MAILBOX_STORE_ERROR, PH_MAILBOX_STORE_ERROR_THIRD_SIDE);
+  g_clear_error (&error);
+  g_assert_false (ph_mailbox_store_claim (store, nameplate, NULL, &late, NULL, &error));
+  g_assert_error (error, PH_MAILBOX_STORE_ERROR, PH_MAILBOX_STORE_ERROR_NAMEPLATE_UNAVAILABLE);
+  g_clear_error (&error);
+  g_assert_null (late);
+  g_assert_cmpuint (ph_mailbox_store_authenticate (store, nameplate, host, &error), ==, HOST);
+  g_assert_true (ph_mailbox_store_contains (store, nameplate));
+  g_assert_finalize_object (g_steal_pointer (&store));
+}
+
+/* Each side may have a few sets of TURN credentials per window, its own
+ * count; once the window is over it starts again. */
+static void
+test_store_turn_quota (void)
+{
+  g_autoptr (PhMailboxStore) store = ph_mailbox_store_new (10, 10, 1000, 600);
+  g_autoptr (GError) error = NULL;
+  g_autofree char *host = NULL;
+  g_autofree char *joiner = NULL;
+  guint retry_after = 0;
+  guint nameplate;
+
+  g_assert_true (ph_mailbox_store_allocate (store, &nameplate, &host, &error));
+  g_assert_true (ph_mailbox_store_join (store, nameplate, NULL, NULL, NULL, &joiner, NULL, &error));
+  for (guint i = 0; i < 2; i++)
+    g_assert_true (
+        ph_mailbox_store_count_turn_request (store, nameplate, HOST, 2, 1, &retry_after, &error));
+  g_assert_false (
+      ph_mailbox_store_count_turn_request (store, nameplate, HOST, 2, 1, &retry_after, &error));
+  g_assert_error (error, PH_MAILBOX_STORE_ERROR, PH_MAILBOX_STORE_ERROR_TURN_QUOTA);
+  g_assert_cmpuint (retry_after, ==, 1);
+  g_clear_error (&error);
+  g_assert_true (
+      ph_mailbox_store_count_turn_request (store, nameplate, JOINER, 2, 1, NULL, &error));
+
+  ph_test_run_for (1100);
+  g_assert_true (ph_mailbox_store_count_turn_request (store, nameplate, HOST, 2, 1, NULL, &error));
+  g_assert_false (ph_mailbox_store_count_turn_request (store, 9, HOST, 2, 1, NULL, &error));
+  g_assert_error (error, PH_MAILBOX_STORE_ERROR, PH_MAILBOX_STORE_ERROR_NO_SUCH_MAILBOX);
   g_assert_finalize_object (g_steal_pointer (&store));
 }
 
@@ -355,73 +601,86 @@ static void
 test_store_claim (void)
 {
   g_autoptr (PhMailboxStore) store = ph_mailbox_store_new (10, 10, 1000, 600);
-  g_autoptr (GBytes) body = g_bytes_new_static ("hello", 5);
   g_autoptr (GError) error = NULL;
   g_autofree char *first_tag = NULL;
+  g_autofree char *claimed = NULL;
+  g_autofree char *again = NULL;
   gboolean created = FALSE;
   guint nameplate;
+  char *secret = NULL;
 
   /* Above the high water: allocation steps over it. */
-  g_assert_true (ph_mailbox_store_claim (store, 3, SIDE_A, &created, &error));
+  g_assert_true (ph_mailbox_store_claim (store, 3, "key-3", &claimed, &created, &error));
   g_assert_true (created);
-  g_assert_true (ph_mailbox_store_claim (store, 5, SIDE_A, &created, &error));
+  g_assert_true (ph_mailbox_store_claim (store, 5, NULL, &secret, &created, &error));
+  g_clear_pointer (&secret, g_free);
   for (guint expected = 1; expected <= 6; expected++)
     {
       if (expected == 3 || expected == 5)
         continue;
-      g_assert_true (ph_mailbox_store_allocate (store, &nameplate, &error));
+      g_assert_true (ph_mailbox_store_allocate (store, &nameplate, &secret, &error));
+      g_clear_pointer (&secret, g_free);
       g_assert_cmpuint (nameplate, ==, expected);
     }
 
-  /* The claimer is in the mailbox, and may claim it again (a lost answer). */
-  g_assert_true (ph_mailbox_store_add_message (store, 3, SIDE_B, "pake", body, NULL, &error));
-  g_assert_false (ph_mailbox_store_add_message (store, 3, SIDE_C, "pake", body, NULL, &error));
-  g_assert_error (error, PH_MAILBOX_STORE_ERROR, PH_MAILBOX_STORE_ERROR_THIRD_SIDE);
-  g_clear_error (&error);
-  g_assert_true (ph_mailbox_store_claim (store, 3, SIDE_A, &created, &error));
+  /* The claimer holds side 1, and may claim it again with the same key
+   * (a lost answer) until it uses its secret: a new secret for the same
+   * side. Without the key, or after, the number is someone else's. */
+  g_assert_true (ph_mailbox_store_claim (store, 3, "key-3", &again, &created, &error));
   g_assert_false (created);
+  g_assert_cmpuint (ph_mailbox_store_authenticate (store, 3, claimed, &error), ==, 0);
+  g_clear_error (&error);
+  g_assert_cmpuint (ph_mailbox_store_authenticate (store, 3, again, &error), ==, HOST);
+  g_assert_false (ph_mailbox_store_claim (store, 3, "key-3", &secret, NULL, &error));
+  g_assert_error (error, PH_MAILBOX_STORE_ERROR, PH_MAILBOX_STORE_ERROR_NAMEPLATE_UNAVAILABLE);
+  g_clear_error (&error);
+  g_assert_false (ph_mailbox_store_claim (store, 5, NULL, &secret, NULL, &error));
+  g_assert_error (error, PH_MAILBOX_STORE_ERROR, PH_MAILBOX_STORE_ERROR_NAMEPLATE_UNAVAILABLE);
+  g_clear_error (&error);
 
   /* Open for someone else, or outside the server's numbers: refused. */
-  g_assert_false (ph_mailbox_store_claim (store, 4, SIDE_C, NULL, &error));
+  g_assert_false (ph_mailbox_store_claim (store, 4, NULL, &secret, NULL, &error));
   g_assert_error (error, PH_MAILBOX_STORE_ERROR, PH_MAILBOX_STORE_ERROR_NAMEPLATE_UNAVAILABLE);
   g_clear_error (&error);
-  g_assert_false (ph_mailbox_store_claim (store, 11, SIDE_C, NULL, &error));
+  g_assert_false (ph_mailbox_store_claim (store, 11, NULL, &secret, NULL, &error));
   g_assert_error (error, PH_MAILBOX_STORE_ERROR, PH_MAILBOX_STORE_ERROR_NAMEPLATE_UNAVAILABLE);
   g_clear_error (&error);
-  g_assert_false (ph_mailbox_store_claim (store, 0, SIDE_C, NULL, &error));
+  g_assert_false (ph_mailbox_store_claim (store, 0, NULL, &secret, NULL, &error));
   g_assert_error (error, PH_MAILBOX_STORE_ERROR, PH_MAILBOX_STORE_ERROR_NAMEPLATE_UNAVAILABLE);
   g_clear_error (&error);
+  g_assert_null (secret);
 
   /* A claimed number above the high water that closes is simply free. */
-  g_assert_true (ph_mailbox_store_claim (store, 9, SIDE_A, NULL, &error));
-  g_assert_true (ph_mailbox_store_leave (store, 9, SIDE_A, &error));
+  g_assert_true (ph_mailbox_store_claim (store, 9, NULL, &secret, NULL, &error));
+  g_clear_pointer (&secret, g_free);
+  g_assert_true (ph_mailbox_store_leave (store, 9, HOST, &error));
   g_assert_false (ph_mailbox_store_contains (store, 9));
 
   /* A freed number below it can be claimed, under a new tag. */
   first_tag = g_strdup (ph_mailbox_store_get_tag (store, 2));
   g_assert_cmpuint (strlen (first_tag), ==, 16);
-  g_assert_true (ph_mailbox_store_leave (store, 2, SIDE_B, &error));
+  g_assert_true (ph_mailbox_store_leave (store, 2, HOST, &error));
   g_assert_null (ph_mailbox_store_get_tag (store, 2));
-  g_assert_true (ph_mailbox_store_claim (store, 2, SIDE_B, &created, &error));
+  g_assert_true (ph_mailbox_store_claim (store, 2, NULL, &secret, &created, &error));
+  g_clear_pointer (&secret, g_free);
   g_assert_true (created);
   g_assert_cmpstr (ph_mailbox_store_get_tag (store, 2), !=, first_tag);
 
   /* 1 to 6 are open, 3 and 5 by claim, 2 claimed back; 9 closed again. */
   g_assert_cmpuint (ph_mailbox_store_get_n_open (store), ==, 6);
-  g_assert_true (ph_mailbox_store_allocate (store, &nameplate, &error));
-  g_assert_cmpuint (nameplate, ==, 7);
-  g_assert_true (ph_mailbox_store_allocate (store, &nameplate, &error));
-  g_assert_cmpuint (nameplate, ==, 8);
-  g_assert_true (ph_mailbox_store_allocate (store, &nameplate, &error));
-  g_assert_cmpuint (nameplate, ==, 9);
-  g_assert_true (ph_mailbox_store_allocate (store, &nameplate, &error));
-  g_assert_cmpuint (nameplate, ==, 10);
-  g_assert_false (ph_mailbox_store_claim (store, 11, SIDE_C, NULL, &error));
+  for (guint expected = 7; expected <= 10; expected++)
+    {
+      g_assert_true (ph_mailbox_store_allocate (store, &nameplate, &secret, &error));
+      g_clear_pointer (&secret, g_free);
+      g_assert_cmpuint (nameplate, ==, expected);
+    }
+  g_assert_false (ph_mailbox_store_claim (store, 11, NULL, &secret, NULL, &error));
   g_assert_error (error, PH_MAILBOX_STORE_ERROR, PH_MAILBOX_STORE_ERROR_NAMEPLATE_UNAVAILABLE);
   g_clear_error (&error);
-  g_assert_true (ph_mailbox_store_leave (store, 10, SIDE_C, &error));
-  g_assert_true (ph_mailbox_store_claim (store, 10, SIDE_C, NULL, &error));
-  g_assert_false (ph_mailbox_store_allocate (store, &nameplate, &error));
+  g_assert_true (ph_mailbox_store_leave (store, 10, HOST, &error));
+  g_assert_true (ph_mailbox_store_claim (store, 10, NULL, &secret, NULL, &error));
+  g_clear_pointer (&secret, g_free);
+  g_assert_false (ph_mailbox_store_allocate (store, &nameplate, &secret, &error));
   g_assert_error (error, PH_MAILBOX_STORE_ERROR, PH_MAILBOX_STORE_ERROR_NO_FREE_MAILBOX);
   g_assert_finalize_object (g_steal_pointer (&store));
 }
@@ -434,16 +693,18 @@ test_store_paired_mailbox_lives_while_used (void)
   g_autoptr (PhMailboxStore) store = ph_mailbox_store_new (10, 100, 100000, 1);
   g_autoptr (GError) error = NULL;
   g_autoptr (GBytes) body = g_bytes_new_static ("x", 1);
+  g_autofree char *host = NULL;
+  g_autofree char *joiner = NULL;
   guint closed = 0;
   guint nameplate;
   gint64 last_used;
 
   g_signal_connect (store, "mailbox-closed", G_CALLBACK (closed_cb), &closed);
-  g_assert_true (ph_mailbox_store_allocate (store, &nameplate, &error));
-  g_assert_true (ph_mailbox_store_add_message (store, nameplate, "aaaaaaaaaaaaaaaa", "pake", body,
-                                               NULL, &error));
-  g_assert_true (ph_mailbox_store_add_message (store, nameplate, "bbbbbbbbbbbbbbbb", "pake", body,
-                                               NULL, &error));
+  g_assert_true (ph_mailbox_store_allocate (store, &nameplate, &host, &error));
+  g_assert_true (ph_mailbox_store_join (store, nameplate, NULL, NULL, NULL, &joiner, NULL, &error));
+  g_assert_true (ph_mailbox_store_add_message (store, nameplate, HOST, "pake", body, NULL, &error));
+  g_assert_true (
+      ph_mailbox_store_add_message (store, nameplate, JOINER, "pake", body, NULL, &error));
 
   for (guint i = 0; i < 6; i++)
     {
@@ -482,7 +743,9 @@ test_store_expiry_order (void)
   g_autoptr (GArray) closed = g_array_new (FALSE, FALSE, sizeof (gint64));
   g_autoptr (GBytes) body = g_bytes_new_static ("x", 1);
   g_autoptr (GPtrArray) messages = NULL;
+  g_autoptr (GPtrArray) secrets = g_ptr_array_new_with_free_func (g_free);
   guint nameplates[3];
+  char *secret;
   gint64 started = g_get_monotonic_time ();
   gint64 renewed;
   /* The first and last close a lifetime after they were made, then the
@@ -491,11 +754,17 @@ test_store_expiry_order (void)
 
   g_signal_connect (store, "mailbox-closed", G_CALLBACK (record_closed_cb), closed);
   for (guint i = 0; i < G_N_ELEMENTS (nameplates); i++)
-    g_assert_true (ph_mailbox_store_allocate (store, &nameplates[i], NULL));
+    {
+      g_assert_true (ph_mailbox_store_allocate (store, &nameplates[i], &secret, NULL));
+      g_ptr_array_add (secrets, secret);
+    }
   g_assert_true (
-      ph_mailbox_store_add_message (store, nameplates[1], SIDE_A, "pake", body, NULL, NULL));
+      ph_mailbox_store_join (store, nameplates[1], NULL, NULL, NULL, &secret, NULL, NULL));
+  g_ptr_array_add (secrets, secret);
   g_assert_true (
-      ph_mailbox_store_add_message (store, nameplates[1], SIDE_B, "pake", body, NULL, NULL));
+      ph_mailbox_store_add_message (store, nameplates[1], HOST, "pake", body, NULL, NULL));
+  g_assert_true (
+      ph_mailbox_store_add_message (store, nameplates[1], JOINER, "pake", body, NULL, NULL));
 
   /* The middle one, paired, is renewed by a poll after 600 ms. */
   ph_test_run_for (600);
@@ -527,15 +796,15 @@ test_store_unjoined_code_expires_on_time (void)
   g_autoptr (PhMailboxStore) store = ph_mailbox_store_new (10, 100, 100000, 1);
   g_autoptr (GError) error = NULL;
   g_autoptr (GBytes) body = g_bytes_new_static ("x", 1);
+  g_autofree char *host = NULL;
   guint closed = 0;
   guint nameplate;
   gint64 allocated;
 
   g_signal_connect (store, "mailbox-closed", G_CALLBACK (closed_cb), &closed);
-  g_assert_true (ph_mailbox_store_allocate (store, &nameplate, &error));
+  g_assert_true (ph_mailbox_store_allocate (store, &nameplate, &host, &error));
   allocated = g_get_monotonic_time ();
-  g_assert_true (ph_mailbox_store_add_message (store, nameplate, "aaaaaaaaaaaaaaaa", "pake", body,
-                                               NULL, &error));
+  g_assert_true (ph_mailbox_store_add_message (store, nameplate, HOST, "pake", body, NULL, &error));
   while (closed == 0 && g_get_monotonic_time () - allocated < DEADLINE_MS * (gint64)1000)
     {
       g_autoptr (GPtrArray) messages = ph_mailbox_store_get_messages (store, nameplate, 0, NULL);
@@ -558,11 +827,12 @@ test_store_expiry (void)
 {
   g_autoptr (PhMailboxStore) store = ph_mailbox_store_new (10, 10, 1000, 1);
   g_autoptr (GError) error = NULL;
+  g_autofree char *host = NULL;
   guint closed = 0;
   guint nameplate;
 
   g_signal_connect (store, "mailbox-closed", G_CALLBACK (closed_cb), &closed);
-  g_assert_true (ph_mailbox_store_allocate (store, &nameplate, &error));
+  g_assert_true (ph_mailbox_store_allocate (store, &nameplate, &host, &error));
 
   g_assert_true (ph_test_wait_until (any_closed, &closed, DEADLINE_MS));
   g_assert_cmpuint (closed, ==, 1);
@@ -720,9 +990,9 @@ static void
 test_allocate_lowest_free (void)
 {
   Fixture fixture = { 0 };
-  g_autofree char *first = NULL;
-  g_autofree char *second = NULL;
-  g_autofree char *again = NULL;
+  g_auto (Side) first = { 0 };
+  g_auto (Side) second = { 0 };
+  g_auto (Side) again = { 0 };
   g_autoptr (Call) allocated = NULL;
   g_autoptr (Call) left = NULL;
   g_autoptr (JsonObject) object = NULL;
@@ -730,24 +1000,25 @@ test_allocate_lowest_free (void)
   fixture_start (&fixture, NULL);
 
   allocated = call_run (&fixture, "POST", "/v1/mailboxes", NULL);
-  g_assert_cmpuint (call_status (allocated), ==, 201);
   g_assert_cmpstr (response_header (allocated, "Cache-Control"), ==, "no-store");
+  read_seat (allocated, 201, HOST, &first);
+  g_assert_cmpstr (first.nameplate, ==, "1");
   object = call_json (allocated);
-  first = g_strdup (json_object_get_string_member (object, "nameplate"));
-  g_assert_cmpstr (first, ==, "1");
   g_assert_cmpint (json_object_get_int_member (object, "expires_in"), ==, 600);
 
-  second = allocate (&fixture);
-  g_assert_cmpstr (second, ==, "2");
+  allocate (&fixture, &second);
+  g_assert_cmpstr (second.nameplate, ==, "2");
+  g_assert_cmpstr (second.secret, !=, first.secret);
 
-  /* The only side that joined leaves: the mailbox closes and 1 is free. */
-  g_assert_cmpuint (post_ok (&fixture, "1", SIDE_A, "hi"), ==, 1);
-  left = call_run (&fixture, "DELETE", "/v1/mailboxes/1?side=" SIDE_A, NULL);
+  /* The only side in it leaves: the mailbox closes and 1 is free. */
+  g_assert_cmpuint (post_ok (&fixture, &first, "hi"), ==, 1);
+  left = leave (&fixture, &first);
   g_assert_cmpuint (call_status (left), ==, 204);
   g_assert_cmpuint (g_bytes_get_size (left->body), ==, 0);
 
-  again = allocate (&fixture);
-  g_assert_cmpstr (again, ==, "1");
+  allocate (&fixture, &again);
+  g_assert_cmpstr (again.nameplate, ==, "1");
+  g_assert_cmpstr (again.secret, !=, first.secret);
 
   fixture_stop (&fixture);
 }
@@ -756,48 +1027,56 @@ static void
 test_post_and_fetch_order (void)
 {
   Fixture fixture = { 0 };
-  g_autofree char *nameplate = NULL;
+  g_auto (Side) host = { 0 };
+  g_auto (Side) joiner = { 0 };
   g_autoptr (Call) all = NULL;
+  g_autoptr (Call) seen_by_joiner = NULL;
   g_autoptr (Call) later = NULL;
   g_autoptr (Call) none = NULL;
   g_autoptr (JsonArray) messages = NULL;
   g_autoptr (JsonArray) newer = NULL;
   g_autoptr (JsonArray) empty = NULL;
   g_autofree char *text = NULL;
-  JsonObject *first;
+  g_autofree char *answer = NULL;
+  const guint sides[] = { HOST, JOINER, HOST };
 
   fixture_start (&fixture, NULL);
-  nameplate = allocate (&fixture);
+  allocate (&fixture, &host);
+  join (&fixture, host.nameplate, &joiner);
 
-  g_assert_cmpuint (post_ok (&fixture, nameplate, SIDE_A, "one"), ==, 1);
-  g_assert_cmpuint (post_ok (&fixture, nameplate, SIDE_B, "two"), ==, 2);
-  g_assert_cmpuint (post_ok (&fixture, nameplate, SIDE_A, "three"), ==, 3);
+  g_assert_cmpuint (post_ok (&fixture, &host, "one"), ==, 1);
+  g_assert_cmpuint (post_ok (&fixture, &joiner, "two"), ==, 2);
+  g_assert_cmpuint (post_ok (&fixture, &host, "three"), ==, 3);
 
-  all = call_run (&fixture, "GET", "/v1/mailboxes/1/messages?after=0", NULL);
+  all = fetch (&fixture, &host, "?after=0");
   messages = messages_of (all);
   g_assert_cmpuint (json_array_get_length (messages), ==, 3);
-  first = json_array_get_object_element (messages, 0);
-  g_assert_cmpint (json_object_get_int_member (first, "index"), ==, 1);
-  g_assert_cmpstr (json_object_get_string_member (first, "side"), ==, SIDE_A);
-  g_assert_cmpstr (json_object_get_string_member (first, "phase"), ==, "pake");
   for (guint i = 0; i < 3; i++)
     {
-      g_autofree char *message = message_text (messages, i);
+      JsonObject *message = json_array_get_object_element (messages, i);
+      g_autofree char *body = message_text (messages, i);
       const char *expected[] = { "one", "two", "three" };
 
-      g_assert_cmpstr (message, ==, expected[i]);
-      g_assert_cmpint (
-          json_object_get_int_member (json_array_get_object_element (messages, i), "index"), ==,
-          i + 1);
+      g_assert_cmpstr (body, ==, expected[i]);
+      g_assert_cmpint (json_object_get_int_member (message, "index"), ==, i + 1);
+      g_assert_cmpint (json_object_get_int_member (message, "side"), ==, sides[i]);
+      g_assert_cmpstr (json_object_get_string_member (message, "phase"), ==, "pake");
     }
+  /* Both sides read the same answer, and neither's secret is in it. */
+  seen_by_joiner = fetch (&fixture, &joiner, "?after=0");
+  g_assert_cmpuint (call_status (seen_by_joiner), ==, 200);
+  g_assert_true (g_bytes_equal (all->body, seen_by_joiner->body));
+  answer = g_strndup (g_bytes_get_data (all->body, NULL), g_bytes_get_size (all->body));
+  g_assert_null (strstr (answer, host.secret));
+  g_assert_null (strstr (answer, joiner.secret));
 
-  later = call_run (&fixture, "GET", "/v1/mailboxes/1/messages?after=2", NULL);
+  later = fetch (&fixture, &joiner, "?after=2");
   newer = messages_of (later);
   g_assert_cmpuint (json_array_get_length (newer), ==, 1);
   text = message_text (newer, 0);
   g_assert_cmpstr (text, ==, "three");
 
-  none = call_run (&fixture, "GET", "/v1/mailboxes/1/messages?after=3&wait=0", NULL);
+  none = fetch (&fixture, &host, "?after=3&wait=0");
   empty = messages_of (none);
   g_assert_cmpuint (json_array_get_length (empty), ==, 0);
 
@@ -809,22 +1088,25 @@ test_long_poll_wakes (void)
 {
   Fixture fixture = { 0 };
   g_autoptr (SoupSession) other = soup_session_new ();
-  g_autofree char *nameplate = NULL;
+  g_auto (Side) host = { 0 };
+  g_auto (Side) joiner = { 0 };
   g_autoptr (Call) poll = NULL;
   g_autoptr (Call) posted = NULL;
   g_autoptr (JsonArray) messages = NULL;
-  g_autofree char *body = message_json (SIDE_B, "desc", "wake up");
+  g_autofree char *body = message_json ("desc", "wake up");
   g_autofree char *text = NULL;
 
   fixture_start (&fixture, NULL);
-  nameplate = allocate (&fixture);
+  allocate (&fixture, &host);
+  join (&fixture, host.nameplate, &joiner);
 
   poll = call_start (fixture.session, fixture.url, "GET",
-                     "/v1/mailboxes/1/messages?after=0&wait=20", NULL, NULL);
+                     "/v1/mailboxes/1/messages?after=0&wait=20", NULL, host.secret, NULL);
   wait_for_waiting_polls (&fixture, 1);
   g_assert_false (poll->done);
 
-  posted = call_start (other, fixture.url, "POST", "/v1/mailboxes/1/messages", body, NULL);
+  posted = call_start (other, fixture.url, "POST", "/v1/mailboxes/1/messages", body, joiner.secret,
+                       NULL);
   wait_for (&poll->done);
   wait_for (&posted->done);
   g_assert_no_error (poll->error);
@@ -846,16 +1128,16 @@ static void
 test_hold_timeout (void)
 {
   Fixture fixture = { 0 };
-  g_autofree char *nameplate = NULL;
+  g_auto (Side) host = { 0 };
   g_autoptr (Call) poll = NULL;
   g_autoptr (JsonArray) messages = NULL;
   gint64 elapsed;
 
   fixture_start (&fixture, "max-hold", 1, NULL);
-  nameplate = allocate (&fixture);
+  allocate (&fixture, &host);
 
   /* The client asks for 30 s; the server holds it for its limit of 1 s. */
-  poll = call_run (&fixture, "GET", "/v1/mailboxes/1/messages?after=0&wait=30", NULL);
+  poll = fetch (&fixture, &host, "?after=0&wait=30");
   elapsed = poll->finished_us - poll->started_us;
   messages = messages_of (poll);
   g_assert_cmpuint (json_array_get_length (messages), ==, 0);
@@ -873,36 +1155,38 @@ test_holds_in_order (void)
 {
   const struct
   {
+    guint mailbox; /* 0 or 1 */
     const char *path;
     guint hold_ms;
   } polls[] = {
-    { "/v1/mailboxes/1/messages?after=0&wait=3", 3000 },
-    { "/v1/mailboxes/1/messages?after=0&wait=1", 1000 },
-    { "/v1/mailboxes/1/messages?after=0&wait=2", 2000 },
-    { "/v1/mailboxes/2/messages?after=0&wait=2", 0 },    /* answered by a message */
-    { "/v1/mailboxes/1/messages?after=0&wait=1", 1000 }, /* starts later */
+    { 0, "/v1/mailboxes/1/messages?after=0&wait=3", 3000 },
+    { 0, "/v1/mailboxes/1/messages?after=0&wait=1", 1000 },
+    { 0, "/v1/mailboxes/1/messages?after=0&wait=2", 2000 },
+    { 1, "/v1/mailboxes/2/messages?after=0&wait=2", 0 },    /* answered by a message */
+    { 0, "/v1/mailboxes/1/messages?after=0&wait=1", 1000 }, /* starts later */
   };
   Fixture fixture = { 0 };
   g_autoptr (GPtrArray) calls = g_ptr_array_new_with_free_func ((GDestroyNotify)call_free);
-  g_autofree char *first = NULL;
-  g_autofree char *second = NULL;
+  g_auto (Side) first = { 0 };
+  g_auto (Side) second = { 0 };
+  const Side *hosts[] = { &first, &second };
   g_autoptr (JsonArray) early = NULL;
   guint order[] = { 1, 4, 2, 0 };
 
   fixture_start (&fixture, NULL);
-  first = allocate (&fixture);
-  second = allocate (&fixture);
+  allocate (&fixture, &first);
+  allocate (&fixture, &second);
 
   for (guint i = 0; i < G_N_ELEMENTS (polls); i++)
     {
       if (i == G_N_ELEMENTS (polls) - 1)
         ph_test_run_for (300);
-      g_ptr_array_add (calls,
-                       call_start (fixture.session, fixture.url, "GET", polls[i].path, NULL, NULL));
+      g_ptr_array_add (calls, call_start (fixture.session, fixture.url, "GET", polls[i].path, NULL,
+                                          hosts[polls[i].mailbox]->secret, NULL));
       wait_for_waiting_polls (&fixture, i + 1);
     }
 
-  post_ok (&fixture, second, SIDE_A, "early");
+  post_ok (&fixture, &second, "early");
   wait_for (&((Call *)g_ptr_array_index (calls, 3))->done);
   early = messages_of (g_ptr_array_index (calls, 3));
   g_assert_cmpuint (json_array_get_length (early), ==, 1);
@@ -932,25 +1216,40 @@ test_holds_in_order (void)
   fixture_stop (&fixture);
 }
 
+/* The first to join holds the second seat; whoever comes after finds the
+ * mailbox full, even once the joiner left, and no one without a side's
+ * secret can post or leave as either side. */
 static void
 test_third_side (void)
 {
   Fixture fixture = { 0 };
-  g_autofree char *nameplate = NULL;
+  g_auto (Side) host = { 0 };
+  g_auto (Side) joiner = { 0 };
+  Side stranger = { (char *)"1", (char *)WRONG_SECRET };
   g_autoptr (Call) third = NULL;
+  g_autoptr (Call) third_posts = NULL;
   g_autoptr (Call) third_leaves = NULL;
+  g_autoptr (Call) joiner_left = NULL;
+  g_autoptr (Call) fourth = NULL;
 
   fixture_start (&fixture, NULL);
-  nameplate = allocate (&fixture);
-  post_ok (&fixture, nameplate, SIDE_A, "a");
-  post_ok (&fixture, nameplate, SIDE_B, "b");
-  post_ok (&fixture, nameplate, SIDE_A, "a again");
+  allocate (&fixture, &host);
+  join (&fixture, host.nameplate, &joiner);
+  post_ok (&fixture, &host, "a");
+  post_ok (&fixture, &joiner, "b");
 
-  third = post (&fixture, nameplate, SIDE_C, "pake", "c");
+  third = join_call (&fixture, "1");
   assert_error (third, 409, "mailbox-full");
+  third_posts = post (&fixture, &stranger, "pake", "c");
+  assert_error (third_posts, 401, "unauthorized");
+  third_leaves = leave (&fixture, &stranger);
+  assert_error (third_leaves, 401, "unauthorized");
 
-  third_leaves = call_run (&fixture, "DELETE", "/v1/mailboxes/1?side=" SIDE_C, NULL);
-  assert_error (third_leaves, 409, "mailbox-full");
+  joiner_left = leave (&fixture, &joiner);
+  g_assert_cmpuint (call_status (joiner_left), ==, 204);
+  fourth = join_call (&fixture, "1");
+  assert_error (fourth, 409, "mailbox-full");
+  g_assert_cmpuint (post_ok (&fixture, &host, "still mine"), ==, 3);
 
   fixture_stop (&fixture);
 }
@@ -959,9 +1258,10 @@ static void
 test_too_large (void)
 {
   Fixture fixture = { 0 };
-  g_autofree char *nameplate = NULL;
+  g_auto (Side) host = { 0 };
+  g_auto (Side) joiner = { 0 };
   g_autofree char *big_text = g_strnfill (2000, 'x');
-  g_autofree char *big_json = message_json (SIDE_A, "desc", big_text);
+  g_autofree char *big_json = message_json ("desc", big_text);
   g_autoptr (Call) big = NULL;
   g_autoptr (Call) big_chunked = NULL;
   g_autoptr (Call) over_count = NULL;
@@ -969,27 +1269,28 @@ test_too_large (void)
   g_autoptr (PhMailboxStore) store = g_object_new (PH_TYPE_MAILBOX_STORE, "max-messages", 2, NULL);
 
   fixture_start (&fixture, "max-body-bytes", 1024, "store", store, NULL);
-  nameplate = allocate (&fixture);
+  allocate (&fixture, &host);
+  join (&fixture, host.nameplate, &joiner);
 
-  big = post (&fixture, nameplate, SIDE_A, "desc", big_text);
+  big = post (&fixture, &host, "desc", big_text);
   assert_error (big, 413, "too-large");
   g_assert_cmpstr (
       soup_message_headers_get_one (soup_message_get_request_headers (big->msg), "Content-Length"),
       !=, NULL);
 
-  big_chunked = call_run_chunked (&fixture, "/v1/mailboxes/1/messages", big_json);
+  big_chunked = call_run_chunked (&fixture, &host, "/v1/mailboxes/1/messages", big_json);
   g_assert_cmpint (
       soup_message_headers_get_encoding (soup_message_get_request_headers (big_chunked->msg)), ==,
       SOUP_ENCODING_CHUNKED);
   assert_error (big_chunked, 413, "too-large");
 
-  post_ok (&fixture, nameplate, SIDE_A, "1");
-  post_ok (&fixture, nameplate, SIDE_B, "2");
-  over_count = post (&fixture, nameplate, SIDE_A, "cand", "3");
+  post_ok (&fixture, &host, "1");
+  post_ok (&fixture, &joiner, "2");
+  over_count = post (&fixture, &host, "cand", "3");
   assert_error (over_count, 413, "mailbox-limit");
 
   /* The refusals closed nothing: the mailbox still answers. */
-  still_fine = call_run (&fixture, "GET", "/v1/mailboxes/1/messages", NULL);
+  still_fine = fetch (&fixture, &host, "");
   g_assert_cmpuint (call_status (still_fine), ==, 200);
 
   fixture_stop (&fixture);
@@ -1026,14 +1327,14 @@ static void
 test_server_full (void)
 {
   Fixture fixture = { 0 };
-  g_autofree char *first = NULL;
-  g_autofree char *second = NULL;
+  g_auto (Side) first = { 0 };
+  g_auto (Side) second = { 0 };
   g_autoptr (Call) third = NULL;
   g_autoptr (PhMailboxStore) store = g_object_new (PH_TYPE_MAILBOX_STORE, "max-mailboxes", 2, NULL);
 
   fixture_start (&fixture, "store", store, NULL);
-  first = allocate (&fixture);
-  second = allocate (&fixture);
+  allocate (&fixture, &first);
+  allocate (&fixture, &second);
 
   third = call_run (&fixture, "POST", "/v1/mailboxes", NULL);
   assert_error (third, 503, "no-free-mailbox");
@@ -1045,24 +1346,24 @@ static void
 test_too_many_polls (void)
 {
   Fixture fixture = { 0 };
-  g_autofree char *nameplate = NULL;
+  g_auto (Side) host = { 0 };
   g_autoptr (Call) waiting = NULL;
   g_autoptr (Call) refused = NULL;
   g_autoptr (Call) left = NULL;
 
   fixture_start (&fixture, "max-waiting-polls", 1, NULL);
-  nameplate = allocate (&fixture);
-  post_ok (&fixture, nameplate, SIDE_A, "a");
+  allocate (&fixture, &host);
+  post_ok (&fixture, &host, "a");
 
   waiting = call_start (fixture.session, fixture.url, "GET",
-                        "/v1/mailboxes/1/messages?after=1&wait=20", NULL, NULL);
+                        "/v1/mailboxes/1/messages?after=1&wait=20", NULL, host.secret, NULL);
   wait_for_waiting_polls (&fixture, 1);
 
-  refused = call_run (&fixture, "GET", "/v1/mailboxes/1/messages?after=1&wait=20", NULL);
+  refused = fetch (&fixture, &host, "?after=1&wait=20");
   assert_error (refused, 503, "too-many-polls");
 
   /* Closing the mailbox answers the waiting poll with 404. */
-  left = call_run (&fixture, "DELETE", "/v1/mailboxes/1?side=" SIDE_A, NULL);
+  left = leave (&fixture, &host);
   g_assert_cmpuint (call_status (left), ==, 204);
   wait_for (&waiting->done);
   g_assert_no_error (waiting->error);
@@ -1075,22 +1376,22 @@ static void
 test_expiry (void)
 {
   Fixture fixture = { 0 };
-  g_autofree char *nameplate = NULL;
-  g_autofree char *again = NULL;
+  g_auto (Side) host = { 0 };
+  g_auto (Side) again = { 0 };
   g_autoptr (Call) poll = NULL;
   gint64 elapsed;
   g_autoptr (PhMailboxStore) store = g_object_new (PH_TYPE_MAILBOX_STORE, "lifetime", 1, NULL);
 
   fixture_start (&fixture, "store", store, NULL);
-  nameplate = allocate (&fixture);
+  allocate (&fixture, &host);
 
-  poll = call_run (&fixture, "GET", "/v1/mailboxes/1/messages?after=0&wait=20", NULL);
+  poll = fetch (&fixture, &host, "?after=0&wait=20");
   elapsed = poll->finished_us - poll->started_us;
   assert_error (poll, 404, "unknown-mailbox");
   g_assert_cmpint (elapsed, <, ph_test_scaled_ms (3000) * (gint64)1000);
 
-  again = allocate (&fixture);
-  g_assert_cmpstr (again, ==, "1");
+  allocate (&fixture, &again);
+  g_assert_cmpstr (again.nameplate, ==, "1");
 
   fixture_stop (&fixture);
 }
@@ -1100,56 +1401,57 @@ test_malformed (void)
 {
   const struct
   {
+    gboolean as_host; /* with the host's secret */
     const char *method;
     const char *path;
     const char *body;
     guint status;
     const char *code;
   } cases[] = {
-    { "POST", "/v1/mailboxes/1/messages", "{\"side\":", 400, "malformed" },
-    { "POST", "/v1/mailboxes/1/messages", "", 400, "malformed" },
-    { "POST", "/v1/mailboxes/1/messages", "[1,2]", 400, "malformed" },
-    { "POST", "/v1/mailboxes/1/messages", "{\"side\":\"xyz\",\"phase\":\"pake\",\"body\":\"\"}",
-      400, "malformed" },
-    { "POST", "/v1/mailboxes/1/messages",
-      "{\"side\":\"0123456789abcdeg\",\"phase\":\"pake\",\"body\":\"\"}", 400, "malformed" },
-    { "POST", "/v1/mailboxes/1/messages",
-      "{\"side\":12345678901234567,\"phase\":\"pake\",\"body\":\"\"}", 400, "malformed" },
-    { "POST", "/v1/mailboxes/1/messages",
-      "{\"side\":\"" SIDE_A "\",\"phase\":\"hello\",\"body\":\"\"}", 400, "malformed" },
-    { "POST", "/v1/mailboxes/1/messages", "{\"side\":\"" SIDE_A "\",\"phase\":\"pake\"}", 400,
+    { TRUE, "POST", "/v1/mailboxes/1/messages", "{\"phase\":", 400, "malformed" },
+    { TRUE, "POST", "/v1/mailboxes/1/messages", "", 400, "malformed" },
+    { TRUE, "POST", "/v1/mailboxes/1/messages", "[1,2]", 400, "malformed" },
+    { TRUE, "POST", "/v1/mailboxes/1/messages", "{\"phase\":\"hello\",\"body\":\"\"}", 400,
       "malformed" },
-    { "POST", "/v1/mailboxes/1/messages",
-      "{\"side\":\"" SIDE_A "\",\"phase\":\"pake\",\"body\":\"a\"}", 400, "malformed" },
-    { "POST", "/v1/mailboxes/1/messages",
-      "{\"side\":\"" SIDE_A "\",\"phase\":\"pake\",\"body\":\"@@@@\"}", 400, "malformed" },
-    { "POST", "/v1/mailboxes/1/messages",
-      "{\"side\":\"" SIDE_A "\",\"phase\":\"pake\",\"body\":\"aGk=aGk=\"}", 400, "malformed" },
-    { "GET", "/v1/mailboxes/1/messages?after=abc", NULL, 400, "malformed" },
-    { "GET", "/v1/mailboxes/1/messages?after=-1", NULL, 400, "malformed" },
-    { "GET", "/v1/mailboxes/1/messages?wait=61", NULL, 400, "malformed" },
-    { "DELETE", "/v1/mailboxes/1", NULL, 400, "malformed" },
-    { "PUT", "/v1/mailboxes/7", NULL, 400, "malformed" },
-    { "PUT", "/v1/mailboxes/7", "{\"side\":\"short\"}", 400, "malformed" },
-    { "DELETE", "/v1/mailboxes/1?side=short", NULL, 400, "malformed" },
-    { "GET", "/v1/nothing", NULL, 404, "not-found" },
-    { "GET", "/v1/mailboxes/1/other", NULL, 404, "not-found" },
-    { "GET", "/", NULL, 404, "not-found" },
-    { "GET", "/v1/mailboxes/01/messages", NULL, 404, "unknown-mailbox" },
-    { "GET", "/v1/mailboxes/abc/messages", NULL, 404, "unknown-mailbox" },
-    { "GET", "/v1/mailboxes/99999999999999999999/messages", NULL, 404, "unknown-mailbox" },
-    { "POST", "/v1/mailboxes/42/messages",
-      "{\"side\":\"" SIDE_A "\",\"phase\":\"pake\",\"body\":\"aGk=\"}", 404, "unknown-mailbox" },
-    { "GET", "/v1/mailboxes", NULL, 405, "method-not-allowed" },
-    { "PUT", "/v1/mailboxes/1/messages", NULL, 405, "method-not-allowed" },
-    { "POST", "/v1/health", NULL, 405, "method-not-allowed" },
+    { TRUE, "POST", "/v1/mailboxes/1/messages", "{\"phase\":12,\"body\":\"\"}", 400, "malformed" },
+    { TRUE, "POST", "/v1/mailboxes/1/messages", "{\"phase\":\"pake\"}", 400, "malformed" },
+    { TRUE, "POST", "/v1/mailboxes/1/messages", "{\"phase\":\"pake\",\"body\":\"a\"}", 400,
+      "malformed" },
+    { TRUE, "POST", "/v1/mailboxes/1/messages", "{\"phase\":\"pake\",\"body\":\"@@@@\"}", 400,
+      "malformed" },
+    { TRUE, "POST", "/v1/mailboxes/1/messages", "{\"phase\":\"pake\",\"body\":\"aGk=aGk=\"}", 400,
+      "malformed" },
+    { TRUE, "GET", "/v1/mailboxes/1/messages?after=abc", NULL, 400, "malformed" },
+    { TRUE, "GET", "/v1/mailboxes/1/messages?after=-1", NULL, 400, "malformed" },
+    { TRUE, "GET", "/v1/mailboxes/1/messages?wait=61", NULL, 400, "malformed" },
+    { FALSE, "POST", "/v1/mailboxes/1/join", "{\"phase\":\"pake\"}", 400, "malformed" },
+    { FALSE, "POST", "/v1/mailboxes/1/join", "{\"phase\":\"hello\",\"body\":\"\"}", 400,
+      "malformed" },
+    { FALSE, "POST", "/v1/mailboxes/1/join", "{\"body\":\"aGk=\"}", 400, "malformed" },
+    { FALSE, "POST", "/v1/mailboxes/1/join", "not json", 400, "malformed" },
+    { FALSE, "GET", "/v1/nothing", NULL, 404, "not-found" },
+    { FALSE, "GET", "/v1/mailboxes/1/other", NULL, 404, "not-found" },
+    { FALSE, "GET", "/", NULL, 404, "not-found" },
+    { TRUE, "GET", "/v1/mailboxes/01/messages", NULL, 404, "unknown-mailbox" },
+    { FALSE, "GET", "/v1/mailboxes/abc/messages", NULL, 404, "unknown-mailbox" },
+    { FALSE, "GET", "/v1/mailboxes/99999999999999999999/messages", NULL, 404, "unknown-mailbox" },
+    { TRUE, "POST", "/v1/mailboxes/42/messages", "{\"phase\":\"pake\",\"body\":\"aGk=\"}", 404,
+      "unknown-mailbox" },
+    { FALSE, "POST", "/v1/mailboxes/42/join", NULL, 404, "unknown-mailbox" },
+    { FALSE, "GET", "/v1/mailboxes/42/turn", NULL, 404, "unknown-mailbox" },
+    { FALSE, "GET", "/v1/mailboxes", NULL, 405, "method-not-allowed" },
+    { FALSE, "PUT", "/v1/mailboxes/1/messages", NULL, 405, "method-not-allowed" },
+    { FALSE, "GET", "/v1/mailboxes/1/join", NULL, 405, "method-not-allowed" },
+    { FALSE, "POST", "/v1/mailboxes/1/turn", NULL, 405, "method-not-allowed" },
+    { FALSE, "POST", "/v1/health", NULL, 405, "method-not-allowed" },
   };
   Fixture fixture = { 0 };
-  g_autofree char *nameplate = NULL;
+  g_auto (Side) host = { 0 };
+  g_auto (Side) joiner = { 0 };
   g_autoptr (PhRateLimiter) limiter = g_object_new (PH_TYPE_RATE_LIMITER, "burst", 1000, NULL);
 
   fixture_start (&fixture, "limiter", limiter, NULL);
-  nameplate = allocate (&fixture);
+  allocate (&fixture, &host);
 
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
     {
@@ -1157,12 +1459,14 @@ test_malformed (void)
 
       g_test_message ("%s %s %s", cases[i].method, cases[i].path,
                       cases[i].body != NULL ? cases[i].body : "");
-      call = call_run (&fixture, cases[i].method, cases[i].path, cases[i].body);
+      call = call_run_with (&fixture, cases[i].as_host ? host.secret : NULL, cases[i].method,
+                            cases[i].path, cases[i].body);
       assert_error (call, cases[i].status, cases[i].code);
     }
 
-  /* None of it disturbed the mailbox. */
-  g_assert_cmpuint (post_ok (&fixture, nameplate, SIDE_A, "still here"), ==, 1);
+  /* None of it disturbed the mailbox, nor took its second seat. */
+  g_assert_cmpuint (post_ok (&fixture, &host, "still here"), ==, 1);
+  join (&fixture, host.nameplate, &joiner);
 
   fixture_stop (&fixture);
 }
@@ -1191,11 +1495,11 @@ nested_body (const char *head, gsize depth, gboolean close)
 static void
 test_deep_json (void)
 {
-  const char *head = "{\"side\":\"" SIDE_A "\",\"phase\":\"pake\",\"body\":\"aGk=\",\"x\":";
+  const char *head = "{\"phase\":\"pake\",\"body\":\"aGk=\",\"x\":";
   g_autofree char *at_limit = nested_body (head, PH_POST_MAX_JSON_DEPTH - 1, TRUE);
   g_autofree char *over_limit = nested_body (head, PH_POST_MAX_JSON_DEPTH, TRUE);
   g_autofree char *deep = nested_body (head, 30000, TRUE);
-  g_autofree char *deep_claim = nested_body ("{\"side\":\"" SIDE_B "\",\"x\":", 30000, TRUE);
+  g_autofree char *deep_join = nested_body (head, 30000, TRUE);
   g_autofree char *very_deep = nested_body (head, 2000000, FALSE);
   g_autoptr (PhRateLimiter) limiter = g_object_new (PH_TYPE_RATE_LIMITER, "burst", 1000, NULL);
   const struct
@@ -1206,18 +1510,18 @@ test_deep_json (void)
   } refused[] = {
     { "POST", "/v1/mailboxes/1/messages", over_limit },
     { "POST", "/v1/mailboxes/1/messages", deep },
-    { "PUT", "/v1/mailboxes/7", deep_claim },
+    { "POST", "/v1/mailboxes/1/join", deep_join },
     { "POST", "/v1/mailboxes/1/messages", very_deep },
   };
   Fixture fixture = { 0 };
-  g_autofree char *nameplate = NULL;
+  g_auto (Side) host = { 0 };
   g_autoptr (Call) fits = NULL;
 
   g_assert_cmpuint (strlen (deep), <, 65536);
   fixture_start (&fixture, "limiter", limiter, "max-body-bytes", 16 * 1024 * 1024, NULL);
-  nameplate = allocate (&fixture);
+  allocate (&fixture, &host);
 
-  fits = call_run (&fixture, "POST", "/v1/mailboxes/1/messages", at_limit);
+  fits = call_run_as (&fixture, &host, "POST", "/v1/mailboxes/1/messages", at_limit);
   g_assert_cmpuint (call_status (fits), ==, 201);
 
   for (guint i = 0; i < G_N_ELEMENTS (refused); i++)
@@ -1229,26 +1533,27 @@ test_deep_json (void)
 
       g_test_message ("%s %s, %zu bytes", refused[i].method, refused[i].path,
                       strlen (refused[i].body));
-      call = call_run (&fixture, refused[i].method, refused[i].path, refused[i].body);
+      call = call_run_as (&fixture, &host, refused[i].method, refused[i].path, refused[i].body);
       assert_error (call, 400, "malformed");
       object = call_json (call);
       g_assert_nonnull (strstr (json_object_get_string_member (object, "message"), reason));
     }
 
   /* The server is still there, and the mailbox has only the post that fit. */
-  g_assert_cmpuint (post_ok (&fixture, nameplate, SIDE_B, "after"), ==, 2);
+  g_assert_cmpuint (post_ok (&fixture, &host, "after"), ==, 2);
 
   fixture_stop (&fixture);
 }
 
 static Call *
-call_run_if_match (Fixture *fixture, const char *method, const char *path, const char *body,
-                   const char *if_match)
+call_run_if_match (Fixture *fixture, const char *secret, const char *method, const char *path,
+                   const char *body, const char *if_match)
 {
   g_autofree char *url = g_strconcat (fixture->url, path, NULL);
   Call *call = g_new0 (Call, 1);
 
   call->msg = soup_message_new (method, url);
+  set_secret (call->msg, secret);
   if (body != NULL)
     {
       g_autoptr (GBytes) bytes = g_bytes_new (body, strlen (body));
@@ -1263,72 +1568,102 @@ call_run_if_match (Fixture *fixture, const char *method, const char *path, const
   return call;
 }
 
+static Call *
+call_run_keyed (Fixture *fixture, const char *method, const char *path, const char *key)
+{
+  g_autofree char *url = g_strconcat (fixture->url, path, NULL);
+  Call *call = g_new0 (Call, 1);
+
+  call->msg = soup_message_new (method, url);
+  if (key != NULL)
+    soup_message_headers_replace (soup_message_get_request_headers (call->msg), "Idempotency-Key",
+                                  key);
+  soup_session_send_and_read_async (fixture->session, call->msg, G_PRIORITY_DEFAULT, NULL,
+                                    call_done_cb, call);
+  wait_for (&call->done);
+  g_assert_no_error (call->error);
+  return call;
+}
+
 /* Every answer about a mailbox names it with a tag; a request that sends
  * the tag back (If-Match) is refused once the number is open under another
  * one, as after a restart and a claim, so it never lands in a stranger's
- * mailbox. A claim opens a given free number. */
+ * mailbox. A claim opens a given free number, with a new secret. */
 static void
 test_claim_and_tags (void)
 {
   Fixture fixture = { 0 };
+  g_auto (Side) host = { 0 };
+  g_auto (Side) claimer = { 0 };
+  g_auto (Side) claimer_again = { 0 };
   g_autoptr (Call) allocated = NULL;
   g_autoptr (Call) posted = NULL;
   g_autoptr (Call) fetched = NULL;
   g_autoptr (Call) left = NULL;
   g_autoptr (Call) claimed = NULL;
   g_autoptr (Call) again = NULL;
+  g_autoptr (Call) old_secret = NULL;
   g_autoptr (Call) taken = NULL;
+  g_autoptr (Call) taken_with_key = NULL;
   g_autoptr (Call) stale = NULL;
   g_autoptr (Call) stale_leave = NULL;
   g_autoptr (Call) current = NULL;
-  g_autoptr (JsonObject) object = NULL;
+  g_autoptr (Call) too_long = NULL;
+  g_autofree char *long_key = g_strnfill (200, 'k');
   g_autofree char *old_tag = NULL;
   g_autofree char *new_tag = NULL;
   g_autofree char *metrics = NULL;
 
   fixture_start (&fixture, NULL);
   allocated = call_run (&fixture, "POST", "/v1/mailboxes", NULL);
-  g_assert_cmpuint (call_status (allocated), ==, 201);
+  read_seat (allocated, 201, HOST, &host);
   old_tag = g_strdup (response_header (allocated, "ETag"));
-  g_assert_nonnull (old_tag);
   g_assert_cmpuint (strlen (old_tag), ==, 18);
   g_assert_true (old_tag[0] == '"' && old_tag[17] == '"');
 
-  posted = call_run_if_match (&fixture, "POST", "/v1/mailboxes/1/messages",
-                              "{\"side\":\"" SIDE_A "\",\"phase\":\"pake\",\"body\":\"aGk=\"}",
-                              old_tag);
+  posted = call_run_if_match (&fixture, host.secret, "POST", "/v1/mailboxes/1/messages",
+                              "{\"phase\":\"pake\",\"body\":\"aGk=\"}", old_tag);
   g_assert_cmpuint (call_status (posted), ==, 201);
   g_assert_cmpstr (response_header (posted, "ETag"), ==, old_tag);
-  fetched = call_run_if_match (&fixture, "GET", "/v1/mailboxes/1/messages", NULL, old_tag);
+  fetched
+      = call_run_if_match (&fixture, host.secret, "GET", "/v1/mailboxes/1/messages", NULL, old_tag);
   g_assert_cmpuint (call_status (fetched), ==, 200);
   g_assert_cmpstr (response_header (fetched, "ETag"), ==, old_tag);
 
   /* Closed, then claimed back: the same number, another mailbox. */
-  left = call_run (&fixture, "DELETE", "/v1/mailboxes/1?side=" SIDE_A, NULL);
+  left = leave (&fixture, &host);
   g_assert_cmpuint (call_status (left), ==, 204);
-  claimed = call_run (&fixture, "PUT", "/v1/mailboxes/1", "{\"side\":\"" SIDE_A "\"}");
-  g_assert_cmpuint (call_status (claimed), ==, 201);
-  object = call_json (claimed);
-  g_assert_cmpstr (json_object_get_string_member (object, "nameplate"), ==, "1");
-  g_assert_cmpint (json_object_get_int_member (object, "expires_in"), ==, 600);
+  claimed = call_run_keyed (&fixture, "PUT", "/v1/mailboxes/1", "claim-key");
+  read_seat (claimed, 201, HOST, &claimer);
+  g_assert_cmpstr (claimer.nameplate, ==, "1");
   new_tag = g_strdup (response_header (claimed, "ETag"));
-  g_assert_nonnull (new_tag);
   g_assert_cmpstr (new_tag, !=, old_tag);
 
-  /* The claimer again (its answer lost): the same mailbox, 200. */
-  again = call_run (&fixture, "PUT", "/v1/mailboxes/1", "{\"side\":\"" SIDE_A "\"}");
-  g_assert_cmpuint (call_status (again), ==, 200);
+  /* The claimer again with its key (its answer lost): the same side under
+   * a new secret, 200; the first secret no longer works. */
+  again = call_run_keyed (&fixture, "PUT", "/v1/mailboxes/1", "claim-key");
+  read_seat (again, 200, HOST, &claimer_again);
   g_assert_cmpstr (response_header (again, "ETag"), ==, new_tag);
-  taken = call_run (&fixture, "PUT", "/v1/mailboxes/1", "{\"side\":\"" SIDE_C "\"}");
+  g_assert_cmpstr (claimer_again.secret, !=, claimer.secret);
+  old_secret = fetch (&fixture, &claimer, "");
+  assert_error (old_secret, 401, "unauthorized");
+  taken = call_run_keyed (&fixture, "PUT", "/v1/mailboxes/1", NULL);
   assert_error (taken, 409, "nameplate-unavailable");
+  too_long = call_run_keyed (&fixture, "PUT", "/v1/mailboxes/1", long_key);
+  assert_error (too_long, 400, "malformed");
 
-  stale = call_run_if_match (&fixture, "GET", "/v1/mailboxes/1/messages", NULL, old_tag);
+  stale = call_run_if_match (&fixture, claimer_again.secret, "GET", "/v1/mailboxes/1/messages",
+                             NULL, old_tag);
   assert_error (stale, 412, "mailbox-replaced");
   stale_leave
-      = call_run_if_match (&fixture, "DELETE", "/v1/mailboxes/1?side=" SIDE_B, NULL, old_tag);
+      = call_run_if_match (&fixture, host.secret, "DELETE", "/v1/mailboxes/1", NULL, old_tag);
   assert_error (stale_leave, 412, "mailbox-replaced");
-  current = call_run_if_match (&fixture, "GET", "/v1/mailboxes/1/messages", NULL, new_tag);
+  current = call_run_if_match (&fixture, claimer_again.secret, "GET", "/v1/mailboxes/1/messages",
+                               NULL, new_tag);
   g_assert_cmpuint (call_status (current), ==, 200);
+  /* Its secret used, the key claims nothing more. */
+  taken_with_key = call_run_keyed (&fixture, "PUT", "/v1/mailboxes/1", "claim-key");
+  assert_error (taken_with_key, 409, "nameplate-unavailable");
 
   metrics = get_metrics (&fixture);
   g_assert_nonnull (strstr (metrics, "\npinhole_mailboxes_claimed_total 1\n"));
@@ -1342,16 +1677,16 @@ test_vanished_poller (void)
   Fixture fixture = { 0 };
   g_autoptr (SoupSession) vanishing = soup_session_new ();
   g_autoptr (GCancellable) cancellable = g_cancellable_new ();
-  g_autofree char *nameplate = NULL;
+  g_auto (Side) host = { 0 };
   g_autofree char *metrics = NULL;
   g_autoptr (Call) poll = NULL;
   gint64 cancelled_us;
 
   fixture_start (&fixture, NULL);
-  nameplate = allocate (&fixture);
+  allocate (&fixture, &host);
 
   poll = call_start (vanishing, fixture.url, "GET", "/v1/mailboxes/1/messages?after=0&wait=30",
-                     NULL, cancellable);
+                     NULL, host.secret, cancellable);
   wait_for_waiting_polls (&fixture, 1);
 
   cancelled_us = g_get_monotonic_time ();
@@ -1372,14 +1707,11 @@ test_vanished_poller (void)
   fixture_stop (&fixture);
 }
 
+/* The credentials are coturn's: "<expiry>:<id>", expiry = now + ttl, and
+ * the password base64 (HMAC-SHA1 (secret, username)). */
 static void
-test_turn (void)
+assert_turn_credentials (JsonObject *object, const char *secret, gint64 ttl)
 {
-  const char *const turn_uris[] = { "turn:192.0.2.1:3478?transport=udp", NULL };
-  const char *const stun_uris[] = { "stun:192.0.2.1:3478", NULL };
-  Fixture fixture = { 0 };
-  g_autoptr (Call) call = NULL;
-  g_autoptr (JsonObject) object = NULL;
   g_autofree char *expected = NULL;
   g_auto (GStrv) parts = NULL;
   const char *username;
@@ -1389,33 +1721,149 @@ test_turn (void)
   gsize digest_len = sizeof digest;
   g_autoptr (GHmac) hmac = NULL;
 
-  fixture_start (&fixture, "turn-secret", "s3cret", "turn-uris", turn_uris, "stun-uris", stun_uris,
-                 "turn-ttl", 3600, NULL);
-  call = call_run (&fixture, "GET", "/v1/turn", NULL);
-  g_assert_cmpuint (call_status (call), ==, 200);
-  object = call_json (call);
-
-  g_assert_cmpstr (json_array_get_string_element (json_object_get_array_member (object, "stun"), 0),
-                   ==, stun_uris[0]);
-  g_assert_cmpstr (json_array_get_string_element (json_object_get_array_member (object, "turn"), 0),
-                   ==, turn_uris[0]);
-  g_assert_cmpint (json_object_get_int_member (object, "ttl"), ==, 3600);
-
-  /* coturn's check: "<expiry>:<id>", expiry = now + ttl, and the
-   * password is base64 (HMAC-SHA1 (secret, username)). */
+  g_assert_cmpint (json_object_get_int_member (object, "ttl"), ==, ttl);
   username = json_object_get_string_member (object, "username");
   parts = g_strsplit (username, ":", 2);
   g_assert_cmpuint (g_strv_length (parts), ==, 2);
   g_assert_cmpuint (strlen (parts[1]), >, 0);
   expiry = g_ascii_strtoll (parts[0], NULL, 10);
-  g_assert_cmpint (expiry, >=, now + 3600 - 5);
-  g_assert_cmpint (expiry, <=, now + 3600 + 5);
+  g_assert_cmpint (expiry, >=, now + ttl - 5);
+  g_assert_cmpint (expiry, <=, now + ttl + 5);
 
-  hmac = g_hmac_new (G_CHECKSUM_SHA1, (const guchar *)"s3cret", 6);
+  hmac = g_hmac_new (G_CHECKSUM_SHA1, (const guchar *)secret, strlen (secret));
   g_hmac_update (hmac, (const guchar *)username, strlen (username));
   g_hmac_get_digest (hmac, digest, &digest_len);
   expected = g_base64_encode (digest, digest_len);
   g_assert_cmpstr (json_object_get_string_member (object, "credential"), ==, expected);
+}
+
+/* TURN credentials go to a side of an open mailbox only, and last at most
+ * an hour by default; anyone may have the STUN servers. */
+static void
+test_turn (void)
+{
+  const char *const turn_uris[] = { "turn:192.0.2.1:3478?transport=udp", NULL };
+  const char *const stun_uris[] = { "stun:192.0.2.1:3478", NULL };
+  Fixture fixture = { 0 };
+  g_auto (Side) host = { 0 };
+  g_auto (Side) joiner = { 0 };
+  g_autoptr (Call) call = NULL;
+  g_autoptr (Call) joiner_call = NULL;
+  g_autoptr (Call) public_call = NULL;
+  g_autoptr (JsonObject) object = NULL;
+  g_autoptr (JsonObject) joiner_object = NULL;
+  g_autoptr (JsonObject) public_object = NULL;
+  guint ttl = 0;
+
+  fixture_start (&fixture, "turn-secret", "s3cret", "turn-uris", turn_uris, "stun-uris", stun_uris,
+                 NULL);
+  g_object_get (fixture.server, "turn-ttl", &ttl, NULL);
+  g_assert_cmpuint (ttl, ==, 3600);
+  allocate (&fixture, &host);
+  join (&fixture, host.nameplate, &joiner);
+
+  call = call_run_as (&fixture, &host, "GET", "/v1/mailboxes/1/turn", NULL);
+  g_assert_cmpuint (call_status (call), ==, 200);
+  object = call_json (call);
+  g_assert_cmpstr (json_array_get_string_element (json_object_get_array_member (object, "stun"), 0),
+                   ==, stun_uris[0]);
+  g_assert_cmpstr (json_array_get_string_element (json_object_get_array_member (object, "turn"), 0),
+                   ==, turn_uris[0]);
+  assert_turn_credentials (object, "s3cret", 3600);
+
+  /* Each side has credentials of its own. */
+  joiner_call = call_run_as (&fixture, &joiner, "GET", "/v1/mailboxes/1/turn", NULL);
+  joiner_object = call_json (joiner_call);
+  assert_turn_credentials (joiner_object, "s3cret", 3600);
+  g_assert_cmpstr (json_object_get_string_member (joiner_object, "username"), !=,
+                   json_object_get_string_member (object, "username"));
+
+  public_call = call_run (&fixture, "GET", "/v1/turn", NULL);
+  g_assert_cmpuint (call_status (public_call), ==, 200);
+  public_object = call_json (public_call);
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (public_object, "stun")),
+                    ==, 1);
+  g_assert_false (json_object_has_member (public_object, "turn"));
+  g_assert_false (json_object_has_member (public_object, "username"));
+  g_assert_false (json_object_has_member (public_object, "credential"));
+
+  fixture_stop (&fixture);
+}
+
+/* Not an open relay: no secret, a wrong one, or a closed mailbox gets no
+ * credentials; a side gets --turn-quota sets per --turn-ttl, the other
+ * side its own. */
+static void
+test_turn_needs_a_side (void)
+{
+  const char *const turn_uris[] = { "turn:192.0.2.1:3478", NULL };
+  Fixture fixture = { 0 };
+  g_auto (Side) host = { 0 };
+  g_auto (Side) joiner = { 0 };
+  g_auto (Side) other = { 0 };
+  Side stranger = { (char *)"1", (char *)WRONG_SECRET };
+  Side elsewhere = { (char *)"1", NULL };
+  g_autoptr (Call) anonymous = NULL;
+  g_autoptr (Call) wrong = NULL;
+  g_autoptr (Call) other_mailbox = NULL;
+  g_autoptr (Call) over_quota = NULL;
+  g_autoptr (Call) joiner_call = NULL;
+  g_autoptr (Call) after_leaving = NULL;
+  g_autoptr (Call) left = NULL;
+  g_autoptr (Call) public_call = NULL;
+  g_autoptr (JsonObject) public_object = NULL;
+  g_autofree char *anonymous_body = NULL;
+  guint64 retry_after = 0;
+
+  fixture_start (&fixture, "turn-secret", "s3cret", "turn-uris", turn_uris, "turn-ttl", 600,
+                 "turn-quota", 2, NULL);
+  allocate (&fixture, &host);
+  join (&fixture, host.nameplate, &joiner);
+  allocate (&fixture, &other);
+  elsewhere.secret = other.secret;
+
+  anonymous = call_run (&fixture, "GET", "/v1/mailboxes/1/turn", NULL);
+  assert_error (anonymous, 401, "unauthorized");
+  g_assert_cmpstr (response_header (anonymous, "WWW-Authenticate"), ==,
+                   "Bearer realm=\"pinhole-rendezvous\"");
+  anonymous_body
+      = g_strndup (g_bytes_get_data (anonymous->body, NULL), g_bytes_get_size (anonymous->body));
+  g_assert_null (strstr (anonymous_body, "username"));
+  wrong = call_run_as (&fixture, &stranger, "GET", "/v1/mailboxes/1/turn", NULL);
+  assert_error (wrong, 401, "unauthorized");
+  other_mailbox = call_run_as (&fixture, &elsewhere, "GET", "/v1/mailboxes/1/turn", NULL);
+  assert_error (other_mailbox, 401, "unauthorized");
+
+  for (guint i = 0; i < 2; i++)
+    {
+      g_autoptr (Call) call = call_run_as (&fixture, &host, "GET", "/v1/mailboxes/1/turn", NULL);
+      g_autoptr (JsonObject) object = call_json (call);
+
+      g_assert_cmpuint (call_status (call), ==, 200);
+      assert_turn_credentials (object, "s3cret", 600);
+    }
+  over_quota = call_run_as (&fixture, &host, "GET", "/v1/mailboxes/1/turn", NULL);
+  assert_error (over_quota, 429, "turn-quota");
+  g_assert_true (g_ascii_string_to_unsigned (response_header (over_quota, "Retry-After"), 10, 590,
+                                             600, &retry_after, NULL));
+  joiner_call = call_run_as (&fixture, &joiner, "GET", "/v1/mailboxes/1/turn", NULL);
+  g_assert_cmpuint (call_status (joiner_call), ==, 200);
+
+  /* Once the mailbox is closed, its sides' secrets buy nothing. */
+  left = leave (&fixture, &host);
+  g_assert_cmpuint (call_status (left), ==, 204);
+  g_clear_pointer (&left, call_free);
+  left = leave (&fixture, &joiner);
+  g_assert_cmpuint (call_status (left), ==, 204);
+  after_leaving = call_run_as (&fixture, &joiner, "GET", "/v1/mailboxes/1/turn", NULL);
+  assert_error (after_leaving, 404, "unknown-mailbox");
+
+  /* TURN but no STUN: the public list is empty, and names no relay. */
+  public_call = call_run (&fixture, "GET", "/v1/turn", NULL);
+  public_object = call_json (public_call);
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (public_object, "stun")),
+                    ==, 0);
+  g_assert_false (json_object_has_member (public_object, "credential"));
 
   fixture_stop (&fixture);
 }
@@ -1425,22 +1873,35 @@ test_turn_not_configured (void)
 {
   const char *const stun_uris[] = { "stun:192.0.2.1:3478", NULL };
   Fixture fixture = { 0 };
+  g_auto (Side) host = { 0 };
   g_autoptr (Call) missing = NULL;
+  g_autoptr (Call) missing_for_side = NULL;
   g_autoptr (Call) stun_only = NULL;
+  g_autoptr (Call) stun_only_for_side = NULL;
   g_autoptr (JsonObject) object = NULL;
+  g_autoptr (JsonObject) side_object = NULL;
 
   fixture_start (&fixture, NULL);
+  allocate (&fixture, &host);
   missing = call_run (&fixture, "GET", "/v1/turn", NULL);
   assert_error (missing, 404, "turn-not-configured");
+  missing_for_side = call_run_as (&fixture, &host, "GET", "/v1/mailboxes/1/turn", NULL);
+  assert_error (missing_for_side, 404, "turn-not-configured");
   fixture_stop (&fixture);
+  side_clear (&host);
 
   fixture_start (&fixture, "stun-uris", stun_uris, NULL);
+  allocate (&fixture, &host);
   stun_only = call_run (&fixture, "GET", "/v1/turn", NULL);
   g_assert_cmpuint (call_status (stun_only), ==, 200);
   object = call_json (stun_only);
   g_assert_cmpuint (json_array_get_length (json_object_get_array_member (object, "stun")), ==, 1);
   g_assert_false (json_object_has_member (object, "turn"));
   g_assert_false (json_object_has_member (object, "credential"));
+  stun_only_for_side = call_run_as (&fixture, &host, "GET", "/v1/mailboxes/1/turn", NULL);
+  g_assert_cmpuint (call_status (stun_only_for_side), ==, 200);
+  side_object = call_json (stun_only_for_side);
+  g_assert_false (json_object_has_member (side_object, "turn"));
   fixture_stop (&fixture);
 }
 
@@ -1454,18 +1915,20 @@ test_metrics (void)
     "pinhole_rate_limited_total",      "pinhole_errors_total",
   };
   Fixture fixture = { 0 };
-  g_autofree char *nameplate = NULL;
+  g_auto (Side) host = { 0 };
   g_autofree char *metrics = NULL;
   g_autoptr (Call) missing = NULL;
+  g_autoptr (Call) anonymous = NULL;
   g_autoptr (Call) call = NULL;
   g_autoptr (GRegex) sample = NULL;
   g_autoptr (GRegex) comment = NULL;
   g_auto (GStrv) lines = NULL;
 
   fixture_start (&fixture, NULL);
-  nameplate = allocate (&fixture);
-  post_ok (&fixture, nameplate, SIDE_A, "x");
+  allocate (&fixture, &host);
+  post_ok (&fixture, &host, "x");
   missing = call_run (&fixture, "GET", "/v1/mailboxes/7/messages", NULL);
+  anonymous = call_run (&fixture, "GET", "/v1/mailboxes/1/messages", NULL);
 
   call = call_run (&fixture, "GET", "/metrics", NULL);
   g_assert_cmpuint (call_status (call), ==, 200);
@@ -1501,7 +1964,9 @@ test_metrics (void)
   g_assert_nonnull (strstr (metrics, "\npinhole_messages_total 1\n"));
   g_assert_nonnull (strstr (metrics, "\npinhole_requests_total{status=\"201\"} 2\n"));
   g_assert_nonnull (strstr (metrics, "\npinhole_requests_total{status=\"404\"} 1\n"));
+  g_assert_nonnull (strstr (metrics, "\npinhole_requests_total{status=\"401\"} 1\n"));
   g_assert_nonnull (strstr (metrics, "\npinhole_errors_total{code=\"unknown-mailbox\"} 1\n"));
+  g_assert_nonnull (strstr (metrics, "\npinhole_errors_total{code=\"unauthorized\"} 1\n"));
 
   fixture_stop (&fixture);
 }
@@ -1602,6 +2067,15 @@ raw_exchange (GSocket *socket, const char *request)
   return raw_read_response (socket);
 }
 
+/* A request without a body, as @secret's side (or no one's, NULL). */
+static char *
+raw_request (const char *method, const char *path, const char *secret)
+{
+  return g_strdup_printf ("%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\n%s%s%s\r\n", method, path,
+                          secret != NULL ? "Authorization: Bearer " : "",
+                          secret != NULL ? secret : "", secret != NULL ? "\r\n" : "");
+}
+
 /* A leave is answered 204 on a connection that stays open, so a client
  * does not have to connect again for its next request. (libsoup's own
  * client, unlike the server, closes its side after any 204.) */
@@ -1613,15 +2087,20 @@ test_leave_keeps_connection (void)
   g_autoptr (GSocketAddress) address = NULL;
   g_autoptr (GSocket) socket = NULL;
   g_autoptr (GError) error = NULL;
-  g_autofree char *nameplate = NULL;
+  g_auto (Side) host = { 0 };
+  g_auto (Side) joiner = { 0 };
+  g_autofree char *host_leaves = NULL;
+  g_autofree char *joiner_leaves = NULL;
+  g_autofree char *fetch_gone = NULL;
   g_autofree char *left = NULL;
   g_autofree char *next = NULL;
   g_autofree char *gone = NULL;
 
   fixture_start (&fixture, NULL);
-  nameplate = allocate (&fixture);
-  post_ok (&fixture, nameplate, SIDE_A, "a");
-  post_ok (&fixture, nameplate, SIDE_B, "b");
+  allocate (&fixture, &host);
+  join (&fixture, host.nameplate, &joiner);
+  post_ok (&fixture, &host, "a");
+  post_ok (&fixture, &joiner, "b");
 
   address = g_inet_socket_address_new (loopback, ph_rendezvous_server_get_port (fixture.server));
   socket = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, &error);
@@ -1631,15 +2110,15 @@ test_leave_keeps_connection (void)
   g_assert_no_error (error);
   g_socket_set_blocking (socket, FALSE);
 
-  left = raw_exchange (socket, "DELETE /v1/mailboxes/1?side=" SIDE_A " HTTP/1.1\r\n"
-                               "Host: 127.0.0.1\r\n\r\n");
+  host_leaves = raw_request ("DELETE", "/v1/mailboxes/1", host.secret);
+  left = raw_exchange (socket, host_leaves);
   g_assert_true (g_str_has_prefix (left, "HTTP/1.1 204 "));
   g_assert_null (strstr (left, "\r\nConnection:"));
-  next = raw_exchange (socket, "DELETE /v1/mailboxes/1?side=" SIDE_B " HTTP/1.1\r\n"
-                               "Host: 127.0.0.1\r\n\r\n");
+  joiner_leaves = raw_request ("DELETE", "/v1/mailboxes/1", joiner.secret);
+  next = raw_exchange (socket, joiner_leaves);
   g_assert_true (g_str_has_prefix (next, "HTTP/1.1 204 "));
-  gone = raw_exchange (socket, "GET /v1/mailboxes/1/messages HTTP/1.1\r\n"
-                               "Host: 127.0.0.1\r\n\r\n");
+  fetch_gone = raw_request ("GET", "/v1/mailboxes/1/messages", host.secret);
+  gone = raw_exchange (socket, fetch_gone);
   g_assert_true (g_str_has_prefix (gone, "HTTP/1.1 404 "));
 
   g_socket_close (socket, NULL);
@@ -1748,32 +2227,36 @@ test_held_poll_answers (void)
   Fixture fixture = { 0 };
   g_autoptr (GSocket) woken = NULL;
   g_autoptr (GSocket) timed_out = NULL;
-  g_autofree char *nameplate = NULL;
+  g_auto (Side) host = { 0 };
   g_autofree char *woken_answer = NULL;
   g_autofree char *timed_out_answer = NULL;
   g_autofree char *metrics = NULL;
+  g_autofree char *first_poll = NULL;
+  g_autofree char *first_at_once = NULL;
+  g_autofree char *next_poll = NULL;
+  g_autofree char *next_at_once = NULL;
 
   fixture_start (&fixture, "max-hold", 1, NULL);
-  nameplate = allocate (&fixture);
+  allocate (&fixture, &host);
+  first_poll = raw_request ("GET", "/v1/mailboxes/1/messages?after=0&wait=30", host.secret);
+  first_at_once = raw_request ("GET", "/v1/mailboxes/1/messages?after=0", host.secret);
+  next_poll = raw_request ("GET", "/v1/mailboxes/1/messages?after=1&wait=30", host.secret);
+  next_at_once = raw_request ("GET", "/v1/mailboxes/1/messages?after=1", host.secret);
 
   woken = raw_connect (&fixture);
-  raw_send (woken, "GET /v1/mailboxes/1/messages?after=0&wait=30 HTTP/1.1\r\n"
-                   "Host: 127.0.0.1\r\n\r\n");
+  raw_send (woken, first_poll);
   wait_for_waiting_polls (&fixture, 1);
-  post_ok (&fixture, nameplate, SIDE_A, "hello");
+  post_ok (&fixture, &host, "hello");
   woken_answer = raw_read_until_closed (woken);
   g_assert_true (g_str_has_prefix (woken_answer, "HTTP/1.1 200 OK\r\n"));
-  assert_same_answer (&fixture, woken_answer,
-                      "GET /v1/mailboxes/1/messages?after=0 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+  assert_same_answer (&fixture, woken_answer, first_at_once);
 
   timed_out = raw_connect (&fixture);
-  raw_send (timed_out, "GET /v1/mailboxes/1/messages?after=1&wait=30 HTTP/1.1\r\n"
-                       "Host: 127.0.0.1\r\n\r\n");
+  raw_send (timed_out, next_poll);
   wait_for_waiting_polls (&fixture, 1);
   timed_out_answer = raw_read_until_closed (timed_out);
   g_assert_true (g_str_has_suffix (timed_out_answer, "\r\n\r\n{\"messages\":[]}"));
-  assert_same_answer (&fixture, timed_out_answer,
-                      "GET /v1/mailboxes/1/messages?after=1 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+  assert_same_answer (&fixture, timed_out_answer, next_at_once);
 
   /* Counted as libsoup counts the requests it answers; the clients are
    * forgotten with their connections. */
@@ -1792,18 +2275,19 @@ static void
 test_held_poll_hang_up (void)
 {
   Fixture fixture = { 0 };
-  g_autofree char *nameplate = NULL;
+  g_auto (Side) host = { 0 };
   g_autofree char *metrics = NULL;
+  g_autofree char *poll = NULL;
   GSocket *sockets[3];
 
   fixture_start (&fixture, NULL);
-  nameplate = allocate (&fixture);
+  allocate (&fixture, &host);
+  poll = raw_request ("GET", "/v1/mailboxes/1/messages?after=0&wait=30", host.secret);
 
   for (guint i = 0; i < G_N_ELEMENTS (sockets); i++)
     {
       sockets[i] = raw_connect (&fixture);
-      raw_send (sockets[i], "GET /v1/mailboxes/1/messages?after=0&wait=30 HTTP/1.1\r\n"
-                            "Host: 127.0.0.1\r\n\r\n");
+      raw_send (sockets[i], poll);
       wait_for_waiting_polls (&fixture, i + 1);
     }
 
@@ -1821,7 +2305,7 @@ test_held_poll_hang_up (void)
   g_assert_null (strstr (metrics, "\npinhole_connections_open 5"));
 
   /* The mailbox is still there: a post finds no poll to answer. */
-  g_assert_cmpuint (post_ok (&fixture, nameplate, SIDE_A, "late"), ==, 1);
+  g_assert_cmpuint (post_ok (&fixture, &host, "late"), ==, 1);
 
   for (guint i = 0; i < G_N_ELEMENTS (sockets); i++)
     g_object_unref (sockets[i]);
@@ -1840,7 +2324,8 @@ test_many_held_polls (void)
       "max-conns", MANY_POLLS, "max-conns-per-host", MANY_POLLS, "timeout", 0, NULL);
   g_autoptr (GPtrArray) woken = g_ptr_array_new_with_free_func ((GDestroyNotify)call_free);
   g_autoptr (GPtrArray) closed = g_ptr_array_new_with_free_func ((GDestroyNotify)call_free);
-  g_autofree char *nameplate = NULL;
+  g_auto (Side) host = { 0 };
+  g_auto (Side) joiner = { 0 };
   g_autofree char *metrics = NULL;
   g_autoptr (Call) left_a = NULL;
   g_autoptr (Call) left_b = NULL;
@@ -1848,13 +2333,14 @@ test_many_held_polls (void)
       = g_object_new (PH_TYPE_RATE_LIMITER, "rate", 1000, "burst", 1000, NULL);
 
   fixture_start (&fixture, "limiter", limiter, NULL);
-  nameplate = allocate (&fixture);
+  allocate (&fixture, &host);
 
   for (guint i = 0; i < MANY_POLLS; i++)
     g_ptr_array_add (woken, call_start (pollers, fixture.url, "GET",
-                                        "/v1/mailboxes/1/messages?after=0&wait=30", NULL, NULL));
+                                        "/v1/mailboxes/1/messages?after=0&wait=30", NULL,
+                                        host.secret, NULL));
   wait_for_waiting_polls (&fixture, MANY_POLLS);
-  post_ok (&fixture, nameplate, SIDE_A, "for all");
+  post_ok (&fixture, &host, "for all");
   for (guint i = 0; i < MANY_POLLS; i++)
     {
       Call *call = g_ptr_array_index (woken, i);
@@ -1871,13 +2357,15 @@ test_many_held_polls (void)
       g_assert_cmpstr (response_header (call, "Cache-Control"), ==, "no-store");
     }
 
-  post_ok (&fixture, nameplate, SIDE_B, "joined");
+  join (&fixture, host.nameplate, &joiner);
+  post_ok (&fixture, &joiner, "joined");
   for (guint i = 0; i < MANY_POLLS; i++)
     g_ptr_array_add (closed, call_start (pollers, fixture.url, "GET",
-                                         "/v1/mailboxes/1/messages?after=2&wait=30", NULL, NULL));
+                                         "/v1/mailboxes/1/messages?after=2&wait=30", NULL,
+                                         joiner.secret, NULL));
   wait_for_waiting_polls (&fixture, MANY_POLLS);
-  left_a = call_run (&fixture, "DELETE", "/v1/mailboxes/1?side=" SIDE_A, NULL);
-  left_b = call_run (&fixture, "DELETE", "/v1/mailboxes/1?side=" SIDE_B, NULL);
+  left_a = leave (&fixture, &host);
+  left_b = leave (&fixture, &joiner);
   g_assert_cmpuint (call_status (left_b), ==, 204);
   for (guint i = 0; i < MANY_POLLS; i++)
     {
@@ -1902,9 +2390,10 @@ test_large_held_answer (void)
 {
   Fixture fixture = { 0 };
   g_autoptr (SoupSession) other = soup_session_new ();
-  g_autofree char *nameplate = NULL;
+  g_auto (Side) host = { 0 };
+  g_auto (Side) joiner = { 0 };
   g_autofree char *large = g_strnfill (6 * 1024 * 1024, 'x');
-  g_autofree char *body = message_json (SIDE_B, "desc", large);
+  g_autofree char *body = message_json ("desc", large);
   g_autoptr (Call) poll = NULL;
   g_autoptr (Call) posted = NULL;
   g_autoptr (JsonArray) messages = NULL;
@@ -1913,12 +2402,14 @@ test_large_held_answer (void)
       = g_object_new (PH_TYPE_MAILBOX_STORE, "max-mailbox-bytes", (guint64)64 * 1024 * 1024, NULL);
 
   fixture_start (&fixture, "max-body-bytes", 16 * 1024 * 1024, "store", store, NULL);
-  nameplate = allocate (&fixture);
+  allocate (&fixture, &host);
+  join (&fixture, host.nameplate, &joiner);
 
   poll = call_start (fixture.session, fixture.url, "GET",
-                     "/v1/mailboxes/1/messages?after=0&wait=30", NULL, NULL);
+                     "/v1/mailboxes/1/messages?after=0&wait=30", NULL, host.secret, NULL);
   wait_for_waiting_polls (&fixture, 1);
-  posted = call_start (other, fixture.url, "POST", "/v1/mailboxes/1/messages", body, NULL);
+  posted = call_start (other, fixture.url, "POST", "/v1/mailboxes/1/messages", body, joiner.secret,
+                       NULL);
   wait_for (&posted->done);
   g_assert_cmpuint (call_status (posted), ==, 201);
   wait_for (&poll->done);
@@ -1941,12 +2432,13 @@ accept_any_certificate_cb (SoupMessage *msg, GTlsCertificate *certificate,
 
 static Call *
 tls_call_start (SoupSession *session, const char *base_url, const char *method, const char *path,
-                const char *body)
+                const char *body, const char *secret)
 {
   g_autofree char *url = g_strconcat (base_url, path, NULL);
   Call *call = g_new0 (Call, 1);
 
   call->msg = soup_message_new (method, url);
+  set_secret (call->msg, secret);
   g_signal_connect (call->msg, "accept-certificate", G_CALLBACK (accept_any_certificate_cb), NULL);
   if (body != NULL)
     {
@@ -1968,7 +2460,8 @@ test_tls_held_poll (void)
   Fixture fixture = { 0 };
   g_autoptr (GError) error = NULL;
   g_autoptr (GTlsCertificate) certificate = ph_certificate_generate ("localhost", &error);
-  g_autofree char *body = message_json (SIDE_A, "pake", "over tls");
+  g_autofree char *body = message_json ("pake", "over tls");
+  g_auto (Side) host = { 0 };
   g_autoptr (Call) allocated = NULL;
   g_autoptr (Call) poll = NULL;
   g_autoptr (Call) posted = NULL;
@@ -1979,15 +2472,16 @@ test_tls_held_poll (void)
   fixture_start (&fixture, "tls-certificate", certificate, NULL);
   g_assert_true (g_str_has_prefix (fixture.url, "https://"));
 
-  allocated = tls_call_start (fixture.session, fixture.url, "POST", "/v1/mailboxes", NULL);
+  allocated = tls_call_start (fixture.session, fixture.url, "POST", "/v1/mailboxes", NULL, NULL);
   wait_for (&allocated->done);
   g_assert_no_error (allocated->error);
-  g_assert_cmpuint (call_status (allocated), ==, 201);
+  read_seat (allocated, 201, HOST, &host);
 
   poll = tls_call_start (fixture.session, fixture.url, "GET",
-                         "/v1/mailboxes/1/messages?after=0&wait=30", NULL);
+                         "/v1/mailboxes/1/messages?after=0&wait=30", NULL, host.secret);
   wait_for_waiting_polls (&fixture, 1);
-  posted = tls_call_start (fixture.session, fixture.url, "POST", "/v1/mailboxes/1/messages", body);
+  posted = tls_call_start (fixture.session, fixture.url, "POST", "/v1/mailboxes/1/messages", body,
+                           host.secret);
   wait_for (&posted->done);
   g_assert_cmpuint (call_status (posted), ==, 201);
   wait_for (&poll->done);
@@ -2014,7 +2508,9 @@ test_paused_held_polls (void)
   g_autoptr (GSocket) socket = NULL;
   g_autoptr (GSocket) gone = NULL;
   g_autoptr (Call) left = NULL;
-  g_autofree char *nameplate = NULL;
+  g_auto (Side) host = { 0 };
+  g_autofree char *first_poll = NULL;
+  g_autofree char *next_poll = NULL;
   g_autofree char *woken = NULL;
   g_autofree char *woken_body = NULL;
   g_autofree char *timed_out = NULL;
@@ -2027,39 +2523,37 @@ test_paused_held_polls (void)
   fixture_start (&fixture, "take-connections", FALSE, "max-hold", 1, NULL);
   g_object_get (fixture.server, "take-connections", &take, NULL);
   g_assert_false (take);
-  nameplate = allocate (&fixture);
+  allocate (&fixture, &host);
+  first_poll = raw_request ("GET", "/v1/mailboxes/1/messages?after=0&wait=30", host.secret);
+  next_poll = raw_request ("GET", "/v1/mailboxes/1/messages?after=1&wait=30", host.secret);
 
   socket = raw_connect (&fixture);
-  raw_send (socket, "GET /v1/mailboxes/1/messages?after=0&wait=30 HTTP/1.1\r\n"
-                    "Host: 127.0.0.1\r\n\r\n");
+  raw_send (socket, first_poll);
   wait_for_waiting_polls (&fixture, 1);
-  post_ok (&fixture, nameplate, SIDE_A, "hello");
+  post_ok (&fixture, &host, "hello");
   woken = raw_read_response (socket);
   g_assert_true (g_str_has_prefix (woken, "HTTP/1.1 200 OK\r\n"));
   g_assert_null (strstr (woken, "\r\nConnection: close\r\n"));
   woken_head = response_parts (woken, &woken_body);
-  g_assert_true (g_str_has_prefix (woken_body, "{\"messages\":[{\"index\":1,\"side\":\"" SIDE_A));
+  g_assert_true (g_str_has_prefix (woken_body, "{\"messages\":[{\"index\":1,\"side\":1,"));
 
   /* The same connection carries the next poll, answered when its hold ends. */
   started = g_get_monotonic_time ();
-  timed_out = raw_exchange (socket, "GET /v1/mailboxes/1/messages?after=1&wait=30 HTTP/1.1\r\n"
-                                    "Host: 127.0.0.1\r\n\r\n");
+  timed_out = raw_exchange (socket, next_poll);
   g_assert_true (g_str_has_suffix (timed_out, "\r\n\r\n{\"messages\":[]}"));
   g_assert_cmpint (g_get_monotonic_time () - started, >=, 950 * 1000);
 
   /* A client that hangs up mid-poll is forgotten at once. */
   gone = raw_connect (&fixture);
-  raw_send (gone, "GET /v1/mailboxes/1/messages?after=1&wait=30 HTTP/1.1\r\n"
-                  "Host: 127.0.0.1\r\n\r\n");
+  raw_send (gone, next_poll);
   wait_for_waiting_polls (&fixture, 1);
   g_socket_close (gone, NULL);
   wait_for_waiting_polls (&fixture, 0);
 
   /* A poll on a mailbox that closes is told so. */
-  raw_send (socket, "GET /v1/mailboxes/1/messages?after=1&wait=30 HTTP/1.1\r\n"
-                    "Host: 127.0.0.1\r\n\r\n");
+  raw_send (socket, next_poll);
   wait_for_waiting_polls (&fixture, 1);
-  left = call_run (&fixture, "DELETE", "/v1/mailboxes/1?side=" SIDE_A, NULL);
+  left = leave (&fixture, &host);
   g_assert_cmpuint (call_status (left), ==, 204);
   closed = raw_read_response (socket);
   g_assert_true (g_str_has_prefix (closed, "HTTP/1.1 404 "));
@@ -2112,7 +2606,7 @@ test_program (void)
   expected_line = g_strdup_printf ("pinhole-rendezvous listening on %s", url);
   g_assert_cmpstr (line, ==, expected_line);
 
-  health = call_start (session, url, "GET", "/v1/health", NULL, NULL);
+  health = call_start (session, url, "GET", "/v1/health", NULL, NULL, NULL);
   wait_for (&health->done);
   g_assert_no_error (health->error);
   g_assert_cmpuint (call_status (health), ==, 200);
@@ -2133,6 +2627,8 @@ test_program_usage (void)
     { "--tls-cert", "/nonexistent", NULL },
     { "--turn-secret", "s3cret", NULL },
     { "--max-hold", "0", NULL },
+    /* TURN credentials cannot be taken back: an hour at most. */
+    { "--turn-ttl", "3601", NULL },
     { "--rate", "abc", NULL },
     { "extra", NULL, NULL },
   };
@@ -2167,6 +2663,8 @@ main (int argc, char **argv)
 
   g_test_add_func ("/server/store/lifecycle", test_store_lifecycle);
   g_test_add_func ("/server/store/claim", test_store_claim);
+  g_test_add_func ("/server/store/sides-and-secrets", test_store_sides_and_secrets);
+  g_test_add_func ("/server/store/turn-quota", test_store_turn_quota);
   g_test_add_func ("/server/store/expiry", test_store_expiry);
   g_test_add_func ("/server/store/expiry-order", test_store_expiry_order);
   g_test_add_func ("/server/store/paired-mailbox-lives-while-used",
@@ -2192,6 +2690,7 @@ main (int argc, char **argv)
   g_test_add_func ("/server/http/claim-and-tags", test_claim_and_tags);
   g_test_add_func ("/server/http/vanished-poller", test_vanished_poller);
   g_test_add_func ("/server/http/turn", test_turn);
+  g_test_add_func ("/server/http/turn-needs-a-side", test_turn_needs_a_side);
   g_test_add_func ("/server/http/turn-not-configured", test_turn_not_configured);
   g_test_add_func ("/server/http/metrics", test_metrics);
   g_test_add_func ("/server/http/health", test_health);

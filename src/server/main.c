@@ -214,7 +214,7 @@ main (int argc, char **argv)
     { "turn-uri", 0, 0, G_OPTION_ARG_STRING_ARRAY, &turn_uris, "A TURN server, repeatable", "URI" },
     { "stun-uri", 0, 0, G_OPTION_ARG_STRING_ARRAY, &stun_uris, "A STUN server, repeatable", "URI" },
     { "turn-ttl", 0, 0, G_OPTION_ARG_INT64, &limits[TURN_TTL].value,
-      "Lifetime of TURN credentials (86400)", "SECONDS" },
+      "Lifetime of TURN credentials, at most 3600 (3600)", "SECONDS" },
     { "max-body-bytes", 0, 0, G_OPTION_ARG_INT64, &limits[MAX_BODY_BYTES].value,
       "Largest request body (65536)", "N" },
     { "max-mailboxes", 0, 0, G_OPTION_ARG_INT64, &limits[MAX_MAILBOXES].value,

@@ -5,16 +5,30 @@
 
 #include <string.h>
 
+#include "ph-mailbox-format.h"
+#include "ph-mailbox-secret.h"
 #include "ph-mailbox-store.h"
 
 G_DEFINE_QUARK (ph - mailbox - store - error - quark, ph_mailbox_store_error)
 
 typedef struct
 {
+  gboolean taken;
+  gboolean left;
+  /* Until the side first uses its secret: a claim or join repeated with
+   * the request key it was taken with gives it a new one. */
+  gboolean has_request_key;
+  guint8 secret_hash[PH_MAILBOX_SECRET_HASH_SIZE];
+  guint8 request_key_hash[PH_MAILBOX_SECRET_HASH_SIZE];
+  guint turn_requests;
+  gint64 turn_window_end_us;
+} Seat;
+
+typedef struct
+{
   PhMailboxStore *store;
   guint nameplate;
-  char *sides[2];
-  gboolean left[2];
+  Seat seats[2];       /* side N at N - 1 */
   GPtrArray *messages; /* PhStoredMessage, index i + 1 at i */
   gsize bytes;
   gint64 expires_us;
@@ -69,7 +83,6 @@ static guint signals[N_SIGNALS];
 static void
 stored_message_clear (PhStoredMessage *message)
 {
-  g_free (message->side);
   g_free (message->phase);
   g_bytes_unref (message->body);
 }
@@ -90,8 +103,6 @@ static void
 mailbox_free (Mailbox *mailbox)
 {
   g_queue_unlink (&mailbox->store->expiring, &mailbox->link);
-  g_free (mailbox->sides[0]);
-  g_free (mailbox->sides[1]);
   g_ptr_array_unref (mailbox->messages);
   g_free (mailbox);
 }
@@ -287,7 +298,7 @@ ph_mailbox_store_new (guint max_mailboxes, guint max_messages, gsize max_mailbox
                        lifetime_seconds, NULL);
 }
 
-static void
+static Mailbox *
 open_mailbox (PhMailboxStore *self, guint nameplate)
 {
   Mailbox *mailbox = g_new0 (Mailbox, 1);
@@ -299,6 +310,40 @@ open_mailbox (PhMailboxStore *self, guint nameplate)
   g_snprintf (mailbox->tag, sizeof mailbox->tag, "%08x%08x", tag[0], tag[1]);
   g_hash_table_insert (self->mailboxes, GUINT_TO_POINTER (nameplate), mailbox);
   start_lifetime (self, mailbox);
+  return mailbox;
+}
+
+static Seat *
+seat_of (Mailbox *mailbox, guint side)
+{
+  g_assert (side == PH_MAILBOX_HOST_SIDE || side == PH_MAILBOX_JOINER_SIDE);
+  return &mailbox->seats[side - 1];
+}
+
+/* Gives @seat a new secret, remembering the request key it came with. */
+static char *
+take_seat (Seat *seat, const char *request_key)
+{
+  char *secret = ph_mailbox_secret_new (seat->secret_hash);
+
+  seat->taken = TRUE;
+  seat->has_request_key = request_key != NULL;
+  if (request_key != NULL)
+    ph_mailbox_secret_hash (request_key, seat->request_key_hash);
+  return secret;
+}
+
+/* Whether @request_key is the one @seat was taken with, and its secret
+ * is still unused: the same client asking again. */
+static gboolean
+is_repeat (const Seat *seat, const char *request_key)
+{
+  guint8 hash[PH_MAILBOX_SECRET_HASH_SIZE];
+
+  if (request_key == NULL || !seat->taken || !seat->has_request_key)
+    return FALSE;
+  ph_mailbox_secret_hash (request_key, hash);
+  return ph_mailbox_secret_hash_equal (hash, seat->request_key_hash);
 }
 
 static gboolean
@@ -313,13 +358,16 @@ check_capacity (PhMailboxStore *self, GError **error)
 }
 
 gboolean
-ph_mailbox_store_allocate (PhMailboxStore *self, guint *out_nameplate, GError **error)
+ph_mailbox_store_allocate (PhMailboxStore *self, guint *out_nameplate, char **out_secret,
+                           GError **error)
 {
   GTreeNode *lowest_free;
   guint nameplate;
+  Mailbox *mailbox;
 
   g_return_val_if_fail (PH_IS_MAILBOX_STORE (self), FALSE);
   g_return_val_if_fail (out_nameplate != NULL, FALSE);
+  g_return_val_if_fail (out_secret != NULL, FALSE);
 
   if (!check_capacity (self, error))
     return FALSE;
@@ -338,7 +386,8 @@ ph_mailbox_store_allocate (PhMailboxStore *self, guint *out_nameplate, GError **
         nameplate = ++self->high_water;
     }
 
-  open_mailbox (self, nameplate);
+  mailbox = open_mailbox (self, nameplate);
+  *out_secret = take_seat (seat_of (mailbox, PH_MAILBOX_HOST_SIDE), NULL);
   *out_nameplate = nameplate;
   return TRUE;
 }
@@ -347,24 +396,26 @@ ph_mailbox_store_allocate (PhMailboxStore *self, guint *out_nameplate, GError **
  * below a large claimed number): a claim there is only remembered until
  * the high water passes it or it closes. */
 gboolean
-ph_mailbox_store_claim (PhMailboxStore *self, guint nameplate, const char *side,
-                        gboolean *out_created, GError **error)
+ph_mailbox_store_claim (PhMailboxStore *self, guint nameplate, const char *request_key,
+                        char **out_secret, gboolean *out_created, GError **error)
 {
   Mailbox *mailbox;
+  Seat *host;
 
   g_return_val_if_fail (PH_IS_MAILBOX_STORE (self), FALSE);
-  g_return_val_if_fail (side != NULL, FALSE);
+  g_return_val_if_fail (out_secret != NULL, FALSE);
 
   mailbox = g_hash_table_lookup (self->mailboxes, GUINT_TO_POINTER (nameplate));
   if (mailbox != NULL)
     {
-      for (guint i = 0; i < G_N_ELEMENTS (mailbox->sides); i++)
-        if (g_strcmp0 (mailbox->sides[i], side) == 0)
-          {
-            if (out_created != NULL)
-              *out_created = FALSE;
-            return TRUE;
-          }
+      host = seat_of (mailbox, PH_MAILBOX_HOST_SIDE);
+      if (is_repeat (host, request_key))
+        {
+          *out_secret = take_seat (host, request_key);
+          if (out_created != NULL)
+            *out_created = FALSE;
+          return TRUE;
+        }
       g_set_error (error, PH_MAILBOX_STORE_ERROR, PH_MAILBOX_STORE_ERROR_NAMEPLATE_UNAVAILABLE,
                    "Mailbox %u is already open for another chat.", nameplate);
       return FALSE;
@@ -384,9 +435,8 @@ ph_mailbox_store_claim (PhMailboxStore *self, guint nameplate, const char *side,
   else
     g_tree_remove (self->free_numbers, GUINT_TO_POINTER (nameplate));
 
-  open_mailbox (self, nameplate);
-  mailbox = g_hash_table_lookup (self->mailboxes, GUINT_TO_POINTER (nameplate));
-  mailbox->sides[0] = g_strdup (side);
+  mailbox = open_mailbox (self, nameplate);
+  *out_secret = take_seat (seat_of (mailbox, PH_MAILBOX_HOST_SIDE), request_key);
   if (out_created != NULL)
     *out_created = TRUE;
   return TRUE;
@@ -409,7 +459,7 @@ ph_mailbox_store_get_tag (PhMailboxStore *self, guint nameplate)
 static void
 renew_if_paired (PhMailboxStore *self, Mailbox *mailbox)
 {
-  if (mailbox->sides[1] == NULL)
+  if (!seat_of (mailbox, PH_MAILBOX_JOINER_SIDE)->taken)
     return;
   start_lifetime (self, mailbox);
 }
@@ -425,57 +475,128 @@ lookup_mailbox (PhMailboxStore *self, guint nameplate, GError **error)
   return mailbox;
 }
 
-/* Returns the slot of @side in @mailbox, giving it a free slot when it is
- * new, or -1 when two other sides already hold both. */
-static int
-join_side (Mailbox *mailbox, const char *side)
-{
-  for (guint i = 0; i < G_N_ELEMENTS (mailbox->sides); i++)
-    {
-      if (mailbox->sides[i] == NULL)
-        {
-          mailbox->sides[i] = g_strdup (side);
-          return i;
-        }
-      if (strcmp (mailbox->sides[i], side) == 0)
-        return i;
-    }
-  return -1;
-}
-
+/* The first message of @mailbox when it is @phase and @body from the
+ * host, as a joiner coming back remembers it. */
 static gboolean
-join_side_or_fail (Mailbox *mailbox, const char *side, int *out_slot, GError **error)
+check_first_message (Mailbox *mailbox, const char *phase, GBytes *body, GError **error)
 {
-  *out_slot = join_side (mailbox, side);
-  if (*out_slot < 0)
+  PhStoredMessage *first
+      = mailbox->messages->len > 0 ? g_ptr_array_index (mailbox->messages, 0) : NULL;
+
+  if (first == NULL)
     {
-      g_set_error (error, PH_MAILBOX_STORE_ERROR, PH_MAILBOX_STORE_ERROR_THIRD_SIDE,
-                   "Mailbox %u already has two sides; a code works for two people only.",
+      g_set_error (error, PH_MAILBOX_STORE_ERROR, PH_MAILBOX_STORE_ERROR_NO_SUCH_MAILBOX,
+                   "Mailbox %u holds no message yet: the chat you were in may not be back.",
                    mailbox->nameplate);
+      return FALSE;
+    }
+  if (first->side != PH_MAILBOX_HOST_SIDE || strcmp (first->phase, phase) != 0
+      || !g_bytes_equal (first->body, body))
+    {
+      g_set_error (error, PH_MAILBOX_STORE_ERROR, PH_MAILBOX_STORE_ERROR_OTHER_FIRST_MESSAGE,
+                   "Mailbox %u holds another chat than the one you were in.", mailbox->nameplate);
       return FALSE;
     }
   return TRUE;
 }
 
+/* The first to join holds side 2 from then on; anyone after it, even once
+ * it left, finds the mailbox full. */
 gboolean
-ph_mailbox_store_add_message (PhMailboxStore *self, guint nameplate, const char *side,
-                              const char *phase, GBytes *body, guint64 *out_index, GError **error)
+ph_mailbox_store_join (PhMailboxStore *self, guint nameplate, const char *request_key,
+                       const char *first_phase, GBytes *first_body, char **out_secret,
+                       gboolean *out_created, GError **error)
 {
-  PhStoredMessage *message;
   Mailbox *mailbox;
-  gsize size;
-  int slot;
+  Seat *joiner;
 
   g_return_val_if_fail (PH_IS_MAILBOX_STORE (self), FALSE);
-  g_return_val_if_fail (side != NULL, FALSE);
-  g_return_val_if_fail (phase != NULL, FALSE);
-  g_return_val_if_fail (body != NULL, FALSE);
+  g_return_val_if_fail ((first_phase == NULL) == (first_body == NULL), FALSE);
+  g_return_val_if_fail (out_secret != NULL, FALSE);
 
   mailbox = lookup_mailbox (self, nameplate, error);
   if (mailbox == NULL)
     return FALSE;
 
-  if (!join_side_or_fail (mailbox, side, &slot, error))
+  joiner = seat_of (mailbox, PH_MAILBOX_JOINER_SIDE);
+  if (is_repeat (joiner, request_key))
+    {
+      *out_secret = take_seat (joiner, request_key);
+      if (out_created != NULL)
+        *out_created = FALSE;
+      return TRUE;
+    }
+  if (joiner->taken)
+    {
+      g_set_error (error, PH_MAILBOX_STORE_ERROR, PH_MAILBOX_STORE_ERROR_THIRD_SIDE,
+                   "Mailbox %u already has two sides; a code works for two people only.",
+                   nameplate);
+      return FALSE;
+    }
+  if (first_body != NULL && !check_first_message (mailbox, first_phase, first_body, error))
+    return FALSE;
+
+  *out_secret = take_seat (joiner, request_key);
+  if (out_created != NULL)
+    *out_created = TRUE;
+  /* Paired from now on: the chat keeps it while it uses it. */
+  start_lifetime (self, mailbox);
+  return TRUE;
+}
+
+guint
+ph_mailbox_store_authenticate (PhMailboxStore *self, guint nameplate, const char *secret,
+                               GError **error)
+{
+  guint8 hash[PH_MAILBOX_SECRET_HASH_SIZE];
+  Mailbox *mailbox;
+  guint side = 0;
+
+  g_return_val_if_fail (PH_IS_MAILBOX_STORE (self), 0);
+
+  mailbox = lookup_mailbox (self, nameplate, error);
+  if (mailbox == NULL)
+    return 0;
+
+  if (secret != NULL && ph_mailbox_secret_is_valid (secret))
+    {
+      ph_mailbox_secret_hash (secret, hash);
+      /* Both seats, taken or not, so the time taken tells nothing. */
+      for (guint i = 0; i < G_N_ELEMENTS (mailbox->seats); i++)
+        {
+          gboolean equal = ph_mailbox_secret_hash_equal (hash, mailbox->seats[i].secret_hash);
+
+          if (equal && mailbox->seats[i].taken)
+            side = i + 1;
+        }
+    }
+  if (side == 0)
+    {
+      g_set_error (error, PH_MAILBOX_STORE_ERROR, PH_MAILBOX_STORE_ERROR_UNAUTHORIZED,
+                   "The request does not carry the secret of a side of mailbox %u.", nameplate);
+      return 0;
+    }
+
+  /* The client has its secret: a repeated claim or join is no longer it. */
+  seat_of (mailbox, side)->has_request_key = FALSE;
+  return side;
+}
+
+gboolean
+ph_mailbox_store_add_message (PhMailboxStore *self, guint nameplate, guint side, const char *phase,
+                              GBytes *body, guint64 *out_index, GError **error)
+{
+  PhStoredMessage *message;
+  Mailbox *mailbox;
+  gsize size;
+
+  g_return_val_if_fail (PH_IS_MAILBOX_STORE (self), FALSE);
+  g_return_val_if_fail (side == PH_MAILBOX_HOST_SIDE || side == PH_MAILBOX_JOINER_SIDE, FALSE);
+  g_return_val_if_fail (phase != NULL, FALSE);
+  g_return_val_if_fail (body != NULL, FALSE);
+
+  mailbox = lookup_mailbox (self, nameplate, error);
+  if (mailbox == NULL)
     return FALSE;
 
   size = g_bytes_get_size (body);
@@ -491,7 +612,7 @@ ph_mailbox_store_add_message (PhMailboxStore *self, guint nameplate, const char 
 
   message = g_rc_box_new0 (PhStoredMessage);
   message->index = mailbox->messages->len + 1;
-  message->side = g_strdup (side);
+  message->side = side;
   message->phase = g_strdup (phase);
   message->body = g_bytes_ref (body);
   g_ptr_array_add (mailbox->messages, message);
@@ -527,26 +648,63 @@ ph_mailbox_store_get_messages (PhMailboxStore *self, guint nameplate, guint64 af
 }
 
 gboolean
-ph_mailbox_store_leave (PhMailboxStore *self, guint nameplate, const char *side, GError **error)
+ph_mailbox_store_leave (PhMailboxStore *self, guint nameplate, guint side, GError **error)
 {
   Mailbox *mailbox;
-  int slot;
 
   g_return_val_if_fail (PH_IS_MAILBOX_STORE (self), FALSE);
-  g_return_val_if_fail (side != NULL, FALSE);
+  g_return_val_if_fail (side == PH_MAILBOX_HOST_SIDE || side == PH_MAILBOX_JOINER_SIDE, FALSE);
 
   mailbox = lookup_mailbox (self, nameplate, error);
-  if (mailbox == NULL || !join_side_or_fail (mailbox, side, &slot, error))
+  if (mailbox == NULL)
     return FALSE;
 
-  mailbox->left[slot] = TRUE;
+  seat_of (mailbox, side)->left = TRUE;
 
-  for (guint i = 0; i < G_N_ELEMENTS (mailbox->sides); i++)
-    if (mailbox->sides[i] != NULL && !mailbox->left[i])
+  for (guint i = 0; i < G_N_ELEMENTS (mailbox->seats); i++)
+    if (mailbox->seats[i].taken && !mailbox->seats[i].left)
       return TRUE;
 
   close_mailbox (self, nameplate);
   return TRUE;
+}
+
+gboolean
+ph_mailbox_store_count_turn_request (PhMailboxStore *self, guint nameplate, guint side, guint quota,
+                                     guint window_seconds, guint *out_retry_after, GError **error)
+{
+  gint64 now = g_get_monotonic_time ();
+  Mailbox *mailbox;
+  Seat *seat;
+  guint retry_after;
+
+  g_return_val_if_fail (PH_IS_MAILBOX_STORE (self), FALSE);
+  g_return_val_if_fail (side == PH_MAILBOX_HOST_SIDE || side == PH_MAILBOX_JOINER_SIDE, FALSE);
+
+  mailbox = lookup_mailbox (self, nameplate, error);
+  if (mailbox == NULL)
+    return FALSE;
+
+  seat = seat_of (mailbox, side);
+  if (now >= seat->turn_window_end_us)
+    {
+      seat->turn_requests = 0;
+      seat->turn_window_end_us = now + (gint64)window_seconds * G_USEC_PER_SEC;
+    }
+  if (seat->turn_requests < quota)
+    {
+      seat->turn_requests++;
+      return TRUE;
+    }
+
+  retry_after = (guint)((seat->turn_window_end_us - now + G_USEC_PER_SEC - 1) / G_USEC_PER_SEC);
+  if (out_retry_after != NULL)
+    *out_retry_after = retry_after;
+  g_set_error (error, PH_MAILBOX_STORE_ERROR, PH_MAILBOX_STORE_ERROR_TURN_QUOTA,
+               "This side of mailbox %u has had its %u sets of TURN credentials for now; try "
+               "again in %u seconds.",
+               nameplate, quota, retry_after);
+  return FALSE;
 }
 
 gboolean

@@ -14,7 +14,7 @@ G_BEGIN_DECLS
  * own and touches the fields of its job:
  *   ph-rendezvous-server.c  the object: properties, the SoupServer, listening;
  *   ph-server-routing.c     path to handler, methods, the rate-limit gate;
- *   ph-server-handlers.c    mailboxes, messages, leave, claim, turn, health;
+ *   ph-server-handlers.c    mailboxes, messages, join, leave, claim, turn, health;
  *   ph-server-metrics.c     counters and the /metrics text;
  *   ph-server-clients.c     client connections and their deadlines, client keys;
  *   ph-server-quotas.c      what one client may hold: mailboxes, polls, allocation rate;
@@ -85,6 +85,7 @@ struct _PhRendezvousServer
   GStrv turn_uris;
   GStrv stun_uris;
   guint turn_ttl;
+  guint turn_quota;
   GTlsCertificate *tls_certificate;
   gboolean take_connections;
   GStrv trusted_proxy_cidrs;
@@ -143,13 +144,15 @@ char *ph_server_mailbox_etag (PhRendezvousServer *self, guint nameplate);
 char *ph_server_messages_json (GPtrArray *messages);
 void ph_server_handle_allocate (PhRendezvousServer *self, SoupServerMessage *msg);
 void ph_server_handle_claim (PhRendezvousServer *self, SoupServerMessage *msg, guint nameplate);
+void ph_server_handle_join (PhRendezvousServer *self, SoupServerMessage *msg, guint nameplate);
 void ph_server_handle_post_message (PhRendezvousServer *self, SoupServerMessage *msg,
                                     guint nameplate);
 void ph_server_handle_get_messages (PhRendezvousServer *self, SoupServerMessage *msg,
                                     guint nameplate, GHashTable *query);
-void ph_server_handle_leave (PhRendezvousServer *self, SoupServerMessage *msg, guint nameplate,
-                             GHashTable *query);
+void ph_server_handle_leave (PhRendezvousServer *self, SoupServerMessage *msg, guint nameplate);
 void ph_server_handle_turn (PhRendezvousServer *self, SoupServerMessage *msg);
+void ph_server_handle_mailbox_turn (PhRendezvousServer *self, SoupServerMessage *msg,
+                                    guint nameplate);
 void ph_server_handle_health (PhRendezvousServer *self, SoupServerMessage *msg);
 
 /* ph-server-metrics.c */

@@ -31,6 +31,7 @@ enum
   PROP_TURN_URIS,
   PROP_STUN_URIS,
   PROP_TURN_TTL,
+  PROP_TURN_QUOTA,
   PROP_TLS_CERTIFICATE,
   PROP_STORE,
   PROP_LIMITER,
@@ -177,6 +178,9 @@ ph_rendezvous_server_get_property (GObject *object, guint prop_id, GValue *value
     case PROP_TURN_TTL:
       g_value_set_uint (value, self->turn_ttl);
       break;
+    case PROP_TURN_QUOTA:
+      g_value_set_uint (value, self->turn_quota);
+      break;
     case PROP_TLS_CERTIFICATE:
       g_value_set_object (value, self->tls_certificate);
       break;
@@ -241,6 +245,9 @@ ph_rendezvous_server_set_property (GObject *object, guint prop_id, const GValue 
     case PROP_TURN_TTL:
       self->turn_ttl = g_value_get_uint (value);
       break;
+    case PROP_TURN_QUOTA:
+      self->turn_quota = g_value_get_uint (value);
+      break;
     case PROP_TLS_CERTIFICATE:
       self->tls_certificate = g_value_dup_object (value);
       break;
@@ -296,7 +303,12 @@ ph_rendezvous_server_class_init (PhRendezvousServerClass *klass)
   properties[PROP_TURN_SECRET] = g_param_spec_string ("turn-secret", NULL, NULL, NULL, flags);
   properties[PROP_TURN_URIS] = g_param_spec_boxed ("turn-uris", NULL, NULL, G_TYPE_STRV, flags);
   properties[PROP_STUN_URIS] = g_param_spec_boxed ("stun-uris", NULL, NULL, G_TYPE_STRV, flags);
-  properties[PROP_TURN_TTL] = limit_param ("turn-ttl", 60, 7 * 24 * 3600, 86400);
+  /* TURN credentials cannot be taken back: an hour at most bounds what a
+   * side that leaves keeps of the relay. */
+  properties[PROP_TURN_TTL] = limit_param ("turn-ttl", 60, 3600, 3600);
+  /* Sets of credentials per mailbox side per turn-ttl: the first, a
+   * renewal before it runs out, and a few for reconnections. */
+  properties[PROP_TURN_QUOTA] = limit_param ("turn-quota", 1, 1000, 4);
   properties[PROP_TLS_CERTIFICATE]
       = g_param_spec_object ("tls-certificate", NULL, NULL, G_TYPE_TLS_CERTIFICATE, flags);
   /* The mailboxes and the rate limit are configured on their own

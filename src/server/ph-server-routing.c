@@ -62,7 +62,8 @@ route_mailbox (PhRendezvousServer *self, SoupServerMessage *msg, const char *res
   const char *method = soup_server_message_get_method (msg);
   guint nameplate;
 
-  if (slash != NULL && strcmp (slash, "/messages") != 0)
+  if (slash != NULL && strcmp (slash, "/messages") != 0 && strcmp (slash, "/join") != 0
+      && strcmp (slash, "/turn") != 0)
     {
       ph_server_respond_error (self, msg, SOUP_STATUS_NOT_FOUND, "not-found",
                                "There is nothing at %s.",
@@ -84,7 +85,17 @@ route_mailbox (PhRendezvousServer *self, SoupServerMessage *msg, const char *res
       if (strcmp (method, SOUP_METHOD_PUT) == 0)
         ph_server_handle_claim (self, msg, nameplate);
       else
-        ph_server_handle_leave (self, msg, nameplate, query);
+        ph_server_handle_leave (self, msg, nameplate);
+    }
+  else if (strcmp (slash, "/join") == 0)
+    {
+      if (check_method (self, msg, "POST") && check_if_match (self, msg, nameplate))
+        ph_server_handle_join (self, msg, nameplate);
+    }
+  else if (strcmp (slash, "/turn") == 0)
+    {
+      if (check_method (self, msg, "GET") && check_if_match (self, msg, nameplate))
+        ph_server_handle_mailbox_turn (self, msg, nameplate);
     }
   else if (check_method (self, msg, "GET, POST") && check_if_match (self, msg, nameplate))
     {

@@ -30,13 +30,13 @@ ph_mailbox_parse_nameplate (const char *text, gsize length, guint *out_nameplate
 }
 
 gboolean
-ph_mailbox_side_is_valid (const char *side)
+ph_mailbox_secret_is_valid (const char *secret)
 {
-  if (side == NULL || strlen (side) != PH_MAILBOX_SIDE_LENGTH)
+  if (secret == NULL || strlen (secret) != PH_MAILBOX_SECRET_LENGTH)
     return FALSE;
 
-  for (guint i = 0; i < PH_MAILBOX_SIDE_LENGTH; i++)
-    if (!g_ascii_isxdigit (side[i]))
+  for (guint i = 0; i < PH_MAILBOX_SECRET_LENGTH; i++)
+    if (!g_ascii_isdigit (secret[i]) && (secret[i] < 'a' || secret[i] > 'f'))
       return FALSE;
   return TRUE;
 }

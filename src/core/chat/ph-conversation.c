@@ -112,6 +112,9 @@ struct _PhConversation
   gboolean peer_typing;
   PhNatCheck *nat_check;
   GCancellable *cancellable; /* the NAT check and the ICE server lookup */
+  char *nameplate;           /* of our mailbox, once this side is seated */
+  gboolean turn_offered;     /* the TURN servers are the rendezvous server's */
+  guint turn_renewal_id;
   PhNatType nat_type;
   guint leave_timeout_id;
   gboolean leaving;
@@ -157,6 +160,7 @@ static GParamSpec *properties[N_PROPS];
 static guint signals[N_SIGNALS];
 
 static void teardown (PhConversation *self);
+static gboolean renew_turn_cb (gpointer user_data);
 static void stop_watching_system (PhConversation *self);
 static void start_reconnect (PhConversation *self);
 static void begin_attempt (PhConversation *self, guint64 attempt);
@@ -295,6 +299,7 @@ teardown (PhConversation *self)
   g_clear_handle_id (&self->connect_timeout_id, g_source_remove);
   g_clear_handle_id (&self->leave_timeout_id, g_source_remove);
   g_clear_handle_id (&self->goodbye_timeout_id, g_source_remove);
+  g_clear_handle_id (&self->turn_renewal_id, g_source_remove);
   ph_keepalive_stop (self->keepalive);
   ph_reconnection_stop (self->reconnection);
   stop_watching_system (self);
@@ -1048,22 +1053,68 @@ start_ice (PhConversation *self)
   maybe_send_description (self);
 }
 
+/* The first answer starts ICE; later ones renew the credentials for the
+ * attempts to come. */
 static void
 ice_servers_found_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr (PhConversation) self = user_data;
   g_autoptr (GError) error = NULL;
+  guint ttl = 0;
+  guint next_seconds;
 
   /* A server without STUN or TURN to offer is fine: host candidates and
    * peer-reflexive ones still connect many networks. */
-  if (!ph_ice_server_lookup_finish (result, &error))
+  if (!ph_ice_server_lookup_finish (result, &ttl, &error))
     {
       if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         return;
       g_debug ("No STUN/TURN from the rendezvous server: %s", error->message);
     }
-  if (!self->tearing_down)
+  if (self->tearing_down)
+    return;
+  if (!ph_connection_attempt_is_started (self->attempt))
     start_ice (self);
+
+  /* Credentials are asked for again at four fifths of their life, or a
+   * minute after a refusal (a busy server, a spent quota). */
+  if (!self->turn_offered || (ttl == 0 && error == NULL))
+    return;
+  next_seconds = ttl > 0 ? MAX (ttl * 4 / 5, 30) : 60;
+  g_clear_handle_id (&self->turn_renewal_id, g_source_remove);
+  self->turn_renewal_id = g_timeout_add_seconds (next_seconds, renew_turn_cb, self);
+}
+
+static void
+ask_ice_servers (PhConversation *self)
+{
+  ph_ice_server_lookup_async (self->client, self->nameplate, self->ice_config, self->cancellable,
+                              ice_servers_found_cb, g_object_ref (self));
+}
+
+static gboolean
+renew_turn_cb (gpointer user_data)
+{
+  PhConversation *self = user_data;
+
+  self->turn_renewal_id = 0;
+  if (self->signaling == NULL || self->tearing_down)
+    return G_SOURCE_REMOVE;
+  /* The offered servers come back with fresh credentials. */
+  g_ptr_array_set_size (self->ice_config->turn_servers, 0);
+  ask_ice_servers (self);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+signaling_seated_cb (PhSignaling *signaling, const char *nameplate, PhConversation *self)
+{
+  if (!self->use_server_turn || self->nameplate != NULL)
+    return;
+  self->nameplate = g_strdup (nameplate);
+  /* Servers the person named win; only offered ones are renewed. */
+  self->turn_offered = self->ice_config->turn_servers->len == 0;
+  ask_ice_servers (self);
 }
 
 static gboolean
@@ -1102,6 +1153,7 @@ start (PhConversation *self, GError **error)
 
   self->signaling = ph_signaling_new (self->client);
   g_signal_connect (self->signaling, "code-ready", G_CALLBACK (signaling_code_ready_cb), self);
+  g_signal_connect (self->signaling, "seated", G_CALLBACK (signaling_seated_cb), self);
   g_signal_connect (self->signaling, "paired", G_CALLBACK (signaling_paired_cb), self);
   g_signal_connect (self->signaling, "description", G_CALLBACK (signaling_description_cb), self);
   g_signal_connect (self->signaling, "candidate", G_CALLBACK (signaling_candidate_cb), self);
@@ -1112,10 +1164,9 @@ start (PhConversation *self, GError **error)
   g_signal_connect (self->signaling, "server-trouble", G_CALLBACK (signaling_server_trouble_cb),
                     self);
 
-  if (self->use_server_turn)
-    ph_ice_server_lookup_async (self->client, self->ice_config, self->cancellable,
-                                ice_servers_found_cb, g_object_ref (self));
-  else
+  /* With the rendezvous server's TURN servers, ICE starts once this side
+   * holds its seat: they come only to a side of the mailbox. */
+  if (!self->use_server_turn)
     start_ice (self);
 
   return TRUE;
@@ -1402,6 +1453,7 @@ ph_conversation_dispose (GObject *object)
   g_clear_handle_id (&self->connect_timeout_id, g_source_remove);
   g_clear_handle_id (&self->leave_timeout_id, g_source_remove);
   g_clear_handle_id (&self->goodbye_timeout_id, g_source_remove);
+  g_clear_handle_id (&self->turn_renewal_id, g_source_remove);
   ph_keepalive_stop (self->keepalive);
   ph_reconnection_stop (self->reconnection);
 
@@ -1439,6 +1491,7 @@ ph_conversation_finalize (GObject *object)
   g_free (self->fingerprint);
   g_free (self->peer_name);
   g_free (self->close_reason);
+  g_free (self->nameplate);
 
   G_OBJECT_CLASS (ph_conversation_parent_class)->finalize (object);
 }

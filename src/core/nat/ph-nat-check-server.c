@@ -30,7 +30,7 @@ found_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   Lookup *lookup = g_task_get_task_data (task);
   GError *error = NULL;
 
-  if (!ph_ice_server_lookup_finish (result, &error))
+  if (!ph_ice_server_lookup_finish (result, NULL, &error))
     g_task_return_error (task, error);
   else if (lookup->config->stun_host == NULL)
     g_task_return_new_error (task, PH_ERROR, PH_ERROR_FAILED,
@@ -65,7 +65,7 @@ ph_nat_check_find_server_async (const char *rendezvous_url, GCancellable *cancel
       g_task_return_error (task, error);
       return;
     }
-  ph_ice_server_lookup_async (lookup->client, lookup->config, cancellable, found_cb,
+  ph_ice_server_lookup_async (lookup->client, NULL, lookup->config, cancellable, found_cb,
                               g_steal_pointer (&task));
 }
 

@@ -75,13 +75,13 @@ get_turn_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 
   taken = ph_ice_config_merge_offer (config, offer);
   g_debug ("Took %u of the STUN and TURN servers the rendezvous server offers", taken);
-  g_task_return_boolean (task, TRUE);
+  g_task_return_int (task, offer->turn_uris != NULL && offer->turn_uris[0] != NULL ? offer->ttl : 0);
 }
 
 void
-ph_ice_server_lookup_async (PhRendezvousClient *client, PhIceConfig *config,
-                            GCancellable *cancellable, GAsyncReadyCallback callback,
-                            gpointer user_data)
+ph_ice_server_lookup_async (PhRendezvousClient *client, const char *nameplate,
+                            PhIceConfig *config, GCancellable *cancellable,
+                            GAsyncReadyCallback callback, gpointer user_data)
 {
   GTask *task;
 
@@ -92,15 +92,22 @@ ph_ice_server_lookup_async (PhRendezvousClient *client, PhIceConfig *config,
   task = g_task_new (client, cancellable, callback, user_data);
   g_task_set_source_tag (task, ph_ice_server_lookup_async);
   g_task_set_task_data (task, config, NULL);
-  ph_rendezvous_client_get_turn_async (client, cancellable, get_turn_cb, task);
+  ph_rendezvous_client_get_turn_async (client, nameplate, cancellable, get_turn_cb, task);
 }
 
 gboolean
-ph_ice_server_lookup_finish (GAsyncResult *result, GError **error)
+ph_ice_server_lookup_finish (GAsyncResult *result, guint *out_ttl, GError **error)
 {
+  gssize ttl;
+
   g_return_val_if_fail (G_IS_TASK (result), FALSE);
   g_return_val_if_fail (g_async_result_is_tagged (result, ph_ice_server_lookup_async), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  return g_task_propagate_boolean (G_TASK (result), error);
+  ttl = g_task_propagate_int (G_TASK (result), error);
+  if (ttl < 0)
+    return FALSE;
+  if (out_ttl != NULL)
+    *out_ttl = ttl;
+  return TRUE;
 }

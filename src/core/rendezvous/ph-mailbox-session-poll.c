@@ -68,52 +68,12 @@ handle_poll_error (PhMailboxSession *self, const GError *error)
       retry_poll (self, retry_ms, error);
       return TRUE;
     }
-  if (ph_mailbox_session_is_mailbox_gone (error) && self->reentering)
-    {
-      /* Not claimed again yet: the host is still waiting for the server. */
-      if ((retry_ms = ph_mailbox_session_next_retry_ms (self)) == 0)
-        return FALSE;
-      retry_poll (self, retry_ms, error);
-      return TRUE;
-    }
   if (ph_mailbox_session_is_mailbox_gone (error) && ph_mailbox_session_can_reenter (self))
     {
       ph_mailbox_session_lose_mailbox (self);
       return TRUE;
     }
   return FALSE;
-}
-
-/* A joiner reading its number again after losing its mailbox. Returns
- * whether to go on with @messages. */
-static gboolean
-found_again (PhMailboxSession *self, GPtrArray *messages)
-{
-  g_autoptr (GError) error = NULL;
-
-  /* Open but empty: claimed, and the host's first message is on its way;
-   * it should not take longer than the server took to return. */
-  if (messages->len == 0 && ph_mailbox_session_patience_left (self))
-    {
-      ph_mailbox_session_poll (self);
-      return FALSE;
-    }
-  if (messages->len == 0)
-    {
-      ph_mailbox_session_fail_mailbox_lost (self);
-      return FALSE;
-    }
-  if (!ph_mailbox_session_is_our_mailbox (self, messages, &error))
-    {
-      ph_mailbox_session_fail (self, error);
-      return FALSE;
-    }
-  g_debug ("Found mailbox %s again; posting everything again", self->nameplate);
-  ph_mailbox_session_trouble_over (self);
-  self->reentering = FALSE;
-  self->joined = TRUE;
-  ph_mailbox_session_post_next (self);
-  return TRUE;
 }
 
 static void
@@ -137,10 +97,7 @@ fetch_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       return;
     }
 
-  if (!self->reentering)
-    ph_mailbox_session_trouble_over (self);
-  else if (!found_again (self, messages))
-    return;
+  ph_mailbox_session_trouble_over (self);
 
   for (guint i = 0; i < messages->len && !self->finished; i++)
     {

@@ -7,7 +7,7 @@
 G_BEGIN_DECLS
 
 /* PhMailboxSession lives in three files, one job each:
- * ph-mailbox-session.c (the object, posting, leaving, retry pacing),
+ * ph-mailbox-session.c (the object, joining, posting, leaving, retry pacing),
  * ph-mailbox-session-poll.c (the long-poll and what it brings),
  * ph-mailbox-session-reentry.c (getting back into a lost mailbox). */
 
@@ -59,6 +59,7 @@ struct _PhMailboxSession
   guint backoff_ms;
   guint patience_seconds;
 
+  gboolean joining;  /* the joiner's join is in flight */
   gboolean joined;   /* our side is in the mailbox */
   gboolean finished; /* stopped: no more signals */
 };
@@ -100,6 +101,7 @@ guint ph_mailbox_session_next_retry_ms (PhMailboxSession *self);
 gboolean ph_mailbox_session_patience_left (PhMailboxSession *self);
 void ph_mailbox_session_trouble_over (PhMailboxSession *self);
 void ph_mailbox_session_post_next (PhMailboxSession *self);
+void ph_mailbox_session_join_mailbox (PhMailboxSession *self);
 void ph_mailbox_session_report_message (PhMailboxSession *self, const PhMailboxMessage *message);
 
 /* ph-mailbox-session-poll.c */
@@ -111,8 +113,11 @@ void ph_mailbox_session_drop_poll (PhMailboxSession *self);
 gboolean ph_mailbox_session_can_reenter (PhMailboxSession *self);
 void ph_mailbox_session_lose_mailbox (PhMailboxSession *self);
 void ph_mailbox_session_fail_mailbox_lost (PhMailboxSession *self);
+/* Claims (host) or joins (joiner) again in @delay_ms. */
+void ph_mailbox_session_enter_later (PhMailboxSession *self, guint delay_ms);
 gboolean ph_mailbox_session_is_copy (PhMailboxSession *self, const PhMailboxMessage *message);
-gboolean ph_mailbox_session_is_our_mailbox (PhMailboxSession *self, GPtrArray *messages,
-                                            GError **error);
+
+/* Emits "seated": this side holds its seat (again). */
+void ph_mailbox_session_seated (PhMailboxSession *self);
 
 G_END_DECLS

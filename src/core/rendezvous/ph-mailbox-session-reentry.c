@@ -8,12 +8,13 @@
 #include "ph-mailbox-session-private.h"
 
 /* The server lost our mailbox (it restarted: 404; or the number is open
- * again under another tag: 412) before the session was resilient. Both
- * sides get back into a mailbox under the same number and post everything
- * they had posted, in order and byte for byte, so that a code already read
- * out stays good: the host claims the number, the joiner reads it until it
- * holds the host's first message again. Each side drops the copies of what
- * it already had. See docs/ARCHITECTURE.md. */
+ * again under another tag: 412; or our secret is nobody's there: 401)
+ * before the session was resilient. Both sides get back into a mailbox
+ * under the same number, each with a new secret, and post everything they
+ * had posted, in order and byte for byte, so that a code already read out
+ * stays good: the host claims the number, the joiner joins it again once
+ * it holds the host's first message again (the server checks). Each side
+ * drops the copies of what it already had. See docs/protocol.md. */
 
 static gboolean reenter_cb (gpointer user_data);
 
@@ -70,12 +71,15 @@ claim_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   g_debug ("Claimed mailbox %s again; posting everything again", self->nameplate);
   self->reentering = FALSE;
   self->joined = TRUE;
+  ph_mailbox_session_seated (self);
+  if (self->finished)
+    return;
   ph_mailbox_session_poll (self);
   ph_mailbox_session_post_next (self);
 }
 
-/* The host claims its number again; the joiner reads it (without the old
- * tag, which a reopened mailbox no longer has) until the host has. */
+/* The host claims its number again; the joiner joins it again, in the
+ * mailbox whose first message it read, which the host's claim opens. */
 static gboolean
 reenter_cb (gpointer user_data)
 {
@@ -83,14 +87,19 @@ reenter_cb (gpointer user_data)
 
   self->reenter_id = 0;
   if (self->is_host)
-    ph_rendezvous_client_claim_async (self->client, self->nameplate, self->side, self->cancellable,
-                                      claim_cb, ph_mailbox_session_request_begin (self));
+    ph_rendezvous_client_claim_async (self->client, self->nameplate, self->cancellable, claim_cb,
+                                      ph_mailbox_session_request_begin (self));
   else
-    {
-      ph_rendezvous_client_forget_mailbox (self->client, self->nameplate);
-      ph_mailbox_session_poll (self);
-    }
+    ph_mailbox_session_join_mailbox (self);
   return G_SOURCE_REMOVE;
+}
+
+void
+ph_mailbox_session_enter_later (PhMailboxSession *self, guint delay_ms)
+{
+  g_clear_handle_id (&self->reenter_id, g_source_remove);
+  self->reenter_id = g_timeout_add_full (G_PRIORITY_DEFAULT, delay_ms, reenter_cb,
+                                         g_object_ref (self), g_object_unref);
 }
 
 void
@@ -119,9 +128,7 @@ ph_mailbox_session_lose_mailbox (PhMailboxSession *self)
   self->last_index = 0;
   self->reentering = TRUE;
   self->reentered = TRUE;
-  g_clear_handle_id (&self->reenter_id, g_source_remove);
-  self->reenter_id = g_timeout_add_full (G_PRIORITY_DEFAULT, retry_ms, reenter_cb,
-                                         g_object_ref (self), g_object_unref);
+  ph_mailbox_session_enter_later (self, retry_ms);
 }
 
 /* A copy the peer posted again into a reopened mailbox, of a message
@@ -134,26 +141,5 @@ ph_mailbox_session_is_copy (PhMailboxSession *self, const PhMailboxMessage *mess
   for (guint i = 0; i < self->delivered->len; i++)
     if (ph_mailbox_post_equal (g_ptr_array_index (self->delivered, i), message))
       return TRUE;
-  return FALSE;
-}
-
-/* A joiner finding its mailbox again: it must hold first what the peer
- * posted first into the old one (the host's key exchange), or the number
- * now belongs to another chat, which our posts must not disturb. */
-gboolean
-ph_mailbox_session_is_our_mailbox (PhMailboxSession *self, GPtrArray *messages, GError **error)
-{
-  const PhMailboxMessage *first = g_ptr_array_index (messages, 0);
-
-  if (self->delivered == NULL || self->delivered->len == 0
-      || (first->index == 1 && g_strcmp0 (first->side, self->peer_side) == 0
-          && ph_mailbox_post_equal (g_ptr_array_index (self->delivered, 0), first)))
-    return TRUE;
-
-  g_set_error (error, PH_ERROR, PH_ERROR_RENDEZVOUS,
-               /* Translators: %s is the number at the start of a code, such as 42. */
-               _ ("The rendezvous server restarted and has given the number %s to another chat; "
-                  "ask for a new code."),
-               self->nameplate);
   return FALSE;
 }

@@ -3,13 +3,14 @@
 
 #include "config.h"
 
-#include <sodium.h>
-
+#include "ph-mailbox-format.h"
 #include "ph-mailbox-session-private.h"
 #include "ph-test-hooks.h"
 
 /* The session object: allocating or joining, the ordered queue of posts,
  * leaving, and how long to keep asking a server that does not answer.
+ * Our side is in the mailbox from the answer to the allocation (host) or
+ * the join (joiner) on; only then does it post and read.
  * Polling is in ph-mailbox-session-poll.c, getting back into a lost
  * mailbox in ph-mailbox-session-reentry.c. */
 
@@ -27,6 +28,7 @@ G_DEFINE_FINAL_TYPE (PhMailboxSession, ph_mailbox_session, G_TYPE_OBJECT)
 enum
 {
   SIGNAL_ALLOCATED,
+  SIGNAL_SEATED,
   SIGNAL_MESSAGE,
   SIGNAL_DRAINED,
   SIGNAL_SERVER_TROUBLE,
@@ -208,14 +210,6 @@ post_done (PhMailboxSession *self)
     g_ptr_array_add (self->posted, g_steal_pointer (&self->posting));
   g_clear_pointer (&self->posting, ph_mailbox_post_free);
 
-  if (!self->joined)
-    {
-      /* Our first post puts us into the mailbox; only then may we read it
-       * without racing a third party for the second seat. */
-      self->joined = TRUE;
-      if (!self->finished)
-        ph_mailbox_session_poll (self);
-    }
   ph_mailbox_session_post_next (self);
   if (is_idle (self) && !self->finished)
     g_signal_emit (self, signals[SIGNAL_DRAINED], 0);
@@ -247,13 +241,6 @@ post_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     {
       ph_mailbox_session_lose_mailbox (self);
       return;
-    }
-  else if (error != NULL && ph_mailbox_session_is_mailbox_gone (error) && !self->finished
-           && !self->joined && self->server_was_unreachable)
-    {
-      /* The joiner's first post, to a server that was just unreachable: it
-       * may have restarted, and the host will claim the number again. */
-      retry_ms = ph_mailbox_session_next_retry_ms (self);
     }
   if (retry_ms > 0)
     {
@@ -306,7 +293,7 @@ delete_mailbox (PhMailboxSession *self)
       return;
     }
 
-  ph_rendezvous_client_leave_async (self->client, self->nameplate, self->side, NULL, leave_cb,
+  ph_rendezvous_client_leave_async (self->client, self->nameplate, NULL, leave_cb,
                                     ph_mailbox_session_request_begin (self));
 }
 
@@ -316,12 +303,14 @@ ph_mailbox_session_post_next (PhMailboxSession *self)
   if (self->posting != NULL || (self->reentering && !self->finished))
     return;
 
-  /* Without a nameplate yet, posts wait (and stopping dropped them). */
-  if (self->nameplate != NULL)
+  /* Until our side is in the mailbox, posts wait (and stopping before
+   * there was a nameplate dropped them). */
+  if (self->joined)
     self->posting = g_queue_pop_head (&self->outgoing);
   if (self->posting == NULL)
     {
-      if (self->leave_task != NULL)
+      /* A join in flight may still let a last word in. */
+      if (self->leave_task != NULL && !self->joining)
         delete_mailbox (self);
       return;
     }
@@ -331,9 +320,93 @@ ph_mailbox_session_post_next (PhMailboxSession *self)
 static void
 post_current (PhMailboxSession *self)
 {
-  ph_rendezvous_client_post_async (self->client, self->nameplate, self->side, self->posting->phase,
+  ph_rendezvous_client_post_async (self->client, self->nameplate, self->posting->phase,
                                    self->posting->body, NULL, post_cb,
                                    ph_mailbox_request_new (self, self->post_generation));
+}
+
+void
+ph_mailbox_session_seated (PhMailboxSession *self)
+{
+  g_signal_emit (self, signals[SIGNAL_SEATED], 0, self->nameplate);
+}
+
+static void
+join_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (PhMailboxSession) self = user_data;
+  g_autoptr (GError) error = NULL;
+  gboolean joined;
+  guint retry_ms = 0;
+
+  joined = ph_rendezvous_client_join_finish (PH_RENDEZVOUS_CLIENT (source), result, &error);
+  self->joining = FALSE;
+  ph_mailbox_session_request_answered (self);
+  if (self->finished)
+    {
+      /* Stopped or leaving: what was queued still goes if we got in, and
+       * then we leave. */
+      self->joined = joined;
+      ph_mailbox_session_post_next (self);
+      return;
+    }
+
+  if (joined)
+    {
+      if (self->reentering)
+        g_debug ("Joined mailbox %s again; posting everything again", self->nameplate);
+      self->reentering = FALSE;
+      self->joined = TRUE;
+      ph_mailbox_session_trouble_over (self);
+      ph_mailbox_session_seated (self);
+      if (self->finished)
+        return;
+      ph_mailbox_session_poll (self);
+      ph_mailbox_session_post_next (self);
+      return;
+    }
+
+  if (ph_mailbox_session_is_unreachable (error))
+    {
+      self->server_was_unreachable = TRUE;
+      retry_ms = ph_mailbox_session_next_retry_ms (self);
+    }
+  else if (ph_mailbox_session_is_mailbox_gone (error)
+           && (self->reentering || self->server_was_unreachable))
+    {
+      /* A server that was just away may have restarted: the host will
+       * claim its number back (and post its first message again) soon. */
+      retry_ms = ph_mailbox_session_next_retry_ms (self);
+      if (retry_ms == 0 && self->reentering)
+        {
+          ph_mailbox_session_fail_mailbox_lost (self);
+          return;
+        }
+    }
+  if (retry_ms > 0)
+    {
+      g_debug ("Joining again in %u ms: %s", retry_ms, error->message);
+      ph_mailbox_session_enter_later (self, retry_ms);
+      return;
+    }
+  ph_mailbox_session_fail (self, error);
+}
+
+/* The joiner takes side 2: the first time wherever the number leads,
+ * after losing its mailbox only in the one whose first message it read
+ * (the host's, posted again), so as to meet no stranger there. Posts have
+ * no cancellable, and neither has this: a last word may follow it in. */
+void
+ph_mailbox_session_join_mailbox (PhMailboxSession *self)
+{
+  PhMailboxPost *first = self->delivered != NULL && self->delivered->len > 0
+                             ? g_ptr_array_index (self->delivered, 0)
+                             : NULL;
+
+  self->joining = TRUE;
+  ph_rendezvous_client_join_async (
+      self->client, self->nameplate, first != NULL ? first->phase : NULL,
+      first != NULL ? first->body : NULL, NULL, join_cb, ph_mailbox_session_request_begin (self));
 }
 
 static gboolean
@@ -372,8 +445,16 @@ allocate_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       return;
     }
 
+  /* The allocation put our side into the mailbox. */
+  self->joined = TRUE;
   ph_mailbox_session_trouble_over (self);
   g_signal_emit (self, signals[SIGNAL_ALLOCATED], 0, self->nameplate);
+  if (self->finished)
+    return;
+  ph_mailbox_session_seated (self);
+  if (self->finished)
+    return;
+  ph_mailbox_session_poll (self);
   ph_mailbox_session_post_next (self);
 }
 
@@ -391,6 +472,7 @@ ph_mailbox_session_allocate (PhMailboxSession *self)
   g_return_if_fail (self->nameplate == NULL && !self->is_host);
 
   self->is_host = TRUE;
+  self->side = g_strdup_printf ("%u", PH_MAILBOX_HOST_SIDE);
   allocate (self);
 }
 
@@ -402,7 +484,8 @@ ph_mailbox_session_join (PhMailboxSession *self, const char *nameplate)
   g_return_if_fail (nameplate != NULL);
 
   self->nameplate = g_strdup (nameplate);
-  ph_mailbox_session_post_next (self);
+  self->side = g_strdup_printf ("%u", PH_MAILBOX_JOINER_SIDE);
+  ph_mailbox_session_join_mailbox (self);
 }
 
 const char *
@@ -467,9 +550,8 @@ ph_mailbox_session_leave_async (PhMailboxSession *self, const char *last_phase, 
   g_task_set_source_tag (self->leave_task, ph_mailbox_session_leave_async);
 
   ph_mailbox_session_stop (self);
-  /* A post in flight is our first one at the latest, so the last word
-   * follows us into the mailbox. */
-  if (last_phase != NULL && (self->joined || self->posting != NULL))
+  /* On its way in (a join in flight), the last word follows us there. */
+  if (last_phase != NULL && (self->joined || self->joining))
     g_queue_push_tail (&self->outgoing, ph_mailbox_post_new (last_phase, last_body));
   ph_mailbox_session_post_next (self);
 }
@@ -514,6 +596,9 @@ ph_mailbox_session_class_init (PhMailboxSessionClass *klass)
   signals[SIGNAL_ALLOCATED]
       = g_signal_new ("allocated", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
                       NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
+  signals[SIGNAL_SEATED]
+      = g_signal_new ("seated", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                      G_TYPE_NONE, 1, G_TYPE_STRING);
   signals[SIGNAL_MESSAGE] = g_signal_new ("message", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
                                           0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_POINTER);
   signals[SIGNAL_DRAINED] = g_signal_new ("drained", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
@@ -528,21 +613,12 @@ ph_mailbox_session_class_init (PhMailboxSessionClass *klass)
 static void
 ph_mailbox_session_init (PhMailboxSession *self)
 {
-  guint8 side[8];
-
-  if (sodium_init () < 0)
-    g_error ("libsodium could not be initialised");
-
   g_queue_init (&self->outgoing);
   self->cancellable = g_cancellable_new ();
   self->posted = g_ptr_array_new_with_free_func ((GDestroyNotify)ph_mailbox_post_free);
   self->delivered = g_ptr_array_new_with_free_func ((GDestroyNotify)ph_mailbox_post_free);
   self->patience_seconds = ph_test_hook_uint ("PINHOLE_TEST_RENDEZVOUS_PATIENCE_SECONDS",
                                               SETUP_PATIENCE_SECONDS, 1, SETUP_PATIENCE_SECONDS);
-
-  randombytes_buf (side, sizeof side);
-  self->side = g_malloc (sizeof side * 2 + 1);
-  sodium_bin2hex (self->side, sizeof side * 2 + 1, side, sizeof side);
 }
 
 PhMailboxSession *

@@ -18,6 +18,9 @@ G_DECLARE_FINAL_TYPE (PhMailboxSession, ph_mailbox_session, PH, MAILBOX_SESSION,
 
 /* Signals:
  *  "allocated" (const char *nameplate): host only, the number it got;
+ *  "seated" (const char *nameplate): this side holds its seat, with a
+ *    secret for requests about the mailbox (after allocating, joining, or
+ *    taking the seat again after a server restart);
  *  "message" (const PhMailboxMessage *message): each message of the peer,
  *    once, in the order the server holds them; ours are not reported, nor
  *    the copies the peer posts again into a reopened mailbox;
@@ -28,17 +31,21 @@ G_DECLARE_FINAL_TYPE (PhMailboxSession, ph_mailbox_session, PH, MAILBOX_SESSION,
  *  "failed" (const GError *error): emitted once; the session has stopped.
  *    PH_ERROR_RENDEZVOUS_UNREACHABLE when patience ran out,
  *    PH_ERROR_UNKNOWN_CODE when the mailbox is gone for good,
- *    PH_ERROR_MAILBOX_FULL when its number was given to another chat. */
+ *    PH_ERROR_MAILBOX_FULL when someone else joined first or its number was
+ *    given to another chat. */
 
 PhMailboxSession *ph_mailbox_session_new (PhRendezvousClient *client);
-/* The random id our posts carry (16 hex digits). */
+/* Our side of the mailbox, as fetched messages name it: "1" for the host,
+ * "2" for the joiner; NULL before ph_mailbox_session_allocate() or
+ * _join(). It is no secret: the client keeps the one that proves it. */
 const char *ph_mailbox_session_get_side (PhMailboxSession *self);
 /* NULL until allocated (host) or joined. */
 const char *ph_mailbox_session_get_nameplate (PhMailboxSession *self);
 
 /* Host: asks the server for a free nameplate ("allocated"). */
 void ph_mailbox_session_allocate (PhMailboxSession *self);
-/* Joiner: uses @nameplate; our side enters the mailbox with its first post. */
+/* Joiner: takes the second seat of @nameplate's mailbox; posting and
+ * reading wait until it has. */
 void ph_mailbox_session_join (PhMailboxSession *self, const char *nameplate);
 
 /* Queues @body under @phase; posts go out one at a time, in order, once a

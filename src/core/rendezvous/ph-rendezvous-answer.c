@@ -145,59 +145,103 @@ get_string_array (JsonObject *object, const char *name)
   return g_strv_builder_end (builder);
 }
 
-char *
-ph_rendezvous_answer_parse_allocate (const char *server, const char *data, gsize length,
-                                     guint *out_expires_in, GError **error)
+/* What a side learns as it takes seat @side: the nameplate (which must
+ * be @nameplate, unless NULL), the mailbox lifetime and its secret. */
+static gboolean
+parse_seat (const char *server, const char *data, gsize length, const char *nameplate, guint side,
+            char **out_nameplate, guint *out_expires_in, char **out_secret, GError **error)
 {
   g_autoptr (JsonNode) root = NULL;
   JsonObject *object;
-  const char *nameplate;
+  const char *answered;
+  const char *secret;
   guint64 expires_in;
-
-  g_return_val_if_fail (server != NULL, NULL);
-  g_return_val_if_fail (data != NULL || length == 0, NULL);
-  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
-
-  root = parse_answer (server, data, length, error);
-  if (root == NULL)
-    return NULL;
-
-  object = json_node_get_object (root);
-  nameplate = get_string (object, "nameplate");
-  if (nameplate == NULL || !ph_mailbox_parse_nameplate (nameplate, strlen (nameplate), NULL)
-      || !get_uint (object, "expires_in", 0, G_MAXUINT, &expires_in))
-    {
-      set_malformed_error (server, error, C_ ("malformed rendezvous answer", "no valid nameplate"));
-      return NULL;
-    }
-
-  if (out_expires_in != NULL)
-    *out_expires_in = (guint)expires_in;
-  return g_strdup (nameplate);
-}
-
-gboolean
-ph_rendezvous_answer_parse_claim (const char *server, const char *data, gsize length,
-                                  const char *nameplate, GError **error)
-{
-  g_autoptr (JsonNode) root = NULL;
-
-  g_return_val_if_fail (server != NULL, FALSE);
-  g_return_val_if_fail (data != NULL || length == 0, FALSE);
-  g_return_val_if_fail (nameplate != NULL, FALSE);
-  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+  guint64 answered_side;
 
   root = parse_answer (server, data, length, error);
   if (root == NULL)
     return FALSE;
 
-  if (g_strcmp0 (get_string (json_node_get_object (root), "nameplate"), nameplate) != 0)
+  object = json_node_get_object (root);
+  answered = get_string (object, "nameplate");
+  if (answered == NULL || !ph_mailbox_parse_nameplate (answered, strlen (answered), NULL)
+      || !get_uint (object, "expires_in", 0, G_MAXUINT, &expires_in))
     {
-      set_malformed_error (server, error,
-                           C_ ("malformed rendezvous answer", "another nameplate than claimed"));
+      set_malformed_error (server, error, C_ ("malformed rendezvous answer", "no valid nameplate"));
       return FALSE;
     }
+  if (nameplate != NULL && strcmp (answered, nameplate) != 0)
+    {
+      set_malformed_error (server, error,
+                           C_ ("malformed rendezvous answer", "another nameplate than asked for"));
+      return FALSE;
+    }
+  secret = get_string (object, "secret");
+  if (!get_uint (object, "side", 0, G_MAXUINT, &answered_side) || answered_side != side
+      || !ph_mailbox_secret_is_valid (secret))
+    {
+      set_malformed_error (server, error,
+                           C_ ("malformed rendezvous answer", "no valid secret for our side"));
+      return FALSE;
+    }
+
+  if (out_nameplate != NULL)
+    *out_nameplate = g_strdup (answered);
+  if (out_expires_in != NULL)
+    *out_expires_in = (guint)expires_in;
+  *out_secret = g_strdup (secret);
   return TRUE;
+}
+
+char *
+ph_rendezvous_answer_parse_allocate (const char *server, const char *data, gsize length,
+                                     guint *out_expires_in, char **out_secret, GError **error)
+{
+  char *nameplate = NULL;
+
+  g_return_val_if_fail (server != NULL, NULL);
+  g_return_val_if_fail (data != NULL || length == 0, NULL);
+  g_return_val_if_fail (out_secret != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (!parse_seat (server, data, length, NULL, PH_MAILBOX_HOST_SIDE, &nameplate, out_expires_in,
+                   out_secret, error))
+    return NULL;
+  return nameplate;
+}
+
+char *
+ph_rendezvous_answer_parse_claim (const char *server, const char *data, gsize length,
+                                  const char *nameplate, GError **error)
+{
+  char *secret = NULL;
+
+  g_return_val_if_fail (server != NULL, NULL);
+  g_return_val_if_fail (data != NULL || length == 0, NULL);
+  g_return_val_if_fail (nameplate != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (!parse_seat (server, data, length, nameplate, PH_MAILBOX_HOST_SIDE, NULL, NULL, &secret,
+                   error))
+    return NULL;
+  return secret;
+}
+
+char *
+ph_rendezvous_answer_parse_join (const char *server, const char *data, gsize length,
+                                 const char *nameplate, GError **error)
+{
+  char *secret = NULL;
+
+  g_return_val_if_fail (server != NULL, NULL);
+  g_return_val_if_fail (data != NULL || length == 0, NULL);
+  g_return_val_if_fail (nameplate != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (!parse_seat (server, data, length, nameplate, PH_MAILBOX_JOINER_SIDE, NULL, NULL, &secret,
+                   error))
+    return NULL;
+  return secret;
 }
 
 gboolean
@@ -234,20 +278,20 @@ parse_message (JsonNode *node, guint64 after)
 {
   g_autoptr (PhMailboxMessage) message = NULL;
   JsonObject *object;
-  const char *side;
   const char *phase;
   const char *body;
   guint64 index;
+  guint64 side;
 
   if (!JSON_NODE_HOLDS_OBJECT (node))
     return NULL;
   object = json_node_get_object (node);
 
-  side = get_string (object, "side");
   phase = get_string (object, "phase");
   body = get_string (object, "body");
-  if (!get_uint (object, "index", 1, G_MAXINT64, &index) || index <= after || side == NULL
-      || !ph_mailbox_side_is_valid (side) || phase == NULL || *phase == '\0' || body == NULL)
+  if (!get_uint (object, "index", 1, G_MAXINT64, &index) || index <= after
+      || !get_uint (object, "side", PH_MAILBOX_HOST_SIDE, PH_MAILBOX_JOINER_SIDE, &side)
+      || phase == NULL || *phase == '\0' || body == NULL)
     return NULL;
 
   message = g_new0 (PhMailboxMessage, 1);
@@ -255,7 +299,7 @@ parse_message (JsonNode *node, guint64 after)
   message->body = ph_mailbox_decode_body (body);
   if (message->body == NULL)
     return NULL;
-  message->side = g_strdup (side);
+  message->side = g_strdup_printf ("%u", (guint)side);
   message->phase = g_strdup (phase);
 
   return g_steal_pointer (&message);
@@ -423,6 +467,15 @@ ph_rendezvous_answer_parse_refusal (const PhRendezvousRefusal *refusal, const ch
   status = refusal->status;
   busy = status == HTTP_TOO_MANY_REQUESTS || status == SOUP_STATUS_SERVICE_UNAVAILABLE;
 
+  /* After a restart the number may be open again, where our secret is
+   * nobody's: for us the mailbox is gone. */
+  if (mailbox != NULL && status == SOUP_STATUS_UNAUTHORIZED)
+    return g_error_new (PH_ERROR, PH_ERROR_UNKNOWN_CODE,
+                        /* Translators: %s is the number at the start of a code, such as 42. */
+                        _ ("The rendezvous server no longer knows this side of the chat for the "
+                           "code that starts with %s: it restarted, or the mailbox expired."),
+                        mailbox);
+
   if (mailbox != NULL && status == SOUP_STATUS_PRECONDITION_FAILED)
     return g_error_new (PH_ERROR, PH_ERROR_UNKNOWN_CODE,
                         /* Translators: %s is the number at the start of a code, such as 42. */
@@ -438,6 +491,15 @@ ph_rendezvous_answer_parse_refusal (const PhRendezvousRefusal *refusal, const ch
                         /* Translators: %s is the number at the start of a code, such as 42. */
                         _ ("The rendezvous server restarted and has given the number %s to "
                            "another chat; start a new chat for a new code."),
+                        mailbox);
+
+  /* A joiner back after a restart, whose host's number went to someone else. */
+  if (mailbox != NULL && status == SOUP_STATUS_CONFLICT
+      && g_strcmp0 (code, "mailbox-mismatch") == 0)
+    return g_error_new (PH_ERROR, PH_ERROR_MAILBOX_FULL,
+                        /* Translators: %s is the number at the start of a code, such as 42. */
+                        _ ("The rendezvous server restarted and has given the number %s to "
+                           "another chat; ask for a new code."),
                         mailbox);
 
   if (mailbox != NULL && status == SOUP_STATUS_NOT_FOUND)

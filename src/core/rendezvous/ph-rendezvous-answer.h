@@ -16,27 +16,37 @@ G_BEGIN_DECLS
  * not say what it must is a PH_ERROR_RENDEZVOUS error that says what was
  * wrong with it. */
 
-/* POST /v1/mailboxes: {"nameplate":"42","expires_in":600}. Returns the
- * nameplate. */
+/* POST /v1/mailboxes: {"nameplate":"42","expires_in":600,"side":1,
+ * "secret":"<64 hex digits>"}. Returns the nameplate, and the secret of
+ * side 1 in @out_secret. */
 char *ph_rendezvous_answer_parse_allocate (const char *server, const char *data, gsize length,
-                                           guint *out_expires_in, GError **error);
+                                           guint *out_expires_in, char **out_secret,
+                                           GError **error);
 
-/* PUT /v1/mailboxes/@nameplate: the same, for the nameplate claimed. */
-gboolean ph_rendezvous_answer_parse_claim (const char *server, const char *data, gsize length,
-                                           const char *nameplate, GError **error);
+/* PUT /v1/mailboxes/@nameplate: the same, for the nameplate claimed.
+ * Returns the secret. */
+char *ph_rendezvous_answer_parse_claim (const char *server, const char *data, gsize length,
+                                        const char *nameplate, GError **error);
+
+/* POST /v1/mailboxes/@nameplate/join: the same, for side 2. Returns the
+ * secret. */
+char *ph_rendezvous_answer_parse_join (const char *server, const char *data, gsize length,
+                                       const char *nameplate, GError **error);
 
 /* POST …/messages: {"index":3}, an index of 1 or more. */
 gboolean ph_rendezvous_answer_parse_post (const char *server, const char *data, gsize length,
                                           guint64 *out_index, GError **error);
 
-/* GET …/messages?after=@after: {"messages":[{"index":…,"side":…,"phase":…,
- * "body":base64},…]}, indices rising from above @after. Returns a
- * GPtrArray of PhMailboxMessage, maybe empty. */
+/* GET …/messages?after=@after: {"messages":[{"index":…,"side":1,"phase":…,
+ * "body":base64},…]}, indices rising from above @after, sides 1 or 2
+ * (given as "1" and "2"). Returns a GPtrArray of PhMailboxMessage, maybe
+ * empty. */
 GPtrArray *ph_rendezvous_answer_parse_fetch (const char *server, const char *data, gsize length,
                                              guint64 after, GError **error);
 
-/* GET /v1/turn: {"stun":[…]} and, when the server issues TURN
- * credentials, "turn", "username", "credential" and "ttl". */
+/* GET /v1/turn and /v1/mailboxes/N/turn: {"stun":[…]} and, when the
+ * server issues TURN credentials, "turn", "username", "credential" and
+ * "ttl". */
 PhTurnInfo *ph_rendezvous_answer_parse_turn (const char *server, const char *data, gsize length,
                                              GError **error);
 
@@ -55,8 +65,11 @@ typedef struct
  * PH_ERROR_UNKNOWN_CODE for a mailbox that is not there (404) or no longer
  * the one this client used (412), PH_ERROR_MAILBOX_FULL for a conflict
  * about a mailbox (409), otherwise PH_ERROR_RENDEZVOUS with the server's
- * own sentence, or, without one, a sentence of ours with the status. Never
- * NULL. */
+ * own sentence, or, without one, a sentence of ours with the status. A
+ * request about a mailbox whose secret the server does not know (401:
+ * it restarted) is PH_ERROR_UNKNOWN_CODE too; a join refused because the
+ * mailbox holds another chat (409 mailbox-mismatch) PH_ERROR_MAILBOX_FULL.
+ * Never NULL. */
 GError *ph_rendezvous_answer_parse_refusal (const PhRendezvousRefusal *refusal, const char *data,
                                             gsize length);
 

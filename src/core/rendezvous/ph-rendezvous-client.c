@@ -6,9 +6,11 @@
 #include <glib/gi18n-lib.h>
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
+#include <sodium.h>
 #include <string.h>
 
 #include "ph-error.h"
+#include "ph-mailbox-format.h"
 #include "ph-rendezvous-answer.h"
 #include "ph-rendezvous-client.h"
 #include "ph-rendezvous-http.h"
@@ -17,6 +19,8 @@
  * counts as unreachable. */
 #define FETCH_MARGIN_SECONDS 15
 #define MAX_FETCH_WAIT_SECONDS 60
+/* Random bytes of an Idempotency-Key. */
+#define REQUEST_KEY_BYTES 16
 
 /* Each endpoint builds its request, PhRendezvousHttp sends it, and
  * ph-rendezvous-answer reads what came back. */
@@ -25,6 +29,9 @@ struct _PhRendezvousClient
   GObject parent_instance;
 
   PhRendezvousHttp *http;
+  /* nameplate → the Idempotency-Key of a claim or join tried and not yet
+   * answered, so that trying again is the same request. */
+  GHashTable *request_keys;
 };
 
 G_DEFINE_FINAL_TYPE (PhRendezvousClient, ph_rendezvous_client, G_TYPE_OBJECT)
@@ -58,6 +65,7 @@ ph_rendezvous_client_finalize (GObject *object)
   PhRendezvousClient *self = PH_RENDEZVOUS_CLIENT (object);
 
   g_clear_object (&self->http);
+  g_clear_pointer (&self->request_keys, g_hash_table_unref);
 
   G_OBJECT_CLASS (ph_rendezvous_client_parent_class)->finalize (object);
 }
@@ -114,6 +122,10 @@ ph_rendezvous_client_class_init (PhRendezvousClientClass *klass)
 static void
 ph_rendezvous_client_init (PhRendezvousClient *self)
 {
+  if (sodium_init () < 0)
+    g_error ("libsodium could not be initialised");
+
+  self->request_keys = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
 }
 
 PhRendezvousClient *
@@ -233,6 +245,7 @@ ph_rendezvous_client_allocate_finish (PhRendezvousClient *self, GAsyncResult *re
 {
   g_autoptr (PhRendezvousResponse) response = NULL;
   g_autofree char *nameplate = NULL;
+  char *secret = NULL;
   const char *data;
   gsize length;
 
@@ -244,67 +257,162 @@ ph_rendezvous_client_allocate_finish (PhRendezvousClient *self, GAsyncResult *re
 
   data = response_data (response, &length);
   nameplate = ph_rendezvous_answer_parse_allocate (ph_rendezvous_client_get_base_url (self), data,
-                                                   length, out_expires_in, error);
+                                                   length, out_expires_in, &secret, error);
+  if (nameplate == NULL)
+    return NULL;
+
   /* The request named no mailbox: the tag is for the one it opened. */
-  if (nameplate != NULL)
-    ph_rendezvous_http_remember_tag (self->http, nameplate, response->etag);
+  ph_rendezvous_http_remember_tag (self->http, nameplate, response->etag);
+  ph_rendezvous_http_remember_secret (self->http, nameplate, secret);
+  sodium_memzero (secret, strlen (secret));
+  g_free (secret);
   return g_steal_pointer (&nameplate);
 }
 
-void
-ph_rendezvous_client_claim_async (PhRendezvousClient *self, const char *nameplate, const char *side,
-                                  GCancellable *cancellable, GAsyncReadyCallback callback,
-                                  gpointer user_data)
+/* The Idempotency-Key for taking a seat in @nameplate: the same until an
+ * answer comes, so that a request tried again after a lost answer is known
+ * for a repeat. */
+static const char *
+request_key_for (PhRendezvousClient *self, const char *nameplate)
 {
-  g_autoptr (JsonBuilder) builder = json_builder_new ();
-  g_autoptr (JsonNode) payload = NULL;
-  g_autofree char *path = NULL;
+  guint8 bytes[REQUEST_KEY_BYTES];
+  char *key = g_hash_table_lookup (self->request_keys, nameplate);
+
+  if (key != NULL)
+    return key;
+  randombytes_buf (bytes, sizeof bytes);
+  key = g_malloc (2 * sizeof bytes + 1);
+  sodium_bin2hex (key, 2 * sizeof bytes + 1, bytes, sizeof bytes);
+  g_hash_table_insert (self->request_keys, g_strdup (nameplate), key);
+  return key;
+}
+
+/* Starts a claim or join of @nameplate: whatever we knew about the number
+ * is about a mailbox that is gone. */
+static void
+take_seat (PhRendezvousClient *self, const char *method, const char *nameplate, const char *suffix,
+           JsonNode *body, gpointer source_tag, GCancellable *cancellable,
+           GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_autofree char *path = mailbox_path (nameplate, suffix);
   PhRendezvousRequest request = {
-    .method = SOUP_METHOD_PUT,
+    .method = method,
+    .path = path,
+    .body = body,
     .mailbox = nameplate,
-    /* A claim is about whatever is open under the number now. */
+    /* About whatever is open under the number now. */
     .conditional = FALSE,
-    /* A claim repeated after its answer was lost finds the mailbox open:
-     * 200 rather than 201. */
+    /* Taken again after its answer was lost: 200 rather than 201. */
     .expected_status = 0,
   };
 
+  ph_rendezvous_http_forget_tag (self->http, nameplate);
+  ph_rendezvous_http_forget_secret (self->http, nameplate);
+  request.idempotency_key = request_key_for (self, nameplate);
+  send_request (self, &request, source_tag, 0, cancellable, callback, user_data);
+}
+
+/* The secret of a claim or join, remembered; FALSE with @error when the
+ * request or its answer failed. */
+static gboolean
+finish_seat (PhRendezvousClient *self, GAsyncResult *result, gpointer source_tag,
+             char *(*parse) (const char *, const char *, gsize, const char *, GError **),
+             GError **error)
+{
+  g_autoptr (PhRendezvousResponse) response = NULL;
+  GError *local_error = NULL;
+  const char *data;
+  gsize length;
+  char *secret;
+  Call *call;
+
+  response = propagate_response (self, result, source_tag, &call, &local_error);
+  /* A definite answer ends the request; only an unanswered one is tried
+   * again under the same key. */
+  if (response != NULL || !g_error_matches (local_error, PH_ERROR, PH_ERROR_RENDEZVOUS_UNREACHABLE))
+    g_hash_table_remove (self->request_keys, call->nameplate);
+  if (response == NULL)
+    {
+      g_propagate_error (error, local_error);
+      return FALSE;
+    }
+
+  data = response_data (response, &length);
+  secret = parse (ph_rendezvous_client_get_base_url (self), data, length, call->nameplate, error);
+  if (secret == NULL)
+    return FALSE;
+  ph_rendezvous_http_remember_secret (self->http, call->nameplate, secret);
+  sodium_memzero (secret, strlen (secret));
+  g_free (secret);
+  return TRUE;
+}
+
+void
+ph_rendezvous_client_claim_async (PhRendezvousClient *self, const char *nameplate,
+                                  GCancellable *cancellable, GAsyncReadyCallback callback,
+                                  gpointer user_data)
+{
   g_return_if_fail (PH_IS_RENDEZVOUS_CLIENT (self));
   g_return_if_fail (nameplate != NULL);
-  g_return_if_fail (side != NULL);
 
-  json_builder_begin_object (builder);
-  json_builder_set_member_name (builder, "side");
-  json_builder_add_string_value (builder, side);
-  json_builder_end_object (builder);
-  payload = json_builder_get_root (builder);
-  path = mailbox_path (nameplate, "");
-  request.path = path;
-  request.body = payload;
-
-  /* Whatever we knew about the number is about a mailbox that is gone. */
-  ph_rendezvous_http_forget_tag (self->http, nameplate);
-  send_request (self, &request, ph_rendezvous_client_claim_async, 0, cancellable, callback,
-                user_data);
+  take_seat (self, SOUP_METHOD_PUT, nameplate, "", NULL, ph_rendezvous_client_claim_async,
+             cancellable, callback, user_data);
 }
 
 gboolean
 ph_rendezvous_client_claim_finish (PhRendezvousClient *self, GAsyncResult *result, GError **error)
 {
-  g_autoptr (PhRendezvousResponse) response = NULL;
-  const char *data;
-  gsize length;
-  Call *call;
-
   g_return_val_if_fail (PH_IS_RENDEZVOUS_CLIENT (self), FALSE);
 
-  response = propagate_response (self, result, ph_rendezvous_client_claim_async, &call, error);
-  if (response == NULL)
-    return FALSE;
+  return finish_seat (self, result, ph_rendezvous_client_claim_async,
+                      ph_rendezvous_answer_parse_claim, error);
+}
 
-  data = response_data (response, &length);
-  return ph_rendezvous_answer_parse_claim (ph_rendezvous_client_get_base_url (self), data, length,
-                                           call->nameplate, error);
+static JsonNode *
+message_payload (const char *phase, GBytes *body)
+{
+  g_autoptr (JsonBuilder) builder = json_builder_new ();
+  g_autofree char *encoded = NULL;
+  const guchar *data;
+  gsize size;
+
+  data = g_bytes_get_data (body, &size);
+  encoded = g_base64_encode (data, size);
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "phase");
+  json_builder_add_string_value (builder, phase);
+  json_builder_set_member_name (builder, "body");
+  json_builder_add_string_value (builder, encoded);
+  json_builder_end_object (builder);
+  return json_builder_get_root (builder);
+}
+
+void
+ph_rendezvous_client_join_async (PhRendezvousClient *self, const char *nameplate,
+                                 const char *first_phase, GBytes *first_body,
+                                 GCancellable *cancellable, GAsyncReadyCallback callback,
+                                 gpointer user_data)
+{
+  g_autoptr (JsonNode) payload = NULL;
+
+  g_return_if_fail (PH_IS_RENDEZVOUS_CLIENT (self));
+  g_return_if_fail (nameplate != NULL);
+  g_return_if_fail ((first_phase == NULL) == (first_body == NULL));
+
+  if (first_phase != NULL)
+    payload = message_payload (first_phase, first_body);
+  take_seat (self, SOUP_METHOD_POST, nameplate, "/join", payload, ph_rendezvous_client_join_async,
+             cancellable, callback, user_data);
+}
+
+gboolean
+ph_rendezvous_client_join_finish (PhRendezvousClient *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (PH_IS_RENDEZVOUS_CLIENT (self), FALSE);
+
+  return finish_seat (self, result, ph_rendezvous_client_join_async,
+                      ph_rendezvous_answer_parse_join, error);
 }
 
 void
@@ -314,44 +422,31 @@ ph_rendezvous_client_forget_mailbox (PhRendezvousClient *self, const char *namep
   g_return_if_fail (nameplate != NULL);
 
   ph_rendezvous_http_forget_tag (self->http, nameplate);
+  ph_rendezvous_http_forget_secret (self->http, nameplate);
+  g_hash_table_remove (self->request_keys, nameplate);
 }
 
 void
-ph_rendezvous_client_post_async (PhRendezvousClient *self, const char *nameplate, const char *side,
-                                 const char *phase, GBytes *body, GCancellable *cancellable,
+ph_rendezvous_client_post_async (PhRendezvousClient *self, const char *nameplate, const char *phase,
+                                 GBytes *body, GCancellable *cancellable,
                                  GAsyncReadyCallback callback, gpointer user_data)
 {
-  g_autoptr (JsonBuilder) builder = json_builder_new ();
   g_autoptr (JsonNode) payload = NULL;
   g_autofree char *path = NULL;
-  g_autofree char *encoded = NULL;
   PhRendezvousRequest request = {
     .method = SOUP_METHOD_POST,
     .mailbox = nameplate,
     .conditional = TRUE,
+    .authenticated = TRUE,
     .expected_status = SOUP_STATUS_CREATED,
   };
-  const guchar *data;
-  gsize size;
 
   g_return_if_fail (PH_IS_RENDEZVOUS_CLIENT (self));
   g_return_if_fail (nameplate != NULL);
-  g_return_if_fail (side != NULL);
   g_return_if_fail (phase != NULL);
   g_return_if_fail (body != NULL);
 
-  data = g_bytes_get_data (body, &size);
-  encoded = g_base64_encode (data, size);
-
-  json_builder_begin_object (builder);
-  json_builder_set_member_name (builder, "side");
-  json_builder_add_string_value (builder, side);
-  json_builder_set_member_name (builder, "phase");
-  json_builder_add_string_value (builder, phase);
-  json_builder_set_member_name (builder, "body");
-  json_builder_add_string_value (builder, encoded);
-  json_builder_end_object (builder);
-  payload = json_builder_get_root (builder);
+  payload = message_payload (phase, body);
   path = mailbox_path (nameplate, "/messages");
   request.path = path;
   request.body = payload;
@@ -390,6 +485,7 @@ ph_rendezvous_client_fetch_async (PhRendezvousClient *self, const char *nameplat
     .method = SOUP_METHOD_GET,
     .mailbox = nameplate,
     .conditional = TRUE,
+    .authenticated = TRUE,
     .expected_status = SOUP_STATUS_OK,
     .timeout_seconds = wait_seconds + FETCH_MARGIN_SECONDS,
   };
@@ -426,27 +522,23 @@ ph_rendezvous_client_fetch_finish (PhRendezvousClient *self, GAsyncResult *resul
 }
 
 void
-ph_rendezvous_client_leave_async (PhRendezvousClient *self, const char *nameplate, const char *side,
+ph_rendezvous_client_leave_async (PhRendezvousClient *self, const char *nameplate,
                                   GCancellable *cancellable, GAsyncReadyCallback callback,
                                   gpointer user_data)
 {
-  g_autofree char *base = NULL;
-  g_autofree char *escaped_side = NULL;
   g_autofree char *path = NULL;
   PhRendezvousRequest request = {
     .method = SOUP_METHOD_DELETE,
     .mailbox = nameplate,
     .conditional = TRUE,
+    .authenticated = TRUE,
     .expected_status = SOUP_STATUS_NO_CONTENT,
   };
 
   g_return_if_fail (PH_IS_RENDEZVOUS_CLIENT (self));
   g_return_if_fail (nameplate != NULL);
-  g_return_if_fail (side != NULL);
 
-  base = mailbox_path (nameplate, "");
-  escaped_side = g_uri_escape_string (side, NULL, FALSE);
-  path = g_strdup_printf ("%s?side=%s", base, escaped_side);
+  path = mailbox_path (nameplate, "");
   request.path = path;
 
   send_request (self, &request, ph_rendezvous_client_leave_async, 0, cancellable, callback,
@@ -457,25 +549,39 @@ gboolean
 ph_rendezvous_client_leave_finish (PhRendezvousClient *self, GAsyncResult *result, GError **error)
 {
   g_autoptr (PhRendezvousResponse) response = NULL;
+  Call *call;
 
   g_return_val_if_fail (PH_IS_RENDEZVOUS_CLIENT (self), FALSE);
 
-  response = propagate_response (self, result, ph_rendezvous_client_leave_async, NULL, error);
-  return response != NULL;
+  response = propagate_response (self, result, ph_rendezvous_client_leave_async, &call, error);
+  if (response == NULL)
+    return FALSE;
+  ph_rendezvous_client_forget_mailbox (self, call->nameplate);
+  return TRUE;
 }
 
 void
-ph_rendezvous_client_get_turn_async (PhRendezvousClient *self, GCancellable *cancellable,
-                                     GAsyncReadyCallback callback, gpointer user_data)
+ph_rendezvous_client_get_turn_async (PhRendezvousClient *self, const char *nameplate,
+                                     GCancellable *cancellable, GAsyncReadyCallback callback,
+                                     gpointer user_data)
 {
+  g_autofree char *path = NULL;
   PhRendezvousRequest request = {
     .method = SOUP_METHOD_GET,
     .path = "/v1/turn",
+    .mailbox = nameplate,
+    .conditional = nameplate != NULL,
+    .authenticated = nameplate != NULL,
     .expected_status = SOUP_STATUS_OK,
   };
 
   g_return_if_fail (PH_IS_RENDEZVOUS_CLIENT (self));
 
+  if (nameplate != NULL)
+    {
+      path = mailbox_path (nameplate, "/turn");
+      request.path = path;
+    }
   send_request (self, &request, ph_rendezvous_client_get_turn_async, 0, cancellable, callback,
                 user_data);
 }

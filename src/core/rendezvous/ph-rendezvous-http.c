@@ -5,6 +5,7 @@
 
 #include <glib/gi18n-lib.h>
 #include <libsoup/soup.h>
+#include <sodium.h>
 #include <string.h>
 
 #include "ph-error.h"
@@ -32,7 +33,8 @@ struct _PhRendezvousHttp
 
   char *base_url; /* without a trailing slash */
   SoupSession *session;
-  GHashTable *tags; /* nameplate → ETag of the mailbox it named */
+  GHashTable *tags;    /* nameplate → ETag of the mailbox it named */
+  GHashTable *secrets; /* nameplate → our side's secret in that mailbox */
 };
 
 G_DEFINE_FINAL_TYPE (PhRendezvousHttp, ph_rendezvous_http, G_TYPE_OBJECT)
@@ -53,6 +55,8 @@ typedef struct
   char *url;
   char *mailbox;
   gboolean conditional;
+  gboolean authenticated;
+  char *idempotency_key;
   guint expected_status;
   guint timeout_seconds;
   GBytes *payload;
@@ -109,6 +113,7 @@ exchange_free (Exchange *exchange)
   g_free (exchange->method);
   g_free (exchange->url);
   g_free (exchange->mailbox);
+  g_free (exchange->idempotency_key);
   g_free (exchange);
 }
 
@@ -120,6 +125,7 @@ ph_rendezvous_http_finalize (GObject *object)
   g_clear_object (&self->session);
   g_clear_pointer (&self->base_url, g_free);
   g_clear_pointer (&self->tags, g_hash_table_unref);
+  g_clear_pointer (&self->secrets, g_hash_table_unref);
 
   G_OBJECT_CLASS (ph_rendezvous_http_parent_class)->finalize (object);
 }
@@ -176,6 +182,13 @@ ph_rendezvous_http_class_init (PhRendezvousHttpClass *klass)
 }
 
 static void
+secret_free (char *secret)
+{
+  sodium_memzero (secret, strlen (secret));
+  g_free (secret);
+}
+
+static void
 ph_rendezvous_http_init (PhRendezvousHttp *self)
 {
   /* No session timeout: every request carries its own bound instead, one
@@ -184,6 +197,8 @@ ph_rendezvous_http_init (PhRendezvousHttp *self)
       = soup_session_new_with_options ("max-conns-per-host", MAX_CONNS_PER_HOST, "timeout", 0,
                                        "user-agent", "pinhole/" PACKAGE_VERSION, NULL);
   self->tags = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  self->secrets
+      = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify)secret_free);
 }
 
 PhRendezvousHttp *
@@ -242,6 +257,34 @@ ph_rendezvous_http_forget_tag (PhRendezvousHttp *self, const char *mailbox)
   g_return_if_fail (mailbox != NULL);
 
   g_hash_table_remove (self->tags, mailbox);
+}
+
+const char *
+ph_rendezvous_http_get_secret (PhRendezvousHttp *self, const char *mailbox)
+{
+  g_return_val_if_fail (PH_IS_RENDEZVOUS_HTTP (self), NULL);
+  g_return_val_if_fail (mailbox != NULL, NULL);
+
+  return g_hash_table_lookup (self->secrets, mailbox);
+}
+
+void
+ph_rendezvous_http_remember_secret (PhRendezvousHttp *self, const char *mailbox, const char *secret)
+{
+  g_return_if_fail (PH_IS_RENDEZVOUS_HTTP (self));
+  g_return_if_fail (mailbox != NULL);
+  g_return_if_fail (secret != NULL);
+
+  g_hash_table_replace (self->secrets, g_strdup (mailbox), g_strdup (secret));
+}
+
+void
+ph_rendezvous_http_forget_secret (PhRendezvousHttp *self, const char *mailbox)
+{
+  g_return_if_fail (PH_IS_RENDEZVOUS_HTTP (self));
+  g_return_if_fail (mailbox != NULL);
+
+  g_hash_table_remove (self->secrets, mailbox);
 }
 
 gboolean
@@ -510,17 +553,33 @@ start_try (GTask *task)
 {
   PhRendezvousHttp *self = g_task_get_source_object (task);
   Exchange *exchange = g_task_get_task_data (task);
+  SoupMessageHeaders *headers;
   const char *tag;
+  const char *secret;
 
   g_clear_object (&exchange->msg);
   g_byte_array_set_size (exchange->body, 0);
   exchange->msg = soup_message_new (exchange->method, exchange->url);
+  headers = soup_message_get_request_headers (exchange->msg);
   if (exchange->payload != NULL)
     soup_message_set_request_body_from_bytes (exchange->msg, "application/json", exchange->payload);
-  /* Looked up on each try, so a retry carries the tag as it is now. */
+  /* Looked up on each try, so a retry carries the tag and secret as they
+   * are now. */
   if (exchange->conditional && (tag = g_hash_table_lookup (self->tags, exchange->mailbox)) != NULL)
-    soup_message_headers_replace (soup_message_get_request_headers (exchange->msg), "If-Match",
-                                  tag);
+    soup_message_headers_replace (headers, "If-Match", tag);
+  if (exchange->authenticated
+      && (secret = g_hash_table_lookup (self->secrets, exchange->mailbox)) != NULL)
+    {
+      g_autofree char *authorization = g_strconcat ("Bearer ", secret, NULL);
+
+      soup_message_headers_replace (headers, "Authorization", authorization);
+      sodium_memzero (authorization, strlen (authorization));
+      /* The rendezvous server never redirects: a secret goes to it or
+       * nowhere. */
+      soup_message_add_flags (exchange->msg, SOUP_MESSAGE_NO_REDIRECT);
+    }
+  if (exchange->idempotency_key != NULL)
+    soup_message_headers_replace (headers, "Idempotency-Key", exchange->idempotency_key);
 
   clear_source (&exchange->timeout_source);
   exchange->timeout_source = g_timeout_source_new (exchange->timeout_seconds * 1000);
@@ -545,6 +604,7 @@ ph_rendezvous_http_send_async (PhRendezvousHttp *self, const PhRendezvousRequest
   g_return_if_fail (request->method != NULL);
   g_return_if_fail (request->path != NULL && request->path[0] == '/');
   g_return_if_fail (!request->conditional || request->mailbox != NULL);
+  g_return_if_fail (!request->authenticated || request->mailbox != NULL);
   g_return_if_fail (request->timeout_seconds <= G_MAXUINT / 1000);
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
 
@@ -557,6 +617,8 @@ ph_rendezvous_http_send_async (PhRendezvousHttp *self, const PhRendezvousRequest
   exchange->url = g_strconcat (self->base_url, request->path, NULL);
   exchange->mailbox = g_strdup (request->mailbox);
   exchange->conditional = request->conditional;
+  exchange->authenticated = request->authenticated;
+  exchange->idempotency_key = g_strdup (request->idempotency_key);
   exchange->expected_status = request->expected_status;
   exchange->timeout_seconds = request->timeout_seconds != 0 ? request->timeout_seconds
                                                             : PH_RENDEZVOUS_HTTP_TIMEOUT_SECONDS;

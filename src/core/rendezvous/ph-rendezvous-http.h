@@ -14,19 +14,24 @@ G_BEGIN_DECLS
  * request again after it, a few times. It remembers the tag (ETag) of each
  * mailbox it has had an answer about and sends it with conditional
  * requests about that mailbox (If-Match), so such a request never lands in
- * another mailbox that a restarted server opened under the same number. */
+ * another mailbox that a restarted server opened under the same number.
+ * It keeps the secret of our side of each mailbox we took a seat in and
+ * sends it with authenticated requests about it (Authorization: Bearer),
+ * never after a redirect. */
 
 #define PH_RENDEZVOUS_HTTP_TIMEOUT_SECONDS 30
 
 typedef struct
 {
   const char *method;
-  const char *path;      /* below the base URL, escaped, with its query */
-  JsonNode *body;        /* sent as application/json; NULL for none */
-  const char *mailbox;   /* the nameplate the request is about, or NULL */
-  gboolean conditional;  /* sends the mailbox's tag, when one is known */
-  guint expected_status; /* 0 accepts any success */
-  guint timeout_seconds; /* per try; 0 for PH_RENDEZVOUS_HTTP_TIMEOUT_SECONDS */
+  const char *path;            /* below the base URL, escaped, with its query */
+  JsonNode *body;              /* sent as application/json; NULL for none */
+  const char *mailbox;         /* the nameplate the request is about, or NULL */
+  gboolean conditional;        /* sends the mailbox's tag, when one is known */
+  gboolean authenticated;      /* sends our side's secret for the mailbox, when one is known */
+  const char *idempotency_key; /* sent as Idempotency-Key, or NULL */
+  guint expected_status;       /* 0 accepts any success */
+  guint timeout_seconds;       /* per try; 0 for PH_RENDEZVOUS_HTTP_TIMEOUT_SECONDS */
 } PhRendezvousRequest;
 
 typedef struct
@@ -66,6 +71,13 @@ const char *ph_rendezvous_http_get_tag (PhRendezvousHttp *self, const char *mail
 void ph_rendezvous_http_remember_tag (PhRendezvousHttp *self, const char *mailbox,
                                       const char *etag);
 void ph_rendezvous_http_forget_tag (PhRendezvousHttp *self, const char *mailbox);
+
+/* Our side's secret for @mailbox, or NULL. */
+const char *ph_rendezvous_http_get_secret (PhRendezvousHttp *self, const char *mailbox);
+void ph_rendezvous_http_remember_secret (PhRendezvousHttp *self, const char *mailbox,
+                                         const char *secret);
+/* Forgets it, and wipes it from memory. */
+void ph_rendezvous_http_forget_secret (PhRendezvousHttp *self, const char *mailbox);
 
 /* Reads a Retry-After value: delay-seconds or an HTTP date, which counts
  * from @now. A date in the past is a wait of 0 seconds. */

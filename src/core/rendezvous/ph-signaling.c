@@ -79,6 +79,7 @@ G_DEFINE_FINAL_TYPE (PhSignaling, ph_signaling, G_TYPE_OBJECT)
 enum
 {
   SIGNAL_CODE_READY,
+  SIGNAL_SEATED,
   SIGNAL_PAIRED,
   SIGNAL_DESCRIPTION,
   SIGNAL_CANDIDATE,
@@ -478,6 +479,15 @@ session_allocated_cb (PhMailboxSession *session, const char *nameplate, PhSignal
 }
 
 static void
+session_seated_cb (PhMailboxSession *session, const char *nameplate, PhSignaling *self)
+{
+  G_GNUC_UNUSED g_autoptr (PhSignaling) hold = g_object_ref (self);
+
+  if (!self->finished)
+    g_signal_emit (self, signals[SIGNAL_SEATED], 0, nameplate);
+}
+
+static void
 session_message_cb (PhMailboxSession *session, const PhMailboxMessage *message, PhSignaling *self)
 {
   G_GNUC_UNUSED g_autoptr (PhSignaling) hold = g_object_ref (self);
@@ -713,6 +723,9 @@ ph_signaling_class_init (PhSignalingClass *klass)
   signals[SIGNAL_CODE_READY]
       = g_signal_new ("code-ready", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
                       NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
+  signals[SIGNAL_SEATED]
+      = g_signal_new ("seated", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                      G_TYPE_NONE, 1, G_TYPE_STRING);
   signals[SIGNAL_PAIRED] = g_signal_new ("paired", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
                                          NULL, NULL, NULL, G_TYPE_NONE, 0);
   signals[SIGNAL_DESCRIPTION]
@@ -757,6 +770,7 @@ ph_signaling_new (PhRendezvousClient *client)
   self->server_url = g_strdup (ph_rendezvous_client_get_base_url (client));
   self->session = ph_mailbox_session_new (client);
   g_signal_connect (self->session, "allocated", G_CALLBACK (session_allocated_cb), self);
+  g_signal_connect (self->session, "seated", G_CALLBACK (session_seated_cb), self);
   g_signal_connect (self->session, "message", G_CALLBACK (session_message_cb), self);
   g_signal_connect (self->session, "drained", G_CALLBACK (session_drained_cb), self);
   g_signal_connect (self->session, "server-trouble", G_CALLBACK (session_server_trouble_cb), self);

@@ -27,6 +27,8 @@ G_DECLARE_FINAL_TYPE (PhSignaling, ph_signaling, PH, SIGNALING, GObject)
  *
  * Signals:
  *  "code-ready" (const char *code): host only, the code to read out;
+ *  "seated" (const char *nameplate): this side holds its seat in the
+ *    mailbox, so requests about it (TURN credentials) are allowed;
  *  "paired" (): joiner: the PAKE finished, its confirmation is on its way
  *    and the host's still to come; host: the joiner's confirmation
  *    verified;
