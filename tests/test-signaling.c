@@ -27,6 +27,7 @@
 typedef struct
 {
   PhSignaling *signaling;
+  PhRendezvousClient *client; /* the signaling's: it holds this side's secret */
   char *code;
   gboolean paired;
   GPtrArray *descriptions; /* names in the descriptions received, in order */
@@ -100,9 +101,8 @@ failed_cb (PhSignaling *signaling, const GError *error, Side *side)
 static void
 side_init (Side *side, const char *url)
 {
-  g_autoptr (PhRendezvousClient) client = ph_rendezvous_client_new (url, NULL);
-
-  side->signaling = ph_signaling_new (client);
+  side->client = ph_rendezvous_client_new (url, NULL);
+  side->signaling = ph_signaling_new (side->client);
   side->descriptions = g_ptr_array_new_with_free_func (g_free);
   side->candidates = g_ptr_array_new_with_free_func (g_free);
   g_signal_connect (side->signaling, "code-ready", G_CALLBACK (code_ready_cb), side);
@@ -132,6 +132,7 @@ side_leave (Side *side, const char *reason)
   ph_signaling_leave_async (side->signaling, reason, left_cb, &left);
   g_assert_true (ph_test_wait_for_flag (&left, TIMEOUT_MS));
   g_assert_finalize_object (side->signaling);
+  g_clear_object (&side->client);
   g_ptr_array_unref (side->descriptions);
   g_ptr_array_unref (side->candidates);
   g_free (side->code);
@@ -426,12 +427,12 @@ test_server_stays_down (Fixture *fixture, gconstpointer data)
   g_assert_cmpint (g_get_monotonic_time () - start, <, ph_test_scaled_seconds (6) * G_USEC_PER_SEC);
 }
 
-/* The mailbox as a third party reads it: "phase side" for each message;
- * waits up to @wait_seconds for a first one. */
+/* The mailbox as the host reads it (only its sides may): "phase side" for
+ * each message; waits up to @wait_seconds for a first one. */
 static GPtrArray *
 read_mailbox (Fixture *fixture, const char *nameplate, guint wait_seconds)
 {
-  g_autoptr (PhRendezvousClient) reader = ph_rendezvous_client_new (fixture->url, NULL);
+  PhRendezvousClient *reader = fixture->host.client;
   g_autoptr (GAsyncResult) result = NULL;
   g_autoptr (GPtrArray) messages = NULL;
   GPtrArray *read = g_ptr_array_new_with_free_func (g_free);
