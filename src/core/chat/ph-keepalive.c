@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include "ph-keepalive.h"
+#include "ph-timer.h"
 
 struct _PhKeepalive
 {
@@ -44,33 +45,11 @@ enum
 static GParamSpec *properties[N_PROPS];
 static guint signals[N_SIGNALS];
 
-/* The sources call back with a plain pointer: the object destroys them
- * before it goes, so none can fire on a finalized object. */
-static GSource *
-schedule (PhKeepalive *self, guint ms, GSourceFunc func, const char *name)
-{
-  GSource *source = g_timeout_source_new (ms);
-
-  g_source_set_callback (source, func, self, NULL);
-  g_source_set_static_name (source, name);
-  g_source_attach (source, self->context);
-  return source;
-}
-
-static void
-clear_source (GSource **source)
-{
-  if (*source == NULL)
-    return;
-  g_source_destroy (*source);
-  g_clear_pointer (source, g_source_unref);
-}
-
 static void
 stop_timers (PhKeepalive *self)
 {
-  clear_source (&self->tick_source);
-  clear_source (&self->probe_source);
+  ph_timer_clear (&self->tick_source);
+  ph_timer_clear (&self->probe_source);
 }
 
 /* Everything is recorded before the emission: a handler may stop, restart
@@ -147,7 +126,8 @@ ph_keepalive_start (PhKeepalive *self)
   self->running = TRUE;
   self->last_heard = g_get_monotonic_time ();
   self->latest_ping_id = 0;
-  self->tick_source = schedule (self, self->interval_ms, tick_cb, "[pinhole] keepalive ping");
+  self->tick_source = ph_timer_start (self->context, self->interval_ms, tick_cb, self,
+                                      "[pinhole] keepalive ping");
 }
 
 void
@@ -175,7 +155,7 @@ ph_keepalive_heard (PhKeepalive *self)
   g_return_if_fail (PH_IS_KEEPALIVE (self));
 
   self->last_heard = g_get_monotonic_time ();
-  clear_source (&self->probe_source);
+  ph_timer_clear (&self->probe_source);
 }
 
 void
@@ -207,9 +187,9 @@ ph_keepalive_probe (PhKeepalive *self)
     return;
 
   g_debug ("Probing the peer; silent after %u ms without an answer", self->probe_ms);
-  clear_source (&self->probe_source);
-  self->probe_source
-      = schedule (self, self->probe_ms, probe_timeout_cb, "[pinhole] keepalive probe");
+  ph_timer_clear (&self->probe_source);
+  self->probe_source = ph_timer_start (self->context, self->probe_ms, probe_timeout_cb, self,
+                                       "[pinhole] keepalive probe");
   send_ping (self);
 }
 

@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include "ph-reconnection.h"
+#include "ph-timer.h"
 
 struct _PhReconnection
 {
@@ -32,33 +33,11 @@ enum
 
 static guint signals[N_SIGNALS];
 
-/* The sources call back with a plain pointer: the object destroys them
- * before it goes, so none can fire on a finalized object. */
-static GSource *
-schedule (PhReconnection *self, guint ms, GSourceFunc func, const char *name)
-{
-  GSource *source = g_timeout_source_new (ms);
-
-  g_source_set_callback (source, func, self, NULL);
-  g_source_set_static_name (source, name);
-  g_source_attach (source, self->context);
-  return source;
-}
-
-static void
-clear_source (GSource **source)
-{
-  if (*source == NULL)
-    return;
-  g_source_destroy (*source);
-  g_clear_pointer (source, g_source_unref);
-}
-
 static void
 finish (PhReconnection *self)
 {
-  clear_source (&self->deadline_source);
-  clear_source (&self->attempt_source);
+  ph_timer_clear (&self->deadline_source);
+  ph_timer_clear (&self->attempt_source);
   self->active = FALSE;
 }
 
@@ -69,7 +48,7 @@ attempt_due_cb (gpointer user_data)
 {
   PhReconnection *self = user_data;
 
-  clear_source (&self->attempt_source);
+  ph_timer_clear (&self->attempt_source);
   g_signal_emit (self, signals[SIGNAL_ATTEMPT_DUE], 0, ph_reconnection_next_attempt (self));
   return G_SOURCE_REMOVE;
 }
@@ -89,8 +68,9 @@ deadline_cb (gpointer user_data)
 static void
 arm_attempt_timer (PhReconnection *self, guint ms)
 {
-  clear_source (&self->attempt_source);
-  self->attempt_source = schedule (self, ms, attempt_due_cb, "[pinhole] reconnection attempt");
+  ph_timer_clear (&self->attempt_source);
+  self->attempt_source
+      = ph_timer_start (self->context, ms, attempt_due_cb, self, "[pinhole] reconnection attempt");
 }
 
 PhReconnection *
@@ -157,8 +137,8 @@ ph_reconnection_begin (PhReconnection *self)
   self->active = TRUE;
   /* A path that breaks again while it is being mended gets no more time. */
   if (self->deadline_source == NULL)
-    self->deadline_source
-        = schedule (self, self->give_up_ms, deadline_cb, "[pinhole] reconnection deadline");
+    self->deadline_source = ph_timer_start (self->context, self->give_up_ms, deadline_cb, self,
+                                            "[pinhole] reconnection deadline");
 }
 
 void

@@ -11,6 +11,7 @@
 #include "ph-error.h"
 #include "ph-rendezvous-answer.h"
 #include "ph-rendezvous-http.h"
+#include "ph-timer.h"
 
 /* A long-poll must be able to wait while the same peer posts: libsoup's
  * default of two connections per host is too few. */
@@ -89,23 +90,14 @@ ph_rendezvous_response_free (PhRendezvousResponse *response)
 }
 
 static void
-clear_source (GSource **source)
-{
-  if (*source == NULL)
-    return;
-  g_source_destroy (*source);
-  g_clear_pointer (source, g_source_unref);
-}
-
-static void
 exchange_free (Exchange *exchange)
 {
   if (exchange->caller_cancellable != NULL)
     g_cancellable_disconnect (exchange->caller_cancellable, exchange->caller_cancelled_id);
   g_clear_object (&exchange->caller_cancellable);
-  clear_source (&exchange->timeout_source);
-  clear_source (&exchange->retry_source);
-  clear_source (&exchange->retry_cancelled_source);
+  ph_timer_clear (&exchange->timeout_source);
+  ph_timer_clear (&exchange->retry_source);
+  ph_timer_clear (&exchange->retry_cancelled_source);
   g_clear_object (&exchange->cancellable);
   g_clear_object (&exchange->msg);
   g_clear_pointer (&exchange->body, g_byte_array_unref);
@@ -348,8 +340,8 @@ static void start_try (GTask *task);
 static void
 stop_waiting (Exchange *exchange)
 {
-  clear_source (&exchange->retry_source);
-  clear_source (&exchange->retry_cancelled_source);
+  ph_timer_clear (&exchange->retry_source);
+  ph_timer_clear (&exchange->retry_cancelled_source);
 }
 
 static gboolean
@@ -420,7 +412,7 @@ response_complete (GTask *task)
   guint seconds;
 
   /* The time limit is per try: the wait before the next is not in it. */
-  clear_source (&exchange->timeout_source);
+  ph_timer_clear (&exchange->timeout_source);
 
   if (retry_after_value != NULL)
     {
@@ -581,7 +573,7 @@ start_try (GTask *task)
   if (exchange->idempotency_key != NULL)
     soup_message_headers_replace (headers, "Idempotency-Key", exchange->idempotency_key);
 
-  clear_source (&exchange->timeout_source);
+  ph_timer_clear (&exchange->timeout_source);
   exchange->timeout_source = g_timeout_source_new (exchange->timeout_seconds * 1000);
   g_source_set_callback (exchange->timeout_source, timed_out_cb, exchange, NULL);
   g_source_attach (exchange->timeout_source, g_task_get_context (task));
