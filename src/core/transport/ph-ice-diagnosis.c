@@ -69,6 +69,19 @@ ph_ice_diagnose (const PhIceDiagnosisInput *input, char **out_message)
   g_return_val_if_fail (input != NULL, PH_ICE_FAILURE_NEEDS_RELAY);
   g_return_val_if_fail (out_message != NULL, PH_ICE_FAILURE_NEEDS_RELAY);
 
+  /* First: a server of this side's own that could not be used for a
+   * reason it knows (a certificate it does not trust) is what this person
+   * can fix, whatever the peer sent. */
+  if (input->turn_configured && input->local_relay == 0 && input->relay_problem != NULL)
+    {
+      /* Translators: %s is a sentence saying which TURN server could not
+       * be used and why, such as “The TURN server turns:turn.example.org:443
+       * was not used: its certificate has expired.” */
+      *out_message = g_strdup_printf (_ ("The TURN server gave you no relay address. %s"),
+                                      input->relay_problem);
+      return PH_ICE_FAILURE_RELAY_UNAVAILABLE;
+    }
+
   remote_total = input->remote_host + input->remote_srflx + input->remote_relay;
   if (remote_total == 0)
     {
