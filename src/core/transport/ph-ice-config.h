@@ -55,5 +55,6 @@ const char *ph_turn_transport_to_string (PhTurnTransport transport);
 char *ph_turn_server_to_uri (const PhTurnServer *server);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PhIceConfig, ph_ice_config_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PhTurnServer, ph_turn_server_free)
 
 G_END_DECLS
