@@ -38,7 +38,7 @@ gboolean ph_candidate_ledger_get_remote_done (PhCandidateLedger *self);
 const char *ph_candidate_ledger_next_for_ice (PhCandidateLedger *self);
 
 /* Why a TURN server could not be used at all, for the explanation of a
- * failure (ph_ice_transport_get_relay_problem); NULL for none. */
+ * failure (the ICE transport's "relay-problem"); NULL for none. */
 void ph_candidate_ledger_set_relay_problem (PhCandidateLedger *self, const char *problem);
 
 /* Fills the candidate counts and the relay problem of @input (the NAT and

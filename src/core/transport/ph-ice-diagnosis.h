@@ -37,7 +37,7 @@ typedef struct
   guint remote_srflx;
   guint remote_relay;
   /* Why a TURN server over TCP or TLS could not be used, a sentence
-   * naming it (ph_ice_transport_get_relay_problem), or NULL. */
+   * naming it (the ICE transport's "relay-problem"), or NULL. */
   const char *relay_problem;
 } PhIceDiagnosisInput;
 

@@ -54,7 +54,7 @@ struct _PhIceTransport
   char *stun_address;
   GPtrArray *turn_addresses; /* char *, one per config->turn_servers, NULL if unresolved */
   PhTurnBridge *bridge;      /* for TURN over TCP and TLS; NULL without such servers */
-  char *relay_problem;       /* why TCP and TLS servers could not be used at all */
+  char *relay_problem;       /* why there is no bridge, when there could be none */
   guint n_local_candidates;
   guint n_remote_candidates;
   gboolean started;
@@ -793,16 +793,6 @@ ph_ice_transport_remote_gathering_done (PhIceTransport *self)
 
   if (!self->closed)
     nice_agent_peer_candidate_gathering_done (self->agent, self->stream_id);
-}
-
-const char *
-ph_ice_transport_get_relay_problem (PhIceTransport *self)
-{
-  g_return_val_if_fail (PH_IS_ICE_TRANSPORT (self), NULL);
-
-  if (self->relay_problem != NULL)
-    return self->relay_problem;
-  return self->bridge != NULL ? ph_turn_bridge_get_problem (self->bridge) : NULL;
 }
 
 PhPath *

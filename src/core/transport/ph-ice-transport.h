@@ -36,7 +36,9 @@ G_DECLARE_FINAL_TYPE (PhIceTransport, ph_ice_transport, PH, ICE_TRANSPORT, GObje
  *  "path-changed" (const PhPath *path): the selected pair, first when it is
  *     chosen and again whenever it changes;
  *  "relay-problem" (const char *problem): a TURN server over TCP or TLS
- *     could not be used (ph_ice_transport_get_relay_problem). */
+ *     could not be used; a sentence naming it and saying why (such as a
+ *     certificate this computer does not trust), for the explanation of a
+ *     failure: the other servers may still work. */
 
 PhIceTransport *ph_ice_transport_new (const PhIceConfig *config, gboolean controlling);
 /* Resolves server names, then gathers; candidates arrive as signals. */
@@ -50,10 +52,6 @@ gboolean ph_ice_transport_set_remote_credentials (PhIceTransport *self, const ch
 gboolean ph_ice_transport_add_remote_candidate (PhIceTransport *self, const char *candidate,
                                                 GError **error);
 void ph_ice_transport_remote_gathering_done (PhIceTransport *self);
-/* Why a TURN server over TCP or TLS could not be used (a sentence naming
- * it, such as a certificate this computer does not trust), or NULL. Kept
- * for the explanation of a failure: the other servers may work. */
-const char *ph_ice_transport_get_relay_problem (PhIceTransport *self);
 /* The selected pair, or NULL before one is chosen. */
 PhPath *ph_ice_transport_get_path (PhIceTransport *self);
 /* The reliable byte stream, pollable; usable once the state is READY. */
