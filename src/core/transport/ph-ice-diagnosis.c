@@ -112,7 +112,8 @@ ph_ice_diagnose (const PhIceDiagnosisInput *input, char **out_message)
       *out_message
           = g_strdup (_ ("Even the TURN relay could not connect you: the relay may refuse to "
                          "forward between you, or a firewall drops its traffic. Try another "
-                         "TURN server, or TURN over TCP (turn:HOST?transport=tcp)."));
+                         "TURN server, or TURN over TCP or TLS (turn:HOST?transport=tcp, "
+                         "turns:HOST:443)."));
       return PH_ICE_FAILURE_RELAY_FAILED;
     }
 
@@ -120,7 +121,8 @@ ph_ice_diagnose (const PhIceDiagnosisInput *input, char **out_message)
     {
       *out_message = g_strdup (_ ("Your network blocks UDP (the STUN server never answered), so no "
                                   "direct path can be made. A TURN relay over TCP "
-                                  "(turn:HOST?transport=tcp) would get through."));
+                                  "(turn:HOST?transport=tcp) would get through, or over TLS "
+                                  "(turns:HOST:443) where only web traffic gets out."));
       return PH_ICE_FAILURE_UDP_BLOCKED;
     }
   if (input->stun_configured && input->local_srflx == 0 && input->local_nat == PH_NAT_TYPE_UNKNOWN)
