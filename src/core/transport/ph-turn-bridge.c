@@ -98,7 +98,7 @@ response_written_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   Tunnel *tunnel = user_data;
 
   g_output_stream_write_all_finish (G_OUTPUT_STREAM (source), result, NULL, NULL);
-  /* Dropping libnice's end closes it: libnice has read the answer. */
+  /* Dropping the connection closes it, the answer written. */
   tunnel_free (tunnel);
 }
 
@@ -116,6 +116,8 @@ refuse (Tunnel *tunnel)
 static const char *
 describe_certificate_errors (GTlsCertificateFlags errors)
 {
+  /* Translators: this and the reasons below end the sentence “The TURN
+   * server %s was not used: %s.”; “its” is the server's. */
   if (errors & G_TLS_CERTIFICATE_UNKNOWN_CA)
     return _ ("its certificate is not signed by an authority this computer trusts");
   if (errors & G_TLS_CERTIFICATE_BAD_IDENTITY)
@@ -192,7 +194,7 @@ fail (Tunnel *tunnel, const GError *error)
   PhTurnBridge *self = tunnel->bridge;
   g_autofree char *problem = describe_failure (tunnel, error);
 
-  /* libnice opens one connection per local address: one warning each. */
+  /* libnice opens one connection per local address: one warning for all. */
   if (!tunnel->target->reported)
     g_warning ("%s", problem);
   tunnel->target->reported = TRUE;
