@@ -129,13 +129,84 @@ test_turn_good (void)
   g_assert_cmpuint (copy->turn_servers->len, ==, 3);
 }
 
+/* Every transport a TURN URI can name (RFC 7065), each with its default
+ * port, and the URI a message names it by. */
+static void
+test_turn_transports (void)
+{
+  static const struct
+  {
+    const char *input;
+    const char *host;
+    guint port;
+    PhTurnTransport transport;
+    const char *uri;
+  } cases[] = {
+    { "turn:turn.example.org", "turn.example.org", 3478, PH_TURN_TRANSPORT_UDP,
+      "turn:turn.example.org:3478" },
+    { "turn:turn.example.org?transport=udp", "turn.example.org", 3478, PH_TURN_TRANSPORT_UDP,
+      "turn:turn.example.org:3478" },
+    { "turn:turn.example.org?transport=tcp", "turn.example.org", 3478, PH_TURN_TRANSPORT_TCP,
+      "turn:turn.example.org:3478?transport=tcp" },
+    /* The web port, where TURN over TCP gets through most firewalls. */
+    { "turn:turn.example.org:443?transport=tcp", "turn.example.org", 443, PH_TURN_TRANSPORT_TCP,
+      "turn:turn.example.org:443?transport=tcp" },
+    { "turns:turn.example.org", "turn.example.org", 5349, PH_TURN_TRANSPORT_TLS,
+      "turns:turn.example.org:5349" },
+    { "TURNS:turn.example.org:443", "turn.example.org", 443, PH_TURN_TRANSPORT_TLS,
+      "turns:turn.example.org:443" },
+    { "turns:192.0.2.9:443?transport=tcp", "192.0.2.9", 443, PH_TURN_TRANSPORT_TLS,
+      "turns:192.0.2.9:443" },
+    { "turns:[2001:db8::9]", "2001:db8::9", 5349, PH_TURN_TRANSPORT_TLS,
+      "turns:[2001:db8::9]:5349" },
+    { "turn:[2001:db8::9]:443?transport=TCP", "2001:db8::9", 443, PH_TURN_TRANSPORT_TCP,
+      "turn:[2001:db8::9]:443?transport=tcp" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr (PhIceConfig) config = ph_ice_config_new ();
+      g_autoptr (GError) error = NULL;
+      g_autofree char *uri = NULL;
+      PhTurnServer *server;
+
+      g_test_message ("%s", cases[i].input);
+      g_assert_true (ph_ice_config_add_turn (config, cases[i].input, "u", "p", &error));
+      g_assert_no_error (error);
+      g_assert_cmpuint (config->turn_servers->len, ==, 1);
+      server = g_ptr_array_index (config->turn_servers, 0);
+      g_assert_cmpstr (server->host, ==, cases[i].host);
+      g_assert_cmpuint (server->port, ==, cases[i].port);
+      g_assert_cmpint (server->transport, ==, cases[i].transport);
+      uri = ph_turn_server_to_uri (server);
+      g_assert_cmpstr (uri, ==, cases[i].uri);
+    }
+
+  g_assert_cmpstr (ph_turn_transport_to_string (PH_TURN_TRANSPORT_UDP), ==, "udp");
+  g_assert_cmpstr (ph_turn_transport_to_string (PH_TURN_TRANSPORT_TCP), ==, "tcp");
+  g_assert_cmpstr (ph_turn_transport_to_string (PH_TURN_TRANSPORT_TLS), ==, "tls");
+}
+
 static void
 test_turn_bad (void)
 {
   static const char *cases[] = {
-    "turn.example.org", "stun:turn.example.org",    "turns:turn.example.org", "turn:",
-    "turn:host:99999",  "turn:host?transport=sctp", "turn:host?foo=bar",      "turn:user:pass@host",
-    "turn://host",      "turn:[2001:db8::1",
+    "turn.example.org",
+    "stun:turn.example.org",
+    "turn:",
+    "turns:",
+    "turn:host:99999",
+    "turns:host:0",
+    "turn:host?transport=sctp",
+    "turn:host?transport=tls",
+    "turns:host?transport=sctp",
+    "turn:host?foo=bar",
+    "turn:user:pass@host",
+    "turns:user:pass@host",
+    "turn://host",
+    "turns://host:443",
+    "turn:[2001:db8::1",
+    "turnss:host",
   };
   g_autoptr (PhIceConfig) config = ph_ice_config_new ();
 
@@ -146,7 +217,23 @@ test_turn_bad (void)
       g_test_message ("%s", cases[i]);
       g_assert_false (ph_ice_config_add_turn (config, cases[i], "u", "p", &error));
       g_assert_error (error, PH_ERROR, PH_ERROR_FAILED);
+      /* The message names what was given, so a person can find it. */
+      g_assert_nonnull (strstr (error->message, cases[i]));
     }
+  g_assert_cmpuint (config->turn_servers->len, ==, 0);
+}
+
+/* turns: over UDP would be DTLS: refused, saying so, not taken as TLS. */
+static void
+test_turn_dtls_refused (void)
+{
+  g_autoptr (PhIceConfig) config = ph_ice_config_new ();
+  g_autoptr (GError) error = NULL;
+
+  g_assert_false (
+      ph_ice_config_add_turn (config, "turns:turn.example.org?transport=udp", "u", "p", &error));
+  g_assert_error (error, PH_ERROR, PH_ERROR_FAILED);
+  g_assert_nonnull (strstr (error->message, "DTLS"));
   g_assert_cmpuint (config->turn_servers->len, ==, 0);
 }
 
@@ -186,7 +273,9 @@ main (int argc, char *argv[])
   g_test_add_func ("/ice-config/stun-good", test_stun_good);
   g_test_add_func ("/ice-config/stun-bad", test_stun_bad);
   g_test_add_func ("/ice-config/turn-good", test_turn_good);
+  g_test_add_func ("/ice-config/turn-transports", test_turn_transports);
   g_test_add_func ("/ice-config/turn-bad", test_turn_bad);
+  g_test_add_func ("/ice-config/turn-dtls-refused", test_turn_dtls_refused);
   g_test_add_func ("/ice-config/turn-needs-credentials", test_turn_needs_credentials);
 
   return g_test_run ();

@@ -34,15 +34,32 @@ static const DiagnosisCase cases[] = {
       PEER_BEHIND_NAT },
     PH_ICE_FAILURE_RELAY_UNAVAILABLE,
     { "no relay address", "credentials" } },
+  /* The TLS server's certificate was refused: the message says so and
+   * names the server, instead of blaming the credentials. */
+  { "/ice-diagnosis/turn-certificate-refused",
+    { PH_NAT_TYPE_UNKNOWN, PH_NAT_TYPE_UNKNOWN, .turn_configured = TRUE, .relay_only = TRUE,
+      PEER_BEHIND_NAT,
+      .relay_problem = "The TURN server turns:turn.example.org:443 was not used: its "
+                       "certificate has expired." },
+    PH_ICE_FAILURE_RELAY_UNAVAILABLE,
+    { "no relay address", "turns:turn.example.org:443", "certificate has expired" } },
+  /* Relay-only on both sides with the same server: the peer sent nothing
+   * either, but the cause this side knows comes first. */
+  { "/ice-diagnosis/turn-certificate-refused-peer-silent",
+    { PH_NAT_TYPE_UNKNOWN, PH_NAT_TYPE_UNKNOWN, .turn_configured = TRUE, .relay_only = TRUE,
+      .relay_problem = "The TURN server turns:192.0.2.1:5349 was not used: its certificate is "
+                       "for another server name." },
+    PH_ICE_FAILURE_RELAY_UNAVAILABLE,
+    { "turns:192.0.2.1:5349", "another server name" } },
   { "/ice-diagnosis/relay-failed",
     { PH_NAT_TYPE_SYMMETRIC, PH_NAT_TYPE_UNKNOWN, STUN_WORKED, .turn_configured = TRUE,
       .local_relay = 1, PEER_BEHIND_NAT, .remote_relay = 1 },
     PH_ICE_FAILURE_RELAY_FAILED,
-    { "Even the TURN relay", "transport=tcp" } },
+    { "Even the TURN relay", "transport=tcp", "turns:HOST:443" } },
   { "/ice-diagnosis/udp-blocked-known",
     { PH_NAT_TYPE_UDP_BLOCKED, PH_NAT_TYPE_UNKNOWN, .stun_configured = TRUE, PEER_BEHIND_NAT },
     PH_ICE_FAILURE_UDP_BLOCKED,
-    { "blocks UDP", "transport=tcp" } },
+    { "blocks UDP", "transport=tcp", "turns:HOST:443" } },
   { "/ice-diagnosis/udp-blocked-guessed",
     { PH_NAT_TYPE_UNKNOWN, PH_NAT_TYPE_UNKNOWN, .stun_configured = TRUE, PEER_BEHIND_NAT },
     PH_ICE_FAILURE_UDP_BLOCKED,

@@ -34,8 +34,8 @@ describe (const PhIceConfig *config)
       const PhTurnServer *server = g_ptr_array_index (config->turn_servers, i);
 
       g_string_append_printf (text, "; turn %s:%u/%s %s %s", server->host, server->port,
-                              server->transport == PH_TURN_TRANSPORT_TCP ? "tcp" : "udp",
-                              server->username, server->password);
+                              ph_turn_transport_to_string (server->transport), server->username,
+                              server->password);
     }
   return g_string_free (text, FALSE);
 }
@@ -119,22 +119,24 @@ test_user_turn_kept (void)
 static void
 test_server_turn_taken (void)
 {
-  const char *const turn[] = { "turn:192.0.2.1:3478", "turn:192.0.2.1:443?transport=tcp", NULL };
+  const char *const turn[] = { "turn:192.0.2.1:3478", "turn:192.0.2.1:443?transport=tcp",
+                               "turns:turn.example.org:443", NULL };
   g_autoptr (PhIceConfig) config = config_new ("stun.example.org", NULL, NULL, NULL);
   g_autoptr (PhTurnInfo) offer = offer_new (NULL, turn, "1700000000:ab", "credential");
 
-  g_assert_cmpuint (ph_ice_config_merge_offer (config, offer), ==, 2);
+  g_assert_cmpuint (ph_ice_config_merge_offer (config, offer), ==, 3);
   assert_config (config, "stun stun.example.org:3478"
                          "; turn 192.0.2.1:3478/udp 1700000000:ab credential"
-                         "; turn 192.0.2.1:443/tcp 1700000000:ab credential");
+                         "; turn 192.0.2.1:443/tcp 1700000000:ab credential"
+                         "; turn turn.example.org:443/tls 1700000000:ab credential");
 }
 
 static void
 test_invalid_skipped (void)
 {
   const char *const stun[] = { "stuns:192.0.2.1", "stun:bad host", "stun:192.0.2.2:3480", NULL };
-  const char *const turn[] = { "turns:192.0.2.1:5349", "turn:[::1", "turn:192.0.2.1:70000",
-                               "turn:192.0.2.1:3478", NULL };
+  const char *const turn[] = { "turns:192.0.2.1:5349?transport=udp", "turn:[::1",
+                               "turn:192.0.2.1:70000", "turn:192.0.2.1:3478", NULL };
   g_autoptr (PhIceConfig) config = ph_ice_config_new ();
   g_autoptr (PhTurnInfo) offer = offer_new (stun, turn, "1700000000:ab", "credential");
 
@@ -144,7 +146,7 @@ test_invalid_skipped (void)
   g_test_expect_message ("ph-ice-server-lookup", G_LOG_LEVEL_DEBUG,
                          "Ignoring the rendezvous server’s STUN URI: *valid host name*");
   g_test_expect_message ("ph-ice-server-lookup", G_LOG_LEVEL_DEBUG,
-                         "Ignoring the rendezvous server’s TURN URI: TURN over TLS*");
+                         "Ignoring the rendezvous server’s TURN URI: *DTLS*");
   g_test_expect_message ("ph-ice-server-lookup", G_LOG_LEVEL_DEBUG,
                          "Ignoring the rendezvous server’s TURN URI: *“]”*");
   g_test_expect_message ("ph-ice-server-lookup", G_LOG_LEVEL_DEBUG,

@@ -43,6 +43,8 @@ test_describe (void)
   g_autofree char *direct = ph_path_describe (path);
   g_autofree char *relayed = NULL;
   g_autofree char *through = NULL;
+  g_autofree char *with_port = NULL;
+  g_autofree char *proxied = NULL;
 
   g_assert_cmpstr (direct, ==, "direct (srflx ↔ prflx, udp)");
 
@@ -58,6 +60,19 @@ test_describe (void)
   path->turn_transport = g_strdup ("tcp");
   through = ph_path_describe (path);
   g_assert_cmpstr (through, ==, "relayed through TURN over TCP (relay ↔ host, udp)");
+
+  /* And its port: 443 tells the way through a firewall for the web. */
+  g_free (path->turn_transport);
+  path->turn_transport = g_strdup ("tls");
+  path->turn_port = 443;
+  with_port = ph_path_describe (path);
+  g_assert_cmpstr (with_port, ==, "relayed through TURN over TLS, port 443 (relay ↔ host, udp)");
+
+  path->turn_proxy = TRUE;
+  proxied = ph_path_describe (path);
+  g_assert_cmpstr (proxied, ==,
+                   "relayed through TURN over TLS, port 443, through your proxy (relay ↔ host, "
+                   "udp)");
 }
 
 static void
@@ -73,6 +88,27 @@ test_json_turn_transport (void)
   object = json_node_get_object (node);
   g_assert_true (json_object_get_boolean_member (object, "relayed"));
   g_assert_cmpstr (json_object_get_string_member (object, "turn_transport"), ==, "udp");
+  /* Not known: left out. */
+  g_assert_false (json_object_has_member (object, "turn_port"));
+  g_assert_false (json_object_get_boolean_member (object, "turn_proxy"));
+}
+
+static void
+test_json_turn_proxy (void)
+{
+  g_autoptr (PhPath) path = make_path ();
+  g_autoptr (JsonNode) node = NULL;
+  JsonObject *object;
+
+  path->relayed = TRUE;
+  path->turn_transport = g_strdup ("tls");
+  path->turn_port = 443;
+  path->turn_proxy = TRUE;
+  node = ph_path_to_json (path);
+  object = json_node_get_object (node);
+  g_assert_cmpstr (json_object_get_string_member (object, "turn_transport"), ==, "tls");
+  g_assert_cmpint (json_object_get_int_member (object, "turn_port"), ==, 443);
+  g_assert_true (json_object_get_boolean_member (object, "turn_proxy"));
 }
 
 static void
@@ -102,6 +138,14 @@ test_copy_equal (void)
   g_assert_true (ph_path_equal (path, copy));
   copy->turn_transport = g_strdup ("tcp");
   g_assert_false (ph_path_equal (path, copy));
+  g_clear_pointer (&copy->turn_transport, g_free);
+  copy->turn_port = 443;
+  g_assert_false (ph_path_equal (path, copy));
+  copy->turn_port = 0;
+  copy->turn_proxy = TRUE;
+  g_assert_false (ph_path_equal (path, copy));
+  copy->turn_proxy = FALSE;
+  g_assert_true (ph_path_equal (path, copy));
 }
 
 int
@@ -112,6 +156,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/path/json", test_json);
   g_test_add_func ("/path/describe", test_describe);
   g_test_add_func ("/path/json-turn-transport", test_json_turn_transport);
+  g_test_add_func ("/path/json-turn-proxy", test_json_turn_proxy);
   g_test_add_func ("/path/copy-equal", test_copy_equal);
 
   return g_test_run ();

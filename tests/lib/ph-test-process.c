@@ -92,7 +92,10 @@ ph_test_process_spawn_logged (const char *const *argv, const char *const *envp,
     {
       g_auto (GStrv) pair = g_strsplit (envp[i], "=", 2);
 
-      g_subprocess_launcher_setenv (launcher, pair[0], pair[1] != NULL ? pair[1] : "", TRUE);
+      if (pair[1] != NULL)
+        g_subprocess_launcher_setenv (launcher, pair[0], pair[1], TRUE);
+      else
+        g_subprocess_launcher_unsetenv (launcher, pair[0]);
     }
 
   self->process = g_subprocess_launcher_spawnv (launcher, argv, &error);

@@ -14,7 +14,8 @@ G_BEGIN_DECLS
 typedef struct _PhTestProcess PhTestProcess;
 
 /* Spawns @argv with piped stdin/stdout; stderr goes to the test's stderr.
- * @envp adds to the environment (NULL-terminated "NAME=VALUE" list). */
+ * @envp changes the environment: a NULL-terminated list of "NAME=VALUE"
+ * to set and "NAME" to unset. */
 PhTestProcess *ph_test_process_spawn (const char *const *argv, const char *const *envp);
 /* The same, with stderr written to the file @stderr_path. */
 PhTestProcess *ph_test_process_spawn_logged (const char *const *argv, const char *const *envp,

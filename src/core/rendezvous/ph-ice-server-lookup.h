@@ -15,8 +15,8 @@ G_BEGIN_DECLS
 /* The servers the person named win: the offered STUN server is taken only
  * when none is configured (the first offered one that parses), the offered
  * TURN servers only when no TURN server is configured. Offered URIs that do
- * not parse, or that Pinhole cannot use (turns:), are skipped (g_debug with
- * the reason). Returns how many servers were taken. */
+ * not parse, or that Pinhole cannot use (turns: over DTLS), are skipped
+ * (g_debug with the reason). Returns how many servers were taken. */
 guint ph_ice_config_merge_offer (PhIceConfig *config, const PhTurnInfo *offer);
 
 /* Asks @client for the server's offer (ph_rendezvous_client_get_turn_async)

@@ -33,10 +33,18 @@ ph_test_hook_uint (const char *name, guint64 fallback, guint64 min, guint64 max)
   return CLAMP (g_ascii_strtoull (value, NULL, 10), min, max);
 }
 
+/* The hook's text, or NULL when it is unset. */
+static inline const char *
+ph_test_hook_string (const char *name)
+{
+  return g_getenv (name);
+}
+
 #else
 
 #define ph_test_hook_is_set(name) FALSE
 #define ph_test_hook_uint(name, fallback, min, max) (fallback)
+#define ph_test_hook_string(name) ((const char *)NULL)
 
 #endif
 

@@ -20,6 +20,7 @@ struct _PhCandidateLedger
   GPtrArray *remote;
   guint remote_for_ice; /* how many of remote ICE has */
   gboolean remote_done;
+  char *relay_problem;
 };
 
 G_DEFINE_FINAL_TYPE (PhCandidateLedger, ph_candidate_ledger, G_TYPE_OBJECT)
@@ -65,6 +66,7 @@ ph_candidate_ledger_reset (PhCandidateLedger *self)
   g_ptr_array_set_size (self->remote, 0);
   self->remote_for_ice = 0;
   self->remote_done = FALSE;
+  g_clear_pointer (&self->relay_problem, g_free);
 }
 
 gboolean
@@ -150,6 +152,15 @@ ph_candidate_ledger_next_for_ice (PhCandidateLedger *self)
 }
 
 void
+ph_candidate_ledger_set_relay_problem (PhCandidateLedger *self, const char *problem)
+{
+  g_return_if_fail (PH_IS_CANDIDATE_LEDGER (self));
+
+  g_free (self->relay_problem);
+  self->relay_problem = g_strdup (problem);
+}
+
+void
 ph_candidate_ledger_fill_diagnosis (PhCandidateLedger *self, PhIceDiagnosisInput *input)
 {
   g_return_if_fail (PH_IS_CANDIDATE_LEDGER (self));
@@ -160,6 +171,7 @@ ph_candidate_ledger_fill_diagnosis (PhCandidateLedger *self, PhIceDiagnosisInput
   input->remote_host = count_type (self->remote, "host");
   input->remote_srflx = count_type (self->remote, "srflx");
   input->remote_relay = count_type (self->remote, "relay");
+  input->relay_problem = self->relay_problem;
 }
 
 GStrv
@@ -185,6 +197,7 @@ ph_candidate_ledger_finalize (GObject *object)
 
   g_ptr_array_unref (self->local);
   g_ptr_array_unref (self->remote);
+  g_free (self->relay_problem);
 
   G_OBJECT_CLASS (ph_candidate_ledger_parent_class)->finalize (object);
 }

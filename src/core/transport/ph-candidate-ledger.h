@@ -37,8 +37,13 @@ gboolean ph_candidate_ledger_get_remote_done (PhCandidateLedger *self);
  * handed over; NULL when all are. */
 const char *ph_candidate_ledger_next_for_ice (PhCandidateLedger *self);
 
-/* Fills the candidate counts of @input (the NAT and configuration fields
- * are the caller's). */
+/* Why a TURN server could not be used at all, for the explanation of a
+ * failure (the ICE transport's "relay-problem"); NULL for none. */
+void ph_candidate_ledger_set_relay_problem (PhCandidateLedger *self, const char *problem);
+
+/* Fills the candidate counts and the relay problem of @input (the NAT and
+ * configuration fields are the caller's); @input borrows the problem
+ * until the ledger changes. */
 void ph_candidate_ledger_fill_diagnosis (PhCandidateLedger *self, PhIceDiagnosisInput *input);
 
 GStrv ph_candidate_ledger_dup_local (PhCandidateLedger *self);

@@ -90,9 +90,8 @@ open_channel (PhConnectionAttempt *self)
   if (self->channel != NULL)
     return;
 
-  self->channel
-      = ph_secure_channel_new (ph_ice_transport_get_stream (self->ice), self->is_host,
-                               self->certificate, self->peer_description->fingerprint);
+  self->channel = ph_secure_channel_new (ph_ice_transport_get_stream (self->ice), self->is_host,
+                                         self->certificate, self->peer_description->fingerprint);
   g_signal_emit (self, signals[SIGNAL_CHANNEL_CREATED], 0, self->channel);
   if (!self->finished)
     ph_secure_channel_open_async (self->channel, NULL, channel_opened_cb, g_object_ref (self));
@@ -126,6 +125,13 @@ ice_local_candidate_cb (PhIceTransport *ice, const char *candidate, PhConnection
   g_signal_emit (self, signals[SIGNAL_LOCAL_CANDIDATE], 0, candidate);
 }
 
+/* Kept for the explanation of a failure, whichever way it comes. */
+static void
+ice_relay_problem_cb (PhIceTransport *ice, const char *problem, PhConnectionAttempt *self)
+{
+  ph_candidate_ledger_set_relay_problem (self->candidates, problem);
+}
+
 static void
 ice_gathering_done_cb (PhIceTransport *ice, PhConnectionAttempt *self)
 {
@@ -144,6 +150,7 @@ ph_connection_attempt_start (PhConnectionAttempt *self, const PhIceConfig *confi
   g_signal_connect (self->ice, "gathering-done", G_CALLBACK (ice_gathering_done_cb), self);
   g_signal_connect (self->ice, "state-changed", G_CALLBACK (ice_state_changed_cb), self);
   g_signal_connect (self->ice, "path-changed", G_CALLBACK (ice_path_changed_cb), self);
+  g_signal_connect (self->ice, "relay-problem", G_CALLBACK (ice_relay_problem_cb), self);
   ph_ice_transport_start (self->ice);
   return apply_peer_description (self, error);
 }
@@ -187,8 +194,7 @@ ph_connection_attempt_describe (PhConnectionAttempt *self, PhSessionDescription 
 
 gboolean
 ph_connection_attempt_set_peer_description (PhConnectionAttempt *self,
-                                            const PhSessionDescription *description,
-                                            GError **error)
+                                            const PhSessionDescription *description, GError **error)
 {
   g_return_val_if_fail (PH_IS_CONNECTION_ATTEMPT (self), FALSE);
   g_return_val_if_fail (description != NULL, FALSE);

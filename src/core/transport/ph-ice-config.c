@@ -12,6 +12,8 @@
 #include "ph-ice-config.h"
 
 #define DEFAULT_PORT 3478
+/* RFC 7065: turns: defaults to the TURN-over-TLS port. */
+#define DEFAULT_TLS_PORT 5349
 /* RFC 1035 limits a host name to 253 characters. */
 #define MAX_HOST_LENGTH 253
 
@@ -92,16 +94,16 @@ is_host_name (const char *host)
   return TRUE;
 }
 
-/* Splits "HOST", "HOST:PORT", "[V6]", "[V6]:PORT" or a bare IPv6 address.
- * @protocol ("STUN" or "TURN") and @shown (the whole input) make error
- * messages. */
+/* Splits "HOST", "HOST:PORT", "[V6]", "[V6]:PORT" or a bare IPv6 address;
+ * without a port, @default_port. @protocol ("STUN" or "TURN") and @shown
+ * (the whole input) make error messages. */
 static gboolean
-parse_host_port (const char *text, const char *protocol, const char *shown, char **host_out,
-                 guint *port_out, GError **error)
+parse_host_port (const char *text, guint default_port, const char *protocol, const char *shown,
+                 char **host_out, guint *port_out, GError **error)
 {
   g_autofree char *host = NULL;
   const char *port_text = NULL;
-  guint64 port = DEFAULT_PORT;
+  guint64 port = default_port;
 
   if (text[0] == '[')
     {
@@ -226,7 +228,7 @@ ph_ice_config_set_stun (PhIceConfig *self, const char *server, GError **error)
                    _ ("The STUN server “%s” must be written as HOST or HOST:PORT."), server);
       return FALSE;
     }
-  if (!parse_host_port (rest, "STUN", server, &host, &port, error))
+  if (!parse_host_port (rest, DEFAULT_PORT, "STUN", server, &host, &port, error))
     return FALSE;
 
   g_free (self->stun_host);
@@ -240,8 +242,10 @@ ph_ice_config_add_turn (PhIceConfig *self, const char *uri, const char *username
                         const char *password, GError **error)
 {
   g_autofree char *authority = NULL;
+  const char *rest;
   const char *query;
-  PhTurnTransport transport = PH_TURN_TRANSPORT_UDP;
+  gboolean tls = FALSE;
+  PhTurnTransport transport;
   PhTurnServer *server;
   char *host = NULL;
   guint port = 0;
@@ -252,14 +256,12 @@ ph_ice_config_add_turn (PhIceConfig *self, const char *uri, const char *username
 
   if (g_ascii_strncasecmp (uri, "turns:", 6) == 0)
     {
-      /* libnice's "TLS" relay type opens plain TCP, so it would silently
-       * not be what the URI promises. */
-      g_set_error (error, PH_ERROR, PH_ERROR_FAILED,
-                   /* Translators: %s is the TURN server's URI as given; keep “?transport=tcp”. */
-                   _ ("TURN over TLS (“%s”) is not supported; use turn:HOST?transport=tcp."), uri);
-      return FALSE;
+      rest = uri + 6;
+      tls = TRUE;
     }
-  if (g_ascii_strncasecmp (uri, "turn:", 5) != 0)
+  else if (g_ascii_strncasecmp (uri, "turn:", 5) == 0)
+    rest = uri + 5;
+  else
     {
       g_set_error (error, PH_ERROR, PH_ERROR_FAILED,
                    /* Translators: %s is the TURN server's URI as given; keep “?transport=udp”. */
@@ -267,6 +269,7 @@ ph_ice_config_add_turn (PhIceConfig *self, const char *uri, const char *username
                    uri);
       return FALSE;
     }
+  transport = tls ? PH_TURN_TRANSPORT_TLS : PH_TURN_TRANSPORT_UDP;
   if (username == NULL || *username == '\0' || password == NULL)
     {
       g_set_error (error, PH_ERROR, PH_ERROR_FAILED,
@@ -275,8 +278,8 @@ ph_ice_config_add_turn (PhIceConfig *self, const char *uri, const char *username
       return FALSE;
     }
 
-  query = strchr (uri + 5, '?');
-  authority = query != NULL ? g_strndup (uri + 5, query - (uri + 5)) : g_strdup (uri + 5);
+  query = strchr (rest, '?');
+  authority = query != NULL ? g_strndup (rest, query - rest) : g_strdup (rest);
   if (strchr (authority, '/') != NULL || strchr (authority, '@') != NULL)
     {
       g_set_error (error, PH_ERROR, PH_ERROR_FAILED,
@@ -289,9 +292,22 @@ ph_ice_config_add_turn (PhIceConfig *self, const char *uri, const char *username
 
   if (query != NULL)
     {
-      if (g_ascii_strcasecmp (query, "?transport=udp") == 0)
+      if (tls && g_ascii_strcasecmp (query, "?transport=tcp") == 0)
+        transport = PH_TURN_TRANSPORT_TLS;
+      else if (tls && g_ascii_strcasecmp (query, "?transport=udp") == 0)
+        {
+          /* turns: over UDP would be DTLS, which libnice cannot speak. */
+          g_set_error (error, PH_ERROR, PH_ERROR_FAILED,
+                       /* Translators: %s is the TURN server's URI as given; keep turns:,
+                        * transport=udp and turn:. */
+                       _ ("The TURN server “%s” asks for TURN over DTLS, which is not supported; "
+                          "use turns: without transport=udp (TLS over TCP), or turn: for UDP."),
+                       uri);
+          return FALSE;
+        }
+      else if (!tls && g_ascii_strcasecmp (query, "?transport=udp") == 0)
         transport = PH_TURN_TRANSPORT_UDP;
-      else if (g_ascii_strcasecmp (query, "?transport=tcp") == 0)
+      else if (!tls && g_ascii_strcasecmp (query, "?transport=tcp") == 0)
         transport = PH_TURN_TRANSPORT_TCP;
       else
         {
@@ -305,7 +321,8 @@ ph_ice_config_add_turn (PhIceConfig *self, const char *uri, const char *username
         }
     }
 
-  if (!parse_host_port (authority, "TURN", uri, &host, &port, error))
+  if (!parse_host_port (authority, tls ? DEFAULT_TLS_PORT : DEFAULT_PORT, "TURN", uri, &host, &port,
+                        error))
     return FALSE;
 
   server = g_new0 (PhTurnServer, 1);
@@ -316,4 +333,33 @@ ph_ice_config_add_turn (PhIceConfig *self, const char *uri, const char *username
   server->transport = transport;
   g_ptr_array_add (self->turn_servers, server);
   return TRUE;
+}
+
+const char *
+ph_turn_transport_to_string (PhTurnTransport transport)
+{
+  switch (transport)
+    {
+    case PH_TURN_TRANSPORT_TCP:
+      return "tcp";
+    case PH_TURN_TRANSPORT_TLS:
+      return "tls";
+    case PH_TURN_TRANSPORT_UDP:
+    default:
+      return "udp";
+    }
+}
+
+char *
+ph_turn_server_to_uri (const PhTurnServer *server)
+{
+  gboolean ipv6;
+
+  g_return_val_if_fail (server != NULL, NULL);
+
+  ipv6 = strchr (server->host, ':') != NULL;
+  return g_strdup_printf ("%s:%s%s%s:%u%s",
+                          server->transport == PH_TURN_TRANSPORT_TLS ? "turns" : "turn",
+                          ipv6 ? "[" : "", server->host, ipv6 ? "]" : "", server->port,
+                          server->transport == PH_TURN_TRANSPORT_TCP ? "?transport=tcp" : "");
 }

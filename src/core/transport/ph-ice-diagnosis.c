@@ -69,6 +69,19 @@ ph_ice_diagnose (const PhIceDiagnosisInput *input, char **out_message)
   g_return_val_if_fail (input != NULL, PH_ICE_FAILURE_NEEDS_RELAY);
   g_return_val_if_fail (out_message != NULL, PH_ICE_FAILURE_NEEDS_RELAY);
 
+  /* First: a server of this side's own that could not be used for a
+   * reason it knows (a certificate it does not trust) is what this person
+   * can fix, whatever the peer sent. */
+  if (input->turn_configured && input->local_relay == 0 && input->relay_problem != NULL)
+    {
+      /* Translators: %s is a sentence saying which TURN server could not
+       * be used and why, such as “The TURN server turns:turn.example.org:443
+       * was not used: its certificate has expired.” */
+      *out_message = g_strdup_printf (_ ("The TURN server gave you no relay address. %s"),
+                                      input->relay_problem);
+      return PH_ICE_FAILURE_RELAY_UNAVAILABLE;
+    }
+
   remote_total = input->remote_host + input->remote_srflx + input->remote_relay;
   if (remote_total == 0)
     {
@@ -99,7 +112,8 @@ ph_ice_diagnose (const PhIceDiagnosisInput *input, char **out_message)
       *out_message
           = g_strdup (_ ("Even the TURN relay could not connect you: the relay may refuse to "
                          "forward between you, or a firewall drops its traffic. Try another "
-                         "TURN server, or TURN over TCP (turn:HOST?transport=tcp)."));
+                         "TURN server, or TURN over TCP or TLS (turn:HOST?transport=tcp, "
+                         "turns:HOST:443)."));
       return PH_ICE_FAILURE_RELAY_FAILED;
     }
 
@@ -107,7 +121,8 @@ ph_ice_diagnose (const PhIceDiagnosisInput *input, char **out_message)
     {
       *out_message = g_strdup (_ ("Your network blocks UDP (the STUN server never answered), so no "
                                   "direct path can be made. A TURN relay over TCP "
-                                  "(turn:HOST?transport=tcp) would get through."));
+                                  "(turn:HOST?transport=tcp) would get through, or over TLS "
+                                  "(turns:HOST:443) where only web traffic gets out."));
       return PH_ICE_FAILURE_UDP_BLOCKED;
     }
   if (input->stun_configured && input->local_srflx == 0 && input->local_nat == PH_NAT_TYPE_UNKNOWN)

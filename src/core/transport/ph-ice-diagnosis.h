@@ -36,6 +36,9 @@ typedef struct
   guint remote_host; /* the peer's candidates, by type */
   guint remote_srflx;
   guint remote_relay;
+  /* Why a TURN server over TCP or TLS could not be used, a sentence
+   * naming it (the ICE transport's "relay-problem"), or NULL. */
+  const char *relay_problem;
 } PhIceDiagnosisInput;
 
 /* Returns the most likely cause and sets @out_message to a sentence that

@@ -5,12 +5,14 @@
 
 #include <string.h>
 
+#include <glib/gi18n-lib.h>
 #include <nice.h>
 
 #include "ph-error.h"
 #include "ph-ice-transport-private.h"
 #include "ph-nice-stream.h"
 #include "ph-session-description.h"
+#include "ph-turn-bridge.h"
 
 #define COMPONENT_ID 1
 /* Trickle lets a peer send candidates without end; a real peer has a few. */
@@ -51,6 +53,8 @@ struct _PhIceTransport
   guint pending_lookups;
   char *stun_address;
   GPtrArray *turn_addresses; /* char *, one per config->turn_servers, NULL if unresolved */
+  PhTurnBridge *bridge;      /* for TURN over TCP and TLS; NULL without such servers */
+  char *relay_problem;       /* why there is no bridge, when there could be none */
   guint n_local_candidates;
   guint n_remote_candidates;
   gboolean started;
@@ -63,6 +67,7 @@ enum
   SIGNAL_GATHERING_DONE,
   SIGNAL_STATE_CHANGED,
   SIGNAL_PATH_CHANGED,
+  SIGNAL_RELAY_PROBLEM,
   N_SIGNALS
 };
 
@@ -125,44 +130,62 @@ candidate_type_name (NiceCandidateType type)
     }
 }
 
-static const char *
-turn_transport_name (PhTurnTransport transport)
-{
-  return transport == PH_TURN_TRANSPORT_TCP ? "tcp" : "udp";
-}
-
-/* How this end reaches the TURN server of its relay candidate @local.
- * libnice keeps the server of a candidate to itself, but tells its
- * address; with one transport for all servers the answer needs none. */
-static const char *
-find_turn_transport (PhIceTransport *self, const NiceCandidate *local)
+/* How this end reaches the TURN server of its relay candidate @local,
+ * found by the server's address, which libnice tells: a placeholder of
+ * the bridge for TCP and TLS, the resolved address for UDP. */
+static void
+describe_turn_leg (PhIceTransport *self, const NiceCandidate *local, PhPath *path)
 {
   GPtrArray *servers = self->config->turn_servers;
-  gboolean one_transport = TRUE;
+  char address[NICE_ADDRESS_STRING_LEN];
+  PhTurnTransport transport;
+  gboolean via_proxy = FALSE;
+  NiceCandidate *selected_local = NULL;
+  NiceCandidate *selected_remote = NULL;
   NiceAddress relay;
+  guint port;
 
-  if (local->type != NICE_CANDIDATE_TYPE_RELAYED || servers->len == 0)
-    return NULL;
-  for (guint i = 1; i < servers->len; i++)
-    one_transport &= ((PhTurnServer *)g_ptr_array_index (servers, i))->transport
-                     == ((PhTurnServer *)g_ptr_array_index (servers, 0))->transport;
-  if (one_transport)
-    return turn_transport_name (((PhTurnServer *)g_ptr_array_index (servers, 0))->transport);
+  if (local->type != NICE_CANDIDATE_TYPE_RELAYED)
+    return;
+  /* The candidates of libnice's signals are copies without their TURN
+   * server (nice_candidate_copy in 0.1.21), which
+   * nice_candidate_relay_address would read through a NULL pointer; the
+   * agent's own selected pair has it. */
+  if (!nice_agent_get_selected_pair (self->agent, self->stream_id, COMPONENT_ID, &selected_local,
+                                     &selected_remote)
+      || selected_local->type != NICE_CANDIDATE_TYPE_RELAYED
+      || !nice_address_equal (&selected_local->addr, &local->addr))
+    return;
+  nice_candidate_relay_address (selected_local, &relay);
+  nice_address_to_string (&relay, address);
+  port = nice_address_get_port (&relay);
 
-  nice_candidate_relay_address (local, &relay);
+  if (self->bridge != NULL
+      && ph_turn_bridge_lookup (self->bridge, address, port, &transport, &via_proxy))
+    {
+      path->turn_transport = g_strdup (ph_turn_transport_to_string (transport));
+      path->turn_port = port;
+      path->turn_proxy = via_proxy;
+      return;
+    }
+
   for (guint i = 0; i < servers->len && i < self->turn_addresses->len; i++)
     {
       const PhTurnServer *server = g_ptr_array_index (servers, i);
-      const char *address = g_ptr_array_index (self->turn_addresses, i);
-      NiceAddress server_address;
+      const char *server_address = g_ptr_array_index (self->turn_addresses, i);
+      NiceAddress candidate;
 
-      if (address == NULL || !nice_address_set_from_string (&server_address, address))
+      if (server->transport != PH_TURN_TRANSPORT_UDP || server_address == NULL
+          || !nice_address_set_from_string (&candidate, server_address))
         continue;
-      nice_address_set_port (&server_address, server->port);
-      if (nice_address_equal (&relay, &server_address))
-        return turn_transport_name (server->transport);
+      nice_address_set_port (&candidate, server->port);
+      if (nice_address_equal (&relay, &candidate))
+        {
+          path->turn_transport = g_strdup (ph_turn_transport_to_string (server->transport));
+          path->turn_port = server->port;
+          return;
+        }
     }
-  return NULL;
 }
 
 static PhPath *
@@ -187,7 +210,7 @@ path_from_pair (PhIceTransport *self, const NiceCandidate *local, const NiceCand
 
   path->relayed
       = local->type == NICE_CANDIDATE_TYPE_RELAYED || remote->type == NICE_CANDIDATE_TYPE_RELAYED;
-  path->turn_transport = g_strdup (find_turn_transport (self, local));
+  describe_turn_leg (self, local, path);
   return path;
 }
 
@@ -292,6 +315,14 @@ ph_ice_transport_dispose (GObject *object)
       self->closed = TRUE;
       g_clear_object (&self->agent);
     }
+  /* After the agent: its last TURN messages (the deallocations) go
+   * through the bridge. */
+  if (self->bridge != NULL)
+    {
+      g_signal_handlers_disconnect_by_data (self->bridge, self);
+      ph_turn_bridge_close (self->bridge);
+    }
+  g_clear_object (&self->bridge);
 
   G_OBJECT_CLASS (ph_ice_transport_parent_class)->dispose (object);
 }
@@ -307,6 +338,7 @@ ph_ice_transport_finalize (GObject *object)
   g_clear_pointer (&self->turn_addresses, g_ptr_array_unref);
   g_clear_object (&self->cancellable);
   g_free (self->stun_address);
+  g_free (self->relay_problem);
   g_free (self->ufrag);
   g_free (self->pwd);
 
@@ -333,6 +365,9 @@ ph_ice_transport_class_init (PhIceTransportClass *klass)
   signals[SIGNAL_PATH_CHANGED]
       = g_signal_new ("path-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
                       NULL, G_TYPE_NONE, 1, PH_TYPE_PATH | G_SIGNAL_TYPE_STATIC_SCOPE);
+  signals[SIGNAL_RELAY_PROBLEM]
+      = g_signal_new ("relay-problem", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                      NULL, G_TYPE_NONE, 1, G_TYPE_STRING | G_SIGNAL_TYPE_STATIC_SCOPE);
 }
 
 static void
@@ -396,6 +431,36 @@ ph_ice_transport_new (const PhIceConfig *config, gboolean controlling)
   return self;
 }
 
+/* libnice ranks a relay candidate of a UDP server above one of a TCP
+ * server (its type preference), and among those, the server given later
+ * above the one given earlier (its local preference). So TLS goes first,
+ * then TCP, then UDP, each in reverse: the fallback costs nothing while
+ * UDP works, and among equals the server named first wins. */
+static void
+add_relays (PhIceTransport *self)
+{
+  static const PhTurnTransport order[]
+      = { PH_TURN_TRANSPORT_TLS, PH_TURN_TRANSPORT_TCP, PH_TURN_TRANSPORT_UDP };
+  GPtrArray *servers = self->config->turn_servers;
+
+  for (guint t = 0; t < G_N_ELEMENTS (order); t++)
+    for (guint i = servers->len; i-- > 0;)
+      {
+        const PhTurnServer *server = g_ptr_array_index (servers, i);
+        const char *address = g_ptr_array_index (self->turn_addresses, i);
+
+        if (server->transport != order[t] || address == NULL)
+          continue;
+        /* TCP and TLS are NICE_RELAY_TYPE_TURN_TCP to a placeholder, through
+         * the bridge: libnice's TURN_TLS is not TLS. */
+        nice_agent_set_relay_info (self->agent, self->stream_id, COMPONENT_ID, address,
+                                   server->port, server->username, server->password,
+                                   server->transport == PH_TURN_TRANSPORT_UDP
+                                       ? NICE_RELAY_TYPE_TURN_UDP
+                                       : NICE_RELAY_TYPE_TURN_TCP);
+      }
+}
+
 static void
 configure_and_gather (PhIceTransport *self)
 {
@@ -403,19 +468,12 @@ configure_and_gather (PhIceTransport *self)
     g_object_set (self->agent, "stun-server", self->stun_address, "stun-server-port",
                   self->config->stun_port, NULL);
 
-  for (guint i = 0; i < self->config->turn_servers->len; i++)
-    {
-      const PhTurnServer *server = g_ptr_array_index (self->config->turn_servers, i);
-      const char *address = g_ptr_array_index (self->turn_addresses, i);
-
-      if (address == NULL)
-        continue;
-      nice_agent_set_relay_info (self->agent, self->stream_id, COMPONENT_ID, address, server->port,
-                                 server->username, server->password,
-                                 server->transport == PH_TURN_TRANSPORT_TCP
-                                     ? NICE_RELAY_TYPE_TURN_TCP
-                                     : NICE_RELAY_TYPE_TURN_UDP);
-    }
+  /* libnice sends every TCP TURN connection of the agent through its
+   * proxy: all of them are the bridge's. */
+  if (self->bridge != NULL)
+    g_object_set (self->agent, "proxy-type", NICE_PROXY_TYPE_HTTP, "proxy-ip", "127.0.0.1",
+                  "proxy-port", (guint)ph_turn_bridge_get_port (self->bridge), NULL);
+  add_relays (self);
 
   if (!nice_agent_gather_candidates (self->agent, self->stream_id))
     {
@@ -503,6 +561,45 @@ resolve (PhIceTransport *self, const char *host, int index, char **address)
   return TRUE;
 }
 
+static void
+bridge_problem_cb (PhTurnBridge *bridge, const char *problem, PhIceTransport *self)
+{
+  if (!self->closed)
+    g_signal_emit (self, signals[SIGNAL_RELAY_PROBLEM], 0, problem);
+}
+
+/* The placeholder address of @server on the bridge, made on first use;
+ * NULL, and the reason kept, when there can be none. */
+static char *
+bridge_server (PhIceTransport *self, const PhTurnServer *server)
+{
+  g_autoptr (GError) error = NULL;
+  char *placeholder;
+
+  if (self->bridge == NULL && self->relay_problem == NULL)
+    {
+      self->bridge = ph_turn_bridge_new (&error);
+      if (self->bridge != NULL)
+        g_signal_connect (self->bridge, "problem", G_CALLBACK (bridge_problem_cb), self);
+      else
+        {
+          self->relay_problem = g_strdup_printf (
+              /* Translators: %s is the system's error message. */
+              _ ("TURN over TCP and TLS is unavailable: there is no local port for it (%s)."),
+              error->message);
+          g_warning ("%s", self->relay_problem);
+          g_signal_emit (self, signals[SIGNAL_RELAY_PROBLEM], 0, self->relay_problem);
+        }
+    }
+  if (self->bridge == NULL)
+    return NULL;
+  placeholder = ph_turn_bridge_add_server (self->bridge, server);
+  if (placeholder == NULL)
+    g_warning ("Too many TURN servers over TCP and TLS; %s:%u is left out", server->host,
+               server->port);
+  return placeholder;
+}
+
 void
 ph_ice_transport_start (PhIceTransport *self)
 {
@@ -526,8 +623,13 @@ ph_ice_transport_start (PhIceTransport *self)
     {
       const PhTurnServer *server = g_ptr_array_index (self->config->turn_servers, i);
 
-      if (resolve (self, server->host, (int)i,
-                   (char **)&g_ptr_array_index (self->turn_addresses, i)))
+      if (server->transport != PH_TURN_TRANSPORT_UDP)
+        /* The bridge resolves the name when it connects, or the proxy
+         * does: on a network where only the proxy reaches out, this
+         * machine may not resolve outside names at all. */
+        g_ptr_array_index (self->turn_addresses, i) = bridge_server (self, server);
+      else if (resolve (self, server->host, (int)i,
+                        (char **)&g_ptr_array_index (self->turn_addresses, i)))
         self->pending_lookups++;
     }
   if (--self->pending_lookups == 0)

@@ -34,7 +34,11 @@ G_DECLARE_FINAL_TYPE (PhIceTransport, ph_ice_transport, PH, ICE_TRANSPORT, GObje
  *  "gathering-done" ();
  *  "state-changed" (PhIceState state);
  *  "path-changed" (const PhPath *path): the selected pair, first when it is
- *     chosen and again whenever it changes. */
+ *     chosen and again whenever it changes;
+ *  "relay-problem" (const char *problem): a TURN server over TCP or TLS
+ *     could not be used; a sentence naming it and saying why (such as a
+ *     certificate this computer does not trust), for the explanation of a
+ *     failure: the other servers may still work. */
 
 PhIceTransport *ph_ice_transport_new (const PhIceConfig *config, gboolean controlling);
 /* Resolves server names, then gathers; candidates arrive as signals. */

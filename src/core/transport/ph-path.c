@@ -27,6 +27,8 @@ ph_path_copy (const PhPath *path)
   copy->remote_port = path->remote_port;
   copy->relayed = path->relayed;
   copy->turn_transport = g_strdup (path->turn_transport);
+  copy->turn_port = path->turn_port;
+  copy->turn_proxy = path->turn_proxy;
   return copy;
 }
 
@@ -59,7 +61,8 @@ ph_path_equal (const PhPath *a, const PhPath *b)
          && g_strcmp0 (a->remote_transport, b->remote_transport) == 0
          && g_strcmp0 (a->remote_address, b->remote_address) == 0
          && a->remote_port == b->remote_port && !a->relayed == !b->relayed
-         && g_strcmp0 (a->turn_transport, b->turn_transport) == 0;
+         && g_strcmp0 (a->turn_transport, b->turn_transport) == 0 && a->turn_port == b->turn_port
+         && !a->turn_proxy == !b->turn_proxy;
 }
 
 static void
@@ -98,6 +101,13 @@ ph_path_to_json (const PhPath *path)
     {
       json_builder_set_member_name (builder, "turn_transport");
       json_builder_add_string_value (builder, path->turn_transport);
+      if (path->turn_port != 0)
+        {
+          json_builder_set_member_name (builder, "turn_port");
+          json_builder_add_int_value (builder, path->turn_port);
+        }
+      json_builder_set_member_name (builder, "turn_proxy");
+      json_builder_add_boolean_value (builder, path->turn_proxy);
     }
   json_builder_end_object (builder);
   return json_builder_get_root (builder);
@@ -112,10 +122,29 @@ ph_path_describe (const PhPath *path)
     {
       g_autofree char *transport = g_ascii_strup (path->turn_transport, -1);
 
+      if (path->turn_port != 0 && path->turn_proxy)
+        /* Translators: the first %s is how this end reaches its TURN server
+         * (UDP, TCP or TLS), %u the server's port, the next two %s ICE
+         * candidate types (host, srflx, prflx or relay) of your end and
+         * your peer's, the last the transport (udp or tcp); keep them as
+         * they are. “Your proxy” is the HTTP proxy of the system settings. */
+        return g_strdup_printf (_ ("relayed through TURN over %s, port %u, through your proxy "
+                                   "(%s ↔ %s, %s)"),
+                                transport, path->turn_port, path->local_type, path->remote_type,
+                                path->local_transport);
+      if (path->turn_port != 0)
+        /* Translators: the first %s is how this end reaches its TURN server
+         * (UDP, TCP or TLS), %u the server's port, the next two %s ICE
+         * candidate types (host, srflx, prflx or relay) of your end and
+         * your peer's, the last the transport (udp or tcp); keep them as
+         * they are. */
+        return g_strdup_printf (_ ("relayed through TURN over %s, port %u (%s ↔ %s, %s)"),
+                                transport, path->turn_port, path->local_type, path->remote_type,
+                                path->local_transport);
       /* Translators: the first %s is how this end reaches its TURN server
-       * (UDP or TCP), the next two ICE candidate types (host, srflx, prflx
-       * or relay) of your end and your peer's, the last the transport (udp
-       * or tcp); keep them as they are. */
+       * (UDP, TCP or TLS), the next two ICE candidate types (host, srflx,
+       * prflx or relay) of your end and your peer's, the last the transport
+       * (udp or tcp); keep them as they are. */
       return g_strdup_printf (_ ("relayed through TURN over %s (%s ↔ %s, %s)"), transport,
                               path->local_type, path->remote_type, path->local_transport);
     }

@@ -21,8 +21,12 @@ typedef struct
   guint remote_port;
   gboolean relayed; /* either end is a relay candidate */
   /* How this end reaches its TURN server when its end is a relay
-   * candidate ("udp" or "tcp"); NULL otherwise or when not known. */
+   * candidate ("udp", "tcp" or "tls"); NULL otherwise or when not known.
+   * Then also the server's port (0 when not known) and whether the leg
+   * goes through the system's HTTP proxy. */
   char *turn_transport;
+  guint turn_port;
+  gboolean turn_proxy;
 } PhPath;
 
 #define PH_TYPE_PATH (ph_path_get_type ())
@@ -32,11 +36,13 @@ PhPath *ph_path_copy (const PhPath *path);
 void ph_path_free (PhPath *path);
 gboolean ph_path_equal (const PhPath *a, const PhPath *b);
 /* {"relayed":…,"local":{"type","transport","address","port"},"remote":{…}},
- * and "turn_transport" when it is known. */
+ * and, when the TURN leg is known, "turn_transport", "turn_proxy" and
+ * (when known) "turn_port". */
 JsonNode *ph_path_to_json (const PhPath *path);
 /* "direct (srflx ↔ prflx, udp)", "relayed (relay ↔ host, udp)" or, when
- * the TURN leg's transport is known, "relayed through TURN over TCP (relay
- * ↔ host, udp)" */
+ * the TURN leg is known, "relayed through TURN over TLS, port 443 (relay ↔
+ * host, udp)", with ", through your proxy" after the port when the leg
+ * goes through the system's proxy. */
 char *ph_path_describe (const PhPath *path);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PhPath, ph_path_free)
