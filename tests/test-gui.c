@@ -419,6 +419,54 @@ test_join_unknown_code (void)
   close_current_chat ();
 }
 
+/* A code that failed once is refused the second time before anything is
+ * sent (it may be someone's guess waiting for another try), and the join
+ * page says so where the person typed it. */
+static void
+test_join_burned_code (void)
+{
+  const char *host_args[] = { "host", NULL };
+  g_autoptr (PhTestProcess) host = spawn_cli ("Carol", host_args);
+  g_autoptr (JsonObject) event = NULL;
+  PhChatView *view = PH_CHAT_VIEW (ph_window_get_chat_view (window));
+  PhJoinPage *page = PH_JOIN_PAGE (ph_window_get_join_page (window));
+  const char *const *first_words = ph_code_get_first_words ();
+  g_auto (GStrv) parts = NULL;
+  g_autofree char *wrong = NULL;
+  guint n_chats;
+
+  event = ph_test_process_wait_event (host, "code", EVENT_TIMEOUT_MS);
+  parts = g_strsplit (json_object_get_string_member (event, "code"), "-", 3);
+  g_assert_cmpuint (g_strv_length (parts), ==, 3);
+  /* The host's nameplate with another first word: the PAKE disagrees. */
+  wrong = g_strdup_printf ("%s-%s-%s", parts[0],
+                           g_str_equal (parts[1], first_words[0]) ? first_words[1]
+                                                                  : first_words[0],
+                           parts[2]);
+
+  g_assert_nonnull (ph_window_join_chat (window, wrong));
+  wait_for_chat_page ("failed", CONNECT_TIMEOUT_MS);
+  g_assert_cmpstr (ph_chat_view_get_label_text (view, "error-title"), ==, "Wrong Code");
+  close_current_chat ();
+  ph_test_process_wait_exit (host, EVENT_TIMEOUT_MS);
+
+  n_chats = g_list_model_get_n_items (ph_window_get_chats (window));
+  g_assert_null (ph_window_join_chat (window, wrong));
+  g_assert_cmpstr (ph_window_get_visible_page (window), ==, "join");
+  g_assert_cmpuint (g_list_model_get_n_items (ph_window_get_chats (window)), ==, n_chats);
+  g_assert_cmpstr (gtk_editable_get_text (ph_join_page_get_entry (page)), ==, wrong);
+  g_assert_nonnull (ph_join_page_get_error (page));
+  g_assert_true (g_str_has_prefix (ph_join_page_get_error (page), "This Code Already Failed\n"));
+  g_assert_nonnull (strstr (ph_join_page_get_error (page), "new code"));
+  g_assert_true (gtk_widget_has_css_class (GTK_WIDGET (ph_join_page_get_entry (page)), "error"));
+  save_screenshot ("join-burned.png");
+
+  /* Typing another code takes the message away. */
+  gtk_editable_set_text (ph_join_page_get_entry (page), "7");
+  g_assert_null (ph_join_page_get_error (page));
+  ph_join_page_reset (page);
+}
+
 static gboolean
 connecting_says_retrying (gpointer view)
 {
@@ -1151,6 +1199,7 @@ main (int argc, char **argv)
   g_test_add_func ("/gui/window/actions", test_window_actions);
   g_test_add_func ("/gui/join/validation", test_join_validation);
   g_test_add_func ("/gui/join/unknown-code", test_join_unknown_code);
+  g_test_add_func ("/gui/join/burned-code", test_join_burned_code);
   ph_test_add_func_with_hooks ("/gui/join/unreachable-server", test_join_unreachable_server);
   g_test_add_func ("/gui/start/shows-code", test_start_shows_code);
   g_test_add_func ("/gui/start/quiet-setup", test_start_quiet_setup);

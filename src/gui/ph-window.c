@@ -602,6 +602,17 @@ ph_window_join_chat (PhWindow *self, const char *code)
       gtk_editable_set_text (ph_join_page_get_entry (self->join_page), code);
       return NULL;
     }
+  if (chat == NULL && g_error_matches (error, PH_ERROR, PH_ERROR_BURNED_CODE))
+    {
+      const char *title, *advice;
+
+      /* Refused before anything was sent: the join page says why, where
+       * the person typed it, and what to ask for instead. */
+      ph_error_text_get (error, &title, &advice, NULL);
+      ph_window_show_join_page (self);
+      ph_join_page_show_refusal (self->join_page, code, title, advice);
+      return NULL;
+    }
   if (chat == NULL)
     {
       show_settings_error (self, error);
