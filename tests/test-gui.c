@@ -14,6 +14,7 @@
 #include "ph-join-page.h"
 #include "ph-message-row.h"
 #include "ph-path-diagram.h"
+#include "ph-preferences-window.h"
 #include "ph-session.h"
 #include "ph-test-files.h"
 #include "ph-test-needs-hooks.h"
@@ -823,6 +824,114 @@ test_typing_indicator (void)
   close_current_chat ();
 }
 
+/* A name with a character that reverses what follows it is not saved,
+ * and the preferences say why under the entry. */
+static void
+test_preferences_refuse_hidden_characters (void)
+{
+  PhSession *session = ph_application_get_session (application);
+  GSettings *settings = ph_session_get_settings (session);
+  PhPreferencesWindow *preferences
+      = PH_PREFERENCES_WINDOW (ph_preferences_window_new (GTK_APPLICATION (application), session));
+  GtkEditable *entry = ph_preferences_window_get_display_name_entry (preferences);
+  g_autofree char *saved = NULL;
+
+  gtk_window_present (GTK_WINDOW (preferences));
+  g_assert_cmpstr (gtk_editable_get_text (entry), ==, "Alice");
+  g_assert_null (ph_preferences_window_get_display_name_error (preferences));
+
+  /* "Alice" followed by a right-to-left override: "exe.txt" would read "txt.exe". */
+  gtk_editable_set_text (entry, "Alice\xe2\x80\xae"
+                                "txt.exe");
+  saved = g_settings_get_string (settings, "display-name");
+  g_assert_cmpstr (saved, ==, "Alice");
+  g_assert_nonnull (ph_preferences_window_get_display_name_error (preferences));
+  g_assert_nonnull (strstr (ph_preferences_window_get_display_name_error (preferences), "U+202E"));
+  g_assert_nonnull (
+      strstr (ph_preferences_window_get_display_name_error (preferences), "still see “Alice”"));
+  g_assert_true (gtk_widget_has_css_class (GTK_WIDGET (entry), "error"));
+  save_widget_screenshot (GTK_WIDGET (preferences), "preferences-name-refused.png");
+
+  /* A zero-width space is refused too; a name in any script is not. */
+  gtk_editable_set_text (entry, "Al\xe2\x80\x8bice");
+  g_assert_nonnull (ph_preferences_window_get_display_name_error (preferences));
+  gtk_editable_set_text (entry, "Zoë 李");
+  g_assert_null (ph_preferences_window_get_display_name_error (preferences));
+  g_assert_false (gtk_widget_has_css_class (GTK_WIDGET (entry), "error"));
+  g_clear_pointer (&saved, g_free);
+  saved = g_settings_get_string (settings, "display-name");
+  g_assert_cmpstr (saved, ==, "Zoë 李");
+
+  gtk_editable_set_text (entry, "Alice");
+  gtk_window_destroy (GTK_WINDOW (preferences));
+}
+
+/* The label of the row that shows the message @text, or NULL. */
+static GtkLabel *
+label_of_message (const char *text)
+{
+  g_autoptr (GPtrArray) rows = message_rows ();
+
+  for (guint i = 0; i < rows->len; i++)
+    {
+      PhMessage *message = ph_message_row_get_message (rows->pdata[i]);
+
+      if (message != NULL && g_strcmp0 (ph_message_get_text (message), text) == 0)
+        return GTK_LABEL (find_descendant (rows->pdata[i], GTK_TYPE_LABEL));
+    }
+  return NULL;
+}
+
+static gboolean
+message_is_shown (gpointer data)
+{
+  return label_of_message (data) != NULL;
+}
+
+/* A peer that chose a name with hidden and reversing characters, and a
+ * link whose host spells "paypal" with a Cyrillic а: the name is shown
+ * without them, the link as the punycode it goes to. The peer is a
+ * conversation in this process, which checks no names. */
+static void
+test_untrusted_peer (void)
+{
+  g_autoptr (PhChat) chat = ph_window_start_chat (window);
+  g_autoptr (PhIceConfig) ice_config = ph_ice_config_new ();
+  g_autoptr (PhConversation) mallory
+      = ph_conversation_new (server_url, "Mal\xe2\x80\x8blory\xe2\x80\xae", ice_config);
+  g_autoptr (GError) error = NULL;
+  g_autofree char *id = NULL;
+  const char *text = "Log in at https://p\xd0\xb0ypal.com/login or see https://example.org/help.";
+  GtkLabel *label;
+
+  wait_for_chat_page ("waiting", EVENT_TIMEOUT_MS);
+  g_assert_true (ph_conversation_join (
+      mallory, ph_conversation_get_code (ph_chat_get_conversation (chat)), &error));
+  g_assert_no_error (error);
+  wait_for_chat_page ("chat", CONNECT_TIMEOUT_MS);
+  g_assert_cmpstr (ph_chat_get_peer_name (chat), ==, "Mallory");
+  g_assert_cmpstr (ph_chat_get_title (chat), ==, "Mallory");
+
+  id = ph_conversation_send_message (mallory, text, &error);
+  g_assert_no_error (error);
+  if (!ph_test_wait_until (message_is_shown, (gpointer)text, EVENT_TIMEOUT_MS))
+    g_error ("Mallory’s message is not shown");
+  label = label_of_message (text);
+  g_assert_cmpstr (gtk_label_get_text (label), ==,
+                   "Log in at https://xn--pypal-4ve.com/login or see https://example.org/help.");
+  g_assert_nonnull (
+      strstr (gtk_label_get_label (label), "<a href=\"https://xn--pypal-4ve.com/login\">"));
+  g_assert_nonnull (strstr (gtk_label_get_label (label), "<a href=\"https://example.org/help\">"));
+  /* The sidebar's preview of it reads the same. */
+  g_assert_cmpstr (ph_chat_get_subtitle (chat), ==, gtk_label_get_text (label));
+  save_screenshot ("chat-untrusted-peer.png");
+
+  ph_conversation_leave (mallory);
+  if (!ph_test_wait_until (conversation_ended, mallory, EVENT_TIMEOUT_MS))
+    g_error ("Mallory’s conversation did not end");
+  close_current_chat ();
+}
+
 /* The drawing for a path a test on one machine cannot produce: through
  * this side's NAT to the peer's TURN relay. */
 static void
@@ -964,6 +1073,11 @@ test_notification_in_background (void)
   ph_test_process_write_line (bob, "Are you there?");
   if (!ph_test_wait_until (notification_is_shown, "Bob: Are you there?", EVENT_TIMEOUT_MS))
     g_error ("no notification for a message that arrived in the background");
+  /* A right-to-left override would show "invoice.exe" as "invoice.txt"
+   * outside the app: the notification shows it escaped. */
+  ph_test_process_write_line (bob, "invoice\xe2\x80\xaetxt.exe");
+  if (!ph_test_wait_until (notification_is_shown, "Bob: invoice\\u{202E}txt.exe", EVENT_TIMEOUT_MS))
+    g_error ("no notification with the override escaped");
 
   gtk_window_destroy (other);
   g_settings_set_boolean (settings, "notifications", FALSE);
@@ -1206,6 +1320,8 @@ main (int argc, char **argv)
   g_test_add_func ("/gui/chat/with-cli-peer", test_chat_with_cli_peer);
   g_test_add_func ("/gui/inspector/relayed-path", test_diagram_of_a_relayed_path);
   g_test_add_func ("/gui/chat/typing", test_typing_indicator);
+  g_test_add_func ("/gui/preferences/hidden-characters", test_preferences_refuse_hidden_characters);
+  g_test_add_func ("/gui/chat/untrusted-peer", test_untrusted_peer);
   g_test_add_func ("/gui/chat/screenshots", test_screenshots_of_a_chat);
   g_test_add_func ("/gui/chat/notification", test_notification_in_background);
   g_test_add_func ("/gui/app/joins-cli-host", test_app_binary_joins);

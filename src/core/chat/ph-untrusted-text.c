@@ -51,26 +51,41 @@ append_escape (GString *out, gunichar c)
     }
 }
 
-char *
-ph_untrusted_text_for_terminal (const char *text)
+/* With @one_line, line breaks and tabs are spaces instead of escapes. */
+static char *
+escape (const char *text, gboolean one_line)
 {
-  g_autofree char *valid = NULL;
-  GString *out;
+  g_autofree char *valid = g_utf8_make_valid (text, -1);
+  GString *out = g_string_sized_new (strlen (valid));
 
-  g_return_val_if_fail (text != NULL, NULL);
-
-  valid = g_utf8_make_valid (text, -1);
-  out = g_string_sized_new (strlen (valid));
   for (const char *p = valid; *p != '\0'; p = g_utf8_next_char (p))
     {
       gunichar c = g_utf8_get_char (p);
 
-      if (is_control (c) || is_invisible_or_bidi (c))
+      if (one_line && (c == '\n' || c == '\r' || c == '\t'))
+        g_string_append_c (out, ' ');
+      else if (is_control (c) || is_invisible_or_bidi (c))
         append_escape (out, c);
       else
         g_string_append_unichar (out, c);
     }
   return g_string_free (out, FALSE);
+}
+
+char *
+ph_untrusted_text_for_terminal (const char *text)
+{
+  g_return_val_if_fail (text != NULL, NULL);
+
+  return escape (text, FALSE);
+}
+
+char *
+ph_untrusted_text_for_one_line (const char *text)
+{
+  g_return_val_if_fail (text != NULL, NULL);
+
+  return escape (text, TRUE);
 }
 
 gboolean
@@ -125,4 +140,65 @@ ph_untrusted_text_clean_name (const char *name)
         g_string_append_unichar (out, c);
     }
   return g_string_free (out, FALSE);
+}
+
+static gboolean
+has_hidden_characters (const char *text)
+{
+  for (const char *p = text; *p != '\0'; p = g_utf8_next_char (p))
+    {
+      gunichar c = g_utf8_get_char (p);
+
+      if (is_control (c) || is_invisible_or_bidi (c))
+        return TRUE;
+    }
+  return FALSE;
+}
+
+static gboolean
+is_ascii (const char *start, const char *end)
+{
+  for (const char *p = start; p < end; p++)
+    if ((guchar)*p >= 0x80)
+      return FALSE;
+  return TRUE;
+}
+
+char *
+ph_untrusted_text_url_for_display (const char *url)
+{
+  const char *authority, *authority_end, *host, *host_end;
+  g_autofree char *unicode_host = NULL;
+  g_autofree char *ascii_host = NULL;
+  g_autofree char *before_host = NULL;
+
+  g_return_val_if_fail (url != NULL, NULL);
+
+  if (!g_utf8_validate (url, -1, NULL) || has_hidden_characters (url))
+    return NULL;
+  authority = strstr (url, "://");
+  if (authority == NULL)
+    return NULL;
+  authority += strlen ("://");
+  authority_end = authority + strcspn (authority, "/?#");
+
+  /* The host follows the user information, if any, and ends at the port. */
+  host = authority;
+  for (const char *p = authority; p < authority_end; p++)
+    if (*p == '@')
+      host = p + 1;
+  host_end = memchr (host, ':', authority_end - host);
+  if (host_end == NULL || *host == '[')
+    host_end = authority_end;
+  if (host_end == host)
+    return NULL;
+  if (is_ascii (host, host_end))
+    return g_strdup (url);
+
+  unicode_host = g_strndup (host, host_end - host);
+  ascii_host = g_hostname_to_ascii (unicode_host);
+  if (ascii_host == NULL)
+    return NULL;
+  before_host = g_strndup (url, host - url);
+  return g_strconcat (before_host, ascii_host, host_end, NULL);
 }
