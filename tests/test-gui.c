@@ -468,6 +468,73 @@ test_join_burned_code (void)
   ph_join_page_reset (page);
 }
 
+static void
+flap_revealed_cb (AdwFlap *flap, GParamSpec *pspec, gboolean *revealed)
+{
+  if (adw_flap_get_reveal_flap (flap))
+    *revealed = TRUE;
+}
+
+static gboolean
+window_is_900_wide (gpointer data)
+{
+  int width = gtk_widget_get_width (GTK_WIDGET (window));
+
+  return width > 850 && width <= 900;
+}
+
+/* Joining draws the chat at once and nothing else moves while the setup's
+ * packets are in flight. Here the wide code of a chat this person hosts
+ * folds the inspector away, and the narrow "Connecting…" page of the chat
+ * joined next unfolds it: that once slid the inspector open by itself. */
+static void
+test_join_opens_no_inspector (void)
+{
+  const char *host_args[] = { "host", NULL };
+  g_autoptr (PhTestProcess) host = spawn_cli ("Carol", host_args);
+  g_autoptr (JsonObject) event = NULL;
+  g_autoptr (PhChat) hosted = NULL;
+  g_autoptr (PhChat) joined = NULL;
+  AdwFlap *flap
+      = ADW_FLAP (gtk_widget_get_ancestor (ph_window_get_inspector (window), ADW_TYPE_FLAP));
+  gboolean revealed = FALSE;
+  gulong handler;
+
+  gtk_window_set_default_size (GTK_WINDOW (window), 900, 720);
+  if (!ph_test_wait_until (window_is_900_wide, NULL, EVENT_TIMEOUT_MS))
+    g_error ("the window did not narrow to 900 pixels");
+  hosted = ph_window_start_chat (window);
+  wait_for_chat_page ("waiting", EVENT_TIMEOUT_MS);
+  wait_for_paint ();
+  g_assert_true (adw_flap_get_folded (flap));
+
+  event = ph_test_process_wait_event (host, "code", EVENT_TIMEOUT_MS);
+  handler
+      = g_signal_connect (flap, "notify::reveal-flap", G_CALLBACK (flap_revealed_cb), &revealed);
+  joined = ph_window_join_chat (window, json_object_get_string_member (event, "code"));
+  g_assert_nonnull (joined);
+  wait_for_paint ();
+  g_assert_cmpstr (ph_chat_view_get_visible_page (PH_CHAT_VIEW (ph_window_get_chat_view (window))),
+                   ==, "connecting");
+  wait_for_chat_page ("chat", CONNECT_TIMEOUT_MS);
+  wait_for_paint ();
+  g_signal_handler_disconnect (flap, handler);
+  g_assert_false (revealed);
+  g_assert_cmpfloat (adw_flap_get_reveal_progress (flap), ==, 0.0);
+
+  /* Asked for, it opens. */
+  ph_window_set_inspector_visible (window, TRUE);
+  g_assert_true (adw_flap_get_reveal_flap (flap));
+  ph_window_set_inspector_visible (window, FALSE);
+
+  ph_test_process_close_stdin (host);
+  g_assert_cmpint (ph_test_process_wait_exit (host, EVENT_TIMEOUT_MS), ==, 0);
+  close_current_chat ();
+  ph_window_show_chat (window, hosted);
+  close_current_chat ();
+  gtk_window_set_default_size (GTK_WINDOW (window), 1100, 720);
+}
+
 static gboolean
 connecting_says_retrying (gpointer view)
 {
@@ -1314,6 +1381,7 @@ main (int argc, char **argv)
   g_test_add_func ("/gui/join/validation", test_join_validation);
   g_test_add_func ("/gui/join/unknown-code", test_join_unknown_code);
   g_test_add_func ("/gui/join/burned-code", test_join_burned_code);
+  g_test_add_func ("/gui/join/no-inspector", test_join_opens_no_inspector);
   ph_test_add_func_with_hooks ("/gui/join/unreachable-server", test_join_unreachable_server);
   g_test_add_func ("/gui/start/shows-code", test_start_shows_code);
   g_test_add_func ("/gui/start/quiet-setup", test_start_quiet_setup);
