@@ -14,6 +14,7 @@
 #include "ph-join-page.h"
 #include "ph-message-row.h"
 #include "ph-path-diagram.h"
+#include "ph-preferences-window.h"
 #include "ph-session.h"
 #include "ph-test-files.h"
 #include "ph-test-needs-hooks.h"
@@ -419,6 +420,121 @@ test_join_unknown_code (void)
   close_current_chat ();
 }
 
+/* A code that failed once is refused the second time before anything is
+ * sent (it may be someone's guess waiting for another try), and the join
+ * page says so where the person typed it. */
+static void
+test_join_burned_code (void)
+{
+  const char *host_args[] = { "host", NULL };
+  g_autoptr (PhTestProcess) host = spawn_cli ("Carol", host_args);
+  g_autoptr (JsonObject) event = NULL;
+  PhChatView *view = PH_CHAT_VIEW (ph_window_get_chat_view (window));
+  PhJoinPage *page = PH_JOIN_PAGE (ph_window_get_join_page (window));
+  const char *const *first_words = ph_code_get_first_words ();
+  g_auto (GStrv) parts = NULL;
+  g_autofree char *wrong = NULL;
+  guint n_chats;
+
+  event = ph_test_process_wait_event (host, "code", EVENT_TIMEOUT_MS);
+  parts = g_strsplit (json_object_get_string_member (event, "code"), "-", 3);
+  g_assert_cmpuint (g_strv_length (parts), ==, 3);
+  /* The host's nameplate with another first word: the PAKE disagrees. */
+  wrong = g_strdup_printf ("%s-%s-%s", parts[0],
+                           g_str_equal (parts[1], first_words[0]) ? first_words[1]
+                                                                  : first_words[0],
+                           parts[2]);
+
+  g_assert_nonnull (ph_window_join_chat (window, wrong));
+  wait_for_chat_page ("failed", CONNECT_TIMEOUT_MS);
+  g_assert_cmpstr (ph_chat_view_get_label_text (view, "error-title"), ==, "Wrong Code");
+  close_current_chat ();
+  ph_test_process_wait_exit (host, EVENT_TIMEOUT_MS);
+
+  n_chats = g_list_model_get_n_items (ph_window_get_chats (window));
+  g_assert_null (ph_window_join_chat (window, wrong));
+  g_assert_cmpstr (ph_window_get_visible_page (window), ==, "join");
+  g_assert_cmpuint (g_list_model_get_n_items (ph_window_get_chats (window)), ==, n_chats);
+  g_assert_cmpstr (gtk_editable_get_text (ph_join_page_get_entry (page)), ==, wrong);
+  g_assert_nonnull (ph_join_page_get_error (page));
+  g_assert_true (g_str_has_prefix (ph_join_page_get_error (page), "This Code Already Failed\n"));
+  g_assert_nonnull (strstr (ph_join_page_get_error (page), "new code"));
+  g_assert_true (gtk_widget_has_css_class (GTK_WIDGET (ph_join_page_get_entry (page)), "error"));
+  save_screenshot ("join-burned.png");
+
+  /* Typing another code takes the message away. */
+  gtk_editable_set_text (ph_join_page_get_entry (page), "7");
+  g_assert_null (ph_join_page_get_error (page));
+  ph_join_page_reset (page);
+}
+
+static void
+flap_revealed_cb (AdwFlap *flap, GParamSpec *pspec, gboolean *revealed)
+{
+  if (adw_flap_get_reveal_flap (flap))
+    *revealed = TRUE;
+}
+
+static gboolean
+window_is_900_wide (gpointer data)
+{
+  int width = gtk_widget_get_width (GTK_WIDGET (window));
+
+  return width > 850 && width <= 900;
+}
+
+/* Joining draws the chat at once and nothing else moves while the setup's
+ * packets are in flight. Here the wide code of a chat this person hosts
+ * folds the inspector away, and the narrow "Connecting…" page of the chat
+ * joined next unfolds it: that once slid the inspector open by itself. */
+static void
+test_join_opens_no_inspector (void)
+{
+  const char *host_args[] = { "host", NULL };
+  g_autoptr (PhTestProcess) host = spawn_cli ("Carol", host_args);
+  g_autoptr (JsonObject) event = NULL;
+  g_autoptr (PhChat) hosted = NULL;
+  g_autoptr (PhChat) joined = NULL;
+  AdwFlap *flap
+      = ADW_FLAP (gtk_widget_get_ancestor (ph_window_get_inspector (window), ADW_TYPE_FLAP));
+  gboolean revealed = FALSE;
+  gulong handler;
+
+  gtk_window_set_default_size (GTK_WINDOW (window), 900, 720);
+  if (!ph_test_wait_until (window_is_900_wide, NULL, EVENT_TIMEOUT_MS))
+    g_error ("the window did not narrow to 900 pixels");
+  hosted = ph_window_start_chat (window);
+  wait_for_chat_page ("waiting", EVENT_TIMEOUT_MS);
+  wait_for_paint ();
+  g_assert_true (adw_flap_get_folded (flap));
+
+  event = ph_test_process_wait_event (host, "code", EVENT_TIMEOUT_MS);
+  handler
+      = g_signal_connect (flap, "notify::reveal-flap", G_CALLBACK (flap_revealed_cb), &revealed);
+  joined = ph_window_join_chat (window, json_object_get_string_member (event, "code"));
+  g_assert_nonnull (joined);
+  wait_for_paint ();
+  g_assert_cmpstr (ph_chat_view_get_visible_page (PH_CHAT_VIEW (ph_window_get_chat_view (window))),
+                   ==, "connecting");
+  wait_for_chat_page ("chat", CONNECT_TIMEOUT_MS);
+  wait_for_paint ();
+  g_signal_handler_disconnect (flap, handler);
+  g_assert_false (revealed);
+  g_assert_cmpfloat (adw_flap_get_reveal_progress (flap), ==, 0.0);
+
+  /* Asked for, it opens. */
+  ph_window_set_inspector_visible (window, TRUE);
+  g_assert_true (adw_flap_get_reveal_flap (flap));
+  ph_window_set_inspector_visible (window, FALSE);
+
+  ph_test_process_close_stdin (host);
+  g_assert_cmpint (ph_test_process_wait_exit (host, EVENT_TIMEOUT_MS), ==, 0);
+  close_current_chat ();
+  ph_window_show_chat (window, hosted);
+  close_current_chat ();
+  gtk_window_set_default_size (GTK_WINDOW (window), 1100, 720);
+}
+
 static gboolean
 connecting_says_retrying (gpointer view)
 {
@@ -775,6 +891,114 @@ test_typing_indicator (void)
   close_current_chat ();
 }
 
+/* A name with a character that reverses what follows it is not saved,
+ * and the preferences say why under the entry. */
+static void
+test_preferences_refuse_hidden_characters (void)
+{
+  PhSession *session = ph_application_get_session (application);
+  GSettings *settings = ph_session_get_settings (session);
+  PhPreferencesWindow *preferences
+      = PH_PREFERENCES_WINDOW (ph_preferences_window_new (GTK_APPLICATION (application), session));
+  GtkEditable *entry = ph_preferences_window_get_display_name_entry (preferences);
+  g_autofree char *saved = NULL;
+
+  gtk_window_present (GTK_WINDOW (preferences));
+  g_assert_cmpstr (gtk_editable_get_text (entry), ==, "Alice");
+  g_assert_null (ph_preferences_window_get_display_name_error (preferences));
+
+  /* "Alice" followed by a right-to-left override: "exe.txt" would read "txt.exe". */
+  gtk_editable_set_text (entry, "Alice\xe2\x80\xae"
+                                "txt.exe");
+  saved = g_settings_get_string (settings, "display-name");
+  g_assert_cmpstr (saved, ==, "Alice");
+  g_assert_nonnull (ph_preferences_window_get_display_name_error (preferences));
+  g_assert_nonnull (strstr (ph_preferences_window_get_display_name_error (preferences), "U+202E"));
+  g_assert_nonnull (
+      strstr (ph_preferences_window_get_display_name_error (preferences), "still see “Alice”"));
+  g_assert_true (gtk_widget_has_css_class (GTK_WIDGET (entry), "error"));
+  save_widget_screenshot (GTK_WIDGET (preferences), "preferences-name-refused.png");
+
+  /* A zero-width space is refused too; a name in any script is not. */
+  gtk_editable_set_text (entry, "Al\xe2\x80\x8bice");
+  g_assert_nonnull (ph_preferences_window_get_display_name_error (preferences));
+  gtk_editable_set_text (entry, "Zoë 李");
+  g_assert_null (ph_preferences_window_get_display_name_error (preferences));
+  g_assert_false (gtk_widget_has_css_class (GTK_WIDGET (entry), "error"));
+  g_clear_pointer (&saved, g_free);
+  saved = g_settings_get_string (settings, "display-name");
+  g_assert_cmpstr (saved, ==, "Zoë 李");
+
+  gtk_editable_set_text (entry, "Alice");
+  gtk_window_destroy (GTK_WINDOW (preferences));
+}
+
+/* The label of the row that shows the message @text, or NULL. */
+static GtkLabel *
+label_of_message (const char *text)
+{
+  g_autoptr (GPtrArray) rows = message_rows ();
+
+  for (guint i = 0; i < rows->len; i++)
+    {
+      PhMessage *message = ph_message_row_get_message (rows->pdata[i]);
+
+      if (message != NULL && g_strcmp0 (ph_message_get_text (message), text) == 0)
+        return GTK_LABEL (find_descendant (rows->pdata[i], GTK_TYPE_LABEL));
+    }
+  return NULL;
+}
+
+static gboolean
+message_is_shown (gpointer data)
+{
+  return label_of_message (data) != NULL;
+}
+
+/* A peer that chose a name with hidden and reversing characters, and a
+ * link whose host spells "paypal" with a Cyrillic а: the name is shown
+ * without them, the link as the punycode it goes to. The peer is a
+ * conversation in this process, which checks no names. */
+static void
+test_untrusted_peer (void)
+{
+  g_autoptr (PhChat) chat = ph_window_start_chat (window);
+  g_autoptr (PhIceConfig) ice_config = ph_ice_config_new ();
+  g_autoptr (PhConversation) mallory
+      = ph_conversation_new (server_url, "Mal\xe2\x80\x8blory\xe2\x80\xae", ice_config);
+  g_autoptr (GError) error = NULL;
+  g_autofree char *id = NULL;
+  const char *text = "Log in at https://p\xd0\xb0ypal.com/login or see https://example.org/help.";
+  GtkLabel *label;
+
+  wait_for_chat_page ("waiting", EVENT_TIMEOUT_MS);
+  g_assert_true (ph_conversation_join (
+      mallory, ph_conversation_get_code (ph_chat_get_conversation (chat)), &error));
+  g_assert_no_error (error);
+  wait_for_chat_page ("chat", CONNECT_TIMEOUT_MS);
+  g_assert_cmpstr (ph_chat_get_peer_name (chat), ==, "Mallory");
+  g_assert_cmpstr (ph_chat_get_title (chat), ==, "Mallory");
+
+  id = ph_conversation_send_message (mallory, text, &error);
+  g_assert_no_error (error);
+  if (!ph_test_wait_until (message_is_shown, (gpointer)text, EVENT_TIMEOUT_MS))
+    g_error ("Mallory’s message is not shown");
+  label = label_of_message (text);
+  g_assert_cmpstr (gtk_label_get_text (label), ==,
+                   "Log in at https://xn--pypal-4ve.com/login or see https://example.org/help.");
+  g_assert_nonnull (
+      strstr (gtk_label_get_label (label), "<a href=\"https://xn--pypal-4ve.com/login\">"));
+  g_assert_nonnull (strstr (gtk_label_get_label (label), "<a href=\"https://example.org/help\">"));
+  /* The sidebar's preview of it reads the same. */
+  g_assert_cmpstr (ph_chat_get_subtitle (chat), ==, gtk_label_get_text (label));
+  save_screenshot ("chat-untrusted-peer.png");
+
+  ph_conversation_leave (mallory);
+  if (!ph_test_wait_until (conversation_ended, mallory, EVENT_TIMEOUT_MS))
+    g_error ("Mallory’s conversation did not end");
+  close_current_chat ();
+}
+
 /* The drawing for a path a test on one machine cannot produce: through
  * this side's NAT to the peer's TURN relay. */
 static void
@@ -916,6 +1140,11 @@ test_notification_in_background (void)
   ph_test_process_write_line (bob, "Are you there?");
   if (!ph_test_wait_until (notification_is_shown, "Bob: Are you there?", EVENT_TIMEOUT_MS))
     g_error ("no notification for a message that arrived in the background");
+  /* A right-to-left override would show "invoice.exe" as "invoice.txt"
+   * outside the app: the notification shows it escaped. */
+  ph_test_process_write_line (bob, "invoice\xe2\x80\xaetxt.exe");
+  if (!ph_test_wait_until (notification_is_shown, "Bob: invoice\\u{202E}txt.exe", EVENT_TIMEOUT_MS))
+    g_error ("no notification with the override escaped");
 
   gtk_window_destroy (other);
   g_settings_set_boolean (settings, "notifications", FALSE);
@@ -1151,12 +1380,16 @@ main (int argc, char **argv)
   g_test_add_func ("/gui/window/actions", test_window_actions);
   g_test_add_func ("/gui/join/validation", test_join_validation);
   g_test_add_func ("/gui/join/unknown-code", test_join_unknown_code);
+  g_test_add_func ("/gui/join/burned-code", test_join_burned_code);
+  g_test_add_func ("/gui/join/no-inspector", test_join_opens_no_inspector);
   ph_test_add_func_with_hooks ("/gui/join/unreachable-server", test_join_unreachable_server);
   g_test_add_func ("/gui/start/shows-code", test_start_shows_code);
   g_test_add_func ("/gui/start/quiet-setup", test_start_quiet_setup);
   g_test_add_func ("/gui/chat/with-cli-peer", test_chat_with_cli_peer);
   g_test_add_func ("/gui/inspector/relayed-path", test_diagram_of_a_relayed_path);
   g_test_add_func ("/gui/chat/typing", test_typing_indicator);
+  g_test_add_func ("/gui/preferences/hidden-characters", test_preferences_refuse_hidden_characters);
+  g_test_add_func ("/gui/chat/untrusted-peer", test_untrusted_peer);
   g_test_add_func ("/gui/chat/screenshots", test_screenshots_of_a_chat);
   g_test_add_func ("/gui/chat/notification", test_notification_in_background);
   g_test_add_func ("/gui/app/joins-cli-host", test_app_binary_joins);

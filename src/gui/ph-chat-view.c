@@ -135,6 +135,20 @@ update_spinner (PhChatView *self, gboolean connecting)
     self->spinner_id = g_timeout_add (SPINNER_DELAY_MS, start_spinner_cb, self);
 }
 
+/* The setup pages come and go at once: a crossfade is a dozen frames,
+ * each of which can hold the main loop that runs ICE and TLS for tens of
+ * milliseconds, right while the setup's packets are in flight. */
+static GtkStackTransitionType
+transition_between (PhChatView *self, const char *page)
+{
+  const char *shown = gtk_stack_get_visible_child_name (self->stack);
+
+  if (g_str_equal (page, "waiting") || g_str_equal (page, "connecting")
+      || g_strcmp0 (shown, "waiting") == 0 || g_strcmp0 (shown, "connecting") == 0)
+    return GTK_STACK_TRANSITION_TYPE_NONE;
+  return gtk_stack_get_transition_type (self->stack);
+}
+
 static void
 update_state (PhChatView *self)
 {
@@ -177,7 +191,7 @@ update_state (PhChatView *self)
     }
 
   update_spinner (self, g_str_equal (page, "connecting"));
-  gtk_stack_set_visible_child_name (self->stack, page);
+  gtk_stack_set_visible_child_full (self->stack, page, transition_between (self, page));
 
   /* While reconnecting, messages wait in the outbox and go out after. */
   gtk_widget_set_sensitive (self->composer_box, state == PH_CONVERSATION_STATE_CONNECTED

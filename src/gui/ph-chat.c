@@ -8,6 +8,8 @@
 #include "ph-chat.h"
 #include "ph-error-text.h"
 #include "ph-error.h"
+#include "ph-message-text.h"
+#include "ph-untrusted-text.h"
 
 struct _PhChat
 {
@@ -16,6 +18,7 @@ struct _PhChat
   PhConversation *conversation;
   GListStore *messages;
   GHashTable *unacknowledged; /* id → PhMessage */
+  char *peer_name;            /* as shown: see update_peer_name () */
   char *title;
   char *subtitle;
   char *close_reason;
@@ -186,8 +189,10 @@ update_subtitle (PhChat *self)
           = g_list_model_get_item (G_LIST_MODEL (self->messages), n_messages - 1);
       const char *text = ph_message_get_text (last);
       const char *newline = strchr (text, '\n');
+      g_autofree char *first_line
+          = newline != NULL ? g_strndup (text, newline - text) : g_strdup (text);
 
-      subtitle = newline != NULL ? g_strndup (text, newline - text) : g_strdup (text);
+      subtitle = ph_message_text_to_one_line (first_line);
     }
   else if (state == PH_CONVERSATION_STATE_WAITING_FOR_PEER)
     subtitle = g_strdup (_ ("Waiting for your peer"));
@@ -201,6 +206,19 @@ update_subtitle (PhChat *self)
     subtitle = g_strdup ("");
 
   set_string_property (self, &self->subtitle, subtitle, properties[PROP_SUBTITLE]);
+}
+
+/* The peer chose its name: it is shown without the characters that could
+ * reverse or hide the text around it, whatever its app let through. */
+static void
+update_peer_name (PhChat *self)
+{
+  const char *name = self->archived ? self->record->peer_name
+                                    : ph_conversation_get_peer_name (self->conversation);
+
+  g_clear_pointer (&self->peer_name, g_free);
+  if (name != NULL)
+    self->peer_name = ph_untrusted_text_clean_name (name);
 }
 
 static void
@@ -265,6 +283,7 @@ update_shown_state (PhChat *self)
 static void
 conversation_changed_cb (PhChat *self)
 {
+  update_peer_name (self);
   update_shown_state (self);
   update_title (self);
   update_subtitle (self);
@@ -405,6 +424,7 @@ ph_chat_finalize (GObject *object)
 {
   PhChat *self = PH_CHAT (object);
 
+  g_free (self->peer_name);
   g_free (self->title);
   g_free (self->subtitle);
   g_free (self->close_reason);
@@ -544,6 +564,7 @@ ph_chat_new_from_history (PhHistory *history, const PhHistoryConversation *recor
   ph_history_conversation_free (self->record);
   self->record = ph_history_conversation_copy (record);
   self->close_reason = g_strdup (record->close_reason);
+  update_peer_name (self);
   update_title (self);
   update_subtitle (self);
   return self;
@@ -572,9 +593,7 @@ ph_chat_get_peer_name (PhChat *self)
 {
   g_return_val_if_fail (PH_IS_CHAT (self), NULL);
 
-  if (self->archived)
-    return self->record->peer_name;
-  return ph_conversation_get_peer_name (self->conversation);
+  return self->peer_name;
 }
 
 const char *

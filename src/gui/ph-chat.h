@@ -32,6 +32,8 @@ gboolean ph_chat_is_archived (PhChat *self);
  * code straight to the chat and nothing is drawn while its packets are in
  * flight. */
 PhConversationState ph_chat_get_state (PhChat *self);
+/* The peer's name as it may be shown: without controls, bidirectional
+ * or zero-width characters. */
 const char *ph_chat_get_peer_name (PhChat *self);
 const char *ph_chat_get_code (PhChat *self);
 /* The chat's id in the history. */

@@ -44,6 +44,18 @@ ph_error_text_get (const GError *error, const char **out_title, const char **out
         advice = _ ("Two people are already using this code. Ask for a new one.");
         icon_name = "dialog-password-symbolic";
         break;
+      case PH_ERROR_POSSIBLE_GUESS:
+        title = _ ("Someone May Have Guessed Your Code");
+        advice = _ ("Someone tried this code and left without proving they knew it. Start a new "
+                    "chat, and read the new code only to the person you want to talk to.");
+        icon_name = "dialog-warning-symbolic";
+        break;
+      case PH_ERROR_BURNED_CODE:
+        title = _ ("This Code Already Failed");
+        advice = _ ("Someone may be trying to guess it, so Pinhole will not use it again. Ask "
+                    "the other person to start a new chat and give you a new code.");
+        icon_name = "dialog-password-symbolic";
+        break;
       case PH_ERROR_RENDEZVOUS_UNREACHABLE:
         title = _ ("Cannot Reach the Rendezvous Server");
         advice = _ ("Check your internet connection, or the server address in Preferences, then "

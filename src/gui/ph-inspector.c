@@ -327,7 +327,7 @@ update (PhInspector *self)
       return;
     }
 
-  ph_path_diagram_set_path (self->diagram, path, ph_conversation_get_peer_name (conversation));
+  ph_path_diagram_set_path (self->diagram, path, ph_chat_get_peer_name (self->chat));
   if (path->relayed)
     {
       gtk_label_set_text (self->route_label, _ ("Relayed"));
@@ -553,7 +553,7 @@ ph_inspector_dup_report (PhInspector *self)
   local_address = format_address (path->local_address, path->local_port, path->local_transport);
   remote_address = format_address (path->remote_address, path->remote_port, path->remote_transport);
 
-  g_string_append_printf (report, _ ("Peer: %s"), ph_conversation_get_peer_name (conversation));
+  g_string_append_printf (report, _ ("Peer: %s"), ph_chat_get_peer_name (self->chat));
   g_string_append_c (report, '\n');
   g_string_append_printf (report, _ ("Path: %s"), description);
   g_string_append_c (report, '\n');

@@ -101,20 +101,30 @@ explain_dead_end (GStrv parts)
   return error;
 }
 
+/* @markup, when given, is @message dressed up for the label. */
 static void
-show_error (PhJoinPage *self, const char *message)
+show_error_full (PhJoinPage *self, const char *message, const char *markup)
 {
   g_free (self->error);
   self->error = g_strdup (message);
 
   if (message != NULL)
     {
-      gtk_label_set_text (self->error_label, message);
+      if (markup != NULL)
+        gtk_label_set_markup (self->error_label, markup);
+      else
+        gtk_label_set_text (self->error_label, message);
       gtk_widget_add_css_class (GTK_WIDGET (self->code_entry), "error");
     }
   else
     gtk_widget_remove_css_class (GTK_WIDGET (self->code_entry), "error");
   gtk_revealer_set_reveal_child (self->error_revealer, message != NULL);
+}
+
+static void
+show_error (PhJoinPage *self, const char *message)
+{
+  show_error_full (self, message, NULL);
 }
 
 static void
@@ -303,6 +313,28 @@ ph_join_page_reset (PhJoinPage *self)
 
   gtk_editable_set_text (GTK_EDITABLE (self->code_entry), "");
   show_error (self, NULL);
+}
+
+void
+ph_join_page_show_refusal (PhJoinPage *self, const char *code, const char *title,
+                           const char *advice)
+{
+  g_autofree char *message = NULL;
+  g_autofree char *markup = NULL;
+
+  g_return_if_fail (PH_IS_JOIN_PAGE (self));
+  g_return_if_fail (code != NULL);
+  g_return_if_fail (title != NULL && advice != NULL);
+
+  /* The code stays, so the person sees which one was refused; typing
+   * another one clears the message. */
+  gtk_editable_set_text (GTK_EDITABLE (self->code_entry), code);
+  gtk_editable_set_position (GTK_EDITABLE (self->code_entry), -1);
+  message = g_strdup_printf ("%s\n%s", title, advice);
+  markup = g_markup_printf_escaped ("<b>%s</b>\n%s", title, advice);
+  show_error_full (self, message, markup);
+  /* The same code would be refused again. */
+  gtk_widget_set_sensitive (self->join_button, FALSE);
 }
 
 GtkEditable *

@@ -15,6 +15,10 @@ G_DECLARE_FINAL_TYPE (PhJoinPage, ph_join_page, PH, JOIN_PAGE, GtkWidget)
 
 GtkWidget *ph_join_page_new (void);
 void ph_join_page_reset (PhJoinPage *self);
+/* Shows @code in the entry with why it cannot be joined: @title and
+ * @advice as ph_error_text_get() gives them. */
+void ph_join_page_show_refusal (PhJoinPage *self, const char *code, const char *title,
+                                const char *advice);
 GtkEditable *ph_join_page_get_entry (PhJoinPage *self);
 /* The error shown under the entry, or NULL. */
 const char *ph_join_page_get_error (PhJoinPage *self);

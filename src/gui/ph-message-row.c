@@ -6,6 +6,7 @@
 #include <glib/gi18n.h>
 
 #include "ph-message-row.h"
+#include "ph-message-text.h"
 
 struct _PhMessageRow
 {
@@ -21,44 +22,6 @@ struct _PhMessageRow
 };
 
 G_DEFINE_FINAL_TYPE (PhMessageRow, ph_message_row, GTK_TYPE_WIDGET)
-
-/* A URL ends before trailing punctuation, so "see https://x.org." links
- * https://x.org. */
-#define URL_PATTERN "\\b(?:https?|ftp)://[^\\s<>\"]*[^\\s<>\".,;:!?)\\]'”’]"
-
-char *
-ph_message_row_linkify (const char *text)
-{
-  static GRegex *url_regex;
-  g_autoptr (GMatchInfo) match = NULL;
-  g_autoptr (GString) markup = g_string_new (NULL);
-  g_autofree char *rest = NULL;
-  int copied = 0;
-
-  g_return_val_if_fail (text != NULL, NULL);
-
-  if (g_once_init_enter (&url_regex))
-    g_once_init_leave (&url_regex, g_regex_new (URL_PATTERN, G_REGEX_OPTIMIZE, 0, NULL));
-
-  g_regex_match (url_regex, text, 0, &match);
-  while (g_match_info_matches (match))
-    {
-      int start, end;
-      g_autofree char *before = NULL;
-      g_autofree char *url = NULL;
-
-      g_match_info_fetch_pos (match, 0, &start, &end);
-      before = g_markup_escape_text (text + copied, start - copied);
-      url = g_markup_escape_text (text + start, end - start);
-      g_string_append_printf (markup, "%s<a href=\"%s\">%s</a>", before, url, url);
-      copied = end;
-      g_match_info_next (match, NULL);
-    }
-
-  rest = g_markup_escape_text (text + copied, -1);
-  g_string_append (markup, rest);
-  return g_string_free (g_steal_pointer (&markup), FALSE);
-}
 
 static void
 update_state (PhMessageRow *self)
@@ -178,7 +141,7 @@ ph_message_row_set_message (PhMessageRow *self, PhMessage *message)
   self->state_handler
       = g_signal_connect_swapped (message, "notify::state", G_CALLBACK (message_state_cb), self);
 
-  markup = ph_message_row_linkify (ph_message_get_text (message));
+  markup = ph_message_text_to_markup (ph_message_get_text (message));
   gtk_label_set_markup (self->text_label, markup);
 
   time = g_date_time_new_from_unix_local (ph_message_get_time (message) / 1000);

@@ -17,7 +17,5 @@ G_DECLARE_FINAL_TYPE (PhMessageRow, ph_message_row, PH, MESSAGE_ROW, GtkWidget)
 GtkWidget *ph_message_row_new (void);
 void ph_message_row_set_message (PhMessageRow *self, PhMessage *message);
 PhMessage *ph_message_row_get_message (PhMessageRow *self);
-/* Pango markup for @text with every URL turned into a link. */
-char *ph_message_row_linkify (const char *text);
 
 G_END_DECLS

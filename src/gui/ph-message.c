@@ -32,28 +32,6 @@ enum
 
 static GParamSpec *properties[N_PROPS];
 
-GType
-ph_message_state_get_type (void)
-{
-  static gsize type_id = 0;
-
-  if (g_once_init_enter (&type_id))
-    {
-      static const GEnumValue values[] = {
-        { PH_MESSAGE_STATE_SENDING, "PH_MESSAGE_STATE_SENDING", "sending" },
-        { PH_MESSAGE_STATE_SENT, "PH_MESSAGE_STATE_SENT", "sent" },
-        { PH_MESSAGE_STATE_DELIVERED, "PH_MESSAGE_STATE_DELIVERED", "delivered" },
-        { PH_MESSAGE_STATE_FAILED, "PH_MESSAGE_STATE_FAILED", "failed" },
-        { PH_MESSAGE_STATE_RECEIVED, "PH_MESSAGE_STATE_RECEIVED", "received" },
-        { 0, NULL, NULL },
-      };
-      GType type = g_enum_register_static ("PhMessageState", values);
-
-      g_once_init_leave (&type_id, type);
-    }
-  return type_id;
-}
-
 static void
 ph_message_finalize (GObject *object)
 {

@@ -3,6 +3,8 @@
 
 #include <glib-object.h>
 
+#include "ph-gui-enums.h"
+
 G_BEGIN_DECLS
 
 /* Where a message is on its way. Only outgoing messages move: a received
@@ -15,9 +17,6 @@ typedef enum
   PH_MESSAGE_STATE_FAILED,    /* the chat ended before the peer acknowledged it */
   PH_MESSAGE_STATE_RECEIVED,
 } PhMessageState;
-
-#define PH_TYPE_MESSAGE_STATE (ph_message_state_get_type ())
-GType ph_message_state_get_type (void) G_GNUC_CONST;
 
 #define PH_TYPE_MESSAGE (ph_message_get_type ())
 G_DECLARE_FINAL_TYPE (PhMessage, ph_message, PH, MESSAGE, GObject)

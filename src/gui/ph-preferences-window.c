@@ -8,12 +8,14 @@
 #include "ph-ice-config.h"
 #include "ph-preferences-window.h"
 #include "ph-settings.h"
+#include "ph-untrusted-text.h"
 
 struct _PhPreferencesWindow
 {
   AdwPreferencesWindow parent_instance;
 
   AdwEntryRow *display_name_row;
+  GtkLabel *display_name_error;
   GtkSwitch *notifications_switch;
   AdwEntryRow *rendezvous_row;
   AdwComboRow *relay_policy_row;
@@ -64,6 +66,53 @@ relay_policy_set_mapping (const GValue *value, const GVariantType *expected_type
   if (selected >= G_N_ELEMENTS (relay_policies))
     return NULL;
   return g_variant_new_string (relay_policies[selected]);
+}
+
+/* Says under the entry why the name typed is not the one peers see, or
+ * hides the message with @error NULL. */
+static void
+show_display_name_error (PhPreferencesWindow *self, const GError *error)
+{
+  g_autofree char *saved = NULL;
+  g_autofree char *still = NULL;
+  g_autofree char *text = NULL;
+
+  gtk_widget_set_visible (GTK_WIDGET (self->display_name_error), error != NULL);
+  if (error == NULL)
+    {
+      gtk_widget_remove_css_class (GTK_WIDGET (self->display_name_row), "error");
+      gtk_label_set_text (self->display_name_error, "");
+      return;
+    }
+
+  saved = ph_settings_dup_display_name (self->settings);
+  /* Translators: %s is the display name last saved. */
+  still = g_strdup_printf (_ ("Your peers still see “%s”."), saved);
+  text = g_strdup_printf ("%s %s", error->message, still);
+  gtk_widget_add_css_class (GTK_WIDGET (self->display_name_row), "error");
+  gtk_label_set_text (self->display_name_error, text);
+}
+
+/* A name with a character that reverses or hides the text after it
+ * would let this person's name pass for other words in the peer's
+ * window: it is not saved. */
+static GVariant *
+display_name_set_mapping (const GValue *value, const GVariantType *expected_type,
+                          gpointer user_data)
+{
+  PhPreferencesWindow *self = user_data;
+  const char *name = g_value_get_string (value);
+  g_autoptr (GError) error = NULL;
+
+  if (name == NULL)
+    name = "";
+  if (!ph_untrusted_text_check_name (name, &error))
+    {
+      show_display_name_error (self, error);
+      return NULL;
+    }
+  show_display_name_error (self, NULL);
+  return g_variant_new_string (name);
 }
 
 static void
@@ -162,8 +211,9 @@ show_servers (AdwEntryRow *row, GSettings *settings, const char *key)
 static void
 bind_settings (PhPreferencesWindow *self)
 {
-  g_settings_bind (self->settings, "display-name", self->display_name_row, "text",
-                   G_SETTINGS_BIND_DEFAULT);
+  g_settings_bind_with_mapping (self->settings, "display-name", self->display_name_row, "text",
+                                G_SETTINGS_BIND_DEFAULT, NULL, display_name_set_mapping, self,
+                                NULL);
   g_settings_bind (self->settings, "notifications", self->notifications_switch, "active",
                    G_SETTINGS_BIND_DEFAULT);
   g_settings_bind (self->settings, "rendezvous-url", self->rendezvous_row, "text",
@@ -254,6 +304,7 @@ ph_preferences_window_class_init (PhPreferencesWindowClass *klass)
   gtk_widget_class_set_template_from_resource (
       widget_class, "/io/github/pinhole/Pinhole/ph-preferences-window.ui");
   gtk_widget_class_bind_template_child (widget_class, PhPreferencesWindow, display_name_row);
+  gtk_widget_class_bind_template_child (widget_class, PhPreferencesWindow, display_name_error);
   gtk_widget_class_bind_template_child (widget_class, PhPreferencesWindow, notifications_switch);
   gtk_widget_class_bind_template_child (widget_class, PhPreferencesWindow, rendezvous_row);
   gtk_widget_class_bind_template_child (widget_class, PhPreferencesWindow, relay_policy_row);
@@ -282,4 +333,22 @@ ph_preferences_window_new (GtkApplication *application, PhSession *session)
 
   return g_object_new (PH_TYPE_PREFERENCES_WINDOW, "application", application, "session", session,
                        NULL);
+}
+
+const char *
+ph_preferences_window_get_display_name_error (PhPreferencesWindow *self)
+{
+  g_return_val_if_fail (PH_IS_PREFERENCES_WINDOW (self), NULL);
+
+  if (!gtk_widget_get_visible (GTK_WIDGET (self->display_name_error)))
+    return NULL;
+  return gtk_label_get_text (self->display_name_error);
+}
+
+GtkEditable *
+ph_preferences_window_get_display_name_entry (PhPreferencesWindow *self)
+{
+  g_return_val_if_fail (PH_IS_PREFERENCES_WINDOW (self), NULL);
+
+  return GTK_EDITABLE (self->display_name_row);
 }

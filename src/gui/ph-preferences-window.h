@@ -8,8 +8,8 @@
 G_BEGIN_DECLS
 
 /* The settings a person can change: their name, notifications, the
- * rendezvous server, STUN/TURN servers and the relay policy. Server
- * entries are checked before they are saved. They are the settings of
+ * rendezvous server, STUN/TURN servers and the relay policy. The name
+ * and the server entries are checked before they are saved. They are the settings of
  * the window's PhSession (construct-only property "session"). */
 
 #define PH_TYPE_PREFERENCES_WINDOW (ph_preferences_window_get_type ())
@@ -17,5 +17,9 @@ G_DECLARE_FINAL_TYPE (PhPreferencesWindow, ph_preferences_window, PH, PREFERENCE
                       AdwPreferencesWindow)
 
 GtkWidget *ph_preferences_window_new (GtkApplication *application, PhSession *session);
+/* Why the display name typed was not saved, as shown under it, or NULL. */
+const char *ph_preferences_window_get_display_name_error (PhPreferencesWindow *self);
+/* The entry for the display name. */
+GtkEditable *ph_preferences_window_get_display_name_entry (PhPreferencesWindow *self);
 
 G_END_DECLS

@@ -8,6 +8,7 @@
 
 #include "ph-error.h"
 #include "ph-settings.h"
+#include "ph-untrusted-text.h"
 
 static const SecretSchema *
 turn_password_schema (void)
@@ -33,19 +34,23 @@ ph_settings_new (void)
 char *
 ph_settings_dup_display_name (GSettings *settings)
 {
+  g_autofree char *setting = NULL;
   g_autofree char *name = NULL;
   const char *real_name;
 
   g_return_val_if_fail (G_IS_SETTINGS (settings), NULL);
 
-  name = g_strstrip (g_settings_get_string (settings, "display-name"));
+  /* Preferences refuse a name with hidden or reversing characters; one
+   * saved some other way (or the account's) goes out without them. */
+  setting = g_settings_get_string (settings, "display-name");
+  name = g_strstrip (ph_untrusted_text_clean_name (setting));
   if (name[0] != '\0')
     return g_steal_pointer (&name);
 
   real_name = g_get_real_name ();
   if (real_name != NULL && real_name[0] != '\0' && g_strcmp0 (real_name, "Unknown") != 0)
-    return g_strdup (real_name);
-  return g_strdup (g_get_user_name ());
+    return ph_untrusted_text_clean_name (real_name);
+  return ph_untrusted_text_clean_name (g_get_user_name ());
 }
 
 char *

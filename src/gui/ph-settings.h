@@ -14,7 +14,8 @@ G_BEGIN_DECLS
 #define PH_TURN_PASSWORD_SCHEMA "io.github.pinhole.Pinhole.TurnPassword"
 
 GSettings *ph_settings_new (void);
-/* The name the peer sees: the setting, or the person's real name. */
+/* The name the peer sees: the setting, or the person's real name,
+ * without the characters ph_untrusted_text_check_name() refuses. */
 char *ph_settings_dup_display_name (GSettings *settings);
 char *ph_settings_dup_rendezvous_url (GSettings *settings);
 /* PH_ERROR_FAILED naming the server entry that is wrong. */

@@ -11,6 +11,7 @@
 #include "ph-error.h"
 #include "ph-inspector.h"
 #include "ph-join-page.h"
+#include "ph-message-text.h"
 #include "ph-window.h"
 
 #define NOTIFICATION_ID "new-message"
@@ -206,13 +207,18 @@ chat_message_received_cb (PhWindow *self, PhMessage *message, PhChat *chat)
   GSettings *settings = ph_session_get_settings (self->session);
   GApplication *application = G_APPLICATION (gtk_window_get_application (GTK_WINDOW (self)));
   g_autoptr (GNotification) notification = NULL;
+  g_autofree char *body = NULL;
 
   if (application == NULL || gtk_window_is_active (GTK_WINDOW (self))
       || !g_settings_get_boolean (settings, "notifications"))
     return;
 
+  /* The desktop shows it outside the chat, where a reversed or hidden
+   * character could pass for the app's own words and a look-alike host
+   * for a real one. The title is the peer's name, cleaned by the chat. */
+  body = ph_message_text_to_one_line (ph_message_get_text (message));
   notification = g_notification_new (ph_chat_get_title (chat));
-  g_notification_set_body (notification, ph_message_get_text (message));
+  g_notification_set_body (notification, body);
   g_application_send_notification (application, NOTIFICATION_ID, notification);
 }
 
@@ -600,6 +606,17 @@ ph_window_join_chat (PhWindow *self, const char *code)
       /* The join page says what is wrong with it. */
       ph_window_show_join_page (self);
       gtk_editable_set_text (ph_join_page_get_entry (self->join_page), code);
+      return NULL;
+    }
+  if (chat == NULL && g_error_matches (error, PH_ERROR, PH_ERROR_BURNED_CODE))
+    {
+      const char *title, *advice;
+
+      /* Refused before anything was sent: the join page says why, where
+       * the person typed it, and what to ask for instead. */
+      ph_error_text_get (error, &title, &advice, NULL);
+      ph_window_show_join_page (self);
+      ph_join_page_show_refusal (self->join_page, code, title, advice);
       return NULL;
     }
   if (chat == NULL)
