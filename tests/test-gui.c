@@ -580,6 +580,16 @@ test_join_unreachable_server (void)
   g_settings_set_string (settings, "rendezvous-url", server_url);
 }
 
+static guint history_failures;
+
+static gboolean conversation_ended (gpointer data);
+
+static void
+note_history_failure (void)
+{
+  history_failures++;
+}
+
 static void
 test_start_shows_code (void)
 {
@@ -599,9 +609,15 @@ test_start_shows_code (void)
   g_assert_true (ph_code_parse (ph_chat_view_get_label_text (view, "code"), NULL, NULL, NULL));
   save_screenshot ("start.png");
 
-  /* Cancelling leaves the mailbox and takes the chat off the list. */
+  /* Cancelling leaves the mailbox and takes the chat off the list; the
+   * chat, deleted from the history, complains of nothing as its
+   * conversation ends. */
+  g_signal_connect_swapped (chat, "history-failed", G_CALLBACK (note_history_failure), NULL);
   close_current_chat ();
   g_assert_cmpuint (g_list_model_get_n_items (ph_window_get_chats (window)), ==, 0);
+  if (!ph_test_wait_until (conversation_ended, conversation, EVENT_TIMEOUT_MS))
+    g_error ("the cancelled chat's conversation did not end");
+  g_assert_cmpuint (history_failures, ==, 0);
 }
 
 /* When the conversation started connecting and when the chat view first

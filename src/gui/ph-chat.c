@@ -621,7 +621,12 @@ ph_chat_delete_from_history (PhChat *self, GError **error)
 
   if (self->history == NULL)
     return TRUE;
-  return ph_history_delete_conversation (self->history, self->record->id, error);
+  if (!ph_history_delete_conversation (self->history, self->record->id, error))
+    return FALSE;
+  /* Its conversation may still be saying goodbye: what it reports then
+   * belongs to no stored chat any more. */
+  g_clear_object (&self->history);
+  return TRUE;
 }
 
 static PhMessageState
@@ -652,7 +657,7 @@ load_messages (PhChat *self)
   g_autoptr (GPtrArray) messages = NULL;
   g_autoptr (GError) error = NULL;
 
-  if (!self->archived || self->messages_loaded)
+  if (!self->archived || self->messages_loaded || self->history == NULL)
     return;
   self->messages_loaded = TRUE;
 
