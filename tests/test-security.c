@@ -11,6 +11,8 @@
 #include "ph-code.h"
 #include "ph-conversation.h"
 #include "ph-error.h"
+#include "ph-mailbox-format.h"
+#include "ph-mailbox-store.h"
 #include "ph-pake.h"
 #include "ph-rendezvous-client.h"
 #include "ph-signaling.h"
@@ -21,18 +23,20 @@
 
 /* A rendezvous server in the middle: every request of two real peers goes
  * through this proxy, which tampers with what it relays the way a hostile
- * server could. Whatever it does, the peers must never connect to anyone
+ * server could. It sees each side's secret (in the answer that gave it,
+ * then in every request's Authorization), so it can post and replay in a
+ * side's name. Whatever it does, the peers must never connect to anyone
  * but each other, and must say why they stopped.
  *
- * Then a third party with no more than the server's HTTP API: it reads a
- * mailbox (side ids and all) and posts into it in a side's name, to guess
- * the code or to end a chat with a forged bye. */
+ * Then a guesser who knows only the nameplate: it takes the joiner's seat
+ * before the real joiner and runs the PAKE on a guessed code. And the
+ * server itself, the only one left who can post in a side's name once
+ * both seats are taken, forging control messages after the key. */
 
 #define TIMEOUT_MS ph_test_scaled_ms (20000)
 /* Well under the 20 s a peer has to confirm the key: an ending this quick
  * did not come from running out of patience. */
 #define PROMPT_MS ph_test_scaled_ms (8000)
-#define GUESSER_SIDE "a1b2c3d4e5f60718"
 
 typedef enum
 {
@@ -56,10 +60,12 @@ typedef struct
   SoupServer *proxy;
   SoupSession *session;
   char *upstream;
-  guint pake_messages;
+  /* "Bearer <secret>" → side number, learnt from the answers that gave
+   * each seat its secret. */
+  GHashTable *sides;
+  gboolean host_pake_stored;
   gboolean attacked;
-  char *host_side;       /* of the first PAKE message */
-  GPtrArray *forged_for; /* sides whose description was followed by a forged bye */
+  guint forged_for; /* bit 1 << side for each side whose description was followed by a forged bye */
   Held *held;
 } Proxy;
 
@@ -67,13 +73,15 @@ typedef struct
 {
   SoupServerMessage *message;
   Proxy *proxy;
-  char *forge_url; /* a forged bye goes there before the answer is relayed */
-  GBytes *forge_body;
+  gboolean host_pake;  /* the host's PAKE message: the proxy notes when it is stored */
+  SoupMessage *forged; /* a forged bye goes upstream before the answer is relayed */
 } Forward;
 
 /* What a relaying server passes on each way: the side's secret and the
  * mailbox's tag, and what the server says about waiting. */
 static const char *const request_headers[] = { "Authorization", "If-Match", "Idempotency-Key" };
+/* What a forged post in a side's name carries of that side's request. */
+static const char *const side_headers[] = { "Authorization", "If-Match" };
 static const char *const response_headers[] = { "ETag", "Retry-After", "WWW-Authenticate" };
 
 static void
@@ -101,18 +109,53 @@ forward_free (Forward *forward)
 {
   soup_server_message_unpause (forward->message);
   g_object_unref (forward->message);
-  g_free (forward->forge_url);
-  g_clear_pointer (&forward->forge_body, g_bytes_unref);
+  g_clear_object (&forward->forged);
   g_free (forward);
 }
 
 static void
 forged_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
+  Forward *forward = user_data;
   g_autoptr (GBytes) answer
       = soup_session_send_and_read_finish (SOUP_SESSION (source), result, NULL);
 
-  forward_free (user_data);
+  /* Stored in the side's name: its Authorization was good for it. */
+  g_assert_cmpuint (soup_message_get_status (forward->forged), ==, SOUP_STATUS_CREATED);
+  forward_free (forward);
+}
+
+/* An answer that gives a seat its secret: from then on the proxy knows
+ * that side by its Authorization. */
+static void
+note_seat (Proxy *proxy, GBytes *answer)
+{
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  JsonObject *object;
+
+  if (g_bytes_get_size (answer) == 0
+      || !json_parser_load_from_data (parser, g_bytes_get_data (answer, NULL),
+                                      g_bytes_get_size (answer), NULL)
+      || !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
+    return;
+  object = json_node_get_object (json_parser_get_root (parser));
+  if (json_object_has_member (object, "secret") && json_object_has_member (object, "side"))
+    g_hash_table_insert (
+        proxy->sides,
+        g_strconcat ("Bearer ", json_object_get_string_member (object, "secret"), NULL),
+        GUINT_TO_POINTER ((guint)json_object_get_int_member (object, "side")));
+}
+
+/* The side whose secret @message carries, or 0. */
+static guint
+side_of (Proxy *proxy, SoupServerMessage *message)
+{
+  const char *authorization = soup_message_headers_get_one (
+      soup_server_message_get_request_headers (message), "Authorization");
+
+  if (authorization == NULL)
+    return 0;
+  return GPOINTER_TO_UINT (g_hash_table_lookup (proxy->sides, authorization));
 }
 
 static void
@@ -137,15 +180,15 @@ relay_answer_cb (GObject *source, GAsyncResult *result, gpointer user_data)
                     G_N_ELEMENTS (response_headers));
       soup_server_message_set_response (forward->message, "application/json", SOUP_MEMORY_COPY,
                                         data, length);
+      note_seat (forward->proxy, body);
+      if (forward->host_pake && soup_message_get_status (upstream) == SOUP_STATUS_CREATED)
+        forward->proxy->host_pake_stored = TRUE;
     }
-  if (body != NULL && forward->forge_url != NULL)
+  if (body != NULL && forward->forged != NULL)
     {
-      g_autoptr (SoupMessage) forged = soup_message_new ("POST", forward->forge_url);
-
       /* Stored right after the description, before its poster hears back. */
-      soup_message_set_request_body_from_bytes (forged, "application/json", forward->forge_body);
-      soup_session_send_and_read_async (forward->proxy->session, forged, G_PRIORITY_DEFAULT, NULL,
-                                        forged_cb, forward);
+      soup_session_send_and_read_async (forward->proxy->session, forward->forged,
+                                        G_PRIORITY_DEFAULT, NULL, forged_cb, forward);
       return;
     }
   forward_free (forward);
@@ -172,23 +215,39 @@ send_upstream (Proxy *proxy, SoupServerMessage *message, const char *method,
   return forward;
 }
 
-static void
+static Forward *
 relay (Proxy *proxy, SoupServerMessage *message, const char *method, const char *path_and_query,
        GBytes *body)
 {
   soup_server_message_pause (message);
-  send_upstream (proxy, message, method, path_and_query, body);
+  return send_upstream (proxy, message, method, path_and_query, body);
 }
 
-/* What a third party posts: a mailbox message in @side's name. */
+/* A mailbox post as the server takes it: the side is the one whose
+ * secret comes with it. */
 static GBytes *
-message_json (const char *side, const char *phase, const char *body)
+message_json (const char *phase, const char *body)
 {
   g_autofree char *encoded = g_base64_encode ((const guchar *)body, strlen (body));
-  char *text = g_strdup_printf ("{\"side\":\"%s\",\"phase\":\"%s\",\"body\":\"%s\"}", side, phase,
-                                encoded);
+  char *text = g_strdup_printf ("{\"phase\":\"%s\",\"body\":\"%s\"}", phase, encoded);
 
   return g_bytes_new_take (text, strlen (text));
+}
+
+/* A bye posted in the name of the side that sent @message, with its
+ * Authorization. */
+static SoupMessage *
+forged_bye (Proxy *proxy, SoupServerMessage *message, const char *path_and_query)
+{
+  g_autofree char *url = g_strconcat (proxy->upstream, path_and_query, NULL);
+  g_autoptr (GBytes) body = message_json ("bye", "ice-failed");
+  SoupMessage *forged = soup_message_new ("POST", url);
+
+  soup_message_set_request_body_from_bytes (forged, "application/json", body);
+  copy_headers (soup_server_message_get_request_headers (message),
+                soup_message_get_request_headers (forged), side_headers,
+                G_N_ELEMENTS (side_headers));
+  return forged;
 }
 
 /* Rewrites the "body" member of a posted mailbox message. */
@@ -206,22 +265,27 @@ with_body (JsonObject *posted, GBytes *new_body)
   return g_bytes_new_take (text, strlen (text));
 }
 
-static GBytes *
-attacked_body (Proxy *proxy, const char *path, GBytes *body)
+/* The nameplate of a "/v1/mailboxes/N/messages" path. */
+static char *
+nameplate_of_path (const char *path)
 {
-  g_autoptr (JsonParser) parser = json_parser_new ();
-  JsonObject *posted;
+  g_auto (GStrv) parts = g_strsplit (path, "/", -1);
+
+  g_assert_cmpuint (g_strv_length (parts), ==, 5);
+  return g_strdup (parts[3]);
+}
+
+/* What the proxy posts in place of @posted, a message of @side. */
+static GBytes *
+attacked_body (Proxy *proxy, const char *path, JsonObject *posted, guint side, GBytes *body)
+{
   const char *phase;
   gsize length;
   g_autofree guint8 *raw = NULL;
 
-  if (proxy->attacked || !g_str_has_suffix (path, "/messages") || g_bytes_get_size (body) == 0
-      || !json_parser_load_from_data (parser, g_bytes_get_data (body, NULL),
-                                      g_bytes_get_size (body), NULL)
-      || !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
+  if (proxy->attacked || posted == NULL)
     return g_bytes_ref (body);
 
-  posted = json_node_get_object (json_parser_get_root (parser));
   phase = json_object_get_string_member (posted, "phase");
   raw = g_base64_decode (json_object_get_string_member (posted, "body"), &length);
 
@@ -240,15 +304,16 @@ attacked_body (Proxy *proxy, const char *path, GBytes *body)
       break;
 
     case ATTACK_OWN_PAKE:
-      /* The host's PAKE message comes first; the joiner's is swapped for
-       * one the attacker made from a guessed code. */
-      if (g_str_equal (phase, "pake") && ++proxy->pake_messages == 2)
+      /* The joiner's PAKE message is swapped for one the attacker made
+       * from a guessed code, in the joiner's place. */
+      if (g_str_equal (phase, "pake") && side == PH_MAILBOX_JOINER_SIDE)
         {
           const char *const *first = ph_code_get_first_words ();
           const char *const *second = ph_code_get_second_words ();
-          g_autofree char *guess = g_strdup_printf ("1-%s-%s", first[0], second[0]);
-          /* In the joiner's place: side 2. */
-          g_autoptr (PhPake) attacker = ph_pake_new (guess, "1", "2");
+          g_autofree char *nameplate = nameplate_of_path (path);
+          g_autofree char *guess = g_strdup_printf ("%s-%s-%s", nameplate, first[0], second[0]);
+          g_autofree char *joiner = g_strdup_printf ("%u", PH_MAILBOX_JOINER_SIDE);
+          g_autoptr (PhPake) attacker = ph_pake_new (guess, nameplate, joiner);
           g_autoptr (GBytes) message = ph_pake_get_message (attacker);
 
           proxy->attacked = TRUE;
@@ -277,26 +342,36 @@ proxy_handler_cb (SoupServer *server, SoupServerMessage *message, const char *pa
 {
   Proxy *proxy = user_data;
   GUri *uri = soup_server_message_get_uri (message);
+  const char *method = soup_server_message_get_method (message);
+  guint side = side_of (proxy, message);
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  JsonObject *posted = NULL;
+  const char *phase = "";
   g_autofree char *path_and_query = NULL;
   g_autoptr (GBytes) body = NULL;
   g_autoptr (GBytes) forwarded = NULL;
+  Forward *forward;
 
   path_and_query = g_uri_get_query (uri) != NULL
                        ? g_strconcat (g_uri_get_path (uri), "?", g_uri_get_query (uri), NULL)
                        : g_strdup (g_uri_get_path (uri));
   body = soup_message_body_flatten (soup_server_message_get_request_body (message));
-  forwarded = attacked_body (proxy, path, body);
+  if (g_str_equal (method, "POST") && g_str_has_suffix (path, "/messages"))
+    {
+      g_assert_true (json_parser_load_from_data (parser, g_bytes_get_data (body, NULL),
+                                                 g_bytes_get_size (body), NULL));
+      posted = json_node_get_object (json_parser_get_root (parser));
+      phase = json_object_get_string_member (posted, "phase");
+    }
+  forwarded = attacked_body (proxy, path, posted, side, body);
 
-  if (proxy->attack == ATTACK_REPLAY_DESCRIPTION && !proxy->attacked
-      && strstr (g_bytes_get_data (body, NULL) != NULL ? g_bytes_get_data (body, NULL) : "",
-                 "\"phase\":\"desc\"")
-             != NULL)
+  if (proxy->attack == ATTACK_REPLAY_DESCRIPTION && !proxy->attacked && g_str_equal (phase, "desc"))
     {
       g_autofree char *url = g_strconcat (proxy->upstream, path_and_query, NULL);
       g_autoptr (SoupMessage) again = soup_message_new ("POST", url);
 
       /* The same sealed description arrives twice, as a replaying server
-       * would post it. */
+       * would post it, with its poster's Authorization. */
       proxy->attacked = TRUE;
       soup_message_set_request_body_from_bytes (again, "application/json", body);
       copy_headers (soup_server_message_get_request_headers (message),
@@ -306,64 +381,43 @@ proxy_handler_cb (SoupServer *server, SoupServerMessage *message, const char *pa
                                         replay_posted_cb, NULL);
     }
 
-  if ((proxy->attack == ATTACK_FORGE_BYE || proxy->attack == ATTACK_HOLD_HOST_DESCRIPTION)
-      && g_str_has_suffix (path, "/messages")
-      && g_str_equal (soup_server_message_get_method (message), "POST"))
+  if (proxy->attack == ATTACK_FORGE_BYE && g_str_equal (phase, "desc") && side != 0
+      && (proxy->forged_for & (1u << side)) == 0)
     {
-      g_autoptr (JsonParser) parser = json_parser_new ();
-      JsonObject *posted;
-      const char *phase;
-      const char *side;
-
-      g_assert_true (json_parser_load_from_data (parser, g_bytes_get_data (body, NULL),
-                                                 g_bytes_get_size (body), NULL));
-      posted = json_node_get_object (json_parser_get_root (parser));
-      phase = json_object_get_string_member (posted, "phase");
-      side = json_object_get_string_member (posted, "side");
-      if (proxy->host_side == NULL && g_str_equal (phase, "pake"))
-        proxy->host_side = g_strdup (side);
-
-      if (proxy->attack == ATTACK_FORGE_BYE && g_str_equal (phase, "desc")
-          && !g_ptr_array_find_with_equal_func (proxy->forged_for, side, g_str_equal, NULL))
-        {
-          Forward *forward;
-
-          soup_server_message_pause (message);
-          forward = send_upstream (proxy, message, "POST", path_and_query, forwarded);
-
-          forward->forge_url = g_strconcat (proxy->upstream, path_and_query, NULL);
-          forward->forge_body = message_json (side, "bye", "ice-failed");
-          g_ptr_array_add (proxy->forged_for, g_strdup (side));
-          proxy->attacked = proxy->forged_for->len == 2;
-          return;
-        }
-
-      if (proxy->attack == ATTACK_HOLD_HOST_DESCRIPTION && g_str_equal (phase, "desc")
-          && g_strcmp0 (side, proxy->host_side) == 0 && !proxy->attacked)
-        {
-          proxy->held = g_new0 (Held, 1);
-          proxy->held->message = g_object_ref (message);
-          proxy->held->path_and_query = g_strdup (path_and_query);
-          proxy->held->body = g_bytes_ref (forwarded);
-          proxy->attacked = TRUE;
-          soup_server_message_pause (message);
-          return;
-        }
-
-      /* Let the host post again once the joiner has said goodbye. */
-      if (proxy->held != NULL && g_str_equal (phase, "bye"))
-        {
-          Held *held = g_steal_pointer (&proxy->held);
-
-          send_upstream (proxy, held->message, "POST", held->path_and_query, held->body);
-          g_object_unref (held->message);
-          g_free (held->path_and_query);
-          g_bytes_unref (held->body);
-          g_free (held);
-        }
+      forward = relay (proxy, message, method, path_and_query, forwarded);
+      forward->forged = forged_bye (proxy, message, path_and_query);
+      proxy->forged_for |= 1u << side;
+      proxy->attacked
+          = proxy->forged_for == ((1u << PH_MAILBOX_HOST_SIDE) | (1u << PH_MAILBOX_JOINER_SIDE));
+      return;
     }
 
-  relay (proxy, message, soup_server_message_get_method (message), path_and_query, forwarded);
+  if (proxy->attack == ATTACK_HOLD_HOST_DESCRIPTION && g_str_equal (phase, "desc")
+      && side == PH_MAILBOX_HOST_SIDE && !proxy->attacked)
+    {
+      proxy->held = g_new0 (Held, 1);
+      proxy->held->message = g_object_ref (message);
+      proxy->held->path_and_query = g_strdup (path_and_query);
+      proxy->held->body = g_bytes_ref (forwarded);
+      proxy->attacked = TRUE;
+      soup_server_message_pause (message);
+      return;
+    }
+
+  /* Let the host post again once the joiner has said goodbye. */
+  if (proxy->held != NULL && g_str_equal (phase, "bye"))
+    {
+      Held *held = g_steal_pointer (&proxy->held);
+
+      send_upstream (proxy, held->message, "POST", held->path_and_query, held->body);
+      g_object_unref (held->message);
+      g_free (held->path_and_query);
+      g_bytes_unref (held->body);
+      g_free (held);
+    }
+
+  forward = relay (proxy, message, method, path_and_query, forwarded);
+  forward->host_pake = side == PH_MAILBOX_HOST_SIDE && g_str_equal (phase, "pake");
 }
 
 static void
@@ -417,7 +471,7 @@ proxy_start (Proxy *proxy, Attack attack, PhTestProcess **out_server)
   GSList *listeners;
 
   *proxy = (Proxy){ .attack = attack };
-  proxy->forged_for = g_ptr_array_new_with_free_func (g_free);
+  proxy->sides = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   *out_server = ph_test_start_rendezvous (NULL, &proxy->upstream);
   proxy->session = soup_session_new_with_options ("max-conns-per-host", 16, NULL);
   proxy->proxy = soup_server_new (NULL, NULL);
@@ -442,8 +496,7 @@ proxy_stop (Proxy *proxy, PhTestProcess *server)
   g_clear_object (&proxy->session);
   g_assert_cmpint (ph_test_process_stop (server), ==, 0);
   g_free (proxy->upstream);
-  g_free (proxy->host_side);
-  g_ptr_array_unref (proxy->forged_for);
+  g_hash_table_unref (proxy->sides);
 }
 
 static void
@@ -463,35 +516,47 @@ peers_clear (Peer peers[2])
     g_clear_object (&peers[i].conversation);
 }
 
-/* The mailbox as anyone can read it, waiting up to @wait_seconds for a
- * first message. */
-static GPtrArray *
-read_mailbox (const char *url, const char *nameplate, guint wait_seconds)
+/* Takes the joiner's seat in @nameplate's mailbox, as anyone who knows
+ * the number can while it is free. */
+static void
+join (PhRendezvousClient *client, const char *nameplate)
 {
-  g_autoptr (PhRendezvousClient) reader = ph_rendezvous_client_new (url, NULL);
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (GError) error = NULL;
+
+  ph_rendezvous_client_join_async (client, nameplate, NULL, NULL, NULL, ph_test_result_cb, &result);
+  ph_test_wait_for_result (&result, TIMEOUT_MS);
+  g_assert_true (ph_rendezvous_client_join_finish (client, result, &error));
+  g_assert_no_error (error);
+}
+
+/* The mailbox as @client's side reads it, waiting up to @wait_seconds for
+ * a first message. */
+static GPtrArray *
+read_mailbox (PhRendezvousClient *client, const char *nameplate, guint wait_seconds)
+{
   g_autoptr (GAsyncResult) result = NULL;
   g_autoptr (GError) error = NULL;
   GPtrArray *messages;
 
-  ph_rendezvous_client_fetch_async (reader, nameplate, 0, wait_seconds, NULL, ph_test_result_cb,
+  ph_rendezvous_client_fetch_async (client, nameplate, 0, wait_seconds, NULL, ph_test_result_cb,
                                     &result);
   ph_test_wait_for_result (&result, TIMEOUT_MS);
-  messages = ph_rendezvous_client_fetch_finish (reader, result, &error);
+  messages = ph_rendezvous_client_fetch_finish (client, result, &error);
   g_assert_no_error (error);
   return messages;
 }
 
 static void
-post (const char *url, const char *nameplate, const char *side, const char *phase, GBytes *body)
+post (PhRendezvousClient *client, const char *nameplate, const char *phase, GBytes *body)
 {
-  g_autoptr (PhRendezvousClient) poster = ph_rendezvous_client_new (url, NULL);
   g_autoptr (GAsyncResult) result = NULL;
   g_autoptr (GError) error = NULL;
 
-  ph_rendezvous_client_post_async (poster, nameplate, side, phase, body, NULL, ph_test_result_cb,
+  ph_rendezvous_client_post_async (client, nameplate, phase, body, NULL, ph_test_result_cb,
                                    &result);
   ph_test_wait_for_result (&result, TIMEOUT_MS);
-  g_assert_true (ph_rendezvous_client_post_finish (poster, result, NULL, &error));
+  g_assert_true (ph_rendezvous_client_post_finish (client, result, NULL, &error));
   g_assert_no_error (error);
 }
 
@@ -504,19 +569,22 @@ nameplate_of (const char *code)
   return g_steal_pointer (&nameplate);
 }
 
-/* Hosts, and waits until the host's PAKE message is in the mailbox at
- * @upstream (so the joiner's cannot overtake it); returns the code. */
+/* Hosts and waits for the code; returns it. */
 static const char *
-host_and_wait_for_pake (Peer *host, const char *upstream)
+host_and_wait_for_code (Peer *host)
 {
-  g_autofree char *nameplate = NULL;
-  g_autoptr (GPtrArray) messages = NULL;
-
   ph_conversation_host (host->conversation);
   g_assert_true (ph_test_wait_until (has_code, host->conversation, TIMEOUT_MS));
-  nameplate = nameplate_of (ph_conversation_get_code (host->conversation));
-  messages = read_mailbox (upstream, nameplate, 10);
-  g_assert_cmpuint (messages->len, >=, 1);
+  return ph_conversation_get_code (host->conversation);
+}
+
+/* Hosts through @proxy, and waits until the server has stored the host's
+ * PAKE message (so the joiner's cannot overtake it); returns the code. */
+static const char *
+host_and_wait_for_pake (Peer *host, Proxy *proxy)
+{
+  host_and_wait_for_code (host);
+  g_assert_true (ph_test_wait_for_flag (&proxy->host_pake_stored, TIMEOUT_MS));
   return ph_conversation_get_code (host->conversation);
 }
 
@@ -647,13 +715,15 @@ typedef enum
   GUESSER_LEAVES,
 } GuesserEnd;
 
-/* Someone who read the host's mailbox runs the PAKE on a guessed code,
- * then waits to learn from the host whether it was right, or gives up.
- * The host tells its person, and the guess learns nothing. */
+/* Someone who knows only the nameplate takes the joiner's seat before
+ * the real joiner, reads the host's PAKE message and runs the PAKE on a
+ * guessed code, then waits to learn from the host whether it was right,
+ * or gives up. The host tells its person, and the guess learns nothing. */
 static void
 run_guesser (GuesserEnd end)
 {
   g_autoptr (PhTestProcess) server = NULL;
+  g_autoptr (PhRendezvousClient) seat = NULL;
   g_autoptr (PhPake) guesser = NULL;
   g_autoptr (GBytes) pake = NULL;
   g_autoptr (GBytes) bye = g_bytes_new (NULL, 0);
@@ -661,6 +731,8 @@ run_guesser (GuesserEnd end)
   g_autofree char *url = NULL;
   g_autofree char *nameplate = NULL;
   g_autofree char *guess = NULL;
+  g_autofree char *host_side = g_strdup_printf ("%u", PH_MAILBOX_HOST_SIDE);
+  g_autofree char *joiner_side = g_strdup_printf ("%u", PH_MAILBOX_JOINER_SIDE);
   const GError *error;
   gboolean host_said_bye = FALSE;
   gint64 start;
@@ -670,16 +742,25 @@ run_guesser (GuesserEnd end)
   peers_init (peers, url);
   if (end == GUESSER_GOES_SILENT)
     g_setenv ("PINHOLE_TEST_CONFIRM_PATIENCE_SECONDS", "2", TRUE);
-  nameplate = nameplate_of (host_and_wait_for_pake (&peers[0], url));
+  nameplate = nameplate_of (host_and_wait_for_code (&peers[0]));
   g_unsetenv ("PINHOLE_TEST_CONFIRM_PATIENCE_SECONDS");
   guess = code_with_other_second_word (ph_conversation_get_code (peers[0].conversation));
 
-  guesser = ph_pake_new (guess, nameplate, GUESSER_SIDE);
+  seat = ph_rendezvous_client_new (url, NULL);
+  join (seat, nameplate);
+  messages = read_mailbox (seat, nameplate, 10);
+  g_assert_cmpuint (messages->len, >=, 1);
+  g_assert_cmpstr (((PhMailboxMessage *)g_ptr_array_index (messages, 0))->side, ==, host_side);
+  g_assert_cmpstr (((PhMailboxMessage *)g_ptr_array_index (messages, 0))->phase, ==, "pake");
+  g_clear_pointer (&messages, g_ptr_array_unref);
+
+  /* In the joiner's seat, the PAKE binds the joiner's side number. */
+  guesser = ph_pake_new (guess, nameplate, joiner_side);
   pake = ph_pake_get_message (guesser);
   start = g_get_monotonic_time ();
-  post (url, nameplate, GUESSER_SIDE, "pake", pake);
+  post (seat, nameplate, "pake", pake);
   if (end == GUESSER_LEAVES)
-    post (url, nameplate, GUESSER_SIDE, "bye", bye);
+    post (seat, nameplate, "bye", bye);
 
   g_assert_true (ph_test_wait_for_flag (&peers[0].ended, PROMPT_MS));
   error = ph_conversation_get_error (peers[0].conversation);
@@ -692,13 +773,14 @@ run_guesser (GuesserEnd end)
 
   /* Neither the host's confirmation nor anything sealed: nothing that
    * could tell the guess whether it was right. */
-  messages = read_mailbox (url, nameplate, 0);
+  messages = read_mailbox (seat, nameplate, 0);
   for (guint i = 0; i < messages->len; i++)
     {
       PhMailboxMessage *message = g_ptr_array_index (messages, i);
 
-      if (g_str_equal (message->side, GUESSER_SIDE))
+      if (g_str_equal (message->side, joiner_side))
         continue;
+      g_assert_cmpstr (message->side, ==, host_side);
       g_test_message ("host posted %s", message->phase);
       g_assert_true (g_str_equal (message->phase, "pake") || g_str_equal (message->phase, "bye"));
       host_said_bye |= g_str_equal (message->phase, "bye");
@@ -865,31 +947,61 @@ joiner_heard (gpointer data)
   return joiner->candidates > 0 || joiner->left_reason != NULL || joiner->error != NULL;
 }
 
-/* Once the key is confirmed, byes, PAKE messages and confirmations posted
- * in a side's name by someone else are ignored and counted; the chat goes
- * on, and the real peer's sealed bye still ends it, with its reason. */
+typedef struct
+{
+  PhMailboxStore *store;
+  guint nameplate;
+} StoredMailbox;
+
+static gboolean
+has_a_message (gpointer data)
+{
+  StoredMailbox *mailbox = data;
+  g_autoptr (GPtrArray) messages
+      = ph_mailbox_store_get_messages (mailbox->store, mailbox->nameplate, 0, NULL);
+
+  return messages != NULL && messages->len > 0;
+}
+
+/* What only the rendezvous server (or whoever runs it) can do once both
+ * seats are taken: store a message in a side's name. */
+static void
+forge (StoredMailbox *mailbox, guint side, const char *phase, GBytes *body)
+{
+  g_autoptr (GError) error = NULL;
+
+  g_assert_true (ph_mailbox_store_add_message (mailbox->store, mailbox->nameplate, side, phase,
+                                               body, NULL, &error));
+  g_assert_no_error (error);
+}
+
+/* Once the key is confirmed, byes, PAKE messages and confirmations that
+ * the server itself stores in a side's name are ignored and counted; the
+ * chat goes on, and the real peer's sealed bye still ends it, with its
+ * reason. */
 static void
 test_forged_control_messages_after_the_key (void)
 {
   g_autoptr (PhRendezvousServer) server = ph_test_server_start (0, NULL);
   g_autofree char *url = ph_rendezvous_server_get_url (server);
+  g_autoptr (PhMailboxStore) store = NULL;
   g_autoptr (GBytes) reason = g_bytes_new_static ("ice-failed", 10);
   g_autoptr (GBytes) garbage = g_bytes_new_static ("0123456789abcdef0123456789abcdef", 32);
-  g_autoptr (GPtrArray) messages = NULL;
   g_autofree char *nameplate = NULL;
-  g_autofree char *host_side = NULL;
-  g_autofree char *joiner_side = NULL;
+  StoredMailbox mailbox;
   Side host;
   Side joiner;
   Sides sides = { &host, &joiner, 1, 3 };
 
+  g_object_get (server, "store", &store, NULL);
   side_init (&host, url);
   side_init (&joiner, url);
   ph_signaling_host (host.signaling);
   g_assert_true (ph_test_wait_until (has_code_or_error, &host, TIMEOUT_MS));
   g_assert_no_error (host.error);
   nameplate = nameplate_of (host.code);
-  g_ptr_array_unref (read_mailbox (url, nameplate, 10));
+  mailbox = (StoredMailbox){ store, (guint)g_ascii_strtoull (nameplate, NULL, 10) };
+  g_assert_true (ph_test_wait_until (has_a_message, &mailbox, TIMEOUT_MS));
   ph_signaling_join (joiner.signaling, host.code);
   side_send_description (&host, TRUE);
   side_send_description (&joiner, FALSE);
@@ -898,15 +1010,10 @@ test_forged_control_messages_after_the_key (void)
   g_assert_no_error (host.error);
   g_assert_no_error (joiner.error);
 
-  messages = read_mailbox (url, nameplate, 0);
-  host_side = g_strdup (((PhMailboxMessage *)g_ptr_array_index (messages, 0))->side);
-  joiner_side = g_strdup (((PhMailboxMessage *)g_ptr_array_index (messages, 1))->side);
-  g_assert_cmpstr (host_side, !=, joiner_side);
-
-  post (url, nameplate, host_side, "bye", reason);
-  post (url, nameplate, host_side, "pake", garbage);
-  post (url, nameplate, host_side, "confirm", garbage);
-  post (url, nameplate, joiner_side, "bye", reason);
+  forge (&mailbox, PH_MAILBOX_HOST_SIDE, "bye", reason);
+  forge (&mailbox, PH_MAILBOX_HOST_SIDE, "pake", garbage);
+  forge (&mailbox, PH_MAILBOX_HOST_SIDE, "confirm", garbage);
+  forge (&mailbox, PH_MAILBOX_JOINER_SIDE, "bye", reason);
   g_assert_true (ph_test_wait_until (both_ignored, &sides, TIMEOUT_MS));
   g_assert_cmpuint (ph_signaling_get_ignored_count (host.signaling), ==, 1);
   g_assert_cmpuint (ph_signaling_get_ignored_count (joiner.signaling), ==, 3);
@@ -943,7 +1050,7 @@ test_forged_bye_during_setup (void)
 
   proxy_url = proxy_start (&proxy, ATTACK_FORGE_BYE, &server);
   peers_init (peers, proxy_url);
-  host_and_wait_for_pake (&peers[0], proxy.upstream);
+  host_and_wait_for_pake (&peers[0], &proxy);
   g_assert_true (ph_conversation_join (peers[1].conversation,
                                        ph_conversation_get_code (peers[0].conversation), &error));
   g_assert_true (ph_test_wait_until (both_connected_or_one_ended, peers, TIMEOUT_MS));
@@ -977,7 +1084,7 @@ test_sealed_bye_ends_setup (void)
 
   proxy_url = proxy_start (&proxy, ATTACK_HOLD_HOST_DESCRIPTION, &server);
   peers_init (peers, proxy_url);
-  host_and_wait_for_pake (&peers[0], proxy.upstream);
+  host_and_wait_for_pake (&peers[0], &proxy);
   g_assert_true (ph_conversation_join (peers[1].conversation,
                                        ph_conversation_get_code (peers[0].conversation), &error));
   g_assert_true (ph_test_wait_for_flag (&proxy.attacked, TIMEOUT_MS));
