@@ -19,7 +19,7 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE (PhPake, ph_pake, PH, PAKE, GObject)
 
 /* @password is the canonical code, @nameplate its public part, @side this
- * peer's 16-hex-digit id in the mailbox. */
+ * peer's side in the mailbox ("1" for the host, "2" for the joiner). */
 PhPake *ph_pake_new (const char *password, const char *nameplate, const char *side);
 /* The 32-byte message to post in phase "pake". */
 GBytes *ph_pake_get_message (PhPake *self);
