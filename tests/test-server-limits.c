@@ -20,10 +20,10 @@
 
 #define DEADLINE_MS ph_test_scaled_ms (15000)
 
-#define SIDE_A "0123456789abcdef"
-#define SIDE_B "fedcba9876543210"
-#define CLAIM_A "{\"side\":\"" SIDE_A "\"}"
-#define MESSAGE_A "{\"side\":\"" SIDE_A "\",\"phase\":\"pake\",\"body\":\"aGk=\"}"
+#define HOST 1
+#define JOINER 2
+/* A post names no side: the secret it carries does. */
+#define MESSAGE "{\"phase\":\"pake\",\"body\":\"aGk=\"}"
 
 /* The other client, on another address of loopback. */
 #define OTHER "127.0.0.2"
@@ -52,6 +52,8 @@ typedef struct
   char *error;
   char *message;
   char *nameplate;
+  gint64 side;
+  char *secret;
 } Answer;
 
 static void
@@ -61,10 +63,27 @@ answer_free (Answer *answer)
   g_free (answer->error);
   g_free (answer->message);
   g_free (answer->nameplate);
+  g_free (answer->secret);
   g_free (answer);
 }
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (Answer, answer_free)
+
+/* What a side holds once it took its seat: every later request about the
+ * mailbox carries the secret. */
+typedef struct
+{
+  guint nameplate;
+  char *secret;
+} Seat;
+
+static void
+seat_clear (Seat *seat)
+{
+  g_clear_pointer (&seat->secret, g_free);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Seat, seat_clear)
 
 static void
 fixture_start (Fixture *fixture, const char *first_property, ...)
@@ -235,6 +254,8 @@ answer_parse (const char **cursor)
           answer->error = member_string (object, "error");
           answer->message = member_string (object, "message");
           answer->nameplate = member_string (object, "nameplate");
+          answer->side = json_object_get_int_member_with_default (object, "side", 0);
+          answer->secret = member_string (object, "secret");
         }
     }
   *cursor = end + size;
@@ -256,21 +277,75 @@ ask (Fixture *fixture, const char *from, const char *method, const char *path, c
   return answer_parse (&cursor);
 }
 
+/* The header line that proves a request is @seat's. */
+static char *
+bearer (const Seat *seat)
+{
+  return g_strdup_printf ("Authorization: Bearer %s\r\n", seat->secret);
+}
+
+/* A request about @seat's mailbox, with its secret. */
+static Answer *
+ask_as (Fixture *fixture, const char *from, const Seat *seat, const char *method, const char *rest,
+        const char *body)
+{
+  g_autofree char *path = g_strdup_printf ("/v1/mailboxes/%u%s", seat->nameplate, rest);
+  g_autofree char *headers = bearer (seat);
+
+  return ask (fixture, from, method, path, headers, body);
+}
+
+/* Checks that @answer gave side @side a seat, and keeps it in @out_seat
+ * (NULL: forgets it). Returns the nameplate. */
+static guint
+read_seat (Answer *answer, guint status, guint side, Seat *out_seat)
+{
+  guint64 nameplate;
+
+  g_assert_cmpuint (answer->status, ==, status);
+  g_assert_nonnull (answer->nameplate);
+  g_assert_true (
+      g_ascii_string_to_unsigned (answer->nameplate, 10, 1, G_MAXUINT, &nameplate, NULL));
+  g_assert_cmpint (answer->side, ==, side);
+  g_assert_nonnull (answer->secret);
+  if (out_seat != NULL)
+    {
+      out_seat->nameplate = (guint)nameplate;
+      out_seat->secret = g_strdup (answer->secret);
+    }
+  return (guint)nameplate;
+}
+
 static Answer *
 allocate (Fixture *fixture, const char *from, const char *headers)
 {
   return ask (fixture, from, "POST", "/v1/mailboxes", headers, NULL);
 }
 
-/* Allocates from @from and checks that it was served: the nameplate. */
+/* Allocates from @from and checks that it was served: the nameplate, and
+ * the host's seat in @out_host unless it is NULL. */
 static guint
-allocate_ok (Fixture *fixture, const char *from, const char *headers)
+allocate_ok (Fixture *fixture, const char *from, const char *headers, Seat *out_host)
 {
   g_autoptr (Answer) answer = allocate (fixture, from, headers);
 
-  g_assert_cmpuint (answer->status, ==, 201);
-  g_assert_nonnull (answer->nameplate);
-  return (guint)g_ascii_strtoull (answer->nameplate, NULL, 10);
+  return read_seat (answer, 201, HOST, out_host);
+}
+
+static Answer *
+claim (Fixture *fixture, const char *from, guint nameplate)
+{
+  g_autofree char *path = g_strdup_printf ("/v1/mailboxes/%u", nameplate);
+
+  return ask (fixture, from, "PUT", path, NULL, NULL);
+}
+
+static Answer *
+join (Fixture *fixture, const char *from, guint nameplate)
+{
+  g_autofree char *path = g_strdup_printf ("/v1/mailboxes/%u/join", nameplate);
+
+  return ask (fixture, from, "POST", path, NULL, NULL);
 }
 
 /* @answer refused the request with @status and the error named @code,
@@ -296,10 +371,9 @@ assert_retry_after (Answer *answer, guint64 minimum, guint64 maximum)
 }
 
 static void
-leave_ok (Fixture *fixture, const char *from, guint nameplate, const char *side)
+leave_ok (Fixture *fixture, const char *from, const Seat *seat)
 {
-  g_autofree char *path = g_strdup_printf ("/v1/mailboxes/%u?side=%s", nameplate, side);
-  g_autoptr (Answer) answer = ask (fixture, from, "DELETE", path, NULL, NULL);
+  g_autoptr (Answer) answer = ask_as (fixture, from, seat, "DELETE", "", NULL);
 
   g_assert_cmpuint (answer->status, ==, 204);
 }
@@ -332,52 +406,76 @@ test_mailboxes_per_client (void)
 {
   Fixture fixture = { 0 };
   g_autoptr (PhRateLimiter) limiter = generous_limiter ();
+  g_auto (Seat) first = { 0 };
+  g_auto (Seat) second = { 0 };
+  g_auto (Seat) second_again = { 0 };
+  g_auto (Seat) ninth = { 0 };
+  g_auto (Seat) other_first = { 0 };
+  g_auto (Seat) other_seventh = { 0 };
+  g_auto (Seat) joiner = { 0 };
   g_autoptr (Answer) claimed = NULL;
   g_autoptr (Answer) refused = NULL;
   g_autoptr (Answer) claim_refused = NULL;
   g_autoptr (Answer) claim_repeated = NULL;
   g_autoptr (Answer) other_claim = NULL;
+  g_autoptr (Answer) joined = NULL;
+  g_autoptr (Answer) stranger_leave = NULL;
   g_autoptr (Answer) refused_again = NULL;
 
   fixture_start (&fixture, "limiter", limiter, "max-mailboxes-per-client", 3,
                  "allocations-per-minute", 1000, NULL);
 
   /* Two allocations and a claim: the claim counts as a mailbox too. */
-  g_assert_cmpuint (allocate_ok (&fixture, NULL, NULL), ==, 1);
-  g_assert_cmpuint (allocate_ok (&fixture, NULL, NULL), ==, 2);
-  claimed = ask (&fixture, NULL, "PUT", "/v1/mailboxes/9", NULL, CLAIM_A);
-  g_assert_cmpuint (claimed->status, ==, 201);
+  g_assert_cmpuint (allocate_ok (&fixture, NULL, NULL, &first), ==, 1);
+  g_assert_cmpuint (allocate_ok (&fixture, NULL, NULL, &second), ==, 2);
+  claimed = claim (&fixture, NULL, 9);
+  g_assert_cmpuint (read_seat (claimed, 201, HOST, &ninth), ==, 9);
 
   refused = allocate (&fixture, NULL, NULL);
   assert_refused (refused, 429, "client-mailbox-limit", "127.0.0.1");
   g_assert_nonnull (strstr (refused->message, "3 open mailboxes"));
   /* Until a code nobody joined expires (the default lifetime). */
   g_assert_cmpstr (refused->retry_after, ==, "600");
-  claim_refused = ask (&fixture, NULL, "PUT", "/v1/mailboxes/7", NULL, CLAIM_A);
+  claim_refused = claim (&fixture, NULL, 7);
   assert_refused (claim_refused, 429, "client-mailbox-limit", "127.0.0.1");
   /* A claim of an open number opens nothing (it is nobody's to claim):
    * refused as such, not as over the limit. */
-  claim_repeated = ask (&fixture, NULL, "PUT", "/v1/mailboxes/9", NULL, CLAIM_A);
-  g_assert_cmpuint (claim_repeated->status, ==, 409);
+  claim_repeated = claim (&fixture, NULL, 9);
+  assert_refused (claim_repeated, 409, "nameplate-unavailable", NULL);
 
   /* Another address is served as if the first did not exist. */
-  g_assert_cmpuint (allocate_ok (&fixture, OTHER, NULL), ==, 3);
-  other_claim = ask (&fixture, OTHER, "PUT", "/v1/mailboxes/7", NULL, CLAIM_A);
-  g_assert_cmpuint (other_claim->status, ==, 201);
+  g_assert_cmpuint (allocate_ok (&fixture, OTHER, NULL, &other_first), ==, 3);
+  other_claim = claim (&fixture, OTHER, 7);
+  g_assert_cmpuint (read_seat (other_claim, 201, HOST, &other_seventh), ==, 7);
   g_assert_cmpuint (metric (&fixture, "pinhole_clients_holding"), ==, 2);
 
+  /* Joining opens no mailbox: a client at its cap still joins a code. */
+  joined = join (&fixture, NULL, 3);
+  read_seat (joined, 201, JOINER, &joiner);
+
+  /* A leave without the host's secret closes nothing and frees no place
+   * (its mailbox is still there to leave below). */
+  stranger_leave = ask (&fixture, OTHER, "DELETE", "/v1/mailboxes/2", NULL, NULL);
+  assert_refused (stranger_leave, 401, "unauthorized", NULL);
+
   /* A mailbox left gives its place back, and only that one. */
-  leave_ok (&fixture, NULL, 2, SIDE_A);
-  g_assert_cmpuint (allocate_ok (&fixture, NULL, NULL), ==, 2);
+  leave_ok (&fixture, NULL, &second);
+  g_assert_cmpuint (allocate_ok (&fixture, NULL, NULL, &second_again), ==, 2);
   refused_again = allocate (&fixture, NULL, NULL);
   assert_refused (refused_again, 429, "client-mailbox-limit", "127.0.0.1");
 
+  /* A mailbox closes once every side that took a seat left it: until
+   * its joiner leaves, it counts for its host, and for no one else. */
+  leave_ok (&fixture, NULL, &first);
+  leave_ok (&fixture, NULL, &second_again);
+  leave_ok (&fixture, NULL, &ninth);
+  leave_ok (&fixture, OTHER, &other_seventh);
+  leave_ok (&fixture, OTHER, &other_first);
+  g_assert_cmpuint (metric (&fixture, "pinhole_mailboxes_open"), ==, 1);
+  g_assert_cmpuint (metric (&fixture, "pinhole_clients_holding"), ==, 1);
+
   /* Nothing held, nothing remembered. */
-  leave_ok (&fixture, NULL, 1, SIDE_A);
-  leave_ok (&fixture, NULL, 2, SIDE_A);
-  leave_ok (&fixture, NULL, 9, SIDE_A);
-  leave_ok (&fixture, OTHER, 3, SIDE_B);
-  leave_ok (&fixture, OTHER, 7, SIDE_A);
+  leave_ok (&fixture, NULL, &joiner);
   g_assert_cmpuint (metric (&fixture, "pinhole_mailboxes_open"), ==, 0);
   g_assert_cmpuint (metric (&fixture, "pinhole_clients_holding"), ==, 0);
   g_assert_cmpuint (metric (&fixture, "pinhole_errors_total{code=\"client-mailbox-limit\"}"), ==,
@@ -402,14 +500,14 @@ test_expired_mailbox_counts_no_more (void)
 
   fixture_start (&fixture, "limiter", limiter, "store", store, "max-mailboxes-per-client", 1, NULL);
 
-  g_assert_cmpuint (allocate_ok (&fixture, NULL, NULL), ==, 1);
+  g_assert_cmpuint (allocate_ok (&fixture, NULL, NULL, NULL), ==, 1);
   refused = allocate (&fixture, NULL, NULL);
   assert_refused (refused, 429, "client-mailbox-limit", "127.0.0.1");
   g_assert_cmpstr (refused->retry_after, ==, "1");
 
   g_assert_true (ph_test_wait_until (mailbox_is_gone, store, DEADLINE_MS));
   g_assert_cmpuint (metric (&fixture, "pinhole_clients_holding"), ==, 0);
-  g_assert_cmpuint (allocate_ok (&fixture, NULL, NULL), ==, 1);
+  g_assert_cmpuint (allocate_ok (&fixture, NULL, NULL, NULL), ==, 1);
   fixture_stop (&fixture);
 }
 
@@ -435,13 +533,14 @@ wait_for_waiting_polls (Fixture *fixture, guint polls)
   g_assert_true (ph_test_wait_until (has_waiting_polls, &waiting, DEADLINE_MS));
 }
 
-/* A poll on mailbox 1 from @from, left waiting. */
+/* A poll of @seat's from @from, left waiting. */
 static Conn *
-start_poll (Fixture *fixture, const char *from, guint64 after)
+start_poll (Fixture *fixture, const char *from, const Seat *seat, guint64 after)
 {
-  g_autofree char *path
-      = g_strdup_printf ("/v1/mailboxes/1/messages?after=%" G_GUINT64_FORMAT "&wait=30", after);
-  g_autofree char *text = request_text ("GET", path, NULL, NULL, TRUE);
+  g_autofree char *path = g_strdup_printf (
+      "/v1/mailboxes/%u/messages?after=%" G_GUINT64_FORMAT "&wait=30", seat->nameplate, after);
+  g_autofree char *headers = bearer (seat);
+  g_autofree char *text = request_text ("GET", path, headers, NULL, TRUE);
 
   return conn_open (fixture, from, text);
 }
@@ -466,6 +565,9 @@ test_polls_per_client (void)
   g_autoptr (PhRateLimiter) limiter = generous_limiter ();
   g_autoptr (GPtrArray) first = g_ptr_array_new_with_free_func ((GDestroyNotify)conn_free);
   g_autoptr (GPtrArray) second = g_ptr_array_new_with_free_func ((GDestroyNotify)conn_free);
+  g_auto (Seat) host = { 0 };
+  g_auto (Seat) joiner = { 0 };
+  g_autoptr (Answer) joined = NULL;
   g_autoptr (Conn) other = NULL;
   g_autoptr (Answer) refused = NULL;
   g_autoptr (Answer) refused_again = NULL;
@@ -474,26 +576,29 @@ test_polls_per_client (void)
   g_autoptr (Conn) last = NULL;
 
   fixture_start (&fixture, "limiter", limiter, "max-polls-per-client", 2, NULL);
-  g_assert_cmpuint (allocate_ok (&fixture, NULL, NULL), ==, 1);
+  g_assert_cmpuint (allocate_ok (&fixture, NULL, NULL, &host), ==, 1);
+  joined = join (&fixture, OTHER, 1);
+  read_seat (joined, 201, JOINER, &joiner);
 
   for (guint i = 0; i < 2; i++)
     {
-      g_ptr_array_add (first, start_poll (&fixture, NULL, 0));
+      g_ptr_array_add (first, start_poll (&fixture, NULL, &host, 0));
       wait_for_waiting_polls (&fixture, i + 1);
     }
-  refused = ask (&fixture, NULL, "GET", "/v1/mailboxes/1/messages?after=0&wait=30", NULL, NULL);
+  refused = ask_as (&fixture, NULL, &host, "GET", "/messages?after=0&wait=30", NULL);
   assert_refused (refused, 429, "client-poll-limit", "127.0.0.1");
   g_assert_nonnull (strstr (refused->message, "2 requests waiting"));
   assert_retry_after (refused, 1, 1);
 
-  /* Another address still waits, and so does anyone who does not wait. */
-  other = start_poll (&fixture, OTHER, 0);
+  /* Another address (the joiner's) still waits, and so does anyone who
+   * does not wait. */
+  other = start_poll (&fixture, OTHER, &joiner, 0);
   wait_for_waiting_polls (&fixture, 3);
-  fetched = ask (&fixture, NULL, "GET", "/v1/mailboxes/1/messages?after=0", NULL, NULL);
+  fetched = ask_as (&fixture, NULL, &host, "GET", "/messages?after=0", NULL);
   g_assert_cmpuint (fetched->status, ==, 200);
 
   /* Answered polls count no more. */
-  posted = ask (&fixture, NULL, "POST", "/v1/mailboxes/1/messages", NULL, MESSAGE_A);
+  posted = ask_as (&fixture, OTHER, &joiner, "POST", "/messages", MESSAGE);
   g_assert_cmpuint (posted->status, ==, 201);
   for (guint i = 0; i < first->len; i++)
     g_assert_cmpuint (poll_status (g_ptr_array_index (first, i)), ==, 200);
@@ -501,21 +606,21 @@ test_polls_per_client (void)
   wait_for_waiting_polls (&fixture, 0);
   for (guint i = 0; i < 2; i++)
     {
-      g_ptr_array_add (second, start_poll (&fixture, NULL, 1));
+      g_ptr_array_add (second, start_poll (&fixture, NULL, &host, 1));
       wait_for_waiting_polls (&fixture, i + 1);
     }
-  refused_again
-      = ask (&fixture, NULL, "GET", "/v1/mailboxes/1/messages?after=1&wait=30", NULL, NULL);
+  refused_again = ask_as (&fixture, NULL, &host, "GET", "/messages?after=1&wait=30", NULL);
   assert_refused (refused_again, 429, "client-poll-limit", "127.0.0.1");
 
   /* Nor does one whose client hung up. */
   g_socket_close (((Conn *)g_ptr_array_index (second, 0))->socket, NULL);
   wait_for_waiting_polls (&fixture, 1);
-  last = start_poll (&fixture, NULL, 1);
+  last = start_poll (&fixture, NULL, &host, 1);
   wait_for_waiting_polls (&fixture, 2);
 
-  /* Closing the mailbox answers them all. */
-  leave_ok (&fixture, NULL, 1, SIDE_A);
+  /* Closing the mailbox answers them all: it closes once both sides left. */
+  leave_ok (&fixture, NULL, &host);
+  leave_ok (&fixture, OTHER, &joiner);
   g_assert_cmpuint (poll_status (g_ptr_array_index (second, 1)), ==, 404);
   g_assert_cmpuint (poll_status (last), ==, 404);
   wait_for_waiting_polls (&fixture, 0);
@@ -535,22 +640,22 @@ test_allocation_rate (void)
 
   fixture_start (&fixture, "limiter", limiter, "allocations-per-minute", 2, NULL);
 
-  allocate_ok (&fixture, NULL, NULL);
-  allocate_ok (&fixture, NULL, NULL);
+  allocate_ok (&fixture, NULL, NULL, NULL);
+  allocate_ok (&fixture, NULL, NULL, NULL);
   refused = allocate (&fixture, NULL, NULL);
   assert_refused (refused, 429, "allocation-rate-limited", "127.0.0.1");
   g_assert_nonnull (strstr (refused->message, "2 a minute"));
   /* One allocation every 30 s. */
   assert_retry_after (refused, 1, 30);
-  claim_refused = ask (&fixture, NULL, "PUT", "/v1/mailboxes/7", NULL, CLAIM_A);
+  claim_refused = claim (&fixture, NULL, 7);
   assert_refused (claim_refused, 429, "allocation-rate-limited", "127.0.0.1");
 
   /* The rest of the API is under the general rate only, and another
    * address allocates as it likes. */
   health = ask (&fixture, NULL, "GET", "/v1/health", NULL, NULL);
   g_assert_cmpuint (health->status, ==, 200);
-  allocate_ok (&fixture, OTHER, NULL);
-  allocate_ok (&fixture, OTHER, NULL);
+  allocate_ok (&fixture, OTHER, NULL, NULL);
+  allocate_ok (&fixture, OTHER, NULL, NULL);
   g_assert_cmpuint (metric (&fixture, "pinhole_mailboxes_open"), ==, 4);
   fixture_stop (&fixture);
 }
@@ -575,7 +680,7 @@ test_trusted_proxy_forwards (void)
   fixture_start (&fixture, "limiter", limiter, "trusted-proxies", proxies,
                  "max-mailboxes-per-client", 1, NULL);
 
-  allocate_ok (&fixture, NULL, "X-Forwarded-For: 203.0.113.1\r\n");
+  allocate_ok (&fixture, NULL, "X-Forwarded-For: 203.0.113.1\r\n", NULL);
   refused = allocate (&fixture, NULL, "X-Forwarded-For: 203.0.113.1\r\n");
   assert_refused (refused, 429, "client-mailbox-limit", "203.0.113.1");
   /* What the client wrote itself stands left of what the proxy added. */
@@ -584,10 +689,10 @@ test_trusted_proxy_forwards (void)
   /* Junk of its own there does not make it the proxy either. */
   junk = allocate (&fixture, NULL, "X-Forwarded-For: unknown, 203.0.113.1\r\n");
   assert_refused (junk, 429, "client-mailbox-limit", "203.0.113.1");
-  allocate_ok (&fixture, NULL, "X-Forwarded-For: 203.0.113.2\r\n");
-  allocate_ok (&fixture, NULL, "Forwarded: for=203.0.113.3;proto=https\r\n");
+  allocate_ok (&fixture, NULL, "X-Forwarded-For: 203.0.113.2\r\n", NULL);
+  allocate_ok (&fixture, NULL, "Forwarded: for=203.0.113.3;proto=https\r\n", NULL);
   /* Without a header the proxy is the client. */
-  allocate_ok (&fixture, NULL, NULL);
+  allocate_ok (&fixture, NULL, NULL, NULL);
 
   for (guint i = 0; i < G_N_ELEMENTS (clients); i++)
     {
@@ -642,7 +747,7 @@ test_spoofed_forwarding_is_ignored (void)
     }
   g_assert_cmpuint (created, ==, 2);
   /* The trusted proxy's own clients are still served. */
-  allocate_ok (&fixture, NULL, "X-Forwarded-For: 198.51.100.1\r\n");
+  allocate_ok (&fixture, NULL, "X-Forwarded-For: 198.51.100.1\r\n", NULL);
   fixture_stop (&fixture);
 
   /* Nor the general rate limit, on a server that trusts no proxy. */
@@ -679,10 +784,10 @@ test_ipv6_prefix_shares_limits (void)
 
   fixture_start (&fixture, "limiter", limiter, "trusted-proxies", proxies,
                  "max-mailboxes-per-client", 1, NULL);
-  allocate_ok (&fixture, NULL, "X-Forwarded-For: 2001:db8:1:2::a\r\n");
+  allocate_ok (&fixture, NULL, "X-Forwarded-For: 2001:db8:1:2::a\r\n", NULL);
   same_prefix = allocate (&fixture, NULL, "X-Forwarded-For: 2001:db8:1:2:ffff:ffff:ffff:ffff\r\n");
   assert_refused (same_prefix, 429, "client-mailbox-limit", "2001:db8:1:2::/64");
-  allocate_ok (&fixture, NULL, "Forwarded: for=\"[2001:db8:1:3::a]:4711\"\r\n");
+  allocate_ok (&fixture, NULL, "Forwarded: for=\"[2001:db8:1:3::a]:4711\"\r\n", NULL);
   fixture_stop (&fixture);
 
   /* The same for a peer that is itself on IPv6, where loopback has it. */
@@ -697,10 +802,10 @@ test_ipv6_prefix_shares_limits (void)
     }
   over_ipv6.host = g_object_ref (ipv6_loopback);
   over_ipv6.port = ph_rendezvous_server_get_port (over_ipv6.server);
-  allocate_ok (&over_ipv6, NULL, NULL);
+  allocate_ok (&over_ipv6, NULL, NULL, NULL);
   peer_again = allocate (&over_ipv6, NULL, NULL);
   assert_refused (peer_again, 429, "client-mailbox-limit", "::/64");
-  allocate_ok (&over_ipv6, NULL, "X-Forwarded-For: 2001:db8:5::1\r\n");
+  allocate_ok (&over_ipv6, NULL, "X-Forwarded-For: 2001:db8:5::1\r\n", NULL);
   fixture_stop (&over_ipv6);
 }
 
@@ -745,10 +850,10 @@ test_program_options (void)
   g_assert_true (g_str_has_prefix (url, "http://127.0.0.1:"));
   fixture.host = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
   fixture.port = (guint)g_ascii_strtoull (url + strlen ("http://127.0.0.1:"), NULL, 10);
-  allocate_ok (&fixture, NULL, "X-Forwarded-For: 203.0.113.1\r\n");
+  allocate_ok (&fixture, NULL, "X-Forwarded-For: 203.0.113.1\r\n", NULL);
   refused = allocate (&fixture, NULL, "X-Forwarded-For: 203.0.113.1\r\n");
   assert_refused (refused, 429, "client-mailbox-limit", "203.0.113.1");
-  allocate_ok (&fixture, NULL, "X-Forwarded-For: 203.0.113.2\r\n");
+  allocate_ok (&fixture, NULL, "X-Forwarded-For: 203.0.113.2\r\n", NULL);
   g_assert_cmpint (ph_test_process_stop (process), ==, 0);
   fixture_stop (&fixture);
 
