@@ -124,7 +124,8 @@ start_server (const char *binary, guint16 *out_port)
       launcher, &error, binary, "--port", "0", "--rate", "1000000", "--burst", "1000000",
       "--max-mailboxes", "1000000", "--max-waiting-polls", "100000", "--max-mailboxes-per-client",
       "1000000", "--max-polls-per-client", "100000", "--allocations-per-minute", "1000000",
-      "--mailbox-lifetime", "3600", "--client-timeout", "300", "--max-hold", "60", NULL);
+      "--joins-per-hour", "1000000", "--mailbox-lifetime", "3600", "--client-timeout", "300",
+      "--max-hold", "60", NULL);
   if (server == NULL)
     g_error ("could not start %s: %s", binary, error->message);
 

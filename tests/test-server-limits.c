@@ -660,6 +660,37 @@ test_allocation_rate (void)
   fixture_stop (&fixture);
 }
 
+/* Each join is a guess at someone's code: one address gets so many an
+ * hour, and another address still joins. */
+static void
+test_join_rate (void)
+{
+  Fixture fixture = { 0 };
+  g_autoptr (PhRateLimiter) limiter = generous_limiter ();
+  g_autoptr (Answer) first = NULL;
+  g_autoptr (Answer) second = NULL;
+  g_autoptr (Answer) refused = NULL;
+  g_autoptr (Answer) other = NULL;
+
+  fixture_start (&fixture, "limiter", limiter, "joins-per-hour", 2, NULL);
+  for (guint i = 0; i < 4; i++)
+    allocate_ok (&fixture, OTHER, NULL, NULL);
+
+  first = join (&fixture, NULL, 1);
+  g_assert_cmpuint (first->status, ==, 201);
+  second = join (&fixture, NULL, 2);
+  g_assert_cmpuint (second->status, ==, 201);
+  refused = join (&fixture, NULL, 3);
+  assert_refused (refused, 429, "join-rate-limited", "127.0.0.1");
+  g_assert_nonnull (strstr (refused->message, "2 an hour"));
+  /* One join every 30 minutes. */
+  assert_retry_after (refused, 1, 1800);
+
+  other = join (&fixture, OTHER, 4);
+  g_assert_cmpuint (other->status, ==, 201);
+  fixture_stop (&fixture);
+}
+
 /* Behind a trusted proxy each forwarded client has limits of its own,
  * also when the proxy carries several on one connection. */
 static void
@@ -885,6 +916,7 @@ main (int argc, char **argv)
                    test_expired_mailbox_counts_no_more);
   g_test_add_func ("/server/limits/polls-per-client", test_polls_per_client);
   g_test_add_func ("/server/limits/allocation-rate", test_allocation_rate);
+  g_test_add_func ("/server/limits/join-rate", test_join_rate);
   g_test_add_func ("/server/limits/trusted-proxy-forwards", test_trusted_proxy_forwards);
   g_test_add_func ("/server/limits/spoofed-forwarding-is-ignored",
                    test_spoofed_forwarding_is_ignored);

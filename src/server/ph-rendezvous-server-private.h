@@ -92,12 +92,14 @@ struct _PhRendezvousServer
   guint max_mailboxes_per_client;
   guint max_polls_per_client;
   guint allocations_per_minute;
+  guint joins_per_hour;
 
   PhTrustedProxies *trusted_proxies;
   SoupServer *soup;
   PhMailboxStore *store;
   PhRateLimiter *limiter;
   PhRateLimiter *allocation_limiter;
+  PhRateLimiter *join_limiter;
   GHashTable *usage;          /* client key → PhClientUsage */
   GHashTable *mailbox_owners; /* nameplate → PhClientUsage of the client that opened it */
   GHashTable *polls;          /* nameplate → GQueue of waiting PhHeldPoll */
@@ -177,6 +179,7 @@ void ph_server_request_aborted_cb (SoupServer *server, SoupServerMessage *msg,
 void ph_server_quotas_init (PhRendezvousServer *self);
 void ph_server_quotas_clear (PhRendezvousServer *self);
 gboolean ph_server_quota_allow_mailbox (PhRendezvousServer *self, SoupServerMessage *msg);
+gboolean ph_server_quota_allow_join (PhRendezvousServer *self, SoupServerMessage *msg);
 void ph_server_quota_add_mailbox (PhRendezvousServer *self, SoupServerMessage *msg,
                                   guint nameplate);
 gboolean ph_server_quota_allow_poll (PhRendezvousServer *self, SoupServerMessage *msg);

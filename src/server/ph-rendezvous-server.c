@@ -25,6 +25,7 @@ enum
   PROP_MAX_MAILBOXES_PER_CLIENT,
   PROP_MAX_POLLS_PER_CLIENT,
   PROP_ALLOCATIONS_PER_MINUTE,
+  PROP_JOINS_PER_HOUR,
   PROP_MAX_HOLD,
   PROP_CLIENT_TIMEOUT,
   PROP_TURN_SECRET,
@@ -160,6 +161,9 @@ ph_rendezvous_server_get_property (GObject *object, guint prop_id, GValue *value
     case PROP_ALLOCATIONS_PER_MINUTE:
       g_value_set_uint (value, self->allocations_per_minute);
       break;
+    case PROP_JOINS_PER_HOUR:
+      g_value_set_uint (value, self->joins_per_hour);
+      break;
     case PROP_MAX_HOLD:
       g_value_set_uint (value, self->max_hold);
       break;
@@ -226,6 +230,9 @@ ph_rendezvous_server_set_property (GObject *object, guint prop_id, const GValue 
       break;
     case PROP_ALLOCATIONS_PER_MINUTE:
       self->allocations_per_minute = g_value_get_uint (value);
+      break;
+    case PROP_JOINS_PER_HOUR:
+      self->joins_per_hour = g_value_get_uint (value);
       break;
     case PROP_MAX_HOLD:
       self->max_hold = g_value_get_uint (value);
@@ -298,6 +305,10 @@ ph_rendezvous_server_class_init (PhRendezvousServerClass *klass)
       = limit_param ("max-mailboxes-per-client", 1, 999999999, 32);
   properties[PROP_MAX_POLLS_PER_CLIENT] = limit_param ("max-polls-per-client", 1, 10000000, 64);
   properties[PROP_ALLOCATIONS_PER_MINUTE] = limit_param ("allocations-per-minute", 1, 1000000, 30);
+  /* 60 guesses an hour at 16-bit codes: one address needs about 45 days
+   * for even odds on one code, and each guess ends a host's chat with
+   * "possible-guess". */
+  properties[PROP_JOINS_PER_HOUR] = limit_param ("joins-per-hour", 1, 1000000, 60);
   properties[PROP_MAX_HOLD] = limit_param ("max-hold", 1, PH_SERVER_MAX_WAIT_SECONDS, 30);
   properties[PROP_CLIENT_TIMEOUT] = limit_param ("client-timeout", 1, 3600, 30);
   properties[PROP_TURN_SECRET] = g_param_spec_string ("turn-secret", NULL, NULL, NULL, flags);

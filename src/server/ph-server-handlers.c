@@ -370,6 +370,8 @@ ph_server_handle_join (PhRendezvousServer *self, SoupServerMessage *msg, guint n
       if (!read_post (self, msg, &first) || !read_message (self, msg, &first, &first_body))
         return;
     }
+  if (!ph_server_quota_allow_join (self, msg))
+    return;
 
   if (!ph_mailbox_store_join (self->store, nameplate, request_key, first.phase, first_body, &secret,
                               &created, &error))

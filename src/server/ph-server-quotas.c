@@ -29,6 +29,9 @@ ph_server_quotas_init (PhRendezvousServer *self)
   self->allocation_limiter
       = g_object_new (PH_TYPE_RATE_LIMITER, "rate", self->allocations_per_minute, "burst",
                       self->allocations_per_minute, "period", 60, NULL);
+  /* Each join is one online guess at someone's code. */
+  self->join_limiter = g_object_new (PH_TYPE_RATE_LIMITER, "rate", self->joins_per_hour, "burst",
+                                     self->joins_per_hour, "period", 3600, NULL);
   g_signal_connect_object (self->store, "mailbox-closed",
                            G_CALLBACK (ph_server_quotas_mailbox_closed_cb), self, 0);
 }
@@ -39,6 +42,7 @@ ph_server_quotas_clear (PhRendezvousServer *self)
   g_clear_pointer (&self->mailbox_owners, g_hash_table_unref);
   g_clear_pointer (&self->usage, g_hash_table_unref);
   g_clear_object (&self->allocation_limiter);
+  g_clear_object (&self->join_limiter);
 }
 
 static PhClientUsage *
@@ -114,6 +118,25 @@ ph_server_quota_allow_mailbox (PhRendezvousServer *self, SoupServerMessage *msg)
       return FALSE;
     }
   return TRUE;
+}
+
+/* Whether the client may take the second seat of one more mailbox: each
+ * join runs the PAKE against a code, so this bounds the guesses one
+ * address makes; answers the request when it may not. */
+gboolean
+ph_server_quota_allow_join (PhRendezvousServer *self, SoupServerMessage *msg)
+{
+  const char *key = ph_server_client_key (self, msg);
+  guint retry_after;
+
+  if (ph_rate_limiter_check (self->join_limiter, key, &retry_after))
+    return TRUE;
+  set_retry_after (msg, retry_after);
+  ph_server_respond_error (self, msg, PH_SERVER_STATUS_TOO_MANY_REQUESTS, "join-rate-limited",
+                           "%s joins chats faster than %u an hour, the most one address may; "
+                           "try again in %u seconds.",
+                           client_name (key), self->joins_per_hour, retry_after);
+  return FALSE;
 }
 
 /* Counts the mailbox the client just opened under @nameplate against it
