@@ -1,0 +1,569 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "test-identity"
+
+#include "config.h"
+
+#include <string.h>
+#include <sys/stat.h>
+
+#include <glib/gstdio.h>
+#include <sodium.h>
+
+#include "ph-identity-private.h"
+#include "ph-identity.h"
+#include "ph-test-files.h"
+
+typedef struct
+{
+  char *top;     /* a private temporary folder, removed after the test */
+  char *profile; /* top/profile, not made yet */
+} Fixture;
+
+static void
+fixture_set_up (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+
+  fixture->top = g_dir_make_tmp ("test-identity-XXXXXX", &error);
+  g_assert_no_error (error);
+  fixture->profile = g_build_filename (fixture->top, "profile", NULL);
+}
+
+static void
+fixture_tear_down (Fixture *fixture, gconstpointer data)
+{
+  ph_test_remove_tree (fixture->top);
+  g_free (fixture->profile);
+  g_free (fixture->top);
+}
+
+static char *
+key_path (const char *profile)
+{
+  return g_build_filename (profile, PH_IDENTITY_KEY_FILE, NULL);
+}
+
+static guint
+file_mode (const char *path)
+{
+  struct stat st;
+
+  g_assert_cmpint (g_stat (path, &st), ==, 0);
+  return st.st_mode & 07777;
+}
+
+static GBytes *
+read_file (const char *path)
+{
+  g_autoptr (GError) error = NULL;
+  char *contents = NULL;
+  gsize size;
+
+  g_file_get_contents (path, &contents, &size, &error);
+  g_assert_no_error (error);
+  return g_bytes_new_take (contents, size);
+}
+
+static void
+write_file (const char *path, GBytes *contents)
+{
+  g_autoptr (GError) error = NULL;
+
+  gsize size;
+  const char *data = g_bytes_get_data (contents, &size);
+
+  /* An empty GBytes has no data pointer; GLib would write nothing. */
+  g_file_set_contents_full (path, size > 0 ? data : "", size, G_FILE_SET_CONTENTS_CONSISTENT, 0600,
+                            &error);
+  g_assert_no_error (error);
+}
+
+static char *
+to_hex (GBytes *bytes)
+{
+  gsize size;
+  const guint8 *data = g_bytes_get_data (bytes, &size);
+  GString *hex = g_string_sized_new (2 * size);
+
+  for (gsize i = 0; i < size; i++)
+    g_string_append_printf (hex, "%02x", data[i]);
+  return g_string_free (hex, FALSE);
+}
+
+static void
+assert_fingerprint_format (const char *fingerprint)
+{
+  g_assert_cmpuint (strlen (fingerprint), ==, 35);
+  for (guint i = 0; i < 35; i++)
+    {
+      if (i % 6 == 5)
+        g_assert_cmpint (fingerprint[i], ==, ' ');
+      else
+        g_assert_true (g_ascii_isdigit (fingerprint[i]));
+    }
+}
+
+static void
+test_first_start_creates_then_loads (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GBytes) first_key = NULL;
+  g_autofree char *first_fingerprint = NULL;
+  PhIdentity *first;
+  PhIdentity *second;
+
+  first = ph_identity_load (fixture->profile, &error);
+  g_assert_error (error, PH_IDENTITY_ERROR, PH_IDENTITY_ERROR_NO_IDENTITY);
+  g_assert_null (first);
+  g_clear_error (&error);
+
+  first = ph_identity_load_or_create (fixture->profile, &error);
+  g_assert_no_error (error);
+  assert_fingerprint_format (ph_identity_get_fingerprint (first));
+  g_assert_cmpuint (g_bytes_get_size (ph_identity_get_public_key (first)), ==,
+                    PH_IDENTITY_PUBLIC_KEY_SIZE);
+  first_key = g_bytes_ref (ph_identity_get_public_key (first));
+  first_fingerprint = g_strdup (ph_identity_get_fingerprint (first));
+  g_assert_finalize_object (first);
+
+  /* The next start, as the app or the CLI makes it. */
+  second = ph_identity_load_or_create (fixture->profile, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_bytes_equal (ph_identity_get_public_key (second), first_key));
+  g_assert_cmpstr (ph_identity_get_fingerprint (second), ==, first_fingerprint);
+  g_assert_finalize_object (second);
+
+  second = ph_identity_load (fixture->profile, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (ph_identity_get_fingerprint (second), ==, first_fingerprint);
+  g_assert_finalize_object (second);
+}
+
+static void
+test_profiles_differ (Fixture *fixture, gconstpointer data)
+{
+  g_autofree char *other_profile = g_build_filename (fixture->top, "other", NULL);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PhIdentity) one = ph_identity_load_or_create (fixture->profile, &error);
+  g_autoptr (PhIdentity) other = ph_identity_load_or_create (other_profile, &error);
+
+  g_assert_no_error (error);
+  g_assert_false (
+      g_bytes_equal (ph_identity_get_public_key (one), ph_identity_get_public_key (other)));
+  g_assert_cmpstr (ph_identity_get_fingerprint (one), !=, ph_identity_get_fingerprint (other));
+}
+
+static void
+test_file_modes (Fixture *fixture, gconstpointer data)
+{
+  g_autofree char *nested = g_build_filename (fixture->top, "a", "b", "profile", NULL);
+  g_autofree char *parent = g_build_filename (fixture->top, "a", NULL);
+  g_autofree char *key = key_path (nested);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GDir) dir = NULL;
+  g_autoptr (PhIdentity) identity = NULL;
+  mode_t old_umask;
+  const char *name;
+
+  /* A lax umask must not leak into the modes of what holds the key. */
+  old_umask = umask (0);
+  identity = ph_identity_load_or_create (nested, &error);
+  umask (old_umask);
+  g_assert_no_error (error);
+
+  g_assert_cmpuint (file_mode (nested), ==, 0700);
+  g_assert_cmpuint (file_mode (parent), ==, 0700);
+  g_assert_cmpuint (file_mode (key), ==, 0600);
+
+  /* Only the key: no temporary file is left beside it. */
+  dir = g_dir_open (nested, 0, &error);
+  g_assert_no_error (error);
+  name = g_dir_read_name (dir);
+  g_assert_cmpstr (name, ==, PH_IDENTITY_KEY_FILE);
+  g_assert_null (g_dir_read_name (dir));
+}
+
+static void
+assert_refused_key (const char *profile, guint mode)
+{
+  g_autofree char *key = key_path (profile);
+  g_autofree char *mode_text = g_strdup_printf ("%04o", mode);
+  g_autoptr (GBytes) before = read_file (key);
+  g_autoptr (GBytes) after = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PhIdentity) loaded = NULL;
+
+  g_assert_cmpint (g_chmod (key, mode), ==, 0);
+
+  loaded = ph_identity_load_or_create (profile, &error);
+  g_assert_error (error, PH_IDENTITY_ERROR, PH_IDENTITY_ERROR_INSECURE);
+  g_assert_null (loaded);
+  /* The message names the file, its mode and the fix. */
+  g_assert_nonnull (strstr (error->message, key));
+  g_assert_nonnull (strstr (error->message, mode_text));
+  g_assert_nonnull (strstr (error->message, "chmod 600"));
+  g_clear_error (&error);
+
+  loaded = ph_identity_load (profile, &error);
+  g_assert_error (error, PH_IDENTITY_ERROR, PH_IDENTITY_ERROR_INSECURE);
+  g_assert_null (loaded);
+
+  /* Refused, not replaced by a new identity. */
+  after = read_file (key);
+  g_assert_true (g_bytes_equal (before, after));
+  g_assert_cmpuint (file_mode (key), ==, mode);
+}
+
+static void
+test_readable_key_refused (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PhIdentity) created = ph_identity_load_or_create (fixture->profile, &error);
+  g_autoptr (PhIdentity) loaded = NULL;
+  g_autofree char *key = key_path (fixture->profile);
+
+  g_assert_no_error (error);
+  assert_refused_key (fixture->profile, 0644);
+  assert_refused_key (fixture->profile, 0640);
+  assert_refused_key (fixture->profile, 0604);
+
+  /* After the fix the message gave, the same identity loads. */
+  g_assert_cmpint (g_chmod (key, 0600), ==, 0);
+  loaded = ph_identity_load_or_create (fixture->profile, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (ph_identity_get_fingerprint (loaded), ==, ph_identity_get_fingerprint (created));
+}
+
+static void
+test_open_folder_refused (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PhIdentity) identity = NULL;
+  g_autofree char *key = key_path (fixture->profile);
+
+  g_assert_cmpint (g_mkdir (fixture->profile, 0700), ==, 0);
+  g_assert_cmpint (g_chmod (fixture->profile, 0755), ==, 0);
+
+  identity = ph_identity_load_or_create (fixture->profile, &error);
+  g_assert_error (error, PH_IDENTITY_ERROR, PH_IDENTITY_ERROR_INSECURE);
+  g_assert_nonnull (strstr (error->message, "chmod 700"));
+  g_assert_null (identity);
+  g_assert_false (g_file_test (key, G_FILE_TEST_EXISTS));
+  g_assert_cmpuint (file_mode (fixture->profile), ==, 0755);
+}
+
+static GBytes *
+changed_copy (GBytes *bytes, gsize offset, guint8 mask, gsize new_size)
+{
+  gsize size;
+  const guint8 *data = g_bytes_get_data (bytes, &size);
+  guint8 *copy = g_malloc0 (MAX (size, new_size));
+
+  memcpy (copy, data, size);
+  if (offset < size)
+    copy[offset] ^= mask;
+  return g_bytes_new_take (copy, new_size);
+}
+
+static void
+assert_key_file_error (const char *profile, GBytes *contents, int code)
+{
+  g_autofree char *key = key_path (profile);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PhIdentity) loaded = NULL;
+  g_autoptr (GBytes) after = NULL;
+
+  write_file (key, contents);
+  loaded = ph_identity_load_or_create (profile, &error);
+  g_assert_error (error, PH_IDENTITY_ERROR, code);
+  g_assert_nonnull (strstr (error->message, key));
+  g_assert_null (loaded);
+
+  after = read_file (key);
+  g_assert_true (g_bytes_equal (after, contents));
+}
+
+static void
+test_damaged_key_refused (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PhIdentity) created = ph_identity_load_or_create (fixture->profile, &error);
+  g_autofree char *key = key_path (fixture->profile);
+  g_autoptr (GBytes) good = read_file (key);
+  gsize size = g_bytes_get_size (good);
+
+  g_assert_no_error (error);
+  for (gsize offset = 0; offset < size; offset++)
+    {
+      g_autoptr (GBytes) flipped = changed_copy (good, offset, 0x01, size);
+
+      assert_key_file_error (fixture->profile, flipped, PH_IDENTITY_ERROR_DAMAGED);
+    }
+  /* Byte 8 is the format version. */
+  {
+    g_autoptr (GBytes) newer = changed_copy (good, 8, 0x01 ^ 0x02, size);
+
+    assert_key_file_error (fixture->profile, newer, PH_IDENTITY_ERROR_UNSUPPORTED_VERSION);
+  }
+  for (gsize cut = 0; cut < size; cut++)
+    {
+      g_autoptr (GBytes) truncated = changed_copy (good, size, 0, cut);
+
+      assert_key_file_error (fixture->profile, truncated, PH_IDENTITY_ERROR_DAMAGED);
+    }
+  {
+    g_autoptr (GBytes) longer = changed_copy (good, size, 0, size + 1);
+
+    assert_key_file_error (fixture->profile, longer, PH_IDENTITY_ERROR_DAMAGED);
+  }
+}
+
+static void
+test_fingerprint_known_answers (void)
+{
+  /* The vectors of libsignal-protocol-c's tests/test_fingerprint.c: two
+   * identity keys with stable identifiers, 5200 iterations, and the
+   * safety number both sides see (the two halves, the lower first). */
+  static const guint8 alice[PH_IDENTITY_SIGNAL_PUBLIC_KEY_SIZE]
+      = { 0x05, 0x06, 0x86, 0x3b, 0xc6, 0x6d, 0x02, 0xb4, 0x0d, 0x27, 0xb8,
+          0xd4, 0x9c, 0xa7, 0xc0, 0x9e, 0x92, 0x39, 0x23, 0x6f, 0x9d, 0x7d,
+          0x25, 0xd6, 0xfc, 0xca, 0x5c, 0xe1, 0x3c, 0x70, 0x64, 0xd8, 0x68 };
+  static const guint8 bob[PH_IDENTITY_SIGNAL_PUBLIC_KEY_SIZE]
+      = { 0x05, 0xf7, 0x81, 0xb6, 0xfb, 0x32, 0xfe, 0xd9, 0xba, 0x1c, 0xf2,
+          0xde, 0x97, 0x8d, 0x4d, 0x5d, 0xa2, 0x8d, 0xc3, 0x40, 0x46, 0xae,
+          0x81, 0x44, 0x02, 0xb5, 0xc0, 0xdb, 0xd9, 0x6f, 0xda, 0x90, 0x7b };
+  char alice_digits[PH_IDENTITY_FINGERPRINT_DIGITS + 1];
+  char bob_digits[PH_IDENTITY_FINGERPRINT_DIGITS + 1];
+  g_autofree char *safety_number = NULL;
+  guint8 seed[PH_IDENTITY_SEED_SIZE];
+  g_autoptr (PhIdentity) identity = NULL;
+  g_autofree char *public_hex = NULL;
+  g_autofree char *signal_hex = NULL;
+  g_autofree char *again = NULL;
+
+  ph_identity_compute_fingerprint_digits (alice, sizeof alice, "+14152222222", 5200, alice_digits);
+  ph_identity_compute_fingerprint_digits (bob, sizeof bob, "+14153333333", 5200, bob_digits);
+  safety_number = strcmp (alice_digits, bob_digits) <= 0
+                      ? g_strconcat (alice_digits, bob_digits, NULL)
+                      : g_strconcat (bob_digits, alice_digits, NULL);
+  g_assert_cmpstr (safety_number, ==,
+                   "300354477692869396892869876765458257569162576843440918079131");
+
+  /* An identity from a fixed seed. The expected keys and digits were
+   * computed apart from libsodium: Ed25519 with Python's cryptography,
+   * u = (1 + y) / (1 - y) mod 2^255 - 19, the digits with hashlib. */
+  for (guint i = 0; i < sizeof seed; i++)
+    seed[i] = i;
+  identity = ph_identity_new_from_seed (seed);
+  public_hex = to_hex (ph_identity_get_public_key (identity));
+  g_assert_cmpstr (public_hex, ==,
+                   "03a107bff3ce10be1d70dd18e74bc09967e4d6309ba50d5f1ddc8664125531b8");
+  signal_hex = to_hex (ph_identity_get_signal_public_key (identity));
+  g_assert_cmpstr (signal_hex, ==,
+                   "054701d08488451f545a409fb58ae3e58581ca40ac3f7f114698cd71deac73ca01");
+  g_assert_cmpstr (ph_identity_get_fingerprint (identity), ==,
+                   "97867 75397 69395 45831 74135 84957");
+  again = ph_identity_fingerprint_for_public_key (ph_identity_get_public_key (identity));
+  g_assert_cmpstr (again, ==, ph_identity_get_fingerprint (identity));
+}
+
+static void
+test_signal_keys (void)
+{
+  g_autoptr (PhIdentity) identity = NULL;
+  guint8 seed[PH_IDENTITY_SEED_SIZE];
+  guint8 private_key[PH_IDENTITY_SIGNAL_PRIVATE_KEY_SIZE];
+  guint8 public_key[crypto_scalarmult_curve25519_BYTES];
+  GBytes *signal_public;
+
+  g_assert_cmpint (sodium_init (), >=, 0);
+  randombytes_buf (seed, sizeof seed);
+  identity = ph_identity_new_from_seed (seed);
+  signal_public = ph_identity_get_signal_public_key (identity);
+  g_assert_cmpuint (g_bytes_get_size (signal_public), ==, 33);
+  g_assert_cmpint (((const guint8 *)g_bytes_get_data (signal_public, NULL))[0], ==, 0x05);
+
+  /* The private key libsignal gets is the one of that public key, and
+   * clamped as curve_generate_private_key() makes them. */
+  ph_identity_copy_signal_private_key (identity, private_key);
+  g_assert_cmpint (private_key[0] & 7, ==, 0);
+  g_assert_cmpint (private_key[31] & 0xc0, ==, 0x40);
+  g_assert_cmpint (crypto_scalarmult_curve25519_base (public_key, private_key), ==, 0);
+  g_assert_cmpmem (public_key, sizeof public_key,
+                   (const guint8 *)g_bytes_get_data (signal_public, NULL) + 1, 32);
+  sodium_memzero (private_key, sizeof private_key);
+}
+
+static void
+test_sign_and_verify (void)
+{
+  g_autoptr (PhIdentity) alice = NULL;
+  g_autoptr (PhIdentity) bob = NULL;
+  g_autoptr (GBytes) message = g_bytes_new_static ("meet me at noon", 15);
+  g_autoptr (GBytes) other_message = g_bytes_new_static ("meet me at nine", 15);
+  g_autoptr (GBytes) empty = g_bytes_new_static ("", 0);
+  g_autoptr (GBytes) signature = NULL;
+  g_autoptr (GBytes) empty_signature = NULL;
+  g_autoptr (GBytes) short_signature = NULL;
+  g_autoptr (GBytes) flipped = NULL;
+  GBytes *alice_key;
+  guint8 seed[PH_IDENTITY_SEED_SIZE];
+
+  g_assert_cmpint (sodium_init (), >=, 0);
+  randombytes_buf (seed, sizeof seed);
+  alice = ph_identity_new_from_seed (seed);
+  randombytes_buf (seed, sizeof seed);
+  bob = ph_identity_new_from_seed (seed);
+  alice_key = ph_identity_get_public_key (alice);
+
+  signature = ph_identity_sign (alice, "contact-save", message);
+  g_assert_cmpuint (g_bytes_get_size (signature), ==, PH_IDENTITY_SIGNATURE_SIZE);
+  g_assert_true (ph_identity_verify (alice_key, "contact-save", message, signature));
+
+  /* Another purpose, message, signer or a changed bit: no. */
+  g_assert_false (ph_identity_verify (alice_key, "meeting", message, signature));
+  g_assert_false (ph_identity_verify (alice_key, "contact-save", other_message, signature));
+  g_assert_false (
+      ph_identity_verify (ph_identity_get_public_key (bob), "contact-save", message, signature));
+  for (gsize i = 0; i < PH_IDENTITY_SIGNATURE_SIZE; i += 7)
+    {
+      g_autoptr (GBytes) changed = changed_copy (signature, i, 0x10, PH_IDENTITY_SIGNATURE_SIZE);
+
+      g_assert_false (ph_identity_verify (alice_key, "contact-save", message, changed));
+    }
+  short_signature = g_bytes_new_from_bytes (signature, 0, PH_IDENTITY_SIGNATURE_SIZE - 1);
+  g_assert_false (ph_identity_verify (alice_key, "contact-save", message, short_signature));
+  flipped = changed_copy (alice_key, 3, 0x04, PH_IDENTITY_PUBLIC_KEY_SIZE);
+  g_assert_false (ph_identity_verify (flipped, "contact-save", message, signature));
+
+  /* The context is length-prefixed: "ab" + "c…" is not "a" + "bc…". */
+  {
+    g_autoptr (GBytes) bc = g_bytes_new_static ("bc", 2);
+    g_autoptr (GBytes) c = g_bytes_new_static ("c", 1);
+    g_autoptr (GBytes) ab_signature = ph_identity_sign (alice, "ab", c);
+
+    g_assert_false (ph_identity_verify (alice_key, "a", bc, ab_signature));
+  }
+
+  empty_signature = ph_identity_sign (alice, "x", empty);
+  g_assert_true (ph_identity_verify (alice_key, "x", empty, empty_signature));
+}
+
+static void
+test_save_keeps_an_existing_identity (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PhIdentity) existing = ph_identity_load_or_create (fixture->profile, &error);
+  g_autoptr (PhIdentity) other = NULL;
+  g_autoptr (PhIdentity) loaded = NULL;
+  g_autofree char *key = key_path (fixture->profile);
+  g_autoptr (GBytes) before = read_file (key);
+  g_autoptr (GBytes) after = NULL;
+  guint8 seed[PH_IDENTITY_SEED_SIZE];
+
+  g_assert_no_error (error);
+  randombytes_buf (seed, sizeof seed);
+  other = ph_identity_new_from_seed (seed);
+
+  /* The same identity again: nothing to do. */
+  g_assert_true (ph_identity_save (existing, fixture->profile, &error));
+  g_assert_no_error (error);
+
+  g_assert_false (ph_identity_save (other, fixture->profile, &error));
+  g_assert_error (error, PH_IDENTITY_ERROR, PH_IDENTITY_ERROR_EXISTS);
+  g_assert_nonnull (strstr (error->message, ph_identity_get_fingerprint (existing)));
+  g_clear_error (&error);
+  after = read_file (key);
+  g_assert_true (g_bytes_equal (before, after));
+
+  loaded = ph_identity_load (fixture->profile, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (ph_identity_get_fingerprint (loaded), ==,
+                   ph_identity_get_fingerprint (existing));
+}
+
+typedef struct
+{
+  const char *profile;
+  GBytes *public_key;
+} RaceRun;
+
+static gpointer
+race_thread (gpointer data)
+{
+  RaceRun *run = data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PhIdentity) identity = ph_identity_load_or_create (run->profile, &error);
+
+  g_assert_no_error (error);
+  run->public_key = g_bytes_ref (ph_identity_get_public_key (identity));
+  return NULL;
+}
+
+/* The app and the CLI starting at once on a new profile end up with one
+ * identity, not one each. */
+static void
+test_concurrent_first_starts_agree (Fixture *fixture, gconstpointer data)
+{
+  RaceRun runs[4];
+  GThread *threads[G_N_ELEMENTS (runs)];
+
+  for (guint i = 0; i < G_N_ELEMENTS (runs); i++)
+    {
+      runs[i] = (RaceRun){ fixture->profile, NULL };
+      threads[i] = g_thread_new ("first-start", race_thread, &runs[i]);
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (runs); i++)
+    g_thread_join (threads[i]);
+  for (guint i = 1; i < G_N_ELEMENTS (runs); i++)
+    g_assert_true (g_bytes_equal (runs[i].public_key, runs[0].public_key));
+  for (guint i = 0; i < G_N_ELEMENTS (runs); i++)
+    g_bytes_unref (runs[i].public_key);
+}
+
+static void
+test_default_profile_dir (void)
+{
+  g_autofree char *from_env = NULL;
+  g_autofree char *fallback = NULL;
+  g_autofree char *expected = NULL;
+  g_autofree char *saved = g_strdup (g_getenv ("PINHOLE_PROFILE_DIR"));
+
+  g_setenv ("PINHOLE_PROFILE_DIR", "/somewhere/profile", TRUE);
+  from_env = ph_identity_get_default_profile_dir ();
+  g_assert_cmpstr (from_env, ==, "/somewhere/profile");
+
+  g_setenv ("PINHOLE_PROFILE_DIR", "", TRUE);
+  fallback = ph_identity_get_default_profile_dir ();
+  expected = g_build_filename (g_get_user_data_dir (), "pinhole", "profiles", "default", NULL);
+  g_assert_cmpstr (fallback, ==, expected);
+
+  if (saved != NULL)
+    g_setenv ("PINHOLE_PROFILE_DIR", saved, TRUE);
+  else
+    g_unsetenv ("PINHOLE_PROFILE_DIR");
+}
+
+int
+main (int argc, char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+
+#define ADD(path, func)                                                                            \
+  g_test_add ("/identity/" path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
+  ADD ("first-start-creates-then-loads", test_first_start_creates_then_loads);
+  ADD ("profiles-differ", test_profiles_differ);
+  ADD ("file-modes", test_file_modes);
+  ADD ("readable-key-refused", test_readable_key_refused);
+  ADD ("open-folder-refused", test_open_folder_refused);
+  ADD ("damaged-key-refused", test_damaged_key_refused);
+  ADD ("save-keeps-an-existing-identity", test_save_keeps_an_existing_identity);
+  ADD ("concurrent-first-starts-agree", test_concurrent_first_starts_agree);
+#undef ADD
+  g_test_add_func ("/identity/fingerprint-known-answers", test_fingerprint_known_answers);
+  g_test_add_func ("/identity/signal-keys", test_signal_keys);
+  g_test_add_func ("/identity/sign-and-verify", test_sign_and_verify);
+  g_test_add_func ("/identity/default-profile-dir", test_default_profile_dir);
+
+  return g_test_run ();
+}
