@@ -3,12 +3,15 @@
 
 #include "config.h"
 
+#include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include <glib/gstdio.h>
 #include <sodium.h>
 
+#include "ph-identity-backup-private.h"
+#include "ph-identity-backup.h"
 #include "ph-identity-private.h"
 #include "ph-identity.h"
 #include "ph-test-files.h"
@@ -521,6 +524,408 @@ test_concurrent_first_starts_agree (Fixture *fixture, gconstpointer data)
     g_bytes_unref (runs[i].public_key);
 }
 
+#define PASSPHRASE "correct horse battery staple"
+
+/* The cheapest Argon2id libsodium allows: these tests are about the file,
+ * not about the cost of a guess. */
+static PhIdentityBackup *
+cheap_backup (PhIdentity *identity)
+{
+  PhIdentityBackup *backup = ph_identity_backup_new (identity);
+
+  ph_identity_backup_set_cost (backup, crypto_pwhash_argon2id_OPSLIMIT_MIN,
+                               crypto_pwhash_argon2id_MEMLIMIT_MIN / 1024);
+  return backup;
+}
+
+static PhIdentity *
+random_identity (void)
+{
+  guint8 seed[PH_IDENTITY_SEED_SIZE];
+  PhIdentity *identity;
+
+  g_assert_cmpint (sodium_init (), >=, 0);
+  randombytes_buf (seed, sizeof seed);
+  identity = ph_identity_new_from_seed (seed);
+  sodium_memzero (seed, sizeof seed);
+  return identity;
+}
+
+/* What `pinhole-cli identity import` does: read the backup, then store
+ * its identity in the profile; FALSE with @error when either fails. */
+static gboolean
+import_backup (const char *path, const char *passphrase, const char *profile, GError **error)
+{
+  g_autoptr (PhIdentityBackup) backup = ph_identity_backup_read_file (path, passphrase, error);
+
+  return backup != NULL
+         && ph_identity_save (ph_identity_backup_get_identity (backup), profile, error);
+}
+
+static void
+test_backup_round_trip (Fixture *fixture, gconstpointer data)
+{
+  g_autofree char *backup_path = g_build_filename (fixture->top, "identity.backup", NULL);
+  g_autofree char *other_profile = g_build_filename (fixture->top, "other-machine", NULL);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PhIdentity) original = ph_identity_load_or_create (fixture->profile, &error);
+  g_autoptr (PhIdentityBackup) backup = NULL;
+  g_autoptr (PhIdentityBackup) read_back = NULL;
+  g_autoptr (PhIdentity) imported = NULL;
+
+  g_assert_no_error (error);
+  backup = cheap_backup (original);
+  g_assert_cmpuint (ph_identity_backup_get_contacts (backup)->len, ==, 0);
+  g_assert_true (ph_identity_backup_write_file (backup, backup_path, PASSPHRASE, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (file_mode (backup_path), ==, 0600);
+
+  read_back = ph_identity_backup_read_file (backup_path, PASSPHRASE, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (ph_identity_backup_get_contacts (read_back)->len, ==, 0);
+
+  g_assert_true (import_backup (backup_path, PASSPHRASE, other_profile, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (file_mode (other_profile), ==, 0700);
+  imported = ph_identity_load_or_create (other_profile, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (ph_identity_get_fingerprint (imported), ==,
+                   ph_identity_get_fingerprint (original));
+  g_assert_true (
+      g_bytes_equal (ph_identity_get_public_key (imported), ph_identity_get_public_key (original)));
+
+  /* The imported key signs as the original one. */
+  {
+    g_autoptr (GBytes) message = g_bytes_new_static ("hello", 5);
+    g_autoptr (GBytes) signature = ph_identity_sign (imported, "test", message);
+
+    g_assert_true (
+        ph_identity_verify (ph_identity_get_public_key (original), "test", message, signature));
+  }
+
+  /* Importing the same backup again changes nothing and is fine. */
+  g_assert_true (import_backup (backup_path, PASSPHRASE, other_profile, &error));
+  g_assert_no_error (error);
+}
+
+static void
+test_backup_carries_contacts (void)
+{
+  g_autoptr (PhIdentity) identity = random_identity ();
+  g_autoptr (PhIdentityBackup) backup = cheap_backup (identity);
+  g_autoptr (PhIdentityBackup) opened = NULL;
+  g_autoptr (GBytes) alice = g_bytes_new_static ("alice's record", 14);
+  g_autoptr (GBytes) empty = g_bytes_new_static ("", 0);
+  g_autoptr (GBytes) bob = g_bytes_new_static ("bob\0with\0zeros", 14);
+  g_autoptr (GBytes) sealed = NULL;
+  g_autoptr (GError) error = NULL;
+  GPtrArray *contacts;
+
+  ph_identity_backup_add_contact (backup, alice);
+  ph_identity_backup_add_contact (backup, empty);
+  ph_identity_backup_add_contact (backup, bob);
+  sealed = ph_identity_backup_seal (backup, PASSPHRASE, &error);
+  g_assert_no_error (error);
+
+  opened = ph_identity_backup_open (sealed, PASSPHRASE, &error);
+  g_assert_no_error (error);
+  contacts = ph_identity_backup_get_contacts (opened);
+  g_assert_cmpuint (contacts->len, ==, 3);
+  g_assert_true (g_bytes_equal (g_ptr_array_index (contacts, 0), alice));
+  g_assert_true (g_bytes_equal (g_ptr_array_index (contacts, 1), empty));
+  g_assert_true (g_bytes_equal (g_ptr_array_index (contacts, 2), bob));
+  g_assert_cmpstr (ph_identity_get_fingerprint (ph_identity_backup_get_identity (opened)), ==,
+                   ph_identity_get_fingerprint (identity));
+}
+
+/* A backup that does not open leaves the profile as it was: here, not
+ * there at all. */
+static void
+assert_import_fails (Fixture *fixture, const char *passphrase, GBytes *contents, int code)
+{
+  g_autofree char *path = g_build_filename (fixture->top, "changed.backup", NULL);
+  g_autofree char *profile = g_build_filename (fixture->top, "import-target", NULL);
+  g_autoptr (GError) error = NULL;
+
+  write_file (path, contents);
+  g_assert_false (import_backup (path, passphrase, profile, &error));
+  g_assert_error (error, PH_IDENTITY_ERROR, code);
+  /* Messages name the file. */
+  g_assert_true (g_str_has_prefix (error->message, path));
+  g_assert_false (g_file_test (profile, G_FILE_TEST_EXISTS));
+}
+
+static GBytes *
+seal_cheap (PhIdentity *identity)
+{
+  g_autoptr (PhIdentityBackup) backup = cheap_backup (identity);
+  g_autoptr (GError) error = NULL;
+  GBytes *sealed = ph_identity_backup_seal (backup, PASSPHRASE, &error);
+
+  g_assert_no_error (error);
+  return sealed;
+}
+
+static void
+test_backup_wrong_passphrase (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (PhIdentity) identity = random_identity ();
+  g_autoptr (GBytes) sealed = seal_cheap (identity);
+
+  assert_import_fails (fixture, "correct horse battery stapler", sealed,
+                       PH_IDENTITY_ERROR_WRONG_PASSPHRASE);
+  assert_import_fails (fixture, "", sealed, PH_IDENTITY_ERROR_WRONG_PASSPHRASE);
+}
+
+static void
+test_backup_truncated (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (PhIdentity) identity = random_identity ();
+  g_autoptr (GBytes) sealed = seal_cheap (identity);
+  gsize size = g_bytes_get_size (sealed);
+
+  for (gsize cut = 0; cut < size; cut++)
+    {
+      g_autoptr (GBytes) truncated = g_bytes_new_from_bytes (sealed, 0, cut);
+
+      assert_import_fails (fixture, PASSPHRASE, truncated,
+                           cut == 0 ? PH_IDENTITY_ERROR_NOT_A_BACKUP : PH_IDENTITY_ERROR_TRUNCATED);
+    }
+}
+
+/* Where a changed bit lands decides what a person is told, and nothing
+ * opens: the magic (not a backup), the version (newer or damaged), the
+ * rest of the header (its checksum), the contents (the cipher's tag). */
+static void
+test_backup_bit_flips (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (PhIdentity) identity = random_identity ();
+  g_autoptr (GBytes) sealed = seal_cheap (identity);
+  gsize size = g_bytes_get_size (sealed);
+
+  for (gsize offset = 0; offset < size; offset++)
+    {
+      g_autoptr (GBytes) flipped = changed_copy (sealed, offset, 1 << (offset % 8), size);
+      int code;
+
+      if (offset < 8)
+        code = PH_IDENTITY_ERROR_NOT_A_BACKUP;
+      /* Version 1 with any one bit changed is 0x0101 or 3, 5, 9, …: newer. */
+      else if (offset < 10)
+        code = PH_IDENTITY_ERROR_UNSUPPORTED_VERSION;
+      else
+        code = PH_IDENTITY_ERROR_DAMAGED;
+      assert_import_fails (fixture, PASSPHRASE, flipped, code);
+    }
+
+  /* One byte more at the end. */
+  {
+    g_autoptr (GBytes) longer = changed_copy (sealed, size, 0, size + 1);
+
+    assert_import_fails (fixture, PASSPHRASE, longer, PH_IDENTITY_ERROR_DAMAGED);
+  }
+}
+
+/* A copy of @sealed with @offset changed and the header checksum made
+ * right again, as someone who meant to change it would. */
+static GBytes *
+changed_header (GBytes *sealed, gsize offset, guint8 value)
+{
+  gsize size;
+  guint8 *copy = g_bytes_unref_to_data (g_bytes_ref (sealed), &size);
+
+  copy[offset] = value;
+  crypto_generichash (copy + PH_IDENTITY_BACKUP_CHECKSUM_OFFSET, PH_IDENTITY_BACKUP_CHECKSUM_SIZE,
+                      copy, PH_IDENTITY_BACKUP_CHECKSUM_OFFSET, NULL, 0);
+  return g_bytes_new_take (copy, size);
+}
+
+static void
+test_backup_deliberate_changes (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (PhIdentity) identity = random_identity ();
+  g_autoptr (GBytes) sealed = seal_cheap (identity);
+  const guint8 *bytes = g_bytes_get_data (sealed, NULL);
+  /* salt at 18, nonce at 34, memory (KiB, big-endian) at 14-17 */
+  g_autoptr (GBytes) salt = changed_header (sealed, 20, bytes[20] ^ 0x01);
+  g_autoptr (GBytes) nonce = changed_header (sealed, 40, bytes[40] ^ 0x01);
+  g_autoptr (GBytes) greedy = changed_header (sealed, 14, 0x7f);
+  g_autoptr (GBytes) newer = changed_header (sealed, 9, 2);
+
+  /* Another salt derives another key: it reads as another passphrase. */
+  assert_import_fails (fixture, PASSPHRASE, salt, PH_IDENTITY_ERROR_WRONG_PASSPHRASE);
+  /* The right key, other associated data: the tag fails. */
+  assert_import_fails (fixture, PASSPHRASE, nonce, PH_IDENTITY_ERROR_DAMAGED);
+  /* 2 TiB of Argon2id memory is refused before anything is allocated. */
+  assert_import_fails (fixture, PASSPHRASE, greedy, PH_IDENTITY_ERROR_DAMAGED);
+  assert_import_fails (fixture, PASSPHRASE, newer, PH_IDENTITY_ERROR_UNSUPPORTED_VERSION);
+}
+
+static void
+test_backup_weak_passphrase (Fixture *fixture, gconstpointer data)
+{
+  g_autofree char *path = g_build_filename (fixture->top, "weak.backup", NULL);
+  g_autoptr (PhIdentity) identity = random_identity ();
+  g_autoptr (PhIdentityBackup) backup = cheap_backup (identity);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GBytes) sealed = NULL;
+  /* Seven characters in fourteen bytes: characters count, not bytes. */
+  const char *short_ones[]
+      = { "", "1234567", "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (short_ones); i++)
+    {
+      g_assert_false (ph_identity_backup_write_file (backup, path, short_ones[i], &error));
+      g_assert_error (error, PH_IDENTITY_ERROR, PH_IDENTITY_ERROR_WEAK_PASSPHRASE);
+      g_clear_error (&error);
+      g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
+    }
+
+  sealed = ph_identity_backup_seal (backup, "12345678", &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (sealed);
+}
+
+static void
+test_backup_passphrase_normalized (void)
+{
+  g_autoptr (PhIdentity) identity = random_identity ();
+  g_autoptr (PhIdentityBackup) backup = cheap_backup (identity);
+  g_autoptr (PhIdentityBackup) opened = NULL;
+  g_autoptr (GBytes) sealed = NULL;
+  g_autoptr (GError) error = NULL;
+
+  /* "café crème" with precomposed letters, opened as typed with
+   * combining accents. */
+  sealed = ph_identity_backup_seal (backup, "caf\xc3\xa9 cr\xc3\xa8me", &error);
+  g_assert_no_error (error);
+  opened = ph_identity_backup_open (sealed, "cafe\xcc\x81 cre\xcc\x80me", &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (ph_identity_get_fingerprint (ph_identity_backup_get_identity (opened)), ==,
+                   ph_identity_get_fingerprint (identity));
+}
+
+static void
+test_backup_default_cost (void)
+{
+  g_autoptr (PhIdentity) identity = random_identity ();
+  g_autoptr (PhIdentityBackup) backup = ph_identity_backup_new (identity);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GBytes) sealed = NULL;
+  PhIdentityBackupHeader header;
+
+  if (g_getenv ("PINHOLE_TEST_UNDER_VALGRIND") != NULL)
+    {
+      g_test_skip ("256 MiB of Argon2id takes minutes under valgrind");
+      return;
+    }
+  sealed = ph_identity_backup_seal (backup, PASSPHRASE, &error);
+  g_assert_no_error (error);
+  g_assert_true (ph_identity_backup_parse_header (g_bytes_get_data (sealed, NULL),
+                                                  g_bytes_get_size (sealed), &header, &error));
+  g_assert_cmpuint (header.opslimit, ==, crypto_pwhash_argon2id_OPSLIMIT_MODERATE);
+  g_assert_cmpuint ((guint64)header.memlimit_kib * 1024, ==,
+                    crypto_pwhash_argon2id_MEMLIMIT_MODERATE);
+}
+
+static void
+put_section (GByteArray *payload, guint8 type, const guint8 *body, guint32 size)
+{
+  guint8 header[5] = { type, size >> 24, (size >> 16) & 0xff, (size >> 8) & 0xff, size & 0xff };
+
+  g_byte_array_append (payload, header, sizeof header);
+  if (size > 0)
+    g_byte_array_append (payload, body, size);
+}
+
+static void
+assert_payload_error (GByteArray *payload, int code)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PhIdentityBackup) backup
+      = ph_identity_backup_parse_payload (payload->data, payload->len, &error);
+
+  g_assert_null (backup);
+  g_assert_error (error, PH_IDENTITY_ERROR, code);
+}
+
+/* What a writer other than Pinhole (or a newer Pinhole) could have put
+ * behind a valid tag. */
+static void
+test_backup_payload_checks (void)
+{
+  g_autoptr (PhIdentity) identity = random_identity ();
+  guint8 key_material[PH_IDENTITY_SEED_SIZE + PH_IDENTITY_PUBLIC_KEY_SIZE];
+  static const guint8 no_contacts[4] = { 0, 0, 0, 0 };
+  static const guint8 bad_count[8] = { 0, 0, 0, 2, 0, 0, 0, 0 };
+  static const guint8 one_contact[7] = { 0, 0, 0, 1, 0, 0, 0 };
+
+  ph_identity_copy_seed (identity, key_material);
+  memcpy (key_material + PH_IDENTITY_SEED_SIZE,
+          g_bytes_get_data (ph_identity_get_public_key (identity), NULL),
+          PH_IDENTITY_PUBLIC_KEY_SIZE);
+
+  {
+    g_autoptr (GByteArray) payload = g_byte_array_new ();
+
+    assert_payload_error (payload, PH_IDENTITY_ERROR_DAMAGED);
+    put_section (payload, 2, no_contacts, sizeof no_contacts);
+    assert_payload_error (payload, PH_IDENTITY_ERROR_DAMAGED);
+  }
+  {
+    g_autoptr (GByteArray) payload = g_byte_array_new ();
+    g_autoptr (GError) error = NULL;
+    g_autoptr (PhIdentityBackup) backup = NULL;
+
+    /* The identity alone, no contacts section: a valid backup. */
+    put_section (payload, 1, key_material, sizeof key_material);
+    backup = ph_identity_backup_parse_payload (payload->data, payload->len, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (ph_identity_backup_get_contacts (backup)->len, ==, 0);
+
+    put_section (payload, 1, key_material, sizeof key_material);
+    assert_payload_error (payload, PH_IDENTITY_ERROR_DAMAGED);
+  }
+  {
+    g_autoptr (GByteArray) payload = g_byte_array_new ();
+
+    put_section (payload, 1, key_material, sizeof key_material);
+    put_section (payload, 9, no_contacts, sizeof no_contacts);
+    assert_payload_error (payload, PH_IDENTITY_ERROR_UNSUPPORTED_VERSION);
+  }
+  {
+    g_autoptr (GByteArray) payload = g_byte_array_new ();
+
+    put_section (payload, 1, key_material, sizeof key_material);
+    put_section (payload, 2, bad_count, sizeof bad_count);
+    assert_payload_error (payload, PH_IDENTITY_ERROR_DAMAGED);
+  }
+  {
+    g_autoptr (GByteArray) payload = g_byte_array_new ();
+
+    put_section (payload, 1, key_material, sizeof key_material);
+    put_section (payload, 2, one_contact, sizeof one_contact);
+    assert_payload_error (payload, PH_IDENTITY_ERROR_DAMAGED);
+  }
+  {
+    g_autoptr (GByteArray) payload = g_byte_array_new ();
+
+    /* A public key that is not the seed's. */
+    key_material[PH_IDENTITY_SEED_SIZE] ^= 0x01;
+    put_section (payload, 1, key_material, sizeof key_material);
+    assert_payload_error (payload, PH_IDENTITY_ERROR_DAMAGED);
+  }
+  {
+    g_autoptr (GByteArray) payload = g_byte_array_new ();
+
+    put_section (payload, 1, key_material, 40);
+    assert_payload_error (payload, PH_IDENTITY_ERROR_DAMAGED);
+    g_byte_array_set_size (payload, 3);
+    assert_payload_error (payload, PH_IDENTITY_ERROR_DAMAGED);
+  }
+  sodium_memzero (key_material, sizeof key_material);
+}
+
 static void
 test_default_profile_dir (void)
 {
@@ -559,11 +964,21 @@ main (int argc, char *argv[])
   ADD ("damaged-key-refused", test_damaged_key_refused);
   ADD ("save-keeps-an-existing-identity", test_save_keeps_an_existing_identity);
   ADD ("concurrent-first-starts-agree", test_concurrent_first_starts_agree);
+  ADD ("backup/round-trip", test_backup_round_trip);
+  ADD ("backup/wrong-passphrase", test_backup_wrong_passphrase);
+  ADD ("backup/truncated", test_backup_truncated);
+  ADD ("backup/bit-flips", test_backup_bit_flips);
+  ADD ("backup/deliberate-changes", test_backup_deliberate_changes);
+  ADD ("backup/weak-passphrase", test_backup_weak_passphrase);
 #undef ADD
   g_test_add_func ("/identity/fingerprint-known-answers", test_fingerprint_known_answers);
   g_test_add_func ("/identity/signal-keys", test_signal_keys);
   g_test_add_func ("/identity/sign-and-verify", test_sign_and_verify);
   g_test_add_func ("/identity/default-profile-dir", test_default_profile_dir);
+  g_test_add_func ("/identity/backup/carries-contacts", test_backup_carries_contacts);
+  g_test_add_func ("/identity/backup/passphrase-normalized", test_backup_passphrase_normalized);
+  g_test_add_func ("/identity/backup/default-cost", test_backup_default_cost);
+  g_test_add_func ("/identity/backup/payload-checks", test_backup_payload_checks);
 
   return g_test_run ();
 }
