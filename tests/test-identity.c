@@ -3,9 +3,13 @@
 
 #include "config.h"
 
+#include <errno.h>
+#include <poll.h>
+#include <pty.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <glib/gstdio.h>
 #include <sodium.h>
@@ -15,6 +19,10 @@
 #include "ph-identity-private.h"
 #include "ph-identity.h"
 #include "ph-test-files.h"
+#include "ph-test-process.h"
+#include "ph-test-wait.h"
+
+#define EXIT_TIMEOUT_MS ph_test_scaled_ms (20000)
 
 typedef struct
 {
@@ -949,6 +957,329 @@ test_default_profile_dir (void)
     g_unsetenv ("PINHOLE_PROFILE_DIR");
 }
 
+/* pinhole-cli --json @args…; the backups it makes are cheap to open
+ * (PINHOLE_TEST_CHEAP_BACKUP; without the test hooks they take a second). */
+static PhTestProcess *
+spawn_cli (const char *const *args, const char *const *extra_env)
+{
+  g_autoptr (GStrvBuilder) argv = g_strv_builder_new ();
+  g_autoptr (GStrvBuilder) env = g_strv_builder_new ();
+  g_auto (GStrv) argv_strv = NULL;
+  g_auto (GStrv) env_strv = NULL;
+
+  g_strv_builder_add (argv, g_getenv ("PINHOLE_CLI_BIN"));
+  g_strv_builder_add (argv, "--json");
+  g_strv_builder_addv (argv, (const char **)args);
+  g_strv_builder_add (env, "PINHOLE_TEST_CHEAP_BACKUP=1");
+  if (extra_env != NULL)
+    g_strv_builder_addv (env, (const char **)extra_env);
+  argv_strv = g_strv_builder_end (argv);
+  env_strv = g_strv_builder_end (env);
+  return ph_test_process_spawn ((const char *const *)argv_strv, (const char *const *)env_strv);
+}
+
+/* Runs pinhole-cli to its end; returns its exit status and, in
+ * *@out_event, its first event (NULL when it printed none). */
+static int
+run_cli (const char *const *args, const char *const *extra_env, const char *stdin_line,
+         JsonObject **out_event)
+{
+  g_autoptr (PhTestProcess) process = spawn_cli (args, extra_env);
+  const char *const any[] = { "identity", "identity-exported", "identity-imported", "error", NULL };
+
+  if (stdin_line != NULL)
+    ph_test_process_write_line (process, stdin_line);
+  ph_test_process_close_stdin (process);
+  *out_event = ph_test_process_next_event (process, any, EXIT_TIMEOUT_MS);
+  return ph_test_process_wait_exit (process, EXIT_TIMEOUT_MS);
+}
+
+static char *
+cli_fingerprint (const char *profile)
+{
+  const char *args[] = { "identity", "--profile", profile, NULL };
+  g_autoptr (JsonObject) event = NULL;
+
+  g_assert_cmpint (run_cli (args, NULL, NULL, &event), ==, 0);
+  g_assert_nonnull (event);
+  g_assert_cmpstr (json_object_get_string_member (event, "event"), ==, "identity");
+  g_assert_cmpstr (json_object_get_string_member (event, "profile"), ==, profile);
+  return g_strdup (json_object_get_string_member (event, "fingerprint"));
+}
+
+static void
+test_cli_identity (Fixture *fixture, gconstpointer data)
+{
+  g_autofree char *first = NULL;
+  g_autofree char *second = NULL;
+  g_autofree char *key = key_path (fixture->profile);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PhIdentity) identity = NULL;
+
+  first = cli_fingerprint (fixture->profile);
+  assert_fingerprint_format (first);
+  g_assert_cmpuint (file_mode (fixture->profile), ==, 0700);
+  g_assert_cmpuint (file_mode (key), ==, 0600);
+
+  second = cli_fingerprint (fixture->profile);
+  g_assert_cmpstr (second, ==, first);
+
+  /* The app reads the same identity. */
+  identity = ph_identity_load (fixture->profile, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (ph_identity_get_fingerprint (identity), ==, first);
+}
+
+static void
+test_cli_identity_text (Fixture *fixture, gconstpointer data)
+{
+  const char *argv[]
+      = { g_getenv ("PINHOLE_CLI_BIN"), "identity", "--profile", fixture->profile, NULL };
+  g_autoptr (PhTestProcess) process = ph_test_process_spawn (argv, NULL);
+  g_autofree char *line = ph_test_process_read_line (process, EXIT_TIMEOUT_MS);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PhIdentity) identity = NULL;
+  g_autofree char *expected = NULL;
+
+  g_assert_cmpint (ph_test_process_wait_exit (process, EXIT_TIMEOUT_MS), ==, 0);
+  identity = ph_identity_load (fixture->profile, &error);
+  g_assert_no_error (error);
+  expected = g_strdup_printf ("Fingerprint: %s", ph_identity_get_fingerprint (identity));
+  g_assert_cmpstr (line, ==, expected);
+}
+
+static void
+test_cli_default_profile (Fixture *fixture, gconstpointer data)
+{
+  g_autofree char *from_env = g_strdup_printf ("PINHOLE_PROFILE_DIR=%s", fixture->profile);
+  g_autofree char *data_home = g_build_filename (fixture->top, "data", NULL);
+  g_autofree char *xdg = g_strdup_printf ("XDG_DATA_HOME=%s", data_home);
+  g_autofree char *default_profile
+      = g_build_filename (data_home, "pinhole", "profiles", "default", NULL);
+  g_autofree char *default_key = key_path (default_profile);
+  g_autofree char *profile_key = key_path (fixture->profile);
+  const char *args[] = { "identity", NULL };
+  const char *env_profile[] = { from_env, NULL };
+  const char *env_xdg[] = { "PINHOLE_PROFILE_DIR=", xdg, NULL };
+  g_autoptr (JsonObject) event = NULL;
+  g_autoptr (JsonObject) default_event = NULL;
+
+  g_assert_cmpint (run_cli (args, env_profile, NULL, &event), ==, 0);
+  g_assert_cmpstr (json_object_get_string_member (event, "profile"), ==, fixture->profile);
+  g_assert_true (g_file_test (profile_key, G_FILE_TEST_IS_REGULAR));
+
+  g_assert_cmpint (run_cli (args, env_xdg, NULL, &default_event), ==, 0);
+  g_assert_cmpstr (json_object_get_string_member (default_event, "profile"), ==, default_profile);
+  g_assert_true (g_file_test (default_key, G_FILE_TEST_IS_REGULAR));
+}
+
+static char *
+write_passphrase_file (Fixture *fixture, const char *passphrase)
+{
+  char *path = g_build_filename (fixture->top, "passphrase", NULL);
+  g_autofree char *line = g_strconcat (passphrase, "\n", NULL);
+  g_autoptr (GBytes) contents = g_bytes_new (line, strlen (line));
+
+  write_file (path, contents);
+  return path;
+}
+
+static void
+test_cli_export_import (Fixture *fixture, gconstpointer data)
+{
+  g_autofree char *backup = g_build_filename (fixture->top, "moved.backup", NULL);
+  g_autofree char *other = g_build_filename (fixture->top, "new-machine", NULL);
+  g_autofree char *other_key = key_path (other);
+  g_autofree char *from_file = g_build_filename (fixture->top, "from-file", NULL);
+  g_autofree char *passphrase_file = write_passphrase_file (fixture, PASSPHRASE);
+  g_autofree char *fingerprint = cli_fingerprint (fixture->profile);
+  g_autofree char *imported = NULL;
+  const char *export_args[]
+      = { "identity",          "export",        backup, "--profile", fixture->profile,
+          "--passphrase-file", passphrase_file, NULL };
+  const char *import_args[] = { "identity", "import", backup, "--profile", other, NULL };
+  const char *import_file_args[]
+      = { "identity",          "import",        backup, "--profile", from_file,
+          "--passphrase-file", passphrase_file, NULL };
+  g_autoptr (JsonObject) exported = NULL;
+  g_autoptr (JsonObject) imported_event = NULL;
+  g_autoptr (JsonObject) from_file_event = NULL;
+
+  g_assert_cmpint (run_cli (export_args, NULL, NULL, &exported), ==, 0);
+  g_assert_cmpstr (json_object_get_string_member (exported, "event"), ==, "identity-exported");
+  g_assert_cmpstr (json_object_get_string_member (exported, "file"), ==, backup);
+  g_assert_cmpstr (json_object_get_string_member (exported, "fingerprint"), ==, fingerprint);
+  g_assert_cmpuint (file_mode (backup), ==, 0600);
+
+  /* On the other machine, the passphrase comes on standard input. */
+  g_assert_cmpint (run_cli (import_args, NULL, PASSPHRASE, &imported_event), ==, 0);
+  g_assert_cmpstr (json_object_get_string_member (imported_event, "event"), ==,
+                   "identity-imported");
+  g_assert_cmpstr (json_object_get_string_member (imported_event, "fingerprint"), ==, fingerprint);
+  imported = cli_fingerprint (other);
+  g_assert_cmpstr (imported, ==, fingerprint);
+  g_assert_cmpuint (file_mode (other), ==, 0700);
+  g_assert_cmpuint (file_mode (other_key), ==, 0600);
+
+  g_assert_cmpint (run_cli (import_file_args, NULL, NULL, &from_file_event), ==, 0);
+  g_assert_cmpstr (json_object_get_string_member (from_file_event, "fingerprint"), ==, fingerprint);
+}
+
+static void
+assert_cli_error (const char *const *args, const char *stdin_line, const char *in_message)
+{
+  g_autoptr (JsonObject) event = NULL;
+
+  g_assert_cmpint (run_cli (args, NULL, stdin_line, &event), ==, 1);
+  g_assert_nonnull (event);
+  g_assert_cmpstr (json_object_get_string_member (event, "event"), ==, "error");
+  g_assert_nonnull (strstr (json_object_get_string_member (event, "message"), in_message));
+}
+
+static void
+test_cli_import_errors (Fixture *fixture, gconstpointer data)
+{
+  g_autofree char *backup = g_build_filename (fixture->top, "good.backup", NULL);
+  g_autofree char *cut = g_build_filename (fixture->top, "cut.backup", NULL);
+  g_autofree char *target = g_build_filename (fixture->top, "target", NULL);
+  g_autofree char *taken = g_build_filename (fixture->top, "taken", NULL);
+  g_autofree char *taken_key = key_path (taken);
+  g_autofree char *taken_fingerprint = cli_fingerprint (taken);
+  g_autofree char *passphrase_file = write_passphrase_file (fixture, PASSPHRASE);
+  g_autoptr (GBytes) taken_before = read_file (taken_key);
+  g_autoptr (GBytes) taken_after = NULL;
+  g_autoptr (GBytes) whole = NULL;
+  g_autoptr (GBytes) half = NULL;
+  g_autofree char *fingerprint = cli_fingerprint (fixture->profile);
+  const char *export_args[]
+      = { "identity",          "export",        backup, "--profile", fixture->profile,
+          "--passphrase-file", passphrase_file, NULL };
+  const char *import_args[] = { "identity", "import", backup, "--profile", target, NULL };
+  const char *cut_args[] = { "identity", "import", cut, "--profile", target, NULL };
+  const char *taken_args[] = { "identity", "import", backup, "--profile", taken, NULL };
+  const char *missing_args[]
+      = { "identity", "import", "/nonexistent/x.backup", "--profile", target, NULL };
+  g_autoptr (JsonObject) exported = NULL;
+
+  g_assert_cmpint (run_cli (export_args, NULL, NULL, &exported), ==, 0);
+  whole = read_file (backup);
+  half = g_bytes_new_from_bytes (whole, 0, g_bytes_get_size (whole) / 2);
+  write_file (cut, half);
+
+  assert_cli_error (import_args, "not the passphrase", "passphrase is not the one");
+  assert_cli_error (cut_args, PASSPHRASE, "cut short");
+  assert_cli_error (missing_args, PASSPHRASE, "/nonexistent/x.backup");
+  g_assert_false (g_file_test (target, G_FILE_TEST_EXISTS));
+
+  /* A profile with an identity of its own keeps it. */
+  assert_cli_error (taken_args, PASSPHRASE, taken_fingerprint);
+  taken_after = read_file (taken_key);
+  g_assert_true (g_bytes_equal (taken_before, taken_after));
+  g_assert_cmpstr (fingerprint, !=, taken_fingerprint);
+}
+
+static void
+test_cli_readable_key_refused (Fixture *fixture, gconstpointer data)
+{
+  g_autofree char *fingerprint = cli_fingerprint (fixture->profile);
+  g_autofree char *key = key_path (fixture->profile);
+  const char *args[] = { "identity", "--profile", fixture->profile, NULL };
+
+  g_assert_cmpint (g_chmod (key, 0644), ==, 0);
+  assert_cli_error (args, NULL, "chmod 600");
+}
+
+static void
+test_cli_usage_errors (Fixture *fixture, gconstpointer data)
+{
+  g_autofree char *passphrase_file = write_passphrase_file (fixture, PASSPHRASE);
+  const char *no_file[] = { "identity", "export", "--profile", fixture->profile, NULL };
+  const char *unknown[] = { "identity", "rename", "x", "--profile", fixture->profile, NULL };
+  const char *extra[] = { "identity", "import", "a", "b", "--profile", fixture->profile, NULL };
+  const char *file_for_show[] = { "identity", "--passphrase-file", passphrase_file, NULL };
+  const char *profile_for_host[] = { "--profile", fixture->profile, "host", NULL };
+  const char *const *cases[] = { no_file, unknown, extra, file_for_show, profile_for_host };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr (PhTestProcess) process = spawn_cli (cases[i], NULL);
+
+      g_assert_cmpint (ph_test_process_wait_exit (process, EXIT_TIMEOUT_MS), ==, 2);
+    }
+  g_assert_false (g_file_test (fixture->profile, G_FILE_TEST_EXISTS));
+}
+
+/* Reads the terminal's side of @master until @text has appeared in
+ * @output, or fails the test after @timeout_ms. */
+static void
+read_terminal_until (int master, GString *output, const char *text, guint timeout_ms)
+{
+  gint64 deadline = g_get_monotonic_time () + timeout_ms * (gint64)1000;
+
+  while (strstr (output->str, text) == NULL)
+    {
+      struct pollfd pfd = { master, POLLIN, 0 };
+      gint64 left_ms = (deadline - g_get_monotonic_time ()) / 1000;
+      char buffer[256];
+      gssize size;
+
+      if (left_ms <= 0)
+        g_error ("the terminal never showed “%s”; it showed: %s", text, output->str);
+      if (poll (&pfd, 1, (int)left_ms) <= 0)
+        continue;
+      size = read (master, buffer, sizeof buffer);
+      /* EIO: every writer of the terminal has closed it. */
+      if (size <= 0)
+        g_error ("the terminal closed before “%s”; it showed: %s", text, output->str);
+      g_string_append_len (output, buffer, size);
+    }
+}
+
+/* On a terminal the passphrase is asked for twice and never shown. */
+static void
+test_cli_terminal_prompt (Fixture *fixture, gconstpointer data)
+{
+  g_autofree char *backup = g_build_filename (fixture->top, "typed.backup", NULL);
+  g_autofree char *fingerprint = cli_fingerprint (fixture->profile);
+  g_autoptr (GSubprocessLauncher) launcher = NULL;
+  g_autoptr (GSubprocess) cli = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GString) output = g_string_new (NULL);
+  g_autoptr (PhIdentityBackup) opened = NULL;
+  const char *typed = "words only I know\n";
+  int master;
+  int slave;
+
+  g_assert_cmpint (openpty (&master, &slave, NULL, NULL, NULL), ==, 0);
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
+  g_subprocess_launcher_setenv (launcher, "PINHOLE_TEST_CHEAP_BACKUP", "1", TRUE);
+  g_subprocess_launcher_take_stdin_fd (launcher, dup (slave));
+  g_subprocess_launcher_take_stdout_fd (launcher, dup (slave));
+  g_subprocess_launcher_take_stderr_fd (launcher, slave);
+  cli = g_subprocess_launcher_spawn (launcher, &error, g_getenv ("PINHOLE_CLI_BIN"), "identity",
+                                     "export", backup, "--profile", fixture->profile, NULL);
+  g_assert_no_error (error);
+  g_clear_object (&launcher);
+
+  read_terminal_until (master, output, "Passphrase of the backup: ", EXIT_TIMEOUT_MS);
+  g_assert_cmpint (write (master, typed, strlen (typed)), ==, strlen (typed));
+  read_terminal_until (master, output, "The same passphrase again: ", EXIT_TIMEOUT_MS);
+  g_assert_cmpint (write (master, typed, strlen (typed)), ==, strlen (typed));
+  read_terminal_until (master, output, "Exported the identity", EXIT_TIMEOUT_MS);
+  read_terminal_until (master, output, "\n", EXIT_TIMEOUT_MS);
+
+  g_assert_true (g_subprocess_wait_check (cli, NULL, &error));
+  g_assert_no_error (error);
+  close (master);
+
+  g_assert_null (strstr (output->str, "words only I know"));
+  g_assert_nonnull (strstr (output->str, fingerprint));
+  opened = ph_identity_backup_read_file (backup, "words only I know", &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (ph_identity_get_fingerprint (ph_identity_backup_get_identity (opened)), ==,
+                   fingerprint);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -970,6 +1301,14 @@ main (int argc, char *argv[])
   ADD ("backup/bit-flips", test_backup_bit_flips);
   ADD ("backup/deliberate-changes", test_backup_deliberate_changes);
   ADD ("backup/weak-passphrase", test_backup_weak_passphrase);
+  ADD ("cli/identity", test_cli_identity);
+  ADD ("cli/identity-text", test_cli_identity_text);
+  ADD ("cli/default-profile", test_cli_default_profile);
+  ADD ("cli/export-import", test_cli_export_import);
+  ADD ("cli/import-errors", test_cli_import_errors);
+  ADD ("cli/readable-key-refused", test_cli_readable_key_refused);
+  ADD ("cli/usage-errors", test_cli_usage_errors);
+  ADD ("cli/terminal-prompt", test_cli_terminal_prompt);
 #undef ADD
   g_test_add_func ("/identity/fingerprint-known-answers", test_fingerprint_known_answers);
   g_test_add_func ("/identity/signal-keys", test_signal_keys);
