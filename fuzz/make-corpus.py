@@ -2,6 +2,7 @@
 # Writes the seed corpora under fuzz/corpus/: a few valid and borderline
 # inputs per target. Run it again after changing a wire format; the files
 # are checked in so a fuzz run starts from them without this script.
+import hashlib
 import json
 import os
 import struct
@@ -321,3 +322,45 @@ refusal("turn-quota", 429, compact(
      "message": "This side of mailbox 42 has had its 4 sets of TURN credentials for now; try "
                 "again in 3599 seconds."}), wait=3)
 refusal("redirect", 302, "", mailbox=False)
+
+
+# Identity backups (src/core/identity/ph-identity-backup.h). Byte 0 picks
+# the parser: bit 0 the decrypted payload (1) or the file's header (0),
+# bit 1 whether the target makes the header checksum right. The header
+# checksum is BLAKE2b-128, as crypto_generichash makes it.
+def backup_header(version=1, opslimit=1, memlimit_kib=8, ciphertext_size=48, checksum=True):
+    head = (b"PHBACKUP" + struct.pack(">HII", version, opslimit, memlimit_kib)
+            + bytes(range(16)) + bytes(range(100, 124)) + struct.pack(">I", ciphertext_size)
+            + bytes(range(200, 216)))
+    digest = hashlib.blake2b(head, digest_size=16).digest() if checksum else bytes(16)
+    return head + digest + bytes(range(ciphertext_size))
+
+
+write("identity-backup", "header-cheap", b"\x00" + backup_header())
+write("identity-backup", "header-moderate", b"\x00" + backup_header(opslimit=3, memlimit_kib=262144, ciphertext_size=16))
+write("identity-backup", "header-bad-checksum", b"\x00" + backup_header(checksum=False))
+write("identity-backup", "header-fixed-greedy", b"\x02" + backup_header(memlimit_kib=0x7fffffff, checksum=False))
+write("identity-backup", "header-fixed-short-ciphertext", b"\x02" + backup_header(ciphertext_size=15, checksum=False))
+write("identity-backup", "header-newer", b"\x00" + backup_header(version=2))
+write("identity-backup", "header-truncated", b"\x00" + backup_header()[:60])
+write("identity-backup", "header-trailing", b"\x00" + backup_header() + b"x")
+write("identity-backup", "not-a-backup", b"\x00PHBACKUQ")
+
+
+def section(kind, body):
+    return struct.pack(">BI", kind, len(body)) + body
+
+
+# Seed 00 01 … 1f and its Ed25519 public key (tests/test-identity.c checks
+# the same pair).
+SEED = bytes(range(32))
+PUBLIC = bytes.fromhex("03a107bff3ce10be1d70dd18e74bc09967e4d6309ba50d5f1ddc8664125531b8")
+records = [b"alice", b"", b"bob\x00record"]
+contacts = struct.pack(">I", len(records)) + b"".join(struct.pack(">I", len(r)) + r for r in records)
+write("identity-backup", "payload-identity", b"\x01" + section(1, SEED + PUBLIC))
+write("identity-backup", "payload-contacts",
+      b"\x01" + section(1, SEED + PUBLIC) + section(2, contacts))
+write("identity-backup", "payload-contacts-first",
+      b"\x01" + section(2, struct.pack(">I", 0)) + section(1, SEED + PUBLIC))
+write("identity-backup", "payload-unknown-section",
+      b"\x01" + section(1, SEED + PUBLIC) + section(7, b"later"))
