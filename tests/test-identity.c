@@ -559,7 +559,7 @@ random_identity (void)
   return identity;
 }
 
-/* What `pinhole-cli identity import` does: read the backup, then store
+/* What `pinhole-cli import-identity` does: read the backup, then store
  * its identity in the profile; FALSE with @error when either fails. */
 static gboolean
 import_backup (const char *path, const char *passphrase, const char *profile, GError **error)
@@ -940,21 +940,21 @@ test_default_profile_dir (void)
   g_autofree char *from_env = NULL;
   g_autofree char *fallback = NULL;
   g_autofree char *expected = NULL;
-  g_autofree char *saved = g_strdup (g_getenv ("PINHOLE_PROFILE_DIR"));
+  g_autofree char *saved = g_strdup (g_getenv ("PINHOLE_DATA_DIR"));
 
-  g_setenv ("PINHOLE_PROFILE_DIR", "/somewhere/profile", TRUE);
+  g_setenv ("PINHOLE_DATA_DIR", "/somewhere/profile", TRUE);
   from_env = ph_identity_get_default_profile_dir ();
   g_assert_cmpstr (from_env, ==, "/somewhere/profile");
 
-  g_setenv ("PINHOLE_PROFILE_DIR", "", TRUE);
+  g_setenv ("PINHOLE_DATA_DIR", "", TRUE);
   fallback = ph_identity_get_default_profile_dir ();
-  expected = g_build_filename (g_get_user_data_dir (), "pinhole", "profiles", "default", NULL);
+  expected = g_build_filename (g_get_user_data_dir (), "pinhole", NULL);
   g_assert_cmpstr (fallback, ==, expected);
 
   if (saved != NULL)
-    g_setenv ("PINHOLE_PROFILE_DIR", saved, TRUE);
+    g_setenv ("PINHOLE_DATA_DIR", saved, TRUE);
   else
-    g_unsetenv ("PINHOLE_PROFILE_DIR");
+    g_unsetenv ("PINHOLE_DATA_DIR");
 }
 
 /* pinhole-cli --json @args…; the backups it makes are cheap to open
@@ -997,7 +997,7 @@ run_cli (const char *const *args, const char *const *extra_env, const char *stdi
 static char *
 cli_fingerprint (const char *profile)
 {
-  const char *args[] = { "identity", "--profile", profile, NULL };
+  const char *args[] = { "identity", "--data-dir", profile, NULL };
   g_autoptr (JsonObject) event = NULL;
 
   g_assert_cmpint (run_cli (args, NULL, NULL, &event), ==, 0);
@@ -1034,7 +1034,7 @@ static void
 test_cli_identity_text (Fixture *fixture, gconstpointer data)
 {
   const char *argv[]
-      = { g_getenv ("PINHOLE_CLI_BIN"), "identity", "--profile", fixture->profile, NULL };
+      = { g_getenv ("PINHOLE_CLI_BIN"), "identity", "--data-dir", fixture->profile, NULL };
   g_autoptr (PhTestProcess) process = ph_test_process_spawn (argv, NULL);
   g_autofree char *line = ph_test_process_read_line (process, EXIT_TIMEOUT_MS);
   g_autoptr (GError) error = NULL;
@@ -1051,16 +1051,15 @@ test_cli_identity_text (Fixture *fixture, gconstpointer data)
 static void
 test_cli_default_profile (Fixture *fixture, gconstpointer data)
 {
-  g_autofree char *from_env = g_strdup_printf ("PINHOLE_PROFILE_DIR=%s", fixture->profile);
+  g_autofree char *from_env = g_strdup_printf ("PINHOLE_DATA_DIR=%s", fixture->profile);
   g_autofree char *data_home = g_build_filename (fixture->top, "data", NULL);
   g_autofree char *xdg = g_strdup_printf ("XDG_DATA_HOME=%s", data_home);
-  g_autofree char *default_profile
-      = g_build_filename (data_home, "pinhole", "profiles", "default", NULL);
+  g_autofree char *default_profile = g_build_filename (data_home, "pinhole", NULL);
   g_autofree char *default_key = key_path (default_profile);
   g_autofree char *profile_key = key_path (fixture->profile);
   const char *args[] = { "identity", NULL };
   const char *env_profile[] = { from_env, NULL };
-  const char *env_xdg[] = { "PINHOLE_PROFILE_DIR=", xdg, NULL };
+  const char *env_xdg[] = { "PINHOLE_DATA_DIR=", xdg, NULL };
   g_autoptr (JsonObject) event = NULL;
   g_autoptr (JsonObject) default_event = NULL;
 
@@ -1095,12 +1094,11 @@ test_cli_export_import (Fixture *fixture, gconstpointer data)
   g_autofree char *fingerprint = cli_fingerprint (fixture->profile);
   g_autofree char *imported = NULL;
   const char *export_args[]
-      = { "identity",          "export",        backup, "--profile", fixture->profile,
+      = { "export-identity",   backup,          "--data-dir", fixture->profile,
           "--passphrase-file", passphrase_file, NULL };
-  const char *import_args[] = { "identity", "import", backup, "--profile", other, NULL };
-  const char *import_file_args[]
-      = { "identity",          "import",        backup, "--profile", from_file,
-          "--passphrase-file", passphrase_file, NULL };
+  const char *import_args[] = { "import-identity", backup, "--data-dir", other, NULL };
+  const char *import_file_args[] = { "import-identity",   backup,          "--data-dir", from_file,
+                                     "--passphrase-file", passphrase_file, NULL };
   g_autoptr (JsonObject) exported = NULL;
   g_autoptr (JsonObject) imported_event = NULL;
   g_autoptr (JsonObject) from_file_event = NULL;
@@ -1152,13 +1150,13 @@ test_cli_import_errors (Fixture *fixture, gconstpointer data)
   g_autoptr (GBytes) half = NULL;
   g_autofree char *fingerprint = cli_fingerprint (fixture->profile);
   const char *export_args[]
-      = { "identity",          "export",        backup, "--profile", fixture->profile,
+      = { "export-identity",   backup,          "--data-dir", fixture->profile,
           "--passphrase-file", passphrase_file, NULL };
-  const char *import_args[] = { "identity", "import", backup, "--profile", target, NULL };
-  const char *cut_args[] = { "identity", "import", cut, "--profile", target, NULL };
-  const char *taken_args[] = { "identity", "import", backup, "--profile", taken, NULL };
+  const char *import_args[] = { "import-identity", backup, "--data-dir", target, NULL };
+  const char *cut_args[] = { "import-identity", cut, "--data-dir", target, NULL };
+  const char *taken_args[] = { "import-identity", backup, "--data-dir", taken, NULL };
   const char *missing_args[]
-      = { "identity", "import", "/nonexistent/x.backup", "--profile", target, NULL };
+      = { "import-identity", "/nonexistent/x.backup", "--data-dir", target, NULL };
   g_autoptr (JsonObject) exported = NULL;
 
   g_assert_cmpint (run_cli (export_args, NULL, NULL, &exported), ==, 0);
@@ -1183,7 +1181,7 @@ test_cli_readable_key_refused (Fixture *fixture, gconstpointer data)
 {
   g_autofree char *fingerprint = cli_fingerprint (fixture->profile);
   g_autofree char *key = key_path (fixture->profile);
-  const char *args[] = { "identity", "--profile", fixture->profile, NULL };
+  const char *args[] = { "identity", "--data-dir", fixture->profile, NULL };
 
   g_assert_cmpint (g_chmod (key, 0644), ==, 0);
   assert_cli_error (args, NULL, "chmod 600");
@@ -1193,12 +1191,11 @@ static void
 test_cli_usage_errors (Fixture *fixture, gconstpointer data)
 {
   g_autofree char *passphrase_file = write_passphrase_file (fixture, PASSPHRASE);
-  const char *no_file[] = { "identity", "export", "--profile", fixture->profile, NULL };
-  const char *unknown[] = { "identity", "rename", "x", "--profile", fixture->profile, NULL };
-  const char *extra[] = { "identity", "import", "a", "b", "--profile", fixture->profile, NULL };
+  const char *no_file[] = { "export-identity", "--data-dir", fixture->profile, NULL };
+  const char *unknown[] = { "identity", "rename", "--data-dir", fixture->profile, NULL };
+  const char *extra[] = { "import-identity", "a", "b", "--data-dir", fixture->profile, NULL };
   const char *file_for_show[] = { "identity", "--passphrase-file", passphrase_file, NULL };
-  const char *profile_for_host[] = { "--profile", fixture->profile, "host", NULL };
-  const char *const *cases[] = { no_file, unknown, extra, file_for_show, profile_for_host };
+  const char *const *cases[] = { no_file, unknown, extra, file_for_show };
 
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
     {
@@ -1256,8 +1253,9 @@ test_cli_terminal_prompt (Fixture *fixture, gconstpointer data)
   g_subprocess_launcher_take_stdin_fd (launcher, dup (slave));
   g_subprocess_launcher_take_stdout_fd (launcher, dup (slave));
   g_subprocess_launcher_take_stderr_fd (launcher, slave);
-  cli = g_subprocess_launcher_spawn (launcher, &error, g_getenv ("PINHOLE_CLI_BIN"), "identity",
-                                     "export", backup, "--profile", fixture->profile, NULL);
+  cli = g_subprocess_launcher_spawn (launcher, &error, g_getenv ("PINHOLE_CLI_BIN"),
+                                     "export-identity", backup, "--data-dir", fixture->profile,
+                                     NULL);
   g_assert_no_error (error);
   g_clear_object (&launcher);
 

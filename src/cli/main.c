@@ -546,7 +546,7 @@ print_identity (gboolean json, const char *event, const char *place_name, const 
 }
 
 /* `pinhole-cli identity`: the profile's fingerprint, made on first use;
- * `identity export FILE` and `identity import FILE`: its backup. */
+ * `export-identity FILE` and `import-identity FILE`: its backup. */
 static int
 run_identity (const char *command, const char *file, const char *profile,
               const char *passphrase_file, gboolean json)
@@ -680,14 +680,14 @@ main (int argc, char *argv[])
     { "version", 0, 0, G_OPTION_ARG_NONE, &show_version, "Print the version and exit", NULL },
     { NULL }
   };
-  const GOptionEntry identity_entries[] = {
-    { "profile", 0, 0, G_OPTION_ARG_FILENAME, &profile,
-      "Profile folder (default $PINHOLE_PROFILE_DIR, else $XDG_DATA_HOME/pinhole/profiles/default)",
-      "DIR" },
-    { "passphrase-file", 0, 0, G_OPTION_ARG_FILENAME, &passphrase_file,
-      "Read the backup's passphrase from the first line of FILE", "FILE" },
-    { NULL }
-  };
+  const GOptionEntry identity_entries[]
+      = { { "data-dir", 0, 0, G_OPTION_ARG_FILENAME, &profile,
+            "The profile: identity and, later, contacts (default $PINHOLE_DATA_DIR, else "
+            "$XDG_DATA_HOME/pinhole)",
+            "DIR" },
+          { "passphrase-file", 0, 0, G_OPTION_ARG_FILENAME, &passphrase_file,
+            "Read the backup's passphrase from the first line of FILE", "FILE" },
+          { NULL } };
   GOptionGroup *identity_group = NULL;
 
   /* Standard output carries only events (one JSON object per line with
@@ -697,8 +697,8 @@ main (int argc, char *argv[])
   bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
   bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
 
-  context = g_option_context_new (
-      "host | join CODE | join - | nat-check | identity [export FILE | import FILE]");
+  context = g_option_context_new ("host | join CODE | join - | nat-check | identity | "
+                                  "export-identity FILE | import-identity FILE");
   g_option_context_set_summary (context,
                                 "Chat directly and privately with a peer, even behind NATs.\n"
                                 "Lines on standard input are sent as messages; the end of input "
@@ -717,21 +717,27 @@ main (int argc, char *argv[])
       return 0;
     }
 
-  if (argc >= 2 && g_str_equal (argv[1], "identity"))
+  if (argc >= 2
+      && (g_str_equal (argv[1], "identity") || g_str_equal (argv[1], "export-identity")
+          || g_str_equal (argv[1], "import-identity")))
     {
-      const char *command = argc >= 3 ? argv[2] : NULL;
+      const char *command = g_str_equal (argv[1], "export-identity")   ? "export"
+                            : g_str_equal (argv[1], "import-identity") ? "import"
+                                                                       : NULL;
 
-      if (!(argc == 2
-            || (argc == 4 && (g_str_equal (command, "export") || g_str_equal (command, "import")))))
-        return usage_error (context, "“identity” takes nothing, “export FILE” or “import FILE”.");
-      if (passphrase_file != NULL && argc == 2)
-        return usage_error (context, "--passphrase-file is for “identity export” and “import”.");
+      if (command == NULL ? argc != 2 : argc != 3)
+        return usage_error (context, "“identity” takes nothing; “export-identity” and "
+                                     "“import-identity” take a FILE.");
+      if (passphrase_file != NULL && command == NULL)
+        return usage_error (context,
+                            "--passphrase-file is for “export-identity” and “import-identity”.");
       if (profile == NULL)
         profile = ph_identity_get_default_profile_dir ();
-      return run_identity (command, argc == 4 ? argv[3] : NULL, profile, passphrase_file, json);
+      return run_identity (command, argc == 3 ? argv[2] : NULL, profile, passphrase_file, json);
     }
-  if (profile != NULL || passphrase_file != NULL)
-    return usage_error (context, "--profile and --passphrase-file are for “identity”.");
+  if (passphrase_file != NULL)
+    return usage_error (context,
+                        "--passphrase-file is for “export-identity” and “import-identity”.");
 
   if (argc == 2 && g_str_equal (argv[1], "nat-check"))
     {

@@ -176,11 +176,11 @@ ph_identity_copy_seed (PhIdentity *self, guint8 out[PH_IDENTITY_SEED_SIZE])
 char *
 ph_identity_get_default_profile_dir (void)
 {
-  const char *dir = g_getenv ("PINHOLE_PROFILE_DIR");
+  const char *dir = g_getenv ("PINHOLE_DATA_DIR");
 
   if (dir != NULL && *dir != '\0')
     return g_strdup (dir);
-  return g_build_filename (g_get_user_data_dir (), "pinhole", "profiles", "default", NULL);
+  return g_build_filename (g_get_user_data_dir (), "pinhole", NULL);
 }
 
 static gboolean fail_with_errno (GError **error, int saved_errno, const char *format, ...)

@@ -67,8 +67,8 @@ GQuark ph_identity_error_quark (void);
 #define PH_TYPE_IDENTITY (ph_identity_get_type ())
 G_DECLARE_FINAL_TYPE (PhIdentity, ph_identity, PH, IDENTITY, GObject)
 
-/* The profile folder when none is given: $PINHOLE_PROFILE_DIR, else
- * g_get_user_data_dir()/pinhole/profiles/default. */
+/* The profile folder when none is given (pinhole-cli's --data-dir):
+ * $PINHOLE_DATA_DIR, else g_get_user_data_dir()/pinhole. */
 char *ph_identity_get_default_profile_dir (void);
 
 /* The identity in profile folder @dir, made (with the folder) when there
