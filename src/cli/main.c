@@ -3,14 +3,10 @@
 
 #include "config.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <locale.h>
 #include <signal.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
-#include <termios.h>
 #include <unistd.h>
 
 #include <gio/gio.h>
@@ -18,11 +14,12 @@
 #include <glib-unix.h>
 #include <glib/gi18n.h>
 
+#include "ph-cli-identity.h"
 #include "ph-cli-output.h"
+#include "ph-cli-secrets.h"
 #include "ph-code.h"
 #include "ph-conversation.h"
 #include "ph-error.h"
-#include "ph-identity-backup.h"
 #include "ph-identity.h"
 #include "ph-nat-check-server.h"
 #include "ph-nat-check.h"
@@ -332,295 +329,12 @@ usage_error (GOptionContext *context, const char *message)
   return EXIT_USAGE;
 }
 
-/* Frees a secret (a password, a code) after wiping it. */
-static void
-secret_free (char *secret)
-{
-  if (secret != NULL)
-    sodium_memzero (secret, strlen (secret));
-  g_free (secret);
-}
-
-typedef char SecretString;
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (SecretString, secret_free)
-
-/* The first line of @path, without its newline: a password kept in a
- * file stays out of `ps`, which shows every argument. */
-static char *
-read_secret_file (const char *path, GError **error)
-{
-  g_autoptr (SecretString) contents = NULL;
-  gsize length;
-
-  if (!g_file_get_contents (path, &contents, &length, error))
-    return NULL;
-  contents[strcspn (contents, "\r\n")] = '\0';
-  if (*contents == '\0')
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "%s is empty", path);
-      return NULL;
-    }
-  return g_strdup (contents);
-}
-
-/* A passphrase longer than this is a file read by mistake. */
-#define MAX_PASSPHRASE_LENGTH 1024
-
-/* One line from @fd, without its line ending. Read a byte at a time, so
- * no stdio buffer keeps a copy and nothing after the line is consumed. */
-static char *
-read_secret_line (int fd, GError **error)
-{
-  char line[MAX_PASSPHRASE_LENGTH + 1];
-  gsize length = 0;
-  char *secret;
-
-  for (;;)
-    {
-      char c;
-      gssize ret = read (fd, &c, 1);
-
-      if (ret < 0 && errno == EINTR)
-        continue;
-      if (ret < 0)
-        {
-          int saved_errno = errno;
-
-          sodium_memzero (line, sizeof line);
-          g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
-                       "Could not read the passphrase: %s", g_strerror (saved_errno));
-          return NULL;
-        }
-      if (ret == 0 || c == '\n')
-        break;
-      if (length == MAX_PASSPHRASE_LENGTH)
-        {
-          sodium_memzero (line, sizeof line);
-          g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-                       "The passphrase is longer than %d bytes.", MAX_PASSPHRASE_LENGTH);
-          return NULL;
-        }
-      line[length++] = c;
-    }
-  if (length > 0 && line[length - 1] == '\r')
-    length--;
-
-  secret = g_strndup (line, length);
-  sodium_memzero (line, sizeof line);
-  if (*secret == '\0')
-    {
-      secret_free (secret);
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "The passphrase is empty.");
-      return NULL;
-    }
-  return secret;
-}
-
-/* The terminal as it was before echo was turned off, for a signal that
- * arrives while a passphrase is typed. */
-static struct termios terminal_before_prompt;
-
-static void
-restore_terminal_and_die (int signum)
-{
-  tcsetattr (STDIN_FILENO, TCSAFLUSH, &terminal_before_prompt);
-  signal (signum, SIG_DFL);
-  raise (signum);
-}
-
-/* Asks on the terminal, with echo off (the newline still shows). */
-static char *
-prompt_secret (const char *prompt, GError **error)
-{
-  static const int signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
-  struct sigaction restore = { 0 };
-  struct sigaction before[G_N_ELEMENTS (signals)];
-  struct termios quiet;
-  char *secret;
-
-  if (tcgetattr (STDIN_FILENO, &terminal_before_prompt) != 0)
-    {
-      int saved_errno = errno;
-
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
-                   "Could not turn off the terminal's echo: %s", g_strerror (saved_errno));
-      return NULL;
-    }
-  restore.sa_handler = restore_terminal_and_die;
-  for (guint i = 0; i < G_N_ELEMENTS (signals); i++)
-    sigaction (signals[i], &restore, &before[i]);
-
-  /* Echo goes off before the prompt shows, so nothing typed after it
-   * can be echoed or flushed away. */
-  quiet = terminal_before_prompt;
-  quiet.c_lflag &= ~ECHO;
-  quiet.c_lflag |= ECHONL;
-  tcsetattr (STDIN_FILENO, TCSAFLUSH, &quiet);
-  fprintf (stderr, "%s", prompt);
-  fflush (stderr);
-  secret = read_secret_line (STDIN_FILENO, error);
-  tcsetattr (STDIN_FILENO, TCSAFLUSH, &terminal_before_prompt);
-
-  for (guint i = 0; i < G_N_ELEMENTS (signals); i++)
-    sigaction (signals[i], &before[i], NULL);
-  return secret;
-}
-
-/* The backup's passphrase: the first line of --passphrase-file, else
- * typed on the terminal (twice when it protects a new backup), else the
- * first line of standard input. Never an argument: `ps` shows those. */
-static char *
-read_passphrase (const char *passphrase_file, gboolean twice, GError **error)
-{
-  g_autoptr (SecretString) again = NULL;
-  char *passphrase;
-
-  if (passphrase_file != NULL)
-    {
-      int fd = open (passphrase_file, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-
-      if (fd < 0)
-        {
-          int saved_errno = errno;
-
-          g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
-                       "Could not read the passphrase file %s: %s", passphrase_file,
-                       g_strerror (saved_errno));
-          return NULL;
-        }
-      passphrase = read_secret_line (fd, error);
-      close (fd);
-      return passphrase;
-    }
-
-  if (!isatty (STDIN_FILENO))
-    return read_secret_line (STDIN_FILENO, error);
-
-  passphrase = prompt_secret ("Passphrase of the backup: ", error);
-  if (passphrase == NULL || !twice)
-    return passphrase;
-  again = prompt_secret ("The same passphrase again: ", error);
-  if (again == NULL)
-    {
-      secret_free (passphrase);
-      return NULL;
-    }
-  if (!g_str_equal (passphrase, again))
-    {
-      secret_free (passphrase);
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-                   "The two passphrases differ; nothing was exported.");
-      return NULL;
-    }
-  return passphrase;
-}
-
-/* One line: a JSON event with --json, else a sentence. */
-static void
-print_identity (gboolean json, const char *event, const char *place_name, const char *place,
-                PhIdentity *identity, const char *sentence)
-{
-  if (json)
-    {
-      g_autoptr (JsonBuilder) builder = json_builder_new ();
-      g_autoptr (JsonNode) root = NULL;
-      g_autofree char *line = NULL;
-
-      json_builder_begin_object (builder);
-      json_builder_set_member_name (builder, "event");
-      json_builder_add_string_value (builder, event);
-      json_builder_set_member_name (builder, place_name);
-      json_builder_add_string_value (builder, place);
-      json_builder_set_member_name (builder, "fingerprint");
-      json_builder_add_string_value (builder, ph_identity_get_fingerprint (identity));
-      json_builder_end_object (builder);
-      root = json_builder_get_root (builder);
-      line = json_to_string (root, FALSE);
-      printf ("%s\n", line);
-    }
-  else
-    {
-      printf ("%s\n", sentence);
-    }
-  fflush (stdout);
-}
-
-/* `pinhole-cli identity`: the profile's fingerprint, made on first use;
- * `export-identity FILE` and `import-identity FILE`: its backup. */
-static int
-run_identity (const char *command, const char *file, const char *profile,
-              const char *passphrase_file, gboolean json)
-{
-  g_autoptr (PhCliOutput) output = ph_cli_output_new (json);
-  g_autoptr (PhIdentity) identity = NULL;
-  g_autoptr (PhIdentityBackup) backup = NULL;
-  g_autoptr (SecretString) passphrase = NULL;
-  g_autoptr (GError) error = NULL;
-  g_autofree char *sentence = NULL;
-
-  if (command == NULL)
-    {
-      gboolean created = FALSE;
-
-      identity = ph_identity_load (profile, &error);
-      if (g_error_matches (error, PH_IDENTITY_ERROR, PH_IDENTITY_ERROR_NO_IDENTITY))
-        {
-          g_clear_error (&error);
-          identity = ph_identity_load_or_create (profile, &error);
-          created = identity != NULL;
-        }
-      if (identity == NULL)
-        goto failed;
-      if (created)
-        fprintf (stderr, "pinhole-cli: made a new identity in %s\n", profile);
-      sentence = g_strdup_printf ("Fingerprint: %s", ph_identity_get_fingerprint (identity));
-      print_identity (json, "identity", "profile", profile, identity, sentence);
-      return 0;
-    }
-
-  if (g_str_equal (command, "export"))
-    {
-      identity = ph_identity_load (profile, &error);
-      if (identity == NULL)
-        goto failed;
-      passphrase = read_passphrase (passphrase_file, TRUE, &error);
-      if (passphrase == NULL)
-        goto failed;
-      backup = ph_identity_backup_new (identity);
-      if (!ph_identity_backup_write_file (backup, file, passphrase, &error))
-        goto failed;
-      sentence = g_strdup_printf ("Exported the identity %s to %s",
-                                  ph_identity_get_fingerprint (identity), file);
-      print_identity (json, "identity-exported", "file", file, identity, sentence);
-      return 0;
-    }
-
-  /* import: the profile is written only once the whole backup has opened. */
-  passphrase = read_passphrase (passphrase_file, FALSE, &error);
-  if (passphrase == NULL)
-    goto failed;
-  backup = ph_identity_backup_read_file (file, passphrase, &error);
-  if (backup == NULL)
-    goto failed;
-  identity = g_object_ref (ph_identity_backup_get_identity (backup));
-  if (!ph_identity_save (identity, profile, &error))
-    goto failed;
-  sentence = g_strdup_printf ("Imported the identity %s into %s",
-                              ph_identity_get_fingerprint (identity), profile);
-  print_identity (json, "identity-imported", "profile", profile, identity, sentence);
-  return 0;
-
-failed:
-  ph_cli_output_error (output, error);
-  return 1;
-}
-
 /* `join -`: the code is the first line of standard input, so it never
  * shows in `ps`; later lines are messages, as usual. */
 static char *
 read_code_line (GDataInputStream *input, GError **error)
 {
-  g_autoptr (SecretString) line = g_data_input_stream_read_line_utf8 (input, NULL, NULL, error);
+  g_autoptr (PhCliSecret) line = g_data_input_stream_read_line_utf8 (input, NULL, NULL, error);
 
   if (line == NULL)
     {
@@ -643,9 +357,9 @@ main (int argc, char *argv[])
   g_autofree char *rendezvous = NULL;
   g_autofree char *stun = NULL;
   g_autofree char *turn_user = NULL;
-  g_autoptr (SecretString) turn_pass = NULL;
+  g_autoptr (PhCliSecret) turn_pass = NULL;
   g_autofree char *turn_pass_file = NULL;
-  g_autoptr (SecretString) code_from_stdin = NULL;
+  g_autoptr (PhCliSecret) code_from_stdin = NULL;
   const char *code = NULL;
   g_autofree char *name = NULL;
   g_auto (GStrv) turn_uris = NULL;
@@ -733,7 +447,8 @@ main (int argc, char *argv[])
                             "--passphrase-file is for “export-identity” and “import-identity”.");
       if (profile == NULL)
         profile = ph_identity_get_default_profile_dir ();
-      return run_identity (command, argc == 3 ? argv[2] : NULL, profile, passphrase_file, json);
+      return ph_cli_run_identity (command, argc == 3 ? argv[2] : NULL, profile, passphrase_file,
+                                  json);
     }
   if (passphrase_file != NULL)
     return usage_error (context,
@@ -760,7 +475,7 @@ main (int argc, char *argv[])
     return usage_error (context, "Give --turn-pass or --turn-pass-file, not both.");
   if (turn_pass_file != NULL)
     {
-      turn_pass = read_secret_file (turn_pass_file, &error);
+      turn_pass = ph_cli_read_secret_file (turn_pass_file, &error);
       if (turn_pass == NULL)
         return usage_error (context, error->message);
     }
