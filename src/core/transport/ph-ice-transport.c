@@ -14,6 +14,13 @@
 #include "ph-session-description.h"
 #include "ph-turn-bridge.h"
 
+/* One libnice agent and everything it is told: servers resolved before
+ * gathering, relays ordered UDP, TCP, TLS (the last two through
+ * PhTurnBridge), trickle both ways, states, the selected pair and its
+ * TURN leg, and closing in the order libnice needs. Longer than most
+ * files here because those are one conversation with one NiceAgent;
+ * split further, each part would reach into the same agent. */
+
 #define COMPONENT_ID 1
 /* Trickle lets a peer send candidates without end; a real peer has a few. */
 #define MAX_REMOTE_CANDIDATES 64
