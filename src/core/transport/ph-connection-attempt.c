@@ -8,6 +8,11 @@
 #include "ph-connection-attempt.h"
 #include "ph-core-enums.h"
 #include "ph-nice-stream.h"
+#include "ph-test-hooks.h"
+
+/* Tests play a peer from before the link ISN: it announces none and
+ * numbers from 0 whatever the peer announced. */
+#define OLDER_PEER() ph_test_hook_is_set ("PINHOLE_TEST_NO_LINK_ISN")
 
 struct _PhConnectionAttempt
 {
@@ -69,7 +74,7 @@ number_link (PhConnectionAttempt *self)
   const PhSessionDescription *peer = self->peer_description;
   PhNiceStream *stream = PH_NICE_STREAM (ph_ice_transport_get_stream (self->ice));
 
-  if (peer->has_link_isn)
+  if (peer->has_link_isn && !OLDER_PEER ())
     ph_nice_stream_set_link_numbers (stream, self->link_isn, peer->link_isn);
   else
     ph_nice_stream_set_link_numbers (stream, 0, 0);
@@ -200,8 +205,8 @@ ph_connection_attempt_describe (PhConnectionAttempt *self, PhSessionDescription 
   for (guint i = 0; i < local->len && i < PH_SESSION_DESCRIPTION_MAX_CANDIDATES; i++)
     g_ptr_array_add (description->candidates, g_strdup (g_ptr_array_index (local, i)));
   description->end_of_candidates = ph_candidate_ledger_get_local_done (self->candidates);
-  description->has_link_isn = TRUE;
-  description->link_isn = self->link_isn;
+  description->has_link_isn = !OLDER_PEER ();
+  description->link_isn = description->has_link_isn ? self->link_isn : 0;
 }
 
 gboolean
