@@ -35,6 +35,7 @@ lines = [
     "a=mid:0",
     "a=ice-ufrag:6Dh2",
     "a=ice-pwd:Zp3QxYk8mN2bV7cL1rT9wE4s",
+    "a=x-pinhole-link-isn:4294967295",
     "a=candidate:1 1 UDP 2015363327 10.1.0.2 39989 typ host",
     "a=candidate:3 1 UDP 1679819007 203.0.113.1 39989 typ srflx raddr 10.1.0.2 rport 39989",
     "a=end-of-candidates",
@@ -42,6 +43,7 @@ lines = [
 write("session-description", "full-crlf", "\r\n".join(lines) + "\r\n")
 write("session-description", "full-lf", "\n".join(lines) + "\n")
 more = lines[:13] + [
+    "a=x-pinhole-link-isn:0",
     "a=candidate:2 1 TCP 1015363327 fd00::2 9 typ host tcptype active",
     "a=candidate:4 1 UDP 16777215 198.51.100.7 3478 typ relay raddr 203.0.113.1 rport 39989",
     "a=candidate:5 1 TCP 1518280447 2001:db8::5 443 typ prflx raddr fd00::2 rport 9 tcptype so",
@@ -51,6 +53,7 @@ more[1] = "o=- 1 2 IN IP6 ::"
 more[6] = "a=setup:passive"
 more[7] = "a=x-pinhole-name:Zo\u00eb \U0001F642"
 write("session-description", "ipv6-tcp-relay", "\r\n".join(more) + "\r\n")
+# An older peer's: no link ISN either.
 write("session-description", "no-candidates",
       "\r\n".join(lines[:7] + ["a=x-future:whatever", "a=recvonly"] + lines[8:13]) + "\r\n")
 

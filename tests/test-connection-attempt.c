@@ -6,6 +6,7 @@
 #include "ph-certificate.h"
 #include "ph-connection-attempt.h"
 #include "ph-error.h"
+#include "ph-nice-stream.h"
 #include "ph-test-wait.h"
 
 #define TIMEOUT_MS 10000
@@ -118,6 +119,29 @@ side_clear (Side *side)
 }
 
 static gboolean
+is_null (gpointer data)
+{
+  return *(gpointer *)data == NULL;
+}
+
+/* For an attempt whose handshake is still waiting: it holds the attempt
+ * until it fails, which it does once closing took its stream away. */
+static void
+side_clear_after_handshake (Side *side)
+{
+  gboolean closed = FALSE;
+  gpointer attempt = side->attempt;
+
+  ph_connection_attempt_close_async (side->attempt, closed_cb, &closed);
+  g_assert_true (ph_test_wait_for_flag (&closed, ph_test_scaled_ms (TIMEOUT_MS)));
+  g_object_add_weak_pointer (attempt, &attempt);
+  g_clear_object (&side->attempt);
+  g_assert_true (ph_test_wait_until (is_null, &attempt, ph_test_scaled_ms (TIMEOUT_MS)));
+  g_clear_object (&side->certificate);
+  g_clear_error (&side->failed);
+}
+
+static gboolean
 gathered (gpointer data)
 {
   return ((Side *)data)->gathered;
@@ -134,20 +158,44 @@ start (Side *side)
   g_assert_true (ph_test_wait_until (gathered, side, ph_test_scaled_ms (TIMEOUT_MS)));
 }
 
+typedef enum
+{
+  AS_SENT,
+  AS_OLDER_PEER,   /* without the link ISN, as before there was one */
+  WRONG_LINK_ISN, /* another link ISN than the peer's */
+} Delivery;
+
 /* @from's description as @to receives it; the fingerprint is @pinned's. */
 static void
-describe_to (Side *from, Side *to, GTlsCertificate *pinned)
+describe_to_as (Side *from, Side *to, GTlsCertificate *pinned, Delivery delivery)
 {
   g_autoptr (PhSessionDescription) description = ph_session_description_new ();
   g_autoptr (GError) error = NULL;
 
   ph_connection_attempt_describe (from->attempt, description);
+  g_assert_true (description->has_link_isn);
+  if (delivery == AS_OLDER_PEER)
+    description->has_link_isn = FALSE;
+  else if (delivery == WRONG_LINK_ISN)
+    description->link_isn += 1000;
   description->fingerprint = ph_certificate_get_fingerprint (pinned);
   g_assert_cmpuint (description->session_version, ==, 1);
   g_assert_true (description->end_of_candidates);
   g_assert_cmpuint (description->candidates->len, >, 0);
   g_assert_true (ph_connection_attempt_set_peer_description (to->attempt, description, &error));
   g_assert_no_error (error);
+}
+
+static void
+describe_to (Side *from, Side *to, GTlsCertificate *pinned)
+{
+  describe_to_as (from, to, pinned, AS_SENT);
+}
+
+static PhNiceStream *
+stream_of (Side *side)
+{
+  return PH_NICE_STREAM (ph_ice_transport_get_stream (ph_connection_attempt_get_ice (side->attempt)));
 }
 
 typedef struct
@@ -166,16 +214,22 @@ both_settled (gpointer data)
 /* The joiner takes the host's description before its own ICE agent
  * exists; it waits in the attempt until the agent starts. */
 static void
-meet (Side *host, Side *joiner, GTlsCertificate *host_pinned_by_joiner)
+meet_as (Side *host, Side *joiner, GTlsCertificate *host_pinned_by_joiner, Delivery delivery)
 {
   Pair pair = { host, joiner };
 
   start (host);
-  describe_to (host, joiner, host_pinned_by_joiner);
+  describe_to_as (host, joiner, host_pinned_by_joiner, delivery);
   g_assert_true (ph_connection_attempt_has_peer_description (joiner->attempt));
   start (joiner);
-  describe_to (joiner, host, joiner->certificate);
+  describe_to_as (joiner, host, joiner->certificate, delivery);
   g_assert_true (ph_test_wait_until (both_settled, &pair, ph_test_scaled_ms (TIMEOUT_MS)));
+}
+
+static void
+meet (Side *host, Side *joiner, GTlsCertificate *host_pinned_by_joiner)
+{
+  meet_as (host, joiner, host_pinned_by_joiner, AS_SENT);
 }
 
 static void
@@ -199,6 +253,84 @@ test_opens_channel (void)
 
   side_clear (&host);
   side_clear (&joiner);
+}
+
+/* Each attempt numbers its link from its own random start, which its
+ * description announces, the same each time it describes itself. */
+static void
+test_link_isn_is_random (void)
+{
+  Side sides[2];
+  guint32 isn[2];
+
+  for (guint i = 0; i < 2; i++)
+    {
+      g_autoptr (PhSessionDescription) first = ph_session_description_new ();
+      g_autoptr (PhSessionDescription) again = ph_session_description_new ();
+
+      side_init (&sides[i], i == 0);
+      start (&sides[i]);
+      ph_connection_attempt_describe (sides[i].attempt, first);
+      ph_connection_attempt_describe (sides[i].attempt, again);
+      g_assert_true (first->has_link_isn && again->has_link_isn);
+      g_assert_cmpuint (first->link_isn, ==, again->link_isn);
+      isn[i] = first->link_isn;
+    }
+  /* Equal by chance once in 2³² runs. */
+  g_assert_cmpuint (isn[0], !=, isn[1]);
+
+  for (guint i = 0; i < 2; i++)
+    side_clear (&sides[i]);
+}
+
+/* A peer from before the link ISN announces none; then both sides number
+ * from 0, as it does, and the channel opens. */
+static void
+test_older_peer_opens_channel (void)
+{
+  Side host, joiner;
+
+  side_init (&host, TRUE);
+  side_init (&joiner, FALSE);
+  meet_as (&host, &joiner, host.certificate, AS_OLDER_PEER);
+
+  g_assert_no_error (host.failed);
+  g_assert_no_error (joiner.failed);
+  g_assert_true (host.opened && joiner.opened);
+
+  side_clear (&host);
+  side_clear (&joiner);
+}
+
+static gboolean
+host_refused_some (gpointer data)
+{
+  return ph_nice_stream_get_refused_packets (stream_of (data)) >= 3;
+}
+
+/* The link really numbers from the announced starts: told another one,
+ * the host refuses the joiner's packets (the TLS hello and its resends)
+ * and the channel never opens. */
+static void
+test_wrong_link_isn_opens_nothing (void)
+{
+  Side host, joiner;
+
+  side_init (&host, TRUE);
+  side_init (&joiner, FALSE);
+  start (&host);
+  describe_to (&host, &joiner, host.certificate);
+  start (&joiner);
+  describe_to_as (&joiner, &host, joiner.certificate, WRONG_LINK_ISN);
+
+  g_assert_true (ph_test_wait_until (host_refused_some, &host, ph_test_scaled_ms (TIMEOUT_MS)));
+  g_assert_true (host.created && joiner.created);
+  g_assert_false (host.opened || joiner.opened);
+  g_assert_no_error (host.failed);
+  g_assert_cmpuint (ph_nice_stream_get_refused_packets (stream_of (&joiner)), ==, 0);
+
+  side_clear_after_handshake (&host);
+  side_clear_after_handshake (&joiner);
 }
 
 /* A peer that presents another certificate than the sealed description
@@ -266,6 +398,10 @@ main (int argc, char *argv[])
 
   g_test_add_func ("/connection-attempt/opens-channel", test_opens_channel);
   g_test_add_func ("/connection-attempt/wrong-certificate", test_wrong_certificate);
+  g_test_add_func ("/connection-attempt/link-isn-is-random", test_link_isn_is_random);
+  g_test_add_func ("/connection-attempt/older-peer-opens-channel", test_older_peer_opens_channel);
+  g_test_add_func ("/connection-attempt/wrong-link-isn-opens-nothing",
+                   test_wrong_link_isn_opens_nothing);
   g_test_add_func ("/connection-attempt/candidate-flood", test_candidate_flood);
   g_test_add_func ("/connection-attempt/dropped-is-silent", test_dropped_is_silent);
 

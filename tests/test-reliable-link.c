@@ -73,6 +73,14 @@ wire_init (Wire *wire, gint64 rtt_ms, gint64 jitter_ms, double loss, guint32 see
   wire->loss = loss;
 }
 
+/* Link 0 numbers from @isn0, link 1 from @isn1, each told the other's. */
+static void
+wire_number (Wire *wire, guint32 isn0, guint32 isn1)
+{
+  ph_reliable_link_set_initial_numbers (wire->link[0], isn0, isn1);
+  ph_reliable_link_set_initial_numbers (wire->link[1], isn1, isn0);
+}
+
 static void
 wire_clear (Wire *wire)
 {
@@ -497,12 +505,183 @@ test_malformed_packets (void)
   packet[1] = 0;
   packet[11] = 5; /* acknowledges packet 4 of none sent */
   check_rejected (link, packet, 21);
+  g_assert_cmpuint (ph_reliable_link_get_refused (link), ==, 8);
 
   /* The same packet with a sane ack is taken. */
   packet[11] = 0;
   packet[20] = 'x';
   g_assert_true (ph_reliable_link_receive (link, packet, 21, 0, delivered, NULL));
   g_assert_cmpmem (delivered->data, delivered->len, "x", 1);
+  g_assert_cmpuint (ph_reliable_link_get_refused (link), ==, 8);
+}
+
+/* Each side numbers from its own start, both near the end of the 32-bit
+ * space, so the numbers wrap within the transfer: every byte still
+ * arrives once and in order, through loss and reordering too. */
+static void
+test_numbers_wrap_around (void)
+{
+  Wire wire;
+
+  wire_init (&wire, 40, 0, 0, 11);
+  wire_number (&wire, 0xfffffff0u, 0xffffff80u);
+  transfer (&wire, 300 * 1024);
+  g_assert_cmpuint (ph_reliable_link_get_retransmissions (wire.link[0]), ==, 0);
+  g_assert_cmpuint (wire.malformed, ==, 0);
+  wire_clear (&wire);
+
+  for (guint32 seed = 1; seed <= 3; seed++)
+    {
+      wire_init (&wire, 40, 30, 0.05, seed);
+      wire.duplicate = 0.05;
+      wire_number (&wire, G_MAXUINT32 - seed, G_MAXUINT32 - 100 * seed);
+      transfer (&wire, 200 * 1024);
+      g_assert_cmpuint (ph_reliable_link_get_retransmissions (wire.link[0]), >, 0);
+      g_assert_cmpuint (wire.malformed, ==, 0);
+      wire_clear (&wire);
+    }
+}
+
+/* A link told the wrong start for its peer takes nothing from it: every
+ * packet is refused, counted, and not even acknowledged. */
+static void
+test_wrong_peer_number_delivers_nothing (void)
+{
+  Wire wire;
+  g_autoptr (GBytes) data = pattern (20 * 1024, 5);
+
+  wire_init (&wire, 40, 0, 0, 12);
+  ph_reliable_link_set_initial_numbers (wire.link[0], 0x12345678u, 0x9abcdef0u);
+  ph_reliable_link_set_initial_numbers (wire.link[1], 0x9abcdef0u, 0x12345678u + 1000);
+  ph_reliable_link_write (wire.link[0], g_bytes_get_data (data, NULL), g_bytes_get_size (data),
+                          wire.now);
+  while (wire.now < 1000 * MS + 10 * G_TIME_SPAN_SECOND)
+    g_assert_true (step (&wire));
+
+  g_assert_cmpuint (wire.received[1]->len, ==, 0);
+  g_assert_cmpuint (wire.packets_to[0], ==, 0);
+  /* All that arrived; the last probe may still be on the wire. */
+  g_assert_cmpuint (wire.malformed, >, 10);
+  g_assert_cmpuint (wire.malformed, >=, wire.packets_to[1] - 1);
+  g_assert_cmpuint (ph_reliable_link_get_refused (wire.link[1]), ==, wire.malformed);
+  g_assert_false (ph_reliable_link_all_acknowledged (wire.link[0]));
+  wire_clear (&wire);
+}
+
+static gsize
+forge (guint8 *packet, guint8 kind, guint32 seq, guint32 ack)
+{
+  gsize length = kind == 0xd1 ? 21 + seq % 100 : 20;
+
+  memset (packet, 0, length);
+  packet[0] = kind;
+  packet[3] = 64;
+  for (guint i = 0; i < 4; i++)
+    {
+      packet[4 + i] = seq >> (24 - 8 * i);
+      packet[8 + i] = ack >> (24 - 8 * i);
+    }
+  memset (packet + 12, 0xff, 8); /* "everything after ack arrived" */
+  if (length > 20)
+    memset (packet + 20, 'X', length - 20);
+  return length;
+}
+
+/* Someone off the path sends both links packets numbered the way every
+ * link used to start (0, 1, 2…), of every kind, while they talk. */
+typedef struct
+{
+  Transfer transfer;
+  guint rounds;
+  guint sent[2];
+  guint taken[2];
+} Injection;
+
+#define INJECTION_ROUNDS 40
+
+static void
+inject (Wire *wire, Injection *injection)
+{
+  static const guint8 kinds[] = { 0xd1, 0xd2, 0xd3, 0xd4 };
+  guint8 packet[PH_RELIABLE_LINK_MAX_PACKET];
+
+  for (int to = 0; to < 2; to++)
+    for (guint32 seq = injection->rounds % 8; seq < 320; seq += 8)
+      for (guint32 ack = 0; ack < 320; ack += 40)
+        {
+          g_autoptr (GByteArray) junk = g_byte_array_new ();
+          guint8 kind = kinds[(seq + ack / 40) % G_N_ELEMENTS (kinds)];
+          gsize length = forge (packet, kind, seq, ack);
+
+          injection->sent[to]++;
+          if (ph_reliable_link_receive (wire->link[to], packet, length, wire->now,
+                                        wire->received[to], NULL))
+            injection->taken[to]++;
+        }
+  injection->rounds++;
+}
+
+static gboolean
+injected_transfer_done (Wire *wire, gpointer data)
+{
+  Injection *injection = data;
+
+  if (injection->rounds < INJECTION_ROUNDS)
+    inject (wire, injection);
+  return transfer_done (wire, &injection->transfer) && injection->rounds >= INJECTION_ROUNDS;
+}
+
+static gboolean
+injected_enough (Wire *wire, gpointer data)
+{
+  Injection *injection = data;
+
+  transfer_done (wire, &injection->transfer);
+  if (injection->rounds < INJECTION_ROUNDS)
+    inject (wire, injection);
+  return injection->rounds >= INJECTION_ROUNDS;
+}
+
+/* With random starts, none of the forged packets is taken: each is
+ * refused and counted, and the stream comes through intact. */
+static void
+test_guessed_numbers_are_refused (void)
+{
+  Wire wire;
+  Injection injection = { { { pattern (300 * 1024, 1), pattern (300 * 1024, 2) }, { 0, 0 } } };
+
+  wire_init (&wire, 40, 10, 0.01, 13);
+  wire_number (&wire, 0x9e3779b9u, 0x7f4a7c15u);
+  run_until (&wire, injected_transfer_done, &injection);
+  for (int i = 0; i < 2; i++)
+    {
+      gsize size;
+      const guint8 *data = g_bytes_get_data (injection.transfer.data[i], &size);
+
+      g_assert_cmpmem (wire.received[!i]->data, wire.received[!i]->len, data, size);
+      g_assert_cmpuint (injection.taken[i], ==, 0);
+      g_assert_cmpuint (ph_reliable_link_get_refused (wire.link[i]), ==, injection.sent[i]);
+      g_bytes_unref (injection.transfer.data[i]);
+    }
+  g_assert_cmpuint (wire.malformed, ==, 0);
+  wire_clear (&wire);
+}
+
+/* Why: the same packets get into links that number from 0. */
+static void
+test_guessed_numbers_break_fixed_starts (void)
+{
+  Wire wire;
+  Injection injection = { { { pattern (300 * 1024, 1), pattern (300 * 1024, 2) }, { 0, 0 } } };
+
+  wire_init (&wire, 40, 10, 0.01, 13);
+  run_until (&wire, injected_enough, &injection);
+  g_test_message ("%u and %u forged packets taken", injection.taken[0], injection.taken[1]);
+  g_assert_cmpuint (injection.taken[0], >, 0);
+  g_assert_cmpuint (injection.taken[1], >, 0);
+  for (int i = 0; i < 2; i++)
+    g_bytes_unref (injection.transfer.data[i]);
+  wire_clear (&wire);
 }
 
 /* Random bytes never crash it nor make it deliver anything it should not. */
@@ -550,6 +729,12 @@ main (int argc, char *argv[])
   g_test_add_func ("/reliable-link/send-buffer-is-bounded", test_send_buffer_is_bounded);
   g_test_add_func ("/reliable-link/malformed-packets", test_malformed_packets);
   g_test_add_func ("/reliable-link/random-packets", test_random_packets);
+  g_test_add_func ("/reliable-link/numbers-wrap-around", test_numbers_wrap_around);
+  g_test_add_func ("/reliable-link/wrong-peer-number-delivers-nothing",
+                   test_wrong_peer_number_delivers_nothing);
+  g_test_add_func ("/reliable-link/guessed-numbers-are-refused", test_guessed_numbers_are_refused);
+  g_test_add_func ("/reliable-link/guessed-numbers-break-fixed-starts",
+                   test_guessed_numbers_break_fixed_starts);
 
   return g_test_run ();
 }

@@ -3,17 +3,25 @@
 
 #include "config.h"
 
+#include <errno.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
 
 #include "ph-code.h"
+#include "ph-conversation-private.h"
 #include "ph-conversation.h"
 #include "ph-error.h"
 #include "ph-mailbox-format.h"
 #include "ph-mailbox-store.h"
+#include "ph-nice-stream.h"
 #include "ph-pake.h"
+#include "ph-reliable-link.h"
 #include "ph-rendezvous-client.h"
 #include "ph-signaling.h"
 #include "ph-test-needs-hooks.h"
@@ -31,7 +39,11 @@
  * Then a guesser who knows only the nameplate: it takes the joiner's seat
  * before the real joiner and runs the PAKE on a guessed code. And the
  * server itself, the only one left who can post in a side's name once
- * both seats are taken, forging control messages after the key. */
+ * both seats are taken, forging control messages after the key.
+ *
+ * Last, a third party off the path of a connected chat that knows both
+ * ends' addresses and ports, and sends each end reliable-link packets from
+ * the other's address, numbered the way every link used to start. */
 
 #define TIMEOUT_MS ph_test_scaled_ms (20000)
 /* Well under the 20 s a peer has to confirm the key: an ending this quick
@@ -1098,6 +1110,372 @@ test_sealed_bye_ends_setup (void)
   proxy_stop (&proxy, server);
 }
 
+/* A third party that sends datagrams in someone else's name: a raw
+ * socket bound to that address writes the UDP header itself, with the
+ * other's port. Needs CAP_NET_RAW. */
+typedef struct
+{
+  int fd;
+  struct sockaddr_storage to; /* port 0: a raw IPv6 socket reads it as the protocol */
+  socklen_t to_length;
+  guint16 from_port;
+  guint16 to_port;
+} Forger;
+
+/* A link-local address needs its interface, which the path does not say:
+ * the one that holds the address (both ends are on this machine). */
+static void
+set_scope (struct sockaddr_storage *address)
+{
+  struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)address;
+  struct ifaddrs *interfaces;
+
+  if (address->ss_family != AF_INET6 || !IN6_IS_ADDR_LINKLOCAL (&in6->sin6_addr))
+    return;
+  g_assert_cmpint (getifaddrs (&interfaces), ==, 0);
+  for (struct ifaddrs *i = interfaces; i != NULL; i = i->ifa_next)
+    if (i->ifa_addr != NULL && i->ifa_addr->sa_family == AF_INET6
+        && memcmp (&((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr, &in6->sin6_addr,
+                   sizeof in6->sin6_addr)
+               == 0)
+      in6->sin6_scope_id = ((struct sockaddr_in6 *)i->ifa_addr)->sin6_scope_id;
+  freeifaddrs (interfaces);
+}
+
+static gboolean
+forger_open (Forger *forger, const char *from_address, guint16 from_port, const char *to_address,
+             guint16 to_port)
+{
+  g_autoptr (GInetAddress) from = g_inet_address_new_from_string (from_address);
+  g_autoptr (GInetAddress) to = g_inet_address_new_from_string (to_address);
+  g_autoptr (GSocketAddress) from_socket = NULL;
+  g_autoptr (GSocketAddress) to_socket = NULL;
+  struct sockaddr_storage bound;
+  int family;
+
+  g_assert_nonnull (from);
+  g_assert_nonnull (to);
+  family = g_inet_address_get_family (from) == G_SOCKET_FAMILY_IPV6 ? AF_INET6 : AF_INET;
+  from_socket = g_inet_socket_address_new (from, 0);
+  to_socket = g_inet_socket_address_new (to, 0);
+  *forger = (Forger){ .from_port = from_port, .to_port = to_port };
+  forger->to_length = g_socket_address_get_native_size (to_socket);
+  g_assert_true (g_socket_address_to_native (to_socket, &forger->to, sizeof forger->to, NULL));
+  g_assert_true (g_socket_address_to_native (from_socket, &bound, sizeof bound, NULL));
+  set_scope (&forger->to);
+  set_scope (&bound);
+
+  forger->fd = socket (family, SOCK_RAW, IPPROTO_UDP);
+  if (forger->fd < 0)
+    return FALSE;
+  if (family == AF_INET6)
+    {
+      int offset = 6; /* the kernel fills in the UDP checksum, which IPv6 needs */
+
+      g_assert_cmpint (setsockopt (forger->fd, IPPROTO_IPV6, IPV6_CHECKSUM, &offset, sizeof offset),
+                       ==, 0);
+    }
+  if (bind (forger->fd, (struct sockaddr *)&bound, g_socket_address_get_native_size (from_socket))
+      != 0)
+    g_error ("Could not bind a raw socket to %s: %s", from_address, g_strerror (errno));
+  return TRUE;
+}
+
+static void
+forger_send (Forger *forger, const guint8 *payload, gsize length)
+{
+  guint8 datagram[8 + 1200];
+  gsize total = 8 + length;
+
+  g_assert_cmpuint (length, <=, 1200);
+  datagram[0] = forger->from_port >> 8;
+  datagram[1] = forger->from_port & 0xff;
+  datagram[2] = forger->to_port >> 8;
+  datagram[3] = forger->to_port & 0xff;
+  datagram[4] = total >> 8;
+  datagram[5] = total & 0xff;
+  datagram[6] = datagram[7] = 0; /* none over IPv4; the kernel's over IPv6 */
+  memcpy (datagram + 8, payload, length);
+  if (sendto (forger->fd, datagram, total, 0, (struct sockaddr *)&forger->to, forger->to_length)
+      != (gssize)total)
+    g_error ("Could not send a forged datagram: %s", g_strerror (errno));
+}
+
+/* A link packet (docs/protocol.md, "The reliable link"). Data looks like
+ * the start of a TLS record, so a link that took it would hand TLS junk. */
+static gsize
+forge_link_packet (guint8 *packet, guint8 kind, guint32 seq, guint32 ack)
+{
+  gsize length = kind == 0xd1 ? 20 + 64 : 20;
+
+  memset (packet, 0, length);
+  packet[0] = kind;
+  packet[3] = 64;
+  for (guint i = 0; i < 4; i++)
+    {
+      packet[4 + i] = seq >> (24 - 8 * i);
+      packet[8 + i] = ack >> (24 - 8 * i);
+    }
+  memset (packet + 12, 0xff, 8);
+  if (length > 20)
+    {
+      packet[20] = 0x17;
+      packet[21] = packet[22] = 0x03;
+      packet[24] = 59;
+      memset (packet + 25, 0xa5, length - 25);
+    }
+  return length;
+}
+
+typedef struct
+{
+  PhConversation *conversation;
+  gboolean connected;
+  gboolean left_connected; /* reconnected, closed or failed after connecting */
+  guint received;
+} ChatPeer;
+
+static void
+chat_state_cb (PhConversation *conversation, GParamSpec *pspec, ChatPeer *peer)
+{
+  if (ph_conversation_get_state (conversation) == PH_CONVERSATION_STATE_CONNECTED)
+    peer->connected = TRUE;
+  else if (peer->connected)
+    peer->left_connected = TRUE;
+}
+
+static void
+chat_received_cb (PhConversation *conversation, const char *id, gint64 time_ms, const char *text,
+                  ChatPeer *peer)
+{
+  peer->received++;
+}
+
+static gboolean
+chat_both_connected (gpointer data)
+{
+  ChatPeer *peers = data;
+
+  return peers[0].connected && peers[1].connected;
+}
+
+typedef struct
+{
+  ChatPeer *peers;
+  guint count;
+} Received;
+
+static gboolean
+chat_both_received (gpointer data)
+{
+  Received *r = data;
+
+  return r->peers[0].received >= r->count && r->peers[1].received >= r->count;
+}
+
+static gboolean
+chat_one_left (gpointer data)
+{
+  ChatPeer *peers = data;
+
+  return peers[0].left_connected || peers[1].left_connected;
+}
+
+static gboolean
+chat_both_closed (gpointer data)
+{
+  ChatPeer *peers = data;
+
+  for (guint i = 0; i < 2; i++)
+    if (ph_conversation_get_state (peers[i].conversation) != PH_CONVERSATION_STATE_CLOSED
+        && ph_conversation_get_state (peers[i].conversation) != PH_CONVERSATION_STATE_FAILED)
+      return FALSE;
+  return TRUE;
+}
+
+static void
+chat_start (ChatPeer peers[2], const char *url)
+{
+  g_autoptr (GError) error = NULL;
+
+  for (guint i = 0; i < 2; i++)
+    {
+      peers[i] = (ChatPeer){ ph_conversation_new (url, i == 0 ? "Alice" : "Bob", NULL) };
+      g_signal_connect (peers[i].conversation, "notify::state", G_CALLBACK (chat_state_cb),
+                        &peers[i]);
+      g_signal_connect (peers[i].conversation, "message-received", G_CALLBACK (chat_received_cb),
+                        &peers[i]);
+    }
+  ph_conversation_host (peers[0].conversation);
+  g_assert_true (ph_test_wait_until (has_code, peers[0].conversation, TIMEOUT_MS));
+  g_assert_true (ph_conversation_join (peers[1].conversation,
+                                       ph_conversation_get_code (peers[0].conversation), &error));
+  g_assert_no_error (error);
+  g_assert_true (ph_test_wait_until (chat_both_connected, peers, TIMEOUT_MS));
+}
+
+/* One message each way, both delivered. */
+static void
+chat_exchange (ChatPeer peers[2], guint round)
+{
+  Received received = { peers, round };
+
+  for (guint i = 0; i < 2; i++)
+    {
+      g_autofree char *text = g_strdup_printf ("message %u from %s", round, i == 0 ? "Alice" : "Bob");
+
+      g_free (ph_conversation_send_message (peers[i].conversation, text, NULL));
+    }
+  g_assert_true (ph_test_wait_until (chat_both_received, &received, TIMEOUT_MS));
+}
+
+static void
+chat_stop (ChatPeer peers[2])
+{
+  for (guint i = 0; i < 2; i++)
+    ph_conversation_leave (peers[i].conversation);
+  g_assert_true (ph_test_wait_until (chat_both_closed, peers, TIMEOUT_MS));
+  for (guint i = 0; i < 2; i++)
+    g_clear_object (&peers[i].conversation);
+}
+
+static guint64
+refused_by (ChatPeer *peer)
+{
+  PhIceTransport *ice = ph_conversation_get_ice_transport (peer->conversation);
+
+  return ph_nice_stream_get_refused_packets (PH_NICE_STREAM (ph_ice_transport_get_stream (ice)));
+}
+
+typedef struct
+{
+  ChatPeer *peer;
+  guint64 refused;
+} Refused;
+
+static gboolean
+refused_all (gpointer data)
+{
+  Refused *r = data;
+
+  return refused_by (r->peer) >= r->refused || r->peer->left_connected;
+}
+
+#define FORGED_BATCH 16
+
+/* Sends @peer link packets from the other end's address: for every number
+ * from 0 to 255, data and an acknowledgement of everything, then FIN and
+ * GONE, acknowledging 0 (as a link that started at 0 would take). In
+ * small batches, each read before the next, so none is lost to a full
+ * socket buffer. Returns how many, or 0 without CAP_NET_RAW. */
+static guint
+forge_link_packets_to (ChatPeer *peer, gboolean expect_refused)
+{
+  const PhPath *path = ph_conversation_get_path (peer->conversation);
+  guint8 packet[PH_RELIABLE_LINK_MAX_PACKET];
+  Refused refused = { peer, refused_by (peer) };
+  Forger forger;
+  guint sent = 0;
+
+  g_assert_nonnull (path);
+  g_test_message ("Forging packets from %s port %u to %s port %u", path->remote_address,
+                  path->remote_port, path->local_address, path->local_port);
+  if (!forger_open (&forger, path->remote_address, path->remote_port, path->local_address,
+                    path->local_port))
+    return 0;
+  for (guint i = 0; i < 2 * 256 + 32; i++)
+    {
+      gsize length;
+
+      if (i < 2 * 256)
+        length = forge_link_packet (packet, i % 2 == 0 ? 0xd1 : 0xd2, i / 2, 0);
+      else
+        length = forge_link_packet (packet, i % 2 == 0 ? 0xd3 : 0xd4, (i - 2 * 256) * 8, 0);
+      forger_send (&forger, packet, length);
+      sent++;
+      refused.refused++;
+      if (sent % FORGED_BATCH == 0 || i == 2 * 256 + 31)
+        {
+          gboolean all = ph_test_wait_until (refused_all, &refused, ph_test_scaled_ms (2000));
+
+          if (expect_refused)
+            g_assert_true (all);
+          if (peer->left_connected)
+            break;
+        }
+    }
+  close (forger.fd);
+  return sent;
+}
+
+static gboolean
+can_forge (void)
+{
+  int fd = socket (AF_INET, SOCK_RAW, IPPROTO_UDP);
+
+  if (fd < 0)
+    {
+      g_test_skip ("Forging another's address needs a raw socket (CAP_NET_RAW)");
+      return FALSE;
+    }
+  close (fd);
+  return TRUE;
+}
+
+/* Each link numbers from a random start that only the sealed descriptions
+ * carry: packets with the numbers every link used to start with, from
+ * the peer's own address and port, are refused (each one counted) and
+ * the chat goes on as if nothing happened. */
+static void
+test_forged_link_packets_are_refused (void)
+{
+  g_autoptr (PhRendezvousServer) server = NULL;
+  g_autofree char *url = NULL;
+  ChatPeer peers[2];
+
+  if (!can_forge ())
+    return;
+  server = ph_test_server_start (0, NULL);
+  url = ph_rendezvous_server_get_url (server);
+  chat_start (peers, url);
+  chat_exchange (peers, 1);
+
+  for (guint i = 0; i < 2; i++)
+    g_assert_cmpuint (forge_link_packets_to (&peers[i], TRUE), >, 0);
+  chat_exchange (peers, 2);
+  for (guint i = 0; i < 2; i++)
+    {
+      g_assert_false (peers[i].left_connected);
+      g_assert_cmpint (ph_conversation_get_state (peers[i].conversation), ==,
+                       PH_CONVERSATION_STATE_CONNECTED);
+      g_assert_no_error (ph_conversation_get_error (peers[i].conversation));
+    }
+  chat_stop (peers);
+}
+
+/* Why: the same packets break a chat whose links both start at 0, as
+ * between two peers from before random starts. */
+static void
+test_forged_link_packets_break_fixed_starts (void)
+{
+  g_autoptr (PhRendezvousServer) server = NULL;
+  g_autofree char *url = NULL;
+  ChatPeer peers[2];
+
+  if (!can_forge ())
+    return;
+  g_setenv ("PINHOLE_TEST_NO_LINK_ISN", "1", TRUE);
+  server = ph_test_server_start (0, NULL);
+  url = ph_rendezvous_server_get_url (server);
+  chat_start (peers, url);
+  chat_exchange (peers, 1);
+
+  forge_link_packets_to (&peers[0], FALSE);
+  g_assert_true (ph_test_wait_until (chat_one_left, peers, TIMEOUT_MS));
+  chat_stop (peers);
+  g_unsetenv ("PINHOLE_TEST_NO_LINK_ISN");
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -1114,6 +1492,10 @@ main (int argc, char *argv[])
                    test_forged_control_messages_after_the_key);
   g_test_add_func ("/security/forged-bye-during-setup", test_forged_bye_during_setup);
   g_test_add_func ("/security/sealed-bye-ends-setup", test_sealed_bye_ends_setup);
+  g_test_add_func ("/security/forged-link-packets-are-refused",
+                   test_forged_link_packets_are_refused);
+  ph_test_add_func_with_hooks ("/security/forged-link-packets-break-fixed-starts",
+                               test_forged_link_packets_break_fixed_starts);
 
   return g_test_run ();
 }

@@ -73,6 +73,8 @@ make_description (void)
   for (gsize i = 0; i < G_N_ELEMENTS (valid_candidates); i++)
     g_ptr_array_add (desc->candidates, g_strdup (valid_candidates[i]));
   desc->end_of_candidates = TRUE;
+  desc->has_link_isn = TRUE;
+  desc->link_isn = G_MAXUINT32;
 
   return desc;
 }
@@ -88,6 +90,8 @@ assert_descriptions_equal (const PhSessionDescription *a, const PhSessionDescrip
   g_assert_cmpstr (a->ice_ufrag, ==, b->ice_ufrag);
   g_assert_cmpstr (a->ice_pwd, ==, b->ice_pwd);
   g_assert_cmpint (a->end_of_candidates, ==, b->end_of_candidates);
+  g_assert_cmpint (a->has_link_isn, ==, b->has_link_isn);
+  g_assert_cmpuint (a->link_isn, ==, b->link_isn);
   g_assert_cmpuint (a->candidates->len, ==, b->candidates->len);
   for (guint i = 0; i < a->candidates->len; i++)
     g_assert_cmpstr (g_ptr_array_index (a->candidates, i), ==,
@@ -123,6 +127,8 @@ test_to_string_exact (void)
   desc->ice_pwd = g_strdup ("Zp3QxYk8mN2bV7cL1rT9wE4s");
   g_ptr_array_add (desc->candidates, g_strdup (valid_candidates[0]));
   desc->end_of_candidates = TRUE;
+  desc->has_link_isn = TRUE;
+  desc->link_isn = 3735928559u;
 
   text = ph_session_description_to_string (desc);
   g_assert_cmpstr (text, ==,
@@ -139,16 +145,19 @@ test_to_string_exact (void)
                    "a=mid:0\r\n"
                    "a=ice-ufrag:6Dh2\r\n"
                    "a=ice-pwd:Zp3QxYk8mN2bV7cL1rT9wE4s\r\n"
+                   "a=x-pinhole-link-isn:3735928559\r\n"
                    "a=candidate:1 1 UDP 2015363327 10.1.0.2 39989 typ host\r\n"
                    "a=end-of-candidates\r\n");
 
-  /* Without a name or end-of-candidates those lines are left out. */
+  /* Without a name, end-of-candidates or link ISN those lines are left out. */
   g_clear_pointer (&desc->name, g_free);
   desc->end_of_candidates = FALSE;
+  desc->has_link_isn = FALSE;
   g_clear_pointer (&text, g_free);
   text = ph_session_description_to_string (desc);
   g_assert_null (strstr (text, "x-pinhole-name"));
   g_assert_null (strstr (text, "end-of-candidates"));
+  g_assert_null (strstr (text, "x-pinhole-link-isn"));
   g_assert_true (g_str_has_suffix (text, "typ host\r\n"));
 }
 
@@ -204,6 +213,56 @@ test_lf_only (void)
   g_assert_cmpuint (desc->candidates->len, ==, 2);
   g_assert_cmpstr (g_ptr_array_index (desc->candidates, 1), ==, base_lines[14] + 2);
   g_assert_true (desc->end_of_candidates);
+  /* An older peer's description: no link ISN. */
+  g_assert_false (desc->has_link_isn);
+}
+
+/* The link's initial sequence number: any 32-bit value, where it stands
+ * among the attributes does not matter, and without it the description
+ * is an older peer's (the link then starts at 0 on both sides). */
+static void
+test_link_isn (void)
+{
+  const struct
+  {
+    guint line;
+    const char *attribute;
+    guint32 expected;
+  } cases[] = {
+    { 14, "a=x-pinhole-link-isn:0", 0 },
+    { 14, "a=x-pinhole-link-isn:4294967295", G_MAXUINT32 },
+    { 8, "a=x-pinhole-link-isn:2147483648", 2147483648u },
+    { 17, "a=x-pinhole-link-isn:10", 10 },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr (GBytes) text = NULL;
+      g_autoptr (PhSessionDescription) desc = NULL;
+      g_autoptr (PhSessionDescription) copy = NULL;
+      g_autoptr (GError) error = NULL;
+      const char *lines[G_N_ELEMENTS (base_lines) + 1];
+      g_autofree char *joined = NULL;
+      guint n = 0;
+
+      for (guint j = 0; j < G_N_ELEMENTS (base_lines); j++)
+        {
+          if (j + 1 == cases[i].line)
+            lines[n++] = cases[i].attribute;
+          lines[n++] = base_lines[j];
+        }
+      if (n < G_N_ELEMENTS (lines))
+        lines[n++] = cases[i].attribute;
+      joined = join_lines (lines, n, "\r\n");
+
+      desc = ph_session_description_parse (joined, strlen (joined), &error);
+      g_assert_no_error (error);
+      g_assert_true (desc->has_link_isn);
+      g_assert_cmpuint (desc->link_isn, ==, cases[i].expected);
+      copy = ph_session_description_copy (desc);
+      g_assert_true (copy->has_link_isn);
+      g_assert_cmpuint (copy->link_isn, ==, cases[i].expected);
+    }
 }
 
 static void
@@ -525,6 +584,24 @@ add_line_rejects (void)
       "^Line 12 \\(a=\\): an attribute must look like" },
     { "session-field-in-media", 11, "z=0 -1h", TRUE,
       "^Line 11 \\(z=\\): z= is not allowed after the m= line" },
+#define LINK_ISN_PROBLEM                                                                           \
+  "^Line 14 \\(a=x-pinhole-link-isn\\): the link’s initial sequence number must be a decimal "     \
+  "number from 0 to 4294967295 without leading zeros, not "
+    { "link-isn-too-big", 14, "a=x-pinhole-link-isn:4294967296", TRUE,
+      LINK_ISN_PROBLEM "“4294967296”$" },
+    { "link-isn-huge", 14, "a=x-pinhole-link-isn:99999999999999999999999", TRUE,
+      LINK_ISN_PROBLEM "“99999999999999999999999”$" },
+    { "link-isn-negative", 14, "a=x-pinhole-link-isn:-1", TRUE, LINK_ISN_PROBLEM "“-1”$" },
+    { "link-isn-plus", 14, "a=x-pinhole-link-isn:+1", TRUE, LINK_ISN_PROBLEM "“\\+1”$" },
+    { "link-isn-hex", 14, "a=x-pinhole-link-isn:0x10", TRUE, LINK_ISN_PROBLEM "“0x10”$" },
+    { "link-isn-leading-zero", 14, "a=x-pinhole-link-isn:0123", TRUE, LINK_ISN_PROBLEM "“0123”$" },
+    { "link-isn-word", 14, "a=x-pinhole-link-isn:random", TRUE, LINK_ISN_PROBLEM "“random”$" },
+    { "link-isn-space", 14, "a=x-pinhole-link-isn: 12", TRUE, LINK_ISN_PROBLEM "“ 12”$" },
+    { "link-isn-trailing", 14, "a=x-pinhole-link-isn:12 34", TRUE, LINK_ISN_PROBLEM "“12 34”$" },
+    { "link-isn-empty", 14, "a=x-pinhole-link-isn:", TRUE, LINK_ISN_PROBLEM "“”$" },
+    { "link-isn-without-value", 14, "a=x-pinhole-link-isn", TRUE,
+      "^Line 14 \\(a=x-pinhole-link-isn\\): a=x-pinhole-link-isn needs a value after “:”$" },
+#undef LINK_ISN_PROBLEM
   };
 
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
@@ -541,6 +618,18 @@ add_whole_text_rejects (void)
   char *text;
 
   add_reject ("empty", g_bytes_new_static ("", 0), "^Line 1: the session description is empty$");
+
+  /* Two numbers for one link: which would the peer use? */
+  s = g_string_new (NULL);
+  for (gsize i = 0; i < G_N_ELEMENTS (base_lines); i++)
+    {
+      if (i == 13)
+        g_string_append (s, "a=x-pinhole-link-isn:1\r\na=x-pinhole-link-isn:1\r\n");
+      g_string_append_printf (s, "%s\r\n", base_lines[i]);
+    }
+  add_reject ("link-isn-twice", bytes_from_string (g_string_free (s, FALSE)),
+              "^Line 15 \\(a=x-pinhole-link-isn\\): a=x-pinhole-link-isn appears twice \\(first "
+              "on line 14\\)$");
 
   /* Line 7 ends in a bare LF in a CR LF description, and the reverse. */
   s = g_string_new (NULL);
@@ -753,6 +842,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/session-description/round-trip", test_round_trip);
   g_test_add_func ("/session-description/round-trip-minimal", test_round_trip_minimal);
   g_test_add_func ("/session-description/lf-only", test_lf_only);
+  g_test_add_func ("/session-description/link-isn", test_link_isn);
   g_test_add_func ("/session-description/last-line-unterminated", test_last_line_unterminated);
   g_test_add_func ("/session-description/fingerprint-normalised", test_fingerprint_normalised);
   g_test_add_func ("/session-description/unknown-attributes-ignored",

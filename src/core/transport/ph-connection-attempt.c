@@ -3,8 +3,16 @@
 
 #include "config.h"
 
+#include <sodium.h>
+
 #include "ph-connection-attempt.h"
 #include "ph-core-enums.h"
+#include "ph-nice-stream.h"
+#include "ph-test-hooks.h"
+
+/* Tests play a peer from before the link ISN: it announces none and
+ * numbers from 0 whatever the peer announced. */
+#define OLDER_PEER() ph_test_hook_is_set ("PINHOLE_TEST_NO_LINK_ISN")
 
 struct _PhConnectionAttempt
 {
@@ -13,6 +21,7 @@ struct _PhConnectionAttempt
   guint64 number;
   gboolean is_host;
   GTlsCertificate *certificate;
+  guint32 link_isn; /* where our link starts numbering, random per attempt */
 
   PhIceTransport *ice;
   PhCandidateLedger *candidates;
@@ -55,12 +64,29 @@ feed_remote_candidates (PhConnectionAttempt *self, GError **error)
   return TRUE;
 }
 
+/* Each side's link numbers from the start it announced; a peer that
+ * announced none is older and numbers from 0 both ways, so we do too.
+ * Set before ICE gets the peer's credentials, so before any pair of ours
+ * works; what the peer sent earlier was dropped and comes again. */
+static void
+number_link (PhConnectionAttempt *self)
+{
+  const PhSessionDescription *peer = self->peer_description;
+  PhNiceStream *stream = PH_NICE_STREAM (ph_ice_transport_get_stream (self->ice));
+
+  if (peer->has_link_isn && !OLDER_PEER ())
+    ph_nice_stream_set_link_numbers (stream, self->link_isn, peer->link_isn);
+  else
+    ph_nice_stream_set_link_numbers (stream, 0, 0);
+}
+
 static gboolean
 apply_peer_description (PhConnectionAttempt *self, GError **error)
 {
   if (self->ice == NULL || self->peer_description == NULL)
     return TRUE;
 
+  number_link (self);
   if (!ph_ice_transport_set_remote_credentials (self->ice, self->peer_description->ice_ufrag,
                                                 self->peer_description->ice_pwd, error))
     return FALSE;
@@ -146,6 +172,8 @@ ph_connection_attempt_start (PhConnectionAttempt *self, const PhIceConfig *confi
   g_return_val_if_fail (self->ice == NULL && !self->finished, FALSE);
 
   self->ice = ph_ice_transport_new (config, self->is_host);
+  /* Before gathering opens the sockets. */
+  ph_nice_stream_await_link_numbers (PH_NICE_STREAM (ph_ice_transport_get_stream (self->ice)));
   g_signal_connect (self->ice, "local-candidate", G_CALLBACK (ice_local_candidate_cb), self);
   g_signal_connect (self->ice, "gathering-done", G_CALLBACK (ice_gathering_done_cb), self);
   g_signal_connect (self->ice, "state-changed", G_CALLBACK (ice_state_changed_cb), self);
@@ -190,6 +218,8 @@ ph_connection_attempt_describe (PhConnectionAttempt *self, PhSessionDescription 
   for (guint i = 0; i < local->len && i < PH_SESSION_DESCRIPTION_MAX_CANDIDATES; i++)
     g_ptr_array_add (description->candidates, g_strdup (g_ptr_array_index (local, i)));
   description->end_of_candidates = ph_candidate_ledger_get_local_done (self->candidates);
+  description->has_link_isn = !OLDER_PEER ();
+  description->link_isn = description->has_link_isn ? self->link_isn : 0;
 }
 
 gboolean
@@ -407,7 +437,13 @@ ph_connection_attempt_new (guint64 number, gboolean is_host, GTlsCertificate *ce
   g_return_val_if_fail (number > 0, NULL);
   g_return_val_if_fail (G_IS_TLS_CERTIFICATE (certificate), NULL);
 
+  if (sodium_init () < 0)
+    g_error ("libsodium could not be initialised");
+
   self = g_object_new (PH_TYPE_CONNECTION_ATTEMPT, NULL);
+  /* Unguessable, so that someone off the path who knows the addresses and
+   * ports still cannot forge a link packet the link takes. */
+  randombytes_buf (&self->link_isn, sizeof self->link_isn);
   self->number = number;
   self->is_host = is_host;
   self->certificate = g_object_ref (certificate);

@@ -47,11 +47,13 @@ guint64 ph_connection_attempt_get_number (PhConnectionAttempt *self);
 gboolean ph_connection_attempt_is_started (PhConnectionAttempt *self);
 
 /* Fills this side's part of @description: the TLS role, ICE credentials,
- * the candidates gathered so far and whether gathering is done. */
+ * where its reliable link starts numbering (random per attempt), the
+ * candidates gathered so far and whether gathering is done. */
 void ph_connection_attempt_describe (PhConnectionAttempt *self, PhSessionDescription *description);
 
 /* The peer's description of this attempt: its credentials and candidates
- * go to ICE (once it is started) and its fingerprint is the only
+ * go to ICE (once it is started), its link's start numbers the link (none:
+ * an older peer, both sides number from 0) and its fingerprint is the only
  * certificate the channel accepts. */
 gboolean ph_connection_attempt_set_peer_description (PhConnectionAttempt *self,
                                                      const PhSessionDescription *description,

@@ -38,6 +38,8 @@ typedef struct
   gboolean input_closed;
   gboolean output_closed;
   gboolean connected; /* ICE has a pair to send on */
+  gboolean awaiting_numbers; /* the link carries nothing before they come */
+  guint64 early_packets;     /* dropped while awaiting them */
   guint n_waiters;    /* threads blocked on @cond */
   /* Contexts whose pollable sources may wait on this stream; replaced, never
    * changed, so that a notifier can use it after unlocking. */
@@ -431,7 +433,8 @@ G_DEFINE_FINAL_TYPE_WITH_CODE (PhNiceOutputStream, ph_nice_output_stream, G_TYPE
 static gboolean
 output_ready_locked (Shared *shared)
 {
-  return (shared->connected && ph_reliable_link_get_send_space (shared->link) > 0)
+  return (shared->connected && !shared->awaiting_numbers
+          && ph_reliable_link_get_send_space (shared->link) > 0)
          || shared->error != NULL || shared->output_closed;
 }
 
@@ -466,7 +469,7 @@ try_send (Shared *shared, const void *buffer, gsize count, GError **error)
       g_mutex_unlock (&shared->mutex);
       return -1;
     }
-  if (shared->connected)
+  if (shared->connected && !shared->awaiting_numbers)
     taken = ph_reliable_link_write (shared->link, buffer, count, g_get_monotonic_time ());
   take_packets_locked (shared, &packets);
   g_mutex_unlock (&shared->mutex);
@@ -546,11 +549,13 @@ ph_nice_output_stream_create_source (GPollableOutputStream *stream, GCancellable
 }
 
 /* Ends our side of the link after what was written; called with the mutex
- * held. */
+ * held. A link still waiting for its numbers has sent nothing to end. */
 static void
 finish_locked (Shared *shared, GQueue *packets)
 {
   shared->output_closed = TRUE;
+  if (shared->awaiting_numbers)
+    return;
   ph_reliable_link_finish (shared->link, g_get_monotonic_time ());
   take_packets_locked (shared, packets);
 }
@@ -644,6 +649,15 @@ recv_cb (NiceAgent *agent, guint stream_id, guint component_id, guint len, gchar
   gsize before;
 
   g_mutex_lock (&shared->mutex);
+  /* Nothing the peer sends before its numbers are known can be checked
+   * against them; it sends again. */
+  if (shared->awaiting_numbers)
+    {
+      shared->early_packets++;
+      g_mutex_unlock (&shared->mutex);
+      g_debug ("Dropped a packet that came before the link's numbers");
+      return;
+    }
   /* Compact before growing so a reader that keeps up never makes the
    * buffer move more than it holds. */
   if (shared->offset > 0 && shared->offset >= shared->buffer->len / 2)
@@ -925,8 +939,57 @@ ph_nice_stream_abandon (PhNiceStream *self)
   g_io_stream_close (G_IO_STREAM (self), NULL, NULL);
   shared = self->shared;
   g_mutex_lock (&shared->mutex);
-  ph_reliable_link_abandon (shared->link);
+  if (!shared->awaiting_numbers)
+    ph_reliable_link_abandon (shared->link);
   take_packets_locked (shared, &packets);
   g_mutex_unlock (&shared->mutex);
   send_packets (shared, &packets);
+}
+
+void
+ph_nice_stream_await_link_numbers (PhNiceStream *self)
+{
+  Shared *shared;
+
+  g_return_if_fail (PH_IS_NICE_STREAM (self));
+
+  shared = self->shared;
+  g_mutex_lock (&shared->mutex);
+  shared->awaiting_numbers = TRUE;
+  g_mutex_unlock (&shared->mutex);
+}
+
+void
+ph_nice_stream_set_link_numbers (PhNiceStream *self, guint32 send_isn, guint32 receive_isn)
+{
+  Shared *shared;
+
+  g_return_if_fail (PH_IS_NICE_STREAM (self));
+
+  shared = self->shared;
+  g_mutex_lock (&shared->mutex);
+  if (shared->output_closed)
+    {
+      g_mutex_unlock (&shared->mutex);
+      return;
+    }
+  ph_reliable_link_set_initial_numbers (shared->link, send_isn, receive_isn);
+  shared->awaiting_numbers = FALSE;
+  /* Writers waiting for them can go on. */
+  notify_unlock (shared, FALSE);
+}
+
+guint64
+ph_nice_stream_get_refused_packets (PhNiceStream *self)
+{
+  Shared *shared;
+  guint64 refused;
+
+  g_return_val_if_fail (PH_IS_NICE_STREAM (self), 0);
+
+  shared = self->shared;
+  g_mutex_lock (&shared->mutex);
+  refused = shared->early_packets + ph_reliable_link_get_refused (shared->link);
+  g_mutex_unlock (&shared->mutex);
+  return refused;
 }

@@ -25,4 +25,16 @@ PhNiceStream *ph_nice_stream_new (NiceAgent *agent, guint stream_id, guint compo
 void ph_nice_stream_abandon (PhNiceStream *self);
 void ph_nice_stream_get_packet_counts (PhNiceStream *self, guint64 *sent, guint64 *resent);
 
+/* The link's numbers come with the peer's session description, which may
+ * arrive after ICE started: from ph_nice_stream_await_link_numbers()
+ * (called before the agent gathers) until ph_nice_stream_set_link_numbers(),
+ * the stream drops what arrives, counted as refused, and takes no writes.
+ * Without either, the link numbers from 0 both ways, as older peers do.
+ * Setting them on a closed stream does nothing. */
+void ph_nice_stream_await_link_numbers (PhNiceStream *self);
+void ph_nice_stream_set_link_numbers (PhNiceStream *self, guint32 send_isn, guint32 receive_isn);
+/* Datagrams that were not the peer's link packets: malformed, numbered
+ * outside the window, or early. */
+guint64 ph_nice_stream_get_refused_packets (PhNiceStream *self);
+
 G_END_DECLS

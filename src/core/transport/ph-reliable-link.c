@@ -26,7 +26,12 @@
  * numbers and why.
  *
  * Packet: kind (1), reserved (1), window (2), seq (4), ack (4), sack (8),
- * payload; numbers big-endian. */
+ * payload; numbers big-endian. Each side numbers from its own random
+ * start, announced in the sealed session description, so that someone
+ * off the path who can guess the addresses and ports still cannot make
+ * a packet the link takes (RFC 6528's reasoning for TCP); a packet whose
+ * seq or ack is outside the window is refused before it changes
+ * anything. */
 
 #define HEADER_SIZE 20
 #define MAX_PAYLOAD (PH_RELIABLE_LINK_MAX_PACKET - HEADER_SIZE)
@@ -119,6 +124,8 @@ struct _PhReliableLink
   guint peer_window;
   guint64 transmissions; /* data and FIN packets, first copies and again */
   guint64 retransmissions;
+  guint64 refused;
+  gboolean in_use; /* wrote, sent or took something: the numbers are fixed */
 
   /* Receiving: packets [rcv_next, rcv_next + WINDOW) in @held. */
   Held held[WINDOW];
@@ -153,6 +160,20 @@ ph_reliable_link_new (void)
   self->ack_deadline = -1;
   g_queue_init (&self->wire);
   return self;
+}
+
+void
+ph_reliable_link_set_initial_numbers (PhReliableLink *self, guint32 send_isn, guint32 receive_isn)
+{
+  g_return_if_fail (self != NULL);
+  g_return_if_fail (!self->in_use);
+
+  self->snd_una = self->snd_next = send_isn;
+  self->highest_acked = send_isn;
+  /* Losses before it would be taken for an old congestion event. */
+  self->recovery_end = send_isn;
+  self->rcv_next = receive_isn;
+  self->peer_sent = receive_isn;
 }
 
 void
@@ -282,6 +303,7 @@ ph_reliable_link_write (PhReliableLink *self, const guint8 *data, gsize length, 
   g_return_val_if_fail (self != NULL, 0);
   g_return_val_if_fail (!self->finish_requested, 0);
 
+  self->in_use = TRUE;
   taken = MIN (length, ph_reliable_link_get_send_space (self));
   g_byte_array_append (self->unsent, data, taken);
   flush (self, now);
@@ -303,6 +325,7 @@ ph_reliable_link_finish (PhReliableLink *self, gint64 now)
 
   if (self->finish_requested)
     return;
+  self->in_use = TRUE;
   self->finish_requested = TRUE;
   flush (self, now);
 }
@@ -486,17 +509,14 @@ hold (PhReliableLink *self, guint32 seq, const guint8 *payload, gsize length, gb
   schedule_ack (self, seq == self->rcv_next - 1 && !fin, now);
 }
 
-gboolean
-ph_reliable_link_receive (PhReliableLink *self, const guint8 *packet, gsize length, gint64 now,
-                          GByteArray *delivered, GError **error)
+static gboolean
+receive (PhReliableLink *self, const guint8 *packet, gsize length, gint64 now,
+         GByteArray *delivered, GError **error)
 {
   guint8 kind;
   guint32 seq, ack;
   guint64 sack = 0;
   gsize payload_length;
-
-  g_return_val_if_fail (self != NULL, FALSE);
-  g_return_val_if_fail (delivered != NULL, FALSE);
 
   if (length < HEADER_SIZE || length > PH_RELIABLE_LINK_MAX_PACKET)
     {
@@ -519,14 +539,28 @@ ph_reliable_link_receive (PhReliableLink *self, const guint8 *packet, gsize leng
   ack = read_u32 (packet + 8);
   for (guint i = 0; i < 8; i++)
     sack = sack << 8 | packet[12 + i];
+  /* What the peer sends now is numbered from the oldest packet it may
+   * still resend, at most a window before what we expect (it has not heard
+   * that we have those), to the end of its window; pure acknowledgements
+   * and GONE carry its next number, in the same range. Anything else was
+   * not numbered by our peer, or is too stale to tell us anything. */
+  if (seq - (self->rcv_next - WINDOW) > 2 * WINDOW)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                   "A link packet numbered %u, outside %u–%u", seq, self->rcv_next - WINDOW,
+                   self->rcv_next + WINDOW);
+      return FALSE;
+    }
   /* Acknowledging what was never sent is not a reordering but a lie. */
   if (seq_before (self->snd_next, ack) || seq_before (ack, self->snd_una - WINDOW))
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-                   "A link packet acknowledges %u, outside %u–%u", ack, self->snd_una,
+                   "A link packet acknowledges %u, outside %u–%u", ack, self->snd_una - WINDOW,
                    self->snd_next);
       return FALSE;
     }
+
+  self->in_use = TRUE;
 
   self->peer_window = MAX ((guint)(packet[2] << 8 | packet[3]), 1u);
   take_acknowledgements (self, ack, sack, now);
@@ -542,6 +576,19 @@ ph_reliable_link_receive (PhReliableLink *self, const guint8 *packet, gsize leng
   return TRUE;
 }
 
+gboolean
+ph_reliable_link_receive (PhReliableLink *self, const guint8 *packet, gsize length, gint64 now,
+                          GByteArray *delivered, GError **error)
+{
+  g_return_val_if_fail (self != NULL, FALSE);
+  g_return_val_if_fail (delivered != NULL, FALSE);
+
+  if (receive (self, packet, length, now, delivered, error))
+    return TRUE;
+  self->refused++;
+  return FALSE;
+}
+
 /* Ends the link at once: the peer hears that nothing more will come, not
  * even what would have been sent again. For a stream torn down with its
  * agent, whose FIN (or a packet before it) could otherwise be lost with
@@ -551,6 +598,7 @@ ph_reliable_link_abandon (PhReliableLink *self)
 {
   guint8 *packet = g_malloc (HEADER_SIZE);
 
+  self->in_use = TRUE;
   put_header (self, packet, KIND_GONE, self->snd_next);
   g_queue_push_tail (&self->wire, g_bytes_new_take (packet, HEADER_SIZE));
 }
@@ -654,4 +702,10 @@ guint64
 ph_reliable_link_get_retransmissions (PhReliableLink *self)
 {
   return self->retransmissions;
+}
+
+guint64
+ph_reliable_link_get_refused (PhReliableLink *self)
+{
+  return self->refused;
 }

@@ -23,6 +23,13 @@ typedef struct _PhReliableLink PhReliableLink;
 
 PhReliableLink *ph_reliable_link_new (void);
 void ph_reliable_link_free (PhReliableLink *self);
+/* Where the numbering starts: @send_isn for the packets it sends,
+ * @receive_isn for the peer's (0 and 0 unless set, as before the numbers
+ * were random). Only before it wrote, sent or took anything. Random
+ * numbers, known to the peer alone, keep a blind attacker's packets out:
+ * one is taken only when both its seq and ack fall in the window. */
+void ph_reliable_link_set_initial_numbers (PhReliableLink *self, guint32 send_isn,
+                                           guint32 receive_isn);
 
 gsize ph_reliable_link_write (PhReliableLink *self, const guint8 *data, gsize length, gint64 now);
 gsize ph_reliable_link_get_send_space (PhReliableLink *self);
@@ -41,6 +48,9 @@ void ph_reliable_link_tick (PhReliableLink *self, gint64 now);
 
 guint64 ph_reliable_link_get_transmissions (PhReliableLink *self);
 guint64 ph_reliable_link_get_retransmissions (PhReliableLink *self);
+/* Packets ph_reliable_link_receive() refused: malformed, or numbered
+ * outside the window (not of this link, or too stale to matter). */
+guint64 ph_reliable_link_get_refused (PhReliableLink *self);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PhReliableLink, ph_reliable_link_free)
 

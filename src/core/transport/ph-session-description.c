@@ -32,6 +32,7 @@ typedef enum
   UNIQUE_ICE_UFRAG,
   UNIQUE_ICE_PWD,
   UNIQUE_END_OF_CANDIDATES,
+  UNIQUE_LINK_ISN,
   N_UNIQUE
 } UniqueAttribute;
 
@@ -44,6 +45,7 @@ static const char *const unique_names[N_UNIQUE] = {
   [UNIQUE_ICE_UFRAG] = "ice-ufrag",
   [UNIQUE_ICE_PWD] = "ice-pwd",
   [UNIQUE_END_OF_CANDIDATES] = "end-of-candidates",
+  [UNIQUE_LINK_ISN] = "x-pinhole-link-isn",
 };
 
 typedef struct
@@ -98,6 +100,8 @@ ph_session_description_copy (const PhSessionDescription *self)
   copy->ice_ufrag = g_strdup (self->ice_ufrag);
   copy->ice_pwd = g_strdup (self->ice_pwd);
   copy->end_of_candidates = self->end_of_candidates;
+  copy->has_link_isn = self->has_link_isn;
+  copy->link_isn = self->link_isn;
   for (guint i = 0; self->candidates != NULL && i < self->candidates->len; i++)
     g_ptr_array_add (copy->candidates, g_strdup (g_ptr_array_index (self->candidates, i)));
 
@@ -130,6 +134,8 @@ ph_session_description_to_string (const PhSessionDescription *self)
                       "a=mid:0\r\n");
   g_string_append_printf (s, "a=ice-ufrag:%s\r\n", self->ice_ufrag);
   g_string_append_printf (s, "a=ice-pwd:%s\r\n", self->ice_pwd);
+  if (self->has_link_isn)
+    g_string_append_printf (s, "a=x-pinhole-link-isn:%" G_GUINT32_FORMAT "\r\n", self->link_isn);
   for (guint i = 0; self->candidates != NULL && i < self->candidates->len; i++)
     g_string_append_printf (s, "a=%s\r\n", (const char *)g_ptr_array_index (self->candidates, i));
   if (self->end_of_candidates)
@@ -550,6 +556,26 @@ parse_name (Parser *parser, const char *value, GError **error)
   return TRUE;
 }
 
+/* One spelling per number: decimal digits, no sign, no leading zero. */
+static gboolean
+parse_link_isn (Parser *parser, const char *value, GError **error)
+{
+  guint64 isn;
+
+  if (!parse_decimal (value, G_MAXUINT32, &isn) || (value[0] == '0' && value[1] != '\0'))
+    {
+      g_autofree char *quoted = quote (value);
+      return line_error (parser, error,
+                         "the link’s initial sequence number must be a decimal number from 0 "
+                         "to %u without leading zeros, not %s",
+                         G_MAXUINT32, quoted);
+    }
+
+  parser->desc->has_link_isn = TRUE;
+  parser->desc->link_isn = (guint32)isn;
+  return TRUE;
+}
+
 static gboolean
 parse_attribute (Parser *parser, const char *line, GError **error)
 {
@@ -629,6 +655,9 @@ parse_attribute (Parser *parser, const char *line, GError **error)
 
         case UNIQUE_NAME:
           return parse_name (parser, value, error);
+
+        case UNIQUE_LINK_ISN:
+          return parse_link_isn (parser, value, error);
 
         case UNIQUE_ICE_UFRAG:
           if (!is_ice_string (value, ICE_UFRAG_MIN_LENGTH, ICE_CREDENTIAL_MAX))

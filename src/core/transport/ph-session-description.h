@@ -25,6 +25,10 @@ typedef struct
   char *ice_pwd;
   GPtrArray *candidates; /* of char *, each "candidate:…" (no "a=") */
   gboolean end_of_candidates;
+  /* a=x-pinhole-link-isn: where this side's reliable link starts numbering
+   * its packets. Absent (older peers): both sides number from 0. */
+  gboolean has_link_isn;
+  guint32 link_isn;
 } PhSessionDescription;
 
 PhSessionDescription *ph_session_description_new (void);
