@@ -8,7 +8,13 @@
 #include "ph-nice-stream.h"
 #include "ph-reliable-link.h"
 
-/* The link hands over in-order bytes as soon as they arrive, so its window
+/* A GIOStream over one libnice component, with its input and output
+ * halves, pollable sources, the packet pump into PhReliableLink and its
+ * timers. One file because the halves, the sources and the agent's
+ * callbacks share one state and one lock; that is why it is longer than
+ * most.
+ *
+ * The link hands over in-order bytes as soon as they arrive, so its window
  * never pushes back on the peer; the buffer is drained by whoever reads
  * (the secure channel keeps a read source attached all the time, on the
  * same main context, so it stays near one window in practice). A peer that

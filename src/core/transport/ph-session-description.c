@@ -11,6 +11,11 @@
 #include "ph-error.h"
 #include "ph-session-description.h"
 
+/* The writer and the strict parser of one small SDP dialect. The parser
+ * is most of this file, and long on purpose: every line a peer can send
+ * is checked here, with an error that names the line, before anything
+ * else sees it (fuzzed: fuzz/fuzz-session-description.c). */
+
 #define FINGERPRINT_BYTES 32
 #define FINGERPRINT_TEXT_LENGTH (FINGERPRINT_BYTES * 3 - 1)
 #define ICE_UFRAG_MIN_LENGTH 4
