@@ -9,9 +9,10 @@
 #include <signal.h>
 #include <stdio.h>
 
-#include "ph-mailbox-store.h"
 #include "ph-rate-limiter.h"
 #include "ph-rendezvous-server.h"
+#include "ph-store-uri.h"
+#include "ph-store.h"
 
 #define EXIT_USAGE 2
 
@@ -192,6 +193,7 @@ main (int argc, char **argv)
   g_auto (GStrv) turn_uris = NULL;
   g_auto (GStrv) stun_uris = NULL;
   g_autofree char *port_file = NULL;
+  g_autofree char *store_uri = NULL;
   GOptionEntry entries[] = {
     { "listen", 0, 0, G_OPTION_ARG_STRING, &listen, "Address to listen on (127.0.0.1)", "ADDR" },
     { "port", 0, 0, G_OPTION_ARG_INT64, &port, "Port to listen on; 0 picks a free one (8470)",
@@ -228,14 +230,15 @@ main (int argc, char **argv)
       "Seconds a client may take to send a request or read a response, or stay idle (30)", "S" },
     { "port-file", 0, 0, G_OPTION_ARG_FILENAME, &port_file, "Write the port to FILE once listening",
       "FILE" },
+    { "store", 0, 0, G_OPTION_ARG_STRING, &store_uri,
+      "Where mailboxes are kept: memory: (lost on exit) (memory:)", "URI" },
     { NULL }
   };
   g_autoptr (GOptionContext) context = NULL;
   g_autoptr (GError) error = NULL;
   g_autoptr (GInetAddress) address = NULL;
   g_autoptr (GTlsCertificate) certificate = NULL;
-  const GType types[N_OBJECTS]
-      = { PH_TYPE_RENDEZVOUS_SERVER, PH_TYPE_MAILBOX_STORE, PH_TYPE_RATE_LIMITER };
+  GType types[N_OBJECTS] = { PH_TYPE_RENDEZVOUS_SERVER, G_TYPE_INVALID, PH_TYPE_RATE_LIMITER };
   Properties objects[N_OBJECTS];
   g_autoptr (GObject) store = NULL;
   g_autoptr (GObject) limiter = NULL;
@@ -278,11 +281,20 @@ main (int argc, char **argv)
   if (!all_have_prefix (stun_uris, "stun:", "stuns:"))
     return usage_error ("--stun-uri takes stun: URIs, such as stun:192.0.2.1:3478.");
 
+  if (store_uri == NULL)
+    store_uri = g_strdup ("memory:");
+
   for (guint i = 0; i < N_OBJECTS; i++)
     {
       objects[i].names = g_ptr_array_new ();
       objects[i].values = g_array_new (FALSE, TRUE, sizeof (GValue));
       g_array_set_clear_func (objects[i].values, (GDestroyNotify)g_value_unset);
+    }
+  if (!ph_store_uri_parse (store_uri, &types[STORE], objects[STORE].names, objects[STORE].values,
+                           &error))
+    {
+      clear_objects (objects);
+      return usage_error ("%s", error->message);
     }
   for (guint i = 0; i < G_N_ELEMENTS (limits); i++)
     {
@@ -299,11 +311,19 @@ main (int argc, char **argv)
         }
     }
 
+  /* A store that cannot be used (a damaged database, one in use by
+   * another server) says so here, before anyone is told we listen. */
   store = new_with_properties (types[STORE], &objects[STORE]);
+  if (G_IS_INITABLE (store) && !g_initable_init (G_INITABLE (store), NULL, &error))
+    {
+      g_printerr ("pinhole-rendezvous: %s\n", error->message);
+      clear_objects (objects);
+      return EXIT_FAILURE;
+    }
   limiter = new_with_properties (types[LIMITER], &objects[LIMITER]);
   names = objects[SERVER].names;
   values = objects[SERVER].values;
-  add_property (names, values, "store", PH_TYPE_MAILBOX_STORE, store);
+  add_property (names, values, "store", PH_TYPE_STORE, store);
   add_property (names, values, "limiter", PH_TYPE_RATE_LIMITER, limiter);
 
   if (tls_cert != NULL)

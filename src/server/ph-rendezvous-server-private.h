@@ -3,9 +3,9 @@
 
 #include <libsoup/soup.h>
 
-#include "ph-mailbox-store.h"
 #include "ph-rate-limiter.h"
 #include "ph-rendezvous-server.h"
+#include "ph-store.h"
 
 G_BEGIN_DECLS
 
@@ -13,7 +13,8 @@ G_BEGIN_DECLS
  * own and touches the fields of its job:
  *   ph-rendezvous-server.c  the object: properties, the SoupServer, listening;
  *   ph-server-routing.c     path to handler, methods, the rate-limit gate;
- *   ph-server-handlers.c    mailboxes, messages, join, leave, claim, turn, health;
+ *   ph-server-handlers.c    mailboxes, messages, join, leave, claim, turn, health,
+ *                           each one operation of the store (ph-store.h);
  *   ph-server-metrics.c     counters and the /metrics text;
  *   ph-server-clients.c     client connections and their deadlines;
  *   ph-held-polls.c         long-polls waiting for a message;
@@ -24,6 +25,14 @@ G_BEGIN_DECLS
 #define PH_SERVER_MAX_WAIT_SECONDS 60
 /* libsoup 3.2 has no name, nor a reason phrase, for it. */
 #define PH_SERVER_STATUS_TOO_MANY_REQUESTS 429
+
+typedef enum
+{
+  PH_HELD_POLL_READING,   /* its first read of the mailbox is under way */
+  PH_HELD_POLL_WAITING,   /* found nothing new: waits for a message or its hold's end */
+  PH_HELD_POLL_ANSWERING, /* reads the mailbox for its answer */
+  PH_HELD_POLL_ANSWERED,  /* its answer is on its way out */
+} PhHeldPollState;
 
 /* A long-poll. One that has to wait takes its connection from libsoup
  * (see ph-taken-connection.c) and keeps only the stream; where it cannot,
@@ -38,14 +47,21 @@ typedef struct
   SoupHTTPVersion http_version;
   guint nameplate;
   guint64 after;
-  gboolean waiting;
+  /* What each read of the mailbox proves: the side's secret and the tag
+   * of If-Match, then the tag of the mailbox the first read found. */
+  gboolean has_secret;
+  guint8 secret_hash[PH_MAILBOX_SECRET_HASH_SIZE];
+  char *tag;
+  GCancellable *cancellable; /* the server's */
+  PhHeldPollState state;
+  gboolean notified; /* the mailbox changed while it was read */
   guint hold_seconds;
   gint64 deadline_us;
   GList hold_link; /* in holds[hold_seconds] while waiting */
   gulong finished_id;
   GString *answer; /* what is left to write of the answer, on a taken connection */
   guint status;
-  GList link; /* in its nameplate's queue while waiting, then in answered */
+  GList link; /* in its nameplate's queue while reading or waiting, then in answered */
 } PhHeldPoll;
 
 /* A client connection, known by its socket from its first request on. It
@@ -78,9 +94,13 @@ struct _PhRendezvousServer
   gboolean take_connections;
 
   SoupServer *soup;
-  PhMailboxStore *store;
+  PhStore *store;
+  gboolean store_failing;
+  /* Cancelled as the server goes: what the store still does for it is
+   * dropped when it answers. */
+  GCancellable *cancellable;
   PhRateLimiter *limiter;
-  GHashTable *polls; /* nameplate → GQueue of waiting PhHeldPoll */
+  GHashTable *polls; /* nameplate → GQueue of reading or waiting PhHeldPoll */
   GQueue answered;   /* PhHeldPoll answered, its response not yet written */
   char *server_header;
   guint waiting_polls;
@@ -120,7 +140,9 @@ void ph_server_respond_text (SoupServerMessage *msg, guint status, char *text);
 char *ph_server_error_json (PhRendezvousServer *self, const char *code, const char *message);
 void ph_server_respond_error (PhRendezvousServer *self, SoupServerMessage *msg, guint status,
                               const char *code, const char *format, ...) G_GNUC_PRINTF (5, 6);
-char *ph_server_mailbox_etag (PhRendezvousServer *self, guint nameplate);
+void ph_server_respond_store_error (PhRendezvousServer *self, SoupServerMessage *msg,
+                                    const GError *error);
+char *ph_server_etag (const char *tag);
 char *ph_server_messages_json (GPtrArray *messages);
 void ph_server_handle_allocate (PhRendezvousServer *self, SoupServerMessage *msg);
 void ph_server_handle_claim (PhRendezvousServer *self, SoupServerMessage *msg, guint nameplate);
@@ -156,15 +178,15 @@ void ph_server_request_aborted_cb (SoupServer *server, SoupServerMessage *msg,
 /* ph-held-polls.c */
 void ph_held_polls_init (PhRendezvousServer *self);
 void ph_held_polls_clear (PhRendezvousServer *self);
-void ph_held_poll_start (PhRendezvousServer *self, SoupServerMessage *msg, guint nameplate,
-                         guint64 after, guint hold_seconds);
+/* Takes @request, a fetch. */
+void ph_held_poll_start (PhRendezvousServer *self, SoupServerMessage *msg, PhStoreRequest *request,
+                         guint hold_seconds);
 void ph_held_poll_watch (PhHeldPoll *poll, guint32 events);
 void ph_held_poll_unwatch (PhHeldPoll *poll);
 void ph_held_poll_free (PhHeldPoll *poll);
-void ph_held_polls_message_added_cb (PhMailboxStore *store, guint nameplate, guint64 index,
+void ph_held_polls_message_added_cb (PhStore *store, guint nameplate, guint64 index,
                                      PhRendezvousServer *self);
-void ph_held_polls_mailbox_closed_cb (PhMailboxStore *store, guint nameplate,
-                                      PhRendezvousServer *self);
+void ph_held_polls_mailbox_closed_cb (PhStore *store, guint nameplate, PhRendezvousServer *self);
 
 /* ph-taken-connection.c */
 gboolean ph_taken_connection_supported (void);
