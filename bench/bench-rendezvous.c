@@ -123,7 +123,7 @@ start_server (const char *binary, guint16 *out_port)
   server = g_subprocess_launcher_spawn (
       launcher, &error, binary, "--port", "0", "--rate", "1000000", "--burst", "1000000",
       "--max-mailboxes", "1000000", "--max-waiting-polls", "100000", "--mailbox-lifetime", "3600",
-      "--client-timeout", "300", "--max-hold", "60", NULL);
+      "--client-timeout", "300", "--max-hold", "60", "--store", "memory:", NULL);
   if (server == NULL)
     g_error ("could not start %s: %s", binary, error->message);
 

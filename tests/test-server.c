@@ -13,6 +13,7 @@
 #include "ph-memory-store.h"
 #include "ph-post-reader.h"
 #include "ph-rate-limiter.h"
+#include "ph-test-files.h"
 #include "ph-test-process.h"
 #include "ph-test-server.h"
 #include "ph-test-wait.h"
@@ -2045,7 +2046,7 @@ test_program (void)
   g_autoptr (Call) health = NULL;
   g_autoptr (GError) error = NULL;
   const char *argv[]
-      = { g_getenv ("PINHOLE_RENDEZVOUS_BIN"), "--port", "0", "--store", "memory:", "--port-file",
+      = { g_getenv ("PINHOLE_RENDEZVOUS_BIN"), "--port", "0", "--data-dir", NULL, "--port-file",
           NULL, NULL };
 
   if (argv[0] == NULL)
@@ -2057,6 +2058,7 @@ test_program (void)
   dir = g_dir_make_tmp ("pinhole-rendezvous-XXXXXX", &error);
   g_assert_no_error (error);
   port_file = g_build_filename (dir, "port", NULL);
+  argv[4] = dir;
   argv[6] = port_file;
 
   process = ph_test_process_spawn (argv, NULL);
@@ -2076,8 +2078,7 @@ test_program (void)
 
   g_assert_cmpint (ph_test_process_stop (process), ==, 0);
 
-  g_unlink (port_file);
-  g_rmdir (dir);
+  ph_test_remove_tree (dir);
 }
 
 static void

@@ -5,9 +5,11 @@
 
 #include <glib/gstdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "ph-mailbox-format.h"
 #include "ph-memory-store.h"
+#include "ph-sqlite-store.h"
 #include "ph-store.h"
 #include "ph-test-files.h"
 #include "ph-test-wait.h"
@@ -50,8 +52,29 @@ make_memory (Fixture *fixture, const PhStoreLimits *limits)
                        limits->max_mailbox_bytes, "lifetime", limits->lifetime, NULL);
 }
 
+static char *
+database_path (Fixture *fixture)
+{
+  return g_build_filename (fixture->dir, "rendezvous.db", NULL);
+}
+
+static PhStore *
+make_sqlite (Fixture *fixture, const PhStoreLimits *limits)
+{
+  g_autofree char *path = database_path (fixture);
+  g_autoptr (GError) error = NULL;
+  PhStore *store = g_initable_new (
+      PH_TYPE_SQLITE_STORE, NULL, &error, "path", path, "max-mailboxes", limits->max_mailboxes,
+      "max-messages", limits->max_messages, "max-mailbox-bytes", limits->max_mailbox_bytes,
+      "lifetime", limits->lifetime, NULL);
+
+  g_assert_no_error (error);
+  return store;
+}
+
 static const Backend backends[] = {
   { "memory", make_memory },
+  { "sqlite", make_sqlite },
 };
 
 static void
@@ -898,6 +921,151 @@ test_expires_in (Fixture *fixture, gconstpointer data)
   g_assert_cmpuint (ph_store_get_lifetime (store), ==, 600);
 }
 
+/* --- what a durable store keeps across a restart --- */
+
+/* Closes the store and opens it again on what it kept. */
+static PhStore *
+reopen_store (Fixture *fixture)
+{
+  g_assert_finalize_object (g_steal_pointer (&fixture->store));
+  fixture->store = fixture->backend->make (fixture, &fixture->limits);
+  return fixture->store;
+}
+
+/* Everything: which numbers are open and under which tags, the sides and
+ * their secrets (a request key not yet spent too), the messages, TURN
+ * counts, lifetimes; allocation goes on from the lowest free number. */
+static void
+test_survives_reopening (Fixture *fixture, gconstpointer data)
+{
+  PhStore *store = open_store (fixture, 10, 10, 1000, 600);
+  g_autofree char *host = NULL;
+  g_autofree char *joiner = NULL;
+  g_autofree char *gone = NULL;
+  g_autofree char *third = NULL;
+  g_autofree char *claimed = NULL;
+  g_autofree char *again = NULL;
+  g_autofree char *tag = NULL;
+  g_autofree char *tag_after = NULL;
+  g_autoptr (GPtrArray) messages = NULL;
+  g_autoptr (PhStoreReply) reply = NULL;
+  g_autoptr (GError) error = NULL;
+  PhStoreRequest *request;
+  gboolean created;
+  guint nameplate;
+
+  nameplate = allocate (store, &host);
+  g_assert_cmpuint (allocate (store, &gone), ==, 2);
+  g_assert_cmpuint (allocate (store, &third), ==, 3);
+  joiner = join (store, nameplate);
+  post (store, nameplate, host, "pake", "from the host");
+  post (store, nameplate, joiner, "pake", "from the joiner");
+  leave (store, 2, gone);
+  claimed = claim (store, 7, "key-7", &created);
+  tag = get_tag (store, nameplate, host);
+  request = as_side (PH_STORE_OP_COUNT_TURN, nameplate, host);
+  request->quota = 1;
+  request->window_seconds = 600;
+  g_clear_pointer (&reply, ph_store_reply_free);
+  reply = run_ok (store, request);
+  g_assert_true (reply->turn_granted);
+
+  store = reopen_store (fixture);
+
+  g_assert_cmpuint (count_open (store), ==, 3);
+  tag_after = get_tag (store, nameplate, host);
+  g_assert_cmpstr (tag_after, ==, tag);
+  g_assert_cmpuint (authenticate (store, nameplate, joiner), ==, JOINER);
+  messages = fetch (store, nameplate, joiner, 0);
+  g_assert_cmpuint (messages->len, ==, 2);
+  g_assert_cmpuint (((PhStoredMessage *)messages->pdata[1])->side, ==, JOINER);
+  g_assert_cmpuint (post (store, nameplate, host, "desc", "after"), ==, 3);
+  assert_refused (store, ph_store_request_new (PH_STORE_OP_JOIN, nameplate),
+                  PH_STORE_ERROR_THIRD_SIDE);
+
+  /* The claim's request key is still good until its secret is used. */
+  again = claim (store, 7, "key-7", &created);
+  g_assert_false (created);
+  assert_refused (store, as_side (PH_STORE_OP_AUTHENTICATE, 7, claimed),
+                  PH_STORE_ERROR_UNAUTHORIZED);
+  g_assert_cmpuint (authenticate (store, 7, again), ==, HOST);
+
+  request = as_side (PH_STORE_OP_COUNT_TURN, nameplate, host);
+  request->quota = 1;
+  request->window_seconds = 600;
+  g_clear_pointer (&reply, ph_store_reply_free);
+  reply = run_ok (store, request);
+  g_assert_false (reply->turn_granted);
+  g_assert_cmpuint (reply->retry_after, >, 590);
+
+  /* 2 was left, then 4, 5, 6; 7 is claimed; then 8. */
+  g_assert_cmpuint (allocate (store, NULL), ==, 2);
+  g_assert_cmpuint (allocate (store, NULL), ==, 4);
+  g_assert_cmpuint (allocate (store, NULL), ==, 5);
+  g_assert_cmpuint (allocate (store, NULL), ==, 6);
+  g_assert_cmpuint (allocate (store, NULL), ==, 8);
+
+  g_clear_pointer (&reply, ph_store_reply_free);
+  reply = take_seat (store, PH_STORE_OP_CLAIM, 3, NULL, NULL, NULL, NULL, &error);
+  g_assert_error (error, PH_STORE_ERROR, PH_STORE_ERROR_NAMEPLATE_UNAVAILABLE);
+}
+
+/* A mailbox whose lifetime ran out while the store was closed is gone
+ * when it opens again, and its number free. */
+static void
+test_expires_while_closed (Fixture *fixture, gconstpointer data)
+{
+  PhStore *store = open_store (fixture, 10, 10, 1000, 1);
+  g_autofree char *host = NULL;
+
+  g_assert_cmpuint (allocate (store, &host), ==, 1);
+  g_assert_finalize_object (g_steal_pointer (&fixture->store));
+  ph_test_run_for (1100);
+  store = fixture->store = fixture->backend->make (fixture, &fixture->limits);
+  g_assert_cmpuint (count_open (store), ==, 0);
+  assert_refused (store, as_side (PH_STORE_OP_AUTHENTICATE, 1, host),
+                  PH_STORE_ERROR_NO_SUCH_MAILBOX);
+  g_assert_cmpuint (allocate (store, NULL), ==, 1);
+}
+
+/* --- what the SQLite store refuses to open --- */
+
+static void
+assert_open_fails (const char *path, GIOErrorEnum code, const char *words)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GObject) store
+      = g_initable_new (PH_TYPE_SQLITE_STORE, NULL, &error, "path", path, NULL);
+
+  g_assert_null (store);
+  g_assert_error (error, G_IO_ERROR, (gint)code);
+  g_test_message ("%s", error->message);
+  g_assert_nonnull (strstr (error->message, path));
+  g_assert_nonnull (strstr (error->message, words));
+}
+
+static void
+test_sqlite_refuses (Fixture *fixture, gconstpointer data)
+{
+  g_autofree char *path = database_path (fixture);
+  g_autofree char *garbage = g_strnfill (8192, 'x');
+  g_autoptr (GError) error = NULL;
+  struct stat st;
+
+  /* Made for us: private. */
+  g_assert_cmpuint (count_open (open_store (fixture, 10, 10, 1000, 600)), ==, 0);
+  g_assert_cmpint (g_stat (path, &st), ==, 0);
+  g_assert_cmpint (st.st_mode & 0777, ==, 0600);
+
+  /* In use by a store that has it open. */
+  assert_open_fails (path, G_IO_ERROR_BUSY, "in use");
+  g_assert_finalize_object (g_steal_pointer (&fixture->store));
+
+  /* Not a database at all. */
+  g_assert_true (g_file_set_contents (path, garbage, -1, &error));
+  assert_open_fails (path, G_IO_ERROR_INVALID_DATA, "damaged or is not");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -929,6 +1097,12 @@ main (int argc, char **argv)
 
         g_test_add (path, Fixture, &backends[b], fixture_set_up, cases[i].func, fixture_tear_down);
       }
+  g_test_add ("/store/sqlite/survives-reopening", Fixture, &backends[1], fixture_set_up,
+              test_survives_reopening, fixture_tear_down);
+  g_test_add ("/store/sqlite/expires-while-closed", Fixture, &backends[1], fixture_set_up,
+              test_expires_while_closed, fixture_tear_down);
+  g_test_add ("/store/sqlite/refuses-what-it-cannot-use", Fixture, &backends[1], fixture_set_up,
+              test_sqlite_refuses, fixture_tear_down);
 
   return g_test_run ();
 }

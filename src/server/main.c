@@ -194,6 +194,7 @@ main (int argc, char **argv)
   g_auto (GStrv) stun_uris = NULL;
   g_autofree char *port_file = NULL;
   g_autofree char *store_uri = NULL;
+  g_autofree char *data_dir = NULL;
   GOptionEntry entries[] = {
     { "listen", 0, 0, G_OPTION_ARG_STRING, &listen, "Address to listen on (127.0.0.1)", "ADDR" },
     { "port", 0, 0, G_OPTION_ARG_INT64, &port, "Port to listen on; 0 picks a free one (8470)",
@@ -231,7 +232,12 @@ main (int argc, char **argv)
     { "port-file", 0, 0, G_OPTION_ARG_FILENAME, &port_file, "Write the port to FILE once listening",
       "FILE" },
     { "store", 0, 0, G_OPTION_ARG_STRING, &store_uri,
-      "Where mailboxes are kept: memory: (lost on exit) (memory:)", "URI" },
+      "Where mailboxes are kept: sqlite:PATH, or memory: (lost on exit; for tests) "
+      "(sqlite:DIR/" PH_STORE_URI_DATABASE_NAME ")",
+      "URI" },
+    { "data-dir", 0, 0, G_OPTION_ARG_FILENAME, &data_dir,
+      "DIR of the default store ($STATE_DIRECTORY, else $XDG_STATE_HOME/pinhole-rendezvous)",
+      "DIR" },
     { NULL }
   };
   g_autoptr (GOptionContext) context = NULL;
@@ -281,8 +287,10 @@ main (int argc, char **argv)
   if (!all_have_prefix (stun_uris, "stun:", "stuns:"))
     return usage_error ("--stun-uri takes stun: URIs, such as stun:192.0.2.1:3478.");
 
+  if (store_uri != NULL && data_dir != NULL)
+    return usage_error ("--data-dir is where the default store goes: it does not go with --store.");
   if (store_uri == NULL)
-    store_uri = g_strdup ("memory:");
+    store_uri = ph_store_uri_default (data_dir);
 
   for (guint i = 0; i < N_OBJECTS; i++)
     {

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "ph-memory-store.h"
+#include "ph-sqlite-store.h"
 #include "ph-store-uri.h"
 
 char *
@@ -28,6 +29,52 @@ ph_store_uri_default (const char *data_dir)
   return g_strconcat ("sqlite:", path, NULL);
 }
 
+static void
+add_property (GPtrArray *names, GArray *values, const char *name, const GValue *value)
+{
+  GValue copy = G_VALUE_INIT;
+
+  g_value_init (&copy, G_VALUE_TYPE (value));
+  g_value_copy (value, &copy);
+  g_ptr_array_add (names, (gpointer)name);
+  g_array_append_val (values, copy);
+}
+
+/* sqlite:PATH, and ?synchronous=normal or full after it. */
+static gboolean
+parse_sqlite (const char *rest, GPtrArray *names, GArray *values, GError **error)
+{
+  const char *query = strrchr (rest, '?');
+  g_autofree char *path = g_strndup (rest, query != NULL ? (gsize)(query - rest) : strlen (rest));
+  gboolean full_sync = FALSE;
+  GValue value = G_VALUE_INIT;
+
+  if (query != NULL && strcmp (query, "?synchronous=full") == 0)
+    full_sync = TRUE;
+  else if (query != NULL && strcmp (query, "?synchronous=normal") != 0)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   "sqlite:PATH takes ?synchronous=normal or ?synchronous=full, not “%s”.", query);
+      return FALSE;
+    }
+  if (*path == '\0')
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                           "sqlite: needs the database's file name, as in sqlite:/var/lib/"
+                           "pinhole-rendezvous/" PH_STORE_URI_DATABASE_NAME ".");
+      return FALSE;
+    }
+
+  g_value_init (&value, G_TYPE_STRING);
+  g_value_set_string (&value, path);
+  add_property (names, values, "path", &value);
+  g_value_unset (&value);
+  g_value_init (&value, G_TYPE_BOOLEAN);
+  g_value_set_boolean (&value, full_sync);
+  add_property (names, values, "full-sync", &value);
+  return TRUE;
+}
+
 gboolean
 ph_store_uri_parse (const char *uri, GType *out_type, GPtrArray *names, GArray *values,
                     GError **error)
@@ -39,8 +86,13 @@ ph_store_uri_parse (const char *uri, GType *out_type, GPtrArray *names, GArray *
       *out_type = PH_TYPE_MEMORY_STORE;
       return TRUE;
     }
+  if (g_str_has_prefix (uri, "sqlite:"))
+    {
+      *out_type = PH_TYPE_SQLITE_STORE;
+      return parse_sqlite (uri + strlen ("sqlite:"), names, values, error);
+    }
 
   g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-               "--store takes memory: or sqlite:PATH, not “%s”.", uri);
+               "--store takes sqlite:PATH or memory:, not “%s”.", uri);
   return FALSE;
 }
