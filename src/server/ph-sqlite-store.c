@@ -52,43 +52,31 @@ typedef enum
   STMT_COMMIT,
   STMT_ROLLBACK,
   STMT_SELECT_MAILBOX,
-  STMT_SELECT_SIDES,
   STMT_INSERT_MAILBOX,
-  STMT_INSERT_SIDE,
-  STMT_SET_SIDE_SECRET,
-  STMT_FORGET_REQUEST_KEY,
-  STMT_SET_LEFT,
-  STMT_SET_TURN_COUNT,
   STMT_RENEW,
   STMT_COUNT_MESSAGE,
   STMT_INSERT_MESSAGE,
   STMT_SELECT_MESSAGES,
   STMT_SELECT_FIRST_MESSAGE,
   STMT_DELETE_MAILBOX,
-  STMT_DELETE_SIDES,
   STMT_DELETE_MESSAGES,
   STMT_LIST_MAILBOXES,
   N_STMTS
 } Statement;
 
+/* A side's columns are sideN_…: "sideN" stands for side1 or side2. */
+#define SIDE_COLUMNS(n)                                                                            \
+  "side" n "_secret_hash, side" n "_request_key_hash, side" n "_left, side" n "_turn_requests, "   \
+  "side" n "_turn_window_end"
+
 static const char *const statement_sql[N_STMTS] = {
   [STMT_BEGIN] = "BEGIN IMMEDIATE",
   [STMT_COMMIT] = "COMMIT",
   [STMT_ROLLBACK] = "ROLLBACK",
-  [STMT_SELECT_MAILBOX] = "SELECT tag, expires_at, n_messages, bytes FROM mailboxes "
-                          "WHERE nameplate = ?1",
-  [STMT_SELECT_SIDES] = "SELECT side, secret_hash, request_key_hash, has_left, turn_requests, "
-                        "turn_window_end FROM sides WHERE nameplate = ?1",
-  [STMT_INSERT_MAILBOX] = "INSERT INTO mailboxes (nameplate, tag, expires_at) VALUES (?1, ?2, ?3)",
-  [STMT_INSERT_SIDE] = "INSERT INTO sides (nameplate, side, secret_hash, request_key_hash) "
-                       "VALUES (?1, ?2, ?3, ?4)",
-  [STMT_SET_SIDE_SECRET] = "UPDATE sides SET secret_hash = ?3, request_key_hash = ?4 "
-                           "WHERE nameplate = ?1 AND side = ?2",
-  [STMT_FORGET_REQUEST_KEY] = "UPDATE sides SET request_key_hash = NULL "
-                              "WHERE nameplate = ?1 AND side = ?2",
-  [STMT_SET_LEFT] = "UPDATE sides SET has_left = 1 WHERE nameplate = ?1 AND side = ?2",
-  [STMT_SET_TURN_COUNT] = "UPDATE sides SET turn_requests = ?3, turn_window_end = ?4 "
-                          "WHERE nameplate = ?1 AND side = ?2",
+  [STMT_SELECT_MAILBOX] = "SELECT tag, expires_at, n_messages, bytes, " SIDE_COLUMNS (
+      "1") ", " SIDE_COLUMNS ("2") " FROM mailboxes WHERE nameplate = ?1",
+  [STMT_INSERT_MAILBOX] = "INSERT INTO mailboxes (nameplate, tag, expires_at, side1_secret_hash, "
+                          "side1_request_key_hash) VALUES (?1, ?2, ?3, ?4, ?5)",
   [STMT_RENEW] = "UPDATE mailboxes SET expires_at = ?2 WHERE nameplate = ?1",
   [STMT_COUNT_MESSAGE] = "UPDATE mailboxes SET n_messages = n_messages + 1, bytes = bytes + ?2, "
                          "expires_at = ?3 WHERE nameplate = ?1",
@@ -99,32 +87,55 @@ static const char *const statement_sql[N_STMTS] = {
   [STMT_SELECT_FIRST_MESSAGE] = "SELECT side, phase, body FROM messages "
                                 "WHERE nameplate = ?1 AND idx = 1",
   [STMT_DELETE_MAILBOX] = "DELETE FROM mailboxes WHERE nameplate = ?1",
-  [STMT_DELETE_SIDES] = "DELETE FROM sides WHERE nameplate = ?1",
   [STMT_DELETE_MESSAGES] = "DELETE FROM messages WHERE nameplate = ?1",
   [STMT_LIST_MAILBOXES] = "SELECT nameplate, expires_at FROM mailboxes ORDER BY expires_at",
 };
 
+/* The same statement about either side, one prepared for each. */
+typedef enum
+{
+  SIDE_STMT_SET_SECRET,
+  SIDE_STMT_FORGET_REQUEST_KEY,
+  SIDE_STMT_SET_LEFT,
+  SIDE_STMT_SET_TURN_COUNT,
+  N_SIDE_STMTS
+} SideStatement;
+
+static const char *const side_statement_sql[N_SIDE_STMTS] = {
+  [SIDE_STMT_SET_SECRET] = "UPDATE mailboxes SET sideN_secret_hash = ?2, "
+                           "sideN_request_key_hash = ?3 WHERE nameplate = ?1",
+  [SIDE_STMT_FORGET_REQUEST_KEY] = "UPDATE mailboxes SET sideN_request_key_hash = NULL "
+                                   "WHERE nameplate = ?1",
+  [SIDE_STMT_SET_LEFT] = "UPDATE mailboxes SET sideN_left = 1 WHERE nameplate = ?1",
+  [SIDE_STMT_SET_TURN_COUNT] = "UPDATE mailboxes SET sideN_turn_requests = ?2, "
+                               "sideN_turn_window_end = ?3 WHERE nameplate = ?1",
+};
+
 /* Each entry takes the schema one version up, in one transaction. Never
  * edit a released entry: add one. Times are microseconds since the Unix
- * epoch; hashes are SHA-256 (ph-mailbox-secret.h), never the secrets. */
+ * epoch; hashes are SHA-256 (ph-mailbox-secret.h), never the secrets.
+ * A mailbox's two sides are columns of its row, so that most requests
+ * write one page of the table, or two with a message. */
 static const char *const migrations[] = {
   "CREATE TABLE mailboxes ("
   "  nameplate INTEGER PRIMARY KEY,"
   "  tag TEXT NOT NULL,"
   "  expires_at INTEGER NOT NULL,"
   "  n_messages INTEGER NOT NULL DEFAULT 0,"
-  "  bytes INTEGER NOT NULL DEFAULT 0);"
-  /* Side 1 opened the mailbox, side 2 joined it. A request key is kept
-   * until the side first uses its secret (ph-store.h, claim). */
-  "CREATE TABLE sides ("
-  "  nameplate INTEGER NOT NULL,"
-  "  side INTEGER NOT NULL CHECK (side IN (1, 2)),"
-  "  secret_hash BLOB NOT NULL,"
-  "  request_key_hash BLOB,"
-  "  has_left INTEGER NOT NULL DEFAULT 0,"
-  "  turn_requests INTEGER NOT NULL DEFAULT 0,"
-  "  turn_window_end INTEGER NOT NULL DEFAULT 0,"
-  "  PRIMARY KEY (nameplate, side)) WITHOUT ROWID;"
+  "  bytes INTEGER NOT NULL DEFAULT 0,"
+  /* Side 1 opened the mailbox; side 2 joined it, and is nobody while its
+   * secret is NULL. A request key is kept until the side first uses its
+   * secret (ph-store.h, claim). */
+  "  side1_secret_hash BLOB NOT NULL,"
+  "  side1_request_key_hash BLOB,"
+  "  side1_left INTEGER NOT NULL DEFAULT 0,"
+  "  side1_turn_requests INTEGER NOT NULL DEFAULT 0,"
+  "  side1_turn_window_end INTEGER NOT NULL DEFAULT 0,"
+  "  side2_secret_hash BLOB,"
+  "  side2_request_key_hash BLOB,"
+  "  side2_left INTEGER NOT NULL DEFAULT 0,"
+  "  side2_turn_requests INTEGER NOT NULL DEFAULT 0,"
+  "  side2_turn_window_end INTEGER NOT NULL DEFAULT 0);"
   "CREATE TABLE messages ("
   "  nameplate INTEGER NOT NULL,"
   "  idx INTEGER NOT NULL,"
@@ -176,6 +187,8 @@ typedef struct
   GArray *added;  /* guint64 pairs: nameplate, index */
 } Job;
 
+typedef struct _OutboxSource OutboxSource;
+
 struct _PhSqliteStore
 {
   GObject parent_instance;
@@ -187,8 +200,11 @@ struct _PhSqliteStore
   GMainContext *context; /* where jobs come back */
   sqlite3 *db;
   sqlite3_stmt *statements[N_STMTS];
+  sqlite3_stmt *side_statements[N_SIDE_STMTS][2]; /* side N at N - 1 */
   GThread *worker;
   GAsyncQueue *jobs;
+  GQueue outbox;      /* Job, on the main context, for the worker */
+  GSource *outbox_source;
 
   /* The worker's alone once it runs. */
   GHashTable *open; /* nameplate → Entry */
@@ -198,6 +214,12 @@ struct _PhSqliteStore
   GMutex done_lock;
   GQueue done;         /* Job, back from the worker */
   GSource *done_source; /* set to hand them over */
+};
+
+struct _OutboxSource
+{
+  GSource source;
+  PhSqliteStore *store;
 };
 
 static void ph_sqlite_store_initable_init (GInitableIface *iface);
@@ -331,13 +353,23 @@ run_for_mailbox (PhSqliteStore *self, Statement which, guint nameplate, GError *
   return step_done (self, stmt, error);
 }
 
-static gboolean
-run_for_side (PhSqliteStore *self, Statement which, guint nameplate, guint side, GError **error)
+static sqlite3_stmt *
+side_statement (PhSqliteStore *self, SideStatement which, guint side)
 {
-  sqlite3_stmt *stmt = statement (self, which);
+  sqlite3_stmt *stmt = self->side_statements[which][side - 1];
+
+  sqlite3_reset (stmt);
+  sqlite3_clear_bindings (stmt);
+  return stmt;
+}
+
+static gboolean
+run_for_side (PhSqliteStore *self, SideStatement which, guint nameplate, guint side,
+              GError **error)
+{
+  sqlite3_stmt *stmt = side_statement (self, which, side);
 
   sqlite3_bind_int64 (stmt, 1, nameplate);
-  sqlite3_bind_int (stmt, 2, (int)side);
   return step_done (self, stmt, error);
 }
 
@@ -426,7 +458,6 @@ close_mailbox (PhSqliteStore *self, guint nameplate, Job *job, GError **error)
   Entry *entry;
 
   if (!run_for_mailbox (self, STMT_DELETE_MESSAGES, nameplate, error)
-      || !run_for_mailbox (self, STMT_DELETE_SIDES, nameplate, error)
       || !run_for_mailbox (self, STMT_DELETE_MAILBOX, nameplate, error))
     return FALSE;
 
@@ -469,7 +500,6 @@ read_mailbox (PhSqliteStore *self, guint nameplate, MailboxRow *row, GError **er
 {
   sqlite3_stmt *stmt = statement (self, STMT_SELECT_MAILBOX);
   const unsigned char *tag;
-  int rc;
 
   memset (row, 0, sizeof *row);
   row->nameplate = nameplate;
@@ -484,27 +514,18 @@ read_mailbox (PhSqliteStore *self, guint nameplate, MailboxRow *row, GError **er
   row->expires_at = sqlite3_column_int64 (stmt, 1);
   row->n_messages = (guint)sqlite3_column_int64 (stmt, 2);
   row->bytes = (guint64)sqlite3_column_int64 (stmt, 3);
-  sqlite3_reset (stmt);
-
-  stmt = statement (self, STMT_SELECT_SIDES);
-  sqlite3_bind_int64 (stmt, 1, nameplate);
-  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+  for (guint i = 0; i < G_N_ELEMENTS (row->sides); i++)
     {
-      int side = sqlite3_column_int (stmt, 0);
-      SideRow *seat;
+      SideRow *seat = &row->sides[i];
+      int column = 4 + 5 * (int)i;
 
-      if (side != PH_MAILBOX_HOST_SIDE && side != PH_MAILBOX_JOINER_SIDE)
-        continue;
-      seat = &row->sides[side - 1];
-      read_hash (stmt, 1, &seat->taken, seat->secret_hash);
-      read_hash (stmt, 2, &seat->has_request_key, seat->request_key_hash);
-      seat->has_left = sqlite3_column_int (stmt, 3) != 0;
-      seat->turn_requests = (guint)sqlite3_column_int64 (stmt, 4);
-      seat->turn_window_end = sqlite3_column_int64 (stmt, 5);
+      read_hash (stmt, column, &seat->taken, seat->secret_hash);
+      read_hash (stmt, column + 1, &seat->has_request_key, seat->request_key_hash);
+      seat->has_left = sqlite3_column_int (stmt, column + 2) != 0;
+      seat->turn_requests = (guint)sqlite3_column_int64 (stmt, column + 3);
+      seat->turn_window_end = sqlite3_column_int64 (stmt, column + 4);
     }
   sqlite3_reset (stmt);
-  if (rc != SQLITE_DONE)
-    return fail (self, error);
   return TRUE;
 }
 
@@ -541,7 +562,7 @@ find_side (PhSqliteStore *self, const PhStoreRequest *request, MailboxRow *row, 
   seat = &row->sides[side - 1];
   if (seat->has_request_key)
     {
-      if (!run_for_side (self, STMT_FORGET_REQUEST_KEY, request->nameplate, side, error))
+      if (!run_for_side (self, SIDE_STMT_FORGET_REQUEST_KEY, request->nameplate, side, error))
         return FALSE;
       seat->has_request_key = FALSE;
     }
@@ -561,6 +582,17 @@ seconds_left (gint64 expires_at, gint64 now)
   gint64 left = expires_at - now;
 
   return left > 0 ? (guint)((left + G_USEC_PER_SEC - 1) / G_USEC_PER_SEC) : 0;
+}
+
+/* Whether a renewal at @now would move the mailbox's end by 1% of its
+ * lifetime or more: polls come back every few seconds, and writing each
+ * renewal would cost a page write for next to nothing. The end is at most
+ * that much earlier than "a lifetime after the last use". */
+static gboolean
+renewal_due (PhSqliteStore *self, const MailboxRow *row, gint64 now)
+{
+  return lifetime_end (self, now) - row->expires_at
+         >= (gint64)self->limits.lifetime * (G_USEC_PER_SEC / 100);
 }
 
 /* Gives the mailbox its whole lifetime from @now. */
@@ -607,19 +639,18 @@ bind_request_key (sqlite3_stmt *stmt, int column, const PhStoreRequest *request)
     sqlite3_bind_null (stmt, column);
 }
 
-/* Gives @side the seat's secret @request brings, and its request key:
- * a new row, or the row of the seat taken again. */
+/* Gives the seat of @side, taken again or for the first time, the
+ * secret @request brings, and its request key. */
 static gboolean
-write_seat (PhSqliteStore *self, guint nameplate, guint side, gboolean again,
-            const PhStoreRequest *request, GError **error)
+write_seat (PhSqliteStore *self, guint nameplate, guint side, const PhStoreRequest *request,
+            GError **error)
 {
-  sqlite3_stmt *stmt = statement (self, again ? STMT_SET_SIDE_SECRET : STMT_INSERT_SIDE);
+  sqlite3_stmt *stmt = side_statement (self, SIDE_STMT_SET_SECRET, side);
 
   sqlite3_bind_int64 (stmt, 1, nameplate);
-  sqlite3_bind_int (stmt, 2, (int)side);
-  sqlite3_bind_blob (stmt, 3, request->seat_secret_hash, PH_MAILBOX_SECRET_HASH_SIZE,
+  sqlite3_bind_blob (stmt, 2, request->seat_secret_hash, PH_MAILBOX_SECRET_HASH_SIZE,
                      SQLITE_STATIC);
-  bind_request_key (stmt, 4, request);
+  bind_request_key (stmt, 3, request);
   return step_done (self, stmt, error);
 }
 
@@ -637,8 +668,10 @@ open_mailbox (PhSqliteStore *self, guint nameplate, const PhStoreRequest *reques
   sqlite3_bind_int64 (stmt, 1, nameplate);
   sqlite3_bind_text (stmt, 2, row->tag, -1, SQLITE_STATIC);
   sqlite3_bind_int64 (stmt, 3, row->expires_at);
-  if (!step_done (self, stmt, error)
-      || !write_seat (self, nameplate, PH_MAILBOX_HOST_SIDE, FALSE, request, error))
+  sqlite3_bind_blob (stmt, 4, request->seat_secret_hash, PH_MAILBOX_SECRET_HASH_SIZE,
+                     SQLITE_STATIC);
+  bind_request_key (stmt, 5, request);
+  if (!step_done (self, stmt, error))
     return FALSE;
   remember_open (self, nameplate, row->expires_at);
   return TRUE;
@@ -684,7 +717,7 @@ claim (PhSqliteStore *self, const PhStoreRequest *request, gint64 now, PhStoreRe
         return FALSE;
       if (!is_repeat (&row.sides[0], request))
         return refuse (self, PH_STORE_ERROR_NAMEPLATE_UNAVAILABLE, nameplate, error);
-      if (!write_seat (self, nameplate, PH_MAILBOX_HOST_SIDE, TRUE, request, error))
+      if (!write_seat (self, nameplate, PH_MAILBOX_HOST_SIDE, request, error))
         return FALSE;
       fill_seat_reply (&row, PH_MAILBOX_HOST_SIDE, FALSE, now, reply);
       return TRUE;
@@ -754,7 +787,7 @@ join (PhSqliteStore *self, const PhStoreRequest *request, gint64 now, PhStoreRep
   joiner = &row.sides[PH_MAILBOX_JOINER_SIDE - 1];
   if (is_repeat (joiner, request))
     {
-      if (!write_seat (self, row.nameplate, PH_MAILBOX_JOINER_SIDE, TRUE, request, error))
+      if (!write_seat (self, row.nameplate, PH_MAILBOX_JOINER_SIDE, request, error))
         return FALSE;
       fill_seat_reply (&row, PH_MAILBOX_JOINER_SIDE, FALSE, now, reply);
       return TRUE;
@@ -765,7 +798,7 @@ join (PhSqliteStore *self, const PhStoreRequest *request, gint64 now, PhStoreRep
     return FALSE;
 
   /* Paired from now on: the chat keeps it while it uses it. */
-  if (!write_seat (self, row.nameplate, PH_MAILBOX_JOINER_SIDE, FALSE, request, error)
+  if (!write_seat (self, row.nameplate, PH_MAILBOX_JOINER_SIDE, request, error)
       || !renew (self, &row, now, error))
     return FALSE;
   fill_seat_reply (&row, PH_MAILBOX_JOINER_SIDE, TRUE, now, reply);
@@ -846,7 +879,7 @@ fetch (PhSqliteStore *self, const PhStoreRequest *request, gint64 now, PhStoreRe
 
   if (!find_side (self, request, &row, &reply->side, error))
     return FALSE;
-  if (is_paired (&row) && !renew (self, &row, now, error))
+  if (is_paired (&row) && renewal_due (self, &row, now) && !renew (self, &row, now, error))
     return FALSE;
 
   reply->messages = g_ptr_array_new_with_free_func ((GDestroyNotify)ph_stored_message_unref);
@@ -883,7 +916,7 @@ leave (PhSqliteStore *self, const PhStoreRequest *request, PhStoreReply *reply, 
   row.sides[reply->side - 1].has_left = TRUE;
   for (guint i = 0; i < G_N_ELEMENTS (row.sides); i++)
     if (row.sides[i].taken && !row.sides[i].has_left)
-      return run_for_side (self, STMT_SET_LEFT, row.nameplate, reply->side, error);
+      return run_for_side (self, SIDE_STMT_SET_LEFT, row.nameplate, reply->side, error);
 
   return close_mailbox (self, row.nameplate, job, error);
 }
@@ -914,11 +947,10 @@ count_turn (PhSqliteStore *self, const PhStoreRequest *request, gint64 now, PhSt
       return TRUE;
     }
 
-  stmt = statement (self, STMT_SET_TURN_COUNT);
+  stmt = side_statement (self, SIDE_STMT_SET_TURN_COUNT, reply->side);
   sqlite3_bind_int64 (stmt, 1, row.nameplate);
-  sqlite3_bind_int (stmt, 2, (int)reply->side);
-  sqlite3_bind_int64 (stmt, 3, seat->turn_requests + 1);
-  sqlite3_bind_int64 (stmt, 4, seat->turn_window_end);
+  sqlite3_bind_int64 (stmt, 2, seat->turn_requests + 1);
+  sqlite3_bind_int64 (stmt, 3, seat->turn_window_end);
   return step_done (self, stmt, error);
 }
 
@@ -1014,13 +1046,19 @@ deliver_done_cb (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
-/* Hands @job back to the main context: one source for however many jobs
- * come back before it runs. */
+/* Hands @jobs back to the main context: one source for however many come
+ * back before it runs. */
 static void
-hand_back (PhSqliteStore *self, Job *job)
+hand_back (PhSqliteStore *self, GQueue *jobs)
 {
+  Job *job;
+
+  if (g_queue_is_empty (jobs))
+    return;
+
   g_mutex_lock (&self->done_lock);
-  g_queue_push_tail (&self->done, job);
+  while ((job = g_queue_pop_head (jobs)) != NULL)
+    g_queue_push_tail (&self->done, job);
   if (self->done_source == NULL)
     {
       self->done_source = g_idle_source_new ();
@@ -1037,7 +1075,7 @@ hand_back (PhSqliteStore *self, Job *job)
  * forgotten); a failure rolls it all back and reads the open mailboxes
  * back from the file. */
 static gboolean
-run_job (PhSqliteStore *self, Job *job)
+run_job (PhSqliteStore *self, Job *job, GQueue *done)
 {
   gint64 now = g_get_real_time ();
   g_autoptr (GError) error = NULL;
@@ -1080,16 +1118,20 @@ run_job (PhSqliteStore *self, Job *job)
   if (job->task == NULL && job->closed->len == 0)
     job_free (job);
   else
-    hand_back (self, job);
+    g_queue_push_tail (done, job);
   return !failed;
 }
 
 /* Jobs in order; between them, sleeps until the next mailbox expires. A
- * sweep that failed waits a second before the next, whatever is due. */
+ * sweep that failed waits a second before the next, whatever is due.
+ * What is done goes back once the queue is empty: on a busy server one
+ * wake-up of the main loop answers many requests, rather than each
+ * request costing two switches between the threads. */
 static gpointer
 worker_main (gpointer user_data)
 {
   PhSqliteStore *self = user_data;
+  GQueue done = G_QUEUE_INIT;
   gint64 retry_sweep_at = 0;
 
   for (;;)
@@ -1103,15 +1145,39 @@ worker_main (gpointer user_data)
       else
         job = g_async_queue_timeout_pop (self->jobs,
                                          MAX (MAX (head->expires_at, retry_sweep_at) - now, 0) + 1);
+      if (job == NULL && !run_job (self, job_new (NULL, NULL), &done))
+        retry_sweep_at = g_get_real_time () + G_USEC_PER_SEC;
+      for (; job != NULL && job != &stop_job; job = g_async_queue_try_pop (self->jobs))
+        run_job (self, job, &done);
+      hand_back (self, &done);
       if (job == &stop_job)
         break;
-      if (job != NULL)
-        run_job (self, job);
-      else if (!run_job (self, job_new (NULL, NULL)))
-        retry_sweep_at = g_get_real_time () + G_USEC_PER_SEC;
     }
   return NULL;
 }
+
+/* Jobs wait in the outbox until the main loop is about to sleep, then go
+ * to the worker together: see worker_main (). */
+static gboolean
+outbox_prepare (GSource *source, int *timeout)
+{
+  PhSqliteStore *self = ((OutboxSource *)source)->store;
+  Job *job;
+
+  *timeout = -1;
+  if (g_queue_is_empty (&self->outbox))
+    return FALSE;
+
+  g_async_queue_lock (self->jobs);
+  while ((job = g_queue_pop_head (&self->outbox)) != NULL)
+    g_async_queue_push_unlocked (self->jobs, job);
+  g_async_queue_unlock (self->jobs);
+  return FALSE;
+}
+
+static GSourceFuncs outbox_funcs = {
+  .prepare = outbox_prepare,
+};
 
 static void
 ph_sqlite_store_run (PhStore *store, PhStoreRequest *request, GTask *task)
@@ -1124,7 +1190,7 @@ ph_sqlite_store_run (PhStore *store, PhStoreRequest *request, GTask *task)
                                "The mailbox database was not opened.");
       return;
     }
-  g_async_queue_push (self->jobs, job_new (task, request));
+  g_queue_push_tail (&self->outbox, job_new (task, request));
 }
 
 static gboolean
@@ -1340,6 +1406,17 @@ sweep_at_start (PhSqliteStore *self, GError **error)
 }
 
 static gboolean
+prepare (PhSqliteStore *self, const char *sql, sqlite3_stmt **out_stmt, GError **error)
+{
+  if (sqlite3_prepare_v3 (self->db, sql, -1, SQLITE_PREPARE_PERSISTENT, out_stmt, NULL)
+      == SQLITE_OK)
+    return TRUE;
+  set_open_error (error, self->path, sqlite3_extended_errcode (self->db),
+                  sqlite3_errmsg (self->db));
+  return FALSE;
+}
+
+static gboolean
 ph_sqlite_store_initable_init_impl (GInitable *initable, GCancellable *cancellable,
                                     GError **error)
 {
@@ -1380,16 +1457,17 @@ ph_sqlite_store_initable_init_impl (GInitable *initable, GCancellable *cancellab
     return FALSE;
 
   for (guint i = 0; i < N_STMTS; i++)
-    {
-      rc = sqlite3_prepare_v3 (self->db, statement_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
-                               &self->statements[i], NULL);
-      if (rc != SQLITE_OK)
-        {
-          set_open_error (error, self->path, sqlite3_extended_errcode (self->db),
-                          sqlite3_errmsg (self->db));
+    if (!prepare (self, statement_sql[i], &self->statements[i], error))
+      return FALSE;
+  for (guint i = 0; i < N_SIDE_STMTS; i++)
+    for (guint side = 1; side <= 2; side++)
+      {
+        g_autoptr (GString) sql = g_string_new (side_statement_sql[i]);
+
+        g_string_replace (sql, "sideN", side == 1 ? "side1" : "side2", 0);
+        if (!prepare (self, sql->str, &self->side_statements[i][side - 1], error))
           return FALSE;
-        }
-    }
+      }
 
   if (!load_open (self, &local_error))
     {
@@ -1402,6 +1480,10 @@ ph_sqlite_store_initable_init_impl (GInitable *initable, GCancellable *cancellab
 
   self->context = g_main_context_ref_thread_default ();
   self->jobs = g_async_queue_new ();
+  self->outbox_source = g_source_new (&outbox_funcs, sizeof (OutboxSource));
+  ((OutboxSource *)self->outbox_source)->store = self;
+  g_source_set_static_name (self->outbox_source, "[pinhole] sqlite store requests");
+  g_source_attach (self->outbox_source, self->context);
   self->worker = g_thread_new ("ph-sqlite-store", worker_main, self);
   return TRUE;
 }
@@ -1413,6 +1495,11 @@ ph_sqlite_store_dispose (GObject *object)
 
   /* Jobs queued before the stop are done first: a task keeps the store,
    * so only the worker's own sweeps can be left. */
+  if (self->outbox_source != NULL)
+    {
+      g_source_destroy (self->outbox_source);
+      g_clear_pointer (&self->outbox_source, g_source_unref);
+    }
   if (self->worker != NULL)
     {
       g_async_queue_push (self->jobs, &stop_job);
@@ -1439,6 +1526,9 @@ ph_sqlite_store_finalize (GObject *object)
 
   for (guint i = 0; i < N_STMTS; i++)
     sqlite3_finalize (self->statements[i]);
+  for (guint i = 0; i < N_SIDE_STMTS; i++)
+    for (guint side = 0; side < 2; side++)
+      sqlite3_finalize (self->side_statements[i][side]);
   /* Closing the connection checkpoints the WAL into the file. */
   if (self->db != NULL)
     sqlite3_close (self->db);
