@@ -11,6 +11,7 @@
 #include "ph-certificate.h"
 #include "ph-mailbox-format.h"
 #include "ph-memory-store.h"
+#include "ph-store.h"
 #include "ph-post-reader.h"
 #include "ph-rate-limiter.h"
 #include "ph-test-files.h"
@@ -1376,6 +1377,8 @@ test_metrics (void)
     "pinhole_mailboxes_claimed_total", "pinhole_messages_total",
     "pinhole_polls_waiting",           "pinhole_requests_total",
     "pinhole_rate_limited_total",      "pinhole_errors_total",
+    "pinhole_store_info",              "pinhole_store_seconds",
+    "pinhole_store_errors_total",
   };
   Fixture fixture = { 0 };
   g_auto (Side) host = { 0 };
@@ -1430,6 +1433,154 @@ test_metrics (void)
   g_assert_nonnull (strstr (metrics, "\npinhole_requests_total{status=\"401\"} 1\n"));
   g_assert_nonnull (strstr (metrics, "\npinhole_errors_total{code=\"unknown-mailbox\"} 1\n"));
   g_assert_nonnull (strstr (metrics, "\npinhole_errors_total{code=\"unauthorized\"} 1\n"));
+
+  /* The store: which one, how long each operation took, none failed. The
+   * count of open mailboxes for this scrape is the last operation in. */
+  g_assert_nonnull (
+      strstr (metrics, "\npinhole_store_info{backend=\"memory\",durable=\"false\"} 1\n"));
+  g_assert_nonnull (strstr (
+      metrics, "\npinhole_store_seconds_count{backend=\"memory\",operation=\"allocate\"} 1\n"));
+  g_assert_nonnull (strstr (
+      metrics,
+      "\npinhole_store_seconds_bucket{backend=\"memory\",operation=\"allocate\",le=\"+Inf\"} 1\n"));
+  g_assert_nonnull (strstr (
+      metrics, "\npinhole_store_seconds_count{backend=\"memory\",operation=\"fetch\"} 2\n"));
+  g_assert_nonnull (strstr (
+      metrics, "\npinhole_store_seconds_count{backend=\"memory\",operation=\"add-message\"} 1\n"));
+  g_assert_nonnull (strstr (
+      metrics, "\npinhole_store_errors_total{backend=\"memory\",operation=\"fetch\"} 0\n"));
+
+  fixture_stop (&fixture);
+}
+
+/* A store that may have missed telling of a change (a shared store's lost
+ * connection) says so, and every waiting poll reads again and answers. */
+static void
+test_changes_lost (void)
+{
+  Fixture fixture = { 0 };
+  g_autoptr (PhMemoryStore) store = g_object_new (PH_TYPE_MEMORY_STORE, NULL);
+  g_auto (Side) host = { 0 };
+  g_autoptr (Call) poll = NULL;
+  g_autoptr (JsonArray) messages = NULL;
+  gint64 told;
+
+  fixture_start (&fixture, "store", store, NULL);
+  allocate (&fixture, &host);
+  poll = call_start (fixture.session, fixture.url, "GET", "/v1/mailboxes/1/messages?after=0&wait=20",
+                     NULL, host.secret, NULL);
+  wait_for_waiting_polls (&fixture, 1);
+
+  told = g_get_monotonic_time ();
+  ph_store_emit_changes_lost (PH_STORE (store));
+  wait_for (&poll->done);
+  g_assert_cmpint (poll->finished_us - told, <, ph_test_scaled_ms (500) * (gint64)1000);
+  messages = messages_of (poll);
+  g_assert_cmpuint (json_array_get_length (messages), ==, 0);
+  g_assert_cmpuint (ph_rendezvous_server_get_waiting_polls (fixture.server), ==, 0);
+
+  fixture_stop (&fixture);
+}
+
+/* A store that cannot be reached: every operation fails in the store
+ * itself, as a full disk or a lost connection would. */
+#define TEST_TYPE_BROKEN_STORE (test_broken_store_get_type ())
+G_DECLARE_FINAL_TYPE (TestBrokenStore, test_broken_store, TEST, BROKEN_STORE, GObject)
+
+struct _TestBrokenStore
+{
+  GObject parent_instance;
+};
+
+static void test_broken_store_store_init (PhStoreInterface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (TestBrokenStore, test_broken_store, G_TYPE_OBJECT,
+                               G_IMPLEMENT_INTERFACE (PH_TYPE_STORE, test_broken_store_store_init))
+
+static void
+test_broken_store_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
+{
+  if (G_VALUE_HOLDS_UINT64 (value))
+    g_value_set_uint64 (value, 1024);
+  else
+    g_value_set_uint (value, 600);
+}
+
+static void
+test_broken_store_set_property (GObject *object, guint prop_id, const GValue *value,
+                                GParamSpec *pspec)
+{
+}
+
+static void
+test_broken_store_class_init (TestBrokenStoreClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->get_property = test_broken_store_get_property;
+  object_class->set_property = test_broken_store_set_property;
+  g_object_class_override_property (object_class, 1, "max-mailboxes");
+  g_object_class_override_property (object_class, 2, "max-messages");
+  g_object_class_override_property (object_class, 3, "max-mailbox-bytes");
+  g_object_class_override_property (object_class, 4, "lifetime");
+}
+
+static void
+test_broken_store_init (TestBrokenStore *self)
+{
+}
+
+static void
+test_broken_store_run (PhStore *store, PhStoreRequest *request, GTask *task)
+{
+  g_task_return_new_error (task, PH_STORE_ERROR, PH_STORE_ERROR_FAILED,
+                           "The broken store is broken.");
+}
+
+static void
+test_broken_store_store_init (PhStoreInterface *iface)
+{
+  iface->name = "broken";
+  iface->run = test_broken_store_run;
+}
+
+/* The store failing is the server's trouble, not the client's: 503 with
+ * Retry-After to every request about a mailbox, a held poll too, while
+ * health and metrics still answer and count the failures. */
+static void
+test_store_unavailable (void)
+{
+  Fixture fixture = { 0 };
+  g_autoptr (GObject) store = g_object_new (TEST_TYPE_BROKEN_STORE, NULL);
+  g_autoptr (Call) allocated = NULL;
+  g_autoptr (Call) polled = NULL;
+  g_autoptr (Call) health = NULL;
+  g_autofree char *metrics = NULL;
+
+  fixture_start (&fixture, "store", store, NULL);
+  g_test_expect_message ("ph-server-handlers", G_LOG_LEVEL_WARNING,
+                         "The broken store failed: *broken*");
+  allocated = call_run (&fixture, "POST", "/v1/mailboxes", NULL);
+  g_test_assert_expected_messages ();
+  assert_error (allocated, 503, "store-unavailable");
+  g_assert_cmpstr (response_header (allocated, "Retry-After"), ==, "1");
+
+  polled = call_run_with (&fixture, WRONG_SECRET, "GET", "/v1/mailboxes/1/messages?wait=20", NULL);
+  assert_error (polled, 503, "store-unavailable");
+  g_assert_cmpint (polled->finished_us - polled->started_us, <,
+                   ph_test_scaled_ms (1000) * (gint64)1000);
+
+  health = call_run (&fixture, "GET", "/v1/health", NULL);
+  g_assert_cmpuint (call_status (health), ==, 200);
+  metrics = get_metrics (&fixture);
+  g_assert_nonnull (
+      strstr (metrics, "\npinhole_store_info{backend=\"broken\",durable=\"false\"} 1\n"));
+  g_assert_nonnull (strstr (
+      metrics, "\npinhole_store_errors_total{backend=\"broken\",operation=\"allocate\"} 1\n"));
+  g_assert_nonnull (strstr (
+      metrics, "\npinhole_store_errors_total{backend=\"broken\",operation=\"fetch\"} 1\n"));
+  g_assert_nonnull (strstr (metrics, "\npinhole_errors_total{code=\"store-unavailable\"} 2\n"));
+  g_assert_null (strstr (metrics, "\npinhole_mailboxes_open "));
 
   fixture_stop (&fixture);
 }
@@ -2147,6 +2298,8 @@ main (int argc, char **argv)
   g_test_add_func ("/server/http/turn-not-configured", test_turn_not_configured);
   g_test_add_func ("/server/http/metrics", test_metrics);
   g_test_add_func ("/server/http/health", test_health);
+  g_test_add_func ("/server/http/store-unavailable", test_store_unavailable);
+  g_test_add_func ("/server/http/changes-lost", test_changes_lost);
   g_test_add_func ("/server/http/leave-keeps-connection", test_leave_keeps_connection);
   g_test_add_func ("/server/http/held-poll-answers", test_held_poll_answers);
   g_test_add_func ("/server/http/held-poll-hang-up", test_held_poll_hang_up);

@@ -389,6 +389,7 @@ poll_read_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       ph_held_poll_free (poll);
       return;
     }
+  ph_server_note_store_health (poll->server, error);
   if (poll->state == PH_HELD_POLL_READING)
     poll_first_read (poll, reply, error);
   else
@@ -509,6 +510,29 @@ ph_held_polls_mailbox_closed_cb (PhStore *store, guint nameplate, PhRendezvousSe
       poll_stop_waiting (poll);
       poll_deliver_closed (poll);
     }
+}
+
+/* Every poll reads again: the one reading now once its read is in, the
+ * waiting ones at once, and each answers with what it finds. */
+void
+ph_held_polls_changes_lost_cb (PhStore *store, PhRendezvousServer *self)
+{
+  g_autoptr (GList) queues = g_hash_table_get_values (self->polls);
+  g_autoptr (GPtrArray) waiting = g_ptr_array_new ();
+
+  /* Waking unlinks polls and frees queues: gather them first. */
+  for (GList *l = queues; l != NULL; l = l->next)
+    for (GList *link = ((GQueue *)l->data)->head; link != NULL; link = link->next)
+      {
+        PhHeldPoll *poll = link->data;
+
+        if (poll->state == PH_HELD_POLL_READING)
+          poll->notified = TRUE;
+        else
+          g_ptr_array_add (waiting, poll);
+      }
+  for (guint i = 0; i < waiting->len; i++)
+    poll_wake (g_ptr_array_index (waiting, i));
 }
 
 /* Without the watch (out of descriptors), a poll whose client hangs up is

@@ -142,6 +142,8 @@ void ph_server_respond_error (PhRendezvousServer *self, SoupServerMessage *msg, 
                               const char *code, const char *format, ...) G_GNUC_PRINTF (5, 6);
 void ph_server_respond_store_error (PhRendezvousServer *self, SoupServerMessage *msg,
                                     const GError *error);
+/* Logs the store's failures as they start and end; @error may be NULL. */
+void ph_server_note_store_health (PhRendezvousServer *self, const GError *error);
 char *ph_server_etag (const char *tag);
 char *ph_server_messages_json (GPtrArray *messages);
 void ph_server_handle_allocate (PhRendezvousServer *self, SoupServerMessage *msg);
@@ -187,6 +189,7 @@ void ph_held_poll_free (PhHeldPoll *poll);
 void ph_held_polls_message_added_cb (PhStore *store, guint nameplate, guint64 index,
                                      PhRendezvousServer *self);
 void ph_held_polls_mailbox_closed_cb (PhStore *store, guint nameplate, PhRendezvousServer *self);
+void ph_held_polls_changes_lost_cb (PhStore *store, PhRendezvousServer *self);
 
 /* ph-taken-connection.c */
 gboolean ph_taken_connection_supported (void);

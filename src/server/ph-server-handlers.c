@@ -73,8 +73,8 @@ ph_server_respond_error (PhRendezvousServer *self, SoupServerMessage *msg, guint
 
 /* Store failures are logged when they start and when they end, not at
  * every request they fail. */
-static void
-note_store_health (PhRendezvousServer *self, const GError *error)
+void
+ph_server_note_store_health (PhRendezvousServer *self, const GError *error)
 {
   gboolean failing = g_error_matches (error, PH_STORE_ERROR, PH_STORE_ERROR_FAILED);
 
@@ -332,7 +332,7 @@ store_answered_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       pending_free (pending);
       return;
     }
-  note_store_health (self, error);
+  ph_server_note_store_health (self, error);
   if (reply != NULL)
     pending->answer (self, pending->msg, reply, pending);
   else if (pending->refused == NULL || !pending->refused (self, pending->msg, error, pending))

@@ -18,8 +18,8 @@
 
 /* Durability: WAL with synchronous=NORMAL by default. A commit is in the
  * WAL file, in the kernel's hands, before sqlite3_step () returns, so it
- * survives the server crashing or being killed (kill -9), which is what
- * the issue asks: nothing a client was answered 201 for is lost. Only a
+ * survives the server crashing or being killed (kill -9): nothing a client
+ * was answered 201 for is lost, as every answer waits for its commit. Only a
  * power cut or a kernel crash can roll back the last commits (never
  * corrupt the file); synchronous=FULL (sqlite:PATH?synchronous=full)
  * guards against that too, at an fsync per request, which on the VM these
@@ -31,8 +31,9 @@
  * order by one thread that alone uses the connection: BEGIN IMMEDIATE,
  * the mailboxes whose lifetime ran out closed, the operation, COMMIT,
  * then the job goes back to the main context, which tells the
- * notifications and hands the reply over. Between jobs the thread sleeps
- * until the next mailbox expires and closes it in a job of its own.
+ * notifications and hands the reply over. Jobs go to the thread, and come
+ * back, in batches (worker_main ()). Between jobs the thread sleeps until
+ * the next mailbox expires and closes it in a job of its own.
  *
  * What the thread keeps in memory is what answers questions about all
  * mailboxes at once: which are open, when each expires (in order), which
@@ -1020,7 +1021,8 @@ job_new (GTask *task, PhStoreRequest *request)
 static gboolean
 deliver_done_cb (gpointer user_data)
 {
-  PhSqliteStore *self = user_data;
+  /* A reply's callback may drop the last other reference. */
+  g_autoptr (PhSqliteStore) self = g_object_ref (user_data);
   GQueue done = G_QUEUE_INIT;
   Job *job;
 

@@ -16,6 +16,7 @@ enum
 {
   MESSAGE_ADDED,
   MAILBOX_CLOSED,
+  CHANGES_LOST,
   N_SIGNALS
 };
 
@@ -95,6 +96,9 @@ ph_store_default_init (PhStoreInterface *iface)
   signals[MAILBOX_CLOSED]
       = g_signal_new ("mailbox-closed", G_TYPE_FROM_INTERFACE (iface), G_SIGNAL_RUN_LAST, 0, NULL,
                       NULL, NULL, G_TYPE_NONE, 1, G_TYPE_UINT);
+  signals[CHANGES_LOST]
+      = g_signal_new ("changes-lost", G_TYPE_FROM_INTERFACE (iface), G_SIGNAL_RUN_LAST, 0, NULL,
+                      NULL, NULL, G_TYPE_NONE, 0);
 }
 
 /* Messages */
@@ -424,6 +428,14 @@ ph_store_emit_mailbox_closed (PhStore *self, guint nameplate)
   g_return_if_fail (PH_IS_STORE (self));
 
   g_signal_emit (self, signals[MAILBOX_CLOSED], 0, nameplate);
+}
+
+void
+ph_store_emit_changes_lost (PhStore *self)
+{
+  g_return_if_fail (PH_IS_STORE (self));
+
+  g_signal_emit (self, signals[CHANGES_LOST], 0);
 }
 
 GError *

@@ -43,16 +43,22 @@ G_BEGIN_DECLS
  * several servers relays them between servers. A listener that must not
  * miss a change watches first and reads after (ph_store_watch ()), and
  * reads again when told: a notification may come for a change it has
- * read already, or for a mailbox it does not watch.
+ * read already, or for a mailbox it does not watch. "changes-lost" says
+ * that notifications may have gone missing (a backend lost its connection
+ * to a shared store): every reader reads again.
  *
  * Writing a backend. Implement run (): do the operation, then complete the
  * GTask with ph_store_return_reply () or g_task_return_error (), from any
- * thread, never before run () returned to its caller's main loop is
- * required of none (GTask takes care of that). Emit the signals with
- * ph_store_emit_message_added () and ph_store_emit_mailbox_closed () on
- * the store's main context. Override the four limit properties of the
- * interface; apply them with the messages of ph_store_refusal_new (), so
- * that every backend refuses alike. tests/test-store.c is the contract
+ * thread (GTask hands the answer to the caller's main context, and never
+ * before run () has returned). Use neither the task's data nor its source
+ * tag: ph_store_run_async () keeps the request and the time there for the
+ * latency histogram. Emit the signals with ph_store_emit_message_added ()
+ * and ph_store_emit_mailbox_closed () on the store's main context, after
+ * the change is stored. Override the four limit properties of the
+ * interface and refuse with ph_store_refusal_new (), so that every backend
+ * refuses alike. Say whether a restart keeps what was stored
+ * (is_durable): on a store that does not, the server lets a host claim
+ * its number back (docs/protocol.md). tests/test-store.c is the contract
  * every backend passes. */
 
 #define PH_STORE_ERROR (ph_store_error_quark ())
@@ -236,6 +242,7 @@ const char *ph_store_op_get_name (PhStoreOp op);
 void ph_store_return_reply (GTask *task, PhStoreReply *reply);
 void ph_store_emit_message_added (PhStore *self, guint nameplate, guint64 index);
 void ph_store_emit_mailbox_closed (PhStore *self, guint nameplate);
+void ph_store_emit_changes_lost (PhStore *self);
 /* The refusal @code about @nameplate, with the sentence every backend
  * gives; not for PH_STORE_ERROR_FAILED. */
 GError *ph_store_refusal_new (PhStoreError code, guint nameplate, const PhStoreLimits *limits);
