@@ -782,17 +782,21 @@ print_comparison (const StoreRun *runs, guint n_runs, guint n_polls)
             100 * runs[i].round_trip.round_trips_per_s / first->round_trip.round_trips_per_s,
             runs[i].round_trip.server_us,
             100 * first->round_trip.server_us / runs[i].round_trip.server_us, runs[i].rss_held_mb);
+  /* The target is the default's: the first SQLite store given. */
   for (guint i = 1; i < n_runs; i++)
     if (g_str_has_prefix (runs[i].uri, "sqlite:") && g_str_has_prefix (first->uri, "memory:"))
-      printf ("  target: SQLite >= %.0f%% of memory's round trips/s: %s (%.0f%%; by CPU time per "
-              "request %.0f%%)\n",
-              100 * TARGET_SQLITE_SHARE,
-              runs[i].round_trip.round_trips_per_s
-                      >= TARGET_SQLITE_SHARE * first->round_trip.round_trips_per_s
-                  ? "met"
-                  : "NOT met",
-              100 * runs[i].round_trip.round_trips_per_s / first->round_trip.round_trips_per_s,
-              100 * first->round_trip.server_us / runs[i].round_trip.server_us);
+      {
+        printf ("  target: SQLite >= %.0f%% of memory's round trips/s: %s (%.0f%%; by CPU time per "
+                "request %.0f%%)\n",
+                100 * TARGET_SQLITE_SHARE,
+                runs[i].round_trip.round_trips_per_s
+                        >= TARGET_SQLITE_SHARE * first->round_trip.round_trips_per_s
+                    ? "met"
+                    : "NOT met",
+                100 * runs[i].round_trip.round_trips_per_s / first->round_trip.round_trips_per_s,
+                100 * first->round_trip.server_us / runs[i].round_trip.server_us);
+        break;
+      }
   for (guint i = 0; i < n_runs; i++)
     printf ("  target: %u held polls in <= 100 MB RSS on %s: %s\n", n_polls, runs[i].uri,
             runs[i].rss_held_mb <= 100 ? "met" : "NOT met");
@@ -809,11 +813,10 @@ main (int argc, char *argv[])
 {
   g_autoptr (GSubprocess) server = NULL;
   g_auto (GStrv) stores = NULL;
-  GOptionEntry entries[] = {
-    { "store", 0, 0, G_OPTION_ARG_STRING_ARRAY, &stores,
-      "A store to measure, repeatable (memory: and sqlite: in a temporary folder)", "URI" },
-    { NULL }
-  };
+  GOptionEntry entries[]
+      = { { "store", 0, 0, G_OPTION_ARG_STRING_ARRAY, &stores,
+            "A store to measure, repeatable (memory: and sqlite: in a temporary folder)", "URI" },
+          { NULL } };
   g_autoptr (GOptionContext) context = g_option_context_new ("[WORKERS [POLLS]]");
   g_autoptr (GError) error = NULL;
   g_autofree char *scratch_dir = NULL;

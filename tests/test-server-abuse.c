@@ -554,8 +554,7 @@ test_allocation_flood (void)
   guint full = 0;
   g_autoptr (PhRateLimiter) limiter
       = g_object_new (PH_TYPE_RATE_LIMITER, "rate", 10, "burst", 40, NULL);
-  g_autoptr (PhMemoryStore) store
-      = g_object_new (PH_TYPE_MEMORY_STORE, "max-mailboxes", 25, NULL);
+  g_autoptr (PhMemoryStore) store = g_object_new (PH_TYPE_MEMORY_STORE, "max-mailboxes", 25, NULL);
 
   fixture_start (&fixture, "limiter", limiter, "store", store, NULL);
 

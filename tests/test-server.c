@@ -1373,11 +1373,16 @@ static void
 test_metrics (void)
 {
   static const char *const names[] = {
-    "pinhole_mailboxes_open",          "pinhole_mailboxes_allocated_total",
-    "pinhole_mailboxes_claimed_total", "pinhole_messages_total",
-    "pinhole_polls_waiting",           "pinhole_requests_total",
-    "pinhole_rate_limited_total",      "pinhole_errors_total",
-    "pinhole_store_info",              "pinhole_store_seconds",
+    "pinhole_mailboxes_open",
+    "pinhole_mailboxes_allocated_total",
+    "pinhole_mailboxes_claimed_total",
+    "pinhole_messages_total",
+    "pinhole_polls_waiting",
+    "pinhole_requests_total",
+    "pinhole_rate_limited_total",
+    "pinhole_errors_total",
+    "pinhole_store_info",
+    "pinhole_store_seconds",
     "pinhole_store_errors_total",
   };
   Fixture fixture = { 0 };
@@ -1447,8 +1452,8 @@ test_metrics (void)
       metrics, "\npinhole_store_seconds_count{backend=\"memory\",operation=\"fetch\"} 2\n"));
   g_assert_nonnull (strstr (
       metrics, "\npinhole_store_seconds_count{backend=\"memory\",operation=\"add-message\"} 1\n"));
-  g_assert_nonnull (strstr (
-      metrics, "\npinhole_store_errors_total{backend=\"memory\",operation=\"fetch\"} 0\n"));
+  g_assert_nonnull (
+      strstr (metrics, "\npinhole_store_errors_total{backend=\"memory\",operation=\"fetch\"} 0\n"));
 
   fixture_stop (&fixture);
 }
@@ -1467,8 +1472,8 @@ test_changes_lost (void)
 
   fixture_start (&fixture, "store", store, NULL);
   allocate (&fixture, &host);
-  poll = call_start (fixture.session, fixture.url, "GET", "/v1/mailboxes/1/messages?after=0&wait=20",
-                     NULL, host.secret, NULL);
+  poll = call_start (fixture.session, fixture.url, "GET",
+                     "/v1/mailboxes/1/messages?after=0&wait=20", NULL, host.secret, NULL);
   wait_for_waiting_polls (&fixture, 1);
 
   told = g_get_monotonic_time ();
@@ -1577,8 +1582,8 @@ test_store_unavailable (void)
       strstr (metrics, "\npinhole_store_info{backend=\"broken\",durable=\"false\"} 1\n"));
   g_assert_nonnull (strstr (
       metrics, "\npinhole_store_errors_total{backend=\"broken\",operation=\"allocate\"} 1\n"));
-  g_assert_nonnull (strstr (
-      metrics, "\npinhole_store_errors_total{backend=\"broken\",operation=\"fetch\"} 1\n"));
+  g_assert_nonnull (
+      strstr (metrics, "\npinhole_store_errors_total{backend=\"broken\",operation=\"fetch\"} 1\n"));
   g_assert_nonnull (strstr (metrics, "\npinhole_errors_total{code=\"store-unavailable\"} 2\n"));
   g_assert_null (strstr (metrics, "\npinhole_mailboxes_open "));
 
@@ -2196,9 +2201,14 @@ test_program (void)
   g_autoptr (SoupSession) session = soup_session_new ();
   g_autoptr (Call) health = NULL;
   g_autoptr (GError) error = NULL;
-  const char *argv[]
-      = { g_getenv ("PINHOLE_RENDEZVOUS_BIN"), "--port", "0", "--data-dir", NULL, "--port-file",
-          NULL, NULL };
+  const char *argv[] = { g_getenv ("PINHOLE_RENDEZVOUS_BIN"),
+                         "--port",
+                         "0",
+                         "--data-dir",
+                         NULL,
+                         "--port-file",
+                         NULL,
+                         NULL };
 
   if (argv[0] == NULL)
     {

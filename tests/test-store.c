@@ -47,9 +47,9 @@ struct _Fixture
 static PhStore *
 make_memory (Fixture *fixture, const PhStoreLimits *limits)
 {
-  return g_object_new (PH_TYPE_MEMORY_STORE, "max-mailboxes", limits->max_mailboxes,
-                       "max-messages", limits->max_messages, "max-mailbox-bytes",
-                       limits->max_mailbox_bytes, "lifetime", limits->lifetime, NULL);
+  return g_object_new (PH_TYPE_MEMORY_STORE, "max-mailboxes", limits->max_mailboxes, "max-messages",
+                       limits->max_messages, "max-mailbox-bytes", limits->max_mailbox_bytes,
+                       "lifetime", limits->lifetime, NULL);
 }
 
 static char *
@@ -63,10 +63,10 @@ make_sqlite (Fixture *fixture, const PhStoreLimits *limits)
 {
   g_autofree char *path = database_path (fixture);
   g_autoptr (GError) error = NULL;
-  PhStore *store = g_initable_new (
-      PH_TYPE_SQLITE_STORE, NULL, &error, "path", path, "max-mailboxes", limits->max_mailboxes,
-      "max-messages", limits->max_messages, "max-mailbox-bytes", limits->max_mailbox_bytes,
-      "lifetime", limits->lifetime, NULL);
+  PhStore *store = g_initable_new (PH_TYPE_SQLITE_STORE, NULL, &error, "path", path,
+                                   "max-mailboxes", limits->max_mailboxes, "max-messages",
+                                   limits->max_messages, "max-mailbox-bytes",
+                                   limits->max_mailbox_bytes, "lifetime", limits->lifetime, NULL);
 
   g_assert_no_error (error);
   return store;
@@ -260,8 +260,7 @@ leave (PhStore *store, guint nameplate, const char *secret)
 static guint
 count_open (PhStore *store)
 {
-  g_autoptr (PhStoreReply) reply
-      = run_ok (store, ph_store_request_new (PH_STORE_OP_COUNT_OPEN, 0));
+  g_autoptr (PhStoreReply) reply = run_ok (store, ph_store_request_new (PH_STORE_OP_COUNT_OPEN, 0));
 
   return reply->n_open;
 }
@@ -452,8 +451,7 @@ test_posts_and_fetches (Fixture *fixture, gconstpointer data)
   g_assert_cmpuint (beyond->len, ==, 0);
 
   /* A refused post tells nobody. */
-  assert_refused (store, post_request (nameplate, WRONG_SECRET, "x"),
-                  PH_STORE_ERROR_UNAUTHORIZED);
+  assert_refused (store, post_request (nameplate, WRONG_SECRET, "x"), PH_STORE_ERROR_UNAUTHORIZED);
   g_assert_cmpuint (added->len, ==, 2 * 5);
 }
 
@@ -658,8 +656,7 @@ test_turn_quota (Fixture *fixture, gconstpointer data)
     reply = run_ok (store, request);
     g_assert_true (reply->turn_granted);
   }
-  assert_refused (store, as_side (PH_STORE_OP_COUNT_TURN, 9, host),
-                  PH_STORE_ERROR_NO_SUCH_MAILBOX);
+  assert_refused (store, as_side (PH_STORE_OP_COUNT_TURN, 9, host), PH_STORE_ERROR_NO_SUCH_MAILBOX);
 }
 
 static void

@@ -324,8 +324,7 @@ poll_first_read (PhHeldPoll *poll, const PhStoreReply *reply, const GError *erro
       poll_read (poll);
       return;
     }
-  if (reply != NULL && reply->messages->len == 0
-      && self->waiting_polls < self->max_waiting_polls)
+  if (reply != NULL && reply->messages->len == 0 && self->waiting_polls < self->max_waiting_polls)
     {
       g_free (poll->tag);
       poll->tag = g_strdup (reply->tag);
@@ -354,8 +353,7 @@ poll_first_read (PhHeldPoll *poll, const PhStoreReply *reply, const GError *erro
 
       soup_message_headers_replace (soup_server_message_get_response_headers (poll->msg), "ETag",
                                     etag);
-      ph_server_respond_text (poll->msg, SOUP_STATUS_OK,
-                              ph_server_messages_json (reply->messages));
+      ph_server_respond_text (poll->msg, SOUP_STATUS_OK, ph_server_messages_json (reply->messages));
     }
   soup_server_message_unpause (poll->msg);
   ph_held_poll_free (poll);

@@ -282,7 +282,8 @@ check_capacity (PhMemoryStore *self, GError **error)
   if (g_hash_table_size (self->mailboxes) < self->limits.max_mailboxes)
     return TRUE;
 
-  g_propagate_error (error, ph_store_refusal_new (PH_STORE_ERROR_NO_FREE_MAILBOX, 0, &self->limits));
+  g_propagate_error (error,
+                     ph_store_refusal_new (PH_STORE_ERROR_NO_FREE_MAILBOX, 0, &self->limits));
   return FALSE;
 }
 
@@ -519,8 +520,7 @@ leave (PhMemoryStore *self, const PhStoreRequest *request, PhStoreReply *reply, 
 }
 
 static gboolean
-count_turn (PhMemoryStore *self, const PhStoreRequest *request, PhStoreReply *reply,
-            GError **error)
+count_turn (PhMemoryStore *self, const PhStoreRequest *request, PhStoreReply *reply, GError **error)
 {
   gint64 now = g_get_monotonic_time ();
   Mailbox *mailbox = find_side (self, request, &reply->side, error);

@@ -64,8 +64,8 @@ ph_rendezvous_server_constructed (GObject *object)
                            G_CALLBACK (ph_held_polls_message_added_cb), self, 0);
   g_signal_connect_object (self->store, "mailbox-closed",
                            G_CALLBACK (ph_held_polls_mailbox_closed_cb), self, 0);
-  g_signal_connect_object (self->store, "changes-lost",
-                           G_CALLBACK (ph_held_polls_changes_lost_cb), self, 0);
+  g_signal_connect_object (self->store, "changes-lost", G_CALLBACK (ph_held_polls_changes_lost_cb),
+                           self, 0);
   ph_held_polls_init (self);
 
   self->soup = soup_server_new ("server-header", "pinhole-rendezvous/" PACKAGE_VERSION " ",

@@ -342,7 +342,9 @@ store_answered_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 }
 
 /* Pauses @msg until the store has done @request (taken), then answers
- * it with @answer, or with the store's refusal. */
+ * it with @answer, or with the store's refusal. The store answers on a
+ * later iteration of the main loop (ph-store.h), so the caller may still
+ * fill in what the answer needs. */
 static Pending *
 ask_store (PhRendezvousServer *self, SoupServerMessage *msg, PhStoreRequest *request,
            AnswerFunc answer)
@@ -366,9 +368,9 @@ static void
 answer_seat (PhRendezvousServer *self, SoupServerMessage *msg, const PhStoreReply *reply,
              Pending *pending)
 {
-  char *text = g_strdup_printf (
-      "{\"nameplate\":\"%u\",\"expires_in\":%u,\"side\":%u,\"secret\":\"%s\"}", reply->nameplate,
-      reply->expires_in, reply->side, pending->secret);
+  char *text
+      = g_strdup_printf ("{\"nameplate\":\"%u\",\"expires_in\":%u,\"side\":%u,\"secret\":\"%s\"}",
+                         reply->nameplate, reply->expires_in, reply->side, pending->secret);
 
   if (pending->op == PH_STORE_OP_ALLOCATE)
     self->mailboxes_allocated++;
@@ -383,8 +385,7 @@ static void
 answer_refusal (PhRendezvousServer *self, SoupServerMessage *msg, const PhStoreReply *reply,
                 Pending *pending)
 {
-  ph_server_respond_error (self, msg, SOUP_STATUS_BAD_REQUEST, "malformed", "%s",
-                           pending->refusal);
+  ph_server_respond_error (self, msg, SOUP_STATUS_BAD_REQUEST, "malformed", "%s", pending->refusal);
 }
 
 /* The secret is made before the store is asked: its hash is part of the
@@ -519,8 +520,7 @@ ph_server_handle_join (PhRendezvousServer *self, SoupServerMessage *msg, guint n
   request = mailbox_request (msg, PH_STORE_OP_JOIN, nameplate);
   request->has_secret = FALSE;
   ph_store_request_set_request_key (request, request_key);
-  if (soup_server_message_get_request_body (msg)->length > 0
-      && !read_post (msg, request, &refusal))
+  if (soup_server_message_get_request_body (msg)->length > 0 && !read_post (msg, request, &refusal))
     {
       ph_server_respond_error (self, msg, SOUP_STATUS_BAD_REQUEST, "malformed", "%s", refusal);
       return;

@@ -204,7 +204,7 @@ struct _PhSqliteStore
   sqlite3_stmt *side_statements[N_SIDE_STMTS][2]; /* side N at N - 1 */
   GThread *worker;
   GAsyncQueue *jobs;
-  GQueue outbox;      /* Job, on the main context, for the worker */
+  GQueue outbox; /* Job, on the main context, for the worker */
   GSource *outbox_source;
 
   /* The worker's alone once it runs. */
@@ -213,7 +213,7 @@ struct _PhSqliteStore
   PhNameplatePool *pool;
 
   GMutex done_lock;
-  GQueue done;         /* Job, back from the worker */
+  GQueue done;          /* Job, back from the worker */
   GSource *done_source; /* set to hand them over */
 };
 
@@ -365,8 +365,7 @@ side_statement (PhSqliteStore *self, SideStatement which, guint side)
 }
 
 static gboolean
-run_for_side (PhSqliteStore *self, SideStatement which, guint nameplate, guint side,
-              GError **error)
+run_for_side (PhSqliteStore *self, SideStatement which, guint nameplate, guint side, GError **error)
 {
   sqlite3_stmt *stmt = side_statement (self, which, side);
 
@@ -1089,8 +1088,9 @@ run_job (PhSqliteStore *self, Job *job, GQueue *done)
       return TRUE;
     }
 
-  failed = !run_simple (self, STMT_BEGIN, &error) || !close_expired (self, now, job, &error)
-           || (job->request != NULL && !do_operation (self, job, now, &error) && !is_refusal (error));
+  failed
+      = !run_simple (self, STMT_BEGIN, &error) || !close_expired (self, now, job, &error)
+        || (job->request != NULL && !do_operation (self, job, now, &error) && !is_refusal (error));
   if (!failed)
     {
       g_autoptr (GError) commit_error = NULL;
@@ -1345,8 +1345,7 @@ check_application (PhSqliteStore *self, GError **error)
     return FALSE;
   if (id != 0 || tables > 0)
     {
-      set_open_error (error, self->path, SQLITE_NOTADB,
-                      "it is another program's SQLite database");
+      set_open_error (error, self->path, SQLITE_NOTADB, "it is another program's SQLite database");
       return FALSE;
     }
   return exec (self, "PRAGMA application_id = " G_STRINGIFY (APPLICATION_ID), error);
@@ -1364,10 +1363,11 @@ migrate (PhSqliteStore *self, GError **error)
     return FALSE;
   if (version > (gint64)G_N_ELEMENTS (migrations))
     {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
-                   "The database “%s” was written by a newer pinhole-rendezvous (schema %" G_GINT64_FORMAT
-                   "); update the server to use it.",
-                   self->path, version);
+      g_set_error (
+          error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+          "The database “%s” was written by a newer pinhole-rendezvous (schema %" G_GINT64_FORMAT
+          "); update the server to use it.",
+          self->path, version);
       return FALSE;
     }
 
@@ -1419,8 +1419,7 @@ prepare (PhSqliteStore *self, const char *sql, sqlite3_stmt **out_stmt, GError *
 }
 
 static gboolean
-ph_sqlite_store_initable_init_impl (GInitable *initable, GCancellable *cancellable,
-                                    GError **error)
+ph_sqlite_store_initable_init_impl (GInitable *initable, GCancellable *cancellable, GError **error)
 {
   PhSqliteStore *self = PH_SQLITE_STORE (initable);
   g_autoptr (GError) local_error = NULL;
@@ -1473,8 +1472,7 @@ ph_sqlite_store_initable_init_impl (GInitable *initable, GCancellable *cancellab
 
   if (!load_open (self, &local_error))
     {
-      set_open_error (error, self->path, sqlite3_extended_errcode (self->db),
-                      local_error->message);
+      set_open_error (error, self->path, sqlite3_extended_errcode (self->db), local_error->message);
       return FALSE;
     }
   if (!sweep_at_start (self, error))

@@ -86,7 +86,8 @@ ph_store_default_init (PhStoreInterface *iface)
   g_object_interface_install_property (
       iface, g_param_spec_uint ("max-messages", NULL, NULL, 1, 1000000, 256, flags));
   g_object_interface_install_property (
-      iface, g_param_spec_uint64 ("max-mailbox-bytes", NULL, NULL, 1, G_MAXSIZE, 1024 * 1024, flags));
+      iface,
+      g_param_spec_uint64 ("max-mailbox-bytes", NULL, NULL, 1, G_MAXSIZE, 1024 * 1024, flags));
   g_object_interface_install_property (
       iface, g_param_spec_uint ("lifetime", NULL, NULL, 1, 7 * 24 * 3600, 600, flags));
 
@@ -96,9 +97,8 @@ ph_store_default_init (PhStoreInterface *iface)
   signals[MAILBOX_CLOSED]
       = g_signal_new ("mailbox-closed", G_TYPE_FROM_INTERFACE (iface), G_SIGNAL_RUN_LAST, 0, NULL,
                       NULL, NULL, G_TYPE_NONE, 1, G_TYPE_UINT);
-  signals[CHANGES_LOST]
-      = g_signal_new ("changes-lost", G_TYPE_FROM_INTERFACE (iface), G_SIGNAL_RUN_LAST, 0, NULL,
-                      NULL, NULL, G_TYPE_NONE, 0);
+  signals[CHANGES_LOST] = g_signal_new ("changes-lost", G_TYPE_FROM_INTERFACE (iface),
+                                        G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 0);
 }
 
 /* Messages */
@@ -445,8 +445,7 @@ ph_store_refusal_new (PhStoreError code, guint nameplate, const PhStoreLimits *l
     {
     case PH_STORE_ERROR_NO_SUCH_MAILBOX:
       return g_error_new (PH_STORE_ERROR, code,
-                          "There is no mailbox %u; it may have expired or been closed.",
-                          nameplate);
+                          "There is no mailbox %u; it may have expired or been closed.", nameplate);
     case PH_STORE_ERROR_NO_FREE_MAILBOX:
       return g_error_new (PH_STORE_ERROR, code,
                           "All %u mailboxes are in use; try again in a few minutes.",

@@ -127,8 +127,7 @@ typedef struct
   GBytes *body;
 } PhStoredMessage;
 
-PhStoredMessage *ph_stored_message_new (guint64 index, guint side, const char *phase,
-                                        GBytes *body);
+PhStoredMessage *ph_stored_message_new (guint64 index, guint side, const char *phase, GBytes *body);
 PhStoredMessage *ph_stored_message_ref (PhStoredMessage *message);
 void ph_stored_message_unref (PhStoredMessage *message);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PhStoredMessage, ph_stored_message_unref)
@@ -180,7 +179,7 @@ typedef struct
   guint side;
   gboolean created;
   char tag[PH_STORE_TAG_LENGTH + 1];
-  guint expires_in;    /* seconds the mailbox lives from now */
+  guint expires_in; /* seconds the mailbox lives from now */
   guint64 index;
   GPtrArray *messages; /* PhStoredMessage */
   gboolean turn_granted;
