@@ -355,8 +355,8 @@ main (int argc, char **argv)
   /* A real chat with a pinhole-cli peer, which then leaves: the chat stays
    * on screen, and nothing on the network waits on this main loop. */
   /* Every run comes from 127.0.0.1: lift the per-client rate limit. */
-  server = ph_test_start_rendezvous ((const char *[]){ "--rate=100000", "--burst=100000", NULL },
-                                     &url);
+  server = ph_test_start_rendezvous (
+      (const char *[]){ "--store=memory:", "--rate=100000", "--burst=100000", NULL }, &url);
   settings = ph_session_get_settings (ph_application_get_session (application));
   g_settings_set_string (settings, "rendezvous-url", url);
   g_settings_set_boolean (settings, "use-server-turn", FALSE);

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <gio/gio.h>
 #include <glib-unix.h>
+#include <glib/gstdio.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sched.h>
@@ -20,10 +21,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "ph-mailbox-format.h"
 #include "ph-mailbox-secret.h"
+#include "ph-store.h"
 
 /* pinhole-rendezvous under load, pinned to one core, driven by a minimal
- * HTTP/1.1 keep-alive client on raw non-blocking sockets and epoll:
+ * HTTP/1.1 keep-alive client on raw non-blocking sockets and epoll, on
+ * each store given with --store (memory: and an SQLite file in a
+ * temporary folder without one), side by side:
  *   1. GET /v1/health requests/s: the server's HTTP floor;
  *   2. mailbox round trips/s: allocate, join, post A, post B, poll
  *      after=0, poll after=1, leave A, leave B, each side with its secret,
@@ -33,10 +38,16 @@
  *      per held poll against the target of 10,000 in 100 MB, then the
  *      time until a message in every mailbox has answered them all.
  * Each phase also gives the server's CPU time per request and how busy
- * both ends were, from /proc/PID/schedstat: a server below 100% busy was
- * waiting for the client (or sharing its core with something else), and
- * its CPU time per request is the number to compare across runs on a
- * machine that others use too. Prints numbers; never fails on time. */
+ * both ends were, from the schedstat of each of the server's threads (the
+ * SQLite store has one of its own): a server below 100% busy was waiting
+ * for the client (or sharing its core with something else), and its CPU
+ * time per request is the number to compare across runs on a machine
+ * that others use too. The round trips are run twice for each store, one
+ * store after the other, and the better of the two counts, so a moment
+ * of someone else's load on the machine does not decide the ratio.
+ * Prints numbers; never fails on time.
+ *
+ *   bench-rendezvous [--store=URI ...] [WORKERS [POLLS]] */
 
 #define SERVER_CPU 0
 #define DEFAULT_WORKERS 64
@@ -44,6 +55,9 @@
 #define HELD_PHASE_SECONDS 3
 #define DEFAULT_POLLS 10000
 #define WAKERS 32
+#define ROUNDS 2
+/* SQLite against memory, in round trips per second. */
+#define TARGET_SQLITE_SHARE 0.70
 /* What one round trip is in this benchmark, and the reliability target. */
 #define ROUND_TRIP_REQUESTS 8
 /* Of which carry a side's secret: 2 posts, 2 polls, 2 leaves. */
@@ -110,8 +124,9 @@ server_child_setup (gpointer user_data)
   pin_to_cpu (0, SERVER_CPU);
 }
 
+/* @store_uri: the server's --store, or NULL for bench-soup-floor. */
 static GSubprocess *
-start_server (const char *binary, guint16 *out_port)
+start_server (const char *binary, const char *store_uri, guint16 *out_port)
 {
   g_autoptr (GSubprocessLauncher) launcher
       = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
@@ -130,7 +145,7 @@ start_server (const char *binary, guint16 *out_port)
       "--max-mailboxes", "1000000", "--max-waiting-polls", "100000", "--max-mailboxes-per-client",
       "1000000", "--max-polls-per-client", "100000", "--allocations-per-minute", "1000000",
       "--joins-per-hour", "1000000", "--mailbox-lifetime", "3600", "--client-timeout", "300",
-      "--max-hold", "60", NULL);
+      "--max-hold", "60", store_uri != NULL ? "--store" : NULL, store_uri, NULL);
   if (server == NULL)
     g_error ("could not start %s: %s", binary, error->message);
 
@@ -433,17 +448,26 @@ now_seconds (void)
   return (double)g_get_monotonic_time () / G_USEC_PER_SEC;
 }
 
-/* Nanoseconds @pid has run on a CPU, from the scheduler's own count: exact,
- * and unaffected by whatever else runs on the machine. */
+/* Nanoseconds @pid has run on a CPU, all its threads together, from the
+ * scheduler's own count: exact, and unaffected by whatever else runs on
+ * the machine. A thread that ended is not counted. */
 static guint64
 cpu_time_ns (GPid pid)
 {
-  g_autofree char *path = g_strdup_printf ("/proc/%d/schedstat", (int)pid);
-  g_autofree char *text = NULL;
+  g_autofree char *tasks = g_strdup_printf ("/proc/%d/task", (int)pid);
+  g_autoptr (GDir) dir = g_dir_open (tasks, 0, NULL);
+  const char *name;
+  guint64 total = 0;
 
-  if (!g_file_get_contents (path, &text, NULL, NULL))
-    return 0;
-  return g_ascii_strtoull (text, NULL, 10);
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *path = g_build_filename (tasks, name, "schedstat", NULL);
+      g_autofree char *text = NULL;
+
+      if (g_file_get_contents (path, &text, NULL, NULL))
+        total += g_ascii_strtoull (text, NULL, 10);
+    }
+  return total;
 }
 
 typedef struct
@@ -565,22 +589,25 @@ wait_for_waiting (Load *load, guint n)
 }
 
 /* What checking a side's secret costs the server, in microseconds: a
- * SHA-256 of what the request presents and a constant-time comparison
- * with the stored hash, as ph-mailbox-store does for every request about
- * a mailbox. */
+ * SHA-256 of what the request presents (ph_store_request_set_secret ())
+ * and the constant-time comparison with both seats' stored hashes
+ * (ph_store_match_side ()), as every request about a mailbox costs. */
 static double
 authentication_us (void)
 {
   guint8 stored[PH_MAILBOX_SECRET_HASH_SIZE];
-  guint8 presented[PH_MAILBOX_SECRET_HASH_SIZE];
+  guint8 other[PH_MAILBOX_SECRET_HASH_SIZE];
   g_autofree char *secret = ph_mailbox_secret_new (stored);
+  g_autoptr (PhStoreRequest) request = ph_store_request_new (PH_STORE_OP_AUTHENTICATE, 1);
   gint64 start = g_get_monotonic_time ();
   guint matched = 0;
 
+  /* The other seat's hash: any that is not the secret's. */
+  ph_mailbox_secret_random (other, sizeof other);
   for (guint i = 0; i < AUTHENTICATION_RUNS; i++)
     {
-      ph_mailbox_secret_hash (secret, presented);
-      matched += ph_mailbox_secret_hash_equal (stored, presented);
+      ph_store_request_set_secret (request, secret);
+      matched += ph_store_match_side (request, TRUE, stored, TRUE, other) == PH_MAILBOX_HOST_SIDE;
     }
   g_assert (matched == AUTHENTICATION_RUNS);
   return (double)(g_get_monotonic_time () - start) / AUTHENTICATION_RUNS;
@@ -601,7 +628,8 @@ clear_secret (gpointer data)
   g_free (*(char **)data);
 }
 
-static void
+/* Returns the server's RSS in MB while the polls are held. */
+static double
 run_long_polls (Load *load, GPid pid, guint n_workers, guint n_polls)
 {
   g_autoptr (GPtrArray) polls = g_ptr_array_new_with_free_func ((GDestroyNotify)connection_free);
@@ -698,6 +726,7 @@ run_long_polls (Load *load, GPid pid, guint n_workers, guint n_polls)
   printf ("summary: polls=%u held_s=%.2f rss_held_mb=%.1f bytes_per_poll=%.0f held_health_us=%.1f "
           "wake_all_s=%.2f\n",
           n_polls, opened, rss_during / 1024.0, per_poll, health_held.server_us, woken);
+  return rss_during / 1024.0;
 }
 
 static void
@@ -707,24 +736,169 @@ stop_server (GSubprocess *server)
   g_subprocess_wait (server, NULL, NULL);
 }
 
+/* One store's numbers. */
+typedef struct
+{
+  char *uri;
+  char *scratch; /* a database the bench made, emptied before each server, or NULL */
+  PhaseResult health;
+  PhaseResult round_trip; /* the better round */
+  double rss_held_mb;
+} StoreRun;
+
+static GPid
+server_pid (GSubprocess *server)
+{
+  return (GPid)g_ascii_strtoll (g_subprocess_get_identifier (server), NULL, 10);
+}
+
+/* A server on @run's store, which starts empty when the bench made it. */
+static GSubprocess *
+start_rendezvous (const char *binary, StoreRun *run, guint16 *out_port)
+{
+  if (run->scratch != NULL)
+    {
+      g_autofree char *wal = g_strconcat (run->scratch, "-wal", NULL);
+
+      g_unlink (run->scratch);
+      g_unlink (wal);
+    }
+  return start_server (binary, run->uri, out_port);
+}
+
+static void
+print_round_trips (const PhaseResult *round_trip, const PhaseResult *health,
+                   const PhaseResult *bare, const PhaseResult *bare_round_trip)
+{
+  /* Eight requests a round trip: at the health rate, that many round trips. */
+  double floor_round_trips = health->requests_per_s / ROUND_TRIP_REQUESTS;
+  double auth_us;
+  double without_auth_us;
+
+  printf ("mailbox round trips (allocate, join, 2 posts, 2 polls, 2 leaves = %d requests): "
+          "%.0f round trips/s\n",
+          ROUND_TRIP_REQUESTS, round_trip->round_trips_per_s);
+  printf ("  the health floor allows %.0f round trips/s: this is %.0f%% of it "
+          "(a round-trip request costs %.2fx a health check)\n",
+          floor_round_trips, 100 * round_trip->round_trips_per_s / floor_round_trips,
+          round_trip->server_us / health->server_us);
+  printf ("  bare libsoup with canned answers makes %.0f round trips/s (%.1f us per request): "
+          "Pinhole adds %.1f us (%.0f%%) to a round-trip request, %.1f us to a health check\n",
+          bare_round_trip->round_trips_per_s, bare_round_trip->server_us,
+          round_trip->server_us - bare_round_trip->server_us,
+          100 * (round_trip->server_us - bare_round_trip->server_us) / bare_round_trip->server_us,
+          health->server_us - bare->server_us);
+  printf ("  target: >= %d round trips/s: %s\n", TARGET_ROUND_TRIPS,
+          round_trip->round_trips_per_s >= TARGET_ROUND_TRIPS ? "met" : "NOT met");
+  /* The server cannot run without authentication, so its cost is taken
+   * out of the round trip measured above, in the same run. */
+  auth_us = authentication_us ();
+  without_auth_us = round_trip->server_us - auth_us * AUTHENTICATED_REQUESTS / ROUND_TRIP_REQUESTS;
+  printf ("  authentication: %.2f us per request that carries a secret (%d of %d): the round "
+          "trip keeps %.1f%% of the rate it would have without it (target >= 95%%: %s)\n",
+          auth_us, AUTHENTICATED_REQUESTS, ROUND_TRIP_REQUESTS,
+          100 * without_auth_us / round_trip->server_us,
+          without_auth_us / round_trip->server_us >= 0.95 ? "met" : "NOT met");
+  printf ("summary: bare_rps=%.0f bare_us=%.1f bare_round_trips_per_s=%.0f bare_round_trip_us=%.1f "
+          "health_rps=%.0f health_us=%.1f round_trips_per_s=%.0f round_trip_requests_per_s=%.0f "
+          "round_trip_us=%.1f floor_share=%.2f\n",
+          bare->requests_per_s, bare->server_us, bare_round_trip->round_trips_per_s,
+          bare_round_trip->server_us, health->requests_per_s, health->server_us,
+          round_trip->round_trips_per_s, round_trip->requests_per_s, round_trip->server_us,
+          round_trip->round_trips_per_s / floor_round_trips);
+}
+
+/* The stores side by side, each against the first. */
+static void
+print_comparison (const StoreRun *runs, guint n_runs, guint n_polls)
+{
+  const StoreRun *first = &runs[0];
+  int width = 8;
+
+  for (guint i = 0; i < n_runs; i++)
+    width = MAX (width, (int)strlen (runs[i].uri));
+  printf ("\nstores side by side (round trips: the better of %d rounds each):\n", ROUNDS);
+  printf ("  %-*s %13s %13s %11s %13s %10s\n", width, "--store", "round trips/s", "vs the first",
+          "us/request", "vs the first", "RSS held");
+  for (guint i = 0; i < n_runs; i++)
+    printf ("  %-*s %13.0f %12.0f%% %11.1f %12.0f%% %7.1f MB\n", width, runs[i].uri,
+            runs[i].round_trip.round_trips_per_s,
+            100 * runs[i].round_trip.round_trips_per_s / first->round_trip.round_trips_per_s,
+            runs[i].round_trip.server_us,
+            100 * first->round_trip.server_us / runs[i].round_trip.server_us, runs[i].rss_held_mb);
+  /* The target is the default's: the first SQLite store given. */
+  for (guint i = 1; i < n_runs; i++)
+    if (g_str_has_prefix (runs[i].uri, "sqlite:") && g_str_has_prefix (first->uri, "memory:"))
+      {
+        printf ("  target: SQLite >= %.0f%% of memory's round trips/s: %s (%.0f%%; by CPU time per "
+                "request %.0f%%)\n",
+                100 * TARGET_SQLITE_SHARE,
+                runs[i].round_trip.round_trips_per_s
+                        >= TARGET_SQLITE_SHARE * first->round_trip.round_trips_per_s
+                    ? "met"
+                    : "NOT met",
+                100 * runs[i].round_trip.round_trips_per_s / first->round_trip.round_trips_per_s,
+                100 * first->round_trip.server_us / runs[i].round_trip.server_us);
+        break;
+      }
+  for (guint i = 0; i < n_runs; i++)
+    printf ("  target: %u held polls in <= 100 MB RSS on %s: %s\n", n_polls, runs[i].uri,
+            runs[i].rss_held_mb <= 100 ? "met" : "NOT met");
+  for (guint i = 0; i < n_runs; i++)
+    printf ("summary: store=%s round_trips_per_s=%.0f round_trip_us=%.1f share=%.2f "
+            "rss_held_mb=%.1f\n",
+            runs[i].uri, runs[i].round_trip.round_trips_per_s, runs[i].round_trip.server_us,
+            runs[i].round_trip.round_trips_per_s / first->round_trip.round_trips_per_s,
+            runs[i].rss_held_mb);
+}
+
 int
 main (int argc, char *argv[])
 {
   g_autoptr (GSubprocess) server = NULL;
-  guint n_workers = argc > 1 ? (guint)g_ascii_strtoull (argv[1], NULL, 10) : DEFAULT_WORKERS;
-  guint n_polls = argc > 2 ? (guint)g_ascii_strtoull (argv[2], NULL, 10) : DEFAULT_POLLS;
+  g_auto (GStrv) stores = NULL;
+  GOptionEntry entries[]
+      = { { "store", 0, 0, G_OPTION_ARG_STRING_ARRAY, &stores,
+            "A store to measure, repeatable (memory: and sqlite: in a temporary folder)", "URI" },
+          { NULL } };
+  g_autoptr (GOptionContext) context = g_option_context_new ("[WORKERS [POLLS]]");
+  g_autoptr (GError) error = NULL;
+  g_autofree char *scratch_dir = NULL;
+  guint n_workers;
+  guint n_polls;
   const char *binary = g_getenv ("PINHOLE_RENDEZVOUS_BIN");
   const char *floor_binary = g_getenv ("PINHOLE_SOUP_FLOOR_BIN");
   struct rlimit files;
   Load load = { 0 };
   PhaseResult bare;
   PhaseResult bare_round_trip;
-  PhaseResult health;
-  PhaseResult round_trip;
-  double floor_round_trips;
-  double auth_us;
-  double without_auth_us;
-  GPid pid;
+  StoreRun *runs;
+  guint n_runs;
+
+  g_option_context_add_main_entries (context, entries, NULL);
+  if (!g_option_context_parse (context, &argc, &argv, &error))
+    g_error ("%s", error->message);
+  n_workers = argc > 1 ? (guint)g_ascii_strtoull (argv[1], NULL, 10) : DEFAULT_WORKERS;
+  n_polls = argc > 2 ? (guint)g_ascii_strtoull (argv[2], NULL, 10) : DEFAULT_POLLS;
+  if (binary == NULL)
+    binary = PH_BENCH_RENDEZVOUS_BIN;
+
+  n_runs = stores != NULL ? g_strv_length (stores) : 2;
+  runs = g_new0 (StoreRun, n_runs);
+  if (stores != NULL)
+    {
+      for (guint i = 0; i < n_runs; i++)
+        runs[i].uri = g_strdup (stores[i]);
+    }
+  else
+    {
+      scratch_dir = g_dir_make_tmp ("bench-rendezvous-XXXXXX", &error);
+      if (scratch_dir == NULL)
+        g_error ("%s", error->message);
+      runs[0].uri = g_strdup ("memory:");
+      runs[1].scratch = g_build_filename (scratch_dir, "rendezvous.db", NULL);
+      runs[1].uri = g_strconcat ("sqlite:", runs[1].scratch, NULL);
+    }
 
   /* Both ends need a descriptor per connection; the server inherits this. */
   getrlimit (RLIMIT_NOFILE, &files);
@@ -746,61 +920,76 @@ main (int argc, char *argv[])
           n_workers, PHASE_SECONDS);
 
   /* libsoup alone, with canned answers to the same loads: its own cost. */
-  server = start_server (floor_binary != NULL ? floor_binary : PH_BENCH_SOUP_FLOOR_BIN, &load.port);
-  pid = (GPid)g_ascii_strtoll (g_subprocess_get_identifier (server), NULL, 10);
-  run_phase (&load, pid, WORK_HEALTH, n_workers, PHASE_SECONDS, &bare);
+  server = start_server (floor_binary != NULL ? floor_binary : PH_BENCH_SOUP_FLOOR_BIN, NULL,
+                         &load.port);
+  run_phase (&load, server_pid (server), WORK_HEALTH, n_workers, PHASE_SECONDS, &bare);
   print_phase ("bare libsoup, health", &bare);
-  run_phase (&load, pid, WORK_ROUND_TRIP, n_workers, PHASE_SECONDS, &bare_round_trip);
+  run_phase (&load, server_pid (server), WORK_ROUND_TRIP, n_workers, PHASE_SECONDS,
+             &bare_round_trip);
   print_phase ("bare libsoup, round trips", &bare_round_trip);
   stop_server (server);
   g_clear_object (&server);
 
-  server = start_server (binary != NULL ? binary : PH_BENCH_RENDEZVOUS_BIN, &load.port);
-  pid = (GPid)g_ascii_strtoll (g_subprocess_get_identifier (server), NULL, 10);
-  load.control = connection_new (&load, WORK_ROUND_TRIP);
-  run_phase (&load, pid, WORK_HEALTH, n_workers, PHASE_SECONDS, &health);
-  print_phase ("GET /v1/health", &health);
-  run_phase (&load, pid, WORK_ROUND_TRIP, n_workers, PHASE_SECONDS, &round_trip);
-  print_phase ("round-trip requests", &round_trip);
+  /* Round trips in rounds, a fresh server each, the stores taking turns. */
+  for (guint round = 0; round < ROUNDS; round++)
+    for (guint i = 0; i < n_runs; i++)
+      {
+        PhaseResult round_trip;
 
-  /* Seven requests a round trip: at the health rate, that many round trips. */
-  floor_round_trips = health.requests_per_s / ROUND_TRIP_REQUESTS;
-  printf ("mailbox round trips (allocate, join, 2 posts, 2 polls, 2 leaves = %d requests): "
-          "%.0f round trips/s\n",
-          ROUND_TRIP_REQUESTS, round_trip.round_trips_per_s);
-  printf ("  the health floor allows %.0f round trips/s: this is %.0f%% of it "
-          "(a round-trip request costs %.2fx a health check)\n",
-          floor_round_trips, 100 * round_trip.round_trips_per_s / floor_round_trips,
-          round_trip.server_us / health.server_us);
-  printf ("  bare libsoup with canned answers makes %.0f round trips/s (%.1f us per request): "
-          "Pinhole adds %.1f us (%.0f%%) to a round-trip request, %.1f us to a health check\n",
-          bare_round_trip.round_trips_per_s, bare_round_trip.server_us,
-          round_trip.server_us - bare_round_trip.server_us,
-          100 * (round_trip.server_us - bare_round_trip.server_us) / bare_round_trip.server_us,
-          health.server_us - bare.server_us);
-  printf ("  target: >= %d round trips/s: %s\n", TARGET_ROUND_TRIPS,
-          round_trip.round_trips_per_s >= TARGET_ROUND_TRIPS ? "met" : "NOT met");
-  /* The server cannot run without authentication, so its cost is taken
-   * out of the round trip measured above, in the same run. */
-  auth_us = authentication_us ();
-  without_auth_us = round_trip.server_us - auth_us * AUTHENTICATED_REQUESTS / ROUND_TRIP_REQUESTS;
-  printf ("  authentication: %.2f us per request that carries a secret (%d of %d): the round "
-          "trip keeps %.1f%% of the rate it would have without it (target >= 95%%: %s)\n",
-          auth_us, AUTHENTICATED_REQUESTS, ROUND_TRIP_REQUESTS,
-          100 * without_auth_us / round_trip.server_us,
-          without_auth_us / round_trip.server_us >= 0.95 ? "met" : "NOT met");
-  printf ("summary: bare_rps=%.0f bare_us=%.1f bare_round_trips_per_s=%.0f bare_round_trip_us=%.1f "
-          "health_rps=%.0f health_us=%.1f round_trips_per_s=%.0f round_trip_requests_per_s=%.0f "
-          "round_trip_us=%.1f floor_share=%.2f\n",
-          bare.requests_per_s, bare.server_us, bare_round_trip.round_trips_per_s,
-          bare_round_trip.server_us, health.requests_per_s, health.server_us,
-          round_trip.round_trips_per_s, round_trip.requests_per_s, round_trip.server_us,
-          round_trip.round_trips_per_s / floor_round_trips);
+        server = start_rendezvous (binary, &runs[i], &load.port);
+        load.control = connection_new (&load, WORK_ROUND_TRIP);
+        if (round == 0)
+          {
+            printf ("\n--store %s:\n", runs[i].uri);
+            run_phase (&load, server_pid (server), WORK_HEALTH, n_workers, PHASE_SECONDS,
+                       &runs[i].health);
+            print_phase ("GET /v1/health", &runs[i].health);
+          }
+        else
+          {
+            printf ("\n--store %s, round %u:\n", runs[i].uri, round + 1);
+          }
+        run_phase (&load, server_pid (server), WORK_ROUND_TRIP, n_workers, PHASE_SECONDS,
+                   &round_trip);
+        print_phase ("round-trip requests", &round_trip);
+        if (round_trip.round_trips_per_s > runs[i].round_trip.round_trips_per_s)
+          runs[i].round_trip = round_trip;
+        if (round == 0)
+          print_round_trips (&round_trip, &runs[i].health, &bare, &bare_round_trip);
+        connection_free (load.control);
+        stop_server (server);
+        g_clear_object (&server);
+      }
 
-  run_long_polls (&load, pid, n_workers, n_polls);
+  for (guint i = 0; i < n_runs; i++)
+    {
+      server = start_rendezvous (binary, &runs[i], &load.port);
+      load.control = connection_new (&load, WORK_ROUND_TRIP);
+      printf ("\n--store %s:", runs[i].uri);
+      runs[i].rss_held_mb = run_long_polls (&load, server_pid (server), n_workers, n_polls);
+      connection_free (load.control);
+      stop_server (server);
+      g_clear_object (&server);
+    }
 
-  stop_server (server);
-  connection_free (load.control);
+  if (n_runs > 1)
+    print_comparison (runs, n_runs, n_polls);
+
+  for (guint i = 0; i < n_runs; i++)
+    {
+      if (runs[i].scratch != NULL)
+        {
+          g_autofree char *wal = g_strconcat (runs[i].scratch, "-wal", NULL);
+
+          g_unlink (runs[i].scratch);
+          g_unlink (wal);
+        }
+      g_free (runs[i].uri);
+      g_free (runs[i].scratch);
+    }
+  g_free (runs);
+  if (scratch_dir != NULL)
+    g_rmdir (scratch_dir);
   g_string_free (load.control_body, TRUE);
   close (load.epoll_fd);
   return 0;

@@ -93,8 +93,9 @@ main (int argc, char *argv[])
     g_setenv ("PINHOLE_RENDEZVOUS_BIN", PH_BENCH_RENDEZVOUS_BIN, TRUE);
   /* Every run comes from 127.0.0.1: lift the per-client limits. */
   server = ph_test_start_rendezvous (
-      (const char *[]){ "--rate=100000", "--burst=100000", "--allocations-per-minute=100000",
-                        "--joins-per-hour=100000", "--max-mailboxes-per-client=100000", NULL },
+      (const char *[]){ "--store=memory:", "--rate=100000", "--burst=100000",
+                        "--allocations-per-minute=100000", "--joins-per-hour=100000",
+                        "--max-mailboxes-per-client=100000", NULL },
       &url);
 
   for (guint run = 0; run < MAX (runs, 1); run++)

@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "ph-mailbox-store.h"
+#include "ph-memory-store.h"
 #include "ph-rate-limiter.h"
 #include "ph-rendezvous-server.h"
 
@@ -158,12 +158,12 @@ start_server (guint16 *out_port)
   const char *turn_uris[] = { "turn:turn.example.org:3478?transport=udp", NULL };
   g_autoptr (GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
   g_autoptr (GError) error = NULL;
-  g_autoptr (PhMailboxStore) store = NULL;
+  g_autoptr (PhMemoryStore) store = NULL;
   g_autoptr (PhRateLimiter) limiter = NULL;
   PhRendezvousServer *server;
 
   /* Small limits, so that a short input reaches them too. */
-  store = g_object_new (PH_TYPE_MAILBOX_STORE, "max-mailboxes", 4, "max-messages", 8,
+  store = g_object_new (PH_TYPE_MEMORY_STORE, "max-mailboxes", 4, "max-messages", 8,
                         "max-mailbox-bytes", (guint64)4096, NULL);
   limiter = g_object_new (PH_TYPE_RATE_LIMITER, "burst", 16, NULL);
   server = g_object_new (PH_TYPE_RENDEZVOUS_SERVER, "max-hold", 1, "max-body-bytes", 1024,

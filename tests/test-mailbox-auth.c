@@ -9,7 +9,7 @@
 
 #include "ph-conversation.h"
 #include "ph-error.h"
-#include "ph-mailbox-store.h"
+#include "ph-memory-store.h"
 #include "ph-rendezvous-client.h"
 #include "ph-test-server.h"
 #include "ph-test-wait.h"
@@ -288,9 +288,9 @@ test_nameplate_alone_gets_nothing (void)
 }
 
 static gboolean
-store_lacks (PhMailboxStore *store, guint nameplate)
+store_lacks (PhMemoryStore *store, guint nameplate)
 {
-  return !ph_mailbox_store_contains (store, nameplate);
+  return !ph_memory_store_contains (store, nameplate);
 }
 
 /* A chat keeps its mailbox open for as long as its sides poll it; the
@@ -298,7 +298,7 @@ store_lacks (PhMailboxStore *store, guint nameplate)
 static void
 test_nameplate_alone_renews_nothing (void)
 {
-  g_autoptr (PhMailboxStore) store = g_object_new (PH_TYPE_MAILBOX_STORE, "lifetime", 2, NULL);
+  g_autoptr (PhMemoryStore) store = g_object_new (PH_TYPE_MEMORY_STORE, "lifetime", 2, NULL);
   g_autoptr (SoupSession) attacker = soup_session_new ();
   PhRendezvousServer *server = ph_test_server_start (0, "store", store, NULL);
   g_autofree char *url = ph_rendezvous_server_get_url (server);
@@ -355,8 +355,8 @@ test_nameplate_alone_renews_nothing (void)
       g_assert_no_error (error);
       ph_test_run_for (250);
     }
-  g_assert_false (ph_mailbox_store_contains (store, abandoned_number));
-  g_assert_true (ph_mailbox_store_contains (store, (guint)g_ascii_strtoull (used, NULL, 10)));
+  g_assert_false (ph_memory_store_contains (store, abandoned_number));
+  g_assert_true (ph_memory_store_contains (store, (guint)g_ascii_strtoull (used, NULL, 10)));
 
   for (guint i = 0; i < 2; i++)
     {

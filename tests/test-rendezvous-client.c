@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include "ph-error.h"
-#include "ph-mailbox-store.h"
 #include "ph-rate-limiter.h"
 #include "ph-rendezvous-client.h"
 #include "ph-test-server.h"

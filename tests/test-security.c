@@ -18,12 +18,13 @@
 #include "ph-conversation.h"
 #include "ph-error.h"
 #include "ph-mailbox-format.h"
-#include "ph-mailbox-store.h"
+#include "ph-memory-store.h"
 #include "ph-nice-stream.h"
 #include "ph-pake.h"
 #include "ph-reliable-link.h"
 #include "ph-rendezvous-client.h"
 #include "ph-signaling.h"
+#include "ph-store.h"
 #include "ph-test-needs-hooks.h"
 #include "ph-test-programs.h"
 #include "ph-test-server.h"
@@ -959,32 +960,233 @@ joiner_heard (gpointer data)
   return joiner->candidates > 0 || joiner->left_reason != NULL || joiner->error != NULL;
 }
 
+/* The store of a server that forges: the memory store, and what its
+ * server sees of each side, the hash of the side's secret, kept so that it
+ * can post in that side's name. */
+#define TEST_TYPE_FORGING_STORE (test_forging_store_get_type ())
+G_DECLARE_FINAL_TYPE (TestForgingStore, test_forging_store, TEST, FORGING_STORE, GObject)
+
+struct _TestForgingStore
+{
+  GObject parent_instance;
+
+  PhStore *inner;
+  GHashTable *seats; /* nameplate << 1 | side - 1 → its secret's hash */
+};
+
+enum
+{
+  FORGING_PROP_0,
+  FORGING_PROP_MAX_MAILBOXES,
+  FORGING_PROP_MAX_MESSAGES,
+  FORGING_PROP_MAX_MAILBOX_BYTES,
+  FORGING_PROP_LIFETIME,
+};
+
+static const char *const forging_properties[]
+    = { NULL, "max-mailboxes", "max-messages", "max-mailbox-bytes", "lifetime" };
+
+static void test_forging_store_iface_init (PhStoreInterface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (TestForgingStore, test_forging_store, G_TYPE_OBJECT,
+                               G_IMPLEMENT_INTERFACE (PH_TYPE_STORE, test_forging_store_iface_init))
+
+static gpointer
+seat_key (guint nameplate, guint side)
+{
+  return GUINT_TO_POINTER (nameplate << 1 | (side - 1));
+}
+
 typedef struct
 {
-  PhMailboxStore *store;
+  TestForgingStore *self;
+  GTask *task;
+  gboolean takes_seat;
+  guint nameplate;
+  guint8 seat_hash[PH_MAILBOX_SECRET_HASH_SIZE];
+} Forwarded;
+
+static void
+forwarded_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Forwarded *forwarded = user_data;
+  GError *error = NULL;
+  PhStoreReply *reply = ph_store_run_finish (PH_STORE (source), result, &error);
+
+  if (reply == NULL)
+    {
+      g_task_return_error (forwarded->task, error);
+    }
+  else
+    {
+      if (forwarded->takes_seat)
+        g_hash_table_insert (
+            forwarded->self->seats,
+            seat_key (forwarded->nameplate != 0 ? forwarded->nameplate : reply->nameplate,
+                      reply->side),
+            g_memdup2 (forwarded->seat_hash, sizeof forwarded->seat_hash));
+      ph_store_return_reply (forwarded->task, reply);
+    }
+  g_object_unref (forwarded->task);
+  g_free (forwarded);
+}
+
+/* Passes @request on to the memory store, as a copy: the task keeps the
+ * original. */
+static void
+test_forging_store_run (PhStore *store, PhStoreRequest *request, GTask *task)
+{
+  TestForgingStore *self = TEST_FORGING_STORE (store);
+  PhStoreRequest *copy = ph_store_request_new (request->op, request->nameplate);
+  Forwarded *forwarded = g_new0 (Forwarded, 1);
+
+  copy->has_secret = request->has_secret;
+  memcpy (copy->secret_hash, request->secret_hash, sizeof copy->secret_hash);
+  memcpy (copy->seat_secret_hash, request->seat_secret_hash, sizeof copy->seat_secret_hash);
+  copy->has_request_key = request->has_request_key;
+  memcpy (copy->request_key_hash, request->request_key_hash, sizeof copy->request_key_hash);
+  copy->tag = g_strdup (request->tag);
+  if (request->phase != NULL)
+    ph_store_request_set_message (copy, request->phase, g_bytes_ref (request->body));
+  copy->after = request->after;
+  copy->quota = request->quota;
+  copy->window_seconds = request->window_seconds;
+
+  forwarded->self = self;
+  forwarded->task = g_object_ref (task);
+  forwarded->takes_seat = request->op == PH_STORE_OP_ALLOCATE || request->op == PH_STORE_OP_CLAIM
+                          || request->op == PH_STORE_OP_JOIN;
+  forwarded->nameplate = request->nameplate;
+  memcpy (forwarded->seat_hash, request->seat_secret_hash, sizeof forwarded->seat_hash);
+  ph_store_run_async (self->inner, copy, NULL, forwarded_cb, forwarded);
+}
+
+static void
+test_forging_store_iface_init (PhStoreInterface *iface)
+{
+  iface->name = "forging";
+  iface->run = test_forging_store_run;
+}
+
+static void
+relay_message_added_cb (PhStore *inner, guint nameplate, guint64 index, PhStore *self)
+{
+  ph_store_emit_message_added (self, nameplate, index);
+}
+
+static void
+relay_mailbox_closed_cb (PhStore *inner, guint nameplate, PhStore *self)
+{
+  ph_store_emit_mailbox_closed (self, nameplate);
+}
+
+static void
+relay_changes_lost_cb (PhStore *inner, PhStore *self)
+{
+  ph_store_emit_changes_lost (self);
+}
+
+static void
+test_forging_store_init (TestForgingStore *self)
+{
+  self->inner = g_object_new (PH_TYPE_MEMORY_STORE, NULL);
+  self->seats = g_hash_table_new_full (NULL, NULL, NULL, g_free);
+  g_signal_connect_object (self->inner, "message-added", G_CALLBACK (relay_message_added_cb), self,
+                           0);
+  g_signal_connect_object (self->inner, "mailbox-closed", G_CALLBACK (relay_mailbox_closed_cb),
+                           self, 0);
+  g_signal_connect_object (self->inner, "changes-lost", G_CALLBACK (relay_changes_lost_cb), self,
+                           0);
+}
+
+static void
+test_forging_store_finalize (GObject *object)
+{
+  TestForgingStore *self = TEST_FORGING_STORE (object);
+
+  g_clear_object (&self->inner);
+  g_clear_pointer (&self->seats, g_hash_table_unref);
+  G_OBJECT_CLASS (test_forging_store_parent_class)->finalize (object);
+}
+
+/* The limits are the memory store's own, at their defaults. */
+static void
+test_forging_store_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
+{
+  g_object_get_property (G_OBJECT (TEST_FORGING_STORE (object)->inner), forging_properties[prop_id],
+                         value);
+}
+
+static void
+test_forging_store_set_property (GObject *object, guint prop_id, const GValue *value,
+                                 GParamSpec *pspec)
+{
+}
+
+static void
+test_forging_store_class_init (TestForgingStoreClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->finalize = test_forging_store_finalize;
+  object_class->get_property = test_forging_store_get_property;
+  object_class->set_property = test_forging_store_set_property;
+  for (guint i = FORGING_PROP_MAX_MAILBOXES; i <= FORGING_PROP_LIFETIME; i++)
+    g_object_class_override_property (object_class, i, forging_properties[i]);
+}
+
+typedef struct
+{
+  TestForgingStore *store;
   guint nameplate;
 } StoredMailbox;
+
+/* Runs @request (taken) on @mailbox's store and waits for its answer. */
+static PhStoreReply *
+run_as (StoredMailbox *mailbox, PhStoreRequest *request, guint side)
+{
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (GError) error = NULL;
+  const guint8 *hash
+      = g_hash_table_lookup (mailbox->store->seats, seat_key (mailbox->nameplate, side));
+  PhStoreReply *reply;
+
+  g_assert_nonnull (hash);
+  request->has_secret = TRUE;
+  memcpy (request->secret_hash, hash, sizeof request->secret_hash);
+  ph_store_run_async (PH_STORE (mailbox->store), request, NULL, ph_test_result_cb, &result);
+  reply = ph_store_run_finish (PH_STORE (mailbox->store),
+                               ph_test_wait_for_result (&result, TIMEOUT_MS), &error);
+  g_assert_no_error (error);
+  return reply;
+}
 
 static gboolean
 has_a_message (gpointer data)
 {
   StoredMailbox *mailbox = data;
-  g_autoptr (GPtrArray) messages
-      = ph_mailbox_store_get_messages (mailbox->store, mailbox->nameplate, 0, NULL);
+  g_autoptr (PhStoreReply) reply = NULL;
 
-  return messages != NULL && messages->len > 0;
+  if (!g_hash_table_contains (mailbox->store->seats,
+                              seat_key (mailbox->nameplate, PH_MAILBOX_HOST_SIDE)))
+    return FALSE;
+  reply = run_as (mailbox, ph_store_request_new (PH_STORE_OP_FETCH, mailbox->nameplate),
+                  PH_MAILBOX_HOST_SIDE);
+  return reply->messages->len > 0;
 }
 
 /* What only the rendezvous server (or whoever runs it) can do once both
- * seats are taken: store a message in a side's name. */
+ * seats are taken: store a message in a side's name, with what it holds
+ * of the side, the hash of its secret. */
 static void
 forge (StoredMailbox *mailbox, guint side, const char *phase, GBytes *body)
 {
-  g_autoptr (GError) error = NULL;
+  PhStoreRequest *request = ph_store_request_new (PH_STORE_OP_ADD_MESSAGE, mailbox->nameplate);
+  g_autoptr (PhStoreReply) reply = NULL;
 
-  g_assert_true (ph_mailbox_store_add_message (mailbox->store, mailbox->nameplate, side, phase,
-                                               body, NULL, &error));
-  g_assert_no_error (error);
+  ph_store_request_set_message (request, phase, g_bytes_ref (body));
+  reply = run_as (mailbox, request, side);
+  g_assert_cmpuint (reply->index, >, 0);
 }
 
 /* Once the key is confirmed, byes, PAKE messages and confirmations that
@@ -994,9 +1196,9 @@ forge (StoredMailbox *mailbox, guint side, const char *phase, GBytes *body)
 static void
 test_forged_control_messages_after_the_key (void)
 {
-  g_autoptr (PhRendezvousServer) server = ph_test_server_start (0, NULL);
+  g_autoptr (TestForgingStore) store = g_object_new (TEST_TYPE_FORGING_STORE, NULL);
+  g_autoptr (PhRendezvousServer) server = ph_test_server_start (0, "store", store, NULL);
   g_autofree char *url = ph_rendezvous_server_get_url (server);
-  g_autoptr (PhMailboxStore) store = NULL;
   g_autoptr (GBytes) reason = g_bytes_new_static ("ice-failed", 10);
   g_autoptr (GBytes) garbage = g_bytes_new_static ("0123456789abcdef0123456789abcdef", 32);
   g_autofree char *nameplate = NULL;
@@ -1005,7 +1207,6 @@ test_forged_control_messages_after_the_key (void)
   Side joiner;
   Sides sides = { &host, &joiner, 1, 3 };
 
-  g_object_get (server, "store", &store, NULL);
   side_init (&host, url);
   side_init (&joiner, url);
   ph_signaling_host (host.signaling);

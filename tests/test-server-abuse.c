@@ -6,7 +6,7 @@
 #include <gio/gio.h>
 #include <string.h>
 
-#include "ph-mailbox-store.h"
+#include "ph-memory-store.h"
 #include "ph-rate-limiter.h"
 #include "ph-test-server.h"
 #include "ph-test-wait.h"
@@ -554,8 +554,7 @@ test_allocation_flood (void)
   guint full = 0;
   g_autoptr (PhRateLimiter) limiter
       = g_object_new (PH_TYPE_RATE_LIMITER, "rate", 10, "burst", 40, NULL);
-  g_autoptr (PhMailboxStore) store
-      = g_object_new (PH_TYPE_MAILBOX_STORE, "max-mailboxes", 25, NULL);
+  g_autoptr (PhMemoryStore) store = g_object_new (PH_TYPE_MEMORY_STORE, "max-mailboxes", 25, NULL);
 
   /* Every client here is 127.0.0.1: the global caps are under test, not
    * the per-client ones (test-server-limits.c). */

@@ -6,7 +6,7 @@
 #include <json-glib/json-glib.h>
 #include <string.h>
 
-#include "ph-mailbox-store.h"
+#include "ph-memory-store.h"
 #include "ph-rate-limiter.h"
 #include "ph-test-programs.h"
 #include "ph-test-server.h"
@@ -486,7 +486,7 @@ test_mailboxes_per_client (void)
 static gboolean
 mailbox_is_gone (gpointer data)
 {
-  return !ph_mailbox_store_contains (data, 1);
+  return !ph_memory_store_contains (data, 1);
 }
 
 /* A mailbox that expires counts no more either. */
@@ -495,7 +495,7 @@ test_expired_mailbox_counts_no_more (void)
 {
   Fixture fixture = { 0 };
   g_autoptr (PhRateLimiter) limiter = generous_limiter ();
-  g_autoptr (PhMailboxStore) store = g_object_new (PH_TYPE_MAILBOX_STORE, "lifetime", 1, NULL);
+  g_autoptr (PhMemoryStore) store = g_object_new (PH_TYPE_MEMORY_STORE, "lifetime", 1, NULL);
   g_autoptr (Answer) refused = NULL;
 
   fixture_start (&fixture, "limiter", limiter, "store", store, "max-mailboxes-per-client", 1, NULL);

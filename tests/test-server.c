@@ -11,9 +11,11 @@
 #include "ph-certificate.h"
 #include "ph-json-guard.h"
 #include "ph-mailbox-format.h"
-#include "ph-mailbox-store.h"
+#include "ph-memory-store.h"
+#include "ph-store.h"
 #include "ph-post-reader.h"
 #include "ph-rate-limiter.h"
+#include "ph-test-files.h"
 #include "ph-test-process.h"
 #include "ph-test-server.h"
 #include "ph-test-wait.h"
@@ -385,460 +387,6 @@ wait_for_waiting_polls (Fixture *fixture, guint count)
 }
 
 /* --- pure units --- */
-
-static void
-closed_cb (PhMailboxStore *store, guint nameplate, guint *out_closed)
-{
-  *out_closed = nameplate;
-}
-
-static void
-test_store_lifecycle (void)
-{
-  g_autoptr (PhMailboxStore) store = ph_mailbox_store_new (3, 2, 10, 600);
-  g_autoptr (GBytes) body = g_bytes_new_static ("hello", 5);
-  g_autoptr (GPtrArray) messages = NULL;
-  g_autoptr (GError) error = NULL;
-  g_autofree char *joiner = NULL;
-  g_autofree char *third = NULL;
-  guint closed = 0;
-  guint nameplate;
-  guint64 index;
-
-  g_signal_connect (store, "mailbox-closed", G_CALLBACK (closed_cb), &closed);
-
-  for (guint expected = 1; expected <= 3; expected++)
-    {
-      g_autofree char *secret = NULL;
-
-      g_assert_true (ph_mailbox_store_allocate (store, &nameplate, &secret, &error));
-      g_assert_cmpuint (nameplate, ==, expected);
-      g_assert_true (ph_mailbox_secret_is_valid (secret));
-      g_assert_cmpuint (ph_mailbox_store_authenticate (store, nameplate, secret, &error), ==, HOST);
-    }
-  g_assert_false (ph_mailbox_store_allocate (store, &nameplate, &third, &error));
-  g_assert_error (error, PH_MAILBOX_STORE_ERROR, PH_MAILBOX_STORE_ERROR_NO_FREE_MAILBOX);
-  g_clear_error (&error);
-
-  g_assert_true (ph_mailbox_store_add_message (store, 2, HOST, "pake", body, &index, &error));
-  g_assert_cmpuint (index, ==, 1);
-  g_assert_true (ph_mailbox_store_join (store, 2, NULL, NULL, NULL, &joiner, NULL, &error));
-  g_assert_cmpuint (ph_mailbox_store_authenticate (store, 2, joiner, &error), ==, JOINER);
-  g_assert_true (ph_mailbox_store_add_message (store, 2, JOINER, "pake", body, &index, &error));
-  g_assert_cmpuint (index, ==, 2);
-  g_assert_false (ph_mailbox_store_join (store, 2, NULL, NULL, NULL, &third, NULL, &error));
-  g_assert_error (error, PH_MAILBOX_STORE_ERROR, PH_MAILBOX_STORE_ERROR_THIRD_SIDE);
-  g_assert_null (third);
-  g_clear_error (&error);
-
-  /* Two messages of five bytes reach both the count and the byte cap. */
-  g_assert_false (ph_mailbox_store_add_message (store, 2, HOST, "desc", body, NULL, &error));
-  g_assert_error (error, PH_MAILBOX_STORE_ERROR, PH_MAILBOX_STORE_ERROR_MAILBOX_LIMIT);
-  g_clear_error (&error);
-
-  messages = ph_mailbox_store_get_messages (store, 2, 1, &error);
-  g_assert_cmpuint (messages->len, ==, 1);
-  g_assert_cmpuint (((PhStoredMessage *)messages->pdata[0])->side, ==, JOINER);
-
-  g_assert_true (ph_mailbox_store_leave (store, 2, HOST, &error));
-  g_assert_true (ph_mailbox_store_contains (store, 2));
-  g_assert_cmpuint (closed, ==, 0);
-  g_assert_true (ph_mailbox_store_leave (store, 2, JOINER, &error));
-  g_assert_false (ph_mailbox_store_contains (store, 2));
-  g_assert_cmpuint (closed, ==, 2);
-  g_assert_cmpuint (ph_mailbox_store_get_n_open (store), ==, 2);
-
-  /* Messages already handed out outlive their mailbox. */
-  g_assert_cmpuint (((PhStoredMessage *)messages->pdata[0])->index, ==, 2);
-
-  g_assert_false (ph_mailbox_store_add_message (store, 2, HOST, "pake", body, NULL, &error));
-  g_assert_error (error, PH_MAILBOX_STORE_ERROR, PH_MAILBOX_STORE_ERROR_NO_SUCH_MAILBOX);
-  g_clear_error (&error);
-  g_assert_cmpuint (ph_mailbox_store_authenticate (store, 2, joiner, &error), ==, 0);
-  g_assert_error (error, PH_MAILBOX_STORE_ERROR, PH_MAILBOX_STORE_ERROR_NO_SUCH_MAILBOX);
-  g_clear_error (&error);
-
-  {
-    g_autofree char *secret = NULL;
-
-    g_assert_true (ph_mailbox_store_allocate (store, &nameplate, &secret, &error));
-    g_assert_cmpuint (nameplate, ==, 2);
-  }
-  g_assert_finalize_object (g_steal_pointer (&store));
-}
-
-/* Only a side's own secret says it is that side; a taken seat stays taken,
- * even once its side left; a joiner back after a restart enters only the
- * mailbox whose first message it read. */
-static void
-test_store_sides_and_secrets (void)
-{
-  g_autoptr (PhMailboxStore) store = ph_mailbox_store_new (10, 10, 1000, 600);
-  g_autoptr (GBytes) first = g_bytes_new_static ("first", 5);
-  g_autoptr (GBytes) other = g_bytes_new_static ("other", 5);
-  g_autoptr (GError) error = NULL;
-  g_autofree char *host = NULL;
-  g_autofree char *elsewhere = NULL;
-  g_autofree char *joiner = NULL;
-  g_autofree char *again = NULL;
-  g_autofree char *late = NULL;
-  g_autofree char *upper = NULL;
-  const char *refused[] = { NULL, "", NULL, WRONG_SECRET, NULL, "Bearer" };
-  guint nameplate;
-  guint second;
-  gboolean created = TRUE;
-
-  g_assert_true (ph_mailbox_store_allocate (store, &nameplate, &host, &error));
-  g_assert_true (ph_mailbox_store_allocate (store, &second, &elsewhere, &error));
-  g_assert_cmpstr (host, !=, elsewhere);
-
-  /* No secret, someone else's, one of the wrong shape, or for a closed
-   * mailbox: none of them is a side. */
-  upper = g_ascii_strup (host, -1);
-  refused[2] = elsewhere;
-  refused[4] = upper;
-  for (guint i = 0; i < G_N_ELEMENTS (refused); i++)
-    {
-      g_assert_cmpuint (ph_mailbox_store_authenticate (store, nameplate, refused[i], &error), ==,
-                        0);
-      g_assert_error (error, PH_MAILBOX_STORE_ERROR, PH_MAILBOX_STORE_ERROR_UNAUTHORIZED);
-      g_clear_error (&error);
-    }
-  g_assert_cmpuint (ph_mailbox_store_authenticate (store, 9, host, &error), ==, 0);
-  g_assert_error (error, PH_MAILBOX_STORE_ERROR, PH_MAILBOX_STORE_ERROR_NO_SUCH_MAILBOX);
-  g_clear_error (&error);
-
-  /* A returning joiner asks for the mailbox whose first message it read:
-   * none yet, another one, then the one. */
-  g_assert_false (
-      ph_mailbox_store_join (store, nameplate, NULL, "pake", first, &joiner, NULL, &error));
-  g_assert_error (error, PH_MAILBOX_STORE_ERROR, PH_MAILBOX_STORE_ERROR_NO_SUCH_MAILBOX);
-  g_clear_error (&error);
-  g_assert_true (
-      ph_mailbox_store_add_message (store, nameplate, HOST, "pake", first, NULL, &error));
-  g_assert_false (
-      ph_mailbox_store_join (store, nameplate, NULL, "pake", other, &joiner, NULL, &error));
-  g_assert_error (error, PH_MAILBOX_STORE_ERROR, PH_MAILBOX_STORE_ERROR_OTHER_FIRST_MESSAGE);
-  g_clear_error (&error);
-  g_assert_false (
-      ph_mailbox_store_join (store, nameplate, NULL, "confirm", first, &joiner, NULL, &error));
-  g_assert_error (error, PH_MAILBOX_STORE_ERROR, PH_MAILBOX_STORE_ERROR_OTHER_FIRST_MESSAGE);
-  g_clear_error (&error);
-  g_assert_null (joiner);
-
-  /* Repeated with its request key before it used its secret, a join gets
-   * the seat again under a new secret; after, it is a third side. */
-  g_assert_true (
-      ph_mailbox_store_join (store, nameplate, "key-1", "pake", first, &joiner, &created, &error));
-  g_assert_true (created);
-  g_assert_true (
-      ph_mailbox_store_join (store, nameplate, "key-1", NULL, NULL, &again, &created, &error));
-  g_assert_false (created);
-  g_assert_cmpstr (again, !=, joiner);
-  g_assert_cmpuint (ph_mailbox_store_authenticate (store, nameplate, joiner, &error), ==, 0);
-  g_clear_error (&error);
-  g_assert_cmpuint (ph_mailbox_store_authenticate (store, nameplate, again, &error), ==, JOINER);
-  g_assert_false (
-      ph_mailbox_store_join (store, nameplate, "key-1", NULL, NULL, &late, NULL, &error));
-  g_assert_error (error, PH_MAILBOX_STORE_ERROR, PH_MAILBOX_STORE_ERROR_THIRD_SIDE);
-  g_clear_error (&error);
-  g_assert_false (
-      ph_mailbox_store_join (store, nameplate, "key-2", NULL, NULL, &late, NULL, &error));
-  g_assert_error (error, PH_MAILBOX_STORE_ERROR, PH_MAILBOX_STORE_ERROR_THIRD_SIDE);
-  g_clear_error (&error);
-
-  /* The joiner leaves: its seat is not free for anyone else, and the
-   * host still holds the mailbox, which nobody can claim. */
-  g_assert_true (ph_mailbox_store_leave (store, nameplate, JOINER, &error));
-  g_assert_false (ph_mailbox_store_join (store, nameplate, NULL, NULL, NULL, &late, NULL, &error));
-  g_assert_error (error, PH_MAILBOX_STORE_ERROR, PH_MAILBOX_STORE_ERROR_THIRD_SIDE);
-  g_clear_error (&error);
-  g_assert_false (ph_mailbox_store_claim (store, nameplate, NULL, &late, NULL, &error));
-  g_assert_error (error, PH_MAILBOX_STORE_ERROR, PH_MAILBOX_STORE_ERROR_NAMEPLATE_UNAVAILABLE);
-  g_clear_error (&error);
-  g_assert_null (late);
-  g_assert_cmpuint (ph_mailbox_store_authenticate (store, nameplate, host, &error), ==, HOST);
-  g_assert_true (ph_mailbox_store_contains (store, nameplate));
-  g_assert_finalize_object (g_steal_pointer (&store));
-}
-
-/* Each side may have a few sets of TURN credentials per window, its own
- * count; once the window is over it starts again. */
-static void
-test_store_turn_quota (void)
-{
-  g_autoptr (PhMailboxStore) store = ph_mailbox_store_new (10, 10, 1000, 600);
-  g_autoptr (GError) error = NULL;
-  g_autofree char *host = NULL;
-  g_autofree char *joiner = NULL;
-  guint retry_after = 0;
-  guint nameplate;
-
-  g_assert_true (ph_mailbox_store_allocate (store, &nameplate, &host, &error));
-  g_assert_true (ph_mailbox_store_join (store, nameplate, NULL, NULL, NULL, &joiner, NULL, &error));
-  for (guint i = 0; i < 2; i++)
-    g_assert_true (
-        ph_mailbox_store_count_turn_request (store, nameplate, HOST, 2, 1, &retry_after, &error));
-  g_assert_false (
-      ph_mailbox_store_count_turn_request (store, nameplate, HOST, 2, 1, &retry_after, &error));
-  g_assert_error (error, PH_MAILBOX_STORE_ERROR, PH_MAILBOX_STORE_ERROR_TURN_QUOTA);
-  g_assert_cmpuint (retry_after, ==, 1);
-  g_clear_error (&error);
-  g_assert_true (
-      ph_mailbox_store_count_turn_request (store, nameplate, JOINER, 2, 1, NULL, &error));
-
-  ph_test_run_for (1100);
-  g_assert_true (ph_mailbox_store_count_turn_request (store, nameplate, HOST, 2, 1, NULL, &error));
-  g_assert_false (ph_mailbox_store_count_turn_request (store, 9, HOST, 2, 1, NULL, &error));
-  g_assert_error (error, PH_MAILBOX_STORE_ERROR, PH_MAILBOX_STORE_ERROR_NO_SUCH_MAILBOX);
-  g_assert_finalize_object (g_steal_pointer (&store));
-}
-
-/* A host whose mailbox a restarted server forgot claims its number
- * again; allocation goes on giving out the lowest free number around the
- * claimed ones, and a claim never takes a number someone else holds. */
-static void
-test_store_claim (void)
-{
-  g_autoptr (PhMailboxStore) store = ph_mailbox_store_new (10, 10, 1000, 600);
-  g_autoptr (GError) error = NULL;
-  g_autofree char *first_tag = NULL;
-  g_autofree char *claimed = NULL;
-  g_autofree char *again = NULL;
-  gboolean created = FALSE;
-  guint nameplate;
-  char *secret = NULL;
-
-  /* Above the high water: allocation steps over it. */
-  g_assert_true (ph_mailbox_store_claim (store, 3, "key-3", &claimed, &created, &error));
-  g_assert_true (created);
-  g_assert_true (ph_mailbox_store_claim (store, 5, NULL, &secret, &created, &error));
-  g_clear_pointer (&secret, g_free);
-  for (guint expected = 1; expected <= 6; expected++)
-    {
-      if (expected == 3 || expected == 5)
-        continue;
-      g_assert_true (ph_mailbox_store_allocate (store, &nameplate, &secret, &error));
-      g_clear_pointer (&secret, g_free);
-      g_assert_cmpuint (nameplate, ==, expected);
-    }
-
-  /* The claimer holds side 1, and may claim it again with the same key
-   * (a lost answer) until it uses its secret: a new secret for the same
-   * side. Without the key, or after, the number is someone else's. */
-  g_assert_true (ph_mailbox_store_claim (store, 3, "key-3", &again, &created, &error));
-  g_assert_false (created);
-  g_assert_cmpuint (ph_mailbox_store_authenticate (store, 3, claimed, &error), ==, 0);
-  g_clear_error (&error);
-  g_assert_cmpuint (ph_mailbox_store_authenticate (store, 3, again, &error), ==, HOST);
-  g_assert_false (ph_mailbox_store_claim (store, 3, "key-3", &secret, NULL, &error));
-  g_assert_error (error, PH_MAILBOX_STORE_ERROR, PH_MAILBOX_STORE_ERROR_NAMEPLATE_UNAVAILABLE);
-  g_clear_error (&error);
-  g_assert_false (ph_mailbox_store_claim (store, 5, NULL, &secret, NULL, &error));
-  g_assert_error (error, PH_MAILBOX_STORE_ERROR, PH_MAILBOX_STORE_ERROR_NAMEPLATE_UNAVAILABLE);
-  g_clear_error (&error);
-
-  /* Open for someone else, or outside the server's numbers: refused. */
-  g_assert_false (ph_mailbox_store_claim (store, 4, NULL, &secret, NULL, &error));
-  g_assert_error (error, PH_MAILBOX_STORE_ERROR, PH_MAILBOX_STORE_ERROR_NAMEPLATE_UNAVAILABLE);
-  g_clear_error (&error);
-  g_assert_false (ph_mailbox_store_claim (store, 11, NULL, &secret, NULL, &error));
-  g_assert_error (error, PH_MAILBOX_STORE_ERROR, PH_MAILBOX_STORE_ERROR_NAMEPLATE_UNAVAILABLE);
-  g_clear_error (&error);
-  g_assert_false (ph_mailbox_store_claim (store, 0, NULL, &secret, NULL, &error));
-  g_assert_error (error, PH_MAILBOX_STORE_ERROR, PH_MAILBOX_STORE_ERROR_NAMEPLATE_UNAVAILABLE);
-  g_clear_error (&error);
-  g_assert_null (secret);
-
-  /* A claimed number above the high water that closes is simply free. */
-  g_assert_true (ph_mailbox_store_claim (store, 9, NULL, &secret, NULL, &error));
-  g_clear_pointer (&secret, g_free);
-  g_assert_true (ph_mailbox_store_leave (store, 9, HOST, &error));
-  g_assert_false (ph_mailbox_store_contains (store, 9));
-
-  /* A freed number below it can be claimed, under a new tag. */
-  first_tag = g_strdup (ph_mailbox_store_get_tag (store, 2));
-  g_assert_cmpuint (strlen (first_tag), ==, 16);
-  g_assert_true (ph_mailbox_store_leave (store, 2, HOST, &error));
-  g_assert_null (ph_mailbox_store_get_tag (store, 2));
-  g_assert_true (ph_mailbox_store_claim (store, 2, NULL, &secret, &created, &error));
-  g_clear_pointer (&secret, g_free);
-  g_assert_true (created);
-  g_assert_cmpstr (ph_mailbox_store_get_tag (store, 2), !=, first_tag);
-
-  /* 1 to 6 are open, 3 and 5 by claim, 2 claimed back; 9 closed again. */
-  g_assert_cmpuint (ph_mailbox_store_get_n_open (store), ==, 6);
-  for (guint expected = 7; expected <= 10; expected++)
-    {
-      g_assert_true (ph_mailbox_store_allocate (store, &nameplate, &secret, &error));
-      g_clear_pointer (&secret, g_free);
-      g_assert_cmpuint (nameplate, ==, expected);
-    }
-  g_assert_false (ph_mailbox_store_claim (store, 11, NULL, &secret, NULL, &error));
-  g_assert_error (error, PH_MAILBOX_STORE_ERROR, PH_MAILBOX_STORE_ERROR_NAMEPLATE_UNAVAILABLE);
-  g_clear_error (&error);
-  g_assert_true (ph_mailbox_store_leave (store, 10, HOST, &error));
-  g_assert_true (ph_mailbox_store_claim (store, 10, NULL, &secret, NULL, &error));
-  g_clear_pointer (&secret, g_free);
-  g_assert_false (ph_mailbox_store_allocate (store, &nameplate, &secret, &error));
-  g_assert_error (error, PH_MAILBOX_STORE_ERROR, PH_MAILBOX_STORE_ERROR_NO_FREE_MAILBOX);
-  g_assert_finalize_object (g_steal_pointer (&store));
-}
-
-/* A chat keeps its mailbox to reconnect through: while both sides poll it
- * outlives its lifetime; once they stop it expires like any other. */
-static void
-test_store_paired_mailbox_lives_while_used (void)
-{
-  g_autoptr (PhMailboxStore) store = ph_mailbox_store_new (10, 100, 100000, 1);
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GBytes) body = g_bytes_new_static ("x", 1);
-  g_autofree char *host = NULL;
-  g_autofree char *joiner = NULL;
-  guint closed = 0;
-  guint nameplate;
-  gint64 last_used;
-
-  g_signal_connect (store, "mailbox-closed", G_CALLBACK (closed_cb), &closed);
-  g_assert_true (ph_mailbox_store_allocate (store, &nameplate, &host, &error));
-  g_assert_true (ph_mailbox_store_join (store, nameplate, NULL, NULL, NULL, &joiner, NULL, &error));
-  g_assert_true (ph_mailbox_store_add_message (store, nameplate, HOST, "pake", body, NULL, &error));
-  g_assert_true (
-      ph_mailbox_store_add_message (store, nameplate, JOINER, "pake", body, NULL, &error));
-
-  for (guint i = 0; i < 6; i++)
-    {
-      g_autoptr (GPtrArray) messages = NULL;
-
-      ph_test_run_for (500);
-      messages = ph_mailbox_store_get_messages (store, nameplate, 0, &error);
-      g_assert_no_error (error);
-      g_assert_cmpuint (messages->len, ==, 2);
-    }
-  g_assert_cmpuint (closed, ==, 0);
-
-  last_used = g_get_monotonic_time ();
-  while (closed == 0 && g_get_monotonic_time () - last_used < DEADLINE_MS * (gint64)1000)
-    g_main_context_iteration (NULL, TRUE);
-  g_assert_cmpuint (closed, ==, 1);
-  g_assert_cmpint (g_get_monotonic_time () - last_used, >=, G_USEC_PER_SEC - 50000);
-  g_assert_finalize_object (g_steal_pointer (&store));
-}
-
-/* Polling a code nobody joined does not keep it: it expires on time. */
-static void
-record_closed_cb (PhMailboxStore *store, guint nameplate, GArray *closed)
-{
-  gint64 record[] = { nameplate, g_get_monotonic_time () };
-
-  g_array_append_vals (closed, record, G_N_ELEMENTS (record));
-}
-
-/* Mailboxes share one expiry timer: each closes when its own lifetime
- * ends, counted from its last renewal, in that order. */
-static void
-test_store_expiry_order (void)
-{
-  g_autoptr (PhMailboxStore) store = ph_mailbox_store_new (10, 100, 100000, 1);
-  g_autoptr (GArray) closed = g_array_new (FALSE, FALSE, sizeof (gint64));
-  g_autoptr (GBytes) body = g_bytes_new_static ("x", 1);
-  g_autoptr (GPtrArray) messages = NULL;
-  g_autoptr (GPtrArray) secrets = g_ptr_array_new_with_free_func (g_free);
-  guint nameplates[3];
-  char *secret;
-  gint64 started = g_get_monotonic_time ();
-  gint64 renewed;
-  /* The first and last close a lifetime after they were made, then the
-   * middle one a lifetime after its renewal. */
-  const guint expected[] = { 0, 2, 1 };
-
-  g_signal_connect (store, "mailbox-closed", G_CALLBACK (record_closed_cb), closed);
-  for (guint i = 0; i < G_N_ELEMENTS (nameplates); i++)
-    {
-      g_assert_true (ph_mailbox_store_allocate (store, &nameplates[i], &secret, NULL));
-      g_ptr_array_add (secrets, secret);
-    }
-  g_assert_true (
-      ph_mailbox_store_join (store, nameplates[1], NULL, NULL, NULL, &secret, NULL, NULL));
-  g_ptr_array_add (secrets, secret);
-  g_assert_true (
-      ph_mailbox_store_add_message (store, nameplates[1], HOST, "pake", body, NULL, NULL));
-  g_assert_true (
-      ph_mailbox_store_add_message (store, nameplates[1], JOINER, "pake", body, NULL, NULL));
-
-  /* The middle one, paired, is renewed by a poll after 600 ms. */
-  ph_test_run_for (600);
-  messages = ph_mailbox_store_get_messages (store, nameplates[1], 0, NULL);
-  renewed = g_get_monotonic_time ();
-
-  while (closed->len < 2 * G_N_ELEMENTS (expected)
-         && g_get_monotonic_time () - started < DEADLINE_MS * (gint64)1000)
-    g_main_context_iteration (NULL, TRUE);
-  g_assert_cmpuint (closed->len, ==, 2 * G_N_ELEMENTS (expected));
-
-  for (guint i = 0; i < G_N_ELEMENTS (expected); i++)
-    {
-      guint nameplate = (guint)g_array_index (closed, gint64, 2 * i);
-      gint64 at = g_array_index (closed, gint64, 2 * i + 1);
-      gint64 from = expected[i] == 1 ? renewed : started;
-
-      g_assert_cmpuint (nameplate, ==, nameplates[expected[i]]);
-      g_assert_cmpint (at - from, >=, G_USEC_PER_SEC - 50000);
-      g_assert_cmpint (at - from, <, G_USEC_PER_SEC + ph_test_scaled_ms (900) * (gint64)1000);
-    }
-  g_assert_cmpuint (ph_mailbox_store_get_n_open (store), ==, 0);
-  g_assert_finalize_object (g_steal_pointer (&store));
-}
-
-static void
-test_store_unjoined_code_expires_on_time (void)
-{
-  g_autoptr (PhMailboxStore) store = ph_mailbox_store_new (10, 100, 100000, 1);
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GBytes) body = g_bytes_new_static ("x", 1);
-  g_autofree char *host = NULL;
-  guint closed = 0;
-  guint nameplate;
-  gint64 allocated;
-
-  g_signal_connect (store, "mailbox-closed", G_CALLBACK (closed_cb), &closed);
-  g_assert_true (ph_mailbox_store_allocate (store, &nameplate, &host, &error));
-  allocated = g_get_monotonic_time ();
-  g_assert_true (ph_mailbox_store_add_message (store, nameplate, HOST, "pake", body, NULL, &error));
-  while (closed == 0 && g_get_monotonic_time () - allocated < DEADLINE_MS * (gint64)1000)
-    {
-      g_autoptr (GPtrArray) messages = ph_mailbox_store_get_messages (store, nameplate, 0, NULL);
-
-      g_main_context_iteration (NULL, TRUE);
-    }
-  g_assert_cmpuint (closed, ==, 1);
-  g_assert_cmpint (g_get_monotonic_time () - allocated, <, ph_test_scaled_ms (2000) * (gint64)1000);
-  g_assert_finalize_object (g_steal_pointer (&store));
-}
-
-static gboolean
-any_closed (gpointer data)
-{
-  return *(guint *)data > 0;
-}
-
-static void
-test_store_expiry (void)
-{
-  g_autoptr (PhMailboxStore) store = ph_mailbox_store_new (10, 10, 1000, 1);
-  g_autoptr (GError) error = NULL;
-  g_autofree char *host = NULL;
-  guint closed = 0;
-  guint nameplate;
-
-  g_signal_connect (store, "mailbox-closed", G_CALLBACK (closed_cb), &closed);
-  g_assert_true (ph_mailbox_store_allocate (store, &nameplate, &host, &error));
-
-  g_assert_true (ph_test_wait_until (any_closed, &closed, DEADLINE_MS));
-  g_assert_cmpuint (closed, ==, 1);
-  g_assert_cmpuint (ph_mailbox_store_get_n_open (store), ==, 0);
-  g_assert_finalize_object (g_steal_pointer (&store));
-}
 
 /* What the server read from a post before it had a reader of its own,
  * behind the guard that keeps json-glib from what it gets wrong. */
@@ -1266,7 +814,7 @@ test_too_large (void)
   g_autoptr (Call) big_chunked = NULL;
   g_autoptr (Call) over_count = NULL;
   g_autoptr (Call) still_fine = NULL;
-  g_autoptr (PhMailboxStore) store = g_object_new (PH_TYPE_MAILBOX_STORE, "max-messages", 2, NULL);
+  g_autoptr (PhMemoryStore) store = g_object_new (PH_TYPE_MEMORY_STORE, "max-messages", 2, NULL);
 
   fixture_start (&fixture, "max-body-bytes", 1024, "store", store, NULL);
   allocate (&fixture, &host);
@@ -1330,7 +878,7 @@ test_server_full (void)
   g_auto (Side) first = { 0 };
   g_auto (Side) second = { 0 };
   g_autoptr (Call) third = NULL;
-  g_autoptr (PhMailboxStore) store = g_object_new (PH_TYPE_MAILBOX_STORE, "max-mailboxes", 2, NULL);
+  g_autoptr (PhMemoryStore) store = g_object_new (PH_TYPE_MEMORY_STORE, "max-mailboxes", 2, NULL);
 
   fixture_start (&fixture, "store", store, NULL);
   allocate (&fixture, &first);
@@ -1380,7 +928,7 @@ test_expiry (void)
   g_auto (Side) again = { 0 };
   g_autoptr (Call) poll = NULL;
   gint64 elapsed;
-  g_autoptr (PhMailboxStore) store = g_object_new (PH_TYPE_MAILBOX_STORE, "lifetime", 1, NULL);
+  g_autoptr (PhMemoryStore) store = g_object_new (PH_TYPE_MEMORY_STORE, "lifetime", 1, NULL);
 
   fixture_start (&fixture, "store", store, NULL);
   allocate (&fixture, &host);
@@ -1909,10 +1457,17 @@ static void
 test_metrics (void)
 {
   static const char *const names[] = {
-    "pinhole_mailboxes_open",          "pinhole_mailboxes_allocated_total",
-    "pinhole_mailboxes_claimed_total", "pinhole_messages_total",
-    "pinhole_polls_waiting",           "pinhole_requests_total",
-    "pinhole_rate_limited_total",      "pinhole_errors_total",
+    "pinhole_mailboxes_open",
+    "pinhole_mailboxes_allocated_total",
+    "pinhole_mailboxes_claimed_total",
+    "pinhole_messages_total",
+    "pinhole_polls_waiting",
+    "pinhole_requests_total",
+    "pinhole_rate_limited_total",
+    "pinhole_errors_total",
+    "pinhole_store_info",
+    "pinhole_store_seconds",
+    "pinhole_store_errors_total",
   };
   Fixture fixture = { 0 };
   g_auto (Side) host = { 0 };
@@ -1942,7 +1497,7 @@ test_metrics (void)
                         " [0-9]+(\\.[0-9]+)?$",
                         0, 0, NULL);
   comment = g_regex_new ("^# (HELP [a-zA-Z_:][a-zA-Z0-9_:]* .+|TYPE [a-zA-Z_:][a-zA-Z0-9_:]* "
-                         "(counter|gauge))$",
+                         "(counter|gauge|histogram))$",
                          0, 0, NULL);
   g_assert_true (g_str_has_suffix (metrics, "\n"));
   lines = g_strsplit (metrics, "\n", -1);
@@ -1967,6 +1522,154 @@ test_metrics (void)
   g_assert_nonnull (strstr (metrics, "\npinhole_requests_total{status=\"401\"} 1\n"));
   g_assert_nonnull (strstr (metrics, "\npinhole_errors_total{code=\"unknown-mailbox\"} 1\n"));
   g_assert_nonnull (strstr (metrics, "\npinhole_errors_total{code=\"unauthorized\"} 1\n"));
+
+  /* The store: which one, how long each operation took, none failed. The
+   * count of open mailboxes for this scrape is the last operation in. */
+  g_assert_nonnull (
+      strstr (metrics, "\npinhole_store_info{backend=\"memory\",durable=\"false\"} 1\n"));
+  g_assert_nonnull (strstr (
+      metrics, "\npinhole_store_seconds_count{backend=\"memory\",operation=\"allocate\"} 1\n"));
+  g_assert_nonnull (strstr (
+      metrics,
+      "\npinhole_store_seconds_bucket{backend=\"memory\",operation=\"allocate\",le=\"+Inf\"} 1\n"));
+  g_assert_nonnull (strstr (
+      metrics, "\npinhole_store_seconds_count{backend=\"memory\",operation=\"fetch\"} 2\n"));
+  g_assert_nonnull (strstr (
+      metrics, "\npinhole_store_seconds_count{backend=\"memory\",operation=\"add-message\"} 1\n"));
+  g_assert_nonnull (
+      strstr (metrics, "\npinhole_store_errors_total{backend=\"memory\",operation=\"fetch\"} 0\n"));
+
+  fixture_stop (&fixture);
+}
+
+/* A store that may have missed telling of a change (a shared store's lost
+ * connection) says so, and every waiting poll reads again and answers. */
+static void
+test_changes_lost (void)
+{
+  Fixture fixture = { 0 };
+  g_autoptr (PhMemoryStore) store = g_object_new (PH_TYPE_MEMORY_STORE, NULL);
+  g_auto (Side) host = { 0 };
+  g_autoptr (Call) poll = NULL;
+  g_autoptr (JsonArray) messages = NULL;
+  gint64 told;
+
+  fixture_start (&fixture, "store", store, NULL);
+  allocate (&fixture, &host);
+  poll = call_start (fixture.session, fixture.url, "GET",
+                     "/v1/mailboxes/1/messages?after=0&wait=20", NULL, host.secret, NULL);
+  wait_for_waiting_polls (&fixture, 1);
+
+  told = g_get_monotonic_time ();
+  ph_store_emit_changes_lost (PH_STORE (store));
+  wait_for (&poll->done);
+  g_assert_cmpint (poll->finished_us - told, <, ph_test_scaled_ms (500) * (gint64)1000);
+  messages = messages_of (poll);
+  g_assert_cmpuint (json_array_get_length (messages), ==, 0);
+  g_assert_cmpuint (ph_rendezvous_server_get_waiting_polls (fixture.server), ==, 0);
+
+  fixture_stop (&fixture);
+}
+
+/* A store that cannot be reached: every operation fails in the store
+ * itself, as a full disk or a lost connection would. */
+#define TEST_TYPE_BROKEN_STORE (test_broken_store_get_type ())
+G_DECLARE_FINAL_TYPE (TestBrokenStore, test_broken_store, TEST, BROKEN_STORE, GObject)
+
+struct _TestBrokenStore
+{
+  GObject parent_instance;
+};
+
+static void test_broken_store_store_init (PhStoreInterface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (TestBrokenStore, test_broken_store, G_TYPE_OBJECT,
+                               G_IMPLEMENT_INTERFACE (PH_TYPE_STORE, test_broken_store_store_init))
+
+static void
+test_broken_store_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
+{
+  if (G_VALUE_HOLDS_UINT64 (value))
+    g_value_set_uint64 (value, 1024);
+  else
+    g_value_set_uint (value, 600);
+}
+
+static void
+test_broken_store_set_property (GObject *object, guint prop_id, const GValue *value,
+                                GParamSpec *pspec)
+{
+}
+
+static void
+test_broken_store_class_init (TestBrokenStoreClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->get_property = test_broken_store_get_property;
+  object_class->set_property = test_broken_store_set_property;
+  g_object_class_override_property (object_class, 1, "max-mailboxes");
+  g_object_class_override_property (object_class, 2, "max-messages");
+  g_object_class_override_property (object_class, 3, "max-mailbox-bytes");
+  g_object_class_override_property (object_class, 4, "lifetime");
+}
+
+static void
+test_broken_store_init (TestBrokenStore *self)
+{
+}
+
+static void
+test_broken_store_run (PhStore *store, PhStoreRequest *request, GTask *task)
+{
+  g_task_return_new_error (task, PH_STORE_ERROR, PH_STORE_ERROR_FAILED,
+                           "The broken store is broken.");
+}
+
+static void
+test_broken_store_store_init (PhStoreInterface *iface)
+{
+  iface->name = "broken";
+  iface->run = test_broken_store_run;
+}
+
+/* The store failing is the server's trouble, not the client's: 503 with
+ * Retry-After to every request about a mailbox, a held poll too, while
+ * health and metrics still answer and count the failures. */
+static void
+test_store_unavailable (void)
+{
+  Fixture fixture = { 0 };
+  g_autoptr (GObject) store = g_object_new (TEST_TYPE_BROKEN_STORE, NULL);
+  g_autoptr (Call) allocated = NULL;
+  g_autoptr (Call) polled = NULL;
+  g_autoptr (Call) health = NULL;
+  g_autofree char *metrics = NULL;
+
+  fixture_start (&fixture, "store", store, NULL);
+  g_test_expect_message ("ph-server-handlers", G_LOG_LEVEL_WARNING,
+                         "The broken store failed: *broken*");
+  allocated = call_run (&fixture, "POST", "/v1/mailboxes", NULL);
+  g_test_assert_expected_messages ();
+  assert_error (allocated, 503, "store-unavailable");
+  g_assert_cmpstr (response_header (allocated, "Retry-After"), ==, "1");
+
+  polled = call_run_with (&fixture, WRONG_SECRET, "GET", "/v1/mailboxes/1/messages?wait=20", NULL);
+  assert_error (polled, 503, "store-unavailable");
+  g_assert_cmpint (polled->finished_us - polled->started_us, <,
+                   ph_test_scaled_ms (1000) * (gint64)1000);
+
+  health = call_run (&fixture, "GET", "/v1/health", NULL);
+  g_assert_cmpuint (call_status (health), ==, 200);
+  metrics = get_metrics (&fixture);
+  g_assert_nonnull (
+      strstr (metrics, "\npinhole_store_info{backend=\"broken\",durable=\"false\"} 1\n"));
+  g_assert_nonnull (strstr (
+      metrics, "\npinhole_store_errors_total{backend=\"broken\",operation=\"allocate\"} 1\n"));
+  g_assert_nonnull (
+      strstr (metrics, "\npinhole_store_errors_total{backend=\"broken\",operation=\"fetch\"} 1\n"));
+  g_assert_nonnull (strstr (metrics, "\npinhole_errors_total{code=\"store-unavailable\"} 2\n"));
+  g_assert_null (strstr (metrics, "\npinhole_mailboxes_open "));
 
   fixture_stop (&fixture);
 }
@@ -2398,8 +2101,8 @@ test_large_held_answer (void)
   g_autoptr (Call) posted = NULL;
   g_autoptr (JsonArray) messages = NULL;
   g_autofree char *text = NULL;
-  g_autoptr (PhMailboxStore) store
-      = g_object_new (PH_TYPE_MAILBOX_STORE, "max-mailbox-bytes", (guint64)64 * 1024 * 1024, NULL);
+  g_autoptr (PhMemoryStore) store
+      = g_object_new (PH_TYPE_MEMORY_STORE, "max-mailbox-bytes", (guint64)64 * 1024 * 1024, NULL);
 
   fixture_start (&fixture, "max-body-bytes", 16 * 1024 * 1024, "store", store, NULL);
   allocate (&fixture, &host);
@@ -2582,8 +2285,14 @@ test_program (void)
   g_autoptr (SoupSession) session = soup_session_new ();
   g_autoptr (Call) health = NULL;
   g_autoptr (GError) error = NULL;
-  const char *argv[]
-      = { g_getenv ("PINHOLE_RENDEZVOUS_BIN"), "--port", "0", "--port-file", NULL, NULL };
+  const char *argv[] = { g_getenv ("PINHOLE_RENDEZVOUS_BIN"),
+                         "--port",
+                         "0",
+                         "--data-dir",
+                         NULL,
+                         "--port-file",
+                         NULL,
+                         NULL };
 
   if (argv[0] == NULL)
     {
@@ -2594,7 +2303,8 @@ test_program (void)
   dir = g_dir_make_tmp ("pinhole-rendezvous-XXXXXX", &error);
   g_assert_no_error (error);
   port_file = g_build_filename (dir, "port", NULL);
-  argv[4] = port_file;
+  argv[4] = dir;
+  argv[6] = port_file;
 
   process = ph_test_process_spawn (argv, NULL);
   line = ph_test_process_read_line (process, DEADLINE_MS);
@@ -2613,8 +2323,7 @@ test_program (void)
 
   g_assert_cmpint (ph_test_process_stop (process), ==, 0);
 
-  g_unlink (port_file);
-  g_rmdir (dir);
+  ph_test_remove_tree (dir);
 }
 
 static void
@@ -2661,16 +2370,6 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
 
-  g_test_add_func ("/server/store/lifecycle", test_store_lifecycle);
-  g_test_add_func ("/server/store/claim", test_store_claim);
-  g_test_add_func ("/server/store/sides-and-secrets", test_store_sides_and_secrets);
-  g_test_add_func ("/server/store/turn-quota", test_store_turn_quota);
-  g_test_add_func ("/server/store/expiry", test_store_expiry);
-  g_test_add_func ("/server/store/expiry-order", test_store_expiry_order);
-  g_test_add_func ("/server/store/paired-mailbox-lives-while-used",
-                   test_store_paired_mailbox_lives_while_used);
-  g_test_add_func ("/server/store/unjoined-code-expires-on-time",
-                   test_store_unjoined_code_expires_on_time);
   g_test_add_func ("/server/rate-limiter", test_rate_limiter);
   g_test_add_func ("/server/post-reader", test_post_reader);
   g_test_add_func ("/server/turn-credentials/vector", test_turn_credentials_vector);
@@ -2694,6 +2393,8 @@ main (int argc, char **argv)
   g_test_add_func ("/server/http/turn-not-configured", test_turn_not_configured);
   g_test_add_func ("/server/http/metrics", test_metrics);
   g_test_add_func ("/server/http/health", test_health);
+  g_test_add_func ("/server/http/store-unavailable", test_store_unavailable);
+  g_test_add_func ("/server/http/changes-lost", test_changes_lost);
   g_test_add_func ("/server/http/leave-keeps-connection", test_leave_keeps_connection);
   g_test_add_func ("/server/http/held-poll-answers", test_held_poll_answers);
   g_test_add_func ("/server/http/held-poll-hang-up", test_held_poll_hang_up);

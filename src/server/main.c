@@ -10,9 +10,10 @@
 #include <stdio.h>
 
 #include "ph-client-address.h"
-#include "ph-mailbox-store.h"
 #include "ph-rate-limiter.h"
 #include "ph-rendezvous-server.h"
+#include "ph-store-uri.h"
+#include "ph-store.h"
 
 #define EXIT_USAGE 2
 
@@ -203,6 +204,8 @@ main (int argc, char **argv)
   g_auto (GStrv) stun_uris = NULL;
   g_autofree char *port_file = NULL;
   g_auto (GStrv) trusted_proxies = NULL;
+  g_autofree char *store_uri = NULL;
+  g_autofree char *data_dir = NULL;
   GOptionEntry entries[] = {
     { "listen", 0, 0, G_OPTION_ARG_STRING, &listen, "Address to listen on (127.0.0.1)", "ADDR" },
     { "port", 0, 0, G_OPTION_ARG_INT64, &port, "Port to listen on; 0 picks a free one (8470)",
@@ -251,6 +254,13 @@ main (int argc, char **argv)
       "CIDR" },
     { "port-file", 0, 0, G_OPTION_ARG_FILENAME, &port_file, "Write the port to FILE once listening",
       "FILE" },
+    { "store", 0, 0, G_OPTION_ARG_STRING, &store_uri,
+      "Where mailboxes are kept: sqlite:PATH, or memory: (lost on exit; for tests) "
+      "(sqlite:DIR/" PH_STORE_URI_DATABASE_NAME ")",
+      "URI" },
+    { "data-dir", 0, 0, G_OPTION_ARG_FILENAME, &data_dir,
+      "DIR of the default store ($STATE_DIRECTORY, else $XDG_STATE_HOME/pinhole-rendezvous)",
+      "DIR" },
     { NULL }
   };
   g_autoptr (GOptionContext) context = NULL;
@@ -258,8 +268,7 @@ main (int argc, char **argv)
   g_autoptr (GInetAddress) address = NULL;
   g_autoptr (GTlsCertificate) certificate = NULL;
   g_autoptr (PhTrustedProxies) proxies = NULL;
-  const GType types[N_OBJECTS]
-      = { PH_TYPE_RENDEZVOUS_SERVER, PH_TYPE_MAILBOX_STORE, PH_TYPE_RATE_LIMITER };
+  GType types[N_OBJECTS] = { PH_TYPE_RENDEZVOUS_SERVER, G_TYPE_INVALID, PH_TYPE_RATE_LIMITER };
   Properties objects[N_OBJECTS];
   g_autoptr (GObject) store = NULL;
   g_autoptr (GObject) limiter = NULL;
@@ -305,11 +314,22 @@ main (int argc, char **argv)
   if (proxies == NULL)
     return usage_error ("%s.", error->message);
 
+  if (store_uri != NULL && data_dir != NULL)
+    return usage_error ("--data-dir is where the default store goes: it does not go with --store.");
+  if (store_uri == NULL)
+    store_uri = ph_store_uri_default (data_dir);
+
   for (guint i = 0; i < N_OBJECTS; i++)
     {
       objects[i].names = g_ptr_array_new ();
       objects[i].values = g_array_new (FALSE, TRUE, sizeof (GValue));
       g_array_set_clear_func (objects[i].values, (GDestroyNotify)g_value_unset);
+    }
+  if (!ph_store_uri_parse (store_uri, &types[STORE], objects[STORE].names, objects[STORE].values,
+                           &error))
+    {
+      clear_objects (objects);
+      return usage_error ("%s", error->message);
     }
   for (guint i = 0; i < G_N_ELEMENTS (limits); i++)
     {
@@ -326,11 +346,19 @@ main (int argc, char **argv)
         }
     }
 
+  /* A store that cannot be used (a damaged database, one in use by
+   * another server) says so here, before anyone is told we listen. */
   store = new_with_properties (types[STORE], &objects[STORE]);
+  if (G_IS_INITABLE (store) && !g_initable_init (G_INITABLE (store), NULL, &error))
+    {
+      g_printerr ("pinhole-rendezvous: %s\n", error->message);
+      clear_objects (objects);
+      return EXIT_FAILURE;
+    }
   limiter = new_with_properties (types[LIMITER], &objects[LIMITER]);
   names = objects[SERVER].names;
   values = objects[SERVER].values;
-  add_property (names, values, "store", PH_TYPE_MAILBOX_STORE, store);
+  add_property (names, values, "store", PH_TYPE_STORE, store);
   add_property (names, values, "limiter", PH_TYPE_RATE_LIMITER, limiter);
 
   if (tls_cert != NULL)

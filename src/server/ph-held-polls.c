@@ -20,7 +20,9 @@
  * one epoll set instead, and a waiting poll is no libsoup message, which
  * would keep a source of its own (docs/performance.md has the numbers). */
 
-static void poll_answer (PhHeldPoll *poll);
+static void poll_wake (PhHeldPoll *poll);
+static void poll_finished_cb (SoupServerMessage *msg, PhHeldPoll *poll);
+static void poll_deliver (PhHeldPoll *poll, guint status, char *body);
 static void poll_stop_waiting (PhHeldPoll *poll);
 
 /* The waiting poll whose hold ends first, or NULL. Polls with the same
@@ -52,7 +54,7 @@ holds_due_cb (gpointer user_data)
 
   self->hold_id = 0;
   while ((poll = earliest_hold (self)) != NULL && poll->deadline_us <= now)
-    poll_answer (poll);
+    poll_wake (poll);
   schedule_holds (self);
 
   return G_SOURCE_REMOVE;
@@ -120,6 +122,8 @@ ph_held_poll_free (PhHeldPoll *poll)
   g_clear_object (&poll->socket);
   if (poll->answer != NULL)
     g_string_free (poll->answer, TRUE);
+  g_free (poll->tag);
+  g_clear_object (&poll->cancellable);
   g_free (poll);
 }
 
@@ -146,13 +150,13 @@ poll_check_hangup (PhHeldPoll *poll)
   if (received > 0)
     return;
 
+  poll_stop_waiting (poll);
   if (poll->msg != NULL)
     {
-      /* libsoup finds out as it writes the answer. */
-      poll_answer (poll);
+      /* libsoup finds out as it writes the answer; nobody reads it. */
+      poll_deliver (poll, SOUP_STATUS_OK, g_strdup ("{\"messages\":[]}"));
       return;
     }
-  poll_stop_waiting (poll);
   poll->server->requests_aborted++;
   ph_taken_connection_close (poll);
 }
@@ -171,7 +175,7 @@ hangup_ready_cb (int fd, GIOCondition condition, gpointer user_data)
 
       if (!poll->watched)
         continue;
-      if (poll->waiting)
+      if (poll->state == PH_HELD_POLL_WAITING)
         poll_check_hangup (poll);
       else
         ph_taken_connection_write_answer (poll);
@@ -182,57 +186,66 @@ hangup_ready_cb (int fd, GIOCondition condition, gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
+/* The queue of the polls on @nameplate; the store is watched for it
+ * while there is one. */
+static void
+poll_link (PhHeldPoll *poll)
+{
+  PhRendezvousServer *self = poll->server;
+  GQueue *queue = g_hash_table_lookup (self->polls, GUINT_TO_POINTER (poll->nameplate));
+
+  if (queue == NULL)
+    {
+      queue = g_queue_new ();
+      g_hash_table_insert (self->polls, GUINT_TO_POINTER (poll->nameplate), queue);
+      ph_store_watch (self->store, poll->nameplate);
+    }
+  g_queue_push_tail_link (queue, &poll->link);
+}
+
+static void
+poll_unlink (PhHeldPoll *poll)
+{
+  PhRendezvousServer *self = poll->server;
+  GQueue *queue = g_hash_table_lookup (self->polls, GUINT_TO_POINTER (poll->nameplate));
+
+  g_queue_unlink (queue, &poll->link);
+  if (g_queue_is_empty (queue))
+    {
+      g_hash_table_remove (self->polls, GUINT_TO_POINTER (poll->nameplate));
+      ph_store_unwatch (self->store, poll->nameplate);
+    }
+}
+
 static void
 poll_stop_waiting (PhHeldPoll *poll)
 {
   PhRendezvousServer *self = poll->server;
-  GQueue *queue;
 
-  g_assert (poll->waiting);
+  g_assert (poll->state == PH_HELD_POLL_WAITING);
 
-  queue = g_hash_table_lookup (self->polls, GUINT_TO_POINTER (poll->nameplate));
-  g_queue_unlink (queue, &poll->link);
-  if (g_queue_is_empty (queue))
-    g_hash_table_remove (self->polls, GUINT_TO_POINTER (poll->nameplate));
-
+  poll_unlink (poll);
   /* The timer may now fire early, find nothing due and set itself again. */
   g_queue_unlink (&self->holds[poll->hold_seconds], &poll->hold_link);
   ph_held_poll_unwatch (poll);
-  poll->waiting = FALSE;
+  poll->state = PH_HELD_POLL_ANSWERING;
   ph_server_quota_remove_poll (self, g_steal_pointer (&poll->usage));
   ph_rendezvous_server_set_waiting_polls (self, self->waiting_polls - 1);
 }
 
-/* Answers a waiting poll with its messages, or 404 when its mailbox has
- * gone. A paused message lives on until libsoup has written (or failed
- * to write) the response; a taken connection until the answer is out. */
+/* Answers a poll that no longer waits with @body (taken), a JSON object.
+ * A paused message lives on until libsoup has written (or failed to
+ * write) the response; a taken connection until the answer is out. */
 static void
-poll_answer (PhHeldPoll *poll)
+poll_deliver (PhHeldPoll *poll, guint status, char *body)
 {
   PhRendezvousServer *self = poll->server;
-  g_autoptr (GPtrArray) messages = NULL;
-  g_autoptr (GError) error = NULL;
-  g_autofree char *etag = NULL;
-  guint status = SOUP_STATUS_OK;
-  char *body;
+  g_autofree char *etag = status == SOUP_STATUS_OK ? ph_server_etag (poll->tag) : NULL;
 
-  poll_stop_waiting (poll);
+  g_assert (poll->state == PH_HELD_POLL_ANSWERING);
+
+  poll->state = PH_HELD_POLL_ANSWERED;
   g_queue_push_tail_link (&self->answered, &poll->link);
-
-  messages = ph_mailbox_store_get_messages (self->store, poll->nameplate, poll->after, &error);
-  if (messages == NULL)
-    {
-      g_autofree char *message
-          = g_strdup_printf ("Mailbox %u was closed while waiting for messages.", poll->nameplate);
-
-      status = SOUP_STATUS_NOT_FOUND;
-      body = ph_server_error_json (self, "unknown-mailbox", message);
-    }
-  else
-    {
-      body = ph_server_messages_json (messages);
-      etag = ph_server_mailbox_etag (self, poll->nameplate);
-    }
 
   /* The answer must go out within the client's deadline. */
   ph_server_client_arm (self, poll->socket);
@@ -249,46 +262,32 @@ poll_answer (PhHeldPoll *poll)
   ph_taken_connection_answer (poll, status, body, etag);
 }
 
+/* A mailbox that closed, or opened again for someone else, while the poll
+ * waited: all there is to say. */
 static void
-poll_finished_cb (SoupServerMessage *msg, PhHeldPoll *poll)
+poll_deliver_closed (PhHeldPoll *poll)
 {
-  PhRendezvousServer *self = poll->server;
+  g_autofree char *message
+      = g_strdup_printf ("Mailbox %u was closed while waiting for messages.", poll->nameplate);
 
-  if (poll->waiting)
-    poll_stop_waiting (poll);
-  else
-    g_queue_unlink (&self->answered, &poll->link);
-
-  ph_held_poll_free (poll);
+  poll_deliver (poll, SOUP_STATUS_NOT_FOUND,
+                ph_server_error_json (poll->server, "unknown-mailbox", message));
 }
 
-void
-ph_held_poll_start (PhRendezvousServer *self, SoupServerMessage *msg, guint nameplate,
-                    guint64 after, guint hold_seconds)
+static void poll_read (PhHeldPoll *poll);
+
+/* The poll found nothing new: from now on it waits. */
+static void
+poll_wait (PhHeldPoll *poll)
 {
-  PhHeldPoll *poll = g_new0 (PhHeldPoll, 1);
-  GQueue *queue;
-  PhServerClient *client;
+  PhRendezvousServer *self = poll->server;
+  PhServerClient *client = ph_server_lookup_client (self, poll->socket);
 
-  g_assert (hold_seconds >= 1 && hold_seconds < G_N_ELEMENTS (self->holds));
-
-  poll->server = self;
-  poll->msg = g_object_ref (msg);
-  poll->socket = soup_server_message_get_socket (msg);
-  if (poll->socket != NULL)
-    g_object_ref (poll->socket);
-  poll->http_version = soup_server_message_get_http_version (msg);
-  poll->nameplate = nameplate;
-  poll->after = after;
-  poll->link.data = poll;
-  poll->hold_link.data = poll;
-  /* Counted now: the message, and the client key it may keep, can go
-   * with the connection it gives up. */
-  poll->usage = ph_server_quota_add_poll (self, msg);
-
-  client = ph_server_lookup_client (self, poll->socket);
   if (client != NULL)
     ph_server_client_disarm (client);
+  /* Counted now: the message, and the client key it may keep, can go
+   * with the connection it gives up. */
+  poll->usage = ph_server_quota_add_poll (self, poll->msg);
 
   if (ph_taken_connection_take (poll))
     {
@@ -297,28 +296,20 @@ ph_held_poll_start (PhRendezvousServer *self, SoupServerMessage *msg, guint name
           /* The client was gone already. */
           self->requests_aborted++;
           ph_server_quota_remove_poll (self, g_steal_pointer (&poll->usage));
+          poll_unlink (poll);
           ph_held_poll_free (poll);
           return;
         }
     }
   else
     {
-      poll->finished_id = g_signal_connect (msg, "finished", G_CALLBACK (poll_finished_cb), poll);
-      soup_server_message_pause (msg);
+      poll->finished_id
+          = g_signal_connect (poll->msg, "finished", G_CALLBACK (poll_finished_cb), poll);
     }
 
-  queue = g_hash_table_lookup (self->polls, GUINT_TO_POINTER (nameplate));
-  if (queue == NULL)
-    {
-      queue = g_queue_new ();
-      g_hash_table_insert (self->polls, GUINT_TO_POINTER (nameplate), queue);
-    }
-  g_queue_push_tail_link (queue, &poll->link);
-
-  poll->waiting = TRUE;
-  poll->hold_seconds = hold_seconds;
-  poll->deadline_us = g_get_monotonic_time () + (gint64)hold_seconds * G_USEC_PER_SEC;
-  g_queue_push_tail_link (&self->holds[hold_seconds], &poll->hold_link);
+  poll->state = PH_HELD_POLL_WAITING;
+  poll->deadline_us = g_get_monotonic_time () + (gint64)poll->hold_seconds * G_USEC_PER_SEC;
+  g_queue_push_tail_link (&self->holds[poll->hold_seconds], &poll->hold_link);
   schedule_holds (self);
 
   ph_held_poll_watch (poll, EPOLLIN | EPOLLRDHUP);
@@ -326,8 +317,166 @@ ph_held_poll_start (PhRendezvousServer *self, SoupServerMessage *msg, guint name
   ph_rendezvous_server_set_waiting_polls (self, self->waiting_polls + 1);
 }
 
+/* What the first read found: messages, a refusal or nothing new. Nothing
+ * new after a change came during the read calls for another. */
+static void
+poll_first_read (PhHeldPoll *poll, const PhStoreReply *reply, const GError *error)
+{
+  PhRendezvousServer *self = poll->server;
+
+  if (reply != NULL && reply->messages->len == 0 && poll->notified)
+    {
+      poll_read (poll);
+      return;
+    }
+  /* A poll that would wait counts against its client's polls first, then
+   * against the server's. */
+  if (reply != NULL && reply->messages->len == 0 && !ph_server_quota_allow_poll (self, poll->msg))
+    {
+      poll_unlink (poll);
+      soup_server_message_unpause (poll->msg);
+      ph_held_poll_free (poll);
+      return;
+    }
+  if (reply != NULL && reply->messages->len == 0 && self->waiting_polls < self->max_waiting_polls)
+    {
+      g_free (poll->tag);
+      poll->tag = g_strdup (reply->tag);
+      poll_wait (poll);
+      return;
+    }
+
+  /* Answered at once, as any request: the message was never more than
+   * paused. */
+  poll_unlink (poll);
+  if (reply == NULL)
+    {
+      ph_server_respond_store_error (self, poll->msg, error);
+    }
+  else if (reply->messages->len == 0)
+    {
+      soup_message_headers_replace (soup_server_message_get_response_headers (poll->msg),
+                                    "Retry-After", "1");
+      ph_server_respond_error (
+          self, poll->msg, SOUP_STATUS_SERVICE_UNAVAILABLE, "too-many-polls",
+          "The server is holding too many waiting requests; try again shortly.");
+    }
+  else
+    {
+      g_autofree char *etag = ph_server_etag (reply->tag);
+
+      soup_message_headers_replace (soup_server_message_get_response_headers (poll->msg), "ETag",
+                                    etag);
+      ph_server_respond_text (poll->msg, SOUP_STATUS_OK, ph_server_messages_json (reply->messages));
+    }
+  soup_server_message_unpause (poll->msg);
+  ph_held_poll_free (poll);
+}
+
+/* What the read for the answer found. */
+static void
+poll_last_read (PhHeldPoll *poll, const PhStoreReply *reply, const GError *error)
+{
+  if (reply != NULL)
+    poll_deliver (poll, SOUP_STATUS_OK, ph_server_messages_json (reply->messages));
+  else if (g_error_matches (error, PH_STORE_ERROR, PH_STORE_ERROR_FAILED))
+    poll_deliver (poll, SOUP_STATUS_SERVICE_UNAVAILABLE,
+                  ph_server_error_json (poll->server, "store-unavailable",
+                                        "The server cannot reach where it keeps its mailboxes "
+                                        "right now; try again shortly."));
+  else
+    poll_deliver_closed (poll);
+}
+
+static void
+poll_read_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  PhHeldPoll *poll = user_data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PhStoreReply) reply = ph_store_run_finish (PH_STORE (source), result, &error);
+
+  /* The server is gone, and left the poll to us. */
+  if (g_cancellable_is_cancelled (poll->cancellable))
+    {
+      ph_held_poll_free (poll);
+      return;
+    }
+  ph_server_note_store_health (poll->server, error);
+  if (poll->state == PH_HELD_POLL_READING)
+    poll_first_read (poll, reply, error);
+  else
+    poll_last_read (poll, reply, error);
+}
+
+/* Reads what is new in the mailbox, as the side the poll proved. */
+static void
+poll_read (PhHeldPoll *poll)
+{
+  PhStoreRequest *request = ph_store_request_new (PH_STORE_OP_FETCH, poll->nameplate);
+
+  request->has_secret = poll->has_secret;
+  memcpy (request->secret_hash, poll->secret_hash, sizeof request->secret_hash);
+  ph_store_request_set_tag (request, poll->tag);
+  request->after = poll->after;
+  poll->notified = FALSE;
+  ph_store_run_async (poll->server->store, request, poll->cancellable, poll_read_cb, poll);
+}
+
+/* A message came, or the hold ended: the answer is what is new now. */
+static void
+poll_wake (PhHeldPoll *poll)
+{
+  poll_stop_waiting (poll);
+  poll_read (poll);
+}
+
+static void
+poll_finished_cb (SoupServerMessage *msg, PhHeldPoll *poll)
+{
+  PhRendezvousServer *self = poll->server;
+
+  if (poll->state == PH_HELD_POLL_WAITING)
+    poll_stop_waiting (poll);
+  if (poll->state == PH_HELD_POLL_ANSWERED)
+    g_queue_unlink (&self->answered, &poll->link);
+
+  ph_held_poll_free (poll);
+}
+
 void
-ph_held_polls_message_added_cb (PhMailboxStore *store, guint nameplate, guint64 index,
+ph_held_poll_start (PhRendezvousServer *self, SoupServerMessage *msg, PhStoreRequest *request,
+                    guint hold_seconds)
+{
+  PhHeldPoll *poll = g_new0 (PhHeldPoll, 1);
+
+  g_assert (hold_seconds >= 1 && hold_seconds < G_N_ELEMENTS (self->holds));
+  g_assert (request->op == PH_STORE_OP_FETCH);
+
+  poll->server = self;
+  poll->msg = g_object_ref (msg);
+  poll->socket = soup_server_message_get_socket (msg);
+  if (poll->socket != NULL)
+    g_object_ref (poll->socket);
+  poll->http_version = soup_server_message_get_http_version (msg);
+  poll->nameplate = request->nameplate;
+  poll->after = request->after;
+  poll->has_secret = request->has_secret;
+  memcpy (poll->secret_hash, request->secret_hash, sizeof poll->secret_hash);
+  poll->tag = g_strdup (request->tag);
+  poll->cancellable = g_object_ref (self->cancellable);
+  poll->hold_seconds = hold_seconds;
+  poll->link.data = poll;
+  poll->hold_link.data = poll;
+  poll->state = PH_HELD_POLL_READING;
+  ph_store_request_free (request);
+
+  soup_server_message_pause (msg);
+  poll_link (poll);
+  poll_read (poll);
+}
+
+void
+ph_held_polls_message_added_cb (PhStore *store, guint nameplate, guint64 index,
                                 PhRendezvousServer *self)
 {
   GQueue *queue = g_hash_table_lookup (self->polls, GUINT_TO_POINTER (nameplate));
@@ -336,25 +485,66 @@ ph_held_polls_message_added_cb (PhMailboxStore *store, guint nameplate, guint64 
   if (queue == NULL)
     return;
 
-  /* Answering unlinks the poll and may free the queue: find the next one first. */
+  /* Waking unlinks the poll and may free the queue: find the next one first. */
   link = queue->head;
   while (link != NULL)
     {
       PhHeldPoll *poll = link->data;
 
       link = link->next;
-      if (poll->after < index)
-        poll_answer (poll);
+      if (poll->state == PH_HELD_POLL_READING)
+        poll->notified = TRUE;
+      else if (poll->after < index)
+        poll_wake (poll);
     }
 }
 
 void
-ph_held_polls_mailbox_closed_cb (PhMailboxStore *store, guint nameplate, PhRendezvousServer *self)
+ph_held_polls_mailbox_closed_cb (PhStore *store, guint nameplate, PhRendezvousServer *self)
 {
-  GQueue *queue;
+  GQueue *queue = g_hash_table_lookup (self->polls, GUINT_TO_POINTER (nameplate));
+  GList *link;
 
-  while ((queue = g_hash_table_lookup (self->polls, GUINT_TO_POINTER (nameplate))) != NULL)
-    poll_answer (g_queue_peek_head (queue));
+  if (queue == NULL)
+    return;
+
+  link = queue->head;
+  while (link != NULL)
+    {
+      PhHeldPoll *poll = link->data;
+
+      link = link->next;
+      if (poll->state == PH_HELD_POLL_READING)
+        {
+          poll->notified = TRUE;
+          continue;
+        }
+      poll_stop_waiting (poll);
+      poll_deliver_closed (poll);
+    }
+}
+
+/* Every poll reads again: the one reading now once its read is in, the
+ * waiting ones at once, and each answers with what it finds. */
+void
+ph_held_polls_changes_lost_cb (PhStore *store, PhRendezvousServer *self)
+{
+  g_autoptr (GList) queues = g_hash_table_get_values (self->polls);
+  g_autoptr (GPtrArray) waiting = g_ptr_array_new ();
+
+  /* Waking unlinks polls and frees queues: gather them first. */
+  for (GList *l = queues; l != NULL; l = l->next)
+    for (GList *link = ((GQueue *)l->data)->head; link != NULL; link = link->next)
+      {
+        PhHeldPoll *poll = link->data;
+
+        if (poll->state == PH_HELD_POLL_READING)
+          poll->notified = TRUE;
+        else
+          g_ptr_array_add (waiting, poll);
+      }
+  for (guint i = 0; i < waiting->len; i++)
+    poll_wake (g_ptr_array_index (waiting, i));
 }
 
 /* Without the watch (out of descriptors), a poll whose client hangs up is
@@ -369,9 +559,10 @@ ph_held_polls_init (PhRendezvousServer *self)
     g_warning ("Could not watch waiting polls for hang-ups: %s", g_strerror (errno));
 }
 
-/* On shutdown. Disconnecting the server drops its connections without
- * finishing the paused messages, and the taken connections are ours: the
- * polls are freed here. */
+/* On shutdown, once the server's cancellable is cancelled. Disconnecting
+ * the server drops its connections without finishing the paused messages,
+ * and the taken connections are ours: the polls are freed here, but those
+ * the store still reads for, which their answer frees. */
 void
 ph_held_polls_clear (PhRendezvousServer *self)
 {
@@ -387,6 +578,9 @@ ph_held_polls_clear (PhRendezvousServer *self)
           while ((poll = g_queue_peek_head (queue)) != NULL)
             {
               g_queue_unlink (queue, &poll->link);
+              /* One the store reads for is freed when it answers. */
+              if (poll->state == PH_HELD_POLL_READING)
+                continue;
               g_queue_unlink (&self->holds[poll->hold_seconds], &poll->hold_link);
               ph_held_poll_unwatch (poll);
               ph_held_poll_free (poll);

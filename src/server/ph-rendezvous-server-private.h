@@ -4,9 +4,9 @@
 #include <libsoup/soup.h>
 
 #include "ph-client-address.h"
-#include "ph-mailbox-store.h"
 #include "ph-rate-limiter.h"
 #include "ph-rendezvous-server.h"
+#include "ph-store.h"
 
 G_BEGIN_DECLS
 
@@ -14,7 +14,8 @@ G_BEGIN_DECLS
  * own and touches the fields of its job:
  *   ph-rendezvous-server.c  the object: properties, the SoupServer, listening;
  *   ph-server-routing.c     path to handler, methods, the rate-limit gate;
- *   ph-server-handlers.c    mailboxes, messages, join, leave, claim, turn, health;
+ *   ph-server-handlers.c    mailboxes, messages, join, leave, claim, turn, health,
+ *                           each one operation of the store (ph-store.h);
  *   ph-server-metrics.c     counters and the /metrics text;
  *   ph-server-clients.c     client connections and their deadlines, client keys;
  *   ph-server-quotas.c      what one client may hold: mailboxes, polls, allocation rate;
@@ -35,6 +36,13 @@ typedef struct
   guint mailboxes; /* open mailboxes it allocated or claimed */
   guint polls;     /* its polls waiting now */
 } PhClientUsage;
+typedef enum
+{
+  PH_HELD_POLL_READING,   /* its first read of the mailbox is under way */
+  PH_HELD_POLL_WAITING,   /* found nothing new: waits for a message or its hold's end */
+  PH_HELD_POLL_ANSWERING, /* reads the mailbox for its answer */
+  PH_HELD_POLL_ANSWERED,  /* its answer is on its way out */
+} PhHeldPollState;
 
 /* A long-poll. One that has to wait takes its connection from libsoup
  * (see ph-taken-connection.c) and keeps only the stream; where it cannot,
@@ -49,7 +57,14 @@ typedef struct
   SoupHTTPVersion http_version;
   guint nameplate;
   guint64 after;
-  gboolean waiting;
+  /* What each read of the mailbox proves: the side's secret and the tag
+   * of If-Match, then the tag of the mailbox the first read found. */
+  gboolean has_secret;
+  guint8 secret_hash[PH_MAILBOX_SECRET_HASH_SIZE];
+  char *tag;
+  GCancellable *cancellable; /* the server's */
+  PhHeldPollState state;
+  gboolean notified;    /* the mailbox changed while it was read */
   PhClientUsage *usage; /* its client's, while waiting */
   guint hold_seconds;
   gint64 deadline_us;
@@ -57,7 +72,7 @@ typedef struct
   gulong finished_id;
   GString *answer; /* what is left to write of the answer, on a taken connection */
   guint status;
-  GList link; /* in its nameplate's queue while waiting, then in answered */
+  GList link; /* in its nameplate's queue while reading or waiting, then in answered */
 } PhHeldPoll;
 
 /* A client connection, known by its socket from its first request on. It
@@ -96,13 +111,17 @@ struct _PhRendezvousServer
 
   PhTrustedProxies *trusted_proxies;
   SoupServer *soup;
-  PhMailboxStore *store;
+  PhStore *store;
+  gboolean store_failing;
+  /* Cancelled as the server goes: what the store still does for it is
+   * dropped when it answers. */
+  GCancellable *cancellable;
   PhRateLimiter *limiter;
   PhRateLimiter *allocation_limiter;
   PhRateLimiter *join_limiter;
   GHashTable *usage;          /* client key → PhClientUsage */
   GHashTable *mailbox_owners; /* nameplate → PhClientUsage of the client that opened it */
-  GHashTable *polls;          /* nameplate → GQueue of waiting PhHeldPoll */
+  GHashTable *polls;          /* nameplate → GQueue of reading or waiting PhHeldPoll */
   GQueue answered;            /* PhHeldPoll answered, its response not yet written */
   char *server_header;
   guint waiting_polls;
@@ -142,7 +161,11 @@ void ph_server_respond_text (SoupServerMessage *msg, guint status, char *text);
 char *ph_server_error_json (PhRendezvousServer *self, const char *code, const char *message);
 void ph_server_respond_error (PhRendezvousServer *self, SoupServerMessage *msg, guint status,
                               const char *code, const char *format, ...) G_GNUC_PRINTF (5, 6);
-char *ph_server_mailbox_etag (PhRendezvousServer *self, guint nameplate);
+void ph_server_respond_store_error (PhRendezvousServer *self, SoupServerMessage *msg,
+                                    const GError *error);
+/* Logs the store's failures as they start and end; @error may be NULL. */
+void ph_server_note_store_health (PhRendezvousServer *self, const GError *error);
+char *ph_server_etag (const char *tag);
 char *ph_server_messages_json (GPtrArray *messages);
 void ph_server_handle_allocate (PhRendezvousServer *self, SoupServerMessage *msg);
 void ph_server_handle_claim (PhRendezvousServer *self, SoupServerMessage *msg, guint nameplate);
@@ -185,21 +208,22 @@ void ph_server_quota_add_mailbox (PhRendezvousServer *self, SoupServerMessage *m
 gboolean ph_server_quota_allow_poll (PhRendezvousServer *self, SoupServerMessage *msg);
 PhClientUsage *ph_server_quota_add_poll (PhRendezvousServer *self, SoupServerMessage *msg);
 void ph_server_quota_remove_poll (PhRendezvousServer *self, PhClientUsage *usage);
-void ph_server_quotas_mailbox_closed_cb (PhMailboxStore *store, guint nameplate,
-                                         PhRendezvousServer *self);
+gboolean ph_server_quota_owns_mailbox (PhRendezvousServer *self, guint nameplate);
+void ph_server_quotas_mailbox_closed_cb (PhStore *store, guint nameplate, PhRendezvousServer *self);
 
 /* ph-held-polls.c */
 void ph_held_polls_init (PhRendezvousServer *self);
 void ph_held_polls_clear (PhRendezvousServer *self);
-void ph_held_poll_start (PhRendezvousServer *self, SoupServerMessage *msg, guint nameplate,
-                         guint64 after, guint hold_seconds);
+/* Takes @request, a fetch. */
+void ph_held_poll_start (PhRendezvousServer *self, SoupServerMessage *msg, PhStoreRequest *request,
+                         guint hold_seconds);
 void ph_held_poll_watch (PhHeldPoll *poll, guint32 events);
 void ph_held_poll_unwatch (PhHeldPoll *poll);
 void ph_held_poll_free (PhHeldPoll *poll);
-void ph_held_polls_message_added_cb (PhMailboxStore *store, guint nameplate, guint64 index,
+void ph_held_polls_message_added_cb (PhStore *store, guint nameplate, guint64 index,
                                      PhRendezvousServer *self);
-void ph_held_polls_mailbox_closed_cb (PhMailboxStore *store, guint nameplate,
-                                      PhRendezvousServer *self);
+void ph_held_polls_mailbox_closed_cb (PhStore *store, guint nameplate, PhRendezvousServer *self);
+void ph_held_polls_changes_lost_cb (PhStore *store, PhRendezvousServer *self);
 
 /* ph-taken-connection.c */
 gboolean ph_taken_connection_supported (void);

@@ -5,6 +5,7 @@
 
 #include <netinet/in.h>
 
+#include "ph-memory-store.h"
 #include "ph-rendezvous-server-private.h"
 
 /* The object itself: its properties, the SoupServer it runs and the
@@ -70,15 +71,18 @@ ph_rendezvous_server_constructed (GObject *object)
       self->trusted_proxies = ph_trusted_proxies_new (NULL, NULL);
     }
 
-  /* A server given no store or limiter uses their defaults. */
+  /* A server given no store or limiter uses their defaults: in a test's
+   * process, the store in memory. */
   if (self->store == NULL)
-    self->store = g_object_new (PH_TYPE_MAILBOX_STORE, NULL);
+    self->store = g_object_new (PH_TYPE_MEMORY_STORE, NULL);
   if (self->limiter == NULL)
     self->limiter = g_object_new (PH_TYPE_RATE_LIMITER, NULL);
   g_signal_connect_object (self->store, "message-added",
                            G_CALLBACK (ph_held_polls_message_added_cb), self, 0);
   g_signal_connect_object (self->store, "mailbox-closed",
                            G_CALLBACK (ph_held_polls_mailbox_closed_cb), self, 0);
+  g_signal_connect_object (self->store, "changes-lost", G_CALLBACK (ph_held_polls_changes_lost_cb),
+                           self, 0);
   ph_held_polls_init (self);
   ph_server_quotas_init (self);
 
@@ -101,6 +105,9 @@ static void
 ph_rendezvous_server_dispose (GObject *object)
 {
   PhRendezvousServer *self = PH_RENDEZVOUS_SERVER (object);
+
+  if (self->cancellable != NULL)
+    g_cancellable_cancel (self->cancellable);
   ph_held_polls_clear (self);
 
   /* Before the disconnect, which would finalize the sockets under us. */
@@ -111,6 +118,7 @@ ph_rendezvous_server_dispose (GObject *object)
   if (self->soup != NULL)
     soup_server_disconnect (self->soup);
   g_clear_object (&self->soup);
+  g_clear_object (&self->cancellable);
   g_clear_object (&self->store);
   g_clear_object (&self->limiter);
   g_clear_object (&self->tls_certificate);
@@ -324,7 +332,7 @@ ph_rendezvous_server_class_init (PhRendezvousServerClass *klass)
       = g_param_spec_object ("tls-certificate", NULL, NULL, G_TYPE_TLS_CERTIFICATE, flags);
   /* The mailboxes and the rate limit are configured on their own
    * objects; the server only uses them. */
-  properties[PROP_STORE] = g_param_spec_object ("store", NULL, NULL, PH_TYPE_MAILBOX_STORE, flags);
+  properties[PROP_STORE] = g_param_spec_object ("store", NULL, NULL, PH_TYPE_STORE, flags);
   properties[PROP_LIMITER]
       = g_param_spec_object ("limiter", NULL, NULL, PH_TYPE_RATE_LIMITER, flags);
   /* Whether a waiting poll may take its connection from libsoup where
@@ -348,6 +356,7 @@ static void
 ph_rendezvous_server_init (PhRendezvousServer *self)
 {
   self->polls = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify)g_queue_free);
+  self->cancellable = g_cancellable_new ();
   self->hangup_fd = -1;
   self->take_connections = TRUE;
   self->clients = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify)ph_server_client_free);

@@ -6,10 +6,10 @@
 G_BEGIN_DECLS
 
 /* The rendezvous server: the v1 HTTP API (docs/protocol.md) on a
- * SoupServer. Its mailboxes and rate limit are objects of their own
- * (PhMailboxStore, PhRateLimiter) given as the "store" and "limiter"
- * construct properties, each configured on its own; without them the
- * server makes them with their defaults. The server's own limits (body
+ * SoupServer. Its mailboxes and rate limit are objects of their own (a
+ * PhStore, a PhRateLimiter) given as the "store" and "limiter" construct
+ * properties, each configured on its own; without them the server makes
+ * them with their defaults (the store in memory). The server's own limits (body
  * size, holds, waiting polls, client timeout) are construct-only
  * properties with sane defaults. */
 

@@ -12,10 +12,12 @@
 #include "ph-rendezvous-server-private.h"
 #include "ph-turn-credentials.h"
 
-/* The answers of the v1 API: one handler per endpoint,
- * called by ph-server-routing.c once the path and method are known.
- * Every request about a mailbox but a claim or a join proves which side
- * of it is asking with that side's secret (ph-mailbox-store.h). */
+/* The answers of the v1 API: one handler per endpoint, called by
+ * ph-server-routing.c once the path and method are known. A handler reads
+ * the request, pauses it and asks the store (ph-store.h) in one operation,
+ * which also checks the If-Match tag and, for every request about a
+ * mailbox but a claim or a join, which side is asking by that side's
+ * secret; the answer goes out once the store has done it. */
 
 /* The version needs no escaping: it is the project's own. */
 #define HEALTH_JSON "{\"status\":\"ok\",\"version\":\"" PACKAGE_VERSION "\"}"
@@ -69,74 +71,93 @@ ph_server_respond_error (PhRendezvousServer *self, SoupServerMessage *msg, guint
   ph_server_respond_text (msg, status, ph_server_error_json (self, code, message));
 }
 
-static void
-respond_store_error (PhRendezvousServer *self, SoupServerMessage *msg, const GError *error)
+/* Store failures are logged when they start and when they end, not at
+ * every request they fail. */
+void
+ph_server_note_store_health (PhRendezvousServer *self, const GError *error)
+{
+  gboolean failing = g_error_matches (error, PH_STORE_ERROR, PH_STORE_ERROR_FAILED);
+
+  if (failing && !self->store_failing)
+    g_warning ("The %s store failed: %s", ph_store_get_name (self->store), error->message);
+  else if (!failing && self->store_failing)
+    g_message ("The %s store answers again", ph_store_get_name (self->store));
+  self->store_failing = failing;
+}
+
+void
+ph_server_respond_store_error (PhRendezvousServer *self, SoupServerMessage *msg,
+                               const GError *error)
 {
   SoupMessageHeaders *headers = soup_server_message_get_response_headers (msg);
 
-  g_assert (error->domain == PH_MAILBOX_STORE_ERROR);
+  g_assert (error->domain == PH_STORE_ERROR);
 
-  switch ((PhMailboxStoreError)error->code)
+  switch ((PhStoreError)error->code)
     {
-    case PH_MAILBOX_STORE_ERROR_NO_SUCH_MAILBOX:
+    case PH_STORE_ERROR_NO_SUCH_MAILBOX:
       ph_server_respond_error (self, msg, SOUP_STATUS_NOT_FOUND, "unknown-mailbox", "%s",
                                error->message);
       break;
-    case PH_MAILBOX_STORE_ERROR_NO_FREE_MAILBOX:
+    case PH_STORE_ERROR_NO_FREE_MAILBOX:
       soup_message_headers_replace (headers, "Retry-After", "30");
       ph_server_respond_error (self, msg, SOUP_STATUS_SERVICE_UNAVAILABLE, "no-free-mailbox", "%s",
                                error->message);
       break;
-    case PH_MAILBOX_STORE_ERROR_THIRD_SIDE:
+    case PH_STORE_ERROR_THIRD_SIDE:
       ph_server_respond_error (self, msg, SOUP_STATUS_CONFLICT, "mailbox-full", "%s",
                                error->message);
       break;
-    case PH_MAILBOX_STORE_ERROR_MAILBOX_LIMIT:
+    case PH_STORE_ERROR_MAILBOX_LIMIT:
       ph_server_respond_error (self, msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, "mailbox-limit",
                                "%s", error->message);
       break;
-    case PH_MAILBOX_STORE_ERROR_NAMEPLATE_UNAVAILABLE:
+    case PH_STORE_ERROR_NAMEPLATE_UNAVAILABLE:
       ph_server_respond_error (self, msg, SOUP_STATUS_CONFLICT, "nameplate-unavailable", "%s",
                                error->message);
       break;
-    case PH_MAILBOX_STORE_ERROR_UNAUTHORIZED:
+    case PH_STORE_ERROR_UNAUTHORIZED:
       soup_message_headers_replace (headers, "WWW-Authenticate",
                                     "Bearer realm=\"pinhole-rendezvous\"");
       ph_server_respond_error (self, msg, SOUP_STATUS_UNAUTHORIZED, "unauthorized", "%s",
                                error->message);
       break;
-    case PH_MAILBOX_STORE_ERROR_OTHER_FIRST_MESSAGE:
+    case PH_STORE_ERROR_OTHER_FIRST_MESSAGE:
       ph_server_respond_error (self, msg, SOUP_STATUS_CONFLICT, "mailbox-mismatch", "%s",
                                error->message);
       break;
-    case PH_MAILBOX_STORE_ERROR_TURN_QUOTA:
-      ph_server_respond_error (self, msg, PH_SERVER_STATUS_TOO_MANY_REQUESTS, "turn-quota", "%s",
+    case PH_STORE_ERROR_REPLACED:
+      ph_server_respond_error (self, msg, SOUP_STATUS_PRECONDITION_FAILED, "mailbox-replaced", "%s",
                                error->message);
+      break;
+    case PH_STORE_ERROR_FAILED:
+      /* Whatever went wrong is the operator's to see in the log, not the
+       * client's. */
+      soup_message_headers_replace (headers, "Retry-After", "1");
+      ph_server_respond_error (self, msg, SOUP_STATUS_SERVICE_UNAVAILABLE, "store-unavailable",
+                               "The server cannot reach where it keeps its mailboxes right now; "
+                               "try again shortly.");
       break;
     default:
       g_assert_not_reached ();
     }
 }
 
-/* The ETag naming the mailbox open under @nameplate, or NULL. A client
- * sends it back in If-Match and learns from a 412 that its mailbox is gone
- * even when the number is open again (a restarted server, a host that
- * claimed it back). */
+/* The ETag naming the mailbox whose tag is @tag. A client sends it back in
+ * If-Match and learns from a 412 that its mailbox is gone even when the
+ * number is open again (a restarted server, a host that claimed it back). */
 char *
-ph_server_mailbox_etag (PhRendezvousServer *self, guint nameplate)
+ph_server_etag (const char *tag)
 {
-  const char *tag = ph_mailbox_store_get_tag (self->store, nameplate);
-
-  return tag != NULL ? g_strdup_printf ("\"%s\"", tag) : NULL;
+  return g_strdup_printf ("\"%s\"", tag);
 }
 
 static void
-set_etag (PhRendezvousServer *self, SoupServerMessage *msg, guint nameplate)
+set_etag (SoupServerMessage *msg, const PhStoreReply *reply)
 {
-  g_autofree char *etag = ph_server_mailbox_etag (self, nameplate);
+  g_autofree char *etag = ph_server_etag (reply->tag);
 
-  if (etag != NULL)
-    soup_message_headers_replace (soup_server_message_get_response_headers (msg), "ETag", etag);
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg), "ETag", etag);
 }
 
 /* {"messages":[{"index":1,"side":1,"phase":"…","body":"…"},…]}, as
@@ -190,19 +211,37 @@ bearer_token (SoupServerMessage *msg)
   return value;
 }
 
-/* The side whose secret @msg carries for mailbox @nameplate, or 0 once it
- * is answered: 404 when no mailbox is open there, 401 when the secret is
- * missing or not one of its sides'. Either way the asker learns no more
- * than whether the number is open. */
-static guint
-authenticate (PhRendezvousServer *self, SoupServerMessage *msg, guint nameplate)
+/* The tag a request's If-Match names: a request with one is about the
+ * mailbox that tag names, and the store refuses it (412) when the number
+ * is open under another tag. Anything but one quoted tag names no
+ * mailbox: it is kept as it came, which matches none. */
+static char *
+if_match_tag (SoupServerMessage *msg)
 {
-  g_autoptr (GError) error = NULL;
-  guint side = ph_mailbox_store_authenticate (self->store, nameplate, bearer_token (msg), &error);
+  const char *if_match
+      = soup_message_headers_get_one (soup_server_message_get_request_headers (msg), "If-Match");
+  g_autofree char *wanted = NULL;
+  gsize length;
 
-  if (side == 0)
-    respond_store_error (self, msg, error);
-  return side;
+  if (if_match == NULL)
+    return NULL;
+  wanted = g_strstrip (g_strdup (if_match));
+  length = strlen (wanted);
+  if (length == PH_STORE_TAG_LENGTH + 2 && wanted[0] == '"' && wanted[length - 1] == '"')
+    return g_strndup (wanted + 1, PH_STORE_TAG_LENGTH);
+  return g_steal_pointer (&wanted);
+}
+
+/* A request about mailbox @nameplate, with the side's secret and the tag
+ * that @msg carry. */
+static PhStoreRequest *
+mailbox_request (SoupServerMessage *msg, PhStoreOp op, guint nameplate)
+{
+  PhStoreRequest *request = ph_store_request_new (op, nameplate);
+
+  ph_store_request_set_secret (request, bearer_token (msg));
+  request->tag = if_match_tag (msg);
+  return request;
 }
 
 /* The Idempotency-Key of a claim or join, in @out_key (NULL without one);
@@ -241,113 +280,245 @@ parse_uint_param (GHashTable *query, const char *name, guint64 max, guint64 *out
   return g_ascii_string_to_unsigned (text, 10, 0, max, out_value, NULL);
 }
 
-/* {"nameplate":"N","expires_in":S,"side":K,"secret":"…"}: what a side
- * learns as it takes its seat, and only then. @secret is taken and wiped. */
+/* Asking the store */
+
+typedef struct _Pending Pending;
+typedef void (*AnswerFunc) (PhRendezvousServer *self, SoupServerMessage *msg,
+                            const PhStoreReply *reply, Pending *pending);
+/* Answers a refusal of the store its own way; FALSE leaves it to
+ * ph_server_respond_store_error (). */
+typedef gboolean (*RefusedFunc) (PhRendezvousServer *self, SoupServerMessage *msg,
+                                 const GError *error, Pending *pending);
+
+/* A request paused while the store works on it. It does not keep the
+ * server: one that goes away first cancels it, and it is dropped. */
+struct _Pending
+{
+  PhRendezvousServer *server;
+  GCancellable *cancellable; /* the server's */
+  SoupServerMessage *msg;
+  PhStoreOp op;
+  guint nameplate;
+  AnswerFunc answer;
+  RefusedFunc refused;
+  char *secret;  /* the seat's new secret, for the answer only */
+  char *refusal; /* what to answer once the side is proven */
+};
+
 static void
-respond_seat (PhRendezvousServer *self, SoupServerMessage *msg, guint status, guint nameplate,
-              guint side, char *secret)
+pending_free (Pending *pending)
+{
+  if (pending->secret != NULL)
+    {
+      memset (pending->secret, 0, strlen (pending->secret));
+      g_free (pending->secret);
+    }
+  g_free (pending->refusal);
+  g_object_unref (pending->msg);
+  g_object_unref (pending->cancellable);
+  g_free (pending);
+}
+
+static void
+store_answered_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Pending *pending = user_data;
+  PhRendezvousServer *self = pending->server;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PhStoreReply) reply = ph_store_run_finish (PH_STORE (source), result, &error);
+
+  if (g_cancellable_is_cancelled (pending->cancellable))
+    {
+      pending_free (pending);
+      return;
+    }
+  ph_server_note_store_health (self, error);
+  if (reply != NULL)
+    pending->answer (self, pending->msg, reply, pending);
+  else if (pending->refused == NULL || !pending->refused (self, pending->msg, error, pending))
+    ph_server_respond_store_error (self, pending->msg, error);
+  soup_server_message_unpause (pending->msg);
+  pending_free (pending);
+}
+
+/* Pauses @msg until the store has done @request (taken), then answers
+ * it with @answer, or with the store's refusal. The store answers on a
+ * later iteration of the main loop (ph-store.h), so the caller may still
+ * fill in what the answer needs. */
+static Pending *
+ask_store (PhRendezvousServer *self, SoupServerMessage *msg, PhStoreRequest *request,
+           AnswerFunc answer)
+{
+  Pending *pending = g_new0 (Pending, 1);
+
+  pending->server = self;
+  pending->cancellable = g_object_ref (self->cancellable);
+  pending->msg = g_object_ref (msg);
+  pending->op = request->op;
+  pending->nameplate = request->nameplate;
+  pending->answer = answer;
+  soup_server_message_pause (msg);
+  ph_store_run_async (self->store, request, self->cancellable, store_answered_cb, pending);
+  return pending;
+}
+
+/* {"nameplate":"N","expires_in":S,"side":K,"secret":"…"}: what a side
+ * learns as it takes its seat, and only then. */
+static void
+answer_seat (PhRendezvousServer *self, SoupServerMessage *msg, const PhStoreReply *reply,
+             Pending *pending)
 {
   char *text
       = g_strdup_printf ("{\"nameplate\":\"%u\",\"expires_in\":%u,\"side\":%u,\"secret\":\"%s\"}",
-                         nameplate, ph_mailbox_store_get_lifetime (self->store), side, secret);
+                         reply->nameplate, reply->expires_in, reply->side, pending->secret);
 
-  memset (secret, 0, strlen (secret));
-  g_free (secret);
-  set_etag (self, msg, nameplate);
-  ph_server_respond_text (msg, status, text);
+  /* A mailbox the client opened counts against it until it closes. */
+  if (pending->op == PH_STORE_OP_ALLOCATE)
+    {
+      ph_server_quota_add_mailbox (self, msg, reply->nameplate);
+      self->mailboxes_allocated++;
+    }
+  else if (pending->op == PH_STORE_OP_CLAIM && reply->created)
+    {
+      ph_server_quota_add_mailbox (self, msg, reply->nameplate);
+      self->mailboxes_claimed++;
+    }
+  set_etag (msg, reply);
+  ph_server_respond_text (msg, reply->created ? SOUP_STATUS_CREATED : SOUP_STATUS_OK, text);
+}
+
+/* A request whose side had to be proven before its own fault is told. */
+static void
+answer_refusal (PhRendezvousServer *self, SoupServerMessage *msg, const PhStoreReply *reply,
+                Pending *pending)
+{
+  ph_server_respond_error (self, msg, SOUP_STATUS_BAD_REQUEST, "malformed", "%s", pending->refusal);
+}
+
+/* The secret is made before the store is asked: its hash is part of the
+ * request. */
+static void
+take_seat (PhRendezvousServer *self, SoupServerMessage *msg, PhStoreRequest *request)
+{
+  char *secret = ph_store_request_new_seat_secret (request);
+
+  ask_store (self, msg, request, answer_seat)->secret = secret;
 }
 
 void
 ph_server_handle_allocate (PhRendezvousServer *self, SoupServerMessage *msg)
 {
-  g_autoptr (GError) error = NULL;
-  guint nameplate;
-  char *secret;
-
   if (!ph_server_quota_allow_mailbox (self, msg))
     return;
-  if (!ph_mailbox_store_allocate (self->store, &nameplate, &secret, &error))
-    {
-      respond_store_error (self, msg, error);
-      return;
-    }
-  ph_server_quota_add_mailbox (self, msg, nameplate);
-  self->mailboxes_allocated++;
-  respond_seat (self, msg, SOUP_STATUS_CREATED, nameplate, PH_MAILBOX_HOST_SIDE, secret);
+  take_seat (self, msg, ph_store_request_new (PH_STORE_OP_ALLOCATE, 0));
 }
 
-/* PUT /v1/mailboxes/N: a host whose mailbox this server lost (it
- * restarted) opens the same number again, so the code it showed stays
- * good. Anyone may claim a free number, as anyone may allocate the lowest
- * one; an open one is nobody's to claim. The PAKE keeps a claimer who is
- * not the host from learning or forging anything. A body is ignored. */
-void
-ph_server_handle_claim (PhRendezvousServer *self, SoupServerMessage *msg, guint nameplate)
-{
-  g_autoptr (GError) error = NULL;
-  const char *request_key;
-  gboolean created;
-  char *secret;
-
-  if (!read_request_key (self, msg, &request_key))
-    return;
-  /* A claim that would open a mailbox counts as an allocation; one of a
-   * number already open opens nothing, whatever its answer. */
-  if (!ph_mailbox_store_contains (self->store, nameplate)
-      && !ph_server_quota_allow_mailbox (self, msg))
-    return;
-  if (!ph_mailbox_store_claim (self->store, nameplate, request_key, &secret, &created, &error))
-    {
-      respond_store_error (self, msg, error);
-      return;
-    }
-  if (created)
-    {
-      ph_server_quota_add_mailbox (self, msg, nameplate);
-      self->mailboxes_claimed++;
-    }
-  respond_seat (self, msg, created ? SOUP_STATUS_CREATED : SOUP_STATUS_OK, nameplate,
-                PH_MAILBOX_HOST_SIDE, secret);
-}
-
-/* Reads @post's phase and body; FALSE once it answered what is wrong. */
+/* A durable store has not lost the mailbox a claim would open again: its
+ * number is open for someone else (409), or the mailbox closed or expired
+ * (404), and a code that pointed at it is spent. Asked whether the number
+ * is open without a side's secret, the store can only refuse. */
 static gboolean
-read_message (PhRendezvousServer *self, SoupServerMessage *msg, const PhPost *post,
-              GBytes **out_body)
+refuse_reopening (PhRendezvousServer *self, SoupServerMessage *msg, const GError *error,
+                  Pending *pending)
 {
-  if (!is_known_phase (post->phase))
-    {
-      ph_server_respond_error (self, msg, SOUP_STATUS_BAD_REQUEST, "malformed",
-                               "\"phase\" must be one of pake, confirm, desc, cand or bye.");
-      return FALSE;
-    }
-
-  if (post->body == NULL || (*out_body = ph_mailbox_decode_body (post->body)) == NULL)
-    {
-      ph_server_respond_error (self, msg, SOUP_STATUS_BAD_REQUEST, "malformed",
-                               "\"body\" must be a base64 string.");
-      return FALSE;
-    }
+  if (g_error_matches (error, PH_STORE_ERROR, PH_STORE_ERROR_NO_SUCH_MAILBOX))
+    ph_server_respond_error (self, msg, SOUP_STATUS_NOT_FOUND, "unknown-mailbox",
+                             "Mailbox %u is closed: this server keeps its mailboxes across "
+                             "restarts, so it opens no closed one again by number.",
+                             pending->nameplate);
+  else if (g_error_matches (error, PH_STORE_ERROR, PH_STORE_ERROR_UNAUTHORIZED))
+    ph_server_respond_error (self, msg, SOUP_STATUS_CONFLICT, "nameplate-unavailable",
+                             "Mailbox %u is already open for another chat.", pending->nameplate);
+  else
+    return FALSE;
   return TRUE;
 }
 
-/* Reads the JSON object of @msg's body into @out_post; FALSE once it
- * answered that it is none. */
-static gboolean
-read_post (PhRendezvousServer *self, SoupServerMessage *msg, PhPost *out_post)
+static void
+answer_open_elsewhere (PhRendezvousServer *self, SoupServerMessage *msg, const PhStoreReply *reply,
+                       Pending *pending)
 {
-  g_autoptr (GBytes) request = NULL;
+  ph_server_respond_error (self, msg, SOUP_STATUS_CONFLICT, "nameplate-unavailable",
+                           "Mailbox %u is already open for another chat.", pending->nameplate);
+}
+
+/* PUT /v1/mailboxes/N: a host whose mailbox this server lost (it
+ * restarted, on a store that loses state) opens the same number again, so
+ * the code it showed stays good. Anyone may claim a free number, as anyone
+ * may allocate the lowest one; an open one is nobody's to claim. The PAKE
+ * keeps a claimer who is not the host from learning or forging anything.
+ * A body is ignored. */
+void
+ph_server_handle_claim (PhRendezvousServer *self, SoupServerMessage *msg, guint nameplate)
+{
+  PhStoreRequest *request;
+  const char *request_key;
+
+  if (!read_request_key (self, msg, &request_key))
+    return;
+
+  if (ph_store_is_durable (self->store))
+    {
+      request = mailbox_request (msg, PH_STORE_OP_AUTHENTICATE, nameplate);
+      request->has_secret = FALSE;
+      ask_store (self, msg, request, answer_open_elsewhere)->refused = refuse_reopening;
+      return;
+    }
+
+  /* A claim that would open a mailbox counts as an allocation; one of a
+   * number already open opens nothing, whatever its answer. The server's
+   * own count of who opened what says which are open without asking the
+   * store: on a store that is not durable, every open mailbox is one it
+   * opened for a client. */
+  if (!ph_server_quota_owns_mailbox (self, nameplate) && !ph_server_quota_allow_mailbox (self, msg))
+    return;
+
+  request = mailbox_request (msg, PH_STORE_OP_CLAIM, nameplate);
+  request->has_secret = FALSE;
+  ph_store_request_set_request_key (request, request_key);
+  take_seat (self, msg, request);
+}
+
+/* Reads @post's phase and body into @request; otherwise sets
+ * @out_refusal to what is wrong. */
+static gboolean
+read_message (const PhPost *post, PhStoreRequest *request, char **out_refusal)
+{
+  GBytes *body;
+
+  if (!is_known_phase (post->phase))
+    {
+      *out_refusal = g_strdup ("\"phase\" must be one of pake, confirm, desc, cand or bye.");
+      return FALSE;
+    }
+  if (post->body == NULL || (body = ph_mailbox_decode_body (post->body)) == NULL)
+    {
+      *out_refusal = g_strdup ("\"body\" must be a base64 string.");
+      return FALSE;
+    }
+  ph_store_request_set_message (request, post->phase, body);
+  return TRUE;
+}
+
+/* Reads the JSON object of @msg's body, a message, into @request;
+ * otherwise sets @out_refusal to what is wrong. */
+static gboolean
+read_post (SoupServerMessage *msg, PhStoreRequest *request, char **out_refusal)
+{
+  g_auto (PhPost) post = { 0 };
+  g_autoptr (GBytes) data = NULL;
   g_autoptr (GError) error = NULL;
-  const char *data;
+  const char *bytes;
   gsize size;
 
-  request = soup_message_body_flatten (soup_server_message_get_request_body (msg));
-  data = g_bytes_get_data (request, &size);
-  if (ph_post_read (data, size, out_post, &error))
-    return TRUE;
-
-  ph_server_respond_error (self, msg, SOUP_STATUS_BAD_REQUEST, "malformed", "%s", error->message);
-  return FALSE;
+  data = soup_message_body_flatten (soup_server_message_get_request_body (msg));
+  bytes = g_bytes_get_data (data, &size);
+  if (!ph_post_read (bytes, size, &post, &error))
+    {
+      *out_refusal = g_strdup (error->message);
+      return FALSE;
+    }
+  return read_message (&post, request, out_refusal);
 }
 
 /* POST /v1/mailboxes/N/join: takes side 2. Without a body anyone who has
@@ -356,126 +527,111 @@ read_post (PhRendezvousServer *self, SoupServerMessage *msg, PhPost *out_post)
 void
 ph_server_handle_join (PhRendezvousServer *self, SoupServerMessage *msg, guint nameplate)
 {
-  g_auto (PhPost) first = { 0 };
-  g_autoptr (GBytes) first_body = NULL;
-  g_autoptr (GError) error = NULL;
+  g_autoptr (PhStoreRequest) request = NULL;
+  g_autofree char *refusal = NULL;
   const char *request_key;
-  gboolean created;
-  char *secret;
 
   if (!read_request_key (self, msg, &request_key))
     return;
-  if (soup_server_message_get_request_body (msg)->length > 0)
+
+  request = mailbox_request (msg, PH_STORE_OP_JOIN, nameplate);
+  request->has_secret = FALSE;
+  ph_store_request_set_request_key (request, request_key);
+  if (soup_server_message_get_request_body (msg)->length > 0 && !read_post (msg, request, &refusal))
     {
-      if (!read_post (self, msg, &first) || !read_message (self, msg, &first, &first_body))
-        return;
+      ph_server_respond_error (self, msg, SOUP_STATUS_BAD_REQUEST, "malformed", "%s", refusal);
+      return;
     }
   if (!ph_server_quota_allow_join (self, msg))
     return;
 
-  if (!ph_mailbox_store_join (self->store, nameplate, request_key, first.phase, first_body, &secret,
-                              &created, &error))
-    {
-      respond_store_error (self, msg, error);
-      return;
-    }
-  respond_seat (self, msg, created ? SOUP_STATUS_CREATED : SOUP_STATUS_OK, nameplate,
-                PH_MAILBOX_JOINER_SIDE, secret);
+  take_seat (self, msg, g_steal_pointer (&request));
+}
+
+static void
+answer_posted (PhRendezvousServer *self, SoupServerMessage *msg, const PhStoreReply *reply,
+               Pending *pending)
+{
+  self->messages_posted++;
+  set_etag (msg, reply);
+  ph_server_respond_text (msg, SOUP_STATUS_CREATED,
+                          g_strdup_printf ("{\"index\":%" G_GUINT64_FORMAT "}", reply->index));
+}
+
+/* The side is proven before a malformed body is told: a request without
+ * one learns no more than whether the number is open. */
+static void
+refuse_after_authentication (PhRendezvousServer *self, SoupServerMessage *msg, guint nameplate,
+                             char *refusal)
+{
+  PhStoreRequest *request = mailbox_request (msg, PH_STORE_OP_AUTHENTICATE, nameplate);
+
+  ask_store (self, msg, request, answer_refusal)->refusal = refusal;
 }
 
 void
 ph_server_handle_post_message (PhRendezvousServer *self, SoupServerMessage *msg, guint nameplate)
 {
-  g_auto (PhPost) post = { 0 };
-  g_autoptr (GBytes) body = NULL;
-  g_autoptr (GError) error = NULL;
-  guint64 index;
-  guint side;
+  PhStoreRequest *request = mailbox_request (msg, PH_STORE_OP_ADD_MESSAGE, nameplate);
+  char *refusal = NULL;
 
-  if ((side = authenticate (self, msg, nameplate)) == 0 || !read_post (self, msg, &post)
-      || !read_message (self, msg, &post, &body))
-    return;
-
-  if (!ph_mailbox_store_add_message (self->store, nameplate, side, post.phase, body, &index,
-                                     &error))
+  if (!read_post (msg, request, &refusal))
     {
-      respond_store_error (self, msg, error);
+      ph_store_request_free (request);
+      refuse_after_authentication (self, msg, nameplate, refusal);
       return;
     }
-  self->messages_posted++;
-
-  set_etag (self, msg, nameplate);
-  ph_server_respond_text (msg, SOUP_STATUS_CREATED,
-                          g_strdup_printf ("{\"index\":%" G_GUINT64_FORMAT "}", index));
+  ask_store (self, msg, request, answer_posted);
 }
 
+static void
+answer_messages (PhRendezvousServer *self, SoupServerMessage *msg, const PhStoreReply *reply,
+                 Pending *pending)
+{
+  set_etag (msg, reply);
+  ph_server_respond_text (msg, SOUP_STATUS_OK, ph_server_messages_json (reply->messages));
+}
+
+/* GET /v1/mailboxes/N/messages?after=I&wait=S: with a wait, a poll that
+ * finds nothing new is held until a message comes or the hold ends. */
 void
 ph_server_handle_get_messages (PhRendezvousServer *self, SoupServerMessage *msg, guint nameplate,
                                GHashTable *query)
 {
-  g_autoptr (GPtrArray) messages = NULL;
-  g_autoptr (GError) error = NULL;
+  PhStoreRequest *request;
   guint64 after;
   guint64 wait;
 
-  if (authenticate (self, msg, nameplate) == 0)
-    return;
   if (!parse_uint_param (query, "after", G_MAXINT64, &after)
       || !parse_uint_param (query, "wait", PH_SERVER_MAX_WAIT_SECONDS, &wait))
     {
-      ph_server_respond_error (
-          self, msg, SOUP_STATUS_BAD_REQUEST, "malformed",
-          "\"after\" must be a message index and \"wait\" a number of seconds from 0 "
-          "to %u.",
-          PH_SERVER_MAX_WAIT_SECONDS);
+      refuse_after_authentication (
+          self, msg, nameplate,
+          g_strdup_printf ("\"after\" must be a message index and \"wait\" a number of seconds "
+                           "from 0 to %u.",
+                           PH_SERVER_MAX_WAIT_SECONDS));
       return;
     }
 
-  messages = ph_mailbox_store_get_messages (self->store, nameplate, after, &error);
-  if (messages == NULL)
-    {
-      respond_store_error (self, msg, error);
-      return;
-    }
+  request = mailbox_request (msg, PH_STORE_OP_FETCH, nameplate);
+  request->after = after;
+  if (wait == 0)
+    ask_store (self, msg, request, answer_messages);
+  else
+    ph_held_poll_start (self, msg, request, MIN ((guint)wait, self->max_hold));
+}
 
-  if (messages->len > 0 || wait == 0)
-    {
-      set_etag (self, msg, nameplate);
-      ph_server_respond_text (msg, SOUP_STATUS_OK, ph_server_messages_json (messages));
-      return;
-    }
-
-  if (!ph_server_quota_allow_poll (self, msg))
-    return;
-  if (self->waiting_polls >= self->max_waiting_polls)
-    {
-      soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Retry-After",
-                                    "1");
-      ph_server_respond_error (
-          self, msg, SOUP_STATUS_SERVICE_UNAVAILABLE, "too-many-polls",
-          "The server is holding too many waiting requests; try again shortly.");
-      return;
-    }
-
-  ph_held_poll_start (self, msg, nameplate, after, MIN ((guint)wait, self->max_hold));
+static void
+answer_left (PhRendezvousServer *self, SoupServerMessage *msg, const PhStoreReply *reply,
+             Pending *pending)
+{
+  soup_server_message_set_status (msg, SOUP_STATUS_NO_CONTENT, NULL);
 }
 
 void
 ph_server_handle_leave (PhRendezvousServer *self, SoupServerMessage *msg, guint nameplate)
 {
-  g_autoptr (GError) error = NULL;
-  guint side;
-
-  if ((side = authenticate (self, msg, nameplate)) == 0)
-    return;
-
-  if (!ph_mailbox_store_leave (self->store, nameplate, side, &error))
-    {
-      respond_store_error (self, msg, error);
-      return;
-    }
-
-  soup_server_message_set_status (msg, SOUP_STATUS_NO_CONTENT, NULL);
+  ask_store (self, msg, mailbox_request (msg, PH_STORE_OP_LEAVE, nameplate), answer_left);
 }
 
 static void
@@ -557,36 +713,44 @@ ph_server_handle_turn (PhRendezvousServer *self, SoupServerMessage *msg)
   respond_ice_servers (self, msg, FALSE);
 }
 
+/* The side is proven, and counted when there are TURN credentials to
+ * hand out. */
+static void
+answer_mailbox_turn (PhRendezvousServer *self, SoupServerMessage *msg, const PhStoreReply *reply,
+                     Pending *pending)
+{
+  if (!has_stun (self) && !has_turn (self))
+    {
+      respond_not_configured (self, msg);
+      return;
+    }
+  if (pending->op == PH_STORE_OP_COUNT_TURN && !reply->turn_granted)
+    {
+      g_autofree char *seconds = g_strdup_printf ("%u", reply->retry_after);
+
+      soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Retry-After",
+                                    seconds);
+      ph_server_respond_error (self, msg, PH_SERVER_STATUS_TOO_MANY_REQUESTS, "turn-quota",
+                               "This side of mailbox %u has had its %u sets of TURN credentials "
+                               "for now; try again in %u seconds.",
+                               pending->nameplate, self->turn_quota, reply->retry_after);
+      return;
+    }
+  respond_ice_servers (self, msg, has_turn (self));
+}
+
 /* GET /v1/mailboxes/N/turn: STUN and TURN for a side of the mailbox, at
  * most turn_quota sets of credentials per side in turn_ttl seconds: enough
  * to renew them as a chat goes on, too few to run a relay for others. */
 void
 ph_server_handle_mailbox_turn (PhRendezvousServer *self, SoupServerMessage *msg, guint nameplate)
 {
-  g_autoptr (GError) error = NULL;
-  guint retry_after = 0;
-  guint side;
+  PhStoreRequest *request = mailbox_request (
+      msg, has_turn (self) ? PH_STORE_OP_COUNT_TURN : PH_STORE_OP_AUTHENTICATE, nameplate);
 
-  if ((side = authenticate (self, msg, nameplate)) == 0)
-    return;
-  if (!has_stun (self) && !has_turn (self))
-    {
-      respond_not_configured (self, msg);
-      return;
-    }
-  if (has_turn (self)
-      && !ph_mailbox_store_count_turn_request (self->store, nameplate, side, self->turn_quota,
-                                               self->turn_ttl, &retry_after, &error))
-    {
-      g_autofree char *seconds = g_strdup_printf ("%u", retry_after);
-
-      if (g_error_matches (error, PH_MAILBOX_STORE_ERROR, PH_MAILBOX_STORE_ERROR_TURN_QUOTA))
-        soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Retry-After",
-                                      seconds);
-      respond_store_error (self, msg, error);
-      return;
-    }
-  respond_ice_servers (self, msg, has_turn (self));
+  request->quota = self->turn_quota;
+  request->window_seconds = self->turn_ttl;
+  ask_store (self, msg, request, answer_mailbox_turn);
 }
 
 void

@@ -48,16 +48,24 @@ ph_server_count_open_clients (PhRendezvousServer *self)
   return n;
 }
 
-void
-ph_server_handle_metrics (PhRendezvousServer *self, SoupServerMessage *msg)
+typedef struct
+{
+  PhRendezvousServer *server;
+  GCancellable *cancellable; /* the server's: cancelled as it goes */
+  SoupServerMessage *msg;
+} MetricsRequest;
+
+static void
+respond_metrics (PhRendezvousServer *self, SoupServerMessage *msg, const PhStoreReply *reply)
 {
   g_autoptr (GString) text = g_string_new (NULL);
   GList *keys;
   gsize length;
 
+  /* The store that failed to count still has its own numbers to show. */
   append_metric (text, "pinhole_mailboxes_open", "gauge", "Mailboxes open now.");
-  g_string_append_printf (text, "pinhole_mailboxes_open %u\n",
-                          ph_mailbox_store_get_n_open (self->store));
+  if (reply != NULL)
+    g_string_append_printf (text, "pinhole_mailboxes_open %u\n", reply->n_open);
   append_metric (text, "pinhole_mailboxes_allocated_total", "counter", "Mailboxes allocated.");
   g_string_append_printf (text, "pinhole_mailboxes_allocated_total %" G_GUINT64_FORMAT "\n",
                           self->mailboxes_allocated);
@@ -113,9 +121,42 @@ ph_server_handle_metrics (PhRendezvousServer *self, SoupServerMessage *msg)
     }
   g_list_free (keys);
 
+  ph_store_append_metrics (self->store, text);
+
   soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
   length = text->len;
   soup_server_message_set_response (msg, "text/plain; version=0.0.4; charset=utf-8",
                                     SOUP_MEMORY_TAKE,
                                     g_string_free (g_steal_pointer (&text), FALSE), length);
+}
+
+static void
+counted_open_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  MetricsRequest *request = user_data;
+  g_autoptr (PhStoreReply) reply = ph_store_run_finish (PH_STORE (source), result, NULL);
+
+  if (!g_cancellable_is_cancelled (request->cancellable))
+    {
+      respond_metrics (request->server, request->msg, reply);
+      soup_server_message_unpause (request->msg);
+    }
+  g_object_unref (request->msg);
+  g_object_unref (request->cancellable);
+  g_free (request);
+}
+
+/* The count of open mailboxes is the store's: one shared by several
+ * servers counts them all. */
+void
+ph_server_handle_metrics (PhRendezvousServer *self, SoupServerMessage *msg)
+{
+  MetricsRequest *request = g_new0 (MetricsRequest, 1);
+
+  request->server = self;
+  request->cancellable = g_object_ref (self->cancellable);
+  request->msg = g_object_ref (msg);
+  soup_server_message_pause (msg);
+  ph_store_run_async (self->store, ph_store_request_new (PH_STORE_OP_COUNT_OPEN, 0),
+                      self->cancellable, counted_open_cb, request);
 }

@@ -90,7 +90,7 @@ ph_server_quota_allow_mailbox (PhRendezvousServer *self, SoupServerMessage *msg)
 {
   const char *key = ph_server_client_key (self, msg);
   PhClientUsage *usage = g_hash_table_lookup (self->usage, key);
-  guint lifetime = ph_mailbox_store_get_lifetime (self->store);
+  guint lifetime = ph_store_get_lifetime (self->store);
   guint retry_after;
 
   if (usage != NULL && usage->mailboxes >= self->max_mailboxes_per_client)
@@ -146,7 +146,10 @@ ph_server_quota_add_mailbox (PhRendezvousServer *self, SoupServerMessage *msg, g
 {
   PhClientUsage *usage = lookup_usage (self, ph_server_client_key (self, msg));
 
-  g_assert (!g_hash_table_contains (self->mailbox_owners, GUINT_TO_POINTER (nameplate)));
+  /* The store's answers and its signals come back separately: should the
+   * answer of a number opened again come before the signal that it
+   * closed, the close has happened, and is counted now. */
+  ph_server_quotas_mailbox_closed_cb (self->store, nameplate, self);
 
   usage->mailboxes++;
   g_hash_table_insert (self->mailbox_owners, GUINT_TO_POINTER (nameplate), usage);
@@ -156,8 +159,7 @@ ph_server_quota_add_mailbox (PhRendezvousServer *self, SoupServerMessage *msg, g
  * did not open for a client (a store given mailboxes directly) is no
  * one's. */
 void
-ph_server_quotas_mailbox_closed_cb (PhMailboxStore *store, guint nameplate,
-                                    PhRendezvousServer *self)
+ph_server_quotas_mailbox_closed_cb (PhStore *store, guint nameplate, PhRendezvousServer *self)
 {
   PhClientUsage *usage;
 
@@ -167,6 +169,13 @@ ph_server_quotas_mailbox_closed_cb (PhMailboxStore *store, guint nameplate,
   g_assert (usage->mailboxes > 0);
   usage->mailboxes--;
   forget_if_idle (self, usage);
+}
+
+/* Whether @nameplate is open for a client the server opened it for. */
+gboolean
+ph_server_quota_owns_mailbox (PhRendezvousServer *self, guint nameplate)
+{
+  return g_hash_table_contains (self->mailbox_owners, GUINT_TO_POINTER (nameplate));
 }
 
 /* Whether the client may hold one more waiting poll; answers the request

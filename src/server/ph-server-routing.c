@@ -8,8 +8,9 @@
 #include "ph-mailbox-format.h"
 #include "ph-rendezvous-server-private.h"
 
-/* Which handler answers a request: the path, the method, If-Match, and
- * before the body is read, the rate limit and the body size limit. */
+/* Which handler answers a request: the path, the method, and before the
+ * body is read, the rate limit and the body size limit. (If-Match is the
+ * store's to check, in the same operation as the request's own.) */
 
 /* @allowed lists the methods as the Allow header does: "GET, POST". */
 static gboolean
@@ -25,31 +26,6 @@ check_method (PhRendezvousServer *self, SoupServerMessage *msg, const char *allo
   soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Allow", allowed);
   ph_server_respond_error (self, msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "method-not-allowed",
                            "%s is not allowed here; use %s.", method, allowed);
-  return FALSE;
-}
-
-/* A request with If-Match is about the mailbox that tag names: when the
- * number is open under another tag, the client's mailbox is gone (412).
- * When nothing is open there the handler answers 404 as it would anyway. */
-static gboolean
-check_if_match (PhRendezvousServer *self, SoupServerMessage *msg, guint nameplate)
-{
-  const char *if_match
-      = soup_message_headers_get_one (soup_server_message_get_request_headers (msg), "If-Match");
-  g_autofree char *etag = NULL;
-  g_autofree char *wanted = NULL;
-
-  if (if_match == NULL || (etag = ph_server_mailbox_etag (self, nameplate)) == NULL)
-    return TRUE;
-  wanted = g_strstrip (g_strdup (if_match));
-  if (strcmp (wanted, etag) == 0)
-    return TRUE;
-
-  ph_server_respond_error (
-      self, msg, SOUP_STATUS_PRECONDITION_FAILED, "mailbox-replaced",
-      "Mailbox %u is not the one you used: this server has restarted, or the mailbox "
-      "expired, and the number was opened again.",
-      nameplate);
   return FALSE;
 }
 
@@ -80,7 +56,7 @@ route_mailbox (PhRendezvousServer *self, SoupServerMessage *msg, const char *res
 
   if (slash == NULL)
     {
-      if (!check_method (self, msg, "PUT, DELETE") || !check_if_match (self, msg, nameplate))
+      if (!check_method (self, msg, "PUT, DELETE"))
         return;
       if (strcmp (method, SOUP_METHOD_PUT) == 0)
         ph_server_handle_claim (self, msg, nameplate);
@@ -89,15 +65,15 @@ route_mailbox (PhRendezvousServer *self, SoupServerMessage *msg, const char *res
     }
   else if (strcmp (slash, "/join") == 0)
     {
-      if (check_method (self, msg, "POST") && check_if_match (self, msg, nameplate))
+      if (check_method (self, msg, "POST"))
         ph_server_handle_join (self, msg, nameplate);
     }
   else if (strcmp (slash, "/turn") == 0)
     {
-      if (check_method (self, msg, "GET") && check_if_match (self, msg, nameplate))
+      if (check_method (self, msg, "GET"))
         ph_server_handle_mailbox_turn (self, msg, nameplate);
     }
-  else if (check_method (self, msg, "GET, POST") && check_if_match (self, msg, nameplate))
+  else if (check_method (self, msg, "GET, POST"))
     {
       if (strcmp (method, SOUP_METHOD_POST) == 0)
         ph_server_handle_post_message (self, msg, nameplate);

@@ -41,7 +41,7 @@ ph_taken_connection_close (PhHeldPoll *poll)
   PhRendezvousServer *self = poll->server;
   char drain[512];
 
-  g_assert (!poll->waiting && poll->stream != NULL);
+  g_assert (poll->state != PH_HELD_POLL_WAITING && poll->stream != NULL);
 
   ph_held_poll_unwatch (poll);
   if (poll->answer != NULL)
@@ -165,9 +165,9 @@ ph_taken_connection_take (PhHeldPoll *poll)
       || poll->http_version > SOUP_HTTP_1_1 || poll->socket == NULL)
     return FALSE;
 
-  /* libsoup frees the message's I/O at once; the request's handler (the
-   * caller) is still running, which libsoup's own WebSocket upgrade does
-   * too, and its I/O loop stops for a message it no longer runs. */
+  /* libsoup frees the message's I/O at once, and its I/O loop stops for
+   * a message it no longer runs; the message is paused, as it has been
+   * since its handler asked the store. */
   stream = soup_server_message_steal_connection (poll->msg);
   g_clear_object (&poll->msg);
   if (stream != NULL)

@@ -18,6 +18,15 @@ program (const char *variable)
   return path;
 }
 
+static gboolean
+names_store (const char *const *args)
+{
+  for (guint i = 0; args != NULL && args[i] != NULL; i++)
+    if (g_str_has_prefix (args[i], "--store"))
+      return TRUE;
+  return FALSE;
+}
+
 PhTestProcess *
 ph_test_start_rendezvous (const char *const *extra_args, char **out_url)
 {
@@ -29,6 +38,10 @@ ph_test_start_rendezvous (const char *const *extra_args, char **out_url)
 
   g_strv_builder_add (argv, program ("PINHOLE_RENDEZVOUS_BIN"));
   g_strv_builder_add (argv, "--port=0");
+  /* A server of its own for each test, which a restart empties (the
+   * clients' re-entry is tested on it), unless the test names a store. */
+  if (!names_store (extra_args))
+    g_strv_builder_add (argv, "--store=memory:");
   if (extra_args != NULL)
     g_strv_builder_addv (argv, (const char **)extra_args);
   strv = g_strv_builder_end (argv);

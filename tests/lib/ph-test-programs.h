@@ -11,7 +11,8 @@ G_BEGIN_DECLS
 
 /* Starts pinhole-rendezvous on a free loopback port with @extra_args
  * (NULL-terminated, or NULL); returns it and, in @out_url, its URL. Stop it
- * with ph_test_process_stop(). */
+ * with ph_test_process_stop(). Its store is memory: unless @extra_args
+ * name one (--store). */
 PhTestProcess *ph_test_start_rendezvous (const char *const *extra_args, char **out_url);
 
 /* A g_test_add() fixture: a pinhole-rendezvous of its own for each test,

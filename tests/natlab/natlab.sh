@@ -297,6 +297,7 @@ start_coturn() {
 
 start_rendezvous() {
   ip netns exec "$SRV" "$(<"$STATE/rendezvous.bin")" --listen "$SRV_IP" --port "$RENDEZVOUS_PORT" \
+    --store memory: \
     --turn-secret "$TURN_SECRET" --turn-uri "turn:$SRV_IP:$STUN_PORT?transport=udp" \
     --stun-uri "stun:$SRV_IP:$STUN_PORT" \
     --allocations-per-minute 100000 --joins-per-hour 100000 >>"$STATE/rendezvous.log" 2>&1 &
