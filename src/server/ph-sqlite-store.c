@@ -16,7 +16,12 @@
 #include "ph-nameplate-pool.h"
 #include "ph-sqlite-store.h"
 
-/* Durability: WAL with synchronous=NORMAL by default. A commit is in the
+/* Every operation of PhStore in SQL, the worker thread that runs them,
+ * the schema and its version, opening and checking the file, and expiry:
+ * one file because they share the connection, its prepared statements
+ * and the job queue, which is why it is the longest of the server's.
+ *
+ * Durability: WAL with synchronous=NORMAL by default. A commit is in the
  * WAL file, in the kernel's hands, before sqlite3_step () returns, so it
  * survives the server crashing or being killed (kill -9): nothing a client
  * was answered 201 for is lost, as every answer waits for its commit. Only a
