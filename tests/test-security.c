@@ -1188,7 +1188,8 @@ chat_exchange (ChatPeer peers[2], guint round)
 
   for (guint i = 0; i < 2; i++)
     {
-      g_autofree char *text = g_strdup_printf ("message %u from %s", round, i == 0 ? "Alice" : "Bob");
+      g_autofree char *text
+          = g_strdup_printf ("message %u from %s", round, i == 0 ? "Alice" : "Bob");
 
       g_free (ph_conversation_send_message (peers[i].conversation, text, NULL));
     }
