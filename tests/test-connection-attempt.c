@@ -161,7 +161,7 @@ start (Side *side)
 typedef enum
 {
   AS_SENT,
-  AS_OLDER_PEER,   /* without the link ISN, as before there was one */
+  AS_OLDER_PEER,  /* without the link ISN, as before there was one */
   WRONG_LINK_ISN, /* another link ISN than the peer's */
 } Delivery;
 
@@ -195,7 +195,8 @@ describe_to (Side *from, Side *to, GTlsCertificate *pinned)
 static PhNiceStream *
 stream_of (Side *side)
 {
-  return PH_NICE_STREAM (ph_ice_transport_get_stream (ph_connection_attempt_get_ice (side->attempt)));
+  return PH_NICE_STREAM (
+      ph_ice_transport_get_stream (ph_connection_attempt_get_ice (side->attempt)));
 }
 
 typedef struct

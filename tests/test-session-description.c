@@ -585,7 +585,7 @@ add_line_rejects (void)
     { "session-field-in-media", 11, "z=0 -1h", TRUE,
       "^Line 11 \\(z=\\): z= is not allowed after the m= line" },
 #define LINK_ISN_PROBLEM                                                                           \
-  "^Line 14 \\(a=x-pinhole-link-isn\\): the link’s initial sequence number must be a decimal "     \
+  "^Line 14 \\(a=x-pinhole-link-isn\\): the link’s initial sequence number must be a decimal "   \
   "number from 0 to 4294967295 without leading zeros, not "
     { "link-isn-too-big", 14, "a=x-pinhole-link-isn:4294967296", TRUE,
       LINK_ISN_PROBLEM "“4294967296”$" },

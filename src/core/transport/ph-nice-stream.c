@@ -43,10 +43,10 @@ typedef struct
   GError *error; /* the component failed or the stream went away */
   gboolean input_closed;
   gboolean output_closed;
-  gboolean connected; /* ICE has a pair to send on */
+  gboolean connected;        /* ICE has a pair to send on */
   gboolean awaiting_numbers; /* the link carries nothing before they come */
   guint64 early_packets;     /* dropped while awaiting them */
-  guint n_waiters;    /* threads blocked on @cond */
+  guint n_waiters;           /* threads blocked on @cond */
   /* Contexts whose pollable sources may wait on this stream; replaced, never
    * changed, so that a notifier can use it after unlocking. */
   GPtrArray *contexts;
