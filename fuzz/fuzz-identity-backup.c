@@ -38,9 +38,8 @@ fuzz_header (const uint8_t *data, size_t size, gboolean fix_checksum)
   /* The checksum would hide everything behind it from the fuzzer; whoever
    * makes a hostile file makes it right, so some inputs get it made right. */
   if (fix_checksum && size >= PH_IDENTITY_BACKUP_HEADER_SIZE)
-    crypto_generichash (copy + PH_IDENTITY_BACKUP_CHECKSUM_OFFSET,
-                        PH_IDENTITY_BACKUP_CHECKSUM_SIZE, copy,
-                        PH_IDENTITY_BACKUP_CHECKSUM_OFFSET, NULL, 0);
+    crypto_generichash (copy + PH_IDENTITY_BACKUP_CHECKSUM_OFFSET, PH_IDENTITY_BACKUP_CHECKSUM_SIZE,
+                        copy, PH_IDENTITY_BACKUP_CHECKSUM_OFFSET, NULL, 0);
 
   if (!ph_identity_backup_parse_header (copy, size, &header, &error))
     {
@@ -64,7 +63,8 @@ fuzz_header (const uint8_t *data, size_t size, gboolean fix_checksum)
       g_autoptr (PhIdentityBackup) opened = ph_identity_backup_open (sealed, PASSPHRASE, &error);
 
       g_assert_null (opened);
-      g_assert_true (g_error_matches (error, PH_IDENTITY_ERROR, PH_IDENTITY_ERROR_WRONG_PASSPHRASE));
+      g_assert_true (
+          g_error_matches (error, PH_IDENTITY_ERROR, PH_IDENTITY_ERROR_WRONG_PASSPHRASE));
     }
 }
 

@@ -209,7 +209,8 @@ both_settled (gpointer data)
 {
   Pair *pair = data;
 
-  return (pair->a->opened || pair->a->failed != NULL) && (pair->b->opened || pair->b->failed != NULL);
+  return (pair->a->opened || pair->a->failed != NULL)
+         && (pair->b->opened || pair->b->failed != NULL);
 }
 
 /* The joiner takes the host's description before its own ICE agent

@@ -441,8 +441,7 @@ test_join_burned_code (void)
   g_assert_cmpuint (g_strv_length (parts), ==, 3);
   /* The host's nameplate with another first word: the PAKE disagrees. */
   wrong = g_strdup_printf ("%s-%s-%s", parts[0],
-                           g_str_equal (parts[1], first_words[0]) ? first_words[1]
-                                                                  : first_words[0],
+                           g_str_equal (parts[1], first_words[0]) ? first_words[1] : first_words[0],
                            parts[2]);
 
   g_assert_nonnull (ph_window_join_chat (window, wrong));

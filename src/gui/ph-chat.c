@@ -396,8 +396,8 @@ ph_chat_constructed (GObject *object)
                            G_CONNECT_SWAPPED);
   g_signal_connect_object (self->conversation, "message-delivered",
                            G_CALLBACK (message_delivered_cb), self, G_CONNECT_SWAPPED);
-  g_signal_connect_object (self->conversation, "notify::peer-typing", G_CALLBACK (peer_typing_cb), self,
-                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->conversation, "notify::peer-typing", G_CALLBACK (peer_typing_cb),
+                           self, G_CONNECT_SWAPPED);
   g_signal_connect_object (self->conversation, "closed", G_CALLBACK (closed_cb), self,
                            G_CONNECT_SWAPPED);
   g_signal_connect_object (self->conversation, "failed", G_CALLBACK (failed_cb), self,

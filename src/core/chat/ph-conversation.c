@@ -651,15 +651,13 @@ fail_ice (PhConversation *self)
     .relay_only = self->ice_config->relay_only,
   };
 
-  ph_candidate_ledger_fill_diagnosis (ph_connection_attempt_get_candidates (self->attempt),
-                                      &input);
+  ph_candidate_ledger_fill_diagnosis (ph_connection_attempt_get_candidates (self->attempt), &input);
   ph_ice_diagnose (&input, &message);
   fail_literal (self, PH_ERROR_ICE_FAILED, message);
 }
 
 static void
-attempt_ice_state_changed_cb (PhConnectionAttempt *attempt, PhIceState state,
-                              PhConversation *self)
+attempt_ice_state_changed_cb (PhConnectionAttempt *attempt, PhIceState state, PhConversation *self)
 {
   g_debug ("ICE is %s", ph_ice_state_to_string (state));
   if (self->timeline->len < MAX_TIMELINE_ENTRIES)
@@ -753,8 +751,8 @@ new_attempt (PhConversation *self, guint64 number)
   g_signal_connect (self->attempt, "local-candidate", G_CALLBACK (attempt_local_candidate_cb),
                     self);
   g_signal_connect (self->attempt, "gathering-done", G_CALLBACK (attempt_gathering_done_cb), self);
-  g_signal_connect (self->attempt, "ice-state-changed",
-                    G_CALLBACK (attempt_ice_state_changed_cb), self);
+  g_signal_connect (self->attempt, "ice-state-changed", G_CALLBACK (attempt_ice_state_changed_cb),
+                    self);
   g_signal_connect (self->attempt, "path-changed", G_CALLBACK (attempt_path_changed_cb), self);
   g_signal_connect (self->attempt, "channel-created", G_CALLBACK (attempt_channel_created_cb),
                     self);
@@ -1541,10 +1539,9 @@ ph_conversation_class_init (PhConversationClass *klass)
   object_class->finalize = ph_conversation_finalize;
   object_class->get_property = ph_conversation_get_property;
 
-  properties[PROP_STATE]
-      = g_param_spec_enum ("state", NULL, NULL, PH_TYPE_CONVERSATION_STATE,
-                           PH_CONVERSATION_STATE_IDLE,
-                           G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  properties[PROP_STATE] = g_param_spec_enum (
+      "state", NULL, NULL, PH_TYPE_CONVERSATION_STATE, PH_CONVERSATION_STATE_IDLE,
+      G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
   properties[PROP_CODE]
       = g_param_spec_string ("code", NULL, NULL, NULL,
                              G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
@@ -1593,11 +1590,11 @@ ph_conversation_init (PhConversation *self)
   self->cancellable = g_cancellable_new ();
   self->delivery = ph_delivery_new ();
   /* Lets the test suites see a lost peer given up without waiting a minute. */
-  self->reconnection = ph_reconnection_new (
-      ph_test_hook_uint ("PINHOLE_TEST_RECONNECT_SECONDS", RECONNECT_TIMEOUT_SECONDS, 1,
-                         RECONNECT_TIMEOUT_SECONDS)
-          * 1000,
-      ATTEMPT_TIMEOUT_MS, ATTEMPT_RETRY_MS);
+  self->reconnection = ph_reconnection_new (ph_test_hook_uint ("PINHOLE_TEST_RECONNECT_SECONDS",
+                                                               RECONNECT_TIMEOUT_SECONDS, 1,
+                                                               RECONNECT_TIMEOUT_SECONDS)
+                                                * 1000,
+                                            ATTEMPT_TIMEOUT_MS, ATTEMPT_RETRY_MS);
   g_signal_connect (self->reconnection, "attempt-due", G_CALLBACK (attempt_due_cb), self);
   g_signal_connect (self->reconnection, "gave-up", G_CALLBACK (gave_up_cb), self);
   self->keepalive = ph_keepalive_new (PING_INTERVAL_MS, PEER_SILENCE_LIMIT_MS, NETWORK_PROBE_MS);

@@ -38,10 +38,9 @@ found_cb (GObject *source, GAsyncResult *result, gpointer user_data)
                              _ ("The rendezvous server %s names no STUN server to test against."),
                              ph_rendezvous_client_get_base_url (lookup->client));
   else
-    g_task_return_pointer (task,
-                           g_strdup_printf ("%s:%u", lookup->config->stun_host,
-                                            lookup->config->stun_port),
-                           g_free);
+    g_task_return_pointer (
+        task, g_strdup_printf ("%s:%u", lookup->config->stun_host, lookup->config->stun_port),
+        g_free);
 }
 
 void

@@ -75,13 +75,14 @@ get_turn_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 
   taken = ph_ice_config_merge_offer (config, offer);
   g_debug ("Took %u of the STUN and TURN servers the rendezvous server offers", taken);
-  g_task_return_int (task, offer->turn_uris != NULL && offer->turn_uris[0] != NULL ? offer->ttl : 0);
+  g_task_return_int (task,
+                     offer->turn_uris != NULL && offer->turn_uris[0] != NULL ? offer->ttl : 0);
 }
 
 void
-ph_ice_server_lookup_async (PhRendezvousClient *client, const char *nameplate,
-                            PhIceConfig *config, GCancellable *cancellable,
-                            GAsyncReadyCallback callback, gpointer user_data)
+ph_ice_server_lookup_async (PhRendezvousClient *client, const char *nameplate, PhIceConfig *config,
+                            GCancellable *cancellable, GAsyncReadyCallback callback,
+                            gpointer user_data)
 {
   GTask *task;
 

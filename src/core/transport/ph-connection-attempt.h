@@ -36,8 +36,7 @@ G_DECLARE_FINAL_TYPE (PhConnectionAttempt, ph_connection_attempt, PH, CONNECTION
  * is the TLS server and the ICE controlling side. Each side keeps at most
  * @max_candidates candidates. */
 PhConnectionAttempt *ph_connection_attempt_new (guint64 number, gboolean is_host,
-                                                GTlsCertificate *certificate,
-                                                guint max_candidates);
+                                                GTlsCertificate *certificate, guint max_candidates);
 /* Makes the ICE agent with the STUN and TURN servers of @config (known
  * only now: they may come from the rendezvous server) and starts
  * gathering; a peer description that came first goes to it now. */
