@@ -28,7 +28,7 @@ respond_unauthorized (PhRendezvousServer *self, SoupServerMessage *msg, const ch
   soup_message_headers_replace (soup_server_message_get_response_headers (msg),
                                 "WWW-Authenticate", "Bearer realm=\"pinhole-rendezvous\"");
   ph_server_respond_error (self, msg, SOUP_STATUS_UNAUTHORIZED, "unauthorized",
-                           "The request does not carry the key of meeting point %.8s….", point_id);
+                           "The request does not carry the key of the meeting point %.8s… it names.", point_id);
 }
 
 static void

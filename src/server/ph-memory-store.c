@@ -395,8 +395,13 @@ ph_memory_store_dispose (GObject *object)
   g_clear_handle_id (&self->expiry_id, g_source_remove);
   if (self->points != NULL)
     {
-      g_queue_clear_full (&self->point_messages, (GDestroyNotify)item_free);
-      g_queue_clear_full (&self->point_copies, (GDestroyNotify)item_free);
+      GList *link;
+
+      /* The links are the items' own: none to free. */
+      while ((link = g_queue_pop_head_link (&self->point_messages)) != NULL)
+        item_free (link->data);
+      while ((link = g_queue_pop_head_link (&self->point_copies)) != NULL)
+        item_free (link->data);
       g_hash_table_remove_all (self->points);
     }
 

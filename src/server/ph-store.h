@@ -187,6 +187,7 @@ typedef struct
 
 PhPointNews *ph_point_news_new (const char *id);
 void ph_point_news_free (PhPointNews *news);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PhPointNews, ph_point_news_free)
 
 /* One operation and what it needs. Hashes, not secrets: a store never
  * sees a side's secret or a client's Idempotency-Key. Strings and bodies
