@@ -1246,6 +1246,7 @@ test_stored_copies (Fixture *fixture, gconstpointer data)
   assert_refused (store, delete_copy_request (POINT_B, first), PH_STORE_ERROR_NO_SUCH_COPY);
   reply = run_ok (store, delete_copy_request (POINT_A, first));
   assert_refused (store, delete_copy_request (POINT_A, first), PH_STORE_ERROR_NO_SUCH_COPY);
+  g_clear_pointer (&copies, g_ptr_array_unref);
   copies = fetch_copies (store, POINT_A, 0);
   g_assert_cmpuint (copies->len, ==, 2);
   g_assert_cmpuint (((PhStoredMessage *)g_ptr_array_index (copies, 0))->index, ==, second);
