@@ -283,6 +283,28 @@ test_wait_wakes_for_one_of_three (Fixture *fixture, gconstpointer data)
   g_assert_cmpuint (metric (fixture, "pinhole_polls_waiting"), ==, 0);
 }
 
+/* A server stopped while a wait is held exits cleanly, and the waiting
+ * client is told. */
+static void
+test_stops_while_waiting (Fixture *fixture, gconstpointer data)
+{
+  const PhMeetingPointCursor points[] = { { KEY_1, "2", 0 } };
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (GPtrArray) news = NULL;
+  g_autoptr (GError) error = NULL;
+
+  ph_rendezvous_client_meet_wait_async (fixture->client, points, 1, 20, NULL, ph_test_result_cb,
+                                        &result);
+  g_assert_true (wait_for_metric (fixture, "pinhole_polls_waiting", 1));
+  ph_test_process_kill (fixture->server, SIGTERM);
+  g_assert_cmpint (ph_test_process_wait_exit (fixture->server, TIMEOUT_MS), ==, 0);
+
+  news = ph_rendezvous_client_meet_wait_finish (
+      fixture->client, ph_test_wait_for_result (&result, TIMEOUT_MS), &error);
+  g_assert_null (news);
+  g_assert_error (error, PH_ERROR, PH_ERROR_RENDEZVOUS_UNREACHABLE);
+}
+
 /* A wait that finds nothing ends its hold with nothing; one that names
  * a copy the other side stored answers at once. */
 static void
@@ -500,6 +522,8 @@ main (int argc, char **argv)
               test_wait_wakes_for_one_of_three, fixture_tear_down);
   g_test_add ("/meeting-points/wait-tells-of-stored-copies", Fixture, NULL, fixture_set_up,
               test_wait_tells_of_stored_copies, fixture_tear_down);
+  g_test_add ("/meeting-points/stops-while-waiting", Fixture, NULL, fixture_set_up,
+              test_stops_while_waiting, fixture_tear_down);
   g_test_add ("/meeting-points/copy-survives-kill", Fixture, NULL, fixture_set_up,
               test_copy_survives_kill, fixture_tear_down);
   g_test_add ("/meeting-points/copy-expires", Fixture, short_lifetime, fixture_set_up,

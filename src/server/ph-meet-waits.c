@@ -447,10 +447,11 @@ ph_meet_waits_clear (PhRendezvousServer *self)
 {
   for (guint i = 1; i < G_N_ELEMENTS (self->meet_holds); i++)
     {
-      PhMeetWait *wait;
+      GList *link;
 
-      while ((wait = g_queue_pop_head (&self->meet_holds[i])) != NULL)
-        wait_free (wait);
+      /* The links are the waits' own: none to free. */
+      while ((link = g_queue_pop_head_link (&self->meet_holds[i])) != NULL)
+        wait_free (link->data);
     }
   g_clear_pointer (&self->meet_watchers, g_hash_table_unref);
   g_clear_handle_id (&self->meet_hold_id, g_source_remove);
