@@ -95,8 +95,8 @@ id_of (const char *key)
 /* --- through the client, as contacts use it --- */
 
 static void
-meet_post (Fixture *fixture, const char *key, const char *side, const char *phase,
-           const char *text, guint64 *out_index)
+meet_post (Fixture *fixture, const char *key, const char *side, const char *phase, const char *text,
+           guint64 *out_index)
 {
   g_autoptr (GAsyncResult) result = NULL;
   g_autoptr (GBytes) body = g_bytes_new (text, strlen (text));
@@ -110,16 +110,15 @@ meet_post (Fixture *fixture, const char *key, const char *side, const char *phas
 }
 
 static guint64
-store_copy (Fixture *fixture, const char *key, const char *side, const char *text,
-            GError **error)
+store_copy (Fixture *fixture, const char *key, const char *side, const char *text, GError **error)
 {
   g_autoptr (GAsyncResult) result = NULL;
   g_autoptr (GBytes) body = g_bytes_new (text, strlen (text));
   guint64 index = 0;
   guint expires_in = 0;
 
-  ph_rendezvous_client_store_copy_async (fixture->client, key, side, body, NULL,
-                                         ph_test_result_cb, &result);
+  ph_rendezvous_client_store_copy_async (fixture->client, key, side, body, NULL, ph_test_result_cb,
+                                         &result);
   if (!ph_rendezvous_client_store_copy_finish (fixture->client,
                                                ph_test_wait_for_result (&result, TIMEOUT_MS),
                                                &index, &expires_in, error))
@@ -509,8 +508,8 @@ test_wait_refuses_malformed (Fixture *fixture, gconstpointer data)
                  SOUP_STATUS_BAD_REQUEST, "malformed");
   assert_status (fixture, "GET", "/v1/meet/wait", NULL, NULL, SOUP_STATUS_METHOD_NOT_ALLOWED,
                  "method-not-allowed");
-  assert_status (fixture, "GET", "/v1/meet/" ZEROS "/elsewhere", NULL, NULL,
-                 SOUP_STATUS_NOT_FOUND, "not-found");
+  assert_status (fixture, "GET", "/v1/meet/" ZEROS "/elsewhere", NULL, NULL, SOUP_STATUS_NOT_FOUND,
+                 "not-found");
 }
 
 int

@@ -168,8 +168,8 @@ test_meeting_point_answers (void)
   g_assert_no_error (error);
   g_assert_cmpuint (index, ==, 4);
   g_assert_cmpuint (expires_in, ==, 604800);
-  g_assert_false (ph_rendezvous_answer_parse_stored (SERVER, no_index, strlen (no_index), NULL,
-                                                     NULL, &error));
+  g_assert_false (
+      ph_rendezvous_answer_parse_stored (SERVER, no_index, strlen (no_index), NULL, NULL, &error));
   g_assert_error (error, PH_ERROR, PH_ERROR_RENDEZVOUS);
   g_clear_error (&error);
 

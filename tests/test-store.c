@@ -1213,8 +1213,8 @@ test_stored_copies (Fixture *fixture, gconstpointer data)
   g_assert_cmpuint (copy->side, ==, 1);
   g_assert_cmpuint (copy->expires_in, >, 590);
   g_assert_cmpuint (copy->expires_in, <=, 600);
-  g_assert_cmpmem (g_bytes_get_data (copy->body, NULL), g_bytes_get_size (copy->body),
-                   "sealed one", 10);
+  g_assert_cmpmem (g_bytes_get_data (copy->body, NULL), g_bytes_get_size (copy->body), "sealed one",
+                   10);
   g_clear_pointer (&copies, g_ptr_array_unref);
   copies = fetch_copies (store, POINT_A, first);
   g_assert_cmpuint (copies->len, ==, 1);

@@ -25,10 +25,11 @@ static const char *const meet_phases[] = { "here", "auth", "desc", "cand", "bye"
 static void
 respond_unauthorized (PhRendezvousServer *self, SoupServerMessage *msg, const char *point_id)
 {
-  soup_message_headers_replace (soup_server_message_get_response_headers (msg),
-                                "WWW-Authenticate", "Bearer realm=\"pinhole-rendezvous\"");
-  ph_server_respond_error (self, msg, SOUP_STATUS_UNAUTHORIZED, "unauthorized",
-                           "The request does not carry the key of the meeting point %.8s… it names.", point_id);
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg), "WWW-Authenticate",
+                                "Bearer realm=\"pinhole-rendezvous\"");
+  ph_server_respond_error (
+      self, msg, SOUP_STATUS_UNAUTHORIZED, "unauthorized",
+      "The request does not carry the key of the meeting point %.8s… it names.", point_id);
 }
 
 static void
@@ -72,8 +73,8 @@ read_point_post (PhRendezvousServer *self, SoupServerMessage *msg, PhStoreReques
     }
   if (with_phase && !is_meet_phase (post.phase))
     {
-      respond_malformed (self, msg,
-                         "\"phase\" must be one of here, auth, desc, cand or bye at a meeting point.");
+      respond_malformed (
+          self, msg, "\"phase\" must be one of here, auth, desc, cand or bye at a meeting point.");
       return FALSE;
     }
   if (post.body == NULL || (body = ph_mailbox_decode_body (post.body)) == NULL)
@@ -116,7 +117,8 @@ answer_copy_stored (PhRendezvousServer *self, SoupServerMessage *msg, const PhSt
 static void
 handle_store_copy (PhRendezvousServer *self, SoupServerMessage *msg, const char *point_id)
 {
-  g_autoptr (PhStoreRequest) request = ph_store_point_request_new (PH_STORE_OP_STORE_COPY, point_id);
+  g_autoptr (PhStoreRequest) request
+      = ph_store_point_request_new (PH_STORE_OP_STORE_COPY, point_id);
 
   if (!read_point_post (self, msg, request, FALSE))
     return;
@@ -141,10 +143,9 @@ answer_copies (PhRendezvousServer *self, SoupServerMessage *msg, const PhStoreRe
       const guchar *data = g_bytes_get_data (copy->body, &size);
       g_autofree char *encoded = g_base64_encode (data, size);
 
-      g_string_append_printf (out,
-                              "%s{\"index\":%" G_GUINT64_FORMAT
-                              ",\"side\":%u,\"body\":\"%s\",\"expires_in\":%u}",
-                              i > 0 ? "," : "", copy->index, copy->side, encoded, copy->expires_in);
+      g_string_append_printf (
+          out, "%s{\"index\":%" G_GUINT64_FORMAT ",\"side\":%u,\"body\":\"%s\",\"expires_in\":%u}",
+          i > 0 ? "," : "", copy->index, copy->side, encoded, copy->expires_in);
     }
   g_string_append (out, "]}");
   ph_server_respond_text (msg, SOUP_STATUS_OK, g_string_free (out, FALSE));
@@ -226,9 +227,11 @@ read_wait_entry (JsonNode *node, guint i, GHashTable *seen, PhStoreRequest *requ
     return g_strdup_printf ("Point %u of the wait needs a \"side\" of \"1\" or \"2\".", i + 1);
   if (after_node != NULL)
     {
-      if (!JSON_NODE_HOLDS_VALUE (after_node) || json_node_get_value_type (after_node) != G_TYPE_INT64
+      if (!JSON_NODE_HOLDS_VALUE (after_node)
+          || json_node_get_value_type (after_node) != G_TYPE_INT64
           || (after = json_node_get_int (after_node)) < 0)
-        return g_strdup_printf ("Point %u of the wait has an \"after\" that is not an index.", i + 1);
+        return g_strdup_printf ("Point %u of the wait has an \"after\" that is not an index.",
+                                i + 1);
     }
   if (!g_hash_table_add (seen, g_strdup (id)))
     return g_strdup_printf ("Point %u of the wait names a point named before it.", i + 1);

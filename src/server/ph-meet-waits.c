@@ -221,7 +221,8 @@ static void
 wait_hold (PhMeetWait *wait)
 {
   PhRendezvousServer *self = wait->server;
-  PhServerClient *client = ph_server_lookup_client (self, soup_server_message_get_socket (wait->msg));
+  PhServerClient *client
+      = ph_server_lookup_client (self, soup_server_message_get_socket (wait->msg));
 
   if (client != NULL)
     ph_server_client_disarm (client);
@@ -436,8 +437,8 @@ ph_meet_waits_changes_lost_cb (PhStore *store, PhRendezvousServer *self)
 void
 ph_meet_waits_init (PhRendezvousServer *self)
 {
-  self->meet_watchers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
-                                               (GDestroyNotify)g_ptr_array_unref);
+  self->meet_watchers
+      = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_ptr_array_unref);
 }
 
 /* On shutdown, once the server's cancellable is cancelled: the waiting

@@ -67,7 +67,7 @@ struct _PhMemoryStore
   GQueue expiring;
   guint expiry_id;
 
-  GHashTable *points; /* id → Point, while it holds anything */
+  GHashTable *points;    /* id → Point, while it holds anything */
   GQueue point_messages; /* Item, earliest expiry first */
   GQueue point_copies;   /* Item, earliest expiry first */
   guint64 last_index;    /* of every message and copy at every point */
@@ -271,8 +271,8 @@ meet_add_message (PhMemoryStore *self, const PhStoreRequest *request, PhStoreRep
 
   if (count >= self->limits.max_messages || size > self->limits.max_mailbox_bytes - bytes)
     {
-      g_propagate_error (error, ph_store_point_refusal_new (PH_STORE_ERROR_POINT_LIMIT, request,
-                                                            &self->limits));
+      g_propagate_error (
+          error, ph_store_point_refusal_new (PH_STORE_ERROR_POINT_LIMIT, request, &self->limits));
       return FALSE;
     }
 
@@ -315,8 +315,7 @@ meet_fetch (PhMemoryStore *self, const PhStoreRequest *request, PhStoreReply *re
 }
 
 static gboolean
-store_copy (PhMemoryStore *self, const PhStoreRequest *request, PhStoreReply *reply,
-            GError **error)
+store_copy (PhMemoryStore *self, const PhStoreRequest *request, PhStoreReply *reply, GError **error)
 {
   Point *point = lookup_point (self, request->point_id, FALSE);
   gsize size = g_bytes_get_size (request->body);
@@ -324,17 +323,15 @@ store_copy (PhMemoryStore *self, const PhStoreRequest *request, PhStoreReply *re
   guint64 bytes = point != NULL ? point->copy_bytes : 0;
   Item *item;
 
-  if (count >= request->max_count || size > request->max_bytes
-      || bytes > request->max_bytes - size)
+  if (count >= request->max_count || size > request->max_bytes || bytes > request->max_bytes - size)
     {
-      g_propagate_error (error, ph_store_point_refusal_new (PH_STORE_ERROR_STORED_LIMIT, request,
-                                                            &self->limits));
+      g_propagate_error (
+          error, ph_store_point_refusal_new (PH_STORE_ERROR_STORED_LIMIT, request, &self->limits));
       return FALSE;
     }
 
   point = lookup_point (self, request->point_id, TRUE);
-  item = add_item (self, point, TRUE, request,
-                   (gint64)request->lifetime_seconds * G_USEC_PER_SEC);
+  item = add_item (self, point, TRUE, request, (gint64)request->lifetime_seconds * G_USEC_PER_SEC);
   point->copy_bytes += size;
   self->n_copies++;
   self->copy_bytes += size;
@@ -381,8 +378,8 @@ delete_copy (PhMemoryStore *self, const PhStoreRequest *request, GError **error)
           return TRUE;
         }
     }
-  g_propagate_error (error,
-                     ph_store_point_refusal_new (PH_STORE_ERROR_NO_SUCH_COPY, request, &self->limits));
+  g_propagate_error (
+      error, ph_store_point_refusal_new (PH_STORE_ERROR_NO_SUCH_COPY, request, &self->limits));
   return FALSE;
 }
 

@@ -355,7 +355,7 @@ store_answered_cb (GObject *source, GAsyncResult *result, gpointer user_data)
  * fill in what the answer needs. */
 PhServerPending *
 ph_server_ask_store (PhRendezvousServer *self, SoupServerMessage *msg, PhStoreRequest *request,
-           AnswerFunc answer)
+                     AnswerFunc answer)
 {
   Pending *pending = g_new0 (Pending, 1);
 

@@ -1029,7 +1029,8 @@ static gboolean
 point_usage (PhSqliteStore *self, const char *point_id, int kind, guint64 *out_count,
              guint64 *out_bytes, GError **error)
 {
-  sqlite3_stmt *stmt = statement (self, point_id != NULL ? STMT_POINT_USAGE : STMT_COUNT_ALL_COPIES);
+  sqlite3_stmt *stmt
+      = statement (self, point_id != NULL ? STMT_POINT_USAGE : STMT_COUNT_ALL_COPIES);
   int rc;
 
   if (point_id != NULL)
@@ -1050,8 +1051,8 @@ point_usage (PhSqliteStore *self, const char *point_id, int kind, guint64 *out_c
 }
 
 static gboolean
-insert_point_item (PhSqliteStore *self, const PhStoreRequest *request, int kind,
-                   gint64 expires_at, Job *job, GError **error)
+insert_point_item (PhSqliteStore *self, const PhStoreRequest *request, int kind, gint64 expires_at,
+                   Job *job, GError **error)
 {
   sqlite3_stmt *stmt = statement (self, STMT_INSERT_POINT_ITEM);
   gsize size;
@@ -1089,8 +1090,8 @@ meet_add_message (PhSqliteStore *self, const PhStoreRequest *request, gint64 now
   if (count >= self->limits.max_messages || size > self->limits.max_mailbox_bytes
       || bytes > self->limits.max_mailbox_bytes - size)
     {
-      g_propagate_error (error, ph_store_point_refusal_new (PH_STORE_ERROR_POINT_LIMIT, request,
-                                                            &self->limits));
+      g_propagate_error (
+          error, ph_store_point_refusal_new (PH_STORE_ERROR_POINT_LIMIT, request, &self->limits));
       return FALSE;
     }
   return insert_point_item (self, request, KIND_MESSAGE, lifetime_end (self, now), job, error);
@@ -1135,8 +1136,7 @@ read_point_news (PhSqliteStore *self, const PhPointCursor *cursor, PhPointNews *
 }
 
 static gboolean
-meet_fetch (PhSqliteStore *self, const PhStoreRequest *request, PhStoreReply *reply,
-            GError **error)
+meet_fetch (PhSqliteStore *self, const PhStoreRequest *request, PhStoreReply *reply, GError **error)
 {
   reply->points = g_ptr_array_new_with_free_func ((GDestroyNotify)ph_point_news_free);
   for (guint i = 0; request->points != NULL && i < request->points->len; i++)
@@ -1163,8 +1163,8 @@ store_copy (PhSqliteStore *self, const PhStoreRequest *request, gint64 now, Job 
     return FALSE;
   if (count >= request->max_count || size > request->max_bytes || bytes > request->max_bytes - size)
     {
-      g_propagate_error (error, ph_store_point_refusal_new (PH_STORE_ERROR_STORED_LIMIT, request,
-                                                            &self->limits));
+      g_propagate_error (
+          error, ph_store_point_refusal_new (PH_STORE_ERROR_STORED_LIMIT, request, &self->limits));
       return FALSE;
     }
   job->reply->expires_in = request->lifetime_seconds;
@@ -1186,8 +1186,8 @@ fetch_copies (PhSqliteStore *self, const PhStoreRequest *request, gint64 now, Ph
     {
       g_autoptr (GBytes) body
           = g_bytes_new (sqlite3_column_blob (stmt, 2), (gsize)sqlite3_column_bytes (stmt, 2));
-      PhStoredMessage *copy = ph_stored_message_new ((guint64)sqlite3_column_int64 (stmt, 0),
-                                                     (guint)sqlite3_column_int (stmt, 1), NULL, body);
+      PhStoredMessage *copy = ph_stored_message_new (
+          (guint64)sqlite3_column_int64 (stmt, 0), (guint)sqlite3_column_int (stmt, 1), NULL, body);
 
       copy->expires_in = seconds_left (sqlite3_column_int64 (stmt, 3), now);
       g_ptr_array_add (reply->messages, copy);
@@ -1209,8 +1209,8 @@ delete_copy (PhSqliteStore *self, const PhStoreRequest *request, GError **error)
     return FALSE;
   if (sqlite3_changes (self->db) > 0)
     return TRUE;
-  g_propagate_error (error,
-                     ph_store_point_refusal_new (PH_STORE_ERROR_NO_SUCH_COPY, request, &self->limits));
+  g_propagate_error (
+      error, ph_store_point_refusal_new (PH_STORE_ERROR_NO_SUCH_COPY, request, &self->limits));
   return FALSE;
 }
 

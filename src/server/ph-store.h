@@ -48,14 +48,13 @@ G_BEGIN_DECLS
  * failure (a disk, a connection), which the server answers with 503.
  *
  * What it tells. "message-added" (nameplate, index), "mailbox-closed"
- * (nameplate) and "point-changed" (point id, index, side) are emitted on the main context the store was made in, after
- * the change is stored, so that held polls wake; a backend shared by
- * several servers relays them between servers. A listener that must not
- * miss a change watches first and reads after (ph_store_watch ()), and
- * reads again when told: a notification may come for a change it has
- * read already, or for a mailbox it does not watch. "changes-lost" says
- * that notifications may have gone missing (a backend lost its connection
- * to a shared store): every reader reads again.
+ * (nameplate) and "point-changed" (point id, index, side) are emitted on the main context the store
+ * was made in, after the change is stored, so that held polls wake; a backend shared by several
+ * servers relays them between servers. A listener that must not miss a change watches first and
+ * reads after (ph_store_watch ()), and reads again when told: a notification may come for a change
+ * it has read already, or for a mailbox it does not watch. "changes-lost" says that notifications
+ * may have gone missing (a backend lost its connection to a shared store): every reader reads
+ * again.
  *
  * Writing a backend. Implement run (): do the operation, then complete the
  * GTask with ph_store_return_reply () or g_task_return_error (), from any

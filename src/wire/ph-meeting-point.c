@@ -25,7 +25,8 @@ ph_meeting_point_id_from_key (const char *key, char out_id[PH_MEETING_POINT_ID_L
     return FALSE;
 
   for (gsize i = 0; i < sizeof bytes; i++)
-    bytes[i] = (guint8)(g_ascii_xdigit_value (key[2 * i]) << 4 | g_ascii_xdigit_value (key[2 * i + 1]));
+    bytes[i]
+        = (guint8)(g_ascii_xdigit_value (key[2 * i]) << 4 | g_ascii_xdigit_value (key[2 * i + 1]));
   checksum = g_checksum_new (G_CHECKSUM_SHA256);
   g_checksum_update (checksum, (const guchar *)PH_MEETING_POINT_ID_PREFIX,
                      strlen (PH_MEETING_POINT_ID_PREFIX));

@@ -379,8 +379,9 @@ ph_rendezvous_answer_parse_fetch (const char *server, const char *data, gsize le
     }
   messages = parse_messages (member, after);
   if (messages == NULL)
-    set_malformed_error (server, error,
-                         C_ ("malformed rendezvous answer", "a message is malformed or out of order"));
+    set_malformed_error (
+        server, error,
+        C_ ("malformed rendezvous answer", "a message is malformed or out of order"));
   return messages;
 }
 
@@ -420,8 +421,8 @@ parse_point_news (JsonNode *node, const char *const *ids, const guint64 *afters,
 
 GPtrArray *
 ph_rendezvous_answer_parse_meet_wait (const char *server, const char *data, gsize length,
-                                      const char *const *ids, const guint64 *afters,
-                                      guint n_points, GError **error)
+                                      const char *const *ids, const guint64 *afters, guint n_points,
+                                      GError **error)
 {
   g_autoptr (JsonNode) root = NULL;
   g_autoptr (GPtrArray) points = NULL;

@@ -48,10 +48,9 @@ GPtrArray *ph_rendezvous_answer_parse_fetch (const char *server, const char *dat
  * each id one of the @n_points of @ids at most once, each with news, its
  * messages as a fetch's above the @afters of its id. Returns a GPtrArray
  * of PhMeetingPointNews, maybe empty. */
-GPtrArray *ph_rendezvous_answer_parse_meet_wait (const char *server, const char *data,
-                                                 gsize length, const char *const *ids,
-                                                 const guint64 *afters, guint n_points,
-                                                 GError **error);
+GPtrArray *ph_rendezvous_answer_parse_meet_wait (const char *server, const char *data, gsize length,
+                                                 const char *const *ids, const guint64 *afters,
+                                                 guint n_points, GError **error);
 
 /* POST /v1/meet/ID/stored: {"index":I,"expires_in":S}, I of 1 or more. */
 gboolean ph_rendezvous_answer_parse_stored (const char *server, const char *data, gsize length,

@@ -664,9 +664,8 @@ point_path (const char *key, const char *suffix)
 
 void
 ph_rendezvous_client_meet_wait_async (PhRendezvousClient *self, const PhMeetingPointCursor *points,
-                                      guint n_points, guint wait_seconds,
-                                      GCancellable *cancellable, GAsyncReadyCallback callback,
-                                      gpointer user_data)
+                                      guint n_points, guint wait_seconds, GCancellable *cancellable,
+                                      GAsyncReadyCallback callback, gpointer user_data)
 {
   g_autoptr (JsonBuilder) builder = json_builder_new ();
   g_autoptr (JsonNode) payload = NULL;
@@ -738,15 +737,14 @@ ph_rendezvous_client_meet_wait_finish (PhRendezvousClient *self, GAsyncResult *r
 
   g_return_val_if_fail (PH_IS_RENDEZVOUS_CLIENT (self), NULL);
 
-  response
-      = propagate_response (self, result, ph_rendezvous_client_meet_wait_async, &call, error);
+  response = propagate_response (self, result, ph_rendezvous_client_meet_wait_async, &call, error);
   if (response == NULL)
     return NULL;
 
   data = response_data (response, &length);
   return ph_rendezvous_answer_parse_meet_wait (ph_rendezvous_client_get_base_url (self), data,
-                                               length, (const char *const *)call->ids,
-                                               call->afters, g_strv_length (call->ids), error);
+                                               length, (const char *const *)call->ids, call->afters,
+                                               g_strv_length (call->ids), error);
 }
 
 /* Sends a request about the point of @key, or fails at once when @key is
@@ -834,8 +832,7 @@ ph_rendezvous_client_store_copy_finish (PhRendezvousClient *self, GAsyncResult *
 
   g_return_val_if_fail (PH_IS_RENDEZVOUS_CLIENT (self), FALSE);
 
-  response
-      = propagate_response (self, result, ph_rendezvous_client_store_copy_async, NULL, error);
+  response = propagate_response (self, result, ph_rendezvous_client_store_copy_async, NULL, error);
   if (response == NULL)
     return FALSE;
 
@@ -893,8 +890,7 @@ ph_rendezvous_client_delete_copy_async (PhRendezvousClient *self, const char *ke
 
   suffix = g_strdup_printf ("/stored/%" G_GUINT64_FORMAT, index);
   send_point_request (self, SOUP_METHOD_DELETE, key, suffix, NULL, SOUP_STATUS_NO_CONTENT,
-                      ph_rendezvous_client_delete_copy_async, 0, cancellable, callback,
-                      user_data);
+                      ph_rendezvous_client_delete_copy_async, 0, cancellable, callback, user_data);
 }
 
 gboolean
@@ -905,7 +901,6 @@ ph_rendezvous_client_delete_copy_finish (PhRendezvousClient *self, GAsyncResult 
 
   g_return_val_if_fail (PH_IS_RENDEZVOUS_CLIENT (self), FALSE);
 
-  response
-      = propagate_response (self, result, ph_rendezvous_client_delete_copy_async, NULL, error);
+  response = propagate_response (self, result, ph_rendezvous_client_delete_copy_async, NULL, error);
   return response != NULL;
 }

@@ -172,15 +172,15 @@ GPtrArray *ph_rendezvous_client_meet_wait_finish (PhRendezvousClient *self, GAsy
 /* Posts a message (phase here, auth, desc, cand or bye) at the point. */
 void ph_rendezvous_client_meet_post_async (PhRendezvousClient *self, const char *key,
                                            const char *side, const char *phase, GBytes *body,
-                                           GCancellable *cancellable,
-                                           GAsyncReadyCallback callback, gpointer user_data);
+                                           GCancellable *cancellable, GAsyncReadyCallback callback,
+                                           gpointer user_data);
 gboolean ph_rendezvous_client_meet_post_finish (PhRendezvousClient *self, GAsyncResult *result,
                                                 guint64 *out_index, GError **error);
 /* Leaves @body, sealed by the caller, at the point for the other side. */
 void ph_rendezvous_client_store_copy_async (PhRendezvousClient *self, const char *key,
                                             const char *side, GBytes *body,
-                                            GCancellable *cancellable,
-                                            GAsyncReadyCallback callback, gpointer user_data);
+                                            GCancellable *cancellable, GAsyncReadyCallback callback,
+                                            gpointer user_data);
 gboolean ph_rendezvous_client_store_copy_finish (PhRendezvousClient *self, GAsyncResult *result,
                                                  guint64 *out_index, guint *out_expires_in,
                                                  GError **error);
@@ -189,8 +189,8 @@ gboolean ph_rendezvous_client_store_copy_finish (PhRendezvousClient *self, GAsyn
 void ph_rendezvous_client_fetch_copies_async (PhRendezvousClient *self, const char *key,
                                               guint64 after, GCancellable *cancellable,
                                               GAsyncReadyCallback callback, gpointer user_data);
-GPtrArray *ph_rendezvous_client_fetch_copies_finish (PhRendezvousClient *self,
-                                                     GAsyncResult *result, GError **error);
+GPtrArray *ph_rendezvous_client_fetch_copies_finish (PhRendezvousClient *self, GAsyncResult *result,
+                                                     GError **error);
 /* Acknowledges the copy @index: the server deletes it. One that is gone
  * already (acknowledged, expired) is PH_ERROR_RENDEZVOUS. */
 void ph_rendezvous_client_delete_copy_async (PhRendezvousClient *self, const char *key,
