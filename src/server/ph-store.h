@@ -4,6 +4,7 @@
 #include <gio/gio.h>
 
 #include "ph-mailbox-secret.h"
+#include "ph-meeting-point.h"
 
 G_BEGIN_DECLS
 
@@ -48,13 +49,16 @@ G_BEGIN_DECLS
  * failure (a disk, a connection), which the server answers with 503.
  *
  * What it tells. "message-added" (nameplate, index), "mailbox-closed"
- * (nameplate) and "point-changed" (point id, index, side) are emitted on the main context the store
- * was made in, after the change is stored, so that held polls wake; a backend shared by several
- * servers relays them between servers. A listener that must not miss a change watches first and
- * reads after (ph_store_watch ()), and reads again when told: a notification may come for a change
- * it has read already, or for a mailbox it does not watch. "changes-lost" says that notifications
- * may have gone missing (a backend lost its connection to a shared store): every reader reads
- * again.
+ * (nameplate) and "point-changed" (point id, index, side) are emitted on
+ * the main context the store was made in, after the change is stored, so
+ * that held polls and waits wake; a backend shared by several servers
+ * relays them between servers. A listener that must not miss a change
+ * watches first and reads after (ph_store_watch (),
+ * ph_store_watch_point ()), and reads again when told: a notification may
+ * come for a change it has read already, or for a mailbox or point it
+ * does not watch. "changes-lost" says that notifications may have gone
+ * missing (a backend lost its connection to a shared store): every reader
+ * reads again.
  *
  * Writing a backend. Implement run (): do the operation, then complete the
  * GTask with ph_store_return_reply () or g_task_return_error (), from any
@@ -151,8 +155,8 @@ typedef enum
 
 /* 16 hexadecimal digits. */
 #define PH_STORE_TAG_LENGTH 16
-/* A meeting point's id: 64 lower-case hexadecimal digits. */
-#define PH_STORE_POINT_ID_LENGTH 64
+/* A meeting point's id (ph-meeting-point.h). */
+#define PH_STORE_POINT_ID_LENGTH PH_MEETING_POINT_ID_LENGTH
 
 typedef struct
 {
