@@ -192,7 +192,10 @@ static const char *const migrations[] = {
   "  body BLOB NOT NULL,"
   "  size INTEGER NOT NULL,"
   "  expires_at INTEGER NOT NULL);"
-  "CREATE INDEX point_items_by_point ON point_items (point, kind, idx);"
+  /* The sizes are in the indexes so that a point's usage, and the count
+   * of all copies for /metrics, read no row and no body. */
+  "CREATE INDEX point_items_by_point ON point_items (point, kind, idx, size);"
+  "CREATE INDEX point_items_by_kind ON point_items (kind, size);"
   "CREATE INDEX point_items_by_expiry ON point_items (expires_at);",
 };
 
