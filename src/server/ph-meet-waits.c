@@ -149,10 +149,15 @@ schedule_holds (PhRendezvousServer *self)
   PhMeetWait *earliest = earliest_hold (self);
   gint64 delay_us;
 
-  g_clear_handle_id (&self->meet_hold_id, g_source_remove);
-  if (earliest == NULL)
+  /* One that would fire earlier is left alone: it finds nothing due and
+   * sets itself again. */
+  if (earliest == NULL
+      || (self->meet_hold_id != 0 && self->meet_hold_due_us <= earliest->deadline_us))
     return;
+
+  g_clear_handle_id (&self->meet_hold_id, g_source_remove);
   delay_us = MAX (earliest->deadline_us - g_get_monotonic_time (), 0);
+  self->meet_hold_due_us = earliest->deadline_us;
   self->meet_hold_id = g_timeout_add ((guint)((delay_us + 999) / 1000), holds_due_cb, self);
 }
 
@@ -213,7 +218,6 @@ wait_finished_cb (SoupServerMessage *msg, PhMeetWait *wait)
     }
   stop_waiting (wait);
   unwatch_points (wait);
-  schedule_holds (wait->server);
   wait_free (wait);
 }
 
@@ -237,15 +241,13 @@ wait_hold (PhMeetWait *wait)
   ph_rendezvous_server_set_waiting_polls (self, self->waiting_polls + 1);
 }
 
-/* What the first read found decides whether the wait is held: only with
- * nothing new, a hold asked for, and room for it. */
+/* Whether a wait that found nothing new may be held: its client's share
+ * of polls and the server's have room; otherwise it is answered so. */
 static gboolean
 may_hold (PhMeetWait *wait)
 {
   PhRendezvousServer *self = wait->server;
 
-  if (wait->hold_seconds == 0)
-    return FALSE;
   if (!ph_server_quota_allow_poll (self, wait->msg))
     return FALSE;
   if (self->waiting_polls >= self->max_waiting_polls)
@@ -404,8 +406,6 @@ ph_meet_waits_point_changed_cb (PhStore *store, const char *point_id, guint64 in
     }
   for (guint i = 0; i < due->len; i++)
     wake (g_ptr_array_index (due, i));
-  if (due->len > 0)
-    schedule_holds (self);
 }
 
 /* Every wait reads again: those reading now once their read is in, the
@@ -431,7 +431,6 @@ ph_meet_waits_changes_lost_cb (PhStore *store, PhRendezvousServer *self)
       g_ptr_array_add (due, l->data);
   for (guint i = 0; i < due->len; i++)
     wake (g_ptr_array_index (due, i));
-  schedule_holds (self);
 }
 
 void

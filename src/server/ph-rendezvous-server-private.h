@@ -132,6 +132,7 @@ struct _PhRendezvousServer
   /* Waiting meeting-point waits by hold in seconds, in deadline order. */
   GQueue meet_holds[PH_SERVER_MAX_WAIT_SECONDS + 1];
   guint meet_hold_id;
+  gint64 meet_hold_due_us;
   char *server_header;
   guint waiting_polls;
   /* Waiting polls by hold in seconds: each queue is in deadline order. */
