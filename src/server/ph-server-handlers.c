@@ -351,8 +351,8 @@ store_answered_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   pending_free (pending);
 }
 
-/* The store answers on a later iteration of the main loop (ph-store.h), so the caller may still
- * fill in what the answer needs. */
+/* The store answers on a later iteration of the main loop (ph-store.h),
+ * so the caller may still fill in what the answer needs. */
 PhServerPending *
 ph_server_ask_store (PhRendezvousServer *self, SoupServerMessage *msg, PhStoreRequest *request,
                      AnswerFunc answer)
