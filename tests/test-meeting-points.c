@@ -395,17 +395,21 @@ test_copy_expires (Fixture *fixture, gconstpointer data)
   g_assert_cmpuint (metric (fixture, "pinhole_stored_copies"), ==, 0);
 }
 
-static const char *const small_limits[]
-    = { "--max-stored-per-point=2", "--max-stored-bytes=40", NULL };
+static const char *const small_limits[] = { "--max-stored-per-point=2", "--max-stored-bytes=40",
+                                            "--max-stored-total-bytes=30", NULL };
 
 /* A full point refuses with 507 and a sentence; another point is not
- * full, and an acknowledgement makes room. */
+ * full, and an acknowledgement makes room; all points together are
+ * capped too. */
 static void
 test_limits (Fixture *fixture, gconstpointer data)
 {
   g_autofree char *path = NULL;
   g_autofree char *authorization = g_strconcat ("Bearer ", KEY_1, NULL);
   g_autofree char *id = id_of (KEY_1);
+  g_autofree char *authorization_2 = g_strconcat ("Bearer ", KEY_2, NULL);
+  g_autofree char *id_2 = id_of (KEY_2);
+  g_autofree char *path_2 = NULL;
   g_autoptr (GError) error = NULL;
   guint64 first;
 
@@ -428,6 +432,12 @@ test_limits (Fixture *fixture, gconstpointer data)
   g_assert_true (delete_copy (fixture, KEY_1, first));
   store_copy (fixture, KEY_1, "1", "third", &error);
   g_assert_no_error (error);
+
+  /* 5 + 6 + 9 stored: 11 more is over 30 in all, not over 40 at KEY_2. */
+  path_2 = g_strconcat ("/v1/meet/", id_2, "/stored", NULL);
+  assert_status (fixture, "POST", path_2, authorization_2,
+                 "{\"side\":\"1\",\"body\":\"MDEyMzQ1Njc4OXg=\"}",
+                 SOUP_STATUS_INSUFFICIENT_STORAGE, "stored-full");
 }
 
 /* Knowing a point's id, and even its contact's copies being there, gives

@@ -1043,6 +1043,7 @@ point_post_request (PhStoreOp op, const char *point, guint side, const char *tex
       request->lifetime_seconds = 600;
       request->max_count = 3;
       request->max_bytes = 100;
+      request->max_total_bytes = 1000;
     }
   return request;
 }
@@ -1254,6 +1255,28 @@ test_stored_copies (Fixture *fixture, gconstpointer data)
   store_copy (store, POINT_A, 2, "room again", 600);
 }
 
+/* All points' copies together stay within the cap, which an
+ * acknowledgement makes room under again. */
+static void
+test_stored_total_limit (Fixture *fixture, gconstpointer data)
+{
+  PhStore *store = open_store (fixture, 10, 10, 1000, 600);
+  g_autoptr (PhStoreReply) reply = NULL;
+  PhStoreRequest *request;
+  guint64 first;
+
+  first = store_copy (store, POINT_A, 1, "twenty bytes of copy", 600);
+  request = point_post_request (PH_STORE_OP_STORE_COPY, POINT_B, 1, "fifteen bytes..");
+  request->max_total_bytes = 30;
+  assert_refused (store, request, PH_STORE_ERROR_STORED_FULL);
+  reply = run_ok (store, delete_copy_request (POINT_A, first));
+  g_clear_pointer (&reply, ph_store_reply_free);
+  request = point_post_request (PH_STORE_OP_STORE_COPY, POINT_B, 1, "fifteen bytes..");
+  request->max_total_bytes = 30;
+  reply = run_ok (store, request);
+  count_copies (store, 1, 15);
+}
+
 /* Messages live the store's lifetime, copies theirs; what expired is
  * never answered, and its index is not given again. */
 static void
@@ -1370,6 +1393,7 @@ main (int argc, char **argv)
     { "point-messages", test_point_messages },
     { "point-byte-limit", test_point_byte_limit },
     { "stored-copies", test_stored_copies },
+    { "stored-total-limit", test_stored_total_limit },
     { "point-expiry", test_point_expiry },
   };
 

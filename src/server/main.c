@@ -62,6 +62,7 @@ enum
   STORED_LIFETIME,
   MAX_STORED_PER_POINT,
   MAX_STORED_BYTES,
+  MAX_STORED_TOTAL_BYTES,
   N_LIMITS
 };
 
@@ -85,6 +86,8 @@ static LimitOption limits[N_LIMITS] = {
   [STORED_LIFETIME] = { "--stored-lifetime", SERVER, "stored-lifetime", -1 },
   [MAX_STORED_PER_POINT] = { "--max-stored-per-point", SERVER, "max-stored-per-point", -1 },
   [MAX_STORED_BYTES] = { "--max-stored-bytes", SERVER, "max-stored-bytes", -1 },
+  [MAX_STORED_TOTAL_BYTES]
+  = { "--max-stored-total-bytes", SERVER, "max-stored-total-bytes", -1 },
 };
 
 static gboolean
@@ -259,6 +262,8 @@ main (int argc, char **argv)
       "Stored copies one meeting point keeps (100)", "N" },
     { "max-stored-bytes", 0, 0, G_OPTION_ARG_INT64, &limits[MAX_STORED_BYTES].value,
       "Bytes of stored copies one meeting point keeps (1048576)", "N" },
+    { "max-stored-total-bytes", 0, 0, G_OPTION_ARG_INT64, &limits[MAX_STORED_TOTAL_BYTES].value,
+      "Bytes of stored copies all meeting points keep together (1073741824)", "N" },
     { "client-timeout", 0, 0, G_OPTION_ARG_INT64, &limits[CLIENT_TIMEOUT].value,
       "Seconds a client may take to send a request or read a response, or stay idle (30)", "S" },
     { "trusted-proxy", 0, 0, G_OPTION_ARG_STRING_ARRAY, &trusted_proxies,

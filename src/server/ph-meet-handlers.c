@@ -125,6 +125,7 @@ handle_store_copy (PhRendezvousServer *self, SoupServerMessage *msg, const char 
   request->lifetime_seconds = self->stored_lifetime;
   request->max_count = self->max_stored_per_point;
   request->max_bytes = self->max_stored_bytes;
+  request->max_total_bytes = self->max_stored_total_bytes;
   ph_server_ask_store (self, msg, g_steal_pointer (&request), answer_copy_stored);
 }
 

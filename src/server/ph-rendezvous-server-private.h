@@ -113,6 +113,7 @@ struct _PhRendezvousServer
   guint stored_lifetime;
   guint max_stored_per_point;
   guint max_stored_bytes;
+  guint64 max_stored_total_bytes;
 
   PhTrustedProxies *trusted_proxies;
   SoupServer *soup;

@@ -37,6 +37,7 @@ enum
   PROP_STORED_LIFETIME,
   PROP_MAX_STORED_PER_POINT,
   PROP_MAX_STORED_BYTES,
+  PROP_MAX_STORED_TOTAL_BYTES,
   PROP_TLS_CERTIFICATE,
   PROP_STORE,
   PROP_LIMITER,
@@ -211,6 +212,9 @@ ph_rendezvous_server_get_property (GObject *object, guint prop_id, GValue *value
     case PROP_MAX_STORED_BYTES:
       g_value_set_uint (value, self->max_stored_bytes);
       break;
+    case PROP_MAX_STORED_TOTAL_BYTES:
+      g_value_set_uint64 (value, self->max_stored_total_bytes);
+      break;
     case PROP_TLS_CERTIFICATE:
       g_value_set_object (value, self->tls_certificate);
       break;
@@ -290,6 +294,9 @@ ph_rendezvous_server_set_property (GObject *object, guint prop_id, const GValue 
     case PROP_MAX_STORED_BYTES:
       self->max_stored_bytes = g_value_get_uint (value);
       break;
+    case PROP_MAX_STORED_TOTAL_BYTES:
+      self->max_stored_total_bytes = g_value_get_uint64 (value);
+      break;
     case PROP_TLS_CERTIFICATE:
       self->tls_certificate = g_value_dup_object (value);
       break;
@@ -364,6 +371,11 @@ ph_rendezvous_server_class_init (PhRendezvousServerClass *klass)
   properties[PROP_MAX_STORED_PER_POINT] = limit_param ("max-stored-per-point", 1, 100000, 100);
   properties[PROP_MAX_STORED_BYTES]
       = limit_param ("max-stored-bytes", 1, 1024 * 1024 * 1024, 1024 * 1024);
+  /* All points' copies together, so that anyone making points of their
+   * own cannot fill the disk: 1 GiB, a thousand full points. */
+  properties[PROP_MAX_STORED_TOTAL_BYTES]
+      = g_param_spec_uint64 ("max-stored-total-bytes", NULL, NULL, 1, G_MAXINT64,
+                             G_GUINT64_CONSTANT (1) << 30, flags);
   properties[PROP_TLS_CERTIFICATE]
       = g_param_spec_object ("tls-certificate", NULL, NULL, G_TYPE_TLS_CERTIFICATE, flags);
   /* The mailboxes and the rate limit are configured on their own

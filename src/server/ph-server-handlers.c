@@ -138,6 +138,10 @@ ph_server_respond_store_error (PhRendezvousServer *self, SoupServerMessage *msg,
       ph_server_respond_error (self, msg, SOUP_STATUS_INSUFFICIENT_STORAGE, "stored-limit", "%s",
                                error->message);
       break;
+    case PH_STORE_ERROR_STORED_FULL:
+      ph_server_respond_error (self, msg, SOUP_STATUS_INSUFFICIENT_STORAGE, "stored-full", "%s",
+                               error->message);
+      break;
     case PH_STORE_ERROR_NO_SUCH_COPY:
       ph_server_respond_error (self, msg, SOUP_STATUS_NOT_FOUND, "unknown-copy", "%s",
                                error->message);

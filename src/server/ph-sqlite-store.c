@@ -110,7 +110,7 @@ static const char *const statement_sql[N_STMTS] = {
   [STMT_DELETE_MAILBOX] = "DELETE FROM mailboxes WHERE nameplate = ?1",
   [STMT_DELETE_MESSAGES] = "DELETE FROM messages WHERE nameplate = ?1",
   [STMT_LIST_MAILBOXES] = "SELECT nameplate, expires_at FROM mailboxes ORDER BY expires_at",
-  [STMT_PRUNE_POINTS] = "DELETE FROM point_items WHERE expires_at <= ?1",
+  [STMT_PRUNE_POINTS] = "DELETE FROM point_items WHERE expires_at <= ?1 RETURNING kind, size",
   [STMT_POINT_USAGE] = "SELECT count(*), IFNULL (sum (size), 0) FROM point_items "
                        "WHERE point = ?1 AND kind = ?2",
   [STMT_INSERT_POINT_ITEM] = "INSERT INTO point_items (point, kind, side, phase, body, size, "
@@ -122,7 +122,8 @@ static const char *const statement_sql[N_STMTS] = {
                               "WHERE point = ?1 AND kind = 1 AND idx > ?2 AND side <> ?3",
   [STMT_SELECT_COPIES] = "SELECT idx, side, body, expires_at FROM point_items "
                          "WHERE point = ?1 AND kind = 1 AND idx > ?2 ORDER BY idx",
-  [STMT_DELETE_COPY] = "DELETE FROM point_items WHERE point = ?1 AND kind = 1 AND idx = ?2",
+  [STMT_DELETE_COPY] = "DELETE FROM point_items WHERE point = ?1 AND kind = 1 AND idx = ?2 "
+                       "RETURNING size",
   [STMT_COUNT_ALL_COPIES] = "SELECT count(*), IFNULL (sum (size), 0) FROM point_items "
                             "WHERE kind = 1",
 };
@@ -273,6 +274,10 @@ struct _PhSqliteStore
   GHashTable *open; /* nameplate → Entry */
   GQueue expiring;  /* Entry, earliest first */
   PhNameplatePool *pool;
+  /* The stored copies at all points: a cap on them is checked at every
+   * copy, and /metrics reads them. */
+  guint64 n_copies;
+  guint64 copy_bytes;
 
   GMutex done_lock;
   GQueue done;          /* Job, back from the worker */
@@ -489,7 +494,8 @@ forget_all (PhSqliteStore *self)
   self->pool = ph_nameplate_pool_new ();
 }
 
-/* Reads back which mailboxes are open and when each expires. Every one is
+/* Reads back which mailboxes are open and when each expires, and the
+ * stored copies' totals. Every one is
  * taken from the pool as a claim would, so allocation fills the numbers
  * below them from 1. */
 static gboolean
@@ -508,6 +514,17 @@ load_open (PhSqliteStore *self, GError **error)
     }
   sqlite3_reset (stmt);
   if (rc != SQLITE_DONE)
+    return fail (self, error);
+
+  stmt = statement (self, STMT_COUNT_ALL_COPIES);
+  rc = sqlite3_step (stmt);
+  if (rc == SQLITE_ROW)
+    {
+      self->n_copies = (guint64)sqlite3_column_int64 (stmt, 0);
+      self->copy_bytes = (guint64)sqlite3_column_int64 (stmt, 1);
+    }
+  sqlite3_reset (stmt);
+  if (rc != SQLITE_ROW)
     return fail (self, error);
   return TRUE;
 }
@@ -1018,29 +1035,40 @@ count_turn (PhSqliteStore *self, const PhStoreRequest *request, gint64 now, PhSt
 
 /* Meeting points */
 
+/* Forgets a copy of @size bytes in the totals. */
+static void
+count_copy_gone (PhSqliteStore *self, guint64 size)
+{
+  self->n_copies -= MIN (self->n_copies, 1);
+  self->copy_bytes -= MIN (self->copy_bytes, size);
+}
+
 static gboolean
 prune_points (PhSqliteStore *self, gint64 now, GError **error)
 {
   sqlite3_stmt *stmt = statement (self, STMT_PRUNE_POINTS);
+  int rc;
 
   sqlite3_bind_int64 (stmt, 1, now);
-  return step_done (self, stmt, error);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    if (sqlite3_column_int (stmt, 0) == KIND_COPY)
+      count_copy_gone (self, (guint64)sqlite3_column_int64 (stmt, 1));
+  sqlite3_reset (stmt);
+  if (rc != SQLITE_DONE)
+    return fail (self, error);
+  return TRUE;
 }
 
-/* How many rows of @kind the point has, and their bytes. */
+/* How many rows of @kind the point @point_id has, and their bytes. */
 static gboolean
 point_usage (PhSqliteStore *self, const char *point_id, int kind, guint64 *out_count,
              guint64 *out_bytes, GError **error)
 {
-  sqlite3_stmt *stmt
-      = statement (self, point_id != NULL ? STMT_POINT_USAGE : STMT_COUNT_ALL_COPIES);
+  sqlite3_stmt *stmt = statement (self, STMT_POINT_USAGE);
   int rc;
 
-  if (point_id != NULL)
-    {
-      sqlite3_bind_text (stmt, 1, point_id, -1, SQLITE_STATIC);
-      sqlite3_bind_int (stmt, 2, kind);
-    }
+  sqlite3_bind_text (stmt, 1, point_id, -1, SQLITE_STATIC);
+  sqlite3_bind_int (stmt, 2, kind);
   rc = sqlite3_step (stmt);
   if (rc == SQLITE_ROW)
     {
@@ -1074,6 +1102,11 @@ insert_point_item (PhSqliteStore *self, const PhStoreRequest *request, int kind,
     return FALSE;
 
   job->reply->index = (guint64)sqlite3_last_insert_rowid (self->db);
+  if (kind == KIND_COPY)
+    {
+      self->n_copies++;
+      self->copy_bytes += size;
+    }
   memcpy (change.id, request->point_id, sizeof change.id);
   change.index = job->reply->index;
   g_array_append_val (job->point_changes, change);
@@ -1170,6 +1203,12 @@ store_copy (PhSqliteStore *self, const PhStoreRequest *request, gint64 now, Job 
           error, ph_store_point_refusal_new (PH_STORE_ERROR_STORED_LIMIT, request, &self->limits));
       return FALSE;
     }
+  if (size > request->max_total_bytes || self->copy_bytes > request->max_total_bytes - size)
+    {
+      g_propagate_error (
+          error, ph_store_point_refusal_new (PH_STORE_ERROR_STORED_FULL, request, &self->limits));
+      return FALSE;
+    }
   job->reply->expires_in = request->lifetime_seconds;
   return insert_point_item (self, request, KIND_COPY,
                             now + (gint64)request->lifetime_seconds * G_USEC_PER_SEC, job, error);
@@ -1205,15 +1244,23 @@ static gboolean
 delete_copy (PhSqliteStore *self, const PhStoreRequest *request, GError **error)
 {
   sqlite3_stmt *stmt = statement (self, STMT_DELETE_COPY);
+  gboolean deleted = FALSE;
+  int rc;
 
   sqlite3_bind_text (stmt, 1, request->point_id, -1, SQLITE_STATIC);
   sqlite3_bind_int64 (stmt, 2, (sqlite3_int64)MIN (request->index, (guint64)G_MAXINT64));
-  if (!step_done (self, stmt, error))
-    return FALSE;
-  if (sqlite3_changes (self->db) > 0)
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      count_copy_gone (self, (guint64)sqlite3_column_int64 (stmt, 0));
+      deleted = TRUE;
+    }
+  sqlite3_reset (stmt);
+  if (rc != SQLITE_DONE)
+    return fail (self, error);
+  if (deleted)
     return TRUE;
-  g_propagate_error (
-      error, ph_store_point_refusal_new (PH_STORE_ERROR_NO_SUCH_COPY, request, &self->limits));
+  g_propagate_error (error,
+                     ph_store_point_refusal_new (PH_STORE_ERROR_NO_SUCH_COPY, request, &self->limits));
   return FALSE;
 }
 
@@ -1239,7 +1286,9 @@ do_point_operation (PhSqliteStore *self, Job *job, gint64 now, GError **error)
     case PH_STORE_OP_DELETE_COPY:
       return delete_copy (self, request, error);
     case PH_STORE_OP_COUNT_COPIES:
-      return point_usage (self, NULL, KIND_COPY, &reply->n_copies, &reply->copy_bytes, error);
+      reply->n_copies = self->n_copies;
+      reply->copy_bytes = self->copy_bytes;
+      return TRUE;
     default:
       g_assert_not_reached ();
     }

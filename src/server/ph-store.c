@@ -546,6 +546,11 @@ ph_store_point_refusal_new (PhStoreError code, const PhStoreRequest *request,
                           "Meeting point %.8s… keeps at most %u stored copies and "
                           "%" G_GUINT64_FORMAT " bytes of them; the contact must fetch some first.",
                           request->point_id, request->max_count, request->max_bytes);
+    case PH_STORE_ERROR_STORED_FULL:
+      return g_error_new (PH_STORE_ERROR, code,
+                          "This server keeps at most %" G_GUINT64_FORMAT
+                          " bytes of stored copies, and has no room for more now.",
+                          request->max_total_bytes);
     case PH_STORE_ERROR_NO_SUCH_COPY:
       return g_error_new (PH_STORE_ERROR, code,
                           "Meeting point %.8s… has no stored copy %" G_GUINT64_FORMAT

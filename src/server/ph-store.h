@@ -89,6 +89,7 @@ typedef enum
   PH_STORE_ERROR_POINT_LIMIT,
   PH_STORE_ERROR_STORED_LIMIT,
   PH_STORE_ERROR_NO_SUCH_COPY,
+  PH_STORE_ERROR_STORED_FULL,
   PH_STORE_ERROR_FAILED,
 } PhStoreError;
 
@@ -139,8 +140,9 @@ typedef enum
   PH_STORE_OP_MEET_FETCH,
   /* Keeps body as side's copy at point_id for lifetime_seconds;
    * PH_STORE_ERROR_STORED_LIMIT when the point would hold more than
-   * max_count copies or max_bytes bytes of them. Reply: index,
-   * expires_in. */
+   * max_count copies or max_bytes bytes of them, then
+   * PH_STORE_ERROR_STORED_FULL when all points would hold more than
+   * max_total_bytes. Reply: index, expires_in. */
   PH_STORE_OP_STORE_COPY,
   /* The copies at point_id with an index above after, oldest first, as
    * messages (phase NULL, expires_in set). Reply: messages. */
@@ -224,6 +226,7 @@ typedef struct
   guint lifetime_seconds;                      /* STORE_COPY */
   guint max_count;                             /* STORE_COPY */
   guint64 max_bytes;                           /* STORE_COPY */
+  guint64 max_total_bytes;                     /* STORE_COPY: of all points' copies */
 } PhStoreRequest;
 
 PhStoreRequest *ph_store_request_new (PhStoreOp op, guint nameplate);
@@ -327,7 +330,8 @@ void ph_store_emit_changes_lost (PhStore *self);
 /* "point-changed" (point id, index, side): side added a message or a
  * stored copy with that index at the point. */
 void ph_store_emit_point_changed (PhStore *self, const char *point_id, guint64 index, guint side);
-/* The refusal @code (POINT_LIMIT, STORED_LIMIT, NO_SUCH_COPY) about the
+/* The refusal @code (POINT_LIMIT, STORED_LIMIT, NO_SUCH_COPY,
+ * STORED_FULL) about the
  * point @request is about, with the sentence every backend gives. */
 GError *ph_store_point_refusal_new (PhStoreError code, const PhStoreRequest *request,
                                     const PhStoreLimits *limits);
