@@ -395,8 +395,8 @@ test_copy_expires (Fixture *fixture, gconstpointer data)
   g_assert_cmpuint (metric (fixture, "pinhole_stored_copies"), ==, 0);
 }
 
-static const char *const small_limits[] = { "--max-stored-per-point=2", "--max-stored-bytes=40",
-                                            "--max-stored-total-bytes=30", NULL };
+static const char *const small_limits[]
+    = { "--max-stored-per-point=2", "--max-stored-bytes=40", "--max-stored-total-bytes=30", NULL };
 
 /* A full point refuses with 507 and a sentence; another point is not
  * full, and an acknowledgement makes room; all points together are
@@ -436,8 +436,8 @@ test_limits (Fixture *fixture, gconstpointer data)
   /* 5 + 6 + 9 stored: 11 more is over 30 in all, not over 40 at KEY_2. */
   path_2 = g_strconcat ("/v1/meet/", id_2, "/stored", NULL);
   assert_status (fixture, "POST", path_2, authorization_2,
-                 "{\"side\":\"1\",\"body\":\"MDEyMzQ1Njc4OXg=\"}",
-                 SOUP_STATUS_INSUFFICIENT_STORAGE, "stored-full");
+                 "{\"side\":\"1\",\"body\":\"MDEyMzQ1Njc4OXg=\"}", SOUP_STATUS_INSUFFICIENT_STORAGE,
+                 "stored-full");
 }
 
 /* Knowing a point's id, and even its contact's copies being there, gives

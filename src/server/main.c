@@ -86,8 +86,7 @@ static LimitOption limits[N_LIMITS] = {
   [STORED_LIFETIME] = { "--stored-lifetime", SERVER, "stored-lifetime", -1 },
   [MAX_STORED_PER_POINT] = { "--max-stored-per-point", SERVER, "max-stored-per-point", -1 },
   [MAX_STORED_BYTES] = { "--max-stored-bytes", SERVER, "max-stored-bytes", -1 },
-  [MAX_STORED_TOTAL_BYTES]
-  = { "--max-stored-total-bytes", SERVER, "max-stored-total-bytes", -1 },
+  [MAX_STORED_TOTAL_BYTES] = { "--max-stored-total-bytes", SERVER, "max-stored-total-bytes", -1 },
 };
 
 static gboolean

@@ -373,9 +373,8 @@ ph_rendezvous_server_class_init (PhRendezvousServerClass *klass)
       = limit_param ("max-stored-bytes", 1, 1024 * 1024 * 1024, 1024 * 1024);
   /* All points' copies together, so that anyone making points of their
    * own cannot fill the disk: 1 GiB, a thousand full points. */
-  properties[PROP_MAX_STORED_TOTAL_BYTES]
-      = g_param_spec_uint64 ("max-stored-total-bytes", NULL, NULL, 1, G_MAXINT64,
-                             G_GUINT64_CONSTANT (1) << 30, flags);
+  properties[PROP_MAX_STORED_TOTAL_BYTES] = g_param_spec_uint64 (
+      "max-stored-total-bytes", NULL, NULL, 1, G_MAXINT64, G_GUINT64_CONSTANT (1) << 30, flags);
   properties[PROP_TLS_CERTIFICATE]
       = g_param_spec_object ("tls-certificate", NULL, NULL, G_TYPE_TLS_CERTIFICATE, flags);
   /* The mailboxes and the rate limit are configured on their own

@@ -1259,8 +1259,8 @@ delete_copy (PhSqliteStore *self, const PhStoreRequest *request, GError **error)
     return fail (self, error);
   if (deleted)
     return TRUE;
-  g_propagate_error (error,
-                     ph_store_point_refusal_new (PH_STORE_ERROR_NO_SUCH_COPY, request, &self->limits));
+  g_propagate_error (
+      error, ph_store_point_refusal_new (PH_STORE_ERROR_NO_SUCH_COPY, request, &self->limits));
   return FALSE;
 }
 
