@@ -150,10 +150,11 @@ start_lifetime (PhMemoryStore *self, Mailbox *mailbox)
   schedule_expiry (self);
 }
 
+/* Seconds until @expires_us, rounded up. */
 static guint
-seconds_left (const Mailbox *mailbox)
+seconds_left (gint64 expires_us)
 {
-  gint64 left_us = mailbox->expires_us - g_get_monotonic_time ();
+  gint64 left_us = expires_us - g_get_monotonic_time ();
 
   return left_us > 0 ? (guint)((left_us + G_USEC_PER_SEC - 1) / G_USEC_PER_SEC) : 0;
 }
@@ -249,14 +250,6 @@ add_item (PhMemoryStore *self, Point *point, gboolean is_copy, const PhStoreRequ
   else
     g_queue_insert_after_link (all, after, &item->expiry_link);
   return item;
-}
-
-static guint
-item_seconds_left (const Item *item)
-{
-  gint64 left_us = item->expires_us - g_get_monotonic_time ();
-
-  return left_us > 0 ? (guint)((left_us + G_USEC_PER_SEC - 1) / G_USEC_PER_SEC) : 0;
 }
 
 static gboolean
@@ -363,7 +356,7 @@ fetch_copies (PhMemoryStore *self, const PhStoreRequest *request, PhStoreReply *
       /* A copy of its own, with the time left now. */
       copy = ph_stored_message_new (item->message->index, item->message->side, NULL,
                                     item->message->body);
-      copy->expires_in = item_seconds_left (item);
+      copy->expires_in = seconds_left (item->expires_us);
       g_ptr_array_add (reply->messages, copy);
     }
 }
@@ -543,7 +536,7 @@ fill_seat_reply (const Mailbox *mailbox, guint side, gboolean created, PhStoreRe
   reply->side = side;
   reply->created = created;
   memcpy (reply->tag, mailbox->tag, sizeof reply->tag);
-  reply->expires_in = seconds_left (mailbox);
+  reply->expires_in = seconds_left (mailbox->expires_us);
 }
 
 static gboolean
