@@ -316,18 +316,8 @@ store_copy (PhMemoryStore *self, const PhStoreRequest *request, PhStoreReply *re
   guint64 bytes = point != NULL ? point->copy_bytes : 0;
   Item *item;
 
-  if (count >= request->max_count || size > request->max_bytes || bytes > request->max_bytes - size)
-    {
-      g_propagate_error (
-          error, ph_store_point_refusal_new (PH_STORE_ERROR_STORED_LIMIT, request, &self->limits));
-      return FALSE;
-    }
-  if (size > request->max_total_bytes || self->copy_bytes > request->max_total_bytes - size)
-    {
-      g_propagate_error (
-          error, ph_store_point_refusal_new (PH_STORE_ERROR_STORED_FULL, request, &self->limits));
-      return FALSE;
-    }
+  if (!ph_store_check_copy_room (request, count, bytes, self->copy_bytes, &self->limits, error))
+    return FALSE;
 
   point = lookup_point (self, request->point_id, TRUE);
   item = add_item (self, point, TRUE, request, (gint64)request->lifetime_seconds * G_USEC_PER_SEC);

@@ -238,8 +238,8 @@ typedef struct
   PhStoreRequest *request; /* the task's */
   PhStoreReply *reply;
   GError *error;
-  GArray *closed; /* guint nameplates */
-  GArray *added;  /* guint64 pairs: nameplate, index */
+  GArray *closed;        /* guint nameplates */
+  GArray *added;         /* guint64 pairs: nameplate, index */
   GArray *point_changes; /* PointChange */
 } Job;
 
@@ -1191,24 +1191,13 @@ static gboolean
 store_copy (PhSqliteStore *self, const PhStoreRequest *request, gint64 now, Job *job,
             GError **error)
 {
-  gsize size = g_bytes_get_size (request->body);
   guint64 count;
   guint64 bytes;
 
   if (!point_usage (self, request->point_id, KIND_COPY, &count, &bytes, error))
     return FALSE;
-  if (count >= request->max_count || size > request->max_bytes || bytes > request->max_bytes - size)
-    {
-      g_propagate_error (
-          error, ph_store_point_refusal_new (PH_STORE_ERROR_STORED_LIMIT, request, &self->limits));
-      return FALSE;
-    }
-  if (size > request->max_total_bytes || self->copy_bytes > request->max_total_bytes - size)
-    {
-      g_propagate_error (
-          error, ph_store_point_refusal_new (PH_STORE_ERROR_STORED_FULL, request, &self->limits));
-      return FALSE;
-    }
+  if (!ph_store_check_copy_room (request, count, bytes, self->copy_bytes, &self->limits, error))
+    return FALSE;
   job->reply->expires_in = request->lifetime_seconds;
   return insert_point_item (self, request, KIND_COPY,
                             now + (gint64)request->lifetime_seconds * G_USEC_PER_SEC, job, error);

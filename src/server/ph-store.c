@@ -528,6 +528,27 @@ ph_store_emit_point_changed (PhStore *self, const char *point_id, guint64 index,
   g_signal_emit (self, signals[POINT_CHANGED], 0, point_id, index, side);
 }
 
+gboolean
+ph_store_check_copy_room (const PhStoreRequest *request, guint64 count, guint64 bytes,
+                          guint64 total_bytes, const PhStoreLimits *limits, GError **error)
+{
+  gsize size = g_bytes_get_size (request->body);
+
+  if (count >= request->max_count || size > request->max_bytes || bytes > request->max_bytes - size)
+    {
+      g_propagate_error (error,
+                         ph_store_point_refusal_new (PH_STORE_ERROR_STORED_LIMIT, request, limits));
+      return FALSE;
+    }
+  if (size > request->max_total_bytes || total_bytes > request->max_total_bytes - size)
+    {
+      g_propagate_error (error,
+                         ph_store_point_refusal_new (PH_STORE_ERROR_STORED_FULL, request, limits));
+      return FALSE;
+    }
+  return TRUE;
+}
+
 /* Ids are no secret, but long: a sentence names a point by its first
  * digits. */
 GError *

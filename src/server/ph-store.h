@@ -163,7 +163,7 @@ typedef enum
 typedef struct
 {
   guint64 index;
-  guint side; /* PH_MAILBOX_HOST_SIDE or PH_MAILBOX_JOINER_SIDE */
+  guint side;  /* PH_MAILBOX_HOST_SIDE or PH_MAILBOX_JOINER_SIDE */
   char *phase; /* NULL for a stored copy */
   GBytes *body;
   guint expires_in; /* a stored copy's seconds left; 0 for a message */
@@ -335,6 +335,12 @@ void ph_store_emit_point_changed (PhStore *self, const char *point_id, guint64 i
  * point @request is about, with the sentence every backend gives. */
 GError *ph_store_point_refusal_new (PhStoreError code, const PhStoreRequest *request,
                                     const PhStoreLimits *limits);
+/* Whether a point holding @count copies of @bytes, on a store holding
+ * @total_bytes of copies in all, has room for @request's copy; refuses
+ * with STORED_LIMIT or STORED_FULL otherwise, alike in every backend. */
+gboolean ph_store_check_copy_room (const PhStoreRequest *request, guint64 count, guint64 bytes,
+                                   guint64 total_bytes, const PhStoreLimits *limits,
+                                   GError **error);
 /* The refusal @code about @nameplate, with the sentence every backend
  * gives; not for PH_STORE_ERROR_FAILED. */
 GError *ph_store_refusal_new (PhStoreError code, guint nameplate, const PhStoreLimits *limits);

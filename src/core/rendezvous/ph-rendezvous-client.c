@@ -474,9 +474,10 @@ ph_rendezvous_client_post_async (PhRendezvousClient *self, const char *nameplate
                 user_data);
 }
 
-gboolean
-ph_rendezvous_client_post_finish (PhRendezvousClient *self, GAsyncResult *result,
-                                  guint64 *out_index, GError **error)
+/* Both posts answer with the index the message got. */
+static gboolean
+finish_post (PhRendezvousClient *self, GAsyncResult *result, gpointer source_tag,
+             guint64 *out_index, GError **error)
 {
   g_autoptr (PhRendezvousResponse) response = NULL;
   const char *data;
@@ -484,13 +485,20 @@ ph_rendezvous_client_post_finish (PhRendezvousClient *self, GAsyncResult *result
 
   g_return_val_if_fail (PH_IS_RENDEZVOUS_CLIENT (self), FALSE);
 
-  response = propagate_response (self, result, ph_rendezvous_client_post_async, NULL, error);
+  response = propagate_response (self, result, source_tag, NULL, error);
   if (response == NULL)
     return FALSE;
 
   data = response_data (response, &length);
   return ph_rendezvous_answer_parse_post (ph_rendezvous_client_get_base_url (self), data, length,
                                           out_index, error);
+}
+
+gboolean
+ph_rendezvous_client_post_finish (PhRendezvousClient *self, GAsyncResult *result,
+                                  guint64 *out_index, GError **error)
+{
+  return finish_post (self, result, ph_rendezvous_client_post_async, out_index, error);
 }
 
 void
@@ -792,19 +800,7 @@ gboolean
 ph_rendezvous_client_meet_post_finish (PhRendezvousClient *self, GAsyncResult *result,
                                        guint64 *out_index, GError **error)
 {
-  g_autoptr (PhRendezvousResponse) response = NULL;
-  const char *data;
-  gsize length;
-
-  g_return_val_if_fail (PH_IS_RENDEZVOUS_CLIENT (self), FALSE);
-
-  response = propagate_response (self, result, ph_rendezvous_client_meet_post_async, NULL, error);
-  if (response == NULL)
-    return FALSE;
-
-  data = response_data (response, &length);
-  return ph_rendezvous_answer_parse_post (ph_rendezvous_client_get_base_url (self), data, length,
-                                          out_index, error);
+  return finish_post (self, result, ph_rendezvous_client_meet_post_async, out_index, error);
 }
 
 void
