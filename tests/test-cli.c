@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "ph-code.h"
+#include "ph-test-files.h"
 #include "ph-test-needs-hooks.h"
 #include "ph-test-programs.h"
 #include "ph-test-wait.h"
@@ -385,6 +386,207 @@ test_usage_errors (void)
     }
 }
 
+/* Runs `pinhole-cli --json ARGS` with @stdin_line (or nothing) as its
+ * input; returns its output lines, each a JSON object, and checks the exit
+ * status. */
+static GPtrArray *
+run_cli_objects (const char *const *args, const char *stdin_line, int expected_status)
+{
+  g_autoptr (GStrvBuilder) builder = g_strv_builder_new ();
+  g_auto (GStrv) argv = NULL;
+  g_autoptr (PhTestProcess) process = NULL;
+  GPtrArray *objects = g_ptr_array_new_with_free_func ((GDestroyNotify)json_object_unref);
+  char *line;
+
+  g_strv_builder_add (builder, g_getenv ("PINHOLE_CLI_BIN"));
+  g_strv_builder_add (builder, "--json");
+  g_strv_builder_addv (builder, (const char **)args);
+  argv = g_strv_builder_end (builder);
+  process = ph_test_process_spawn ((const char *const *)argv, NULL);
+  if (stdin_line != NULL)
+    ph_test_process_write_line (process, stdin_line);
+  ph_test_process_close_stdin (process);
+  g_assert_cmpint (ph_test_process_wait_exit (process, EVENT_TIMEOUT_MS), ==, expected_status);
+  while ((line = ph_test_process_read_line (process, 0)) != NULL)
+    {
+      JsonObject *object = ph_test_parse_event (line);
+
+      g_assert_nonnull (object);
+      g_ptr_array_add (objects, object);
+      g_free (line);
+    }
+  return objects;
+}
+
+static GPtrArray *
+list_contacts (const char *profile)
+{
+  const char *args[] = { "--data-dir", profile, "contacts", NULL };
+
+  return run_cli_objects (args, NULL, 0);
+}
+
+static void
+assert_lists_only (const char *profile, JsonObject *contact, gboolean verified)
+{
+  g_autoptr (GPtrArray) listed = list_contacts (profile);
+  JsonObject *only;
+
+  g_assert_cmpuint (listed->len, ==, 1);
+  only = g_ptr_array_index (listed, 0);
+  g_assert_cmpuint (json_object_get_size (only), ==, 4);
+  g_assert_cmpstr (json_object_get_string_member (only, "id"), ==,
+                   json_object_get_string_member (contact, "id"));
+  g_assert_cmpstr (json_object_get_string_member (only, "name"), ==,
+                   json_object_get_string_member (contact, "name"));
+  g_assert_cmpint (json_object_get_boolean_member (only, "verified"), ==, verified);
+  g_assert_false (json_object_get_boolean_member (only, "online"));
+}
+
+static char *
+fingerprint_of (const char *profile)
+{
+  const char *args[] = { "--data-dir", profile, "identity", NULL };
+  g_autoptr (GPtrArray) events = run_cli_objects (args, NULL, 0);
+
+  g_assert_cmpuint (events->len, ==, 1);
+  return g_strdup (json_object_get_string_member (g_ptr_array_index (events, 0), "fingerprint"));
+}
+
+/* Two profiles save each other after a code chat: both print the same
+ * safety number, each lists the other, and the contact travels in an
+ * identity backup to a new machine. */
+static void
+test_save_contact_both_sides (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *top = g_dir_make_tmp ("test-cli-contacts-XXXXXX", &error);
+  g_autofree char *alice = g_build_filename (top, "alice", NULL);
+  g_autofree char *bob = g_build_filename (top, "bob", NULL);
+  g_autofree char *moved = g_build_filename (top, "moved", NULL);
+  g_autofree char *backup = g_build_filename (top, "alice.backup", NULL);
+  const char *host_args[] = { "--data-dir", alice, "--save-contact", "host", NULL };
+  g_autoptr (PhTestProcess) host = NULL;
+  g_autoptr (PhTestProcess) joiner = NULL;
+  g_autoptr (JsonObject) code = NULL;
+  g_autoptr (JsonObject) host_saved = NULL;
+  g_autoptr (JsonObject) joiner_saved = NULL;
+  g_autofree char *alice_fingerprint = NULL;
+  g_autofree char *bob_fingerprint = NULL;
+  JsonObject *bob_at_alice;
+  JsonObject *alice_at_bob;
+  const char *verify_args[] = { "--data-dir", alice, "verify", "Bob", NULL };
+  const char *export_args[] = { "--data-dir", alice, "export-identity", backup, NULL };
+  const char *import_args[] = { "--data-dir", moved, "import-identity", backup, NULL };
+  g_autoptr (GPtrArray) verified = NULL;
+  g_autoptr (GPtrArray) exported = NULL;
+  g_autoptr (GPtrArray) imported = NULL;
+
+  g_assert_no_error (error);
+  host = ph_test_spawn_cli (fixture->url, "Alice", PH_TEST_CLI_JSON, host_args, NULL);
+  code = ph_test_process_wait_event (host, "code", EVENT_TIMEOUT_MS);
+  {
+    const char *join_args[] = { "--data-dir", bob, "--save-contact", "join",
+                                json_object_get_string_member (code, "code"), NULL };
+
+    joiner = ph_test_spawn_cli (fixture->url, "Bob", PH_TEST_CLI_JSON, join_args, NULL);
+  }
+  /* Input that ends at once: each side still waits for the contact. */
+  ph_test_process_close_stdin (host);
+  ph_test_process_close_stdin (joiner);
+
+  host_saved = ph_test_process_wait_event (host, "contact-saved", CONNECT_TIMEOUT_MS);
+  joiner_saved = ph_test_process_wait_event (joiner, "contact-saved", CONNECT_TIMEOUT_MS);
+  g_assert_cmpint (ph_test_process_wait_exit (host, EVENT_TIMEOUT_MS), ==, 0);
+  g_assert_cmpint (ph_test_process_wait_exit (joiner, EVENT_TIMEOUT_MS), ==, 0);
+
+  g_assert_cmpuint (json_object_get_size (host_saved), ==, 2);
+  bob_at_alice = json_object_get_object_member (host_saved, "contact");
+  alice_at_bob = json_object_get_object_member (joiner_saved, "contact");
+  g_assert_cmpuint (json_object_get_size (bob_at_alice), ==, 4);
+  g_assert_cmpstr (json_object_get_string_member (bob_at_alice, "name"), ==, "Bob");
+  g_assert_cmpstr (json_object_get_string_member (alice_at_bob, "name"), ==, "Alice");
+  g_assert_cmpstr (json_object_get_string_member (bob_at_alice, "safety_number"), ==,
+                   json_object_get_string_member (alice_at_bob, "safety_number"));
+  g_assert_cmpuint (strlen (json_object_get_string_member (bob_at_alice, "safety_number")), ==,
+                    71);
+  g_assert_cmpuint (strlen (json_object_get_string_member (bob_at_alice, "id")), ==, 32);
+  g_assert_cmpstr (json_object_get_string_member (bob_at_alice, "id"), !=,
+                   json_object_get_string_member (alice_at_bob, "id"));
+  alice_fingerprint = fingerprint_of (alice);
+  bob_fingerprint = fingerprint_of (bob);
+  g_assert_cmpstr (json_object_get_string_member (bob_at_alice, "fingerprint"), ==,
+                   bob_fingerprint);
+  g_assert_cmpstr (json_object_get_string_member (alice_at_bob, "fingerprint"), ==,
+                   alice_fingerprint);
+
+  assert_lists_only (alice, bob_at_alice, FALSE);
+  assert_lists_only (bob, alice_at_bob, FALSE);
+
+  verified = run_cli_objects (verify_args, NULL, 0);
+  g_assert_cmpuint (verified->len, ==, 1);
+  g_assert_cmpstr (json_object_get_string_member (g_ptr_array_index (verified, 0), "event"), ==,
+                   "contact-verified");
+  assert_lists_only (alice, bob_at_alice, TRUE);
+
+  exported = run_cli_objects (export_args, "a passphrase long enough", 0);
+  imported = run_cli_objects (import_args, "a passphrase long enough", 0);
+  assert_lists_only (moved, bob_at_alice, TRUE);
+
+  ph_test_remove_tree (top);
+}
+
+/* Saving takes both: when only the host saves, neither side stores a
+ * contact. */
+static void
+test_save_contact_one_side (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *top = g_dir_make_tmp ("test-cli-contacts-XXXXXX", &error);
+  g_autofree char *alice = g_build_filename (top, "alice", NULL);
+  g_autofree char *bob = g_build_filename (top, "bob", NULL);
+  const char *host_args[] = { "--data-dir", alice, "--save-contact", "host", NULL };
+  const char *saved_event[] = { "contact-saved", NULL };
+  g_autoptr (PhTestProcess) host = NULL;
+  g_autoptr (PhTestProcess) joiner = NULL;
+  g_autoptr (JsonObject) code = NULL;
+  g_autoptr (JsonObject) closed = NULL;
+  g_autoptr (GPtrArray) alice_contacts = NULL;
+  g_autoptr (GPtrArray) bob_contacts = NULL;
+
+  g_assert_no_error (error);
+  host = ph_test_spawn_cli (fixture->url, "Alice", PH_TEST_CLI_JSON, host_args, NULL);
+  code = ph_test_process_wait_event (host, "code", EVENT_TIMEOUT_MS);
+  {
+    const char *join_args[] = { "--data-dir", bob, "join",
+                                json_object_get_string_member (code, "code"), NULL };
+
+    joiner = ph_test_spawn_cli (fixture->url, "Bob", PH_TEST_CLI_JSON, join_args, NULL);
+  }
+  assert_connected (joiner, "Alice");
+  assert_message_goes_through (joiner, host, "Bob", "no contact for me, thanks");
+  ph_test_process_close_stdin (joiner);
+  ph_test_process_close_stdin (host);
+
+  closed = ph_test_process_wait_event (host, "closed", EVENT_TIMEOUT_MS);
+  g_assert_cmpstr (json_object_get_string_member (closed, "reason"), ==, "peer-left");
+  g_assert_cmpint (ph_test_process_wait_exit (host, EVENT_TIMEOUT_MS), ==, 0);
+  g_assert_cmpint (ph_test_process_wait_exit (joiner, EVENT_TIMEOUT_MS), ==, 0);
+  g_assert_null (ph_test_process_next_event (host, saved_event, EVENT_TIMEOUT_MS));
+  g_assert_null (ph_test_process_next_event (joiner, saved_event, EVENT_TIMEOUT_MS));
+  for (guint i = 0; i < ph_test_process_get_events (host)->len; i++)
+    g_assert_cmpstr (json_object_get_string_member (
+                         g_ptr_array_index (ph_test_process_get_events (host), i), "event"),
+                     !=, "contact-saved");
+
+  alice_contacts = list_contacts (alice);
+  bob_contacts = list_contacts (bob);
+  g_assert_cmpuint (alice_contacts->len, ==, 0);
+  g_assert_cmpuint (bob_contacts->len, ==, 0);
+
+  ph_test_remove_tree (top);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -400,6 +602,8 @@ main (int argc, char *argv[])
   ADD ("wrong-code", test_wrong_code);
   ADD ("unknown-code", test_unknown_code);
   ADD ("malformed-code", test_malformed_code);
+  ADD ("save-contact-both-sides", test_save_contact_both_sides);
+  ADD ("save-contact-one-side", test_save_contact_one_side);
 #undef ADD
   ph_test_add_func_with_hooks ("/cli/rendezvous-unreachable", test_rendezvous_unreachable);
   ph_test_add_with_hooks ("/cli/peer-killed", Fixture, NULL, ph_test_rendezvous_fixture_set_up,

@@ -14,6 +14,7 @@
 #include <glib-unix.h>
 #include <glib/gi18n.h>
 
+#include "ph-cli-contacts.h"
 #include "ph-cli-identity.h"
 #include "ph-cli-output.h"
 #include "ph-cli-secrets.h"
@@ -37,6 +38,11 @@ typedef struct
   gboolean input_ended;
   gboolean interrupted;
   int exit_status;
+  /* --save-contact: the end of input waits for the contact to be saved
+   * (or refused), not only for the messages to be delivered. */
+  PhContactBook *contact_book;
+  gboolean contact_settled;
+  gboolean contact_error;
 } Cli;
 
 static void read_next_line (Cli *cli);
@@ -47,7 +53,8 @@ leave_when_connected (Cli *cli)
   PhConversationState state = ph_conversation_get_state (cli->conversation);
 
   /* Input that ends before the peer arrives is still delivered first. */
-  if (state == PH_CONVERSATION_STATE_CONNECTED)
+  if (cli->input_ended && state == PH_CONVERSATION_STATE_CONNECTED
+      && (cli->contact_book == NULL || cli->contact_settled))
     ph_conversation_leave (cli->conversation);
 }
 
@@ -128,8 +135,7 @@ conversation_state_cb (PhConversation *conversation, GParamSpec *pspec, Cli *cli
       ph_cli_output_connected (cli->output, ph_conversation_get_peer_name (conversation),
                                ph_conversation_get_setup_times (conversation),
                                ph_conversation_get_path (conversation));
-      if (cli->input_ended)
-        ph_conversation_leave (conversation);
+      leave_when_connected (cli);
       break;
 
     case PH_CONVERSATION_STATE_RECONNECTING:
@@ -175,10 +181,39 @@ path_changed_cb (PhConversation *conversation, GParamSpec *pspec, Cli *cli)
 }
 
 static void
+contact_saved_cb (PhConversation *conversation, PhContact *contact, Cli *cli)
+{
+  ph_cli_output_contact_saved (cli->output, contact);
+  cli->contact_settled = TRUE;
+  leave_when_connected (cli);
+}
+
+static void
+peer_wants_contact_cb (PhConversation *conversation, GParamSpec *pspec, Cli *cli)
+{
+  if (ph_conversation_get_peer_wants_contact (conversation))
+    ph_cli_output_peer_wants_contact (cli->output, ph_conversation_get_peer_name (conversation),
+                                      ph_conversation_get_peer_fingerprint (conversation));
+}
+
+/* A refused offer leaves the chat as it was; a contact that could not be
+ * stored (an identity that changed) ends the wait with an error. */
+static void
+contact_failed_cb (PhConversation *conversation, const GError *error, Cli *cli)
+{
+  ph_cli_output_error (cli->output, error);
+  if (g_error_matches (error, PH_CONTACT_ERROR, PH_CONTACT_ERROR_INVALID_OFFER))
+    return;
+  cli->contact_settled = TRUE;
+  cli->contact_error = TRUE;
+  leave_when_connected (cli);
+}
+
+static void
 closed_cb (PhConversation *conversation, const char *reason, Cli *cli)
 {
   ph_cli_output_closed (cli->output, reason);
-  cli->exit_status = 0;
+  cli->exit_status = cli->contact_error ? 1 : 0;
   g_main_loop_quit (cli->loop);
 }
 
@@ -368,6 +403,7 @@ main (int argc, char *argv[])
   gboolean no_server_ice = FALSE;
   gboolean upnp = FALSE;
   gboolean show_version = FALSE;
+  gboolean save_contact = FALSE;
   g_autofree char *profile = NULL;
   g_autofree char *passphrase_file = NULL;
   Cli cli = { 0 };
@@ -391,12 +427,14 @@ main (int argc, char *argv[])
     { "upnp", 0, 0, G_OPTION_ARG_NONE, &upnp, "Ask the router for a port mapping (slower)", NULL },
     { "name", 0, 0, G_OPTION_ARG_STRING, &name, "Your name as your peer sees it", "NAME" },
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print one JSON event per line", NULL },
+    { "save-contact", 0, 0, G_OPTION_ARG_NONE, &save_contact,
+      "host, join: save the peer as a contact once they save you too", NULL },
     { "version", 0, 0, G_OPTION_ARG_NONE, &show_version, "Print the version and exit", NULL },
     { NULL }
   };
   const GOptionEntry identity_entries[]
       = { { "data-dir", 0, 0, G_OPTION_ARG_FILENAME, &profile,
-            "The profile: identity and, later, contacts (default $PINHOLE_DATA_DIR, else "
+            "The profile: identity and contacts (default $PINHOLE_DATA_DIR, else "
             "$XDG_DATA_HOME/pinhole)",
             "DIR" },
           { "passphrase-file", 0, 0, G_OPTION_ARG_FILENAME, &passphrase_file,
@@ -412,7 +450,8 @@ main (int argc, char *argv[])
   bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
 
   context = g_option_context_new ("host | join CODE | join - | nat-check | identity | "
-                                  "export-identity FILE | import-identity FILE");
+                                  "export-identity FILE | import-identity FILE | contacts | "
+                                  "verify CONTACT | rename CONTACT NAME | remove CONTACT");
   g_option_context_set_summary (context,
                                 "Chat directly and privately with a peer, even behind NATs.\n"
                                 "Lines on standard input are sent as messages; the end of input "
@@ -453,6 +492,20 @@ main (int argc, char *argv[])
   if (passphrase_file != NULL)
     return usage_error (context,
                         "--passphrase-file is for “export-identity” and “import-identity”.");
+
+  if (argc >= 2
+      && (g_str_equal (argv[1], "contacts") || g_str_equal (argv[1], "verify")
+          || g_str_equal (argv[1], "rename") || g_str_equal (argv[1], "remove")))
+    {
+      int wanted = g_str_equal (argv[1], "contacts") ? 2 : g_str_equal (argv[1], "rename") ? 4 : 3;
+
+      if (argc != wanted)
+        return usage_error (context, "“contacts” takes nothing, “verify” and “remove” a CONTACT "
+                                     "(its id or name), “rename” a CONTACT and a NAME.");
+      if (profile == NULL)
+        profile = ph_identity_get_default_profile_dir ();
+      return ph_cli_run_contacts ((const char *const *)argv + 1, profile, json);
+    }
 
   if (argc == 2 && g_str_equal (argv[1], "nat-check"))
     {
@@ -511,6 +564,17 @@ main (int argc, char *argv[])
     }
 
   output = ph_cli_output_new (json);
+  if (save_contact)
+    {
+      if (profile == NULL)
+        profile = ph_identity_get_default_profile_dir ();
+      cli.contact_book = ph_cli_open_contact_book (profile, &error);
+      if (cli.contact_book == NULL)
+        {
+          ph_cli_output_error (output, error);
+          return 1;
+        }
+    }
   cli.output = output;
   cli.loop = g_main_loop_new (NULL, FALSE);
   cli.cancellable = g_cancellable_new ();
@@ -527,6 +591,12 @@ main (int argc, char *argv[])
   g_signal_connect (cli.conversation, "notify::path", G_CALLBACK (path_changed_cb), &cli);
   g_signal_connect (cli.conversation, "closed", G_CALLBACK (closed_cb), &cli);
   g_signal_connect (cli.conversation, "failed", G_CALLBACK (failed_cb), &cli);
+  g_signal_connect (cli.conversation, "contact-saved", G_CALLBACK (contact_saved_cb), &cli);
+  g_signal_connect (cli.conversation, "contact-failed", G_CALLBACK (contact_failed_cb), &cli);
+  g_signal_connect (cli.conversation, "notify::peer-wants-contact",
+                    G_CALLBACK (peer_wants_contact_cb), &cli);
+  if (cli.contact_book != NULL)
+    ph_conversation_save_contact (cli.conversation, cli.contact_book);
   g_unix_signal_add (SIGINT, interrupt_cb, &cli);
   g_unix_signal_add (SIGTERM, interrupt_cb, &cli);
 
@@ -556,6 +626,7 @@ out:
   g_cancellable_cancel (cli.cancellable);
   g_clear_object (&cli.input);
   g_clear_object (&cli.conversation);
+  g_clear_object (&cli.contact_book);
   g_clear_object (&cli.cancellable);
   g_main_loop_unref (cli.loop);
   return cli.exit_status;

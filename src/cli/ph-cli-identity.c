@@ -7,6 +7,7 @@
 
 #include <json-glib/json-glib.h>
 
+#include "ph-cli-contacts.h"
 #include "ph-cli-identity.h"
 #include "ph-cli-output.h"
 #include "ph-cli-secrets.h"
@@ -40,6 +41,58 @@ print_identity (gboolean json, const char *event, const char *place_name, const 
       printf ("%s\n", sentence);
     }
   fflush (stdout);
+}
+
+/* The contacts travel in the backup beside the identity. */
+static gboolean
+add_contacts (PhIdentityBackup *backup, const char *profile, GError **error)
+{
+  g_autoptr (PhContactBook) book
+      = ph_contact_book_open (profile, ph_identity_backup_get_identity (backup), error);
+
+  if (book == NULL)
+    return FALSE;
+  for (guint i = 0; i < g_list_model_get_n_items (G_LIST_MODEL (book)); i++)
+    {
+      g_autoptr (PhContact) contact = g_list_model_get_item (G_LIST_MODEL (book), i);
+      g_autoptr (GBytes) record = ph_contact_to_record (contact);
+
+      ph_identity_backup_add_contact (backup, record);
+    }
+  return TRUE;
+}
+
+/* Every record is read before the first is saved, so a damaged backup
+ * changes nothing. */
+static gboolean
+restore_contacts (PhIdentityBackup *backup, const char *profile, GError **error)
+{
+  PhIdentity *identity = ph_identity_backup_get_identity (backup);
+  GPtrArray *records = ph_identity_backup_get_contacts (backup);
+  g_autoptr (GPtrArray) contacts = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr (PhContactBook) book = NULL;
+
+  for (guint i = 0; i < records->len; i++)
+    {
+      PhContact *contact = ph_contact_new_from_record (ph_identity_get_public_key (identity),
+                                                       g_ptr_array_index (records, i), error);
+
+      if (contact == NULL)
+        return FALSE;
+      g_ptr_array_add (contacts, contact);
+    }
+
+  book = ph_contact_book_open (profile, identity, error);
+  if (book == NULL)
+    return FALSE;
+  for (guint i = 0; i < contacts->len; i++)
+    {
+      g_autoptr (PhContact) saved = ph_contact_book_save (book, g_ptr_array_index (contacts, i), error);
+
+      if (saved == NULL)
+        return FALSE;
+    }
+  return TRUE;
 }
 
 /* `pinhole-cli identity`: the profile's fingerprint, made on first use;
@@ -84,7 +137,8 @@ ph_cli_run_identity (const char *command, const char *file, const char *profile,
       if (passphrase == NULL)
         goto failed;
       backup = ph_identity_backup_new (identity);
-      if (!ph_identity_backup_write_file (backup, file, passphrase, &error))
+      if (!add_contacts (backup, profile, &error)
+          || !ph_identity_backup_write_file (backup, file, passphrase, &error))
         goto failed;
       sentence = g_strdup_printf ("Exported the identity %s to %s",
                                   ph_identity_get_fingerprint (identity), file);
@@ -100,7 +154,8 @@ ph_cli_run_identity (const char *command, const char *file, const char *profile,
   if (backup == NULL)
     goto failed;
   identity = g_object_ref (ph_identity_backup_get_identity (backup));
-  if (!ph_identity_save (identity, profile, &error))
+  if (!ph_identity_save (identity, profile, &error)
+      || !restore_contacts (backup, profile, &error))
     goto failed;
   sentence = g_strdup_printf ("Imported the identity %s into %s",
                               ph_identity_get_fingerprint (identity), profile);

@@ -334,3 +334,51 @@ ph_cli_output_error (PhCliOutput *self, const GError *error)
   add_string (builder, "message", error->message);
   print_event (builder);
 }
+
+void
+ph_cli_output_contact_saved (PhCliOutput *self, PhContact *contact)
+{
+  g_autoptr (JsonBuilder) builder = NULL;
+
+  if (!self->json)
+    {
+      g_autofree char *name = ph_untrusted_text_for_terminal (ph_contact_get_name (contact));
+
+      say ("Saved %s as a contact.", name);
+      say ("Safety number: %s", ph_contact_get_safety_number (contact));
+      say ("Compare it with %s in person, then run: pinhole-cli verify %s", name,
+           ph_contact_get_id (contact));
+      return;
+    }
+
+  builder = begin_event ("contact-saved");
+  json_builder_set_member_name (builder, "contact");
+  json_builder_begin_object (builder);
+  add_string (builder, "id", ph_contact_get_id (contact));
+  add_string (builder, "name", ph_contact_get_name (contact));
+  add_string (builder, "fingerprint", ph_contact_get_fingerprint (contact));
+  add_string (builder, "safety_number", ph_contact_get_safety_number (contact));
+  json_builder_end_object (builder);
+  print_event (builder);
+}
+
+void
+ph_cli_output_peer_wants_contact (PhCliOutput *self, const char *name, const char *fingerprint)
+{
+  g_autoptr (JsonBuilder) builder = NULL;
+
+  if (!self->json)
+    {
+      g_autofree char *shown = ph_untrusted_text_for_terminal (name);
+
+      say ("%s wants to save you as a contact (fingerprint %s); run with --save-contact to "
+           "save them too.",
+           shown, fingerprint);
+      return;
+    }
+
+  builder = begin_event ("peer-wants-contact");
+  add_string (builder, "name", name);
+  add_string (builder, "fingerprint", fingerprint);
+  print_event (builder);
+}

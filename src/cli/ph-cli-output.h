@@ -3,6 +3,7 @@
 
 #include <glib.h>
 
+#include "ph-contact.h"
 #include "ph-conversation.h"
 #include "ph-path.h"
 
@@ -29,6 +30,12 @@ void ph_cli_output_rendezvous (PhCliOutput *self, gboolean reachable);
 void ph_cli_output_path (PhCliOutput *self, const PhPath *path);
 void ph_cli_output_closed (PhCliOutput *self, const char *reason);
 void ph_cli_output_error (PhCliOutput *self, const GError *error);
+/* Both sides saved each other: {"event":"contact-saved","contact":{"id",
+ * "name","fingerprint","safety_number"}}. */
+void ph_cli_output_contact_saved (PhCliOutput *self, PhContact *contact);
+/* The peer saved us; this side was not asked to (--save-contact). */
+void ph_cli_output_peer_wants_contact (PhCliOutput *self, const char *name,
+                                       const char *fingerprint);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PhCliOutput, ph_cli_output_free)
 

@@ -10,6 +10,7 @@
 #include "ph-certificate.h"
 #include "ph-connection-attempt.h"
 #include "ph-code.h"
+#include "ph-contact-exchange.h"
 #include "ph-conversation-private.h"
 #include "ph-delivery.h"
 #include "ph-error.h"
@@ -124,6 +125,15 @@ struct _PhConversation
   gboolean tearing_down;
   guint teardown_pending;
   char *close_reason;
+
+  /* Saving the peer as a contact (ph-contact-exchange.h): the exchange
+   * exists once the PAKE key does; the book once this side saves. */
+  PhContactExchange *contact_exchange;
+  PhContactBook *contact_book;
+  PhContact *contact;
+  gboolean contact_settled; /* saved, or storing it failed: not tried again */
+  gboolean peer_wants_contact;
+  guint refused_contact_offers;
 };
 
 G_DEFINE_FINAL_TYPE (PhConversation, ph_conversation, G_TYPE_OBJECT)
@@ -141,6 +151,8 @@ enum
   PROP_PATH,
   PROP_RETRYING_RENDEZVOUS,
   PROP_PEER_TYPING,
+  PROP_PEER_WANTS_CONTACT,
+  PROP_CONTACT,
   N_PROPS
 };
 
@@ -153,6 +165,8 @@ enum
   SIGNAL_CLOSED,
   SIGNAL_FAILED,
   SIGNAL_DETAILS_CHANGED,
+  SIGNAL_CONTACT_SAVED,
+  SIGNAL_CONTACT_FAILED,
   N_SIGNALS
 };
 
@@ -453,6 +467,77 @@ round_trip_changed_cb (PhKeepalive *keepalive, GParamSpec *pspec, PhConversation
 }
 
 static void
+set_peer_wants_contact (PhConversation *self, gboolean wants)
+{
+  if (self->peer_wants_contact == wants)
+    return;
+  self->peer_wants_contact = wants;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PEER_WANTS_CONTACT]);
+}
+
+/* Stores the contact once both offers are in; each side does it alone. */
+static void
+maybe_store_contact (PhConversation *self)
+{
+  g_autoptr (PhContact) contact = NULL;
+  g_autoptr (GError) error = NULL;
+
+  if (self->contact_settled || self->contact_book == NULL || self->contact_exchange == NULL
+      || !ph_contact_exchange_has_offered (self->contact_exchange)
+      || !ph_contact_exchange_has_peer_offer (self->contact_exchange))
+    return;
+
+  self->contact_settled = TRUE;
+  set_peer_wants_contact (self, FALSE);
+  contact = ph_contact_exchange_create_contact (self->contact_exchange, &error);
+  if (contact != NULL)
+    self->contact = ph_contact_book_save (self->contact_book, contact, &error);
+  if (self->contact == NULL)
+    {
+      g_debug ("The contact was not saved: %s", error->message);
+      g_signal_emit (self, signals[SIGNAL_CONTACT_FAILED], 0, error);
+      return;
+    }
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CONTACT]);
+  g_signal_emit (self, signals[SIGNAL_CONTACT_SAVED], 0, self->contact);
+}
+
+/* On every new channel, since the last one may have lost it; the peer
+ * takes a copy of an offer it has as nothing new. */
+static void
+send_contact_offer (PhConversation *self)
+{
+  g_autoptr (PhFrame) offer = NULL;
+
+  if (self->contact_book == NULL || self->contact_exchange == NULL
+      || self->state != PH_CONVERSATION_STATE_CONNECTED)
+    return;
+
+  offer = ph_contact_exchange_make_offer (
+      self->contact_exchange, ph_contact_book_get_identity (self->contact_book), self->own_name);
+  if (send_frame (self, offer))
+    maybe_store_contact (self);
+}
+
+static void
+handle_contact_offer (PhConversation *self, const PhFrame *frame)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (!ph_contact_exchange_receive_offer (self->contact_exchange, frame, &error))
+    {
+      self->refused_contact_offers++;
+      g_debug ("%s", error->message);
+      g_signal_emit (self, signals[SIGNAL_CONTACT_FAILED], 0, error);
+      return;
+    }
+  if (self->contact_book == NULL)
+    set_peer_wants_contact (self, TRUE);
+  else
+    maybe_store_contact (self);
+}
+
+static void
 handle_hello (PhConversation *self, const PhFrame *frame)
 {
   gint64 now = g_get_monotonic_time ();
@@ -490,6 +575,7 @@ handle_hello (PhConversation *self, const PhFrame *frame)
    * channel; the peer drops what it already has. */
   ph_delivery_rewind (self->delivery);
   flush_outbox (self);
+  send_contact_offer (self);
   maybe_finish_leaving (self);
 }
 
@@ -574,6 +660,10 @@ channel_frame_received_cb (PhSecureChannel *channel, const PhFrame *frame, PhCon
 
     case PH_FRAME_PONG:
       ph_keepalive_pong_received (self->keepalive, frame->ping_id);
+      break;
+
+    case PH_FRAME_CONTACT_OFFER:
+      handle_contact_offer (self, frame);
       break;
 
     case PH_FRAME_UNKNOWN:
@@ -954,6 +1044,12 @@ signaling_paired_cb (PhSignaling *signaling, PhConversation *self)
   if (self->is_host)
     self->time_begin = g_get_monotonic_time ();
   self->paired = TRUE;
+  if (self->contact_exchange == NULL)
+    {
+      g_autoptr (GBytes) binding = ph_signaling_dup_binding (self->signaling);
+
+      self->contact_exchange = ph_contact_exchange_new (binding);
+    }
   self->connect_timeout_id
       = g_timeout_add_seconds (CONNECT_TIMEOUT_SECONDS, connect_timeout_cb, self);
   set_state (self, PH_CONVERSATION_STATE_CONNECTING);
@@ -1284,6 +1380,52 @@ ph_conversation_leave (PhConversation *self)
   maybe_finish_leaving (self);
 }
 
+void
+ph_conversation_save_contact (PhConversation *self, PhContactBook *book)
+{
+  g_return_if_fail (PH_IS_CONVERSATION (self));
+  g_return_if_fail (PH_IS_CONTACT_BOOK (book));
+
+  if (self->contact_book != NULL || self->tearing_down)
+    return;
+  self->contact_book = g_object_ref (book);
+  send_contact_offer (self);
+}
+
+gboolean
+ph_conversation_get_peer_wants_contact (PhConversation *self)
+{
+  g_return_val_if_fail (PH_IS_CONVERSATION (self), FALSE);
+
+  return self->peer_wants_contact;
+}
+
+const char *
+ph_conversation_get_peer_fingerprint (PhConversation *self)
+{
+  g_return_val_if_fail (PH_IS_CONVERSATION (self), NULL);
+
+  return self->contact_exchange != NULL
+             ? ph_contact_exchange_get_peer_fingerprint (self->contact_exchange)
+             : NULL;
+}
+
+PhContact *
+ph_conversation_get_contact (PhConversation *self)
+{
+  g_return_val_if_fail (PH_IS_CONVERSATION (self), NULL);
+
+  return self->contact;
+}
+
+guint
+ph_conversation_get_refused_contact_offers (PhConversation *self)
+{
+  g_return_val_if_fail (PH_IS_CONVERSATION (self), 0);
+
+  return self->refused_contact_offers;
+}
+
 PhConversationState
 ph_conversation_get_state (PhConversation *self)
 {
@@ -1468,6 +1610,9 @@ ph_conversation_dispose (GObject *object)
   g_clear_object (&self->signaling);
   g_clear_object (&self->client);
   g_clear_object (&self->certificate);
+  g_clear_object (&self->contact_exchange);
+  g_clear_object (&self->contact_book);
+  g_clear_object (&self->contact);
 
   G_OBJECT_CLASS (ph_conversation_parent_class)->dispose (object);
 }
@@ -1526,6 +1671,14 @@ ph_conversation_get_property (GObject *object, guint prop_id, GValue *value, GPa
       g_value_set_boolean (value, self->peer_typing);
       break;
 
+    case PROP_PEER_WANTS_CONTACT:
+      g_value_set_boolean (value, self->peer_wants_contact);
+      break;
+
+    case PROP_CONTACT:
+      g_value_set_object (value, self->contact);
+      break;
+
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -1558,6 +1711,12 @@ ph_conversation_class_init (PhConversationClass *klass)
   properties[PROP_PEER_TYPING]
       = g_param_spec_boolean ("peer-typing", NULL, NULL, FALSE,
                               G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  properties[PROP_PEER_WANTS_CONTACT]
+      = g_param_spec_boolean ("peer-wants-contact", NULL, NULL, FALSE,
+                              G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  properties[PROP_CONTACT]
+      = g_param_spec_object ("contact", NULL, NULL, PH_TYPE_CONTACT,
+                             G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   signals[SIGNAL_MESSAGE_RECEIVED]
@@ -1580,6 +1739,12 @@ ph_conversation_class_init (PhConversationClass *klass)
   signals[SIGNAL_DETAILS_CHANGED]
       = g_signal_new ("details-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
                       NULL, NULL, G_TYPE_NONE, 0);
+  signals[SIGNAL_CONTACT_SAVED]
+      = g_signal_new ("contact-saved", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                      NULL, G_TYPE_NONE, 1, PH_TYPE_CONTACT);
+  signals[SIGNAL_CONTACT_FAILED]
+      = g_signal_new ("contact-failed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
+                      NULL, NULL, G_TYPE_NONE, 1, G_TYPE_ERROR | G_SIGNAL_TYPE_STATIC_SCOPE);
 }
 
 static void

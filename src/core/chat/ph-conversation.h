@@ -5,6 +5,8 @@
 
 #include "ph-core-enums.h"
 
+#include "ph-contact-book.h"
+
 #include "ph-ice-config.h"
 #include "ph-ice-transport.h"
 #include "ph-nat-check.h"
@@ -51,7 +53,7 @@ typedef struct
 G_DECLARE_FINAL_TYPE (PhConversation, ph_conversation, PH, CONVERSATION, GObject)
 
 /* Properties: "state", "code", "peer-name", "path", "peer-typing",
- * "retrying-rendezvous".
+ * "retrying-rendezvous", "peer-wants-contact", "contact".
  * Signals:
  *  "message-received" (const char *id, gint64 time_ms, const char *text):
  *     each message once, in the order it was sent
@@ -63,7 +65,12 @@ G_DECLARE_FINAL_TYPE (PhConversation, ph_conversation, PH, CONVERSATION, GObject
  *  "closed" (const char *reason): "peer-left", "peer-lost", "left"
  *  "failed" (const GError *error)
  *  "details-changed": a candidate, the ICE timeline, the round-trip time or
- *     the NAT type changed (for the connection inspector) */
+ *     the NAT type changed (for the connection inspector)
+ *  "contact-saved" (PhContact *contact): both sides saved each other
+ *     (ph_conversation_save_contact) and @contact is in the contact book
+ *  "contact-failed" (const GError *error): a peer's contact offer was
+ *     refused (PH_CONTACT_ERROR_INVALID_OFFER: the chat goes on), or the
+ *     contact could not be stored (PH_CONTACT_ERROR_IDENTITY_CHANGED, …) */
 
 PhConversation *ph_conversation_new (const char *rendezvous_url, const char *own_name,
                                      const PhIceConfig *ice_config);
@@ -79,6 +86,22 @@ char *ph_conversation_send_message (PhConversation *self, const char *text, GErr
 void ph_conversation_set_typing (PhConversation *self, gboolean typing);
 /* Says goodbye once every queued message is written, then closes. */
 void ph_conversation_leave (PhConversation *self);
+
+/* Saving the peer as a contact ("Save Contact"), also before the chat is
+ * connected: our contact offer goes out inside the channel, and once the
+ * peer saved us too the contact is stored in @book (whose identity signs
+ * the offer) and "contact-saved" is emitted. Until the peer saves, nothing
+ * is stored on either side. */
+void ph_conversation_save_contact (PhConversation *self, PhContactBook *book);
+/* TRUE once the peer sent a valid contact offer that this side has not
+ * answered with ph_conversation_save_contact(): "Bob wants to save you". */
+gboolean ph_conversation_get_peer_wants_contact (PhConversation *self);
+/* The peer's fingerprint from its contact offer, NULL before one. */
+const char *ph_conversation_get_peer_fingerprint (PhConversation *self);
+/* The saved contact, NULL until "contact-saved". */
+PhContact *ph_conversation_get_contact (PhConversation *self);
+/* Contact offers from the peer that were refused. */
+guint ph_conversation_get_refused_contact_offers (PhConversation *self);
 
 PhConversationState ph_conversation_get_state (PhConversation *self);
 const char *ph_conversation_get_code (PhConversation *self);

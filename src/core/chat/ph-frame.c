@@ -98,6 +98,23 @@ ph_frame_new_pong (guint64 ping_id)
   return frame;
 }
 
+PhFrame *
+ph_frame_new_contact_offer (const char *public_key, const char *share, const char *name,
+                            const char *signature)
+{
+  PhFrame *frame;
+
+  g_return_val_if_fail (public_key != NULL && share != NULL, NULL);
+  g_return_val_if_fail (name != NULL && signature != NULL, NULL);
+
+  frame = frame_new (PH_FRAME_CONTACT_OFFER);
+  frame->public_key = g_strdup (public_key);
+  frame->share = g_strdup (share);
+  frame->name = g_strdup (name);
+  frame->signature = g_strdup (signature);
+  return frame;
+}
+
 void
 ph_frame_free (PhFrame *frame)
 {
@@ -109,6 +126,9 @@ ph_frame_free (PhFrame *frame)
   g_free (frame->id);
   g_free (frame->text);
   g_free (frame->reason);
+  g_free (frame->public_key);
+  g_free (frame->share);
+  g_free (frame->signature);
   g_free (frame);
 }
 
@@ -131,6 +151,8 @@ type_name (PhFrameType type)
       return "ping";
     case PH_FRAME_PONG:
       return "pong";
+    case PH_FRAME_CONTACT_OFFER:
+      return "contact-offer";
     case PH_FRAME_UNKNOWN:
     default:
       return NULL;
@@ -258,6 +280,19 @@ check_outgoing (const PhFrame *frame, GError **error)
         }
       return TRUE;
 
+    case PH_FRAME_CONTACT_OFFER:
+      if (frame->public_key == NULL || frame->share == NULL || frame->signature == NULL
+          || frame->name == NULL || !g_utf8_validate (frame->public_key, -1, NULL)
+          || !g_utf8_validate (frame->share, -1, NULL)
+          || !g_utf8_validate (frame->signature, -1, NULL)
+          || !g_utf8_validate (frame->name, -1, NULL))
+        {
+          g_set_error (error, PH_ERROR, PH_ERROR_INVALID_FRAME,
+                       "A contact offer needs a key, a share, a name and a signature in UTF-8");
+          return FALSE;
+        }
+      return TRUE;
+
     case PH_FRAME_UNKNOWN:
     default:
       g_set_error (error, PH_ERROR, PH_ERROR_INVALID_FRAME,
@@ -328,6 +363,17 @@ build_object (const PhFrame *frame)
           json_builder_set_member_name (builder, "id");
           json_builder_add_int_value (builder, (gint64)frame->ping_id);
         }
+      break;
+
+    case PH_FRAME_CONTACT_OFFER:
+      json_builder_set_member_name (builder, "key");
+      json_builder_add_string_value (builder, frame->public_key);
+      json_builder_set_member_name (builder, "share");
+      json_builder_add_string_value (builder, frame->share);
+      json_builder_set_member_name (builder, "name");
+      json_builder_add_string_value (builder, frame->name);
+      json_builder_set_member_name (builder, "signature");
+      json_builder_add_string_value (builder, frame->signature);
       break;
 
     case PH_FRAME_UNKNOWN:
@@ -623,6 +669,14 @@ parse_object (JsonObject *object, GError **error)
     {
       frame = frame_new (PH_FRAME_PONG);
       ok = parse_ping_id (object, "pong", TRUE, frame, error);
+    }
+  else if (strcmp (type, "contact-offer") == 0)
+    {
+      frame = frame_new (PH_FRAME_CONTACT_OFFER);
+      ok = get_string (object, "contact-offer", "key", TRUE, &frame->public_key, error)
+           && get_string (object, "contact-offer", "share", TRUE, &frame->share, error)
+           && get_string (object, "contact-offer", "name", TRUE, &frame->name, error)
+           && get_string (object, "contact-offer", "signature", TRUE, &frame->signature, error);
     }
   else
     frame = frame_new (PH_FRAME_UNKNOWN); /* from a newer peer: ignored, not an error */

@@ -26,6 +26,7 @@ typedef enum
   PH_FRAME_BYE,     /* reason (optional) */
   PH_FRAME_PING,    /* liveness while idle; id (optional) asks for a pong */
   PH_FRAME_PONG,    /* id: the answer to a ping, for the round-trip time */
+  PH_FRAME_CONTACT_OFFER, /* key, share, name, signature (ph-contact-exchange.h) */
   PH_FRAME_UNKNOWN, /* a type from a newer peer: ignored */
 } PhFrameType;
 
@@ -33,7 +34,7 @@ typedef struct
 {
   PhFrameType type;
   guint version;   /* hello */
-  char *name;      /* hello */
+  char *name;      /* hello, contact-offer */
   GStrv features;  /* hello, may be NULL */
   char *id;        /* msg, ack */
   guint64 seq;     /* msg: 1, 2, 3… per conversation and direction */
@@ -42,6 +43,11 @@ typedef struct
   gboolean active; /* typing */
   char *reason;    /* bye, may be NULL */
   guint64 ping_id; /* ping (0: no pong wanted), pong: 1 to PH_FRAME_MAX_SEQ */
+  /* contact-offer, each in base64, checked by ph-contact-exchange.c (a
+   * bad value refuses the offer, not the channel) */
+  char *public_key;
+  char *share;
+  char *signature;
 } PhFrame;
 
 PhFrame *ph_frame_new_hello (const char *name, const char *const *features);
@@ -53,6 +59,8 @@ PhFrame *ph_frame_new_bye (const char *reason);
 /* Set frame->ping_id to ask for a pong. */
 PhFrame *ph_frame_new_ping (void);
 PhFrame *ph_frame_new_pong (guint64 ping_id);
+PhFrame *ph_frame_new_contact_offer (const char *public_key, const char *share, const char *name,
+                                     const char *signature);
 void ph_frame_free (PhFrame *frame);
 
 /* The whole frame, length prefix included. PH_ERROR_TOO_LARGE when a text

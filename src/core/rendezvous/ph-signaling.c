@@ -5,6 +5,8 @@
 
 #include <string.h>
 
+#include <sodium.h>
+
 #include <glib/gi18n-lib.h>
 
 #include "ph-burned-codes.h"
@@ -607,6 +609,23 @@ ph_signaling_send_end_of_candidates (PhSignaling *self, guint64 attempt)
   g_return_if_fail (attempt >= 1);
 
   enqueue_candidate_line (self, attempt, END_OF_CANDIDATES);
+}
+
+GBytes *
+ph_signaling_dup_binding (PhSignaling *self)
+{
+  static const char context[] = "pinhole chat binding";
+  g_autoptr (GBytes) key = NULL;
+  guint8 binding[32];
+
+  g_return_val_if_fail (PH_IS_SIGNALING (self), NULL);
+
+  if (self->sealer == NULL)
+    return NULL;
+  key = ph_pake_get_session_key (self->pake);
+  crypto_generichash (binding, sizeof binding, (const guint8 *)context, sizeof context - 1,
+                      g_bytes_get_data (key, NULL), g_bytes_get_size (key));
+  return g_bytes_new (binding, sizeof binding);
 }
 
 void

@@ -60,6 +60,11 @@ void ph_signaling_set_resilient (PhSignaling *self);
 /* How many messages in the peer's name were ignored because the peer did
  * not send them (see above), for tests and the inspector. */
 guint ph_signaling_get_ignored_count (PhSignaling *self);
+/* Once paired: 32 bytes that only the two sides of this chat know,
+ * BLAKE2b-256 of the PAKE key under the context "pinhole chat binding",
+ * for signatures that must not verify in any other chat (contact offers,
+ * ph-contact-exchange.h). NULL before the PAKE finished. */
+GBytes *ph_signaling_dup_binding (PhSignaling *self);
 /* Drops the poll in flight and asks again at once: after the network
  * changed, its connection may be dead without either end knowing. */
 void ph_signaling_poll_now (PhSignaling *self);
