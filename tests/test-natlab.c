@@ -1260,6 +1260,78 @@ test_peer_killed (void)
   tally_clear (&b);
 }
 
+/* --- relayed first, direct as soon as it can be --- */
+
+/* Address-restricted <-> symmetric from a lab nobody has used: the relay
+ * pair validates first (the address-restricted NAT already lets the TURN
+ * server in), the direct one only once that NAT has sent to the symmetric
+ * NAT's address. The chat must end up direct on both sides without losing
+ * or repeating a message written before, during and after the move. The
+ * links add 20 ms each way, so the direct pair comes well after the relay
+ * one, as on a real network. */
+#define UPGRADE_LAB "--nat-a address-restricted --nat-b symmetric --delay 20"
+#define UPGRADE_BATCHES 20
+
+static gboolean
+both_direct (Tally *a, Tally *b, gpointer data)
+{
+  return (!a->relayed && !b->relayed) || a->error != NULL || b->error != NULL || a->closed != NULL
+         || b->closed != NULL;
+}
+
+static void
+test_upgrade_to_direct (void)
+{
+  Lab *lab = get_lab (UPGRADE_LAB);
+  Tally a, b;
+  Counts all = { UPGRADE_BATCHES * 5, UPGRADE_BATCHES * 5 };
+  gboolean started_relayed;
+  gint64 connected;
+  double direct_after = -1;
+
+  if (lab == NULL)
+    return;
+  if (start_chat (lab, "STUN TURN", NULL, &a, &b))
+    {
+      connected = g_get_monotonic_time ();
+      started_relayed = a.relayed || b.relayed;
+      if (!started_relayed)
+        direct_after = 0;
+      /* Five messages each way every 100 ms while the path may move. */
+      for (guint i = 0; i < UPGRADE_BATCHES; i++)
+        {
+          write_lines (&a, "from A", i * 5, i * 5 + 5);
+          write_lines (&b, "from B", i * 5, i * 5 + 5);
+          pump (&a, &b, NULL, NULL, 100);
+          if (direct_after < 0 && !a.relayed && !b.relayed)
+            direct_after = (g_get_monotonic_time () - connected) / (double)G_USEC_PER_SEC;
+        }
+      if (direct_after < 0 && pump (&a, &b, both_direct, NULL, PATH_CHANGE_TIMEOUT_MS)
+          && !a.relayed && !b.relayed)
+        direct_after = (g_get_monotonic_time () - connected) / (double)G_USEC_PER_SEC;
+      pump (&a, &b, counts_reached, &all, MESSAGE_TIMEOUT_MS);
+      g_test_message ("address-restricted <-> symmetric, fresh lab: %s, direct after %.2f s",
+                      started_relayed ? "started relayed" : "started direct", direct_after);
+      g_string_append_printf (summary, "%-52s %s, direct after %.2f s\n",
+                              "upgrade: address-restricted <-> symmetric",
+                              started_relayed ? "started relayed" : "started direct",
+                              direct_after);
+      g_assert_null (a.error);
+      g_assert_null (b.error);
+      if (a.relayed || b.relayed)
+        g_test_fail_printf ("still relayed %.0f s after connecting (A %s, B %s)",
+                            (g_get_monotonic_time () - connected) / (double)G_USEC_PER_SEC,
+                            a.relayed ? "relayed" : "direct", b.relayed ? "relayed" : "direct");
+      end_chat (&a, &b);
+      check_received (&a, &b, "from A", UPGRADE_BATCHES * 5);
+      check_received (&b, &a, "from B", UPGRADE_BATCHES * 5);
+    }
+  tally_clear (&a);
+  tally_clear (&b);
+  /* The next test that wants this cell gets a lab nobody has used. */
+  g_clear_pointer (&current_lab, lab_free);
+}
+
 /* --- the matrix --- */
 
 typedef struct
@@ -1484,6 +1556,7 @@ main (int argc, char *argv[])
                    test_rendezvous_restarted_during_setup);
   g_test_add_func ("/natlab/fault/turn-restarted-while-relayed", test_turn_restarted_while_relayed);
   /* Each of these builds a lab of its own. */
+  g_test_add_func ("/natlab/upgrade/address-restricted-symmetric", test_upgrade_to_direct);
   g_test_add_func ("/natlab/fault/bulk-with-loss", test_bulk_with_loss);
   g_test_add_func ("/natlab/fault/bulk-with-heavy-loss", test_bulk_with_heavy_loss);
 
