@@ -46,6 +46,12 @@
  * counts as failed: one STUN round trip to gather, the answer through the
  * relay, and the checks, which give up within a few seconds. */
 #define PROBE_TIMEOUT_MS 10000
+/* A probe's candidates go out with its first server-reflexive one, at the
+ * end of gathering, or after this, whichever comes first: libnice ends
+ * gathering for the whole agent at once, and a server-reflexive request
+ * of the first stream that goes unanswered (seen when the STUN server is
+ * also its TURN server) would otherwise hold the probe up for seconds. */
+#define PROBE_GATHER_MS 500
 /* After moving, how often we look whether the peer has moved too. */
 #define RETIRE_CHECK_MS 500
 
@@ -84,7 +90,8 @@ struct _PhIceTransport
   guint probe_stream_id; /* 0: none */
   guint64 probe_id;
   GPtrArray *probe_candidates; /* char *, our lines */
-  gboolean probe_gathered;
+  gboolean probe_announced; /* "probe-ready" was emitted */
+  guint probe_gather_id;
   guint probe_timeout_id;
   guint old_stream_id; /* moved away from; goes once the peer has moved too */
   guint retire_id;
@@ -245,8 +252,8 @@ path_from_pair (PhIceTransport *self, const NiceCandidate *local, const NiceCand
   return path;
 }
 
-static void probe_candidate (PhIceTransport *self, const char *line);
-static void probe_gathered (PhIceTransport *self);
+static void probe_candidate (PhIceTransport *self, NiceCandidateType type, const char *line);
+static void announce_probe (PhIceTransport *self);
 static void probe_state_changed (PhIceTransport *self, NiceComponentState state);
 
 static void
@@ -268,7 +275,7 @@ new_candidate_full_cb (NiceAgent *agent, NiceCandidate *candidate, PhIceTranspor
 
   if (candidate->stream_id == self->probe_stream_id)
     {
-      probe_candidate (self, line);
+      probe_candidate (self, candidate->type, line);
       return;
     }
   if (HIDE_DIRECT_CANDIDATES () && candidate->type != NICE_CANDIDATE_TYPE_RELAYED)
@@ -281,7 +288,7 @@ static void
 candidate_gathering_done_cb (NiceAgent *agent, guint stream_id, PhIceTransport *self)
 {
   if (stream_id != 0 && stream_id == self->probe_stream_id)
-    probe_gathered (self);
+    announce_probe (self);
   if (stream_id != self->stream_id)
     return;
 
@@ -349,6 +356,7 @@ new_selected_pair_full_cb (NiceAgent *agent, guint stream_id, guint component_id
 static void
 remove_side_streams (PhIceTransport *self)
 {
+  g_clear_handle_id (&self->probe_gather_id, g_source_remove);
   g_clear_handle_id (&self->probe_timeout_id, g_source_remove);
   g_clear_handle_id (&self->retire_id, g_source_remove);
   if (self->probe_stream_id != 0)
@@ -358,7 +366,6 @@ remove_side_streams (PhIceTransport *self)
   self->probe_stream_id = 0;
   self->old_stream_id = 0;
   g_ptr_array_set_size (self->probe_candidates, 0);
-  self->probe_gathered = FALSE;
 }
 
 static void
@@ -925,6 +932,7 @@ ph_ice_transport_close_async (PhIceTransport *self, GAsyncReadyCallback callback
 
   self->closed = TRUE;
   g_cancellable_cancel (self->cancellable);
+  g_clear_handle_id (&self->probe_gather_id, g_source_remove);
   g_clear_handle_id (&self->probe_timeout_id, g_source_remove);
   g_clear_handle_id (&self->retire_id, g_source_remove);
   set_state (self, PH_ICE_STATE_CLOSED);
@@ -976,30 +984,48 @@ probe_timeout_cb (gpointer user_data)
 static void
 remove_probe (PhIceTransport *self)
 {
+  g_clear_handle_id (&self->probe_gather_id, g_source_remove);
   g_clear_handle_id (&self->probe_timeout_id, g_source_remove);
   if (self->probe_stream_id != 0)
     nice_agent_remove_stream (self->agent, self->probe_stream_id);
   self->probe_stream_id = 0;
   g_ptr_array_set_size (self->probe_candidates, 0);
-  self->probe_gathered = FALSE;
+  self->probe_announced = FALSE;
 }
 
 static void
-probe_candidate (PhIceTransport *self, const char *line)
+probe_candidate (PhIceTransport *self, NiceCandidateType type, const char *line)
 {
+  if (self->probe_announced)
+    return;
   if (self->probe_candidates->len < PH_ICE_TRANSPORT_MAX_PROBE_CANDIDATES)
     g_ptr_array_add (self->probe_candidates, g_strdup (line));
+  if (type == NICE_CANDIDATE_TYPE_SERVER_REFLEXIVE)
+    announce_probe (self);
+}
+
+static gboolean
+probe_gather_timeout_cb (gpointer user_data)
+{
+  PhIceTransport *self = user_data;
+
+  self->probe_gather_id = 0;
+  announce_probe (self);
+  return G_SOURCE_REMOVE;
 }
 
 static void
-probe_gathered (PhIceTransport *self)
+announce_probe (PhIceTransport *self)
 {
   g_autoptr (GStrvBuilder) builder = g_strv_builder_new ();
   g_auto (GStrv) candidates = NULL;
   g_autofree char *ufrag = NULL;
   g_autofree char *pwd = NULL;
 
-  self->probe_gathered = TRUE;
+  if (self->probe_announced || self->probe_stream_id == 0)
+    return;
+  self->probe_announced = TRUE;
+  g_clear_handle_id (&self->probe_gather_id, g_source_remove);
   if (self->probe_candidates->len == 0)
     {
       probe_state_changed (self, NICE_COMPONENT_STATE_FAILED);
@@ -1050,6 +1076,7 @@ move_to_probe (PhIceTransport *self)
   self->old_stream_id = self->stream_id;
   self->stream_id = self->probe_stream_id;
   self->probe_stream_id = 0;
+  g_clear_handle_id (&self->probe_gather_id, g_source_remove);
   g_clear_handle_id (&self->probe_timeout_id, g_source_remove);
   g_ptr_array_set_size (self->probe_candidates, 0);
   self->retire_id = g_timeout_add (RETIRE_CHECK_MS, retire_check_cb, self);
@@ -1092,6 +1119,7 @@ ph_ice_transport_start_probe (PhIceTransport *self, guint64 probe_id)
       return FALSE;
     }
   self->probe_timeout_id = g_timeout_add (PROBE_TIMEOUT_MS, probe_timeout_cb, self);
+  self->probe_gather_id = g_timeout_add (PROBE_GATHER_MS, probe_gather_timeout_cb, self);
   g_debug ("Probe %" G_GUINT64_FORMAT ": looking for a direct path on stream %u", probe_id,
            self->probe_stream_id);
   /* No relay info for this stream: its candidates are direct ones only. */
