@@ -453,7 +453,8 @@ test_parse_invalid (void)
     { "{\"type\":\"probe\",\"id\":1,\"ufrag\":\"u\",\"pwd\":\"p\",\"candidates\":[1]}",
       "“candidates” must be an array of candidate lines" },
     { "{\"type\":\"probe\",\"id\":1,\"ufrag\":\"u\",\"pwd\":\"p\",\"candidates\":"
-      "[\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\"]}",
+      "[\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\","
+      "\"a\",\"a\"]}",
       "“candidates” lists more than 16 candidates" },
     { "{\"id\":\"x\"}", "has no “type”" },
     { "{\"type\":5}", "“type” must be a string" },

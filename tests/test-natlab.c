@@ -1300,8 +1300,8 @@ run_upgrade (Lab *lab, const char *const *envp, gboolean *out_started_relayed)
           if (direct_after < 0 && !a.relayed && !b.relayed)
             direct_after = (g_get_monotonic_time () - connected) / (double)G_USEC_PER_SEC;
         }
-      if (direct_after < 0 && pump (&a, &b, both_direct, NULL, PATH_CHANGE_TIMEOUT_MS)
-          && !a.relayed && !b.relayed)
+      if (direct_after < 0 && pump (&a, &b, both_direct, NULL, PATH_CHANGE_TIMEOUT_MS) && !a.relayed
+          && !b.relayed)
         direct_after = (g_get_monotonic_time () - connected) / (double)G_USEC_PER_SEC;
       pump (&a, &b, counts_reached, &all, MESSAGE_TIMEOUT_MS);
       g_assert_null (a.error);

@@ -993,8 +993,8 @@ test_relayed_then_direct (Fixture *fixture, gconstpointer data)
   ph_test_process_write_line (host, last);
   while (TRUE)
     {
-      g_autoptr (JsonObject) message = ph_test_process_wait_event (joiner, "message",
-                                                                   EVENT_TIMEOUT_MS);
+      g_autoptr (JsonObject) message
+          = ph_test_process_wait_event (joiner, "message", EVENT_TIMEOUT_MS);
 
       if (g_str_equal (json_object_get_string_member (message, "text"), last))
         break;
@@ -1004,8 +1004,8 @@ test_relayed_then_direct (Fixture *fixture, gconstpointer data)
   ph_test_process_write_line (joiner, last);
   while (TRUE)
     {
-      g_autoptr (JsonObject) message = ph_test_process_wait_event (host, "message",
-                                                                   EVENT_TIMEOUT_MS);
+      g_autoptr (JsonObject) message
+          = ph_test_process_wait_event (host, "message", EVENT_TIMEOUT_MS);
 
       if (g_str_equal (json_object_get_string_member (message, "text"), last))
         break;

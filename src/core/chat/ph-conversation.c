@@ -484,8 +484,8 @@ start_direct_search (PhConversation *self, const PhFrame *hello)
   if (self->direct_search == NULL)
     {
       self->direct_search = ph_direct_search_new (self->is_host);
-      g_signal_connect (self->direct_search, "send-frame",
-                        G_CALLBACK (direct_search_send_frame_cb), self);
+      g_signal_connect (self->direct_search, "send-frame", G_CALLBACK (direct_search_send_frame_cb),
+                        self);
     }
   ph_direct_search_start (self->direct_search, ice);
 }

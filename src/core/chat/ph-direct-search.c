@@ -11,10 +11,10 @@ struct _PhDirectSearch
 
   gboolean leader;
   PhIceTransport *ice;
-  guint delay_ms;     /* before the next probe */
-  guint timer_id;     /* the next probe, when one is due */
-  guint64 probe_id;   /* the last one we started; never reused in a chat */
-  gboolean probing;   /* a probe of ours is under way */
+  guint delay_ms;   /* before the next probe */
+  guint timer_id;   /* the next probe, when one is due */
+  guint64 probe_id; /* the last one we started; never reused in a chat */
+  gboolean probing; /* a probe of ours is under way */
   guint probes;
 };
 

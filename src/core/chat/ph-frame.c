@@ -217,7 +217,8 @@ check_outgoing_probe (const PhFrame *frame, GError **error)
                    PH_FRAME_MAX_ICE_STRING_LENGTH);
       return FALSE;
     }
-  if (frame->candidates == NULL || g_strv_length (frame->candidates) > PH_FRAME_MAX_PROBE_CANDIDATES)
+  if (frame->candidates == NULL
+      || g_strv_length (frame->candidates) > PH_FRAME_MAX_PROBE_CANDIDATES)
     {
       g_set_error (error, PH_ERROR, PH_ERROR_TOO_LARGE, "A probe lists at most %d candidates",
                    PH_FRAME_MAX_PROBE_CANDIDATES);

@@ -32,8 +32,8 @@ struct _PhConnectionAttempt
   PhSessionDescription *peer_description;
   PhSecureChannel *channel;
   gboolean relay_only; /* every pair is relayed: nothing better to wait for */
-  guint settle_id;   /* TLS waits for a direct pair, see open_channel_when_settled */
-  gboolean finished;     /* dropped or closed: silent from then on */
+  guint settle_id;     /* TLS waits for a direct pair, see open_channel_when_settled */
+  gboolean finished;   /* dropped or closed: silent from then on */
 };
 
 G_DEFINE_FINAL_TYPE (PhConnectionAttempt, ph_connection_attempt, G_TYPE_OBJECT)

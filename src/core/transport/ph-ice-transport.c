@@ -90,7 +90,7 @@ struct _PhIceTransport
   guint probe_stream_id; /* 0: none */
   guint64 probe_id;
   GPtrArray *probe_candidates; /* char *, our lines */
-  gboolean probe_announced; /* "probe-ready" was emitted */
+  gboolean probe_announced;    /* "probe-ready" was emitted */
   guint probe_gather_id;
   guint probe_timeout_id;
   guint old_stream_id; /* moved away from; goes once the peer has moved too */
@@ -442,8 +442,8 @@ ph_ice_transport_class_init (PhIceTransportClass *klass)
       = g_signal_new ("relay-problem", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
                       NULL, G_TYPE_NONE, 1, G_TYPE_STRING | G_SIGNAL_TYPE_STATIC_SCOPE);
   signals[SIGNAL_PROBE_READY] = g_signal_new (
-      "probe-ready", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
-      G_TYPE_NONE, 4, G_TYPE_UINT64, G_TYPE_STRING | G_SIGNAL_TYPE_STATIC_SCOPE,
+      "probe-ready", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE,
+      4, G_TYPE_UINT64, G_TYPE_STRING | G_SIGNAL_TYPE_STATIC_SCOPE,
       G_TYPE_STRING | G_SIGNAL_TYPE_STATIC_SCOPE, G_TYPE_STRV | G_SIGNAL_TYPE_STATIC_SCOPE);
   signals[SIGNAL_PROBE_FAILED]
       = g_signal_new ("probe-failed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
