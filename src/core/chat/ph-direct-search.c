@@ -15,7 +15,6 @@ struct _PhDirectSearch
   guint timer_id;   /* the next probe, when one is due */
   guint64 probe_id; /* the last one we started; never reused in a chat */
   gboolean probing; /* a probe of ours is under way */
-  guint probes;
 };
 
 enum
@@ -63,9 +62,7 @@ probe_due_cb (gpointer user_data)
 
   self->timer_id = 0;
   self->probing = ph_ice_transport_start_probe (self->ice, ++self->probe_id);
-  if (self->probing)
-    self->probes++;
-  else
+  if (!self->probing)
     back_off (self);
   return G_SOURCE_REMOVE;
 }
@@ -142,22 +139,6 @@ ph_direct_search_handle_frame (PhDirectSearch *self, const PhFrame *frame)
                                            (const char *const *)frame->candidates, &error))
     g_debug ("Ignoring the peer’s probe %" G_GUINT64_FORMAT ": %s", frame->probe_id,
              error->message);
-}
-
-guint
-ph_direct_search_get_probes (PhDirectSearch *self)
-{
-  g_return_val_if_fail (PH_IS_DIRECT_SEARCH (self), 0);
-
-  return self->probes;
-}
-
-guint
-ph_direct_search_get_delay_ms (PhDirectSearch *self)
-{
-  g_return_val_if_fail (PH_IS_DIRECT_SEARCH (self), 0);
-
-  return self->timer_id != 0 ? self->delay_ms : 0;
 }
 
 static void

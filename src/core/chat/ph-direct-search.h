@@ -32,9 +32,5 @@ void ph_direct_search_start (PhDirectSearch *self, PhIceTransport *ice);
 void ph_direct_search_stop (PhDirectSearch *self);
 /* A PH_FRAME_PROBE from the peer. */
 void ph_direct_search_handle_frame (PhDirectSearch *self, const PhFrame *frame);
-/* Probes this side started, for tests and the inspector. */
-guint ph_direct_search_get_probes (PhDirectSearch *self);
-/* The wait before the next probe, in ms, 0 when none is due. */
-guint ph_direct_search_get_delay_ms (PhDirectSearch *self);
 
 G_END_DECLS
