@@ -47,6 +47,12 @@ check_round_trip (const PhFrame *frame)
   g_assert_cmpuint (strv_length (again->features), ==, strv_length (frame->features));
   for (guint i = 0; i < strv_length (frame->features); i++)
     g_assert_cmpstr (again->features[i], ==, frame->features[i]);
+  g_assert_cmpuint (again->probe_id, ==, frame->probe_id);
+  g_assert_cmpstr (again->ufrag, ==, frame->ufrag);
+  g_assert_cmpstr (again->pwd, ==, frame->pwd);
+  g_assert_cmpuint (strv_length (again->candidates), ==, strv_length (frame->candidates));
+  for (guint i = 0; i < strv_length (frame->candidates); i++)
+    g_assert_cmpstr (again->candidates[i], ==, frame->candidates[i]);
 }
 
 static void

@@ -66,6 +66,9 @@ frames = [
     {"type": "typing", "active": True},
     {"type": "bye", "reason": "done"},
     {"type": "ping"},
+    {"type": "probe", "id": 3, "ufrag": "q7Rt", "pwd": "Zp3QxYk8mN2bV7cL1rT9wE",
+     "candidates": ["candidate:1 1 UDP 2015363327 10.1.0.2 39989 typ host",
+                    "candidate:3 1 UDP 1679819007 203.0.113.1 40001 typ srflx raddr 10.1.0.2 rport 39989"]},
     {"type": "future-thing", "x": [1, {"y": None}]},
 ]
 stream = b""

@@ -25,6 +25,14 @@ assert_frames_equal (const PhFrame *a, const PhFrame *b)
   g_assert_cmpint (a->active, ==, b->active);
   g_assert_cmpstr (a->reason, ==, b->reason);
   g_assert_cmpuint (a->ping_id, ==, b->ping_id);
+  g_assert_cmpuint (a->probe_id, ==, b->probe_id);
+  g_assert_cmpstr (a->ufrag, ==, b->ufrag);
+  g_assert_cmpstr (a->pwd, ==, b->pwd);
+  g_assert_cmpuint (a->candidates ? g_strv_length (a->candidates) : 0, ==,
+                    b->candidates ? g_strv_length (b->candidates) : 0);
+  if (a->candidates != NULL && b->candidates != NULL)
+    g_assert_true (
+        g_strv_equal ((const char *const *)a->candidates, (const char *const *)b->candidates));
   if (a->features == NULL || b->features == NULL)
     g_assert_cmpuint (a->features ? g_strv_length (a->features) : 0, ==,
                       b->features ? g_strv_length (b->features) : 0);
@@ -80,6 +88,15 @@ make_frames (void)
   g_ptr_array_add (frames, ph_frame_new_pong (PH_FRAME_MAX_SEQ));
   g_ptr_array_add (frames, ph_frame_new_bye (NULL));
   g_ptr_array_add (frames, ph_frame_new_bye ("user-quit"));
+  {
+    const char *const candidates[]
+        = { "candidate:1 1 UDP 2015363327 10.0.1.2 40000 typ host",
+            "candidate:2 1 UDP 1679819007 198.51.100.2 40000 typ srflx raddr 10.0.1.2 rport 40000",
+            NULL };
+
+    g_ptr_array_add (frames, ph_frame_new_probe (3, "Ab+/", "0123456789abcdefghijkl", candidates));
+    g_ptr_array_add (frames, ph_frame_new_probe (PH_FRAME_MAX_SEQ, "u1u2", "p", NULL));
+  }
 
   return frames;
 }
@@ -144,6 +161,8 @@ test_encoding_exact (void)
     { ph_frame_new_bye (NULL), "{\"type\":\"bye\"}" },
     { ph_frame_new_ping (), "{\"type\":\"ping\"}" },
     { ph_frame_new_pong (42), "{\"type\":\"pong\",\"id\":42}" },
+    { ph_frame_new_probe (2, "uf", "pw", (const char *const[]){ "c 1", NULL }),
+      "{\"type\":\"probe\",\"id\":2,\"ufrag\":\"uf\",\"pwd\":\"pw\",\"candidates\":[\"c 1\"]}" },
   };
 
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
@@ -421,6 +440,22 @@ test_parse_invalid (void)
     { "{\"type\":\"ping\"}{\"type\":\"ping\"}", "data after its JSON object" },
     { "{\"type\":\"ping\"} x", "data after its JSON object" },
     { "{}", "has no “type”" },
+    { "{\"type\":\"probe\",\"ufrag\":\"u\",\"pwd\":\"p\",\"candidates\":[]}",
+      "“probe” frame’s “id” is missing" },
+    { "{\"type\":\"probe\",\"id\":0,\"ufrag\":\"u\",\"pwd\":\"p\",\"candidates\":[]}",
+      "“id” must be 1 to 2⁵³−1" },
+    { "{\"type\":\"probe\",\"id\":1,\"ufrag\":\"\",\"pwd\":\"p\",\"candidates\":[]}",
+      "“ufrag” must be 1 to 256 printable ASCII characters" },
+    { "{\"type\":\"probe\",\"id\":1,\"ufrag\":\"u\",\"pwd\":\"p\\n\",\"candidates\":[]}",
+      "“pwd” must be 1 to 256 printable ASCII characters" },
+    { "{\"type\":\"probe\",\"id\":1,\"ufrag\":\"u\",\"pwd\":\"p\"}",
+      "“candidates” must be an array of strings" },
+    { "{\"type\":\"probe\",\"id\":1,\"ufrag\":\"u\",\"pwd\":\"p\",\"candidates\":[1]}",
+      "“candidates” must be an array of candidate lines" },
+    { "{\"type\":\"probe\",\"id\":1,\"ufrag\":\"u\",\"pwd\":\"p\",\"candidates\":"
+      "[\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\","
+      "\"a\",\"a\"]}",
+      "“candidates” lists more than 16 candidates" },
     { "{\"id\":\"x\"}", "has no “type”" },
     { "{\"type\":5}", "“type” must be a string" },
     { "{\"type\":null}", "“type” must be a string" },

@@ -379,6 +379,7 @@ typedef struct
   PhTestProcess *proxy;
   guint proxy_port;
   char *proxy_log;
+  gboolean allow_direct; /* peers without --relay-only */
 } Fixture;
 
 static gboolean
@@ -660,8 +661,8 @@ start_proxy (Fixture *fixture)
       poll_until (tcp_listening, GUINT_TO_POINTER (fixture->proxy_port), START_TIMEOUT_MS));
 }
 
-/* Starts a relay-only peer with the TURN servers in @turn_uris; @command
- * is "host" or "join CODE". */
+/* Starts a peer with the TURN servers in @turn_uris, relay-only unless
+ * @fixture->allow_direct; @command is "host" or "join CODE". */
 static PhTestProcess *
 spawn_peer (Fixture *fixture, const char *name, const char *const *turn_uris, const char *ca_file,
             const char *const *extra_env, const char *const *command)
@@ -672,7 +673,8 @@ spawn_peer (Fixture *fixture, const char *name, const char *const *turn_uris, co
   g_auto (GStrv) args_strv = NULL;
   g_auto (GStrv) env_strv = NULL;
 
-  g_strv_builder_add (args, "--relay-only");
+  if (!fixture->allow_direct)
+    g_strv_builder_add (args, "--relay-only");
   for (guint i = 0; turn_uris[i] != NULL; i++)
     {
       g_autofree char *option = g_strdup_printf ("--turn=%s", turn_uris[i]);
@@ -895,6 +897,131 @@ test_udp_preferred (Fixture *fixture, gconstpointer data)
   assert_chat_and_goodbye (host, joiner);
 }
 
+/* @peer's message events so far are "@prefix 0" to "@prefix @count-1",
+ * each once and in order. */
+static void
+assert_received_once (PhTestProcess *peer, const char *prefix, guint count)
+{
+  GPtrArray *events = ph_test_process_get_events (peer);
+  guint next = 0;
+
+  for (guint i = 0; i < events->len; i++)
+    {
+      JsonObject *event = g_ptr_array_index (events, i);
+      g_autofree char *expected = NULL;
+
+      if (!g_str_equal (json_object_get_string_member (event, "event"), "message"))
+        continue;
+      expected = g_strdup_printf ("%s %u", prefix, next++);
+      g_assert_cmpstr (json_object_get_string_member (event, "text"), ==, expected);
+    }
+  g_assert_cmpuint (next, ==, count);
+}
+
+/* Whether @peer reported a path change within @timeout_ms; it must be to
+ * a direct path. */
+static gboolean
+moved_to_direct (PhTestProcess *peer, guint timeout_ms)
+{
+  const char *const path_changed[] = { "path-changed", NULL };
+  g_autoptr (JsonObject) event = ph_test_process_next_event (peer, path_changed, timeout_ms);
+  JsonObject *path;
+
+  if (event == NULL)
+    return FALSE;
+  path = json_object_get_object_member (event, "path");
+  g_assert_nonnull (path);
+  g_assert_false (json_object_get_boolean_member (path, "relayed"));
+  g_assert_cmpstr (
+      json_object_get_string_member (json_object_get_object_member (path, "local"), "type"), !=,
+      "relay");
+  return TRUE;
+}
+
+/* Relayed first where a direct path exists (a test hook keeps the first
+ * ICE stream's direct candidates to itself): the chat moves to the direct
+ * path in the background, both sides say so in a path-changed event, and
+ * the messages both write every ~0.1 s before, during and after the move
+ * each arrive once and in order. */
+static void
+test_relayed_then_direct (Fixture *fixture, gconstpointer data)
+{
+  const char *const env[] = { "PINHOLE_TEST_HIDE_DIRECT_CANDIDATES=1", NULL };
+  g_autoptr (PhTestProcess) host = NULL;
+  g_autoptr (PhTestProcess) joiner = NULL;
+  g_autofree char *uri = NULL;
+  g_autofree char *last = NULL;
+  gboolean host_moved = FALSE;
+  gboolean joiner_moved = FALSE;
+  guint sent = 0;
+  gint64 connected;
+  gint64 deadline;
+
+  if (fixture->coturn == NULL)
+    return;
+  fixture->allow_direct = TRUE;
+  uri = g_strdup_printf ("turn:%s:%u", fixture->host_address, fixture->turn_port);
+  {
+    const char *const turn_uris[] = { uri, NULL };
+
+    start_chat (fixture, turn_uris, fixture->ca_file, env, &host, &joiner);
+  }
+  assert_connected_over (host, "udp", fixture->turn_port, FALSE);
+  assert_connected_over (joiner, "udp", fixture->turn_port, FALSE);
+  connected = g_get_monotonic_time ();
+  deadline = connected + ph_test_scaled_ms (10000) * G_TIME_SPAN_MILLISECOND;
+
+  while ((!host_moved || !joiner_moved) && g_get_monotonic_time () < deadline)
+    {
+      g_autofree char *from_host = g_strdup_printf ("from Alice %u", sent);
+      g_autofree char *from_joiner = g_strdup_printf ("from Bob %u", sent);
+
+      ph_test_process_write_line (host, from_host);
+      ph_test_process_write_line (joiner, from_joiner);
+      sent++;
+      host_moved = host_moved || moved_to_direct (host, 50);
+      joiner_moved = joiner_moved || moved_to_direct (joiner, 50);
+    }
+  g_test_message ("relayed -> direct %.2f s after connecting, %u messages each way meanwhile",
+                  (g_get_monotonic_time () - connected) / (double)G_USEC_PER_SEC, sent);
+  g_assert_true (host_moved);
+  g_assert_true (joiner_moved);
+
+  /* One more each way on the direct path; once it is in, all before it
+   * have been shown. */
+  last = g_strdup_printf ("from Alice %u", sent);
+  ph_test_process_write_line (host, last);
+  while (TRUE)
+    {
+      g_autoptr (JsonObject) message
+          = ph_test_process_wait_event (joiner, "message", EVENT_TIMEOUT_MS);
+
+      if (g_str_equal (json_object_get_string_member (message, "text"), last))
+        break;
+    }
+  g_free (last);
+  last = g_strdup_printf ("from Bob %u", sent);
+  ph_test_process_write_line (joiner, last);
+  while (TRUE)
+    {
+      g_autoptr (JsonObject) message
+          = ph_test_process_wait_event (host, "message", EVENT_TIMEOUT_MS);
+
+      if (g_str_equal (json_object_get_string_member (message, "text"), last))
+        break;
+    }
+  sent++;
+
+  ph_test_process_close_stdin (host);
+  ph_test_process_wait_event (joiner, "closed", EVENT_TIMEOUT_MS);
+  g_assert_cmpint (ph_test_process_wait_exit (host, EVENT_TIMEOUT_MS), ==, 0);
+  ph_test_process_close_stdin (joiner);
+  g_assert_cmpint (ph_test_process_wait_exit (joiner, EVENT_TIMEOUT_MS), ==, 0);
+  /* After both ended, so that a late copy would be counted too. */
+  assert_received_once (joiner, "from Alice", sent);
+  assert_received_once (host, "from Bob", sent);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -913,6 +1040,8 @@ main (int argc, char *argv[])
   ADD ("tls-through-proxy", test_tls_through_proxy);
   ADD ("untrusted-certificate", test_untrusted_certificate);
   ADD ("udp-preferred", test_udp_preferred);
+  /* And a direct path hidden from the first ICE stream. */
+  ADD ("relayed-then-direct", test_relayed_then_direct);
 #undef ADD
   g_test_add ("/turn-transports/tcp", Fixture, NULL, fixture_set_up, test_tcp, fixture_tear_down);
 

@@ -13,6 +13,7 @@
 #include "ph-contact-exchange.h"
 #include "ph-conversation-private.h"
 #include "ph-delivery.h"
+#include "ph-direct-search.h"
 #include "ph-error.h"
 #include "ph-frame.h"
 #include "ph-ice-server-lookup.h"
@@ -61,6 +62,8 @@
 /* Descriptions hold at most PH_SESSION_DESCRIPTION_MAX_CANDIDATES; trickle
  * may add as many again. */
 #define MAX_CANDIDATES_PER_SIDE (2 * PH_SESSION_DESCRIPTION_MAX_CANDIDATES)
+/* The hello feature of peers that answer probes for a direct path. */
+#define FEATURE_PROBE "probe"
 /* Each reconnection attempt adds a handful of ICE states. */
 #define MAX_TIMELINE_ENTRIES 256
 
@@ -97,6 +100,7 @@ struct _PhConversation
   guint64 session_id;
   PhReconnection *reconnection;
   PhKeepalive *keepalive;
+  PhDirectSearch *direct_search; /* while relayed; made on the first hello */
   char *peer_fingerprint;
   gboolean ever_connected;
   PhSystemWatch *system_watch; /* network changes, resume from sleep */
@@ -305,11 +309,19 @@ disconnect_attempt (PhConversation *self)
 }
 
 static void
+stop_direct_search (PhConversation *self)
+{
+  if (self->direct_search != NULL)
+    ph_direct_search_stop (self->direct_search);
+}
+
+static void
 teardown (PhConversation *self)
 {
   g_assert (!self->tearing_down);
 
   self->tearing_down = TRUE;
+  stop_direct_search (self);
   g_clear_handle_id (&self->connect_timeout_id, g_source_remove);
   g_clear_handle_id (&self->leave_timeout_id, g_source_remove);
   g_clear_handle_id (&self->goodbye_timeout_id, g_source_remove);
@@ -538,6 +550,32 @@ handle_contact_offer (PhConversation *self, const PhFrame *frame)
 }
 
 static void
+direct_search_send_frame_cb (PhDirectSearch *search, const PhFrame *frame, PhConversation *self)
+{
+  if (self->state == PH_CONVERSATION_STATE_CONNECTED && !self->tearing_down)
+    send_frame (self, frame);
+}
+
+/* A chat on a relay looks for a direct path as long as it lasts, with a
+ * peer that answers probes; never when only relays are allowed. */
+static void
+start_direct_search (PhConversation *self, const PhFrame *hello)
+{
+  PhIceTransport *ice = ph_connection_attempt_get_ice (self->attempt);
+
+  if (self->ice_config->relay_only || ice == NULL || hello->features == NULL
+      || !g_strv_contains ((const char *const *)hello->features, FEATURE_PROBE))
+    return;
+  if (self->direct_search == NULL)
+    {
+      self->direct_search = ph_direct_search_new (self->is_host);
+      g_signal_connect (self->direct_search, "send-frame", G_CALLBACK (direct_search_send_frame_cb),
+                        self);
+    }
+  ph_direct_search_start (self->direct_search, ice);
+}
+
+static void
 handle_hello (PhConversation *self, const PhFrame *frame)
 {
   gint64 now = g_get_monotonic_time ();
@@ -570,6 +608,7 @@ handle_hello (PhConversation *self, const PhFrame *frame)
   ph_keepalive_start (self->keepalive);
 
   set_state (self, PH_CONVERSATION_STATE_CONNECTED);
+  start_direct_search (self, frame);
 
   /* Whatever the peer has not acknowledged may have been lost with the old
    * channel; the peer drops what it already has. */
@@ -666,6 +705,11 @@ channel_frame_received_cb (PhSecureChannel *channel, const PhFrame *frame, PhCon
       handle_contact_offer (self, frame);
       break;
 
+    case PH_FRAME_PROBE:
+      if (self->direct_search != NULL)
+        ph_direct_search_handle_frame (self->direct_search, frame);
+      break;
+
     case PH_FRAME_UNKNOWN:
     default:
       break;
@@ -707,7 +751,7 @@ attempt_channel_created_cb (PhConnectionAttempt *attempt, PhSecureChannel *chann
 static void
 attempt_channel_opened_cb (PhConnectionAttempt *attempt, PhConversation *self)
 {
-  const char *features[] = { NULL };
+  const char *features[] = { FEATURE_PROBE, NULL };
   g_autoptr (PhFrame) hello = ph_frame_new_hello (self->own_name, features);
 
   if (!self->tearing_down)
@@ -862,6 +906,7 @@ begin_attempt (PhConversation *self, guint64 attempt)
     }
 
   g_debug ("Reconnecting: attempt %" G_GUINT64_FORMAT, attempt);
+  stop_direct_search (self);
   disconnect_attempt (self);
   ph_connection_attempt_drop (self->attempt);
   g_clear_object (&self->attempt);
@@ -1597,6 +1642,12 @@ ph_conversation_dispose (GObject *object)
   g_clear_handle_id (&self->turn_renewal_id, g_source_remove);
   ph_keepalive_stop (self->keepalive);
   ph_reconnection_stop (self->reconnection);
+  if (self->direct_search != NULL)
+    {
+      g_signal_handlers_disconnect_by_data (self->direct_search, self);
+      ph_direct_search_stop (self->direct_search);
+    }
+  g_clear_object (&self->direct_search);
 
   stop_watching_system (self);
   g_cancellable_cancel (self->cancellable);

@@ -115,6 +115,22 @@ ph_frame_new_contact_offer (const char *public_key, const char *share, const cha
   return frame;
 }
 
+PhFrame *
+ph_frame_new_probe (guint64 probe_id, const char *ufrag, const char *pwd,
+                    const char *const *candidates)
+{
+  PhFrame *frame;
+
+  g_return_val_if_fail (ufrag != NULL && pwd != NULL, NULL);
+
+  frame = frame_new (PH_FRAME_PROBE);
+  frame->probe_id = probe_id;
+  frame->ufrag = g_strdup (ufrag);
+  frame->pwd = g_strdup (pwd);
+  frame->candidates = candidates != NULL ? g_strdupv ((GStrv)candidates) : g_new0 (char *, 1);
+  return frame;
+}
+
 void
 ph_frame_free (PhFrame *frame)
 {
@@ -129,6 +145,9 @@ ph_frame_free (PhFrame *frame)
   g_free (frame->public_key);
   g_free (frame->share);
   g_free (frame->signature);
+  g_free (frame->ufrag);
+  g_free (frame->pwd);
+  g_strfreev (frame->candidates);
   g_free (frame);
 }
 
@@ -153,6 +172,8 @@ type_name (PhFrameType type)
       return "pong";
     case PH_FRAME_CONTACT_OFFER:
       return "contact-offer";
+    case PH_FRAME_PROBE:
+      return "probe";
     case PH_FRAME_UNKNOWN:
     default:
       return NULL;
@@ -187,6 +208,53 @@ has_control_character (const char *text)
     }
 
   return FALSE;
+}
+
+/* ICE strings (RFC 8839 ice-char, candidate lines) are printable ASCII;
+ * the transport checks their grammar. */
+static gboolean
+is_ice_text (const char *text)
+{
+  gsize n = 0;
+
+  for (; text[n] != '\0'; n++)
+    if (n >= PH_FRAME_MAX_ICE_STRING_LENGTH || text[n] < 0x20 || text[n] > 0x7e)
+      return FALSE;
+  return n > 0;
+}
+
+static gboolean
+check_outgoing_probe (const PhFrame *frame, GError **error)
+{
+  if (frame->probe_id < 1 || frame->probe_id > PH_FRAME_MAX_SEQ)
+    {
+      g_set_error (error, PH_ERROR, PH_ERROR_INVALID_FRAME, "A probe id must be 1 to 2⁵³−1");
+      return FALSE;
+    }
+  if (frame->ufrag == NULL || !is_ice_text (frame->ufrag) || frame->pwd == NULL
+      || !is_ice_text (frame->pwd))
+    {
+      g_set_error (error, PH_ERROR, PH_ERROR_INVALID_FRAME,
+                   "A probe's ICE credentials must be 1 to %d printable ASCII characters",
+                   PH_FRAME_MAX_ICE_STRING_LENGTH);
+      return FALSE;
+    }
+  if (frame->candidates == NULL
+      || g_strv_length (frame->candidates) > PH_FRAME_MAX_PROBE_CANDIDATES)
+    {
+      g_set_error (error, PH_ERROR, PH_ERROR_TOO_LARGE, "A probe lists at most %d candidates",
+                   PH_FRAME_MAX_PROBE_CANDIDATES);
+      return FALSE;
+    }
+  for (guint i = 0; frame->candidates[i] != NULL; i++)
+    if (!is_ice_text (frame->candidates[i]))
+      {
+        g_set_error (error, PH_ERROR, PH_ERROR_INVALID_FRAME,
+                     "A probe's candidate must be 1 to %d printable ASCII characters",
+                     PH_FRAME_MAX_ICE_STRING_LENGTH);
+        return FALSE;
+      }
+  return TRUE;
 }
 
 /* The same rules as the parser, so Pinhole never sends what a peer refuses. */
@@ -293,6 +361,9 @@ check_outgoing (const PhFrame *frame, GError **error)
         }
       return TRUE;
 
+    case PH_FRAME_PROBE:
+      return check_outgoing_probe (frame, error);
+
     case PH_FRAME_UNKNOWN:
     default:
       g_set_error (error, PH_ERROR, PH_ERROR_INVALID_FRAME,
@@ -374,6 +445,20 @@ build_object (const PhFrame *frame)
       json_builder_add_string_value (builder, frame->name);
       json_builder_set_member_name (builder, "signature");
       json_builder_add_string_value (builder, frame->signature);
+      break;
+
+    case PH_FRAME_PROBE:
+      json_builder_set_member_name (builder, "id");
+      json_builder_add_int_value (builder, (gint64)frame->probe_id);
+      json_builder_set_member_name (builder, "ufrag");
+      json_builder_add_string_value (builder, frame->ufrag);
+      json_builder_set_member_name (builder, "pwd");
+      json_builder_add_string_value (builder, frame->pwd);
+      json_builder_set_member_name (builder, "candidates");
+      json_builder_begin_array (builder);
+      for (guint i = 0; frame->candidates[i] != NULL; i++)
+        json_builder_add_string_value (builder, frame->candidates[i]);
+      json_builder_end_array (builder);
       break;
 
     case PH_FRAME_UNKNOWN:
@@ -610,6 +695,62 @@ parse_ping_id (JsonObject *object, const char *type, gboolean required, PhFrame 
   return TRUE;
 }
 
+static gboolean
+get_ice_text (JsonObject *object, const char *member, char **out, GError **error)
+{
+  if (!get_string (object, "probe", member, TRUE, out, error))
+    return FALSE;
+  if (!is_ice_text (*out))
+    {
+      g_autofree char *problem = g_strdup_printf ("must be 1 to %d printable ASCII characters",
+                                                  PH_FRAME_MAX_ICE_STRING_LENGTH);
+      return member_error ("probe", member, problem, error);
+    }
+  return TRUE;
+}
+
+static gboolean
+parse_probe (JsonObject *object, PhFrame *frame, GError **error)
+{
+  g_autoptr (GStrvBuilder) candidates = g_strv_builder_new ();
+  JsonNode *node;
+  JsonArray *array;
+
+  node = get_member (object, "probe", "id", G_TYPE_INT64, "an integer (the probe's number)", TRUE,
+                     error);
+  if (node == NULL)
+    return FALSE;
+  if (json_node_get_int (node) < 1 || (guint64)json_node_get_int (node) > PH_FRAME_MAX_SEQ)
+    return member_error ("probe", "id", "must be 1 to 2⁵³−1", error);
+  frame->probe_id = json_node_get_int (node);
+
+  if (!get_ice_text (object, "ufrag", &frame->ufrag, error)
+      || !get_ice_text (object, "pwd", &frame->pwd, error))
+    return FALSE;
+
+  node = json_object_get_member (object, "candidates");
+  if (node == NULL || !JSON_NODE_HOLDS_ARRAY (node))
+    return member_error ("probe", "candidates", "must be an array of strings", error);
+  array = json_node_get_array (node);
+  if (json_array_get_length (array) > PH_FRAME_MAX_PROBE_CANDIDATES)
+    {
+      g_autofree char *problem
+          = g_strdup_printf ("lists more than %d candidates", PH_FRAME_MAX_PROBE_CANDIDATES);
+      return member_error ("probe", "candidates", problem, error);
+    }
+  for (guint i = 0; i < json_array_get_length (array); i++)
+    {
+      JsonNode *element = json_array_get_element (array, i);
+
+      if (!JSON_NODE_HOLDS_VALUE (element) || json_node_get_value_type (element) != G_TYPE_STRING
+          || !is_ice_text (json_node_get_string (element)))
+        return member_error ("probe", "candidates", "must be an array of candidate lines", error);
+      g_strv_builder_add (candidates, json_node_get_string (element));
+    }
+  frame->candidates = g_strv_builder_end (candidates);
+  return TRUE;
+}
+
 static PhFrame *
 parse_object (JsonObject *object, GError **error)
 {
@@ -677,6 +818,11 @@ parse_object (JsonObject *object, GError **error)
            && get_string (object, "contact-offer", "share", TRUE, &frame->share, error)
            && get_string (object, "contact-offer", "name", TRUE, &frame->name, error)
            && get_string (object, "contact-offer", "signature", TRUE, &frame->signature, error);
+    }
+  else if (strcmp (type, "probe") == 0)
+    {
+      frame = frame_new (PH_FRAME_PROBE);
+      ok = parse_probe (object, frame, error);
     }
   else
     frame = frame_new (PH_FRAME_UNKNOWN); /* from a newer peer: ignored, not an error */

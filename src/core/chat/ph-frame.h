@@ -14,6 +14,9 @@ G_BEGIN_DECLS
 #define PH_FRAME_MAX_SIZE (512 * 1024)     /* JSON bytes after the length */
 #define PH_FRAME_MAX_NAME_LENGTH 64
 #define PH_FRAME_MAX_ID_LENGTH 64
+/* A probe lists the candidates of one side's new ICE stream. */
+#define PH_FRAME_MAX_PROBE_CANDIDATES 16
+#define PH_FRAME_MAX_ICE_STRING_LENGTH 256
 /* Sequence numbers stay exact in every JSON implementation. */
 #define PH_FRAME_MAX_SEQ ((G_GUINT64_CONSTANT (1) << 53) - 1)
 
@@ -27,6 +30,7 @@ typedef enum
   PH_FRAME_PING,    /* liveness while idle; id (optional) asks for a pong */
   PH_FRAME_PONG,    /* id: the answer to a ping, for the round-trip time */
   PH_FRAME_CONTACT_OFFER, /* key, share, name, signature (ph-contact-exchange.h) */
+  PH_FRAME_PROBE,   /* id, ufrag, pwd, candidates: a search for a direct path */
   PH_FRAME_UNKNOWN, /* a type from a newer peer: ignored */
 } PhFrameType;
 
@@ -48,6 +52,10 @@ typedef struct
   char *public_key;
   char *share;
   char *signature;
+  guint64 probe_id; /* probe: 1 to PH_FRAME_MAX_SEQ, the same in both sides' frames */
+  char *ufrag;      /* probe: the ICE credentials of the new stream */
+  char *pwd;
+  GStrv candidates; /* probe: its candidates, at most PH_FRAME_MAX_PROBE_CANDIDATES */
 } PhFrame;
 
 PhFrame *ph_frame_new_hello (const char *name, const char *const *features);
@@ -61,6 +69,8 @@ PhFrame *ph_frame_new_ping (void);
 PhFrame *ph_frame_new_pong (guint64 ping_id);
 PhFrame *ph_frame_new_contact_offer (const char *public_key, const char *share, const char *name,
                                      const char *signature);
+PhFrame *ph_frame_new_probe (guint64 probe_id, const char *ufrag, const char *pwd,
+                             const char *const *candidates);
 void ph_frame_free (PhFrame *frame);
 
 /* The whole frame, length prefix included. PH_ERROR_TOO_LARGE when a text

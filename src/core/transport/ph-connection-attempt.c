@@ -14,6 +14,10 @@
  * numbers from 0 whatever the peer announced. */
 #define OLDER_PEER() ph_test_hook_is_set ("PINHOLE_TEST_NO_LINK_ISN")
 
+/* How long TLS waits on a relayed pair for a direct one still being
+ * checked (see open_channel_when_settled). */
+#define RELAY_SETTLE_MS 300
+
 struct _PhConnectionAttempt
 {
   GObject parent_instance;
@@ -27,7 +31,9 @@ struct _PhConnectionAttempt
   PhCandidateLedger *candidates;
   PhSessionDescription *peer_description;
   PhSecureChannel *channel;
-  gboolean finished; /* dropped or closed: silent from then on */
+  gboolean relay_only; /* every pair is relayed: nothing better to wait for */
+  guint settle_id;     /* TLS waits for a direct pair, see open_channel_when_settled */
+  gboolean finished;   /* dropped or closed: silent from then on */
 };
 
 G_DEFINE_FINAL_TYPE (PhConnectionAttempt, ph_connection_attempt, G_TYPE_OBJECT)
@@ -123,6 +129,55 @@ open_channel (PhConnectionAttempt *self)
     ph_secure_channel_open_async (self->channel, NULL, channel_opened_cb, g_object_ref (self));
 }
 
+/* A relay pair first, a direct one a moment later. With aggressive
+ * nomination (ph-ice-transport.c) libnice selects the first pair that
+ * works, and behind an address-restricted NAT that is often the relay:
+ * the NAT already lets the TURN server in, but the peer only once this
+ * side has sent to the peer's address. libnice goes on checking the pairs
+ * ranked above the selected one that are in flight, switches to one that
+ * works (both sides, through USE-CANDIDATE), and reports READY only when
+ * none is left (priv_prune_pending_checks in 0.1.21's conncheck.c). So a
+ * relayed pair in CONNECTED means a direct one may still come: TLS waits
+ * for it, at most RELAY_SETTLE_MS, so that the handshake and the first
+ * path the person sees are direct. Regular nomination would instead wait
+ * for every direct check to fail, seconds where only the relay works. */
+static gboolean
+may_get_direct_pair (PhConnectionAttempt *self, PhIceState state)
+{
+  g_autoptr (PhPath) path = NULL;
+
+  if (state != PH_ICE_STATE_CONNECTED || self->relay_only)
+    return FALSE;
+  path = ph_ice_transport_get_path (self->ice);
+  return path != NULL && path->relayed;
+}
+
+static gboolean
+settle_timeout_cb (gpointer user_data)
+{
+  PhConnectionAttempt *self = user_data;
+
+  self->settle_id = 0;
+  g_debug ("No direct pair within %u ms; TLS starts on the relay", RELAY_SETTLE_MS);
+  open_channel (self);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+open_channel_when_settled (PhConnectionAttempt *self, PhIceState state)
+{
+  if (self->channel != NULL)
+    return;
+  if (may_get_direct_pair (self, state))
+    {
+      if (self->settle_id == 0)
+        self->settle_id = g_timeout_add (RELAY_SETTLE_MS, settle_timeout_cb, self);
+      return;
+    }
+  g_clear_handle_id (&self->settle_id, g_source_remove);
+  open_channel (self);
+}
+
 /* The owner may drop the attempt from a handler of its signals: those
  * that still look at the attempt afterwards hold it meanwhile. */
 static void
@@ -131,17 +186,24 @@ ice_state_changed_cb (PhIceTransport *ice, PhIceState state, PhConnectionAttempt
   G_GNUC_UNUSED g_autoptr (PhConnectionAttempt) hold = g_object_ref (self);
 
   g_signal_emit (self, signals[SIGNAL_ICE_STATE_CHANGED], 0, state);
-  /* TLS starts on the first working pair: waiting for READY would also
-   * wait for every better pair to fail, seconds behind a NAT. */
+  /* TLS starts on the first working pair (or the best within a moment,
+   * above): waiting for READY would also wait for every better pair to
+   * fail, seconds behind a NAT. */
   if (!self->finished && (state == PH_ICE_STATE_CONNECTED || state == PH_ICE_STATE_READY)
       && self->peer_description != NULL)
-    open_channel (self);
+    open_channel_when_settled (self, state);
+  else if (state == PH_ICE_STATE_FAILED || state == PH_ICE_STATE_CLOSED)
+    g_clear_handle_id (&self->settle_id, g_source_remove);
 }
 
 static void
 ice_path_changed_cb (PhIceTransport *ice, const PhPath *path, PhConnectionAttempt *self)
 {
+  G_GNUC_UNUSED g_autoptr (PhConnectionAttempt) hold = g_object_ref (self);
+
   g_signal_emit (self, signals[SIGNAL_PATH_CHANGED], 0, path);
+  if (!self->finished && self->settle_id != 0 && !path->relayed)
+    open_channel_when_settled (self, ph_ice_transport_get_state (self->ice));
 }
 
 static void
@@ -172,6 +234,7 @@ ph_connection_attempt_start (PhConnectionAttempt *self, const PhIceConfig *confi
   g_return_val_if_fail (self->ice == NULL && !self->finished, FALSE);
 
   self->ice = ph_ice_transport_new (config, self->is_host);
+  self->relay_only = config != NULL && config->relay_only;
   /* Before gathering opens the sockets. */
   ph_nice_stream_await_link_numbers (PH_NICE_STREAM (ph_ice_transport_get_stream (self->ice)));
   g_signal_connect (self->ice, "local-candidate", G_CALLBACK (ice_local_candidate_cb), self);
@@ -297,6 +360,7 @@ static void
 finish (PhConnectionAttempt *self)
 {
   self->finished = TRUE;
+  g_clear_handle_id (&self->settle_id, g_source_remove);
   if (self->ice != NULL)
     g_signal_handlers_disconnect_by_data (self->ice, self);
 }

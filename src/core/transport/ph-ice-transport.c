@@ -12,6 +12,7 @@
 #include "ph-ice-transport-private.h"
 #include "ph-nice-stream.h"
 #include "ph-session-description.h"
+#include "ph-test-hooks.h"
 #include "ph-turn-bridge.h"
 
 /* One libnice agent and everything it is told: servers resolved before
@@ -41,6 +42,23 @@
 #define GATHERING_STUN_RETRANSMISSIONS 4
 #define CONNECTED_STUN_RETRANSMISSIONS 3
 
+/* A probe (below) that has neither found a direct pair nor failed by then
+ * counts as failed: one STUN round trip to gather, the answer through the
+ * relay, and the checks, which give up within a few seconds. */
+#define PROBE_TIMEOUT_MS 10000
+/* A probe's candidates go out with its first server-reflexive one, at the
+ * end of gathering, or after this, whichever comes first: libnice ends
+ * gathering for the whole agent at once, and a server-reflexive request
+ * of the first stream that goes unanswered (seen when the STUN server is
+ * also its TURN server) would otherwise hold the probe up for seconds. */
+#define PROBE_GATHER_MS 500
+/* After moving, how often we look whether the peer has moved too. */
+#define RETIRE_CHECK_MS 500
+
+/* Tests make a chat start relayed where a direct path exists: the first
+ * stream announces its relay candidates only; probes announce all. */
+#define HIDE_DIRECT_CANDIDATES() ph_test_hook_is_set ("PINHOLE_TEST_HIDE_DIRECT_CANDIDATES")
+
 struct _PhIceTransport
 {
   GObject parent_instance;
@@ -66,6 +84,17 @@ struct _PhIceTransport
   guint n_remote_candidates;
   gboolean started;
   gboolean closed;
+
+  /* A probe: a second stream without relays, looking for a direct path
+   * while this one is relayed (see "Probes" below). */
+  guint probe_stream_id; /* 0: none */
+  guint64 probe_id;
+  GPtrArray *probe_candidates; /* char *, our lines */
+  gboolean probe_announced;    /* "probe-ready" was emitted */
+  guint probe_gather_id;
+  guint probe_timeout_id;
+  guint old_stream_id; /* moved away from; goes once the peer has moved too */
+  guint retire_id;
 };
 
 enum
@@ -75,6 +104,8 @@ enum
   SIGNAL_STATE_CHANGED,
   SIGNAL_PATH_CHANGED,
   SIGNAL_RELAY_PROBLEM,
+  SIGNAL_PROBE_READY,
+  SIGNAL_PROBE_FAILED,
   N_SIGNALS
 };
 
@@ -221,13 +252,19 @@ path_from_pair (PhIceTransport *self, const NiceCandidate *local, const NiceCand
   return path;
 }
 
+static void probe_candidate (PhIceTransport *self, NiceCandidateType type, const char *line);
+static void announce_probe (PhIceTransport *self);
+static void probe_state_changed (PhIceTransport *self, NiceComponentState state);
+
 static void
 new_candidate_full_cb (NiceAgent *agent, NiceCandidate *candidate, PhIceTransport *self)
 {
   g_autofree char *sdp = NULL;
   const char *line;
 
-  if (candidate->stream_id != self->stream_id || candidate->component_id != COMPONENT_ID)
+  if (candidate->component_id != COMPONENT_ID
+      || (candidate->stream_id != self->stream_id
+          && (candidate->stream_id != self->probe_stream_id || self->probe_stream_id == 0)))
     return;
 
   sdp = nice_agent_generate_local_candidate_sdp (agent, candidate);
@@ -236,6 +273,13 @@ new_candidate_full_cb (NiceAgent *agent, NiceCandidate *candidate, PhIceTranspor
   g_strchomp (sdp);
   line = g_str_has_prefix (sdp, "a=") ? sdp + 2 : sdp;
 
+  if (candidate->stream_id == self->probe_stream_id)
+    {
+      probe_candidate (self, candidate->type, line);
+      return;
+    }
+  if (HIDE_DIRECT_CANDIDATES () && candidate->type != NICE_CANDIDATE_TYPE_RELAYED)
+    return;
   self->n_local_candidates++;
   g_signal_emit (self, signals[SIGNAL_LOCAL_CANDIDATE], 0, line);
 }
@@ -243,6 +287,8 @@ new_candidate_full_cb (NiceAgent *agent, NiceCandidate *candidate, PhIceTranspor
 static void
 candidate_gathering_done_cb (NiceAgent *agent, guint stream_id, PhIceTransport *self)
 {
+  if (stream_id != 0 && stream_id == self->probe_stream_id)
+    announce_probe (self);
   if (stream_id != self->stream_id)
     return;
 
@@ -257,6 +303,8 @@ static void
 component_state_changed_cb (NiceAgent *agent, guint stream_id, guint component_id, guint state,
                             PhIceTransport *self)
 {
+  if (component_id == COMPONENT_ID && stream_id != 0 && stream_id == self->probe_stream_id)
+    probe_state_changed (self, state);
   if (stream_id != self->stream_id || component_id != COMPONENT_ID)
     return;
 
@@ -304,6 +352,22 @@ new_selected_pair_full_cb (NiceAgent *agent, guint stream_id, guint component_id
   g_signal_emit (self, signals[SIGNAL_PATH_CHANGED], 0, self->path);
 }
 
+/* The probe's stream and the one we moved away from, with their timers. */
+static void
+remove_side_streams (PhIceTransport *self)
+{
+  g_clear_handle_id (&self->probe_gather_id, g_source_remove);
+  g_clear_handle_id (&self->probe_timeout_id, g_source_remove);
+  g_clear_handle_id (&self->retire_id, g_source_remove);
+  if (self->probe_stream_id != 0)
+    nice_agent_remove_stream (self->agent, self->probe_stream_id);
+  if (self->old_stream_id != 0)
+    nice_agent_remove_stream (self->agent, self->old_stream_id);
+  self->probe_stream_id = 0;
+  self->old_stream_id = 0;
+  g_ptr_array_set_size (self->probe_candidates, 0);
+}
+
 static void
 ph_ice_transport_dispose (GObject *object)
 {
@@ -320,6 +384,7 @@ ph_ice_transport_dispose (GObject *object)
       if (!self->closed)
         nice_agent_remove_stream (self->agent, self->stream_id);
       self->closed = TRUE;
+      remove_side_streams (self);
       g_clear_object (&self->agent);
     }
   /* After the agent: its last TURN messages (the deallocations) go
@@ -343,6 +408,7 @@ ph_ice_transport_finalize (GObject *object)
   g_clear_pointer (&self->context, g_main_context_unref);
   g_clear_pointer (&self->path, ph_path_free);
   g_clear_pointer (&self->turn_addresses, g_ptr_array_unref);
+  g_clear_pointer (&self->probe_candidates, g_ptr_array_unref);
   g_clear_object (&self->cancellable);
   g_free (self->stun_address);
   g_free (self->relay_problem);
@@ -375,6 +441,13 @@ ph_ice_transport_class_init (PhIceTransportClass *klass)
   signals[SIGNAL_RELAY_PROBLEM]
       = g_signal_new ("relay-problem", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
                       NULL, G_TYPE_NONE, 1, G_TYPE_STRING | G_SIGNAL_TYPE_STATIC_SCOPE);
+  signals[SIGNAL_PROBE_READY] = g_signal_new (
+      "probe-ready", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE,
+      4, G_TYPE_UINT64, G_TYPE_STRING | G_SIGNAL_TYPE_STATIC_SCOPE,
+      G_TYPE_STRING | G_SIGNAL_TYPE_STATIC_SCOPE, G_TYPE_STRV | G_SIGNAL_TYPE_STATIC_SCOPE);
+  signals[SIGNAL_PROBE_FAILED]
+      = g_signal_new ("probe-failed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                      NULL, G_TYPE_NONE, 1, G_TYPE_UINT64);
 }
 
 static void
@@ -382,6 +455,7 @@ ph_ice_transport_init (PhIceTransport *self)
 {
   self->cancellable = g_cancellable_new ();
   self->turn_addresses = g_ptr_array_new_with_free_func (g_free);
+  self->probe_candidates = g_ptr_array_new_with_free_func (g_free);
 }
 
 PhIceTransport *
@@ -743,14 +817,44 @@ ph_ice_transport_set_remote_credentials (PhIceTransport *self, const char *ufrag
   return TRUE;
 }
 
-gboolean
-ph_ice_transport_add_remote_candidate (PhIceTransport *self, const char *candidate, GError **error)
+/* Checks @candidate (ph_candidate_validate) and gives it to @stream_id. */
+static gboolean
+add_remote_candidate_to (PhIceTransport *self, guint stream_id, const char *candidate,
+                         GError **error)
 {
   g_autofree char *line = NULL;
   NiceCandidate *parsed;
   GSList *list;
   int added;
 
+  if (!ph_candidate_validate (candidate, error))
+    return FALSE;
+
+  /* libnice only reads the attribute with its "a=" prefix. */
+  line = g_strconcat ("a=", candidate, NULL);
+  parsed = nice_agent_parse_remote_candidate_sdp (self->agent, stream_id, line);
+  if (parsed == NULL)
+    {
+      g_set_error (error, PH_ERROR, PH_ERROR_INVALID_DESCRIPTION,
+                   "The peer’s network candidate “%s” could not be read.", candidate);
+      return FALSE;
+    }
+
+  list = g_slist_append (NULL, parsed);
+  added = nice_agent_set_remote_candidates (self->agent, stream_id, COMPONENT_ID, list);
+  g_slist_free_full (list, (GDestroyNotify)nice_candidate_free);
+  if (added < 0)
+    {
+      g_set_error (error, PH_ERROR, PH_ERROR_FAILED,
+                   "The peer’s network candidate “%s” could not be used.", candidate);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+ph_ice_transport_add_remote_candidate (PhIceTransport *self, const char *candidate, GError **error)
+{
   g_return_val_if_fail (PH_IS_ICE_TRANSPORT (self), FALSE);
   g_return_val_if_fail (candidate != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
@@ -761,34 +865,14 @@ ph_ice_transport_add_remote_candidate (PhIceTransport *self, const char *candida
                            "The connection is already closed.");
       return FALSE;
     }
-  if (!ph_candidate_validate (candidate, error))
-    return FALSE;
   if (self->n_remote_candidates >= MAX_REMOTE_CANDIDATES)
     {
       g_set_error (error, PH_ERROR, PH_ERROR_PROTOCOL,
                    "The peer sent more than %u network candidates.", MAX_REMOTE_CANDIDATES);
       return FALSE;
     }
-
-  /* libnice only reads the attribute with its "a=" prefix. */
-  line = g_strconcat ("a=", candidate, NULL);
-  parsed = nice_agent_parse_remote_candidate_sdp (self->agent, self->stream_id, line);
-  if (parsed == NULL)
-    {
-      g_set_error (error, PH_ERROR, PH_ERROR_INVALID_DESCRIPTION,
-                   "The peer’s network candidate “%s” could not be read.", candidate);
-      return FALSE;
-    }
-
-  list = g_slist_append (NULL, parsed);
-  added = nice_agent_set_remote_candidates (self->agent, self->stream_id, COMPONENT_ID, list);
-  g_slist_free_full (list, (GDestroyNotify)nice_candidate_free);
-  if (added < 0)
-    {
-      g_set_error (error, PH_ERROR, PH_ERROR_FAILED,
-                   "The peer’s network candidate “%s” could not be used.", candidate);
-      return FALSE;
-    }
+  if (!add_remote_candidate_to (self, self->stream_id, candidate, error))
+    return FALSE;
   self->n_remote_candidates++;
   return TRUE;
 }
@@ -825,6 +909,7 @@ agent_closed_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   PhIceTransport *self = g_task_get_source_object (task);
 
   nice_agent_remove_stream (self->agent, self->stream_id);
+  remove_side_streams (self);
   g_task_return_boolean (task, TRUE);
 }
 
@@ -847,6 +932,9 @@ ph_ice_transport_close_async (PhIceTransport *self, GAsyncReadyCallback callback
 
   self->closed = TRUE;
   g_cancellable_cancel (self->cancellable);
+  g_clear_handle_id (&self->probe_gather_id, g_source_remove);
+  g_clear_handle_id (&self->probe_timeout_id, g_source_remove);
+  g_clear_handle_id (&self->retire_id, g_source_remove);
   set_state (self, PH_ICE_STATE_CLOSED);
 
   /* The stream first, then the TURN allocations, then the agent stream.
@@ -864,4 +952,235 @@ ph_ice_transport_close_finish (PhIceTransport *self, GAsyncResult *result)
   g_return_if_fail (g_task_is_valid (result, self));
 
   g_task_propagate_boolean (G_TASK (result), NULL);
+}
+
+/* Probes: a direct path beside a relayed one.
+ *
+ * libnice prunes the pairs it has not checked yet once one is nominated,
+ * and in aggressive nomination the first that works is; when that was a
+ * relay pair and the direct pair would have worked a moment later (an
+ * address-restricted NAT that had not yet seen the peer), the chat would
+ * stay relayed. A probe is a second stream of the same agent, gathered
+ * without relays: host and server-reflexive candidates on new sockets,
+ * exchanged with the peer by whoever runs the probe (the conversation,
+ * over the secure channel). When its component gets a pair, the link
+ * moves to it (ph_nice_stream_send_on) and keeps its numbers, its TLS
+ * session and everything in flight; the relayed stream (and its TURN
+ * allocation) goes once the peer's packets come on the new one. A probe
+ * that fails is removed and changes nothing. */
+
+static gboolean
+probe_timeout_cb (gpointer user_data)
+{
+  PhIceTransport *self = user_data;
+
+  self->probe_timeout_id = 0;
+  g_debug ("Probe %" G_GUINT64_FORMAT " found no direct path in %u ms", self->probe_id,
+           PROBE_TIMEOUT_MS);
+  probe_state_changed (self, NICE_COMPONENT_STATE_FAILED);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+remove_probe (PhIceTransport *self)
+{
+  g_clear_handle_id (&self->probe_gather_id, g_source_remove);
+  g_clear_handle_id (&self->probe_timeout_id, g_source_remove);
+  if (self->probe_stream_id != 0)
+    nice_agent_remove_stream (self->agent, self->probe_stream_id);
+  self->probe_stream_id = 0;
+  g_ptr_array_set_size (self->probe_candidates, 0);
+  self->probe_announced = FALSE;
+}
+
+static void
+probe_candidate (PhIceTransport *self, NiceCandidateType type, const char *line)
+{
+  if (self->probe_announced)
+    return;
+  if (self->probe_candidates->len < PH_ICE_TRANSPORT_MAX_PROBE_CANDIDATES)
+    g_ptr_array_add (self->probe_candidates, g_strdup (line));
+  if (type == NICE_CANDIDATE_TYPE_SERVER_REFLEXIVE)
+    announce_probe (self);
+}
+
+static gboolean
+probe_gather_timeout_cb (gpointer user_data)
+{
+  PhIceTransport *self = user_data;
+
+  self->probe_gather_id = 0;
+  announce_probe (self);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+announce_probe (PhIceTransport *self)
+{
+  g_autoptr (GStrvBuilder) builder = g_strv_builder_new ();
+  g_auto (GStrv) candidates = NULL;
+  g_autofree char *ufrag = NULL;
+  g_autofree char *pwd = NULL;
+
+  if (self->probe_announced || self->probe_stream_id == 0)
+    return;
+  self->probe_announced = TRUE;
+  g_clear_handle_id (&self->probe_gather_id, g_source_remove);
+  if (self->probe_candidates->len == 0)
+    {
+      probe_state_changed (self, NICE_COMPONENT_STATE_FAILED);
+      return;
+    }
+  for (guint i = 0; i < self->probe_candidates->len; i++)
+    g_strv_builder_add (builder, g_ptr_array_index (self->probe_candidates, i));
+  candidates = g_strv_builder_end (builder);
+  nice_agent_get_local_credentials (self->agent, self->probe_stream_id, &ufrag, &pwd);
+  g_signal_emit (self, signals[SIGNAL_PROBE_READY], 0, self->probe_id, ufrag, pwd, candidates);
+}
+
+/* The peer's link packets come on the stream we moved to: it has moved
+ * too, and the old stream carries nothing more. */
+static gboolean
+retire_check_cb (gpointer user_data)
+{
+  PhIceTransport *self = user_data;
+
+  if (ph_nice_stream_get_heard_on (self->stream) != self->stream_id)
+    return G_SOURCE_CONTINUE;
+  g_debug ("The peer moved too; removing the relayed stream");
+  self->retire_id = 0;
+  nice_agent_remove_stream (self->agent, self->old_stream_id);
+  self->old_stream_id = 0;
+  return G_SOURCE_REMOVE;
+}
+
+static void
+move_to_probe (PhIceTransport *self)
+{
+  NiceCandidate *local = NULL;
+  NiceCandidate *remote = NULL;
+  g_autoptr (PhPath) path = NULL;
+
+  if (!nice_agent_get_selected_pair (self->agent, self->probe_stream_id, COMPONENT_ID, &local,
+                                     &remote))
+    return;
+  path = path_from_pair (self, local, remote);
+  g_debug ("Probe %" G_GUINT64_FORMAT " found a direct path; moving the link to it",
+           self->probe_id);
+
+  ph_nice_stream_send_on (self->stream, self->probe_stream_id);
+  /* A stream an earlier move left that the peer never left. */
+  if (self->old_stream_id != 0)
+    nice_agent_remove_stream (self->agent, self->old_stream_id);
+  g_clear_handle_id (&self->retire_id, g_source_remove);
+  self->old_stream_id = self->stream_id;
+  self->stream_id = self->probe_stream_id;
+  self->probe_stream_id = 0;
+  g_clear_handle_id (&self->probe_gather_id, g_source_remove);
+  g_clear_handle_id (&self->probe_timeout_id, g_source_remove);
+  g_ptr_array_set_size (self->probe_candidates, 0);
+  self->retire_id = g_timeout_add (RETIRE_CHECK_MS, retire_check_cb, self);
+
+  g_clear_pointer (&self->path, ph_path_free);
+  self->path = g_steal_pointer (&path);
+  g_signal_emit (self, signals[SIGNAL_PATH_CHANGED], 0, self->path);
+}
+
+static void
+probe_state_changed (PhIceTransport *self, NiceComponentState state)
+{
+  guint64 probe_id = self->probe_id;
+
+  if (state == NICE_COMPONENT_STATE_CONNECTED || state == NICE_COMPONENT_STATE_READY)
+    move_to_probe (self);
+  else if (state == NICE_COMPONENT_STATE_FAILED)
+    {
+      remove_probe (self);
+      g_signal_emit (self, signals[SIGNAL_PROBE_FAILED], 0, probe_id);
+    }
+}
+
+gboolean
+ph_ice_transport_start_probe (PhIceTransport *self, guint64 probe_id)
+{
+  g_return_val_if_fail (PH_IS_ICE_TRANSPORT (self), FALSE);
+  g_return_val_if_fail (probe_id > 0, FALSE);
+
+  if (self->closed || self->config->relay_only
+      || (self->state != PH_ICE_STATE_CONNECTED && self->state != PH_ICE_STATE_READY))
+    return FALSE;
+
+  remove_probe (self);
+  self->probe_id = probe_id;
+  self->probe_stream_id = nice_agent_add_stream (self->agent, 1);
+  if (self->probe_stream_id == 0 || !ph_nice_stream_listen (self->stream, self->probe_stream_id))
+    {
+      remove_probe (self);
+      return FALSE;
+    }
+  self->probe_timeout_id = g_timeout_add (PROBE_TIMEOUT_MS, probe_timeout_cb, self);
+  self->probe_gather_id = g_timeout_add (PROBE_GATHER_MS, probe_gather_timeout_cb, self);
+  g_debug ("Probe %" G_GUINT64_FORMAT ": looking for a direct path on stream %u", probe_id,
+           self->probe_stream_id);
+  /* No relay info for this stream: its candidates are direct ones only. */
+  if (!nice_agent_gather_candidates (self->agent, self->probe_stream_id))
+    {
+      remove_probe (self);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+ph_ice_transport_set_probe_peer (PhIceTransport *self, guint64 probe_id, const char *ufrag,
+                                 const char *pwd, const char *const *candidates, GError **error)
+{
+  g_return_val_if_fail (PH_IS_ICE_TRANSPORT (self), FALSE);
+  g_return_val_if_fail (ufrag != NULL && pwd != NULL && candidates != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!is_ice_string (ufrag, 4, 256) || !is_ice_string (pwd, 22, 256))
+    {
+      g_set_error_literal (error, PH_ERROR, PH_ERROR_INVALID_DESCRIPTION,
+                           "The peer’s ICE user fragment or password is malformed.");
+      return FALSE;
+    }
+  if (g_strv_length ((GStrv)candidates) > PH_ICE_TRANSPORT_MAX_PROBE_CANDIDATES)
+    {
+      g_set_error (error, PH_ERROR, PH_ERROR_PROTOCOL,
+                   "The peer sent more than %u candidates for a direct path.",
+                   PH_ICE_TRANSPORT_MAX_PROBE_CANDIDATES);
+      return FALSE;
+    }
+  /* The peer's own probe, or an answer to one that is over. */
+  if (probe_id != self->probe_id || self->probe_stream_id == 0)
+    {
+      if (self->controlling || probe_id <= self->probe_id)
+        return TRUE;
+      if (!ph_ice_transport_start_probe (self, probe_id))
+        return TRUE;
+    }
+  if (!nice_agent_set_remote_credentials (self->agent, self->probe_stream_id, ufrag, pwd))
+    {
+      g_set_error_literal (error, PH_ERROR, PH_ERROR_FAILED,
+                           "The peer’s ICE credentials could not be set.");
+      return FALSE;
+    }
+  for (guint i = 0; candidates[i] != NULL; i++)
+    if (!add_remote_candidate_to (self, self->probe_stream_id, candidates[i], error))
+      {
+        remove_probe (self);
+        return FALSE;
+      }
+  nice_agent_peer_candidate_gathering_done (self->agent, self->probe_stream_id);
+  return TRUE;
+}
+
+void
+ph_ice_transport_stop_probe (PhIceTransport *self)
+{
+  g_return_if_fail (PH_IS_ICE_TRANSPORT (self));
+
+  if (!self->closed)
+    remove_probe (self);
 }

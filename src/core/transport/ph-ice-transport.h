@@ -38,7 +38,12 @@ G_DECLARE_FINAL_TYPE (PhIceTransport, ph_ice_transport, PH, ICE_TRANSPORT, GObje
  *  "relay-problem" (const char *problem): a TURN server over TCP or TLS
  *     could not be used; a sentence naming it and saying why (such as a
  *     certificate this computer does not trust), for the explanation of a
- *     failure: the other servers may still work. */
+ *     failure: the other servers may still work;
+ *  "probe-ready" (guint64 probe_id, const char *ufrag, const char *pwd,
+ *     GStrv candidates): the probe's stream has gathered; send these to
+ *     the peer;
+ *  "probe-failed" (guint64 probe_id): no direct path this time; the probe
+ *     is gone and the chat is where it was. */
 
 PhIceTransport *ph_ice_transport_new (const PhIceConfig *config, gboolean controlling);
 /* Resolves server names, then gathers; candidates arrive as signals. */
@@ -60,6 +65,19 @@ GIOStream *ph_ice_transport_get_stream (PhIceTransport *self);
 void ph_ice_transport_close_async (PhIceTransport *self, GAsyncReadyCallback callback,
                                    gpointer user_data);
 void ph_ice_transport_close_finish (PhIceTransport *self, GAsyncResult *result);
+
+/* Looking for a direct path beside a relayed one, on a second stream of
+ * the agent without relays (see "Probes" in the source). The controlling
+ * side starts a probe; the other starts its own when the peer's arrives
+ * (set_probe_peer with a newer @probe_id). Once the probe's stream has a
+ * pair, the link moves to it and "path-changed" tells. start_probe fails
+ * when closed, relay-only or not connected; a running probe is replaced. */
+#define PH_ICE_TRANSPORT_MAX_PROBE_CANDIDATES 16
+gboolean ph_ice_transport_start_probe (PhIceTransport *self, guint64 probe_id);
+gboolean ph_ice_transport_set_probe_peer (PhIceTransport *self, guint64 probe_id, const char *ufrag,
+                                          const char *pwd, const char *const *candidates,
+                                          GError **error);
+void ph_ice_transport_stop_probe (PhIceTransport *self);
 
 const char *ph_ice_state_to_string (PhIceState state);
 

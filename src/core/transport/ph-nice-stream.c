@@ -29,7 +29,7 @@
 typedef struct
 {
   NiceAgent *agent;
-  guint stream_id;
+  guint stream_id; /* the one we send on; atomic, see ph_nice_stream_send_on */
   guint component_id;
 
   GSource *timer; /* the link's deadline, on the agent's context */
@@ -46,6 +46,7 @@ typedef struct
   gboolean connected;        /* ICE has a pair to send on */
   gboolean awaiting_numbers; /* the link carries nothing before they come */
   guint64 early_packets;     /* dropped while awaiting them */
+  guint heard_on;            /* the stream of the peer's last link packet */
   guint n_waiters;           /* threads blocked on @cond */
   /* Contexts whose pollable sources may wait on this stream; replaced, never
    * changed, so that a notifier can use it after unlocking. */
@@ -107,8 +108,8 @@ send_packets (Shared *shared, GQueue *packets)
       gsize length;
       const guint8 *data = g_bytes_get_data (packet, &length);
 
-      nice_agent_send (shared->agent, shared->stream_id, shared->component_id, (guint)length,
-                       (const gchar *)data);
+      nice_agent_send (shared->agent, (guint)g_atomic_int_get (&shared->stream_id),
+                       shared->component_id, (guint)length, (const gchar *)data);
       g_bytes_unref (packet);
     }
 }
@@ -631,7 +632,9 @@ struct _PhNiceStream
   PhNiceOutputStream *output;
   gulong state_handler;
   gulong removed_handler;
-  gboolean attached;
+  /* The agent streams whose receive callback holds a reference to
+   * @shared: the first, and one a search for a better path added. */
+  GArray *attached;
 };
 
 G_DEFINE_FINAL_TYPE (PhNiceStream, ph_nice_stream, G_TYPE_IO_STREAM)
@@ -655,6 +658,7 @@ recv_cb (NiceAgent *agent, guint stream_id, guint component_id, guint len, gchar
   gsize before;
 
   g_mutex_lock (&shared->mutex);
+  shared->heard_on = stream_id;
   /* Nothing the peer sends before its numbers are known can be checked
    * against them; it sends again. */
   if (shared->awaiting_numbers)
@@ -729,7 +733,8 @@ component_state_changed_cb (NiceAgent *agent, guint stream_id, guint component_i
   PhNiceStream *self = user_data;
   Shared *shared = self->shared;
 
-  if (stream_id != shared->stream_id || component_id != shared->component_id)
+  if (stream_id != (guint)g_atomic_int_get (&shared->stream_id)
+      || component_id != shared->component_id)
     return;
 
   if (state == NICE_COMPONENT_STATE_FAILED)
@@ -742,21 +747,35 @@ component_state_changed_cb (NiceAgent *agent, guint stream_id, guint component_i
     }
 }
 
+/* Returns whether @stream_id was attached, and forgets it. */
+static gboolean
+take_attached (PhNiceStream *self, guint stream_id)
+{
+  for (guint i = 0; i < self->attached->len; i++)
+    if (g_array_index (self->attached, guint, i) == stream_id)
+      {
+        g_array_remove_index_fast (self->attached, i);
+        return TRUE;
+      }
+  return FALSE;
+}
+
 static void
 streams_removed_cb (NiceAgent *agent, guint *stream_ids, gpointer user_data)
 {
   PhNiceStream *self = user_data;
 
   for (guint i = 0; stream_ids[i] != 0; i++)
-    if (stream_ids[i] == self->shared->stream_id)
-      {
-        /* libnice dropped the recv callback, and its reference, with the
-         * stream. */
-        if (self->attached)
-          shared_unref (self->shared);
-        self->attached = FALSE;
+    {
+      /* libnice dropped the recv callback, and its reference, with the
+       * stream. */
+      if (take_attached (self, stream_ids[i]))
+        shared_unref (self->shared);
+      /* Only the stream we send on ends the link: the one it moved away
+       * from, or a search that found nothing, just goes. */
+      if (stream_ids[i] == (guint)g_atomic_int_get (&self->shared->stream_id))
         fail_with (self->shared, G_IO_ERROR_CONNECTION_CLOSED, "The connection was closed");
-      }
+    }
 }
 
 static GInputStream *
@@ -816,14 +835,14 @@ ph_nice_stream_dispose (GObject *object)
     {
       g_clear_signal_handler (&self->state_handler, shared->agent);
       g_clear_signal_handler (&self->removed_handler, shared->agent);
-      if (self->attached)
+      for (guint i = 0; i < self->attached->len; i++)
         {
-          nice_agent_attach_recv (shared->agent, shared->stream_id, shared->component_id, NULL,
-                                  NULL, NULL);
-          self->attached = FALSE;
+          nice_agent_attach_recv (shared->agent, g_array_index (self->attached, guint, i),
+                                  shared->component_id, NULL, NULL, NULL);
           /* The reference the recv callback held. */
           shared_unref (shared);
         }
+      g_array_set_size (self->attached, 0);
       ph_nice_stream_close (G_IO_STREAM (self), NULL, NULL);
       g_source_destroy (shared->timer);
     }
@@ -839,6 +858,7 @@ ph_nice_stream_finalize (GObject *object)
   g_clear_object (&self->input);
   g_clear_object (&self->output);
   g_clear_pointer (&self->shared, shared_unref);
+  g_clear_pointer (&self->attached, g_array_unref);
 
   G_OBJECT_CLASS (ph_nice_stream_parent_class)->finalize (object);
 }
@@ -861,6 +881,24 @@ ph_nice_stream_class_init (PhNiceStreamClass *klass)
 static void
 ph_nice_stream_init (PhNiceStream *self)
 {
+  self->attached = g_array_new (FALSE, FALSE, sizeof (guint));
+}
+
+/* Reads @stream_id into the link: one reference to @shared for the
+ * callback, dropped when the stream goes or we detach. */
+static gboolean
+attach (PhNiceStream *self, guint stream_id)
+{
+  Shared *shared = self->shared;
+
+  if (!nice_agent_attach_recv (shared->agent, stream_id, shared->component_id,
+                               shared->agent_context, recv_cb, shared_ref (shared)))
+    {
+      shared_unref (shared);
+      return FALSE;
+    }
+  g_array_append_val (self->attached, stream_id);
+  return TRUE;
 }
 
 PhNiceStream *
@@ -903,13 +941,8 @@ ph_nice_stream_new (NiceAgent *agent, guint stream_id, guint component_id, GMain
   self->removed_handler
       = g_signal_connect (agent, "streams-removed", G_CALLBACK (streams_removed_cb), self);
 
-  self->attached = nice_agent_attach_recv (agent, stream_id, component_id, context, recv_cb,
-                                           shared_ref (shared));
-  if (!self->attached)
-    {
-      shared_unref (shared);
-      fail_with (shared, G_IO_ERROR_NOT_CONNECTED, "The connection does not exist");
-    }
+  if (!attach (self, stream_id))
+    fail_with (shared, G_IO_ERROR_NOT_CONNECTED, "The connection does not exist");
 
   return self;
 }
@@ -998,4 +1031,42 @@ ph_nice_stream_get_refused_packets (PhNiceStream *self)
   refused = shared->early_packets + ph_reliable_link_get_refused (shared->link);
   g_mutex_unlock (&shared->mutex);
   return refused;
+}
+
+gboolean
+ph_nice_stream_listen (PhNiceStream *self, guint stream_id)
+{
+  g_return_val_if_fail (PH_IS_NICE_STREAM (self), FALSE);
+  g_return_val_if_fail (stream_id > 0, FALSE);
+
+  return attach (self, stream_id);
+}
+
+void
+ph_nice_stream_send_on (PhNiceStream *self, guint stream_id)
+{
+  Shared *shared;
+
+  g_return_if_fail (PH_IS_NICE_STREAM (self));
+  g_return_if_fail (stream_id > 0);
+
+  shared = self->shared;
+  g_mutex_lock (&shared->mutex);
+  g_atomic_int_set (&shared->stream_id, stream_id);
+  /* Moved there because its component has a pair. */
+  shared->connected = TRUE;
+  notify_unlock (shared, FALSE);
+}
+
+guint
+ph_nice_stream_get_heard_on (PhNiceStream *self)
+{
+  guint heard_on;
+
+  g_return_val_if_fail (PH_IS_NICE_STREAM (self), 0);
+
+  g_mutex_lock (&self->shared->mutex);
+  heard_on = self->shared->heard_on;
+  g_mutex_unlock (&self->shared->mutex);
+  return heard_on;
 }

@@ -37,4 +37,15 @@ void ph_nice_stream_set_link_numbers (PhNiceStream *self, guint32 send_isn, guin
  * outside the window, or early. */
 guint64 ph_nice_stream_get_refused_packets (PhNiceStream *self);
 
+/* Moving to a better path without a new link: the stream also reads
+ * @stream_id, another stream of the same agent (listen), then sends on it
+ * (send_on) once its component has a pair; from then on the stream's
+ * state follows that component. The peer moves on its own, so the old
+ * stream is read until the transport removes it; get_heard_on tells the
+ * stream the peer's last link packet came on. A removed stream that is
+ * not sent on ends nothing. */
+gboolean ph_nice_stream_listen (PhNiceStream *self, guint stream_id);
+void ph_nice_stream_send_on (PhNiceStream *self, guint stream_id);
+guint ph_nice_stream_get_heard_on (PhNiceStream *self);
+
 G_END_DECLS
