@@ -43,6 +43,7 @@ struct _PhTurnBridge
   GTlsDatabase *database; /* NULL: the system's trust store */
   GCancellable *cancellable;
   char *problem;
+  gboolean problem_is_unreachable;
   gboolean closed;
 };
 
@@ -203,6 +204,7 @@ fail (Tunnel *tunnel, const GError *error)
   if (self->problem == NULL)
     {
       self->problem = g_steal_pointer (&problem);
+      self->problem_is_unreachable = tunnel->certificate_errors == 0 && !tunnel->via_proxy;
       g_signal_emit (self, signals[SIGNAL_PROBLEM], 0, self->problem);
     }
 }
@@ -616,4 +618,12 @@ ph_turn_bridge_get_problem (PhTurnBridge *self)
   g_return_val_if_fail (PH_IS_TURN_BRIDGE (self), NULL);
 
   return self->problem;
+}
+
+gboolean
+ph_turn_bridge_get_problem_is_unreachable (PhTurnBridge *self)
+{
+  g_return_val_if_fail (PH_IS_TURN_BRIDGE (self), FALSE);
+
+  return self->problem_is_unreachable;
 }
