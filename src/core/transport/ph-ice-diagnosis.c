@@ -91,10 +91,11 @@ diagnose_udp_blocked_relay (const PhIceDiagnosisInput *input, char **out_message
        * be reached and why, such as “The TURN server turns:turn.example.org:443
        * could not be reached: Socket I/O timed out.” */
       *out_message = g_strdup_printf (_ ("Your network blocks UDP, and TCP to the TURN server did "
-                                         "not get out either. %s Such a network lets traffic out "
-                                         "only through its HTTP proxy: set the proxy in your "
-                                         "system's network settings (or https_proxy), and "
-                                         "Pinhole reaches the TURN server through it."),
+                                         "not get out either. %s Networks like this often let "
+                                         "traffic out only through an HTTP proxy: if yours has "
+                                         "one, set it in your system's network settings (or "
+                                         "https_proxy), and Pinhole reaches the TURN server "
+                                         "through it."),
                                       input->relay_problem);
       *out_cause = PH_ICE_FAILURE_NEEDS_PROXY;
       return TRUE;

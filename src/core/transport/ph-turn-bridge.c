@@ -16,8 +16,10 @@
 #define FIRST_PLACEHOLDER 2
 #define MAX_PLACEHOLDERS 250
 /* Reaching the server (its name, the proxy, TCP and TLS) in this long, or
- * not at all: libnice gives up on the allocation sooner anyway. */
-#define CONNECT_TIMEOUT_SECONDS 15
+ * not at all: libnice 0.1.21 gives up on an allocation over TCP after 2 s
+ * without an answer (STUN_TIMER_DEFAULT_RELIABLE_TIMEOUT) anyway, and the
+ * reason must be known before ICE fails, so that its error can say it. */
+#define CONNECT_TIMEOUT_SECONDS 5
 
 static const char response_ok[] = "HTTP/1.0 200 Connection established\r\n\r\n";
 static const char response_refused[] = "HTTP/1.0 403 Forbidden\r\n\r\n";
