@@ -268,11 +268,18 @@ EOF
 }
 
 make_dual_stack() {
+  local tries=0
   ipv6_on "$INET"
   in_ns "$INET" sysctl -qw net.ipv6.conf.all.forwarding=1
   in_ns "$INET" ip -6 addr add "$INET_IP6/64" dev br nodad
   make_ipv6_side a 2
   make_ipv6_side b 3
+  # Each host pings the other's router (its own address, so through that
+  # firewall): on return every hop works and knows its neighbours.
+  until in_ns "$(ns "$ID" a)" ping -6 -c1 -W1 -q 2001:db8:b::1 >/dev/null &&
+    in_ns "$(ns "$ID" b)" ping -6 -c1 -W1 -q 2001:db8:a::1 >/dev/null; do
+    ((++tries < 10)) || die "IPv6 does not cross the lab; see $STATE"
+  done
   echo "NATLAB_DUAL_STACK=1" >>"$STATE/env"
 }
 
