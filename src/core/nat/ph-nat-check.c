@@ -410,15 +410,15 @@ tcp_probe_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   if (self->task == NULL)
     return;
   if (connection != NULL)
-    /* Translators: %s is the STUN server's host name or address. */
     self->result->note = g_strdup_printf (
+        /* Translators: %s is the STUN server's host name or address. */
         _ ("The STUN server %s answers over TCP but not over UDP: this network blocks UDP, so no "
            "direct path can be made from it. Chats get through with a TURN server over TLS on "
            "port 443 (turns:HOST:443)."),
         self->host);
   else
-    /* Translators: %s is the STUN server's host name or address. */
     self->result->note = g_strdup_printf (
+        /* Translators: %s is the STUN server's host name or address. */
         _ ("The STUN server %s did not answer over UDP: UDP is blocked on this network, or the "
            "server is down. Where UDP is blocked, chats get through with a TURN server over TLS "
            "on port 443 (turns:HOST:443)."),
