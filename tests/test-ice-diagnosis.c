@@ -60,6 +60,36 @@ static const DiagnosisCase cases[] = {
     { PH_NAT_TYPE_UDP_BLOCKED, PH_NAT_TYPE_UNKNOWN, .stun_configured = TRUE, PEER_BEHIND_NAT },
     PH_ICE_FAILURE_UDP_BLOCKED,
     { "blocks UDP", "transport=tcp", "turns:HOST:443" } },
+  /* UDP blocked, and the only TURN server is over UDP too: the words say
+   * what would get through, whatever the peer sent. */
+  { "/ice-diagnosis/udp-blocked-udp-turn",
+    { PH_NAT_TYPE_UDP_BLOCKED, PH_NAT_TYPE_UNKNOWN, .stun_configured = TRUE,
+      .turn_configured = TRUE },
+    PH_ICE_FAILURE_UDP_BLOCKED,
+    { "Your network blocks UDP", "TURN server over TLS on port 443", "turns:HOST:443" } },
+  { "/ice-diagnosis/udp-blocked-udp-turn-no-nat-check",
+    { PH_NAT_TYPE_UNKNOWN, PH_NAT_TYPE_UNKNOWN, .stun_configured = TRUE, .turn_configured = TRUE,
+      PEER_BEHIND_NAT },
+    PH_ICE_FAILURE_UDP_BLOCKED,
+    { "blocks UDP", "TLS on port 443" } },
+  /* Neither UDP nor TCP to the TURN server got out, and no proxy was
+   * tried: the proxy is what is left. */
+  { "/ice-diagnosis/udp-blocked-tcp-unreachable",
+    { PH_NAT_TYPE_UDP_BLOCKED, PH_NAT_TYPE_UNKNOWN, .stun_configured = TRUE,
+      .turn_configured = TRUE, PEER_BEHIND_NAT, .turn_over_tcp = TRUE,
+      .relay_unreachable_directly = TRUE,
+      .relay_problem = "The TURN server turns:192.0.2.1:443 could not be reached: Socket I/O "
+                       "timed out." },
+    PH_ICE_FAILURE_NEEDS_PROXY,
+    { "turns:192.0.2.1:443", "HTTP proxy", "https_proxy" } },
+  /* Through a proxy that refused: the proxy is named, not suggested. */
+  { "/ice-diagnosis/udp-blocked-proxy-refused",
+    { PH_NAT_TYPE_UDP_BLOCKED, PH_NAT_TYPE_UNKNOWN, .stun_configured = TRUE,
+      .turn_configured = TRUE, PEER_BEHIND_NAT, .turn_over_tcp = TRUE,
+      .relay_problem = "The TURN server turns:192.0.2.1:443 could not be reached through your "
+                       "proxy: Connection refused." },
+    PH_ICE_FAILURE_RELAY_UNAVAILABLE,
+    { "through your proxy", "turns:192.0.2.1:443" } },
   { "/ice-diagnosis/udp-blocked-guessed",
     { PH_NAT_TYPE_UNKNOWN, PH_NAT_TYPE_UNKNOWN, .stun_configured = TRUE, PEER_BEHIND_NAT },
     PH_ICE_FAILURE_UDP_BLOCKED,

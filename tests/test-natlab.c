@@ -272,23 +272,6 @@ path_relayed (JsonObject *connected)
   return path != NULL && json_object_get_boolean_member_with_default (path, "relayed", FALSE);
 }
 
-/* The lab's coturn is reached over UDP: a relay end must say so. */
-static gboolean
-turn_leg_named (const char *who, JsonObject *connected)
-{
-  JsonObject *path = json_object_get_object_member (connected, "path");
-  const char *transport
-      = path != NULL ? json_object_get_string_member_with_default (path, "turn_transport", NULL)
-                     : NULL;
-
-  if (!g_str_equal (path_end_type (connected, "local"), "relay")
-      || g_strcmp0 (transport, "udp") == 0)
-    return TRUE;
-  g_test_fail_printf ("%s: a relayed path names its TURN leg \"%s\", not \"udp\"", who,
-                      transport != NULL ? transport : "(none)");
-  return FALSE;
-}
-
 typedef enum
 {
   EXPECT_DIRECT,
@@ -296,7 +279,62 @@ typedef enum
   EXPECT_RELAY_ONLY, /* relayed, and the local end a relay on both sides */
   EXPECT_HOST,       /* both peers on one LAN: host ↔ host */
   EXPECT_FAILURE,
+  EXPECT_RELAYED_TCP,   /* relayed, a relay end's TURN leg TCP to port 3478 */
+  EXPECT_RELAYED_TLS,   /* relayed, a relay end's TURN leg TLS to port 443 */
+  EXPECT_RELAYED_PROXY, /* as TLS, and through the system's proxy */
+  EXPECT_DIRECT_IPV6,   /* host ↔ host over global IPv6, through two firewalls */
 } Expectation;
+
+/* A relay end names how it reaches the lab's coturn: over UDP unless the
+ * cell says TCP (port 3478) or TLS (port 443, maybe through the proxy). */
+static gboolean
+turn_leg_named (const char *who, JsonObject *connected, Expectation expect)
+{
+  JsonObject *path = json_object_get_object_member (connected, "path");
+  const char *transport
+      = path != NULL ? json_object_get_string_member_with_default (path, "turn_transport", NULL)
+                     : NULL;
+  gint64 port = path != NULL ? json_object_get_int_member_with_default (path, "turn_port", 0) : 0;
+  gboolean proxy
+      = path != NULL && json_object_get_boolean_member_with_default (path, "turn_proxy", FALSE);
+  const char *wanted = "udp";
+  gint64 wanted_port = 0;
+
+  if (expect == EXPECT_RELAYED_TCP)
+    {
+      wanted = "tcp";
+      wanted_port = 3478;
+    }
+  else if (expect == EXPECT_RELAYED_TLS || expect == EXPECT_RELAYED_PROXY)
+    {
+      wanted = "tls";
+      wanted_port = 443;
+    }
+  if (!g_str_equal (path_end_type (connected, "local"), "relay")
+      || (g_strcmp0 (transport, wanted) == 0 && (wanted_port == 0 || port == wanted_port)
+          && proxy == (expect == EXPECT_RELAYED_PROXY)))
+    return TRUE;
+  g_test_fail_printf ("%s: a relayed path names its TURN leg \"%s\", port %" G_GINT64_FORMAT
+                      "%s, not \"%s\"%s",
+                      who, transport != NULL ? transport : "(none)", port,
+                      proxy ? " through a proxy" : "", wanted,
+                      expect == EXPECT_RELAYED_PROXY ? " through the proxy" : "");
+  return FALSE;
+}
+
+/* Whether an end of the path is a global IPv6 address. */
+static gboolean
+path_end_ipv6 (JsonObject *connected, const char *end)
+{
+  JsonObject *path = json_object_get_object_member (connected, "path");
+  const char *address;
+
+  if (path == NULL || !json_object_has_member (path, end))
+    return FALSE;
+  address = json_object_get_string_member_with_default (json_object_get_object_member (path, end),
+                                                        "address", "");
+  return g_str_has_prefix (address, "2001:db8:");
+}
 
 static gboolean
 check_path (const char *who, JsonObject *connected, Expectation expect)
@@ -319,12 +357,20 @@ check_path (const char *who, JsonObject *connected, Expectation expect)
         return TRUE;
       break;
     case EXPECT_RELAYED:
+    case EXPECT_RELAYED_TCP:
+    case EXPECT_RELAYED_TLS:
+    case EXPECT_RELAYED_PROXY:
       if (relayed && (g_str_equal (local, "relay") || g_str_equal (remote, "relay")))
-        return turn_leg_named (who, connected);
+        return turn_leg_named (who, connected, expect);
       break;
     case EXPECT_RELAY_ONLY:
       if (relayed && g_str_equal (local, "relay"))
-        return turn_leg_named (who, connected);
+        return turn_leg_named (who, connected, expect);
+      break;
+    case EXPECT_DIRECT_IPV6:
+      if (!relayed && g_str_equal (local, "host") && g_str_equal (remote, "host")
+          && path_end_ipv6 (connected, "local") && path_end_ipv6 (connected, "remote"))
+        return TRUE;
       break;
     case EXPECT_FAILURE:
     default:
@@ -343,7 +389,7 @@ settled_path (PhTestProcess *peer, JsonObject *connected, Expectation expect)
   const char *const path_changed[] = { "path-changed", NULL };
   JsonObject *changed;
 
-  if (expect != EXPECT_DIRECT || !path_relayed (connected))
+  if ((expect != EXPECT_DIRECT && expect != EXPECT_DIRECT_IPV6) || !path_relayed (connected))
     return json_object_ref (connected);
 
   changed = ph_test_process_next_event (peer, path_changed, PATH_CHANGE_TIMEOUT_MS);
@@ -1566,6 +1612,247 @@ test_hairpin (void)
               EXPECT_HOST);
 }
 
+/* --- networks where chats get stuck: UDP blocked, proxy only, dual stack --- */
+
+/* Side A behind a router that forwards only TCP; side B a public host. */
+#define UDP_BLOCKED_PUBLIC_LAB "--nat-a udp-blocked --nat-b none"
+#define DUAL_STACK_LAB "--nat-a symmetric --nat-b symmetric --dual-stack"
+
+/* pinhole-cli's STUN option and the lab's TURN server over @transport
+ * ("udp", "tcp" to port 3478, or "tls" to port 443). */
+static char *
+lab_ice_args (Lab *lab, const char *transport)
+{
+  const char *uri = lab_get (lab, "NATLAB_TURN");
+
+  if (g_str_equal (transport, "tcp"))
+    uri = lab_get (lab, "NATLAB_TURN_TCP");
+  else if (g_str_equal (transport, "tls"))
+    uri = lab_get (lab, "NATLAB_TURNS");
+  return g_strdup_printf ("STUN --turn=%s --turn-user=%s --turn-pass=%s", uri,
+                          lab_get (lab, "NATLAB_TURN_USER"), lab_get (lab, "NATLAB_TURN_PASS"));
+}
+
+/* Every peer started from now on trusts the lab's self-signed coturn
+ * certificate (a test hook, as in test-turn-transports). */
+static void
+trust_lab_turn (Lab *lab)
+{
+  g_setenv ("PINHOLE_TEST_TLS_CA_FILE", lab_get (lab, "NATLAB_TURN_CA"), TRUE);
+}
+
+/* The system proxy as GIO's default resolver reads it outside GNOME: the
+ * lab's proxy in https_proxy, or (from the second entry on) none at all,
+ * with no proxy setting of the machine that runs the tests either. */
+static const char *const *
+proxy_environment (Lab *lab, gboolean with_proxy)
+{
+  static char *proxy;
+  static const char *envp[] = { NULL,        "GIO_USE_PROXY_RESOLVER",
+                                "HTTPS_PROXY", "http_proxy",
+                                "HTTP_PROXY",  "all_proxy",
+                                "ALL_PROXY",   "no_proxy",
+                                "NO_PROXY",    "XDG_CURRENT_DESKTOP",
+                                NULL };
+
+  g_free (proxy);
+  proxy = g_strdup_printf ("https_proxy=%s", lab_get (lab, "NATLAB_PROXY"));
+  envp[0] = proxy;
+  return with_proxy ? envp : envp + 1;
+}
+
+/* Host on side A, join on side B, and both give up: A, the side in the
+ * stuck network, within FAIL_TIMEOUT_MS of the join, with ice-failed and
+ * a message that says each of @words. */
+static void
+expect_stuck (Lab *lab, const char *label, const char *ice_args_a, const char *ice_args_b,
+              const char *const *host_envp, const char *const *words)
+{
+  const char *const code_event[] = { "code", "error", NULL };
+  const char *const outcome_events[] = { "connected", "error", NULL };
+  g_autoptr (PhTestProcess) host = NULL;
+  g_autoptr (PhTestProcess) join = NULL;
+  g_autoptr (JsonObject) code = NULL;
+  g_autoptr (JsonObject) host_outcome = NULL;
+  g_autoptr (JsonObject) join_outcome = NULL;
+  const char *message;
+  gint64 start;
+  gint64 elapsed_ms;
+
+  host = spawn_cli_env (lab, "A", ice_args_a, "host", NULL, host_envp);
+  code = ph_test_process_next_event (host, code_event, CODE_TIMEOUT_MS);
+  if (code == NULL || !json_object_has_member (code, "code"))
+    {
+      g_test_fail_printf ("the host printed no code within %u ms", CODE_TIMEOUT_MS);
+      return;
+    }
+  start = g_get_monotonic_time ();
+  join = spawn_cli (lab, "B", ice_args_b, "join", json_object_get_string_member (code, "code"));
+  host_outcome = ph_test_process_next_event (host, outcome_events, FAIL_TIMEOUT_MS);
+  elapsed_ms = (g_get_monotonic_time () - start) / 1000;
+  join_outcome = ph_test_process_next_event (join, outcome_events, ph_test_scaled_ms (10000));
+  if (host_outcome == NULL || join_outcome == NULL)
+    {
+      g_test_fail_printf ("%s: no connected or error event within %u ms", label, FAIL_TIMEOUT_MS);
+      g_string_append_printf (summary, "%-52s nothing after %" G_GINT64_FORMAT " ms\n", label,
+                              elapsed_ms);
+      return;
+    }
+  message = json_object_get_string_member_with_default (host_outcome, "message", "");
+  g_test_message ("%s: %s", label, message);
+  g_string_append_printf (summary, "%-52s failed as expected after %" G_GINT64_FORMAT " ms: %s\n",
+                          label, elapsed_ms, message);
+  g_assert_cmpstr (json_object_get_string_member (host_outcome, "event"), ==, "error");
+  g_assert_cmpstr (json_object_get_string_member (host_outcome, "code"), ==, "ice-failed");
+  g_assert_cmpstr (json_object_get_string_member (join_outcome, "event"), ==, "error");
+  for (guint i = 0; words[i] != NULL; i++)
+    if (strstr (message, words[i]) == NULL)
+      g_test_fail_printf ("%s: the error does not say “%s”: %s", label, words[i], message);
+  g_assert_cmpint (ph_test_process_wait_exit (host, EXIT_TIMEOUT_MS), ==, 1);
+  g_assert_cmpint (ph_test_process_wait_exit (join, EXIT_TIMEOUT_MS), ==, 1);
+}
+
+typedef struct
+{
+  const char *lab_spec;
+  const char *nat_b; /* NULL: as the lab was built */
+  const char *turn;  /* how both reach coturn: "tcp" or "tls" */
+} UdpBlockedCell;
+
+/* A network that forwards only TCP, to each kind of peer: relayed, over
+ * the TCP or TLS leg the cell gives. */
+static void
+test_udp_blocked_cell (gconstpointer data)
+{
+  const UdpBlockedCell *cell = data;
+  g_autofree char *label = g_strdup_printf ("udp-blocked -> %s, TURN over %s",
+                                            cell->nat_b != NULL ? cell->nat_b : "none", cell->turn);
+  g_autofree char *ice_args = NULL;
+  Lab *lab = get_lab (cell->lab_spec);
+
+  if (lab == NULL || !lab_set_nat (lab, "a", "udp-blocked")
+      || (cell->nat_b != NULL && !lab_set_nat (lab, "b", cell->nat_b)))
+    return;
+  trust_lab_turn (lab);
+  ice_args = lab_ice_args (lab, cell->turn);
+  run_cell (lab, label, ice_args, ice_args, g_str_equal (cell->turn, "tls") ? EXPECT_RELAYED_TLS
+                                                                          : EXPECT_RELAYED_TCP);
+}
+
+/* TURN over UDP only, where UDP is blocked: the error names the cause and
+ * what would get through. */
+static void
+test_udp_blocked_udp_turn (void)
+{
+  const char *const words[] = { "blocks UDP", "TURN server over TLS on port 443", NULL };
+  g_autofree char *ice_args = NULL;
+  Lab *lab = get_lab ("");
+
+  if (lab == NULL || !lab_set_nat (lab, "a", "udp-blocked")
+      || !lab_set_nat (lab, "b", "port-restricted"))
+    return;
+  ice_args = lab_ice_args (lab, "udp");
+  expect_stuck (lab, "udp-blocked -> port-restricted, TURN over UDP only", ice_args, ice_args,
+                NULL, words);
+}
+
+/* nat-check on a network that blocks UDP says so, and what to use. */
+static void
+test_udp_blocked_nat_check (void)
+{
+  const char *const nat_event[] = { "nat", "error", NULL };
+  g_autoptr (PhTestProcess) check = NULL;
+  g_autoptr (JsonObject) result = NULL;
+  g_autofree char *stun = NULL;
+  Lab *lab = get_lab ("");
+  const char *note;
+
+  if (lab == NULL || !lab_set_nat (lab, "a", "udp-blocked"))
+    return;
+  stun = g_strdup_printf ("--stun=%s", lab_get (lab, "NATLAB_STUN"));
+  {
+    const char *argv[] = { "ip",      "netns", "exec",        lab_get (lab, "NATLAB_NS_A"),
+                           g_getenv ("PINHOLE_CLI_BIN"), "--json", stun, "nat-check",
+                           NULL };
+
+    check = spawn_peer ("A", argv, NULL);
+  }
+  result = ph_test_process_next_event (check, nat_event, ph_test_scaled_ms (15000));
+  if (result == NULL)
+    {
+      g_test_fail_printf ("pinhole-cli nat-check printed no result within 15 s");
+      return;
+    }
+  note = json_object_get_string_member_with_default (result, "note", "");
+  g_string_append_printf (summary, "nat-check behind %-20s -> %s: %s\n", "udp-blocked",
+                          json_object_get_string_member_with_default (result, "type", "?"), note);
+  g_assert_cmpstr (json_object_get_string_member_with_default (result, "event", ""), ==, "nat");
+  g_assert_cmpstr (json_object_get_string_member (result, "type"), ==, "udp-blocked");
+  g_assert_true (json_object_get_boolean_member (result, "udp_blocked"));
+  g_assert_true (json_object_get_null_member (result, "public_address"));
+  g_assert_nonnull (strstr (note, "this network blocks UDP"));
+  g_assert_nonnull (strstr (note, "turns:"));
+  g_assert_cmpint (ph_test_process_wait_exit (check, ph_test_scaled_ms (5000)), ==, 0);
+}
+
+/* An office network that lets out only its HTTP proxy, with the proxy in
+ * the system's settings: relayed over TLS through it, and the proxy did
+ * carry it. */
+static void
+test_proxy_only_with_proxy (void)
+{
+  g_autofree char *ice_args = NULL;
+  g_autofree char *log = NULL;
+  g_autofree char *request = NULL;
+  Lab *lab = get_lab (UDP_BLOCKED_PUBLIC_LAB);
+
+  if (lab == NULL || !lab_set_nat (lab, "a", "proxy-only"))
+    return;
+  trust_lab_turn (lab);
+  ice_args = lab_ice_args (lab, "tls");
+  run_cell_full (lab, "proxy-only -> none, TURN over TLS, proxy set", ice_args, ice_args,
+                 EXPECT_RELAYED_PROXY, proxy_environment (lab, TRUE));
+  g_assert_true (g_file_get_contents (lab_get (lab, "NATLAB_PROXY_LOG"), &log, NULL, NULL));
+  request = g_strdup_printf ("CONNECT %s ", lab_get (lab, "NATLAB_TURNS") + strlen ("turns:"));
+  g_assert_nonnull (strstr (log, request));
+}
+
+/* The same network with no proxy set: neither UDP nor TCP gets out, and
+ * the error says the proxy is what is left. */
+static void
+test_proxy_only_without_proxy (void)
+{
+  g_autofree char *ice_args = NULL;
+  Lab *lab = get_lab (UDP_BLOCKED_PUBLIC_LAB);
+
+  if (lab == NULL || !lab_set_nat (lab, "a", "proxy-only"))
+    return;
+  trust_lab_turn (lab);
+  ice_args = lab_ice_args (lab, "tls");
+  {
+    const char *const words[] = { "blocks UDP", lab_get (lab, "NATLAB_TURNS"), "HTTP proxy",
+                                  NULL };
+
+    expect_stuck (lab, "proxy-only -> none, TURN over TLS, no proxy set", ice_args, ice_args,
+                  proxy_environment (lab, FALSE), words);
+  }
+}
+
+/* Symmetric IPv4 NATs on both sides, but global IPv6 behind stateful
+ * firewalls: direct over IPv6, though TURN was there to fall back on. */
+static void
+test_dual_stack (void)
+{
+  g_autofree char *ice_args = NULL;
+  Lab *lab = get_lab (DUAL_STACK_LAB);
+
+  if (lab == NULL)
+    return;
+  ice_args = lab_ice_args (lab, "udp");
+  run_cell (lab, "dual-stack symmetric -> symmetric, TURN too", ice_args, ice_args,
+            EXPECT_DIRECT_IPV6);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -1633,6 +1920,34 @@ main (int argc, char *argv[])
   g_test_add_func ("/natlab/upgrade/symmetric-stays-relayed", test_upgrade_symmetric_stays_relayed);
   g_test_add_func ("/natlab/fault/bulk-with-loss", test_bulk_with_loss);
   g_test_add_func ("/natlab/fault/bulk-with-heavy-loss", test_bulk_with_heavy_loss);
+  /* Networks where chats get stuck: UDP blocked, proxy only, dual stack.
+   * TLS to every kind of peer, TCP to the two strictest. */
+  {
+    static const UdpBlockedCell udp_blocked[] = {
+      { "", "full-cone", "tls" },
+      { "", "address-restricted", "tls" },
+      { "", "port-restricted", "tls" },
+      { "", "symmetric", "tls" },
+      { UDP_BLOCKED_PUBLIC_LAB, NULL, "tls" },
+      { "", "port-restricted", "tcp" },
+      { "", "symmetric", "tcp" },
+    };
+
+    for (guint i = 0; i < G_N_ELEMENTS (udp_blocked); i++)
+      {
+        g_autofree char *path = g_strdup_printf (
+            "/natlab/udp-blocked/%s/%s", udp_blocked[i].turn,
+            udp_blocked[i].nat_b != NULL ? udp_blocked[i].nat_b : "none");
+
+        ph_test_add_data_func_with_hooks (path, &udp_blocked[i], test_udp_blocked_cell);
+      }
+  }
+  g_test_add_func ("/natlab/udp-blocked/udp/port-restricted", test_udp_blocked_udp_turn);
+  g_test_add_func ("/natlab/udp-blocked/nat-check", test_udp_blocked_nat_check);
+  ph_test_add_func_with_hooks ("/natlab/proxy-only/with-proxy", test_proxy_only_with_proxy);
+  ph_test_add_func_with_hooks ("/natlab/proxy-only/without-proxy", test_proxy_only_without_proxy);
+  g_test_add_func ("/natlab/dual-stack/symmetric", test_dual_stack);
+
 
   status = g_test_run ();
   g_clear_pointer (&current_lab, lab_free);

@@ -14,11 +14,14 @@ G_BEGIN_DECLS
 void ph_test_skip_without_hooks (void);
 #ifdef PH_TEST_HOOKS
 #define ph_test_add_func_with_hooks(path, func) g_test_add_func (path, func)
+#define ph_test_add_data_func_with_hooks(path, data, func) g_test_add_data_func (path, data, func)
 #define ph_test_add_with_hooks(path, Fixture, data, setup, func, teardown)                         \
   g_test_add (path, Fixture, data, setup, func, teardown)
 #else
 #define ph_test_add_func_with_hooks(path, func)                                                    \
   ((void)(func), g_test_add_func (path, ph_test_skip_without_hooks))
+#define ph_test_add_data_func_with_hooks(path, data, func)                                         \
+  ((void)(data), (void)(func), g_test_add_func (path, ph_test_skip_without_hooks))
 #define ph_test_add_with_hooks(path, Fixture, data, setup, func, teardown)                         \
   ((void)(setup), (void)(func), (void)(teardown),                                                  \
    g_test_add_func (path, ph_test_skip_without_hooks))

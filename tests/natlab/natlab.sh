@@ -3,14 +3,24 @@
 #
 # natlab.sh: a small simulated internet on one machine, to watch Pinhole
 # (or anything else) cross real NATs. Needs root, iproute2, nftables,
-# conntrack and coturn. Field notes this follows: shared/NOTES.md,
-# "coturn and the NAT lab".
+# conntrack, coturn, openssl and tinyproxy. Field notes this follows:
+# shared/NOTES.md, "coturn and the NAT lab".
 #
 #   natlab.sh up [--id ID] [--nat-a TYPE] [--nat-b TYPE] [--hairpin]
-#                [--delay MS] [--jitter MS] [--loss PCT] [--hold]
+#                [--dual-stack] [--delay MS] [--jitter MS] [--loss PCT] [--hold]
 #       Builds a lab and prints its env file (NAME=VALUE lines, also kept
 #       in /run/natlab/ID/env). TYPE: none, full-cone, address-restricted,
-#       port-restricted, symmetric. --delay/--jitter are one-way, per access
+#       port-restricted, symmetric, or one of the networks where chats get
+#       stuck (a port-restricted NAT with a firewall): udp-blocked (only TCP
+#       is forwarded, as on hotel Wi-Fi), proxy-only (nothing gets out but
+#       TCP to the lab's HTTP proxy, which CONNECTs to port 443 only, and to
+#       the rendezvous server, which stands in for the web pages an office
+#       lets through). coturn serves TURN over UDP and TCP on 3478 and over
+#       TLS on 443 with a certificate the lab makes (NATLAB_TURN_CA).
+#       --dual-stack also gives both routers and hosts global IPv6
+#       (2001:db8:a::/64, 2001:db8:b::/64, routed through inet, no NAT66),
+#       behind a stateful firewall on each router that lets in only
+#       answers. --delay/--jitter are one-way, per access
 #       link (each router's WAN cable), so two peers see a round trip of
 #       4 × delay and a peer sees the servers at 2 × delay. --loss drops
 #       that percentage (one decimal allowed) of packets crossing each
@@ -35,6 +45,7 @@
 #                                  start: a new one on the same addresses,
 #                                  listening on return; it has none of the
 #                                  old one's state (mailboxes, allocations)
+#                                  (turn: coturn; the proxy never stops)
 #   natlab.sh exec ID a|b|srv|inet|ra|rb CMD…   run CMD in that namespace
 #   natlab.sh down ID              tear the lab down
 #   natlab.sh list                 labs that exist
@@ -48,6 +59,8 @@
 #                                                         srv 203.0.113.10 + .11: coturn, pinhole-rendezvous
 #
 # With --nat-X none the peer is a public host (198.51.100.18 / .34).
+# srv 203.0.113.12:3128 is the HTTP proxy (tinyproxy). With --dual-stack,
+# inet is 2001:db8:ff::1 and the routers' wan 2001:db8:ff::2 / ::3.
 # A link with delay or jitter is two veth cables joined by ph-link-emulator.
 set -euo pipefail
 
@@ -61,6 +74,10 @@ INET_WAN_IP=198.51.100.1
 STUN_PORT=3478
 RENDEZVOUS_PORT=8470
 TURN_REALM=natlab
+TURN_TLS_PORT=443
+PROXY_IP=203.0.113.12
+PROXY_PORT=3128
+INET_IP6=2001:db8:ff::1
 
 die() {
   echo "natlab: $*" >&2
@@ -68,7 +85,7 @@ die() {
 }
 
 usage() {
-  sed -n '4,40p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+  sed -n '4,53p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 
@@ -98,7 +115,7 @@ find_program() {
 check_tools() {
   ((EUID == 0)) || die "the NAT lab needs root (network namespaces, nftables); run it with sudo"
   local tool
-  for tool in ip nft conntrack turnserver openssl ss; do
+  for tool in ip nft conntrack turnserver openssl ss tinyproxy; do
     command -v "$tool" >/dev/null || die "$tool is missing; install the packages in scripts/debian-packages.txt"
   done
 }
@@ -172,6 +189,100 @@ nat_rules_address_restricted() {
   echo "add rule ip natlab pre iifname \"wan\" ip daddr $1 ip saddr @contacted dnat to $2"
 }
 
+# --- networks where chats get stuck: UDP blocked, proxy only, dual stack ---
+#
+# The first two are a port-restricted NAT with a firewall in its forward
+# chain; dual stack adds IPv6 beside whatever IPv4 NAT a router has.
+
+# Hotel Wi-Fi: TCP goes out, UDP does not, whoever it is for (STUN too).
+nat_rules_udp_blocked() {
+  nat_rules_port_restricted "$1"
+  echo "add rule ip natlab forward meta l4proto udp drop"
+}
+
+# An office that lets nothing out but through its HTTP proxy. The
+# rendezvous server stands in for the web pages it lets through (a
+# transparent proxy's job), so that a chat can be set up at all.
+nat_rules_proxy_only() {
+  nat_rules_port_restricted "$1"
+  echo "add rule ip natlab forward iifname \"wan\" ct state established,related accept"
+  echo "add rule ip natlab forward oifname \"wan\" ip daddr $PROXY_IP tcp dport $PROXY_PORT accept"
+  echo "add rule ip natlab forward oifname \"wan\" ip daddr $SRV_IP tcp dport $RENDEZVOUS_PORT accept"
+  echo "add rule ip natlab forward drop"
+}
+
+# coturn's certificate for TLS on 443: P-256, made in well under a
+# millisecond (NOTES: RSA keys take hundreds), for the address peers dial.
+make_turn_certificate() {
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+    -subj "/CN=natlab-turn" -addext "subjectAltName=IP:$SRV_IP" \
+    -keyout "$STATE/turn-key.pem" -out "$STATE/turn-cert.pem" 2>/dev/null
+}
+
+# An HTTP proxy that CONNECTs to port 443 only, as office proxies do.
+start_proxy() {
+  cat >"$STATE/tinyproxy.conf" <<EOF
+Port $PROXY_PORT
+Listen $PROXY_IP
+Allow 198.51.100.0/24
+ConnectPort $TURN_TLS_PORT
+Timeout 120
+MaxClients 50
+LogLevel Connect
+EOF
+  start_daemon tinyproxy ip netns exec "$SRV" tinyproxy -d -c "$STATE/tinyproxy.conf"
+  wait_listening "$SRV" t "$PROXY_IP:$PROXY_PORT"
+}
+
+# Turns IPv6 on in namespace $1 (make_ns turned it off), without duplicate
+# address detection: the lab's addresses are unique, and tentative ones
+# would only delay the first packets.
+ipv6_on() {
+  in_ns "$1" sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0
+  in_ns "$1" sysctl -qw net.ipv6.conf.all.disable_ipv6=0 net.ipv6.conf.default.disable_ipv6=0
+}
+
+# Global IPv6 for router $1 (side a|b, its wan on inet's bridge as ::$2)
+# and its host, and the router's firewall: answers come in, nothing new.
+make_ipv6_side() {
+  local side=$1 suffix=$2 router host prefix
+  router=$(ns "$ID" "r$side")
+  host=$(ns "$ID" "$side")
+  prefix=2001:db8:$side
+  ipv6_on "$router"
+  ipv6_on "$host"
+  in_ns "$router" sysctl -qw net.ipv6.conf.all.forwarding=1
+  in_ns "$router" ip -6 addr add "2001:db8:ff::$suffix/64" dev wan nodad
+  in_ns "$router" ip -6 route add default via "$INET_IP6"
+  in_ns "$router" ip -6 addr add "$prefix::1/64" dev lan nodad
+  in_ns "$host" ip -6 addr add "$prefix::2/64" dev eth0 nodad
+  in_ns "$host" ip -6 route add default via "$prefix::1"
+  in_ns "$INET" ip -6 route add "$prefix::/64" via "2001:db8:ff::$suffix"
+  in_ns "$router" nft -f - <<EOF
+add table ip6 natlab6
+add chain ip6 natlab6 forward { type filter hook forward priority filter; }
+add rule ip6 natlab6 forward iifname "wan" ct state established,related accept
+add rule ip6 natlab6 forward iifname "wan" drop
+EOF
+  echo "NATLAB_${side^^}_IP6=$prefix::2" >>"$STATE/env"
+}
+
+make_dual_stack() {
+  local tries=0
+  ipv6_on "$INET"
+  in_ns "$INET" sysctl -qw net.ipv6.conf.all.forwarding=1
+  in_ns "$INET" ip -6 addr add "$INET_IP6/64" dev br nodad
+  make_ipv6_side a 2
+  make_ipv6_side b 3
+  # Each host pings the other's router (its own address, so through that
+  # firewall): on return every hop works and knows its neighbours.
+  until in_ns "$(ns "$ID" a)" ping -6 -c1 -W1 -q 2001:db8:b::1 >/dev/null &&
+    in_ns "$(ns "$ID" b)" ping -6 -c1 -W1 -q 2001:db8:a::1 >/dev/null; do
+    ((++tries < 10)) || die "IPv6 does not cross the lab; see $STATE"
+  done
+  echo "NATLAB_DUAL_STACK=1" >>"$STATE/env"
+}
+
 # Sets LOSS_PER_MILLE from LOSS, a percentage such as 5 or 2.5 (nft's
 # numgen draws whole numbers).
 parse_loss() {
@@ -185,8 +296,8 @@ parse_loss() {
 apply_nat() {
   local router=$1 type=$2 wan=$3 host=$4 fn
   case $type in
-    none | full-cone | address-restricted | port-restricted | symmetric) ;;
-    *) die "unknown NAT type “$type”: use none, full-cone, address-restricted, port-restricted or symmetric" ;;
+    none | full-cone | address-restricted | port-restricted | symmetric | udp-blocked | proxy-only) ;;
+    *) die "unknown NAT type “$type”: use none, full-cone, address-restricted, port-restricted, symmetric, udp-blocked or proxy-only" ;;
   esac
   fn=nat_rules_${type//-/_}
   {
@@ -283,9 +394,10 @@ turn_credential() {
 # Private peers are denied, as any public TURN server should. The log goes
 # on across restarts.
 start_coturn() {
-  ip netns exec "$SRV" turnserver -n --no-tls --no-dtls --no-cli \
+  ip netns exec "$SRV" turnserver -n --no-dtls --no-cli \
     --listening-ip="$SRV_IP" --listening-ip="$SRV_ALT_IP" --relay-ip="$SRV_IP" \
     --listening-port="$STUN_PORT" --min-port=49152 --max-port=65535 \
+    --tls-listening-port="$TURN_TLS_PORT" --cert="$STATE/turn-cert.pem" --pkey="$STATE/turn-key.pem" \
     --realm="$TURN_REALM" --fingerprint --use-auth-secret --static-auth-secret="$TURN_SECRET" \
     --denied-peer-ip=10.0.0.0-10.255.255.255 --denied-peer-ip=172.16.0.0-172.31.255.255 \
     --denied-peer-ip=192.168.0.0-192.168.255.255 --no-software-attribute \
@@ -293,6 +405,7 @@ start_coturn() {
   echo $! >"$STATE/coturn.pid"
   wait_listening "$SRV" u "$SRV_IP:$STUN_PORT"
   wait_listening "$SRV" u "$SRV_ALT_IP:$STUN_PORT"
+  wait_listening "$SRV" t "$SRV_IP:$TURN_TLS_PORT"
 }
 
 start_rendezvous() {
@@ -312,6 +425,7 @@ make_servers() {
   in_ns "$INET" ip link set dev s master br
   in_ns "$SRV" ip addr add "$SRV_IP/28" dev eth0
   in_ns "$SRV" ip addr add "$SRV_ALT_IP/28" dev eth0
+  in_ns "$SRV" ip addr add "$PROXY_IP/28" dev eth0
   in_ns "$SRV" ip route add 198.51.100.0/24 via "$INET_SRV_IP"
   # NOTES: without a default route, relaying towards a peer's private host
   # candidate fails at sendto and coturn drops the whole allocation. A
@@ -322,8 +436,10 @@ make_servers() {
   in_ns "$SRV" ip route add default dev sink
 
   echo "$RENDEZVOUS_BIN" >"$STATE/rendezvous.bin"
+  make_turn_certificate
   start_coturn
   start_rendezvous
+  start_proxy
   turn_credential
   cat >>"$STATE/env" <<EOF
 NATLAB_NS_SRV=$SRV
@@ -335,6 +451,11 @@ NATLAB_TURN=turn:$SRV_IP:$STUN_PORT?transport=udp
 NATLAB_TURN_USER=$TURN_USER
 NATLAB_TURN_PASS=$TURN_PASS
 NATLAB_TURN_SECRET=$TURN_SECRET
+NATLAB_TURN_TCP=turn:$SRV_IP:$STUN_PORT?transport=tcp
+NATLAB_TURNS=turns:$SRV_IP:$TURN_TLS_PORT
+NATLAB_TURN_CA=$STATE/turn-cert.pem
+NATLAB_PROXY=http://$PROXY_IP:$PROXY_PORT
+NATLAB_PROXY_LOG=$STATE/tinyproxy.log
 EOF
 }
 
@@ -373,7 +494,7 @@ down() {
 
 cmd_up() {
   ID=$(head -c3 /dev/urandom | od -An -tx1 | tr -d ' \n')
-  local nat_a=port-restricted nat_b=port-restricted hairpin=0 hold=0
+  local nat_a=port-restricted nat_b=port-restricted hairpin=0 hold=0 dual_stack=0
   DELAY=0 JITTER=0 LOSS=0 LOSS_PER_MILLE=0
   while (($#)); do
     case $1 in
@@ -384,6 +505,7 @@ cmd_up() {
       --jitter) JITTER=$2; shift ;;
       --loss) LOSS=$2; shift ;;
       --hairpin) hairpin=1 ;;
+      --dual-stack) dual_stack=1 ;;
       --hold) hold=1 ;;
       *) usage ;;
     esac
@@ -394,6 +516,7 @@ cmd_up() {
   [[ $DELAY =~ ^[0-9]+(\.[0-9]+)?$ && $JITTER =~ ^[0-9]+(\.[0-9]+)?$ ]] ||
     die "--delay and --jitter take milliseconds"
   ! ((hairpin)) || [[ $nat_a != none ]] || die "--hairpin puts both peers behind NAT A; give --nat-a a NAT type"
+  ! ((hairpin && dual_stack)) || die "--dual-stack needs two routers; leave out --hairpin"
   check_tools
   STATE=$STATE_ROOT/$ID
   [[ ! -e $STATE ]] || die "a lab with id $ID exists; take it down with: natlab.sh down $ID"
@@ -427,6 +550,7 @@ cmd_up() {
   else
     make_router b "$nat_b" 198.51.100.3 198.51.100.32 192.168.1
   fi
+  ! ((dual_stack)) || make_dual_stack
   echo "NATLAB_DELAY_MS=$DELAY" >>"$STATE/env"
   echo "NATLAB_LOSS=$LOSS" >>"$STATE/env"
   echo "NATLAB_READY=1" >>"$STATE/env"

@@ -785,6 +785,12 @@ fail_ice (PhConversation *self)
     .relay_only = self->ice_config->relay_only,
   };
 
+  for (guint i = 0; i < self->ice_config->turn_servers->len; i++)
+    {
+      const PhTurnServer *server = g_ptr_array_index (self->ice_config->turn_servers, i);
+
+      input.turn_over_tcp |= server->transport != PH_TURN_TRANSPORT_UDP;
+    }
   ph_candidate_ledger_fill_diagnosis (ph_connection_attempt_get_candidates (self->attempt), &input);
   ph_ice_diagnose (&input, &message);
   fail_literal (self, PH_ERROR_ICE_FAILED, message);

@@ -400,6 +400,47 @@ is_our_address (PhNatCheck *self, const PhStunAddress *mapped)
          && g_inet_socket_address_get_port (inet) == self->local_port;
 }
 
+static void
+tcp_probe_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (PhNatCheck) self = user_data;
+  g_autoptr (GSocketConnection) connection
+      = g_socket_client_connect_finish (G_SOCKET_CLIENT (source), result, NULL);
+
+  if (self->task == NULL)
+    return;
+  if (connection != NULL)
+    self->result->note = g_strdup_printf (
+        /* Translators: %s is the STUN server's host name or address. */
+        _ ("The STUN server %s answers over TCP but not over UDP: this network blocks UDP, so no "
+           "direct path can be made from it. Chats get through with a TURN server over TLS on "
+           "port 443 (turns:HOST:443)."),
+        self->host);
+  else
+    self->result->note = g_strdup_printf (
+        /* Translators: %s is the STUN server's host name or address. */
+        _ ("The STUN server %s did not answer over UDP: UDP is blocked on this network, or the "
+           "server is down. Where UDP is blocked, chats get through with a TURN server over TLS "
+           "on port 443 (turns:HOST:443)."),
+        self->host);
+  finish (self);
+}
+
+/* No answer over UDP: is the server there over TCP? Then it is this
+ * network that drops UDP, not a server that is down. */
+static void
+probe_tcp (PhNatCheck *self)
+{
+  g_autoptr (GSocketClient) client = g_socket_client_new ();
+
+  /* GSocketClient counts whole seconds. */
+  g_socket_client_set_timeout (client, MAX (1, self->timeout_ms / 1000));
+  g_socket_client_set_enable_proxy (client, FALSE);
+  g_socket_client_connect_async (client, G_SOCKET_CONNECTABLE (self->server),
+                                 g_task_get_cancellable (self->task), tcp_probe_done_cb,
+                                 g_object_ref (self));
+}
+
 /* Test I: a plain Binding request to the server's primary address. */
 static void
 first_done (PhNatCheck *self, const PhStunResponse *response, GInetSocketAddress *from)
@@ -412,11 +453,7 @@ first_done (PhNatCheck *self, const PhStunResponse *response, GInetSocketAddress
     {
       self->result->udp_blocked = TRUE;
       self->result->type = PH_NAT_TYPE_UDP_BLOCKED;
-      /* Translators: %s is the STUN server's host name or address. */
-      self->result->note = g_strdup_printf (_ ("The STUN server %s did not answer over UDP: UDP is "
-                                               "blocked on this network, or the server is down."),
-                                            self->host);
-      finish (self);
+      probe_tcp (self);
       return;
     }
   if (!stun_address_is_ipv4 (&response->mapped))

@@ -21,6 +21,7 @@ struct _PhCandidateLedger
   guint remote_for_ice; /* how many of remote ICE has */
   gboolean remote_done;
   char *relay_problem;
+  gboolean relay_unreachable;
 };
 
 G_DEFINE_FINAL_TYPE (PhCandidateLedger, ph_candidate_ledger, G_TYPE_OBJECT)
@@ -152,12 +153,14 @@ ph_candidate_ledger_next_for_ice (PhCandidateLedger *self)
 }
 
 void
-ph_candidate_ledger_set_relay_problem (PhCandidateLedger *self, const char *problem)
+ph_candidate_ledger_set_relay_problem (PhCandidateLedger *self, const char *problem,
+                                       gboolean unreachable)
 {
   g_return_if_fail (PH_IS_CANDIDATE_LEDGER (self));
 
   g_free (self->relay_problem);
   self->relay_problem = g_strdup (problem);
+  self->relay_unreachable = unreachable;
 }
 
 void
@@ -172,6 +175,7 @@ ph_candidate_ledger_fill_diagnosis (PhCandidateLedger *self, PhIceDiagnosisInput
   input->remote_srflx = count_type (self->remote, "srflx");
   input->remote_relay = count_type (self->remote, "relay");
   input->relay_problem = self->relay_problem;
+  input->relay_unreachable_directly = self->relay_unreachable;
 }
 
 GStrv

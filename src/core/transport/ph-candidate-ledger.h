@@ -39,7 +39,8 @@ const char *ph_candidate_ledger_next_for_ice (PhCandidateLedger *self);
 
 /* Why a TURN server could not be used at all, for the explanation of a
  * failure (the ICE transport's "relay-problem"); NULL for none. */
-void ph_candidate_ledger_set_relay_problem (PhCandidateLedger *self, const char *problem);
+void ph_candidate_ledger_set_relay_problem (PhCandidateLedger *self, const char *problem,
+                                            gboolean unreachable);
 
 /* Fills the candidate counts and the relay problem of @input (the NAT and
  * configuration fields are the caller's); @input borrows the problem

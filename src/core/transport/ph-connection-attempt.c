@@ -217,7 +217,8 @@ ice_local_candidate_cb (PhIceTransport *ice, const char *candidate, PhConnection
 static void
 ice_relay_problem_cb (PhIceTransport *ice, const char *problem, PhConnectionAttempt *self)
 {
-  ph_candidate_ledger_set_relay_problem (self->candidates, problem);
+  ph_candidate_ledger_set_relay_problem (self->candidates, problem,
+                                         ph_ice_transport_get_relay_unreachable (ice));
 }
 
 static void

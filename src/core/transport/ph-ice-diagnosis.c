@@ -61,13 +61,59 @@ describe_symmetric (PhNatType local, PhNatType remote)
                          "destination, so a direct path is impossible without a TURN relay."));
 }
 
+/* No UDP got out (the STUN server never answered) and the TURN server
+ * gave no relay: what would get through is TCP, and TLS on port 443 where
+ * only web traffic gets out, or the network's proxy when even that fails.
+ * FALSE when this is not what happened. */
+static gboolean
+diagnose_udp_blocked_relay (const PhIceDiagnosisInput *input, char **out_message,
+                            PhIceFailureCause *out_cause)
+{
+  gboolean udp_blocked
+      = input->local_nat == PH_NAT_TYPE_UDP_BLOCKED
+        || (input->stun_configured && input->local_srflx == 0
+            && input->local_nat == PH_NAT_TYPE_UNKNOWN);
+
+  if (!udp_blocked || !input->turn_configured || input->local_relay > 0)
+    return FALSE;
+  if (!input->turn_over_tcp)
+    {
+      *out_message = g_strdup (_ ("Your network blocks UDP: the STUN server never answered, and "
+                                  "your TURN server is reached over UDP only, so it gave you no "
+                                  "relay address. A TURN server over TLS on port 443 "
+                                  "(turns:HOST:443) would get through."));
+      *out_cause = PH_ICE_FAILURE_UDP_BLOCKED;
+      return TRUE;
+    }
+  if (input->relay_unreachable_directly && input->relay_problem != NULL)
+    {
+      /* Translators: %s is a sentence saying which TURN server could not
+       * be reached and why, such as “The TURN server turns:turn.example.org:443
+       * could not be reached: Socket I/O timed out.” */
+      *out_message = g_strdup_printf (_ ("Your network blocks UDP, and TCP to the TURN server did "
+                                         "not get out either. %s Networks like this often let "
+                                         "traffic out only through an HTTP proxy: if yours has "
+                                         "one, set it in your system's network settings (or "
+                                         "https_proxy), and Pinhole reaches the TURN server "
+                                         "through it."),
+                                      input->relay_problem);
+      *out_cause = PH_ICE_FAILURE_NEEDS_PROXY;
+      return TRUE;
+    }
+  return FALSE;
+}
+
 PhIceFailureCause
 ph_ice_diagnose (const PhIceDiagnosisInput *input, char **out_message)
 {
+  PhIceFailureCause cause;
   guint remote_total;
 
   g_return_val_if_fail (input != NULL, PH_ICE_FAILURE_NEEDS_RELAY);
   g_return_val_if_fail (out_message != NULL, PH_ICE_FAILURE_NEEDS_RELAY);
+
+  if (diagnose_udp_blocked_relay (input, out_message, &cause))
+    return cause;
 
   /* First: a server of this side's own that could not be used for a
    * reason it knows (a certificate it does not trust) is what this person

@@ -22,6 +22,7 @@ typedef enum
   PH_ICE_FAILURE_SYMMETRIC_NAT,        /* a symmetric NAT on a side, and no relay */
   PH_ICE_FAILURE_RELAY_FAILED,         /* relays on both sides, still no path */
   PH_ICE_FAILURE_NEEDS_RELAY,          /* strict NATs or firewalls, no relay */
+  PH_ICE_FAILURE_NEEDS_PROXY,          /* no UDP, no direct TCP to the TURN server */
 } PhIceFailureCause;
 
 typedef struct
@@ -39,6 +40,13 @@ typedef struct
   /* Why a TURN server over TCP or TLS could not be used, a sentence
    * naming it (the ICE transport's "relay-problem"), or NULL. */
   const char *relay_problem;
+  /* A TURN server over TCP or TLS is configured: a TCP connection, which
+   * a network that blocks UDP may let through. */
+  gboolean turn_over_tcp;
+  /* The relay problem is that no TCP connection to the TURN server could
+   * be made, with no proxy on the way: what a network does that lets
+   * nothing out but through its HTTP proxy. */
+  gboolean relay_unreachable_directly;
 } PhIceDiagnosisInput;
 
 /* Returns the most likely cause and sets @out_message to a sentence that

@@ -894,6 +894,14 @@ ph_ice_transport_get_path (PhIceTransport *self)
   return self->path != NULL ? ph_path_copy (self->path) : NULL;
 }
 
+gboolean
+ph_ice_transport_get_relay_unreachable (PhIceTransport *self)
+{
+  g_return_val_if_fail (PH_IS_ICE_TRANSPORT (self), FALSE);
+
+  return self->bridge != NULL && ph_turn_bridge_get_problem_is_unreachable (self->bridge);
+}
+
 GIOStream *
 ph_ice_transport_get_stream (PhIceTransport *self)
 {

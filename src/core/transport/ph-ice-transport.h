@@ -59,6 +59,9 @@ gboolean ph_ice_transport_add_remote_candidate (PhIceTransport *self, const char
 void ph_ice_transport_remote_gathering_done (PhIceTransport *self);
 /* The selected pair, or NULL before one is chosen. */
 PhPath *ph_ice_transport_get_path (PhIceTransport *self);
+/* Whether the last "relay-problem" is that a TURN server over TCP or TLS
+ * could not be reached at all, with no proxy on the way. */
+gboolean ph_ice_transport_get_relay_unreachable (PhIceTransport *self);
 /* The reliable byte stream, pollable; usable once the state is READY. */
 GIOStream *ph_ice_transport_get_stream (PhIceTransport *self);
 /* Releases TURN allocations and sockets. */

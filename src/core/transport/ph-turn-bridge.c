@@ -16,8 +16,10 @@
 #define FIRST_PLACEHOLDER 2
 #define MAX_PLACEHOLDERS 250
 /* Reaching the server (its name, the proxy, TCP and TLS) in this long, or
- * not at all: libnice gives up on the allocation sooner anyway. */
-#define CONNECT_TIMEOUT_SECONDS 15
+ * not at all: libnice 0.1.21 gives up on an allocation over TCP after 2 s
+ * without an answer (STUN_TIMER_DEFAULT_RELIABLE_TIMEOUT) anyway, and the
+ * reason must be known before ICE fails, so that its error can say it. */
+#define CONNECT_TIMEOUT_SECONDS 5
 
 static const char response_ok[] = "HTTP/1.0 200 Connection established\r\n\r\n";
 static const char response_refused[] = "HTTP/1.0 403 Forbidden\r\n\r\n";
@@ -43,6 +45,7 @@ struct _PhTurnBridge
   GTlsDatabase *database; /* NULL: the system's trust store */
   GCancellable *cancellable;
   char *problem;
+  gboolean problem_is_unreachable;
   gboolean closed;
 };
 
@@ -203,6 +206,7 @@ fail (Tunnel *tunnel, const GError *error)
   if (self->problem == NULL)
     {
       self->problem = g_steal_pointer (&problem);
+      self->problem_is_unreachable = tunnel->certificate_errors == 0 && !tunnel->via_proxy;
       g_signal_emit (self, signals[SIGNAL_PROBLEM], 0, self->problem);
     }
 }
@@ -616,4 +620,12 @@ ph_turn_bridge_get_problem (PhTurnBridge *self)
   g_return_val_if_fail (PH_IS_TURN_BRIDGE (self), NULL);
 
   return self->problem;
+}
+
+gboolean
+ph_turn_bridge_get_problem_is_unreachable (PhTurnBridge *self)
+{
+  g_return_val_if_fail (PH_IS_TURN_BRIDGE (self), FALSE);
+
+  return self->problem_is_unreachable;
 }

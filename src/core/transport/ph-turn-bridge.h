@@ -44,6 +44,9 @@ gboolean ph_turn_bridge_lookup (PhTurnBridge *self, const char *address, guint p
  * and the reason (a certificate it does not trust, a proxy that refused,
  * a server that is not there), or NULL. */
 const char *ph_turn_bridge_get_problem (PhTurnBridge *self);
+/* Whether that problem is that the server could not be reached with no
+ * proxy on the way (not a certificate, not a proxy that failed). */
+gboolean ph_turn_bridge_get_problem_is_unreachable (PhTurnBridge *self);
 /* Stops listening and drops every connection. */
 void ph_turn_bridge_close (PhTurnBridge *self);
 
