@@ -54,6 +54,11 @@ gboolean ph_ice_transport_add_remote_candidate (PhIceTransport *self, const char
 void ph_ice_transport_remote_gathering_done (PhIceTransport *self);
 /* The selected pair, or NULL before one is chosen. */
 PhPath *ph_ice_transport_get_path (PhIceTransport *self);
+/* The router forwards @address:@port to this end's host candidate
+ * (@protocol: "NAT-PMP" or "UPnP"): a selected pair whose local end has
+ * that address goes through it, and the path says so. */
+void ph_ice_transport_set_port_mapping (PhIceTransport *self, const char *protocol,
+                                        const char *address, guint port);
 /* The reliable byte stream, pollable; usable once the state is READY. */
 GIOStream *ph_ice_transport_get_stream (PhIceTransport *self);
 /* Releases TURN allocations and sockets. */
