@@ -1422,14 +1422,16 @@ test_hairpin (void)
               EXPECT_HOST);
 }
 
-/* --- router port mapping: miniupnpd on router A (natlab.sh --port-mapping a) --- */
+/* --- router port mapping: miniupnpd on router A (natlab.sh --port-mapping) --- */
 
 #define PORT_MAPPING_LAB "--nat-a symmetric --nat-b symmetric --port-mapping a"
+#define UPNP_ONLY_LAB "--nat-a symmetric --nat-b symmetric --port-mapping a:upnp"
 
-/* Whether @connected's path goes through the port router A opened, as
- * @by ("local" for A, "peer" for B) sees it. */
+/* Whether @connected's path goes through the port router A opened with
+ * @expected_protocol, as @by ("local" for A, "peer" for B) sees it. */
 static gboolean
-path_through_mapped_port (const char *who, JsonObject *connected, const char *by)
+path_through_mapped_port (const char *who, JsonObject *connected, const char *expected_protocol,
+                          const char *by)
 {
   JsonObject *path = json_object_get_object_member (connected, "path");
   const char *protocol
@@ -1439,12 +1441,12 @@ path_through_mapped_port (const char *who, JsonObject *connected, const char *by
       = path != NULL ? json_object_get_string_member_with_default (path, "port_mapping_by", "")
                      : "";
 
-  if (path_relayed (connected) || g_strcmp0 (protocol, "NAT-PMP") != 0
+  if (path_relayed (connected) || g_strcmp0 (protocol, expected_protocol) != 0
       || !g_str_equal (seen_by, by))
     {
-      g_test_fail_printf ("%s: the path should be direct through router A's NAT-PMP port "
+      g_test_fail_printf ("%s: the path should be direct through router A's %s port "
                           "(relayed: %s, port_mapping %s by %s)",
-                          who, path_relayed (connected) ? "yes" : "no",
+                          who, expected_protocol, path_relayed (connected) ? "yes" : "no",
                           protocol != NULL ? protocol : "none", seen_by);
       return FALSE;
     }
@@ -1470,19 +1472,19 @@ router_a_forwards_nothing (gpointer data)
  * router A opens on request, they connect directly, and the port is
  * closed again when the chat ends. Only A asks its router. */
 static void
-run_mapped_cell (const char *nat_b)
+run_mapped_cell (const char *lab_spec, const char *protocol, const char *nat_b)
 {
   const char *const code_event[] = { "code", "error", NULL };
   const char *const outcome_events[] = { "connected", "error", NULL };
   const char *const closed_event[] = { "closed", NULL };
   const char *const host_envp[] = { "PINHOLE_PORT_MAPPING=on", NULL };
-  g_autofree char *label = g_strdup_printf ("stun-only symmetric+nat-pmp -> %s", nat_b);
+  g_autofree char *label = g_strdup_printf ("stun-only symmetric+%s -> %s", protocol, nat_b);
   g_autoptr (PhTestProcess) host = NULL;
   g_autoptr (PhTestProcess) join = NULL;
   g_autoptr (JsonObject) code = NULL;
   g_autoptr (JsonObject) host_outcome = NULL;
   g_autoptr (JsonObject) join_outcome = NULL;
-  Lab *lab = get_lab (PORT_MAPPING_LAB);
+  Lab *lab = get_lab (lab_spec);
 
   if (lab == NULL || !lab_set_nat (lab, "b", nat_b))
     return;
@@ -1509,8 +1511,8 @@ run_mapped_cell (const char *nat_b)
       path_relayed (join_outcome) ? "relayed" : "direct ", path_end_type (join_outcome, "local"),
       path_end_type (join_outcome, "remote"),
       json_object_get_int_member_with_default (join_outcome, "setup_ms", -1));
-  if (!path_through_mapped_port ("host", host_outcome, "local")
-      || !path_through_mapped_port ("join", join_outcome, "peer"))
+  if (!path_through_mapped_port ("host", host_outcome, protocol, "local")
+      || !path_through_mapped_port ("join", join_outcome, protocol, "peer"))
     return;
   if (!exchange_message (host, join, "hello through the port my router opened")
       || !exchange_message (join, host, "hello back"))
@@ -1530,13 +1532,21 @@ run_mapped_cell (const char *nat_b)
 static void
 test_port_mapping_to_symmetric (void)
 {
-  run_mapped_cell ("symmetric");
+  run_mapped_cell (PORT_MAPPING_LAB, "NAT-PMP", "symmetric");
 }
 
 static void
 test_port_mapping_to_port_restricted (void)
 {
-  run_mapped_cell ("port-restricted");
+  run_mapped_cell (PORT_MAPPING_LAB, "NAT-PMP", "port-restricted");
+}
+
+/* A router that speaks only UPnP-IGD: the mapping comes about a second
+ * later (SSDP discovery waits that long for answers). */
+static void
+test_upnp_to_symmetric (void)
+{
+  run_mapped_cell (UPNP_ONLY_LAB, "UPnP", "symmetric");
 }
 
 int
@@ -1608,6 +1618,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/natlab/port-mapping/symmetric/symmetric", test_port_mapping_to_symmetric);
   g_test_add_func ("/natlab/port-mapping/symmetric/port-restricted",
                    test_port_mapping_to_port_restricted);
+  g_test_add_func ("/natlab/port-mapping/upnp-only/symmetric", test_upnp_to_symmetric);
 
   status = g_test_run ();
   g_clear_pointer (&current_lab, lab_free);

@@ -19,7 +19,7 @@
 #       as much between them.
 #       --port-mapping a runs miniupnpd (NAT-PMP, PCP, UPnP-IGD) on router
 #       A, which then forwards the ports its host asks for (see
-#       start_port_mapping).
+#       start_port_mapping); a:upnp, UPnP-IGD only.
 #       --hairpin puts both peers on router A's LAN. With --hold the lab
 #       lives until standard input ends (or INT/TERM) and is then torn down;
 #       tests use this so a crashed test never leaks a lab.
@@ -387,7 +387,8 @@ EOF
 # 5351 and UPnP-IGD (SSDP, HTTP on a random port) on the LAN only, secure
 # mode (a host maps only ports to itself), ports above 1023 only.
 start_port_mapping() {
-  local side=$1 router host wan conf
+  local side=${1%%:*} natpmp=yes router host wan conf
+  [[ $1 != *:upnp ]] || natpmp=no
   router=$(ns "$ID" "r$side")
   host=$(sed -n "s/^NATLAB_${side^^}_IP=//p" "$STATE/env")
   wan=$(sed -n "s/^NATLAB_R${side^^}_WAN=//p" "$STATE/env")
@@ -402,7 +403,7 @@ ext_ifname=wan
 ext_ip=$MAPPED_WAN_IP
 listening_ip=lan
 http_port=0
-enable_natpmp=yes
+enable_natpmp=$natpmp
 enable_upnp=yes
 secure_mode=yes
 system_uptime=no
@@ -415,7 +416,12 @@ deny 0-65535 0.0.0.0/0 0-65535
 EOF
   start_daemon "miniupnpd-$side" ip netns exec "$router" /usr/sbin/miniupnpd -d -f "$conf" \
     -P "$STATE/miniupnpd-$side.pidfile"
-  wait_listening "$router" u "${host%.*}.1:5351"
+  # SSDP's socket comes last, after the NAT-PMP one.
+  local tries=0
+  until in_ns "$router" ss -Hlnu 'sport = :1900' | grep -q .; do
+    ((++tries < 100)) || die "miniupnpd does not listen in $router; see $STATE/miniupnpd-$side.log"
+    sleep 0.05
+  done
   echo "NATLAB_PORT_MAPPING_${side^^}=$MAPPED_WAN_IP" >>"$STATE/env"
 }
 
@@ -476,7 +482,8 @@ cmd_up() {
   [[ $DELAY =~ ^[0-9]+(\.[0-9]+)?$ && $JITTER =~ ^[0-9]+(\.[0-9]+)?$ ]] ||
     die "--delay and --jitter take milliseconds"
   ! ((hairpin)) || [[ $nat_a != none ]] || die "--hairpin puts both peers behind NAT A; give --nat-a a NAT type"
-  [[ -z $port_mapping || $port_mapping == a ]] || die "--port-mapping takes a (router A)"
+  [[ -z $port_mapping || $port_mapping == a || $port_mapping == a:upnp ]] ||
+    die "--port-mapping takes a (router A) or a:upnp (UPnP-IGD only)"
   check_tools
   STATE=$STATE_ROOT/$ID
   [[ ! -e $STATE ]] || die "a lab with id $ID exists; take it down with: natlab.sh down $ID"
