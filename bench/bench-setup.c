@@ -6,12 +6,16 @@
 #include <stdio.h>
 
 #include "ph-conversation.h"
+#include "ph-ice-config.h"
 #include "ph-test-programs.h"
 #include "ph-test-wait.h"
 
 /* Full setup on loopback, code entered → channel open, split into
  * rendezvous + PAKE / ICE / TLS, over many runs against a real
- * pinhole-rendezvous. Prints numbers; never fails on time. */
+ * pinhole-rendezvous. Runs alternate between port mapping off and on
+ * with the gateway on 127.0.0.1, where nobody answers (NAT-PMP is
+ * refused, SSDP stays on loopback): what asking the router costs a setup
+ * when no router answers. Prints numbers; never fails on time. */
 
 #define DEFAULT_RUNS 30
 
@@ -87,8 +91,13 @@ main (int argc, char *argv[])
   g_autoptr (GArray) rendezvous = g_array_new (FALSE, FALSE, sizeof (double));
   g_autoptr (GArray) ice = g_array_new (FALSE, FALSE, sizeof (double));
   g_autoptr (GArray) tls = g_array_new (FALSE, FALSE, sizeof (double));
+  g_autoptr (GArray) mapping_off = g_array_new (FALSE, FALSE, sizeof (double));
+  g_autoptr (GArray) mapping_on = g_array_new (FALSE, FALSE, sizeof (double));
   guint runs = argc > 1 ? (guint)g_ascii_strtoull (argv[1], NULL, 10) : DEFAULT_RUNS;
 
+  /* Never the real gateway: this runs on the host. */
+  g_setenv ("PINHOLE_PORT_MAPPING_GATEWAY", "127.0.0.1", TRUE);
+  g_unsetenv ("PINHOLE_PORT_MAPPING");
   if (g_getenv ("PINHOLE_RENDEZVOUS_BIN") == NULL)
     g_setenv ("PINHOLE_RENDEZVOUS_BIN", PH_BENCH_RENDEZVOUS_BIN, TRUE);
   /* Every run comes from 127.0.0.1: lift the per-client limits. */
@@ -100,11 +109,15 @@ main (int argc, char *argv[])
 
   for (guint run = 0; run < MAX (runs, 1); run++)
     {
-      g_autoptr (PhConversation) host = ph_conversation_new (url, "Alice", NULL);
-      g_autoptr (PhConversation) joiner = ph_conversation_new (url, "Bob", NULL);
+      g_autoptr (PhIceConfig) config = ph_ice_config_new ();
+      g_autoptr (PhConversation) host = NULL;
+      g_autoptr (PhConversation) joiner = NULL;
       PeerState states[2] = { { 0 } };
       const PhSetupTimes *times;
 
+      config->port_mapping = run % 2 == 1;
+      host = ph_conversation_new (url, "Alice", config);
+      joiner = ph_conversation_new (url, "Bob", config);
       g_signal_connect (host, "notify::state", G_CALLBACK (state_cb), &states[0]);
       g_signal_connect (joiner, "notify::state", G_CALLBACK (state_cb), &states[1]);
       ph_conversation_host (host);
@@ -125,6 +138,7 @@ main (int argc, char *argv[])
       g_array_append_val (rendezvous, times->rendezvous_ms);
       g_array_append_val (ice, times->ice_ms);
       g_array_append_val (tls, times->tls_ms);
+      g_array_append_val (config->port_mapping ? mapping_on : mapping_off, times->total_ms);
 
       ph_conversation_leave (joiner);
       ph_conversation_leave (host);
@@ -137,6 +151,14 @@ main (int argc, char *argv[])
   print_stats ("rendezvous + PAKE", rendezvous);
   print_stats ("ICE", ice);
   print_stats ("TLS + hello", tls);
+  if (mapping_on->len > 0)
+    {
+      print_stats ("port mapping off", mapping_off);
+      print_stats ("on, nobody answers", mapping_on);
+      printf ("summary: port_mapping_cost_ms=%.2f (median on - median off)\n",
+              g_array_index (mapping_on, double, mapping_on->len / 2)
+                  - g_array_index (mapping_off, double, mapping_off->len / 2));
+    }
   printf ("summary: setup_median_ms=%.2f setup_p90_ms=%.2f\n",
           g_array_index (total, double, total->len / 2),
           g_array_index (total, double, (total->len * 9) / 10));

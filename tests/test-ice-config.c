@@ -120,7 +120,7 @@ test_turn_good (void)
   g_assert_cmpstr (copy->stun_host, ==, "stun.example.org");
   g_assert_cmpuint (copy->stun_port, ==, 3000);
   g_assert_true (copy->relay_only);
-  g_assert_false (copy->upnp);
+  g_assert_true (copy->port_mapping);
   g_assert_cmpuint (copy->turn_servers->len, ==, 3);
   server = g_ptr_array_index (copy->turn_servers, 1);
   g_assert_true (server != g_ptr_array_index (config->turn_servers, 1));
@@ -260,8 +260,8 @@ test_defaults (void)
   g_assert_null (config->stun_host);
   g_assert_cmpuint (config->turn_servers->len, ==, 0);
   g_assert_false (config->relay_only);
-  /* UPnP discovery costs every setup ~200 ms: off unless asked for. */
-  g_assert_false (config->upnp);
+  /* Asking the router costs nothing when none answers: on. */
+  g_assert_true (config->port_mapping);
 }
 
 int

@@ -1853,6 +1853,133 @@ test_dual_stack (void)
             EXPECT_DIRECT_IPV6);
 }
 
+/* --- router port mapping: miniupnpd on router A (natlab.sh --port-mapping) --- */
+
+#define PORT_MAPPING_LAB "--nat-a symmetric --nat-b symmetric --port-mapping a"
+#define UPNP_ONLY_LAB "--nat-a symmetric --nat-b symmetric --port-mapping a:upnp"
+
+/* Whether @connected's path goes through the port router A opened with
+ * @expected_protocol, as @by ("local" for A, "peer" for B) sees it. */
+static gboolean
+path_through_mapped_port (const char *who, JsonObject *connected, const char *expected_protocol,
+                          const char *by)
+{
+  JsonObject *path = json_object_get_object_member (connected, "path");
+  const char *protocol
+      = path != NULL ? json_object_get_string_member_with_default (path, "port_mapping", NULL)
+                     : NULL;
+  const char *seen_by
+      = path != NULL ? json_object_get_string_member_with_default (path, "port_mapping_by", "")
+                     : "";
+
+  if (path_relayed (connected) || g_strcmp0 (protocol, expected_protocol) != 0
+      || !g_str_equal (seen_by, by))
+    {
+      g_test_fail_printf ("%s: the path should be direct through router A's %s port "
+                          "(relayed: %s, port_mapping %s by %s)",
+                          who, expected_protocol, path_relayed (connected) ? "yes" : "no",
+                          protocol != NULL ? protocol : "none", seen_by);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+router_a_forwards_nothing (gpointer data)
+{
+  Lab *lab = data;
+  const char *argv[] = { g_getenv ("PH_NATLAB_SH"), "exec", lab_get (lab, "NATLAB_ID"), "ra", "nft",
+                         "list", "chain", "inet", "miniupnpd", "prerouting_miniupnpd", NULL };
+  g_autofree char *out = NULL;
+
+  if (!g_spawn_sync (NULL, (char **)argv, NULL, G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL, &out, NULL,
+                     NULL, NULL))
+    return FALSE;
+  return strstr (out, "dnat") == NULL;
+}
+
+/* STUN alone cannot connect a symmetric NAT to a symmetric or
+ * port-restricted one (the cells above need TURN for it); with the port
+ * router A opens on request, they connect directly, and the port is
+ * closed again when the chat ends. Only A asks its router. */
+static void
+run_mapped_cell (const char *lab_spec, const char *protocol, const char *nat_b)
+{
+  const char *const code_event[] = { "code", "error", NULL };
+  const char *const outcome_events[] = { "connected", "error", NULL };
+  const char *const closed_event[] = { "closed", NULL };
+  const char *const host_envp[] = { "PINHOLE_PORT_MAPPING=on", NULL };
+  g_autofree char *label = g_strdup_printf ("stun-only symmetric+%s -> %s", protocol, nat_b);
+  g_autoptr (PhTestProcess) host = NULL;
+  g_autoptr (PhTestProcess) join = NULL;
+  g_autoptr (JsonObject) code = NULL;
+  g_autoptr (JsonObject) host_outcome = NULL;
+  g_autoptr (JsonObject) join_outcome = NULL;
+  Lab *lab = get_lab (lab_spec);
+
+  if (lab == NULL || !lab_set_nat (lab, "b", nat_b))
+    return;
+  host = spawn_cli_env (lab, "A", "STUN", "host", NULL, host_envp);
+  code = ph_test_process_next_event (host, code_event, CODE_TIMEOUT_MS);
+  if (code == NULL || !json_object_has_member (code, "code"))
+    {
+      g_test_fail_printf ("the host printed no code within %u ms", CODE_TIMEOUT_MS);
+      return;
+    }
+  join = spawn_cli (lab, "B", "STUN", "join", json_object_get_string_member (code, "code"));
+  join_outcome = ph_test_process_next_event (join, outcome_events, CONNECT_TIMEOUT_MS);
+  host_outcome = ph_test_process_next_event (host, outcome_events, ph_test_scaled_ms (10000));
+  if (join_outcome == NULL || host_outcome == NULL
+      || !g_str_equal (json_object_get_string_member (join_outcome, "event"), "connected")
+      || !g_str_equal (json_object_get_string_member (host_outcome, "event"), "connected"))
+    {
+      g_test_fail_printf ("%s: did not connect", label);
+      g_string_append_printf (summary, "%-52s FAILED to connect\n", label);
+      return;
+    }
+  g_string_append_printf (
+      summary, "%-52s %s %s<->%s (setup_ms %" G_GINT64_FORMAT ")\n", label,
+      path_relayed (join_outcome) ? "relayed" : "direct ", path_end_type (join_outcome, "local"),
+      path_end_type (join_outcome, "remote"),
+      json_object_get_int_member_with_default (join_outcome, "setup_ms", -1));
+  if (!path_through_mapped_port ("host", host_outcome, protocol, "local")
+      || !path_through_mapped_port ("join", join_outcome, protocol, "peer"))
+    return;
+  if (!exchange_message (host, join, "hello through the port my router opened")
+      || !exchange_message (join, host, "hello back"))
+    return;
+
+  ph_test_process_close_stdin (host);
+  ph_test_process_close_stdin (join);
+  g_clear_pointer (&host_outcome, json_object_unref);
+  host_outcome = ph_test_process_next_event (host, closed_event, EXIT_TIMEOUT_MS);
+  g_assert_nonnull (host_outcome);
+  g_assert_cmpint (ph_test_process_wait_exit (host, EXIT_TIMEOUT_MS), ==, 0);
+  g_assert_cmpint (ph_test_process_wait_exit (join, EXIT_TIMEOUT_MS), ==, 0);
+  if (!ph_test_wait_until (router_a_forwards_nothing, lab, ph_test_scaled_ms (2000)))
+    g_test_fail_printf ("%s: router A still forwards the port after the chat ended", label);
+}
+
+static void
+test_port_mapping_to_symmetric (void)
+{
+  run_mapped_cell (PORT_MAPPING_LAB, "NAT-PMP", "symmetric");
+}
+
+static void
+test_port_mapping_to_port_restricted (void)
+{
+  run_mapped_cell (PORT_MAPPING_LAB, "NAT-PMP", "port-restricted");
+}
+
+/* A router that speaks only UPnP-IGD: the mapping comes about a second
+ * later (SSDP discovery waits that long for answers). */
+static void
+test_upnp_to_symmetric (void)
+{
+  run_mapped_cell (UPNP_ONLY_LAB, "UPnP", "symmetric");
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -1948,6 +2075,11 @@ main (int argc, char *argv[])
   ph_test_add_func_with_hooks ("/natlab/proxy-only/without-proxy", test_proxy_only_without_proxy);
   g_test_add_func ("/natlab/dual-stack/symmetric", test_dual_stack);
 
+  /* Router port mapping: one lab, router B switched between the cells. */
+  g_test_add_func ("/natlab/port-mapping/symmetric/symmetric", test_port_mapping_to_symmetric);
+  g_test_add_func ("/natlab/port-mapping/symmetric/port-restricted",
+                   test_port_mapping_to_port_restricted);
+  g_test_add_func ("/natlab/port-mapping/upnp-only/symmetric", test_upnp_to_symmetric);
 
   status = g_test_run ();
   g_clear_pointer (&current_lab, lab_free);

@@ -401,7 +401,7 @@ main (int argc, char *argv[])
   gboolean relay_only = FALSE;
   gboolean json = FALSE;
   gboolean no_server_ice = FALSE;
-  gboolean upnp = FALSE;
+  gboolean no_port_mapping = FALSE;
   gboolean show_version = FALSE;
   gboolean save_contact = FALSE;
   g_autofree char *profile = NULL;
@@ -424,7 +424,8 @@ main (int argc, char *argv[])
       NULL },
     { "no-server-ice", 0, 0, G_OPTION_ARG_NONE, &no_server_ice,
       "Do not ask the rendezvous server for STUN/TURN servers", NULL },
-    { "upnp", 0, 0, G_OPTION_ARG_NONE, &upnp, "Ask the router for a port mapping (slower)", NULL },
+    { "no-port-mapping", 0, 0, G_OPTION_ARG_NONE, &no_port_mapping,
+      "Do not ask the router to open a port (NAT-PMP, UPnP)", NULL },
     { "name", 0, 0, G_OPTION_ARG_STRING, &name, "Your name as your peer sees it", "NAME" },
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print one JSON event per line", NULL },
     { "save-contact", 0, 0, G_OPTION_ARG_NONE, &save_contact,
@@ -546,7 +547,7 @@ main (int argc, char *argv[])
         return usage_error (context, error->message);
     }
   ice_config->relay_only = relay_only;
-  ice_config->upnp = upnp;
+  ice_config->port_mapping = !no_port_mapping;
 
   if (name == NULL)
     name = default_name ();

@@ -19,7 +19,7 @@ struct _PhPreferencesWindow
   GtkSwitch *notifications_switch;
   AdwEntryRow *rendezvous_row;
   AdwComboRow *relay_policy_row;
-  GtkSwitch *upnp_switch;
+  GtkSwitch *port_mapping_switch;
   GtkSwitch *server_turn_switch;
   AdwEntryRow *stun_row;
   AdwEntryRow *turn_row;
@@ -221,7 +221,7 @@ bind_settings (PhPreferencesWindow *self)
   g_settings_bind_with_mapping (self->settings, "relay-policy", self->relay_policy_row, "selected",
                                 G_SETTINGS_BIND_DEFAULT, relay_policy_get_mapping,
                                 relay_policy_set_mapping, NULL, NULL);
-  g_settings_bind (self->settings, "upnp", self->upnp_switch, "active", G_SETTINGS_BIND_DEFAULT);
+  g_settings_bind (self->settings, "port-mapping", self->port_mapping_switch, "active", G_SETTINGS_BIND_DEFAULT);
   g_settings_bind (self->settings, "use-server-turn", self->server_turn_switch, "active",
                    G_SETTINGS_BIND_DEFAULT);
   g_settings_bind (self->settings, "turn-username", self->turn_username_row, "text",
@@ -308,7 +308,7 @@ ph_preferences_window_class_init (PhPreferencesWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, PhPreferencesWindow, notifications_switch);
   gtk_widget_class_bind_template_child (widget_class, PhPreferencesWindow, rendezvous_row);
   gtk_widget_class_bind_template_child (widget_class, PhPreferencesWindow, relay_policy_row);
-  gtk_widget_class_bind_template_child (widget_class, PhPreferencesWindow, upnp_switch);
+  gtk_widget_class_bind_template_child (widget_class, PhPreferencesWindow, port_mapping_switch);
   gtk_widget_class_bind_template_child (widget_class, PhPreferencesWindow, server_turn_switch);
   gtk_widget_class_bind_template_child (widget_class, PhPreferencesWindow, stun_row);
   gtk_widget_class_bind_template_child (widget_class, PhPreferencesWindow, turn_row);

@@ -100,7 +100,7 @@ ph_settings_build_ice_config (GSettings *settings, const char *turn_password, GE
     }
 
   config->relay_only = g_settings_get_enum (settings, "relay-policy") == 1;
-  config->upnp = g_settings_get_boolean (settings, "upnp");
+  config->port_mapping = g_settings_get_boolean (settings, "port-mapping");
   return g_steal_pointer (&config);
 }
 

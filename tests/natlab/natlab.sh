@@ -7,7 +7,8 @@
 # shared/NOTES.md, "coturn and the NAT lab".
 #
 #   natlab.sh up [--id ID] [--nat-a TYPE] [--nat-b TYPE] [--hairpin]
-#                [--dual-stack] [--delay MS] [--jitter MS] [--loss PCT] [--hold]
+#                [--dual-stack] [--delay MS] [--jitter MS] [--loss PCT] [--port-mapping a]
+#                [--hold]
 #       Builds a lab and prints its env file (NAME=VALUE lines, also kept
 #       in /run/natlab/ID/env). TYPE: none, full-cone, address-restricted,
 #       port-restricted, symmetric, or one of the networks where chats get
@@ -26,6 +27,9 @@
 #       that percentage (one decimal allowed) of packets crossing each
 #       router, both directions: two peers behind routers lose about twice
 #       as much between them.
+#       --port-mapping a runs miniupnpd (NAT-PMP, PCP, UPnP-IGD) on router
+#       A, which then forwards the ports its host asks for (see
+#       start_port_mapping); a:upnp, UPnP-IGD only.
 #       --hairpin puts both peers on router A's LAN. With --hold the lab
 #       lives until standard input ends (or INT/TERM) and is then torn down;
 #       tests use this so a crashed test never leaks a lab.
@@ -85,7 +89,7 @@ die() {
 }
 
 usage() {
-  sed -n '4,53p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+  sed -n '4,55p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 
@@ -459,6 +463,89 @@ NATLAB_PROXY_LOG=$STATE/tinyproxy.log
 EOF
 }
 
+# --- router port mapping (--port-mapping a) ---
+#
+# miniupnpd 2.3.1 refuses to map when its external address is reserved,
+# and every documentation range is (it says "Port forwarding is
+# impossible"), so the mapped ports live on an address of their own,
+# MAPPED_WAN_IP, on router A's WAN cable: not a documentation address, but
+# one that exists only inside the lab (the internet namespace routes it to
+# router A; nothing routes it out of the lab). Outgoing traffic keeps the
+# router's NAT type; only what arrives at a mapped port is forwarded.
+MAPPED_WAN_IP=192.0.1.2
+
+# Its own nftables table, with the chains miniupnpd fills (as
+# /etc/miniupnpd/nft_init.sh makes them, but the forward chain accepts:
+# the lab's routers forward everything else).
+port_mapping_tables() {
+  cat <<EOF
+table inet miniupnpd
+delete table inet miniupnpd
+table inet miniupnpd {
+  chain forward {
+    type filter hook forward priority filter; policy accept;
+    jump miniupnpd
+  }
+  chain miniupnpd {
+  }
+  chain prerouting {
+    type nat hook prerouting priority dstnat - 1; policy accept;
+    jump prerouting_miniupnpd
+  }
+  chain postrouting {
+    type nat hook postrouting priority srcnat - 1; policy accept;
+    jump postrouting_miniupnpd
+  }
+  chain prerouting_miniupnpd {
+  }
+  chain postrouting_miniupnpd {
+  }
+}
+EOF
+}
+
+# Starts miniupnpd on router $1 for its LAN host: NAT-PMP/PCP on port
+# 5351 and UPnP-IGD (SSDP, HTTP on a random port) on the LAN only, secure
+# mode (a host maps only ports to itself), ports above 1023 only.
+start_port_mapping() {
+  local side=${1%%:*} natpmp=yes router host wan conf
+  [[ $1 != *:upnp ]] || natpmp=no
+  router=$(ns "$ID" "r$side")
+  host=$(sed -n "s/^NATLAB_${side^^}_IP=//p" "$STATE/env")
+  wan=$(sed -n "s/^NATLAB_R${side^^}_WAN=//p" "$STATE/env")
+  [[ $host != 198.51.100.* ]] || die "--port-mapping needs a NAT on side $side"
+  [[ -x /usr/sbin/miniupnpd ]] || die "miniupnpd is missing; install miniupnpd-nftables"
+  in_ns "$router" ip addr add "$MAPPED_WAN_IP/32" dev wan
+  in_ns "$INET" ip route add "$MAPPED_WAN_IP/32" via "$wan"
+  port_mapping_tables | in_ns "$router" nft -f -
+  conf=$STATE/miniupnpd-$side.conf
+  cat >"$conf" <<EOF
+ext_ifname=wan
+ext_ip=$MAPPED_WAN_IP
+listening_ip=lan
+http_port=0
+enable_natpmp=$natpmp
+enable_upnp=yes
+secure_mode=yes
+system_uptime=no
+lease_file=$STATE/miniupnpd-$side.leases
+upnp_table_name=miniupnpd
+upnp_nat_table_name=miniupnpd
+uuid=$(cat /proc/sys/kernel/random/uuid)
+allow 1024-65535 ${host%.*}.0/24 1024-65535
+deny 0-65535 0.0.0.0/0 0-65535
+EOF
+  start_daemon "miniupnpd-$side" ip netns exec "$router" /usr/sbin/miniupnpd -d -f "$conf" \
+    -P "$STATE/miniupnpd-$side.pidfile"
+  # SSDP's socket comes last, after the NAT-PMP one.
+  local tries=0
+  until in_ns "$router" ss -Hlnu 'sport = :1900' | grep -q .; do
+    ((++tries < 100)) || die "miniupnpd does not listen in $router; see $STATE/miniupnpd-$side.log"
+    sleep 0.05
+  done
+  echo "NATLAB_PORT_MAPPING_${side^^}=$MAPPED_WAN_IP" >>"$STATE/env"
+}
+
 # Tears down everything of lab $1: its processes (by the pids it recorded,
 # then whatever still runs in its namespaces), then the namespaces.
 down() {
@@ -494,7 +581,7 @@ down() {
 
 cmd_up() {
   ID=$(head -c3 /dev/urandom | od -An -tx1 | tr -d ' \n')
-  local nat_a=port-restricted nat_b=port-restricted hairpin=0 hold=0 dual_stack=0
+  local nat_a=port-restricted nat_b=port-restricted hairpin=0 hold=0 dual_stack=0 port_mapping=
   DELAY=0 JITTER=0 LOSS=0 LOSS_PER_MILLE=0
   while (($#)); do
     case $1 in
@@ -506,6 +593,7 @@ cmd_up() {
       --loss) LOSS=$2; shift ;;
       --hairpin) hairpin=1 ;;
       --dual-stack) dual_stack=1 ;;
+      --port-mapping) port_mapping=$2; shift ;;
       --hold) hold=1 ;;
       *) usage ;;
     esac
@@ -517,6 +605,8 @@ cmd_up() {
     die "--delay and --jitter take milliseconds"
   ! ((hairpin)) || [[ $nat_a != none ]] || die "--hairpin puts both peers behind NAT A; give --nat-a a NAT type"
   ! ((hairpin && dual_stack)) || die "--dual-stack needs two routers; leave out --hairpin"
+  [[ -z $port_mapping || $port_mapping == a || $port_mapping == a:upnp ]] ||
+    die "--port-mapping takes a (router A) or a:upnp (UPnP-IGD only)"
   check_tools
   STATE=$STATE_ROOT/$ID
   [[ ! -e $STATE ]] || die "a lab with id $ID exists; take it down with: natlab.sh down $ID"
@@ -551,6 +641,7 @@ cmd_up() {
     make_router b "$nat_b" 198.51.100.3 198.51.100.32 192.168.1
   fi
   ! ((dual_stack)) || make_dual_stack
+  [[ -z $port_mapping ]] || start_port_mapping "$port_mapping"
   echo "NATLAB_DELAY_MS=$DELAY" >>"$STATE/env"
   echo "NATLAB_LOSS=$LOSS" >>"$STATE/env"
   echo "NATLAB_READY=1" >>"$STATE/env"

@@ -3,11 +3,14 @@
 
 #include "config.h"
 
+#include <string.h>
+
 #include <sodium.h>
 
 #include "ph-connection-attempt.h"
 #include "ph-core-enums.h"
 #include "ph-nice-stream.h"
+#include "ph-port-mapper.h"
 #include "ph-test-hooks.h"
 
 /* Tests play a peer from before the link ISN: it announces none and
@@ -31,9 +34,11 @@ struct _PhConnectionAttempt
   PhCandidateLedger *candidates;
   PhSessionDescription *peer_description;
   PhSecureChannel *channel;
-  gboolean relay_only; /* every pair is relayed: nothing better to wait for */
-  guint settle_id;     /* TLS waits for a direct pair, see open_channel_when_settled */
-  gboolean finished;   /* dropped or closed: silent from then on */
+  gboolean relay_only;         /* every pair is relayed: nothing better to wait for */
+  guint settle_id;             /* TLS waits for a direct pair, see open_channel_when_settled */
+  PhPortMapper *mapper;        /* NULL when port mapping is off or impossible */
+  gboolean ice_gathering_done; /* ours is done once the mapper has settled too */
+  gboolean finished;           /* dropped or closed: silent from then on */
 };
 
 G_DEFINE_FINAL_TYPE (PhConnectionAttempt, ph_connection_attempt, G_TYPE_OBJECT)
@@ -207,10 +212,73 @@ ice_path_changed_cb (PhIceTransport *ice, const PhPath *path, PhConnectionAttemp
 }
 
 static void
-ice_local_candidate_cb (PhIceTransport *ice, const char *candidate, PhConnectionAttempt *self)
+add_local_candidate (PhConnectionAttempt *self, const char *candidate)
 {
   ph_candidate_ledger_add_local (self->candidates, candidate);
   g_signal_emit (self, signals[SIGNAL_LOCAL_CANDIDATE], 0, candidate);
+}
+
+/* The first IPv4 UDP host candidate on the gateway's network is the one
+ * the router can forward to. */
+static void
+maybe_map (PhConnectionAttempt *self, const char *candidate)
+{
+  g_auto (GStrv) fields = NULL;
+  guint64 port;
+
+  if (self->mapper == NULL || ph_port_mapper_is_requested (self->mapper)
+      || !ph_candidate_has_type (candidate, "host"))
+    return;
+  fields = g_strsplit (candidate, " ", 7);
+  if (g_strv_length (fields) < 6 || g_ascii_strcasecmp (fields[2], "UDP") != 0
+      || strchr (fields[4], ':') != NULL || !g_ascii_string_to_unsigned (fields[5], 10, 1, G_MAXUINT16, &port, NULL)
+      || !ph_port_mapper_can_map (self->mapper, fields[4]))
+    return;
+  ph_port_mapper_map (self->mapper, fields[4], (guint)port);
+}
+
+static void
+ice_local_candidate_cb (PhIceTransport *ice, const char *candidate, PhConnectionAttempt *self)
+{
+  G_GNUC_UNUSED g_autoptr (PhConnectionAttempt) hold = g_object_ref (self);
+
+  add_local_candidate (self, candidate);
+  if (!self->finished)
+    maybe_map (self, candidate);
+}
+
+/* Trickled like any other candidate: the peer's checks to it reach our
+ * host socket through the router. */
+static void
+port_mapped_cb (PhPortMapper *mapper, PhConnectionAttempt *self)
+{
+  g_autofree char *candidate = ph_port_mapper_dup_candidate (mapper);
+  const char *address;
+  guint port;
+  PhPortMappingProtocol protocol = ph_port_mapper_get_mapping (mapper, &address, &port);
+
+  ph_ice_transport_set_port_mapping (self->ice, ph_port_mapping_protocol_to_string (protocol),
+                                     address, port);
+  add_local_candidate (self, candidate);
+}
+
+static void
+maybe_gathering_done (PhConnectionAttempt *self)
+{
+  if (!self->ice_gathering_done || self->finished
+      || ph_candidate_ledger_get_local_done (self->candidates))
+    return;
+  if (self->mapper != NULL && ph_port_mapper_is_requested (self->mapper)
+      && !ph_port_mapper_is_settled (self->mapper))
+    return;
+  ph_candidate_ledger_set_local_done (self->candidates);
+  g_signal_emit (self, signals[SIGNAL_GATHERING_DONE], 0);
+}
+
+static void
+port_mapping_settled_cb (PhPortMapper *mapper, PhConnectionAttempt *self)
+{
+  maybe_gathering_done (self);
 }
 
 /* Kept for the explanation of a failure, whichever way it comes. */
@@ -221,11 +289,13 @@ ice_relay_problem_cb (PhIceTransport *ice, const char *problem, PhConnectionAtte
                                          ph_ice_transport_get_relay_unreachable (ice));
 }
 
+/* The end of our candidates waits for the router's answer (about a
+ * second at most) so that a mapped candidate is not sent after it. */
 static void
 ice_gathering_done_cb (PhIceTransport *ice, PhConnectionAttempt *self)
 {
-  ph_candidate_ledger_set_local_done (self->candidates);
-  g_signal_emit (self, signals[SIGNAL_GATHERING_DONE], 0);
+  self->ice_gathering_done = TRUE;
+  maybe_gathering_done (self);
 }
 
 gboolean
@@ -243,6 +313,14 @@ ph_connection_attempt_start (PhConnectionAttempt *self, const PhIceConfig *confi
   g_signal_connect (self->ice, "state-changed", G_CALLBACK (ice_state_changed_cb), self);
   g_signal_connect (self->ice, "path-changed", G_CALLBACK (ice_path_changed_cb), self);
   g_signal_connect (self->ice, "relay-problem", G_CALLBACK (ice_relay_problem_cb), self);
+  /* Before gathering: host candidates come synchronously inside it. */
+  if (config == NULL || config->port_mapping)
+    self->mapper = ph_port_mapper_new ();
+  if (self->mapper != NULL)
+    {
+      g_signal_connect (self->mapper, "mapped", G_CALLBACK (port_mapped_cb), self);
+      g_signal_connect (self->mapper, "settled", G_CALLBACK (port_mapping_settled_cb), self);
+    }
   ph_ice_transport_start (self->ice);
   return apply_peer_description (self, error);
 }
@@ -364,6 +442,12 @@ finish (PhConnectionAttempt *self)
   g_clear_handle_id (&self->settle_id, g_source_remove);
   if (self->ice != NULL)
     g_signal_handlers_disconnect_by_data (self->ice, self);
+  /* The router forgets the port with the attempt. */
+  if (self->mapper != NULL)
+    {
+      g_signal_handlers_disconnect_by_data (self->mapper, self);
+      ph_port_mapper_stop (self->mapper);
+    }
 }
 
 void
@@ -441,6 +525,7 @@ ph_connection_attempt_dispose (GObject *object)
 
   finish (self);
   g_clear_object (&self->channel);
+  g_clear_object (&self->mapper);
   g_clear_object (&self->ice);
 
   G_OBJECT_CLASS (ph_connection_attempt_parent_class)->dispose (object);

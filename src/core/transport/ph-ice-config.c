@@ -23,6 +23,7 @@ ph_ice_config_new (void)
   PhIceConfig *self = g_new0 (PhIceConfig, 1);
 
   self->stun_port = DEFAULT_PORT;
+  self->port_mapping = TRUE;
   self->turn_servers = g_ptr_array_new_with_free_func ((GDestroyNotify)ph_turn_server_free);
   return self;
 }
@@ -51,7 +52,7 @@ ph_ice_config_copy (const PhIceConfig *self)
   copy->stun_host = g_strdup (self->stun_host);
   copy->stun_port = self->stun_port;
   copy->relay_only = self->relay_only;
-  copy->upnp = self->upnp;
+  copy->port_mapping = self->port_mapping;
   for (guint i = 0; self->turn_servers != NULL && i < self->turn_servers->len; i++)
     g_ptr_array_add (copy->turn_servers,
                      turn_server_copy (g_ptr_array_index (self->turn_servers, i)));

@@ -32,7 +32,9 @@ typedef struct
   guint stun_port;
   GPtrArray *turn_servers; /* of PhTurnServer */
   gboolean relay_only;
-  gboolean upnp;
+  /* Ask the router for a port (NAT-PMP, UPnP-IGD) beside gathering, on
+   * by default; PINHOLE_PORT_MAPPING=off overrides it (ph-port-mapper.h). */
+  gboolean port_mapping;
 } PhIceConfig;
 
 PhIceConfig *ph_ice_config_new (void);

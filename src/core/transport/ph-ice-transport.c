@@ -11,6 +11,7 @@
 #include "ph-error.h"
 #include "ph-ice-transport-private.h"
 #include "ph-nice-stream.h"
+#include "ph-port-mapper.h"
 #include "ph-session-description.h"
 #include "ph-test-hooks.h"
 #include "ph-turn-bridge.h"
@@ -80,6 +81,9 @@ struct _PhIceTransport
   GPtrArray *turn_addresses; /* char *, one per config->turn_servers, NULL if unresolved */
   PhTurnBridge *bridge;      /* for TURN over TCP and TLS; NULL without such servers */
   char *relay_problem;       /* why there is no bridge, when there could be none */
+  char *mapping_protocol; /* the router's port for our host candidate, if any */
+  char *mapping_address;
+  guint mapping_port;
   guint n_local_candidates;
   guint n_remote_candidates;
   gboolean started;
@@ -226,6 +230,30 @@ describe_turn_leg (PhIceTransport *self, const NiceCandidate *local, PhPath *pat
     }
 }
 
+/* Our end: the peer's answers saw our mapped address (a local prflx, or
+ * the mapped candidate itself). The peer's end: its mapped candidate
+ * carries the protocol as its foundation. */
+static void
+describe_port_mapping (PhIceTransport *self, const NiceCandidate *remote, PhPath *path)
+{
+  PhPortMappingProtocol peer_protocol;
+
+  if (path->relayed)
+    return;
+  if (self->mapping_address != NULL && g_strcmp0 (path->local_address, self->mapping_address) == 0
+      && path->local_port == self->mapping_port)
+    {
+      path->port_mapping = g_strdup (self->mapping_protocol);
+      return;
+    }
+  peer_protocol = ph_port_mapping_protocol_from_foundation (remote->foundation);
+  if (peer_protocol != PH_PORT_MAPPING_PROTOCOL_NONE)
+    {
+      path->port_mapping = g_strdup (ph_port_mapping_protocol_to_string (peer_protocol));
+      path->port_mapping_by_peer = TRUE;
+    }
+}
+
 static PhPath *
 path_from_pair (PhIceTransport *self, const NiceCandidate *local, const NiceCandidate *remote)
 {
@@ -249,6 +277,7 @@ path_from_pair (PhIceTransport *self, const NiceCandidate *local, const NiceCand
   path->relayed
       = local->type == NICE_CANDIDATE_TYPE_RELAYED || remote->type == NICE_CANDIDATE_TYPE_RELAYED;
   describe_turn_leg (self, local, path);
+  describe_port_mapping (self, remote, path);
   return path;
 }
 
@@ -412,6 +441,8 @@ ph_ice_transport_finalize (GObject *object)
   g_clear_object (&self->cancellable);
   g_free (self->stun_address);
   g_free (self->relay_problem);
+  g_free (self->mapping_protocol);
+  g_free (self->mapping_address);
   g_free (self->ufrag);
   g_free (self->pwd);
 
@@ -484,12 +515,13 @@ ph_ice_transport_new (const PhIceConfig *config, gboolean controlling)
                                      NICE_AGENT_OPTION_ICE_TRICKLE);
   /* UDP only: ICE-TCP pairs need BYTESTREAM_TCP framing and add
    * candidates that rarely help behind NATs; TURN over TCP still works
-   * because the relay candidate itself is UDP towards the peer. UPnP
-   * discovery adds ~200 ms to every setup, so it is opt-in. Checks are
+   * because the relay candidate itself is UDP towards the peer. libnice's
+   * UPnP holds up every setup by ~200 ms: PhPortMapper asks the router
+   * beside gathering instead (PhConnectionAttempt). Checks are
    * paced at 5 ms, the floor RFC 8445 allows, instead of libnice's 20 ms:
    * with the few candidates a peer has, this takes loopback setup from
    * ~21 ms to ~6 ms. */
-  g_object_set (self->agent, "controlling-mode", controlling, "upnp", config->upnp, "ice-tcp",
+  g_object_set (self->agent, "controlling-mode", controlling, "upnp", FALSE, "ice-tcp",
                 FALSE, "keepalive-conncheck", TRUE, "force-relay", config->relay_only,
                 "stun-pacing-timer", 5, "stun-max-retransmissions", GATHERING_STUN_RETRANSMISSIONS,
                 NULL);
@@ -900,6 +932,20 @@ ph_ice_transport_get_relay_unreachable (PhIceTransport *self)
   g_return_val_if_fail (PH_IS_ICE_TRANSPORT (self), FALSE);
 
   return self->bridge != NULL && ph_turn_bridge_get_problem_is_unreachable (self->bridge);
+}
+
+void
+ph_ice_transport_set_port_mapping (PhIceTransport *self, const char *protocol, const char *address,
+                                   guint port)
+{
+  g_return_if_fail (PH_IS_ICE_TRANSPORT (self));
+  g_return_if_fail (protocol != NULL && address != NULL);
+
+  g_free (self->mapping_protocol);
+  self->mapping_protocol = g_strdup (protocol);
+  g_free (self->mapping_address);
+  self->mapping_address = g_strdup (address);
+  self->mapping_port = port;
 }
 
 GIOStream *

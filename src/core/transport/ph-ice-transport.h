@@ -62,6 +62,11 @@ PhPath *ph_ice_transport_get_path (PhIceTransport *self);
 /* Whether the last "relay-problem" is that a TURN server over TCP or TLS
  * could not be reached at all, with no proxy on the way. */
 gboolean ph_ice_transport_get_relay_unreachable (PhIceTransport *self);
+/* The router forwards @address:@port to this end's host candidate
+ * (@protocol: "NAT-PMP" or "UPnP"): a selected pair whose local end has
+ * that address goes through it, and the path says so. */
+void ph_ice_transport_set_port_mapping (PhIceTransport *self, const char *protocol,
+                                        const char *address, guint port);
 /* The reliable byte stream, pollable; usable once the state is READY. */
 GIOStream *ph_ice_transport_get_stream (PhIceTransport *self);
 /* Releases TURN allocations and sockets. */

@@ -29,6 +29,8 @@ ph_path_copy (const PhPath *path)
   copy->turn_transport = g_strdup (path->turn_transport);
   copy->turn_port = path->turn_port;
   copy->turn_proxy = path->turn_proxy;
+  copy->port_mapping = g_strdup (path->port_mapping);
+  copy->port_mapping_by_peer = path->port_mapping_by_peer;
   return copy;
 }
 
@@ -44,6 +46,7 @@ ph_path_free (PhPath *path)
   g_free (path->remote_transport);
   g_free (path->remote_address);
   g_free (path->turn_transport);
+  g_free (path->port_mapping);
   g_free (path);
 }
 
@@ -62,7 +65,8 @@ ph_path_equal (const PhPath *a, const PhPath *b)
          && g_strcmp0 (a->remote_address, b->remote_address) == 0
          && a->remote_port == b->remote_port && !a->relayed == !b->relayed
          && g_strcmp0 (a->turn_transport, b->turn_transport) == 0 && a->turn_port == b->turn_port
-         && !a->turn_proxy == !b->turn_proxy;
+         && !a->turn_proxy == !b->turn_proxy && g_strcmp0 (a->port_mapping, b->port_mapping) == 0
+         && !a->port_mapping_by_peer == !b->port_mapping_by_peer;
 }
 
 static void
@@ -108,6 +112,13 @@ ph_path_to_json (const PhPath *path)
         }
       json_builder_set_member_name (builder, "turn_proxy");
       json_builder_add_boolean_value (builder, path->turn_proxy);
+    }
+  if (path->port_mapping != NULL)
+    {
+      json_builder_set_member_name (builder, "port_mapping");
+      json_builder_add_string_value (builder, path->port_mapping);
+      json_builder_set_member_name (builder, "port_mapping_by");
+      json_builder_add_string_value (builder, path->port_mapping_by_peer ? "peer" : "local");
     }
   json_builder_end_object (builder);
   return json_builder_get_root (builder);
@@ -157,6 +168,23 @@ ph_path_describe (const PhPath *path)
   /* Translators: the first two %s are ICE candidate types (host, srflx,
    * prflx or relay) of your end and your peer's, the last the transport
    * (udp or tcp); keep them as they are. */
+  if (path->port_mapping != NULL && path->port_mapping_by_peer)
+    /* Translators: the first %s is how the router was asked (NAT-PMP or
+     * UPnP), the next two ICE candidate types (host, srflx, prflx or
+     * relay) of your end and your peer's, the last the transport (udp or
+     * tcp); keep them as they are. */
+    return g_strdup_printf (_ ("direct through a port your peer’s router opened (%s) (%s ↔ %s, "
+                               "%s)"),
+                            path->port_mapping, path->local_type, path->remote_type,
+                            path->local_transport);
+  if (path->port_mapping != NULL)
+    /* Translators: the first %s is how the router was asked (NAT-PMP or
+     * UPnP), the next two ICE candidate types (host, srflx, prflx or
+     * relay) of your end and your peer's, the last the transport (udp or
+     * tcp); keep them as they are. */
+    return g_strdup_printf (_ ("direct through a port your router opened (%s) (%s ↔ %s, %s)"),
+                            path->port_mapping, path->local_type, path->remote_type,
+                            path->local_transport);
   return g_strdup_printf (_ ("direct (%s ↔ %s, %s)"), path->local_type, path->remote_type,
                           path->local_transport);
 }
