@@ -1413,7 +1413,8 @@ test_upgrade_hidden_direct (void)
 
 /* Where no direct path exists the search must leave the chat alone: it
  * stays relayed, never reconnects, and every message arrives, through
- * several probes (1, 2, 4, 8 s apart). */
+ * the probes of 16 s (the first 1 s in; each gives up within 10 s, and
+ * the next comes 2, 4… s later). */
 static void
 test_upgrade_symmetric_stays_relayed (void)
 {
