@@ -84,6 +84,53 @@ test_diagnosis_counts_remote (void)
   g_assert_true (input.stun_configured);
 }
 
+/* A direct check can reach a side from another network only through a
+ * server-reflexive or public host candidate: behind a network that
+ * blocks UDP there is none, and the chat need not wait for one. */
+static void
+test_may_go_direct (void)
+{
+  const char *private_hosts[] = {
+    "candidate:4 1 UDP 2130706431 10.0.1.2 40000 typ host",
+    "candidate:5 1 UDP 2130706431 192.168.1.2 40000 typ host",
+    "candidate:6 1 UDP 2130706431 172.20.0.2 40000 typ host",
+    "candidate:7 1 UDP 2130706431 100.64.3.2 40000 typ host",
+    "candidate:8 1 UDP 2130706431 fd12:3456::2 40000 typ host",
+    "candidate:9 1 UDP 2130706431 fe80::1 40000 typ host",
+  };
+  g_autoptr (PhCandidateLedger) stuck = ph_candidate_ledger_new (16);
+  g_autoptr (PhCandidateLedger) open = ph_candidate_ledger_new (16);
+  g_autoptr (PhCandidateLedger) public_host = ph_candidate_ledger_new (16);
+  g_autoptr (PhCandidateLedger) ipv6 = ph_candidate_ledger_new (16);
+
+  /* Private hosts and a relay on one side: nothing to wait for. */
+  for (guint i = 0; i < G_N_ELEMENTS (private_hosts); i++)
+    g_assert_true (ph_candidate_ledger_add_local (stuck, private_hosts[i]));
+  g_assert_true (ph_candidate_ledger_add_local (stuck, RELAY));
+  g_assert_true (ph_candidate_ledger_add_remote (stuck, SRFLX, NULL));
+  g_assert_false (ph_candidate_ledger_may_go_direct (stuck));
+
+  /* The same from the other end. */
+  g_assert_true (ph_candidate_ledger_add_local (open, SRFLX));
+  g_assert_true (ph_candidate_ledger_add_remote (open, private_hosts[0], NULL));
+  g_assert_true (ph_candidate_ledger_add_remote (open, RELAY, NULL));
+  g_assert_false (ph_candidate_ledger_may_go_direct (open));
+  g_assert_true (ph_candidate_ledger_add_remote (open, SRFLX, NULL));
+  g_assert_true (ph_candidate_ledger_may_go_direct (open));
+
+  /* A public host needs no server-reflexive candidate. */
+  g_assert_true (ph_candidate_ledger_add_local (public_host, HOST));
+  g_assert_true (ph_candidate_ledger_add_remote (public_host, SRFLX, NULL));
+  g_assert_true (ph_candidate_ledger_may_go_direct (public_host));
+
+  /* Global IPv6 behind symmetric IPv4 NATs. */
+  g_assert_true (ph_candidate_ledger_add_local (
+      ipv6, "candidate:10 1 UDP 2130706431 2001:db8:a::2 40000 typ host"));
+  g_assert_true (ph_candidate_ledger_add_remote (
+      ipv6, "candidate:11 1 UDP 2130706431 2001:db8:b::2 40000 typ host", NULL));
+  g_assert_true (ph_candidate_ledger_may_go_direct (ipv6));
+}
+
 static void
 test_reset (void)
 {
@@ -120,6 +167,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/candidate-ledger/local-counted-and-capped", test_local_counted_and_capped);
   g_test_add_func ("/candidate-ledger/remote-once-each", test_remote_once_each);
   g_test_add_func ("/candidate-ledger/diagnosis-counts-remote", test_diagnosis_counts_remote);
+  g_test_add_func ("/candidate-ledger/may-go-direct", test_may_go_direct);
   g_test_add_func ("/candidate-ledger/reset", test_reset);
 
   return g_test_run ();

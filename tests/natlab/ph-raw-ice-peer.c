@@ -17,10 +17,14 @@
  * see, then run ICE; the controlling one prints how long it took:
  *
  *   ph-raw-ice-peer --controlling|--controlled --dir DIR --stun IP:PORT
- *                   [--turn IP:PORT --turn-user U --turn-pass P]
+ *                   [--turn IP:PORT --turn-user U --turn-pass P [--turn-tcp]]
+ *                   [--upnp]
+ *
+ * --turn-tcp reaches the TURN server over TCP; --upnp turns on libnice's
+ * own UPnP-IGD port mapping (off otherwise, as in Pinhole).
  *
  * Output: one JSON line, {"event":"ready","ms":…,"ready_ms":…,
- * "local":"srflx","remote":"prflx"} (ms: first selected pair; ready_ms:
+ * "local":"srflx","remote":"prflx","ipv6":false} (ms: first selected pair; ready_ms:
  * component READY) or {"event":"failed","ms":…}. The clock starts when
  * the process starts, as Pinhole's setup_ms does. */
 
@@ -113,8 +117,9 @@ new_selected_pair_cb (NiceAgent *agent, guint stream_id, guint component_id, Nic
   if (peer->selected_types != NULL)
     return;
   peer->selected_ms = elapsed_ms (peer);
-  peer->selected_types = g_strdup_printf ("\"local\":\"%s\",\"remote\":\"%s\"",
-                                          candidate_type (local), candidate_type (remote));
+  peer->selected_types = g_strdup_printf (
+      "\"local\":\"%s\",\"remote\":\"%s\",\"ipv6\":%s", candidate_type (local),
+      candidate_type (remote), nice_address_ip_version (&local->addr) == 6 ? "true" : "false");
 }
 
 static void
@@ -201,6 +206,8 @@ main (int argc, char *argv[])
   g_autofree char *host = NULL;
   gboolean controlling = FALSE;
   gboolean controlled = FALSE;
+  gboolean turn_tcp = FALSE;
+  gboolean upnp = FALSE;
   guint port;
   Peer peer = { 0 };
   const GOptionEntry entries[]
@@ -212,6 +219,9 @@ main (int argc, char *argv[])
           { "turn", 0, 0, G_OPTION_ARG_STRING, &turn, "TURN server (UDP)", "IP:PORT" },
           { "turn-user", 0, 0, G_OPTION_ARG_STRING, &turn_user, "TURN user", "USER" },
           { "turn-pass", 0, 0, G_OPTION_ARG_STRING, &turn_pass, "TURN password", "PASSWORD" },
+          { "turn-tcp", 0, 0, G_OPTION_ARG_NONE, &turn_tcp, "Reach the TURN server over TCP",
+            NULL },
+          { "upnp", 0, 0, G_OPTION_ARG_NONE, &upnp, "Ask the router for a port (UPnP-IGD)", NULL },
           { NULL } };
 
   peer.start_us = g_get_monotonic_time ();
@@ -220,15 +230,16 @@ main (int argc, char *argv[])
       || peer.dir == NULL)
     {
       g_printerr ("usage: ph-raw-ice-peer --controlling|--controlled --dir DIR [--stun IP:PORT] "
-                  "[--turn IP:PORT --turn-user U --turn-pass P]\n");
+                  "[--turn IP:PORT --turn-user U --turn-pass P [--turn-tcp]] [--upnp]\n");
       return 2;
     }
 
   peer.controlling = controlling;
   peer.loop = g_main_loop_new (NULL, FALSE);
   peer.agent = nice_agent_new_full (NULL, NICE_COMPATIBILITY_RFC5245, NICE_AGENT_OPTION_RELIABLE);
-  /* As Pinhole does (shared/NOTES.md): UPnP alone costs ~200 ms. */
-  g_object_set (peer.agent, "controlling-mode", controlling, "upnp", FALSE, "ice-tcp", FALSE, NULL);
+  /* Off unless asked, as Pinhole does (shared/NOTES.md): libnice's UPnP
+   * costs ~200 ms even where no router answers. */
+  g_object_set (peer.agent, "controlling-mode", controlling, "upnp", upnp, "ice-tcp", FALSE, NULL);
   if (stun != NULL)
     {
       if (!split_host_port (stun, &host, &port))
@@ -253,7 +264,7 @@ main (int argc, char *argv[])
           return 2;
         }
       nice_agent_set_relay_info (peer.agent, peer.stream_id, 1, host, port, turn_user, turn_pass,
-                                 NICE_RELAY_TYPE_TURN_UDP);
+                                 turn_tcp ? NICE_RELAY_TYPE_TURN_TCP : NICE_RELAY_TYPE_TURN_UDP);
     }
   nice_agent_attach_recv (peer.agent, peer.stream_id, 1, NULL, receive_cb, &peer);
   if (!nice_agent_gather_candidates (peer.agent, peer.stream_id))

@@ -45,6 +45,42 @@ count_type (GPtrArray *candidates, const char *type)
   return count;
 }
 
+/* Whether a candidate could be reached from another network: a
+ * server-reflexive one (port-mapped ones are too), or a host one on a
+ * public address. */
+static gboolean
+reachable_from_outside (const char *candidate)
+{
+  g_auto (GStrv) fields = NULL;
+  g_autoptr (GInetAddress) address = NULL;
+  const guint8 *bytes;
+
+  if (ph_candidate_has_type (candidate, "srflx"))
+    return TRUE;
+  if (!ph_candidate_has_type (candidate, "host"))
+    return FALSE;
+  /* candidate:FOUNDATION COMPONENT TRANSPORT PRIORITY ADDRESS PORT typ … */
+  fields = g_strsplit (candidate, " ", 6);
+  if (g_strv_length (fields) < 6 || (address = g_inet_address_new_from_string (fields[4])) == NULL)
+    return FALSE;
+  if (g_inet_address_get_is_site_local (address) || g_inet_address_get_is_link_local (address)
+      || g_inet_address_get_is_loopback (address))
+    return FALSE;
+  bytes = g_inet_address_to_bytes (address);
+  if (g_inet_address_get_family (address) == G_SOCKET_FAMILY_IPV6)
+    return (bytes[0] & 0xfe) != 0xfc; /* unique local, fc00::/7 */
+  return !(bytes[0] == 100 && (bytes[1] & 0xc0) == 64); /* carrier-grade NAT, 100.64/10 */
+}
+
+static gboolean
+any_reachable_from_outside (GPtrArray *candidates)
+{
+  for (guint i = 0; i < candidates->len; i++)
+    if (reachable_from_outside (g_ptr_array_index (candidates, i)))
+      return TRUE;
+  return FALSE;
+}
+
 static GStrv
 dup_list (GPtrArray *candidates)
 {
@@ -176,6 +212,16 @@ ph_candidate_ledger_fill_diagnosis (PhCandidateLedger *self, PhIceDiagnosisInput
   input->remote_relay = count_type (self->remote, "relay");
   input->relay_problem = self->relay_problem;
   input->relay_unreachable_directly = self->relay_unreachable;
+}
+
+gboolean
+ph_candidate_ledger_may_go_direct (PhCandidateLedger *self)
+{
+  g_return_val_if_fail (PH_IS_CANDIDATE_LEDGER (self), FALSE);
+
+  /* The local list may be full: its server-reflexive ones count all the same. */
+  return (self->local_srflx > 0 || any_reachable_from_outside (self->local))
+         && any_reachable_from_outside (self->remote);
 }
 
 GStrv

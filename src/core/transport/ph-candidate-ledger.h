@@ -47,6 +47,13 @@ void ph_candidate_ledger_set_relay_problem (PhCandidateLedger *self, const char 
  * until the ledger changes. */
 void ph_candidate_ledger_fill_diagnosis (PhCandidateLedger *self, PhIceDiagnosisInput *input);
 
+/* Whether both sides have so far a candidate another network could reach
+ * (server-reflexive, or a public host address). Without one on either
+ * side, checks between different networks cannot work: UDP is blocked
+ * there, or it has nothing but a relay to offer. Two ends on one LAN
+ * still can, but their host pairs win long before a relay's. */
+gboolean ph_candidate_ledger_may_go_direct (PhCandidateLedger *self);
+
 GStrv ph_candidate_ledger_dup_local (PhCandidateLedger *self);
 GStrv ph_candidate_ledger_dup_remote (PhCandidateLedger *self);
 

@@ -144,14 +144,17 @@ open_channel (PhConnectionAttempt *self)
  * none is left (priv_prune_pending_checks in 0.1.21's conncheck.c). So a
  * relayed pair in CONNECTED means a direct one may still come: TLS waits
  * for it, at most RELAY_SETTLE_MS, so that the handshake and the first
- * path the person sees are direct. Regular nomination would instead wait
+ * path the person sees are direct; not where one side has nothing a
+ * direct check could reach (UDP blocked), so that such a network does
+ * not pay for it in every setup. Regular nomination would instead wait
  * for every direct check to fail, seconds where only the relay works. */
 static gboolean
 may_get_direct_pair (PhConnectionAttempt *self, PhIceState state)
 {
   g_autoptr (PhPath) path = NULL;
 
-  if (state != PH_ICE_STATE_CONNECTED || self->relay_only)
+  if (state != PH_ICE_STATE_CONNECTED || self->relay_only
+      || !ph_candidate_ledger_may_go_direct (self->candidates))
     return FALSE;
   path = ph_ice_transport_get_path (self->ice);
   return path != NULL && path->relayed;

@@ -3,6 +3,8 @@
 
 #include "config.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <string.h>
 
 #include <glib/gi18n-lib.h>
@@ -271,6 +273,18 @@ established_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     splice (tunnel);
 }
 
+/* STUN and ICE checks are small writes each waiting for an answer: Nagle's
+ * algorithm would hold each one for the server's delayed ACK. */
+static void
+send_at_once (GSocketConnection *connection)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (!g_socket_set_option (g_socket_connection_get_socket (connection), IPPROTO_TCP, TCP_NODELAY,
+                            TRUE, &error))
+    g_debug ("TCP_NODELAY: %s", error->message);
+}
+
 static void
 upstream_connected_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -291,6 +305,7 @@ upstream_connected_cb (GObject *source, GAsyncResult *result, gpointer user_data
 
   /* The timeout bounded the setup; an idle relay must not time out. */
   g_socket_set_timeout (g_socket_connection_get_socket (connection), 0);
+  send_at_once (connection);
   tunnel->upstream = G_IO_STREAM (connection);
   tunnel->target->via_proxy = tunnel->via_proxy;
   g_debug ("Connected to %s%s", tunnel->target->uri, tunnel->via_proxy ? " through a proxy" : "");
@@ -456,6 +471,7 @@ incoming_cb (GSocketService *service, GSocketConnection *connection, GObject *so
   tunnel = g_new0 (Tunnel, 1);
   tunnel->bridge = g_object_ref (self);
   tunnel->client = g_object_ref (connection);
+  send_at_once (connection);
   read_request (tunnel);
   return TRUE;
 }
