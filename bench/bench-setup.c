@@ -110,14 +110,16 @@ main (int argc, char *argv[])
   for (guint run = 0; run < MAX (runs, 1); run++)
     {
       g_autoptr (PhIceConfig) config = ph_ice_config_new ();
+      g_autoptr (PhIceConfig) joiner_config = NULL;
       g_autoptr (PhConversation) host = NULL;
       g_autoptr (PhConversation) joiner = NULL;
       PeerState states[2] = { { 0 } };
       const PhSetupTimes *times;
 
       config->port_mapping = run % 2 == 1;
+      joiner_config = ph_ice_config_copy (config);
       host = ph_conversation_new (url, "Alice", config);
-      joiner = ph_conversation_new (url, "Bob", config);
+      joiner = ph_conversation_new (url, "Bob", joiner_config);
       g_signal_connect (host, "notify::state", G_CALLBACK (state_cb), &states[0]);
       g_signal_connect (joiner, "notify::state", G_CALLBACK (state_cb), &states[1]);
       ph_conversation_host (host);

@@ -439,13 +439,48 @@ upnp_delete_thread (GTask *task, gpointer source, gpointer task_data, GCancellab
   g_task_return_boolean (task, TRUE);
 }
 
+typedef struct
+{
+  GTask *task;
+  GTaskThreadFunc func;
+} UpnpWork;
+
+static void
+upnp_work_run (gpointer data, gpointer user_data)
+{
+  UpnpWork *work = data;
+
+  work->func (work->task, g_task_get_source_object (work->task), g_task_get_task_data (work->task),
+              g_task_get_cancellable (work->task));
+  g_object_unref (work->task);
+  g_free (work);
+}
+
+/* miniupnpc blocks for a second or more (SSDP waits its whole timeout, a
+ * router's HTTP may be slow). On GTask's shared pool, a few chats'
+ * discoveries would hold every thread it has, and libsoup's name lookups
+ * and connections would queue behind them (setups took 1 s more after a
+ * few chats in bench-setup): they get threads of their own. */
+static void
+run_in_upnp_thread (GTask *task, GTaskThreadFunc func)
+{
+  static GThreadPool *pool;
+  UpnpWork *work = g_new0 (UpnpWork, 1);
+
+  if (g_once_init_enter (&pool))
+    g_once_init_leave (&pool, g_thread_pool_new (upnp_work_run, NULL, -1, FALSE, NULL));
+  work->task = g_object_ref (task);
+  work->func = func;
+  g_thread_pool_push (pool, work, NULL);
+}
+
 static void
 run_upnp (UpnpJob *job, GTaskThreadFunc func)
 {
   g_autoptr (GTask) task = g_task_new (NULL, NULL, NULL, NULL);
 
   g_task_set_task_data (task, job, (GDestroyNotify)upnp_job_free);
-  g_task_run_in_thread (task, func);
+  run_in_upnp_thread (task, func);
 }
 
 static UpnpJob *
@@ -504,7 +539,7 @@ upnp_start (PhPortMapper *self)
    * deletes it. */
   g_task_set_check_cancellable (task, FALSE);
   g_task_set_task_data (task, job, (GDestroyNotify)upnp_job_free);
-  g_task_run_in_thread (task, upnp_map_thread);
+  run_in_upnp_thread (task, upnp_map_thread);
 }
 
 /* --- renewal and the end --- */
