@@ -8,7 +8,7 @@ G_BEGIN_DECLS
 /* Asks the router for a UDP port that forwards to one local socket (the
  * ICE host candidate's), with NAT-PMP (libnatpmp, driven from the main
  * loop: its socket is non-blocking) and UPnP-IGD (miniupnpc, whose
- * discovery blocks: in a GTask thread) at the same time; the first that
+ * discovery blocks: on a thread pool of its own) at the same time; the first that
  * answers keeps the mapping, renews it before its lease ends and deletes
  * it on ph_port_mapper_stop(). PCP is not asked: Debian has no maintained
  * PCP client library (libpcp is not packaged), and every router that
