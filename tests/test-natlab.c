@@ -314,11 +314,10 @@ turn_leg_named (const char *who, JsonObject *connected, Expectation expect)
       || (g_strcmp0 (transport, wanted) == 0 && (wanted_port == 0 || port == wanted_port)
           && proxy == (expect == EXPECT_RELAYED_PROXY)))
     return TRUE;
-  g_test_fail_printf ("%s: a relayed path names its TURN leg \"%s\", port %" G_GINT64_FORMAT
-                      "%s, not \"%s\"%s",
-                      who, transport != NULL ? transport : "(none)", port,
-                      proxy ? " through a proxy" : "", wanted,
-                      expect == EXPECT_RELAYED_PROXY ? " through the proxy" : "");
+  g_test_fail_printf (
+      "%s: a relayed path names its TURN leg \"%s\", port %" G_GINT64_FORMAT "%s, not \"%s\"%s",
+      who, transport != NULL ? transport : "(none)", port, proxy ? " through a proxy" : "", wanted,
+      expect == EXPECT_RELAYED_PROXY ? " through the proxy" : "");
   return FALSE;
 }
 
@@ -1649,7 +1648,7 @@ static const char *const *
 proxy_environment (Lab *lab, gboolean with_proxy)
 {
   static char *proxy;
-  static const char *envp[] = { NULL,        "GIO_USE_PROXY_RESOLVER",
+  static const char *envp[] = { NULL,          "GIO_USE_PROXY_RESOLVER",
                                 "HTTPS_PROXY", "http_proxy",
                                 "HTTP_PROXY",  "all_proxy",
                                 "ALL_PROXY",   "no_proxy",
@@ -1736,8 +1735,8 @@ test_udp_blocked_cell (gconstpointer data)
     return;
   trust_lab_turn (lab);
   ice_args = lab_ice_args (lab, cell->turn);
-  run_cell (lab, label, ice_args, ice_args, g_str_equal (cell->turn, "tls") ? EXPECT_RELAYED_TLS
-                                                                          : EXPECT_RELAYED_TCP);
+  run_cell (lab, label, ice_args, ice_args,
+            g_str_equal (cell->turn, "tls") ? EXPECT_RELAYED_TLS : EXPECT_RELAYED_TCP);
 }
 
 /* TURN over UDP only, where UDP is blocked: the error names the cause and
@@ -1753,8 +1752,8 @@ test_udp_blocked_udp_turn (void)
       || !lab_set_nat (lab, "b", "port-restricted"))
     return;
   ice_args = lab_ice_args (lab, "udp");
-  expect_stuck (lab, "udp-blocked -> port-restricted, TURN over UDP only", ice_args, ice_args,
-                NULL, words);
+  expect_stuck (lab, "udp-blocked -> port-restricted, TURN over UDP only", ice_args, ice_args, NULL,
+                words);
 }
 
 /* nat-check on a network that blocks UDP says so, and what to use. */
@@ -1772,8 +1771,14 @@ test_udp_blocked_nat_check (void)
     return;
   stun = g_strdup_printf ("--stun=%s", lab_get (lab, "NATLAB_STUN"));
   {
-    const char *argv[] = { "ip",      "netns", "exec",        lab_get (lab, "NATLAB_NS_A"),
-                           g_getenv ("PINHOLE_CLI_BIN"), "--json", stun, "nat-check",
+    const char *argv[] = { "ip",
+                           "netns",
+                           "exec",
+                           lab_get (lab, "NATLAB_NS_A"),
+                           g_getenv ("PINHOLE_CLI_BIN"),
+                           "--json",
+                           stun,
+                           "nat-check",
                            NULL };
 
     check = spawn_peer ("A", argv, NULL);
@@ -1831,8 +1836,7 @@ test_proxy_only_without_proxy (void)
   trust_lab_turn (lab);
   ice_args = lab_ice_args (lab, "tls");
   {
-    const char *const words[] = { "blocks UDP", lab_get (lab, "NATLAB_TURNS"), "HTTP proxy",
-                                  NULL };
+    const char *const words[] = { "blocks UDP", lab_get (lab, "NATLAB_TURNS"), "HTTP proxy", NULL };
 
     expect_stuck (lab, "proxy-only -> none, TURN over TLS, no proxy set", ice_args, ice_args,
                   proxy_environment (lab, FALSE), words);
@@ -1889,8 +1893,17 @@ static gboolean
 router_a_forwards_nothing (gpointer data)
 {
   Lab *lab = data;
-  const char *argv[] = { g_getenv ("PH_NATLAB_SH"), "exec", lab_get (lab, "NATLAB_ID"), "ra", "nft",
-                         "list", "chain", "inet", "miniupnpd", "prerouting_miniupnpd", NULL };
+  const char *argv[] = { g_getenv ("PH_NATLAB_SH"),
+                         "exec",
+                         lab_get (lab, "NATLAB_ID"),
+                         "ra",
+                         "nft",
+                         "list",
+                         "chain",
+                         "inet",
+                         "miniupnpd",
+                         "prerouting_miniupnpd",
+                         NULL };
   g_autofree char *out = NULL;
 
   if (!g_spawn_sync (NULL, (char **)argv, NULL, G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL, &out, NULL,
@@ -1938,11 +1951,11 @@ run_mapped_cell (const char *lab_spec, const char *protocol, const char *nat_b)
       g_string_append_printf (summary, "%-52s FAILED to connect\n", label);
       return;
     }
-  g_string_append_printf (
-      summary, "%-52s %s %s<->%s (setup_ms %" G_GINT64_FORMAT ")\n", label,
-      path_relayed (join_outcome) ? "relayed" : "direct ", path_end_type (join_outcome, "local"),
-      path_end_type (join_outcome, "remote"),
-      json_object_get_int_member_with_default (join_outcome, "setup_ms", -1));
+  g_string_append_printf (summary, "%-52s %s %s<->%s (setup_ms %" G_GINT64_FORMAT ")\n", label,
+                          path_relayed (join_outcome) ? "relayed" : "direct ",
+                          path_end_type (join_outcome, "local"),
+                          path_end_type (join_outcome, "remote"),
+                          json_object_get_int_member_with_default (join_outcome, "setup_ms", -1));
   if (!path_through_mapped_port ("host", host_outcome, protocol, "local")
       || !path_through_mapped_port ("join", join_outcome, protocol, "peer"))
     return;
@@ -2063,9 +2076,9 @@ main (int argc, char *argv[])
 
     for (guint i = 0; i < G_N_ELEMENTS (udp_blocked); i++)
       {
-        g_autofree char *path = g_strdup_printf (
-            "/natlab/udp-blocked/%s/%s", udp_blocked[i].turn,
-            udp_blocked[i].nat_b != NULL ? udp_blocked[i].nat_b : "none");
+        g_autofree char *path
+            = g_strdup_printf ("/natlab/udp-blocked/%s/%s", udp_blocked[i].turn,
+                               udp_blocked[i].nat_b != NULL ? udp_blocked[i].nat_b : "none");
 
         ph_test_add_data_func_with_hooks (path, &udp_blocked[i], test_udp_blocked_cell);
       }

@@ -221,7 +221,8 @@ bind_settings (PhPreferencesWindow *self)
   g_settings_bind_with_mapping (self->settings, "relay-policy", self->relay_policy_row, "selected",
                                 G_SETTINGS_BIND_DEFAULT, relay_policy_get_mapping,
                                 relay_policy_set_mapping, NULL, NULL);
-  g_settings_bind (self->settings, "port-mapping", self->port_mapping_switch, "active", G_SETTINGS_BIND_DEFAULT);
+  g_settings_bind (self->settings, "port-mapping", self->port_mapping_switch, "active",
+                   G_SETTINGS_BIND_DEFAULT);
   g_settings_bind (self->settings, "use-server-turn", self->server_turn_switch, "active",
                    G_SETTINGS_BIND_DEFAULT);
   g_settings_bind (self->settings, "turn-username", self->turn_username_row, "text",

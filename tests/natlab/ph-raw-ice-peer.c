@@ -210,19 +210,18 @@ main (int argc, char *argv[])
   gboolean upnp = FALSE;
   guint port;
   Peer peer = { 0 };
-  const GOptionEntry entries[]
-      = { { "controlling", 0, 0, G_OPTION_ARG_NONE, &controlling, "Be the controlling agent",
-            NULL },
-          { "controlled", 0, 0, G_OPTION_ARG_NONE, &controlled, "Be the controlled agent", NULL },
-          { "dir", 0, 0, G_OPTION_ARG_FILENAME, &peer.dir, "Directory to swap SDP through", "DIR" },
-          { "stun", 0, 0, G_OPTION_ARG_STRING, &stun, "STUN server", "IP:PORT" },
-          { "turn", 0, 0, G_OPTION_ARG_STRING, &turn, "TURN server (UDP)", "IP:PORT" },
-          { "turn-user", 0, 0, G_OPTION_ARG_STRING, &turn_user, "TURN user", "USER" },
-          { "turn-pass", 0, 0, G_OPTION_ARG_STRING, &turn_pass, "TURN password", "PASSWORD" },
-          { "turn-tcp", 0, 0, G_OPTION_ARG_NONE, &turn_tcp, "Reach the TURN server over TCP",
-            NULL },
-          { "upnp", 0, 0, G_OPTION_ARG_NONE, &upnp, "Ask the router for a port (UPnP-IGD)", NULL },
-          { NULL } };
+  const GOptionEntry entries[] = {
+    { "controlling", 0, 0, G_OPTION_ARG_NONE, &controlling, "Be the controlling agent", NULL },
+    { "controlled", 0, 0, G_OPTION_ARG_NONE, &controlled, "Be the controlled agent", NULL },
+    { "dir", 0, 0, G_OPTION_ARG_FILENAME, &peer.dir, "Directory to swap SDP through", "DIR" },
+    { "stun", 0, 0, G_OPTION_ARG_STRING, &stun, "STUN server", "IP:PORT" },
+    { "turn", 0, 0, G_OPTION_ARG_STRING, &turn, "TURN server (UDP)", "IP:PORT" },
+    { "turn-user", 0, 0, G_OPTION_ARG_STRING, &turn_user, "TURN user", "USER" },
+    { "turn-pass", 0, 0, G_OPTION_ARG_STRING, &turn_pass, "TURN password", "PASSWORD" },
+    { "turn-tcp", 0, 0, G_OPTION_ARG_NONE, &turn_tcp, "Reach the TURN server over TCP", NULL },
+    { "upnp", 0, 0, G_OPTION_ARG_NONE, &upnp, "Ask the router for a port (UPnP-IGD)", NULL },
+    { NULL }
+  };
 
   peer.start_us = g_get_monotonic_time ();
   g_option_context_add_main_entries (context, entries, NULL);

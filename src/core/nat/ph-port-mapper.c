@@ -566,8 +566,8 @@ schedule_renewal (PhPortMapper *self, guint lifetime_s)
   clear_source (&self->renew_timer);
   if (lifetime_s == 0)
     return;
-  self->renew_timer = attach (self, g_timeout_source_new_seconds (MAX (lifetime_s / 2, 1)),
-                              renew_cb);
+  self->renew_timer
+      = attach (self, g_timeout_source_new_seconds (MAX (lifetime_s / 2, 1)), renew_cb);
 }
 
 void
@@ -603,7 +603,8 @@ ph_port_mapper_can_map (PhPortMapper *self, const char *address)
   g_return_val_if_fail (PH_IS_PORT_MAPPER (self), FALSE);
   g_return_val_if_fail (address != NULL, FALSE);
 
-  return g_strcmp0 (address, self->lan_address) == 0 || g_str_has_prefix (self->lan_address, "127.");
+  return g_strcmp0 (address, self->lan_address) == 0
+         || g_str_has_prefix (self->lan_address, "127.");
 }
 
 void

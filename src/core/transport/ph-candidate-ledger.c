@@ -68,7 +68,7 @@ reachable_from_outside (const char *candidate)
     return FALSE;
   bytes = g_inet_address_to_bytes (address);
   if (g_inet_address_get_family (address) == G_SOCKET_FAMILY_IPV6)
-    return (bytes[0] & 0xfe) != 0xfc; /* unique local, fc00::/7 */
+    return (bytes[0] & 0xfe) != 0xfc;                   /* unique local, fc00::/7 */
   return !(bytes[0] == 100 && (bytes[1] & 0xc0) == 64); /* carrier-grade NAT, 100.64/10 */
 }
 

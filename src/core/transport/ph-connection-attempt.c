@@ -234,7 +234,8 @@ maybe_map (PhConnectionAttempt *self, const char *candidate)
     return;
   fields = g_strsplit (candidate, " ", 7);
   if (g_strv_length (fields) < 6 || g_ascii_strcasecmp (fields[2], "UDP") != 0
-      || strchr (fields[4], ':') != NULL || !g_ascii_string_to_unsigned (fields[5], 10, 1, G_MAXUINT16, &port, NULL)
+      || strchr (fields[4], ':') != NULL
+      || !g_ascii_string_to_unsigned (fields[5], 10, 1, G_MAXUINT16, &port, NULL)
       || !ph_port_mapper_can_map (self->mapper, fields[4]))
     return;
   ph_port_mapper_map (self->mapper, fields[4], (guint)port);

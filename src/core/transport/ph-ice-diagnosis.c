@@ -69,10 +69,9 @@ static gboolean
 diagnose_udp_blocked_relay (const PhIceDiagnosisInput *input, char **out_message,
                             PhIceFailureCause *out_cause)
 {
-  gboolean udp_blocked
-      = input->local_nat == PH_NAT_TYPE_UDP_BLOCKED
-        || (input->stun_configured && input->local_srflx == 0
-            && input->local_nat == PH_NAT_TYPE_UNKNOWN);
+  gboolean udp_blocked = input->local_nat == PH_NAT_TYPE_UDP_BLOCKED
+                         || (input->stun_configured && input->local_srflx == 0
+                             && input->local_nat == PH_NAT_TYPE_UNKNOWN);
 
   if (!udp_blocked || !input->turn_configured || input->local_relay > 0)
     return FALSE;

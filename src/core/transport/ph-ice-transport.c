@@ -81,7 +81,7 @@ struct _PhIceTransport
   GPtrArray *turn_addresses; /* char *, one per config->turn_servers, NULL if unresolved */
   PhTurnBridge *bridge;      /* for TURN over TCP and TLS; NULL without such servers */
   char *relay_problem;       /* why there is no bridge, when there could be none */
-  char *mapping_protocol; /* the router's port for our host candidate, if any */
+  char *mapping_protocol;    /* the router's port for our host candidate, if any */
   char *mapping_address;
   guint mapping_port;
   guint n_local_candidates;
@@ -521,10 +521,9 @@ ph_ice_transport_new (const PhIceConfig *config, gboolean controlling)
    * paced at 5 ms, the floor RFC 8445 allows, instead of libnice's 20 ms:
    * with the few candidates a peer has, this takes loopback setup from
    * ~21 ms to ~6 ms. */
-  g_object_set (self->agent, "controlling-mode", controlling, "upnp", FALSE, "ice-tcp",
-                FALSE, "keepalive-conncheck", TRUE, "force-relay", config->relay_only,
-                "stun-pacing-timer", 5, "stun-max-retransmissions", GATHERING_STUN_RETRANSMISSIONS,
-                NULL);
+  g_object_set (self->agent, "controlling-mode", controlling, "upnp", FALSE, "ice-tcp", FALSE,
+                "keepalive-conncheck", TRUE, "force-relay", config->relay_only, "stun-pacing-timer",
+                5, "stun-max-retransmissions", GATHERING_STUN_RETRANSMISSIONS, NULL);
 
   self->stream_id = nice_agent_add_stream (self->agent, 1);
   nice_agent_get_local_credentials (self->agent, self->stream_id, &self->ufrag, &self->pwd);
