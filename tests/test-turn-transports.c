@@ -1013,7 +1013,7 @@ test_relayed_then_direct (Fixture *fixture, gconstpointer data)
   sent++;
 
   ph_test_process_close_stdin (host);
-  ph_test_process_wait_event (joiner, "closed", EVENT_TIMEOUT_MS);
+  json_object_unref (ph_test_process_wait_event (joiner, "closed", EVENT_TIMEOUT_MS));
   g_assert_cmpint (ph_test_process_wait_exit (host, EVENT_TIMEOUT_MS), ==, 0);
   ph_test_process_close_stdin (joiner);
   g_assert_cmpint (ph_test_process_wait_exit (joiner, EVENT_TIMEOUT_MS), ==, 0);
