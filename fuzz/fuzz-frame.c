@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "ph-contact-exchange.h"
 #include "ph-frame-decoder.h"
 #include "ph-frame.h"
 
@@ -53,6 +54,27 @@ check_round_trip (const PhFrame *frame)
   g_assert_cmpuint (strv_length (again->candidates), ==, strv_length (frame->candidates));
   for (guint i = 0; i < strv_length (frame->candidates); i++)
     g_assert_cmpstr (again->candidates[i], ==, frame->candidates[i]);
+  g_assert_cmpstr (again->public_key, ==, frame->public_key);
+  g_assert_cmpstr (again->share, ==, frame->share);
+  g_assert_cmpstr (again->signature, ==, frame->signature);
+}
+
+/* A peer's contact offer is base64 and a signature: whatever it holds,
+ * it is refused with an error or kept, never more. */
+static void
+check_contact_offer (const PhFrame *frame)
+{
+  static const guint8 binding[PH_CONTACT_BINDING_SIZE] = { 7 };
+  g_autoptr (GBytes) bytes = NULL;
+  g_autoptr (PhContactExchange) exchange = NULL;
+  g_autoptr (GError) error = NULL;
+
+  if (frame->type != PH_FRAME_CONTACT_OFFER)
+    return;
+  bytes = g_bytes_new_static (binding, sizeof binding);
+  exchange = ph_contact_exchange_new (bytes);
+  if (!ph_contact_exchange_receive_offer (exchange, frame, &error))
+    g_assert (error != NULL);
 }
 
 static void
@@ -65,7 +87,10 @@ fuzz_parse (const uint8_t *data, size_t size)
   if (frame == NULL)
     g_assert (error != NULL);
   else
-    check_round_trip (frame);
+    {
+      check_round_trip (frame);
+      check_contact_offer (frame);
+    }
 }
 
 /* The first byte sets the chunk size, so the fuzzer also finds frames and

@@ -69,6 +69,9 @@ frames = [
     {"type": "probe", "id": 3, "ufrag": "q7Rt", "pwd": "Zp3QxYk8mN2bV7cL1rT9wE",
      "candidates": ["candidate:1 1 UDP 2015363327 10.1.0.2 39989 typ host",
                     "candidate:3 1 UDP 1679819007 203.0.113.1 40001 typ srflx raddr 10.1.0.2 rport 39989"]},
+    {"type": "contact-offer", "key": "O2onvM62pC1io6jQKm8Nc2UyFXcd4kOmOsBIoYtZ2ik=",
+     "share": "Nm4tbWFkZS11cC1zaGFyZS1vZi10aGUtcGFpci1zZWM=", "name": "Bob",
+     "signature": "5tZ2ZtBkV4xNvtQ3nN1uT8wS0kqPzJmWQ0bJv1b5c2uYx8lH3o9Hc0tJX1lE9t6sUQm0Zb1d0cY8p2n4k7mYBw=="},
     {"type": "future-thing", "x": [1, {"y": None}]},
 ]
 stream = b""
