@@ -218,6 +218,9 @@ struct _PhStoreInterface
    * until unwatch, so a backend may relay only those notifications. */
   void (*watch) (PhStore *self, guint nameplate);
   void (*unwatch) (PhStore *self, guint nameplate);
+  /* Optional: the backend's own lines for /metrics (a connection's
+   * state), after the interface's. */
+  void (*append_metrics) (PhStore *self, GString *text);
 };
 
 /* Takes @request. */
