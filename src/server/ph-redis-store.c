@@ -237,6 +237,7 @@ call_send (PhRedisStore *self, Call *call, gboolean whole)
     return FALSE;
 
   argv[0] = whole ? "EVAL" : "EVALSHA";
+  lengths[0] = strlen (argv[0]);
   argv[1] = whole ? g_bytes_get_data (self->script, &lengths[1]) : self->script_sha;
   if (!whole)
     lengths[1] = strlen (self->script_sha);
