@@ -36,8 +36,11 @@
  * published, so every server hears of it once. */
 
 #define KEY_PREFIX "pinhole:"
-/* The script's arguments after EVALSHA's SHA and key count. */
-#define N_SCRIPT_ARGS 20
+/* The script's arguments after EVALSHA's SHA and key count, before the
+ * points of a meet-fetch (three each). */
+#define N_SCRIPT_ARGS 27
+/* Its answer's elements. */
+#define N_ANSWER_ELEMENTS 15
 /* Reconnection: after 100 ms, then twice as long each time, up to 2 s. */
 #define FIRST_RETRY_MS 100
 #define LAST_RETRY_MS 2000
@@ -72,7 +75,9 @@ typedef struct
   PhStoreOp op;
   guint nameplate;
   guint64 after;
-  GBytes *args[N_SCRIPT_ARGS];
+  /* A meeting point's operation: for its notification and refusals. */
+  PhStoreRequest *point_request;
+  GPtrArray *args; /* GBytes */
   gboolean sent_whole;
   /* Filled from the answer. */
   GError *error;
@@ -144,8 +149,8 @@ static void run_sweep (PhRedisStore *self);
 static void
 call_free (Call *call)
 {
-  for (guint i = 0; i < N_SCRIPT_ARGS; i++)
-    g_clear_pointer (&call->args[i], g_bytes_unref);
+  g_ptr_array_unref (call->args);
+  g_clear_pointer (&call->point_request, ph_store_request_free);
   g_clear_object (&call->task);
   g_clear_error (&call->error);
   g_clear_pointer (&call->reply, ph_store_reply_free);
@@ -180,13 +185,34 @@ script_op_name (const Call *call)
   return call->task != NULL ? ph_store_op_get_name (call->op) : "sweep";
 }
 
+static gboolean
+is_point_op (PhStoreOp op)
+{
+  return op == PH_STORE_OP_MEET_ADD_MESSAGE || op == PH_STORE_OP_STORE_COPY
+         || op == PH_STORE_OP_FETCH_COPIES || op == PH_STORE_OP_DELETE_COPY;
+}
+
+/* What a refusal or a notification says of @request's point. */
+static PhStoreRequest *
+point_request_copy (const PhStoreRequest *request)
+{
+  PhStoreRequest *copy = ph_store_point_request_new (request->op, request->point_id);
+
+  copy->side = request->side;
+  copy->index = request->index;
+  copy->max_count = request->max_count;
+  copy->max_bytes = request->max_bytes;
+  copy->max_total_bytes = request->max_total_bytes;
+  return copy;
+}
+
 /* ARGV of ph-redis-store.lua, in its order. */
 static Call *
 call_new (PhRedisStore *self, GTask *task, const PhStoreRequest *request)
 {
   Call *call = g_new0 (Call, 1);
   char tag[PH_STORE_TAG_LENGTH + 1];
-  guint i = 0;
+  GPtrArray *args = g_ptr_array_new_with_free_func ((GDestroyNotify)g_bytes_unref);
 
   call->store = self;
   call->task = task != NULL ? g_object_ref (task) : NULL;
@@ -196,30 +222,48 @@ call_new (PhRedisStore *self, GTask *task, const PhStoreRequest *request)
   call->next_due_ms = -1;
   ph_store_new_tag (tag);
 
-  call->args[i++] = text_arg (script_op_name (call));
-  call->args[i++] = text_arg (KEY_PREFIX);
-  call->args[i++] = text_arg (self->channel);
-  call->args[i++] = text_arg (self->instance);
-  call->args[i++] = number_arg (call->nameplate);
-  call->args[i++] = hash_arg (request != NULL && request->has_secret,
-                              request != NULL ? request->secret_hash : NULL);
-  call->args[i++] = hash_arg (request != NULL, request != NULL ? request->seat_secret_hash : NULL);
-  call->args[i++] = hash_arg (request != NULL && request->has_request_key,
-                              request != NULL ? request->request_key_hash : NULL);
-  call->args[i++] = text_arg (request != NULL ? request->tag : NULL);
-  call->args[i++] = text_arg (tag);
-  call->args[i++] = text_arg (request != NULL ? request->phase : NULL);
-  call->args[i++] = request != NULL && request->body != NULL ? g_bytes_ref (request->body)
-                                                             : text_arg (NULL);
-  call->args[i++] = text_arg (request != NULL && request->body != NULL ? "1" : "0");
-  call->args[i++] = number_arg (call->after);
-  call->args[i++] = number_arg (request != NULL ? request->quota : 0);
-  call->args[i++] = number_arg (request != NULL ? request->window_seconds : 0);
-  call->args[i++] = number_arg (self->limits.max_mailboxes);
-  call->args[i++] = number_arg (self->limits.max_messages);
-  call->args[i++] = number_arg (self->limits.max_mailbox_bytes);
-  call->args[i++] = number_arg (self->limits.lifetime);
-  g_assert (i == N_SCRIPT_ARGS);
+  g_ptr_array_add (args, text_arg (script_op_name (call)));
+  g_ptr_array_add (args, text_arg (KEY_PREFIX));
+  g_ptr_array_add (args, text_arg (self->channel));
+  g_ptr_array_add (args, text_arg (self->instance));
+  g_ptr_array_add (args, number_arg (call->nameplate));
+  g_ptr_array_add (args, hash_arg (request != NULL && request->has_secret,
+                              request != NULL ? request->secret_hash : NULL));
+  g_ptr_array_add (args, hash_arg (request != NULL, request != NULL ? request->seat_secret_hash : NULL));
+  g_ptr_array_add (args, hash_arg (request != NULL && request->has_request_key,
+                              request != NULL ? request->request_key_hash : NULL));
+  g_ptr_array_add (args, text_arg (request != NULL ? request->tag : NULL));
+  g_ptr_array_add (args, text_arg (tag));
+  g_ptr_array_add (args, text_arg (request != NULL ? request->phase : NULL));
+  g_ptr_array_add (args, request != NULL && request->body != NULL ? g_bytes_ref (request->body)
+                                                             : text_arg (NULL));
+  g_ptr_array_add (args, text_arg (request != NULL && request->body != NULL ? "1" : "0"));
+  g_ptr_array_add (args, number_arg (call->after));
+  g_ptr_array_add (args, number_arg (request != NULL ? request->quota : 0));
+  g_ptr_array_add (args, number_arg (request != NULL ? request->window_seconds : 0));
+  g_ptr_array_add (args, number_arg (self->limits.max_mailboxes));
+  g_ptr_array_add (args, number_arg (self->limits.max_messages));
+  g_ptr_array_add (args, number_arg (self->limits.max_mailbox_bytes));
+  g_ptr_array_add (args, number_arg (self->limits.lifetime));
+  g_ptr_array_add (args, text_arg (request != NULL ? request->point_id : NULL));
+  g_ptr_array_add (args, number_arg (request != NULL ? request->side : 0));
+  g_ptr_array_add (args, number_arg (request != NULL ? request->index : 0));
+  g_ptr_array_add (args, number_arg (request != NULL ? request->lifetime_seconds : 0));
+  g_ptr_array_add (args, number_arg (request != NULL ? request->max_count : 0));
+  g_ptr_array_add (args, number_arg (request != NULL ? request->max_bytes : 0));
+  g_ptr_array_add (args, number_arg (request != NULL ? request->max_total_bytes : 0));
+  g_assert (args->len == N_SCRIPT_ARGS);
+  for (guint i = 0; request != NULL && request->points != NULL && i < request->points->len; i++)
+    {
+      const PhPointCursor *cursor = &g_array_index (request->points, PhPointCursor, i);
+
+      g_ptr_array_add (args, text_arg (cursor->id));
+      g_ptr_array_add (args, number_arg (cursor->side));
+      g_ptr_array_add (args, number_arg (MIN (cursor->after, (guint64)G_MAXINT64)));
+    }
+  call->args = args;
+  if (request != NULL && is_point_op (request->op))
+    call->point_request = point_request_copy (request);
   return call;
 }
 
@@ -230,12 +274,15 @@ static gboolean
 call_send (PhRedisStore *self, Call *call, gboolean whole)
 {
   redisAsyncContext *ac = self->links[LINK_COMMANDS].ac;
-  const char *argv[3 + N_SCRIPT_ARGS];
-  size_t lengths[3 + N_SCRIPT_ARGS];
+  guint argc = 3 + call->args->len;
+  g_autofree const char **argv = NULL;
+  g_autofree size_t *lengths = NULL;
 
   if (ac == NULL || !self->links[LINK_COMMANDS].up)
     return FALSE;
 
+  argv = g_new (const char *, argc);
+  lengths = g_new (size_t, argc);
   argv[0] = whole ? "EVAL" : "EVALSHA";
   lengths[0] = strlen (argv[0]);
   argv[1] = whole ? g_bytes_get_data (self->script, &lengths[1]) : self->script_sha;
@@ -243,15 +290,15 @@ call_send (PhRedisStore *self, Call *call, gboolean whole)
     lengths[1] = strlen (self->script_sha);
   argv[2] = "0";
   lengths[2] = 1;
-  for (guint i = 0; i < N_SCRIPT_ARGS; i++)
+  for (guint i = 0; i < call->args->len; i++)
     {
-      argv[3 + i] = g_bytes_get_data (call->args[i], &lengths[3 + i]);
+      argv[3 + i] = g_bytes_get_data (g_ptr_array_index (call->args, i), &lengths[3 + i]);
       if (argv[3 + i] == NULL)
         argv[3 + i] = "";
     }
   call->sent_whole = whole;
-  return redisAsyncCommandArgv (ac, command_cb, call, G_N_ELEMENTS (argv), argv, lengths)
-         == REDIS_OK;
+  /* hiredis copies the arguments into its output buffer. */
+  return redisAsyncCommandArgv (ac, command_cb, call, (int)argc, argv, lengths) == REDIS_OK;
 }
 
 /* Answers */
@@ -275,6 +322,10 @@ deliver (PhRedisStore *self, Call *call)
     ph_store_emit_mailbox_closed (PH_STORE (self), g_array_index (call->closed, guint, i));
   if (call->reply != NULL && call->op == PH_STORE_OP_ADD_MESSAGE && call->task != NULL)
     ph_store_emit_message_added (PH_STORE (self), call->reply->nameplate, call->reply->index);
+  if (call->reply != NULL
+      && (call->op == PH_STORE_OP_MEET_ADD_MESSAGE || call->op == PH_STORE_OP_STORE_COPY))
+    ph_store_emit_point_changed (PH_STORE (self), call->point_request->point_id,
+                                 call->reply->index, call->point_request->side);
 
   if (call->task == NULL)
     schedule_sweep (self, call->next_due_ms >= 0 ? MIN (call->next_due_ms, SWEEP_MAX_MS)
@@ -357,6 +408,83 @@ decode_message (const redisReply *element, guint64 index)
   return ph_stored_message_new (index, (guint)side, phase_text, body);
 }
 
+/* "INDEX REST" with REST as decode_message () reads it. */
+static PhStoredMessage *
+decode_point_message (const redisReply *element)
+{
+  redisReply rest = { 0 };
+  const char *space;
+  guint64 index;
+
+  if (element->type != REDIS_REPLY_STRING
+      || (space = memchr (element->str, ' ', element->len)) == NULL)
+    return NULL;
+  index = g_ascii_strtoull (element->str, NULL, 10);
+  rest.type = REDIS_REPLY_STRING;
+  rest.str = (char *)space + 1;
+  rest.len = element->len - (space + 1 - element->str);
+  return decode_message (&rest, index);
+}
+
+/* A meet-fetch's { ID, N_STORED, { message… } } per point. */
+static gboolean
+read_points (PhStoreReply *reply, const redisReply *points)
+{
+  reply->points = g_ptr_array_new_with_free_func ((GDestroyNotify)ph_point_news_free);
+  for (size_t i = 0; i < points->elements; i++)
+    {
+      const redisReply *point = points->element[i];
+      PhPointNews *news;
+
+      if (point->type != REDIS_REPLY_ARRAY || point->elements != 3
+          || point->element[0]->type != REDIS_REPLY_STRING
+          || point->element[0]->len != PH_STORE_POINT_ID_LENGTH
+          || point->element[2]->type != REDIS_REPLY_ARRAY)
+        return FALSE;
+      news = ph_point_news_new (point->element[0]->str);
+      g_ptr_array_add (reply->points, news);
+      news->n_stored = (guint)MAX (element_integer (point, 1), 0);
+      for (size_t j = 0; j < point->element[2]->elements; j++)
+        {
+          PhStoredMessage *message = decode_point_message (point->element[2]->element[j]);
+
+          if (message == NULL)
+            return FALSE;
+          g_ptr_array_add (news->messages, message);
+        }
+    }
+  return TRUE;
+}
+
+/* fetch-copies' "INDEX SIDE EXPIRES_IN BODY", EXPIRES_IN in ms. */
+static gboolean
+read_copies (PhStoreReply *reply, const redisReply *copies)
+{
+  reply->messages
+      = g_ptr_array_new_full (copies->elements, (GDestroyNotify)ph_stored_message_unref);
+  for (size_t i = 0; i < copies->elements; i++)
+    {
+      const redisReply *element = copies->element[i];
+      g_auto (GStrv) words = NULL;
+      g_autoptr (GBytes) body = NULL;
+      PhStoredMessage *copy;
+      gsize head;
+
+      if (element->type != REDIS_REPLY_STRING)
+        return FALSE;
+      words = g_strsplit (element->str, " ", 4);
+      if (g_strv_length (words) != 4)
+        return FALSE;
+      head = strlen (words[0]) + strlen (words[1]) + strlen (words[2]) + 3;
+      body = g_bytes_new (element->str + head, element->len - head);
+      copy = ph_stored_message_new (g_ascii_strtoull (words[0], NULL, 10),
+                                    (guint)g_ascii_strtoull (words[1], NULL, 10), NULL, body);
+      copy->expires_in = (guint)((g_ascii_strtoull (words[2], NULL, 10) + 999) / 1000);
+      g_ptr_array_add (reply->messages, copy);
+    }
+  return TRUE;
+}
+
 /* The script's answer (its header comment says what each element is). */
 static gboolean
 read_answer (PhRedisStore *self, Call *call, const redisReply *answer)
@@ -367,7 +495,7 @@ read_answer (PhRedisStore *self, Call *call, const redisReply *answer)
   const redisReply *tag;
   gint64 status;
 
-  if (answer->type != REDIS_REPLY_ARRAY || answer->elements != 13
+  if (answer->type != REDIS_REPLY_ARRAY || answer->elements != N_ANSWER_ELEMENTS
       || answer->element[1]->type != REDIS_REPLY_ARRAY
       || answer->element[5]->type != REDIS_REPLY_STRING
       || answer->element[11]->type != REDIS_REPLY_ARRAY)
@@ -394,6 +522,12 @@ read_answer (PhRedisStore *self, Call *call, const redisReply *answer)
           call->nameplate);
       return TRUE;
     }
+  if (status > 0 && status <= PH_STORE_ERROR_FAILED && call->point_request != NULL)
+    {
+      call->error = ph_store_point_refusal_new ((PhStoreError)(status - 1), call->point_request,
+                                                &self->limits);
+      return call->error != NULL;
+    }
   if (status > 0 && status <= PH_STORE_ERROR_FAILED)
     {
       call->error = ph_store_refusal_new ((PhStoreError)(status - 1), call->nameplate,
@@ -413,6 +547,11 @@ read_answer (PhRedisStore *self, Call *call, const redisReply *answer)
   reply->turn_granted = element_integer (answer, 8) != 0;
   reply->retry_after = (guint)((MAX (element_integer (answer, 9), 0) + 999) / 1000);
   reply->n_open = (guint)element_integer (answer, 10);
+  reply->n_copies = (guint64)MAX (element_integer (answer, 13), 0);
+  reply->copy_bytes = (guint64)MAX (element_integer (answer, 14), 0);
+  if ((call->op == PH_STORE_OP_MEET_FETCH && !read_points (reply, answer->element[11]))
+      || (call->op == PH_STORE_OP_FETCH_COPIES && !read_copies (reply, answer->element[11])))
+    return FALSE;
   if (call->op == PH_STORE_OP_FETCH)
     {
       messages = answer->element[11];
@@ -625,8 +764,8 @@ events_cb (redisAsyncContext *ac, void *reply_data, void *privdata)
   if (strcmp (kind, "message") != 0 || reply->element[2]->type != REDIS_REPLY_STRING)
     return;
 
-  /* "INSTANCE a NAMEPLATE INDEX" or "INSTANCE c NAMEPLATE"; our own
-   * changes were told as they were made. */
+  /* "INSTANCE a NAMEPLATE INDEX", "INSTANCE c NAMEPLATE" or "INSTANCE p
+   * POINT INDEX SIDE"; our own changes were told as they were made. */
   words = g_strsplit (reply->element[2]->str, " ", 0);
   if (g_strv_length (words) < 3 || strcmp (words[0], self->instance) == 0)
     return;
@@ -635,6 +774,10 @@ events_cb (redisAsyncContext *ac, void *reply_data, void *privdata)
                                  g_ascii_strtoull (words[3], NULL, 10));
   else if (strcmp (words[1], "c") == 0)
     ph_store_emit_mailbox_closed (PH_STORE (self), (guint)g_ascii_strtoull (words[2], NULL, 10));
+  else if (strcmp (words[1], "p") == 0 && g_strv_length (words) == 5
+           && strlen (words[2]) == PH_STORE_POINT_ID_LENGTH)
+    ph_store_emit_point_changed (PH_STORE (self), words[2], g_ascii_strtoull (words[3], NULL, 10),
+                                 (guint)g_ascii_strtoull (words[4], NULL, 10));
 }
 
 static void

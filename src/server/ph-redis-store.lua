@@ -12,6 +12,14 @@
 --   PREFIX open        sorted set: the open nameplates, scored by number
 --   PREFIX expiry      sorted set: the open nameplates, scored by when
 --                      their mailbox ends (its keys' PEXPIREAT)
+-- and for meeting points (a 64-hex-digit ID each):
+--   PREFIX point:ID:m  sorted set: its messages, scored by index, each
+--                      "INDEX EXPIRES SIDE LEN PHASEBODY"
+--   PREFIX point:ID:c  sorted set: its stored copies, "INDEX EXPIRES SIDE BODY"
+--   PREFIX point-expiry  sorted set by EXPIRES (ms): "m ID INDEX 0" for a
+--                      message, "c ID INDEX BYTES" for a copy
+--   PREFIX point-index the last index given, to messages and copies alike
+--   PREFIX copies      hash: n, bytes: all points' stored copies
 -- The mailbox's two keys expire by themselves (PEXPIREAT): a mailbox
 -- ends once, in Redis, whichever server is running. A nameplate is taken
 -- while its mailbox key exists: the sweep at the start of every script
@@ -21,11 +29,17 @@
 -- ARGV: op, prefix, channel, instance, nameplate, secret hash, seat secret
 -- hash, request key hash, tag (If-Match), new tag, phase, body, has body
 -- ("1" or "0"), after, quota, window (s), max mailboxes, max messages,
--- max bytes, lifetime (s). Hashes and tags are "" when absent.
+-- max bytes, lifetime (s), then for meeting points: point id, side, index,
+-- a copy's lifetime (s), its point's max count and max bytes, the max
+-- bytes of all copies, and (meet-fetch) "ID", "SIDE", "AFTER" per point.
+-- Hashes and tags are "" when absent.
 --
 -- Reply: { status, closed, nameplate, side, created, tag, expires_in (ms),
 -- index, turn_granted, retry_after (ms), n_open, messages, next_due (ms
--- until the next mailbox ends, -1 for none) }. status 0 is success, else
+-- until the next mailbox or point item ends, -1 for none), n_copies,
+-- copy_bytes }. messages: "SIDE LEN PHASEBODY" for a fetch; for a
+-- meet-fetch { ID, N_STORED, { "INDEX SIDE LEN PHASEBODY"… } } per point;
+-- for fetch-copies "INDEX SIDE EXPIRES_IN(ms) BODY". status 0 is success, else
 -- a PhStoreError + 1, or 100 for a join whose mailbox has no message yet.
 
 local op = ARGV[1]
@@ -48,6 +62,14 @@ local max_mailboxes = tonumber(ARGV[17])
 local max_messages = tonumber(ARGV[18])
 local max_bytes = tonumber(ARGV[19])
 local lifetime_ms = tonumber(ARGV[20]) * 1000
+local point_id = ARGV[21]
+local point_side = tonumber(ARGV[22])
+local point_index = ARGV[23]
+local copy_lifetime_ms = tonumber(ARGV[24]) * 1000
+local copy_max_count = tonumber(ARGV[25])
+local copy_max_bytes = tonumber(ARGV[26])
+local copy_max_total = tonumber(ARGV[27])
+local FIRST_CURSOR_ARG = 28
 
 -- PhStoreError + 1
 local NO_SUCH_MAILBOX = 1
@@ -58,6 +80,10 @@ local NAMEPLATE_UNAVAILABLE = 5
 local UNAUTHORIZED = 6
 local OTHER_FIRST_MESSAGE = 7
 local REPLACED = 8
+local POINT_LIMIT = 9
+local STORED_LIMIT = 10
+local NO_SUCH_COPY = 11
+local STORED_FULL = 12
 local NO_MESSAGE_YET = 100
 
 local time = redis.call('TIME')
@@ -65,8 +91,11 @@ local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 
 local open_key = prefix .. 'open'
 local expiry_key = prefix .. 'expiry'
+local point_expiry_key = prefix .. 'point-expiry'
+local point_index_key = prefix .. 'point-index'
+local copies_key = prefix .. 'copies'
 
-local reply = { 0, {}, nameplate, 0, 0, '', 0, 0, 0, 0, 0, {}, -1 }
+local reply = { 0, {}, nameplate, 0, 0, '', 0, 0, 0, 0, 0, {}, -1, 0, 0 }
 local closed = reply[2]
 
 local function mailbox_key(n)
@@ -369,6 +398,153 @@ local function authenticate()
   return 0
 end
 
+-- Meeting points
+
+local function point_key(id, kind)
+  return prefix .. 'point:' .. id .. ':' .. kind
+end
+
+-- "INDEX EXPIRES SIDE REST": index, expires, side, rest.
+local function parse_item(member)
+  local first = string.find(member, ' ', 1, true)
+  local second = string.find(member, ' ', first + 1, true)
+  local third = string.find(member, ' ', second + 1, true)
+  return tonumber(string.sub(member, 1, first - 1)),
+    tonumber(string.sub(member, first + 1, second - 1)),
+    tonumber(string.sub(member, second + 1, third - 1)), string.sub(member, third + 1)
+end
+
+-- A message's REST is "LEN PHASEBODY": the body's length.
+local function body_length(rest)
+  local space = string.find(rest, ' ', 1, true)
+  return #rest - space - tonumber(string.sub(rest, 1, space - 1))
+end
+
+-- What ended leaves its point and the copies' totals. Reads skip what
+-- ended and is still there (more than this takes at once).
+local function sweep_points()
+  local due = redis.call('ZRANGEBYSCORE', point_expiry_key, '-inf', now, 'LIMIT', 0, 100)
+  for _, entry in ipairs(due) do
+    local kind, id, index, bytes = string.match(entry, '^(%a) (%x+) (%d+) (%d+)$')
+    redis.call('ZREMRANGEBYSCORE', point_key(id, kind), index, index)
+    if kind == 'c' then
+      redis.call('HINCRBY', copies_key, 'n', -1)
+      redis.call('HINCRBY', copies_key, 'bytes', -tonumber(bytes))
+    end
+    redis.call('ZREM', point_expiry_key, entry)
+  end
+end
+
+-- How many live items @key holds, and the bytes of their bodies.
+local function point_usage(key, is_copy)
+  local count, bytes = 0, 0
+  for _, member in ipairs(redis.call('ZRANGE', key, 0, -1)) do
+    local _, expires, _, rest = parse_item(member)
+    if expires > now then
+      count = count + 1
+      bytes = bytes + (is_copy and #rest or body_length(rest))
+    end
+  end
+  return count, bytes
+end
+
+local function add_point_item(kind, expires, text, bytes)
+  local index = redis.call('INCR', point_index_key)
+  redis.call('ZADD', point_key(point_id, kind), index, index .. ' ' .. expires .. ' ' .. text)
+  redis.call('ZADD', point_expiry_key, expires,
+    kind .. ' ' .. point_id .. ' ' .. index .. ' ' .. bytes)
+  redis.call('PUBLISH', channel, instance .. ' p ' .. point_id .. ' ' .. index .. ' ' .. point_side)
+  reply[8] = index
+end
+
+local function meet_add_message()
+  local count, bytes = point_usage(point_key(point_id, 'm'), false)
+  if count >= max_messages or #body > max_bytes - math.min(bytes, max_bytes) then
+    return POINT_LIMIT
+  end
+  add_point_item('m', now + lifetime_ms, point_side .. ' ' .. #phase .. ' ' .. phase .. body, 0)
+  return 0
+end
+
+-- Each point's messages from the other side above its cursor, and how
+-- many copies the other side stored there above it.
+local function meet_fetch()
+  local points = {}
+  for i = FIRST_CURSOR_ARG, #ARGV, 3 do
+    local id, side, after = ARGV[i], tonumber(ARGV[i + 1]), '(' .. ARGV[i + 2]
+    local messages, n_stored = {}, 0
+    for _, member in ipairs(redis.call('ZRANGEBYSCORE', point_key(id, 'm'), after, '+inf')) do
+      local index, expires, from, rest = parse_item(member)
+      if expires > now and from ~= side then
+        table.insert(messages, index .. ' ' .. from .. ' ' .. rest)
+      end
+    end
+    for _, member in ipairs(redis.call('ZRANGEBYSCORE', point_key(id, 'c'), after, '+inf')) do
+      local _, expires, from = parse_item(member)
+      if expires > now and from ~= side then
+        n_stored = n_stored + 1
+      end
+    end
+    table.insert(points, { id, n_stored, messages })
+  end
+  reply[12] = points
+  return 0
+end
+
+local function store_copy()
+  local count, bytes = point_usage(point_key(point_id, 'c'), true)
+  local total = tonumber(redis.call('HGET', copies_key, 'bytes') or '0')
+  local size = #body
+  if count >= copy_max_count or size > copy_max_bytes or bytes > copy_max_bytes - size then
+    return STORED_LIMIT
+  end
+  if size > copy_max_total or total > copy_max_total - size then
+    return STORED_FULL
+  end
+  add_point_item('c', now + copy_lifetime_ms, point_side .. ' ' .. body, size)
+  redis.call('HINCRBY', copies_key, 'n', 1)
+  redis.call('HINCRBY', copies_key, 'bytes', size)
+  reply[7] = copy_lifetime_ms
+  return 0
+end
+
+local function fetch_copies()
+  local copies = {}
+  for _, member in ipairs(redis.call('ZRANGEBYSCORE', point_key(point_id, 'c'), '(' .. after,
+    '+inf')) do
+    local index, expires, side, rest = parse_item(member)
+    if expires > now then
+      table.insert(copies, index .. ' ' .. side .. ' ' .. (expires - now) .. ' ' .. rest)
+    end
+  end
+  reply[12] = copies
+  return 0
+end
+
+local function delete_copy()
+  local key = point_key(point_id, 'c')
+  local found = redis.call('ZRANGEBYSCORE', key, point_index, point_index)
+  if #found == 0 then
+    return NO_SUCH_COPY
+  end
+  local index, expires, _, rest = parse_item(found[1])
+  if expires <= now then
+    return NO_SUCH_COPY
+  end
+  redis.call('ZREM', key, found[1])
+  redis.call('ZREM', point_expiry_key, 'c ' .. point_id .. ' ' .. index .. ' ' .. #rest)
+  redis.call('HINCRBY', copies_key, 'n', -1)
+  redis.call('HINCRBY', copies_key, 'bytes', -#rest)
+  return 0
+end
+
+local function count_copies()
+  local totals = redis.call('HMGET', copies_key, 'n', 'bytes')
+  reply[14] = tonumber(totals[1] or '0')
+  reply[15] = tonumber(totals[2] or '0')
+  return 0
+end
+
 local ops = {
   allocate = allocate,
   claim = claim,
@@ -380,17 +556,29 @@ local ops = {
   ['count-turn'] = count_turn,
   ['count-open'] = function() return 0 end,
   sweep = function() return 0 end,
+  ['meet-add-message'] = meet_add_message,
+  ['meet-fetch'] = meet_fetch,
+  ['store-copy'] = store_copy,
+  ['fetch-copies'] = fetch_copies,
+  ['delete-copy'] = delete_copy,
+  ['count-copies'] = count_copies,
 }
 
 sweep()
+sweep_points()
 reply[1] = ops[op]()
 if reply[1] == 0 then
   reply[3] = nameplate
 end
 reply[11] = redis.call('ZCARD', open_key)
 
-local head = redis.call('ZRANGE', expiry_key, 0, 0, 'WITHSCORES')
-if #head > 0 then
-  reply[13] = math.max(tonumber(head[2]) - now, 0)
+for _, key in ipairs({ expiry_key, point_expiry_key }) do
+  local head = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+  if #head > 0 then
+    local due = math.max(tonumber(head[2]) - now, 0)
+    if reply[13] < 0 or due < reply[13] then
+      reply[13] = due
+    end
+  end
 end
 return reply
