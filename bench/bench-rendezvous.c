@@ -47,7 +47,12 @@
  * of someone else's load on the machine does not decide the ratio.
  * Prints numbers; never fails on time.
  *
- *   bench-rendezvous [--store=URI ...] [WORKERS [POLLS]] */
+ * With --redis the bench starts a redis-server of its own and adds two
+ * runs on it: one server, and two servers sharing it, the connections
+ * split between them (the second server pinned to the other core, which
+ * the load generator and redis-server share on a 2-core machine).
+ *
+ *   bench-rendezvous [--store=URI ...] [--redis] [WORKERS [POLLS]] */
 
 #define SERVER_CPU 0
 #define DEFAULT_WORKERS 64
@@ -56,8 +61,11 @@
 #define DEFAULT_POLLS 10000
 #define WAKERS 32
 #define ROUNDS 2
-/* SQLite against memory, in round trips per second. */
+/* SQLite and Redis against memory, in round trips per second; two
+ * servers on Redis against one. */
 #define TARGET_SQLITE_SHARE 0.70
+#define TARGET_REDIS_SHARE 0.50
+#define TARGET_TWO_SERVERS 1.3
 /* What one round trip is in this benchmark, and the reliability target. */
 #define ROUND_TRIP_REQUESTS 8
 /* Of which carry a side's secret: 2 posts, 2 polls, 2 leaves. */
@@ -80,6 +88,7 @@ typedef enum
 typedef struct
 {
   int fd;
+  guint16 port; /* which server */
   Work work;
   guint step;
   guint nameplate;
@@ -95,6 +104,9 @@ typedef struct
 {
   int epoll_fd;
   guint16 port;
+  guint16 second_port; /* a second server's, or 0: connections alternate */
+  GPid second_pid;
+  guint n_connections;
   gboolean running;
   guint64 requests;
   guint64 round_trips;
@@ -121,12 +133,12 @@ static void
 server_child_setup (gpointer user_data)
 {
   prctl (PR_SET_PDEATHSIG, SIGTERM);
-  pin_to_cpu (0, SERVER_CPU);
+  pin_to_cpu (0, GPOINTER_TO_INT (user_data));
 }
 
 /* @store_uri: the server's --store, or NULL for bench-soup-floor. */
 static GSubprocess *
-start_server (const char *binary, const char *store_uri, guint16 *out_port)
+start_server_on (const char *binary, const char *store_uri, int cpu, guint16 *out_port)
 {
   g_autoptr (GSubprocessLauncher) launcher
       = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
@@ -136,7 +148,7 @@ start_server (const char *binary, const char *store_uri, guint16 *out_port)
   g_autofree char *line = NULL;
   const char *prefix = "pinhole-rendezvous listening on http://127.0.0.1:";
 
-  g_subprocess_launcher_set_child_setup (launcher, server_child_setup, NULL, NULL);
+  g_subprocess_launcher_set_child_setup (launcher, server_child_setup, GINT_TO_POINTER (cpu), NULL);
   /* Every request comes from 127.0.0.1: lift the per-client limits. Polls
    * are held for the longest hold, so none runs out while the others are
    * opened or woken. */
@@ -157,6 +169,12 @@ start_server (const char *binary, const char *store_uri, guint16 *out_port)
 
   *out_port = (guint16)g_ascii_strtoull (line + strlen (prefix), NULL, 10);
   return g_steal_pointer (&server);
+}
+
+static GSubprocess *
+start_server (const char *binary, const char *store_uri, guint16 *out_port)
+{
+  return start_server_on (binary, store_uri, SERVER_CPU, out_port);
 }
 
 static int
@@ -378,7 +396,7 @@ connection_open (Load *load, Connection *connection)
 {
   struct epoll_event event = { .events = EPOLLIN, .data.ptr = connection };
 
-  connection->fd = connect_to (load->port);
+  connection->fd = connect_to (connection->port);
   connection->closing = FALSE;
   connection->generation++;
   g_unix_set_fd_nonblocking (connection->fd, TRUE, NULL);
@@ -400,6 +418,8 @@ connection_new (Load *load, Work work)
   Connection *connection = g_new0 (Connection, 1);
 
   connection->work = work;
+  connection->port = load->second_port != 0 && load->n_connections++ % 2 == 1 ? load->second_port
+                                                                             : load->port;
   connection->in = g_byte_array_sized_new (4096);
   connection_open (load, connection);
   return connection;
@@ -479,6 +499,13 @@ typedef struct
   double client_busy; /* share of a core the load generator used */
 } PhaseResult;
 
+/* The CPU time of the server @pid, and of the second one if any. */
+static guint64
+servers_cpu_ns (const Load *load, GPid pid)
+{
+  return cpu_time_ns (pid) + (load->second_pid != 0 ? cpu_time_ns (load->second_pid) : 0);
+}
+
 /* Runs @n_workers connections doing @work for @seconds, then lets the
  * requests in flight finish. */
 static void
@@ -496,7 +523,7 @@ run_phase (Load *load, GPid pid, Work work, guint n_workers, double seconds, Pha
 
   load->requests = load->round_trips = load->failures = 0;
   load->running = TRUE;
-  server_ns = cpu_time_ns (pid);
+  server_ns = servers_cpu_ns (load, pid);
   client_ns = cpu_time_ns (getpid ());
   started = now_seconds ();
   for (guint i = 0; i < workers->len; i++)
@@ -504,7 +531,7 @@ run_phase (Load *load, GPid pid, Work work, guint n_workers, double seconds, Pha
   while (now_seconds () - started < seconds)
     pump (load, 100);
   elapsed = now_seconds () - started;
-  server_ns = cpu_time_ns (pid) - server_ns;
+  server_ns = servers_cpu_ns (load, pid) - server_ns;
   client_ns = cpu_time_ns (getpid ()) - client_ns;
   load->running = FALSE;
 
@@ -740,7 +767,10 @@ stop_server (GSubprocess *server)
 typedef struct
 {
   char *uri;
+  char *label;   /* as the tables name it */
   char *scratch; /* a database the bench made, emptied before each server, or NULL */
+  guint16 redis_port; /* the bench's redis-server, flushed before each server, or 0 */
+  gboolean two_servers;
   PhaseResult health;
   PhaseResult round_trip; /* the better round */
   double rss_held_mb;
@@ -752,9 +782,10 @@ server_pid (GSubprocess *server)
   return (GPid)g_ascii_strtoll (g_subprocess_get_identifier (server), NULL, 10);
 }
 
-/* A server on @run's store, which starts empty when the bench made it. */
+/* A server on @run's store, which starts empty when the bench made it,
+ * and the second one of a run of two (in @out_second, its port in @load). */
 static GSubprocess *
-start_rendezvous (const char *binary, StoreRun *run, guint16 *out_port)
+start_rendezvous (const char *binary, StoreRun *run, Load *load, GSubprocess **out_second)
 {
   if (run->scratch != NULL)
     {
@@ -763,7 +794,79 @@ start_rendezvous (const char *binary, StoreRun *run, guint16 *out_port)
       g_unlink (run->scratch);
       g_unlink (wal);
     }
-  return start_server (binary, run->uri, out_port);
+  if (run->redis_port != 0)
+    {
+      g_autofree char *port = g_strdup_printf ("%u", run->redis_port);
+      const char *argv[] = { "redis-cli", "-p", port, "FLUSHALL", NULL };
+      g_autoptr (GError) error = NULL;
+
+      if (!g_spawn_sync (NULL, (char **)argv, NULL,
+                         G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL, NULL,
+                         NULL, &error))
+        g_error ("redis-cli: %s", error->message);
+    }
+  *out_second = NULL;
+  load->second_port = 0;
+  load->second_pid = 0;
+  if (run->two_servers)
+    {
+      *out_second = start_server_on (binary, run->uri, SERVER_CPU + 1, &load->second_port);
+      load->second_pid = (GPid)g_ascii_strtoll (g_subprocess_get_identifier (*out_second), NULL, 10);
+    }
+  return start_server (binary, run->uri, &load->port);
+}
+
+/* A redis-server of the bench's own, on a free port, keeping nothing on
+ * disk; its port in @out_port. */
+static GSubprocess *
+start_redis (const char *dir, guint16 *out_port)
+{
+  g_autoptr (GSocket) probe
+      = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, NULL);
+  g_autoptr (GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr (GSocketAddress) any = g_inet_socket_address_new (loopback, 0);
+  g_autoptr (GSocketAddress) bound = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *port = NULL;
+  GSubprocess *redis;
+
+  /* A port the kernel just handed out and took back: free for a moment. */
+  if (!g_socket_bind (probe, any, FALSE, &error)
+      || (bound = g_socket_get_local_address (probe, &error)) == NULL)
+    g_error ("no free port for redis-server: %s", error->message);
+  *out_port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
+  g_socket_close (probe, NULL);
+  port = g_strdup_printf ("%u", *out_port);
+  redis = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE, &error, "redis-server", "--port",
+                            port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                            "--dir", dir, NULL);
+  if (redis == NULL)
+    g_error ("could not start redis-server: %s", error->message);
+  for (guint i = 0; i < 100; i++)
+    {
+      g_autoptr (GSocketClient) client = g_socket_client_new ();
+      g_autoptr (GSocketConnection) connection
+          = g_socket_client_connect_to_host (client, "127.0.0.1", *out_port, NULL, NULL);
+
+      if (connection != NULL)
+        return redis;
+      g_usleep (50 * 1000);
+    }
+  g_error ("redis-server did not listen on port %u", *out_port);
+}
+
+static void
+stop_rendezvous (GSubprocess **server, GSubprocess **second, Load *load)
+{
+  stop_server (*server);
+  g_clear_object (server);
+  if (*second != NULL)
+    {
+      stop_server (*second);
+      g_clear_object (second);
+    }
+  load->second_port = 0;
+  load->second_pid = 0;
 }
 
 static void
@@ -813,41 +916,61 @@ static void
 print_comparison (const StoreRun *runs, guint n_runs, guint n_polls)
 {
   const StoreRun *first = &runs[0];
+  const StoreRun *one_redis = NULL;
   int width = 8;
 
   for (guint i = 0; i < n_runs; i++)
-    width = MAX (width, (int)strlen (runs[i].uri));
+    width = MAX (width, (int)strlen (runs[i].label));
   printf ("\nstores side by side (round trips: the better of %d rounds each):\n", ROUNDS);
   printf ("  %-*s %13s %13s %11s %13s %10s\n", width, "--store", "round trips/s", "vs the first",
           "us/request", "vs the first", "RSS held");
   for (guint i = 0; i < n_runs; i++)
-    printf ("  %-*s %13.0f %12.0f%% %11.1f %12.0f%% %7.1f MB\n", width, runs[i].uri,
-            runs[i].round_trip.round_trips_per_s,
-            100 * runs[i].round_trip.round_trips_per_s / first->round_trip.round_trips_per_s,
-            runs[i].round_trip.server_us,
-            100 * first->round_trip.server_us / runs[i].round_trip.server_us, runs[i].rss_held_mb);
-  /* The target is the default's: the first SQLite store given. */
-  for (guint i = 1; i < n_runs; i++)
-    if (g_str_has_prefix (runs[i].uri, "sqlite:") && g_str_has_prefix (first->uri, "memory:"))
-      {
-        printf ("  target: SQLite >= %.0f%% of memory's round trips/s: %s (%.0f%%; by CPU time per "
+    {
+      char rss[32] = "-";
+
+      if (runs[i].rss_held_mb > 0)
+        g_snprintf (rss, sizeof rss, "%.1f MB", runs[i].rss_held_mb);
+      printf ("  %-*s %13.0f %12.0f%% %11.1f %12.0f%% %10s\n", width, runs[i].label,
+              runs[i].round_trip.round_trips_per_s,
+              100 * runs[i].round_trip.round_trips_per_s / first->round_trip.round_trips_per_s,
+              runs[i].round_trip.server_us,
+              100 * first->round_trip.server_us / runs[i].round_trip.server_us, rss);
+    }
+  /* The targets are against memory, when it runs first. */
+  for (guint i = 1; i < n_runs && g_str_has_prefix (first->uri, "memory:"); i++)
+    {
+      double share = runs[i].round_trip.round_trips_per_s / first->round_trip.round_trips_per_s;
+      double target = g_str_has_prefix (runs[i].uri, "sqlite:") ? TARGET_SQLITE_SHARE
+                      : runs[i].redis_port != 0 && !runs[i].two_servers ? TARGET_REDIS_SHARE
+                                                                         : 0;
+
+      if (target > 0)
+        printf ("  target: %s >= %.0f%% of memory's round trips/s: %s (%.0f%%; by CPU time per "
                 "request %.0f%%)\n",
-                100 * TARGET_SQLITE_SHARE,
-                runs[i].round_trip.round_trips_per_s
-                        >= TARGET_SQLITE_SHARE * first->round_trip.round_trips_per_s
-                    ? "met"
-                    : "NOT met",
-                100 * runs[i].round_trip.round_trips_per_s / first->round_trip.round_trips_per_s,
+                runs[i].label, 100 * target, share >= target ? "met" : "NOT met", 100 * share,
                 100 * first->round_trip.server_us / runs[i].round_trip.server_us);
-        break;
-      }
+    }
   for (guint i = 0; i < n_runs; i++)
-    printf ("  target: %u held polls in <= 100 MB RSS on %s: %s\n", n_polls, runs[i].uri,
-            runs[i].rss_held_mb <= 100 ? "met" : "NOT met");
+    {
+      if (runs[i].redis_port != 0 && !runs[i].two_servers)
+        one_redis = &runs[i];
+      else if (runs[i].two_servers && one_redis != NULL)
+        {
+          double ratio = runs[i].round_trip.round_trips_per_s / one_redis->round_trip.round_trips_per_s;
+
+          printf ("  target: two servers on Redis >= %.1fx one: %s (%.2fx)\n", TARGET_TWO_SERVERS,
+                  ratio >= TARGET_TWO_SERVERS ? "met" : "NOT met", ratio);
+        }
+    }
   for (guint i = 0; i < n_runs; i++)
-    printf ("summary: store=%s round_trips_per_s=%.0f round_trip_us=%.1f share=%.2f "
+    if (runs[i].rss_held_mb > 0)
+      printf ("  target: %u held polls in <= 100 MB RSS on %s: %s\n", n_polls, runs[i].label,
+              runs[i].rss_held_mb <= 100 ? "met" : "NOT met");
+  for (guint i = 0; i < n_runs; i++)
+    printf ("summary: store=%s servers=%d round_trips_per_s=%.0f round_trip_us=%.1f share=%.2f "
             "rss_held_mb=%.1f\n",
-            runs[i].uri, runs[i].round_trip.round_trips_per_s, runs[i].round_trip.server_us,
+            runs[i].uri, runs[i].two_servers ? 2 : 1, runs[i].round_trip.round_trips_per_s,
+            runs[i].round_trip.server_us,
             runs[i].round_trip.round_trips_per_s / first->round_trip.round_trips_per_s,
             runs[i].rss_held_mb);
 }
@@ -856,10 +979,16 @@ int
 main (int argc, char *argv[])
 {
   g_autoptr (GSubprocess) server = NULL;
+  g_autoptr (GSubprocess) second = NULL;
+  g_autoptr (GSubprocess) redis = NULL;
   g_auto (GStrv) stores = NULL;
+  gboolean with_redis = FALSE;
+  guint16 redis_port = 0;
   GOptionEntry entries[]
       = { { "store", 0, 0, G_OPTION_ARG_STRING_ARRAY, &stores,
             "A store to measure, repeatable (memory: and sqlite: in a temporary folder)", "URI" },
+          { "redis", 0, 0, G_OPTION_ARG_NONE, &with_redis,
+            "Also one and two servers on a redis-server the bench starts", NULL },
           { NULL } };
   g_autoptr (GOptionContext) context = g_option_context_new ("[WORKERS [POLLS]]");
   g_autoptr (GError) error = NULL;
@@ -883,22 +1012,35 @@ main (int argc, char *argv[])
   if (binary == NULL)
     binary = PH_BENCH_RENDEZVOUS_BIN;
 
-  n_runs = stores != NULL ? g_strv_length (stores) : 2;
+  scratch_dir = g_dir_make_tmp ("bench-rendezvous-XXXXXX", &error);
+  if (scratch_dir == NULL)
+    g_error ("%s", error->message);
+  n_runs = (stores != NULL ? g_strv_length (stores) : 2) + (with_redis ? 2 : 0);
   runs = g_new0 (StoreRun, n_runs);
   if (stores != NULL)
     {
-      for (guint i = 0; i < n_runs; i++)
+      for (guint i = 0; stores[i] != NULL; i++)
         runs[i].uri = g_strdup (stores[i]);
     }
   else
     {
-      scratch_dir = g_dir_make_tmp ("bench-rendezvous-XXXXXX", &error);
-      if (scratch_dir == NULL)
-        g_error ("%s", error->message);
       runs[0].uri = g_strdup ("memory:");
       runs[1].scratch = g_build_filename (scratch_dir, "rendezvous.db", NULL);
       runs[1].uri = g_strconcat ("sqlite:", runs[1].scratch, NULL);
     }
+  if (with_redis)
+    {
+      redis = start_redis (scratch_dir, &redis_port);
+      for (guint i = n_runs - 2; i < n_runs; i++)
+        {
+          runs[i].uri = g_strdup_printf ("redis://127.0.0.1:%u", redis_port);
+          runs[i].redis_port = redis_port;
+        }
+      runs[n_runs - 1].two_servers = TRUE;
+    }
+  for (guint i = 0; i < n_runs; i++)
+    runs[i].label = runs[i].two_servers ? g_strconcat (runs[i].uri, " x2", NULL)
+                                        : g_strdup (runs[i].uri);
 
   /* Both ends need a descriptor per connection; the server inherits this. */
   getrlimit (RLIMIT_NOFILE, &files);
@@ -936,18 +1078,18 @@ main (int argc, char *argv[])
       {
         PhaseResult round_trip;
 
-        server = start_rendezvous (binary, &runs[i], &load.port);
+        server = start_rendezvous (binary, &runs[i], &load, &second);
         load.control = connection_new (&load, WORK_ROUND_TRIP);
         if (round == 0)
           {
-            printf ("\n--store %s:\n", runs[i].uri);
+            printf ("\n--store %s:\n", runs[i].label);
             run_phase (&load, server_pid (server), WORK_HEALTH, n_workers, PHASE_SECONDS,
                        &runs[i].health);
             print_phase ("GET /v1/health", &runs[i].health);
           }
         else
           {
-            printf ("\n--store %s, round %u:\n", runs[i].uri, round + 1);
+            printf ("\n--store %s, round %u:\n", runs[i].label, round + 1);
           }
         run_phase (&load, server_pid (server), WORK_ROUND_TRIP, n_workers, PHASE_SECONDS,
                    &round_trip);
@@ -957,19 +1099,20 @@ main (int argc, char *argv[])
         if (round == 0)
           print_round_trips (&round_trip, &runs[i].health, &bare, &bare_round_trip);
         connection_free (load.control);
-        stop_server (server);
-        g_clear_object (&server);
+        stop_rendezvous (&server, &second, &load);
       }
 
+  /* Held polls on one server each: what one process's memory holds. */
   for (guint i = 0; i < n_runs; i++)
     {
-      server = start_rendezvous (binary, &runs[i], &load.port);
+      if (runs[i].two_servers)
+        continue;
+      server = start_rendezvous (binary, &runs[i], &load, &second);
       load.control = connection_new (&load, WORK_ROUND_TRIP);
-      printf ("\n--store %s:", runs[i].uri);
+      printf ("\n--store %s:", runs[i].label);
       runs[i].rss_held_mb = run_long_polls (&load, server_pid (server), n_workers, n_polls);
       connection_free (load.control);
-      stop_server (server);
-      g_clear_object (&server);
+      stop_rendezvous (&server, &second, &load);
     }
 
   if (n_runs > 1)
@@ -985,9 +1128,15 @@ main (int argc, char *argv[])
           g_unlink (wal);
         }
       g_free (runs[i].uri);
+      g_free (runs[i].label);
       g_free (runs[i].scratch);
     }
   g_free (runs);
+  if (redis != NULL)
+    {
+      g_subprocess_send_signal (redis, SIGTERM);
+      g_subprocess_wait (redis, NULL, NULL);
+    }
   if (scratch_dir != NULL)
     g_rmdir (scratch_dir);
   g_string_free (load.control_body, TRUE);

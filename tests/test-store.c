@@ -9,9 +9,11 @@
 
 #include "ph-mailbox-format.h"
 #include "ph-memory-store.h"
+#include "ph-redis-store.h"
 #include "ph-sqlite-store.h"
 #include "ph-store.h"
 #include "ph-test-files.h"
+#include "ph-test-redis.h"
 #include "ph-test-wait.h"
 
 /* The store contract: what every backend of PhStore (ph-store.h) does,
@@ -42,6 +44,7 @@ struct _Fixture
   char *dir; /* the case's own folder, for stores that keep files */
   PhStoreLimits limits;
   PhStore *store;
+  PhTestRedis *redis; /* the redis backend's, started with its first store */
 };
 
 static PhStore *
@@ -72,9 +75,40 @@ make_sqlite (Fixture *fixture, const PhStoreLimits *limits)
   return store;
 }
 
+static gboolean
+store_connected (gpointer store)
+{
+  return ph_redis_store_is_connected (store);
+}
+
+/* A store on the case's own redis-server, once it is connected: a store
+ * still connecting fails what it is asked. */
+static PhStore *
+make_redis (Fixture *fixture, const PhStoreLimits *limits)
+{
+  PhStore *store;
+
+  if (fixture->redis == NULL)
+    fixture->redis = ph_test_redis_start (fixture->dir, PH_TEST_REDIS_VOLATILE);
+  store = g_object_new (PH_TYPE_REDIS_STORE, "host", "127.0.0.1", "port",
+                        ph_test_redis_get_port (fixture->redis), "max-mailboxes",
+                        limits->max_mailboxes, "max-messages", limits->max_messages,
+                        "max-mailbox-bytes", limits->max_mailbox_bytes, "lifetime",
+                        limits->lifetime, NULL);
+  g_assert_true (ph_test_wait_until (store_connected, store, DEADLINE_MS));
+  return store;
+}
+
+static gboolean
+store_disconnected (gpointer store)
+{
+  return !ph_redis_store_is_connected (store);
+}
+
 static const Backend backends[] = {
   { "memory", make_memory },
   { "sqlite", make_sqlite },
+  { "redis", make_redis },
 };
 
 static void
@@ -92,6 +126,7 @@ fixture_tear_down (Fixture *fixture, gconstpointer data)
 {
   if (fixture->store != NULL)
     g_assert_finalize_object (g_steal_pointer (&fixture->store));
+  g_clear_pointer (&fixture->redis, ph_test_redis_free);
   ph_test_remove_tree (fixture->dir);
   g_free (fixture->dir);
 }
@@ -1332,6 +1367,61 @@ test_points_survive_reopening (Fixture *fixture, gconstpointer data)
   g_assert_cmpuint (point_post (store, POINT_A, 1, "here again"), >, acknowledged);
 }
 
+/* --- what the Redis store does when Redis goes away --- */
+
+static void
+count_cb (PhStore *store, guint *count)
+{
+  (*count)++;
+}
+
+/* Requests fail at once, as the store's own failure (503 for a client),
+ * while Redis is gone, and listeners are told to read again; once it is
+ * back, the store is too, by itself, with what Redis kept. */
+static void
+test_redis_restart (Fixture *fixture, gconstpointer data)
+{
+  PhStore *store;
+  g_autofree char *host = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PhStoreReply) reply = NULL;
+  g_autoptr (GString) metrics = g_string_new (NULL);
+  guint lost = 0;
+  guint nameplate;
+
+  fixture->redis = ph_test_redis_start (fixture->dir, PH_TEST_REDIS_APPEND_ONLY);
+  store = open_store (fixture, 10, 10, 1000, 600);
+  g_signal_connect (store, "changes-lost", G_CALLBACK (count_cb), &lost);
+  nameplate = allocate (store, &host);
+  post (store, nameplate, host, "pake", "kept");
+
+  g_test_expect_message ("ph-redis-store", G_LOG_LEVEL_WARNING, "Lost the connection to Redis*");
+  ph_test_redis_kill (fixture->redis);
+  g_assert_true (ph_test_wait_until (store_disconnected, store, DEADLINE_MS));
+  g_assert_cmpuint (lost, ==, 1);
+  g_test_assert_expected_messages ();
+  reply = run (store, as_side (PH_STORE_OP_FETCH, nameplate, host), &error);
+  g_assert_null (reply);
+  g_assert_error (error, PH_STORE_ERROR, PH_STORE_ERROR_FAILED);
+  g_test_message ("%s", error->message);
+  g_assert_nonnull (strstr (error->message, "Redis"));
+  ph_store_append_metrics (store, metrics);
+  g_assert_nonnull (strstr (metrics->str, "\npinhole_store_redis_up 0\n"));
+
+  ph_test_redis_restart (fixture->redis);
+  g_assert_true (ph_test_wait_until (store_connected, store, DEADLINE_MS));
+  g_assert_cmpuint (lost, ==, 2);
+  {
+    g_autoptr (GPtrArray) messages = fetch (store, nameplate, host, 0);
+
+    g_assert_cmpuint (messages->len, ==, 1);
+  }
+  g_string_truncate (metrics, 0);
+  ph_store_append_metrics (store, metrics);
+  g_assert_nonnull (strstr (metrics->str, "\npinhole_store_redis_up 1\n"));
+  g_assert_nonnull (strstr (metrics->str, "\npinhole_store_redis_reconnects_total 1\n"));
+}
+
 /* --- what the SQLite store refuses to open --- */
 
 static void
@@ -1414,6 +1504,12 @@ main (int argc, char **argv)
               test_expires_while_closed, fixture_tear_down);
   g_test_add ("/store/sqlite/refuses-what-it-cannot-use", Fixture, &backends[1], fixture_set_up,
               test_sqlite_refuses, fixture_tear_down);
+  g_test_add ("/store/redis/survives-reopening", Fixture, &backends[2], fixture_set_up,
+              test_survives_reopening, fixture_tear_down);
+  g_test_add ("/store/redis/expires-while-closed", Fixture, &backends[2], fixture_set_up,
+              test_expires_while_closed, fixture_tear_down);
+  g_test_add ("/store/redis/outlives-a-redis-restart", Fixture, &backends[2], fixture_set_up,
+              test_redis_restart, fixture_tear_down);
 
   return g_test_run ();
 }

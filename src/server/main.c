@@ -272,7 +272,8 @@ main (int argc, char **argv)
     { "port-file", 0, 0, G_OPTION_ARG_FILENAME, &port_file, "Write the port to FILE once listening",
       "FILE" },
     { "store", 0, 0, G_OPTION_ARG_STRING, &store_uri,
-      "Where mailboxes are kept: sqlite:PATH, or memory: (lost on exit; for tests) "
+      "Where mailboxes are kept: sqlite:PATH; redis://HOST:PORT[/DB] or unix:PATH[?db=DB], "
+      "shared by several servers; or memory: (lost on exit; for tests) "
       "(sqlite:DIR/" PH_STORE_URI_DATABASE_NAME ")",
       "URI" },
     { "data-dir", 0, 0, G_OPTION_ARG_FILENAME, &data_dir,

@@ -255,6 +255,10 @@ poll_deliver (PhHeldPoll *poll, guint status, char *body)
       if (etag != NULL)
         soup_message_headers_replace (soup_server_message_get_response_headers (poll->msg), "ETag",
                                       etag);
+      /* A store that failed: the client tries again soon, as after any 503. */
+      if (status == SOUP_STATUS_SERVICE_UNAVAILABLE)
+        soup_message_headers_replace (soup_server_message_get_response_headers (poll->msg),
+                                      "Retry-After", "1");
       ph_server_respond_text (poll->msg, status, body);
       soup_server_message_unpause (poll->msg);
       return;

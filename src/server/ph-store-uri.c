@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "ph-memory-store.h"
+#include "ph-redis-store.h"
 #include "ph-sqlite-store.h"
 #include "ph-store-uri.h"
 
@@ -75,6 +76,89 @@ parse_sqlite (const char *rest, GPtrArray *names, GArray *values, GError **error
   return TRUE;
 }
 
+static void
+add_string (GPtrArray *names, GArray *values, const char *name, const char *text)
+{
+  GValue value = G_VALUE_INIT;
+
+  g_value_init (&value, G_TYPE_STRING);
+  g_value_set_string (&value, text);
+  add_property (names, values, name, &value);
+  g_value_unset (&value);
+}
+
+static void
+add_uint (GPtrArray *names, GArray *values, const char *name, guint number)
+{
+  GValue value = G_VALUE_INIT;
+
+  g_value_init (&value, G_TYPE_UINT);
+  g_value_set_uint (&value, number);
+  add_property (names, values, name, &value);
+}
+
+static gboolean
+parse_number (const char *text, guint min, guint max, guint *out_number)
+{
+  guint64 number;
+
+  if (!g_ascii_string_to_unsigned (text, 10, min, max, &number, NULL))
+    return FALSE;
+  *out_number = (guint)number;
+  return TRUE;
+}
+
+/* redis://HOST:PORT[/DB], HOST a name, an IPv4 address or [an IPv6 one]. */
+static gboolean
+parse_redis (const char *uri, GPtrArray *names, GArray *values, GError **error)
+{
+  g_autoptr (GUri) parsed = g_uri_parse (uri, G_URI_FLAGS_NONE, NULL);
+  const char *path = parsed != NULL ? g_uri_get_path (parsed) : NULL;
+  guint database = 0;
+
+  if (parsed == NULL || g_uri_get_host (parsed) == NULL || *g_uri_get_host (parsed) == '\0'
+      || g_uri_get_port (parsed) <= 0 || g_uri_get_userinfo (parsed) != NULL
+      || g_uri_get_query (parsed) != NULL
+      || (*path != '\0' && (*path != '/' || !parse_number (path + 1, 0, 65535, &database))))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   "A Redis store is redis://HOST:PORT or redis://HOST:PORT/DB (DB a "
+                   "number), as in redis://127.0.0.1:6379/0, not “%s”.",
+                   uri);
+      return FALSE;
+    }
+
+  add_string (names, values, "host", g_uri_get_host (parsed));
+  add_uint (names, values, "port", (guint)g_uri_get_port (parsed));
+  add_uint (names, values, "database", database);
+  return TRUE;
+}
+
+/* unix:PATH[?db=DB], the path of Redis's unixsocket. */
+static gboolean
+parse_redis_socket (const char *rest, GPtrArray *names, GArray *values, GError **error)
+{
+  const char *query = strrchr (rest, '?');
+  g_autofree char *path = g_strndup (rest, query != NULL ? (gsize)(query - rest) : strlen (rest));
+  guint database = 0;
+
+  if (!g_path_is_absolute (path)
+      || (query != NULL
+          && (!g_str_has_prefix (query, "?db=")
+              || !parse_number (query + strlen ("?db="), 0, 65535, &database))))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   "A Redis store on a Unix socket is unix:/PATH or unix:/PATH?db=DB, as in "
+                   "unix:/run/redis/redis-server.sock, not “unix:%s”.",
+                   rest);
+      return FALSE;
+    }
+
+  add_string (names, values, "socket-path", path);
+  add_uint (names, values, "database", database);
+  return TRUE;
+}
+
 gboolean
 ph_store_uri_parse (const char *uri, GType *out_type, GPtrArray *names, GArray *values,
                     GError **error)
@@ -91,8 +175,19 @@ ph_store_uri_parse (const char *uri, GType *out_type, GPtrArray *names, GArray *
       *out_type = PH_TYPE_SQLITE_STORE;
       return parse_sqlite (uri + strlen ("sqlite:"), names, values, error);
     }
+  if (g_str_has_prefix (uri, "redis://"))
+    {
+      *out_type = PH_TYPE_REDIS_STORE;
+      return parse_redis (uri, names, values, error);
+    }
+  if (g_str_has_prefix (uri, "unix:"))
+    {
+      *out_type = PH_TYPE_REDIS_STORE;
+      return parse_redis_socket (uri + strlen ("unix:"), names, values, error);
+    }
 
   g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-               "--store takes sqlite:PATH or memory:, not “%s”.", uri);
+               "--store takes sqlite:PATH, redis://HOST:PORT[/DB], unix:PATH[?db=DB] or "
+               "memory:, not “%s”.", uri);
   return FALSE;
 }

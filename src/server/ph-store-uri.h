@@ -8,7 +8,9 @@ G_BEGIN_DECLS
 /* The store `--store URI` names, and the one used without it:
  *   memory:                     PhMemoryStore, lost when the server stops;
  *   sqlite:PATH                 PhSqliteStore in the database file PATH;
- *   sqlite:PATH?synchronous=full  the same, with an fsync at every commit.
+ *   sqlite:PATH?synchronous=full  the same, with an fsync at every commit;
+ *   redis://HOST:PORT[/DB]      PhRedisStore, shared by several servers;
+ *   unix:PATH[?db=DB]           the same through Redis's Unix socket.
  * Without --store the server uses sqlite:DIR/rendezvous.db, DIR being
  * --data-dir, else $STATE_DIRECTORY (systemd's StateDirectory=), else
  * $XDG_STATE_HOME/pinhole-rendezvous (~/.local/state/pinhole-rendezvous). */

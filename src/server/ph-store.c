@@ -492,6 +492,9 @@ ph_store_append_metrics (PhStore *self, GString *text)
                             "pinhole_store_errors_total{backend=\"%s\",operation=\"%s\"} "
                             "%" G_GUINT64_FORMAT "\n",
                             name, op_names[op], stats->failures[op]);
+
+  if (PH_STORE_GET_IFACE (self)->append_metrics != NULL)
+    PH_STORE_GET_IFACE (self)->append_metrics (self, text);
 }
 
 /* For backends */

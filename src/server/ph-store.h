@@ -298,6 +298,9 @@ struct _PhStoreInterface
    * until unwatch, so a backend may relay only those notifications. */
   void (*watch) (PhStore *self, guint nameplate);
   void (*unwatch) (PhStore *self, guint nameplate);
+  /* Optional: the backend's own lines for /metrics (a connection's
+   * state), after the interface's. */
+  void (*append_metrics) (PhStore *self, GString *text);
   /* Optional, the same for meeting points and "point-changed". */
   void (*watch_point) (PhStore *self, const char *point_id);
   void (*unwatch_point) (PhStore *self, const char *point_id);

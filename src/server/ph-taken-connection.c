@@ -112,6 +112,9 @@ http_answer (PhRendezvousServer *self, SoupHTTPVersion http_version, guint statu
                           soup_status_get_phrase (status), self->server_header, date);
   if (etag != NULL)
     g_string_append_printf (out, "ETag: %s\r\n", etag);
+  /* A store that failed: the client tries again soon, as after any 503. */
+  if (status == SOUP_STATUS_SERVICE_UNAVAILABLE)
+    g_string_append (out, "Retry-After: 1\r\n");
   g_string_append_printf (out,
                           "Content-Type: application/json\r\n"
                           "Content-Length: %" G_GSIZE_FORMAT "\r\n"
