@@ -16,6 +16,7 @@
 #include "ph-path-diagram.h"
 #include "ph-preferences-window.h"
 #include "ph-session.h"
+#include "ph-settings.h"
 #include "ph-test-files.h"
 #include "ph-test-needs-hooks.h"
 #include "ph-test-programs.h"
@@ -948,6 +949,55 @@ test_preferences_refuse_hidden_characters (void)
   gtk_window_destroy (GTK_WINDOW (preferences));
 }
 
+/* TURN over TLS on port 443, the way out of a network that blocks UDP,
+ * is taken in the preferences as the CLI takes it, and reaches the chats'
+ * ICE settings; a URI nothing could use is refused, and what was saved
+ * stays. */
+static void
+test_preferences_turn_over_tls (void)
+{
+  PhSession *session = ph_application_get_session (application);
+  GSettings *settings = ph_session_get_settings (session);
+  PhPreferencesWindow *preferences
+      = PH_PREFERENCES_WINDOW (ph_preferences_window_new (GTK_APPLICATION (application), session));
+  AdwEntryRow *row = ph_preferences_window_get_turn_row (preferences);
+  g_auto (GStrv) saved = NULL;
+  g_auto (GStrv) kept = NULL;
+  g_autoptr (PhIceConfig) config = NULL;
+  g_autoptr (GError) error = NULL;
+  const PhTurnServer *tls;
+  const PhTurnServer *udp;
+
+  gtk_window_present (GTK_WINDOW (preferences));
+  g_settings_set_string (settings, "turn-username", "alice");
+  gtk_editable_set_text (GTK_EDITABLE (row),
+                         "turns:turn.example.org:443, turn:turn.example.org:3478?transport=udp");
+  g_signal_emit_by_name (row, "apply");
+  g_assert_false (gtk_widget_has_css_class (GTK_WIDGET (row), "error"));
+  saved = g_settings_get_strv (settings, "turn-servers");
+  g_assert_cmpuint (g_strv_length (saved), ==, 2);
+
+  config = ph_settings_build_ice_config (settings, "relay-secret", &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (config->turn_servers->len, ==, 2);
+  tls = g_ptr_array_index (config->turn_servers, 0);
+  udp = g_ptr_array_index (config->turn_servers, 1);
+  g_assert_cmpint (tls->transport, ==, PH_TURN_TRANSPORT_TLS);
+  g_assert_cmpuint (tls->port, ==, 443);
+  g_assert_cmpstr (tls->password, ==, "relay-secret");
+  g_assert_cmpint (udp->transport, ==, PH_TURN_TRANSPORT_UDP);
+
+  gtk_editable_set_text (GTK_EDITABLE (row), "turns:turn.example.org?transport=sctp");
+  g_signal_emit_by_name (row, "apply");
+  g_assert_true (gtk_widget_has_css_class (GTK_WIDGET (row), "error"));
+  kept = g_settings_get_strv (settings, "turn-servers");
+  g_assert_cmpstrv (kept, saved);
+
+  g_settings_reset (settings, "turn-servers");
+  g_settings_reset (settings, "turn-username");
+  gtk_window_destroy (GTK_WINDOW (preferences));
+}
+
 /* The label of the row that shows the message @text, or NULL. */
 static GtkLabel *
 label_of_message (const char *text)
@@ -1404,6 +1454,7 @@ main (int argc, char **argv)
   g_test_add_func ("/gui/inspector/relayed-path", test_diagram_of_a_relayed_path);
   g_test_add_func ("/gui/chat/typing", test_typing_indicator);
   g_test_add_func ("/gui/preferences/hidden-characters", test_preferences_refuse_hidden_characters);
+  g_test_add_func ("/gui/preferences/turn-over-tls", test_preferences_turn_over_tls);
   g_test_add_func ("/gui/chat/untrusted-peer", test_untrusted_peer);
   g_test_add_func ("/gui/chat/screenshots", test_screenshots_of_a_chat);
   g_test_add_func ("/gui/chat/notification", test_notification_in_background);

@@ -159,8 +159,10 @@ turn_apply_cb (PhPreferencesWindow *self)
   g_autoptr (GError) error = NULL;
   g_auto (GStrv) servers = split_servers (gtk_editable_get_text (GTK_EDITABLE (self->turn_row)));
 
+  /* Only the URIs are checked here: the user name and the password are
+   * rows of their own, and may come after. */
   for (guint i = 0; servers[i] != NULL; i++)
-    if (!ph_ice_config_add_turn (config, servers[i], "", "", &error))
+    if (!ph_ice_config_add_turn (config, servers[i], "user", "", &error))
       {
         report_invalid (self, self->turn_row, error);
         return;
@@ -352,4 +354,12 @@ ph_preferences_window_get_display_name_entry (PhPreferencesWindow *self)
   g_return_val_if_fail (PH_IS_PREFERENCES_WINDOW (self), NULL);
 
   return GTK_EDITABLE (self->display_name_row);
+}
+
+AdwEntryRow *
+ph_preferences_window_get_turn_row (PhPreferencesWindow *self)
+{
+  g_return_val_if_fail (PH_IS_PREFERENCES_WINDOW (self), NULL);
+
+  return self->turn_row;
 }

@@ -21,5 +21,7 @@ GtkWidget *ph_preferences_window_new (GtkApplication *application, PhSession *se
 const char *ph_preferences_window_get_display_name_error (PhPreferencesWindow *self);
 /* The entry for the display name. */
 GtkEditable *ph_preferences_window_get_display_name_entry (PhPreferencesWindow *self);
+/* The row for the TURN servers; its "apply" saves them. */
+AdwEntryRow *ph_preferences_window_get_turn_row (PhPreferencesWindow *self);
 
 G_END_DECLS
