@@ -6,6 +6,8 @@
 #include <glib/gi18n.h>
 
 #include "ph-chat-view.h"
+#include "ph-contact-page.h"
+#include "ph-contact-row.h"
 #include "ph-conversation-row.h"
 #include "ph-error-text.h"
 #include "ph-error.h"
@@ -25,6 +27,9 @@ struct _PhWindow
   GtkWidget *sidebar_box;
   GtkStack *sidebar_stack;
   GtkListView *sidebar_list;
+  GtkStack *contacts_stack;
+  GtkListView *contacts_list;
+  PhContactPage *contact_page;
   GtkWidget *content_box;
   AdwWindowTitle *content_title;
   GtkWidget *inspector_button;
@@ -37,6 +42,9 @@ struct _PhWindow
   PhSession *session;
   GListModel *chats; /* the session's */
   GtkSingleSelection *selection;
+  GListModel *contacts; /* the session's book, or an empty list without one */
+  GtkSingleSelection *contacts_selection;
+  PhContact *shown_contact; /* on the contact page */
 };
 
 G_DEFINE_FINAL_TYPE (PhWindow, ph_window, ADW_TYPE_APPLICATION_WINDOW)
@@ -103,6 +111,14 @@ update_content_title (PhWindow *self)
       adw_window_title_set_title (self->content_title, ph_chat_get_title (chat));
       adw_window_title_set_subtitle (self->content_title, describe_state (chat));
     }
+  else if (g_str_equal (page, "contact") && self->shown_contact != NULL)
+    {
+      adw_window_title_set_title (self->content_title, ph_contact_get_name (self->shown_contact));
+      adw_window_title_set_subtitle (self->content_title,
+                                     ph_contact_get_verified (self->shown_contact)
+                                         ? _ ("Verified contact")
+                                         : _ ("Contact"));
+    }
   else
     {
       adw_window_title_set_title (self->content_title,
@@ -150,6 +166,24 @@ is_on_the_network (PhChat *chat)
 }
 
 static void
+show_contact_on_page (PhWindow *self, PhContact *contact)
+{
+  if (self->shown_contact == contact)
+    return;
+  if (self->shown_contact != NULL)
+    g_signal_handlers_disconnect_by_func (self->shown_contact, update_content_title, self);
+  g_set_object (&self->shown_contact, contact);
+  if (contact != NULL)
+    {
+      g_signal_connect_swapped (contact, "notify::name", G_CALLBACK (update_content_title), self);
+      g_signal_connect_swapped (contact, "notify::verified", G_CALLBACK (update_content_title),
+                                self);
+    }
+  ph_contact_page_set_contact (self->contact_page,
+                               ph_session_get_contact_book (self->session), contact);
+}
+
+static void
 set_content_page (PhWindow *self, const char *page, PhChat *chat)
 {
   PhChat *previous = current_chat (self);
@@ -163,6 +197,11 @@ set_content_page (PhWindow *self, const char *page, PhChat *chat)
 
   ph_chat_view_set_chat (self->chat_view, chat);
   follow_in_inspector (self, chat);
+  if (!g_str_equal (page, "contact"))
+    {
+      show_contact_on_page (self, NULL);
+      gtk_selection_model_unselect_all (GTK_SELECTION_MODEL (self->contacts_selection));
+    }
   /* A chat on its way to connect appears at once: a crossfade is a dozen
    * frames while its packets are in flight. */
   gtk_stack_set_visible_child_full (self->content_stack, page,
@@ -199,6 +238,14 @@ update_sidebar (PhWindow *self)
   gboolean empty = g_list_model_get_n_items (self->chats) == 0;
 
   gtk_stack_set_visible_child_name (self->sidebar_stack, empty ? "empty" : "list");
+}
+
+static void
+update_contacts (PhWindow *self)
+{
+  gboolean empty = g_list_model_get_n_items (self->contacts) == 0;
+
+  gtk_stack_set_visible_child_name (self->contacts_stack, empty ? "empty" : "list");
 }
 
 static void
@@ -312,6 +359,24 @@ sidebar_activate_cb (PhWindow *self, guint position)
 }
 
 static void
+contacts_activate_cb (PhWindow *self, guint position)
+{
+  g_autoptr (PhContact) contact = g_list_model_get_item (self->contacts, position);
+
+  ph_window_show_contact (self, contact);
+}
+
+static void
+contact_removed_cb (PhWindow *self)
+{
+  g_autofree char *text
+      = g_strdup_printf (_ ("%s removed from contacts"), ph_contact_get_name (self->shown_contact));
+
+  set_content_page (self, "welcome", NULL);
+  show_toast (self, text);
+}
+
+static void
 join_cb (PhWindow *self, const char *code)
 {
   ph_window_join_chat (self, code);
@@ -334,6 +399,25 @@ static void
 sidebar_unbind_cb (GtkSignalListItemFactory *factory, GtkListItem *item)
 {
   ph_conversation_row_set_chat (PH_CONVERSATION_ROW (gtk_list_item_get_child (item)), NULL);
+}
+
+static void
+contacts_setup_cb (GtkSignalListItemFactory *factory, GtkListItem *item)
+{
+  gtk_list_item_set_child (item, ph_contact_row_new ());
+}
+
+static void
+contacts_bind_cb (GtkSignalListItemFactory *factory, GtkListItem *item)
+{
+  ph_contact_row_set_contact (PH_CONTACT_ROW (gtk_list_item_get_child (item)),
+                              gtk_list_item_get_item (item));
+}
+
+static void
+contacts_unbind_cb (GtkSignalListItemFactory *factory, GtkListItem *item)
+{
+  ph_contact_row_set_contact (PH_CONTACT_ROW (gtk_list_item_get_child (item)), NULL);
 }
 
 static void
@@ -431,6 +515,8 @@ ph_window_dispose (GObject *object)
     g_signal_handlers_disconnect_by_data (self->flap, self);
   gtk_widget_dispose_template (GTK_WIDGET (self), PH_TYPE_WINDOW);
   g_clear_object (&self->selection);
+  g_clear_object (&self->contacts_selection);
+  g_clear_object (&self->contacts);
   self->chats = NULL;
   g_clear_object (&self->session);
 
@@ -443,6 +529,7 @@ ph_window_constructed (GObject *object)
   PhWindow *self = PH_WINDOW (object);
   GSettings *settings = ph_session_get_settings (self->session);
   const GError *history_error = ph_session_get_history_error (self->session);
+  const GError *contact_book_error = ph_session_get_contact_book_error (self->session);
 
   G_OBJECT_CLASS (ph_window_parent_class)->constructed (object);
 
@@ -454,6 +541,19 @@ ph_window_constructed (GObject *object)
   chats_changed_cb (self, 0, 0, g_list_model_get_n_items (self->chats));
   g_signal_connect_object (self->chats, "items-changed", G_CALLBACK (chats_changed_cb), self,
                            G_CONNECT_SWAPPED);
+
+  /* Without a contact book (its error is shown) the section stays empty. */
+  if (ph_session_get_contact_book (self->session) != NULL)
+    self->contacts = g_object_ref (G_LIST_MODEL (ph_session_get_contact_book (self->session)));
+  else
+    self->contacts = G_LIST_MODEL (g_list_store_new (PH_TYPE_CONTACT));
+  self->contacts_selection = gtk_single_selection_new (g_object_ref (self->contacts));
+  gtk_single_selection_set_autoselect (self->contacts_selection, FALSE);
+  gtk_single_selection_set_can_unselect (self->contacts_selection, TRUE);
+  gtk_list_view_set_model (self->contacts_list, GTK_SELECTION_MODEL (self->contacts_selection));
+  update_contacts (self);
+  g_signal_connect_object (self->contacts, "items-changed", G_CALLBACK (update_contacts), self,
+                           G_CONNECT_SWAPPED);
   set_content_page (self, "welcome", NULL);
 
   gtk_window_set_default_size (GTK_WINDOW (self), g_settings_get_int (settings, "window-width"),
@@ -462,6 +562,8 @@ ph_window_constructed (GObject *object)
     gtk_window_maximize (GTK_WINDOW (self));
   if (history_error != NULL)
     show_toast (self, history_error->message);
+  if (contact_book_error != NULL)
+    show_toast (self, contact_book_error->message);
 }
 
 static void
@@ -513,6 +615,7 @@ ph_window_class_init (PhWindowClass *klass)
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   g_type_ensure (PH_TYPE_CHAT_VIEW);
+  g_type_ensure (PH_TYPE_CONTACT_PAGE);
   g_type_ensure (PH_TYPE_INSPECTOR);
   g_type_ensure (PH_TYPE_JOIN_PAGE);
 
@@ -523,6 +626,9 @@ ph_window_class_init (PhWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, PhWindow, sidebar_box);
   gtk_widget_class_bind_template_child (widget_class, PhWindow, sidebar_stack);
   gtk_widget_class_bind_template_child (widget_class, PhWindow, sidebar_list);
+  gtk_widget_class_bind_template_child (widget_class, PhWindow, contacts_stack);
+  gtk_widget_class_bind_template_child (widget_class, PhWindow, contacts_list);
+  gtk_widget_class_bind_template_child (widget_class, PhWindow, contact_page);
   gtk_widget_class_bind_template_child (widget_class, PhWindow, content_box);
   gtk_widget_class_bind_template_child (widget_class, PhWindow, content_title);
   gtk_widget_class_bind_template_child (widget_class, PhWindow, inspector_button);
@@ -533,6 +639,8 @@ ph_window_class_init (PhWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, PhWindow, inspector);
   gtk_widget_class_bind_template_callback (widget_class, sidebar_activate_cb);
   gtk_widget_class_bind_template_callback (widget_class, join_cb);
+  gtk_widget_class_bind_template_callback (widget_class, contacts_activate_cb);
+  gtk_widget_class_bind_template_callback (widget_class, contact_removed_cb);
 
   gtk_widget_class_install_action (widget_class, "win.start-chat", NULL, start_chat_action);
   gtk_widget_class_install_action (widget_class, "win.join-chat", NULL, join_chat_action);
@@ -556,6 +664,13 @@ ph_window_init (PhWindow *self)
   g_signal_connect (factory, "bind", G_CALLBACK (sidebar_bind_cb), NULL);
   g_signal_connect (factory, "unbind", G_CALLBACK (sidebar_unbind_cb), NULL);
   gtk_list_view_set_factory (self->sidebar_list, factory);
+  g_object_unref (factory);
+
+  factory = gtk_signal_list_item_factory_new ();
+  g_signal_connect (factory, "setup", G_CALLBACK (contacts_setup_cb), NULL);
+  g_signal_connect (factory, "bind", G_CALLBACK (contacts_bind_cb), NULL);
+  g_signal_connect (factory, "unbind", G_CALLBACK (contacts_unbind_cb), NULL);
+  gtk_list_view_set_factory (self->contacts_list, factory);
   g_object_unref (factory);
 
   g_signal_connect (self, "notify::is-active", G_CALLBACK (is_active_cb), NULL);
@@ -659,6 +774,35 @@ ph_window_show_chat (PhWindow *self, PhChat *chat)
         }
     }
   adw_leaflet_set_visible_child (self->leaflet, self->content_box);
+}
+
+void
+ph_window_show_contact (PhWindow *self, PhContact *contact)
+{
+  g_return_if_fail (PH_IS_WINDOW (self));
+  g_return_if_fail (PH_IS_CONTACT (contact));
+
+  show_contact_on_page (self, contact);
+  set_content_page (self, "contact", NULL);
+  for (guint i = 0; i < g_list_model_get_n_items (self->contacts); i++)
+    {
+      g_autoptr (PhContact) listed = g_list_model_get_item (self->contacts, i);
+
+      if (listed == contact)
+        {
+          gtk_single_selection_set_selected (self->contacts_selection, i);
+          break;
+        }
+    }
+  adw_leaflet_set_visible_child (self->leaflet, self->content_box);
+}
+
+GtkWidget *
+ph_window_get_contact_page (PhWindow *self)
+{
+  g_return_val_if_fail (PH_IS_WINDOW (self), NULL);
+
+  return GTK_WIDGET (self->contact_page);
 }
 
 GListModel *
