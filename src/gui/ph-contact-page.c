@@ -60,7 +60,6 @@ update_verified (PhContactPage *self)
   self->updating = FALSE;
   gtk_button_set_label (GTK_BUTTON (self->verify_button),
                         verified ? _ ("Verified") : _ ("Mark as Verified"));
-  gtk_button_set_icon_name (GTK_BUTTON (self->verify_button), NULL);
 }
 
 static void
