@@ -33,6 +33,7 @@ struct _PhWindow
   GtkWidget *content_box;
   AdwWindowTitle *content_title;
   GtkWidget *inspector_button;
+  GtkWidget *save_contact_button;
   AdwFlap *flap;
   GtkStack *content_stack;
   PhJoinPage *join_page;
@@ -100,6 +101,24 @@ describe_state (PhChat *chat)
     }
 }
 
+/* "Save Contact" while the chat is live and its peer is not a contact
+ * yet; saving before it connects is allowed, the offer waits for it. */
+static void
+update_save_contact (PhWindow *self)
+{
+  PhChat *chat = current_chat (self);
+  PhConversation *conversation = chat != NULL ? ph_chat_get_conversation (chat) : NULL;
+  PhConversationState state = chat != NULL ? ph_chat_get_state (chat) : PH_CONVERSATION_STATE_IDLE;
+  gboolean can_save = conversation != NULL && !ph_chat_is_archived (chat)
+                      && ph_session_get_contact_book (self->session) != NULL
+                      && ph_conversation_get_contact (conversation) == NULL
+                      && state != PH_CONVERSATION_STATE_CLOSED
+                      && state != PH_CONVERSATION_STATE_FAILED;
+
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.save-contact", can_save);
+  gtk_widget_set_visible (self->save_contact_button, can_save);
+}
+
 static void
 update_content_title (PhWindow *self)
 {
@@ -125,6 +144,7 @@ update_content_title (PhWindow *self)
                                   g_str_equal (page, "join") ? _ ("Join a Chat") : "");
       adw_window_title_set_subtitle (self->content_title, "");
     }
+  update_save_contact (self);
 }
 
 /* The inspector follows the chat only while it is out: a hidden one would
@@ -215,6 +235,8 @@ set_content_page (PhWindow *self, const char *page, PhChat *chat)
       g_signal_connect_swapped (chat, "notify::state", G_CALLBACK (update_content_title), self);
       g_signal_connect_swapped (ph_chat_get_conversation (chat), "notify::path",
                                 G_CALLBACK (update_content_title), self);
+      g_signal_connect_swapped (ph_chat_get_conversation (chat), "notify::contact",
+                                G_CALLBACK (update_content_title), self);
     }
 
   /* The inspector explains a chat's connection; without a chat, or for a
@@ -285,6 +307,22 @@ chat_failed_cb (PhWindow *self, const GError *error, PhConversation *conversatio
 }
 
 static void
+contact_saved_cb (PhWindow *self, PhContact *contact, PhConversation *conversation)
+{
+  g_autofree char *text = g_strdup_printf (_ ("%s saved as a contact"), ph_contact_get_name (contact));
+
+  show_toast (self, text);
+}
+
+static void
+contact_failed_cb (PhWindow *self, const GError *error, PhConversation *conversation)
+{
+  g_autofree char *text = g_strdup_printf (_ ("Could not save the contact: %s"), error->message);
+
+  show_toast (self, text);
+}
+
+static void
 chat_history_failed_cb (PhWindow *self, const GError *error, PhChat *chat)
 {
   show_toast (self, error->message);
@@ -299,6 +337,10 @@ track_chat (PhWindow *self, PhChat *chat)
                            G_CONNECT_SWAPPED);
   g_signal_connect_object (ph_chat_get_conversation (chat), "failed", G_CALLBACK (chat_failed_cb),
                            self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (ph_chat_get_conversation (chat), "contact-saved",
+                           G_CALLBACK (contact_saved_cb), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (ph_chat_get_conversation (chat), "contact-failed",
+                           G_CALLBACK (contact_failed_cb), self, G_CONNECT_SWAPPED);
 }
 
 /* Every chat the session lists, whichever window made it. */
@@ -450,6 +492,26 @@ delete_chat_action (GtkWidget *widget, const char *action_name, GVariant *parame
 
   if (chat != NULL)
     delete_chat (self, chat);
+}
+
+static void
+save_contact_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  PhWindow *self = PH_WINDOW (widget);
+  PhChat *chat = current_chat (self);
+  PhContactBook *book = ph_session_get_contact_book (self->session);
+  g_autofree char *text = NULL;
+
+  if (chat == NULL || book == NULL)
+    return;
+  ph_conversation_save_contact (ph_chat_get_conversation (chat), book);
+  /* Nothing is stored until the peer saves too; say so. */
+  if (!ph_conversation_get_peer_wants_contact (ph_chat_get_conversation (chat)))
+    {
+      text = g_strdup_printf (_ ("%s becomes a contact once they save you too"),
+                              ph_chat_get_title (chat));
+      show_toast (self, text);
+    }
 }
 
 static void
@@ -632,6 +694,7 @@ ph_window_class_init (PhWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, PhWindow, content_box);
   gtk_widget_class_bind_template_child (widget_class, PhWindow, content_title);
   gtk_widget_class_bind_template_child (widget_class, PhWindow, inspector_button);
+  gtk_widget_class_bind_template_child (widget_class, PhWindow, save_contact_button);
   gtk_widget_class_bind_template_child (widget_class, PhWindow, flap);
   gtk_widget_class_bind_template_child (widget_class, PhWindow, content_stack);
   gtk_widget_class_bind_template_child (widget_class, PhWindow, join_page);
@@ -646,6 +709,7 @@ ph_window_class_init (PhWindowClass *klass)
   gtk_widget_class_install_action (widget_class, "win.join-chat", NULL, join_chat_action);
   gtk_widget_class_install_action (widget_class, "win.close-chat", NULL, close_chat_action);
   gtk_widget_class_install_action (widget_class, "win.delete-chat", NULL, delete_chat_action);
+  gtk_widget_class_install_action (widget_class, "win.save-contact", NULL, save_contact_action);
   gtk_widget_class_install_action (widget_class, "win.toggle-inspector", NULL,
                                    toggle_inspector_action);
   gtk_widget_class_install_action (widget_class, "win.show-toast", "s", show_toast_action);
