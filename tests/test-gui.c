@@ -1518,6 +1518,57 @@ test_contact_remove (void)
   g_assert_true (contact_row_is_shown ("Bob"));
 }
 
+static gboolean
+contact_banner_says (gpointer text)
+{
+  PhChatView *view = PH_CHAT_VIEW (ph_window_get_chat_view (window));
+
+  return g_strcmp0 (ph_chat_view_get_label_text (view, "contact-banner"), text) == 0;
+}
+
+/* A CLI peer in a code chat saves the app's person first: the chat asks
+ * to save them too, and once saved they are a contact on both sides,
+ * with the same safety number. */
+static void
+test_contact_saved_from_chat (void)
+{
+  PhContactBook *book = ph_session_get_contact_book (ph_application_get_session (application));
+  PhChatView *view = PH_CHAT_VIEW (ph_window_get_chat_view (window));
+  g_autofree char *dora_dir = g_build_filename (history_dir, "dora-profile", NULL);
+  const char *join_args[] = { "join", NULL, "--save-contact", "--data-dir", dora_dir, NULL };
+  g_autoptr (PhChat) chat = ph_window_start_chat (window);
+  g_autoptr (PhTestProcess) dora = NULL;
+  g_autoptr (JsonObject) event = NULL;
+  g_autoptr (PhContact) contact = NULL;
+  JsonObject *saved;
+
+  wait_for_chat_page ("waiting", EVENT_TIMEOUT_MS);
+  join_args[1] = ph_conversation_get_code (ph_chat_get_conversation (chat));
+  dora = spawn_cli ("Dora", join_args);
+  wait_for_chat_page ("chat", CONNECT_TIMEOUT_MS);
+  if (!ph_test_wait_until (contact_banner_says, (gpointer) "Dora wants to save you as a contact",
+                           EVENT_TIMEOUT_MS))
+    g_error ("no banner for the peer's wish to save us");
+  save_screenshot ("contact-request.png");
+
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.save-contact", NULL));
+  if (!ph_test_wait_until (contact_row_is_shown, "Dora", CONNECT_TIMEOUT_MS))
+    g_error ("the saved contact is not in the sidebar");
+  g_assert_null (ph_chat_view_get_label_text (view, "contact-banner"));
+  g_assert_nonnull (ph_conversation_get_contact (ph_chat_get_conversation (chat)));
+
+  event = ph_test_process_wait_event (dora, "contact-saved", CONNECT_TIMEOUT_MS);
+  saved = json_object_get_object_member (event, "contact");
+  contact = ph_contact_book_lookup (book, "Dora", NULL);
+  g_assert_nonnull (contact);
+  g_assert_cmpstr (json_object_get_string_member (saved, "safety_number"), ==,
+                   ph_contact_get_safety_number (contact));
+
+  ph_test_process_close_stdin (dora);
+  g_assert_cmpint (ph_test_process_wait_exit (dora, EVENT_TIMEOUT_MS), ==, 0);
+  close_current_chat ();
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1579,6 +1630,7 @@ main (int argc, char **argv)
   g_test_add_func ("/gui/contacts/sidebar", test_contacts_in_sidebar);
   g_test_add_func ("/gui/contacts/rename", test_contact_rename);
   g_test_add_func ("/gui/contacts/remove", test_contact_remove);
+  g_test_add_func ("/gui/contacts/saved-from-chat", test_contact_saved_from_chat);
   status = g_test_run ();
 
   gtk_window_destroy (GTK_WINDOW (window));
