@@ -1456,9 +1456,9 @@ test_contacts_in_sidebar (void)
 
   ph_window_show_contact (window, bob);
   g_assert_cmpstr (ph_window_get_visible_page (window), ==, "contact");
-  expected = ph_safety_number_compute (
-      ph_identity_get_fingerprint (ph_contact_book_get_identity (book)),
-      ph_contact_get_fingerprint (bob));
+  expected
+      = ph_safety_number_compute (ph_identity_get_fingerprint (ph_contact_book_get_identity (book)),
+                                  ph_contact_get_fingerprint (bob));
   shown = ph_contact_page_dup_shown_safety_number (page);
   g_assert_cmpstr (shown, ==, expected);
   g_assert_cmpstr (shown, ==, ph_contact_get_safety_number (bob));

@@ -70,8 +70,7 @@ ph_contact_row_get_property (GObject *object, guint prop_id, GValue *value, GPar
 }
 
 static void
-ph_contact_row_set_property (GObject *object, guint prop_id, const GValue *value,
-                             GParamSpec *pspec)
+ph_contact_row_set_property (GObject *object, guint prop_id, const GValue *value, GParamSpec *pspec)
 {
   PhContactRow *self = PH_CONTACT_ROW (object);
 

@@ -133,8 +133,7 @@ open_contact_book (PhSession *self)
       int saved_errno = errno;
 
       g_set_error (&self->contact_book_error, G_FILE_ERROR, g_file_error_from_errno (saved_errno),
-                   _ ("Could not create the profile folder %s: %s"), dir,
-                   g_strerror (saved_errno));
+                   _ ("Could not create the profile folder %s: %s"), dir, g_strerror (saved_errno));
     }
   else if ((identity = ph_identity_load_or_create (dir, &self->contact_book_error)) != NULL)
     self->contact_book = ph_contact_book_open (dir, identity, &self->contact_book_error);

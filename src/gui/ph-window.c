@@ -133,10 +133,9 @@ update_content_title (PhWindow *self)
   else if (g_str_equal (page, "contact") && self->shown_contact != NULL)
     {
       adw_window_title_set_title (self->content_title, ph_contact_get_name (self->shown_contact));
-      adw_window_title_set_subtitle (self->content_title,
-                                     ph_contact_get_verified (self->shown_contact)
-                                         ? _ ("Verified contact")
-                                         : _ ("Contact"));
+      adw_window_title_set_subtitle (
+          self->content_title,
+          ph_contact_get_verified (self->shown_contact) ? _ ("Verified contact") : _ ("Contact"));
     }
   else
     {
@@ -199,8 +198,8 @@ show_contact_on_page (PhWindow *self, PhContact *contact)
       g_signal_connect_swapped (contact, "notify::verified", G_CALLBACK (update_content_title),
                                 self);
     }
-  ph_contact_page_set_contact (self->contact_page,
-                               ph_session_get_contact_book (self->session), contact);
+  ph_contact_page_set_contact (self->contact_page, ph_session_get_contact_book (self->session),
+                               contact);
 }
 
 static void
@@ -309,7 +308,8 @@ chat_failed_cb (PhWindow *self, const GError *error, PhConversation *conversatio
 static void
 contact_saved_cb (PhWindow *self, PhContact *contact, PhConversation *conversation)
 {
-  g_autofree char *text = g_strdup_printf (_ ("%s saved as a contact"), ph_contact_get_name (contact));
+  g_autofree char *text
+      = g_strdup_printf (_ ("%s saved as a contact"), ph_contact_get_name (contact));
 
   show_toast (self, text);
 }
