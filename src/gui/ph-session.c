@@ -3,11 +3,6 @@
 
 #include "config.h"
 
-#include <errno.h>
-
-#include <glib/gi18n.h>
-#include <glib/gstdio.h>
-
 #include "ph-session.h"
 #include "ph-settings.h"
 
@@ -128,14 +123,9 @@ open_contact_book (PhSession *self)
   g_autofree char *dir = contact_book_dir (self);
   g_autoptr (PhIdentity) identity = NULL;
 
-  if (g_mkdir_with_parents (dir, 0700) != 0)
-    {
-      int saved_errno = errno;
-
-      g_set_error (&self->contact_book_error, G_FILE_ERROR, g_file_error_from_errno (saved_errno),
-                   _ ("Could not create the profile folder %s: %s"), dir, g_strerror (saved_errno));
-    }
-  else if ((identity = ph_identity_load_or_create (dir, &self->contact_book_error)) != NULL)
+  /* Both make the folder 0700 if it is not there yet. */
+  identity = ph_identity_load_or_create (dir, &self->contact_book_error);
+  if (identity != NULL)
     self->contact_book = ph_contact_book_open (dir, identity, &self->contact_book_error);
   /* Code chats work without contacts; the window says why they are off. */
   if (self->contact_book_error != NULL)
