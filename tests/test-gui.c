@@ -1382,6 +1382,22 @@ find_contact_row (GtkWidget *widget, const char *name)
   return NULL;
 }
 
+static GtkWidget *
+find_widget_of_type (GtkWidget *widget, GType type)
+{
+  if (G_TYPE_CHECK_INSTANCE_TYPE (widget, type))
+    return widget;
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    {
+      GtkWidget *found = find_widget_of_type (child, type);
+
+      if (found != NULL)
+        return found;
+    }
+  return NULL;
+}
+
 static gboolean
 contact_row_is_shown (gpointer name)
 {
@@ -1466,7 +1482,7 @@ test_contacts_in_sidebar (void)
 }
 
 /* A name another contact has is refused with the book's reason; a free
- * one renames the contact in the sidebar too. */
+ * one renames the contact in the sidebar too. Verifying is a toggle. */
 static void
 test_contact_rename (void)
 {
@@ -1475,6 +1491,7 @@ test_contact_rename (void)
   g_autoptr (PhContact) carol = ph_contact_book_lookup (book, "Carol", NULL);
   g_autoptr (PhContact) bob = ph_contact_book_lookup (book, "Bob", NULL);
   g_autoptr (GError) error = NULL;
+  GtkButton *verify;
 
   g_assert_nonnull (carol);
   ph_window_show_contact (window, carol);
@@ -1492,6 +1509,15 @@ test_contact_rename (void)
   g_assert_false (contact_row_is_shown ("Carol"));
   /* The other contact keeps its name and its verified mark. */
   g_assert_true (ph_contact_get_verified (bob));
+  g_assert_false (ph_contact_get_verified (carol));
+
+  /* "Mark as Verified" verifies in the book, and says so. */
+  verify = GTK_BUTTON (find_widget_of_type (GTK_WIDGET (page), GTK_TYPE_TOGGLE_BUTTON));
+  g_assert_cmpstr (gtk_button_get_label (verify), ==, "Mark as Verified");
+  gtk_toggle_button_set_active (GTK_TOGGLE_BUTTON (verify), TRUE);
+  g_assert_true (ph_contact_get_verified (carol));
+  g_assert_cmpstr (gtk_button_get_label (verify), ==, "Verified");
+  gtk_toggle_button_set_active (GTK_TOGGLE_BUTTON (verify), FALSE);
   g_assert_false (ph_contact_get_verified (carol));
 }
 
