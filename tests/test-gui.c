@@ -10,11 +10,14 @@
 #include "ph-application.h"
 #include "ph-chat-view.h"
 #include "ph-code.h"
+#include "ph-contact-page.h"
+#include "ph-contact-row.h"
 #include "ph-inspector.h"
 #include "ph-join-page.h"
 #include "ph-message-row.h"
 #include "ph-path-diagram.h"
 #include "ph-preferences-window.h"
+#include "ph-safety-number.h"
 #include "ph-session.h"
 #include "ph-settings.h"
 #include "ph-test-files.h"
@@ -1405,9 +1408,247 @@ test_history_after_restart (void)
   ph_test_process_wait_exit (dave, EVENT_TIMEOUT_MS);
 }
 
+/* Contacts */
+
+/* The sidebar's row of the contact named @name, or NULL. */
+static PhContactRow *
+find_contact_row (GtkWidget *widget, const char *name)
+{
+  if (PH_IS_CONTACT_ROW (widget))
+    {
+      PhContact *contact = ph_contact_row_get_contact (PH_CONTACT_ROW (widget));
+
+      if (contact != NULL && g_strcmp0 (ph_contact_get_name (contact), name) == 0)
+        return PH_CONTACT_ROW (widget);
+    }
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    {
+      PhContactRow *row = find_contact_row (child, name);
+
+      if (row != NULL)
+        return row;
+    }
+  return NULL;
+}
+
+static GtkWidget *
+find_widget_of_type (GtkWidget *widget, GType type)
+{
+  if (G_TYPE_CHECK_INSTANCE_TYPE (widget, type))
+    return widget;
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    {
+      GtkWidget *found = find_widget_of_type (child, type);
+
+      if (found != NULL)
+        return found;
+    }
+  return NULL;
+}
+
+static gboolean
+contact_row_is_shown (gpointer name)
+{
+  PhContactRow *row = find_contact_row (GTK_WIDGET (window), name);
+
+  return row != NULL && gtk_widget_get_mapped (GTK_WIDGET (row));
+}
+
+static gboolean
+contact_row_is_gone (gpointer name)
+{
+  return !contact_row_is_shown (name);
+}
+
+/* Saves a contact with a new identity of its own, as a code chat's
+ * "contact-saved" leaves it in the session's book. */
+static PhContact *
+save_contact (const char *name, gboolean verified)
+{
+  PhContactBook *book = ph_session_get_contact_book (ph_application_get_session (application));
+  g_autofree char *peer_dir = g_build_filename (history_dir, name, NULL);
+  g_autoptr (PhIdentity) peer = NULL;
+  g_autoptr (PhContact) contact = NULL;
+  g_autoptr (GBytes) secret = NULL;
+  g_autoptr (GError) error = NULL;
+  guint8 secret_data[PH_CONTACT_PAIR_SECRET_SIZE];
+  PhContact *saved;
+
+  g_assert_nonnull (book);
+  g_assert_cmpint (g_mkdir_with_parents (peer_dir, 0700), ==, 0);
+  peer = ph_identity_load_or_create (peer_dir, &error);
+  g_assert_no_error (error);
+  for (guint i = 0; i < sizeof secret_data; i++)
+    secret_data[i] = g_random_int_range (0, 256);
+  secret = g_bytes_new (secret_data, sizeof secret_data);
+  contact = ph_contact_new (ph_identity_get_public_key (ph_contact_book_get_identity (book)),
+                            ph_identity_get_public_key (peer), name, secret, FALSE,
+                            g_get_real_time () / G_USEC_PER_SEC, &error);
+  g_assert_no_error (error);
+  saved = ph_contact_book_save (book, contact, &error);
+  g_assert_no_error (error);
+  if (verified)
+    {
+      ph_contact_book_set_verified (book, saved, TRUE, &error);
+      g_assert_no_error (error);
+    }
+  return saved;
+}
+
+/* Saved contacts are listed above the chats, and a contact's page shows
+ * the safety number both sides compute, as digits and as a QR code. */
+static void
+test_contacts_in_sidebar (void)
+{
+  PhContactBook *book = ph_session_get_contact_book (ph_application_get_session (application));
+  g_autoptr (PhContact) bob = NULL;
+  g_autoptr (PhContact) carol = NULL;
+  g_autofree char *expected = NULL;
+  g_autofree char *shown = NULL;
+  PhContactPage *page = PH_CONTACT_PAGE (ph_window_get_contact_page (window));
+
+  g_assert_nonnull (book);
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (book)), ==, 0);
+  save_screenshot ("contacts-empty.png");
+
+  bob = save_contact ("Bob", TRUE);
+  carol = save_contact ("Carol", FALSE);
+  if (!ph_test_wait_until (contact_row_is_shown, "Bob", EVENT_TIMEOUT_MS)
+      || !ph_test_wait_until (contact_row_is_shown, "Carol", EVENT_TIMEOUT_MS))
+    g_error ("the saved contacts are not in the sidebar");
+  save_screenshot ("contacts-sidebar.png");
+
+  ph_window_show_contact (window, bob);
+  g_assert_cmpstr (ph_window_get_visible_page (window), ==, "contact");
+  expected
+      = ph_safety_number_compute (ph_identity_get_fingerprint (ph_contact_book_get_identity (book)),
+                                  ph_contact_get_fingerprint (bob));
+  shown = ph_contact_page_dup_shown_safety_number (page);
+  g_assert_cmpstr (shown, ==, expected);
+  g_assert_cmpstr (shown, ==, ph_contact_get_safety_number (bob));
+  save_screenshot ("contact-page.png");
+}
+
+/* A name another contact has is refused with the book's reason; a free
+ * one renames the contact in the sidebar too. Verifying is a toggle. */
+static void
+test_contact_rename (void)
+{
+  PhContactBook *book = ph_session_get_contact_book (ph_application_get_session (application));
+  PhContactPage *page = PH_CONTACT_PAGE (ph_window_get_contact_page (window));
+  g_autoptr (PhContact) carol = ph_contact_book_lookup (book, "Carol", NULL);
+  g_autoptr (PhContact) bob = ph_contact_book_lookup (book, "Bob", NULL);
+  g_autoptr (GError) error = NULL;
+  GtkButton *verify;
+
+  g_assert_nonnull (carol);
+  ph_window_show_contact (window, carol);
+  g_assert_false (ph_contact_page_rename (page, "Bob"));
+  /* The page gives the book's own reason. */
+  g_assert_false (ph_contact_book_rename (book, carol, "Bob", &error));
+  g_assert_error (error, PH_CONTACT_ERROR, PH_CONTACT_ERROR_NAME_TAKEN);
+  g_assert_cmpstr (ph_contact_page_get_rename_error (page), ==, error->message);
+  g_assert_cmpstr (ph_contact_get_name (carol), ==, "Carol");
+
+  g_assert_true (ph_contact_page_rename (page, "Caroline"));
+  g_assert_null (ph_contact_page_get_rename_error (page));
+  if (!ph_test_wait_until (contact_row_is_shown, "Caroline", EVENT_TIMEOUT_MS))
+    g_error ("the renamed contact is not in the sidebar under its new name");
+  g_assert_false (contact_row_is_shown ("Carol"));
+  /* The other contact keeps its name and its verified mark. */
+  g_assert_true (ph_contact_get_verified (bob));
+  g_assert_false (ph_contact_get_verified (carol));
+
+  /* "Mark as Verified" verifies in the book, and says so. */
+  verify = GTK_BUTTON (find_widget_of_type (GTK_WIDGET (page), GTK_TYPE_TOGGLE_BUTTON));
+  g_assert_cmpstr (gtk_button_get_label (verify), ==, "Mark as Verified");
+  gtk_toggle_button_set_active (GTK_TOGGLE_BUTTON (verify), TRUE);
+  g_assert_true (ph_contact_get_verified (carol));
+  g_assert_cmpstr (gtk_button_get_label (verify), ==, "Verified");
+  gtk_toggle_button_set_active (GTK_TOGGLE_BUTTON (verify), FALSE);
+  g_assert_false (ph_contact_get_verified (carol));
+}
+
+/* Removing the contact on its page takes it off the sidebar and out of
+ * the book, and the page closes. */
+static void
+test_contact_remove (void)
+{
+  PhContactBook *book = ph_session_get_contact_book (ph_application_get_session (application));
+  PhContactPage *page = PH_CONTACT_PAGE (ph_window_get_contact_page (window));
+  g_autoptr (PhContact) caroline = ph_contact_book_lookup (book, "Caroline", NULL);
+  g_autoptr (PhContact) gone = NULL;
+  g_autoptr (GError) error = NULL;
+
+  g_assert_nonnull (caroline);
+  ph_window_show_contact (window, caroline);
+  g_assert_true (ph_contact_page_remove (page));
+  g_assert_cmpstr (ph_window_get_visible_page (window), ==, "welcome");
+  if (!ph_test_wait_until (contact_row_is_gone, "Caroline", EVENT_TIMEOUT_MS))
+    g_error ("the removed contact is still in the sidebar");
+  gone = ph_contact_book_lookup (book, "Caroline", &error);
+  g_assert_null (gone);
+  g_assert_error (error, PH_CONTACT_ERROR, PH_CONTACT_ERROR_NOT_FOUND);
+  g_assert_true (contact_row_is_shown ("Bob"));
+}
+
+static gboolean
+contact_banner_says (gpointer text)
+{
+  PhChatView *view = PH_CHAT_VIEW (ph_window_get_chat_view (window));
+
+  return g_strcmp0 (ph_chat_view_get_label_text (view, "contact-banner"), text) == 0;
+}
+
+/* A CLI peer in a code chat saves the app's person first: the chat asks
+ * to save them too, and once saved they are a contact on both sides,
+ * with the same safety number. */
+static void
+test_contact_saved_from_chat (void)
+{
+  PhContactBook *book = ph_session_get_contact_book (ph_application_get_session (application));
+  PhChatView *view = PH_CHAT_VIEW (ph_window_get_chat_view (window));
+  g_autofree char *dora_dir = g_build_filename (history_dir, "dora-profile", NULL);
+  const char *join_args[] = { "join", NULL, "--save-contact", "--data-dir", dora_dir, NULL };
+  g_autoptr (PhChat) chat = ph_window_start_chat (window);
+  g_autoptr (PhTestProcess) dora = NULL;
+  g_autoptr (JsonObject) event = NULL;
+  g_autoptr (PhContact) contact = NULL;
+  JsonObject *saved;
+
+  wait_for_chat_page ("waiting", EVENT_TIMEOUT_MS);
+  join_args[1] = ph_conversation_get_code (ph_chat_get_conversation (chat));
+  dora = spawn_cli ("Dora", join_args);
+  wait_for_chat_page ("chat", CONNECT_TIMEOUT_MS);
+  if (!ph_test_wait_until (contact_banner_says, (gpointer) "Dora wants to save you as a contact",
+                           EVENT_TIMEOUT_MS))
+    g_error ("no banner for the peer's wish to save us");
+  save_screenshot ("contact-request.png");
+
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.save-contact", NULL));
+  if (!ph_test_wait_until (contact_row_is_shown, "Dora", CONNECT_TIMEOUT_MS))
+    g_error ("the saved contact is not in the sidebar");
+  g_assert_null (ph_chat_view_get_label_text (view, "contact-banner"));
+  g_assert_nonnull (ph_conversation_get_contact (ph_chat_get_conversation (chat)));
+
+  event = ph_test_process_wait_event (dora, "contact-saved", CONNECT_TIMEOUT_MS);
+  saved = json_object_get_object_member (event, "contact");
+  contact = ph_contact_book_lookup (book, "Dora", NULL);
+  g_assert_nonnull (contact);
+  g_assert_cmpstr (json_object_get_string_member (saved, "safety_number"), ==,
+                   ph_contact_get_safety_number (contact));
+
+  ph_test_process_close_stdin (dora);
+  g_assert_cmpint (ph_test_process_wait_exit (dora, EVENT_TIMEOUT_MS), ==, 0);
+  close_current_chat ();
+}
+
 int
 main (int argc, char **argv)
 {
+  g_autofree char *profile_dir = NULL;
   GSettings *settings;
   int status;
 
@@ -1418,6 +1659,9 @@ main (int argc, char **argv)
   history_dir = g_dir_make_tmp ("pinhole-history-XXXXXX", NULL);
   g_assert_nonnull (history_dir);
   g_setenv ("PINHOLE_HISTORY_DIR", history_dir, TRUE);
+  /* …and the profile (identity and contacts) here, not in the user's. */
+  profile_dir = g_build_filename (history_dir, "profile", NULL);
+  g_setenv ("PINHOLE_DATA_DIR", profile_dir, TRUE);
 
   application = ph_application_new ();
   g_application_set_flags (G_APPLICATION (application), G_APPLICATION_NON_UNIQUE);
@@ -1460,6 +1704,10 @@ main (int argc, char **argv)
   g_test_add_func ("/gui/chat/notification", test_notification_in_background);
   g_test_add_func ("/gui/app/joins-cli-host", test_app_binary_joins);
   g_test_add_func ("/gui/history/after-restart", test_history_after_restart);
+  g_test_add_func ("/gui/contacts/sidebar", test_contacts_in_sidebar);
+  g_test_add_func ("/gui/contacts/rename", test_contact_rename);
+  g_test_add_func ("/gui/contacts/remove", test_contact_remove);
+  g_test_add_func ("/gui/contacts/saved-from-chat", test_contact_saved_from_chat);
   status = g_test_run ();
 
   gtk_window_destroy (GTK_WINDOW (window));

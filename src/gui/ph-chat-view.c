@@ -37,6 +37,8 @@ struct _PhChatView
   GtkLabel *typing_label;
   GtkRevealer *banner_revealer;
   GtkLabel *banner_label;
+  GtkRevealer *contact_revealer;
+  GtkLabel *contact_label;
   GtkWidget *composer_box;
   GtkTextView *composer;
 
@@ -91,6 +93,22 @@ update_banner (PhChatView *self)
 
   gtk_label_set_text (self->banner_label, text != NULL ? text : "");
   gtk_revealer_set_reveal_child (self->banner_revealer, text != NULL);
+}
+
+/* The peer saved us first: saving them too makes the contact. */
+static void
+update_contact_banner (PhChatView *self)
+{
+  PhConversation *conversation = ph_chat_get_conversation (self->chat);
+  gboolean wants = !ph_chat_is_archived (self->chat)
+                   && ph_conversation_get_peer_wants_contact (conversation)
+                   && ph_conversation_get_contact (conversation) == NULL;
+  g_autofree char *text = NULL;
+
+  if (wants)
+    text = g_strdup_printf (_ ("%s wants to save you as a contact"), peer_name (self));
+  gtk_label_set_text (self->contact_label, text != NULL ? text : "");
+  gtk_revealer_set_reveal_child (self->contact_revealer, wants);
 }
 
 /* While setting up, what the status pages say underneath, or why nothing
@@ -389,6 +407,8 @@ ph_chat_view_class_init (PhChatViewClass *klass)
   gtk_widget_class_bind_template_child (widget_class, PhChatView, typing_label);
   gtk_widget_class_bind_template_child (widget_class, PhChatView, banner_revealer);
   gtk_widget_class_bind_template_child (widget_class, PhChatView, banner_label);
+  gtk_widget_class_bind_template_child (widget_class, PhChatView, contact_revealer);
+  gtk_widget_class_bind_template_child (widget_class, PhChatView, contact_label);
   gtk_widget_class_bind_template_child (widget_class, PhChatView, composer_box);
   gtk_widget_class_bind_template_child (widget_class, PhChatView, composer);
 
@@ -473,12 +493,17 @@ ph_chat_view_set_chat (PhChatView *self, PhChat *chat)
   g_signal_connect_swapped (ph_chat_get_conversation (chat), "closed", G_CALLBACK (update_banner),
                             self);
   g_signal_connect_swapped (chat, "notify::peer-typing", G_CALLBACK (peer_typing_cb), self);
+  g_signal_connect_swapped (ph_chat_get_conversation (chat), "notify::peer-wants-contact",
+                            G_CALLBACK (update_contact_banner), self);
+  g_signal_connect_swapped (ph_chat_get_conversation (chat), "notify::contact",
+                            G_CALLBACK (update_contact_banner), self);
   g_signal_connect_swapped (ph_chat_get_messages (chat), "items-changed",
                             G_CALLBACK (messages_changed_cb), self);
 
   self->stick_to_bottom = TRUE;
   update_state (self);
   peer_typing_cb (self);
+  update_contact_banner (self);
   scroll_to_bottom (self);
 }
 
@@ -525,6 +550,10 @@ ph_chat_view_get_label_text (PhChatView *self, const char *name)
     return adw_status_page_get_title (self->failed_page);
   if (g_strcmp0 (name, "connecting-description") == 0)
     return adw_status_page_get_description (self->connecting_page);
+  if (g_strcmp0 (name, "contact-banner") == 0)
+    return gtk_revealer_get_reveal_child (self->contact_revealer)
+               ? gtk_label_get_text (self->contact_label)
+               : NULL;
   if (g_strcmp0 (name, "banner") == 0)
     return gtk_revealer_get_reveal_child (self->banner_revealer)
                ? gtk_label_get_text (self->banner_label)

@@ -22,7 +22,8 @@ const char *ph_chat_view_get_visible_page (PhChatView *self);
 GtkTextView *ph_chat_view_get_composer (PhChatView *self);
 GtkListView *ph_chat_view_get_message_list (PhChatView *self);
 /* The text of the code, status or banner label named @name ("code",
- * "error-title", "connecting-description", "banner", "typing"), for tests. */
+ * "error-title", "connecting-description", "banner", "contact-banner",
+ * "typing"), for tests. */
 const char *ph_chat_view_get_label_text (PhChatView *self, const char *name);
 
 G_END_DECLS

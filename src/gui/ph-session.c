@@ -15,6 +15,8 @@ struct _PhSession
   char *turn_password;
   PhHistory *history;
   GError *history_error;
+  PhContactBook *contact_book;
+  GError *contact_book_error;
   GListStore *chats;
   /* Conversations saying goodbye (PhConversation, owned), kept alive
    * until they have closed or failed. */
@@ -101,6 +103,33 @@ open_history (PhSession *self)
   /* The app works without a history; the window says why it is off. */
   if (self->history_error != NULL)
     g_warning ("Chats will not be kept: %s", self->history_error->message);
+}
+
+/* The profile folder the CLI uses too ($PINHOLE_DATA_DIR, else the user's
+ * data folder); a named profile is a separate person with its own folder. */
+static char *
+contact_book_dir (PhSession *self)
+{
+  g_autofree char *dir = ph_identity_get_default_profile_dir ();
+
+  if (self->profile == NULL)
+    return g_steal_pointer (&dir);
+  return g_build_filename (dir, "profiles", self->profile, NULL);
+}
+
+static void
+open_contact_book (PhSession *self)
+{
+  g_autofree char *dir = contact_book_dir (self);
+  g_autoptr (PhIdentity) identity = NULL;
+
+  /* Both make the folder 0700 if it is not there yet. */
+  identity = ph_identity_load_or_create (dir, &self->contact_book_error);
+  if (identity != NULL)
+    self->contact_book = ph_contact_book_open (dir, identity, &self->contact_book_error);
+  /* Code chats work without contacts; the window says why they are off. */
+  if (self->contact_book_error != NULL)
+    g_warning ("Contacts are not available: %s", self->contact_book_error->message);
 }
 
 /* Earlier chats, newest first; their messages are read when a chat is
@@ -218,6 +247,7 @@ ph_session_constructed (GObject *object)
   self->settings = ph_settings_new ();
   open_history (self);
   restore_chats (self);
+  open_contact_book (self);
 
   /* Only people who set up their own TURN server have a password stored;
    * everyone else never touches the keyring. */
@@ -243,6 +273,7 @@ ph_session_dispose (GObject *object)
     }
   g_clear_object (&self->chats);
   g_clear_object (&self->history);
+  g_clear_object (&self->contact_book);
   g_clear_object (&self->settings);
 
   G_OBJECT_CLASS (ph_session_parent_class)->dispose (object);
@@ -254,6 +285,7 @@ ph_session_finalize (GObject *object)
   PhSession *self = PH_SESSION (object);
 
   g_clear_error (&self->history_error);
+  g_clear_error (&self->contact_book_error);
   g_free (self->turn_password);
   g_free (self->profile);
 
@@ -358,6 +390,22 @@ ph_session_get_history_error (PhSession *self)
   g_return_val_if_fail (PH_IS_SESSION (self), NULL);
 
   return self->history_error;
+}
+
+PhContactBook *
+ph_session_get_contact_book (PhSession *self)
+{
+  g_return_val_if_fail (PH_IS_SESSION (self), NULL);
+
+  return self->contact_book;
+}
+
+const GError *
+ph_session_get_contact_book_error (PhSession *self)
+{
+  g_return_val_if_fail (PH_IS_SESSION (self), NULL);
+
+  return self->contact_book_error;
 }
 
 GListModel *

@@ -4,6 +4,7 @@
 #include <gio/gio.h>
 
 #include "ph-chat.h"
+#include "ph-contact-book.h"
 #include "ph-history.h"
 
 G_BEGIN_DECLS
@@ -27,6 +28,11 @@ GSettings *ph_session_get_settings (PhSession *self);
 PhHistory *ph_session_get_history (PhSession *self);
 /* Why the history could not be opened, or its chats not read; else NULL. */
 const GError *ph_session_get_history_error (PhSession *self);
+/* The profile's contacts (a GListModel of PhContact), in the folder the
+ * CLI uses for the default profile; NULL when it could not be opened. */
+PhContactBook *ph_session_get_contact_book (PhSession *self);
+/* Why the contact book could not be opened; else NULL. */
+const GError *ph_session_get_contact_book_error (PhSession *self);
 GListModel *ph_session_get_chats (PhSession *self);
 gboolean ph_session_get_leaving (PhSession *self);
 /* The TURN password from the keyring, kept for new conversations. */

@@ -6,6 +6,8 @@
 #include <glib/gi18n.h>
 
 #include "ph-chat-view.h"
+#include "ph-contact-page.h"
+#include "ph-contact-row.h"
 #include "ph-conversation-row.h"
 #include "ph-error-text.h"
 #include "ph-error.h"
@@ -25,9 +27,13 @@ struct _PhWindow
   GtkWidget *sidebar_box;
   GtkStack *sidebar_stack;
   GtkListView *sidebar_list;
+  GtkStack *contacts_stack;
+  GtkListView *contacts_list;
+  PhContactPage *contact_page;
   GtkWidget *content_box;
   AdwWindowTitle *content_title;
   GtkWidget *inspector_button;
+  GtkWidget *save_contact_button;
   AdwFlap *flap;
   GtkStack *content_stack;
   PhJoinPage *join_page;
@@ -37,6 +43,9 @@ struct _PhWindow
   PhSession *session;
   GListModel *chats; /* the session's */
   GtkSingleSelection *selection;
+  GListModel *contacts; /* the session's book, or an empty list without one */
+  GtkSingleSelection *contacts_selection;
+  PhContact *shown_contact; /* on the contact page */
 };
 
 G_DEFINE_FINAL_TYPE (PhWindow, ph_window, ADW_TYPE_APPLICATION_WINDOW)
@@ -92,6 +101,24 @@ describe_state (PhChat *chat)
     }
 }
 
+/* "Save Contact" while the chat is live and its peer is not a contact
+ * yet; saving before it connects is allowed, the offer waits for it. */
+static void
+update_save_contact (PhWindow *self)
+{
+  PhChat *chat = current_chat (self);
+  PhConversation *conversation = chat != NULL ? ph_chat_get_conversation (chat) : NULL;
+  PhConversationState state = chat != NULL ? ph_chat_get_state (chat) : PH_CONVERSATION_STATE_IDLE;
+  gboolean can_save = conversation != NULL && !ph_chat_is_archived (chat)
+                      && ph_session_get_contact_book (self->session) != NULL
+                      && ph_conversation_get_contact (conversation) == NULL
+                      && state != PH_CONVERSATION_STATE_CLOSED
+                      && state != PH_CONVERSATION_STATE_FAILED;
+
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.save-contact", can_save);
+  gtk_widget_set_visible (self->save_contact_button, can_save);
+}
+
 static void
 update_content_title (PhWindow *self)
 {
@@ -103,12 +130,20 @@ update_content_title (PhWindow *self)
       adw_window_title_set_title (self->content_title, ph_chat_get_title (chat));
       adw_window_title_set_subtitle (self->content_title, describe_state (chat));
     }
+  else if (g_str_equal (page, "contact") && self->shown_contact != NULL)
+    {
+      adw_window_title_set_title (self->content_title, ph_contact_get_name (self->shown_contact));
+      adw_window_title_set_subtitle (
+          self->content_title,
+          ph_contact_get_verified (self->shown_contact) ? _ ("Verified contact") : _ ("Contact"));
+    }
   else
     {
       adw_window_title_set_title (self->content_title,
                                   g_str_equal (page, "join") ? _ ("Join a Chat") : "");
       adw_window_title_set_subtitle (self->content_title, "");
     }
+  update_save_contact (self);
 }
 
 /* The inspector follows the chat only while it is out: a hidden one would
@@ -150,6 +185,24 @@ is_on_the_network (PhChat *chat)
 }
 
 static void
+show_contact_on_page (PhWindow *self, PhContact *contact)
+{
+  if (self->shown_contact == contact)
+    return;
+  if (self->shown_contact != NULL)
+    g_signal_handlers_disconnect_by_func (self->shown_contact, update_content_title, self);
+  g_set_object (&self->shown_contact, contact);
+  if (contact != NULL)
+    {
+      g_signal_connect_swapped (contact, "notify::name", G_CALLBACK (update_content_title), self);
+      g_signal_connect_swapped (contact, "notify::verified", G_CALLBACK (update_content_title),
+                                self);
+    }
+  ph_contact_page_set_contact (self->contact_page, ph_session_get_contact_book (self->session),
+                               contact);
+}
+
+static void
 set_content_page (PhWindow *self, const char *page, PhChat *chat)
 {
   PhChat *previous = current_chat (self);
@@ -163,6 +216,11 @@ set_content_page (PhWindow *self, const char *page, PhChat *chat)
 
   ph_chat_view_set_chat (self->chat_view, chat);
   follow_in_inspector (self, chat);
+  if (!g_str_equal (page, "contact"))
+    {
+      show_contact_on_page (self, NULL);
+      gtk_selection_model_unselect_all (GTK_SELECTION_MODEL (self->contacts_selection));
+    }
   /* A chat on its way to connect appears at once: a crossfade is a dozen
    * frames while its packets are in flight. */
   gtk_stack_set_visible_child_full (self->content_stack, page,
@@ -175,6 +233,8 @@ set_content_page (PhWindow *self, const char *page, PhChat *chat)
       g_signal_connect_swapped (chat, "notify::title", G_CALLBACK (update_content_title), self);
       g_signal_connect_swapped (chat, "notify::state", G_CALLBACK (update_content_title), self);
       g_signal_connect_swapped (ph_chat_get_conversation (chat), "notify::path",
+                                G_CALLBACK (update_content_title), self);
+      g_signal_connect_swapped (ph_chat_get_conversation (chat), "notify::contact",
                                 G_CALLBACK (update_content_title), self);
     }
 
@@ -199,6 +259,14 @@ update_sidebar (PhWindow *self)
   gboolean empty = g_list_model_get_n_items (self->chats) == 0;
 
   gtk_stack_set_visible_child_name (self->sidebar_stack, empty ? "empty" : "list");
+}
+
+static void
+update_contacts (PhWindow *self)
+{
+  gboolean empty = g_list_model_get_n_items (self->contacts) == 0;
+
+  gtk_stack_set_visible_child_name (self->contacts_stack, empty ? "empty" : "list");
 }
 
 static void
@@ -238,6 +306,23 @@ chat_failed_cb (PhWindow *self, const GError *error, PhConversation *conversatio
 }
 
 static void
+contact_saved_cb (PhWindow *self, PhContact *contact, PhConversation *conversation)
+{
+  g_autofree char *text
+      = g_strdup_printf (_ ("%s saved as a contact"), ph_contact_get_name (contact));
+
+  show_toast (self, text);
+}
+
+static void
+contact_failed_cb (PhWindow *self, const GError *error, PhConversation *conversation)
+{
+  g_autofree char *text = g_strdup_printf (_ ("Could not save the contact: %s"), error->message);
+
+  show_toast (self, text);
+}
+
+static void
 chat_history_failed_cb (PhWindow *self, const GError *error, PhChat *chat)
 {
   show_toast (self, error->message);
@@ -252,6 +337,10 @@ track_chat (PhWindow *self, PhChat *chat)
                            G_CONNECT_SWAPPED);
   g_signal_connect_object (ph_chat_get_conversation (chat), "failed", G_CALLBACK (chat_failed_cb),
                            self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (ph_chat_get_conversation (chat), "contact-saved",
+                           G_CALLBACK (contact_saved_cb), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (ph_chat_get_conversation (chat), "contact-failed",
+                           G_CALLBACK (contact_failed_cb), self, G_CONNECT_SWAPPED);
 }
 
 /* Every chat the session lists, whichever window made it. */
@@ -312,6 +401,24 @@ sidebar_activate_cb (PhWindow *self, guint position)
 }
 
 static void
+contacts_activate_cb (PhWindow *self, guint position)
+{
+  g_autoptr (PhContact) contact = g_list_model_get_item (self->contacts, position);
+
+  ph_window_show_contact (self, contact);
+}
+
+static void
+contact_removed_cb (PhWindow *self)
+{
+  g_autofree char *text
+      = g_strdup_printf (_ ("%s removed from contacts"), ph_contact_get_name (self->shown_contact));
+
+  set_content_page (self, "welcome", NULL);
+  show_toast (self, text);
+}
+
+static void
 join_cb (PhWindow *self, const char *code)
 {
   ph_window_join_chat (self, code);
@@ -334,6 +441,25 @@ static void
 sidebar_unbind_cb (GtkSignalListItemFactory *factory, GtkListItem *item)
 {
   ph_conversation_row_set_chat (PH_CONVERSATION_ROW (gtk_list_item_get_child (item)), NULL);
+}
+
+static void
+contacts_setup_cb (GtkSignalListItemFactory *factory, GtkListItem *item)
+{
+  gtk_list_item_set_child (item, ph_contact_row_new ());
+}
+
+static void
+contacts_bind_cb (GtkSignalListItemFactory *factory, GtkListItem *item)
+{
+  ph_contact_row_set_contact (PH_CONTACT_ROW (gtk_list_item_get_child (item)),
+                              gtk_list_item_get_item (item));
+}
+
+static void
+contacts_unbind_cb (GtkSignalListItemFactory *factory, GtkListItem *item)
+{
+  ph_contact_row_set_contact (PH_CONTACT_ROW (gtk_list_item_get_child (item)), NULL);
 }
 
 static void
@@ -366,6 +492,26 @@ delete_chat_action (GtkWidget *widget, const char *action_name, GVariant *parame
 
   if (chat != NULL)
     delete_chat (self, chat);
+}
+
+static void
+save_contact_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  PhWindow *self = PH_WINDOW (widget);
+  PhChat *chat = current_chat (self);
+  PhContactBook *book = ph_session_get_contact_book (self->session);
+  g_autofree char *text = NULL;
+
+  if (chat == NULL || book == NULL)
+    return;
+  ph_conversation_save_contact (ph_chat_get_conversation (chat), book);
+  /* Nothing is stored until the peer saves too; say so. */
+  if (!ph_conversation_get_peer_wants_contact (ph_chat_get_conversation (chat)))
+    {
+      text = g_strdup_printf (_ ("%s becomes a contact once they save you too"),
+                              ph_chat_get_title (chat));
+      show_toast (self, text);
+    }
 }
 
 static void
@@ -431,6 +577,8 @@ ph_window_dispose (GObject *object)
     g_signal_handlers_disconnect_by_data (self->flap, self);
   gtk_widget_dispose_template (GTK_WIDGET (self), PH_TYPE_WINDOW);
   g_clear_object (&self->selection);
+  g_clear_object (&self->contacts_selection);
+  g_clear_object (&self->contacts);
   self->chats = NULL;
   g_clear_object (&self->session);
 
@@ -443,6 +591,7 @@ ph_window_constructed (GObject *object)
   PhWindow *self = PH_WINDOW (object);
   GSettings *settings = ph_session_get_settings (self->session);
   const GError *history_error = ph_session_get_history_error (self->session);
+  const GError *contact_book_error = ph_session_get_contact_book_error (self->session);
 
   G_OBJECT_CLASS (ph_window_parent_class)->constructed (object);
 
@@ -454,6 +603,19 @@ ph_window_constructed (GObject *object)
   chats_changed_cb (self, 0, 0, g_list_model_get_n_items (self->chats));
   g_signal_connect_object (self->chats, "items-changed", G_CALLBACK (chats_changed_cb), self,
                            G_CONNECT_SWAPPED);
+
+  /* Without a contact book (its error is shown) the section stays empty. */
+  if (ph_session_get_contact_book (self->session) != NULL)
+    self->contacts = g_object_ref (G_LIST_MODEL (ph_session_get_contact_book (self->session)));
+  else
+    self->contacts = G_LIST_MODEL (g_list_store_new (PH_TYPE_CONTACT));
+  self->contacts_selection = gtk_single_selection_new (g_object_ref (self->contacts));
+  gtk_single_selection_set_autoselect (self->contacts_selection, FALSE);
+  gtk_single_selection_set_can_unselect (self->contacts_selection, TRUE);
+  gtk_list_view_set_model (self->contacts_list, GTK_SELECTION_MODEL (self->contacts_selection));
+  update_contacts (self);
+  g_signal_connect_object (self->contacts, "items-changed", G_CALLBACK (update_contacts), self,
+                           G_CONNECT_SWAPPED);
   set_content_page (self, "welcome", NULL);
 
   gtk_window_set_default_size (GTK_WINDOW (self), g_settings_get_int (settings, "window-width"),
@@ -462,6 +624,8 @@ ph_window_constructed (GObject *object)
     gtk_window_maximize (GTK_WINDOW (self));
   if (history_error != NULL)
     show_toast (self, history_error->message);
+  if (contact_book_error != NULL)
+    show_toast (self, contact_book_error->message);
 }
 
 static void
@@ -513,6 +677,7 @@ ph_window_class_init (PhWindowClass *klass)
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   g_type_ensure (PH_TYPE_CHAT_VIEW);
+  g_type_ensure (PH_TYPE_CONTACT_PAGE);
   g_type_ensure (PH_TYPE_INSPECTOR);
   g_type_ensure (PH_TYPE_JOIN_PAGE);
 
@@ -523,9 +688,13 @@ ph_window_class_init (PhWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, PhWindow, sidebar_box);
   gtk_widget_class_bind_template_child (widget_class, PhWindow, sidebar_stack);
   gtk_widget_class_bind_template_child (widget_class, PhWindow, sidebar_list);
+  gtk_widget_class_bind_template_child (widget_class, PhWindow, contacts_stack);
+  gtk_widget_class_bind_template_child (widget_class, PhWindow, contacts_list);
+  gtk_widget_class_bind_template_child (widget_class, PhWindow, contact_page);
   gtk_widget_class_bind_template_child (widget_class, PhWindow, content_box);
   gtk_widget_class_bind_template_child (widget_class, PhWindow, content_title);
   gtk_widget_class_bind_template_child (widget_class, PhWindow, inspector_button);
+  gtk_widget_class_bind_template_child (widget_class, PhWindow, save_contact_button);
   gtk_widget_class_bind_template_child (widget_class, PhWindow, flap);
   gtk_widget_class_bind_template_child (widget_class, PhWindow, content_stack);
   gtk_widget_class_bind_template_child (widget_class, PhWindow, join_page);
@@ -533,11 +702,14 @@ ph_window_class_init (PhWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, PhWindow, inspector);
   gtk_widget_class_bind_template_callback (widget_class, sidebar_activate_cb);
   gtk_widget_class_bind_template_callback (widget_class, join_cb);
+  gtk_widget_class_bind_template_callback (widget_class, contacts_activate_cb);
+  gtk_widget_class_bind_template_callback (widget_class, contact_removed_cb);
 
   gtk_widget_class_install_action (widget_class, "win.start-chat", NULL, start_chat_action);
   gtk_widget_class_install_action (widget_class, "win.join-chat", NULL, join_chat_action);
   gtk_widget_class_install_action (widget_class, "win.close-chat", NULL, close_chat_action);
   gtk_widget_class_install_action (widget_class, "win.delete-chat", NULL, delete_chat_action);
+  gtk_widget_class_install_action (widget_class, "win.save-contact", NULL, save_contact_action);
   gtk_widget_class_install_action (widget_class, "win.toggle-inspector", NULL,
                                    toggle_inspector_action);
   gtk_widget_class_install_action (widget_class, "win.show-toast", "s", show_toast_action);
@@ -556,6 +728,13 @@ ph_window_init (PhWindow *self)
   g_signal_connect (factory, "bind", G_CALLBACK (sidebar_bind_cb), NULL);
   g_signal_connect (factory, "unbind", G_CALLBACK (sidebar_unbind_cb), NULL);
   gtk_list_view_set_factory (self->sidebar_list, factory);
+  g_object_unref (factory);
+
+  factory = gtk_signal_list_item_factory_new ();
+  g_signal_connect (factory, "setup", G_CALLBACK (contacts_setup_cb), NULL);
+  g_signal_connect (factory, "bind", G_CALLBACK (contacts_bind_cb), NULL);
+  g_signal_connect (factory, "unbind", G_CALLBACK (contacts_unbind_cb), NULL);
+  gtk_list_view_set_factory (self->contacts_list, factory);
   g_object_unref (factory);
 
   g_signal_connect (self, "notify::is-active", G_CALLBACK (is_active_cb), NULL);
@@ -659,6 +838,35 @@ ph_window_show_chat (PhWindow *self, PhChat *chat)
         }
     }
   adw_leaflet_set_visible_child (self->leaflet, self->content_box);
+}
+
+void
+ph_window_show_contact (PhWindow *self, PhContact *contact)
+{
+  g_return_if_fail (PH_IS_WINDOW (self));
+  g_return_if_fail (PH_IS_CONTACT (contact));
+
+  show_contact_on_page (self, contact);
+  set_content_page (self, "contact", NULL);
+  for (guint i = 0; i < g_list_model_get_n_items (self->contacts); i++)
+    {
+      g_autoptr (PhContact) listed = g_list_model_get_item (self->contacts, i);
+
+      if (listed == contact)
+        {
+          gtk_single_selection_set_selected (self->contacts_selection, i);
+          break;
+        }
+    }
+  adw_leaflet_set_visible_child (self->leaflet, self->content_box);
+}
+
+GtkWidget *
+ph_window_get_contact_page (PhWindow *self)
+{
+  g_return_val_if_fail (PH_IS_WINDOW (self), NULL);
+
+  return GTK_WIDGET (self->contact_page);
 }
 
 GListModel *

@@ -24,6 +24,9 @@ PhChat *ph_window_join_chat (PhWindow *self, const char *code);
 void ph_window_show_join_page (PhWindow *self);
 void ph_window_show_chat (PhWindow *self, PhChat *chat);
 /* The session's chats, as the sidebar lists them. */
+/* Opens @contact's page, selecting its row in the sidebar. */
+void ph_window_show_contact (PhWindow *self, PhContact *contact);
+GtkWidget *ph_window_get_contact_page (PhWindow *self);
 GListModel *ph_window_get_chats (PhWindow *self);
 /* Children for tests and screenshots. */
 GtkWidget *ph_window_get_chat_view (PhWindow *self);
