@@ -1693,7 +1693,7 @@ main (int argc, char **argv)
   g_test_add_func ("/gui/join/no-inspector", test_join_opens_no_inspector);
   ph_test_add_func_with_hooks ("/gui/join/unreachable-server", test_join_unreachable_server);
   g_test_add_func ("/gui/start/shows-code", test_start_shows_code);
-  g_test_add_func ("/gui/start/quiet-setup", test_start_quiet_setup);
+  ph_test_add_func_with_hooks ("/gui/start/quiet-setup", test_start_quiet_setup);
   g_test_add_func ("/gui/chat/with-cli-peer", test_chat_with_cli_peer);
   g_test_add_func ("/gui/inspector/relayed-path", test_diagram_of_a_relayed_path);
   g_test_add_func ("/gui/chat/typing", test_typing_indicator);
