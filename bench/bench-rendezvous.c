@@ -418,8 +418,8 @@ connection_new (Load *load, Work work)
   Connection *connection = g_new0 (Connection, 1);
 
   connection->work = work;
-  connection->port = load->second_port != 0 && load->n_connections++ % 2 == 1 ? load->second_port
-                                                                             : load->port;
+  connection->port
+      = load->second_port != 0 && load->n_connections++ % 2 == 1 ? load->second_port : load->port;
   connection->in = g_byte_array_sized_new (4096);
   connection_open (load, connection);
   return connection;
@@ -811,7 +811,8 @@ start_rendezvous (const char *binary, StoreRun *run, Load *load, GSubprocess **o
   if (run->two_servers)
     {
       *out_second = start_server_on (binary, run->uri, SERVER_CPU + 1, &load->second_port);
-      load->second_pid = (GPid)g_ascii_strtoll (g_subprocess_get_identifier (*out_second), NULL, 10);
+      load->second_pid
+          = (GPid)g_ascii_strtoll (g_subprocess_get_identifier (*out_second), NULL, 10);
     }
   return start_server (binary, run->uri, &load->port);
 }
@@ -940,9 +941,9 @@ print_comparison (const StoreRun *runs, guint n_runs, guint n_polls)
   for (guint i = 1; i < n_runs && g_str_has_prefix (first->uri, "memory:"); i++)
     {
       double share = runs[i].round_trip.round_trips_per_s / first->round_trip.round_trips_per_s;
-      double target = g_str_has_prefix (runs[i].uri, "sqlite:") ? TARGET_SQLITE_SHARE
+      double target = g_str_has_prefix (runs[i].uri, "sqlite:")         ? TARGET_SQLITE_SHARE
                       : runs[i].redis_port != 0 && !runs[i].two_servers ? TARGET_REDIS_SHARE
-                                                                         : 0;
+                                                                        : 0;
 
       if (target > 0)
         printf ("  target: %s >= %.0f%% of memory's round trips/s: %s (%.0f%%; by CPU time per "
@@ -956,7 +957,8 @@ print_comparison (const StoreRun *runs, guint n_runs, guint n_polls)
         one_redis = &runs[i];
       else if (runs[i].two_servers && one_redis != NULL)
         {
-          double ratio = runs[i].round_trip.round_trips_per_s / one_redis->round_trip.round_trips_per_s;
+          double ratio
+              = runs[i].round_trip.round_trips_per_s / one_redis->round_trip.round_trips_per_s;
 
           printf ("  target: two servers on Redis >= %.1fx one: %s (%.2fx)\n", TARGET_TWO_SERVERS,
                   ratio >= TARGET_TWO_SERVERS ? "met" : "NOT met", ratio);
@@ -1039,8 +1041,8 @@ main (int argc, char *argv[])
       runs[n_runs - 1].two_servers = TRUE;
     }
   for (guint i = 0; i < n_runs; i++)
-    runs[i].label = runs[i].two_servers ? g_strconcat (runs[i].uri, " x2", NULL)
-                                        : g_strdup (runs[i].uri);
+    runs[i].label
+        = runs[i].two_servers ? g_strconcat (runs[i].uri, " x2", NULL) : g_strdup (runs[i].uri);
 
   /* Both ends need a descriptor per connection; the server inherits this. */
   getrlimit (RLIMIT_NOFILE, &files);

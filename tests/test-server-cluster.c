@@ -135,8 +135,8 @@ read_answer (SoupMessage *msg, GBytes *bytes)
 }
 
 static Answer *
-request (Fixture *fixture, const char *url, const char *method, const char *path,
-         const char *body, const char *secret)
+request (Fixture *fixture, const char *url, const char *method, const char *path, const char *body,
+         const char *secret)
 {
   g_autoptr (SoupMessage) msg = new_request (url, method, path, body, secret);
   g_autoptr (GAsyncResult) result = NULL;

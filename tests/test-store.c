@@ -90,11 +90,10 @@ make_redis (Fixture *fixture, const PhStoreLimits *limits)
 
   if (fixture->redis == NULL)
     fixture->redis = ph_test_redis_start (fixture->dir, PH_TEST_REDIS_VOLATILE);
-  store = g_object_new (PH_TYPE_REDIS_STORE, "host", "127.0.0.1", "port",
-                        ph_test_redis_get_port (fixture->redis), "max-mailboxes",
-                        limits->max_mailboxes, "max-messages", limits->max_messages,
-                        "max-mailbox-bytes", limits->max_mailbox_bytes, "lifetime",
-                        limits->lifetime, NULL);
+  store = g_object_new (
+      PH_TYPE_REDIS_STORE, "host", "127.0.0.1", "port", ph_test_redis_get_port (fixture->redis),
+      "max-mailboxes", limits->max_mailboxes, "max-messages", limits->max_messages,
+      "max-mailbox-bytes", limits->max_mailbox_bytes, "lifetime", limits->lifetime, NULL);
   g_assert_true (ph_test_wait_until (store_connected, store, DEADLINE_MS));
   return store;
 }

@@ -228,15 +228,16 @@ call_new (PhRedisStore *self, GTask *task, const PhStoreRequest *request)
   g_ptr_array_add (args, text_arg (self->instance));
   g_ptr_array_add (args, number_arg (call->nameplate));
   g_ptr_array_add (args, hash_arg (request != NULL && request->has_secret,
-                              request != NULL ? request->secret_hash : NULL));
-  g_ptr_array_add (args, hash_arg (request != NULL, request != NULL ? request->seat_secret_hash : NULL));
+                                   request != NULL ? request->secret_hash : NULL));
+  g_ptr_array_add (args,
+                   hash_arg (request != NULL, request != NULL ? request->seat_secret_hash : NULL));
   g_ptr_array_add (args, hash_arg (request != NULL && request->has_request_key,
-                              request != NULL ? request->request_key_hash : NULL));
+                                   request != NULL ? request->request_key_hash : NULL));
   g_ptr_array_add (args, text_arg (request != NULL ? request->tag : NULL));
   g_ptr_array_add (args, text_arg (tag));
   g_ptr_array_add (args, text_arg (request != NULL ? request->phase : NULL));
   g_ptr_array_add (args, request != NULL && request->body != NULL ? g_bytes_ref (request->body)
-                                                             : text_arg (NULL));
+                                                                  : text_arg (NULL));
   g_ptr_array_add (args, text_arg (request != NULL && request->body != NULL ? "1" : "0"));
   g_ptr_array_add (args, number_arg (call->after));
   g_ptr_array_add (args, number_arg (request != NULL ? request->quota : 0));
@@ -324,12 +325,12 @@ deliver (PhRedisStore *self, Call *call)
     ph_store_emit_message_added (PH_STORE (self), call->reply->nameplate, call->reply->index);
   if (call->reply != NULL
       && (call->op == PH_STORE_OP_MEET_ADD_MESSAGE || call->op == PH_STORE_OP_STORE_COPY))
-    ph_store_emit_point_changed (PH_STORE (self), call->point_request->point_id,
-                                 call->reply->index, call->point_request->side);
+    ph_store_emit_point_changed (PH_STORE (self), call->point_request->point_id, call->reply->index,
+                                 call->point_request->side);
 
   if (call->task == NULL)
-    schedule_sweep (self, call->next_due_ms >= 0 ? MIN (call->next_due_ms, SWEEP_MAX_MS)
-                                                 : SWEEP_MAX_MS);
+    schedule_sweep (self,
+                    call->next_due_ms >= 0 ? MIN (call->next_due_ms, SWEEP_MAX_MS) : SWEEP_MAX_MS);
   else if (call->next_due_ms >= 0)
     schedule_sweep (self, call->next_due_ms);
 
@@ -516,10 +517,10 @@ read_answer (PhRedisStore *self, Call *call, const redisReply *answer)
   status = element_integer (answer, 0);
   if (status == STATUS_NO_MESSAGE_YET)
     {
-      call->error = g_error_new (
-          PH_STORE_ERROR, PH_STORE_ERROR_NO_SUCH_MAILBOX,
-          "Mailbox %u holds no message yet: the chat you were in may not be back.",
-          call->nameplate);
+      call->error
+          = g_error_new (PH_STORE_ERROR, PH_STORE_ERROR_NO_SUCH_MAILBOX,
+                         "Mailbox %u holds no message yet: the chat you were in may not be back.",
+                         call->nameplate);
       return TRUE;
     }
   if (status > 0 && status <= PH_STORE_ERROR_FAILED && call->point_request != NULL)
@@ -530,8 +531,8 @@ read_answer (PhRedisStore *self, Call *call, const redisReply *answer)
     }
   if (status > 0 && status <= PH_STORE_ERROR_FAILED)
     {
-      call->error = ph_store_refusal_new ((PhStoreError)(status - 1), call->nameplate,
-                                          &self->limits);
+      call->error
+          = ph_store_refusal_new ((PhStoreError)(status - 1), call->nameplate, &self->limits);
       return TRUE;
     }
   if (status != 0)
@@ -555,8 +556,8 @@ read_answer (PhRedisStore *self, Call *call, const redisReply *answer)
   if (call->op == PH_STORE_OP_FETCH)
     {
       messages = answer->element[11];
-      reply->messages = g_ptr_array_new_full (messages->elements,
-                                              (GDestroyNotify)ph_stored_message_unref);
+      reply->messages
+          = g_ptr_array_new_full (messages->elements, (GDestroyNotify)ph_stored_message_unref);
       for (size_t i = 0; i < messages->elements; i++)
         {
           PhStoredMessage *message = decode_message (messages->element[i], call->after + i + 1);
@@ -592,8 +593,8 @@ command_cb (redisAsyncContext *ac, void *reply_data, void *privdata)
   else if (reply->type == REDIS_REPLY_ERROR)
     {
       g_set_error (&call->error, PH_STORE_ERROR, PH_STORE_ERROR_FAILED,
-                   "Redis at %s failed the %s operation: %s", self->address,
-                   script_op_name (call), reply->str);
+                   "Redis at %s failed the %s operation: %s", self->address, script_op_name (call),
+                   reply->str);
     }
   else if (!read_answer (self, call, reply))
     {
@@ -728,8 +729,7 @@ link_gone (Link *link, const char *reason)
 
   g_free (self->last_error);
   self->last_error = g_strdup (reason != NULL && *reason != '\0' ? reason : "connection closed");
-  g_debug ("Redis %s connection to %s gone: %s", link_name (link), self->address,
-           self->last_error);
+  g_debug ("Redis %s connection to %s gone: %s", link_name (link), self->address, self->last_error);
   update_state (self);
   schedule_retry (link);
 }
@@ -1020,8 +1020,7 @@ ph_redis_store_get_property (GObject *object, guint prop_id, GValue *value, GPar
 }
 
 static void
-ph_redis_store_set_property (GObject *object, guint prop_id, const GValue *value,
-                             GParamSpec *pspec)
+ph_redis_store_set_property (GObject *object, guint prop_id, const GValue *value, GParamSpec *pspec)
 {
   PhRedisStore *self = PH_REDIS_STORE (object);
 
@@ -1088,8 +1087,7 @@ static void
 ph_redis_store_init (PhRedisStore *self)
 {
   self->context = g_main_context_ref_thread_default ();
-  g_snprintf (self->instance, sizeof self->instance, "%08x%08x", g_random_int (),
-              g_random_int ());
+  g_snprintf (self->instance, sizeof self->instance, "%08x%08x", g_random_int (), g_random_int ());
   for (guint i = 0; i < N_LINKS; i++)
     {
       self->links[i].store = self;

@@ -188,6 +188,7 @@ ph_store_uri_parse (const char *uri, GType *out_type, GPtrArray *names, GArray *
 
   g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
                "--store takes sqlite:PATH, redis://HOST:PORT[/DB], unix:PATH[?db=DB] or "
-               "memory:, not “%s”.", uri);
+               "memory:, not “%s”.",
+               uri);
   return FALSE;
 }
