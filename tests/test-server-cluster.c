@@ -220,32 +220,12 @@ join (const char *url, const char *code)
 }
 
 static void
-assert_connected (PhTestProcess *peer, const char *expected_peer_name)
-{
-  g_autoptr (JsonObject) event = ph_test_process_wait_event (peer, "connected", CONNECT_TIMEOUT_MS);
-
-  g_assert_cmpstr (json_object_get_string_member (event, "peer"), ==, expected_peer_name);
-}
-
-static void
-assert_message_goes_through (PhTestProcess *sender, PhTestProcess *receiver, const char *text)
-{
-  g_autoptr (JsonObject) received = NULL;
-  g_autoptr (JsonObject) delivered = NULL;
-
-  ph_test_process_write_line (sender, text);
-  received = ph_test_process_wait_event (receiver, "message", EVENT_TIMEOUT_MS);
-  g_assert_cmpstr (json_object_get_string_member (received, "text"), ==, text);
-  delivered = ph_test_process_wait_event (sender, "delivered", EVENT_TIMEOUT_MS);
-}
-
-static void
 chat_and_quit (PhTestProcess *host, PhTestProcess *joiner)
 {
-  assert_connected (host, "Bob");
-  assert_connected (joiner, "Alice");
-  assert_message_goes_through (host, joiner, "hello from one server");
-  assert_message_goes_through (joiner, host, "and back from the other");
+  ph_test_cli_assert_connected (host, "Bob");
+  ph_test_cli_assert_connected (joiner, "Alice");
+  ph_test_cli_assert_message_goes_through (host, joiner, "hello from one server");
+  ph_test_cli_assert_message_goes_through (joiner, host, "and back from the other");
   ph_test_process_close_stdin (host);
   g_assert_cmpint (ph_test_process_wait_exit (host, EVENT_TIMEOUT_MS), ==, 0);
   g_assert_cmpint (ph_test_process_wait_exit (joiner, EVENT_TIMEOUT_MS), ==, 0);

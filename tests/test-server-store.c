@@ -213,26 +213,6 @@ host_and_get_code (Fixture *fixture, PhTestProcess **out_host)
   return g_strdup (json_object_get_string_member (event, "code"));
 }
 
-static void
-assert_connected (PhTestProcess *peer, const char *expected_peer_name)
-{
-  g_autoptr (JsonObject) event = ph_test_process_wait_event (peer, "connected", CONNECT_TIMEOUT_MS);
-
-  g_assert_cmpstr (json_object_get_string_member (event, "peer"), ==, expected_peer_name);
-}
-
-static void
-assert_message_goes_through (PhTestProcess *sender, PhTestProcess *receiver, const char *text)
-{
-  g_autoptr (JsonObject) received = NULL;
-  g_autoptr (JsonObject) delivered = NULL;
-
-  ph_test_process_write_line (sender, text);
-  received = ph_test_process_wait_event (receiver, "message", EVENT_TIMEOUT_MS);
-  g_assert_cmpstr (json_object_get_string_member (received, "text"), ==, text);
-  delivered = ph_test_process_wait_event (sender, "delivered", EVENT_TIMEOUT_MS);
-}
-
 /* The server is killed between the host's code and the joiner's join,
  * and started again on its database: the joiner joins with the code, the
  * chat connects and delivers, and nobody had to open a mailbox again;
@@ -282,10 +262,10 @@ test_kill_between_code_and_join (Fixture *fixture, gconstpointer data)
   memcpy (joiner_args, args, sizeof args);
   joiner_args[1] = code;
   joiner = ph_test_spawn_cli (fixture->url, "Bob", PH_TEST_CLI_JSON, joiner_args, NULL);
-  assert_connected (host, "Bob");
-  assert_connected (joiner, "Alice");
-  assert_message_goes_through (host, joiner, "hello after the restart");
-  assert_message_goes_through (joiner, host, "and back");
+  ph_test_cli_assert_connected (host, "Bob");
+  ph_test_cli_assert_connected (joiner, "Alice");
+  ph_test_cli_assert_message_goes_through (host, joiner, "hello after the restart");
+  ph_test_cli_assert_message_goes_through (joiner, host, "and back");
 
   /* The message is there for both sides, in the mailbox it went to. */
   fetched = request (fixture, "GET", messages_path, NULL, other_host.secret);

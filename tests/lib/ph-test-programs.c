@@ -90,3 +90,25 @@ ph_test_spawn_cli (const char *url, const char *name, PhTestCliFlags flags, cons
 
   return ph_test_process_spawn ((const char *const *)strv, envp);
 }
+
+void
+ph_test_cli_assert_connected (PhTestProcess *peer, const char *expected_peer_name)
+{
+  g_autoptr (JsonObject) event
+      = ph_test_process_wait_event (peer, "connected", ph_test_scaled_ms (20000));
+
+  g_assert_cmpstr (json_object_get_string_member (event, "peer"), ==, expected_peer_name);
+}
+
+void
+ph_test_cli_assert_message_goes_through (PhTestProcess *sender, PhTestProcess *receiver,
+                                         const char *text)
+{
+  g_autoptr (JsonObject) received = NULL;
+  g_autoptr (JsonObject) delivered = NULL;
+
+  ph_test_process_write_line (sender, text);
+  received = ph_test_process_wait_event (receiver, "message", ph_test_scaled_ms (10000));
+  g_assert_cmpstr (json_object_get_string_member (received, "text"), ==, text);
+  delivered = ph_test_process_wait_event (sender, "delivered", ph_test_scaled_ms (10000));
+}

@@ -41,4 +41,11 @@ typedef enum
 PhTestProcess *ph_test_spawn_cli (const char *url, const char *name, PhTestCliFlags flags,
                                   const char *const *args, const char *const *envp);
 
+/* For --json peers: @peer connects (within 20 s, scaled) to a peer called
+ * @expected_peer_name; @sender's line @text reaches @receiver, and
+ * @sender is told it was delivered (10 s each). */
+void ph_test_cli_assert_connected (PhTestProcess *peer, const char *expected_peer_name);
+void ph_test_cli_assert_message_goes_through (PhTestProcess *sender, PhTestProcess *receiver,
+                                              const char *text);
+
 G_END_DECLS
