@@ -27,6 +27,9 @@
 /* version, registration id, device id, one-time pre-key id and key,
  * signed pre-key id, key and signature, identity key */
 #define BUNDLE_TYPE "(yuuuayuayayay)"
+/* The same, for g_variant_new () and g_variant_get () with the byte
+ * arrays as GVariants. */
+#define BUNDLE_FORMAT "(yuuu@ayu@ay@ay@ay)"
 #define SIGNATURE_SIZE 64
 
 /* A sealed message is one byte of libsignal's message type, then the
@@ -113,8 +116,8 @@ set_error (PhRatchet *self, int rc, const char *contact_id, GError **error)
       break;
     case SG_ERR_UNTRUSTED_IDENTITY:
       g_set_error (error, PH_RATCHET_ERROR, PH_RATCHET_ERROR_IDENTITY_CHANGED,
-                   "A message for %s came from another identity than the contact's: "
-                   "it was refused.",
+                   "A message said to be from %s came from another identity than the "
+                   "contact's: it was refused.",
                    contact_id);
       break;
     case SG_ERR_NO_SESSION:
@@ -126,7 +129,7 @@ set_error (PhRatchet *self, int rc, const char *contact_id, GError **error)
       break;
     default:
       g_set_error (error, PH_RATCHET_ERROR, PH_RATCHET_ERROR_INVALID,
-                   "A message for %s could not be opened: it is damaged, forged or its "
+                   "A sealed message with %s could not be opened or made: it is damaged, forged or its "
                    "keys are gone (libsignal error %d).",
                    contact_id, rc);
       break;
@@ -244,7 +247,7 @@ ph_ratchet_make_bundle (PhRatchet *self, GError **error)
   signature = g_bytes_new (session_signed_pre_key_get_signature (signed_pre_key),
                            session_signed_pre_key_get_signature_len (signed_pre_key));
   bundle = g_variant_ref_sink (g_variant_new (
-      BUNDLE_TYPE, (guint8)BUNDLE_VERSION, ph_ratchet_store_get_registration_id (self->store),
+      BUNDLE_FORMAT, (guint8)BUNDLE_VERSION, ph_ratchet_store_get_registration_id (self->store),
       (guint32)DEVICE_ID, session_pre_key_get_id (pre_key),
       public_key_variant (ec_key_pair_get_public (session_pre_key_get_key_pair (pre_key))),
       session_signed_pre_key_get_id (signed_pre_key),
@@ -285,7 +288,7 @@ parse_bundle (PhRatchet *self, GBytes *bytes, session_pre_key_bundle **out,
   bundle = g_variant_ref_sink (g_variant_new_from_bytes (G_VARIANT_TYPE (BUNDLE_TYPE), bytes, FALSE));
   if (!g_variant_is_normal_form (bundle))
     return set_invalid (error, "The contact's key bundle is damaged.");
-  g_variant_get (bundle, "(yuuu@ayu@ay@ay@ay)", &version, &registration_id, &device_id,
+  g_variant_get (bundle, BUNDLE_FORMAT, &version, &registration_id, &device_id,
                  &pre_key_id, &pre_key_variant, &signed_pre_key_id, &signed_pre_key_variant,
                  &signature_variant, &identity_variant);
   if (version != BUNDLE_VERSION)
