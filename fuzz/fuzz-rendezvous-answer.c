@@ -17,7 +17,8 @@ int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 #define NAMEPLATE "42"
 
 /* Byte 0 picks the answer, byte 1 is its parameter (the index a fetch
- * reads past, what a refusal was about), the rest is the body as a
+ * reads past, what a refusal was about, the index a wait's points read
+ * past), the rest is the body as a
  * server sent it. Allocation, claim and join answers carry a side's
  * secret; fetched messages name sides by number. */
 enum
@@ -29,6 +30,9 @@ enum
   ANSWER_TURN,
   ANSWER_REFUSAL,
   ANSWER_JOIN,
+  ANSWER_MEET_WAIT,
+  ANSWER_STORED,
+  ANSWER_COPIES,
   N_ANSWERS
 };
 
@@ -144,6 +148,76 @@ fuzz_turn (const char *body, gsize length)
     g_assert (info->username != NULL);
 }
 
+#define POINT_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define POINT_B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+
+/* Points that parsed are some of those asked about, each once, each with
+ * news above its own index. */
+static void
+fuzz_meet_wait (const char *body, gsize length, guint8 parameter)
+{
+  const char *const ids[] = { POINT_A, POINT_B };
+  const guint64 afters[] = { parameter, 0 };
+  g_autoptr (GPtrArray) points = NULL;
+  g_autoptr (GError) error = NULL;
+  gboolean seen[2] = { FALSE, FALSE };
+
+  points = ph_rendezvous_answer_parse_meet_wait (SERVER, body, length, ids, afters, 2, &error);
+  if (points == NULL)
+    {
+      check_malformed (error);
+      return;
+    }
+
+  g_assert (error == NULL);
+  g_assert_cmpuint (points->len, <=, 2);
+  for (guint i = 0; i < points->len; i++)
+    {
+      PhMeetingPointNews *news = g_ptr_array_index (points, i);
+      guint which = g_str_equal (news->id, POINT_A) ? 0 : 1;
+      guint64 last = afters[which];
+
+      g_assert (g_str_equal (news->id, ids[which]));
+      g_assert (!seen[which]);
+      seen[which] = TRUE;
+      g_assert (news->messages->len > 0 || news->n_stored > 0);
+      for (guint j = 0; j < news->messages->len; j++)
+        {
+          PhMailboxMessage *message = g_ptr_array_index (news->messages, j);
+
+          g_assert_cmpuint (message->index, >, last);
+          last = message->index;
+        }
+    }
+}
+
+static void
+fuzz_copies (const char *body, gsize length, guint64 after)
+{
+  g_autoptr (GPtrArray) copies = NULL;
+  g_autoptr (GError) error = NULL;
+  guint64 last = after;
+
+  copies = ph_rendezvous_answer_parse_copies (SERVER, body, length, after, &error);
+  if (copies == NULL)
+    {
+      check_malformed (error);
+      return;
+    }
+
+  g_assert (error == NULL);
+  for (guint i = 0; i < copies->len; i++)
+    {
+      PhStoredCopy *copy = g_ptr_array_index (copies, i);
+
+      g_assert_cmpuint (copy->index, >, last);
+      g_assert_cmpuint (copy->index, <=, G_MAXINT64);
+      g_assert (g_str_equal (copy->side, "1") || g_str_equal (copy->side, "2"));
+      g_assert (copy->body != NULL);
+      last = copy->index;
+    }
+}
+
 /* A secret that parsed: what a server answered for our side, in the
  * one shape the client sends back. */
 static void
@@ -254,6 +328,23 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
       break;
     case ANSWER_REFUSAL:
       fuzz_refusal (body, length, parameter);
+      break;
+    case ANSWER_MEET_WAIT:
+      fuzz_meet_wait (body, length, parameter);
+      break;
+    case ANSWER_STORED:
+      {
+        guint64 index = 0;
+        guint expires_in = 0;
+
+        if (ph_rendezvous_answer_parse_stored (SERVER, body, length, &index, &expires_in, &error))
+          g_assert (index >= 1 && index <= G_MAXINT64);
+        else
+          check_malformed (error);
+      }
+      break;
+    case ANSWER_COPIES:
+      fuzz_copies (body, length, parameter);
       break;
     default:
       g_assert_not_reached ();

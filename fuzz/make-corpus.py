@@ -270,6 +270,22 @@ answer("turn", 4, 0, compact({
     "ttl": 3600}))
 answer("turn-stun-only", 4, 0, compact({"stun": ["stun:192.0.2.1:3478"]}))
 answer("nested", 4, 0, "[" * 40 + "]" * 40)
+point_a = "a" * 64
+point_b = "b" * 64
+answer("meet-wait", 7, 0, compact({"points": [
+    {"id": point_b, "stored": 1, "messages": messages}]}))
+answer("meet-wait-empty", 7, 0, compact({"points": []}))
+answer("meet-wait-not-asked", 7, 0, compact({"points": [
+    {"id": "c" * 64, "stored": 1, "messages": []}]}))
+answer("meet-wait-twice", 7, 0, compact({"points": [
+    {"id": point_a, "stored": 1, "messages": []},
+    {"id": point_a, "stored": 1, "messages": []}]}))
+answer("stored", 8, 0, compact({"index": 4, "expires_in": 604800}))
+answer("copies", 9, 0, compact({"stored": [
+    {"index": 3, "side": 2, "body": "AAE=", "expires_in": 600},
+    {"index": 9, "side": 1, "body": "", "expires_in": 1}]}))
+answer("copies-out-of-order", 9, 3, compact({"stored": [
+    {"index": 3, "side": 2, "body": "AAE=", "expires_in": 600}]}))
 answer("deep-escape", 4, 0, '{"stun":"\\u1"","stun":' + "[" * DEEP)
 refusal("mailbox-full", 409, compact(
     {"error": "mailbox-full",

@@ -170,6 +170,41 @@ test_empty_offer (void)
   assert_config (configured, "stun stun.example.org:3478; turn 198.51.100.7:3478/udp alice secret");
 }
 
+static void
+test_renewal_replaces_offered_turn (void)
+{
+  const char *const first[] = { "turn:192.0.2.1:3478", "turn:192.0.2.1:443?transport=tcp", NULL };
+  const char *const second[] = { "turn:192.0.2.1:3478", NULL };
+  g_autoptr (PhIceConfig) config = config_new ("stun.example.org", NULL, NULL, NULL);
+  g_autoptr (PhTurnInfo) offer = offer_new (NULL, first, "1700000000:ab", "old");
+  g_autoptr (PhTurnInfo) renewal = offer_new (NULL, second, "1700086400:ab", "new");
+
+  g_assert_cmpuint (ph_ice_config_merge_offer (config, offer), ==, 2);
+  /* A plain merge would keep the old credentials: TURN is configured. */
+  g_assert_cmpuint (ph_ice_config_renew_offer (config, renewal), ==, 1);
+  assert_config (config, "stun stun.example.org:3478; turn 192.0.2.1:3478/udp 1700086400:ab new");
+}
+
+static void
+test_renewal_without_usable_turn_keeps_old (void)
+{
+  const char *const first[] = { "turn:192.0.2.1:3478", NULL };
+  const char *const unusable[] = { "turns:192.0.2.1:5349?transport=udp", NULL };
+  g_autoptr (PhIceConfig) config = ph_ice_config_new ();
+  g_autoptr (PhTurnInfo) offer = offer_new (NULL, first, "1700000000:ab", "old");
+  g_autoptr (PhTurnInfo) empty = offer_new (NULL, NULL, NULL, NULL);
+  g_autoptr (PhTurnInfo) bad = offer_new (NULL, unusable, "1700086400:ab", "new");
+
+  g_assert_cmpuint (ph_ice_config_merge_offer (config, offer), ==, 1);
+  /* A refused or empty renewal must not leave a chat without its relay. */
+  g_assert_cmpuint (ph_ice_config_renew_offer (config, empty), ==, 0);
+  g_test_expect_message ("ph-ice-server-lookup", G_LOG_LEVEL_DEBUG,
+                         "Ignoring the rendezvous server’s TURN URI: *DTLS*");
+  g_assert_cmpuint (ph_ice_config_renew_offer (config, bad), ==, 0);
+  g_test_assert_expected_messages ();
+  assert_config (config, "no stun; turn 192.0.2.1:3478/udp 1700000000:ab old");
+}
+
 typedef struct
 {
   PhTestProcess *server;
@@ -332,6 +367,10 @@ main (int argc, char **argv)
   g_test_add_func ("/ice-server-lookup/merge/server-turn-taken", test_server_turn_taken);
   g_test_add_func ("/ice-server-lookup/merge/invalid-skipped", test_invalid_skipped);
   g_test_add_func ("/ice-server-lookup/merge/empty-offer", test_empty_offer);
+  g_test_add_func ("/ice-server-lookup/renew/replaces-offered-turn",
+                   test_renewal_replaces_offered_turn);
+  g_test_add_func ("/ice-server-lookup/renew/without-usable-turn-keeps-old",
+                   test_renewal_without_usable_turn_keeps_old);
   g_test_add ("/ice-server-lookup/lookup", Fixture, offering, fixture_set_up, test_lookup,
               fixture_tear_down);
   g_test_add ("/ice-server-lookup/lookup-without-offer", Fixture, NULL, fixture_set_up,

@@ -97,6 +97,97 @@ test_real_answers (void)
   g_assert_cmpuint (info->ttl, ==, 600);
 }
 
+#define ID_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define ID_B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+
+static GPtrArray *
+parse_wait (const char *answer, GError **error)
+{
+  const char *const ids[] = { ID_A, ID_B };
+  const guint64 afters[] = { 0, 5 };
+
+  return ph_rendezvous_answer_parse_meet_wait (SERVER, answer, strlen (answer), ids, afters, 2,
+                                               error);
+}
+
+static void
+assert_wait_refused (const char *answer)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) points = parse_wait (answer, &error);
+
+  g_test_message ("%s", answer);
+  g_assert_null (points);
+  g_assert_error (error, PH_ERROR, PH_ERROR_RENDEZVOUS);
+}
+
+/* A wait's answer names only points asked about, each once and with
+ * news, their messages above each point's own index. */
+static void
+test_meeting_point_answers (void)
+{
+  const char *woken = "{\"points\":[{\"id\":\"" ID_B "\",\"stored\":2,\"messages\":["
+                      "{\"index\":7,\"side\":1,\"phase\":\"here\",\"body\":\"\"}]}]}";
+  const char *copies = "{\"stored\":[{\"index\":3,\"side\":2,\"body\":\"AAE=\","
+                       "\"expires_in\":600},{\"index\":9,\"side\":1,\"body\":\"\","
+                       "\"expires_in\":1}]}";
+  const char *stored_answer = "{\"index\":4,\"expires_in\":604800}";
+  const char *no_index = "{\"index\":0,\"expires_in\":1}";
+  g_autoptr (GPtrArray) points = NULL;
+  g_autoptr (GPtrArray) stored = NULL;
+  g_autoptr (GError) error = NULL;
+  PhMeetingPointNews *news;
+  PhStoredCopy *copy;
+  guint64 index = 0;
+  guint expires_in = 0;
+
+  points = parse_wait (woken, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (points->len, ==, 1);
+  news = g_ptr_array_index (points, 0);
+  g_assert_cmpstr (news->id, ==, ID_B);
+  g_assert_cmpuint (news->n_stored, ==, 2);
+  g_assert_cmpuint (((PhMailboxMessage *)g_ptr_array_index (news->messages, 0))->index, ==, 7);
+  g_clear_pointer (&points, g_ptr_array_unref);
+  points = parse_wait ("{\"points\":[]}", &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (points->len, ==, 0);
+
+  /* Not asked about, twice, without news, at or below its index. */
+  assert_wait_refused ("{\"points\":[{\"id\":\"cc\",\"stored\":1,\"messages\":[]}]}");
+  assert_wait_refused ("{\"points\":[{\"id\":\"" ID_A "\",\"stored\":1,\"messages\":[]},"
+                       "{\"id\":\"" ID_A "\",\"stored\":1,\"messages\":[]}]}");
+  assert_wait_refused ("{\"points\":[{\"id\":\"" ID_A "\",\"stored\":0,\"messages\":[]}]}");
+  assert_wait_refused ("{\"points\":[{\"id\":\"" ID_B "\",\"stored\":0,\"messages\":["
+                       "{\"index\":5,\"side\":1,\"phase\":\"here\",\"body\":\"\"}]}]}");
+  assert_wait_refused ("{\"points\":[{\"id\":\"" ID_A "\",\"stored\":-1,\"messages\":[]}]}");
+  assert_wait_refused ("{\"points\":{}}");
+
+  g_assert_true (ph_rendezvous_answer_parse_stored (SERVER, stored_answer, strlen (stored_answer),
+                                                    &index, &expires_in, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (index, ==, 4);
+  g_assert_cmpuint (expires_in, ==, 604800);
+  g_assert_false (
+      ph_rendezvous_answer_parse_stored (SERVER, no_index, strlen (no_index), NULL, NULL, &error));
+  g_assert_error (error, PH_ERROR, PH_ERROR_RENDEZVOUS);
+  g_clear_error (&error);
+
+  stored = ph_rendezvous_answer_parse_copies (SERVER, copies, strlen (copies), 0, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (stored->len, ==, 2);
+  copy = g_ptr_array_index (stored, 0);
+  g_assert_cmpuint (copy->index, ==, 3);
+  g_assert_cmpstr (copy->side, ==, "2");
+  g_assert_cmpuint (copy->expires_in, ==, 600);
+  g_assert_cmpmem (g_bytes_get_data (copy->body, NULL), g_bytes_get_size (copy->body), "\0\1", 2);
+  g_clear_pointer (&stored, g_ptr_array_unref);
+  stored = ph_rendezvous_answer_parse_copies (SERVER, copies, strlen (copies), 3, &error);
+  g_assert_null (stored);
+  g_assert_error (error, PH_ERROR, PH_ERROR_RENDEZVOUS);
+  g_assert_nonnull (strstr (error->message, "out of order"));
+}
+
 /* json-glib 1.6 recurses once per level and overflows the stack some
  * 100 000 levels down: such an answer must be refused before it parses,
  * also when a comment, a quote or an escape of json-glib's own ("\u1"
@@ -162,6 +253,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/rendezvous-answer/real-answers", test_real_answers);
+  g_test_add_func ("/rendezvous-answer/meeting-point-answers", test_meeting_point_answers);
   g_test_add_func ("/rendezvous-answer/deep-nesting-is-refused", test_deep_nesting_is_refused);
   g_test_add_func ("/rendezvous-answer/shallow-nesting-parses", test_shallow_nesting_parses);
 

@@ -1025,6 +1025,313 @@ test_expires_while_closed (Fixture *fixture, gconstpointer data)
   g_assert_cmpuint (allocate (store, NULL), ==, 1);
 }
 
+/* --- meeting points --- */
+
+#define POINT_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define POINT_B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+
+static PhStoreRequest *
+point_post_request (PhStoreOp op, const char *point, guint side, const char *text)
+{
+  PhStoreRequest *request = ph_store_point_request_new (op, point);
+
+  request->side = side;
+  ph_store_request_set_message (request, op == PH_STORE_OP_STORE_COPY ? "stored" : "here",
+                                g_bytes_new (text, strlen (text)));
+  if (op == PH_STORE_OP_STORE_COPY)
+    {
+      request->lifetime_seconds = 600;
+      request->max_count = 3;
+      request->max_bytes = 100;
+      request->max_total_bytes = 1000;
+    }
+  return request;
+}
+
+static guint64
+point_post (PhStore *store, const char *point, guint side, const char *text)
+{
+  g_autoptr (PhStoreReply) reply
+      = run_ok (store, point_post_request (PH_STORE_OP_MEET_ADD_MESSAGE, point, side, text));
+
+  g_assert_cmpuint (reply->index, >, 0);
+  return reply->index;
+}
+
+static guint64
+store_copy (PhStore *store, const char *point, guint side, const char *text, guint lifetime)
+{
+  PhStoreRequest *request = point_post_request (PH_STORE_OP_STORE_COPY, point, side, text);
+  g_autoptr (PhStoreReply) reply = NULL;
+
+  request->lifetime_seconds = lifetime;
+  reply = run_ok (store, request);
+  g_assert_cmpuint (reply->index, >, 0);
+  g_assert_cmpuint (reply->expires_in, ==, lifetime);
+  return reply->index;
+}
+
+/* What side @side finds at @point above @after; the news of the point. */
+static PhPointNews *
+point_fetch (PhStore *store, const char *point, guint side, guint64 after)
+{
+  PhStoreRequest *request = ph_store_request_new (PH_STORE_OP_MEET_FETCH, 0);
+  g_autoptr (PhStoreReply) reply = NULL;
+
+  ph_store_request_add_point (request, point, side, after);
+  reply = run_ok (store, request);
+  g_assert_cmpuint (reply->points->len, ==, 1);
+  g_assert_cmpstr (((PhPointNews *)g_ptr_array_index (reply->points, 0))->id, ==, point);
+  return g_ptr_array_steal_index (reply->points, 0);
+}
+
+static GPtrArray *
+fetch_copies (PhStore *store, const char *point, guint64 after)
+{
+  PhStoreRequest *request = ph_store_point_request_new (PH_STORE_OP_FETCH_COPIES, point);
+  g_autoptr (PhStoreReply) reply = NULL;
+
+  request->after = after;
+  reply = run_ok (store, request);
+  return g_steal_pointer (&reply->messages);
+}
+
+static PhStoreRequest *
+delete_copy_request (const char *point, guint64 index)
+{
+  PhStoreRequest *request = ph_store_point_request_new (PH_STORE_OP_DELETE_COPY, point);
+
+  request->index = index;
+  return request;
+}
+
+static void
+count_copies (PhStore *store, guint64 expected_count, guint64 expected_bytes)
+{
+  g_autoptr (PhStoreReply) reply
+      = run_ok (store, ph_store_request_new (PH_STORE_OP_COUNT_COPIES, 0));
+
+  g_assert_cmpuint (reply->n_copies, ==, expected_count);
+  g_assert_cmpuint (reply->copy_bytes, ==, expected_bytes);
+}
+
+static void
+record_point_changed_cb (PhStore *store, const char *point, guint64 index, guint side,
+                         GPtrArray *changes)
+{
+  g_ptr_array_add (changes, g_strdup_printf ("%.4s %" G_GUINT64_FORMAT " %u", point, index, side));
+}
+
+/* Each side reads the other's messages only, above its cursor; points
+ * are apart; indexes rise; each post is told once it is stored. */
+static void
+test_point_messages (Fixture *fixture, gconstpointer data)
+{
+  PhStore *store = open_store (fixture, 10, 3, 1000, 600);
+  g_autoptr (GPtrArray) changes = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (PhPointNews) news = NULL;
+  g_autoptr (PhPointNews) other = NULL;
+  g_autofree char *expected = NULL;
+  PhStoredMessage *message;
+  guint64 first;
+  guint64 second;
+  guint64 third;
+
+  g_signal_connect (store, "point-changed", G_CALLBACK (record_point_changed_cb), changes);
+  first = point_post (store, POINT_A, 1, "here from 1");
+  second = point_post (store, POINT_A, 2, "here from 2");
+  third = point_post (store, POINT_A, 1, "desc from 1");
+  g_assert_cmpuint (second, >, first);
+  g_assert_cmpuint (third, >, second);
+  g_assert_cmpuint (changes->len, ==, 3);
+  expected = g_strdup_printf ("aaaa %" G_GUINT64_FORMAT " 2", second);
+  g_assert_cmpstr (g_ptr_array_index (changes, 1), ==, expected);
+
+  news = point_fetch (store, POINT_A, 2, 0);
+  g_assert_cmpuint (news->messages->len, ==, 2);
+  message = g_ptr_array_index (news->messages, 0);
+  g_assert_cmpuint (message->index, ==, first);
+  g_assert_cmpuint (message->side, ==, 1);
+  g_assert_cmpstr (message->phase, ==, "here");
+  g_assert_cmpmem (g_bytes_get_data (message->body, NULL), g_bytes_get_size (message->body),
+                   "here from 1", 11);
+  g_clear_pointer (&news, ph_point_news_free);
+  news = point_fetch (store, POINT_A, 2, first);
+  g_assert_cmpuint (news->messages->len, ==, 1);
+  g_assert_cmpuint (((PhStoredMessage *)g_ptr_array_index (news->messages, 0))->index, ==, third);
+  g_clear_pointer (&news, ph_point_news_free);
+  news = point_fetch (store, POINT_A, 1, 0);
+  g_assert_cmpuint (news->messages->len, ==, 1);
+  g_assert_cmpuint (news->n_stored, ==, 0);
+
+  other = point_fetch (store, POINT_B, 2, 0);
+  g_assert_cmpuint (other->messages->len, ==, 0);
+
+  /* Full at max-messages, for both sides; another point is not. */
+  assert_refused (store, point_post_request (PH_STORE_OP_MEET_ADD_MESSAGE, POINT_A, 2, "more"),
+                  PH_STORE_ERROR_POINT_LIMIT);
+  g_assert_cmpuint (point_post (store, POINT_B, 2, "elsewhere"), >, third);
+  g_assert_cmpuint (changes->len, ==, 4);
+}
+
+static void
+test_point_byte_limit (Fixture *fixture, gconstpointer data)
+{
+  PhStore *store = open_store (fixture, 10, 10, 10, 600);
+
+  point_post (store, POINT_A, 1, "123456");
+  assert_refused (store, point_post_request (PH_STORE_OP_MEET_ADD_MESSAGE, POINT_A, 2, "12345"),
+                  PH_STORE_ERROR_POINT_LIMIT);
+  point_post (store, POINT_A, 2, "1234");
+}
+
+/* Copies are kept whole, within their count and byte limits, counted for
+ * the other side, and gone once acknowledged. */
+static void
+test_stored_copies (Fixture *fixture, gconstpointer data)
+{
+  PhStore *store = open_store (fixture, 10, 10, 1000, 600);
+  g_autoptr (GPtrArray) changes = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GPtrArray) copies = NULL;
+  g_autoptr (PhPointNews) news = NULL;
+  g_autoptr (PhStoreReply) reply = NULL;
+  g_autofree char *big = g_strnfill (95, 'x');
+  PhStoredMessage *copy;
+  guint64 first;
+  guint64 second;
+
+  g_signal_connect (store, "point-changed", G_CALLBACK (record_point_changed_cb), changes);
+  first = store_copy (store, POINT_A, 1, "sealed one", 600);
+  second = store_copy (store, POINT_A, 1, "sealed two", 600);
+  g_assert_cmpuint (second, >, first);
+  g_assert_cmpuint (changes->len, ==, 2);
+  count_copies (store, 2, 20);
+
+  copies = fetch_copies (store, POINT_A, 0);
+  g_assert_cmpuint (copies->len, ==, 2);
+  copy = g_ptr_array_index (copies, 0);
+  g_assert_cmpuint (copy->index, ==, first);
+  g_assert_cmpuint (copy->side, ==, 1);
+  g_assert_cmpuint (copy->expires_in, >, 590);
+  g_assert_cmpuint (copy->expires_in, <=, 600);
+  g_assert_cmpmem (g_bytes_get_data (copy->body, NULL), g_bytes_get_size (copy->body), "sealed one",
+                   10);
+  g_clear_pointer (&copies, g_ptr_array_unref);
+  copies = fetch_copies (store, POINT_A, first);
+  g_assert_cmpuint (copies->len, ==, 1);
+  g_clear_pointer (&copies, g_ptr_array_unref);
+  copies = fetch_copies (store, POINT_B, 0);
+  g_assert_cmpuint (copies->len, ==, 0);
+
+  /* Side 2 is told of them, side 1 not of its own. */
+  news = point_fetch (store, POINT_A, 2, 0);
+  g_assert_cmpuint (news->n_stored, ==, 2);
+  g_assert_cmpuint (news->messages->len, ==, 0);
+  g_clear_pointer (&news, ph_point_news_free);
+  news = point_fetch (store, POINT_A, 2, first);
+  g_assert_cmpuint (news->n_stored, ==, 1);
+  g_clear_pointer (&news, ph_point_news_free);
+  news = point_fetch (store, POINT_A, 1, 0);
+  g_assert_cmpuint (news->n_stored, ==, 0);
+
+  /* The bytes (100 in all), then the count (3). */
+  assert_refused (store, point_post_request (PH_STORE_OP_STORE_COPY, POINT_A, 2, big),
+                  PH_STORE_ERROR_STORED_LIMIT);
+  store_copy (store, POINT_A, 2, "three", 600);
+  assert_refused (store, point_post_request (PH_STORE_OP_STORE_COPY, POINT_A, 2, "four"),
+                  PH_STORE_ERROR_STORED_LIMIT);
+  store_copy (store, POINT_B, 2, "elsewhere", 600);
+  count_copies (store, 4, 34);
+
+  /* Acknowledged: deleted, once, and only at its own point. */
+  assert_refused (store, delete_copy_request (POINT_B, first), PH_STORE_ERROR_NO_SUCH_COPY);
+  reply = run_ok (store, delete_copy_request (POINT_A, first));
+  assert_refused (store, delete_copy_request (POINT_A, first), PH_STORE_ERROR_NO_SUCH_COPY);
+  g_clear_pointer (&copies, g_ptr_array_unref);
+  copies = fetch_copies (store, POINT_A, 0);
+  g_assert_cmpuint (copies->len, ==, 2);
+  g_assert_cmpuint (((PhStoredMessage *)g_ptr_array_index (copies, 0))->index, ==, second);
+  count_copies (store, 3, 24);
+  store_copy (store, POINT_A, 2, "room again", 600);
+}
+
+/* All points' copies together stay within the cap, which an
+ * acknowledgement makes room under again. */
+static void
+test_stored_total_limit (Fixture *fixture, gconstpointer data)
+{
+  PhStore *store = open_store (fixture, 10, 10, 1000, 600);
+  g_autoptr (PhStoreReply) reply = NULL;
+  PhStoreRequest *request;
+  guint64 first;
+
+  first = store_copy (store, POINT_A, 1, "twenty bytes of copy", 600);
+  request = point_post_request (PH_STORE_OP_STORE_COPY, POINT_B, 1, "fifteen bytes..");
+  request->max_total_bytes = 30;
+  assert_refused (store, request, PH_STORE_ERROR_STORED_FULL);
+  reply = run_ok (store, delete_copy_request (POINT_A, first));
+  g_clear_pointer (&reply, ph_store_reply_free);
+  request = point_post_request (PH_STORE_OP_STORE_COPY, POINT_B, 1, "fifteen bytes..");
+  request->max_total_bytes = 30;
+  reply = run_ok (store, request);
+  count_copies (store, 1, 15);
+}
+
+/* Messages live the store's lifetime, copies theirs; what expired is
+ * never answered, and its index is not given again. */
+static void
+test_point_expiry (Fixture *fixture, gconstpointer data)
+{
+  PhStore *store = open_store (fixture, 10, 10, 1000, 1);
+  g_autoptr (GPtrArray) copies = NULL;
+  g_autoptr (PhPointNews) news = NULL;
+  guint64 message;
+  guint64 copy;
+
+  message = point_post (store, POINT_A, 1, "here");
+  copy = store_copy (store, POINT_A, 1, "short", 1);
+  store_copy (store, POINT_B, 1, "long", 600);
+  ph_test_run_for (1200);
+
+  news = point_fetch (store, POINT_A, 2, 0);
+  g_assert_cmpuint (news->messages->len, ==, 0);
+  g_assert_cmpuint (news->n_stored, ==, 0);
+  copies = fetch_copies (store, POINT_A, 0);
+  g_assert_cmpuint (copies->len, ==, 0);
+  assert_refused (store, delete_copy_request (POINT_A, copy), PH_STORE_ERROR_NO_SUCH_COPY);
+  count_copies (store, 1, 4);
+  g_assert_cmpuint (point_post (store, POINT_A, 1, "here again"), >, MAX (message, copy));
+}
+
+/* Copies and messages at meeting points are kept; indexes go on above
+ * the highest ever given, also once it was deleted. */
+static void
+test_points_survive_reopening (Fixture *fixture, gconstpointer data)
+{
+  PhStore *store = open_store (fixture, 10, 10, 1000, 600);
+  g_autoptr (GPtrArray) copies = NULL;
+  g_autoptr (PhPointNews) news = NULL;
+  g_autoptr (PhStoreReply) reply = NULL;
+  guint64 kept;
+  guint64 acknowledged;
+
+  point_post (store, POINT_A, 1, "here");
+  kept = store_copy (store, POINT_A, 1, "kept", 600);
+  acknowledged = store_copy (store, POINT_A, 1, "acknowledged", 600);
+  reply = run_ok (store, delete_copy_request (POINT_A, acknowledged));
+
+  store = reopen_store (fixture);
+
+  copies = fetch_copies (store, POINT_A, 0);
+  g_assert_cmpuint (copies->len, ==, 1);
+  g_assert_cmpuint (((PhStoredMessage *)g_ptr_array_index (copies, 0))->index, ==, kept);
+  news = point_fetch (store, POINT_A, 2, 0);
+  g_assert_cmpuint (news->messages->len, ==, 1);
+  g_assert_cmpuint (news->n_stored, ==, 1);
+  count_copies (store, 1, 4);
+  g_assert_cmpuint (point_post (store, POINT_A, 1, "here again"), >, acknowledged);
+}
+
 /* --- what the SQLite store refuses to open --- */
 
 static void
@@ -1083,6 +1390,11 @@ main (int argc, char **argv)
     { "expiry-order", test_expiry_order },
     { "paired-mailbox-lives-while-used", test_paired_mailbox_lives_while_used },
     { "unjoined-code-expires-on-time", test_unjoined_code_expires_on_time },
+    { "point-messages", test_point_messages },
+    { "point-byte-limit", test_point_byte_limit },
+    { "stored-copies", test_stored_copies },
+    { "stored-total-limit", test_stored_total_limit },
+    { "point-expiry", test_point_expiry },
   };
 
   g_test_init (&argc, &argv, NULL);
@@ -1096,6 +1408,8 @@ main (int argc, char **argv)
       }
   g_test_add ("/store/sqlite/survives-reopening", Fixture, &backends[1], fixture_set_up,
               test_survives_reopening, fixture_tear_down);
+  g_test_add ("/store/sqlite/points-survive-reopening", Fixture, &backends[1], fixture_set_up,
+              test_points_survive_reopening, fixture_tear_down);
   g_test_add ("/store/sqlite/expires-while-closed", Fixture, &backends[1], fixture_set_up,
               test_expires_while_closed, fixture_tear_down);
   g_test_add ("/store/sqlite/refuses-what-it-cannot-use", Fixture, &backends[1], fixture_set_up,

@@ -59,6 +59,10 @@ enum
   MAILBOX_LIFETIME,
   CLIENT_TIMEOUT,
   TURN_TTL,
+  STORED_LIFETIME,
+  MAX_STORED_PER_POINT,
+  MAX_STORED_BYTES,
+  MAX_STORED_TOTAL_BYTES,
   N_LIMITS
 };
 
@@ -79,6 +83,10 @@ static LimitOption limits[N_LIMITS] = {
   [MAILBOX_LIFETIME] = { "--mailbox-lifetime", STORE, "lifetime", -1 },
   [CLIENT_TIMEOUT] = { "--client-timeout", SERVER, "client-timeout", -1 },
   [TURN_TTL] = { "--turn-ttl", SERVER, "turn-ttl", -1 },
+  [STORED_LIFETIME] = { "--stored-lifetime", SERVER, "stored-lifetime", -1 },
+  [MAX_STORED_PER_POINT] = { "--max-stored-per-point", SERVER, "max-stored-per-point", -1 },
+  [MAX_STORED_BYTES] = { "--max-stored-bytes", SERVER, "max-stored-bytes", -1 },
+  [MAX_STORED_TOTAL_BYTES] = { "--max-stored-total-bytes", SERVER, "max-stored-total-bytes", -1 },
 };
 
 static gboolean
@@ -246,6 +254,15 @@ main (int argc, char **argv)
       "S" },
     { "mailbox-lifetime", 0, 0, G_OPTION_ARG_INT64, &limits[MAILBOX_LIFETIME].value,
       "Seconds a mailbox lives (600)", "S" },
+    { "stored-lifetime", 0, 0, G_OPTION_ARG_INT64, &limits[STORED_LIFETIME].value,
+      "Seconds a stored copy at a meeting point is kept unless fetched and acknowledged (604800)",
+      "S" },
+    { "max-stored-per-point", 0, 0, G_OPTION_ARG_INT64, &limits[MAX_STORED_PER_POINT].value,
+      "Stored copies one meeting point keeps (100)", "N" },
+    { "max-stored-bytes", 0, 0, G_OPTION_ARG_INT64, &limits[MAX_STORED_BYTES].value,
+      "Bytes of stored copies one meeting point keeps (1048576)", "N" },
+    { "max-stored-total-bytes", 0, 0, G_OPTION_ARG_INT64, &limits[MAX_STORED_TOTAL_BYTES].value,
+      "Bytes of stored copies all meeting points keep together (1073741824)", "N" },
     { "client-timeout", 0, 0, G_OPTION_ARG_INT64, &limits[CLIENT_TIMEOUT].value,
       "Seconds a client may take to send a request or read a response, or stay idle (30)", "S" },
     { "trusted-proxy", 0, 0, G_OPTION_ARG_STRING_ARRAY, &trusted_proxies,

@@ -34,6 +34,25 @@ typedef struct
   char tag[PH_STORE_TAG_LENGTH + 1];
 } Mailbox;
 
+/* A message or a stored copy at a meeting point. */
+typedef struct
+{
+  struct _Point *point;
+  PhStoredMessage *message;
+  gint64 expires_us;
+  GList point_link;  /* in its point's messages or copies, oldest first */
+  GList expiry_link; /* in the store's messages or copies, earliest expiry first */
+} Item;
+
+typedef struct _Point
+{
+  char id[PH_STORE_POINT_ID_LENGTH + 1];
+  GQueue messages; /* Item */
+  GQueue copies;   /* Item */
+  guint64 message_bytes;
+  guint64 copy_bytes;
+} Point;
+
 struct _PhMemoryStore
 {
   GObject parent_instance;
@@ -47,6 +66,13 @@ struct _PhMemoryStore
    * iteration of the main loop cost time in proportion to them. */
   GQueue expiring;
   guint expiry_id;
+
+  GHashTable *points;    /* id → Point, while it holds anything */
+  GQueue point_messages; /* Item, earliest expiry first */
+  GQueue point_copies;   /* Item, earliest expiry first */
+  guint64 last_index;    /* of every message and copy at every point */
+  guint64 n_copies;
+  guint64 copy_bytes;
 };
 
 static void ph_memory_store_store_init (PhStoreInterface *iface);
@@ -124,12 +150,226 @@ start_lifetime (PhMemoryStore *self, Mailbox *mailbox)
   schedule_expiry (self);
 }
 
+/* Seconds until @expires_us, rounded up. */
 static guint
-seconds_left (const Mailbox *mailbox)
+seconds_left (gint64 expires_us)
 {
-  gint64 left_us = mailbox->expires_us - g_get_monotonic_time ();
+  gint64 left_us = expires_us - g_get_monotonic_time ();
 
   return left_us > 0 ? (guint)((left_us + G_USEC_PER_SEC - 1) / G_USEC_PER_SEC) : 0;
+}
+
+/* Meeting points */
+
+static void
+item_free (Item *item)
+{
+  ph_stored_message_unref (item->message);
+  g_free (item);
+}
+
+/* Unlinks @item from its point (dropped once empty) and frees it; the
+ * caller has unlinked it from the store's queue. */
+static void
+item_remove (PhMemoryStore *self, Item *item, gboolean is_copy)
+{
+  Point *point = item->point;
+  gsize size = g_bytes_get_size (item->message->body);
+
+  if (is_copy)
+    {
+      g_queue_unlink (&point->copies, &item->point_link);
+      point->copy_bytes -= size;
+      self->n_copies--;
+      self->copy_bytes -= size;
+    }
+  else
+    {
+      g_queue_unlink (&point->messages, &item->point_link);
+      point->message_bytes -= size;
+    }
+  if (g_queue_is_empty (&point->messages) && g_queue_is_empty (&point->copies))
+    g_hash_table_remove (self->points, point->id);
+  item_free (item);
+}
+
+/* What expired goes before any operation looks. */
+static void
+prune_points (PhMemoryStore *self)
+{
+  gint64 now = g_get_monotonic_time ();
+  GQueue *queues[] = { &self->point_messages, &self->point_copies };
+
+  for (guint i = 0; i < G_N_ELEMENTS (queues); i++)
+    {
+      Item *head;
+
+      while ((head = g_queue_peek_head (queues[i])) != NULL && head->expires_us <= now)
+        {
+          g_queue_unlink (queues[i], &head->expiry_link);
+          item_remove (self, head, queues[i] == &self->point_copies);
+        }
+    }
+}
+
+static Point *
+lookup_point (PhMemoryStore *self, const char *id, gboolean create)
+{
+  Point *point = g_hash_table_lookup (self->points, id);
+
+  if (point == NULL && create)
+    {
+      point = g_new0 (Point, 1);
+      memcpy (point->id, id, sizeof point->id);
+      g_hash_table_insert (self->points, point->id, point);
+    }
+  return point;
+}
+
+/* Adds a message or copy that lives @lifetime_us, in expiry order: the
+ * same lifetime for all keeps it the tail, but copies' may differ. */
+static Item *
+add_item (PhMemoryStore *self, Point *point, gboolean is_copy, const PhStoreRequest *request,
+          gint64 lifetime_us)
+{
+  GQueue *all = is_copy ? &self->point_copies : &self->point_messages;
+  Item *item = g_new0 (Item, 1);
+  GList *after = all->tail;
+
+  item->point = point;
+  item->message = ph_stored_message_new (++self->last_index, request->side,
+                                         is_copy ? NULL : request->phase, request->body);
+  item->expires_us = g_get_monotonic_time () + lifetime_us;
+  item->point_link.data = item;
+  item->expiry_link.data = item;
+  g_queue_push_tail_link (is_copy ? &point->copies : &point->messages, &item->point_link);
+  while (after != NULL && ((Item *)after->data)->expires_us > item->expires_us)
+    after = after->prev;
+  if (after == NULL)
+    g_queue_push_head_link (all, &item->expiry_link);
+  else
+    g_queue_insert_after_link (all, after, &item->expiry_link);
+  return item;
+}
+
+static gboolean
+meet_add_message (PhMemoryStore *self, const PhStoreRequest *request, PhStoreReply *reply,
+                  GError **error)
+{
+  Point *point = lookup_point (self, request->point_id, FALSE);
+  gsize size = g_bytes_get_size (request->body);
+  Item *item;
+  guint count = point != NULL ? point->messages.length : 0;
+  guint64 bytes = point != NULL ? point->message_bytes : 0;
+
+  if (count >= self->limits.max_messages || size > self->limits.max_mailbox_bytes - bytes)
+    {
+      g_propagate_error (
+          error, ph_store_point_refusal_new (PH_STORE_ERROR_POINT_LIMIT, request, &self->limits));
+      return FALSE;
+    }
+
+  point = lookup_point (self, request->point_id, TRUE);
+  item = add_item (self, point, FALSE, request, (gint64)self->limits.lifetime * G_USEC_PER_SEC);
+  point->message_bytes += size;
+  reply->index = item->message->index;
+  ph_store_emit_point_changed (PH_STORE (self), point->id, reply->index, request->side);
+  return TRUE;
+}
+
+static void
+meet_fetch (PhMemoryStore *self, const PhStoreRequest *request, PhStoreReply *reply)
+{
+  reply->points = g_ptr_array_new_with_free_func ((GDestroyNotify)ph_point_news_free);
+  for (guint i = 0; request->points != NULL && i < request->points->len; i++)
+    {
+      const PhPointCursor *cursor = &g_array_index (request->points, PhPointCursor, i);
+      Point *point = lookup_point (self, cursor->id, FALSE);
+      PhPointNews *news = ph_point_news_new (cursor->id);
+
+      g_ptr_array_add (reply->points, news);
+      if (point == NULL)
+        continue;
+      for (GList *l = point->messages.head; l != NULL; l = l->next)
+        {
+          PhStoredMessage *message = ((Item *)l->data)->message;
+
+          if (message->index > cursor->after && message->side != cursor->side)
+            g_ptr_array_add (news->messages, ph_stored_message_ref (message));
+        }
+      for (GList *l = point->copies.head; l != NULL; l = l->next)
+        {
+          PhStoredMessage *copy = ((Item *)l->data)->message;
+
+          if (copy->index > cursor->after && copy->side != cursor->side)
+            news->n_stored++;
+        }
+    }
+}
+
+static gboolean
+store_copy (PhMemoryStore *self, const PhStoreRequest *request, PhStoreReply *reply, GError **error)
+{
+  Point *point = lookup_point (self, request->point_id, FALSE);
+  gsize size = g_bytes_get_size (request->body);
+  guint count = point != NULL ? point->copies.length : 0;
+  guint64 bytes = point != NULL ? point->copy_bytes : 0;
+  Item *item;
+
+  if (!ph_store_check_copy_room (request, count, bytes, self->copy_bytes, &self->limits, error))
+    return FALSE;
+
+  point = lookup_point (self, request->point_id, TRUE);
+  item = add_item (self, point, TRUE, request, (gint64)request->lifetime_seconds * G_USEC_PER_SEC);
+  point->copy_bytes += size;
+  self->n_copies++;
+  self->copy_bytes += size;
+  reply->index = item->message->index;
+  reply->expires_in = request->lifetime_seconds;
+  ph_store_emit_point_changed (PH_STORE (self), point->id, reply->index, request->side);
+  return TRUE;
+}
+
+static void
+fetch_copies (PhMemoryStore *self, const PhStoreRequest *request, PhStoreReply *reply)
+{
+  Point *point = lookup_point (self, request->point_id, FALSE);
+
+  reply->messages = g_ptr_array_new_with_free_func ((GDestroyNotify)ph_stored_message_unref);
+  for (GList *l = point != NULL ? point->copies.head : NULL; l != NULL; l = l->next)
+    {
+      Item *item = l->data;
+      PhStoredMessage *copy;
+
+      if (item->message->index <= request->after)
+        continue;
+      /* A copy of its own, with the time left now. */
+      copy = ph_stored_message_new (item->message->index, item->message->side, NULL,
+                                    item->message->body);
+      copy->expires_in = seconds_left (item->expires_us);
+      g_ptr_array_add (reply->messages, copy);
+    }
+}
+
+static gboolean
+delete_copy (PhMemoryStore *self, const PhStoreRequest *request, GError **error)
+{
+  Point *point = lookup_point (self, request->point_id, FALSE);
+
+  for (GList *l = point != NULL ? point->copies.head : NULL; l != NULL; l = l->next)
+    {
+      Item *item = l->data;
+
+      if (item->message->index == request->index)
+        {
+          g_queue_unlink (&self->point_copies, &item->expiry_link);
+          item_remove (self, item, TRUE);
+          return TRUE;
+        }
+    }
+  g_propagate_error (
+      error, ph_store_point_refusal_new (PH_STORE_ERROR_NO_SUCH_COPY, request, &self->limits));
+  return FALSE;
 }
 
 static void
@@ -139,6 +379,17 @@ ph_memory_store_dispose (GObject *object)
 
   g_hash_table_remove_all (self->mailboxes);
   g_clear_handle_id (&self->expiry_id, g_source_remove);
+  if (self->points != NULL)
+    {
+      GList *link;
+
+      /* The links are the items' own: none to free. */
+      while ((link = g_queue_pop_head_link (&self->point_messages)) != NULL)
+        item_free (link->data);
+      while ((link = g_queue_pop_head_link (&self->point_copies)) != NULL)
+        item_free (link->data);
+      g_hash_table_remove_all (self->points);
+    }
 
   G_OBJECT_CLASS (ph_memory_store_parent_class)->dispose (object);
 }
@@ -150,6 +401,7 @@ ph_memory_store_finalize (GObject *object)
 
   g_clear_pointer (&self->mailboxes, g_hash_table_unref);
   g_clear_pointer (&self->pool, ph_nameplate_pool_free);
+  g_clear_pointer (&self->points, g_hash_table_unref);
 
   G_OBJECT_CLASS (ph_memory_store_parent_class)->finalize (object);
 }
@@ -224,6 +476,7 @@ ph_memory_store_init (PhMemoryStore *self)
 {
   self->mailboxes = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify)mailbox_free);
   self->pool = ph_nameplate_pool_new ();
+  self->points = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, g_free);
 }
 
 static Mailbox *
@@ -273,7 +526,7 @@ fill_seat_reply (const Mailbox *mailbox, guint side, gboolean created, PhStoreRe
   reply->side = side;
   reply->created = created;
   memcpy (reply->tag, mailbox->tag, sizeof reply->tag);
-  reply->expires_in = seconds_left (mailbox);
+  reply->expires_in = seconds_left (mailbox->expires_us);
 }
 
 static gboolean
@@ -582,6 +835,34 @@ ph_memory_store_run (PhStore *store, PhStoreRequest *request, GTask *task)
       break;
     case PH_STORE_OP_COUNT_OPEN:
       reply->n_open = g_hash_table_size (self->mailboxes);
+      done = TRUE;
+      break;
+    case PH_STORE_OP_MEET_ADD_MESSAGE:
+      prune_points (self);
+      done = meet_add_message (self, request, reply, &error);
+      break;
+    case PH_STORE_OP_MEET_FETCH:
+      prune_points (self);
+      meet_fetch (self, request, reply);
+      done = TRUE;
+      break;
+    case PH_STORE_OP_STORE_COPY:
+      prune_points (self);
+      done = store_copy (self, request, reply, &error);
+      break;
+    case PH_STORE_OP_FETCH_COPIES:
+      prune_points (self);
+      fetch_copies (self, request, reply);
+      done = TRUE;
+      break;
+    case PH_STORE_OP_DELETE_COPY:
+      prune_points (self);
+      done = delete_copy (self, request, &error);
+      break;
+    case PH_STORE_OP_COUNT_COPIES:
+      prune_points (self);
+      reply->n_copies = self->n_copies;
+      reply->copy_bytes = self->copy_bytes;
       done = TRUE;
       break;
     case PH_STORE_N_OPS:

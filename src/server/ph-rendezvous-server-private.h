@@ -20,6 +20,8 @@ G_BEGIN_DECLS
  *   ph-server-clients.c     client connections and their deadlines, client keys;
  *   ph-server-quotas.c      what one client may hold: mailboxes, polls, allocation rate;
  *   ph-held-polls.c         long-polls waiting for a message;
+ *   ph-meet-handlers.c      meeting points: their messages and stored copies;
+ *   ph-meet-waits.c         long-polls waiting at many meeting points at once;
  *   ph-taken-connection.c   the connections a waiting poll takes from libsoup. */
 
 /* Long-polls are answered within the hold, so a client whose HTTP session
@@ -108,6 +110,10 @@ struct _PhRendezvousServer
   guint max_polls_per_client;
   guint allocations_per_minute;
   guint joins_per_hour;
+  guint stored_lifetime;
+  guint max_stored_per_point;
+  guint max_stored_bytes;
+  guint64 max_stored_total_bytes;
 
   PhTrustedProxies *trusted_proxies;
   SoupServer *soup;
@@ -123,6 +129,11 @@ struct _PhRendezvousServer
   GHashTable *mailbox_owners; /* nameplate → PhClientUsage of the client that opened it */
   GHashTable *polls;          /* nameplate → GQueue of reading or waiting PhHeldPoll */
   GQueue answered;            /* PhHeldPoll answered, its response not yet written */
+  GHashTable *meet_watchers;  /* point id → GPtrArray of the PhMeetWait on it */
+  /* Waiting meeting-point waits by hold in seconds, in deadline order. */
+  GQueue meet_holds[PH_SERVER_MAX_WAIT_SECONDS + 1];
+  guint meet_hold_id;
+  gint64 meet_hold_due_us;
   char *server_header;
   guint waiting_polls;
   /* Waiting polls by hold in seconds: each queue is in deadline order. */
@@ -140,6 +151,7 @@ struct _PhRendezvousServer
   guint64 mailboxes_allocated;
   guint64 mailboxes_claimed;
   guint64 messages_posted;
+  guint64 copies_stored;
   guint64 rate_limited;
   guint64 requests_aborted;
   guint64 clients_timed_out;
@@ -151,6 +163,10 @@ struct _PhRendezvousServer
 void ph_rendezvous_server_set_waiting_polls (PhRendezvousServer *self, guint waiting_polls);
 
 /* ph-server-routing.c */
+/* Whether @msg's method is one of @allowed ("GET, POST"); answers 405
+ * otherwise. */
+gboolean ph_server_check_method (PhRendezvousServer *self, SoupServerMessage *msg,
+                                 const char *allowed);
 void ph_server_early_cb (SoupServer *server, SoupServerMessage *msg, const char *path,
                          GHashTable *query, gpointer user_data);
 void ph_server_request_cb (SoupServer *server, SoupServerMessage *msg, const char *path,
@@ -179,6 +195,31 @@ void ph_server_handle_turn (PhRendezvousServer *self, SoupServerMessage *msg);
 void ph_server_handle_mailbox_turn (PhRendezvousServer *self, SoupServerMessage *msg,
                                     guint nameplate);
 void ph_server_handle_health (PhRendezvousServer *self, SoupServerMessage *msg);
+/* A request paused while the store does one operation for it. */
+typedef struct _PhServerPending PhServerPending;
+typedef void (*PhServerAnswerFunc) (PhRendezvousServer *self, SoupServerMessage *msg,
+                                    const PhStoreReply *reply, PhServerPending *pending);
+/* Pauses @msg until the store has done @request (taken), then answers it
+ * with @answer, or with the store's refusal. */
+PhServerPending *ph_server_ask_store (PhRendezvousServer *self, SoupServerMessage *msg,
+                                      PhStoreRequest *request, PhServerAnswerFunc answer);
+/* The token of "Authorization: Bearer <token>", or NULL. */
+const char *ph_server_bearer_token (SoupServerMessage *msg);
+
+/* ph-meet-handlers.c */
+/* @rest is the path after "/v1/meet/". */
+void ph_server_route_meet (PhRendezvousServer *self, SoupServerMessage *msg, const char *rest,
+                           GHashTable *query);
+
+/* ph-meet-waits.c */
+void ph_meet_waits_init (PhRendezvousServer *self);
+void ph_meet_waits_clear (PhRendezvousServer *self);
+/* Takes @request, a MEET_FETCH; with @hold_seconds 0 it only reads. */
+void ph_meet_wait_start (PhRendezvousServer *self, SoupServerMessage *msg, PhStoreRequest *request,
+                         guint hold_seconds);
+void ph_meet_waits_point_changed_cb (PhStore *store, const char *point_id, guint64 index,
+                                     guint side, PhRendezvousServer *self);
+void ph_meet_waits_changes_lost_cb (PhStore *store, PhRendezvousServer *self);
 
 /* ph-server-metrics.c */
 void ph_server_count (GHashTable *table, gconstpointer key);

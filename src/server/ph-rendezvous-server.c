@@ -34,6 +34,10 @@ enum
   PROP_STUN_URIS,
   PROP_TURN_TTL,
   PROP_TURN_QUOTA,
+  PROP_STORED_LIFETIME,
+  PROP_MAX_STORED_PER_POINT,
+  PROP_MAX_STORED_BYTES,
+  PROP_MAX_STORED_TOTAL_BYTES,
   PROP_TLS_CERTIFICATE,
   PROP_STORE,
   PROP_LIMITER,
@@ -83,7 +87,12 @@ ph_rendezvous_server_constructed (GObject *object)
                            G_CALLBACK (ph_held_polls_mailbox_closed_cb), self, 0);
   g_signal_connect_object (self->store, "changes-lost", G_CALLBACK (ph_held_polls_changes_lost_cb),
                            self, 0);
+  g_signal_connect_object (self->store, "point-changed",
+                           G_CALLBACK (ph_meet_waits_point_changed_cb), self, 0);
+  g_signal_connect_object (self->store, "changes-lost", G_CALLBACK (ph_meet_waits_changes_lost_cb),
+                           self, 0);
   ph_held_polls_init (self);
+  ph_meet_waits_init (self);
   ph_server_quotas_init (self);
 
   self->soup = soup_server_new ("server-header", "pinhole-rendezvous/" PACKAGE_VERSION " ",
@@ -109,6 +118,7 @@ ph_rendezvous_server_dispose (GObject *object)
   if (self->cancellable != NULL)
     g_cancellable_cancel (self->cancellable);
   ph_held_polls_clear (self);
+  ph_meet_waits_clear (self);
 
   /* Before the disconnect, which would finalize the sockets under us. */
   if (self->clients != NULL)
@@ -193,6 +203,18 @@ ph_rendezvous_server_get_property (GObject *object, guint prop_id, GValue *value
     case PROP_TURN_QUOTA:
       g_value_set_uint (value, self->turn_quota);
       break;
+    case PROP_STORED_LIFETIME:
+      g_value_set_uint (value, self->stored_lifetime);
+      break;
+    case PROP_MAX_STORED_PER_POINT:
+      g_value_set_uint (value, self->max_stored_per_point);
+      break;
+    case PROP_MAX_STORED_BYTES:
+      g_value_set_uint (value, self->max_stored_bytes);
+      break;
+    case PROP_MAX_STORED_TOTAL_BYTES:
+      g_value_set_uint64 (value, self->max_stored_total_bytes);
+      break;
     case PROP_TLS_CERTIFICATE:
       g_value_set_object (value, self->tls_certificate);
       break;
@@ -263,6 +285,18 @@ ph_rendezvous_server_set_property (GObject *object, guint prop_id, const GValue 
     case PROP_TURN_QUOTA:
       self->turn_quota = g_value_get_uint (value);
       break;
+    case PROP_STORED_LIFETIME:
+      self->stored_lifetime = g_value_get_uint (value);
+      break;
+    case PROP_MAX_STORED_PER_POINT:
+      self->max_stored_per_point = g_value_get_uint (value);
+      break;
+    case PROP_MAX_STORED_BYTES:
+      self->max_stored_bytes = g_value_get_uint (value);
+      break;
+    case PROP_MAX_STORED_TOTAL_BYTES:
+      self->max_stored_total_bytes = g_value_get_uint64 (value);
+      break;
     case PROP_TLS_CERTIFICATE:
       self->tls_certificate = g_value_dup_object (value);
       break;
@@ -328,6 +362,19 @@ ph_rendezvous_server_class_init (PhRendezvousServerClass *klass)
   /* Sets of credentials per mailbox side per turn-ttl: the first, a
    * renewal before it runs out, and a few for reconnections. */
   properties[PROP_TURN_QUOTA] = limit_param ("turn-quota", 1, 1000, 4);
+  /* Stored copies at meeting points: a week by default, so that a
+   * contact away for a few days still finds what was left; per point a
+   * hundred copies and a mebibyte, so nobody fills the disk through
+   * one point. */
+  properties[PROP_STORED_LIFETIME]
+      = limit_param ("stored-lifetime", 1, 30 * 24 * 3600, 7 * 24 * 3600);
+  properties[PROP_MAX_STORED_PER_POINT] = limit_param ("max-stored-per-point", 1, 100000, 100);
+  properties[PROP_MAX_STORED_BYTES]
+      = limit_param ("max-stored-bytes", 1, 1024 * 1024 * 1024, 1024 * 1024);
+  /* All points' copies together, so that anyone making points of their
+   * own cannot fill the disk: 1 GiB, a thousand full points. */
+  properties[PROP_MAX_STORED_TOTAL_BYTES] = g_param_spec_uint64 (
+      "max-stored-total-bytes", NULL, NULL, 1, G_MAXINT64, G_GUINT64_CONSTANT (1) << 30, flags);
   properties[PROP_TLS_CERTIFICATE]
       = g_param_spec_object ("tls-certificate", NULL, NULL, G_TYPE_TLS_CERTIFICATE, flags);
   /* The mailboxes and the rate limit are configured on their own

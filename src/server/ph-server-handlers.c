@@ -130,6 +130,22 @@ ph_server_respond_store_error (PhRendezvousServer *self, SoupServerMessage *msg,
       ph_server_respond_error (self, msg, SOUP_STATUS_PRECONDITION_FAILED, "mailbox-replaced", "%s",
                                error->message);
       break;
+    case PH_STORE_ERROR_POINT_LIMIT:
+      ph_server_respond_error (self, msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, "point-limit", "%s",
+                               error->message);
+      break;
+    case PH_STORE_ERROR_STORED_LIMIT:
+      ph_server_respond_error (self, msg, SOUP_STATUS_INSUFFICIENT_STORAGE, "stored-limit", "%s",
+                               error->message);
+      break;
+    case PH_STORE_ERROR_STORED_FULL:
+      ph_server_respond_error (self, msg, SOUP_STATUS_INSUFFICIENT_STORAGE, "stored-full", "%s",
+                               error->message);
+      break;
+    case PH_STORE_ERROR_NO_SUCH_COPY:
+      ph_server_respond_error (self, msg, SOUP_STATUS_NOT_FOUND, "unknown-copy", "%s",
+                               error->message);
+      break;
     case PH_STORE_ERROR_FAILED:
       /* Whatever went wrong is the operator's to see in the log, not the
        * client's. */
@@ -196,9 +212,8 @@ ph_server_messages_json (GPtrArray *messages)
   return g_string_free (out, FALSE);
 }
 
-/* The token of "Authorization: Bearer <token>", or NULL. */
-static const char *
-bearer_token (SoupServerMessage *msg)
+const char *
+ph_server_bearer_token (SoupServerMessage *msg)
 {
   const char *value = soup_message_headers_get_one (soup_server_message_get_request_headers (msg),
                                                     "Authorization");
@@ -239,7 +254,7 @@ mailbox_request (SoupServerMessage *msg, PhStoreOp op, guint nameplate)
 {
   PhStoreRequest *request = ph_store_request_new (op, nameplate);
 
-  ph_store_request_set_secret (request, bearer_token (msg));
+  ph_store_request_set_secret (request, ph_server_bearer_token (msg));
   request->tag = if_match_tag (msg);
   return request;
 }
@@ -282,9 +297,8 @@ parse_uint_param (GHashTable *query, const char *name, guint64 max, guint64 *out
 
 /* Asking the store */
 
-typedef struct _Pending Pending;
-typedef void (*AnswerFunc) (PhRendezvousServer *self, SoupServerMessage *msg,
-                            const PhStoreReply *reply, Pending *pending);
+typedef PhServerPending Pending;
+typedef PhServerAnswerFunc AnswerFunc;
 /* Answers a refusal of the store its own way; FALSE leaves it to
  * ph_server_respond_store_error (). */
 typedef gboolean (*RefusedFunc) (PhRendezvousServer *self, SoupServerMessage *msg,
@@ -292,7 +306,7 @@ typedef gboolean (*RefusedFunc) (PhRendezvousServer *self, SoupServerMessage *ms
 
 /* A request paused while the store works on it. It does not keep the
  * server: one that goes away first cancels it, and it is dropped. */
-struct _Pending
+struct _PhServerPending
 {
   PhRendezvousServer *server;
   GCancellable *cancellable; /* the server's */
@@ -341,13 +355,11 @@ store_answered_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   pending_free (pending);
 }
 
-/* Pauses @msg until the store has done @request (taken), then answers
- * it with @answer, or with the store's refusal. The store answers on a
- * later iteration of the main loop (ph-store.h), so the caller may still
- * fill in what the answer needs. */
-static Pending *
-ask_store (PhRendezvousServer *self, SoupServerMessage *msg, PhStoreRequest *request,
-           AnswerFunc answer)
+/* The store answers on a later iteration of the main loop (ph-store.h),
+ * so the caller may still fill in what the answer needs. */
+PhServerPending *
+ph_server_ask_store (PhRendezvousServer *self, SoupServerMessage *msg, PhStoreRequest *request,
+                     AnswerFunc answer)
 {
   Pending *pending = g_new0 (Pending, 1);
 
@@ -402,7 +414,7 @@ take_seat (PhRendezvousServer *self, SoupServerMessage *msg, PhStoreRequest *req
 {
   char *secret = ph_store_request_new_seat_secret (request);
 
-  ask_store (self, msg, request, answer_seat)->secret = secret;
+  ph_server_ask_store (self, msg, request, answer_seat)->secret = secret;
 }
 
 void
@@ -461,7 +473,7 @@ ph_server_handle_claim (PhRendezvousServer *self, SoupServerMessage *msg, guint 
     {
       request = mailbox_request (msg, PH_STORE_OP_AUTHENTICATE, nameplate);
       request->has_secret = FALSE;
-      ask_store (self, msg, request, answer_open_elsewhere)->refused = refuse_reopening;
+      ph_server_ask_store (self, msg, request, answer_open_elsewhere)->refused = refuse_reopening;
       return;
     }
 
@@ -566,7 +578,7 @@ refuse_after_authentication (PhRendezvousServer *self, SoupServerMessage *msg, g
 {
   PhStoreRequest *request = mailbox_request (msg, PH_STORE_OP_AUTHENTICATE, nameplate);
 
-  ask_store (self, msg, request, answer_refusal)->refusal = refusal;
+  ph_server_ask_store (self, msg, request, answer_refusal)->refusal = refusal;
 }
 
 void
@@ -581,7 +593,7 @@ ph_server_handle_post_message (PhRendezvousServer *self, SoupServerMessage *msg,
       refuse_after_authentication (self, msg, nameplate, refusal);
       return;
     }
-  ask_store (self, msg, request, answer_posted);
+  ph_server_ask_store (self, msg, request, answer_posted);
 }
 
 static void
@@ -616,7 +628,7 @@ ph_server_handle_get_messages (PhRendezvousServer *self, SoupServerMessage *msg,
   request = mailbox_request (msg, PH_STORE_OP_FETCH, nameplate);
   request->after = after;
   if (wait == 0)
-    ask_store (self, msg, request, answer_messages);
+    ph_server_ask_store (self, msg, request, answer_messages);
   else
     ph_held_poll_start (self, msg, request, MIN ((guint)wait, self->max_hold));
 }
@@ -631,7 +643,7 @@ answer_left (PhRendezvousServer *self, SoupServerMessage *msg, const PhStoreRepl
 void
 ph_server_handle_leave (PhRendezvousServer *self, SoupServerMessage *msg, guint nameplate)
 {
-  ask_store (self, msg, mailbox_request (msg, PH_STORE_OP_LEAVE, nameplate), answer_left);
+  ph_server_ask_store (self, msg, mailbox_request (msg, PH_STORE_OP_LEAVE, nameplate), answer_left);
 }
 
 static void
@@ -750,7 +762,7 @@ ph_server_handle_mailbox_turn (PhRendezvousServer *self, SoupServerMessage *msg,
 
   request->quota = self->turn_quota;
   request->window_seconds = self->turn_ttl;
-  ask_store (self, msg, request, answer_mailbox_turn);
+  ph_server_ask_store (self, msg, request, answer_mailbox_turn);
 }
 
 void

@@ -53,10 +53,14 @@ typedef struct
   PhRendezvousServer *server;
   GCancellable *cancellable; /* the server's: cancelled as it goes */
   SoupServerMessage *msg;
+  PhStoreReply *open;   /* the count of open mailboxes, or NULL */
+  PhStoreReply *copies; /* the count of stored copies, or NULL */
+  guint pending;
 } MetricsRequest;
 
 static void
-respond_metrics (PhRendezvousServer *self, SoupServerMessage *msg, const PhStoreReply *reply)
+respond_metrics (PhRendezvousServer *self, SoupServerMessage *msg, const PhStoreReply *reply,
+                 const PhStoreReply *copies)
 {
   g_autoptr (GString) text = g_string_new (NULL);
   GList *keys;
@@ -76,7 +80,22 @@ respond_metrics (PhRendezvousServer *self, SoupServerMessage *msg, const PhStore
   append_metric (text, "pinhole_messages_total", "counter", "Messages posted to mailboxes.");
   g_string_append_printf (text, "pinhole_messages_total %" G_GUINT64_FORMAT "\n",
                           self->messages_posted);
-  append_metric (text, "pinhole_polls_waiting", "gauge", "Long-polls waiting for a message.");
+  append_metric (text, "pinhole_stored_copies", "gauge",
+                 "Sealed copies kept at meeting points now, for contacts who are offline.");
+  if (copies != NULL)
+    g_string_append_printf (text, "pinhole_stored_copies %" G_GUINT64_FORMAT "\n",
+                            copies->n_copies);
+  append_metric (text, "pinhole_stored_copy_bytes", "gauge",
+                 "Bytes of the sealed copies kept at meeting points now.");
+  if (copies != NULL)
+    g_string_append_printf (text, "pinhole_stored_copy_bytes %" G_GUINT64_FORMAT "\n",
+                            copies->copy_bytes);
+  append_metric (text, "pinhole_stored_copies_total", "counter",
+                 "Sealed copies stored at meeting points.");
+  g_string_append_printf (text, "pinhole_stored_copies_total %" G_GUINT64_FORMAT "\n",
+                          self->copies_stored);
+  append_metric (text, "pinhole_polls_waiting", "gauge",
+                 "Long-polls waiting for a message, at mailboxes or meeting points.");
   g_string_append_printf (text, "pinhole_polls_waiting %u\n", self->waiting_polls);
   append_metric (text, "pinhole_connections_open", "gauge", "PhServerClient connections open now.");
   g_string_append_printf (text, "pinhole_connections_open %u\n",
@@ -130,24 +149,45 @@ respond_metrics (PhRendezvousServer *self, SoupServerMessage *msg, const PhStore
                                     g_string_free (g_steal_pointer (&text), FALSE), length);
 }
 
+/* Answers once both counts are in (or failed: NULL). */
 static void
-counted_open_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+count_done (MetricsRequest *request)
 {
-  MetricsRequest *request = user_data;
-  g_autoptr (PhStoreReply) reply = ph_store_run_finish (PH_STORE (source), result, NULL);
+  if (--request->pending > 0)
+    return;
 
   if (!g_cancellable_is_cancelled (request->cancellable))
     {
-      respond_metrics (request->server, request->msg, reply);
+      respond_metrics (request->server, request->msg, request->open, request->copies);
       soup_server_message_unpause (request->msg);
     }
+  g_clear_pointer (&request->open, ph_store_reply_free);
+  g_clear_pointer (&request->copies, ph_store_reply_free);
   g_object_unref (request->msg);
   g_object_unref (request->cancellable);
   g_free (request);
 }
 
-/* The count of open mailboxes is the store's: one shared by several
- * servers counts them all. */
+static void
+counted_open_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  MetricsRequest *request = user_data;
+
+  request->open = ph_store_run_finish (PH_STORE (source), result, NULL);
+  count_done (request);
+}
+
+static void
+counted_copies_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  MetricsRequest *request = user_data;
+
+  request->copies = ph_store_run_finish (PH_STORE (source), result, NULL);
+  count_done (request);
+}
+
+/* The counts are the store's: one shared by several servers counts
+ * them all. */
 void
 ph_server_handle_metrics (PhRendezvousServer *self, SoupServerMessage *msg)
 {
@@ -156,7 +196,10 @@ ph_server_handle_metrics (PhRendezvousServer *self, SoupServerMessage *msg)
   request->server = self;
   request->cancellable = g_object_ref (self->cancellable);
   request->msg = g_object_ref (msg);
+  request->pending = 2;
   soup_server_message_pause (msg);
   ph_store_run_async (self->store, ph_store_request_new (PH_STORE_OP_COUNT_OPEN, 0),
                       self->cancellable, counted_open_cb, request);
+  ph_store_run_async (self->store, ph_store_request_new (PH_STORE_OP_COUNT_COPIES, 0),
+                      self->cancellable, counted_copies_cb, request);
 }

@@ -13,8 +13,8 @@
  * store's to check, in the same operation as the request's own.) */
 
 /* @allowed lists the methods as the Allow header does: "GET, POST". */
-static gboolean
-check_method (PhRendezvousServer *self, SoupServerMessage *msg, const char *allowed)
+gboolean
+ph_server_check_method (PhRendezvousServer *self, SoupServerMessage *msg, const char *allowed)
 {
   const char *method = soup_server_message_get_method (msg);
   gsize length = strlen (method);
@@ -56,7 +56,7 @@ route_mailbox (PhRendezvousServer *self, SoupServerMessage *msg, const char *res
 
   if (slash == NULL)
     {
-      if (!check_method (self, msg, "PUT, DELETE"))
+      if (!ph_server_check_method (self, msg, "PUT, DELETE"))
         return;
       if (strcmp (method, SOUP_METHOD_PUT) == 0)
         ph_server_handle_claim (self, msg, nameplate);
@@ -65,15 +65,15 @@ route_mailbox (PhRendezvousServer *self, SoupServerMessage *msg, const char *res
     }
   else if (strcmp (slash, "/join") == 0)
     {
-      if (check_method (self, msg, "POST"))
+      if (ph_server_check_method (self, msg, "POST"))
         ph_server_handle_join (self, msg, nameplate);
     }
   else if (strcmp (slash, "/turn") == 0)
     {
-      if (check_method (self, msg, "GET"))
+      if (ph_server_check_method (self, msg, "GET"))
         ph_server_handle_mailbox_turn (self, msg, nameplate);
     }
-  else if (check_method (self, msg, "GET, POST"))
+  else if (ph_server_check_method (self, msg, "GET, POST"))
     {
       if (strcmp (method, SOUP_METHOD_POST) == 0)
         ph_server_handle_post_message (self, msg, nameplate);
@@ -93,26 +93,30 @@ ph_server_request_cb (SoupServer *server, SoupServerMessage *msg, const char *pa
 
   if (strcmp (path, "/v1/mailboxes") == 0)
     {
-      if (check_method (self, msg, "POST"))
+      if (ph_server_check_method (self, msg, "POST"))
         ph_server_handle_allocate (self, msg);
     }
   else if (g_str_has_prefix (path, "/v1/mailboxes/"))
     {
       route_mailbox (self, msg, path + strlen ("/v1/mailboxes/"), query);
     }
+  else if (g_str_has_prefix (path, "/v1/meet/"))
+    {
+      ph_server_route_meet (self, msg, path + strlen ("/v1/meet/"), query);
+    }
   else if (strcmp (path, "/v1/turn") == 0)
     {
-      if (check_method (self, msg, "GET"))
+      if (ph_server_check_method (self, msg, "GET"))
         ph_server_handle_turn (self, msg);
     }
   else if (strcmp (path, "/v1/health") == 0)
     {
-      if (check_method (self, msg, "GET"))
+      if (ph_server_check_method (self, msg, "GET"))
         ph_server_handle_health (self, msg);
     }
   else if (strcmp (path, "/metrics") == 0)
     {
-      if (check_method (self, msg, "GET"))
+      if (ph_server_check_method (self, msg, "GET"))
         ph_server_handle_metrics (self, msg);
     }
   else

@@ -67,8 +67,23 @@ typedef enum
   STMT_DELETE_MAILBOX,
   STMT_DELETE_MESSAGES,
   STMT_LIST_MAILBOXES,
+  STMT_PRUNE_POINTS,
+  STMT_POINT_USAGE,
+  STMT_INSERT_POINT_ITEM,
+  STMT_SELECT_POINT_MESSAGES,
+  STMT_COUNT_POINT_COPIES,
+  STMT_SELECT_COPIES,
+  STMT_DELETE_COPY,
+  STMT_COUNT_ALL_COPIES,
   N_STMTS
 } Statement;
+
+/* A row of point_items is a message or a stored copy. */
+enum
+{
+  KIND_MESSAGE = 0,
+  KIND_COPY = 1,
+};
 
 /* A side's columns are sideN_…: "sideN" stands for side1 or side2. */
 #define SIDE_COLUMNS(n)                                                                            \
@@ -95,6 +110,22 @@ static const char *const statement_sql[N_STMTS] = {
   [STMT_DELETE_MAILBOX] = "DELETE FROM mailboxes WHERE nameplate = ?1",
   [STMT_DELETE_MESSAGES] = "DELETE FROM messages WHERE nameplate = ?1",
   [STMT_LIST_MAILBOXES] = "SELECT nameplate, expires_at FROM mailboxes ORDER BY expires_at",
+  [STMT_PRUNE_POINTS] = "DELETE FROM point_items WHERE expires_at <= ?1 RETURNING kind, size",
+  [STMT_POINT_USAGE] = "SELECT count(*), IFNULL (sum (size), 0) FROM point_items "
+                       "WHERE point = ?1 AND kind = ?2",
+  [STMT_INSERT_POINT_ITEM] = "INSERT INTO point_items (point, kind, side, phase, body, size, "
+                             "expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+  [STMT_SELECT_POINT_MESSAGES] = "SELECT idx, side, phase, body FROM point_items "
+                                 "WHERE point = ?1 AND kind = 0 AND idx > ?2 AND side <> ?3 "
+                                 "ORDER BY idx",
+  [STMT_COUNT_POINT_COPIES] = "SELECT count(*) FROM point_items "
+                              "WHERE point = ?1 AND kind = 1 AND idx > ?2 AND side <> ?3",
+  [STMT_SELECT_COPIES] = "SELECT idx, side, body, expires_at FROM point_items "
+                         "WHERE point = ?1 AND kind = 1 AND idx > ?2 ORDER BY idx",
+  [STMT_DELETE_COPY] = "DELETE FROM point_items WHERE point = ?1 AND kind = 1 AND idx = ?2 "
+                       "RETURNING size",
+  [STMT_COUNT_ALL_COPIES] = "SELECT count(*), IFNULL (sum (size), 0) FROM point_items "
+                            "WHERE kind = 1",
 };
 
 /* The same statement about either side, one prepared for each. */
@@ -149,6 +180,24 @@ static const char *const migrations[] = {
   "  phase TEXT NOT NULL,"
   "  body BLOB NOT NULL,"
   "  PRIMARY KEY (nameplate, idx)) WITHOUT ROWID;",
+  /* Meeting points: their messages (kind 0) and stored copies (kind 1),
+   * numbered by one AUTOINCREMENT counter, which never gives an index
+   * twice, even after the rows with the highest ones were deleted. A
+   * point is its rows: it has none of its own. */
+  "CREATE TABLE point_items ("
+  "  idx INTEGER PRIMARY KEY AUTOINCREMENT,"
+  "  point TEXT NOT NULL,"
+  "  kind INTEGER NOT NULL CHECK (kind IN (0, 1)),"
+  "  side INTEGER NOT NULL CHECK (side IN (1, 2)),"
+  "  phase TEXT,"
+  "  body BLOB NOT NULL,"
+  "  size INTEGER NOT NULL,"
+  "  expires_at INTEGER NOT NULL);"
+  /* The sizes are in the indexes so that a point's usage, and the count
+   * of all copies for /metrics, read no row and no body. */
+  "CREATE INDEX point_items_by_point ON point_items (point, kind, idx, size);"
+  "CREATE INDEX point_items_by_kind ON point_items (kind, size);"
+  "CREATE INDEX point_items_by_expiry ON point_items (expires_at);",
 };
 
 /* An open mailbox as the worker keeps it: when it expires. */
@@ -189,9 +238,18 @@ typedef struct
   PhStoreRequest *request; /* the task's */
   PhStoreReply *reply;
   GError *error;
-  GArray *closed; /* guint nameplates */
-  GArray *added;  /* guint64 pairs: nameplate, index */
+  GArray *closed;        /* guint nameplates */
+  GArray *added;         /* guint64 pairs: nameplate, index */
+  GArray *point_changes; /* PointChange */
 } Job;
+
+/* What "point-changed" tells once the job is done. */
+typedef struct
+{
+  char id[PH_STORE_POINT_ID_LENGTH + 1];
+  guint64 index;
+  guint side;
+} PointChange;
 
 typedef struct _OutboxSource OutboxSource;
 
@@ -216,6 +274,10 @@ struct _PhSqliteStore
   GHashTable *open; /* nameplate → Entry */
   GQueue expiring;  /* Entry, earliest first */
   PhNameplatePool *pool;
+  /* The stored copies at all points: a cap on them is checked at every
+   * copy, and /metrics reads them. */
+  guint64 n_copies;
+  guint64 copy_bytes;
 
   GMutex done_lock;
   GQueue done;          /* Job, back from the worker */
@@ -432,7 +494,8 @@ forget_all (PhSqliteStore *self)
   self->pool = ph_nameplate_pool_new ();
 }
 
-/* Reads back which mailboxes are open and when each expires. Every one is
+/* Reads back which mailboxes are open and when each expires, and the
+ * stored copies' totals. Every one is
  * taken from the pool as a claim would, so allocation fills the numbers
  * below them from 1. */
 static gboolean
@@ -451,6 +514,17 @@ load_open (PhSqliteStore *self, GError **error)
     }
   sqlite3_reset (stmt);
   if (rc != SQLITE_DONE)
+    return fail (self, error);
+
+  stmt = statement (self, STMT_COUNT_ALL_COPIES);
+  rc = sqlite3_step (stmt);
+  if (rc == SQLITE_ROW)
+    {
+      self->n_copies = (guint64)sqlite3_column_int64 (stmt, 0);
+      self->copy_bytes = (guint64)sqlite3_column_int64 (stmt, 1);
+    }
+  sqlite3_reset (stmt);
+  if (rc != SQLITE_ROW)
     return fail (self, error);
   return TRUE;
 }
@@ -959,6 +1033,256 @@ count_turn (PhSqliteStore *self, const PhStoreRequest *request, gint64 now, PhSt
   return step_done (self, stmt, error);
 }
 
+/* Meeting points */
+
+/* Forgets a copy of @size bytes in the totals. */
+static void
+count_copy_gone (PhSqliteStore *self, guint64 size)
+{
+  self->n_copies -= MIN (self->n_copies, 1);
+  self->copy_bytes -= MIN (self->copy_bytes, size);
+}
+
+static gboolean
+prune_points (PhSqliteStore *self, gint64 now, GError **error)
+{
+  sqlite3_stmt *stmt = statement (self, STMT_PRUNE_POINTS);
+  int rc;
+
+  sqlite3_bind_int64 (stmt, 1, now);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    if (sqlite3_column_int (stmt, 0) == KIND_COPY)
+      count_copy_gone (self, (guint64)sqlite3_column_int64 (stmt, 1));
+  sqlite3_reset (stmt);
+  if (rc != SQLITE_DONE)
+    return fail (self, error);
+  return TRUE;
+}
+
+/* How many rows of @kind the point @point_id has, and their bytes. */
+static gboolean
+point_usage (PhSqliteStore *self, const char *point_id, int kind, guint64 *out_count,
+             guint64 *out_bytes, GError **error)
+{
+  sqlite3_stmt *stmt = statement (self, STMT_POINT_USAGE);
+  int rc;
+
+  sqlite3_bind_text (stmt, 1, point_id, -1, SQLITE_STATIC);
+  sqlite3_bind_int (stmt, 2, kind);
+  rc = sqlite3_step (stmt);
+  if (rc == SQLITE_ROW)
+    {
+      *out_count = (guint64)sqlite3_column_int64 (stmt, 0);
+      *out_bytes = (guint64)sqlite3_column_int64 (stmt, 1);
+    }
+  sqlite3_reset (stmt);
+  if (rc != SQLITE_ROW)
+    return fail (self, error);
+  return TRUE;
+}
+
+static gboolean
+insert_point_item (PhSqliteStore *self, const PhStoreRequest *request, int kind, gint64 expires_at,
+                   Job *job, GError **error)
+{
+  sqlite3_stmt *stmt = statement (self, STMT_INSERT_POINT_ITEM);
+  gsize size;
+  const void *body = g_bytes_get_data (request->body, &size);
+  PointChange change = { .side = request->side };
+
+  sqlite3_bind_text (stmt, 1, request->point_id, -1, SQLITE_STATIC);
+  sqlite3_bind_int (stmt, 2, kind);
+  sqlite3_bind_int (stmt, 3, (int)request->side);
+  if (kind == KIND_MESSAGE)
+    sqlite3_bind_text (stmt, 4, request->phase, -1, SQLITE_STATIC);
+  sqlite3_bind_blob64 (stmt, 5, size > 0 ? body : "", size, SQLITE_STATIC);
+  sqlite3_bind_int64 (stmt, 6, (sqlite3_int64)size);
+  sqlite3_bind_int64 (stmt, 7, expires_at);
+  if (!step_done (self, stmt, error))
+    return FALSE;
+
+  job->reply->index = (guint64)sqlite3_last_insert_rowid (self->db);
+  if (kind == KIND_COPY)
+    {
+      self->n_copies++;
+      self->copy_bytes += size;
+    }
+  memcpy (change.id, request->point_id, sizeof change.id);
+  change.index = job->reply->index;
+  g_array_append_val (job->point_changes, change);
+  return TRUE;
+}
+
+static gboolean
+meet_add_message (PhSqliteStore *self, const PhStoreRequest *request, gint64 now, Job *job,
+                  GError **error)
+{
+  gsize size = g_bytes_get_size (request->body);
+  guint64 count;
+  guint64 bytes;
+
+  if (!point_usage (self, request->point_id, KIND_MESSAGE, &count, &bytes, error))
+    return FALSE;
+  if (count >= self->limits.max_messages || size > self->limits.max_mailbox_bytes
+      || bytes > self->limits.max_mailbox_bytes - size)
+    {
+      g_propagate_error (
+          error, ph_store_point_refusal_new (PH_STORE_ERROR_POINT_LIMIT, request, &self->limits));
+      return FALSE;
+    }
+  return insert_point_item (self, request, KIND_MESSAGE, lifetime_end (self, now), job, error);
+}
+
+static gboolean
+read_point_news (PhSqliteStore *self, const PhPointCursor *cursor, PhPointNews *news,
+                 GError **error)
+{
+  sqlite3_stmt *stmt = statement (self, STMT_SELECT_POINT_MESSAGES);
+  sqlite3_int64 after = (sqlite3_int64)MIN (cursor->after, (guint64)G_MAXINT64);
+  int rc;
+
+  sqlite3_bind_text (stmt, 1, cursor->id, -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (stmt, 2, after);
+  sqlite3_bind_int (stmt, 3, (int)cursor->side);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      g_autoptr (GBytes) body
+          = g_bytes_new (sqlite3_column_blob (stmt, 3), (gsize)sqlite3_column_bytes (stmt, 3));
+
+      g_ptr_array_add (news->messages,
+                       ph_stored_message_new ((guint64)sqlite3_column_int64 (stmt, 0),
+                                              (guint)sqlite3_column_int (stmt, 1),
+                                              (const char *)sqlite3_column_text (stmt, 2), body));
+    }
+  sqlite3_reset (stmt);
+  if (rc != SQLITE_DONE)
+    return fail (self, error);
+
+  stmt = statement (self, STMT_COUNT_POINT_COPIES);
+  sqlite3_bind_text (stmt, 1, cursor->id, -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (stmt, 2, after);
+  sqlite3_bind_int (stmt, 3, (int)cursor->side);
+  rc = sqlite3_step (stmt);
+  if (rc == SQLITE_ROW)
+    news->n_stored = (guint)sqlite3_column_int64 (stmt, 0);
+  sqlite3_reset (stmt);
+  if (rc != SQLITE_ROW)
+    return fail (self, error);
+  return TRUE;
+}
+
+static gboolean
+meet_fetch (PhSqliteStore *self, const PhStoreRequest *request, PhStoreReply *reply, GError **error)
+{
+  reply->points = g_ptr_array_new_with_free_func ((GDestroyNotify)ph_point_news_free);
+  for (guint i = 0; request->points != NULL && i < request->points->len; i++)
+    {
+      const PhPointCursor *cursor = &g_array_index (request->points, PhPointCursor, i);
+      PhPointNews *news = ph_point_news_new (cursor->id);
+
+      g_ptr_array_add (reply->points, news);
+      if (!read_point_news (self, cursor, news, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+store_copy (PhSqliteStore *self, const PhStoreRequest *request, gint64 now, Job *job,
+            GError **error)
+{
+  guint64 count;
+  guint64 bytes;
+
+  if (!point_usage (self, request->point_id, KIND_COPY, &count, &bytes, error))
+    return FALSE;
+  if (!ph_store_check_copy_room (request, count, bytes, self->copy_bytes, &self->limits, error))
+    return FALSE;
+  job->reply->expires_in = request->lifetime_seconds;
+  return insert_point_item (self, request, KIND_COPY,
+                            now + (gint64)request->lifetime_seconds * G_USEC_PER_SEC, job, error);
+}
+
+static gboolean
+fetch_copies (PhSqliteStore *self, const PhStoreRequest *request, gint64 now, PhStoreReply *reply,
+              GError **error)
+{
+  sqlite3_stmt *stmt = statement (self, STMT_SELECT_COPIES);
+  int rc;
+
+  reply->messages = g_ptr_array_new_with_free_func ((GDestroyNotify)ph_stored_message_unref);
+  sqlite3_bind_text (stmt, 1, request->point_id, -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (stmt, 2, (sqlite3_int64)MIN (request->after, (guint64)G_MAXINT64));
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      g_autoptr (GBytes) body
+          = g_bytes_new (sqlite3_column_blob (stmt, 2), (gsize)sqlite3_column_bytes (stmt, 2));
+      PhStoredMessage *copy = ph_stored_message_new (
+          (guint64)sqlite3_column_int64 (stmt, 0), (guint)sqlite3_column_int (stmt, 1), NULL, body);
+
+      copy->expires_in = seconds_left (sqlite3_column_int64 (stmt, 3), now);
+      g_ptr_array_add (reply->messages, copy);
+    }
+  sqlite3_reset (stmt);
+  if (rc != SQLITE_DONE)
+    return fail (self, error);
+  return TRUE;
+}
+
+static gboolean
+delete_copy (PhSqliteStore *self, const PhStoreRequest *request, GError **error)
+{
+  sqlite3_stmt *stmt = statement (self, STMT_DELETE_COPY);
+  gboolean deleted = FALSE;
+  int rc;
+
+  sqlite3_bind_text (stmt, 1, request->point_id, -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (stmt, 2, (sqlite3_int64)MIN (request->index, (guint64)G_MAXINT64));
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      count_copy_gone (self, (guint64)sqlite3_column_int64 (stmt, 0));
+      deleted = TRUE;
+    }
+  sqlite3_reset (stmt);
+  if (rc != SQLITE_DONE)
+    return fail (self, error);
+  if (deleted)
+    return TRUE;
+  g_propagate_error (
+      error, ph_store_point_refusal_new (PH_STORE_ERROR_NO_SUCH_COPY, request, &self->limits));
+  return FALSE;
+}
+
+/* The operations on meeting points, after what expired is deleted. */
+static gboolean
+do_point_operation (PhSqliteStore *self, Job *job, gint64 now, GError **error)
+{
+  const PhStoreRequest *request = job->request;
+  PhStoreReply *reply = job->reply;
+
+  if (!prune_points (self, now, error))
+    return FALSE;
+  switch (request->op)
+    {
+    case PH_STORE_OP_MEET_ADD_MESSAGE:
+      return meet_add_message (self, request, now, job, error);
+    case PH_STORE_OP_MEET_FETCH:
+      return meet_fetch (self, request, reply, error);
+    case PH_STORE_OP_STORE_COPY:
+      return store_copy (self, request, now, job, error);
+    case PH_STORE_OP_FETCH_COPIES:
+      return fetch_copies (self, request, now, reply, error);
+    case PH_STORE_OP_DELETE_COPY:
+      return delete_copy (self, request, error);
+    case PH_STORE_OP_COUNT_COPIES:
+      reply->n_copies = self->n_copies;
+      reply->copy_bytes = self->copy_bytes;
+      return TRUE;
+    default:
+      g_assert_not_reached ();
+    }
+}
+
 static gboolean
 do_operation (PhSqliteStore *self, Job *job, gint64 now, GError **error)
 {
@@ -987,6 +1311,13 @@ do_operation (PhSqliteStore *self, Job *job, gint64 now, GError **error)
     case PH_STORE_OP_COUNT_OPEN:
       reply->n_open = g_hash_table_size (self->open);
       return TRUE;
+    case PH_STORE_OP_MEET_ADD_MESSAGE:
+    case PH_STORE_OP_MEET_FETCH:
+    case PH_STORE_OP_STORE_COPY:
+    case PH_STORE_OP_FETCH_COPIES:
+    case PH_STORE_OP_DELETE_COPY:
+    case PH_STORE_OP_COUNT_COPIES:
+      return do_point_operation (self, job, now, error);
     case PH_STORE_N_OPS:
     default:
       g_assert_not_reached ();
@@ -1003,6 +1334,7 @@ job_free (Job *job)
   g_clear_error (&job->error);
   g_array_unref (job->closed);
   g_array_unref (job->added);
+  g_array_unref (job->point_changes);
   g_free (job);
 }
 
@@ -1018,6 +1350,7 @@ job_new (GTask *task, PhStoreRequest *request)
   job->reply = ph_store_reply_new ();
   job->closed = g_array_new (FALSE, FALSE, sizeof (guint));
   job->added = g_array_new (FALSE, FALSE, sizeof (guint64));
+  job->point_changes = g_array_new (FALSE, FALSE, sizeof (PointChange));
   return job;
 }
 
@@ -1043,6 +1376,12 @@ deliver_done_cb (gpointer user_data)
       for (guint i = 0; i + 1 < job->added->len; i += 2)
         ph_store_emit_message_added (PH_STORE (self), (guint)g_array_index (job->added, guint64, i),
                                      g_array_index (job->added, guint64, i + 1));
+      for (guint i = 0; i < job->point_changes->len; i++)
+        {
+          const PointChange *change = &g_array_index (job->point_changes, PointChange, i);
+
+          ph_store_emit_point_changed (PH_STORE (self), change->id, change->index, change->side);
+        }
       if (job->task != NULL && job->error != NULL)
         g_task_return_error (job->task, g_steal_pointer (&job->error));
       else if (job->task != NULL)
@@ -1115,6 +1454,7 @@ run_job (PhSqliteStore *self, Job *job, GQueue *done)
         run_simple (self, STMT_ROLLBACK, NULL);
       g_array_set_size (job->closed, 0);
       g_array_set_size (job->added, 0);
+      g_array_set_size (job->point_changes, 0);
       if (!load_open (self, &reload_error))
         g_warning ("%s", reload_error->message);
       if (job->task == NULL)

@@ -17,6 +17,7 @@ enum
   MESSAGE_ADDED,
   MAILBOX_CLOSED,
   CHANGES_LOST,
+  POINT_CHANGED,
   N_SIGNALS
 };
 
@@ -32,6 +33,12 @@ static const char *const op_names[PH_STORE_N_OPS] = {
   [PH_STORE_OP_LEAVE] = "leave",
   [PH_STORE_OP_COUNT_TURN] = "count-turn",
   [PH_STORE_OP_COUNT_OPEN] = "count-open",
+  [PH_STORE_OP_MEET_ADD_MESSAGE] = "meet-add-message",
+  [PH_STORE_OP_MEET_FETCH] = "meet-fetch",
+  [PH_STORE_OP_STORE_COPY] = "store-copy",
+  [PH_STORE_OP_FETCH_COPIES] = "fetch-copies",
+  [PH_STORE_OP_DELETE_COPY] = "delete-copy",
+  [PH_STORE_OP_COUNT_COPIES] = "count-copies",
 };
 
 /* Upper bounds of the latency histogram's buckets, in seconds: from what
@@ -99,6 +106,9 @@ ph_store_default_init (PhStoreInterface *iface)
                       NULL, NULL, G_TYPE_NONE, 1, G_TYPE_UINT);
   signals[CHANGES_LOST] = g_signal_new ("changes-lost", G_TYPE_FROM_INTERFACE (iface),
                                         G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 0);
+  signals[POINT_CHANGED]
+      = g_signal_new ("point-changed", G_TYPE_FROM_INTERFACE (iface), G_SIGNAL_RUN_LAST, 0, NULL,
+                      NULL, NULL, G_TYPE_NONE, 3, G_TYPE_STRING, G_TYPE_UINT64, G_TYPE_UINT);
 }
 
 /* Messages */
@@ -157,7 +167,54 @@ ph_store_request_free (PhStoreRequest *request)
   g_free (request->tag);
   g_free (request->phase);
   g_clear_pointer (&request->body, g_bytes_unref);
+  g_clear_pointer (&request->points, g_array_unref);
   g_free (request);
+}
+
+PhStoreRequest *
+ph_store_point_request_new (PhStoreOp op, const char *point_id)
+{
+  PhStoreRequest *request;
+
+  g_return_val_if_fail (point_id != NULL && strlen (point_id) == PH_STORE_POINT_ID_LENGTH, NULL);
+
+  request = ph_store_request_new (op, 0);
+  memcpy (request->point_id, point_id, sizeof request->point_id);
+  return request;
+}
+
+void
+ph_store_request_add_point (PhStoreRequest *request, const char *point_id, guint side,
+                            guint64 after)
+{
+  PhPointCursor cursor = { .side = side, .after = after };
+
+  g_return_if_fail (request != NULL && request->op == PH_STORE_OP_MEET_FETCH);
+  g_return_if_fail (point_id != NULL && strlen (point_id) == PH_STORE_POINT_ID_LENGTH);
+
+  memcpy (cursor.id, point_id, sizeof cursor.id);
+  if (request->points == NULL)
+    request->points = g_array_new (FALSE, FALSE, sizeof (PhPointCursor));
+  g_array_append_val (request->points, cursor);
+}
+
+PhPointNews *
+ph_point_news_new (const char *id)
+{
+  PhPointNews *news = g_new0 (PhPointNews, 1);
+
+  g_strlcpy (news->id, id, sizeof news->id);
+  news->messages = g_ptr_array_new_with_free_func ((GDestroyNotify)ph_stored_message_unref);
+  return news;
+}
+
+void
+ph_point_news_free (PhPointNews *news)
+{
+  if (news == NULL)
+    return;
+  g_ptr_array_unref (news->messages);
+  g_free (news);
 }
 
 void
@@ -221,6 +278,7 @@ ph_store_reply_free (PhStoreReply *reply)
   if (reply == NULL)
     return;
   g_clear_pointer (&reply->messages, g_ptr_array_unref);
+  g_clear_pointer (&reply->points, g_ptr_array_unref);
   g_free (reply);
 }
 
@@ -342,6 +400,30 @@ ph_store_unwatch (PhStore *self, guint nameplate)
     iface->unwatch (self, nameplate);
 }
 
+void
+ph_store_watch_point (PhStore *self, const char *point_id)
+{
+  PhStoreInterface *iface;
+
+  g_return_if_fail (PH_IS_STORE (self));
+
+  iface = PH_STORE_GET_IFACE (self);
+  if (iface->watch_point != NULL)
+    iface->watch_point (self, point_id);
+}
+
+void
+ph_store_unwatch_point (PhStore *self, const char *point_id)
+{
+  PhStoreInterface *iface;
+
+  g_return_if_fail (PH_IS_STORE (self));
+
+  iface = PH_STORE_GET_IFACE (self);
+  if (iface->unwatch_point != NULL)
+    iface->unwatch_point (self, point_id);
+}
+
 guint
 ph_store_get_lifetime (PhStore *self)
 {
@@ -436,6 +518,68 @@ ph_store_emit_changes_lost (PhStore *self)
   g_return_if_fail (PH_IS_STORE (self));
 
   g_signal_emit (self, signals[CHANGES_LOST], 0);
+}
+
+void
+ph_store_emit_point_changed (PhStore *self, const char *point_id, guint64 index, guint side)
+{
+  g_return_if_fail (PH_IS_STORE (self));
+
+  g_signal_emit (self, signals[POINT_CHANGED], 0, point_id, index, side);
+}
+
+gboolean
+ph_store_check_copy_room (const PhStoreRequest *request, guint64 count, guint64 bytes,
+                          guint64 total_bytes, const PhStoreLimits *limits, GError **error)
+{
+  gsize size = g_bytes_get_size (request->body);
+
+  if (count >= request->max_count || size > request->max_bytes || bytes > request->max_bytes - size)
+    {
+      g_propagate_error (error,
+                         ph_store_point_refusal_new (PH_STORE_ERROR_STORED_LIMIT, request, limits));
+      return FALSE;
+    }
+  if (size > request->max_total_bytes || total_bytes > request->max_total_bytes - size)
+    {
+      g_propagate_error (error,
+                         ph_store_point_refusal_new (PH_STORE_ERROR_STORED_FULL, request, limits));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* Ids are no secret, but long: a sentence names a point by its first
+ * digits. */
+GError *
+ph_store_point_refusal_new (PhStoreError code, const PhStoreRequest *request,
+                            const PhStoreLimits *limits)
+{
+  switch (code)
+    {
+    case PH_STORE_ERROR_POINT_LIMIT:
+      return g_error_new (PH_STORE_ERROR, code,
+                          "Meeting point %.8s… is full: it holds at most %u messages and "
+                          "%" G_GUINT64_FORMAT " bytes of them.",
+                          request->point_id, limits->max_messages, limits->max_mailbox_bytes);
+    case PH_STORE_ERROR_STORED_LIMIT:
+      return g_error_new (PH_STORE_ERROR, code,
+                          "Meeting point %.8s… keeps at most %u stored copies and "
+                          "%" G_GUINT64_FORMAT " bytes of them; the contact must fetch some first.",
+                          request->point_id, request->max_count, request->max_bytes);
+    case PH_STORE_ERROR_STORED_FULL:
+      return g_error_new (PH_STORE_ERROR, code,
+                          "This server keeps at most %" G_GUINT64_FORMAT
+                          " bytes of stored copies, and has no room for more now.",
+                          request->max_total_bytes);
+    case PH_STORE_ERROR_NO_SUCH_COPY:
+      return g_error_new (PH_STORE_ERROR, code,
+                          "Meeting point %.8s… has no stored copy %" G_GUINT64_FORMAT
+                          "; it may have been acknowledged already or expired.",
+                          request->point_id, request->index);
+    default:
+      g_return_val_if_reached (NULL);
+    }
 }
 
 GError *

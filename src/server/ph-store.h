@@ -4,6 +4,7 @@
 #include <gio/gio.h>
 
 #include "ph-mailbox-secret.h"
+#include "ph-meeting-point.h"
 
 G_BEGIN_DECLS
 
@@ -27,6 +28,16 @@ G_BEGIN_DECLS
  * fetch: a chat keeps its mailbox to reconnect through while it uses it.
  * Each side may ask for TURN credentials a few times per window.
  *
+ * Meeting points (docs/protocol.md) are mailboxes of contacts, named by a
+ * 64-hex-digit id the server has checked against the point's key before it
+ * asks: the store sees ids only, and checks nothing about them. A point is
+ * there while it holds messages (each lives "lifetime" seconds, within
+ * "max-messages" and "max-mailbox-bytes" per point) or stored copies
+ * (each lives the request's lifetime_seconds, within its max_count and
+ * max_bytes). Messages and copies of all points take their index from one
+ * counter, rising and never reused, so a point that empties and fills
+ * again never repeats an index. What expired is never answered.
+ *
  * How it is asked. Every request of the server is one operation
  * (PhStoreRequest), done as one unit (one transaction, one script) with
  * ph_store_run_async (); its answer is a PhStoreReply. The operation itself
@@ -37,15 +48,17 @@ G_BEGIN_DECLS
  * causes are PH_STORE_ERROR codes; PH_STORE_ERROR_FAILED is the store's own
  * failure (a disk, a connection), which the server answers with 503.
  *
- * What it tells. "message-added" (nameplate, index) and "mailbox-closed"
- * (nameplate) are emitted on the main context the store was made in, after
- * the change is stored, so that held polls wake; a backend shared by
- * several servers relays them between servers. A listener that must not
- * miss a change watches first and reads after (ph_store_watch ()), and
- * reads again when told: a notification may come for a change it has
- * read already, or for a mailbox it does not watch. "changes-lost" says
- * that notifications may have gone missing (a backend lost its connection
- * to a shared store): every reader reads again.
+ * What it tells. "message-added" (nameplate, index), "mailbox-closed"
+ * (nameplate) and "point-changed" (point id, index, side) are emitted on
+ * the main context the store was made in, after the change is stored, so
+ * that held polls and waits wake; a backend shared by several servers
+ * relays them between servers. A listener that must not miss a change
+ * watches first and reads after (ph_store_watch (),
+ * ph_store_watch_point ()), and reads again when told: a notification may
+ * come for a change it has read already, or for a mailbox or point it
+ * does not watch. "changes-lost" says that notifications may have gone
+ * missing (a backend lost its connection to a shared store): every reader
+ * reads again.
  *
  * Writing a backend. Implement run (): do the operation, then complete the
  * GTask with ph_store_return_reply () or g_task_return_error (), from any
@@ -73,6 +86,10 @@ typedef enum
   PH_STORE_ERROR_UNAUTHORIZED,
   PH_STORE_ERROR_OTHER_FIRST_MESSAGE,
   PH_STORE_ERROR_REPLACED,
+  PH_STORE_ERROR_POINT_LIMIT,
+  PH_STORE_ERROR_STORED_LIMIT,
+  PH_STORE_ERROR_NO_SUCH_COPY,
+  PH_STORE_ERROR_STORED_FULL,
   PH_STORE_ERROR_FAILED,
 } PhStoreError;
 
@@ -113,24 +130,69 @@ typedef enum
   PH_STORE_OP_COUNT_TURN,
   /* Reply: n_open, the mailboxes open now. */
   PH_STORE_OP_COUNT_OPEN,
+  /* Adds phase and body as side's message at point_id.
+   * PH_STORE_ERROR_POINT_LIMIT past the limits. Reply: index. */
+  PH_STORE_OP_MEET_ADD_MESSAGE,
+  /* For each of points: the messages with an index above its after from
+   * the side that is not its side, oldest first, and how many copies the
+   * other side stored there above after. Reply: points, one for each
+   * asked, in the same order. */
+  PH_STORE_OP_MEET_FETCH,
+  /* Keeps body as side's copy at point_id for lifetime_seconds;
+   * PH_STORE_ERROR_STORED_LIMIT when the point would hold more than
+   * max_count copies or max_bytes bytes of them, then
+   * PH_STORE_ERROR_STORED_FULL when all points would hold more than
+   * max_total_bytes. Reply: index, expires_in. */
+  PH_STORE_OP_STORE_COPY,
+  /* The copies at point_id with an index above after, oldest first, as
+   * messages (phase NULL, expires_in set). Reply: messages. */
+  PH_STORE_OP_FETCH_COPIES,
+  /* Deletes the copy index at point_id; PH_STORE_ERROR_NO_SUCH_COPY when
+   * it is not there. Reply: nothing. */
+  PH_STORE_OP_DELETE_COPY,
+  /* Reply: n_copies and copy_bytes, the copies kept now at all points. */
+  PH_STORE_OP_COUNT_COPIES,
   PH_STORE_N_OPS
 } PhStoreOp;
 
 /* 16 hexadecimal digits. */
 #define PH_STORE_TAG_LENGTH 16
+/* A meeting point's id (ph-meeting-point.h). */
+#define PH_STORE_POINT_ID_LENGTH PH_MEETING_POINT_ID_LENGTH
 
 typedef struct
 {
   guint64 index;
-  guint side; /* PH_MAILBOX_HOST_SIDE or PH_MAILBOX_JOINER_SIDE */
-  char *phase;
+  guint side;  /* PH_MAILBOX_HOST_SIDE or PH_MAILBOX_JOINER_SIDE */
+  char *phase; /* NULL for a stored copy */
   GBytes *body;
+  guint expires_in; /* a stored copy's seconds left; 0 for a message */
 } PhStoredMessage;
 
 PhStoredMessage *ph_stored_message_new (guint64 index, guint side, const char *phase, GBytes *body);
 PhStoredMessage *ph_stored_message_ref (PhStoredMessage *message);
 void ph_stored_message_unref (PhStoredMessage *message);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PhStoredMessage, ph_stored_message_unref)
+
+/* One point of MEET_FETCH: what it asks, in the request's points. */
+typedef struct
+{
+  char id[PH_STORE_POINT_ID_LENGTH + 1];
+  guint side; /* the asker's: only the other side's news count */
+  guint64 after;
+} PhPointCursor;
+
+/* What MEET_FETCH found at one point. */
+typedef struct
+{
+  char id[PH_STORE_POINT_ID_LENGTH + 1];
+  GPtrArray *messages; /* PhStoredMessage */
+  guint n_stored;
+} PhPointNews;
+
+PhPointNews *ph_point_news_new (const char *id);
+void ph_point_news_free (PhPointNews *news);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PhPointNews, ph_point_news_free)
 
 /* One operation and what it needs. Hashes, not secrets: a store never
  * sees a side's secret or a client's Idempotency-Key. Strings and bodies
@@ -156,6 +218,15 @@ typedef struct
   guint64 after;        /* FETCH */
   guint quota;          /* COUNT_TURN */
   guint window_seconds; /* COUNT_TURN */
+  /* The meeting point's operations */
+  char point_id[PH_STORE_POINT_ID_LENGTH + 1]; /* all but MEET_FETCH, COUNT_COPIES */
+  guint side;                                  /* MEET_ADD_MESSAGE, STORE_COPY */
+  GArray *points;                              /* MEET_FETCH: PhPointCursor */
+  guint64 index;                               /* DELETE_COPY */
+  guint lifetime_seconds;                      /* STORE_COPY */
+  guint max_count;                             /* STORE_COPY */
+  guint64 max_bytes;                           /* STORE_COPY */
+  guint64 max_total_bytes;                     /* STORE_COPY: of all points' copies */
 } PhStoreRequest;
 
 PhStoreRequest *ph_store_request_new (PhStoreOp op, guint nameplate);
@@ -170,6 +241,12 @@ void ph_store_request_set_request_key (PhStoreRequest *request, const char *key)
 void ph_store_request_set_tag (PhStoreRequest *request, const char *tag);
 /* Takes @body. */
 void ph_store_request_set_message (PhStoreRequest *request, const char *phase, GBytes *body);
+/* A request about the meeting point @point_id (PH_STORE_POINT_ID_LENGTH
+ * hex digits, checked by the caller). */
+PhStoreRequest *ph_store_point_request_new (PhStoreOp op, const char *point_id);
+/* Adds a point to a MEET_FETCH. */
+void ph_store_request_add_point (PhStoreRequest *request, const char *point_id, guint side,
+                                 guint64 after);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PhStoreRequest, ph_store_request_free)
 
 /* What an operation tells; what each fills in is listed with the operation. */
@@ -185,6 +262,9 @@ typedef struct
   gboolean turn_granted;
   guint retry_after;
   guint n_open;
+  GPtrArray *points; /* MEET_FETCH: PhPointNews */
+  guint64 n_copies;
+  guint64 copy_bytes;
 } PhStoreReply;
 
 PhStoreReply *ph_store_reply_new (void);
@@ -218,6 +298,9 @@ struct _PhStoreInterface
    * until unwatch, so a backend may relay only those notifications. */
   void (*watch) (PhStore *self, guint nameplate);
   void (*unwatch) (PhStore *self, guint nameplate);
+  /* Optional, the same for meeting points and "point-changed". */
+  void (*watch_point) (PhStore *self, const char *point_id);
+  void (*unwatch_point) (PhStore *self, const char *point_id);
 };
 
 /* Takes @request. */
@@ -229,6 +312,8 @@ const char *ph_store_get_name (PhStore *self);
 gboolean ph_store_is_durable (PhStore *self);
 void ph_store_watch (PhStore *self, guint nameplate);
 void ph_store_unwatch (PhStore *self, guint nameplate);
+void ph_store_watch_point (PhStore *self, const char *point_id);
+void ph_store_unwatch_point (PhStore *self, const char *point_id);
 guint ph_store_get_lifetime (PhStore *self);
 
 /* The store's latency per operation (a histogram), its failures and its
@@ -242,6 +327,20 @@ void ph_store_return_reply (GTask *task, PhStoreReply *reply);
 void ph_store_emit_message_added (PhStore *self, guint nameplate, guint64 index);
 void ph_store_emit_mailbox_closed (PhStore *self, guint nameplate);
 void ph_store_emit_changes_lost (PhStore *self);
+/* "point-changed" (point id, index, side): side added a message or a
+ * stored copy with that index at the point. */
+void ph_store_emit_point_changed (PhStore *self, const char *point_id, guint64 index, guint side);
+/* The refusal @code (POINT_LIMIT, STORED_LIMIT, NO_SUCH_COPY,
+ * STORED_FULL) about the
+ * point @request is about, with the sentence every backend gives. */
+GError *ph_store_point_refusal_new (PhStoreError code, const PhStoreRequest *request,
+                                    const PhStoreLimits *limits);
+/* Whether a point holding @count copies of @bytes, on a store holding
+ * @total_bytes of copies in all, has room for @request's copy; refuses
+ * with STORED_LIMIT or STORED_FULL otherwise, alike in every backend. */
+gboolean ph_store_check_copy_room (const PhStoreRequest *request, guint64 count, guint64 bytes,
+                                   guint64 total_bytes, const PhStoreLimits *limits,
+                                   GError **error);
 /* The refusal @code about @nameplate, with the sentence every backend
  * gives; not for PH_STORE_ERROR_FAILED. */
 GError *ph_store_refusal_new (PhStoreError code, guint nameplate, const PhStoreLimits *limits);

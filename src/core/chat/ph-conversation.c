@@ -1194,9 +1194,10 @@ renew_turn_cb (gpointer user_data)
   self->turn_renewal_id = 0;
   if (self->signaling == NULL || self->tearing_down)
     return G_SOURCE_REMOVE;
-  /* The offered servers come back with fresh credentials. */
-  g_ptr_array_set_size (self->ice_config->turn_servers, 0);
-  ask_ice_servers (self);
+  /* The offered servers come back with fresh credentials; until they do,
+   * an attempt that starts meanwhile keeps the old ones. */
+  ph_ice_server_lookup_renew_async (self->client, self->nameplate, self->ice_config,
+                                    self->cancellable, ice_servers_found_cb, g_object_ref (self));
   return G_SOURCE_REMOVE;
 }
 

@@ -54,11 +54,41 @@ ph_ice_config_merge_offer (PhIceConfig *config, const PhTurnInfo *offer)
   return taken;
 }
 
+guint
+ph_ice_config_renew_offer (PhIceConfig *config, const PhTurnInfo *offer)
+{
+  g_autoptr (PhIceConfig) renewed = NULL;
+  guint taken;
+
+  g_return_val_if_fail (config != NULL, 0);
+  g_return_val_if_fail (offer != NULL, 0);
+
+  renewed = ph_ice_config_copy (config);
+  g_ptr_array_set_size (renewed->turn_servers, 0);
+  taken = take_turn (renewed, offer);
+  if (taken > 0)
+    {
+      GPtrArray *expiring = config->turn_servers;
+
+      config->turn_servers = renewed->turn_servers;
+      renewed->turn_servers = expiring;
+    }
+  return taken;
+}
+
+typedef guint (*MergeFunc) (PhIceConfig *config, const PhTurnInfo *offer);
+
+typedef struct
+{
+  PhIceConfig *config;
+  MergeFunc merge;
+} Lookup;
+
 static void
 get_turn_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr (GTask) task = user_data;
-  PhIceConfig *config = g_task_get_task_data (task);
+  Lookup *lookup = g_task_get_task_data (task);
   g_autoptr (GError) error = NULL;
   g_autoptr (PhTurnInfo) offer = NULL;
   guint taken;
@@ -73,18 +103,18 @@ get_turn_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   if (g_task_return_error_if_cancelled (task))
     return;
 
-  taken = ph_ice_config_merge_offer (config, offer);
+  taken = lookup->merge (lookup->config, offer);
   g_debug ("Took %u of the STUN and TURN servers the rendezvous server offers", taken);
   g_task_return_int (task,
                      offer->turn_uris != NULL && offer->turn_uris[0] != NULL ? offer->ttl : 0);
 }
 
-void
-ph_ice_server_lookup_async (PhRendezvousClient *client, const char *nameplate, PhIceConfig *config,
-                            GCancellable *cancellable, GAsyncReadyCallback callback,
-                            gpointer user_data)
+static void
+look_up (PhRendezvousClient *client, const char *nameplate, PhIceConfig *config, MergeFunc merge,
+         GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data)
 {
   GTask *task;
+  Lookup *lookup;
 
   g_return_if_fail (PH_IS_RENDEZVOUS_CLIENT (client));
   g_return_if_fail (config != NULL);
@@ -92,8 +122,27 @@ ph_ice_server_lookup_async (PhRendezvousClient *client, const char *nameplate, P
 
   task = g_task_new (client, cancellable, callback, user_data);
   g_task_set_source_tag (task, ph_ice_server_lookup_async);
-  g_task_set_task_data (task, config, NULL);
+  lookup = g_new0 (Lookup, 1);
+  lookup->config = config;
+  lookup->merge = merge;
+  g_task_set_task_data (task, lookup, g_free);
   ph_rendezvous_client_get_turn_async (client, nameplate, cancellable, get_turn_cb, task);
+}
+
+void
+ph_ice_server_lookup_async (PhRendezvousClient *client, const char *nameplate, PhIceConfig *config,
+                            GCancellable *cancellable, GAsyncReadyCallback callback,
+                            gpointer user_data)
+{
+  look_up (client, nameplate, config, ph_ice_config_merge_offer, cancellable, callback, user_data);
+}
+
+void
+ph_ice_server_lookup_renew_async (PhRendezvousClient *client, const char *nameplate,
+                                  PhIceConfig *config, GCancellable *cancellable,
+                                  GAsyncReadyCallback callback, gpointer user_data)
+{
+  look_up (client, nameplate, config, ph_ice_config_renew_offer, cancellable, callback, user_data);
 }
 
 gboolean

@@ -19,6 +19,13 @@ G_BEGIN_DECLS
  * (g_debug with the reason). Returns how many servers were taken. */
 guint ph_ice_config_merge_offer (PhIceConfig *config, const PhTurnInfo *offer);
 
+/* A later offer, with fresh credentials, for a @config whose TURN servers
+ * all came from an earlier one: its TURN servers replace them. An offer
+ * with none that Pinhole can use leaves them as they are, since expiring
+ * credentials still work for a while and a chat may need them to reconnect.
+ * Returns how many servers were taken. */
+guint ph_ice_config_renew_offer (PhIceConfig *config, const PhTurnInfo *offer);
+
 /* Asks @client for the server's offer (ph_rendezvous_client_get_turn_async)
  * for the mailbox @nameplate this side sits in (NULL: STUN only) and merges
  * it into @config with ph_ice_config_merge_offer. @config is not copied: the
@@ -33,6 +40,12 @@ void ph_ice_server_lookup_async (PhRendezvousClient *client, const char *namepla
                                  GAsyncReadyCallback callback, gpointer user_data);
 /* @out_ttl: how many seconds the offered TURN credentials last, 0 when no
  * TURN server was offered; ask again before they run out. */
+/* The same for a @config whose TURN servers came from an earlier offer:
+ * merged with ph_ice_config_renew_offer. Finish with
+ * ph_ice_server_lookup_finish. */
+void ph_ice_server_lookup_renew_async (PhRendezvousClient *client, const char *nameplate,
+                                       PhIceConfig *config, GCancellable *cancellable,
+                                       GAsyncReadyCallback callback, gpointer user_data);
 gboolean ph_ice_server_lookup_finish (GAsyncResult *result, guint *out_ttl, GError **error);
 
 G_END_DECLS

@@ -35,6 +35,28 @@ ph_mailbox_message_free (PhMailboxMessage *message)
 }
 
 void
+ph_meeting_point_news_free (PhMeetingPointNews *news)
+{
+  if (news == NULL)
+    return;
+
+  g_free (news->id);
+  g_clear_pointer (&news->messages, g_ptr_array_unref);
+  g_free (news);
+}
+
+void
+ph_stored_copy_free (PhStoredCopy *copy)
+{
+  if (copy == NULL)
+    return;
+
+  g_free (copy->side);
+  g_clear_pointer (&copy->body, g_bytes_unref);
+  g_free (copy);
+}
+
+void
 ph_turn_info_free (PhTurnInfo *info)
 {
   if (info == NULL)
@@ -305,15 +327,40 @@ parse_message (JsonNode *node, guint64 after)
   return g_steal_pointer (&message);
 }
 
+/* The messages of @array, indices rising above @after, or NULL. */
+static GPtrArray *
+parse_messages (JsonNode *member, guint64 after)
+{
+  g_autoptr (GPtrArray) messages = NULL;
+  JsonArray *array;
+  guint64 last = after;
+
+  if (member == NULL || !JSON_NODE_HOLDS_ARRAY (member))
+    return NULL;
+
+  /* Indices must rise past the one asked for, or a message would be lost
+   * or seen twice. */
+  array = json_node_get_array (member);
+  messages = g_ptr_array_new_with_free_func ((GDestroyNotify)ph_mailbox_message_free);
+  for (guint i = 0; i < json_array_get_length (array); i++)
+    {
+      PhMailboxMessage *message = parse_message (json_array_get_element (array, i), last);
+
+      if (message == NULL)
+        return NULL;
+      last = message->index;
+      g_ptr_array_add (messages, message);
+    }
+  return g_steal_pointer (&messages);
+}
+
 GPtrArray *
 ph_rendezvous_answer_parse_fetch (const char *server, const char *data, gsize length, guint64 after,
                                   GError **error)
 {
   g_autoptr (JsonNode) root = NULL;
-  g_autoptr (GPtrArray) messages = NULL;
   JsonNode *member;
-  JsonArray *array;
-  guint64 last = after;
+  GPtrArray *messages;
 
   g_return_val_if_fail (server != NULL, NULL);
   g_return_val_if_fail (data != NULL || length == 0, NULL);
@@ -330,27 +377,196 @@ ph_rendezvous_answer_parse_fetch (const char *server, const char *data, gsize le
                            C_ ("malformed rendezvous answer", "no list of messages"));
       return NULL;
     }
+  messages = parse_messages (member, after);
+  if (messages == NULL)
+    set_malformed_error (
+        server, error,
+        C_ ("malformed rendezvous answer", "a message is malformed or out of order"));
+  return messages;
+}
 
-  /* Indices must rise past the one asked for, or a message would be lost
-   * or seen twice. */
+/* One point of a wait's answer, or NULL when it is malformed, names no
+ * point asked about, or one named before (@seen), or has no news. */
+static PhMeetingPointNews *
+parse_point_news (JsonNode *node, const char *const *ids, const guint64 *afters, guint n_points,
+                  gboolean *seen)
+{
+  g_autoptr (PhMeetingPointNews) news = NULL;
+  JsonObject *object;
+  const char *id;
+  guint64 stored;
+  guint which;
+
+  if (!JSON_NODE_HOLDS_OBJECT (node))
+    return NULL;
+  object = json_node_get_object (node);
+  id = get_string (object, "id");
+  if (id == NULL || !get_uint (object, "stored", 0, G_MAXUINT, &stored))
+    return NULL;
+  for (which = 0; which < n_points; which++)
+    if (g_str_equal (ids[which], id))
+      break;
+  if (which == n_points || seen[which])
+    return NULL;
+  seen[which] = TRUE;
+
+  news = g_new0 (PhMeetingPointNews, 1);
+  news->messages = parse_messages (json_object_get_member (object, "messages"), afters[which]);
+  if (news->messages == NULL || (news->messages->len == 0 && stored == 0))
+    return NULL;
+  news->id = g_strdup (id);
+  news->n_stored = (guint)stored;
+  return g_steal_pointer (&news);
+}
+
+GPtrArray *
+ph_rendezvous_answer_parse_meet_wait (const char *server, const char *data, gsize length,
+                                      const char *const *ids, const guint64 *afters, guint n_points,
+                                      GError **error)
+{
+  g_autoptr (JsonNode) root = NULL;
+  g_autoptr (GPtrArray) points = NULL;
+  g_autofree gboolean *seen = NULL;
+  JsonNode *member;
+  JsonArray *array;
+
+  g_return_val_if_fail (server != NULL, NULL);
+  g_return_val_if_fail (data != NULL || length == 0, NULL);
+  g_return_val_if_fail (ids != NULL || n_points == 0, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  root = parse_answer (server, data, length, error);
+  if (root == NULL)
+    return NULL;
+
+  member = json_object_get_member (json_node_get_object (root), "points");
+  if (member == NULL || !JSON_NODE_HOLDS_ARRAY (member))
+    {
+      set_malformed_error (server, error,
+                           C_ ("malformed rendezvous answer", "no list of meeting points"));
+      return NULL;
+    }
   array = json_node_get_array (member);
-  messages = g_ptr_array_new_with_free_func ((GDestroyNotify)ph_mailbox_message_free);
+  seen = g_new0 (gboolean, MAX (n_points, 1));
+  points = g_ptr_array_new_with_free_func ((GDestroyNotify)ph_meeting_point_news_free);
   for (guint i = 0; i < json_array_get_length (array); i++)
     {
-      PhMailboxMessage *message = parse_message (json_array_get_element (array, i), last);
+      PhMeetingPointNews *news
+          = parse_point_news (json_array_get_element (array, i), ids, afters, n_points, seen);
 
-      if (message == NULL)
+      if (news == NULL)
+        {
+          set_malformed_error (server, error,
+                               C_ ("malformed rendezvous answer",
+                                   "a meeting point is malformed, repeated or not asked about"));
+          return NULL;
+        }
+      g_ptr_array_add (points, news);
+    }
+  return g_steal_pointer (&points);
+}
+
+gboolean
+ph_rendezvous_answer_parse_stored (const char *server, const char *data, gsize length,
+                                   guint64 *out_index, guint *out_expires_in, GError **error)
+{
+  g_autoptr (JsonNode) root = NULL;
+  guint64 index;
+  guint64 expires_in;
+
+  g_return_val_if_fail (server != NULL, FALSE);
+  g_return_val_if_fail (data != NULL || length == 0, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  root = parse_answer (server, data, length, error);
+  if (root == NULL)
+    return FALSE;
+  if (!get_uint (json_node_get_object (root), "index", 1, G_MAXINT64, &index)
+      || !get_uint (json_node_get_object (root), "expires_in", 0, G_MAXUINT, &expires_in))
+    {
+      set_malformed_error (server, error,
+                           C_ ("malformed rendezvous answer", "no index or lifetime of the copy"));
+      return FALSE;
+    }
+  if (out_index != NULL)
+    *out_index = index;
+  if (out_expires_in != NULL)
+    *out_expires_in = (guint)expires_in;
+  return TRUE;
+}
+
+/* One copy, or NULL when it is malformed or its index not above @after. */
+static PhStoredCopy *
+parse_copy (JsonNode *node, guint64 after)
+{
+  g_autoptr (PhStoredCopy) copy = NULL;
+  JsonObject *object;
+  const char *body;
+  guint64 index;
+  guint64 side;
+  guint64 expires_in;
+
+  if (!JSON_NODE_HOLDS_OBJECT (node))
+    return NULL;
+  object = json_node_get_object (node);
+  body = get_string (object, "body");
+  if (!get_uint (object, "index", 1, G_MAXINT64, &index) || index <= after
+      || !get_uint (object, "side", 1, 2, &side)
+      || !get_uint (object, "expires_in", 0, G_MAXUINT, &expires_in) || body == NULL)
+    return NULL;
+
+  copy = g_new0 (PhStoredCopy, 1);
+  copy->index = index;
+  copy->body = ph_mailbox_decode_body (body);
+  if (copy->body == NULL)
+    return NULL;
+  copy->side = g_strdup_printf ("%u", (guint)side);
+  copy->expires_in = (guint)expires_in;
+  return g_steal_pointer (&copy);
+}
+
+GPtrArray *
+ph_rendezvous_answer_parse_copies (const char *server, const char *data, gsize length,
+                                   guint64 after, GError **error)
+{
+  g_autoptr (JsonNode) root = NULL;
+  g_autoptr (GPtrArray) copies = NULL;
+  JsonNode *member;
+  JsonArray *array;
+  guint64 last = after;
+
+  g_return_val_if_fail (server != NULL, NULL);
+  g_return_val_if_fail (data != NULL || length == 0, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  root = parse_answer (server, data, length, error);
+  if (root == NULL)
+    return NULL;
+
+  member = json_object_get_member (json_node_get_object (root), "stored");
+  if (member == NULL || !JSON_NODE_HOLDS_ARRAY (member))
+    {
+      set_malformed_error (server, error,
+                           C_ ("malformed rendezvous answer", "no list of stored copies"));
+      return NULL;
+    }
+  array = json_node_get_array (member);
+  copies = g_ptr_array_new_with_free_func ((GDestroyNotify)ph_stored_copy_free);
+  for (guint i = 0; i < json_array_get_length (array); i++)
+    {
+      PhStoredCopy *copy = parse_copy (json_array_get_element (array, i), last);
+
+      if (copy == NULL)
         {
           set_malformed_error (
               server, error,
-              C_ ("malformed rendezvous answer", "a message is malformed or out of order"));
+              C_ ("malformed rendezvous answer", "a stored copy is malformed or out of order"));
           return NULL;
         }
-      last = message->index;
-      g_ptr_array_add (messages, message);
+      last = copy->index;
+      g_ptr_array_add (copies, copy);
     }
-
-  return g_steal_pointer (&messages);
+  return g_steal_pointer (&copies);
 }
 
 PhTurnInfo *

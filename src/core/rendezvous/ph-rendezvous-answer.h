@@ -44,6 +44,25 @@ gboolean ph_rendezvous_answer_parse_post (const char *server, const char *data, 
 GPtrArray *ph_rendezvous_answer_parse_fetch (const char *server, const char *data, gsize length,
                                              guint64 after, GError **error);
 
+/* POST /v1/meet/wait: {"points":[{"id":…,"stored":N,"messages":[…]},…]},
+ * each id one of the @n_points of @ids at most once, each with news, its
+ * messages as a fetch's above the @afters of its id. Returns a GPtrArray
+ * of PhMeetingPointNews, maybe empty. */
+GPtrArray *ph_rendezvous_answer_parse_meet_wait (const char *server, const char *data, gsize length,
+                                                 const char *const *ids, const guint64 *afters,
+                                                 guint n_points, GError **error);
+
+/* POST /v1/meet/ID/stored: {"index":I,"expires_in":S}, I of 1 or more. */
+gboolean ph_rendezvous_answer_parse_stored (const char *server, const char *data, gsize length,
+                                            guint64 *out_index, guint *out_expires_in,
+                                            GError **error);
+
+/* GET /v1/meet/ID/stored?after=@after: {"stored":[{"index":…,"side":1,
+ * "body":base64,"expires_in":S},…]}, indices rising from above @after.
+ * Returns a GPtrArray of PhStoredCopy, maybe empty. */
+GPtrArray *ph_rendezvous_answer_parse_copies (const char *server, const char *data, gsize length,
+                                              guint64 after, GError **error);
+
 /* GET /v1/turn and /v1/mailboxes/N/turn: {"stun":[…]} and, when the
  * server issues TURN credentials, "turn", "username", "credential" and
  * "ttl". */

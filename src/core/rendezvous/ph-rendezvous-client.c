@@ -11,6 +11,7 @@
 
 #include "ph-error.h"
 #include "ph-mailbox-format.h"
+#include "ph-meeting-point.h"
 #include "ph-rendezvous-answer.h"
 #include "ph-rendezvous-client.h"
 #include "ph-rendezvous-http.h"
@@ -50,12 +51,17 @@ typedef struct
 {
   char *nameplate;
   guint64 after;
+  /* A wait: the ids of its points, and the index after which each reads. */
+  GStrv ids;
+  guint64 *afters;
 } Call;
 
 static void
 call_free (Call *call)
 {
   g_free (call->nameplate);
+  g_strfreev (call->ids);
+  g_free (call->afters);
   g_free (call);
 }
 
@@ -193,6 +199,19 @@ send_request (PhRendezvousClient *self, const PhRendezvousRequest *request, gpoi
   g_task_set_task_data (task, call, (GDestroyNotify)call_free);
 
   ph_rendezvous_http_send_async (self->http, request, cancellable, sent_cb, task);
+}
+
+/* Fails @source_tag's task at once with @message (a programming error of
+ * the caller that a person may still have caused, such as a damaged
+ * contact file). */
+static void
+fail_request (PhRendezvousClient *self, gpointer source_tag, const char *message,
+              GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_autoptr (GTask) task = g_task_new (self, NULL, callback, user_data);
+
+  g_task_set_source_tag (task, source_tag);
+  g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "%s", message);
 }
 
 /* The answer of a request started by send_request(), or NULL with @error
@@ -455,9 +474,10 @@ ph_rendezvous_client_post_async (PhRendezvousClient *self, const char *nameplate
                 user_data);
 }
 
-gboolean
-ph_rendezvous_client_post_finish (PhRendezvousClient *self, GAsyncResult *result,
-                                  guint64 *out_index, GError **error)
+/* Both posts answer with the index the message got. */
+static gboolean
+finish_post (PhRendezvousClient *self, GAsyncResult *result, gpointer source_tag,
+             guint64 *out_index, GError **error)
 {
   g_autoptr (PhRendezvousResponse) response = NULL;
   const char *data;
@@ -465,13 +485,20 @@ ph_rendezvous_client_post_finish (PhRendezvousClient *self, GAsyncResult *result
 
   g_return_val_if_fail (PH_IS_RENDEZVOUS_CLIENT (self), FALSE);
 
-  response = propagate_response (self, result, ph_rendezvous_client_post_async, NULL, error);
+  response = propagate_response (self, result, source_tag, NULL, error);
   if (response == NULL)
     return FALSE;
 
   data = response_data (response, &length);
   return ph_rendezvous_answer_parse_post (ph_rendezvous_client_get_base_url (self), data, length,
                                           out_index, error);
+}
+
+gboolean
+ph_rendezvous_client_post_finish (PhRendezvousClient *self, GAsyncResult *result,
+                                  guint64 *out_index, GError **error)
+{
+  return finish_post (self, result, ph_rendezvous_client_post_async, out_index, error);
 }
 
 void
@@ -603,4 +630,273 @@ ph_rendezvous_client_get_turn_finish (PhRendezvousClient *self, GAsyncResult *re
   data = response_data (response, &length);
   return ph_rendezvous_answer_parse_turn (ph_rendezvous_client_get_base_url (self), data, length,
                                           error);
+}
+
+/* Meeting points */
+
+static JsonNode *
+point_payload (const char *side, const char *phase, GBytes *body)
+{
+  g_autoptr (JsonBuilder) builder = json_builder_new ();
+  g_autofree char *encoded = NULL;
+  const guchar *data;
+  gsize size;
+
+  data = g_bytes_get_data (body, &size);
+  encoded = g_base64_encode (data, size);
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "side");
+  json_builder_add_string_value (builder, side);
+  if (phase != NULL)
+    {
+      json_builder_set_member_name (builder, "phase");
+      json_builder_add_string_value (builder, phase);
+    }
+  json_builder_set_member_name (builder, "body");
+  json_builder_add_string_value (builder, encoded);
+  json_builder_end_object (builder);
+  return json_builder_get_root (builder);
+}
+
+/* /v1/meet/<id of @key><suffix>; NULL when @key is not one. */
+static char *
+point_path (const char *key, const char *suffix)
+{
+  char id[PH_MEETING_POINT_ID_LENGTH + 1];
+
+  if (!ph_meeting_point_id_from_key (key, id))
+    return NULL;
+  return g_strconcat ("/v1/meet/", id, suffix, NULL);
+}
+
+void
+ph_rendezvous_client_meet_wait_async (PhRendezvousClient *self, const PhMeetingPointCursor *points,
+                                      guint n_points, guint wait_seconds, GCancellable *cancellable,
+                                      GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_autoptr (JsonBuilder) builder = json_builder_new ();
+  g_autoptr (JsonNode) payload = NULL;
+  g_autoptr (GTask) task = NULL;
+  PhRendezvousRequest request = {
+    .method = SOUP_METHOD_POST,
+    .path = "/v1/meet/wait",
+    .expected_status = SOUP_STATUS_OK,
+    .timeout_seconds = wait_seconds + FETCH_MARGIN_SECONDS,
+  };
+  Call *call;
+
+  g_return_if_fail (PH_IS_RENDEZVOUS_CLIENT (self));
+  g_return_if_fail (points != NULL || n_points == 0);
+  g_return_if_fail (n_points <= PH_MEETING_POINT_MAX_WAIT);
+  g_return_if_fail (wait_seconds <= MAX_FETCH_WAIT_SECONDS);
+
+  call = g_new0 (Call, 1);
+  call->ids = g_new0 (char *, n_points + 1);
+  call->afters = g_new0 (guint64, MAX (n_points, 1));
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "wait");
+  json_builder_add_int_value (builder, wait_seconds);
+  json_builder_set_member_name (builder, "points");
+  json_builder_begin_array (builder);
+  for (guint i = 0; i < n_points; i++)
+    {
+      call->ids[i] = g_malloc (PH_MEETING_POINT_ID_LENGTH + 1);
+      if (!ph_meeting_point_id_from_key (points[i].key, call->ids[i])
+          || ph_meeting_point_parse_side (points[i].side) == 0 || points[i].after > G_MAXINT64)
+        {
+          call_free (call);
+          fail_request (self, ph_rendezvous_client_meet_wait_async,
+                        "A meeting point to wait at needs a key of 64 lower-case hex digits, "
+                        "a side of \"1\" or \"2\" and an index.",
+                        callback, user_data);
+          return;
+        }
+      call->afters[i] = points[i].after;
+      json_builder_begin_object (builder);
+      json_builder_set_member_name (builder, "key");
+      json_builder_add_string_value (builder, points[i].key);
+      json_builder_set_member_name (builder, "side");
+      json_builder_add_string_value (builder, points[i].side);
+      json_builder_set_member_name (builder, "after");
+      json_builder_add_int_value (builder, (gint64)points[i].after);
+      json_builder_end_object (builder);
+    }
+  json_builder_end_array (builder);
+  json_builder_end_object (builder);
+  payload = json_builder_get_root (builder);
+  request.body = payload;
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, ph_rendezvous_client_meet_wait_async);
+  g_task_set_task_data (task, call, (GDestroyNotify)call_free);
+  ph_rendezvous_http_send_async (self->http, &request, cancellable, sent_cb,
+                                 g_steal_pointer (&task));
+}
+
+GPtrArray *
+ph_rendezvous_client_meet_wait_finish (PhRendezvousClient *self, GAsyncResult *result,
+                                       GError **error)
+{
+  g_autoptr (PhRendezvousResponse) response = NULL;
+  const char *data;
+  gsize length;
+  Call *call;
+
+  g_return_val_if_fail (PH_IS_RENDEZVOUS_CLIENT (self), NULL);
+
+  response = propagate_response (self, result, ph_rendezvous_client_meet_wait_async, &call, error);
+  if (response == NULL)
+    return NULL;
+
+  data = response_data (response, &length);
+  return ph_rendezvous_answer_parse_meet_wait (ph_rendezvous_client_get_base_url (self), data,
+                                               length, (const char *const *)call->ids, call->afters,
+                                               g_strv_length (call->ids), error);
+}
+
+/* Sends a request about the point of @key, or fails at once when @key is
+ * not one. */
+static void
+send_point_request (PhRendezvousClient *self, const char *method, const char *key,
+                    const char *suffix, JsonNode *payload, guint expected_status,
+                    gpointer source_tag, guint64 after, GCancellable *cancellable,
+                    GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_autofree char *path = point_path (key, suffix);
+  PhRendezvousRequest request = {
+    .method = method,
+    .path = path,
+    .body = payload,
+    .bearer = key,
+    .expected_status = expected_status,
+  };
+
+  if (path == NULL)
+    {
+      fail_request (self, source_tag, "A meeting point's key is 64 lower-case hex digits.",
+                    callback, user_data);
+      return;
+    }
+  send_request (self, &request, source_tag, after, cancellable, callback, user_data);
+}
+
+void
+ph_rendezvous_client_meet_post_async (PhRendezvousClient *self, const char *key, const char *side,
+                                      const char *phase, GBytes *body, GCancellable *cancellable,
+                                      GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_autoptr (JsonNode) payload = NULL;
+
+  g_return_if_fail (PH_IS_RENDEZVOUS_CLIENT (self));
+  g_return_if_fail (side != NULL && phase != NULL && body != NULL);
+
+  payload = point_payload (side, phase, body);
+  send_point_request (self, SOUP_METHOD_POST, key, "/messages", payload, SOUP_STATUS_CREATED,
+                      ph_rendezvous_client_meet_post_async, 0, cancellable, callback, user_data);
+}
+
+gboolean
+ph_rendezvous_client_meet_post_finish (PhRendezvousClient *self, GAsyncResult *result,
+                                       guint64 *out_index, GError **error)
+{
+  return finish_post (self, result, ph_rendezvous_client_meet_post_async, out_index, error);
+}
+
+void
+ph_rendezvous_client_store_copy_async (PhRendezvousClient *self, const char *key, const char *side,
+                                       GBytes *body, GCancellable *cancellable,
+                                       GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_autoptr (JsonNode) payload = NULL;
+
+  g_return_if_fail (PH_IS_RENDEZVOUS_CLIENT (self));
+  g_return_if_fail (side != NULL && body != NULL);
+
+  payload = point_payload (side, NULL, body);
+  send_point_request (self, SOUP_METHOD_POST, key, "/stored", payload, SOUP_STATUS_CREATED,
+                      ph_rendezvous_client_store_copy_async, 0, cancellable, callback, user_data);
+}
+
+gboolean
+ph_rendezvous_client_store_copy_finish (PhRendezvousClient *self, GAsyncResult *result,
+                                        guint64 *out_index, guint *out_expires_in, GError **error)
+{
+  g_autoptr (PhRendezvousResponse) response = NULL;
+  const char *data;
+  gsize length;
+
+  g_return_val_if_fail (PH_IS_RENDEZVOUS_CLIENT (self), FALSE);
+
+  response = propagate_response (self, result, ph_rendezvous_client_store_copy_async, NULL, error);
+  if (response == NULL)
+    return FALSE;
+
+  data = response_data (response, &length);
+  return ph_rendezvous_answer_parse_stored (ph_rendezvous_client_get_base_url (self), data, length,
+                                            out_index, out_expires_in, error);
+}
+
+void
+ph_rendezvous_client_fetch_copies_async (PhRendezvousClient *self, const char *key, guint64 after,
+                                         GCancellable *cancellable, GAsyncReadyCallback callback,
+                                         gpointer user_data)
+{
+  g_autofree char *suffix = NULL;
+
+  g_return_if_fail (PH_IS_RENDEZVOUS_CLIENT (self));
+  g_return_if_fail (after <= G_MAXINT64);
+
+  suffix = g_strdup_printf ("/stored?after=%" G_GUINT64_FORMAT, after);
+  send_point_request (self, SOUP_METHOD_GET, key, suffix, NULL, SOUP_STATUS_OK,
+                      ph_rendezvous_client_fetch_copies_async, after, cancellable, callback,
+                      user_data);
+}
+
+GPtrArray *
+ph_rendezvous_client_fetch_copies_finish (PhRendezvousClient *self, GAsyncResult *result,
+                                          GError **error)
+{
+  g_autoptr (PhRendezvousResponse) response = NULL;
+  const char *data;
+  gsize length;
+  Call *call;
+
+  g_return_val_if_fail (PH_IS_RENDEZVOUS_CLIENT (self), NULL);
+
+  response
+      = propagate_response (self, result, ph_rendezvous_client_fetch_copies_async, &call, error);
+  if (response == NULL)
+    return NULL;
+
+  data = response_data (response, &length);
+  return ph_rendezvous_answer_parse_copies (ph_rendezvous_client_get_base_url (self), data, length,
+                                            call->after, error);
+}
+
+void
+ph_rendezvous_client_delete_copy_async (PhRendezvousClient *self, const char *key, guint64 index,
+                                        GCancellable *cancellable, GAsyncReadyCallback callback,
+                                        gpointer user_data)
+{
+  g_autofree char *suffix = NULL;
+
+  g_return_if_fail (PH_IS_RENDEZVOUS_CLIENT (self));
+  g_return_if_fail (index >= 1 && index <= G_MAXINT64);
+
+  suffix = g_strdup_printf ("/stored/%" G_GUINT64_FORMAT, index);
+  send_point_request (self, SOUP_METHOD_DELETE, key, suffix, NULL, SOUP_STATUS_NO_CONTENT,
+                      ph_rendezvous_client_delete_copy_async, 0, cancellable, callback, user_data);
+}
+
+gboolean
+ph_rendezvous_client_delete_copy_finish (PhRendezvousClient *self, GAsyncResult *result,
+                                         GError **error)
+{
+  g_autoptr (PhRendezvousResponse) response = NULL;
+
+  g_return_val_if_fail (PH_IS_RENDEZVOUS_CLIENT (self), FALSE);
+
+  response = propagate_response (self, result, ph_rendezvous_client_delete_copy_async, NULL, error);
+  return response != NULL;
 }

@@ -33,6 +33,39 @@ typedef struct
 void ph_turn_info_free (PhTurnInfo *info);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PhTurnInfo, ph_turn_info_free)
 
+/* What a wait found at one meeting point: the other side's new
+ * messages, and how many new copies it stored there. */
+typedef struct
+{
+  char *id;
+  GPtrArray *messages; /* PhMailboxMessage */
+  guint n_stored;
+} PhMeetingPointNews;
+
+void ph_meeting_point_news_free (PhMeetingPointNews *news);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PhMeetingPointNews, ph_meeting_point_news_free)
+
+/* A sealed copy kept at a meeting point. */
+typedef struct
+{
+  guint64 index;
+  char *side; /* "1" or "2": who stored it */
+  GBytes *body;
+  guint expires_in; /* seconds the server keeps it from now */
+} PhStoredCopy;
+
+void ph_stored_copy_free (PhStoredCopy *copy);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PhStoredCopy, ph_stored_copy_free)
+
+/* One point of a wait: its key, our side there, and the highest index we
+ * have seen there (0 at first). */
+typedef struct
+{
+  const char *key;
+  const char *side;
+  guint64 after;
+} PhMeetingPointCursor;
+
 #define PH_TYPE_RENDEZVOUS_CLIENT (ph_rendezvous_client_get_type ())
 G_DECLARE_FINAL_TYPE (PhRendezvousClient, ph_rendezvous_client, PH, RENDEZVOUS_CLIENT, GObject)
 
@@ -118,6 +151,52 @@ void ph_rendezvous_client_get_turn_async (PhRendezvousClient *self, const char *
                                           GCancellable *cancellable, GAsyncReadyCallback callback,
                                           gpointer user_data);
 PhTurnInfo *ph_rendezvous_client_get_turn_finish (PhRendezvousClient *self, GAsyncResult *result,
+                                                  GError **error);
+
+/* Meeting points (docs/protocol.md): named by the key two contacts share
+ * (PH_MAILBOX_SECRET_LENGTH lower-case hex digits), which each request
+ * carries; the server knows only its id (ph-meeting-point.h). @side is
+ * "1" or "2", ours there. Refusals are PH_ERROR_RENDEZVOUS with the
+ * server's sentence. */
+
+/* One long-poll for @n_points points (at most PH_MEETING_POINT_MAX_WAIT),
+ * up to @wait_seconds: returns a GPtrArray of PhMeetingPointNews, one for
+ * each point with news (none when the hold ended), each with the id of a
+ * point asked about. */
+void ph_rendezvous_client_meet_wait_async (PhRendezvousClient *self,
+                                           const PhMeetingPointCursor *points, guint n_points,
+                                           guint wait_seconds, GCancellable *cancellable,
+                                           GAsyncReadyCallback callback, gpointer user_data);
+GPtrArray *ph_rendezvous_client_meet_wait_finish (PhRendezvousClient *self, GAsyncResult *result,
+                                                  GError **error);
+/* Posts a message (phase here, auth, desc, cand or bye) at the point. */
+void ph_rendezvous_client_meet_post_async (PhRendezvousClient *self, const char *key,
+                                           const char *side, const char *phase, GBytes *body,
+                                           GCancellable *cancellable, GAsyncReadyCallback callback,
+                                           gpointer user_data);
+gboolean ph_rendezvous_client_meet_post_finish (PhRendezvousClient *self, GAsyncResult *result,
+                                                guint64 *out_index, GError **error);
+/* Leaves @body, sealed by the caller, at the point for the other side. */
+void ph_rendezvous_client_store_copy_async (PhRendezvousClient *self, const char *key,
+                                            const char *side, GBytes *body,
+                                            GCancellable *cancellable, GAsyncReadyCallback callback,
+                                            gpointer user_data);
+gboolean ph_rendezvous_client_store_copy_finish (PhRendezvousClient *self, GAsyncResult *result,
+                                                 guint64 *out_index, guint *out_expires_in,
+                                                 GError **error);
+/* The copies at the point with an index above @after, both sides', oldest
+ * first: a GPtrArray of PhStoredCopy. */
+void ph_rendezvous_client_fetch_copies_async (PhRendezvousClient *self, const char *key,
+                                              guint64 after, GCancellable *cancellable,
+                                              GAsyncReadyCallback callback, gpointer user_data);
+GPtrArray *ph_rendezvous_client_fetch_copies_finish (PhRendezvousClient *self, GAsyncResult *result,
+                                                     GError **error);
+/* Acknowledges the copy @index: the server deletes it. One that is gone
+ * already (acknowledged, expired) is PH_ERROR_RENDEZVOUS. */
+void ph_rendezvous_client_delete_copy_async (PhRendezvousClient *self, const char *key,
+                                             guint64 index, GCancellable *cancellable,
+                                             GAsyncReadyCallback callback, gpointer user_data);
+gboolean ph_rendezvous_client_delete_copy_finish (PhRendezvousClient *self, GAsyncResult *result,
                                                   GError **error);
 
 G_END_DECLS

@@ -58,6 +58,7 @@ typedef struct
   gboolean conditional;
   gboolean authenticated;
   char *idempotency_key;
+  char *bearer;
   guint expected_status;
   guint timeout_seconds;
   GBytes *payload;
@@ -106,6 +107,9 @@ exchange_free (Exchange *exchange)
   g_free (exchange->url);
   g_free (exchange->mailbox);
   g_free (exchange->idempotency_key);
+  if (exchange->bearer != NULL)
+    sodium_memzero (exchange->bearer, strlen (exchange->bearer));
+  g_free (exchange->bearer);
   g_free (exchange);
 }
 
@@ -559,8 +563,10 @@ start_try (GTask *task)
    * are now. */
   if (exchange->conditional && (tag = g_hash_table_lookup (self->tags, exchange->mailbox)) != NULL)
     soup_message_headers_replace (headers, "If-Match", tag);
-  if (exchange->authenticated
-      && (secret = g_hash_table_lookup (self->secrets, exchange->mailbox)) != NULL)
+  secret = exchange->bearer;
+  if (secret == NULL && exchange->authenticated)
+    secret = g_hash_table_lookup (self->secrets, exchange->mailbox);
+  if (secret != NULL)
     {
       g_autofree char *authorization = g_strconcat ("Bearer ", secret, NULL);
 
@@ -611,6 +617,7 @@ ph_rendezvous_http_send_async (PhRendezvousHttp *self, const PhRendezvousRequest
   exchange->conditional = request->conditional;
   exchange->authenticated = request->authenticated;
   exchange->idempotency_key = g_strdup (request->idempotency_key);
+  exchange->bearer = g_strdup (request->bearer);
   exchange->expected_status = request->expected_status;
   exchange->timeout_seconds = request->timeout_seconds != 0 ? request->timeout_seconds
                                                             : PH_RENDEZVOUS_HTTP_TIMEOUT_SECONDS;

@@ -30,6 +30,7 @@ typedef struct
   gboolean conditional;        /* sends the mailbox's tag, when one is known */
   gboolean authenticated;      /* sends our side's secret for the mailbox, when one is known */
   const char *idempotency_key; /* sent as Idempotency-Key, or NULL */
+  const char *bearer;          /* a meeting point's key, sent as Authorization: Bearer, or NULL */
   guint expected_status;       /* 0 accepts any success */
   guint timeout_seconds;       /* per try; 0 for PH_RENDEZVOUS_HTTP_TIMEOUT_SECONDS */
 } PhRendezvousRequest;
