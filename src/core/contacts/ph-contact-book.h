@@ -37,7 +37,9 @@ const char *ph_contact_book_get_path (PhContactBook *self);
 /* Saves @contact, and returns the contact as the book now holds it. A
  * contact already saved (the same identity key, met again in a new code
  * chat) keeps its name and verified flag and takes @contact's pair
- * secret. */
+ * secret. A new identity under a name already taken is saved as
+ * "NAME 2" (or the next free number) and @contact is renamed so; the
+ * identity saved under NAME is never replaced. */
 PhContact *ph_contact_book_save (PhContactBook *self, PhContact *contact, GError **error);
 /* The contact with id @id_or_name, else the one of that name;
  * PH_CONTACT_ERROR_NOT_FOUND. */
