@@ -130,7 +130,8 @@ test_save_and_load (Fixture *fixture, gconstpointer data)
   first = g_list_model_get_item (G_LIST_MODEL (book), 0);
   g_assert_cmpstr (ph_contact_get_name (first), ==, "Bob");
   g_assert_cmpstr (ph_contact_get_id (first), ==, ph_contact_get_id (bob));
-  g_assert_true (g_bytes_equal (ph_contact_get_public_key (first), ph_contact_get_public_key (bob)));
+  g_assert_true (
+      g_bytes_equal (ph_contact_get_public_key (first), ph_contact_get_public_key (bob)));
   g_assert_true (
       g_bytes_equal (ph_contact_get_pair_secret (first), ph_contact_get_pair_secret (bob)));
   g_assert_cmpstr (ph_contact_get_fingerprint (first), ==, ph_contact_get_fingerprint (bob));
@@ -189,7 +190,7 @@ test_same_name_numbered (Fixture *fixture, gconstpointer data)
   kept = ph_contact_book_lookup (book, "Bob 2", &error);
   g_assert_no_error (error);
   g_assert_true (
-    g_bytes_equal (ph_contact_get_public_key (kept), ph_contact_get_public_key (other)));
+      g_bytes_equal (ph_contact_get_public_key (kept), ph_contact_get_public_key (other)));
 }
 
 /* The same person met again: the new pair secret, their name and
@@ -412,9 +413,8 @@ test_newer_schema_refused (Fixture *fixture, gconstpointer data)
 
   g_clear_object (&book);
   g_assert_cmpint (sqlite3_open (path, &db), ==, SQLITE_OK);
-  g_assert_cmpint (
-      sqlite3_exec (db, "INSERT INTO schema_version VALUES (99)", NULL, NULL, NULL), ==,
-      SQLITE_OK);
+  g_assert_cmpint (sqlite3_exec (db, "INSERT INTO schema_version VALUES (99)", NULL, NULL, NULL),
+                   ==, SQLITE_OK);
   sqlite3_close (db);
 
   book = ph_contact_book_open (fixture->profile, fixture->identity, &error);
@@ -501,9 +501,9 @@ test_safety_number (void)
 
   bob_at_alice = ph_contact_new (ph_identity_get_public_key (alice),
                                  ph_identity_get_public_key (bob), "Bob", secret, FALSE, 0, NULL);
-  alice_at_bob = ph_contact_new (ph_identity_get_public_key (bob),
-                                 ph_identity_get_public_key (alice), "Alice", secret, FALSE, 0,
-                                 NULL);
+  alice_at_bob
+      = ph_contact_new (ph_identity_get_public_key (bob), ph_identity_get_public_key (alice),
+                        "Alice", secret, FALSE, 0, NULL);
   mallory_at_alice
       = ph_contact_new (ph_identity_get_public_key (alice), ph_identity_get_public_key (mallory),
                         "Bob", secret, FALSE, 0, NULL);
@@ -680,7 +680,8 @@ test_exchange_refuses_forgeries (void)
   g_autoptr (PhFrame) replayed = NULL;
   g_autoptr (PhFrame) own = NULL;
   g_autoptr (GError) error = NULL;
-  const char *bad_values[] = { "", "AAAA", "not base64!", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" };
+  const char *bad_values[]
+      = { "", "AAAA", "not base64!", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" };
   Side alice, bob;
 
   side_init (&alice, binding);
@@ -693,8 +694,8 @@ test_exchange_refuses_forgeries (void)
 
   /* Each field changed after signing. */
   {
-    g_autoptr (PhFrame) renamed = ph_frame_new_contact_offer (real->public_key, real->share,
-                                                              "Mallory", real->signature);
+    g_autoptr (PhFrame) renamed
+        = ph_frame_new_contact_offer (real->public_key, real->share, "Mallory", real->signature);
     g_autoptr (PhFrame) reshared = ph_frame_new_contact_offer (real->public_key, replayed->share,
                                                                real->name, real->signature);
     GBytes *mallory_key = ph_identity_get_public_key (bob.identity);
@@ -710,8 +711,8 @@ test_exchange_refuses_forgeries (void)
 
   for (guint i = 0; i < G_N_ELEMENTS (bad_values); i++)
     {
-      g_autoptr (PhFrame) bad_key = ph_frame_new_contact_offer (bad_values[i], real->share,
-                                                                real->name, real->signature);
+      g_autoptr (PhFrame) bad_key
+          = ph_frame_new_contact_offer (bad_values[i], real->share, real->name, real->signature);
       g_autoptr (PhFrame) bad_share = ph_frame_new_contact_offer (real->public_key, bad_values[i],
                                                                   real->name, real->signature);
       g_autoptr (PhFrame) bad_signature

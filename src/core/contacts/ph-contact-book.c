@@ -250,8 +250,7 @@ static gboolean
 set_errno_error (GError **error, int saved_errno, const char *what, const char *path)
 {
   g_set_error (error, PH_CONTACT_ERROR, PH_CONTACT_ERROR_STORAGE,
-               "Could not %s “%s” for the contact book: %s.", what, path,
-               g_strerror (saved_errno));
+               "Could not %s “%s” for the contact book: %s.", what, path, g_strerror (saved_errno));
   return FALSE;
 }
 
@@ -359,10 +358,10 @@ load (PhContactBook *self, GError **error)
 
   while ((rc = sqlite3_step (statement)) == SQLITE_ROW)
     {
-      g_autoptr (GBytes) key = g_bytes_new (sqlite3_column_blob (statement, 2),
-                                            sqlite3_column_bytes (statement, 2));
-      g_autoptr (GBytes) secret = g_bytes_new (sqlite3_column_blob (statement, 3),
-                                               sqlite3_column_bytes (statement, 3));
+      g_autoptr (GBytes) key
+          = g_bytes_new (sqlite3_column_blob (statement, 2), sqlite3_column_bytes (statement, 2));
+      g_autoptr (GBytes) secret
+          = g_bytes_new (sqlite3_column_blob (statement, 3), sqlite3_column_bytes (statement, 3));
       const char *id = (const char *)sqlite3_column_text (statement, 0);
       const char *name = (const char *)sqlite3_column_text (statement, 1);
       g_autoptr (PhContact) contact = NULL;
@@ -502,9 +501,8 @@ ph_contact_book_save (PhContactBook *self, PhContact *contact, GError **error)
                            ph_contact_get_pair_secret (contact), ph_contact_get_verified (existing),
                            ph_contact_get_added_time (existing), error);
   if (stored == NULL
-      || !run (self,
-               "UPDATE contacts SET pair_secret = ?4 WHERE id = ?1",
-               bind_insert, stored, error))
+      || !run (self, "UPDATE contacts SET pair_secret = ?4 WHERE id = ?1", bind_insert, stored,
+               error))
     return NULL;
   find (self, existing, &position);
   g_ptr_array_index (self->contacts, position) = g_object_ref (stored);
@@ -621,8 +619,7 @@ ph_contact_book_remove (PhContactBook *self, PhContact *contact, GError **error)
   g_return_val_if_fail (PH_IS_CONTACT (contact), FALSE);
 
   if (!check_member (self, contact, &position, error)
-      || !run (self, "DELETE FROM contacts WHERE id = ?1", bind_update, &update,
-               error))
+      || !run (self, "DELETE FROM contacts WHERE id = ?1", bind_update, &update, error))
     return FALSE;
   remove_at (self, position);
   return TRUE;

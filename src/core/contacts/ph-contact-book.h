@@ -17,9 +17,9 @@ G_BEGIN_DECLS
  *
  * The book is a GListModel of PhContact, sorted by name, for the app's
  * sidebar. Names are unique within a book, so a contact is found by its
- * id or its name; and a contact's identity never changes silently: saving
- * a contact under a saved name with another identity key is refused with
- * PH_CONTACT_ERROR_IDENTITY_CHANGED. Every call blocks on the disk,
+ * id or its name; and a contact's identity never changes silently: another
+ * identity key under a saved name is saved as a new contact "NAME 2",
+ * never over the saved one. Every call blocks on the disk,
  * briefly (one small transaction). */
 
 #define PH_CONTACT_BOOK_FILE "contacts.db"

@@ -97,8 +97,8 @@ ph_contact_exchange_make_offer (PhContactExchange *self, PhIdentity *identity, c
       self->offer = ph_frame_new_contact_offer (key_text, share_text, name, signature_text);
     }
 
-  return ph_frame_new_contact_offer (self->offer->public_key, self->offer->share,
-                                     self->offer->name, self->offer->signature);
+  return ph_frame_new_contact_offer (self->offer->public_key, self->offer->share, self->offer->name,
+                                     self->offer->signature);
 }
 
 gboolean
@@ -172,8 +172,8 @@ ph_contact_exchange_receive_offer (PhContactExchange *self, const PhFrame *offer
   memcpy (self->peer_share, share, sizeof share);
   self->peer_name = g_strdup (offer->name);
   self->peer_fingerprint = g_steal_pointer (&fingerprint);
-  self->peer_offer = ph_frame_new_contact_offer (offer->public_key, offer->share, offer->name,
-                                                 offer->signature);
+  self->peer_offer
+      = ph_frame_new_contact_offer (offer->public_key, offer->share, offer->name, offer->signature);
   return TRUE;
 }
 
@@ -223,8 +223,8 @@ ph_contact_exchange_create_contact (PhContactExchange *self, GError **error)
   g_return_val_if_fail (self->offer != NULL && self->peer_offer != NULL, NULL);
 
   own_key = ph_identity_get_public_key (self->identity);
-  crypto_generichash_init (&state, g_bytes_get_data (self->binding, NULL),
-                           PH_CONTACT_BINDING_SIZE, sizeof secret);
+  crypto_generichash_init (&state, g_bytes_get_data (self->binding, NULL), PH_CONTACT_BINDING_SIZE,
+                           sizeof secret);
   crypto_generichash_update (&state, (const guint8 *)PAIR_SECRET_CONTEXT,
                              strlen (PAIR_SECRET_CONTEXT));
   update_sorted (&state, self->share, self->peer_share, PH_CONTACT_SHARE_SIZE);

@@ -14,7 +14,8 @@
 
 #define ID_CONTEXT "pinhole contact id"
 #define RECORD_VERSION 1
-#define RECORD_FIXED_SIZE (1 + PH_IDENTITY_PUBLIC_KEY_SIZE + PH_CONTACT_PAIR_SECRET_SIZE + 1 + 8 + 2)
+#define RECORD_FIXED_SIZE                                                                          \
+  (1 + PH_IDENTITY_PUBLIC_KEY_SIZE + PH_CONTACT_PAIR_SECRET_SIZE + 1 + 8 + 2)
 #define MAX_NAME_CHARACTERS 64
 
 struct _PhContact
@@ -32,7 +33,7 @@ struct _PhContact
 };
 
 G_DEFINE_FINAL_TYPE (PhContact, ph_contact, G_TYPE_OBJECT)
-G_DEFINE_QUARK (ph-contact-error-quark, ph_contact_error)
+G_DEFINE_QUARK (ph - contact - error - quark, ph_contact_error)
 
 enum
 {
@@ -260,8 +261,8 @@ ph_contact_to_record (PhContact *self)
 static PhContact *
 record_damaged (GError **error, const char *problem)
 {
-  g_set_error (error, PH_CONTACT_ERROR, PH_CONTACT_ERROR_DAMAGED, "A contact record is damaged: %s.",
-               problem);
+  g_set_error (error, PH_CONTACT_ERROR, PH_CONTACT_ERROR_DAMAGED,
+               "A contact record is damaged: %s.", problem);
   return NULL;
 }
 
@@ -374,8 +375,7 @@ ph_contact_class_init (PhContactClass *klass)
 
   properties[PROP_ID] = g_param_spec_string ("id", NULL, NULL, NULL, flags);
   properties[PROP_NAME] = g_param_spec_string ("name", NULL, NULL, NULL, flags);
-  properties[PROP_PUBLIC_KEY]
-      = g_param_spec_boxed ("public-key", NULL, NULL, G_TYPE_BYTES, flags);
+  properties[PROP_PUBLIC_KEY] = g_param_spec_boxed ("public-key", NULL, NULL, G_TYPE_BYTES, flags);
   properties[PROP_FINGERPRINT] = g_param_spec_string ("fingerprint", NULL, NULL, NULL, flags);
   properties[PROP_SAFETY_NUMBER] = g_param_spec_string ("safety-number", NULL, NULL, NULL, flags);
   properties[PROP_VERIFIED] = g_param_spec_boolean ("verified", NULL, NULL, FALSE, flags);

@@ -23,7 +23,6 @@ char *ph_safety_number_compute (const char *fingerprint, const char *other_finge
  * module and 0 for a light one, without the quiet zone around it (4
  * modules that the drawing adds). NULL and PH_ERROR_FAILED when
  * @safety_number is not 60 digits in groups. */
-GBytes *ph_safety_number_to_qr_matrix (const char *safety_number, guint *out_width,
-                                       GError **error);
+GBytes *ph_safety_number_to_qr_matrix (const char *safety_number, guint *out_width, GError **error);
 
 G_END_DECLS
