@@ -486,8 +486,10 @@ test_save_contact_both_sides (Fixture *fixture, gconstpointer data)
   host = ph_test_spawn_cli (fixture->url, "Alice", PH_TEST_CLI_JSON, host_args, NULL);
   code = ph_test_process_wait_event (host, "code", EVENT_TIMEOUT_MS);
   {
-    const char *join_args[] = { "--data-dir", bob, "--save-contact", "join",
-                                json_object_get_string_member (code, "code"), NULL };
+    const char *join_args[] = {
+      "--data-dir", bob, "--save-contact", "join", json_object_get_string_member (code, "code"),
+      NULL
+    };
 
     joiner = ph_test_spawn_cli (fixture->url, "Bob", PH_TEST_CLI_JSON, join_args, NULL);
   }
@@ -508,8 +510,7 @@ test_save_contact_both_sides (Fixture *fixture, gconstpointer data)
   g_assert_cmpstr (json_object_get_string_member (alice_at_bob, "name"), ==, "Alice");
   g_assert_cmpstr (json_object_get_string_member (bob_at_alice, "safety_number"), ==,
                    json_object_get_string_member (alice_at_bob, "safety_number"));
-  g_assert_cmpuint (strlen (json_object_get_string_member (bob_at_alice, "safety_number")), ==,
-                    71);
+  g_assert_cmpuint (strlen (json_object_get_string_member (bob_at_alice, "safety_number")), ==, 71);
   g_assert_cmpuint (strlen (json_object_get_string_member (bob_at_alice, "id")), ==, 32);
   g_assert_cmpstr (json_object_get_string_member (bob_at_alice, "id"), !=,
                    json_object_get_string_member (alice_at_bob, "id"));
@@ -558,8 +559,8 @@ test_save_contact_one_side (Fixture *fixture, gconstpointer data)
   host = ph_test_spawn_cli (fixture->url, "Alice", PH_TEST_CLI_JSON, host_args, NULL);
   code = ph_test_process_wait_event (host, "code", EVENT_TIMEOUT_MS);
   {
-    const char *join_args[] = { "--data-dir", bob, "join",
-                                json_object_get_string_member (code, "code"), NULL };
+    const char *join_args[]
+        = { "--data-dir", bob, "join", json_object_get_string_member (code, "code"), NULL };
 
     joiner = ph_test_spawn_cli (fixture->url, "Bob", PH_TEST_CLI_JSON, join_args, NULL);
   }

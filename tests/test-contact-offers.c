@@ -257,8 +257,7 @@ test_one_side_saves (Fixture *fixture, gconstpointer data)
 }
 
 static void
-send_offer (Peer *peer, const char *key, const char *share, const char *name,
-            const char *signature)
+send_offer (Peer *peer, const char *key, const char *share, const char *name, const char *signature)
 {
   g_autoptr (PhFrame) offer = ph_frame_new_contact_offer (key, share, name, signature);
   g_autoptr (GError) error = NULL;

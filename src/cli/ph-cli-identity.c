@@ -87,7 +87,8 @@ restore_contacts (PhIdentityBackup *backup, const char *profile, GError **error)
     return FALSE;
   for (guint i = 0; i < contacts->len; i++)
     {
-      g_autoptr (PhContact) saved = ph_contact_book_save (book, g_ptr_array_index (contacts, i), error);
+      g_autoptr (PhContact) saved
+          = ph_contact_book_save (book, g_ptr_array_index (contacts, i), error);
 
       if (saved == NULL)
         return FALSE;
@@ -154,8 +155,7 @@ ph_cli_run_identity (const char *command, const char *file, const char *profile,
   if (backup == NULL)
     goto failed;
   identity = g_object_ref (ph_identity_backup_get_identity (backup));
-  if (!ph_identity_save (identity, profile, &error)
-      || !restore_contacts (backup, profile, &error))
+  if (!ph_identity_save (identity, profile, &error) || !restore_contacts (backup, profile, &error))
     goto failed;
   sentence = g_strdup_printf ("Imported the identity %s into %s",
                               ph_identity_get_fingerprint (identity), profile);

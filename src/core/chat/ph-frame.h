@@ -19,15 +19,15 @@ G_BEGIN_DECLS
 
 typedef enum
 {
-  PH_FRAME_HELLO,   /* version, name, features */
-  PH_FRAME_MSG,     /* id, seq, time (ms since the epoch), text */
-  PH_FRAME_ACK,     /* id */
-  PH_FRAME_TYPING,  /* active */
-  PH_FRAME_BYE,     /* reason (optional) */
-  PH_FRAME_PING,    /* liveness while idle; id (optional) asks for a pong */
-  PH_FRAME_PONG,    /* id: the answer to a ping, for the round-trip time */
+  PH_FRAME_HELLO,         /* version, name, features */
+  PH_FRAME_MSG,           /* id, seq, time (ms since the epoch), text */
+  PH_FRAME_ACK,           /* id */
+  PH_FRAME_TYPING,        /* active */
+  PH_FRAME_BYE,           /* reason (optional) */
+  PH_FRAME_PING,          /* liveness while idle; id (optional) asks for a pong */
+  PH_FRAME_PONG,          /* id: the answer to a ping, for the round-trip time */
   PH_FRAME_CONTACT_OFFER, /* key, share, name, signature (ph-contact-exchange.h) */
-  PH_FRAME_UNKNOWN, /* a type from a newer peer: ignored */
+  PH_FRAME_UNKNOWN,       /* a type from a newer peer: ignored */
 } PhFrameType;
 
 typedef struct
