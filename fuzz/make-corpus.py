@@ -79,6 +79,10 @@ for frame in frames:
     text = json.dumps(frame, ensure_ascii=False, separators=(",", ":")).encode()
     write("frame", "json-" + frame["type"], text)
     stream += struct.pack(">I", len(text)) + text
+# A contact offer (its signature is checked later, by ph-contact-exchange).
+write("frame", "json-contact-offer", json.dumps(
+    {"type": "contact-offer", "key": "A" * 43 + "=", "share": "AQEB" * 10 + "AQE=",
+     "name": "Bob", "signature": "A" * 86 + "=="}, separators=(",", ":")))
 write("frame", "stream-whole", b"\xff" + stream)
 write("frame", "stream-bytewise", b"\x00" + stream)
 write("frame", "stream-split-7", b"\x06" + stream)

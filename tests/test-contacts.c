@@ -153,13 +153,15 @@ test_save_and_load (Fixture *fixture, gconstpointer data)
   g_assert_null (found);
 }
 
-/* A new key under a saved name is refused, and what was saved stays. */
+/* A new key under a saved name is saved as "Bob 2": names stay unique,
+ * and the first Bob's identity is never replaced. A rename to a taken
+ * name is refused. */
 static void
-test_changed_identity_refused (Fixture *fixture, gconstpointer data)
+test_same_name_numbered (Fixture *fixture, gconstpointer data)
 {
   g_autoptr (PhContactBook) book = open_book (fixture);
   g_autoptr (PhContact) bob = someone (fixture->identity, "Bob", NULL);
-  g_autoptr (PhContact) impostor = someone (fixture->identity, "Bob", NULL);
+  g_autoptr (PhContact) other = someone (fixture->identity, "Bob", NULL);
   g_autoptr (PhContact) saved = NULL;
   g_autoptr (PhContact) kept = NULL;
   g_autoptr (GError) error = NULL;
@@ -168,18 +170,27 @@ test_changed_identity_refused (Fixture *fixture, gconstpointer data)
   g_assert_no_error (error);
   g_clear_object (&saved);
 
-  saved = ph_contact_book_save (book, impostor, &error);
-  g_assert_error (error, PH_CONTACT_ERROR, PH_CONTACT_ERROR_IDENTITY_CHANGED);
-  g_assert_null (saved);
-  g_assert_nonnull (strstr (error->message, ph_contact_get_fingerprint (bob)));
+  saved = ph_contact_book_save (book, other, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (ph_contact_get_name (saved), ==, "Bob 2");
+
+  g_assert_false (ph_contact_book_rename (book, saved, "Bob", &error));
+  g_assert_error (error, PH_CONTACT_ERROR, PH_CONTACT_ERROR_NAME_TAKEN);
+  g_assert_nonnull (strstr (error->message, "Bob"));
   g_clear_error (&error);
+  g_clear_object (&saved);
 
   g_clear_object (&book);
   book = open_book (fixture);
-  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (book)), ==, 1);
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (book)), ==, 2);
   kept = ph_contact_book_lookup (book, "Bob", &error);
   g_assert_no_error (error);
   g_assert_true (g_bytes_equal (ph_contact_get_public_key (kept), ph_contact_get_public_key (bob)));
+  g_clear_object (&kept);
+  kept = ph_contact_book_lookup (book, "Bob 2", &error);
+  g_assert_no_error (error);
+  g_assert_true (
+      g_bytes_equal (ph_contact_get_public_key (kept), ph_contact_get_public_key (other)));
 }
 
 /* The same person met again: the new pair secret, their name and
@@ -748,7 +759,7 @@ main (int argc, char *argv[])
   g_test_add ("/contacts/book/" path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
 
   ADD_BOOK_TEST ("save-and-load", test_save_and_load);
-  ADD_BOOK_TEST ("changed-identity-refused", test_changed_identity_refused);
+  ADD_BOOK_TEST ("same-name-numbered", test_same_name_numbered);
   ADD_BOOK_TEST ("met-again", test_met_again);
   ADD_BOOK_TEST ("verify-rename-remove", test_verify_rename_remove);
   ADD_BOOK_TEST ("file-modes", test_file_modes);

@@ -70,7 +70,7 @@ G_DECLARE_FINAL_TYPE (PhConversation, ph_conversation, PH, CONVERSATION, GObject
  *     (ph_conversation_save_contact) and @contact is in the contact book
  *  "contact-failed" (const GError *error): a peer's contact offer was
  *     refused (PH_CONTACT_ERROR_INVALID_OFFER: the chat goes on), or the
- *     contact could not be stored (PH_CONTACT_ERROR_IDENTITY_CHANGED, …) */
+ *     contact could not be stored (PH_CONTACT_ERROR_STORAGE, …) */
 
 PhConversation *ph_conversation_new (const char *rendezvous_url, const char *own_name,
                                      const PhIceConfig *ice_config);

@@ -144,6 +144,25 @@ find_by_name (PhContactBook *self, const char *name)
   return NULL;
 }
 
+/* The first of "NAME 2", "NAME 3", ... no contact has yet. */
+static char *
+unused_name (PhContactBook *self, const char *name, GError **error)
+{
+  for (guint n = 2; n <= self->contacts->len + 1; n++)
+    {
+      g_autofree char *candidate = g_strdup_printf ("%s %u", name, n);
+
+      if (find_by_name (self, candidate) != NULL)
+        continue;
+      if (!ph_contact_check_name (candidate, NULL))
+        break;
+      return g_steal_pointer (&candidate);
+    }
+  g_set_error (error, PH_CONTACT_ERROR, PH_CONTACT_ERROR_NAME_TAKEN,
+               "Another contact is already called “%s”; save this one under another name.", name);
+  return NULL;
+}
+
 /* Errors */
 
 static gboolean
@@ -446,7 +465,6 @@ ph_contact_book_save (PhContactBook *self, PhContact *contact, GError **error)
 {
   g_autoptr (PhContact) stored = NULL;
   PhContact *existing;
-  PhContact *same_name;
   guint position;
 
   g_return_val_if_fail (PH_IS_CONTACT_BOOK (self), NULL);
@@ -456,17 +474,16 @@ ph_contact_book_save (PhContactBook *self, PhContact *contact, GError **error)
   existing = find_by_id (self, ph_contact_get_id (contact));
   if (existing == NULL)
     {
-      same_name = find_by_name (self, ph_contact_get_name (contact));
-      if (same_name != NULL)
+      /* Names stay unique so `chat NAME` means one person: a second
+       * "Bob" (another identity) is saved as "Bob 2"; the first Bob's
+       * identity is never replaced. */
+      if (find_by_name (self, ph_contact_get_name (contact)) != NULL)
         {
-          g_set_error (error, PH_CONTACT_ERROR, PH_CONTACT_ERROR_IDENTITY_CHANGED,
-                       "“%s” is already a contact with another identity (fingerprint %s; this "
-                       "one is %s). Pinhole never replaces a contact’s identity: if this is "
-                       "the same person with a new identity, compare the safety number with "
-                       "them and remove the old contact first.",
-                       ph_contact_get_name (same_name), ph_contact_get_fingerprint (same_name),
-                       ph_contact_get_fingerprint (contact));
-          return NULL;
+          g_autofree char *free_name = unused_name (self, ph_contact_get_name (contact), error);
+
+          if (free_name == NULL)
+            return NULL;
+          ph_contact_set_name (contact, free_name);
         }
       if (!run (self,
                 "INSERT INTO contacts (id, name, public_key, pair_secret, verified, added) "

@@ -17,9 +17,9 @@ G_BEGIN_DECLS
  *
  * The book is a GListModel of PhContact, sorted by name, for the app's
  * sidebar. Names are unique within a book, so a contact is found by its
- * id or its name; and a contact's identity never changes silently: saving
- * a contact under a saved name with another identity key is refused with
- * PH_CONTACT_ERROR_IDENTITY_CHANGED. Every call blocks on the disk,
+ * id or its name; and a contact's identity never changes silently: another
+ * identity key under a saved name is saved as a new contact "NAME 2",
+ * never over the saved one. Every call blocks on the disk,
  * briefly (one small transaction). */
 
 #define PH_CONTACT_BOOK_FILE "contacts.db"
@@ -37,7 +37,9 @@ const char *ph_contact_book_get_path (PhContactBook *self);
 /* Saves @contact, and returns the contact as the book now holds it. A
  * contact already saved (the same identity key, met again in a new code
  * chat) keeps its name and verified flag and takes @contact's pair
- * secret. */
+ * secret. A new identity under a name already taken is saved as
+ * "NAME 2" (or the next free number) and @contact is renamed so; the
+ * identity saved under NAME is never replaced. */
 PhContact *ph_contact_book_save (PhContactBook *self, PhContact *contact, GError **error);
 /* The contact with id @id_or_name, else the one of that name;
  * PH_CONTACT_ERROR_NOT_FOUND. */

@@ -25,7 +25,7 @@ G_BEGIN_DECLS
 
 typedef enum
 {
-  PH_CONTACT_ERROR_IDENTITY_CHANGED, /* a saved contact of that name has another identity */
+  PH_CONTACT_ERROR_IDENTITY_CHANGED, /* a peer is not the identity saved for that contact */
   PH_CONTACT_ERROR_NOT_FOUND,
   PH_CONTACT_ERROR_NAME_TAKEN,    /* another contact has that name */
   PH_CONTACT_ERROR_INVALID_NAME,  /* empty, too long, control characters */
