@@ -95,8 +95,8 @@ run_secretbox (guint n)
     {
       randombytes_buf (nonce, sizeof nonce);
       crypto_secretbox_easy (sealed, (const guint8 *)MESSAGE, sizeof MESSAGE - 1, nonce, key);
-      if (crypto_secretbox_open_easy (opened, sealed, crypto_secretbox_MACBYTES + sizeof MESSAGE - 1,
-                                      nonce, key)
+      if (crypto_secretbox_open_easy (opened, sealed,
+                                      crypto_secretbox_MACBYTES + sizeof MESSAGE - 1, nonce, key)
           != 0)
         g_error ("crypto_secretbox_open_easy failed");
     }

@@ -51,9 +51,8 @@ ph_test_copy_tree (const char *from, const char *to)
           continue;
         }
       g_assert_true (g_file_get_contents (source, &contents, &length, &error));
-      g_assert_true (g_file_set_contents_full (target, contents, (gssize)length,
-                                               G_FILE_SET_CONTENTS_NONE, info.st_mode & 0777,
-                                               &error));
+      g_assert_true (g_file_set_contents_full (
+          target, contents, (gssize)length, G_FILE_SET_CONTENTS_NONE, info.st_mode & 0777, &error));
       g_assert_no_error (error);
     }
 }

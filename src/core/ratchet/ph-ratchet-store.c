@@ -69,10 +69,11 @@ static const char *const statement_sql[N_STMTS] = {
   [STMT_REMOVE_SIGNED_PRE_KEY] = "DELETE FROM signed_pre_keys WHERE id = ?1",
   [STMT_GET_CONTACT] = "SELECT identity_key, own_base_key FROM contacts WHERE contact_id = ?1",
   /* A key pinned anew drops the base key that belonged to the old one. */
-  [STMT_PIN_IDENTITY] = "INSERT INTO contacts (contact_id, identity_key) VALUES (?1, ?2) "
-                        "ON CONFLICT (contact_id) DO UPDATE SET identity_key = excluded.identity_key, "
-                        "own_base_key = CASE WHEN identity_key = excluded.identity_key "
-                        "THEN own_base_key END",
+  [STMT_PIN_IDENTITY]
+  = "INSERT INTO contacts (contact_id, identity_key) VALUES (?1, ?2) "
+    "ON CONFLICT (contact_id) DO UPDATE SET identity_key = excluded.identity_key, "
+    "own_base_key = CASE WHEN identity_key = excluded.identity_key "
+    "THEN own_base_key END",
   [STMT_SET_OWN_BASE_KEY] = "UPDATE contacts SET own_base_key = ?2 WHERE contact_id = ?1",
   [STMT_FORGET_CONTACT] = "DELETE FROM contacts WHERE contact_id = ?1",
 };
@@ -345,8 +346,7 @@ ph_ratchet_store_rollback (PhRatchetStore *self)
 /* Contacts: pinned identities and the base key of our own session */
 
 static GBytes *
-get_contact_column (PhRatchetStore *self, const char *contact_id, size_t contact_id_len,
-                    int column)
+get_contact_column (PhRatchetStore *self, const char *contact_id, size_t contact_id_len, int column)
 {
   sqlite3_stmt *statement = prepare (self, STMT_GET_CONTACT);
   GBytes *value = NULL;

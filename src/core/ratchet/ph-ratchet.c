@@ -38,7 +38,7 @@
 #define SEALED_PRE_KEY_MESSAGE CIPHERTEXT_PREKEY_TYPE
 #define SEALED_MESSAGE CIPHERTEXT_SIGNAL_TYPE
 
-G_DEFINE_QUARK (ph-ratchet-error-quark, ph_ratchet_error)
+G_DEFINE_QUARK (ph - ratchet - error - quark, ph_ratchet_error)
 
 struct _PhRatchet
 {
@@ -128,10 +128,11 @@ set_error (PhRatchet *self, int rc, const char *contact_id, GError **error)
       g_error ("Out of memory in libsignal-protocol-c");
       break;
     default:
-      g_set_error (error, PH_RATCHET_ERROR, PH_RATCHET_ERROR_INVALID,
-                   "A sealed message with %s could not be opened or made: it is damaged, forged or its "
-                   "keys are gone (libsignal error %d).",
-                   contact_id, rc);
+      g_set_error (
+          error, PH_RATCHET_ERROR, PH_RATCHET_ERROR_INVALID,
+          "A sealed message with %s could not be opened or made: it is damaged, forged or its "
+          "keys are gone (libsignal error %d).",
+          contact_id, rc);
       break;
     }
   return FALSE;
@@ -186,9 +187,9 @@ load_or_make_signed_pre_key (PhRatchet *self, session_signed_pre_key **out, GErr
   id = 1 + randombytes_uniform (0xFFFFFF);
   rc = make_identity_key_pair (self, &identity_pair);
   if (rc >= 0)
-    rc = signal_protocol_key_helper_generate_signed_pre_key (
-        out, identity_pair, id, (uint64_t)(g_get_real_time () / 1000),
-        ph_signal_context_get (self->signal));
+    rc = signal_protocol_key_helper_generate_signed_pre_key (out, identity_pair, id,
+                                                             (uint64_t)(g_get_real_time () / 1000),
+                                                             ph_signal_context_get (self->signal));
   SIGNAL_UNREF (identity_pair);
   if (rc >= 0)
     rc = signal_protocol_signed_pre_key_store_key (self->store_context, *out);
@@ -251,7 +252,8 @@ ph_ratchet_make_bundle (PhRatchet *self, GError **error)
       (guint32)DEVICE_ID, session_pre_key_get_id (pre_key),
       public_key_variant (ec_key_pair_get_public (session_pre_key_get_key_pair (pre_key))),
       session_signed_pre_key_get_id (signed_pre_key),
-      public_key_variant (ec_key_pair_get_public (session_signed_pre_key_get_key_pair (signed_pre_key))),
+      public_key_variant (
+          ec_key_pair_get_public (session_signed_pre_key_get_key_pair (signed_pre_key))),
       variant_for_bytes (signature),
       variant_for_bytes (ph_identity_get_signal_public_key (self->identity))));
   signal_protocol_key_helper_key_list_free (pre_keys);
@@ -285,12 +287,13 @@ parse_bundle (PhRatchet *self, GBytes *bytes, session_pre_key_bundle **out,
   const guint8 *data;
   int rc;
 
-  bundle = g_variant_ref_sink (g_variant_new_from_bytes (G_VARIANT_TYPE (BUNDLE_TYPE), bytes, FALSE));
+  bundle
+      = g_variant_ref_sink (g_variant_new_from_bytes (G_VARIANT_TYPE (BUNDLE_TYPE), bytes, FALSE));
   if (!g_variant_is_normal_form (bundle))
     return set_invalid (error, "The contact's key bundle is damaged.");
-  g_variant_get (bundle, BUNDLE_FORMAT, &version, &registration_id, &device_id,
-                 &pre_key_id, &pre_key_variant, &signed_pre_key_id, &signed_pre_key_variant,
-                 &signature_variant, &identity_variant);
+  g_variant_get (bundle, BUNDLE_FORMAT, &version, &registration_id, &device_id, &pre_key_id,
+                 &pre_key_variant, &signed_pre_key_id, &signed_pre_key_variant, &signature_variant,
+                 &identity_variant);
   if (version != BUNDLE_VERSION)
     return set_invalid (error, "The contact's key bundle comes from another version of Pinhole.");
 
@@ -344,8 +347,8 @@ remember_own_session (PhRatchet *self, const char *contact_id, GError **error)
   rc = signal_protocol_session_load_session (self->store_context, &record, &address);
   if (rc < 0)
     return set_error (self, rc, contact_id, error);
-  base_key = serialize_public_key (
-      session_state_get_alice_base_key (session_record_get_state (record)));
+  base_key
+      = serialize_public_key (session_state_get_alice_base_key (session_record_get_state (record)));
   SIGNAL_UNREF (record);
   if (base_key == NULL)
     return set_error (self, SG_ERR_UNKNOWN, contact_id, error);
@@ -481,7 +484,7 @@ ph_ratchet_seal (PhRatchet *self, const char *contact_id, GBytes *plaintext, GEr
     }
 
   type = ciphertext_message_get_type (message) == CIPHERTEXT_PREKEY_TYPE ? SEALED_PRE_KEY_MESSAGE
-                                                                          : SEALED_MESSAGE;
+                                                                         : SEALED_MESSAGE;
   serialized = ciphertext_message_get_serialized (message);
   sealed = g_byte_array_sized_new (1 + signal_buffer_len (serialized));
   g_byte_array_append (sealed, &type, 1);
@@ -519,8 +522,7 @@ keep_own_session (PhRatchet *self, const char *contact_id, GError **error)
        node = session_record_get_previous_states_next (node))
     {
       session_state *state = session_record_get_previous_states_element (node);
-      g_autoptr (GBytes) base_key
-          = serialize_public_key (session_state_get_alice_base_key (state));
+      g_autoptr (GBytes) base_key = serialize_public_key (session_state_get_alice_base_key (state));
 
       if (base_key == NULL || !g_bytes_equal (base_key, own))
         continue;
