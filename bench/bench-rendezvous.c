@@ -767,8 +767,8 @@ stop_server (GSubprocess *server)
 typedef struct
 {
   char *uri;
-  char *label;   /* as the tables name it */
-  char *scratch; /* a database the bench made, emptied before each server, or NULL */
+  char *label;        /* as the tables name it */
+  char *scratch;      /* a database the bench made, emptied before each server, or NULL */
   guint16 redis_port; /* the bench's redis-server, flushed before each server, or 0 */
   gboolean two_servers;
   PhaseResult health;

@@ -3,15 +3,10 @@
 
 #include "config.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <glib/gstdio.h>
 #include <sqlite3.h>
 
 #include "ph-history.h"
+#include "ph-private-file.h"
 
 /* Durability: WAL with synchronous=NORMAL, for every write including the
  * outbox. A commit is in the WAL file before sqlite3_step () returns, so it
@@ -285,50 +280,6 @@ exec (PhHistory *self, const char *sql, GError **error)
 
 /* Opening */
 
-static gboolean
-set_errno_error (GError **error, int saved_errno, const char *what, const char *path)
-{
-  g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
-               "Could not %s “%s” for the chat history: %s.", what, path, g_strerror (saved_errno));
-  return FALSE;
-}
-
-/* The folder 0700 and the file 0600 whatever the umask; an existing file
- * is tightened too, and checked, since it holds every message. */
-static gboolean
-prepare_files (const char *path, GError **error)
-{
-  g_autofree char *directory = g_path_get_dirname (path);
-  struct stat st;
-  int fd;
-
-  if (g_mkdir_with_parents (directory, 0700) != 0)
-    return set_errno_error (error, errno, "create the folder", directory);
-  if (g_stat (directory, &st) != 0)
-    return set_errno_error (error, errno, "look at the folder", directory);
-  if ((st.st_mode & 0777) != 0700 && g_chmod (directory, 0700) != 0)
-    return set_errno_error (error, errno, "make private the folder", directory);
-
-  fd = g_open (path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0)
-    return set_errno_error (error, errno, "open", path);
-  if (fchmod (fd, 0600) != 0 || fstat (fd, &st) != 0)
-    {
-      int saved_errno = errno;
-
-      close (fd);
-      return set_errno_error (error, saved_errno, "make private", path);
-    }
-  close (fd);
-  if ((st.st_mode & 0777) != 0600)
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
-                   "The chat history “%s” could not be made private to you.", path);
-      return FALSE;
-    }
-  return TRUE;
-}
-
 static gint64
 schema_version (PhHistory *self, GError **error)
 {
@@ -391,7 +342,7 @@ open_database (PhHistory *self, GError **error)
 {
   int rc;
 
-  if (!prepare_files (self->path, error))
+  if (!ph_private_file_prepare (self->path, "the chat history", error))
     return FALSE;
 
   rc = sqlite3_open_v2 (self->path, &self->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);

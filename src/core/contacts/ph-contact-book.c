@@ -3,15 +3,10 @@
 
 #include "config.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <glib/gstdio.h>
 #include <sqlite3.h>
 
 #include "ph-contact-book.h"
+#include "ph-private-file.h"
 
 /* Another copy of the app on the same profile holds the lock this long at
  * most: a contact is one row. */
@@ -246,46 +241,6 @@ run (PhContactBook *self, const char *sql, BindFunc bind, gconstpointer data, GE
 
 /* Opening */
 
-static gboolean
-set_errno_error (GError **error, int saved_errno, const char *what, const char *path)
-{
-  g_set_error (error, PH_CONTACT_ERROR, PH_CONTACT_ERROR_STORAGE,
-               "Could not %s “%s” for the contact book: %s.", what, path, g_strerror (saved_errno));
-  return FALSE;
-}
-
-/* The folder 0700 and the file 0600 whatever the umask (SQLite gives its
- * -wal and -shm files the database's mode): the file holds pair secrets. */
-static gboolean
-prepare_files (const char *path, GError **error)
-{
-  g_autofree char *directory = g_path_get_dirname (path);
-  struct stat st;
-  int fd;
-
-  if (g_mkdir_with_parents (directory, 0700) != 0)
-    return set_errno_error (error, errno, "create the folder", directory);
-  if (g_stat (directory, &st) != 0)
-    return set_errno_error (error, errno, "look at the folder", directory);
-  if ((st.st_mode & 0777) != 0700 && g_chmod (directory, 0700) != 0)
-    return set_errno_error (error, errno, "make private the folder", directory);
-
-  fd = g_open (path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0)
-    return set_errno_error (error, errno, "open", path);
-  if (fchmod (fd, 0600) != 0 || fstat (fd, &st) != 0)
-    {
-      int saved_errno = errno;
-
-      close (fd);
-      return set_errno_error (error, saved_errno, "make private", path);
-    }
-  close (fd);
-  if ((st.st_mode & 0777) != 0600)
-    return set_errno_error (error, EPERM, "make private", path);
-  return TRUE;
-}
-
 static gint64
 schema_version (PhContactBook *self, GError **error)
 {
@@ -394,6 +349,7 @@ PhContactBook *
 ph_contact_book_open (const char *dir, PhIdentity *identity, GError **error)
 {
   g_autoptr (PhContactBook) self = NULL;
+  g_autoptr (GError) io_error = NULL;
   int rc;
 
   g_return_val_if_fail (dir != NULL, NULL);
@@ -404,8 +360,11 @@ ph_contact_book_open (const char *dir, PhIdentity *identity, GError **error)
   self->path = g_build_filename (dir, PH_CONTACT_BOOK_FILE, NULL);
   self->identity = g_object_ref (identity);
 
-  if (!prepare_files (self->path, error))
-    return NULL;
+  if (!ph_private_file_prepare (self->path, "the contact book", &io_error))
+    {
+      g_set_error_literal (error, PH_CONTACT_ERROR, PH_CONTACT_ERROR_STORAGE, io_error->message);
+      return NULL;
+    }
   rc = sqlite3_open_v2 (self->path, &self->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
   if (rc != SQLITE_OK)
     {

@@ -3,13 +3,8 @@
 
 #include "config.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include <glib/gstdio.h>
 #include <sodium.h>
 #include <sqlite3.h>
 
@@ -17,6 +12,7 @@
 #include <session_pre_key.h>
 #include <session_record.h>
 
+#include "ph-private-file.h"
 #include "ph-ratchet-store.h"
 #include "ph-ratchet.h"
 
@@ -801,44 +797,6 @@ ph_ratchet_store_install (PhRatchetStore *self, signal_protocol_store_context *s
 /* Opening */
 
 static gboolean
-set_errno_error (GError **error, int saved_errno, const char *what, const char *path)
-{
-  g_set_error (error, PH_RATCHET_ERROR, PH_RATCHET_ERROR_STORE,
-               "Could not %s “%s” for the message keys: %s.", what, path, g_strerror (saved_errno));
-  return FALSE;
-}
-
-/* The folder 0700 and the file 0600 whatever the umask, before SQLite
- * writes a key into it. */
-static gboolean
-prepare_files (const char *path, GError **error)
-{
-  g_autofree char *directory = g_path_get_dirname (path);
-  struct stat st;
-  int fd;
-
-  if (g_mkdir_with_parents (directory, 0700) != 0)
-    return set_errno_error (error, errno, "create the folder", directory);
-  if (g_stat (directory, &st) != 0)
-    return set_errno_error (error, errno, "look at the folder", directory);
-  if ((st.st_mode & 0777) != 0700 && g_chmod (directory, 0700) != 0)
-    return set_errno_error (error, errno, "make private the folder", directory);
-
-  fd = g_open (path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0)
-    return set_errno_error (error, errno, "open", path);
-  if (fchmod (fd, 0600) != 0)
-    {
-      int saved_errno = errno;
-
-      close (fd);
-      return set_errno_error (error, saved_errno, "make private", path);
-    }
-  close (fd);
-  return TRUE;
-}
-
-static gboolean
 migrate (PhRatchetStore *self, GError **error)
 {
   sqlite3_stmt *statement = NULL;
@@ -903,10 +861,14 @@ load_registration_id (PhRatchetStore *self, GError **error)
 static gboolean
 open_database (PhRatchetStore *self, GError **error)
 {
+  g_autoptr (GError) io_error = NULL;
   int rc;
 
-  if (!prepare_files (self->path, error))
-    return FALSE;
+  if (!ph_private_file_prepare (self->path, "the message keys", &io_error))
+    {
+      g_set_error_literal (error, PH_RATCHET_ERROR, PH_RATCHET_ERROR_STORE, io_error->message);
+      return FALSE;
+    }
   rc = sqlite3_open_v2 (self->path, &self->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
   if (rc != SQLITE_OK)
     return set_sqlite_error (self, error);
