@@ -506,6 +506,43 @@ test_joiner_confirms_first (Fixture *fixture, gconstpointer data)
   g_assert_cmpstr (g_ptr_array_index (read, 3), ==, host_confirm);
 }
 
+/* The store kept the host's PAKE message but the answer to its post was
+ * lost (Redis went down in between), so the host posted the same bytes
+ * again: the joiner takes the second for the copy it is, not for a second
+ * key exchange, and the chat pairs. */
+static void
+test_post_repeated_after_a_lost_answer (Fixture *fixture, gconstpointer data)
+{
+  g_autofree char *nameplate = NULL;
+  g_autoptr (GAsyncResult) fetched = NULL;
+  g_autoptr (GAsyncResult) posted = NULL;
+  g_autoptr (GPtrArray) messages = NULL;
+  g_autoptr (GError) error = NULL;
+  PhMailboxMessage *pake;
+
+  wait_for_code (fixture);
+  nameplate = nameplate_of (fixture->host.code);
+  ph_rendezvous_client_fetch_async (fixture->host.client, nameplate, 0, 5, NULL,
+                                    ph_test_result_cb, &fetched);
+  ph_test_wait_for_result (&fetched, TIMEOUT_MS);
+  messages = ph_rendezvous_client_fetch_finish (fixture->host.client, fetched, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (messages->len, ==, 1);
+  pake = g_ptr_array_index (messages, 0);
+  g_assert_cmpstr (pake->phase, ==, "pake");
+  ph_rendezvous_client_post_async (fixture->host.client, nameplate, "pake", pake->body, NULL,
+                                   ph_test_result_cb, &posted);
+  ph_test_wait_for_result (&posted, TIMEOUT_MS);
+  g_assert_true (ph_rendezvous_client_post_finish (fixture->host.client, posted, NULL, &error));
+  g_assert_no_error (error);
+
+  ph_signaling_join (fixture->joiner.signaling, fixture->host.code);
+  send_description (&fixture->host, "Alice", TRUE);
+  ph_signaling_send_candidate (fixture->host.signaling, 1, "candidate:a1");
+  ph_signaling_send_candidate (fixture->host.signaling, 1, "candidate:a2");
+  exchange_and_check (fixture);
+}
+
 static gboolean
 both_failed (gpointer data)
 {
@@ -626,6 +663,8 @@ main (int argc, char *argv[])
                           test_server_stays_down, fixture_tear_down);
   g_test_add ("/signaling/joiner-confirms-first", Fixture, NULL, fixture_set_up,
               test_joiner_confirms_first, fixture_tear_down);
+  g_test_add ("/signaling/post-repeated-after-a-lost-answer", Fixture, NULL, fixture_set_up,
+              test_post_repeated_after_a_lost_answer, fixture_tear_down);
   g_test_add ("/signaling/wrong-code-burns-the-typed-code", Fixture, NULL, fixture_set_up,
               test_wrong_code_burns_the_typed_code, fixture_tear_down);
   g_test_add ("/signaling/sealed-bye-carries-its-reason", Fixture, NULL, fixture_set_up,
