@@ -16,6 +16,7 @@
 
 #include "ph-cli-contacts.h"
 #include "ph-cli-identity.h"
+#include "ph-cli-meet.h"
 #include "ph-cli-output.h"
 #include "ph-cli-secrets.h"
 #include "ph-code.h"
@@ -404,6 +405,7 @@ main (int argc, char *argv[])
   gboolean no_port_mapping = FALSE;
   gboolean show_version = FALSE;
   gboolean save_contact = FALSE;
+  int timeout_seconds = 30;
   g_autofree char *profile = NULL;
   g_autofree char *passphrase_file = NULL;
   Cli cli = { 0 };
@@ -430,6 +432,8 @@ main (int argc, char *argv[])
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print one JSON event per line", NULL },
     { "save-contact", 0, 0, G_OPTION_ARG_NONE, &save_contact,
       "host, join: save the peer as a contact once they save you too", NULL },
+    { "timeout", 0, 0, G_OPTION_ARG_INT, &timeout_seconds,
+      "chat: how long to try to deliver after the end of input (default 30)", "S" },
     { "version", 0, 0, G_OPTION_ARG_NONE, &show_version, "Print the version and exit", NULL },
     { NULL }
   };
@@ -450,7 +454,8 @@ main (int argc, char *argv[])
   bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
   bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
 
-  context = g_option_context_new ("host | join CODE | join - | nat-check | identity | "
+  context = g_option_context_new ("host | join CODE | join - | chat CONTACT | listen | "
+                                  "nat-check | identity | "
                                   "export-identity FILE | import-identity FILE | contacts | "
                                   "verify CONTACT | rename CONTACT NAME | remove CONTACT");
   g_option_context_set_summary (context,
@@ -517,8 +522,20 @@ main (int argc, char *argv[])
           json);
     }
 
-  if (argc < 2 || (!g_str_equal (argv[1], "host") && !g_str_equal (argv[1], "join")))
-    return usage_error (context, "Say “host” to start a chat or “join CODE” to join one.");
+  if (argc < 2
+      || (!g_str_equal (argv[1], "host") && !g_str_equal (argv[1], "join")
+          && !g_str_equal (argv[1], "chat") && !g_str_equal (argv[1], "listen")))
+    return usage_error (context, "Say “host” to start a chat, “join CODE” to join one, "
+                                 "“chat CONTACT” to write to a contact or “listen” to wait "
+                                 "for your contacts.");
+  if (g_str_equal (argv[1], "chat") && argc != 3)
+    return usage_error (context, "“chat” takes a CONTACT: its id or its name.");
+  if (g_str_equal (argv[1], "listen") && argc != 2)
+    return usage_error (context, "“listen” takes nothing.");
+  if ((g_str_equal (argv[1], "chat") || g_str_equal (argv[1], "listen")) && save_contact)
+    return usage_error (context, "--save-contact is for “host” and “join”.");
+  if (timeout_seconds < 1 || timeout_seconds > 24 * 3600)
+    return usage_error (context, "--timeout must be between 1 and 86400 seconds.");
   if (g_str_equal (argv[1], "host") && argc != 2)
     return usage_error (context, "“host” takes no code.");
   if (g_str_equal (argv[1], "join") && argc != 3)
@@ -565,6 +582,22 @@ main (int argc, char *argv[])
     }
 
   output = ph_cli_output_new (json);
+  if (g_str_equal (argv[1], "chat") || g_str_equal (argv[1], "listen"))
+    {
+      PhCliMeetOptions options = {
+        .contact = argc == 3 ? argv[2] : NULL,
+        .rendezvous = rendezvous,
+        .name = name,
+        .ice_config = ice_config,
+        .use_server_turn = !no_server_ice && stun == NULL && turn_uris == NULL,
+        .timeout_seconds = timeout_seconds,
+      };
+
+      if (profile == NULL)
+        profile = ph_identity_get_default_profile_dir ();
+      options.profile = profile;
+      return ph_cli_run_meet (&options, output);
+    }
   if (save_contact)
     {
       if (profile == NULL)

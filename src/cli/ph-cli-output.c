@@ -382,3 +382,41 @@ ph_cli_output_peer_wants_contact (PhCliOutput *self, const char *name, const cha
   add_string (builder, "fingerprint", fingerprint);
   print_event (builder);
 }
+
+void
+ph_cli_output_waiting (PhCliOutput *self, const char *contact)
+{
+  g_autoptr (JsonBuilder) builder = NULL;
+
+  if (!self->json)
+    {
+      g_autofree char *shown = ph_untrusted_text_for_terminal (contact);
+
+      say ("%s is offline; your messages will be delivered when they are back.", shown);
+      return;
+    }
+
+  builder = begin_event ("waiting");
+  add_string (builder, "contact", contact);
+  print_event (builder);
+}
+
+void
+ph_cli_output_presence (PhCliOutput *self, const char *contact, gboolean online)
+{
+  g_autoptr (JsonBuilder) builder = NULL;
+
+  if (!self->json)
+    {
+      g_autofree char *shown = ph_untrusted_text_for_terminal (contact);
+
+      say ("%s is %s.", shown, online ? "online" : "offline");
+      return;
+    }
+
+  builder = begin_event ("presence");
+  add_string (builder, "contact", contact);
+  json_builder_set_member_name (builder, "online");
+  json_builder_add_boolean_value (builder, online);
+  print_event (builder);
+}

@@ -30,6 +30,10 @@ void ph_cli_output_rendezvous (PhCliOutput *self, gboolean reachable);
 void ph_cli_output_path (PhCliOutput *self, const PhPath *path);
 void ph_cli_output_closed (PhCliOutput *self, const char *reason);
 void ph_cli_output_error (PhCliOutput *self, const GError *error);
+/* `chat CONTACT`: the contact is not online, messages wait for them. */
+void ph_cli_output_waiting (PhCliOutput *self, const char *contact);
+/* `listen`, `chat CONTACT`: a contact came online or went offline. */
+void ph_cli_output_presence (PhCliOutput *self, const char *contact, gboolean online);
 /* Both sides saved each other: {"event":"contact-saved","contact":{"id",
  * "name","fingerprint","safety_number"}}. */
 void ph_cli_output_contact_saved (PhCliOutput *self, PhContact *contact);

@@ -3,6 +3,7 @@
 
 #include "config.h"
 
+#include <glib/gi18n-lib.h>
 #include <sodium.h>
 
 #include "ph-burned-codes.h"
@@ -17,6 +18,7 @@
 #include "ph-error.h"
 #include "ph-frame.h"
 #include "ph-ice-server-lookup.h"
+#include "ph-meeting-keys.h"
 #include "ph-keepalive.h"
 #include "ph-ice-diagnosis.h"
 #include "ph-ice-transport-private.h"
@@ -138,6 +140,10 @@ struct _PhConversation
   gboolean contact_settled; /* saved, or storing it failed: not tried again */
   gboolean peer_wants_contact;
   guint refused_contact_offers;
+  /* Meeting a saved contact again: no message goes either way before the
+   * peer proved it holds that contact's identity. */
+  PhContact *meeting_contact;
+  gboolean identity_proven;
 };
 
 G_DEFINE_FINAL_TYPE (PhConversation, ph_conversation, G_TYPE_OBJECT)
@@ -379,6 +385,8 @@ flush_outbox (PhConversation *self)
 {
   const PhOutgoingMessage *message;
 
+  if (self->meeting_contact != NULL && !self->identity_proven)
+    return;
   while (!self->tearing_down && self->state == PH_CONVERSATION_STATE_CONNECTED
          && (message = ph_delivery_next_unwritten (self->delivery)) != NULL)
     {
@@ -494,7 +502,8 @@ maybe_store_contact (PhConversation *self)
   g_autoptr (PhContact) contact = NULL;
   g_autoptr (GError) error = NULL;
 
-  if (self->contact_settled || self->contact_book == NULL || self->contact_exchange == NULL
+  if (self->contact_settled || self->meeting_contact != NULL || self->contact_book == NULL
+      || self->contact_exchange == NULL
       || !ph_contact_exchange_has_offered (self->contact_exchange)
       || !ph_contact_exchange_has_peer_offer (self->contact_exchange))
     return;
@@ -531,12 +540,45 @@ send_contact_offer (PhConversation *self)
     maybe_store_contact (self);
 }
 
+/* The offer of a contact met again is its proof of identity: the key
+ * must be the one saved, and nothing else will do. */
+static void
+check_meeting_identity (PhConversation *self, const GError *offer_error)
+{
+  GBytes *key = ph_contact_exchange_get_peer_key (self->contact_exchange);
+
+  if (self->identity_proven)
+    return;
+  if (offer_error != NULL || key == NULL
+      || !g_bytes_equal (key, ph_contact_get_public_key (self->meeting_contact)))
+    {
+      g_autoptr (GError) error = g_error_new (
+          PH_ERROR, PH_ERROR_SECURITY,
+          _ ("This is not %s: the peer could not prove the identity you saved. Nothing was sent."),
+          ph_contact_get_name (self->meeting_contact));
+
+      fail (self, error);
+      return;
+    }
+  self->identity_proven = TRUE;
+  self->contact = g_object_ref (self->meeting_contact);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CONTACT]);
+  flush_outbox (self);
+  maybe_finish_leaving (self);
+}
+
 static void
 handle_contact_offer (PhConversation *self, const PhFrame *frame)
 {
   g_autoptr (GError) error = NULL;
+  gboolean received = ph_contact_exchange_receive_offer (self->contact_exchange, frame, &error);
 
-  if (!ph_contact_exchange_receive_offer (self->contact_exchange, frame, &error))
+  if (self->meeting_contact != NULL)
+    {
+      check_meeting_identity (self, error);
+      return;
+    }
+  if (!received)
     {
       self->refused_contact_offers++;
       g_debug ("%s", error->message);
@@ -640,6 +682,13 @@ channel_frame_received_cb (PhSecureChannel *channel, const PhFrame *frame, PhCon
       {
         g_autoptr (PhFrame) ack = ph_frame_new_ack (frame->id);
         guint64 received = ph_delivery_get_received (self->delivery);
+
+        if (self->meeting_contact != NULL && !self->identity_proven)
+          {
+            fail_literal (self, PH_ERROR_PROTOCOL,
+                          "The peer sent a message before proving its identity.");
+            return;
+          }
 
         /* A copy is acknowledged again: our first acknowledgement may have
          * been lost with the old channel. */
@@ -1363,6 +1412,63 @@ ph_conversation_join (PhConversation *self, const char *code, GError **error)
   return TRUE;
 }
 
+void
+ph_conversation_host_contact (PhConversation *self, PhContactBook *book, PhContact *contact)
+{
+  g_autoptr (GError) error = NULL;
+  char *secret;
+
+  g_return_if_fail (PH_IS_CONVERSATION (self));
+  g_return_if_fail (self->state == PH_CONVERSATION_STATE_IDLE && self->client == NULL);
+  g_return_if_fail (PH_IS_CONTACT_BOOK (book) && PH_IS_CONTACT (contact));
+
+  self->is_host = TRUE;
+  self->contact_book = g_object_ref (book);
+  self->meeting_contact = g_object_ref (contact);
+  if (!start (self, &error))
+    {
+      fail (self, error);
+      return;
+    }
+  secret = ph_meeting_pake_secret (ph_contact_get_pair_secret (contact));
+  ph_signaling_host_with_secret (self->signaling, secret);
+  ph_code_wipe (secret);
+}
+
+gboolean
+ph_conversation_join_contact (PhConversation *self, PhContactBook *book, PhContact *contact,
+                              const char *nameplate, GError **error)
+{
+  char *secret;
+
+  g_return_val_if_fail (PH_IS_CONVERSATION (self), FALSE);
+  g_return_val_if_fail (self->state == PH_CONVERSATION_STATE_IDLE && self->client == NULL, FALSE);
+  g_return_val_if_fail (PH_IS_CONTACT_BOOK (book) && PH_IS_CONTACT (contact), FALSE);
+  g_return_val_if_fail (nameplate != NULL, FALSE);
+
+  self->time_begin = g_get_monotonic_time ();
+  self->is_host = FALSE;
+  self->contact_book = g_object_ref (book);
+  self->meeting_contact = g_object_ref (contact);
+  if (!start (self, error))
+    return FALSE;
+
+  set_state (self, PH_CONVERSATION_STATE_CONNECTING);
+  secret = ph_meeting_pake_secret (ph_contact_get_pair_secret (contact));
+  ph_signaling_join_with_secret (self->signaling, nameplate, secret);
+  ph_code_wipe (secret);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CODE]);
+  return TRUE;
+}
+
+PhContact *
+ph_conversation_get_meeting_contact (PhConversation *self)
+{
+  g_return_val_if_fail (PH_IS_CONVERSATION (self), NULL);
+
+  return self->meeting_contact;
+}
+
 char *
 ph_conversation_send_message (PhConversation *self, const char *text, GError **error)
 {
@@ -1670,6 +1776,7 @@ ph_conversation_dispose (GObject *object)
   g_clear_object (&self->contact_exchange);
   g_clear_object (&self->contact_book);
   g_clear_object (&self->contact);
+  g_clear_object (&self->meeting_contact);
 
   G_OBJECT_CLASS (ph_conversation_parent_class)->dispose (object);
 }

@@ -82,6 +82,18 @@ gboolean ph_conversation_join (PhConversation *self, const char *code, GError **
 /* Queues a message and returns its id; it goes out as soon as the channel
  * is open, and again after a reconnection until the peer acknowledges it. PH_ERROR_TOO_LARGE over
  * PH_FRAME_MAX_TEXT_SIZE. */
+/* Meeting @contact of @book again without a code (ph-contact-meetings.h):
+ * hosting a mailbox, whose nameplate is then the "code" for the caller to
+ * pass on, or joining the one the contact passed on. The PAKE runs on a
+ * secret derived from the pair secret. Once connected the peer must prove
+ * @contact's identity with a signed contact offer; another identity fails
+ * the conversation with PH_ERROR_SECURITY ("security"), and no message
+ * goes either way before the proof. "contact" is @contact once proven. */
+void ph_conversation_host_contact (PhConversation *self, PhContactBook *book, PhContact *contact);
+gboolean ph_conversation_join_contact (PhConversation *self, PhContactBook *book,
+                                       PhContact *contact, const char *nameplate, GError **error);
+/* The contact given to _host_contact() or _join_contact(), else NULL. */
+PhContact *ph_conversation_get_meeting_contact (PhConversation *self);
 char *ph_conversation_send_message (PhConversation *self, const char *text, GError **error);
 void ph_conversation_set_typing (PhConversation *self, gboolean typing);
 /* Says goodbye once every queued message is written, then closes. */

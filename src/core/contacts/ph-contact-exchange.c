@@ -193,6 +193,14 @@ ph_contact_exchange_get_peer_name (PhContactExchange *self)
   return self->peer_name;
 }
 
+GBytes *
+ph_contact_exchange_get_peer_key (PhContactExchange *self)
+{
+  g_return_val_if_fail (PH_IS_CONTACT_EXCHANGE (self), NULL);
+
+  return self->peer_key;
+}
+
 const char *
 ph_contact_exchange_get_peer_fingerprint (PhContactExchange *self)
 {

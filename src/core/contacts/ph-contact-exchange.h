@@ -50,6 +50,7 @@ gboolean ph_contact_exchange_has_peer_offer (PhContactExchange *self);
 /* Of the peer's offer, or NULL before it. */
 const char *ph_contact_exchange_get_peer_name (PhContactExchange *self);
 const char *ph_contact_exchange_get_peer_fingerprint (PhContactExchange *self);
+GBytes *ph_contact_exchange_get_peer_key (PhContactExchange *self);
 
 /* Once both offers are in: the peer as a new contact, not verified. */
 PhContact *ph_contact_exchange_create_contact (PhContactExchange *self, GError **error);

@@ -50,6 +50,9 @@ struct _PhSignaling
   char *server_url;
 
   char *code;
+  /* Two contacts meeting again: the PAKE runs on this secret, derived from
+   * their pair secret, and the code is only the nameplate. */
+  char *secret;
   gboolean is_host;
   PhPake *pake;
   PhSealer *sealer; /* once the peer's PAKE message came */
@@ -130,7 +133,7 @@ fail (PhSignaling *self, const GError *error)
 
   /* Typing the code again would give whoever guessed another try. Only
    * the joiner types a code; the host's is new for every chat. */
-  if (!self->is_host && self->code != NULL
+  if (!self->is_host && self->code != NULL && self->secret == NULL
       && (g_error_matches (error, PH_ERROR, PH_ERROR_WRONG_CODE)
           || g_error_matches (error, PH_ERROR, PH_ERROR_POSSIBLE_GUESS)))
     ph_burned_codes_add (self->server_url, self->code, g_get_real_time () / G_USEC_PER_SEC);
@@ -461,8 +464,11 @@ static void
 start_pake (PhSignaling *self, const char *nameplate)
 {
   g_autoptr (GBytes) message = NULL;
+  char *password = self->secret != NULL ? g_strdup_printf ("%s-%s", nameplate, self->secret) : NULL;
 
-  self->pake = ph_pake_new (self->code, nameplate, ph_mailbox_session_get_side (self->session));
+  self->pake = ph_pake_new (password != NULL ? password : self->code, nameplate,
+                            ph_mailbox_session_get_side (self->session));
+  ph_code_wipe (password);
   message = ph_pake_get_message (self->pake);
   ph_mailbox_session_post (self->session, "pake", message);
 }
@@ -475,7 +481,7 @@ session_allocated_cb (PhMailboxSession *session, const char *nameplate, PhSignal
 {
   G_GNUC_UNUSED g_autoptr (PhSignaling) hold = g_object_ref (self);
 
-  self->code = ph_code_generate (nameplate);
+  self->code = self->secret != NULL ? g_strdup (nameplate) : ph_code_generate (nameplate);
   start_pake (self, nameplate);
   g_signal_emit (self, signals[SIGNAL_CODE_READY], 0, self->code);
 }
@@ -564,6 +570,29 @@ ph_signaling_join (PhSignaling *self, const char *code)
       fail (self, error);
       return;
     }
+  ph_mailbox_session_join (self->session, nameplate);
+  start_pake (self, nameplate);
+}
+
+void
+ph_signaling_host_with_secret (PhSignaling *self, const char *secret)
+{
+  g_return_if_fail (PH_IS_SIGNALING (self));
+  g_return_if_fail (secret != NULL);
+
+  self->secret = g_strdup (secret);
+  ph_signaling_host (self);
+}
+
+void
+ph_signaling_join_with_secret (PhSignaling *self, const char *nameplate, const char *secret)
+{
+  g_return_if_fail (PH_IS_SIGNALING (self));
+  g_return_if_fail (self->code == NULL);
+  g_return_if_fail (nameplate != NULL && secret != NULL);
+
+  self->secret = g_strdup (secret);
+  self->code = g_strdup (nameplate);
   ph_mailbox_session_join (self->session, nameplate);
   start_pake (self, nameplate);
 }
@@ -726,6 +755,7 @@ ph_signaling_finalize (GObject *object)
   g_clear_object (&self->pake);
   g_clear_object (&self->sealer);
   ph_code_wipe (self->code);
+  ph_code_wipe (self->secret);
   g_free (self->server_url);
 
   G_OBJECT_CLASS (ph_signaling_parent_class)->finalize (object);

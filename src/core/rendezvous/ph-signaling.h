@@ -45,6 +45,12 @@ PhSignaling *ph_signaling_new (PhRendezvousClient *client);
 void ph_signaling_host (PhSignaling *self);
 /* @code must have been checked with ph_code_parse. */
 void ph_signaling_join (PhSignaling *self, const char *code);
+/* Two contacts meeting again (ph-contact-meetings.h): the PAKE runs on
+ * @secret, which only the two know, with the nameplate; "code-ready" and
+ * ph_signaling_get_code() give the nameplate alone, and a failure burns
+ * nothing. */
+void ph_signaling_host_with_secret (PhSignaling *self, const char *secret);
+void ph_signaling_join_with_secret (PhSignaling *self, const char *nameplate, const char *secret);
 const char *ph_signaling_get_code (PhSignaling *self);
 /* Queued until the PAKE has finished. */
 void ph_signaling_send_description (PhSignaling *self, const PhSessionDescription *description);

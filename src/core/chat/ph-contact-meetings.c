@@ -1,0 +1,693 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "ph-contact-meetings"
+
+#include "config.h"
+
+#include <sodium.h>
+#include <string.h>
+
+#include "ph-contact-meetings.h"
+#include "ph-error.h"
+#include "ph-meeting-keys.h"
+#include "ph-meeting-point.h"
+#include "ph-rendezvous-client.h"
+
+/* Under the server's --max-hold (30 s by default) and HTTP timeouts. */
+#define WAIT_SECONDS 25
+/* A point's messages live 600 s on the server: `here` goes again well
+ * before, and a contact not heard of for longer is taken for offline. */
+#define HERE_EVERY_SECONDS 240
+#define PRESENCE_SECONDS (2 * HERE_EVERY_SECONDS + 60)
+#define RETRY_SECONDS 2
+/* Side 2 asks for a new meeting this long after one failed, this many
+ * times in a row at most (a peer that cannot connect stays away). */
+#define AGAIN_AFTER_FAILURE_SECONDS 5
+#define MAX_FAILURES_IN_A_ROW 3
+#define SESSION_BYTES 16
+
+typedef struct
+{
+  PhContactMeetings *self;
+  PhContact *contact;
+  const char *side;
+  gint64 day;
+  /* Today's point, where `here` goes, and yesterday's: a contact whose
+   * clock is already past midnight is still found. */
+  char *keys[2];
+  char ids[2][PH_MEETING_POINT_ID_LENGTH + 1];
+  guint64 after[2];
+  /* Our latest `here` at today's point; invitations older than our first
+   * one in this process answer someone else's session. */
+  guint64 own_here_index;
+  /* New for every process, and for every new try after a failure: side 1
+   * hosts a new mailbox for each new session of side 2. */
+  char session[2 * SESSION_BYTES + 1];
+  char *peer_session;
+  gint64 peer_seen_us;
+  gboolean peer_said_bye;
+  gboolean online;
+  guint64 answered_invitation;
+  guint failures;
+  guint again_id;
+  PhConversation *conversation;
+  char *invitation_key; /* where side 1 invites to its mailbox */
+} Meeting;
+
+struct _PhContactMeetings
+{
+  GObject parent_instance;
+
+  char *rendezvous_url;
+  PhRendezvousClient *client;
+  PhContactBook *book;
+  char *own_name;
+  PhIceConfig *ice_config;
+  gboolean use_server_turn;
+
+  GPtrArray *meetings; /* of Meeting */
+  GCancellable *cancellable;
+  gboolean started;
+  gboolean first_look_done;
+  gboolean leaving;
+  guint wait_retry_id;
+  guint here_timer_id;
+  guint presence_timer_id;
+  GTask *leave_task;
+  guint byes_pending;
+};
+
+G_DEFINE_FINAL_TYPE (PhContactMeetings, ph_contact_meetings, G_TYPE_OBJECT)
+
+enum
+{
+  SIGNAL_CONVERSATION_STARTED,
+  SIGNAL_PRESENCE_CHANGED,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
+static void wait_at_points (PhContactMeetings *self, guint wait_seconds);
+
+static void
+new_session (Meeting *meeting)
+{
+  guint8 bytes[SESSION_BYTES];
+
+  randombytes_buf (bytes, sizeof bytes);
+  sodium_bin2hex (meeting->session, sizeof meeting->session, bytes, sizeof bytes);
+}
+
+static void
+drop_conversation (Meeting *meeting)
+{
+  if (meeting->conversation == NULL)
+    return;
+  g_signal_handlers_disconnect_by_data (meeting->conversation, meeting);
+  /* A conversation set up but replaced: its mailbox is left at once. */
+  if (ph_conversation_get_state (meeting->conversation) < PH_CONVERSATION_STATE_CLOSED)
+    ph_conversation_leave (meeting->conversation);
+  g_clear_object (&meeting->conversation);
+  g_clear_pointer (&meeting->invitation_key, g_free);
+}
+
+static void
+meeting_free (Meeting *meeting)
+{
+  drop_conversation (meeting);
+  g_clear_handle_id (&meeting->again_id, g_source_remove);
+  g_object_unref (meeting->contact);
+  for (guint i = 0; i < G_N_ELEMENTS (meeting->keys); i++)
+    {
+      if (meeting->keys[i] != NULL)
+        sodium_memzero (meeting->keys[i], strlen (meeting->keys[i]));
+      g_free (meeting->keys[i]);
+    }
+  g_free (meeting->peer_session);
+  g_free (meeting);
+}
+
+/* The points of today and yesterday; after midnight yesterday's point and
+ * what was read there carry over. */
+static void
+update_points (Meeting *meeting)
+{
+  GBytes *pair_secret = ph_contact_get_pair_secret (meeting->contact);
+  gint64 today = ph_meeting_day_now ();
+
+  if (meeting->keys[0] != NULL && meeting->day == today)
+    return;
+  if (meeting->keys[0] != NULL && meeting->day == today - 1)
+    {
+      g_free (meeting->keys[1]);
+      meeting->keys[1] = g_steal_pointer (&meeting->keys[0]);
+      memcpy (meeting->ids[1], meeting->ids[0], sizeof meeting->ids[0]);
+      meeting->after[1] = meeting->after[0];
+    }
+  else
+    {
+      g_free (meeting->keys[1]);
+      meeting->keys[1] = ph_meeting_point_key (pair_secret, today - 1);
+      meeting->after[1] = 0;
+      ph_meeting_point_id_from_key (meeting->keys[1], meeting->ids[1]);
+    }
+  g_free (meeting->keys[0]);
+  meeting->keys[0] = ph_meeting_point_key (pair_secret, today);
+  meeting->after[0] = 0;
+  ph_meeting_point_id_from_key (meeting->keys[0], meeting->ids[0]);
+  meeting->day = today;
+}
+
+static void
+set_online (Meeting *meeting, gboolean online)
+{
+  if (meeting->online == online)
+    return;
+  meeting->online = online;
+  g_debug ("%s is %s", ph_contact_get_name (meeting->contact), online ? "online" : "offline");
+  if (meeting->self->first_look_done)
+    g_signal_emit (meeting->self, signals[SIGNAL_PRESENCE_CHANGED], 0, meeting->contact);
+}
+
+/* Posting at a point */
+
+typedef struct
+{
+  PhContactMeetings *self;
+  Meeting *meeting; /* NULL once the meetings are gone */
+  gboolean here;
+} Post;
+
+static void
+posted_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autofree Post *post = user_data;
+  g_autoptr (PhContactMeetings) self = post->self;
+  g_autoptr (GError) error = NULL;
+  guint64 index = 0;
+
+  if (!ph_rendezvous_client_meet_post_finish (PH_RENDEZVOUS_CLIENT (source), result, &index,
+                                              &error))
+    g_debug ("Posting at a meeting point failed: %s", error->message);
+  else if (post->here && !self->leaving)
+    {
+      for (guint i = 0; i < self->meetings->len; i++)
+        if (g_ptr_array_index (self->meetings, i) == post->meeting)
+          post->meeting->own_here_index = MAX (post->meeting->own_here_index, index);
+    }
+
+  if (self->leave_task != NULL && !post->here && --self->byes_pending == 0)
+    {
+      g_autoptr (GTask) task = g_steal_pointer (&self->leave_task);
+
+      g_task_return_boolean (task, TRUE);
+    }
+}
+
+static void
+post_at (PhContactMeetings *self, Meeting *meeting, const char *key, const char *phase,
+         GBytes *body)
+{
+  Post *post = g_new0 (Post, 1);
+
+  post->self = g_object_ref (self);
+  post->meeting = meeting;
+  post->here = g_str_equal (phase, "here");
+  /* Byes go out as the meetings stop: not to be cancelled with the wait. */
+  ph_rendezvous_client_meet_post_async (self->client, key, meeting->side, phase, body, NULL,
+                                        posted_cb, post);
+}
+
+static void
+say_here (PhContactMeetings *self, Meeting *meeting)
+{
+  g_autoptr (GBytes) body = g_bytes_new (meeting->session, strlen (meeting->session));
+
+  update_points (meeting);
+  post_at (self, meeting, meeting->keys[0], "here", body);
+}
+
+/* Conversations */
+
+static void
+again_cb (gpointer user_data)
+{
+  Meeting *meeting = user_data;
+
+  meeting->again_id = 0;
+  new_session (meeting);
+  say_here (meeting->self, meeting);
+}
+
+static void
+conversation_state_cb (PhConversation *conversation, GParamSpec *pspec, Meeting *meeting)
+{
+  PhConversationState state = ph_conversation_get_state (conversation);
+  const GError *error = ph_conversation_get_error (conversation);
+
+  if (state == PH_CONVERSATION_STATE_CONNECTED)
+    {
+      meeting->failures = 0;
+      set_online (meeting, TRUE);
+      return;
+    }
+  if (state != PH_CONVERSATION_STATE_FAILED)
+    return;
+
+  /* A peer of another identity gets no second try; anything else may be
+   * the network, and side 2 asks for a new meeting a few times. */
+  if (g_strcmp0 (meeting->side, "2") == 0 && !meeting->self->leaving
+      && !g_error_matches (error, PH_ERROR, PH_ERROR_SECURITY)
+      && ++meeting->failures <= MAX_FAILURES_IN_A_ROW && meeting->again_id == 0)
+    meeting->again_id
+        = g_timeout_add_once (AGAIN_AFTER_FAILURE_SECONDS * 1000, again_cb, meeting);
+}
+
+/* Side 1: once the mailbox has its nameplate, the invitation goes out. */
+static void
+conversation_code_cb (PhConversation *conversation, GParamSpec *pspec, Meeting *meeting)
+{
+  const char *nameplate = ph_conversation_get_code (conversation);
+  g_autoptr (GBytes) invitation = NULL;
+
+  if (nameplate == NULL || meeting->invitation_key == NULL)
+    return;
+  invitation = ph_meeting_seal_invitation (ph_contact_get_pair_secret (meeting->contact),
+                                           meeting->invitation_key, nameplate);
+  post_at (meeting->self, meeting, meeting->invitation_key, "auth", invitation);
+  g_clear_pointer (&meeting->invitation_key, g_free);
+}
+
+static PhConversation *
+new_conversation (PhContactMeetings *self, Meeting *meeting)
+{
+  PhConversation *conversation
+      = ph_conversation_new (self->rendezvous_url, self->own_name, self->ice_config);
+
+  ph_conversation_set_use_server_turn (conversation, self->use_server_turn);
+  g_signal_connect (conversation, "notify::state", G_CALLBACK (conversation_state_cb), meeting);
+  return conversation;
+}
+
+static void
+announce (PhContactMeetings *self, Meeting *meeting)
+{
+  g_signal_emit (self, signals[SIGNAL_CONVERSATION_STARTED], 0, meeting->contact,
+                 meeting->conversation);
+}
+
+static void
+host (PhContactMeetings *self, Meeting *meeting, const char *key)
+{
+  drop_conversation (meeting);
+  g_debug ("Hosting a meeting with %s", ph_contact_get_name (meeting->contact));
+  meeting->conversation = new_conversation (self, meeting);
+  meeting->invitation_key = g_strdup (key);
+  g_signal_connect (meeting->conversation, "notify::code", G_CALLBACK (conversation_code_cb),
+                    meeting);
+  ph_conversation_host_contact (meeting->conversation, self->book, meeting->contact);
+  announce (self, meeting);
+}
+
+static void
+join (PhContactMeetings *self, Meeting *meeting, const char *nameplate)
+{
+  g_autoptr (GError) error = NULL;
+
+  drop_conversation (meeting);
+  g_debug ("Joining %s's meeting", ph_contact_get_name (meeting->contact));
+  meeting->conversation = new_conversation (self, meeting);
+  if (!ph_conversation_join_contact (meeting->conversation, self->book, meeting->contact,
+                                     nameplate, &error))
+    {
+      g_debug ("Could not join the meeting: %s", error->message);
+      drop_conversation (meeting);
+      return;
+    }
+  announce (self, meeting);
+}
+
+/* What a wait brought */
+
+static Meeting *
+find_point (PhContactMeetings *self, const char *id, guint *out_slot)
+{
+  for (guint i = 0; i < self->meetings->len; i++)
+    {
+      Meeting *meeting = g_ptr_array_index (self->meetings, i);
+
+      for (guint slot = 0; slot < G_N_ELEMENTS (meeting->ids); slot++)
+        if (g_str_equal (meeting->ids[slot], id))
+          {
+            *out_slot = slot;
+            return meeting;
+          }
+    }
+  return NULL;
+}
+
+/* Only the latest `here` and invitation of a wait's answer count: older
+ * ones were overtaken. */
+static void
+read_news (PhContactMeetings *self, const PhMeetingPointNews *news)
+{
+  const PhMailboxMessage *here = NULL;
+  const PhMailboxMessage *invitation = NULL;
+  guint slot = 0;
+  Meeting *meeting = find_point (self, news->id, &slot);
+  const char *key;
+
+  if (meeting == NULL)
+    return;
+  key = meeting->keys[slot];
+  for (guint i = 0; i < news->messages->len; i++)
+    {
+      const PhMailboxMessage *message = g_ptr_array_index (news->messages, i);
+
+      meeting->after[slot] = MAX (meeting->after[slot], message->index);
+      if (g_str_equal (message->phase, "here"))
+        {
+          here = message;
+          meeting->peer_said_bye = FALSE;
+        }
+      else if (g_str_equal (message->phase, "bye"))
+        meeting->peer_said_bye = TRUE;
+      else if (g_str_equal (message->phase, "auth"))
+        invitation = message;
+    }
+
+  if (here != NULL)
+    {
+      g_autofree char *session
+          = g_strndup (g_bytes_get_data (here->body, NULL), g_bytes_get_size (here->body));
+
+      meeting->peer_seen_us = g_get_monotonic_time ();
+      if (g_strcmp0 (session, meeting->peer_session) != 0)
+        {
+          g_free (meeting->peer_session);
+          meeting->peer_session = g_steal_pointer (&session);
+          if (g_str_equal (meeting->side, "1"))
+            host (self, meeting, key);
+        }
+    }
+  set_online (meeting, !meeting->peer_said_bye && meeting->peer_seen_us != 0);
+
+  if (invitation != NULL && g_str_equal (meeting->side, "2") && meeting->own_here_index != 0
+      && invitation->index > meeting->own_here_index
+      && invitation->index > meeting->answered_invitation)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autofree char *nameplate = ph_meeting_open_invitation (
+          ph_contact_get_pair_secret (meeting->contact), key, invitation->body, &error);
+
+      meeting->answered_invitation = invitation->index;
+      if (nameplate == NULL)
+        g_debug ("%s", error->message);
+      else
+        join (self, meeting, nameplate);
+    }
+}
+
+static void
+wait_retry_cb (gpointer user_data)
+{
+  PhContactMeetings *self = user_data;
+
+  self->wait_retry_id = 0;
+  wait_at_points (self, WAIT_SECONDS);
+}
+
+static void
+waited_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (PhContactMeetings) self = user_data;
+  g_autoptr (GPtrArray) news = NULL;
+  g_autoptr (GError) error = NULL;
+
+  news = ph_rendezvous_client_meet_wait_finish (PH_RENDEZVOUS_CLIENT (source), result, &error);
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) || self->leaving)
+    return;
+  if (news == NULL)
+    {
+      g_debug ("Waiting at the meeting points failed: %s", error->message);
+      self->wait_retry_id = g_timeout_add_once (RETRY_SECONDS * 1000, wait_retry_cb, self);
+      return;
+    }
+
+  for (guint i = 0; i < news->len; i++)
+    read_news (self, g_ptr_array_index (news, i));
+  if (!self->first_look_done)
+    {
+      self->first_look_done = TRUE;
+      for (guint i = 0; i < self->meetings->len; i++)
+        g_signal_emit (self, signals[SIGNAL_PRESENCE_CHANGED], 0,
+                       ((Meeting *)g_ptr_array_index (self->meetings, i))->contact);
+    }
+  wait_at_points (self, WAIT_SECONDS);
+}
+
+static void
+wait_at_points (PhContactMeetings *self, guint wait_seconds)
+{
+  g_autofree PhMeetingPointCursor *cursors
+      = g_new0 (PhMeetingPointCursor, 2 * MAX (self->meetings->len, 1));
+  guint n = 0;
+
+  if (self->meetings->len == 0)
+    return;
+  for (guint i = 0; i < self->meetings->len; i++)
+    {
+      Meeting *meeting = g_ptr_array_index (self->meetings, i);
+
+      update_points (meeting);
+      for (guint slot = 0; slot < G_N_ELEMENTS (meeting->keys); slot++)
+        cursors[n++] = (PhMeetingPointCursor){ meeting->keys[slot], meeting->side,
+                                               meeting->after[slot] };
+    }
+  ph_rendezvous_client_meet_wait_async (self->client, cursors, n, wait_seconds, self->cancellable,
+                                        waited_cb, g_object_ref (self));
+}
+
+static gboolean
+here_timer_cb (gpointer user_data)
+{
+  PhContactMeetings *self = user_data;
+
+  for (guint i = 0; i < self->meetings->len; i++)
+    say_here (self, g_ptr_array_index (self->meetings, i));
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+presence_timer_cb (gpointer user_data)
+{
+  PhContactMeetings *self = user_data;
+  gint64 now = g_get_monotonic_time ();
+
+  for (guint i = 0; i < self->meetings->len; i++)
+    {
+      Meeting *meeting = g_ptr_array_index (self->meetings, i);
+      gboolean connected
+          = meeting->conversation != NULL
+            && ph_conversation_get_state (meeting->conversation) == PH_CONVERSATION_STATE_CONNECTED;
+
+      if (!connected && meeting->peer_seen_us != 0
+          && now - meeting->peer_seen_us > PRESENCE_SECONDS * G_USEC_PER_SEC)
+        set_online (meeting, FALSE);
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+/* API */
+
+PhContactMeetings *
+ph_contact_meetings_new (const char *rendezvous_url, PhContactBook *book, const char *own_name,
+                         const PhIceConfig *ice_config, gboolean use_server_turn)
+{
+  PhContactMeetings *self;
+
+  g_return_val_if_fail (rendezvous_url != NULL, NULL);
+  g_return_val_if_fail (PH_IS_CONTACT_BOOK (book), NULL);
+
+  self = g_object_new (PH_TYPE_CONTACT_MEETINGS, NULL);
+  self->rendezvous_url = g_strdup (rendezvous_url);
+  self->book = g_object_ref (book);
+  self->own_name = g_strdup (own_name);
+  self->ice_config = ph_ice_config_copy (ice_config);
+  self->use_server_turn = use_server_turn;
+  return self;
+}
+
+static void
+add_meeting (PhContactMeetings *self, PhContact *contact)
+{
+  Meeting *meeting = g_new0 (Meeting, 1);
+  GBytes *own_key = ph_identity_get_public_key (ph_contact_book_get_identity (self->book));
+
+  meeting->self = self;
+  meeting->contact = g_object_ref (contact);
+  meeting->side = ph_meeting_side (own_key, ph_contact_get_public_key (contact));
+  new_session (meeting);
+  update_points (meeting);
+  g_ptr_array_add (self->meetings, meeting);
+}
+
+void
+ph_contact_meetings_start (PhContactMeetings *self, PhContact *only)
+{
+  g_autoptr (GError) error = NULL;
+
+  g_return_if_fail (PH_IS_CONTACT_MEETINGS (self));
+  g_return_if_fail (!self->started);
+
+  self->started = TRUE;
+  self->client = ph_rendezvous_client_new (self->rendezvous_url, &error);
+  if (self->client == NULL)
+    {
+      g_warning ("Cannot meet contacts: %s", error->message);
+      return;
+    }
+  if (only != NULL)
+    add_meeting (self, only);
+  else
+    for (guint i = 0; i < g_list_model_get_n_items (G_LIST_MODEL (self->book)); i++)
+      {
+        g_autoptr (PhContact) contact = g_list_model_get_item (G_LIST_MODEL (self->book), i);
+
+        add_meeting (self, contact);
+      }
+
+  here_timer_cb (self);
+  self->here_timer_id = g_timeout_add_seconds (HERE_EVERY_SECONDS, here_timer_cb, self);
+  self->presence_timer_id = g_timeout_add_seconds (60, presence_timer_cb, self);
+  /* The first look answers at once: who is there now. */
+  wait_at_points (self, 0);
+}
+
+static Meeting *
+find_contact (PhContactMeetings *self, PhContact *contact)
+{
+  for (guint i = 0; i < self->meetings->len; i++)
+    {
+      Meeting *meeting = g_ptr_array_index (self->meetings, i);
+
+      if (g_str_equal (ph_contact_get_id (meeting->contact), ph_contact_get_id (contact)))
+        return meeting;
+    }
+  return NULL;
+}
+
+gboolean
+ph_contact_meetings_is_online (PhContactMeetings *self, PhContact *contact)
+{
+  Meeting *meeting;
+
+  g_return_val_if_fail (PH_IS_CONTACT_MEETINGS (self), FALSE);
+
+  meeting = find_contact (self, contact);
+  return meeting != NULL && meeting->online;
+}
+
+PhConversation *
+ph_contact_meetings_get_conversation (PhContactMeetings *self, PhContact *contact)
+{
+  Meeting *meeting;
+
+  g_return_val_if_fail (PH_IS_CONTACT_MEETINGS (self), NULL);
+
+  meeting = find_contact (self, contact);
+  return meeting != NULL ? meeting->conversation : NULL;
+}
+
+void
+ph_contact_meetings_leave_async (PhContactMeetings *self, GAsyncReadyCallback callback,
+                                 gpointer user_data)
+{
+  g_autoptr (GTask) task = NULL;
+
+  g_return_if_fail (PH_IS_CONTACT_MEETINGS (self));
+  g_return_if_fail (self->leave_task == NULL);
+
+  task = g_task_new (self, NULL, callback, user_data);
+  g_task_set_source_tag (task, ph_contact_meetings_leave_async);
+  self->leaving = TRUE;
+  g_cancellable_cancel (self->cancellable);
+  g_clear_handle_id (&self->wait_retry_id, g_source_remove);
+  g_clear_handle_id (&self->here_timer_id, g_source_remove);
+  if (self->client == NULL || self->meetings->len == 0)
+    {
+      g_task_return_boolean (task, TRUE);
+      return;
+    }
+  self->leave_task = g_steal_pointer (&task);
+  self->byes_pending = self->meetings->len;
+  for (guint i = 0; i < self->meetings->len; i++)
+    {
+      Meeting *meeting = g_ptr_array_index (self->meetings, i);
+      g_autoptr (GBytes) body = g_bytes_new (NULL, 0);
+
+      post_at (self, meeting, meeting->keys[0], "bye", body);
+    }
+}
+
+void
+ph_contact_meetings_leave_finish (PhContactMeetings *self, GAsyncResult *result)
+{
+  g_return_if_fail (g_task_is_valid (result, self));
+
+  g_task_propagate_boolean (G_TASK (result), NULL);
+}
+
+static void
+ph_contact_meetings_dispose (GObject *object)
+{
+  PhContactMeetings *self = PH_CONTACT_MEETINGS (object);
+
+  g_cancellable_cancel (self->cancellable);
+  g_clear_handle_id (&self->wait_retry_id, g_source_remove);
+  g_clear_handle_id (&self->here_timer_id, g_source_remove);
+  g_clear_handle_id (&self->presence_timer_id, g_source_remove);
+  if (self->meetings != NULL)
+    g_ptr_array_set_size (self->meetings, 0);
+
+  G_OBJECT_CLASS (ph_contact_meetings_parent_class)->dispose (object);
+}
+
+static void
+ph_contact_meetings_finalize (GObject *object)
+{
+  PhContactMeetings *self = PH_CONTACT_MEETINGS (object);
+
+  g_clear_pointer (&self->meetings, g_ptr_array_unref);
+  g_clear_object (&self->cancellable);
+  g_clear_object (&self->client);
+  g_clear_object (&self->book);
+  g_clear_pointer (&self->ice_config, ph_ice_config_free);
+  g_free (self->rendezvous_url);
+  g_free (self->own_name);
+
+  G_OBJECT_CLASS (ph_contact_meetings_parent_class)->finalize (object);
+}
+
+static void
+ph_contact_meetings_class_init (PhContactMeetingsClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = ph_contact_meetings_dispose;
+  object_class->finalize = ph_contact_meetings_finalize;
+
+  signals[SIGNAL_CONVERSATION_STARTED]
+      = g_signal_new ("conversation-started", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                      NULL, NULL, NULL, G_TYPE_NONE, 2, PH_TYPE_CONTACT, PH_TYPE_CONVERSATION);
+  signals[SIGNAL_PRESENCE_CHANGED]
+      = g_signal_new ("presence-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
+                      NULL, NULL, G_TYPE_NONE, 1, PH_TYPE_CONTACT);
+}
+
+static void
+ph_contact_meetings_init (PhContactMeetings *self)
+{
+  self->meetings = g_ptr_array_new_with_free_func ((GDestroyNotify)meeting_free);
+  self->cancellable = g_cancellable_new ();
+}

@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "ph-contact-book.h"
+#include "ph-conversation.h"
+#include "ph-ice-config.h"
+
+G_BEGIN_DECLS
+
+/* Meeting saved contacts again without a code (docs/protocol.md, "Meeting
+ * a contact again"). At each contact's meeting point of the day this
+ * profile says `here` (again every few minutes while it runs, with the
+ * same session; a new process says it with a new one) and waits, with one
+ * long-poll for the points of all its contacts. When a contact's new
+ * session is there, side 1 (ph_meeting_side()) hosts a mailbox and leaves
+ * a sealed invitation to it at the point, and side 2 joins it: from there
+ * the conversation runs as a code chat does, on a PAKE secret only the
+ * two know and a proof of the saved identity
+ * (ph_conversation_host_contact()).
+ *
+ * Signals:
+ *  "conversation-started" (PhContact *contact, PhConversation *conversation):
+ *     a meeting began; connect to the conversation in the handler. The
+ *     meetings hold it until it ends, and replace it when the contact
+ *     starts over (a new session of theirs, or a new invitation).
+ *  "presence-changed" (PhContact *contact): ph_contact_meetings_is_online()
+ *     changed; also once for every contact after the first look at the
+ *     points, so a front end can say "waiting" at once. */
+
+#define PH_TYPE_CONTACT_MEETINGS (ph_contact_meetings_get_type ())
+G_DECLARE_FINAL_TYPE (PhContactMeetings, ph_contact_meetings, PH, CONTACT_MEETINGS, GObject)
+
+PhContactMeetings *ph_contact_meetings_new (const char *rendezvous_url, PhContactBook *book,
+                                            const char *own_name, const PhIceConfig *ice_config,
+                                            gboolean use_server_turn);
+/* Meets @only (`pinhole-cli chat CONTACT`), or every contact of the book
+ * when NULL. */
+void ph_contact_meetings_start (PhContactMeetings *self, PhContact *only);
+/* Whether @contact said `here` within the last few minutes and not `bye`
+ * since, or is connected. */
+gboolean ph_contact_meetings_is_online (PhContactMeetings *self, PhContact *contact);
+/* The conversation with @contact, NULL when there is none. */
+PhConversation *ph_contact_meetings_get_conversation (PhContactMeetings *self, PhContact *contact);
+/* Stops waiting and says `bye` at every point, so contacts see this
+ * profile offline at once. The conversations are the caller's to leave. */
+void ph_contact_meetings_leave_async (PhContactMeetings *self, GAsyncReadyCallback callback,
+                                      gpointer user_data);
+void ph_contact_meetings_leave_finish (PhContactMeetings *self, GAsyncResult *result);
+
+G_END_DECLS

@@ -1,0 +1,138 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "ph-meeting-keys"
+
+#include "config.h"
+
+#include <sodium.h>
+#include <string.h>
+
+#include "ph-error.h"
+#include "ph-meeting-keys.h"
+
+#define KEY_SIZE 32
+/* Nameplates are short numbers; anything longer is not one. */
+#define MAX_NAMEPLATE_LENGTH 16
+
+static void
+derive (GBytes *pair_secret, const char *context, const guint8 *extra, gsize extra_size,
+        guint8 out[KEY_SIZE])
+{
+  crypto_generichash_state state;
+
+  g_assert (g_bytes_get_size (pair_secret) >= crypto_generichash_KEYBYTES_MIN);
+  crypto_generichash_init (&state, g_bytes_get_data (pair_secret, NULL),
+                           g_bytes_get_size (pair_secret), KEY_SIZE);
+  crypto_generichash_update (&state, (const guint8 *)context, strlen (context) + 1);
+  if (extra_size > 0)
+    crypto_generichash_update (&state, extra, extra_size);
+  crypto_generichash_final (&state, out, KEY_SIZE);
+}
+
+static char *
+to_hex (const guint8 bytes[KEY_SIZE])
+{
+  char hex[2 * KEY_SIZE + 1];
+
+  sodium_bin2hex (hex, sizeof hex, bytes, KEY_SIZE);
+  return g_strdup (hex);
+}
+
+gint64
+ph_meeting_day_now (void)
+{
+  return g_get_real_time () / G_USEC_PER_SEC / (24 * 3600);
+}
+
+char *
+ph_meeting_point_key (GBytes *pair_secret, gint64 day)
+{
+  guint8 day_bytes[8];
+  guint8 key[KEY_SIZE];
+  char *hex;
+
+  for (guint i = 0; i < sizeof day_bytes; i++)
+    day_bytes[i] = (guint8)((guint64)day >> (8 * (7 - i)));
+  derive (pair_secret, "pinhole meeting point", day_bytes, sizeof day_bytes, key);
+  hex = to_hex (key);
+  sodium_memzero (key, sizeof key);
+  return hex;
+}
+
+const char *
+ph_meeting_side (GBytes *own_key, GBytes *contact_key)
+{
+  return g_bytes_compare (own_key, contact_key) < 0 ? "1" : "2";
+}
+
+char *
+ph_meeting_pake_secret (GBytes *pair_secret)
+{
+  guint8 key[KEY_SIZE];
+  char *hex;
+
+  derive (pair_secret, "pinhole meeting pake", NULL, 0, key);
+  hex = to_hex (key);
+  sodium_memzero (key, sizeof key);
+  return hex;
+}
+
+GBytes *
+ph_meeting_seal_invitation (GBytes *pair_secret, const char *point_key, const char *nameplate)
+{
+  gsize length = strlen (nameplate);
+  gsize size = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES + length
+               + crypto_aead_xchacha20poly1305_ietf_ABYTES;
+  guint8 *sealed = g_malloc (size);
+  guint8 key[KEY_SIZE];
+
+  g_return_val_if_fail (length <= MAX_NAMEPLATE_LENGTH, NULL);
+
+  derive (pair_secret, "pinhole meeting invitation", NULL, 0, key);
+  randombytes_buf (sealed, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
+  crypto_aead_xchacha20poly1305_ietf_encrypt (
+      sealed + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES, NULL, (const guint8 *)nameplate,
+      length, (const guint8 *)point_key, strlen (point_key), NULL, sealed, key);
+  sodium_memzero (key, sizeof key);
+  return g_bytes_new_take (sealed, size);
+}
+
+char *
+ph_meeting_open_invitation (GBytes *pair_secret, const char *point_key, GBytes *sealed,
+                            GError **error)
+{
+  gsize size;
+  const guint8 *data = g_bytes_get_data (sealed, &size);
+  guint8 key[KEY_SIZE];
+  char nameplate[MAX_NAMEPLATE_LENGTH + 1];
+  unsigned long long length = 0;
+  int opened;
+
+  if (size < crypto_aead_xchacha20poly1305_ietf_NPUBBYTES + crypto_aead_xchacha20poly1305_ietf_ABYTES
+      || size > crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
+                    + crypto_aead_xchacha20poly1305_ietf_ABYTES + MAX_NAMEPLATE_LENGTH)
+    {
+      g_set_error_literal (error, PH_ERROR, PH_ERROR_PROTOCOL,
+                           "A meeting invitation of the wrong size was ignored.");
+      return NULL;
+    }
+  derive (pair_secret, "pinhole meeting invitation", NULL, 0, key);
+  opened = crypto_aead_xchacha20poly1305_ietf_decrypt (
+      (guint8 *)nameplate, &length, NULL, data + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
+      size - crypto_aead_xchacha20poly1305_ietf_NPUBBYTES, (const guint8 *)point_key,
+      strlen (point_key), data, key);
+  sodium_memzero (key, sizeof key);
+  if (opened != 0)
+    {
+      g_set_error_literal (error, PH_ERROR, PH_ERROR_PROTOCOL,
+                           "A meeting invitation that the contact did not seal was ignored.");
+      return NULL;
+    }
+  nameplate[length] = '\0';
+  if (length == 0 || strspn (nameplate, "0123456789") != length)
+    {
+      g_set_error_literal (error, PH_ERROR, PH_ERROR_PROTOCOL,
+                           "A meeting invitation without a nameplate was ignored.");
+      return NULL;
+    }
+  return g_strdup (nameplate);
+}
