@@ -522,8 +522,8 @@ test_post_repeated_after_a_lost_answer (Fixture *fixture, gconstpointer data)
 
   wait_for_code (fixture);
   nameplate = nameplate_of (fixture->host.code);
-  ph_rendezvous_client_fetch_async (fixture->host.client, nameplate, 0, 5, NULL,
-                                    ph_test_result_cb, &fetched);
+  ph_rendezvous_client_fetch_async (fixture->host.client, nameplate, 0, 5, NULL, ph_test_result_cb,
+                                    &fetched);
   ph_test_wait_for_result (&fetched, TIMEOUT_MS);
   messages = ph_rendezvous_client_fetch_finish (fixture->host.client, fetched, &error);
   g_assert_no_error (error);

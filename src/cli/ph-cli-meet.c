@@ -124,8 +124,8 @@ hand_over (Meet *meet, PhConversation *conversation, Outgoing *outgoing)
 static PhConversation *
 live_conversation (Meet *meet)
 {
-  PhConversation *conversation = ph_contact_meetings_get_conversation (meet->meetings,
-                                                                       meet->contact);
+  PhConversation *conversation
+      = ph_contact_meetings_get_conversation (meet->meetings, meet->contact);
 
   if (conversation == NULL
       || ph_conversation_get_state (conversation) >= PH_CONVERSATION_STATE_CLOSED)
@@ -158,8 +158,7 @@ line_read_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   if (line == NULL)
     {
       meet->input_ended = TRUE;
-      meet->timeout_id
-          = g_timeout_add_once (meet->timeout_seconds * 1000, timeout_cb, meet);
+      meet->timeout_id = g_timeout_add_once (meet->timeout_seconds * 1000, timeout_cb, meet);
       maybe_finish (meet);
       return;
     }
@@ -196,8 +195,8 @@ identity_proven_cb (PhConversation *conversation, GParamSpec *pspec, Meet *meet)
 }
 
 static void
-message_received_cb (PhConversation *conversation, const char *id, gint64 time_ms,
-                     const char *text, Meet *meet)
+message_received_cb (PhConversation *conversation, const char *id, gint64 time_ms, const char *text,
+                     Meet *meet)
 {
   ph_cli_output_message (meet->output, id, contact_name (conversation), text);
 }
@@ -258,8 +257,7 @@ presence_changed_cb (PhContactMeetings *meetings, PhContact *contact, Meet *meet
   gboolean online = ph_contact_meetings_is_online (meetings, contact);
 
   ph_cli_output_presence (meet->output, ph_contact_get_name (contact), online);
-  if (meet->contact != NULL && !online && !meet->told_waiting
-      && live_conversation (meet) == NULL)
+  if (meet->contact != NULL && !online && !meet->told_waiting && live_conversation (meet) == NULL)
     {
       meet->told_waiting = TRUE;
       ph_cli_output_waiting (meet->output, ph_contact_get_name (contact));

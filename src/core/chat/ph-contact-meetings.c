@@ -176,6 +176,7 @@ typedef struct
   PhContactMeetings *self;
   Meeting *meeting; /* NULL once the meetings are gone */
   gboolean here;
+  gboolean bye;
 } Post;
 
 static void
@@ -196,7 +197,7 @@ posted_cb (GObject *source, GAsyncResult *result, gpointer user_data)
           post->meeting->own_here_index = MAX (post->meeting->own_here_index, index);
     }
 
-  if (self->leave_task != NULL && !post->here && --self->byes_pending == 0)
+  if (self->leave_task != NULL && post->bye && --self->byes_pending == 0)
     {
       g_autoptr (GTask) task = g_steal_pointer (&self->leave_task);
 
@@ -213,6 +214,7 @@ post_at (PhContactMeetings *self, Meeting *meeting, const char *key, const char 
   post->self = g_object_ref (self);
   post->meeting = meeting;
   post->here = g_str_equal (phase, "here");
+  post->bye = g_str_equal (phase, "bye");
   /* Byes go out as the meetings stop: not to be cancelled with the wait. */
   ph_rendezvous_client_meet_post_async (self->client, key, meeting->side, phase, body, NULL,
                                         posted_cb, post);
@@ -259,8 +261,7 @@ conversation_state_cb (PhConversation *conversation, GParamSpec *pspec, Meeting 
   if (g_strcmp0 (meeting->side, "2") == 0 && !meeting->self->leaving
       && !g_error_matches (error, PH_ERROR, PH_ERROR_SECURITY)
       && ++meeting->failures <= MAX_FAILURES_IN_A_ROW && meeting->again_id == 0)
-    meeting->again_id
-        = g_timeout_add_once (AGAIN_AFTER_FAILURE_SECONDS * 1000, again_cb, meeting);
+    meeting->again_id = g_timeout_add_once (AGAIN_AFTER_FAILURE_SECONDS * 1000, again_cb, meeting);
 }
 
 /* Side 1: once the mailbox has its nameplate, the invitation goes out. */
@@ -317,8 +318,8 @@ join (PhContactMeetings *self, Meeting *meeting, const char *nameplate)
   drop_conversation (meeting);
   g_debug ("Joining %s's meeting", ph_contact_get_name (meeting->contact));
   meeting->conversation = new_conversation (self, meeting);
-  if (!ph_conversation_join_contact (meeting->conversation, self->book, meeting->contact,
-                                     nameplate, &error))
+  if (!ph_conversation_join_contact (meeting->conversation, self->book, meeting->contact, nameplate,
+                                     &error))
     {
       g_debug ("Could not join the meeting: %s", error->message);
       drop_conversation (meeting);
@@ -386,7 +387,8 @@ read_news (PhContactMeetings *self, const PhMeetingPointNews *news)
         {
           g_free (meeting->peer_session);
           meeting->peer_session = g_steal_pointer (&session);
-          if (g_str_equal (meeting->side, "1"))
+          /* A session that said bye since is over: no mailbox for it. */
+          if (g_str_equal (meeting->side, "1") && !meeting->peer_said_bye)
             host (self, meeting, key);
         }
     }
@@ -461,8 +463,8 @@ wait_at_points (PhContactMeetings *self, guint wait_seconds)
 
       update_points (meeting);
       for (guint slot = 0; slot < G_N_ELEMENTS (meeting->keys); slot++)
-        cursors[n++] = (PhMeetingPointCursor){ meeting->keys[slot], meeting->side,
-                                               meeting->after[slot] };
+        cursors[n++]
+            = (PhMeetingPointCursor){ meeting->keys[slot], meeting->side, meeting->after[slot] };
     }
   ph_rendezvous_client_meet_wait_async (self->client, cursors, n, wait_seconds, self->cancellable,
                                         waited_cb, g_object_ref (self));
@@ -678,8 +680,8 @@ ph_contact_meetings_class_init (PhContactMeetingsClass *klass)
   object_class->finalize = ph_contact_meetings_finalize;
 
   signals[SIGNAL_CONVERSATION_STARTED]
-      = g_signal_new ("conversation-started", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
-                      NULL, NULL, NULL, G_TYPE_NONE, 2, PH_TYPE_CONTACT, PH_TYPE_CONVERSATION);
+      = g_signal_new ("conversation-started", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
+                      NULL, NULL, G_TYPE_NONE, 2, PH_TYPE_CONTACT, PH_TYPE_CONVERSATION);
   signals[SIGNAL_PRESENCE_CHANGED]
       = g_signal_new ("presence-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
                       NULL, NULL, G_TYPE_NONE, 1, PH_TYPE_CONTACT);

@@ -503,8 +503,7 @@ maybe_store_contact (PhConversation *self)
   g_autoptr (GError) error = NULL;
 
   if (self->contact_settled || self->meeting_contact != NULL || self->contact_book == NULL
-      || self->contact_exchange == NULL
-      || !ph_contact_exchange_has_offered (self->contact_exchange)
+      || self->contact_exchange == NULL || !ph_contact_exchange_has_offered (self->contact_exchange)
       || !ph_contact_exchange_has_peer_offer (self->contact_exchange))
     return;
 

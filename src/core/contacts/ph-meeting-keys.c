@@ -107,7 +107,8 @@ ph_meeting_open_invitation (GBytes *pair_secret, const char *point_key, GBytes *
   unsigned long long length = 0;
   int opened;
 
-  if (size < crypto_aead_xchacha20poly1305_ietf_NPUBBYTES + crypto_aead_xchacha20poly1305_ietf_ABYTES
+  if (size
+          < crypto_aead_xchacha20poly1305_ietf_NPUBBYTES + crypto_aead_xchacha20poly1305_ietf_ABYTES
       || size > crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
                     + crypto_aead_xchacha20poly1305_ietf_ABYTES + MAX_NAMEPLATE_LENGTH)
     {

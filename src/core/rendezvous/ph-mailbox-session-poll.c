@@ -49,16 +49,6 @@ deliver (PhMailboxSession *self, const PhMailboxMessage *message)
       g_debug ("Dropping a copy of an earlier mailbox message");
       return;
     }
-  /* Nothing the peer posts twice in a row is the same bytes (sealed
-   * messages carry a counter), but a post repeated after its answer was
-   * lost is. */
-  if (self->last_from_peer != NULL && ph_mailbox_post_equal (self->last_from_peer, message))
-    {
-      g_debug ("Dropping a repeated post of the peer's last mailbox message");
-      return;
-    }
-  g_clear_pointer (&self->last_from_peer, ph_mailbox_post_free);
-  self->last_from_peer = ph_mailbox_post_new (message->phase, message->body);
   ph_mailbox_session_report_message (self, message);
 }
 

@@ -48,9 +48,6 @@ struct _PhMailboxSession
    * peer posted, to know its copies when it does the same. */
   GPtrArray *posted;    /* of PhMailboxPost */
   GPtrArray *delivered; /* of PhMailboxPost */
-  /* The peer's last message: a post it repeated because the answer to
-   * the first was lost (the store had kept it) comes right after it. */
-  PhMailboxPost *last_from_peer;
   gboolean is_host;
   gboolean reentering; /* our mailbox is gone: claiming it (host) or finding it again */
   gboolean reentered;  /* copies of what already arrived may come again */

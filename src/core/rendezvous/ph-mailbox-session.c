@@ -573,7 +573,6 @@ ph_mailbox_session_finalize (GObject *object)
   g_clear_pointer (&self->posting, ph_mailbox_post_free);
   g_clear_pointer (&self->posted, g_ptr_array_unref);
   g_clear_pointer (&self->delivered, g_ptr_array_unref);
-  g_clear_pointer (&self->last_from_peer, ph_mailbox_post_free);
   g_clear_object (&self->leave_task);
   if (self->poll_cancellable != NULL)
     g_cancellable_disconnect (self->cancellable, self->poll_cancel_id);

@@ -56,6 +56,9 @@ struct _PhSignaling
   gboolean is_host;
   PhPake *pake;
   PhSealer *sealer; /* once the peer's PAKE message came */
+  /* A post repeated because the answer to the first was lost (the store
+   * had kept it) brings this again: a copy, not a second key exchange. */
+  GBytes *peer_pake;
   /* Messages to seal, in order. Each is sealed and handed to the session
    * only once the session has posted everything before it, so counters
    * follow posting order and candidates gathered meanwhile travel together. */
@@ -254,6 +257,11 @@ handle_pake (PhSignaling *self, const PhMailboxMessage *message, GError **error)
       ignore (self, message->phase, "the key exchange is over");
       return TRUE;
     }
+  if (self->sealer != NULL && g_bytes_equal (message->body, self->peer_pake))
+    {
+      g_debug ("Dropping a copy of the peer's PAKE message");
+      return TRUE;
+    }
   if (self->sealer != NULL)
     {
       g_set_error_literal (error, PH_ERROR, PH_ERROR_PROTOCOL,
@@ -265,6 +273,7 @@ handle_pake (PhSignaling *self, const PhMailboxMessage *message, GError **error)
     return FALSE;
 
   self->sealer = ph_pake_create_sealer (self->pake);
+  self->peer_pake = g_bytes_ref (message->body);
   wait_for_confirmation (self);
   /* The joiner proves first that it knows the code; the host answers only
    * once that proof verified. So a guess gets nothing back that could tell
@@ -754,6 +763,7 @@ ph_signaling_finalize (GObject *object)
   g_clear_object (&self->leave_task);
   g_clear_object (&self->pake);
   g_clear_object (&self->sealer);
+  g_clear_pointer (&self->peer_pake, g_bytes_unref);
   ph_code_wipe (self->code);
   ph_code_wipe (self->secret);
   g_free (self->server_url);
