@@ -28,6 +28,7 @@ typedef struct
   char *top;
   char *alice;
   char *bob;
+  char *bob_id; /* Bob in Alice's contacts */
 } Fixture;
 
 static PhTestProcess *
@@ -76,6 +77,8 @@ fixture_set_up (Fixture *fixture, gconstpointer data)
   joiner_saved = ph_test_process_wait_event (joiner, "contact-saved", CONNECT_TIMEOUT_MS);
   g_assert_cmpint (ph_test_process_wait_exit (host, EVENT_TIMEOUT_MS), ==, 0);
   g_assert_cmpint (ph_test_process_wait_exit (joiner, EVENT_TIMEOUT_MS), ==, 0);
+  fixture->bob_id = g_strdup (
+      json_object_get_string_member (json_object_get_object_member (host_saved, "contact"), "id"));
 }
 
 static void
@@ -85,6 +88,7 @@ fixture_tear_down (Fixture *fixture, gconstpointer data)
   g_free (fixture->top);
   g_free (fixture->alice);
   g_free (fixture->bob);
+  g_free (fixture->bob_id);
   ph_test_rendezvous_fixture_tear_down (&fixture->server, data);
 }
 
@@ -210,12 +214,13 @@ test_waiting_until_the_contact_comes (Fixture *fixture, gconstpointer data)
   stop_listening (alice);
 }
 
-/* Nobody comes: `chat` gives up after --timeout with an error that says
- * so, and exits 1. */
+/* Nobody comes, and Bob leaves no copy on the server: `chat` gives up
+ * after --timeout with an error that says so, and exits 1. */
 static void
 test_timeout_when_nobody_comes (Fixture *fixture, gconstpointer data)
 {
-  const char *args[] = { "--data-dir", fixture->bob, "--timeout", "1", "chat", "Alice", NULL };
+  const char *args[] = { "--data-dir",         fixture->bob, "--timeout", "1",
+                         "--no-stored-copies", "chat",       "Alice",     NULL };
   g_autoptr (PhTestProcess) bob
       = ph_test_spawn_cli (fixture->server.url, "Bob", PH_TEST_CLI_JSON, args, NULL);
   g_autoptr (JsonObject) waiting = ph_test_process_wait_event (bob, "waiting", EVENT_TIMEOUT_MS);
@@ -227,6 +232,94 @@ test_timeout_when_nobody_comes (Fixture *fixture, gconstpointer data)
   g_assert_cmpstr (json_object_get_string_member (error, "code"), ==, "timeout");
   g_assert_nonnull (strstr (json_object_get_string_member (error, "message"), "Alice"));
   g_assert_cmpint (ph_test_process_wait_exit (bob, EVENT_TIMEOUT_MS), ==, 1);
+}
+
+/* Counts the `message` events @process printed with @text. */
+static guint
+count_messages (PhTestProcess *process, const char *text)
+{
+  GPtrArray *events = ph_test_process_get_events (process);
+  guint n = 0;
+
+  for (guint i = 0; i < events->len; i++)
+    {
+      JsonObject *event = g_ptr_array_index (events, i);
+
+      n += g_str_equal (json_object_get_string_member (event, "event"), "message")
+           && g_str_equal (json_object_get_string_member (event, "text"), text);
+    }
+  return n;
+}
+
+/* Alice is not running when Bob writes: his message waits on the server,
+ * sealed, and `chat` ends at once; Alice gets it when she starts, with
+ * Bob gone, and Bob learns it was delivered when he is back. */
+static void
+test_stored_copy_reaches_an_offline_contact (Fixture *fixture, gconstpointer data)
+{
+  const char *text = "written while you were away";
+  g_autoptr (PhTestProcess) bob = spawn (fixture, "Bob", fixture->bob, "chat", "Alice");
+  g_autoptr (PhTestProcess) alice = NULL;
+  g_autoptr (JsonObject) waiting = ph_test_process_wait_event (bob, "waiting", EVENT_TIMEOUT_MS);
+  g_autoptr (JsonObject) stored = NULL;
+  g_autoptr (JsonObject) message = NULL;
+  g_autoptr (JsonObject) delivered = NULL;
+  g_autoptr (JsonObject) presence = NULL;
+  g_autofree char *id = NULL;
+
+  ph_test_process_write_line (bob, text);
+  ph_test_process_close_stdin (bob);
+  stored = ph_test_process_wait_event (bob, "stored", EVENT_TIMEOUT_MS);
+  id = g_strdup (json_object_get_string_member (stored, "id"));
+  g_assert_cmpint (ph_test_process_wait_exit (bob, EVENT_TIMEOUT_MS), ==, 0);
+  g_clear_pointer (&bob, ph_test_process_free);
+
+  alice = spawn (fixture, "Alice", fixture->alice, "listen", NULL);
+  message = ph_test_process_wait_event (alice, "message", EVENT_TIMEOUT_MS);
+  g_assert_cmpstr (json_object_get_string_member (message, "text"), ==, text);
+  g_assert_cmpstr (json_object_get_string_member (message, "id"), ==, id);
+  g_assert_cmpstr (json_object_get_string_member (message, "contact"), ==, fixture->bob_id);
+  stop_listening (alice);
+  g_clear_pointer (&alice, ph_test_process_free);
+
+  bob = spawn (fixture, "Bob", fixture->bob, "listen", NULL);
+  delivered = ph_test_process_wait_event (bob, "delivered", EVENT_TIMEOUT_MS);
+  g_assert_cmpstr (json_object_get_string_member (delivered, "id"), ==, id);
+  stop_listening (bob);
+  g_clear_pointer (&bob, ph_test_process_free);
+
+  /* Opened once: a new start of Alice's finds nothing more. */
+  alice = spawn (fixture, "Alice", fixture->alice, "listen", NULL);
+  presence = ph_test_process_wait_event (alice, "presence", EVENT_TIMEOUT_MS);
+  stop_listening (alice);
+  g_assert_cmpuint (count_messages (alice, text), ==, 0);
+}
+
+/* Bob's message is stored while Alice is away, and she comes back while
+ * his `chat` still runs: it reaches her both ways, and she shows it once. */
+static void
+test_both_paths_deliver_once (Fixture *fixture, gconstpointer data)
+{
+  const char *text = "one message, two ways";
+  g_autoptr (PhTestProcess) bob = spawn (fixture, "Bob", fixture->bob, "chat", "Alice");
+  g_autoptr (PhTestProcess) alice = NULL;
+  g_autoptr (JsonObject) waiting = ph_test_process_wait_event (bob, "waiting", EVENT_TIMEOUT_MS);
+  g_autoptr (JsonObject) stored = NULL;
+  g_autoptr (JsonObject) delivered = NULL;
+  g_autoptr (JsonObject) closed = NULL;
+
+  ph_test_process_write_line (bob, text);
+  stored = ph_test_process_wait_event (bob, "stored", EVENT_TIMEOUT_MS);
+  alice = spawn (fixture, "Alice", fixture->alice, "listen", NULL);
+  delivered = ph_test_process_wait_event (bob, "delivered", CONNECT_TIMEOUT_MS);
+  g_assert_cmpstr (json_object_get_string_member (delivered, "id"), ==,
+                   json_object_get_string_member (stored, "id"));
+  assert_connected_to (alice, "Bob");
+  ph_test_process_close_stdin (bob);
+  g_assert_cmpint (ph_test_process_wait_exit (bob, EVENT_TIMEOUT_MS), ==, 0);
+  closed = ph_test_process_wait_event (alice, "closed", EVENT_TIMEOUT_MS);
+  stop_listening (alice);
+  g_assert_cmpuint (count_messages (alice, text), ==, 1);
 }
 
 static GBytes *
@@ -323,6 +416,8 @@ main (int argc, char *argv[])
   ADD ("chat-without-a-code", test_chat_without_a_code);
   ADD ("waiting-until-the-contact-comes", test_waiting_until_the_contact_comes);
   ADD ("timeout-when-nobody-comes", test_timeout_when_nobody_comes);
+  ADD ("stored-copy-reaches-an-offline-contact", test_stored_copy_reaches_an_offline_contact);
+  ADD ("both-paths-deliver-once", test_both_paths_deliver_once);
   ADD ("other-identity-refused", test_other_identity_refused);
 #undef ADD
 

@@ -405,6 +405,7 @@ main (int argc, char *argv[])
   gboolean no_port_mapping = FALSE;
   gboolean show_version = FALSE;
   gboolean save_contact = FALSE;
+  gboolean no_stored_copies = FALSE;
   int timeout_seconds = 30;
   g_autofree char *profile = NULL;
   g_autofree char *passphrase_file = NULL;
@@ -434,6 +435,8 @@ main (int argc, char *argv[])
       "host, join: save the peer as a contact once they save you too", NULL },
     { "timeout", 0, 0, G_OPTION_ARG_INT, &timeout_seconds,
       "chat: how long to try to deliver after the end of input (default 30)", "S" },
+    { "no-stored-copies", 0, 0, G_OPTION_ARG_NONE, &no_stored_copies,
+      "chat: never leave sealed copies on the server for an offline contact", NULL },
     { "version", 0, 0, G_OPTION_ARG_NONE, &show_version, "Print the version and exit", NULL },
     { NULL }
   };
@@ -591,6 +594,7 @@ main (int argc, char *argv[])
         .ice_config = ice_config,
         .use_server_turn = !no_server_ice && stun == NULL && turn_uris == NULL,
         .timeout_seconds = timeout_seconds,
+        .leave_copies = !no_stored_copies,
       };
 
       if (profile == NULL)

@@ -16,10 +16,16 @@
 /* `chat CONTACT` and `listen`: meeting saved contacts again without a
  * code (ph-contact-meetings.h). */
 
+/* A message typed to the contact: the same id whichever way it goes
+ * (directly in each conversation, as a stored copy), so the contact tells
+ * it once. */
 typedef struct
 {
   char *text;
-  char *id; /* in the conversation it was last handed to, or NULL */
+  char *id;
+  gint64 time_ms;
+  gboolean storing;
+  gboolean stored; /* a sealed copy waits on the server */
 } Outgoing;
 
 typedef struct
@@ -34,7 +40,9 @@ typedef struct
   GPtrArray *undelivered; /* of Outgoing, in the order typed */
   guint timeout_seconds;
   guint timeout_id;
+  gboolean leave_copies;
   gboolean told_waiting;
+  gboolean contact_offline; /* after the first look, until they are back */
   gboolean input_ended;
   gboolean finishing;
   int exit_status;
@@ -52,6 +60,23 @@ static const char *
 contact_name (PhConversation *conversation)
 {
   return ph_contact_get_name (ph_conversation_get_meeting_contact (conversation));
+}
+
+static Outgoing *
+find_outgoing (Meet *meet, const char *id, guint *out_position)
+{
+  for (guint i = 0; i < meet->undelivered->len; i++)
+    {
+      Outgoing *outgoing = g_ptr_array_index (meet->undelivered, i);
+
+      if (g_str_equal (outgoing->id, id))
+        {
+          if (out_position != NULL)
+            *out_position = i;
+          return outgoing;
+        }
+    }
+  return NULL;
 }
 
 /* Leaving */
@@ -85,21 +110,32 @@ finish (Meet *meet, int status)
   ph_contact_meetings_leave_async (meet->meetings, meetings_left_cb, meet);
 }
 
+/* At the end of input, once each message was delivered or waits on the
+ * server. */
 static void
 maybe_finish (Meet *meet)
 {
-  if (meet->contact != NULL && meet->input_ended && meet->undelivered->len == 0)
-    finish (meet, 0);
+  if (meet->contact == NULL || !meet->input_ended)
+    return;
+  for (guint i = 0; i < meet->undelivered->len; i++)
+    if (!((Outgoing *)g_ptr_array_index (meet->undelivered, i))->stored)
+      return;
+  finish (meet, 0);
 }
 
 static void
 timeout_cb (gpointer user_data)
 {
   Meet *meet = user_data;
-  g_autoptr (GError) error = g_error_new (
-      PH_ERROR, PH_ERROR_TIMEOUT,
-      "%u message(s) did not reach %s within %u s; start `chat` again to send them.",
-      meet->undelivered->len, ph_contact_get_name (meet->contact), meet->timeout_seconds);
+  guint waiting = 0;
+  g_autoptr (GError) error = NULL;
+
+  for (guint i = 0; i < meet->undelivered->len; i++)
+    waiting += !((Outgoing *)g_ptr_array_index (meet->undelivered, i))->stored;
+  error = g_error_new (PH_ERROR, PH_ERROR_TIMEOUT,
+                       "%u message(s) did not reach %s within %u s; start `chat` again to send "
+                       "them.",
+                       waiting, ph_contact_get_name (meet->contact), meet->timeout_seconds);
 
   meet->timeout_id = 0;
   ph_cli_output_error (meet->output, error);
@@ -113,12 +149,66 @@ hand_over (Meet *meet, PhConversation *conversation, Outgoing *outgoing)
 {
   g_autoptr (GError) error = NULL;
 
-  g_free (outgoing->id);
-  outgoing->id = ph_conversation_send_message (conversation, outgoing->text, &error);
-  if (outgoing->id == NULL)
-    ph_cli_output_error (meet->output, error);
-  else
+  if (ph_conversation_send_message_with_id (conversation, outgoing->id, outgoing->time_ms,
+                                            outgoing->text, &error))
     ph_cli_output_sent (meet->output, outgoing->id, outgoing->text);
+  else
+    ph_cli_output_error (meet->output, error);
+}
+
+typedef struct
+{
+  Meet *meet;
+  char *id;
+} CopyLeaving;
+
+static void
+copy_left_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autofree CopyLeaving *leaving = user_data;
+  g_autofree char *id = leaving->id;
+  Meet *meet = leaving->meet;
+  g_autoptr (GError) error = NULL;
+  /* The message may have been delivered (and freed) meanwhile. */
+  Outgoing *outgoing = find_outgoing (meet, id, NULL);
+
+  if (!ph_contact_meetings_leave_copy_finish (PH_CONTACT_MEETINGS (source), result, &error))
+    {
+      if (outgoing != NULL)
+        outgoing->storing = FALSE;
+      ph_cli_output_error (meet->output, error);
+      return;
+    }
+  ph_cli_output_stored (meet->output, id, ph_contact_get_name (meet->contact));
+  if (outgoing != NULL)
+    outgoing->stored = TRUE;
+  maybe_finish (meet);
+}
+
+/* While the contact is away, a sealed copy of each message waits for them
+ * on the server (ph-sealed-mail.h); it still goes directly if they come
+ * back while this runs. */
+static void
+leave_copies (Meet *meet)
+{
+  if (!meet->leave_copies || !meet->contact_offline
+      || !ph_contact_meetings_can_leave_copy (meet->meetings, meet->contact))
+    return;
+  for (guint i = 0; i < meet->undelivered->len; i++)
+    {
+      Outgoing *outgoing = g_ptr_array_index (meet->undelivered, i);
+      CopyLeaving *leaving;
+
+      if (outgoing->storing || outgoing->stored)
+        continue;
+      outgoing->storing = TRUE;
+      leaving = g_new0 (CopyLeaving, 1);
+      leaving->meet = meet;
+      leaving->id = g_strdup (outgoing->id);
+      ph_contact_meetings_leave_copy_async (meet->meetings, meet->contact, outgoing->id,
+                                            outgoing->time_ms, outgoing->text, copy_left_cb,
+                                            leaving);
+    }
 }
 
 static PhConversation *
@@ -167,10 +257,13 @@ line_read_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     line[length - 1] = '\0';
   outgoing = g_new0 (Outgoing, 1);
   outgoing->text = g_steal_pointer (&line);
+  outgoing->id = g_uuid_string_random ();
+  outgoing->time_ms = g_get_real_time () / 1000;
   g_ptr_array_add (meet->undelivered, outgoing);
   conversation = live_conversation (meet);
   if (conversation != NULL)
     hand_over (meet, conversation, outgoing);
+  leave_copies (meet);
   read_next_line (meet);
 }
 
@@ -195,26 +288,20 @@ identity_proven_cb (PhConversation *conversation, GParamSpec *pspec, Meet *meet)
 }
 
 static void
-message_received_cb (PhConversation *conversation, const char *id, gint64 time_ms, const char *text,
-                     Meet *meet)
+message_received_cb (PhContactMeetings *meetings, PhContact *contact, const char *id,
+                     gint64 time_ms, const char *text, Meet *meet)
 {
-  ph_cli_output_message (meet->output, id, contact_name (conversation), text);
+  ph_cli_output_contact_message (meet->output, id, contact, text);
 }
 
 static void
-message_delivered_cb (PhConversation *conversation, const char *id, Meet *meet)
+message_delivered_cb (PhContactMeetings *meetings, PhContact *contact, const char *id, Meet *meet)
 {
-  ph_cli_output_delivered (meet->output, id);
-  for (guint i = 0; i < meet->undelivered->len; i++)
-    {
-      Outgoing *outgoing = g_ptr_array_index (meet->undelivered, i);
+  guint position;
 
-      if (g_strcmp0 (outgoing->id, id) == 0)
-        {
-          g_ptr_array_remove_index (meet->undelivered, i);
-          break;
-        }
-    }
+  ph_cli_output_delivered (meet->output, id);
+  if (find_outgoing (meet, id, &position) != NULL)
+    g_ptr_array_remove_index (meet->undelivered, position);
   maybe_finish (meet);
 }
 
@@ -241,8 +328,6 @@ conversation_started_cb (PhContactMeetings *meetings, PhContact *contact,
                          PhConversation *conversation, Meet *meet)
 {
   g_signal_connect (conversation, "notify::contact", G_CALLBACK (identity_proven_cb), meet);
-  g_signal_connect (conversation, "message-received", G_CALLBACK (message_received_cb), meet);
-  g_signal_connect (conversation, "message-delivered", G_CALLBACK (message_delivered_cb), meet);
   g_signal_connect (conversation, "closed", G_CALLBACK (closed_cb), meet);
   g_signal_connect (conversation, "failed", G_CALLBACK (failed_cb), meet);
   /* What an earlier conversation did not deliver goes again in this one. */
@@ -257,11 +342,15 @@ presence_changed_cb (PhContactMeetings *meetings, PhContact *contact, Meet *meet
   gboolean online = ph_contact_meetings_is_online (meetings, contact);
 
   ph_cli_output_presence (meet->output, ph_contact_get_name (contact), online);
-  if (meet->contact != NULL && !online && !meet->told_waiting && live_conversation (meet) == NULL)
+  if (meet->contact == NULL)
+    return;
+  meet->contact_offline = !online && live_conversation (meet) == NULL;
+  if (meet->contact_offline && !meet->told_waiting)
     {
       meet->told_waiting = TRUE;
       ph_cli_output_waiting (meet->output, ph_contact_get_name (contact));
     }
+  leave_copies (meet);
 }
 
 static gboolean
@@ -309,11 +398,14 @@ ph_cli_run_meet (const PhCliMeetOptions *options, PhCliOutput *output)
   meet.cancellable = g_cancellable_new ();
   meet.undelivered = g_ptr_array_new_with_free_func ((GDestroyNotify)outgoing_free);
   meet.timeout_seconds = options->timeout_seconds;
+  meet.leave_copies = options->leave_copies;
   meet.meetings = ph_contact_meetings_new (options->rendezvous, meet.book, options->name,
                                            options->ice_config, options->use_server_turn);
   g_signal_connect (meet.meetings, "conversation-started", G_CALLBACK (conversation_started_cb),
                     &meet);
   g_signal_connect (meet.meetings, "presence-changed", G_CALLBACK (presence_changed_cb), &meet);
+  g_signal_connect (meet.meetings, "message-received", G_CALLBACK (message_received_cb), &meet);
+  g_signal_connect (meet.meetings, "message-delivered", G_CALLBACK (message_delivered_cb), &meet);
   interrupt_id = g_unix_signal_add (SIGINT, interrupt_cb, &meet);
   terminate_id = g_unix_signal_add (SIGTERM, interrupt_cb, &meet);
 

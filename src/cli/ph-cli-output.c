@@ -191,8 +191,9 @@ ph_cli_output_sent (PhCliOutput *self, const char *id, const char *text)
   print_event (builder);
 }
 
-void
-ph_cli_output_message (PhCliOutput *self, const char *id, const char *from, const char *text)
+static void
+print_message (PhCliOutput *self, const char *id, const char *from, const char *contact_id,
+               const char *text)
 {
   g_autoptr (JsonBuilder) builder = NULL;
 
@@ -208,7 +209,40 @@ ph_cli_output_message (PhCliOutput *self, const char *id, const char *from, cons
   builder = begin_event ("message");
   add_string (builder, "id", id);
   add_string (builder, "from", from);
+  if (contact_id != NULL)
+    add_string (builder, "contact", contact_id);
   add_string (builder, "text", text);
+  print_event (builder);
+}
+
+void
+ph_cli_output_message (PhCliOutput *self, const char *id, const char *from, const char *text)
+{
+  print_message (self, id, from, NULL, text);
+}
+
+void
+ph_cli_output_contact_message (PhCliOutput *self, const char *id, PhContact *contact,
+                               const char *text)
+{
+  print_message (self, id, ph_contact_get_name (contact), ph_contact_get_id (contact), text);
+}
+
+void
+ph_cli_output_stored (PhCliOutput *self, const char *id, const char *contact)
+{
+  g_autoptr (JsonBuilder) builder = NULL;
+
+  if (!self->json)
+    {
+      g_autofree char *shown = ph_untrusted_text_for_terminal (contact);
+
+      say ("Sealed and left on the server: %s gets it when they are back.", shown);
+      return;
+    }
+
+  builder = begin_event ("stored");
+  add_string (builder, "id", id);
   print_event (builder);
 }
 

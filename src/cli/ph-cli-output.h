@@ -22,6 +22,11 @@ void ph_cli_output_connected (PhCliOutput *self, const char *peer, const PhSetup
                               const PhPath *path);
 void ph_cli_output_sent (PhCliOutput *self, const char *id, const char *text);
 void ph_cli_output_message (PhCliOutput *self, const char *id, const char *from, const char *text);
+/* A message from a saved contact: "contact" is their id. */
+void ph_cli_output_contact_message (PhCliOutput *self, const char *id, PhContact *contact,
+                                    const char *text);
+/* A sealed copy of message @id waits on the server for @contact. */
+void ph_cli_output_stored (PhCliOutput *self, const char *id, const char *contact);
 void ph_cli_output_delivered (PhCliOutput *self, const char *id);
 /* The conversation ended before the peer acknowledged message @id. */
 void ph_cli_output_not_delivered (PhCliOutput *self, const char *id, const char *reason);

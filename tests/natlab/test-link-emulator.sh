@@ -56,10 +56,12 @@ start() {
   return 1
 }
 
-# Prints "avg mdev" in milliseconds over 20 pings.
+# Prints "avg mdev" in milliseconds over 20 pings. With jitter, ping may
+# add ", pipe N" after the numbers (replies overlapping); it is dropped so
+# that mdev stays a number.
 measure() {
   ip netns exec "$x" ping -n -q -c20 -i0.05 -W2 203.0.113.2 |
-    sed -nE 's|.*= [0-9.]+/([0-9.]+)/[0-9.]+/([0-9.]+) ms|\1 \2|p'
+    sed -nE 's|.*= [0-9.]+/([0-9.]+)/[0-9.]+/([0-9.]+) ms.*|\1 \2|p'
 }
 
 check_rtt() {

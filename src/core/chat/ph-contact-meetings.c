@@ -11,6 +11,7 @@
 #include "ph-meeting-keys.h"
 #include "ph-meeting-point.h"
 #include "ph-rendezvous-client.h"
+#include "ph-sealed-mail.h"
 
 /* Under the server's --max-hold (30 s by default) and HTTP timeouts. */
 #define WAIT_SECONDS 25
@@ -24,6 +25,9 @@
 #define AGAIN_AFTER_FAILURE_SECONDS 5
 #define MAX_FAILURES_IN_A_ROW 3
 #define SESSION_BYTES 16
+/* Stored copies live 7 days on the server (--stored-lifetime): at start,
+ * the points of the days before yesterday are looked at once for them. */
+#define STORED_DAYS 8
 
 typedef struct
 {
@@ -51,7 +55,18 @@ typedef struct
   guint again_id;
   PhConversation *conversation;
   char *invitation_key; /* where side 1 invites to its mailbox */
+  /* Message ids already told, whichever way they came. */
+  GHashTable *received;
+  GHashTable *delivered;
 } Meeting;
+
+/* A point of an earlier day, looked at once for stored copies. */
+typedef struct
+{
+  Meeting *meeting;
+  char *key;
+  char id[PH_MEETING_POINT_ID_LENGTH + 1];
+} OldPoint;
 
 struct _PhContactMeetings
 {
@@ -59,12 +74,14 @@ struct _PhContactMeetings
 
   char *rendezvous_url;
   PhRendezvousClient *client;
+  PhSealedMail *mail; /* NULL when the profile's ratchet cannot be opened */
   PhContactBook *book;
   char *own_name;
   PhIceConfig *ice_config;
   gboolean use_server_turn;
 
-  GPtrArray *meetings; /* of Meeting */
+  GPtrArray *meetings;   /* of Meeting */
+  GPtrArray *old_points; /* of OldPoint, until their look is answered */
   GCancellable *cancellable;
   gboolean started;
   gboolean first_look_done;
@@ -82,6 +99,8 @@ enum
 {
   SIGNAL_CONVERSATION_STARTED,
   SIGNAL_PRESENCE_CHANGED,
+  SIGNAL_MESSAGE_RECEIVED,
+  SIGNAL_MESSAGE_DELIVERED,
   N_SIGNALS
 };
 
@@ -124,7 +143,17 @@ meeting_free (Meeting *meeting)
       g_free (meeting->keys[i]);
     }
   g_free (meeting->peer_session);
+  g_hash_table_unref (meeting->received);
+  g_hash_table_unref (meeting->delivered);
   g_free (meeting);
+}
+
+static void
+old_point_free (OldPoint *point)
+{
+  sodium_memzero (point->key, strlen (point->key));
+  g_free (point->key);
+  g_free (point);
 }
 
 /* The points of today and yesterday; after midnight yesterday's point and
@@ -229,6 +258,65 @@ say_here (PhContactMeetings *self, Meeting *meeting)
   post_at (self, meeting, meeting->keys[0], "here", body);
 }
 
+/* Messages, whichever way they came: a message left as a stored copy
+ * may also come directly, and a receipt may follow a direct
+ * acknowledgement; each is told once. */
+
+static void
+tell_received (Meeting *meeting, const char *id, gint64 time_ms, const char *text)
+{
+  if (g_hash_table_contains (meeting->received, id))
+    return;
+  g_hash_table_add (meeting->received, g_strdup (id));
+  g_signal_emit (meeting->self, signals[SIGNAL_MESSAGE_RECEIVED], 0, meeting->contact, id, time_ms,
+                 text);
+}
+
+static void
+tell_delivered (Meeting *meeting, const char *id)
+{
+  if (meeting->self->mail != NULL)
+    ph_sealed_mail_withdraw (meeting->self->mail, id);
+  if (g_hash_table_contains (meeting->delivered, id))
+    return;
+  g_hash_table_add (meeting->delivered, g_strdup (id));
+  g_signal_emit (meeting->self, signals[SIGNAL_MESSAGE_DELIVERED], 0, meeting->contact, id);
+}
+
+static void
+conversation_message_cb (PhConversation *conversation, const char *id, gint64 time_ms,
+                         const char *text, Meeting *meeting)
+{
+  tell_received (meeting, id, time_ms, text);
+}
+
+static void
+conversation_delivered_cb (PhConversation *conversation, const char *id, Meeting *meeting)
+{
+  tell_delivered (meeting, id);
+}
+
+static Meeting *find_contact (PhContactMeetings *self, PhContact *contact);
+
+static void
+copy_message_cb (PhSealedMail *mail, PhContact *contact, const char *id, gint64 time_ms,
+                 const char *text, PhContactMeetings *self)
+{
+  Meeting *meeting = find_contact (self, contact);
+
+  if (meeting != NULL)
+    tell_received (meeting, id, time_ms, text);
+}
+
+static void
+copy_delivered_cb (PhSealedMail *mail, PhContact *contact, const char *id, PhContactMeetings *self)
+{
+  Meeting *meeting = find_contact (self, contact);
+
+  if (meeting != NULL)
+    tell_delivered (meeting, id);
+}
+
 /* Conversations */
 
 static void
@@ -287,6 +375,10 @@ new_conversation (PhContactMeetings *self, Meeting *meeting)
 
   ph_conversation_set_use_server_turn (conversation, self->use_server_turn);
   g_signal_connect (conversation, "notify::state", G_CALLBACK (conversation_state_cb), meeting);
+  g_signal_connect (conversation, "message-received", G_CALLBACK (conversation_message_cb),
+                    meeting);
+  g_signal_connect (conversation, "message-delivered", G_CALLBACK (conversation_delivered_cb),
+                    meeting);
   return conversation;
 }
 
@@ -393,6 +485,8 @@ read_news (PhContactMeetings *self, const PhMeetingPointNews *news)
         }
     }
   set_online (meeting, !meeting->peer_said_bye && meeting->peer_seen_us != 0);
+  if (news->n_stored > 0 && self->mail != NULL)
+    ph_sealed_mail_collect (self->mail, meeting->contact, key, meeting->side);
 
   if (invitation != NULL && g_str_equal (meeting->side, "2") && meeting->own_here_index != 0
       && invitation->index > meeting->own_here_index
@@ -470,6 +564,72 @@ wait_at_points (PhContactMeetings *self, guint wait_seconds)
                                         waited_cb, g_object_ref (self));
 }
 
+/* The points of the days before yesterday, once: copies left there while
+ * this profile was away. */
+
+static void
+old_points_looked_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (PhContactMeetings) self = user_data;
+  g_autoptr (GPtrArray) news = NULL;
+  g_autoptr (GError) error = NULL;
+
+  news = ph_rendezvous_client_meet_wait_finish (PH_RENDEZVOUS_CLIENT (source), result, &error);
+  if (news == NULL)
+    {
+      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        g_debug ("Looking for older stored copies failed: %s", error->message);
+      return;
+    }
+  for (guint i = 0; i < news->len; i++)
+    {
+      const PhMeetingPointNews *point_news = g_ptr_array_index (news, i);
+
+      for (guint j = 0; j < self->old_points->len; j++)
+        {
+          OldPoint *point = g_ptr_array_index (self->old_points, j);
+
+          if (point_news->n_stored > 0 && g_str_equal (point->id, point_news->id))
+            ph_sealed_mail_collect (self->mail, point->meeting->contact, point->key,
+                                    point->meeting->side);
+        }
+    }
+}
+
+static void
+look_at_old_points (PhContactMeetings *self)
+{
+  gint64 today = ph_meeting_day_now ();
+  g_autofree PhMeetingPointCursor *cursors = NULL;
+
+  for (guint i = 0; i < self->meetings->len; i++)
+    {
+      Meeting *meeting = g_ptr_array_index (self->meetings, i);
+
+      for (gint64 day = today - STORED_DAYS; day < today - 1; day++)
+        {
+          OldPoint *point = g_new0 (OldPoint, 1);
+
+          point->meeting = meeting;
+          point->key = ph_meeting_point_key (ph_contact_get_pair_secret (meeting->contact), day);
+          ph_meeting_point_id_from_key (point->key, point->id);
+          g_ptr_array_add (self->old_points, point);
+        }
+    }
+  cursors = g_new0 (PhMeetingPointCursor, MAX (self->old_points->len, 1));
+  for (guint i = 0; i < self->old_points->len; i++)
+    {
+      OldPoint *point = g_ptr_array_index (self->old_points, i);
+
+      cursors[i] = (PhMeetingPointCursor){ point->key, point->meeting->side, 0 };
+    }
+  for (guint first = 0; first < self->old_points->len; first += PH_MEETING_POINT_MAX_WAIT)
+    ph_rendezvous_client_meet_wait_async (
+        self->client, cursors + first,
+        MIN (PH_MEETING_POINT_MAX_WAIT, self->old_points->len - first), 0, self->cancellable,
+        old_points_looked_cb, g_object_ref (self));
+}
+
 static gboolean
 here_timer_cb (gpointer user_data)
 {
@@ -521,6 +681,22 @@ ph_contact_meetings_new (const char *rendezvous_url, PhContactBook *book, const 
 }
 
 static void
+start_mail (PhContactMeetings *self)
+{
+  g_autoptr (GError) error = NULL;
+  PhRatchet *ratchet = ph_contact_book_get_ratchet (self->book, &error);
+
+  if (ratchet == NULL)
+    {
+      g_warning ("Messages cannot wait for offline contacts: %s", error->message);
+      return;
+    }
+  self->mail = ph_sealed_mail_new (self->client, ratchet);
+  g_signal_connect (self->mail, "message-received", G_CALLBACK (copy_message_cb), self);
+  g_signal_connect (self->mail, "message-delivered", G_CALLBACK (copy_delivered_cb), self);
+}
+
+static void
 add_meeting (PhContactMeetings *self, PhContact *contact)
 {
   Meeting *meeting = g_new0 (Meeting, 1);
@@ -529,6 +705,8 @@ add_meeting (PhContactMeetings *self, PhContact *contact)
   meeting->self = self;
   meeting->contact = g_object_ref (contact);
   meeting->side = ph_meeting_side (own_key, ph_contact_get_public_key (contact));
+  meeting->received = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  meeting->delivered = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   new_session (meeting);
   update_points (meeting);
   g_ptr_array_add (self->meetings, meeting);
@@ -549,6 +727,7 @@ ph_contact_meetings_start (PhContactMeetings *self, PhContact *only)
       g_warning ("Cannot meet contacts: %s", error->message);
       return;
     }
+  start_mail (self);
   if (only != NULL)
     add_meeting (self, only);
   else
@@ -564,6 +743,8 @@ ph_contact_meetings_start (PhContactMeetings *self, PhContact *only)
   self->presence_timer_id = g_timeout_add_seconds (60, presence_timer_cb, self);
   /* The first look answers at once: who is there now. */
   wait_at_points (self, 0);
+  if (self->mail != NULL)
+    look_at_old_points (self);
 }
 
 static Meeting *
@@ -599,6 +780,61 @@ ph_contact_meetings_get_conversation (PhContactMeetings *self, PhContact *contac
 
   meeting = find_contact (self, contact);
   return meeting != NULL ? meeting->conversation : NULL;
+}
+
+gboolean
+ph_contact_meetings_can_leave_copy (PhContactMeetings *self, PhContact *contact)
+{
+  g_return_val_if_fail (PH_IS_CONTACT_MEETINGS (self), FALSE);
+
+  return self->mail != NULL && find_contact (self, contact) != NULL
+         && ph_sealed_mail_can_seal (self->mail, contact);
+}
+
+static void
+copy_left_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GTask) task = user_data;
+  GError *error = NULL;
+
+  if (ph_sealed_mail_leave_finish (PH_SEALED_MAIL (source), result, &error))
+    g_task_return_boolean (task, TRUE);
+  else
+    g_task_return_error (task, error);
+}
+
+void
+ph_contact_meetings_leave_copy_async (PhContactMeetings *self, PhContact *contact, const char *id,
+                                      gint64 time_ms, const char *text,
+                                      GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_autoptr (GTask) task = NULL;
+  Meeting *meeting;
+
+  g_return_if_fail (PH_IS_CONTACT_MEETINGS (self));
+
+  task = g_task_new (self, NULL, callback, user_data);
+  g_task_set_source_tag (task, ph_contact_meetings_leave_copy_async);
+  meeting = find_contact (self, contact);
+  if (self->mail == NULL || meeting == NULL)
+    {
+      g_task_return_new_error (task, PH_ERROR, PH_ERROR_FAILED,
+                               "Messages cannot wait on the server for %s.",
+                               ph_contact_get_name (contact));
+      return;
+    }
+  update_points (meeting);
+  ph_sealed_mail_leave_async (self->mail, contact, meeting->keys[0], meeting->side, id, time_ms,
+                              text, NULL, copy_left_cb, g_steal_pointer (&task));
+}
+
+gboolean
+ph_contact_meetings_leave_copy_finish (PhContactMeetings *self, GAsyncResult *result,
+                                       GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+
+  return g_task_propagate_boolean (G_TASK (result), error);
 }
 
 void
@@ -649,8 +885,11 @@ ph_contact_meetings_dispose (GObject *object)
   g_clear_handle_id (&self->wait_retry_id, g_source_remove);
   g_clear_handle_id (&self->here_timer_id, g_source_remove);
   g_clear_handle_id (&self->presence_timer_id, g_source_remove);
+  if (self->old_points != NULL)
+    g_ptr_array_set_size (self->old_points, 0);
   if (self->meetings != NULL)
     g_ptr_array_set_size (self->meetings, 0);
+  g_clear_object (&self->mail);
 
   G_OBJECT_CLASS (ph_contact_meetings_parent_class)->dispose (object);
 }
@@ -660,6 +899,7 @@ ph_contact_meetings_finalize (GObject *object)
 {
   PhContactMeetings *self = PH_CONTACT_MEETINGS (object);
 
+  g_clear_pointer (&self->old_points, g_ptr_array_unref);
   g_clear_pointer (&self->meetings, g_ptr_array_unref);
   g_clear_object (&self->cancellable);
   g_clear_object (&self->client);
@@ -685,11 +925,18 @@ ph_contact_meetings_class_init (PhContactMeetingsClass *klass)
   signals[SIGNAL_PRESENCE_CHANGED]
       = g_signal_new ("presence-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
                       NULL, NULL, G_TYPE_NONE, 1, PH_TYPE_CONTACT);
+  signals[SIGNAL_MESSAGE_RECEIVED] = g_signal_new (
+      "message-received", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+      G_TYPE_NONE, 4, PH_TYPE_CONTACT, G_TYPE_STRING, G_TYPE_INT64, G_TYPE_STRING);
+  signals[SIGNAL_MESSAGE_DELIVERED]
+      = g_signal_new ("message-delivered", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
+                      NULL, NULL, G_TYPE_NONE, 2, PH_TYPE_CONTACT, G_TYPE_STRING);
 }
 
 static void
 ph_contact_meetings_init (PhContactMeetings *self)
 {
   self->meetings = g_ptr_array_new_with_free_func ((GDestroyNotify)meeting_free);
+  self->old_points = g_ptr_array_new_with_free_func ((GDestroyNotify)old_point_free);
   self->cancellable = g_cancellable_new ();
 }

@@ -27,7 +27,17 @@ G_BEGIN_DECLS
  *     starts over (a new session of theirs, or a new invitation).
  *  "presence-changed" (PhContact *contact): ph_contact_meetings_is_online()
  *     changed; also once for every contact after the first look at the
- *     points, so a front end can say "waiting" at once. */
+ *     points, so a front end can say "waiting" at once.
+ *  "message-received" (PhContact *contact, const char *id, gint64 time_ms,
+ *     const char *text): from a conversation or a stored copy
+ *     (ph-sealed-mail.h), once per id whichever way it came.
+ *  "message-delivered" (PhContact *contact, const char *id): the contact
+ *     acknowledged it directly or by a receipt, told once per id; a copy
+ *     still on the server is then deleted.
+ *
+ * Stored copies at the points are fetched as soon as a wait reports
+ * them, and once at start at the points of the last days (copies live 7
+ * days on the server). */
 
 #define PH_TYPE_CONTACT_MEETINGS (ph_contact_meetings_get_type ())
 G_DECLARE_FINAL_TYPE (PhContactMeetings, ph_contact_meetings, PH, CONTACT_MEETINGS, GObject)
@@ -43,6 +53,17 @@ void ph_contact_meetings_start (PhContactMeetings *self, PhContact *only);
 gboolean ph_contact_meetings_is_online (PhContactMeetings *self, PhContact *contact);
 /* The conversation with @contact, NULL when there is none. */
 PhConversation *ph_contact_meetings_get_conversation (PhContactMeetings *self, PhContact *contact);
+/* Whether a message to @contact can wait for them on the server: a
+ * ratchet session with them exists (set up when both saved). */
+gboolean ph_contact_meetings_can_leave_copy (PhContactMeetings *self, PhContact *contact);
+/* Leaves a sealed copy of message @id at today's point of @contact
+ * (started with ph_contact_meetings_start for that contact). The same id
+ * goes directly with ph_conversation_send_message_with_id(). */
+void ph_contact_meetings_leave_copy_async (PhContactMeetings *self, PhContact *contact,
+                                           const char *id, gint64 time_ms, const char *text,
+                                           GAsyncReadyCallback callback, gpointer user_data);
+gboolean ph_contact_meetings_leave_copy_finish (PhContactMeetings *self, GAsyncResult *result,
+                                                GError **error);
 /* Stops waiting and says `bye` at every point, so contacts see this
  * profile offline at once. The conversations are the caller's to leave. */
 void ph_contact_meetings_leave_async (PhContactMeetings *self, GAsyncReadyCallback callback,

@@ -144,6 +144,8 @@ struct _PhConversation
    * peer proved it holds that contact's identity. */
   PhContact *meeting_contact;
   gboolean identity_proven;
+  gboolean ratchet_bundle_sent;
+  gboolean contact_saved_untold; /* "contact-saved" waits for the peer's bundle */
 };
 
 G_DEFINE_FINAL_TYPE (PhConversation, ph_conversation, G_TYPE_OBJECT)
@@ -495,6 +497,81 @@ set_peer_wants_contact (PhConversation *self, gboolean wants)
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PEER_WANTS_CONTACT]);
 }
 
+/* Sealed copies need a ratchet session each way (ph-ratchet.h): our
+ * bundle goes once per conversation, when the contact was just saved,
+ * when a contact met again has no session with us, or in answer to the
+ * peer's (theirs means they have none). */
+static void
+send_ratchet_bundle (PhConversation *self)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GBytes) bundle = NULL;
+  g_autoptr (PhFrame) frame = NULL;
+  g_autofree char *encoded = NULL;
+  PhRatchet *ratchet;
+
+  if (self->ratchet_bundle_sent || self->contact == NULL || self->contact_book == NULL)
+    return;
+  ratchet = ph_contact_book_get_ratchet (self->contact_book, &error);
+  if (ratchet != NULL)
+    bundle = ph_ratchet_make_bundle (ratchet, &error);
+  if (bundle == NULL)
+    {
+      g_warning ("No sealed copies with %s: %s", ph_contact_get_name (self->contact),
+                 error->message);
+      return;
+    }
+  encoded = g_base64_encode (g_bytes_get_data (bundle, NULL), g_bytes_get_size (bundle));
+  frame = ph_frame_new_ratchet_bundle (encoded);
+  self->ratchet_bundle_sent = send_frame (self, frame);
+}
+
+/* Once the peer's bundle is in too, so that a side that leaves at
+ * "contact-saved" can already seal copies for the contact. */
+static void
+tell_contact_saved (PhConversation *self)
+{
+  if (!self->contact_saved_untold)
+    return;
+  self->contact_saved_untold = FALSE;
+  g_signal_emit (self, signals[SIGNAL_CONTACT_SAVED], 0, self->contact);
+}
+
+static gboolean
+has_ratchet_session (PhConversation *self)
+{
+  PhRatchet *ratchet = ph_contact_book_get_ratchet (self->contact_book, NULL);
+
+  return ratchet != NULL && ph_ratchet_has_session (ratchet, ph_contact_get_id (self->contact));
+}
+
+static void
+handle_ratchet_bundle (PhConversation *self, const PhFrame *frame)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GBytes) bundle = NULL;
+  PhRatchet *ratchet;
+  guchar *decoded;
+  gsize size;
+
+  if (self->contact == NULL)
+    {
+      g_debug ("A ratchet bundle from a peer who is not a contact: ignored");
+      return;
+    }
+  decoded = g_base64_decode (frame->bundle, &size);
+  bundle = g_bytes_new_take (decoded, size);
+  ratchet = ph_contact_book_get_ratchet (self->contact_book, &error);
+  if (ratchet == NULL
+      || !ph_ratchet_start_session (ratchet, ph_contact_get_id (self->contact), bundle,
+                                    ph_contact_get_public_key (self->contact), &error))
+    g_warning ("No sealed copies with %s: %s", ph_contact_get_name (self->contact),
+               error->message);
+  else
+    send_ratchet_bundle (self);
+  tell_contact_saved (self);
+}
+
 /* Stores the contact once both offers are in; each side does it alone. */
 static void
 maybe_store_contact (PhConversation *self)
@@ -519,7 +596,8 @@ maybe_store_contact (PhConversation *self)
       return;
     }
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CONTACT]);
-  g_signal_emit (self, signals[SIGNAL_CONTACT_SAVED], 0, self->contact);
+  self->contact_saved_untold = TRUE;
+  send_ratchet_bundle (self);
 }
 
 /* On every new channel, since the last one may have lost it; the peer
@@ -562,6 +640,8 @@ check_meeting_identity (PhConversation *self, const GError *offer_error)
   self->identity_proven = TRUE;
   self->contact = g_object_ref (self->meeting_contact);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CONTACT]);
+  if (!has_ratchet_session (self))
+    send_ratchet_bundle (self);
   flush_outbox (self);
   maybe_finish_leaving (self);
 }
@@ -751,6 +831,10 @@ channel_frame_received_cb (PhSecureChannel *channel, const PhFrame *frame, PhCon
 
     case PH_FRAME_CONTACT_OFFER:
       handle_contact_offer (self, frame);
+      break;
+
+    case PH_FRAME_RATCHET_BUNDLE:
+      handle_ratchet_bundle (self, frame);
       break;
 
     case PH_FRAME_PROBE:
@@ -1468,6 +1552,30 @@ ph_conversation_get_meeting_contact (PhConversation *self)
   return self->meeting_contact;
 }
 
+static gboolean
+check_sendable (PhConversation *self, const char *text, GError **error)
+{
+  if (self->tearing_down || self->leaving)
+    {
+      g_set_error_literal (error, PH_ERROR, PH_ERROR_NOT_CONNECTED,
+                           "This conversation has ended; the message was not sent.");
+      return FALSE;
+    }
+  if (strlen (text) > PH_FRAME_MAX_TEXT_SIZE)
+    {
+      g_set_error (error, PH_ERROR, PH_ERROR_TOO_LARGE,
+                   "The message is %zu bytes long; at most %d bytes fit in one message.",
+                   strlen (text), PH_FRAME_MAX_TEXT_SIZE);
+      return FALSE;
+    }
+  if (!g_utf8_validate (text, -1, NULL))
+    {
+      g_set_error_literal (error, PH_ERROR, PH_ERROR_FAILED, "The message is not valid UTF-8.");
+      return FALSE;
+    }
+  return TRUE;
+}
+
 char *
 ph_conversation_send_message (PhConversation *self, const char *text, GError **error)
 {
@@ -1476,29 +1584,26 @@ ph_conversation_send_message (PhConversation *self, const char *text, GError **e
   g_return_val_if_fail (PH_IS_CONVERSATION (self), NULL);
   g_return_val_if_fail (text != NULL, NULL);
 
-  if (self->tearing_down || self->leaving)
-    {
-      g_set_error_literal (error, PH_ERROR, PH_ERROR_NOT_CONNECTED,
-                           "This conversation has ended; the message was not sent.");
-      return NULL;
-    }
-  if (strlen (text) > PH_FRAME_MAX_TEXT_SIZE)
-    {
-      g_set_error (error, PH_ERROR, PH_ERROR_TOO_LARGE,
-                   "The message is %zu bytes long; at most %d bytes fit in one message.",
-                   strlen (text), PH_FRAME_MAX_TEXT_SIZE);
-      return NULL;
-    }
-  if (!g_utf8_validate (text, -1, NULL))
-    {
-      g_set_error_literal (error, PH_ERROR, PH_ERROR_FAILED, "The message is not valid UTF-8.");
-      return NULL;
-    }
-
+  if (!check_sendable (self, text, error))
+    return NULL;
   /* Copied first: flushing may see it acknowledged and freed. */
   id = g_strdup (ph_delivery_queue (self->delivery, text, g_get_real_time () / 1000)->id);
   flush_outbox (self);
   return g_steal_pointer (&id);
+}
+
+gboolean
+ph_conversation_send_message_with_id (PhConversation *self, const char *id, gint64 time_ms,
+                                      const char *text, GError **error)
+{
+  g_return_val_if_fail (PH_IS_CONVERSATION (self), FALSE);
+  g_return_val_if_fail (id != NULL && text != NULL, FALSE);
+
+  if (!check_sendable (self, text, error))
+    return FALSE;
+  ph_delivery_queue_with_id (self->delivery, id, text, time_ms);
+  flush_outbox (self);
+  return TRUE;
 }
 
 void

@@ -67,7 +67,8 @@ G_DECLARE_FINAL_TYPE (PhConversation, ph_conversation, PH, CONVERSATION, GObject
  *  "details-changed": a candidate, the ICE timeline, the round-trip time or
  *     the NAT type changed (for the connection inspector)
  *  "contact-saved" (PhContact *contact): both sides saved each other
- *     (ph_conversation_save_contact) and @contact is in the contact book
+ *     (ph_conversation_save_contact), @contact is in the contact book and
+ *     the peer's ratchet bundle (for sealed copies) is in
  *  "contact-failed" (const GError *error): a peer's contact offer was
  *     refused (PH_CONTACT_ERROR_INVALID_OFFER: the chat goes on), or the
  *     contact could not be stored (PH_CONTACT_ERROR_STORAGE, …) */
@@ -95,6 +96,10 @@ gboolean ph_conversation_join_contact (PhConversation *self, PhContactBook *book
 /* The contact given to _host_contact() or _join_contact(), else NULL. */
 PhContact *ph_conversation_get_meeting_contact (PhConversation *self);
 char *ph_conversation_send_message (PhConversation *self, const char *text, GError **error);
+/* Sends a message that already has its @id (a copy may have gone another
+ * way: the peer drops the second by id, ph-contact-meetings.h). */
+gboolean ph_conversation_send_message_with_id (PhConversation *self, const char *id, gint64 time_ms,
+                                               const char *text, GError **error);
 void ph_conversation_set_typing (PhConversation *self, gboolean typing);
 /* Says goodbye once every queued message is written, then closes. */
 void ph_conversation_leave (PhConversation *self);
@@ -110,7 +115,7 @@ void ph_conversation_save_contact (PhConversation *self, PhContactBook *book);
 gboolean ph_conversation_get_peer_wants_contact (PhConversation *self);
 /* The peer's fingerprint from its contact offer, NULL before one. */
 const char *ph_conversation_get_peer_fingerprint (PhConversation *self);
-/* The saved contact, NULL until "contact-saved". */
+/* The saved contact (or the contact met again, once proven), else NULL. */
 PhContact *ph_conversation_get_contact (PhConversation *self);
 /* Contact offers from the peer that were refused. */
 guint ph_conversation_get_refused_contact_offers (PhConversation *self);

@@ -33,13 +33,21 @@ outgoing_message_free (PhOutgoingMessage *message)
 const PhOutgoingMessage *
 ph_delivery_queue (PhDelivery *self, const char *text, gint64 time_ms)
 {
+  g_autofree char *id = g_uuid_string_random ();
+
+  return ph_delivery_queue_with_id (self, id, text, time_ms);
+}
+
+const PhOutgoingMessage *
+ph_delivery_queue_with_id (PhDelivery *self, const char *id, const char *text, gint64 time_ms)
+{
   PhOutgoingMessage *message;
 
   g_return_val_if_fail (PH_IS_DELIVERY (self), NULL);
-  g_return_val_if_fail (text != NULL, NULL);
+  g_return_val_if_fail (id != NULL && text != NULL, NULL);
 
   message = g_new0 (PhOutgoingMessage, 1);
-  message->id = g_uuid_string_random ();
+  message->id = g_strdup (id);
   message->seq = ++self->last_seq;
   message->time_ms = time_ms;
   message->text = g_strdup (text);

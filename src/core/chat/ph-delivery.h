@@ -31,6 +31,10 @@ PhDelivery *ph_delivery_new (void);
 
 /* Queues @text as the next message; the outbox owns what it returns. */
 const PhOutgoingMessage *ph_delivery_queue (PhDelivery *self, const char *text, gint64 time_ms);
+/* The same with the id the message already has (a copy of it went
+ * another way, see ph-sealed-mail.h). */
+const PhOutgoingMessage *ph_delivery_queue_with_id (PhDelivery *self, const char *id,
+                                                    const char *text, gint64 time_ms);
 /* The oldest message not written on the current channel yet, now counted
  * as written; NULL when all are. */
 const PhOutgoingMessage *ph_delivery_next_unwritten (PhDelivery *self);

@@ -116,6 +116,18 @@ ph_frame_new_contact_offer (const char *public_key, const char *share, const cha
 }
 
 PhFrame *
+ph_frame_new_ratchet_bundle (const char *bundle)
+{
+  PhFrame *frame;
+
+  g_return_val_if_fail (bundle != NULL, NULL);
+
+  frame = frame_new (PH_FRAME_RATCHET_BUNDLE);
+  frame->bundle = g_strdup (bundle);
+  return frame;
+}
+
+PhFrame *
 ph_frame_new_probe (guint64 probe_id, const char *ufrag, const char *pwd,
                     const char *const *candidates)
 {
@@ -148,6 +160,7 @@ ph_frame_free (PhFrame *frame)
   g_free (frame->ufrag);
   g_free (frame->pwd);
   g_strfreev (frame->candidates);
+  g_free (frame->bundle);
   g_free (frame);
 }
 
@@ -174,6 +187,8 @@ type_name (PhFrameType type)
       return "contact-offer";
     case PH_FRAME_PROBE:
       return "probe";
+    case PH_FRAME_RATCHET_BUNDLE:
+      return "ratchet-bundle";
     case PH_FRAME_UNKNOWN:
     default:
       return NULL;
@@ -364,6 +379,15 @@ check_outgoing (const PhFrame *frame, GError **error)
     case PH_FRAME_PROBE:
       return check_outgoing_probe (frame, error);
 
+    case PH_FRAME_RATCHET_BUNDLE:
+      if (frame->bundle == NULL || !g_utf8_validate (frame->bundle, -1, NULL))
+        {
+          g_set_error (error, PH_ERROR, PH_ERROR_INVALID_FRAME,
+                       "A ratchet bundle needs its bundle in UTF-8");
+          return FALSE;
+        }
+      return TRUE;
+
     case PH_FRAME_UNKNOWN:
     default:
       g_set_error (error, PH_ERROR, PH_ERROR_INVALID_FRAME,
@@ -459,6 +483,11 @@ build_object (const PhFrame *frame)
       for (guint i = 0; frame->candidates[i] != NULL; i++)
         json_builder_add_string_value (builder, frame->candidates[i]);
       json_builder_end_array (builder);
+      break;
+
+    case PH_FRAME_RATCHET_BUNDLE:
+      json_builder_set_member_name (builder, "bundle");
+      json_builder_add_string_value (builder, frame->bundle);
       break;
 
     case PH_FRAME_UNKNOWN:
@@ -823,6 +852,11 @@ parse_object (JsonObject *object, GError **error)
     {
       frame = frame_new (PH_FRAME_PROBE);
       ok = parse_probe (object, frame, error);
+    }
+  else if (strcmp (type, "ratchet-bundle") == 0)
+    {
+      frame = frame_new (PH_FRAME_RATCHET_BUNDLE);
+      ok = get_string (object, "ratchet-bundle", "bundle", TRUE, &frame->bundle, error);
     }
   else
     frame = frame_new (PH_FRAME_UNKNOWN); /* from a newer peer: ignored, not an error */

@@ -22,16 +22,17 @@ G_BEGIN_DECLS
 
 typedef enum
 {
-  PH_FRAME_HELLO,         /* version, name, features */
-  PH_FRAME_MSG,           /* id, seq, time (ms since the epoch), text */
-  PH_FRAME_ACK,           /* id */
-  PH_FRAME_TYPING,        /* active */
-  PH_FRAME_BYE,           /* reason (optional) */
-  PH_FRAME_PING,          /* liveness while idle; id (optional) asks for a pong */
-  PH_FRAME_PONG,          /* id: the answer to a ping, for the round-trip time */
-  PH_FRAME_CONTACT_OFFER, /* key, share, name, signature (ph-contact-exchange.h) */
-  PH_FRAME_PROBE,         /* id, ufrag, pwd, candidates: a search for a direct path */
-  PH_FRAME_UNKNOWN,       /* a type from a newer peer: ignored */
+  PH_FRAME_HELLO,          /* version, name, features */
+  PH_FRAME_MSG,            /* id, seq, time (ms since the epoch), text */
+  PH_FRAME_ACK,            /* id */
+  PH_FRAME_TYPING,         /* active */
+  PH_FRAME_BYE,            /* reason (optional) */
+  PH_FRAME_PING,           /* liveness while idle; id (optional) asks for a pong */
+  PH_FRAME_PONG,           /* id: the answer to a ping, for the round-trip time */
+  PH_FRAME_CONTACT_OFFER,  /* key, share, name, signature (ph-contact-exchange.h) */
+  PH_FRAME_PROBE,          /* id, ufrag, pwd, candidates: a search for a direct path */
+  PH_FRAME_RATCHET_BUNDLE, /* bundle: a contact's pre-keys for sealed copies (ph-ratchet.h) */
+  PH_FRAME_UNKNOWN,        /* a type from a newer peer: ignored */
 } PhFrameType;
 
 typedef struct
@@ -56,6 +57,7 @@ typedef struct
   char *ufrag;      /* probe: the ICE credentials of the new stream */
   char *pwd;
   GStrv candidates; /* probe: its candidates, at most PH_FRAME_MAX_PROBE_CANDIDATES */
+  char *bundle;     /* ratchet-bundle, base64, checked by ph-ratchet.c */
 } PhFrame;
 
 PhFrame *ph_frame_new_hello (const char *name, const char *const *features);
@@ -69,6 +71,7 @@ PhFrame *ph_frame_new_ping (void);
 PhFrame *ph_frame_new_pong (guint64 ping_id);
 PhFrame *ph_frame_new_contact_offer (const char *public_key, const char *share, const char *name,
                                      const char *signature);
+PhFrame *ph_frame_new_ratchet_bundle (const char *bundle);
 PhFrame *ph_frame_new_probe (guint64 probe_id, const char *ufrag, const char *pwd,
                              const char *const *candidates);
 void ph_frame_free (PhFrame *frame);

@@ -7,6 +7,7 @@
 
 #include "ph-contact-book.h"
 #include "ph-private-file.h"
+#include "ph-ratchet.h"
 
 /* Another copy of the app on the same profile holds the lock this long at
  * most: a contact is one row. */
@@ -28,9 +29,11 @@ struct _PhContactBook
 {
   GObject parent_instance;
 
+  char *dir;
   char *path;
   sqlite3 *db;
   PhIdentity *identity;
+  PhRatchet *ratchet;  /* opened on first use */
   GPtrArray *contacts; /* of PhContact, sorted by name */
 };
 
@@ -357,6 +360,7 @@ ph_contact_book_open (const char *dir, PhIdentity *identity, GError **error)
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
   self = g_object_new (PH_TYPE_CONTACT_BOOK, NULL);
+  self->dir = g_strdup (dir);
   self->path = g_build_filename (dir, PH_CONTACT_BOOK_FILE, NULL);
   self->identity = g_object_ref (identity);
 
@@ -568,6 +572,18 @@ ph_contact_book_rename (PhContactBook *self, PhContact *contact, const char *nam
   return TRUE;
 }
 
+/* A removed contact's sealed copies no longer open; a ratchet that cannot
+ * be opened holds nothing that could open them either. */
+static void
+forget_message_keys (PhContactBook *self, const char *contact_id)
+{
+  g_autoptr (GError) error = NULL;
+  PhRatchet *ratchet = ph_contact_book_get_ratchet (self, &error);
+
+  if (ratchet == NULL || !ph_ratchet_forget_contact (ratchet, contact_id, &error))
+    g_warning ("The removed contact's message keys stay: %s", error->message);
+}
+
 gboolean
 ph_contact_book_remove (PhContactBook *self, PhContact *contact, GError **error)
 {
@@ -580,8 +596,19 @@ ph_contact_book_remove (PhContactBook *self, PhContact *contact, GError **error)
   if (!check_member (self, contact, &position, error)
       || !run (self, "DELETE FROM contacts WHERE id = ?1", bind_update, &update, error))
     return FALSE;
+  forget_message_keys (self, update.id);
   remove_at (self, position);
   return TRUE;
+}
+
+PhRatchet *
+ph_contact_book_get_ratchet (PhContactBook *self, GError **error)
+{
+  g_return_val_if_fail (PH_IS_CONTACT_BOOK (self), NULL);
+
+  if (self->ratchet == NULL)
+    self->ratchet = ph_ratchet_new (self->dir, self->identity, error);
+  return self->ratchet;
 }
 
 static void
@@ -590,10 +617,12 @@ ph_contact_book_finalize (GObject *object)
   PhContactBook *self = PH_CONTACT_BOOK (object);
 
   g_ptr_array_unref (self->contacts);
+  g_clear_object (&self->ratchet);
   g_clear_object (&self->identity);
   if (self->db != NULL)
     sqlite3_close (self->db);
   g_free (self->path);
+  g_free (self->dir);
 
   G_OBJECT_CLASS (ph_contact_book_parent_class)->finalize (object);
 }

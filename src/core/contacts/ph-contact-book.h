@@ -5,6 +5,7 @@
 
 #include "ph-contact.h"
 #include "ph-identity.h"
+#include "ph-ratchet.h"
 
 G_BEGIN_DECLS
 
@@ -49,6 +50,12 @@ gboolean ph_contact_book_set_verified (PhContactBook *self, PhContact *contact, 
 /* PH_CONTACT_ERROR_INVALID_NAME, or _NAME_TAKEN by another contact. */
 gboolean ph_contact_book_rename (PhContactBook *self, PhContact *contact, const char *name,
                                  GError **error);
+/* Removes @contact and their message keys (ph_ratchet_forget_contact). */
 gboolean ph_contact_book_remove (PhContactBook *self, PhContact *contact, GError **error);
+
+/* The profile's ratchet for sealed copies to contacts (ph-ratchet.h),
+ * opened on the first call; NULL with PH_RATCHET_ERROR_DAMAGED or _STORE
+ * when its keys cannot be read. */
+PhRatchet *ph_contact_book_get_ratchet (PhContactBook *self, GError **error);
 
 G_END_DECLS
