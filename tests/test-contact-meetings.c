@@ -40,6 +40,17 @@ spawn (Fixture *fixture, const char *name, const char *profile, const char *comm
   return ph_test_spawn_cli (fixture->server.url, name, PH_TEST_CLI_JSON, args, NULL);
 }
 
+/* `chat CONTACT` that only delivers directly: started together with the
+ * contact's `listen`, its first look may come before the contact's
+ * `here`, and a stored copy would end it before they meet. */
+static PhTestProcess *
+spawn_direct_chat (Fixture *fixture, const char *name, const char *profile, const char *contact)
+{
+  const char *args[] = { "--data-dir", profile, "--no-stored-copies", "chat", contact, NULL };
+
+  return ph_test_spawn_cli (fixture->server.url, name, PH_TEST_CLI_JSON, args, NULL);
+}
+
 /* Alice and Bob meet once with a code and both save the other. */
 static void
 fixture_set_up (Fixture *fixture, gconstpointer data)
@@ -173,7 +184,7 @@ test_chat_without_a_code (Fixture *fixture, gconstpointer data)
   const char *to_alice[] = { "good morning, Alice", "no code needed", NULL };
   const char *to_bob[] = { "morning, Bob", NULL };
   g_autoptr (PhTestProcess) alice = spawn (fixture, "Alice", fixture->alice, "listen", NULL);
-  g_autoptr (PhTestProcess) bob = spawn (fixture, "Bob", fixture->bob, "chat", "Alice");
+  g_autoptr (PhTestProcess) bob = spawn_direct_chat (fixture, "Bob", fixture->bob, "Alice");
   g_autoptr (JsonObject) closed = NULL;
 
   write_and_deliver (bob, "Alice", to_alice);
@@ -187,7 +198,7 @@ test_chat_without_a_code (Fixture *fixture, gconstpointer data)
   g_clear_pointer (&bob, ph_test_process_free);
 
   bob = spawn (fixture, "Bob", fixture->bob, "listen", NULL);
-  alice = spawn (fixture, "Alice", fixture->alice, "chat", "Bob");
+  alice = spawn_direct_chat (fixture, "Alice", fixture->alice, "Bob");
   write_and_deliver (alice, "Bob", to_bob);
   assert_receives (bob, "Alice", to_bob[0]);
   stop_listening (bob);
@@ -212,6 +223,48 @@ test_waiting_until_the_contact_comes (Fixture *fixture, gconstpointer data)
   write_and_deliver (bob, "Alice", lines);
   assert_receives (alice, "Bob", lines[0]);
   stop_listening (alice);
+}
+
+/* Whether `contacts` lists @name in @profile as online. */
+static gboolean
+listed_online (Fixture *fixture, const char *profile, const char *name)
+{
+  const char *args[] = { "--data-dir", profile, "contacts", NULL };
+  g_autoptr (PhTestProcess) contacts
+      = ph_test_spawn_cli (fixture->server.url, NULL, PH_TEST_CLI_JSON, args, NULL);
+  g_autofree char *line = NULL;
+  g_autoptr (JsonObject) contact = NULL;
+
+  g_assert_cmpint (ph_test_process_wait_exit (contacts, EVENT_TIMEOUT_MS), ==, 0);
+  line = ph_test_process_read_line (contacts, 0);
+  g_assert_nonnull (line);
+  contact = ph_test_parse_event (line);
+  g_assert_cmpstr (json_object_get_string_member (contact, "name"), ==, name);
+  return json_object_get_boolean_member (contact, "online");
+}
+
+/* `contacts` says who is online: Alice while her `listen` runs, and not
+ * once it stopped. */
+static void
+test_contacts_shows_presence (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (PhTestProcess) bob = spawn (fixture, "Bob", fixture->bob, "listen", NULL);
+  g_autoptr (PhTestProcess) alice = NULL;
+  g_autoptr (JsonObject) first_look
+      = ph_test_process_wait_event (bob, "presence", EVENT_TIMEOUT_MS);
+  g_autoptr (JsonObject) came = NULL;
+  g_autoptr (JsonObject) went = NULL;
+
+  g_assert_false (listed_online (fixture, fixture->bob, "Alice"));
+  alice = spawn (fixture, "Alice", fixture->alice, "listen", NULL);
+  came = ph_test_process_wait_event (bob, "presence", CONNECT_TIMEOUT_MS);
+  g_assert_true (json_object_get_boolean_member (came, "online"));
+  g_assert_true (listed_online (fixture, fixture->bob, "Alice"));
+  stop_listening (alice);
+  went = ph_test_process_wait_event (bob, "presence", CONNECT_TIMEOUT_MS);
+  g_assert_false (json_object_get_boolean_member (went, "online"));
+  g_assert_false (listed_online (fixture, fixture->bob, "Alice"));
+  stop_listening (bob);
 }
 
 /* Nobody comes, and Bob leaves no copy on the server: `chat` gives up
@@ -397,7 +450,7 @@ test_other_identity_refused (Fixture *fixture, gconstpointer data)
                          g_ptr_array_index (ph_test_process_get_events (mallory), i), "event"),
                      !=, "delivered");
 
-  bob = spawn (fixture, "Bob", fixture->bob, "chat", "Alice");
+  bob = spawn_direct_chat (fixture, "Bob", fixture->bob, "Alice");
   write_and_deliver (bob, "Alice", from_bob);
   /* The first message Alice ever shows is the real Bob's. */
   first_message = ph_test_process_next_event (alice, message_event, EVENT_TIMEOUT_MS);
@@ -416,6 +469,7 @@ main (int argc, char *argv[])
   ADD ("chat-without-a-code", test_chat_without_a_code);
   ADD ("waiting-until-the-contact-comes", test_waiting_until_the_contact_comes);
   ADD ("timeout-when-nobody-comes", test_timeout_when_nobody_comes);
+  ADD ("contacts-shows-presence", test_contacts_shows_presence);
   ADD ("stored-copy-reaches-an-offline-contact", test_stored_copy_reaches_an_offline_contact);
   ADD ("both-paths-deliver-once", test_both_paths_deliver_once);
   ADD ("other-identity-refused", test_other_identity_refused);

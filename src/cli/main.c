@@ -382,6 +382,19 @@ read_code_line (GDataInputStream *input, GError **error)
   return g_strdup (g_strstrip (line));
 }
 
+/* --rendezvous, else $PINHOLE_RENDEZVOUS, else the built-in default. */
+static void
+choose_rendezvous (char **rendezvous)
+{
+  if (*rendezvous == NULL)
+    *rendezvous = g_strdup (g_getenv ("PINHOLE_RENDEZVOUS"));
+  if (*rendezvous == NULL || **rendezvous == '\0')
+    {
+      g_free (*rendezvous);
+      *rendezvous = g_strdup (PH_DEFAULT_RENDEZVOUS);
+    }
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -513,16 +526,14 @@ main (int argc, char *argv[])
                                      "(its id or name), “rename” a CONTACT and a NAME.");
       if (profile == NULL)
         profile = ph_identity_get_default_profile_dir ();
-      return ph_cli_run_contacts ((const char *const *)argv + 1, profile, json);
+      choose_rendezvous (&rendezvous);
+      return ph_cli_run_contacts ((const char *const *)argv + 1, profile, rendezvous, json);
     }
 
   if (argc == 2 && g_str_equal (argv[1], "nat-check"))
     {
-      if (rendezvous == NULL)
-        rendezvous = g_strdup (g_getenv ("PINHOLE_RENDEZVOUS"));
-      return run_nat_check (
-          stun, rendezvous != NULL && *rendezvous != '\0' ? rendezvous : PH_DEFAULT_RENDEZVOUS,
-          json);
+      choose_rendezvous (&rendezvous);
+      return run_nat_check (stun, rendezvous, json);
     }
 
   if (argc < 2
@@ -576,13 +587,7 @@ main (int argc, char *argv[])
   else if (g_utf8_strlen (name, -1) > PH_CONVERSATION_MAX_NAME_LENGTH)
     return usage_error (context, "--name must be at most 64 characters.");
 
-  if (rendezvous == NULL)
-    rendezvous = g_strdup (g_getenv ("PINHOLE_RENDEZVOUS"));
-  if (rendezvous == NULL || *rendezvous == '\0')
-    {
-      g_free (rendezvous);
-      rendezvous = g_strdup (PH_DEFAULT_RENDEZVOUS);
-    }
+  choose_rendezvous (&rendezvous);
 
   output = ph_cli_output_new (json);
   if (g_str_equal (argv[1], "chat") || g_str_equal (argv[1], "listen"))

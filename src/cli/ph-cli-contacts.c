@@ -9,6 +9,7 @@
 
 #include "ph-cli-contacts.h"
 #include "ph-cli-output.h"
+#include "ph-contact-meetings.h"
 #include "ph-untrusted-text.h"
 
 PhContactBook *
@@ -51,21 +52,48 @@ begin_contact_object (const char *event, PhContact *contact)
   return builder;
 }
 
-/* Presence comes with meeting contacts again (issue 11, item 4): until
- * then nobody is known to be online. */
 static void
-list_contacts (PhContactBook *book, gboolean json)
+looked_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  GMainLoop *loop = user_data;
+  g_autoptr (GError) error = NULL;
+
+  if (!ph_contact_meetings_look_finish (PH_CONTACT_MEETINGS (source), result, &error))
+    g_printerr ("Presence unknown, shown as offline: %s\n", error->message);
+  g_main_loop_quit (loop);
+}
+
+/* Who is online: one look at the contacts' meeting points, or nobody
+ * when the rendezvous server cannot be asked. */
+static PhContactMeetings *
+look_at_presence (PhContactBook *book, const char *rendezvous)
+{
+  g_autoptr (GMainLoop) loop = g_main_loop_new (NULL, FALSE);
+  g_autoptr (PhIceConfig) no_ice = ph_ice_config_new ();
+  PhContactMeetings *meetings = ph_contact_meetings_new (rendezvous, book, NULL, no_ice, FALSE);
+
+  ph_contact_meetings_look_async (meetings, looked_cb, loop);
+  g_main_loop_run (loop);
+  return meetings;
+}
+
+static void
+list_contacts (PhContactBook *book, const char *rendezvous, gboolean json)
 {
   guint n = g_list_model_get_n_items (G_LIST_MODEL (book));
+  g_autoptr (PhContactMeetings) meetings = NULL;
 
   if (!json && n == 0)
     printf ("No contacts yet. Save one with: pinhole-cli host --save-contact\n");
   else if (!json)
     printf ("%-32s  %-24s  %-8s  %s\n", "ID", "NAME", "VERIFIED", "ONLINE");
+  if (n > 0)
+    meetings = look_at_presence (book, rendezvous);
 
   for (guint i = 0; i < n; i++)
     {
       g_autoptr (PhContact) contact = g_list_model_get_item (G_LIST_MODEL (book), i);
+      gboolean online = ph_contact_meetings_is_online (meetings, contact);
 
       if (json)
         {
@@ -74,7 +102,7 @@ list_contacts (PhContactBook *book, gboolean json)
           json_builder_set_member_name (builder, "verified");
           json_builder_add_boolean_value (builder, ph_contact_get_verified (contact));
           json_builder_set_member_name (builder, "online");
-          json_builder_add_boolean_value (builder, FALSE);
+          json_builder_add_boolean_value (builder, online);
           print_json (builder);
         }
       else
@@ -82,7 +110,7 @@ list_contacts (PhContactBook *book, gboolean json)
           g_autofree char *name = ph_untrusted_text_for_terminal (ph_contact_get_name (contact));
 
           printf ("%-32s  %-24s  %-8s  %s\n", ph_contact_get_id (contact), name,
-                  ph_contact_get_verified (contact) ? "yes" : "no", "no");
+                  ph_contact_get_verified (contact) ? "yes" : "no", online ? "yes" : "no");
         }
     }
   fflush (stdout);
@@ -107,7 +135,8 @@ print_change (gboolean json, const char *event, PhContact *contact, const char *
 }
 
 int
-ph_cli_run_contacts (const char *const *args, const char *profile, gboolean json)
+ph_cli_run_contacts (const char *const *args, const char *profile, const char *rendezvous,
+                     gboolean json)
 {
   g_autoptr (PhCliOutput) output = ph_cli_output_new (json);
   g_autoptr (PhContactBook) book = NULL;
@@ -122,7 +151,7 @@ ph_cli_run_contacts (const char *const *args, const char *profile, gboolean json
 
   if (g_str_equal (command, "contacts"))
     {
-      list_contacts (book, json);
+      list_contacts (book, rendezvous, json);
       return 0;
     }
 

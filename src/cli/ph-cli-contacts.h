@@ -12,7 +12,9 @@ G_BEGIN_DECLS
 PhContactBook *ph_cli_open_contact_book (const char *profile, GError **error);
 
 /* `contacts`, `verify CONTACT`, `rename CONTACT NAME`, `remove CONTACT`:
- * @args is the command and its arguments. Returns the exit status. */
-int ph_cli_run_contacts (const char *const *args, const char *profile, gboolean json);
+ * @args is the command and its arguments; `contacts` asks the rendezvous
+ * server at @rendezvous who is online. Returns the exit status. */
+int ph_cli_run_contacts (const char *const *args, const char *profile, const char *rendezvous,
+                         gboolean json);
 
 G_END_DECLS

@@ -84,6 +84,7 @@ struct _PhContactMeetings
   GPtrArray *old_points; /* of OldPoint, until their look is answered */
   GCancellable *cancellable;
   gboolean started;
+  GTask *look_task; /* ph_contact_meetings_look_async(): presence only */
   gboolean first_look_done;
   gboolean leaving;
   guint wait_retry_id;
@@ -202,8 +203,8 @@ set_online (Meeting *meeting, gboolean online)
 
 typedef struct
 {
-  PhContactMeetings *self;
-  Meeting *meeting; /* NULL once the meetings are gone */
+  PhContactMeetings *self; /* holds the meetings, and so @meeting, alive */
+  Meeting *meeting;
   gboolean here;
   gboolean bye;
 } Post;
@@ -220,11 +221,7 @@ posted_cb (GObject *source, GAsyncResult *result, gpointer user_data)
                                               &error))
     g_debug ("Posting at a meeting point failed: %s", error->message);
   else if (post->here && !self->leaving)
-    {
-      for (guint i = 0; i < self->meetings->len; i++)
-        if (g_ptr_array_index (self->meetings, i) == post->meeting)
-          post->meeting->own_here_index = MAX (post->meeting->own_here_index, index);
-    }
+    post->meeting->own_here_index = MAX (post->meeting->own_here_index, index);
 
   if (self->leave_task != NULL && post->bye && --self->byes_pending == 0)
     {
@@ -480,11 +477,14 @@ read_news (PhContactMeetings *self, const PhMeetingPointNews *news)
           g_free (meeting->peer_session);
           meeting->peer_session = g_steal_pointer (&session);
           /* A session that said bye since is over: no mailbox for it. */
-          if (g_str_equal (meeting->side, "1") && !meeting->peer_said_bye)
+          if (g_str_equal (meeting->side, "1") && !meeting->peer_said_bye
+              && self->look_task == NULL)
             host (self, meeting, key);
         }
     }
   set_online (meeting, !meeting->peer_said_bye && meeting->peer_seen_us != 0);
+  if (self->look_task != NULL)
+    return;
   if (news->n_stored > 0 && self->mail != NULL)
     ph_sealed_mail_collect (self->mail, meeting->contact, key, meeting->side);
 
@@ -521,6 +521,11 @@ waited_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr (GError) error = NULL;
 
   news = ph_rendezvous_client_meet_wait_finish (PH_RENDEZVOUS_CLIENT (source), result, &error);
+  if (self->look_task != NULL && news == NULL)
+    {
+      g_task_return_error (g_steal_pointer (&self->look_task), g_steal_pointer (&error));
+      return;
+    }
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) || self->leaving)
     return;
   if (news == NULL)
@@ -538,6 +543,13 @@ waited_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       for (guint i = 0; i < self->meetings->len; i++)
         g_signal_emit (self, signals[SIGNAL_PRESENCE_CHANGED], 0,
                        ((Meeting *)g_ptr_array_index (self->meetings, i))->contact);
+    }
+  if (self->look_task != NULL)
+    {
+      g_autoptr (GTask) task = g_steal_pointer (&self->look_task);
+
+      g_task_return_boolean (task, TRUE);
+      return;
     }
   wait_at_points (self, WAIT_SECONDS);
 }
@@ -745,6 +757,48 @@ ph_contact_meetings_start (PhContactMeetings *self, PhContact *only)
   wait_at_points (self, 0);
   if (self->mail != NULL)
     look_at_old_points (self);
+}
+
+void
+ph_contact_meetings_look_async (PhContactMeetings *self, GAsyncReadyCallback callback,
+                                gpointer user_data)
+{
+  g_autoptr (GTask) task = NULL;
+  g_autoptr (GError) error = NULL;
+
+  g_return_if_fail (PH_IS_CONTACT_MEETINGS (self));
+  g_return_if_fail (!self->started);
+
+  task = g_task_new (self, NULL, callback, user_data);
+  g_task_set_source_tag (task, ph_contact_meetings_look_async);
+  self->started = TRUE;
+  self->client = ph_rendezvous_client_new (self->rendezvous_url, &error);
+  if (self->client == NULL)
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  for (guint i = 0; i < g_list_model_get_n_items (G_LIST_MODEL (self->book)); i++)
+    {
+      g_autoptr (PhContact) contact = g_list_model_get_item (G_LIST_MODEL (self->book), i);
+
+      add_meeting (self, contact);
+    }
+  if (self->meetings->len == 0)
+    {
+      g_task_return_boolean (task, TRUE);
+      return;
+    }
+  self->look_task = g_steal_pointer (&task);
+  wait_at_points (self, 0);
+}
+
+gboolean
+ph_contact_meetings_look_finish (PhContactMeetings *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+
+  return g_task_propagate_boolean (G_TASK (result), error);
 }
 
 static Meeting *

@@ -48,6 +48,13 @@ PhContactMeetings *ph_contact_meetings_new (const char *rendezvous_url, PhContac
 /* Meets @only (`pinhole-cli chat CONTACT`), or every contact of the book
  * when NULL. */
 void ph_contact_meetings_start (PhContactMeetings *self, PhContact *only);
+/* One look at the points of every contact, for ph_contact_meetings_is_online()
+ * (`pinhole-cli contacts`): says nothing there, meets nobody, fetches
+ * nothing. Instead of ph_contact_meetings_start(). */
+void ph_contact_meetings_look_async (PhContactMeetings *self, GAsyncReadyCallback callback,
+                                     gpointer user_data);
+gboolean ph_contact_meetings_look_finish (PhContactMeetings *self, GAsyncResult *result,
+                                          GError **error);
 /* Whether @contact said `here` within the last few minutes and not `bye`
  * since, or is connected. */
 gboolean ph_contact_meetings_is_online (PhContactMeetings *self, PhContact *contact);
