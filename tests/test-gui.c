@@ -1645,6 +1645,102 @@ test_contact_saved_from_chat (void)
   close_current_chat ();
 }
 
+static gboolean
+contact_is_online (gpointer name)
+{
+  PhContactRow *row = find_contact_row (GTK_WIDGET (window), name);
+
+  return row != NULL && ph_contact_row_get_online (row);
+}
+
+static gboolean
+banner_is_gone (gpointer unused)
+{
+  PhChatView *view = PH_CHAT_VIEW (ph_window_get_chat_view (window));
+
+  return ph_chat_view_get_label_text (view, "banner") == NULL;
+}
+
+/* Dora, saved in the chat before, is not running: her chat says she is
+ * offline, and a message to her waits on the server. Her `listen` gets
+ * it; the app sees her online and the message delivered. After a restart
+ * of the app her chat shows it again, and her answer comes into it. */
+static void
+test_contact_chat (void)
+{
+  const char *question = "Are you there, Dora?";
+  const char *answer = "Here now, Alice.";
+  RowQuery waiting = { question, "alarm-symbolic" };
+  RowQuery delivered = { question, "emblem-ok-symbolic" };
+  RowQuery answered = { answer, NULL };
+  g_autofree char *dora_dir = g_build_filename (history_dir, "dora-profile", NULL);
+  const char *listen_args[] = { "--data-dir", dora_dir, "listen", NULL };
+  const char *chat_args[] = { "--data-dir", dora_dir, "--no-stored-copies", "chat", "Alice", NULL };
+  PhSession *session = ph_application_get_session (application);
+  g_autoptr (PhContact) dora
+      = ph_contact_book_lookup (ph_session_get_contact_book (session), "Dora", NULL);
+  g_autoptr (PhTestProcess) peer = NULL;
+  g_autoptr (JsonObject) message = NULL;
+  g_autoptr (PhContact) dora_again = NULL;
+  PhSession *restarted;
+  PhChatView *view = PH_CHAT_VIEW (ph_window_get_chat_view (window));
+  PhChat *chat;
+
+  g_assert_nonnull (dora);
+  ph_window_show_contact_chat (window, dora);
+  wait_for_chat_page ("chat", EVENT_TIMEOUT_MS);
+  chat = ph_chat_view_get_chat (view);
+  g_assert_true (ph_chat_get_contact (chat) == dora);
+  g_assert_cmpstr (ph_chat_view_get_label_text (view, "banner"), ==,
+                   "Dora is offline; your messages will be delivered when they are back.");
+  type_into_composer (question);
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (view), "chat.send", NULL));
+  if (!ph_test_wait_until (row_is_shown, &waiting, EVENT_TIMEOUT_MS))
+    g_error ("the message to offline Dora is not shown as waiting on the server");
+  save_screenshot ("contact-offline.png");
+
+  peer = spawn_cli ("Dora", listen_args);
+  message = ph_test_process_wait_event (peer, "message", CONNECT_TIMEOUT_MS);
+  g_assert_cmpstr (json_object_get_string_member (message, "text"), ==, question);
+  if (!ph_test_wait_until (row_is_shown, &delivered, CONNECT_TIMEOUT_MS))
+    g_error ("the message Dora got is not shown as delivered");
+  if (!ph_test_wait_until (contact_is_online, "Dora", CONNECT_TIMEOUT_MS)
+      || !ph_test_wait_until (banner_is_gone, NULL, EVENT_TIMEOUT_MS))
+    g_error ("Dora is not shown online while her listen runs");
+  save_screenshot ("contact-online.png");
+  ph_test_process_kill (peer, SIGTERM);
+  g_assert_cmpint (ph_test_process_wait_exit (peer, EVENT_TIMEOUT_MS), ==, 0);
+  g_clear_pointer (&peer, ph_test_process_free);
+
+  /* The restart: this session says goodbye to its contacts, another one
+   * starts on the same profile and history. */
+  ph_session_leave_all (session);
+  gtk_window_destroy (GTK_WINDOW (window));
+  restarted = ph_session_new (NULL);
+  window = ph_window_new (GTK_APPLICATION (application), restarted);
+  gtk_window_present (GTK_WINDOW (window));
+  view = PH_CHAT_VIEW (ph_window_get_chat_view (window));
+  dora_again = ph_contact_book_lookup (ph_session_get_contact_book (restarted), "Dora", NULL);
+  ph_window_show_contact_chat (window, dora_again);
+  wait_for_chat_page ("chat", EVENT_TIMEOUT_MS);
+  if (!ph_test_wait_until (row_is_shown, &delivered, EVENT_TIMEOUT_MS))
+    g_error ("the chat with Dora is not shown again after a restart");
+
+  peer = spawn_cli ("Dora", chat_args);
+  ph_test_process_write_line (peer, answer);
+  ph_test_process_close_stdin (peer);
+  g_assert_cmpint (ph_test_process_wait_exit (peer, CONNECT_TIMEOUT_MS), ==, 0);
+  if (!ph_test_wait_until (row_is_shown, &answered, EVENT_TIMEOUT_MS))
+    g_error ("Dora’s answer is not in her chat");
+  save_screenshot ("contact-chat.png");
+
+  ph_session_leave_all (restarted);
+  gtk_window_destroy (GTK_WINDOW (window));
+  g_object_unref (restarted);
+  window = ph_window_new (GTK_APPLICATION (application), session);
+  gtk_window_present (GTK_WINDOW (window));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1708,6 +1804,7 @@ main (int argc, char **argv)
   g_test_add_func ("/gui/contacts/rename", test_contact_rename);
   g_test_add_func ("/gui/contacts/remove", test_contact_remove);
   g_test_add_func ("/gui/contacts/saved-from-chat", test_contact_saved_from_chat);
+  g_test_add_func ("/gui/contacts/chat", test_contact_chat);
   status = g_test_run ();
 
   gtk_window_destroy (GTK_WINDOW (window));

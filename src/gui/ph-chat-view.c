@@ -37,6 +37,8 @@ struct _PhChatView
   GtkLabel *typing_label;
   GtkRevealer *banner_revealer;
   GtkLabel *banner_label;
+  GtkWidget *delete_chat_button;
+  GtkWidget *close_chat_button;
   GtkRevealer *contact_revealer;
   GtkLabel *contact_label;
   GtkWidget *composer_box;
@@ -67,7 +69,11 @@ update_banner (PhChatView *self)
   const char *reason = ph_chat_get_close_reason (self->chat);
   g_autofree char *text = NULL;
 
-  if (ph_chat_is_archived (self->chat))
+  if (ph_chat_get_contact (self->chat) != NULL && !ph_chat_get_contact_online (self->chat))
+    text = g_strdup_printf (_ ("%s is offline; your messages will be delivered when they are "
+                               "back."),
+                            peer_name (self));
+  else if (ph_chat_is_archived (self->chat))
     /* Translators: a chat from before Pinhole was last started */
     text = g_strdup (_ ("This chat has ended. Codes work only once, so it cannot go on: start a "
                         "new chat to talk again."));
@@ -93,6 +99,9 @@ update_banner (PhChatView *self)
 
   gtk_label_set_text (self->banner_label, text != NULL ? text : "");
   gtk_revealer_set_reveal_child (self->banner_revealer, text != NULL);
+  /* A contact's chat is not closed: it goes on with the contact. */
+  gtk_widget_set_visible (self->delete_chat_button, ph_chat_get_contact (self->chat) == NULL);
+  gtk_widget_set_visible (self->close_chat_button, ph_chat_get_contact (self->chat) == NULL);
 }
 
 /* The peer saved us first: saving them too makes the contact. */
@@ -407,6 +416,8 @@ ph_chat_view_class_init (PhChatViewClass *klass)
   gtk_widget_class_bind_template_child (widget_class, PhChatView, typing_label);
   gtk_widget_class_bind_template_child (widget_class, PhChatView, banner_revealer);
   gtk_widget_class_bind_template_child (widget_class, PhChatView, banner_label);
+  gtk_widget_class_bind_template_child (widget_class, PhChatView, delete_chat_button);
+  gtk_widget_class_bind_template_child (widget_class, PhChatView, close_chat_button);
   gtk_widget_class_bind_template_child (widget_class, PhChatView, contact_revealer);
   gtk_widget_class_bind_template_child (widget_class, PhChatView, contact_label);
   gtk_widget_class_bind_template_child (widget_class, PhChatView, composer_box);
@@ -493,6 +504,7 @@ ph_chat_view_set_chat (PhChatView *self, PhChat *chat)
   g_signal_connect_swapped (ph_chat_get_conversation (chat), "closed", G_CALLBACK (update_banner),
                             self);
   g_signal_connect_swapped (chat, "notify::peer-typing", G_CALLBACK (peer_typing_cb), self);
+  g_signal_connect_swapped (chat, "notify::contact-online", G_CALLBACK (update_banner), self);
   g_signal_connect_swapped (ph_chat_get_conversation (chat), "notify::peer-wants-contact",
                             G_CALLBACK (update_contact_banner), self);
   g_signal_connect_swapped (ph_chat_get_conversation (chat), "notify::contact",

@@ -4,10 +4,13 @@
 #include "config.h"
 
 #include <glib/gi18n.h>
+#include <string.h>
 
 #include "ph-chat.h"
+#include "ph-contact-meetings.h"
 #include "ph-error-text.h"
 #include "ph-error.h"
+#include "ph-frame.h"
 #include "ph-message-text.h"
 #include "ph-untrusted-text.h"
 
@@ -33,6 +36,14 @@ struct _PhChat
   PhHistoryConversation *record;
   gboolean archived;
   gboolean messages_loaded;
+
+  /* A contact's chat (ph_chat_new_for_contact): one list of messages across
+   * the contact's meetings and the app's runs. */
+  PhContact *contact;
+  PhContactMeetings *meetings;
+  gboolean contact_online;
+  GHashTable *stored;   /* ids of our messages whose sealed copy waits on the server */
+  GHashTable *received; /* ids of the contact's messages shown already */
 };
 
 G_DEFINE_FINAL_TYPE (PhChat, ph_chat, G_TYPE_OBJECT)
@@ -46,6 +57,8 @@ enum
   PROP_PEER_NAME,
   PROP_SUBTITLE,
   PROP_PEER_TYPING,
+  PROP_CONTACT,
+  PROP_CONTACT_ONLINE,
   N_PROPS
 };
 
@@ -68,6 +81,10 @@ static guint signals[N_SIGNALS];
 /* Failure reasons stored with a message, shown by its row. */
 #define FAILED_CHAT_ENDED "chat-ended"
 #define FAILED_APP_CLOSED "app-closed"
+
+/* A contact's chat is kept in the history under this prefix and the
+ * contact's id. */
+#define CONTACT_HISTORY_PREFIX "contact-"
 
 static const char *
 describe_failure (const char *reason)
@@ -174,7 +191,9 @@ update_subtitle (PhChat *self)
   guint n_messages = g_list_model_get_n_items (G_LIST_MODEL (self->messages));
   g_autofree char *subtitle = NULL;
 
-  if (state == PH_CONVERSATION_STATE_FAILED)
+  if (self->contact != NULL && n_messages == 0)
+    subtitle = g_strdup (self->contact_online ? _ ("Online") : _ ("Offline"));
+  else if (state == PH_CONVERSATION_STATE_FAILED)
     {
       const char *title;
 
@@ -213,8 +232,9 @@ update_subtitle (PhChat *self)
 static void
 update_peer_name (PhChat *self)
 {
-  const char *name = self->archived ? self->record->peer_name
-                                    : ph_conversation_get_peer_name (self->conversation);
+  const char *name = self->contact != NULL ? ph_contact_get_name (self->contact)
+                     : self->archived      ? self->record->peer_name
+                                           : ph_conversation_get_peer_name (self->conversation);
 
   g_clear_pointer (&self->peer_name, g_free);
   if (name != NULL)
@@ -373,6 +393,262 @@ failed_cb (PhChat *self, const GError *error, PhConversation *conversation)
   update_subtitle (self);
 }
 
+static PhMessageState
+message_state_from_history (const PhHistoryMessage *stored)
+{
+  if (!stored->outgoing)
+    return PH_MESSAGE_STATE_RECEIVED;
+  switch (stored->state)
+    {
+    case PH_HISTORY_MESSAGE_DELIVERED:
+      return PH_MESSAGE_STATE_DELIVERED;
+    case PH_HISTORY_MESSAGE_FAILED:
+      return PH_MESSAGE_STATE_FAILED;
+    case PH_HISTORY_MESSAGE_SENT:
+      return PH_MESSAGE_STATE_SENT;
+    case PH_HISTORY_MESSAGE_SENDING:
+    default:
+      return PH_MESSAGE_STATE_SENDING;
+    }
+}
+
+/* A contact's chat */
+
+static gboolean
+is_our_contact (PhChat *self, PhContact *contact)
+{
+  return g_str_equal (ph_contact_get_id (contact), ph_contact_get_id (self->contact));
+}
+
+/* The contact's conversation once it proved their identity: messages go
+ * there directly. */
+static PhConversation *
+live_conversation (PhChat *self)
+{
+  PhConversation *conversation
+      = ph_contact_meetings_get_conversation (self->meetings, self->contact);
+  PhConversationState state;
+
+  if (conversation == NULL || ph_conversation_get_contact (conversation) == NULL)
+    return NULL;
+  state = ph_conversation_get_state (conversation);
+  if (state != PH_CONVERSATION_STATE_CONNECTED && state != PH_CONVERSATION_STATE_RECONNECTING)
+    return NULL;
+  return conversation;
+}
+
+typedef struct
+{
+  PhChat *self; /* a reference */
+  PhMessage *message;
+} CopyLeaving;
+
+static void
+copy_left_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autofree CopyLeaving *leaving = user_data;
+  g_autoptr (PhChat) self = leaving->self;
+  g_autoptr (PhMessage) message = leaving->message;
+  const char *id = ph_message_get_id (message);
+  g_autoptr (GError) error = NULL;
+
+  if (!ph_contact_meetings_leave_copy_finish (PH_CONTACT_MEETINGS (source), result, &error))
+    {
+      g_hash_table_remove (self->stored, id);
+      g_warning ("A message to %s did not reach the server: %s",
+                 ph_contact_get_name (self->contact), error->message);
+      return;
+    }
+  /* Delivered directly meanwhile: nothing to say. */
+  if (!g_hash_table_contains (self->unacknowledged, id))
+    return;
+  store_message_state (self, message, PH_HISTORY_MESSAGE_SENT, NULL);
+  ph_message_set_state (message, PH_MESSAGE_STATE_WAITING);
+}
+
+/* While the contact is offline, each message also waits for them on the
+ * server, sealed (ph-sealed-mail.h); once they are back it goes directly,
+ * under the same id, and they show it once. */
+static void
+deliver (PhChat *self, PhMessage *message)
+{
+  PhConversation *conversation = live_conversation (self);
+  const char *id = ph_message_get_id (message);
+  g_autoptr (GError) error = NULL;
+  CopyLeaving *leaving;
+
+  if (conversation != NULL)
+    {
+      if (!ph_conversation_send_message_with_id (conversation, id, ph_message_get_time (message),
+                                                 ph_message_get_text (message), &error))
+        g_warning ("A message to %s was not sent: %s", ph_contact_get_name (self->contact),
+                   error->message);
+      return;
+    }
+  if (self->contact_online || g_hash_table_contains (self->stored, id)
+      || !ph_contact_meetings_can_leave_copy (self->meetings, self->contact))
+    return;
+  g_hash_table_add (self->stored, g_strdup (id));
+  leaving = g_new0 (CopyLeaving, 1);
+  leaving->self = g_object_ref (self);
+  leaving->message = g_object_ref (message);
+  ph_contact_meetings_leave_copy_async (self->meetings, self->contact, id,
+                                        ph_message_get_time (message),
+                                        ph_message_get_text (message), copy_left_cb, leaving);
+}
+
+/* What is not delivered yet, in the order it was written. */
+static void
+deliver_all (PhChat *self)
+{
+  for (guint i = 0; i < g_list_model_get_n_items (G_LIST_MODEL (self->messages)); i++)
+    {
+      g_autoptr (PhMessage) message = g_list_model_get_item (G_LIST_MODEL (self->messages), i);
+
+      if (g_hash_table_contains (self->unacknowledged, ph_message_get_id (message)))
+        deliver (self, message);
+    }
+}
+
+static void
+set_contact_online (PhChat *self, gboolean online)
+{
+  if (self->contact_online == online)
+    return;
+  self->contact_online = online;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CONTACT_ONLINE]);
+  update_subtitle (self);
+}
+
+static void
+contact_presence_cb (PhChat *self, PhContact *contact, PhContactMeetings *meetings)
+{
+  if (!is_our_contact (self, contact))
+    return;
+  set_contact_online (self, ph_contact_meetings_is_online (meetings, contact));
+  deliver_all (self);
+}
+
+static void
+contact_message_cb (PhChat *self, PhContact *contact, const char *id, gint64 time_ms,
+                    const char *text, PhContactMeetings *meetings)
+{
+  if (!is_our_contact (self, contact) || g_hash_table_contains (self->received, id))
+    return;
+  g_hash_table_add (self->received, g_strdup (id));
+  set_peer_typing (self, FALSE);
+  ph_chat_add_received (self, id, time_ms, text);
+}
+
+static void
+contact_delivered_cb (PhChat *self, PhContact *contact, const char *id, PhContactMeetings *meetings)
+{
+  if (!is_our_contact (self, contact))
+    return;
+  g_hash_table_remove (self->stored, id);
+  message_delivered_cb (self, id, NULL);
+}
+
+static void
+identity_proven_cb (PhChat *self, GParamSpec *pspec, PhConversation *conversation)
+{
+  if (ph_conversation_get_contact (conversation) != NULL)
+    deliver_all (self);
+}
+
+static void
+contact_conversation_cb (PhChat *self, PhContact *contact, PhConversation *conversation,
+                         PhContactMeetings *meetings)
+{
+  if (!is_our_contact (self, contact))
+    return;
+  g_signal_connect_object (conversation, "notify::contact", G_CALLBACK (identity_proven_cb), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (conversation, "message-sent", G_CALLBACK (message_sent_cb), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (conversation, "notify::peer-typing", G_CALLBACK (peer_typing_cb), self,
+                           G_CONNECT_SWAPPED);
+}
+
+static void
+contact_renamed_cb (PhChat *self)
+{
+  update_peer_name (self);
+  update_title (self);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PEER_NAME]);
+  if (set_field (&self->record->peer_name, ph_contact_get_name (self->contact)))
+    store_record (self);
+}
+
+/* The contact's chat in the history, made on its first run. */
+static gboolean
+find_or_add_record (PhChat *self, PhHistory *history, GError **error)
+{
+  g_autofree char *id = ph_chat_contact_history_id (self->contact);
+  g_autoptr (GPtrArray) records = ph_history_list_conversations (history, error);
+
+  if (records == NULL)
+    return FALSE;
+  for (guint i = 0; i < records->len; i++)
+    {
+      const PhHistoryConversation *record = records->pdata[i];
+
+      if (g_str_equal (record->id, id))
+        {
+          ph_history_conversation_free (self->record);
+          self->record = ph_history_conversation_copy (record);
+          return TRUE;
+        }
+    }
+  g_free (self->record->id);
+  self->record->id = g_steal_pointer (&id);
+  set_field (&self->record->peer_name, ph_contact_get_name (self->contact));
+  return ph_history_add_conversation (history, self->record, error);
+}
+
+/* Everything said with the contact in earlier runs; what was not
+ * delivered then goes on now: the outbox survives the app. */
+static void
+load_contact_messages (PhChat *self)
+{
+  g_autoptr (GPtrArray) stored = NULL;
+  g_autoptr (GError) error = NULL;
+
+  self->messages_loaded = TRUE;
+  if (self->history == NULL)
+    return;
+  stored = ph_history_list_messages_before (self->history, self->record->id, 0, 0, &error);
+  if (stored == NULL)
+    {
+      report_history_error (self, error);
+      return;
+    }
+  for (guint i = 0; i < stored->len; i++)
+    {
+      const PhHistoryMessage *record = stored->pdata[i];
+      g_autoptr (PhMessage) message
+          = ph_message_new (record->id, record->text, record->time_ms, record->outgoing);
+      PhMessageState state = message_state_from_history (record);
+
+      if (!record->outgoing)
+        g_hash_table_add (self->received, g_strdup (record->id));
+      else if (state == PH_MESSAGE_STATE_SENDING || state == PH_MESSAGE_STATE_SENT)
+        {
+          g_hash_table_insert (self->unacknowledged, g_strdup (record->id), g_object_ref (message));
+          /* A contact's message is "sent" in the history once its copy is
+           * on the server. */
+          if (state == PH_MESSAGE_STATE_SENT)
+            {
+              g_hash_table_add (self->stored, g_strdup (record->id));
+              state = PH_MESSAGE_STATE_WAITING;
+            }
+        }
+      ph_message_set_failure_reason (message, describe_failure (record->failure_reason));
+      ph_message_set_state (message, state);
+      g_list_store_append (self->messages, message);
+    }
+}
+
 static void
 ph_chat_constructed (GObject *object)
 {
@@ -380,6 +656,13 @@ ph_chat_constructed (GObject *object)
 
   G_OBJECT_CLASS (ph_chat_parent_class)->constructed (object);
 
+  /* A contact's chat follows the contact's meetings, not one
+   * conversation (ph_chat_new_for_contact). */
+  if (self->contact != NULL)
+    {
+      self->shown_state = PH_CONVERSATION_STATE_CONNECTED;
+      return;
+    }
   g_signal_connect_object (self->conversation, "notify::state",
                            G_CALLBACK (conversation_changed_cb), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (self->conversation, "notify::peer-name",
@@ -415,6 +698,10 @@ ph_chat_dispose (GObject *object)
   g_clear_object (&self->messages);
   g_clear_object (&self->conversation);
   g_clear_object (&self->history);
+  g_clear_object (&self->meetings);
+  g_clear_object (&self->contact);
+  g_clear_pointer (&self->stored, g_hash_table_unref);
+  g_clear_pointer (&self->received, g_hash_table_unref);
 
   G_OBJECT_CLASS (ph_chat_parent_class)->dispose (object);
 }
@@ -458,6 +745,12 @@ ph_chat_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec 
     case PROP_PEER_TYPING:
       g_value_set_boolean (value, self->peer_typing);
       break;
+    case PROP_CONTACT:
+      g_value_set_object (value, self->contact);
+      break;
+    case PROP_CONTACT_ONLINE:
+      g_value_set_boolean (value, self->contact_online);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -472,6 +765,9 @@ ph_chat_set_property (GObject *object, guint prop_id, const GValue *value, GPara
     {
     case PROP_CONVERSATION:
       self->conversation = g_value_dup_object (value);
+      break;
+    case PROP_CONTACT:
+      self->contact = g_value_dup_object (value);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -508,6 +804,12 @@ ph_chat_class_init (PhChatClass *klass)
   properties[PROP_PEER_TYPING]
       = g_param_spec_boolean ("peer-typing", NULL, NULL, FALSE,
                               G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  properties[PROP_CONTACT]
+      = g_param_spec_object ("contact", NULL, NULL, PH_TYPE_CONTACT,
+                             G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_CONTACT_ONLINE]
+      = g_param_spec_boolean ("contact-online", NULL, NULL, FALSE,
+                              G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   signals[SIGNAL_MESSAGE_RECEIVED]
@@ -524,6 +826,8 @@ ph_chat_init (PhChat *self)
   self->messages = g_list_store_new (PH_TYPE_MESSAGE);
   self->unacknowledged = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
   self->record = ph_history_conversation_new ();
+  self->stored = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->received = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
 }
 
 PhChat *
@@ -568,6 +872,79 @@ ph_chat_new_from_history (PhHistory *history, const PhHistoryConversation *recor
   update_title (self);
   update_subtitle (self);
   return self;
+}
+
+PhChat *
+ph_chat_new_for_contact (PhContactMeetings *meetings, PhContact *contact, PhHistory *history)
+{
+  g_autoptr (PhConversation) idle = NULL;
+  g_autoptr (GError) error = NULL;
+  PhChat *self;
+
+  g_return_val_if_fail (PH_IS_CONTACT_MEETINGS (meetings), NULL);
+  g_return_val_if_fail (PH_IS_CONTACT (contact), NULL);
+  g_return_val_if_fail (history == NULL || PH_IS_HISTORY (history), NULL);
+
+  /* Views that look at a chat's conversation see one that never starts;
+   * the contact's own come and go with their meetings. */
+  idle = ph_conversation_new ("", "", NULL);
+  self = g_object_new (PH_TYPE_CHAT, "conversation", idle, "contact", contact, NULL);
+  self->meetings = g_object_ref (meetings);
+  if (history != NULL)
+    {
+      if (find_or_add_record (self, history, &error))
+        self->history = g_object_ref (history);
+      else
+        g_warning ("The chat with %s will not be kept: %s", ph_contact_get_name (contact),
+                   error->message);
+    }
+  load_contact_messages (self);
+
+  g_signal_connect_object (meetings, "presence-changed", G_CALLBACK (contact_presence_cb), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (meetings, "message-received", G_CALLBACK (contact_message_cb), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (meetings, "message-delivered", G_CALLBACK (contact_delivered_cb), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (meetings, "conversation-started", G_CALLBACK (contact_conversation_cb),
+                           self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (contact, "notify::name", G_CALLBACK (contact_renamed_cb), self,
+                           G_CONNECT_SWAPPED);
+  /* Undelivered messages wait for the first look at the meeting points:
+   * only then is the contact known to be offline (presence-changed). */
+  self->contact_online = ph_contact_meetings_is_online (meetings, contact);
+  update_peer_name (self);
+  update_title (self);
+  update_subtitle (self);
+  return self;
+}
+
+char *
+ph_chat_contact_history_id (PhContact *contact)
+{
+  return g_strconcat (CONTACT_HISTORY_PREFIX, ph_contact_get_id (contact), NULL);
+}
+
+gboolean
+ph_chat_is_contact_history_id (const char *history_id)
+{
+  return g_str_has_prefix (history_id, CONTACT_HISTORY_PREFIX);
+}
+
+PhContact *
+ph_chat_get_contact (PhChat *self)
+{
+  g_return_val_if_fail (PH_IS_CHAT (self), NULL);
+
+  return self->contact;
+}
+
+gboolean
+ph_chat_get_contact_online (PhChat *self)
+{
+  g_return_val_if_fail (PH_IS_CHAT (self), FALSE);
+
+  return self->contact_online;
 }
 
 gboolean
@@ -627,25 +1004,6 @@ ph_chat_delete_from_history (PhChat *self, GError **error)
    * belongs to no stored chat any more. */
   g_clear_object (&self->history);
   return TRUE;
-}
-
-static PhMessageState
-message_state_from_history (const PhHistoryMessage *stored)
-{
-  if (!stored->outgoing)
-    return PH_MESSAGE_STATE_RECEIVED;
-  switch (stored->state)
-    {
-    case PH_HISTORY_MESSAGE_DELIVERED:
-      return PH_MESSAGE_STATE_DELIVERED;
-    case PH_HISTORY_MESSAGE_FAILED:
-      return PH_MESSAGE_STATE_FAILED;
-    case PH_HISTORY_MESSAGE_SENT:
-      return PH_MESSAGE_STATE_SENT;
-    case PH_HISTORY_MESSAGE_SENDING:
-    default:
-      return PH_MESSAGE_STATE_SENDING;
-    }
 }
 
 /* All at once: 10,000 messages read in about 10 ms (tests/test-history.c),
@@ -730,6 +1088,34 @@ ph_chat_get_close_reason (PhChat *self)
   return self->close_reason;
 }
 
+static PhMessage *
+send_to_contact (PhChat *self, const char *text, GError **error)
+{
+  g_autofree char *id = g_uuid_string_random ();
+  g_autoptr (PhMessage) message = NULL;
+
+  if (strlen (text) > PH_FRAME_MAX_TEXT_SIZE)
+    {
+      g_set_error (error, PH_ERROR, PH_ERROR_TOO_LARGE,
+                   "The message is %zu bytes long; at most %d bytes fit in one message.",
+                   strlen (text), PH_FRAME_MAX_TEXT_SIZE);
+      return NULL;
+    }
+  if (!g_utf8_validate (text, -1, NULL))
+    {
+      g_set_error_literal (error, PH_ERROR, PH_ERROR_FAILED, "The message is not valid UTF-8.");
+      return NULL;
+    }
+  message = ph_message_new (id, text, g_get_real_time () / 1000, TRUE);
+  /* Stored before anything goes out: it survives a crash as the outbox. */
+  store_message (self, message);
+  g_hash_table_insert (self->unacknowledged, g_strdup (id), g_object_ref (message));
+  g_list_store_append (self->messages, message);
+  update_subtitle (self);
+  deliver (self, message);
+  return g_steal_pointer (&message);
+}
+
 PhMessage *
 ph_chat_send (PhChat *self, const char *text, GError **error)
 {
@@ -739,6 +1125,8 @@ ph_chat_send (PhChat *self, const char *text, GError **error)
   g_return_val_if_fail (PH_IS_CHAT (self), NULL);
   g_return_val_if_fail (text != NULL, NULL);
 
+  if (self->contact != NULL)
+    return send_to_contact (self, text, error);
   id = ph_conversation_send_message (self->conversation, text, error);
   if (id == NULL)
     return NULL;
@@ -761,6 +1149,14 @@ ph_chat_set_typing (PhChat *self, gboolean typing)
   if (self->typing == typing)
     return;
   self->typing = typing;
+  if (self->contact != NULL)
+    {
+      PhConversation *conversation = live_conversation (self);
+
+      if (conversation != NULL)
+        ph_conversation_set_typing (conversation, typing);
+      return;
+    }
   ph_conversation_set_typing (self->conversation, typing);
 }
 

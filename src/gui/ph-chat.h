@@ -3,6 +3,7 @@
 
 #include <gio/gio.h>
 
+#include "ph-contact-meetings.h"
 #include "ph-conversation.h"
 #include "ph-history.h"
 #include "ph-message.h"
@@ -25,6 +26,22 @@ G_DECLARE_FINAL_TYPE (PhChat, ph_chat, PH, CHAT, GObject)
 PhChat *ph_chat_new (PhConversation *conversation, PhHistory *history);
 /* A chat from an earlier run; its messages are read when first asked for. */
 PhChat *ph_chat_new_from_history (PhHistory *history, const PhHistoryConversation *record);
+/* The chat with a saved contact: one list of messages, kept in the
+ * history, across every meeting with them (@meetings, which the caller
+ * started for all contacts) and every run of the app. A message goes
+ * directly while the contact is connected; while they are offline a
+ * sealed copy waits for them on the server (PH_MESSAGE_STATE_WAITING);
+ * what was not delivered when the app stopped goes on when it starts.
+ * Its state is always CONNECTED: the contact can be written to any time.
+ * Property "contact-online": whether the contact is online now. */
+PhChat *ph_chat_new_for_contact (PhContactMeetings *meetings, PhContact *contact,
+                                 PhHistory *history);
+/* The contact of a contact's chat, else NULL. */
+PhContact *ph_chat_get_contact (PhChat *self);
+gboolean ph_chat_get_contact_online (PhChat *self);
+/* The history id of @contact's chat, and whether a history id is one. */
+char *ph_chat_contact_history_id (PhContact *contact);
+gboolean ph_chat_is_contact_history_id (const char *history_id);
 gboolean ph_chat_is_archived (PhChat *self);
 /* The state the chat shows (property "state"): the conversation's, or
  * CLOSED for an archived chat; but a host's peer that arrived shows as

@@ -13,6 +13,7 @@ struct _PhContactRow
   GtkBox parent_instance;
 
   AdwAvatar *avatar;
+  GtkWidget *presence_dot;
   GtkLabel *name_label;
   GtkWidget *verified_icon;
 
@@ -105,15 +106,31 @@ ph_contact_row_class_init (PhContactRowClass *klass)
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
 
+/* The avatar, with a green dot on it while the contact is online, as
+ * GNOME's chat apps show it. */
+static GtkWidget *
+make_avatar (PhContactRow *self)
+{
+  GtkWidget *overlay = gtk_overlay_new ();
+
+  self->avatar = ADW_AVATAR (adw_avatar_new (32, NULL, TRUE));
+  gtk_overlay_set_child (GTK_OVERLAY (overlay), GTK_WIDGET (self->avatar));
+  self->presence_dot = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 0);
+  gtk_widget_add_css_class (self->presence_dot, "presence-dot");
+  gtk_widget_set_halign (self->presence_dot, GTK_ALIGN_END);
+  gtk_widget_set_valign (self->presence_dot, GTK_ALIGN_END);
+  gtk_widget_set_visible (self->presence_dot, FALSE);
+  gtk_overlay_add_overlay (GTK_OVERLAY (overlay), self->presence_dot);
+  return overlay;
+}
+
 static void
 ph_contact_row_init (PhContactRow *self)
 {
   gtk_box_set_spacing (GTK_BOX (self), 12);
   gtk_widget_add_css_class (GTK_WIDGET (self), "contact-row");
 
-  self->avatar = ADW_AVATAR (adw_avatar_new (32, NULL, TRUE));
-  gtk_box_append (GTK_BOX (self), GTK_WIDGET (self->avatar));
-
+  gtk_box_append (GTK_BOX (self), make_avatar (self));
   self->name_label = GTK_LABEL (gtk_label_new (NULL));
   gtk_label_set_xalign (self->name_label, 0);
   gtk_label_set_ellipsize (self->name_label, PANGO_ELLIPSIZE_END);
@@ -180,5 +197,9 @@ ph_contact_row_set_online (PhContactRow *self, gboolean online)
   if (self->online == online)
     return;
   self->online = online;
+  gtk_widget_set_visible (self->presence_dot, online);
+  gtk_widget_set_tooltip_text (GTK_WIDGET (self->avatar), online ? _ ("Online") : NULL);
+  gtk_accessible_update_property (GTK_ACCESSIBLE (self), GTK_ACCESSIBLE_PROPERTY_DESCRIPTION,
+                                  online ? _ ("Online") : _ ("Offline"), -1);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ONLINE]);
 }

@@ -42,6 +42,11 @@ update_state (PhMessageRow *self)
       icon = "mail-send-symbolic";
       tooltip = _ ("Sent: your peer’s app has not confirmed it yet");
       break;
+    case PH_MESSAGE_STATE_WAITING:
+      icon = "alarm-symbolic";
+      tooltip = _ ("Waiting: your contact is offline and gets it, sealed, from the server when "
+                   "they are back");
+      break;
     case PH_MESSAGE_STATE_DELIVERED:
       icon = "emblem-ok-symbolic";
       tooltip = _ ("Delivered: your peer’s app received it");

@@ -13,6 +13,7 @@ typedef enum
 {
   PH_MESSAGE_STATE_SENDING,   /* queued until the channel is open */
   PH_MESSAGE_STATE_SENT,      /* on the channel; the peer has not acknowledged it yet */
+  PH_MESSAGE_STATE_WAITING,   /* the contact is offline: a sealed copy waits on the server */
   PH_MESSAGE_STATE_DELIVERED, /* the peer's app acknowledged it */
   PH_MESSAGE_STATE_FAILED,    /* the chat ended before the peer acknowledged it */
   PH_MESSAGE_STATE_RECEIVED,

@@ -17,6 +17,9 @@ struct _PhSession
   GError *history_error;
   PhContactBook *contact_book;
   GError *contact_book_error;
+  PhContactMeetings *meetings; /* NULL until ph_session_meet_contacts () */
+  GHashTable *contact_chats;   /* contact id → PhChat */
+  gboolean meetings_leaving;
   GListStore *chats;
   /* Conversations saying goodbye (PhConversation, owned), kept alive
    * until they have closed or failed. */
@@ -53,9 +56,10 @@ history_path (PhSession *self)
   return g_build_filename (g_get_user_data_dir (), "pinhole", name, NULL);
 }
 
-/* No chat survives the process that ran it: whatever was still going on
- * when Pinhole last stopped (a crash included) has ended, and what was
- * still on its way was not delivered. */
+/* No code chat survives the process that ran it: whatever was still
+ * going on when Pinhole last stopped (a crash included) has ended, and
+ * what was still on its way was not delivered. A contact's chat goes on:
+ * its outbox is sent when the app starts again. */
 static gboolean
 close_unfinished (PhHistory *history, GError **error)
 {
@@ -68,6 +72,8 @@ close_unfinished (PhHistory *history, GError **error)
     {
       PhHistoryMessage *message = outbox->pdata[i];
 
+      if (ph_chat_is_contact_history_id (message->conversation_id))
+        continue;
       if (!ph_history_set_message_state (history, message->conversation_id, message->id,
                                          PH_HISTORY_MESSAGE_FAILED, "app-closed", error))
         return FALSE;
@@ -81,7 +87,8 @@ close_unfinished (PhHistory *history, GError **error)
       PhHistoryConversation *conversation = conversations->pdata[i];
 
       if (conversation->state == PH_CONVERSATION_STATE_CLOSED
-          || conversation->state == PH_CONVERSATION_STATE_FAILED)
+          || conversation->state == PH_CONVERSATION_STATE_FAILED
+          || ph_chat_is_contact_history_id (conversation->id))
         continue;
       conversation->state = PH_CONVERSATION_STATE_CLOSED;
       if (conversation->close_reason == NULL)
@@ -147,8 +154,13 @@ restore_chats (PhSession *self)
     return;
   for (guint i = 0; i < conversations->len; i++)
     {
-      g_autoptr (PhChat) chat = ph_chat_new_from_history (self->history, conversations->pdata[i]);
+      const PhHistoryConversation *record = conversations->pdata[i];
+      g_autoptr (PhChat) chat = NULL;
 
+      /* Contacts' chats are listed with the contacts. */
+      if (ph_chat_is_contact_history_id (record->id))
+        continue;
+      chat = ph_chat_new_from_history (self->history, record);
       g_list_store_append (self->chats, chat);
     }
 }
@@ -169,7 +181,7 @@ turn_password_looked_up_cb (GObject *source, GAsyncResult *result, gpointer user
 static void
 update_leaving (PhSession *self)
 {
-  gboolean leaving = g_hash_table_size (self->leaving) > 0;
+  gboolean leaving = g_hash_table_size (self->leaving) > 0 || self->meetings_leaving;
 
   if (self->is_leaving == leaving)
     return;
@@ -236,6 +248,33 @@ remove_chat (PhSession *self, PhChat *chat)
     g_list_store_remove (self->chats, position);
 }
 
+/* Every contact has a chat from the start, so that what they send while
+ * theirs is not on screen is shown and kept all the same. */
+static void
+make_contact_chats (PhSession *self)
+{
+  GListModel *contacts = G_LIST_MODEL (self->contact_book);
+
+  for (guint i = 0; i < g_list_model_get_n_items (contacts); i++)
+    {
+      g_autoptr (PhContact) contact = g_list_model_get_item (contacts, i);
+
+      if (!g_hash_table_contains (self->contact_chats, ph_contact_get_id (contact)))
+        g_hash_table_insert (self->contact_chats, g_strdup (ph_contact_get_id (contact)),
+                             ph_chat_new_for_contact (self->meetings, contact, self->history));
+    }
+}
+
+static void
+meetings_left_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (PhSession) self = user_data;
+
+  ph_contact_meetings_leave_finish (PH_CONTACT_MEETINGS (source), result);
+  self->meetings_leaving = FALSE;
+  update_leaving (self);
+}
+
 static void
 ph_session_constructed (GObject *object)
 {
@@ -272,6 +311,11 @@ ph_session_dispose (GObject *object)
       g_clear_pointer (&self->leaving, g_hash_table_unref);
     }
   g_clear_object (&self->chats);
+  g_clear_pointer (&self->contact_chats, g_hash_table_unref);
+  /* No waiting on, nor meeting, contacts for a session that is gone. */
+  if (self->meetings != NULL && !self->meetings_leaving)
+    ph_contact_meetings_leave_async (self->meetings, NULL, NULL);
+  g_clear_object (&self->meetings);
   g_clear_object (&self->history);
   g_clear_object (&self->contact_book);
   g_clear_object (&self->settings);
@@ -360,6 +404,7 @@ ph_session_init (PhSession *self)
 {
   self->chats = g_list_store_new (PH_TYPE_CHAT);
   self->leaving = g_hash_table_new_full (g_direct_hash, g_direct_equal, g_object_unref, NULL);
+  self->contact_chats = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
 }
 
 PhSession *
@@ -515,4 +560,49 @@ ph_session_leave_all (PhSession *self)
       if (!ph_chat_is_archived (chat))
         leave_conversation (self, ph_chat_get_conversation (chat));
     }
+  /* Contacts see us offline at once, not minutes later. */
+  if (self->meetings != NULL && !self->meetings_leaving)
+    {
+      self->meetings_leaving = TRUE;
+      update_leaving (self);
+      ph_contact_meetings_leave_async (self->meetings, meetings_left_cb, g_object_ref (self));
+    }
+}
+
+void
+ph_session_meet_contacts (PhSession *self)
+{
+  g_autoptr (PhIceConfig) ice_config = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *url = NULL;
+  g_autofree char *name = NULL;
+
+  g_return_if_fail (PH_IS_SESSION (self));
+
+  if (self->meetings != NULL || self->contact_book == NULL)
+    return;
+  ice_config = ph_settings_build_ice_config (self->settings, self->turn_password, &error);
+  if (ice_config == NULL)
+    {
+      g_warning ("Contacts cannot be met: %s", error->message);
+      return;
+    }
+  url = ph_settings_dup_rendezvous_url (self->settings);
+  name = ph_settings_dup_display_name (self->settings);
+  self->meetings
+      = ph_contact_meetings_new (url, self->contact_book, name, ice_config,
+                                 g_settings_get_boolean (self->settings, "use-server-turn"));
+  make_contact_chats (self);
+  g_signal_connect_object (self->contact_book, "items-changed", G_CALLBACK (make_contact_chats),
+                           self, G_CONNECT_SWAPPED);
+  ph_contact_meetings_start (self->meetings, NULL);
+}
+
+PhChat *
+ph_session_get_contact_chat (PhSession *self, PhContact *contact)
+{
+  g_return_val_if_fail (PH_IS_SESSION (self), NULL);
+  g_return_val_if_fail (PH_IS_CONTACT (contact), NULL);
+
+  return g_hash_table_lookup (self->contact_chats, ph_contact_get_id (contact));
 }

@@ -33,6 +33,12 @@ const GError *ph_session_get_history_error (PhSession *self);
 PhContactBook *ph_session_get_contact_book (PhSession *self);
 /* Why the contact book could not be opened; else NULL. */
 const GError *ph_session_get_contact_book_error (PhSession *self);
+/* Starts meeting the saved contacts (ph-contact-meetings.h) with the
+ * servers in the settings, and makes each contact's chat; once. */
+void ph_session_meet_contacts (PhSession *self);
+/* @contact's chat (ph_chat_new_for_contact), NULL before
+ * ph_session_meet_contacts (). Not in ph_session_get_chats (). */
+PhChat *ph_session_get_contact_chat (PhSession *self, PhContact *contact);
 GListModel *ph_session_get_chats (PhSession *self);
 gboolean ph_session_get_leaving (PhSession *self);
 /* The TURN password from the keyring, kept for new conversations. */
@@ -52,7 +58,8 @@ gboolean ph_session_close_chat (PhSession *self, PhChat *chat, GError **error);
 /* Takes @chat off the list and out of the history; FALSE with @error when
  * the history could not forget it (it is off the list all the same). */
 gboolean ph_session_delete_chat (PhSession *self, PhChat *chat, GError **error);
-/* Says goodbye to the peer of every chat still going, keeping them listed. */
+/* Says goodbye to the peer of every chat still going, keeping them listed,
+ * and tells the contacts this profile goes offline. */
 void ph_session_leave_all (PhSession *self);
 
 G_END_DECLS

@@ -34,6 +34,7 @@ struct _PhWindow
   AdwWindowTitle *content_title;
   GtkWidget *inspector_button;
   GtkWidget *save_contact_button;
+  GtkWidget *contact_details_button;
   AdwFlap *flap;
   GtkStack *content_stack;
   PhJoinPage *join_page;
@@ -46,6 +47,7 @@ struct _PhWindow
   GListModel *contacts; /* the session's book, or an empty list without one */
   GtkSingleSelection *contacts_selection;
   PhContact *shown_contact; /* on the contact page */
+  GHashTable *tracked;      /* contacts' chats whose messages this window announces */
 };
 
 G_DEFINE_FINAL_TYPE (PhWindow, ph_window, ADW_TYPE_APPLICATION_WINDOW)
@@ -82,6 +84,8 @@ describe_state (PhChat *chat)
   PhConversation *conversation = ph_chat_get_conversation (chat);
   const PhPath *path = ph_conversation_get_path (conversation);
 
+  if (ph_chat_get_contact (chat) != NULL)
+    return ph_chat_get_contact_online (chat) ? _ ("Online") : _ ("Offline");
   switch (ph_chat_get_state (chat))
     {
     case PH_CONVERSATION_STATE_WAITING_FOR_PEER:
@@ -110,6 +114,7 @@ update_save_contact (PhWindow *self)
   PhConversation *conversation = chat != NULL ? ph_chat_get_conversation (chat) : NULL;
   PhConversationState state = chat != NULL ? ph_chat_get_state (chat) : PH_CONVERSATION_STATE_IDLE;
   gboolean can_save = conversation != NULL && !ph_chat_is_archived (chat)
+                      && ph_chat_get_contact (chat) == NULL
                       && ph_session_get_contact_book (self->session) != NULL
                       && ph_conversation_get_contact (conversation) == NULL
                       && state != PH_CONVERSATION_STATE_CLOSED
@@ -206,6 +211,7 @@ static void
 set_content_page (PhWindow *self, const char *page, PhChat *chat)
 {
   PhChat *previous = current_chat (self);
+  gboolean code_chat = chat != NULL && ph_chat_get_contact (chat) == NULL;
 
   if (previous != NULL && previous != chat)
     {
@@ -217,10 +223,9 @@ set_content_page (PhWindow *self, const char *page, PhChat *chat)
   ph_chat_view_set_chat (self->chat_view, chat);
   follow_in_inspector (self, chat);
   if (!g_str_equal (page, "contact"))
-    {
-      show_contact_on_page (self, NULL);
-      gtk_selection_model_unselect_all (GTK_SELECTION_MODEL (self->contacts_selection));
-    }
+    show_contact_on_page (self, NULL);
+  if (!g_str_equal (page, "contact") && (chat == NULL || ph_chat_get_contact (chat) == NULL))
+    gtk_selection_model_unselect_all (GTK_SELECTION_MODEL (self->contacts_selection));
   /* A chat on its way to connect appears at once: a crossfade is a dozen
    * frames while its packets are in flight. */
   gtk_stack_set_visible_child_full (self->content_stack, page,
@@ -232,6 +237,8 @@ set_content_page (PhWindow *self, const char *page, PhChat *chat)
     {
       g_signal_connect_swapped (chat, "notify::title", G_CALLBACK (update_content_title), self);
       g_signal_connect_swapped (chat, "notify::state", G_CALLBACK (update_content_title), self);
+      g_signal_connect_swapped (chat, "notify::contact-online", G_CALLBACK (update_content_title),
+                                self);
       g_signal_connect_swapped (ph_chat_get_conversation (chat), "notify::path",
                                 G_CALLBACK (update_content_title), self);
       g_signal_connect_swapped (ph_chat_get_conversation (chat), "notify::contact",
@@ -239,17 +246,21 @@ set_content_page (PhWindow *self, const char *page, PhChat *chat)
     }
 
   /* The inspector explains a chat's connection; without a chat, or for a
-   * chat from an earlier run, it has nothing to say. */
-  gtk_widget_set_visible (self->inspector_button, chat != NULL && !ph_chat_is_archived (chat));
-  if (chat == NULL)
+   * chat from an earlier run, it has nothing to say. A contact's chat is
+   * many connections; its details are the contact's page. */
+  gtk_widget_set_visible (self->inspector_button, chat != NULL && !ph_chat_is_archived (chat)
+                                                      && ph_chat_get_contact (chat) == NULL);
+  gtk_widget_set_visible (self->contact_details_button,
+                          chat != NULL && ph_chat_get_contact (chat) != NULL);
+  if (!code_chat)
     {
       adw_flap_set_reveal_flap (self->flap, FALSE);
       gtk_selection_model_unselect_all (GTK_SELECTION_MODEL (self->selection));
     }
-  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.close-chat", chat != NULL);
-  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.delete-chat", chat != NULL);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.close-chat", code_chat);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.delete-chat", code_chat);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.toggle-inspector",
-                                 chat != NULL && !ph_chat_is_archived (chat));
+                                 code_chat && !ph_chat_is_archived (chat));
   update_content_title (self);
 }
 
@@ -400,12 +411,33 @@ sidebar_activate_cb (PhWindow *self, guint position)
   ph_window_show_chat (self, chat);
 }
 
+/* A contact opens their chat; their page is a button away. */
 static void
 contacts_activate_cb (PhWindow *self, guint position)
 {
   g_autoptr (PhContact) contact = g_list_model_get_item (self->contacts, position);
 
-  ph_window_show_contact (self, contact);
+  ph_window_show_contact_chat (self, contact);
+}
+
+/* Contacts' chats are not in the session's list: their messages are
+ * announced as those of the listed chats are. */
+static void
+track_contact_chats (PhWindow *self)
+{
+  for (guint i = 0; i < g_list_model_get_n_items (self->contacts); i++)
+    {
+      g_autoptr (PhContact) contact = g_list_model_get_item (self->contacts, i);
+      PhChat *chat = ph_session_get_contact_chat (self->session, contact);
+
+      if (chat == NULL || g_hash_table_contains (self->tracked, chat))
+        continue;
+      g_hash_table_add (self->tracked, g_object_ref (chat));
+      g_signal_connect_object (chat, "message-received", G_CALLBACK (chat_message_received_cb),
+                               self, G_CONNECT_SWAPPED);
+      g_signal_connect_object (chat, "history-failed", G_CALLBACK (chat_history_failed_cb), self,
+                               G_CONNECT_SWAPPED);
+    }
 }
 
 static void
@@ -450,16 +482,35 @@ contacts_setup_cb (GtkSignalListItemFactory *factory, GtkListItem *item)
 }
 
 static void
-contacts_bind_cb (GtkSignalListItemFactory *factory, GtkListItem *item)
+drop_binding (GBinding *binding)
 {
-  ph_contact_row_set_contact (PH_CONTACT_ROW (gtk_list_item_get_child (item)),
-                              gtk_list_item_get_item (item));
+  g_binding_unbind (binding);
+  g_object_unref (binding);
 }
 
 static void
-contacts_unbind_cb (GtkSignalListItemFactory *factory, GtkListItem *item)
+contacts_bind_cb (GtkSignalListItemFactory *factory, GtkListItem *item, PhWindow *self)
 {
-  ph_contact_row_set_contact (PH_CONTACT_ROW (gtk_list_item_get_child (item)), NULL);
+  PhContactRow *row = PH_CONTACT_ROW (gtk_list_item_get_child (item));
+  PhContact *contact = gtk_list_item_get_item (item);
+  PhChat *chat = ph_session_get_contact_chat (self->session, contact);
+
+  ph_contact_row_set_contact (row, contact);
+  if (chat != NULL)
+    g_object_set_data_full (G_OBJECT (row), "ph-online-binding",
+                            g_object_ref (g_object_bind_property (chat, "contact-online", row,
+                                                                  "online", G_BINDING_SYNC_CREATE)),
+                            (GDestroyNotify)drop_binding);
+}
+
+static void
+contacts_unbind_cb (GtkSignalListItemFactory *factory, GtkListItem *item, PhWindow *self)
+{
+  PhContactRow *row = PH_CONTACT_ROW (gtk_list_item_get_child (item));
+
+  g_object_set_data (G_OBJECT (row), "ph-online-binding", NULL);
+  ph_contact_row_set_online (row, FALSE);
+  ph_contact_row_set_contact (row, NULL);
 }
 
 static void
@@ -512,6 +563,16 @@ save_contact_action (GtkWidget *widget, const char *action_name, GVariant *param
                               ph_chat_get_title (chat));
       show_toast (self, text);
     }
+}
+
+static void
+contact_details_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  PhWindow *self = PH_WINDOW (widget);
+  PhChat *chat = current_chat (self);
+
+  if (chat != NULL && ph_chat_get_contact (chat) != NULL)
+    ph_window_show_contact (self, ph_chat_get_contact (chat));
 }
 
 static void
@@ -579,6 +640,7 @@ ph_window_dispose (GObject *object)
   g_clear_object (&self->selection);
   g_clear_object (&self->contacts_selection);
   g_clear_object (&self->contacts);
+  g_clear_pointer (&self->tracked, g_hash_table_unref);
   self->chats = NULL;
   g_clear_object (&self->session);
 
@@ -613,8 +675,12 @@ ph_window_constructed (GObject *object)
   gtk_single_selection_set_autoselect (self->contacts_selection, FALSE);
   gtk_single_selection_set_can_unselect (self->contacts_selection, TRUE);
   gtk_list_view_set_model (self->contacts_list, GTK_SELECTION_MODEL (self->contacts_selection));
+  ph_session_meet_contacts (self->session);
   update_contacts (self);
+  track_contact_chats (self);
   g_signal_connect_object (self->contacts, "items-changed", G_CALLBACK (update_contacts), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->contacts, "items-changed", G_CALLBACK (track_contact_chats), self,
                            G_CONNECT_SWAPPED);
   set_content_page (self, "welcome", NULL);
 
@@ -695,6 +761,7 @@ ph_window_class_init (PhWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, PhWindow, content_title);
   gtk_widget_class_bind_template_child (widget_class, PhWindow, inspector_button);
   gtk_widget_class_bind_template_child (widget_class, PhWindow, save_contact_button);
+  gtk_widget_class_bind_template_child (widget_class, PhWindow, contact_details_button);
   gtk_widget_class_bind_template_child (widget_class, PhWindow, flap);
   gtk_widget_class_bind_template_child (widget_class, PhWindow, content_stack);
   gtk_widget_class_bind_template_child (widget_class, PhWindow, join_page);
@@ -710,6 +777,8 @@ ph_window_class_init (PhWindowClass *klass)
   gtk_widget_class_install_action (widget_class, "win.close-chat", NULL, close_chat_action);
   gtk_widget_class_install_action (widget_class, "win.delete-chat", NULL, delete_chat_action);
   gtk_widget_class_install_action (widget_class, "win.save-contact", NULL, save_contact_action);
+  gtk_widget_class_install_action (widget_class, "win.contact-details", NULL,
+                                   contact_details_action);
   gtk_widget_class_install_action (widget_class, "win.toggle-inspector", NULL,
                                    toggle_inspector_action);
   gtk_widget_class_install_action (widget_class, "win.show-toast", "s", show_toast_action);
@@ -722,6 +791,7 @@ ph_window_init (PhWindow *self)
   GtkListItemFactory *factory;
 
   gtk_widget_init_template (GTK_WIDGET (self));
+  self->tracked = g_hash_table_new_full (g_direct_hash, g_direct_equal, g_object_unref, NULL);
 
   factory = gtk_signal_list_item_factory_new ();
   g_signal_connect (factory, "setup", G_CALLBACK (sidebar_setup_cb), NULL);
@@ -732,8 +802,8 @@ ph_window_init (PhWindow *self)
 
   factory = gtk_signal_list_item_factory_new ();
   g_signal_connect (factory, "setup", G_CALLBACK (contacts_setup_cb), NULL);
-  g_signal_connect (factory, "bind", G_CALLBACK (contacts_bind_cb), NULL);
-  g_signal_connect (factory, "unbind", G_CALLBACK (contacts_unbind_cb), NULL);
+  g_signal_connect (factory, "bind", G_CALLBACK (contacts_bind_cb), self);
+  g_signal_connect (factory, "unbind", G_CALLBACK (contacts_unbind_cb), self);
   gtk_list_view_set_factory (self->contacts_list, factory);
   g_object_unref (factory);
 
@@ -840,14 +910,9 @@ ph_window_show_chat (PhWindow *self, PhChat *chat)
   adw_leaflet_set_visible_child (self->leaflet, self->content_box);
 }
 
-void
-ph_window_show_contact (PhWindow *self, PhContact *contact)
+static void
+select_contact (PhWindow *self, PhContact *contact)
 {
-  g_return_if_fail (PH_IS_WINDOW (self));
-  g_return_if_fail (PH_IS_CONTACT (contact));
-
-  show_contact_on_page (self, contact);
-  set_content_page (self, "contact", NULL);
   for (guint i = 0; i < g_list_model_get_n_items (self->contacts); i++)
     {
       g_autoptr (PhContact) listed = g_list_model_get_item (self->contacts, i);
@@ -858,6 +923,36 @@ ph_window_show_contact (PhWindow *self, PhContact *contact)
           break;
         }
     }
+}
+
+void
+ph_window_show_contact_chat (PhWindow *self, PhContact *contact)
+{
+  PhChat *chat;
+
+  g_return_if_fail (PH_IS_WINDOW (self));
+  g_return_if_fail (PH_IS_CONTACT (contact));
+
+  chat = ph_session_get_contact_chat (self->session, contact);
+  if (chat == NULL)
+    {
+      ph_window_show_contact (self, contact);
+      return;
+    }
+  set_content_page (self, "chat", chat);
+  select_contact (self, contact);
+  adw_leaflet_set_visible_child (self->leaflet, self->content_box);
+}
+
+void
+ph_window_show_contact (PhWindow *self, PhContact *contact)
+{
+  g_return_if_fail (PH_IS_WINDOW (self));
+  g_return_if_fail (PH_IS_CONTACT (contact));
+
+  show_contact_on_page (self, contact);
+  set_content_page (self, "contact", NULL);
+  select_contact (self, contact);
   adw_leaflet_set_visible_child (self->leaflet, self->content_box);
 }
 

@@ -26,6 +26,8 @@ void ph_window_show_chat (PhWindow *self, PhChat *chat);
 /* The session's chats, as the sidebar lists them. */
 /* Opens @contact's page, selecting its row in the sidebar. */
 void ph_window_show_contact (PhWindow *self, PhContact *contact);
+/* The chat with @contact (its page when contacts are not met). */
+void ph_window_show_contact_chat (PhWindow *self, PhContact *contact);
 GtkWidget *ph_window_get_contact_page (PhWindow *self);
 GListModel *ph_window_get_chats (PhWindow *self);
 /* Children for tests and screenshots. */

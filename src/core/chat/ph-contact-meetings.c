@@ -203,8 +203,8 @@ set_online (Meeting *meeting, gboolean online)
 
 typedef struct
 {
-  PhContactMeetings *self; /* holds the meetings, and so @meeting, alive */
-  Meeting *meeting;
+  PhContactMeetings *self;
+  Meeting *meeting; /* gone when its contact was removed meanwhile */
   gboolean here;
   gboolean bye;
 } Post;
@@ -220,7 +220,7 @@ posted_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   if (!ph_rendezvous_client_meet_post_finish (PH_RENDEZVOUS_CLIENT (source), result, &index,
                                               &error))
     g_debug ("Posting at a meeting point failed: %s", error->message);
-  else if (post->here && !self->leaving)
+  else if (post->here && !self->leaving && g_ptr_array_find (self->meetings, post->meeting, NULL))
     post->meeting->own_here_index = MAX (post->meeting->own_here_index, index);
 
   if (self->leave_task != NULL && post->bye && --self->byes_pending == 0)
@@ -724,6 +724,75 @@ add_meeting (PhContactMeetings *self, PhContact *contact)
   g_ptr_array_add (self->meetings, meeting);
 }
 
+static gboolean
+book_has (PhContactBook *book, PhContact *contact)
+{
+  GListModel *contacts = G_LIST_MODEL (book);
+
+  for (guint i = 0; i < g_list_model_get_n_items (contacts); i++)
+    {
+      g_autoptr (PhContact) listed = g_list_model_get_item (contacts, i);
+
+      if (g_str_equal (ph_contact_get_id (listed), ph_contact_get_id (contact)))
+        return TRUE;
+    }
+  return FALSE;
+}
+
+static void
+forget_old_points (PhContactMeetings *self, Meeting *meeting)
+{
+  for (guint i = self->old_points->len; i-- > 0;)
+    if (((OldPoint *)g_ptr_array_index (self->old_points, i))->meeting == meeting)
+      g_ptr_array_remove_index (self->old_points, i);
+}
+
+/* The wait in flight names the old set of points: a new one starts. */
+static void
+restart_wait (PhContactMeetings *self)
+{
+  g_cancellable_cancel (self->cancellable);
+  g_object_unref (self->cancellable);
+  self->cancellable = g_cancellable_new ();
+  g_clear_handle_id (&self->wait_retry_id, g_source_remove);
+  wait_at_points (self, 0);
+}
+
+/* Contacts saved or removed while the meetings run (the app): a new one
+ * is met from now on, a removed one no longer. */
+static void
+book_changed_cb (GListModel *book, guint position, guint removed, guint added,
+                 PhContactMeetings *self)
+{
+  gboolean changed = FALSE;
+
+  if (self->leaving)
+    return;
+  for (guint i = self->meetings->len; i-- > 0;)
+    {
+      Meeting *meeting = g_ptr_array_index (self->meetings, i);
+
+      if (book_has (self->book, meeting->contact))
+        continue;
+      g_debug ("No longer meeting %s", ph_contact_get_name (meeting->contact));
+      forget_old_points (self, meeting);
+      g_ptr_array_remove_index (self->meetings, i);
+      changed = TRUE;
+    }
+  for (guint i = 0; i < g_list_model_get_n_items (book); i++)
+    {
+      g_autoptr (PhContact) contact = g_list_model_get_item (book, i);
+
+      if (find_contact (self, contact) != NULL)
+        continue;
+      add_meeting (self, contact);
+      say_here (self, g_ptr_array_index (self->meetings, self->meetings->len - 1));
+      changed = TRUE;
+    }
+  if (changed)
+    restart_wait (self);
+}
+
 void
 ph_contact_meetings_start (PhContactMeetings *self, PhContact *only)
 {
@@ -743,12 +812,15 @@ ph_contact_meetings_start (PhContactMeetings *self, PhContact *only)
   if (only != NULL)
     add_meeting (self, only);
   else
-    for (guint i = 0; i < g_list_model_get_n_items (G_LIST_MODEL (self->book)); i++)
-      {
-        g_autoptr (PhContact) contact = g_list_model_get_item (G_LIST_MODEL (self->book), i);
+    {
+      for (guint i = 0; i < g_list_model_get_n_items (G_LIST_MODEL (self->book)); i++)
+        {
+          g_autoptr (PhContact) contact = g_list_model_get_item (G_LIST_MODEL (self->book), i);
 
-        add_meeting (self, contact);
-      }
+          add_meeting (self, contact);
+        }
+      g_signal_connect_object (self->book, "items-changed", G_CALLBACK (book_changed_cb), self, 0);
+    }
 
   here_timer_cb (self);
   self->here_timer_id = g_timeout_add_seconds (HERE_EVERY_SECONDS, here_timer_cb, self);

@@ -46,7 +46,7 @@ PhContactMeetings *ph_contact_meetings_new (const char *rendezvous_url, PhContac
                                             const char *own_name, const PhIceConfig *ice_config,
                                             gboolean use_server_turn);
 /* Meets @only (`pinhole-cli chat CONTACT`), or every contact of the book
- * when NULL. */
+ * when NULL: then also those saved later, and no longer those removed. */
 void ph_contact_meetings_start (PhContactMeetings *self, PhContact *only);
 /* One look at the points of every contact, for ph_contact_meetings_is_online()
  * (`pinhole-cli contacts`): says nothing there, meets nobody, fetches
