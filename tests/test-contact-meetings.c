@@ -375,6 +375,46 @@ test_both_paths_deliver_once (Fixture *fixture, gconstpointer data)
   g_assert_cmpuint (count_messages (alice, text), ==, 1);
 }
 
+/* Alice removes Bob: her `listen` no longer waits where he looks for
+ * her, so his `chat` finds her offline and gives up, and a copy he
+ * leaves never reaches her. */
+static void
+test_removed_contact_cannot_reach (Fixture *fixture, gconstpointer data)
+{
+  const char *remove_args[] = { "--data-dir", fixture->alice, "remove", "Bob", NULL };
+  const char *chat_args[] = { "--data-dir",         fixture->bob, "--timeout", "2",
+                              "--no-stored-copies", "chat",       "Alice",     NULL };
+  const char *message_event[] = { "message", NULL };
+  g_autoptr (PhTestProcess) remove
+      = ph_test_spawn_cli (NULL, NULL, PH_TEST_CLI_JSON, remove_args, NULL);
+  g_autoptr (PhTestProcess) alice = NULL;
+  g_autoptr (PhTestProcess) bob = NULL;
+  g_autoptr (JsonObject) waiting = NULL;
+  g_autoptr (JsonObject) stored = NULL;
+  g_autoptr (JsonObject) gave_up = NULL;
+
+  g_assert_cmpint (ph_test_process_wait_exit (remove, EVENT_TIMEOUT_MS), ==, 0);
+  alice = spawn (fixture, "Alice", fixture->alice, "listen", NULL);
+  bob = ph_test_spawn_cli (fixture->server.url, "Bob", PH_TEST_CLI_JSON, chat_args, NULL);
+  waiting = ph_test_process_wait_event (bob, "waiting", EVENT_TIMEOUT_MS);
+  ph_test_process_write_line (bob, "do you still know me?");
+  ph_test_process_close_stdin (bob);
+  gave_up = ph_test_process_wait_event (bob, "error", CONNECT_TIMEOUT_MS);
+  g_assert_cmpstr (json_object_get_string_member (gave_up, "code"), ==, "timeout");
+  g_assert_cmpint (ph_test_process_wait_exit (bob, EVENT_TIMEOUT_MS), ==, 1);
+  g_clear_pointer (&bob, ph_test_process_free);
+
+  bob = spawn (fixture, "Bob", fixture->bob, "chat", "Alice");
+  ph_test_process_write_line (bob, "a copy for you");
+  ph_test_process_close_stdin (bob);
+  stored = ph_test_process_wait_event (bob, "stored", EVENT_TIMEOUT_MS);
+  g_assert_cmpint (ph_test_process_wait_exit (bob, EVENT_TIMEOUT_MS), ==, 0);
+  /* Alice's `listen` looked at all her points at its start and waits at
+   * today's: a copy there would come at once. */
+  g_assert_null (ph_test_process_next_event (alice, message_event, ph_test_scaled_ms (2000)));
+  stop_listening (alice);
+}
+
 static GBytes *
 public_key_of (const char *profile)
 {
@@ -473,6 +513,7 @@ main (int argc, char *argv[])
   ADD ("stored-copy-reaches-an-offline-contact", test_stored_copy_reaches_an_offline_contact);
   ADD ("both-paths-deliver-once", test_both_paths_deliver_once);
   ADD ("other-identity-refused", test_other_identity_refused);
+  ADD ("removed-contact-cannot-reach", test_removed_contact_cannot_reach);
 #undef ADD
 
   return g_test_run ();
