@@ -1469,6 +1469,79 @@ needs_relay (const char *a, const char *b)
          || (b_sym && g_str_equal (a, "port-restricted"));
 }
 
+/* --- contacts --- */
+
+/* Two people behind two NATs save each other in a code chat; later, with
+ * no code, `chat` on one side finds `listen` on the other through their
+ * meeting point on the lab's rendezvous server, and they connect directly,
+ * as the code chat did. */
+static void
+test_contacts_meet_again (void)
+{
+  const char *const contact_saved_event[] = { "contact-saved", "error", NULL };
+  g_autofree char *top = g_dir_make_tmp ("natlab-contacts-XXXXXX", NULL);
+  g_autofree char *save_a = g_strdup_printf ("STUN --data-dir=%s/a --save-contact", top);
+  g_autofree char *save_b = g_strdup_printf ("STUN --data-dir=%s/b --save-contact", top);
+  g_autofree char *listen_a = g_strdup_printf ("STUN --data-dir=%s/a", top);
+  g_autofree char *chat_b = g_strdup_printf ("STUN --data-dir=%s/b --no-stored-copies", top);
+  const char *const code_event[] = { "code", NULL };
+  g_autoptr (PhTestProcess) a = NULL;
+  g_autoptr (PhTestProcess) b = NULL;
+  g_autoptr (JsonObject) code = NULL;
+  g_autoptr (JsonObject) saved_a = NULL;
+  g_autoptr (JsonObject) saved_b = NULL;
+  g_autoptr (JsonObject) connected = NULL;
+  g_autoptr (JsonObject) message = NULL;
+  g_autoptr (JsonObject) first_look = NULL;
+  Lab *lab = get_lab ("");
+  gint64 start;
+
+  if (lab == NULL || !lab_set_nat (lab, "a", "port-restricted")
+      || !lab_set_nat (lab, "b", "port-restricted"))
+    return;
+  a = spawn_cli (lab, "A", save_a, "host", NULL);
+  code = ph_test_process_next_event (a, code_event, CODE_TIMEOUT_MS);
+  g_assert_nonnull (code);
+  b = spawn_cli (lab, "B", save_b, "join", json_object_get_string_member (code, "code"));
+  ph_test_process_close_stdin (a);
+  ph_test_process_close_stdin (b);
+  saved_a = ph_test_process_next_event (a, contact_saved_event, CONNECT_TIMEOUT_MS);
+  saved_b = ph_test_process_next_event (b, contact_saved_event, CONNECT_TIMEOUT_MS);
+  g_assert_nonnull (saved_a);
+  g_assert_nonnull (saved_b);
+  g_assert_cmpstr (json_object_get_string_member (saved_a, "event"), ==, "contact-saved");
+  g_assert_cmpstr (json_object_get_string_member (saved_b, "event"), ==, "contact-saved");
+  g_assert_cmpint (ph_test_process_wait_exit (a, EXIT_TIMEOUT_MS), ==, 0);
+  g_assert_cmpint (ph_test_process_wait_exit (b, EXIT_TIMEOUT_MS), ==, 0);
+  g_clear_pointer (&a, ph_test_process_free);
+  g_clear_pointer (&b, ph_test_process_free);
+
+  a = spawn_cli (lab, "A", listen_a, "listen", NULL);
+  first_look = ph_test_process_wait_event (a, "presence", CODE_TIMEOUT_MS);
+  start = g_get_monotonic_time ();
+  b = spawn_cli (lab, "B", chat_b, "chat", "A");
+  ph_test_process_write_line (b, "met again behind two NATs");
+  ph_test_process_close_stdin (b);
+  connected = ph_test_process_wait_event (b, "connected", CONNECT_TIMEOUT_MS);
+  g_string_append_printf (
+      summary, "%-52s %s after %" G_GINT64_FORMAT " ms (setup %.1f ms)\n",
+      "contacts met again, port-restricted <-> port-restricted",
+      json_object_get_boolean_member (json_object_get_object_member (connected, "path"), "relayed")
+          ? "relayed"
+          : "direct",
+      (g_get_monotonic_time () - start) / 1000,
+      json_object_get_double_member (connected, "setup_ms"));
+  g_assert_false (json_object_get_boolean_member (json_object_get_object_member (connected, "path"),
+                                                  "relayed"));
+  message = ph_test_process_wait_event (a, "message", CONNECT_TIMEOUT_MS);
+  g_assert_cmpstr (json_object_get_string_member (message, "text"), ==,
+                   "met again behind two NATs");
+  g_assert_cmpint (ph_test_process_wait_exit (b, EXIT_TIMEOUT_MS), ==, 0);
+  ph_test_process_kill (a, SIGTERM);
+  g_assert_cmpint (ph_test_process_wait_exit (a, EXIT_TIMEOUT_MS), ==, 0);
+  ph_test_remove_tree (top);
+}
+
 static void
 test_cell (gconstpointer data)
 {
@@ -2047,6 +2120,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/natlab/public/nat-check", test_public_nat_check);
   g_test_add_func ("/natlab/public/symmetric-with-delay", test_public_to_symmetric_with_delay);
   g_test_add_func ("/natlab/hairpin/port-restricted", test_hairpin);
+  g_test_add_func ("/natlab/contacts/meet-again", test_contacts_meet_again);
   g_test_add_func ("/natlab/fault/bulk-lossless", test_bulk_lossless);
   ph_test_add_func_with_hooks ("/natlab/fault/slow-rendezvous", test_slow_rendezvous);
   g_test_add_func ("/natlab/fault/path-cut", test_path_cut);
