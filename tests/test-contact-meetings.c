@@ -287,6 +287,42 @@ test_timeout_when_nobody_comes (Fixture *fixture, gconstpointer data)
   g_assert_cmpint (ph_test_process_wait_exit (bob, EVENT_TIMEOUT_MS), ==, 1);
 }
 
+/* What one `chat` could not deliver, the profile keeps: Bob's next `chat`,
+ * with nothing new to say, delivers it to Alice once she is there. */
+static void
+test_kept_for_the_next_run (Fixture *fixture, gconstpointer data)
+{
+  const char *text = "written yesterday";
+  const char *args[] = { "--data-dir",         fixture->bob, "--timeout", "1",
+                         "--no-stored-copies", "chat",       "Alice",     NULL };
+  g_autoptr (PhTestProcess) bob
+      = ph_test_spawn_cli (fixture->server.url, "Bob", PH_TEST_CLI_JSON, args, NULL);
+  g_autoptr (PhTestProcess) alice = NULL;
+  g_autoptr (JsonObject) sent = NULL;
+  g_autoptr (JsonObject) gave_up = NULL;
+  g_autoptr (JsonObject) delivered = NULL;
+  g_autoptr (JsonObject) message = NULL;
+
+  ph_test_process_write_line (bob, text);
+  ph_test_process_close_stdin (bob);
+  sent = ph_test_process_wait_event (bob, "sent", EVENT_TIMEOUT_MS);
+  gave_up = ph_test_process_wait_event (bob, "error", EVENT_TIMEOUT_MS);
+  g_assert_cmpstr (json_object_get_string_member (gave_up, "code"), ==, "timeout");
+  g_assert_cmpint (ph_test_process_wait_exit (bob, EVENT_TIMEOUT_MS), ==, 1);
+  g_clear_pointer (&bob, ph_test_process_free);
+
+  alice = spawn (fixture, "Alice", fixture->alice, "listen", NULL);
+  bob = spawn_direct_chat (fixture, "Bob", fixture->bob, "Alice");
+  ph_test_process_close_stdin (bob);
+  delivered = ph_test_process_wait_event (bob, "delivered", CONNECT_TIMEOUT_MS);
+  g_assert_cmpstr (json_object_get_string_member (delivered, "id"), ==,
+                   json_object_get_string_member (sent, "id"));
+  g_assert_cmpint (ph_test_process_wait_exit (bob, EVENT_TIMEOUT_MS), ==, 0);
+  message = ph_test_process_wait_event (alice, "message", EVENT_TIMEOUT_MS);
+  g_assert_cmpstr (json_object_get_string_member (message, "text"), ==, text);
+  stop_listening (alice);
+}
+
 /* Counts the `message` events @process printed with @text. */
 static guint
 count_messages (PhTestProcess *process, const char *text)
@@ -509,6 +545,7 @@ main (int argc, char *argv[])
   ADD ("chat-without-a-code", test_chat_without_a_code);
   ADD ("waiting-until-the-contact-comes", test_waiting_until_the_contact_comes);
   ADD ("timeout-when-nobody-comes", test_timeout_when_nobody_comes);
+  ADD ("kept-for-the-next-run", test_kept_for_the_next_run);
   ADD ("contacts-shows-presence", test_contacts_shows_presence);
   ADD ("stored-copy-reaches-an-offline-contact", test_stored_copy_reaches_an_offline_contact);
   ADD ("both-paths-deliver-once", test_both_paths_deliver_once);

@@ -10,51 +10,32 @@
 
 #include "ph-cli-contacts.h"
 #include "ph-cli-meet.h"
-#include "ph-contact-meetings.h"
+#include "ph-contact-outbox.h"
 #include "ph-error.h"
 
 /* `chat CONTACT` and `listen`: meeting saved contacts again without a
- * code (ph-contact-meetings.h). */
-
-/* A message typed to the contact: the same id whichever way it goes
- * (directly in each conversation, as a stored copy), so the contact tells
- * it once. */
-typedef struct
-{
-  char *text;
-  char *id;
-  gint64 time_ms;
-  gboolean storing;
-  gboolean stored; /* a sealed copy waits on the server */
-} Outgoing;
+ * code (ph-contact-meetings.h), with what is said kept in the profile's
+ * history, so that what one run did not deliver the next one does
+ * (ph-contact-outbox.h). */
 
 typedef struct
 {
   GMainLoop *loop;
   PhCliOutput *output;
   PhContactBook *book;
+  PhHistory *history; /* NULL: nothing outlives this run */
   PhContactMeetings *meetings;
-  PhContact *contact; /* `chat`: the one contact; NULL for `listen` */
+  PhContact *contact;  /* `chat`: the one contact; NULL for `listen` */
+  GPtrArray *outboxes; /* of PhContactOutbox: the contact's, or every contact's */
   GDataInputStream *input;
   GCancellable *cancellable;
-  GPtrArray *undelivered; /* of Outgoing, in the order typed */
   guint timeout_seconds;
   guint timeout_id;
-  gboolean leave_copies;
   gboolean told_waiting;
-  gboolean contact_offline; /* after the first look, until they are back */
   gboolean input_ended;
   gboolean finishing;
   int exit_status;
 } Meet;
-
-static void
-outgoing_free (Outgoing *outgoing)
-{
-  g_free (outgoing->text);
-  g_free (outgoing->id);
-  g_free (outgoing);
-}
 
 static const char *
 contact_name (PhConversation *conversation)
@@ -62,21 +43,10 @@ contact_name (PhConversation *conversation)
   return ph_contact_get_name (ph_conversation_get_meeting_contact (conversation));
 }
 
-static Outgoing *
-find_outgoing (Meet *meet, const char *id, guint *out_position)
+static PhContactOutbox *
+chat_outbox (Meet *meet)
 {
-  for (guint i = 0; i < meet->undelivered->len; i++)
-    {
-      Outgoing *outgoing = g_ptr_array_index (meet->undelivered, i);
-
-      if (g_str_equal (outgoing->id, id))
-        {
-          if (out_position != NULL)
-            *out_position = i;
-          return outgoing;
-        }
-    }
-  return NULL;
+  return g_ptr_array_index (meet->outboxes, 0);
 }
 
 /* Leaving */
@@ -110,32 +80,26 @@ finish (Meet *meet, int status)
   ph_contact_meetings_leave_async (meet->meetings, meetings_left_cb, meet);
 }
 
-/* At the end of input, once each message was delivered or waits on the
- * server. */
+/* At the end of input, once each message (of this run or an earlier one)
+ * was delivered or waits on the server. */
 static void
 maybe_finish (Meet *meet)
 {
-  if (meet->contact == NULL || !meet->input_ended)
-    return;
-  for (guint i = 0; i < meet->undelivered->len; i++)
-    if (!((Outgoing *)g_ptr_array_index (meet->undelivered, i))->stored)
-      return;
-  finish (meet, 0);
+  if (meet->contact != NULL && meet->input_ended
+      && ph_contact_outbox_get_unsettled (chat_outbox (meet)) == 0)
+    finish (meet, 0);
 }
 
 static void
 timeout_cb (gpointer user_data)
 {
   Meet *meet = user_data;
-  guint waiting = 0;
-  g_autoptr (GError) error = NULL;
-
-  for (guint i = 0; i < meet->undelivered->len; i++)
-    waiting += !((Outgoing *)g_ptr_array_index (meet->undelivered, i))->stored;
-  error = g_error_new (PH_ERROR, PH_ERROR_TIMEOUT,
-                       "%u message(s) did not reach %s within %u s; start `chat` again to send "
-                       "them.",
-                       waiting, ph_contact_get_name (meet->contact), meet->timeout_seconds);
+  g_autoptr (GError) error = g_error_new (
+      PH_ERROR, PH_ERROR_TIMEOUT,
+      "%u message(s) did not reach %s within %u s; they are kept and go with the next `chat` or "
+      "`listen`.",
+      ph_contact_outbox_get_unsettled (chat_outbox (meet)), ph_contact_get_name (meet->contact),
+      meet->timeout_seconds);
 
   meet->timeout_id = 0;
   ph_cli_output_error (meet->output, error);
@@ -145,82 +109,36 @@ timeout_cb (gpointer user_data)
 /* Messages */
 
 static void
-hand_over (Meet *meet, PhConversation *conversation, Outgoing *outgoing)
+stored_cb (PhContactOutbox *outbox, const char *id, Meet *meet)
 {
-  g_autoptr (GError) error = NULL;
-
-  if (ph_conversation_send_message_with_id (conversation, outgoing->id, outgoing->time_ms,
-                                            outgoing->text, &error))
-    ph_cli_output_sent (meet->output, outgoing->id, outgoing->text);
-  else
-    ph_cli_output_error (meet->output, error);
-}
-
-typedef struct
-{
-  Meet *meet;
-  char *id;
-} CopyLeaving;
-
-static void
-copy_left_cb (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  g_autofree CopyLeaving *leaving = user_data;
-  g_autofree char *id = leaving->id;
-  Meet *meet = leaving->meet;
-  g_autoptr (GError) error = NULL;
-  /* The message may have been delivered (and freed) meanwhile. */
-  Outgoing *outgoing = find_outgoing (meet, id, NULL);
-
-  if (!ph_contact_meetings_leave_copy_finish (PH_CONTACT_MEETINGS (source), result, &error))
-    {
-      if (outgoing != NULL)
-        outgoing->storing = FALSE;
-      ph_cli_output_error (meet->output, error);
-      return;
-    }
-  ph_cli_output_stored (meet->output, id, ph_contact_get_name (meet->contact));
-  if (outgoing != NULL)
-    outgoing->stored = TRUE;
+  ph_cli_output_stored (meet->output, id,
+                        ph_contact_get_name (ph_contact_outbox_get_contact (outbox)));
   maybe_finish (meet);
 }
 
-/* While the contact is away, a sealed copy of each message waits for them
- * on the server (ph-sealed-mail.h); it still goes directly if they come
- * back while this runs. */
 static void
-leave_copies (Meet *meet)
+delivered_cb (PhContactOutbox *outbox, const char *id, Meet *meet)
 {
-  if (!meet->leave_copies || !meet->contact_offline
-      || !ph_contact_meetings_can_leave_copy (meet->meetings, meet->contact))
-    return;
-  for (guint i = 0; i < meet->undelivered->len; i++)
-    {
-      Outgoing *outgoing = g_ptr_array_index (meet->undelivered, i);
-      CopyLeaving *leaving;
-
-      if (outgoing->storing || outgoing->stored)
-        continue;
-      outgoing->storing = TRUE;
-      leaving = g_new0 (CopyLeaving, 1);
-      leaving->meet = meet;
-      leaving->id = g_strdup (outgoing->id);
-      ph_contact_meetings_leave_copy_async (meet->meetings, meet->contact, outgoing->id,
-                                            outgoing->time_ms, outgoing->text, copy_left_cb,
-                                            leaving);
-    }
+  ph_cli_output_delivered (meet->output, id);
+  maybe_finish (meet);
 }
 
-static PhConversation *
-live_conversation (Meet *meet)
+static void
+received_cb (PhContactOutbox *outbox, const char *id, gint64 time_ms, const char *text, Meet *meet)
 {
-  PhConversation *conversation
-      = ph_contact_meetings_get_conversation (meet->meetings, meet->contact);
+  ph_cli_output_contact_message (meet->output, id, ph_contact_outbox_get_contact (outbox), text);
+}
 
-  if (conversation == NULL
-      || ph_conversation_get_state (conversation) >= PH_CONVERSATION_STATE_CLOSED)
-    return NULL;
-  return conversation;
+static void
+add_outbox (Meet *meet, PhContact *contact, gboolean leave_copies)
+{
+  PhContactOutbox *outbox
+      = ph_contact_outbox_new (meet->meetings, contact, meet->history, leave_copies);
+
+  g_signal_connect (outbox, "message-stored", G_CALLBACK (stored_cb), meet);
+  g_signal_connect (outbox, "message-delivered", G_CALLBACK (delivered_cb), meet);
+  g_signal_connect (outbox, "message-received", G_CALLBACK (received_cb), meet);
+  g_ptr_array_add (meet->outboxes, outbox);
 }
 
 static void read_next_line (Meet *meet);
@@ -231,9 +149,8 @@ line_read_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   Meet *meet = user_data;
   g_autoptr (GError) error = NULL;
   g_autofree char *line = NULL;
+  g_autofree char *id = NULL;
   gsize length;
-  Outgoing *outgoing;
-  PhConversation *conversation;
 
   line = g_data_input_stream_read_line_finish_utf8 (G_DATA_INPUT_STREAM (source), result, &length,
                                                     &error);
@@ -255,15 +172,11 @@ line_read_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 
   if (length > 0 && line[length - 1] == '\r')
     line[length - 1] = '\0';
-  outgoing = g_new0 (Outgoing, 1);
-  outgoing->text = g_steal_pointer (&line);
-  outgoing->id = g_uuid_string_random ();
-  outgoing->time_ms = g_get_real_time () / 1000;
-  g_ptr_array_add (meet->undelivered, outgoing);
-  conversation = live_conversation (meet);
-  if (conversation != NULL)
-    hand_over (meet, conversation, outgoing);
-  leave_copies (meet);
+  id = ph_contact_outbox_send (chat_outbox (meet), line, &error);
+  if (id == NULL)
+    ph_cli_output_error (meet->output, error);
+  else
+    ph_cli_output_sent (meet->output, id, line);
   read_next_line (meet);
 }
 
@@ -285,24 +198,6 @@ identity_proven_cb (PhConversation *conversation, GParamSpec *pspec, Meet *meet)
   ph_cli_output_connected (meet->output, contact_name (conversation),
                            ph_conversation_get_setup_times (conversation),
                            ph_conversation_get_path (conversation));
-}
-
-static void
-message_received_cb (PhContactMeetings *meetings, PhContact *contact, const char *id,
-                     gint64 time_ms, const char *text, Meet *meet)
-{
-  ph_cli_output_contact_message (meet->output, id, contact, text);
-}
-
-static void
-message_delivered_cb (PhContactMeetings *meetings, PhContact *contact, const char *id, Meet *meet)
-{
-  guint position;
-
-  ph_cli_output_delivered (meet->output, id);
-  if (find_outgoing (meet, id, &position) != NULL)
-    g_ptr_array_remove_index (meet->undelivered, position);
-  maybe_finish (meet);
 }
 
 static void
@@ -330,10 +225,6 @@ conversation_started_cb (PhContactMeetings *meetings, PhContact *contact,
   g_signal_connect (conversation, "notify::contact", G_CALLBACK (identity_proven_cb), meet);
   g_signal_connect (conversation, "closed", G_CALLBACK (closed_cb), meet);
   g_signal_connect (conversation, "failed", G_CALLBACK (failed_cb), meet);
-  /* What an earlier conversation did not deliver goes again in this one. */
-  if (meet->contact != NULL)
-    for (guint i = 0; i < meet->undelivered->len; i++)
-      hand_over (meet, conversation, g_ptr_array_index (meet->undelivered, i));
 }
 
 static void
@@ -342,15 +233,12 @@ presence_changed_cb (PhContactMeetings *meetings, PhContact *contact, Meet *meet
   gboolean online = ph_contact_meetings_is_online (meetings, contact);
 
   ph_cli_output_presence (meet->output, ph_contact_get_name (contact), online);
-  if (meet->contact == NULL)
-    return;
-  meet->contact_offline = !online && live_conversation (meet) == NULL;
-  if (meet->contact_offline && !meet->told_waiting)
+  if (meet->contact != NULL && !online && !meet->told_waiting
+      && ph_contact_outbox_get_live_conversation (chat_outbox (meet)) == NULL)
     {
       meet->told_waiting = TRUE;
       ph_cli_output_waiting (meet->output, ph_contact_get_name (contact));
     }
-  leave_copies (meet);
 }
 
 static gboolean
@@ -364,8 +252,23 @@ interrupt_cb (gpointer user_data)
       g_main_loop_quit (meet->loop);
       return G_SOURCE_CONTINUE;
     }
-  finish (meet, meet->contact != NULL && meet->undelivered->len > 0 ? 1 : 0);
+  finish (meet, meet->contact != NULL && ph_contact_outbox_get_unsettled (chat_outbox (meet)) > 0
+                    ? 1
+                    : 0);
   return G_SOURCE_CONTINUE;
+}
+
+/* The profile's history: what is said with contacts, and the outbox. */
+static PhHistory *
+open_history (const char *profile)
+{
+  g_autofree char *path = g_build_filename (profile, PH_CLI_HISTORY_FILE, NULL);
+  g_autoptr (GError) error = NULL;
+  PhHistory *history = ph_history_open (path, &error);
+
+  if (history == NULL)
+    g_printerr ("Messages will not be kept: %s\n", error->message);
+  return history;
 }
 
 int
@@ -396,16 +299,24 @@ ph_cli_run_meet (const PhCliMeetOptions *options, PhCliOutput *output)
   meet.output = output;
   meet.loop = g_main_loop_new (NULL, FALSE);
   meet.cancellable = g_cancellable_new ();
-  meet.undelivered = g_ptr_array_new_with_free_func ((GDestroyNotify)outgoing_free);
   meet.timeout_seconds = options->timeout_seconds;
-  meet.leave_copies = options->leave_copies;
+  meet.history = open_history (options->profile);
   meet.meetings = ph_contact_meetings_new (options->rendezvous, meet.book, options->name,
                                            options->ice_config, options->use_server_turn);
   g_signal_connect (meet.meetings, "conversation-started", G_CALLBACK (conversation_started_cb),
                     &meet);
   g_signal_connect (meet.meetings, "presence-changed", G_CALLBACK (presence_changed_cb), &meet);
-  g_signal_connect (meet.meetings, "message-received", G_CALLBACK (message_received_cb), &meet);
-  g_signal_connect (meet.meetings, "message-delivered", G_CALLBACK (message_delivered_cb), &meet);
+  meet.outboxes = g_ptr_array_new_with_free_func (g_object_unref);
+  if (meet.contact != NULL)
+    add_outbox (&meet, meet.contact, options->leave_copies);
+  else
+    for (guint i = 0; i < g_list_model_get_n_items (G_LIST_MODEL (meet.book)); i++)
+      {
+        g_autoptr (PhContact) contact = g_list_model_get_item (G_LIST_MODEL (meet.book), i);
+
+        /* `listen` delivers what earlier runs left, directly only. */
+        add_outbox (&meet, contact, FALSE);
+      }
   interrupt_id = g_unix_signal_add (SIGINT, interrupt_cb, &meet);
   terminate_id = g_unix_signal_add (SIGTERM, interrupt_cb, &meet);
 
@@ -424,11 +335,12 @@ ph_cli_run_meet (const PhCliMeetOptions *options, PhCliOutput *output)
   g_clear_handle_id (&meet.timeout_id, g_source_remove);
   g_cancellable_cancel (meet.cancellable);
   g_clear_object (&meet.input);
+  g_ptr_array_unref (meet.outboxes);
   g_clear_object (&meet.meetings);
+  g_clear_object (&meet.history);
   g_clear_object (&meet.contact);
   g_clear_object (&meet.book);
   g_clear_object (&meet.cancellable);
-  g_ptr_array_unref (meet.undelivered);
   g_main_loop_unref (meet.loop);
   return meet.exit_status;
 }

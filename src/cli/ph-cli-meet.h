@@ -8,6 +8,9 @@
 
 G_BEGIN_DECLS
 
+/* In the profile folder: what is said with contacts, and the outbox. */
+#define PH_CLI_HISTORY_FILE "history.db"
+
 typedef struct
 {
   const char *profile;

@@ -4,13 +4,11 @@
 #include "config.h"
 
 #include <glib/gi18n.h>
-#include <string.h>
 
 #include "ph-chat.h"
-#include "ph-contact-meetings.h"
+#include "ph-contact-outbox.h"
 #include "ph-error-text.h"
 #include "ph-error.h"
-#include "ph-frame.h"
 #include "ph-message-text.h"
 #include "ph-untrusted-text.h"
 
@@ -38,12 +36,10 @@ struct _PhChat
   gboolean messages_loaded;
 
   /* A contact's chat (ph_chat_new_for_contact): one list of messages across
-   * the contact's meetings and the app's runs. */
+   * the contact's meetings and the app's runs, kept by its outbox. */
   PhContact *contact;
-  PhContactMeetings *meetings;
+  PhContactOutbox *outbox;
   gboolean contact_online;
-  GHashTable *stored;   /* ids of our messages whose sealed copy waits on the server */
-  GHashTable *received; /* ids of the contact's messages shown already */
 };
 
 G_DEFINE_FINAL_TYPE (PhChat, ph_chat, G_TYPE_OBJECT)
@@ -81,10 +77,6 @@ static guint signals[N_SIGNALS];
 /* Failure reasons stored with a message, shown by its row. */
 #define FAILED_CHAT_ENDED "chat-ended"
 #define FAILED_APP_CLOSED "app-closed"
-
-/* A contact's chat is kept in the history under this prefix and the
- * contact's id. */
-#define CONTACT_HISTORY_PREFIX "contact-"
 
 static const char *
 describe_failure (const char *reason)
@@ -412,102 +404,13 @@ message_state_from_history (const PhHistoryMessage *stored)
     }
 }
 
-/* A contact's chat */
+/* A contact's chat: what its outbox (ph-contact-outbox.h) keeps and
+ * reports, as messages on screen. */
 
 static gboolean
 is_our_contact (PhChat *self, PhContact *contact)
 {
   return g_str_equal (ph_contact_get_id (contact), ph_contact_get_id (self->contact));
-}
-
-/* The contact's conversation once it proved their identity: messages go
- * there directly. */
-static PhConversation *
-live_conversation (PhChat *self)
-{
-  PhConversation *conversation
-      = ph_contact_meetings_get_conversation (self->meetings, self->contact);
-  PhConversationState state;
-
-  if (conversation == NULL || ph_conversation_get_contact (conversation) == NULL)
-    return NULL;
-  state = ph_conversation_get_state (conversation);
-  if (state != PH_CONVERSATION_STATE_CONNECTED && state != PH_CONVERSATION_STATE_RECONNECTING)
-    return NULL;
-  return conversation;
-}
-
-typedef struct
-{
-  PhChat *self; /* a reference */
-  PhMessage *message;
-} CopyLeaving;
-
-static void
-copy_left_cb (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  g_autofree CopyLeaving *leaving = user_data;
-  g_autoptr (PhChat) self = leaving->self;
-  g_autoptr (PhMessage) message = leaving->message;
-  const char *id = ph_message_get_id (message);
-  g_autoptr (GError) error = NULL;
-
-  if (!ph_contact_meetings_leave_copy_finish (PH_CONTACT_MEETINGS (source), result, &error))
-    {
-      g_hash_table_remove (self->stored, id);
-      g_warning ("A message to %s did not reach the server: %s",
-                 ph_contact_get_name (self->contact), error->message);
-      return;
-    }
-  /* Delivered directly meanwhile: nothing to say. */
-  if (!g_hash_table_contains (self->unacknowledged, id))
-    return;
-  store_message_state (self, message, PH_HISTORY_MESSAGE_SENT, NULL);
-  ph_message_set_state (message, PH_MESSAGE_STATE_WAITING);
-}
-
-/* While the contact is offline, each message also waits for them on the
- * server, sealed (ph-sealed-mail.h); once they are back it goes directly,
- * under the same id, and they show it once. */
-static void
-deliver (PhChat *self, PhMessage *message)
-{
-  PhConversation *conversation = live_conversation (self);
-  const char *id = ph_message_get_id (message);
-  g_autoptr (GError) error = NULL;
-  CopyLeaving *leaving;
-
-  if (conversation != NULL)
-    {
-      if (!ph_conversation_send_message_with_id (conversation, id, ph_message_get_time (message),
-                                                 ph_message_get_text (message), &error))
-        g_warning ("A message to %s was not sent: %s", ph_contact_get_name (self->contact),
-                   error->message);
-      return;
-    }
-  if (self->contact_online || g_hash_table_contains (self->stored, id)
-      || !ph_contact_meetings_can_leave_copy (self->meetings, self->contact))
-    return;
-  g_hash_table_add (self->stored, g_strdup (id));
-  leaving = g_new0 (CopyLeaving, 1);
-  leaving->self = g_object_ref (self);
-  leaving->message = g_object_ref (message);
-  ph_contact_meetings_leave_copy_async (self->meetings, self->contact, id,
-                                        ph_message_get_time (message),
-                                        ph_message_get_text (message), copy_left_cb, leaving);
-}
-
-/* What is not delivered yet, in the order it was written. */
-static void
-deliver_all (PhChat *self)
-{
-  for (guint i = 0; i < g_list_model_get_n_items (G_LIST_MODEL (self->messages)); i++)
-    {
-      g_autoptr (PhMessage) message = g_list_model_get_item (G_LIST_MODEL (self->messages), i);
-
-      if (g_hash_table_contains (self->unacknowledged, ph_message_get_id (message)))
-        deliver (self, message);
-    }
 }
 
 static void
@@ -523,51 +426,46 @@ set_contact_online (PhChat *self, gboolean online)
 static void
 contact_presence_cb (PhChat *self, PhContact *contact, PhContactMeetings *meetings)
 {
-  if (!is_our_contact (self, contact))
-    return;
-  set_contact_online (self, ph_contact_meetings_is_online (meetings, contact));
-  deliver_all (self);
-}
-
-static void
-contact_message_cb (PhChat *self, PhContact *contact, const char *id, gint64 time_ms,
-                    const char *text, PhContactMeetings *meetings)
-{
-  if (!is_our_contact (self, contact) || g_hash_table_contains (self->received, id))
-    return;
-  g_hash_table_add (self->received, g_strdup (id));
-  set_peer_typing (self, FALSE);
-  ph_chat_add_received (self, id, time_ms, text);
-}
-
-static void
-contact_delivered_cb (PhChat *self, PhContact *contact, const char *id, PhContactMeetings *meetings)
-{
-  if (!is_our_contact (self, contact))
-    return;
-  g_hash_table_remove (self->stored, id);
-  message_delivered_cb (self, id, NULL);
-}
-
-static void
-identity_proven_cb (PhChat *self, GParamSpec *pspec, PhConversation *conversation)
-{
-  if (ph_conversation_get_contact (conversation) != NULL)
-    deliver_all (self);
+  if (is_our_contact (self, contact))
+    set_contact_online (self, ph_contact_meetings_is_online (meetings, contact));
 }
 
 static void
 contact_conversation_cb (PhChat *self, PhContact *contact, PhConversation *conversation,
                          PhContactMeetings *meetings)
 {
-  if (!is_our_contact (self, contact))
-    return;
-  g_signal_connect_object (conversation, "notify::contact", G_CALLBACK (identity_proven_cb), self,
-                           G_CONNECT_SWAPPED);
-  g_signal_connect_object (conversation, "message-sent", G_CALLBACK (message_sent_cb), self,
-                           G_CONNECT_SWAPPED);
-  g_signal_connect_object (conversation, "notify::peer-typing", G_CALLBACK (peer_typing_cb), self,
-                           G_CONNECT_SWAPPED);
+  if (is_our_contact (self, contact))
+    g_signal_connect_object (conversation, "notify::peer-typing", G_CALLBACK (peer_typing_cb), self,
+                             G_CONNECT_SWAPPED);
+}
+
+static void
+outbox_sent_cb (PhChat *self, const char *id, PhContactOutbox *outbox)
+{
+  message_sent_cb (self, id, NULL);
+}
+
+static void
+outbox_stored_cb (PhChat *self, const char *id, PhContactOutbox *outbox)
+{
+  PhMessage *message = g_hash_table_lookup (self->unacknowledged, id);
+
+  if (message != NULL)
+    ph_message_set_state (message, PH_MESSAGE_STATE_WAITING);
+}
+
+static void
+outbox_delivered_cb (PhChat *self, const char *id, PhContactOutbox *outbox)
+{
+  message_delivered_cb (self, id, NULL);
+}
+
+static void
+outbox_received_cb (PhChat *self, const char *id, gint64 time_ms, const char *text,
+                    PhContactOutbox *outbox)
+{
+  set_peer_typing (self, FALSE);
+  ph_chat_add_received (self, id, time_ms, text);
 }
 
 static void
@@ -576,48 +474,22 @@ contact_renamed_cb (PhChat *self)
   update_peer_name (self);
   update_title (self);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PEER_NAME]);
-  if (set_field (&self->record->peer_name, ph_contact_get_name (self->contact)))
-    store_record (self);
 }
 
-/* The contact's chat in the history, made on its first run. */
-static gboolean
-find_or_add_record (PhChat *self, PhHistory *history, GError **error)
-{
-  g_autofree char *id = ph_chat_contact_history_id (self->contact);
-  g_autoptr (GPtrArray) records = ph_history_list_conversations (history, error);
-
-  if (records == NULL)
-    return FALSE;
-  for (guint i = 0; i < records->len; i++)
-    {
-      const PhHistoryConversation *record = records->pdata[i];
-
-      if (g_str_equal (record->id, id))
-        {
-          ph_history_conversation_free (self->record);
-          self->record = ph_history_conversation_copy (record);
-          return TRUE;
-        }
-    }
-  g_free (self->record->id);
-  self->record->id = g_steal_pointer (&id);
-  set_field (&self->record->peer_name, ph_contact_get_name (self->contact));
-  return ph_history_add_conversation (history, self->record, error);
-}
-
-/* Everything said with the contact in earlier runs; what was not
- * delivered then goes on now: the outbox survives the app. */
+/* Everything said with the contact in earlier runs. Ours not delivered
+ * yet are the outbox's to send; "sent" in the history means a copy waits
+ * on the server, or the contact has not acknowledged it. */
 static void
-load_contact_messages (PhChat *self)
+load_contact_messages (PhChat *self, PhHistory *history)
 {
+  const PhHistoryConversation *record = ph_contact_outbox_get_record (self->outbox);
   g_autoptr (GPtrArray) stored = NULL;
   g_autoptr (GError) error = NULL;
 
   self->messages_loaded = TRUE;
-  if (self->history == NULL)
+  if (record == NULL)
     return;
-  stored = ph_history_list_messages_before (self->history, self->record->id, 0, 0, &error);
+  stored = ph_history_list_messages_before (history, record->id, 0, 0, &error);
   if (stored == NULL)
     {
       report_history_error (self, error);
@@ -625,28 +497,33 @@ load_contact_messages (PhChat *self)
     }
   for (guint i = 0; i < stored->len; i++)
     {
-      const PhHistoryMessage *record = stored->pdata[i];
+      const PhHistoryMessage *entry = stored->pdata[i];
       g_autoptr (PhMessage) message
-          = ph_message_new (record->id, record->text, record->time_ms, record->outgoing);
-      PhMessageState state = message_state_from_history (record);
+          = ph_message_new (entry->id, entry->text, entry->time_ms, entry->outgoing);
+      PhMessageState state = message_state_from_history (entry);
 
-      if (!record->outgoing)
-        g_hash_table_add (self->received, g_strdup (record->id));
-      else if (state == PH_MESSAGE_STATE_SENDING || state == PH_MESSAGE_STATE_SENT)
-        {
-          g_hash_table_insert (self->unacknowledged, g_strdup (record->id), g_object_ref (message));
-          /* A contact's message is "sent" in the history once its copy is
-           * on the server. */
-          if (state == PH_MESSAGE_STATE_SENT)
-            {
-              g_hash_table_add (self->stored, g_strdup (record->id));
-              state = PH_MESSAGE_STATE_WAITING;
-            }
-        }
-      ph_message_set_failure_reason (message, describe_failure (record->failure_reason));
+      if (state == PH_MESSAGE_STATE_SENDING || state == PH_MESSAGE_STATE_SENT)
+        g_hash_table_insert (self->unacknowledged, g_strdup (entry->id), g_object_ref (message));
+      if (state == PH_MESSAGE_STATE_SENT)
+        state = PH_MESSAGE_STATE_WAITING;
       ph_message_set_state (message, state);
       g_list_store_append (self->messages, message);
     }
+}
+
+static PhMessage *
+send_to_contact (PhChat *self, const char *text, GError **error)
+{
+  g_autofree char *id = ph_contact_outbox_send (self->outbox, text, error);
+  g_autoptr (PhMessage) message = NULL;
+
+  if (id == NULL)
+    return NULL;
+  message = ph_message_new (id, text, g_get_real_time () / 1000, TRUE);
+  g_hash_table_insert (self->unacknowledged, g_strdup (id), g_object_ref (message));
+  g_list_store_append (self->messages, message);
+  update_subtitle (self);
+  return g_steal_pointer (&message);
 }
 
 static void
@@ -698,10 +575,8 @@ ph_chat_dispose (GObject *object)
   g_clear_object (&self->messages);
   g_clear_object (&self->conversation);
   g_clear_object (&self->history);
-  g_clear_object (&self->meetings);
+  g_clear_object (&self->outbox);
   g_clear_object (&self->contact);
-  g_clear_pointer (&self->stored, g_hash_table_unref);
-  g_clear_pointer (&self->received, g_hash_table_unref);
 
   G_OBJECT_CLASS (ph_chat_parent_class)->dispose (object);
 }
@@ -826,8 +701,6 @@ ph_chat_init (PhChat *self)
   self->messages = g_list_store_new (PH_TYPE_MESSAGE);
   self->unacknowledged = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
   self->record = ph_history_conversation_new ();
-  self->stored = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  self->received = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
 }
 
 PhChat *
@@ -878,7 +751,6 @@ PhChat *
 ph_chat_new_for_contact (PhContactMeetings *meetings, PhContact *contact, PhHistory *history)
 {
   g_autoptr (PhConversation) idle = NULL;
-  g_autoptr (GError) error = NULL;
   PhChat *self;
 
   g_return_val_if_fail (PH_IS_CONTACT_MEETINGS (meetings), NULL);
@@ -886,49 +758,33 @@ ph_chat_new_for_contact (PhContactMeetings *meetings, PhContact *contact, PhHist
   g_return_val_if_fail (history == NULL || PH_IS_HISTORY (history), NULL);
 
   /* Views that look at a chat's conversation see one that never starts;
-   * the contact's own come and go with their meetings. */
+   * the contact's own come and go with their meetings. The outbox keeps
+   * this chat's history, not the chat. */
   idle = ph_conversation_new ("", "", NULL);
   self = g_object_new (PH_TYPE_CHAT, "conversation", idle, "contact", contact, NULL);
-  self->meetings = g_object_ref (meetings);
+  self->outbox = ph_contact_outbox_new (meetings, contact, history, TRUE);
   if (history != NULL)
-    {
-      if (find_or_add_record (self, history, &error))
-        self->history = g_object_ref (history);
-      else
-        g_warning ("The chat with %s will not be kept: %s", ph_contact_get_name (contact),
-                   error->message);
-    }
-  load_contact_messages (self);
+    load_contact_messages (self, history);
 
+  g_signal_connect_object (self->outbox, "message-sent", G_CALLBACK (outbox_sent_cb), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->outbox, "message-stored", G_CALLBACK (outbox_stored_cb), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->outbox, "message-delivered", G_CALLBACK (outbox_delivered_cb),
+                           self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->outbox, "message-received", G_CALLBACK (outbox_received_cb), self,
+                           G_CONNECT_SWAPPED);
   g_signal_connect_object (meetings, "presence-changed", G_CALLBACK (contact_presence_cb), self,
-                           G_CONNECT_SWAPPED);
-  g_signal_connect_object (meetings, "message-received", G_CALLBACK (contact_message_cb), self,
-                           G_CONNECT_SWAPPED);
-  g_signal_connect_object (meetings, "message-delivered", G_CALLBACK (contact_delivered_cb), self,
                            G_CONNECT_SWAPPED);
   g_signal_connect_object (meetings, "conversation-started", G_CALLBACK (contact_conversation_cb),
                            self, G_CONNECT_SWAPPED);
   g_signal_connect_object (contact, "notify::name", G_CALLBACK (contact_renamed_cb), self,
                            G_CONNECT_SWAPPED);
-  /* Undelivered messages wait for the first look at the meeting points:
-   * only then is the contact known to be offline (presence-changed). */
   self->contact_online = ph_contact_meetings_is_online (meetings, contact);
   update_peer_name (self);
   update_title (self);
   update_subtitle (self);
   return self;
-}
-
-char *
-ph_chat_contact_history_id (PhContact *contact)
-{
-  return g_strconcat (CONTACT_HISTORY_PREFIX, ph_contact_get_id (contact), NULL);
-}
-
-gboolean
-ph_chat_is_contact_history_id (const char *history_id)
-{
-  return g_str_has_prefix (history_id, CONTACT_HISTORY_PREFIX);
 }
 
 PhContact *
@@ -1088,34 +944,6 @@ ph_chat_get_close_reason (PhChat *self)
   return self->close_reason;
 }
 
-static PhMessage *
-send_to_contact (PhChat *self, const char *text, GError **error)
-{
-  g_autofree char *id = g_uuid_string_random ();
-  g_autoptr (PhMessage) message = NULL;
-
-  if (strlen (text) > PH_FRAME_MAX_TEXT_SIZE)
-    {
-      g_set_error (error, PH_ERROR, PH_ERROR_TOO_LARGE,
-                   "The message is %zu bytes long; at most %d bytes fit in one message.",
-                   strlen (text), PH_FRAME_MAX_TEXT_SIZE);
-      return NULL;
-    }
-  if (!g_utf8_validate (text, -1, NULL))
-    {
-      g_set_error_literal (error, PH_ERROR, PH_ERROR_FAILED, "The message is not valid UTF-8.");
-      return NULL;
-    }
-  message = ph_message_new (id, text, g_get_real_time () / 1000, TRUE);
-  /* Stored before anything goes out: it survives a crash as the outbox. */
-  store_message (self, message);
-  g_hash_table_insert (self->unacknowledged, g_strdup (id), g_object_ref (message));
-  g_list_store_append (self->messages, message);
-  update_subtitle (self);
-  deliver (self, message);
-  return g_steal_pointer (&message);
-}
-
 PhMessage *
 ph_chat_send (PhChat *self, const char *text, GError **error)
 {
@@ -1151,7 +979,7 @@ ph_chat_set_typing (PhChat *self, gboolean typing)
   self->typing = typing;
   if (self->contact != NULL)
     {
-      PhConversation *conversation = live_conversation (self);
+      PhConversation *conversation = ph_contact_outbox_get_live_conversation (self->outbox);
 
       if (conversation != NULL)
         ph_conversation_set_typing (conversation, typing);

@@ -3,7 +3,7 @@
 
 #include <gio/gio.h>
 
-#include "ph-contact-meetings.h"
+#include "ph-contact-outbox.h"
 #include "ph-conversation.h"
 #include "ph-history.h"
 #include "ph-message.h"
@@ -39,9 +39,6 @@ PhChat *ph_chat_new_for_contact (PhContactMeetings *meetings, PhContact *contact
 /* The contact of a contact's chat, else NULL. */
 PhContact *ph_chat_get_contact (PhChat *self);
 gboolean ph_chat_get_contact_online (PhChat *self);
-/* The history id of @contact's chat, and whether a history id is one. */
-char *ph_chat_contact_history_id (PhContact *contact);
-gboolean ph_chat_is_contact_history_id (const char *history_id);
 gboolean ph_chat_is_archived (PhChat *self);
 /* The state the chat shows (property "state"): the conversation's, or
  * CLOSED for an archived chat; but a host's peer that arrived shows as

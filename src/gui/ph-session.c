@@ -72,7 +72,7 @@ close_unfinished (PhHistory *history, GError **error)
     {
       PhHistoryMessage *message = outbox->pdata[i];
 
-      if (ph_chat_is_contact_history_id (message->conversation_id))
+      if (ph_history_is_contact_conversation (message->conversation_id))
         continue;
       if (!ph_history_set_message_state (history, message->conversation_id, message->id,
                                          PH_HISTORY_MESSAGE_FAILED, "app-closed", error))
@@ -88,7 +88,7 @@ close_unfinished (PhHistory *history, GError **error)
 
       if (conversation->state == PH_CONVERSATION_STATE_CLOSED
           || conversation->state == PH_CONVERSATION_STATE_FAILED
-          || ph_chat_is_contact_history_id (conversation->id))
+          || ph_history_is_contact_conversation (conversation->id))
         continue;
       conversation->state = PH_CONVERSATION_STATE_CLOSED;
       if (conversation->close_reason == NULL)
@@ -158,7 +158,7 @@ restore_chats (PhSession *self)
       g_autoptr (PhChat) chat = NULL;
 
       /* Contacts' chats are listed with the contacts. */
-      if (ph_chat_is_contact_history_id (record->id))
+      if (ph_history_is_contact_conversation (record->id))
         continue;
       chat = ph_chat_new_from_history (self->history, record);
       g_list_store_append (self->chats, chat);

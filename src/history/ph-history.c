@@ -703,6 +703,20 @@ ph_history_list_messages_after (PhHistory *self, const char *conversation_id, gi
   return collect (self, stmt, read_message, (GDestroyNotify)ph_history_message_free, error);
 }
 
+#define CONTACT_CONVERSATION_PREFIX "contact-"
+
+char *
+ph_history_contact_conversation_id (const char *contact_id)
+{
+  return g_strconcat (CONTACT_CONVERSATION_PREFIX, contact_id, NULL);
+}
+
+gboolean
+ph_history_is_contact_conversation (const char *conversation_id)
+{
+  return g_str_has_prefix (conversation_id, CONTACT_CONVERSATION_PREFIX);
+}
+
 GPtrArray *
 ph_history_list_outbox (PhHistory *self, GError **error)
 {

@@ -92,6 +92,11 @@ GPtrArray *ph_history_list_messages_before (PhHistory *self, const char *convers
                                             gint64 before_seq, guint limit, GError **error);
 GPtrArray *ph_history_list_messages_after (PhHistory *self, const char *conversation_id,
                                            gint64 after_seq, guint limit, GError **error);
+/* The conversation that holds everything said with the saved contact
+ * @contact_id (ph-contact-outbox.h), and whether @conversation_id is one:
+ * it never ends, and its outbox goes on in the next run. */
+char *ph_history_contact_conversation_id (const char *contact_id);
+gboolean ph_history_is_contact_conversation (const char *conversation_id);
 /* Outgoing messages not yet delivered nor failed, oldest first. */
 GPtrArray *ph_history_list_outbox (PhHistory *self, GError **error);
 

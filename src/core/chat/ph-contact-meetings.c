@@ -49,6 +49,7 @@ typedef struct
   char *peer_session;
   gint64 peer_seen_us;
   gboolean peer_said_bye;
+  gboolean looked; /* a wait answered about its points: presence is known */
   gboolean online;
   guint64 answered_invitation;
   guint failures;
@@ -85,7 +86,6 @@ struct _PhContactMeetings
   GCancellable *cancellable;
   gboolean started;
   GTask *look_task; /* ph_contact_meetings_look_async(): presence only */
-  gboolean first_look_done;
   gboolean leaving;
   guint wait_retry_id;
   guint here_timer_id;
@@ -195,7 +195,7 @@ set_online (Meeting *meeting, gboolean online)
     return;
   meeting->online = online;
   g_debug ("%s is %s", ph_contact_get_name (meeting->contact), online ? "online" : "offline");
-  if (meeting->self->first_look_done)
+  if (meeting->looked)
     g_signal_emit (meeting->self, signals[SIGNAL_PRESENCE_CHANGED], 0, meeting->contact);
 }
 
@@ -537,12 +537,16 @@ waited_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 
   for (guint i = 0; i < news->len; i++)
     read_news (self, g_ptr_array_index (news, i));
-  if (!self->first_look_done)
+  /* The first look at a contact's points (at the start, or once the
+   * contact was saved) is told even when they are offline. */
+  for (guint i = 0; i < self->meetings->len; i++)
     {
-      self->first_look_done = TRUE;
-      for (guint i = 0; i < self->meetings->len; i++)
-        g_signal_emit (self, signals[SIGNAL_PRESENCE_CHANGED], 0,
-                       ((Meeting *)g_ptr_array_index (self->meetings, i))->contact);
+      Meeting *meeting = g_ptr_array_index (self->meetings, i);
+
+      if (meeting->looked)
+        continue;
+      meeting->looked = TRUE;
+      g_signal_emit (self, signals[SIGNAL_PRESENCE_CHANGED], 0, meeting->contact);
     }
   if (self->look_task != NULL)
     {
