@@ -1654,6 +1654,14 @@ contact_is_online (gpointer name)
 }
 
 static gboolean
+contact_has_unread (gpointer name)
+{
+  PhContactRow *row = find_contact_row (GTK_WIDGET (window), name);
+
+  return row != NULL && ph_contact_row_get_unread (row) == 1;
+}
+
+static gboolean
 banner_is_gone (gpointer unused)
 {
   PhChatView *view = PH_CHAT_VIEW (ph_window_get_chat_view (window));
@@ -1726,12 +1734,20 @@ test_contact_chat (void)
   if (!ph_test_wait_until (row_is_shown, &delivered, EVENT_TIMEOUT_MS))
     g_error ("the chat with Dora is not shown again after a restart");
 
+  /* Her answer comes while another page is shown: her row counts it. */
+  ph_window_show_join_page (window);
   peer = spawn_cli ("Dora", chat_args);
   ph_test_process_write_line (peer, answer);
   ph_test_process_close_stdin (peer);
   g_assert_cmpint (ph_test_process_wait_exit (peer, CONNECT_TIMEOUT_MS), ==, 0);
+  if (!ph_test_wait_until (contact_has_unread, "Dora", EVENT_TIMEOUT_MS))
+    g_error ("Dora’s answer is not counted as unread in the sidebar");
+  save_screenshot ("contact-unread.png");
+  ph_window_show_contact_chat (window, dora_again);
   if (!ph_test_wait_until (row_is_shown, &answered, EVENT_TIMEOUT_MS))
     g_error ("Dora’s answer is not in her chat");
+  g_assert_cmpuint (ph_contact_row_get_unread (find_contact_row (GTK_WIDGET (window), "Dora")), ==,
+                    0);
   save_screenshot ("contact-chat.png");
 
   ph_session_leave_all (restarted);

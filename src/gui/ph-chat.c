@@ -40,6 +40,7 @@ struct _PhChat
   PhContact *contact;
   PhContactOutbox *outbox;
   gboolean contact_online;
+  guint unread; /* messages received since the chat was last shown */
 };
 
 G_DEFINE_FINAL_TYPE (PhChat, ph_chat, G_TYPE_OBJECT)
@@ -55,6 +56,7 @@ enum
   PROP_PEER_TYPING,
   PROP_CONTACT,
   PROP_CONTACT_ONLINE,
+  PROP_UNREAD,
   N_PROPS
 };
 
@@ -626,6 +628,9 @@ ph_chat_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec 
     case PROP_CONTACT_ONLINE:
       g_value_set_boolean (value, self->contact_online);
       break;
+    case PROP_UNREAD:
+      g_value_set_uint (value, self->unread);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -685,6 +690,9 @@ ph_chat_class_init (PhChatClass *klass)
   properties[PROP_CONTACT_ONLINE]
       = g_param_spec_boolean ("contact-online", NULL, NULL, FALSE,
                               G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  properties[PROP_UNREAD]
+      = g_param_spec_uint ("unread", NULL, NULL, 0, G_MAXUINT, 0,
+                           G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   signals[SIGNAL_MESSAGE_RECEIVED]
@@ -999,6 +1007,27 @@ ph_chat_add_received (PhChat *self, const char *id, gint64 time_ms, const char *
   store_message (self, message);
   g_list_store_append (self->messages, message);
   update_subtitle (self);
+  self->unread++;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_UNREAD]);
   g_signal_emit (self, signals[SIGNAL_MESSAGE_RECEIVED], 0, message);
   return message;
+}
+
+guint
+ph_chat_get_unread (PhChat *self)
+{
+  g_return_val_if_fail (PH_IS_CHAT (self), 0);
+
+  return self->unread;
+}
+
+void
+ph_chat_mark_read (PhChat *self)
+{
+  g_return_if_fail (PH_IS_CHAT (self));
+
+  if (self->unread == 0)
+    return;
+  self->unread = 0;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_UNREAD]);
 }

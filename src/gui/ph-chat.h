@@ -65,6 +65,10 @@ const char *ph_chat_get_close_reason (PhChat *self);
 PhMessage *ph_chat_send (PhChat *self, const char *text, GError **error);
 /* Tells the peer whether this person is composing; repeats are dropped. */
 void ph_chat_set_typing (PhChat *self, gboolean typing);
+/* Messages received since ph_chat_mark_read () (property "unread"):
+ * the window marks a chat read while it shows it. */
+guint ph_chat_get_unread (PhChat *self);
+void ph_chat_mark_read (PhChat *self);
 /* Adds a received message as if it came from the peer. */
 PhMessage *ph_chat_add_received (PhChat *self, const char *id, gint64 time_ms, const char *text);
 

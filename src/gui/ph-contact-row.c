@@ -15,10 +15,12 @@ struct _PhContactRow
   AdwAvatar *avatar;
   GtkWidget *presence_dot;
   GtkLabel *name_label;
+  GtkWidget *unread_badge;
   GtkWidget *verified_icon;
 
   PhContact *contact;
   gboolean online;
+  guint unread;
 };
 
 G_DEFINE_FINAL_TYPE (PhContactRow, ph_contact_row, GTK_TYPE_BOX)
@@ -28,6 +30,7 @@ enum
   PROP_0,
   PROP_CONTACT,
   PROP_ONLINE,
+  PROP_UNREAD,
   N_PROPS
 };
 
@@ -65,6 +68,9 @@ ph_contact_row_get_property (GObject *object, guint prop_id, GValue *value, GPar
     case PROP_ONLINE:
       g_value_set_boolean (value, self->online);
       break;
+    case PROP_UNREAD:
+      g_value_set_uint (value, self->unread);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -82,6 +88,9 @@ ph_contact_row_set_property (GObject *object, guint prop_id, const GValue *value
       break;
     case PROP_ONLINE:
       ph_contact_row_set_online (self, g_value_get_boolean (value));
+      break;
+    case PROP_UNREAD:
+      ph_contact_row_set_unread (self, g_value_get_uint (value));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -103,6 +112,9 @@ ph_contact_row_class_init (PhContactRowClass *klass)
   properties[PROP_ONLINE]
       = g_param_spec_boolean ("online", NULL, NULL, FALSE,
                               G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  properties[PROP_UNREAD]
+      = g_param_spec_uint ("unread", NULL, NULL, 0, G_MAXUINT, 0,
+                           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
 
@@ -136,6 +148,12 @@ ph_contact_row_init (PhContactRow *self)
   gtk_label_set_ellipsize (self->name_label, PANGO_ELLIPSIZE_END);
   gtk_widget_set_hexpand (GTK_WIDGET (self->name_label), TRUE);
   gtk_box_append (GTK_BOX (self), GTK_WIDGET (self->name_label));
+
+  self->unread_badge = gtk_label_new (NULL);
+  gtk_widget_add_css_class (self->unread_badge, "unread-badge");
+  gtk_widget_set_valign (self->unread_badge, GTK_ALIGN_CENTER);
+  gtk_widget_set_visible (self->unread_badge, FALSE);
+  gtk_box_append (GTK_BOX (self), self->unread_badge);
 
   self->verified_icon = gtk_image_new_from_icon_name ("emblem-ok-symbolic");
   gtk_widget_set_tooltip_text (self->verified_icon, _ ("Verified"));
@@ -202,4 +220,28 @@ ph_contact_row_set_online (PhContactRow *self, gboolean online)
   gtk_accessible_update_property (GTK_ACCESSIBLE (self), GTK_ACCESSIBLE_PROPERTY_DESCRIPTION,
                                   online ? _ ("Online") : _ ("Offline"), -1);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ONLINE]);
+}
+
+guint
+ph_contact_row_get_unread (PhContactRow *self)
+{
+  g_return_val_if_fail (PH_IS_CONTACT_ROW (self), 0);
+
+  return self->unread;
+}
+
+void
+ph_contact_row_set_unread (PhContactRow *self, guint unread)
+{
+  g_autofree char *text = NULL;
+
+  g_return_if_fail (PH_IS_CONTACT_ROW (self));
+
+  if (self->unread == unread)
+    return;
+  self->unread = unread;
+  text = g_strdup_printf ("%u", unread);
+  gtk_label_set_text (GTK_LABEL (self->unread_badge), text);
+  gtk_widget_set_visible (self->unread_badge, unread > 0);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_UNREAD]);
 }

@@ -113,12 +113,11 @@ update_save_contact (PhWindow *self)
   PhChat *chat = current_chat (self);
   PhConversation *conversation = chat != NULL ? ph_chat_get_conversation (chat) : NULL;
   PhConversationState state = chat != NULL ? ph_chat_get_state (chat) : PH_CONVERSATION_STATE_IDLE;
-  gboolean can_save = conversation != NULL && !ph_chat_is_archived (chat)
-                      && ph_chat_get_contact (chat) == NULL
-                      && ph_session_get_contact_book (self->session) != NULL
-                      && ph_conversation_get_contact (conversation) == NULL
-                      && state != PH_CONVERSATION_STATE_CLOSED
-                      && state != PH_CONVERSATION_STATE_FAILED;
+  gboolean can_save
+      = conversation != NULL && !ph_chat_is_archived (chat) && ph_chat_get_contact (chat) == NULL
+        && ph_session_get_contact_book (self->session) != NULL
+        && ph_conversation_get_contact (conversation) == NULL
+        && state != PH_CONVERSATION_STATE_CLOSED && state != PH_CONVERSATION_STATE_FAILED;
 
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.save-contact", can_save);
   gtk_widget_set_visible (self->save_contact_button, can_save);
@@ -221,6 +220,8 @@ set_content_page (PhWindow *self, const char *page, PhChat *chat)
     }
 
   ph_chat_view_set_chat (self->chat_view, chat);
+  if (chat != NULL)
+    ph_chat_mark_read (chat);
   follow_in_inspector (self, chat);
   if (!g_str_equal (page, "contact"))
     show_contact_on_page (self, NULL);
@@ -288,6 +289,9 @@ chat_message_received_cb (PhWindow *self, PhMessage *message, PhChat *chat)
   g_autoptr (GNotification) notification = NULL;
   g_autofree char *body = NULL;
 
+  /* Read at once when on screen. */
+  if (chat == current_chat (self) && gtk_window_is_active (GTK_WINDOW (self)))
+    ph_chat_mark_read (chat);
   if (application == NULL || gtk_window_is_active (GTK_WINDOW (self))
       || !g_settings_get_boolean (settings, "notifications"))
     return;
@@ -496,11 +500,16 @@ contacts_bind_cb (GtkSignalListItemFactory *factory, GtkListItem *item, PhWindow
   PhChat *chat = ph_session_get_contact_chat (self->session, contact);
 
   ph_contact_row_set_contact (row, contact);
-  if (chat != NULL)
-    g_object_set_data_full (G_OBJECT (row), "ph-online-binding",
-                            g_object_ref (g_object_bind_property (chat, "contact-online", row,
-                                                                  "online", G_BINDING_SYNC_CREATE)),
-                            (GDestroyNotify)drop_binding);
+  if (chat == NULL)
+    return;
+  g_object_set_data_full (G_OBJECT (row), "ph-online-binding",
+                          g_object_ref (g_object_bind_property (chat, "contact-online", row,
+                                                                "online", G_BINDING_SYNC_CREATE)),
+                          (GDestroyNotify)drop_binding);
+  g_object_set_data_full (
+      G_OBJECT (row), "ph-unread-binding",
+      g_object_ref (g_object_bind_property (chat, "unread", row, "unread", G_BINDING_SYNC_CREATE)),
+      (GDestroyNotify)drop_binding);
 }
 
 static void
@@ -509,7 +518,9 @@ contacts_unbind_cb (GtkSignalListItemFactory *factory, GtkListItem *item, PhWind
   PhContactRow *row = PH_CONTACT_ROW (gtk_list_item_get_child (item));
 
   g_object_set_data (G_OBJECT (row), "ph-online-binding", NULL);
+  g_object_set_data (G_OBJECT (row), "ph-unread-binding", NULL);
   ph_contact_row_set_online (row, FALSE);
+  ph_contact_row_set_unread (row, 0);
   ph_contact_row_set_contact (row, NULL);
 }
 
@@ -606,6 +617,8 @@ is_active_cb (PhWindow *self)
 
       if (application != NULL)
         g_application_withdraw_notification (G_APPLICATION (application), NOTIFICATION_ID);
+      if (current_chat (self) != NULL)
+        ph_chat_mark_read (current_chat (self));
     }
 }
 
