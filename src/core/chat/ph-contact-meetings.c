@@ -25,6 +25,10 @@
 #define AGAIN_AFTER_FAILURE_SECONDS 5
 #define MAX_FAILURES_IN_A_ROW 3
 #define SESSION_BYTES 16
+/* One wait holds the points of this many contacts at most (two each,
+ * today's and yesterday's), within the server's limit: 500 contacts wait
+ * with two requests. */
+#define CONTACTS_PER_WAIT (PH_MEETING_POINT_MAX_WAIT / 2)
 /* Stored copies live 7 days on the server (--stored-lifetime): at start,
  * the points of the days before yesterday are looked at once for them. */
 #define STORED_DAYS 8
@@ -86,6 +90,9 @@ struct _PhContactMeetings
   GCancellable *cancellable;
   gboolean started;
   GTask *look_task; /* ph_contact_meetings_look_async(): presence only */
+  guint looks_pending;
+  GError *look_error;
+  guint wait_generation; /* waits of an older one are over */
   gboolean leaving;
   guint wait_retry_id;
   guint here_timer_id;
@@ -504,42 +511,44 @@ read_news (PhContactMeetings *self, const PhMeetingPointNews *news)
     }
 }
 
+/* One long-poll for the contacts from @first on. */
+typedef struct
+{
+  PhContactMeetings *self; /* a reference */
+  guint first;
+  guint generation;
+} Wait;
+
+static void wait_for_contacts (PhContactMeetings *self, guint first, guint wait_seconds);
+
+/* Every wait anew, at once (the set of contacts changed) or after a
+ * failure. */
+static void
+restart_waits (PhContactMeetings *self, guint wait_seconds)
+{
+  g_cancellable_cancel (self->cancellable);
+  g_object_unref (self->cancellable);
+  self->cancellable = g_cancellable_new ();
+  self->wait_generation++;
+  g_clear_handle_id (&self->wait_retry_id, g_source_remove);
+  wait_at_points (self, wait_seconds);
+}
+
 static void
 wait_retry_cb (gpointer user_data)
 {
   PhContactMeetings *self = user_data;
 
   self->wait_retry_id = 0;
-  wait_at_points (self, WAIT_SECONDS);
+  restart_waits (self, WAIT_SECONDS);
 }
 
+/* The first look at a contact's points (at the start, or once the
+ * contact was saved) is told even when they are offline. */
 static void
-waited_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+tell_first_looks (PhContactMeetings *self, guint first)
 {
-  g_autoptr (PhContactMeetings) self = user_data;
-  g_autoptr (GPtrArray) news = NULL;
-  g_autoptr (GError) error = NULL;
-
-  news = ph_rendezvous_client_meet_wait_finish (PH_RENDEZVOUS_CLIENT (source), result, &error);
-  if (self->look_task != NULL && news == NULL)
-    {
-      g_task_return_error (g_steal_pointer (&self->look_task), g_steal_pointer (&error));
-      return;
-    }
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) || self->leaving)
-    return;
-  if (news == NULL)
-    {
-      g_debug ("Waiting at the meeting points failed: %s", error->message);
-      self->wait_retry_id = g_timeout_add_once (RETRY_SECONDS * 1000, wait_retry_cb, self);
-      return;
-    }
-
-  for (guint i = 0; i < news->len; i++)
-    read_news (self, g_ptr_array_index (news, i));
-  /* The first look at a contact's points (at the start, or once the
-   * contact was saved) is told even when they are offline. */
-  for (guint i = 0; i < self->meetings->len; i++)
+  for (guint i = first; i < MIN (first + CONTACTS_PER_WAIT, self->meetings->len); i++)
     {
       Meeting *meeting = g_ptr_array_index (self->meetings, i);
 
@@ -548,26 +557,65 @@ waited_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       meeting->looked = TRUE;
       g_signal_emit (self, signals[SIGNAL_PRESENCE_CHANGED], 0, meeting->contact);
     }
-  if (self->look_task != NULL)
-    {
-      g_autoptr (GTask) task = g_steal_pointer (&self->look_task);
-
-      g_task_return_boolean (task, TRUE);
-      return;
-    }
-  wait_at_points (self, WAIT_SECONDS);
 }
 
 static void
-wait_at_points (PhContactMeetings *self, guint wait_seconds)
+looked_once (PhContactMeetings *self, GError *error)
 {
-  g_autofree PhMeetingPointCursor *cursors
-      = g_new0 (PhMeetingPointCursor, 2 * MAX (self->meetings->len, 1));
+  g_autoptr (GTask) task = NULL;
+
+  if (error != NULL && self->look_error == NULL)
+    self->look_error = g_error_copy (error);
+  if (--self->looks_pending > 0)
+    return;
+  task = g_steal_pointer (&self->look_task);
+  if (self->look_error != NULL)
+    g_task_return_error (task, g_steal_pointer (&self->look_error));
+  else
+    g_task_return_boolean (task, TRUE);
+}
+
+static void
+waited_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autofree Wait *wait = user_data;
+  g_autoptr (PhContactMeetings) self = wait->self;
+  g_autoptr (GPtrArray) news = NULL;
+  g_autoptr (GError) error = NULL;
+
+  news = ph_rendezvous_client_meet_wait_finish (PH_RENDEZVOUS_CLIENT (source), result, &error);
+  for (guint i = 0; news != NULL && i < news->len; i++)
+    read_news (self, g_ptr_array_index (news, i));
+  if (news != NULL)
+    tell_first_looks (self, wait->first);
+  if (self->look_task != NULL)
+    {
+      looked_once (self, error);
+      return;
+    }
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) || self->leaving
+      || wait->generation != self->wait_generation)
+    return;
+  if (news == NULL)
+    {
+      g_debug ("Waiting at the meeting points failed: %s", error->message);
+      self->wait_generation++;
+      g_cancellable_cancel (self->cancellable);
+      self->wait_retry_id = g_timeout_add_once (RETRY_SECONDS * 1000, wait_retry_cb, self);
+      return;
+    }
+  wait_for_contacts (self, wait->first, WAIT_SECONDS);
+}
+
+static void
+wait_for_contacts (PhContactMeetings *self, guint first, guint wait_seconds)
+{
+  guint end = MIN (first + CONTACTS_PER_WAIT, self->meetings->len);
+  g_autofree PhMeetingPointCursor *cursors = g_new0 (PhMeetingPointCursor, 2 * (end - first) + 1);
+  Wait *wait = g_new0 (Wait, 1);
   guint n = 0;
 
-  if (self->meetings->len == 0)
-    return;
-  for (guint i = 0; i < self->meetings->len; i++)
+  for (guint i = first; i < end; i++)
     {
       Meeting *meeting = g_ptr_array_index (self->meetings, i);
 
@@ -576,8 +624,26 @@ wait_at_points (PhContactMeetings *self, guint wait_seconds)
         cursors[n++]
             = (PhMeetingPointCursor){ meeting->keys[slot], meeting->side, meeting->after[slot] };
     }
+  wait->self = g_object_ref (self);
+  wait->first = first;
+  wait->generation = self->wait_generation;
   ph_rendezvous_client_meet_wait_async (self->client, cursors, n, wait_seconds, self->cancellable,
-                                        waited_cb, g_object_ref (self));
+                                        waited_cb, wait);
+}
+
+/* All contacts' points, in as few waits as the server takes. */
+static void
+wait_at_points (PhContactMeetings *self, guint wait_seconds)
+{
+  for (guint first = 0; first < self->meetings->len; first += CONTACTS_PER_WAIT)
+    wait_for_contacts (self, first, wait_seconds);
+}
+
+/* The number of waits wait_at_points() makes. */
+static guint
+count_waits (PhContactMeetings *self)
+{
+  return (self->meetings->len + CONTACTS_PER_WAIT - 1) / CONTACTS_PER_WAIT;
 }
 
 /* The points of the days before yesterday, once: copies left there while
@@ -751,17 +817,6 @@ forget_old_points (PhContactMeetings *self, Meeting *meeting)
       g_ptr_array_remove_index (self->old_points, i);
 }
 
-/* The wait in flight names the old set of points: a new one starts. */
-static void
-restart_wait (PhContactMeetings *self)
-{
-  g_cancellable_cancel (self->cancellable);
-  g_object_unref (self->cancellable);
-  self->cancellable = g_cancellable_new ();
-  g_clear_handle_id (&self->wait_retry_id, g_source_remove);
-  wait_at_points (self, 0);
-}
-
 /* Contacts saved or removed while the meetings run (the app): a new one
  * is met from now on, a removed one no longer. */
 static void
@@ -793,8 +848,9 @@ book_changed_cb (GListModel *book, guint position, guint removed, guint added,
       say_here (self, g_ptr_array_index (self->meetings, self->meetings->len - 1));
       changed = TRUE;
     }
+  /* The waits in flight name the old set of points. */
   if (changed)
-    restart_wait (self);
+    restart_waits (self, 0);
 }
 
 void
@@ -866,6 +922,7 @@ ph_contact_meetings_look_async (PhContactMeetings *self, GAsyncReadyCallback cal
       return;
     }
   self->look_task = g_steal_pointer (&task);
+  self->looks_pending = count_waits (self);
   wait_at_points (self, 0);
 }
 
@@ -1032,6 +1089,7 @@ ph_contact_meetings_finalize (GObject *object)
   g_clear_pointer (&self->old_points, g_ptr_array_unref);
   g_clear_pointer (&self->meetings, g_ptr_array_unref);
   g_clear_object (&self->cancellable);
+  g_clear_error (&self->look_error);
   g_clear_object (&self->client);
   g_clear_object (&self->book);
   g_clear_pointer (&self->ice_config, ph_ice_config_free);

@@ -556,6 +556,13 @@ start_try (GTask *task)
   g_clear_object (&exchange->msg);
   g_byte_array_set_size (exchange->body, 0);
   exchange->msg = soup_message_new (exchange->method, exchange->url);
+  /* libsoup reuses a kept-alive connection only for an idempotent
+   * request: without this every POST (a `here`, a post, a wait) would
+   * open a connection of its own, and a TLS session on https. Any request
+   * here may arrive twice without harm: a post repeated after a lost
+   * answer is dropped by the peer, a stored copy opens once
+   * (docs/protocol.md). */
+  soup_message_add_flags (exchange->msg, SOUP_MESSAGE_IDEMPOTENT);
   headers = soup_message_get_request_headers (exchange->msg);
   if (exchange->payload != NULL)
     soup_message_set_request_body_from_bytes (exchange->msg, "application/json", exchange->payload);
