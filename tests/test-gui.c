@@ -1740,6 +1740,7 @@ test_contact_chat (void)
   ph_test_process_write_line (peer, answer);
   ph_test_process_close_stdin (peer);
   g_assert_cmpint (ph_test_process_wait_exit (peer, CONNECT_TIMEOUT_MS), ==, 0);
+  g_clear_pointer (&peer, ph_test_process_free);
   if (!ph_test_wait_until (contact_has_unread, "Dora", EVENT_TIMEOUT_MS))
     g_error ("Dora’s answer is not counted as unread in the sidebar");
   save_screenshot ("contact-unread.png");
@@ -1749,6 +1750,23 @@ test_contact_chat (void)
   g_assert_cmpuint (ph_contact_row_get_unread (find_contact_row (GTK_WIDGET (window), "Dora")), ==,
                     0);
   save_screenshot ("contact-chat.png");
+
+  /* Running in the background: closing the window only hides it, and
+   * Dora's next message comes as a notification. */
+  g_settings_set_boolean (ph_session_get_settings (restarted), "run-in-background", TRUE);
+  g_settings_set_boolean (ph_session_get_settings (restarted), "notifications", TRUE);
+  gtk_window_close (GTK_WINDOW (window));
+  g_assert_false (gtk_widget_get_visible (GTK_WIDGET (window)));
+  peer = spawn_cli ("Dora", chat_args);
+  ph_test_process_write_line (peer, "While your window is closed");
+  ph_test_process_close_stdin (peer);
+  g_assert_cmpint (ph_test_process_wait_exit (peer, CONNECT_TIMEOUT_MS), ==, 0);
+  g_clear_pointer (&peer, ph_test_process_free);
+  if (!ph_test_wait_until (notification_is_shown, "Dora: While your window is closed",
+                           EVENT_TIMEOUT_MS))
+    g_error ("no notification for Dora’s message with the window closed");
+  g_settings_set_boolean (ph_session_get_settings (restarted), "run-in-background", FALSE);
+  g_settings_set_boolean (ph_session_get_settings (restarted), "notifications", FALSE);
 
   ph_session_leave_all (restarted);
   gtk_window_destroy (GTK_WINDOW (window));

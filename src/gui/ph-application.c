@@ -182,7 +182,10 @@ quit_activated (GSimpleAction *action, GVariant *parameter, gpointer user_data)
     {
       GList *next = windows->next;
 
-      gtk_window_close (windows->data);
+      if (PH_IS_WINDOW (windows->data))
+        ph_window_quit (windows->data);
+      else
+        gtk_window_close (windows->data);
       windows = next;
     }
 }

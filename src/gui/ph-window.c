@@ -5,6 +5,7 @@
 
 #include <glib/gi18n.h>
 
+#include "ph-background.h"
 #include "ph-chat-view.h"
 #include "ph-contact-page.h"
 #include "ph-contact-row.h"
@@ -48,6 +49,7 @@ struct _PhWindow
   GtkSingleSelection *contacts_selection;
   PhContact *shown_contact; /* on the contact page */
   GHashTable *tracked;      /* contacts' chats whose messages this window announces */
+  gboolean quitting;        /* closing for good, whatever "run-in-background" says */
 };
 
 G_DEFINE_FINAL_TYPE (PhWindow, ph_window, ADW_TYPE_APPLICATION_WINDOW)
@@ -281,6 +283,14 @@ update_contacts (PhWindow *self)
   gtk_stack_set_visible_child_name (self->contacts_stack, empty ? "empty" : "list");
 }
 
+/* Whether the person sees the window: a window hidden by
+ * "run-in-background" may still count as active. */
+static gboolean
+is_in_front (PhWindow *self)
+{
+  return gtk_widget_get_visible (GTK_WIDGET (self)) && gtk_window_is_active (GTK_WINDOW (self));
+}
+
 static void
 chat_message_received_cb (PhWindow *self, PhMessage *message, PhChat *chat)
 {
@@ -290,9 +300,9 @@ chat_message_received_cb (PhWindow *self, PhMessage *message, PhChat *chat)
   g_autofree char *body = NULL;
 
   /* Read at once when on screen. */
-  if (chat == current_chat (self) && gtk_window_is_active (GTK_WINDOW (self)))
+  if (chat == current_chat (self) && is_in_front (self))
     ph_chat_mark_read (chat);
-  if (application == NULL || gtk_window_is_active (GTK_WINDOW (self))
+  if (application == NULL || is_in_front (self)
       || !g_settings_get_boolean (settings, "notifications"))
     return;
 
@@ -634,6 +644,16 @@ ph_window_close_request (GtkWindow *window)
   g_settings_set_int (settings, "window-height", height);
   g_settings_set_boolean (settings, "window-maximized", gtk_window_is_maximized (window));
 
+  /* Hidden, not gone: contacts still reach this profile and their
+   * messages come as notifications, until the app is quit. */
+  if (!self->quitting && g_settings_get_boolean (settings, "run-in-background")
+      && ph_session_get_contact_book (self->session) != NULL)
+    {
+      ph_background_request (window);
+      gtk_widget_set_visible (GTK_WIDGET (window), FALSE);
+      return TRUE;
+    }
+
   /* Peers hear goodbye instead of waiting for a timeout. */
   ph_session_leave_all (self->session);
 
@@ -936,6 +956,15 @@ select_contact (PhWindow *self, PhContact *contact)
           break;
         }
     }
+}
+
+void
+ph_window_quit (PhWindow *self)
+{
+  g_return_if_fail (PH_IS_WINDOW (self));
+
+  self->quitting = TRUE;
+  gtk_window_close (GTK_WINDOW (self));
 }
 
 void

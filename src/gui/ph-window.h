@@ -26,6 +26,9 @@ void ph_window_show_chat (PhWindow *self, PhChat *chat);
 /* The session's chats, as the sidebar lists them. */
 /* Opens @contact's page, selecting its row in the sidebar. */
 void ph_window_show_contact (PhWindow *self, PhContact *contact);
+/* Closes the window for good, also when "run-in-background" would only
+ * hide it (app.quit). */
+void ph_window_quit (PhWindow *self);
 /* The chat with @contact (its page when contacts are not met). */
 void ph_window_show_contact_chat (PhWindow *self, PhContact *contact);
 GtkWidget *ph_window_get_contact_page (PhWindow *self);
