@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "ph-identity.h"
+#include "ph-ratchet-store.h"
 #include "ph-ratchet.h"
 #include "ph-test-files.h"
 
@@ -353,6 +354,29 @@ test_both_start (Fixture *fixture, gconstpointer data)
   assert_opens_to (&fixture->alice, "bob", then_bob, "again from Bob");
 }
 
+/* A ratchet.db that is not one (damaged on disk, or another program's
+ * file) is refused with a sentence that says what to do, and left as it
+ * was: nothing in it is lost. */
+static void
+test_damaged_store_refused (Fixture *fixture, gconstpointer data)
+{
+  static const char garbage[] = "SQLite format 3\0 but only in its first bytes, then nothing";
+  g_autofree char *path = g_build_filename (fixture->alice.dir, PH_RATCHET_STORE_FILE, NULL);
+  g_autoptr (GError) error = NULL;
+  g_autofree char *after = NULL;
+  gsize length;
+
+  g_clear_object (&fixture->alice.ratchet);
+  g_assert_true (g_file_set_contents_full (path, garbage, sizeof garbage,
+                                           G_FILE_SET_CONTENTS_CONSISTENT, 0600, NULL));
+  g_assert_null (ph_ratchet_new (fixture->alice.dir, fixture->alice.identity, &error));
+  g_assert_error (error, PH_RATCHET_ERROR, PH_RATCHET_ERROR_DAMAGED);
+  g_assert_nonnull (strstr (error->message, path));
+  g_assert_nonnull (strstr (error->message, "Move the file away"));
+  g_assert_true (g_file_get_contents (path, &after, &length, NULL));
+  g_assert_cmpmem (after, length, garbage, sizeof garbage);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -372,6 +396,8 @@ main (int argc, char *argv[])
               test_tampered_refused, fixture_tear_down);
   g_test_add ("/security/ratchet/other-identity-refused", Fixture, NULL, fixture_set_up,
               test_other_identity_refused, fixture_tear_down);
+  g_test_add ("/ratchet/damaged-store-refused", Fixture, NULL, fixture_set_up,
+              test_damaged_store_refused, fixture_tear_down);
   g_test_add ("/security/ratchet/forward-secrecy", Fixture, NULL, fixture_set_up,
               test_forward_secrecy, fixture_tear_down);
 

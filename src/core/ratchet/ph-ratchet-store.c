@@ -107,8 +107,8 @@ set_sqlite_error (PhRatchetStore *self, GError **error)
 
   if ((rc & 0xff) == SQLITE_NOTADB || (rc & 0xff) == SQLITE_CORRUPT)
     g_set_error (error, PH_RATCHET_ERROR, PH_RATCHET_ERROR_DAMAGED,
-                 "The message keys in “%s” are damaged (%s). Remove the file and save "
-                 "your contacts again.",
+                 "The message keys in “%s” are damaged (%s). Move the file away: each "
+                 "contact's keys start anew the next time you meet them.",
                  self->path, sqlite3_errmsg (self->db));
   else
     g_set_error (error, PH_RATCHET_ERROR, PH_RATCHET_ERROR_STORE,
