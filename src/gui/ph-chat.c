@@ -756,7 +756,8 @@ ph_chat_new_from_history (PhHistory *history, const PhHistoryConversation *recor
 }
 
 PhChat *
-ph_chat_new_for_contact (PhContactMeetings *meetings, PhContact *contact, PhHistory *history)
+ph_chat_new_for_contact (PhContactMeetings *meetings, PhContact *contact, PhHistory *history,
+                         gboolean leave_copies)
 {
   g_autoptr (PhConversation) idle = NULL;
   PhChat *self;
@@ -770,7 +771,7 @@ ph_chat_new_for_contact (PhContactMeetings *meetings, PhContact *contact, PhHist
    * this chat's history, not the chat. */
   idle = ph_conversation_new ("", "", NULL);
   self = g_object_new (PH_TYPE_CHAT, "conversation", idle, "contact", contact, NULL);
-  self->outbox = ph_contact_outbox_new (meetings, contact, history, TRUE);
+  self->outbox = ph_contact_outbox_new (meetings, contact, history, leave_copies);
   if (history != NULL)
     load_contact_messages (self, history);
 
@@ -793,6 +794,15 @@ ph_chat_new_for_contact (PhContactMeetings *meetings, PhContact *contact, PhHist
   update_title (self);
   update_subtitle (self);
   return self;
+}
+
+void
+ph_chat_set_leave_copies (PhChat *self, gboolean leave_copies)
+{
+  g_return_if_fail (PH_IS_CHAT (self));
+  g_return_if_fail (self->outbox != NULL);
+
+  ph_contact_outbox_set_leave_copies (self->outbox, leave_copies);
 }
 
 PhContact *

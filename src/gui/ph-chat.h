@@ -35,7 +35,9 @@ PhChat *ph_chat_new_from_history (PhHistory *history, const PhHistoryConversatio
  * Its state is always CONNECTED: the contact can be written to any time.
  * Property "contact-online": whether the contact is online now. */
 PhChat *ph_chat_new_for_contact (PhContactMeetings *meetings, PhContact *contact,
-                                 PhHistory *history);
+                                 PhHistory *history, gboolean leave_copies);
+/* Whether a contact's chat leaves sealed copies (ph-contact-outbox.h). */
+void ph_chat_set_leave_copies (PhChat *self, gboolean leave_copies);
 /* The contact of a contact's chat, else NULL. */
 PhContact *ph_chat_get_contact (PhChat *self);
 gboolean ph_chat_get_contact_online (PhChat *self);

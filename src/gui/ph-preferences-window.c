@@ -18,6 +18,7 @@ struct _PhPreferencesWindow
   GtkLabel *display_name_error;
   GtkSwitch *notifications_switch;
   GtkSwitch *background_switch;
+  GtkSwitch *stored_copies_switch;
   AdwEntryRow *rendezvous_row;
   AdwComboRow *relay_policy_row;
   GtkSwitch *port_mapping_switch;
@@ -221,6 +222,8 @@ bind_settings (PhPreferencesWindow *self)
                    G_SETTINGS_BIND_DEFAULT);
   g_settings_bind (self->settings, "run-in-background", self->background_switch, "active",
                    G_SETTINGS_BIND_DEFAULT);
+  g_settings_bind (self->settings, "leave-stored-copies", self->stored_copies_switch, "active",
+                   G_SETTINGS_BIND_DEFAULT);
   g_settings_bind (self->settings, "rendezvous-url", self->rendezvous_row, "text",
                    G_SETTINGS_BIND_DEFAULT);
   g_settings_bind_with_mapping (self->settings, "relay-policy", self->relay_policy_row, "selected",
@@ -313,6 +316,7 @@ ph_preferences_window_class_init (PhPreferencesWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, PhPreferencesWindow, display_name_error);
   gtk_widget_class_bind_template_child (widget_class, PhPreferencesWindow, notifications_switch);
   gtk_widget_class_bind_template_child (widget_class, PhPreferencesWindow, background_switch);
+  gtk_widget_class_bind_template_child (widget_class, PhPreferencesWindow, stored_copies_switch);
   gtk_widget_class_bind_template_child (widget_class, PhPreferencesWindow, rendezvous_row);
   gtk_widget_class_bind_template_child (widget_class, PhPreferencesWindow, relay_policy_row);
   gtk_widget_class_bind_template_child (widget_class, PhPreferencesWindow, port_mapping_switch);

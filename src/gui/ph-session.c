@@ -261,8 +261,22 @@ make_contact_chats (PhSession *self)
 
       if (!g_hash_table_contains (self->contact_chats, ph_contact_get_id (contact)))
         g_hash_table_insert (self->contact_chats, g_strdup (ph_contact_get_id (contact)),
-                             ph_chat_new_for_contact (self->meetings, contact, self->history));
+                             ph_chat_new_for_contact (
+                                 self->meetings, contact, self->history,
+                                 g_settings_get_boolean (self->settings, "leave-stored-copies")));
     }
+}
+
+static void
+leave_stored_copies_changed_cb (PhSession *self)
+{
+  gboolean leave = g_settings_get_boolean (self->settings, "leave-stored-copies");
+  GHashTableIter iter;
+  gpointer chat;
+
+  g_hash_table_iter_init (&iter, self->contact_chats);
+  while (g_hash_table_iter_next (&iter, NULL, &chat))
+    ph_chat_set_leave_copies (chat, leave);
 }
 
 static void
@@ -595,6 +609,8 @@ ph_session_meet_contacts (PhSession *self)
   make_contact_chats (self);
   g_signal_connect_object (self->contact_book, "items-changed", G_CALLBACK (make_contact_chats),
                            self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->settings, "changed::leave-stored-copies",
+                           G_CALLBACK (leave_stored_copies_changed_cb), self, G_CONNECT_SWAPPED);
   ph_contact_meetings_start (self->meetings, NULL);
 }
 

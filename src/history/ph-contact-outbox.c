@@ -367,6 +367,15 @@ ph_contact_outbox_get_contact (PhContactOutbox *self)
   return self->contact;
 }
 
+void
+ph_contact_outbox_set_leave_copies (PhContactOutbox *self, gboolean leave_copies)
+{
+  g_return_if_fail (PH_IS_CONTACT_OUTBOX (self));
+
+  self->leave_copies = leave_copies;
+  deliver_all (self);
+}
+
 const PhHistoryConversation *
 ph_contact_outbox_get_record (PhContactOutbox *self)
 {

@@ -41,6 +41,9 @@ PhContactOutbox *ph_contact_outbox_new (PhContactMeetings *meetings, PhContact *
                                         PhHistory *history, gboolean leave_copies);
 
 PhContact *ph_contact_outbox_get_contact (PhContactOutbox *self);
+/* Whether sealed copies are left while the contact is offline, from now
+ * on (a setting of the app's). */
+void ph_contact_outbox_set_leave_copies (PhContactOutbox *self, gboolean leave_copies);
 /* The history conversation of this contact; NULL without a history. */
 const PhHistoryConversation *ph_contact_outbox_get_record (PhContactOutbox *self);
 
