@@ -357,10 +357,9 @@ bench_setup (const char *url, const Profiles *profiles, guint runs)
   g_autoptr (GArray) meeting_setup = g_array_new (FALSE, FALSE, sizeof (double));
   g_autoptr (GArray) meeting_wall = g_array_new (FALSE, FALSE, sizeof (double));
   g_autoptr (PhTestProcess) alice = spawn_listen (url, "Alice", profiles->alice, NULL);
-  /* Her first look is done: Bob is offline, and she waits for him. */
-  g_autoptr (JsonObject) first_look
-      = ph_test_process_wait_event (alice, "presence", EVENT_TIMEOUT_MS);
 
+  /* Her first look is done: Bob is offline, and she waits for him. */
+  json_object_unref (ph_test_process_wait_event (alice, "presence", EVENT_TIMEOUT_MS));
   for (guint run = 0; run < runs; run++)
     {
       time_code_chat (url, code_setup, code_wall);
@@ -395,11 +394,11 @@ time_offline_delivery (const char *url, const Profiles *profiles, guint run)
   g_autofree char *text = g_strdup_printf ("stored while away, %u", run);
   g_autoptr (PhTestProcess) bob = spawn_cli (url, "Bob", args);
   g_autoptr (PhTestProcess) alice = NULL;
-  g_autoptr (JsonObject) waiting = ph_test_process_wait_event (bob, "waiting", EVENT_TIMEOUT_MS);
   g_autoptr (JsonObject) stored = NULL;
   gint64 spawned;
   double delivery_ms;
 
+  json_object_unref (ph_test_process_wait_event (bob, "waiting", EVENT_TIMEOUT_MS));
   ph_test_process_write_line (bob, text);
   ph_test_process_close_stdin (bob);
   stored = ph_test_process_wait_event (bob, "stored", EVENT_TIMEOUT_MS);

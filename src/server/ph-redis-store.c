@@ -718,7 +718,19 @@ link_gone (Link *link, const char *reason)
 
   if (link->source != NULL)
     {
-      ((RedisSource *)link->source)->poll_fd.revents = 0;
+      RedisSource *redis = (RedisSource *)link->source;
+
+      redis->poll_fd.revents = 0;
+      /* After a failed connection hiredis cleans up only once this
+       * returns, when the adapter would remove its poll from a source
+       * destroyed by then (a critical): it is removed here instead. */
+      if (link->ac != NULL)
+        link->ac->ev.cleanup = NULL;
+      if (redis->poll_fd.fd >= 0)
+        {
+          g_source_remove_poll (link->source, &redis->poll_fd);
+          redis->poll_fd.fd = -1;
+        }
       g_source_destroy (link->source);
       g_clear_pointer (&link->source, g_source_unref);
     }
