@@ -659,10 +659,11 @@ old_points_looked_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   news = ph_rendezvous_client_meet_wait_finish (PH_RENDEZVOUS_CLIENT (source), result, &error);
   if (news == NULL)
     {
-      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-        g_debug ("Looking for older stored copies failed: %s", error->message);
+      g_debug ("Looking for older stored copies failed: %s", error->message);
       return;
     }
+  if (self->mail == NULL || self->leaving)
+    return;
   for (guint i = 0; i < news->len; i++)
     {
       const PhMeetingPointNews *point_news = g_ptr_array_index (news, i);
@@ -678,6 +679,8 @@ old_points_looked_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     }
 }
 
+/* It answers at once, and is not cancelled with the waits when they
+ * start over. */
 static void
 look_at_old_points (PhContactMeetings *self)
 {
@@ -708,7 +711,7 @@ look_at_old_points (PhContactMeetings *self)
   for (guint first = 0; first < self->old_points->len; first += PH_MEETING_POINT_MAX_WAIT)
     ph_rendezvous_client_meet_wait_async (
         self->client, cursors + first,
-        MIN (PH_MEETING_POINT_MAX_WAIT, self->old_points->len - first), 0, self->cancellable,
+        MIN (PH_MEETING_POINT_MAX_WAIT, self->old_points->len - first), 0, NULL,
         old_points_looked_cb, g_object_ref (self));
 }
 
