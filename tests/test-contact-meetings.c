@@ -384,31 +384,53 @@ test_stored_copy_reaches_an_offline_contact (Fixture *fixture, gconstpointer dat
   g_assert_cmpuint (count_messages (alice, text), ==, 0);
 }
 
-/* Bob's message is stored while Alice is away, and she comes back while
- * his `chat` still runs: it reaches her both ways, and she shows it once. */
+/* The texts of the `message` events @process printed, in order. */
+static GPtrArray *
+message_texts (PhTestProcess *process)
+{
+  GPtrArray *events = ph_test_process_get_events (process);
+  GPtrArray *texts = g_ptr_array_new ();
+
+  for (guint i = 0; i < events->len; i++)
+    {
+      JsonObject *event = g_ptr_array_index (events, i);
+
+      if (g_str_equal (json_object_get_string_member (event, "event"), "message"))
+        g_ptr_array_add (texts, (gpointer)json_object_get_string_member (event, "text"));
+    }
+  return texts;
+}
+
+/* Bob's messages are stored while Alice is away, and she comes back while
+ * his `chat` still runs: they reach her both ways, and she shows each
+ * once, in the order he wrote them. */
 static void
 test_both_paths_deliver_once (Fixture *fixture, gconstpointer data)
 {
-  const char *text = "one message, two ways";
+  const char *lines[] = { "one message, two ways", "a second one", "and a third", NULL };
   g_autoptr (PhTestProcess) bob = spawn (fixture, "Bob", fixture->bob, "chat", "Alice");
   g_autoptr (PhTestProcess) alice = NULL;
-  g_autoptr (JsonObject) waiting = ph_test_process_wait_event (bob, "waiting", EVENT_TIMEOUT_MS);
-  g_autoptr (JsonObject) stored = NULL;
-  g_autoptr (JsonObject) delivered = NULL;
+  g_autoptr (GPtrArray) shown = NULL;
   g_autoptr (JsonObject) closed = NULL;
 
-  ph_test_process_write_line (bob, text);
-  stored = ph_test_process_wait_event (bob, "stored", EVENT_TIMEOUT_MS);
+  json_object_unref (ph_test_process_wait_event (bob, "waiting", EVENT_TIMEOUT_MS));
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      ph_test_process_write_line (bob, lines[i]);
+      json_object_unref (ph_test_process_wait_event (bob, "stored", EVENT_TIMEOUT_MS));
+    }
   alice = spawn (fixture, "Alice", fixture->alice, "listen", NULL);
-  delivered = ph_test_process_wait_event (bob, "delivered", CONNECT_TIMEOUT_MS);
-  g_assert_cmpstr (json_object_get_string_member (delivered, "id"), ==,
-                   json_object_get_string_member (stored, "id"));
+  for (guint i = 0; lines[i] != NULL; i++)
+    json_object_unref (ph_test_process_wait_event (bob, "delivered", CONNECT_TIMEOUT_MS));
   assert_connected_to (alice, "Bob");
   ph_test_process_close_stdin (bob);
   g_assert_cmpint (ph_test_process_wait_exit (bob, EVENT_TIMEOUT_MS), ==, 0);
   closed = ph_test_process_wait_event (alice, "closed", EVENT_TIMEOUT_MS);
   stop_listening (alice);
-  g_assert_cmpuint (count_messages (alice, text), ==, 1);
+  shown = message_texts (alice);
+  g_assert_cmpuint (shown->len, ==, g_strv_length ((char **)lines));
+  for (guint i = 0; lines[i] != NULL; i++)
+    g_assert_cmpstr (g_ptr_array_index (shown, i), ==, lines[i]);
 }
 
 /* Alice removes Bob: her `listen` no longer waits where he looks for
