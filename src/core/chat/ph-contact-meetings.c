@@ -25,6 +25,8 @@
 #define AGAIN_AFTER_FAILURE_SECONDS 5
 #define MAX_FAILURES_IN_A_ROW 3
 #define SESSION_BYTES 16
+/* How long leaving waits for the receipts of copies opened last. */
+#define LEAVE_MAIL_SECONDS 5
 /* One wait holds the points of this many contacts at most (two each,
  * today's and yesterday's), within the server's limit: 500 contacts wait
  * with two requests. */
@@ -99,6 +101,7 @@ struct _PhContactMeetings
   guint presence_timer_id;
   GTask *leave_task;
   guint byes_pending;
+  guint leave_timeout_id;
 };
 
 G_DEFINE_FINAL_TYPE (PhContactMeetings, ph_contact_meetings, G_TYPE_OBJECT)
@@ -216,6 +219,8 @@ typedef struct
   gboolean bye;
 } Post;
 
+static void finish_leaving (PhContactMeetings *self);
+
 static void
 posted_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -231,11 +236,42 @@ posted_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     post->meeting->own_here_index = MAX (post->meeting->own_here_index, index);
 
   if (self->leave_task != NULL && post->bye && --self->byes_pending == 0)
-    {
-      g_autoptr (GTask) task = g_steal_pointer (&self->leave_task);
+    finish_leaving (self);
+}
 
-      g_task_return_boolean (task, TRUE);
+static void
+mail_idle_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (PhContactMeetings) self = user_data;
+
+  ph_sealed_mail_wait_idle_finish (PH_SEALED_MAIL (source), result);
+  g_clear_handle_id (&self->leave_timeout_id, g_source_remove);
+  if (self->leave_task != NULL)
+    g_task_return_boolean (g_steal_pointer (&self->leave_task), TRUE);
+}
+
+static void
+leave_timeout_cb (gpointer user_data)
+{
+  PhContactMeetings *self = user_data;
+
+  self->leave_timeout_id = 0;
+  if (self->leave_task != NULL)
+    g_task_return_boolean (g_steal_pointer (&self->leave_task), TRUE);
+}
+
+/* The byes are out: the receipts and deletions of copies opened last go
+ * too (ph_sealed_mail_wait_idle_async), for a few seconds at most. */
+static void
+finish_leaving (PhContactMeetings *self)
+{
+  if (self->mail == NULL)
+    {
+      g_task_return_boolean (g_steal_pointer (&self->leave_task), TRUE);
+      return;
     }
+  self->leave_timeout_id = g_timeout_add_once (LEAVE_MAIL_SECONDS * 1000, leave_timeout_cb, self);
+  ph_sealed_mail_wait_idle_async (self->mail, mail_idle_cb, g_object_ref (self));
 }
 
 static void
@@ -443,6 +479,21 @@ find_point (PhContactMeetings *self, const char *id, guint *out_slot)
   return NULL;
 }
 
+/* A `bye` carries the session that leaves: one of an older session (a
+ * process that stopped while a new one already said `here`, its posts
+ * crossing) does not end the newer. */
+static gboolean
+is_bye_of (const PhMailboxMessage *bye, GBytes *here_session, const char *known_session)
+{
+  gsize size;
+  const char *data = g_bytes_get_data (bye->body, &size);
+
+  if (here_session != NULL)
+    return g_bytes_equal (bye->body, here_session);
+  return known_session != NULL && size == strlen (known_session)
+         && memcmp (data, known_session, size) == 0;
+}
+
 /* Only the latest `here` and invitation of a wait's answer count: older
  * ones were overtaken. */
 static void
@@ -467,7 +518,8 @@ read_news (PhContactMeetings *self, const PhMeetingPointNews *news)
           here = message;
           meeting->peer_said_bye = FALSE;
         }
-      else if (g_str_equal (message->phase, "bye"))
+      else if (g_str_equal (message->phase, "bye")
+               && is_bye_of (message, here != NULL ? here->body : NULL, meeting->peer_session))
         meeting->peer_said_bye = TRUE;
       else if (g_str_equal (message->phase, "auth"))
         invitation = message;
@@ -1052,7 +1104,7 @@ ph_contact_meetings_leave_async (PhContactMeetings *self, GAsyncReadyCallback ca
   for (guint i = 0; i < self->meetings->len; i++)
     {
       Meeting *meeting = g_ptr_array_index (self->meetings, i);
-      g_autoptr (GBytes) body = g_bytes_new (NULL, 0);
+      g_autoptr (GBytes) body = g_bytes_new (meeting->session, strlen (meeting->session));
 
       post_at (self, meeting, meeting->keys[0], "bye", body);
     }
@@ -1075,6 +1127,7 @@ ph_contact_meetings_dispose (GObject *object)
   g_clear_handle_id (&self->wait_retry_id, g_source_remove);
   g_clear_handle_id (&self->here_timer_id, g_source_remove);
   g_clear_handle_id (&self->presence_timer_id, g_source_remove);
+  g_clear_handle_id (&self->leave_timeout_id, g_source_remove);
   if (self->old_points != NULL)
     g_ptr_array_set_size (self->old_points, 0);
   if (self->meetings != NULL)

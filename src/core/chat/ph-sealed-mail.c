@@ -23,6 +23,8 @@ struct _PhSealedMail
   GHashTable *left;       /* message id → LeftCopy, until delivered */
   GHashTable *collecting; /* key → GINT_TO_POINTER (another collect asked for meanwhile) */
   GCancellable *cancellable;
+  guint busy;         /* fetches, receipts and deletions in flight */
+  GPtrArray *waiting; /* of GTask: ph_sealed_mail_wait_idle_async () */
 };
 
 G_DEFINE_FINAL_TYPE (PhSealedMail, ph_sealed_mail, G_TYPE_OBJECT)
@@ -43,6 +45,29 @@ left_copy_free (LeftCopy *copy)
   g_free (copy);
 }
 
+/* What goes on after a copy was opened (the receipt, the deletion) must
+ * reach the server before a process that is leaving exits: otherwise the
+ * copy is fetched again later, opens no more, and its sender never learns
+ * it was delivered. */
+static void
+begin_request (PhSealedMail *self)
+{
+  self->busy++;
+}
+
+static void
+end_request (PhSealedMail *self)
+{
+  g_autoptr (GPtrArray) waiting = NULL;
+
+  if (--self->busy > 0)
+    return;
+  waiting = g_steal_pointer (&self->waiting);
+  self->waiting = g_ptr_array_new_with_free_func (g_object_unref);
+  for (guint i = 0; i < waiting->len; i++)
+    g_task_return_boolean (g_ptr_array_index (waiting, i), TRUE);
+}
+
 /* The sealed form of @frame for @contact, or NULL (logged). */
 static GBytes *
 seal_frame (PhSealedMail *self, PhContact *contact, const PhFrame *frame, GError **error)
@@ -59,29 +84,34 @@ seal_frame (PhSealedMail *self, PhContact *contact, const PhFrame *frame, GError
 static void
 deleted_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
+  g_autoptr (PhSealedMail) self = user_data;
   g_autoptr (GError) error = NULL;
 
   if (!ph_rendezvous_client_delete_copy_finish (PH_RENDEZVOUS_CLIENT (source), result, &error)
       && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     g_debug ("A stored copy was not deleted: %s", error->message);
+  end_request (self);
 }
 
 static void
 delete_copy (PhSealedMail *self, const char *key, guint64 index)
 {
+  begin_request (self);
   ph_rendezvous_client_delete_copy_async (self->client, key, index, self->cancellable, deleted_cb,
-                                          NULL);
+                                          g_object_ref (self));
 }
 
 static void
 receipt_stored_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
+  g_autoptr (PhSealedMail) self = user_data;
   g_autoptr (GError) error = NULL;
 
   if (!ph_rendezvous_client_store_copy_finish (PH_RENDEZVOUS_CLIENT (source), result, NULL, NULL,
                                                &error)
       && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     g_debug ("A receipt was not stored: %s", error->message);
+  end_request (self);
 }
 
 /* Leaving a copy */
@@ -217,8 +247,9 @@ send_receipt (PhSealedMail *self, Collect *collect, const char *id)
       g_warning ("No receipt for %s: %s", ph_contact_get_name (collect->contact), error->message);
       return;
     }
+  begin_request (self);
   ph_rendezvous_client_store_copy_async (self->client, collect->key, collect->side, sealed,
-                                         self->cancellable, receipt_stored_cb, NULL);
+                                         self->cancellable, receipt_stored_cb, g_object_ref (self));
 }
 
 /* A copy the profile cannot open now but may later (its keys could not
@@ -282,6 +313,7 @@ fetched_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr (GError) error = NULL;
 
   copies = ph_rendezvous_client_fetch_copies_finish (PH_RENDEZVOUS_CLIENT (source), result, &error);
+  /* Cancelled: the mail is being disposed of, and may be gone. */
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     {
       collect_free (collect);
@@ -303,15 +335,20 @@ fetched_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     {
       g_hash_table_insert (self->collecting, g_strdup (collect->key), GINT_TO_POINTER (FALSE));
       start_fetch (collect);
-      return;
     }
-  g_hash_table_remove (self->collecting, collect->key);
-  collect_free (collect);
+  else
+    {
+      g_hash_table_remove (self->collecting, collect->key);
+      collect_free (collect);
+    }
+  /* Last: the receipts and deletions above are in flight by now. */
+  end_request (self);
 }
 
 static void
 start_fetch (Collect *collect)
 {
+  begin_request (collect->self);
   ph_rendezvous_client_fetch_copies_async (collect->self->client, collect->key, 0,
                                            collect->self->cancellable, fetched_cb, collect);
 }
@@ -336,6 +373,30 @@ ph_sealed_mail_collect (PhSealedMail *self, PhContact *contact, const char *key,
   collect->key = g_strdup (key);
   collect->side = g_strdup (side);
   start_fetch (collect);
+}
+
+void
+ph_sealed_mail_wait_idle_async (PhSealedMail *self, GAsyncReadyCallback callback,
+                                gpointer user_data)
+{
+  g_autoptr (GTask) task = NULL;
+
+  g_return_if_fail (PH_IS_SEALED_MAIL (self));
+
+  task = g_task_new (self, NULL, callback, user_data);
+  g_task_set_source_tag (task, ph_sealed_mail_wait_idle_async);
+  if (self->busy == 0)
+    g_task_return_boolean (task, TRUE);
+  else
+    g_ptr_array_add (self->waiting, g_steal_pointer (&task));
+}
+
+void
+ph_sealed_mail_wait_idle_finish (PhSealedMail *self, GAsyncResult *result)
+{
+  g_return_if_fail (g_task_is_valid (result, self));
+
+  g_task_propagate_boolean (G_TASK (result), NULL);
 }
 
 PhSealedMail *
@@ -369,6 +430,7 @@ ph_sealed_mail_finalize (GObject *object)
 
   g_hash_table_unref (self->left);
   g_hash_table_unref (self->collecting);
+  g_ptr_array_unref (self->waiting);
   g_clear_object (&self->cancellable);
   g_clear_object (&self->client);
   g_clear_object (&self->ratchet);
@@ -399,4 +461,5 @@ ph_sealed_mail_init (PhSealedMail *self)
       = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify)left_copy_free);
   self->collecting = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->cancellable = g_cancellable_new ();
+  self->waiting = g_ptr_array_new_with_free_func (g_object_unref);
 }

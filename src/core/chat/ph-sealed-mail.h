@@ -51,4 +51,10 @@ void ph_sealed_mail_withdraw (PhSealedMail *self, const char *id);
 void ph_sealed_mail_collect (PhSealedMail *self, PhContact *contact, const char *key,
                              const char *side);
 
+/* Once every receipt, deletion and fetch in flight has been answered:
+ * before a process that leaves exits. */
+void ph_sealed_mail_wait_idle_async (PhSealedMail *self, GAsyncReadyCallback callback,
+                                     gpointer user_data);
+void ph_sealed_mail_wait_idle_finish (PhSealedMail *self, GAsyncResult *result);
+
 G_END_DECLS
