@@ -565,8 +565,7 @@ handle_ratchet_bundle (PhConversation *self, const PhFrame *frame)
   if (ratchet == NULL
       || !ph_ratchet_start_session (ratchet, ph_contact_get_id (self->contact), bundle,
                                     ph_contact_get_public_key (self->contact), &error))
-    g_warning ("No sealed copies with %s: %s", ph_contact_get_name (self->contact),
-               error->message);
+    g_warning ("No sealed copies with %s: %s", ph_contact_get_name (self->contact), error->message);
   else
     send_ratchet_bundle (self);
   tell_contact_saved (self);
