@@ -62,9 +62,6 @@ typedef struct
   guint again_id;
   PhConversation *conversation;
   char *invitation_key; /* where side 1 invites to its mailbox */
-  /* Message ids already told, whichever way they came. */
-  GHashTable *received;
-  GHashTable *delivered;
 } Meeting;
 
 /* A point of an earlier day, looked at once for stored copies. */
@@ -154,8 +151,6 @@ meeting_free (Meeting *meeting)
       g_free (meeting->keys[i]);
     }
   g_free (meeting->peer_session);
-  g_hash_table_unref (meeting->received);
-  g_hash_table_unref (meeting->delivered);
   g_free (meeting);
 }
 
@@ -300,26 +295,22 @@ say_here (PhContactMeetings *self, Meeting *meeting)
 
 /* Messages, whichever way they came: a message left as a stored copy
  * may also come directly, and a receipt may follow a direct
- * acknowledgement; each is told once. */
+ * acknowledgement. Telling each once is the outbox's (ph-contact-outbox.h),
+ * which also knows what earlier runs saw. */
 
 static void
 tell_received (Meeting *meeting, const char *id, gint64 time_ms, const char *text)
 {
-  if (g_hash_table_contains (meeting->received, id))
-    return;
-  g_hash_table_add (meeting->received, g_strdup (id));
   g_signal_emit (meeting->self, signals[SIGNAL_MESSAGE_RECEIVED], 0, meeting->contact, id, time_ms,
                  text);
 }
 
+/* A copy still on the server is not needed any more. */
 static void
 tell_delivered (Meeting *meeting, const char *id)
 {
   if (meeting->self->mail != NULL)
     ph_sealed_mail_withdraw (meeting->self->mail, id);
-  if (g_hash_table_contains (meeting->delivered, id))
-    return;
-  g_hash_table_add (meeting->delivered, g_strdup (id));
   g_signal_emit (meeting->self, signals[SIGNAL_MESSAGE_DELIVERED], 0, meeting->contact, id);
 }
 
@@ -842,8 +833,6 @@ add_meeting (PhContactMeetings *self, PhContact *contact)
   meeting->self = self;
   meeting->contact = g_object_ref (contact);
   meeting->side = ph_meeting_side (own_key, ph_contact_get_public_key (contact));
-  meeting->received = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  meeting->delivered = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   new_session (meeting);
   update_points (meeting);
   g_ptr_array_add (self->meetings, meeting);

@@ -30,10 +30,11 @@ G_BEGIN_DECLS
  *     points, so a front end can say "waiting" at once.
  *  "message-received" (PhContact *contact, const char *id, gint64 time_ms,
  *     const char *text): from a conversation or a stored copy
- *     (ph-sealed-mail.h), once per id whichever way it came.
+ *     (ph-sealed-mail.h); the same id may come both ways
+ *     (ph-contact-outbox.h tells each once).
  *  "message-delivered" (PhContact *contact, const char *id): the contact
- *     acknowledged it directly or by a receipt, told once per id; a copy
- *     still on the server is then deleted.
+ *     acknowledged it directly or by a receipt, perhaps both; a copy still
+ *     on the server is then deleted.
  *
  * Stored copies at the points are fetched as soon as a wait reports
  * them, and once at start at the points of the last days (copies live 7
