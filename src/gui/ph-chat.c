@@ -412,7 +412,7 @@ message_state_from_history (const PhHistoryMessage *stored)
 static gboolean
 is_our_contact (PhChat *self, PhContact *contact)
 {
-  return g_str_equal (ph_contact_get_id (contact), ph_contact_get_id (self->contact));
+  return ph_contact_equal (contact, self->contact);
 }
 
 static void

@@ -75,7 +75,7 @@ find_undelivered (PhContactOutbox *self, const char *id, guint *out_position)
 static gboolean
 is_our_contact (PhContactOutbox *self, PhContact *contact)
 {
-  return g_str_equal (ph_contact_get_id (contact), ph_contact_get_id (self->contact));
+  return ph_contact_equal (contact, self->contact);
 }
 
 /* The history */

@@ -847,7 +847,7 @@ book_has (PhContactBook *book, PhContact *contact)
     {
       g_autoptr (PhContact) listed = g_list_model_get_item (contacts, i);
 
-      if (g_str_equal (ph_contact_get_id (listed), ph_contact_get_id (contact)))
+      if (ph_contact_equal (listed, contact))
         return TRUE;
     }
   return FALSE;
@@ -985,7 +985,7 @@ find_contact (PhContactMeetings *self, PhContact *contact)
     {
       Meeting *meeting = g_ptr_array_index (self->meetings, i);
 
-      if (g_str_equal (ph_contact_get_id (meeting->contact), ph_contact_get_id (contact)))
+      if (ph_contact_equal (meeting->contact, contact))
         return meeting;
     }
   return NULL;

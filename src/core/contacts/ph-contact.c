@@ -148,6 +148,14 @@ ph_contact_get_id (PhContact *self)
   return self->id;
 }
 
+gboolean
+ph_contact_equal (PhContact *a, PhContact *b)
+{
+  g_return_val_if_fail (PH_IS_CONTACT (a) && PH_IS_CONTACT (b), FALSE);
+
+  return g_str_equal (a->id, b->id);
+}
+
 const char *
 ph_contact_get_name (PhContact *self)
 {

@@ -61,6 +61,9 @@ char *ph_contact_id_for_public_key (GBytes *public_key);
 gboolean ph_contact_check_name (const char *name, GError **error);
 
 const char *ph_contact_get_id (PhContact *self);
+/* Whether @a and @b are the same person (the same id): the book hands out
+ * new objects for a contact it saves again. */
+gboolean ph_contact_equal (PhContact *a, PhContact *b);
 const char *ph_contact_get_name (PhContact *self);
 GBytes *ph_contact_get_public_key (PhContact *self);
 /* "ddddd ddddd ddddd ddddd ddddd ddddd" */
