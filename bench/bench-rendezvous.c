@@ -106,6 +106,7 @@ typedef struct
   guint16 port;
   guint16 second_port; /* a second server's, or 0: connections alternate */
   GPid second_pid;
+  GPid redis_pid; /* the bench's redis-server, or 0 */
   guint n_connections;
   gboolean running;
   guint64 requests;
@@ -448,13 +449,21 @@ pump (Load *load, int timeout_ms)
       int fd = connection->fd;
       guint generation = connection->generation;
 
+      /* A read that did not fill the buffer took all there was: the
+       * epoll set, level-triggered, tells of more. One system call a
+       * response, not two, so the load generator takes less of the CPU
+       * it shares with the servers and Redis. */
       while ((received = read (fd, buffer, sizeof buffer)) > 0)
-        g_byte_array_append (connection->in, (const guint8 *)buffer, (guint)received);
+        {
+          g_byte_array_append (connection->in, (const guint8 *)buffer, (guint)received);
+          if ((size_t)received < sizeof buffer)
+            break;
+        }
       parse_responses (load, connection);
 
       /* An end announced by Connection: close has been dealt with. */
-      if ((received == 0 || errno != EAGAIN) && connection->generation == generation
-          && !connection->closing)
+      if (received <= 0 && (received == 0 || errno != EAGAIN)
+          && connection->generation == generation && !connection->closing)
         {
           epoll_ctl (load->epoll_fd, EPOLL_CTL_DEL, fd, NULL);
           load->failures++;
@@ -497,6 +506,7 @@ typedef struct
   double server_busy; /* share of its core the server used */
   double server_us;   /* server CPU time per request */
   double client_busy; /* share of a core the load generator used */
+  double redis_busy;  /* share of a core redis-server used, or -1 without it */
 } PhaseResult;
 
 /* The CPU time of the server @pid, and of the second one if any. */
@@ -517,6 +527,7 @@ run_phase (Load *load, GPid pid, Work work, guint n_workers, double seconds, Pha
   guint64 outstanding;
   guint64 server_ns;
   guint64 client_ns;
+  guint64 redis_ns = 0;
 
   for (guint i = 0; i < n_workers; i++)
     g_ptr_array_add (workers, connection_new (load, work));
@@ -525,6 +536,8 @@ run_phase (Load *load, GPid pid, Work work, guint n_workers, double seconds, Pha
   load->running = TRUE;
   server_ns = servers_cpu_ns (load, pid);
   client_ns = cpu_time_ns (getpid ());
+  if (load->redis_pid != 0)
+    redis_ns = cpu_time_ns (load->redis_pid);
   started = now_seconds ();
   for (guint i = 0; i < workers->len; i++)
     send_next (load, g_ptr_array_index (workers, i));
@@ -533,6 +546,8 @@ run_phase (Load *load, GPid pid, Work work, guint n_workers, double seconds, Pha
   elapsed = now_seconds () - started;
   server_ns = servers_cpu_ns (load, pid) - server_ns;
   client_ns = cpu_time_ns (getpid ()) - client_ns;
+  if (load->redis_pid != 0)
+    redis_ns = cpu_time_ns (load->redis_pid) - redis_ns;
   load->running = FALSE;
 
   /* Counted when answered: the answers still in flight are not. */
@@ -541,6 +556,7 @@ run_phase (Load *load, GPid pid, Work work, guint n_workers, double seconds, Pha
   result->round_trips_per_s = (double)load->round_trips / elapsed;
   result->server_busy = server_ns / 1e9 / elapsed;
   result->client_busy = client_ns / 1e9 / elapsed;
+  result->redis_busy = load->redis_pid != 0 ? redis_ns / 1e9 / elapsed : -1;
   result->server_us = server_ns / 1e3 / (double)(load->requests - outstanding);
   for (guint i = 0; i < 50; i++)
     pump (load, 20);
@@ -643,10 +659,14 @@ authentication_us (void)
 static void
 print_phase (const char *name, const PhaseResult *result)
 {
+  char redis[64] = "";
+
+  if (result->redis_busy >= 0)
+    g_snprintf (redis, sizeof redis, "; redis %3.0f%% of a core", 100 * result->redis_busy);
   printf ("  %-24s %6.0f requests/s; server %5.1f us CPU per request, %3.0f%% of its core busy; "
-          "client %3.0f%% of a core\n",
+          "client %3.0f%% of a core%s\n",
           name, result->requests_per_s, result->server_us, 100 * result->server_busy,
-          100 * result->client_busy);
+          100 * result->client_busy, redis);
 }
 
 static void
@@ -770,6 +790,7 @@ typedef struct
   char *label;        /* as the tables name it */
   char *scratch;      /* a database the bench made, emptied before each server, or NULL */
   guint16 redis_port; /* the bench's redis-server, flushed before each server, or 0 */
+  GPid redis_pid;     /* and its process, whose CPU time each phase gives */
   gboolean two_servers;
   PhaseResult health;
   PhaseResult round_trip; /* the better round */
@@ -808,6 +829,16 @@ start_rendezvous (const char *binary, StoreRun *run, Load *load, GSubprocess **o
   *out_second = NULL;
   load->second_port = 0;
   load->second_pid = 0;
+  load->redis_pid = run->redis_pid;
+  /* redis-server on the core with the least else to do, so that neither
+   * run has it take turns with a server that is busy the whole time: a
+   * core of its own when there is one; on two cores, with the load
+   * generator when one server has the other core, with the first server
+   * when the second shares the load generator's. */
+  if (run->redis_pid != 0 && g_get_num_processors () > 1)
+    pin_to_cpu (run->redis_pid, g_get_num_processors () > 2 ? SERVER_CPU + 2
+                                : run->two_servers     ? SERVER_CPU
+                                                       : SERVER_CPU + 1);
   if (run->two_servers)
     {
       *out_second = start_server_on (binary, run->uri, SERVER_CPU + 1, &load->second_port);
@@ -868,6 +899,7 @@ stop_rendezvous (GSubprocess **server, GSubprocess **second, Load *load)
     }
   load->second_port = 0;
   load->second_pid = 0;
+  load->redis_pid = 0;
 }
 
 static void
@@ -1037,6 +1069,7 @@ main (int argc, char *argv[])
         {
           runs[i].uri = g_strdup_printf ("redis://127.0.0.1:%u", redis_port);
           runs[i].redis_port = redis_port;
+          runs[i].redis_pid = server_pid (redis);
         }
       runs[n_runs - 1].two_servers = TRUE;
     }

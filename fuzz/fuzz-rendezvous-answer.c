@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "ph-error.h"
+#include "ph-mailbox-batch.h"
 #include "ph-mailbox-format.h"
 #include "ph-rendezvous-answer.h"
 
@@ -18,8 +19,8 @@ int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
 /* Byte 0 picks the answer, byte 1 is its parameter (the index a fetch
  * reads past, what a refusal was about, the index a wait's points read
- * past), the rest is the body as a
- * server sent it. Allocation, claim and join answers carry a side's
+ * past), the rest is the body as a server sent it (for a batch, a fetched
+ * message's body). Allocation, claim and join answers carry a side's
  * secret; fetched messages name sides by number. */
 enum
 {
@@ -33,6 +34,7 @@ enum
   ANSWER_MEET_WAIT,
   ANSWER_STORED,
   ANSWER_COPIES,
+  ANSWER_BATCH,
   N_ANSWERS
 };
 
@@ -261,6 +263,39 @@ fuzz_refusal (const char *body, gsize length, guint8 parameter)
     }
 }
 
+/* A fetched message of phase "batch" (its body as the peer posted it):
+ * what decodes encodes again to the same bytes. */
+static void
+fuzz_batch (const char *body, gsize length)
+{
+  g_autoptr (GBytes) bytes = g_bytes_new (body, length);
+  PhMailboxMessage batch = { 3, (char *)"2", (char *)PH_MAILBOX_BATCH_PHASE, bytes };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) messages = ph_mailbox_batch_decode (&batch, &error);
+  const char *phases[PH_MAILBOX_BATCH_MAX_MESSAGES];
+  GBytes *bodies[PH_MAILBOX_BATCH_MAX_MESSAGES];
+  g_autoptr (GBytes) again = NULL;
+
+  if (messages == NULL)
+    {
+      g_assert (error->domain == PH_ERROR && error->code == PH_ERROR_PROTOCOL);
+      return;
+    }
+  g_assert (messages->len >= 1 && messages->len <= PH_MAILBOX_BATCH_MAX_MESSAGES);
+  if (messages->len < 2)
+    return;
+  for (guint i = 0; i < messages->len; i++)
+    {
+      PhMailboxMessage *message = g_ptr_array_index (messages, i);
+
+      g_assert (message->index == 3 && strcmp (message->side, "2") == 0);
+      phases[i] = message->phase;
+      bodies[i] = message->body;
+    }
+  again = ph_mailbox_batch_encode (phases, bodies, messages->len);
+  g_assert (g_bytes_equal (again, bytes));
+}
+
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
@@ -345,6 +380,9 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
       break;
     case ANSWER_COPIES:
       fuzz_copies (body, length, parameter);
+      break;
+    case ANSWER_BATCH:
+      fuzz_batch (body, length);
       break;
     default:
       g_assert_not_reached ();

@@ -393,3 +393,22 @@ write("identity-backup", "payload-contacts-first",
       b"\x01" + section(2, struct.pack(">I", 0)) + section(1, SEED + PUBLIC))
 write("identity-backup", "payload-unknown-section",
       b"\x01" + section(1, SEED + PUBLIC) + section(7, b"later"))
+
+
+# Batches (rendezvous-answer parser 10): the body of a fetched message of
+# phase "batch", messages as posted at once (src/core/rendezvous/ph-mailbox-batch.h).
+def batch(*messages):
+    return b"".join(struct.pack(">B", len(p)) + p + struct.pack(">I", len(b)) + b
+                    for p, b in messages)
+
+
+def batch_answer(name, body):
+    write("rendezvous-answer", name, bytes([10, 0]) + body)
+
+
+batch_answer("batch-setup", batch((b"pake", bytes(32)), (b"confirm", bytes(range(32))),
+                                  (b"desc", b"\x00" * 40 + b"sealed description")))
+batch_answer("batch-two-candidates", batch((b"cand", b"sealed one"), (b"cand", b"sealed two")))
+batch_answer("batch-empty-body", batch((b"bye", b""), (b"cand", b"x")))
+batch_answer("batch-nested", batch((b"batch", b"x"), (b"cand", b"x")))
+batch_answer("batch-cut-short", batch((b"pake", bytes(32)))[:20])

@@ -4,8 +4,12 @@
 #include "config.h"
 
 #include <signal.h>
+#include <string.h>
+
+#include <libsoup/soup.h>
 
 #include "ph-error.h"
+#include "ph-mailbox-batch.h"
 #include "ph-mailbox-session.h"
 #include "ph-rendezvous-client.h"
 #include "ph-test-dead-port.h"
@@ -274,6 +278,22 @@ meet (Fixture *fixture)
 
 /* Posts queued in a burst, some before the nameplate is even known, arrive
  * once each and in order; a side never hears its own. */
+/* The server's count of the messages posted to mailboxes. */
+static void
+assert_messages_posted (Fixture *fixture, guint expected)
+{
+  g_autoptr (SoupSession) session = soup_session_new ();
+  g_autofree char *url = g_strconcat (fixture->url, "/metrics", NULL);
+  g_autoptr (SoupMessage) msg = soup_message_new ("GET", url);
+  g_autoptr (GBytes) metrics = soup_session_send_and_read (session, msg, NULL, NULL);
+  g_autofree char *line = g_strdup_printf ("\npinhole_messages_total %u\n", expected);
+  g_autofree char *text = NULL;
+
+  g_assert_nonnull (metrics);
+  text = g_strndup (g_bytes_get_data (metrics, NULL), g_bytes_get_size (metrics));
+  g_assert_nonnull (strstr (text, line));
+}
+
 static void
 test_posts_arrive_in_order (Fixture *fixture, gconstpointer data)
 {
@@ -301,6 +321,58 @@ test_posts_arrive_in_order (Fixture *fixture, gconstpointer data)
   assert_received (&fixture->host, host_expects);
   g_assert_true (ph_test_wait_until (is_drained, &fixture->host, timeout_ms ()));
   g_assert_cmpuint (fixture->host.troubles, ==, 0);
+  /* What was queued together went in one request: the host's two before
+   * it had a nameplate, its three after, the joiner's two. */
+  assert_messages_posted (fixture, 3);
+}
+
+/* Batches that are not well formed are refused whole; one that is gives
+ * back its messages as they went in. */
+static void
+test_batch_codec (void)
+{
+  const char *phases[] = { "pake", "confirm", "desc" };
+  g_autoptr (GBytes) empty = g_bytes_new (NULL, 0);
+  g_autoptr (GBytes) pake = g_bytes_new_static ("0123", 4);
+  g_autoptr (GBytes) desc = g_bytes_new_static ("v=0", 3);
+  GBytes *bodies[] = { pake, empty, desc };
+  g_autoptr (GBytes) encoded = ph_mailbox_batch_encode (phases, bodies, 3);
+  PhMailboxMessage batch = { 7, (char *)"1", (char *)"batch", encoded };
+  g_autoptr (GPtrArray) messages = ph_mailbox_batch_decode (&batch, NULL);
+  static const char *const malformed[] = {
+    "",                                      /* nothing in it */
+    "\x04pake\x00\x00\x00",                   /* a length cut short */
+    "\x04pake\x00\x00\x00\x05" "abc",         /* a body cut short */
+    "\x04PAKE\x00\x00\x00\x00",               /* not a phase */
+    "\x05" "batch\x00\x00\x00\x00",          /* a batch in a batch */
+    "\x00\x00\x00\x00\x00",                   /* an empty phase */
+    "\x04pake\x00\x00\x00\x00\x01",           /* something after the last */
+    "\x11" "abcdefghijklmnopq\x00\x00\x00\x00", /* a phase too long */
+  };
+  static const gsize malformed_sizes[] = { 0, 8, 12, 9, 10, 5, 10, 22 };
+
+  g_assert_nonnull (messages);
+  g_assert_cmpuint (messages->len, ==, 3);
+  for (guint i = 0; i < 3; i++)
+    {
+      PhMailboxMessage *message = g_ptr_array_index (messages, i);
+
+      g_assert_cmpstr (message->phase, ==, phases[i]);
+      g_assert_true (g_bytes_equal (message->body, bodies[i]));
+      g_assert_cmpuint (message->index, ==, 7);
+      g_assert_cmpstr (message->side, ==, "1");
+    }
+
+  for (guint i = 0; i < G_N_ELEMENTS (malformed); i++)
+    {
+      g_autoptr (GBytes) body = g_bytes_new_static (malformed[i], malformed_sizes[i]);
+      PhMailboxMessage bad = { 1, (char *)"2", (char *)"batch", body };
+      g_autoptr (GError) error = NULL;
+      g_autoptr (GPtrArray) refused = ph_mailbox_batch_decode (&bad, &error);
+
+      g_assert_null (refused);
+      g_assert_error (error, PH_ERROR, PH_ERROR_PROTOCOL);
+    }
 }
 
 /* The server restarts with both sides in the mailbox and posts on their
@@ -495,6 +567,7 @@ main (int argc, char *argv[])
 {
   g_test_init (&argc, &argv, NULL);
 
+  g_test_add_func ("/mailbox-session/batch-codec", test_batch_codec);
   g_test_add ("/mailbox-session/posts-arrive-in-order", Fixture, NULL, fixture_set_up,
               test_posts_arrive_in_order, fixture_tear_down);
   g_test_add ("/mailbox-session/restart-with-both-in", Fixture, NULL, fixture_set_up,

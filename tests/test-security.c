@@ -17,6 +17,7 @@
 #include "ph-conversation-private.h"
 #include "ph-conversation.h"
 #include "ph-error.h"
+#include "ph-mailbox-batch.h"
 #include "ph-mailbox-format.h"
 #include "ph-memory-store.h"
 #include "ph-nice-stream.h"
@@ -278,6 +279,80 @@ with_body (JsonObject *posted, GBytes *new_body)
   return g_bytes_new_take (text, strlen (text));
 }
 
+/* The messages in @posted: itself, or those of its batch (a side posts
+ * what it has at once as one batch: ph-mailbox-batch.h). */
+static GPtrArray *
+posted_messages (JsonObject *posted)
+{
+  PhMailboxMessage message = { 0, (char *)"0", (char *)json_object_get_string_member (posted, "phase"),
+                               NULL };
+  GPtrArray *messages;
+  gsize length;
+  guint8 *raw = g_base64_decode (json_object_get_string_member (posted, "body"), &length);
+
+  message.body = g_bytes_new_take (raw, length);
+  if (g_str_equal (message.phase, PH_MAILBOX_BATCH_PHASE))
+    messages = ph_mailbox_batch_decode (&message, NULL);
+  else
+    {
+      PhMailboxMessage *copy = g_new0 (PhMailboxMessage, 1);
+
+      messages = g_ptr_array_new_with_free_func ((GDestroyNotify)ph_mailbox_message_free);
+      copy->side = g_strdup (message.side);
+      copy->phase = g_strdup (message.phase);
+      copy->body = g_bytes_ref (message.body);
+      g_ptr_array_add (messages, copy);
+    }
+  g_bytes_unref (message.body);
+  g_assert_nonnull (messages);
+  return messages;
+}
+
+/* The first message of @phase in @posted, or NULL. */
+static PhMailboxMessage *
+find_posted (GPtrArray *messages, const char *phase)
+{
+  for (guint i = 0; i < messages->len; i++)
+    {
+      PhMailboxMessage *message = g_ptr_array_index (messages, i);
+
+      if (g_str_equal (message->phase, phase))
+        return message;
+    }
+  return NULL;
+}
+
+/* Whether @posted is, or carries, a message of @phase. */
+static gboolean
+posts (JsonObject *posted, const char *phase)
+{
+  g_autoptr (GPtrArray) messages = NULL;
+
+  if (posted == NULL)
+    return FALSE;
+  messages = posted_messages (posted);
+  return find_posted (messages, phase) != NULL;
+}
+
+/* @posted again, with @messages (those of posted_messages()) in it. */
+static GBytes *
+with_messages (JsonObject *posted, GPtrArray *messages)
+{
+  const char *phases[PH_MAILBOX_BATCH_MAX_MESSAGES];
+  GBytes *bodies[PH_MAILBOX_BATCH_MAX_MESSAGES];
+  g_autoptr (GBytes) batch = NULL;
+
+  if (messages->len == 1)
+    return with_body (posted, ((PhMailboxMessage *)g_ptr_array_index (messages, 0))->body);
+  for (guint i = 0; i < messages->len; i++)
+    {
+      phases[i] = ((PhMailboxMessage *)g_ptr_array_index (messages, i))->phase;
+      bodies[i] = ((PhMailboxMessage *)g_ptr_array_index (messages, i))->body;
+    }
+  batch = ph_mailbox_batch_encode (phases, bodies, messages->len);
+  return with_body (posted, batch);
+}
+
 /* The nameplate of a "/v1/mailboxes/N/messages" path. */
 static char *
 nameplate_of_path (const char *path)
@@ -292,34 +367,32 @@ nameplate_of_path (const char *path)
 static GBytes *
 attacked_body (Proxy *proxy, const char *path, JsonObject *posted, guint side, GBytes *body)
 {
-  const char *phase;
-  gsize length;
-  g_autofree guint8 *raw = NULL;
+  g_autoptr (GPtrArray) messages = NULL;
+  PhMailboxMessage *description;
 
   if (proxy->attacked || posted == NULL)
     return g_bytes_ref (body);
 
-  phase = json_object_get_string_member (posted, "phase");
-  raw = g_base64_decode (json_object_get_string_member (posted, "body"), &length);
-
+  messages = posted_messages (posted);
   switch (proxy->attack)
     {
     case ATTACK_FLIP_DESCRIPTION_BIT:
-      if (g_str_equal (phase, "desc"))
+      if ((description = find_posted (messages, "desc")) != NULL)
         {
-          g_autoptr (GBytes) changed = NULL;
+          gsize length;
+          g_autofree guint8 *raw = g_bytes_unref_to_data (description->body, &length);
 
           raw[length / 2] ^= 0x01;
-          changed = g_bytes_new (raw, length);
+          description->body = g_bytes_new (raw, length);
           proxy->attacked = TRUE;
-          return with_body (posted, changed);
+          return with_messages (posted, messages);
         }
       break;
 
     case ATTACK_OWN_PAKE:
       /* The joiner's PAKE message is swapped for one the attacker made
        * from a guessed code, in the joiner's place. */
-      if (g_str_equal (phase, "pake") && side == PH_MAILBOX_JOINER_SIDE)
+      if (side == PH_MAILBOX_JOINER_SIDE && (description = find_posted (messages, "pake")) != NULL)
         {
           const char *const *first = ph_code_get_first_words ();
           const char *const *second = ph_code_get_second_words ();
@@ -330,7 +403,9 @@ attacked_body (Proxy *proxy, const char *path, JsonObject *posted, guint side, G
           g_autoptr (GBytes) message = ph_pake_get_message (attacker);
 
           proxy->attacked = TRUE;
-          return with_body (posted, message);
+          g_bytes_unref (description->body);
+          description->body = g_bytes_ref (message);
+          return with_messages (posted, messages);
         }
       break;
 
@@ -359,7 +434,6 @@ proxy_handler_cb (SoupServer *server, SoupServerMessage *message, const char *pa
   guint side = side_of (proxy, message);
   g_autoptr (JsonParser) parser = json_parser_new ();
   JsonObject *posted = NULL;
-  const char *phase = "";
   g_autofree char *path_and_query = NULL;
   g_autoptr (GBytes) body = NULL;
   g_autoptr (GBytes) forwarded = NULL;
@@ -374,11 +448,10 @@ proxy_handler_cb (SoupServer *server, SoupServerMessage *message, const char *pa
       g_assert_true (json_parser_load_from_data (parser, g_bytes_get_data (body, NULL),
                                                  g_bytes_get_size (body), NULL));
       posted = json_node_get_object (json_parser_get_root (parser));
-      phase = json_object_get_string_member (posted, "phase");
     }
   forwarded = attacked_body (proxy, path, posted, side, body);
 
-  if (proxy->attack == ATTACK_REPLAY_DESCRIPTION && !proxy->attacked && g_str_equal (phase, "desc"))
+  if (proxy->attack == ATTACK_REPLAY_DESCRIPTION && !proxy->attacked && posts (posted, "desc"))
     {
       g_autofree char *url = g_strconcat (proxy->upstream, path_and_query, NULL);
       g_autoptr (SoupMessage) again = soup_message_new ("POST", url);
@@ -394,7 +467,7 @@ proxy_handler_cb (SoupServer *server, SoupServerMessage *message, const char *pa
                                         replay_posted_cb, NULL);
     }
 
-  if (proxy->attack == ATTACK_FORGE_BYE && g_str_equal (phase, "desc") && side != 0
+  if (proxy->attack == ATTACK_FORGE_BYE && posts (posted, "desc") && side != 0
       && (proxy->forged_for & (1u << side)) == 0)
     {
       forward = relay (proxy, message, method, path_and_query, forwarded);
@@ -405,7 +478,7 @@ proxy_handler_cb (SoupServer *server, SoupServerMessage *message, const char *pa
       return;
     }
 
-  if (proxy->attack == ATTACK_HOLD_HOST_DESCRIPTION && g_str_equal (phase, "desc")
+  if (proxy->attack == ATTACK_HOLD_HOST_DESCRIPTION && posts (posted, "desc")
       && side == PH_MAILBOX_HOST_SIDE && !proxy->attacked)
     {
       proxy->held = g_new0 (Held, 1);
@@ -418,7 +491,7 @@ proxy_handler_cb (SoupServer *server, SoupServerMessage *message, const char *pa
     }
 
   /* Let the host post again once the joiner has said goodbye. */
-  if (proxy->held != NULL && g_str_equal (phase, "bye"))
+  if (proxy->held != NULL && posts (posted, "bye"))
     {
       Held *held = g_steal_pointer (&proxy->held);
 
@@ -430,7 +503,7 @@ proxy_handler_cb (SoupServer *server, SoupServerMessage *message, const char *pa
     }
 
   forward = relay (proxy, message, method, path_and_query, forwarded);
-  forward->host_pake = side == PH_MAILBOX_HOST_SIDE && g_str_equal (phase, "pake");
+  forward->host_pake = side == PH_MAILBOX_HOST_SIDE && posts (posted, "pake");
 }
 
 static void

@@ -1922,8 +1922,9 @@ assert_same_answer (Fixture *fixture, const char *held, const char *request)
   g_socket_close (socket, NULL);
 }
 
-/* A held poll answered by a post, and one whose hold ends, get the
- * answer they always got, on a connection the server then closes. */
+/* A held poll that took its connection (here at once), answered by a
+ * post, and one whose hold ends, get the answer they always got, on a
+ * connection the server then closes. */
 static void
 test_held_poll_answers (void)
 {
@@ -1939,7 +1940,7 @@ test_held_poll_answers (void)
   g_autofree char *next_poll = NULL;
   g_autofree char *next_at_once = NULL;
 
-  fixture_start (&fixture, "max-hold", 1, NULL);
+  fixture_start (&fixture, "max-hold", 1, "take-after-ms", 0, NULL);
   allocate (&fixture, &host);
   first_poll = raw_request ("GET", "/v1/mailboxes/1/messages?after=0&wait=30", host.secret);
   first_at_once = raw_request ("GET", "/v1/mailboxes/1/messages?after=0", host.secret);
@@ -1970,6 +1971,39 @@ test_held_poll_answers (void)
 
   g_socket_close (woken, NULL);
   g_socket_close (timed_out, NULL);
+  fixture_stop (&fixture);
+}
+
+/* A poll answered moments after it began to wait (a chat being set up)
+ * keeps its connection, so the client's next request needs no new one. */
+static void
+test_held_poll_keeps_connection (void)
+{
+  Fixture fixture = { 0 };
+  g_autoptr (GSocket) socket = NULL;
+  g_auto (Side) host = { 0 };
+  g_autofree char *poll = NULL;
+  g_autofree char *answer = NULL;
+  g_autofree char *next_poll = NULL;
+  g_autofree char *next = NULL;
+
+  fixture_start (&fixture, NULL);
+  allocate (&fixture, &host);
+  poll = raw_request ("GET", "/v1/mailboxes/1/messages?after=0&wait=30", host.secret);
+  next_poll = raw_request ("GET", "/v1/mailboxes/1/messages?after=1", host.secret);
+
+  socket = raw_connect (&fixture);
+  raw_send (socket, poll);
+  wait_for_waiting_polls (&fixture, 1);
+  post_ok (&fixture, &host, "hello");
+  answer = raw_read_response (socket);
+  g_assert_true (g_str_has_prefix (answer, "HTTP/1.1 200 OK\r\n"));
+  g_assert_nonnull (strstr (answer, "\"phase\":\"pake\""));
+  g_assert_null (strstr (answer, "\r\nConnection: close\r\n"));
+  next = raw_exchange (socket, next_poll);
+  g_assert_true (g_str_has_prefix (next, "HTTP/1.1 200 OK\r\n"));
+
+  g_socket_close (socket, NULL);
   fixture_stop (&fixture);
 }
 
@@ -2035,7 +2069,8 @@ test_many_held_polls (void)
   g_autoptr (PhRateLimiter) limiter
       = g_object_new (PH_TYPE_RATE_LIMITER, "rate", 1000, "burst", 1000, NULL);
 
-  fixture_start (&fixture, "limiter", limiter, NULL);
+  /* Each takes its connection at once, and answers on it. */
+  fixture_start (&fixture, "limiter", limiter, "take-after-ms", 0, NULL);
   allocate (&fixture, &host);
 
   for (guint i = 0; i < MANY_POLLS; i++)
@@ -2397,6 +2432,7 @@ main (int argc, char **argv)
   g_test_add_func ("/server/http/changes-lost", test_changes_lost);
   g_test_add_func ("/server/http/leave-keeps-connection", test_leave_keeps_connection);
   g_test_add_func ("/server/http/held-poll-answers", test_held_poll_answers);
+  g_test_add_func ("/server/http/held-poll-keeps-connection", test_held_poll_keeps_connection);
   g_test_add_func ("/server/http/held-poll-hang-up", test_held_poll_hang_up);
   g_test_add_func ("/server/http/many-held-polls", test_many_held_polls);
   g_test_add_func ("/server/http/large-held-answer", test_large_held_answer);

@@ -8,6 +8,7 @@
 #include "ph-burned-codes.h"
 #include "ph-code.h"
 #include "ph-error.h"
+#include "ph-mailbox-batch.h"
 #include "ph-rendezvous-client.h"
 #include "ph-signaling.h"
 #include "ph-test-dead-port.h"
@@ -446,8 +447,22 @@ read_mailbox (Fixture *fixture, const char *nameplate, guint wait_seconds)
   for (guint i = 0; i < messages->len; i++)
     {
       PhMailboxMessage *message = g_ptr_array_index (messages, i);
+      g_autoptr (GPtrArray) batch = NULL;
 
-      g_ptr_array_add (read, g_strdup_printf ("%s %s", message->phase, message->side));
+      if (!g_str_equal (message->phase, PH_MAILBOX_BATCH_PHASE))
+        {
+          g_ptr_array_add (read, g_strdup_printf ("%s %s", message->phase, message->side));
+          continue;
+        }
+      /* What a side posted at once: read as the messages it holds. */
+      batch = ph_mailbox_batch_decode (message, &error);
+      g_assert_no_error (error);
+      for (guint j = 0; j < batch->len; j++)
+        {
+          PhMailboxMessage *inner = g_ptr_array_index (batch, j);
+
+          g_ptr_array_add (read, g_strdup_printf ("%s %s", inner->phase, inner->side));
+        }
     }
   return read;
 }

@@ -25,6 +25,7 @@
 #include "ph-identity.h"
 #include "ph-nat-check-server.h"
 #include "ph-nat-check.h"
+#include "ph-rendezvous-http.h"
 #include "ph-untrusted-text.h"
 
 #define EXIT_USAGE 2
@@ -382,7 +383,8 @@ read_code_line (GDataInputStream *input, GError **error)
   return g_strdup (g_strstrip (line));
 }
 
-/* --rendezvous, else $PINHOLE_RENDEZVOUS, else the built-in default. */
+/* --rendezvous, else $PINHOLE_RENDEZVOUS, else the built-in default.
+ * Called before anything starts a thread. */
 static void
 choose_rendezvous (char **rendezvous)
 {
@@ -393,6 +395,7 @@ choose_rendezvous (char **rendezvous)
       g_free (*rendezvous);
       *rendezvous = g_strdup (PH_DEFAULT_RENDEZVOUS);
     }
+  ph_rendezvous_http_prepare_process (*rendezvous);
 }
 
 int

@@ -12,6 +12,10 @@
 
 /* How many hang-ups one wake of the hang-up watch takes in. */
 #define HANGUP_BATCH 64
+/* Polls that wait as paused messages for a moment before they take their
+ * connections, at most: about 5 MB of libsoup's buffers. */
+#define MAX_YOUNG_POLLS 256
+
 
 /* GLib walks every source of the main context on every iteration, so a
  * GSource per waiting poll (a timer, a socket watch) makes every request
@@ -225,8 +229,13 @@ poll_stop_waiting (PhHeldPoll *poll)
   g_assert (poll->state == PH_HELD_POLL_WAITING);
 
   poll_unlink (poll);
-  /* The timer may now fire early, find nothing due and set itself again. */
+  /* The timers may now fire early, find nothing due and set themselves again. */
   g_queue_unlink (&self->holds[poll->hold_seconds], &poll->hold_link);
+  if (poll->take_due_us != 0)
+    {
+      g_queue_unlink (&self->young_polls, &poll->young_link);
+      poll->take_due_us = 0;
+    }
   ph_held_poll_unwatch (poll);
   poll->state = PH_HELD_POLL_ANSWERING;
   ph_server_quota_remove_poll (self, g_steal_pointer (&poll->usage));
@@ -280,6 +289,56 @@ poll_deliver_closed (PhHeldPoll *poll)
 
 static void poll_read (PhHeldPoll *poll);
 
+static void schedule_takes (PhRendezvousServer *self);
+
+/* A poll that waited long enough gives its paused message up for the
+ * connection alone. */
+static void
+poll_take_connection (PhHeldPoll *poll)
+{
+  PhRendezvousServer *self = poll->server;
+
+  g_clear_signal_handler (&poll->finished_id, poll->msg);
+  ph_taken_connection_take (poll);
+  if (poll->stream != NULL)
+    return;
+  /* The client was gone already. */
+  self->requests_aborted++;
+  poll_stop_waiting (poll);
+  ph_held_poll_free (poll);
+}
+
+static gboolean
+takes_due_cb (gpointer user_data)
+{
+  PhRendezvousServer *self = user_data;
+  gint64 now = g_get_monotonic_time ();
+  PhHeldPoll *poll;
+
+  self->take_id = 0;
+  while ((poll = g_queue_peek_head (&self->young_polls)) != NULL && poll->take_due_us <= now)
+    {
+      g_queue_unlink (&self->young_polls, &poll->young_link);
+      poll->take_due_us = 0;
+      poll_take_connection (poll);
+    }
+  schedule_takes (self);
+  return G_SOURCE_REMOVE;
+}
+
+/* All young polls wait the same time, so the oldest is due first. */
+static void
+schedule_takes (PhRendezvousServer *self)
+{
+  PhHeldPoll *oldest = g_queue_peek_head (&self->young_polls);
+  gint64 delay_us;
+
+  if (oldest == NULL || self->take_id != 0)
+    return;
+  delay_us = MAX (oldest->take_due_us - g_get_monotonic_time (), 0);
+  self->take_id = g_timeout_add ((guint)((delay_us + 999) / 1000), takes_due_cb, self);
+}
+
 /* The poll found nothing new: from now on it waits. */
 static void
 poll_wait (PhHeldPoll *poll)
@@ -293,32 +352,31 @@ poll_wait (PhHeldPoll *poll)
    * with the connection it gives up. */
   poll->usage = ph_server_quota_add_poll (self, poll->msg);
 
-  if (ph_taken_connection_take (poll))
-    {
-      if (poll->stream == NULL)
-        {
-          /* The client was gone already. */
-          self->requests_aborted++;
-          ph_server_quota_remove_poll (self, g_steal_pointer (&poll->usage));
-          poll_unlink (poll);
-          ph_held_poll_free (poll);
-          return;
-        }
-    }
-  else
-    {
-      poll->finished_id
-          = g_signal_connect (poll->msg, "finished", G_CALLBACK (poll_finished_cb), poll);
-    }
-
+  poll->finished_id = g_signal_connect (poll->msg, "finished", G_CALLBACK (poll_finished_cb), poll);
   poll->state = PH_HELD_POLL_WAITING;
   poll->deadline_us = g_get_monotonic_time () + (gint64)poll->hold_seconds * G_USEC_PER_SEC;
   g_queue_push_tail_link (&self->holds[poll->hold_seconds], &poll->hold_link);
   schedule_holds (self);
-
   ph_held_poll_watch (poll, EPOLLIN | EPOLLRDHUP);
-
   ph_rendezvous_server_set_waiting_polls (self, self->waiting_polls + 1);
+
+  /* A taken connection is closed with its answer, and the client's next
+   * request then pays a round trip for a new one: polls answered within
+   * moments (a chat being set up posts every few tens of milliseconds)
+   * keep theirs, and only those that wait on, the long waits of idle
+   * clients that are most of the memory, take it. */
+  if (!ph_taken_connection_possible (poll))
+    return;
+  /* A flood of polls (every client back after a restart) takes at once:
+   * waiting as paused messages, they would cost 20 KB each. */
+  if (self->take_after_ms == 0 || g_queue_get_length (&self->young_polls) >= MAX_YOUNG_POLLS)
+    {
+      poll_take_connection (poll);
+      return;
+    }
+  poll->take_due_us = g_get_monotonic_time () + (gint64)self->take_after_ms * 1000;
+  g_queue_push_tail_link (&self->young_polls, &poll->young_link);
+  schedule_takes (self);
 }
 
 /* What the first read found: messages, a refusal or nothing new. Nothing
@@ -471,6 +529,7 @@ ph_held_poll_start (PhRendezvousServer *self, SoupServerMessage *msg, PhStoreReq
   poll->hold_seconds = hold_seconds;
   poll->link.data = poll;
   poll->hold_link.data = poll;
+  poll->young_link.data = poll;
   poll->state = PH_HELD_POLL_READING;
   ph_store_request_free (request);
 
@@ -586,6 +645,8 @@ ph_held_polls_clear (PhRendezvousServer *self)
               if (poll->state == PH_HELD_POLL_READING)
                 continue;
               g_queue_unlink (&self->holds[poll->hold_seconds], &poll->hold_link);
+              if (poll->take_due_us != 0)
+                g_queue_unlink (&self->young_polls, &poll->young_link);
               ph_held_poll_unwatch (poll);
               ph_held_poll_free (poll);
             }
@@ -596,6 +657,7 @@ ph_held_polls_clear (PhRendezvousServer *self)
     ph_held_poll_free (poll);
   self->waiting_polls = 0;
   g_clear_handle_id (&self->hold_id, g_source_remove);
+  g_clear_handle_id (&self->take_id, g_source_remove);
   g_clear_handle_id (&self->hangup_id, g_source_remove);
   if (self->hangup_fd >= 0)
     {

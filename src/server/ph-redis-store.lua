@@ -35,9 +35,9 @@
 -- Hashes and tags are "" when absent.
 --
 -- Reply: { status, closed, nameplate, side, created, tag, expires_in (ms),
--- index, turn_granted, retry_after (ms), n_open, messages, next_due (ms
--- until the next mailbox or point item ends, -1 for none), n_copies,
--- copy_bytes }. messages: "SIDE LEN PHASEBODY" for a fetch; for a
+-- index, turn_granted, retry_after (ms), n_open (count-open's only, else
+-- 0), messages, next_due (ms until the next mailbox or point item ends,
+-- -1 for none), n_copies, copy_bytes }. messages: "SIDE LEN PHASEBODY" for a fetch; for a
 -- meet-fetch { ID, N_STORED, { "INDEX SIDE LEN PHASEBODY"… } } per point;
 -- for fetch-copies "INDEX SIDE EXPIRES_IN(ms) BODY". status 0 is success, else
 -- a PhStoreError + 1, or 100 for a join whose mailbox has no message yet.
@@ -106,16 +106,30 @@ local function messages_key(n)
   return prefix .. 'messages:' .. n
 end
 
+-- The request's mailbox's keys, made once: a number in a key would be
+-- formatted again at every use.
+local box_key, list_key, nameplate_text
+
+local function set_nameplate(n)
+  nameplate_text = tostring(n)
+  nameplate = tonumber(n)
+  box_key = mailbox_key(nameplate_text)
+  list_key = messages_key(nameplate_text)
+end
+
+set_nameplate(ARGV[5])
+
+-- @n as a string.
 local function tell_closed(n)
-  table.insert(closed, n)
+  table.insert(closed, tonumber(n))
   redis.call('PUBLISH', channel, instance .. ' c ' .. n)
 end
 
-local function close_mailbox(n)
-  redis.call('DEL', mailbox_key(n), messages_key(n))
-  redis.call('ZREM', open_key, n)
-  redis.call('ZREM', expiry_key, n)
-  tell_closed(n)
+local function close_mailbox()
+  redis.call('DEL', box_key, list_key)
+  redis.call('ZREM', open_key, nameplate_text)
+  redis.call('ZREM', expiry_key, nameplate_text)
+  tell_closed(nameplate_text)
 end
 
 -- What ended frees its number. One whose key Redis has not yet let go of
@@ -127,23 +141,24 @@ local function sweep()
       redis.call('DEL', messages_key(n))
       redis.call('ZREM', open_key, n)
       redis.call('ZREM', expiry_key, n)
-      tell_closed(tonumber(n))
+      tell_closed(n)
     end
   end
 end
 
-local function set_expiry(n, expires)
-  redis.call('HSET', mailbox_key(n), 'expires', expires)
-  redis.call('PEXPIREAT', mailbox_key(n), expires)
-  if redis.call('EXISTS', messages_key(n)) == 1 then
-    redis.call('PEXPIREAT', messages_key(n), expires)
-  end
-  redis.call('ZADD', expiry_key, expires, n)
+-- The request's mailbox ends at @expires (a number, formatted once). Its
+-- list may not exist yet: PEXPIREAT leaves a missing key alone.
+local function set_expiry(expires)
+  local text = tostring(expires)
+  redis.call('HSET', box_key, 'expires', text)
+  redis.call('PEXPIREAT', box_key, text)
+  redis.call('PEXPIREAT', list_key, text)
+  redis.call('ZADD', expiry_key, text, nameplate_text)
 end
 
 -- The mailbox's fields, or nil with the status that says why.
 local function find_mailbox()
-  local fields = redis.call('HGETALL', mailbox_key(nameplate))
+  local fields = redis.call('HGETALL', box_key)
   local box = {}
   if #fields == 0 then
     return nil, NO_SUCH_MAILBOX
@@ -177,7 +192,7 @@ local function find_side()
   end
   -- The client has its secret: a repeated claim or join is no longer it.
   if box['k' .. side] ~= nil then
-    redis.call('HDEL', mailbox_key(nameplate), 'k' .. side)
+    redis.call('HDEL', box_key, 'k' .. side)
   end
   reply[4] = side
   reply[6] = box.tag
@@ -190,11 +205,11 @@ local function is_repeat(box, side)
 end
 
 local function take_seat(side, keep_key)
-  redis.call('HSET', mailbox_key(nameplate), 's' .. side, seat_secret)
   if keep_key and request_key ~= '' then
-    redis.call('HSET', mailbox_key(nameplate), 'k' .. side, request_key)
+    redis.call('HSET', box_key, 's' .. side, seat_secret, 'k' .. side, request_key)
   else
-    redis.call('HDEL', mailbox_key(nameplate), 'k' .. side)
+    redis.call('HSET', box_key, 's' .. side, seat_secret)
+    redis.call('HDEL', box_key, 'k' .. side)
   end
 end
 
@@ -210,12 +225,27 @@ local function is_paired(box)
   return box.s2 ~= nil
 end
 
+-- Whether a post or a poll renews the mailbox: only a paired one does.
+-- Polls come back every few seconds and posts come in bursts: a renewal
+-- is written only when it moves the end by 1% of the lifetime or more.
+local function is_renewed(box)
+  return is_paired(box) and now + lifetime_ms - tonumber(box.expires) >= lifetime_ms / 100
+end
+
+-- A new hash, in one write; no list yet.
 local function open_mailbox(keep_key)
-  local box = { tag = new_tag, expires = tostring(now + lifetime_ms), s1 = seat_secret }
-  redis.call('HSET', mailbox_key(nameplate), 'tag', new_tag, 'n', 0, 'bytes', 0)
-  take_seat(1, keep_key)
-  set_expiry(nameplate, now + lifetime_ms)
-  redis.call('ZADD', open_key, nameplate, nameplate)
+  local expires = tostring(now + lifetime_ms)
+  local box = { tag = new_tag, expires = expires, s1 = seat_secret }
+  if keep_key and request_key ~= '' then
+    redis.call('HSET', box_key, 'tag', new_tag, 'n', 0, 'bytes', 0, 'expires', expires, 's1',
+      seat_secret, 'k1', request_key)
+  else
+    redis.call('HSET', box_key, 'tag', new_tag, 'n', 0, 'bytes', 0, 'expires', expires, 's1',
+      seat_secret)
+  end
+  redis.call('PEXPIREAT', box_key, expires)
+  redis.call('ZADD', expiry_key, expires, nameplate_text)
+  redis.call('ZADD', open_key, nameplate_text, nameplate_text)
   fill_seat(box, 1, true)
 end
 
@@ -243,7 +273,7 @@ local function allocate()
   if not has_room() then
     return NO_FREE_MAILBOX
   end
-  nameplate = lowest_free()
+  set_nameplate(lowest_free())
   -- Allocation is never repeated: it keeps no request key.
   open_mailbox(false)
   return 0
@@ -251,7 +281,7 @@ end
 
 local function claim()
   local box, status
-  if redis.call('EXISTS', mailbox_key(nameplate)) == 1 then
+  if redis.call('EXISTS', box_key) == 1 then
     box, status = find_mailbox()
     if box == nil then
       return status
@@ -297,7 +327,7 @@ local function join()
     return THIRD_SIDE
   end
   if has_body then
-    local first = redis.call('LINDEX', messages_key(nameplate), 0)
+    local first = redis.call('LINDEX', list_key, 0)
     if not first then
       return NO_MESSAGE_YET
     end
@@ -309,7 +339,7 @@ local function join()
   take_seat(2, true)
   -- Paired from now on: the chat keeps it while it uses it.
   box.expires = tostring(now + lifetime_ms)
-  set_expiry(nameplate, now + lifetime_ms)
+  set_expiry(now + lifetime_ms)
   fill_seat(box, 2, true)
   return 0
 end
@@ -325,30 +355,30 @@ local function add_message()
   if n >= max_messages or #body > max_bytes - math.min(bytes, max_bytes) then
     return MAILBOX_LIMIT
   end
-  redis.call('RPUSH', messages_key(nameplate), side .. ' ' .. #phase .. ' ' .. phase .. body)
-  redis.call('HSET', mailbox_key(nameplate), 'n', n + 1, 'bytes', bytes + #body)
-  if is_paired(box) then
-    set_expiry(nameplate, now + lifetime_ms)
-  else
-    redis.call('PEXPIREAT', messages_key(nameplate), tonumber(box.expires))
+  local length = redis.call('RPUSH', list_key, side .. ' ' .. #phase .. ' ' .. phase .. body)
+  redis.call('HSET', box_key, 'n', n + 1, 'bytes', bytes + #body)
+  -- A paired mailbox lives on while it is used, renewed as by a fetch;
+  -- otherwise a list just made ends with its mailbox.
+  if is_renewed(box) then
+    set_expiry(now + lifetime_ms)
+  elseif length == 1 then
+    redis.call('PEXPIREAT', list_key, box.expires)
   end
   reply[8] = n + 1
-  redis.call('PUBLISH', channel, instance .. ' a ' .. nameplate .. ' ' .. (n + 1))
+  redis.call('PUBLISH', channel, instance .. ' a ' .. nameplate_text .. ' ' .. (n + 1))
   return 0
 end
 
--- Polls come back every few seconds: a renewal is written only when it
--- moves the end by 1% of the lifetime or more.
 local function fetch()
   local box, side, status = find_side()
   if box == nil then
     return status
   end
-  if is_paired(box) and now + lifetime_ms - tonumber(box.expires) >= lifetime_ms / 100 then
-    set_expiry(nameplate, now + lifetime_ms)
+  if is_renewed(box) then
+    set_expiry(now + lifetime_ms)
   end
   if tonumber(after) < tonumber(box.n) then
-    reply[12] = redis.call('LRANGE', messages_key(nameplate), after, -1)
+    reply[12] = redis.call('LRANGE', list_key, after, -1)
   end
   return 0
 end
@@ -361,11 +391,11 @@ local function leave()
   box['l' .. side] = '1'
   for other = 1, 2 do
     if box['s' .. other] ~= nil and box['l' .. other] == nil then
-      redis.call('HSET', mailbox_key(nameplate), 'l' .. side, 1)
+      redis.call('HSET', box_key, 'l' .. side, 1)
       return 0
     end
   end
-  close_mailbox(nameplate)
+  close_mailbox()
   return 0
 end
 
@@ -383,7 +413,7 @@ local function count_turn()
   end
   if count < quota then
     reply[9] = 1
-    redis.call('HSET', mailbox_key(nameplate), 'tc' .. side, count + 1, 'tw' .. side, window_end)
+    redis.call('HSET', box_key, 'tc' .. side, count + 1, 'tw' .. side, window_end)
   else
     reply[10] = window_end - now
   end
@@ -398,152 +428,15 @@ local function authenticate()
   return 0
 end
 
--- Meeting points
-
-local function point_key(id, kind)
-  return prefix .. 'point:' .. id .. ':' .. kind
-end
-
--- "INDEX EXPIRES SIDE REST": index, expires, side, rest.
-local function parse_item(member)
-  local first = string.find(member, ' ', 1, true)
-  local second = string.find(member, ' ', first + 1, true)
-  local third = string.find(member, ' ', second + 1, true)
-  return tonumber(string.sub(member, 1, first - 1)),
-    tonumber(string.sub(member, first + 1, second - 1)),
-    tonumber(string.sub(member, second + 1, third - 1)), string.sub(member, third + 1)
-end
-
--- A message's REST is "LEN PHASEBODY": the body's length.
-local function body_length(rest)
-  local space = string.find(rest, ' ', 1, true)
-  return #rest - space - tonumber(string.sub(rest, 1, space - 1))
-end
-
--- What ended leaves its point and the copies' totals. Reads skip what
--- ended and is still there (more than this takes at once).
-local function sweep_points()
-  local due = redis.call('ZRANGEBYSCORE', point_expiry_key, '-inf', now, 'LIMIT', 0, 100)
-  for _, entry in ipairs(due) do
-    local kind, id, index, bytes = string.match(entry, '^(%a) (%x+) (%d+) (%d+)$')
-    redis.call('ZREMRANGEBYSCORE', point_key(id, kind), index, index)
-    if kind == 'c' then
-      redis.call('HINCRBY', copies_key, 'n', -1)
-      redis.call('HINCRBY', copies_key, 'bytes', -tonumber(bytes))
-    end
-    redis.call('ZREM', point_expiry_key, entry)
-  end
-end
-
--- How many live items @key holds, and the bytes of their bodies.
-local function point_usage(key, is_copy)
-  local count, bytes = 0, 0
-  for _, member in ipairs(redis.call('ZRANGE', key, 0, -1)) do
-    local _, expires, _, rest = parse_item(member)
-    if expires > now then
-      count = count + 1
-      bytes = bytes + (is_copy and #rest or body_length(rest))
-    end
-  end
-  return count, bytes
-end
-
-local function add_point_item(kind, expires, text, bytes)
-  local index = redis.call('INCR', point_index_key)
-  redis.call('ZADD', point_key(point_id, kind), index, index .. ' ' .. expires .. ' ' .. text)
-  redis.call('ZADD', point_expiry_key, expires,
-    kind .. ' ' .. point_id .. ' ' .. index .. ' ' .. bytes)
-  redis.call('PUBLISH', channel, instance .. ' p ' .. point_id .. ' ' .. index .. ' ' .. point_side)
-  reply[8] = index
-end
-
-local function meet_add_message()
-  local count, bytes = point_usage(point_key(point_id, 'm'), false)
-  if count >= max_messages or #body > max_bytes - math.min(bytes, max_bytes) then
-    return POINT_LIMIT
-  end
-  add_point_item('m', now + lifetime_ms, point_side .. ' ' .. #phase .. ' ' .. phase .. body, 0)
-  return 0
-end
-
--- Each point's messages from the other side above its cursor, and how
--- many copies the other side stored there above it.
-local function meet_fetch()
-  local points = {}
-  for i = FIRST_CURSOR_ARG, #ARGV, 3 do
-    local id, side, after = ARGV[i], tonumber(ARGV[i + 1]), '(' .. ARGV[i + 2]
-    local messages, n_stored = {}, 0
-    for _, member in ipairs(redis.call('ZRANGEBYSCORE', point_key(id, 'm'), after, '+inf')) do
-      local index, expires, from, rest = parse_item(member)
-      if expires > now and from ~= side then
-        table.insert(messages, index .. ' ' .. from .. ' ' .. rest)
-      end
-    end
-    for _, member in ipairs(redis.call('ZRANGEBYSCORE', point_key(id, 'c'), after, '+inf')) do
-      local _, expires, from = parse_item(member)
-      if expires > now and from ~= side then
-        n_stored = n_stored + 1
-      end
-    end
-    table.insert(points, { id, n_stored, messages })
-  end
-  reply[12] = points
-  return 0
-end
-
-local function store_copy()
-  local count, bytes = point_usage(point_key(point_id, 'c'), true)
-  local total = tonumber(redis.call('HGET', copies_key, 'bytes') or '0')
-  local size = #body
-  if count >= copy_max_count or size > copy_max_bytes or bytes > copy_max_bytes - size then
-    return STORED_LIMIT
-  end
-  if size > copy_max_total or total > copy_max_total - size then
-    return STORED_FULL
-  end
-  add_point_item('c', now + copy_lifetime_ms, point_side .. ' ' .. body, size)
-  redis.call('HINCRBY', copies_key, 'n', 1)
-  redis.call('HINCRBY', copies_key, 'bytes', size)
-  reply[7] = copy_lifetime_ms
-  return 0
-end
-
-local function fetch_copies()
-  local copies = {}
-  for _, member in ipairs(redis.call('ZRANGEBYSCORE', point_key(point_id, 'c'), '(' .. after,
-    '+inf')) do
-    local index, expires, side, rest = parse_item(member)
-    if expires > now then
-      table.insert(copies, index .. ' ' .. side .. ' ' .. (expires - now) .. ' ' .. rest)
-    end
-  end
-  reply[12] = copies
-  return 0
-end
-
-local function delete_copy()
-  local key = point_key(point_id, 'c')
-  local found = redis.call('ZRANGEBYSCORE', key, point_index, point_index)
-  if #found == 0 then
-    return NO_SUCH_COPY
-  end
-  local index, expires, _, rest = parse_item(found[1])
-  if expires <= now then
-    return NO_SUCH_COPY
-  end
-  redis.call('ZREM', key, found[1])
-  redis.call('ZREM', point_expiry_key, 'c ' .. point_id .. ' ' .. index .. ' ' .. #rest)
-  redis.call('HINCRBY', copies_key, 'n', -1)
-  redis.call('HINCRBY', copies_key, 'bytes', -#rest)
-  return 0
-end
-
-local function count_copies()
-  local totals = redis.call('HMGET', copies_key, 'n', 'bytes')
-  reply[14] = tonumber(totals[1] or '0')
-  reply[15] = tonumber(totals[2] or '0')
-  return 0
-end
+local point_ops = {
+  sweep = true,
+  ['meet-add-message'] = true,
+  ['meet-fetch'] = true,
+  ['store-copy'] = true,
+  ['fetch-copies'] = true,
+  ['delete-copy'] = true,
+  ['count-copies'] = true,
+}
 
 local ops = {
   allocate = allocate,
@@ -555,24 +448,167 @@ local ops = {
   leave = leave,
   ['count-turn'] = count_turn,
   ['count-open'] = function() return 0 end,
-  sweep = function() return 0 end,
-  ['meet-add-message'] = meet_add_message,
-  ['meet-fetch'] = meet_fetch,
-  ['store-copy'] = store_copy,
-  ['fetch-copies'] = fetch_copies,
-  ['delete-copy'] = delete_copy,
-  ['count-copies'] = count_copies,
 }
+local sweep_points
 
-local point_ops = {
-  sweep = true,
-  ['meet-add-message'] = true,
-  ['meet-fetch'] = true,
-  ['store-copy'] = true,
-  ['fetch-copies'] = true,
-  ['delete-copy'] = true,
-  ['count-copies'] = true,
-}
+-- Made only for the operations that use them: every function a script
+-- defines is made again at every run.
+if point_ops[op] then
+  -- Meeting points
+
+  local function point_key(id, kind)
+    return prefix .. 'point:' .. id .. ':' .. kind
+  end
+
+  -- "INDEX EXPIRES SIDE REST": index, expires, side, rest.
+  local function parse_item(member)
+    local first = string.find(member, ' ', 1, true)
+    local second = string.find(member, ' ', first + 1, true)
+    local third = string.find(member, ' ', second + 1, true)
+    return tonumber(string.sub(member, 1, first - 1)),
+      tonumber(string.sub(member, first + 1, second - 1)),
+      tonumber(string.sub(member, second + 1, third - 1)), string.sub(member, third + 1)
+  end
+
+  -- A message's REST is "LEN PHASEBODY": the body's length.
+  local function body_length(rest)
+    local space = string.find(rest, ' ', 1, true)
+    return #rest - space - tonumber(string.sub(rest, 1, space - 1))
+  end
+
+  -- What ended leaves its point and the copies' totals. Reads skip what
+  -- ended and is still there (more than this takes at once).
+  sweep_points = function()
+    local due = redis.call('ZRANGEBYSCORE', point_expiry_key, '-inf', now, 'LIMIT', 0, 100)
+    for _, entry in ipairs(due) do
+      local kind, id, index, bytes = string.match(entry, '^(%a) (%x+) (%d+) (%d+)$')
+      redis.call('ZREMRANGEBYSCORE', point_key(id, kind), index, index)
+      if kind == 'c' then
+        redis.call('HINCRBY', copies_key, 'n', -1)
+        redis.call('HINCRBY', copies_key, 'bytes', -tonumber(bytes))
+      end
+      redis.call('ZREM', point_expiry_key, entry)
+    end
+  end
+
+  -- How many live items @key holds, and the bytes of their bodies.
+  local function point_usage(key, is_copy)
+    local count, bytes = 0, 0
+    for _, member in ipairs(redis.call('ZRANGE', key, 0, -1)) do
+      local _, expires, _, rest = parse_item(member)
+      if expires > now then
+        count = count + 1
+        bytes = bytes + (is_copy and #rest or body_length(rest))
+      end
+    end
+    return count, bytes
+  end
+
+  local function add_point_item(kind, expires, text, bytes)
+    local index = redis.call('INCR', point_index_key)
+    redis.call('ZADD', point_key(point_id, kind), index, index .. ' ' .. expires .. ' ' .. text)
+    redis.call('ZADD', point_expiry_key, expires,
+      kind .. ' ' .. point_id .. ' ' .. index .. ' ' .. bytes)
+    redis.call('PUBLISH', channel, instance .. ' p ' .. point_id .. ' ' .. index .. ' ' .. point_side)
+    reply[8] = index
+  end
+
+  local function meet_add_message()
+    local count, bytes = point_usage(point_key(point_id, 'm'), false)
+    if count >= max_messages or #body > max_bytes - math.min(bytes, max_bytes) then
+      return POINT_LIMIT
+    end
+    add_point_item('m', now + lifetime_ms, point_side .. ' ' .. #phase .. ' ' .. phase .. body, 0)
+    return 0
+  end
+
+  -- Each point's messages from the other side above its cursor, and how
+  -- many copies the other side stored there above it.
+  local function meet_fetch()
+    local points = {}
+    for i = FIRST_CURSOR_ARG, #ARGV, 3 do
+      local id, side, after = ARGV[i], tonumber(ARGV[i + 1]), '(' .. ARGV[i + 2]
+      local messages, n_stored = {}, 0
+      for _, member in ipairs(redis.call('ZRANGEBYSCORE', point_key(id, 'm'), after, '+inf')) do
+        local index, expires, from, rest = parse_item(member)
+        if expires > now and from ~= side then
+          table.insert(messages, index .. ' ' .. from .. ' ' .. rest)
+        end
+      end
+      for _, member in ipairs(redis.call('ZRANGEBYSCORE', point_key(id, 'c'), after, '+inf')) do
+        local _, expires, from = parse_item(member)
+        if expires > now and from ~= side then
+          n_stored = n_stored + 1
+        end
+      end
+      table.insert(points, { id, n_stored, messages })
+    end
+    reply[12] = points
+    return 0
+  end
+
+  local function store_copy()
+    local count, bytes = point_usage(point_key(point_id, 'c'), true)
+    local total = tonumber(redis.call('HGET', copies_key, 'bytes') or '0')
+    local size = #body
+    if count >= copy_max_count or size > copy_max_bytes or bytes > copy_max_bytes - size then
+      return STORED_LIMIT
+    end
+    if size > copy_max_total or total > copy_max_total - size then
+      return STORED_FULL
+    end
+    add_point_item('c', now + copy_lifetime_ms, point_side .. ' ' .. body, size)
+    redis.call('HINCRBY', copies_key, 'n', 1)
+    redis.call('HINCRBY', copies_key, 'bytes', size)
+    reply[7] = copy_lifetime_ms
+    return 0
+  end
+
+  local function fetch_copies()
+    local copies = {}
+    for _, member in ipairs(redis.call('ZRANGEBYSCORE', point_key(point_id, 'c'), '(' .. after,
+      '+inf')) do
+      local index, expires, side, rest = parse_item(member)
+      if expires > now then
+        table.insert(copies, index .. ' ' .. side .. ' ' .. (expires - now) .. ' ' .. rest)
+      end
+    end
+    reply[12] = copies
+    return 0
+  end
+
+  local function delete_copy()
+    local key = point_key(point_id, 'c')
+    local found = redis.call('ZRANGEBYSCORE', key, point_index, point_index)
+    if #found == 0 then
+      return NO_SUCH_COPY
+    end
+    local index, expires, _, rest = parse_item(found[1])
+    if expires <= now then
+      return NO_SUCH_COPY
+    end
+    redis.call('ZREM', key, found[1])
+    redis.call('ZREM', point_expiry_key, 'c ' .. point_id .. ' ' .. index .. ' ' .. #rest)
+    redis.call('HINCRBY', copies_key, 'n', -1)
+    redis.call('HINCRBY', copies_key, 'bytes', -#rest)
+    return 0
+  end
+
+  local function count_copies()
+    local totals = redis.call('HMGET', copies_key, 'n', 'bytes')
+    reply[14] = tonumber(totals[1] or '0')
+    reply[15] = tonumber(totals[2] or '0')
+    return 0
+  end
+
+  ops['sweep'] = function() return 0 end
+  ops['meet-add-message'] = meet_add_message
+  ops['meet-fetch'] = meet_fetch
+  ops['store-copy'] = store_copy
+  ops['fetch-copies'] = fetch_copies
+  ops['delete-copy'] = delete_copy
+  ops['count-copies'] = count_copies
+end
 
 sweep()
 -- Mailbox operations leave the points to the sweep that every server
@@ -584,7 +620,10 @@ reply[1] = ops[op]()
 if reply[1] == 0 then
   reply[3] = nameplate
 end
-reply[11] = redis.call('ZCARD', open_key)
+-- Only counting wants the count.
+if op == 'count-open' then
+  reply[11] = redis.call('ZCARD', open_key)
+end
 
 for _, key in ipairs(point_ops[op] and { expiry_key, point_expiry_key } or { expiry_key }) do
   local head = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')

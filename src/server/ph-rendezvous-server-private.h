@@ -27,6 +27,9 @@ G_BEGIN_DECLS
 /* Long-polls are answered within the hold, so a client whose HTTP session
  * times out after 60 s never sees a poll outlive it. */
 #define PH_SERVER_MAX_WAIT_SECONDS 60
+/* How long a held poll keeps its libsoup message before it takes the
+ * connection ("take-after-ms"). */
+#define PH_SERVER_TAKE_AFTER_MS 2000
 /* libsoup 3.2 has no name, nor a reason phrase, for it. */
 #define PH_SERVER_STATUS_TOO_MANY_REQUESTS 429
 
@@ -71,6 +74,9 @@ typedef struct
   guint hold_seconds;
   gint64 deadline_us;
   GList hold_link; /* in holds[hold_seconds] while waiting */
+  /* While waiting as a paused message that will take its connection. */
+  gint64 take_due_us;
+  GList young_link; /* in young_polls meanwhile */
   gulong finished_id;
   GString *answer; /* what is left to write of the answer, on a taken connection */
   guint status;
@@ -105,6 +111,7 @@ struct _PhRendezvousServer
   guint turn_quota;
   GTlsCertificate *tls_certificate;
   gboolean take_connections;
+  guint take_after_ms;
   GStrv trusted_proxy_cidrs;
   guint max_mailboxes_per_client;
   guint max_polls_per_client;
@@ -140,6 +147,10 @@ struct _PhRendezvousServer
   GQueue holds[PH_SERVER_MAX_WAIT_SECONDS + 1];
   guint hold_id;
   gint64 hold_due_us;
+  /* Waiting polls that take their connections once they have waited a
+   * moment, oldest first, and the timer for the oldest. */
+  GQueue young_polls;
+  guint take_id;
   int hangup_fd; /* epoll set of the waiting polls' sockets */
   guint hangup_id;
   GHashTable *clients; /* GSocket → PhServerClient */
@@ -268,6 +279,7 @@ void ph_held_polls_changes_lost_cb (PhStore *store, PhRendezvousServer *self);
 
 /* ph-taken-connection.c */
 gboolean ph_taken_connection_supported (void);
+gboolean ph_taken_connection_possible (PhHeldPoll *poll);
 gboolean ph_taken_connection_take (PhHeldPoll *poll);
 void ph_taken_connection_answer (PhHeldPoll *poll, guint status, char *body, const char *etag);
 void ph_taken_connection_write_answer (PhHeldPoll *poll);

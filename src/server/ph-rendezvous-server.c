@@ -42,6 +42,7 @@ enum
   PROP_STORE,
   PROP_LIMITER,
   PROP_TAKE_CONNECTIONS,
+  PROP_TAKE_AFTER_MS,
   PROP_TRUSTED_PROXIES,
   PROP_WAITING_POLLS,
   N_PROPS
@@ -227,6 +228,9 @@ ph_rendezvous_server_get_property (GObject *object, guint prop_id, GValue *value
     case PROP_TAKE_CONNECTIONS:
       g_value_set_boolean (value, self->take_connections);
       break;
+    case PROP_TAKE_AFTER_MS:
+      g_value_set_uint (value, self->take_after_ms);
+      break;
     case PROP_TRUSTED_PROXIES:
       g_value_set_boxed (value, self->trusted_proxy_cidrs);
       break;
@@ -309,6 +313,9 @@ ph_rendezvous_server_set_property (GObject *object, guint prop_id, const GValue 
     case PROP_TAKE_CONNECTIONS:
       self->take_connections = g_value_get_boolean (value);
       break;
+    case PROP_TAKE_AFTER_MS:
+      self->take_after_ms = g_value_get_uint (value);
+      break;
     case PROP_TRUSTED_PROXIES:
       self->trusted_proxy_cidrs = g_value_dup_boxed (value);
       break;
@@ -387,6 +394,11 @@ ph_rendezvous_server_class_init (PhRendezvousServerClass *klass)
    * waiting poll a paused libsoup message. */
   properties[PROP_TAKE_CONNECTIONS]
       = g_param_spec_boolean ("take-connections", NULL, NULL, TRUE, flags);
+  /* How long a held poll waits as a paused message, keeping its
+   * connection for the client's next request, before it takes the
+   * connection (ph-held-polls.c); 0: at once. */
+  properties[PROP_TAKE_AFTER_MS] = g_param_spec_uint ("take-after-ms", NULL, NULL, 0, 60000,
+                                                      PH_SERVER_TAKE_AFTER_MS, flags);
   /* Address blocks ("10.0.0.0/8", "::1") of reverse proxies whose
    * Forwarded or X-Forwarded-For header names the client
    * (ph-client-address.h); a request from anywhere else is its peer's. */
@@ -406,6 +418,7 @@ ph_rendezvous_server_init (PhRendezvousServer *self)
   self->cancellable = g_cancellable_new ();
   self->hangup_fd = -1;
   self->take_connections = TRUE;
+  self->take_after_ms = PH_SERVER_TAKE_AFTER_MS;
   self->clients = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify)ph_server_client_free);
   self->requests_by_status = g_hash_table_new (NULL, NULL);
   self->errors_by_code = g_hash_table_new (g_str_hash, g_str_equal);

@@ -24,7 +24,7 @@
 /* Ours are 32 hex digits; room for other clients', not for a body's worth. */
 #define MAX_REQUEST_KEY_LENGTH 128
 
-static const char *const phases[] = { "pake", "confirm", "desc", "cand", "bye" };
+static const char *const phases[] = { "pake", "confirm", "desc", "cand", "bye", "batch" };
 
 /* Answers @text (taken), a JSON object. */
 void
@@ -500,7 +500,7 @@ read_message (const PhPost *post, PhStoreRequest *request, char **out_refusal)
 
   if (!is_known_phase (post->phase))
     {
-      *out_refusal = g_strdup ("\"phase\" must be one of pake, confirm, desc, cand or bye.");
+      *out_refusal = g_strdup ("\"phase\" must be one of pake, confirm, desc, cand, bye or batch.");
       return FALSE;
     }
   if (post->body == NULL || (body = ph_mailbox_decode_body (post->body)) == NULL)

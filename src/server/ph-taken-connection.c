@@ -159,13 +159,21 @@ unwrap_stream (GIOStream *stream)
  * writes its one answer itself. Not on a TLS server: the stream would be
  * a TLS connection (and possibly HTTP/2, several requests on one). */
 gboolean
-ph_taken_connection_take (PhHeldPoll *poll)
+ph_taken_connection_possible (PhHeldPoll *poll)
 {
   PhRendezvousServer *self = poll->server;
+
+  return self->take_connections && ph_taken_connection_supported ()
+         && self->tls_certificate == NULL && poll->http_version <= SOUP_HTTP_1_1
+         && poll->socket != NULL && poll->msg != NULL;
+}
+
+gboolean
+ph_taken_connection_take (PhHeldPoll *poll)
+{
   GIOStream *stream;
 
-  if (!self->take_connections || !ph_taken_connection_supported () || self->tls_certificate != NULL
-      || poll->http_version > SOUP_HTTP_1_1 || poll->socket == NULL)
+  if (!ph_taken_connection_possible (poll))
     return FALSE;
 
   /* libsoup frees the message's I/O at once, and its I/O loop stops for

@@ -34,6 +34,8 @@
 /* Stored copies live 7 days on the server (--stored-lifetime): at start,
  * the points of the days before yesterday are looked at once for them. */
 #define STORED_DAYS 8
+/* After the session in a `here`: this side will invite (it came to write). */
+#define HERE_INVITES "invites"
 
 typedef struct
 {
@@ -52,8 +54,12 @@ typedef struct
   /* New for every process, and for every new try after a failure: side 1
    * hosts a new mailbox for each new session of side 2. */
   char session[2 * SESSION_BYTES + 1];
+  gint64 session_began_us;
   char *peer_session;
   gint64 peer_seen_us;
+  /* When we learnt that the peer's session is online: a meeting's setup
+   * time counts from there. */
+  gint64 peer_arrived_us;
   gboolean peer_said_bye;
   gboolean looked; /* a wait answered about its points: presence is known */
   gboolean online;
@@ -61,7 +67,12 @@ typedef struct
   guint failures;
   guint again_id;
   PhConversation *conversation;
-  char *invitation_key; /* where side 1 invites to its mailbox */
+  char *invitation_key; /* where we invite to our mailbox */
+  /* We came to write to this contact (ph_contact_meetings_start() with
+   * it alone): we host at once, and invite as soon as a first look finds
+   * them online, whichever side we are; our `here` says so. */
+  gboolean eager;
+  gboolean peer_invites; /* the peer's latest `here` says it invites */
 } Meeting;
 
 /* A point of an earlier day, looked at once for stored copies. */
@@ -123,6 +134,15 @@ new_session (Meeting *meeting)
 
   randombytes_buf (bytes, sizeof bytes);
   sodium_bin2hex (meeting->session, sizeof meeting->session, bytes, sizeof bytes);
+  meeting->session_began_us = g_get_monotonic_time ();
+}
+
+/* When both were online for this meeting: the later of our session's
+ * start and the moment we found the peer's. */
+static gint64
+meeting_began (Meeting *meeting)
+{
+  return MAX (meeting->session_began_us, meeting->peer_arrived_us);
 }
 
 static void
@@ -287,7 +307,9 @@ post_at (PhContactMeetings *self, Meeting *meeting, const char *key, const char 
 static void
 say_here (PhContactMeetings *self, Meeting *meeting)
 {
-  g_autoptr (GBytes) body = g_bytes_new (meeting->session, strlen (meeting->session));
+  g_autofree char *text
+      = g_strconcat (meeting->session, meeting->eager ? " " HERE_INVITES : "", NULL);
+  g_autoptr (GBytes) body = g_bytes_new (text, strlen (text));
 
   update_points (meeting);
   post_at (self, meeting, meeting->keys[0], "here", body);
@@ -374,6 +396,7 @@ conversation_state_cb (PhConversation *conversation, GParamSpec *pspec, Meeting 
     }
   if (state != PH_CONVERSATION_STATE_FAILED)
     return;
+  meeting->eager = FALSE;
 
   /* A peer of another identity gets no second try; anything else may be
    * the network, and side 2 asks for a new meeting a few times. */
@@ -383,19 +406,37 @@ conversation_state_cb (PhConversation *conversation, GParamSpec *pspec, Meeting 
     meeting->again_id = g_timeout_add_once (AGAIN_AFTER_FAILURE_SECONDS * 1000, again_cb, meeting);
 }
 
-/* Side 1: once the mailbox has its nameplate, the invitation goes out. */
+static void
+announce (PhContactMeetings *self, Meeting *meeting)
+{
+  g_signal_emit (self, signals[SIGNAL_CONVERSATION_STARTED], 0, meeting->contact,
+                 meeting->conversation);
+}
+
+/* The host's invitation goes out once its mailbox has a nameplate and it
+ * knows where the peer is: at once for side 1 answering a `here`, after
+ * the first look for an eager host. */
+static void
+post_invitation (Meeting *meeting)
+{
+  const char *nameplate = ph_conversation_get_code (meeting->conversation);
+  g_autoptr (GBytes) pake = ph_conversation_dup_pake_message (meeting->conversation);
+  g_autoptr (GBytes) invitation = NULL;
+
+  if (nameplate == NULL || pake == NULL || meeting->invitation_key == NULL)
+    return;
+  invitation = ph_meeting_seal_invitation (ph_contact_get_pair_secret (meeting->contact),
+                                           meeting->invitation_key, nameplate, pake);
+  post_at (meeting->self, meeting, meeting->invitation_key, "auth", invitation);
+  g_clear_pointer (&meeting->invitation_key, g_free);
+  if (meeting->eager)
+    announce (meeting->self, meeting);
+}
+
 static void
 conversation_code_cb (PhConversation *conversation, GParamSpec *pspec, Meeting *meeting)
 {
-  const char *nameplate = ph_conversation_get_code (conversation);
-  g_autoptr (GBytes) invitation = NULL;
-
-  if (nameplate == NULL || meeting->invitation_key == NULL)
-    return;
-  invitation = ph_meeting_seal_invitation (ph_contact_get_pair_secret (meeting->contact),
-                                           meeting->invitation_key, nameplate);
-  post_at (meeting->self, meeting, meeting->invitation_key, "auth", invitation);
-  g_clear_pointer (&meeting->invitation_key, g_free);
+  post_invitation (meeting);
 }
 
 static PhConversation *
@@ -405,6 +446,7 @@ new_conversation (PhContactMeetings *self, Meeting *meeting)
       = ph_conversation_new (self->rendezvous_url, self->own_name, self->ice_config);
 
   ph_conversation_set_use_server_turn (conversation, self->use_server_turn);
+  ph_conversation_share_connections (conversation, self->client);
   g_signal_connect (conversation, "notify::state", G_CALLBACK (conversation_state_cb), meeting);
   g_signal_connect (conversation, "message-received", G_CALLBACK (conversation_message_cb),
                     meeting);
@@ -413,13 +455,9 @@ new_conversation (PhContactMeetings *self, Meeting *meeting)
   return conversation;
 }
 
-static void
-announce (PhContactMeetings *self, Meeting *meeting)
-{
-  g_signal_emit (self, signals[SIGNAL_CONVERSATION_STARTED], 0, meeting->contact,
-                 meeting->conversation);
-}
-
+/* Hosts a mailbox for the meeting and invites the peer at the point of
+ * @key, or, for an eager host (NULL), once it knows the peer is there; an
+ * eager host's chat is told of once it invites. */
 static void
 host (PhContactMeetings *self, Meeting *meeting, const char *key)
 {
@@ -429,12 +467,29 @@ host (PhContactMeetings *self, Meeting *meeting, const char *key)
   meeting->invitation_key = g_strdup (key);
   g_signal_connect (meeting->conversation, "notify::code", G_CALLBACK (conversation_code_cb),
                     meeting);
-  ph_conversation_host_contact (meeting->conversation, self->book, meeting->contact);
-  announce (self, meeting);
+  ph_conversation_host_contact (meeting->conversation, self->book, meeting->contact,
+                                meeting_began (meeting));
+  if (!meeting->eager)
+    announce (self, meeting);
+}
+
+/* An eager host whose contact turned out not to be there (or whose
+ * meeting failed) meets as everyone does from now on. */
+static void
+stop_being_eager (PhContactMeetings *self, Meeting *meeting)
+{
+  if (!meeting->eager)
+    return;
+  meeting->eager = FALSE;
+  if (meeting->conversation != NULL && meeting->invitation_key == NULL
+      && ph_conversation_get_code (meeting->conversation) != NULL)
+    return; /* it invited: the meeting is on */
+  drop_conversation (meeting);
+  say_here (self, meeting);
 }
 
 static void
-join (PhContactMeetings *self, Meeting *meeting, const char *nameplate)
+join (PhContactMeetings *self, Meeting *meeting, const char *nameplate, GBytes *host_pake)
 {
   g_autoptr (GError) error = NULL;
 
@@ -442,7 +497,7 @@ join (PhContactMeetings *self, Meeting *meeting, const char *nameplate)
   g_debug ("Joining %s's meeting", ph_contact_get_name (meeting->contact));
   meeting->conversation = new_conversation (self, meeting);
   if (!ph_conversation_join_contact (meeting->conversation, self->book, meeting->contact, nameplate,
-                                     &error))
+                                     host_pake, meeting_began (meeting), &error))
     {
       g_debug ("Could not join the meeting: %s", error->message);
       drop_conversation (meeting);
@@ -474,24 +529,37 @@ find_point (PhContactMeetings *self, const char *id, guint *out_slot)
  * process that stopped while a new one already said `here`, its posts
  * crossing) does not end the newer. */
 static gboolean
-is_bye_of (const PhMailboxMessage *bye, GBytes *here_session, const char *known_session)
+is_bye_of (const PhMailboxMessage *bye, const char *session)
 {
   gsize size;
   const char *data = g_bytes_get_data (bye->body, &size);
 
-  if (here_session != NULL)
-    return g_bytes_equal (bye->body, here_session);
-  return known_session != NULL && size == strlen (known_session)
-         && memcmp (data, known_session, size) == 0;
+  return session != NULL && size == strlen (session) && memcmp (data, session, size) == 0;
+}
+
+/* A `here`'s session, and whether that side says it invites. */
+static char *
+here_session (const PhMailboxMessage *here, gboolean *out_invites)
+{
+  gsize size;
+  const char *data = g_bytes_get_data (here->body, &size);
+  g_autofree char *text = g_strndup (data, size);
+  char *space = strchr (text, ' ');
+
+  *out_invites = space != NULL && g_str_equal (space + 1, HERE_INVITES);
+  if (space != NULL)
+    *space = '\0';
+  return g_steal_pointer (&text);
 }
 
 /* Only the latest `here` and invitation of a wait's answer count: older
  * ones were overtaken. */
 static void
-read_news (PhContactMeetings *self, const PhMeetingPointNews *news)
+read_news (PhContactMeetings *self, const PhMeetingPointNews *news, gint64 arrived_us)
 {
-  const PhMailboxMessage *here = NULL;
   const PhMailboxMessage *invitation = NULL;
+  g_autofree char *session = NULL;
+  gboolean invites = FALSE;
   guint slot = 0;
   Meeting *meeting = find_point (self, news->id, &slot);
   const char *key;
@@ -506,29 +574,44 @@ read_news (PhContactMeetings *self, const PhMeetingPointNews *news)
       meeting->after[slot] = MAX (meeting->after[slot], message->index);
       if (g_str_equal (message->phase, "here"))
         {
-          here = message;
+          g_free (session);
+          session = here_session (message, &invites);
           meeting->peer_said_bye = FALSE;
         }
       else if (g_str_equal (message->phase, "bye")
-               && is_bye_of (message, here != NULL ? here->body : NULL, meeting->peer_session))
+               && is_bye_of (message, session != NULL ? session : meeting->peer_session))
         meeting->peer_said_bye = TRUE;
       else if (g_str_equal (message->phase, "auth"))
         invitation = message;
     }
 
-  if (here != NULL)
+  if (session != NULL)
     {
-      g_autofree char *session
-          = g_strndup (g_bytes_get_data (here->body, NULL), g_bytes_get_size (here->body));
+      gboolean is_new = g_strcmp0 (session, meeting->peer_session) != 0;
+      /* A peer that said it would invite and then did not: its contact
+       * was away at its first look, and it meets as everyone does now. */
+      gboolean stopped_inviting = meeting->peer_invites && !invites;
 
       meeting->peer_seen_us = g_get_monotonic_time ();
-      if (g_strcmp0 (session, meeting->peer_session) != 0)
+      meeting->peer_invites = invites;
+      if (is_new)
         {
           g_free (meeting->peer_session);
           meeting->peer_session = g_steal_pointer (&session);
-          /* A session that said bye since is over: no mailbox for it. */
-          if (g_str_equal (meeting->side, "1") && !meeting->peer_said_bye
-              && self->look_task == NULL)
+          meeting->peer_arrived_us = arrived_us;
+        }
+      /* A session that said bye since is over: no mailbox for it. */
+      if ((is_new || stopped_inviting) && !meeting->peer_said_bye && self->look_task == NULL)
+        {
+          if (meeting->eager && meeting->conversation != NULL)
+            {
+              /* Our mailbox is ready or on its way: the invitation goes
+               * where the peer is. */
+              g_free (meeting->invitation_key);
+              meeting->invitation_key = g_strdup (key);
+              post_invitation (meeting);
+            }
+          else if (g_str_equal (meeting->side, "1") && !invites)
             host (self, meeting, key);
         }
     }
@@ -538,19 +621,25 @@ read_news (PhContactMeetings *self, const PhMeetingPointNews *news)
   if (news->n_stored > 0 && self->mail != NULL)
     ph_sealed_mail_collect (self->mail, meeting->contact, key, meeting->side);
 
-  if (invitation != NULL && g_str_equal (meeting->side, "2") && meeting->own_here_index != 0
+  /* Side 2 joins side 1's invitations, and side 1 joins those of a side 2
+   * that came to write; when both came to write, side 1's mailbox wins. */
+  if (invitation != NULL && meeting->own_here_index != 0
       && invitation->index > meeting->own_here_index
-      && invitation->index > meeting->answered_invitation)
+      && invitation->index > meeting->answered_invitation
+      && (g_str_equal (meeting->side, "2") || (meeting->peer_invites && !meeting->eager)))
     {
       g_autoptr (GError) error = NULL;
-      g_autofree char *nameplate = ph_meeting_open_invitation (
-          ph_contact_get_pair_secret (meeting->contact), key, invitation->body, &error);
+      g_autoptr (GBytes) host_pake = NULL;
+      g_autofree char *nameplate
+          = ph_meeting_open_invitation (ph_contact_get_pair_secret (meeting->contact), key,
+                                        invitation->body, &host_pake, &error);
 
       meeting->answered_invitation = invitation->index;
+      meeting->eager = FALSE;
       if (nameplate == NULL)
         g_debug ("%s", error->message);
       else
-        join (self, meeting, nameplate);
+        join (self, meeting, nameplate, host_pake);
     }
 }
 
@@ -560,6 +649,10 @@ typedef struct
   PhContactMeetings *self; /* a reference */
   guint first;
   guint generation;
+  /* A first look tells who was there when it was asked, a held wait who
+   * came when it answers. */
+  gint64 asked_us;
+  gboolean first_look;
 } Wait;
 
 static void wait_for_contacts (PhContactMeetings *self, guint first, guint wait_seconds);
@@ -602,6 +695,20 @@ tell_first_looks (PhContactMeetings *self, guint first)
     }
 }
 
+/* After the first look: an eager host whose contact is away does not
+ * invite. */
+static void
+give_up_eagerness (PhContactMeetings *self, guint first)
+{
+  for (guint i = first; i < MIN (first + CONTACTS_PER_WAIT, self->meetings->len); i++)
+    {
+      Meeting *meeting = g_ptr_array_index (self->meetings, i);
+
+      if (meeting->eager && !meeting->online)
+        stop_being_eager (self, meeting);
+    }
+}
+
 static void
 looked_once (PhContactMeetings *self, GError *error)
 {
@@ -628,7 +735,10 @@ waited_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 
   news = ph_rendezvous_client_meet_wait_finish (PH_RENDEZVOUS_CLIENT (source), result, &error);
   for (guint i = 0; news != NULL && i < news->len; i++)
-    read_news (self, g_ptr_array_index (news, i));
+    read_news (self, g_ptr_array_index (news, i),
+               wait->first_look ? wait->asked_us : g_get_monotonic_time ());
+  if (news != NULL && wait->first_look && self->look_task == NULL)
+    give_up_eagerness (self, wait->first);
   if (news != NULL)
     tell_first_looks (self, wait->first);
   if (self->look_task != NULL)
@@ -670,6 +780,8 @@ wait_for_contacts (PhContactMeetings *self, guint first, guint wait_seconds)
   wait->self = g_object_ref (self);
   wait->first = first;
   wait->generation = self->wait_generation;
+  wait->asked_us = g_get_monotonic_time ();
+  wait->first_look = wait_seconds == 0;
   ph_rendezvous_client_meet_wait_async (self->client, cursors, n, wait_seconds, self->cancellable,
                                         waited_cb, wait);
 }
@@ -824,7 +936,7 @@ start_mail (PhContactMeetings *self)
   g_signal_connect (self->mail, "message-delivered", G_CALLBACK (copy_delivered_cb), self);
 }
 
-static void
+static Meeting *
 add_meeting (PhContactMeetings *self, PhContact *contact)
 {
   Meeting *meeting = g_new0 (Meeting, 1);
@@ -836,6 +948,7 @@ add_meeting (PhContactMeetings *self, PhContact *contact)
   new_session (meeting);
   update_points (meeting);
   g_ptr_array_add (self->meetings, meeting);
+  return meeting;
 }
 
 static gboolean
@@ -914,7 +1027,13 @@ ph_contact_meetings_start (PhContactMeetings *self, PhContact *only)
     }
   start_mail (self);
   if (only != NULL)
-    add_meeting (self, only);
+    {
+      /* Who comes to write hosts at once, while it looks. */
+      Meeting *meeting = add_meeting (self, only);
+
+      meeting->eager = TRUE;
+      host (self, meeting, NULL);
+    }
   else
     {
       for (guint i = 0; i < g_list_model_get_n_items (G_LIST_MODEL (self->book)); i++)

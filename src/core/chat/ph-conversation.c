@@ -81,6 +81,7 @@ struct _PhConversation
 
   PhConversationState state;
   PhRendezvousClient *client;
+  PhRendezvousClient *connections_of; /* whose connections the client shares, or NULL */
   PhSignaling *signaling;
   GTlsCertificate *certificate;
   char *fingerprint;
@@ -1223,7 +1224,9 @@ signaling_code_ready_cb (PhSignaling *signaling, const char *code, PhConversatio
 static void
 signaling_paired_cb (PhSignaling *signaling, PhConversation *self)
 {
-  if (self->is_host)
+  /* A code chat's host begins when its joiner came; a meeting's, when
+   * the contact did. */
+  if (self->is_host && self->meeting_contact == NULL)
     self->time_begin = g_get_monotonic_time ();
   self->paired = TRUE;
   if (self->contact_exchange == NULL)
@@ -1398,7 +1401,9 @@ static gboolean
 start (PhConversation *self, GError **error)
 {
   self->time_started = g_get_monotonic_time ();
-  self->client = ph_rendezvous_client_new (self->rendezvous_url, error);
+  self->client = self->connections_of != NULL
+                     ? ph_rendezvous_client_new_sharing (self->connections_of)
+                     : ph_rendezvous_client_new (self->rendezvous_url, error);
   if (self->client == NULL)
     return FALSE;
 
@@ -1495,7 +1500,8 @@ ph_conversation_join (PhConversation *self, const char *code, GError **error)
 }
 
 void
-ph_conversation_host_contact (PhConversation *self, PhContactBook *book, PhContact *contact)
+ph_conversation_host_contact (PhConversation *self, PhContactBook *book, PhContact *contact,
+                              gint64 began_us)
 {
   g_autoptr (GError) error = NULL;
   char *secret;
@@ -1505,6 +1511,7 @@ ph_conversation_host_contact (PhConversation *self, PhContactBook *book, PhConta
   g_return_if_fail (PH_IS_CONTACT_BOOK (book) && PH_IS_CONTACT (contact));
 
   self->is_host = TRUE;
+  self->time_begin = began_us;
   self->contact_book = g_object_ref (book);
   self->meeting_contact = g_object_ref (contact);
   if (!start (self, &error))
@@ -1519,7 +1526,8 @@ ph_conversation_host_contact (PhConversation *self, PhContactBook *book, PhConta
 
 gboolean
 ph_conversation_join_contact (PhConversation *self, PhContactBook *book, PhContact *contact,
-                              const char *nameplate, GError **error)
+                              const char *nameplate, GBytes *host_pake, gint64 began_us,
+                              GError **error)
 {
   char *secret;
 
@@ -1528,7 +1536,7 @@ ph_conversation_join_contact (PhConversation *self, PhContactBook *book, PhConta
   g_return_val_if_fail (PH_IS_CONTACT_BOOK (book) && PH_IS_CONTACT (contact), FALSE);
   g_return_val_if_fail (nameplate != NULL, FALSE);
 
-  self->time_begin = g_get_monotonic_time ();
+  self->time_begin = began_us;
   self->is_host = FALSE;
   self->contact_book = g_object_ref (book);
   self->meeting_contact = g_object_ref (contact);
@@ -1537,10 +1545,28 @@ ph_conversation_join_contact (PhConversation *self, PhContactBook *book, PhConta
 
   set_state (self, PH_CONVERSATION_STATE_CONNECTING);
   secret = ph_meeting_pake_secret (ph_contact_get_pair_secret (contact));
-  ph_signaling_join_with_secret (self->signaling, nameplate, secret);
+  ph_signaling_join_with_secret (self->signaling, nameplate, secret, host_pake);
   ph_code_wipe (secret);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CODE]);
   return TRUE;
+}
+
+GBytes *
+ph_conversation_dup_pake_message (PhConversation *self)
+{
+  g_return_val_if_fail (PH_IS_CONVERSATION (self), NULL);
+
+  return self->signaling != NULL ? ph_signaling_dup_pake_message (self->signaling) : NULL;
+}
+
+void
+ph_conversation_share_connections (PhConversation *self, PhRendezvousClient *client)
+{
+  g_return_if_fail (PH_IS_CONVERSATION (self));
+  g_return_if_fail (PH_IS_RENDEZVOUS_CLIENT (client));
+  g_return_if_fail (self->client == NULL);
+
+  g_set_object (&self->connections_of, client);
 }
 
 PhContact *
@@ -1875,6 +1901,7 @@ ph_conversation_dispose (GObject *object)
   g_clear_object (&self->attempt);
   g_clear_object (&self->signaling);
   g_clear_object (&self->client);
+  g_clear_object (&self->connections_of);
   g_clear_object (&self->certificate);
   g_clear_object (&self->contact_exchange);
   g_clear_object (&self->contact_book);

@@ -11,6 +11,7 @@
 #include "ph-ice-transport.h"
 #include "ph-nat-check.h"
 #include "ph-path.h"
+#include "ph-rendezvous-client.h"
 
 G_BEGIN_DECLS
 
@@ -80,21 +81,32 @@ void ph_conversation_set_use_server_turn (PhConversation *self, gboolean use_ser
 void ph_conversation_host (PhConversation *self);
 /* Fails at once (FALSE, PH_ERROR_INVALID_CODE) when @code is malformed. */
 gboolean ph_conversation_join (PhConversation *self, const char *code, GError **error);
-/* Queues a message and returns its id; it goes out as soon as the channel
- * is open, and again after a reconnection until the peer acknowledges it. PH_ERROR_TOO_LARGE over
- * PH_FRAME_MAX_TEXT_SIZE. */
 /* Meeting @contact of @book again without a code (ph-contact-meetings.h):
- * hosting a mailbox, whose nameplate is then the "code" for the caller to
- * pass on, or joining the one the contact passed on. The PAKE runs on a
- * secret derived from the pair secret. Once connected the peer must prove
- * @contact's identity with a signed contact offer; another identity fails
- * the conversation with PH_ERROR_SECURITY ("security"), and no message
- * goes either way before the proof. "contact" is @contact once proven. */
-void ph_conversation_host_contact (PhConversation *self, PhContactBook *book, PhContact *contact);
+ * hosting a mailbox, whose nameplate and PAKE message ("invitation") are
+ * then for the caller to pass on, or joining the one the contact passed
+ * on. The PAKE runs on a secret derived from the pair secret. Once
+ * connected the peer must prove @contact's identity with a signed contact
+ * offer; another identity fails the conversation with PH_ERROR_SECURITY
+ * ("security"), and no message goes either way before the proof.
+ * "contact" is @contact once proven. @began_us (monotonic) is when the
+ * meeting began, when the peer was found online: the setup times count
+ * from there. @host_pake: the PAKE message the invitation carried. */
+void ph_conversation_host_contact (PhConversation *self, PhContactBook *book, PhContact *contact,
+                                   gint64 began_us);
 gboolean ph_conversation_join_contact (PhConversation *self, PhContactBook *book,
-                                       PhContact *contact, const char *nameplate, GError **error);
+                                       PhContact *contact, const char *nameplate,
+                                       GBytes *host_pake, gint64 began_us, GError **error);
+/* The host's PAKE message for the invitation, once "code" is set. */
+GBytes *ph_conversation_dup_pake_message (PhConversation *self);
+/* Before hosting or joining: talks to the rendezvous server through
+ * @client's connections (ph_rendezvous_client_new_sharing()), which must
+ * be of the same server. */
+void ph_conversation_share_connections (PhConversation *self, PhRendezvousClient *client);
 /* The contact given to _host_contact() or _join_contact(), else NULL. */
 PhContact *ph_conversation_get_meeting_contact (PhConversation *self);
+/* Queues a message and returns its id; it goes out as soon as the channel
+ * is open, and again after a reconnection until the peer acknowledges it.
+ * PH_ERROR_TOO_LARGE over PH_FRAME_MAX_TEXT_SIZE. */
 char *ph_conversation_send_message (PhConversation *self, const char *text, GError **error);
 /* Sends a message that already has its @id (a copy may have gone another
  * way: the peer drops the second by id, ph-contact-meetings.h). */

@@ -8,6 +8,7 @@
 
 #include "ph-error.h"
 #include "ph-meeting-keys.h"
+#include "ph-pake.h"
 
 #define KEY_SIZE 32
 /* Nameplates are short numbers; anything longer is not one. */
@@ -76,41 +77,49 @@ ph_meeting_pake_secret (GBytes *pair_secret)
   return hex;
 }
 
+/* The sealed plaintext: the nameplate's digits, a NUL, the PAKE message. */
 GBytes *
-ph_meeting_seal_invitation (GBytes *pair_secret, const char *point_key, const char *nameplate)
+ph_meeting_seal_invitation (GBytes *pair_secret, const char *point_key, const char *nameplate,
+                            GBytes *pake_message)
 {
   gsize length = strlen (nameplate);
-  gsize size = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES + length
+  gsize plain_size = length + 1 + PH_PAKE_MESSAGE_SIZE;
+  gsize size = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES + plain_size
                + crypto_aead_xchacha20poly1305_ietf_ABYTES;
   guint8 *sealed = g_malloc (size);
+  guint8 plain[MAX_NAMEPLATE_LENGTH + 1 + PH_PAKE_MESSAGE_SIZE];
   guint8 key[KEY_SIZE];
 
   g_return_val_if_fail (length <= MAX_NAMEPLATE_LENGTH, NULL);
+  g_return_val_if_fail (g_bytes_get_size (pake_message) == PH_PAKE_MESSAGE_SIZE, NULL);
 
+  memcpy (plain, nameplate, length);
+  plain[length] = '\0';
+  memcpy (plain + length + 1, g_bytes_get_data (pake_message, NULL), PH_PAKE_MESSAGE_SIZE);
   derive (pair_secret, "pinhole meeting invitation", NULL, 0, key);
   randombytes_buf (sealed, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
   crypto_aead_xchacha20poly1305_ietf_encrypt (
-      sealed + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES, NULL, (const guint8 *)nameplate,
-      length, (const guint8 *)point_key, strlen (point_key), NULL, sealed, key);
+      sealed + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES, NULL, plain, plain_size,
+      (const guint8 *)point_key, strlen (point_key), NULL, sealed, key);
   sodium_memzero (key, sizeof key);
   return g_bytes_new_take (sealed, size);
 }
 
 char *
 ph_meeting_open_invitation (GBytes *pair_secret, const char *point_key, GBytes *sealed,
-                            GError **error)
+                            GBytes **out_pake_message, GError **error)
 {
   gsize size;
   const guint8 *data = g_bytes_get_data (sealed, &size);
+  const gsize overhead
+      = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES + crypto_aead_xchacha20poly1305_ietf_ABYTES;
   guint8 key[KEY_SIZE];
-  char nameplate[MAX_NAMEPLATE_LENGTH + 1];
+  guint8 plain[MAX_NAMEPLATE_LENGTH + 1 + PH_PAKE_MESSAGE_SIZE];
   unsigned long long length = 0;
+  gsize nameplate_length;
   int opened;
 
-  if (size
-          < crypto_aead_xchacha20poly1305_ietf_NPUBBYTES + crypto_aead_xchacha20poly1305_ietf_ABYTES
-      || size > crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
-                    + crypto_aead_xchacha20poly1305_ietf_ABYTES + MAX_NAMEPLATE_LENGTH)
+  if (size < overhead + 2 + PH_PAKE_MESSAGE_SIZE || size > overhead + sizeof plain)
     {
       g_set_error_literal (error, PH_ERROR, PH_ERROR_PROTOCOL,
                            "A meeting invitation of the wrong size was ignored.");
@@ -118,7 +127,7 @@ ph_meeting_open_invitation (GBytes *pair_secret, const char *point_key, GBytes *
     }
   derive (pair_secret, "pinhole meeting invitation", NULL, 0, key);
   opened = crypto_aead_xchacha20poly1305_ietf_decrypt (
-      (guint8 *)nameplate, &length, NULL, data + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
+      plain, &length, NULL, data + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
       size - crypto_aead_xchacha20poly1305_ietf_NPUBBYTES, (const guint8 *)point_key,
       strlen (point_key), data, key);
   sodium_memzero (key, sizeof key);
@@ -128,12 +137,14 @@ ph_meeting_open_invitation (GBytes *pair_secret, const char *point_key, GBytes *
                            "A meeting invitation that the contact did not seal was ignored.");
       return NULL;
     }
-  nameplate[length] = '\0';
-  if (length == 0 || strspn (nameplate, "0123456789") != length)
+  nameplate_length = (gsize)length - 1 - PH_PAKE_MESSAGE_SIZE;
+  if (nameplate_length == 0 || plain[nameplate_length] != '\0'
+      || strspn ((const char *)plain, "0123456789") != nameplate_length)
     {
       g_set_error_literal (error, PH_ERROR, PH_ERROR_PROTOCOL,
                            "A meeting invitation without a nameplate was ignored.");
       return NULL;
     }
-  return g_strdup (nameplate);
+  *out_pake_message = g_bytes_new (plain + nameplate_length + 1, PH_PAKE_MESSAGE_SIZE);
+  return g_strndup ((const char *)plain, nameplate_length);
 }

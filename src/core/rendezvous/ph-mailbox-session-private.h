@@ -15,6 +15,7 @@ typedef struct
 {
   char *phase;
   GBytes *body;
+  gboolean again; /* posted before: goes again alone, as it went */
 } PhMailboxPost;
 
 struct _PhMailboxSession
@@ -38,6 +39,7 @@ struct _PhMailboxSession
   PhMailboxPost *posting; /* in flight, kept to post again */
   guint post_generation;  /* an answer to an older post is dropped */
   guint post_retry_id;
+  guint flush_id; /* queued posts go out once the dispatch that queued them is over */
   guint poll_retry_id;
   guint poll_delay_ms;
   gboolean resilient;

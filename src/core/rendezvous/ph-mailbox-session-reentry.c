@@ -115,11 +115,20 @@ ph_mailbox_session_lose_mailbox (PhMailboxSession *self)
   g_debug ("Mailbox %s is gone; entering it again in %u ms", self->nameplate, retry_ms);
   g_assert (self->posted != NULL);
 
-  /* Whatever was posted goes again, then what was in flight, then the rest. */
+  /* Whatever was posted goes again, then what was in flight, then the
+   * rest; each of the first, batch or not, as it went before. */
   if (self->posting != NULL)
-    g_queue_push_head (&self->outgoing, g_steal_pointer (&self->posting));
+    {
+      self->posting->again = TRUE;
+      g_queue_push_head (&self->outgoing, g_steal_pointer (&self->posting));
+    }
   for (guint i = self->posted->len; i > 0; i--)
-    g_queue_push_head (&self->outgoing, g_ptr_array_steal_index (self->posted, i - 1));
+    {
+      PhMailboxPost *post = g_ptr_array_steal_index (self->posted, i - 1);
+
+      post->again = TRUE;
+      g_queue_push_head (&self->outgoing, post);
+    }
   self->post_generation++;
   g_clear_handle_id (&self->post_retry_id, g_source_remove);
   ph_mailbox_session_drop_poll (self);

@@ -3,6 +3,7 @@
 
 #include "config.h"
 
+#include "ph-mailbox-batch.h"
 #include "ph-mailbox-format.h"
 #include "ph-mailbox-session-private.h"
 #include "ph-test-hooks.h"
@@ -182,9 +183,29 @@ ph_mailbox_session_trouble_over (PhMailboxSession *self)
 void
 ph_mailbox_session_report_message (PhMailboxSession *self, const PhMailboxMessage *message)
 {
+  g_autoptr (GPtrArray) batch = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PhMailboxSession) hold = NULL;
+
+  /* As posted: a reopened mailbox gets the same posts again. */
   if (self->delivered != NULL && !self->resilient)
     g_ptr_array_add (self->delivered, ph_mailbox_post_new (message->phase, message->body));
-  g_signal_emit (self, signals[SIGNAL_MESSAGE], 0, message);
+  if (!g_str_equal (message->phase, PH_MAILBOX_BATCH_PHASE))
+    {
+      g_signal_emit (self, signals[SIGNAL_MESSAGE], 0, message);
+      return;
+    }
+
+  batch = ph_mailbox_batch_decode (message, &error);
+  if (batch == NULL)
+    {
+      ph_mailbox_session_fail (self, error);
+      return;
+    }
+  /* A handler may stop the session, and drop the last other reference. */
+  hold = g_object_ref (self);
+  for (guint i = 0; i < batch->len && !self->finished; i++)
+    g_signal_emit (self, signals[SIGNAL_MESSAGE], 0, g_ptr_array_index (batch, i));
 }
 
 static gboolean
@@ -297,16 +318,47 @@ delete_mailbox (PhMailboxSession *self)
                                     ph_mailbox_session_request_begin (self));
 }
 
+/* Everything new that is queued goes in one post: a batch when there are
+ * several. A post going again goes alone. */
+static PhMailboxPost *
+take_queued (PhMailboxSession *self)
+{
+  const char *phases[PH_MAILBOX_BATCH_MAX_MESSAGES];
+  GBytes *bodies[PH_MAILBOX_BATCH_MAX_MESSAGES];
+  g_autoptr (GBytes) batch = NULL;
+  guint n = 0;
+  PhMailboxPost *post;
+
+  for (GList *l = self->outgoing.head; l != NULL && n < PH_MAILBOX_BATCH_MAX_MESSAGES; l = l->next)
+    {
+      PhMailboxPost *queued = l->data;
+
+      if (queued->again)
+        break;
+      phases[n] = queued->phase;
+      bodies[n] = queued->body;
+      n++;
+    }
+  if (n <= 1)
+    return g_queue_pop_head (&self->outgoing);
+  batch = ph_mailbox_batch_encode (phases, bodies, n);
+  post = ph_mailbox_post_new (PH_MAILBOX_BATCH_PHASE, batch);
+  for (guint i = 0; i < n; i++)
+    ph_mailbox_post_free (g_queue_pop_head (&self->outgoing));
+  return post;
+}
+
 void
 ph_mailbox_session_post_next (PhMailboxSession *self)
 {
+  g_clear_handle_id (&self->flush_id, g_source_remove);
   if (self->posting != NULL || (self->reentering && !self->finished))
     return;
 
   /* Until our side is in the mailbox, posts wait (and stopping before
    * there was a nameplate dropped them). */
   if (self->joined)
-    self->posting = g_queue_pop_head (&self->outgoing);
+    self->posting = take_queued (self);
   if (self->posting == NULL)
     {
       /* A join in flight may still let a last word in. */
@@ -504,6 +556,16 @@ ph_mailbox_session_get_nameplate (PhMailboxSession *self)
   return self->nameplate;
 }
 
+static gboolean
+flush_cb (gpointer user_data)
+{
+  PhMailboxSession *self = user_data;
+
+  self->flush_id = 0;
+  ph_mailbox_session_post_next (self);
+  return G_SOURCE_REMOVE;
+}
+
 void
 ph_mailbox_session_post (PhMailboxSession *self, const char *phase, GBytes *body)
 {
@@ -512,7 +574,17 @@ ph_mailbox_session_post (PhMailboxSession *self, const char *phase, GBytes *body
   g_return_if_fail (body != NULL);
 
   g_queue_push_tail (&self->outgoing, ph_mailbox_post_new (phase, body));
-  ph_mailbox_session_post_next (self);
+  /* What is queued while this dispatch runs goes along in the same post. */
+  if (self->flush_id == 0 && self->posting == NULL)
+    self->flush_id = g_idle_add_full (G_PRIORITY_HIGH_IDLE, flush_cb, self, NULL);
+}
+
+gboolean
+ph_mailbox_session_is_posting (PhMailboxSession *self)
+{
+  g_return_val_if_fail (PH_IS_MAILBOX_SESSION (self), FALSE);
+
+  return self->posting != NULL;
 }
 
 guint
@@ -569,6 +641,7 @@ ph_mailbox_session_finalize (GObject *object)
 {
   PhMailboxSession *self = PH_MAILBOX_SESSION (object);
 
+  g_clear_handle_id (&self->flush_id, g_source_remove);
   g_queue_clear_full (&self->outgoing, (GDestroyNotify)ph_mailbox_post_free);
   g_clear_pointer (&self->posting, ph_mailbox_post_free);
   g_clear_pointer (&self->posted, g_ptr_array_unref);

@@ -49,10 +49,15 @@ void ph_mailbox_session_allocate (PhMailboxSession *self);
 void ph_mailbox_session_join (PhMailboxSession *self, const char *nameplate);
 
 /* Queues @body under @phase; posts go out one at a time, in order, once a
- * nameplate is known. Polling starts when the first post has arrived. */
+ * nameplate is known: whatever was queued meanwhile, and whatever is
+ * queued in the same dispatch of the main loop, goes in one request, as a
+ * batch (ph-mailbox-batch.h). Polling starts when the first post has
+ * arrived. */
 void ph_mailbox_session_post (PhMailboxSession *self, const char *phase, GBytes *body);
 /* How many posts have not arrived yet (queued or in flight). */
 guint ph_mailbox_session_get_pending (PhMailboxSession *self);
+/* Whether a post is in flight: what is queued now goes after it. */
+gboolean ph_mailbox_session_is_posting (PhMailboxSession *self);
 
 /* From now on an unreachable server is asked again every few seconds, for
  * as long as it takes, and a lost mailbox is not entered again (it fails

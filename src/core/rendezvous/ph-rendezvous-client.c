@@ -161,6 +161,19 @@ ph_rendezvous_client_new (const char *base_url, GError **error)
   return g_object_new (PH_TYPE_RENDEZVOUS_CLIENT, "base-url", base_url, NULL);
 }
 
+PhRendezvousClient *
+ph_rendezvous_client_new_sharing (PhRendezvousClient *other)
+{
+  PhRendezvousClient *self;
+
+  g_return_val_if_fail (PH_IS_RENDEZVOUS_CLIENT (other), NULL);
+
+  self = g_object_new (PH_TYPE_RENDEZVOUS_CLIENT, "base-url",
+                       ph_rendezvous_client_get_base_url (other), NULL);
+  ph_rendezvous_http_share_connections (self->http, other->http);
+  return self;
+}
+
 const char *
 ph_rendezvous_client_get_base_url (PhRendezvousClient *self)
 {

@@ -85,6 +85,11 @@ G_DECLARE_FINAL_TYPE (PhRendezvousClient, ph_rendezvous_client, PH, RENDEZVOUS_C
  * restarted server opened under the same number. */
 
 PhRendezvousClient *ph_rendezvous_client_new (const char *base_url, GError **error);
+/* A client of @other's server that sends through @other's connections
+ * (ph_rendezvous_http_share_connections): a chat that a profile's meetings
+ * start finds connections ready. Its mailboxes, secrets and tags are its
+ * own. */
+PhRendezvousClient *ph_rendezvous_client_new_sharing (PhRendezvousClient *other);
 const char *ph_rendezvous_client_get_base_url (PhRendezvousClient *self);
 
 void ph_rendezvous_client_allocate_async (PhRendezvousClient *self, GCancellable *cancellable,

@@ -15,7 +15,13 @@
 
 /* A long-poll must be able to wait while the same peer posts: libsoup's
  * default of two connections per host is too few. */
-#define MAX_CONNS_PER_HOST 8
+/* Many chats of one profile may share a session (a poll held for each). */
+#define MAX_CONNS_PER_HOST 16
+/* Idle connections are kept longer than the 4 minutes between a
+ * profile's `here` posts at its meeting points, so a running profile
+ * always has one ready: a new TCP connection costs a round trip to the
+ * server before the first byte of a request. */
+#define IDLE_TIMEOUT_SECONDS 300
 /* Bounds what a broken or hostile server can make a client hold in memory:
  * a full mailbox of the largest messages fits well below it. */
 #define MAX_RESPONSE_BYTES (32 * 1024 * 1024)
@@ -191,7 +197,8 @@ ph_rendezvous_http_init (PhRendezvousHttp *self)
    * that allows for the long-poll's wait. */
   self->session
       = soup_session_new_with_options ("max-conns-per-host", MAX_CONNS_PER_HOST, "timeout", 0,
-                                       "user-agent", "pinhole/" PACKAGE_VERSION, NULL);
+                                       "idle-timeout", IDLE_TIMEOUT_SECONDS, "user-agent",
+                                       "pinhole/" PACKAGE_VERSION, NULL);
   self->tags = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   self->secrets
       = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify)secret_free);
@@ -203,6 +210,24 @@ ph_rendezvous_http_new (const char *base_url)
   g_return_val_if_fail (base_url != NULL, NULL);
 
   return g_object_new (PH_TYPE_RENDEZVOUS_HTTP, "base-url", base_url, NULL);
+}
+
+void
+ph_rendezvous_http_share_connections (PhRendezvousHttp *self, PhRendezvousHttp *other)
+{
+  g_return_if_fail (PH_IS_RENDEZVOUS_HTTP (self));
+  g_return_if_fail (PH_IS_RENDEZVOUS_HTTP (other));
+
+  g_set_object (&self->session, other->session);
+}
+
+void
+ph_rendezvous_http_prepare_process (const char *base_url)
+{
+  g_autoptr (GUri) uri = g_uri_parse (base_url, G_URI_FLAGS_NONE, NULL);
+
+  if (uri != NULL && g_ascii_strcasecmp (g_uri_get_scheme (uri), "http") == 0)
+    g_setenv ("SOUP_FORCE_HTTP1", "1", FALSE);
 }
 
 const char *

@@ -51,7 +51,20 @@ G_DECLARE_FINAL_TYPE (PhRendezvousHttp, ph_rendezvous_http, PH, RENDEZVOUS_HTTP,
 /* @base_url is an http:// or https:// URL without a query; a trailing
  * slash is dropped. */
 PhRendezvousHttp *ph_rendezvous_http_new (const char *base_url);
+/* For a program that talks to one rendezvous server, at its start, before
+ * it starts threads (it sets an environment variable). libsoup 3.2 holds
+ * a request back while another connection to the same host is being
+ * made, in case that one is HTTP/2 and could carry both, so a burst of
+ * requests (a wait, a post, a poll) made its connections one after
+ * another, a round trip each. Plain http:// is never HTTP/2 in libsoup:
+ * for it, libsoup is told so (SOUP_FORCE_HTTP1), and makes them side by
+ * side. Over https HTTP/2, one connection for every request, is better. */
+void ph_rendezvous_http_prepare_process (const char *base_url);
 const char *ph_rendezvous_http_get_base_url (PhRendezvousHttp *self);
+/* From now on @self sends through @other's connections (one libsoup
+ * session): whichever made a connection, the other reuses it once idle.
+ * Tags and secrets stay each one's own. */
+void ph_rendezvous_http_share_connections (PhRendezvousHttp *self, PhRendezvousHttp *other);
 
 /* Errors: PH_ERROR_RENDEZVOUS_UNREACHABLE when the server cannot be
  * reached or does not answer in time (the message names the URL and the

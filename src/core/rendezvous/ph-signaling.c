@@ -59,9 +59,10 @@ struct _PhSignaling
   /* A post repeated because the answer to the first was lost (the store
    * had kept it) brings this again: a copy, not a second key exchange. */
   GBytes *peer_pake;
-  /* Messages to seal, in order. Each is sealed and handed to the session
-   * only once the session has posted everything before it, so counters
-   * follow posting order and candidates gathered meanwhile travel together. */
+  /* Messages to seal, in order. They are sealed and handed to the session
+   * while it has no post in flight (it sends what it is handed in one
+   * dispatch as one post), so counters follow posting order and
+   * candidates gathered during a post travel together. */
   GQueue unsealed; /* of OutgoingMessage */
 
   gboolean resilient;
@@ -145,23 +146,21 @@ fail (PhSignaling *self, const GError *error)
   g_signal_emit (self, signals[SIGNAL_FAILED], 0, error);
 }
 
-/* Hands the next message to seal to the session once it is idle. */
+/* Hands the messages to seal to the session while it posts nothing. */
 static void
 post_next_sealed (PhSignaling *self)
 {
   OutgoingMessage *message;
-  g_autoptr (GBytes) sealed = NULL;
 
-  if (self->finished || !self->confirmation_posted
-      || ph_mailbox_session_get_pending (self->session) > 0)
+  if (self->finished || !self->confirmation_posted || ph_mailbox_session_is_posting (self->session))
     return;
-  message = g_queue_pop_head (&self->unsealed);
-  if (message == NULL)
-    return;
+  while ((message = g_queue_pop_head (&self->unsealed)) != NULL)
+    {
+      g_autoptr (GBytes) sealed = ph_sealer_seal (self->sealer, message->phase, message->body);
 
-  sealed = ph_sealer_seal (self->sealer, message->phase, message->body);
-  ph_mailbox_session_post (self->session, message->phase, sealed);
-  outgoing_message_free (message);
+      ph_mailbox_session_post (self->session, message->phase, sealed);
+      outgoing_message_free (message);
+    }
 }
 
 static void
@@ -478,6 +477,11 @@ start_pake (PhSignaling *self, const char *nameplate)
   self->pake = ph_pake_new (password != NULL ? password : self->code, nameplate,
                             ph_mailbox_session_get_side (self->session));
   ph_code_wipe (password);
+  /* A meeting's host hands its message over in the invitation instead
+   * (ph_signaling_dup_pake_message()): one request fewer at once, when
+   * each needs a connection. */
+  if (self->is_host && self->secret != NULL)
+    return;
   message = ph_pake_get_message (self->pake);
   ph_mailbox_session_post (self->session, "pake", message);
 }
@@ -594,8 +598,12 @@ ph_signaling_host_with_secret (PhSignaling *self, const char *secret)
 }
 
 void
-ph_signaling_join_with_secret (PhSignaling *self, const char *nameplate, const char *secret)
+ph_signaling_join_with_secret (PhSignaling *self, const char *nameplate, const char *secret,
+                               GBytes *host_pake)
 {
+  g_autoptr (GError) error = NULL;
+  PhMailboxMessage pake = { 0, (char *)"1", (char *)"pake", host_pake };
+
   g_return_if_fail (PH_IS_SIGNALING (self));
   g_return_if_fail (self->code == NULL);
   g_return_if_fail (nameplate != NULL && secret != NULL);
@@ -604,6 +612,17 @@ ph_signaling_join_with_secret (PhSignaling *self, const char *nameplate, const c
   self->code = g_strdup (nameplate);
   ph_mailbox_session_join (self->session, nameplate);
   start_pake (self, nameplate);
+  /* As if read from the mailbox; the copy there is then known. */
+  if (host_pake != NULL && !handle_pake (self, &pake, &error))
+    fail (self, error);
+}
+
+GBytes *
+ph_signaling_dup_pake_message (PhSignaling *self)
+{
+  g_return_val_if_fail (PH_IS_SIGNALING (self), NULL);
+
+  return self->pake != NULL ? ph_pake_get_message (self->pake) : NULL;
 }
 
 const char *

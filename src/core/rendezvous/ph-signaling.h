@@ -50,7 +50,16 @@ void ph_signaling_join (PhSignaling *self, const char *code);
  * ph_signaling_get_code() give the nameplate alone, and a failure burns
  * nothing. */
 void ph_signaling_host_with_secret (PhSignaling *self, const char *secret);
-void ph_signaling_join_with_secret (PhSignaling *self, const char *nameplate, const char *secret);
+/* @host_pake: the host's PAKE message, if it came another way (a
+ * meeting's invitation), else NULL: the joiner then finishes the PAKE at
+ * once, and its PAKE message, confirmation and description go in one
+ * post as soon as it is in the mailbox. */
+void ph_signaling_join_with_secret (PhSignaling *self, const char *nameplate, const char *secret,
+                                    GBytes *host_pake);
+/* Our PAKE message, once the PAKE has started (the host: once allocated),
+ * else NULL. A meeting's host posts it nowhere: it goes in the
+ * invitation. */
+GBytes *ph_signaling_dup_pake_message (PhSignaling *self);
 const char *ph_signaling_get_code (PhSignaling *self);
 /* Queued until the PAKE has finished. */
 void ph_signaling_send_description (PhSignaling *self, const PhSessionDescription *description);
