@@ -204,6 +204,45 @@ test_chat_without_a_code (Fixture *fixture, gconstpointer data)
   stop_listening (bob);
 }
 
+/* How many events of @type @peer printed, once it has exited. */
+static guint
+count_events (PhTestProcess *peer, const char *type)
+{
+  GPtrArray *events = ph_test_process_get_events (peer);
+  guint n = 0;
+
+  for (guint i = 0; i < events->len; i++)
+    if (g_str_equal (json_object_get_string_member (g_ptr_array_index (events, i), "event"), type))
+      n++;
+  return n;
+}
+
+/* Alice and Bob start writing to each other at the same moment: each
+ * hosts at once and says it will invite; they meet in one mailbox (side
+ * 1's), once, and each line is delivered directly. */
+static void
+test_both_come_to_write (Fixture *fixture, gconstpointer data)
+{
+  const char *no_event[] = { "none", NULL };
+  g_autoptr (PhTestProcess) alice = spawn_direct_chat (fixture, "Alice", fixture->alice, "Bob");
+  g_autoptr (PhTestProcess) bob = spawn_direct_chat (fixture, "Bob", fixture->bob, "Alice");
+
+  ph_test_process_write_line (alice, "are you there?");
+  ph_test_process_write_line (bob, "I was about to write");
+  ph_test_process_close_stdin (alice);
+  ph_test_process_close_stdin (bob);
+  g_assert_cmpint (ph_test_process_wait_exit (alice, CONNECT_TIMEOUT_MS), ==, 0);
+  g_assert_cmpint (ph_test_process_wait_exit (bob, CONNECT_TIMEOUT_MS), ==, 0);
+  g_assert_null (ph_test_process_next_event (alice, no_event, EVENT_TIMEOUT_MS));
+  g_assert_null (ph_test_process_next_event (bob, no_event, EVENT_TIMEOUT_MS));
+  g_assert_cmpuint (count_events (alice, "connected"), ==, 1);
+  g_assert_cmpuint (count_events (bob, "connected"), ==, 1);
+  g_assert_cmpuint (count_events (alice, "delivered"), ==, 1);
+  g_assert_cmpuint (count_events (bob, "delivered"), ==, 1);
+  g_assert_cmpuint (count_events (alice, "stored"), ==, 0);
+  g_assert_cmpuint (count_events (bob, "stored"), ==, 0);
+}
+
 /* Bob writes while Alice is away: he is told she is offline, and what he
  * wrote reaches her once she is back. */
 static void
@@ -565,6 +604,7 @@ main (int argc, char *argv[])
 #define ADD(path, func)                                                                            \
   g_test_add ("/contact-meetings/" path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
   ADD ("chat-without-a-code", test_chat_without_a_code);
+  ADD ("both-come-to-write", test_both_come_to_write);
   ADD ("waiting-until-the-contact-comes", test_waiting_until_the_contact_comes);
   ADD ("timeout-when-nobody-comes", test_timeout_when_nobody_comes);
   ADD ("kept-for-the-next-run", test_kept_for_the_next_run);

@@ -14,6 +14,8 @@
 #include "ph-contact-exchange.h"
 #include "ph-error.h"
 #include "ph-identity-private.h"
+#include "ph-meeting-keys.h"
+#include "ph-pake.h"
 #include "ph-safety-number.h"
 #include "ph-test-files.h"
 
@@ -748,6 +750,66 @@ test_exchange_refuses_forgeries (void)
   side_clear (&bob);
 }
 
+/* An invitation opens, with the nameplate, PAKE message and session
+ * sealed in it, only for the pair and at the point it was made for; a
+ * changed byte is refused. */
+static void
+test_meeting_invitation (void)
+{
+  guint8 pair[32];
+  guint8 other_pair[32];
+  guint8 pake_bytes[PH_PAKE_MESSAGE_SIZE];
+  g_autoptr (GBytes) pair_secret = NULL;
+  g_autoptr (GBytes) other_secret = NULL;
+  g_autoptr (GBytes) pake = NULL;
+  g_autoptr (GBytes) opened_pake = NULL;
+  g_autoptr (GBytes) sealed = NULL;
+  g_autofree char *point = NULL;
+  g_autofree char *other_point = NULL;
+  g_autofree char *session = NULL;
+  g_autofree char *nameplate = NULL;
+  g_autoptr (GError) error = NULL;
+  gsize size;
+  g_autofree guint8 *changed = NULL;
+
+  randombytes_buf (pair, sizeof pair);
+  randombytes_buf (other_pair, sizeof other_pair);
+  randombytes_buf (pake_bytes, sizeof pake_bytes);
+  pair_secret = g_bytes_new (pair, sizeof pair);
+  other_secret = g_bytes_new (other_pair, sizeof other_pair);
+  pake = g_bytes_new (pake_bytes, sizeof pake_bytes);
+  point = ph_meeting_point_key (pair_secret, 20000);
+  other_point = ph_meeting_point_key (pair_secret, 20001);
+
+  sealed = ph_meeting_seal_invitation (pair_secret, point, "42", pake,
+                                       "0123456789abcdef0123456789abcdef");
+  nameplate = ph_meeting_open_invitation (pair_secret, point, sealed, &opened_pake, &session,
+                                          &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (nameplate, ==, "42");
+  g_assert_cmpstr (session, ==, "0123456789abcdef0123456789abcdef");
+  g_assert_true (g_bytes_equal (opened_pake, pake));
+
+  g_assert_null (ph_meeting_open_invitation (pair_secret, other_point, sealed, &opened_pake,
+                                             &session, &error));
+  g_assert_error (error, PH_ERROR, PH_ERROR_PROTOCOL);
+  g_clear_error (&error);
+  g_assert_null (ph_meeting_open_invitation (other_secret, point, sealed, &opened_pake, &session,
+                                             &error));
+  g_assert_error (error, PH_ERROR, PH_ERROR_PROTOCOL);
+  g_clear_error (&error);
+
+  changed = g_bytes_unref_to_data (g_bytes_ref (sealed), &size);
+  changed[size / 2] ^= 0x01;
+  {
+    g_autoptr (GBytes) tampered = g_bytes_new (changed, size);
+
+    g_assert_null (ph_meeting_open_invitation (pair_secret, point, tampered, &opened_pake,
+                                               &session, &error));
+    g_assert_error (error, PH_ERROR, PH_ERROR_PROTOCOL);
+  }
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -772,6 +834,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/contacts/safety-number", test_safety_number);
   g_test_add_func ("/contacts/safety-number-qr", test_safety_number_qr);
   g_test_add_func ("/contacts/exchange", test_exchange);
+  g_test_add_func ("/contacts/meeting-invitation", test_meeting_invitation);
   g_test_add_func ("/contacts/exchange-refuses-forgeries", test_exchange_refuses_forgeries);
 
   return g_test_run ();

@@ -431,7 +431,10 @@ proxy_handler_cb (SoupServer *server, SoupServerMessage *message, const char *pa
   Proxy *proxy = user_data;
   GUri *uri = soup_server_message_get_uri (message);
   const char *method = soup_server_message_get_method (message);
-  guint side = side_of (proxy, message);
+  /* A joiner posts its first messages with its join (…/join?post=1). */
+  gboolean join_posts = g_str_has_suffix (path, "/join") && query != NULL
+                        && g_strcmp0 (g_hash_table_lookup (query, "post"), "1") == 0;
+  guint side = join_posts ? PH_MAILBOX_JOINER_SIDE : side_of (proxy, message);
   g_autoptr (JsonParser) parser = json_parser_new ();
   JsonObject *posted = NULL;
   g_autofree char *path_and_query = NULL;
@@ -443,7 +446,7 @@ proxy_handler_cb (SoupServer *server, SoupServerMessage *message, const char *pa
                        ? g_strconcat (g_uri_get_path (uri), "?", g_uri_get_query (uri), NULL)
                        : g_strdup (g_uri_get_path (uri));
   body = soup_message_body_flatten (soup_server_message_get_request_body (message));
-  if (g_str_equal (method, "POST") && g_str_has_suffix (path, "/messages"))
+  if (g_str_equal (method, "POST") && (g_str_has_suffix (path, "/messages") || join_posts))
     {
       g_assert_true (json_parser_load_from_data (parser, g_bytes_get_data (body, NULL),
                                                  g_bytes_get_size (body), NULL));

@@ -1116,8 +1116,10 @@ call_run_if_match (Fixture *fixture, const char *secret, const char *method, con
   return call;
 }
 
+/* A request under Idempotency-Key @key (or none), with @body (or none). */
 static Call *
-call_run_keyed (Fixture *fixture, const char *method, const char *path, const char *key)
+call_run_keyed (Fixture *fixture, const char *method, const char *path, const char *key,
+                const char *body)
 {
   g_autofree char *url = g_strconcat (fixture->url, path, NULL);
   Call *call = g_new0 (Call, 1);
@@ -1126,6 +1128,12 @@ call_run_keyed (Fixture *fixture, const char *method, const char *path, const ch
   if (key != NULL)
     soup_message_headers_replace (soup_message_get_request_headers (call->msg), "Idempotency-Key",
                                   key);
+  if (body != NULL)
+    {
+      g_autoptr (GBytes) bytes = g_bytes_new (body, strlen (body));
+
+      soup_message_set_request_body_from_bytes (call->msg, "application/json", bytes);
+    }
   soup_session_send_and_read_async (fixture->session, call->msg, G_PRIORITY_DEFAULT, NULL,
                                     call_done_cb, call);
   wait_for (&call->done);
@@ -1181,7 +1189,7 @@ test_claim_and_tags (void)
   /* Closed, then claimed back: the same number, another mailbox. */
   left = leave (&fixture, &host);
   g_assert_cmpuint (call_status (left), ==, 204);
-  claimed = call_run_keyed (&fixture, "PUT", "/v1/mailboxes/1", "claim-key");
+  claimed = call_run_keyed (&fixture, "PUT", "/v1/mailboxes/1", "claim-key", NULL);
   read_seat (claimed, 201, HOST, &claimer);
   g_assert_cmpstr (claimer.nameplate, ==, "1");
   new_tag = g_strdup (response_header (claimed, "ETag"));
@@ -1189,15 +1197,15 @@ test_claim_and_tags (void)
 
   /* The claimer again with its key (its answer lost): the same side under
    * a new secret, 200; the first secret no longer works. */
-  again = call_run_keyed (&fixture, "PUT", "/v1/mailboxes/1", "claim-key");
+  again = call_run_keyed (&fixture, "PUT", "/v1/mailboxes/1", "claim-key", NULL);
   read_seat (again, 200, HOST, &claimer_again);
   g_assert_cmpstr (response_header (again, "ETag"), ==, new_tag);
   g_assert_cmpstr (claimer_again.secret, !=, claimer.secret);
   old_secret = fetch (&fixture, &claimer, "");
   assert_error (old_secret, 401, "unauthorized");
-  taken = call_run_keyed (&fixture, "PUT", "/v1/mailboxes/1", NULL);
+  taken = call_run_keyed (&fixture, "PUT", "/v1/mailboxes/1", NULL, NULL);
   assert_error (taken, 409, "nameplate-unavailable");
-  too_long = call_run_keyed (&fixture, "PUT", "/v1/mailboxes/1", long_key);
+  too_long = call_run_keyed (&fixture, "PUT", "/v1/mailboxes/1", long_key, NULL);
   assert_error (too_long, 400, "malformed");
 
   stale = call_run_if_match (&fixture, claimer_again.secret, "GET", "/v1/mailboxes/1/messages",
@@ -1210,7 +1218,7 @@ test_claim_and_tags (void)
                                NULL, new_tag);
   g_assert_cmpuint (call_status (current), ==, 200);
   /* Its secret used, the key claims nothing more. */
-  taken_with_key = call_run_keyed (&fixture, "PUT", "/v1/mailboxes/1", "claim-key");
+  taken_with_key = call_run_keyed (&fixture, "PUT", "/v1/mailboxes/1", "claim-key", NULL);
   assert_error (taken_with_key, 409, "nameplate-unavailable");
 
   metrics = get_metrics (&fixture);
@@ -1782,6 +1790,54 @@ raw_request (const char *method, const char *path, const char *secret)
 /* A leave is answered 204 on a connection that stays open, so a client
  * does not have to connect again for its next request. (libsoup's own
  * client, unlike the server, closes its side after any 204.) */
+/* A joiner's first message may go with its join: posted as side 2 once
+ * it is seated, and not again when the join is repeated (its answer
+ * lost). One that is malformed takes no seat. */
+static void
+test_join_and_post (void)
+{
+  Fixture fixture = { 0 };
+  g_auto (Side) host = { 0 };
+  g_auto (Side) joiner = { 0 };
+  g_auto (Side) again = { 0 };
+  g_autofree char *path = NULL;
+  g_autofree char *hello = message_json ("pake", "hello");
+  g_autofree char *text = NULL;
+  g_autoptr (Call) refused = NULL;
+  g_autoptr (Call) first = NULL;
+  g_autoptr (Call) repeated = NULL;
+  g_autoptr (Call) fetched = NULL;
+  g_autoptr (JsonObject) first_answer = NULL;
+  g_autoptr (JsonObject) repeated_answer = NULL;
+  g_autoptr (JsonArray) messages = NULL;
+
+  fixture_start (&fixture, NULL);
+  allocate (&fixture, &host);
+  path = g_strdup_printf ("/v1/mailboxes/%s/join?post=1", host.nameplate);
+  refused = call_run_keyed (&fixture, "POST", path, "key-one",
+                                      "{\"phase\":\"nonsense\",\"body\":\"\"}");
+  g_assert_cmpuint (call_status (refused), ==, 400);
+
+  first = call_run_keyed (&fixture, "POST", path, "key-two", hello);
+  read_seat (first, 201, JOINER, &joiner);
+  first_answer = call_json (first);
+  g_assert_cmpint (json_object_get_int_member (first_answer, "index"), ==, 1);
+  repeated = call_run_keyed (&fixture, "POST", path, "key-two", hello);
+  read_seat (repeated, 200, JOINER, &again);
+  repeated_answer = call_json (repeated);
+  g_assert_false (json_object_has_member (repeated_answer, "index"));
+
+  fetched = fetch (&fixture, &host, "?after=0");
+  messages = messages_of (fetched);
+  g_assert_cmpuint (json_array_get_length (messages), ==, 1);
+  g_assert_cmpint (
+      json_object_get_int_member (json_array_get_object_element (messages, 0), "side"), ==,
+      JOINER);
+  text = message_text (messages, 0);
+  g_assert_cmpstr (text, ==, "hello");
+  fixture_stop (&fixture);
+}
+
 static void
 test_leave_keeps_connection (void)
 {
@@ -2410,6 +2466,7 @@ main (int argc, char **argv)
   g_test_add_func ("/server/turn-credentials/vector", test_turn_credentials_vector);
   g_test_add_func ("/server/http/allocate-lowest-free", test_allocate_lowest_free);
   g_test_add_func ("/server/http/post-and-fetch-order", test_post_and_fetch_order);
+  g_test_add_func ("/server/http/join-and-post", test_join_and_post);
   g_test_add_func ("/server/http/long-poll-wakes", test_long_poll_wakes);
   g_test_add_func ("/server/http/hold-timeout", test_hold_timeout);
   g_test_add_func ("/server/http/holds-in-order", test_holds_in_order);

@@ -492,6 +492,42 @@ test_posts_and_fetches (Fixture *fixture, gconstpointer data)
 /* Only a side's own secret says it is that side; a taken seat stays taken,
  * even once its side left; a joiner back after a restart enters only the
  * mailbox whose first message it read. */
+/* The post that comes with a join (join?post=1) carries the join's key:
+ * the seat keeps it, so a repeat of the join whose answer was lost is
+ * still the same join; the side's next request of its own forgets it. */
+static void
+test_join_post_keeps_key (Fixture *fixture, gconstpointer data)
+{
+  PhStore *store = open_store (fixture, 10, 10, 1000, 600);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PhStoreReply) joined = NULL;
+  g_autoptr (PhStoreReply) repeated = NULL;
+  g_autoptr (PhStoreReply) posted = NULL;
+  g_autoptr (PhStoreReply) refused = NULL;
+  g_autofree char *host = NULL;
+  g_autofree char *joiner = NULL;
+  g_autofree char *again = NULL;
+  guint nameplate = allocate (store, &host);
+  PhStoreRequest *with_join;
+
+  joined = take_seat (store, PH_STORE_OP_JOIN, nameplate, "join-key", NULL, NULL, &joiner, &error);
+  g_assert_no_error (error);
+  with_join = post_request (nameplate, joiner, "hello");
+  ph_store_request_set_request_key (with_join, "join-key");
+  posted = run_ok (store, with_join);
+  g_assert_cmpuint (posted->index, ==, 1);
+
+  repeated = take_seat (store, PH_STORE_OP_JOIN, nameplate, "join-key", NULL, NULL, &again, &error);
+  g_assert_no_error (error);
+  g_assert_false (repeated->created);
+  g_assert_cmpuint (repeated->side, ==, JOINER);
+
+  g_assert_cmpuint (post (store, nameplate, again, "pake", "on its own"), ==, 2);
+  refused = take_seat (store, PH_STORE_OP_JOIN, nameplate, "join-key", NULL, NULL, NULL, &error);
+  g_assert_null (refused);
+  g_assert_error (error, PH_STORE_ERROR, PH_STORE_ERROR_THIRD_SIDE);
+}
+
 static void
 test_sides_and_secrets (Fixture *fixture, gconstpointer data)
 {
@@ -1470,6 +1506,7 @@ main (int argc, char **argv)
     { "lifecycle", test_lifecycle },
     { "posts-and-fetches", test_posts_and_fetches },
     { "sides-and-secrets", test_sides_and_secrets },
+    { "join-post-keeps-key", test_join_post_keeps_key },
     { "byte-limit", test_byte_limit },
     { "tags", test_tags },
     { "turn-quota", test_turn_quota },

@@ -581,8 +581,10 @@ find_side (PhMemoryStore *self, const PhStoreRequest *request, guint *out_side, 
       return NULL;
     }
 
-  /* The client has its secret: a repeated claim or join is no longer it. */
-  seat_of (mailbox, side)->has_request_key = FALSE;
+  /* The client has its secret: a repeated claim or join is no longer it,
+   * unless this is the post that came with the join (its own key). */
+  if (!ph_store_request_key_matches (request, seat_of (mailbox, side)->request_key_hash))
+    seat_of (mailbox, side)->has_request_key = FALSE;
   *out_side = side;
   return mailbox;
 }

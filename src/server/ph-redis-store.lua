@@ -190,8 +190,9 @@ local function find_side()
   if side == 0 then
     return nil, 0, UNAUTHORIZED
   end
-  -- The client has its secret: a repeated claim or join is no longer it.
-  if box['k' .. side] ~= nil then
+  -- The client has its secret: a repeated claim or join is no longer it,
+  -- unless this is the post that came with the join (its own key).
+  if box['k' .. side] ~= nil and box['k' .. side] ~= request_key then
     redis.call('HDEL', box_key, 'k' .. side)
   end
   reply[4] = side

@@ -196,7 +196,8 @@ char *ph_server_etag (const char *tag);
 char *ph_server_messages_json (GPtrArray *messages);
 void ph_server_handle_allocate (PhRendezvousServer *self, SoupServerMessage *msg);
 void ph_server_handle_claim (PhRendezvousServer *self, SoupServerMessage *msg, guint nameplate);
-void ph_server_handle_join (PhRendezvousServer *self, SoupServerMessage *msg, guint nameplate);
+void ph_server_handle_join (PhRendezvousServer *self, SoupServerMessage *msg, guint nameplate,
+                            GHashTable *query);
 void ph_server_handle_post_message (PhRendezvousServer *self, SoupServerMessage *msg,
                                     guint nameplate);
 void ph_server_handle_get_messages (PhRendezvousServer *self, SoupServerMessage *msg,

@@ -317,6 +317,12 @@ struct _PhServerPending
   RefusedFunc refused;
   char *secret;  /* the seat's new secret, for the answer only */
   char *refusal; /* what to answer once the side is proven */
+  /* A join that posts once seated: the post, then the join's answer. */
+  PhStoreRequest *then;
+  gboolean request_key_set;
+  guint8 request_key_hash[PH_MAILBOX_SECRET_HASH_SIZE];
+  char *seat_answer;
+  gboolean chained; /* answered by the request it started */
 };
 
 static void
@@ -328,6 +334,8 @@ pending_free (Pending *pending)
       g_free (pending->secret);
     }
   g_free (pending->refusal);
+  g_clear_pointer (&pending->then, ph_store_request_free);
+  g_free (pending->seat_answer);
   g_object_unref (pending->msg);
   g_object_unref (pending->cancellable);
   g_free (pending);
@@ -351,7 +359,8 @@ store_answered_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     pending->answer (self, pending->msg, reply, pending);
   else if (pending->refused == NULL || !pending->refused (self, pending->msg, error, pending))
     ph_server_respond_store_error (self, pending->msg, error);
-  soup_server_message_unpause (pending->msg);
+  if (!pending->chained)
+    soup_server_message_unpause (pending->msg);
   pending_free (pending);
 }
 
@@ -376,12 +385,45 @@ ph_server_ask_store (PhRendezvousServer *self, SoupServerMessage *msg, PhStoreRe
 
 /* {"nameplate":"N","expires_in":S,"side":K,"secret":"…"}: what a side
  * learns as it takes its seat, and only then. */
+static void answer_joined_and_posted (PhRendezvousServer *self, SoupServerMessage *msg,
+                                      const PhStoreReply *reply, Pending *pending);
+static gboolean joined_but_not_posted (PhRendezvousServer *self, SoupServerMessage *msg,
+                                       const GError *error, Pending *pending);
+
+/* A first join that carried a message posts it as the new side; a join
+ * repeated (its first answer lost) does not: it is answered without an
+ * index, and the client posts as ever. */
+static gboolean
+post_after_join (PhRendezvousServer *self, SoupServerMessage *msg, const PhStoreReply *reply,
+                 Pending *pending, char *seat_answer)
+{
+  PhStoreRequest *post = g_steal_pointer (&pending->then);
+  Pending *posting;
+
+  if (post == NULL || !reply->created)
+    {
+      g_clear_pointer (&post, ph_store_request_free);
+      return FALSE;
+    }
+  post->has_secret = TRUE;
+  ph_mailbox_secret_hash (pending->secret, post->secret_hash);
+  /* The join's own key: the seat keeps it, so a repeat of the join (its
+   * answer lost) is still known for one. */
+  post->has_request_key = pending->request_key_set;
+  memcpy (post->request_key_hash, pending->request_key_hash, sizeof post->request_key_hash);
+  posting = ph_server_ask_store (self, msg, post, answer_joined_and_posted);
+  posting->refused = joined_but_not_posted;
+  posting->seat_answer = seat_answer;
+  pending->chained = TRUE;
+  return TRUE;
+}
+
 static void
 answer_seat (PhRendezvousServer *self, SoupServerMessage *msg, const PhStoreReply *reply,
              Pending *pending)
 {
   char *text
-      = g_strdup_printf ("{\"nameplate\":\"%u\",\"expires_in\":%u,\"side\":%u,\"secret\":\"%s\"}",
+      = g_strdup_printf ("{\"nameplate\":\"%u\",\"expires_in\":%u,\"side\":%u,\"secret\":\"%s\"",
                          reply->nameplate, reply->expires_in, reply->side, pending->secret);
 
   /* A mailbox the client opened counts against it until it closes. */
@@ -396,7 +438,33 @@ answer_seat (PhRendezvousServer *self, SoupServerMessage *msg, const PhStoreRepl
       self->mailboxes_claimed++;
     }
   set_etag (msg, reply);
-  ph_server_respond_text (msg, reply->created ? SOUP_STATUS_CREATED : SOUP_STATUS_OK, text);
+  if (post_after_join (self, msg, reply, pending, text))
+    return;
+  ph_server_respond_text (msg, reply->created ? SOUP_STATUS_CREATED : SOUP_STATUS_OK,
+                          g_strconcat (text, "}", NULL));
+  g_free (text);
+}
+
+/* {"nameplate",…,"secret":"…","index":I}: seated, and the message posted. */
+static void
+answer_joined_and_posted (PhRendezvousServer *self, SoupServerMessage *msg,
+                          const PhStoreReply *reply, Pending *pending)
+{
+  self->messages_posted++;
+  set_etag (msg, reply);
+  ph_server_respond_text (msg, SOUP_STATUS_CREATED,
+                          g_strdup_printf ("%s,\"index\":%" G_GUINT64_FORMAT "}",
+                                           pending->seat_answer, reply->index));
+}
+
+/* The seat is taken whatever became of the message (a mailbox full of
+ * messages, a store that failed meanwhile): the client posts it again. */
+static gboolean
+joined_but_not_posted (PhRendezvousServer *self, SoupServerMessage *msg, const GError *error,
+                       Pending *pending)
+{
+  ph_server_respond_text (msg, SOUP_STATUS_CREATED, g_strconcat (pending->seat_answer, "}", NULL));
+  return TRUE;
 }
 
 /* A request whose side had to be proven before its own fault is told. */
@@ -409,12 +477,14 @@ answer_refusal (PhRendezvousServer *self, SoupServerMessage *msg, const PhStoreR
 
 /* The secret is made before the store is asked: its hash is part of the
  * request. */
-static void
+static Pending *
 take_seat (PhRendezvousServer *self, SoupServerMessage *msg, PhStoreRequest *request)
 {
   char *secret = ph_store_request_new_seat_secret (request);
+  Pending *pending = ph_server_ask_store (self, msg, request, answer_seat);
 
-  ph_server_ask_store (self, msg, request, answer_seat)->secret = secret;
+  pending->secret = secret;
+  return pending;
 }
 
 void
@@ -535,13 +605,20 @@ read_post (SoupServerMessage *msg, PhStoreRequest *request, char **out_refusal)
 
 /* POST /v1/mailboxes/N/join: takes side 2. Without a body anyone who has
  * the number may, once; with {"phase":…,"body":…} only in the mailbox
- * whose first message that is (a joiner back after a restart). */
+ * whose first message that is (a joiner back after a restart). With
+ * ?post=1 that body is instead the joiner's first message, posted once it
+ * is seated: a round trip fewer. */
 void
-ph_server_handle_join (PhRendezvousServer *self, SoupServerMessage *msg, guint nameplate)
+ph_server_handle_join (PhRendezvousServer *self, SoupServerMessage *msg, guint nameplate,
+                       GHashTable *query)
 {
   g_autoptr (PhStoreRequest) request = NULL;
+  g_autoptr (PhStoreRequest) then = NULL;
   g_autofree char *refusal = NULL;
   const char *request_key;
+  const char *post = query != NULL ? g_hash_table_lookup (query, "post") : NULL;
+  gboolean has_body = soup_server_message_get_request_body (msg)->length > 0;
+  Pending *pending;
 
   if (!read_request_key (self, msg, &request_key))
     return;
@@ -549,7 +626,22 @@ ph_server_handle_join (PhRendezvousServer *self, SoupServerMessage *msg, guint n
   request = mailbox_request (msg, PH_STORE_OP_JOIN, nameplate);
   request->has_secret = FALSE;
   ph_store_request_set_request_key (request, request_key);
-  if (soup_server_message_get_request_body (msg)->length > 0 && !read_post (msg, request, &refusal))
+  if (post != NULL && (!g_str_equal (post, "1") || !has_body))
+    {
+      ph_server_respond_error (self, msg, SOUP_STATUS_BAD_REQUEST, "malformed",
+                               "post=1 takes a message to post as the body.");
+      return;
+    }
+  if (post != NULL)
+    {
+      then = ph_store_request_new (PH_STORE_OP_ADD_MESSAGE, nameplate);
+      if (!read_post (msg, then, &refusal))
+        {
+          ph_server_respond_error (self, msg, SOUP_STATUS_BAD_REQUEST, "malformed", "%s", refusal);
+          return;
+        }
+    }
+  else if (has_body && !read_post (msg, request, &refusal))
     {
       ph_server_respond_error (self, msg, SOUP_STATUS_BAD_REQUEST, "malformed", "%s", refusal);
       return;
@@ -557,7 +649,11 @@ ph_server_handle_join (PhRendezvousServer *self, SoupServerMessage *msg, guint n
   if (!ph_server_quota_allow_join (self, msg))
     return;
 
-  take_seat (self, msg, g_steal_pointer (&request));
+  pending = take_seat (self, msg, g_steal_pointer (&request));
+  pending->then = g_steal_pointer (&then);
+  pending->request_key_set = request_key != NULL;
+  if (request_key != NULL)
+    ph_mailbox_secret_hash (request_key, pending->request_key_hash);
 }
 
 static void

@@ -66,7 +66,7 @@ route_mailbox (PhRendezvousServer *self, SoupServerMessage *msg, const char *res
   else if (strcmp (slash, "/join") == 0)
     {
       if (ph_server_check_method (self, msg, "POST"))
-        ph_server_handle_join (self, msg, nameplate);
+        ph_server_handle_join (self, msg, nameplate, query);
     }
   else if (strcmp (slash, "/turn") == 0)
     {

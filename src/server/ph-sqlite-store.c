@@ -637,9 +637,10 @@ find_side (PhSqliteStore *self, const PhStoreRequest *request, MailboxRow *row, 
   if (side == 0)
     return refuse (self, PH_STORE_ERROR_UNAUTHORIZED, request->nameplate, error);
 
-  /* The client has its secret: a repeated claim or join is no longer it. */
+  /* The client has its secret: a repeated claim or join is no longer it,
+   * unless this is the post that came with the join (its own key). */
   seat = &row->sides[side - 1];
-  if (seat->has_request_key)
+  if (seat->has_request_key && !ph_store_request_key_matches (request, seat->request_key_hash))
     {
       if (!run_for_side (self, SIDE_STMT_FORGET_REQUEST_KEY, request->nameplate, side, error))
         return FALSE;

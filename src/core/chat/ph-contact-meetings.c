@@ -48,9 +48,6 @@ typedef struct
   char *keys[2];
   char ids[2][PH_MEETING_POINT_ID_LENGTH + 1];
   guint64 after[2];
-  /* Our latest `here` at today's point; invitations older than our first
-   * one in this process answer someone else's session. */
-  guint64 own_here_index;
   /* New for every process, and for every new try after a failure: side 1
    * hosts a new mailbox for each new session of side 2. */
   char session[2 * SESSION_BYTES + 1];
@@ -72,6 +69,7 @@ typedef struct
    * it alone): we host at once, and invite as soon as a first look finds
    * them online, whichever side we are; our `here` says so. */
   gboolean eager;
+  gboolean invited;      /* and has invited */
   gboolean peer_invites; /* the peer's latest `here` says it invites */
 } Meeting;
 
@@ -229,8 +227,6 @@ set_online (Meeting *meeting, gboolean online)
 typedef struct
 {
   PhContactMeetings *self;
-  Meeting *meeting; /* gone when its contact was removed meanwhile */
-  gboolean here;
   gboolean bye;
 } Post;
 
@@ -242,13 +238,10 @@ posted_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autofree Post *post = user_data;
   g_autoptr (PhContactMeetings) self = post->self;
   g_autoptr (GError) error = NULL;
-  guint64 index = 0;
 
-  if (!ph_rendezvous_client_meet_post_finish (PH_RENDEZVOUS_CLIENT (source), result, &index,
+  if (!ph_rendezvous_client_meet_post_finish (PH_RENDEZVOUS_CLIENT (source), result, NULL,
                                               &error))
     g_debug ("Posting at a meeting point failed: %s", error->message);
-  else if (post->here && !self->leaving && g_ptr_array_find (self->meetings, post->meeting, NULL))
-    post->meeting->own_here_index = MAX (post->meeting->own_here_index, index);
 
   if (self->leave_task != NULL && post->bye && --self->byes_pending == 0)
     finish_leaving (self);
@@ -296,8 +289,6 @@ post_at (PhContactMeetings *self, Meeting *meeting, const char *key, const char 
   Post *post = g_new0 (Post, 1);
 
   post->self = g_object_ref (self);
-  post->meeting = meeting;
-  post->here = g_str_equal (phase, "here");
   post->bye = g_str_equal (phase, "bye");
   /* Byes go out as the meetings stop: not to be cancelled with the wait. */
   ph_rendezvous_client_meet_post_async (self->client, key, meeting->side, phase, body, NULL,
@@ -425,12 +416,18 @@ post_invitation (Meeting *meeting)
 
   if (nameplate == NULL || pake == NULL || meeting->invitation_key == NULL)
     return;
+  if (meeting->peer_session == NULL)
+    return;
   invitation = ph_meeting_seal_invitation (ph_contact_get_pair_secret (meeting->contact),
-                                           meeting->invitation_key, nameplate, pake);
+                                           meeting->invitation_key, nameplate, pake,
+                                           meeting->peer_session);
   post_at (meeting->self, meeting, meeting->invitation_key, "auth", invitation);
   g_clear_pointer (&meeting->invitation_key, g_free);
   if (meeting->eager)
-    announce (meeting->self, meeting);
+    {
+      meeting->invited = TRUE;
+      announce (meeting->self, meeting);
+    }
 }
 
 static void
@@ -481,9 +478,9 @@ stop_being_eager (PhContactMeetings *self, Meeting *meeting)
   if (!meeting->eager)
     return;
   meeting->eager = FALSE;
-  if (meeting->conversation != NULL && meeting->invitation_key == NULL
-      && ph_conversation_get_code (meeting->conversation) != NULL)
-    return; /* it invited: the meeting is on */
+  if (meeting->invited)
+    return; /* the meeting is on */
+  g_debug ("%s is away: meeting as everyone does", ph_contact_get_name (meeting->contact));
   drop_conversation (meeting);
   say_here (self, meeting);
 }
@@ -523,6 +520,36 @@ find_point (PhContactMeetings *self, const char *id, guint *out_slot)
           }
     }
   return NULL;
+}
+
+/* Side 2 joins side 1's invitations, and side 1 joins those of a side 2
+ * that came to write; when both came to write, side 1's mailbox wins. An
+ * invitation names the session it answers: one for an earlier session
+ * (ours in an earlier process, or before a failed try) is not ours. */
+static void
+consider_invitation (PhContactMeetings *self, Meeting *meeting, const char *key, guint64 index,
+                     GBytes *sealed)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GBytes) host_pake = NULL;
+  g_autofree char *session = NULL;
+  g_autofree char *nameplate = NULL;
+
+  if (index <= meeting->answered_invitation
+      || !(g_str_equal (meeting->side, "2") || (meeting->peer_invites && !meeting->eager)))
+    return;
+  nameplate = ph_meeting_open_invitation (ph_contact_get_pair_secret (meeting->contact), key,
+                                          sealed, &host_pake, &session, &error);
+  if (nameplate == NULL)
+    {
+      g_debug ("%s", error->message);
+      return;
+    }
+  if (!g_str_equal (session, meeting->session))
+    return;
+  meeting->answered_invitation = index;
+  meeting->eager = FALSE;
+  join (self, meeting, nameplate, host_pake);
 }
 
 /* A `bye` carries the session that leaves: one of an older session (a
@@ -621,26 +648,8 @@ read_news (PhContactMeetings *self, const PhMeetingPointNews *news, gint64 arriv
   if (news->n_stored > 0 && self->mail != NULL)
     ph_sealed_mail_collect (self->mail, meeting->contact, key, meeting->side);
 
-  /* Side 2 joins side 1's invitations, and side 1 joins those of a side 2
-   * that came to write; when both came to write, side 1's mailbox wins. */
-  if (invitation != NULL && meeting->own_here_index != 0
-      && invitation->index > meeting->own_here_index
-      && invitation->index > meeting->answered_invitation
-      && (g_str_equal (meeting->side, "2") || (meeting->peer_invites && !meeting->eager)))
-    {
-      g_autoptr (GError) error = NULL;
-      g_autoptr (GBytes) host_pake = NULL;
-      g_autofree char *nameplate
-          = ph_meeting_open_invitation (ph_contact_get_pair_secret (meeting->contact), key,
-                                        invitation->body, &host_pake, &error);
-
-      meeting->answered_invitation = invitation->index;
-      meeting->eager = FALSE;
-      if (nameplate == NULL)
-        g_debug ("%s", error->message);
-      else
-        join (self, meeting, nameplate, host_pake);
-    }
+  if (invitation != NULL)
+    consider_invitation (self, meeting, key, invitation->index, invitation->body);
 }
 
 /* One long-poll for the contacts from @first on. */

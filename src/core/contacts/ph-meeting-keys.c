@@ -77,25 +77,32 @@ ph_meeting_pake_secret (GBytes *pair_secret)
   return hex;
 }
 
-/* The sealed plaintext: the nameplate's digits, a NUL, the PAKE message. */
+/* The sealed plaintext: the nameplate's digits, a NUL, the PAKE message,
+ * then the session it answers (hex digits, as in `here`). */
+#define MAX_SESSION_LENGTH 64
+#define MAX_PLAIN_SIZE (MAX_NAMEPLATE_LENGTH + 1 + PH_PAKE_MESSAGE_SIZE + MAX_SESSION_LENGTH)
+
 GBytes *
 ph_meeting_seal_invitation (GBytes *pair_secret, const char *point_key, const char *nameplate,
-                            GBytes *pake_message)
+                            GBytes *pake_message, const char *session)
 {
   gsize length = strlen (nameplate);
-  gsize plain_size = length + 1 + PH_PAKE_MESSAGE_SIZE;
+  gsize session_length = strlen (session);
+  gsize plain_size = length + 1 + PH_PAKE_MESSAGE_SIZE + session_length;
   gsize size = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES + plain_size
                + crypto_aead_xchacha20poly1305_ietf_ABYTES;
   guint8 *sealed = g_malloc (size);
-  guint8 plain[MAX_NAMEPLATE_LENGTH + 1 + PH_PAKE_MESSAGE_SIZE];
+  guint8 plain[MAX_PLAIN_SIZE];
   guint8 key[KEY_SIZE];
 
   g_return_val_if_fail (length <= MAX_NAMEPLATE_LENGTH, NULL);
+  g_return_val_if_fail (session_length >= 1 && session_length <= MAX_SESSION_LENGTH, NULL);
   g_return_val_if_fail (g_bytes_get_size (pake_message) == PH_PAKE_MESSAGE_SIZE, NULL);
 
   memcpy (plain, nameplate, length);
   plain[length] = '\0';
   memcpy (plain + length + 1, g_bytes_get_data (pake_message, NULL), PH_PAKE_MESSAGE_SIZE);
+  memcpy (plain + length + 1 + PH_PAKE_MESSAGE_SIZE, session, session_length);
   derive (pair_secret, "pinhole meeting invitation", NULL, 0, key);
   randombytes_buf (sealed, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
   crypto_aead_xchacha20poly1305_ietf_encrypt (
@@ -107,19 +114,21 @@ ph_meeting_seal_invitation (GBytes *pair_secret, const char *point_key, const ch
 
 char *
 ph_meeting_open_invitation (GBytes *pair_secret, const char *point_key, GBytes *sealed,
-                            GBytes **out_pake_message, GError **error)
+                            GBytes **out_pake_message, char **out_session, GError **error)
 {
   gsize size;
   const guint8 *data = g_bytes_get_data (sealed, &size);
   const gsize overhead
       = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES + crypto_aead_xchacha20poly1305_ietf_ABYTES;
   guint8 key[KEY_SIZE];
-  guint8 plain[MAX_NAMEPLATE_LENGTH + 1 + PH_PAKE_MESSAGE_SIZE];
+  guint8 plain[MAX_PLAIN_SIZE + 1];
   unsigned long long length = 0;
+  const guint8 *end;
   gsize nameplate_length;
+  gsize session_length;
   int opened;
 
-  if (size < overhead + 2 + PH_PAKE_MESSAGE_SIZE || size > overhead + sizeof plain)
+  if (size < overhead + 2 + PH_PAKE_MESSAGE_SIZE + 1 || size > overhead + MAX_PLAIN_SIZE)
     {
       g_set_error_literal (error, PH_ERROR, PH_ERROR_PROTOCOL,
                            "A meeting invitation of the wrong size was ignored.");
@@ -137,14 +146,22 @@ ph_meeting_open_invitation (GBytes *pair_secret, const char *point_key, GBytes *
                            "A meeting invitation that the contact did not seal was ignored.");
       return NULL;
     }
-  nameplate_length = (gsize)length - 1 - PH_PAKE_MESSAGE_SIZE;
-  if (nameplate_length == 0 || plain[nameplate_length] != '\0'
-      || strspn ((const char *)plain, "0123456789") != nameplate_length)
+  plain[length] = '\0';
+  end = memchr (plain, '\0', (gsize)length);
+  nameplate_length = end != NULL ? (gsize)(end - plain) : 0;
+  session_length = (gsize)length - MIN ((gsize)length, nameplate_length + 1 + PH_PAKE_MESSAGE_SIZE);
+  if (nameplate_length == 0 || nameplate_length > MAX_NAMEPLATE_LENGTH
+      || strspn ((const char *)plain, "0123456789") != nameplate_length || session_length == 0
+      || strspn ((const char *)plain + nameplate_length + 1 + PH_PAKE_MESSAGE_SIZE,
+                 "0123456789abcdef")
+             != session_length)
     {
       g_set_error_literal (error, PH_ERROR, PH_ERROR_PROTOCOL,
-                           "A meeting invitation without a nameplate was ignored.");
+                           "A meeting invitation without a nameplate or session was ignored.");
       return NULL;
     }
   *out_pake_message = g_bytes_new (plain + nameplate_length + 1, PH_PAKE_MESSAGE_SIZE);
+  *out_session = g_strndup ((const char *)plain + nameplate_length + 1 + PH_PAKE_MESSAGE_SIZE,
+                            session_length);
   return g_strndup ((const char *)plain, nameplate_length);
 }

@@ -21,18 +21,21 @@ char *ph_meeting_point_key (GBytes *pair_secret, gint64 day);
 const char *ph_meeting_side (GBytes *own_key, GBytes *contact_key);
 /* What the PAKE runs on instead of a code: 64 hex digits. */
 char *ph_meeting_pake_secret (GBytes *pair_secret);
-/* Side 1's invitation to the mailbox @nameplate, left at the point whose
- * key is @point_key, with side 1's PAKE message there (so side 2 can post
- * its PAKE message, its confirmation and its description at once): sealed
- * (XChaCha20-Poly1305) so that the server cannot tell which mailbox a
- * point leads to, and bound to the point, so a copy moved to another
+/* The host's invitation to the mailbox @nameplate, for the contact's
+ * session @session (its `here`), left at the point whose key is
+ * @point_key, with the host's PAKE message there (so the contact can post
+ * its PAKE message, its confirmation and its description with its join):
+ * sealed (XChaCha20-Poly1305) so that the server cannot tell which mailbox
+ * a point leads to, and bound to the point, so a copy moved to another
  * point does not open. */
 GBytes *ph_meeting_seal_invitation (GBytes *pair_secret, const char *point_key,
-                                    const char *nameplate, GBytes *pake_message);
-/* The nameplate, and side 1's PAKE message in @out_pake_message; or NULL
- * and PH_ERROR_PROTOCOL for anything that did not come sealed from the
- * contact for this point. */
+                                    const char *nameplate, GBytes *pake_message,
+                                    const char *session);
+/* The nameplate, the host's PAKE message in @out_pake_message and the
+ * session invited in @out_session; or NULL and PH_ERROR_PROTOCOL for
+ * anything that did not come sealed from the contact for this point. */
 char *ph_meeting_open_invitation (GBytes *pair_secret, const char *point_key, GBytes *sealed,
-                                  GBytes **out_pake_message, GError **error);
+                                  GBytes **out_pake_message, char **out_session,
+                                  GError **error);
 
 G_END_DECLS

@@ -62,6 +62,7 @@ struct _PhMailboxSession
   guint patience_seconds;
 
   gboolean joining;  /* the joiner's join is in flight */
+  gboolean joining_with_post; /* and it carries `posting` */
   gboolean joined;   /* our side is in the mailbox */
   gboolean finished; /* stopped: no more signals */
 };

@@ -383,6 +383,22 @@ ph_mailbox_session_seated (PhMailboxSession *self)
   g_signal_emit (self, signals[SIGNAL_SEATED], 0, self->nameplate);
 }
 
+/* After a join: the post that went along with it arrived (@posted_index),
+ * or goes now as any post; then the rest. */
+static void
+go_on_posting (PhMailboxSession *self, gboolean joined, guint64 posted_index)
+{
+  /* Not in: nowhere for it to go. */
+  if (!joined)
+    g_clear_pointer (&self->posting, ph_mailbox_post_free);
+  if (self->posting == NULL)
+    ph_mailbox_session_post_next (self);
+  else if (posted_index > 0)
+    post_done (self);
+  else
+    post_current (self);
+}
+
 static void
 join_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -390,16 +406,21 @@ join_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr (GError) error = NULL;
   gboolean joined;
   guint retry_ms = 0;
+  guint64 posted_index = 0;
 
-  joined = ph_rendezvous_client_join_finish (PH_RENDEZVOUS_CLIENT (source), result, &error);
+  joined = self->joining_with_post
+               ? ph_rendezvous_client_join_and_post_finish (PH_RENDEZVOUS_CLIENT (source), result,
+                                                            &posted_index, &error)
+               : ph_rendezvous_client_join_finish (PH_RENDEZVOUS_CLIENT (source), result, &error);
   self->joining = FALSE;
+  self->joining_with_post = FALSE;
   ph_mailbox_session_request_answered (self);
   if (self->finished)
     {
       /* Stopped or leaving: what was queued still goes if we got in, and
        * then we leave. */
       self->joined = joined;
-      ph_mailbox_session_post_next (self);
+      go_on_posting (self, joined, posted_index);
       return;
     }
 
@@ -414,7 +435,7 @@ join_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       if (self->finished)
         return;
       ph_mailbox_session_poll (self);
-      ph_mailbox_session_post_next (self);
+      go_on_posting (self, joined, posted_index);
       return;
     }
 
@@ -441,6 +462,7 @@ join_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       ph_mailbox_session_enter_later (self, retry_ms);
       return;
     }
+  g_clear_pointer (&self->posting, ph_mailbox_post_free);
   ph_mailbox_session_fail (self, error);
 }
 
@@ -456,10 +478,25 @@ ph_mailbox_session_join_mailbox (PhMailboxSession *self)
                              : NULL;
 
   self->joining = TRUE;
+  /* What is queued by now goes with the join: it needs the seat's
+   * secret, which the join brings, and so it saves a round trip. Not
+   * with a joiner back after a restart, whose join names the host's
+   * first message instead. */
+  if (first == NULL && self->posting == NULL)
+    self->posting = take_queued (self);
+  if (first == NULL && self->posting != NULL)
+    {
+      self->joining_with_post = TRUE;
+      ph_rendezvous_client_join_and_post_async (self->client, self->nameplate,
+                                                self->posting->phase, self->posting->body, NULL,
+                                                join_cb, ph_mailbox_session_request_begin (self));
+      return;
+    }
   ph_rendezvous_client_join_async (
       self->client, self->nameplate, first != NULL ? first->phase : NULL,
       first != NULL ? first->body : NULL, NULL, join_cb, ph_mailbox_session_request_begin (self));
 }
+
 
 static gboolean
 allocate_retry_cb (gpointer user_data)

@@ -45,7 +45,8 @@ const char *ph_mailbox_session_get_nameplate (PhMailboxSession *self);
 /* Host: asks the server for a free nameplate ("allocated"). */
 void ph_mailbox_session_allocate (PhMailboxSession *self);
 /* Joiner: takes the second seat of @nameplate's mailbox; posting and
- * reading wait until it has. */
+ * reading wait until it has. What is queued already goes with the join
+ * (POST …/join?post=1, as a batch if need be): post first, then join. */
 void ph_mailbox_session_join (PhMailboxSession *self, const char *nameplate);
 
 /* Queues @body under @phase; posts go out one at a time, in order, once a

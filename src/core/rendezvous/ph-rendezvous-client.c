@@ -349,7 +349,7 @@ take_seat (PhRendezvousClient *self, const char *method, const char *nameplate, 
 static gboolean
 finish_seat (PhRendezvousClient *self, GAsyncResult *result, gpointer source_tag,
              char *(*parse) (const char *, const char *, gsize, const char *, GError **),
-             GError **error)
+             guint64 *out_posted_index, GError **error)
 {
   g_autoptr (PhRendezvousResponse) response = NULL;
   GError *local_error = NULL;
@@ -376,6 +376,11 @@ finish_seat (PhRendezvousClient *self, GAsyncResult *result, gpointer source_tag
   ph_rendezvous_http_remember_secret (self->http, call->nameplate, secret);
   sodium_memzero (secret, strlen (secret));
   g_free (secret);
+  /* A join that posted says where its message went; a repeat does not. */
+  if (out_posted_index != NULL
+      && !ph_rendezvous_answer_parse_post (ph_rendezvous_client_get_base_url (self), data, length,
+                                           out_posted_index, NULL))
+    *out_posted_index = 0;
   return TRUE;
 }
 
@@ -397,7 +402,7 @@ ph_rendezvous_client_claim_finish (PhRendezvousClient *self, GAsyncResult *resul
   g_return_val_if_fail (PH_IS_RENDEZVOUS_CLIENT (self), FALSE);
 
   return finish_seat (self, result, ph_rendezvous_client_claim_async,
-                      ph_rendezvous_answer_parse_claim, error);
+                      ph_rendezvous_answer_parse_claim, NULL, error);
 }
 
 static JsonNode *
@@ -444,7 +449,34 @@ ph_rendezvous_client_join_finish (PhRendezvousClient *self, GAsyncResult *result
   g_return_val_if_fail (PH_IS_RENDEZVOUS_CLIENT (self), FALSE);
 
   return finish_seat (self, result, ph_rendezvous_client_join_async,
-                      ph_rendezvous_answer_parse_join, error);
+                      ph_rendezvous_answer_parse_join, NULL, error);
+}
+
+void
+ph_rendezvous_client_join_and_post_async (PhRendezvousClient *self, const char *nameplate,
+                                          const char *phase, GBytes *body,
+                                          GCancellable *cancellable, GAsyncReadyCallback callback,
+                                          gpointer user_data)
+{
+  g_autoptr (JsonNode) payload = NULL;
+
+  g_return_if_fail (PH_IS_RENDEZVOUS_CLIENT (self));
+  g_return_if_fail (nameplate != NULL && phase != NULL && body != NULL);
+
+  payload = message_payload (phase, body);
+  take_seat (self, SOUP_METHOD_POST, nameplate, "/join?post=1", payload,
+             ph_rendezvous_client_join_and_post_async, cancellable, callback, user_data);
+}
+
+gboolean
+ph_rendezvous_client_join_and_post_finish (PhRendezvousClient *self, GAsyncResult *result,
+                                           guint64 *out_index, GError **error)
+{
+  g_return_val_if_fail (PH_IS_RENDEZVOUS_CLIENT (self), FALSE);
+  g_return_val_if_fail (out_index != NULL, FALSE);
+
+  return finish_seat (self, result, ph_rendezvous_client_join_and_post_async,
+                      ph_rendezvous_answer_parse_join, out_index, error);
 }
 
 void

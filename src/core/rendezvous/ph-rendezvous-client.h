@@ -120,6 +120,17 @@ void ph_rendezvous_client_join_async (PhRendezvousClient *self, const char *name
                                       gpointer user_data);
 gboolean ph_rendezvous_client_join_finish (PhRendezvousClient *self, GAsyncResult *result,
                                            GError **error);
+/* Joins and, once seated, posts @body under @phase in the same request
+ * (POST …/join?post=1): @out_index is where it went, or 0 when the server
+ * did not post it (the join was a repeat of one whose answer was lost, or
+ * the post was refused): then post it as ever. */
+void ph_rendezvous_client_join_and_post_async (PhRendezvousClient *self, const char *nameplate,
+                                               const char *phase, GBytes *body,
+                                               GCancellable *cancellable,
+                                               GAsyncReadyCallback callback, gpointer user_data);
+gboolean ph_rendezvous_client_join_and_post_finish (PhRendezvousClient *self,
+                                                    GAsyncResult *result, guint64 *out_index,
+                                                    GError **error);
 /* Forgets @nameplate's tag and our secret there: the next request about it
  * is about whatever mailbox is open under that number then. */
 void ph_rendezvous_client_forget_mailbox (PhRendezvousClient *self, const char *nameplate);

@@ -24,6 +24,8 @@
  * peer may leave before it has a key). */
 
 #define END_OF_CANDIDATES "end-of-candidates"
+/* PH_MAILBOX_JOINER_SIDE as the session names sides. */
+#define JOINER_SIDE "2"
 #define ATTEMPT_PREFIX "attempt "
 
 /* A bye carries an error code name such as "ice-failed". */
@@ -468,14 +470,15 @@ handle_message (PhSignaling *self, const PhMailboxMessage *message, GError **err
   return TRUE;
 }
 
+/* @side: ours, known before the session has a seat (the joiner queues
+ * its PAKE message first, so that it goes with the join). */
 static void
-start_pake (PhSignaling *self, const char *nameplate)
+start_pake (PhSignaling *self, const char *nameplate, const char *side)
 {
   g_autoptr (GBytes) message = NULL;
   char *password = self->secret != NULL ? g_strdup_printf ("%s-%s", nameplate, self->secret) : NULL;
 
-  self->pake = ph_pake_new (password != NULL ? password : self->code, nameplate,
-                            ph_mailbox_session_get_side (self->session));
+  self->pake = ph_pake_new (password != NULL ? password : self->code, nameplate, side);
   ph_code_wipe (password);
   /* A meeting's host hands its message over in the invitation instead
    * (ph_signaling_dup_pake_message()): one request fewer at once, when
@@ -495,7 +498,7 @@ session_allocated_cb (PhMailboxSession *session, const char *nameplate, PhSignal
   G_GNUC_UNUSED g_autoptr (PhSignaling) hold = g_object_ref (self);
 
   self->code = self->secret != NULL ? g_strdup (nameplate) : ph_code_generate (nameplate);
-  start_pake (self, nameplate);
+  start_pake (self, nameplate, ph_mailbox_session_get_side (session));
   g_signal_emit (self, signals[SIGNAL_CODE_READY], 0, self->code);
 }
 
@@ -583,8 +586,8 @@ ph_signaling_join (PhSignaling *self, const char *code)
       fail (self, error);
       return;
     }
+  start_pake (self, nameplate, JOINER_SIDE);
   ph_mailbox_session_join (self->session, nameplate);
-  start_pake (self, nameplate);
 }
 
 void
@@ -610,11 +613,15 @@ ph_signaling_join_with_secret (PhSignaling *self, const char *nameplate, const c
 
   self->secret = g_strdup (secret);
   self->code = g_strdup (nameplate);
-  ph_mailbox_session_join (self->session, nameplate);
-  start_pake (self, nameplate);
-  /* As if read from the mailbox; the copy there is then known. */
+  start_pake (self, nameplate, JOINER_SIDE);
+  /* As if read from the mailbox: our confirmation and description are
+   * then queued too, and all goes with the join. */
   if (host_pake != NULL && !handle_pake (self, &pake, &error))
-    fail (self, error);
+    {
+      fail (self, error);
+      return;
+    }
+  ph_mailbox_session_join (self->session, nameplate);
 }
 
 GBytes *
