@@ -348,8 +348,9 @@ test_batch_codec (void)
     "\x00\x00\x00\x00\x00",                   /* an empty phase */
     "\x04pake\x00\x00\x00\x00\x01",           /* something after the last */
     "\x11" "abcdefghijklmnopq\x00\x00\x00\x00", /* a phase too long */
+    "\x04pake\x00\x00\x00\x00\x04" "cand\x00\x00\x00\x05", /* the last body missing */
   };
-  static const gsize malformed_sizes[] = { 0, 8, 12, 9, 10, 5, 10, 22 };
+  static const gsize malformed_sizes[] = { 0, 8, 12, 9, 10, 5, 10, 22, 18 };
 
   g_assert_nonnull (messages);
   g_assert_cmpuint (messages->len, ==, 3);

@@ -61,8 +61,9 @@ ph_mailbox_batch_decode (const PhMailboxMessage *batch, GError **error)
   gsize size;
   const guint8 *data = g_bytes_get_data (batch->body, &size);
   gsize at = 0;
+  gboolean whole = TRUE;
 
-  while (at < size)
+  while (at < size && whole)
     {
       gsize phase_length = data[at];
       gsize body_length;
@@ -70,13 +71,19 @@ ph_mailbox_batch_decode (const PhMailboxMessage *batch, GError **error)
 
       if (messages->len == PH_MAILBOX_BATCH_MAX_MESSAGES || size - at < 1 + phase_length + 4
           || !is_phase (data + at + 1, phase_length))
-        break;
+        {
+          whole = FALSE;
+          break;
+        }
       at += 1 + phase_length;
       body_length = (gsize)data[at] << 24 | (gsize)data[at + 1] << 16 | (gsize)data[at + 2] << 8
                     | data[at + 3];
       at += 4;
       if (body_length > size - at)
-        break;
+        {
+          whole = FALSE;
+          break;
+        }
       message = g_new0 (PhMailboxMessage, 1);
       message->index = batch->index;
       message->side = g_strdup (batch->side);
@@ -86,7 +93,7 @@ ph_mailbox_batch_decode (const PhMailboxMessage *batch, GError **error)
       at += body_length;
     }
 
-  if (at != size || messages->len == 0)
+  if (!whole || messages->len == 0)
     {
       g_set_error_literal (error, PH_ERROR, PH_ERROR_PROTOCOL,
                            "The peer posted a malformed batch of messages.");
