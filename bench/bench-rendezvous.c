@@ -837,8 +837,8 @@ start_rendezvous (const char *binary, StoreRun *run, Load *load, GSubprocess **o
    * when the second shares the load generator's. */
   if (run->redis_pid != 0 && g_get_num_processors () > 1)
     pin_to_cpu (run->redis_pid, g_get_num_processors () > 2 ? SERVER_CPU + 2
-                                : run->two_servers     ? SERVER_CPU
-                                                       : SERVER_CPU + 1);
+                                : run->two_servers          ? SERVER_CPU
+                                                            : SERVER_CPU + 1);
   if (run->two_servers)
     {
       *out_second = start_server_on (binary, run->uri, SERVER_CPU + 1, &load->second_port);

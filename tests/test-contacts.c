@@ -783,8 +783,8 @@ test_meeting_invitation (void)
 
   sealed = ph_meeting_seal_invitation (pair_secret, point, "42", pake,
                                        "0123456789abcdef0123456789abcdef");
-  nameplate = ph_meeting_open_invitation (pair_secret, point, sealed, &opened_pake, &session,
-                                          &error);
+  nameplate
+      = ph_meeting_open_invitation (pair_secret, point, sealed, &opened_pake, &session, &error);
   g_assert_no_error (error);
   g_assert_cmpstr (nameplate, ==, "42");
   g_assert_cmpstr (session, ==, "0123456789abcdef0123456789abcdef");
@@ -794,8 +794,8 @@ test_meeting_invitation (void)
                                              &session, &error));
   g_assert_error (error, PH_ERROR, PH_ERROR_PROTOCOL);
   g_clear_error (&error);
-  g_assert_null (ph_meeting_open_invitation (other_secret, point, sealed, &opened_pake, &session,
-                                             &error));
+  g_assert_null (
+      ph_meeting_open_invitation (other_secret, point, sealed, &opened_pake, &session, &error));
   g_assert_error (error, PH_ERROR, PH_ERROR_PROTOCOL);
   g_clear_error (&error);
 
@@ -804,8 +804,8 @@ test_meeting_invitation (void)
   {
     g_autoptr (GBytes) tampered = g_bytes_new (changed, size);
 
-    g_assert_null (ph_meeting_open_invitation (pair_secret, point, tampered, &opened_pake,
-                                               &session, &error));
+    g_assert_null (
+        ph_meeting_open_invitation (pair_secret, point, tampered, &opened_pake, &session, &error));
     g_assert_error (error, PH_ERROR, PH_ERROR_PROTOCOL);
   }
 }

@@ -340,15 +340,19 @@ test_batch_codec (void)
   PhMailboxMessage batch = { 7, (char *)"1", (char *)"batch", encoded };
   g_autoptr (GPtrArray) messages = ph_mailbox_batch_decode (&batch, NULL);
   static const char *const malformed[] = {
-    "",                                      /* nothing in it */
-    "\x04pake\x00\x00\x00",                   /* a length cut short */
-    "\x04pake\x00\x00\x00\x05" "abc",         /* a body cut short */
-    "\x04PAKE\x00\x00\x00\x00",               /* not a phase */
-    "\x05" "batch\x00\x00\x00\x00",          /* a batch in a batch */
-    "\x00\x00\x00\x00\x00",                   /* an empty phase */
-    "\x04pake\x00\x00\x00\x00\x01",           /* something after the last */
-    "\x11" "abcdefghijklmnopq\x00\x00\x00\x00", /* a phase too long */
-    "\x04pake\x00\x00\x00\x00\x04" "cand\x00\x00\x00\x05", /* the last body missing */
+    "",                     /* nothing in it */
+    "\x04pake\x00\x00\x00", /* a length cut short */
+    "\x04pake\x00\x00\x00\x05"
+    "abc",                      /* a body cut short */
+    "\x04PAKE\x00\x00\x00\x00", /* not a phase */
+    "\x05"
+    "batch\x00\x00\x00\x00",        /* a batch in a batch */
+    "\x00\x00\x00\x00\x00",         /* an empty phase */
+    "\x04pake\x00\x00\x00\x00\x01", /* something after the last */
+    "\x11"
+    "abcdefghijklmnopq\x00\x00\x00\x00", /* a phase too long */
+    "\x04pake\x00\x00\x00\x00\x04"
+    "cand\x00\x00\x00\x05", /* the last body missing */
   };
   static const gsize malformed_sizes[] = { 0, 8, 12, 9, 10, 5, 10, 22, 18 };
 

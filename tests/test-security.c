@@ -284,8 +284,8 @@ with_body (JsonObject *posted, GBytes *new_body)
 static GPtrArray *
 posted_messages (JsonObject *posted)
 {
-  PhMailboxMessage message = { 0, (char *)"0", (char *)json_object_get_string_member (posted, "phase"),
-                               NULL };
+  PhMailboxMessage message
+      = { 0, (char *)"0", (char *)json_object_get_string_member (posted, "phase"), NULL };
   GPtrArray *messages;
   gsize length;
   guint8 *raw = g_base64_decode (json_object_get_string_member (posted, "body"), &length);

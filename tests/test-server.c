@@ -1815,7 +1815,7 @@ test_join_and_post (void)
   allocate (&fixture, &host);
   path = g_strdup_printf ("/v1/mailboxes/%s/join?post=1", host.nameplate);
   refused = call_run_keyed (&fixture, "POST", path, "key-one",
-                                      "{\"phase\":\"nonsense\",\"body\":\"\"}");
+                            "{\"phase\":\"nonsense\",\"body\":\"\"}");
   g_assert_cmpuint (call_status (refused), ==, 400);
 
   first = call_run_keyed (&fixture, "POST", path, "key-two", hello);
@@ -1830,9 +1830,8 @@ test_join_and_post (void)
   fetched = fetch (&fixture, &host, "?after=0");
   messages = messages_of (fetched);
   g_assert_cmpuint (json_array_get_length (messages), ==, 1);
-  g_assert_cmpint (
-      json_object_get_int_member (json_array_get_object_element (messages, 0), "side"), ==,
-      JOINER);
+  g_assert_cmpint (json_object_get_int_member (json_array_get_object_element (messages, 0), "side"),
+                   ==, JOINER);
   text = message_text (messages, 0);
   g_assert_cmpstr (text, ==, "hello");
   fixture_stop (&fixture);

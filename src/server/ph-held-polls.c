@@ -16,7 +16,6 @@
  * connections, at most: about 5 MB of libsoup's buffers. */
 #define MAX_YOUNG_POLLS 256
 
-
 /* GLib walks every source of the main context on every iteration, so a
  * GSource per waiting poll (a timer, a socket watch) makes every request
  * cost time in proportion to the polls held: at 10,000 the server

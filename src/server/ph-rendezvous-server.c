@@ -397,8 +397,8 @@ ph_rendezvous_server_class_init (PhRendezvousServerClass *klass)
   /* How long a held poll waits as a paused message, keeping its
    * connection for the client's next request, before it takes the
    * connection (ph-held-polls.c); 0: at once. */
-  properties[PROP_TAKE_AFTER_MS] = g_param_spec_uint ("take-after-ms", NULL, NULL, 0, 60000,
-                                                      PH_SERVER_TAKE_AFTER_MS, flags);
+  properties[PROP_TAKE_AFTER_MS]
+      = g_param_spec_uint ("take-after-ms", NULL, NULL, 0, 60000, PH_SERVER_TAKE_AFTER_MS, flags);
   /* Address blocks ("10.0.0.0/8", "::1") of reverse proxies whose
    * Forwarded or X-Forwarded-For header names the client
    * (ph-client-address.h); a request from anywhere else is its peer's. */

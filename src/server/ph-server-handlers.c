@@ -452,9 +452,9 @@ answer_joined_and_posted (PhRendezvousServer *self, SoupServerMessage *msg,
 {
   self->messages_posted++;
   set_etag (msg, reply);
-  ph_server_respond_text (msg, SOUP_STATUS_CREATED,
-                          g_strdup_printf ("%s,\"index\":%" G_GUINT64_FORMAT "}",
-                                           pending->seat_answer, reply->index));
+  ph_server_respond_text (
+      msg, SOUP_STATUS_CREATED,
+      g_strdup_printf ("%s,\"index\":%" G_GUINT64_FORMAT "}", pending->seat_answer, reply->index));
 }
 
 /* The seat is taken whatever became of the message (a mailbox full of

@@ -163,9 +163,8 @@ ph_taken_connection_possible (PhHeldPoll *poll)
 {
   PhRendezvousServer *self = poll->server;
 
-  return self->take_connections && ph_taken_connection_supported ()
-         && self->tls_certificate == NULL && poll->http_version <= SOUP_HTTP_1_1
-         && poll->socket != NULL && poll->msg != NULL;
+  return self->take_connections && ph_taken_connection_supported () && self->tls_certificate == NULL
+         && poll->http_version <= SOUP_HTTP_1_1 && poll->socket != NULL && poll->msg != NULL;
 }
 
 gboolean

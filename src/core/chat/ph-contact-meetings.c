@@ -239,8 +239,7 @@ posted_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr (PhContactMeetings) self = post->self;
   g_autoptr (GError) error = NULL;
 
-  if (!ph_rendezvous_client_meet_post_finish (PH_RENDEZVOUS_CLIENT (source), result, NULL,
-                                              &error))
+  if (!ph_rendezvous_client_meet_post_finish (PH_RENDEZVOUS_CLIENT (source), result, NULL, &error))
     g_debug ("Posting at a meeting point failed: %s", error->message);
 
   if (self->leave_task != NULL && post->bye && --self->byes_pending == 0)

@@ -94,8 +94,8 @@ gboolean ph_conversation_join (PhConversation *self, const char *code, GError **
 void ph_conversation_host_contact (PhConversation *self, PhContactBook *book, PhContact *contact,
                                    gint64 began_us);
 gboolean ph_conversation_join_contact (PhConversation *self, PhContactBook *book,
-                                       PhContact *contact, const char *nameplate,
-                                       GBytes *host_pake, gint64 began_us, GError **error);
+                                       PhContact *contact, const char *nameplate, GBytes *host_pake,
+                                       gint64 began_us, GError **error);
 /* The host's PAKE message for the invitation, once "code" is set. */
 GBytes *ph_conversation_dup_pake_message (PhConversation *self);
 /* Before hosting or joining: talks to the rendezvous server through

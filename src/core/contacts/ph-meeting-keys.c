@@ -105,9 +105,9 @@ ph_meeting_seal_invitation (GBytes *pair_secret, const char *point_key, const ch
   memcpy (plain + length + 1 + PH_PAKE_MESSAGE_SIZE, session, session_length);
   derive (pair_secret, "pinhole meeting invitation", NULL, 0, key);
   randombytes_buf (sealed, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
-  crypto_aead_xchacha20poly1305_ietf_encrypt (
-      sealed + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES, NULL, plain, plain_size,
-      (const guint8 *)point_key, strlen (point_key), NULL, sealed, key);
+  crypto_aead_xchacha20poly1305_ietf_encrypt (sealed + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
+                                              NULL, plain, plain_size, (const guint8 *)point_key,
+                                              strlen (point_key), NULL, sealed, key);
   sodium_memzero (key, sizeof key);
   return g_bytes_new_take (sealed, size);
 }

@@ -35,7 +35,6 @@ GBytes *ph_meeting_seal_invitation (GBytes *pair_secret, const char *point_key,
  * session invited in @out_session; or NULL and PH_ERROR_PROTOCOL for
  * anything that did not come sealed from the contact for this point. */
 char *ph_meeting_open_invitation (GBytes *pair_secret, const char *point_key, GBytes *sealed,
-                                  GBytes **out_pake_message, char **out_session,
-                                  GError **error);
+                                  GBytes **out_pake_message, char **out_session, GError **error);
 
 G_END_DECLS

@@ -56,8 +56,8 @@ is_phase (const guint8 *data, gsize length)
 GPtrArray *
 ph_mailbox_batch_decode (const PhMailboxMessage *batch, GError **error)
 {
-  g_autoptr (GPtrArray) messages = g_ptr_array_new_with_free_func (
-      (GDestroyNotify)ph_mailbox_message_free);
+  g_autoptr (GPtrArray) messages
+      = g_ptr_array_new_with_free_func ((GDestroyNotify)ph_mailbox_message_free);
   gsize size;
   const guint8 *data = g_bytes_get_data (batch->body, &size);
   gsize at = 0;

@@ -61,10 +61,10 @@ struct _PhMailboxSession
   guint backoff_ms;
   guint patience_seconds;
 
-  gboolean joining;  /* the joiner's join is in flight */
+  gboolean joining;           /* the joiner's join is in flight */
   gboolean joining_with_post; /* and it carries `posting` */
-  gboolean joined;   /* our side is in the mailbox */
-  gboolean finished; /* stopped: no more signals */
+  gboolean joined;            /* our side is in the mailbox */
+  gboolean finished;          /* stopped: no more signals */
 };
 
 /* A post or a poll, and which of them it was: answers to older ones are

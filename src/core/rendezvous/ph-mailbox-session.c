@@ -487,16 +487,15 @@ ph_mailbox_session_join_mailbox (PhMailboxSession *self)
   if (first == NULL && self->posting != NULL)
     {
       self->joining_with_post = TRUE;
-      ph_rendezvous_client_join_and_post_async (self->client, self->nameplate,
-                                                self->posting->phase, self->posting->body, NULL,
-                                                join_cb, ph_mailbox_session_request_begin (self));
+      ph_rendezvous_client_join_and_post_async (self->client, self->nameplate, self->posting->phase,
+                                                self->posting->body, NULL, join_cb,
+                                                ph_mailbox_session_request_begin (self));
       return;
     }
   ph_rendezvous_client_join_async (
       self->client, self->nameplate, first != NULL ? first->phase : NULL,
       first != NULL ? first->body : NULL, NULL, join_cb, ph_mailbox_session_request_begin (self));
 }
-
 
 static gboolean
 allocate_retry_cb (gpointer user_data)

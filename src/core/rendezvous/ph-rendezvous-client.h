@@ -128,9 +128,8 @@ void ph_rendezvous_client_join_and_post_async (PhRendezvousClient *self, const c
                                                const char *phase, GBytes *body,
                                                GCancellable *cancellable,
                                                GAsyncReadyCallback callback, gpointer user_data);
-gboolean ph_rendezvous_client_join_and_post_finish (PhRendezvousClient *self,
-                                                    GAsyncResult *result, guint64 *out_index,
-                                                    GError **error);
+gboolean ph_rendezvous_client_join_and_post_finish (PhRendezvousClient *self, GAsyncResult *result,
+                                                    guint64 *out_index, GError **error);
 /* Forgets @nameplate's tag and our secret there: the next request about it
  * is about whatever mailbox is open under that number then. */
 void ph_rendezvous_client_forget_mailbox (PhRendezvousClient *self, const char *nameplate);

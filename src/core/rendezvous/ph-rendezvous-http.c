@@ -195,10 +195,9 @@ ph_rendezvous_http_init (PhRendezvousHttp *self)
 {
   /* No session timeout: every request carries its own bound instead, one
    * that allows for the long-poll's wait. */
-  self->session
-      = soup_session_new_with_options ("max-conns-per-host", MAX_CONNS_PER_HOST, "timeout", 0,
-                                       "idle-timeout", IDLE_TIMEOUT_SECONDS, "user-agent",
-                                       "pinhole/" PACKAGE_VERSION, NULL);
+  self->session = soup_session_new_with_options ("max-conns-per-host", MAX_CONNS_PER_HOST,
+                                                 "timeout", 0, "idle-timeout", IDLE_TIMEOUT_SECONDS,
+                                                 "user-agent", "pinhole/" PACKAGE_VERSION, NULL);
   self->tags = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   self->secrets
       = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify)secret_free);
