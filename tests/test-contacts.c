@@ -750,9 +750,9 @@ test_exchange_refuses_forgeries (void)
   side_clear (&bob);
 }
 
-/* An invitation opens, with the nameplate, PAKE message and session
- * sealed in it, only for the pair and at the point it was made for; a
- * changed byte is refused. */
+/* An invitation opens, with the nameplate, PAKE message, session and
+ * description sealed in it, only for the pair and at the point it was
+ * made for; a changed byte or a malformed inside is refused. */
 static void
 test_meeting_invitation (void)
 {
@@ -762,15 +762,21 @@ test_meeting_invitation (void)
   g_autoptr (GBytes) pair_secret = NULL;
   g_autoptr (GBytes) other_secret = NULL;
   g_autoptr (GBytes) pake = NULL;
-  g_autoptr (GBytes) opened_pake = NULL;
   g_autoptr (GBytes) sealed = NULL;
+  g_autoptr (GBytes) bare = NULL;
+  g_autoptr (PhMeetingInvitation) opened = NULL;
+  g_autoptr (PhMeetingInvitation) opened_bare = NULL;
   g_autofree char *point = NULL;
   g_autofree char *other_point = NULL;
-  g_autofree char *session = NULL;
-  g_autofree char *nameplate = NULL;
   g_autoptr (GError) error = NULL;
   gsize size;
   g_autofree guint8 *changed = NULL;
+  PhMeetingInvitation invitation = {
+    .nameplate = (char *)"42",
+    .session = (char *)"0123456789abcdef0123456789abcdef",
+    .description
+    = (char *)"v=0\nfingerprint sha-256 00:11\ncandidate 1 1 udp 1 10.0.0.1 9 typ host",
+  };
 
   randombytes_buf (pair, sizeof pair);
   randombytes_buf (other_pair, sizeof other_pair);
@@ -778,24 +784,30 @@ test_meeting_invitation (void)
   pair_secret = g_bytes_new (pair, sizeof pair);
   other_secret = g_bytes_new (other_pair, sizeof other_pair);
   pake = g_bytes_new (pake_bytes, sizeof pake_bytes);
+  invitation.pake_message = pake;
   point = ph_meeting_point_key (pair_secret, 20000);
   other_point = ph_meeting_point_key (pair_secret, 20001);
 
-  sealed = ph_meeting_seal_invitation (pair_secret, point, "42", pake,
-                                       "0123456789abcdef0123456789abcdef");
-  nameplate
-      = ph_meeting_open_invitation (pair_secret, point, sealed, &opened_pake, &session, &error);
+  sealed = ph_meeting_seal_invitation (pair_secret, point, &invitation);
+  opened = ph_meeting_open_invitation (pair_secret, point, sealed, &error);
   g_assert_no_error (error);
-  g_assert_cmpstr (nameplate, ==, "42");
-  g_assert_cmpstr (session, ==, "0123456789abcdef0123456789abcdef");
-  g_assert_true (g_bytes_equal (opened_pake, pake));
+  g_assert_cmpstr (opened->nameplate, ==, "42");
+  g_assert_cmpstr (opened->session, ==, invitation.session);
+  g_assert_true (g_bytes_equal (opened->pake_message, pake));
+  g_assert_cmpstr (opened->description, ==, invitation.description);
 
-  g_assert_null (ph_meeting_open_invitation (pair_secret, other_point, sealed, &opened_pake,
-                                             &session, &error));
+  /* A host whose ICE had not started invites without a description. */
+  invitation.description = NULL;
+  bare = ph_meeting_seal_invitation (pair_secret, point, &invitation);
+  opened_bare = ph_meeting_open_invitation (pair_secret, point, bare, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (opened_bare->session, ==, invitation.session);
+  g_assert_null (opened_bare->description);
+
+  g_assert_null (ph_meeting_open_invitation (pair_secret, other_point, sealed, &error));
   g_assert_error (error, PH_ERROR, PH_ERROR_PROTOCOL);
   g_clear_error (&error);
-  g_assert_null (
-      ph_meeting_open_invitation (other_secret, point, sealed, &opened_pake, &session, &error));
+  g_assert_null (ph_meeting_open_invitation (other_secret, point, sealed, &error));
   g_assert_error (error, PH_ERROR, PH_ERROR_PROTOCOL);
   g_clear_error (&error);
 
@@ -804,9 +816,26 @@ test_meeting_invitation (void)
   {
     g_autoptr (GBytes) tampered = g_bytes_new (changed, size);
 
-    g_assert_null (
-        ph_meeting_open_invitation (pair_secret, point, tampered, &opened_pake, &session, &error));
+    g_assert_null (ph_meeting_open_invitation (pair_secret, point, tampered, &error));
     g_assert_error (error, PH_ERROR, PH_ERROR_PROTOCOL);
+    g_clear_error (&error);
+  }
+
+  /* Sealed by the contact but malformed inside: an empty description, a
+   * session that is not hex. */
+  {
+    const char *const sessions[] = { "0123456789abcdef\n", "0123XYZ" };
+
+    for (guint i = 0; i < G_N_ELEMENTS (sessions); i++)
+      {
+        g_autoptr (GBytes) odd = NULL;
+
+        invitation.session = (char *)sessions[i];
+        odd = ph_meeting_seal_invitation (pair_secret, point, &invitation);
+        g_assert_null (ph_meeting_open_invitation (pair_secret, point, odd, &error));
+        g_assert_error (error, PH_ERROR, PH_ERROR_PROTOCOL);
+        g_clear_error (&error);
+      }
   }
 }
 

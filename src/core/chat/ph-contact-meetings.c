@@ -36,6 +36,8 @@
 #define STORED_DAYS 8
 /* After the session in a `here`: this side will invite (it came to write). */
 #define HERE_INVITES "invites"
+/* How long a conversation made ready for an invitation waits for it. */
+#define PREPARED_PATIENCE_SECONDS 10
 
 typedef struct
 {
@@ -64,6 +66,10 @@ typedef struct
   guint failures;
   guint again_id;
   PhConversation *conversation;
+  /* Made when the peer says it invites, so that our ICE candidates are
+   * gathered by the time its invitation comes; joins with it. */
+  PhConversation *prepared;
+  guint prepared_timeout_id;
   char *invitation_key; /* where we invite to our mailbox */
   /* We came to write to this contact (ph_contact_meetings_start() with
    * it alone): we host at once, and invite as soon as a first look finds
@@ -144,21 +150,35 @@ meeting_began (Meeting *meeting)
 }
 
 static void
+leave_conversation (PhConversation *conversation)
+{
+  /* A conversation set up but replaced: its mailbox is left at once. */
+  if (ph_conversation_get_state (conversation) < PH_CONVERSATION_STATE_CLOSED)
+    ph_conversation_leave (conversation);
+  g_object_unref (conversation);
+}
+
+static void
 drop_conversation (Meeting *meeting)
 {
   if (meeting->conversation == NULL)
     return;
   g_signal_handlers_disconnect_by_data (meeting->conversation, meeting);
-  /* A conversation set up but replaced: its mailbox is left at once. */
-  if (ph_conversation_get_state (meeting->conversation) < PH_CONVERSATION_STATE_CLOSED)
-    ph_conversation_leave (meeting->conversation);
-  g_clear_object (&meeting->conversation);
+  g_clear_pointer (&meeting->conversation, leave_conversation);
   g_clear_pointer (&meeting->invitation_key, g_free);
+}
+
+static void
+drop_prepared (Meeting *meeting)
+{
+  g_clear_handle_id (&meeting->prepared_timeout_id, g_source_remove);
+  g_clear_pointer (&meeting->prepared, leave_conversation);
 }
 
 static void
 meeting_free (Meeting *meeting)
 {
+  drop_prepared (meeting);
   drop_conversation (meeting);
   g_clear_handle_id (&meeting->again_id, g_source_remove);
   g_object_unref (meeting->contact);
@@ -409,17 +429,23 @@ announce (PhContactMeetings *self, Meeting *meeting)
 static void
 post_invitation (Meeting *meeting)
 {
-  const char *nameplate = ph_conversation_get_code (meeting->conversation);
-  g_autoptr (GBytes) pake = ph_conversation_dup_pake_message (meeting->conversation);
   g_autoptr (GBytes) invitation = NULL;
+  PhMeetingInvitation plain = {
+    .nameplate = (char *)ph_conversation_get_code (meeting->conversation),
+    .session = meeting->peer_session,
+  };
 
-  if (nameplate == NULL || pake == NULL || meeting->invitation_key == NULL)
+  if (plain.nameplate == NULL || meeting->invitation_key == NULL || plain.session == NULL)
     return;
-  if (meeting->peer_session == NULL)
+  plain.pake_message = ph_conversation_dup_pake_message (meeting->conversation);
+  if (plain.pake_message == NULL)
     return;
+  plain.description = ph_conversation_describe_ahead (meeting->conversation,
+                                                      PH_MEETING_INVITATION_MAX_DESCRIPTION);
   invitation = ph_meeting_seal_invitation (ph_contact_get_pair_secret (meeting->contact),
-                                           meeting->invitation_key, nameplate, pake,
-                                           meeting->peer_session);
+                                           meeting->invitation_key, &plain);
+  g_bytes_unref (plain.pake_message);
+  g_free (plain.description);
   post_at (meeting->self, meeting, meeting->invitation_key, "auth", invitation);
   g_clear_pointer (&meeting->invitation_key, g_free);
   if (meeting->eager)
@@ -436,19 +462,31 @@ conversation_code_cb (PhConversation *conversation, GParamSpec *pspec, Meeting *
 }
 
 static PhConversation *
-new_conversation (PhContactMeetings *self, Meeting *meeting)
+make_conversation (PhContactMeetings *self)
 {
   PhConversation *conversation
       = ph_conversation_new (self->rendezvous_url, self->own_name, self->ice_config);
 
   ph_conversation_set_use_server_turn (conversation, self->use_server_turn);
   ph_conversation_share_connections (conversation, self->client);
+  return conversation;
+}
+
+static PhConversation *
+watch_conversation (PhConversation *conversation, Meeting *meeting)
+{
   g_signal_connect (conversation, "notify::state", G_CALLBACK (conversation_state_cb), meeting);
   g_signal_connect (conversation, "message-received", G_CALLBACK (conversation_message_cb),
                     meeting);
   g_signal_connect (conversation, "message-delivered", G_CALLBACK (conversation_delivered_cb),
                     meeting);
   return conversation;
+}
+
+static PhConversation *
+new_conversation (PhContactMeetings *self, Meeting *meeting)
+{
+  return watch_conversation (make_conversation (self), meeting);
 }
 
 /* Hosts a mailbox for the meeting and invites the peer at the point of
@@ -485,15 +523,48 @@ stop_being_eager (PhContactMeetings *self, Meeting *meeting)
 }
 
 static void
-join (PhContactMeetings *self, Meeting *meeting, const char *nameplate, GBytes *host_pake)
+prepared_timeout_cb (gpointer user_data)
+{
+  Meeting *meeting = user_data;
+
+  meeting->prepared_timeout_id = 0;
+  drop_prepared (meeting);
+}
+
+/* An invitation that does not come within the patience of a wait is not
+ * coming: the peer's first look found us away after all. */
+static void
+prepare_to_join (PhContactMeetings *self, Meeting *meeting)
+{
+  g_autoptr (GError) error = NULL;
+
+  drop_prepared (meeting);
+  meeting->prepared = make_conversation (self);
+  if (!ph_conversation_prepare_contact (meeting->prepared, self->book, meeting->contact, &error))
+    {
+      g_debug ("Could not get ready for %s's meeting: %s", ph_contact_get_name (meeting->contact),
+               error->message);
+      drop_prepared (meeting);
+      return;
+    }
+  meeting->prepared_timeout_id
+      = g_timeout_add_once (PREPARED_PATIENCE_SECONDS * 1000, prepared_timeout_cb, meeting);
+}
+
+static void
+join (PhContactMeetings *self, Meeting *meeting, const PhMeetingInvitation *invitation)
 {
   g_autoptr (GError) error = NULL;
 
   drop_conversation (meeting);
   g_debug ("Joining %s's meeting", ph_contact_get_name (meeting->contact));
-  meeting->conversation = new_conversation (self, meeting);
-  if (!ph_conversation_join_contact (meeting->conversation, self->book, meeting->contact, nameplate,
-                                     host_pake, meeting_began (meeting), &error))
+  g_clear_handle_id (&meeting->prepared_timeout_id, g_source_remove);
+  meeting->conversation = meeting->prepared != NULL
+                              ? watch_conversation (g_steal_pointer (&meeting->prepared), meeting)
+                              : new_conversation (self, meeting);
+  if (!ph_conversation_join_contact (meeting->conversation, self->book, meeting->contact,
+                                     invitation->nameplate, invitation->pake_message,
+                                     invitation->description, meeting_began (meeting), &error))
     {
       g_debug ("Could not join the meeting: %s", error->message);
       drop_conversation (meeting);
@@ -530,25 +601,23 @@ consider_invitation (PhContactMeetings *self, Meeting *meeting, const char *key,
                      GBytes *sealed)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (GBytes) host_pake = NULL;
-  g_autofree char *session = NULL;
-  g_autofree char *nameplate = NULL;
+  g_autoptr (PhMeetingInvitation) invitation = NULL;
 
   if (index <= meeting->answered_invitation
       || !(g_str_equal (meeting->side, "2") || (meeting->peer_invites && !meeting->eager)))
     return;
-  nameplate = ph_meeting_open_invitation (ph_contact_get_pair_secret (meeting->contact), key,
-                                          sealed, &host_pake, &session, &error);
-  if (nameplate == NULL)
+  invitation = ph_meeting_open_invitation (ph_contact_get_pair_secret (meeting->contact), key,
+                                           sealed, &error);
+  if (invitation == NULL)
     {
       g_debug ("%s", error->message);
       return;
     }
-  if (!g_str_equal (session, meeting->session))
+  if (!g_str_equal (invitation->session, meeting->session))
     return;
   meeting->answered_invitation = index;
   meeting->eager = FALSE;
-  join (self, meeting, nameplate, host_pake);
+  join (self, meeting, invitation);
 }
 
 /* A `bye` carries the session that leaves: one of an older session (a
@@ -639,7 +708,11 @@ read_news (PhContactMeetings *self, const PhMeetingPointNews *news, gint64 arriv
             }
           else if (g_str_equal (meeting->side, "1") && !invites)
             host (self, meeting, key);
+          if (invites && meeting->conversation == NULL)
+            prepare_to_join (self, meeting);
         }
+      if (stopped_inviting || meeting->peer_said_bye)
+        drop_prepared (meeting);
     }
   set_online (meeting, !meeting->peer_said_bye && meeting->peer_seen_us != 0);
   if (self->look_task != NULL)

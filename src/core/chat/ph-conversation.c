@@ -45,6 +45,10 @@
 /* From the moment both sides hold the key to an open channel; libnice
  * itself gives up sooner when every candidate pair has failed. */
 #define CONNECT_TIMEOUT_SECONDS 30
+/* A meeting's joiner holds its join this long at most for its
+ * server-reflexive candidate: one STUN round trip, usually to the same
+ * machine as the rendezvous server. */
+#define JOIN_HOLD_MS 150
 /* Pings keep NAT mappings open and tell a dead peer from a quiet one. */
 #define PING_INTERVAL_MS 2000
 #define PEER_SILENCE_LIMIT_MS 10000
@@ -116,6 +120,8 @@ struct _PhConversation
   PhSetupTimes times;
 
   guint connect_timeout_id;
+  guint join_hold_id;
+  gboolean srflx_gathered;      /* or gathering is over */
   gboolean retrying_rendezvous; /* see ph_conversation_get_retrying_rendezvous */
   gboolean peer_typing;
   PhNatCheck *nat_check;
@@ -332,6 +338,7 @@ teardown (PhConversation *self)
   self->tearing_down = TRUE;
   stop_direct_search (self);
   g_clear_handle_id (&self->connect_timeout_id, g_source_remove);
+  g_clear_handle_id (&self->join_hold_id, g_source_remove);
   g_clear_handle_id (&self->leave_timeout_id, g_source_remove);
   g_clear_handle_id (&self->goodbye_timeout_id, g_source_remove);
   g_clear_handle_id (&self->turn_renewal_id, g_source_remove);
@@ -964,6 +971,18 @@ attempt_path_changed_cb (PhConnectionAttempt *attempt, const PhPath *path, PhCon
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PATH]);
 }
 
+static PhSessionDescription *
+describe (PhConversation *self)
+{
+  PhSessionDescription *description = ph_session_description_new ();
+
+  description->session_id = self->session_id;
+  description->name = g_strdup (self->own_name);
+  description->fingerprint = g_strdup (self->fingerprint);
+  ph_connection_attempt_describe (self->attempt, description);
+  return description;
+}
+
 static void
 maybe_send_description (PhConversation *self)
 {
@@ -972,14 +991,27 @@ maybe_send_description (PhConversation *self)
   if (self->description_sent || !self->paired || !ph_connection_attempt_is_started (self->attempt))
     return;
 
-  description = ph_session_description_new ();
-  description->session_id = self->session_id;
-  description->name = g_strdup (self->own_name);
-  description->fingerprint = g_strdup (self->fingerprint);
-  ph_connection_attempt_describe (self->attempt, description);
-
+  description = describe (self);
   ph_signaling_send_description (self->signaling, description);
   self->description_sent = TRUE;
+}
+
+static void
+release_join (PhConversation *self)
+{
+  if (self->join_hold_id == 0)
+    return;
+  g_clear_handle_id (&self->join_hold_id, g_source_remove);
+  ph_signaling_release_join (self->signaling);
+}
+
+static void
+join_hold_cb (gpointer user_data)
+{
+  PhConversation *self = user_data;
+
+  self->join_hold_id = 0;
+  ph_signaling_release_join (self->signaling);
 }
 
 static void
@@ -990,6 +1022,11 @@ attempt_local_candidate_cb (PhConnectionAttempt *attempt, const char *candidate,
   details_changed (self);
   if (self->description_sent)
     ph_signaling_send_candidate (self->signaling, current_attempt (self), candidate);
+  if (ph_candidate_has_type (candidate, "srflx"))
+    {
+      self->srflx_gathered = TRUE;
+      release_join (self);
+    }
 }
 
 static void
@@ -999,6 +1036,8 @@ attempt_gathering_done_cb (PhConnectionAttempt *attempt, PhConversation *self)
     ph_signaling_send_end_of_candidates (self->signaling, current_attempt (self));
   else
     maybe_send_description (self);
+  self->srflx_gathered = TRUE;
+  release_join (self);
 }
 
 static void
@@ -1525,27 +1564,48 @@ ph_conversation_host_contact (PhConversation *self, PhContactBook *book, PhConta
 }
 
 gboolean
+ph_conversation_prepare_contact (PhConversation *self, PhContactBook *book, PhContact *contact,
+                                 GError **error)
+{
+  g_return_val_if_fail (PH_IS_CONVERSATION (self), FALSE);
+  g_return_val_if_fail (self->state == PH_CONVERSATION_STATE_IDLE && self->client == NULL, FALSE);
+  g_return_val_if_fail (PH_IS_CONTACT_BOOK (book) && PH_IS_CONTACT (contact), FALSE);
+
+  self->is_host = FALSE;
+  self->contact_book = g_object_ref (book);
+  self->meeting_contact = g_object_ref (contact);
+  return start (self, error);
+}
+
+gboolean
 ph_conversation_join_contact (PhConversation *self, PhContactBook *book, PhContact *contact,
-                              const char *nameplate, GBytes *host_pake, gint64 began_us,
-                              GError **error)
+                              const char *nameplate, GBytes *host_pake,
+                              const char *host_description, gint64 began_us, GError **error)
 {
   char *secret;
 
   g_return_val_if_fail (PH_IS_CONVERSATION (self), FALSE);
-  g_return_val_if_fail (self->state == PH_CONVERSATION_STATE_IDLE && self->client == NULL, FALSE);
+  g_return_val_if_fail (self->state == PH_CONVERSATION_STATE_IDLE, FALSE);
   g_return_val_if_fail (PH_IS_CONTACT_BOOK (book) && PH_IS_CONTACT (contact), FALSE);
   g_return_val_if_fail (nameplate != NULL, FALSE);
 
-  self->time_begin = began_us;
-  self->is_host = FALSE;
-  self->contact_book = g_object_ref (book);
-  self->meeting_contact = g_object_ref (contact);
-  if (!start (self, error))
+  if (self->client == NULL && !ph_conversation_prepare_contact (self, book, contact, error))
     return FALSE;
+  g_return_val_if_fail (!self->is_host && self->meeting_contact == contact, FALSE);
+  self->time_begin = began_us;
 
   set_state (self, PH_CONVERSATION_STATE_CONNECTING);
   secret = ph_meeting_pake_secret (ph_contact_get_pair_secret (contact));
-  ph_signaling_join_with_secret (self->signaling, nameplate, secret, host_pake);
+  /* With the host's description at hand both start ICE now, and our
+   * server-reflexive candidate in the join saves the host a trickle: its
+   * checks get through our NAT a round trip sooner. */
+  if (host_description != NULL && self->ice_config->stun_host != NULL && !self->srflx_gathered
+      && ph_connection_attempt_is_started (self->attempt))
+    {
+      ph_signaling_hold_join (self->signaling);
+      self->join_hold_id = g_timeout_add_once (JOIN_HOLD_MS, join_hold_cb, self);
+    }
+  ph_signaling_join_with_secret (self->signaling, nameplate, secret, host_pake, host_description);
   ph_code_wipe (secret);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CODE]);
   return TRUE;
@@ -1557,6 +1617,32 @@ ph_conversation_dup_pake_message (PhConversation *self)
   g_return_val_if_fail (PH_IS_CONVERSATION (self), NULL);
 
   return self->signaling != NULL ? ph_signaling_dup_pake_message (self->signaling) : NULL;
+}
+
+/* The invitation is sealed with a key of the pair secret alone, not the
+ * PAKE's: what it gains is a round trip (the contact starts ICE as it
+ * joins); what a later theft of the pair secret would reveal of a recorded
+ * invitation is this description: addresses the server saw anyway, and
+ * ICE credentials and a certificate fingerprint that were good for this
+ * meeting only. */
+char *
+ph_conversation_describe_ahead (PhConversation *self, gsize max_length)
+{
+  g_autoptr (PhSessionDescription) description = NULL;
+  g_autofree char *text = NULL;
+
+  g_return_val_if_fail (PH_IS_CONVERSATION (self), NULL);
+  g_return_val_if_fail (self->is_host && self->meeting_contact != NULL, NULL);
+
+  if (self->description_sent || self->attempt == NULL
+      || !ph_connection_attempt_is_started (self->attempt))
+    return NULL;
+  description = describe (self);
+  text = ph_session_description_to_string (description);
+  if (strlen (text) > max_length)
+    return NULL;
+  self->description_sent = TRUE;
+  return g_steal_pointer (&text);
 }
 
 void
@@ -1878,6 +1964,7 @@ ph_conversation_dispose (GObject *object)
   PhConversation *self = PH_CONVERSATION (object);
 
   g_clear_handle_id (&self->connect_timeout_id, g_source_remove);
+  g_clear_handle_id (&self->join_hold_id, g_source_remove);
   g_clear_handle_id (&self->leave_timeout_id, g_source_remove);
   g_clear_handle_id (&self->goodbye_timeout_id, g_source_remove);
   g_clear_handle_id (&self->turn_renewal_id, g_source_remove);

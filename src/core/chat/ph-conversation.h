@@ -90,14 +90,24 @@ gboolean ph_conversation_join (PhConversation *self, const char *code, GError **
  * ("security"), and no message goes either way before the proof.
  * "contact" is @contact once proven. @began_us (monotonic) is when the
  * meeting began, when the peer was found online: the setup times count
- * from there. @host_pake: the PAKE message the invitation carried. */
+ * from there. @host_pake and @host_description: the PAKE message and
+ * the session description (or NULL) the invitation carried. */
 void ph_conversation_host_contact (PhConversation *self, PhContactBook *book, PhContact *contact,
                                    gint64 began_us);
+/* Before _join_contact(), when the contact is known to be about to
+ * invite: starts gathering ICE candidates, so the join can carry them. */
+gboolean ph_conversation_prepare_contact (PhConversation *self, PhContactBook *book,
+                                          PhContact *contact, GError **error);
 gboolean ph_conversation_join_contact (PhConversation *self, PhContactBook *book,
                                        PhContact *contact, const char *nameplate, GBytes *host_pake,
-                                       gint64 began_us, GError **error);
+                                       const char *host_description, gint64 began_us,
+                                       GError **error);
 /* The host's PAKE message for the invitation, once "code" is set. */
 GBytes *ph_conversation_dup_pake_message (PhConversation *self);
+/* A meeting host's session description for the invitation, as far as
+ * gathering got, if ICE has started and it fits in @max_length bytes (else
+ * NULL); from then on the mailbox carries only later candidates. */
+char *ph_conversation_describe_ahead (PhConversation *self, gsize max_length);
 /* Before hosting or joining: talks to the rendezvous server through
  * @client's connections (ph_rendezvous_client_new_sharing()), which must
  * be of the same server. */

@@ -78,62 +78,97 @@ ph_meeting_pake_secret (GBytes *pair_secret)
 }
 
 /* The sealed plaintext: the nameplate's digits, a NUL, the PAKE message,
- * then the session it answers (hex digits, as in `here`). */
+ * the session it answers (hex digits, as in `here`), then, if the host had
+ * one ready, a newline and its session description. */
 #define MAX_SESSION_LENGTH 64
-#define MAX_PLAIN_SIZE (MAX_NAMEPLATE_LENGTH + 1 + PH_PAKE_MESSAGE_SIZE + MAX_SESSION_LENGTH)
+#define MAX_PLAIN_SIZE                                                                             \
+  (MAX_NAMEPLATE_LENGTH + 1 + PH_PAKE_MESSAGE_SIZE + MAX_SESSION_LENGTH + 1                        \
+   + PH_MEETING_INVITATION_MAX_DESCRIPTION)
+#define SEAL_OVERHEAD                                                                              \
+  (crypto_aead_xchacha20poly1305_ietf_NPUBBYTES + crypto_aead_xchacha20poly1305_ietf_ABYTES)
+
+void
+ph_meeting_invitation_free (PhMeetingInvitation *invitation)
+{
+  if (invitation == NULL)
+    return;
+  g_free (invitation->nameplate);
+  g_clear_pointer (&invitation->pake_message, g_bytes_unref);
+  g_free (invitation->session);
+  g_free (invitation->description);
+  g_free (invitation);
+}
 
 GBytes *
-ph_meeting_seal_invitation (GBytes *pair_secret, const char *point_key, const char *nameplate,
-                            GBytes *pake_message, const char *session)
+ph_meeting_seal_invitation (GBytes *pair_secret, const char *point_key,
+                            const PhMeetingInvitation *invitation)
 {
-  gsize length = strlen (nameplate);
-  gsize session_length = strlen (session);
-  gsize plain_size = length + 1 + PH_PAKE_MESSAGE_SIZE + session_length;
-  gsize size = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES + plain_size
-               + crypto_aead_xchacha20poly1305_ietf_ABYTES;
-  guint8 *sealed = g_malloc (size);
-  guint8 plain[MAX_PLAIN_SIZE];
+  gsize length = strlen (invitation->nameplate);
+  gsize session_length = strlen (invitation->session);
+  gsize description_length = invitation->description != NULL ? strlen (invitation->description) : 0;
+  g_autoptr (GByteArray) plain = g_byte_array_sized_new (MAX_PLAIN_SIZE);
+  guint8 *sealed;
+  gsize size;
   guint8 key[KEY_SIZE];
 
   g_return_val_if_fail (length <= MAX_NAMEPLATE_LENGTH, NULL);
   g_return_val_if_fail (session_length >= 1 && session_length <= MAX_SESSION_LENGTH, NULL);
-  g_return_val_if_fail (g_bytes_get_size (pake_message) == PH_PAKE_MESSAGE_SIZE, NULL);
+  g_return_val_if_fail (g_bytes_get_size (invitation->pake_message) == PH_PAKE_MESSAGE_SIZE, NULL);
+  g_return_val_if_fail (description_length <= PH_MEETING_INVITATION_MAX_DESCRIPTION, NULL);
 
-  memcpy (plain, nameplate, length);
-  plain[length] = '\0';
-  memcpy (plain + length + 1, g_bytes_get_data (pake_message, NULL), PH_PAKE_MESSAGE_SIZE);
-  memcpy (plain + length + 1 + PH_PAKE_MESSAGE_SIZE, session, session_length);
+  g_byte_array_append (plain, (const guint8 *)invitation->nameplate, length + 1);
+  g_byte_array_append (plain, g_bytes_get_data (invitation->pake_message, NULL),
+                       PH_PAKE_MESSAGE_SIZE);
+  g_byte_array_append (plain, (const guint8 *)invitation->session, session_length);
+  if (description_length > 0)
+    {
+      g_byte_array_append (plain, (const guint8 *)"\n", 1);
+      g_byte_array_append (plain, (const guint8 *)invitation->description, description_length);
+    }
+
+  size = SEAL_OVERHEAD + plain->len;
+  sealed = g_malloc (size);
   derive (pair_secret, "pinhole meeting invitation", NULL, 0, key);
   randombytes_buf (sealed, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
-  crypto_aead_xchacha20poly1305_ietf_encrypt (sealed + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
-                                              NULL, plain, plain_size, (const guint8 *)point_key,
-                                              strlen (point_key), NULL, sealed, key);
+  crypto_aead_xchacha20poly1305_ietf_encrypt (
+      sealed + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES, NULL, plain->data, plain->len,
+      (const guint8 *)point_key, strlen (point_key), NULL, sealed, key);
   sodium_memzero (key, sizeof key);
+  sodium_memzero (plain->data, plain->len);
   return g_bytes_new_take (sealed, size);
 }
 
-char *
+static GError *
+invitation_error (const char *message)
+{
+  return g_error_new_literal (PH_ERROR, PH_ERROR_PROTOCOL, message);
+}
+
+PhMeetingInvitation *
 ph_meeting_open_invitation (GBytes *pair_secret, const char *point_key, GBytes *sealed,
-                            GBytes **out_pake_message, char **out_session, GError **error)
+                            GError **error)
 {
   gsize size;
   const guint8 *data = g_bytes_get_data (sealed, &size);
-  const gsize overhead
-      = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES + crypto_aead_xchacha20poly1305_ietf_ABYTES;
+  g_autofree guint8 *plain = NULL;
   guint8 key[KEY_SIZE];
-  guint8 plain[MAX_PLAIN_SIZE + 1];
   unsigned long long length = 0;
-  const guint8 *end;
+  const char *text;
+  const char *end;
+  const char *session;
+  const char *newline;
   gsize nameplate_length;
   gsize session_length;
+  PhMeetingInvitation *invitation;
   int opened;
 
-  if (size < overhead + 2 + PH_PAKE_MESSAGE_SIZE + 1 || size > overhead + MAX_PLAIN_SIZE)
+  if (size < SEAL_OVERHEAD + 2 + PH_PAKE_MESSAGE_SIZE + 1 || size > SEAL_OVERHEAD + MAX_PLAIN_SIZE)
     {
-      g_set_error_literal (error, PH_ERROR, PH_ERROR_PROTOCOL,
-                           "A meeting invitation of the wrong size was ignored.");
+      g_propagate_error (error,
+                         invitation_error ("A meeting invitation of the wrong size was ignored."));
       return NULL;
     }
+  plain = g_malloc (size - SEAL_OVERHEAD + 1);
   derive (pair_secret, "pinhole meeting invitation", NULL, 0, key);
   opened = crypto_aead_xchacha20poly1305_ietf_decrypt (
       plain, &length, NULL, data + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
@@ -142,26 +177,37 @@ ph_meeting_open_invitation (GBytes *pair_secret, const char *point_key, GBytes *
   sodium_memzero (key, sizeof key);
   if (opened != 0)
     {
-      g_set_error_literal (error, PH_ERROR, PH_ERROR_PROTOCOL,
-                           "A meeting invitation that the contact did not seal was ignored.");
+      g_propagate_error (
+          error,
+          invitation_error ("A meeting invitation that the contact did not seal was ignored."));
       return NULL;
     }
   plain[length] = '\0';
-  end = memchr (plain, '\0', (gsize)length);
-  nameplate_length = end != NULL ? (gsize)(end - plain) : 0;
-  session_length = (gsize)length - MIN ((gsize)length, nameplate_length + 1 + PH_PAKE_MESSAGE_SIZE);
+  text = (const char *)plain;
+  end = memchr (text, '\0', (gsize)length);
+  nameplate_length = end != NULL ? (gsize)(end - text) : 0;
+  session = text + MIN ((gsize)length, nameplate_length + 1 + PH_PAKE_MESSAGE_SIZE);
+  newline = memchr (session, '\n', (gsize)(text + length - session));
+  session_length = (gsize)((newline != NULL ? newline : text + length) - session);
   if (nameplate_length == 0 || nameplate_length > MAX_NAMEPLATE_LENGTH
-      || strspn ((const char *)plain, "0123456789") != nameplate_length || session_length == 0
-      || strspn ((const char *)plain + nameplate_length + 1 + PH_PAKE_MESSAGE_SIZE,
-                 "0123456789abcdef")
-             != session_length)
+      || strspn (text, "0123456789") != nameplate_length || session_length == 0
+      || session_length > MAX_SESSION_LENGTH
+      || strspn (session, "0123456789abcdef") != session_length
+      || (newline != NULL
+          && (newline[1] == '\0'
+              || memchr (newline, '\0', (gsize)(text + length - newline)) != NULL)))
     {
-      g_set_error_literal (error, PH_ERROR, PH_ERROR_PROTOCOL,
-                           "A meeting invitation without a nameplate or session was ignored.");
+      g_propagate_error (
+          error,
+          invitation_error ("A meeting invitation without a nameplate or session was ignored."));
       return NULL;
     }
-  *out_pake_message = g_bytes_new (plain + nameplate_length + 1, PH_PAKE_MESSAGE_SIZE);
-  *out_session = g_strndup ((const char *)plain + nameplate_length + 1 + PH_PAKE_MESSAGE_SIZE,
-                            session_length);
-  return g_strndup ((const char *)plain, nameplate_length);
+
+  invitation = g_new0 (PhMeetingInvitation, 1);
+  invitation->nameplate = g_strndup (text, nameplate_length);
+  invitation->pake_message = g_bytes_new (text + nameplate_length + 1, PH_PAKE_MESSAGE_SIZE);
+  invitation->session = g_strndup (session, session_length);
+  invitation->description = newline != NULL ? g_strdup (newline + 1) : NULL;
+  sodium_memzero (plain, (gsize)length);
+  return invitation;
 }

@@ -22,19 +22,32 @@ const char *ph_meeting_side (GBytes *own_key, GBytes *contact_key);
 /* What the PAKE runs on instead of a code: 64 hex digits. */
 char *ph_meeting_pake_secret (GBytes *pair_secret);
 /* The host's invitation to the mailbox @nameplate, for the contact's
- * session @session (its `here`), left at the point whose key is
- * @point_key, with the host's PAKE message there (so the contact can post
- * its PAKE message, its confirmation and its description with its join):
- * sealed (XChaCha20-Poly1305) so that the server cannot tell which mailbox
- * a point leads to, and bound to the point, so a copy moved to another
+ * session @session (its `here`), left at the point of the day: with the
+ * host's PAKE message, so the contact can post its PAKE message, its
+ * confirmation and its description with its join, and with the host's
+ * session description (or NULL), so the contact starts ICE at once. */
+typedef struct
+{
+  char *nameplate;
+  GBytes *pake_message;
+  char *session;
+  char *description;
+} PhMeetingInvitation;
+
+/* A description longer than this goes through the mailbox instead. */
+#define PH_MEETING_INVITATION_MAX_DESCRIPTION 4096
+
+void ph_meeting_invitation_free (PhMeetingInvitation *invitation);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PhMeetingInvitation, ph_meeting_invitation_free)
+
+/* Sealed (XChaCha20-Poly1305) so that the server cannot tell which mailbox
+ * a point leads to, and bound to @point_key, so a copy moved to another
  * point does not open. */
 GBytes *ph_meeting_seal_invitation (GBytes *pair_secret, const char *point_key,
-                                    const char *nameplate, GBytes *pake_message,
-                                    const char *session);
-/* The nameplate, the host's PAKE message in @out_pake_message and the
- * session invited in @out_session; or NULL and PH_ERROR_PROTOCOL for
- * anything that did not come sealed from the contact for this point. */
-char *ph_meeting_open_invitation (GBytes *pair_secret, const char *point_key, GBytes *sealed,
-                                  GBytes **out_pake_message, char **out_session, GError **error);
+                                    const PhMeetingInvitation *invitation);
+/* NULL and PH_ERROR_PROTOCOL for anything that did not come sealed from
+ * the contact for this point. */
+PhMeetingInvitation *ph_meeting_open_invitation (GBytes *pair_secret, const char *point_key,
+                                                 GBytes *sealed, GError **error);
 
 G_END_DECLS

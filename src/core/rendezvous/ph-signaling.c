@@ -68,6 +68,10 @@ struct _PhSignaling
   GQueue unsealed; /* of OutgoingMessage */
 
   gboolean resilient;
+  /* A joiner that waits for a candidate worth sending joins on
+   * ph_signaling_release_join(). */
+  gboolean join_held;
+  gboolean joined;
   /* Our confirmation is with the session: from then on the peer may hold
    * the key, so whatever we post is sealed. */
   gboolean confirmation_posted;
@@ -602,9 +606,10 @@ ph_signaling_host_with_secret (PhSignaling *self, const char *secret)
 
 void
 ph_signaling_join_with_secret (PhSignaling *self, const char *nameplate, const char *secret,
-                               GBytes *host_pake)
+                               GBytes *host_pake, const char *host_description)
 {
   g_autoptr (GError) error = NULL;
+  g_autoptr (PhSessionDescription) description = NULL;
   PhMailboxMessage pake = { 0, (char *)"1", (char *)"pake", host_pake };
 
   g_return_if_fail (PH_IS_SIGNALING (self));
@@ -621,7 +626,42 @@ ph_signaling_join_with_secret (PhSignaling *self, const char *nameplate, const c
       fail (self, error);
       return;
     }
-  ph_mailbox_session_join (self->session, nameplate);
+  if (host_description != NULL)
+    {
+      description
+          = ph_session_description_parse (host_description, strlen (host_description), &error);
+      if (description == NULL)
+        {
+          fail (self, error);
+          return;
+        }
+      g_signal_emit (self, signals[SIGNAL_DESCRIPTION], 0, description);
+      if (self->finished)
+        return;
+    }
+  if (!self->join_held)
+    ph_signaling_release_join (self);
+}
+
+void
+ph_signaling_hold_join (PhSignaling *self)
+{
+  g_return_if_fail (PH_IS_SIGNALING (self));
+  g_return_if_fail (self->code == NULL);
+
+  self->join_held = TRUE;
+}
+
+void
+ph_signaling_release_join (PhSignaling *self)
+{
+  g_return_if_fail (PH_IS_SIGNALING (self));
+
+  self->join_held = FALSE;
+  if (self->joined || self->finished || self->code == NULL)
+    return;
+  self->joined = TRUE;
+  ph_mailbox_session_join (self->session, self->code);
 }
 
 GBytes *

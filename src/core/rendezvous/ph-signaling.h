@@ -53,9 +53,15 @@ void ph_signaling_host_with_secret (PhSignaling *self, const char *secret);
 /* @host_pake: the host's PAKE message, if it came another way (a
  * meeting's invitation), else NULL: the joiner then finishes the PAKE at
  * once, and its PAKE message, confirmation and description go in one
- * post as soon as it is in the mailbox. */
+ * post as soon as it is in the mailbox. @host_description, the
+ * invitation's too (or NULL), is then handed on as "description" before
+ * the join goes out, so ICE starts at once. */
 void ph_signaling_join_with_secret (PhSignaling *self, const char *nameplate, const char *secret,
-                                    GBytes *host_pake);
+                                    GBytes *host_pake, const char *host_description);
+/* Before _join_with_secret(): everything is made ready and queued, but the
+ * join waits for ph_signaling_release_join() (which may come first). */
+void ph_signaling_hold_join (PhSignaling *self);
+void ph_signaling_release_join (PhSignaling *self);
 /* Our PAKE message, once the PAKE has started (the host: once allocated),
  * else NULL. A meeting's host posts it nowhere: it goes in the
  * invitation. */
