@@ -489,9 +489,6 @@ test_posts_and_fetches (Fixture *fixture, gconstpointer data)
   g_assert_cmpuint (added->len, ==, 2 * 5);
 }
 
-/* Only a side's own secret says it is that side; a taken seat stays taken,
- * even once its side left; a joiner back after a restart enters only the
- * mailbox whose first message it read. */
 /* The post that comes with a join (join?post=1) carries the join's key:
  * the seat keeps it, so a repeat of the join whose answer was lost is
  * still the same join; the side's next request of its own forgets it. */
@@ -528,6 +525,9 @@ test_join_post_keeps_key (Fixture *fixture, gconstpointer data)
   g_assert_error (error, PH_STORE_ERROR, PH_STORE_ERROR_THIRD_SIDE);
 }
 
+/* Only a side's own secret says it is that side; a taken seat stays taken,
+ * even once its side left; a joiner back after a restart enters only the
+ * mailbox whose first message it read. */
 static void
 test_sides_and_secrets (Fixture *fixture, gconstpointer data)
 {

@@ -383,8 +383,6 @@ ph_server_ask_store (PhRendezvousServer *self, SoupServerMessage *msg, PhStoreRe
   return pending;
 }
 
-/* {"nameplate":"N","expires_in":S,"side":K,"secret":"…"}: what a side
- * learns as it takes its seat, and only then. */
 static void answer_joined_and_posted (PhRendezvousServer *self, SoupServerMessage *msg,
                                       const PhStoreReply *reply, Pending *pending);
 static gboolean joined_but_not_posted (PhRendezvousServer *self, SoupServerMessage *msg,
@@ -418,6 +416,8 @@ post_after_join (PhRendezvousServer *self, SoupServerMessage *msg, const PhStore
   return TRUE;
 }
 
+/* {"nameplate":"N","expires_in":S,"side":K,"secret":"…"}: what a side
+ * learns as it takes its seat, and only then. */
 static void
 answer_seat (PhRendezvousServer *self, SoupServerMessage *msg, const PhStoreReply *reply,
              Pending *pending)
